@@ -1,0 +1,162 @@
+//! Events the engine emits while running, and the [`Sink`] trait that receives them. The human
+//! output, the JSON Lines output and a library user's own handler are all sinks.
+
+use crate::modules::Diff;
+use crate::value::Value;
+use indexmap::IndexMap;
+use std::time::Duration;
+
+/// The outcome of a task (or one loop item) on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Nothing changed.
+    Ok,
+    /// Something changed (or would, in check mode).
+    Changed,
+    /// The task failed.
+    Failed,
+    /// The task was skipped (`when` false, tags, check mode).
+    Skipped,
+    /// The host could not be reached.
+    Unreachable,
+}
+
+impl Status {
+    /// Lower-case name used in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Changed => "changed",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// One host's result for one task (or one loop item when `item` is set).
+#[derive(Debug, Clone)]
+pub struct HostResult {
+    /// Inventory name of the host.
+    pub host: String,
+    /// Host the task was delegated to.
+    pub delegated_to: Option<String>,
+    /// Task name.
+    pub task: String,
+    /// Outcome.
+    pub status: Status,
+    /// Loop item label, for per-item lines.
+    pub item: Option<String>,
+    /// Failed but `ignore_errors` was set.
+    pub ignored: bool,
+    /// Message (failure, debug output, skip reason).
+    pub msg: Option<String>,
+    /// Summaries of the changes made (or planned in check mode).
+    pub changes: Vec<String>,
+    /// Diffs (shown with `--diff`).
+    pub diffs: Vec<Diff>,
+    /// The full result as registered (`rc`, `stdout`, …); masked when `no_log`.
+    pub result: Value,
+    /// How long it took.
+    pub duration: Duration,
+    /// `no_log` was set: sinks must not print the result or message.
+    pub no_log: bool,
+}
+
+/// Per-host counters for the recap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Tasks ok.
+    pub ok: u32,
+    /// Tasks changed.
+    pub changed: u32,
+    /// Unreachable.
+    pub unreachable: u32,
+    /// Failed.
+    pub failed: u32,
+    /// Skipped.
+    pub skipped: u32,
+    /// Rescued by a block's rescue.
+    pub rescued: u32,
+    /// Failed with ignore_errors.
+    pub ignored: u32,
+}
+
+/// The PLAY RECAP: per-host stats in inventory order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recap {
+    /// Stats per host.
+    pub hosts: IndexMap<String, HostStats>,
+}
+
+impl Recap {
+    /// Exit code like ansible-playbook's: 2 if a host failed, 4 if one was unreachable, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.hosts.values().any(|h| h.failed > 0) {
+            2
+        } else if self.hosts.values().any(|h| h.unreachable > 0) {
+            4
+        } else {
+            0
+        }
+    }
+    /// Total changed count over all hosts.
+    pub fn total_changed(&self) -> u32 {
+        self.hosts.values().map(|h| h.changed).sum()
+    }
+}
+
+/// Something that happened during a run.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A play starts.
+    PlayStart {
+        /// Play name (or its hosts pattern).
+        name: String,
+        /// Hosts in the play.
+        hosts: Vec<String>,
+    },
+    /// A task starts (on all hosts of the batch).
+    TaskStart {
+        /// Task name.
+        name: String,
+        /// `file:line:col` of the task.
+        location: Option<String>,
+        /// True for handlers.
+        handler: bool,
+        /// Hosts it will run on.
+        hosts: Vec<String>,
+    },
+    /// A host finished a task (or a loop item).
+    HostResult(Box<HostResult>),
+    /// A warning for the user.
+    Warning(String),
+    /// A verbose message (shown with -v and above).
+    Verbose {
+        /// Minimum -v count to show it.
+        level: u8,
+        /// The text.
+        msg: String,
+    },
+    /// The run ended.
+    Recap(Recap),
+}
+
+/// A receiver of events.
+pub trait Sink: Send + Sync {
+    /// Handles one event. Must not block for long.
+    fn event(&self, ev: &Event);
+}
+
+/// A sink that keeps every event (for tests and library users).
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// The events received so far.
+    pub events: std::sync::Mutex<Vec<Event>>,
+}
+
+impl Sink for Collect {
+    fn event(&self, ev: &Event) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(ev.clone());
+    }
+}

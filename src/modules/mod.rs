@@ -1,0 +1,255 @@
+//! Modules: one file per module. A module validates its arguments against a static spec
+//! ([`ModuleDoc`]) and returns a [`Plan`]: the changes it would make, as data. The engine applies
+//! them unless in check mode, so check mode, `--diff` and JSON output share one code path, and a
+//! module never prints or looks at `check_mode` to decide whether to act.
+
+pub mod args;
+pub mod commands;
+pub mod files;
+
+pub use args::{Args, ModuleDoc, OptKind, OptSpec, validate_args};
+
+use crate::connection::{Become, Cmd, Connection, ExecOutput, PutOpts, Stdin};
+use crate::error::{Error, Result};
+use crate::value::{Value, Vars};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A before/after pair, rendered as a unified diff by the output layer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Diff {
+    /// Text before the change.
+    pub before: String,
+    /// Text after the change.
+    pub after: String,
+    /// Label of the before side (usually the path).
+    pub before_header: String,
+    /// Label of the after side.
+    pub after_header: String,
+}
+
+impl Diff {
+    /// A diff of `path` from `before` to `after`.
+    pub fn new(path: &str, before: impl Into<String>, after: impl Into<String>) -> Self {
+        Diff {
+            before: before.into(),
+            after: after.into(),
+            before_header: format!("{path} (before)"),
+            after_header: format!("{path} (after)"),
+        }
+    }
+    /// The unified diff text (`--- before`, `+++ after`, hunks).
+    pub fn unified(&self) -> String {
+        similar::TextDiff::from_lines(&self.before, &self.after)
+            .unified_diff()
+            .context_radius(3)
+            .header(&self.before_header, &self.after_header)
+            .to_string()
+    }
+}
+
+/// What applying a change does on the host.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Nothing to run (the change is bookkeeping, e.g. a fact).
+    None,
+    /// Run a command.
+    Exec {
+        /// The command.
+        cmd: Cmd,
+        /// Put rc/stdout/stderr/stdout_lines/stderr_lines into the task result.
+        capture: bool,
+        /// A non-zero exit status fails the task.
+        fail_on_rc: bool,
+    },
+    /// Write a file atomically.
+    Put {
+        /// The content.
+        src: Stdin,
+        /// The destination path on the host.
+        dest: String,
+        /// Mode, owner, group, become, validate.
+        opts: PutOpts,
+    },
+}
+
+/// One change a module would make.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// One line saying what changes, e.g. `create /etc/motd`.
+    pub summary: String,
+    /// The content diff, when there is one.
+    pub diff: Option<Diff>,
+    /// How to apply it.
+    pub action: Action,
+}
+
+/// What a module decided: the changes to apply and the values to return.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Changes to apply, in order. Empty means "ok, nothing to do".
+    pub changes: Vec<Change>,
+    /// Return values (registered with `register`), e.g. `path`, `stat`, `content`.
+    pub result: Vars,
+    /// The module failed, with this message.
+    pub failed: Option<String>,
+    /// A message for the output (debug's `msg`, assert's message).
+    pub msg: Option<String>,
+    /// Skipped, with this reason.
+    pub skipped: Option<String>,
+    /// Facts to set on the host (set_fact, gathered facts).
+    pub facts: Vars,
+    /// Report `changed` even with no actions (e.g. a fact module that "changes" nothing remote).
+    pub force_changed: bool,
+}
+
+impl Plan {
+    /// An empty plan (ok, nothing to change).
+    pub fn ok() -> Self {
+        Plan::default()
+    }
+    /// A failed plan.
+    pub fn fail(msg: impl Into<String>) -> Self {
+        Plan { failed: Some(msg.into()), ..Default::default() }
+    }
+    /// Adds a change.
+    pub fn change(mut self, summary: impl Into<String>, diff: Option<Diff>, action: Action) -> Self {
+        self.changes.push(Change { summary: summary.into(), diff, action });
+        self
+    }
+    /// Sets a return value.
+    pub fn with(mut self, key: &str, v: impl Into<Value>) -> Self {
+        self.result.insert(key.to_string(), v.into());
+        self
+    }
+}
+
+/// Rendering services the engine offers a module (templates, expressions).
+pub trait Render: Send + Sync {
+    /// Renders template text (the `template` module) in the task's variables.
+    fn render_text(&self, text: &str, origin: &Path) -> Result<String>;
+    /// Evaluates a Jinja expression (`assert: that`, `debug: var`).
+    fn eval(&self, expr: &str) -> Result<Value>;
+}
+
+/// Everything a module may use while planning one task on one host.
+pub struct TaskCtx<'a> {
+    /// Inventory name of the host.
+    pub host: &'a str,
+    /// The connection to it.
+    pub conn: &'a dyn Connection,
+    /// Privilege escalation for this task.
+    pub become_: Option<Become>,
+    /// Environment for commands (`environment:`).
+    pub env: Vec<(String, String)>,
+    /// Check mode: the plan is reported, not applied (modules need not look at it).
+    pub check_mode: bool,
+    /// Diff mode: compute diffs.
+    pub diff_mode: bool,
+    /// Folders to look for local `src` files in, most specific first (role dir, playbook dir).
+    /// A module looks in `<dir>/files` (or `<dir>/templates`) and then `<dir>` itself.
+    pub search_paths: Vec<PathBuf>,
+    /// The host's facts (may be empty when gather_facts is off).
+    pub facts: &'a Vars,
+    /// Template rendering in the task's variables.
+    pub render: &'a dyn Render,
+    /// Verbosity (-v count), for `debug: verbosity`.
+    pub verbosity: u8,
+}
+
+impl TaskCtx<'_> {
+    /// Runs a read-only inspection script with the task's become and environment.
+    pub async fn run(&self, script: impl Into<String>) -> Result<ExecOutput> {
+        self.conn.exec(&self.cmd(script)).await
+    }
+    /// Builds a [`Cmd`] with the task's become and environment.
+    pub fn cmd(&self, script: impl Into<String>) -> Cmd {
+        Cmd {
+            script: script.into(),
+            become_: self.become_.clone(),
+            env: self.env.clone(),
+            ..Default::default()
+        }
+    }
+    /// Put options with the task's become.
+    pub fn put_opts(&self) -> PutOpts {
+        PutOpts { become_: self.become_.clone(), ..Default::default() }
+    }
+    /// Finds a local file the way Ansible does: absolute as is, else `<dir>/<kind>/<p>` then
+    /// `<dir>/<p>` for each search path.
+    pub fn find_file(&self, kind: &str, p: &str) -> Result<PathBuf> {
+        let path = Path::new(p);
+        if path.is_absolute() {
+            return if path.exists() {
+                Ok(path.to_path_buf())
+            } else {
+                Err(Error::failed(format!("could not find file {p}")))
+            };
+        }
+        let mut tried = Vec::new();
+        for dir in &self.search_paths {
+            for cand in [dir.join(kind).join(path), dir.join(path)] {
+                if cand.exists() {
+                    return Ok(cand);
+                }
+                tried.push(cand.display().to_string());
+            }
+        }
+        Err(Error::failed(format!("could not find {kind} file '{p}'"))
+            .hint(format!("searched: {}", tried.join(", "))))
+    }
+}
+
+/// A module: a static description of its options and a `plan` function.
+#[async_trait]
+pub trait Module: Send + Sync {
+    /// Its documentation and argument spec (drives parsing, validation, `prov doc`, `prov check`).
+    fn doc(&self) -> &'static ModuleDoc;
+    /// Inspects the host and returns what would change. Must not change anything itself.
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan>;
+}
+
+/// The module registry: builtin modules plus any a library user registers.
+#[derive(Clone, Default)]
+pub struct Registry {
+    modules: BTreeMap<String, Arc<dyn Module>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The registry with every builtin module.
+    pub fn builtin() -> Self {
+        let mut r = Registry::new();
+        register_builtins(&mut r);
+        r
+    }
+    /// Adds (or replaces) a module under its doc name.
+    pub fn register(&mut self, m: Arc<dyn Module>) {
+        self.modules.insert(m.doc().name.to_string(), m);
+    }
+    /// Looks up a module; `ansible.builtin.x`, `ansible.legacy.x` and `x` all name `x`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Module>> {
+        self.modules.get(canonical_name(name))
+    }
+    /// All module names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.modules.keys().map(String::as_str)
+    }
+}
+
+/// Strips the `ansible.builtin.` / `ansible.legacy.` prefixes.
+pub fn canonical_name(name: &str) -> &str {
+    name.strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name)
+}
+
+fn register_builtins(r: &mut Registry) {
+    files::register(r);
+    commands::register(r);
+}

@@ -1,0 +1,538 @@
+//! The one YAML loader: Ansible's YAML 1.1 meaning, with a file:line:col on every node.
+//!
+//! Built on `saphyr-parser` (a maintained YAML parser that reports a span for every event), not on
+//! the archived `serde_yaml`, which reads `yes` as a string and `0644` as 644 and so breaks Ansible
+//! playbooks. Scalars are resolved the way PyYAML (which Ansible uses) resolves them: `yes/no/on/off`
+//! are booleans, `0644` is octal, `1_000` is an int, `~` is null. Duplicate keys are an error,
+//! anchors, aliases and `<<` merge keys work, and the tags `!vault` and `!unsafe` are kept.
+
+use crate::error::{Error, ErrorKind, Location, Result};
+use crate::value::{Value, VaultText};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A YAML node with the place it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The node's value.
+    pub value: NodeValue,
+    /// Where the node starts.
+    pub loc: Location,
+}
+
+/// The value of a [`Node`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    /// `~`, `null` or nothing.
+    Null,
+    /// A YAML 1.1 boolean.
+    Bool(bool),
+    /// An integer (decimal, `0x`, `0b`, leading-zero octal).
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A string tagged `!unsafe`: never templated.
+    Unsafe(String),
+    /// A string tagged `!vault`: ansible-vault ciphertext, decrypted only when used.
+    Vault(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in source order.
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    /// The string if this is a (possibly unsafe) string scalar.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            NodeValue::Str(s) | NodeValue::Unsafe(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The entries if this is a mapping.
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            NodeValue::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+    /// The items if this is a sequence.
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            NodeValue::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// True for a null node.
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, NodeValue::Null)
+    }
+    /// Looks up a string key in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    }
+    /// A short name of the node's type for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            NodeValue::Null => "null",
+            NodeValue::Bool(_) => "a boolean",
+            NodeValue::Int(_) => "an integer",
+            NodeValue::Float(_) => "a float",
+            NodeValue::Str(_) | NodeValue::Unsafe(_) | NodeValue::Vault(_) => "a string",
+            NodeValue::Seq(_) => "a list",
+            NodeValue::Map(_) => "a mapping",
+        }
+    }
+    /// Renders a scalar as text (keys, free-form args); `None` for collections.
+    pub fn scalar_text(&self) -> Option<String> {
+        Some(match &self.value {
+            NodeValue::Null => String::new(),
+            NodeValue::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+            NodeValue::Int(i) => i.to_string(),
+            NodeValue::Float(f) => f.to_string(),
+            NodeValue::Str(s) | NodeValue::Unsafe(s) | NodeValue::Vault(s) => s.clone(),
+            _ => return None,
+        })
+    }
+    /// Converts to a template [`Value`]. `!unsafe` strings become "safe" strings, which prov's
+    /// templating treats as "never template"; `!vault` becomes a lazily decrypted [`VaultText`].
+    pub fn to_value(&self) -> Value {
+        match &self.value {
+            NodeValue::Null => Value::from(()),
+            NodeValue::Bool(b) => Value::from(*b),
+            NodeValue::Int(i) => Value::from(*i),
+            NodeValue::Float(f) => Value::from(*f),
+            NodeValue::Str(s) => Value::from(s.as_str()),
+            NodeValue::Unsafe(s) => Value::from_safe_string(s.clone()),
+            NodeValue::Vault(s) => Value::from_object(VaultText::new(s.clone())),
+            NodeValue::Seq(items) => items.iter().map(Node::to_value).collect(),
+            NodeValue::Map(entries) => Value::from_iter(
+                entries
+                    .iter()
+                    .map(|(k, v)| (key_value(k), v.to_value())),
+            ),
+        }
+    }
+    /// An error of kind Parse located at this node.
+    pub fn error(&self, msg: impl Into<String>) -> Error {
+        Error::parse(msg).at(&self.loc)
+    }
+}
+
+fn key_value(k: &Node) -> Value {
+    match &k.value {
+        NodeValue::Str(s) | NodeValue::Unsafe(s) => Value::from(s.as_str()),
+        _ => k.to_value(),
+    }
+}
+
+/// Reads and parses a YAML file (one document; an empty file is null).
+pub fn load_file(path: &Path) -> Result<Node> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    load_str(&text, path)
+}
+
+/// Parses YAML text that came from `path` (used in locations only).
+pub fn load_str(text: &str, path: &Path) -> Result<Node> {
+    let file = Arc::new(path.to_path_buf());
+    let mut b = Builder {
+        file: file.clone(),
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+    };
+    b.document()
+}
+
+struct Builder<'a> {
+    file: Arc<PathBuf>,
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    anchors: HashMap<usize, Node>,
+}
+
+impl<'a> Builder<'a> {
+    fn loc(&self, span: &Span) -> Location {
+        Location::new(self.file.clone(), span.start.line(), span.start.col() + 1)
+    }
+
+    fn next(&mut self) -> Result<(Event<'a>, Span)> {
+        match self.parser.next_event() {
+            Some(Ok(ev)) => Ok(ev),
+            Some(Err(e)) => {
+                let m = e.marker();
+                Err(Error::new(ErrorKind::Yaml, format!("YAML syntax error: {}", e.info()))
+                    .at(&Location::new(self.file.clone(), m.line(), m.col() + 1))
+                    .hint("check indentation and quoting; a value starting with {{ must be quoted"))
+            }
+            None => Err(Error::new(ErrorKind::Yaml, "unexpected end of YAML")
+                .at(&Location::file_only(self.file.as_ref()))),
+        }
+    }
+
+    fn document(&mut self) -> Result<Node> {
+        let mut doc: Option<Node> = None;
+        loop {
+            let (ev, span) = self.next()?;
+            match ev {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::DocumentStart(_) => {
+                    if doc.is_some() {
+                        return Err(Error::new(
+                            ErrorKind::Yaml,
+                            "more than one YAML document in this file",
+                        )
+                        .at(&self.loc(&span))
+                        .hint("remove the second `---` or split the file"));
+                    }
+                    let (ev, span) = self.next()?;
+                    doc = Some(self.node(ev, span)?);
+                }
+                Event::StreamEnd => break,
+                _ => {
+                    return Err(Error::new(ErrorKind::Yaml, "unexpected YAML event")
+                        .at(&self.loc(&span)));
+                }
+            }
+        }
+        Ok(doc.unwrap_or(Node {
+            value: NodeValue::Null,
+            loc: Location::new(self.file.clone(), 1, 1),
+        }))
+    }
+
+    fn node(&mut self, ev: Event<'a>, span: Span) -> Result<Node> {
+        let loc = self.loc(&span);
+        let (node, anchor) = match ev {
+            Event::Alias(id) => {
+                return self.anchors.get(&id).cloned().map(|mut n| {
+                    n.loc = loc.clone();
+                    n
+                }).ok_or_else(|| {
+                    Error::new(ErrorKind::Yaml, "alias to an unknown anchor").at(&loc)
+                });
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                (self.scalar(&text, style, tag.as_deref(), &loc)?, anchor)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), "seq", &loc)?;
+                let mut items = Vec::new();
+                loop {
+                    let (ev, span) = self.next()?;
+                    if matches!(ev, Event::SequenceEnd) {
+                        break;
+                    }
+                    items.push(self.node(ev, span)?);
+                }
+                (Node { value: NodeValue::Seq(items), loc }, anchor)
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.check_collection_tag(tag.as_deref(), "map", &loc)?;
+                let mut entries: Vec<(Node, Node)> = Vec::new();
+                let mut merged: Vec<(Node, Node)> = Vec::new();
+                loop {
+                    let (ev, span) = self.next()?;
+                    if matches!(ev, Event::MappingEnd) {
+                        break;
+                    }
+                    let is_merge = matches!(&ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
+                    let key = self.node(ev, span)?;
+                    let (ev, span) = self.next()?;
+                    let val = self.node(ev, span)?;
+                    if is_merge {
+                        let sources: Vec<Node> = match val.value {
+                            NodeValue::Map(_) => vec![val],
+                            NodeValue::Seq(items) => items,
+                            _ => {
+                                return Err(Error::new(
+                                    ErrorKind::Yaml,
+                                    "a `<<` merge key needs a mapping or a list of mappings",
+                                )
+                                .at(&val.loc));
+                            }
+                        };
+                        for s in sources {
+                            match s.value {
+                                NodeValue::Map(m) => {
+                                    for (k, v) in m {
+                                        if !merged.iter().any(|(mk, _)| mk.value == k.value) {
+                                            merged.push((k, v));
+                                        }
+                                    }
+                                }
+                                _ => {
+                                    return Err(Error::new(
+                                        ErrorKind::Yaml,
+                                        "a `<<` merge key needs mappings",
+                                    )
+                                    .at(&s.loc));
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
+                        let name = key.scalar_text().unwrap_or_else(|| "(complex key)".into());
+                        return Err(Error::new(
+                            ErrorKind::Yaml,
+                            format!("duplicate key `{name}` in a mapping"),
+                        )
+                        .at(&key.loc)
+                        .hint(format!(
+                            "`{name}` was already set at line {}; remove one of them",
+                            first.loc.line
+                        )));
+                    }
+                    entries.push((key, val));
+                }
+                for (k, v) in merged {
+                    if !entries.iter().any(|(ek, _)| ek.value == k.value) {
+                        entries.push((k, v));
+                    }
+                }
+                (Node { value: NodeValue::Map(entries), loc }, anchor)
+            }
+            _ => {
+                return Err(Error::new(ErrorKind::Yaml, "unexpected YAML structure").at(&loc));
+            }
+        };
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        Ok(node)
+    }
+
+    fn check_collection_tag(&self, tag: Option<&Tag>, want: &str, loc: &Location) -> Result<()> {
+        match tag {
+            None => Ok(()),
+            Some(t) if t.is_yaml_core_schema() && t.suffix == want => Ok(()),
+            Some(t) => Err(Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}` here"))
+                .at(loc)),
+        }
+    }
+
+    fn scalar(
+        &self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        loc: &Location,
+    ) -> Result<Node> {
+        let value = match tag {
+            Some(t) if t.handle == "!" && t.suffix == "vault" => NodeValue::Vault(text.to_string()),
+            Some(t) if t.handle == "!" && t.suffix == "unsafe" => NodeValue::Unsafe(text.to_string()),
+            Some(t) if t.is_yaml_core_schema() => match t.suffix.as_str() {
+                "str" => NodeValue::Str(text.to_string()),
+                "int" => match resolve_plain(text) {
+                    NodeValue::Int(i) => NodeValue::Int(i),
+                    _ => return Err(Error::new(ErrorKind::Yaml, format!("`{text}` is not an integer")).at(loc)),
+                },
+                "float" => match resolve_plain(text) {
+                    NodeValue::Float(f) => NodeValue::Float(f),
+                    NodeValue::Int(i) => NodeValue::Float(i as f64),
+                    _ => return Err(Error::new(ErrorKind::Yaml, format!("`{text}` is not a float")).at(loc)),
+                },
+                "bool" => match resolve_plain(text) {
+                    NodeValue::Bool(b) => NodeValue::Bool(b),
+                    _ => return Err(Error::new(ErrorKind::Yaml, format!("`{text}` is not a boolean")).at(loc)),
+                },
+                "null" => NodeValue::Null,
+                _ => {
+                    return Err(Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}`"))
+                        .at(loc));
+                }
+            },
+            Some(t) => {
+                return Err(Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}`"))
+                    .at(loc)
+                    .hint("prov understands !vault, !unsafe and the standard !!str/!!int/!!float/!!bool/!!null"));
+            }
+            None if style == ScalarStyle::Plain => resolve_plain(text),
+            None => NodeValue::Str(text.to_string()),
+        };
+        Ok(Node { value, loc: loc.clone() })
+    }
+}
+
+/// Resolves an untagged plain scalar the way PyYAML's YAML 1.1 resolver does.
+pub fn resolve_plain(text: &str) -> NodeValue {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return NodeValue::Bool(true);
+        }
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return NodeValue::Bool(false);
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return NodeValue::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return NodeValue::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return NodeValue::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(i) = parse_int(text) {
+        return NodeValue::Int(i);
+    }
+    if let Some(f) = parse_float(text) {
+        return NodeValue::Float(f);
+    }
+    NodeValue::Str(text.to_string())
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let (neg, body) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if body.is_empty() || body.starts_with('_') {
+        return None;
+    }
+    let clean: String = body.chars().filter(|c| *c != '_').collect();
+    if clean.is_empty() {
+        return None;
+    }
+    let v = if let Some(h) = clean.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()?
+    } else if let Some(b) = clean.strip_prefix("0b") {
+        i64::from_str_radix(b, 2).ok()?
+    } else if let Some(o) = clean.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()?
+    } else if clean.len() > 1 && clean.starts_with('0') {
+        if !clean.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
+            return None;
+        }
+        i64::from_str_radix(&clean[1..], 8).ok()?
+    } else if clean.contains(':') {
+        // sexagesimal (base 60), e.g. 1:30 == 90
+        let mut acc: i64 = 0;
+        for (i, part) in clean.split(':').enumerate() {
+            if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let n: i64 = part.parse().ok()?;
+            if i > 0 && n >= 60 {
+                return None;
+            }
+            if i == 0 && part.starts_with('0') {
+                return None;
+            }
+            acc = acc.checked_mul(60)?.checked_add(n)?;
+        }
+        acc
+    } else {
+        if !clean.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        clean.parse().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    // PyYAML: [-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)? — a dot is required.
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !body.contains('.') || body == "." {
+        return None;
+    }
+    let (mant, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = mant.split_once('.')?;
+    let ok_digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit() || c == b'_');
+    if !ok_digits(int) || !ok_digits(frac) || int.starts_with('_') {
+        return None;
+    }
+    if let Some(e) = exp {
+        let digits = e.strip_prefix(['-', '+'])?;
+        if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+    }
+    let clean: String = text.chars().filter(|c| *c != '_').collect();
+    clean.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(t: &str) -> Result<Node> {
+        load_str(t, Path::new("t.yml"))
+    }
+
+    #[test]
+    fn yaml11_scalars_like_pyyaml() {
+        let n = load("a: yes\nb: no\nc: 0644\nd: '0644'\ne: 1_000\nf: 0x1F\ng: 1.5\nh: ~\ni: On\nj: 1e3\nk: 08\nl: 1:30\n").unwrap();
+        let v = |k: &str| n.get(k).unwrap().value.clone();
+        assert_eq!(v("a"), NodeValue::Bool(true));
+        assert_eq!(v("b"), NodeValue::Bool(false));
+        assert_eq!(v("c"), NodeValue::Int(420));
+        assert_eq!(v("d"), NodeValue::Str("0644".into()));
+        assert_eq!(v("e"), NodeValue::Int(1000));
+        assert_eq!(v("f"), NodeValue::Int(31));
+        assert_eq!(v("g"), NodeValue::Float(1.5));
+        assert_eq!(v("h"), NodeValue::Null);
+        assert_eq!(v("i"), NodeValue::Bool(true));
+        assert_eq!(v("j"), NodeValue::Str("1e3".into()));
+        assert_eq!(v("k"), NodeValue::Str("08".into()));
+        assert_eq!(v("l"), NodeValue::Int(90));
+    }
+
+    #[test]
+    fn spans_are_one_based() {
+        let n = load("- hosts: all\n  tasks:\n    - debug: msg=hi\n").unwrap();
+        let task = &n.as_seq().unwrap()[0].get("tasks").unwrap().as_seq().unwrap()[0];
+        assert_eq!((task.loc.line, task.loc.col), (3, 7));
+        let (k, _) = &task.as_map().unwrap()[0];
+        assert_eq!((k.loc.line, k.loc.col), (3, 7));
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_location() {
+        let e = load("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Yaml);
+        assert_eq!(e.loc.as_ref().unwrap().line, 3);
+        assert!(e.msg.contains("duplicate key `a`"), "{}", e.msg);
+    }
+
+    #[test]
+    fn syntax_errors_have_location() {
+        let e = load("a: [1, 2\nb: 3\n").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Yaml);
+        assert!(e.loc.is_some());
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let n = load("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\nlist: [*b]\n").unwrap();
+        let o = n.get("other").unwrap();
+        assert_eq!(o.get("x").unwrap().value, NodeValue::Int(1));
+        assert_eq!(o.get("y").unwrap().value, NodeValue::Int(3));
+        assert_eq!(n.get("list").unwrap().as_seq().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn vault_and_unsafe_tags() {
+        let n = load("p: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\nu: !unsafe '{{ x }}'\n").unwrap();
+        assert!(matches!(n.get("p").unwrap().value, NodeValue::Vault(_)));
+        assert_eq!(n.get("u").unwrap().value, NodeValue::Unsafe("{{ x }}".into()));
+        assert!(n.get("u").unwrap().to_value().is_safe());
+        let e = load("x: !custom 1\n").unwrap_err();
+        assert!(e.msg.contains("unsupported YAML tag"));
+    }
+
+    #[test]
+    fn empty_file_is_null() {
+        assert!(load("").unwrap().is_null());
+        assert!(load("# only a comment\n").unwrap().is_null());
+    }
+}
