@@ -8,12 +8,14 @@
 #![warn(missing_docs)]
 
 pub mod connection;
+pub mod engine;
 pub mod error;
 pub mod events;
 pub mod facts;
 pub mod inventory;
 pub mod modules;
 pub mod output;
+pub mod playbook;
 pub mod template;
 pub mod value;
 pub mod yaml;

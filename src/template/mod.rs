@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 use crate::value::{Value, Vars};
 use std::sync::Arc;
 
+/// The value of `omit`: module arguments equal to it are dropped.
+pub const OMIT: &str = "__omit_place_holder__";
+
 /// The template engine (cheap to clone; shares one minijinja environment).
 #[derive(Clone)]
 pub struct Templar {

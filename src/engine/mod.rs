@@ -1,0 +1,637 @@
+//! The engine: runs plays over hosts. Linear strategy (every host finishes a task before the
+//! next starts) and free; `serial` batches; `--forks` concurrent hosts; blocks with rescue and
+//! always; handlers; loops; `until` retries; `delegate_to`; `run_once`; check mode and diffs.
+//!
+//! Each task is planned on each host just before it runs, from fresh state (see
+//! [`crate::modules::Module::plan`]); the plan's changes are applied unless in check mode.
+
+mod task;
+mod vars;
+
+use crate::connection::local::LocalConnection;
+use crate::connection::{Connection, Secret};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{Event, HostStats, Recap, Sink};
+use crate::inventory::Inventory;
+use crate::modules::Registry;
+use crate::playbook::{Play, Playbook, Serial, Task, TaskKind};
+use crate::template::{Context, Templar};
+use crate::value::{Value, Vars};
+use async_trait::async_trait;
+use indexmap::{IndexMap, IndexSet};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+pub use vars::HostVarsObject;
+
+/// Options for a run (the CLI's flags, for library users too).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Check mode: report, change nothing.
+    pub check: bool,
+    /// Show diffs.
+    pub diff: bool,
+    /// Hosts handled at once.
+    pub forks: usize,
+    /// `--limit` pattern.
+    pub limit: Option<String>,
+    /// `--tags`.
+    pub tags: Vec<String>,
+    /// `--skip-tags`.
+    pub skip_tags: Vec<String>,
+    /// `-e` extra vars (highest precedence).
+    pub extra_vars: Vars,
+    /// `-v` count.
+    pub verbosity: u8,
+    /// `--start-at-task`.
+    pub start_at_task: Option<String>,
+    /// `-b` (lowest precedence: play and task keywords win).
+    pub become_: Option<bool>,
+    /// `--become-user`.
+    pub become_user: Option<String>,
+    /// `--become-method`.
+    pub become_method: Option<String>,
+    /// Become password (`--ask-become-pass`).
+    pub become_password: Option<Secret>,
+    /// `-u` remote user.
+    pub remote_user: Option<String>,
+    /// Extra folders to find roles in (`roles_path`).
+    pub roles_path: Vec<std::path::PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            check: false,
+            diff: false,
+            forks: 5,
+            limit: None,
+            tags: vec![],
+            skip_tags: vec![],
+            extra_vars: Vars::new(),
+            verbosity: 0,
+            start_at_task: None,
+            become_: None,
+            become_user: None,
+            become_method: None,
+            become_password: None,
+            remote_user: None,
+            roles_path: vec![],
+        }
+    }
+}
+
+/// Opens connections to hosts. The default opens a local connection for
+/// `ansible_connection: local` and the SSH transport otherwise.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Connects to `host`, given its templated connection variables (`ansible_*`).
+    async fn connect(&self, host: &str, vars: &Vars) -> Result<Arc<dyn Connection>>;
+}
+
+/// The default connector.
+#[derive(Debug, Default, Clone)]
+pub struct DefaultConnector;
+
+#[async_trait]
+impl Connector for DefaultConnector {
+    async fn connect(&self, host: &str, vars: &Vars) -> Result<Arc<dyn Connection>> {
+        let kind = vars
+            .get("ansible_connection")
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "ssh".into());
+        match kind.as_str() {
+            "local" => Ok(Arc::new(LocalConnection::new(host))),
+            other => Err(Error::unreachable(format!(
+                "connection type '{other}' to {host} is not available in this build yet"
+            ))
+            .hint("use `ansible_connection: local` for the controller")),
+        }
+    }
+}
+
+/// Runs playbooks.
+pub struct Runner {
+    inventory: Arc<Inventory>,
+    registry: Arc<Registry>,
+    templar: Templar,
+    opts: RunOptions,
+    sinks: Vec<Arc<dyn Sink>>,
+    connector: Arc<dyn Connector>,
+}
+
+impl Runner {
+    /// A runner over `inventory` with `registry`'s modules.
+    pub fn new(inventory: Inventory, registry: Registry) -> Self {
+        Runner {
+            inventory: Arc::new(inventory),
+            registry: Arc::new(registry),
+            templar: Templar::new(),
+            opts: RunOptions::default(),
+            sinks: vec![],
+            connector: Arc::new(DefaultConnector),
+        }
+    }
+    /// Sets the options.
+    pub fn options(mut self, o: RunOptions) -> Self {
+        self.opts = o;
+        self
+    }
+    /// Adds a sink that receives every event.
+    pub fn sink(mut self, s: Arc<dyn Sink>) -> Self {
+        self.sinks.push(s);
+        self
+    }
+    /// Replaces the connector.
+    pub fn connector(mut self, c: Arc<dyn Connector>) -> Self {
+        self.connector = c;
+        self
+    }
+    /// Replaces the templar (e.g. one with a vault password).
+    pub fn templar(mut self, t: Templar) -> Self {
+        self.templar = t;
+        self
+    }
+    /// The inventory.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    fn emit(&self, ev: Event) {
+        for s in &self.sinks {
+            s.event(&ev);
+        }
+    }
+
+    /// Hosts a play would run on (pattern, then `--limit`).
+    pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>> {
+        let ctx = Context::new(
+            &self.templar,
+            vec![play.vars.clone(), Arc::new(self.opts.extra_vars.clone())],
+        );
+        let pattern = self
+            .templar
+            .render_str(&play.hosts, &ctx)
+            .map(|v| v.to_string())
+            .map_err(|e| e.at(&play.loc))?;
+        let mut hosts = self.inventory.select(&pattern).map_err(|e| e.at(&play.loc))?;
+        if let Some(limit) = &self.opts.limit {
+            let allowed: IndexSet<String> = self.inventory.select(limit)?.into_iter().collect();
+            hosts.retain(|h| allowed.contains(h));
+        }
+        Ok(hosts)
+    }
+
+    /// Runs every play of a playbook; returns the recap (also sent to the sinks).
+    pub async fn run(&self, pb: &Playbook) -> Result<Recap> {
+        let shared = Arc::new(vars::Shared::new(
+            self.inventory.clone(),
+            self.templar.clone(),
+            Arc::new(self.opts.extra_vars.clone()),
+        ));
+        let mut stats: IndexMap<String, HostStats> = IndexMap::new();
+        let mut started = self.opts.start_at_task.is_none();
+        let result = async {
+            for play in &pb.plays {
+                self.run_play(play, &shared, &mut stats, &mut started).await?;
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
+        for c in shared.conns.lock().await.values() {
+            let _ = c.close().await;
+        }
+        let recap = Recap { hosts: stats };
+        result?;
+        self.emit(Event::Recap(recap.clone()));
+        Ok(recap)
+    }
+
+    async fn run_play(
+        &self,
+        play: &Play,
+        shared: &Arc<vars::Shared>,
+        stats: &mut IndexMap<String, HostStats>,
+        started: &mut bool,
+    ) -> Result<()> {
+        let hosts = self.play_hosts(play)?;
+        let name = play.name.clone().unwrap_or_else(|| play.hosts.clone());
+        if hosts.is_empty() {
+            self.emit(Event::Warning(format!(
+                "no hosts matched for play '{name}' (pattern '{}'); skipping it",
+                play.hosts
+            )));
+            return Ok(());
+        }
+        let ctx0 = Context::new(&self.templar, vec![play.vars.clone(), shared.extra.clone()]);
+        let shown = self
+            .templar
+            .render_str(&name, &ctx0)
+            .map(|v| v.to_string())
+            .unwrap_or(name);
+        self.emit(Event::PlayStart { name: shown.clone(), hosts: hosts.clone() });
+        for h in &hosts {
+            stats.entry(h.clone()).or_default();
+        }
+        let play_vars = self.play_level_vars(play, shared)?;
+        shared.set_play(play, play_vars.clone(), hosts.clone());
+        for batch in batches(&hosts, &play.serial) {
+            let pr = PlayRun {
+                runner: self,
+                play,
+                shared: shared.clone(),
+                play_name: shown.clone(),
+                play_vars: play_vars.clone(),
+                batch: batch.clone(),
+                states: Mutex::new(
+                    batch.iter().map(|h| (h.clone(), HostState::default())).collect(),
+                ),
+                started: Mutex::new(*started),
+                stop: Mutex::new(false),
+            };
+            shared.set_batch(batch.clone());
+            let res = pr.run().await;
+            *started = *pr.started.lock().unwrap();
+            let states = pr.states.into_inner().unwrap_or_else(|e| e.into_inner());
+            for (h, st) in states {
+                let s = stats.entry(h).or_default();
+                s.ok += st.stats.ok;
+                s.changed += st.stats.changed;
+                s.failed += st.stats.failed;
+                s.unreachable += st.stats.unreachable;
+                s.skipped += st.stats.skipped;
+                s.rescued += st.stats.rescued;
+                s.ignored += st.stats.ignored;
+            }
+            res?;
+            // A failure in a serial batch stops the rest of the play (Ansible's behaviour).
+            let any_failed = batch.iter().any(|h| {
+                stats.get(h).is_some_and(|s| s.failed > 0 || s.unreachable > 0)
+            });
+            if any_failed && !play.serial.is_empty() && batch.len() < hosts.len() {
+                let total_failed = hosts
+                    .iter()
+                    .filter(|h| stats.get(*h).is_some_and(|s| s.failed > 0 || s.unreachable > 0))
+                    .count();
+                let pct = play.max_fail_percentage.unwrap_or(0.0);
+                if (total_failed as f64) * 100.0 / (batch.len() as f64) > pct {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Play vars plus `vars_files` and `vars_prompt` answers.
+    fn play_level_vars(&self, play: &Play, shared: &vars::Shared) -> Result<Arc<Vars>> {
+        let mut v = (*play.vars).clone();
+        let ctx = Context::new(&self.templar, vec![play.vars.clone(), shared.extra.clone()]);
+        for vf in &play.vars_files {
+            let cands: Vec<Value> = if vf.kind() == minijinja::value::ValueKind::Seq {
+                vf.try_iter().map(|i| i.collect()).unwrap_or_default()
+            } else {
+                vec![vf.clone()]
+            };
+            let mut found = false;
+            let mut tried = vec![];
+            for c in cands {
+                let rendered = self
+                    .templar
+                    .render_str(&c.to_string(), &ctx)
+                    .map_err(|e| e.at(&play.loc))?
+                    .to_string();
+                let p = play.dir.join(&rendered);
+                if p.is_file() {
+                    let node = crate::yaml::load_file(&p)?;
+                    v.extend(crate::playbook::vars_of(&node)?);
+                    found = true;
+                    break;
+                }
+                tried.push(p.display().to_string());
+            }
+            if !found {
+                return Err(Error::parse(format!("vars_files: none of {} exists", tried.join(", ")))
+                    .at(&play.loc));
+            }
+        }
+        for p in &play.vars_prompt {
+            if shared.extra.contains_key(&p.name) {
+                continue;
+            }
+            use std::io::IsTerminal;
+            if !std::io::stdin().is_terminal() {
+                return Err(Error::parse(format!(
+                    "vars_prompt '{}' needs an answer but stdin is not a terminal",
+                    p.name
+                ))
+                .at(&p.loc)
+                .hint(format!("pass it with -e {}=VALUE", p.name)));
+            }
+            eprint!("{}: ", p.prompt);
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Error::other(format!("cannot read the answer: {e}")))?;
+            let ans = line.trim_end_matches(['\n', '\r']).to_string();
+            let ans = if ans.is_empty() { p.default.clone().unwrap_or_default() } else { ans };
+            v.insert(p.name.clone(), Value::from(ans));
+        }
+        Ok(Arc::new(v))
+    }
+}
+
+fn batches(hosts: &[String], serial: &[Serial]) -> Vec<Vec<String>> {
+    if serial.is_empty() {
+        return vec![hosts.to_vec()];
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut k = 0;
+    while i < hosts.len() {
+        let s = &serial[k.min(serial.len() - 1)];
+        let n = match s {
+            Serial::Count(n) => *n,
+            Serial::Percent(p) => ((hosts.len() as f64) * p / 100.0).floor().max(1.0) as usize,
+        }
+        .max(1);
+        out.push(hosts[i..(i + n).min(hosts.len())].to_vec());
+        i += n;
+        k += 1;
+    }
+    out
+}
+
+/// Per-host state during a play batch.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HostState {
+    pub failed: bool,
+    pub unreachable: bool,
+    pub ended: bool,
+    pub notified: IndexSet<String>,
+    pub stats: HostStats,
+}
+
+/// One batch of one play being run.
+pub(crate) struct PlayRun<'r> {
+    pub runner: &'r Runner,
+    pub play: &'r Play,
+    pub shared: Arc<vars::Shared>,
+    pub play_name: String,
+    pub play_vars: Arc<Vars>,
+    pub batch: Vec<String>,
+    pub states: Mutex<HashMap<String, HostState>>,
+    pub started: Mutex<bool>,
+    pub stop: Mutex<bool>,
+}
+
+type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
+impl<'r> PlayRun<'r> {
+    pub fn state<T>(&self, host: &str, f: impl FnOnce(&mut HostState) -> T) -> T {
+        let mut g = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        f(g.entry(host.to_string()).or_default())
+    }
+
+    pub fn is_active(&self, host: &str) -> bool {
+        self.state(host, |s| !s.failed && !s.unreachable && !s.ended)
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn run(&self) -> Result<()> {
+        let play = self.play;
+        if play.gather_facts {
+            let gf = Task {
+                name: Some("Gathering Facts".into()),
+                ..gather_task(play)
+            };
+            self.run_list(std::slice::from_ref(&gf), self.batch.clone()).await?;
+        }
+        let sections: [&[Task]; 3] = [&play.pre_tasks, &[], &play.post_tasks];
+        let _ = sections;
+        self.run_list(&play.pre_tasks, self.batch.clone()).await?;
+        self.flush_handlers().await?;
+        let main: Vec<Task> = play.role_tasks.iter().chain(play.tasks.iter()).cloned().collect();
+        self.run_list(&main, self.batch.clone()).await?;
+        self.flush_handlers().await?;
+        self.run_list(&play.post_tasks, self.batch.clone()).await?;
+        self.flush_handlers().await?;
+        Ok(())
+    }
+
+    /// Runs a task list on `hosts`: lockstep (linear) or each host on its own (free).
+    pub fn run_list<'a>(&'a self, tasks: &'a [Task], hosts: Vec<String>) -> BoxFut<'a> {
+        Box::pin(async move {
+            if self.play.free_strategy && hosts.len() > 1 {
+                let futs = hosts.iter().map(|h| self.run_list_linear(tasks, vec![h.clone()]));
+                for r in futures::future::join_all(futs).await {
+                    r?;
+                }
+                return Ok(());
+            }
+            self.run_list_linear(tasks, hosts).await
+        })
+    }
+
+    fn run_list_linear<'a>(&'a self, tasks: &'a [Task], hosts: Vec<String>) -> BoxFut<'a> {
+        Box::pin(async move {
+            for task in tasks {
+                if self.stopped() {
+                    break;
+                }
+                let live: Vec<String> = hosts.iter().filter(|h| self.is_active(h)).cloned().collect();
+                if live.is_empty() {
+                    break;
+                }
+                match &task.kind {
+                    TaskKind::Block { block, rescue, always } => {
+                        self.run_block(block, rescue, always, live.clone()).await?;
+                    }
+                    _ => {
+                        self.run_task(task, &live, false).await?;
+                    }
+                }
+                self.check_fail_limits(task, &live);
+            }
+            Ok(())
+        })
+    }
+
+    async fn run_block(&self, block: &[Task], rescue: &[Task], always: &[Task], hosts: Vec<String>) -> Result<()> {
+        self.run_list(block, hosts.clone()).await?;
+        let failed: Vec<String> = hosts
+            .iter()
+            .filter(|h| self.state(h, |s| s.failed && !s.unreachable))
+            .cloned()
+            .collect();
+        if !failed.is_empty() && !rescue.is_empty() {
+            for h in &failed {
+                self.state(h, |s| {
+                    s.failed = false;
+                    s.stats.failed = s.stats.failed.saturating_sub(1);
+                });
+            }
+            self.run_list(rescue, failed.clone()).await?;
+            for h in &failed {
+                self.state(h, |s| {
+                    if !s.failed {
+                        s.stats.rescued += 1;
+                    }
+                });
+            }
+        }
+        if !always.is_empty() {
+            // `always` runs even on hosts that failed in the block (not on unreachable ones).
+            let still_failed: Vec<String> = hosts
+                .iter()
+                .filter(|h| self.state(h, |s| s.failed && !s.unreachable))
+                .cloned()
+                .collect();
+            for h in &still_failed {
+                self.state(h, |s| s.failed = false);
+            }
+            let run_on: Vec<String> = hosts
+                .iter()
+                .filter(|h| self.state(h, |s| !s.unreachable && !s.ended))
+                .cloned()
+                .collect();
+            let r = self.run_list(always, run_on).await;
+            for h in &still_failed {
+                self.state(h, |s| s.failed = true);
+            }
+            r?;
+        }
+        Ok(())
+    }
+
+    fn check_fail_limits(&self, task: &Task, hosts: &[String]) {
+        let failed = hosts.iter().filter(|h| self.state(h, |s| s.failed || s.unreachable)).count();
+        if failed == 0 {
+            return;
+        }
+        let fatal = task.any_errors_fatal.unwrap_or(self.play.any_errors_fatal);
+        let over_pct = self
+            .play
+            .max_fail_percentage
+            .is_some_and(|p| (failed as f64) * 100.0 / (self.batch.len() as f64) > p);
+        if fatal || over_pct {
+            for h in &self.batch {
+                self.state(h, |s| s.ended = true);
+            }
+            *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            self.runner.emit(Event::Warning(if fatal {
+                "a host failed and any_errors_fatal is set: stopping the play on all hosts".into()
+            } else {
+                "max_fail_percentage exceeded: stopping the play on all hosts".into()
+            }));
+        }
+    }
+
+    /// Runs notified handlers, in handler order, until none is pending.
+    pub fn flush_handlers(&self) -> BoxFut<'_> {
+        Box::pin(async move {
+        loop {
+            let mut ran = false;
+            for h in &self.play.handlers {
+                let names = self.handler_names(h);
+                let hosts: Vec<String> = self
+                    .batch
+                    .iter()
+                    .filter(|host| {
+                        let active = self.is_active(host)
+                            || (self.play.force_handlers && self.state(host, |s| !s.unreachable));
+                        active && self.state(host, |s| names.iter().any(|n| s.notified.contains(n)))
+                    })
+                    .cloned()
+                    .collect();
+                if hosts.is_empty() {
+                    continue;
+                }
+                for host in &hosts {
+                    self.state(host, |s| s.notified.retain(|n| !names.contains(n)));
+                }
+                self.run_task(h, &hosts, true).await?;
+                ran = true;
+            }
+            if !ran {
+                return Ok(());
+            }
+        }
+        })
+    }
+
+    fn handler_names(&self, h: &Task) -> Vec<String> {
+        let mut names = h.listen.clone();
+        if let Some(n) = &h.name {
+            let ctx = Context::new(&self.runner.templar, vec![self.play_vars.clone(), self.shared.extra.clone()]);
+            let rendered = self.runner.templar.render_str(n, &ctx).map(|v| v.to_string()).unwrap_or_else(|_| n.clone());
+            names.push(rendered);
+            if let Some(r) = &h.role {
+                names.push(format!("{} : {}", r.name, n));
+            }
+        }
+        names
+    }
+}
+
+fn gather_task(play: &Play) -> Task {
+    let mut t = Task {
+        name: None,
+        loc: play.loc.clone(),
+        kind: TaskKind::GatherFacts,
+        when: vec![],
+        loop_: None,
+        loop_control: Default::default(),
+        register: None,
+        notify: vec![],
+        listen: vec![],
+        changed_when: None,
+        failed_when: None,
+        ignore_errors: None,
+        ignore_unreachable: false,
+        tags: vec!["always".into()],
+        delegate_to: None,
+        delegate_facts: false,
+        run_once: false,
+        until: None,
+        retries: None,
+        delay: None,
+        no_log: false,
+        check_mode: Some(false),
+        diff: None,
+        environment: vec![],
+        vars: Arc::new(Vars::new()),
+        become_: play.become_.clone(),
+        remote_user: None,
+        connection: None,
+        any_errors_fatal: None,
+        role: None,
+        base: play.dir.clone(),
+    };
+    t.become_ = play.become_.clone();
+    t
+}
+
+/// Is the error one that makes a host unreachable?
+pub(crate) fn is_unreachable(e: &Error) -> bool {
+    e.kind == ErrorKind::Unreachable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_batches() {
+        let hosts: Vec<String> = (1..=5).map(|i| format!("h{i}")).collect();
+        let b = batches(&hosts, &[Serial::Count(1), Serial::Count(2)]);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2, 2]);
+        let b = batches(&hosts, &[Serial::Percent(40.0)]);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
+        assert_eq!(batches(&hosts, &[]).len(), 1);
+    }
+}

@@ -1,0 +1,1240 @@
+//! Running one task on the hosts of a batch: when → loop → render args → plan → apply (unless
+//! check mode) → changed_when/failed_when → register → notify → event.
+
+use super::{PlayRun, is_unreachable};
+use crate::connection::{Become, BecomeMethod, Connection, Secret};
+use crate::error::{Error, Result};
+use crate::events::{Event, HostResult, Status};
+use crate::modules::{Action, Diff, Plan, Render, TaskCtx, validate_args};
+use crate::playbook::{Inherit, LoopKind, Task, TaskKind};
+use crate::template::{Context, OMIT, Templar};
+use crate::value::{Value, Vars, map_value, truthy, value_to_vars, vars_value};
+use minijinja::value::ValueKind;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one host did with one task (or one loop item).
+#[derive(Debug, Clone)]
+struct Outcome {
+    status: Status,
+    result: Vars,
+    msg: Option<String>,
+    changes: Vec<String>,
+    diffs: Vec<Diff>,
+    ignored: bool,
+    /// For include_tasks / include_role: what to include.
+    include: Option<Include>,
+    /// `meta: end_host` etc. decided per host.
+    delegated_to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Include {
+    Tasks(PathBuf),
+    Role { name: String, tasks_from: Option<String>, vars_from: Option<String>, defaults_from: Option<String> },
+}
+
+impl Outcome {
+    fn new(status: Status) -> Self {
+        Outcome {
+            status,
+            result: Vars::new(),
+            msg: None,
+            changes: vec![],
+            diffs: vec![],
+            ignored: false,
+            include: None,
+            delegated_to: None,
+        }
+    }
+    fn failed(msg: impl Into<String>) -> Self {
+        let mut o = Outcome::new(Status::Failed);
+        o.msg = Some(msg.into());
+        o
+    }
+    fn from_error(e: &Error) -> Self {
+        let mut o = if is_unreachable(e) {
+            Outcome::new(Status::Unreachable)
+        } else {
+            Outcome::new(Status::Failed)
+        };
+        let mut msg = e.to_string();
+        if let Some(h) = &e.host
+            && o.status == Status::Unreachable
+        {
+            msg = format!("{msg} (host {h})");
+        }
+        o.msg = Some(msg);
+        o
+    }
+    fn skipped(reason: &str, cond: Option<&str>) -> Self {
+        let mut o = Outcome::new(Status::Skipped);
+        o.result.insert("skip_reason".into(), Value::from(reason));
+        if let Some(c) = cond {
+            o.result.insert("false_condition".into(), Value::from(c));
+        }
+        o
+    }
+    /// The registered value: Ansible's keys.
+    fn to_value(&self) -> Value {
+        let mut v = self.result.clone();
+        v.insert("changed".into(), Value::from(self.status == Status::Changed));
+        match self.status {
+            Status::Failed => {
+                v.insert("failed".into(), Value::from(true));
+            }
+            Status::Skipped => {
+                v.insert("skipped".into(), Value::from(true));
+            }
+            Status::Unreachable => {
+                v.insert("unreachable".into(), Value::from(true));
+            }
+            _ => {
+                v.insert("failed".into(), Value::from(false));
+            }
+        }
+        if let Some(m) = &self.msg
+            && !v.contains_key("msg")
+        {
+            v.insert("msg".into(), Value::from(m.as_str()));
+        }
+        if !self.diffs.is_empty() {
+            let d: Vec<Value> = self
+                .diffs
+                .iter()
+                .map(|d| {
+                    map_value([
+                        ("before", Value::from(d.before.as_str())),
+                        ("after", Value::from(d.after.as_str())),
+                        ("before_header", Value::from(d.before_header.as_str())),
+                        ("after_header", Value::from(d.after_header.as_str())),
+                    ])
+                })
+                .collect();
+            v.insert("diff".into(), Value::from(d));
+        }
+        vars_value(&v)
+    }
+}
+
+struct TaskRender<'a> {
+    templar: &'a Templar,
+    ctx: &'a Context,
+}
+
+impl Render for TaskRender<'_> {
+    fn render_text(&self, text: &str, origin: &Path) -> Result<String> {
+        let mut extra = Vars::new();
+        extra.insert("template_path".into(), Value::from(origin.display().to_string()));
+        extra.insert(
+            "template_fullpath".into(),
+            Value::from(origin.canonicalize().unwrap_or(origin.to_path_buf()).display().to_string()),
+        );
+        extra.insert("template_host".into(), Value::from(hostname()));
+        let ctx = self.ctx.push(Arc::new(extra));
+        self.templar
+            .render_text(text, &ctx)
+            .map_err(|e| Error { msg: format!("{}: {}", origin.display(), e.msg), ..e })
+    }
+    fn eval(&self, expr: &str) -> Result<Value> {
+        self.templar.eval(expr, self.ctx)
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+impl PlayRun<'_> {
+    fn tags_selected(&self, task: &Task) -> bool {
+        let opts = &self.runner.opts;
+        let tags = &task.tags;
+        let has = |t: &str| tags.iter().any(|x| x == t);
+        if !opts.skip_tags.is_empty() {
+            if opts.skip_tags.iter().any(|s| has(s)) {
+                return false;
+            }
+            if opts.skip_tags.iter().any(|s| s == "tagged") && !tags.is_empty() {
+                return false;
+            }
+            if opts.skip_tags.iter().any(|s| s == "untagged") && tags.is_empty() {
+                return false;
+            }
+        }
+        if opts.tags.is_empty() || opts.tags.iter().any(|t| t == "all") {
+            return !has("never") || opts.tags.iter().any(|t| has(t) && t != "all");
+        }
+        if has("always") && !opts.skip_tags.iter().any(|s| s == "always") {
+            return true;
+        }
+        opts.tags.iter().any(|t| {
+            has(t) || (t == "tagged" && !tags.is_empty()) || (t == "untagged" && tags.is_empty())
+        })
+    }
+
+    fn ctx_for(&self, host: &str, task: &Task) -> Context {
+        let (check, diff) = self.modes(task);
+        self.shared.task_context(host, task, &self.play_vars, check, diff, self.runner.opts.verbosity)
+    }
+
+    fn modes(&self, task: &Task) -> (bool, bool) {
+        (
+            task.check_mode.unwrap_or(self.runner.opts.check),
+            task.diff.unwrap_or(self.runner.opts.diff),
+        )
+    }
+
+    /// Runs one task on `hosts` (concurrently, at most `forks` at once).
+    pub(super) async fn run_task(&self, task: &Task, hosts: &[String], handler: bool) -> Result<()> {
+        if !handler && !matches!(task.kind, TaskKind::GatherFacts) && !self.tags_selected(task) {
+            return Ok(());
+        }
+        {
+            let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+            if !*started {
+                let want = self.runner.opts.start_at_task.as_deref().unwrap_or_default();
+                let name = task.name.as_deref().unwrap_or_default();
+                let full = task.display_name();
+                if name == want || full == want {
+                    *started = true;
+                } else if !matches!(task.kind, TaskKind::GatherFacts) {
+                    return Ok(());
+                }
+            }
+        }
+        if let TaskKind::Meta(m) = &task.kind {
+            return self.run_meta(task, m, hosts).await;
+        }
+        let first = &hosts[0];
+        let display = {
+            let raw = task.display_name();
+            if raw.contains("{{") {
+                let ctx = self.ctx_for(first, task);
+                self.runner.templar.render_str(&raw, &ctx).map(|v| v.to_string()).unwrap_or(raw)
+            } else {
+                raw
+            }
+        };
+        let run_on: Vec<String> = if task.run_once { vec![first.clone()] } else { hosts.to_vec() };
+        self.runner.emit(Event::TaskStart {
+            name: display.clone(),
+            location: Some(task.loc.to_string()),
+            handler,
+            hosts: run_on.clone(),
+        });
+        let sem = tokio::sync::Semaphore::new(self.runner.opts.forks.max(1));
+        let futs = run_on.iter().map(|h| {
+            let sem = &sem;
+            let display = &display;
+            async move {
+                let _permit = sem.acquire().await;
+                let out = self.run_on_host(task, h, display).await;
+                (h.clone(), out)
+            }
+        });
+        let outcomes = futures::future::join_all(futs).await;
+        if task.run_once {
+            // Everything run_once registers or sets applies to every host of the batch.
+            let data = self.shared.host(first);
+            let mut copy = Vars::new();
+            if let Some(r) = &task.register
+                && let Some(v) = data.set_facts.get(r)
+            {
+                copy.insert(r.clone(), v.clone());
+            }
+            if let TaskKind::SetFact { vars, .. } = &task.kind {
+                for (k, _) in vars {
+                    if let Some(v) = data.set_facts.get(k) {
+                        copy.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            for h in hosts.iter().skip(1) {
+                self.shared.set_vars(h, copy.clone());
+            }
+        }
+        // Dynamic includes: group hosts by what they include, then run each group.
+        let mut groups: Vec<(Include, Vec<String>)> = Vec::new();
+        for (h, o) in &outcomes {
+            if let Some(inc) = &o.include {
+                match groups.iter_mut().find(|(i, _)| i == inc) {
+                    Some((_, hs)) => hs.push(h.clone()),
+                    None => groups.push((inc.clone(), vec![h.clone()])),
+                }
+            }
+        }
+        for (inc, hs) in groups {
+            let tasks = match self.load_include(task, &inc) {
+                Ok(t) => t,
+                Err(e) => {
+                    for h in &hs {
+                        self.record(h, task, &display, &Outcome::from_error(&e), handler);
+                    }
+                    continue;
+                }
+            };
+            self.run_list(&tasks, hs).await?;
+        }
+        Ok(())
+    }
+
+    fn load_include(&self, task: &Task, inc: &Include) -> Result<Vec<Task>> {
+        let loader = crate::playbook::Loader {
+            registry: &self.runner.registry,
+            roles_path: self.runner.opts.roles_path.clone(),
+        };
+        let mut inh = Inherit {
+            tags: task.tags.clone(),
+            vars: task.vars.clone(),
+            environment: task.environment.clone(),
+            become_: task.become_.clone(),
+            ignore_errors: task.ignore_errors.clone(),
+            no_log: task.no_log,
+            check_mode: task.check_mode,
+            diff: task.diff,
+            delegate_to: task.delegate_to.clone(),
+            role: task.role.clone(),
+            ..Default::default()
+        };
+        match inc {
+            Include::Tasks(path) => {
+                let node = crate::yaml::load_file(path).map_err(|e| e.at(&task.loc))?;
+                let base = if task.role.is_some() {
+                    task.base.clone()
+                } else {
+                    path.parent().map(Path::to_path_buf).unwrap_or_default()
+                };
+                loader.load_tasks(&node, &base, &inh, false)
+            }
+            Include::Role { name, tasks_from, vars_from, defaults_from } => {
+                inh.role = None;
+                loader
+                    .load_role_dynamic(
+                        name,
+                        &task.loc,
+                        &self.play.dir,
+                        &inh,
+                        tasks_from.as_deref(),
+                        vars_from.as_deref(),
+                        defaults_from.as_deref(),
+                    )
+                    .map(|(tasks, _handlers)| tasks)
+            }
+        }
+    }
+
+    async fn run_meta(&self, task: &Task, m: &str, hosts: &[String]) -> Result<()> {
+        // A meta task's `when` is evaluated per host (end_host, clear_facts).
+        let mut applies = Vec::new();
+        for h in hosts {
+            let ctx = self.ctx_for(h, task);
+            let mut ok = true;
+            for c in &task.when {
+                match self.runner.templar.eval_cond(c, &ctx) {
+                    Ok(b) => ok &= b,
+                    Err(e) => {
+                        let o = Outcome::from_error(&e.at(&task.loc));
+                        self.record(h, task, &task.display_name(), &o, false);
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                applies.push(h.clone());
+            }
+        }
+        match m {
+            "flush_handlers" => self.flush_handlers().await?,
+            "end_play" | "end_batch" if !applies.is_empty() => {
+                for h in &self.batch {
+                    self.state(h, |s| s.ended = true);
+                }
+            }
+            "end_host" => {
+                for h in &applies {
+                    self.state(h, |s| s.ended = true);
+                }
+            }
+            "clear_facts" => {
+                for h in &applies {
+                    self.shared.clear_facts(h);
+                }
+            }
+            "clear_host_errors" => {
+                for h in &self.batch {
+                    self.state(h, |s| s.failed = false);
+                }
+            }
+            "reset_connection" => {
+                for h in &applies {
+                    self.shared.drop_connection(h).await;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Updates stats, registers, notifies and emits the event for a host's outcome.
+    fn record(&self, host: &str, task: &Task, display: &str, o: &Outcome, handler: bool) {
+        let _ = handler;
+        self.state(host, |s| {
+            match o.status {
+                Status::Ok => s.stats.ok += 1,
+                Status::Changed => {
+                    s.stats.ok += 1;
+                    s.stats.changed += 1;
+                }
+                Status::Skipped => s.stats.skipped += 1,
+                Status::Failed if o.ignored => s.stats.ignored += 1,
+                Status::Failed => {
+                    s.stats.failed += 1;
+                    s.failed = true;
+                }
+                Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
+                Status::Unreachable => {
+                    s.stats.unreachable += 1;
+                    s.unreachable = true;
+                }
+            }
+            if o.status == Status::Changed {
+                for n in &task.notify {
+                    s.notified.insert(n.clone());
+                }
+            }
+        });
+        if let Some(r) = &task.register {
+            let mut v = Vars::new();
+            v.insert(r.clone(), o.to_value());
+            self.shared.set_vars(host, v);
+        }
+        self.emit_result(host, task, display, o, None);
+    }
+
+    fn emit_result(&self, host: &str, task: &Task, display: &str, o: &Outcome, item: Option<String>) {
+        let (_, diff_mode) = self.modes(task);
+        let result = if task.no_log {
+            map_value([(
+                "censored",
+                Value::from("the output has been hidden due to the fact that 'no_log: true' was specified for this result"),
+            )])
+        } else {
+            o.to_value()
+        };
+        self.runner.emit(Event::HostResult(Box::new(HostResult {
+            host: host.to_string(),
+            delegated_to: o.delegated_to.clone(),
+            task: display.to_string(),
+            status: o.status,
+            item,
+            ignored: o.ignored,
+            msg: if task.no_log { None } else { o.msg.clone() },
+            changes: o.changes.clone(),
+            diffs: if diff_mode && !task.no_log { o.diffs.clone() } else { vec![] },
+            result,
+            duration: Duration::ZERO,
+            no_log: task.no_log,
+        })));
+    }
+
+    async fn run_on_host(&self, task: &Task, host: &str, display: &str) -> Outcome {
+        let started = Instant::now();
+        let ctx = self.ctx_for(host, task);
+        let mut o = match &task.loop_ {
+            None => {
+                let o = self.run_item(task, host, &ctx).await;
+                let o = self.finish(task, host, &ctx, o);
+                self.record(host, task, display, &o, false);
+                o
+            }
+            Some((kind, raw)) => self.run_loop(task, host, &ctx, kind, raw, display).await,
+        };
+        let _ = started.elapsed();
+        o.result.shift_remove("__prov_internal");
+        o
+    }
+
+    async fn run_loop(&self, task: &Task, host: &str, ctx: &Context, kind: &LoopKind, raw: &Value, display: &str) -> Outcome {
+        // The loop's `when` is evaluated per item, so evaluate nothing before expanding.
+        let items = match self.loop_items(kind, raw, ctx, task) {
+            Ok(i) => i,
+            Err(e) => {
+                let o = Outcome::from_error(&e.at(&task.loc));
+                self.record(host, task, display, &o, false);
+                return o;
+            }
+        };
+        let lc = &task.loop_control;
+        let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
+        let mut results = Vec::new();
+        let mut any_changed = false;
+        let mut any_failed = false;
+        let mut all_skipped = !items.is_empty();
+        let mut agg_diffs = Vec::new();
+        let mut agg_changes = Vec::new();
+        let n = items.len();
+        for (i, item) in items.iter().enumerate() {
+            if i > 0
+                && let Some(p) = lc.pause
+            {
+                tokio::time::sleep(Duration::from_secs_f64(p)).await;
+            }
+            let mut lv = Vars::new();
+            lv.insert(loop_var.clone(), item.clone());
+            lv.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
+            if let Some(iv) = &lc.index_var {
+                lv.insert(iv.clone(), Value::from(i));
+                lv.insert("ansible_index_var".into(), Value::from(iv.as_str()));
+            }
+            lv.insert(
+                "ansible_loop".into(),
+                map_value([
+                    ("index", Value::from(i + 1)),
+                    ("index0", Value::from(i)),
+                    ("first", Value::from(i == 0)),
+                    ("last", Value::from(i + 1 == n)),
+                    ("length", Value::from(n)),
+                    ("revindex", Value::from(n - i)),
+                    ("revindex0", Value::from(n - i - 1)),
+                    ("allitems", Value::from(items.clone())),
+                    ("previtem", if i > 0 { items[i - 1].clone() } else { Value::UNDEFINED }),
+                    ("nextitem", items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED)),
+                ]),
+            );
+            let ictx = ctx.push(Arc::new(lv));
+            let label = match &lc.label {
+                Some(l) => self
+                    .runner
+                    .templar
+                    .render_value(l, &ictx)
+                    .map(|v| label_of(&v))
+                    .unwrap_or_else(|_| label_of(item)),
+                None => label_of(item),
+            };
+            let o = self.run_item(task, host, &ictx).await;
+            let mut o = self.finish(task, host, &ictx, o);
+            o.result.insert(loop_var.clone(), item.clone());
+            o.result.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
+            any_changed |= o.status == Status::Changed;
+            any_failed |= o.status == Status::Failed && !o.ignored;
+            all_skipped &= o.status == Status::Skipped;
+            agg_diffs.extend(o.diffs.iter().cloned());
+            agg_changes.extend(o.changes.iter().cloned());
+            self.emit_result(host, task, display, &o, Some(label));
+            if o.status == Status::Unreachable {
+                self.record(host, task, display, &o, false);
+                return o;
+            }
+            results.push(o.to_value());
+        }
+        let status = if any_failed {
+            Status::Failed
+        } else if all_skipped {
+            Status::Skipped
+        } else if any_changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+        let mut agg = Outcome::new(status);
+        agg.result.insert("results".into(), Value::from(results));
+        agg.result.insert("msg".into(), Value::from(if any_failed { "One or more items failed" } else { "All items completed" }));
+        agg.diffs = agg_diffs;
+        agg.changes = agg_changes;
+        agg.ignored = any_failed && self.ignore_errors(task, ctx);
+        if status == Status::Skipped {
+            agg.result.insert("skipped_reason".into(), Value::from("No items in the list"));
+        }
+        // Per-item lines were printed; record stats/register/notify without another line unless
+        // the aggregate failed (Ansible prints one summary failure then).
+        self.record_quiet(host, task, &agg);
+        if status == Status::Failed {
+            let mut shown = agg.clone();
+            shown.result.shift_remove("results");
+            shown.msg = Some("One or more items failed".into());
+            self.emit_result(host, task, display, &shown, None);
+        }
+        agg
+    }
+
+    fn record_quiet(&self, host: &str, task: &Task, o: &Outcome) {
+        self.state(host, |s| {
+            match o.status {
+                Status::Ok => s.stats.ok += 1,
+                Status::Changed => {
+                    s.stats.ok += 1;
+                    s.stats.changed += 1;
+                }
+                Status::Skipped => s.stats.skipped += 1,
+                Status::Failed if o.ignored => s.stats.ignored += 1,
+                Status::Failed => {
+                    s.stats.failed += 1;
+                    s.failed = true;
+                }
+                Status::Unreachable => {
+                    s.stats.unreachable += 1;
+                    s.unreachable = true;
+                }
+            }
+            if o.status == Status::Changed {
+                for n in &task.notify {
+                    s.notified.insert(n.clone());
+                }
+            }
+        });
+        if let Some(r) = &task.register {
+            let mut v = Vars::new();
+            v.insert(r.clone(), o.to_value());
+            self.shared.set_vars(host, v);
+        }
+    }
+
+    fn ignore_errors(&self, task: &Task, ctx: &Context) -> bool {
+        match &task.ignore_errors {
+            None => false,
+            Some(v) => match v.as_str() {
+                Some(s) if s.contains("{{") => self.runner.templar.eval_cond(s, ctx).unwrap_or(false),
+                _ => truthy(v),
+            },
+        }
+    }
+
+    /// changed_when / failed_when / ignore_errors, evaluated with the result registered.
+    fn finish(&self, task: &Task, _host: &str, ctx: &Context, mut o: Outcome) -> Outcome {
+        if matches!(o.status, Status::Skipped | Status::Unreachable) || o.include.is_some() {
+            return o;
+        }
+        if task.changed_when.is_some() || task.failed_when.is_some() {
+            let mut layer = Vars::new();
+            let v = o.to_value();
+            for (k, val) in value_to_vars(&v) {
+                layer.insert(k, val);
+            }
+            if let Some(r) = &task.register {
+                layer.insert(r.clone(), v);
+            }
+            let ectx = ctx.push(Arc::new(layer));
+            if let Some(conds) = &task.changed_when {
+                match all_true(&self.runner.templar, conds, &ectx) {
+                    Ok(true) if o.status == Status::Ok => o.status = Status::Changed,
+                    Ok(false) if o.status == Status::Changed => o.status = Status::Ok,
+                    Ok(_) => {}
+                    Err(e) => return Outcome::from_error(&e.at(&task.loc)),
+                }
+            }
+            if let Some(conds) = &task.failed_when {
+                match any_true(&self.runner.templar, conds, &ectx) {
+                    Ok(true) => {
+                        if o.status != Status::Failed {
+                            o.msg = o.msg.or(Some("failed_when condition was true".into()));
+                        }
+                        o.status = Status::Failed;
+                        o.result.insert("failed_when_result".into(), Value::from(true));
+                    }
+                    Ok(false) => {
+                        if o.status == Status::Failed {
+                            o.status = if o.changes.is_empty() { Status::Ok } else { Status::Changed };
+                        }
+                        o.result.insert("failed_when_result".into(), Value::from(false));
+                    }
+                    Err(e) => return Outcome::from_error(&e.at(&task.loc)),
+                }
+            }
+        }
+        if o.status == Status::Failed && self.ignore_errors(task, ctx) {
+            o.ignored = true;
+        }
+        o
+    }
+
+    /// Runs one item (or the task without a loop): when, then until/retries around execute.
+    async fn run_item(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
+        for c in &task.when {
+            match self.runner.templar.eval_cond(c, ctx) {
+                Ok(true) => {}
+                Ok(false) => return Outcome::skipped("Conditional result was False", Some(c)),
+                Err(e) => {
+                    let mut o = Outcome::from_error(&e.at(&task.loc));
+                    o.msg = Some(format!(
+                        "the conditional check '{c}' failed: {}",
+                        o.msg.unwrap_or_default()
+                    ));
+                    return o;
+                }
+            }
+        }
+        let Some(until) = &task.until else {
+            return self.execute(task, host, ctx).await;
+        };
+        let num = |v: &Option<Value>, d: f64| -> f64 {
+            match v {
+                None => d,
+                Some(v) => {
+                    let r = self.runner.templar.render_value(v, ctx).unwrap_or(v.clone());
+                    f64::try_from(r.clone())
+                        .ok()
+                        .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))
+                        .unwrap_or(d)
+                }
+            }
+        };
+        let retries = num(&task.retries, 3.0).max(0.0) as u64;
+        let delay = num(&task.delay, 5.0).max(0.0);
+        let attempts_max = retries + 1;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut o = self.execute(task, host, ctx).await;
+            o.result.insert("attempts".into(), Value::from(attempt));
+            if o.status == Status::Unreachable {
+                return o;
+            }
+            let mut layer = Vars::new();
+            let v = o.to_value();
+            for (k, val) in value_to_vars(&v) {
+                layer.insert(k, val);
+            }
+            if let Some(r) = &task.register {
+                layer.insert(r.clone(), v);
+            }
+            let ectx = ctx.push(Arc::new(layer));
+            match self.runner.templar.eval_cond(until, &ectx) {
+                Ok(true) => return o,
+                Ok(false) if attempt >= attempts_max => {
+                    o.status = Status::Failed;
+                    o.msg = Some(format!("Retries exhausted ({attempt} attempts): until '{until}' never held"));
+                    return o;
+                }
+                Ok(false) => {
+                    self.runner.emit(Event::Verbose {
+                        level: 0,
+                        msg: format!(
+                            "FAILED - RETRYING: [{host}]: {} ({} retries left).",
+                            task.display_name(),
+                            attempts_max - attempt
+                        ),
+                    });
+                    tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+                }
+                Err(e) => return Outcome::from_error(&e.at(&task.loc)),
+            }
+        }
+    }
+
+    async fn execute(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
+        match self.execute_inner(task, host, ctx).await {
+            Ok(o) => o,
+            Err(e) => {
+                let e = if e.loc.is_none() && e.kind != crate::error::ErrorKind::Unreachable {
+                    e.at(&task.loc)
+                } else {
+                    e
+                };
+                Outcome::from_error(&e)
+            }
+        }
+    }
+
+    async fn execute_inner(&self, task: &Task, host: &str, ctx: &Context) -> Result<Outcome> {
+        let templar = &self.runner.templar;
+        let (check, diff) = self.modes(task);
+        match &task.kind {
+            TaskKind::SetFact { vars, .. } => {
+                let mut out = Vars::new();
+                for (k, v) in vars {
+                    let key = templar.render_str(k, ctx)?.to_string();
+                    out.insert(key, templar.render_value(v, ctx)?);
+                }
+                self.shared.set_vars(host, out.clone());
+                let mut o = Outcome::new(Status::Ok);
+                o.result.insert("ansible_facts".into(), vars_value(&out));
+                Ok(o)
+            }
+            TaskKind::IncludeVars { args, base } => {
+                let args = templar.render_value(args, ctx)?;
+                let vars = self.include_vars(&args, base, task)?;
+                self.shared.add_include_vars(host, vars.clone());
+                let mut o = Outcome::new(Status::Ok);
+                o.result.insert("ansible_facts".into(), vars_value(&vars));
+                Ok(o)
+            }
+            TaskKind::IncludeTasks { file, base, .. } => {
+                let f = templar.render_value(file, ctx)?.to_string();
+                let path = crate::playbook::resolve_tasks_file(base, &f, task.role.as_deref());
+                if !path.exists() {
+                    return Err(Error::failed(format!("include_tasks: {} not found", path.display())).at(&task.loc));
+                }
+                let mut o = Outcome::new(Status::Ok);
+                o.msg = Some(format!("included: {}", path.display()));
+                o.include = Some(Include::Tasks(path));
+                Ok(o)
+            }
+            TaskKind::IncludeRole { name, tasks_from, vars_from, defaults_from, .. } => {
+                let r = |s: &Option<String>| -> Result<Option<String>> {
+                    s.as_ref().map(|x| templar.render_str(x, ctx).map(|v| v.to_string())).transpose()
+                };
+                let mut o = Outcome::new(Status::Ok);
+                let name = templar.render_value(name, ctx)?.to_string();
+                o.msg = Some(format!("included role: {name}"));
+                o.include = Some(Include::Role {
+                    name,
+                    tasks_from: r(tasks_from)?,
+                    vars_from: r(vars_from)?,
+                    defaults_from: r(defaults_from)?,
+                });
+                Ok(o)
+            }
+            TaskKind::Meta(_) | TaskKind::Block { .. } => Ok(Outcome::new(Status::Ok)),
+            TaskKind::GatherFacts => {
+                let conn = self.shared.connection(&*self.runner.connector, host, ctx).await?;
+                let out = conn.exec(&crate::connection::Cmd::new(crate::facts::script())).await?;
+                if out.rc != 0 {
+                    return Err(Error::failed(format!(
+                        "gathering facts failed (rc {}): {}",
+                        out.rc,
+                        out.stderr_str().trim()
+                    )));
+                }
+                let facts = crate::facts::parse(&out.stdout_str())?;
+                self.shared.set_facts_map(host, facts);
+                Ok(Outcome::new(Status::Ok))
+            }
+            TaskKind::Module { name, args } => {
+                let module = self
+                    .runner
+                    .registry
+                    .get(name)
+                    .ok_or_else(|| Error::parse(format!("unknown module '{name}'")))?
+                    .clone();
+                let rendered = templar.render_value(args, ctx)?;
+                let mut raw = value_to_vars(&rendered);
+                raw.retain(|_, v| v.as_str() != Some(OMIT));
+                let args = validate_args(module.doc(), &raw)?;
+                // delegate_to: connect to the delegated host with its own connection vars.
+                let (target, conn_ctx) = match &task.delegate_to {
+                    Some(d) => {
+                        let d = templar.render_str(d, ctx)?.to_string();
+                        (d.clone(), Some(self.shared.hostvars_context(&d)))
+                    }
+                    None => (host.to_string(), None),
+                };
+                let cctx = conn_ctx.as_ref().unwrap_or(ctx);
+                let conn = self.shared.connection(&*self.runner.connector, &target, cctx).await?;
+                let become_ = self.become_for(task, ctx, cctx)?;
+                let env = self.environment(task, ctx)?;
+                let facts = self.shared.host(host).facts_map;
+                let render = TaskRender { templar, ctx };
+                let mut search_paths = Vec::new();
+                if let Some(r) = &task.role {
+                    search_paths.push(r.path.clone());
+                }
+                if !search_paths.contains(&task.base) {
+                    search_paths.push(task.base.clone());
+                }
+                if !search_paths.contains(&self.play.dir) {
+                    search_paths.push(self.play.dir.clone());
+                }
+                let tctx = TaskCtx {
+                    host,
+                    conn: &*conn,
+                    become_,
+                    env,
+                    check_mode: check,
+                    diff_mode: diff,
+                    search_paths,
+                    facts: &facts,
+                    render: &render,
+                    verbosity: self.runner.opts.verbosity,
+                };
+                let plan = module.plan(&tctx, &args).await?;
+                let mut o = self.apply(plan, &*conn, check).await?;
+                if task.delegate_to.is_some() {
+                    o.delegated_to = Some(target);
+                }
+                Ok(o)
+            }
+        }
+    }
+
+    /// Applies a plan's changes (unless in check mode) and builds the outcome.
+    async fn apply(&self, plan: Plan, conn: &dyn Connection, check: bool) -> Result<Outcome> {
+        let mut o = Outcome::new(Status::Ok);
+        o.result = plan.result;
+        o.msg = plan.msg;
+        if !plan.facts.is_empty() {
+            o.result.insert("ansible_facts".into(), vars_value(&plan.facts));
+        }
+        if let Some(f) = plan.failed {
+            o.status = Status::Failed;
+            o.msg = Some(f);
+            return Ok(o);
+        }
+        if let Some(s) = plan.skipped {
+            let mut sk = Outcome::skipped(&s, None);
+            sk.msg = Some(s);
+            sk.result.extend(o.result);
+            return Ok(sk);
+        }
+        o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
+        o.diffs = plan.changes.iter().filter_map(|c| c.diff.clone()).collect();
+        if !plan.changes.is_empty() || plan.force_changed {
+            o.status = Status::Changed;
+        }
+        if check {
+            return Ok(o);
+        }
+        for ch in plan.changes {
+            match ch.action {
+                Action::None => {}
+                Action::Put { src, dest, opts } => conn.put(&src, &dest, &opts).await?,
+                Action::Exec { cmd, capture, fail_on_rc } => {
+                    let start = std::time::SystemTime::now();
+                    let t0 = Instant::now();
+                    let out = conn.exec(&cmd).await?;
+                    if capture {
+                        let stdout = out.stdout_str();
+                        let stderr = out.stderr_str();
+                        let stdout = stdout.strip_suffix('\n').unwrap_or(&stdout).to_string();
+                        let stderr = stderr.strip_suffix('\n').unwrap_or(&stderr).to_string();
+                        let lines = |s: &str| -> Value { s.lines().map(Value::from).collect::<Vec<_>>().into() };
+                        o.result.insert("rc".into(), Value::from(out.rc));
+                        o.result.insert("stdout_lines".into(), lines(&stdout));
+                        o.result.insert("stderr_lines".into(), lines(&stderr));
+                        o.result.insert("stdout".into(), Value::from(stdout));
+                        o.result.insert("stderr".into(), Value::from(stderr));
+                        o.result.insert("start".into(), Value::from(fmt_time(start)));
+                        o.result.insert("end".into(), Value::from(fmt_time(std::time::SystemTime::now())));
+                        o.result.insert("delta".into(), Value::from(format!("{:?}", t0.elapsed())));
+                    }
+                    if out.rc != 0 && (fail_on_rc || !capture) {
+                        o.status = Status::Failed;
+                        o.msg = Some(if capture {
+                            "non-zero return code".to_string()
+                        } else {
+                            format!("{} failed (rc {}): {}", ch.summary, out.rc, out.stderr_str().trim())
+                        });
+                        return Ok(o);
+                    }
+                }
+            }
+        }
+        Ok(o)
+    }
+
+    fn become_for(&self, task: &Task, ctx: &Context, conn_ctx: &Context) -> Result<Option<Become>> {
+        let opts = &self.runner.opts;
+        let var = |n: &str| -> Result<Option<Value>> { ctx.get(n) };
+        let enabled = match task.become_.enabled {
+            Some(b) => b,
+            None => match var("ansible_become")? {
+                Some(v) => truthy(&v),
+                None => opts.become_.unwrap_or(false),
+            },
+        };
+        if !enabled {
+            return Ok(None);
+        }
+        let user = match &task.become_.user {
+            Some(u) => self.runner.templar.render_str(u, ctx)?.to_string(),
+            None => match var("ansible_become_user")? {
+                Some(v) => v.to_string(),
+                None => opts.become_user.clone().unwrap_or_else(|| "root".into()),
+            },
+        };
+        let method = match &task.become_.method {
+            Some(m) => m.clone(),
+            None => match var("ansible_become_method")? {
+                Some(v) => v.to_string(),
+                None => opts.become_method.clone().unwrap_or_else(|| "sudo".into()),
+            },
+        };
+        let method = match method.as_str() {
+            "sudo" => BecomeMethod::Sudo,
+            "su" => BecomeMethod::Su,
+            other => return Err(Error::parse(format!("become_method '{other}' is not supported")).hint("prov supports sudo and su")),
+        };
+        let password = match var("ansible_become_password")?.or(var("ansible_become_pass")?) {
+            Some(v) => Some(Secret::new(v.to_string())),
+            None => opts.become_password.clone(),
+        };
+        let local = conn_ctx
+            .get("ansible_connection")?
+            .is_some_and(|v| v.as_str() == Some("local"));
+        if local && user == "root" && running_as_root() {
+            return Ok(None);
+        }
+        let flags = match &task.become_.flags {
+            Some(f) => Some(f.clone()),
+            None => var("ansible_become_flags")?.map(|v| v.to_string()),
+        };
+        Ok(Some(Become { method, user, password, flags }))
+    }
+
+    fn environment(&self, task: &Task, ctx: &Context) -> Result<Vec<(String, String)>> {
+        let mut env: Vec<(String, String)> = Vec::new();
+        for e in &task.environment {
+            let v = self.runner.templar.render_value(e, ctx)?;
+            if v.kind() != ValueKind::Map {
+                return Err(Error::parse("environment must be a mapping of names to values").at(&task.loc));
+            }
+            for (k, val) in value_to_vars(&v) {
+                if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
+                    return Err(Error::parse(format!("'{k}' is not a valid environment variable name")).at(&task.loc));
+                }
+                env.retain(|(n, _)| n != &k);
+                env.push((k, crate::modules::args::value_str(&val)));
+            }
+        }
+        Ok(env)
+    }
+
+    fn include_vars(&self, args: &Value, base: &Path, task: &Task) -> Result<Vars> {
+        let a = value_to_vars(args);
+        let file = a
+            .get("file")
+            .or_else(|| a.get("_raw_params"))
+            .map(|v| v.to_string());
+        let dir = a.get("dir").map(|v| v.to_string());
+        let name = a.get("name").map(|v| v.to_string());
+        let mut files = Vec::new();
+        let resolve = |p: &str, sub: &str| -> PathBuf {
+            let pp = Path::new(p);
+            if pp.is_absolute() {
+                return pp.to_path_buf();
+            }
+            if let Some(r) = &task.role {
+                let c = r.path.join(sub).join(p);
+                if c.exists() {
+                    return c;
+                }
+            }
+            let c = base.join("vars").join(p);
+            if c.exists() {
+                return c;
+            }
+            base.join(p)
+        };
+        if let Some(f) = file {
+            files.push(resolve(&f, "vars"));
+        } else if let Some(d) = dir {
+            let dp = resolve(&d, "vars");
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dp)
+                .map_err(|e| Error::io(&dp, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json")))
+                .collect();
+            entries.sort();
+            files.extend(entries);
+        } else {
+            return Err(Error::parse("include_vars needs a file or `dir:`"));
+        }
+        let mut out = Vars::new();
+        for f in files {
+            if !f.exists() {
+                return Err(Error::failed(format!("include_vars: {} not found", f.display())));
+            }
+            let node = crate::yaml::load_file(&f)?;
+            out.extend(crate::playbook::vars_of(&node)?);
+        }
+        if let Some(n) = name {
+            let mut wrapped = Vars::new();
+            wrapped.insert(n, vars_value(&out));
+            return Ok(wrapped);
+        }
+        Ok(out)
+    }
+
+    fn loop_items(&self, kind: &LoopKind, raw: &Value, ctx: &Context, task: &Task) -> Result<Vec<Value>> {
+        let templar = &self.runner.templar;
+        let v = templar.render_value(raw, ctx)?;
+        let as_list = |v: &Value| -> Option<Vec<Value>> {
+            match v.kind() {
+                ValueKind::Seq | ValueKind::Iterable => v.try_iter().ok().map(|i| i.collect()),
+                _ => None,
+            }
+        };
+        Ok(match kind {
+            LoopKind::Loop | LoopKind::List => as_list(&v).ok_or_else(|| {
+                Error::failed(format!(
+                    "Invalid data passed to 'loop', it requires a list, got this instead: {v}"
+                ))
+                .hint("use `| dict2items` for a mapping, or `query()` instead of `lookup()`")
+            })?,
+            LoopKind::Items => match as_list(&v) {
+                Some(items) => items
+                    .into_iter()
+                    .flat_map(|i| as_list(&i).unwrap_or_else(|| vec![i]))
+                    .collect(),
+                None if v.is_none() => vec![],
+                None => vec![v],
+            },
+            LoopKind::Dict => {
+                if v.kind() != ValueKind::Map {
+                    return Err(Error::failed("with_dict expects a mapping"));
+                }
+                value_to_vars(&v)
+                    .into_iter()
+                    .map(|(k, val)| map_value([("key", Value::from(k)), ("value", val)]))
+                    .collect()
+            }
+            LoopKind::IndexedItems => as_list(&v)
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| Value::from(vec![Value::from(i), x]))
+                .collect(),
+            LoopKind::Fileglob => {
+                let pats = as_list(&v).unwrap_or_else(|| vec![v.clone()]);
+                let mut out = Vec::new();
+                for p in pats {
+                    let p = p.to_string();
+                    let full = if Path::new(&p).is_absolute() {
+                        p.clone()
+                    } else {
+                        let files = task.base.join("files").join(&p);
+                        if glob::glob(&files.display().to_string()).map(|mut g| g.next().is_some()).unwrap_or(false) {
+                            files.display().to_string()
+                        } else {
+                            task.base.join(&p).display().to_string()
+                        }
+                    };
+                    let g = glob::glob(&full).map_err(|e| Error::failed(format!("bad glob '{p}': {e}")))?;
+                    let mut found: Vec<String> = g.filter_map(|r| r.ok()).filter(|p| p.is_file()).map(|p| p.display().to_string()).collect();
+                    found.sort();
+                    out.extend(found.into_iter().map(Value::from));
+                }
+                out
+            }
+            LoopKind::Sequence => sequence(&v.to_string())?,
+            LoopKind::Together => {
+                let lists: Vec<Vec<Value>> = as_list(&v).unwrap_or_default().iter().map(|l| as_list(l).unwrap_or_default()).collect();
+                let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+                (0..n)
+                    .map(|i| Value::from(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::from(()))).collect::<Vec<_>>()))
+                    .collect()
+            }
+            LoopKind::Nested => {
+                let lists: Vec<Vec<Value>> = as_list(&v).unwrap_or_default().iter().map(|l| as_list(l).unwrap_or_else(|| vec![l.clone()])).collect();
+                let mut acc: Vec<Vec<Value>> = vec![vec![]];
+                for l in lists {
+                    let mut next = Vec::new();
+                    for a in &acc {
+                        for x in &l {
+                            let mut b = a.clone();
+                            b.push(x.clone());
+                            next.push(b);
+                        }
+                    }
+                    acc = next;
+                }
+                acc.into_iter().map(Value::from).collect()
+            }
+            LoopKind::Subelements => {
+                let parts = as_list(&v).unwrap_or_default();
+                if parts.len() < 2 {
+                    return Err(Error::failed("with_subelements needs [list, 'key']"));
+                }
+                let key = parts[1].to_string();
+                let mut out = Vec::new();
+                for el in as_list(&parts[0]).unwrap_or_default() {
+                    let sub = el.get_attr(&key).unwrap_or(Value::UNDEFINED);
+                    for s in as_list(&sub).unwrap_or_default() {
+                        out.push(Value::from(vec![el.clone(), s]));
+                    }
+                }
+                out
+            }
+        })
+    }
+}
+
+fn sequence(spec: &str) -> Result<Vec<Value>> {
+    let mut start = 1i64;
+    let mut end: Option<i64> = None;
+    let mut stride = 1i64;
+    let mut count: Option<i64> = None;
+    let mut format = "%d".to_string();
+    let bad = || Error::failed(format!("bad with_sequence spec '{spec}'")).hint("use start=1 end=5 [stride=1] [format=x%02d]");
+    for w in spec.split_whitespace() {
+        let (k, v) = w.split_once('=').ok_or_else(bad)?;
+        match k {
+            "start" => start = v.parse().map_err(|_| bad())?,
+            "end" => end = Some(v.parse().map_err(|_| bad())?),
+            "stride" => stride = v.parse().map_err(|_| bad())?,
+            "count" => count = Some(v.parse().map_err(|_| bad())?),
+            "format" => format = v.to_string(),
+            _ => return Err(bad()),
+        }
+    }
+    let end = match (end, count) {
+        (Some(e), _) => e,
+        (None, Some(c)) => start + (c - 1) * stride,
+        _ => return Err(bad()),
+    };
+    if stride == 0 {
+        return Err(bad());
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+        out.push(Value::from(printf_int(&format, i)));
+        i += stride;
+    }
+    Ok(out)
+}
+
+fn printf_int(fmt: &str, n: i64) -> String {
+    let re = regex::Regex::new(r"%(0?)(\d*)d").expect("valid regex");
+    re.replace(fmt, |c: &regex::Captures| {
+        let width: usize = c[2].parse().unwrap_or(0);
+        if &c[1] == "0" { format!("{n:0width$}") } else { format!("{n:width$}") }
+    })
+    .into_owned()
+}
+
+fn label_of(v: &Value) -> String {
+    match v.as_str() {
+        Some(s) => s.to_string(),
+        None => serde_json::to_string(&crate::value::to_json(v)).unwrap_or_else(|_| v.to_string()),
+    }
+}
+
+fn all_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
+    for c in conds {
+        if !t.eval_cond(c, ctx)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn any_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
+    // failed_when with a list: all conditions must hold (Ansible ANDs lists).
+    all_true(t, conds, ctx)
+}
+
+fn fmt_time(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences() {
+        let s: Vec<String> = sequence("start=1 end=3 format=web%02d").unwrap().iter().map(|v| v.to_string()).collect();
+        assert_eq!(s, vec!["web01", "web02", "web03"]);
+        assert_eq!(sequence("start=0 count=3 stride=2").unwrap().len(), 3);
+        assert!(sequence("bogus").is_err());
+    }
+}

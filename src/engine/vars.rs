@@ -1,0 +1,363 @@
+//! Variable layers and precedence, `hostvars`, and the per-host connection cache.
+//!
+//! A task's [`Context`] is a stack of layers, lowest precedence first (Ansible's documented
+//! order, as far as prov implements it):
+//! magic variables < role defaults < inventory vars (group then host; see
+//! [`crate::inventory::Inventory::host_vars`]) < facts < play vars, vars_files, vars_prompt <
+//! role vars < block and task vars < include_vars < set_fact and register < role params <
+//! extra vars (`-e`) < loop variables.
+
+use crate::connection::Connection;
+use crate::inventory::Inventory;
+use crate::playbook::{Play, Task};
+use crate::template::{Context, Templar};
+use crate::value::{Value, Vars, map_value};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::OnceCell;
+
+/// The Ansible version prov reports in `ansible_version` (the language level it implements).
+pub const ANSIBLE_COMPAT_VERSION: &str = "2.17.0";
+
+/// Per-host variables that change while a playbook runs.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HostData {
+    /// `ansible_facts` and the `ansible_*` names.
+    pub facts: Arc<Vars>,
+    /// The raw facts map.
+    pub facts_map: Vars,
+    /// include_vars results.
+    pub include_vars: Arc<Vars>,
+    /// set_fact and register.
+    pub set_facts: Arc<Vars>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PlayInfo {
+    pub vars: Arc<Vars>,
+    pub hosts: Vec<String>,
+    pub batch: Vec<String>,
+    pub dir: String,
+    pub name: String,
+}
+
+/// State shared by every task of a run.
+pub(crate) struct Shared {
+    pub inventory: Arc<Inventory>,
+    pub templar: Templar,
+    pub extra: Arc<Vars>,
+    pub conns: tokio::sync::Mutex<HashMap<String, Arc<dyn Connection>>>,
+    cells: Mutex<HashMap<String, Arc<OnceCell<Arc<dyn Connection>>>>>,
+    hosts: RwLock<HashMap<String, HostData>>,
+    inv_vars: RwLock<HashMap<String, Arc<Vars>>>,
+    play: RwLock<PlayInfo>,
+    groups: Value,
+}
+
+impl Shared {
+    pub fn new(inventory: Arc<Inventory>, templar: Templar, extra: Arc<Vars>) -> Self {
+        let groups = Value::from_iter(
+            inventory
+                .groups_map()
+                .into_iter()
+                .map(|(g, hs)| (Value::from(g), Value::from_iter(hs.into_iter().map(Value::from)))),
+        );
+        Shared {
+            inventory,
+            templar,
+            extra,
+            conns: tokio::sync::Mutex::new(HashMap::new()),
+            cells: Mutex::new(HashMap::new()),
+            hosts: RwLock::new(HashMap::new()),
+            inv_vars: RwLock::new(HashMap::new()),
+            play: RwLock::new(PlayInfo::default()),
+            groups,
+        }
+    }
+
+    pub fn set_play(&self, play: &Play, vars: Arc<Vars>, hosts: Vec<String>) {
+        let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
+        *p = PlayInfo {
+            vars,
+            hosts,
+            batch: vec![],
+            dir: play.dir.display().to_string(),
+            name: play.name.clone().unwrap_or_else(|| play.hosts.clone()),
+        };
+    }
+
+    pub fn set_batch(&self, batch: Vec<String>) {
+        self.play.write().unwrap_or_else(|e| e.into_inner()).batch = batch;
+    }
+
+    pub fn inv_vars(&self, host: &str) -> Arc<Vars> {
+        if let Some(v) = self.inv_vars.read().unwrap_or_else(|e| e.into_inner()).get(host) {
+            return v.clone();
+        }
+        let v = Arc::new(self.inventory.host_vars(host));
+        self.inv_vars
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(host.to_string(), v.clone());
+        v
+    }
+
+    pub fn host(&self, host: &str) -> HostData {
+        self.hosts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(host)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn update_host(&self, host: &str, f: impl FnOnce(&mut HostData)) {
+        let mut g = self.hosts.write().unwrap_or_else(|e| e.into_inner());
+        f(g.entry(host.to_string()).or_default());
+    }
+
+    /// Stores gathered facts (`ansible_facts.x` and `ansible_x`).
+    pub fn set_facts_map(&self, host: &str, facts: Vars) {
+        let mut flat = Vars::new();
+        flat.insert("ansible_facts".into(), crate::value::vars_value(&facts));
+        for (k, v) in &facts {
+            flat.insert(format!("ansible_{k}"), v.clone());
+        }
+        self.update_host(host, |d| {
+            d.facts_map = facts;
+            d.facts = Arc::new(flat);
+        });
+    }
+
+    /// Sets (or merges) set_fact/register variables.
+    pub fn set_vars(&self, host: &str, vars: Vars) {
+        self.update_host(host, |d| {
+            let m = Arc::make_mut(&mut d.set_facts);
+            for (k, v) in vars {
+                m.insert(k, v);
+            }
+        });
+    }
+
+    pub fn add_include_vars(&self, host: &str, vars: Vars) {
+        self.update_host(host, |d| {
+            let m = Arc::make_mut(&mut d.include_vars);
+            for (k, v) in vars {
+                m.insert(k, v);
+            }
+        });
+    }
+
+    pub fn clear_facts(&self, host: &str) {
+        self.update_host(host, |d| {
+            d.facts = Arc::new(Vars::new());
+            d.facts_map = Vars::new();
+        });
+    }
+
+    fn magic(self: &Arc<Self>, host: &str, check: bool, diff: bool, verbosity: u8) -> Vars {
+        let play = self.play.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut m = Vars::new();
+        m.insert("inventory_hostname".into(), Value::from(host));
+        m.insert(
+            "inventory_hostname_short".into(),
+            Value::from(host.split('.').next().unwrap_or(host)),
+        );
+        m.insert(
+            "group_names".into(),
+            Value::from_iter(self.inventory.group_names(host).into_iter().map(Value::from)),
+        );
+        m.insert("groups".into(), self.groups.clone());
+        m.insert("hostvars".into(), Value::from_object(HostVarsObject { shared: self.clone() }));
+        let hosts = Value::from_iter(play.hosts.iter().map(|h| Value::from(h.as_str())));
+        m.insert("ansible_play_hosts_all".into(), hosts.clone());
+        m.insert("ansible_play_hosts".into(), hosts.clone());
+        m.insert("play_hosts".into(), hosts);
+        m.insert(
+            "ansible_play_batch".into(),
+            Value::from_iter(play.batch.iter().map(|h| Value::from(h.as_str()))),
+        );
+        m.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
+        m.insert("playbook_dir".into(), Value::from(play.dir.as_str()));
+        m.insert("ansible_check_mode".into(), Value::from(check));
+        m.insert("ansible_diff_mode".into(), Value::from(diff));
+        m.insert("ansible_verbosity".into(), Value::from(verbosity));
+        m.insert("omit".into(), Value::from(crate::template::OMIT));
+        let parts: Vec<i64> = ANSIBLE_COMPAT_VERSION.split('.').filter_map(|p| p.parse().ok()).collect();
+        m.insert(
+            "ansible_version".into(),
+            map_value([
+                ("full", Value::from(ANSIBLE_COMPAT_VERSION)),
+                ("string", Value::from(ANSIBLE_COMPAT_VERSION)),
+                ("major", Value::from(parts[0])),
+                ("minor", Value::from(parts[1])),
+                ("revision", Value::from(parts[2])),
+                ("prov", Value::from(env!("CARGO_PKG_VERSION"))),
+            ]),
+        );
+        m
+    }
+
+    /// The full variable context of a task on a host.
+    pub fn task_context(
+        self: &Arc<Self>,
+        host: &str,
+        task: &Task,
+        play_vars: &Arc<Vars>,
+        check: bool,
+        diff: bool,
+        verbosity: u8,
+    ) -> Context {
+        let mut magic = self.magic(host, check, diff, verbosity);
+        let data = self.host(host);
+        let mut layers: Vec<Arc<Vars>> = Vec::with_capacity(12);
+        if let Some(r) = &task.role {
+            magic.insert("role_path".into(), Value::from(r.path.display().to_string()));
+            magic.insert("role_name".into(), Value::from(r.name.as_str()));
+            layers.push(Arc::new(magic));
+            layers.push(r.defaults.clone());
+        } else {
+            layers.push(Arc::new(magic));
+        }
+        layers.push(self.inv_vars(host));
+        layers.push(data.facts.clone());
+        layers.push(play_vars.clone());
+        if let Some(r) = &task.role {
+            layers.push(r.vars.clone());
+        }
+        if !task.vars.is_empty() {
+            layers.push(task.vars.clone());
+        }
+        layers.push(data.include_vars.clone());
+        layers.push(data.set_facts.clone());
+        if let Some(r) = &task.role
+            && !r.params.is_empty()
+        {
+            layers.push(r.params.clone());
+        }
+        layers.push(self.extra.clone());
+        Context::new(&self.templar, layers)
+    }
+
+    /// The context `hostvars[host]` shows.
+    pub fn hostvars_context(self: &Arc<Self>, host: &str) -> Context {
+        let play_vars = self.play.read().unwrap_or_else(|e| e.into_inner()).vars.clone();
+        let mut magic = Vars::new();
+        magic.insert("inventory_hostname".into(), Value::from(host));
+        magic.insert(
+            "group_names".into(),
+            Value::from_iter(self.inventory.group_names(host).into_iter().map(Value::from)),
+        );
+        let data = self.host(host);
+        Context::new(
+            &self.templar,
+            vec![
+                Arc::new(magic),
+                self.inv_vars(host),
+                data.facts,
+                play_vars,
+                data.include_vars,
+                data.set_facts,
+                self.extra.clone(),
+            ],
+        )
+    }
+
+    /// The cached connection to `host`, opened once (concurrent callers wait for the same one).
+    pub async fn connection(
+        &self,
+        connector: &dyn super::Connector,
+        host: &str,
+        ctx: &Context,
+    ) -> crate::error::Result<Arc<dyn Connection>> {
+        let cell = {
+            let mut g = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+            g.entry(host.to_string()).or_insert_with(|| Arc::new(OnceCell::new())).clone()
+        };
+        let conn = cell
+            .get_or_try_init(|| async {
+                let vars = connection_vars(ctx)?;
+                connector.connect(host, &vars).await
+            })
+            .await?
+            .clone();
+        self.conns.lock().await.insert(host.to_string(), conn.clone());
+        Ok(conn)
+    }
+
+    /// Forgets a host's connection (after it dropped, or `meta: reset_connection`).
+    pub async fn drop_connection(&self, host: &str) {
+        self.cells.lock().unwrap_or_else(|e| e.into_inner()).remove(host);
+        if let Some(c) = self.conns.lock().await.remove(host) {
+            let _ = c.close().await;
+        }
+    }
+}
+
+/// The connection variables a connector needs, templated.
+pub(crate) fn connection_vars(ctx: &Context) -> crate::error::Result<Vars> {
+    const NAMES: &[&str] = &[
+        "ansible_connection",
+        "ansible_host",
+        "ansible_ssh_host",
+        "ansible_port",
+        "ansible_ssh_port",
+        "ansible_user",
+        "ansible_ssh_user",
+        "ansible_password",
+        "ansible_ssh_pass",
+        "ansible_ssh_private_key_file",
+        "ansible_private_key_file",
+        "ansible_ssh_common_args",
+        "ansible_ssh_extra_args",
+        "ansible_ssh_timeout",
+        "ansible_timeout",
+        "ansible_host_key_checking",
+        "ansible_ssh_host_key_checking",
+        "inventory_hostname",
+    ];
+    let mut v = Vars::new();
+    for n in NAMES {
+        if let Some(val) = ctx.get(n)? {
+            v.insert((*n).to_string(), val);
+        }
+    }
+    Ok(v)
+}
+
+/// `hostvars`: every host's variables, each a lazily templated context.
+#[derive(Clone)]
+pub struct HostVarsObject {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for HostVarsObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("hostvars")
+    }
+}
+
+impl Object for HostVarsObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let host = key.as_str()?;
+        let known = self.shared.inventory.hosts.contains_key(host) || host == "localhost";
+        if !known {
+            return None;
+        }
+        Some(self.shared.hostvars_context(host).to_value())
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let hosts: Vec<Value> = self
+            .shared
+            .inventory
+            .hosts
+            .keys()
+            .map(|h| Value::from(h.as_str()))
+            .collect();
+        Enumerator::Values(hosts)
+    }
+}
