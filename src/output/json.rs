@@ -1,0 +1,141 @@
+//! The JSON Lines sink.
+
+use super::{CENSORED, item_label};
+use crate::events::{Event, Sink};
+use crate::value::to_json;
+use serde_json::{Value as Json, json};
+use std::io::Write;
+use std::sync::Mutex;
+
+/// Writes one JSON object per event, one per line (JSON Lines), flushing after each line.
+///
+/// The objects are those of [`event_json`]. Write errors (a closed pipe) are ignored: output
+/// must never stop a run.
+pub struct JsonSink {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl JsonSink {
+    /// A JSON Lines sink on stdout.
+    pub fn new() -> Self {
+        Self::with_writer(Box::new(std::io::stdout()))
+    }
+
+    /// A JSON Lines sink on any writer.
+    pub fn with_writer(out: Box<dyn Write + Send>) -> Self {
+        JsonSink {
+            out: Mutex::new(out),
+        }
+    }
+}
+
+impl Default for JsonSink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sink for JsonSink {
+    fn event(&self, ev: &Event) {
+        let line = event_json(ev).to_string();
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+/// The JSON object for one event, as [`JsonSink`] writes it:
+///
+/// - `{"event":"play_start","name":…,"hosts":[…]}`
+/// - `{"event":"task_start","name":…,"location":…|null,"handler":bool,"hosts":[…]}`
+/// - `{"event":"host_result","host":…,"task":…,"status":"ok|changed|failed|skipped|unreachable",
+///   "changed":bool,"item":…|null,"ignored":bool,"msg":…|null,"changes":[…],
+///   "diff":[{"before_header","after_header","unified"}],"duration_ms":n,"delegated_to":…|null,
+///   "result":{…}}` — with `no_log`, `result` is `{"censored": "…"}`, `msg` is left out, `item`
+///   is `"(censored due to no_log)"` and `changes`/`diff` are empty
+/// - `{"event":"warning","msg":…}`
+/// - `{"event":"verbose","level":n,"msg":…}` (every level: consumers filter)
+/// - `{"event":"recap","hosts":{"h":{"ok":n,"changed":n,"unreachable":n,"failed":n,"skipped":n,
+///   "rescued":n,"ignored":n}},"exit_code":n}`
+pub fn event_json(ev: &Event) -> Json {
+    match ev {
+        Event::PlayStart { name, hosts } => {
+            json!({"event": "play_start", "name": name, "hosts": hosts})
+        }
+        Event::TaskStart {
+            name,
+            location,
+            handler,
+            hosts,
+        } => json!({
+            "event": "task_start",
+            "name": name,
+            "location": location,
+            "handler": handler,
+            "hosts": hosts,
+        }),
+        Event::HostResult(hr) => {
+            let mut o = json!({
+                "event": "host_result",
+                "host": hr.host,
+                "task": hr.task,
+                "status": hr.status.as_str(),
+                "changed": hr.status == crate::events::Status::Changed,
+                "item": item_label(hr),
+                "ignored": hr.ignored,
+            });
+            let m = o.as_object_mut().expect("object literal");
+            if !hr.no_log {
+                m.insert("msg".into(), json!(hr.msg));
+            }
+            let (changes, diff) = if hr.no_log {
+                (vec![], vec![])
+            } else {
+                let diff = hr
+                    .diffs
+                    .iter()
+                    .map(|d| {
+                        json!({
+                            "before_header": d.before_header,
+                            "after_header": d.after_header,
+                            "unified": d.unified(),
+                        })
+                    })
+                    .collect();
+                (hr.changes.clone(), diff)
+            };
+            m.insert("changes".into(), json!(changes));
+            m.insert("diff".into(), Json::Array(diff));
+            m.insert("duration_ms".into(), json!(hr.duration.as_millis() as u64));
+            m.insert("delegated_to".into(), json!(hr.delegated_to));
+            let result = if hr.no_log {
+                json!({"censored": CENSORED})
+            } else {
+                to_json(&hr.result)
+            };
+            m.insert("result".into(), result);
+            o
+        }
+        Event::Warning(msg) => json!({"event": "warning", "msg": msg}),
+        Event::Verbose { level, msg } => json!({"event": "verbose", "level": level, "msg": msg}),
+        Event::Recap(recap) => {
+            let hosts: serde_json::Map<String, Json> = recap
+                .hosts
+                .iter()
+                .map(|(h, s)| {
+                    let stats = json!({
+                        "ok": s.ok,
+                        "changed": s.changed,
+                        "unreachable": s.unreachable,
+                        "failed": s.failed,
+                        "skipped": s.skipped,
+                        "rescued": s.rescued,
+                        "ignored": s.ignored,
+                    });
+                    (h.clone(), stats)
+                })
+                .collect();
+            json!({"event": "recap", "hosts": hosts, "exit_code": recap.exit_code()})
+        }
+    }
+}
