@@ -7,6 +7,7 @@
 //! which the human and JSON outputs in [`output`] are two.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod connection;
 pub mod engine;
 pub mod error;

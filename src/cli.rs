@@ -1,0 +1,631 @@
+//! The `prov` command line: a thin layer over the library.
+//!
+//! `prov run`, `prov check`, `prov inventory`, `prov doc`. Reads `ansible.cfg` like Ansible
+//! (`ANSIBLE_CONFIG`, `./ansible.cfg`, `~/.ansible.cfg`).
+
+use crate::connection::Secret;
+use crate::engine::{RunOptions, Runner};
+use crate::error::{Error, Result};
+use crate::events::Sink;
+use crate::inventory::Inventory;
+use crate::modules::Registry;
+use crate::output::{HumanOptions, HumanSink, JsonSink};
+use crate::playbook::{Loader, Playbook, Task, TaskKind};
+use crate::value::{Value, Vars};
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// prov: run Ansible playbooks over native SSH, fast, with exact check mode and diffs.
+#[derive(Parser, Debug)]
+#[command(name = "prov", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run playbooks (like ansible-playbook).
+    Run(RunArgs),
+    /// Validate playbooks without connecting to any host.
+    Check(CheckArgs),
+    /// Show the inventory (like ansible-inventory).
+    Inventory(InvArgs),
+    /// Show a module's documentation.
+    Doc(DocArgs),
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+struct Common {
+    /// Inventory file, directory or `host1,host2,` list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    inventory: Vec<String>,
+    /// Extra variables: `k=v ...`, `@file.yml`, or JSON/YAML (repeatable; highest precedence).
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    extra_vars: Vec<String>,
+    /// Increase verbosity (-v, -vv, -vvv).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// File with the ansible-vault password.
+    #[arg(long = "vault-password-file", visible_alias = "vault-pass-file", value_name = "FILE")]
+    vault_password_file: Option<PathBuf>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(ClapArgs, Debug)]
+struct RunArgs {
+    /// Playbook files.
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    playbooks: Vec<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+    /// Limit to hosts matching this pattern.
+    #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
+    limit: Option<String>,
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags", value_name = "TAGS")]
+    tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags", value_name = "TAGS")]
+    skip_tags: Vec<String>,
+    /// Check mode: report what would change, change nothing.
+    #[arg(short = 'C', long = "check", visible_alias = "dry-run")]
+    check: bool,
+    /// Show diffs of what changes.
+    #[arg(short = 'D', long = "diff")]
+    diff: bool,
+    /// Hosts handled at once.
+    #[arg(short = 'f', long = "forks", value_name = "N")]
+    forks: Option<usize>,
+    /// Connect as this user.
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    user: Option<String>,
+    /// Run operations with become.
+    #[arg(short = 'b', long = "become")]
+    become_: bool,
+    /// Become this user (default root).
+    #[arg(long = "become-user", value_name = "USER")]
+    become_user: Option<String>,
+    /// Become method (sudo, su).
+    #[arg(long = "become-method", value_name = "METHOD")]
+    become_method: Option<String>,
+    /// Ask for the become password (read from the terminal, never echoed).
+    #[arg(short = 'K', long = "ask-become-pass")]
+    ask_become_pass: bool,
+    /// List the hosts each play would run on, and exit.
+    #[arg(long = "list-hosts")]
+    list_hosts: bool,
+    /// List the tasks, and exit.
+    #[arg(long = "list-tasks")]
+    list_tasks: bool,
+    /// List the tags, and exit.
+    #[arg(long = "list-tags")]
+    list_tags: bool,
+    /// Check the playbook's syntax, and exit.
+    #[arg(long = "syntax-check")]
+    syntax_check: bool,
+    /// Start at the task with this name.
+    #[arg(long = "start-at-task", value_name = "NAME")]
+    start_at_task: Option<String>,
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value = "human")]
+    output: OutputFormat,
+    /// Colour output.
+    #[arg(long = "color", value_enum, default_value = "auto")]
+    color: ColorChoice,
+}
+
+#[derive(ClapArgs, Debug)]
+struct CheckArgs {
+    /// Playbook files.
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    playbooks: Vec<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(ClapArgs, Debug)]
+struct InvArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Print the inventory as JSON (like `ansible-inventory --list`).
+    #[arg(long = "list")]
+    list: bool,
+    /// Print the group tree.
+    #[arg(long = "graph")]
+    graph: bool,
+    /// Print one host's variables.
+    #[arg(long = "host", value_name = "HOST")]
+    host: Option<String>,
+}
+
+#[derive(ClapArgs, Debug)]
+struct DocArgs {
+    /// Module name.
+    module: Option<String>,
+    /// List all modules.
+    #[arg(short = 'l', long = "list")]
+    list: bool,
+}
+
+/// Runs the CLI with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 5,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", e.render());
+            e.code()
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<i32> {
+    let cfg = Config::load()?;
+    match cli.command {
+        Command::Run(a) => run(a, &cfg).await,
+        Command::Check(a) => check(a, &cfg),
+        Command::Inventory(a) => inventory(a, &cfg),
+        Command::Doc(a) => doc(a),
+    }
+}
+
+/// Settings from ansible.cfg and ANSIBLE_* environment variables.
+#[derive(Debug, Default, Clone)]
+pub struct Config {
+    /// `[section] key` → value.
+    pub values: HashMap<(String, String), String>,
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Finds and reads ansible.cfg (ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg).
+    pub fn load() -> Result<Config> {
+        let mut cands: Vec<PathBuf> = Vec::new();
+        if let Ok(p) = std::env::var("ANSIBLE_CONFIG") {
+            cands.push(PathBuf::from(p));
+        }
+        cands.push(PathBuf::from("ansible.cfg"));
+        if let Ok(h) = std::env::var("HOME") {
+            cands.push(Path::new(&h).join(".ansible.cfg"));
+        }
+        for c in cands {
+            if c.is_file() {
+                let text = std::fs::read_to_string(&c).map_err(|e| Error::io(&c, e))?;
+                return Ok(Config { values: parse_cfg(&text), file: Some(c) });
+            }
+        }
+        Ok(Config::default())
+    }
+
+    /// A setting: the environment variable wins over the file.
+    pub fn get(&self, section: &str, key: &str, env: &str) -> Option<String> {
+        if let Ok(v) = std::env::var(env)
+            && !v.is_empty()
+        {
+            return Some(v);
+        }
+        self.values.get(&(section.to_string(), key.to_string())).cloned()
+    }
+
+    /// Resolves a path setting relative to the config file's folder.
+    fn path(&self, v: &str) -> PathBuf {
+        let expanded = if let Some(rest) = v.strip_prefix("~/") {
+            Path::new(&std::env::var("HOME").unwrap_or_default()).join(rest)
+        } else {
+            PathBuf::from(v)
+        };
+        if expanded.is_absolute() {
+            return expanded;
+        }
+        match self.file.as_ref().and_then(|f| f.parent()) {
+            Some(d) => d.join(expanded),
+            None => expanded,
+        }
+    }
+}
+
+fn parse_cfg(text: &str) -> HashMap<(String, String), String> {
+    let mut out = HashMap::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        if l.starts_with('[') && l.ends_with(']') {
+            section = l[1..l.len() - 1].trim().to_string();
+            continue;
+        }
+        if let Some((k, v)) = l.split_once('=').or_else(|| l.split_once(':')) {
+            let v = v.split(" ;").next().unwrap_or(v).split(" #").next().unwrap_or(v);
+            out.insert((section.clone(), k.trim().to_string()), v.trim().to_string());
+        }
+    }
+    out
+}
+
+fn inventory_sources(c: &Common, cfg: &Config) -> Vec<String> {
+    if !c.inventory.is_empty() {
+        return c.inventory.clone();
+    }
+    if let Some(v) = cfg.get("defaults", "inventory", "ANSIBLE_INVENTORY") {
+        return v
+            .split(',')
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let p = cfg.path(s);
+                if p.exists() { p.display().to_string() } else { s.to_string() }
+            })
+            .collect();
+    }
+    if Path::new("/etc/ansible/hosts").is_file() {
+        return vec!["/etc/ansible/hosts".into()];
+    }
+    vec![]
+}
+
+/// Parses `-e` arguments (k=v words, @file, or JSON/YAML text) into vars, later ones winning.
+pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
+    let mut out = Vars::new();
+    for a in args {
+        if let Some(f) = a.strip_prefix('@') {
+            let node = crate::yaml::load_file(Path::new(f))?;
+            out.extend(crate::playbook::vars_of(&node)?);
+        } else if a.trim_start().starts_with('{') || a.trim_start().starts_with('[') {
+            let node = crate::yaml::load_str(a, Path::new("<extra vars>"))?;
+            out.extend(crate::playbook::vars_of(&node)?);
+        } else {
+            let (_, kv) = crate::playbook::split_free_form(a, None, "extra vars").map_err(|e| {
+                Error::options(format!("bad -e value '{a}': {}", e.msg)).hint("use key=value, @file.yml or JSON")
+            })?;
+            for (k, v) in kv {
+                out.insert(k, Value::from(v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn roles_path(cfg: &Config) -> Vec<PathBuf> {
+    cfg.get("defaults", "roles_path", "ANSIBLE_ROLES_PATH")
+        .map(|v| v.split(':').filter(|s| !s.is_empty()).map(|s| cfg.path(s)).collect())
+        .unwrap_or_default()
+}
+
+fn load_playbooks(paths: &[PathBuf], registry: &Registry, cfg: &Config) -> Result<Vec<Playbook>> {
+    let loader = Loader { registry, roles_path: roles_path(cfg) };
+    paths
+        .iter()
+        .map(|p| {
+            if !p.exists() {
+                return Err(Error::options(format!("playbook {} not found", p.display())));
+            }
+            loader.load_playbook(p)
+        })
+        .collect()
+}
+
+fn load_inventory(c: &Common, cfg: &Config, playbooks: &[PathBuf]) -> Result<Inventory> {
+    let mut inv = Inventory::load(&inventory_sources(c, cfg))?;
+    for p in playbooks {
+        if let Some(d) = p.parent() {
+            let d = if d.as_os_str().is_empty() { Path::new(".") } else { d };
+            inv.add_playbook_vars_dir(d)?;
+        }
+    }
+    Ok(inv)
+}
+
+fn templar_for(c: &Common, cfg: &Config) -> Result<crate::template::Templar> {
+    let file = c
+        .vault_password_file
+        .clone()
+        .or_else(|| cfg.get("defaults", "vault_password_file", "ANSIBLE_VAULT_PASSWORD_FILE").map(|v| cfg.path(&v)));
+    let t = crate::template::Templar::new();
+    match file {
+        None => Ok(t),
+        Some(f) => {
+            let pw = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
+            Ok(t.with_vault_password(Some(Secret::new(pw.trim_end_matches(['\n', '\r']).to_string()))))
+        }
+    }
+}
+
+fn split_csv(v: &[String]) -> Vec<String> {
+    v.iter()
+        .flat_map(|s| s.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
+    let registry = Registry::builtin();
+    let playbooks = load_playbooks(&a.playbooks, &registry, cfg)?;
+    if a.syntax_check {
+        for p in &a.playbooks {
+            println!("\nplaybook: {}", p.display());
+        }
+        return Ok(0);
+    }
+    let inventory = load_inventory(&a.common, cfg, &a.playbooks)?;
+    let forks = match a.forks {
+        Some(f) => f,
+        None => cfg
+            .get("defaults", "forks", "ANSIBLE_FORKS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5),
+    };
+    let become_password = if a.ask_become_pass {
+        Some(Secret::new(prompt_secret("BECOME password: ")?))
+    } else {
+        None
+    };
+    let bool_cfg = |s: &str, k: &str, env: &str| {
+        cfg.get(s, k, env).map(|v| crate::value::truthy(&Value::from(v)))
+    };
+    let opts = RunOptions {
+        check: a.check,
+        diff: a.diff,
+        forks: forks.max(1),
+        limit: a.limit.clone(),
+        tags: split_csv(&a.tags),
+        skip_tags: split_csv(&a.skip_tags),
+        extra_vars: parse_extra_vars(&a.common.extra_vars)?,
+        verbosity: a.common.verbose,
+        start_at_task: a.start_at_task.clone(),
+        become_: if a.become_ { Some(true) } else { bool_cfg("privilege_escalation", "become", "ANSIBLE_BECOME") },
+        become_user: a.become_user.clone().or_else(|| cfg.get("privilege_escalation", "become_user", "ANSIBLE_BECOME_USER")),
+        become_method: a.become_method.clone().or_else(|| cfg.get("privilege_escalation", "become_method", "ANSIBLE_BECOME_METHOD")),
+        become_password,
+        remote_user: a.user.clone().or_else(|| cfg.get("defaults", "remote_user", "ANSIBLE_REMOTE_USER")),
+        roles_path: roles_path(cfg),
+    };
+    let runner = Runner::new(inventory, registry)
+        .options(opts.clone())
+        .templar(templar_for(&a.common, cfg)?);
+    if a.list_hosts || a.list_tasks || a.list_tags {
+        for pb in &playbooks {
+            list(&runner, pb, &a, &opts)?;
+        }
+        return Ok(0);
+    }
+    let stdout_tty = std::io::stdout().is_terminal();
+    let sink: Arc<dyn Sink> = match a.output {
+        OutputFormat::Json => Arc::new(JsonSink::new()),
+        OutputFormat::Human => {
+            let color = match a.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
+            };
+            Arc::new(HumanSink::new(HumanOptions {
+                color,
+                diff: a.diff,
+                verbosity: a.common.verbose,
+                progress: stdout_tty,
+            }))
+        }
+    };
+    let runner = runner.sink(sink);
+    let mut code = 0;
+    for pb in &playbooks {
+        let recap = runner.run(pb).await?;
+        code = code.max(recap.exit_code());
+        if code == 2 {
+            break;
+        }
+    }
+    Ok(code)
+}
+
+fn prompt_secret(prompt: &str) -> Result<String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::options("a password was asked for but stdin is not a terminal")
+            .hint("set ansible_become_password in a vault-encrypted vars file instead"));
+    }
+    eprint!("{prompt}");
+    // Turn echo off with stty for the duration of the read.
+    let _ = std::process::Command::new("stty").arg("-echo").stdin(std::process::Stdio::inherit()).status();
+    let mut line = String::new();
+    let r = std::io::stdin().read_line(&mut line);
+    let _ = std::process::Command::new("stty").arg("echo").stdin(std::process::Stdio::inherit()).status();
+    eprintln!();
+    r.map_err(|e| Error::other(format!("cannot read the password: {e}")))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn list(runner: &Runner, pb: &Playbook, a: &RunArgs, opts: &RunOptions) -> Result<()> {
+    println!("\nplaybook: {}", pb.path.display());
+    for (i, play) in pb.plays.iter().enumerate() {
+        let name = play.name.clone().unwrap_or_default();
+        let tags = &play.pre_tasks.first().map(|t| t.tags.clone()).unwrap_or_default();
+        let _ = tags;
+        println!("\n  play #{} ({}): {}", i + 1, play.hosts, name);
+        if a.list_hosts {
+            let hosts = runner.play_hosts(play)?;
+            println!("    pattern: ['{}']", play.hosts);
+            println!("    hosts ({}):", hosts.len());
+            for h in hosts {
+                println!("      {h}");
+            }
+        }
+        let all: Vec<&Task> = play
+            .pre_tasks
+            .iter()
+            .chain(play.role_tasks.iter())
+            .chain(play.tasks.iter())
+            .chain(play.post_tasks.iter())
+            .collect();
+        let mut flat = Vec::new();
+        for t in all {
+            flatten(t, &mut flat);
+        }
+        if a.list_tasks {
+            println!("    tasks:");
+            for t in &flat {
+                if !selected(t, opts) {
+                    continue;
+                }
+                println!("      {}\tTAGS: [{}]", t.display_name(), t.tags.join(", "));
+            }
+        }
+        if a.list_tags {
+            let mut tags: Vec<String> = flat.iter().flat_map(|t| t.tags.clone()).collect();
+            tags.sort();
+            tags.dedup();
+            println!("      TASK TAGS: [{}]", tags.join(", "));
+        }
+    }
+    Ok(())
+}
+
+fn selected(t: &Task, opts: &RunOptions) -> bool {
+    let has = |x: &str| t.tags.iter().any(|y| y == x);
+    if opts.skip_tags.iter().any(|s| has(s)) {
+        return false;
+    }
+    if opts.tags.is_empty() {
+        return !has("never");
+    }
+    has("always") || opts.tags.iter().any(|x| has(x))
+}
+
+fn flatten<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {
+    match &t.kind {
+        TaskKind::Block { block, rescue, always } => {
+            for x in block.iter().chain(rescue).chain(always) {
+                flatten(x, out);
+            }
+        }
+        _ => out.push(t),
+    }
+}
+
+fn check(a: CheckArgs, cfg: &Config) -> Result<i32> {
+    let registry = Registry::builtin();
+    let playbooks = load_playbooks(&a.playbooks, &registry, cfg)?;
+    let inventory = load_inventory(&a.common, cfg, &a.playbooks)?;
+    let runner = Runner::new(inventory, Registry::builtin());
+    let mut warnings = 0;
+    for pb in &playbooks {
+        let mut tasks = 0;
+        for play in &pb.plays {
+            let mut flat = Vec::new();
+            for t in play
+                .pre_tasks
+                .iter()
+                .chain(&play.role_tasks)
+                .chain(&play.tasks)
+                .chain(&play.post_tasks)
+                .chain(&play.handlers)
+            {
+                flatten(t, &mut flat);
+            }
+            tasks += flat.len();
+            if !play.hosts.contains("{{") && runner.play_hosts(play)?.is_empty() {
+                eprintln!("[WARNING]: {}: play '{}' matches no hosts in the inventory", play.loc, play.hosts);
+                warnings += 1;
+            }
+        }
+        println!("{}: ok ({} plays, {} tasks)", pb.path.display(), pb.plays.len(), tasks);
+    }
+    let _ = warnings;
+    Ok(0)
+}
+
+fn inventory(a: InvArgs, cfg: &Config) -> Result<i32> {
+    let inv = Inventory::load(&inventory_sources(&a.common, cfg))?;
+    if let Some(h) = &a.host {
+        let vars = inv.host_vars(h);
+        println!("{}", serde_json::to_string_pretty(&crate::value::to_json(&crate::value::vars_value(&vars))).unwrap_or_default());
+    } else if a.graph {
+        print!("{}", inv.graph());
+    } else if a.list {
+        println!("{}", serde_json::to_string_pretty(&inv.list_json()).unwrap_or_default());
+    } else {
+        return Err(Error::options("prov inventory needs --list, --graph or --host HOST"));
+    }
+    Ok(0)
+}
+
+fn doc(a: DocArgs) -> Result<i32> {
+    let registry = Registry::builtin();
+    if a.list || a.module.is_none() {
+        for name in registry.names() {
+            let m = registry.get(name).expect("listed module exists");
+            println!("{:<20} {}", name, m.doc().short);
+        }
+        return Ok(0);
+    }
+    let name = a.module.unwrap_or_default();
+    match registry.get(&name) {
+        Some(m) => {
+            println!("{}", m.doc().render());
+            Ok(0)
+        }
+        None => {
+            let mut e = Error::options(format!("no module named '{name}'"));
+            if let Some(s) = crate::error::did_you_mean(&name, registry.names()) {
+                e = e.hint(format!("did you mean '{s}'?"));
+            }
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_vars_forms() {
+        let v = parse_extra_vars(&["a=1 b='x y'".into(), r#"{"c": [1, 2]}"#.into()]).unwrap();
+        assert_eq!(v.get("a").unwrap().as_str(), Some("1"));
+        assert_eq!(v.get("b").unwrap().as_str(), Some("x y"));
+        assert_eq!(v.get("c").unwrap().len(), Some(2));
+    }
+
+    #[test]
+    fn cfg_parsing() {
+        let c = parse_cfg("[defaults]\ninventory = hosts ; comment\nforks=20\n[privilege_escalation]\nbecome: True\n");
+        assert_eq!(c.get(&("defaults".into(), "inventory".into())).unwrap(), "hosts");
+        assert_eq!(c.get(&("defaults".into(), "forks".into())).unwrap(), "20");
+        assert_eq!(c.get(&("privilege_escalation".into(), "become".into())).unwrap(), "True");
+    }
+}
