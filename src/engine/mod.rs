@@ -242,7 +242,6 @@ impl Runner {
                 runner: self,
                 play,
                 shared: shared.clone(),
-                play_name: shown.clone(),
                 play_vars: play_vars.clone(),
                 batch: batch.clone(),
                 states: Mutex::new(
@@ -371,6 +370,8 @@ pub(crate) struct HostState {
     pub ended: bool,
     pub notified: IndexSet<String>,
     pub stats: HostStats,
+    /// The last failed task (name, result), for `ansible_failed_task`/`ansible_failed_result`.
+    pub last_failure: Option<(String, Value)>,
 }
 
 /// One batch of one play being run.
@@ -378,7 +379,6 @@ pub(crate) struct PlayRun<'r> {
     pub runner: &'r Runner,
     pub play: &'r Play,
     pub shared: Arc<vars::Shared>,
-    pub play_name: String,
     pub play_vars: Arc<Vars>,
     pub batch: Vec<String>,
     pub states: Mutex<HashMap<String, HostState>>,
@@ -470,10 +470,20 @@ impl<'r> PlayRun<'r> {
             .collect();
         if !failed.is_empty() && !rescue.is_empty() {
             for h in &failed {
-                self.state(h, |s| {
+                let last = self.state(h, |s| {
                     s.failed = false;
                     s.stats.failed = s.stats.failed.saturating_sub(1);
+                    s.last_failure.clone()
                 });
+                if let Some((name, result)) = last {
+                    let mut v = Vars::new();
+                    v.insert(
+                        "ansible_failed_task".into(),
+                        crate::value::map_value([("name", Value::from(name))]),
+                    );
+                    v.insert("ansible_failed_result".into(), result);
+                    self.shared.set_vars(h, v);
+                }
             }
             self.run_list(rescue, failed.clone()).await?;
             for h in &failed {

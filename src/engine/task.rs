@@ -48,11 +48,6 @@ impl Outcome {
             delegated_to: None,
         }
     }
-    fn failed(msg: impl Into<String>) -> Self {
-        let mut o = Outcome::new(Status::Failed);
-        o.msg = Some(msg.into());
-        o
-    }
     fn from_error(e: &Error) -> Self {
         let mut o = if is_unreachable(e) {
             Outcome::new(Status::Unreachable)
@@ -398,6 +393,7 @@ impl PlayRun<'_> {
                 Status::Failed => {
                     s.stats.failed += 1;
                     s.failed = true;
+                    s.last_failure = Some((task.display_name(), o.to_value()));
                 }
                 Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
                 Status::Unreachable => {
@@ -578,6 +574,7 @@ impl PlayRun<'_> {
                 Status::Failed => {
                     s.stats.failed += 1;
                     s.failed = true;
+                    s.last_failure = Some((task.display_name(), o.to_value()));
                 }
                 Status::Unreachable => {
                     s.stats.unreachable += 1;

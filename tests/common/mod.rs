@@ -1,0 +1,160 @@
+//! A small spec-like harness: write files into a temp dir, run the `prov` binary, assert.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static N: AtomicUsize = AtomicUsize::new(0);
+
+/// A temporary project folder, removed on drop.
+pub struct Project {
+    pub dir: PathBuf,
+}
+
+impl Project {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "prov-it-{}-{}-{}",
+            name,
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Project { dir }
+    }
+
+    /// Writes a file (creating folders); `{dir}` in the text becomes the project folder.
+    pub fn file(&self, rel: &str, text: &str) -> &Self {
+        let p = self.dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text.replace("{dir}", self.dir.to_str().unwrap())).unwrap();
+        self
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.dir.join(rel))
+            .unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.dir.join(rel).exists()
+    }
+
+    /// Runs `prov ARGS` in the project folder.
+    pub fn prov(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_prov"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("NO_COLOR", "1")
+            .env_remove("ANSIBLE_CONFIG")
+            .output()
+            .expect("prov runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if std::env::var_os("PROV_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The result of a `prov` run, with chainable assertions.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn code(&self, want: i32) -> &Self {
+        assert_eq!(
+            self.code, want,
+            "exit code {} (want {want})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        self.code(0)
+    }
+    #[track_caller]
+    pub fn stdout_has(&self, s: &str) -> &Self {
+        assert!(
+            self.stdout.contains(s),
+            "stdout lacks {s:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    #[track_caller]
+    pub fn stdout_lacks(&self, s: &str) -> &Self {
+        assert!(!self.stdout.contains(s), "stdout has {s:?}\n--- stdout\n{}", self.stdout);
+        self
+    }
+    #[track_caller]
+    pub fn stderr_has(&self, s: &str) -> &Self {
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+    /// The recap line's counters for `host` (ok, changed, unreachable, failed, skipped, rescued, ignored).
+    #[track_caller]
+    pub fn recap(&self, host: &str) -> [u32; 7] {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(host) && l.contains("ok="))
+            .unwrap_or_else(|| panic!("no recap line for {host}\n{}", self.stdout));
+        let get = |k: &str| -> u32 {
+            let i = line.find(&format!("{k}=")).unwrap_or_else(|| panic!("no {k} in {line}"));
+            line[i + k.len() + 1..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        [
+            get("ok"),
+            get("changed"),
+            get("unreachable"),
+            get("failed"),
+            get("skipped"),
+            get("rescued"),
+            get("ignored"),
+        ]
+    }
+    /// Asserts the changed count for `host`.
+    #[track_caller]
+    pub fn changed(&self, host: &str, n: u32) -> &Self {
+        let r = self.recap(host);
+        assert_eq!(r[1], n, "changed={} for {host} (want {n})\n{}", r[1], self.stdout);
+        self
+    }
+}
+
+pub fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}

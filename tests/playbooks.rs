@@ -1,0 +1,210 @@
+//! End-to-end: real playbooks through the `prov` binary with the local connection.
+
+mod common;
+use common::{Project, mode_of};
+
+const INV: &str = "[local]\nlocalhost ansible_connection=local\n";
+
+#[test]
+fn converges_then_idempotent_then_check_diff_changes_nothing() {
+    let p = Project::new("converge");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  vars:
+    root: "{dir}/out"
+  tasks:
+    - name: make a folder
+      file: { path: "{{ root }}", state: directory, mode: "0750" }
+    - name: write a file
+      copy:
+        dest: "{{ root }}/motd"
+        content: "hello {{ msg | default('world') }}\n"
+        mode: 0640
+    - name: set a line
+      lineinfile: { path: "{{ root }}/conf", line: "x=1", create: yes }
+    - name: run once
+      command: touch {{ root }}/stamp
+      args: { creates: "{{ root }}/stamp" }
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success().changed("localhost", 4);
+    assert_eq!(p.read("out/motd"), "hello world\n");
+    assert_eq!(mode_of(&p.path("out/motd")), 0o640);
+    assert_eq!(mode_of(&p.path("out")), 0o750);
+    assert_eq!(p.read("out/conf"), "x=1\n");
+    assert!(p.exists("out/stamp"));
+
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success().changed("localhost", 0);
+
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "--check", "--diff", "-e", "msg=prov"]);
+    r.success()
+        .changed("localhost", 1)
+        .stdout_has("-hello world")
+        .stdout_has("+hello prov");
+    assert_eq!(p.read("out/motd"), "hello world\n", "check mode must not change the file");
+
+    // --dry-run is an alias of --check
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--dry-run", "-e", "msg=prov"])
+        .success()
+        .changed("localhost", 1);
+    assert_eq!(p.read("out/motd"), "hello world\n");
+}
+
+#[test]
+fn role_example_runs_and_is_idempotent() {
+    let p = Project::new("webapp");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/webapp");
+    let base = p.dir.to_str().unwrap().to_string();
+    let args = [
+        "run",
+        &format!("{example}/site.yml"),
+        "-i",
+        &format!("{example}/inventory.ini"),
+        "-e",
+        &format!("base_dir={base}"),
+    ];
+    let first = p.prov(&args);
+    first.code(0);
+    let r = first.recap("web1");
+    assert!(r[1] >= 6, "first run changes things: {r:?}\n{}", first.stdout);
+    assert_eq!(r[3], 0, "no failure left after rescue: {}", first.stdout);
+    assert_eq!(r[5], 1, "the block's failure was rescued: {}", first.stdout);
+    first
+        .stdout_has("RUNNING HANDLER [app : restart app]")
+        .stdout_has("port = 8080");
+    let conf = std::fs::read_to_string(p.path("web2/etc/app.conf")).unwrap();
+    assert!(conf.contains("port = 8081"), "host var wins over group_vars: {conf}");
+    assert!(conf.contains("log_level = INFO"));
+    assert!(conf.contains("user = alice:/bin/bash\nuser = bob:/bin/sh\n"), "{conf}");
+    assert!(conf.contains("greeting = \"Hello from web2\""));
+    assert_eq!(p.read("web1/run/restarted"), "restarted\n");
+    assert!(p.read("web1/log/recovered").starts_with("recovered from "));
+
+    let second = p.prov(&args);
+    second.code(0);
+    // The deliberate failure is rescued again; nothing changes.
+    let r2 = second.recap("web1");
+    assert_eq!(r2[1], 0, "second run changes nothing\n{}", second.stdout);
+    assert_eq!(r2[5], 1, "the failure is rescued again\n{}", second.stdout);
+    second.stdout_lacks("RUNNING HANDLER");
+}
+
+#[test]
+fn failures_give_exit_code_2_and_unreachable_4() {
+    let p = Project::new("codes");
+    p.file("inv.ini", "localhost ansible_connection=local\n[far]\nghost ansible_host=127.0.0.1 ansible_port=1\n")
+        .file("fail.yml", "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - command: /bin/false\n    - debug: msg=never\n")
+        .file("unreach.yml", "- hosts: far\n  gather_facts: no\n  tasks:\n    - ping:\n")
+        .file("ignored.yml", "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - command: /bin/false\n      ignore_errors: true\n    - debug: msg=after\n");
+    let r = p.prov(&["run", "fail.yml", "-i", "inv.ini"]);
+    r.code(2).stdout_has("fatal: [localhost]: FAILED!").stdout_lacks("never");
+    assert_eq!(r.recap("localhost")[3], 1);
+    let r = p.prov(&["run", "unreach.yml", "-i", "inv.ini"]);
+    r.code(4).stdout_has("UNREACHABLE!");
+    assert_eq!(r.recap("ghost")[2], 1);
+    let r = p.prov(&["run", "ignored.yml", "-i", "inv.ini"]);
+    r.code(0).stdout_has("...ignoring").stdout_has("after");
+    assert_eq!(r.recap("localhost")[6], 1);
+}
+
+#[test]
+fn errors_render_with_location_and_hint() {
+    let p = Project::new("errors");
+    p.file("inv.ini", INV)
+        .file("typo.yml", "- hosts: all\n  tasks:\n    - name: t\n      coppy:\n        dest: /tmp/x\n")
+        .file("opt.yml", "- hosts: all\n  tasks:\n    - copy:\n        dest: /tmp/x\n        contnet: hi\n")
+        .file("yaml.yml", "- hosts: all\n  tasks:\n    - debug: msg=[1\n   - bad\n")
+        .file("undef.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug:\n        msg: \"{{ nope }}\"\n");
+    p.prov(&["run", "typo.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("'coppy' is not a module or task keyword")
+        .stderr_has("typo.yml:4:7")
+        .stderr_has("did you mean 'copy'?")
+        .stderr_has("4 |       coppy:");
+    p.prov(&["check", "opt.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("module 'copy' has no option 'contnet'")
+        .stderr_has("opt.yml:5:9")
+        .stderr_has("did you mean 'content'?");
+    p.prov(&["run", "yaml.yml", "-i", "inv.ini"]).code(1).stderr_has("yaml.yml:");
+    let r = p.prov(&["run", "undef.yml", "-i", "inv.ini"]);
+    r.code(2).stdout_has("nope").stdout_has("undefined");
+}
+
+#[test]
+fn loops_register_when_and_handlers() {
+    let p = Project::new("loops");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        r#"
+- hosts: all
+  gather_facts: false
+  handlers:
+    - name: note
+      copy: { dest: "{dir}/handled", content: "{{ items_made.results | length }}\n" }
+  tasks:
+    - name: make files
+      copy:
+        dest: "{dir}/f-{{ item.name }}"
+        content: "{{ item.body }}\n"
+      loop:
+        - { name: a, body: A }
+        - { name: b, body: B }
+      loop_control: { label: "{{ item.name }}" }
+      register: items_made
+      notify: note
+    - name: only when something changed
+      set_fact:
+        made: "{{ items_made.results | selectattr('changed') | map(attribute='item.name') | list }}"
+    - name: skipped
+      debug: msg=skip-me
+      when: made | length > 5
+    - name: show
+      debug: var=made
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success().stdout_has("(item=a)").stdout_has("(item=b)").stdout_has("RUNNING HANDLER [note]");
+    assert_eq!(p.read("handled"), "2\n");
+    assert_eq!(p.read("f-a"), "A\n");
+    assert_eq!(r.recap("localhost")[4], 1, "one skipped task");
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success().changed("localhost", 0).stdout_lacks("RUNNING HANDLER");
+}
+
+#[test]
+fn json_output_is_json_lines() {
+    let p = Project::new("json");
+    p.file("inv.ini", INV)
+        .file("site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug: msg=hi\n");
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "--output", "json"]);
+    r.success();
+    let events: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["play_start", "task_start", "host_result", "recap"]);
+    assert_eq!(events[2]["status"], "ok");
+    assert_eq!(events[2]["msg"], "hi");
+}
+
+#[test]
+fn list_and_syntax_options() {
+    let p = Project::new("lists");
+    p.file("inv.ini", "[g]\na ansible_connection=local\nb ansible_connection=local\n").file(
+        "site.yml",
+        "- hosts: g\n  tasks:\n    - name: one\n      debug: msg=1\n      tags: [x]\n    - name: two\n      debug: msg=2\n",
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--list-hosts"]).success().stdout_has("hosts (2)");
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--list-tasks", "-t", "x"])
+        .success()
+        .stdout_has("one")
+        .stdout_lacks("two");
+    p.prov(&["run", "site.yml", "--syntax-check"]).success();
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--bogus-flag"]).code(5);
+}
