@@ -8,7 +8,9 @@ use prov::connection::{Stdin, quote};
 use prov::engine::{RunOptions, Runner};
 use prov::events::{Collect, Event, Status};
 use prov::inventory::Inventory;
-use prov::modules::{Action, Args, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, Registry, TaskCtx};
+use prov::modules::{
+    Action, Args, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, Registry, TaskCtx,
+};
 use prov::playbook::Loader;
 use std::sync::Arc;
 
@@ -39,7 +41,9 @@ impl Module for Banner {
         let path = args.str("path").unwrap_or_default();
         let want = format!("{} ({})\n", args.str("text").unwrap_or_default(), ctx.host);
         // Read the current state through the connection (never the local filesystem).
-        let out = ctx.run(format!("cat -- {} 2>/dev/null || true", quote(&path))).await?;
+        let out = ctx
+            .run(format!("cat -- {} 2>/dev/null || true", quote(&path)))
+            .await?;
         let have = out.stdout_str();
         if have == want {
             return Ok(Plan::ok().with("path", path.as_str()));
@@ -47,7 +51,11 @@ impl Module for Banner {
         Ok(Plan::ok().with("path", path.as_str()).change(
             format!("write banner to {path}"),
             Some(Diff::new(&path, have, want.clone())),
-            Action::Put { src: Stdin::Bytes(want.into_bytes()), dest: path.clone(), opts: ctx.put_opts() },
+            Action::Put {
+                src: Stdin::Bytes(want.into_bytes()),
+                dest: path.clone(),
+                opts: ctx.put_opts(),
+            },
         ))
     }
 }
@@ -57,7 +65,9 @@ async fn main() -> prov::Result<()> {
     let dir = std::env::args()
         .nth(1)
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("prov-lib-demo-{}", std::process::id())));
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("prov-lib-demo-{}", std::process::id()))
+        });
     std::fs::create_dir_all(&dir).map_err(|e| prov::Error::io(&dir, e))?;
     let playbook = dir.join("banner.yml");
     let text = format!(
@@ -68,12 +78,20 @@ async fn main() -> prov::Result<()> {
 
     let mut registry = Registry::builtin();
     registry.register(Arc::new(Banner));
-    let pb = Loader { registry: &registry, roles_path: vec![] }.load_playbook(&playbook)?;
+    let pb = Loader {
+        registry: &registry,
+        roles_path: vec![],
+    }
+    .load_playbook(&playbook)?;
 
     for check in [true, false, false] {
         let events = Arc::new(Collect::default());
         let runner = Runner::new(Inventory::load(&[])?, registry.clone())
-            .options(RunOptions { check, diff: true, ..Default::default() })
+            .options(RunOptions {
+                check,
+                diff: true,
+                ..Default::default()
+            })
             .sink(events.clone());
         let recap = runner.run(&pb).await?;
         for ev in events.events.lock().unwrap().iter() {

@@ -50,7 +50,11 @@ struct Common {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
     /// File with the ansible-vault password.
-    #[arg(long = "vault-password-file", visible_alias = "vault-pass-file", value_name = "FILE")]
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
     vault_password_file: Option<PathBuf>,
 }
 
@@ -176,7 +180,10 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -225,7 +232,10 @@ impl Config {
         for c in cands {
             if c.is_file() {
                 let text = std::fs::read_to_string(&c).map_err(|e| Error::io(&c, e))?;
-                return Ok(Config { values: parse_cfg(&text), file: Some(c) });
+                return Ok(Config {
+                    values: parse_cfg(&text),
+                    file: Some(c),
+                });
             }
         }
         Ok(Config::default())
@@ -238,7 +248,9 @@ impl Config {
         {
             return Some(v);
         }
-        self.values.get(&(section.to_string(), key.to_string())).cloned()
+        self.values
+            .get(&(section.to_string(), key.to_string()))
+            .cloned()
     }
 
     /// Resolves a path setting relative to the config file's folder.
@@ -271,8 +283,17 @@ fn parse_cfg(text: &str) -> HashMap<(String, String), String> {
             continue;
         }
         if let Some((k, v)) = l.split_once('=').or_else(|| l.split_once(':')) {
-            let v = v.split(" ;").next().unwrap_or(v).split(" #").next().unwrap_or(v);
-            out.insert((section.clone(), k.trim().to_string()), v.trim().to_string());
+            let v = v
+                .split(" ;")
+                .next()
+                .unwrap_or(v)
+                .split(" #")
+                .next()
+                .unwrap_or(v);
+            out.insert(
+                (section.clone(), k.trim().to_string()),
+                v.trim().to_string(),
+            );
         }
     }
     out
@@ -289,7 +310,11 @@ fn inventory_sources(c: &Common, cfg: &Config) -> Vec<String> {
             .filter(|s| !s.is_empty())
             .map(|s| {
                 let p = cfg.path(s);
-                if p.exists() { p.display().to_string() } else { s.to_string() }
+                if p.exists() {
+                    p.display().to_string()
+                } else {
+                    s.to_string()
+                }
             })
             .collect();
     }
@@ -311,7 +336,8 @@ pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
             out.extend(crate::playbook::vars_of(&node)?);
         } else {
             let (_, kv) = crate::playbook::split_free_form(a, None, "extra vars").map_err(|e| {
-                Error::options(format!("bad -e value '{a}': {}", e.msg)).hint("use key=value, @file.yml or JSON")
+                Error::options(format!("bad -e value '{a}': {}", e.msg))
+                    .hint("use key=value, @file.yml or JSON")
             })?;
             for (k, v) in kv {
                 out.insert(k, Value::from(v));
@@ -323,17 +349,28 @@ pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
 
 fn roles_path(cfg: &Config) -> Vec<PathBuf> {
     cfg.get("defaults", "roles_path", "ANSIBLE_ROLES_PATH")
-        .map(|v| v.split(':').filter(|s| !s.is_empty()).map(|s| cfg.path(s)).collect())
+        .map(|v| {
+            v.split(':')
+                .filter(|s| !s.is_empty())
+                .map(|s| cfg.path(s))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn load_playbooks(paths: &[PathBuf], registry: &Registry, cfg: &Config) -> Result<Vec<Playbook>> {
-    let loader = Loader { registry, roles_path: roles_path(cfg) };
+    let loader = Loader {
+        registry,
+        roles_path: roles_path(cfg),
+    };
     paths
         .iter()
         .map(|p| {
             if !p.exists() {
-                return Err(Error::options(format!("playbook {} not found", p.display())));
+                return Err(Error::options(format!(
+                    "playbook {} not found",
+                    p.display()
+                )));
             }
             loader.load_playbook(p)
         })
@@ -344,7 +381,11 @@ fn load_inventory(c: &Common, cfg: &Config, playbooks: &[PathBuf]) -> Result<Inv
     let mut inv = Inventory::load(&inventory_sources(c, cfg))?;
     for p in playbooks {
         if let Some(d) = p.parent() {
-            let d = if d.as_os_str().is_empty() { Path::new(".") } else { d };
+            let d = if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            };
             inv.add_playbook_vars_dir(d)?;
         }
     }
@@ -352,16 +393,22 @@ fn load_inventory(c: &Common, cfg: &Config, playbooks: &[PathBuf]) -> Result<Inv
 }
 
 fn templar_for(c: &Common, cfg: &Config) -> Result<crate::template::Templar> {
-    let file = c
-        .vault_password_file
-        .clone()
-        .or_else(|| cfg.get("defaults", "vault_password_file", "ANSIBLE_VAULT_PASSWORD_FILE").map(|v| cfg.path(&v)));
+    let file = c.vault_password_file.clone().or_else(|| {
+        cfg.get(
+            "defaults",
+            "vault_password_file",
+            "ANSIBLE_VAULT_PASSWORD_FILE",
+        )
+        .map(|v| cfg.path(&v))
+    });
     let t = crate::template::Templar::new();
     match file {
         None => Ok(t),
         Some(f) => {
             let pw = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
-            Ok(t.with_vault_password(Some(Secret::new(pw.trim_end_matches(['\n', '\r']).to_string()))))
+            Ok(t.with_vault_password(Some(Secret::new(
+                pw.trim_end_matches(['\n', '\r']).to_string(),
+            ))))
         }
     }
 }
@@ -397,7 +444,8 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
         None
     };
     let bool_cfg = |s: &str, k: &str, env: &str| {
-        cfg.get(s, k, env).map(|v| crate::value::truthy(&Value::from(v)))
+        cfg.get(s, k, env)
+            .map(|v| crate::value::truthy(&Value::from(v)))
     };
     let opts = RunOptions {
         check: a.check,
@@ -409,11 +457,27 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
         extra_vars: parse_extra_vars(&a.common.extra_vars)?,
         verbosity: a.common.verbose,
         start_at_task: a.start_at_task.clone(),
-        become_: if a.become_ { Some(true) } else { bool_cfg("privilege_escalation", "become", "ANSIBLE_BECOME") },
-        become_user: a.become_user.clone().or_else(|| cfg.get("privilege_escalation", "become_user", "ANSIBLE_BECOME_USER")),
-        become_method: a.become_method.clone().or_else(|| cfg.get("privilege_escalation", "become_method", "ANSIBLE_BECOME_METHOD")),
+        become_: if a.become_ {
+            Some(true)
+        } else {
+            bool_cfg("privilege_escalation", "become", "ANSIBLE_BECOME")
+        },
+        become_user: a
+            .become_user
+            .clone()
+            .or_else(|| cfg.get("privilege_escalation", "become_user", "ANSIBLE_BECOME_USER")),
+        become_method: a.become_method.clone().or_else(|| {
+            cfg.get(
+                "privilege_escalation",
+                "become_method",
+                "ANSIBLE_BECOME_METHOD",
+            )
+        }),
         become_password,
-        remote_user: a.user.clone().or_else(|| cfg.get("defaults", "remote_user", "ANSIBLE_REMOTE_USER")),
+        remote_user: a
+            .user
+            .clone()
+            .or_else(|| cfg.get("defaults", "remote_user", "ANSIBLE_REMOTE_USER")),
         roles_path: roles_path(cfg),
     };
     let runner = Runner::new(inventory, registry)
@@ -456,15 +520,23 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
 
 fn prompt_secret(prompt: &str) -> Result<String> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::options("a password was asked for but stdin is not a terminal")
-            .hint("set ansible_become_password in a vault-encrypted vars file instead"));
+        return Err(
+            Error::options("a password was asked for but stdin is not a terminal")
+                .hint("set ansible_become_password in a vault-encrypted vars file instead"),
+        );
     }
     eprint!("{prompt}");
     // Turn echo off with stty for the duration of the read.
-    let _ = std::process::Command::new("stty").arg("-echo").stdin(std::process::Stdio::inherit()).status();
+    let _ = std::process::Command::new("stty")
+        .arg("-echo")
+        .stdin(std::process::Stdio::inherit())
+        .status();
     let mut line = String::new();
     let r = std::io::stdin().read_line(&mut line);
-    let _ = std::process::Command::new("stty").arg("echo").stdin(std::process::Stdio::inherit()).status();
+    let _ = std::process::Command::new("stty")
+        .arg("echo")
+        .stdin(std::process::Stdio::inherit())
+        .status();
     eprintln!();
     r.map_err(|e| Error::other(format!("cannot read the password: {e}")))?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
@@ -474,7 +546,11 @@ fn list(runner: &Runner, pb: &Playbook, a: &RunArgs, opts: &RunOptions) -> Resul
     println!("\nplaybook: {}", pb.path.display());
     for (i, play) in pb.plays.iter().enumerate() {
         let name = play.name.clone().unwrap_or_default();
-        let tags = &play.pre_tasks.first().map(|t| t.tags.clone()).unwrap_or_default();
+        let tags = &play
+            .pre_tasks
+            .first()
+            .map(|t| t.tags.clone())
+            .unwrap_or_default();
         let _ = tags;
         println!("\n  play #{} ({}): {}", i + 1, play.hosts, name);
         if a.list_hosts {
@@ -528,7 +604,11 @@ fn selected(t: &Task, opts: &RunOptions) -> bool {
 
 fn flatten<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {
     match &t.kind {
-        TaskKind::Block { block, rescue, always } => {
+        TaskKind::Block {
+            block,
+            rescue,
+            always,
+        } => {
             for x in block.iter().chain(rescue).chain(always) {
                 flatten(x, out);
             }
@@ -559,11 +639,19 @@ fn check(a: CheckArgs, cfg: &Config) -> Result<i32> {
             }
             tasks += flat.len();
             if !play.hosts.contains("{{") && runner.play_hosts(play)?.is_empty() {
-                eprintln!("[WARNING]: {}: play '{}' matches no hosts in the inventory", play.loc, play.hosts);
+                eprintln!(
+                    "[WARNING]: {}: play '{}' matches no hosts in the inventory",
+                    play.loc, play.hosts
+                );
                 warnings += 1;
             }
         }
-        println!("{}: ok ({} plays, {} tasks)", pb.path.display(), pb.plays.len(), tasks);
+        println!(
+            "{}: ok ({} plays, {} tasks)",
+            pb.path.display(),
+            pb.plays.len(),
+            tasks
+        );
     }
     let _ = warnings;
     Ok(0)
@@ -573,13 +661,22 @@ fn inventory(a: InvArgs, cfg: &Config) -> Result<i32> {
     let inv = Inventory::load(&inventory_sources(&a.common, cfg))?;
     if let Some(h) = &a.host {
         let vars = inv.host_vars(h);
-        println!("{}", serde_json::to_string_pretty(&crate::value::to_json(&crate::value::vars_value(&vars))).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::value::to_json(&crate::value::vars_value(&vars)))
+                .unwrap_or_default()
+        );
     } else if a.graph {
         print!("{}", inv.graph());
     } else if a.list {
-        println!("{}", serde_json::to_string_pretty(&inv.list_json()).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&inv.list_json()).unwrap_or_default()
+        );
     } else {
-        return Err(Error::options("prov inventory needs --list, --graph or --host HOST"));
+        return Err(Error::options(
+            "prov inventory needs --list, --graph or --host HOST",
+        ));
     }
     Ok(0)
 }
@@ -623,9 +720,18 @@ mod tests {
 
     #[test]
     fn cfg_parsing() {
-        let c = parse_cfg("[defaults]\ninventory = hosts ; comment\nforks=20\n[privilege_escalation]\nbecome: True\n");
-        assert_eq!(c.get(&("defaults".into(), "inventory".into())).unwrap(), "hosts");
+        let c = parse_cfg(
+            "[defaults]\ninventory = hosts ; comment\nforks=20\n[privilege_escalation]\nbecome: True\n",
+        );
+        assert_eq!(
+            c.get(&("defaults".into(), "inventory".into())).unwrap(),
+            "hosts"
+        );
         assert_eq!(c.get(&("defaults".into(), "forks".into())).unwrap(), "20");
-        assert_eq!(c.get(&("privilege_escalation".into(), "become".into())).unwrap(), "True");
+        assert_eq!(
+            c.get(&("privilege_escalation".into(), "become".into()))
+                .unwrap(),
+            "True"
+        );
     }
 }

@@ -14,38 +14,145 @@ use std::sync::Arc;
 
 /// Keywords valid on a task.
 pub const TASK_KEYWORDS: &[&str] = &[
-    "name", "action", "local_action", "args", "async", "poll", "become", "become_exe",
-    "become_flags", "become_method", "become_user", "changed_when", "check_mode", "collections",
-    "connection", "debugger", "delay", "delegate_facts", "delegate_to", "diff", "environment",
-    "failed_when", "ignore_errors", "ignore_unreachable", "loop", "loop_control",
-    "module_defaults", "no_log", "notify", "port", "register", "remote_user", "retries",
-    "run_once", "tags", "throttle", "timeout", "until", "vars", "when", "listen", "any_errors_fatal",
+    "name",
+    "action",
+    "local_action",
+    "args",
+    "async",
+    "poll",
+    "become",
+    "become_exe",
+    "become_flags",
+    "become_method",
+    "become_user",
+    "changed_when",
+    "check_mode",
+    "collections",
+    "connection",
+    "debugger",
+    "delay",
+    "delegate_facts",
+    "delegate_to",
+    "diff",
+    "environment",
+    "failed_when",
+    "ignore_errors",
+    "ignore_unreachable",
+    "loop",
+    "loop_control",
+    "module_defaults",
+    "no_log",
+    "notify",
+    "port",
+    "register",
+    "remote_user",
+    "retries",
+    "run_once",
+    "tags",
+    "throttle",
+    "timeout",
+    "until",
+    "vars",
+    "when",
+    "listen",
+    "any_errors_fatal",
 ];
 
 /// Keywords valid on a block (besides `block`, `rescue`, `always`).
 const BLOCK_KEYWORDS: &[&str] = &[
-    "name", "become", "become_exe", "become_flags", "become_method", "become_user", "check_mode",
-    "collections", "connection", "debugger", "delegate_facts", "delegate_to", "diff",
-    "environment", "ignore_errors", "ignore_unreachable", "module_defaults", "no_log", "port",
-    "remote_user", "run_once", "tags", "throttle", "timeout", "vars", "when", "any_errors_fatal",
-    "block", "rescue", "always", "notify",
+    "name",
+    "become",
+    "become_exe",
+    "become_flags",
+    "become_method",
+    "become_user",
+    "check_mode",
+    "collections",
+    "connection",
+    "debugger",
+    "delegate_facts",
+    "delegate_to",
+    "diff",
+    "environment",
+    "ignore_errors",
+    "ignore_unreachable",
+    "module_defaults",
+    "no_log",
+    "port",
+    "remote_user",
+    "run_once",
+    "tags",
+    "throttle",
+    "timeout",
+    "vars",
+    "when",
+    "any_errors_fatal",
+    "block",
+    "rescue",
+    "always",
+    "notify",
 ];
 
 /// Keywords valid on a play.
 const PLAY_KEYWORDS: &[&str] = &[
-    "name", "hosts", "vars", "vars_files", "vars_prompt", "gather_facts", "gather_subset",
-    "gather_timeout", "fact_path", "become", "become_user", "become_method", "become_flags",
-    "become_exe", "serial", "strategy", "pre_tasks", "tasks", "post_tasks", "handlers", "roles",
-    "tags", "any_errors_fatal", "max_fail_percentage", "environment", "module_defaults",
-    "connection", "remote_user", "port", "order", "force_handlers", "ignore_errors",
-    "ignore_unreachable", "check_mode", "diff", "no_log", "run_once", "collections", "throttle",
-    "timeout", "debugger",
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "vars_prompt",
+    "gather_facts",
+    "gather_subset",
+    "gather_timeout",
+    "fact_path",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "become_exe",
+    "serial",
+    "strategy",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "roles",
+    "tags",
+    "any_errors_fatal",
+    "max_fail_percentage",
+    "environment",
+    "module_defaults",
+    "connection",
+    "remote_user",
+    "port",
+    "order",
+    "force_handlers",
+    "ignore_errors",
+    "ignore_unreachable",
+    "check_mode",
+    "diff",
+    "no_log",
+    "run_once",
+    "collections",
+    "throttle",
+    "timeout",
+    "debugger",
 ];
 
 /// Actions the engine handles itself (not modules).
 pub const ENGINE_ACTIONS: &[&str] = &[
-    "set_fact", "include_vars", "include_tasks", "import_tasks", "include_role", "import_role",
-    "meta", "import_playbook", "include", "setup", "gather_facts", "add_host", "group_by",
+    "set_fact",
+    "include_vars",
+    "include_tasks",
+    "import_tasks",
+    "include_role",
+    "import_role",
+    "meta",
+    "import_playbook",
+    "include",
+    "setup",
+    "gather_facts",
+    "add_host",
+    "group_by",
 ];
 
 /// Privilege escalation keywords (unset fields inherit).
@@ -369,8 +476,17 @@ impl Task {
         if self.role.is_none() {
             self.role = p.role.clone();
         }
-        if let TaskKind::Block { block, rescue, always } = &mut self.kind {
-            for t in block.iter_mut().chain(rescue.iter_mut()).chain(always.iter_mut()) {
+        if let TaskKind::Block {
+            block,
+            rescue,
+            always,
+        } = &mut self.kind
+        {
+            for t in block
+                .iter_mut()
+                .chain(rescue.iter_mut())
+                .chain(always.iter_mut())
+            {
                 t.inherit(p);
             }
         }
@@ -529,13 +645,19 @@ impl Loader<'_> {
         let mut plays = Vec::new();
         let mut seen = Vec::new();
         self.load_plays(path, &mut plays, &mut seen)?;
-        Ok(Playbook { path: path.to_path_buf(), plays })
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            plays,
+        })
     }
 
     fn load_plays(&self, path: &Path, out: &mut Vec<Play>, stack: &mut Vec<PathBuf>) -> Result<()> {
         let canon = path.canonicalize().map_err(|e| Error::io(path, e))?;
         if stack.contains(&canon) {
-            return Err(Error::parse(format!("import_playbook loop: {} imports itself", path.display())));
+            return Err(Error::parse(format!(
+                "import_playbook loop: {} imports itself",
+                path.display()
+            )));
         }
         stack.push(canon);
         let root = yaml::load_file(path)?;
@@ -546,7 +668,10 @@ impl Loader<'_> {
                 .hint("start the file with `- hosts: ...`"));
         };
         for item in items {
-            if let Some(imp) = item.get("import_playbook").or_else(|| item.get("ansible.builtin.import_playbook")) {
+            if let Some(imp) = item
+                .get("import_playbook")
+                .or_else(|| item.get("ansible.builtin.import_playbook"))
+            {
                 let file = imp
                     .as_str()
                     .ok_or_else(|| imp.error("import_playbook needs a file name"))?;
@@ -564,9 +689,12 @@ impl Loader<'_> {
     }
 
     fn load_play(&self, node: &Node, dir: &Path, file: &Path) -> Result<Play> {
-        let map = node
-            .as_map()
-            .ok_or_else(|| node.error(format!("a play must be a mapping, not {}", node.type_name())))?;
+        let map = node.as_map().ok_or_else(|| {
+            node.error(format!(
+                "a play must be a mapping, not {}",
+                node.type_name()
+            ))
+        })?;
         for (k, _) in map {
             let key = key_str(k)?;
             if !PLAY_KEYWORDS.contains(&key.as_str()) {
@@ -586,7 +714,9 @@ impl Loader<'_> {
                     .map(|i| i.scalar_text().unwrap_or_default())
                     .collect::<Vec<_>>()
                     .join(","),
-                _ => h.scalar_text().ok_or_else(|| h.error("hosts must be a pattern string or a list"))?,
+                _ => h
+                    .scalar_text()
+                    .ok_or_else(|| h.error("hosts must be a pattern string or a list"))?,
             },
             None => {
                 return Err(node
@@ -597,13 +727,27 @@ impl Loader<'_> {
         let mut become_ = BecomeOpts::default();
         read_become(node, &mut become_)?;
         let mut pi = Inherit {
-            tags: opt(node, "tags").map(str_list).transpose()?.unwrap_or_default(),
-            environment: opt(node, "environment").map(|n| vec![n.to_value()]).unwrap_or_default(),
+            tags: opt(node, "tags")
+                .map(str_list)
+                .transpose()?
+                .unwrap_or_default(),
+            environment: opt(node, "environment")
+                .map(|n| vec![n.to_value()])
+                .unwrap_or_default(),
             become_: become_.clone(),
             ignore_errors: opt(node, "ignore_errors").map(Node::to_value),
-            ignore_unreachable: opt(node, "ignore_unreachable").map(bool_of).transpose()?.unwrap_or(false),
-            run_once: opt(node, "run_once").map(bool_of).transpose()?.unwrap_or(false),
-            no_log: opt(node, "no_log").map(bool_of).transpose()?.unwrap_or(false),
+            ignore_unreachable: opt(node, "ignore_unreachable")
+                .map(bool_of)
+                .transpose()?
+                .unwrap_or(false),
+            run_once: opt(node, "run_once")
+                .map(bool_of)
+                .transpose()?
+                .unwrap_or(false),
+            no_log: opt(node, "no_log")
+                .map(bool_of)
+                .transpose()?
+                .unwrap_or(false),
             check_mode: opt(node, "check_mode").map(bool_of).transpose()?,
             diff: opt(node, "diff").map(bool_of).transpose()?,
             remote_user: opt(node, "remote_user").and_then(Node::scalar_text),
@@ -621,7 +765,8 @@ impl Loader<'_> {
                 .as_seq()
                 .ok_or_else(|| roles.error("roles must be a list"))?;
             for r in list {
-                let mut tasks = self.load_role_entry(r, dir, &pi, &mut handlers, &mut seen_roles, 0)?;
+                let mut tasks =
+                    self.load_role_entry(r, dir, &pi, &mut handlers, &mut seen_roles, 0)?;
                 role_tasks.append(&mut tasks);
             }
         }
@@ -652,13 +797,19 @@ impl Loader<'_> {
         };
         let mut vars_prompt = Vec::new();
         if let Some(vp) = opt(node, "vars_prompt") {
-            for p in vp.as_seq().ok_or_else(|| vp.error("vars_prompt must be a list"))? {
+            for p in vp
+                .as_seq()
+                .ok_or_else(|| vp.error("vars_prompt must be a list"))?
+            {
                 let name = p
                     .get("name")
                     .and_then(Node::scalar_text)
                     .ok_or_else(|| p.error("a vars_prompt entry needs `name`"))?;
                 vars_prompt.push(VarsPrompt {
-                    prompt: p.get("prompt").and_then(Node::scalar_text).unwrap_or_else(|| name.clone()),
+                    prompt: p
+                        .get("prompt")
+                        .and_then(Node::scalar_text)
+                        .unwrap_or_else(|| name.clone()),
                     default: p.get("default").and_then(Node::scalar_text),
                     private: p.get("private").map(bool_of).transpose()?.unwrap_or(true),
                     name,
@@ -691,7 +842,10 @@ impl Loader<'_> {
             vars: Arc::new(vars),
             vars_files,
             vars_prompt,
-            gather_facts: opt(node, "gather_facts").map(bool_of).transpose()?.unwrap_or(true),
+            gather_facts: opt(node, "gather_facts")
+                .map(bool_of)
+                .transpose()?
+                .unwrap_or(true),
             become_,
             serial,
             free_strategy,
@@ -700,11 +854,17 @@ impl Loader<'_> {
             tasks,
             post_tasks,
             handlers,
-            any_errors_fatal: opt(node, "any_errors_fatal").map(bool_of).transpose()?.unwrap_or(false),
+            any_errors_fatal: opt(node, "any_errors_fatal")
+                .map(bool_of)
+                .transpose()?
+                .unwrap_or(false),
             max_fail_percentage: opt(node, "max_fail_percentage")
                 .map(|n| num_of(n))
                 .transpose()?,
-            force_handlers: opt(node, "force_handlers").map(bool_of).transpose()?.unwrap_or(false),
+            force_handlers: opt(node, "force_handlers")
+                .map(bool_of)
+                .transpose()?
+                .unwrap_or(false),
             dir: dir.to_path_buf(),
             file: file.to_path_buf(),
         })
@@ -724,7 +884,10 @@ impl Loader<'_> {
     }
 
     fn role_searched(&self, dir: &Path) -> String {
-        let mut v = vec![dir.join("roles").display().to_string(), dir.display().to_string()];
+        let mut v = vec![
+            dir.join("roles").display().to_string(),
+            dir.display().to_string(),
+        ];
         v.extend(self.roles_path.iter().map(|p| p.display().to_string()));
         v.join(", ")
     }
@@ -774,7 +937,8 @@ impl Loader<'_> {
                     "environment" => inh.environment.push(v.to_value()),
                     "ignore_errors" => inh.ignore_errors = Some(v.to_value()),
                     "no_log" => inh.no_log = bool_of(v)?,
-                    "tasks_from" | "vars_from" | "defaults_from" | "handlers_from" | "public" | "allow_duplicates" => {}
+                    "tasks_from" | "vars_from" | "defaults_from" | "handlers_from" | "public"
+                    | "allow_duplicates" => {}
                     _ => {
                         params.insert(key, v.to_value());
                     }
@@ -785,8 +949,20 @@ impl Loader<'_> {
         if !seen.insert(key) {
             return Ok(vec![]);
         }
-        let tasks_from = entry.and_then(|e| e.get("tasks_from")).and_then(Node::scalar_text);
-        self.load_role(&name, r, dir, &inh, params, tasks_from.as_deref(), handlers, seen, depth)
+        let tasks_from = entry
+            .and_then(|e| e.get("tasks_from"))
+            .and_then(Node::scalar_text);
+        self.load_role(
+            &name,
+            r,
+            dir,
+            &inh,
+            params,
+            tasks_from.as_deref(),
+            handlers,
+            seen,
+            depth,
+        )
     }
 
     /// Loads a role's tasks (and its dependencies' first), adding its handlers to `handlers`.
@@ -813,7 +989,8 @@ impl Loader<'_> {
             let m = yaml::load_file(&meta)?;
             if let Some(deps) = m.get("dependencies").and_then(Node::as_seq) {
                 for d in deps {
-                    let mut t = self.load_role_entry(d, &path, parent, handlers, seen, depth + 1)?;
+                    let mut t =
+                        self.load_role_entry(d, &path, parent, handlers, seen, depth + 1)?;
                     out.append(&mut t);
                 }
             }
@@ -830,7 +1007,10 @@ impl Loader<'_> {
         }
         if let Some(hf) = find_main(&path.join("handlers"), "main") {
             let node = yaml::load_file(&hf)?;
-            let mut hi = Inherit { role: Some(ctx.clone()), ..Default::default() };
+            let mut hi = Inherit {
+                role: Some(ctx.clone()),
+                ..Default::default()
+            };
             hi.become_ = parent.become_.clone();
             let mut h = self.load_tasks(&node, &path, &hi, true)?;
             handlers.append(&mut h);
@@ -850,13 +1030,32 @@ impl Loader<'_> {
         vars_from: Option<&str>,
         defaults_from: Option<&str>,
     ) -> Result<(Vec<Task>, Vec<Task>)> {
-        let at = Node { value: NodeValue::Str(name.to_string()), loc: loc.clone() };
+        let at = Node {
+            value: NodeValue::Str(name.to_string()),
+            loc: loc.clone(),
+        };
         let mut handlers = Vec::new();
         let mut seen = HashSet::new();
-        let mut tasks = self.load_role(name, &at, dir, parent, Vars::new(), tasks_from, &mut handlers, &mut seen, 0)?;
+        let mut tasks = self.load_role(
+            name,
+            &at,
+            dir,
+            parent,
+            Vars::new(),
+            tasks_from,
+            &mut handlers,
+            &mut seen,
+            0,
+        )?;
         if vars_from.is_some() || defaults_from.is_some() {
             let path = self.find_role(name, dir).unwrap_or_default();
-            let ctx = Arc::new(load_role_ctx(name, &path, Vars::new(), vars_from, defaults_from)?);
+            let ctx = Arc::new(load_role_ctx(
+                name,
+                &path,
+                Vars::new(),
+                vars_from,
+                defaults_from,
+            )?);
             for t in &mut tasks {
                 if t.role.as_ref().is_some_and(|r| r.name == name) {
                     t.role = Some(ctx.clone());
@@ -867,13 +1066,22 @@ impl Loader<'_> {
     }
 
     /// Loads a task list (a file's root or a section); `handlers` allows `listen`.
-    pub fn load_tasks(&self, node: &Node, base: &Path, parent: &Inherit, handlers: bool) -> Result<Vec<Task>> {
+    pub fn load_tasks(
+        &self,
+        node: &Node,
+        base: &Path,
+        parent: &Inherit,
+        handlers: bool,
+    ) -> Result<Vec<Task>> {
         if node.is_null() {
             return Ok(vec![]);
         }
-        let items = node
-            .as_seq()
-            .ok_or_else(|| node.error(format!("a task list must be a list, not {}", node.type_name())))?;
+        let items = node.as_seq().ok_or_else(|| {
+            node.error(format!(
+                "a task list must be a list, not {}",
+                node.type_name()
+            ))
+        })?;
         let mut out = Vec::new();
         for item in items {
             match self.load_task(item, base, parent, handlers)? {
@@ -884,12 +1092,25 @@ impl Loader<'_> {
         Ok(out)
     }
 
-    fn load_task(&self, node: &Node, base: &Path, parent: &Inherit, handler: bool) -> Result<Loaded> {
-        let map = node
-            .as_map()
-            .ok_or_else(|| node.error(format!("a task must be a mapping, not {}", node.type_name())))?;
+    fn load_task(
+        &self,
+        node: &Node,
+        base: &Path,
+        parent: &Inherit,
+        handler: bool,
+    ) -> Result<Loaded> {
+        let map = node.as_map().ok_or_else(|| {
+            node.error(format!(
+                "a task must be a mapping, not {}",
+                node.type_name()
+            ))
+        })?;
         let is_block = node.get("block").is_some();
-        let mut t = Task::empty(node.loc.clone(), TaskKind::Meta("noop".into()), base.to_path_buf());
+        let mut t = Task::empty(
+            node.loc.clone(),
+            TaskKind::Meta("noop".into()),
+            base.to_path_buf(),
+        );
         let mut action: Option<(String, &Node, &Node)> = None; // (name, key node, value node)
         let mut extra_args: Option<&Node> = None;
         for (k, v) in map {
@@ -911,7 +1132,12 @@ impl Loader<'_> {
                 "when" => t.when = cond_list(v)?,
                 "loop" => t.loop_ = Some((LoopKind::Loop, v.to_value())),
                 "loop_control" => t.loop_control = loop_control_of(v)?,
-                "register" => t.register = Some(v.scalar_text().ok_or_else(|| v.error("register needs a variable name"))?),
+                "register" => {
+                    t.register = Some(
+                        v.scalar_text()
+                            .ok_or_else(|| v.error("register needs a variable name"))?,
+                    )
+                }
                 "notify" => t.notify = str_list(v)?,
                 "listen" => {
                     if !handler {
@@ -929,7 +1155,11 @@ impl Loader<'_> {
                 "run_once" => t.run_once = bool_of(v)?,
                 "until" => {
                     let c = cond_list(v)?;
-                    t.until = Some(if c.len() == 1 { c[0].clone() } else { format!("({})", c.join(") and (")) });
+                    t.until = Some(if c.len() == 1 {
+                        c[0].clone()
+                    } else {
+                        format!("({})", c.join(") and ("))
+                    });
                 }
                 "retries" => t.retries = Some(v.to_value()),
                 "delay" => t.delay = Some(v.to_value()),
@@ -945,14 +1175,17 @@ impl Loader<'_> {
                 "args" => extra_args = Some(v),
                 "action" | "local_action" => {
                     if let Some((prev, _, _)) = &action {
-                        return Err(k.error(format!("conflicting action statements: {prev}, {key}")));
+                        return Err(
+                            k.error(format!("conflicting action statements: {prev}, {key}"))
+                        );
                     }
                     if key == "local_action" {
                         t.delegate_to = Some("localhost".into());
                     }
                     action = Some((key.clone(), k, v));
                 }
-                "async" | "poll" | "collections" | "debugger" | "module_defaults" | "port" | "throttle" | "timeout" => {}
+                "async" | "poll" | "collections" | "debugger" | "module_defaults" | "port"
+                | "throttle" | "timeout" => {}
                 k2 if k2.starts_with("with_") => {
                     let kind = match &k2[5..] {
                         "items" => LoopKind::Items,
@@ -976,7 +1209,9 @@ impl Loader<'_> {
                     let canon = canonical_name(&key);
                     if ENGINE_ACTIONS.contains(&canon) || self.registry.get(canon).is_some() {
                         if let Some((prev, _, _)) = &action {
-                            return Err(k.error(format!("conflicting action statements: {prev}, {key}")));
+                            return Err(
+                                k.error(format!("conflicting action statements: {prev}, {key}"))
+                            );
                         }
                         action = Some((canon.to_string(), k, v));
                     } else {
@@ -986,7 +1221,9 @@ impl Loader<'_> {
                             .chain(self.registry.names())
                             .chain(ENGINE_ACTIONS.iter().copied())
                             .collect();
-                        let mut e = k.error(format!("'{key}' is not a module or task keyword prov knows"));
+                        let mut e = k.error(format!(
+                            "'{key}' is not a module or task keyword prov knows"
+                        ));
                         e = match did_you_mean(canon, cands) {
                             Some(s) => e.hint(format!("did you mean '{s}'?")),
                             None => e.hint("see `prov doc --list` for the modules prov provides"),
@@ -1010,7 +1247,15 @@ impl Loader<'_> {
             let block = sub("block")?;
             let rescue = sub("rescue")?;
             let always = sub("always")?;
-            let mut bt = Task::empty(node.loc.clone(), TaskKind::Block { block, rescue, always }, base.to_path_buf());
+            let mut bt = Task::empty(
+                node.loc.clone(),
+                TaskKind::Block {
+                    block,
+                    rescue,
+                    always,
+                },
+                base.to_path_buf(),
+            );
             bt.name = t.name;
             bt.role = parent.role.clone();
             // Keywords already flowed into the children; the block itself keeps only its name.
@@ -1043,7 +1288,10 @@ impl Loader<'_> {
                 }
                 _ => {
                     let text = aval.scalar_text().unwrap_or_default();
-                    let (m, rest) = text.trim().split_once(char::is_whitespace).unwrap_or((text.trim(), ""));
+                    let (m, rest) = text
+                        .trim()
+                        .split_once(char::is_whitespace)
+                        .unwrap_or((text.trim(), ""));
                     aname = canonical_name(m).to_string();
                     free = Some(rest.trim().to_string());
                     args_node_value = Value::from(());
@@ -1060,7 +1308,9 @@ impl Loader<'_> {
                     return Err(aval.error(format!("{aname} takes a string or a mapping")));
                 }
                 NodeValue::Seq(_) => {
-                    return Err(aval.error(format!("the arguments of '{aname}' must be a mapping or a k=v string, not a list")));
+                    return Err(aval.error(format!(
+                        "the arguments of '{aname}' must be a mapping or a k=v string, not a list"
+                    )));
                 }
                 _ => {
                     free = aval.scalar_text();
@@ -1114,22 +1364,46 @@ impl Loader<'_> {
             ("import_tasks" | "include", TaskKind::IncludeTasks { file, .. }) => {
                 let file = file.as_str().unwrap_or_default().to_string();
                 if file.contains("{{") {
-                    return Err(aval.error("import_tasks cannot use a templated file name").hint("use include_tasks for dynamic file names"));
+                    return Err(aval
+                        .error("import_tasks cannot use a templated file name")
+                        .hint("use include_tasks for dynamic file names"));
                 }
                 let path = resolve_tasks_file(base, &file, parent.role.as_deref());
                 if !path.exists() {
                     return Err(aval.error(format!("tasks file {} not found", path.display())));
                 }
                 let node = yaml::load_file(&path)?;
-                let nb = path.parent().map(Path::to_path_buf).unwrap_or_else(|| base.to_path_buf());
-                let nb = if parent.role.is_some() { base.to_path_buf() } else { nb };
+                let nb = path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| base.to_path_buf());
+                let nb = if parent.role.is_some() {
+                    base.to_path_buf()
+                } else {
+                    nb
+                };
                 return Ok(Loaded::Many(self.load_tasks(&node, &nb, &child, handler)?));
             }
-            ("import_role", TaskKind::IncludeRole { name, tasks_from, .. }) => {
+            (
+                "import_role",
+                TaskKind::IncludeRole {
+                    name, tasks_from, ..
+                },
+            ) => {
                 let name = name.as_str().unwrap_or_default().to_string();
                 let mut hs = Vec::new();
                 let mut seen = HashSet::new();
-                let tasks = self.load_role(&name, aval, base, &child, Vars::new(), tasks_from.as_deref(), &mut hs, &mut seen, 0)?;
+                let tasks = self.load_role(
+                    &name,
+                    aval,
+                    base,
+                    &child,
+                    Vars::new(),
+                    tasks_from.as_deref(),
+                    &mut hs,
+                    &mut seen,
+                    0,
+                )?;
                 return Ok(Loaded::Many(tasks));
             }
             _ => {}
@@ -1152,7 +1426,9 @@ impl Loader<'_> {
         let get = |k: &str| args.get(k).cloned();
         Ok(match aname {
             "set_fact" => {
-                let cacheable = get("cacheable").map(|v| crate::value::truthy(&v)).unwrap_or(false);
+                let cacheable = get("cacheable")
+                    .map(|v| crate::value::truthy(&v))
+                    .unwrap_or(false);
                 let vars: Vec<(String, Value)> = args
                     .iter()
                     .filter(|(k, _)| k.as_str() != "cacheable" && k.as_str() != "_raw_params")
@@ -1163,17 +1439,28 @@ impl Loader<'_> {
                 }
                 TaskKind::SetFact { vars, cacheable }
             }
-            "include_vars" => TaskKind::IncludeVars { args: crate::value::vars_value(&args), base: base.to_path_buf() },
+            "include_vars" => TaskKind::IncludeVars {
+                args: crate::value::vars_value(&args),
+                base: base.to_path_buf(),
+            },
             "include_tasks" | "import_tasks" | "include" => {
-                let file = get("file").or_else(|| get("_raw_params")).ok_or_else(|| aval.error(format!("{aname} needs a file")))?;
+                let file = get("file")
+                    .or_else(|| get("_raw_params"))
+                    .ok_or_else(|| aval.error(format!("{aname} needs a file")))?;
                 let apply = match get("apply") {
                     Some(_) => None,
                     None => None,
                 };
-                TaskKind::IncludeTasks { file, base: base.to_path_buf(), apply }
+                TaskKind::IncludeTasks {
+                    file,
+                    base: base.to_path_buf(),
+                    apply,
+                }
             }
             "include_role" | "import_role" => {
-                let name = get("name").or_else(|| get("role")).ok_or_else(|| aval.error(format!("{aname} needs `name:`")))?;
+                let name = get("name")
+                    .or_else(|| get("role"))
+                    .ok_or_else(|| aval.error(format!("{aname} needs `name:`")))?;
                 let s = |k: &str| get(k).map(|v| v.to_string());
                 TaskKind::IncludeRole {
                     name,
@@ -1184,8 +1471,20 @@ impl Loader<'_> {
                 }
             }
             "meta" => {
-                let m = get("_raw_params").map(|v| v.to_string()).unwrap_or_default();
-                const METAS: &[&str] = &["flush_handlers", "end_play", "end_host", "end_batch", "clear_facts", "clear_host_errors", "noop", "refresh_inventory", "reset_connection"];
+                let m = get("_raw_params")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                const METAS: &[&str] = &[
+                    "flush_handlers",
+                    "end_play",
+                    "end_host",
+                    "end_batch",
+                    "clear_facts",
+                    "clear_host_errors",
+                    "noop",
+                    "refresh_inventory",
+                    "reset_connection",
+                ];
                 if !METAS.contains(&m.as_str()) {
                     let mut e = aval.error(format!("unknown meta action '{m}'"));
                     if let Some(s) = did_you_mean(&m, METAS.iter().copied()) {
@@ -1197,9 +1496,14 @@ impl Loader<'_> {
             }
             "setup" | "gather_facts" => TaskKind::GatherFacts,
             "add_host" | "group_by" | "import_playbook" => {
-                return Err(aval.error(format!("'{aname}' is not supported yet")).hint("see the README for what prov implements"));
+                return Err(aval
+                    .error(format!("'{aname}' is not supported yet"))
+                    .hint("see the README for what prov implements"));
             }
-            _ => TaskKind::Module { name: aname.to_string(), args: crate::value::vars_value(&args) },
+            _ => TaskKind::Module {
+                name: aname.to_string(),
+                args: crate::value::vars_value(&args),
+            },
         })
     }
 }
@@ -1267,12 +1571,22 @@ pub fn resolve_tasks_file(base: &Path, file: &str, role: Option<&RoleCtx>) -> Pa
 }
 
 /// Loads a role's defaults and vars.
-pub fn load_role_ctx(name: &str, path: &Path, params: Vars, vars_from: Option<&str>, defaults_from: Option<&str>) -> Result<RoleCtx> {
+pub fn load_role_ctx(
+    name: &str,
+    path: &Path,
+    params: Vars,
+    vars_from: Option<&str>,
+    defaults_from: Option<&str>,
+) -> Result<RoleCtx> {
     let load = |sub: &str, f: &str| -> Result<Vars> {
         match find_main(&path.join(sub), f) {
             Some(p) => {
                 let n = yaml::load_file(&p)?;
-                if n.is_null() { Ok(Vars::new()) } else { vars_of(&n) }
+                if n.is_null() {
+                    Ok(Vars::new())
+                } else {
+                    vars_of(&n)
+                }
             }
             None => Ok(Vars::new()),
         }
@@ -1288,7 +1602,11 @@ pub fn load_role_ctx(name: &str, path: &Path, params: Vars, vars_from: Option<&s
 
 /// Finds `dir/name.yml`, `.yaml`, or `name` (a file).
 pub fn find_main(dir: &Path, name: &str) -> Option<PathBuf> {
-    for c in [dir.join(format!("{name}.yml")), dir.join(format!("{name}.yaml")), dir.join(name)] {
+    for c in [
+        dir.join(format!("{name}.yml")),
+        dir.join(format!("{name}.yaml")),
+        dir.join(name),
+    ] {
         if c.is_file() {
             return Some(c);
         }
@@ -1315,11 +1633,27 @@ fn arg_loc(aval: &Node, extra: Option<&Node>, e: &Error) -> Option<Location> {
 /// Splits Ansible's free-form `k=v` text. For modules with a free-form option, words that are
 /// `known_option=value` are split out and the rest is kept verbatim as the free-form string; for
 /// other modules every word must be `k=v`.
-pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Result<(Option<String>, Vec<(String, String)>)> {
+pub fn split_free_form(
+    text: &str,
+    doc: Option<&ModuleDoc>,
+    module: &str,
+) -> Result<(Option<String>, Vec<(String, String)>)> {
     let words = split_words(text)?;
     let free_form = match doc {
         Some(d) => d.free_form.is_some(),
-        None => matches!(module, "include_tasks" | "import_tasks" | "include" | "include_role" | "import_role" | "meta" | "include_vars" | "set_fact" | "setup" | "gather_facts"),
+        None => matches!(
+            module,
+            "include_tasks"
+                | "import_tasks"
+                | "include"
+                | "include_role"
+                | "import_role"
+                | "meta"
+                | "include_vars"
+                | "set_fact"
+                | "setup"
+                | "gather_facts"
+        ),
     };
     let mut kv = Vec::new();
     let mut rest: Vec<&str> = Vec::new();
@@ -1339,12 +1673,18 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
             }
         }
         if !free_form {
-            return Err(Error::parse(format!("'{raw}' is not a k=v argument of '{module}'"))
-                .hint("write arguments as `key=value` or as a YAML mapping"));
+            return Err(
+                Error::parse(format!("'{raw}' is not a k=v argument of '{module}'"))
+                    .hint("write arguments as `key=value` or as a YAML mapping"),
+            );
         }
         rest.push(raw);
     }
-    let raw = if rest.is_empty() { None } else { Some(rest.join(" ")) };
+    let raw = if rest.is_empty() {
+        None
+    } else {
+        Some(rest.join(" "))
+    };
     Ok((raw, kv))
 }
 
@@ -1388,7 +1728,9 @@ fn split_words(text: &str) -> Result<Vec<(String, String)>> {
                 cur.push(c);
             }
             Some(_) => {
-                if c == '\\' && let Some(n) = next {
+                if c == '\\'
+                    && let Some(n) = next
+                {
                     cur.push(c);
                     cur.push(n);
                     i += 2;
@@ -1424,7 +1766,8 @@ fn opt<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
 }
 
 fn key_str(k: &Node) -> Result<String> {
-    k.scalar_text().ok_or_else(|| k.error("a key must be a string"))
+    k.scalar_text()
+        .ok_or_else(|| k.error("a key must be a string"))
 }
 
 /// A boolean keyword (YAML booleans and Ansible's yes/no strings).
@@ -1435,7 +1778,9 @@ pub fn bool_of(n: &Node) -> Result<bool> {
         NodeValue::Str(s) => match s.to_ascii_lowercase().as_str() {
             "yes" | "true" | "on" | "1" | "y" => Ok(true),
             "no" | "false" | "off" | "0" | "n" | "" => Ok(false),
-            _ => Err(n.error(format!("expected a boolean, got '{s}'")).hint("use true or false")),
+            _ => Err(n
+                .error(format!("expected a boolean, got '{s}'"))
+                .hint("use true or false")),
         },
         _ => Err(n.error(format!("expected a boolean, got {}", n.type_name()))),
     }
@@ -1445,7 +1790,10 @@ fn num_of(n: &Node) -> Result<f64> {
     match &n.value {
         NodeValue::Int(i) => Ok(*i as f64),
         NodeValue::Float(f) => Ok(*f),
-        NodeValue::Str(s) => s.trim_end_matches('%').parse().map_err(|_| n.error(format!("expected a number, got '{s}'"))),
+        NodeValue::Str(s) => s
+            .trim_end_matches('%')
+            .parse()
+            .map_err(|_| n.error(format!("expected a number, got '{s}'"))),
         _ => Err(n.error(format!("expected a number, got {}", n.type_name()))),
     }
 }
@@ -1458,7 +1806,10 @@ fn serial_of(n: &Node) -> Result<Serial> {
             .parse()
             .map(Serial::Percent)
             .map_err(|_| n.error(format!("bad serial percentage '{s}'"))),
-        NodeValue::Str(s) => s.parse().map(Serial::Count).map_err(|_| n.error(format!("bad serial value '{s}'"))),
+        NodeValue::Str(s) => s
+            .parse()
+            .map(Serial::Count)
+            .map_err(|_| n.error(format!("bad serial value '{s}'"))),
         _ => Err(n.error("serial must be a positive number, a percentage or a list of them")),
     }
 }
@@ -1472,8 +1823,13 @@ pub fn str_list(n: &Node) -> Result<Vec<String>> {
             .collect(),
         NodeValue::Null => Ok(vec![]),
         _ => {
-            let s = n.scalar_text().ok_or_else(|| n.error("expected a string or a list"))?;
-            Ok(s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+            let s = n
+                .scalar_text()
+                .ok_or_else(|| n.error("expected a string or a list"))?;
+            Ok(s.split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect())
         }
     }
 }
@@ -1482,10 +1838,16 @@ fn cond_list(n: &Node) -> Result<Vec<String>> {
     match &n.value {
         NodeValue::Seq(items) => items
             .iter()
-            .map(|i| i.scalar_text().ok_or_else(|| i.error("a condition must be a string")))
+            .map(|i| {
+                i.scalar_text()
+                    .ok_or_else(|| i.error("a condition must be a string"))
+            })
             .collect(),
         NodeValue::Null => Ok(vec![]),
-        _ => Ok(vec![n.scalar_text().ok_or_else(|| n.error("a condition must be a string"))?]),
+        _ => Ok(vec![
+            n.scalar_text()
+                .ok_or_else(|| n.error("a condition must be a string"))?,
+        ]),
     }
 }
 
@@ -1519,7 +1881,9 @@ fn read_become(node: &Node, b: &mut BecomeOpts) -> Result<()> {
     if let Some(v) = node.get("become_method") {
         let m = v.scalar_text().unwrap_or_default();
         if !matches!(m.as_str(), "sudo" | "su") {
-            return Err(v.error(format!("become_method '{m}' is not supported")).hint("prov supports sudo and su"));
+            return Err(v
+                .error(format!("become_method '{m}' is not supported"))
+                .hint("prov supports sudo and su"));
         }
         b.method = Some(m);
     }
@@ -1543,7 +1907,9 @@ fn loop_control_of(n: &Node) -> Result<LoopControl> {
             "extended" => lc.extended = bool_of(v)?,
             "extended_allitems" | "break_when" => {}
             other => {
-                return Err(k.error(format!("'{other}' is not a loop_control option")).hint("valid: loop_var, index_var, label, pause, extended"));
+                return Err(k
+                    .error(format!("'{other}' is not a loop_control option"))
+                    .hint("valid: loop_var, index_var, label, pause, extended"));
             }
         }
     }
@@ -1558,7 +1924,14 @@ mod tests {
     fn free_form_splitting() {
         let (raw, kv) = split_free_form("src=a dest='/b c' mode=0644", None, "copy").unwrap();
         assert!(raw.is_none());
-        assert_eq!(kv, vec![("src".into(), "a".into()), ("dest".into(), "/b c".into()), ("mode".into(), "0644".into())]);
+        assert_eq!(
+            kv,
+            vec![
+                ("src".into(), "a".into()),
+                ("dest".into(), "/b c".into()),
+                ("mode".into(), "0644".into())
+            ]
+        );
         let e = split_free_form("dest='unclosed", None, "copy").unwrap_err();
         assert!(e.msg.contains("unbalanced quote"));
         let w = split_words("msg={{ a | default('x y') }} b=2").unwrap();

@@ -58,9 +58,43 @@ impl Rng {
 }
 
 const PIECES: &[&str] = &[
-    "{{", "}}", "{%", "%}", ":", "- ", "\n", "  ", "'", "\"", "[", "]", "{", "}", "&a", "*a", "!vault",
-    "!unsafe", "<<: *a", "---", "|", ">", "#", "\t", "yes", "0644", "~", "when:", "loop:", "block:",
-    "{{ undefined_thing }}", "{{ 1/0 }}", "é", "\u{0}", ",", "?", "!!int",
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    ":",
+    "- ",
+    "\n",
+    "  ",
+    "'",
+    "\"",
+    "[",
+    "]",
+    "{",
+    "}",
+    "&a",
+    "*a",
+    "!vault",
+    "!unsafe",
+    "<<: *a",
+    "---",
+    "|",
+    ">",
+    "#",
+    "\t",
+    "yes",
+    "0644",
+    "~",
+    "when:",
+    "loop:",
+    "block:",
+    "{{ undefined_thing }}",
+    "{{ 1/0 }}",
+    "é",
+    "\u{0}",
+    ",",
+    "?",
+    "!!int",
 ];
 
 fn mutate(src: &str, rng: &mut Rng) -> String {
@@ -94,17 +128,23 @@ fn mutated_playbooks_never_panic() {
     let dir = std::env::temp_dir().join(format!("prov-fuzz-pb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let registry = Registry::builtin();
-    let loader = Loader { registry: &registry, roles_path: vec![] };
+    let loader = Loader {
+        registry: &registry,
+        roles_path: vec![],
+    };
     let path = dir.join("p.yml");
     // The unmutated playbook must load.
     std::fs::write(&path, PLAYBOOK).unwrap();
-    loader.load_playbook(&path).expect("the seed playbook is valid");
+    loader
+        .load_playbook(&path)
+        .expect("the seed playbook is valid");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut errors = 0;
     for i in 0..1500 {
         let text = mutate(PLAYBOOK, &mut rng);
         std::fs::write(&path, &text).unwrap();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader.load_playbook(&path)));
+        let r =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader.load_playbook(&path)));
         match r {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {

@@ -30,26 +30,44 @@ fn converges_then_idempotent_then_check_diff_changes_nothing() {
       args: { creates: "{{ root }}/stamp" }
 "#,
     );
-    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success().changed("localhost", 4);
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .success()
+        .changed("localhost", 4);
     assert_eq!(p.read("out/motd"), "hello world\n");
     assert_eq!(mode_of(&p.path("out/motd")), 0o640);
     assert_eq!(mode_of(&p.path("out")), 0o750);
     assert_eq!(p.read("out/conf"), "x=1\n");
     assert!(p.exists("out/stamp"));
 
-    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success().changed("localhost", 0);
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .success()
+        .changed("localhost", 0);
 
-    let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "--check", "--diff", "-e", "msg=prov"]);
+    let r = p.prov(&[
+        "run", "site.yml", "-i", "inv.ini", "--check", "--diff", "-e", "msg=prov",
+    ]);
     r.success()
         .changed("localhost", 1)
         .stdout_has("-hello world")
         .stdout_has("+hello prov");
-    assert_eq!(p.read("out/motd"), "hello world\n", "check mode must not change the file");
+    assert_eq!(
+        p.read("out/motd"),
+        "hello world\n",
+        "check mode must not change the file"
+    );
 
     // --dry-run is an alias of --check
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "--dry-run", "-e", "msg=prov"])
-        .success()
-        .changed("localhost", 1);
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "--dry-run",
+        "-e",
+        "msg=prov",
+    ])
+    .success()
+    .changed("localhost", 1);
     assert_eq!(p.read("out/motd"), "hello world\n");
 }
 
@@ -69,16 +87,26 @@ fn role_example_runs_and_is_idempotent() {
     let first = p.prov(&args);
     first.code(0);
     let r = first.recap("web1");
-    assert!(r[1] >= 6, "first run changes things: {r:?}\n{}", first.stdout);
+    assert!(
+        r[1] >= 6,
+        "first run changes things: {r:?}\n{}",
+        first.stdout
+    );
     assert_eq!(r[3], 0, "no failure left after rescue: {}", first.stdout);
     assert_eq!(r[5], 1, "the block's failure was rescued: {}", first.stdout);
     first
         .stdout_has("RUNNING HANDLER [app : restart app]")
         .stdout_has("port = 8080");
     let conf = std::fs::read_to_string(p.path("web2/etc/app.conf")).unwrap();
-    assert!(conf.contains("port = 8081"), "host var wins over group_vars: {conf}");
+    assert!(
+        conf.contains("port = 8081"),
+        "host var wins over group_vars: {conf}"
+    );
     assert!(conf.contains("log_level = INFO"));
-    assert!(conf.contains("user = alice:/bin/bash\nuser = bob:/bin/sh\n"), "{conf}");
+    assert!(
+        conf.contains("user = alice:/bin/bash\nuser = bob:/bin/sh\n"),
+        "{conf}"
+    );
     assert!(conf.contains("greeting = \"Hello from web2\""));
     assert_eq!(p.read("web1/run/restarted"), "restarted\n");
     assert!(p.read("web1/log/recovered").starts_with("recovered from "));
@@ -100,7 +128,9 @@ fn failures_give_exit_code_2_and_unreachable_4() {
         .file("unreach.yml", "- hosts: far\n  gather_facts: no\n  tasks:\n    - ping:\n")
         .file("ignored.yml", "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - command: /bin/false\n      ignore_errors: true\n    - debug: msg=after\n");
     let r = p.prov(&["run", "fail.yml", "-i", "inv.ini"]);
-    r.code(2).stdout_has("fatal: [localhost]: FAILED!").stdout_lacks("never");
+    r.code(2)
+        .stdout_has("fatal: [localhost]: FAILED!")
+        .stdout_lacks("never");
     assert_eq!(r.recap("localhost")[3], 1);
     let r = p.prov(&["run", "unreach.yml", "-i", "inv.ini"]);
     r.code(4).stdout_has("UNREACHABLE!");
@@ -129,7 +159,9 @@ fn errors_render_with_location_and_hint() {
         .stderr_has("module 'copy' has no option 'contnet'")
         .stderr_has("opt.yml:5:9")
         .stderr_has("did you mean 'content'?");
-    p.prov(&["run", "yaml.yml", "-i", "inv.ini"]).code(1).stderr_has("yaml.yml:");
+    p.prov(&["run", "yaml.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("yaml.yml:");
     let r = p.prov(&["run", "undef.yml", "-i", "inv.ini"]);
     r.code(2).stdout_has("nope").stdout_has("undefined");
 }
@@ -167,19 +199,26 @@ fn loops_register_when_and_handlers() {
 "#,
     );
     let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
-    r.success().stdout_has("(item=a)").stdout_has("(item=b)").stdout_has("RUNNING HANDLER [note]");
+    r.success()
+        .stdout_has("(item=a)")
+        .stdout_has("(item=b)")
+        .stdout_has("RUNNING HANDLER [note]");
     assert_eq!(p.read("handled"), "2\n");
     assert_eq!(p.read("f-a"), "A\n");
     assert_eq!(r.recap("localhost")[4], 1, "one skipped task");
     let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
-    r.success().changed("localhost", 0).stdout_lacks("RUNNING HANDLER");
+    r.success()
+        .changed("localhost", 0)
+        .stdout_lacks("RUNNING HANDLER");
 }
 
 #[test]
 fn json_output_is_json_lines() {
     let p = Project::new("json");
-    p.file("inv.ini", INV)
-        .file("site.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug: msg=hi\n");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug: msg=hi\n",
+    );
     let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "--output", "json"]);
     r.success();
     let events: Vec<serde_json::Value> = r
@@ -187,8 +226,14 @@ fn json_output_is_json_lines() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
         .collect();
-    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
-    assert_eq!(kinds, vec!["play_start", "task_start", "host_result", "recap"]);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["play_start", "task_start", "host_result", "recap"]
+    );
     assert_eq!(events[2]["status"], "ok");
     assert_eq!(events[2]["msg"], "hi");
 }
@@ -200,11 +245,22 @@ fn list_and_syntax_options() {
         "site.yml",
         "- hosts: g\n  tasks:\n    - name: one\n      debug: msg=1\n      tags: [x]\n    - name: two\n      debug: msg=2\n",
     );
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "--list-hosts"]).success().stdout_has("hosts (2)");
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "--list-tasks", "-t", "x"])
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--list-hosts"])
         .success()
-        .stdout_has("one")
-        .stdout_lacks("two");
+        .stdout_has("hosts (2)");
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "--list-tasks",
+        "-t",
+        "x",
+    ])
+    .success()
+    .stdout_has("one")
+    .stdout_lacks("two");
     p.prov(&["run", "site.yml", "--syntax-check"]).success();
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "--bogus-flag"]).code(5);
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--bogus-flag"])
+        .code(5);
 }

@@ -176,7 +176,10 @@ impl Runner {
             .render_str(&play.hosts, &ctx)
             .map(|v| v.to_string())
             .map_err(|e| e.at(&play.loc))?;
-        let mut hosts = self.inventory.select(&pattern).map_err(|e| e.at(&play.loc))?;
+        let mut hosts = self
+            .inventory
+            .select(&pattern)
+            .map_err(|e| e.at(&play.loc))?;
         if let Some(limit) = &self.opts.limit {
             let allowed: IndexSet<String> = self.inventory.select(limit)?.into_iter().collect();
             hosts.retain(|h| allowed.contains(h));
@@ -195,7 +198,8 @@ impl Runner {
         let mut started = self.opts.start_at_task.is_none();
         let result = async {
             for play in &pb.plays {
-                self.run_play(play, &shared, &mut stats, &mut started).await?;
+                self.run_play(play, &shared, &mut stats, &mut started)
+                    .await?;
             }
             Ok::<(), Error>(())
         }
@@ -231,7 +235,10 @@ impl Runner {
             .render_str(&name, &ctx0)
             .map(|v| v.to_string())
             .unwrap_or(name);
-        self.emit(Event::PlayStart { name: shown.clone(), hosts: hosts.clone() });
+        self.emit(Event::PlayStart {
+            name: shown.clone(),
+            hosts: hosts.clone(),
+        });
         for h in &hosts {
             stats.entry(h.clone()).or_default();
         }
@@ -245,7 +252,10 @@ impl Runner {
                 play_vars: play_vars.clone(),
                 batch: batch.clone(),
                 states: Mutex::new(
-                    batch.iter().map(|h| (h.clone(), HostState::default())).collect(),
+                    batch
+                        .iter()
+                        .map(|h| (h.clone(), HostState::default()))
+                        .collect(),
                 ),
                 started: Mutex::new(*started),
                 stop: Mutex::new(false),
@@ -267,12 +277,18 @@ impl Runner {
             res?;
             // A failure in a serial batch stops the rest of the play (Ansible's behaviour).
             let any_failed = batch.iter().any(|h| {
-                stats.get(h).is_some_and(|s| s.failed > 0 || s.unreachable > 0)
+                stats
+                    .get(h)
+                    .is_some_and(|s| s.failed > 0 || s.unreachable > 0)
             });
             if any_failed && !play.serial.is_empty() && batch.len() < hosts.len() {
                 let total_failed = hosts
                     .iter()
-                    .filter(|h| stats.get(*h).is_some_and(|s| s.failed > 0 || s.unreachable > 0))
+                    .filter(|h| {
+                        stats
+                            .get(*h)
+                            .is_some_and(|s| s.failed > 0 || s.unreachable > 0)
+                    })
                     .count();
                 let pct = play.max_fail_percentage.unwrap_or(0.0);
                 if (total_failed as f64) * 100.0 / (batch.len() as f64) > pct {
@@ -311,8 +327,11 @@ impl Runner {
                 tried.push(p.display().to_string());
             }
             if !found {
-                return Err(Error::parse(format!("vars_files: none of {} exists", tried.join(", ")))
-                    .at(&play.loc));
+                return Err(Error::parse(format!(
+                    "vars_files: none of {} exists",
+                    tried.join(", ")
+                ))
+                .at(&play.loc));
             }
         }
         for p in &play.vars_prompt {
@@ -334,7 +353,11 @@ impl Runner {
                 .read_line(&mut line)
                 .map_err(|e| Error::other(format!("cannot read the answer: {e}")))?;
             let ans = line.trim_end_matches(['\n', '\r']).to_string();
-            let ans = if ans.is_empty() { p.default.clone().unwrap_or_default() } else { ans };
+            let ans = if ans.is_empty() {
+                p.default.clone().unwrap_or_default()
+            } else {
+                ans
+            };
             v.insert(p.name.clone(), Value::from(ans));
         }
         Ok(Arc::new(v))
@@ -409,13 +432,19 @@ impl<'r> PlayRun<'r> {
                 name: Some("Gathering Facts".into()),
                 ..gather_task(play)
             };
-            self.run_list(std::slice::from_ref(&gf), self.batch.clone()).await?;
+            self.run_list(std::slice::from_ref(&gf), self.batch.clone())
+                .await?;
         }
         let sections: [&[Task]; 3] = [&play.pre_tasks, &[], &play.post_tasks];
         let _ = sections;
         self.run_list(&play.pre_tasks, self.batch.clone()).await?;
         self.flush_handlers().await?;
-        let main: Vec<Task> = play.role_tasks.iter().chain(play.tasks.iter()).cloned().collect();
+        let main: Vec<Task> = play
+            .role_tasks
+            .iter()
+            .chain(play.tasks.iter())
+            .cloned()
+            .collect();
         self.run_list(&main, self.batch.clone()).await?;
         self.flush_handlers().await?;
         self.run_list(&play.post_tasks, self.batch.clone()).await?;
@@ -427,7 +456,9 @@ impl<'r> PlayRun<'r> {
     pub fn run_list<'a>(&'a self, tasks: &'a [Task], hosts: Vec<String>) -> BoxFut<'a> {
         Box::pin(async move {
             if self.play.free_strategy && hosts.len() > 1 {
-                let futs = hosts.iter().map(|h| self.run_list_linear(tasks, vec![h.clone()]));
+                let futs = hosts
+                    .iter()
+                    .map(|h| self.run_list_linear(tasks, vec![h.clone()]));
                 for r in futures::future::join_all(futs).await {
                     r?;
                 }
@@ -443,12 +474,20 @@ impl<'r> PlayRun<'r> {
                 if self.stopped() {
                     break;
                 }
-                let live: Vec<String> = hosts.iter().filter(|h| self.is_active(h)).cloned().collect();
+                let live: Vec<String> = hosts
+                    .iter()
+                    .filter(|h| self.is_active(h))
+                    .cloned()
+                    .collect();
                 if live.is_empty() {
                     break;
                 }
                 match &task.kind {
-                    TaskKind::Block { block, rescue, always } => {
+                    TaskKind::Block {
+                        block,
+                        rescue,
+                        always,
+                    } => {
                         self.run_block(block, rescue, always, live.clone()).await?;
                     }
                     _ => {
@@ -461,7 +500,13 @@ impl<'r> PlayRun<'r> {
         })
     }
 
-    async fn run_block(&self, block: &[Task], rescue: &[Task], always: &[Task], hosts: Vec<String>) -> Result<()> {
+    async fn run_block(
+        &self,
+        block: &[Task],
+        rescue: &[Task],
+        always: &[Task],
+        hosts: Vec<String>,
+    ) -> Result<()> {
         self.run_list(block, hosts.clone()).await?;
         let failed: Vec<String> = hosts
             .iter()
@@ -519,7 +564,10 @@ impl<'r> PlayRun<'r> {
     }
 
     fn check_fail_limits(&self, task: &Task, hosts: &[String]) {
-        let failed = hosts.iter().filter(|h| self.state(h, |s| s.failed || s.unreachable)).count();
+        let failed = hosts
+            .iter()
+            .filter(|h| self.state(h, |s| s.failed || s.unreachable))
+            .count();
         if failed == 0 {
             return;
         }
@@ -544,41 +592,52 @@ impl<'r> PlayRun<'r> {
     /// Runs notified handlers, in handler order, until none is pending.
     pub fn flush_handlers(&self) -> BoxFut<'_> {
         Box::pin(async move {
-        loop {
-            let mut ran = false;
-            for h in &self.play.handlers {
-                let names = self.handler_names(h);
-                let hosts: Vec<String> = self
-                    .batch
-                    .iter()
-                    .filter(|host| {
-                        let active = self.is_active(host)
-                            || (self.play.force_handlers && self.state(host, |s| !s.unreachable));
-                        active && self.state(host, |s| names.iter().any(|n| s.notified.contains(n)))
-                    })
-                    .cloned()
-                    .collect();
-                if hosts.is_empty() {
-                    continue;
+            loop {
+                let mut ran = false;
+                for h in &self.play.handlers {
+                    let names = self.handler_names(h);
+                    let hosts: Vec<String> = self
+                        .batch
+                        .iter()
+                        .filter(|host| {
+                            let active = self.is_active(host)
+                                || (self.play.force_handlers
+                                    && self.state(host, |s| !s.unreachable));
+                            active
+                                && self
+                                    .state(host, |s| names.iter().any(|n| s.notified.contains(n)))
+                        })
+                        .cloned()
+                        .collect();
+                    if hosts.is_empty() {
+                        continue;
+                    }
+                    for host in &hosts {
+                        self.state(host, |s| s.notified.retain(|n| !names.contains(n)));
+                    }
+                    self.run_task(h, &hosts, true).await?;
+                    ran = true;
                 }
-                for host in &hosts {
-                    self.state(host, |s| s.notified.retain(|n| !names.contains(n)));
+                if !ran {
+                    return Ok(());
                 }
-                self.run_task(h, &hosts, true).await?;
-                ran = true;
             }
-            if !ran {
-                return Ok(());
-            }
-        }
         })
     }
 
     fn handler_names(&self, h: &Task) -> Vec<String> {
         let mut names = h.listen.clone();
         if let Some(n) = &h.name {
-            let ctx = Context::new(&self.runner.templar, vec![self.play_vars.clone(), self.shared.extra.clone()]);
-            let rendered = self.runner.templar.render_str(n, &ctx).map(|v| v.to_string()).unwrap_or_else(|_| n.clone());
+            let ctx = Context::new(
+                &self.runner.templar,
+                vec![self.play_vars.clone(), self.shared.extra.clone()],
+            );
+            let rendered = self
+                .runner
+                .templar
+                .render_str(n, &ctx)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| n.clone());
             names.push(rendered);
             if let Some(r) = &h.role {
                 names.push(format!("{} : {}", r.name, n));

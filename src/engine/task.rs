@@ -32,7 +32,12 @@ struct Outcome {
 #[derive(Debug, Clone, PartialEq)]
 enum Include {
     Tasks(PathBuf),
-    Role { name: String, tasks_from: Option<String>, vars_from: Option<String>, defaults_from: Option<String> },
+    Role {
+        name: String,
+        tasks_from: Option<String>,
+        vars_from: Option<String>,
+        defaults_from: Option<String>,
+    },
 }
 
 impl Outcome {
@@ -74,7 +79,10 @@ impl Outcome {
     /// The registered value: Ansible's keys.
     fn to_value(&self) -> Value {
         let mut v = self.result.clone();
-        v.insert("changed".into(), Value::from(self.status == Status::Changed));
+        v.insert(
+            "changed".into(),
+            Value::from(self.status == Status::Changed),
+        );
         match self.status {
             Status::Failed => {
                 v.insert("failed".into(), Value::from(true));
@@ -121,16 +129,26 @@ struct TaskRender<'a> {
 impl Render for TaskRender<'_> {
     fn render_text(&self, text: &str, origin: &Path) -> Result<String> {
         let mut extra = Vars::new();
-        extra.insert("template_path".into(), Value::from(origin.display().to_string()));
+        extra.insert(
+            "template_path".into(),
+            Value::from(origin.display().to_string()),
+        );
         extra.insert(
             "template_fullpath".into(),
-            Value::from(origin.canonicalize().unwrap_or(origin.to_path_buf()).display().to_string()),
+            Value::from(
+                origin
+                    .canonicalize()
+                    .unwrap_or(origin.to_path_buf())
+                    .display()
+                    .to_string(),
+            ),
         );
         extra.insert("template_host".into(), Value::from(hostname()));
         let ctx = self.ctx.push(Arc::new(extra));
-        self.templar
-            .render_text(text, &ctx)
-            .map_err(|e| Error { msg: format!("{}: {}", origin.display(), e.msg), ..e })
+        self.templar.render_text(text, &ctx).map_err(|e| Error {
+            msg: format!("{}: {}", origin.display(), e.msg),
+            ..e
+        })
     }
     fn eval(&self, expr: &str) -> Result<Value> {
         self.templar.eval(expr, self.ctx)
@@ -145,7 +163,9 @@ fn hostname() -> String {
 
 fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 impl PlayRun<'_> {
@@ -177,7 +197,14 @@ impl PlayRun<'_> {
 
     fn ctx_for(&self, host: &str, task: &Task) -> Context {
         let (check, diff) = self.modes(task);
-        self.shared.task_context(host, task, &self.play_vars, check, diff, self.runner.opts.verbosity)
+        self.shared.task_context(
+            host,
+            task,
+            &self.play_vars,
+            check,
+            diff,
+            self.runner.opts.verbosity,
+        )
     }
 
     fn modes(&self, task: &Task) -> (bool, bool) {
@@ -188,14 +215,24 @@ impl PlayRun<'_> {
     }
 
     /// Runs one task on `hosts` (concurrently, at most `forks` at once).
-    pub(super) async fn run_task(&self, task: &Task, hosts: &[String], handler: bool) -> Result<()> {
+    pub(super) async fn run_task(
+        &self,
+        task: &Task,
+        hosts: &[String],
+        handler: bool,
+    ) -> Result<()> {
         if !handler && !matches!(task.kind, TaskKind::GatherFacts) && !self.tags_selected(task) {
             return Ok(());
         }
         {
             let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
             if !*started {
-                let want = self.runner.opts.start_at_task.as_deref().unwrap_or_default();
+                let want = self
+                    .runner
+                    .opts
+                    .start_at_task
+                    .as_deref()
+                    .unwrap_or_default();
                 let name = task.name.as_deref().unwrap_or_default();
                 let full = task.display_name();
                 if name == want || full == want {
@@ -213,12 +250,20 @@ impl PlayRun<'_> {
             let raw = task.display_name();
             if raw.contains("{{") {
                 let ctx = self.ctx_for(first, task);
-                self.runner.templar.render_str(&raw, &ctx).map(|v| v.to_string()).unwrap_or(raw)
+                self.runner
+                    .templar
+                    .render_str(&raw, &ctx)
+                    .map(|v| v.to_string())
+                    .unwrap_or(raw)
             } else {
                 raw
             }
         };
-        let run_on: Vec<String> = if task.run_once { vec![first.clone()] } else { hosts.to_vec() };
+        let run_on: Vec<String> = if task.run_once {
+            vec![first.clone()]
+        } else {
+            hosts.to_vec()
+        };
         self.runner.emit(Event::TaskStart {
             name: display.clone(),
             location: Some(task.loc.to_string()),
@@ -309,7 +354,12 @@ impl PlayRun<'_> {
                 };
                 loader.load_tasks(&node, &base, &inh, false)
             }
-            Include::Role { name, tasks_from, vars_from, defaults_from } => {
+            Include::Role {
+                name,
+                tasks_from,
+                vars_from,
+                defaults_from,
+            } => {
                 inh.role = None;
                 loader
                     .load_role_dynamic(
@@ -415,12 +465,21 @@ impl PlayRun<'_> {
         self.emit_result(host, task, display, o, None);
     }
 
-    fn emit_result(&self, host: &str, task: &Task, display: &str, o: &Outcome, item: Option<String>) {
+    fn emit_result(
+        &self,
+        host: &str,
+        task: &Task,
+        display: &str,
+        o: &Outcome,
+        item: Option<String>,
+    ) {
         let (_, diff_mode) = self.modes(task);
         let result = if task.no_log {
             map_value([(
                 "censored",
-                Value::from("the output has been hidden due to the fact that 'no_log: true' was specified for this result"),
+                Value::from(
+                    "the output has been hidden due to the fact that 'no_log: true' was specified for this result",
+                ),
             )])
         } else {
             o.to_value()
@@ -434,7 +493,11 @@ impl PlayRun<'_> {
             ignored: o.ignored,
             msg: if task.no_log { None } else { o.msg.clone() },
             changes: o.changes.clone(),
-            diffs: if diff_mode && !task.no_log { o.diffs.clone() } else { vec![] },
+            diffs: if diff_mode && !task.no_log {
+                o.diffs.clone()
+            } else {
+                vec![]
+            },
             result,
             duration: Duration::ZERO,
             no_log: task.no_log,
@@ -458,7 +521,15 @@ impl PlayRun<'_> {
         o
     }
 
-    async fn run_loop(&self, task: &Task, host: &str, ctx: &Context, kind: &LoopKind, raw: &Value, display: &str) -> Outcome {
+    async fn run_loop(
+        &self,
+        task: &Task,
+        host: &str,
+        ctx: &Context,
+        kind: &LoopKind,
+        raw: &Value,
+        display: &str,
+    ) -> Outcome {
         // The loop's `when` is evaluated per item, so evaluate nothing before expanding.
         let items = match self.loop_items(kind, raw, ctx, task) {
             Ok(i) => i,
@@ -501,8 +572,18 @@ impl PlayRun<'_> {
                     ("revindex", Value::from(n - i)),
                     ("revindex0", Value::from(n - i - 1)),
                     ("allitems", Value::from(items.clone())),
-                    ("previtem", if i > 0 { items[i - 1].clone() } else { Value::UNDEFINED }),
-                    ("nextitem", items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED)),
+                    (
+                        "previtem",
+                        if i > 0 {
+                            items[i - 1].clone()
+                        } else {
+                            Value::UNDEFINED
+                        },
+                    ),
+                    (
+                        "nextitem",
+                        items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
+                    ),
                 ]),
             );
             let ictx = ctx.push(Arc::new(lv));
@@ -518,7 +599,8 @@ impl PlayRun<'_> {
             let o = self.run_item(task, host, &ictx).await;
             let mut o = self.finish(task, host, &ictx, o);
             o.result.insert(loop_var.clone(), item.clone());
-            o.result.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
+            o.result
+                .insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
             any_changed |= o.status == Status::Changed;
             any_failed |= o.status == Status::Failed && !o.ignored;
             all_skipped &= o.status == Status::Skipped;
@@ -542,12 +624,20 @@ impl PlayRun<'_> {
         };
         let mut agg = Outcome::new(status);
         agg.result.insert("results".into(), Value::from(results));
-        agg.result.insert("msg".into(), Value::from(if any_failed { "One or more items failed" } else { "All items completed" }));
+        agg.result.insert(
+            "msg".into(),
+            Value::from(if any_failed {
+                "One or more items failed"
+            } else {
+                "All items completed"
+            }),
+        );
         agg.diffs = agg_diffs;
         agg.changes = agg_changes;
         agg.ignored = any_failed && self.ignore_errors(task, ctx);
         if status == Status::Skipped {
-            agg.result.insert("skipped_reason".into(), Value::from("No items in the list"));
+            agg.result
+                .insert("skipped_reason".into(), Value::from("No items in the list"));
         }
         // Per-item lines were printed; record stats/register/notify without another line unless
         // the aggregate failed (Ansible prints one summary failure then).
@@ -598,7 +688,9 @@ impl PlayRun<'_> {
         match &task.ignore_errors {
             None => false,
             Some(v) => match v.as_str() {
-                Some(s) if s.contains("{{") => self.runner.templar.eval_cond(s, ctx).unwrap_or(false),
+                Some(s) if s.contains("{{") => {
+                    self.runner.templar.eval_cond(s, ctx).unwrap_or(false)
+                }
                 _ => truthy(v),
             },
         }
@@ -634,13 +726,19 @@ impl PlayRun<'_> {
                             o.msg = o.msg.or(Some("failed_when condition was true".into()));
                         }
                         o.status = Status::Failed;
-                        o.result.insert("failed_when_result".into(), Value::from(true));
+                        o.result
+                            .insert("failed_when_result".into(), Value::from(true));
                     }
                     Ok(false) => {
                         if o.status == Status::Failed {
-                            o.status = if o.changes.is_empty() { Status::Ok } else { Status::Changed };
+                            o.status = if o.changes.is_empty() {
+                                Status::Ok
+                            } else {
+                                Status::Changed
+                            };
                         }
-                        o.result.insert("failed_when_result".into(), Value::from(false));
+                        o.result
+                            .insert("failed_when_result".into(), Value::from(false));
                     }
                     Err(e) => return Outcome::from_error(&e.at(&task.loc)),
                 }
@@ -675,7 +773,11 @@ impl PlayRun<'_> {
             match v {
                 None => d,
                 Some(v) => {
-                    let r = self.runner.templar.render_value(v, ctx).unwrap_or(v.clone());
+                    let r = self
+                        .runner
+                        .templar
+                        .render_value(v, ctx)
+                        .unwrap_or(v.clone());
                     f64::try_from(r.clone())
                         .ok()
                         .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))
@@ -707,7 +809,9 @@ impl PlayRun<'_> {
                 Ok(true) => return o,
                 Ok(false) if attempt >= attempts_max => {
                     o.status = Status::Failed;
-                    o.msg = Some(format!("Retries exhausted ({attempt} attempts): until '{until}' never held"));
+                    o.msg = Some(format!(
+                        "Retries exhausted ({attempt} attempts): until '{until}' never held"
+                    ));
                     return o;
                 }
                 Ok(false) => {
@@ -767,16 +871,28 @@ impl PlayRun<'_> {
                 let f = templar.render_value(file, ctx)?.to_string();
                 let path = crate::playbook::resolve_tasks_file(base, &f, task.role.as_deref());
                 if !path.exists() {
-                    return Err(Error::failed(format!("include_tasks: {} not found", path.display())).at(&task.loc));
+                    return Err(Error::failed(format!(
+                        "include_tasks: {} not found",
+                        path.display()
+                    ))
+                    .at(&task.loc));
                 }
                 let mut o = Outcome::new(Status::Ok);
                 o.msg = Some(format!("included: {}", path.display()));
                 o.include = Some(Include::Tasks(path));
                 Ok(o)
             }
-            TaskKind::IncludeRole { name, tasks_from, vars_from, defaults_from, .. } => {
+            TaskKind::IncludeRole {
+                name,
+                tasks_from,
+                vars_from,
+                defaults_from,
+                ..
+            } => {
                 let r = |s: &Option<String>| -> Result<Option<String>> {
-                    s.as_ref().map(|x| templar.render_str(x, ctx).map(|v| v.to_string())).transpose()
+                    s.as_ref()
+                        .map(|x| templar.render_str(x, ctx).map(|v| v.to_string()))
+                        .transpose()
                 };
                 let mut o = Outcome::new(Status::Ok);
                 let name = templar.render_value(name, ctx)?.to_string();
@@ -791,8 +907,13 @@ impl PlayRun<'_> {
             }
             TaskKind::Meta(_) | TaskKind::Block { .. } => Ok(Outcome::new(Status::Ok)),
             TaskKind::GatherFacts => {
-                let conn = self.shared.connection(&*self.runner.connector, host, ctx).await?;
-                let out = conn.exec(&crate::connection::Cmd::new(crate::facts::script())).await?;
+                let conn = self
+                    .shared
+                    .connection(&*self.runner.connector, host, ctx)
+                    .await?;
+                let out = conn
+                    .exec(&crate::connection::Cmd::new(crate::facts::script()))
+                    .await?;
                 if out.rc != 0 {
                     return Err(Error::failed(format!(
                         "gathering facts failed (rc {}): {}",
@@ -824,7 +945,10 @@ impl PlayRun<'_> {
                     None => (host.to_string(), None),
                 };
                 let cctx = conn_ctx.as_ref().unwrap_or(ctx);
-                let conn = self.shared.connection(&*self.runner.connector, &target, cctx).await?;
+                let conn = self
+                    .shared
+                    .connection(&*self.runner.connector, &target, cctx)
+                    .await?;
                 let become_ = self.become_for(task, ctx, cctx)?;
                 let env = self.environment(task, ctx)?;
                 let facts = self.shared.host(host).facts_map;
@@ -867,7 +991,8 @@ impl PlayRun<'_> {
         o.result = plan.result;
         o.msg = plan.msg;
         if !plan.facts.is_empty() {
-            o.result.insert("ansible_facts".into(), vars_value(&plan.facts));
+            o.result
+                .insert("ansible_facts".into(), vars_value(&plan.facts));
         }
         if let Some(f) = plan.failed {
             o.status = Status::Failed;
@@ -892,7 +1017,11 @@ impl PlayRun<'_> {
             match ch.action {
                 Action::None => {}
                 Action::Put { src, dest, opts } => conn.put(&src, &dest, &opts).await?,
-                Action::Exec { cmd, capture, fail_on_rc } => {
+                Action::Exec {
+                    cmd,
+                    capture,
+                    fail_on_rc,
+                } => {
                     let start = std::time::SystemTime::now();
                     let t0 = Instant::now();
                     let out = conn.exec(&cmd).await?;
@@ -901,22 +1030,34 @@ impl PlayRun<'_> {
                         let stderr = out.stderr_str();
                         let stdout = stdout.strip_suffix('\n').unwrap_or(&stdout).to_string();
                         let stderr = stderr.strip_suffix('\n').unwrap_or(&stderr).to_string();
-                        let lines = |s: &str| -> Value { s.lines().map(Value::from).collect::<Vec<_>>().into() };
+                        let lines = |s: &str| -> Value {
+                            s.lines().map(Value::from).collect::<Vec<_>>().into()
+                        };
                         o.result.insert("rc".into(), Value::from(out.rc));
                         o.result.insert("stdout_lines".into(), lines(&stdout));
                         o.result.insert("stderr_lines".into(), lines(&stderr));
                         o.result.insert("stdout".into(), Value::from(stdout));
                         o.result.insert("stderr".into(), Value::from(stderr));
-                        o.result.insert("start".into(), Value::from(fmt_time(start)));
-                        o.result.insert("end".into(), Value::from(fmt_time(std::time::SystemTime::now())));
-                        o.result.insert("delta".into(), Value::from(format!("{:?}", t0.elapsed())));
+                        o.result
+                            .insert("start".into(), Value::from(fmt_time(start)));
+                        o.result.insert(
+                            "end".into(),
+                            Value::from(fmt_time(std::time::SystemTime::now())),
+                        );
+                        o.result
+                            .insert("delta".into(), Value::from(format!("{:?}", t0.elapsed())));
                     }
                     if out.rc != 0 && (fail_on_rc || !capture) {
                         o.status = Status::Failed;
                         o.msg = Some(if capture {
                             "non-zero return code".to_string()
                         } else {
-                            format!("{} failed (rc {}): {}", ch.summary, out.rc, out.stderr_str().trim())
+                            format!(
+                                "{} failed (rc {}): {}",
+                                ch.summary,
+                                out.rc,
+                                out.stderr_str().trim()
+                            )
                         });
                         return Ok(o);
                     }
@@ -956,7 +1097,12 @@ impl PlayRun<'_> {
         let method = match method.as_str() {
             "sudo" => BecomeMethod::Sudo,
             "su" => BecomeMethod::Su,
-            other => return Err(Error::parse(format!("become_method '{other}' is not supported")).hint("prov supports sudo and su")),
+            other => {
+                return Err(
+                    Error::parse(format!("become_method '{other}' is not supported"))
+                        .hint("prov supports sudo and su"),
+                );
+            }
         };
         let password = match var("ansible_become_password")?.or(var("ansible_become_pass")?) {
             Some(v) => Some(Secret::new(v.to_string())),
@@ -972,7 +1118,12 @@ impl PlayRun<'_> {
             Some(f) => Some(f.clone()),
             None => var("ansible_become_flags")?.map(|v| v.to_string()),
         };
-        Ok(Some(Become { method, user, password, flags }))
+        Ok(Some(Become {
+            method,
+            user,
+            password,
+            flags,
+        }))
     }
 
     fn environment(&self, task: &Task, ctx: &Context) -> Result<Vec<(String, String)>> {
@@ -980,11 +1131,16 @@ impl PlayRun<'_> {
         for e in &task.environment {
             let v = self.runner.templar.render_value(e, ctx)?;
             if v.kind() != ValueKind::Map {
-                return Err(Error::parse("environment must be a mapping of names to values").at(&task.loc));
+                return Err(
+                    Error::parse("environment must be a mapping of names to values").at(&task.loc),
+                );
             }
             for (k, val) in value_to_vars(&v) {
                 if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
-                    return Err(Error::parse(format!("'{k}' is not a valid environment variable name")).at(&task.loc));
+                    return Err(Error::parse(format!(
+                        "'{k}' is not a valid environment variable name"
+                    ))
+                    .at(&task.loc));
                 }
                 env.retain(|(n, _)| n != &k);
                 env.push((k, crate::modules::args::value_str(&val)));
@@ -1026,7 +1182,12 @@ impl PlayRun<'_> {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(&dp)
                 .map_err(|e| Error::io(&dp, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json")))
+                .filter(|p| {
+                    matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("yml" | "yaml" | "json")
+                    )
+                })
                 .collect();
             entries.sort();
             files.extend(entries);
@@ -1036,7 +1197,10 @@ impl PlayRun<'_> {
         let mut out = Vars::new();
         for f in files {
             if !f.exists() {
-                return Err(Error::failed(format!("include_vars: {} not found", f.display())));
+                return Err(Error::failed(format!(
+                    "include_vars: {} not found",
+                    f.display()
+                )));
             }
             let node = crate::yaml::load_file(&f)?;
             out.extend(crate::playbook::vars_of(&node)?);
@@ -1049,7 +1213,13 @@ impl PlayRun<'_> {
         Ok(out)
     }
 
-    fn loop_items(&self, kind: &LoopKind, raw: &Value, ctx: &Context, task: &Task) -> Result<Vec<Value>> {
+    fn loop_items(
+        &self,
+        kind: &LoopKind,
+        raw: &Value,
+        ctx: &Context,
+        task: &Task,
+    ) -> Result<Vec<Value>> {
         let templar = &self.runner.templar;
         let v = templar.render_value(raw, ctx)?;
         let as_list = |v: &Value| -> Option<Vec<Value>> {
@@ -1097,14 +1267,22 @@ impl PlayRun<'_> {
                         p.clone()
                     } else {
                         let files = task.base.join("files").join(&p);
-                        if glob::glob(&files.display().to_string()).map(|mut g| g.next().is_some()).unwrap_or(false) {
+                        if glob::glob(&files.display().to_string())
+                            .map(|mut g| g.next().is_some())
+                            .unwrap_or(false)
+                        {
                             files.display().to_string()
                         } else {
                             task.base.join(&p).display().to_string()
                         }
                     };
-                    let g = glob::glob(&full).map_err(|e| Error::failed(format!("bad glob '{p}': {e}")))?;
-                    let mut found: Vec<String> = g.filter_map(|r| r.ok()).filter(|p| p.is_file()).map(|p| p.display().to_string()).collect();
+                    let g = glob::glob(&full)
+                        .map_err(|e| Error::failed(format!("bad glob '{p}': {e}")))?;
+                    let mut found: Vec<String> = g
+                        .filter_map(|r| r.ok())
+                        .filter(|p| p.is_file())
+                        .map(|p| p.display().to_string())
+                        .collect();
                     found.sort();
                     out.extend(found.into_iter().map(Value::from));
                 }
@@ -1112,14 +1290,29 @@ impl PlayRun<'_> {
             }
             LoopKind::Sequence => sequence(&v.to_string())?,
             LoopKind::Together => {
-                let lists: Vec<Vec<Value>> = as_list(&v).unwrap_or_default().iter().map(|l| as_list(l).unwrap_or_default()).collect();
+                let lists: Vec<Vec<Value>> = as_list(&v)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|l| as_list(l).unwrap_or_default())
+                    .collect();
                 let n = lists.iter().map(Vec::len).max().unwrap_or(0);
                 (0..n)
-                    .map(|i| Value::from(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::from(()))).collect::<Vec<_>>()))
+                    .map(|i| {
+                        Value::from(
+                            lists
+                                .iter()
+                                .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
+                                .collect::<Vec<_>>(),
+                        )
+                    })
                     .collect()
             }
             LoopKind::Nested => {
-                let lists: Vec<Vec<Value>> = as_list(&v).unwrap_or_default().iter().map(|l| as_list(l).unwrap_or_else(|| vec![l.clone()])).collect();
+                let lists: Vec<Vec<Value>> = as_list(&v)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|l| as_list(l).unwrap_or_else(|| vec![l.clone()]))
+                    .collect();
                 let mut acc: Vec<Vec<Value>> = vec![vec![]];
                 for l in lists {
                     let mut next = Vec::new();
@@ -1159,7 +1352,10 @@ fn sequence(spec: &str) -> Result<Vec<Value>> {
     let mut stride = 1i64;
     let mut count: Option<i64> = None;
     let mut format = "%d".to_string();
-    let bad = || Error::failed(format!("bad with_sequence spec '{spec}'")).hint("use start=1 end=5 [stride=1] [format=x%02d]");
+    let bad = || {
+        Error::failed(format!("bad with_sequence spec '{spec}'"))
+            .hint("use start=1 end=5 [stride=1] [format=x%02d]")
+    };
     for w in spec.split_whitespace() {
         let (k, v) = w.split_once('=').ok_or_else(bad)?;
         match k {
@@ -1192,7 +1388,11 @@ fn printf_int(fmt: &str, n: i64) -> String {
     let re = regex::Regex::new(r"%(0?)(\d*)d").expect("valid regex");
     re.replace(fmt, |c: &regex::Captures| {
         let width: usize = c[2].parse().unwrap_or(0);
-        if &c[1] == "0" { format!("{n:0width$}") } else { format!("{n:width$}") }
+        if &c[1] == "0" {
+            format!("{n:0width$}")
+        } else {
+            format!("{n:width$}")
+        }
     })
     .into_owned()
 }
@@ -1229,7 +1429,11 @@ mod tests {
 
     #[test]
     fn sequences() {
-        let s: Vec<String> = sequence("start=1 end=3 format=web%02d").unwrap().iter().map(|v| v.to_string()).collect();
+        let s: Vec<String> = sequence("start=1 end=3 format=web%02d")
+            .unwrap()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
         assert_eq!(s, vec!["web01", "web02", "web03"]);
         assert_eq!(sequence("start=0 count=3 stride=2").unwrap().len(), 3);
         assert!(sequence("bogus").is_err());

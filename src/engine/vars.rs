@@ -57,12 +57,12 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn new(inventory: Arc<Inventory>, templar: Templar, extra: Arc<Vars>) -> Self {
-        let groups = Value::from_iter(
-            inventory
-                .groups_map()
-                .into_iter()
-                .map(|(g, hs)| (Value::from(g), Value::from_iter(hs.into_iter().map(Value::from)))),
-        );
+        let groups = Value::from_iter(inventory.groups_map().into_iter().map(|(g, hs)| {
+            (
+                Value::from(g),
+                Value::from_iter(hs.into_iter().map(Value::from)),
+            )
+        }));
         Shared {
             inventory,
             templar,
@@ -92,7 +92,12 @@ impl Shared {
     }
 
     pub fn inv_vars(&self, host: &str) -> Arc<Vars> {
-        if let Some(v) = self.inv_vars.read().unwrap_or_else(|e| e.into_inner()).get(host) {
+        if let Some(v) = self
+            .inv_vars
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(host)
+        {
             return v.clone();
         }
         let v = Arc::new(self.inventory.host_vars(host));
@@ -166,10 +171,20 @@ impl Shared {
         );
         m.insert(
             "group_names".into(),
-            Value::from_iter(self.inventory.group_names(host).into_iter().map(Value::from)),
+            Value::from_iter(
+                self.inventory
+                    .group_names(host)
+                    .into_iter()
+                    .map(Value::from),
+            ),
         );
         m.insert("groups".into(), self.groups.clone());
-        m.insert("hostvars".into(), Value::from_object(HostVarsObject { shared: self.clone() }));
+        m.insert(
+            "hostvars".into(),
+            Value::from_object(HostVarsObject {
+                shared: self.clone(),
+            }),
+        );
         let hosts = Value::from_iter(play.hosts.iter().map(|h| Value::from(h.as_str())));
         m.insert("ansible_play_hosts_all".into(), hosts.clone());
         m.insert("ansible_play_hosts".into(), hosts.clone());
@@ -184,7 +199,10 @@ impl Shared {
         m.insert("ansible_diff_mode".into(), Value::from(diff));
         m.insert("ansible_verbosity".into(), Value::from(verbosity));
         m.insert("omit".into(), Value::from(crate::template::OMIT));
-        let parts: Vec<i64> = ANSIBLE_COMPAT_VERSION.split('.').filter_map(|p| p.parse().ok()).collect();
+        let parts: Vec<i64> = ANSIBLE_COMPAT_VERSION
+            .split('.')
+            .filter_map(|p| p.parse().ok())
+            .collect();
         m.insert(
             "ansible_version".into(),
             map_value([
@@ -213,7 +231,10 @@ impl Shared {
         let data = self.host(host);
         let mut layers: Vec<Arc<Vars>> = Vec::with_capacity(12);
         if let Some(r) = &task.role {
-            magic.insert("role_path".into(), Value::from(r.path.display().to_string()));
+            magic.insert(
+                "role_path".into(),
+                Value::from(r.path.display().to_string()),
+            );
             magic.insert("role_name".into(), Value::from(r.name.as_str()));
             layers.push(Arc::new(magic));
             layers.push(r.defaults.clone());
@@ -242,12 +263,22 @@ impl Shared {
 
     /// The context `hostvars[host]` shows.
     pub fn hostvars_context(self: &Arc<Self>, host: &str) -> Context {
-        let play_vars = self.play.read().unwrap_or_else(|e| e.into_inner()).vars.clone();
+        let play_vars = self
+            .play
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .vars
+            .clone();
         let mut magic = Vars::new();
         magic.insert("inventory_hostname".into(), Value::from(host));
         magic.insert(
             "group_names".into(),
-            Value::from_iter(self.inventory.group_names(host).into_iter().map(Value::from)),
+            Value::from_iter(
+                self.inventory
+                    .group_names(host)
+                    .into_iter()
+                    .map(Value::from),
+            ),
         );
         let data = self.host(host);
         Context::new(
@@ -273,7 +304,9 @@ impl Shared {
     ) -> crate::error::Result<Arc<dyn Connection>> {
         let cell = {
             let mut g = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-            g.entry(host.to_string()).or_insert_with(|| Arc::new(OnceCell::new())).clone()
+            g.entry(host.to_string())
+                .or_insert_with(|| Arc::new(OnceCell::new()))
+                .clone()
         };
         let conn = cell
             .get_or_try_init(|| async {
@@ -282,13 +315,19 @@ impl Shared {
             })
             .await?
             .clone();
-        self.conns.lock().await.insert(host.to_string(), conn.clone());
+        self.conns
+            .lock()
+            .await
+            .insert(host.to_string(), conn.clone());
         Ok(conn)
     }
 
     /// Forgets a host's connection (after it dropped, or `meta: reset_connection`).
     pub async fn drop_connection(&self, host: &str) {
-        self.cells.lock().unwrap_or_else(|e| e.into_inner()).remove(host);
+        self.cells
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(host);
         if let Some(c) = self.conns.lock().await.remove(host) {
             let _ = c.close().await;
         }

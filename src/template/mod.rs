@@ -25,7 +25,9 @@ impl Default for Templar {
 impl Templar {
     /// A templar with every Ansible filter, test and lookup registered.
     pub fn new() -> Self {
-        Templar { _inner: Arc::new(()) }
+        Templar {
+            _inner: Arc::new(()),
+        }
     }
     /// Sets the ansible-vault password used to decrypt `!vault` values.
     pub fn with_vault_password(self, pw: Option<crate::connection::Secret>) -> Self {
@@ -71,7 +73,10 @@ pub struct Context {
 impl Context {
     /// A context over `layers` (lowest precedence first).
     pub fn new(templar: &Templar, layers: Vec<Arc<Vars>>) -> Self {
-        Context { templar: templar.clone(), layers }
+        Context {
+            templar: templar.clone(),
+            layers,
+        }
     }
     /// A new context with one more (highest precedence) layer.
     pub fn push(&self, layer: Arc<Vars>) -> Context {

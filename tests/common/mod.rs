@@ -105,7 +105,11 @@ impl Run {
     }
     #[track_caller]
     pub fn stdout_lacks(&self, s: &str) -> &Self {
-        assert!(!self.stdout.contains(s), "stdout has {s:?}\n--- stdout\n{}", self.stdout);
+        assert!(
+            !self.stdout.contains(s),
+            "stdout has {s:?}\n--- stdout\n{}",
+            self.stdout
+        );
         self
     }
     #[track_caller]
@@ -127,7 +131,9 @@ impl Run {
             .find(|l| l.split_whitespace().next() == Some(host) && l.contains("ok="))
             .unwrap_or_else(|| panic!("no recap line for {host}\n{}", self.stdout));
         let get = |k: &str| -> u32 {
-            let i = line.find(&format!("{k}=")).unwrap_or_else(|| panic!("no {k} in {line}"));
+            let i = line
+                .find(&format!("{k}="))
+                .unwrap_or_else(|| panic!("no {k} in {line}"));
             line[i + k.len() + 1..]
                 .split_whitespace()
                 .next()
@@ -149,7 +155,11 @@ impl Run {
     #[track_caller]
     pub fn changed(&self, host: &str, n: u32) -> &Self {
         let r = self.recap(host);
-        assert_eq!(r[1], n, "changed={} for {host} (want {n})\n{}", r[1], self.stdout);
+        assert_eq!(
+            r[1], n,
+            "changed={} for {host} (want {n})\n{}",
+            r[1], self.stdout
+        );
         self
     }
 }
