@@ -135,7 +135,9 @@ impl Error {
             format!("{}: {}", path.as_ref().display(), err),
         );
         if err.kind() == std::io::ErrorKind::NotFound {
-            e.hint = Some("check the path; relative paths are resolved from the playbook's folder".into());
+            e.hint = Some(
+                "check the path; relative paths are resolved from the playbook's folder".into(),
+            );
         }
         e
     }
@@ -205,9 +207,7 @@ impl Error {
                     .take(loc.col.saturating_sub(1))
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
-                out.push_str(&format!(
-                    "\n{pad} |\n{num} | {text}\n{pad} | {caret_pad}^"
-                ));
+                out.push_str(&format!("\n{pad} |\n{num} | {text}\n{pad} | {caret_pad}^"));
             }
         }
         if let Some(hint) = &self.hint {
@@ -238,7 +238,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Returns the candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let d = levenshtein(word, c);
@@ -271,7 +274,10 @@ mod tests {
 
     #[test]
     fn suggests_close_words_only() {
-        assert_eq!(did_you_mean("coppy", ["copy", "command", "file"]), Some("copy"));
+        assert_eq!(
+            did_you_mean("coppy", ["copy", "command", "file"]),
+            Some("copy")
+        );
         assert_eq!(did_you_mean("zzzzzz", ["copy", "command"]), None);
     }
 

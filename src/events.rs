@@ -157,6 +157,9 @@ pub struct Collect {
 
 impl Sink for Collect {
     fn event(&self, ev: &Event) {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(ev.clone());
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ev.clone());
     }
 }

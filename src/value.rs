@@ -39,7 +39,10 @@ pub fn map_value<'a>(entries: impl IntoIterator<Item = (&'a str, Value)>) -> Val
 
 /// Converts [`Vars`] into a map [`Value`].
 pub fn vars_value(vars: &Vars) -> Value {
-    Value::from_iter(vars.iter().map(|(k, v)| (Value::from(k.as_str()), v.clone())))
+    Value::from_iter(
+        vars.iter()
+            .map(|(k, v)| (Value::from(k.as_str()), v.clone())),
+    )
 }
 
 /// Converts a map [`Value`] into [`Vars`] (non-map values give an empty set).

@@ -113,11 +113,9 @@ impl Node {
             NodeValue::Unsafe(s) => Value::from_safe_string(s.clone()),
             NodeValue::Vault(s) => Value::from_object(VaultText::new(s.clone())),
             NodeValue::Seq(items) => items.iter().map(Node::to_value).collect(),
-            NodeValue::Map(entries) => Value::from_iter(
-                entries
-                    .iter()
-                    .map(|(k, v)| (key_value(k), v.to_value())),
-            ),
+            NodeValue::Map(entries) => {
+                Value::from_iter(entries.iter().map(|(k, v)| (key_value(k), v.to_value())))
+            }
         }
     }
     /// An error of kind Parse located at this node.
@@ -195,8 +193,9 @@ impl<'a> Builder<'a> {
                 }
                 Event::StreamEnd => break,
                 _ => {
-                    return Err(Error::new(ErrorKind::Yaml, "unexpected YAML event")
-                        .at(&self.loc(&span)));
+                    return Err(
+                        Error::new(ErrorKind::Yaml, "unexpected YAML event").at(&self.loc(&span))
+                    );
                 }
             }
         }
@@ -210,12 +209,17 @@ impl<'a> Builder<'a> {
         let loc = self.loc(&span);
         let (node, anchor) = match ev {
             Event::Alias(id) => {
-                return self.anchors.get(&id).cloned().map(|mut n| {
-                    n.loc = loc.clone();
-                    n
-                }).ok_or_else(|| {
-                    Error::new(ErrorKind::Yaml, "alias to an unknown anchor").at(&loc)
-                });
+                return self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .map(|mut n| {
+                        n.loc = loc.clone();
+                        n
+                    })
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::Yaml, "alias to an unknown anchor").at(&loc)
+                    });
             }
             Event::Scalar(text, style, anchor, tag) => {
                 (self.scalar(&text, style, tag.as_deref(), &loc)?, anchor)
@@ -230,7 +234,13 @@ impl<'a> Builder<'a> {
                     }
                     items.push(self.node(ev, span)?);
                 }
-                (Node { value: NodeValue::Seq(items), loc }, anchor)
+                (
+                    Node {
+                        value: NodeValue::Seq(items),
+                        loc,
+                    },
+                    anchor,
+                )
             }
             Event::MappingStart(anchor, tag) => {
                 self.check_collection_tag(tag.as_deref(), "map", &loc)?;
@@ -241,7 +251,8 @@ impl<'a> Builder<'a> {
                     if matches!(ev, Event::MappingEnd) {
                         break;
                     }
-                    let is_merge = matches!(&ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
+                    let is_merge =
+                        matches!(&ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
                     let key = self.node(ev, span)?;
                     let (ev, span) = self.next()?;
                     let val = self.node(ev, span)?;
@@ -296,7 +307,13 @@ impl<'a> Builder<'a> {
                         entries.push((k, v));
                     }
                 }
-                (Node { value: NodeValue::Map(entries), loc }, anchor)
+                (
+                    Node {
+                        value: NodeValue::Map(entries),
+                        loc,
+                    },
+                    anchor,
+                )
             }
             _ => {
                 return Err(Error::new(ErrorKind::Yaml, "unexpected YAML structure").at(&loc));
@@ -312,8 +329,9 @@ impl<'a> Builder<'a> {
         match tag {
             None => Ok(()),
             Some(t) if t.is_yaml_core_schema() && t.suffix == want => Ok(()),
-            Some(t) => Err(Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}` here"))
-                .at(loc)),
+            Some(t) => {
+                Err(Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}` here")).at(loc))
+            }
         }
     }
 
@@ -326,26 +344,45 @@ impl<'a> Builder<'a> {
     ) -> Result<Node> {
         let value = match tag {
             Some(t) if t.handle == "!" && t.suffix == "vault" => NodeValue::Vault(text.to_string()),
-            Some(t) if t.handle == "!" && t.suffix == "unsafe" => NodeValue::Unsafe(text.to_string()),
+            Some(t) if t.handle == "!" && t.suffix == "unsafe" => {
+                NodeValue::Unsafe(text.to_string())
+            }
             Some(t) if t.is_yaml_core_schema() => match t.suffix.as_str() {
                 "str" => NodeValue::Str(text.to_string()),
                 "int" => match resolve_plain(text) {
                     NodeValue::Int(i) => NodeValue::Int(i),
-                    _ => return Err(Error::new(ErrorKind::Yaml, format!("`{text}` is not an integer")).at(loc)),
+                    _ => {
+                        return Err(Error::new(
+                            ErrorKind::Yaml,
+                            format!("`{text}` is not an integer"),
+                        )
+                        .at(loc));
+                    }
                 },
                 "float" => match resolve_plain(text) {
                     NodeValue::Float(f) => NodeValue::Float(f),
                     NodeValue::Int(i) => NodeValue::Float(i as f64),
-                    _ => return Err(Error::new(ErrorKind::Yaml, format!("`{text}` is not a float")).at(loc)),
+                    _ => {
+                        return Err(
+                            Error::new(ErrorKind::Yaml, format!("`{text}` is not a float")).at(loc),
+                        );
+                    }
                 },
                 "bool" => match resolve_plain(text) {
                     NodeValue::Bool(b) => NodeValue::Bool(b),
-                    _ => return Err(Error::new(ErrorKind::Yaml, format!("`{text}` is not a boolean")).at(loc)),
+                    _ => {
+                        return Err(Error::new(
+                            ErrorKind::Yaml,
+                            format!("`{text}` is not a boolean"),
+                        )
+                        .at(loc));
+                    }
                 },
                 "null" => NodeValue::Null,
                 _ => {
-                    return Err(Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}`"))
-                        .at(loc));
+                    return Err(
+                        Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}`")).at(loc),
+                    );
                 }
             },
             Some(t) => {
@@ -356,7 +393,10 @@ impl<'a> Builder<'a> {
             None if style == ScalarStyle::Plain => resolve_plain(text),
             None => NodeValue::Str(text.to_string()),
         };
-        Ok(Node { value, loc: loc.clone() })
+        Ok(Node {
+            value,
+            loc: loc.clone(),
+        })
     }
 }
 
@@ -490,7 +530,11 @@ mod tests {
     #[test]
     fn spans_are_one_based() {
         let n = load("- hosts: all\n  tasks:\n    - debug: msg=hi\n").unwrap();
-        let task = &n.as_seq().unwrap()[0].get("tasks").unwrap().as_seq().unwrap()[0];
+        let task = &n.as_seq().unwrap()[0]
+            .get("tasks")
+            .unwrap()
+            .as_seq()
+            .unwrap()[0];
         assert_eq!((task.loc.line, task.loc.col), (3, 7));
         let (k, _) = &task.as_map().unwrap()[0];
         assert_eq!((k.loc.line, k.loc.col), (3, 7));
@@ -522,9 +566,13 @@ mod tests {
 
     #[test]
     fn vault_and_unsafe_tags() {
-        let n = load("p: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\nu: !unsafe '{{ x }}'\n").unwrap();
+        let n = load("p: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\nu: !unsafe '{{ x }}'\n")
+            .unwrap();
         assert!(matches!(n.get("p").unwrap().value, NodeValue::Vault(_)));
-        assert_eq!(n.get("u").unwrap().value, NodeValue::Unsafe("{{ x }}".into()));
+        assert_eq!(
+            n.get("u").unwrap().value,
+            NodeValue::Unsafe("{{ x }}".into())
+        );
         assert!(n.get("u").unwrap().to_value().is_safe());
         let e = load("x: !custom 1\n").unwrap_err();
         assert!(e.msg.contains("unsupported YAML tag"));

@@ -26,7 +26,12 @@ impl Connection for LocalConnection {
         &self.host
     }
 
-    async fn exec_raw(&self, line: &str, preamble: Option<&Secret>, stdin: &Stdin) -> Result<ExecOutput> {
+    async fn exec_raw(
+        &self,
+        line: &str,
+        preamble: Option<&Secret>,
+        stdin: &Stdin,
+    ) -> Result<ExecOutput> {
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(line)
@@ -78,7 +83,11 @@ mod tests {
     async fn exec_put_get_roundtrip() {
         let c = LocalConnection::new("localhost");
         let out = c
-            .exec(&Cmd { script: "cat; echo err >&2; exit 3".into(), stdin: Stdin::Bytes(b"in".to_vec()), ..Default::default() })
+            .exec(&Cmd {
+                script: "cat; echo err >&2; exit 3".into(),
+                stdin: Stdin::Bytes(b"in".to_vec()),
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(out.rc, 3);
@@ -88,12 +97,22 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let dest = dir.join("f.txt");
         let d = dest.to_str().unwrap();
-        c.put(&Stdin::Bytes(b"hello".to_vec()), d, &PutOpts { mode: Some("0600".into()), ..Default::default() })
-            .await
-            .unwrap();
+        c.put(
+            &Stdin::Bytes(b"hello".to_vec()),
+            d,
+            &PutOpts {
+                mode: Some("0600".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(c.get(d, None).await.unwrap(), b"hello");
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temp file left behind");
         std::fs::remove_dir_all(dir).unwrap();

@@ -90,7 +90,10 @@ pub struct Cmd {
 impl Cmd {
     /// A command running `script` with no stdin.
     pub fn new(script: impl Into<String>) -> Self {
-        Cmd { script: script.into(), ..Default::default() }
+        Cmd {
+            script: script.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -130,7 +133,8 @@ pub struct Wrapped {
 /// Quotes `s` for POSIX sh (single quotes).
 pub fn quote(s: &str) -> String {
     if !s.is_empty()
-        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&c))
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&c))
     {
         return s.to_string();
     }
@@ -156,7 +160,11 @@ pub fn wrap(cmd: &Cmd) -> Wrapped {
     inner.push_str(&cmd.script);
     let sh = format!("/bin/sh -c {}", quote(&inner));
     match &cmd.become_ {
-        None => Wrapped { line: sh, preamble: None, prompt: None },
+        None => Wrapped {
+            line: sh,
+            preamble: None,
+            prompt: None,
+        },
         Some(b) => {
             let flags = b.flags.clone().unwrap_or_default();
             match b.method {
@@ -216,12 +224,19 @@ pub trait Connection: Send + Sync {
     fn host(&self) -> &str;
 
     /// Runs a shell command line with stdin: the one thing a transport must provide.
-    async fn exec_raw(&self, line: &str, preamble: Option<&Secret>, stdin: &Stdin) -> Result<ExecOutput>;
+    async fn exec_raw(
+        &self,
+        line: &str,
+        preamble: Option<&Secret>,
+        stdin: &Stdin,
+    ) -> Result<ExecOutput>;
 
     /// Runs a [`Cmd`] (wrapped with chdir, env and become).
     async fn exec(&self, cmd: &Cmd) -> Result<ExecOutput> {
         let w = wrap(cmd);
-        let mut out = self.exec_raw(&w.line, w.preamble.as_ref(), &cmd.stdin).await?;
+        let mut out = self
+            .exec_raw(&w.line, w.preamble.as_ref(), &cmd.stdin)
+            .await?;
         if let Some(p) = &w.prompt {
             let s = out.stderr_str();
             if s.contains(p.as_str()) {
@@ -319,7 +334,10 @@ mod tests {
             ..Default::default()
         };
         let w = wrap(&c);
-        assert_eq!(w.line, r"/bin/sh -c 'cd /tmp && A='\''x y'\'' export A && echo $A'");
+        assert_eq!(
+            w.line,
+            r"/bin/sh -c 'cd /tmp && A='\''x y'\'' export A && echo $A'"
+        );
         assert!(w.preamble.is_none());
     }
 

@@ -67,7 +67,15 @@ pub struct OptSpec {
 impl OptSpec {
     /// An optional option of `kind` without default, choices or aliases.
     pub const fn new(name: &'static str, kind: OptKind, doc: &'static str) -> Self {
-        OptSpec { name, kind, required: false, default: None, choices: &[], aliases: &[], doc }
+        OptSpec {
+            name,
+            kind,
+            required: false,
+            default: None,
+            choices: &[],
+            aliases: &[],
+            doc,
+        }
     }
     /// Marks the option required.
     pub const fn required(mut self) -> Self {
@@ -122,7 +130,10 @@ impl ModuleDoc {
     }
     /// Renders the `prov doc` text.
     pub fn render(&self) -> String {
-        let mut s = format!("{} - {}\n\n{}\n\nOPTIONS (= is mandatory):\n", self.name, self.short, self.description);
+        let mut s = format!(
+            "{} - {}\n\n{}\n\nOPTIONS (= is mandatory):\n",
+            self.name, self.short, self.description
+        );
         for o in self.options {
             let mark = if o.required { "=" } else { "-" };
             s.push_str(&format!("\n{mark} {} ({})\n", o.name, o.kind.name()));
@@ -138,7 +149,9 @@ impl ModuleDoc {
             }
         }
         if let Some(f) = self.free_form {
-            s.push_str(&format!("\nFREE FORM: the module takes a free-form string as `{f}`.\n"));
+            s.push_str(&format!(
+                "\nFREE FORM: the module takes a free-form string as `{f}`.\n"
+            ));
         }
         if !self.examples.is_empty() {
             s.push_str(&format!("\nEXAMPLES:\n{}\n", self.examples.trim_end()));
@@ -160,7 +173,9 @@ impl Args {
     }
     /// The raw value of an option.
     pub fn get(&self, k: &str) -> Option<&Value> {
-        self.vals.get(k).filter(|v| !v.is_none() && !v.is_undefined())
+        self.vals
+            .get(k)
+            .filter(|v| !v.is_none() && !v.is_undefined())
     }
     /// True when the option was given (or defaulted).
     pub fn has(&self, k: &str) -> bool {
@@ -180,11 +195,19 @@ impl Args {
     }
     /// An integer option.
     pub fn int(&self, k: &str) -> Option<i64> {
-        self.get(k).and_then(|v| i64::try_from(v.clone()).ok().or_else(|| v.as_str()?.trim().parse().ok()))
+        self.get(k).and_then(|v| {
+            i64::try_from(v.clone())
+                .ok()
+                .or_else(|| v.as_str()?.trim().parse().ok())
+        })
     }
     /// A float option.
     pub fn float(&self, k: &str) -> Option<f64> {
-        self.get(k).and_then(|v| f64::try_from(v.clone()).ok().or_else(|| v.as_str()?.trim().parse().ok()))
+        self.get(k).and_then(|v| {
+            f64::try_from(v.clone())
+                .ok()
+                .or_else(|| v.as_str()?.trim().parse().ok())
+        })
     }
     /// A list option as strings (a comma-separated string is split).
     pub fn list_str(&self, k: &str) -> Vec<String> {
@@ -232,7 +255,8 @@ pub fn value_str(v: &Value) -> String {
 }
 
 fn is_template(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| s.contains("{{") || s.contains("{%"))
+    v.as_str()
+        .is_some_and(|s| s.contains("{{") || s.contains("{%"))
 }
 
 /// Validates raw arguments against a module's spec: unknown options (with "did you mean"),
@@ -248,7 +272,11 @@ pub fn validate_args(doc: &ModuleDoc, raw: &Vars) -> Result<Args> {
                 Some(s) => e.hint(format!("did you mean '{s}'? (see `prov doc {}`)", doc.name)),
                 None => e.hint(format!(
                     "its options are: {} (see `prov doc {}`)",
-                    doc.options.iter().map(|o| o.name).collect::<Vec<_>>().join(", "),
+                    doc.options
+                        .iter()
+                        .map(|o| o.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     doc.name
                 )),
             };
@@ -269,12 +297,20 @@ pub fn validate_args(doc: &ModuleDoc, raw: &Vars) -> Result<Args> {
         vals.insert(spec.name.to_string(), v.clone());
     }
     for group in doc.mutually_exclusive {
-        let given: Vec<&str> = group.iter().copied().filter(|g| vals.contains_key(*g)).collect();
+        let given: Vec<&str> = group
+            .iter()
+            .copied()
+            .filter(|g| vals.contains_key(*g))
+            .collect();
         if given.len() > 1 {
             return Err(Error::parse(format!(
                 "module '{}': options {} are mutually exclusive",
                 doc.name,
-                given.iter().map(|g| format!("'{g}'")).collect::<Vec<_>>().join(" and ")
+                given
+                    .iter()
+                    .map(|g| format!("'{g}'"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             )));
         }
     }
@@ -308,8 +344,14 @@ pub fn validate_args(doc: &ModuleDoc, raw: &Vars) -> Result<Args> {
 fn default_value(kind: OptKind, d: &str) -> Value {
     match kind {
         OptKind::Bool => Value::from(truthy(&Value::from(d))),
-        OptKind::Int => d.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(d)),
-        OptKind::Float => d.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::from(d)),
+        OptKind::Int => d
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::from(d)),
+        OptKind::Float => d
+            .parse::<f64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::from(d)),
         _ => Value::from(d),
     }
 }
@@ -331,7 +373,18 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
                 || v.as_str().is_some_and(|s| {
                     matches!(
                         s.trim().to_ascii_lowercase().as_str(),
-                        "yes" | "no" | "true" | "false" | "on" | "off" | "1" | "0" | "y" | "n" | "t" | "f"
+                        "yes"
+                            | "no"
+                            | "true"
+                            | "false"
+                            | "on"
+                            | "off"
+                            | "1"
+                            | "0"
+                            | "y"
+                            | "n"
+                            | "t"
+                            | "f"
                     )
                 });
             if !ok {
@@ -368,7 +421,10 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
         let s = value_str(v);
         let matches = spec.choices.iter().any(|c| *c == s)
             || (kind == ValueKind::Bool
-                && spec.choices.iter().any(|c| truthy(&Value::from(*c)) == v.is_true()));
+                && spec
+                    .choices
+                    .iter()
+                    .any(|c| truthy(&Value::from(*c)) == v.is_true()));
         if !matches {
             let mut e = Error::parse(format!(
                 "option '{}' of module '{}' must be one of: {}; got '{s}'",
@@ -405,8 +461,12 @@ mod tests {
         short: "a demo",
         description: "",
         options: &[
-            OptSpec::new("path", OptKind::Path, "the path").required().aliases(&["dest"]),
-            OptSpec::new("state", OptKind::Str, "state").default("present").choices(&["present", "absent"]),
+            OptSpec::new("path", OptKind::Path, "the path")
+                .required()
+                .aliases(&["dest"]),
+            OptSpec::new("state", OptKind::Str, "state")
+                .default("present")
+                .choices(&["present", "absent"]),
             OptSpec::new("force", OptKind::Bool, "force").default("no"),
             OptSpec::new("mode", OptKind::Mode, "mode"),
             OptSpec::new("content", OptKind::Str, "c"),
@@ -419,12 +479,19 @@ mod tests {
     };
 
     fn vars(pairs: &[(&str, Value)]) -> Vars {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
     fn defaults_aliases_and_modes() {
-        let a = validate_args(&DOC, &vars(&[("dest", Value::from("/x")), ("mode", Value::from(420))])).unwrap();
+        let a = validate_args(
+            &DOC,
+            &vars(&[("dest", Value::from("/x")), ("mode", Value::from(420))]),
+        )
+        .unwrap();
         assert_eq!(a.str("path").as_deref(), Some("/x"));
         assert_eq!(a.str("state").as_deref(), Some("present"));
         assert!(!a.bool("force"));
@@ -433,22 +500,49 @@ mod tests {
 
     #[test]
     fn typo_gets_did_you_mean() {
-        let e = validate_args(&DOC, &vars(&[("path", Value::from("/x")), ("stat", Value::from("absent"))])).unwrap_err();
+        let e = validate_args(
+            &DOC,
+            &vars(&[("path", Value::from("/x")), ("stat", Value::from("absent"))]),
+        )
+        .unwrap_err();
         assert_eq!(e.msg, "module 'demo' has no option 'stat'");
         assert!(e.hint.unwrap().contains("did you mean 'state'?"));
     }
 
     #[test]
     fn type_choice_required_exclusive() {
-        let e = validate_args(&DOC, &vars(&[("path", Value::from("/x")), ("force", Value::from("maybe"))])).unwrap_err();
+        let e = validate_args(
+            &DOC,
+            &vars(&[("path", Value::from("/x")), ("force", Value::from("maybe"))]),
+        )
+        .unwrap_err();
         assert!(e.msg.contains("must be a boolean"), "{}", e.msg);
-        let e = validate_args(&DOC, &vars(&[("path", Value::from("/x")), ("state", Value::from("absnt"))])).unwrap_err();
+        let e = validate_args(
+            &DOC,
+            &vars(&[("path", Value::from("/x")), ("state", Value::from("absnt"))]),
+        )
+        .unwrap_err();
         assert!(e.hint.unwrap().contains("absent"));
         let e = validate_args(&DOC, &vars(&[])).unwrap_err();
         assert!(e.msg.contains("missing required option 'path'"));
-        let e = validate_args(&DOC, &vars(&[("path", Value::from("/x")), ("src", Value::from("a")), ("content", Value::from("b"))])).unwrap_err();
+        let e = validate_args(
+            &DOC,
+            &vars(&[
+                ("path", Value::from("/x")),
+                ("src", Value::from("a")),
+                ("content", Value::from("b")),
+            ]),
+        )
+        .unwrap_err();
         assert!(e.msg.contains("mutually exclusive"));
         // templates are not type-checked
-        validate_args(&DOC, &vars(&[("path", Value::from("/x")), ("force", Value::from("{{ f }}"))])).unwrap();
+        validate_args(
+            &DOC,
+            &vars(&[
+                ("path", Value::from("/x")),
+                ("force", Value::from("{{ f }}")),
+            ]),
+        )
+        .unwrap();
     }
 }

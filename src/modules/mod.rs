@@ -112,11 +112,23 @@ impl Plan {
     }
     /// A failed plan.
     pub fn fail(msg: impl Into<String>) -> Self {
-        Plan { failed: Some(msg.into()), ..Default::default() }
+        Plan {
+            failed: Some(msg.into()),
+            ..Default::default()
+        }
     }
     /// Adds a change.
-    pub fn change(mut self, summary: impl Into<String>, diff: Option<Diff>, action: Action) -> Self {
-        self.changes.push(Change { summary: summary.into(), diff, action });
+    pub fn change(
+        mut self,
+        summary: impl Into<String>,
+        diff: Option<Diff>,
+        action: Action,
+    ) -> Self {
+        self.changes.push(Change {
+            summary: summary.into(),
+            diff,
+            action,
+        });
         self
     }
     /// Sets a return value.
@@ -175,7 +187,10 @@ impl TaskCtx<'_> {
     }
     /// Put options with the task's become.
     pub fn put_opts(&self) -> PutOpts {
-        PutOpts { become_: self.become_.clone(), ..Default::default() }
+        PutOpts {
+            become_: self.become_.clone(),
+            ..Default::default()
+        }
     }
     /// Finds a local file the way Ansible does: absolute as is, else `<dir>/<kind>/<p>` then
     /// `<dir>/<p>` for each search path.

@@ -22,7 +22,9 @@ impl Default for Templar {
 impl Templar {
     /// A templar with every Ansible filter, test and lookup registered.
     pub fn new() -> Self {
-        Templar { _inner: Arc::new(()) }
+        Templar {
+            _inner: Arc::new(()),
+        }
     }
     /// Renders a string. A string that is exactly one `{{ expr }}` returns the expression's
     /// native value (list, dict, number); other strings render to a string; strings without
@@ -63,7 +65,10 @@ pub struct Context {
 impl Context {
     /// A context over `layers` (lowest precedence first).
     pub fn new(templar: &Templar, layers: Vec<Arc<Vars>>) -> Self {
-        Context { templar: templar.clone(), layers }
+        Context {
+            templar: templar.clone(),
+            layers,
+        }
     }
     /// A new context with one more (highest precedence) layer.
     pub fn push(&self, layer: Arc<Vars>) -> Context {
