@@ -19,19 +19,71 @@ static DOC: ModuleDoc = ModuleDoc {
         `insertbefore`. An empty block or state=absent removes it. Follows Ansible's algorithm. \
         Check mode and --diff are exact.",
     options: &[
-        OptSpec::new("path", OptKind::Path, "The file to edit.").required().aliases(&["dest", "destfile", "name"]),
-        OptSpec::new("block", OptKind::Str, "The lines to put between the markers.").default("").aliases(&["content"]),
-        OptSpec::new("marker", OptKind::Str, "Marker line template; `{mark}` becomes marker_begin/marker_end.").default("# {mark} ANSIBLE MANAGED BLOCK"),
-        OptSpec::new("marker_begin", OptKind::Str, "Replaces `{mark}` in the opening marker.").default("BEGIN"),
-        OptSpec::new("marker_end", OptKind::Str, "Replaces `{mark}` in the closing marker.").default("END"),
-        OptSpec::new("state", OptKind::Str, "Whether the block should be there.").default("present").choices(&["absent", "present"]),
-        OptSpec::new("insertafter", OptKind::Str, "Insert a new block after the last line matching this regexp, or `EOF`."),
-        OptSpec::new("insertbefore", OptKind::Str, "Insert a new block before the last line matching this regexp, or `BOF`."),
+        OptSpec::new("path", OptKind::Path, "The file to edit.")
+            .required()
+            .aliases(&["dest", "destfile", "name"]),
+        OptSpec::new(
+            "block",
+            OptKind::Str,
+            "The lines to put between the markers.",
+        )
+        .default("")
+        .aliases(&["content"]),
+        OptSpec::new(
+            "marker",
+            OptKind::Str,
+            "Marker line template; `{mark}` becomes marker_begin/marker_end.",
+        )
+        .default("# {mark} ANSIBLE MANAGED BLOCK"),
+        OptSpec::new(
+            "marker_begin",
+            OptKind::Str,
+            "Replaces `{mark}` in the opening marker.",
+        )
+        .default("BEGIN"),
+        OptSpec::new(
+            "marker_end",
+            OptKind::Str,
+            "Replaces `{mark}` in the closing marker.",
+        )
+        .default("END"),
+        OptSpec::new("state", OptKind::Str, "Whether the block should be there.")
+            .default("present")
+            .choices(&["absent", "present"]),
+        OptSpec::new(
+            "insertafter",
+            OptKind::Str,
+            "Insert a new block after the last line matching this regexp, or `EOF`.",
+        ),
+        OptSpec::new(
+            "insertbefore",
+            OptKind::Str,
+            "Insert a new block before the last line matching this regexp, or `BOF`.",
+        ),
         OptSpec::new("create", OptKind::Bool, "Create the file when missing.").default("no"),
-        OptSpec::new("backup", OptKind::Bool, "Back up the old file before changing it.").default("no"),
-        OptSpec::new("append_newline", OptKind::Bool, "Add a blank line after the block if the next line is not blank.").default("no"),
-        OptSpec::new("prepend_newline", OptKind::Bool, "Add a blank line before the block if the previous line is not blank.").default("no"),
-        OptSpec::new("validate", OptKind::Str, "Command validating the new file before it is put in place; `%s` is its temp path."),
+        OptSpec::new(
+            "backup",
+            OptKind::Bool,
+            "Back up the old file before changing it.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "append_newline",
+            OptKind::Bool,
+            "Add a blank line after the block if the next line is not blank.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "prepend_newline",
+            OptKind::Bool,
+            "Add a blank line before the block if the previous line is not blank.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "validate",
+            OptKind::Str,
+            "Command validating the new file before it is put in place; `%s` is its temp path.",
+        ),
         OptSpec::new("mode", OptKind::Mode, "Permissions: octal or symbolic."),
         OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
         OptSpec::new("group", OptKind::Str, "Group name or gid."),
@@ -151,25 +203,34 @@ impl Module for BlockInFile {
         let validate = check_validate(args.str("validate"))?;
         let marker = args.str("marker").unwrap_or_default();
         let present = args.str("state").as_deref() != Some("absent");
-        let (uid, info, content) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let (insp, info) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let content = insp.content.clone();
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
         }
         let exists = info.exists();
         if !exists {
             if !args.bool("create") {
-                return Ok(Plan::fail(format!("Path {path} does not exist ! (use create=yes to create it)")).with("rc", 257));
+                return Ok(Plan::fail(format!(
+                    "Path {path} does not exist ! (use create=yes to create it)"
+                ))
+                .with("rc", 257));
             }
             if !present {
                 return Ok(Plan::ok().with("msg", format!("File {path} not present")));
             }
         }
         if exists && content.is_none() {
-            return Ok(Plan::fail(format!("Path {path} is not a readable regular file")));
+            return Ok(Plan::fail(format!(
+                "Path {path} is not a readable regular file"
+            )));
         }
         let original = match &content {
-            Some(c) => String::from_utf8(c.clone())
-                .map_err(|_| Error::failed(format!("{path} is not UTF-8 text; blockinfile only edits text files")))?,
+            Some(c) => String::from_utf8(c.clone()).map_err(|_| {
+                Error::failed(format!(
+                    "{path} is not UTF-8 text; blockinfile only edits text files"
+                ))
+            })?,
             None => String::new(),
         };
         let block = args.str("block").unwrap_or_default();
@@ -214,11 +275,16 @@ impl Module for BlockInFile {
                 backup: args.bool("backup"),
                 validate,
                 make_parents: true,
-                uid,
+                uid: insp.uid,
+                umask: insp.umask,
             },
             &mut plan,
         )?;
-        let msg = if msg.is_empty() && !plan.changes.is_empty() { "ownership, perms or SE linux context changed" } else { msg };
+        let msg = if msg.is_empty() && !plan.changes.is_empty() {
+            "ownership, perms or SE linux context changed"
+        } else {
+            msg
+        };
         plan.result.insert("msg".into(), Value::from(msg));
         Ok(plan)
     }
@@ -249,8 +315,17 @@ mod tests {
         assert_eq!(t2, "a\nb\n# BEGIN X\nz\n# END X\n");
         assert_eq!(edit(&t2, &spec("z", None, None)).unwrap(), t2);
         assert_eq!(edit(&t2, &spec("", None, None)).unwrap(), "a\nb\n");
-        assert_eq!(edit("a\nb\n", &spec("z", Some("^a$"), None)).unwrap(), "a\n# BEGIN X\nz\n# END X\nb\n");
-        assert_eq!(edit("a\nb\n", &spec("z", None, Some("BOF"))).unwrap(), "# BEGIN X\nz\n# END X\na\nb\n");
-        assert_eq!(edit("a\nb\n", &spec("z", None, Some("^b"))).unwrap(), "a\n# BEGIN X\nz\n# END X\nb\n");
+        assert_eq!(
+            edit("a\nb\n", &spec("z", Some("^a$"), None)).unwrap(),
+            "a\n# BEGIN X\nz\n# END X\nb\n"
+        );
+        assert_eq!(
+            edit("a\nb\n", &spec("z", None, Some("BOF"))).unwrap(),
+            "# BEGIN X\nz\n# END X\na\nb\n"
+        );
+        assert_eq!(
+            edit("a\nb\n", &spec("z", None, Some("^b"))).unwrap(),
+            "a\n# BEGIN X\nz\n# END X\nb\n"
+        );
     }
 }

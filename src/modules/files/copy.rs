@@ -2,8 +2,8 @@
 //! a file already on the host (`remote_src`).
 
 use super::remote::{
-    self, Attrs, FileInfo, Kind, Write, basename, check_mode, check_validate, exec, fmt_mode, join, parent_of,
-    plan_write, resolve_mode, sha256_hex,
+    self, Attrs, FileInfo, Kind, Write, basename, check_mode, check_validate, exec, fmt_mode, join,
+    parent_of, plan_write, resolve_mode, sha256_hex,
 };
 use crate::connection::quote;
 use crate::error::{Error, Result};
@@ -27,17 +27,53 @@ static DOC: ModuleDoc = ModuleDoc {
         content diff is returned. The returned `checksum` is the SHA-256 of the content \
         (Ansible returns SHA-1).",
     options: &[
-        OptSpec::new("src", OptKind::Path, "Local path of the file or folder to copy (relative paths are looked up in `files/`). A folder ending in `/` copies its contents."),
-        OptSpec::new("content", OptKind::Any, "Literal content to write instead of `src` (lists and mappings are written as JSON)."),
+        OptSpec::new(
+            "src",
+            OptKind::Path,
+            "Local path of the file or folder to copy (relative paths are looked up in `files/`). A folder ending in `/` copies its contents.",
+        ),
+        OptSpec::new(
+            "content",
+            OptKind::Any,
+            "Literal content to write instead of `src` (lists and mappings are written as JSON).",
+        ),
         OptSpec::new("dest", OptKind::Path, "Remote path to write to.").required(),
-        OptSpec::new("mode", OptKind::Mode, "Permissions: octal (`'0644'`), symbolic (`u=rw,g=r`) or `preserve` (the source file's mode)."),
+        OptSpec::new(
+            "mode",
+            OptKind::Mode,
+            "Permissions: octal (`'0644'`), symbolic (`u=rw,g=r`) or `preserve` (the source file's mode).",
+        ),
         OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
         OptSpec::new("group", OptKind::Str, "Group name or gid."),
-        OptSpec::new("backup", OptKind::Bool, "Back up the old file to `dest.<pid>.<timestamp>~` before changing it.").default("no"),
-        OptSpec::new("force", OptKind::Bool, "Replace the file when its content differs; with `no`, only create it when missing.").default("yes").aliases(&["thirsty"]),
-        OptSpec::new("validate", OptKind::Str, "Command validating the new file before it is put in place; `%s` is its temp path."),
-        OptSpec::new("directory_mode", OptKind::Mode, "Mode of folders created while copying a folder."),
-        OptSpec::new("remote_src", OptKind::Bool, "`src` is a file on the host, not the controller.").default("no"),
+        OptSpec::new(
+            "backup",
+            OptKind::Bool,
+            "Back up the old file to `dest.<pid>.<timestamp>~` before changing it.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "force",
+            OptKind::Bool,
+            "Replace the file when its content differs; with `no`, only create it when missing.",
+        )
+        .default("yes")
+        .aliases(&["thirsty"]),
+        OptSpec::new(
+            "validate",
+            OptKind::Str,
+            "Command validating the new file before it is put in place; `%s` is its temp path.",
+        ),
+        OptSpec::new(
+            "directory_mode",
+            OptKind::Mode,
+            "Mode of folders created while copying a folder.",
+        ),
+        OptSpec::new(
+            "remote_src",
+            OptKind::Bool,
+            "`src` is a file on the host, not the controller.",
+        )
+        .default("no"),
     ],
     free_form: None,
     mutually_exclusive: &[&["src", "content"]],
@@ -78,9 +114,15 @@ fn resolve_dest(
     let into_dir = dest.ends_with('/') || infos[0].followed_kind() == Kind::Dir;
     if into_dir {
         let Some(name) = name else {
-            return Err(Error::failed(format!("can not use content with a dir as dest: {dest}")));
+            return Err(Error::failed(format!(
+                "can not use content with a dir as dest: {dest}"
+            )));
         };
-        let create = if infos[0].exists() { None } else { Some(dest.trim_end_matches('/').to_string()) };
+        let create = if infos[0].exists() {
+            None
+        } else {
+            Some(dest.trim_end_matches('/').to_string())
+        };
         if let Some(c) = &create
             && c.is_empty()
         {
@@ -116,17 +158,28 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
         return Ok(Plan::fail(format!("{path} is a directory")));
     }
     if info.exists() && info.followed_kind() != Kind::File && info.kind != Kind::Link {
-        return Ok(Plan::fail(format!("{path} exists and is not a regular file")));
+        return Ok(Plan::fail(format!(
+            "{path} exists and is not a regular file"
+        )));
     }
     let checksum = sha256_hex(&w.data);
-    plan.result.insert("dest".into(), Value::from(path.as_str()));
+    plan.result
+        .insert("dest".into(), Value::from(path.as_str()));
     if let Some(s) = &w.src_label {
         plan.result.insert("src".into(), Value::from(s.as_str()));
     }
-    plan.result.insert("checksum".into(), Value::from(checksum.as_str()));
+    plan.result
+        .insert("checksum".into(), Value::from(checksum.as_str()));
     if info.exists() && !w.force {
         let st = info.followed_stat();
-        remote::file_result(&mut plan, &info, &Attrs::default(), st.mode, Some(st.size), "file");
+        remote::file_result(
+            &mut plan,
+            &info,
+            &Attrs::default(),
+            st.mode,
+            Some(st.size),
+            "file",
+        );
         plan.msg = Some("file already exists".into());
         return Ok(plan);
     }
@@ -157,21 +210,37 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
             validate: w.validate,
             make_parents: false,
             uid: insp.uid,
+            umask: insp.umask,
         },
         &mut plan,
     )?;
-    remote::file_result(&mut plan, &info, &w.attrs, mode, Some(w.data.len() as u64), "file");
+    remote::file_result(
+        &mut plan,
+        &info,
+        &w.attrs,
+        mode,
+        Some(w.data.len() as u64),
+        "file",
+    );
     Ok(plan)
 }
 
 /// A state diff in Ansible's style (`path: ..`, `state: ..`).
 pub(crate) fn state_diff(path: &str, before: &str, after: &str) -> Diff {
-    Diff::new(path, format!("path: {path}\nstate: {before}\n"), format!("path: {path}\nstate: {after}\n"))
+    Diff::new(
+        path,
+        format!("path: {path}\nstate: {before}\n"),
+        format!("path: {path}\nstate: {after}\n"),
+    )
 }
 
 fn local_mode(p: &Path) -> Result<u32> {
     use std::os::unix::fs::PermissionsExt;
-    Ok(std::fs::metadata(p).map_err(|e| Error::io(p, e))?.permissions().mode() & 0o7777)
+    Ok(std::fs::metadata(p)
+        .map_err(|e| Error::io(p, e))?
+        .permissions()
+        .mode()
+        & 0o7777)
 }
 
 /// The `mode` option with `preserve` replaced by the local file's mode.
@@ -215,9 +284,19 @@ fn walk(root: &Path) -> Result<Vec<(PathBuf, bool)>> {
     Ok(out)
 }
 
-async fn plan_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, local: &Path, attrs: &Attrs) -> Result<Plan> {
+async fn plan_dir(
+    ctx: &TaskCtx<'_>,
+    args: &Args,
+    src: &str,
+    local: &Path,
+    attrs: &Attrs,
+) -> Result<Plan> {
     let dest = args.str("dest").unwrap_or_default();
-    let root = if src.ends_with('/') { dest.trim_end_matches('/').to_string() } else { join(&dest, basename(src)) };
+    let root = if src.ends_with('/') {
+        dest.trim_end_matches('/').to_string()
+    } else {
+        join(&dest, basename(src))
+    };
     let dir_mode = args.mode("directory_mode");
     if let Some(m) = &dir_mode {
         check_mode(m)?;
@@ -241,24 +320,10 @@ async fn plan_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, local: &Path, attrs
         }
     }
     for (d, info) in &dirs {
-        match info.followed_kind() {
-            Kind::Dir => {}
-            Kind::Missing => {
-                let mut script = format!("mkdir -p -- {}", quote(d));
-                let mut after = "directory".to_string();
-                if let Some(m) = &dir_mode {
-                    let m = resolve_mode(m, 0o755, true)?;
-                    script.push_str(&format!(" && chmod {} -- {}", fmt_mode(m), quote(d)));
-                    after = format!("directory\nmode: '{}'", fmt_mode(m));
-                }
-                plan.changes.push(Change {
-                    summary: format!("create folder {d}"),
-                    diff: Some(state_diff(d, "absent", &after)),
-                    action: exec(ctx, script),
-                });
-            }
-            _ => return Ok(Plan::fail(format!("{d} exists and is not a directory"))),
-        }
+        mkdir_change(ctx, d, info, dir_mode.as_deref(), &mut plan)?;
+    }
+    if plan.failed.is_some() {
+        return Ok(plan);
     }
     let force = args.bool("force");
     for (rel, info) in files {
@@ -292,34 +357,257 @@ async fn plan_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, local: &Path, attrs
                 validate: validate.clone(),
                 make_parents: false,
                 uid: insp.uid,
+                umask: insp.umask,
             },
             &mut plan,
         )?;
     }
     plan.result.shift_remove("backup_file");
     plan.result.insert("dest".into(), Value::from(root));
-    plan.result.insert("src".into(), Value::from(local.display().to_string()));
+    plan.result
+        .insert("src".into(), Value::from(local.display().to_string()));
     plan.result.insert("state".into(), Value::from("directory"));
     Ok(plan)
+}
+
+/// One file copied on the host (remote_src): attribute changes only when the content matches,
+/// else a backup (if asked) and a temp-file copy renamed into place. Returns the resulting mode.
+#[allow(clippy::too_many_arguments)]
+async fn remote_file(
+    ctx: &TaskCtx<'_>,
+    args: &Args,
+    src: &str,
+    sinfo: &FileInfo,
+    path: &str,
+    info: &FileInfo,
+    uid: u32,
+    attrs: &Attrs,
+    plan: &mut Plan,
+) -> Result<u32> {
+    let ssum = sinfo.checksum.clone().unwrap_or_default();
+    let sst = sinfo.followed_stat();
+    let mut a = attrs.clone();
+    if a.mode.as_deref() == Some("preserve") {
+        a.mode = Some(fmt_mode(sst.mode));
+    }
+    let same = info.exists() && info.checksum.as_deref() == Some(ssum.as_str());
+    let st = info.followed_stat();
+    if same {
+        let (c, m) = remote::attr_change(ctx, path, st, false, &a, false, false)?;
+        plan.changes.extend(c);
+        return Ok(m);
+    }
+    let base = if info.exists() { st.mode } else { sst.mode };
+    let mode = match a.mode.as_deref() {
+        Some(spec) => resolve_mode(spec, base, false)?,
+        None => base,
+    };
+    if args.bool("backup") && info.exists() {
+        let b = remote::backup_name(path);
+        plan.changes.push(Change {
+            summary: format!("back up {path} to {b}"),
+            diff: None,
+            action: exec(ctx, format!("cp -p -- {} {}", quote(path), quote(&b))),
+        });
+        plan.result.insert("backup_file".into(), Value::from(b));
+    }
+    let mut script = format!(
+        "d={}; t=$(umask 077 && mktemp \"$(dirname \"$d\")/.prov-tmp.XXXXXXXX\") || exit 1; \
+         trap 'rm -f \"$t\"' EXIT; cat -- {} > \"$t\" || exit 1; chmod {} \"$t\" || exit 1; ",
+        quote(path),
+        quote(src),
+        fmt_mode(mode)
+    );
+    let mut owner = a.owner.clone();
+    let mut group = a.group.clone();
+    if info.exists() && uid == 0 {
+        owner.get_or_insert_with(|| st.uid.to_string());
+        group.get_or_insert_with(|| st.gid.to_string());
+    }
+    if let Some(o) = &owner {
+        script.push_str(&format!("chown {} \"$t\" || exit 1; ", quote(o)));
+    }
+    if let Some(g) = &group {
+        script.push_str(&format!("chgrp {} \"$t\" || exit 1; ", quote(g)));
+    }
+    if let Some(v) = check_validate(args.str("validate"))? {
+        script.push_str(&format!(
+            "{{ {}; }} >&2 || {{ echo {} >&2; exit 1; }}; ",
+            v.replace("%s", "\"$t\""),
+            quote(&format!("validation failed, {path} was not changed"))
+        ));
+    }
+    script.push_str("mv -f \"$t\" \"$d\" && trap - EXIT");
+    let diff = if ctx.diff_mode {
+        let before = if info.followed_kind() == Kind::File {
+            remote::read(ctx, path).await?
+        } else {
+            vec![]
+        };
+        let after = remote::read(ctx, src).await?;
+        match (String::from_utf8(before), String::from_utf8(after)) {
+            (Ok(b), Ok(a)) => Some(Diff::new(path, b, a)),
+            _ => Some(Diff::new(
+                path,
+                "(binary file)\n",
+                format!("(binary file, sha256 {ssum})\n"),
+            )),
+        }
+    } else {
+        None
+    };
+    let summary = if info.exists() {
+        let old = info
+            .checksum
+            .as_deref()
+            .map(|s| &s[..s.len().min(12)])
+            .unwrap_or("?");
+        format!(
+            "update {path} from {src} (sha256 {old}.. -> {}..)",
+            &ssum[..ssum.len().min(12)]
+        )
+    } else {
+        format!("create {path} from {src} (mode {})", fmt_mode(mode))
+    };
+    plan.changes.push(Change {
+        summary,
+        diff,
+        action: exec(ctx, script),
+    });
+    Ok(mode)
+}
+
+/// Lists a folder on the host: (relative path, is folder), sorted so folders precede contents.
+async fn remote_walk(ctx: &TaskCtx<'_>, dir: &str) -> Result<Vec<(String, bool)>> {
+    let out = ctx
+        .run(format!(
+            "cd {} && find . -mindepth 1 \\( -type d -exec printf 'd %s\\n' {{}} + \\) -o \\( ! -type d -exec printf 'f %s\\n' {{}} + \\)",
+            quote(dir)
+        ))
+        .await?;
+    if out.rc != 0 {
+        return Err(Error::failed(format!(
+            "could not list {dir}: {}",
+            out.stderr_str().trim()
+        )));
+    }
+    let mut v: Vec<(String, bool)> = out
+        .stdout_str()
+        .lines()
+        .filter_map(|l| {
+            let (t, p) = l.split_once(' ')?;
+            Some((p.strip_prefix("./")?.to_string(), t == "d"))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+async fn plan_remote_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attrs) -> Result<Plan> {
+    let dest = args.str("dest").unwrap_or_default();
+    let root = if src.ends_with('/') {
+        dest.trim_end_matches('/').to_string()
+    } else {
+        join(&dest, basename(src))
+    };
+    let dir_mode = args.mode("directory_mode");
+    if let Some(m) = &dir_mode {
+        check_mode(m)?;
+    }
+    let entries = remote_walk(ctx, src).await?;
+    let mut paths = vec![root.clone()];
+    for (rel, _) in &entries {
+        paths.push(join(&root, rel));
+    }
+    for (rel, _) in &entries {
+        paths.push(join(src, rel));
+    }
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let n = entries.len();
+    let mut plan = Plan::ok();
+    let mut dirs = vec![(root.clone(), insp.files[0].clone())];
+    let mut files = Vec::new();
+    for (i, (rel, is_dir)) in entries.iter().enumerate() {
+        let (d, s) = (&insp.files[1 + i], &insp.files[1 + n + i]);
+        if *is_dir {
+            dirs.push((join(&root, rel), d.clone()));
+        } else if s.followed_kind() == Kind::File {
+            files.push((join(src, rel), s.clone(), join(&root, rel), d.clone()));
+        }
+    }
+    for (d, info) in &dirs {
+        mkdir_change(ctx, d, info, dir_mode.as_deref(), &mut plan)?;
+    }
+    if plan.failed.is_some() {
+        return Ok(plan);
+    }
+    for (s, sinfo, d, info) in files {
+        if info.followed_kind() == Kind::Dir {
+            return Ok(Plan::fail(format!("{d} is a directory")));
+        }
+        if info.exists() && !args.bool("force") {
+            continue;
+        }
+        remote_file(ctx, args, &s, &sinfo, &d, &info, insp.uid, attrs, &mut plan).await?;
+    }
+    plan.result.shift_remove("backup_file");
+    plan.result.insert("dest".into(), Value::from(root));
+    plan.result.insert("src".into(), Value::from(src));
+    plan.result.insert("state".into(), Value::from("directory"));
+    Ok(plan)
+}
+
+/// Plans creating folder `d` (with `directory_mode`) when missing; fails the plan when
+/// something else is there.
+fn mkdir_change(
+    ctx: &TaskCtx<'_>,
+    d: &str,
+    info: &FileInfo,
+    dir_mode: Option<&str>,
+    plan: &mut Plan,
+) -> Result<()> {
+    match info.followed_kind() {
+        Kind::Dir => {}
+        Kind::Missing => {
+            let mut script = format!("mkdir -p -- {}", quote(d));
+            let mut after = "directory".to_string();
+            if let Some(m) = dir_mode {
+                let m = resolve_mode(m, 0o755, true)?;
+                script.push_str(&format!(" && chmod {} -- {}", fmt_mode(m), quote(d)));
+                after = format!("directory\nmode: '{}'", fmt_mode(m));
+            }
+            plan.changes.push(Change {
+                summary: format!("create folder {d}"),
+                diff: Some(state_diff(d, "absent", &after)),
+                action: exec(ctx, script),
+            });
+        }
+        _ => plan.failed = Some(format!("{d} exists and is not a directory")),
+    }
+    Ok(())
 }
 
 async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attrs) -> Result<Plan> {
     let dest = args.str("dest").unwrap_or_default();
     let name = basename(src).to_string();
-    let paths = [src.to_string(), dest.clone(), join(&dest, &name), parent_of(&dest)];
+    let paths = [
+        src.to_string(),
+        dest.clone(),
+        join(&dest, &name),
+        parent_of(&dest),
+    ];
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
     let sinfo = &insp.files[0];
     match sinfo.followed_kind() {
         Kind::File => {}
         Kind::Missing => return Ok(Plan::fail(format!("Source {src} not found"))),
-        Kind::Dir => {
-            return Ok(Plan::fail(format!(
-                "Source {src} is a directory: copying folders with remote_src is not supported"
-            ))
-            .with("src", src));
-        }
+        Kind::Dir => return plan_remote_dir(ctx, args, src, attrs).await,
         _ => return Ok(Plan::fail(format!("Source {src} is not a regular file"))),
+    }
+    if sinfo.checksum.is_none() {
+        return Ok(Plan::fail(format!("Source {src} is not readable")));
     }
     let (path, info, mkdir) = resolve_dest(&dest, Some(&name), &insp.files[1..])?;
     if info.followed_kind() == Kind::Dir {
@@ -333,7 +621,14 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
     let sst = sinfo.followed_stat();
     if info.exists() && !args.bool("force") {
         let st = info.followed_stat();
-        remote::file_result(&mut plan, &info, &Attrs::default(), st.mode, Some(st.size), "file");
+        remote::file_result(
+            &mut plan,
+            &info,
+            &Attrs::default(),
+            st.mode,
+            Some(st.size),
+            "file",
+        );
         return Ok(plan);
     }
     if let Some(d) = mkdir {
@@ -343,76 +638,14 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
             action: exec(ctx, format!("mkdir -p -- {}", quote(&d))),
         });
     }
-    let mut a = attrs.clone();
-    if a.mode.as_deref() == Some("preserve") {
-        a.mode = Some(fmt_mode(sst.mode));
-    }
-    let same = info.exists() && info.checksum.as_deref() == Some(ssum.as_str());
-    let st = info.followed_stat();
-    let mode;
-    if same {
-        let (c, m) = remote::attr_change(ctx, &path, st, false, &a, false, false)?;
-        plan.changes.extend(c);
-        mode = m;
-    } else {
-        let base = if info.exists() { st.mode } else { sst.mode };
-        mode = match a.mode.as_deref() {
-            Some(spec) => resolve_mode(spec, base, false)?,
-            None => base,
-        };
-        if args.bool("backup") && info.exists() {
-            let b = remote::backup_name(&path);
-            plan.changes.push(Change {
-                summary: format!("back up {path} to {b}"),
-                diff: None,
-                action: exec(ctx, format!("cp -p -- {} {}", quote(&path), quote(&b))),
-            });
-            plan.result.insert("backup_file".into(), Value::from(b));
-        }
-        let mut script = format!(
-            "d={}; t=$(umask 077 && mktemp \"$(dirname \"$d\")/.prov-tmp.XXXXXXXX\") || exit 1; \
-             trap 'rm -f \"$t\"' EXIT; cat -- {} > \"$t\" || exit 1; chmod {} \"$t\" || exit 1; ",
-            quote(&path),
-            quote(src),
-            fmt_mode(mode)
-        );
-        let mut owner = a.owner.clone();
-        let mut group = a.group.clone();
-        if info.exists() && insp.uid == 0 {
-            owner.get_or_insert_with(|| st.uid.to_string());
-            group.get_or_insert_with(|| st.gid.to_string());
-        }
-        if let Some(o) = &owner {
-            script.push_str(&format!("chown {} \"$t\" || exit 1; ", quote(o)));
-        }
-        if let Some(g) = &group {
-            script.push_str(&format!("chgrp {} \"$t\" || exit 1; ", quote(g)));
-        }
-        if let Some(v) = check_validate(args.str("validate"))? {
-            script.push_str(&format!(
-                "{{ {}; }} >&2 || {{ echo 'validation failed, {} was not changed' >&2; exit 1; }}; ",
-                v.replace("%s", "\"$t\""),
-                path.replace('\'', "")
-            ));
-        }
-        script.push_str("mv -f \"$t\" \"$d\" && trap - EXIT");
-        let diff = if ctx.diff_mode {
-            let before = if info.followed_kind() == Kind::File { remote::read(ctx, &path).await? } else { vec![] };
-            let after = remote::read(ctx, src).await?;
-            match (String::from_utf8(before), String::from_utf8(after)) {
-                (Ok(b), Ok(a)) => Some(Diff::new(&path, b, a)),
-                _ => Some(Diff::new(&path, "(binary file)\n", "(binary file)\n")),
-            }
-        } else {
-            None
-        };
-        let summary = if info.exists() {
-            format!("update {path} from {src} (sha256 {}.. )", &ssum[..ssum.len().min(12)])
-        } else {
-            format!("create {path} from {src} (mode {})", fmt_mode(mode))
-        };
-        plan.changes.push(Change { summary, diff, action: exec(ctx, script) });
-    }
+    let mode = remote_file(
+        ctx, args, src, sinfo, &path, &info, insp.uid, attrs, &mut plan,
+    )
+    .await?;
+    let a = Attrs {
+        mode: None,
+        ..attrs.clone()
+    };
     remote::file_result(&mut plan, &info, &a, mode, Some(sst.size), "file");
     Ok(plan)
 }
@@ -432,7 +665,9 @@ impl Module for Copy {
         let validate = check_validate(args.str("validate"))?;
         if let Some(c) = args.get("content") {
             if dest.ends_with('/') {
-                return Err(Error::failed(format!("can not use content with a dir as dest: {dest}")));
+                return Err(Error::failed(format!(
+                    "can not use content with a dir as dest: {dest}"
+                )));
             }
             if attrs.mode.as_deref() == Some("preserve") {
                 return Err(Error::failed("mode=preserve needs src, not content"));

@@ -23,11 +23,36 @@ static DOC: ModuleDoc = ModuleDoc {
         differs; the returned `checksum` is that SHA-256. Relative `dest` paths are relative to \
         the playbook's folder. Check mode reports the write without doing it.",
     options: &[
-        OptSpec::new("src", OptKind::Path, "The remote file to fetch (not a folder).").required(),
-        OptSpec::new("dest", OptKind::Path, "The local folder (or file, with flat=yes) to save it to.").required(),
-        OptSpec::new("flat", OptKind::Bool, "Save to `dest` directly instead of `dest/<host>/<src>`.").default("no"),
-        OptSpec::new("fail_on_missing", OptKind::Bool, "Fail when the remote file is missing or unreadable.").default("yes"),
-        OptSpec::new("validate_checksum", OptKind::Bool, "Check the transferred data against the remote checksum.").default("yes"),
+        OptSpec::new(
+            "src",
+            OptKind::Path,
+            "The remote file to fetch (not a folder).",
+        )
+        .required(),
+        OptSpec::new(
+            "dest",
+            OptKind::Path,
+            "The local folder (or file, with flat=yes) to save it to.",
+        )
+        .required(),
+        OptSpec::new(
+            "flat",
+            OptKind::Bool,
+            "Save to `dest` directly instead of `dest/<host>/<src>`.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "fail_on_missing",
+            OptKind::Bool,
+            "Fail when the remote file is missing or unreadable.",
+        )
+        .default("yes"),
+        OptSpec::new(
+            "validate_checksum",
+            OptKind::Bool,
+            "Check the transferred data against the remote checksum.",
+        )
+        .default("yes"),
     ],
     free_form: None,
     mutually_exclusive: &[],
@@ -45,9 +70,18 @@ static DOC: ModuleDoc = ModuleDoc {
 
 fn local_dest(ctx: &TaskCtx<'_>, src: &str, dest: &str, flat: bool) -> PathBuf {
     let rel = if flat {
-        if dest.ends_with('/') { format!("{dest}{}", basename(src)) } else { dest.to_string() }
+        if dest.ends_with('/') {
+            format!("{dest}{}", basename(src))
+        } else {
+            dest.to_string()
+        }
     } else {
-        format!("{}/{}/{}", dest.trim_end_matches('/'), ctx.host, src.trim_start_matches('/'))
+        format!(
+            "{}/{}/{}",
+            dest.trim_end_matches('/'),
+            ctx.host,
+            src.trim_start_matches('/')
+        )
     };
     let p = PathBuf::from(&rel);
     if p.is_absolute() {
@@ -72,12 +106,14 @@ impl Module for Fetch {
         if src.is_empty() || dest.is_empty() {
             return Err(Error::failed("fetch: src and dest must not be empty"));
         }
-        let (_, info, _) = remote::inspect_one(ctx, &src, Some("sha256"), false).await?;
+        let (_, info) = remote::inspect_one(ctx, &src, Some("sha256"), false).await?;
         let fail_on_missing = args.bool("fail_on_missing");
         let problem = match info.followed_kind() {
             Kind::Missing => Some("the remote file does not exist, not transferring"),
             Kind::Dir => Some("remote file is a directory, fetch cannot work on directories"),
-            _ if info.checksum.is_none() => Some("the remote file is not readable, not transferring"),
+            _ if info.checksum.is_none() => {
+                Some("the remote file is not readable, not transferring")
+            }
             _ => None,
         };
         if let Some(p) = problem {
@@ -91,11 +127,15 @@ impl Module for Fetch {
         let remote_sum = info.checksum.clone().unwrap_or_default();
         let path = local_dest(ctx, &src, &dest, args.bool("flat"));
         if path.is_dir() {
-            return Ok(Plan::fail(format!("dest {} is an existing folder", path.display()))
-                .with("file", src.as_str()));
+            return Ok(
+                Plan::fail(format!("dest {} is an existing folder", path.display()))
+                    .with("file", src.as_str()),
+            );
         }
         let local_sum = if path.exists() {
-            Some(sha256_hex(&std::fs::read(&path).map_err(|e| Error::io(&path, e))?))
+            Some(sha256_hex(
+                &std::fs::read(&path).map_err(|e| Error::io(&path, e))?,
+            ))
         } else {
             None
         };
@@ -121,7 +161,11 @@ impl Module for Fetch {
                 ctx.host,
                 path.display(),
                 data.len(),
-                if local_sum.is_some() { ", replacing a different file" } else { "" }
+                if local_sum.is_some() {
+                    ", replacing a different file"
+                } else {
+                    ""
+                }
             ),
             diff: None,
             action: Action::LocalWrite { path, data },

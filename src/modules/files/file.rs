@@ -2,7 +2,8 @@
 
 use super::copy::state_diff;
 use super::remote::{
-    self, Attrs, FileInfo, Kind, StatData, attr_change, exec, fmt_mode, join, parent_of, resolve_mode,
+    self, Attrs, FileInfo, Kind, StatData, attr_change, exec, fmt_mode, join, parent_of,
+    resolve_mode,
 };
 use crate::connection::quote;
 use crate::error::{Error, Result};
@@ -80,18 +81,30 @@ fn attr_script(path: &str, attrs: &Attrs, mode: Option<u32>) -> String {
 fn time_arg(args: &Args, key: &str, state: &str) -> Result<Option<String>> {
     let v = args.str(key);
     match v.as_deref() {
-        None => Ok(if state == "touch" { Some("now".into()) } else { None }),
+        None => Ok(if state == "touch" {
+            Some("now".into())
+        } else {
+            None
+        }),
         Some("preserve") => Ok(None),
         Some("now") if state == "touch" => Ok(Some("now".into())),
         Some(t) if state == "touch" => {
-            let ok = t.len() == 15 && t.as_bytes()[12] == b'.' && t.bytes().enumerate().all(|(i, c)| i == 12 || c.is_ascii_digit());
+            let ok = t.len() == 15
+                && t.as_bytes()[12] == b'.'
+                && t.bytes()
+                    .enumerate()
+                    .all(|(i, c)| i == 12 || c.is_ascii_digit());
             if ok {
                 Ok(Some(t.to_string()))
             } else {
-                Err(Error::failed(format!("{key} must be 'now', 'preserve' or a time like 202401311230.00, got '{t}'")))
+                Err(Error::failed(format!(
+                    "{key} must be 'now', 'preserve' or a time like 202401311230.00, got '{t}'"
+                )))
             }
         }
-        Some(t) => Err(Error::failed(format!("{key}={t} is only supported with state=touch"))),
+        Some(t) => Err(Error::failed(format!(
+            "{key}={t} is only supported with state=touch"
+        ))),
     }
 }
 
@@ -104,7 +117,10 @@ async fn below_differs(ctx: &TaskCtx<'_>, path: &str, attrs: &Attrs) -> Result<b
         ))
         .await?;
     if out.rc != 0 {
-        return Err(Error::failed(format!("could not list {path}: {}", out.stderr_str().trim())));
+        return Err(Error::failed(format!(
+            "could not list {path}: {}",
+            out.stderr_str().trim()
+        )));
     }
     for line in out.stdout_str().lines() {
         let f: Vec<&str> = line.splitn(6, '|').collect();
@@ -121,8 +137,14 @@ async fn below_differs(ctx: &TaskCtx<'_>, path: &str, attrs: &Attrs) -> Result<b
             Ok(n) => id.parse::<u32>().ok() == Some(n),
             Err(_) => want == name,
         };
-        if attrs.owner.as_deref().is_some_and(|o| !matches(o, f[3], f[1]))
-            || attrs.group.as_deref().is_some_and(|g| !matches(g, f[4], f[2]))
+        if attrs
+            .owner
+            .as_deref()
+            .is_some_and(|o| !matches(o, f[3], f[1]))
+            || attrs
+                .group
+                .as_deref()
+                .is_some_and(|g| !matches(g, f[4], f[2]))
         {
             return Ok(true);
         }
@@ -139,7 +161,11 @@ struct Ctx<'a, 'b> {
 
 impl Ctx<'_, '_> {
     fn push(&mut self, summary: String, diff: Option<Diff>, script: String) {
-        self.plan.changes.push(Change { summary, diff, action: exec(self.ctx, script) });
+        self.plan.changes.push(Change {
+            summary,
+            diff,
+            action: exec(self.ctx, script),
+        });
     }
     /// Attribute changes on an existing object; returns the resulting mode.
     fn attrs_on(&mut self, st: &StatData, is_dir: bool, link: bool, recurse: bool) -> Result<u32> {
@@ -155,8 +181,14 @@ impl Ctx<'_, '_> {
             r.insert("mode".into(), Value::from(fmt_mode(m)));
         }
         if let Some(st) = st {
-            r.insert("owner".into(), Value::from(self.attrs.owner.clone().unwrap_or_else(|| st.owner.clone())));
-            r.insert("group".into(), Value::from(self.attrs.group.clone().unwrap_or_else(|| st.group.clone())));
+            r.insert(
+                "owner".into(),
+                Value::from(self.attrs.owner.clone().unwrap_or_else(|| st.owner.clone())),
+            );
+            r.insert(
+                "group".into(),
+                Value::from(self.attrs.group.clone().unwrap_or_else(|| st.group.clone())),
+            );
             r.insert("uid".into(), Value::from(st.uid));
             r.insert("gid".into(), Value::from(st.gid));
             r.insert("size".into(), Value::from(st.size));
@@ -182,10 +214,16 @@ impl Module for File {
         if raw.is_empty() {
             return Err(Error::failed("file: path must not be empty"));
         }
-        let path = if raw.len() > 1 { raw.trim_end_matches('/').to_string() } else { raw.clone() };
+        let path = if raw.len() > 1 {
+            raw.trim_end_matches('/').to_string()
+        } else {
+            raw.clone()
+        };
         let attrs = Attrs::from_args(args)?;
         if attrs.mode.as_deref() == Some("preserve") {
-            return Err(Error::failed("mode=preserve is only supported by copy and template"));
+            return Err(Error::failed(
+                "mode=preserve is only supported by copy and template",
+            ));
         }
         let src = args.str("src");
         let follow = args.bool("follow");
@@ -193,7 +231,10 @@ impl Module for File {
         let recurse = args.bool("recurse");
         let state_arg = args.str("state");
         if matches!(state_arg.as_deref(), Some("link" | "hard")) && src.is_none() {
-            return Err(Error::failed(format!("src is required for state={}", state_arg.unwrap_or_default())));
+            return Err(Error::failed(format!(
+                "src is required for state={}",
+                state_arg.unwrap_or_default()
+            )));
         }
         let link_src = src.as_deref().map(|s| match state_arg.as_deref() {
             Some("link") if !s.starts_with('/') => join(&parent_of(&path), s),
@@ -226,18 +267,38 @@ impl Module for File {
         }
         let atime = time_arg(args, "access_time", &state)?;
         let mtime = time_arg(args, "modification_time", &state)?;
-        let mut c = Ctx { ctx, path: path.clone(), attrs, plan: Plan::ok() };
+        let mut c = Ctx {
+            ctx,
+            path: path.clone(),
+            attrs,
+            plan: Plan::ok(),
+        };
         let q = quote(&path);
         // attributes of a link apply to its target when following, else to the link itself
-        let eff_kind = if follow { info.followed_kind() } else { info.kind };
-        let eff_stat = if follow { info.followed_stat().clone() } else { info.stat.clone() };
+        let eff_kind = if follow {
+            info.followed_kind()
+        } else {
+            info.kind
+        };
+        let eff_stat = if follow {
+            info.followed_stat().clone()
+        } else {
+            info.stat.clone()
+        };
         let is_link_self = info.kind == Kind::Link && !follow;
 
         match state.as_str() {
             "absent" => {
                 if info.exists() {
                     c.push(
-                        format!("remove {path}{}", if info.kind == Kind::Dir { " (recursively)" } else { "" }),
+                        format!(
+                            "remove {path}{}",
+                            if info.kind == Kind::Dir {
+                                " (recursively)"
+                            } else {
+                                ""
+                            }
+                        ),
                         Some(state_diff(&path, info.kind.state_name(), "absent")),
                         format!("rm -rf -- {q}"),
                     );
@@ -248,11 +309,17 @@ impl Module for File {
                 match eff_kind {
                     Kind::File | Kind::Other => {}
                     Kind::Missing => {
-                        return Ok(Plan::fail(format!("file ({path}) is absent, cannot continue")).with("path", path.as_str()));
+                        return Ok(
+                            Plan::fail(format!("file ({path}) is absent, cannot continue"))
+                                .with("path", path.as_str()),
+                        );
                     }
                     k => {
-                        return Ok(Plan::fail(format!("file ({path}) is {}, cannot continue", k.state_name()))
-                            .with("path", path.as_str()));
+                        return Ok(Plan::fail(format!(
+                            "file ({path}) is {}, cannot continue",
+                            k.state_name()
+                        ))
+                        .with("path", path.as_str()));
                     }
                 }
                 let m = c.attrs_on(&eff_stat, false, is_link_self, false)?;
@@ -260,7 +327,10 @@ impl Module for File {
             }
             "directory" => match eff_kind {
                 Kind::Dir => {
-                    let deep = recurse && (c.attrs.mode.is_some() || c.attrs.owner.is_some() || c.attrs.group.is_some())
+                    let deep = recurse
+                        && (c.attrs.mode.is_some()
+                            || c.attrs.owner.is_some()
+                            || c.attrs.group.is_some())
                         && below_differs(ctx, &path, &c.attrs).await?;
                     let m = c.attrs_on(&eff_stat, true, is_link_self, deep)?;
                     c.result("directory", Some(m), Some(&eff_stat));
@@ -278,23 +348,38 @@ impl Module for File {
                         match ai.followed_kind() {
                             Kind::Dir => {}
                             Kind::Missing if ai.kind == Kind::Missing => {
-                                script.push_str(&format!(" && mkdir -- {}{}", quote(a), attr_script(a, &c.attrs, set_mode)));
+                                script.push_str(&format!(
+                                    " && mkdir -- {}{}",
+                                    quote(a),
+                                    attr_script(a, &c.attrs, set_mode)
+                                ));
                                 created.push(a.clone());
                             }
                             k => {
                                 return Ok(Plan::fail(format!(
                                     "cannot create {path}: {a} exists and is {}",
-                                    if k == Kind::Missing { "a dangling link".to_string() } else { format!("a {}", k.state_name()) }
+                                    if k == Kind::Missing {
+                                        "a dangling link".to_string()
+                                    } else {
+                                        format!("a {}", k.state_name())
+                                    }
                                 )));
                             }
                         }
                     }
-                    script.push_str(&format!(" && mkdir -- {q}{}", attr_script(&path, &c.attrs, set_mode)));
+                    script.push_str(&format!(
+                        " && mkdir -- {q}{}",
+                        attr_script(&path, &c.attrs, set_mode)
+                    ));
                     created.push(path.clone());
                     let mut after = String::from("directory");
                     after.push_str(&format!("\nmode: '{}'", fmt_mode(mode)));
                     c.push(
-                        format!("create folder {} (mode {})", created.join(", "), fmt_mode(mode)),
+                        format!(
+                            "create folder {} (mode {})",
+                            created.join(", "),
+                            fmt_mode(mode)
+                        ),
                         Some(state_diff(&path, "absent", &after)),
                         script,
                     );
@@ -303,7 +388,11 @@ impl Module for File {
                 k => {
                     return Ok(Plan::fail(format!(
                         "{path} already exists as a {}",
-                        if k == Kind::Missing { "dangling link" } else { info.kind.state_name() }
+                        if k == Kind::Missing {
+                            "dangling link"
+                        } else {
+                            info.kind.state_name()
+                        }
                     ))
                     .with("path", path.as_str()));
                 }
@@ -325,10 +414,22 @@ impl Module for File {
                     if !flags.is_empty() {
                         // one touch per time spec (touch -a -t X -m -t Y is not portable)
                         let h = if is_link_self { "-h " } else { "" };
-                        let script = flags.iter().map(|f| format!("touch {h}{f} -- {q}")).collect::<Vec<_>>().join(" && ");
+                        let script = flags
+                            .iter()
+                            .map(|f| format!("touch {h}{f} -- {q}"))
+                            .collect::<Vec<_>>()
+                            .join(" && ");
                         c.push(format!("touch {path} (update timestamps)"), None, script);
                     }
-                    c.result(if eff_kind == Kind::Dir { "directory" } else { "file" }, Some(m), Some(&eff_stat));
+                    c.result(
+                        if eff_kind == Kind::Dir {
+                            "directory"
+                        } else {
+                            "file"
+                        },
+                        Some(m),
+                        Some(&eff_stat),
+                    );
                 } else {
                     let base = 0o666 & !insp.umask;
                     let mode = match &c.attrs.mode {
@@ -341,7 +442,11 @@ impl Module for File {
                             script.push_str(&format!(" && touch {f} -- {q}"));
                         }
                     }
-                    script.push_str(&attr_script(&path, &c.attrs, c.attrs.mode.as_ref().map(|_| mode)));
+                    script.push_str(&attr_script(
+                        &path,
+                        &c.attrs,
+                        c.attrs.mode.as_ref().map(|_| mode),
+                    ));
                     c.push(
                         format!("create empty file {path} (mode {})", fmt_mode(mode)),
                         Some(state_diff(&path, "absent", "touch")),
@@ -365,16 +470,22 @@ impl Module for File {
                 let script = match info.kind {
                     Kind::Link if info.link_target.as_deref() == Some(src.as_str()) => None,
                     Kind::Link => {
-                        prev = format!("link\nsrc: {}", info.link_target.clone().unwrap_or_default());
+                        prev = format!(
+                            "link\nsrc: {}",
+                            info.link_target.clone().unwrap_or_default()
+                        );
                         Some(format!("rm -f -- {q} && {ln}"))
                     }
                     Kind::Missing => Some(ln),
                     Kind::File | Kind::Other if force => Some(format!("rm -f -- {q} && {ln}")),
                     Kind::Dir if force => Some(format!("rmdir -- {q} && {ln}")),
                     k => {
-                        return Ok(Plan::fail(format!("refusing to convert from {} to symlink for {path}", k.state_name()))
-                            .hint_msg("use force=yes to replace it")
-                            .with("path", path.as_str()));
+                        return Ok(Plan::fail(format!(
+                            "refusing to convert from {} to symlink for {path}",
+                            k.state_name()
+                        ))
+                        .hint_msg("use force=yes to replace it")
+                        .with("path", path.as_str()));
                     }
                 };
                 if let Some(s) = script {
@@ -390,23 +501,37 @@ impl Module for File {
                     let st = si.followed_stat().clone();
                     mode = Some(c.attrs_on(&st, si.followed_kind() == Kind::Dir, false, false)?);
                 } else if !follow && (c.attrs.owner.is_some() || c.attrs.group.is_some()) {
-                    let a = Attrs { mode: None, ..c.attrs.clone() };
-                    let st = if info.kind == Kind::Link && info.link_target.as_deref() == Some(src.as_str()) {
+                    let a = Attrs {
+                        mode: None,
+                        ..c.attrs.clone()
+                    };
+                    let st = if info.kind == Kind::Link
+                        && info.link_target.as_deref() == Some(src.as_str())
+                    {
                         info.stat.clone()
                     } else {
-                        StatData { owner: String::new(), group: String::new(), uid: u32::MAX, gid: u32::MAX, ..Default::default() }
+                        StatData {
+                            owner: String::new(),
+                            group: String::new(),
+                            uid: u32::MAX,
+                            gid: u32::MAX,
+                            ..Default::default()
+                        }
                     };
                     let (ch, _) = attr_change(ctx, &path, &st, false, &a, true, false)?;
                     c.plan.changes.extend(ch);
                 }
                 c.result("link", mode, None);
-                c.plan.result.insert("src".into(), Value::from(src.as_str()));
+                c.plan
+                    .result
+                    .insert("src".into(), Value::from(src.as_str()));
             }
             "hard" => {
                 let src = src.unwrap_or_default();
                 let si = src_info.expect("src inspected");
                 if !si.exists() {
-                    return Ok(Plan::fail(format!("src does not exist: {src}")).with("path", path.as_str()));
+                    return Ok(Plan::fail(format!("src does not exist: {src}"))
+                        .with("path", path.as_str()));
                 }
                 let same = info.kind == Kind::File
                     && si.kind == Kind::File
@@ -415,23 +540,36 @@ impl Module for File {
                 if !same {
                     let script = match info.kind {
                         Kind::Missing => format!("ln -- {} {q}", quote(&src)),
-                        Kind::File | Kind::Link | Kind::Other if force => format!("ln -f -- {} {q}", quote(&src)),
-                        Kind::Dir => return Ok(Plan::fail(format!("cannot hard link over folder {path}"))),
+                        Kind::File | Kind::Link | Kind::Other if force => {
+                            format!("ln -f -- {} {q}", quote(&src))
+                        }
+                        Kind::Dir => {
+                            return Ok(Plan::fail(format!("cannot hard link over folder {path}")));
+                        }
                         k => {
-                            return Ok(Plan::fail(format!("Cannot link, {} exists at destination {path}", k.state_name()))
-                                .hint_msg("use force=yes to replace it"));
+                            return Ok(Plan::fail(format!(
+                                "Cannot link, {} exists at destination {path}",
+                                k.state_name()
+                            ))
+                            .hint_msg("use force=yes to replace it"));
                         }
                     };
                     c.push(
                         format!("hard link {path} to {src}"),
-                        Some(state_diff(&path, info.kind.state_name(), &format!("hard\nsrc: {src}"))),
+                        Some(state_diff(
+                            &path,
+                            info.kind.state_name(),
+                            &format!("hard\nsrc: {src}"),
+                        )),
                         script,
                     );
                 }
                 let st = si.followed_stat().clone();
                 let m = c.attrs_on(&st, false, false, false)?;
                 c.result("hard", Some(m), Some(&st));
-                c.plan.result.insert("src".into(), Value::from(src.as_str()));
+                c.plan
+                    .result
+                    .insert("src".into(), Value::from(src.as_str()));
             }
             other => return Err(Error::failed(format!("unsupported state '{other}'"))),
         }

@@ -74,6 +74,7 @@ pub(crate) struct Edit {
 }
 
 /// Ansible's `present` algorithm.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn present(
     mut lines: Vec<String>,
     regexp: Option<&regex::Regex>,
@@ -143,7 +144,11 @@ pub(crate) fn present(
     let with_nl = |s: &str| format!("{s}{nl}");
     let last_has_eol = |lines: &Vec<String>| lines.last().is_none_or(|l| l.ends_with(['\n', '\r']));
     if index[0] != -1 {
-        let mut new_line = if backrefs && matched { caps_line.unwrap_or_else(|| line.to_string()) } else { line.to_string() };
+        let mut new_line = if backrefs && matched {
+            caps_line.unwrap_or_else(|| line.to_string())
+        } else {
+            line.to_string()
+        };
         if !new_line.ends_with(nl) {
             new_line.push_str(nl);
         }
@@ -184,7 +189,12 @@ pub(crate) fn present(
         msg = "line added";
         changed = true;
     }
-    Ok(Edit { lines, msg: msg.to_string(), changed, found: 0 })
+    Ok(Edit {
+        lines,
+        msg: msg.to_string(),
+        changed,
+        found: 0,
+    })
 }
 
 /// Ansible's `absent` algorithm.
@@ -201,7 +211,11 @@ pub(crate) fn absent(lines: Vec<String>, m: &Matcher) -> Edit {
     let found = before - kept.len();
     Edit {
         lines: kept,
-        msg: if found > 0 { format!("{found} line(s) removed") } else { String::new() },
+        msg: if found > 0 {
+            format!("{found} line(s) removed")
+        } else {
+            String::new()
+        },
         changed: found > 0,
         found,
     }
@@ -230,9 +244,12 @@ impl Module for LineInFile {
                 return Err(Error::failed("line is required with state=present"));
             }
         } else if regexp.is_none() && search.is_none() && line.is_none() {
-            return Err(Error::failed("one of line, search_string, or regexp is required with state=absent"));
+            return Err(Error::failed(
+                "one of line, search_string, or regexp is required with state=absent",
+            ));
         }
-        let (uid, info, content) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let (insp, info) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let content = insp.content.clone();
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
         }
@@ -240,11 +257,16 @@ impl Module for LineInFile {
         let mut plan = Plan::ok();
         let exists = info.exists();
         if exists && content.is_none() {
-            return Ok(Plan::fail(format!("Path {path} is not a readable regular file")));
+            return Ok(Plan::fail(format!(
+                "Path {path} is not a readable regular file"
+            )));
         }
         let text = match &content {
-            Some(c) => String::from_utf8(c.clone())
-                .map_err(|_| Error::failed(format!("{path} is not UTF-8 text; lineinfile only edits text files")))?,
+            Some(c) => String::from_utf8(c.clone()).map_err(|_| {
+                Error::failed(format!(
+                    "{path} is not UTF-8 text; lineinfile only edits text files"
+                ))
+            })?,
             None => String::new(),
         };
         let lines = split_lines(&text);
@@ -270,7 +292,10 @@ impl Module for LineInFile {
             )?
         } else {
             if !exists {
-                return Ok(Plan::ok().with("msg", "file not present").with("found", 0).with("changed", false));
+                return Ok(Plan::ok()
+                    .with("msg", "file not present")
+                    .with("found", 0)
+                    .with("changed", false));
             }
             let m = match (re, search, line) {
                 (Some(r), _, _) => Matcher::Regex(r),
@@ -282,7 +307,11 @@ impl Module for LineInFile {
         let new = edit.lines.concat();
         // a missing file with create=yes is written even when it would be empty
         let write = edit.changed || !exists;
-        let data = if write { new.into_bytes() } else { text.clone().into_bytes() };
+        let data = if write {
+            new.into_bytes()
+        } else {
+            text.clone().into_bytes()
+        };
         let write_info = if info.kind == Kind::Link && info.real_path.is_some() {
             let mut i = info.clone();
             i.kind = info.followed_kind();
@@ -303,7 +332,8 @@ impl Module for LineInFile {
                 backup: args.bool("backup"),
                 validate,
                 make_parents: true,
-                uid,
+                uid: insp.uid,
+                umask: insp.umask,
             },
             &mut plan,
         )?;
@@ -312,7 +342,11 @@ impl Module for LineInFile {
         }
         let mut msg = edit.msg.clone();
         if !edit.changed && !plan.changes.is_empty() {
-            msg = if exists { "ownership, perms or SE linux context changed".into() } else { "file created".into() };
+            msg = if exists {
+                "ownership, perms or SE linux context changed".into()
+            } else {
+                "file created".into()
+            };
         }
         plan.result.insert("msg".into(), Value::from(msg));
         if !present_state {
@@ -339,30 +373,85 @@ impl HintCreate for Plan {
 mod tests {
     use super::*;
 
-    fn run(text: &str, regexp: Option<&str>, line: &str, ia: Option<&str>, ib: Option<&str>, backrefs: bool) -> (String, bool) {
+    fn run(
+        text: &str,
+        regexp: Option<&str>,
+        line: &str,
+        ia: Option<&str>,
+        ib: Option<&str>,
+        backrefs: bool,
+    ) -> (String, bool) {
         let re = regexp.map(|r| py_regex(r, "").unwrap());
-        let ia = if ia.is_none() && ib.is_none() { Some("EOF") } else { ia };
-        let e = present(split_lines(text), re.as_ref(), None, line, ia, ib, backrefs, false).unwrap();
+        let ia = if ia.is_none() && ib.is_none() {
+            Some("EOF")
+        } else {
+            ia
+        };
+        let e = present(
+            split_lines(text),
+            re.as_ref(),
+            None,
+            line,
+            ia,
+            ib,
+            backrefs,
+            false,
+        )
+        .unwrap();
         (e.lines.concat(), e.changed)
     }
 
     #[test]
     fn ansible_present_semantics() {
         // append, with missing final newline fixed
-        assert_eq!(run("a\nb", None, "c", None, None, false), ("a\nb\nc\n".into(), true));
+        assert_eq!(
+            run("a\nb", None, "c", None, None, false),
+            ("a\nb\nc\n".into(), true)
+        );
         // already present: no change
-        assert_eq!(run("a\nc\nb\n", None, "c", None, None, false), ("a\nc\nb\n".into(), false));
+        assert_eq!(
+            run("a\nc\nb\n", None, "c", None, None, false),
+            ("a\nc\nb\n".into(), false)
+        );
         // regexp replaces the last match
-        assert_eq!(run("x=1\ny=2\nx=3\n", Some("^x="), "x=9", None, None, false), ("x=1\ny=2\nx=9\n".into(), true));
+        assert_eq!(
+            run("x=1\ny=2\nx=3\n", Some("^x="), "x=9", None, None, false),
+            ("x=1\ny=2\nx=9\n".into(), true)
+        );
         // insertafter last match; insertbefore
-        assert_eq!(run("[a]\nk\n[b]\n", None, "n", Some(r"^\[a\]"), None, false), ("[a]\nn\nk\n[b]\n".into(), true));
-        assert_eq!(run("[a]\nk\n[b]\n", None, "n", None, Some(r"^\[b\]"), false), ("[a]\nk\nn\n[b]\n".into(), true));
-        assert_eq!(run("a\n", None, "z", None, Some("BOF"), false), ("z\na\n".into(), true));
+        assert_eq!(
+            run("[a]\nk\n[b]\n", None, "n", Some(r"^\[a\]"), None, false),
+            ("[a]\nn\nk\n[b]\n".into(), true)
+        );
+        assert_eq!(
+            run("[a]\nk\n[b]\n", None, "n", None, Some(r"^\[b\]"), false),
+            ("[a]\nk\nn\n[b]\n".into(), true)
+        );
+        assert_eq!(
+            run("a\n", None, "z", None, Some("BOF"), false),
+            ("z\na\n".into(), true)
+        );
         // insertafter not found: EOF
-        assert_eq!(run("a\n", None, "z", Some("nomatch"), None, false), ("a\nz\n".into(), true));
+        assert_eq!(
+            run("a\n", None, "z", Some("nomatch"), None, false),
+            ("a\nz\n".into(), true)
+        );
         // backrefs: no match leaves the file unchanged
-        assert_eq!(run("a\n", Some("^(b)"), r"\1x", None, None, true), ("a\n".into(), false));
-        assert_eq!(run("port=22\n", Some(r"^port=(\d+)"), r"port=\1 # ssh", None, None, true), ("port=22 # ssh\n".into(), true));
+        assert_eq!(
+            run("a\n", Some("^(b)"), r"\1x", None, None, true),
+            ("a\n".into(), false)
+        );
+        assert_eq!(
+            run(
+                "port=22\n",
+                Some(r"^port=(\d+)"),
+                r"port=\1 # ssh",
+                None,
+                None,
+                true
+            ),
+            ("port=22 # ssh\n".into(), true)
+        );
     }
 
     #[test]

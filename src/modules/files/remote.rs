@@ -263,11 +263,15 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
     let mut files: Vec<FileInfo> = Vec::new();
     for line in head.lines() {
         if let Some(i) = line.strip_prefix("@@") {
-            let i: usize = i.parse().map_err(|_| Error::failed(format!("bad inspection output: {line}")))?;
+            let i: usize = i
+                .parse()
+                .map_err(|_| Error::failed(format!("bad inspection output: {line}")))?;
             files.push(FileInfo::missing(paths.get(i).copied().unwrap_or_default()));
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         if k == "uid" {
             uid = v.trim().parse().unwrap_or(0);
             continue;
@@ -297,7 +301,12 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
             paths.join(", ")
         )));
     }
-    Ok(Inspection { uid, umask, files, content })
+    Ok(Inspection {
+        uid,
+        umask,
+        files,
+        content,
+    })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -306,7 +315,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Inspects `paths` in one round trip; `checksum` names an algorithm (`sha256`, `sha1`...) to
 /// checksum regular files with; `content` also reads the first path's content.
-pub async fn inspect(ctx: &TaskCtx<'_>, paths: &[&str], checksum: Option<&str>, content: bool) -> Result<Inspection> {
+pub async fn inspect(
+    ctx: &TaskCtx<'_>,
+    paths: &[&str],
+    checksum: Option<&str>,
+    content: bool,
+) -> Result<Inspection> {
     let script = inspect_script(paths, checksum, content)?;
     let out = ctx.run(script).await?;
     if out.rc != 0 {
@@ -320,11 +334,16 @@ pub async fn inspect(ctx: &TaskCtx<'_>, paths: &[&str], checksum: Option<&str>, 
     parse_inspection(&out.stdout, paths)
 }
 
-/// Inspects one path (see [`inspect`]).
-pub async fn inspect_one(ctx: &TaskCtx<'_>, path: &str, checksum: Option<&str>, content: bool) -> Result<(u32, FileInfo, Option<Vec<u8>>)> {
+/// Inspects one path (see [`inspect`]); the returned inspection's `files` is empty.
+pub async fn inspect_one(
+    ctx: &TaskCtx<'_>,
+    path: &str,
+    checksum: Option<&str>,
+    content: bool,
+) -> Result<(Inspection, FileInfo)> {
     let mut i = inspect(ctx, &[path], checksum, content).await?;
     let f = i.files.remove(0);
-    Ok((i.uid, f, i.content))
+    Ok((i, f))
 }
 
 /// Reads a whole remote file with the task's become.
@@ -458,7 +477,11 @@ pub fn chmod_spec(spec: &str) -> String {
     spec.split(',')
         .map(|c| {
             let c = c.trim();
-            if c.starts_with(['+', '-', '=']) { format!("a{c}") } else { c.to_string() }
+            if c.starts_with(['+', '-', '=']) {
+                format!("a{c}")
+            } else {
+                c.to_string()
+            }
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -504,7 +527,11 @@ fn owner_matches(want: &str, name: &str, id: u32) -> bool {
 
 /// Builds an [`Action::Exec`] running `script` with the task's become and environment.
 pub fn exec(ctx: &TaskCtx<'_>, script: impl Into<String>) -> Action {
-    Action::Exec { cmd: ctx.cmd(script), capture: false, fail_on_rc: true }
+    Action::Exec {
+        cmd: ctx.cmd(script),
+        capture: false,
+        fail_on_rc: true,
+    }
 }
 
 /// The attribute changes needed on an existing path (`chmod`, `chown`, `chgrp`) as one change,
@@ -536,7 +563,11 @@ pub fn attr_change(
                 before.push_str(&format!("mode: '{}'\n", fmt_mode(st.mode)));
                 after.push_str(&format!("mode: '{}'\n", fmt_mode(want)));
             }
-            let m = if recurse { chmod_spec(spec) } else { fmt_mode(want) };
+            let m = if recurse {
+                chmod_spec(spec)
+            } else {
+                fmt_mode(want)
+            };
             script.push(format!("chmod {r}{} -- {}", quote(&m), quote(path)));
         }
     }
@@ -560,18 +591,26 @@ pub fn attr_change(
         }
         script.push(format!("chgrp {r}{h}{} -- {}", quote(g), quote(path)));
     }
-    if parts.is_empty() && !(recurse && !script.is_empty()) {
+    if parts.is_empty() && (!recurse || script.is_empty()) {
         return Ok((None, mode));
     }
     let summary = if parts.is_empty() {
         format!("set attributes recursively under {path}")
     } else {
-        format!("{} {path}{}", parts.join(", "), if recurse { " (recursively)" } else { "" })
+        format!(
+            "{} {path}{}",
+            parts.join(", "),
+            if recurse { " (recursively)" } else { "" }
+        )
     };
     let mut d = Diff::new(path, before, after);
     d.before_header = format!("{path} (file attributes)");
     d.after_header = format!("{path} (file attributes)");
-    let change = Change { summary, diff: Some(d), action: exec(ctx, script.join(" && ")) };
+    let change = Change {
+        summary,
+        diff: Some(d),
+        action: exec(ctx, script.join(" && ")),
+    };
     Ok((Some(change), mode))
 }
 
@@ -640,12 +679,16 @@ pub struct Write<'a> {
     pub make_parents: bool,
     /// The uid commands run as (to preserve ownership when rewriting as root).
     pub uid: u32,
+    /// The umask of the host's commands (new files get `0666 & !umask`, like Ansible).
+    pub umask: u32,
 }
 
 /// Checks a `validate` option: it must contain `%s`.
 pub fn check_validate(v: Option<String>) -> Result<Option<String>> {
     match v {
-        Some(v) if !v.contains("%s") => Err(Error::failed(format!("validate must contain %s: {v}"))),
+        Some(v) if !v.contains("%s") => {
+            Err(Error::failed(format!("validate must contain %s: {v}")))
+        }
         v => Ok(v),
     }
 }
@@ -672,7 +715,7 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
         }
         return Ok(mode);
     }
-    let base_mode = if exists { st.mode } else { 0o644 };
+    let base_mode = if exists { st.mode } else { 0o666 & !w.umask };
     let mode = match w.attrs.mode.as_deref().filter(|m| *m != "preserve") {
         Some(spec) => resolve_mode(spec, base_mode, false)?,
         None => base_mode,
@@ -723,20 +766,36 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
         plan.result.insert("backup_file".into(), Value::from(b));
     }
     let summary = if exists {
-        let old = old_sum.as_deref().map(|s| &s[..s.len().min(12)]).unwrap_or("?");
+        let old = old_sum
+            .as_deref()
+            .map(|s| &s[..s.len().min(12)])
+            .unwrap_or("?");
         let mut s = format!("update {} (sha256 {old}.. -> {}..)", w.path, &new_sum[..12]);
         if !notes.is_empty() {
             s.push_str(&format!(", {}", notes.join(", ")));
         }
         s
     } else {
-        format!("create {} ({} bytes, mode {})", w.path, w.data.len(), fmt_mode(mode))
+        format!(
+            "create {} ({} bytes, mode {})",
+            w.path,
+            w.data.len(),
+            fmt_mode(mode)
+        )
     };
     let diff = if ctx.diff_mode {
-        let before = if exists { w.before.and_then(diff_text) } else { Some(String::new()) };
+        let before = if exists {
+            w.before.and_then(diff_text)
+        } else {
+            Some(String::new())
+        };
         match (before, diff_text(w.data)) {
             (Some(b), Some(a)) => Some(Diff::new(w.path, b, a)),
-            _ => Some(Diff::new(w.path, "(binary file)\n", format!("(binary file, sha256 {new_sum})\n"))),
+            _ => Some(Diff::new(
+                w.path,
+                "(binary file)\n",
+                format!("(binary file, sha256 {new_sum})\n"),
+            )),
         }
     } else {
         None
@@ -744,7 +803,11 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
     plan.changes.push(Change {
         summary,
         diff,
-        action: Action::Put { src: Stdin::Bytes(w.data.to_vec()), dest: w.path.to_string(), opts },
+        action: Action::Put {
+            src: Stdin::Bytes(w.data.to_vec()),
+            dest: w.path.to_string(),
+            opts,
+        },
     });
     Ok(mode)
 }
@@ -767,21 +830,44 @@ pub fn basename(path: &str) -> &str {
 
 /// Joins remote paths.
 pub fn join(dir: &str, name: &str) -> String {
-    if dir.ends_with('/') { format!("{dir}{name}") } else { format!("{dir}/{name}") }
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 /// The usual return values for a file: `mode`, `owner`, `group`, `uid`, `gid`, `size`, `state`.
-pub fn file_result(plan: &mut Plan, info: &FileInfo, attrs: &Attrs, mode: u32, size: Option<u64>, state: &str) {
+pub fn file_result(
+    plan: &mut Plan,
+    info: &FileInfo,
+    attrs: &Attrs,
+    mode: u32,
+    size: Option<u64>,
+    state: &str,
+) {
     let st = info.followed_stat();
     let r = &mut plan.result;
     r.insert("mode".into(), Value::from(fmt_mode(mode)));
     r.insert(
         "owner".into(),
-        Value::from(attrs.owner.clone().unwrap_or_else(|| if info.exists() { st.owner.clone() } else { String::new() })),
+        Value::from(attrs.owner.clone().unwrap_or_else(|| {
+            if info.exists() {
+                st.owner.clone()
+            } else {
+                String::new()
+            }
+        })),
     );
     r.insert(
         "group".into(),
-        Value::from(attrs.group.clone().unwrap_or_else(|| if info.exists() { st.group.clone() } else { String::new() })),
+        Value::from(attrs.group.clone().unwrap_or_else(|| {
+            if info.exists() {
+                st.group.clone()
+            } else {
+                String::new()
+            }
+        })),
     );
     if info.exists() {
         r.insert("uid".into(), Value::from(st.uid));
@@ -800,10 +886,15 @@ pub fn file_result(plan: &mut Plan, info: &FileInfo, attrs: &Attrs, mode: u32, s
 /// backreferences are not available and give a clear error).
 pub fn py_regex(pattern: &str, flags: &str) -> Result<Regex> {
     let p = pattern.replace(r"\Z", r"\z");
-    let full = if flags.is_empty() { p } else { format!("(?{flags}){p}") };
+    let full = if flags.is_empty() {
+        p
+    } else {
+        format!("(?{flags}){p}")
+    };
     Regex::new(&full).map_err(|e| {
-        Error::failed(format!("invalid regular expression '{pattern}': {e}"))
-            .hint("prov uses Rust regex syntax, which is Python's without lookaround and backreferences")
+        Error::failed(format!("invalid regular expression '{pattern}': {e}")).hint(
+            "prov uses Rust regex syntax, which is Python's without lookaround and backreferences",
+        )
     })
 }
 
@@ -873,9 +964,15 @@ pub fn py_expand(template: &str, caps: &regex::Captures<'_>) -> String {
 /// rename), creating parent folders. This is how the engine applies
 /// [`Action::LocalWrite`](crate::modules::Action::LocalWrite).
 pub fn write_local_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -904,7 +1001,10 @@ pub fn stat_value(info: &FileInfo, follow: bool, checksum: Option<&str>) -> Valu
         return map_value([("exists", Value::from(false))]);
     }
     let (kind, st) = if follow && info.kind == Kind::Link {
-        (info.target_kind.unwrap_or(Kind::Other), info.followed_stat())
+        (
+            info.target_kind.unwrap_or(Kind::Other),
+            info.followed_stat(),
+        )
     } else {
         (info.kind, &info.stat)
     };
@@ -948,8 +1048,14 @@ pub fn stat_value(info: &FileInfo, follow: bool, checksum: Option<&str>) -> Valu
         ("isgid", bit(0o2000)),
     ];
     if kind == Kind::Link {
-        v.push(("lnk_target", Value::from(info.link_target.clone().unwrap_or_default())));
-        v.push(("lnk_source", Value::from(info.real_path.clone().unwrap_or_default())));
+        v.push((
+            "lnk_target",
+            Value::from(info.link_target.clone().unwrap_or_default()),
+        ));
+        v.push((
+            "lnk_source",
+            Value::from(info.real_path.clone().unwrap_or_default()),
+        ));
     }
     if checksum.is_some()
         && kind == Kind::File

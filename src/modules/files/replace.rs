@@ -19,13 +19,42 @@ static DOC: ModuleDoc = ModuleDoc {
         Regular expressions use Rust syntax (Python's without lookaround/backreferences). \
         Check mode and --diff are exact.",
     options: &[
-        OptSpec::new("path", OptKind::Path, "The file to edit.").required().aliases(&["dest", "destfile", "name"]),
-        OptSpec::new("regexp", OptKind::Str, "The regular expression to look for.").required(),
-        OptSpec::new("replace", OptKind::Str, "The replacement (empty removes the matches).").default(""),
-        OptSpec::new("after", OptKind::Str, "Only replace after the first match of this regexp."),
-        OptSpec::new("before", OptKind::Str, "Only replace before the match of this regexp."),
-        OptSpec::new("backup", OptKind::Bool, "Back up the old file before changing it.").default("no"),
-        OptSpec::new("validate", OptKind::Str, "Command validating the new file before it is put in place; `%s` is its temp path."),
+        OptSpec::new("path", OptKind::Path, "The file to edit.")
+            .required()
+            .aliases(&["dest", "destfile", "name"]),
+        OptSpec::new(
+            "regexp",
+            OptKind::Str,
+            "The regular expression to look for.",
+        )
+        .required(),
+        OptSpec::new(
+            "replace",
+            OptKind::Str,
+            "The replacement (empty removes the matches).",
+        )
+        .default(""),
+        OptSpec::new(
+            "after",
+            OptKind::Str,
+            "Only replace after the first match of this regexp.",
+        ),
+        OptSpec::new(
+            "before",
+            OptKind::Str,
+            "Only replace before the match of this regexp.",
+        ),
+        OptSpec::new(
+            "backup",
+            OptKind::Bool,
+            "Back up the old file before changing it.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "validate",
+            OptKind::Str,
+            "Command validating the new file before it is put in place; `%s` is its temp path.",
+        ),
         OptSpec::new("mode", OptKind::Mode, "Permissions: octal or symbolic."),
         OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
         OptSpec::new("group", OptKind::Str, "Group name or gid."),
@@ -75,7 +104,10 @@ pub(crate) fn apply(
     if n == 0 || replaced == section {
         return Ok(Some((contents.to_string(), 0)));
     }
-    Ok(Some((format!("{}{}{}", &contents[..start], replaced, &contents[end..]), n)))
+    Ok(Some((
+        format!("{}{}{}", &contents[..start], replaced, &contents[end..]),
+        n,
+    )))
 }
 
 #[async_trait]
@@ -90,20 +122,39 @@ impl Module for Replace {
         let validate = check_validate(args.str("validate"))?;
         let regexp = args.str("regexp").unwrap_or_default();
         let replace = args.str("replace").unwrap_or_default();
-        let (uid, info, content) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let (insp, info) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let content = insp.content.clone();
         match info.followed_kind() {
-            Kind::Dir => return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256)),
-            Kind::Missing => return Ok(Plan::fail(format!("Path {path} does not exist !")).with("rc", 257)),
+            Kind::Dir => {
+                return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
+            }
+            Kind::Missing => {
+                return Ok(Plan::fail(format!("Path {path} does not exist !")).with("rc", 257));
+            }
             _ => {}
         }
         let Some(content) = content else {
-            return Ok(Plan::fail(format!("Path {path} is not a readable regular file")));
+            return Ok(Plan::fail(format!(
+                "Path {path} is not a readable regular file"
+            )));
         };
-        let text = String::from_utf8(content.clone())
-            .map_err(|_| Error::failed(format!("{path} is not UTF-8 text; replace only edits text files")))?;
-        let Some((new, n)) = apply(&text, &regexp, &replace, args.str("after").as_deref(), args.str("before").as_deref())? else {
-            let mut plan = Plan::ok()
-                .with("msg", format!("Pattern for before/after params did not match the given file: {path}"));
+        let text = String::from_utf8(content.clone()).map_err(|_| {
+            Error::failed(format!(
+                "{path} is not UTF-8 text; replace only edits text files"
+            ))
+        })?;
+        let Some((new, n)) = apply(
+            &text,
+            &regexp,
+            &replace,
+            args.str("after").as_deref(),
+            args.str("before").as_deref(),
+        )?
+        else {
+            let mut plan = Plan::ok().with(
+                "msg",
+                format!("Pattern for before/after params did not match the given file: {path}"),
+            );
             plan.msg = plan.result.get("msg").map(|v| v.to_string());
             return Ok(plan);
         };
@@ -126,7 +177,8 @@ impl Module for Replace {
                 backup: args.bool("backup"),
                 validate,
                 make_parents: false,
-                uid,
+                uid: insp.uid,
+                umask: insp.umask,
             },
             &mut plan,
         )?;
@@ -150,12 +202,18 @@ mod tests {
     #[test]
     fn replaces_with_sections_and_backrefs() {
         let t = "a=1\nb=2\n[s]\na=3\n[t]\na=4\n";
-        assert_eq!(apply(t, r"^a=(\d)$", r"a=\1\1", None, None).unwrap(), Some(("a=11\nb=2\n[s]\na=33\n[t]\na=44\n".into(), 3)));
+        assert_eq!(
+            apply(t, r"^a=(\d)$", r"a=\1\1", None, None).unwrap(),
+            Some(("a=11\nb=2\n[s]\na=33\n[t]\na=44\n".into(), 3))
+        );
         assert_eq!(
             apply(t, r"^a=(\d)$", r"x", Some(r"\[s\]"), Some(r"\[t\]")).unwrap(),
             Some(("a=1\nb=2\n[s]\nx\n[t]\na=4\n".into(), 1))
         );
-        assert_eq!(apply(t, "zzz", "y", None, None).unwrap(), Some((t.to_string(), 0)));
+        assert_eq!(
+            apply(t, "zzz", "y", None, None).unwrap(),
+            Some((t.to_string(), 0))
+        );
         assert_eq!(apply(t, "a", "y", Some("nomatch"), None).unwrap(), None);
     }
 }

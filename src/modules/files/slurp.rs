@@ -13,7 +13,11 @@ static DOC: ModuleDoc = ModuleDoc {
     short: "Slurps a file from remote nodes",
     description: "Returns the file's content base64-encoded in `content` (decode with \
         `b64decode`), with `encoding: base64` and `source`. Never changes anything.",
-    options: &[OptSpec::new("src", OptKind::Path, "The remote file to read.").required().aliases(&["path"])],
+    options: &[
+        OptSpec::new("src", OptKind::Path, "The remote file to read.")
+            .required()
+            .aliases(&["path"]),
+    ],
     free_form: None,
     mutually_exclusive: &[],
     required_one_of: &[],
@@ -44,7 +48,10 @@ impl Module for Slurp {
             return Ok(Plan::fail(format!("{}: {src}", out.stderr_str().trim())));
         }
         Ok(Plan::ok()
-            .with("content", base64::engine::general_purpose::STANDARD.encode(&out.stdout))
+            .with(
+                "content",
+                base64::engine::general_purpose::STANDARD.encode(&out.stdout),
+            )
             .with("encoding", "base64")
             .with("source", src.as_str()))
     }

@@ -16,9 +16,16 @@ static DOC: ModuleDoc = ModuleDoc {
         permission flags, `lnk_source`/`lnk_target` for links and `checksum` (of a regular \
         file, SHA-1 by default like Ansible). Never changes anything.",
     options: &[
-        OptSpec::new("path", OptKind::Path, "The path to inspect.").required().aliases(&["dest", "name"]),
+        OptSpec::new("path", OptKind::Path, "The path to inspect.")
+            .required()
+            .aliases(&["dest", "name"]),
         OptSpec::new("follow", OptKind::Bool, "Follow symbolic links.").default("no"),
-        OptSpec::new("get_checksum", OptKind::Bool, "Compute the checksum of a regular file.").default("yes"),
+        OptSpec::new(
+            "get_checksum",
+            OptKind::Bool,
+            "Compute the checksum of a regular file.",
+        )
+        .default("yes"),
         OptSpec::new("checksum_algorithm", OptKind::Str, "Checksum algorithm.")
             .default("sha1")
             .choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"])
@@ -44,12 +51,21 @@ impl Module for Stat {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let path = args.str("path").unwrap_or_default();
-        let algo = args.str("checksum_algorithm").unwrap_or_else(|| "sha1".into());
+        let algo = args
+            .str("checksum_algorithm")
+            .unwrap_or_else(|| "sha1".into());
         let ck = args.bool("get_checksum").then_some(algo.as_str());
         let follow = args.bool("follow");
-        let (_, info, _) = remote::inspect_one(ctx, &path, ck, false).await?;
+        let (_, info) = remote::inspect_one(ctx, &path, ck, false).await?;
         // without follow, a link has no checksum (its content is not a regular file's)
-        let info = if !follow && info.kind == Kind::Link { remote::FileInfo { checksum: None, ..info } } else { info };
+        let info = if !follow && info.kind == Kind::Link {
+            remote::FileInfo {
+                checksum: None,
+                ..info
+            }
+        } else {
+            info
+        };
         Ok(Plan::ok().with("stat", stat_value(&info, follow, ck)))
     }
 }

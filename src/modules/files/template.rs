@@ -60,11 +60,15 @@ impl Module for Template {
         let local = ctx.find_file("templates", &src)?;
         let text = std::fs::read_to_string(&local).map_err(|e| Error::io(&local, e))?;
         let rendered = ctx.render.render_text(&text, &local)?;
-        let data = newlines(&rendered, &args.str("newline_sequence").unwrap_or_default()).into_bytes();
+        let data =
+            newlines(&rendered, &args.str("newline_sequence").unwrap_or_default()).into_bytes();
         let mut attrs = Attrs::from_args(args)?;
         if attrs.mode.as_deref() == Some("preserve") {
             use std::os::unix::fs::PermissionsExt;
-            let m = std::fs::metadata(&local).map_err(|e| Error::io(&local, e))?.permissions().mode();
+            let m = std::fs::metadata(&local)
+                .map_err(|e| Error::io(&local, e))?
+                .permissions()
+                .mode();
             attrs.mode = Some(super::remote::fmt_mode(m));
         }
         plan_file(
