@@ -215,6 +215,9 @@ pub struct PutOpts {
     pub group: Option<String>,
     /// Privilege escalation for the write.
     pub become_: Option<Become>,
+    /// A command checking the temp file before it replaces `dest` (`%s` is its path, e.g.
+    /// `visudo -cf %s`); when it fails, `dest` is left untouched.
+    pub validate: Option<String>,
 }
 
 /// A way to run commands on one host.
@@ -272,6 +275,9 @@ pub trait Connection: Send + Sync {
         if let Some(g) = &opts.group {
             script.push_str(&format!("chgrp {} \"$t\" || exit 1; ", quote(g)));
         }
+        if let Some(v) = &opts.validate {
+            script.push_str(&format!("{{ {}; }} >&2 || exit 86; ", v.replace("%s", "\"$t\"")));
+        }
         script.push_str("mv -f \"$t\" \"$d\" && trap - EXIT");
         let cmd = Cmd {
             script,
@@ -280,6 +286,12 @@ pub trait Connection: Send + Sync {
             ..Default::default()
         };
         let out = self.exec(&cmd).await?;
+        if out.rc == 86 && opts.validate.is_some() {
+            return Err(Error::failed(format!(
+                "validation of {dest} failed, the file was not changed: {}",
+                out.stderr_str().trim()
+            )));
+        }
         if out.rc != 0 {
             return Err(Error::failed(format!(
                 "could not write {dest}: {}",

@@ -73,6 +73,14 @@ pub enum Action {
         /// Mode, owner, group, become, validate.
         opts: PutOpts,
     },
+    /// Write a file on the controller (fetch), atomically: apply with
+    /// [`files::write_local_atomic`].
+    LocalWrite {
+        /// The controller path.
+        path: PathBuf,
+        /// The content.
+        data: Vec<u8>,
+    },
 }
 
 /// One change a module would make.

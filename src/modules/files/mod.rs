@@ -1,8 +1,37 @@
 //! File modules: copy, template, file, lineinfile, blockinfile, replace, stat, slurp, fetch.
+//!
+//! Every module inspects the host through the connection only (one sh script per inspection,
+//! see [`remote`]), never changes it while planning, and describes its changes as
+//! [`Action`](super::Action)s: `Put` for content (atomic temp file + rename, mode/owner applied
+//! first, optional `validate`), `Exec` for chmod/chown/mkdir/ln/rm/touch, and `LocalWrite` for
+//! fetch (applied with [`write_local_atomic`]).
+#![allow(clippy::result_large_err)] // crate::error::Error is shared and large by design
+
+pub mod blockinfile;
+pub mod copy;
+pub mod fetch;
+pub mod file;
+pub mod lineinfile;
+pub mod remote;
+pub mod replace;
+pub mod slurp;
+pub mod stat;
+pub mod template;
+
+pub use remote::write_local_atomic;
 
 use super::Registry;
+use std::sync::Arc;
 
 /// Registers the file modules.
 pub fn register(r: &mut Registry) {
-    let _ = r;
+    r.register(Arc::new(copy::Copy));
+    r.register(Arc::new(template::Template));
+    r.register(Arc::new(file::File));
+    r.register(Arc::new(lineinfile::LineInFile));
+    r.register(Arc::new(blockinfile::BlockInFile));
+    r.register(Arc::new(replace::Replace));
+    r.register(Arc::new(stat::Stat));
+    r.register(Arc::new(slurp::Slurp));
+    r.register(Arc::new(fetch::Fetch));
 }

@@ -1,0 +1,715 @@
+//! `copy`: copies a local file, a local folder (recursively) or literal content to the host, or
+//! a file already on the host (`remote_src`).
+
+use super::remote::{
+    self, Attrs, FileInfo, Kind, Write, basename, check_mode, check_validate, exec, fmt_mode, join,
+    parent_of, plan_write, resolve_mode, sha256_hex,
+};
+use crate::connection::quote;
+use crate::error::{Error, Result};
+use crate::modules::{Args, Change, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::value::{Value, to_json};
+use async_trait::async_trait;
+use minijinja::value::ValueKind;
+use std::path::{Path, PathBuf};
+
+/// The `copy` module.
+pub struct Copy;
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "copy",
+    short: "Copy files to remote locations",
+    description: "Copies a file or folder from the controller (searched in the role's and playbook's \
+        `files/` folders), or literal `content`, to `dest` on the host. The file is written \
+        atomically (a temp file in the destination folder, validated with `validate` if given, \
+        then renamed). A `dest` ending in `/` or naming an existing folder receives \
+        `dest/<basename of src>`. Check mode reports exactly what would change; with --diff the \
+        content diff is returned. The returned `checksum` is the SHA-256 of the content \
+        (Ansible returns SHA-1).",
+    options: &[
+        OptSpec::new(
+            "src",
+            OptKind::Path,
+            "Local path of the file or folder to copy (relative paths are looked up in `files/`). A folder ending in `/` copies its contents.",
+        ),
+        OptSpec::new(
+            "content",
+            OptKind::Any,
+            "Literal content to write instead of `src` (lists and mappings are written as JSON).",
+        ),
+        OptSpec::new("dest", OptKind::Path, "Remote path to write to.").required(),
+        OptSpec::new(
+            "mode",
+            OptKind::Mode,
+            "Permissions: octal (`'0644'`), symbolic (`u=rw,g=r`) or `preserve` (the source file's mode).",
+        ),
+        OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
+        OptSpec::new("group", OptKind::Str, "Group name or gid."),
+        OptSpec::new(
+            "backup",
+            OptKind::Bool,
+            "Back up the old file to `dest.<pid>.<timestamp>~` before changing it.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "force",
+            OptKind::Bool,
+            "Replace the file when its content differs; with `no`, only create it when missing.",
+        )
+        .default("yes")
+        .aliases(&["thirsty"]),
+        OptSpec::new(
+            "validate",
+            OptKind::Str,
+            "Command validating the new file before it is put in place; `%s` is its temp path.",
+        ),
+        OptSpec::new(
+            "directory_mode",
+            OptKind::Mode,
+            "Mode of folders created while copying a folder.",
+        ),
+        OptSpec::new(
+            "remote_src",
+            OptKind::Bool,
+            "`src` is a file on the host, not the controller.",
+        )
+        .default("no"),
+    ],
+    free_form: None,
+    mutually_exclusive: &[&["src", "content"]],
+    required_one_of: &[&["src", "content"]],
+    examples: r#"- copy:
+    src: motd
+    dest: /etc/motd
+    mode: "0644"
+- copy:
+    content: "hello\n"
+    dest: /tmp/hello.txt
+- copy:
+    src: /etc/hosts
+    dest: /tmp/hosts.bak
+    remote_src: true
+"#,
+};
+
+/// Options shared by copy and template for writing one file.
+pub(crate) struct FileWrite {
+    pub dest: String,
+    pub src_name: Option<String>,
+    pub src_label: Option<String>,
+    pub data: Vec<u8>,
+    pub attrs: Attrs,
+    pub backup: bool,
+    pub force: bool,
+    pub validate: Option<String>,
+}
+
+/// Where a file goes: `dest`, or `dest/<name>` when dest ends in `/` or is a folder.
+/// Returns (path, its info, the dest folder to create first).
+fn resolve_dest(
+    dest: &str,
+    name: Option<&str>,
+    infos: &[FileInfo],
+) -> Result<(String, FileInfo, Option<String>)> {
+    let into_dir = dest.ends_with('/') || infos[0].followed_kind() == Kind::Dir;
+    if into_dir {
+        let Some(name) = name else {
+            return Err(Error::failed(format!(
+                "can not use content with a dir as dest: {dest}"
+            )));
+        };
+        let create = if infos[0].exists() {
+            None
+        } else {
+            Some(dest.trim_end_matches('/').to_string())
+        };
+        if let Some(c) = &create
+            && c.is_empty()
+        {
+            return Err(Error::failed("dest must not be empty"));
+        }
+        Ok((join(dest, name), infos[1].clone(), create))
+    } else {
+        let parent = infos.last().expect("parent inspected");
+        if parent.followed_kind() != Kind::Dir {
+            return Err(Error::failed(format!(
+                "Destination directory {} does not exist",
+                parent_of(dest)
+            ))
+            .hint("create it first (file: state=directory) or end dest with '/'"));
+        }
+        Ok((dest.to_string(), infos[0].clone(), None))
+    }
+}
+
+/// Plans writing one file (copy with src/content, template).
+pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
+    let dest = w.dest.as_str();
+    let mut paths = vec![dest.to_string()];
+    if let Some(n) = &w.src_name {
+        paths.push(join(dest, n));
+    }
+    paths.push(parent_of(dest));
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let (path, info, mkdir) = resolve_dest(dest, w.src_name.as_deref(), &insp.files)?;
+    let mut plan = Plan::ok();
+    if info.followed_kind() == Kind::Dir {
+        return Ok(Plan::fail(format!("{path} is a directory")));
+    }
+    if info.exists() && info.followed_kind() != Kind::File && info.kind != Kind::Link {
+        return Ok(Plan::fail(format!(
+            "{path} exists and is not a regular file"
+        )));
+    }
+    let checksum = sha256_hex(&w.data);
+    plan.result
+        .insert("dest".into(), Value::from(path.as_str()));
+    if let Some(s) = &w.src_label {
+        plan.result.insert("src".into(), Value::from(s.as_str()));
+    }
+    plan.result
+        .insert("checksum".into(), Value::from(checksum.as_str()));
+    if info.exists() && !w.force {
+        let st = info.followed_stat();
+        remote::file_result(
+            &mut plan,
+            &info,
+            &Attrs::default(),
+            st.mode,
+            Some(st.size),
+            "file",
+        );
+        plan.msg = Some("file already exists".into());
+        return Ok(plan);
+    }
+    if let Some(d) = mkdir {
+        plan.changes.push(Change {
+            summary: format!("create folder {d}"),
+            diff: Some(state_diff(&d, "absent", "directory")),
+            action: exec(ctx, format!("mkdir -p -- {}", quote(&d))),
+        });
+    }
+    let before = if ctx.diff_mode
+        && info.followed_kind() == Kind::File
+        && info.checksum.as_deref() != Some(checksum.as_str())
+    {
+        Some(remote::read(ctx, &path).await?)
+    } else {
+        None
+    };
+    let mode = plan_write(
+        ctx,
+        Write {
+            path: &path,
+            info: &info,
+            before: before.as_deref(),
+            data: &w.data,
+            attrs: &w.attrs,
+            backup: w.backup,
+            validate: w.validate,
+            make_parents: false,
+            uid: insp.uid,
+            umask: insp.umask,
+        },
+        &mut plan,
+    )?;
+    remote::file_result(
+        &mut plan,
+        &info,
+        &w.attrs,
+        mode,
+        Some(w.data.len() as u64),
+        "file",
+    );
+    Ok(plan)
+}
+
+/// A state diff in Ansible's style (`path: ..`, `state: ..`).
+pub(crate) fn state_diff(path: &str, before: &str, after: &str) -> Diff {
+    Diff::new(
+        path,
+        format!("path: {path}\nstate: {before}\n"),
+        format!("path: {path}\nstate: {after}\n"),
+    )
+}
+
+fn local_mode(p: &Path) -> Result<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Ok(std::fs::metadata(p)
+        .map_err(|e| Error::io(p, e))?
+        .permissions()
+        .mode()
+        & 0o7777)
+}
+
+/// The `mode` option with `preserve` replaced by the local file's mode.
+fn effective_attrs(attrs: &Attrs, local: &Path) -> Result<Attrs> {
+    let mut a = attrs.clone();
+    if a.mode.as_deref() == Some("preserve") {
+        a.mode = Some(fmt_mode(local_mode(local)?));
+    }
+    Ok(a)
+}
+
+fn content_bytes(v: &Value) -> Vec<u8> {
+    match v.kind() {
+        ValueKind::Map | ValueKind::Seq => to_json(v).to_string().into_bytes(),
+        _ => crate::modules::args::value_str(v).into_bytes(),
+    }
+}
+
+/// Walks a local folder: (relative path, is folder), folders before their contents, sorted.
+fn walk(root: &Path) -> Result<Vec<(PathBuf, bool)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = root.join(&rel);
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::io(&dir, e))?;
+        entries.sort_by_key(|e| e.file_name());
+        let mut subdirs = Vec::new();
+        for e in entries {
+            let r = rel.join(e.file_name());
+            let is_dir = root.join(&r).is_dir();
+            out.push((r.clone(), is_dir));
+            if is_dir {
+                subdirs.push(r);
+            }
+        }
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(out)
+}
+
+async fn plan_dir(
+    ctx: &TaskCtx<'_>,
+    args: &Args,
+    src: &str,
+    local: &Path,
+    attrs: &Attrs,
+) -> Result<Plan> {
+    let dest = args.str("dest").unwrap_or_default();
+    let root = if src.ends_with('/') {
+        dest.trim_end_matches('/').to_string()
+    } else {
+        join(&dest, basename(src))
+    };
+    let dir_mode = args.mode("directory_mode");
+    if let Some(m) = &dir_mode {
+        check_mode(m)?;
+    }
+    let validate = check_validate(args.str("validate"))?;
+    let entries = walk(local)?;
+    let mut paths = vec![root.clone()];
+    for (rel, _) in &entries {
+        paths.push(join(&root, &rel.to_string_lossy()));
+    }
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let mut plan = Plan::ok();
+    let mut dirs = vec![(root.clone(), insp.files[0].clone())];
+    let mut files = Vec::new();
+    for ((rel, is_dir), info) in entries.iter().zip(&insp.files[1..]) {
+        if *is_dir {
+            dirs.push((join(&root, &rel.to_string_lossy()), info.clone()));
+        } else {
+            files.push((rel, info.clone()));
+        }
+    }
+    for (d, info) in &dirs {
+        mkdir_change(ctx, d, info, dir_mode.as_deref(), &mut plan)?;
+    }
+    if plan.failed.is_some() {
+        return Ok(plan);
+    }
+    let force = args.bool("force");
+    for (rel, info) in files {
+        let lp = local.join(rel);
+        let path = join(&root, &rel.to_string_lossy());
+        if info.followed_kind() == Kind::Dir {
+            return Ok(Plan::fail(format!("{path} is a directory")));
+        }
+        if info.exists() && !force {
+            continue;
+        }
+        let data = std::fs::read(&lp).map_err(|e| Error::io(&lp, e))?;
+        let a = effective_attrs(attrs, &lp)?;
+        let before = if ctx.diff_mode
+            && info.followed_kind() == Kind::File
+            && info.checksum.as_deref() != Some(sha256_hex(&data).as_str())
+        {
+            Some(remote::read(ctx, &path).await?)
+        } else {
+            None
+        };
+        plan_write(
+            ctx,
+            Write {
+                path: &path,
+                info: &info,
+                before: before.as_deref(),
+                data: &data,
+                attrs: &a,
+                backup: args.bool("backup"),
+                validate: validate.clone(),
+                make_parents: false,
+                uid: insp.uid,
+                umask: insp.umask,
+            },
+            &mut plan,
+        )?;
+    }
+    plan.result.shift_remove("backup_file");
+    plan.result.insert("dest".into(), Value::from(root));
+    plan.result
+        .insert("src".into(), Value::from(local.display().to_string()));
+    plan.result.insert("state".into(), Value::from("directory"));
+    Ok(plan)
+}
+
+/// One file copied on the host (remote_src): attribute changes only when the content matches,
+/// else a backup (if asked) and a temp-file copy renamed into place. Returns the resulting mode.
+#[allow(clippy::too_many_arguments)]
+async fn remote_file(
+    ctx: &TaskCtx<'_>,
+    args: &Args,
+    src: &str,
+    sinfo: &FileInfo,
+    path: &str,
+    info: &FileInfo,
+    uid: u32,
+    attrs: &Attrs,
+    plan: &mut Plan,
+) -> Result<u32> {
+    let ssum = sinfo.checksum.clone().unwrap_or_default();
+    let sst = sinfo.followed_stat();
+    let mut a = attrs.clone();
+    if a.mode.as_deref() == Some("preserve") {
+        a.mode = Some(fmt_mode(sst.mode));
+    }
+    let same = info.exists() && info.checksum.as_deref() == Some(ssum.as_str());
+    let st = info.followed_stat();
+    if same {
+        let (c, m) = remote::attr_change(ctx, path, st, false, &a, false, false)?;
+        plan.changes.extend(c);
+        return Ok(m);
+    }
+    let base = if info.exists() { st.mode } else { sst.mode };
+    let mode = match a.mode.as_deref() {
+        Some(spec) => resolve_mode(spec, base, false)?,
+        None => base,
+    };
+    if args.bool("backup") && info.exists() {
+        let b = remote::backup_name(path);
+        plan.changes.push(Change {
+            summary: format!("back up {path} to {b}"),
+            diff: None,
+            action: exec(ctx, format!("cp -p -- {} {}", quote(path), quote(&b))),
+        });
+        plan.result.insert("backup_file".into(), Value::from(b));
+    }
+    let mut script = format!(
+        "d={}; t=$(umask 077 && mktemp \"$(dirname \"$d\")/.prov-tmp.XXXXXXXX\") || exit 1; \
+         trap 'rm -f \"$t\"' EXIT; cat -- {} > \"$t\" || exit 1; chmod {} \"$t\" || exit 1; ",
+        quote(path),
+        quote(src),
+        fmt_mode(mode)
+    );
+    let mut owner = a.owner.clone();
+    let mut group = a.group.clone();
+    if info.exists() && uid == 0 {
+        owner.get_or_insert_with(|| st.uid.to_string());
+        group.get_or_insert_with(|| st.gid.to_string());
+    }
+    if let Some(o) = &owner {
+        script.push_str(&format!("chown {} \"$t\" || exit 1; ", quote(o)));
+    }
+    if let Some(g) = &group {
+        script.push_str(&format!("chgrp {} \"$t\" || exit 1; ", quote(g)));
+    }
+    if let Some(v) = check_validate(args.str("validate"))? {
+        script.push_str(&format!(
+            "{{ {}; }} >&2 || {{ echo {} >&2; exit 1; }}; ",
+            v.replace("%s", "\"$t\""),
+            quote(&format!("validation failed, {path} was not changed"))
+        ));
+    }
+    script.push_str("mv -f \"$t\" \"$d\" && trap - EXIT");
+    let diff = if ctx.diff_mode {
+        let before = if info.followed_kind() == Kind::File {
+            remote::read(ctx, path).await?
+        } else {
+            vec![]
+        };
+        let after = remote::read(ctx, src).await?;
+        match (String::from_utf8(before), String::from_utf8(after)) {
+            (Ok(b), Ok(a)) => Some(Diff::new(path, b, a)),
+            _ => Some(Diff::new(
+                path,
+                "(binary file)\n",
+                format!("(binary file, sha256 {ssum})\n"),
+            )),
+        }
+    } else {
+        None
+    };
+    let summary = if info.exists() {
+        let old = info
+            .checksum
+            .as_deref()
+            .map(|s| &s[..s.len().min(12)])
+            .unwrap_or("?");
+        format!(
+            "update {path} from {src} (sha256 {old}.. -> {}..)",
+            &ssum[..ssum.len().min(12)]
+        )
+    } else {
+        format!("create {path} from {src} (mode {})", fmt_mode(mode))
+    };
+    plan.changes.push(Change {
+        summary,
+        diff,
+        action: exec(ctx, script),
+    });
+    Ok(mode)
+}
+
+/// Lists a folder on the host: (relative path, is folder), sorted so folders precede contents.
+async fn remote_walk(ctx: &TaskCtx<'_>, dir: &str) -> Result<Vec<(String, bool)>> {
+    let out = ctx
+        .run(format!(
+            "cd {} && find . -mindepth 1 \\( -type d -exec printf 'd %s\\n' {{}} + \\) -o \\( ! -type d -exec printf 'f %s\\n' {{}} + \\)",
+            quote(dir)
+        ))
+        .await?;
+    if out.rc != 0 {
+        return Err(Error::failed(format!(
+            "could not list {dir}: {}",
+            out.stderr_str().trim()
+        )));
+    }
+    let mut v: Vec<(String, bool)> = out
+        .stdout_str()
+        .lines()
+        .filter_map(|l| {
+            let (t, p) = l.split_once(' ')?;
+            Some((p.strip_prefix("./")?.to_string(), t == "d"))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+async fn plan_remote_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attrs) -> Result<Plan> {
+    let dest = args.str("dest").unwrap_or_default();
+    let root = if src.ends_with('/') {
+        dest.trim_end_matches('/').to_string()
+    } else {
+        join(&dest, basename(src))
+    };
+    let dir_mode = args.mode("directory_mode");
+    if let Some(m) = &dir_mode {
+        check_mode(m)?;
+    }
+    let entries = remote_walk(ctx, src).await?;
+    let mut paths = vec![root.clone()];
+    for (rel, _) in &entries {
+        paths.push(join(&root, rel));
+    }
+    for (rel, _) in &entries {
+        paths.push(join(src, rel));
+    }
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let n = entries.len();
+    let mut plan = Plan::ok();
+    let mut dirs = vec![(root.clone(), insp.files[0].clone())];
+    let mut files = Vec::new();
+    for (i, (rel, is_dir)) in entries.iter().enumerate() {
+        let (d, s) = (&insp.files[1 + i], &insp.files[1 + n + i]);
+        if *is_dir {
+            dirs.push((join(&root, rel), d.clone()));
+        } else if s.followed_kind() == Kind::File {
+            files.push((join(src, rel), s.clone(), join(&root, rel), d.clone()));
+        }
+    }
+    for (d, info) in &dirs {
+        mkdir_change(ctx, d, info, dir_mode.as_deref(), &mut plan)?;
+    }
+    if plan.failed.is_some() {
+        return Ok(plan);
+    }
+    for (s, sinfo, d, info) in files {
+        if info.followed_kind() == Kind::Dir {
+            return Ok(Plan::fail(format!("{d} is a directory")));
+        }
+        if info.exists() && !args.bool("force") {
+            continue;
+        }
+        remote_file(ctx, args, &s, &sinfo, &d, &info, insp.uid, attrs, &mut plan).await?;
+    }
+    plan.result.shift_remove("backup_file");
+    plan.result.insert("dest".into(), Value::from(root));
+    plan.result.insert("src".into(), Value::from(src));
+    plan.result.insert("state".into(), Value::from("directory"));
+    Ok(plan)
+}
+
+/// Plans creating folder `d` (with `directory_mode`) when missing; fails the plan when
+/// something else is there.
+fn mkdir_change(
+    ctx: &TaskCtx<'_>,
+    d: &str,
+    info: &FileInfo,
+    dir_mode: Option<&str>,
+    plan: &mut Plan,
+) -> Result<()> {
+    match info.followed_kind() {
+        Kind::Dir => {}
+        Kind::Missing => {
+            let mut script = format!("mkdir -p -- {}", quote(d));
+            let mut after = "directory".to_string();
+            if let Some(m) = dir_mode {
+                let m = resolve_mode(m, 0o755, true)?;
+                script.push_str(&format!(" && chmod {} -- {}", fmt_mode(m), quote(d)));
+                after = format!("directory\nmode: '{}'", fmt_mode(m));
+            }
+            plan.changes.push(Change {
+                summary: format!("create folder {d}"),
+                diff: Some(state_diff(d, "absent", &after)),
+                action: exec(ctx, script),
+            });
+        }
+        _ => plan.failed = Some(format!("{d} exists and is not a directory")),
+    }
+    Ok(())
+}
+
+async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attrs) -> Result<Plan> {
+    let dest = args.str("dest").unwrap_or_default();
+    let name = basename(src).to_string();
+    let paths = [
+        src.to_string(),
+        dest.clone(),
+        join(&dest, &name),
+        parent_of(&dest),
+    ];
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let sinfo = &insp.files[0];
+    match sinfo.followed_kind() {
+        Kind::File => {}
+        Kind::Missing => return Ok(Plan::fail(format!("Source {src} not found"))),
+        Kind::Dir => return plan_remote_dir(ctx, args, src, attrs).await,
+        _ => return Ok(Plan::fail(format!("Source {src} is not a regular file"))),
+    }
+    if sinfo.checksum.is_none() {
+        return Ok(Plan::fail(format!("Source {src} is not readable")));
+    }
+    let (path, info, mkdir) = resolve_dest(&dest, Some(&name), &insp.files[1..])?;
+    if info.followed_kind() == Kind::Dir {
+        return Ok(Plan::fail(format!("{path} is a directory")));
+    }
+    let ssum = sinfo.checksum.clone().unwrap_or_default();
+    let mut plan = Plan::ok()
+        .with("dest", path.as_str())
+        .with("src", src)
+        .with("checksum", ssum.as_str());
+    let sst = sinfo.followed_stat();
+    if info.exists() && !args.bool("force") {
+        let st = info.followed_stat();
+        remote::file_result(
+            &mut plan,
+            &info,
+            &Attrs::default(),
+            st.mode,
+            Some(st.size),
+            "file",
+        );
+        return Ok(plan);
+    }
+    if let Some(d) = mkdir {
+        plan.changes.push(Change {
+            summary: format!("create folder {d}"),
+            diff: Some(state_diff(&d, "absent", "directory")),
+            action: exec(ctx, format!("mkdir -p -- {}", quote(&d))),
+        });
+    }
+    let mode = remote_file(
+        ctx, args, src, sinfo, &path, &info, insp.uid, attrs, &mut plan,
+    )
+    .await?;
+    let a = Attrs {
+        mode: None,
+        ..attrs.clone()
+    };
+    remote::file_result(&mut plan, &info, &a, mode, Some(sst.size), "file");
+    Ok(plan)
+}
+
+#[async_trait]
+impl Module for Copy {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let dest = args.str("dest").unwrap_or_default();
+        if dest.is_empty() {
+            return Err(Error::failed("copy: dest must not be empty"));
+        }
+        let attrs = Attrs::from_args(args)?;
+        let validate = check_validate(args.str("validate"))?;
+        if let Some(c) = args.get("content") {
+            if dest.ends_with('/') {
+                return Err(Error::failed(format!(
+                    "can not use content with a dir as dest: {dest}"
+                )));
+            }
+            if attrs.mode.as_deref() == Some("preserve") {
+                return Err(Error::failed("mode=preserve needs src, not content"));
+            }
+            return plan_file(
+                ctx,
+                FileWrite {
+                    dest,
+                    src_name: None,
+                    src_label: None,
+                    data: content_bytes(c),
+                    attrs,
+                    backup: args.bool("backup"),
+                    force: args.bool("force"),
+                    validate,
+                },
+            )
+            .await;
+        }
+        let src = args.str("src").unwrap_or_default();
+        if args.bool("remote_src") {
+            return plan_remote_src(ctx, args, &src, &attrs).await;
+        }
+        let local = ctx.find_file("files", &src)?;
+        if local.is_dir() {
+            return plan_dir(ctx, args, &src, &local, &attrs).await;
+        }
+        let data = std::fs::read(&local).map_err(|e| Error::io(&local, e))?;
+        let attrs = effective_attrs(&attrs, &local)?;
+        plan_file(
+            ctx,
+            FileWrite {
+                dest,
+                src_name: Some(basename(&src).to_string()),
+                src_label: Some(local.display().to_string()),
+                data,
+                attrs,
+                backup: args.bool("backup"),
+                force: args.bool("force"),
+                validate,
+            },
+        )
+        .await
+    }
+}

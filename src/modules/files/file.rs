@@ -1,0 +1,592 @@
+//! `file`: manages files, folders, links and their attributes.
+
+use super::copy::state_diff;
+use super::remote::{
+    self, Attrs, FileInfo, Kind, StatData, attr_change, exec, fmt_mode, join, parent_of,
+    resolve_mode,
+};
+use crate::connection::quote;
+use crate::error::{Error, Result};
+use crate::modules::{Args, Change, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::value::Value;
+use async_trait::async_trait;
+
+/// The `file` module.
+pub struct File;
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "file",
+    short: "Manage files and file properties",
+    description: "Makes sure a path is a file, a folder (created with its parents), a symbolic or \
+        hard link, an empty file (`touch`) or absent (removed recursively), with the given mode, \
+        owner and group. Check mode reports exactly what would change; diffs show the state and \
+        attribute changes. `touch` always reports a change (the timestamps are updated) unless \
+        both `access_time` and `modification_time` are `preserve`.",
+    options: &[
+        OptSpec::new("path", OptKind::Path, "Path to manage.").required().aliases(&["dest", "name"]),
+        OptSpec::new("state", OptKind::Str, "What the path should be. Default: its current state if it exists, else `file`.")
+            .choices(&["absent", "directory", "file", "hard", "link", "touch"]),
+        OptSpec::new("mode", OptKind::Mode, "Permissions: octal (`'0644'`) or symbolic (`u=rw,g=r`, `a+X`)."),
+        OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
+        OptSpec::new("group", OptKind::Str, "Group name or gid."),
+        OptSpec::new("recurse", OptKind::Bool, "With state=directory, apply mode/owner/group to everything below too.").default("no"),
+        OptSpec::new("src", OptKind::Path, "Target of the link (state=link/hard). A relative target is relative to the link's folder."),
+        OptSpec::new("force", OptKind::Bool, "Create links even if the target does not exist, or replace a file (or empty folder) by a link.").default("no"),
+        OptSpec::new("follow", OptKind::Bool, "Apply attributes to the target of a link rather than the link itself.").default("yes"),
+        OptSpec::new("access_time", OptKind::Str, "With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`."),
+        OptSpec::new("modification_time", OptKind::Str, "With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`."),
+    ],
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    examples: r#"- file:
+    path: /srv/app
+    state: directory
+    mode: "0755"
+- file:
+    src: /srv/app/releases/42
+    dest: /srv/app/current
+    state: link
+- file:
+    path: /tmp/junk
+    state: absent
+"#,
+};
+
+fn ancestors(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut p = parent_of(path);
+    while p != "/" && p != "." && !p.is_empty() {
+        out.push(p.clone());
+        p = parent_of(&p);
+    }
+    out.reverse();
+    out
+}
+
+fn attr_script(path: &str, attrs: &Attrs, mode: Option<u32>) -> String {
+    let mut s = String::new();
+    if let Some(m) = mode {
+        s.push_str(&format!(" && chmod {} -- {}", fmt_mode(m), quote(path)));
+    }
+    if let Some(o) = &attrs.owner {
+        s.push_str(&format!(" && chown {} -- {}", quote(o), quote(path)));
+    }
+    if let Some(g) = &attrs.group {
+        s.push_str(&format!(" && chgrp {} -- {}", quote(g), quote(path)));
+    }
+    s
+}
+
+fn time_arg(args: &Args, key: &str, state: &str) -> Result<Option<String>> {
+    let v = args.str(key);
+    match v.as_deref() {
+        None => Ok(if state == "touch" {
+            Some("now".into())
+        } else {
+            None
+        }),
+        Some("preserve") => Ok(None),
+        Some("now") if state == "touch" => Ok(Some("now".into())),
+        Some(t) if state == "touch" => {
+            let ok = t.len() == 15
+                && t.as_bytes()[12] == b'.'
+                && t.bytes()
+                    .enumerate()
+                    .all(|(i, c)| i == 12 || c.is_ascii_digit());
+            if ok {
+                Ok(Some(t.to_string()))
+            } else {
+                Err(Error::failed(format!(
+                    "{key} must be 'now', 'preserve' or a time like 202401311230.00, got '{t}'"
+                )))
+            }
+        }
+        Some(t) => Err(Error::failed(format!(
+            "{key}={t} is only supported with state=touch"
+        ))),
+    }
+}
+
+/// Any entry below `path` whose attributes differ from `attrs`.
+async fn below_differs(ctx: &TaskCtx<'_>, path: &str, attrs: &Attrs) -> Result<bool> {
+    let out = ctx
+        .run(format!(
+            "find {} -mindepth 1 ! -type l -exec stat -c '%a|%u|%g|%U|%G|%F' -- {{}} +",
+            quote(path)
+        ))
+        .await?;
+    if out.rc != 0 {
+        return Err(Error::failed(format!(
+            "could not list {path}: {}",
+            out.stderr_str().trim()
+        )));
+    }
+    for line in out.stdout_str().lines() {
+        let f: Vec<&str> = line.splitn(6, '|').collect();
+        if f.len() < 6 {
+            continue;
+        }
+        let mode = u32::from_str_radix(f[0], 8).unwrap_or(0);
+        if let Some(spec) = &attrs.mode
+            && resolve_mode(spec, mode, f[5] == "directory")? != mode
+        {
+            return Ok(true);
+        }
+        let matches = |want: &str, name: &str, id: &str| match want.parse::<u32>() {
+            Ok(n) => id.parse::<u32>().ok() == Some(n),
+            Err(_) => want == name,
+        };
+        if attrs
+            .owner
+            .as_deref()
+            .is_some_and(|o| !matches(o, f[3], f[1]))
+            || attrs
+                .group
+                .as_deref()
+                .is_some_and(|g| !matches(g, f[4], f[2]))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+struct Ctx<'a, 'b> {
+    ctx: &'a TaskCtx<'b>,
+    path: String,
+    attrs: Attrs,
+    plan: Plan,
+}
+
+impl Ctx<'_, '_> {
+    fn push(&mut self, summary: String, diff: Option<Diff>, script: String) {
+        self.plan.changes.push(Change {
+            summary,
+            diff,
+            action: exec(self.ctx, script),
+        });
+    }
+    /// Attribute changes on an existing object; returns the resulting mode.
+    fn attrs_on(&mut self, st: &StatData, is_dir: bool, link: bool, recurse: bool) -> Result<u32> {
+        let (c, m) = attr_change(self.ctx, &self.path, st, is_dir, &self.attrs, link, recurse)?;
+        self.plan.changes.extend(c);
+        Ok(m)
+    }
+    fn result(&mut self, state: &str, mode: Option<u32>, st: Option<&StatData>) {
+        let r = &mut self.plan.result;
+        r.insert("path".into(), Value::from(self.path.as_str()));
+        r.insert("state".into(), Value::from(state));
+        if let Some(m) = mode {
+            r.insert("mode".into(), Value::from(fmt_mode(m)));
+        }
+        if let Some(st) = st {
+            r.insert(
+                "owner".into(),
+                Value::from(self.attrs.owner.clone().unwrap_or_else(|| st.owner.clone())),
+            );
+            r.insert(
+                "group".into(),
+                Value::from(self.attrs.group.clone().unwrap_or_else(|| st.group.clone())),
+            );
+            r.insert("uid".into(), Value::from(st.uid));
+            r.insert("gid".into(), Value::from(st.gid));
+            r.insert("size".into(), Value::from(st.size));
+        } else {
+            if let Some(o) = &self.attrs.owner {
+                r.insert("owner".into(), Value::from(o.as_str()));
+            }
+            if let Some(g) = &self.attrs.group {
+                r.insert("group".into(), Value::from(g.as_str()));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Module for File {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let raw = args.str("path").unwrap_or_default();
+        if raw.is_empty() {
+            return Err(Error::failed("file: path must not be empty"));
+        }
+        let path = if raw.len() > 1 {
+            raw.trim_end_matches('/').to_string()
+        } else {
+            raw.clone()
+        };
+        let attrs = Attrs::from_args(args)?;
+        if attrs.mode.as_deref() == Some("preserve") {
+            return Err(Error::failed(
+                "mode=preserve is only supported by copy and template",
+            ));
+        }
+        let src = args.str("src");
+        let follow = args.bool("follow");
+        let force = args.bool("force");
+        let recurse = args.bool("recurse");
+        let state_arg = args.str("state");
+        if matches!(state_arg.as_deref(), Some("link" | "hard")) && src.is_none() {
+            return Err(Error::failed(format!(
+                "src is required for state={}",
+                state_arg.unwrap_or_default()
+            )));
+        }
+        let link_src = src.as_deref().map(|s| match state_arg.as_deref() {
+            Some("link") if !s.starts_with('/') => join(&parent_of(&path), s),
+            _ => s.to_string(),
+        });
+        let mut paths = vec![path.clone()];
+        if let Some(s) = &link_src {
+            paths.push(s.clone());
+        }
+        let anc = ancestors(&path);
+        paths.extend(anc.iter().cloned());
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let insp = remote::inspect(ctx, &refs, None, false).await?;
+        let info: FileInfo = insp.files[0].clone();
+        let src_info = link_src.as_ref().map(|_| insp.files[1].clone());
+        let anc_info = &insp.files[if link_src.is_some() { 2 } else { 1 }..];
+
+        let state = match state_arg.as_deref() {
+            Some(s) => s.to_string(),
+            None if recurse => "directory".into(),
+            None if info.exists() => match info.kind {
+                Kind::Link => "link".into(),
+                Kind::Dir => "directory".into(),
+                _ => "file".into(),
+            },
+            None => "file".into(),
+        };
+        if recurse && state != "directory" {
+            return Err(Error::failed("recurse=yes needs state=directory"));
+        }
+        let atime = time_arg(args, "access_time", &state)?;
+        let mtime = time_arg(args, "modification_time", &state)?;
+        let mut c = Ctx {
+            ctx,
+            path: path.clone(),
+            attrs,
+            plan: Plan::ok(),
+        };
+        let q = quote(&path);
+        // attributes of a link apply to its target when following, else to the link itself
+        let eff_kind = if follow {
+            info.followed_kind()
+        } else {
+            info.kind
+        };
+        let eff_stat = if follow {
+            info.followed_stat().clone()
+        } else {
+            info.stat.clone()
+        };
+        let is_link_self = info.kind == Kind::Link && !follow;
+
+        match state.as_str() {
+            "absent" => {
+                if info.exists() {
+                    c.push(
+                        format!(
+                            "remove {path}{}",
+                            if info.kind == Kind::Dir {
+                                " (recursively)"
+                            } else {
+                                ""
+                            }
+                        ),
+                        Some(state_diff(&path, info.kind.state_name(), "absent")),
+                        format!("rm -rf -- {q}"),
+                    );
+                }
+                c.result("absent", None, None);
+            }
+            "file" => {
+                match eff_kind {
+                    Kind::File | Kind::Other => {}
+                    Kind::Missing => {
+                        return Ok(
+                            Plan::fail(format!("file ({path}) is absent, cannot continue"))
+                                .with("path", path.as_str()),
+                        );
+                    }
+                    k => {
+                        return Ok(Plan::fail(format!(
+                            "file ({path}) is {}, cannot continue",
+                            k.state_name()
+                        ))
+                        .with("path", path.as_str()));
+                    }
+                }
+                let m = c.attrs_on(&eff_stat, false, is_link_self, false)?;
+                c.result("file", Some(m), Some(&eff_stat));
+            }
+            "directory" => match eff_kind {
+                Kind::Dir => {
+                    let deep = recurse
+                        && (c.attrs.mode.is_some()
+                            || c.attrs.owner.is_some()
+                            || c.attrs.group.is_some())
+                        && below_differs(ctx, &path, &c.attrs).await?;
+                    let m = c.attrs_on(&eff_stat, true, is_link_self, deep)?;
+                    c.result("directory", Some(m), Some(&eff_stat));
+                }
+                Kind::Missing if info.kind == Kind::Missing => {
+                    let base = 0o777 & !insp.umask;
+                    let mode = match &c.attrs.mode {
+                        Some(spec) => resolve_mode(spec, base, true)?,
+                        None => base,
+                    };
+                    let set_mode = c.attrs.mode.as_ref().map(|_| mode);
+                    let mut script = String::from("true");
+                    let mut created = Vec::new();
+                    for (a, ai) in anc.iter().zip(anc_info) {
+                        match ai.followed_kind() {
+                            Kind::Dir => {}
+                            Kind::Missing if ai.kind == Kind::Missing => {
+                                script.push_str(&format!(
+                                    " && mkdir -- {}{}",
+                                    quote(a),
+                                    attr_script(a, &c.attrs, set_mode)
+                                ));
+                                created.push(a.clone());
+                            }
+                            k => {
+                                return Ok(Plan::fail(format!(
+                                    "cannot create {path}: {a} exists and is {}",
+                                    if k == Kind::Missing {
+                                        "a dangling link".to_string()
+                                    } else {
+                                        format!("a {}", k.state_name())
+                                    }
+                                )));
+                            }
+                        }
+                    }
+                    script.push_str(&format!(
+                        " && mkdir -- {q}{}",
+                        attr_script(&path, &c.attrs, set_mode)
+                    ));
+                    created.push(path.clone());
+                    let mut after = String::from("directory");
+                    after.push_str(&format!("\nmode: '{}'", fmt_mode(mode)));
+                    c.push(
+                        format!(
+                            "create folder {} (mode {})",
+                            created.join(", "),
+                            fmt_mode(mode)
+                        ),
+                        Some(state_diff(&path, "absent", &after)),
+                        script,
+                    );
+                    c.result("directory", Some(mode), None);
+                }
+                k => {
+                    return Ok(Plan::fail(format!(
+                        "{path} already exists as a {}",
+                        if k == Kind::Missing {
+                            "dangling link"
+                        } else {
+                            info.kind.state_name()
+                        }
+                    ))
+                    .with("path", path.as_str()));
+                }
+            },
+            "touch" => {
+                let mut flags = Vec::new();
+                for (flag, t) in [("-a", &atime), ("-m", &mtime)] {
+                    match t.as_deref() {
+                        Some("now") => flags.push(flag.to_string()),
+                        Some(ts) => flags.push(format!("{flag} -t {}", quote(ts))),
+                        None => {}
+                    }
+                }
+                if info.exists() {
+                    if eff_kind == Kind::Dir && c.attrs.mode.is_some() {
+                        // fine: touch works on folders too
+                    }
+                    let m = c.attrs_on(&eff_stat, eff_kind == Kind::Dir, is_link_self, false)?;
+                    if !flags.is_empty() {
+                        // one touch per time spec (touch -a -t X -m -t Y is not portable)
+                        let h = if is_link_self { "-h " } else { "" };
+                        let script = flags
+                            .iter()
+                            .map(|f| format!("touch {h}{f} -- {q}"))
+                            .collect::<Vec<_>>()
+                            .join(" && ");
+                        c.push(format!("touch {path} (update timestamps)"), None, script);
+                    }
+                    c.result(
+                        if eff_kind == Kind::Dir {
+                            "directory"
+                        } else {
+                            "file"
+                        },
+                        Some(m),
+                        Some(&eff_stat),
+                    );
+                } else {
+                    let base = 0o666 & !insp.umask;
+                    let mode = match &c.attrs.mode {
+                        Some(spec) => resolve_mode(spec, base, false)?,
+                        None => base,
+                    };
+                    let mut script = format!("touch -- {q}");
+                    for f in &flags {
+                        if f != "-a" && f != "-m" {
+                            script.push_str(&format!(" && touch {f} -- {q}"));
+                        }
+                    }
+                    script.push_str(&attr_script(
+                        &path,
+                        &c.attrs,
+                        c.attrs.mode.as_ref().map(|_| mode),
+                    ));
+                    c.push(
+                        format!("create empty file {path} (mode {})", fmt_mode(mode)),
+                        Some(state_diff(&path, "absent", "touch")),
+                        script,
+                    );
+                    c.result("file", Some(mode), None);
+                }
+            }
+            "link" => {
+                let src = src.unwrap_or_default();
+                let si = src_info.expect("src inspected");
+                if !si.exists() && !force {
+                    return Ok(Plan::fail(format!(
+                        "src file does not exist, use \"force=yes\" if you really want to create the link: {}",
+                        link_src.unwrap_or_default()
+                    ))
+                    .with("path", path.as_str()));
+                }
+                let mut prev = info.kind.state_name().to_string();
+                let ln = format!("ln -s -- {} {q}", quote(&src));
+                let script = match info.kind {
+                    Kind::Link if info.link_target.as_deref() == Some(src.as_str()) => None,
+                    Kind::Link => {
+                        prev = format!(
+                            "link\nsrc: {}",
+                            info.link_target.clone().unwrap_or_default()
+                        );
+                        Some(format!("rm -f -- {q} && {ln}"))
+                    }
+                    Kind::Missing => Some(ln),
+                    Kind::File | Kind::Other if force => Some(format!("rm -f -- {q} && {ln}")),
+                    Kind::Dir if force => Some(format!("rmdir -- {q} && {ln}")),
+                    k => {
+                        return Ok(Plan::fail(format!(
+                            "refusing to convert from {} to symlink for {path}",
+                            k.state_name()
+                        ))
+                        .hint_msg("use force=yes to replace it")
+                        .with("path", path.as_str()));
+                    }
+                };
+                if let Some(s) = script {
+                    c.push(
+                        format!("link {path} -> {src}"),
+                        Some(state_diff(&path, &prev, &format!("link\nsrc: {src}"))),
+                        s,
+                    );
+                }
+                // attributes: the target's when following, the link's own owner/group otherwise
+                let mut mode = None;
+                if follow && si.exists() {
+                    let st = si.followed_stat().clone();
+                    mode = Some(c.attrs_on(&st, si.followed_kind() == Kind::Dir, false, false)?);
+                } else if !follow && (c.attrs.owner.is_some() || c.attrs.group.is_some()) {
+                    let a = Attrs {
+                        mode: None,
+                        ..c.attrs.clone()
+                    };
+                    let st = if info.kind == Kind::Link
+                        && info.link_target.as_deref() == Some(src.as_str())
+                    {
+                        info.stat.clone()
+                    } else {
+                        StatData {
+                            owner: String::new(),
+                            group: String::new(),
+                            uid: u32::MAX,
+                            gid: u32::MAX,
+                            ..Default::default()
+                        }
+                    };
+                    let (ch, _) = attr_change(ctx, &path, &st, false, &a, true, false)?;
+                    c.plan.changes.extend(ch);
+                }
+                c.result("link", mode, None);
+                c.plan
+                    .result
+                    .insert("src".into(), Value::from(src.as_str()));
+            }
+            "hard" => {
+                let src = src.unwrap_or_default();
+                let si = src_info.expect("src inspected");
+                if !si.exists() {
+                    return Ok(Plan::fail(format!("src does not exist: {src}"))
+                        .with("path", path.as_str()));
+                }
+                let same = info.kind == Kind::File
+                    && si.kind == Kind::File
+                    && info.stat.inode == si.stat.inode
+                    && info.stat.dev == si.stat.dev;
+                if !same {
+                    let script = match info.kind {
+                        Kind::Missing => format!("ln -- {} {q}", quote(&src)),
+                        Kind::File | Kind::Link | Kind::Other if force => {
+                            format!("ln -f -- {} {q}", quote(&src))
+                        }
+                        Kind::Dir => {
+                            return Ok(Plan::fail(format!("cannot hard link over folder {path}")));
+                        }
+                        k => {
+                            return Ok(Plan::fail(format!(
+                                "Cannot link, {} exists at destination {path}",
+                                k.state_name()
+                            ))
+                            .hint_msg("use force=yes to replace it"));
+                        }
+                    };
+                    c.push(
+                        format!("hard link {path} to {src}"),
+                        Some(state_diff(
+                            &path,
+                            info.kind.state_name(),
+                            &format!("hard\nsrc: {src}"),
+                        )),
+                        script,
+                    );
+                }
+                let st = si.followed_stat().clone();
+                let m = c.attrs_on(&st, false, false, false)?;
+                c.result("hard", Some(m), Some(&st));
+                c.plan
+                    .result
+                    .insert("src".into(), Value::from(src.as_str()));
+            }
+            other => return Err(Error::failed(format!("unsupported state '{other}'"))),
+        }
+        Ok(c.plan)
+    }
+}
+
+trait HintMsg {
+    fn hint_msg(self, h: &str) -> Self;
+}
+
+impl HintMsg for Plan {
+    /// Appends a hint to the failure message.
+    fn hint_msg(mut self, h: &str) -> Self {
+        if let Some(f) = &mut self.failed {
+            f.push_str(&format!(" ({h})"));
+        }
+        self
+    }
+}

@@ -1,0 +1,219 @@
+//! `replace`: replaces every match of a regular expression in a file.
+
+use super::remote::{self, Attrs, Kind, Write, check_validate, plan_write, py_expand, py_regex};
+use crate::error::{Error, Result};
+use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::value::Value;
+use async_trait::async_trait;
+
+/// The `replace` module.
+pub struct Replace;
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "replace",
+    short: "Replace all instances of a pattern within a file",
+    description: "Replaces every match of `regexp` (multiline mode: `^`/`$` match at line \
+        boundaries) with `replace`, which may use `\\1`, `\\g<1>` and `\\g<name>` \
+        backreferences, optionally only in the part of the file after the first match of `after` \
+        and/or before the following match of `before` (matched with `.` matching newlines). \
+        Regular expressions use Rust syntax (Python's without lookaround/backreferences). \
+        Check mode and --diff are exact.",
+    options: &[
+        OptSpec::new("path", OptKind::Path, "The file to edit.")
+            .required()
+            .aliases(&["dest", "destfile", "name"]),
+        OptSpec::new(
+            "regexp",
+            OptKind::Str,
+            "The regular expression to look for.",
+        )
+        .required(),
+        OptSpec::new(
+            "replace",
+            OptKind::Str,
+            "The replacement (empty removes the matches).",
+        )
+        .default(""),
+        OptSpec::new(
+            "after",
+            OptKind::Str,
+            "Only replace after the first match of this regexp.",
+        ),
+        OptSpec::new(
+            "before",
+            OptKind::Str,
+            "Only replace before the match of this regexp.",
+        ),
+        OptSpec::new(
+            "backup",
+            OptKind::Bool,
+            "Back up the old file before changing it.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "validate",
+            OptKind::Str,
+            "Command validating the new file before it is put in place; `%s` is its temp path.",
+        ),
+        OptSpec::new("mode", OptKind::Mode, "Permissions: octal or symbolic."),
+        OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
+        OptSpec::new("group", OptKind::Str, "Group name or gid."),
+    ],
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    examples: r#"- replace:
+    path: /etc/hosts
+    regexp: '(\s+)old\.example\.com(\s+.*)?$'
+    replace: '\1new.example.com\2'
+"#,
+};
+
+/// Ansible's replace algorithm: (new text, number of replacements), or `None` when the
+/// after/before section was not found.
+pub(crate) fn apply(
+    contents: &str,
+    regexp: &str,
+    replace: &str,
+    after: Option<&str>,
+    before: Option<&str>,
+) -> Result<Option<(String, usize)>> {
+    let pattern = match (after, before) {
+        (Some(a), Some(b)) => Some(format!("{a}(?P<subsection>.*?){b}")),
+        (Some(a), None) => Some(format!("{a}(?P<subsection>.*)")),
+        (None, Some(b)) => Some(format!("(?P<subsection>.*){b}")),
+        (None, None) => None,
+    };
+    let (start, end) = match &pattern {
+        Some(p) => {
+            let re = py_regex(p, "s")?;
+            let Some(m) = re.captures(contents).and_then(|c| c.name("subsection")) else {
+                return Ok(None);
+            };
+            (m.start(), m.end())
+        }
+        None => (0, contents.len()),
+    };
+    let section = &contents[start..end];
+    let re = py_regex(regexp, "m")?;
+    let mut n = 0;
+    let replaced = re.replace_all(section, |c: &regex::Captures<'_>| {
+        n += 1;
+        py_expand(replace, c)
+    });
+    if n == 0 || replaced == section {
+        return Ok(Some((contents.to_string(), 0)));
+    }
+    Ok(Some((
+        format!("{}{}{}", &contents[..start], replaced, &contents[end..]),
+        n,
+    )))
+}
+
+#[async_trait]
+impl Module for Replace {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let path = args.str("path").unwrap_or_default();
+        let attrs = Attrs::from_args(args)?;
+        let validate = check_validate(args.str("validate"))?;
+        let regexp = args.str("regexp").unwrap_or_default();
+        let replace = args.str("replace").unwrap_or_default();
+        let (insp, info) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let content = insp.content.clone();
+        match info.followed_kind() {
+            Kind::Dir => {
+                return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
+            }
+            Kind::Missing => {
+                return Ok(Plan::fail(format!("Path {path} does not exist !")).with("rc", 257));
+            }
+            _ => {}
+        }
+        let Some(content) = content else {
+            return Ok(Plan::fail(format!(
+                "Path {path} is not a readable regular file"
+            )));
+        };
+        let text = String::from_utf8(content.clone()).map_err(|_| {
+            Error::failed(format!(
+                "{path} is not UTF-8 text; replace only edits text files"
+            ))
+        })?;
+        let Some((new, n)) = apply(
+            &text,
+            &regexp,
+            &replace,
+            args.str("after").as_deref(),
+            args.str("before").as_deref(),
+        )?
+        else {
+            let mut plan = Plan::ok().with(
+                "msg",
+                format!("Pattern for before/after params did not match the given file: {path}"),
+            );
+            plan.msg = plan.result.get("msg").map(|v| v.to_string());
+            return Ok(plan);
+        };
+        let target = info.write_path().to_string();
+        let mut write_info = info.clone();
+        if info.kind == Kind::Link && info.real_path.is_some() {
+            write_info.kind = info.followed_kind();
+            write_info.stat = info.followed_stat().clone();
+            write_info.path = target.clone();
+        }
+        let mut plan = Plan::ok();
+        plan_write(
+            ctx,
+            Write {
+                path: &target,
+                info: &write_info,
+                before: Some(&content),
+                data: new.as_bytes(),
+                attrs: &attrs,
+                backup: args.bool("backup"),
+                validate,
+                make_parents: false,
+                uid: insp.uid,
+                umask: insp.umask,
+            },
+            &mut plan,
+        )?;
+        let msg = if n > 0 {
+            format!("{n} replacements made")
+        } else if !plan.changes.is_empty() {
+            "ownership, perms or SE linux context changed".into()
+        } else {
+            String::new()
+        };
+        plan.result.insert("msg".into(), Value::from(msg));
+        plan.result.insert("replacements".into(), Value::from(n));
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::apply;
+
+    #[test]
+    fn replaces_with_sections_and_backrefs() {
+        let t = "a=1\nb=2\n[s]\na=3\n[t]\na=4\n";
+        assert_eq!(
+            apply(t, r"^a=(\d)$", r"a=\1\1", None, None).unwrap(),
+            Some(("a=11\nb=2\n[s]\na=33\n[t]\na=44\n".into(), 3))
+        );
+        assert_eq!(
+            apply(t, r"^a=(\d)$", r"x", Some(r"\[s\]"), Some(r"\[t\]")).unwrap(),
+            Some(("a=1\nb=2\n[s]\nx\n[t]\na=4\n".into(), 1))
+        );
+        assert_eq!(
+            apply(t, "zzz", "y", None, None).unwrap(),
+            Some((t.to_string(), 0))
+        );
+        assert_eq!(apply(t, "a", "y", Some("nomatch"), None).unwrap(), None);
+    }
+}
