@@ -1,9 +1,347 @@
 //! Command and utility modules: command, shell, raw, script, ping, debug, assert, fail,
 //! wait_for, pause.
+//!
+//! The command-running modules share the helpers here: splitting a command line into words
+//! (without a shell), quoting words back for `sh`, and the one round trip that checks
+//! `creates`/`removes` in `plan()`.
 
-use super::Registry;
+mod assert;
+mod command;
+mod debug;
+mod fail;
+mod pause;
+mod ping;
+mod raw;
+mod script;
+mod shell;
+mod wait_for;
+
+pub use assert::Assert;
+pub use command::Command;
+pub use debug::Debug;
+pub use fail::Fail;
+pub use pause::Pause;
+pub use ping::Ping;
+pub use raw::Raw;
+pub use script::Script;
+pub use shell::Shell;
+pub use wait_for::WaitFor;
+
+use super::{Args, Plan, Registry, TaskCtx};
+use crate::connection::quote;
+use crate::error::{Error, Result};
+use crate::value::Value;
+use std::sync::Arc;
 
 /// Registers the command and utility modules.
 pub fn register(r: &mut Registry) {
-    let _ = r;
+    r.register(Arc::new(Command));
+    r.register(Arc::new(Shell));
+    r.register(Arc::new(Raw));
+    r.register(Arc::new(Script));
+    r.register(Arc::new(Ping));
+    r.register(Arc::new(Debug));
+    r.register(Arc::new(Assert));
+    r.register(Arc::new(Fail));
+    r.register(Arc::new(WaitFor));
+    r.register(Arc::new(Pause));
+}
+
+/// Splits a command line into words the way a shell would (quotes, backslashes), without
+/// expanding anything. Unbalanced quotes are an error.
+pub(crate) fn split_words(module: &str, line: &str) -> Result<Vec<String>> {
+    shlex::split(line).ok_or_else(|| {
+        Error::parse(format!("{module}: cannot split the command line: unbalanced quotes or a trailing backslash"))
+            .hint("quote the command with matching ' or \" quotes, or use `argv:` to give each word")
+    })
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_'
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Quotes one word for `sh`, but lets the shell expand `$NAME`, `${NAME}` and a leading `~`
+/// like Ansible's `expand_argument_vars` (Python's `expandvars`/`expanduser`): an unset variable
+/// stays as written. Nothing else is expanded (`$(...)`, backticks and globs stay literal).
+pub(crate) fn expand_word(w: &str) -> String {
+    let mut out = String::new();
+    let mut lit = String::new();
+    let mut rest = w;
+    // Leading tilde: `~` or `~/...` becomes $HOME, `~user/...` is left to the shell.
+    if let Some(r) = rest.strip_prefix('~') {
+        let user: String = r.chars().take_while(|c| is_name_char(*c) || *c == '-' || *c == '.').collect();
+        let after = &r[user.len()..];
+        if after.is_empty() || after.starts_with('/') {
+            if user.is_empty() {
+                out.push_str("\"${HOME}\"");
+            } else {
+                out.push('~');
+                out.push_str(&user);
+            }
+            rest = after;
+        }
+    }
+    let flush = |lit: &mut String, out: &mut String| {
+        if !lit.is_empty() {
+            out.push_str(&quote(lit));
+            lit.clear();
+        }
+    };
+    let mut chars = rest.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '$' {
+            let tail = &rest[i + 1..];
+            let (name, len) = if let Some(b) = tail.strip_prefix('{') {
+                match b.find('}') {
+                    Some(end) if end > 0 && b[..end].starts_with(is_name_start) && b[..end].chars().all(is_name_char) => {
+                        (&b[..end], end + 2)
+                    }
+                    _ => ("", 0),
+                }
+            } else if tail.starts_with(is_name_start) {
+                let n = tail.chars().take_while(|c| is_name_char(*c)).count();
+                (&tail[..n], n)
+            } else {
+                ("", 0)
+            };
+            if !name.is_empty() {
+                flush(&mut lit, &mut out);
+                let written = &rest[i..i + 1 + len];
+                // Set: its value (one word). Unset: the text as written, like Python.
+                out.push_str(&format!("\"${{{name}-{}}}\"", dq_escape(written)));
+                for _ in 0..len {
+                    chars.next();
+                }
+                continue;
+            }
+        }
+        lit.push(c);
+    }
+    flush(&mut lit, &mut out);
+    if out.is_empty() {
+        out.push_str("''");
+    }
+    out
+}
+
+/// Escapes text for the word of a double-quoted `${NAME-word}` (dash, bash and busybox ash
+/// agree on `\$`, `\}`, `\"`, `\``, `\\`).
+fn dq_escape(s: &str) -> String {
+    let mut o = String::new();
+    for c in s.chars() {
+        if matches!(c, '$' | '`' | '"' | '\\' | '}') {
+            o.push('\\');
+        }
+        o.push(c);
+    }
+    o
+}
+
+/// Quotes a path for `sh` but leaves glob characters (`*`, `?`, `[...]`) active, and turns a
+/// leading `~/` into `$HOME`, so `creates: /var/log/*.gz` matches like Ansible's glob.
+pub(crate) fn glob_word(p: &str) -> String {
+    let mut out = String::new();
+    let mut lit = String::new();
+    let mut rest = p;
+    if rest == "~" || rest.starts_with("~/") {
+        out.push_str("\"${HOME}\"");
+        rest = &rest[1..];
+    }
+    let b: Vec<char> = rest.chars().collect();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let glob = match c {
+            '*' | '?' => Some(c.to_string()),
+            '[' => {
+                // A bracket expression of plain characters stays active.
+                let close = b[i + 1..].iter().position(|x| *x == ']').map(|k| i + 1 + k);
+                match close {
+                    Some(j) if j > i + 1
+                        && b[i + 1..j].iter().all(|x| x.is_ascii_alphanumeric() || matches!(x, '-' | '!' | '^' | '_' | '.')) =>
+                    {
+                        let s: String = b[i..=j].iter().collect();
+                        i = j;
+                        Some(s)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match glob {
+            Some(g) => {
+                if !lit.is_empty() {
+                    out.push_str(&quote(&lit));
+                    lit.clear();
+                }
+                out.push_str(&g);
+            }
+            None => lit.push(c),
+        }
+        i += 1;
+    }
+    if !lit.is_empty() {
+        out.push_str(&quote(&lit));
+    }
+    if out.is_empty() {
+        out.push_str("''");
+    }
+    out
+}
+
+/// What the `creates`/`removes` check decided.
+pub(crate) enum Guard {
+    /// Run the command.
+    Run,
+    /// Do not run it; the plan to return (ok, with Ansible's skip message).
+    Skip(Plan),
+}
+
+/// Checks `creates` and `removes` with one round trip (globs allowed, relative paths are
+/// relative to `chdir`). `cmd_value` is the `cmd` result value for the skip result.
+pub(crate) async fn check_guards(ctx: &TaskCtx<'_>, args: &Args, cmd_value: Value) -> Result<Guard> {
+    let creates = args.str("creates").filter(|s| !s.is_empty());
+    let removes = args.str("removes").filter(|s| !s.is_empty());
+    if creates.is_none() && removes.is_none() {
+        return Ok(Guard::Run);
+    }
+    let mut script = String::new();
+    if let Some(dir) = args.str("chdir").filter(|d| !d.is_empty()) {
+        script.push_str(&format!("cd {} 2>/dev/null || {{ echo nochdir; exit 0; }}; ", quote(&dir)));
+    }
+    let probe = |label: &str, p: &str| {
+        format!(
+            "r=0; for f in {}; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then r=1; break; fi; done; echo {label}=$r; ",
+            glob_word(p)
+        )
+    };
+    if let Some(c) = &creates {
+        script.push_str(&probe("creates", c));
+    }
+    if let Some(r) = &removes {
+        script.push_str(&probe("removes", r));
+    }
+    let out = ctx.run(script).await?;
+    let text = out.stdout_str();
+    if out.rc != 0 {
+        return Err(Error::failed(format!(
+            "could not check creates/removes: {}",
+            out.stderr_str().trim()
+        )));
+    }
+    if text.contains("nochdir") {
+        if ctx.check_mode {
+            // An earlier task may create it; in check mode that task did not run.
+            return Ok(Guard::Run);
+        }
+        return Ok(Guard::Skip(Plan::fail(format!(
+            "Unable to change directory before execution: {} does not exist or is not a directory",
+            args.str("chdir").unwrap_or_default()
+        ))));
+    }
+    let skip = |msg: String| {
+        let mut p = Plan::ok()
+            .with("cmd", cmd_value.clone())
+            .with("rc", 0)
+            .with("stdout", msg.clone())
+            .with("stdout_lines", vec![Value::from(msg.clone())])
+            .with("stderr", "")
+            .with("stderr_lines", Vec::<Value>::new())
+            .with("msg", msg);
+        p.result.insert("changed".into(), Value::from(false));
+        Guard::Skip(p)
+    };
+    if let Some(c) = &creates
+        && text.contains("creates=1")
+    {
+        return Ok(skip(format!("skipped, since {c} exists")));
+    }
+    if let Some(r) = &removes
+        && text.contains("removes=0")
+    {
+        return Ok(skip(format!("skipped, since {r} does not exist")));
+    }
+    Ok(Guard::Run)
+}
+
+/// The task's stdin bytes (`stdin` + a newline unless `stdin_add_newline: false`).
+pub(crate) fn stdin_of(args: &Args) -> crate::connection::Stdin {
+    match args.str("stdin") {
+        Some(s) => {
+            let mut b = s.into_bytes();
+            if args.opt_bool("stdin_add_newline").unwrap_or(true) {
+                b.push(b'\n');
+            }
+            crate::connection::Stdin::Bytes(b)
+        }
+        None => crate::connection::Stdin::Empty,
+    }
+}
+
+/// A random token for temp file names (from /dev/urandom, with a fallback).
+pub(crate) fn random_token() -> String {
+    use std::io::Read;
+    let mut buf = [0u8; 12];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .is_ok()
+    {
+        return buf.iter().map(|b| format!("{b:02x}")).collect();
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> String {
+        let o = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .env("PROV_T", "a b")
+            .env_remove("PROV_UNSET")
+            .env("HOME", "/home/x")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    #[test]
+    fn expand_word_expands_only_variables() {
+        let words = ["$PROV_T", "${PROV_T}-x", "$PROV_UNSET", "$(id)", "`id`", "~/f", "a'b\"c", "$1", "50$", "${x y}", ""];
+        let script = format!("printf '[%s]' {}", words.iter().map(|w| expand_word(w)).collect::<Vec<_>>().join(" "));
+        assert_eq!(
+            sh(&script),
+            "[a b][a b-x][$PROV_UNSET][$(id)][`id`][/home/x/f][a'b\"c][$1][50$][${x y}][]"
+        );
+    }
+
+    #[test]
+    fn glob_word_keeps_globs_and_quotes_the_rest() {
+        assert_eq!(glob_word("/tmp/my dir/*.txt"), "'/tmp/my dir/'*.txt");
+        assert_eq!(glob_word("/a/[ab]c"), "/a/[ab]c");
+        assert_eq!(glob_word("/a/$(x)"), "'/a/$(x)'");
+        assert_eq!(glob_word("~/x"), "\"${HOME}\"/x");
+    }
+
+    #[test]
+    fn unbalanced_quotes_are_an_error() {
+        assert!(split_words("command", "echo 'hi").is_err());
+        assert_eq!(split_words("command", "echo 'a b' c").unwrap(), vec!["echo", "a b", "c"]);
+    }
 }

@@ -1,0 +1,90 @@
+# prov fact gathering: POSIX sh only (dash, busybox ash, bash), no Python.
+# Prints sections: a line "@@name" followed by that section's raw lines. The controller parses.
+LC_ALL=C
+export LC_ALL
+PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH
+have() { command -v "$1" >/dev/null 2>&1; }
+sec() { echo "@@$1"; }
+dump() { [ -r "$1" ] && { sec "file $1"; cat "$1" 2>/dev/null; echo; }; }
+sec uname
+echo "kernel=$(uname -r 2>/dev/null)"
+echo "kernel_version=$(uname -v 2>/dev/null)"
+echo "machine=$(uname -m 2>/dev/null)"
+echo "nodename=$(uname -n 2>/dev/null)"
+echo "system=$(uname -s 2>/dev/null)"
+sec hostname
+h=$(hostname 2>/dev/null) || h=
+[ -n "$h" ] || h=$(cat /proc/sys/kernel/hostname 2>/dev/null)
+echo "hostname=$h"
+if have timeout; then f=$(timeout 3 hostname -f 2>/dev/null); else f=$(hostname -f 2>/dev/null); fi
+echo "fqdn=$f"
+for p in /etc/os-release /usr/lib/os-release; do
+  if [ -r "$p" ]; then sec os-release; cat "$p"; echo; break; fi
+done
+for p in /etc/lsb-release /etc/debian_version /etc/alpine-release /etc/redhat-release \
+  /etc/system-release /etc/arch-release /etc/SuSE-release /etc/machine-id \
+  /etc/resolv.conf /etc/selinux/config /sys/fs/selinux/enforce /run/systemd/container \
+  /sys/class/dmi/id/product_name /sys/class/dmi/id/sys_vendor /sys/class/dmi/id/product_version \
+  /proc/uptime; do
+  dump "$p"
+done
+if have lsb_release; then sec lsb_release; lsb_release -a 2>/dev/null; fi
+sec flags
+for p in /run/systemd/system /.dockerenv /run/.containerenv /proc/xen /sbin/openrc /etc/init.d /etc/init \
+  /sys/fs/selinux /proc/vz /proc/bc /dev/kvm; do
+  [ -e "$p" ] && echo "exists=$p"
+done
+echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
+for b in dnf5 dnf yum microdnf apt-get apk zypper pacman emerge rpm-ostree getenforce initctl systemctl rc-service; do
+  have "$b" && echo "bin=$b"
+done
+sec cgroup1
+cat /proc/1/cgroup 2>/dev/null
+sec user
+echo "user_id=$(id -un 2>/dev/null)"
+echo "user_uid=$(id -u 2>/dev/null)"
+echo "user_gid=$(id -g 2>/dev/null)"
+u=$(id -un 2>/dev/null)
+pw=
+if have getent; then pw=$(getent passwd "$u" 2>/dev/null | head -n 1); fi
+[ -n "$pw" ] || pw=$(grep "^$u:" /etc/passwd 2>/dev/null | head -n 1)
+echo "passwd=$pw"
+sec date
+date '+local=%Y-%m-%d %H:%M:%S %Z %z %A %w %W %j %s' 2>/dev/null
+date -u '+utc=%Y-%m-%d %H:%M:%S' 2>/dev/null
+sec meminfo
+grep -E '^(MemTotal|MemFree|MemAvailable|Buffers|Cached|SwapTotal|SwapFree):' /proc/meminfo 2>/dev/null
+sec cpuinfo
+grep -E '^(processor|vendor_id|model name|physical id|core id|cpu cores|siblings|Hardware|cpu model)[[:space:]]*:' /proc/cpuinfo 2>/dev/null
+have nproc && echo "nproc: $(nproc 2>/dev/null)"
+sec links
+for d in /sys/class/net/*; do
+  [ -e "$d" ] || continue
+  n=${d##*/}
+  t=
+  [ -d "$d/bridge" ] && t=bridge
+  [ -d "$d/bonding" ] && t=bonding
+  echo "$n mtu=$(cat "$d/mtu" 2>/dev/null) mac=$(cat "$d/address" 2>/dev/null) oper=$(cat "$d/operstate" 2>/dev/null) flags=$(cat "$d/flags" 2>/dev/null) type=$(cat "$d/type" 2>/dev/null) kind=$t"
+done
+if have ip; then
+  sec ip-addr
+  ip addr 2>/dev/null
+  sec ip-route-get
+  ip -4 route get 8.8.8.8 2>/dev/null
+  sec ip-route-default
+  ip -4 route show default 2>/dev/null
+  sec ip6-route-get
+  ip -6 route get 2404:6800:4003:c00::64 2>/dev/null
+elif have ifconfig; then
+  sec ifconfig
+  ifconfig -a 2>/dev/null
+fi
+sec proc-net-route
+cat /proc/net/route 2>/dev/null
+sec hostname-i
+hostname -I 2>/dev/null || hostname -i 2>/dev/null
+sec env-hex
+od -An -v -tx1 /proc/self/environ 2>/dev/null || { echo "@@env"; env; }
+sec end
+exit 0

@@ -1,0 +1,44 @@
+//! `ping`: checks that the host can be reached and runs commands.
+
+use crate::error::Result;
+use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use async_trait::async_trait;
+
+/// The `ping` module.
+pub struct Ping;
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "ping",
+    short: "Check that the host is reachable and can run commands",
+    description: "Runs a trivial command on the host (with become, when set) and returns \
+`ping: pong`. No Python is needed. `data: crash` makes it fail, for testing error handling. \
+Changes nothing; behaves the same in check mode.",
+    options: &[OptSpec::new("data", OptKind::Str, "What to return as `ping`; `crash` fails.").default("pong")],
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    examples: "- ping:\n- ping:\n    data: crash",
+};
+
+#[async_trait]
+impl Module for Ping {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let data = args.str("data").unwrap_or_else(|| "pong".into());
+        if data == "crash" {
+            return Ok(Plan::fail("boom"));
+        }
+        let out = ctx.run("echo pong").await?;
+        if out.rc != 0 || out.stdout_str().trim() != "pong" {
+            return Ok(Plan::fail(format!(
+                "ping: the host could not run a command (rc {}): {}",
+                out.rc,
+                out.stderr_str().trim()
+            )));
+        }
+        Ok(Plan::ok().with("ping", data))
+    }
+}
