@@ -545,6 +545,22 @@ async fn file_directory_touch_absent() {
     assert_eq!(p.changes.len(), 1);
     assert_eq!(e.mode("a/b/c"), 0o750);
     assert_eq!(e.mode("a/b/c/f.txt"), 0o640);
+    // a setgid folder gets exactly the mode asked for (GNU chmod keeps setgid on `chmod 0755`)
+    std::fs::create_dir(e.dir.join("sg")).unwrap();
+    e.set_mode("sg", 0o2755);
+    if e.mode("sg") == 0o2755 {
+        let p = e
+            .converge(
+                "file",
+                json!({"path": e.p("sg"), "state": "directory", "mode": "0755"}),
+            )
+            .await;
+        assert_eq!(
+            summaries(&p),
+            vec![format!("chmod 2755 -> 0755 {}", e.p("sg"))]
+        );
+        assert_eq!(e.mode("sg"), 0o755);
+    }
     // a file where a folder should be
     e.write("plain", "x");
     let p = e

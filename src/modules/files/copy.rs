@@ -574,7 +574,11 @@ fn mkdir_change(
             let mut after = "directory".to_string();
             if let Some(m) = dir_mode {
                 let m = resolve_mode(m, 0o755, true)?;
-                script.push_str(&format!(" && chmod {} -- {}", fmt_mode(m), quote(d)));
+                script.push_str(&format!(
+                    " && chmod {} -- {}",
+                    remote::chmod_arg(m),
+                    quote(d)
+                ));
                 after = format!("directory\nmode: '{}'", fmt_mode(m));
             }
             plan.changes.push(Change {

@@ -67,7 +67,11 @@ fn ancestors(path: &str) -> Vec<String> {
 fn attr_script(path: &str, attrs: &Attrs, mode: Option<u32>) -> String {
     let mut s = String::new();
     if let Some(m) = mode {
-        s.push_str(&format!(" && chmod {} -- {}", fmt_mode(m), quote(path)));
+        s.push_str(&format!(
+            " && chmod {} -- {}",
+            remote::chmod_arg(m),
+            quote(path)
+        ));
     }
     if let Some(o) = &attrs.owner {
         s.push_str(&format!(" && chown {} -- {}", quote(o), quote(path)));

@@ -359,6 +359,12 @@ pub fn fmt_mode(m: u32) -> String {
     format!("{:04o}", m & 0o7777)
 }
 
+/// A mode as a `chmod` argument that sets exactly these bits: the extra leading zero makes GNU
+/// chmod clear a directory's setuid/setgid bits too (`chmod 0755 dir` would keep them).
+pub fn chmod_arg(m: u32) -> String {
+    format!("0{}", fmt_mode(m))
+}
+
 /// True when `spec` is an octal mode (`644`, `0644`, `01777`).
 fn octal(spec: &str) -> Option<u32> {
     let s = spec.trim();
@@ -472,7 +478,7 @@ pub fn resolve_mode(spec: &str, current: u32, is_dir: bool) -> Result<u32> {
 /// remote umask does not apply (matching [`resolve_mode`]). Octal modes are returned as is.
 pub fn chmod_spec(spec: &str) -> String {
     if let Some(m) = octal(spec) {
-        return fmt_mode(m);
+        return chmod_arg(m);
     }
     spec.split(',')
         .map(|c| {
@@ -566,7 +572,7 @@ pub fn attr_change(
             let m = if recurse {
                 chmod_spec(spec)
             } else {
-                fmt_mode(want)
+                chmod_arg(want)
             };
             script.push(format!("chmod {r}{} -- {}", quote(&m), quote(path)));
         }
@@ -603,12 +609,15 @@ pub fn attr_change(
             if recurse { " (recursively)" } else { "" }
         )
     };
-    let mut d = Diff::new(path, before, after);
-    d.before_header = format!("{path} (file attributes)");
-    d.after_header = format!("{path} (file attributes)");
+    let diff = (!parts.is_empty()).then(|| {
+        let mut d = Diff::new(path, before, after);
+        d.before_header = format!("{path} (file attributes)");
+        d.after_header = format!("{path} (file attributes)");
+        d
+    });
     let change = Change {
         summary,
-        diff: Some(d),
+        diff,
         action: exec(ctx, script.join(" && ")),
     };
     Ok((Some(change), mode))
@@ -1087,6 +1096,7 @@ mod tests {
         assert!(resolve_mode("0999", 0, false).is_err());
         assert!(resolve_mode("bogus", 0, false).is_err());
         assert_eq!(chmod_spec("+x,u=rw"), "a+x,u=rw");
+        assert_eq!(chmod_spec("755"), "00755");
     }
 
     #[test]
