@@ -51,13 +51,16 @@ impl Env {
         self.dir.join(rel).to_string_lossy().into_owned()
     }
     fn ctx(&self, check: bool) -> TaskCtx<'_> {
+        self.ctx_diff(check, true)
+    }
+    fn ctx_diff(&self, check: bool, diff: bool) -> TaskCtx<'_> {
         TaskCtx {
             host: "testhost",
             conn: &self.conn,
             become_: None,
             env: vec![],
             check_mode: check,
-            diff_mode: true,
+            diff_mode: diff,
             search_paths: vec![self.dir.join("play")],
             facts: &self.facts,
             render: &TestRender,
@@ -78,6 +81,15 @@ impl Env {
             .get(module)
             .unwrap()
             .plan(&self.ctx(true), &args)
+            .await
+    }
+    /// Plans without applying and without --diff.
+    async fn plan_nodiff(&self, module: &str, a: serde_json::Value) -> Result<Plan> {
+        let args = self.args(module, a)?;
+        self.reg
+            .get(module)
+            .unwrap()
+            .plan(&self.ctx_diff(true, false), &args)
             .await
     }
     /// Plans and applies like the engine: Exec via exec (rc checked), Put via put, LocalWrite.
@@ -241,6 +253,15 @@ async fn copy_content_create_update_and_modes() {
     assert_eq!(res(&p, "dest"), dest);
     assert_eq!(res(&p, "mode"), "0644");
     assert_eq!(res(&p, "size"), "6");
+    let me = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(res(&p, "owner"), me.trim());
 
     // content and mode change in one write, with a content diff
     let a = json!({"content": "bye\n", "dest": dest, "mode": "0600"});
@@ -285,6 +306,13 @@ async fn copy_content_create_update_and_modes() {
         .changes
         .is_empty()
     );
+    // without --diff there are no content diffs
+    let p = e
+        .plan_nodiff("copy", json!({"content": "other\n", "dest": dest}))
+        .await
+        .unwrap();
+    assert_eq!(p.changes.len(), 1);
+    assert!(p.changes[0].diff.is_none());
     // bad modes are errors, not panics
     let err = e
         .plan(

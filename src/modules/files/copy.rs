@@ -2,8 +2,8 @@
 //! a file already on the host (`remote_src`).
 
 use super::remote::{
-    self, Attrs, FileInfo, Kind, Write, basename, check_mode, check_validate, exec, fmt_mode, join,
-    parent_of, plan_write, resolve_mode, sha256_hex,
+    self, Attrs, FileInfo, Kind, Write, basename, check_validate, exec, fmt_mode, join, parent_of,
+    plan_write, resolve_mode, sha256_hex, validate_mode,
 };
 use crate::connection::quote;
 use crate::error::{Error, Result};
@@ -174,6 +174,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
         let st = info.followed_stat();
         remote::file_result(
             &mut plan,
+            &insp,
             &info,
             &Attrs::default(),
             st.mode,
@@ -216,6 +217,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
     )?;
     remote::file_result(
         &mut plan,
+        &insp,
         &info,
         &w.attrs,
         mode,
@@ -299,7 +301,7 @@ async fn plan_dir(
     };
     let dir_mode = args.mode("directory_mode");
     if let Some(m) = &dir_mode {
-        check_mode(m)?;
+        validate_mode(m)?;
     }
     let validate = check_validate(args.str("validate"))?;
     let entries = walk(local)?;
@@ -512,7 +514,7 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
     };
     let dir_mode = args.mode("directory_mode");
     if let Some(m) = &dir_mode {
-        check_mode(m)?;
+        validate_mode(m)?;
     }
     let entries = remote_walk(ctx, src).await?;
     let mut paths = vec![root.clone()];
@@ -627,6 +629,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
         let st = info.followed_stat();
         remote::file_result(
             &mut plan,
+            &insp,
             &info,
             &Attrs::default(),
             st.mode,
@@ -650,7 +653,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
         mode: None,
         ..attrs.clone()
     };
-    remote::file_result(&mut plan, &info, &a, mode, Some(sst.size), "file");
+    remote::file_result(&mut plan, &insp, &info, &a, mode, Some(sst.size), "file");
     Ok(plan)
 }
 

@@ -161,6 +161,8 @@ struct Ctx<'a, 'b> {
     path: String,
     attrs: Attrs,
     plan: Plan,
+    /// Owner and group of objects the commands create.
+    creator: (String, String),
 }
 
 impl Ctx<'_, '_> {
@@ -196,13 +198,16 @@ impl Ctx<'_, '_> {
             r.insert("uid".into(), Value::from(st.uid));
             r.insert("gid".into(), Value::from(st.gid));
             r.insert("size".into(), Value::from(st.size));
-        } else {
-            if let Some(o) = &self.attrs.owner {
-                r.insert("owner".into(), Value::from(o.as_str()));
-            }
-            if let Some(g) = &self.attrs.group {
-                r.insert("group".into(), Value::from(g.as_str()));
-            }
+        } else if state != "absent" {
+            let (u, g) = self.creator.clone();
+            r.insert(
+                "owner".into(),
+                Value::from(self.attrs.owner.clone().unwrap_or(u)),
+            );
+            r.insert(
+                "group".into(),
+                Value::from(self.attrs.group.clone().unwrap_or(g)),
+            );
         }
     }
 }
@@ -276,6 +281,7 @@ impl Module for File {
             path: path.clone(),
             attrs,
             plan: Plan::ok(),
+            creator: (insp.user.clone(), insp.group.clone()),
         };
         let q = quote(&path);
         // attributes of a link apply to its target when following, else to the link itself

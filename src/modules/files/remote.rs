@@ -144,6 +144,10 @@ pub struct Inspection {
     pub uid: u32,
     /// The umask of the commands (decides the mode of created folders and touched files).
     pub umask: u32,
+    /// The user name commands run as (owner of files they create).
+    pub user: String,
+    /// That user's primary group name.
+    pub group: String,
     /// One entry per inspected path, in order.
     pub files: Vec<FileInfo>,
     /// The content of the first path, when asked for and it is a readable file.
@@ -204,6 +208,8 @@ if [ -n "$CK" ] && [ -f "$p" ] && [ -r "$p" ]; then printf 'ck=%s\n' "$($CK < "$
 }}
 echo "uid=$(id -u)"
 echo "umask=$(umask)"
+echo "user=$(id -un)"
+echo "ugroup=$(id -gn)"
 "#
     ));
     for (i, p) in paths.iter().enumerate() {
@@ -260,6 +266,7 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
     let head = String::from_utf8_lossy(head);
     let mut uid = 0;
     let mut umask = 0o022;
+    let (mut user, mut group) = (String::new(), String::new());
     let mut files: Vec<FileInfo> = Vec::new();
     for line in head.lines() {
         if let Some(i) = line.strip_prefix("@@") {
@@ -274,6 +281,14 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
         };
         if k == "uid" {
             uid = v.trim().parse().unwrap_or(0);
+            continue;
+        }
+        if k == "user" && files.is_empty() {
+            user = v.to_string();
+            continue;
+        }
+        if k == "ugroup" && files.is_empty() {
+            group = v.to_string();
             continue;
         }
         if k == "umask" {
@@ -304,6 +319,8 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
     Ok(Inspection {
         uid,
         umask,
+        user,
+        group,
         files,
         content,
     })
@@ -382,7 +399,7 @@ fn octal(spec: &str) -> Option<u32> {
 }
 
 /// Checks a mode spec (octal or symbolic) without applying it.
-pub fn check_mode(spec: &str) -> Result<()> {
+pub fn validate_mode(spec: &str) -> Result<()> {
     resolve_mode(spec, 0o644, false).map(|_| ())
 }
 
@@ -514,7 +531,7 @@ impl Attrs {
         if let Some(m) = &mode
             && m != "preserve"
         {
-            check_mode(m)?;
+            validate_mode(m)?;
         }
         Ok(Attrs {
             mode,
@@ -849,6 +866,7 @@ pub fn join(dir: &str, name: &str) -> String {
 /// The usual return values for a file: `mode`, `owner`, `group`, `uid`, `gid`, `size`, `state`.
 pub fn file_result(
     plan: &mut Plan,
+    insp: &Inspection,
     info: &FileInfo,
     attrs: &Attrs,
     mode: u32,
@@ -856,27 +874,20 @@ pub fn file_result(
     state: &str,
 ) {
     let st = info.followed_stat();
+    let (owner, group) = if info.exists() {
+        (st.owner.clone(), st.group.clone())
+    } else {
+        (insp.user.clone(), insp.group.clone())
+    };
     let r = &mut plan.result;
     r.insert("mode".into(), Value::from(fmt_mode(mode)));
     r.insert(
         "owner".into(),
-        Value::from(attrs.owner.clone().unwrap_or_else(|| {
-            if info.exists() {
-                st.owner.clone()
-            } else {
-                String::new()
-            }
-        })),
+        Value::from(attrs.owner.clone().unwrap_or(owner)),
     );
     r.insert(
         "group".into(),
-        Value::from(attrs.group.clone().unwrap_or_else(|| {
-            if info.exists() {
-                st.group.clone()
-            } else {
-                String::new()
-            }
-        })),
+        Value::from(attrs.group.clone().unwrap_or(group)),
     );
     if info.exists() {
         r.insert("uid".into(), Value::from(st.uid));
@@ -971,7 +982,7 @@ pub fn py_expand(template: &str, caps: &regex::Captures<'_>) -> String {
 
 /// Writes `data` to the controller path `path` atomically (temp file in the same folder, then
 /// rename), creating parent folders. This is how the engine applies
-/// [`Action::LocalWrite`](crate::modules::Action::LocalWrite).
+/// [`Action::LocalWrite`].
 pub fn write_local_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path
         .parent()
