@@ -845,11 +845,14 @@ async fn lineinfile_cases() {
         .await
         .unwrap();
     assert!(p.failed.unwrap().contains("does not exist"));
-    e.converge(
-        "lineinfile",
-        json!({"path": nf, "line": "a=1", "create": true, "mode": "0640"}),
-    )
-    .await;
+    let a = json!({"path": nf, "line": "a=1", "create": true, "mode": "0640"});
+    let p = e.check("lineinfile", a.clone()).await;
+    assert_eq!(p.changes.len(), 2, "{:?}", summaries(&p));
+    assert_eq!(
+        p.changes[0].summary,
+        format!("create folder {}", e.p("new/dir"))
+    );
+    e.converge("lineinfile", a).await;
     assert_eq!(
         (e.read("new/dir/conf").as_str(), e.mode("new/dir/conf")),
         ("a=1\n", 0o640)
@@ -961,11 +964,9 @@ async fn blockinfile_markers() {
         .await
         .unwrap();
     assert!(p.failed.is_some());
-    e.converge(
-        "blockinfile",
-        json!({"path": e.p("new"), "block": "b", "create": true}),
-    )
-    .await;
+    let a = json!({"path": e.p("new"), "block": "b", "create": true});
+    assert_eq!(e.check("blockinfile", a.clone()).await.changes.len(), 1);
+    e.converge("blockinfile", a).await;
     assert_eq!(
         e.read("new"),
         "# BEGIN ANSIBLE MANAGED BLOCK\nb\n# END ANSIBLE MANAGED BLOCK\n"

@@ -351,6 +351,20 @@ pub async fn inspect(
     parse_inspection(&out.stdout, paths)
 }
 
+/// Inspects a file to edit and its parent folder (see [`inspect`]) with sha256 checksums and
+/// the file's content; returns the file's info and the parent folder to create if missing.
+pub async fn inspect_for_edit(
+    ctx: &TaskCtx<'_>,
+    path: &str,
+) -> Result<(Inspection, FileInfo, Option<String>)> {
+    let parent = parent_of(path);
+    let mut i = inspect(ctx, &[path, &parent], Some("sha256"), true).await?;
+    let p = i.files.remove(1);
+    let f = i.files.remove(0);
+    let missing = (p.kind == Kind::Missing).then_some(parent);
+    Ok((i, f, missing))
+}
+
 /// Inspects one path (see [`inspect`]); the returned inspection's `files` is empty.
 pub async fn inspect_one(
     ctx: &TaskCtx<'_>,
@@ -701,8 +715,8 @@ pub struct Write<'a> {
     pub backup: bool,
     /// Validation command (`%s` is the temp file).
     pub validate: Option<String>,
-    /// Create missing parent folders first.
-    pub make_parents: bool,
+    /// A missing parent folder to create first (`mkdir -p`).
+    pub make_parent: Option<String>,
     /// The uid commands run as (to preserve ownership when rewriting as root).
     pub uid: u32,
     /// The umask of the host's commands (new files get `0666 & !umask`, like Ansible).
@@ -772,15 +786,12 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
             notes.push(format!("group {} -> {g}", st.group));
         }
     }
-    if w.make_parents && !exists {
-        let parent = parent_of(w.path);
-        if !parent.is_empty() && parent != "/" {
-            plan.changes.push(Change {
-                summary: format!("create folder {parent}"),
-                diff: None,
-                action: exec(ctx, format!("mkdir -p -- {}", quote(&parent))),
-            });
-        }
+    if let Some(parent) = w.make_parent.as_deref().filter(|_| !exists) {
+        plan.changes.push(Change {
+            summary: format!("create folder {parent}"),
+            diff: None,
+            action: exec(ctx, format!("mkdir -p -- {}", quote(parent))),
+        });
     }
     if w.backup && exists {
         let b = backup_name(w.path);
