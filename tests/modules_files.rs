@@ -740,7 +740,17 @@ async fn file_links() {
     )
     .await;
     assert_eq!(e.mode("target2"), 0o600);
-    // default state of an existing link is link; absent removes the link, not the target
+    // no state on an existing link: judged by its target (a file here), no src needed
+    e.converge("file", json!({"path": link, "mode": "0640"}))
+        .await;
+    assert_eq!(e.mode("target2"), 0o640);
+    let p = e.plan("file", json!({"path": link, "follow": false})).await;
+    assert!(
+        p.unwrap_err()
+            .msg
+            .contains("src is required for state=link")
+    );
+    // absent removes the link, not the target
     e.converge("file", json!({"path": link, "state": "absent"}))
         .await;
     assert!(e.dir.join("target2").exists() && std::fs::symlink_metadata(&link).is_err());

@@ -239,14 +239,10 @@ impl Module for File {
         let force = args.bool("force");
         let recurse = args.bool("recurse");
         let state_arg = args.str("state");
-        if matches!(state_arg.as_deref(), Some("link" | "hard")) && src.is_none() {
-            return Err(Error::failed(format!(
-                "src is required for state={}",
-                state_arg.unwrap_or_default()
-            )));
-        }
+        // a relative symlink target is relative to the link's folder (hard links: to the cwd)
         let link_src = src.as_deref().map(|s| match state_arg.as_deref() {
-            Some("link") if !s.starts_with('/') => join(&parent_of(&path), s),
+            Some("hard") => s.to_string(),
+            _ if !s.starts_with('/') => join(&parent_of(&path), s),
             _ => s.to_string(),
         });
         let mut paths = vec![path.clone()];
@@ -264,13 +260,20 @@ impl Module for File {
         let state = match state_arg.as_deref() {
             Some(s) => s.to_string(),
             None if recurse => "directory".into(),
-            None if info.exists() => match info.kind {
-                Kind::Link => "link".into(),
-                Kind::Dir => "directory".into(),
+            // an existing path keeps its kind; a link is judged by its target when following
+            None if info.exists() => match (info.kind, follow, info.followed_kind()) {
+                (Kind::Link, _, _) if src.is_some() => "link".into(),
+                (Kind::Link, true, Kind::Dir) | (Kind::Dir, _, _) => "directory".into(),
+                (Kind::Link, true, Kind::File) => "file".into(),
+                (Kind::Link, _, _) => "link".into(),
                 _ => "file".into(),
             },
             None => "file".into(),
         };
+        if (state == "link" || state == "hard") && src.is_none() {
+            return Err(Error::failed(format!("src is required for state={state}"))
+                .hint("give src (the link target)"));
+        }
         if recurse && state != "directory" {
             return Err(Error::failed("recurse=yes needs state=directory"));
         }
@@ -467,7 +470,9 @@ impl Module for File {
             }
             "link" => {
                 let src = src.unwrap_or_default();
-                let si = src_info.expect("src inspected");
+                let si = src_info
+                    .clone()
+                    .ok_or_else(|| Error::failed("src is required"))?;
                 if !si.exists() && !force {
                     return Ok(Plan::fail(format!(
                         "src file does not exist, use \"force=yes\" if you really want to create the link: {}",
@@ -538,7 +543,9 @@ impl Module for File {
             }
             "hard" => {
                 let src = src.unwrap_or_default();
-                let si = src_info.expect("src inspected");
+                let si = src_info
+                    .clone()
+                    .ok_or_else(|| Error::failed("src is required"))?;
                 if !si.exists() {
                     return Ok(Plan::fail(format!("src does not exist: {src}"))
                         .with("path", path.as_str()));
