@@ -118,6 +118,11 @@ fn resolve_dest(
                 "can not use content with a dir as dest: {dest}"
             )));
         };
+        if infos[0].exists() && infos[0].followed_kind() != Kind::Dir {
+            return Err(Error::failed(format!(
+                "dest {dest} ends with '/' but is not a directory"
+            )));
+        }
         let create = if infos[0].exists() {
             None
         } else {

@@ -420,9 +420,6 @@ impl Module for File {
                     }
                 }
                 if info.exists() {
-                    if eff_kind == Kind::Dir && c.attrs.mode.is_some() {
-                        // fine: touch works on folders too
-                    }
                     let m = c.attrs_on(&eff_stat, eff_kind == Kind::Dir, is_link_self, false)?;
                     if !flags.is_empty() {
                         // one touch per time spec (touch -a -t X -m -t Y is not portable)

@@ -573,8 +573,10 @@ pub fn exec(ctx: &TaskCtx<'_>, script: impl Into<String>) -> Action {
 
 /// The attribute changes needed on an existing path (`chmod`, `chown`, `chgrp`) as one change,
 /// or `None` when it already matches. `st` is the path's current stat data (the target's when
-/// `follow`), `is_dir` decides symbolic `X`. With `recurse`, `needs_recurse` says whether any
-/// entry below differs, and the commands get `-R`. Returns the resolved mode too.
+/// following links), `is_dir` decides symbolic `X`. `link` means the path is a symbolic link
+/// changed itself (`chown -h`; its mode cannot be changed on Linux and is left alone).
+/// `recurse` (some entry below differs) adds `-R` and always emits the change. Returns the
+/// resolved mode too.
 pub fn attr_change(
     ctx: &TaskCtx<'_>,
     path: &str,
@@ -591,7 +593,7 @@ pub fn attr_change(
     let r = if recurse { "-R " } else { "" };
     let h = if link { "-h " } else { "" };
     let mut mode = st.mode;
-    if let Some(spec) = attrs.mode.as_deref().filter(|m| *m != "preserve") {
+    if let Some(spec) = attrs.mode.as_deref().filter(|m| *m != "preserve" && !link) {
         let want = resolve_mode(spec, st.mode, is_dir)?;
         mode = want;
         if want != st.mode & 0o7777 || recurse {
