@@ -51,13 +51,16 @@ impl Env {
         self.dir.join(rel).to_string_lossy().into_owned()
     }
     fn ctx(&self, check: bool) -> TaskCtx<'_> {
+        self.ctx_diff(check, true)
+    }
+    fn ctx_diff(&self, check: bool, diff: bool) -> TaskCtx<'_> {
         TaskCtx {
             host: "testhost",
             conn: &self.conn,
             become_: None,
             env: vec![],
             check_mode: check,
-            diff_mode: true,
+            diff_mode: diff,
             search_paths: vec![self.dir.join("play")],
             facts: &self.facts,
             render: &TestRender,
@@ -78,6 +81,15 @@ impl Env {
             .get(module)
             .unwrap()
             .plan(&self.ctx(true), &args)
+            .await
+    }
+    /// Plans without applying and without --diff.
+    async fn plan_nodiff(&self, module: &str, a: serde_json::Value) -> Result<Plan> {
+        let args = self.args(module, a)?;
+        self.reg
+            .get(module)
+            .unwrap()
+            .plan(&self.ctx_diff(true, false), &args)
             .await
     }
     /// Plans and applies like the engine: Exec via exec (rc checked), Put via put, LocalWrite.
@@ -241,6 +253,15 @@ async fn copy_content_create_update_and_modes() {
     assert_eq!(res(&p, "dest"), dest);
     assert_eq!(res(&p, "mode"), "0644");
     assert_eq!(res(&p, "size"), "6");
+    let me = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(res(&p, "owner"), me.trim());
 
     // content and mode change in one write, with a content diff
     let a = json!({"content": "bye\n", "dest": dest, "mode": "0600"});
@@ -285,6 +306,13 @@ async fn copy_content_create_update_and_modes() {
         .changes
         .is_empty()
     );
+    // without --diff there are no content diffs
+    let p = e
+        .plan_nodiff("copy", json!({"content": "other\n", "dest": dest}))
+        .await
+        .unwrap();
+    assert_eq!(p.changes.len(), 1);
+    assert!(p.changes[0].diff.is_none());
     // bad modes are errors, not panics
     let err = e
         .plan(
@@ -545,6 +573,22 @@ async fn file_directory_touch_absent() {
     assert_eq!(p.changes.len(), 1);
     assert_eq!(e.mode("a/b/c"), 0o750);
     assert_eq!(e.mode("a/b/c/f.txt"), 0o640);
+    // a setgid folder gets exactly the mode asked for (GNU chmod keeps setgid on `chmod 0755`)
+    std::fs::create_dir(e.dir.join("sg")).unwrap();
+    e.set_mode("sg", 0o2755);
+    if e.mode("sg") == 0o2755 {
+        let p = e
+            .converge(
+                "file",
+                json!({"path": e.p("sg"), "state": "directory", "mode": "0755"}),
+            )
+            .await;
+        assert_eq!(
+            summaries(&p),
+            vec![format!("chmod 2755 -> 0755 {}", e.p("sg"))]
+        );
+        assert_eq!(e.mode("sg"), 0o755);
+    }
     // a file where a folder should be
     e.write("plain", "x");
     let p = e
@@ -696,7 +740,17 @@ async fn file_links() {
     )
     .await;
     assert_eq!(e.mode("target2"), 0o600);
-    // default state of an existing link is link; absent removes the link, not the target
+    // no state on an existing link: judged by its target (a file here), no src needed
+    e.converge("file", json!({"path": link, "mode": "0640"}))
+        .await;
+    assert_eq!(e.mode("target2"), 0o640);
+    let p = e.plan("file", json!({"path": link, "follow": false})).await;
+    assert!(
+        p.unwrap_err()
+            .msg
+            .contains("src is required for state=link")
+    );
+    // absent removes the link, not the target
     e.converge("file", json!({"path": link, "state": "absent"}))
         .await;
     assert!(e.dir.join("target2").exists() && std::fs::symlink_metadata(&link).is_err());
@@ -801,11 +855,14 @@ async fn lineinfile_cases() {
         .await
         .unwrap();
     assert!(p.failed.unwrap().contains("does not exist"));
-    e.converge(
-        "lineinfile",
-        json!({"path": nf, "line": "a=1", "create": true, "mode": "0640"}),
-    )
-    .await;
+    let a = json!({"path": nf, "line": "a=1", "create": true, "mode": "0640"});
+    let p = e.check("lineinfile", a.clone()).await;
+    assert_eq!(p.changes.len(), 2, "{:?}", summaries(&p));
+    assert_eq!(
+        p.changes[0].summary,
+        format!("create folder {}", e.p("new/dir"))
+    );
+    e.converge("lineinfile", a).await;
     assert_eq!(
         (e.read("new/dir/conf").as_str(), e.mode("new/dir/conf")),
         ("a=1\n", 0o640)
@@ -917,11 +974,9 @@ async fn blockinfile_markers() {
         .await
         .unwrap();
     assert!(p.failed.is_some());
-    e.converge(
-        "blockinfile",
-        json!({"path": e.p("new"), "block": "b", "create": true}),
-    )
-    .await;
+    let a = json!({"path": e.p("new"), "block": "b", "create": true});
+    assert_eq!(e.check("blockinfile", a.clone()).await.changes.len(), 1);
+    e.converge("blockinfile", a).await;
     assert_eq!(
         e.read("new"),
         "# BEGIN ANSIBLE MANAGED BLOCK\nb\n# END ANSIBLE MANAGED BLOCK\n"

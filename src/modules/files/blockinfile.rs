@@ -203,7 +203,7 @@ impl Module for BlockInFile {
         let validate = check_validate(args.str("validate"))?;
         let marker = args.str("marker").unwrap_or_default();
         let present = args.str("state").as_deref() != Some("absent");
-        let (insp, info) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, &path).await?;
         let content = insp.content.clone();
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
@@ -274,7 +274,7 @@ impl Module for BlockInFile {
                 attrs: &attrs,
                 backup: args.bool("backup"),
                 validate,
-                make_parents: true,
+                make_parent: missing_parent,
                 uid: insp.uid,
                 umask: insp.umask,
             },

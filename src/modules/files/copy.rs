@@ -2,8 +2,8 @@
 //! a file already on the host (`remote_src`).
 
 use super::remote::{
-    self, Attrs, FileInfo, Kind, Write, basename, check_mode, check_validate, exec, fmt_mode, join,
-    parent_of, plan_write, resolve_mode, sha256_hex,
+    self, Attrs, FileInfo, Kind, Write, basename, check_validate, exec, fmt_mode, join, parent_of,
+    plan_write, resolve_mode, sha256_hex, validate_mode,
 };
 use crate::connection::quote;
 use crate::error::{Error, Result};
@@ -118,6 +118,11 @@ fn resolve_dest(
                 "can not use content with a dir as dest: {dest}"
             )));
         };
+        if infos[0].exists() && infos[0].followed_kind() != Kind::Dir {
+            return Err(Error::failed(format!(
+                "dest {dest} ends with '/' but is not a directory"
+            )));
+        }
         let create = if infos[0].exists() {
             None
         } else {
@@ -174,6 +179,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
         let st = info.followed_stat();
         remote::file_result(
             &mut plan,
+            &insp,
             &info,
             &Attrs::default(),
             st.mode,
@@ -208,7 +214,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
             attrs: &w.attrs,
             backup: w.backup,
             validate: w.validate,
-            make_parents: false,
+            make_parent: None,
             uid: insp.uid,
             umask: insp.umask,
         },
@@ -216,6 +222,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
     )?;
     remote::file_result(
         &mut plan,
+        &insp,
         &info,
         &w.attrs,
         mode,
@@ -299,7 +306,7 @@ async fn plan_dir(
     };
     let dir_mode = args.mode("directory_mode");
     if let Some(m) = &dir_mode {
-        check_mode(m)?;
+        validate_mode(m)?;
     }
     let validate = check_validate(args.str("validate"))?;
     let entries = walk(local)?;
@@ -355,7 +362,7 @@ async fn plan_dir(
                 attrs: &a,
                 backup: args.bool("backup"),
                 validate: validate.clone(),
-                make_parents: false,
+                make_parent: None,
                 uid: insp.uid,
                 umask: insp.umask,
             },
@@ -512,7 +519,7 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
     };
     let dir_mode = args.mode("directory_mode");
     if let Some(m) = &dir_mode {
-        check_mode(m)?;
+        validate_mode(m)?;
     }
     let entries = remote_walk(ctx, src).await?;
     let mut paths = vec![root.clone()];
@@ -574,7 +581,11 @@ fn mkdir_change(
             let mut after = "directory".to_string();
             if let Some(m) = dir_mode {
                 let m = resolve_mode(m, 0o755, true)?;
-                script.push_str(&format!(" && chmod {} -- {}", fmt_mode(m), quote(d)));
+                script.push_str(&format!(
+                    " && chmod {} -- {}",
+                    remote::chmod_arg(m),
+                    quote(d)
+                ));
                 after = format!("directory\nmode: '{}'", fmt_mode(m));
             }
             plan.changes.push(Change {
@@ -623,6 +634,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
         let st = info.followed_stat();
         remote::file_result(
             &mut plan,
+            &insp,
             &info,
             &Attrs::default(),
             st.mode,
@@ -646,7 +658,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
         mode: None,
         ..attrs.clone()
     };
-    remote::file_result(&mut plan, &info, &a, mode, Some(sst.size), "file");
+    remote::file_result(&mut plan, &insp, &info, &a, mode, Some(sst.size), "file");
     Ok(plan)
 }
 

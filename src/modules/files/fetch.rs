@@ -1,7 +1,7 @@
 //! `fetch`: copies a file from the host to the controller.
 //!
 //! The write happens on the controller, so the change is an
-//! [`Action::LocalWrite`](crate::modules::Action::LocalWrite) the engine applies with
+//! [`Action::LocalWrite`] the engine applies with
 //! [`write_local_atomic`](super::remote::write_local_atomic) (temp file + rename) unless in check mode.
 
 use super::remote::{self, Kind, basename, sha256_hex};

@@ -67,7 +67,11 @@ fn ancestors(path: &str) -> Vec<String> {
 fn attr_script(path: &str, attrs: &Attrs, mode: Option<u32>) -> String {
     let mut s = String::new();
     if let Some(m) = mode {
-        s.push_str(&format!(" && chmod {} -- {}", fmt_mode(m), quote(path)));
+        s.push_str(&format!(
+            " && chmod {} -- {}",
+            remote::chmod_arg(m),
+            quote(path)
+        ));
     }
     if let Some(o) = &attrs.owner {
         s.push_str(&format!(" && chown {} -- {}", quote(o), quote(path)));
@@ -157,6 +161,8 @@ struct Ctx<'a, 'b> {
     path: String,
     attrs: Attrs,
     plan: Plan,
+    /// Owner and group of objects the commands create.
+    creator: (String, String),
 }
 
 impl Ctx<'_, '_> {
@@ -192,13 +198,16 @@ impl Ctx<'_, '_> {
             r.insert("uid".into(), Value::from(st.uid));
             r.insert("gid".into(), Value::from(st.gid));
             r.insert("size".into(), Value::from(st.size));
-        } else {
-            if let Some(o) = &self.attrs.owner {
-                r.insert("owner".into(), Value::from(o.as_str()));
-            }
-            if let Some(g) = &self.attrs.group {
-                r.insert("group".into(), Value::from(g.as_str()));
-            }
+        } else if state != "absent" {
+            let (u, g) = self.creator.clone();
+            r.insert(
+                "owner".into(),
+                Value::from(self.attrs.owner.clone().unwrap_or(u)),
+            );
+            r.insert(
+                "group".into(),
+                Value::from(self.attrs.group.clone().unwrap_or(g)),
+            );
         }
     }
 }
@@ -230,14 +239,10 @@ impl Module for File {
         let force = args.bool("force");
         let recurse = args.bool("recurse");
         let state_arg = args.str("state");
-        if matches!(state_arg.as_deref(), Some("link" | "hard")) && src.is_none() {
-            return Err(Error::failed(format!(
-                "src is required for state={}",
-                state_arg.unwrap_or_default()
-            )));
-        }
+        // a relative symlink target is relative to the link's folder (hard links: to the cwd)
         let link_src = src.as_deref().map(|s| match state_arg.as_deref() {
-            Some("link") if !s.starts_with('/') => join(&parent_of(&path), s),
+            Some("hard") => s.to_string(),
+            _ if !s.starts_with('/') => join(&parent_of(&path), s),
             _ => s.to_string(),
         });
         let mut paths = vec![path.clone()];
@@ -255,13 +260,20 @@ impl Module for File {
         let state = match state_arg.as_deref() {
             Some(s) => s.to_string(),
             None if recurse => "directory".into(),
-            None if info.exists() => match info.kind {
-                Kind::Link => "link".into(),
-                Kind::Dir => "directory".into(),
+            // an existing path keeps its kind; a link is judged by its target when following
+            None if info.exists() => match (info.kind, follow, info.followed_kind()) {
+                (Kind::Link, _, _) if src.is_some() => "link".into(),
+                (Kind::Link, true, Kind::Dir) | (Kind::Dir, _, _) => "directory".into(),
+                (Kind::Link, true, Kind::File) => "file".into(),
+                (Kind::Link, _, _) => "link".into(),
                 _ => "file".into(),
             },
             None => "file".into(),
         };
+        if (state == "link" || state == "hard") && src.is_none() {
+            return Err(Error::failed(format!("src is required for state={state}"))
+                .hint("give src (the link target)"));
+        }
         if recurse && state != "directory" {
             return Err(Error::failed("recurse=yes needs state=directory"));
         }
@@ -272,6 +284,7 @@ impl Module for File {
             path: path.clone(),
             attrs,
             plan: Plan::ok(),
+            creator: (insp.user.clone(), insp.group.clone()),
         };
         let q = quote(&path);
         // attributes of a link apply to its target when following, else to the link itself
@@ -407,9 +420,6 @@ impl Module for File {
                     }
                 }
                 if info.exists() {
-                    if eff_kind == Kind::Dir && c.attrs.mode.is_some() {
-                        // fine: touch works on folders too
-                    }
                     let m = c.attrs_on(&eff_stat, eff_kind == Kind::Dir, is_link_self, false)?;
                     if !flags.is_empty() {
                         // one touch per time spec (touch -a -t X -m -t Y is not portable)
@@ -457,7 +467,9 @@ impl Module for File {
             }
             "link" => {
                 let src = src.unwrap_or_default();
-                let si = src_info.expect("src inspected");
+                let si = src_info
+                    .clone()
+                    .ok_or_else(|| Error::failed("src is required"))?;
                 if !si.exists() && !force {
                     return Ok(Plan::fail(format!(
                         "src file does not exist, use \"force=yes\" if you really want to create the link: {}",
@@ -528,7 +540,9 @@ impl Module for File {
             }
             "hard" => {
                 let src = src.unwrap_or_default();
-                let si = src_info.expect("src inspected");
+                let si = src_info
+                    .clone()
+                    .ok_or_else(|| Error::failed("src is required"))?;
                 if !si.exists() {
                     return Ok(Plan::fail(format!("src does not exist: {src}"))
                         .with("path", path.as_str()));

@@ -248,7 +248,7 @@ impl Module for LineInFile {
                 "one of line, search_string, or regexp is required with state=absent",
             ));
         }
-        let (insp, info) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, &path).await?;
         let content = insp.content.clone();
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
@@ -331,7 +331,7 @@ impl Module for LineInFile {
                 attrs: &attrs,
                 backup: args.bool("backup"),
                 validate,
-                make_parents: true,
+                make_parent: missing_parent,
                 uid: insp.uid,
                 umask: insp.umask,
             },

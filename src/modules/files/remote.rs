@@ -144,6 +144,10 @@ pub struct Inspection {
     pub uid: u32,
     /// The umask of the commands (decides the mode of created folders and touched files).
     pub umask: u32,
+    /// The user name commands run as (owner of files they create).
+    pub user: String,
+    /// That user's primary group name.
+    pub group: String,
     /// One entry per inspected path, in order.
     pub files: Vec<FileInfo>,
     /// The content of the first path, when asked for and it is a readable file.
@@ -204,6 +208,8 @@ if [ -n "$CK" ] && [ -f "$p" ] && [ -r "$p" ]; then printf 'ck=%s\n' "$($CK < "$
 }}
 echo "uid=$(id -u)"
 echo "umask=$(umask)"
+echo "user=$(id -un)"
+echo "ugroup=$(id -gn)"
 "#
     ));
     for (i, p) in paths.iter().enumerate() {
@@ -260,6 +266,7 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
     let head = String::from_utf8_lossy(head);
     let mut uid = 0;
     let mut umask = 0o022;
+    let (mut user, mut group) = (String::new(), String::new());
     let mut files: Vec<FileInfo> = Vec::new();
     for line in head.lines() {
         if let Some(i) = line.strip_prefix("@@") {
@@ -274,6 +281,14 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
         };
         if k == "uid" {
             uid = v.trim().parse().unwrap_or(0);
+            continue;
+        }
+        if k == "user" && files.is_empty() {
+            user = v.to_string();
+            continue;
+        }
+        if k == "ugroup" && files.is_empty() {
+            group = v.to_string();
             continue;
         }
         if k == "umask" {
@@ -304,6 +319,8 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
     Ok(Inspection {
         uid,
         umask,
+        user,
+        group,
         files,
         content,
     })
@@ -334,6 +351,20 @@ pub async fn inspect(
     parse_inspection(&out.stdout, paths)
 }
 
+/// Inspects a file to edit and its parent folder (see [`inspect`]) with sha256 checksums and
+/// the file's content; returns the file's info and the parent folder to create if missing.
+pub async fn inspect_for_edit(
+    ctx: &TaskCtx<'_>,
+    path: &str,
+) -> Result<(Inspection, FileInfo, Option<String>)> {
+    let parent = parent_of(path);
+    let mut i = inspect(ctx, &[path, &parent], Some("sha256"), true).await?;
+    let p = i.files.remove(1);
+    let f = i.files.remove(0);
+    let missing = (p.kind == Kind::Missing).then_some(parent);
+    Ok((i, f, missing))
+}
+
 /// Inspects one path (see [`inspect`]); the returned inspection's `files` is empty.
 pub async fn inspect_one(
     ctx: &TaskCtx<'_>,
@@ -359,6 +390,12 @@ pub fn fmt_mode(m: u32) -> String {
     format!("{:04o}", m & 0o7777)
 }
 
+/// A mode as a `chmod` argument that sets exactly these bits: the extra leading zero makes GNU
+/// chmod clear a directory's setuid/setgid bits too (`chmod 0755 dir` would keep them).
+pub fn chmod_arg(m: u32) -> String {
+    format!("0{}", fmt_mode(m))
+}
+
 /// True when `spec` is an octal mode (`644`, `0644`, `01777`).
 fn octal(spec: &str) -> Option<u32> {
     let s = spec.trim();
@@ -376,7 +413,7 @@ fn octal(spec: &str) -> Option<u32> {
 }
 
 /// Checks a mode spec (octal or symbolic) without applying it.
-pub fn check_mode(spec: &str) -> Result<()> {
+pub fn validate_mode(spec: &str) -> Result<()> {
     resolve_mode(spec, 0o644, false).map(|_| ())
 }
 
@@ -472,7 +509,7 @@ pub fn resolve_mode(spec: &str, current: u32, is_dir: bool) -> Result<u32> {
 /// remote umask does not apply (matching [`resolve_mode`]). Octal modes are returned as is.
 pub fn chmod_spec(spec: &str) -> String {
     if let Some(m) = octal(spec) {
-        return fmt_mode(m);
+        return chmod_arg(m);
     }
     spec.split(',')
         .map(|c| {
@@ -508,7 +545,7 @@ impl Attrs {
         if let Some(m) = &mode
             && m != "preserve"
         {
-            check_mode(m)?;
+            validate_mode(m)?;
         }
         Ok(Attrs {
             mode,
@@ -536,8 +573,10 @@ pub fn exec(ctx: &TaskCtx<'_>, script: impl Into<String>) -> Action {
 
 /// The attribute changes needed on an existing path (`chmod`, `chown`, `chgrp`) as one change,
 /// or `None` when it already matches. `st` is the path's current stat data (the target's when
-/// `follow`), `is_dir` decides symbolic `X`. With `recurse`, `needs_recurse` says whether any
-/// entry below differs, and the commands get `-R`. Returns the resolved mode too.
+/// following links), `is_dir` decides symbolic `X`. `link` means the path is a symbolic link
+/// changed itself (`chown -h`; its mode cannot be changed on Linux and is left alone).
+/// `recurse` (some entry below differs) adds `-R` and always emits the change. Returns the
+/// resolved mode too.
 pub fn attr_change(
     ctx: &TaskCtx<'_>,
     path: &str,
@@ -554,7 +593,7 @@ pub fn attr_change(
     let r = if recurse { "-R " } else { "" };
     let h = if link { "-h " } else { "" };
     let mut mode = st.mode;
-    if let Some(spec) = attrs.mode.as_deref().filter(|m| *m != "preserve") {
+    if let Some(spec) = attrs.mode.as_deref().filter(|m| *m != "preserve" && !link) {
         let want = resolve_mode(spec, st.mode, is_dir)?;
         mode = want;
         if want != st.mode & 0o7777 || recurse {
@@ -566,7 +605,7 @@ pub fn attr_change(
             let m = if recurse {
                 chmod_spec(spec)
             } else {
-                fmt_mode(want)
+                chmod_arg(want)
             };
             script.push(format!("chmod {r}{} -- {}", quote(&m), quote(path)));
         }
@@ -603,12 +642,15 @@ pub fn attr_change(
             if recurse { " (recursively)" } else { "" }
         )
     };
-    let mut d = Diff::new(path, before, after);
-    d.before_header = format!("{path} (file attributes)");
-    d.after_header = format!("{path} (file attributes)");
+    let diff = (!parts.is_empty()).then(|| {
+        let mut d = Diff::new(path, before, after);
+        d.before_header = format!("{path} (file attributes)");
+        d.after_header = format!("{path} (file attributes)");
+        d
+    });
     let change = Change {
         summary,
-        diff: Some(d),
+        diff,
         action: exec(ctx, script.join(" && ")),
     };
     Ok((Some(change), mode))
@@ -675,8 +717,8 @@ pub struct Write<'a> {
     pub backup: bool,
     /// Validation command (`%s` is the temp file).
     pub validate: Option<String>,
-    /// Create missing parent folders first.
-    pub make_parents: bool,
+    /// A missing parent folder to create first (`mkdir -p`).
+    pub make_parent: Option<String>,
     /// The uid commands run as (to preserve ownership when rewriting as root).
     pub uid: u32,
     /// The umask of the host's commands (new files get `0666 & !umask`, like Ansible).
@@ -746,15 +788,12 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
             notes.push(format!("group {} -> {g}", st.group));
         }
     }
-    if w.make_parents && !exists {
-        let parent = parent_of(w.path);
-        if !parent.is_empty() && parent != "/" {
-            plan.changes.push(Change {
-                summary: format!("create folder {parent}"),
-                diff: None,
-                action: exec(ctx, format!("mkdir -p -- {}", quote(&parent))),
-            });
-        }
+    if let Some(parent) = w.make_parent.as_deref().filter(|_| !exists) {
+        plan.changes.push(Change {
+            summary: format!("create folder {parent}"),
+            diff: None,
+            action: exec(ctx, format!("mkdir -p -- {}", quote(parent))),
+        });
     }
     if w.backup && exists {
         let b = backup_name(w.path);
@@ -840,6 +879,7 @@ pub fn join(dir: &str, name: &str) -> String {
 /// The usual return values for a file: `mode`, `owner`, `group`, `uid`, `gid`, `size`, `state`.
 pub fn file_result(
     plan: &mut Plan,
+    insp: &Inspection,
     info: &FileInfo,
     attrs: &Attrs,
     mode: u32,
@@ -847,27 +887,20 @@ pub fn file_result(
     state: &str,
 ) {
     let st = info.followed_stat();
+    let (owner, group) = if info.exists() {
+        (st.owner.clone(), st.group.clone())
+    } else {
+        (insp.user.clone(), insp.group.clone())
+    };
     let r = &mut plan.result;
     r.insert("mode".into(), Value::from(fmt_mode(mode)));
     r.insert(
         "owner".into(),
-        Value::from(attrs.owner.clone().unwrap_or_else(|| {
-            if info.exists() {
-                st.owner.clone()
-            } else {
-                String::new()
-            }
-        })),
+        Value::from(attrs.owner.clone().unwrap_or(owner)),
     );
     r.insert(
         "group".into(),
-        Value::from(attrs.group.clone().unwrap_or_else(|| {
-            if info.exists() {
-                st.group.clone()
-            } else {
-                String::new()
-            }
-        })),
+        Value::from(attrs.group.clone().unwrap_or(group)),
     );
     if info.exists() {
         r.insert("uid".into(), Value::from(st.uid));
@@ -962,7 +995,7 @@ pub fn py_expand(template: &str, caps: &regex::Captures<'_>) -> String {
 
 /// Writes `data` to the controller path `path` atomically (temp file in the same folder, then
 /// rename), creating parent folders. This is how the engine applies
-/// [`Action::LocalWrite`](crate::modules::Action::LocalWrite).
+/// [`Action::LocalWrite`].
 pub fn write_local_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -1087,6 +1120,7 @@ mod tests {
         assert!(resolve_mode("0999", 0, false).is_err());
         assert!(resolve_mode("bogus", 0, false).is_err());
         assert_eq!(chmod_spec("+x,u=rw"), "a+x,u=rw");
+        assert_eq!(chmod_spec("755"), "00755");
     }
 
     #[test]

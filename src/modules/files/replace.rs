@@ -176,7 +176,7 @@ impl Module for Replace {
                 attrs: &attrs,
                 backup: args.bool("backup"),
                 validate,
-                make_parents: false,
+                make_parent: None,
                 uid: insp.uid,
                 umask: insp.umask,
             },
