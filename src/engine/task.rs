@@ -1017,6 +1017,9 @@ impl PlayRun<'_> {
             match ch.action {
                 Action::None => {}
                 Action::Put { src, dest, opts } => conn.put(&src, &dest, &opts).await?,
+                Action::LocalWrite { path, data } => {
+                    crate::modules::files::write_local_atomic(&path, &data)?
+                }
                 Action::Exec {
                     cmd,
                     capture,
