@@ -1553,6 +1553,12 @@ mod tests {
 
     #[tokio::test]
     async fn live_script_under_sh_and_dash() {
+        // The way the engine runs it: one Cmd through the connection.
+        use crate::connection::{Cmd, Connection, local::LocalConnection};
+        let out = LocalConnection::new("localhost").exec(&Cmd::new(script())).await.unwrap();
+        assert_eq!(out.rc, 0, "{}", out.stderr_str());
+        assert!(out.stderr.is_empty(), "{}", out.stderr_str());
+        assert_matches_this_machine(&parse(&out.stdout_str()).unwrap());
         let f = run_script_with("/bin/sh").await;
         assert_matches_this_machine(&f);
         if std::path::Path::new("/usr/bin/dash").exists()

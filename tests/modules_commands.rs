@@ -41,8 +41,63 @@ struct Applied {
     changed: bool,
 }
 
+/// A host whose shell and every tool is busybox's (like Alpine): commands go through
+/// `busybox sh` with a PATH holding only busybox applets.
+struct BusyboxHost {
+    bb: String,
+    dir: PathBuf,
+    local: LocalConnection,
+}
+
+impl BusyboxHost {
+    fn new() -> Option<Self> {
+        let bb = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let dir = std::env::temp_dir().join(format!("prov-bbhost-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let list = std::process::Command::new(bb)
+            .arg("--list")
+            .output()
+            .unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            let _ = std::os::unix::fs::symlink(bb, dir.join(applet));
+        }
+        Some(BusyboxHost {
+            bb: bb.to_string(),
+            dir,
+            local: LocalConnection::new("busybox"),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Connection for BusyboxHost {
+    fn host(&self) -> &str {
+        "busybox"
+    }
+    async fn exec_raw(
+        &self,
+        line: &str,
+        preamble: Option<&prov::connection::Secret>,
+        stdin: &prov::connection::Stdin,
+    ) -> Result<ExecOutput> {
+        let rest = line
+            .strip_prefix("/bin/sh -c ")
+            .expect("a wrapped command line");
+        let line = format!("PATH={} {} sh -c {rest}", self.dir.display(), self.bb);
+        self.local.exec_raw(&line, preamble, stdin).await
+    }
+}
+
+impl Drop for BusyboxHost {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 struct Env {
-    conn: LocalConnection,
+    conn: Box<dyn Connection>,
     facts: Vars,
     search: Vec<PathBuf>,
     env: Vec<(String, String)>,
@@ -52,7 +107,7 @@ struct Env {
 impl Env {
     fn new() -> Self {
         Env {
-            conn: LocalConnection::new("localhost"),
+            conn: Box::new(LocalConnection::new("localhost")),
             facts: Vars::new(),
             search: vec![],
             env: vec![],
@@ -63,7 +118,7 @@ impl Env {
     fn ctx(&self, check_mode: bool) -> TaskCtx<'_> {
         TaskCtx {
             host: "localhost",
-            conn: &self.conn,
+            conn: self.conn.as_ref(),
             become_: None,
             env: self.env.clone(),
             check_mode,
@@ -1096,4 +1151,147 @@ fn every_module_is_registered_with_docs() {
         assert!(m.doc().description.len() > 40, "{name} needs a description");
     }
     assert_eq!(reg.get("command").unwrap().doc().free_form, Some("cmd"));
+}
+
+// ---------------------------------------------------------------- a busybox-only host
+
+#[tokio::test]
+async fn everything_works_on_a_busybox_only_host() {
+    let Some(bb) = BusyboxHost::new() else {
+        eprintln!("SKIPPED: busybox is not installed (apt-get install -y busybox)");
+        return;
+    };
+    let mut e = Env::new();
+    e.conn = Box::new(bb);
+    let d = tmpdir("bbhost");
+    // The shell and the tools really are busybox.
+    let (_, a) = e
+        .run(
+            "shell",
+            &[(
+                "cmd",
+                s("readlink /proc/$$/exe; readlink -f \"$(command -v awk)\""),
+            )],
+            false,
+        )
+        .await
+        .unwrap();
+    let out = stdout(&a);
+    assert!(
+        out.lines().count() == 2 && out.lines().all(|l| l.ends_with("busybox")),
+        "{out}"
+    );
+    // command with quoting and vars, shell pipes, creates with a glob.
+    e.env = vec![("PROV_BB".into(), "v w".into())];
+    let (_, a) = e
+        .run(
+            "command",
+            &[("argv", list(&["printf", "<%s>", "a b", "$(x)", "$PROV_BB"]))],
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stdout(&a), "<a b><$(x)><v w>");
+    let (_, a) = e
+        .run(
+            "shell",
+            &[("cmd", s("printf 'x\\ny\\n' | wc -l | tr -d ' '"))],
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stdout(&a), "2\n");
+    std::fs::write(d.join("a.done"), "").unwrap();
+    let (p, _) = e
+        .run(
+            "command",
+            &[
+                ("cmd", s("false")),
+                ("creates", s(&format!("{}/*.done", d.display()))),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(p.changes.is_empty());
+    // script: upload with busybox mktemp/chmod/mv, run, clean up.
+    std::fs::create_dir_all(d.join("files")).unwrap();
+    std::fs::write(d.join("files/provtest-bb.sh"), "#!/bin/sh\necho bb $1\n").unwrap();
+    e.search = vec![d.clone()];
+    let (p, a) = e
+        .run("script", &[("cmd", s("provtest-bb.sh ok"))], false)
+        .await
+        .unwrap();
+    assert_eq!(stdout(&a), "bb ok\n");
+    let Action::Put { dest, .. } = &p.changes[0].action else {
+        panic!()
+    };
+    assert!(!Path::new(dest).exists());
+    // wait_for: a local port (awk over /proc/net/tcp), a string in a file (busybox grep).
+    let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (p, _) = e
+        .run(
+            "wait_for",
+            &[("port", Value::from(port)), ("timeout", Value::from(5))],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(p.failed.is_none(), "{:?}", p.failed);
+    // A "remote" host: no bash here, so busybox nc (without -z) connects. The listener
+    // accepts and closes at once so nc ends quickly.
+    let acceptor = std::thread::spawn(move || {
+        if let Ok((c, _)) = l.accept() {
+            drop(c);
+        }
+    });
+    let (p, _) = e
+        .run(
+            "wait_for",
+            &[
+                ("host", s("127.0.0.2")),
+                ("port", Value::from(port)),
+                ("timeout", Value::from(10)),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(p.failed.is_none(), "{:?}", p.failed);
+    acceptor.join().unwrap();
+    let f = d.join("log");
+    std::fs::write(&f, "x\nlistening on 9090\n").unwrap();
+    let (p, _) = e
+        .run(
+            "wait_for",
+            &[
+                ("path", s(f.to_str().unwrap())),
+                ("search_regex", s(r"listening on (\d+)")),
+                ("timeout", Value::from(5)),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(p.failed.is_none(), "{:?}", p.failed);
+    assert_eq!(rstr(&p, "match_groups"), r#"["9090"]"#);
+    let free = free_port();
+    let (p, _) = e
+        .run(
+            "wait_for",
+            &[("port", Value::from(free)), ("timeout", Value::from(1))],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(
+        p.failed
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("Timeout when waiting for"),
+        "{:?}",
+        p.failed
+    );
+    std::fs::remove_dir_all(d).unwrap();
 }
