@@ -968,6 +968,9 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
             _ => {}
         }
     }
+    if !secs.has("ip-addr") {
+        fib_trie_addresses(secs, &mut ifs);
+    }
     if ifs.is_empty() {
         return;
     }
@@ -975,7 +978,7 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
     f.insert("interfaces".into(), str_list(names.clone()));
     let mut all4 = Vec::new();
     let mut all6 = Vec::new();
-    let have_ip = secs.has("ip-addr");
+    let have_ip = secs.has("ip-addr") || ifs.values().any(|i| !i.v4.is_empty());
     for (name, it) in &ifs {
         let mut v = vec![("device", s(name))];
         if let Some(a) = it.active {
@@ -1153,6 +1156,64 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
         }
     }
     f.insert("default_ipv6".into(), map_of(d6));
+}
+
+/// Without `ip` (minimal containers): local IPv4 addresses from `/proc/net/fib_trie`, put on
+/// the interface whose route in `/proc/net/route` contains them.
+fn fib_trie_addresses(secs: &Sections, ifs: &mut IndexMap<String, Iface>) {
+    let mut locals: Vec<Ipv4Addr> = Vec::new();
+    let mut last: Option<Ipv4Addr> = None;
+    for l in secs.lines("fib-trie") {
+        let t = l.trim();
+        if let Some(a) = t.strip_prefix("|-- ") {
+            last = a.trim().parse().ok();
+        } else if t.starts_with("/32 host LOCAL")
+            && let Some(a) = last
+            && !locals.contains(&a)
+        {
+            locals.push(a);
+        }
+    }
+    // (iface, network, mask) of the non-default routes, in host (little-endian) order.
+    let routes: Vec<(String, u32, u32)> = secs
+        .lines("proc-net-route")
+        .iter()
+        .skip(1)
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let net = u32::from_str_radix(w.get(1)?, 16).ok()?.swap_bytes();
+            let mask = u32::from_str_radix(w.get(7)?, 16).ok()?.swap_bytes();
+            (mask != 0).then(|| (w[0].to_string(), net, mask))
+        })
+        .collect();
+    for a in locals {
+        let (name, prefix) = if a.is_loopback() {
+            ("lo".to_string(), 8u8)
+        } else {
+            match routes
+                .iter()
+                .filter(|(_, net, mask)| u32::from(a) & mask == *net)
+                .max_by_key(|(_, _, mask)| mask.count_ones())
+            {
+                Some((n, _, mask)) => (n.clone(), mask.count_ones() as u8),
+                None => continue,
+            }
+        };
+        let mut v4 = V4 {
+            address: a,
+            prefix,
+            broadcast: None,
+            secondary: false,
+        };
+        if prefix < 31 && !a.is_loopback() {
+            v4.broadcast = Some(
+                Ipv4Addr::from(u32::from(v4.network()) | !u32::from(v4.netmask())).to_string(),
+            );
+        }
+        let it = ifs.entry(name).or_default();
+        v4.secondary = !it.v4.is_empty();
+        it.v4.push(v4);
+    }
 }
 
 fn env_facts(secs: &Sections, f: &mut Vars) {
@@ -1555,7 +1616,10 @@ mod tests {
     async fn live_script_under_sh_and_dash() {
         // The way the engine runs it: one Cmd through the connection.
         use crate::connection::{Cmd, Connection, local::LocalConnection};
-        let out = LocalConnection::new("localhost").exec(&Cmd::new(script())).await.unwrap();
+        let out = LocalConnection::new("localhost")
+            .exec(&Cmd::new(script()))
+            .await
+            .unwrap();
         assert_eq!(out.rc, 0, "{}", out.stderr_str());
         assert!(out.stderr.is_empty(), "{}", out.stderr_str());
         assert_matches_this_machine(&parse(&out.stdout_str()).unwrap());
@@ -1594,5 +1658,63 @@ mod tests {
         let f = run_script_with(&format!("{bb} env PATH={} {bb} sh", dir.display())).await;
         std::fs::remove_dir_all(&dir).unwrap();
         assert_matches_this_machine(&f);
+    }
+
+    #[test]
+    fn minimal_container_without_ip_uses_fib_trie() {
+        let out = "@@links\neth0 mtu=1500 mac=02:42:ac:11:00:02 oper=up flags=0x1003 type=1 kind=\n\
+                   lo mtu=65536 mac=00:00:00:00:00:00 oper=unknown flags=0x9 type=772 kind=\n\
+                   @@fib-trie\nMain:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n\
+                   \x20    +-- 127.0.0.0/8 2 0 2\n           |-- 127.0.0.1\n              /32 host LOCAL\n\
+                   \x20          |-- 172.17.0.0\n                 /16 link UNICAST\n\
+                   \x20          |-- 172.17.0.2\n                 /32 host LOCAL\n\
+                   \x20          |-- 172.17.255.255\n              /32 link BROADCAST\n\
+                   Local:\n           |-- 172.17.0.2\n                 /32 host LOCAL\n\
+                   @@proc-net-route\nIface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
+                   eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+                   eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
+                   @@hostname-i\n";
+        let f = parse(out).unwrap();
+        check(
+            &f,
+            &[
+                ("eth0.ipv4.address", "172.17.0.2"),
+                ("eth0.ipv4.prefix", "16"),
+                ("eth0.ipv4.broadcast", "172.17.255.255"),
+                ("lo.ipv4.address", "127.0.0.1"),
+                ("all_ipv4_addresses", r#"["172.17.0.2"]"#),
+                ("default_ipv4.address", "172.17.0.2"),
+                ("default_ipv4.gateway", "172.17.0.1"),
+                ("default_ipv4.interface", "eth0"),
+                ("default_ipv4.network", "172.17.0.0"),
+            ],
+        );
+    }
+
+    #[tokio::test]
+    async fn live_script_without_ip_finds_the_same_addresses() {
+        use crate::connection::{Cmd, Connection, local::LocalConnection};
+        let c = LocalConnection::new("localhost");
+        let with_ip = parse(&c.exec(&Cmd::new(script())).await.unwrap().stdout_str()).unwrap();
+        let no_ip_script = script().replace("if have ip; then", "if false; then");
+        assert_ne!(no_ip_script, script());
+        let without = parse(&c.exec(&Cmd::new(no_ip_script)).await.unwrap().stdout_str()).unwrap();
+        if g(&with_ip, "default_ipv4.interface") == "<missing>" {
+            eprintln!("SKIPPED: this machine has no default route");
+            return;
+        }
+        for k in [
+            "default_ipv4.address",
+            "default_ipv4.interface",
+            "default_ipv4.gateway",
+            "default_ipv4.netmask",
+        ] {
+            assert_eq!(g(&without, k), g(&with_ip, k), "{k}");
+        }
+        let mut a: Vec<String> = serde_json::from_str(&g(&with_ip, "all_ipv4_addresses")).unwrap();
+        let mut b: Vec<String> = serde_json::from_str(&g(&without, "all_ipv4_addresses")).unwrap();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
     }
 }
