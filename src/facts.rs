@@ -1717,4 +1717,37 @@ mod tests {
         b.sort();
         assert_eq!(a, b);
     }
+
+    #[test]
+    fn truncated_and_mangled_output_never_panics() {
+        for name in [
+            "debian12_local",
+            "ubuntu2204",
+            "amazon2023",
+            "alpine319",
+            "rocky9",
+        ] {
+            let p = format!(
+                "{}/tests/fixtures/facts/{name}.txt",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let text = std::fs::read_to_string(p).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for n in 0..lines.len() {
+                let _ = parse(&lines[..n].join("\n"));
+                // Drop one line, and cut one line in half.
+                let mut v = lines.clone();
+                v.remove(n);
+                let _ = parse(&v.join("\n"));
+                let half = &lines[n][..lines[n].len() / 2];
+                let mut v = lines.clone();
+                v[n] = if lines[n].is_char_boundary(half.len()) {
+                    half
+                } else {
+                    ""
+                };
+                let _ = parse(&v.join("\n"));
+            }
+        }
+    }
 }
