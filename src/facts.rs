@@ -67,7 +67,9 @@ impl<'a> Sections<'a> {
     /// The content of a dumped file (`@@file <path>`), trimmed.
     fn file(&self, path: &str) -> Option<String> {
         let key = format!("file {path}");
-        self.map.get(key.as_str()).map(|l| l.join("\n").trim().to_string())
+        self.map
+            .get(key.as_str())
+            .map(|l| l.join("\n").trim().to_string())
     }
     /// `key=value` lines of a section.
     fn kv(&self, name: &str) -> IndexMap<&'a str, &'a str> {
@@ -110,7 +112,9 @@ fn shell_kv(lines: &[&str]) -> IndexMap<String, String> {
         if l.starts_with('#') {
             continue;
         }
-        let Some((k, v)) = l.split_once('=') else { continue };
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
         let v = v.trim();
         let val = if let Some(inner) = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
             let mut out = String::new();
@@ -139,21 +143,42 @@ fn system_facts(secs: &Sections, f: &mut Vars) {
     let u = secs.kv("uname");
     let machine = u.get("machine").copied().unwrap_or("").trim();
     if secs.has("uname") {
-        f.insert("system".into(), s(u.get("system").copied().unwrap_or("Linux").trim()));
-        f.insert("kernel".into(), s(u.get("kernel").copied().unwrap_or("").trim()));
-        f.insert("kernel_version".into(), s(u.get("kernel_version").copied().unwrap_or("").trim()));
+        f.insert(
+            "system".into(),
+            s(u.get("system").copied().unwrap_or("Linux").trim()),
+        );
+        f.insert(
+            "kernel".into(),
+            s(u.get("kernel").copied().unwrap_or("").trim()),
+        );
+        f.insert(
+            "kernel_version".into(),
+            s(u.get("kernel_version").copied().unwrap_or("").trim()),
+        );
         f.insert("machine".into(), s(machine));
         let arch = match machine {
             "i386" | "i486" | "i586" | "i686" => "i386",
             m => m,
         };
         f.insert("architecture".into(), s(arch));
-        let bits = if machine.contains("64") || machine == "s390x" { "64" } else { "32" };
+        let bits = if machine.contains("64") || machine == "s390x" {
+            "64"
+        } else {
+            "32"
+        };
         f.insert("userspace_bits".into(), s(bits));
     }
     let h = secs.kv("hostname");
-    let nodename = u.get("nodename").copied().map(str::trim).filter(|x| !x.is_empty());
-    let hostname = h.get("hostname").copied().map(str::trim).filter(|x| !x.is_empty());
+    let nodename = u
+        .get("nodename")
+        .copied()
+        .map(str::trim)
+        .filter(|x| !x.is_empty());
+    let hostname = h
+        .get("hostname")
+        .copied()
+        .map(str::trim)
+        .filter(|x| !x.is_empty());
     if let Some(node) = nodename.or(hostname) {
         f.insert("nodename".into(), s(node));
         let short = node.split('.').next().unwrap_or(node);
@@ -181,7 +206,10 @@ fn system_facts(secs: &Sections, f: &mut Vars) {
         }
     }
     if let Some(up) = secs.file("/proc/uptime")
-        && let Some(n) = up.split_whitespace().next().and_then(|x| x.parse::<f64>().ok())
+        && let Some(n) = up
+            .split_whitespace()
+            .next()
+            .and_then(|x| x.parse::<f64>().ok())
     {
         f.insert("uptime_seconds".into(), Value::from(n as i64));
     }
@@ -191,7 +219,12 @@ fn system_facts(secs: &Sections, f: &mut Vars) {
     let has = |p: &str| exists.contains(&p);
     let bin = |b: &str| bins.contains(&b);
     if secs.has("flags") {
-        let pid1 = secs.kv("flags").get("pid1").map(|x| x.trim()).unwrap_or("").to_string();
+        let pid1 = secs
+            .kv("flags")
+            .get("pid1")
+            .map(|x| x.trim())
+            .unwrap_or("")
+            .to_string();
         let mgr = if has("/run/systemd/system") {
             "systemd"
         } else {
@@ -227,7 +260,11 @@ fn system_facts(secs: &Sections, f: &mut Vars) {
         let selinux = match secs.file("/sys/fs/selinux/enforce") {
             Some(e) => {
                 let cfg = shell_kv(secs.lines("file /etc/selinux/config"));
-                let mode = if e.trim() == "1" { "enforcing" } else { "permissive" };
+                let mode = if e.trim() == "1" {
+                    "enforcing"
+                } else {
+                    "permissive"
+                };
                 let mut v = vec![("status", s("enabled")), ("mode", s(mode))];
                 if let Some(c) = cfg.get("SELINUX") {
                     v.push(("config_mode", s(c)));
@@ -267,10 +304,16 @@ fn virtualization(secs: &Sections, has: &dyn Fn(&str) -> bool) -> (&'static str,
         return ("podman", "guest");
     }
     let cg = secs.lines("cgroup1");
-    if cg.iter().any(|l| l.contains("/docker/") || l.contains("/docker-")) {
+    if cg
+        .iter()
+        .any(|l| l.contains("/docker/") || l.contains("/docker-"))
+    {
         return ("docker", "guest");
     }
-    if cg.iter().any(|l| l.contains("/lxc/") || l.contains("/lxc.payload")) {
+    if cg
+        .iter()
+        .any(|l| l.contains("/lxc/") || l.contains("/lxc.payload"))
+    {
         return ("lxc", "guest");
     }
     if cg.iter().any(|l| l.contains("kubepods")) {
@@ -279,8 +322,12 @@ fn virtualization(secs: &Sections, has: &dyn Fn(&str) -> bool) -> (&'static str,
     if has("/proc/vz") && !has("/proc/bc") {
         return ("openvz", "guest");
     }
-    let product = secs.file("/sys/class/dmi/id/product_name").unwrap_or_default();
-    let vendor = secs.file("/sys/class/dmi/id/sys_vendor").unwrap_or_default();
+    let product = secs
+        .file("/sys/class/dmi/id/product_name")
+        .unwrap_or_default();
+    let vendor = secs
+        .file("/sys/class/dmi/id/sys_vendor")
+        .unwrap_or_default();
     let p = product.as_str();
     let v = vendor.as_str();
     if p.contains("KVM") || p.contains("OpenStack") || p.contains("Bochs") {
@@ -313,14 +360,20 @@ fn virtualization(secs: &Sections, has: &dyn Fn(&str) -> bool) -> (&'static str,
 /// Ansible's `os_family` for a distribution name.
 pub fn os_family(dist: &str) -> &str {
     match dist {
-        "RedHat" | "Fedora" | "CentOS" | "Scientific" | "SLC" | "Ascendos" | "CloudLinux" | "PSBM"
-        | "OracleLinux" | "OVS" | "OEL" | "Amazon" | "Virtuozzo" | "XenServer" | "Alibaba"
-        | "EulerOS" | "openEuler" | "AlmaLinux" | "Rocky" | "TencentOS" | "EuroLinux"
-        | "MIRACLE" => "RedHat",
+        "RedHat" | "Fedora" | "CentOS" | "Scientific" | "SLC" | "Ascendos" | "CloudLinux"
+        | "PSBM" | "OracleLinux" | "OVS" | "OEL" | "Amazon" | "Virtuozzo" | "XenServer"
+        | "Alibaba" | "EulerOS" | "openEuler" | "AlmaLinux" | "Rocky" | "TencentOS"
+        | "EuroLinux" | "MIRACLE" => "RedHat",
         "Debian" | "Ubuntu" | "Raspbian" | "Neon" | "KDE neon" | "Linux Mint" | "SteamOS"
         | "Devuan" | "Kali" | "Cumulus Linux" | "Pop!_OS" | "Parrot" | "Pardus GNU/Linux"
         | "Uos" | "Deepin" | "OSMC" => "Debian",
-        "SuSE" | "SLES" | "SLED" | "openSUSE" | "openSUSE Tumbleweed" | "SLES_SAP" | "SUSE_LINUX"
+        "SuSE"
+        | "SLES"
+        | "SLED"
+        | "openSUSE"
+        | "openSUSE Tumbleweed"
+        | "SLES_SAP"
+        | "SUSE_LINUX"
         | "openSUSE Leap" => "Suse",
         "Archlinux" | "Antergos" | "Manjaro" => "Archlinux",
         "Alpine" => "Alpine",
@@ -334,7 +387,10 @@ pub fn os_family(dist: &str) -> &str {
 
 fn distribution_facts(secs: &Sections, f: &mut Vars) {
     let osr = shell_kv(secs.lines("os-release"));
-    let id = osr.get("ID").map(|x| x.to_ascii_lowercase()).unwrap_or_default();
+    let id = osr
+        .get("ID")
+        .map(|x| x.to_ascii_lowercase())
+        .unwrap_or_default();
     let redhat_release = secs.file("/etc/redhat-release");
     let alpine_release = secs.file("/etc/alpine-release");
     let debian_version = secs.file("/etc/debian_version");
@@ -399,13 +455,20 @@ fn distribution_facts(secs: &Sections, f: &mut Vars) {
         "Alpine" => alpine_release.clone().unwrap_or(version_id.clone()),
         "CentOS" => redhat_release
             .as_deref()
-            .and_then(|r| r.split_whitespace().find(|w| w.starts_with(|c: char| c.is_ascii_digit())))
+            .and_then(|r| {
+                r.split_whitespace()
+                    .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+            })
             .map(str::to_string)
             .unwrap_or(version_id.clone()),
         "openSUSE Tumbleweed" => version_id.clone(),
         _ => version_id.clone(),
     };
-    let version = if version.is_empty() { "NA".to_string() } else { version };
+    let version = if version.is_empty() {
+        "NA".to_string()
+    } else {
+        version
+    };
     let mut parts = version.split('.');
     let major = parts.next().unwrap_or("NA").to_string();
     let minor = parts.next().map(str::to_string);
@@ -420,17 +483,29 @@ fn distribution_facts(secs: &Sections, f: &mut Vars) {
         "Debian" => osr
             .get("PRETTY_NAME")
             .and_then(|p| paren(p))
-            .or_else(|| osr.get("VERSION_CODENAME").cloned().filter(|x| !x.is_empty()))
+            .or_else(|| {
+                osr.get("VERSION_CODENAME")
+                    .cloned()
+                    .filter(|x| !x.is_empty())
+            })
             .unwrap_or_else(|| "NA".into()),
         d if os_family(d) == "Suse" => {
             let minor = version_id.split('.').nth(1).unwrap_or("");
-            if minor.is_empty() && d.starts_with("SLE") { "0".into() } else { minor.to_string() }
+            if minor.is_empty() && d.starts_with("SLE") {
+                "0".into()
+            } else {
+                minor.to_string()
+            }
         }
         _ => osr
             .get("VERSION_CODENAME")
             .cloned()
             .filter(|x| !x.is_empty())
-            .or_else(|| osr.get("UBUNTU_CODENAME").cloned().filter(|x| !x.is_empty()))
+            .or_else(|| {
+                osr.get("UBUNTU_CODENAME")
+                    .cloned()
+                    .filter(|x| !x.is_empty())
+            })
             .or_else(|| osr.get("VERSION").and_then(|v| paren(v)))
             .or_else(|| redhat_release.as_deref().and_then(paren))
             .unwrap_or_else(|| "NA".into()),
@@ -448,7 +523,9 @@ fn distribution_facts(secs: &Sections, f: &mut Vars) {
     let mut lsb: Vec<(&str, Value)> = Vec::new();
     if secs.has("lsb_release") {
         for l in secs.lines("lsb_release") {
-            let Some((k, v)) = l.split_once(':') else { continue };
+            let Some((k, v)) = l.split_once(':') else {
+                continue;
+            };
             let v = v.trim();
             match k.trim() {
                 "Distributor ID" => lsb.push(("id", s(v))),
@@ -518,7 +595,10 @@ fn platform_facts(secs: &Sections, f: &mut Vars) {
             dns.push(("domain", s(d)));
         }
         if !options.is_empty() {
-            dns.push(("options", Value::from_iter(options.into_iter().map(|(k, v)| (Value::from(k), v)))));
+            dns.push((
+                "options",
+                Value::from_iter(options.into_iter().map(|(k, v)| (Value::from(k), v))),
+            ));
         }
         f.insert("dns".into(), map_of(dns));
     }
@@ -556,7 +636,8 @@ fn date_facts(secs: &Sections, f: &mut Vars) {
     }
     let n = w.len();
     let (date, time) = (w[0], w[1]);
-    let (offset, weekday, wnum, wk, _yday, epoch) = (w[n - 6], w[n - 5], w[n - 4], w[n - 3], w[n - 2], w[n - 1]);
+    let (offset, weekday, wnum, wk, _yday, epoch) =
+        (w[n - 6], w[n - 5], w[n - 4], w[n - 3], w[n - 2], w[n - 1]);
     let tz = w[2..n - 6].join(" ");
     let dp: Vec<&str> = date.split('-').collect();
     let tp: Vec<&str> = time.split(':').collect();
@@ -603,7 +684,10 @@ fn hardware_facts(secs: &Sections, f: &mut Vars) {
         let mut kb: IndexMap<&str, i64> = IndexMap::new();
         for l in secs.lines("meminfo") {
             if let Some((k, v)) = l.split_once(':')
-                && let Some(n) = v.split_whitespace().next().and_then(|x| x.parse::<i64>().ok())
+                && let Some(n) = v
+                    .split_whitespace()
+                    .next()
+                    .and_then(|x| x.parse::<i64>().ok())
             {
                 kb.insert(k.trim(), n);
             }
@@ -656,7 +740,9 @@ fn hardware_facts(secs: &Sections, f: &mut Vars) {
         let mut coreid = String::new();
         let mut nproc = None;
         for l in secs.lines("cpuinfo") {
-            let Some((k, v)) = l.split_once(':') else { continue };
+            let Some((k, v)) = l.split_once(':') else {
+                continue;
+            };
             let (k, v) = (k.trim(), v.trim());
             match k {
                 "processor" => {
@@ -684,16 +770,36 @@ fn hardware_facts(secs: &Sections, f: &mut Vars) {
                 _ => {}
             }
         }
-        let count = if sockets.is_empty() { vcpu_lines.max(1) } else { sockets.len() as i64 };
-        let per_socket = sockets.values().next().copied().filter(|n| *n > 0).unwrap_or(1);
-        let threads = cores.values().next().map(|n| (n / per_socket).max(1)).unwrap_or(1);
-        let vcpus = if sockets.is_empty() { vcpu_lines.max(1) } else { threads * count * per_socket };
+        let count = if sockets.is_empty() {
+            vcpu_lines.max(1)
+        } else {
+            sockets.len() as i64
+        };
+        let per_socket = sockets
+            .values()
+            .next()
+            .copied()
+            .filter(|n| *n > 0)
+            .unwrap_or(1);
+        let threads = cores
+            .values()
+            .next()
+            .map(|n| (n / per_socket).max(1))
+            .unwrap_or(1);
+        let vcpus = if sockets.is_empty() {
+            vcpu_lines.max(1)
+        } else {
+            threads * count * per_socket
+        };
         f.insert("processor".into(), Value::from(processor));
         f.insert("processor_count".into(), Value::from(count));
         f.insert("processor_cores".into(), Value::from(per_socket));
         f.insert("processor_threads_per_core".into(), Value::from(threads));
         f.insert("processor_vcpus".into(), Value::from(vcpus));
-        f.insert("processor_nproc".into(), Value::from(nproc.unwrap_or(vcpus)));
+        f.insert(
+            "processor_nproc".into(),
+            Value::from(nproc.unwrap_or(vcpus)),
+        );
     }
 }
 
@@ -708,7 +814,11 @@ struct V4 {
 
 impl V4 {
     fn netmask(&self) -> Ipv4Addr {
-        let bits = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix.min(32))) };
+        let bits = if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix.min(32)))
+        };
         Ipv4Addr::from(bits)
     }
     fn network(&self) -> Ipv4Addr {
@@ -744,7 +854,9 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
         let Some(name) = w.next() else { continue };
         let it = ifs.entry(name.to_string()).or_default();
         for kv in w {
-            let Some((k, v)) = kv.split_once('=') else { continue };
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
             match k {
                 "mtu" => it.mtu = v.parse().ok(),
                 "mac" if !v.is_empty() => it.mac = Some(v.to_string()),
@@ -798,7 +910,9 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
         }
         let Some(name) = &cur else { continue };
         let w: Vec<&str> = l.split_whitespace().collect();
-        let Some(it) = ifs.get_mut(name) else { continue };
+        let Some(it) = ifs.get_mut(name) else {
+            continue;
+        };
         match w.first().copied() {
             Some(k) if k.starts_with("link/") => {
                 if it.mac.is_none()
@@ -807,24 +921,55 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
                     it.mac = Some(m.to_string());
                 }
                 if it.kind.is_none() {
-                    it.kind = Some(if k == "link/loopback" { "loopback" } else { "ether" }.to_string());
+                    it.kind = Some(
+                        if k == "link/loopback" {
+                            "loopback"
+                        } else {
+                            "ether"
+                        }
+                        .to_string(),
+                    );
                 }
             }
             Some("inet") => {
-                let Some((a, p)) = w.get(1).map(|x| x.split_once('/').unwrap_or((x, "32"))) else { continue };
-                let Ok(address) = a.parse::<Ipv4Addr>() else { continue };
+                let Some((a, p)) = w.get(1).map(|x| x.split_once('/').unwrap_or((x, "32"))) else {
+                    continue;
+                };
+                let Ok(address) = a.parse::<Ipv4Addr>() else {
+                    continue;
+                };
                 let prefix = p.parse().unwrap_or(32);
-                let broadcast = w.iter().position(|x| *x == "brd").and_then(|i| w.get(i + 1)).map(|x| x.to_string());
+                let broadcast = w
+                    .iter()
+                    .position(|x| *x == "brd")
+                    .and_then(|i| w.get(i + 1))
+                    .map(|x| x.to_string());
                 let secondary = w.contains(&"secondary");
-                it.v4.push(V4 { address, prefix, broadcast, secondary });
+                it.v4.push(V4 {
+                    address,
+                    prefix,
+                    broadcast,
+                    secondary,
+                });
             }
             Some("inet6") => {
-                let Some((a, p)) = w.get(1).map(|x| x.split_once('/').unwrap_or((x, "128"))) else { continue };
-                let scope = w.iter().position(|x| *x == "scope").and_then(|i| w.get(i + 1)).copied().unwrap_or("global");
-                it.v6.push((a.to_string(), p.to_string(), scope.to_string()));
+                let Some((a, p)) = w.get(1).map(|x| x.split_once('/').unwrap_or((x, "128"))) else {
+                    continue;
+                };
+                let scope = w
+                    .iter()
+                    .position(|x| *x == "scope")
+                    .and_then(|i| w.get(i + 1))
+                    .copied()
+                    .unwrap_or("global");
+                it.v6
+                    .push((a.to_string(), p.to_string(), scope.to_string()));
             }
             _ => {}
         }
+    }
+    if !secs.has("ip-addr") {
+        fib_trie_addresses(secs, &mut ifs);
     }
     if ifs.is_empty() {
         return;
@@ -833,7 +978,7 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
     f.insert("interfaces".into(), str_list(names.clone()));
     let mut all4 = Vec::new();
     let mut all6 = Vec::new();
-    let have_ip = secs.has("ip-addr");
+    let have_ip = secs.has("ip-addr") || ifs.values().any(|i| !i.v4.is_empty());
     for (name, it) in &ifs {
         let mut v = vec![("device", s(name))];
         if let Some(a) = it.active {
@@ -852,7 +997,12 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
         if let Some(p) = it.v4.iter().find(|a| !a.secondary).or(it.v4.first()) {
             v.push(("ipv4", p.value()));
         }
-        let secondaries: Vec<Value> = it.v4.iter().filter(|a| a.secondary).map(V4::value).collect();
+        let secondaries: Vec<Value> = it
+            .v4
+            .iter()
+            .filter(|a| a.secondary)
+            .map(V4::value)
+            .collect();
         if !secondaries.is_empty() {
             v.push(("ipv4_secondaries", Value::from(secondaries)));
         }
@@ -860,7 +1010,9 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
             let v6: Vec<Value> = it
                 .v6
                 .iter()
-                .map(|(a, p, sc)| map_of(vec![("address", s(a)), ("prefix", s(p)), ("scope", s(sc))]))
+                .map(|(a, p, sc)| {
+                    map_of(vec![("address", s(a)), ("prefix", s(p)), ("scope", s(sc))])
+                })
                 .collect();
             v.push(("ipv6", Value::from(v6)));
         }
@@ -877,7 +1029,11 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
         f.insert(name.replace(['-', ':', '.'], "_"), map_of(v));
     }
     if !have_ip {
-        for a in secs.lines("hostname-i").iter().flat_map(|l| l.split_whitespace()) {
+        for a in secs
+            .lines("hostname-i")
+            .iter()
+            .flat_map(|l| l.split_whitespace())
+        {
             if let Ok(ip) = a.parse::<Ipv4Addr>() {
                 if !ip.is_loopback() && !all4.contains(&a.to_string()) {
                     all4.push(a.to_string());
@@ -893,7 +1049,10 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
     // default_ipv4: `ip -4 route get`, then `ip route show default`, then /proc/net/route.
     let word_after = |line: &str, key: &str| -> Option<String> {
         let w: Vec<&str> = line.split_whitespace().collect();
-        w.iter().position(|x| *x == key).and_then(|i| w.get(i + 1)).map(|x| x.to_string())
+        w.iter()
+            .position(|x| *x == key)
+            .and_then(|i| w.get(i + 1))
+            .map(|x| x.to_string())
     };
     let mut gw: Option<String> = None;
     let mut dev: Option<String> = None;
@@ -904,7 +1063,10 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
         src = word_after(l, "src");
     }
     if dev.is_none()
-        && let Some(l) = secs.lines("ip-route-default").iter().find(|l| l.starts_with("default"))
+        && let Some(l) = secs
+            .lines("ip-route-default")
+            .iter()
+            .find(|l| l.starts_with("default"))
     {
         gw = word_after(l, "via");
         dev = word_after(l, "dev");
@@ -996,6 +1158,64 @@ fn network_facts(secs: &Sections, f: &mut Vars) {
     f.insert("default_ipv6".into(), map_of(d6));
 }
 
+/// Without `ip` (minimal containers): local IPv4 addresses from `/proc/net/fib_trie`, put on
+/// the interface whose route in `/proc/net/route` contains them.
+fn fib_trie_addresses(secs: &Sections, ifs: &mut IndexMap<String, Iface>) {
+    let mut locals: Vec<Ipv4Addr> = Vec::new();
+    let mut last: Option<Ipv4Addr> = None;
+    for l in secs.lines("fib-trie") {
+        let t = l.trim();
+        if let Some(a) = t.strip_prefix("|-- ") {
+            last = a.trim().parse().ok();
+        } else if t.starts_with("/32 host LOCAL")
+            && let Some(a) = last
+            && !locals.contains(&a)
+        {
+            locals.push(a);
+        }
+    }
+    // (iface, network, mask) of the non-default routes, in host (little-endian) order.
+    let routes: Vec<(String, u32, u32)> = secs
+        .lines("proc-net-route")
+        .iter()
+        .skip(1)
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let net = u32::from_str_radix(w.get(1)?, 16).ok()?.swap_bytes();
+            let mask = u32::from_str_radix(w.get(7)?, 16).ok()?.swap_bytes();
+            (mask != 0).then(|| (w[0].to_string(), net, mask))
+        })
+        .collect();
+    for a in locals {
+        let (name, prefix) = if a.is_loopback() {
+            ("lo".to_string(), 8u8)
+        } else {
+            match routes
+                .iter()
+                .filter(|(_, net, mask)| u32::from(a) & mask == *net)
+                .max_by_key(|(_, _, mask)| mask.count_ones())
+            {
+                Some((n, _, mask)) => (n.clone(), mask.count_ones() as u8),
+                None => continue,
+            }
+        };
+        let mut v4 = V4 {
+            address: a,
+            prefix,
+            broadcast: None,
+            secondary: false,
+        };
+        if prefix < 31 && !a.is_loopback() {
+            v4.broadcast = Some(
+                Ipv4Addr::from(u32::from(v4.network()) | !u32::from(v4.netmask())).to_string(),
+            );
+        }
+        let it = ifs.entry(name).or_default();
+        v4.secondary = !it.v4.is_empty();
+        it.v4.push(v4);
+    }
+}
+
 fn env_facts(secs: &Sections, f: &mut Vars) {
     let mut env: Vec<(String, String)> = Vec::new();
     if secs.has("env-hex") {
@@ -1029,7 +1249,10 @@ fn env_facts(secs: &Sections, f: &mut Vars) {
     if secs.has("env-hex") || secs.has("env") {
         f.insert(
             "env".into(),
-            Value::from_iter(env.into_iter().map(|(k, v)| (Value::from(k), Value::from(v)))),
+            Value::from_iter(
+                env.into_iter()
+                    .map(|(k, v)| (Value::from(k), Value::from(v))),
+            ),
         );
     }
 }
@@ -1048,22 +1271,37 @@ mod tests {
 
     #[test]
     fn netmask_and_network() {
-        let a = V4 { address: "10.1.2.3".parse().unwrap(), prefix: 20, broadcast: None, secondary: false };
+        let a = V4 {
+            address: "10.1.2.3".parse().unwrap(),
+            prefix: 20,
+            broadcast: None,
+            secondary: false,
+        };
         assert_eq!(a.netmask().to_string(), "255.255.240.0");
         assert_eq!(a.network().to_string(), "10.1.0.0");
-        let z = V4 { address: "10.1.2.3".parse().unwrap(), prefix: 0, broadcast: None, secondary: false };
+        let z = V4 {
+            address: "10.1.2.3".parse().unwrap(),
+            prefix: 0,
+            broadcast: None,
+            secondary: false,
+        };
         assert_eq!(z.netmask().to_string(), "0.0.0.0");
     }
 
     fn fixture(name: &str) -> Vars {
-        let p = format!("{}/tests/fixtures/facts/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+        let p = format!(
+            "{}/tests/fixtures/facts/{name}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        );
         parse(&std::fs::read_to_string(p).unwrap()).unwrap()
     }
 
     /// `facts["a"]["b"]` as a string ("<missing>" when absent).
     fn g(f: &Vars, path: &str) -> String {
         let mut parts = path.split('.');
-        let Some(mut v) = f.get(parts.next().unwrap()).cloned() else { return "<missing>".into() };
+        let Some(mut v) = f.get(parts.next().unwrap()).cloned() else {
+            return "<missing>".into();
+        };
         for p in parts {
             v = match p.parse::<usize>() {
                 Ok(i) => v.get_item_by_index(i).unwrap_or(Value::UNDEFINED),
@@ -1073,7 +1311,11 @@ mod tests {
                 return "<missing>".into();
             }
         }
-        if v.as_str().is_some() { v.as_str().unwrap().to_string() } else { serde_json::to_string(&v).unwrap() }
+        if v.as_str().is_some() {
+            v.as_str().unwrap().to_string()
+        } else {
+            serde_json::to_string(&v).unwrap()
+        }
     }
 
     fn check(f: &Vars, expect: &[(&str, &str)]) {
@@ -1085,57 +1327,63 @@ mod tests {
     #[test]
     fn debian12_captured_here() {
         let f = fixture("debian12_local");
-        check(&f, &[
-            ("distribution", "Debian"),
-            ("os_family", "Debian"),
-            ("distribution_release", "bookworm"),
-            ("distribution_version", "12.11"),
-            ("distribution_major_version", "12"),
-            ("architecture", "x86_64"),
-            ("machine", "x86_64"),
-            ("hostname", "vm"),
-            ("nodename", "vm"),
-            ("fqdn", "vm"),
-            ("domain", ""),
-            ("pkg_mgr", "apt"),
-            ("service_mgr", "sysvinit"),
-            ("virtualization_type", "docker"),
-            ("virtualization_role", "guest"),
-            ("selinux.status", "disabled"),
-            ("default_ipv4.address", "192.0.2.2"),
-            ("default_ipv4.interface", "eth0"),
-            ("default_ipv4.gateway", "192.0.2.1"),
-            ("default_ipv4.netmask", "255.255.255.0"),
-            ("default_ipv4.network", "192.0.2.0"),
-            ("default_ipv4.prefix", "24"),
-            ("default_ipv4.macaddress", "02:fc:00:00:00:01"),
-            ("default_ipv6.address", "fd00::2"),
-            ("eth0.device", "eth0"),
-            ("eth0.mtu", "1400"),
-            ("eth0.active", "true"),
-            ("eth0.ipv4.address", "192.0.2.2"),
-            ("eth0.ipv4.broadcast", "192.0.2.255"),
-            ("ifb0.active", "false"),
-            ("lo.type", "loopback"),
-            ("lsb.codename", "bookworm"),
-            ("lsb.id", "Debian"),
-            ("lsb.major_release", "12"),
-            ("dns.nameservers", r#"["10.255.255.53"]"#),
-            ("user_id", "root"),
-            ("user_uid", "0"),
-            ("user_dir", "/root"),
-            ("user_shell", "/bin/bash"),
-            ("processor_vcpus", "2"),
-            ("processor_count", "1"),
-            ("processor_cores", "2"),
-            ("memtotal_mb", "24105"),
-            ("env.HOME", "/root"),
-            ("env.LANG", "C.UTF-8"),
-            ("date_time.tz", "UTC"),
-            ("date_time.year", "2026"),
-        ]);
+        check(
+            &f,
+            &[
+                ("distribution", "Debian"),
+                ("os_family", "Debian"),
+                ("distribution_release", "bookworm"),
+                ("distribution_version", "12.11"),
+                ("distribution_major_version", "12"),
+                ("architecture", "x86_64"),
+                ("machine", "x86_64"),
+                ("hostname", "vm"),
+                ("nodename", "vm"),
+                ("fqdn", "vm"),
+                ("domain", ""),
+                ("pkg_mgr", "apt"),
+                ("service_mgr", "sysvinit"),
+                ("virtualization_type", "docker"),
+                ("virtualization_role", "guest"),
+                ("selinux.status", "disabled"),
+                ("default_ipv4.address", "192.0.2.2"),
+                ("default_ipv4.interface", "eth0"),
+                ("default_ipv4.gateway", "192.0.2.1"),
+                ("default_ipv4.netmask", "255.255.255.0"),
+                ("default_ipv4.network", "192.0.2.0"),
+                ("default_ipv4.prefix", "24"),
+                ("default_ipv4.macaddress", "02:fc:00:00:00:01"),
+                ("default_ipv6.address", "fd00::2"),
+                ("eth0.device", "eth0"),
+                ("eth0.mtu", "1400"),
+                ("eth0.active", "true"),
+                ("eth0.ipv4.address", "192.0.2.2"),
+                ("eth0.ipv4.broadcast", "192.0.2.255"),
+                ("ifb0.active", "false"),
+                ("lo.type", "loopback"),
+                ("lsb.codename", "bookworm"),
+                ("lsb.id", "Debian"),
+                ("lsb.major_release", "12"),
+                ("dns.nameservers", r#"["10.255.255.53"]"#),
+                ("user_id", "root"),
+                ("user_uid", "0"),
+                ("user_dir", "/root"),
+                ("user_shell", "/bin/bash"),
+                ("processor_vcpus", "2"),
+                ("processor_count", "1"),
+                ("processor_cores", "2"),
+                ("memtotal_mb", "24105"),
+                ("env.HOME", "/root"),
+                ("env.LANG", "C.UTF-8"),
+                ("date_time.tz", "UTC"),
+                ("date_time.year", "2026"),
+            ],
+        );
         let all = g(&f, "all_ipv4_addresses");
-        assert!(all.contains("192.0.2.2") && !all.contains("127.0.0.1"), "{all}");
+        assert!(
+            all.contains("192.0.2.2") && !all.contains("127.0.0.1"),
+            "{all}"
+        );
         let ifs = g(&f, "interfaces");
         assert!(ifs.contains("\"eth0\"") && ifs.contains("\"lo\""), "{ifs}");
     }
@@ -1143,134 +1391,146 @@ mod tests {
     #[test]
     fn ubuntu2204() {
         let f = fixture("ubuntu2204");
-        check(&f, &[
-            ("distribution", "Ubuntu"),
-            ("os_family", "Debian"),
-            ("distribution_release", "jammy"),
-            ("distribution_version", "22.04"),
-            ("distribution_major_version", "22"),
-            ("hostname", "web1"),
-            ("nodename", "web1.example.com"),
-            ("fqdn", "web1.example.com"),
-            ("domain", "example.com"),
-            ("service_mgr", "systemd"),
-            ("pkg_mgr", "apt"),
-            ("virtualization_type", "kvm"),
-            ("default_ipv4.address", "172.31.20.15"),
-            ("default_ipv4.gateway", "172.31.16.1"),
-            ("default_ipv4.netmask", "255.255.240.0"),
-            ("default_ipv4.network", "172.31.16.0"),
-            ("default_ipv4.prefix", "20"),
-            ("default_ipv4.interface", "ens5"),
-            ("default_ipv4.mtu", "9001"),
-            ("ens5.ipv4_secondaries.0.address", "172.31.20.99"),
-            ("all_ipv4_addresses", r#"["172.31.20.15","172.31.20.99"]"#),
-            ("dns.search", r#"["ec2.internal","example.com"]"#),
-            ("dns.options.edns0", ""),
-            ("lsb.release", "22.04"),
-            ("lsb.description", "Ubuntu 22.04.3 LTS"),
-            ("user_uid", "1000"),
-            ("user_gecos", "Ubuntu"),
-            ("processor_count", "1"),
-            ("processor_cores", "1"),
-            ("processor_threads_per_core", "2"),
-            ("processor_vcpus", "2"),
-            ("memtotal_mb", "1952"),
-            ("memfree_mb", "176"),
-            ("uptime_seconds", "86400"),
-            ("env.MULTI", "line1\nline2"),
-            ("date_time.iso8601", "2024-01-05T14:03:09Z"),
-            ("date_time.weekday", "Friday"),
-            ("date_time.epoch", "1704463389"),
-        ]);
+        check(
+            &f,
+            &[
+                ("distribution", "Ubuntu"),
+                ("os_family", "Debian"),
+                ("distribution_release", "jammy"),
+                ("distribution_version", "22.04"),
+                ("distribution_major_version", "22"),
+                ("hostname", "web1"),
+                ("nodename", "web1.example.com"),
+                ("fqdn", "web1.example.com"),
+                ("domain", "example.com"),
+                ("service_mgr", "systemd"),
+                ("pkg_mgr", "apt"),
+                ("virtualization_type", "kvm"),
+                ("default_ipv4.address", "172.31.20.15"),
+                ("default_ipv4.gateway", "172.31.16.1"),
+                ("default_ipv4.netmask", "255.255.240.0"),
+                ("default_ipv4.network", "172.31.16.0"),
+                ("default_ipv4.prefix", "20"),
+                ("default_ipv4.interface", "ens5"),
+                ("default_ipv4.mtu", "9001"),
+                ("ens5.ipv4_secondaries.0.address", "172.31.20.99"),
+                ("all_ipv4_addresses", r#"["172.31.20.15","172.31.20.99"]"#),
+                ("dns.search", r#"["ec2.internal","example.com"]"#),
+                ("dns.options.edns0", ""),
+                ("lsb.release", "22.04"),
+                ("lsb.description", "Ubuntu 22.04.3 LTS"),
+                ("user_uid", "1000"),
+                ("user_gecos", "Ubuntu"),
+                ("processor_count", "1"),
+                ("processor_cores", "1"),
+                ("processor_threads_per_core", "2"),
+                ("processor_vcpus", "2"),
+                ("memtotal_mb", "1952"),
+                ("memfree_mb", "176"),
+                ("uptime_seconds", "86400"),
+                ("env.MULTI", "line1\nline2"),
+                ("date_time.iso8601", "2024-01-05T14:03:09Z"),
+                ("date_time.weekday", "Friday"),
+                ("date_time.epoch", "1704463389"),
+            ],
+        );
     }
 
     #[test]
     fn amazon2023() {
         let f = fixture("amazon2023");
-        check(&f, &[
-            ("distribution", "Amazon"),
-            ("os_family", "RedHat"),
-            ("distribution_version", "2023"),
-            ("distribution_major_version", "2023"),
-            ("distribution_release", "NA"),
-            ("architecture", "aarch64"),
-            ("hostname", "ip-10-0-1-23"),
-            ("domain", "eu-west-1.compute.internal"),
-            ("pkg_mgr", "dnf"),
-            ("service_mgr", "systemd"),
-            ("selinux.status", "enabled"),
-            ("selinux.mode", "permissive"),
-            ("selinux.type", "targeted"),
-            ("default_ipv4.address", "10.0.1.23"),
-            ("default_ipv4.gateway", "10.0.1.1"),
-            ("processor_vcpus", "2"),
-            ("processor_count", "2"),
-            ("user_id", "ec2-user"),
-            ("user_dir", "/home/ec2-user"),
-            ("date_time.tz_offset", "+0100"),
-            ("date_time.hour", "15"),
-            ("date_time.iso8601", "2024-01-05T14:03:09Z"),
-        ]);
+        check(
+            &f,
+            &[
+                ("distribution", "Amazon"),
+                ("os_family", "RedHat"),
+                ("distribution_version", "2023"),
+                ("distribution_major_version", "2023"),
+                ("distribution_release", "NA"),
+                ("architecture", "aarch64"),
+                ("hostname", "ip-10-0-1-23"),
+                ("domain", "eu-west-1.compute.internal"),
+                ("pkg_mgr", "dnf"),
+                ("service_mgr", "systemd"),
+                ("selinux.status", "enabled"),
+                ("selinux.mode", "permissive"),
+                ("selinux.type", "targeted"),
+                ("default_ipv4.address", "10.0.1.23"),
+                ("default_ipv4.gateway", "10.0.1.1"),
+                ("processor_vcpus", "2"),
+                ("processor_count", "2"),
+                ("user_id", "ec2-user"),
+                ("user_dir", "/home/ec2-user"),
+                ("date_time.tz_offset", "+0100"),
+                ("date_time.hour", "15"),
+                ("date_time.iso8601", "2024-01-05T14:03:09Z"),
+            ],
+        );
         assert_eq!(g(&f, "lsb"), "<missing>");
     }
 
     #[test]
     fn alpine319_busybox() {
         let f = fixture("alpine319");
-        check(&f, &[
-            ("distribution", "Alpine"),
-            ("os_family", "Alpine"),
-            ("distribution_version", "3.19.0"),
-            ("distribution_major_version", "3"),
-            ("distribution_release", "NA"),
-            ("service_mgr", "openrc"),
-            ("pkg_mgr", "apk"),
-            ("virtualization_type", ""),
-            ("fqdn", "alpine1.lan"),
-            ("domain", "lan"),
-            ("default_ipv4.address", "192.168.1.50"),
-            ("default_ipv4.gateway", "192.168.1.1"),
-            ("default_ipv4.interface", "eth0"),
-            ("eth0.macaddress", "52:54:00:12:34:56"),
-            ("all_ipv4_addresses", r#"["192.168.1.50"]"#),
-            ("user_shell", "/bin/ash"),
-            ("swaptotal_mb", "100"),
-            ("dns.nameservers", r#"["192.168.1.1","1.1.1.1"]"#),
-        ]);
+        check(
+            &f,
+            &[
+                ("distribution", "Alpine"),
+                ("os_family", "Alpine"),
+                ("distribution_version", "3.19.0"),
+                ("distribution_major_version", "3"),
+                ("distribution_release", "NA"),
+                ("service_mgr", "openrc"),
+                ("pkg_mgr", "apk"),
+                ("virtualization_type", ""),
+                ("fqdn", "alpine1.lan"),
+                ("domain", "lan"),
+                ("default_ipv4.address", "192.168.1.50"),
+                ("default_ipv4.gateway", "192.168.1.1"),
+                ("default_ipv4.interface", "eth0"),
+                ("eth0.macaddress", "52:54:00:12:34:56"),
+                ("all_ipv4_addresses", r#"["192.168.1.50"]"#),
+                ("user_shell", "/bin/ash"),
+                ("swaptotal_mb", "100"),
+                ("dns.nameservers", r#"["192.168.1.1","1.1.1.1"]"#),
+            ],
+        );
     }
 
     #[test]
     fn rocky9_with_bridge() {
         let f = fixture("rocky9");
-        check(&f, &[
-            ("distribution", "Rocky"),
-            ("os_family", "RedHat"),
-            ("distribution_version", "9.3"),
-            ("distribution_major_version", "9"),
-            ("distribution_release", "Blue Onyx"),
-            ("pkg_mgr", "dnf"),
-            ("selinux.mode", "enforcing"),
-            ("virtualization_type", "kvm"),
-            ("interfaces", r#"["br-ex","eth0","lo"]"#),
-            ("br_ex.device", "br-ex"),
-            ("br_ex.type", "bridge"),
-            ("br_ex.ipv4.netmask", "255.255.254.0"),
-            ("br_ex.ipv4.network", "10.10.4.0"),
-            ("eth0.promisc", "true"),
-            ("eth0.ipv4", "<missing>"),
-            ("default_ipv4.interface", "br-ex"),
-            ("default_ipv4.address", "10.10.5.20"),
-            ("default_ipv4.type", "bridge"),
-            ("default_ipv6.address", "2001:db8:10::20"),
-            ("default_ipv6.gateway", "2001:db8:10::1"),
-            ("processor_count", "2"),
-            ("processor_cores", "2"),
-            ("processor_vcpus", "4"),
-            ("user_gecos", ""),
-            ("date_time.tz", "EDT"),
-            ("date_time.iso8601", "2024-07-01T13:30:00Z"),
-        ]);
+        check(
+            &f,
+            &[
+                ("distribution", "Rocky"),
+                ("os_family", "RedHat"),
+                ("distribution_version", "9.3"),
+                ("distribution_major_version", "9"),
+                ("distribution_release", "Blue Onyx"),
+                ("pkg_mgr", "dnf"),
+                ("selinux.mode", "enforcing"),
+                ("virtualization_type", "kvm"),
+                ("interfaces", r#"["br-ex","eth0","lo"]"#),
+                ("br_ex.device", "br-ex"),
+                ("br_ex.type", "bridge"),
+                ("br_ex.ipv4.netmask", "255.255.254.0"),
+                ("br_ex.ipv4.network", "10.10.4.0"),
+                ("eth0.promisc", "true"),
+                ("eth0.ipv4", "<missing>"),
+                ("default_ipv4.interface", "br-ex"),
+                ("default_ipv4.address", "10.10.5.20"),
+                ("default_ipv4.type", "bridge"),
+                ("default_ipv6.address", "2001:db8:10::20"),
+                ("default_ipv6.gateway", "2001:db8:10::1"),
+                ("processor_count", "2"),
+                ("processor_cores", "2"),
+                ("processor_vcpus", "4"),
+                ("user_gecos", ""),
+                ("date_time.tz", "EDT"),
+                ("date_time.iso8601", "2024-07-01T13:30:00Z"),
+            ],
+        );
     }
 
     #[test]
@@ -1279,29 +1539,44 @@ mod tests {
                    @@proc-net-route\nIface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
                    eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n@@hostname-i\n192.168.1.7 127.0.1.1\n";
         let f = parse(out).unwrap();
-        check(&f, &[
-            ("default_ipv4.interface", "eth0"),
-            ("default_ipv4.gateway", "192.168.1.1"),
-            ("default_ipv4.macaddress", "aa:bb:cc:dd:ee:ff"),
-            ("all_ipv4_addresses", r#"["192.168.1.7"]"#),
-            ("distribution", "<missing>"),
-        ]);
+        check(
+            &f,
+            &[
+                ("default_ipv4.interface", "eth0"),
+                ("default_ipv4.gateway", "192.168.1.1"),
+                ("default_ipv4.macaddress", "aa:bb:cc:dd:ee:ff"),
+                ("all_ipv4_addresses", r#"["192.168.1.7"]"#),
+                ("distribution", "<missing>"),
+            ],
+        );
     }
 
     async fn run_script_with(shell: &str) -> Vars {
         use crate::connection::{Connection, local::LocalConnection};
         let c = LocalConnection::new("localhost");
         let out = c
-            .exec_raw(&format!("{shell} -s"), None, &crate::connection::Stdin::Bytes(script().as_bytes().to_vec()))
+            .exec_raw(
+                &format!("{shell} -s"),
+                None,
+                &crate::connection::Stdin::Bytes(script().as_bytes().to_vec()),
+            )
             .await
             .unwrap();
         assert_eq!(out.rc, 0, "{shell}: {}", out.stderr_str());
-        assert!(out.stderr.is_empty(), "{shell} printed errors: {}", out.stderr_str());
+        assert!(
+            out.stderr.is_empty(),
+            "{shell} printed errors: {}",
+            out.stderr_str()
+        );
         parse(&out.stdout_str()).unwrap()
     }
 
     fn cmd_out(c: &str) -> String {
-        let o = std::process::Command::new("sh").arg("-c").arg(c).output().unwrap();
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(c)
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
 
@@ -1310,7 +1585,12 @@ mod tests {
         assert_eq!(g(f, "kernel"), cmd_out("uname -r"));
         let host = cmd_out("hostname");
         assert_eq!(g(f, "hostname"), host.split('.').next().unwrap());
-        let osr = shell_kv(&std::fs::read_to_string("/etc/os-release").unwrap().lines().collect::<Vec<_>>());
+        let osr = shell_kv(
+            &std::fs::read_to_string("/etc/os-release")
+                .unwrap()
+                .lines()
+                .collect::<Vec<_>>(),
+        );
         if osr.get("ID").map(String::as_str) == Some("debian") {
             assert_eq!(g(f, "distribution"), "Debian");
             assert_eq!(g(f, "distribution_major_version"), osr["VERSION_ID"]);
@@ -1320,7 +1600,9 @@ mod tests {
         assert_eq!(g(f, "user_id"), cmd_out("id -un"));
         let vcpus: i64 = cmd_out("grep -c ^processor /proc/cpuinfo").parse().unwrap();
         assert_eq!(g(f, "processor_vcpus"), vcpus.to_string());
-        let mem_kb: i64 = cmd_out("awk '/^MemTotal:/ {print $2}' /proc/meminfo").parse().unwrap();
+        let mem_kb: i64 = cmd_out("awk '/^MemTotal:/ {print $2}' /proc/meminfo")
+            .parse()
+            .unwrap();
         assert_eq!(g(f, "memtotal_mb"), (mem_kb / 1024).to_string());
         assert_ne!(g(f, "env"), "<missing>");
         assert_ne!(g(f, "date_time.epoch"), "<missing>");
@@ -1332,9 +1614,20 @@ mod tests {
 
     #[tokio::test]
     async fn live_script_under_sh_and_dash() {
+        // The way the engine runs it: one Cmd through the connection.
+        use crate::connection::{Cmd, Connection, local::LocalConnection};
+        let out = LocalConnection::new("localhost")
+            .exec(&Cmd::new(script()))
+            .await
+            .unwrap();
+        assert_eq!(out.rc, 0, "{}", out.stderr_str());
+        assert!(out.stderr.is_empty(), "{}", out.stderr_str());
+        assert_matches_this_machine(&parse(&out.stdout_str()).unwrap());
         let f = run_script_with("/bin/sh").await;
         assert_matches_this_machine(&f);
-        if std::path::Path::new("/usr/bin/dash").exists() || std::path::Path::new("/bin/dash").exists() {
+        if std::path::Path::new("/usr/bin/dash").exists()
+            || std::path::Path::new("/bin/dash").exists()
+        {
             let f = run_script_with("dash").await;
             assert_matches_this_machine(&f);
         } else {
@@ -1355,12 +1648,106 @@ mod tests {
         // tool it finds first is busybox's, as on Alpine).
         let dir = std::env::temp_dir().join(format!("prov-bb-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let list = std::process::Command::new(bb).arg("--list").output().unwrap();
+        let list = std::process::Command::new(bb)
+            .arg("--list")
+            .output()
+            .unwrap();
         for applet in String::from_utf8_lossy(&list.stdout).lines() {
             let _ = std::os::unix::fs::symlink(bb, dir.join(applet));
         }
         let f = run_script_with(&format!("{bb} env PATH={} {bb} sh", dir.display())).await;
         std::fs::remove_dir_all(&dir).unwrap();
         assert_matches_this_machine(&f);
+    }
+
+    #[test]
+    fn minimal_container_without_ip_uses_fib_trie() {
+        let out = "@@links\neth0 mtu=1500 mac=02:42:ac:11:00:02 oper=up flags=0x1003 type=1 kind=\n\
+                   lo mtu=65536 mac=00:00:00:00:00:00 oper=unknown flags=0x9 type=772 kind=\n\
+                   @@fib-trie\nMain:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n\
+                   \x20    +-- 127.0.0.0/8 2 0 2\n           |-- 127.0.0.1\n              /32 host LOCAL\n\
+                   \x20          |-- 172.17.0.0\n                 /16 link UNICAST\n\
+                   \x20          |-- 172.17.0.2\n                 /32 host LOCAL\n\
+                   \x20          |-- 172.17.255.255\n              /32 link BROADCAST\n\
+                   Local:\n           |-- 172.17.0.2\n                 /32 host LOCAL\n\
+                   @@proc-net-route\nIface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
+                   eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+                   eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
+                   @@hostname-i\n";
+        let f = parse(out).unwrap();
+        check(
+            &f,
+            &[
+                ("eth0.ipv4.address", "172.17.0.2"),
+                ("eth0.ipv4.prefix", "16"),
+                ("eth0.ipv4.broadcast", "172.17.255.255"),
+                ("lo.ipv4.address", "127.0.0.1"),
+                ("all_ipv4_addresses", r#"["172.17.0.2"]"#),
+                ("default_ipv4.address", "172.17.0.2"),
+                ("default_ipv4.gateway", "172.17.0.1"),
+                ("default_ipv4.interface", "eth0"),
+                ("default_ipv4.network", "172.17.0.0"),
+            ],
+        );
+    }
+
+    #[tokio::test]
+    async fn live_script_without_ip_finds_the_same_addresses() {
+        use crate::connection::{Cmd, Connection, local::LocalConnection};
+        let c = LocalConnection::new("localhost");
+        let with_ip = parse(&c.exec(&Cmd::new(script())).await.unwrap().stdout_str()).unwrap();
+        let no_ip_script = script().replace("if have ip; then", "if false; then");
+        assert_ne!(no_ip_script, script());
+        let without = parse(&c.exec(&Cmd::new(no_ip_script)).await.unwrap().stdout_str()).unwrap();
+        if g(&with_ip, "default_ipv4.interface") == "<missing>" {
+            eprintln!("SKIPPED: this machine has no default route");
+            return;
+        }
+        for k in [
+            "default_ipv4.address",
+            "default_ipv4.interface",
+            "default_ipv4.gateway",
+            "default_ipv4.netmask",
+        ] {
+            assert_eq!(g(&without, k), g(&with_ip, k), "{k}");
+        }
+        let mut a: Vec<String> = serde_json::from_str(&g(&with_ip, "all_ipv4_addresses")).unwrap();
+        let mut b: Vec<String> = serde_json::from_str(&g(&without, "all_ipv4_addresses")).unwrap();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn truncated_and_mangled_output_never_panics() {
+        for name in [
+            "debian12_local",
+            "ubuntu2204",
+            "amazon2023",
+            "alpine319",
+            "rocky9",
+        ] {
+            let p = format!(
+                "{}/tests/fixtures/facts/{name}.txt",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let text = std::fs::read_to_string(p).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for n in 0..lines.len() {
+                let _ = parse(&lines[..n].join("\n"));
+                // Drop one line, and cut one line in half.
+                let mut v = lines.clone();
+                v.remove(n);
+                let _ = parse(&v.join("\n"));
+                let half = &lines[n][..lines[n].len() / 2];
+                let mut v = lines.clone();
+                v[n] = if lines[n].is_char_boundary(half.len()) {
+                    half
+                } else {
+                    ""
+                };
+                let _ = parse(&v.join("\n"));
+            }
+        }
     }
 }

@@ -76,9 +76,9 @@ if have ip; then
   ip -4 route show default 2>/dev/null
   sec ip6-route-get
   ip -6 route get 2404:6800:4003:c00::64 2>/dev/null
-elif have ifconfig; then
-  sec ifconfig
-  ifconfig -a 2>/dev/null
+else
+  sec fib-trie
+  cat /proc/net/fib_trie 2>/dev/null
 fi
 sec proc-net-route
 cat /proc/net/route 2>/dev/null

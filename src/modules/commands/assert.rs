@@ -16,9 +16,16 @@ static DOC: ModuleDoc = ModuleDoc {
 first false one with `fail_msg`; the result names the `assertion` and what it `evaluated_to`. \
 Changes nothing; behaves the same in check mode.",
     options: &[
-        OptSpec::new("that", OptKind::List, "Conditions (expressions without {{ }}).").required(),
-        OptSpec::new("fail_msg", OptKind::Any, "Message when an assertion fails.").aliases(&["msg"]),
-        OptSpec::new("success_msg", OptKind::Any, "Message when all pass.").default("All assertions passed"),
+        OptSpec::new(
+            "that",
+            OptKind::List,
+            "Conditions (expressions without {{ }}).",
+        )
+        .required(),
+        OptSpec::new("fail_msg", OptKind::Any, "Message when an assertion fails.")
+            .aliases(&["msg"]),
+        OptSpec::new("success_msg", OptKind::Any, "Message when all pass.")
+            .default("All assertions passed"),
         OptSpec::new("quiet", OptKind::Bool, "Do not print the success message.").default("no"),
     ],
     free_form: None,

@@ -20,17 +20,50 @@ unless expand_argument_vars is false. `creates`/`removes` (globs allowed) make i
 are checked before it runs, in check mode too, so check mode reports exactly whether it would run. \
 Always reports changed when it runs; use `changed_when` to refine.",
     options: &[
-        OptSpec::new("cmd", OptKind::Str, "The command line (the free-form text)."),
-        OptSpec::new("argv", OptKind::List, "The command as a list of words (no splitting at all)."),
+        OptSpec::new(
+            "cmd",
+            OptKind::Str,
+            "The command line (the free-form text).",
+        ),
+        OptSpec::new(
+            "argv",
+            OptKind::List,
+            "The command as a list of words (no splitting at all).",
+        ),
         OptSpec::new("chdir", OptKind::Path, "Change into this directory first."),
-        OptSpec::new("creates", OptKind::Path, "Do not run if this path (or glob) exists."),
-        OptSpec::new("removes", OptKind::Path, "Run only if this path (or glob) exists."),
-        OptSpec::new("stdin", OptKind::Str, "Text to feed to the command's standard input."),
-        OptSpec::new("stdin_add_newline", OptKind::Bool, "Append a newline to stdin.").default("yes"),
-        OptSpec::new("strip_empty_ends", OptKind::Bool, "Strip trailing empty lines from stdout/stderr.")
-            .default("yes"),
-        OptSpec::new("expand_argument_vars", OptKind::Bool, "Expand $VARIABLES and ~ in the words.")
-            .default("yes"),
+        OptSpec::new(
+            "creates",
+            OptKind::Path,
+            "Do not run if this path (or glob) exists.",
+        ),
+        OptSpec::new(
+            "removes",
+            OptKind::Path,
+            "Run only if this path (or glob) exists.",
+        ),
+        OptSpec::new(
+            "stdin",
+            OptKind::Str,
+            "Text to feed to the command's standard input.",
+        ),
+        OptSpec::new(
+            "stdin_add_newline",
+            OptKind::Bool,
+            "Append a newline to stdin.",
+        )
+        .default("yes"),
+        OptSpec::new(
+            "strip_empty_ends",
+            OptKind::Bool,
+            "Strip trailing empty lines from stdout/stderr.",
+        )
+        .default("yes"),
+        OptSpec::new(
+            "expand_argument_vars",
+            OptKind::Bool,
+            "Expand $VARIABLES and ~ in the words.",
+        )
+        .default("yes"),
     ],
     free_form: Some("cmd"),
     mutually_exclusive: &[&["cmd", "argv"]],
@@ -62,9 +95,14 @@ impl Module for Command {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let words = words("command", args)?;
-        let cmd_value = Value::from(words.iter().map(|w| Value::from(w.as_str())).collect::<Vec<_>>());
+        let cmd_value = Value::from(
+            words
+                .iter()
+                .map(|w| Value::from(w.as_str()))
+                .collect::<Vec<_>>(),
+        );
         if let Guard::Skip(p) = check_guards(ctx, args, cmd_value.clone()).await? {
-            return Ok(p);
+            return Ok(*p);
         }
         let expand = args.opt_bool("expand_argument_vars").unwrap_or(true);
         let line: Vec<String> = words
@@ -75,12 +113,14 @@ impl Module for Command {
         let mut cmd = ctx.cmd(format!("exec {}", line.join(" ")));
         cmd.stdin = stdin_of(args);
         cmd.chdir = args.str("chdir").filter(|d| !d.is_empty());
-        Ok(Plan::ok()
-            .with("cmd", cmd_value)
-            .change(
-                format!("run: {}", shown.join(" ")),
-                None,
-                Action::Exec { cmd, capture: true, fail_on_rc: true },
-            ))
+        Ok(Plan::ok().with("cmd", cmd_value).change(
+            format!("run: {}", shown.join(" ")),
+            None,
+            Action::Exec {
+                cmd,
+                capture: true,
+                fail_on_rc: true,
+            },
+        ))
     }
 }

@@ -16,8 +16,17 @@ under a key named after it). Below the given -v `verbosity` it is skipped. Chang
 behaves the same in check mode.",
     options: &[
         OptSpec::new("msg", OptKind::Any, "The message (any value).").default("Hello world!"),
-        OptSpec::new("var", OptKind::Str, "A variable name or expression to print (no {{ }})."),
-        OptSpec::new("verbosity", OptKind::Int, "Print only at this -v level or above.").default("0"),
+        OptSpec::new(
+            "var",
+            OptKind::Str,
+            "A variable name or expression to print (no {{ }}).",
+        ),
+        OptSpec::new(
+            "verbosity",
+            OptKind::Int,
+            "Print only at this -v level or above.",
+        )
+        .default("0"),
     ],
     free_form: None,
     mutually_exclusive: &[&["msg", "var"]],
@@ -52,7 +61,10 @@ impl Module for Debug {
             let value = match ctx.render.eval(expr) {
                 Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
                 Ok(v) => v,
-                Err(e) if e.kind == ErrorKind::Template && e.msg.to_ascii_lowercase().contains("undefined") => {
+                Err(e)
+                    if e.kind == ErrorKind::Template
+                        && e.msg.to_ascii_lowercase().contains("undefined") =>
+                {
                     Value::from("VARIABLE IS NOT DEFINED!")
                 }
                 Err(e) => return Err(e),
@@ -61,7 +73,10 @@ impl Module for Debug {
             p.msg = Some(format!("{var}: {}", display(&value)));
             return Ok(p);
         }
-        let msg = args.get("msg").cloned().unwrap_or_else(|| Value::from("Hello world!"));
+        let msg = args
+            .get("msg")
+            .cloned()
+            .unwrap_or_else(|| Value::from("Hello world!"));
         let mut p = Plan::ok().with("msg", msg.clone());
         p.msg = Some(display(&msg));
         Ok(p)

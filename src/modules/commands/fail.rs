@@ -12,7 +12,8 @@ static DOC: ModuleDoc = ModuleDoc {
     name: "fail",
     short: "Fail with a custom message",
     description: "Fails the task (usually with `when:`). Changes nothing; behaves the same in check mode.",
-    options: &[OptSpec::new("msg", OptKind::Any, "The failure message.").default("Failed as requested from task")],
+    options: &[OptSpec::new("msg", OptKind::Any, "The failure message.")
+        .default("Failed as requested from task")],
     free_form: None,
     mutually_exclusive: &[],
     required_one_of: &[],
@@ -28,7 +29,13 @@ impl Module for Fail {
     async fn plan(&self, _ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let msg = args
             .get("msg")
-            .map(|v| if v.as_str().is_some() { value_str(v) } else { crate::value::to_json(v).to_string() })
+            .map(|v| {
+                if v.as_str().is_some() {
+                    value_str(v)
+                } else {
+                    crate::value::to_json(v).to_string()
+                }
+            })
             .unwrap_or_else(|| "Failed as requested from task".into());
         Ok(Plan::fail(msg.clone()).with("msg", msg))
     }

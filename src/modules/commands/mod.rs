@@ -51,8 +51,10 @@ pub fn register(r: &mut Registry) {
 /// expanding anything. Unbalanced quotes are an error.
 pub(crate) fn split_words(module: &str, line: &str) -> Result<Vec<String>> {
     shlex::split(line).ok_or_else(|| {
-        Error::parse(format!("{module}: cannot split the command line: unbalanced quotes or a trailing backslash"))
-            .hint("quote the command with matching ' or \" quotes, or use `argv:` to give each word")
+        Error::parse(format!(
+            "{module}: cannot split the command line: unbalanced quotes or a trailing backslash"
+        ))
+        .hint("quote the command with matching ' or \" quotes, or use `argv:` to give each word")
     })
 }
 
@@ -73,7 +75,10 @@ pub(crate) fn expand_word(w: &str) -> String {
     let mut rest = w;
     // Leading tilde: `~` or `~/...` becomes $HOME, `~user/...` is left to the shell.
     if let Some(r) = rest.strip_prefix('~') {
-        let user: String = r.chars().take_while(|c| is_name_char(*c) || *c == '-' || *c == '.').collect();
+        let user: String = r
+            .chars()
+            .take_while(|c| is_name_char(*c) || *c == '-' || *c == '.')
+            .collect();
         let after = &r[user.len()..];
         if after.is_empty() || after.starts_with('/') {
             if user.is_empty() {
@@ -97,7 +102,11 @@ pub(crate) fn expand_word(w: &str) -> String {
             let tail = &rest[i + 1..];
             let (name, len) = if let Some(b) = tail.strip_prefix('{') {
                 match b.find('}') {
-                    Some(end) if end > 0 && b[..end].starts_with(is_name_start) && b[..end].chars().all(is_name_char) => {
+                    Some(end)
+                        if end > 0
+                            && b[..end].starts_with(is_name_start)
+                            && b[..end].chars().all(is_name_char) =>
+                    {
                         (&b[..end], end + 2)
                     }
                     _ => ("", 0),
@@ -161,8 +170,12 @@ pub(crate) fn glob_word(p: &str) -> String {
                 // A bracket expression of plain characters stays active.
                 let close = b[i + 1..].iter().position(|x| *x == ']').map(|k| i + 1 + k);
                 match close {
-                    Some(j) if j > i + 1
-                        && b[i + 1..j].iter().all(|x| x.is_ascii_alphanumeric() || matches!(x, '-' | '!' | '^' | '_' | '.')) =>
+                    Some(j)
+                        if j > i + 1
+                            && b[i + 1..j].iter().all(|x| {
+                                x.is_ascii_alphanumeric()
+                                    || matches!(x, '-' | '!' | '^' | '_' | '.')
+                            }) =>
                     {
                         let s: String = b[i..=j].iter().collect();
                         i = j;
@@ -199,12 +212,16 @@ pub(crate) enum Guard {
     /// Run the command.
     Run,
     /// Do not run it; the plan to return (ok, with Ansible's skip message).
-    Skip(Plan),
+    Skip(Box<Plan>),
 }
 
 /// Checks `creates` and `removes` with one round trip (globs allowed, relative paths are
 /// relative to `chdir`). `cmd_value` is the `cmd` result value for the skip result.
-pub(crate) async fn check_guards(ctx: &TaskCtx<'_>, args: &Args, cmd_value: Value) -> Result<Guard> {
+pub(crate) async fn check_guards(
+    ctx: &TaskCtx<'_>,
+    args: &Args,
+    cmd_value: Value,
+) -> Result<Guard> {
     let creates = args.str("creates").filter(|s| !s.is_empty());
     let removes = args.str("removes").filter(|s| !s.is_empty());
     if creates.is_none() && removes.is_none() {
@@ -212,7 +229,10 @@ pub(crate) async fn check_guards(ctx: &TaskCtx<'_>, args: &Args, cmd_value: Valu
     }
     let mut script = String::new();
     if let Some(dir) = args.str("chdir").filter(|d| !d.is_empty()) {
-        script.push_str(&format!("cd {} 2>/dev/null || {{ echo nochdir; exit 0; }}; ", quote(&dir)));
+        script.push_str(&format!(
+            "cd {} 2>/dev/null || {{ echo nochdir; exit 0; }}; ",
+            quote(&dir)
+        ));
     }
     let probe = |label: &str, p: &str| {
         format!(
@@ -239,10 +259,10 @@ pub(crate) async fn check_guards(ctx: &TaskCtx<'_>, args: &Args, cmd_value: Valu
             // An earlier task may create it; in check mode that task did not run.
             return Ok(Guard::Run);
         }
-        return Ok(Guard::Skip(Plan::fail(format!(
+        return Ok(Guard::Skip(Box::new(Plan::fail(format!(
             "Unable to change directory before execution: {} does not exist or is not a directory",
             args.str("chdir").unwrap_or_default()
-        ))));
+        )))));
     }
     let skip = |msg: String| {
         let mut p = Plan::ok()
@@ -254,7 +274,7 @@ pub(crate) async fn check_guards(ctx: &TaskCtx<'_>, args: &Args, cmd_value: Valu
             .with("stderr_lines", Vec::<Value>::new())
             .with("msg", msg);
         p.result.insert("changed".into(), Value::from(false));
-        Guard::Skip(p)
+        Guard::Skip(Box::new(p))
     };
     if let Some(c) = &creates
         && text.contains("creates=1")
@@ -323,8 +343,27 @@ mod tests {
 
     #[test]
     fn expand_word_expands_only_variables() {
-        let words = ["$PROV_T", "${PROV_T}-x", "$PROV_UNSET", "$(id)", "`id`", "~/f", "a'b\"c", "$1", "50$", "${x y}", ""];
-        let script = format!("printf '[%s]' {}", words.iter().map(|w| expand_word(w)).collect::<Vec<_>>().join(" "));
+        let words = [
+            "$PROV_T",
+            "${PROV_T}-x",
+            "$PROV_UNSET",
+            "$(id)",
+            "`id`",
+            "~/f",
+            "a'b\"c",
+            "$1",
+            "50$",
+            "${x y}",
+            "",
+        ];
+        let script = format!(
+            "printf '[%s]' {}",
+            words
+                .iter()
+                .map(|w| expand_word(w))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         assert_eq!(
             sh(&script),
             "[a b][a b-x][$PROV_UNSET][$(id)][`id`][/home/x/f][a'b\"c][$1][50$][${x y}][]"
@@ -342,6 +381,9 @@ mod tests {
     #[test]
     fn unbalanced_quotes_are_an_error() {
         assert!(split_words("command", "echo 'hi").is_err());
-        assert_eq!(split_words("command", "echo 'a b' c").unwrap(), vec!["echo", "a b", "c"]);
+        assert_eq!(
+            split_words("command", "echo 'a b' c").unwrap(),
+            vec!["echo", "a b", "c"]
+        );
     }
 }

@@ -89,7 +89,9 @@ impl Module for Pause {
                     )
                     .hint("give `seconds:` or `minutes:`, or run prov from a terminal"));
                 }
-                let p = prompt.clone().unwrap_or_else(|| "Press enter to continue, Ctrl+C to interrupt".into());
+                let p = prompt
+                    .clone()
+                    .unwrap_or_else(|| "Press enter to continue, Ctrl+C to interrupt".into());
                 eprint!("[pause]\n{p}:\n");
                 user_input = read_line(args.opt_bool("echo").unwrap_or(true)).await?;
                 "Paused for user input".to_string()

@@ -13,7 +13,12 @@ static DOC: ModuleDoc = ModuleDoc {
     description: "Runs a trivial command on the host (with become, when set) and returns \
 `ping: pong`. No Python is needed. `data: crash` makes it fail, for testing error handling. \
 Changes nothing; behaves the same in check mode.",
-    options: &[OptSpec::new("data", OptKind::Str, "What to return as `ping`; `crash` fails.").default("pong")],
+    options: &[OptSpec::new(
+        "data",
+        OptKind::Str,
+        "What to return as `ping`; `crash` fails.",
+    )
+    .default("pong")],
     free_form: None,
     mutually_exclusive: &[],
     required_one_of: &[],

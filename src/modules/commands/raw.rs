@@ -15,8 +15,17 @@ static DOC: ModuleDoc = ModuleDoc {
 `environment:` applied). No creates/removes, no chdir: it is for bootstrapping hosts and for \
 devices with a bare shell. Always reports changed; in check mode it reports that it would run.",
     options: &[
-        OptSpec::new("cmd", OptKind::Str, "The command line (the free-form text).").required(),
-        OptSpec::new("executable", OptKind::Path, "The shell to run it with (default /bin/sh)."),
+        OptSpec::new(
+            "cmd",
+            OptKind::Str,
+            "The command line (the free-form text).",
+        )
+        .required(),
+        OptSpec::new(
+            "executable",
+            OptKind::Path,
+            "The shell to run it with (default /bin/sh).",
+        ),
     ],
     free_form: Some("cmd"),
     mutually_exclusive: &[],
@@ -40,7 +49,11 @@ impl Module for Raw {
         Ok(Plan::ok().change(
             format!("run: {text}"),
             None,
-            Action::Exec { cmd, capture: true, fail_on_rc: true },
+            Action::Exec {
+                cmd,
+                capture: true,
+                fail_on_rc: true,
+            },
         ))
     }
 }

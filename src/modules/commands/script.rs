@@ -20,11 +20,32 @@ as written. The script is uploaded to a private temp file (mode 0700), run (with
 interpreter, or `executable`), and removed, even when it fails. `creates`/`removes` (globs \
 allowed) are checked first, in check mode too, so check mode reports exactly whether it would run.",
     options: &[
-        OptSpec::new("cmd", OptKind::Str, "Local script path and arguments (the free-form text).").required(),
-        OptSpec::new("chdir", OptKind::Path, "Change into this directory on the host first."),
-        OptSpec::new("creates", OptKind::Path, "Do not run if this path (or glob) exists on the host."),
-        OptSpec::new("removes", OptKind::Path, "Run only if this path (or glob) exists on the host."),
-        OptSpec::new("executable", OptKind::Str, "Run the script with this program (e.g. python3)."),
+        OptSpec::new(
+            "cmd",
+            OptKind::Str,
+            "Local script path and arguments (the free-form text).",
+        )
+        .required(),
+        OptSpec::new(
+            "chdir",
+            OptKind::Path,
+            "Change into this directory on the host first.",
+        ),
+        OptSpec::new(
+            "creates",
+            OptKind::Path,
+            "Do not run if this path (or glob) exists on the host.",
+        ),
+        OptSpec::new(
+            "removes",
+            OptKind::Path,
+            "Run only if this path (or glob) exists on the host.",
+        ),
+        OptSpec::new(
+            "executable",
+            OptKind::Str,
+            "Run the script with this program (e.g. python3).",
+        ),
     ],
     free_form: Some("cmd"),
     mutually_exclusive: &[],
@@ -64,12 +85,18 @@ fn first_word(text: &str) -> Result<(String, String)> {
 fn shebang(path: &Path) -> Vec<String> {
     use std::io::Read;
     let mut buf = [0u8; 256];
-    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)).unwrap_or(0);
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut buf))
+        .unwrap_or(0);
     let head = String::from_utf8_lossy(&buf[..n]);
-    let Some(line) = head.strip_prefix("#!").and_then(|h| h.lines().next()) else { return vec![] };
+    let Some(line) = head.strip_prefix("#!").and_then(|h| h.lines().next()) else {
+        return vec![];
+    };
     let line = line.trim();
     match line.split_once(char::is_whitespace) {
-        Some((interp, arg)) if !arg.trim().is_empty() => vec![interp.to_string(), arg.trim().to_string()],
+        Some((interp, arg)) if !arg.trim().is_empty() => {
+            vec![interp.to_string(), arg.trim().to_string()]
+        }
         _ if !line.is_empty() => vec![line.to_string()],
         _ => vec![],
     }
@@ -85,18 +112,27 @@ impl Module for Script {
         let text = args.str("cmd").unwrap_or_default();
         let (local, rest) = first_word(&text)?;
         if local.is_empty() {
-            return Err(Error::parse("script: no script given").hint("write `script: path/to/script.sh args`"));
+            return Err(Error::parse("script: no script given")
+                .hint("write `script: path/to/script.sh args`"));
         }
         let src = ctx.find_file("files", &local)?;
         if !src.is_file() {
-            return Err(Error::failed(format!("script: {} is not a file", src.display())));
+            return Err(Error::failed(format!(
+                "script: {} is not a file",
+                src.display()
+            )));
         }
         if let Guard::Skip(p) = check_guards(ctx, args, Value::from(text.as_str())).await? {
-            return Ok(p);
+            return Ok(*p);
         }
         let base: String = src
             .file_name()
-            .map(|n| n.to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).collect())
+            .map(|n| {
+                n.to_string_lossy()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+                    .collect()
+            })
             .unwrap_or_default();
         let remote = format!("/tmp/.prov-script-{}-{base}", random_token());
         let runner: Vec<String> = match args.str("executable").filter(|e| !e.is_empty()) {
@@ -116,18 +152,32 @@ impl Module for Script {
             script.push_str(&format!("cd {} || exit $?; ", quote(&dir)));
         }
         script.push_str(&format!("{run}\nexit $?"));
-        let opts = PutOpts { mode: Some("0700".into()), ..ctx.put_opts() };
+        let opts = PutOpts {
+            mode: Some("0700".into()),
+            ..ctx.put_opts()
+        };
         Ok(Plan::ok()
             .with("cmd", text.as_str())
             .change(
                 format!("upload {} to {remote}", src.display()),
                 None,
-                Action::Put { src: Stdin::File(src.clone()), dest: remote.clone(), opts },
+                Action::Put {
+                    src: Stdin::File(src.clone()),
+                    dest: remote.clone(),
+                    opts,
+                },
             )
             .change(
-                format!("run: {local}{}{rest}", if rest.is_empty() { "" } else { " " }),
+                format!(
+                    "run: {local}{}{rest}",
+                    if rest.is_empty() { "" } else { " " }
+                ),
                 None,
-                Action::Exec { cmd: ctx.cmd(script), capture: true, fail_on_rc: true },
+                Action::Exec {
+                    cmd: ctx.cmd(script),
+                    capture: true,
+                    fail_on_rc: true,
+                },
             ))
     }
 }

@@ -18,15 +18,45 @@ variables and globs work. `creates`/`removes` (globs allowed) make it idempotent
 before it runs, in check mode too, so check mode reports exactly whether it would run. Always \
 reports changed when it runs; use `changed_when` to refine.",
     options: &[
-        OptSpec::new("cmd", OptKind::Str, "The command line (the free-form text).").required(),
-        OptSpec::new("executable", OptKind::Path, "The shell to run it with (e.g. /bin/bash)."),
+        OptSpec::new(
+            "cmd",
+            OptKind::Str,
+            "The command line (the free-form text).",
+        )
+        .required(),
+        OptSpec::new(
+            "executable",
+            OptKind::Path,
+            "The shell to run it with (e.g. /bin/bash).",
+        ),
         OptSpec::new("chdir", OptKind::Path, "Change into this directory first."),
-        OptSpec::new("creates", OptKind::Path, "Do not run if this path (or glob) exists."),
-        OptSpec::new("removes", OptKind::Path, "Run only if this path (or glob) exists."),
-        OptSpec::new("stdin", OptKind::Str, "Text to feed to the command's standard input."),
-        OptSpec::new("stdin_add_newline", OptKind::Bool, "Append a newline to stdin.").default("yes"),
-        OptSpec::new("strip_empty_ends", OptKind::Bool, "Strip trailing empty lines from stdout/stderr.")
-            .default("yes"),
+        OptSpec::new(
+            "creates",
+            OptKind::Path,
+            "Do not run if this path (or glob) exists.",
+        ),
+        OptSpec::new(
+            "removes",
+            OptKind::Path,
+            "Run only if this path (or glob) exists.",
+        ),
+        OptSpec::new(
+            "stdin",
+            OptKind::Str,
+            "Text to feed to the command's standard input.",
+        ),
+        OptSpec::new(
+            "stdin_add_newline",
+            OptKind::Bool,
+            "Append a newline to stdin.",
+        )
+        .default("yes"),
+        OptSpec::new(
+            "strip_empty_ends",
+            OptKind::Bool,
+            "Strip trailing empty lines from stdout/stderr.",
+        )
+        .default("yes"),
     ],
     free_form: Some("cmd"),
     mutually_exclusive: &[],
@@ -56,7 +86,7 @@ impl Module for Shell {
                 .hint("write the command line after the module name, or give `cmd:`"));
         }
         if let Guard::Skip(p) = check_guards(ctx, args, Value::from(text.as_str())).await? {
-            return Ok(p);
+            return Ok(*p);
         }
         let exe = args.str("executable").filter(|e| !e.is_empty());
         let mut cmd = ctx.cmd(shell_script(&text, exe.as_deref()));
@@ -65,7 +95,11 @@ impl Module for Shell {
         Ok(Plan::ok().with("cmd", text.as_str()).change(
             format!("run: {text}"),
             None,
-            Action::Exec { cmd, capture: true, fail_on_rc: true },
+            Action::Exec {
+                cmd,
+                capture: true,
+                fail_on_rc: true,
+            },
         ))
     }
 }

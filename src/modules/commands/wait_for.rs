@@ -25,21 +25,52 @@ remote `host`), `stopped` until nothing does, `drained` until no connection in \
 `search_regex` matches a line of it), `absent`/`stopped` until it is gone. With neither it just \
 sleeps `timeout` seconds. Changes nothing; in check mode it waits all the same.",
     options: &[
-        OptSpec::new("host", OptKind::Str, "Host to check the port on, as seen from the target.").default("127.0.0.1"),
+        OptSpec::new(
+            "host",
+            OptKind::Str,
+            "Host to check the port on, as seen from the target.",
+        )
+        .default("127.0.0.1"),
         OptSpec::new("port", OptKind::Int, "TCP port to wait for."),
         OptSpec::new("path", OptKind::Path, "File to wait for."),
-        OptSpec::new("search_regex", OptKind::Str, "Regex a line of the file (or the port's banner) must match."),
+        OptSpec::new(
+            "search_regex",
+            OptKind::Str,
+            "Regex a line of the file (or the port's banner) must match.",
+        ),
         OptSpec::new("state", OptKind::Str, "What to wait for.")
             .default("started")
             .choices(&["started", "stopped", "present", "absent", "drained"]),
-        OptSpec::new("delay", OptKind::Int, "Seconds to wait before the first check.").default("0"),
+        OptSpec::new(
+            "delay",
+            OptKind::Int,
+            "Seconds to wait before the first check.",
+        )
+        .default("0"),
         OptSpec::new("timeout", OptKind::Int, "Seconds to wait in all.").default("300"),
         OptSpec::new("sleep", OptKind::Int, "Seconds between checks.").default("1"),
-        OptSpec::new("connect_timeout", OptKind::Int, "Seconds to wait for a connection.").default("5"),
-        OptSpec::new("msg", OptKind::Str, "Message on timeout, instead of the default."),
-        OptSpec::new("active_connection_states", OptKind::List, "TCP states that count as active for `drained`.")
-            .default("ESTABLISHED,FIN_WAIT1,FIN_WAIT2,SYN_RECV,SYN_SENT,TIME_WAIT"),
-        OptSpec::new("exclude_hosts", OptKind::List, "IPv4 peers to ignore for `drained`."),
+        OptSpec::new(
+            "connect_timeout",
+            OptKind::Int,
+            "Seconds to wait for a connection.",
+        )
+        .default("5"),
+        OptSpec::new(
+            "msg",
+            OptKind::Str,
+            "Message on timeout, instead of the default.",
+        ),
+        OptSpec::new(
+            "active_connection_states",
+            OptKind::List,
+            "TCP states that count as active for `drained`.",
+        )
+        .default("ESTABLISHED,FIN_WAIT1,FIN_WAIT2,SYN_RECV,SYN_SENT,TIME_WAIT"),
+        OptSpec::new(
+            "exclude_hosts",
+            OptKind::List,
+            "IPv4 peers to ignore for `drained`.",
+        ),
     ],
     free_form: None,
     mutually_exclusive: &[&["port", "path"]],
@@ -69,7 +100,9 @@ fn to_ere(re: &str) -> String {
                     _ => None,
                 };
                 match (n, class) {
-                    (_, Some((inner, whole, _))) => out.push_str(if in_bracket { inner } else { whole }),
+                    (_, Some((inner, whole, _))) => {
+                        out.push_str(if in_bracket { inner } else { whole })
+                    }
                     ('D', _) => out.push_str("[^0-9]"),
                     ('S', _) => out.push_str("[^[:space:]]"),
                     ('W', _) => out.push_str("[^[:alnum:]_]"),
@@ -121,7 +154,10 @@ fn to_ere(re: &str) -> String {
 }
 
 fn is_local(host: &str) -> bool {
-    matches!(host, "" | "127.0.0.1" | "localhost" | "::1" | "0.0.0.0" | "::" | "localhost.localdomain")
+    matches!(
+        host,
+        "" | "127.0.0.1" | "localhost" | "::1" | "0.0.0.0" | "::" | "localhost.localdomain"
+    )
 }
 
 fn tcp_state_hex(name: &str) -> Option<&'static str> {
@@ -204,7 +240,11 @@ fn build_check(args: &Args, state: &str) -> Result<Option<Check>> {
                 cond: format!("! [ -e {q} ]"),
                 timeout_msg: format!("Timeout when waiting for {path} to be absent."),
             },
-            "drained" => return Err(Error::parse("wait_for: state=drained needs `port`, not `path`")),
+            "drained" => {
+                return Err(Error::parse(
+                    "wait_for: state=drained needs `port`, not `path`",
+                ));
+            }
             _ => match &regex {
                 Some(re) => Check {
                     cond: format!(
@@ -227,14 +267,18 @@ fn build_check(args: &Args, state: &str) -> Result<Option<Check>> {
         return Ok(None);
     };
     if !(1..=65535).contains(&port) {
-        return Err(Error::parse(format!("wait_for: port {port} is not a valid TCP port (1-65535)")));
+        return Err(Error::parse(format!(
+            "wait_for: port {port} is not a valid TCP port (1-65535)"
+        )));
     }
     let hex = format!("{port:04X}");
     let (qh, local) = (quote(&host), is_local(&host));
     Ok(Some(match state {
         "stopped" | "absent" => Check {
             cond: if local {
-                format!("prov_listening {hex}; r=$?; if [ $r -eq 2 ]; then ! prov_connect {qh} {port} {ct}; else [ $r -ne 0 ]; fi")
+                format!(
+                    "prov_listening {hex}; r=$?; if [ $r -eq 2 ]; then ! prov_connect {qh} {port} {ct}; else [ $r -ne 0 ]; fi"
+                )
             } else {
                 format!("! prov_connect {qh} {port} {ct}")
             },
@@ -254,7 +298,9 @@ fn build_check(args: &Args, state: &str) -> Result<Option<Check>> {
             let mut excl = Vec::new();
             for h in args.list_str("exclude_hosts") {
                 let ip: std::net::Ipv4Addr = h.parse().map_err(|_| {
-                    Error::parse(format!("wait_for: exclude_hosts entry '{h}' is not an IPv4 address"))
+                    Error::parse(format!(
+                        "wait_for: exclude_hosts entry '{h}' is not an IPv4 address"
+                    ))
                 })?;
                 let o = ip.octets();
                 excl.push(format!("{:02X}{:02X}{:02X}{:02X}", o[3], o[2], o[1], o[0]));
@@ -280,11 +326,15 @@ fn build_check(args: &Args, state: &str) -> Result<Option<Check>> {
                     "l=$(prov_banner {qh} {port} {ct} | grep -E -m 1 -e {}) && printf 'prov-wait:line:%s\\n' \"$l\"",
                     quote(&to_ere(re))
                 ),
-                timeout_msg: format!("Timeout when waiting for search string {re} in {host}:{port}"),
+                timeout_msg: format!(
+                    "Timeout when waiting for search string {re} in {host}:{port}"
+                ),
             },
             None => Check {
                 cond: if local {
-                    format!("prov_listening {hex}; r=$?; if [ $r -eq 2 ]; then prov_connect {qh} {port} {ct}; else [ $r -eq 0 ]; fi")
+                    format!(
+                        "prov_listening {hex}; r=$?; if [ $r -eq 2 ]; then prov_connect {qh} {port} {ct}; else [ $r -eq 0 ]; fi"
+                    )
                 } else {
                     format!("prov_connect {qh} {port} {ct}")
                 },
@@ -307,7 +357,9 @@ impl Module for WaitFor {
         let sleep = args.int("sleep").unwrap_or(1).max(1);
         let regex = match args.str("search_regex").filter(|r| !r.is_empty()) {
             Some(r) => Some(regex::Regex::new(&r).map_err(|e| {
-                Error::parse(format!("wait_for: search_regex is not a valid regular expression: {e}"))
+                Error::parse(format!(
+                    "wait_for: search_regex is not a valid regular expression: {e}"
+                ))
             })?),
             None => None,
         };
@@ -315,9 +367,20 @@ impl Module for WaitFor {
         let started = Instant::now();
         let mut result = Plan::ok()
             .with("state", state.as_str())
-            .with("port", args.int("port").map(Value::from).unwrap_or(Value::from(())))
-            .with("path", args.str("path").map(Value::from).unwrap_or(Value::from(())))
-            .with("search_regex", args.str("search_regex").map(Value::from).unwrap_or(Value::from(())));
+            .with(
+                "port",
+                args.int("port").map(Value::from).unwrap_or(Value::from(())),
+            )
+            .with(
+                "path",
+                args.str("path").map(Value::from).unwrap_or(Value::from(())),
+            )
+            .with(
+                "search_regex",
+                args.str("search_regex")
+                    .map(Value::from)
+                    .unwrap_or(Value::from(())),
+            );
         let Some(check) = check else {
             // Neither port nor path: just wait, like Ansible.
             tokio::time::sleep(std::time::Duration::from_secs((delay + timeout) as u64)).await;
@@ -334,12 +397,21 @@ impl Module for WaitFor {
         let elapsed = started.elapsed().as_secs() as i64;
         result = result.with("elapsed", elapsed);
         let text = out.stdout_str();
-        if let Some(err) = text.lines().find_map(|l| l.strip_prefix("prov-wait:error:")) {
-            return Ok(Plan { failed: Some(format!("wait_for: {err}")), ..result });
+        if let Some(err) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("prov-wait:error:"))
+        {
+            return Ok(Plan {
+                failed: Some(format!("wait_for: {err}")),
+                ..result
+            });
         }
         if text.lines().any(|l| l == "prov-wait:timeout") {
             let msg = args.str("msg").unwrap_or(check.timeout_msg);
-            return Ok(Plan { failed: Some(msg.clone()), ..result.with("msg", msg) });
+            return Ok(Plan {
+                failed: Some(msg.clone()),
+                ..result.with("msg", msg)
+            });
         }
         if !text.lines().any(|l| l == "prov-wait:ok") {
             return Ok(Plan {
@@ -353,19 +425,33 @@ impl Module for WaitFor {
         }
         let mut groups: Vec<Value> = Vec::new();
         let mut named: Vec<(String, Value)> = Vec::new();
-        if let (Some(re), Some(line)) = (&regex, text.lines().find_map(|l| l.strip_prefix("prov-wait:line:"))) {
-            if let Some(c) = re.captures(line) {
+        if let (Some(re), Some(line)) = (
+            &regex,
+            text.lines().find_map(|l| l.strip_prefix("prov-wait:line:")),
+        ) && let Some(c) = re.captures(line)
+        {
+            {
                 for i in 1..c.len() {
-                    groups.push(c.get(i).map(|m| Value::from(m.as_str())).unwrap_or(Value::from(())));
+                    groups.push(
+                        c.get(i)
+                            .map(|m| Value::from(m.as_str()))
+                            .unwrap_or(Value::from(())),
+                    );
                 }
                 for name in re.capture_names().flatten() {
-                    named.push((name.to_string(), c.name(name).map(|m| Value::from(m.as_str())).unwrap_or(Value::from(()))));
+                    named.push((
+                        name.to_string(),
+                        c.name(name)
+                            .map(|m| Value::from(m.as_str()))
+                            .unwrap_or(Value::from(())),
+                    ));
                 }
             }
         }
-        Ok(result
-            .with("match_groups", groups)
-            .with("match_groupdict", Value::from_iter(named.into_iter().map(|(k, v)| (Value::from(k), v)))))
+        Ok(result.with("match_groups", groups).with(
+            "match_groupdict",
+            Value::from_iter(named.into_iter().map(|(k, v)| (Value::from(k), v))),
+        ))
     }
 }
 
