@@ -259,7 +259,10 @@ impl PlayRun<'_> {
                 raw
             }
         };
-        let run_on: Vec<String> = if task.run_once {
+        // `pause` waits once per play, not once per host (as in Ansible).
+        let once = task.run_once
+            || matches!(&task.kind, TaskKind::Module { name, .. } if name == "pause");
+        let run_on: Vec<String> = if once {
             vec![first.clone()]
         } else {
             hosts.to_vec()
@@ -281,7 +284,7 @@ impl PlayRun<'_> {
             }
         });
         let outcomes = futures::future::join_all(futs).await;
-        if task.run_once {
+        if once {
             // Everything run_once registers or sets applies to every host of the batch.
             let data = self.shared.host(first);
             let mut copy = Vars::new();
@@ -1031,8 +1034,8 @@ impl PlayRun<'_> {
                     if capture {
                         let stdout = out.stdout_str();
                         let stderr = out.stderr_str();
-                        let stdout = stdout.strip_suffix('\n').unwrap_or(&stdout).to_string();
-                        let stderr = stderr.strip_suffix('\n').unwrap_or(&stderr).to_string();
+                        let stdout = stdout.trim_end_matches(['\r', '\n']).to_string();
+                        let stderr = stderr.trim_end_matches(['\r', '\n']).to_string();
                         let lines = |s: &str| -> Value {
                             s.lines().map(Value::from).collect::<Vec<_>>().into()
                         };
