@@ -1,11 +1,40 @@
 //! Inventory: Ansible's INI and YAML formats, group_vars/host_vars, host patterns.
 //!
-//! STUB: the API below is the contract; the implementation is being written.
+//! [`Inventory::load`] reads any mix of sources, the way `ansible-playbook -i` does:
+//! - a file: YAML when its extension is `.yml`, `.yaml` or `.json`, INI when it is `.ini`,
+//!   otherwise YAML if its content is a YAML mapping and INI if not (`ini.rs` and `yaml.rs`
+//!   describe the formats);
+//! - a directory: every file in it, recursively, in sorted order, skipping hidden files,
+//!   `group_vars/`, `host_vars/`, `vars_plugins/` and files ending in `.pyc .pyo .swp .bak ~ .rpm
+//!   .md .txt .rst .orig .cfg .retry` (ansible-core 2.19's defaults);
+//! - an executable file starting with `#!`: a dynamic inventory script, run with `--list`
+//!   (see `script.rs`);
+//! - a host list: a string with a comma that is not an existing path (`web1,web2:2222,`).
+//!
+//! After all sources are read the inventory is reconciled as Ansible does: every group without a
+//! parent becomes a child of `all`, hosts in no group go to `ungrouped`, and hosts that are in
+//! another group are taken out of `ungrouped`. Then `group_vars/` and `host_vars/` next to each
+//! source (for a file, its folder; for a directory, the directory itself) are read.
 
-use crate::error::Result;
-use crate::value::Vars;
+#![allow(clippy::result_large_err)] // crate::error::Error is the crate-wide error type; its size is the core's choice.
+
+mod ini;
+mod pattern;
+mod pyvalue;
+mod range;
+mod script;
+mod vars_dirs;
+mod yaml;
+
+pub use pyvalue::parse_value;
+
+use crate::error::{Error, Result};
+use crate::value::{Value, Vars};
 use indexmap::IndexMap;
-use std::path::Path;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use vars_dirs::VarsDir;
 
 /// A host as the inventory defines it.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +58,20 @@ pub struct Group {
     pub children: Vec<String>,
 }
 
+/// Facts derived from the groups and hosts after loading (see [`Inventory::reconcile`]).
+#[derive(Debug, Clone, Default)]
+struct Derived {
+    /// Group -> depth (longest path from `all`, which is 0).
+    depth: HashMap<String, usize>,
+    /// Group -> its hosts with children expanded (Ansible's `group.get_hosts()` order).
+    /// (Computed on first use, per group: expanding every group of a deep hierarchy up front
+    /// is quadratic.)
+    group_hosts: HashMap<String, OnceLock<Vec<String>>>,
+    /// Host -> every group it is in (directly or through a child), without `all`, sorted by
+    /// (depth, priority, name): the order group variables are merged in.
+    host_groups: HashMap<String, Vec<String>>,
+}
+
 /// A loaded inventory.
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
@@ -36,47 +79,863 @@ pub struct Inventory {
     pub hosts: IndexMap<String, Host>,
     /// Groups in definition order (`all` and `ungrouped` included).
     pub groups: IndexMap<String, Group>,
+    /// Problems Ansible only warns about (e.g. an unknown key in a YAML group), for the caller
+    /// to show.
+    pub warnings: Vec<String>,
+    /// `ansible_group_priority` of groups that set it in an inventory file (default 1).
+    priority: HashMap<String, i64>,
+    /// (group, host) pairs already added, to keep `Group::hosts` free of duplicates cheaply.
+    members: HashSet<(String, String)>,
+    /// Host -> the inventory file that first defined it.
+    sources: HashMap<String, PathBuf>,
+    /// group_vars/host_vars next to the inventory sources, in source order.
+    inv_vars: Vec<VarsDir>,
+    /// group_vars/host_vars next to the playbook(s), in the order they were added.
+    pb_vars: Vec<VarsDir>,
+    derived: Derived,
+}
+
+/// File name endings an inventory directory skips (ansible-core 2.19 `INVENTORY_IGNORE_EXTS`).
+const IGNORE_EXTS: [&str; 12] = [
+    ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
+];
+
+fn merge(into: &mut Vars, from: &Vars) {
+    for (k, v) in from {
+        into.insert(k.clone(), v.clone());
+    }
 }
 
 impl Inventory {
+    fn empty() -> Inventory {
+        let mut inv = Inventory::default();
+        inv.add_group("all");
+        inv.add_group("ungrouped");
+        let _ = inv.add_child("all", "ungrouped");
+        inv
+    }
+
     /// Loads inventory sources: files (INI or YAML), directories, or `host1,host2,` lists.
     /// No sources gives an inventory with only the implicit localhost.
     pub fn load(sources: &[String]) -> Result<Inventory> {
-        let _ = sources;
-        Ok(Inventory::default())
+        let mut inv = Inventory::empty();
+        let mut var_dirs: Vec<PathBuf> = Vec::new();
+        for src in sources {
+            let path = Path::new(src);
+            if src.contains(',') && !path.exists() {
+                inv.parse_host_list(src)?;
+                continue;
+            }
+            if !path.exists() {
+                return Err(missing_source(src));
+            }
+            if path.is_dir() {
+                inv.parse_dir(path)?;
+                var_dirs.push(path.to_path_buf());
+            } else {
+                inv.parse_file(path)?;
+                let parent = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                var_dirs.push(parent.to_path_buf());
+            }
+        }
+        inv.reconcile()?;
+        for d in var_dirs {
+            let vd = inv.load_vars_dir(&d)?;
+            inv.inv_vars.push(vd);
+        }
+        Ok(inv)
     }
+
     /// Loads `group_vars/` and `host_vars/` next to a playbook (they win over the inventory's).
     pub fn add_playbook_vars_dir(&mut self, dir: &Path) -> Result<()> {
-        let _ = dir;
+        let vd = self.load_vars_dir(dir)?;
+        self.pb_vars.push(vd);
         Ok(())
     }
-    /// Hosts matching an Ansible host pattern, in inventory order.
-    pub fn select(&self, pattern: &str) -> Result<Vec<String>> {
-        let _ = pattern;
-        Ok(vec![])
+
+    fn load_vars_dir(&self, dir: &Path) -> Result<VarsDir> {
+        let mut host_names: Vec<&str> = self.hosts.keys().map(|s| s.as_str()).collect();
+        host_names.extend(
+            pattern::LOCALHOST
+                .iter()
+                .filter(|n| !self.hosts.contains_key(**n)),
+        );
+        vars_dirs::load(dir, self.groups.keys().map(|s| s.as_str()), host_names)
     }
+
+    fn parse_host_list(&mut self, src: &str) -> Result<()> {
+        for item in src.split(',') {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
+            let (name, port) = range::split_port(item).map_err(|e| {
+                Error::inventory(format!("in host list `{src}`: {}", e.msg)).hint(e.hint)
+            })?;
+            // A host list has no inventory_file (Ansible sets it to None).
+            self.add_host(&name, "ungrouped", Path::new(""));
+            if let Some(p) = port {
+                self.set_host_var(&name, "ansible_port", Value::from(i64::from(p)));
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_dir(&mut self, dir: &Path) -> Result<()> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for n in names {
+            if n.starts_with('.')
+                || matches!(n.as_str(), "group_vars" | "host_vars" | "vars_plugins")
+                || IGNORE_EXTS.iter().any(|e| n.ends_with(e))
+            {
+                continue;
+            }
+            let p = dir.join(&n);
+            if p.is_dir() {
+                self.parse_dir(&p)?;
+            } else {
+                self.parse_file(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_file(&mut self, path: &Path) -> Result<()> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        if bytes.starts_with(b"#!") && is_executable(path) {
+            return script::parse(self, path);
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::inventory(format!("{} is not UTF-8 text", path.display()))
+                .hint("an inventory is an INI or YAML text file, or an executable script")
+        })?;
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            // Ansible tries the INI plugin after the YAML one fails; so do we, but report the
+            // YAML problem when INI fails too, since the extension says YAML.
+            "yml" | "yaml" | "json" => match crate::yaml::load_str(&text, path) {
+                Ok(node) if node.as_map().is_some() || node.is_null() => {
+                    yaml::parse(self, &node, path)
+                }
+                Ok(node) => self
+                    .try_ini(&text, path)
+                    .or_else(|_| yaml::parse(self, &node, path)),
+                Err(e) => self.try_ini(&text, path).map_err(|_| e),
+            },
+            "ini" => ini::parse(self, &text, path),
+            _ => match crate::yaml::load_str(&text, path) {
+                Ok(node) if node.as_map().is_some() => yaml::parse(self, &node, path),
+                Ok(_) => ini::parse(self, &text, path),
+                Err(e) if looks_like_yaml(&text) => Err(e),
+                Err(_) => ini::parse(self, &text, path),
+            },
+        }
+    }
+
+    /// Parses `text` as INI, changing nothing if it fails.
+    fn try_ini(&mut self, text: &str, path: &Path) -> Result<()> {
+        let mut scratch = self.clone();
+        ini::parse(&mut scratch, text, path)?;
+        *self = scratch;
+        Ok(())
+    }
+
+    // ----- building (used by the format parsers) -----
+
+    pub(crate) fn add_group(&mut self, name: &str) {
+        if !self.groups.contains_key(name) {
+            self.groups.insert(
+                name.to_string(),
+                Group {
+                    name: name.to_string(),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+
+    pub(crate) fn add_host(&mut self, name: &str, group: &str, source: &Path) {
+        if !self.hosts.contains_key(name) {
+            self.hosts.insert(
+                name.to_string(),
+                Host {
+                    name: name.to_string(),
+                    vars: Vars::new(),
+                },
+            );
+            self.sources.insert(name.to_string(), source.to_path_buf());
+        }
+        self.add_group(group);
+        if self.members.insert((group.to_string(), name.to_string()))
+            && let Some(g) = self.groups.get_mut(group)
+        {
+            g.hosts.push(name.to_string());
+        }
+    }
+
+    fn descendants(&self, group: &str) -> HashSet<String> {
+        let mut seen = HashSet::new();
+        let mut stack = vec![group.to_string()];
+        while let Some(g) = stack.pop() {
+            if let Some(grp) = self.groups.get(&g) {
+                for c in &grp.children {
+                    if seen.insert(c.clone()) {
+                        stack.push(c.clone());
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    /// Makes `child` a child group of `parent`; a loop is an error message.
+    pub(crate) fn add_child(
+        &mut self,
+        parent: &str,
+        child: &str,
+    ) -> std::result::Result<(), String> {
+        if parent == child {
+            return Err(format!("group `{parent}` cannot be a child of itself"));
+        }
+        if self.descendants(child).contains(parent) {
+            return Err(format!(
+                "adding group `{child}` as a child of `{parent}` creates a dependency loop"
+            ));
+        }
+        self.add_group(parent);
+        self.add_group(child);
+        if let Some(g) = self.groups.get_mut(parent)
+            && !g.children.iter().any(|c| c == child)
+        {
+            g.children.push(child.to_string());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_group_var(&mut self, group: &str, key: &str, value: Value) {
+        if key == "ansible_group_priority" {
+            let n = value
+                .as_i64()
+                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+            match n {
+                Some(n) => {
+                    self.priority.insert(group.to_string(), n);
+                }
+                None => self.warnings.push(format!(
+                    "ansible_group_priority of group `{group}` is not a whole number: {value}"
+                )),
+            }
+            return;
+        }
+        self.add_group(group);
+        if let Some(g) = self.groups.get_mut(group) {
+            g.vars.insert(key.to_string(), value);
+        }
+    }
+
+    pub(crate) fn set_host_var(&mut self, host: &str, key: &str, value: Value) {
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.vars.insert(key.to_string(), value);
+        }
+    }
+
+    /// Applies Ansible's inventory rules after loading (groups without a parent become children
+    /// of `all`; hosts in no group go to `ungrouped`, hosts in another group leave it) and
+    /// recomputes what selection and variables depend on. Call it again after changing
+    /// [`Inventory::hosts`] or [`Inventory::groups`] directly.
+    pub fn reconcile(&mut self) -> Result<()> {
+        self.add_group("all");
+        self.add_group("ungrouped");
+        let with_parent: HashSet<String> = self
+            .groups
+            .values()
+            .flat_map(|g| g.children.iter().cloned())
+            .collect();
+        let roots: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|n| n.as_str() != "all" && !with_parent.contains(*n))
+            .cloned()
+            .collect();
+        for r in roots {
+            self.add_child("all", &r).map_err(|m| {
+                Error::inventory(m)
+                    .hint("a group cannot be (directly or indirectly) a child of itself")
+            })?;
+        }
+        // Groups of each host: its direct groups and all their ancestors (walked up on demand,
+        // only for groups that have hosts).
+        let parents = self.parents();
+        let order = self.topo_order(&parents);
+        let mut ancestors: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut host_all: HashMap<String, HashSet<String>> = HashMap::new();
+        for g in self.groups.values() {
+            if g.hosts.is_empty() {
+                continue;
+            }
+            let up = ancestors.entry(g.name.as_str()).or_insert_with(|| {
+                let mut seen: HashSet<&str> = HashSet::new();
+                let mut todo: Vec<&str> = vec![g.name.as_str()];
+                while let Some(x) = todo.pop() {
+                    for p in parents.get(x).map(|v| v.as_slice()).unwrap_or(&[]) {
+                        if seen.insert(p.as_str()) {
+                            todo.push(p.as_str());
+                        }
+                    }
+                }
+                seen.into_iter().map(str::to_string).collect()
+            });
+            for h in &g.hosts {
+                let e = host_all.entry(h.clone()).or_default();
+                e.insert(g.name.clone());
+                e.extend(up.iter().cloned());
+            }
+        }
+        // ungrouped
+        let names: Vec<String> = self.hosts.keys().cloned().collect();
+        let mut leave_ungrouped: HashSet<String> = HashSet::new();
+        for h in &names {
+            let mine = host_all.entry(h.clone()).or_default();
+            if mine.contains("ungrouped") {
+                if mine.iter().any(|g| g != "all" && g != "ungrouped") {
+                    self.members.remove(&("ungrouped".to_string(), h.clone()));
+                    leave_ungrouped.insert(h.clone());
+                    mine.remove("ungrouped");
+                }
+            } else if mine.iter().all(|g| g == "all") {
+                if self.members.insert(("ungrouped".to_string(), h.clone()))
+                    && let Some(u) = self.groups.get_mut("ungrouped")
+                {
+                    u.hosts.push(h.clone());
+                }
+                mine.insert("ungrouped".to_string());
+                mine.insert("all".to_string());
+            }
+        }
+        if !leave_ungrouped.is_empty()
+            && let Some(u) = self.groups.get_mut("ungrouped")
+        {
+            u.hosts.retain(|x| !leave_ungrouped.contains(x));
+        }
+        // Depth: the longest path from `all`.
+        let mut depth: HashMap<String, usize> = HashMap::new();
+        for g in &order {
+            let d = parents
+                .get(g)
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| depth.get(p).copied().unwrap_or(0) + 1)
+                        .max()
+                        .unwrap_or(0)
+                })
+                .unwrap_or(0);
+            depth.insert(g.clone(), d);
+        }
+        let mut host_groups = HashMap::new();
+        for (h, set) in host_all {
+            let mut v: Vec<String> = set.into_iter().filter(|g| g != "all").collect();
+            v.sort_by(|a, b| {
+                let ka = (depth.get(a).copied().unwrap_or(0), self.priority_of(a), a);
+                let kb = (depth.get(b).copied().unwrap_or(0), self.priority_of(b), b);
+                ka.cmp(&kb)
+            });
+            host_groups.insert(h, v);
+        }
+        let mut group_hosts = HashMap::new();
+        for g in self.groups.keys() {
+            group_hosts.insert(g.clone(), OnceLock::new());
+        }
+        self.derived = Derived {
+            depth,
+            group_hosts,
+            host_groups,
+        };
+        Ok(())
+    }
+
+    fn priority_of(&self, group: &str) -> i64 {
+        self.priority.get(group).copied().unwrap_or(1)
+    }
+
+    fn parents(&self) -> HashMap<String, Vec<String>> {
+        let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+        for g in self.groups.values() {
+            for c in &g.children {
+                parents.entry(c.clone()).or_default().push(g.name.clone());
+            }
+        }
+        parents
+    }
+
+    /// Groups ordered so that every group comes after all its parents.
+    fn topo_order(&self, parents: &HashMap<String, Vec<String>>) -> Vec<String> {
+        let mut indeg: HashMap<&str, usize> = self
+            .groups
+            .keys()
+            .map(|g| (g.as_str(), parents.get(g).map_or(0, |p| p.len())))
+            .collect();
+        let mut queue: VecDeque<&str> = self
+            .groups
+            .keys()
+            .filter(|g| indeg.get(g.as_str()) == Some(&0))
+            .map(|g| g.as_str())
+            .collect();
+        let mut out = Vec::new();
+        while let Some(g) = queue.pop_front() {
+            out.push(g.to_string());
+            if let Some(grp) = self.groups.get(g) {
+                for c in &grp.children {
+                    if let Some(d) = indeg.get_mut(c.as_str()) {
+                        *d = d.saturating_sub(1);
+                        if *d == 0 {
+                            queue.push_back(c.as_str());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Ansible's `group.get_hosts()`: the group's own hosts, then its descendants' level by level.
+    fn expand_group(&self, group: &str) -> Vec<String> {
+        let mut order: Vec<&str> = vec![group];
+        let mut seen: HashSet<&str> = HashSet::from([group]);
+        let mut i = 0;
+        while i < order.len() {
+            if let Some(g) = self.groups.get(order[i]) {
+                for c in &g.children {
+                    if seen.insert(c.as_str()) {
+                        order.push(c.as_str());
+                    }
+                }
+            }
+            i += 1;
+        }
+        let mut hosts = Vec::new();
+        let mut seen_h: HashSet<&str> = HashSet::new();
+        for g in order {
+            if let Some(grp) = self.groups.get(g) {
+                for h in &grp.hosts {
+                    if seen_h.insert(h.as_str()) {
+                        hosts.push(h.clone());
+                    }
+                }
+            }
+        }
+        hosts
+    }
+
+    pub(crate) fn group_hosts(&self, group: &str) -> &[String] {
+        match self.derived.group_hosts.get(group) {
+            Some(cell) => cell.get_or_init(|| self.expand_group(group)),
+            None => &[],
+        }
+    }
+
+    /// True when `name` is `localhost`, `127.0.0.1` or `::1` and the inventory does not define
+    /// it: Ansible then makes an implicit local host of it, which is in no group (not even `all`).
+    pub fn is_implicit_localhost(&self, name: &str) -> bool {
+        pattern::LOCALHOST.contains(&name) && !self.hosts.contains_key(name)
+    }
+
+    /// The inventory file (or host list) that first defined `host`: the value of the
+    /// `inventory_file` magic variable (its folder is `inventory_dir`).
+    pub fn inventory_file(&self, host: &str) -> Option<&Path> {
+        self.sources.get(host).map(|p| p.as_path())
+    }
+
+    /// The folders whose `group_vars/` and `host_vars/` were read: inventory-adjacent ones, then
+    /// playbook-adjacent ones, in precedence order.
+    pub fn vars_dir_paths(&self) -> Vec<&Path> {
+        self.inv_vars
+            .iter()
+            .chain(&self.pb_vars)
+            .map(|d| d.dir.as_path())
+            .collect()
+    }
+
+    /// The depth of a group (0 for `all`, 1 for its children, ...; the longest path counts).
+    pub fn group_depth(&self, group: &str) -> Option<usize> {
+        self.derived.depth.get(group).copied()
+    }
+
+    /// Hosts matching an Ansible host pattern, in inventory order.
+    ///
+    /// "Inventory order" is Ansible's: a group's hosts are its own hosts in the order they were
+    /// added, then its child groups' hosts level by level (so `all` lists `ungrouped` and the
+    /// top-level groups' hosts before those of nested groups), exactly as `groups[...]` lists them.
+    ///
+    /// The syntax (see `pattern.rs`): `all`, `*`, globs, `~regex`, `a:b`/`a,b` (union), `a:&b`
+    /// (intersection), `a:!b` (exclusion), subscripts `g[0]`, `g[-1]`, `g[1:]`, `g[:2]`
+    /// (inclusive ranges, as in Ansible). Each term yields hosts in its group's order and terms
+    /// are combined in the order written, without duplicates. Nothing matching is an empty list;
+    /// a bad regex or an out-of-range subscript is an error.
+    pub fn select(&self, pattern: &str) -> Result<Vec<String>> {
+        self.select_pattern(pattern)
+    }
+
     /// A host's inventory variables merged in Ansible's precedence (group vars by depth, then
     /// host vars; inventory files, then inventory-adjacent and playbook-adjacent var dirs).
     /// The implicit localhost gets `ansible_connection: local`.
+    ///
+    /// The order, lowest precedence first (a later level replaces a top-level key of an earlier
+    /// one; hashes are not merged), exactly Ansible's default `VARIABLE_PRECEDENCE`:
+    /// 1. `all` group vars from inventory files (`[all:vars]`, `all: {vars: ...}`);
+    /// 2. the host's other groups' vars from inventory files, ordered by depth (parents before
+    ///    children), then `ansible_group_priority` (higher wins), then name;
+    /// 3. `group_vars/all` next to each inventory source (in source order);
+    /// 4. `group_vars/all` next to the playbook(s);
+    /// 5. `group_vars/<group>` next to each inventory source, groups in the order of 2;
+    /// 6. `group_vars/<group>` next to the playbook(s);
+    /// 7. the host's own vars from inventory files (host lines, `hosts:` entries, `host:port`);
+    /// 8. `host_vars/<host>` next to each inventory source;
+    /// 9. `host_vars/<host>` next to the playbook(s).
+    ///
+    /// The implicit localhost is in no group, so it gets 1, 3, 4, then `ansible_connection: local`,
+    /// then 8 and 9. An unknown host gets no variables.
     pub fn host_vars(&self, host: &str) -> Vars {
-        let _ = host;
-        Vars::new()
+        let implicit = self.is_implicit_localhost(host);
+        let Some(h) = self.hosts.get(host).map(|h| &h.vars) else {
+            if !implicit {
+                return Vars::new();
+            }
+            return self.merged_vars(host, &[], &implicit_localhost_vars());
+        };
+        let groups = self
+            .derived
+            .host_groups
+            .get(host)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[]);
+        self.merged_vars(host, groups, h)
     }
+
+    fn merged_vars(&self, host: &str, groups: &[String], own: &Vars) -> Vars {
+        let mut out = Vars::new();
+        if let Some(all) = self.groups.get("all") {
+            merge(&mut out, &all.vars);
+        }
+        for g in groups {
+            if let Some(grp) = self.groups.get(g) {
+                merge(&mut out, &grp.vars);
+            }
+        }
+        for d in self.inv_vars.iter().chain(&self.pb_vars) {
+            if let Some(v) = d.groups.get("all") {
+                merge(&mut out, v);
+            }
+        }
+        for d in self.inv_vars.iter().chain(&self.pb_vars) {
+            for g in groups {
+                if let Some(v) = d.groups.get(g) {
+                    merge(&mut out, v);
+                }
+            }
+        }
+        merge(&mut out, own);
+        for d in self.inv_vars.iter().chain(&self.pb_vars) {
+            if let Some(v) = d.hosts.get(host) {
+                merge(&mut out, v);
+            }
+        }
+        out
+    }
+
     /// Groups a host is in (sorted, without `all`), for the `group_names` variable.
+    /// A host in no group has `ungrouped`; the implicit localhost has none.
     pub fn group_names(&self, host: &str) -> Vec<String> {
-        let _ = host;
-        vec![]
+        let mut v: Vec<String> = self
+            .derived
+            .host_groups
+            .get(host)
+            .cloned()
+            .unwrap_or_default();
+        v.sort();
+        v
     }
+
     /// Every group with its hosts (children expanded), for the `groups` variable.
     pub fn groups_map(&self) -> IndexMap<String, Vec<String>> {
-        IndexMap::new()
+        self.groups
+            .keys()
+            .map(|g| (g.clone(), self.group_hosts(g).to_vec()))
+            .collect()
     }
+
     /// The JSON of `ansible-inventory --list`.
+    ///
+    /// Keys are sorted (the CLI dumps with `sort_keys=True`); host and child lists keep
+    /// inventory order; empty `hosts`/`children` keys and empty groups are left out; `_meta.hostvars`
+    /// holds [`Inventory::host_vars`] of every host that has any.
     pub fn list_json(&self) -> serde_json::Value {
-        serde_json::Value::Null
+        use serde_json::{Map, Value as J};
+        let all_hosts: Vec<String> = self.group_hosts("all").to_vec();
+        let available: HashSet<&str> = all_hosts.iter().map(|s| s.as_str()).collect();
+        let mut results: Map<String, J> = Map::new();
+        // Every group reachable from `all` (the walk order does not matter: keys are sorted).
+        let mut seen: HashSet<&str> = HashSet::from(["all"]);
+        let mut todo: Vec<&str> = vec!["all"];
+        while let Some(g) = todo.pop() {
+            let Some(grp) = self.groups.get(g) else {
+                continue;
+            };
+            let mut entry = Map::new();
+            if g != "all" {
+                let hosts: Vec<J> = grp
+                    .hosts
+                    .iter()
+                    .filter(|h| available.contains(h.as_str()))
+                    .map(|h| J::String(h.clone()))
+                    .collect();
+                if !hosts.is_empty() {
+                    entry.insert("hosts".into(), J::Array(hosts));
+                }
+            }
+            if !grp.children.is_empty() {
+                let children = grp.children.iter().map(|c| J::String(c.clone()));
+                entry.insert("children".into(), J::Array(children.collect()));
+            }
+            for c in &grp.children {
+                if seen.insert(c.as_str()) {
+                    todo.push(c.as_str());
+                }
+            }
+            if !entry.is_empty() {
+                results.insert(g.to_string(), J::Object(entry));
+            }
+        }
+        let mut hostvars = Map::new();
+        for h in &all_hosts {
+            let hv = self.host_vars(h);
+            if !hv.is_empty() {
+                let m: Map<String, J> = hv
+                    .iter()
+                    .map(|(k, v)| (k.clone(), crate::value::to_json(v)))
+                    .collect();
+                hostvars.insert(h.clone(), J::Object(m));
+            }
+        }
+        let mut meta = Map::new();
+        meta.insert("hostvars".into(), J::Object(hostvars));
+        results.insert("_meta".into(), J::Object(meta));
+        sort_keys(J::Object(results))
     }
-    /// The text of `ansible-inventory --graph`.
+
+    /// The text of `ansible-inventory --graph` (lines joined by `\n`, no trailing newline).
     pub fn graph(&self) -> String {
-        String::new()
+        self.graph_of("all").unwrap_or_else(|_| "@all:".to_string())
+    }
+
+    /// The text of `ansible-inventory --graph GROUP`; an unknown group is an error.
+    pub fn graph_of(&self, group: &str) -> Result<String> {
+        if !self.groups.contains_key(group) {
+            let mut e = Error::inventory(format!("`{group}` is not a group in the inventory"));
+            if let Some(s) =
+                crate::error::did_you_mean(group, self.groups.keys().map(|s| s.as_str()))
+            {
+                e = e.hint(format!("did you mean `{s}`?"));
+            }
+            return Err(e);
+        }
+        let mut lines = Vec::new();
+        self.graph_group(group, 0, &mut lines);
+        Ok(lines.join("\n"))
+    }
+
+    fn graph_group(&self, group: &str, depth: usize, out: &mut Vec<String>) {
+        let name = |n: &str, d: usize| {
+            if d == 0 {
+                n.to_string()
+            } else {
+                format!("{}--{}", "  |".repeat(d), n)
+            }
+        };
+        // Depth first with an explicit stack: a group's line, its child groups, then its hosts.
+        enum Item<'a> {
+            Group(&'a str, usize),
+            Hosts(&'a str, usize),
+        }
+        let mut stack = vec![Item::Group(group, depth)];
+        while let Some(item) = stack.pop() {
+            match item {
+                Item::Group(g, d) => {
+                    out.push(name(&format!("@{g}:"), d));
+                    let Some(grp) = self.groups.get(g) else {
+                        continue;
+                    };
+                    if g != "all" {
+                        stack.push(Item::Hosts(g, d + 1));
+                    }
+                    for c in grp.children.iter().rev() {
+                        stack.push(Item::Group(c, d + 1));
+                    }
+                }
+                Item::Hosts(g, d) => {
+                    for h in self
+                        .groups
+                        .get(g)
+                        .map(|g| g.hosts.as_slice())
+                        .unwrap_or(&[])
+                    {
+                        out.push(name(h, d));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The error for an inventory path that does not exist, with the closest sibling as a hint.
+fn missing_source(src: &str) -> Error {
+    let path = Path::new(src);
+    let e = Error::inventory(format!("inventory source `{src}` does not exist"));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let siblings: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(close) = crate::error::did_you_mean(&name, siblings.iter().map(|s| s.as_str())) {
+        return e.hint(format!("did you mean `{}`?", dir.join(close).display()));
+    }
+    if !src.contains(['/', '\\']) {
+        return e.hint(format!(
+            "to use `{src}` as a host name rather than a file, add a comma: `{src},`"
+        ));
+    }
+    e.hint("give the path of an INI or YAML inventory file or directory, or a host list with a comma (`web1,web2` or `web1,` for one host)")
+}
+
+fn implicit_localhost_vars() -> Vars {
+    let mut v = Vars::new();
+    v.insert("ansible_connection".into(), Value::from("local"));
+    v
+}
+
+fn sort_keys(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Object(m) => {
+            let mut entries: Vec<(String, J)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            J::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
+        }
+        J::Array(a) => J::Array(a.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
+}
+
+/// A file whose first meaningful line is `name:` is meant as YAML.
+fn looks_like_yaml(text: &str) -> bool {
+    let Some(line) = text
+        .lines()
+        .map(str::trim_end)
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+    else {
+        return false;
+    };
+    line == "---"
+        || (line.ends_with(':')
+            && !line.starts_with('[')
+            && line[..line.len() - 1]
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ini(text: &str) -> Inventory {
+        let mut inv = Inventory::empty();
+        ini::parse(&mut inv, text, Path::new("hosts")).unwrap();
+        inv.reconcile().unwrap();
+        inv
+    }
+
+    #[test]
+    fn reconcile_attaches_roots_and_ungrouped() {
+        let inv = ini("lone\n[web]\nw1\n[db]\nd1\nlone\n[prod:children]\nweb\n");
+        assert_eq!(
+            inv.groups["all"].children,
+            ["ungrouped", "db", "prod"].map(String::from)
+        );
+        // `lone` is in db too, so it left ungrouped.
+        assert!(inv.groups["ungrouped"].hosts.is_empty());
+        assert_eq!(inv.group_names("w1"), ["prod", "web"]);
+        assert_eq!(inv.group_depth("web"), Some(2));
+        assert_eq!(inv.group_depth("prod"), Some(1));
+    }
+
+    #[test]
+    fn cycles_are_errors() {
+        let mut inv = Inventory::empty();
+        let e = ini::parse(
+            &mut inv,
+            "[a:children]\nb\n[b:children]\na\n",
+            Path::new("h"),
+        )
+        .unwrap_err();
+        assert!(e.msg.contains("loop"), "{e}");
+        assert_eq!(e.loc.unwrap().line, 4);
+    }
+
+    #[test]
+    fn graph_format() {
+        let inv = ini("[web]\nw1\n[prod:children]\nweb\n");
+        assert_eq!(
+            inv.graph(),
+            "@all:\n  |--@ungrouped:\n  |--@prod:\n  |  |--@web:\n  |  |  |--w1"
+        );
+    }
+
+    #[test]
+    fn inventory_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Inventory>();
+    }
+
+    #[test]
+    fn yaml_sniffing() {
+        assert!(looks_like_yaml("# c\nall:\n  hosts:\n"));
+        assert!(!looks_like_yaml("[web]\nh1\n"));
+        assert!(!looks_like_yaml("h1 a=1\n"));
     }
 }
