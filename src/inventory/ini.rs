@@ -25,6 +25,7 @@ enum State {
 
 struct Pending {
     line: usize,
+    col: usize,
     state: State,
     parents: Vec<String>,
 }
@@ -74,6 +75,7 @@ pub(crate) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> 
                         name.clone(),
                         Pending {
                             line: lineno,
+                            col: col0,
                             state: State::Vars,
                             parents: vec![],
                         },
@@ -114,7 +116,8 @@ pub(crate) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> 
                     return Err(ctx.err(
                         lineno,
                         col0,
-                        format!("missing variable name before `=` in `{line}`"),
+                        // The value is not echoed: it may be a password.
+                        "missing variable name before `=`",
                         "write `name=value`",
                     ));
                 }
@@ -131,6 +134,7 @@ pub(crate) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> 
                         child,
                         Pending {
                             line: lineno,
+                            col: col0,
                             state: State::Children,
                             parents: vec![group.clone()],
                         },
@@ -144,7 +148,7 @@ pub(crate) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> 
         return Err(match p.state {
             State::Vars => ctx.err(
                 p.line,
-                1,
+                p.col,
                 format!("section [{name}:vars] is for a group that is not defined: {name}"),
                 format!(
                     "declare the group with a [{name}] section (it may be empty) or fix the name"
@@ -160,7 +164,7 @@ pub(crate) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> 
                 }
                 ctx.err(
                     p.line,
-                    1,
+                    p.col,
                     format!("section [{parent}:children] includes undefined group: {name}"),
                     hint,
                 )
@@ -170,8 +174,13 @@ pub(crate) fn parse(inv: &mut Inventory, text: &str, path: &Path) -> Result<()> 
     Ok(())
 }
 
+/// The 1-based column (in characters) of byte offset `byte_off` of `raw`; never panics, even
+/// for an offset inside a character.
 fn indent_col(raw: &str, byte_off: usize) -> usize {
-    raw[..byte_off.min(raw.len())].chars().count() + 1
+    raw.char_indices()
+        .take_while(|(i, c)| i + c.len_utf8() <= byte_off)
+        .count()
+        + 1
 }
 
 /// `[fe80::1]:22` (bracketed IPv6 with a port) is a host, not a section.
@@ -279,22 +288,33 @@ fn add_child(
     })
 }
 
+/// Resolves the pending `:children` references to `group`, now that it is declared (and, in
+/// turn, those to parents that were themselves pending). Uses an explicit stack, not recursion,
+/// so a long chain cannot overflow the stack; the edges are added in the recursive order.
 fn add_pending_children(
     inv: &mut Inventory,
     ctx: &Ctx,
     group: &str,
     pending: &mut indexmap::IndexMap<String, Pending>,
 ) -> Result<()> {
-    let Some(p) = pending.shift_remove(group) else {
+    let Some(first) = pending.shift_remove(group) else {
         return Ok(());
     };
-    for parent in &p.parents {
-        add_child(inv, ctx, parent, group, p.line, 1)?;
+    let mut stack: Vec<(String, Pending, usize)> = vec![(group.to_string(), first, 0)];
+    while let Some((g, p, i)) = stack.last_mut() {
+        let Some(parent) = p.parents.get(*i).cloned() else {
+            stack.pop();
+            continue;
+        };
+        *i += 1;
+        let (g, line, col) = (g.clone(), p.line, p.col);
+        add_child(inv, ctx, &parent, &g, line, col)?;
         if pending
-            .get(parent)
+            .get(&parent)
             .is_some_and(|pp| pp.state == State::Children)
+            && let Some(pp) = pending.shift_remove(&parent)
         {
-            add_pending_children(inv, ctx, parent, pending)?;
+            stack.push((parent, pp, 0));
         }
     }
     Ok(())
@@ -377,7 +397,7 @@ fn split_words(line: &str) -> std::result::Result<Vec<Word>, (String, usize)> {
 }
 
 fn host_line(inv: &mut Inventory, ctx: &Ctx, raw: &str, lineno: usize, group: &str) -> Result<()> {
-    let col_of = |byte: usize| indent_col(raw, byte.min(raw.len()));
+    let col_of = |byte: usize| indent_col(raw, byte);
     let words = split_words(raw).map_err(|(msg, at)| {
         ctx.err(
             lineno,
@@ -399,6 +419,16 @@ fn host_line(inv: &mut Inventory, ctx: &Ctx, raw: &str, lineno: usize, group: &s
             "`---` starts a YAML document: give the file a .yml extension",
         ));
     }
+    if pattern.contains('=') {
+        return Err(ctx.err(
+            lineno,
+            col_of(first.start),
+            format!("a host name cannot contain `=` (in [{group}])"),
+            format!(
+                "variables for every host of a group go in a [{group}:vars] section; a host's own variables follow its name on the same line"
+            ),
+        ));
+    }
     let hosts = range::expand(&pattern)
         .map_err(|e| ctx.err(lineno, col_of(first.start + e.offset), e.msg, e.hint))?;
     let mut vars = Vec::new();
@@ -418,7 +448,8 @@ fn host_line(inv: &mut Inventory, ctx: &Ctx, raw: &str, lineno: usize, group: &s
             return Err(ctx.err(
                 lineno,
                 col_of(w.start),
-                format!("missing variable name in `{}`", w.text),
+                // The value is not echoed: it may be a password.
+                "missing variable name before `=`",
                 "host variables are written `name=value`",
             ));
         }
@@ -453,6 +484,18 @@ mod tests {
         assert_eq!(split_words("h a='open").unwrap_err().1, 4);
         assert!(split_words("h a=\"x").unwrap_err().0.contains("double"));
         assert!(split_words("h a\\").is_err());
+    }
+
+    #[test]
+    fn columns_never_split_characters() {
+        // The error offset is in the unquoted word, the column in the raw line: still no panic.
+        let mut inv = Inventory::default();
+        let e = parse(&mut inv, "[g]\n\"éé[3:1]\" x=1\n", Path::new("h")).unwrap_err();
+        assert!(e.msg.contains("backwards"), "{e}");
+        assert_eq!(e.loc.unwrap().line, 2);
+        assert_eq!(indent_col("aé b", 2), 2);
+        assert_eq!(indent_col("aé b", 3), 3);
+        assert_eq!(indent_col("ab", 99), 3);
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //!
 //! [`Inventory::load`] reads any mix of sources, the way `ansible-playbook -i` does:
 //! - a file: YAML when its extension is `.yml`, `.yaml` or `.json`, INI when it is `.ini`,
-//!   otherwise YAML if its content is a YAML mapping and INI if not ([`ini`] and [`yaml`] describe
-//!   the formats);
+//!   otherwise YAML if its content is a YAML mapping and INI if not (`ini.rs` and `yaml.rs`
+//!   describe the formats);
 //! - a directory: every file in it, recursively, in sorted order, skipping hidden files,
 //!   `group_vars/`, `host_vars/`, `vars_plugins/` and files ending in `.pyc .pyo .swp .bak ~ .rpm
 //!   .md .txt .rst .orig .cfg .retry` (ansible-core 2.19's defaults);
+//! - an executable file starting with `#!`: a dynamic inventory script, run with `--list`
+//!   (see `script.rs`);
 //! - a host list: a string with a comma that is not an existing path (`web1,web2:2222,`).
 //!
 //! After all sources are read the inventory is reconciled as Ansible does: every group without a
@@ -14,10 +16,13 @@
 //! another group are taken out of `ungrouped`. Then `group_vars/` and `host_vars/` next to each
 //! source (for a file, its folder; for a directory, the directory itself) are read.
 
+#![allow(clippy::result_large_err)] // crate::error::Error is the crate-wide error type; its size is the core's choice.
+
 mod ini;
 mod pattern;
 mod pyvalue;
 mod range;
+mod script;
 mod vars_dirs;
 mod yaml;
 
@@ -28,6 +33,7 @@ use crate::value::{Value, Vars};
 use indexmap::IndexMap;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use vars_dirs::VarsDir;
 
 /// A host as the inventory defines it.
@@ -58,7 +64,9 @@ struct Derived {
     /// Group -> depth (longest path from `all`, which is 0).
     depth: HashMap<String, usize>,
     /// Group -> its hosts with children expanded (Ansible's `group.get_hosts()` order).
-    group_hosts: HashMap<String, Vec<String>>,
+    /// (Computed on first use, per group: expanding every group of a deep hierarchy up front
+    /// is quadratic.)
+    group_hosts: HashMap<String, OnceLock<Vec<String>>>,
     /// Host -> every group it is in (directly or through a child), without `all`, sorted by
     /// (depth, priority, name): the order group variables are merged in.
     host_groups: HashMap<String, Vec<String>>,
@@ -119,8 +127,7 @@ impl Inventory {
                 continue;
             }
             if !path.exists() {
-                return Err(Error::inventory(format!("inventory source `{src}` does not exist"))
-                    .hint("give the path of an INI or YAML inventory file or directory, or a host list with a comma (`web1,web2` or `web1,` for one host)"));
+                return Err(missing_source(src));
             }
             if path.is_dir() {
                 inv.parse_dir(path)?;
@@ -160,7 +167,6 @@ impl Inventory {
     }
 
     fn parse_host_list(&mut self, src: &str) -> Result<()> {
-        let list = PathBuf::from(src);
         for item in src.split(',') {
             let item = item.trim();
             if item.is_empty() {
@@ -169,7 +175,8 @@ impl Inventory {
             let (name, port) = range::split_port(item).map_err(|e| {
                 Error::inventory(format!("in host list `{src}`: {}", e.msg)).hint(e.hint)
             })?;
-            self.add_host(&name, "ungrouped", &list);
+            // A host list has no inventory_file (Ansible sets it to None).
+            self.add_host(&name, "ungrouped", Path::new(""));
             if let Some(p) = port {
                 self.set_host_var(&name, "ansible_port", Value::from(i64::from(p)));
             }
@@ -203,26 +210,29 @@ impl Inventory {
 
     fn parse_file(&mut self, path: &Path) -> Result<()> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        if bytes.starts_with(b"#!") && is_executable(path) {
+            return script::parse(self, path);
+        }
         let text = String::from_utf8(bytes).map_err(|_| {
             Error::inventory(format!("{} is not UTF-8 text", path.display()))
-                .hint("an inventory is an INI or YAML text file")
+                .hint("an inventory is an INI or YAML text file, or an executable script")
         })?;
-        if text.starts_with("#!") && is_executable(path) {
-            return Err(Error::inventory(format!(
-                "{} is an executable script; dynamic inventory scripts are not supported",
-                path.display()
-            ))
-            .hint("save its output as a static inventory (`ansible-inventory -i SCRIPT --list -y > inventory.yml`)"));
-        }
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         match ext.as_str() {
-            "yml" | "yaml" | "json" => {
-                let node = crate::yaml::load_str(&text, path)?;
-                yaml::parse(self, &node, path)
-            }
+            // Ansible tries the INI plugin after the YAML one fails; so do we, but report the
+            // YAML problem when INI fails too, since the extension says YAML.
+            "yml" | "yaml" | "json" => match crate::yaml::load_str(&text, path) {
+                Ok(node) if node.as_map().is_some() || node.is_null() => {
+                    yaml::parse(self, &node, path)
+                }
+                Ok(node) => self
+                    .try_ini(&text, path)
+                    .or_else(|_| yaml::parse(self, &node, path)),
+                Err(e) => self.try_ini(&text, path).map_err(|_| e),
+            },
             "ini" => ini::parse(self, &text, path),
             _ => match crate::yaml::load_str(&text, path) {
                 Ok(node) if node.as_map().is_some() => yaml::parse(self, &node, path),
@@ -231,6 +241,14 @@ impl Inventory {
                 Err(_) => ini::parse(self, &text, path),
             },
         }
+    }
+
+    /// Parses `text` as INI, changing nothing if it fails.
+    fn try_ini(&mut self, text: &str, path: &Path) -> Result<()> {
+        let mut scratch = self.clone();
+        ini::parse(&mut scratch, text, path)?;
+        *self = scratch;
+        Ok(())
     }
 
     // ----- building (used by the format parsers) -----
@@ -356,41 +374,43 @@ impl Inventory {
                     .hint("a group cannot be (directly or indirectly) a child of itself")
             })?;
         }
-        // Ancestors of each group.
+        // Groups of each host: its direct groups and all their ancestors (walked up on demand,
+        // only for groups that have hosts).
         let parents = self.parents();
         let order = self.topo_order(&parents);
-        let mut ancestors: HashMap<String, HashSet<String>> = HashMap::new();
-        for g in &order {
-            let mut set = HashSet::new();
-            for p in parents.get(g).map(|v| v.as_slice()).unwrap_or(&[]) {
-                set.insert(p.clone());
-                if let Some(a) = ancestors.get(p) {
-                    set.extend(a.iter().cloned());
-                }
-            }
-            ancestors.insert(g.clone(), set);
-        }
-        // Groups of each host, directly and through ancestors.
+        let mut ancestors: HashMap<&str, Vec<String>> = HashMap::new();
         let mut host_all: HashMap<String, HashSet<String>> = HashMap::new();
         for g in self.groups.values() {
+            if g.hosts.is_empty() {
+                continue;
+            }
+            let up = ancestors.entry(g.name.as_str()).or_insert_with(|| {
+                let mut seen: HashSet<&str> = HashSet::new();
+                let mut todo: Vec<&str> = vec![g.name.as_str()];
+                while let Some(x) = todo.pop() {
+                    for p in parents.get(x).map(|v| v.as_slice()).unwrap_or(&[]) {
+                        if seen.insert(p.as_str()) {
+                            todo.push(p.as_str());
+                        }
+                    }
+                }
+                seen.into_iter().map(str::to_string).collect()
+            });
             for h in &g.hosts {
                 let e = host_all.entry(h.clone()).or_default();
                 e.insert(g.name.clone());
-                if let Some(a) = ancestors.get(&g.name) {
-                    e.extend(a.iter().cloned());
-                }
+                e.extend(up.iter().cloned());
             }
         }
         // ungrouped
         let names: Vec<String> = self.hosts.keys().cloned().collect();
+        let mut leave_ungrouped: HashSet<String> = HashSet::new();
         for h in &names {
             let mine = host_all.entry(h.clone()).or_default();
             if mine.contains("ungrouped") {
                 if mine.iter().any(|g| g != "all" && g != "ungrouped") {
                     self.members.remove(&("ungrouped".to_string(), h.clone()));
-                    if let Some(u) = self.groups.get_mut("ungrouped") {
-                        u.hosts.retain(|x| x != h);
-                    }
+                    leave_ungrouped.insert(h.clone());
                     mine.remove("ungrouped");
                 }
             } else if mine.iter().all(|g| g == "all") {
@@ -402,6 +422,11 @@ impl Inventory {
                 mine.insert("ungrouped".to_string());
                 mine.insert("all".to_string());
             }
+        }
+        if !leave_ungrouped.is_empty()
+            && let Some(u) = self.groups.get_mut("ungrouped")
+        {
+            u.hosts.retain(|x| !leave_ungrouped.contains(x));
         }
         // Depth: the longest path from `all`.
         let mut depth: HashMap<String, usize> = HashMap::new();
@@ -429,7 +454,7 @@ impl Inventory {
         }
         let mut group_hosts = HashMap::new();
         for g in self.groups.keys() {
-            group_hosts.insert(g.clone(), self.expand_group(g));
+            group_hosts.insert(g.clone(), OnceLock::new());
         }
         self.derived = Derived {
             depth,
@@ -485,14 +510,14 @@ impl Inventory {
 
     /// Ansible's `group.get_hosts()`: the group's own hosts, then its descendants' level by level.
     fn expand_group(&self, group: &str) -> Vec<String> {
-        let mut order = vec![group.to_string()];
-        let mut seen: HashSet<String> = HashSet::from([group.to_string()]);
+        let mut order: Vec<&str> = vec![group];
+        let mut seen: HashSet<&str> = HashSet::from([group]);
         let mut i = 0;
         while i < order.len() {
-            if let Some(g) = self.groups.get(&order[i]) {
+            if let Some(g) = self.groups.get(order[i]) {
                 for c in &g.children {
-                    if seen.insert(c.clone()) {
-                        order.push(c.clone());
+                    if seen.insert(c.as_str()) {
+                        order.push(c.as_str());
                     }
                 }
             }
@@ -500,7 +525,7 @@ impl Inventory {
         }
         let mut hosts = Vec::new();
         let mut seen_h: HashSet<&str> = HashSet::new();
-        for g in &order {
+        for g in order {
             if let Some(grp) = self.groups.get(g) {
                 for h in &grp.hosts {
                     if seen_h.insert(h.as_str()) {
@@ -513,11 +538,10 @@ impl Inventory {
     }
 
     pub(crate) fn group_hosts(&self, group: &str) -> &[String] {
-        self.derived
-            .group_hosts
-            .get(group)
-            .map(|v| v.as_slice())
-            .unwrap_or(&[])
+        match self.derived.group_hosts.get(group) {
+            Some(cell) => cell.get_or_init(|| self.expand_group(group)),
+            None => &[],
+        }
     }
 
     /// True when `name` is `localhost`, `127.0.0.1` or `::1` and the inventory does not define
@@ -549,7 +573,11 @@ impl Inventory {
 
     /// Hosts matching an Ansible host pattern, in inventory order.
     ///
-    /// See [`pattern`](self) rules: `all`, `*`, globs, `~regex`, `a:b`/`a,b` (union), `a:&b`
+    /// "Inventory order" is Ansible's: a group's hosts are its own hosts in the order they were
+    /// added, then its child groups' hosts level by level (so `all` lists `ungrouped` and the
+    /// top-level groups' hosts before those of nested groups), exactly as `groups[...]` lists them.
+    ///
+    /// The syntax (see `pattern.rs`): `all`, `*`, globs, `~regex`, `a:b`/`a,b` (union), `a:&b`
     /// (intersection), `a:!b` (exclusion), subscripts `g[0]`, `g[-1]`, `g[1:]`, `g[:2]`
     /// (inclusive ranges, as in Ansible). Each term yields hosts in its group's order and terms
     /// are combined in the order written, without duplicates. Nothing matching is an empty list;
@@ -656,17 +684,13 @@ impl Inventory {
         let all_hosts: Vec<String> = self.group_hosts("all").to_vec();
         let available: HashSet<&str> = all_hosts.iter().map(|s| s.as_str()).collect();
         let mut results: Map<String, J> = Map::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        // Iterative DFS to mirror the CLI's recursive format_group.
-        fn format(
-            inv: &Inventory,
-            g: &str,
-            available: &HashSet<&str>,
-            seen: &mut HashSet<String>,
-            results: &mut Map<String, J>,
-            depth: usize,
-        ) {
-            let Some(grp) = inv.groups.get(g) else { return };
+        // Every group reachable from `all` (the walk order does not matter: keys are sorted).
+        let mut seen: HashSet<&str> = HashSet::from(["all"]);
+        let mut todo: Vec<&str> = vec!["all"];
+        while let Some(g) = todo.pop() {
+            let Some(grp) = self.groups.get(g) else {
+                continue;
+            };
             let mut entry = Map::new();
             if g != "all" {
                 let hosts: Vec<J> = grp
@@ -679,24 +703,19 @@ impl Inventory {
                     entry.insert("hosts".into(), J::Array(hosts));
                 }
             }
-            results.insert(g.to_string(), J::Object(Map::new()));
-            let mut children = Vec::new();
+            if !grp.children.is_empty() {
+                let children = grp.children.iter().map(|c| J::String(c.clone()));
+                entry.insert("children".into(), J::Array(children.collect()));
+            }
             for c in &grp.children {
-                children.push(J::String(c.clone()));
-                if depth < 10_000 && seen.insert(c.clone()) {
-                    format(inv, c, available, seen, results, depth + 1);
+                if seen.insert(c.as_str()) {
+                    todo.push(c.as_str());
                 }
             }
-            if !children.is_empty() {
-                entry.insert("children".into(), J::Array(children));
-            }
-            if entry.is_empty() {
-                results.remove(g);
-            } else {
+            if !entry.is_empty() {
                 results.insert(g.to_string(), J::Object(entry));
             }
         }
-        format(self, "all", &available, &mut seen, &mut results, 0);
         let mut hostvars = Map::new();
         for h in &all_hosts {
             let hv = self.host_vars(h);
@@ -743,22 +762,69 @@ impl Inventory {
                 format!("{}--{}", "  |".repeat(d), n)
             }
         };
-        out.push(name(&format!("@{group}:"), depth));
-        let Some(g) = self.groups.get(group) else {
-            return;
-        };
-        if depth > 1_000 {
-            return;
+        // Depth first with an explicit stack: a group's line, its child groups, then its hosts.
+        enum Item<'a> {
+            Group(&'a str, usize),
+            Hosts(&'a str, usize),
         }
-        for c in &g.children {
-            self.graph_group(c, depth + 1, out);
-        }
-        if group != "all" {
-            for h in &g.hosts {
-                out.push(name(h, depth + 1));
+        let mut stack = vec![Item::Group(group, depth)];
+        while let Some(item) = stack.pop() {
+            match item {
+                Item::Group(g, d) => {
+                    out.push(name(&format!("@{g}:"), d));
+                    let Some(grp) = self.groups.get(g) else {
+                        continue;
+                    };
+                    if g != "all" {
+                        stack.push(Item::Hosts(g, d + 1));
+                    }
+                    for c in grp.children.iter().rev() {
+                        stack.push(Item::Group(c, d + 1));
+                    }
+                }
+                Item::Hosts(g, d) => {
+                    for h in self
+                        .groups
+                        .get(g)
+                        .map(|g| g.hosts.as_slice())
+                        .unwrap_or(&[])
+                    {
+                        out.push(name(h, d));
+                    }
+                }
             }
         }
     }
+}
+
+/// The error for an inventory path that does not exist, with the closest sibling as a hint.
+fn missing_source(src: &str) -> Error {
+    let path = Path::new(src);
+    let e = Error::inventory(format!("inventory source `{src}` does not exist"));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let siblings: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(close) = crate::error::did_you_mean(&name, siblings.iter().map(|s| s.as_str())) {
+        return e.hint(format!("did you mean `{}`?", dir.join(close).display()));
+    }
+    if !src.contains(['/', '\\']) {
+        return e.hint(format!(
+            "to use `{src}` as a host name rather than a file, add a comma: `{src},`"
+        ));
+    }
+    e.hint("give the path of an INI or YAML inventory file or directory, or a host list with a comma (`web1,web2` or `web1,` for one host)")
 }
 
 fn implicit_localhost_vars() -> Vars {
@@ -858,6 +924,12 @@ mod tests {
             inv.graph(),
             "@all:\n  |--@ungrouped:\n  |--@prod:\n  |  |--@web:\n  |  |  |--w1"
         );
+    }
+
+    #[test]
+    fn inventory_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Inventory>();
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::Inventory;
 use crate::error::{Error, Result, did_you_mean};
 use regex::Regex;
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 /// Names that select the implicit localhost when the inventory does not define them.
 pub(crate) const LOCALHOST: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -31,7 +32,9 @@ pub(crate) fn split_pattern(pattern: &str) -> Vec<String> {
     } else {
         vec![pattern]
     };
-    let word = Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").expect("static regex");
+    static WORD: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").expect("static regex"));
+    let word = &*WORD;
     let mut out = Vec::new();
     for piece in pieces {
         let p = piece.trim();

@@ -127,18 +127,17 @@ impl Parser<'_> {
     fn number(&mut self) -> Option<Value> {
         let start = self.i;
         while let Some(c) = self.peek() {
-            if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' {
-                self.i += 1;
-            } else if (c == b'+' || c == b'-')
+            let word = c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+            // A sign right after the `e` of a decimal exponent (`1e-3`) belongs to the number.
+            let exp_sign = (c == b'+' || c == b'-')
                 && self.i > start
                 && matches!(self.s[self.i - 1], b'e' | b'E')
                 && !self.s[start..self.i].starts_with(b"0x")
-                && !self.s[start..self.i].starts_with(b"0X")
-            {
-                self.i += 1;
-            } else {
+                && !self.s[start..self.i].starts_with(b"0X");
+            if !(word || exp_sign) {
                 break;
             }
+            self.i += 1;
         }
         let text = std::str::from_utf8(&self.s[start..self.i]).ok()?;
         py_number(text)

@@ -160,11 +160,11 @@ fn parse_group(
 fn add_hosts(inv: &mut Inventory, group: &str, hk: &Node, hv: &Node, path: &Path) -> Result<()> {
     let text = key_name(hk)?;
     let at = |off: usize| {
-        Location::new(
-            hk.loc.file.clone(),
-            hk.loc.line,
-            hk.loc.col + text[..off.min(text.len())].chars().count(),
-        )
+        let chars = text
+            .char_indices()
+            .take_while(|(i, c)| i + c.len_utf8() <= off)
+            .count();
+        Location::new(hk.loc.file.clone(), hk.loc.line, hk.loc.col + chars)
     };
     let (pattern, port) = range::split_port(&text)
         .map_err(|e| Error::inventory(e.msg).at(&at(e.offset)).hint(e.hint))?;
