@@ -877,6 +877,12 @@ impl Loader<'_> {
             return Some(direct.to_path_buf());
         }
         let mut cands = vec![dir.join("roles").join(name), dir.join(name)];
+        // A role's dependencies are also found next to it (its siblings in `roles/`).
+        if dir.join("tasks").is_dir() || dir.join("meta").is_dir() {
+            if let Some(parent) = dir.parent() {
+                cands.push(parent.join(name));
+            }
+        }
         for rp in &self.roles_path {
             cands.push(rp.join(name));
         }

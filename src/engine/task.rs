@@ -462,7 +462,7 @@ impl PlayRun<'_> {
         });
         if let Some(r) = &task.register {
             let mut v = Vars::new();
-            v.insert(r.clone(), o.to_value());
+            v.insert(r.clone(), registered(o));
             self.shared.set_vars(host, v);
         }
         self.emit_result(host, task, display, o, None);
@@ -682,7 +682,7 @@ impl PlayRun<'_> {
         });
         if let Some(r) = &task.register {
             let mut v = Vars::new();
-            v.insert(r.clone(), o.to_value());
+            v.insert(r.clone(), registered(o));
             self.shared.set_vars(host, v);
         }
     }
@@ -1408,6 +1408,13 @@ fn label_of(v: &Value) -> String {
         Some(s) => s.to_string(),
         None => serde_json::to_string(&crate::value::to_json(v)).unwrap_or_else(|_| v.to_string()),
     }
+}
+
+/// The value `register` stores: the result without internal `_ansible_*` keys.
+fn registered(o: &Outcome) -> Value {
+    let mut v = value_to_vars(&o.to_value());
+    v.retain(|k, _| !k.starts_with("_ansible_"));
+    vars_value(&v)
 }
 
 fn all_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {

@@ -69,9 +69,11 @@ impl Module for Debug {
                 }
                 Err(e) => return Err(e),
             };
-            let mut p = Plan::ok().with(&var, value.clone());
-            p.msg = Some(format!("{var}: {}", display(&value)));
-            return Ok(p);
+            // Shown like Ansible: `ok: [h] => {"var": value}` (the sink shows results marked
+            // `_ansible_verbose_always` in full); registered results drop `_ansible_*` keys.
+            return Ok(Plan::ok()
+                .with(&var, value)
+                .with("_ansible_verbose_always", true));
         }
         let msg = args
             .get("msg")
