@@ -144,6 +144,7 @@ pub fn load_str(text: &str, path: &Path) -> Result<Node> {
         file: file.clone(),
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
+        depth: 0,
     };
     b.document()
 }
@@ -152,6 +153,7 @@ struct Builder<'a> {
     file: Arc<PathBuf>,
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node>,
+    depth: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -206,6 +208,21 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&mut self, ev: Event<'a>, span: Span) -> Result<Node> {
+        const MAX_DEPTH: usize = 256;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Error::new(
+                ErrorKind::Yaml,
+                format!("YAML nests deeper than {MAX_DEPTH} levels"),
+            )
+            .at(&self.loc(&span)));
+        }
+        let r = self.node_inner(ev, span);
+        self.depth -= 1;
+        r
+    }
+
+    fn node_inner(&mut self, ev: Event<'a>, span: Span) -> Result<Node> {
         let loc = self.loc(&span);
         let (node, anchor) = match ev {
             Event::Alias(id) => {
@@ -576,6 +593,13 @@ mod tests {
         assert!(n.get("u").unwrap().to_value().is_safe());
         let e = load("x: !custom 1\n").unwrap_err();
         assert!(e.msg.contains("unsupported YAML tag"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(5000);
+        let e = load(&deep).unwrap_err();
+        assert!(e.msg.contains("nests deeper"), "{}", e.msg);
     }
 
     #[test]

@@ -1051,7 +1051,7 @@ impl PlayRun<'_> {
                             Value::from(fmt_time(std::time::SystemTime::now())),
                         );
                         o.result
-                            .insert("delta".into(), Value::from(format!("{:?}", t0.elapsed())));
+                            .insert("delta".into(), Value::from(fmt_delta(t0.elapsed())));
                     }
                     if out.rc != 0 && (fail_on_rc || !capture) {
                         o.status = Status::Failed;
@@ -1431,14 +1431,46 @@ fn any_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
     all_true(t, conds, ctx)
 }
 
+/// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), like Ansible's `start`/`end`.
 fn fmt_time(t: std::time::SystemTime) -> String {
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:06}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_micros()
+    )
+}
+
+/// `H:MM:SS.ffffff`, like Ansible's `delta`.
+fn fmt_delta(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}.{:06}", s / 3600, s % 3600 / 60, s % 60, d.subsec_micros())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_formats() {
+        let t = std::time::UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        assert_eq!(fmt_time(t), "2023-11-14 22:13:20.123456");
+        assert_eq!(fmt_delta(Duration::from_micros(3_723_000_001)), "1:02:03.000001");
+    }
 
     #[test]
     fn sequences() {

@@ -361,10 +361,12 @@ impl Module for File {
                         match ai.followed_kind() {
                             Kind::Dir => {}
                             Kind::Missing if ai.kind == Kind::Missing => {
+                                // Another host or process may create a shared parent at the
+                                // same time: an existing folder is fine.
                                 script.push_str(&format!(
-                                    " && mkdir -- {}{}",
-                                    quote(a),
-                                    attr_script(a, &c.attrs, set_mode)
+                                    " && {{ mkdir -- {q} 2>/dev/null || test -d {q}; }}{}",
+                                    attr_script(a, &c.attrs, set_mode),
+                                    q = quote(a)
                                 ));
                                 created.push(a.clone());
                             }
