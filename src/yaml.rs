@@ -597,9 +597,12 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
-        let deep = "[".repeat(5000);
-        let e = load(&deep).unwrap_err();
-        assert!(e.msg.contains("nests deeper"), "{}", e.msg);
+        for n in [300, 5000] {
+            let deep = format!("{}{}", "[".repeat(n), "]".repeat(n));
+            let e = load(&deep).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Yaml, "{}", e.msg);
+            assert!(e.loc.is_some());
+        }
     }
 
     #[test]
