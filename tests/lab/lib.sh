@@ -20,6 +20,9 @@ OWNER_FILE=/run/prov-lab.owner
 PACKAGES=(debootstrap systemd-container iproute2 iptables openssh-client openssh-server)
 INCLUDE=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,python3
 
+set -E
+trap 'printf "[lab] ERROR: exit %s at %s:%s: %s\n" "$?" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
 log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -28,7 +31,10 @@ need_root() { [ "$(id -u)" -eq 0 ] || die "must run as root"; }
 # Serialise all lab scripts of this worktree (flock on the lab directory).
 take_lock() {
     exec 9<"$LAB_DIR"
-    flock -w 600 9 || die "another lab script is running (lock on $LAB_DIR)"
+    if ! flock -n 9; then
+        log "waiting for another lab script to finish (lock on $LAB_DIR)"
+        flock -w 300 9 || die "another lab script is still running (lock on $LAB_DIR)"
+    fi
 }
 
 ensure_packages() {
@@ -277,10 +283,23 @@ kill_host() {
             echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
             for i in $(seq 1 50); do grep -q 'populated 0' "$cg/cgroup.events" && break; sleep 0.1; done
         fi
-        # depth-first rmdir
-        find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-        [ ! -d "$cg" ] || log "WARNING: could not remove cgroup $cg"
     fi
+    # nspawn also mirrors lab-labN into the v1 name=systemd hierarchy: clean
+    # every hierarchy, depth-first; kill stragglers listed in them (they can
+    # only be this host's processes).
+    local h left
+    for h in /sys/fs/cgroup/*/lab-lab"$n"; do
+        [ -d "$h" ] || continue
+        for i in 1 2 3 4 5; do
+            find "$h" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+            [ -d "$h" ] || break
+            left="$(find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)"
+            # shellcheck disable=SC2086
+            [ -n "$left" ] && kill -KILL $left 2>/dev/null || true
+            sleep 0.2
+        done
+        [ ! -d "$h" ] || log "WARNING: could not remove cgroup $h"
+    done
 }
 
 boot_host() {
@@ -296,7 +315,7 @@ boot_host() {
         --machine="lab$n" --hostname="lab$n" --resolv-conf=off --timezone=off \
         --link-journal=no --console=read-only \
         --bind="$d/docker:/var/lib/docker" \
-        </dev/null >"$d/console.log" 2>&1 &
+        </dev/null >"$d/console.log" 2>&1 9<&- &
     local i
     for i in $(seq 1 50); do host_running "$n" && return 0; sleep 0.1; done
     tail -20 "$d/console.log" >&2
@@ -373,7 +392,7 @@ ensure_keys() {
     chmod 700 "$STATE"
     [ -f "$STATE/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C prov-lab -f "$STATE/id_ed25519"
     if [ ! -s "$STATE/deploy_password" ]; then
-        (umask 077; tr -dc 'A-Za-z0-9' </dev/urandom | head -c 20 >"$STATE/deploy_password")
+        (umask 077; head -c 15 /dev/urandom | base64 | tr '+/' 'xy' >"$STATE/deploy_password")
     fi
     chmod 600 "$STATE/deploy_password"
 }

@@ -100,7 +100,7 @@ AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 LogLevel ERROR
 CONF
-    /usr/sbin/sshd -f "$MANY/m$i.conf" -E "$MANY/m$i.log" || die "sshd m$i failed to start (log: $MANY/m$i.log)"
+    /usr/sbin/sshd -f "$MANY/m$i.conf" -E "$MANY/m$i.log" 9<&- || die "sshd m$i failed to start (log: $MANY/m$i.log)"
     started=$((started + 1))
 done
 
