@@ -40,7 +40,7 @@ take_lock() {
 ensure_packages() {
     local missing=() p
     for p in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -c 'install ok installed' >/dev/null || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     log "installing packages: ${missing[*]}"
@@ -142,7 +142,7 @@ ensure_network() {
         log "creating bridge $BRIDGE $GATEWAY/24"
         ip link add "$BRIDGE" type bridge
     fi
-    ip addr show dev "$BRIDGE" | grep -q "inet $GATEWAY/24" || ip addr add "$GATEWAY/24" dev "$BRIDGE"
+    ip addr show dev "$BRIDGE" | grep -c "inet $GATEWAY/24" >/dev/null || ip addr add "$GATEWAY/24" dev "$BRIDGE"
     ip link set "$BRIDGE" up
     if [ ! -f "$STATE/ip_forward.orig" ]; then
         cat /proc/sys/net/ipv4/ip_forward >"$STATE/ip_forward.orig"
@@ -176,7 +176,7 @@ ensure_netns() {
     fi
     ip link set "$veth" master "$BRIDGE" up
     ip -n "$ns" link set lo up
-    ip -n "$ns" addr show dev eth0 | grep -q "inet $ip/24" || ip -n "$ns" addr add "$ip/24" dev eth0
+    ip -n "$ns" addr show dev eth0 | grep -c "inet $ip/24" >/dev/null || ip -n "$ns" addr add "$ip/24" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" route replace default via "$GATEWAY"
 }
@@ -187,8 +187,10 @@ host_pid() {
     local pf; pf="$(host_dir "$1")/nspawn.pid"
     [ -f "$pf" ] || return 1
     local pid; pid="$(cat "$pf")"
-    [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd-nspawn ] \
-        && echo "$pid"
+    # alive, really nspawn, and not a zombie waiting to be reaped
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd-nspawn ] || return 1
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 1
+    echo "$pid"
 }
 
 host_running() { host_pid "$1" >/dev/null; }
@@ -271,8 +273,8 @@ kill_host() {
     if pid="$(host_pid "$n")"; then
         # nspawn forwards SIGTERM to the container's init as SIGRTMIN+3 (poweroff)
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
-        if [ -d "/proc/$pid" ]; then
+        for i in $(seq 1 100); do host_running "$n" || break; sleep 0.2; done
+        if host_running "$n"; then
             log "lab$n: no clean shutdown in 20 s, killing"
             kill -KILL "$pid" 2>/dev/null || true
         fi

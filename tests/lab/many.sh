@@ -56,7 +56,7 @@ T0=$SECONDS
 
 if [ ! -f "$MANY/port" ]; then
     # 22 is usable only if nothing listens on it on a wildcard or 127.0.1.x address
-    if ss -Hltn | awk '{print $4}' | grep -Eq '^(0\.0\.0\.0|\*|\[::\]|127\.0\.1\.[0-9]+):22$'; then
+    if ss -Hltn | awk '{print $4}' | grep -Ec '^(0\.0\.0\.0|\*|\[::\]|127\.0\.1\.[0-9]+):22$' >/dev/null; then
         echo 2222 >"$MANY/port"
     else
         echo 22 >"$MANY/port"
