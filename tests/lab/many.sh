@@ -6,13 +6,15 @@
 #   many.sh down   stop them all and remove tests/lab/.state/many
 # Tasks run against these hosts must use per-host paths
 # (e.g. /tmp/prov-many/{{ inventory_hostname }}), since the filesystem is shared.
+# Each one sets HOME to its own folder (.state/many/home/mN); the working
+# directory at login is still /root.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 MANY="$STATE/many"
 
 many_pids() {
     local f
-    for f in "$MANY"/m*.pid; do [ -f "$f" ] && echo "$f"; done
+    for f in "$MANY"/m*.pid; do if [ -f "$f" ]; then echo "$f"; fi; done
 }
 
 stop_one() {   # pidfile
@@ -99,7 +101,11 @@ PrintMotd no
 AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 LogLevel ERROR
+# own home per fake host: no collisions in ~ between hosts that share one
+# filesystem, and root's ~/.bashrc on this machine (slow pyenv init) is skipped
+SetEnv HOME=$MANY/home/m$i
 CONF
+    mkdir -p "$MANY/home/m$i"
     /usr/sbin/sshd -f "$MANY/m$i.conf" -E "$MANY/m$i.log" 9<&- || die "sshd m$i failed to start (log: $MANY/m$i.log)"
     started=$((started + 1))
 done
