@@ -15,7 +15,7 @@ T0=$SECONDS
 
 # hosts: those with state plus any cgroup left behind
 hosts=()
-mapfile -t hosts < <( { existing_hosts; for c in /sys/fs/cgroup/*/lab-lab*; do [ -d "$c" ] && echo "${c##*/lab-lab}"; done; } | sort -nu)
+mapfile -t hosts < <( { existing_hosts; for c in /sys/fs/cgroup/*/lab-lab*; do if [ -d "$c" ]; then echo "${c##*/lab-lab}"; fi; done; } | sort -nu)
 for n in "${hosts[@]}"; do
     [ -n "$n" ] || continue
     log "stopping lab$n"
