@@ -61,7 +61,9 @@ host_cg() { echo "$CGROOT/lab-lab$1"; }
 claim_owner() {
     if [ -f "$OWNER_FILE" ]; then
         local o; o="$(cat "$OWNER_FILE")"
-        [ "$o" = "$STATE" ] || die "the lab is owned by $o (run its down.sh first)"
+        if [ "$o" != "$STATE" ] && [ -d "$o" ]; then
+            die "the lab is owned by $o (run its down.sh first)"
+        fi
     fi
     echo "$STATE" >"$OWNER_FILE"
 }
@@ -69,7 +71,9 @@ claim_owner() {
 check_owner() {
     if [ -f "$OWNER_FILE" ]; then
         local o; o="$(cat "$OWNER_FILE")"
-        [ "$o" = "$STATE" ] || die "the lab is owned by $o, not by this worktree"
+        if [ "$o" != "$STATE" ] && [ -d "$o" ]; then
+            die "the lab is owned by $o, not by this worktree (use its scripts)"
+        fi
     fi
 }
 
