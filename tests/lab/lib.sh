@@ -25,7 +25,7 @@ set -E
 LAB_LAST_ERR=""
 LAB_DIED=0
 trap 'LAB_LAST_ERR="exit $? at ${BASH_SOURCE[0]:-?}:$LINENO: $BASH_COMMAND"' ERR
-trap 'rc=$?; if [ $rc -ne 0 ] && [ $LAB_DIED -eq 0 ]; then printf "[lab] FAILED (%s)\n" "${LAB_LAST_ERR:-exit $rc}" >&2; fi' EXIT
+trap 'LAB_RC=$?; if [ $LAB_RC -ne 0 ] && [ $LAB_DIED -eq 0 ]; then printf "[lab] FAILED (%s)\n" "${LAB_LAST_ERR:-exit $LAB_RC}" >&2; fi' EXIT
 
 log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[lab] ERROR: %s\n' "$*" >&2; LAB_DIED=1; exit 1; }
@@ -87,8 +87,8 @@ mounts_under() {
 }
 
 umount_tree() {
-    local base="$1" m tries
-    for tries in 1 2 3; do
+    local base="$1" m
+    for _ in 1 2 3; do
         local any=0
         while read -r m; do
             [ -n "$m" ] || continue
@@ -104,7 +104,7 @@ umount_tree() {
 safe_rm() {
     local d="$1"
     [ -e "$d" ] || return 0
-    case "$d" in "$STATE"*|"$CACHE"/*) ;; *) die "refusing to remove $d";; esac
+    case "$d" in "$STATE"|"$STATE"/*|"$CACHE"/*) ;; *) die "refusing to remove $d";; esac
     umount_tree "$d"
     rm -rf --one-file-system "$d"
 }
@@ -114,6 +114,16 @@ safe_rm() {
 ensure_rootfs() {
     mkdir -p "$CACHE"
     if [ -f "$ROOTFS/.prov-lab-complete" ]; then
+        return 0
+    fi
+    # The cache may be shared by worktrees (PROV_LAB_CACHE): build under its lock.
+    exec 8<"$CACHE"
+    if ! flock -n 8; then
+        log "waiting for another rootfs build in $CACHE"
+        flock -w 900 8 || die "rootfs build in $CACHE still locked after 15 min"
+    fi
+    if [ -f "$ROOTFS/.prov-lab-complete" ]; then
+        exec 8<&-
         return 0
     fi
     # Leftovers of a killed build: unmount and remove.
@@ -140,6 +150,7 @@ ensure_rootfs() {
     umount_tree "$tmp"
     date -u +%FT%TZ >"$tmp/.prov-lab-complete"
     mv -T "$tmp" "$ROOTFS"
+    exec 8<&-
     log "rootfs ready in $((SECONDS - start)) s: $ROOTFS"
 }
 
@@ -326,8 +337,7 @@ boot_host() {
         --link-journal=no --console=read-only \
         --bind="$d/docker:/var/lib/docker" \
         </dev/null >"$d/console.log" 2>&1 9<&- &
-    local i
-    for i in $(seq 1 50); do host_running "$n" && return 0; sleep 0.1; done
+    for _ in $(seq 1 50); do host_running "$n" && return 0; sleep 0.1; done
     tail -20 "$d/console.log" >&2
     die "lab$n: systemd-nspawn did not start (log: $d/console.log)"
 }
