@@ -288,11 +288,11 @@ write_etc_hosts() {
 
 # Kill everything of a host (nspawn + container) and remove its cgroup.
 kill_host() {
-    local n="$1" d cg pid i; d="$(host_dir "$1")"; cg="$(host_cg "$1")"
+    local n="$1" d cg pid; d="$(host_dir "$1")"; cg="$(host_cg "$1")"
     if pid="$(host_pid "$n")"; then
         # nspawn forwards SIGTERM to the container's init as SIGRTMIN+3 (poweroff)
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 100); do host_running "$n" || break; sleep 0.2; done
+        for _ in $(seq 1 100); do host_running "$n" || break; sleep 0.2; done
         if host_running "$n"; then
             log "lab$n: no clean shutdown in 20 s, killing"
             kill -KILL "$pid" 2>/dev/null || true
@@ -302,7 +302,7 @@ kill_host() {
     if [ -d "$cg" ]; then
         if grep -q 'populated 1' "$cg/cgroup.events" 2>/dev/null; then
             echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
-            for i in $(seq 1 50); do grep -q 'populated 0' "$cg/cgroup.events" && break; sleep 0.1; done
+            for _ in $(seq 1 50); do grep -q 'populated 0' "$cg/cgroup.events" && break; sleep 0.1; done
         fi
     fi
     # nspawn also mirrors lab-labN into the v1 name=systemd hierarchy: clean
@@ -311,7 +311,7 @@ kill_host() {
     local h left
     for h in /sys/fs/cgroup/*/lab-lab"$n"; do
         [ -d "$h" ] || continue
-        for i in 1 2 3 4 5; do
+        for _ in 1 2 3 4 5; do
             find "$h" -depth -type d -exec rmdir {} \; 2>/dev/null || true
             [ -d "$h" ] || break
             left="$(find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)"
