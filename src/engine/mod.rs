@@ -275,25 +275,22 @@ impl Runner {
                 s.ignored += st.stats.ignored;
             }
             res?;
-            // A failure in a serial batch stops the rest of the play (Ansible's behaviour).
-            let any_failed = batch.iter().any(|h| {
-                stats
-                    .get(h)
-                    .is_some_and(|s| s.failed > 0 || s.unreachable > 0)
-            });
-            if any_failed && !play.serial.is_empty() && batch.len() < hosts.len() {
-                let total_failed = hosts
-                    .iter()
-                    .filter(|h| {
-                        stats
-                            .get(*h)
-                            .is_some_and(|s| s.failed > 0 || s.unreachable > 0)
-                    })
-                    .count();
-                let pct = play.max_fail_percentage.unwrap_or(0.0);
-                if (total_failed as f64) * 100.0 / (batch.len() as f64) > pct {
-                    break;
-                }
+            // Later batches run unless the whole batch failed, or max_fail_percentage of the
+            // batch was exceeded (Ansible's linear strategy with serial).
+            let failed_in_batch = batch
+                .iter()
+                .filter(|h| {
+                    stats
+                        .get(*h)
+                        .is_some_and(|s| s.failed > 0 || s.unreachable > 0)
+                })
+                .count();
+            let abort = match play.max_fail_percentage {
+                Some(p) => (failed_in_batch as f64) * 100.0 / (batch.len() as f64) > p,
+                None => failed_in_batch == batch.len(),
+            };
+            if abort && failed_in_batch > 0 {
+                break;
             }
         }
         Ok(())
