@@ -1,0 +1,359 @@
+//! Engine semantics through the `prov` binary, on several local hosts (each with its own folder).
+
+mod common;
+use common::Project;
+
+/// Three local hosts in two groups.
+const INV: &str = "[web]\nw1 ansible_connection=local\nw2 ansible_connection=local\n[db]\nd1 ansible_connection=local\n";
+
+fn project(name: &str, play: &str) -> Project {
+    let p = Project::new(name);
+    p.file("inv.ini", INV).file("site.yml", play);
+    p
+}
+
+#[test]
+fn serial_batches_and_abort_when_a_whole_batch_fails() {
+    let p = project(
+        "serial",
+        r#"
+- hosts: all
+  gather_facts: no
+  serial: 1
+  tasks:
+    - shell: echo {{ inventory_hostname }} >> {dir}/order
+    - command: /bin/false
+      when: inventory_hostname == 'w1'
+    - shell: echo {{ inventory_hostname }} >> {dir}/after
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.code(2);
+    // The first batch (w1) failed entirely: later batches do not run.
+    assert_eq!(p.read("order"), "w1\n");
+    assert!(!p.exists("after"));
+}
+
+#[test]
+fn serial_continues_after_partial_failure_and_orders_batches() {
+    let p = project(
+        "serial2",
+        r#"
+- hosts: all
+  gather_facts: no
+  serial: [2, 1]
+  tasks:
+    - shell: echo {{ inventory_hostname }} >> {dir}/order
+    - command: /bin/false
+      when: inventory_hostname == 'w1'
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).code(2);
+    let order = p.read("order");
+    let lines: Vec<&str> = order.lines().collect();
+    assert_eq!(lines.len(), 3, "{order}");
+    assert_eq!(lines[2], "d1", "the second batch runs after the first: {order}");
+}
+
+#[test]
+fn any_errors_fatal_stops_every_host() {
+    let p = project(
+        "aef",
+        r#"
+- hosts: all
+  gather_facts: no
+  any_errors_fatal: true
+  tasks:
+    - command: /bin/false
+      when: inventory_hostname == 'd1'
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).code(2);
+    for h in ["w1", "w2", "d1"] {
+        assert!(!p.exists(h), "{h} must not continue");
+    }
+}
+
+#[test]
+fn max_fail_percentage_aborts() {
+    let p = project(
+        "mfp",
+        r#"
+- hosts: all
+  gather_facts: no
+  max_fail_percentage: 20
+  tasks:
+    - command: /bin/false
+      when: inventory_hostname == 'd1'
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).code(2);
+    assert!(!p.exists("w1"));
+}
+
+#[test]
+fn failed_host_leaves_the_play_others_continue() {
+    let p = project(
+        "leave",
+        r#"
+- hosts: all
+  gather_facts: no
+  tasks:
+    - command: /bin/false
+      when: inventory_hostname == 'w2'
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.code(2);
+    assert!(p.exists("w1") && p.exists("d1") && !p.exists("w2"));
+    assert_eq!(r.recap("w2")[3], 1);
+}
+
+#[test]
+fn free_strategy_runs_every_host_to_the_end() {
+    let p = project(
+        "free",
+        r#"
+- hosts: all
+  gather_facts: no
+  strategy: free
+  tasks:
+    - shell: sleep 0.{{ 3 if inventory_hostname == 'w1' else 0 }}; echo {{ inventory_hostname }} >> {dir}/log
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert!(p.exists("w1") && p.exists("w2") && p.exists("d1"));
+}
+
+#[test]
+fn run_once_delegate_to_and_hostvars() {
+    let p = project(
+        "once",
+        r#"
+- hosts: all
+  gather_facts: no
+  tasks:
+    - name: one token for everyone
+      shell: echo token-$$
+      run_once: true
+      register: tok
+    - name: everyone sees it
+      copy: { dest: "{dir}/{{ inventory_hostname }}.tok", content: "{{ tok.stdout }}" }
+    - name: facts set on one host are visible through hostvars
+      set_fact: { role_of_me: "{{ group_names | first }}" }
+    - name: delegated to localhost with the host's vars
+      copy:
+        dest: "{dir}/delegated-{{ inventory_hostname }}"
+        content: "{{ hostvars['d1'].role_of_me }} {{ inventory_hostname }}"
+      delegate_to: localhost
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success().stdout_has("[w1 -> localhost]");
+    let t1 = p.read("w1.tok");
+    assert!(t1.starts_with("token-"));
+    assert_eq!(p.read("w2.tok"), t1);
+    assert_eq!(p.read("d1.tok"), t1);
+    assert_eq!(p.read("delegated-w2"), "db w2");
+}
+
+#[test]
+fn until_retries_and_changed_failed_when() {
+    let p = project(
+        "until",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - name: succeeds on the third attempt
+      shell: n=$(cat {dir}/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > {dir}/n; echo $n
+      register: r
+      until: r.stdout | int >= 3
+      retries: 5
+      delay: 0
+    - name: never changed
+      command: echo hi
+      changed_when: false
+    - name: fails on output
+      command: echo ERROR
+      register: e
+      failed_when: "'ERROR' in e.stdout"
+      ignore_errors: true
+    - assert:
+        that:
+          - r.attempts == 3
+          - e is failed
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success().stdout_has("FAILED - RETRYING");
+    assert_eq!(p.read("n"), "3\n");
+    let rc = r.recap("d1");
+    assert_eq!(rc[1], 1, "only the retried shell changed: {}", r.stdout);
+    assert_eq!(rc[6], 1);
+}
+
+#[test]
+fn includes_imports_roles_and_vars_files() {
+    let p = project(
+        "includes",
+        r#"
+- import_playbook: first.yml
+- hosts: d1
+  gather_facts: no
+  vars_files:
+    - vars/common.yml
+  tasks:
+    - import_tasks: tasks/static.yml
+    - include_tasks: "tasks/{{ which }}.yml"
+    - include_role: { name: greeter, tasks_from: other }
+    - include_vars: { file: vars/more.yml, name: more }
+    - copy: { dest: "{dir}/more", content: "{{ more.extra }}" }
+"#,
+    );
+    p.file("first.yml", "- hosts: w1\n  gather_facts: no\n  tasks:\n    - file: path={dir}/first state=touch\n")
+        .file("vars/common.yml", "which: dynamic\ngreeting: hello\n")
+        .file("vars/more.yml", "extra: 42\n")
+        .file("tasks/static.yml", "- copy: { dest: '{dir}/static', content: '{{ greeting }}' }\n")
+        .file("tasks/dynamic.yml", "- copy: { dest: '{dir}/dynamic', content: '{{ which }}' }\n")
+        .file("roles/greeter/defaults/main.yml", "who: world\n")
+        .file("roles/greeter/tasks/other.yml", "- copy: { dest: '{dir}/role', content: '{{ greeting }} {{ who }} {{ role_name }}' }\n");
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert!(p.exists("first"));
+    assert_eq!(p.read("static"), "hello");
+    assert_eq!(p.read("dynamic"), "dynamic");
+    assert_eq!(p.read("role"), "hello world greeter");
+    assert_eq!(p.read("more"), "42");
+}
+
+#[test]
+fn tags_always_never_and_start_at_task() {
+    let p = project(
+        "tags",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - { name: a, file: "path={dir}/a state=touch", tags: [x] }
+    - { name: b, file: "path={dir}/b state=touch", tags: [always] }
+    - { name: c, file: "path={dir}/c state=touch", tags: [never, debugonly] }
+    - { name: d, file: "path={dir}/d state=touch" }
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-t", "x"]).success();
+    assert!(p.exists("a") && p.exists("b") && !p.exists("c") && !p.exists("d"));
+    for f in ["a", "b"] {
+        std::fs::remove_file(p.path(f)).unwrap();
+    }
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert!(p.exists("a") && p.exists("b") && !p.exists("c") && p.exists("d"));
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-t", "debugonly"]).success();
+    assert!(p.exists("c"));
+    for f in ["a", "b", "c", "d"] {
+        std::fs::remove_file(p.path(f)).unwrap();
+    }
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--skip-tags", "x", "--start-at-task", "b"]).success();
+    assert!(!p.exists("a") && p.exists("b") && p.exists("d"));
+}
+
+#[test]
+fn meta_end_host_and_flush_handlers() {
+    let p = project(
+        "meta",
+        r#"
+- hosts: all
+  gather_facts: no
+  handlers:
+    - name: h
+      shell: echo {{ inventory_hostname }} >> {dir}/handled
+  tasks:
+    - command: "true"
+      notify: h
+    - meta: flush_handlers
+    - shell: test -s {dir}/handled && echo {{ inventory_hostname }} >> {dir}/after-flush
+    - meta: end_host
+      when: inventory_hostname != 'd1'
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert_eq!(p.read("handled").lines().count(), 3);
+    assert_eq!(p.read("after-flush").lines().count(), 3);
+    assert!(p.exists("d1") && !p.exists("w1") && !p.exists("w2"));
+}
+
+#[test]
+fn environment_no_log_and_check_mode_override() {
+    let p = project(
+        "env",
+        r#"
+- hosts: d1
+  gather_facts: no
+  environment: { GREETING: hi }
+  tasks:
+    - shell: echo "$GREETING $OTHER" > {dir}/env
+      environment: { OTHER: "there" }
+    - name: secret
+      debug: msg="the password is hunter2"
+      no_log: true
+    - name: always for real
+      file: path={dir}/real state=touch
+      check_mode: false
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success().stdout_lacks("hunter2");
+    assert_eq!(p.read("env"), "hi there\n");
+    std::fs::remove_file(p.path("real")).unwrap();
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--check"]).success();
+    assert!(p.exists("real"), "check_mode: false runs even under --check");
+}
+
+#[test]
+fn vars_prompt_off_a_tty_is_an_error_unless_given() {
+    let p = project(
+        "prompt",
+        "- hosts: d1\n  gather_facts: no\n  vars_prompt:\n    - name: answer\n      prompt: Answer?\n  tasks:\n    - copy: { dest: '{dir}/a', content: '{{ answer }}' }\n",
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("not a terminal")
+        .stderr_has("-e answer=");
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-e", "answer=42"]).success();
+    assert_eq!(p.read("a"), "42");
+}
+
+#[test]
+fn undefined_variable_names_variable_task_and_location() {
+    let p = project(
+        "undef",
+        "- hosts: d1\n  gather_facts: no\n  tasks:\n    - name: uses a typo\n      copy:\n        dest: /tmp/never\n        content: \"{{ greting }}\"\n",
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.code(2).stdout_has("greting").stdout_has("site.yml:4:7");
+}
+
+#[test]
+fn precedence_extra_vars_win_and_set_fact_beats_play_vars() {
+    let p = project(
+        "prec",
+        r#"
+- hosts: d1
+  gather_facts: no
+  vars: { a: play, b: play, c: play }
+  tasks:
+    - set_fact: { b: fact }
+    - copy:
+        dest: "{dir}/out"
+        content: "{{ a }} {{ b }} {{ c }} {{ d }}"
+      vars: { c: task, d: task }
+"#,
+    );
+    p.file("group_vars/all.yml", "a: group\nd: group\n");
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-e", "c=extra"]).success();
+    assert_eq!(p.read("out"), "play fact extra task");
+}
