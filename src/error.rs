@@ -68,9 +68,15 @@ pub enum ErrorKind {
     Other,
 }
 
-/// The crate's error: a kind, a message, and optional context.
+/// The crate's error: a kind, a message, and optional context. It is one pointer wide (the
+/// fields live in a box), so `Result<T>` stays small on the hot path; the fields are reached
+/// through `Deref` (`e.msg`, `e.loc`, ...).
 #[derive(Debug, Clone)]
-pub struct Error {
+pub struct Error(Box<ErrorData>);
+
+/// The fields of an [`Error`].
+#[derive(Debug, Clone)]
+pub struct ErrorData {
     /// What failed.
     pub kind: ErrorKind,
     /// The message, one sentence, no trailing period needed.
@@ -85,20 +91,33 @@ pub struct Error {
     pub task: Option<String>,
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorData;
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorData {
+        &mut self.0
+    }
+}
+
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// A new error of `kind` with `msg`.
     pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorData {
             kind,
             msg: msg.into(),
             loc: None,
             hint: None,
             host: None,
             task: None,
-        }
+        }))
     }
     /// A [`ErrorKind::Parse`] error.
     pub fn parse(msg: impl Into<String>) -> Self {

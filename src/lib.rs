@@ -6,9 +6,6 @@
 //! in check mode; everything that happens is an [`events::Event`] sent to [`events::Sink`]s, of
 //! which the human and JSON outputs in [`output`] are two.
 #![warn(missing_docs)]
-// Errors carry context (location, hint, host, task) and are on the cold path; boxing them would
-// only add noise at every construction site.
-#![allow(clippy::result_large_err)]
 
 pub mod cli;
 pub mod connection;

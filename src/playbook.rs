@@ -858,9 +858,7 @@ impl Loader<'_> {
                 .map(bool_of)
                 .transpose()?
                 .unwrap_or(false),
-            max_fail_percentage: opt(node, "max_fail_percentage")
-                .map(|n| num_of(n))
-                .transpose()?,
+            max_fail_percentage: opt(node, "max_fail_percentage").map(num_of).transpose()?,
             force_handlers: opt(node, "force_handlers")
                 .map(bool_of)
                 .transpose()?
@@ -878,10 +876,10 @@ impl Loader<'_> {
         }
         let mut cands = vec![dir.join("roles").join(name), dir.join(name)];
         // A role's dependencies are also found next to it (its siblings in `roles/`).
-        if dir.join("tasks").is_dir() || dir.join("meta").is_dir() {
-            if let Some(parent) = dir.parent() {
-                cands.push(parent.join(name));
-            }
+        if (dir.join("tasks").is_dir() || dir.join("meta").is_dir())
+            && let Some(parent) = dir.parent()
+        {
+            cands.push(parent.join(name));
         }
         for rp in &self.roles_path {
             cands.push(rp.join(name));
@@ -1091,7 +1089,7 @@ impl Loader<'_> {
         let mut out = Vec::new();
         for item in items {
             match self.load_task(item, base, parent, handlers)? {
-                Loaded::One(t) => out.push(t),
+                Loaded::One(t) => out.push(*t),
                 Loaded::Many(mut ts) => out.append(&mut ts),
             }
         }
@@ -1121,16 +1119,14 @@ impl Loader<'_> {
         let mut extra_args: Option<&Node> = None;
         for (k, v) in map {
             let key = key_str(k)?;
-            if is_block {
-                if !BLOCK_KEYWORDS.contains(&key.as_str()) {
-                    let mut e = k.error(format!("'{key}' is not a valid keyword on a block"));
-                    if let Some(s) = did_you_mean(&key, BLOCK_KEYWORDS.iter().copied()) {
-                        e = e.hint(format!("did you mean '{s}'?"));
-                    } else {
-                        e = e.hint("a block holds tasks under `block:`; modules cannot be used on the block itself");
-                    }
-                    return Err(e);
+            if is_block && !BLOCK_KEYWORDS.contains(&key.as_str()) {
+                let mut e = k.error(format!("'{key}' is not a valid keyword on a block"));
+                if let Some(s) = did_you_mean(&key, BLOCK_KEYWORDS.iter().copied()) {
+                    e = e.hint(format!("did you mean '{s}'?"));
+                } else {
+                    e = e.hint("a block holds tasks under `block:`; modules cannot be used on the block itself");
                 }
+                return Err(e);
             }
             match key.as_str() {
                 "name" => t.name = v.scalar_text(),
@@ -1265,7 +1261,7 @@ impl Loader<'_> {
             bt.name = t.name;
             bt.role = parent.role.clone();
             // Keywords already flowed into the children; the block itself keeps only its name.
-            return Ok(Loaded::One(bt));
+            return Ok(Loaded::One(Box::new(bt)));
         }
         let Some((mut aname, akey, aval)) = action else {
             return Err(node
@@ -1415,7 +1411,7 @@ impl Loader<'_> {
             _ => {}
         }
         t.inherit(parent);
-        Ok(Loaded::One(t))
+        Ok(Loaded::One(Box::new(t)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1515,7 +1511,7 @@ impl Loader<'_> {
 }
 
 enum Loaded {
-    One(Task),
+    One(Box<Task>),
     Many(Vec<Task>),
 }
 
@@ -1608,16 +1604,13 @@ pub fn load_role_ctx(
 
 /// Finds `dir/name.yml`, `.yaml`, or `name` (a file).
 pub fn find_main(dir: &Path, name: &str) -> Option<PathBuf> {
-    for c in [
+    [
         dir.join(format!("{name}.yml")),
         dir.join(format!("{name}.yaml")),
         dir.join(name),
-    ] {
-        if c.is_file() {
-            return Some(c);
-        }
-    }
-    None
+    ]
+    .into_iter()
+    .find(|c| c.is_file())
 }
 
 fn arg_loc(aval: &Node, extra: Option<&Node>, e: &Error) -> Option<Location> {
@@ -1636,14 +1629,13 @@ fn arg_loc(aval: &Node, extra: Option<&Node>, e: &Error) -> Option<Location> {
     None
 }
 
+/// The result of [`split_free_form`]: the free-form rest, and the `k=v` pairs.
+pub type FreeForm = (Option<String>, Vec<(String, String)>);
+
 /// Splits Ansible's free-form `k=v` text. For modules with a free-form option, words that are
 /// `known_option=value` are split out and the rest is kept verbatim as the free-form string; for
 /// other modules every word must be `k=v`.
-pub fn split_free_form(
-    text: &str,
-    doc: Option<&ModuleDoc>,
-    module: &str,
-) -> Result<(Option<String>, Vec<(String, String)>)> {
+pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Result<FreeForm> {
     let words = split_words(text)?;
     let free_form = match doc {
         Some(d) => d.free_form.is_some(),

@@ -380,9 +380,11 @@ impl<'a> Builder<'a> {
                     NodeValue::Float(f) => NodeValue::Float(f),
                     NodeValue::Int(i) => NodeValue::Float(i as f64),
                     _ => {
-                        return Err(
-                            Error::new(ErrorKind::Yaml, format!("`{text}` is not a float")).at(loc),
-                        );
+                        return Err(Error::new(
+                            ErrorKind::Yaml,
+                            format!("`{text}` is not a float"),
+                        )
+                        .at(loc));
                     }
                 },
                 "bool" => match resolve_plain(text) {

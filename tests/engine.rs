@@ -52,7 +52,10 @@ fn serial_continues_after_partial_failure_and_orders_batches() {
     let order = p.read("order");
     let lines: Vec<&str> = order.lines().collect();
     assert_eq!(lines.len(), 3, "{order}");
-    assert_eq!(lines[2], "d1", "the second batch runs after the first: {order}");
+    assert_eq!(
+        lines[2], "d1",
+        "the second batch runs after the first: {order}"
+    );
 }
 
 #[test]
@@ -215,13 +218,25 @@ fn includes_imports_roles_and_vars_files() {
     - copy: { dest: "{dir}/more", content: "{{ more.extra }}" }
 "#,
     );
-    p.file("first.yml", "- hosts: w1\n  gather_facts: no\n  tasks:\n    - file: path={dir}/first state=touch\n")
-        .file("vars/common.yml", "which: dynamic\ngreeting: hello\n")
-        .file("vars/more.yml", "extra: 42\n")
-        .file("tasks/static.yml", "- copy: { dest: '{dir}/static', content: '{{ greeting }}' }\n")
-        .file("tasks/dynamic.yml", "- copy: { dest: '{dir}/dynamic', content: '{{ which }}' }\n")
-        .file("roles/greeter/defaults/main.yml", "who: world\n")
-        .file("roles/greeter/tasks/other.yml", "- copy: { dest: '{dir}/role', content: '{{ greeting }} {{ who }} {{ role_name }}' }\n");
+    p.file(
+        "first.yml",
+        "- hosts: w1\n  gather_facts: no\n  tasks:\n    - file: path={dir}/first state=touch\n",
+    )
+    .file("vars/common.yml", "which: dynamic\ngreeting: hello\n")
+    .file("vars/more.yml", "extra: 42\n")
+    .file(
+        "tasks/static.yml",
+        "- copy: { dest: '{dir}/static', content: '{{ greeting }}' }\n",
+    )
+    .file(
+        "tasks/dynamic.yml",
+        "- copy: { dest: '{dir}/dynamic', content: '{{ which }}' }\n",
+    )
+    .file("roles/greeter/defaults/main.yml", "who: world\n")
+    .file(
+        "roles/greeter/tasks/other.yml",
+        "- copy: { dest: '{dir}/role', content: '{{ greeting }} {{ who }} {{ role_name }}' }\n",
+    );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
     assert!(p.exists("first"));
     assert_eq!(p.read("static"), "hello");
@@ -244,19 +259,31 @@ fn tags_always_never_and_start_at_task() {
     - { name: d, file: "path={dir}/d state=touch" }
 "#,
     );
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "-t", "x"]).success();
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-t", "x"])
+        .success();
     assert!(p.exists("a") && p.exists("b") && !p.exists("c") && !p.exists("d"));
     for f in ["a", "b"] {
         std::fs::remove_file(p.path(f)).unwrap();
     }
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
     assert!(p.exists("a") && p.exists("b") && !p.exists("c") && p.exists("d"));
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "-t", "debugonly"]).success();
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-t", "debugonly"])
+        .success();
     assert!(p.exists("c"));
     for f in ["a", "b", "c", "d"] {
         std::fs::remove_file(p.path(f)).unwrap();
     }
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "--skip-tags", "x", "--start-at-task", "b"]).success();
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "--skip-tags",
+        "x",
+        "--start-at-task",
+        "b",
+    ])
+    .success();
     assert!(!p.exists("a") && p.exists("b") && p.exists("d"));
 }
 
@@ -309,8 +336,12 @@ fn environment_no_log_and_check_mode_override() {
     r.success().stdout_lacks("hunter2");
     assert_eq!(p.read("env"), "hi there\n");
     std::fs::remove_file(p.path("real")).unwrap();
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "--check"]).success();
-    assert!(p.exists("real"), "check_mode: false runs even under --check");
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--check"])
+        .success();
+    assert!(
+        p.exists("real"),
+        "check_mode: false runs even under --check"
+    );
 }
 
 #[test]
@@ -323,7 +354,8 @@ fn vars_prompt_off_a_tty_is_an_error_unless_given() {
         .code(1)
         .stderr_has("not a terminal")
         .stderr_has("-e answer=");
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "-e", "answer=42"]).success();
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-e", "answer=42"])
+        .success();
     assert_eq!(p.read("a"), "42");
 }
 
@@ -354,6 +386,7 @@ fn precedence_extra_vars_win_and_set_fact_beats_play_vars() {
 "#,
     );
     p.file("group_vars/all.yml", "a: group\nd: group\n");
-    p.prov(&["run", "site.yml", "-i", "inv.ini", "-e", "c=extra"]).success();
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-e", "c=extra"])
+        .success();
     assert_eq!(p.read("out"), "play fact extra task");
 }

@@ -478,7 +478,7 @@ fn bad_vars_files_are_errors_with_locations() {
     let e = load(&[t.path("hosts")]).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Inventory);
     assert!(e.msg.contains("must be a mapping"), "{e}");
-    let loc = e.loc.unwrap();
+    let loc = e.loc.clone().unwrap();
     assert!(loc.file.ends_with("group_vars/web.yml"));
     assert_eq!((loc.line, loc.col), (1, 1));
 
@@ -487,7 +487,7 @@ fn bad_vars_files_are_errors_with_locations() {
     t.write("host_vars/w1.yml", "a: 1\nb: [\n");
     let e = load(&[t.path("hosts")]).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Yaml);
-    assert!(e.loc.unwrap().file.ends_with("host_vars/w1.yml"));
+    assert!(e.loc.clone().unwrap().file.ends_with("host_vars/w1.yml"));
 }
 
 /// One variable, `v`, set at every level; removing the top level each time must reveal the next.

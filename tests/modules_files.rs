@@ -2,8 +2,6 @@
 //! `LocalConnection` on real temp folders, the way the engine does it, and checked for exact
 //! results, diffs, idempotence and check mode.
 
-#![allow(clippy::result_large_err)] // prov::Error is large by design
-
 use prov::connection::Connection;
 use prov::connection::local::LocalConnection;
 use prov::modules::{Action, Args, Plan, Registry, Render, TaskCtx, validate_args};
@@ -372,7 +370,7 @@ async fn copy_src_to_folders_and_trailing_slash() {
         "{}",
         err.msg
     );
-    assert!(err.hint.unwrap().contains("play/files/missing.txt"));
+    assert!(err.hint.clone().unwrap().contains("play/files/missing.txt"));
     // content with a folder dest is an error
     let err = e
         .plan("copy", json!({"content": "x", "dest": out}))

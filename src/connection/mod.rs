@@ -276,7 +276,10 @@ pub trait Connection: Send + Sync {
             script.push_str(&format!("chgrp {} \"$t\" || exit 1; ", quote(g)));
         }
         if let Some(v) = &opts.validate {
-            script.push_str(&format!("{{ {}; }} >&2 || exit 86; ", v.replace("%s", "\"$t\"")));
+            script.push_str(&format!(
+                "{{ {}; }} >&2 || exit 86; ",
+                v.replace("%s", "\"$t\"")
+            ));
         }
         script.push_str("mv -f \"$t\" \"$d\" && trap - EXIT");
         let cmd = Cmd {

@@ -145,9 +145,9 @@ impl Render for TaskRender<'_> {
         );
         extra.insert("template_host".into(), Value::from(hostname()));
         let ctx = self.ctx.push(Arc::new(extra));
-        self.templar.render_text(text, &ctx).map_err(|e| Error {
-            msg: format!("{}: {}", origin.display(), e.msg),
-            ..e
+        self.templar.render_text(text, &ctx).map_err(|mut e| {
+            e.msg = format!("{}: {}", origin.display(), e.msg);
+            e
         })
     }
     fn eval(&self, expr: &str) -> Result<Value> {
@@ -260,8 +260,8 @@ impl PlayRun<'_> {
             }
         };
         // `pause` waits once per play, not once per host (as in Ansible).
-        let once = task.run_once
-            || matches!(&task.kind, TaskKind::Module { name, .. } if name == "pause");
+        let once =
+            task.run_once || matches!(&task.kind, TaskKind::Module { name, .. } if name == "pause");
         let run_on: Vec<String> = if once {
             vec![first.clone()]
         } else {
@@ -1458,7 +1458,13 @@ fn fmt_time(t: std::time::SystemTime) -> String {
 /// `H:MM:SS.ffffff`, like Ansible's `delta`.
 fn fmt_delta(d: Duration) -> String {
     let s = d.as_secs();
-    format!("{}:{:02}:{:02}.{:06}", s / 3600, s % 3600 / 60, s % 60, d.subsec_micros())
+    format!(
+        "{}:{:02}:{:02}.{:06}",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60,
+        d.subsec_micros()
+    )
 }
 
 #[cfg(test)]
@@ -1469,7 +1475,10 @@ mod tests {
     fn time_formats() {
         let t = std::time::UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
         assert_eq!(fmt_time(t), "2023-11-14 22:13:20.123456");
-        assert_eq!(fmt_delta(Duration::from_micros(3_723_000_001)), "1:02:03.000001");
+        assert_eq!(
+            fmt_delta(Duration::from_micros(3_723_000_001)),
+            "1:02:03.000001"
+        );
     }
 
     #[test]

@@ -42,13 +42,16 @@ pub(crate) struct PlayInfo {
     pub name: String,
 }
 
+/// A connection opened at most once, shared by concurrent callers.
+type ConnCell = Arc<OnceCell<Arc<dyn Connection>>>;
+
 /// State shared by every task of a run.
 pub(crate) struct Shared {
     pub inventory: Arc<Inventory>,
     pub templar: Templar,
     pub extra: Arc<Vars>,
     pub conns: tokio::sync::Mutex<HashMap<String, Arc<dyn Connection>>>,
-    cells: Mutex<HashMap<String, Arc<OnceCell<Arc<dyn Connection>>>>>,
+    cells: Mutex<HashMap<String, ConnCell>>,
     hosts: RwLock<HashMap<String, HostData>>,
     inv_vars: RwLock<HashMap<String, Arc<Vars>>>,
     play: RwLock<PlayInfo>,

@@ -492,7 +492,7 @@ mod tests {
         let mut inv = Inventory::default();
         let e = parse(&mut inv, "[g]\n\"éé[3:1]\" x=1\n", Path::new("h")).unwrap_err();
         assert!(e.msg.contains("backwards"), "{e}");
-        assert_eq!(e.loc.unwrap().line, 2);
+        assert_eq!(e.loc.clone().unwrap().line, 2);
         assert_eq!(indent_col("aé b", 2), 2);
         assert_eq!(indent_col("aé b", 3), 3);
         assert_eq!(indent_col("ab", 99), 3);
@@ -507,8 +507,8 @@ mod tests {
         assert!(parse_header(&ctx, "[web:vars]  # c", 1, 1).is_ok());
         let e = parse_header(&ctx, "[web:var]", 1, 1).unwrap_err();
         assert!(e.msg.contains("unknown type"), "{e}");
-        assert!(e.hint.unwrap().contains("[web:vars]"));
-        assert_eq!(e.loc.unwrap().col, 6);
+        assert!(e.hint.clone().unwrap().contains("[web:vars]"));
+        assert_eq!(e.loc.clone().unwrap().col, 6);
         assert!(
             parse_header(&ctx, "[web", 1, 1)
                 .unwrap_err()

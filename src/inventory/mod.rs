@@ -16,8 +16,6 @@
 //! another group are taken out of `ungrouped`. Then `group_vars/` and `host_vars/` next to each
 //! source (for a file, its folder; for a directory, the directory itself) are read.
 
-#![allow(clippy::result_large_err)] // crate::error::Error is the crate-wide error type; its size is the core's choice.
-
 mod ini;
 mod pattern;
 mod pyvalue;
@@ -914,7 +912,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.msg.contains("loop"), "{e}");
-        assert_eq!(e.loc.unwrap().line, 4);
+        assert_eq!(e.loc.clone().unwrap().line, 4);
     }
 
     #[test]

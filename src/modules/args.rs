@@ -506,7 +506,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.msg, "module 'demo' has no option 'stat'");
-        assert!(e.hint.unwrap().contains("did you mean 'state'?"));
+        assert!(e.hint.clone().unwrap().contains("did you mean 'state'?"));
     }
 
     #[test]
@@ -522,7 +522,7 @@ mod tests {
             &vars(&[("path", Value::from("/x")), ("state", Value::from("absnt"))]),
         )
         .unwrap_err();
-        assert!(e.hint.unwrap().contains("absent"));
+        assert!(e.hint.clone().unwrap().contains("absent"));
         let e = validate_args(&DOC, &vars(&[])).unwrap_err();
         assert!(e.msg.contains("missing required option 'path'"));
         let e = validate_args(

@@ -5,7 +5,6 @@
 //! [`Action`](super::Action)s: `Put` for content (atomic temp file + rename, mode/owner applied
 //! first, optional `validate`), `Exec` for chmod/chown/mkdir/ln/rm/touch, and `LocalWrite` for
 //! fetch (applied with [`write_local_atomic`]).
-#![allow(clippy::result_large_err)] // crate::error::Error is shared and large by design
 
 pub mod blockinfile;
 pub mod copy;
