@@ -95,12 +95,10 @@ fn single_expression_returns_native_values() {
         t.render_str("{{ 1 }}{{ 2 }}", &ctx).unwrap(),
         Value::from("12")
     );
-    // ...unless they look like a list or dict literal (Ansible's literal_eval).
-    let lst = t.render_str("[{{ l[0] }}, '{{ s }}']", &ctx).unwrap();
-    assert_eq!(lst.len(), Some(2));
+    // Like ansible-core 2.19: no literal_eval of text that looks like a list.
     assert_eq!(
-        lst.get_item_by_index(1).unwrap(),
-        Value::from("Hello World")
+        t.render_str("[{{ l[0] }}, 2]", &ctx).unwrap(),
+        Value::from("[3, 2]")
     );
     // Text that merely starts with [ stays text and is never evaluated.
     assert_eq!(
@@ -643,6 +641,14 @@ fn list_and_dict_filters() {
             "[[1, 'x'], [2, 'x']]",
         ),
         ("{{ d | dictsort | first }}", "['a', [1, 2]]"),
+        (
+            "{{ [['a', 1]] | dict }} {{ {'a': 1} | list }}",
+            "{'a': 1} ['a']",
+        ),
+        (
+            "{{ -3 | abs }} {{ 8 | log(2) }} {{ 2 | pow(10) }} {{ 16 | root }} {{ 27 | root(3) | round }}",
+            "3 3.0 1024.0 4.0 3.0",
+        ),
     ]);
 }
 
@@ -706,6 +712,17 @@ fn jinja_tests() {
         ),
     ]);
     let ctx = ctx_yaml(BASE);
+    check(&[
+        (
+            "{{ {'finished': 1} is finished }} {{ [0, 1] is any }} {{ [0, 1] is all }}",
+            "True True False",
+        ),
+        (
+            "{{ (0.0 / 1) is nan }} {{ '/x' is abs }} {{ 'x' is abs }}",
+            "False True False",
+        ),
+        ("{{ l is not string }} {{ s is not mapping }}", "True True"),
+    ]);
     let e = err(&ctx, "{{ '1' is version('2', 'bogus') }}");
     assert!(e.msg.contains("version"), "{}", e.msg);
 }
@@ -803,6 +820,13 @@ fn file_template_and_first_found_lookups() {
         r(&ctx, "{{ lookup('template', 't.j2') }}"),
         "name=web\nincluded WEB\n"
     );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('template', 't.j2', template_vars={'name': 'db'}) }}"
+        ),
+        "name=db\nincluded DB\n"
+    );
     let found = r(
         &ctx,
         "{{ lookup('first_found', ['nope.txt', 'only_pb.txt', 'motd']) }}",
@@ -887,6 +911,13 @@ fn env_pipe_vars_and_list_lookups() {
     assert_eq!(
         r(&ctx, "{{ query('together', ['a', 'b'], [1]) }}"),
         "[['a', 1], ['b', None]]"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ query('subelements', [{'n': 'a', 'k': [1, 2]}], 'k') | map('last') | list }}"
+        ),
+        "[1, 2]"
     );
     let e = err(&ctx, "{{ lookup('pipes', 'x') }}");
     assert!(

@@ -683,11 +683,11 @@ fn to_yaml(v: Value, args: Rest<Value>) -> R {
         &args,
     )?;
     let indent = a.int_or("indent", 2)?.clamp(2, 9) as usize;
-    let flow = match a.get("default_flow_style") {
-        Some(v) if !v.is_none() => false,
-        _ => true,
-    };
-    py_yaml(&v, indent, flow).map(Value::from)
+    match a.get("default_flow_style") {
+        Some(f) if f.is_true() => Ok(Value::from(format!("{}\n", yaml_flow(&v)?))),
+        Some(f) if !f.is_none() => py_yaml(&v, indent, false).map(Value::from),
+        _ => py_yaml(&v, indent, true).map(Value::from),
+    }
 }
 
 fn to_nice_yaml(v: Value, args: Rest<Value>) -> R {

@@ -241,7 +241,7 @@ pub fn run(
     kw: &HashMap<String, Value>,
     ctx: &Context,
 ) -> Result<Vec<Value>> {
-    let kw_bool = |k: &str, d: bool| kw.get(k).map(|v| super::filters::to_bool(v)).unwrap_or(d);
+    let kw_bool = |k: &str, d: bool| kw.get(k).map(super::filters::to_bool).unwrap_or(d);
     match name {
         "env" => Ok(terms_flat(terms)
             .iter()

@@ -14,6 +14,9 @@
 //! Strings marked "safe" ([`Value::from_safe_string`], which is how `!unsafe` YAML is loaded) are
 //! never templated; use [`mark_unsafe`] for data that came from hosts (registered results, facts).
 
+// The crate-wide `Error` is large; boxing it is a crate-wide decision, not this module's.
+#![allow(clippy::result_large_err)]
+
 mod context;
 pub mod filters;
 pub mod lookups;
@@ -368,8 +371,9 @@ impl Templar {
         if let Some(expr) = single_expression(s) {
             return self.eval_inner(expr, ctx);
         }
-        let out = self.render_text_inner(s, ctx)?;
-        Ok(literal_eval(&out).unwrap_or_else(|| Value::from(out)))
+        // Like ansible-core 2.19, text with several parts stays text (older versions ran
+        // `literal_eval` on text that looked like a list or dict).
+        self.render_text_inner(s, ctx).map(Value::from)
     }
 
     /// Renders every string inside a value (maps, lists), keys included.
@@ -533,7 +537,11 @@ impl Templar {
         Ok(truthy_py(&self.eval(t, ctx)?))
     }
 
-    /// Runs a lookup plugin by name (`with_<name>` loops): the list of results.
+    /// Runs a lookup plugin by name, for `with_<name>` loops: the list of results.
+    ///
+    /// `terms` are the items of the (rendered) loop value, like Ansible: a list gives its items,
+    /// any other value is one term (`with_items: "{{ xs }}"` passes the items of `xs`,
+    /// `with_dict: "{{ d }}"` passes `[d]`).
     pub fn lookup(&self, name: &str, terms: &[Value], ctx: &Context) -> Result<Vec<Value>> {
         lookups::run(name, terms, &HashMap::new(), ctx)
     }
@@ -631,9 +639,8 @@ impl Templar {
         };
         paths.sort_by_key(|p| pos(p));
         for path in &paths {
-            let mut parts = path.split('.');
-            let root = parts.next()?;
-            if let Some((_, inner)) = frame.undefined.iter().find(|(n, _)| n == root) {
+            let (root, segs) = split_path(path);
+            if let Some((_, inner)) = frame.undefined.iter().find(|(n, _)| *n == root) {
                 return Some(inner.msg.clone());
             }
             if root == EXPR_VAR || root == "vars" || self.inner.globals.contains(root) {
@@ -646,25 +653,71 @@ impl Templar {
                 continue;
             };
             let mut walked = root.to_string();
-            for seg in parts {
-                let next = cur.get_attr(seg).unwrap_or_default();
+            for seg in segs {
+                let (next, shown) = match &seg {
+                    Seg::Attr(a) => (cur.get_attr(a).unwrap_or_default(), format!(".{a}")),
+                    Seg::Item(k) => (
+                        cur.get_item(k).unwrap_or_default(),
+                        format!("[{}]", filters::py_repr(k)),
+                    ),
+                };
                 if next.is_undefined() {
-                    return Some(format!(
-                        "'{walked}.{seg}' is undefined ('{}' has no attribute '{seg}')",
-                        if cur.kind() == ValueKind::Map {
-                            format!("{walked}")
-                        } else {
-                            format!("{} object", cur.kind())
+                    let what = match &seg {
+                        Seg::Attr(a) => format!("no attribute '{a}'"),
+                        Seg::Item(k) if k.is_number() && cur.kind() == ValueKind::Seq => {
+                            format!("no item {k} (it has {} items)", cur.len().unwrap_or(0))
                         }
+                        Seg::Item(k) => format!("no key {}", filters::py_repr(k)),
+                    };
+                    let owner = if matches!(cur.kind(), ValueKind::Map | ValueKind::Seq) {
+                        format!("'{walked}'")
+                    } else {
+                        format!("'{}' object", filters::type_name(&cur))
+                    };
+                    return Some(format!(
+                        "'{walked}{shown}' is undefined ({owner} has {what})"
                     ));
                 }
-                walked.push('.');
-                walked.push_str(seg);
+                walked.push_str(&shown);
                 cur = next;
             }
         }
         frame.undefined.first().map(|(_, e)| e.msg.clone())
     }
+}
+
+/// One step of a variable path from `undeclared_variables`.
+enum Seg {
+    Attr(String),
+    Item(Value),
+}
+
+/// Splits `a.b[0]['c']` into the root name and its steps.
+fn split_path(path: &str) -> (&str, Vec<Seg>) {
+    let end = path.find(['.', '[']).unwrap_or(path.len());
+    let root = &path[..end];
+    let mut segs = Vec::new();
+    let mut rest = &path[end..];
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let e = r.find(['.', '[']).unwrap_or(r.len());
+            segs.push(Seg::Attr(r[..e].to_string()));
+            rest = &r[e..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let Some(e) = r.find(']') else { break };
+            let lit = r[..e].trim();
+            let key = if let Ok(i) = lit.parse::<i64>() {
+                Value::from(i)
+            } else {
+                Value::from(lit.trim_matches(['\'', '"']))
+            };
+            segs.push(Seg::Item(key));
+            rest = &r[e + 1..];
+        } else {
+            break;
+        }
+    }
+    (root, segs)
 }
 
 fn find_word(hay: &str, word: &str) -> Option<usize> {
@@ -719,32 +772,4 @@ fn mj_plain(e: minijinja::Error) -> Error {
 /// Python's truthiness.
 pub fn truthy_py(v: &Value) -> bool {
     v.is_true()
-}
-
-/// Ansible turns rendered text that looks like a list, dict or boolean into that value
-/// (`"[{{ a }}, {{ b }}]"` is a list). Only literals are accepted: the text is evaluated in an
-/// environment without variables, filters or functions.
-fn literal_eval(out: &str) -> Option<Value> {
-    let t = out.trim();
-    if t == "True" {
-        return Some(Value::from(true));
-    }
-    if t == "False" {
-        return Some(Value::from(false));
-    }
-    if !(t.starts_with('[') || t.starts_with('{')) {
-        return None;
-    }
-    static LIT: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
-    let env = LIT.get_or_init(|| {
-        let mut e = Environment::empty();
-        e.set_undefined_behavior(UndefinedBehavior::Strict);
-        e
-    });
-    let expr = env.compile_expression(t).ok()?;
-    if !expr.undeclared_variables(false).is_empty() {
-        return None;
-    }
-    let v = expr.eval(()).ok()?;
-    matches!(v.kind(), ValueKind::Seq | ValueKind::Map).then_some(v)
 }
