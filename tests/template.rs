@@ -284,6 +284,40 @@ fn undefined_variables_are_named() {
 }
 
 #[test]
+fn undefined_chains_behave_like_ansible() {
+    // Ansible's undefined is chainable for `is defined` and `default`; strict everywhere else.
+    check(&[
+        (
+            "{{ x.y is defined }} {{ x.y.z is undefined }} {{ x.y is not defined }}",
+            "False True True",
+        ),
+        (
+            "{{ d.zz.q is defined }} {{ d.c.x is defined }} {{ d.c.x | default('n') }}",
+            "False True é",
+        ),
+        (
+            "{{ x.y | default('z') }} {{ x.y|d('w') }} {{ d.nope.deeper | default(1) }}",
+            "z w 1",
+        ),
+        (
+            "{% if cfg.enabled is defined and cfg.enabled %}on{% else %}off{% endif %}",
+            "off",
+        ),
+        ("{{ 'x.y is defined' }}", "x.y is defined"),
+    ]);
+    let ctx = ctx_yaml(BASE);
+    let e = err(&ctx, "{{ x.y }}");
+    assert!(e.msg.contains("'x' is undefined"), "{}", e.msg);
+    assert!(
+        !ctx.templar()
+            .eval_cond("cfg.enabled is defined and cfg.enabled", &ctx)
+            .unwrap()
+    );
+    let e = ctx.templar().eval_cond("cfg.enabled", &ctx).unwrap_err();
+    assert!(e.msg.contains("'cfg' is undefined"), "{}", e.msg);
+}
+
+#[test]
 fn syntax_errors_give_the_line() {
     let ctx = ctx_yaml(BASE);
     let e = ctx

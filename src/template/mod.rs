@@ -17,6 +17,7 @@
 // The crate-wide `Error` is large; boxing it is a crate-wide decision, not this module's.
 #![allow(clippy::result_large_err)]
 
+mod chains;
 mod context;
 pub mod filters;
 pub mod lookups;
@@ -280,10 +281,12 @@ impl Templar {
         });
         env.set_loader(|name| {
             if let Some(src) = name.strip_prefix(INLINE) {
-                return Ok(Some(src.to_string()));
+                return Ok(Some(
+                    chains::rewrite(src).unwrap_or_else(|| src.to_string()),
+                ));
             }
             match std::fs::read_to_string(name) {
-                Ok(s) => Ok(Some(s)),
+                Ok(s) => Ok(Some(chains::rewrite(&s).unwrap_or(s))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(minijinja::Error::new(
                     MjKind::InvalidOperation,
@@ -555,6 +558,14 @@ impl Templar {
         ctx: &Context,
         frame: &Frame,
     ) -> RenderError {
+        // The compiled source can differ from `src` (see `chains`); spans refer to it.
+        let compiled = self
+            .inner
+            .env
+            .get_template(name)
+            .ok()
+            .map(|t| t.source().to_string());
+        let src = compiled.as_deref().unwrap_or(src);
         let snippet = e
             .range()
             .filter(|r| r.start >= offset && r.end <= src.len() && r.start < r.end)
@@ -643,7 +654,11 @@ impl Templar {
             if let Some((_, inner)) = frame.undefined.iter().find(|(n, _)| *n == root) {
                 return Some(inner.msg.clone());
             }
-            if root == EXPR_VAR || root == "vars" || self.inner.globals.contains(root) {
+            if root == EXPR_VAR
+                || root == chains::UNDEF
+                || root == "vars"
+                || self.inner.globals.contains(root)
+            {
                 continue;
             }
             if ctx.get_raw(root).is_none() {
