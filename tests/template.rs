@@ -270,6 +270,8 @@ fn undefined_variables_are_named() {
     let e = err(&ctx, "{{ foo }}");
     assert_eq!(e.kind, ErrorKind::Template);
     assert!(e.msg.contains("'foo' is undefined"), "{}", e.msg);
+    let e = err(&ctx, "{{ flagg }}");
+    assert_eq!(e.hint.as_deref(), Some("did you mean 'flag'?"));
     let e = err(&ctx, "a {{ s }} {{ foo | lower }}");
     assert!(e.msg.contains("'foo' is undefined"), "{}", e.msg);
     let e = err(&ctx, "{{ d.nope }}");

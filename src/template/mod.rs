@@ -497,7 +497,7 @@ impl Templar {
                 .undefined_message(&name, &src, EXPR_PREFIX.len(), None, ctx, &frame)
                 .unwrap_or_else(|| format!("'{}' is undefined", expr.trim()));
             return Err(RenderError {
-                err: Error::template(msg),
+                err: undefined_error(msg, ctx),
                 undefined: true,
             });
         }
@@ -587,7 +587,7 @@ impl Templar {
                         None => "undefined variable".to_string(),
                     });
                 RenderError {
-                    err: Error::template(at_line(msg)),
+                    err: undefined_error(at_line(msg), ctx),
                     undefined: true,
                 }
             }
@@ -698,6 +698,25 @@ impl Templar {
             }
         }
         frame.undefined.first().map(|(_, e)| e.msg.clone())
+    }
+}
+
+/// An undefined-variable error, with a "did you mean" hint for a misspelt variable name.
+fn undefined_error(msg: String, ctx: &Context) -> Error {
+    let name = msg
+        .strip_prefix('\'')
+        .and_then(|m| m.split_once("' is undefined"))
+        .map(|(n, _)| n)
+        .filter(|n| n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'));
+    let hint = name.and_then(|n| {
+        let names = ctx.names();
+        crate::error::did_you_mean(n, names.iter().map(String::as_str))
+            .map(|s| format!("did you mean '{s}'?"))
+    });
+    let err = Error::template(msg);
+    match hint {
+        Some(h) => err.hint(h),
+        None => err,
     }
 }
 
