@@ -475,6 +475,11 @@ fn string_and_conversion_filters() {
             "y n z",
         ),
         (
+            "{{ nope | default('x', boolean=False) }} {{ '' | default('x', boolean=True) }} {{ 0 | default('x', boolean=False) }}",
+            "x x 0",
+        ),
+        ("{{ ['a','A','b'] | unique }}", "['a', 'b']"),
+        (
             "{{ nope | default('d') }} {{ '' | default('d') }} {{ '' | default('d', true) }} {{ nope | d(1) }}",
             "d  d 1",
         ),

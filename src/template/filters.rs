@@ -972,6 +972,16 @@ fn join(v: Value, args: Rest<Value>) -> R {
     Ok(Value::from(parts.join(&sep)))
 }
 
+fn default(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("default", &["default_value", "boolean"], &args)?;
+    let dv = a.vals[0].clone().unwrap_or(Value::from(""));
+    if v.is_undefined() || (a.bool_or("boolean", false) && !v.is_true()) {
+        Ok(dv)
+    } else {
+        Ok(v)
+    }
+}
+
 fn type_debug(v: Value) -> R {
     Ok(Value::from(type_name(&v)))
 }
@@ -1935,6 +1945,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("string", string_filter);
     env.add_filter("join", join);
     env.add_filter("type_debug", type_debug);
+    env.add_filter("default", default);
+    env.add_filter("d", default);
     env.add_filter("ternary", ternary);
     env.add_filter("mandatory", mandatory);
     env.add_filter("b64encode", b64encode);
