@@ -201,7 +201,16 @@ fn fmt_float(f: f64) -> String {
         "nan".into()
     } else if f.is_infinite() {
         if f > 0.0 { "inf".into() } else { "-inf".into() }
-    } else if f.fract() == 0.0 && f.abs() < 1e16 {
+    } else if f != 0.0 && (f.abs() >= 1e16 || f.abs() < 1e-4) {
+        // Python's repr switches to exponent notation: 1e+16, 1.5e-05.
+        let e = format!("{f:e}");
+        let (m, exp) = e.split_once('e').unwrap_or((&e, "0"));
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        format!("{m}e{sign}{digits:0>2}")
+    } else if f.fract() == 0.0 {
         format!("{f:.1}")
     } else {
         format!("{f}")
@@ -2033,6 +2042,10 @@ mod unit {
         let v = Value::from_serialize(serde_json::json!({"a": [1, true, null, "x'y"], "b": 1.0}));
         assert_eq!(py_repr(&v), r#"{'a': [1, True, None, "x'y"], 'b': 1.0}"#);
         assert_eq!(py_str(&Value::from("s")), "s");
+        assert_eq!(fmt_float(1e20), "1e+20");
+        assert_eq!(fmt_float(1.5e-5), "1.5e-05");
+        assert_eq!(fmt_float(2.0), "2.0");
+        assert_eq!(fmt_float(0.1), "0.1");
     }
 
     #[test]

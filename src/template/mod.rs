@@ -13,6 +13,14 @@
 //!
 //! Strings marked "safe" ([`Value::from_safe_string`], which is how `!unsafe` YAML is loaded) are
 //! never templated; use [`mark_unsafe`] for data that came from hosts (registered results, facts).
+//!
+//! Semantics follow ansible-core 2.19: a template that is one `{{ expr }}` gives the native value,
+//! any other template gives text (no `literal_eval` of text that looks like a list), `None` prints
+//! as nothing, booleans as `True`/`False` and containers like Python's `repr`. Known differences:
+//! Python regular expressions are run by the `regex` crate (no look-around or backreferences in
+//! patterns); an undefined value is chainable only in `x.y is defined`/`is undefined` and
+//! `x.y | default(...)` (other uses of `x.y` with `x` undefined are errors, as they are in
+//! Ansible); `to_yaml` does not wrap long lines at 80 columns like PyYAML.
 
 // The crate-wide `Error` is large; boxing it is a crate-wide decision, not this module's.
 #![allow(clippy::result_large_err)]
