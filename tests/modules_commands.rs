@@ -689,7 +689,12 @@ async fn script_uploads_runs_and_cleans_up() {
         "{}",
         err.msg
     );
-    assert!(err.hint.clone().unwrap_or_default().contains("files/nope.sh"));
+    assert!(
+        err.hint
+            .clone()
+            .unwrap_or_default()
+            .contains("files/nope.sh")
+    );
     std::fs::remove_dir_all(d).unwrap();
 }
 

@@ -1410,11 +1410,12 @@ fn label_of(v: &Value) -> String {
     }
 }
 
-/// The value `register` stores: the result without internal `_ansible_*` keys.
+/// The value `register` stores: the result without internal `_ansible_*` keys, marked unsafe so
+/// that output from a host (`stdout`, file contents) is never templated.
 fn registered(o: &Outcome) -> Value {
     let mut v = value_to_vars(&o.to_value());
     v.retain(|k, _| !k.starts_with("_ansible_"));
-    vars_value(&v)
+    crate::template::mark_unsafe(&vars_value(&v))
 }
 
 fn all_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {

@@ -127,6 +127,11 @@ impl Shared {
 
     /// Stores gathered facts (`ansible_facts.x` and `ansible_x`).
     pub fn set_facts_map(&self, host: &str, facts: Vars) {
+        // Facts come from the host: never template them.
+        let facts: Vars = facts
+            .into_iter()
+            .map(|(k, v)| (k, crate::template::mark_unsafe(&v)))
+            .collect();
         let mut flat = Vars::new();
         flat.insert("ansible_facts".into(), crate::value::vars_value(&facts));
         for (k, v) in &facts {

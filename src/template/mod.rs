@@ -1,19 +1,77 @@
 //! Templating with minijinja: Ansible's filters, tests and lookups, strict undefined variables,
 //! and Ansible's lazy, recursive variable templating through [`Context`].
 //!
-//! STUB: the API below is the contract; the implementation is being written.
+//! How it fits together:
+//! - [`Templar`] owns one minijinja environment (strict undefined, no auto-escape, Ansible's
+//!   `trim_blocks`, Python-compatible methods such as `.items()` and `.split()`), with Ansible's
+//!   filters ([`filters`]), tests ([`tests`]) and lookups ([`lookups`]) registered.
+//! - [`Context`] is the variable scope: layers of [`Vars`]. It is a minijinja object, so a template
+//!   looks variables up through it, and a variable holding template text is rendered (in the same
+//!   context) only when it is used, with its result cached and template loops reported.
+//! - Errors name the undefined variable (`'foo' is undefined`), carry the template line for syntax
+//!   errors, and show the failing part of the template.
+//!
+//! Strings marked "safe" ([`Value::from_safe_string`], which is how `!unsafe` YAML is loaded) are
+//! never templated; use [`mark_unsafe`] for data that came from hosts (registered results, facts).
+//!
+//! Semantics follow ansible-core 2.19: a template that is one `{{ expr }}` gives the native value,
+//! any other template gives text (no `literal_eval` of text that looks like a list), `None` prints
+//! as nothing, booleans as `True`/`False` and containers like Python's `repr`. Known differences:
+//! Python regular expressions are run by the `regex` crate (no look-around or backreferences in
+//! patterns); an undefined value is chainable only in `x.y is defined`/`is undefined` and
+//! `x.y | default(...)` (other uses of `x.y` with `x` undefined are errors, as they are in
+//! Ansible); `to_yaml` does not wrap long lines at 80 columns like PyYAML.
 
+// The crate-wide `Error` is large; boxing it is a crate-wide decision, not this module's.
+
+mod chains;
+mod context;
+pub mod filters;
+pub mod lookups;
+pub mod tests;
+mod vault;
+
+pub use context::Context;
+pub use vault::decrypt as vault_decrypt;
+
+use crate::connection::Secret;
 use crate::error::{Error, Result};
-use crate::value::{Value, Vars};
-use std::sync::Arc;
+use crate::value::{Value, VaultText};
+use minijinja::value::ValueKind;
+use minijinja::{Environment, ErrorKind as MjKind, UndefinedBehavior};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
-/// The value of `omit`: module arguments equal to it are dropped.
-pub const OMIT: &str = "__omit_place_holder__";
+/// The value of the `omit` variable. A module argument whose rendered value is exactly this
+/// string is removed from the arguments (Ansible's `default(omit)` idiom).
+pub const OMIT: &str = "__omit_place_holder__prov__";
+
+/// Prefix of loader names that carry template source inline (cached compiled templates).
+const INLINE: &str = "\u{0}inline\u{0}";
+/// The variable an expression is assigned to when evaluated through a cached template.
+const EXPR_VAR: &str = "__prov_expr_result";
+const EXPR_PREFIX: &str = "{% set __prov_expr_result = (";
+const EXPR_SUFFIX: &str = ") %}";
+/// How deep lazy variable templating may nest before it is reported as a loop.
+const MAX_DEPTH: usize = 48;
 
 /// The template engine (cheap to clone; shares one minijinja environment).
 #[derive(Clone)]
 pub struct Templar {
-    _inner: Arc<()>,
+    inner: Arc<Inner>,
+    vault: Option<Arc<VaultKey>>,
+}
+
+struct Inner {
+    env: Environment<'static>,
+    globals: HashSet<String>,
+}
+
+/// A vault password and the plaintexts already decrypted with it.
+struct VaultKey {
+    password: Secret,
+    plain: Mutex<HashMap<String, Arc<str>>>,
 }
 
 impl Default for Templar {
@@ -22,81 +80,743 @@ impl Default for Templar {
     }
 }
 
+impl std::fmt::Debug for Templar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templar")
+            .field("vault_password", &self.vault.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// An error while rendering, and whether it is an undefined variable (which lazy lookups turn
+/// into an undefined value, so `default()` and `is defined` see it as undefined, like Ansible).
+#[derive(Debug, Clone)]
+pub(crate) struct RenderError {
+    pub(crate) err: Error,
+    pub(crate) undefined: bool,
+}
+
+impl RenderError {
+    fn fatal(err: Error) -> Self {
+        RenderError {
+            err,
+            undefined: false,
+        }
+    }
+}
+
+/// Per-render bookkeeping: errors raised inside lazy variable lookups (which minijinja's object
+/// protocol cannot return) are kept here and reported by the render that triggered them.
+#[derive(Default)]
+struct Frame {
+    fatal: Option<Error>,
+    undefined: Vec<(String, Error)>,
+}
+
+#[derive(Default)]
+struct Tls {
+    frames: Vec<Frame>,
+    active: Vec<(usize, String)>,
+}
+
+thread_local! {
+    static TLS: RefCell<Tls> = RefCell::new(Tls::default());
+}
+
+/// Runs `f` inside a fresh frame and returns its result with the frame.
+fn with_frame<T>(f: impl FnOnce() -> T) -> (T, Frame) {
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            TLS.with(|t| {
+                t.borrow_mut().frames.pop();
+            });
+        }
+    }
+    TLS.with(|t| t.borrow_mut().frames.push(Frame::default()));
+    let guard = Guard;
+    let r = f();
+    let frame = TLS.with(|t| t.borrow_mut().frames.last_mut().map(std::mem::take));
+    drop(guard);
+    (r, frame.unwrap_or_default())
+}
+
+pub(crate) fn record_fatal(err: Error) {
+    TLS.with(|t| {
+        if let Some(f) = t.borrow_mut().frames.last_mut()
+            && f.fatal.is_none()
+        {
+            f.fatal = Some(err);
+        }
+    });
+}
+
+pub(crate) fn record_undefined(name: &str, err: Error) {
+    TLS.with(|t| {
+        if let Some(f) = t.borrow_mut().frames.last_mut() {
+            f.undefined.push((name.to_string(), err));
+        }
+    });
+}
+
+/// Marks `(ctx, name)` as being rendered; fails on a loop.
+pub(crate) fn enter_var(ctx_id: usize, name: &str) -> std::result::Result<(), RenderError> {
+    TLS.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.active.iter().any(|(c, n)| *c == ctx_id && n == name) {
+            return Err(RenderError::fatal(
+                Error::template(format!("recursive loop detected in template for variable '{name}'"))
+                    .hint("a variable's value refers back to itself, directly or through other variables"),
+            ));
+        }
+        if t.active.len() >= MAX_DEPTH {
+            return Err(RenderError::fatal(
+                Error::template(format!(
+                    "templating nested too deeply (a recursive loop?) in template for variable '{name}'"
+                ))
+                .hint("a variable's value refers back to itself, directly or through other variables"),
+            ));
+        }
+        t.active.push((ctx_id, name.to_string()));
+        Ok(())
+    })
+}
+
+pub(crate) fn leave_var() {
+    TLS.with(|t| {
+        t.borrow_mut().active.pop();
+    });
+}
+
+/// True if `s` has template markers.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// True if rendering `v` could change it: it holds a (non-safe) string with template markers,
+/// or vault ciphertext.
+pub fn needs_templating(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::String => !v.is_safe() && v.as_str().is_some_and(is_template),
+        ValueKind::Seq => v
+            .try_iter()
+            .map(|mut it| it.any(|x| needs_templating(&x)))
+            .unwrap_or(false),
+        ValueKind::Map => {
+            if v.downcast_object_ref::<context::CtxInner>().is_some() {
+                return false;
+            }
+            v.try_iter()
+                .map(|mut it| {
+                    it.any(|k| {
+                        needs_templating(&k) || v.get_item(&k).is_ok_and(|x| needs_templating(&x))
+                    })
+                })
+                .unwrap_or(false)
+        }
+        _ => v.downcast_object_ref::<VaultText>().is_some(),
+    }
+}
+
+/// Marks every string inside `v` as unsafe (never templated), like Ansible does for data that
+/// came from hosts: registered results, facts, lookup output.
+pub fn mark_unsafe(v: &Value) -> Value {
+    match v.kind() {
+        ValueKind::String if !v.is_safe() => {
+            Value::from_safe_string(v.as_str().unwrap_or_default().to_string())
+        }
+        ValueKind::Seq => match v.try_iter() {
+            Ok(it) => it.map(|x| mark_unsafe(&x)).collect(),
+            Err(_) => v.clone(),
+        },
+        ValueKind::Map if v.downcast_object_ref::<context::CtxInner>().is_none() => {
+            match v.try_iter() {
+                Ok(it) => Value::from_iter(it.map(|k| {
+                    let val = v.get_item(&k).unwrap_or_default();
+                    (k, mark_unsafe(&val))
+                })),
+                Err(_) => v.clone(),
+            }
+        }
+        _ => v.clone(),
+    }
+}
+
+/// If `s` is exactly one `{{ expr }}`, optionally followed by one newline, the expression.
+/// This is ansible-core 2.19's rule (checked against it): `"{{ l }}"` and `"{{ l }}\n"` give the
+/// native list (so `content: "{{ n }}\n"` writes `2` without a newline, as Ansible does), while
+/// `"  {{ l }} "` or `"{{ n }}\n\n"` are strings.
+fn single_expression(s: &str) -> Option<&str> {
+    let t = s.strip_suffix('\n').unwrap_or(s);
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
+    {
+        return None;
+    }
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if inner.trim().is_empty() {
+        return None;
+    }
+    Some(inner)
+}
+
 impl Templar {
     /// A templar with every Ansible filter, test and lookup registered.
     pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_keep_trailing_newline(true);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(false);
+        // Debug info would re-evaluate (lazily templated) variables on errors and could put
+        // secrets into messages.
+        env.set_debug(false);
+        env.set_recursion_limit(200);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_formatter(|out, state, value| {
+            if value.is_undefined() {
+                return Err(minijinja::Error::from(MjKind::UndefinedError));
+            }
+            match value.kind() {
+                ValueKind::None => Ok(()),
+                ValueKind::String | ValueKind::Invalid => {
+                    minijinja::escape_formatter(out, state, value)
+                }
+                _ => out
+                    .write_str(&filters::py_str(value))
+                    .map_err(|e| minijinja::Error::new(MjKind::WriteFailure, e.to_string())),
+            }
+        });
+        env.set_loader(|name| {
+            if let Some(src) = name.strip_prefix(INLINE) {
+                return Ok(Some(
+                    chains::rewrite(src).unwrap_or_else(|| src.to_string()),
+                ));
+            }
+            match std::fs::read_to_string(name) {
+                Ok(s) => Ok(Some(chains::rewrite(&s).unwrap_or(s))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(minijinja::Error::new(
+                    MjKind::InvalidOperation,
+                    format!("cannot read template {name}: {e}"),
+                )),
+            }
+        });
+        env.set_path_join_callback(|name, parent| {
+            if parent.starts_with(INLINE) || name.starts_with('/') {
+                return name.into();
+            }
+            match std::path::Path::new(parent).parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => {
+                    dir.join(name).to_string_lossy().into_owned().into()
+                }
+                _ => name.into(),
+            }
+        });
+        env.add_global("omit", Value::from(OMIT));
+        filters::register(&mut env);
+        tests::register(&mut env);
+        lookups::register(&mut env);
+        let globals = env.globals().map(|(k, _)| k.to_string()).collect();
         Templar {
-            _inner: Arc::new(()),
+            inner: Arc::new(Inner { env, globals }),
+            vault: None,
         }
     }
-    /// Sets the ansible-vault password used to decrypt `!vault` values.
-    pub fn with_vault_password(self, pw: Option<crate::connection::Secret>) -> Self {
-        let _ = pw;
-        self
+
+    /// The same engine with a vault password for `!vault` values (`None` removes it).
+    pub fn with_vault_password(&self, password: Option<Secret>) -> Templar {
+        Templar {
+            inner: self.inner.clone(),
+            vault: password.map(|password| {
+                Arc::new(VaultKey {
+                    password,
+                    plain: Mutex::new(HashMap::new()),
+                })
+            }),
+        }
     }
+
+    /// Decrypts vault text used as variable `name`.
+    pub(crate) fn decrypt_vault(&self, v: &VaultText, name: &str) -> Result<Value> {
+        let Some(key) = &self.vault else {
+            return Err(Error::template(format!(
+                "vault-encrypted variable '{name}' used but no vault password was given"
+            ))
+            .hint("pass --vault-password-file FILE (or --ask-vault-pass)"));
+        };
+        if let Some(p) = key
+            .plain
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&v.ciphertext).cloned())
+        {
+            return Ok(Value::from(p));
+        }
+        let plain = vault::decrypt(&v.ciphertext, key.password.expose()).map_err(|e| {
+            Error::template(format!("cannot decrypt variable '{name}': {}", e.msg)).hint(
+                e.hint
+                    .clone()
+                    .unwrap_or_else(|| "check the vault password".into()),
+            )
+        })?;
+        let plain: Arc<str> = Arc::from(plain.as_str());
+        if let Ok(mut m) = key.plain.lock() {
+            m.insert(v.ciphertext.clone(), plain.clone());
+        }
+        Ok(Value::from(plain))
+    }
+
     /// Renders a string. A string that is exactly one `{{ expr }}` returns the expression's
     /// native value (list, dict, number); other strings render to a string; strings without
     /// `{{`/`{%`/`{#` and `!unsafe` (safe) strings are returned as they are.
     pub fn render_str(&self, s: &str, ctx: &Context) -> Result<Value> {
-        let _ = ctx;
-        Ok(Value::from(s))
+        self.render_str_inner(s, ctx).map_err(|e| e.err)
     }
+
+    pub(crate) fn render_str_inner(
+        &self,
+        s: &str,
+        ctx: &Context,
+    ) -> std::result::Result<Value, RenderError> {
+        if !is_template(s) {
+            return Ok(Value::from(s));
+        }
+        if let Some(expr) = single_expression(s) {
+            return self.eval_inner(expr, ctx);
+        }
+        // Like ansible-core 2.19, text with several parts stays text (older versions ran
+        // `literal_eval` on text that looked like a list or dict).
+        self.render_text_inner(s, ctx).map(Value::from)
+    }
+
     /// Renders every string inside a value (maps, lists), keys included.
     pub fn render_value(&self, v: &Value, ctx: &Context) -> Result<Value> {
-        let _ = ctx;
-        Ok(v.clone())
+        self.render_value_inner(v, ctx, "").map_err(|e| e.err)
     }
+
+    pub(crate) fn render_value_inner(
+        &self,
+        v: &Value,
+        ctx: &Context,
+        name: &str,
+    ) -> std::result::Result<Value, RenderError> {
+        if !needs_templating(v) {
+            return Ok(v.clone());
+        }
+        match v.kind() {
+            ValueKind::String => self.render_str_inner(v.as_str().unwrap_or_default(), ctx),
+            ValueKind::Seq => {
+                let mut out = Vec::with_capacity(v.len().unwrap_or(0));
+                for x in v.try_iter().map_err(|e| RenderError::fatal(mj_plain(e)))? {
+                    out.push(self.render_value_inner(&x, ctx, name)?);
+                }
+                Ok(Value::from(out))
+            }
+            ValueKind::Map => {
+                let mut out = Vec::with_capacity(v.len().unwrap_or(0));
+                for k in v.try_iter().map_err(|e| RenderError::fatal(mj_plain(e)))? {
+                    let val = v.get_item(&k).unwrap_or_default();
+                    out.push((
+                        self.render_value_inner(&k, ctx, name)?,
+                        self.render_value_inner(&val, ctx, name)?,
+                    ));
+                }
+                Ok(Value::from_iter(out))
+            }
+            _ => match v.downcast_object_ref::<VaultText>() {
+                Some(vt) => self
+                    .decrypt_vault(vt, if name.is_empty() { "(value)" } else { name })
+                    .map_err(RenderError::fatal),
+                None => Ok(v.clone()),
+            },
+        }
+    }
+
     /// Renders template text to a string (the `template` module, lookups).
     pub fn render_text(&self, text: &str, ctx: &Context) -> Result<String> {
-        let _ = ctx;
-        Ok(text.to_string())
+        self.render_text_inner(text, ctx).map_err(|e| e.err)
     }
+
+    pub(crate) fn render_text_inner(
+        &self,
+        text: &str,
+        ctx: &Context,
+    ) -> std::result::Result<String, RenderError> {
+        if !is_template(text) {
+            return Ok(text.to_string());
+        }
+        let name = format!("{INLINE}{text}");
+        self.render_named(&name, text, 0, ctx)
+    }
+
+    /// Renders a template file (the `template` module): `{% include %}` and `{% import %}`
+    /// inside it are resolved relative to the file's folder.
+    pub fn render_file(&self, path: &std::path::Path, ctx: &Context) -> Result<String> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let name = path.to_string_lossy();
+        self.render_named(&name, &text, 0, ctx)
+            .map_err(|e| e.err.at(&crate::error::Location::file_only(path)))
+    }
+
+    fn render_named(
+        &self,
+        name: &str,
+        text: &str,
+        offset: usize,
+        ctx: &Context,
+    ) -> std::result::Result<String, RenderError> {
+        let env = &self.inner.env;
+        let (r, frame) = with_frame(|| {
+            let tmpl = env.get_template(name)?;
+            tmpl.render(ctx.to_value())
+        });
+        if let Some(fatal) = frame.fatal {
+            return Err(RenderError::fatal(fatal));
+        }
+        r.map_err(|e| self.convert_error(e, name, text, offset, ctx, &frame))
+    }
+
     /// Evaluates a bare Jinja expression (`x.rc == 0`).
     pub fn eval(&self, expr: &str, ctx: &Context) -> Result<Value> {
-        let _ = (expr, ctx);
-        Err(Error::template("templating not implemented yet"))
+        self.eval_inner(expr, ctx).map_err(|e| e.err)
     }
+
+    pub(crate) fn eval_inner(
+        &self,
+        expr: &str,
+        ctx: &Context,
+    ) -> std::result::Result<Value, RenderError> {
+        if expr.trim().is_empty() {
+            return Err(RenderError::fatal(Error::template("empty expression")));
+        }
+        let src = format!("{EXPR_PREFIX}{expr}{EXPR_SUFFIX}");
+        let name = format!("{INLINE}{src}");
+        let env = &self.inner.env;
+        let (r, frame) = with_frame(|| {
+            let tmpl = env.get_template(&name)?;
+            let captured = tmpl.render_captured(ctx.to_value())?;
+            Ok::<_, minijinja::Error>(captured.state().lookup(EXPR_VAR).unwrap_or_default())
+        });
+        if let Some(fatal) = frame.fatal {
+            return Err(RenderError::fatal(fatal));
+        }
+        let v =
+            r.map_err(|e| self.convert_error(e, &name, &src, EXPR_PREFIX.len(), ctx, &frame))?;
+        if v.is_undefined() {
+            let msg = self
+                .undefined_message(&name, &src, EXPR_PREFIX.len(), None, ctx, &frame)
+                .unwrap_or_else(|| format!("'{}' is undefined", expr.trim()));
+            return Err(RenderError {
+                err: undefined_error(msg, ctx),
+                undefined: true,
+            });
+        }
+        if let ValueKind::Invalid = v.kind() {
+            return Err(RenderError::fatal(Error::template(format!(
+                "invalid value from `{}`",
+                expr.trim()
+            ))));
+        }
+        Ok(v)
+    }
+
     /// Evaluates a `when:`/`changed_when:`/`failed_when:` condition.
+    ///
+    /// A bare expression is evaluated and its truthiness taken like Python's. Text with template
+    /// markers (`"{{ x }}"`, `"'{{ item }}' == 'a'"`) is rendered first, like Ansible: a rendered
+    /// string is then read as a boolean word (`false`, `no`, `0`, empty are false) or, failing
+    /// that, evaluated as an expression.
     pub fn eval_cond(&self, expr: &str, ctx: &Context) -> Result<bool> {
-        self.eval(expr, ctx).map(|v| v.is_true())
+        let expr = expr.trim();
+        if expr.is_empty() {
+            return Ok(true);
+        }
+        if !is_template(expr) {
+            return Ok(truthy_py(&self.eval(expr, ctx)?));
+        }
+        let v = self.render_str(expr, ctx)?;
+        let Some(s) = v.as_str() else {
+            return Ok(truthy_py(&v));
+        };
+        let t = s.trim();
+        match t.to_ascii_lowercase().as_str() {
+            "" | "false" | "no" | "off" | "0" | "none" | "n" => return Ok(false),
+            "true" | "yes" | "on" | "1" | "y" => return Ok(true),
+            _ => {}
+        }
+        if v.is_safe() {
+            return Ok(true);
+        }
+        Ok(truthy_py(&self.eval(t, ctx)?))
+    }
+
+    /// Runs a lookup plugin by name, for `with_<name>` loops: the list of results.
+    ///
+    /// `terms` are the items of the (rendered) loop value, like Ansible: a list gives its items,
+    /// any other value is one term (`with_items: "{{ xs }}"` passes the items of `xs`,
+    /// `with_dict: "{{ d }}"` passes `[d]`).
+    pub fn lookup(&self, name: &str, terms: &[Value], ctx: &Context) -> Result<Vec<Value>> {
+        lookups::run(name, terms, &HashMap::new(), ctx)
+    }
+
+    fn convert_error(
+        &self,
+        e: minijinja::Error,
+        name: &str,
+        src: &str,
+        offset: usize,
+        ctx: &Context,
+        frame: &Frame,
+    ) -> RenderError {
+        // The compiled source can differ from `src` (see `chains`); spans refer to it.
+        let compiled = self
+            .inner
+            .env
+            .get_template(name)
+            .ok()
+            .map(|t| t.source().to_string());
+        let src = compiled.as_deref().unwrap_or(src);
+        let snippet = e
+            .range()
+            .filter(|r| r.start >= offset && r.end <= src.len() && r.start < r.end)
+            .and_then(|r| src.get(r))
+            .map(|s| s.trim().to_string());
+        let line = e.line();
+        let shown_src = &src[offset.min(src.len())..];
+        let multi_line = shown_src.trim_end().contains('\n');
+        let at_line = |msg: String| match line {
+            Some(l) if multi_line => format!("{msg} (template line {l})"),
+            _ => msg,
+        };
+        match e.kind() {
+            MjKind::UndefinedError => {
+                let msg = self
+                    .undefined_message(name, src, offset, snippet.as_deref(), ctx, frame)
+                    .unwrap_or_else(|| match &snippet {
+                        Some(s) => format!("undefined variable in `{s}`"),
+                        None => "undefined variable".to_string(),
+                    });
+                RenderError {
+                    err: undefined_error(at_line(msg), ctx),
+                    undefined: true,
+                }
+            }
+            MjKind::SyntaxError => {
+                let detail = e.detail().unwrap_or("syntax error");
+                let mut msg = format!("template syntax error: {detail}");
+                if let Some(l) = line {
+                    let text = src.lines().nth(l.saturating_sub(1)).unwrap_or("");
+                    let text = if l == 1 {
+                        text.get(offset..).unwrap_or(text)
+                    } else {
+                        text
+                    };
+                    let text = text.strip_suffix(EXPR_SUFFIX).unwrap_or(text);
+                    msg.push_str(&format!(" at line {l}: `{}`", text.trim()));
+                }
+                RenderError::fatal(
+                    Error::template(msg)
+                        .hint("check the Jinja2 syntax: matching {{ }}/{% %}, quotes and brackets"),
+                )
+            }
+            kind => {
+                let mut msg = match e.detail() {
+                    Some(d) => format!("{}: {d}", mj_kind_text(kind)),
+                    None => mj_kind_text(kind).to_string(),
+                };
+                if let Some(s) = &snippet {
+                    msg.push_str(&format!(" in `{s}`"));
+                }
+                let mut err = Error::template(at_line(msg));
+                if kind == MjKind::UnknownFilter || kind == MjKind::UnknownTest {
+                    err = err.hint("see the list of supported filters and tests in the prov docs");
+                }
+                RenderError::fatal(err)
+            }
+        }
+    }
+
+    /// Finds which variable a failed template referenced but could not resolve.
+    fn undefined_message(
+        &self,
+        name: &str,
+        src: &str,
+        offset: usize,
+        snippet: Option<&str>,
+        ctx: &Context,
+        frame: &Frame,
+    ) -> Option<String> {
+        let tmpl = self.inner.env.get_template(name).ok()?;
+        let mut paths: Vec<String> = tmpl.undeclared_variables(true).into_iter().collect();
+        let body = &src[offset.min(src.len())..];
+        let pos = |p: &str| {
+            let root = p.split('.').next().unwrap_or(p);
+            let in_snippet = snippet.is_some_and(|s| s.contains(root));
+            (
+                !in_snippet,
+                find_word(body, root).unwrap_or(usize::MAX),
+                p.len(),
+            )
+        };
+        paths.sort_by_key(|p| pos(p));
+        for path in &paths {
+            let (root, segs) = split_path(path);
+            if let Some((_, inner)) = frame.undefined.iter().find(|(n, _)| *n == root) {
+                return Some(inner.msg.clone());
+            }
+            if root == EXPR_VAR
+                || root == chains::UNDEF
+                || root == "vars"
+                || self.inner.globals.contains(root)
+            {
+                continue;
+            }
+            if ctx.get_raw(root).is_none() {
+                return Some(format!("'{root}' is undefined"));
+            }
+            let Ok(Some(mut cur)) = ctx.resolve(root) else {
+                continue;
+            };
+            let mut walked = root.to_string();
+            for seg in segs {
+                let (next, shown) = match &seg {
+                    Seg::Attr(a) => (cur.get_attr(a).unwrap_or_default(), format!(".{a}")),
+                    Seg::Item(k) => (
+                        cur.get_item(k).unwrap_or_default(),
+                        format!("[{}]", filters::py_repr(k)),
+                    ),
+                };
+                if next.is_undefined() {
+                    let what = match &seg {
+                        Seg::Attr(a) => format!("no attribute '{a}'"),
+                        Seg::Item(k) if k.is_number() && cur.kind() == ValueKind::Seq => {
+                            format!("no item {k} (it has {} items)", cur.len().unwrap_or(0))
+                        }
+                        Seg::Item(k) => format!("no key {}", filters::py_repr(k)),
+                    };
+                    let owner = if matches!(cur.kind(), ValueKind::Map | ValueKind::Seq) {
+                        format!("'{walked}'")
+                    } else {
+                        format!("'{}' object", filters::type_name(&cur))
+                    };
+                    return Some(format!(
+                        "'{walked}{shown}' is undefined ({owner} has {what})"
+                    ));
+                }
+                walked.push_str(&shown);
+                cur = next;
+            }
+        }
+        frame.undefined.first().map(|(_, e)| e.msg.clone())
     }
 }
 
-/// The variables a template sees: layers of [`Vars`], later layers win. Values are templated
-/// lazily when looked up (Ansible's recursive templating), with loop detection.
-#[derive(Clone)]
-pub struct Context {
-    templar: Templar,
-    layers: Vec<Arc<Vars>>,
+/// An undefined-variable error, with a "did you mean" hint for a misspelt variable name.
+fn undefined_error(msg: String, ctx: &Context) -> Error {
+    let name = msg
+        .strip_prefix('\'')
+        .and_then(|m| m.split_once("' is undefined"))
+        .map(|(n, _)| n)
+        .filter(|n| n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'));
+    let hint = name.and_then(|n| {
+        let names = ctx.names();
+        crate::error::did_you_mean(n, names.iter().map(String::as_str))
+            .map(|s| format!("did you mean '{s}'?"))
+    });
+    let err = Error::template(msg);
+    match hint {
+        Some(h) => err.hint(h),
+        None => err,
+    }
 }
 
-impl Context {
-    /// A context over `layers` (lowest precedence first).
-    pub fn new(templar: &Templar, layers: Vec<Arc<Vars>>) -> Self {
-        Context {
-            templar: templar.clone(),
-            layers,
+/// One step of a variable path from `undeclared_variables`.
+enum Seg {
+    Attr(String),
+    Item(Value),
+}
+
+/// Splits `a.b[0]['c']` into the root name and its steps.
+fn split_path(path: &str) -> (&str, Vec<Seg>) {
+    let end = path.find(['.', '[']).unwrap_or(path.len());
+    let root = &path[..end];
+    let mut segs = Vec::new();
+    let mut rest = &path[end..];
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let e = r.find(['.', '[']).unwrap_or(r.len());
+            segs.push(Seg::Attr(r[..e].to_string()));
+            rest = &r[e..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let Some(e) = r.find(']') else { break };
+            let lit = r[..e].trim();
+            let key = if let Ok(i) = lit.parse::<i64>() {
+                Value::from(i)
+            } else {
+                Value::from(lit.trim_matches(['\'', '"']))
+            };
+            segs.push(Seg::Item(key));
+            rest = &r[e + 1..];
+        } else {
+            break;
         }
     }
-    /// A new context with one more (highest precedence) layer.
-    pub fn push(&self, layer: Arc<Vars>) -> Context {
-        let mut c = self.clone();
-        c.layers.push(layer);
-        c
-    }
-    /// The raw (untemplated) value of a variable.
-    pub fn get_raw(&self, name: &str) -> Option<Value> {
-        self.layers.iter().rev().find_map(|l| l.get(name).cloned())
-    }
-    /// The templated value of a variable.
-    pub fn get(&self, name: &str) -> Result<Option<Value>> {
-        match self.get_raw(name) {
-            Some(v) => self.templar.render_value(&v, self).map(Some),
-            None => Ok(None),
+    (root, segs)
+}
+
+fn find_word(hay: &str, word: &str) -> Option<usize> {
+    let b = hay.as_bytes();
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut start = 0;
+    while let Some(i) = hay[start..].find(word) {
+        let at = start + i;
+        let end = at + word.len();
+        let before_ok = at == 0 || !is_ident(b[at - 1]);
+        let after_ok = end >= b.len() || !is_ident(b[end]);
+        if before_ok && after_ok {
+            return Some(at);
         }
+        start = at + 1;
     }
-    /// The context as a minijinja value (a lazy object), e.g. for `hostvars[host]`.
-    pub fn to_value(&self) -> Value {
-        Value::from(())
+    None
+}
+
+fn mj_kind_text(kind: MjKind) -> &'static str {
+    match kind {
+        MjKind::NonPrimitive => "not a primitive value",
+        MjKind::NonKey => "not a valid key",
+        MjKind::InvalidOperation => "invalid operation",
+        MjKind::SyntaxError => "syntax error",
+        MjKind::TemplateNotFound => "template not found",
+        MjKind::TooManyArguments => "too many arguments",
+        MjKind::MissingArgument => "missing argument",
+        MjKind::UnknownFilter => "unknown filter",
+        MjKind::UnknownTest => "unknown test",
+        MjKind::UnknownFunction => "unknown function",
+        MjKind::UnknownMethod => "unknown method",
+        MjKind::BadEscape => "bad string escape",
+        MjKind::UndefinedError => "undefined value",
+        MjKind::BadSerialization => "could not serialize value",
+        MjKind::BadInclude => "could not render an included template",
+        MjKind::EvalBlock => "could not render block",
+        MjKind::CannotUnpack => "cannot unpack value",
+        MjKind::WriteFailure => "failed to write output",
+        _ => "template error",
     }
+}
+
+/// Converts a minijinja error outside a template (no context to name variables).
+fn mj_plain(e: minijinja::Error) -> Error {
+    match e.detail() {
+        Some(d) => Error::template(format!("{}: {d}", mj_kind_text(e.kind()))),
+        None => Error::template(mj_kind_text(e.kind())),
+    }
+}
+
+/// Python's truthiness.
+pub fn truthy_py(v: &Value) -> bool {
+    v.is_true()
 }

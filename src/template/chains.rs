@@ -1,0 +1,157 @@
+//! Ansible's chainable undefined for the two places where it matters: `a.b.c is defined`
+//! (and `is undefined`) and `a.b.c | default(x)` are false/`x` when `a` itself is undefined.
+//!
+//! minijinja's strict mode (which prov needs so that using an undefined variable is an error)
+//! fails on attribute access of an undefined value, so such chains are rewritten before
+//! compiling: `a.b.c is defined` becomes
+//! `(a.b.c if (a is defined and a.b is defined) else __prov_undefined) is defined`.
+//! Only plain dotted names directly followed by `is [not] defined|undefined` or `| default`/`| d`
+//! are touched; string literals and text outside `{{ }}`/`{% %}` are left alone.
+
+/// A name that is never defined: the "undefined" of the rewritten chains.
+pub(crate) const UNDEF: &str = "__prov_undefined";
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+fn word_at(b: &[u8], i: usize, w: &str) -> bool {
+    let end = i + w.len();
+    end <= b.len() && &b[i..end] == w.as_bytes() && (end == b.len() || !is_ident(b[end]))
+}
+
+/// True if the text after a chain makes it a defined-ness check.
+fn wants_chain(b: &[u8], i: usize) -> bool {
+    let i = skip_ws(b, i);
+    if word_at(b, i, "is") {
+        let mut j = skip_ws(b, i + 2);
+        if word_at(b, j, "not") {
+            j = skip_ws(b, j + 3);
+        }
+        return word_at(b, j, "defined") || word_at(b, j, "undefined");
+    }
+    if i < b.len() && b[i] == b'|' {
+        let j = skip_ws(b, i + 1);
+        return word_at(b, j, "default") || word_at(b, j, "d");
+    }
+    false
+}
+
+/// Rewrites the chains in template source; `None` if there is nothing to rewrite.
+pub(crate) fn rewrite(src: &str) -> Option<String> {
+    if !(src.contains(" defined")
+        || src.contains("default")
+        || src.contains("| d")
+        || src.contains("|d"))
+    {
+        return None;
+    }
+    let b = src.as_bytes();
+    let mut out = String::with_capacity(src.len() + 32);
+    let mut last = 0;
+    let mut i = 0;
+    let mut in_block: Option<u8> = None; // b'}' for {{ }}, b'%' for {% %}
+    let mut changed = false;
+    while i < b.len() {
+        match in_block {
+            None => {
+                if b[i] == b'{' && i + 1 < b.len() && (b[i + 1] == b'{' || b[i + 1] == b'%') {
+                    in_block = Some(if b[i + 1] == b'{' { b'}' } else { b'%' });
+                    i += 2;
+                } else if b[i] == b'{' && i + 1 < b.len() && b[i + 1] == b'#' {
+                    i = src[i..].find("#}").map(|p| i + p + 2).unwrap_or(b.len());
+                } else {
+                    i += 1;
+                }
+            }
+            Some(close) => {
+                let c = b[i];
+                if c == close && i + 1 < b.len() && b[i + 1] == b'}' {
+                    in_block = None;
+                    i += 2;
+                } else if c == b'\'' || c == b'"' {
+                    i += 1;
+                    while i < b.len() && b[i] != c {
+                        if b[i] == b'\\' {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                } else if is_ident_start(c)
+                    && (i == 0 || !(is_ident(b[i - 1]) || matches!(b[i - 1], b'.' | b']' | b')')))
+                {
+                    // Read a dotted chain.
+                    let start = i;
+                    let mut parts = vec![];
+                    loop {
+                        let s = i;
+                        while i < b.len() && is_ident(b[i]) {
+                            i += 1;
+                        }
+                        parts.push(&src[s..i]);
+                        if i + 1 < b.len() && b[i] == b'.' && is_ident_start(b[i + 1]) {
+                            i += 1;
+                        } else {
+                            break;
+                        }
+                    }
+                    let keyword =
+                        matches!(parts[0], "is" | "not" | "and" | "or" | "in" | "if" | "else");
+                    if parts.len() > 1 && !keyword && wants_chain(b, i) {
+                        let checks: Vec<String> = (1..parts.len())
+                            .map(|n| format!("{} is defined", parts[..n].join(".")))
+                            .collect();
+                        out.push_str(&src[last..start]);
+                        out.push_str(&format!(
+                            "({} if ({}) else {UNDEF})",
+                            &src[start..i],
+                            checks.join(" and ")
+                        ));
+                        last = i;
+                        changed = true;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&src[last..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn rewrites_only_defined_checks_and_defaults() {
+        assert_eq!(
+            rewrite("{{ a.b.c is defined }}").unwrap(),
+            "{{ (a.b.c if (a is defined and a.b is defined) else __prov_undefined) is defined }}"
+        );
+        assert_eq!(
+            rewrite("{% if x.y is not defined %}{{ p.q | default('z') }}{% endif %}").unwrap(),
+            "{% if (x.y if (x is defined) else __prov_undefined) is not defined %}{{ (p.q if (p is defined) else __prov_undefined) | default('z') }}{% endif %}"
+        );
+        assert_eq!(rewrite("{{ a is defined }}"), None);
+        assert_eq!(rewrite("{{ 'a.b is defined' }} a.b is defined"), None);
+        assert_eq!(rewrite("{{ a.b == 1 }} | default"), None);
+        assert_eq!(rewrite("{{ a['x'].b is defined }}"), None);
+    }
+}

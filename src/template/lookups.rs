@@ -1,0 +1,644 @@
+//! Ansible's lookup plugins: `lookup(name, terms..., **kw)`, `query(...)`/`q(...)`.
+//!
+//! Supported: `env`, `file`, `template`, `first_found`, `fileglob`, `pipe`, `lines`, `vars`,
+//! `items`, `list`, `dict`, `indexed_items`, `sequence`, `together`, `nested`, `subelements`.
+//! Relative paths are searched like Ansible does: `<role_path>/files/` (or `templates/`),
+//! `<role_path>/`, `<playbook_dir>/files/` (or `templates/`), `<playbook_dir>/`.
+//! Output read from files and commands is marked unsafe (never templated again), like Ansible.
+
+use super::filters::{py_str, split_kwargs};
+use super::{Context, mark_unsafe};
+use crate::error::{Error, Result};
+use crate::value::Value;
+use minijinja::value::{Rest, ValueKind};
+use minijinja::{Environment, State};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The names of the supported lookups.
+pub const LOOKUPS: &[&str] = &[
+    "env",
+    "file",
+    "template",
+    "first_found",
+    "fileglob",
+    "pipe",
+    "lines",
+    "vars",
+    "items",
+    "list",
+    "dict",
+    "indexed_items",
+    "sequence",
+    "together",
+    "nested",
+    "subelements",
+];
+
+fn var_str(ctx: &Context, name: &str) -> Option<String> {
+    ctx.get(name)
+        .ok()
+        .flatten()
+        .filter(|v| !v.is_none())
+        .map(|v| py_str(&v))
+}
+
+/// The folders relative lookup paths are searched in, for files of `subdir` (`files`,
+/// `templates`).
+pub fn search_dirs(ctx: &Context, subdir: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for var in ["role_path", "playbook_dir"] {
+        if let Some(base) = var_str(ctx, var) {
+            let base = PathBuf::from(base);
+            out.push(base.join(subdir));
+            out.push(base);
+        }
+    }
+    if out.is_empty() {
+        out.push(PathBuf::from(subdir));
+        out.push(PathBuf::from("."));
+    }
+    out
+}
+
+/// Finds `name` in the lookup search path (absolute paths as they are).
+pub fn find_file(ctx: &Context, subdir: &str, name: &str) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    search_dirs(ctx, subdir)
+        .into_iter()
+        .map(|d| d.join(p))
+        .find(|c| c.exists())
+}
+
+fn not_found(ctx: &Context, subdir: &str, name: &str) -> Error {
+    let dirs: Vec<String> = search_dirs(ctx, subdir)
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    Error::template(format!("could not find file '{name}'"))
+        .hint(format!("searched in: {}", dirs.join(", ")))
+}
+
+fn terms_flat(terms: &[Value]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for t in terms {
+        if t.kind() == ValueKind::Seq {
+            out.extend(t.try_iter().into_iter().flatten());
+        } else {
+            out.push(t.clone());
+        }
+    }
+    out
+}
+
+fn list_of(v: &Value) -> Vec<Value> {
+    match v.kind() {
+        ValueKind::Seq => v.try_iter().map(|i| i.collect()).unwrap_or_default(),
+        _ => vec![v.clone()],
+    }
+}
+
+fn run_sh(cmd: &str, ctx: &Context) -> Result<String> {
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(cmd);
+    if let Some(dir) = var_str(ctx, "playbook_dir")
+        && Path::new(&dir).is_dir()
+    {
+        c.current_dir(dir);
+    }
+    let out = c
+        .output()
+        .map_err(|e| Error::template(format!("could not run the command: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::template(format!(
+            "the command `{cmd}` failed with exit code {}: {}",
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn sequence(term: &str) -> Result<Vec<Value>> {
+    let bad = |m: &str| Error::template(format!("bad sequence '{term}': {m}"));
+    let mut start: i64 = 1;
+    let mut end: Option<i64> = None;
+    let mut count: Option<i64> = None;
+    let mut stride: i64 = 1;
+    let mut format = "%d".to_string();
+    let num = |s: &str| -> Result<i64> {
+        let s = s.trim();
+        let r = if let Some(h) = s.strip_prefix("0x") {
+            i64::from_str_radix(h, 16)
+        } else if let Some(o) = s.strip_prefix("0o") {
+            i64::from_str_radix(o, 8)
+        } else {
+            s.parse()
+        };
+        r.map_err(|_| bad(&format!("'{s}' is not a number")))
+    };
+    if term.contains('=') {
+        for part in term.split_whitespace() {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| bad("expected key=value"))?;
+            match k {
+                "start" => start = num(v)?,
+                "end" => end = Some(num(v)?),
+                "count" => count = Some(num(v)?),
+                "stride" => stride = num(v)?,
+                "format" => format = v.to_string(),
+                other => return Err(bad(&format!("unknown option '{other}'"))),
+            }
+        }
+    } else {
+        let (rest, fmt) = match term.split_once(':') {
+            Some((r, f)) => (r, Some(f)),
+            None => (term, None),
+        };
+        let (rest, st) = match rest.split_once('/') {
+            Some((r, s)) => (r, Some(num(s)?)),
+            None => (rest, None),
+        };
+        match rest.split_once('-') {
+            Some((a, b)) if !a.is_empty() => {
+                start = num(a)?;
+                end = Some(num(b)?);
+            }
+            _ => end = Some(num(rest)?),
+        }
+        if let Some(s) = st {
+            stride = s;
+        }
+        if let Some(f) = fmt {
+            format = f.to_string();
+        }
+    }
+    let end = match (end, count) {
+        (Some(_), Some(_)) => return Err(bad("can't specify both count and end")),
+        (Some(e), None) => e,
+        (None, Some(c)) => {
+            if c == 0 {
+                return Ok(vec![]);
+            }
+            start + (c - 1) * stride
+        }
+        (None, None) => return Err(bad("must specify count or end")),
+    };
+    if stride == 0 {
+        return Err(bad("stride must not be 0"));
+    }
+    if (stride > 0 && end < start) || (stride < 0 && end > start) {
+        return Err(bad("to count backwards make stride negative"));
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+        out.push(Value::from(printf_int(&format, i)));
+        i += stride;
+        if out.len() > 1_000_000 {
+            return Err(bad("too many items"));
+        }
+    }
+    Ok(out)
+}
+
+/// Formats one integer with a printf-style `%d`/`%02d`/`%x`/`%o` format.
+fn printf_int(fmt: &str, n: i64) -> String {
+    let Some(p) = fmt.find('%') else {
+        return fmt.to_string();
+    };
+    let rest = &fmt[p + 1..];
+    let spec_len = rest
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| i + 1)
+        .unwrap_or(rest.len());
+    let spec = &rest[..spec_len];
+    let (flags, conv) = spec.split_at(spec.len().saturating_sub(1));
+    let zero = flags.starts_with('0');
+    let width: usize = flags.trim_start_matches('0').parse().unwrap_or(0);
+    let body = match conv {
+        "x" => format!("{n:x}"),
+        "X" => format!("{n:X}"),
+        "o" => format!("{n:o}"),
+        _ => n.to_string(),
+    };
+    let padded = if zero {
+        format!("{body:0>width$}")
+    } else {
+        format!("{body:>width$}")
+    };
+    format!("{}{}{}", &fmt[..p], padded, &rest[spec_len..])
+}
+
+/// Runs lookup `name` with `terms` and keyword options; the list of results.
+pub fn run(
+    name: &str,
+    terms: &[Value],
+    kw: &HashMap<String, Value>,
+    ctx: &Context,
+) -> Result<Vec<Value>> {
+    let kw_bool = |k: &str, d: bool| kw.get(k).map(super::filters::to_bool).unwrap_or(d);
+    match name {
+        "env" => Ok(terms_flat(terms)
+            .iter()
+            .map(|t| {
+                let v = std::env::var(py_str(t)).ok();
+                match (v, kw.get("default")) {
+                    (Some(v), _) => mark_unsafe(&Value::from(v)),
+                    (None, Some(d)) => d.clone(),
+                    (None, None) => Value::from(""),
+                }
+            })
+            .collect()),
+        "file" => {
+            let mut out = Vec::new();
+            for t in terms_flat(terms) {
+                let n = py_str(&t);
+                let p = find_file(ctx, "files", &n).ok_or_else(|| not_found(ctx, "files", &n))?;
+                let mut s = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                if kw_bool("rstrip", true) {
+                    s.truncate(s.trim_end().len());
+                }
+                if kw_bool("lstrip", false) {
+                    s = s.trim_start().to_string();
+                }
+                out.push(mark_unsafe(&Value::from(s)));
+            }
+            Ok(out)
+        }
+        "template" => {
+            let mut out = Vec::new();
+            let mut c = ctx.clone();
+            if let Some(tv) = kw.get("template_vars") {
+                c = c.push(std::sync::Arc::new(crate::value::value_to_vars(tv)));
+            }
+            for t in terms_flat(terms) {
+                let n = py_str(&t);
+                let p = find_file(ctx, "templates", &n)
+                    .ok_or_else(|| not_found(ctx, "templates", &n))?;
+                let s = ctx.templar().render_file(&p, &c)?;
+                out.push(mark_unsafe(&Value::from(s)));
+            }
+            Ok(out)
+        }
+        "first_found" => {
+            let mut files = Vec::new();
+            let mut paths: Vec<String> = Vec::new();
+            let mut skip = kw_bool("skip", false);
+            let add_spec =
+                |v: &Value, files: &mut Vec<String>, paths: &mut Vec<String>, skip: &mut bool| {
+                    if v.kind() == ValueKind::Map {
+                        for f in list_of(&v.get_attr("files").unwrap_or_default()) {
+                            if !f.is_undefined() {
+                                files.extend(
+                                    py_str(&f).split([',', ';']).map(|s| s.trim().to_string()),
+                                );
+                            }
+                        }
+                        for p in list_of(&v.get_attr("paths").unwrap_or_default()) {
+                            if !p.is_undefined() {
+                                paths.extend(
+                                    py_str(&p)
+                                        .split([',', ':', ';'])
+                                        .map(|s| s.trim().to_string()),
+                                );
+                            }
+                        }
+                        if let Ok(s) = v.get_attr("skip")
+                            && !s.is_undefined()
+                        {
+                            *skip = super::filters::to_bool(&s);
+                        }
+                    } else {
+                        files.push(py_str(v));
+                    }
+                };
+            for t in terms_flat(terms) {
+                add_spec(&t, &mut files, &mut paths, &mut skip);
+            }
+            if let Some(f) = kw.get("files") {
+                add_spec(
+                    &Value::from_iter([("files", f.clone())]),
+                    &mut files,
+                    &mut paths,
+                    &mut skip,
+                );
+            }
+            if let Some(p) = kw.get("paths") {
+                add_spec(
+                    &Value::from_iter([("paths", p.clone())]),
+                    &mut files,
+                    &mut paths,
+                    &mut skip,
+                );
+            }
+            for f in files.iter().filter(|f| !f.is_empty()) {
+                let found = if paths.is_empty() {
+                    find_file(ctx, "files", f)
+                } else {
+                    paths.iter().filter(|p| !p.is_empty()).find_map(|p| {
+                        let bases = if Path::new(p).is_absolute() {
+                            vec![PathBuf::from(p)]
+                        } else {
+                            search_dirs(ctx, "")
+                                .into_iter()
+                                .map(|d| d.join(p))
+                                .collect()
+                        };
+                        bases.into_iter().map(|b| b.join(f)).find(|c| c.exists())
+                    })
+                };
+                if let Some(p) = found {
+                    let abs = std::fs::canonicalize(&p).unwrap_or(p);
+                    return Ok(vec![Value::from(abs.to_string_lossy().into_owned())]);
+                }
+            }
+            if skip {
+                return Ok(vec![]);
+            }
+            Err(Error::template(format!(
+                "no file was found when using first_found (tried {})",
+                files.join(", ")
+            ))
+            .hint("add skip: true to ignore a missing file"))
+        }
+        "fileglob" => {
+            let mut out = Vec::new();
+            for t in terms_flat(terms) {
+                let pat = py_str(&t);
+                let dirs = if Path::new(&pat).is_absolute() {
+                    vec![PathBuf::new()]
+                } else {
+                    search_dirs(ctx, "files")
+                };
+                for d in dirs {
+                    let full = d.join(&pat);
+                    let mut found: Vec<String> = glob::glob(&full.to_string_lossy())
+                        .map_err(|e| Error::template(format!("bad glob pattern '{pat}': {e}")))?
+                        .flatten()
+                        .filter(|p| p.is_file())
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect();
+                    if !found.is_empty() {
+                        found.sort();
+                        out.extend(found.into_iter().map(Value::from));
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        }
+        "pipe" => {
+            let mut out = Vec::new();
+            for t in terms_flat(terms) {
+                let s = run_sh(&py_str(&t), ctx)?;
+                out.push(mark_unsafe(&Value::from(
+                    s.trim_end_matches('\n').to_string(),
+                )));
+            }
+            Ok(out)
+        }
+        "lines" => {
+            let mut out = Vec::new();
+            for t in terms_flat(terms) {
+                let s = run_sh(&py_str(&t), ctx)?;
+                out.extend(s.lines().map(|l| mark_unsafe(&Value::from(l))));
+            }
+            Ok(out)
+        }
+        "vars" => {
+            let mut out = Vec::new();
+            for t in terms_flat(terms) {
+                let n = py_str(&t);
+                match ctx.get(&n)? {
+                    Some(v) => out.push(v),
+                    None => match kw.get("default") {
+                        Some(d) => out.push(d.clone()),
+                        None => {
+                            return Err(Error::template(format!(
+                                "No variable found with this name: {n}"
+                            )));
+                        }
+                    },
+                }
+            }
+            Ok(out)
+        }
+        "items" => Ok(terms_flat(terms)),
+        "list" => Ok(if terms.len() == 1 && terms[0].kind() == ValueKind::Seq {
+            list_of(&terms[0])
+        } else {
+            terms.to_vec()
+        }),
+        "indexed_items" => Ok(terms_flat(terms)
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| Value::from(vec![Value::from(i), x]))
+            .collect()),
+        "dict" => {
+            let mut out = Vec::new();
+            for t in terms {
+                if t.kind() != ValueKind::Map {
+                    return Err(Error::template("with_dict expects a dict"));
+                }
+                for k in t.try_iter().into_iter().flatten() {
+                    let v = t.get_item(&k).unwrap_or_default();
+                    out.push(Value::from_iter([("key", k), ("value", v)]));
+                }
+            }
+            Ok(out)
+        }
+        "sequence" => {
+            let mut out = Vec::new();
+            for t in terms_flat(terms) {
+                out.extend(sequence(&py_str(&t))?);
+            }
+            Ok(out)
+        }
+        "together" => {
+            let lists: Vec<Vec<Value>> = terms.iter().map(list_of).collect();
+            let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+            Ok((0..n)
+                .map(|i| {
+                    Value::from(
+                        lists
+                            .iter()
+                            .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect())
+        }
+        "nested" => {
+            let lists: Vec<Vec<Value>> = if terms.len() == 1 {
+                list_of(&terms[0]).iter().map(list_of).collect()
+            } else {
+                terms.iter().map(list_of).collect()
+            };
+            let mut acc: Vec<Vec<Value>> = vec![vec![]];
+            for l in lists {
+                acc = acc
+                    .iter()
+                    .flat_map(|p| {
+                        l.iter().map(move |x| {
+                            let mut q = p.clone();
+                            q.push(x.clone());
+                            q
+                        })
+                    })
+                    .collect();
+            }
+            Ok(acc.into_iter().map(Value::from).collect())
+        }
+        "subelements" => {
+            let (list, key) = match terms {
+                [l, k] => (l.clone(), k.clone()),
+                [l, k, _] => (l.clone(), k.clone()),
+                [one] if one.kind() == ValueKind::Seq && one.len() >= Some(2) => (
+                    one.get_item_by_index(0).unwrap_or_default(),
+                    one.get_item_by_index(1).unwrap_or_default(),
+                ),
+                _ => {
+                    return Err(Error::template(
+                        "subelements lookup expects a list and a key",
+                    ));
+                }
+            };
+            let skip = terms
+                .get(2)
+                .map(|o| super::filters::to_bool(&o.get_attr("skip_missing").unwrap_or_default()))
+                .unwrap_or(false)
+                || kw_bool("skip_missing", false);
+            let mut out = Vec::new();
+            for e in list_of(&list) {
+                let mut cur = e.clone();
+                let mut missing = false;
+                for seg in py_str(&key).split('.') {
+                    let n = cur.get_attr(seg).unwrap_or_default();
+                    if n.is_undefined() {
+                        missing = true;
+                        break;
+                    }
+                    cur = n;
+                }
+                if missing {
+                    if skip {
+                        continue;
+                    }
+                    return Err(Error::template(format!(
+                        "could not find '{}' key in iterated item",
+                        py_str(&key)
+                    )));
+                }
+                for s in list_of(&cur) {
+                    out.push(Value::from(vec![e.clone(), s]));
+                }
+            }
+            Ok(out)
+        }
+        other => {
+            let mut e = Error::template(format!("lookup plugin '{other}' not found"));
+            if let Some(s) = crate::error::did_you_mean(other, LOOKUPS.iter().copied()) {
+                e = e.hint(format!("did you mean '{s}'?"));
+            } else {
+                e = e.hint(format!("supported lookups: {}", LOOKUPS.join(", ")));
+            }
+            Err(e)
+        }
+    }
+}
+
+fn to_mj(name: &str, e: Error) -> minijinja::Error {
+    let mut msg = format!("lookup('{name}'): {}", e.msg);
+    if let Some(h) = e.hint.clone() {
+        msg.push_str(&format!(" ({h})"));
+    }
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg)
+}
+
+fn call(state: &State, args: &[Value], force_list: bool) -> Result<Value, minijinja::Error> {
+    let (pos, kw) = split_kwargs(args);
+    let Some(name) = pos.first().and_then(|n| n.as_str()).map(str::to_string) else {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::MissingArgument,
+            "lookup: the first argument must be the lookup plugin's name",
+        ));
+    };
+    let ctx = state
+        .lookup("vars")
+        .and_then(|v| Context::from_value(&v))
+        .ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "lookup: no variables available",
+            )
+        })?;
+    let mut opts: HashMap<String, Value> = kw.into_iter().collect();
+    let wantlist = force_list || opts.remove("wantlist").is_some_and(|v| v.is_true());
+    let errors = opts
+        .remove("errors")
+        .map(|v| py_str(&v))
+        .unwrap_or_else(|| "strict".into());
+    let ran = match run(&name, &pos[1..], &opts, &ctx) {
+        Ok(r) => r,
+        Err(e) => match errors.as_str() {
+            "ignore" | "warn" => {
+                return Ok(if wantlist {
+                    Value::from(Vec::<Value>::new())
+                } else {
+                    Value::from(())
+                });
+            }
+            _ => return Err(to_mj(&name, e)),
+        },
+    };
+    if wantlist {
+        return Ok(Value::from(ran));
+    }
+    if ran.iter().all(|v| v.kind() == ValueKind::String) {
+        let joined = ran.iter().map(py_str).collect::<Vec<_>>().join(",");
+        let all_unsafe = !ran.is_empty() && ran.iter().all(Value::is_safe);
+        return Ok(if all_unsafe {
+            Value::from_safe_string(joined)
+        } else {
+            Value::from(joined)
+        });
+    }
+    if ran.len() == 1 {
+        return Ok(ran.into_iter().next().unwrap_or_default());
+    }
+    Ok(Value::from(ran))
+}
+
+/// Registers `lookup`, `query` and `q`.
+pub(crate) fn register(env: &mut Environment<'static>) {
+    env.add_function("lookup", |state: &State, args: Rest<Value>| {
+        call(state, &args, false)
+    });
+    env.add_function("query", |state: &State, args: Rest<Value>| {
+        call(state, &args, true)
+    });
+    env.add_function("q", |state: &State, args: Rest<Value>| {
+        call(state, &args, true)
+    });
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn sequences_like_ansible() {
+        let s = |t| sequence(t).unwrap().iter().map(py_str).collect::<Vec<_>>();
+        assert_eq!(s("start=1 end=3"), ["1", "2", "3"]);
+        assert_eq!(s("count=3 start=0 stride=2"), ["0", "2", "4"]);
+        assert_eq!(s("start=1 end=2 format=host%02d"), ["host01", "host02"]);
+        assert_eq!(s("4"), ["1", "2", "3", "4"]);
+        assert_eq!(s("2-6/2"), ["2", "4", "6"]);
+        assert!(sequence("start=5 end=1").is_err());
+    }
+}

@@ -1,0 +1,374 @@
+//! Ansible's Jinja tests (`is succeeded`, `is version('2.0', '>=')`, `is match(...)`, ...).
+//!
+//! minijinja's builtins (`defined`, `undefined`, `none`, `string`, `number`, `mapping`,
+//! `sequence`, `iterable`, `in`, `eq`, ...) are kept.
+
+use super::filters::{Args, ferr, py_regex, py_str, split_kwargs, to_bool};
+use crate::value::Value;
+use minijinja::value::{Rest, ValueKind};
+use minijinja::{Environment, Error, ErrorKind};
+use std::cmp::Ordering;
+
+type R = Result<bool, Error>;
+
+fn result_flag(name: &str, v: &Value, key: &str) -> Result<bool, Error> {
+    if v.is_undefined() {
+        return Err(Error::from(ErrorKind::UndefinedError));
+    }
+    if v.kind() != ValueKind::Map {
+        return Err(ferr(
+            name,
+            "the tested value must be a task result (a dictionary)",
+        ));
+    }
+    let flag = v.get_attr(key).unwrap_or_default();
+    Ok(!flag.is_undefined() && to_bool(&flag))
+}
+
+fn failed(v: Value) -> R {
+    result_flag("failed", &v, "failed")
+}
+
+fn succeeded(v: Value) -> R {
+    result_flag("succeeded", &v, "failed").map(|f| !f)
+}
+
+fn changed(v: Value) -> R {
+    if result_flag("changed", &v, "changed")? {
+        return Ok(true);
+    }
+    // A looped task's result: changed if any item changed.
+    let results = v.get_attr("results").unwrap_or_default();
+    if results.kind() == ValueKind::Seq
+        && let Ok(it) = results.try_iter()
+    {
+        for r in it {
+            if r.kind() == ValueKind::Map && to_bool(&r.get_attr("changed").unwrap_or_default()) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn skipped(v: Value) -> R {
+    result_flag("skipped", &v, "skipped")
+}
+
+fn finished(v: Value) -> R {
+    let f = v.get_attr("finished").unwrap_or_default();
+    Ok(f.is_undefined() || to_bool(&f))
+}
+
+fn truthy(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("truthy", &["convert_bool"], &args)?;
+    if a.bool_or("convert_bool", false)
+        && matches!(
+            v.kind(),
+            ValueKind::String | ValueKind::Number | ValueKind::Bool
+        )
+    {
+        return Ok(to_bool(&v));
+    }
+    Ok(v.is_true())
+}
+
+fn falsy(v: Value, args: Rest<Value>) -> R {
+    truthy(v, args).map(|b| !b)
+}
+
+fn regex_test(name: &'static str, v: Value, args: &[Value], default_type: &str) -> R {
+    let a = Args::bind(
+        name,
+        &["pattern", "ignorecase", "multiline", "match_type"],
+        args,
+    )?;
+    let pat = a.str_or("pattern", "");
+    let kind = a.str_or("match_type", default_type);
+    let s = py_str(&v);
+    let full = match kind.as_str() {
+        "match" => format!(r"\A(?:{pat})"),
+        "fullmatch" => format!(r"\A(?:{pat})\z"),
+        "search" => pat,
+        other => return Err(ferr(name, format!("unknown match_type '{other}'"))),
+    };
+    let re = py_regex(
+        name,
+        &full,
+        a.bool_or("ignorecase", false),
+        a.bool_or("multiline", false),
+    )?;
+    Ok(re.is_match(&s))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Part {
+    Num(u64),
+    Alpha(String),
+}
+
+/// Python's `LooseVersion` components.
+fn loose_parts(v: &str) -> Vec<Part> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let flush = |cur: &mut String, out: &mut Vec<Part>| {
+        if cur.is_empty() {
+            return;
+        }
+        if cur.chars().all(|c| c.is_ascii_digit()) {
+            out.push(Part::Num(cur.parse().unwrap_or(u64::MAX)));
+        } else {
+            out.push(Part::Alpha(cur.clone()));
+        }
+        cur.clear();
+    };
+    for c in v.chars() {
+        if c == '.' {
+            flush(&mut cur, &mut out);
+            continue;
+        }
+        let digit = c.is_ascii_digit();
+        if !cur.is_empty() && cur.chars().last().is_some_and(|l| l.is_ascii_digit()) != digit {
+            flush(&mut cur, &mut out);
+        }
+        cur.push(c);
+    }
+    flush(&mut cur, &mut out);
+    out
+}
+
+fn cmp_parts(a: &[Part], b: &[Part]) -> Ordering {
+    for (x, y) in a.iter().zip(b.iter()) {
+        let o = match (x, y) {
+            (Part::Num(p), Part::Num(q)) => p.cmp(q),
+            (Part::Alpha(p), Part::Alpha(q)) => p.cmp(q),
+            (Part::Num(_), Part::Alpha(_)) => Ordering::Less,
+            (Part::Alpha(_), Part::Num(_)) => Ordering::Greater,
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+fn semver_cmp(a: &str, b: &str) -> Option<Ordering> {
+    fn parse(s: &str) -> Option<(Vec<u64>, Option<String>)> {
+        let s = s.trim().trim_start_matches('v');
+        let s = s.split('+').next()?;
+        let (core, pre) = match s.split_once('-') {
+            Some((c, p)) => (c, Some(p.to_string())),
+            None => (s, None),
+        };
+        let nums: Option<Vec<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
+        let nums = nums?;
+        (nums.len() == 3).then_some((nums, pre))
+    }
+    let (an, ap) = parse(a)?;
+    let (bn, bp) = parse(b)?;
+    Some(an.cmp(&bn).then_with(|| match (ap, bp) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => cmp_parts(&loose_parts(&x), &loose_parts(&y)),
+    }))
+}
+
+/// Compares two version strings (`loose`, `strict`, `semver`/`semantic`, `pep440`).
+pub fn version_cmp(a: &str, b: &str, kind: &str) -> Result<Ordering, Error> {
+    match kind {
+        "" | "loose" | "pep440" => Ok(cmp_parts(&loose_parts(a), &loose_parts(b))),
+        "strict" => {
+            let ok = |s: &str| {
+                let core = s.trim_end_matches(|c: char| c.is_ascii_digit());
+                let core = core
+                    .strip_suffix('a')
+                    .or_else(|| core.strip_suffix('b'))
+                    .unwrap_or(s);
+                let core = if core.is_empty() { s } else { core };
+                let nums: Vec<&str> = core.trim_end_matches(['a', 'b']).split('.').collect();
+                (2..=3).contains(&nums.len())
+                    && nums
+                        .iter()
+                        .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            };
+            for s in [a, b] {
+                if !ok(s) {
+                    return Err(ferr(
+                        "version",
+                        format!("invalid version number '{s}' for strict comparison"),
+                    ));
+                }
+            }
+            Ok(cmp_parts(&loose_parts(a), &loose_parts(b)))
+        }
+        "semver" | "semantic" => semver_cmp(a, b).ok_or_else(|| {
+            ferr(
+                "version",
+                format!("invalid semantic version '{a}' or '{b}'"),
+            )
+        }),
+        other => Err(ferr(
+            "version",
+            format!("unknown version_type '{other}' (use loose, strict, semver or pep440)"),
+        )),
+    }
+}
+
+fn version(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind(
+        "version",
+        &["version", "operator", "strict", "version_type"],
+        &args,
+    )?;
+    let other = a.req("version")?;
+    let op = a.str_or("operator", "eq");
+    let mut kind = a.str_or("version_type", "loose");
+    if a.bool_or("strict", false) {
+        kind = "strict".into();
+    }
+    let o = version_cmp(&py_str(&v), &py_str(other), &kind)?;
+    Ok(match op.as_str() {
+        "<" | "lt" => o == Ordering::Less,
+        "<=" | "le" => o != Ordering::Greater,
+        ">" | "gt" => o == Ordering::Greater,
+        ">=" | "ge" => o != Ordering::Less,
+        "==" | "=" | "eq" => o == Ordering::Equal,
+        "!=" | "<>" | "ne" => o != Ordering::Equal,
+        other => {
+            return Err(ferr(
+                "version",
+                format!(
+                    "invalid operator '{other}' (use <, lt, <=, le, >, gt, >=, ge, ==, eq, !=, ne)"
+                ),
+            ));
+        }
+    })
+}
+
+fn seq(name: &str, v: &Value) -> Result<Vec<Value>, Error> {
+    if v.is_undefined() {
+        return Err(Error::from(ErrorKind::UndefinedError));
+    }
+    v.try_iter()
+        .map(|it| it.collect())
+        .map_err(|_| ferr(name, "expected a list"))
+}
+
+fn subset(a: Value, b: Value) -> R {
+    let big = seq("subset", &b)?;
+    Ok(seq("subset", &a)?.iter().all(|x| big.contains(x)))
+}
+
+fn superset(a: Value, b: Value) -> R {
+    let small = seq("superset", &b)?;
+    let big = seq("superset", &a)?;
+    Ok(small.iter().all(|x| big.contains(x)))
+}
+
+fn contains(a: Value, b: Value) -> R {
+    if let (Some(s), Some(t)) = (a.as_str(), b.as_str()) {
+        return Ok(s.contains(t));
+    }
+    Ok(seq("contains", &a)?.contains(&b))
+}
+
+fn path_test(
+    name: &'static str,
+    f: fn(&std::path::Path) -> bool,
+) -> impl Fn(Value) -> R + Send + Sync + 'static {
+    move |v: Value| {
+        if v.is_undefined() {
+            return Err(Error::from(ErrorKind::UndefinedError));
+        }
+        let Some(s) = v.as_str() else {
+            return Err(ferr(name, "expected a path string"));
+        };
+        let p = if let Some(rest) = s.strip_prefix("~/") {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest)
+        } else {
+            std::path::PathBuf::from(s)
+        };
+        Ok(f(&p))
+    }
+}
+
+fn any_all(name: &'static str, all: bool) -> impl Fn(Value) -> R + Send + Sync + 'static {
+    move |v: Value| {
+        let xs = seq(name, &v)?;
+        Ok(if all {
+            xs.iter().all(Value::is_true)
+        } else {
+            xs.iter().any(Value::is_true)
+        })
+    }
+}
+
+fn nan(v: Value) -> R {
+    Ok(f64::try_from(v).map(|f| f.is_nan()).unwrap_or(false))
+}
+
+fn vault_encrypted(v: Value) -> R {
+    Ok(v.downcast_object_ref::<crate::value::VaultText>().is_some())
+}
+
+/// Registers every test.
+pub(crate) fn register(env: &mut Environment<'static>) {
+    env.add_test("failed", failed);
+    env.add_test("failure", failed);
+    env.add_test("succeeded", succeeded);
+    env.add_test("success", succeeded);
+    env.add_test("successful", succeeded);
+    env.add_test("changed", changed);
+    env.add_test("change", changed);
+    env.add_test("skipped", skipped);
+    env.add_test("skip", skipped);
+    env.add_test("finished", finished);
+    env.add_test("truthy", truthy);
+    env.add_test("falsy", falsy);
+    env.add_test("match", |v: Value, args: Rest<Value>| {
+        regex_test("match", v, &args, "match")
+    });
+    env.add_test("search", |v: Value, args: Rest<Value>| {
+        regex_test("search", v, &args, "search")
+    });
+    env.add_test("regex", |v: Value, args: Rest<Value>| {
+        regex_test("regex", v, &args, "search")
+    });
+    env.add_test("version", version);
+    env.add_test("version_compare", version);
+    env.add_test("subset", subset);
+    env.add_test("issubset", subset);
+    env.add_test("superset", superset);
+    env.add_test("issuperset", superset);
+    env.add_test("contains", contains);
+    env.add_test("file", path_test("file", |p| p.is_file()));
+    env.add_test("is_file", path_test("file", |p| p.is_file()));
+    env.add_test("directory", path_test("directory", |p| p.is_dir()));
+    env.add_test("is_dir", path_test("directory", |p| p.is_dir()));
+    env.add_test("exists", path_test("exists", |p| p.exists()));
+    env.add_test("link", path_test("link", |p| p.is_symlink()));
+    env.add_test("is_link", path_test("link", |p| p.is_symlink()));
+    env.add_test("abs", path_test("abs", |p| p.is_absolute()));
+    env.add_test("is_abs", path_test("abs", |p| p.is_absolute()));
+    env.add_test("any", any_all("any", false));
+    env.add_test("all", any_all("all", true));
+    env.add_test("nan", nan);
+    env.add_test("vault_encrypted", vault_encrypted);
+    let _ = split_kwargs;
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn loose_versions() {
+        let c = |a, b| version_cmp(a, b, "loose").unwrap();
+        assert_eq!(c("1.10", "1.9"), Ordering::Greater);
+        assert_eq!(c("2.0", "2.0"), Ordering::Equal);
+        assert_eq!(c("1.2.3", "1.2"), Ordering::Greater);
+        assert_eq!(c("1.0a1", "1.0"), Ordering::Greater);
+        assert_eq!(semver_cmp("1.0.0-alpha", "1.0.0"), Some(Ordering::Less));
+    }
+}

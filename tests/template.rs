@@ -1,0 +1,1122 @@
+//! Templating: Ansible's semantics for variables, filters, tests and lookups. Expected outputs
+//! were taken from ansible-core 2.19 where Ansible defines them.
+
+use prov::ErrorKind;
+use prov::connection::Secret;
+use prov::template::{Context, OMIT, Templar};
+use prov::value::{Value, Vars};
+use std::path::Path;
+use std::sync::Arc;
+
+fn vars_from_yaml(y: &str) -> Vars {
+    let node = prov::yaml::load_str(y, Path::new("vars.yml")).unwrap();
+    prov::value::value_to_vars(&node.to_value())
+}
+
+fn ctx_yaml(y: &str) -> Context {
+    Context::new(&Templar::new(), vec![Arc::new(vars_from_yaml(y))])
+}
+
+const BASE: &str = r#"
+d: {b: 2, a: [1, 2], c: {x: "é"}}
+l: [3, 1, 2]
+u: [{n: b, v: 2}, {n: a, v: 1}]
+s: Hello World
+flag: true
+"#;
+
+fn r(ctx: &Context, t: &str) -> String {
+    match ctx.templar().render_str(t, ctx) {
+        Ok(v) => prov::template::filters::py_str(&v),
+        Err(e) => panic!("rendering {t:?} failed: {e}"),
+    }
+}
+
+fn err(ctx: &Context, t: &str) -> prov::Error {
+    match ctx.templar().render_str(t, ctx) {
+        Ok(v) => panic!("rendering {t:?} should fail, got {v:?}"),
+        Err(e) => e,
+    }
+}
+
+fn check(cases: &[(&str, &str)]) {
+    let ctx = ctx_yaml(BASE);
+    let mut bad = Vec::new();
+    for (t, want) in cases {
+        let got = match ctx.templar().render_text(t, &ctx) {
+            Ok(s) => s,
+            Err(e) => format!("ERROR: {e}"),
+        };
+        if got != *want {
+            bad.push(format!("{t}\n   want {want:?}\n    got {got:?}"));
+        }
+    }
+    assert!(bad.is_empty(), "mismatches:\n{}", bad.join("\n"));
+}
+
+// ------------------------------------------------------------------ rendering basics
+
+#[test]
+fn plain_strings_are_returned_as_they_are() {
+    let ctx = ctx_yaml(BASE);
+    let t = ctx.templar();
+    assert_eq!(
+        t.render_str("no templates here", &ctx).unwrap(),
+        Value::from("no templates here")
+    );
+    // Not even a syntax check on text without markers.
+    assert_eq!(
+        t.render_str("a } b {", &ctx).unwrap(),
+        Value::from("a } b {")
+    );
+}
+
+#[test]
+fn single_expression_returns_native_values() {
+    let ctx = ctx_yaml(BASE);
+    let t = ctx.templar();
+    let v = t.render_str("{{ l }}", &ctx).unwrap();
+    assert_eq!(v.len(), Some(3));
+    assert_eq!(v.get_item_by_index(0).unwrap(), Value::from(3));
+    // ansible-core 2.19: text around the expression makes a string; one trailing newline
+    // does not.
+    assert_eq!(
+        t.render_str("  {{ d.b + 1 }} ", &ctx).unwrap(),
+        Value::from("  3 ")
+    );
+    assert_eq!(
+        t.render_str("{{ d.b + 1 }}\n", &ctx).unwrap(),
+        Value::from(3)
+    );
+    assert_eq!(
+        t.render_str("{{ d.b + 1 }}\n\n", &ctx).unwrap(),
+        Value::from("3\n\n")
+    );
+    assert_eq!(t.render_str("{{ flag }}", &ctx).unwrap(), Value::from(true));
+    let m = t.render_str("{{ d }}", &ctx).unwrap();
+    assert_eq!(m.get_attr("b").unwrap(), Value::from(2));
+    assert_eq!(t.render_str("{{- 'x' -}}", &ctx).unwrap(), Value::from("x"));
+    // Mixed templates render to strings, Python style.
+    assert_eq!(
+        r(&ctx, "x{{ flag }}-{{ l }}-{{ d.c }}-{{ none }}"),
+        "xTrue-[3, 1, 2]-{'x': 'é'}-"
+    );
+    assert_eq!(
+        t.render_str("{{ 1 }}{{ 2 }}", &ctx).unwrap(),
+        Value::from("12")
+    );
+    // Like ansible-core 2.19: no literal_eval of text that looks like a list.
+    assert_eq!(
+        t.render_str("[{{ l[0] }}, 2]", &ctx).unwrap(),
+        Value::from("[3, 2]")
+    );
+    // Text that merely starts with [ stays text and is never evaluated.
+    assert_eq!(
+        t.render_str("[{{ s }}]", &ctx).unwrap(),
+        Value::from("[Hello World]")
+    );
+}
+
+#[test]
+fn render_value_recurses_into_keys_and_values() {
+    let ctx = ctx_yaml("k: key\nv: 5\n");
+    let input = prov::yaml::load_str(
+        "'{{ k }}': ['{{ v }}', x, {n: '{{ v * 2 }}'}]\n",
+        Path::new("a.yml"),
+    )
+    .unwrap()
+    .to_value();
+    let out = ctx.templar().render_value(&input, &ctx).unwrap();
+    let inner = out.get_attr("key").unwrap();
+    assert_eq!(inner.get_item_by_index(0).unwrap(), Value::from(5));
+    assert_eq!(inner.get_item_by_index(1).unwrap(), Value::from("x"));
+    assert_eq!(
+        inner.get_item_by_index(2).unwrap().get_attr("n").unwrap(),
+        Value::from(10)
+    );
+}
+
+#[test]
+fn trailing_newline_and_trim_blocks_like_ansible() {
+    let ctx = ctx_yaml("xs: [a, b]\n");
+    let out = ctx
+        .templar()
+        .render_text("{% for x in xs %}\n{{ x }}\n{% endfor %}\nend\n", &ctx)
+        .unwrap();
+    assert_eq!(out, "a\nb\nend\n");
+}
+
+#[test]
+fn omit_is_a_fixed_marker() {
+    let ctx = ctx_yaml("a: 1\n");
+    assert_eq!(r(&ctx, "{{ nope | default(omit) }}"), OMIT);
+    assert_eq!(r(&ctx, "{{ a | default(omit) }}"), "1");
+}
+
+#[test]
+fn python_methods_work() {
+    check(&[
+        ("{{ d.items() | list | length }}", "3"),
+        ("{{ d.keys() | list }}", "['b', 'a', 'c']"),
+        ("{{ 'a,b'.split(',') }}", "['a', 'b']"),
+        ("{{ s.startswith('Hell') }}", "True"),
+        ("{{ '{} and {}'.format('x', 1) }}", "x and 1"),
+        ("{{ s.upper() }}", "HELLO WORLD"),
+        ("{{ d.get('zz', 'dflt') }}", "dflt"),
+    ]);
+}
+
+// ------------------------------------------------------------------ lazy variables
+
+#[test]
+fn variables_are_templated_lazily_and_recursively() {
+    let ctx = ctx_yaml(
+        "a: '{{ b }}-x'\nb: '{{ c | upper }}'\nc: deep\nlist: ['{{ c }}', 2]\nn: '{{ 40 + 2 }}'\n",
+    );
+    assert_eq!(r(&ctx, "{{ a }}"), "DEEP-x");
+    assert_eq!(ctx.get("a").unwrap(), Some(Value::from("DEEP-x")));
+    assert_eq!(ctx.get_raw("a"), Some(Value::from("{{ b }}-x")));
+    assert_eq!(r(&ctx, "{{ list[0] }}"), "deep");
+    // Native types survive the lazy hop.
+    assert_eq!(
+        ctx.templar().render_str("{{ n + 1 }}", &ctx).unwrap(),
+        Value::from(43)
+    );
+    assert_eq!(ctx.get("missing").unwrap(), None);
+}
+
+#[test]
+fn later_layers_win() {
+    let t = Templar::new();
+    let low = Arc::new(vars_from_yaml("x: low\ny: '{{ x }}'\n"));
+    let ctx = Context::new(&t, vec![low]);
+    assert_eq!(r(&ctx, "{{ y }}"), "low");
+    let high = ctx.push(Arc::new(vars_from_yaml("x: high\n")));
+    assert_eq!(r(&high, "{{ y }}"), "high");
+    // The original context is unchanged (and its cache is its own).
+    assert_eq!(r(&ctx, "{{ y }}"), "low");
+}
+
+#[test]
+fn hostvars_are_nested_lazy_contexts() {
+    let t = Templar::new();
+    let web = Context::new(
+        &t,
+        vec![Arc::new(vars_from_yaml(
+            "port: 80\nurl: 'http://web:{{ port }}'\n",
+        ))],
+    );
+    let mut top = Vars::new();
+    top.insert(
+        "hostvars".into(),
+        Value::from_iter([(Value::from("web1"), web.to_value())]),
+    );
+    top.insert("port".into(), Value::from(22));
+    let ctx = Context::new(&t, vec![Arc::new(top)]);
+    // The other host's variables are templated in *its* context.
+    assert_eq!(r(&ctx, "{{ hostvars['web1'].url }}"), "http://web:80");
+    assert_eq!(r(&ctx, "{{ hostvars.web1['port'] }}"), "80");
+    assert_eq!(r(&ctx, "{{ hostvars['web1'] | length }}"), "2");
+    assert_eq!(r(&ctx, "{{ 'url' in hostvars['web1'] }}"), "True");
+    assert_eq!(r(&ctx, "{{ vars['port'] }}"), "22");
+    assert_eq!(r(&ctx, "{{ lookup('vars', 'port') }}"), "22");
+}
+
+#[test]
+fn template_loops_are_detected() {
+    let ctx = ctx_yaml("a: '{{ b }}'\nb: '{{ a }}'\nself: '{{ self }} again'\n");
+    let e = err(&ctx, "{{ a }}");
+    assert_eq!(e.kind, ErrorKind::Template);
+    assert!(
+        e.msg
+            .contains("recursive loop detected in template for variable"),
+        "{}",
+        e.msg
+    );
+    let e = err(&ctx, "x {{ self }}");
+    assert!(
+        e.msg
+            .contains("recursive loop detected in template for variable 'self'"),
+        "{}",
+        e.msg
+    );
+    // `default` does not hide a loop.
+    let e = err(&ctx, "{{ a | default('z') }}");
+    assert!(e.msg.contains("recursive loop"), "{}", e.msg);
+    assert!(ctx.get("a").is_err());
+}
+
+#[test]
+fn unsafe_strings_are_never_templated() {
+    let ctx = ctx_yaml("raw: !unsafe '{{ not_a_var }}'\nwrapped: '{{ raw }}'\n");
+    assert_eq!(r(&ctx, "{{ raw }}"), "{{ not_a_var }}");
+    assert_eq!(r(&ctx, "{{ wrapped }}"), "{{ not_a_var }}");
+    let v = ctx
+        .templar()
+        .render_value(&ctx.get_raw("raw").unwrap(), &ctx)
+        .unwrap();
+    assert_eq!(v.as_str(), Some("{{ not_a_var }}"));
+    let marked = prov::template::mark_unsafe(&Value::from("{{ x }}"));
+    assert_eq!(
+        ctx.templar().render_value(&marked, &ctx).unwrap().as_str(),
+        Some("{{ x }}")
+    );
+}
+
+#[test]
+fn lazily_undefined_variables_are_undefined() {
+    let ctx = ctx_yaml("a: '{{ nope }}'\n");
+    assert_eq!(r(&ctx, "{{ a | default('z') }}"), "z");
+    assert_eq!(r(&ctx, "{{ a is defined }}"), "False");
+    let e = err(&ctx, "{{ a }}");
+    assert!(e.msg.contains("'nope' is undefined"), "{}", e.msg);
+}
+
+// ------------------------------------------------------------------ errors
+
+#[test]
+fn undefined_variables_are_named() {
+    let ctx = ctx_yaml(BASE);
+    let e = err(&ctx, "{{ foo }}");
+    assert_eq!(e.kind, ErrorKind::Template);
+    assert!(e.msg.contains("'foo' is undefined"), "{}", e.msg);
+    let e = err(&ctx, "{{ flagg }}");
+    assert_eq!(e.hint.as_deref(), Some("did you mean 'flag'?"));
+    let e = err(&ctx, "a {{ s }} {{ foo | lower }}");
+    assert!(e.msg.contains("'foo' is undefined"), "{}", e.msg);
+    let e = err(&ctx, "{{ d.nope }}");
+    assert!(e.msg.contains("'d.nope' is undefined"), "{}", e.msg);
+    let e = err(&ctx, "x{{ d.c.zz }}");
+    assert!(e.msg.contains("'d.c.zz' is undefined"), "{}", e.msg);
+    let e = ctx.templar().eval("foo == 1", &ctx).unwrap_err();
+    assert!(e.msg.contains("'foo' is undefined"), "{}", e.msg);
+    let e = ctx.templar().eval_cond("bar", &ctx).unwrap_err();
+    assert!(e.msg.contains("'bar' is undefined"), "{}", e.msg);
+    assert!(ctx.templar().eval_cond("bar is defined", &ctx).is_ok());
+}
+
+#[test]
+fn undefined_chains_behave_like_ansible() {
+    // Ansible's undefined is chainable for `is defined` and `default`; strict everywhere else.
+    check(&[
+        (
+            "{{ x.y is defined }} {{ x.y.z is undefined }} {{ x.y is not defined }}",
+            "False True True",
+        ),
+        (
+            "{{ d.zz.q is defined }} {{ d.c.x is defined }} {{ d.c.x | default('n') }}",
+            "False True é",
+        ),
+        (
+            "{{ x.y | default('z') }} {{ x.y|d('w') }} {{ d.nope.deeper | default(1) }}",
+            "z w 1",
+        ),
+        (
+            "{% if cfg.enabled is defined and cfg.enabled %}on{% else %}off{% endif %}",
+            "off",
+        ),
+        ("{{ 'x.y is defined' }}", "x.y is defined"),
+    ]);
+    let ctx = ctx_yaml(BASE);
+    let e = err(&ctx, "{{ x.y }}");
+    assert!(e.msg.contains("'x' is undefined"), "{}", e.msg);
+    assert!(
+        !ctx.templar()
+            .eval_cond("cfg.enabled is defined and cfg.enabled", &ctx)
+            .unwrap()
+    );
+    let e = ctx.templar().eval_cond("cfg.enabled", &ctx).unwrap_err();
+    assert!(e.msg.contains("'cfg' is undefined"), "{}", e.msg);
+}
+
+#[test]
+fn syntax_errors_give_the_line() {
+    let ctx = ctx_yaml(BASE);
+    let e = ctx
+        .templar()
+        .render_text("line one\n{{ s }}\n{% if %}\n", &ctx)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Template);
+    assert!(e.msg.contains("syntax error"), "{}", e.msg);
+    assert!(e.msg.contains("line 3"), "{}", e.msg);
+    let e = ctx.templar().eval("x ==", &ctx).unwrap_err();
+    assert!(e.msg.contains("syntax error"), "{}", e.msg);
+}
+
+#[test]
+fn filter_errors_name_the_filter() {
+    let ctx = ctx_yaml(BASE);
+    let e = err(&ctx, "{{ s | regex_replace('(', 'x') }}");
+    assert!(e.msg.contains("regex_replace"), "{}", e.msg);
+    let e = err(&ctx, "{{ s | combine({}) }}");
+    assert!(e.msg.contains("combine"), "{}", e.msg);
+    let e = err(&ctx, "{{ s | no_such_filter }}");
+    assert!(
+        e.msg.contains("no_such_filter") || e.msg.contains("unknown filter"),
+        "{}",
+        e.msg
+    );
+    let e = err(&ctx, "{{ undefined_thing | mandatory }}");
+    assert!(e.msg.contains("mandatory"), "{}", e.msg);
+    let e = err(&ctx, "{{ undefined_thing | mandatory('give me x') }}");
+    assert!(e.msg.contains("give me x"), "{}", e.msg);
+}
+
+// ------------------------------------------------------------------ conditions
+
+#[test]
+fn conditions_like_ansible() {
+    let ctx = ctx_yaml(
+        "yes_s: 'yes'\nfalse_s: 'false'\nzero: 0\nres: {rc: 0, changed: true}\nitem: a\nempty: []\n",
+    );
+    let t = ctx.templar();
+    let c = |e: &str| {
+        t.eval_cond(e, &ctx)
+            .unwrap_or_else(|err| panic!("{e}: {err}"))
+    };
+    assert!(c("res.rc == 0"));
+    assert!(!c("zero"));
+    assert!(!c("empty"));
+    assert!(c("res is changed"));
+    assert!(c("{{ res.rc == 0 }}"));
+    assert!(!c("{{ false_s }}"));
+    assert!(
+        c("false_s"),
+        "a bare non-empty string is truthy, as in Python"
+    );
+    assert!(c("{{ yes_s }}"));
+    assert!(c("'{{ item }}' == 'a'"));
+    assert!(!c("'{{ item }}' == 'b'"));
+    assert!(c(""), "an empty condition is true");
+    assert!(!c("{{ '' }}"));
+}
+
+// ------------------------------------------------------------------ filters
+
+#[test]
+fn json_filters() {
+    check(&[
+        (
+            "{{ d | to_json }}",
+            r#"{"b": 2, "a": [1, 2], "c": {"x": "\u00e9"}}"#,
+        ),
+        (
+            "{{ d | to_nice_json }}",
+            "{\n    \"a\": [\n        1,\n        2\n    ],\n    \"b\": 2,\n    \"c\": {\n        \"x\": \"\\u00e9\"\n    }\n}",
+        ),
+        (
+            "{{ d | to_json(sort_keys=true) }}",
+            r#"{"a": [1, 2], "b": 2, "c": {"x": "\u00e9"}}"#,
+        ),
+        ("{{ 'é' | to_json(ensure_ascii=false) }}", "\"é\""),
+        (
+            "{{ ('{\"a\": [1, {\"b\": null}]}' | from_json).a[1].b is none }}",
+            "True",
+        ),
+        ("{{ [1.5, true, none] | to_json }}", "[1.5, true, null]"),
+    ]);
+}
+
+#[test]
+fn yaml_filters() {
+    check(&[
+        ("{{ d | to_yaml }}", "a: [1, 2]\nb: 2\nc: {x: é}\n"),
+        (
+            "{{ d | to_nice_yaml }}",
+            "a:\n- 1\n- 2\nb: 2\nc:\n    x: é\n",
+        ),
+        (
+            "{{ u | to_nice_yaml }}",
+            "-   n: b\n    v: 2\n-   n: a\n    v: 1\n",
+        ),
+        ("{{ u | to_yaml }}", "- {n: b, v: 2}\n- {n: a, v: 1}\n"),
+        ("{{ 'abc' | to_yaml }}", "abc\n"),
+        (
+            "{{ {'k': 'yes', 'n': '123', 'e': '', 'c': 'a: b'} | to_yaml }}",
+            "{c: 'a: b', e: '', k: 'yes', n: '123'}\n",
+        ),
+        ("{{ [] | to_nice_yaml }}", "[]\n"),
+        ("{{ {'a': []} | to_nice_yaml }}", "a: []\n"),
+        (
+            "{{ [[1, 2], [3]] | to_nice_yaml }}",
+            "-   - 1\n    - 2\n-   - 3\n",
+        ),
+        (
+            "{{ {'a': {'b': {'c': 1}}} | to_yaml }}",
+            "a:\n  b: {c: 1}\n",
+        ),
+        ("{{ ('a: yes\\nb: [1, 0644]\\n' | from_yaml).b[1] }}", "420"),
+        ("{{ ('a: yes\\n' | from_yaml).a }}", "True"),
+    ]);
+}
+
+#[test]
+fn string_and_conversion_filters() {
+    check(&[
+        (
+            "{{ 'yes' | bool }} {{ 'off' | bool }} {{ 1 | bool }} {{ none | bool }} {{ 'True' | bool }}",
+            "True False True False True",
+        ),
+        (
+            "{{ '0x1F' | int(base=16) }} {{ '3.7' | int }} {{ 'abc' | int(7) }} {{ '12' | int + 1 }}",
+            "31 3 7 13",
+        ),
+        (
+            "{{ '1.5' | float }} {{ 'x' | float }} {{ 2 | float }}",
+            "1.5 0.0 2.0",
+        ),
+        (
+            "{{ [1, 'a'] | string }} {{ true | string }}",
+            "[1, 'a'] True",
+        ),
+        (
+            "{{ 'AbC' | lower }} {{ 'abc' | upper }} {{ '  x  ' | trim }}",
+            "abc ABC x",
+        ),
+        ("{{ 'aaa' | replace('a', 'b') }}", "bbb"),
+        ("{{ ['a','b'] | join(',') }} {{ [1, 2] | join }}", "a,b 12"),
+        ("{{ u | join(', ', attribute='n') }}", "b, a"),
+        (
+            "{{ 'a b  c' | split }} {{ 'a,b' | split(',') }}",
+            "['a', 'b', 'c'] ['a', 'b']",
+        ),
+        (
+            "{{ 'x' | ternary('y', 'n') }} {{ '' | ternary('y', 'n') }} {{ none | ternary('y', 'n', 'z') }}",
+            "y n z",
+        ),
+        (
+            "{{ nope | default('x', boolean=False) }} {{ '' | default('x', boolean=True) }} {{ 0 | default('x', boolean=False) }}",
+            "x x 0",
+        ),
+        ("{{ ['a','A','b'] | unique }}", "['a', 'b']"),
+        (
+            "{{ nope | default('d') }} {{ '' | default('d') }} {{ '' | default('d', true) }} {{ nope | d(1) }}",
+            "d  d 1",
+        ),
+        (
+            "{{ 'hello' | b64encode }} {{ 'aGVsbG8=' | b64decode }}",
+            "aGVsbG8= hello",
+        ),
+        (
+            "{{ 'x' | quote }} {{ \"it's\" | quote }} {{ '' | quote }} {{ 'a b' | quote }}",
+            "x 'it'\"'\"'s' '' 'a b'",
+        ),
+        ("{{ 'hello' | comment }}", "#\n# hello\n#"),
+        ("{{ 'a\\nb' | comment('c') }}", "//\n// a\n// b\n//"),
+        ("{{ 'a=1&b' | urlencode }}", "a%3D1%26b"),
+        (
+            "{{ 'test' | to_uuid }}",
+            "f4fb6740-9e00-5ac4-9581-f24b6ecfe71e",
+        ),
+        (
+            "{{ 3 | type_debug }} {{ 'x' | type_debug }} {{ {} | type_debug }}",
+            "int str dict",
+        ),
+    ]);
+}
+
+#[test]
+fn path_and_hash_filters() {
+    let home = std::env::var("HOME").unwrap_or_default();
+    check(&[
+        (
+            "{{ '/etc/nginx/nginx.conf' | basename }} {{ '/etc/nginx/nginx.conf' | dirname }}",
+            "nginx.conf /etc/nginx",
+        ),
+        ("{{ 'a/b/c.txt' | splitext }}", "['a/b/c', '.txt']"),
+        (
+            "{{ '/' | realpath }} {{ '/tmp/../etc/./x' | realpath | dirname }}",
+            "/ /etc",
+        ),
+        ("{{ ['/a', 'b', 'c'] | path_join }}", "/a/b/c"),
+        (
+            "{{ 'secret' | hash('md5') }} {{ 'secret' | sha1 }}",
+            "5ebe2294ecd0e0f08eab7690d2a6ee69 e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4",
+        ),
+        (
+            "{{ 'secret' | md5 }} {{ 'secret' | checksum }}",
+            "5ebe2294ecd0e0f08eab7690d2a6ee69 e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4",
+        ),
+        (
+            "{{ 'secret' | hash('sha256') }}",
+            "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b",
+        ),
+    ]);
+    let ctx = ctx_yaml(BASE);
+    assert_eq!(r(&ctx, "{{ '~/x' | expanduser }}"), format!("{home}/x"));
+    let e = err(&ctx, "{{ 'x' | hash('nope') }}");
+    assert!(e.msg.contains("hash"), "{}", e.msg);
+}
+
+#[test]
+fn regex_filters() {
+    check(&[
+        (
+            r"{{ 'abc' | regex_search('(b)(c)', '\\2', '\\1') }}",
+            "['c', 'b']",
+        ),
+        (r"{{ 'abc' | regex_search('(?P<x>b)', '\\g<x>') }}", "['b']"),
+        ("{{ 'abc' | regex_search('z') is none }}", "True"),
+        ("{{ 'abc' | regex_search('B', ignorecase=true) }}", "b"),
+        (r"{{ 'a1b22' | regex_findall('\\d+') }}", "['1', '22']"),
+        (
+            r"{{ 'k1=v1 k2=v2' | regex_findall('(\\w)(\\d)=') }}",
+            "[['k', '1'], ['k', '2']]",
+        ),
+        (
+            r"{{ 'k1=v1 k2=v2' | regex_findall('k(\\d)') }}",
+            "['1', '2']",
+        ),
+        ("{{ 'foo.bar*' | regex_escape }}", r"foo\.bar\*"),
+        (
+            r"{{ 'ansible' | regex_replace('^a.*i(.*)$', 'a\\1') }}",
+            "able",
+        ),
+        (
+            r"{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\\d+)$', '\\g<host>, \\g<port>') }}",
+            "localhost, 80",
+        ),
+        ("{{ 'a$b' | regex_replace('b', '$x') }}", "a$$x"),
+        ("{{ 'aaa' | regex_replace('a', 'b', count=2) }}", "bba"),
+        (
+            "{{ 'l1\\nl2' | regex_replace('^l', 'L', multiline=true) }}",
+            "L1\nL2",
+        ),
+    ]);
+}
+
+#[test]
+fn list_and_dict_filters() {
+    check(&[
+        (
+            "{{ [1, [2, [3, [4]]]] | flatten(levels=1) }}",
+            "[1, 2, [3, [4]]]",
+        ),
+        ("{{ [1, [2, none, [3]]] | flatten }}", "[1, 2, 3]"),
+        (
+            "{{ {'a': {'x': 1, 'l': [1]}, 'b': 2} | combine({'a': {'y': 2, 'l': [2]}}, recursive=True, list_merge='append') }}",
+            "{'a': {'x': 1, 'l': [1, 2], 'y': 2}, 'b': 2}",
+        ),
+        (
+            "{{ {'a': {'x': 1}} | combine({'a': {'y': 2}}) }}",
+            "{'a': {'y': 2}}",
+        ),
+        (
+            "{{ {'a': 1} | combine({'b': 2}, {'a': 3}) }}",
+            "{'a': 3, 'b': 2}",
+        ),
+        (
+            "{{ {'l': [1, 2]} | combine({'l': [2, 3]}, list_merge='append_rp') }}",
+            "{'l': [1, 2, 3]}",
+        ),
+        (
+            "{{ {'l': [1, 2]} | combine({'l': [2, 3]}, list_merge='prepend') }}",
+            "{'l': [2, 3, 1, 2]}",
+        ),
+        ("{{ [{'a': 1}, {'b': 2}] | combine }}", "{'a': 1, 'b': 2}"),
+        (
+            "{{ d | dict2items }}",
+            "[{'key': 'b', 'value': 2}, {'key': 'a', 'value': [1, 2]}, {'key': 'c', 'value': {'x': 'é'}}]",
+        ),
+        (
+            "{{ {'a': 1} | dict2items(key_name='k', value_name='v') }}",
+            "[{'k': 'a', 'v': 1}]",
+        ),
+        ("{{ [{'key':'a','value':1}] | items2dict }}", "{'a': 1}"),
+        (
+            "{{ [{'n':'a','v':1}] | items2dict(key_name='n', value_name='v') }}",
+            "{'a': 1}",
+        ),
+        (
+            "{{ [1,2,2,3] | unique }} {{ [1,2] | union([2,3]) }}",
+            "[1, 2, 3] [1, 2, 3]",
+        ),
+        (
+            "{{ [1,2,3] | intersect([3,2,5]) }} {{ [1,2,3] | difference([2]) }}",
+            "[2, 3] [1, 3]",
+        ),
+        ("{{ [1,2,2,3] | symmetric_difference([3,4]) }}", "[1, 2, 4]"),
+        (
+            "{{ l | first }} {{ l | last }} {{ l | length }} {{ l | count }}",
+            "3 2 3 3",
+        ),
+        (
+            "{{ l | min }} {{ l | max }} {{ l | sum }} {{ l | sort }} {{ l | sort(reverse=true) }}",
+            "1 3 6 [1, 2, 3] [3, 2, 1]",
+        ),
+        ("{{ l | sort(true) }}", "[3, 2, 1]"),
+        (
+            "{{ u | sort(attribute='n') | map(attribute='v') | list }}",
+            "[1, 2]",
+        ),
+        (
+            "{{ u | max(attribute='v') }} {{ u | min(attribute='v') }}",
+            "{'n': 'b', 'v': 2} {'n': 'a', 'v': 1}",
+        ),
+        ("{{ [[1],[2]] | sum(start=[]) }}", "[1, 2]"),
+        (
+            "{{ u | selectattr('v', 'gt', 1) | map(attribute='n') | list }}",
+            "['b']",
+        ),
+        (
+            "{{ u | rejectattr('n', 'equalto', 'b') | map(attribute='n') | join }}",
+            "a",
+        ),
+        (
+            "{{ l | select('odd') | list }} {{ l | reject('odd') | list }}",
+            "[3, 1] [2]",
+        ),
+        ("{{ l | map('string') | list }}", "['3', '1', '2']"),
+        (
+            "{{ [1, 2] | zip(['a', 'b']) | list }}",
+            "[[1, 'a'], [2, 'b']]",
+        ),
+        (
+            "{{ [1, 2] | zip_longest(['a']) | list }}",
+            "[[1, 'a'], [2, None]]",
+        ),
+        (
+            "{{ [{'n': 'a', 'l': [1, 2]}] | subelements('l') }}",
+            "[[{'n': 'a', 'l': [1, 2]}, 1], [{'n': 'a', 'l': [1, 2]}, 2]]",
+        ),
+        (
+            "{{ [{'n': 'a'}] | subelements('l', skip_missing=True) }}",
+            "[]",
+        ),
+        (
+            "{{ ['a', 'b'] | map('extract', {'a': 1, 'b': 2}) | list }}",
+            "[1, 2]",
+        ),
+        (
+            "{{ [1, 2] | product(['x']) | list }}",
+            "[[1, 'x'], [2, 'x']]",
+        ),
+        ("{{ d | dictsort | first }}", "['a', [1, 2]]"),
+        (
+            "{{ [['a', 1]] | dict }} {{ {'a': 1} | list }}",
+            "{'a': 1} ['a']",
+        ),
+        (
+            "{{ -3 | abs }} {{ 8 | log(2) }} {{ 2 | pow(10) }} {{ 16 | root }} {{ 27 | root(3) | round }}",
+            "3 3.0 1024.0 4.0 3.0",
+        ),
+    ]);
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn jinja_tests() {
+    check(&[
+        (
+            "{{ x is defined }} {{ x is undefined }} {{ none is none }} {{ s is defined }}",
+            "False True True True",
+        ),
+        (
+            "{{ 'a' is truthy }} {{ '' is falsy }} {{ 'no' is truthy(convert_bool=True) }}",
+            "True True False",
+        ),
+        (
+            "{{ {'changed': true} is changed }} {{ {'failed': false} is succeeded }} {{ {'failed': true} is failed }}",
+            "True True True",
+        ),
+        (
+            "{{ {'skipped': true} is skipped }} {{ {} is skipped }} {{ {'rc': 0} is success }}",
+            "True False True",
+        ),
+        (
+            "{{ {'results': [{'changed': false}, {'changed': true}]} is changed }}",
+            "True",
+        ),
+        (
+            "{{ 'abc' is match('b') }} {{ 'abc' is search('b') }} {{ 'abc' is match('a') }}",
+            "False True True",
+        ),
+        (
+            "{{ 'ABC' is regex('b', ignorecase=true) }} {{ 'abc' is regex('^b', match_type='match') }}",
+            "True False",
+        ),
+        (
+            "{{ '1.10' is version('1.9', '>') }} {{ '1.10' is version('1.9', 'lt') }}",
+            "True False",
+        ),
+        (
+            "{{ '2.0.0-rc1' is version('2.0.0', 'lt', version_type='semver') }}",
+            "True",
+        ),
+        (
+            "{{ '1.0' is version('1.0', '==') }} {{ '1.0' is version_compare('1.1', '!=') }} {{ '1.2' is version('1.2', 'ge') }}",
+            "True True True",
+        ),
+        (
+            "{{ [1,2] is subset([1,2,3]) }} {{ [1,2,3] is superset([3]) }} {{ [1,2] is contains(2) }}",
+            "True True True",
+        ),
+        ("{{ 2 in [1, 2] }} {{ 2 is in([1, 2]) }}", "True True"),
+        (
+            "{{ '/' is directory }} {{ '/' is file }} {{ '/' is exists }} {{ '/no/such' is exists }}",
+            "True False True False",
+        ),
+        (
+            "{{ 'x' is string }} {{ 1 is number }} {{ {} is mapping }} {{ [] is sequence }} {{ [] is iterable }}",
+            "True True True True True",
+        ),
+    ]);
+    let ctx = ctx_yaml(BASE);
+    check(&[
+        (
+            "{{ {'finished': 1} is finished }} {{ [0, 1] is any }} {{ [0, 1] is all }}",
+            "True True False",
+        ),
+        (
+            "{{ (0.0 / 1) is nan }} {{ '/x' is abs }} {{ 'x' is abs }}",
+            "False True False",
+        ),
+        ("{{ l is not string }} {{ s is not mapping }}", "True True"),
+    ]);
+    let e = err(&ctx, "{{ '1' is version('2', 'bogus') }}");
+    assert!(e.msg.contains("version"), "{}", e.msg);
+}
+
+#[test]
+fn link_test_sees_symlinks() {
+    let dir = std::env::temp_dir().join(format!("prov-tpl-link-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("l");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/", &link).unwrap();
+    let mut v = Vars::new();
+    v.insert("p".into(), Value::from(link.to_string_lossy().into_owned()));
+    let ctx = Context::new(&Templar::new(), vec![Arc::new(v)]);
+    assert_eq!(r(&ctx, "{{ p is link }} {{ '/' is link }}"), "True False");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+// ------------------------------------------------------------------ lookups
+
+fn lookup_fixture() -> (std::path::PathBuf, Context) {
+    let dir = std::env::temp_dir().join(format!(
+        "prov-tpl-lookup-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let role = dir.join("roles/web");
+    std::fs::create_dir_all(role.join("files")).unwrap();
+    std::fs::create_dir_all(role.join("templates")).unwrap();
+    std::fs::create_dir_all(dir.join("files")).unwrap();
+    std::fs::write(role.join("files/motd"), "role motd\n\n").unwrap();
+    std::fs::write(dir.join("files/only_pb.txt"), "from playbook files\n").unwrap();
+    std::fs::write(dir.join("top.txt"), "top {{ not templated }}\n").unwrap();
+    std::fs::write(
+        role.join("templates/t.j2"),
+        "name={{ name }}\n{% include 'inc.j2' %}",
+    )
+    .unwrap();
+    std::fs::write(
+        role.join("templates/inc.j2"),
+        "included {{ name | upper }}\n",
+    )
+    .unwrap();
+    let mut v = vars_from_yaml("name: web\n");
+    v.insert(
+        "playbook_dir".into(),
+        Value::from(dir.to_string_lossy().into_owned()),
+    );
+    v.insert(
+        "role_path".into(),
+        Value::from(role.to_string_lossy().into_owned()),
+    );
+    (dir, Context::new(&Templar::new(), vec![Arc::new(v)]))
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[test]
+fn file_template_and_first_found_lookups() {
+    let (dir, ctx) = lookup_fixture();
+    assert_eq!(r(&ctx, "{{ lookup('file', 'motd') }}"), "role motd");
+    assert_eq!(
+        r(&ctx, "{{ lookup('file', 'only_pb.txt') }}"),
+        "from playbook files"
+    );
+    // File contents are never templated.
+    assert_eq!(
+        r(&ctx, "{{ lookup('file', 'top.txt') }}"),
+        "top {{ not templated }}"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('file', 'motd', 'only_pb.txt') }}"),
+        "role motd,from playbook files"
+    );
+    assert_eq!(r(&ctx, "{{ query('file', 'motd') }}"), "['role motd']");
+    assert_eq!(
+        r(&ctx, "{{ lookup('file', 'motd', wantlist=True) }}"),
+        "['role motd']"
+    );
+    let e = err(&ctx, "{{ lookup('file', 'missing.txt') }}");
+    assert!(e.msg.contains("missing.txt"), "{}", e.msg);
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('file', 'missing.txt', errors='ignore') is none }}"
+        ),
+        "True"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 't.j2') }}"),
+        "name=web\nincluded WEB\n"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('template', 't.j2', template_vars={'name': 'db'}) }}"
+        ),
+        "name=db\nincluded DB\n"
+    );
+    let found = r(
+        &ctx,
+        "{{ lookup('first_found', ['nope.txt', 'only_pb.txt', 'motd']) }}",
+    );
+    assert!(
+        found.ends_with("/files/only_pb.txt") && found.starts_with('/'),
+        "{found}"
+    );
+    let found = r(
+        &ctx,
+        "{{ lookup('first_found', {'files': ['x', 'top.txt'], 'paths': ['.']}) }}",
+    );
+    assert!(found.ends_with("/top.txt"), "{found}");
+    assert_eq!(
+        r(&ctx, "{{ query('first_found', ['nope'], skip=True) }}"),
+        "[]"
+    );
+    let e = err(&ctx, "{{ lookup('first_found', ['nope']) }}");
+    assert!(e.msg.contains("first_found"), "{}", e.msg);
+    let globbed = r(
+        &ctx,
+        "{{ query('fileglob', '*.txt') | map('basename') | list }}",
+    );
+    assert_eq!(globbed, "['only_pb.txt']");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn env_pipe_vars_and_list_lookups() {
+    let (dir, ctx) = lookup_fixture();
+    let home = std::env::var("HOME").unwrap_or_default();
+    assert_eq!(r(&ctx, "{{ lookup('env', 'HOME') }}"), home);
+    assert_eq!(r(&ctx, "{{ lookup('env', 'PROV_SURELY_UNSET_VAR') }}"), "");
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('env', 'PROV_SURELY_UNSET_VAR', default='dflt') }}"
+        ),
+        "dflt"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('pipe', 'echo hi; echo there') }}"),
+        "hi\nthere"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('pipe', 'basename \"$PWD\"') }}"),
+        dir.file_name().unwrap().to_string_lossy()
+    );
+    let e = err(&ctx, "{{ lookup('pipe', 'exit 3') }}");
+    assert!(e.msg.contains("exit code 3"), "{}", e.msg);
+    assert_eq!(
+        r(&ctx, "{{ query('lines', 'printf \"a\\nb\\n\"') }}"),
+        "['a', 'b']"
+    );
+    assert_eq!(r(&ctx, "{{ lookup('vars', 'name') }}"), "web");
+    assert_eq!(r(&ctx, "{{ lookup('vars', 'nope', default=5) }}"), "5");
+    let e = err(&ctx, "{{ lookup('vars', 'nope') }}");
+    assert!(e.msg.contains("nope"), "{}", e.msg);
+    assert_eq!(r(&ctx, "{{ lookup('items', [1, 2]) }}"), "[1, 2]");
+    assert_eq!(
+        r(&ctx, "{{ lookup('items', [1, [2, 3]], wantlist=True) }}"),
+        "[1, [2, 3]]"
+    );
+    assert_eq!(r(&ctx, "{{ query('list', ['a', 'b']) }}"), "['a', 'b']");
+    assert_eq!(r(&ctx, "{{ q('items', ['a', 'b']) }}"), "['a', 'b']");
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ query('sequence', 'start=1 end=3 format=h%02d') }}"
+        ),
+        "['h01', 'h02', 'h03']"
+    );
+    assert_eq!(
+        r(&ctx, "{{ query('dict', {'a': 1}) }}"),
+        "[{'key': 'a', 'value': 1}]"
+    );
+    assert_eq!(r(&ctx, "{{ query('indexed_items', ['a']) }}"), "[[0, 'a']]");
+    assert_eq!(
+        r(&ctx, "{{ query('nested', ['a', 'b'], [1]) }}"),
+        "[['a', 1], ['b', 1]]"
+    );
+    assert_eq!(
+        r(&ctx, "{{ query('together', ['a', 'b'], [1]) }}"),
+        "[['a', 1], ['b', None]]"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ query('subelements', [{'n': 'a', 'k': [1, 2]}], 'k') | map('last') | list }}"
+        ),
+        "[1, 2]"
+    );
+    let e = err(&ctx, "{{ lookup('pipes', 'x') }}");
+    assert!(
+        e.msg.contains("'pipes' not found") && e.msg.contains("did you mean 'pipe'"),
+        "{}",
+        e.msg
+    );
+    // The engine's with_<lookup> entry point.
+    let items = ctx
+        .templar()
+        .lookup("items", &[Value::from(vec![1, 2])], &ctx)
+        .unwrap();
+    assert_eq!(items, vec![Value::from(1), Value::from(2)]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+// ------------------------------------------------------------------ vault
+
+/// `ansible-vault encrypt_string --vault-password-file pw 's3cret {{ not templated }}'`
+/// with the password `hunter2` (ansible-core 2.19).
+const VAULT_11: &str = "$ANSIBLE_VAULT;1.1;AES256
+66613533613836323431323534303635313630623935363331383462666433333933373539343739
+3131376466323263373831613030386139613131306666620a343737326161326462613962383863
+35323462356364643536336465363538643534633133336365643433633936623961356433356233
+3734326361623238310a363238356431386434393837633538666238613161366433373130643631
+30306137383633326631373765343361653032643765316465633831646339663865";
+
+/// `ansible-vault encrypt_string --vault-id prod@pw 'plain'` (format 1.2 with a vault id).
+const VAULT_12: &str = "$ANSIBLE_VAULT;1.2;AES256;prod
+37653534613336653531376532376563623261616636633162383038383339323033393039376162
+6234636463376431306130623838383634623565396233330a323830366239356438626133636130
+66646363373031646336343836356432376162393861663833666463356530333536376533633033
+3232613030646163640a336365303935643638663564323062313831323064306565336361306535
+3564";
+
+fn vault_yaml() -> String {
+    let indent = |s: &str| s.lines().map(|l| format!("  {l}\n")).collect::<String>();
+    format!(
+        "db_password: !vault |\n{}other: !vault |\n{}dsn: 'postgres://app:{{{{ db_password }}}}@db'\n",
+        indent(VAULT_11),
+        indent(VAULT_12)
+    )
+}
+
+#[test]
+fn vault_values_decrypt_with_the_password() {
+    let t = Templar::new().with_vault_password(Some(Secret::new("hunter2\n")));
+    let ctx = Context::new(&t, vec![Arc::new(vars_from_yaml(&vault_yaml()))]);
+    assert_eq!(r(&ctx, "{{ db_password }}"), "s3cret {{ not templated }}");
+    assert_eq!(
+        r(&ctx, "{{ dsn }}"),
+        "postgres://app:s3cret {{ not templated }}@db"
+    );
+    assert_eq!(r(&ctx, "{{ other }}"), "plain");
+    assert_eq!(ctx.get("other").unwrap(), Some(Value::from("plain")));
+    assert_eq!(r(&ctx, "{{ db_password is vault_encrypted }}"), "False");
+    assert_eq!(
+        prov::template::vault_decrypt(VAULT_12, "hunter2").unwrap(),
+        "plain"
+    );
+}
+
+#[test]
+fn vault_errors_are_clear() {
+    let ctx = Context::new(
+        &Templar::new(),
+        vec![Arc::new(vars_from_yaml(&vault_yaml()))],
+    );
+    let e = err(&ctx, "{{ db_password }}");
+    assert!(
+        e.msg.contains(
+            "vault-encrypted variable 'db_password' used but no vault password was given"
+        ),
+        "{}",
+        e.msg
+    );
+    let e = err(&ctx, "x {{ dsn }}");
+    assert!(e.msg.contains("'db_password'"), "{}", e.msg);
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("--vault-password-file"),
+        "{e:?}"
+    );
+    // Unused vault values are fine.
+    assert_eq!(r(&ctx, "{{ 1 + 1 }}"), "2");
+
+    let wrong = Templar::new().with_vault_password(Some(Secret::new("nope")));
+    let ctx = Context::new(&wrong, vec![Arc::new(vars_from_yaml(&vault_yaml()))]);
+    let e = err(&ctx, "{{ other }}");
+    assert!(e.msg.contains("wrong vault password"), "{}", e.msg);
+    assert!(
+        !e.to_string().contains("nope"),
+        "the password must not leak: {e}"
+    );
+    let e = prov::template::vault_decrypt("$ANSIBLE_VAULT;1.1;AES256\nzz", "x").unwrap_err();
+    assert!(e.msg.contains("not valid ansible-vault data"), "{}", e.msg);
+}
+
+// ------------------------------------------------------------------ performance
+
+#[test]
+fn rendered_variables_are_cached_per_context() {
+    // A chain of 200 variables each referring to the previous one would take quadratic time
+    // (and blow the depth limit) without caching; rendering it repeatedly must stay cheap.
+    let mut v = Vars::new();
+    v.insert("v0".into(), Value::from(0));
+    for i in 1..40 {
+        v.insert(
+            format!("v{i}"),
+            Value::from(format!("{{{{ v{} + 1 }}}}", i - 1)),
+        );
+    }
+    let ctx = Context::new(&Templar::new(), vec![Arc::new(v)]);
+    let start = std::time::Instant::now();
+    for _ in 0..2000 {
+        assert_eq!(
+            ctx.templar().render_str("{{ v39 }}", &ctx).unwrap(),
+            Value::from(39)
+        );
+    }
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn deep_chains_report_instead_of_overflowing() {
+    let mut v = Vars::new();
+    v.insert("v0".into(), Value::from(0));
+    for i in 1..200 {
+        v.insert(
+            format!("v{i}"),
+            Value::from(format!("{{{{ v{} }}}}", i - 1)),
+        );
+    }
+    let ctx = Context::new(&Templar::new(), vec![Arc::new(v)]);
+    // Either it renders or it reports; it must not crash the process.
+    let _ = ctx.templar().render_str("{{ v199 }}", &ctx);
+    // Warming the cache bottom-up makes any depth work.
+    for i in 0..200 {
+        ctx.get(&format!("v{i}")).unwrap();
+    }
+    assert_eq!(
+        ctx.templar().render_str("{{ v199 }}", &ctx).unwrap(),
+        Value::from(0)
+    );
+}
