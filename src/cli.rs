@@ -389,6 +389,9 @@ fn load_inventory(c: &Common, cfg: &Config, playbooks: &[PathBuf]) -> Result<Inv
             inv.add_playbook_vars_dir(d)?;
         }
     }
+    for w in &inv.warnings {
+        eprintln!("[WARNING]: {w}");
+    }
     Ok(inv)
 }
 
@@ -681,13 +684,54 @@ fn inventory(a: InvArgs, cfg: &Config) -> Result<i32> {
     Ok(0)
 }
 
+/// Actions the engine runs itself (not modules), for `prov doc`.
+const ENGINE_ACTION_DOCS: &[(&str, &str)] = &[
+    ("set_fact", "Set host variables (and cacheable facts)"),
+    ("include_vars", "Load variables from a file or folder"),
+    (
+        "include_tasks",
+        "Include a task file, dynamically, per host",
+    ),
+    ("import_tasks", "Import a task file, statically"),
+    ("include_role", "Run a role, dynamically"),
+    ("import_role", "Import a role, statically"),
+    ("import_playbook", "Import another playbook"),
+    (
+        "meta",
+        "flush_handlers, end_play, end_host, end_batch, clear_facts, clear_host_errors, reset_connection, noop",
+    ),
+    ("setup", "Gather facts (one round trip, no Python)"),
+    ("gather_facts", "Gather facts (same as setup)"),
+];
+
 fn doc(a: DocArgs) -> Result<i32> {
     let registry = Registry::builtin();
     if a.list || a.module.is_none() {
-        for name in registry.names() {
-            let m = registry.get(name).expect("listed module exists");
-            println!("{:<20} {}", name, m.doc().short);
+        let mut rows: Vec<(String, String)> = registry
+            .names()
+            .filter_map(|n| {
+                registry
+                    .get(n)
+                    .map(|m| (n.to_string(), m.doc().short.to_string()))
+            })
+            .collect();
+        for (name, short) in ENGINE_ACTION_DOCS {
+            rows.push((name.to_string(), short.to_string()));
         }
+        rows.sort();
+        for (name, short) in rows {
+            println!("{name:<22} {short}");
+        }
+        return Ok(0);
+    }
+    if let Some((_, short)) = ENGINE_ACTION_DOCS
+        .iter()
+        .find(|(n, _)| Some(*n) == a.module.as_deref())
+    {
+        println!(
+            "{} - {short}\n\nThis action is run by the engine itself; it takes Ansible's arguments.",
+            a.module.unwrap_or_default()
+        );
         return Ok(0);
     }
     let name = a.module.unwrap_or_default();
