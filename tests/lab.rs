@@ -1,0 +1,410 @@
+//! Real playbooks over real SSH against the lab hosts (tests/lab/): Debian hosts booted with
+//! systemd in their own network namespaces, and 100 sshd processes on loopback.
+//!
+//! These run only with `PROV_LAB=1` as root (`.ci/run` does that); otherwise each test prints a
+//! SKIP line and passes. With PROV_LAB=1 the tests bring the lab up themselves if it is not up
+//! (`tests/lab/up.sh 3`, `tests/lab/many.sh 100`); `tests/lab/down.sh` removes it.
+//! The tests share the lab, so they take one lock and run one at a time.
+
+mod common;
+use common::Project;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+static LOCK: Mutex<()> = Mutex::new(());
+static UP: OnceLock<bool> = OnceLock::new();
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn state() -> PathBuf {
+    root().join("tests/lab/.state")
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+fn sh(script: &str) -> (bool, String) {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The lab, brought up once per test binary; `None` (with a SKIP line) when not enabled.
+fn lab(test: &str) -> Option<MutexGuard<'static, ()>> {
+    if std::env::var_os("PROV_LAB").is_none() || !is_root() {
+        eprintln!("SKIP {test}: lab tests need root and PROV_LAB=1 (bash .ci/run sets both)");
+        return None;
+    }
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let ok = *UP.get_or_init(|| {
+        let t = Instant::now();
+        let (ok, out) = sh("tests/lab/up.sh 3 && tests/lab/many.sh 100");
+        assert!(ok, "the lab did not come up:\n{out}");
+        eprintln!("lab up in {:.1} s", t.elapsed().as_secs_f64());
+        true
+    });
+    assert!(ok);
+    Some(guard)
+}
+
+fn inv() -> String {
+    state().join("inventory.yaml").display().to_string()
+}
+
+/// Runs prov with a project folder as cwd and returns the run.
+fn prov(p: &Project, args: &[&str]) -> common::Run {
+    p.prov(args)
+}
+
+#[test]
+fn facts_modules_converge_and_handlers_over_ssh() {
+    let Some(_lab) = lab("facts_modules_converge_and_handlers_over_ssh") else {
+        return;
+    };
+    let p = Project::new("lab-converge");
+    p.file("templates/motd.j2", "Hello {{ inventory_hostname }} ({{ ansible_distribution }} {{ ansible_distribution_release }})\n")
+        .file(
+            "site.yml",
+            r#"
+- hosts: lab
+  vars:
+    d: /tmp/prov-lab-converge
+  handlers:
+    - name: restarted
+      shell: date +%s%N > {{ d }}/handler-ran
+  tasks:
+    - name: facts are right
+      assert:
+        that:
+          - ansible_distribution == 'Debian'
+          - ansible_distribution_release == 'bookworm'
+          - ansible_default_ipv4.address == ansible_host
+          - ansible_hostname == inventory_hostname
+          - ansible_facts.service_mgr == 'systemd'
+    - file: { path: "{{ d }}", state: directory, mode: "0755" }
+    - copy: { dest: "{{ d }}/plain", content: "plain\n", mode: "0600" }
+      notify: restarted
+    - template: { src: motd.j2, dest: "{{ d }}/motd" }
+    - lineinfile: { path: "{{ d }}/conf", line: "x=1", create: true }
+    - command: touch {{ d }}/stamp
+      args: { creates: "{{ d }}/stamp" }
+    - shell: cat {{ d }}/motd
+      register: motd
+      changed_when: false
+    - assert:
+        that: motd.stdout == 'Hello ' ~ inventory_hostname ~ ' (Debian bookworm)'
+"#,
+        );
+    let t = Instant::now();
+    let first = prov(&p, &["run", "site.yml", "-i", &inv()]);
+    first.success();
+    eprintln!(
+        "first run on 3 lab hosts: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(
+            first.recap(h)[1],
+            6,
+            "{h}: 5 changes + handler\n{}",
+            first.stdout
+        );
+    }
+    first.stdout_has("RUNNING HANDLER [restarted]");
+    let t = Instant::now();
+    let second = prov(&p, &["run", "site.yml", "-i", &inv()]);
+    second.success().stdout_lacks("RUNNING HANDLER");
+    eprintln!(
+        "idempotent run on 3 lab hosts: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    for h in ["lab1", "lab2", "lab3"] {
+        second.changed(h, 0);
+    }
+    let diff = prov(
+        &p,
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            &inv(),
+            "--check",
+            "--diff",
+            "-e",
+            "d=/tmp/prov-lab-other",
+        ],
+    );
+    diff.success().stdout_has("+Hello lab1 (Debian bookworm)");
+    let (ok, out) = sh(
+        "ssh -F tests/lab/.state/ssh_config lab1 'test ! -e /tmp/prov-lab-other && echo absent'",
+    );
+    assert!(
+        ok && out.contains("absent"),
+        "check mode created files: {out}"
+    );
+    sh(
+        "for h in lab1 lab2 lab3; do ssh -F tests/lab/.state/ssh_config $h rm -rf /tmp/prov-lab-converge; done",
+    );
+}
+
+#[test]
+fn big_copy_arrives_intact() {
+    let Some(_lab) = lab("big_copy_arrives_intact") else {
+        return;
+    };
+    let p = Project::new("lab-bigcopy");
+    let src = p.path("big.bin");
+    let (ok, out) = sh(&format!(
+        "head -c 200000000 /dev/urandom > {} && sha256sum {} | cut -d' ' -f1",
+        src.display(),
+        src.display()
+    ));
+    assert!(ok, "{out}");
+    let sum = out.trim().to_string();
+    p.file(
+        "copy.yml",
+        &format!(
+            "- hosts: lab\n  gather_facts: false\n  tasks:\n    - copy: {{ src: {}, dest: /tmp/prov-big.bin }}\n    - command: sha256sum /tmp/prov-big.bin\n      register: s\n      changed_when: false\n    - assert: {{ that: \"s.stdout.split()[0] == '{sum}'\" }}\n    - file: {{ path: /tmp/prov-big.bin, state: absent }}\n",
+            src.display()
+        ),
+    );
+    let t = Instant::now();
+    prov(&p, &["run", "copy.yml", "-i", &inv()]).success();
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "200 MB copy to 3 hosts (+ sha256 + delete): {secs:.2} s, {:.0} MB/s per host",
+        200.0 / secs
+    );
+}
+
+#[test]
+fn become_with_a_sudo_password_and_to_another_user() {
+    let Some(_lab) = lab("become_with_a_sudo_password_and_to_another_user") else {
+        return;
+    };
+    let p = Project::new("lab-become");
+    let deploy_inv = state().join("inventory-deploy.yaml").display().to_string();
+    p.file(
+        "become.yml",
+        r#"
+- hosts: lab2
+  gather_facts: false
+  tasks:
+    - command: id -un
+      register: plain
+    - command: id -un
+      become: true
+      register: asroot
+    - command: id -un
+      become: true
+      become_user: app
+      register: asapp
+    - copy: { dest: /tmp/prov-become-root, content: "root-owned\n" }
+      become: true
+    - stat: { path: /tmp/prov-become-root }
+      register: st
+    - assert:
+        that:
+          - plain.stdout == 'deploy'
+          - asroot.stdout == 'root'
+          - asapp.stdout == 'app'
+          - st.stat.pw_name == 'root'
+    - file: { path: /tmp/prov-become-root, state: absent }
+      become: true
+"#,
+    );
+    prov(&p, &["run", "become.yml", "-i", &deploy_inv]).success();
+    let t = Instant::now();
+    let bad = prov(
+        &p,
+        &[
+            "run",
+            "become.yml",
+            "-i",
+            &deploy_inv,
+            "-e",
+            "ansible_become_password=wrong-password",
+        ],
+    );
+    bad.code(2).stdout_has("password");
+    assert!(
+        !bad.stdout.contains("wrong-password") && !bad.stderr.contains("wrong-password"),
+        "the password leaked"
+    );
+    assert!(
+        t.elapsed().as_secs() < 30,
+        "a wrong password must fail fast"
+    );
+}
+
+#[test]
+fn proxy_jump_through_lab1_to_lab2() {
+    let Some(_lab) = lab("proxy_jump_through_lab1_to_lab2") else {
+        return;
+    };
+    let p = Project::new("lab-jump");
+    let kh = state().join("known_hosts").display().to_string();
+    p.file(
+        "jump.yml",
+        &format!(
+            r#"
+- hosts: lab2
+  gather_facts: false
+  vars:
+    ansible_ssh_common_args: "-o UserKnownHostsFile={kh} -o ProxyJump=root@192.168.77.11"
+  tasks:
+    - shell: echo $SSH_CONNECTION
+      register: c
+    - assert:
+        that: c.stdout.split()[0] == '192.168.77.11'
+        fail_msg: "not through lab1: {{{{ c.stdout }}}}"
+"#
+        ),
+    );
+    prov(&p, &["run", "jump.yml", "-i", &inv()]).success();
+}
+
+#[test]
+fn a_host_stopped_mid_play_is_unreachable_and_the_others_finish() {
+    let Some(_lab) = lab("a_host_stopped_mid_play_is_unreachable_and_the_others_finish") else {
+        return;
+    };
+    let p = Project::new("lab-unreach");
+    let stop = root().join("tests/lab/stop-host.sh").display().to_string();
+    p.file(
+        "stop.yml",
+        &format!(
+            r#"
+- hosts: lab
+  gather_facts: false
+  tasks:
+    - command: "true"
+    - command: {stop} --refuse 3
+      delegate_to: localhost
+      run_once: true
+    - shell: echo done > /tmp/prov-unreach
+    - file: {{ path: /tmp/prov-unreach, state: absent }}
+"#
+        ),
+    );
+    let r = prov(&p, &["run", "stop.yml", "-i", &inv()]);
+    let (ok, out) = sh("tests/lab/start-host.sh 3");
+    assert!(ok, "lab3 did not come back: {out}");
+    r.code(4).stdout_has("UNREACHABLE!");
+    assert_eq!(r.recap("lab3")[2], 1, "{}", r.stdout);
+    assert_eq!(r.recap("lab1")[2], 0);
+    assert_eq!(
+        r.recap("lab1")[0],
+        4,
+        "lab1 finished every task\n{}",
+        r.stdout
+    );
+}
+
+fn fake_known_hosts(p: &Project) -> PathBuf {
+    // A known_hosts that lists lab1 with a key that is not lab1's.
+    let key = p.path("other_key");
+    let (ok, out) = sh(&format!(
+        "ssh-keygen -q -t ed25519 -N '' -f {} && cut -d' ' -f1,2 {}.pub",
+        key.display(),
+        key.display()
+    ));
+    assert!(ok, "{out}");
+    let kh = p.path("known_hosts");
+    std::fs::write(&kh, format!("# a comment\n192.168.77.11 {}\n", out.trim())).unwrap();
+    kh
+}
+
+#[test]
+fn host_keys_changed_refused_unknown_strict_and_accept_new() {
+    let Some(_lab) = lab("host_keys_changed_refused_unknown_strict_and_accept_new") else {
+        return;
+    };
+    let p = Project::new("lab-hostkeys");
+    p.file(
+        "ping.yml",
+        "- hosts: lab1\n  gather_facts: false\n  tasks:\n    - ping:\n",
+    );
+    let kh = fake_known_hosts(&p);
+    let args = format!(
+        "ansible_ssh_common_args='-o UserKnownHostsFile={}'",
+        kh.display()
+    );
+    let r = prov(&p, &["run", "ping.yml", "-i", &inv(), "-e", &args]);
+    r.code(4)
+        .stdout_has("SHA256:")
+        .stdout_has(&format!("{}:2", kh.display()));
+
+    let empty = p.path("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let args = format!(
+        "ansible_ssh_common_args='-o UserKnownHostsFile={}'",
+        empty.display()
+    );
+    prov(&p, &["run", "ping.yml", "-i", &inv(), "-e", &args])
+        .code(4)
+        .stdout_has("accept-new");
+    let out = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(["run", "ping.yml", "-i", &inv(), "-e", &args])
+        .current_dir(&p.dir)
+        .env("PROV_HOST_KEY_CHECKING", "accept-new")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let learned = std::fs::read_to_string(&empty).unwrap();
+    assert!(learned.contains("192.168.77.11"), "not learned: {learned}");
+    // Now known: strict works.
+    prov(&p, &["run", "ping.yml", "-i", &inv(), "-e", &args]).success();
+}
+
+#[test]
+fn hundred_loopback_hosts_run_a_small_playbook() {
+    let Some(_lab) = lab("hundred_loopback_hosts_run_a_small_playbook") else {
+        return;
+    };
+    let p = Project::new("lab-many");
+    let many = state().join("many/inventory.yaml").display().to_string();
+    p.file(
+        "many.yml",
+        "- hosts: many\n  gather_facts: false\n  tasks:\n    - file: { path: '/tmp/prov-many/{{ inventory_hostname }}', state: directory }\n    - copy: { dest: '/tmp/prov-many/{{ inventory_hostname }}/f', content: \"{{ inventory_hostname }}\\n\" }\n    - command: cat /tmp/prov-many/{{ inventory_hostname }}/f\n      register: c\n      changed_when: false\n    - assert: { that: c.stdout == inventory_hostname }\n",
+    );
+    let t = Instant::now();
+    let r = prov(&p, &["run", "many.yml", "-i", &many, "-f", "100"]);
+    r.success();
+    eprintln!(
+        "100 loopback hosts, first run: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let r = prov(&p, &["run", "many.yml", "-i", &many, "-f", "100"]);
+    r.success();
+    eprintln!(
+        "100 loopback hosts, idempotent run: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    for i in [1, 50, 100] {
+        r.changed(&format!("m{i}"), 0);
+    }
+    let _ = std::fs::remove_dir_all(Path::new("/tmp/prov-many"));
+}
