@@ -203,26 +203,11 @@ pub struct RoleCtx {
 /// How a task loops.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoopKind {
-    /// `loop:` (no flattening).
+    /// `loop:` (the rendered value must be a list).
     Loop,
-    /// `with_items:` (flattens one level).
-    Items,
-    /// `with_list:`.
-    List,
-    /// `with_dict:` (items are `{key, value}`).
-    Dict,
-    /// `with_indexed_items:` (items are `[index, value]`).
-    IndexedItems,
-    /// `with_fileglob:`.
-    Fileglob,
-    /// `with_sequence:`.
-    Sequence,
-    /// `with_together:`.
-    Together,
-    /// `with_nested:` / `with_cartesian:`.
-    Nested,
-    /// `with_subelements:`.
-    Subelements,
+    /// `with_<lookup>:` (`with_items`, `with_dict`, `with_fileglob`, ...): the items come from
+    /// that lookup plugin, as in Ansible.
+    With(String),
 }
 
 /// `loop_control:`.
@@ -1189,23 +1174,21 @@ impl Loader<'_> {
                 "async" | "poll" | "collections" | "debugger" | "module_defaults" | "port"
                 | "throttle" | "timeout" => {}
                 k2 if k2.starts_with("with_") => {
-                    let kind = match &k2[5..] {
-                        "items" => LoopKind::Items,
-                        "list" => LoopKind::List,
-                        "dict" => LoopKind::Dict,
-                        "indexed_items" => LoopKind::IndexedItems,
-                        "fileglob" => LoopKind::Fileglob,
-                        "sequence" => LoopKind::Sequence,
-                        "together" => LoopKind::Together,
-                        "nested" | "cartesian" => LoopKind::Nested,
-                        "subelements" => LoopKind::Subelements,
-                        other => {
-                            return Err(k
-                                .error(format!("with_{other} is not supported"))
-                                .hint("use `loop:` with a filter or lookup (e.g. `loop: \"{{ query('...') }}\"`)"));
-                        }
-                    };
-                    t.loop_ = Some((kind, v.to_value()));
+                    let name = &k2[5..];
+                    let name = if name == "cartesian" { "nested" } else { name };
+                    if !crate::template::lookups::LOOKUPS.contains(&name) {
+                        let mut e =
+                            k.error(format!("with_{name}: there is no lookup named '{name}'"));
+                        e = match did_you_mean(
+                            name,
+                            crate::template::lookups::LOOKUPS.iter().copied(),
+                        ) {
+                            Some(s) => e.hint(format!("did you mean 'with_{s}'?")),
+                            None => e.hint("use `loop:` with a filter, or `query()`"),
+                        };
+                        return Err(e);
+                    }
+                    t.loop_ = Some((LoopKind::With(name.to_string()), v.to_value()));
                 }
                 _ => {
                     let canon = canonical_name(&key);

@@ -319,7 +319,7 @@ impl PlayRun<'_> {
                 Ok(t) => t,
                 Err(e) => {
                     for h in &hs {
-                        self.record(h, task, &display, &Outcome::from_error(&e), handler);
+                        self.record(h, task, &display, &Outcome::from_error(&e));
                     }
                     continue;
                 }
@@ -390,7 +390,7 @@ impl PlayRun<'_> {
                     Ok(b) => ok &= b,
                     Err(e) => {
                         let o = Outcome::from_error(&e.at(&task.loc));
-                        self.record(h, task, &task.display_name(), &o, false);
+                        self.record(h, task, &task.display_name(), &o);
                         ok = false;
                     }
                 }
@@ -432,39 +432,9 @@ impl PlayRun<'_> {
     }
 
     /// Updates stats, registers, notifies and emits the event for a host's outcome.
-    fn record(&self, host: &str, task: &Task, display: &str, o: &Outcome, handler: bool) {
-        let _ = handler;
-        self.state(host, |s| {
-            match o.status {
-                Status::Ok => s.stats.ok += 1,
-                Status::Changed => {
-                    s.stats.ok += 1;
-                    s.stats.changed += 1;
-                }
-                Status::Skipped => s.stats.skipped += 1,
-                Status::Failed if o.ignored => s.stats.ignored += 1,
-                Status::Failed => {
-                    s.stats.failed += 1;
-                    s.failed = true;
-                    s.last_failure = Some((task.display_name(), o.to_value()));
-                }
-                Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
-                Status::Unreachable => {
-                    s.stats.unreachable += 1;
-                    s.unreachable = true;
-                }
-            }
-            if o.status == Status::Changed {
-                for n in &task.notify {
-                    s.notified.insert(n.clone());
-                }
-            }
-        });
-        if let Some(r) = &task.register {
-            let mut v = Vars::new();
-            v.insert(r.clone(), registered(o));
-            self.shared.set_vars(host, v);
-        }
+    /// Records an outcome (stats, register, notify) and emits its event.
+    fn record(&self, host: &str, task: &Task, display: &str, o: &Outcome) {
+        self.record_quiet(host, task, o);
         self.emit_result(host, task, display, o, None);
     }
 
@@ -514,7 +484,7 @@ impl PlayRun<'_> {
             None => {
                 let o = self.run_item(task, host, &ctx).await;
                 let o = self.finish(task, host, &ctx, o);
-                self.record(host, task, display, &o, false);
+                self.record(host, task, display, &o);
                 o
             }
             Some((kind, raw)) => self.run_loop(task, host, &ctx, kind, raw, display).await,
@@ -534,11 +504,11 @@ impl PlayRun<'_> {
         display: &str,
     ) -> Outcome {
         // The loop's `when` is evaluated per item, so evaluate nothing before expanding.
-        let items = match self.loop_items(kind, raw, ctx, task) {
+        let items = match self.loop_items(kind, raw, ctx) {
             Ok(i) => i,
             Err(e) => {
                 let o = Outcome::from_error(&e.at(&task.loc));
-                self.record(host, task, display, &o, false);
+                self.record(host, task, display, &o);
                 return o;
             }
         };
@@ -611,7 +581,7 @@ impl PlayRun<'_> {
             agg_changes.extend(o.changes.iter().cloned());
             self.emit_result(host, task, display, &o, Some(label));
             if o.status == Status::Unreachable {
-                self.record(host, task, display, &o, false);
+                self.record(host, task, display, &o);
                 return o;
             }
             results.push(o.to_value());
@@ -654,6 +624,7 @@ impl PlayRun<'_> {
         agg
     }
 
+    /// Records an outcome without emitting an event (loops already showed each item).
     fn record_quiet(&self, host: &str, task: &Task, o: &Outcome) {
         self.state(host, |s| {
             match o.status {
@@ -669,6 +640,7 @@ impl PlayRun<'_> {
                     s.failed = true;
                     s.last_failure = Some((task.display_name(), o.to_value()));
                 }
+                Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
                 Status::Unreachable => {
                     s.stats.unreachable += 1;
                     s.unreachable = true;
@@ -1219,13 +1191,7 @@ impl PlayRun<'_> {
         Ok(out)
     }
 
-    fn loop_items(
-        &self,
-        kind: &LoopKind,
-        raw: &Value,
-        ctx: &Context,
-        task: &Task,
-    ) -> Result<Vec<Value>> {
+    fn loop_items(&self, kind: &LoopKind, raw: &Value, ctx: &Context) -> Result<Vec<Value>> {
         let templar = &self.runner.templar;
         let v = templar.render_value(raw, ctx)?;
         let as_list = |v: &Value| -> Option<Vec<Value>> {
@@ -1234,180 +1200,27 @@ impl PlayRun<'_> {
                 _ => None,
             }
         };
-        Ok(match kind {
-            LoopKind::Loop | LoopKind::List => as_list(&v).ok_or_else(|| {
+        match kind {
+            LoopKind::Loop => as_list(&v).ok_or_else(|| {
                 Error::failed(format!(
                     "Invalid data passed to 'loop', it requires a list, got this instead: {v}"
                 ))
                 .hint("use `| dict2items` for a mapping, or `query()` instead of `lookup()`")
-            })?,
-            LoopKind::Items => match as_list(&v) {
-                Some(items) => items
-                    .into_iter()
-                    .flat_map(|i| as_list(&i).unwrap_or_else(|| vec![i]))
-                    .collect(),
-                None if v.is_none() => vec![],
-                None => vec![v],
-            },
-            LoopKind::Dict => {
-                if v.kind() != ValueKind::Map {
-                    return Err(Error::failed("with_dict expects a mapping"));
-                }
-                value_to_vars(&v)
-                    .into_iter()
-                    .map(|(k, val)| map_value([("key", Value::from(k)), ("value", val)]))
-                    .collect()
+            }),
+            LoopKind::With(name) => {
+                // Like Ansible: a list gives its items as the lookup's terms, anything else is
+                // one term.
+                let terms = as_list(&v)
+                    .unwrap_or_else(|| if v.is_none() { vec![] } else { vec![v.clone()] });
+                templar.lookup(name, &terms, ctx)
             }
-            LoopKind::IndexedItems => as_list(&v)
-                .unwrap_or_default()
-                .into_iter()
-                .enumerate()
-                .map(|(i, x)| Value::from(vec![Value::from(i), x]))
-                .collect(),
-            LoopKind::Fileglob => {
-                let pats = as_list(&v).unwrap_or_else(|| vec![v.clone()]);
-                let mut out = Vec::new();
-                for p in pats {
-                    let p = p.to_string();
-                    let full = if Path::new(&p).is_absolute() {
-                        p.clone()
-                    } else {
-                        let files = task.base.join("files").join(&p);
-                        if glob::glob(&files.display().to_string())
-                            .map(|mut g| g.next().is_some())
-                            .unwrap_or(false)
-                        {
-                            files.display().to_string()
-                        } else {
-                            task.base.join(&p).display().to_string()
-                        }
-                    };
-                    let g = glob::glob(&full)
-                        .map_err(|e| Error::failed(format!("bad glob '{p}': {e}")))?;
-                    let mut found: Vec<String> = g
-                        .filter_map(|r| r.ok())
-                        .filter(|p| p.is_file())
-                        .map(|p| p.display().to_string())
-                        .collect();
-                    found.sort();
-                    out.extend(found.into_iter().map(Value::from));
-                }
-                out
-            }
-            LoopKind::Sequence => sequence(&v.to_string())?,
-            LoopKind::Together => {
-                let lists: Vec<Vec<Value>> = as_list(&v)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|l| as_list(l).unwrap_or_default())
-                    .collect();
-                let n = lists.iter().map(Vec::len).max().unwrap_or(0);
-                (0..n)
-                    .map(|i| {
-                        Value::from(
-                            lists
-                                .iter()
-                                .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
-                                .collect::<Vec<_>>(),
-                        )
-                    })
-                    .collect()
-            }
-            LoopKind::Nested => {
-                let lists: Vec<Vec<Value>> = as_list(&v)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|l| as_list(l).unwrap_or_else(|| vec![l.clone()]))
-                    .collect();
-                let mut acc: Vec<Vec<Value>> = vec![vec![]];
-                for l in lists {
-                    let mut next = Vec::new();
-                    for a in &acc {
-                        for x in &l {
-                            let mut b = a.clone();
-                            b.push(x.clone());
-                            next.push(b);
-                        }
-                    }
-                    acc = next;
-                }
-                acc.into_iter().map(Value::from).collect()
-            }
-            LoopKind::Subelements => {
-                let parts = as_list(&v).unwrap_or_default();
-                if parts.len() < 2 {
-                    return Err(Error::failed("with_subelements needs [list, 'key']"));
-                }
-                let key = parts[1].to_string();
-                let mut out = Vec::new();
-                for el in as_list(&parts[0]).unwrap_or_default() {
-                    let sub = el.get_attr(&key).unwrap_or(Value::UNDEFINED);
-                    for s in as_list(&sub).unwrap_or_default() {
-                        out.push(Value::from(vec![el.clone(), s]));
-                    }
-                }
-                out
-            }
-        })
-    }
-}
-
-fn sequence(spec: &str) -> Result<Vec<Value>> {
-    let mut start = 1i64;
-    let mut end: Option<i64> = None;
-    let mut stride = 1i64;
-    let mut count: Option<i64> = None;
-    let mut format = "%d".to_string();
-    let bad = || {
-        Error::failed(format!("bad with_sequence spec '{spec}'"))
-            .hint("use start=1 end=5 [stride=1] [format=x%02d]")
-    };
-    for w in spec.split_whitespace() {
-        let (k, v) = w.split_once('=').ok_or_else(bad)?;
-        match k {
-            "start" => start = v.parse().map_err(|_| bad())?,
-            "end" => end = Some(v.parse().map_err(|_| bad())?),
-            "stride" => stride = v.parse().map_err(|_| bad())?,
-            "count" => count = Some(v.parse().map_err(|_| bad())?),
-            "format" => format = v.to_string(),
-            _ => return Err(bad()),
         }
     }
-    let end = match (end, count) {
-        (Some(e), _) => e,
-        (None, Some(c)) => start + (c - 1) * stride,
-        _ => return Err(bad()),
-    };
-    if stride == 0 {
-        return Err(bad());
-    }
-    let mut out = Vec::new();
-    let mut i = start;
-    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
-        out.push(Value::from(printf_int(&format, i)));
-        i += stride;
-    }
-    Ok(out)
 }
 
-fn printf_int(fmt: &str, n: i64) -> String {
-    let re = regex::Regex::new(r"%(0?)(\d*)d").expect("valid regex");
-    re.replace(fmt, |c: &regex::Captures| {
-        let width: usize = c[2].parse().unwrap_or(0);
-        if &c[1] == "0" {
-            format!("{n:0width$}")
-        } else {
-            format!("{n:width$}")
-        }
-    })
-    .into_owned()
-}
-
+/// A loop item's label as Ansible prints it (Python's `str()`: `{'key': 'a'}`).
 fn label_of(v: &Value) -> String {
-    match v.as_str() {
-        Some(s) => s.to_string(),
-        None => serde_json::to_string(&crate::value::to_json(v)).unwrap_or_else(|_| v.to_string()),
-    }
+    crate::template::filters::py_str(v)
 }
 
 /// The value `register` stores: the result without internal `_ansible_*` keys, marked unsafe so
@@ -1480,17 +1293,5 @@ mod tests {
             fmt_delta(Duration::from_micros(3_723_000_001)),
             "1:02:03.000001"
         );
-    }
-
-    #[test]
-    fn sequences() {
-        let s: Vec<String> = sequence("start=1 end=3 format=web%02d")
-            .unwrap()
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
-        assert_eq!(s, vec!["web01", "web02", "web03"]);
-        assert_eq!(sequence("start=0 count=3 stride=2").unwrap().len(), 3);
-        assert!(sequence("bogus").is_err());
     }
 }
