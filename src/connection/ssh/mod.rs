@@ -1,0 +1,1331 @@
+//! The native SSH transport (`ansible_connection: ssh`, the default), built on `russh`.
+//!
+//! One SSH connection per host serves the whole run: every command runs on a new session
+//! channel of it, at most [`SshOptions::max_sessions`] at a time (OpenSSH's `MaxSessions`
+//! defaults to 10). A connection that dropped is re-established once, transparently, before
+//! a command fails; a connection lost *while* a command runs is reported as unreachable (the
+//! command may have had effects), and the next command reconnects.
+//!
+//! Settings come, highest first, from the inventory's connection variables, the
+//! `ansible_ssh_common_args`/`ansible_ssh_extra_args` options, [`SshOptions`] (ansible.cfg and
+//! the command line), then the OpenSSH client configuration (`~/.ssh/config` and
+//! `/etc/ssh/ssh_config`, or the file given with `-F`/[`SshOptions::ssh_config`]).
+//!
+//! Host keys are checked against known_hosts files with a [`HostKeyChecking`] policy; a changed
+//! key is always refused. Authentication tries ssh-agent keys, key files, then the password.
+//!
+//! Entry point: [`connect`].
+
+pub mod auth;
+pub mod config;
+pub mod known_hosts;
+
+pub use known_hosts::HostKeyChecking;
+
+use crate::connection::{Connection, ExecOutput, Secret, Stdin};
+use crate::error::{Error, Result};
+use crate::value::Vars;
+use async_trait::async_trait;
+use russh::client::{self, Handle};
+use russh::keys::{Algorithm, PublicKeyOrCertificate};
+use russh::{ChannelMsg, Disconnect};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::{Mutex, Semaphore};
+
+/// A log hook: receives one human-readable line per connection step (shown at `-vvv`).
+pub type LogFn = Arc<dyn Fn(String) + Send + Sync>;
+pub(crate) type Logger = LogFn;
+
+/// Options the engine passes to [`connect`] (from ansible.cfg, the command line and the
+/// environment). Inventory variables override them.
+#[derive(Clone)]
+pub struct SshOptions {
+    /// ansible.cfg `host_key_checking` (`None` when not set there). Overridden by
+    /// `PROV_HOST_KEY_CHECKING` (`strict`, `accept-new`, `off`) or
+    /// `ANSIBLE_HOST_KEY_CHECKING` (`False` means off) in the environment, by
+    /// `-o StrictHostKeyChecking=` in the ssh arguments and by the inventory variables
+    /// `ansible_host_key_checking`/`ansible_ssh_host_key_checking`. When none of these is set,
+    /// ssh_config's `StrictHostKeyChecking` applies, else [`HostKeyChecking::Strict`].
+    pub host_key_checking: Option<HostKeyChecking>,
+    /// A known_hosts file to use instead of `~/.ssh/known_hosts` (and instead of
+    /// `UserKnownHostsFile` and `/etc/ssh/ssh_known_hosts`). New keys are learned into it.
+    pub known_hosts: Option<PathBuf>,
+    /// An ssh_config file to read instead of `~/.ssh/config` and `/etc/ssh/ssh_config`
+    /// (like `ssh -F`).
+    pub ssh_config: Option<PathBuf>,
+    /// A private key file (ansible.cfg `private_key_file`, `--private-key`); the inventory's
+    /// `ansible_ssh_private_key_file` comes first.
+    pub private_key: Option<PathBuf>,
+    /// The default remote user (ansible.cfg `remote_user`, `-u`); `ansible_user` wins.
+    pub user: Option<String>,
+    /// Connection timeout (default 10 s); `ansible_ssh_timeout`/`ansible_timeout` win.
+    pub timeout: Option<Duration>,
+    /// How many commands may run at once on one connection (default 10, OpenSSH's
+    /// `MaxSessions` default).
+    pub max_sessions: usize,
+    /// Keepalive interval (default 15 s, or ssh_config `ServerAliveInterval`).
+    pub keepalive: Option<Duration>,
+    /// Whether to use ssh-agent keys (`SSH_AUTH_SOCK`); default true.
+    pub use_agent: bool,
+    /// Whether to try the default key files (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`) when
+    /// no key file is configured; default true.
+    pub default_keys: bool,
+    /// Log hook for connection steps and command lines (never secrets).
+    pub log: Option<LogFn>,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions {
+            host_key_checking: None,
+            known_hosts: None,
+            ssh_config: None,
+            private_key: None,
+            user: None,
+            timeout: None,
+            max_sessions: 10,
+            keepalive: None,
+            use_agent: true,
+            default_keys: true,
+            log: None,
+        }
+    }
+}
+
+impl fmt::Debug for SshOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SshOptions")
+            .field("host_key_checking", &self.host_key_checking)
+            .field("known_hosts", &self.known_hosts)
+            .field("ssh_config", &self.ssh_config)
+            .field("private_key", &self.private_key)
+            .field("user", &self.user)
+            .field("timeout", &self.timeout)
+            .field("max_sessions", &self.max_sessions)
+            .field("keepalive", &self.keepalive)
+            .field("use_agent", &self.use_agent)
+            .field("default_keys", &self.default_keys)
+            .field("log", &self.log.is_some())
+            .finish()
+    }
+}
+
+/// One machine to reach (a jump host or the target).
+#[derive(Debug, Clone)]
+struct Endpoint {
+    /// The real host name or address.
+    host: String,
+    port: u16,
+    user: String,
+    agent: bool,
+    key_files: Vec<PathBuf>,
+    password: Option<Secret>,
+}
+
+impl Endpoint {
+    fn label(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+/// Everything needed to (re)connect to a host.
+#[derive(Debug, Clone)]
+struct Plan {
+    hops: Vec<Endpoint>,
+    target: Endpoint,
+    policy: HostKeyChecking,
+    known_hosts: Vec<PathBuf>,
+    learn_file: PathBuf,
+    timeout: Duration,
+    keepalive: Duration,
+}
+
+/// A live SSH connection to one host, shared by every command run on it.
+pub struct SshConnection {
+    inventory_host: String,
+    plan: Plan,
+    log: Logger,
+    live: Mutex<Option<Arc<Live>>>,
+    sem: Arc<Semaphore>,
+}
+
+impl fmt::Debug for SshConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SshConnection")
+            .field("host", &self.inventory_host)
+            .field("target", &self.plan.target.label())
+            .finish()
+    }
+}
+
+struct Live {
+    handle: Handle<Client>,
+    /// Jump-host sessions the target's session is tunnelled through (kept alive).
+    _hops: Vec<Handle<Client>>,
+}
+
+/// The russh event handler: verifies the server's host key.
+pub(crate) struct Client {
+    display: String,
+    kh_name: String,
+    policy: HostKeyChecking,
+    files: Vec<PathBuf>,
+    learn_file: PathBuf,
+    failure: Arc<std::sync::Mutex<Option<Error>>>,
+    log: Logger,
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let pk = key.public_key();
+        match self.verify(&pk) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl Client {
+    fn verify(&self, pk: &russh::keys::PublicKey) -> Result<()> {
+        use known_hosts::Verdict;
+        let kt = pk.algorithm().as_str().to_string();
+        let blob = russh::keys::PublicKeyBase64::public_key_bytes(pk);
+        if blob.is_empty() {
+            return Err(Error::unreachable(format!(
+                "cannot encode the host key of {}",
+                self.display
+            )));
+        }
+        let fp = auth::fingerprint(pk);
+        let entries = known_hosts::load(&self.files);
+        match known_hosts::check(&entries, &self.kh_name, &kt, &blob) {
+            Verdict::Known(e) => {
+                (self.log)(format!(
+                    "host key of {} verified: {kt} {fp} ({})",
+                    self.display,
+                    e.location()
+                ));
+                Ok(())
+            }
+            Verdict::Revoked(e) => Err(Error::unreachable(format!(
+                "the host key of {} ({kt} {fp}) is marked @revoked in {}; refusing to connect",
+                self.display,
+                e.location()
+            ))),
+            Verdict::Changed(e) => Err(Error::unreachable(format!(
+                "HOST KEY CHANGED for {}: the server offered a {kt} key with fingerprint {fp}, \
+                 but {} holds a different {} key for '{}'; this may be a man-in-the-middle attack, \
+                 or the host was reinstalled",
+                self.display,
+                e.location(),
+                e.key_type,
+                self.kh_name
+            ))
+            .hint(format!(
+                "if the change is expected, remove the old entry with: ssh-keygen -R '{}' -f {}",
+                self.kh_name,
+                e.file.display()
+            ))),
+            Verdict::Unknown => match self.policy {
+                HostKeyChecking::Strict => {
+                    let files: Vec<String> =
+                        self.files.iter().map(|f| f.display().to_string()).collect();
+                    let (h, p) = split_kh_name(&self.kh_name);
+                    let port_flag = if p == 22 {
+                        String::new()
+                    } else {
+                        format!("-p {p} ")
+                    };
+                    Err(Error::unreachable(format!(
+                        "the host key of {} is not known: the server offered a {kt} key with \
+                         fingerprint {fp}, and no entry for '{}' is in {}",
+                        self.display,
+                        self.kh_name,
+                        files.join(", ")
+                    ))
+                    .hint(format!(
+                        "check the fingerprint, then accept it with: ssh-keyscan -H {port_flag}{h} >> {}; \
+                         or let prov learn new hosts with PROV_HOST_KEY_CHECKING=accept-new",
+                        self.learn_file.display()
+                    )))
+                }
+                HostKeyChecking::AcceptNew => {
+                    known_hosts::append(&self.learn_file, &self.kh_name, &kt, &blob).map_err(
+                        |e| {
+                            Error::unreachable(format!(
+                                "cannot record the host key of {} in {}: {e}",
+                                self.display,
+                                self.learn_file.display()
+                            ))
+                        },
+                    )?;
+                    (self.log)(format!(
+                        "learned the host key of {}: {kt} {fp} (added to {})",
+                        self.display,
+                        self.learn_file.display()
+                    ));
+                    Ok(())
+                }
+                HostKeyChecking::Off => {
+                    (self.log)(format!(
+                        "host key of {} not checked (host key checking is off): {kt} {fp}",
+                        self.display
+                    ));
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+fn split_kh_name(name: &str) -> (String, u16) {
+    if let Some(r) = name.strip_prefix('[')
+        && let Some((h, p)) = r.split_once("]:")
+    {
+        return (h.to_string(), p.parse().unwrap_or(22));
+    }
+    (name.to_string(), 22)
+}
+
+fn var_str(vars: &Vars, names: &[&str]) -> Option<String> {
+    for n in names {
+        if let Some(v) = vars.get(*n) {
+            if v.is_undefined() || v.is_none() {
+                continue;
+            }
+            let s = match v.as_str() {
+                Some(s) => s.to_string(),
+                None => v.to_string(),
+            };
+            if !s.is_empty() {
+                return Some(s);
+            }
+        }
+    }
+    None
+}
+
+fn home_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
+    }
+    PathBuf::from("/")
+}
+
+fn local_user() -> String {
+    for v in ["USER", "LOGNAME"] {
+        if let Ok(u) = std::env::var(v)
+            && !u.is_empty()
+        {
+            return u;
+        }
+    }
+    // SAFETY: getpwuid returns a pointer to static storage or null; read it at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    "root".into()
+}
+
+fn policy_from_env() -> Result<Option<HostKeyChecking>> {
+    if let Ok(v) = std::env::var("PROV_HOST_KEY_CHECKING")
+        && !v.is_empty()
+    {
+        return HostKeyChecking::parse(&v).map(Some).ok_or_else(|| {
+            Error::options(format!(
+                "PROV_HOST_KEY_CHECKING='{v}' is not one of strict, accept-new, off"
+            ))
+        });
+    }
+    if let Ok(v) = std::env::var("ANSIBLE_HOST_KEY_CHECKING")
+        && !v.is_empty()
+    {
+        return Ok(HostKeyChecking::parse(&v));
+    }
+    Ok(None)
+}
+
+fn parse_duration_secs(s: &str, what: &str) -> Result<Duration> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| Error::options(format!("{what} must be a number of seconds, not '{s}'")))
+}
+
+/// Works out endpoints, policy and files for `inventory_host` from variables, ssh arguments,
+/// options and ssh_config files.
+fn resolve(inventory_host: &str, vars: &Vars, opts: &SshOptions, log: &Logger) -> Result<Plan> {
+    let home = home_dir();
+    let me = local_user();
+    let dest = var_str(vars, &["ansible_host", "ansible_ssh_host"])
+        .unwrap_or_else(|| inventory_host.to_string());
+
+    let mut args = config::ArgOptions::default();
+    for n in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+        if let Some(a) = var_str(vars, &[n]) {
+            config::parse_args(&a, &mut args)
+                .map_err(|e| Error::options(format!("{n}: {}", e.msg)))?;
+        }
+    }
+    if !args.ignored.is_empty() {
+        log(format!(
+            "ssh arguments not used by prov: {}",
+            args.ignored.join(" ")
+        ));
+    }
+    let files: Vec<(PathBuf, bool)> = match (&opts.ssh_config, &args.config_file) {
+        (Some(f), _) => vec![(f.clone(), true)],
+        (None, Some(f)) => vec![(PathBuf::from(config::expand_tilde(f, &home)), true)],
+        (None, None) => vec![
+            (home.join(".ssh/config"), true),
+            (PathBuf::from("/etc/ssh/ssh_config"), false),
+        ],
+    };
+    let read_cfg = |name: &str| -> Result<config::HostConfig> {
+        let mut c = config::HostConfig::default();
+        for (f, user) in &files {
+            c.merge_from(&config::read_for_host(f, name, &home, *user)?);
+        }
+        Ok(c)
+    };
+    let file_cfg = read_cfg(&dest)?;
+    let mut cfg = args.config.clone();
+    cfg.merge_from(&file_cfg);
+
+    let host = match &cfg.hostname {
+        Some(h) => h.replace("%h", &dest),
+        None => dest.clone(),
+    };
+    let port: u16 = match var_str(vars, &["ansible_port", "ansible_ssh_port"]) {
+        Some(p) => p.trim().parse().map_err(|_| {
+            Error::options(format!(
+                "ansible_port must be a port number (1-65535), not '{p}'"
+            ))
+        })?,
+        None => cfg.port.unwrap_or(22),
+    };
+    let user = var_str(vars, &["ansible_user", "ansible_ssh_user"])
+        .or_else(|| opts.user.clone())
+        .or_else(|| cfg.user.clone())
+        .unwrap_or_else(|| me.clone());
+    let password = var_str(vars, &["ansible_password", "ansible_ssh_pass"]).map(Secret::new);
+
+    let tokens = |h: &str, r: &str, p: u16, s: &str| -> PathBuf {
+        PathBuf::from(config::expand_tokens(
+            s,
+            &config::Tokens {
+                home: &home,
+                local_user: &me,
+                host: h,
+                remote_user: r,
+                port: p,
+            },
+        ))
+    };
+    let mut explicit: Vec<PathBuf> = Vec::new();
+    if let Some(k) = var_str(
+        vars,
+        &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+    ) {
+        explicit.push(tokens(&host, &user, port, &k));
+    }
+    if let Some(k) = &opts.private_key {
+        explicit.push(k.clone());
+    }
+    let defaults: Vec<PathBuf> = if opts.default_keys {
+        ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .map(|k| home.join(".ssh").join(k))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let key_list =
+        |explicit: &[PathBuf], c: &config::HostConfig, h: &str, r: &str, p: u16| -> Vec<PathBuf> {
+            let mut v: Vec<PathBuf> = explicit.to_vec();
+            for f in &c.identity_files {
+                let p = tokens(h, r, p, f);
+                if !v.contains(&p) {
+                    v.push(p);
+                }
+            }
+            if v.is_empty() {
+                v.extend(defaults.iter().cloned());
+            }
+            v
+        };
+    let target_keys = key_list(&explicit, &cfg, &host, &user, port);
+    let agent = opts.use_agent && cfg.identities_only != Some(true);
+    let target = Endpoint {
+        host: host.clone(),
+        port,
+        user,
+        agent,
+        key_files: target_keys,
+        password,
+    };
+
+    // Host key policy.
+    let inv_policy = match vars
+        .get("ansible_host_key_checking")
+        .or_else(|| vars.get("ansible_ssh_host_key_checking"))
+    {
+        Some(v) if !v.is_undefined() && !v.is_none() => {
+            let s = match v.as_str() {
+                Some(s) => s.to_string(),
+                None => {
+                    if v.kind() == minijinja::value::ValueKind::Bool {
+                        if v.is_true() {
+                            "strict".into()
+                        } else {
+                            "off".into()
+                        }
+                    } else {
+                        v.to_string()
+                    }
+                }
+            };
+            Some(HostKeyChecking::parse(&s).ok_or_else(|| {
+                Error::options(format!(
+                    "ansible_host_key_checking='{s}' is not one of true, false, strict, accept-new, off"
+                ))
+            })?)
+        }
+        _ => None,
+    };
+    let parse_cfg_policy = |s: &str, origin: &str| -> Result<HostKeyChecking> {
+        HostKeyChecking::parse(s).ok_or_else(|| {
+            Error::options(format!(
+                "{origin}: StrictHostKeyChecking '{s}' is not yes, accept-new or no"
+            ))
+        })
+    };
+    let policy = if let Some(p) = inv_policy {
+        p
+    } else if let Some(s) = &args.config.strict_host_key_checking {
+        parse_cfg_policy(s, "ssh arguments")?
+    } else if let Some(p) = policy_from_env()? {
+        p
+    } else if let Some(p) = opts.host_key_checking {
+        p
+    } else if let Some(s) = &file_cfg.strict_host_key_checking {
+        parse_cfg_policy(s, "ssh_config")?
+    } else {
+        HostKeyChecking::Strict
+    };
+
+    // known_hosts files.
+    let (known, learn_file) = match &opts.known_hosts {
+        Some(f) => (vec![f.clone()], f.clone()),
+        None => {
+            let user_files: Vec<PathBuf> = match &cfg.user_known_hosts_files {
+                Some(v) => v
+                    .iter()
+                    .map(|f| tokens(&host, &target.user, port, f))
+                    .collect(),
+                None => vec![
+                    home.join(".ssh/known_hosts"),
+                    home.join(".ssh/known_hosts2"),
+                ],
+            };
+            let learn = user_files
+                .first()
+                .cloned()
+                .unwrap_or_else(|| home.join(".ssh/known_hosts"));
+            let mut all = user_files;
+            all.push(PathBuf::from("/etc/ssh/ssh_known_hosts"));
+            all.push(PathBuf::from("/etc/ssh/ssh_known_hosts2"));
+            (all, learn)
+        }
+    };
+
+    // Timeouts.
+    let timeout = match var_str(vars, &["ansible_ssh_timeout", "ansible_timeout"]) {
+        Some(t) => parse_duration_secs(&t, "ansible_ssh_timeout")?,
+        None => opts
+            .timeout
+            .or(cfg
+                .connect_timeout
+                .filter(|t| *t > 0)
+                .map(Duration::from_secs))
+            .unwrap_or(Duration::from_secs(10)),
+    };
+    let keepalive = opts
+        .keepalive
+        .or(cfg
+            .server_alive_interval
+            .filter(|t| *t > 0)
+            .map(Duration::from_secs))
+        .unwrap_or(Duration::from_secs(15));
+
+    // Jump hosts.
+    let mut hops = Vec::new();
+    if let Some(j) = &cfg.proxy_jump {
+        for jump in config::parse_jumps(j)? {
+            let hc = read_cfg(&jump.host)?;
+            let h = match &hc.hostname {
+                Some(x) => x.replace("%h", &jump.host),
+                None => jump.host.clone(),
+            };
+            let p = jump.port.or(hc.port).unwrap_or(22);
+            let u = jump
+                .user
+                .clone()
+                .or(hc.user.clone())
+                .unwrap_or_else(|| me.clone());
+            let mut keys = key_list(&[], &hc, &h, &u, p);
+            for k in &explicit {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+            hops.push(Endpoint {
+                host: h,
+                port: p,
+                user: u,
+                agent: opts.use_agent && hc.identities_only != Some(true),
+                key_files: keys,
+                password: None,
+            });
+        }
+    }
+    Ok(Plan {
+        hops,
+        target,
+        policy,
+        known_hosts: known,
+        learn_file,
+        timeout,
+        keepalive,
+    })
+}
+
+/// Opens the SSH connection to `inventory_host`.
+///
+/// `vars` holds the templated connection variables (see `connection_vars` in the engine):
+/// `ansible_host`, `ansible_port`, `ansible_user`, `ansible_password`/`ansible_ssh_pass`,
+/// `ansible_ssh_private_key_file`/`ansible_private_key_file`, `ansible_ssh_common_args`,
+/// `ansible_ssh_extra_args`, `ansible_ssh_timeout`/`ansible_timeout`,
+/// `ansible_host_key_checking`/`ansible_ssh_host_key_checking`.
+///
+/// Errors: bad option values give [`crate::error::ErrorKind::Options`]; every failure to
+/// reach or log in to the host (name resolution, refused, timeout, host key, authentication)
+/// gives [`crate::error::ErrorKind::Unreachable`] with the cause, tagged with the host.
+pub async fn connect(
+    inventory_host: &str,
+    vars: &Vars,
+    opts: &SshOptions,
+) -> Result<SshConnection> {
+    let log: Logger = opts.log.clone().unwrap_or_else(|| Arc::new(|_| {}));
+    let plan = resolve(inventory_host, vars, opts, &log).map_err(|e| e.on_host(inventory_host))?;
+    let conn = SshConnection {
+        inventory_host: inventory_host.to_string(),
+        plan,
+        log,
+        live: Mutex::new(None),
+        sem: Arc::new(Semaphore::new(opts.max_sessions.max(1))),
+    };
+    let live = open(&conn.plan, &conn.log)
+        .await
+        .map_err(|e| e.on_host(inventory_host))?;
+    *conn.live.lock().await = Some(Arc::new(live));
+    Ok(conn)
+}
+
+fn russh_config(plan: &Plan, known_types: &[String]) -> Arc<client::Config> {
+    let mut keys: Vec<Algorithm> = russh::Preferred::DEFAULT
+        .key
+        .iter()
+        .filter(|a| !matches!(a, Algorithm::Rsa { hash: None }))
+        .cloned()
+        .collect();
+    // Prefer the key types known_hosts already holds for this host, as OpenSSH does.
+    let family = |a: &Algorithm| -> String {
+        if matches!(a, Algorithm::Rsa { .. }) {
+            "ssh-rsa".into()
+        } else {
+            a.as_str().to_string()
+        }
+    };
+    keys.sort_by_key(|a| !known_types.iter().any(|t| *t == family(a)));
+    Arc::new(client::Config {
+        nodelay: true,
+        keepalive_interval: Some(plan.keepalive),
+        keepalive_max: 3,
+        inactivity_timeout: None,
+        window_size: 8 * 1024 * 1024,
+        maximum_packet_size: 32768,
+        channel_buffer_size: 256,
+        preferred: russh::Preferred {
+            key: keys.into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+}
+
+/// Connects through the jump hosts (if any) to the target and authenticates everywhere.
+async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
+    let mut hops: Vec<Handle<Client>> = Vec::new();
+    let chain: Vec<&Endpoint> = plan
+        .hops
+        .iter()
+        .chain(std::iter::once(&plan.target))
+        .collect();
+    for (i, ep) in chain.iter().enumerate() {
+        let is_target = i + 1 == chain.len();
+        let display = if is_target {
+            ep.label()
+        } else {
+            format!("jump host {}", ep.label())
+        };
+        let kh_name = known_hosts::host_name_for(&ep.host, ep.port);
+        let entries = known_hosts::load(&plan.known_hosts);
+        let cfg = russh_config(plan, &known_hosts::known_types(&entries, &kh_name));
+        let failure = Arc::new(std::sync::Mutex::new(None));
+        let handler = Client {
+            display: display.clone(),
+            kh_name,
+            policy: plan.policy,
+            files: plan.known_hosts.clone(),
+            learn_file: plan.learn_file.clone(),
+            failure: failure.clone(),
+            log: log.clone(),
+        };
+        let take_failure = || failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut handle = match hops.last() {
+            None => {
+                log(format!(
+                    "connecting to {display} (timeout {:?})",
+                    plan.timeout
+                ));
+                let fut = async {
+                    let stream = tcp_connect(&ep.host, ep.port).await?;
+                    client::connect_stream(cfg, stream, handler)
+                        .await
+                        .map_err(|e| handshake_error(&display, e, take_failure()))
+                };
+                match tokio::time::timeout(plan.timeout, fut).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        return Err(Error::unreachable(format!(
+                            "timed out after {:?} connecting to {display}",
+                            plan.timeout
+                        ))
+                        .hint("check that the host is up and that port is open, or raise ansible_ssh_timeout"));
+                    }
+                }
+            }
+            Some(prev) => {
+                log(format!(
+                    "opening a tunnel to {display} through the previous hop"
+                ));
+                let fut = async {
+                    let ch = prev
+                        .channel_open_direct_tcpip(
+                            ep.host.clone(),
+                            u32::from(ep.port),
+                            "127.0.0.1",
+                            0,
+                        )
+                        .await
+                        .map_err(|e| {
+                            Error::unreachable(format!(
+                                "the jump host could not open a connection to {}:{}: {e}",
+                                ep.host, ep.port
+                            ))
+                        })?;
+                    client::connect_stream(cfg, ch.into_stream(), handler)
+                        .await
+                        .map_err(|e| handshake_error(&display, e, take_failure()))
+                };
+                match tokio::time::timeout(plan.timeout, fut).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        return Err(Error::unreachable(format!(
+                            "timed out after {:?} connecting to {display} through the jump host",
+                            plan.timeout
+                        )));
+                    }
+                }
+            }
+        };
+        let ap = auth::AuthPlan {
+            user: ep.user.clone(),
+            agent: ep.agent,
+            key_files: ep.key_files.clone(),
+            password: ep.password.clone(),
+        };
+        auth::authenticate(&mut handle, &ap, log)
+            .await
+            .map_err(|m| Error::unreachable(format!("{display}: {m}")))?;
+        log(format!("connected to {display}"));
+        hops.push(handle);
+    }
+    let handle = hops
+        .pop()
+        .ok_or_else(|| Error::unreachable("no host to connect to"))?;
+    Ok(Live {
+        handle,
+        _hops: hops,
+    })
+}
+
+fn handshake_error(display: &str, e: russh::Error, failure: Option<Error>) -> Error {
+    if let Some(f) = failure {
+        return f;
+    }
+    Error::unreachable(format!("SSH handshake with {display} failed: {e}"))
+}
+
+async fn tcp_connect(host: &str, port: u16) -> Result<tokio::net::TcpStream> {
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| {
+            Error::unreachable(format!("cannot resolve host name '{host}': {e}"))
+                .hint("check ansible_host and the DNS/hosts configuration")
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::unreachable(format!(
+            "host name '{host}' resolves to no address"
+        )));
+    }
+    let mut last = None;
+    for a in &addrs {
+        match tokio::net::TcpStream::connect(a).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = Some((a, e)),
+        }
+    }
+    let (a, e) =
+        last.ok_or_else(|| Error::unreachable(format!("cannot connect to {host}:{port}")))?;
+    let what = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        "connection refused (is sshd running and listening on that port?)".to_string()
+    } else {
+        e.to_string()
+    };
+    Err(Error::unreachable(format!(
+        "cannot connect to {host}:{port} ({a}): {what}"
+    )))
+}
+
+/// Why one command run failed.
+enum RunError {
+    /// The channel could not be opened: the connection is unusable; nothing ran.
+    Open(String),
+    /// The connection was lost while the command ran.
+    Lost(String),
+    /// Any other failure (already an [`Error`]).
+    Fatal(Error),
+}
+
+impl SshConnection {
+    /// The endpoint this connection reaches, as `user@host:port`.
+    pub fn target(&self) -> String {
+        self.plan.target.label()
+    }
+
+    /// The current live session, connecting when there is none or it dropped.
+    async fn session(&self, force_new: bool) -> Result<Arc<Live>> {
+        let mut g = self.live.lock().await;
+        if let Some(l) = g.as_ref()
+            && !force_new
+            && !l.handle.is_closed()
+        {
+            return Ok(l.clone());
+        }
+        if g.is_some() {
+            (self.log)(format!(
+                "connection to {} dropped; reconnecting",
+                self.plan.target.label()
+            ));
+        }
+        *g = None;
+        let l = Arc::new(
+            open(&self.plan, &self.log)
+                .await
+                .map_err(|e| e.on_host(&self.inventory_host))?,
+        );
+        *g = Some(l.clone());
+        Ok(l)
+    }
+
+    async fn forget(&self, live: &Arc<Live>) {
+        let mut g = self.live.lock().await;
+        if g.as_ref().is_some_and(|l| Arc::ptr_eq(l, live)) {
+            *g = None;
+        }
+    }
+}
+
+#[async_trait]
+impl Connection for SshConnection {
+    fn host(&self) -> &str {
+        &self.inventory_host
+    }
+
+    async fn exec_raw(
+        &self,
+        line: &str,
+        preamble: Option<&Secret>,
+        stdin: &Stdin,
+    ) -> Result<ExecOutput> {
+        let _permit = self.sem.acquire().await.map_err(|_| {
+            Error::unreachable("the connection is closed").on_host(&self.inventory_host)
+        })?;
+        let sudo = preamble.and_then(|_| sudo_plan(line));
+        let run_line = sudo.as_ref().map(|s| s.line.as_str()).unwrap_or(line);
+        (self.log)(format!("exec on {}: {line}", self.plan.target.label()));
+        let mut retried = false;
+        loop {
+            let live = self.session(false).await?;
+            match run(&live.handle, run_line, preamble, sudo.as_ref(), stdin).await {
+                Ok(out) => return Ok(out),
+                Err(RunError::Open(m)) => {
+                    self.forget(&live).await;
+                    if retried {
+                        return Err(Error::unreachable(format!(
+                            "cannot run a command on {}: {m}",
+                            self.plan.target.label()
+                        ))
+                        .on_host(&self.inventory_host));
+                    }
+                    retried = true;
+                    (self.log)(format!("cannot open a channel ({m}); reconnecting once"));
+                }
+                Err(RunError::Lost(m)) => {
+                    self.forget(&live).await;
+                    return Err(Error::unreachable(format!(
+                        "connection to {} lost while running a command: {m}",
+                        self.plan.target.label()
+                    ))
+                    .on_host(&self.inventory_host));
+                }
+                Err(RunError::Fatal(e)) => return Err(e.on_host(&self.inventory_host)),
+            }
+        }
+    }
+
+    async fn close(&self) -> Result<()> {
+        if let Some(l) = self.live.lock().await.take() {
+            let _ = l
+                .handle
+                .disconnect(Disconnect::ByApplication, "", "en")
+                .await;
+        }
+        Ok(())
+    }
+}
+
+/// How to feed sudo's password: only after its prompt shows on stderr, and stdin only after
+/// the marker printed by the command (sudo authenticated, with or without a password).
+#[derive(Debug, Clone)]
+struct SudoPlan {
+    line: String,
+    prompt: String,
+    marker: String,
+}
+
+/// Recognizes the `sudo -S -p PROMPT ... /bin/sh -c SCRIPT` line built by
+/// [`crate::connection::wrap`] and makes the script print a marker on stderr first.
+fn sudo_plan(line: &str) -> Option<SudoPlan> {
+    let mut words = shlex::split(line)?;
+    if words.first().map(String::as_str) != Some("sudo") || !words.iter().any(|w| w == "-S") {
+        return None;
+    }
+    let pi = words.iter().position(|w| w == "-p")?;
+    let prompt = words.get(pi + 1)?.clone();
+    if prompt.is_empty() {
+        return None;
+    }
+    let n = words.len();
+    if n < 4 || words[n - 3] != "/bin/sh" || words[n - 2] != "-c" {
+        return None;
+    }
+    let marker = format!("{}-become-ok", prompt.trim_end_matches(']'));
+    let script = std::mem::take(&mut words[n - 1]);
+    words[n - 1] = format!(
+        "printf '%s\\n' {} >&2; {script}",
+        crate::connection::quote(&marker)
+    );
+    let line = words
+        .iter()
+        .map(|w| crate::connection::quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(SudoPlan {
+        line,
+        prompt,
+        marker,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SudoState {
+    /// Waiting to learn whether sudo asks for a password.
+    Waiting,
+    /// sudo prompted: send the password.
+    Prompted,
+    /// The command runs: send stdin.
+    Running,
+    /// Give up writing.
+    Stop,
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return 0;
+    }
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Runs one command on a new channel of `h`.
+async fn run(
+    h: &Handle<Client>,
+    line: &str,
+    preamble: Option<&Secret>,
+    sudo: Option<&SudoPlan>,
+    stdin: &Stdin,
+) -> Result<ExecOutput, RunError> {
+    if h.is_closed() {
+        return Err(RunError::Open("the connection is closed".into()));
+    }
+    let channel = h
+        .channel_open_session()
+        .await
+        .map_err(|e| RunError::Open(e.to_string()))?;
+    let (mut rx, tx) = channel.split();
+    if let Err(e) = tx.exec(true, line.as_bytes().to_vec()).await {
+        return Err(RunError::Lost(format!("cannot send the command: {e}")));
+    }
+    let (state_tx, mut state_rx) = tokio::sync::watch::channel(if sudo.is_some() {
+        SudoState::Waiting
+    } else {
+        SudoState::Running
+    });
+
+    let writer = async {
+        if sudo.is_some() {
+            loop {
+                let s = *state_rx.borrow_and_update();
+                match s {
+                    SudoState::Waiting => {}
+                    SudoState::Prompted => {
+                        if let Some(p) = preamble {
+                            let mut b = p.expose().as_bytes().to_vec();
+                            b.push(b'\n');
+                            tx.data_bytes(b).await?;
+                        }
+                        // Wait for the marker (or a failure) before sending stdin.
+                        loop {
+                            if state_rx.changed().await.is_err() {
+                                return Ok(());
+                            }
+                            match *state_rx.borrow_and_update() {
+                                SudoState::Running => break,
+                                SudoState::Stop => return Ok(()),
+                                _ => {}
+                            }
+                        }
+                        break;
+                    }
+                    SudoState::Running => break,
+                    SudoState::Stop => return Ok(()),
+                }
+                if state_rx.changed().await.is_err() {
+                    return Ok(());
+                }
+            }
+        } else if let Some(p) = preamble {
+            let mut b = p.expose().as_bytes().to_vec();
+            b.push(b'\n');
+            tx.data_bytes(b).await?;
+        }
+        match stdin {
+            Stdin::Empty => {}
+            Stdin::Bytes(b) => {
+                if !b.is_empty() {
+                    tx.data_bytes(b.clone()).await?;
+                }
+            }
+            Stdin::File(path) => {
+                let mut f = tokio::fs::File::open(path).await.map_err(|e| {
+                    russh::Error::IO(std::io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}", path.display()),
+                    ))
+                })?;
+                loop {
+                    let mut buf = vec![0u8; 1 << 20];
+                    let n = f.read(&mut buf).await.map_err(russh::Error::IO)?;
+                    if n == 0 {
+                        break;
+                    }
+                    buf.truncate(n);
+                    tx.data_bytes(buf).await?;
+                }
+            }
+        }
+        tx.eof().await?;
+        Ok::<(), russh::Error>(())
+    };
+    tokio::pin!(writer);
+    let mut writer_done = false;
+    let mut writer_err: Option<String> = None;
+
+    let mut out = ExecOutput::default();
+    let mut rc: Option<i32> = None;
+    let mut signal: Option<String> = None;
+    let mut pre: Vec<u8> = Vec::new();
+    let mut sudo_pending = sudo.is_some();
+    let mut prompts_answered = 0usize;
+    let mut closed = false;
+    let mut wrong_password = false;
+    loop {
+        tokio::select! {
+            r = &mut writer, if !writer_done => {
+                writer_done = true;
+                if let Err(e) = r {
+                    writer_err = Some(e.to_string());
+                }
+            }
+            msg = rx.wait() => {
+                let Some(msg) = msg else { break };
+                match msg {
+                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, ext } => {
+                        if ext != 1 {
+                            continue;
+                        }
+                        if !sudo_pending {
+                            out.stderr.extend_from_slice(&data);
+                            continue;
+                        }
+                        let Some(sp) = sudo else { continue };
+                        pre.extend_from_slice(&data);
+                        let mk = format!("{}\n", sp.marker);
+                        if let Some(pos) = find(&pre, mk.as_bytes()) {
+                            sudo_pending = false;
+                            out.stderr.extend_from_slice(&pre[pos + mk.len()..]);
+                            pre.clear();
+                            let _ = state_tx.send(SudoState::Running);
+                        } else {
+                            let n = count(&pre, sp.prompt.as_bytes());
+                            if n > 1 || (n == 1 && prompts_answered == 1 && find(&pre, b"try again").is_some()) {
+                                wrong_password = true;
+                                let _ = state_tx.send(SudoState::Stop);
+                                break;
+                            }
+                            if n == 1 && prompts_answered == 0 {
+                                prompts_answered = 1;
+                                if preamble.is_none() {
+                                    wrong_password = true;
+                                    break;
+                                }
+                                let _ = state_tx.send(SudoState::Prompted);
+                            }
+                        }
+                    }
+                    ChannelMsg::ExitStatus { exit_status } => {
+                        rc = Some(i32::try_from(exit_status).unwrap_or(-1));
+                    }
+                    ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, .. } => {
+                        let name = format!("{signal_name:?}");
+                        signal = Some(format!(
+                            "killed by signal {name}{}{}",
+                            if core_dumped { " (core dumped)" } else { "" },
+                            if error_message.is_empty() { String::new() } else { format!(": {error_message}") }
+                        ));
+                        rc = Some(-1);
+                    }
+                    ChannelMsg::Failure => {
+                        if rc.is_none() && out.stdout.is_empty() && out.stderr.is_empty() && pre.is_empty() {
+                            let _ = tx.close().await;
+                            drain(&mut rx).await;
+                            return Err(RunError::Fatal(Error::unreachable(
+                                "the server refused to run the command (exec request failed)",
+                            )));
+                        }
+                    }
+                    ChannelMsg::Close => {
+                        closed = true;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    if wrong_password {
+        let _ = state_tx.send(SudoState::Stop);
+        let _ = tx.eof().await;
+        let _ = tx.close().await;
+        drain(&mut rx).await;
+        return Err(RunError::Fatal(Error::failed(
+            "incorrect sudo password: sudo asked for the password again (check ansible_become_password / --ask-become-pass)",
+        )));
+    }
+    if !closed {
+        if rc.is_none() || h.is_closed() {
+            let _ = state_tx.send(SudoState::Stop);
+            let why = writer_err
+                .unwrap_or_else(|| "the server went away before the command finished".into());
+            return Err(RunError::Lost(why));
+        }
+        let _ = tx.close().await;
+    }
+    if sudo_pending {
+        // sudo failed before running the command: keep its message, minus the prompt.
+        let mut s = String::from_utf8_lossy(&pre).into_owned();
+        if let Some(sp) = sudo {
+            s = s.replace(sp.prompt.as_str(), "");
+        }
+        let mut st = s.into_bytes();
+        st.extend_from_slice(&out.stderr);
+        out.stderr = st;
+    }
+    if let Some(sig) = signal {
+        if !out.stderr.is_empty() && !out.stderr.ends_with(b"\n") {
+            out.stderr.push(b'\n');
+        }
+        out.stderr.extend_from_slice(sig.as_bytes());
+        out.stderr.push(b'\n');
+    }
+    out.rc = match rc {
+        Some(r) => r,
+        None => {
+            out.stderr
+                .extend_from_slice(b"the server sent no exit status\n");
+            -1
+        }
+    };
+    Ok(out)
+}
+
+/// Waits (briefly) for the server's close after ours, so the session slot is free again.
+async fn drain(rx: &mut russh::ChannelReadHalf) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(m) = rx.wait().await {
+            if matches!(m, ChannelMsg::Close) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// `true` when `path` looks like a private key file (used by tests and diagnostics).
+pub fn is_private_key_file(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.contains("PRIVATE KEY"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::{Become, BecomeMethod, Cmd, wrap};
+
+    #[test]
+    fn sudo_line_gets_a_marker() {
+        let c = Cmd {
+            script: "cat > /x".into(),
+            become_: Some(Become {
+                method: BecomeMethod::Sudo,
+                user: "root".into(),
+                password: Some(Secret::new("pw")),
+                flags: None,
+            }),
+            ..Default::default()
+        };
+        let w = wrap(&c);
+        let p = sudo_plan(&w.line).unwrap();
+        assert_eq!(Some(p.prompt.clone()), w.prompt);
+        let words = shlex::split(&p.line).unwrap();
+        assert!(words.last().unwrap().starts_with("printf '%s\\n' "));
+        assert!(words.last().unwrap().ends_with("cat > /x"));
+        assert!(!p.line.contains("pw"));
+        assert!(sudo_plan("/bin/sh -c true").is_none());
+    }
+
+    #[test]
+    fn resolve_precedence() {
+        let dir = std::env::temp_dir().join(format!("prov-ssh-resolve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("config");
+        std::fs::write(
+            &cfg,
+            "Host web\n  HostName 10.1.2.3\n  User cfguser\n  Port 2200\n  IdentityFile %d/k1\n\
+             StrictHostKeyChecking accept-new\n  ProxyJump jumper\nHost jumper\n  HostName 10.9.9.9\n  User j\n",
+        )
+        .unwrap();
+        let opts = SshOptions {
+            ssh_config: Some(cfg),
+            known_hosts: Some(dir.join("kh")),
+            ..Default::default()
+        };
+        let log: Logger = Arc::new(|_| {});
+        let mut vars = Vars::new();
+        vars.insert("ansible_host".into(), "web".into());
+        let p = resolve("inv", &vars, &opts, &log).unwrap();
+        assert_eq!(p.target.host, "10.1.2.3");
+        assert_eq!(p.target.user, "cfguser");
+        assert_eq!(p.target.port, 2200);
+        assert_eq!(p.hops.len(), 1);
+        assert_eq!(p.hops[0].host, "10.9.9.9");
+        assert_eq!(p.hops[0].user, "j");
+        let kf = p.target.key_files[0].display().to_string();
+        assert!(kf.ends_with("/k1") && !kf.contains("%d"), "{kf}");
+        if std::env::var_os("PROV_HOST_KEY_CHECKING").is_none()
+            && std::env::var_os("ANSIBLE_HOST_KEY_CHECKING").is_none()
+        {
+            assert_eq!(p.policy, HostKeyChecking::AcceptNew);
+        }
+        vars.insert("ansible_port".into(), 2222.into());
+        vars.insert("ansible_user".into(), "inv".into());
+        vars.insert("ansible_host_key_checking".into(), false.into());
+        vars.insert(
+            "ansible_ssh_common_args".into(),
+            "-o ProxyJump=none -o ConnectTimeout=3".into(),
+        );
+        let p = resolve("inv", &vars, &opts, &log).unwrap();
+        assert_eq!((p.target.port, p.target.user.as_str()), (2222, "inv"));
+        assert_eq!(p.policy, HostKeyChecking::Off);
+        assert!(p.hops.is_empty());
+        assert_eq!(p.timeout, Duration::from_secs(3));
+        vars.insert("ansible_port".into(), "nope".into());
+        assert_eq!(
+            resolve("inv", &vars, &opts, &log).unwrap_err().kind,
+            crate::error::ErrorKind::Options
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

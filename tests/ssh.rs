@@ -1,0 +1,759 @@
+//! The SSH transport against a real OpenSSH sshd (skipped, with a SKIP line, when sshd is not
+//! installed or the tests do not run as root).
+
+#[path = "support/sshd.rs"]
+mod sshd;
+
+use prov::connection::ssh::{self, HostKeyChecking, SshConnection, SshOptions};
+use prov::connection::{Become, BecomeMethod, Cmd, Connection, PutOpts, Secret, Stdin};
+use prov::error::ErrorKind;
+use prov::value::{Value, Vars};
+use sha2::Digest;
+use sshd::{Sshd, SshdOpts, TempUser};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Env {
+    dir: PathBuf,
+    kh: PathBuf,
+    cfg: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = sshd::temp_dir("cli");
+        let kh = dir.join("known_hosts");
+        let cfg = dir.join("ssh_config");
+        std::fs::write(&cfg, "").unwrap();
+        Env { dir, kh, cfg }
+    }
+    fn opts(&self, policy: HostKeyChecking) -> SshOptions {
+        SshOptions {
+            host_key_checking: Some(policy),
+            known_hosts: Some(self.kh.clone()),
+            ssh_config: Some(self.cfg.clone()),
+            use_agent: false,
+            default_keys: false,
+            ..Default::default()
+        }
+    }
+    fn trust(&self, srv: &Sshd) {
+        let mut t = std::fs::read_to_string(&self.kh).unwrap_or_default();
+        t.push_str(&srv.known_hosts_line());
+        std::fs::write(&self.kh, t).unwrap();
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn vars(srv: &Sshd, user: &str, key: Option<&Path>) -> Vars {
+    let mut v = Vars::new();
+    v.insert("ansible_host".into(), Value::from("127.0.0.1"));
+    v.insert("ansible_port".into(), Value::from(srv.port));
+    v.insert("ansible_user".into(), Value::from(user));
+    if let Some(k) = key {
+        v.insert(
+            "ansible_ssh_private_key_file".into(),
+            Value::from(k.display().to_string()),
+        );
+    }
+    v
+}
+
+async fn root_conn(srv: &Sshd, env: &Env) -> SshConnection {
+    env.trust(srv);
+    ssh::connect(
+        "t",
+        &vars(srv, "root", Some(&srv.client_key)),
+        &env.opts(HostKeyChecking::Strict),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("connect: {}\nsshd log:\n{}", e.render(), srv.log()))
+}
+
+async fn sh(c: &SshConnection, script: &str) -> prov::connection::ExecOutput {
+    c.exec(&Cmd::new(script))
+        .await
+        .unwrap_or_else(|e| panic!("{script}: {}", e.render()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_streams_put_get_and_latency() {
+    if sshd::skip("exec_streams_put_get_and_latency") {
+        return;
+    }
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    let c = root_conn(&srv, &env).await;
+
+    let o = sh(&c, "echo out; echo err >&2; exit 7").await;
+    assert_eq!(
+        (o.rc, o.stdout_str().as_str(), o.stderr_str().as_str()),
+        (7, "out\n", "err\n")
+    );
+
+    let o = c
+        .exec(&Cmd {
+            script: "cat; printf x".into(),
+            stdin: Stdin::Bytes(b"in\n".to_vec()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(o.stdout, b"in\nx");
+
+    let o = sh(&c, "head -c 10485760 /dev/zero | tr '\\0' a; echo done >&2").await;
+    assert_eq!(o.stdout.len(), 10 * 1024 * 1024);
+    assert!(o.stdout.iter().all(|b| *b == b'a'));
+    assert_eq!(o.stderr, b"done\n");
+
+    let o = sh(&c, "kill -9 $$").await;
+    assert_eq!(o.rc, -1);
+    assert!(o.stderr_str().contains("KILL"), "{}", o.stderr_str());
+
+    // put/get through the trait's default implementations.
+    let dest = format!("{}/remote-file", env.dir.display());
+    c.put(
+        &Stdin::Bytes(b"hello\nworld".to_vec()),
+        &dest,
+        &PutOpts {
+            mode: Some("0640".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.get(&dest, None).await.unwrap(), b"hello\nworld");
+    let o = sh(&c, &format!("stat -c %a {dest}")).await;
+    assert_eq!(o.stdout_str().trim(), "640");
+    assert!(c.get("/nonexistent/x", None).await.is_err());
+
+    let t0 = Instant::now();
+    for _ in 0..100 {
+        let o = sh(&c, "true").await;
+        assert_eq!(o.rc, 0);
+    }
+    let per = t0.elapsed() / 100;
+    eprintln!(
+        "latency: {:.2} ms per exec over one connection (100 sequential `true`)",
+        per.as_secs_f64() * 1000.0
+    );
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_streams_a_200mb_file() {
+    if sshd::skip("stdin_streams_a_200mb_file") {
+        return;
+    }
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    let c = root_conn(&srv, &env).await;
+    let path = env.dir.join("big.bin");
+    let mut hasher = sha2::Sha256::new();
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut block = vec![0u8; 1 << 20];
+        for i in 0..200u32 {
+            for (j, b) in block.iter_mut().enumerate() {
+                *b = (j as u32).wrapping_mul(31).wrapping_add(i) as u8;
+            }
+            hasher.update(&block);
+            f.write_all(&block).unwrap();
+        }
+    }
+    let want = format!("{:x}", hasher.finalize());
+    let t0 = Instant::now();
+    let o = c
+        .exec(&Cmd {
+            script: "sha256sum | cut -d' ' -f1".into(),
+            stdin: Stdin::File(path.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "stdin streaming: 200 MB in {secs:.2} s = {:.1} MB/s",
+        200.0 / secs
+    );
+    assert_eq!(o.rc, 0, "{}", o.stderr_str());
+    assert_eq!(o.stdout_str().trim(), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_execs_under_max_sessions() {
+    if sshd::skip("fifty_concurrent_execs_under_max_sessions") {
+        return;
+    }
+    let srv = Sshd::start(SshdOpts {
+        max_sessions: 10,
+        ..Default::default()
+    });
+    let env = Env::new();
+    let c = Arc::new(root_conn(&srv, &env).await);
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.exec(&Cmd::new(format!("sleep 0.05; echo {i}"))).await
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let o = t
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("exec {i}: {}", e.render()));
+        assert_eq!(o.stdout_str().trim(), i.to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_types_ed25519_ecdsa_rsa_sha2() {
+    if sshd::skip("key_types_ed25519_ecdsa_rsa_sha2") {
+        return;
+    }
+    for (kind, algs) in [
+        ("ecdsa", "ecdsa-sha2-nistp256"),
+        ("rsa", "rsa-sha2-256"),
+        ("rsa", "rsa-sha2-512"),
+        ("ed25519", "ssh-ed25519"),
+    ] {
+        let srv = Sshd::start(SshdOpts {
+            extra: format!("PubkeyAcceptedAlgorithms {algs}\n"),
+            ..Default::default()
+        });
+        let env = Env::new();
+        env.trust(&srv);
+        let key = sshd::keygen(&env.dir, &format!("id_{kind}"), kind, "");
+        srv.authorize(&key);
+        let c = ssh::connect(
+            "t",
+            &vars(&srv, "root", Some(&key)),
+            &env.opts(HostKeyChecking::Strict),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{kind}/{algs}: {}", e.render()));
+        assert_eq!(
+            sh(&c, "echo ok").await.stdout_str(),
+            "ok\n",
+            "{kind}/{algs}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_key_without_tty_is_a_clear_error() {
+    if sshd::skip("encrypted_key_without_tty_is_a_clear_error") {
+        return;
+    }
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprintln!(
+            "SKIP: encrypted_key_without_tty_is_a_clear_error: stdin is a terminal (the test would prompt)"
+        );
+        return;
+    }
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    env.trust(&srv);
+    let key = sshd::keygen(&env.dir, "id_enc", "ed25519", "secret-passphrase");
+    srv.authorize(&key);
+    let e = ssh::connect(
+        "t",
+        &vars(&srv, "root", Some(&key)),
+        &env.opts(HostKeyChecking::Strict),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(
+        e.msg.contains("is encrypted") && e.msg.contains("ssh-add"),
+        "{}",
+        e.msg
+    );
+    assert!(!e.msg.contains("secret-passphrase"));
+    assert_eq!(e.host.as_deref(), Some("t"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_hosts_policies() {
+    if sshd::skip("known_hosts_policies") {
+        return;
+    }
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    let v = vars(&srv, "root", Some(&srv.client_key));
+
+    // Unknown host under strict: refused with the way to accept it.
+    let e = ssh::connect("t", &v, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(
+        e.msg.contains("not known") && e.msg.contains("SHA256:"),
+        "{}",
+        e.render()
+    );
+    let hint = e.hint.clone().unwrap_or_default();
+    assert!(
+        hint.contains("ssh-keyscan -H -p") && hint.contains("accept-new"),
+        "{hint}"
+    );
+
+    // accept-new learns; strict then verifies.
+    let c = ssh::connect("t", &v, &env.opts(HostKeyChecking::AcceptNew))
+        .await
+        .unwrap();
+    drop(c);
+    let text = std::fs::read_to_string(&env.kh).unwrap();
+    assert!(text.starts_with(&srv.kh_name()), "{text}");
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l2 = log.clone();
+    let mut o = env.opts(HostKeyChecking::Strict);
+    o.log = Some(Arc::new(move |s| l2.lock().unwrap().push(s)));
+    let c = ssh::connect("t", &v, &o).await.unwrap();
+    assert_eq!(sh(&c, "echo hi").await.stdout_str(), "hi\n");
+    let joined = log.lock().unwrap().join("\n");
+    assert!(
+        joined.contains("verified") && joined.contains("known_hosts:1"),
+        "{joined}"
+    );
+    assert!(joined.contains("exec on root@127.0.0.1"), "{joined}");
+
+    // Changed key: refused under every policy, naming the fingerprint and file:line.
+    let other = sshd::keygen(&env.dir, "other_host", "ed25519", "");
+    let other_pub = std::fs::read_to_string(format!("{}.pub", other.display())).unwrap();
+    let mut w = other_pub.split_whitespace();
+    let line = format!(
+        "# comment\n{} {} {}\n",
+        srv.kh_name(),
+        w.next().unwrap(),
+        w.next().unwrap()
+    );
+    std::fs::write(&env.kh, &line).unwrap();
+    let real_fp = fingerprint(&srv.dir.join("host_ed25519.pub"));
+    for p in [
+        HostKeyChecking::Strict,
+        HostKeyChecking::AcceptNew,
+        HostKeyChecking::Off,
+    ] {
+        let e = ssh::connect("t", &v, &env.opts(p)).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unreachable);
+        assert!(e.msg.contains("HOST KEY CHANGED"), "{}", e.msg);
+        assert!(e.msg.contains(&real_fp), "{} lacks {real_fp}", e.msg);
+        assert!(
+            e.msg.contains(&format!("{}:2", env.kh.display())),
+            "{}",
+            e.msg
+        );
+        assert!(e.msg.contains("ssh-ed25519"), "{}", e.msg);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&env.kh).unwrap(),
+        line,
+        "known_hosts must not change"
+    );
+
+    // Off: unknown host accepted, nothing written.
+    std::fs::write(&env.kh, "").unwrap();
+    ssh::connect("t", &v, &env.opts(HostKeyChecking::Off))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&env.kh).unwrap(), "");
+
+    // Hashed entry (ssh-keygen -H) matches.
+    std::fs::write(&env.kh, srv.known_hosts_line()).unwrap();
+    let st = std::process::Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&env.kh)
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let hashed = std::fs::read_to_string(&env.kh).unwrap();
+    assert!(hashed.starts_with("|1|"), "{hashed}");
+    ssh::connect("t", &v, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap();
+
+    // Wildcard pattern with a negation and a comma list.
+    std::fs::write(
+        &env.kh,
+        format!("!10.*,[127.0.0.?]:{} {}\n", srv.port, srv.host_pub()),
+    )
+    .unwrap();
+    ssh::connect("t", &v, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap();
+
+    // @revoked is refused even with a trusted line.
+    std::fs::write(
+        &env.kh,
+        format!(
+            "{}@revoked {}",
+            srv.known_hosts_line(),
+            srv.known_hosts_line()
+        ),
+    )
+    .unwrap();
+    let e = ssh::connect("t", &v, &env.opts(HostKeyChecking::Off))
+        .await
+        .unwrap_err();
+    assert!(
+        e.msg.contains("@revoked") && e.msg.contains(":2"),
+        "{}",
+        e.msg
+    );
+}
+
+fn fingerprint(pubfile: &Path) -> String {
+    let o = std::process::Command::new("ssh-keygen")
+        .arg("-l")
+        .arg("-f")
+        .arg(pubfile)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_accept_new_keeps_known_hosts_well_formed() {
+    if sshd::skip("concurrent_accept_new_keeps_known_hosts_well_formed") {
+        return;
+    }
+    // sshd listens on at most 16 sockets: two servers with ten loopback addresses each.
+    let listen: Vec<String> = (2..=11).map(|i| format!("127.0.0.{i}")).collect();
+    let srvs = [
+        Sshd::start(SshdOpts {
+            listen: listen.clone(),
+            ..Default::default()
+        }),
+        Sshd::start(SshdOpts {
+            listen: listen.clone(),
+            ..Default::default()
+        }),
+    ];
+    let srv = &srvs[0];
+    let env = Env::new();
+    std::fs::write(&env.kh, "# existing, no trailing newline").unwrap();
+    let mut tasks = Vec::new();
+    for s in &srvs {
+        for a in &listen {
+            let mut v = vars(s, "root", Some(&s.client_key));
+            v.insert("ansible_host".into(), Value::from(a.as_str()));
+            let o = env.opts(HostKeyChecking::AcceptNew);
+            let a = a.clone();
+            tasks.push(tokio::spawn(async move {
+                let c = ssh::connect(&a, &v, &o).await?;
+                c.exec(&Cmd::new("true")).await
+            }));
+        }
+    }
+    for t in tasks {
+        t.await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+    }
+    let text = std::fs::read_to_string(&env.kh).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 21, "{text}");
+    for s in &srvs {
+        let hp = s.host_pub();
+        for a in &listen {
+            let want = format!("[{a}]:{} {hp}", s.port);
+            assert_eq!(
+                lines.iter().filter(|l| **l == want).count(),
+                1,
+                "{want} in\n{text}"
+            );
+        }
+    }
+    // Every learned entry verifies under strict.
+    for a in &listen[..3] {
+        let mut v = vars(&srv, "root", Some(&srv.client_key));
+        v.insert("ansible_host".into(), Value::from(a.as_str()));
+        ssh::connect(a, &v, &env.opts(HostKeyChecking::Strict))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_auth_and_sudo_become() {
+    if sshd::skip("password_auth_and_sudo_become") {
+        return;
+    }
+    let Some(user) = TempUser::create(Some(false)) else {
+        eprintln!("SKIP: password_auth_and_sudo_become: cannot create a user");
+        return;
+    };
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    env.trust(&srv);
+    let mut v = vars(&srv, &user.name, None);
+
+    // Wrong password: auth failure lists the methods, never the password.
+    v.insert("ansible_password".into(), Value::from("wrong-pass-123"));
+    let e = ssh::connect("t", &v, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(
+        e.msg.contains("authentication failed") && e.msg.contains("password (rejected)"),
+        "{}",
+        e.msg
+    );
+    assert!(!e.msg.contains("wrong-pass-123"));
+
+    v.insert(
+        "ansible_password".into(),
+        Value::from(user.password.as_str()),
+    );
+    let c = ssh::connect("t", &v, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap_or_else(|e| panic!("{}\n{}", e.render(), srv.log()));
+    assert_eq!(sh(&c, "id -un").await.stdout_str().trim(), user.name);
+
+    if !Path::new("/usr/bin/sudo").exists() {
+        eprintln!("SKIP: sudo part: sudo is not installed");
+        return;
+    }
+    let become_ = |pw: &str| Become {
+        method: BecomeMethod::Sudo,
+        user: "root".into(),
+        password: Some(Secret::new(pw)),
+        flags: None,
+    };
+    // Correct password; stdin reaches the command intact.
+    let o = c
+        .exec(&Cmd {
+            script: "id -u; cat".into(),
+            stdin: Stdin::Bytes(b"payload\n".to_vec()),
+            become_: Some(become_(&user.password)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(o.rc, 0, "{}", o.stderr_str());
+    assert_eq!(o.stdout_str(), "0\npayload\n");
+    assert!(!o.stderr_str().contains("prov-sudo"), "{}", o.stderr_str());
+    assert!(!o.stdout_str().contains(&user.password));
+
+    // Wrong password: fails fast with a clear message, no hang, no password in it.
+    let t0 = Instant::now();
+    let e = tokio::time::timeout(
+        Duration::from_secs(30),
+        c.exec(&Cmd {
+            script: "id -u".into(),
+            become_: Some(become_("not-the-password")),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("wrong sudo password must not hang")
+    .unwrap_err();
+    eprintln!("wrong sudo password detected in {:?}", t0.elapsed());
+    assert!(e.msg.contains("incorrect sudo password"), "{}", e.msg);
+    assert!(!e.msg.contains("not-the-password"));
+
+    // The connection is still fine afterwards.
+    assert_eq!(sh(&c, "echo still").await.stdout_str(), "still\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sudo_nopasswd_does_not_eat_stdin() {
+    if sshd::skip("sudo_nopasswd_does_not_eat_stdin") {
+        return;
+    }
+    if !Path::new("/usr/bin/sudo").exists() {
+        eprintln!("SKIP: sudo_nopasswd_does_not_eat_stdin: sudo is not installed");
+        return;
+    }
+    let Some(user) = TempUser::create(Some(true)) else {
+        eprintln!("SKIP: sudo_nopasswd_does_not_eat_stdin: cannot create a user");
+        return;
+    };
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    env.trust(&srv);
+    let mut v = vars(&srv, &user.name, None);
+    v.insert(
+        "ansible_password".into(),
+        Value::from(user.password.as_str()),
+    );
+    let c = ssh::connect("t", &v, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap();
+    let o = c
+        .exec(&Cmd {
+            script: "id -u; cat".into(),
+            stdin: Stdin::Bytes(b"line1\nline2\n".to_vec()),
+            become_: Some(Become {
+                method: BecomeMethod::Sudo,
+                user: "root".into(),
+                password: Some(Secret::new(user.password.clone())),
+                flags: None,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(o.rc, 0, "{}", o.stderr_str());
+    assert_eq!(o.stdout_str(), "0\nline1\nline2\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_jump_through_a_second_sshd() {
+    if sshd::skip("proxy_jump_through_a_second_sshd") {
+        return;
+    }
+    let target = Sshd::start_default();
+    let jump = Sshd::start_default();
+    let env = Env::new();
+    env.trust(&target);
+    env.trust(&jump);
+    // The jump host authorizes the same client key as the target.
+    jump.authorize(&target.client_key);
+    std::fs::write(
+        &env.cfg,
+        format!(
+            "Host bastion\n  HostName 127.0.0.1\n  Port {}\n  User root\n",
+            jump.port
+        ),
+    )
+    .unwrap();
+    let mut v = vars(&target, "root", Some(&target.client_key));
+    v.insert(
+        "ansible_ssh_common_args".into(),
+        Value::from("-o ProxyJump=bastion"),
+    );
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l2 = log.clone();
+    let mut o = env.opts(HostKeyChecking::Strict);
+    o.log = Some(Arc::new(move |s| l2.lock().unwrap().push(s)));
+    let c = ssh::connect("t", &v, &o)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(sh(&c, "echo via-jump").await.stdout_str(), "via-jump\n");
+    let joined = log.lock().unwrap().join("\n");
+    assert!(
+        joined.contains(&format!(
+            "connecting to jump host root@127.0.0.1:{}",
+            jump.port
+        )),
+        "{joined}"
+    );
+    assert!(joined.contains("opening a tunnel"), "{joined}");
+    // The target's session comes through the tunnel: sshd sees a forwarded connection.
+    let o = sh(&c, "echo $SSH_CONNECTION").await;
+    assert!(
+        o.stdout_str().contains(&target.port.to_string()),
+        "{}",
+        o.stdout_str()
+    );
+
+    // Same through -J in the extra args, with an explicit user@host:port hop.
+    let mut v = vars(&target, "root", Some(&target.client_key));
+    v.insert(
+        "ansible_ssh_extra_args".into(),
+        Value::from(format!("-J root@127.0.0.1:{}", jump.port)),
+    );
+    let c = ssh::connect("t", &v, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap();
+    assert_eq!(sh(&c, "echo ok").await.stdout_str(), "ok\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_errors_name_the_cause() {
+    if sshd::skip("unreachable_errors_name_the_cause") {
+        return;
+    }
+    let env = Env::new();
+    let o = env.opts(HostKeyChecking::Off);
+    let mk = |host: &str, port: u16| {
+        let mut v = Vars::new();
+        v.insert("ansible_host".into(), Value::from(host));
+        v.insert("ansible_port".into(), Value::from(port));
+        v.insert("ansible_user".into(), Value::from("root"));
+        v
+    };
+    // Refused.
+    let port = sshd::free_port();
+    let e = ssh::connect("h1", &mk("127.0.0.1", port), &o)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(e.msg.contains("refused"), "{}", e.msg);
+    assert_eq!(e.host.as_deref(), Some("h1"));
+    // DNS.
+    let e = ssh::connect("h2", &mk("no-such-host.invalid", 22), &o)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(
+        e.msg.contains("resolve") && e.msg.contains("no-such-host.invalid"),
+        "{}",
+        e.msg
+    );
+    // Timeout: a listener that never speaks SSH.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lp = l.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut keep = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            keep.push(s);
+        }
+    });
+    let mut v = mk("127.0.0.1", lp);
+    v.insert("ansible_ssh_timeout".into(), Value::from(1));
+    let t0 = Instant::now();
+    let e = ssh::connect("h3", &v, &o).await.unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(e.msg.contains("timed out"), "{}", e.msg);
+    hold.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_connection_then_transparent_reconnect() {
+    if sshd::skip("lost_connection_then_transparent_reconnect") {
+        return;
+    }
+    let mut srv = Sshd::start_default();
+    let env = Env::new();
+    let c = Arc::new(root_conn(&srv, &env).await);
+    assert_eq!(sh(&c, "echo before").await.stdout_str(), "before\n");
+    let c2 = c.clone();
+    let running = tokio::spawn(async move { c2.exec(&Cmd::new("echo started; sleep 30")).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    srv.kill();
+    let e = tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("a lost connection must not hang")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(e.msg.contains("lost"), "{}", e.msg);
+    // While the server is down: the reconnect fails with the real cause.
+    let e = c.exec(&Cmd::new("true")).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(e.msg.contains("refused"), "{}", e.msg);
+    // Server back: the next exec reconnects transparently.
+    srv.restart();
+    assert_eq!(sh(&c, "echo after").await.stdout_str(), "after\n");
+    // A server restart between commands is also invisible.
+    srv.restart();
+    assert_eq!(sh(&c, "echo again").await.stdout_str(), "again\n");
+}
