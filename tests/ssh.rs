@@ -481,7 +481,7 @@ async fn concurrent_accept_new_keeps_known_hosts_well_formed() {
     }
     // Every learned entry verifies under strict.
     for a in &listen[..3] {
-        let mut v = vars(&srv, "root", Some(&srv.client_key));
+        let mut v = vars(srv, "root", Some(&srv.client_key));
         v.insert("ansible_host".into(), Value::from(a.as_str()));
         ssh::connect(a, &v, &env.opts(HostKeyChecking::Strict))
             .await
@@ -756,4 +756,54 @@ async fn lost_connection_then_transparent_reconnect() {
     // A server restart between commands is also invisible.
     srv.restart();
     assert_eq!(sh(&c, "echo again").await.stdout_str(), "again\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_execs_release_their_channels() {
+    if sshd::skip("cancelled_execs_release_their_channels") {
+        return;
+    }
+    let srv = Sshd::start(SshdOpts {
+        max_sessions: 2,
+        ..Default::default()
+    });
+    let env = Env::new();
+    env.trust(&srv);
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l2 = log.clone();
+    let mut o = env.opts(HostKeyChecking::Strict);
+    o.max_sessions = 2;
+    o.log = Some(Arc::new(move |s| l2.lock().unwrap().push(s)));
+    let c = Arc::new(
+        ssh::connect("t", &vars(&srv, "root", Some(&srv.client_key)), &o)
+            .await
+            .unwrap(),
+    );
+    // Cancelled while stdin is still streaming: without an explicit EOF/close the remote `cat`
+    // would wait forever and hold a session slot.
+    for _ in 0..2 {
+        let cmd = Cmd {
+            script: "sleep 0.5; cat > /dev/null".into(),
+            stdin: Stdin::Bytes(vec![b'x'; 64 << 20]),
+            ..Default::default()
+        };
+        let r = tokio::time::timeout(Duration::from_millis(300), c.exec(&cmd)).await;
+        assert!(r.is_err(), "the exec should have been cancelled");
+    }
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.exec(&Cmd::new(format!("echo {i}"))).await
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let o = t
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        assert_eq!(o.stdout_str().trim(), i.to_string());
+    }
+    let joined = log.lock().unwrap().join("\n");
+    assert!(!joined.contains("reconnect"), "{joined}");
 }

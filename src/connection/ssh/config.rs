@@ -65,68 +65,47 @@ impl HostConfig {
             args.first()
                 .ok_or_else(|| Error::options(format!("{origin}: option {key} needs a value")))
         };
+        let secs = |what: &str| -> Result<u64> {
+            let v = first()?;
+            v.parse()
+                .map_err(|_| Error::options(format!("{origin}: bad {what} '{v}' (want seconds)")))
+        };
         match key.to_ascii_lowercase().as_str() {
-            "hostname" => {
-                if self.hostname.is_none() {
-                    self.hostname = Some(first()?.clone());
-                }
-            }
-            "user" => {
-                if self.user.is_none() {
-                    self.user = Some(first()?.clone());
-                }
-            }
+            "hostname" => first_wins(&mut self.hostname, first()?.clone()),
+            "user" => first_wins(&mut self.user, first()?.clone()),
             "port" => {
-                if self.port.is_none() {
-                    let v = first()?;
-                    self.port = Some(v.parse().map_err(|_| {
-                        Error::options(format!("{origin}: bad Port '{v}' (want 1-65535)"))
-                    })?);
-                }
+                let v = first()?;
+                let port = v.parse().map_err(|_| {
+                    Error::options(format!("{origin}: bad Port '{v}' (want 1-65535)"))
+                })?;
+                first_wins(&mut self.port, port);
             }
             "identityfile" => self.identity_files.push(first()?.clone()),
             "identitiesonly" => {
-                if self.identities_only.is_none() {
-                    self.identities_only = Some(yes_no(first()?, origin, key)?);
-                }
+                first_wins(&mut self.identities_only, yes_no(first()?, origin, key)?)
             }
-            "proxyjump" => {
-                if self.proxy_jump.is_none() {
-                    self.proxy_jump = Some(first()?.clone());
-                }
-            }
+            "proxyjump" => first_wins(&mut self.proxy_jump, first()?.clone()),
             "stricthostkeychecking" => {
-                if self.strict_host_key_checking.is_none() {
-                    self.strict_host_key_checking = Some(first()?.clone());
-                }
+                first_wins(&mut self.strict_host_key_checking, first()?.clone())
             }
             "userknownhostsfile" => {
-                if self.user_known_hosts_files.is_none() {
-                    first()?;
-                    self.user_known_hosts_files = Some(args.to_vec());
-                }
+                first()?;
+                first_wins(&mut self.user_known_hosts_files, args.to_vec());
             }
-            "connecttimeout" => {
-                if self.connect_timeout.is_none() {
-                    let v = first()?;
-                    self.connect_timeout = Some(v.parse().map_err(|_| {
-                        Error::options(format!("{origin}: bad ConnectTimeout '{v}' (want seconds)"))
-                    })?);
-                }
-            }
-            "serveraliveinterval" => {
-                if self.server_alive_interval.is_none() {
-                    let v = first()?;
-                    self.server_alive_interval = Some(v.parse().map_err(|_| {
-                        Error::options(format!(
-                            "{origin}: bad ServerAliveInterval '{v}' (want seconds)"
-                        ))
-                    })?);
-                }
-            }
+            "connecttimeout" => first_wins(&mut self.connect_timeout, secs("ConnectTimeout")?),
+            "serveraliveinterval" => first_wins(
+                &mut self.server_alive_interval,
+                secs("ServerAliveInterval")?,
+            ),
             _ => {}
         }
         Ok(())
+    }
+}
+
+fn first_wins<T>(slot: &mut Option<T>, v: T) {
+    if slot.is_none() {
+        *slot = Some(v);
     }
 }
 

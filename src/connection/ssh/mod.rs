@@ -16,6 +16,8 @@
 //!
 //! Entry point: [`connect`].
 
+#![allow(clippy::result_large_err)] // crate::error::Error is large by design; these paths are not hot.
+
 pub mod auth;
 pub mod config;
 pub mod known_hosts;
@@ -30,7 +32,7 @@ use russh::client::{self, Handle};
 use russh::keys::{Algorithm, PublicKeyOrCertificate};
 use russh::{ChannelMsg, Disconnect};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -1020,12 +1022,35 @@ async fn run(
     if h.is_closed() {
         return Err(RunError::Open("the connection is closed".into()));
     }
-    let channel = h
-        .channel_open_session()
-        .await
-        .map_err(|e| RunError::Open(e.to_string()))?;
+    // A refused channel on a live connection means the server's session limit is reached
+    // (e.g. by commands that outlived a cancelled run): wait for a slot rather than reconnect.
+    let mut waited = Duration::ZERO;
+    let channel = loop {
+        match h.channel_open_session().await {
+            Ok(c) => break c,
+            Err(russh::Error::ChannelOpenFailure(reason)) if !h.is_closed() => {
+                if waited >= Duration::from_secs(30) {
+                    return Err(RunError::Fatal(
+                        Error::unreachable(format!(
+                            "the server keeps refusing new session channels ({reason:?})"
+                        ))
+                        .hint("lower the number of parallel commands per host, or raise MaxSessions in sshd_config"),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                waited += Duration::from_millis(100);
+            }
+            Err(e) => return Err(RunError::Open(e.to_string())),
+        }
+    };
     let (mut rx, tx) = channel.split();
+    let tx = Arc::new(tx);
+    // Closes the channel if this future is dropped before the command finished.
+    let mut guard = CloseGuard {
+        tx: Some(tx.clone()),
+    };
     if let Err(e) = tx.exec(true, line.as_bytes().to_vec()).await {
+        guard.disarm();
         return Err(RunError::Lost(format!("cannot send the command: {e}")));
     }
     let (state_tx, mut state_rx) = tokio::sync::watch::channel(if sudo.is_some() {
@@ -1168,17 +1193,21 @@ async fn run(
                         ));
                         rc = Some(-1);
                     }
-                    ChannelMsg::Failure => {
-                        if rc.is_none() && out.stdout.is_empty() && out.stderr.is_empty() && pre.is_empty() {
-                            let _ = tx.close().await;
-                            drain(&mut rx).await;
-                            return Err(RunError::Fatal(Error::unreachable(
-                                "the server refused to run the command (exec request failed)",
-                            )));
-                        }
+                    ChannelMsg::Failure
+                        if rc.is_none()
+                            && out.stdout.is_empty()
+                            && out.stderr.is_empty()
+                            && pre.is_empty() =>
+                    {
+                        let _ = tx.close().await;
+                        guard.disarm();
+                        return Err(RunError::Fatal(Error::unreachable(
+                            "the server refused to run the command (exec request failed)",
+                        )));
                     }
                     ChannelMsg::Close => {
                         closed = true;
+                        guard.disarm();
                         break;
                     }
                     _ => {}
@@ -1188,9 +1217,12 @@ async fn run(
     }
     if wrong_password {
         let _ = state_tx.send(SudoState::Stop);
+        // EOF makes sudo give up at once; then the server closes the channel.
         let _ = tx.eof().await;
-        let _ = tx.close().await;
-        drain(&mut rx).await;
+        if !drain(&mut rx, Duration::from_secs(3)).await {
+            let _ = tx.close().await;
+        }
+        guard.disarm();
         return Err(RunError::Fatal(Error::failed(
             "incorrect sudo password: sudo asked for the password again (check ansible_become_password / --ask-become-pass)",
         )));
@@ -1200,9 +1232,11 @@ async fn run(
             let _ = state_tx.send(SudoState::Stop);
             let why = writer_err
                 .unwrap_or_else(|| "the server went away before the command finished".into());
+            guard.disarm();
             return Err(RunError::Lost(why));
         }
         let _ = tx.close().await;
+        guard.disarm();
     }
     if sudo_pending {
         // sudo failed before running the command: keep its message, minus the prompt.
@@ -1232,21 +1266,42 @@ async fn run(
     Ok(out)
 }
 
-/// Waits (briefly) for the server's close after ours, so the session slot is free again.
-async fn drain(rx: &mut russh::ChannelReadHalf) {
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+/// Sends EOF and close for a channel whose command future was dropped midway.
+struct CloseGuard {
+    tx: Option<Arc<russh::ChannelWriteHalf<client::Msg>>>,
+}
+
+impl CloseGuard {
+    fn disarm(&mut self) {
+        self.tx = None;
+    }
+}
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                let _ = tx.eof().await;
+                let _ = tx.close().await;
+            });
+        }
+    }
+}
+
+/// Reads until the server closes the channel (russh answers the close, so the session slot is
+/// free again); false when that did not happen within `limit`.
+async fn drain(rx: &mut russh::ChannelReadHalf, limit: Duration) -> bool {
+    tokio::time::timeout(limit, async {
         while let Some(m) = rx.wait().await {
             if matches!(m, ChannelMsg::Close) {
                 break;
             }
         }
     })
-    .await;
-}
-
-/// `true` when `path` looks like a private key file (used by tests and diagnostics).
-pub fn is_private_key_file(path: &Path) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|t| t.contains("PRIVATE KEY"))
+    .await
+    .is_ok()
 }
 
 #[cfg(test)]
