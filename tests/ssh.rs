@@ -133,6 +133,21 @@ async fn exec_streams_put_get_and_latency() {
     assert_eq!(o.stdout_str().trim(), "640");
     assert!(c.get("/nonexistent/x", None).await.is_err());
 
+    // A missing local stdin file fails at once (nothing waits for stdin forever).
+    let e = tokio::time::timeout(
+        Duration::from_secs(10),
+        c.exec(&Cmd {
+            script: "cat".into(),
+            stdin: Stdin::File(env.dir.join("missing")),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("no hang")
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Io, "{}", e.render());
+    assert_eq!(sh(&c, "echo fine").await.stdout_str(), "fine\n");
+
     // Latency: as a user whose login shell is /bin/sh when one can be created (a root login
     // shell may source a heavy ~/.bashrc on every command, which is not the transport's cost).
     let user = TempUser::create(None);

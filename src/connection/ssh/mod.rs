@@ -1022,6 +1022,15 @@ async fn run(
     if h.is_closed() {
         return Err(RunError::Open("the connection is closed".into()));
     }
+    // Open a stdin file first: a missing file fails before anything runs remotely.
+    let mut stdin_file = match stdin {
+        Stdin::File(p) => Some(
+            tokio::fs::File::open(p)
+                .await
+                .map_err(|e| RunError::Fatal(Error::io(p, e)))?,
+        ),
+        _ => None,
+    };
     // A refused channel on a live connection means the server's session limit is reached
     // (e.g. by commands that outlived a cancelled run): wait for a slot rather than reconnect.
     let mut waited = Duration::ZERO;
@@ -1103,26 +1112,22 @@ async fn run(
                     tx.data_bytes(b.clone()).await?;
                 }
             }
-            Stdin::File(path) => {
-                let mut f = tokio::fs::File::open(path).await.map_err(|e| {
-                    russh::Error::IO(std::io::Error::new(
-                        e.kind(),
-                        format!("{}: {e}", path.display()),
-                    ))
-                })?;
-                loop {
-                    let mut buf = vec![0u8; 1 << 20];
-                    let n = f.read(&mut buf).await.map_err(russh::Error::IO)?;
-                    if n == 0 {
-                        break;
+            Stdin::File(_) => {
+                if let Some(f) = stdin_file.as_mut() {
+                    loop {
+                        let mut buf = vec![0u8; 1 << 20];
+                        let n = f.read(&mut buf).await.map_err(WriteError::Local)?;
+                        if n == 0 {
+                            break;
+                        }
+                        buf.truncate(n);
+                        tx.data_bytes(buf).await?;
                     }
-                    buf.truncate(n);
-                    tx.data_bytes(buf).await?;
                 }
             }
         }
         tx.eof().await?;
-        Ok::<(), russh::Error>(())
+        Ok::<(), WriteError>(())
     };
     tokio::pin!(writer);
     let mut writer_done = false;
@@ -1140,8 +1145,19 @@ async fn run(
         tokio::select! {
             r = &mut writer, if !writer_done => {
                 writer_done = true;
-                if let Err(e) = r {
-                    writer_err = Some(e.to_string());
+                match r {
+                    Ok(()) => {}
+                    Err(WriteError::Remote(e)) => writer_err = Some(e.to_string()),
+                    Err(WriteError::Local(e)) => {
+                        // The local stdin file failed midway: stop the command.
+                        let _ = tx.close().await;
+                        guard.disarm();
+                        let path = match stdin {
+                            Stdin::File(p) => p.clone(),
+                            _ => PathBuf::from("stdin"),
+                        };
+                        return Err(RunError::Fatal(Error::io(path, e)));
+                    }
                 }
             }
             msg = rx.wait() => {
@@ -1264,6 +1280,20 @@ async fn run(
         }
     };
     Ok(out)
+}
+
+/// Why feeding a command's stdin stopped.
+enum WriteError {
+    /// The channel or connection failed (the reader sees the consequences).
+    Remote(russh::Error),
+    /// The local stdin file could not be read.
+    Local(std::io::Error),
+}
+
+impl From<russh::Error> for WriteError {
+    fn from(e: russh::Error) -> Self {
+        WriteError::Remote(e)
+    }
 }
 
 /// Sends EOF and close for a channel whose command future was dropped midway.
