@@ -704,6 +704,37 @@ async fn proxy_jump_through_a_second_sshd() {
         .await
         .unwrap();
     assert_eq!(sh(&c, "echo ok").await.stdout_str(), "ok\n");
+
+    // A chain of two jump hosts: the second is reached through the first.
+    let jump2 = Sshd::start_default();
+    jump2.authorize(&target.client_key);
+    env.trust(&jump2);
+    let mut v = vars(&target, "root", Some(&target.client_key));
+    v.insert(
+        "ansible_ssh_common_args".into(),
+        Value::from(format!(
+            "-o ProxyJump=bastion,root@127.0.0.1:{}",
+            jump2.port
+        )),
+    );
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l2 = log.clone();
+    let mut o = env.opts(HostKeyChecking::Strict);
+    o.log = Some(Arc::new(move |s| l2.lock().unwrap().push(s)));
+    let c = ssh::connect("t", &v, &o)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(sh(&c, "echo two-hops").await.stdout_str(), "two-hops\n");
+    let joined = log.lock().unwrap().join("\n");
+    assert_eq!(joined.matches("opening a tunnel").count(), 2, "{joined}");
+
+    // A dead jump host is reported as unreachable, naming it.
+    drop(jump2);
+    let e = ssh::connect("t", &v, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(e.msg.contains("jump host"), "{}", e.msg);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

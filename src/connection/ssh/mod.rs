@@ -851,10 +851,9 @@ impl SshConnection {
     }
 
     /// The current live session, connecting when there is none or it dropped.
-    async fn session(&self, force_new: bool) -> Result<Arc<Live>> {
+    async fn session(&self) -> Result<Arc<Live>> {
         let mut g = self.live.lock().await;
         if let Some(l) = g.as_ref()
-            && !force_new
             && !l.handle.is_closed()
         {
             return Ok(l.clone());
@@ -903,7 +902,7 @@ impl Connection for SshConnection {
         (self.log)(format!("exec on {}: {line}", self.plan.target.label()));
         let mut retried = false;
         loop {
-            let live = self.session(false).await?;
+            let live = self.session().await?;
             match run(&live.handle, run_line, preamble, sudo.as_ref(), stdin).await {
                 Ok(out) => return Ok(out),
                 Err(RunError::Open(m)) => {
@@ -1201,7 +1200,10 @@ async fn run(
                         rc = Some(i32::try_from(exit_status).unwrap_or(-1));
                     }
                     ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, .. } => {
-                        let name = format!("{signal_name:?}");
+                        let name = match signal_name {
+                            russh::Sig::Custom(n) => n,
+                            other => format!("{other:?}"),
+                        };
                         signal = Some(format!(
                             "killed by signal {name}{}{}",
                             if core_dumped { " (core dumped)" } else { "" },
