@@ -869,3 +869,83 @@ async fn cancelled_execs_release_their_channels() {
     let joined = log.lock().unwrap().join("\n");
     assert!(!joined.contains("reconnect"), "{joined}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_agent_keys_including_rsa_sha2() {
+    if sshd::skip("ssh_agent_keys_including_rsa_sha2") {
+        return;
+    }
+    if std::process::Command::new("ssh-agent")
+        .arg("-h")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: ssh_agent_keys_including_rsa_sha2: ssh-agent is not installed");
+        return;
+    }
+    let srv = Sshd::start(SshdOpts {
+        extra: "PubkeyAcceptedAlgorithms rsa-sha2-512,rsa-sha2-256\n".into(),
+        ..Default::default()
+    });
+    let env = Env::new();
+    env.trust(&srv);
+    let key = sshd::keygen(&env.dir, "agent_rsa", "rsa", "");
+    srv.authorize(&key);
+    let sock = env.dir.join("agent.sock");
+    let agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _agent = KillOnDrop(agent);
+    let t0 = Instant::now();
+    while !sock.exists() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    // Only the agent holds the key from here on.
+    std::fs::remove_file(&key).unwrap();
+
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l2 = log.clone();
+    let mut o = env.opts(HostKeyChecking::Strict);
+    o.use_agent = true;
+    o.agent_socket = Some(sock.clone());
+    o.log = Some(Arc::new(move |s| l2.lock().unwrap().push(s)));
+    let r = ssh::connect("t", &vars(&srv, "root", None), &o).await;
+    let joined = log.lock().unwrap().join("\n");
+    let c = r.unwrap_or_else(|e| panic!("{}\n{joined}", e.render()));
+    assert_eq!(sh(&c, "echo agent").await.stdout_str(), "agent\n");
+    assert!(
+        joined.contains("authenticated with agent key ssh-rsa"),
+        "{joined}"
+    );
+
+    // IdentitiesOnly turns the agent off.
+    std::fs::write(&env.cfg, "Host *\n  IdentitiesOnly yes\n").unwrap();
+    let e = ssh::connect("t", &vars(&srv, "root", None), &o)
+        .await
+        .unwrap_err();
+    assert!(e.msg.contains("authentication failed"), "{}", e.msg);
+}
+
+/// Kills a child process (by its id) when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -19,8 +19,8 @@ use std::sync::Arc;
 pub(crate) struct AuthPlan {
     /// Remote user.
     pub user: String,
-    /// Use the ssh-agent (SSH_AUTH_SOCK).
-    pub agent: bool,
+    /// The ssh-agent socket to use, if any.
+    pub agent: Option<PathBuf>,
     /// Key files, in order (already expanded); missing ones are skipped.
     pub key_files: Vec<PathBuf>,
     /// The password, if any.
@@ -39,8 +39,8 @@ pub(crate) async fn authenticate(
     let mut accepted: Option<Vec<String>> = None;
 
     // 1. ssh-agent.
-    if plan.agent && std::env::var_os("SSH_AUTH_SOCK").is_some_and(|s| !s.is_empty()) {
-        match AgentClient::connect_env().await {
+    if let Some(sock) = &plan.agent {
+        match AgentClient::connect_uds(sock).await {
             Ok(mut agent) => {
                 if let Some(b) = h.agent_session_binding() {
                     let _ = agent.bind_session(b, false).await;
@@ -95,7 +95,10 @@ pub(crate) async fn authenticate(
                     Err(e) => notes.push(format!("ssh-agent: cannot list keys: {e}")),
                 }
             }
-            Err(e) => notes.push(format!("ssh-agent: cannot connect: {e}")),
+            Err(e) => notes.push(format!(
+                "ssh-agent at {}: cannot connect: {e}",
+                sock.display()
+            )),
         }
     }
 

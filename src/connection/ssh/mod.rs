@@ -71,8 +71,10 @@ pub struct SshOptions {
     pub max_sessions: usize,
     /// Keepalive interval (default 15 s, or ssh_config `ServerAliveInterval`).
     pub keepalive: Option<Duration>,
-    /// Whether to use ssh-agent keys (`SSH_AUTH_SOCK`); default true.
+    /// Whether to use ssh-agent keys; default true.
     pub use_agent: bool,
+    /// The ssh-agent socket; default `SSH_AUTH_SOCK` from the environment.
+    pub agent_socket: Option<PathBuf>,
     /// Whether to try the default key files (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`) when
     /// no key file is configured; default true.
     pub default_keys: bool,
@@ -92,6 +94,7 @@ impl Default for SshOptions {
             max_sessions: 10,
             keepalive: None,
             use_agent: true,
+            agent_socket: None,
             default_keys: true,
             log: None,
         }
@@ -110,6 +113,7 @@ impl fmt::Debug for SshOptions {
             .field("max_sessions", &self.max_sessions)
             .field("keepalive", &self.keepalive)
             .field("use_agent", &self.use_agent)
+            .field("agent_socket", &self.agent_socket)
             .field("default_keys", &self.default_keys)
             .field("log", &self.log.is_some())
             .finish()
@@ -123,7 +127,7 @@ struct Endpoint {
     host: String,
     port: u16,
     user: String,
-    agent: bool,
+    agent: Option<PathBuf>,
     key_files: Vec<PathBuf>,
     password: Option<Secret>,
 }
@@ -476,7 +480,19 @@ fn resolve(inventory_host: &str, vars: &Vars, opts: &SshOptions, log: &Logger) -
             v
         };
     let target_keys = key_list(&explicit, &cfg, &host, &user, port);
-    let agent = opts.use_agent && cfg.identities_only != Some(true);
+    let agent_socket = opts.agent_socket.clone().or_else(|| {
+        std::env::var_os("SSH_AUTH_SOCK")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
+    let agent_for = |c: &config::HostConfig| -> Option<PathBuf> {
+        if opts.use_agent && c.identities_only != Some(true) {
+            agent_socket.clone()
+        } else {
+            None
+        }
+    };
+    let agent = agent_for(&cfg);
     let target = Endpoint {
         host: host.clone(),
         port,
@@ -604,7 +620,7 @@ fn resolve(inventory_host: &str, vars: &Vars, opts: &SshOptions, log: &Logger) -
                 host: h,
                 port: p,
                 user: u,
-                agent: opts.use_agent && hc.identities_only != Some(true),
+                agent: agent_for(&hc),
                 key_files: keys,
                 password: None,
             });
@@ -773,7 +789,7 @@ async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
         };
         let ap = auth::AuthPlan {
             user: ep.user.clone(),
-            agent: ep.agent,
+            agent: ep.agent.clone(),
             key_files: ep.key_files.clone(),
             password: ep.password.clone(),
         };
