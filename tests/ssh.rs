@@ -949,3 +949,60 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_config_alias_drives_the_connection() {
+    if sshd::skip("ssh_config_alias_drives_the_connection") {
+        return;
+    }
+    if std::env::var_os("PROV_HOST_KEY_CHECKING").is_some()
+        || std::env::var_os("ANSIBLE_HOST_KEY_CHECKING").is_some()
+    {
+        eprintln!(
+            "SKIP: ssh_config_alias_drives_the_connection: host key checking is set in the environment"
+        );
+        return;
+    }
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    let kh2 = env.dir.join("kh-from-config");
+    std::fs::create_dir_all(env.dir.join("conf.d")).unwrap();
+    std::fs::write(
+        env.dir.join("conf.d/alias.conf"),
+        format!(
+            "Host myalias !other\n  HostName 127.0.0.1\n  Port {}\n  User root\n  IdentityFile {}\n\
+             UserKnownHostsFile {}\n  StrictHostKeyChecking accept-new\n  ConnectTimeout 5\n",
+            srv.port,
+            srv.client_key.display(),
+            kh2.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &env.cfg,
+        format!(
+            "Include {}/conf.d/*.conf\nHost *\n  Port 1\n",
+            env.dir.display()
+        ),
+    )
+    .unwrap();
+    let opts = SshOptions {
+        ssh_config: Some(env.cfg.clone()),
+        use_agent: false,
+        default_keys: false,
+        ..Default::default()
+    };
+    let mut v = Vars::new();
+    v.insert("ansible_host".into(), Value::from("myalias"));
+    let c = ssh::connect("inv-name", &v, &opts)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(c.target(), format!("root@127.0.0.1:{}", srv.port));
+    assert_eq!(sh(&c, "echo cfg").await.stdout_str(), "cfg\n");
+    let learned = std::fs::read_to_string(&kh2).unwrap();
+    assert!(learned.starts_with(&srv.kh_name()), "{learned}");
+    // Inventory values win over ssh_config: a wrong port from the inventory is used.
+    v.insert("ansible_port".into(), Value::from(sshd::free_port()));
+    let e = ssh::connect("inv-name", &v, &opts).await.unwrap_err();
+    assert!(e.msg.contains("refused"), "{}", e.msg);
+}
