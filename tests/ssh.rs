@@ -133,6 +133,20 @@ async fn exec_streams_put_get_and_latency() {
     assert_eq!(o.stdout_str().trim(), "640");
     assert!(c.get("/nonexistent/x", None).await.is_err());
 
+    // A command that ignores a large stdin still finishes with its own status.
+    let o = tokio::time::timeout(
+        Duration::from_secs(30),
+        c.exec(&Cmd {
+            script: "exit 3".into(),
+            stdin: Stdin::Bytes(vec![b'z'; 16 << 20]),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("no hang when stdin is not read")
+    .unwrap();
+    assert_eq!(o.rc, 3);
+
     // A missing local stdin file fails at once (nothing waits for stdin forever).
     let e = tokio::time::timeout(
         Duration::from_secs(10),
