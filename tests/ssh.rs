@@ -325,6 +325,17 @@ async fn encrypted_key_without_tty_is_a_clear_error() {
     );
     assert!(!e.msg.contains("secret-passphrase"));
     assert_eq!(e.host.as_deref(), Some("t"));
+
+    // A key file that was asked for but is missing is named in the error.
+    let missing = env.dir.join("no_such_key");
+    let e = ssh::connect(
+        "t",
+        &vars(&srv, "root", Some(&missing)),
+        &env.opts(HostKeyChecking::Strict),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.msg.contains("no_such_key: no such file"), "{}", e.msg);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

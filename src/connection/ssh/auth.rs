@@ -21,8 +21,9 @@ pub(crate) struct AuthPlan {
     pub user: String,
     /// The ssh-agent socket to use, if any.
     pub agent: Option<PathBuf>,
-    /// Key files, in order (already expanded); missing ones are skipped.
-    pub key_files: Vec<PathBuf>,
+    /// Key files, in order (already expanded), each with whether it was asked for: a missing
+    /// file that was asked for is reported, a missing default one is skipped silently.
+    pub key_files: Vec<(PathBuf, bool)>,
     /// The password, if any.
     pub password: Option<Secret>,
 }
@@ -103,11 +104,16 @@ pub(crate) async fn authenticate(
     }
 
     // 2. Key files.
-    for path in &plan.key_files {
+    for (path, required) in &plan.key_files {
         let label = path.display().to_string();
         let key = match load_key(path) {
             Ok(Some(k)) => k,
-            Ok(None) => continue,
+            Ok(None) => {
+                if *required {
+                    notes.push(format!("key {label}: no such file"));
+                }
+                continue;
+            }
             Err(note) => {
                 notes.push(note);
                 continue;

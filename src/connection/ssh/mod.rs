@@ -128,7 +128,8 @@ struct Endpoint {
     port: u16,
     user: String,
     agent: Option<PathBuf>,
-    key_files: Vec<PathBuf>,
+    /// Key files to try, each with whether it was asked for (a missing one is reported).
+    key_files: Vec<(PathBuf, bool)>,
     password: Option<Secret>,
 }
 
@@ -465,20 +466,24 @@ fn resolve(inventory_host: &str, vars: &Vars, opts: &SshOptions, log: &Logger) -
     } else {
         Vec::new()
     };
-    let key_list =
-        |explicit: &[PathBuf], c: &config::HostConfig, h: &str, r: &str, p: u16| -> Vec<PathBuf> {
-            let mut v: Vec<PathBuf> = explicit.to_vec();
-            for f in &c.identity_files {
-                let p = tokens(h, r, p, f);
-                if !v.contains(&p) {
-                    v.push(p);
-                }
+    let key_list = |explicit: &[PathBuf],
+                    c: &config::HostConfig,
+                    h: &str,
+                    r: &str,
+                    p: u16|
+     -> Vec<(PathBuf, bool)> {
+        let mut v: Vec<(PathBuf, bool)> = explicit.iter().map(|k| (k.clone(), true)).collect();
+        for f in &c.identity_files {
+            let p = tokens(h, r, p, f);
+            if !v.iter().any(|(k, _)| *k == p) {
+                v.push((p, true));
             }
-            if v.is_empty() {
-                v.extend(defaults.iter().cloned());
-            }
-            v
-        };
+        }
+        if v.is_empty() {
+            v.extend(defaults.iter().map(|k| (k.clone(), false)));
+        }
+        v
+    };
     let target_keys = key_list(&explicit, &cfg, &host, &user, port);
     let agent_socket = opts.agent_socket.clone().or_else(|| {
         std::env::var_os("SSH_AUTH_SOCK")
@@ -611,9 +616,10 @@ fn resolve(inventory_host: &str, vars: &Vars, opts: &SshOptions, log: &Logger) -
                 .or(hc.user.clone())
                 .unwrap_or_else(|| me.clone());
             let mut keys = key_list(&[], &hc, &h, &u, p);
+            // The target's own key file is also tried on jump hosts, after theirs.
             for k in &explicit {
-                if !keys.contains(k) {
-                    keys.push(k.clone());
+                if !keys.iter().any(|(x, _)| x == k) {
+                    keys.push((k.clone(), false));
                 }
             }
             hops.push(Endpoint {
@@ -1405,7 +1411,7 @@ mod tests {
         assert_eq!(p.hops.len(), 1);
         assert_eq!(p.hops[0].host, "10.9.9.9");
         assert_eq!(p.hops[0].user, "j");
-        let kf = p.target.key_files[0].display().to_string();
+        let kf = p.target.key_files[0].0.display().to_string();
         assert!(kf.ends_with("/k1") && !kf.contains("%d"), "{kf}");
         if std::env::var_os("PROV_HOST_KEY_CHECKING").is_none()
             && std::env::var_os("ANSIBLE_HOST_KEY_CHECKING").is_none()
