@@ -230,6 +230,17 @@ async fn stdin_streams_a_200mb_file() {
     );
     assert_eq!(o.rc, 0, "{}", o.stderr_str());
     assert_eq!(o.stdout_str().trim(), want);
+
+    // And back: 200 MB of stdout, checked byte for byte.
+    let t0 = Instant::now();
+    let o = sh(&c, &format!("cat {}", path.display())).await;
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "stdout streaming: 200 MB in {secs:.2} s = {:.1} MB/s",
+        200.0 / secs
+    );
+    assert_eq!(o.rc, 0);
+    assert_eq!(format!("{:x}", sha2::Sha256::digest(&o.stdout)), want);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
