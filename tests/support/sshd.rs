@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 static N: AtomicUsize = AtomicUsize::new(0);
+/// Serializes useradd/userdel within this test process.
+static USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 pub const SSHD: &str = "/usr/sbin/sshd";
 
@@ -297,10 +299,20 @@ impl TempUser {
             N.fetch_add(1, Ordering::SeqCst)
         );
         let password = format!("Pw-{}-{}", std::process::id(), name);
-        let ok = Command::new("useradd")
-            .args(["-m", "-s", "/bin/sh", &name])
-            .status()
-            .is_ok_and(|s| s.success());
+        let _g = USERS.lock().unwrap_or_else(|e| e.into_inner());
+        // useradd fails when another process holds the passwd lock: retry a little.
+        let mut ok = false;
+        for _ in 0..20 {
+            ok = Command::new("useradd")
+                .args(["-m", "-s", "/bin/sh", &name])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         if !ok {
             return None;
         }
@@ -341,6 +353,7 @@ impl Drop for TempUser {
         if let Some(f) = &self.sudoers {
             let _ = std::fs::remove_file(f);
         }
+        let _g = USERS.lock().unwrap_or_else(|e| e.into_inner());
         let _ = Command::new("userdel")
             .args(["-r", "-f", &self.name])
             .stderr(Stdio::null())
