@@ -299,39 +299,48 @@ impl TempUser {
             N.fetch_add(1, Ordering::SeqCst)
         );
         let password = format!("Pw-{}-{}", std::process::id(), name);
-        let _g = USERS.lock().unwrap_or_else(|e| e.into_inner());
-        // useradd fails when another process holds the passwd lock: retry a little.
-        let mut ok = false;
-        for _ in 0..20 {
-            ok = Command::new("useradd")
-                .args(["-m", "-s", "/bin/sh", &name])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                break;
+        {
+            let _g = USERS.lock().unwrap_or_else(|e| e.into_inner());
+            // useradd/chpasswd fail while another process holds the passwd lock: retry.
+            let mut ok = false;
+            for _ in 0..20 {
+                ok = Command::new("useradd")
+                    .args(["-m", "-s", "/bin/sh", &name])
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if ok {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if !ok {
-            return None;
+            if !ok {
+                return None;
+            }
+            let mut set = false;
+            for _ in 0..20 {
+                let Ok(mut c) = Command::new("chpasswd").stdin(Stdio::piped()).spawn() else {
+                    break;
+                };
+                if let Some(mut i) = c.stdin.take() {
+                    let _ = i.write_all(format!("{name}:{password}\n").as_bytes());
+                }
+                if c.wait().is_ok_and(|s| s.success()) {
+                    set = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if !set {
+                let _ = Command::new("userdel").args(["-r", "-f", &name]).status();
+                return None;
+            }
         }
         let mut u = TempUser {
             name: name.clone(),
-            password: password.clone(),
+            password,
             sudoers: None,
         };
-        let mut c = Command::new("chpasswd")
-            .stdin(Stdio::piped())
-            .spawn()
-            .ok()?;
-        c.stdin
-            .take()?
-            .write_all(format!("{name}:{password}\n").as_bytes())
-            .ok()?;
-        if !c.wait().is_ok_and(|s| s.success()) {
-            return None;
-        }
         if let Some(nopasswd) = sudo {
             let f = PathBuf::from(format!("/etc/sudoers.d/prov-test-{name}"));
             let rule = if nopasswd { "NOPASSWD: ALL" } else { "ALL" };
