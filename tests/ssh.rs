@@ -764,6 +764,33 @@ async fn proxy_jump_through_a_second_sshd() {
     let joined = log.lock().unwrap().join("\n");
     assert_eq!(joined.matches("opening a tunnel").count(), 2, "{joined}");
 
+    // ProxyCommand through OpenSSH's own client (`ssh -W %h:%p`), the usual Ansible idiom.
+    let mut pv = vars(&target, "root", Some(&target.client_key));
+    pv.insert(
+        "ansible_ssh_common_args".into(),
+        Value::from(format!(
+            "-o ProxyCommand=\"ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
+             -o UserKnownHostsFile=/dev/null -i {} -p {} -W %h:%p root@127.0.0.1\"",
+            target.client_key.display(),
+            jump.port
+        )),
+    );
+    let c = ssh::connect("t", &pv, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(sh(&c, "echo proxied").await.stdout_str(), "proxied\n");
+    // A failing ProxyCommand: unreachable, with what it printed.
+    let mut pv = vars(&target, "root", Some(&target.client_key));
+    pv.insert(
+        "ansible_ssh_common_args".into(),
+        Value::from("-o 'ProxyCommand=echo no route to %h >&2; exit 1'"),
+    );
+    let e = ssh::connect("t", &pv, &env.opts(HostKeyChecking::Strict))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unreachable);
+    assert!(e.msg.contains("no route to 127.0.0.1"), "{}", e.msg);
+
     // A dead jump host is reported as unreachable, naming it.
     drop(jump2);
     let e = ssh::connect("t", &v, &env.opts(HostKeyChecking::Strict))

@@ -4,7 +4,7 @@
 //! Supported: `Host` patterns (wildcards, `!` negation), `Include` (globs; relative paths are
 //! resolved from `~/.ssh` for user files and `/etc/ssh` for system files), `HostName` (with
 //! `%h`), `User`, `Port`, `IdentityFile` (several; `~`, `%d`, `%u`, `%h`, `%r`, `%p`, `%%`),
-//! `IdentitiesOnly`, `ProxyJump`, `StrictHostKeyChecking`, `UserKnownHostsFile`,
+//! `IdentitiesOnly`, `ProxyJump`, `ProxyCommand`, `StrictHostKeyChecking`, `UserKnownHostsFile`,
 //! `ConnectTimeout`, `ServerAliveInterval`. `Match` blocks are skipped. As in OpenSSH the first
 //! value found for an option wins (`IdentityFile` accumulates).
 
@@ -26,6 +26,8 @@ pub struct HostConfig {
     pub identities_only: Option<bool>,
     /// `ProxyJump` (`none` is kept as is and means no jump).
     pub proxy_jump: Option<String>,
+    /// `ProxyCommand`, the rest of the line as written (`none` means no command).
+    pub proxy_command: Option<String>,
     /// `StrictHostKeyChecking` value.
     pub strict_host_key_checking: Option<String>,
     /// `UserKnownHostsFile` values (unexpanded).
@@ -51,6 +53,7 @@ impl HostConfig {
         fill!(port);
         fill!(identities_only);
         fill!(proxy_jump);
+        fill!(proxy_command);
         fill!(strict_host_key_checking);
         fill!(user_known_hosts_files);
         fill!(connect_timeout);
@@ -120,7 +123,7 @@ fn yes_no(v: &str, origin: &str, key: &str) -> Result<bool> {
 }
 
 /// Splits a config line into keyword and arguments: `Key value`, `Key=value`, `"quoted args"`.
-fn split_line(line: &str) -> Option<(String, Vec<String>)> {
+fn split_line(line: &str) -> Option<(String, Vec<String>, String)> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
@@ -133,6 +136,7 @@ fn split_line(line: &str) -> Option<(String, Vec<String>)> {
     if let Some(r) = rest.strip_prefix('=') {
         rest = r.trim_start();
     }
+    let raw = rest.trim_end().to_string();
     let mut args = Vec::new();
     let mut cur = String::new();
     let mut in_q = false;
@@ -159,7 +163,7 @@ fn split_line(line: &str) -> Option<(String, Vec<String>)> {
     if has {
         args.push(cur);
     }
-    Some((key, args))
+    Some((key, args, raw))
 }
 
 /// Reads the options for `host` (the name given on the command line or the inventory host
@@ -198,7 +202,7 @@ fn process_file(
     };
     let mut active = active_in;
     for (i, raw) in text.lines().enumerate() {
-        let Some((key, args)) = split_line(raw) else {
+        let Some((key, args, rest)) = split_line(raw) else {
             continue;
         };
         let origin = format!("{}:{}", file.display(), i + 1);
@@ -236,6 +240,11 @@ fn process_file(
                     for p in paths {
                         process_file(&p, host, home, base, active, cfg, depth + 1)?;
                     }
+                }
+            }
+            "proxycommand" => {
+                if active {
+                    first_wins(&mut cfg.proxy_command, rest);
                 }
             }
             _ => {
@@ -337,8 +346,12 @@ pub fn parse_args(args: &str, out: &mut ArgOptions) -> Result<()> {
         };
         if w.starts_with("-o") {
             let v = with_value("-o", &mut i)?;
-            if let Some((k, a)) = split_line(&v) {
-                out.config.apply(&k, &a, "ssh arguments")?;
+            if let Some((k, a, rest)) = split_line(&v) {
+                if k.eq_ignore_ascii_case("proxycommand") {
+                    first_wins(&mut out.config.proxy_command, rest);
+                } else {
+                    out.config.apply(&k, &a, "ssh arguments")?;
+                }
             }
         } else if w.starts_with("-J") {
             let v = with_value("-J", &mut i)?;
@@ -477,12 +490,16 @@ mod tests {
     fn ssh_args() {
         let mut a = ArgOptions::default();
         parse_args(
-            "-o ProxyJump=bastion -oStrictHostKeyChecking=no -o 'UserKnownHostsFile /dev/null' -i k -p 2200 -C",
+            "-o 'ProxyCommand=ssh -W %h:%p \"b c\"' -o ProxyJump=bastion -oStrictHostKeyChecking=no -o 'UserKnownHostsFile /dev/null' -i k -p 2200 -C",
             &mut a,
         )
         .unwrap();
         parse_args("-J other -p 1", &mut a).unwrap();
         assert_eq!(a.config.proxy_jump.as_deref(), Some("bastion"));
+        assert_eq!(
+            a.config.proxy_command.as_deref(),
+            Some("ssh -W %h:%p \"b c\"")
+        );
         assert_eq!(a.config.strict_host_key_checking.as_deref(), Some("no"));
         assert_eq!(
             a.config.user_known_hosts_files,

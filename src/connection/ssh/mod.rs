@@ -11,6 +11,10 @@
 //! the command line), then the OpenSSH client configuration (`~/.ssh/config` and
 //! `/etc/ssh/ssh_config`, or the file given with `-F`/[`SshOptions::ssh_config`]).
 //!
+//! Jump hosts (`ProxyJump`, `-J`, comma chains) are SSH connections of their own, each next hop
+//! tunnelled through a `direct-tcpip` channel of the previous one; a `ProxyCommand` runs under
+//! `/bin/sh -c` and carries the connection on its stdin/stdout.
+//!
 //! Host keys are checked against known_hosts files with a [`HostKeyChecking`] policy; a changed
 //! key is always refused. Authentication tries ssh-agent keys, key files, then the password.
 //!
@@ -149,6 +153,8 @@ struct Plan {
     learn_file: PathBuf,
     timeout: Duration,
     keepalive: Duration,
+    /// `ProxyCommand` (tokens expanded) for the first hop, when there is no ProxyJump.
+    proxy_command: Option<String>,
 }
 
 /// A live SSH connection to one host, shared by every command run on it.
@@ -173,6 +179,8 @@ struct Live {
     handle: Handle<Client>,
     /// Jump-host sessions the target's session is tunnelled through (kept alive).
     _hops: Vec<Handle<Client>>,
+    /// The ProxyCommand process carrying the connection, if any (killed on drop).
+    _proxy: Option<tokio::process::Child>,
 }
 
 /// The russh event handler: verifies the server's host key.
@@ -632,6 +640,23 @@ fn resolve(inventory_host: &str, vars: &Vars, opts: &SshOptions, log: &Logger) -
             });
         }
     }
+    // ProxyCommand, when no ProxyJump applies (tokens: %h %p %r %u %d %%).
+    let proxy_command = match (&cfg.proxy_command, hops.is_empty()) {
+        (Some(c), true) if !c.trim().eq_ignore_ascii_case("none") => {
+            let first = &target;
+            Some(config::expand_tokens(
+                c,
+                &config::Tokens {
+                    home: &home,
+                    local_user: &me,
+                    host: &first.host,
+                    remote_user: &first.user,
+                    port: first.port,
+                },
+            ))
+        }
+        _ => None,
+    };
     Ok(Plan {
         hops,
         target,
@@ -640,6 +665,7 @@ fn resolve(inventory_host: &str, vars: &Vars, opts: &SshOptions, log: &Logger) -
         learn_file,
         timeout,
         keepalive,
+        proxy_command,
     })
 }
 
@@ -710,6 +736,7 @@ fn russh_config(plan: &Plan, known_types: &[String]) -> Arc<client::Config> {
 /// Connects through the jump hosts (if any) to the target and authenticates everywhere.
 async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
     let mut hops: Vec<Handle<Client>> = Vec::new();
+    let mut proxy: Option<tokio::process::Child> = None;
     let chain: Vec<&Endpoint> = plan
         .hops
         .iter()
@@ -743,10 +770,32 @@ async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
                     plan.timeout
                 ));
                 let fut = async {
-                    let stream = tcp_connect(&ep.host, ep.port).await?;
-                    client::connect_stream(cfg, stream, handler)
-                        .await
-                        .map_err(|e| handshake_error(&display, e, take_failure()))
+                    if let Some(cmd) = &plan.proxy_command {
+                        log(format!("starting ProxyCommand: {cmd}"));
+                        let (stream, child, errors, reader) = proxy_stream(cmd)?;
+                        proxy = Some(child);
+                        match client::connect_stream(cfg, stream, handler).await {
+                            Ok(h) => Ok(h),
+                            Err(e) => {
+                                let mut err = handshake_error(&display, e, take_failure());
+                                // Let the command finish printing why it failed.
+                                let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
+                                let said = errors
+                                    .lock()
+                                    .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                                    .unwrap_or_default();
+                                if !said.is_empty() {
+                                    err.msg.push_str(&format!("; ProxyCommand said: {said}"));
+                                }
+                                Err(err)
+                            }
+                        }
+                    } else {
+                        let stream = tcp_connect(&ep.host, ep.port).await?;
+                        client::connect_stream(cfg, stream, handler)
+                            .await
+                            .map_err(|e| handshake_error(&display, e, take_failure()))
+                    }
                 };
                 match tokio::time::timeout(plan.timeout, fut).await {
                     Ok(r) => r?,
@@ -811,7 +860,52 @@ async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
     Ok(Live {
         handle,
         _hops: hops,
+        _proxy: proxy,
     })
+}
+
+/// Starts a `ProxyCommand` under `/bin/sh -c`; its stdin/stdout carry the SSH stream. The
+/// returned buffer collects (the start of) what it prints on stderr, for error messages.
+#[allow(clippy::type_complexity)]
+fn proxy_stream(
+    cmd: &str,
+) -> Result<(
+    tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>,
+    tokio::process::Child,
+    Arc<std::sync::Mutex<Vec<u8>>>,
+    tokio::task::JoinHandle<()>,
+)> {
+    use std::process::Stdio;
+    let mut child = tokio::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::unreachable(format!("cannot start the ProxyCommand '{cmd}': {e}")))?;
+    let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
+        return Err(Error::unreachable("the ProxyCommand has no stdin/stdout"));
+    };
+    let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stderr = child.stderr.take();
+    let buf = errors.clone();
+    let reader = tokio::spawn(async move {
+        let Some(mut err) = stderr else { return };
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = err.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut b) = buf.lock()
+                && b.len() < 8192
+            {
+                b.extend_from_slice(&chunk[..n]);
+            }
+        }
+    });
+    Ok((tokio::io::join(out, inp), child, errors, reader))
 }
 
 fn handshake_error(display: &str, e: russh::Error, failure: Option<Error>) -> Error {
