@@ -1296,7 +1296,9 @@ async fn run(
                             pre.clear();
                             let _ = state_tx.send(SudoState::Running);
                         } else {
-                            let n = count(&pre, sp.prompt.as_bytes());
+                            // sudo's own prompt also counts (sudoers `passprompt_override`).
+                            let n = count(&pre, sp.prompt.as_bytes())
+                                + count(&pre, b"[sudo] password for ");
                             if n > 1 || (n == 1 && prompts_answered == 1 && find(&pre, b"try again").is_some()) {
                                 wrong_password = true;
                                 let _ = state_tx.send(SudoState::Stop);
