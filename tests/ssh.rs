@@ -1069,3 +1069,73 @@ async fn ssh_config_alias_drives_the_connection() {
     let e = ssh::connect("inv-name", &v, &opts).await.unwrap_err();
     assert!(e.msg.contains("refused"), "{}", e.msg);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sudo_times_out_instead_of_hanging() {
+    if sshd::skip("silent_sudo_times_out_instead_of_hanging") {
+        return;
+    }
+    let Some(user) = TempUser::create(None) else {
+        eprintln!("SKIP: silent_sudo_times_out_instead_of_hanging: cannot create a user");
+        return;
+    };
+    // A `sudo` first on the user's PATH that never prompts nor runs anything.
+    let home = PathBuf::from(format!("/home/{}", user.name));
+    std::fs::create_dir_all(home.join("bin")).unwrap();
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(
+        home.join("bin/sudo"),
+        "#!/bin/sh\necho 'fake sudo waiting' >&2\nexec sleep 30\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        home.join("bin/sudo"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(
+        home.join(".ssh/environment"),
+        format!("PATH={}/bin:/usr/bin:/bin\n", home.display()),
+    )
+    .unwrap();
+    let srv = Sshd::start(SshdOpts {
+        extra: "PermitUserEnvironment yes\n".into(),
+        ..Default::default()
+    });
+    let env = Env::new();
+    env.trust(&srv);
+    let mut v = vars(&srv, &user.name, None);
+    v.insert(
+        "ansible_password".into(),
+        Value::from(user.password.as_str()),
+    );
+    let mut o = env.opts(HostKeyChecking::Strict);
+    o.become_timeout = Some(Duration::from_secs(2));
+    let c = ssh::connect("t", &v, &o).await.unwrap();
+    let t0 = Instant::now();
+    let e = tokio::time::timeout(
+        Duration::from_secs(20),
+        c.exec(&Cmd {
+            script: "id -u".into(),
+            become_: Some(Become {
+                method: BecomeMethod::Sudo,
+                user: "root".into(),
+                password: Some(Secret::new("pw-never-shown")),
+                flags: None,
+            }),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("a silent sudo must not hang")
+    .unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    assert!(
+        e.msg.contains("within 2s") && e.msg.contains("fake sudo waiting"),
+        "{}",
+        e.msg
+    );
+    assert!(!e.msg.contains("pw-never-shown"));
+    // The connection still works.
+    assert_eq!(sh(&c, "echo ok").await.stdout_str(), "ok\n");
+}

@@ -82,6 +82,9 @@ pub struct SshOptions {
     /// Whether to try the default key files (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`) when
     /// no key file is configured; default true.
     pub default_keys: bool,
+    /// How long sudo may take to either ask for the password or start the command (default
+    /// 60 s); past that the command fails instead of hanging.
+    pub become_timeout: Option<Duration>,
     /// Log hook for connection steps and command lines (never secrets).
     pub log: Option<LogFn>,
 }
@@ -99,6 +102,7 @@ impl Default for SshOptions {
             keepalive: None,
             use_agent: true,
             agent_socket: None,
+            become_timeout: None,
             default_keys: true,
             log: None,
         }
@@ -119,6 +123,7 @@ impl fmt::Debug for SshOptions {
             .field("use_agent", &self.use_agent)
             .field("agent_socket", &self.agent_socket)
             .field("default_keys", &self.default_keys)
+            .field("become_timeout", &self.become_timeout)
             .field("log", &self.log.is_some())
             .finish()
     }
@@ -164,6 +169,7 @@ pub struct SshConnection {
     log: Logger,
     live: Mutex<Option<Arc<Live>>>,
     sem: Arc<Semaphore>,
+    become_timeout: Duration,
 }
 
 impl fmt::Debug for SshConnection {
@@ -693,6 +699,7 @@ pub async fn connect(
         log,
         live: Mutex::new(None),
         sem: Arc::new(Semaphore::new(opts.max_sessions.max(1))),
+        become_timeout: opts.become_timeout.unwrap_or(Duration::from_secs(60)),
     };
     let live = open(&conn.plan, &conn.log)
         .await
@@ -1013,7 +1020,10 @@ impl Connection for SshConnection {
         let _permit = self.sem.acquire().await.map_err(|_| {
             Error::unreachable("the connection is closed").on_host(&self.inventory_host)
         })?;
-        let sudo = preamble.and_then(|_| sudo_plan(line));
+        let sudo = preamble.and_then(|_| sudo_plan(line)).map(|mut p| {
+            p.timeout = self.become_timeout;
+            p
+        });
         let run_line = sudo.as_ref().map(|s| s.line.as_str()).unwrap_or(line);
         (self.log)(format!("exec on {}: {line}", self.plan.target.label()));
         let mut retried = false;
@@ -1064,6 +1074,8 @@ struct SudoPlan {
     line: String,
     prompt: String,
     marker: String,
+    /// How long sudo may stay silent before the command starts.
+    timeout: Duration,
 }
 
 /// Recognizes the `sudo -S -p PROMPT ... /bin/sh -c SCRIPT` line built by
@@ -1097,6 +1109,7 @@ fn sudo_plan(line: &str) -> Option<SudoPlan> {
         line,
         prompt,
         marker,
+        timeout: Duration::from_secs(60),
     })
 }
 
@@ -1256,8 +1269,16 @@ async fn run(
     let mut prompts_answered = 0usize;
     let mut closed = false;
     let mut wrong_password = false;
+    let mut sudo_stuck = false;
+    let sudo_wait = sudo.map(|p| p.timeout).unwrap_or(Duration::from_secs(60));
+    let sudo_deadline = tokio::time::sleep(sudo_wait);
+    tokio::pin!(sudo_deadline);
     loop {
         tokio::select! {
+            _ = &mut sudo_deadline, if sudo_pending => {
+                sudo_stuck = true;
+                break;
+            }
             r = &mut writer, if !writer_done => {
                 writer_done = true;
                 match r {
@@ -1311,6 +1332,9 @@ async fn run(
                                     break;
                                 }
                                 let _ = state_tx.send(SudoState::Prompted);
+                                sudo_deadline
+                                    .as_mut()
+                                    .reset(tokio::time::Instant::now() + sudo_wait);
                             }
                         }
                     }
@@ -1351,7 +1375,7 @@ async fn run(
             }
         }
     }
-    if wrong_password {
+    if wrong_password || sudo_stuck {
         let _ = state_tx.send(SudoState::Stop);
         // EOF makes sudo give up at once; then the server closes the channel.
         let _ = tx.eof().await;
@@ -1359,6 +1383,22 @@ async fn run(
             let _ = tx.close().await;
         }
         guard.disarm();
+        if sudo_stuck {
+            let mut said = String::from_utf8_lossy(&pre).into_owned();
+            if let Some(sp) = sudo {
+                said = said.replace(sp.prompt.as_str(), "");
+            }
+            let said = said.trim();
+            return Err(RunError::Fatal(Error::failed(format!(
+                "sudo neither asked for the password nor started the command within {}s{}",
+                sudo_wait.as_secs(),
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!("; it said: {said}")
+                }
+            ))));
+        }
         return Err(RunError::Fatal(Error::failed(
             "incorrect sudo password: sudo asked for the password again (check ansible_become_password / --ask-become-pass)",
         )));
