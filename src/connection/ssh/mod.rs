@@ -18,6 +18,14 @@
 //! Host keys are checked against known_hosts files with a [`HostKeyChecking`] policy; a changed
 //! key is always refused. Authentication tries ssh-agent keys, key files, then the password.
 //!
+//! Become with `sudo` and a password (the `sudo -S -p PROMPT ... /bin/sh -c SCRIPT` line that
+//! [`crate::connection::wrap`] builds): the script first prints a marker on stderr; the password
+//! is sent only once sudo's prompt shows on stderr, and the command's stdin only after the
+//! marker, so a sudo that does not ask (cached credentials, `NOPASSWD`) never gets the password
+//! into the command's stdin. A second prompt means a wrong password and fails at once; a sudo
+//! that neither asks nor starts the command fails after [`SshOptions::become_timeout`]. Prompt
+//! and marker are removed from stderr. Other `preamble` uses get it written before stdin.
+//!
 //! Entry point: [`connect`].
 
 #![allow(clippy::result_large_err)] // crate::error::Error is large by design; these paths are not hot.
