@@ -1139,3 +1139,38 @@ async fn silent_sudo_times_out_instead_of_hanging() {
     // The connection still works.
     assert_eq!(sh(&c, "echo ok").await.stdout_str(), "ok\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_host_key_type_is_preferred() {
+    if sshd::skip("known_host_key_type_is_preferred") {
+        return;
+    }
+    // The server has ed25519 and ecdsa host keys; known_hosts only holds the ecdsa one. Like
+    // OpenSSH, prov must ask for the known type instead of failing on the preferred ed25519.
+    let env = Env::new();
+    let ecdsa = sshd::keygen(&env.dir, "host_ecdsa", "ecdsa", "");
+    let srv = Sshd::start(SshdOpts {
+        extra: format!("HostKey {}\n", ecdsa.display()),
+        ..Default::default()
+    });
+    let p = std::fs::read_to_string(format!("{}.pub", ecdsa.display())).unwrap();
+    let mut w = p.split_whitespace();
+    std::fs::write(
+        &env.kh,
+        format!(
+            "{} {} {}\n",
+            srv.kh_name(),
+            w.next().unwrap(),
+            w.next().unwrap()
+        ),
+    )
+    .unwrap();
+    let c = ssh::connect(
+        "t",
+        &vars(&srv, "root", Some(&srv.client_key)),
+        &env.opts(HostKeyChecking::Strict),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(sh(&c, "echo ok").await.stdout_str(), "ok\n");
+}

@@ -277,12 +277,20 @@ impl Client {
                     } else {
                         format!("-p {p} ")
                     };
+                    let other = known_hosts::known_types(&entries, &self.kh_name);
+                    let what = if other.is_empty() {
+                        format!("no entry for '{}' is in {}", self.kh_name, files.join(", "))
+                    } else {
+                        format!(
+                            "known_hosts only has {} keys for '{}'",
+                            other.join(", "),
+                            self.kh_name
+                        )
+                    };
                     Err(Error::unreachable(format!(
                         "the host key of {} is not known: the server offered a {kt} key with \
-                         fingerprint {fp}, and no entry for '{}' is in {}",
+                         fingerprint {fp}, and {what}",
                         self.display,
-                        self.kh_name,
-                        files.join(", ")
                     ))
                     .hint(format!(
                         "check the fingerprint, then accept it with: ssh-keyscan -H {port_flag}{h} >> {}; \
