@@ -100,10 +100,12 @@ impl Entry {
     }
 }
 
-/// The name known_hosts uses for a host and port: `host` for port 22, `[host]:port` otherwise.
+/// The name known_hosts uses for a host and port: `host` for port 22, `[host]:port` otherwise,
+/// lowercased as OpenSSH does.
 pub fn host_name_for(host: &str, port: u16) -> String {
+    let host = host.to_ascii_lowercase();
     if port == 22 {
-        host.to_string()
+        host
     } else {
         format!("[{host}]:{port}")
     }
@@ -409,7 +411,7 @@ mod tests {
             Verdict::Unknown
         ));
         assert_eq!(host_name_for("h", 22), "h");
-        assert_eq!(host_name_for("h", 2222), "[h]:2222");
+        assert_eq!(host_name_for("H", 2222), "[h]:2222");
     }
 
     #[test]
