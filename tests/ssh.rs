@@ -1174,3 +1174,123 @@ async fn known_host_key_type_is_preferred() {
     .unwrap_or_else(|e| panic!("{}", e.render()));
     assert_eq!(sh(&c, "echo ok").await.stdout_str(), "ok\n");
 }
+
+/// Runs inside a pseudo-terminal (started by `encrypted_key_asks_for_passphrase_on_a_tty`).
+#[tokio::test]
+#[ignore = "run by encrypted_key_asks_for_passphrase_on_a_tty inside a pty"]
+async fn tty_passphrase_inner() {
+    let (Ok(port), Ok(key), Ok(kh), Ok(cfg)) = (
+        std::env::var("PROV_TTY_TEST_PORT"),
+        std::env::var("PROV_TTY_TEST_KEY"),
+        std::env::var("PROV_TTY_TEST_KH"),
+        std::env::var("PROV_TTY_TEST_CFG"),
+    ) else {
+        return;
+    };
+    let mut v = Vars::new();
+    v.insert("ansible_host".into(), Value::from("127.0.0.1"));
+    v.insert("ansible_port".into(), Value::from(port.as_str()));
+    v.insert("ansible_user".into(), Value::from("root"));
+    v.insert(
+        "ansible_ssh_private_key_file".into(),
+        Value::from(key.as_str()),
+    );
+    let o = SshOptions {
+        host_key_checking: Some(HostKeyChecking::Strict),
+        known_hosts: Some(kh.into()),
+        ssh_config: Some(cfg.into()),
+        use_agent: false,
+        default_keys: false,
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        let c = ssh::connect("t", &v, &o)
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let out = c.exec(&Cmd::new("echo TTY-''OK")).await.unwrap();
+        println!("{}", out.stdout_str().trim());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_key_asks_for_passphrase_on_a_tty() {
+    if sshd::skip("encrypted_key_asks_for_passphrase_on_a_tty") {
+        return;
+    }
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIP: encrypted_key_asks_for_passphrase_on_a_tty: `script` (util-linux) is not installed"
+        );
+        return;
+    }
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    env.trust(&srv);
+    let key = sshd::keygen(&env.dir, "id_tty", "ed25519", "tty-pass-123");
+    srv.authorize(&key);
+    let exe = std::env::current_exe().unwrap();
+    let inner = format!(
+        "{} --exact tty_passphrase_inner --ignored --nocapture --test-threads=1",
+        prov::connection::quote(&exe.display().to_string())
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &inner, "/dev/null"])
+        .env("PROV_TTY_TEST_PORT", srv.port.to_string())
+        .env("PROV_TTY_TEST_KEY", &key)
+        .env("PROV_TTY_TEST_KH", &env.kh)
+        .env("PROV_TTY_TEST_CFG", &env.cfg)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let o2 = out.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            o2.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let t0 = Instant::now();
+    let text = || String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    while !text().contains("Enter passphrase for key") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no prompt; output:\n{}",
+            text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"tty-pass-123\n").unwrap();
+        stdin.flush().unwrap();
+        // Keep the pty's input open until the inner test is done.
+        let st = child.wait().unwrap();
+        drop(stdin);
+        reader.join().unwrap();
+        let t = text();
+        assert!(st.success(), "inner test failed:\n{t}");
+        assert_eq!(t.matches("TTY-OK").count(), 2, "{t}");
+        assert_eq!(
+            t.matches("Enter passphrase").count(),
+            1,
+            "asked more than once:\n{t}"
+        );
+        assert!(
+            !t.contains("tty-pass-123"),
+            "the passphrase was echoed:\n{t}"
+        );
+    }
+}

@@ -303,6 +303,19 @@ fn load_key(path: &Path) -> Result<Option<PrivateKey>, String> {
                     path.display()
                 ));
             }
+            // One prompt per key file for the whole run, however many hosts use it.
+            let _g = TTY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = DECRYPTED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(path)
+            {
+                return r.clone().map(Some);
+            }
+            let mut result = Err(format!(
+                "key {}: no correct passphrase given",
+                path.display()
+            ));
             for _ in 0..3 {
                 let Some(pass) =
                     read_passphrase(&format!("Enter passphrase for key '{}': ", path.display()))
@@ -313,24 +326,32 @@ fn load_key(path: &Path) -> Result<Option<PrivateKey>, String> {
                     break;
                 }
                 if let Ok(k) = russh::keys::decode_secret_key(&text, Some(pass.expose())) {
-                    return Ok(Some(k));
+                    result = Ok(k);
+                    break;
                 }
                 eprintln!("Bad passphrase, try again.");
             }
-            Err(format!(
-                "key {}: no correct passphrase given",
-                path.display()
-            ))
+            DECRYPTED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(path.to_path_buf(), result.clone());
+            result.map(Some)
         }
         Err(e) => Err(format!("key {}: cannot load: {e}", path.display())),
     }
 }
 
-/// Reads a line from the terminal with echo off.
+/// Serializes passphrase prompts on the terminal.
+static TTY_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Keys decrypted with a passphrase (or given up on) during this run, by path.
+static DECRYPTED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<PathBuf, Result<PrivateKey, String>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Reads a line from the terminal with echo off (the caller holds [`TTY_LOCK`]).
 fn read_passphrase(prompt: &str) -> Option<Secret> {
     use std::io::{BufRead, Write};
-    static TTY_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = TTY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
