@@ -7,6 +7,7 @@
 //! something faster.
 
 pub mod local;
+pub mod ssh;
 
 use crate::error::{Error, Result};
 use async_trait::async_trait;

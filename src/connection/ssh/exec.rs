@@ -1,0 +1,478 @@
+//! Running one command on a session channel: stdin streaming, stdout/stderr collection, exit
+//! status or signal, and the sudo password handshake (see the module documentation of
+//! [`super`]).
+
+use super::Client;
+use crate::connection::{ExecOutput, Secret, Stdin};
+use crate::error::Error;
+use russh::ChannelMsg;
+use russh::client::{self, Handle};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+/// Why one command run failed.
+pub(super) enum RunError {
+    /// The channel could not be opened: the connection is unusable; nothing ran.
+    Open(String),
+    /// The connection was lost while the command ran.
+    Lost(String),
+    /// Any other failure (already an [`Error`]).
+    Fatal(Error),
+}
+
+/// How to feed sudo's password: only after its prompt shows on stderr, and stdin only after
+/// the marker printed by the command (sudo authenticated, with or without a password).
+#[derive(Debug, Clone)]
+pub(super) struct SudoPlan {
+    pub(super) line: String,
+    prompt: String,
+    marker: String,
+    /// How long sudo may stay silent before the command starts.
+    pub(super) timeout: Duration,
+}
+
+/// Recognizes the `sudo -S -p PROMPT ... /bin/sh -c SCRIPT` line built by
+/// [`crate::connection::wrap`] and makes the script print a marker on stderr first.
+pub(super) fn sudo_plan(line: &str) -> Option<SudoPlan> {
+    let mut words = shlex::split(line)?;
+    if words.first().map(String::as_str) != Some("sudo") || !words.iter().any(|w| w == "-S") {
+        return None;
+    }
+    let pi = words.iter().position(|w| w == "-p")?;
+    let prompt = words.get(pi + 1)?.clone();
+    if prompt.is_empty() {
+        return None;
+    }
+    let n = words.len();
+    if n < 4 || words[n - 3] != "/bin/sh" || words[n - 2] != "-c" {
+        return None;
+    }
+    let marker = format!("{}-become-ok", prompt.trim_end_matches(']'));
+    let script = std::mem::take(&mut words[n - 1]);
+    words[n - 1] = format!(
+        "printf '%s\\n' {} >&2; {script}",
+        crate::connection::quote(&marker)
+    );
+    let line = words
+        .iter()
+        .map(|w| crate::connection::quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(SudoPlan {
+        line,
+        prompt,
+        marker,
+        timeout: Duration::from_secs(60),
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SudoState {
+    /// Waiting to learn whether sudo asks for a password.
+    Waiting,
+    /// sudo prompted: send the password.
+    Prompted,
+    /// The command runs: send stdin.
+    Running,
+    /// Give up writing.
+    Stop,
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return 0;
+    }
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Runs one command on a new channel of `h`.
+pub(super) async fn run(
+    h: &Handle<Client>,
+    line: &str,
+    preamble: Option<&Secret>,
+    sudo: Option<&SudoPlan>,
+    stdin: &Stdin,
+) -> Result<ExecOutput, RunError> {
+    if h.is_closed() {
+        return Err(RunError::Open("the connection is closed".into()));
+    }
+    // Open a stdin file first: a missing file fails before anything runs remotely.
+    let mut stdin_file = match stdin {
+        Stdin::File(p) => Some(
+            tokio::fs::File::open(p)
+                .await
+                .map_err(|e| RunError::Fatal(Error::io(p, e)))?,
+        ),
+        _ => None,
+    };
+    // A refused channel on a live connection means the server's session limit is reached
+    // (e.g. by commands that outlived a cancelled run): wait for a slot rather than reconnect.
+    let mut waited = Duration::ZERO;
+    let channel = loop {
+        match h.channel_open_session().await {
+            Ok(c) => break c,
+            Err(russh::Error::ChannelOpenFailure(reason)) if !h.is_closed() => {
+                if waited >= Duration::from_secs(30) {
+                    return Err(RunError::Fatal(
+                        Error::unreachable(format!(
+                            "the server keeps refusing new session channels ({reason:?})"
+                        ))
+                        .hint("lower the number of parallel commands per host, or raise MaxSessions in sshd_config"),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                waited += Duration::from_millis(100);
+            }
+            Err(e) => return Err(RunError::Open(e.to_string())),
+        }
+    };
+    let (mut rx, tx) = channel.split();
+    let tx = Arc::new(tx);
+    // Closes the channel if this future is dropped before the command finished.
+    let mut guard = CloseGuard {
+        tx: Some(tx.clone()),
+    };
+    if let Err(e) = tx.exec(true, line.as_bytes().to_vec()).await {
+        guard.disarm();
+        return Err(RunError::Lost(format!("cannot send the command: {e}")));
+    }
+    let (state_tx, mut state_rx) = tokio::sync::watch::channel(if sudo.is_some() {
+        SudoState::Waiting
+    } else {
+        SudoState::Running
+    });
+
+    let writer = async {
+        if sudo.is_some() {
+            loop {
+                let s = *state_rx.borrow_and_update();
+                match s {
+                    SudoState::Waiting => {}
+                    SudoState::Prompted => {
+                        if let Some(p) = preamble {
+                            let mut b = p.expose().as_bytes().to_vec();
+                            b.push(b'\n');
+                            tx.data_bytes(b).await?;
+                        }
+                        // Wait for the marker (or a failure) before sending stdin.
+                        loop {
+                            if state_rx.changed().await.is_err() {
+                                return Ok(());
+                            }
+                            match *state_rx.borrow_and_update() {
+                                SudoState::Running => break,
+                                SudoState::Stop => return Ok(()),
+                                _ => {}
+                            }
+                        }
+                        break;
+                    }
+                    SudoState::Running => break,
+                    SudoState::Stop => return Ok(()),
+                }
+                if state_rx.changed().await.is_err() {
+                    return Ok(());
+                }
+            }
+        } else if let Some(p) = preamble {
+            let mut b = p.expose().as_bytes().to_vec();
+            b.push(b'\n');
+            tx.data_bytes(b).await?;
+        }
+        match stdin {
+            Stdin::Empty => {}
+            Stdin::Bytes(b) => {
+                if !b.is_empty() {
+                    tx.data_bytes(b.clone()).await?;
+                }
+            }
+            Stdin::File(_) => {
+                if let Some(f) = stdin_file.as_mut() {
+                    loop {
+                        let mut buf = vec![0u8; 1 << 20];
+                        let n = f.read(&mut buf).await.map_err(WriteError::Local)?;
+                        if n == 0 {
+                            break;
+                        }
+                        buf.truncate(n);
+                        tx.data_bytes(buf).await?;
+                    }
+                }
+            }
+        }
+        tx.eof().await?;
+        Ok::<(), WriteError>(())
+    };
+    tokio::pin!(writer);
+    let mut writer_done = false;
+    let mut writer_err: Option<String> = None;
+
+    let mut out = ExecOutput::default();
+    let mut rc: Option<i32> = None;
+    let mut signal: Option<String> = None;
+    let mut pre: Vec<u8> = Vec::new();
+    let mut sudo_pending = sudo.is_some();
+    let mut prompts_answered = 0usize;
+    let mut closed = false;
+    let mut wrong_password = false;
+    let mut sudo_stuck = false;
+    let sudo_wait = sudo.map(|p| p.timeout).unwrap_or(Duration::from_secs(60));
+    let sudo_deadline = tokio::time::sleep(sudo_wait);
+    tokio::pin!(sudo_deadline);
+    loop {
+        tokio::select! {
+            _ = &mut sudo_deadline, if sudo_pending => {
+                sudo_stuck = true;
+                break;
+            }
+            r = &mut writer, if !writer_done => {
+                writer_done = true;
+                match r {
+                    Ok(()) => {}
+                    Err(WriteError::Remote(e)) => writer_err = Some(e.to_string()),
+                    Err(WriteError::Local(e)) => {
+                        // The local stdin file failed midway: stop the command.
+                        let _ = tx.close().await;
+                        guard.disarm();
+                        let path = match stdin {
+                            Stdin::File(p) => p.clone(),
+                            _ => PathBuf::from("stdin"),
+                        };
+                        return Err(RunError::Fatal(Error::io(path, e)));
+                    }
+                }
+            }
+            msg = rx.wait() => {
+                let Some(msg) = msg else { break };
+                match msg {
+                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, ext } => {
+                        if ext != 1 {
+                            continue;
+                        }
+                        if !sudo_pending {
+                            out.stderr.extend_from_slice(&data);
+                            continue;
+                        }
+                        let Some(sp) = sudo else { continue };
+                        pre.extend_from_slice(&data);
+                        let mk = format!("{}\n", sp.marker);
+                        if let Some(pos) = find(&pre, mk.as_bytes()) {
+                            sudo_pending = false;
+                            out.stderr.extend_from_slice(&pre[pos + mk.len()..]);
+                            pre.clear();
+                            let _ = state_tx.send(SudoState::Running);
+                        } else {
+                            // sudo's own prompt also counts (sudoers `passprompt_override`).
+                            let n = count(&pre, sp.prompt.as_bytes())
+                                + count(&pre, b"[sudo] password for ");
+                            if n > 1 || (n == 1 && prompts_answered == 1 && find(&pre, b"try again").is_some()) {
+                                wrong_password = true;
+                                let _ = state_tx.send(SudoState::Stop);
+                                break;
+                            }
+                            if n == 1 && prompts_answered == 0 {
+                                prompts_answered = 1;
+                                if preamble.is_none() {
+                                    wrong_password = true;
+                                    break;
+                                }
+                                let _ = state_tx.send(SudoState::Prompted);
+                                sudo_deadline
+                                    .as_mut()
+                                    .reset(tokio::time::Instant::now() + sudo_wait);
+                            }
+                        }
+                    }
+                    ChannelMsg::ExitStatus { exit_status } => {
+                        rc = Some(i32::try_from(exit_status).unwrap_or(-1));
+                    }
+                    ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, .. } => {
+                        let name = match signal_name {
+                            russh::Sig::Custom(n) => n,
+                            other => format!("{other:?}"),
+                        };
+                        signal = Some(format!(
+                            "killed by signal {name}{}{}",
+                            if core_dumped { " (core dumped)" } else { "" },
+                            if error_message.is_empty() { String::new() } else { format!(": {error_message}") }
+                        ));
+                        rc = Some(-1);
+                    }
+                    ChannelMsg::Failure
+                        if rc.is_none()
+                            && out.stdout.is_empty()
+                            && out.stderr.is_empty()
+                            && pre.is_empty() =>
+                    {
+                        let _ = tx.close().await;
+                        guard.disarm();
+                        return Err(RunError::Fatal(Error::unreachable(
+                            "the server refused to run the command (exec request failed)",
+                        )));
+                    }
+                    ChannelMsg::Close => {
+                        closed = true;
+                        guard.disarm();
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    if wrong_password || sudo_stuck {
+        let _ = state_tx.send(SudoState::Stop);
+        // EOF makes sudo give up at once; then the server closes the channel.
+        let _ = tx.eof().await;
+        if !drain(&mut rx, Duration::from_secs(3)).await {
+            let _ = tx.close().await;
+        }
+        guard.disarm();
+        if sudo_stuck {
+            let mut said = String::from_utf8_lossy(&pre).into_owned();
+            if let Some(sp) = sudo {
+                said = said.replace(sp.prompt.as_str(), "");
+            }
+            let said = said.trim();
+            return Err(RunError::Fatal(Error::failed(format!(
+                "sudo neither asked for the password nor started the command within {}s{}",
+                sudo_wait.as_secs(),
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!("; it said: {said}")
+                }
+            ))));
+        }
+        return Err(RunError::Fatal(Error::failed(
+            "incorrect sudo password: sudo asked for the password again (check ansible_become_password / --ask-become-pass)",
+        )));
+    }
+    if !closed {
+        if rc.is_none() || h.is_closed() {
+            let _ = state_tx.send(SudoState::Stop);
+            let why = writer_err
+                .unwrap_or_else(|| "the server went away before the command finished".into());
+            guard.disarm();
+            return Err(RunError::Lost(why));
+        }
+        let _ = tx.close().await;
+        guard.disarm();
+    }
+    if sudo_pending {
+        // sudo failed before running the command: keep its message, minus the prompt.
+        let mut s = String::from_utf8_lossy(&pre).into_owned();
+        if let Some(sp) = sudo {
+            s = s.replace(sp.prompt.as_str(), "");
+        }
+        let mut st = s.into_bytes();
+        st.extend_from_slice(&out.stderr);
+        out.stderr = st;
+    }
+    if let Some(sig) = signal {
+        if !out.stderr.is_empty() && !out.stderr.ends_with(b"\n") {
+            out.stderr.push(b'\n');
+        }
+        out.stderr.extend_from_slice(sig.as_bytes());
+        out.stderr.push(b'\n');
+    }
+    out.rc = match rc {
+        Some(r) => r,
+        None => {
+            out.stderr
+                .extend_from_slice(b"the server sent no exit status\n");
+            -1
+        }
+    };
+    Ok(out)
+}
+
+/// Why feeding a command's stdin stopped.
+enum WriteError {
+    /// The channel or connection failed (the reader sees the consequences).
+    Remote(russh::Error),
+    /// The local stdin file could not be read.
+    Local(std::io::Error),
+}
+
+impl From<russh::Error> for WriteError {
+    fn from(e: russh::Error) -> Self {
+        WriteError::Remote(e)
+    }
+}
+
+/// Sends EOF and close for a channel whose command future was dropped midway.
+struct CloseGuard {
+    tx: Option<Arc<russh::ChannelWriteHalf<client::Msg>>>,
+}
+
+impl CloseGuard {
+    fn disarm(&mut self) {
+        self.tx = None;
+    }
+}
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                let _ = tx.eof().await;
+                let _ = tx.close().await;
+            });
+        }
+    }
+}
+
+/// Reads until the server closes the channel (russh answers the close, so the session slot is
+/// free again); false when that did not happen within `limit`.
+async fn drain(rx: &mut russh::ChannelReadHalf, limit: Duration) -> bool {
+    tokio::time::timeout(limit, async {
+        while let Some(m) = rx.wait().await {
+            if matches!(m, ChannelMsg::Close) {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::{Become, BecomeMethod, Cmd, wrap};
+
+    #[test]
+    fn sudo_line_gets_a_marker() {
+        let c = Cmd {
+            script: "cat > /x".into(),
+            become_: Some(Become {
+                method: BecomeMethod::Sudo,
+                user: "root".into(),
+                password: Some(Secret::new("pw")),
+                flags: None,
+            }),
+            ..Default::default()
+        };
+        let w = wrap(&c);
+        let p = sudo_plan(&w.line).unwrap();
+        assert_eq!(Some(p.prompt.clone()), w.prompt);
+        let words = shlex::split(&p.line).unwrap();
+        assert!(words.last().unwrap().starts_with("printf '%s\\n' "));
+        assert!(words.last().unwrap().ends_with("cat > /x"));
+        assert!(!p.line.contains("pw"));
+        assert!(sudo_plan("/bin/sh -c true").is_none());
+    }
+}
