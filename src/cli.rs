@@ -132,6 +132,27 @@ struct RunArgs {
     /// Colour output.
     #[arg(long = "color", value_enum, default_value = "auto")]
     color: ColorChoice,
+    #[command(flatten)]
+    conn: ConnArgs,
+}
+
+#[derive(ClapArgs, Debug, Clone)]
+struct ConnArgs {
+    /// Private key file for SSH (the inventory's ansible_ssh_private_key_file wins).
+    #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
+    private_key: Option<PathBuf>,
+    /// SSH connection timeout in seconds (default 10).
+    #[arg(short = 'T', long = "timeout", value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// Host key checking: strict (default), accept-new or off.
+    #[arg(long = "host-key-checking", value_name = "POLICY")]
+    host_key_checking: Option<String>,
+    /// An ssh_config file to read instead of ~/.ssh/config (like ssh -F).
+    #[arg(long = "ssh-config", value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+    /// A known_hosts file to use instead of ~/.ssh/known_hosts.
+    #[arg(long = "known-hosts", value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -483,9 +504,11 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
             .or_else(|| cfg.get("defaults", "remote_user", "ANSIBLE_REMOTE_USER")),
         roles_path: roles_path(cfg),
     };
+    let ssh = ssh_options(&a.conn, &opts, cfg, a.common.verbose)?;
     let runner = Runner::new(inventory, registry)
         .options(opts.clone())
-        .templar(templar_for(&a.common, cfg)?);
+        .templar(templar_for(&a.common, cfg)?)
+        .connector(Arc::new(crate::engine::DefaultConnector { ssh }));
     if a.list_hosts || a.list_tasks || a.list_tags {
         for pb in &playbooks {
             list(&runner, pb, &a, &opts)?;
@@ -519,6 +542,51 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// SSH settings: command line, then ansible.cfg (`[defaults]` private_key_file, timeout,
+/// remote_user, host_key_checking; `[ssh_connection]` ssh_args is read by the transport from
+/// the inventory's ansible_ssh_common_args).
+fn ssh_options(
+    c: &ConnArgs,
+    opts: &RunOptions,
+    cfg: &Config,
+    verbosity: u8,
+) -> Result<crate::connection::ssh::SshOptions> {
+    use crate::connection::ssh::{HostKeyChecking, SshOptions};
+    let policy = |v: &str| {
+        HostKeyChecking::parse(v).ok_or_else(|| {
+            Error::options(format!("bad host key checking policy '{v}'"))
+                .hint("use strict, accept-new or off")
+        })
+    };
+    let host_key_checking = match &c.host_key_checking {
+        Some(v) => Some(policy(v)?),
+        None => match cfg.values.get(&("defaults".to_string(), "host_key_checking".to_string())) {
+            Some(v) => Some(policy(v)?),
+            None => None,
+        },
+    };
+    let timeout = c.timeout.or_else(|| {
+        cfg.get("defaults", "timeout", "ANSIBLE_TIMEOUT")
+            .and_then(|v| v.parse().ok())
+    });
+    let mut o = SshOptions {
+        host_key_checking,
+        known_hosts: c.known_hosts.clone(),
+        ssh_config: c.ssh_config.clone(),
+        private_key: c.private_key.clone().or_else(|| {
+            cfg.get("defaults", "private_key_file", "ANSIBLE_PRIVATE_KEY_FILE")
+                .map(|v| cfg.path(&v))
+        }),
+        user: opts.remote_user.clone(),
+        timeout: timeout.map(std::time::Duration::from_secs),
+        ..SshOptions::default()
+    };
+    if verbosity >= 3 {
+        o.log = Some(Arc::new(|line: String| eprintln!("<ssh> {line}")));
+    }
+    Ok(o)
 }
 
 fn prompt_secret(prompt: &str) -> Result<String> {

@@ -91,9 +91,13 @@ pub trait Connector: Send + Sync {
     async fn connect(&self, host: &str, vars: &Vars) -> Result<Arc<dyn Connection>>;
 }
 
-/// The default connector.
+/// The default connector: `ansible_connection: local` runs on the controller; `ssh` (the
+/// default, also `smart` and `paramiko`) uses the native SSH transport with these options.
 #[derive(Debug, Default, Clone)]
-pub struct DefaultConnector;
+pub struct DefaultConnector {
+    /// Options for SSH connections (ansible.cfg and command-line settings).
+    pub ssh: crate::connection::ssh::SshOptions,
+}
 
 #[async_trait]
 impl Connector for DefaultConnector {
@@ -104,10 +108,15 @@ impl Connector for DefaultConnector {
             .unwrap_or_else(|| "ssh".into());
         match kind.as_str() {
             "local" => Ok(Arc::new(LocalConnection::new(host))),
+            "ssh" | "smart" | "paramiko" | "paramiko_ssh" => {
+                let c = crate::connection::ssh::connect(host, vars, &self.ssh).await?;
+                Ok(Arc::new(c))
+            }
             other => Err(Error::unreachable(format!(
-                "connection type '{other}' to {host} is not available in this build yet"
+                "connection type '{other}' for {host} is not supported"
             ))
-            .hint("use `ansible_connection: local` for the controller")),
+            .on_host(host)
+            .hint("prov supports `ssh` (the default) and `local`")),
         }
     }
 }
@@ -131,7 +140,7 @@ impl Runner {
             templar: Templar::new(),
             opts: RunOptions::default(),
             sinks: vec![],
-            connector: Arc::new(DefaultConnector),
+            connector: Arc::new(DefaultConnector::default()),
         }
     }
     /// Sets the options.
