@@ -182,6 +182,8 @@ struct Env {
     conn: SshConn,
     facts: Vars,
     reg: Registry,
+    /// The task's `environment:`.
+    env: Vec<(String, String)>,
 }
 
 impl Env {
@@ -190,6 +192,7 @@ impl Env {
             conn: SshConn::new(),
             facts: Vars::new(),
             reg: Registry::builtin(),
+            env: vec![],
         }
     }
     fn ctx(&self, check: bool) -> TaskCtx<'_> {
@@ -197,7 +200,7 @@ impl Env {
             host: "lab1",
             conn: &self.conn,
             become_: None,
-            env: vec![],
+            env: self.env.clone(),
             check_mode: check,
             diff_mode: true,
             search_paths: vec![],
@@ -859,7 +862,27 @@ async fn user_and_group_lifecycle() {
 // ---------------------------------------------------------------------------------------------
 // downloads and repositories, served from the controller
 
-/// `python3 -m http.server` on the controller's lab address, killed on drop.
+/// Python's `http.server` serving a folder, plus `/headers`, which answers with the request's
+/// headers (to check what get_url sent).
+const ECHO_SERVER: &str = r#"
+import functools, http.server, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == '/headers':
+            body = ''.join('%s: %s\n' % (k, v) for k, v in self.headers.items()).encode()
+            self.send_response(200)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            super().do_GET()
+    def log_message(self, *a):
+        pass
+h = functools.partial(H, directory=sys.argv[2])
+http.server.ThreadingHTTPServer(('192.168.77.1', int(sys.argv[1])), h).serve_forever()
+"#;
+
+/// That server on the controller's lab address, killed on drop.
 struct HttpServer {
     child: std::process::Child,
     port: u16,
@@ -877,14 +900,7 @@ impl HttpServer {
             .ok()?
             .port();
         let child = std::process::Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "192.168.77.1",
-            ])
-            .arg("--directory")
+            .args(["-c", ECHO_SERVER, &port.to_string()])
             .arg(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -1001,6 +1017,23 @@ async fn get_url_checksum_force_and_modes() {
         json!({"url": srv.url("file.txt"), "dest": "/tmp/prov-get/"}),
     )
     .await;
+    // headers and credentials reach the server, through stdin only
+    let want = json!({"url": srv.url("headers"), "dest": "/tmp/prov-get/headers.txt",
+        "headers": {"X-Prov": "yes please"}, "url_username": "bob", "url_password": "s3cret-pw"});
+    let p = e.plan("get_url", want.clone()).await;
+    let Action::Exec { cmd, .. } = &p.changes[0].action else {
+        panic!("expected an Exec")
+    };
+    assert!(!cmd.script.contains("s3cret") && !cmd.script.contains("yes please"));
+    e.run("get_url", want).await.unwrap();
+    let got = e.ok("cat /tmp/prov-get/headers.txt").await;
+    assert!(got.contains("X-Prov: yes please"), "{got}");
+    // base64("bob:s3cret-pw")
+    assert!(
+        got.contains("Authorization: Basic Ym9iOnMzY3JldC1wdw=="),
+        "{got}"
+    );
+
     // a 404 fails the run
     let err = e
         .run(
@@ -1012,6 +1045,41 @@ async fn get_url_checksum_force_and_modes() {
     assert!(err.msg.contains("rc 91"), "{}", err.msg);
     assert_ne!(e.sh("test -e /tmp/prov-get/missing.txt").await.0, 0);
     e.ok("rm -rf /tmp/prov-get").await;
+}
+
+#[tokio::test]
+async fn get_url_with_wget() {
+    let Some(_lab) = lab("get_url wget").await else {
+        return;
+    };
+    let Some(srv) = HttpServer::start("get-url-wget") else {
+        eprintln!("SKIP: get_url: cannot start the HTTP server on 192.168.77.1");
+        return;
+    };
+    let mut e = Env::new();
+    // a PATH with everything but curl
+    e.ok("command -v wget >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get -y -q install wget >/dev/null; \
+          rm -rf /tmp/prov-nocurl /tmp/prov-getw && mkdir -p /tmp/prov-nocurl /tmp/prov-getw && \
+          for f in /usr/bin/* /usr/sbin/*; do [ \"${f##*/}\" = curl ] || ln -sf \"$f\" /tmp/prov-nocurl/; done")
+        .await;
+    e.env = vec![("PATH".into(), "/tmp/prov-nocurl".into())];
+    srv.write("w.txt", "via wget\n");
+    let want = json!({"url": srv.url("w.txt"), "dest": "/tmp/prov-getw/w.txt",
+        "checksum": format!("sha256:{}", sha256(b"via wget\n"))});
+    e.converge("get_url", want).await;
+    assert_eq!(e.ok("cat /tmp/prov-getw/w.txt").await, "via wget\n");
+    let want = json!({"url": srv.url("headers"), "dest": "/tmp/prov-getw/h.txt",
+        "headers": {"X-Prov": "wget too"}, "url_username": "bob", "url_password": "s3cret-pw"});
+    e.run("get_url", want).await.unwrap();
+    let got = e.ok("cat /tmp/prov-getw/h.txt").await;
+    assert!(got.contains("X-Prov: wget too"), "{got}");
+    assert!(
+        got.contains("Authorization: Basic Ym9iOnMzY3JldC1wdw=="),
+        "{got}"
+    );
+    assert!(got.to_lowercase().contains("user-agent: wget"), "{got}");
+    e.env.clear();
+    e.ok("rm -rf /tmp/prov-nocurl /tmp/prov-getw").await;
 }
 
 const KEY: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEYCQjIxYJKwYBBAHaRw8BAQdAD/P5Nvvnvk66SxBBHDbhRml9ORg1WV5CvzKY\n=IE0r\n-----END PGP PUBLIC KEY BLOCK-----\n";

@@ -163,6 +163,12 @@ impl Want {
             None => (spec.trim(), None),
         };
         check_name("apt", "package name", name)?;
+        if name.contains(['*', '?', '[']) {
+            return Err(Error::failed(format!(
+                "apt: package name patterns are not supported: '{name}'"
+            ))
+            .hint("list the packages by name"));
+        }
         if let Some(v) = &version {
             check_name("apt", "package version", v)?;
         }
@@ -477,7 +483,10 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
             "apt: a version pin (name=version) cannot be used with state=latest",
         ));
     }
-    let opts = apt_opts(args);
+    let mut opts = apt_opts(args);
+    if state == "fixed" {
+        opts.push("--fix-broken".into());
+    }
     let release_opt = args
         .str("default_release")
         .filter(|r| !r.is_empty())

@@ -23,7 +23,7 @@ then renames it over `dest`: a failed download or a wrong checksum leaves the ol
 Idempotence: when `dest` exists and `checksum` is given, nothing is downloaded if the file's \
 checksum matches; without `checksum` an existing file is kept unless `force: yes`, and then the \
 plan downloads the URL to a temp file (removed at once) to compare checksums, so check mode and \
-the changed status are exact. Headers are sent to curl through stdin (not the command line). \
+the changed status are exact. Headers and credentials (`url_username`/`url_password`) reach curl or wget through stdin and a private temp config file, never the command line. \
 `dest` naming a folder receives the URL's last path component. Returns `dest`, `url`, \
 `checksum_src`, `checksum_dest`, `mode`, `owner`, `group`, `size` and `state`.",
     options: &[
@@ -50,6 +50,23 @@ the changed status are exact. Headers are sent to curl through stdin (not the co
             "headers",
             OptKind::Any,
             "HTTP headers: a mapping (or `Key: value` strings separated by commas).",
+        ),
+        OptSpec::new(
+            "url_username",
+            OptKind::Str,
+            "User name for HTTP basic authentication.",
+        )
+        .aliases(&["username"]),
+        OptSpec::new(
+            "url_password",
+            OptKind::Str,
+            "Password for HTTP basic authentication (sent to curl/wget through stdin).",
+        )
+        .aliases(&["password"]),
+        OptSpec::new(
+            "force_basic_auth",
+            OptKind::Bool,
+            "Accepted for compatibility: credentials are always sent preemptively.",
         ),
         OptSpec::new(
             "timeout",
@@ -137,20 +154,53 @@ fn headers(args: &Args) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// A sh snippet downloading `url` to the file named by the shell word `out` with curl (headers
-/// on stdin) or wget; exits 90 when neither exists, 91 when the download fails.
-fn fetch_snippet(url: &str, out: &str, timeout: i64, certs: bool, hdrs: &[String]) -> String {
+/// Request settings that must stay off the command line (headers, credentials): sent on stdin
+/// as a curl config, then `@@wget`, then the same as a wgetrc.
+fn secret_config(hdrs: &[String], user: Option<&str>, pw: Option<&str>) -> Option<Vec<u8>> {
+    if hdrs.is_empty() && user.is_none() {
+        return None;
+    }
+    let cq = |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut curl = String::new();
+    let mut wget = String::new();
+    for h in hdrs {
+        curl.push_str(&format!("header = {}\n", cq(h)));
+        wget.push_str(&format!("header = {h}\n"));
+    }
+    if let Some(u) = user {
+        curl.push_str(&format!(
+            "user = {}\n",
+            cq(&format!("{u}:{}", pw.unwrap_or("")))
+        ));
+        wget.push_str(&format!(
+            "user = {u}\npassword = {}\nauth_no_challenge = on\n",
+            pw.unwrap_or("")
+        ));
+    }
+    Some(format!("{curl}@@wget\n{wget}").into_bytes())
+}
+
+/// Reads the secret config from stdin into two private temp files, `$cc` (curl) and `$wc`
+/// (wgetrc); the caller's EXIT trap removes them.
+const CONFIG_PRELUDE: &str = "cf=$(umask 077 && mktemp) && cc=$(umask 077 && mktemp) && wc=$(umask 077 && mktemp) || exit 1\n\
+cat > \"$cf\"\n\
+awk '/^@@wget$/{w=1;next} !w' \"$cf\" > \"$cc\"; awk 'w; /^@@wget$/{w=1}' \"$cf\" > \"$wc\"\n";
+
+/// A sh snippet downloading `url` to the file named by the shell word `out` with curl or wget
+/// (with the secret config of [`CONFIG_PRELUDE`] when `cfg`); exits 90 when neither exists, 91
+/// when the download fails.
+fn fetch_snippet(url: &str, out: &str, timeout: i64, certs: bool, cfg: bool) -> String {
     let u = quote(url);
     let k = if certs { "" } else { " -k" };
-    let h = if hdrs.is_empty() { "" } else { " -H @-" };
     let nc = if certs { "" } else { " --no-check-certificate" };
-    let wh: String = hdrs
-        .iter()
-        .map(|h| format!(" --header={}", quote(h)))
-        .collect();
+    let (kc, wrc) = if cfg {
+        (" -K \"$cc\"", "WGETRC=\"$wc\" ")
+    } else {
+        ("", "")
+    };
     format!(
-        "if command -v curl >/dev/null 2>&1; then curl -fsSL --max-time {timeout}{k}{h} -o {out} {u} || exit 91; \
-         elif command -v wget >/dev/null 2>&1; then wget -q -T {timeout}{nc}{wh} -O {out} {u} </dev/null || exit 91; \
+        "if command -v curl >/dev/null 2>&1; then curl -fsSL --max-time {timeout}{k}{kc} -o {out} {u} </dev/null || exit 91; \
+         elif command -v wget >/dev/null 2>&1; then {wrc}wget -q -T {timeout}{nc} -O {out} {u} </dev/null || exit 91; \
          else echo 'neither curl nor wget is installed' >&2; exit 90; fi"
     )
 }
@@ -217,17 +267,23 @@ impl Module for GetUrl {
                 .insert("checksum_src".into(), Value::from(s.as_str()));
         }
         let force = args.bool("force");
-        let hdr_stdin = || {
-            if hdrs.is_empty() {
-                Stdin::Empty
-            } else {
-                Stdin::Bytes(
-                    hdrs.iter()
-                        .map(|h| format!("{h}\n"))
-                        .collect::<String>()
-                        .into_bytes(),
-                )
-            }
+        let user = args.str("url_username").filter(|u| !u.is_empty());
+        let pw = args.str("url_password");
+        if user
+            .as_deref()
+            .is_some_and(|u| u.contains(['\n', '\r', ':']))
+            || pw.as_deref().is_some_and(|p| p.contains(['\n', '\r']))
+        {
+            return Err(Error::failed(
+                "get_url: url_username/url_password must not contain line breaks (nor ':' in the user)",
+            ));
+        }
+        let secret = secret_config(&hdrs, user.as_deref(), pw.as_deref());
+        let cfg = secret.is_some();
+        let prelude = if cfg { CONFIG_PRELUDE } else { "" };
+        let hdr_stdin = || match &secret {
+            Some(b) => Stdin::Bytes(b.clone()),
+            None => Stdin::Empty,
         };
         // Decide whether to download.
         let download = match (&ck, info.exists()) {
@@ -236,8 +292,8 @@ impl Module for GetUrl {
             (None, true) if !force => false,
             (None, true) => {
                 let mut cmd = ctx.cmd(format!(
-                    "{ckc}\nt=$(mktemp) || exit 1; trap 'rm -f \"$t\"' EXIT\n{}\n$CK < \"$t\" | cut -d' ' -f1",
-                    fetch_snippet(&url, "\"$t\"", timeout, certs, &hdrs),
+                    "{ckc}\nt= cf= cc= wc=; trap 'rm -f \"$t\" \"$cf\" \"$cc\" \"$wc\"' EXIT\n{prelude}t=$(mktemp) || exit 1\n{}\n$CK < \"$t\" | cut -d' ' -f1",
+                    fetch_snippet(&url, "\"$t\"", timeout, certs, cfg),
                     ckc = checksum_cmd(&algo)?
                 ));
                 cmd.stdin = hdr_stdin();
@@ -296,10 +352,10 @@ impl Module for GetUrl {
             None => base,
         };
         let mut script = format!(
-            "d={}; t=$(umask 077 && mktemp \"$(dirname \"$d\")/.prov-tmp.XXXXXXXX\") || exit 1; \
-             trap 'rm -f \"$t\"' EXIT\n{}\n",
+            "t= cf= cc= wc=; d={}; t=$(umask 077 && mktemp \"$(dirname \"$d\")/.prov-tmp.XXXXXXXX\") || exit 1; \
+             trap 'rm -f \"$t\" \"$cf\" \"$cc\" \"$wc\"' EXIT\n{prelude}{}\n",
             quote(&path),
-            fetch_snippet(&url, "\"$t\"", timeout, certs, &hdrs)
+            fetch_snippet(&url, "\"$t\"", timeout, certs, cfg)
         );
         if let Some((algo, want)) = &ck {
             script.push_str(&format!(
@@ -323,7 +379,7 @@ impl Module for GetUrl {
         if let Some(g) = &group {
             script.push_str(&format!("chgrp {} \"$t\" || exit 1\n", quote(g)));
         }
-        script.push_str("mv -f \"$t\" \"$d\" && trap - EXIT\n");
+        script.push_str("mv -f \"$t\" \"$d\" && t=\n");
         let mut cmd = ctx.cmd(script);
         cmd.stdin = hdr_stdin();
         let before_state = if info.exists() { "file" } else { "absent" };

@@ -29,7 +29,7 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(apt::Apt));
     r.register(Arc::new(package::Package));
     r.register(Arc::new(service::Systemd::systemd_service()));
-    r.register(Arc::new(service::Systemd::systemd()));
+    r.register(Arc::new(service::Systemd::systemd_alias()));
     r.register(Arc::new(service::Service));
     r.register(Arc::new(user::User));
     r.register(Arc::new(group::Group));

@@ -115,7 +115,7 @@ impl Systemd {
         }
     }
     /// The module under the name `systemd`.
-    pub fn systemd() -> Self {
+    pub fn systemd_alias() -> Self {
         Systemd { doc: &SYSTEMD_DOC }
     }
 }
@@ -256,13 +256,17 @@ fn plan_systemd(
         .unwrap_or(1);
     let masked_now = en_out.starts_with("masked") || load == "masked";
     // A unit not found is only acceptable when masking it or when a daemon-reload may load it.
-    if !found && !masked_now && !w.daemon_reload && w.masked != Some(true) {
-        if w.state.is_some() || w.enabled.is_some() {
-            return Ok(
-                Plan::fail(format!("Could not find the requested service {name}: host"))
-                    .with("name", name.as_str()),
-            );
-        }
+    if !found
+        && !masked_now
+        && !w.daemon_reload
+        && w.masked != Some(true)
+        && (w.state.is_some() || w.enabled.is_some())
+    {
+        return Ok(Plan::fail(format!(
+            "Could not find the requested service {name}: no such unit on {}",
+            ctx.host
+        ))
+        .with("name", name.as_str()));
     }
     let mut before: Vec<(&str, String)> = Vec::new();
     let mut after: Vec<(&str, String)> = Vec::new();
@@ -277,7 +281,8 @@ fn plan_systemd(
             action: exec(ctx, cmd(if m { "mask" } else { "unmask" }, name), false),
         });
     }
-    let enabled_now = en_rc == 0 && !masked_now;
+    // Like Ansible: rc 0 means enabled, except units that are only `indirect` or an `alias`.
+    let enabled_now = en_rc == 0 && !masked_now && !matches!(en_out.as_str(), "indirect" | "alias");
     if let Some(e) = w.enabled {
         plan.result.insert("enabled".into(), Value::from(e));
         if e != enabled_now {
