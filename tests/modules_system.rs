@@ -462,6 +462,38 @@ async fn apt_update_cache_and_deb() {
     assert_ne!(e.sh("dpkg -s sl >/dev/null 2>&1").await.0, 0);
     e.converge("apt", json!({"deb": deb})).await;
     assert!(e.ok("dpkg -s sl").await.contains("install ok installed"));
+    // autoremove: dependencies left behind are listed exactly, then removed
+    e.ok("DEBIAN_FRONTEND=noninteractive apt-get -y -q purge fortune-mod fortunes-min librecode0 >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get -y -q autoremove >/dev/null 2>&1; true")
+        .await;
+    let p = e
+        .plan(
+            "apt",
+            json!({"name": "fortune-mod", "install_recommends": false}),
+        )
+        .await;
+    let mut inst = result_list(&p, "installed");
+    inst.sort();
+    assert_eq!(
+        inst,
+        vec!["fortune-mod".to_string(), "librecode0".to_string()]
+    );
+    e.converge(
+        "apt",
+        json!({"name": "fortune-mod", "install_recommends": false}),
+    )
+    .await;
+    e.converge("apt", json!({"name": "fortune-mod", "state": "absent"}))
+        .await;
+    assert!(
+        e.ok("dpkg -s librecode0")
+            .await
+            .contains("install ok installed")
+    );
+    let p = e.plan("apt", json!({"autoremove": true})).await;
+    assert_eq!(summaries(&p), vec!["autoremove librecode0".to_string()]);
+    assert_eq!(result_list(&p, "removed"), vec!["librecode0".to_string()]);
+    e.converge("apt", json!({"autoremove": true})).await;
+    assert_ne!(e.sh("dpkg -s librecode0 >/dev/null 2>&1").await.0, 0);
     let p = e
         .plan("apt", json!({"deb": "/tmp/prov-deb/missing.deb"}))
         .await;
@@ -556,6 +588,27 @@ async fn systemd_service_start_stop_enable_mask() {
         e.ok("systemctl is-enabled prov-sleep").await.trim(),
         "enabled"
     );
+
+    // a changed unit file: daemon_reload is a change exactly when systemd needs it
+    e.converge(
+        "copy",
+        json!({"dest": "/lib/systemd/system/prov-sleep.service",
+               "content": UNIT.replace("prov test sleeper", "prov test sleeper (v2)")}),
+    )
+    .await;
+    let want = json!({"name": "prov-sleep", "state": "started", "daemon_reload": true});
+    let p = e.plan("systemd_service", want.clone()).await;
+    assert_eq!(summaries(&p), vec!["systemctl daemon-reload".to_string()]);
+    e.converge("systemd_service", want).await;
+    assert_eq!(
+        e.ok("systemctl show -p Description --value prov-sleep")
+            .await
+            .trim(),
+        "prov test sleeper (v2)"
+    );
+    // without a name it always reloads
+    let p = e.plan("systemd", json!({"daemon_reload": true})).await;
+    assert_eq!(summaries(&p), vec!["systemctl daemon-reload".to_string()]);
 
     // restarted always changes
     let p = e
