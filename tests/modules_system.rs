@@ -744,6 +744,21 @@ async fn service_sysv_fallback() {
     e.converge("service", want).await;
     e.ok("/etc/init.d/prov-sysv status").await;
     e.ok("ls /etc/rc2.d/S*prov-sysv").await;
+    // `pattern` decides from the process list instead of `status`
+    let p = e
+        .plan(
+            "service",
+            json!({"name": "prov-sysv", "state": "started", "use": "sysv", "pattern": "sleep 100000"}),
+        )
+        .await;
+    assert!(p.changes.is_empty(), "{:?}", summaries(&p));
+    let p = e
+        .plan(
+            "service",
+            json!({"name": "prov-sysv", "state": "started", "use": "sysv", "pattern": "prov-no-such-process"}),
+        )
+        .await;
+    assert_eq!(summaries(&p), vec!["start prov-sysv".to_string()]);
     let want = json!({"name": "prov-sysv", "state": "stopped", "enabled": false, "use": "sysv"});
     e.converge("service", want).await;
     assert_ne!(e.sh("/etc/init.d/prov-sysv status").await.0, 0);
@@ -1242,4 +1257,33 @@ async fn deb822_and_apt_repository_files() {
             .0,
         0
     );
+
+    // a commented-out copy is enabled in place; absent keeps the other lines
+    let other = "deb http://192.168.77.1:1/other bookworm main";
+    e.ok(&format!(
+        "printf '# a comment\\n# {line}\\n{other}\\n' > /etc/apt/sources.list.d/prov-fake.list"
+    ))
+    .await;
+    let want = json!({"repo": line, "update_cache": false});
+    let p = e.plan("apt_repository", want.clone()).await;
+    let d = diffs(&p);
+    assert!(
+        d.contains(&format!("-# {line}")) && d.contains(&format!("+{line}")),
+        "{d}"
+    );
+    e.converge("apt_repository", want).await;
+    assert_eq!(
+        e.ok("cat /etc/apt/sources.list.d/prov-fake.list").await,
+        format!("# a comment\n{line}\n{other}\n")
+    );
+    e.converge(
+        "apt_repository",
+        json!({"repo": line, "state": "absent", "update_cache": false}),
+    )
+    .await;
+    assert_eq!(
+        e.ok("cat /etc/apt/sources.list.d/prov-fake.list").await,
+        format!("# a comment\n{other}\n")
+    );
+    e.ok("rm -f /etc/apt/sources.list.d/prov-fake.list").await;
 }

@@ -38,7 +38,11 @@ acts on, dependencies included), and `stdout`/`stderr` of apt-get.",
             "Package names (a list or comma-separated); `name=version` pins a version (`*` as a wildcard at the end).",
         )
         .aliases(&["package", "pkg"]),
-        OptSpec::new("state", OptKind::Str, "Desired package state.")
+        OptSpec::new(
+            "state",
+            OptKind::Str,
+            "Desired package state (`fixed` also repairs broken dependencies, `apt-get --fix-broken`).",
+        )
             .default("present")
             .choices(&["present", "absent", "latest", "build-dep", "fixed"]),
         OptSpec::new(
@@ -117,7 +121,7 @@ acts on, dependencies included), and `stdout`/`stderr` of apt-get.",
         OptSpec::new(
             "only_upgrade",
             OptKind::Bool,
-            "Only upgrade packages that are already installed.",
+            "Only upgrade packages that are already installed (others are left alone).",
         )
         .default("no"),
         OptSpec::new(
@@ -563,6 +567,7 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
                 }
             }
             "build-dep" => to_install.push(w),
+            _ if args.bool("only_upgrade") && !cur.installed => {}
             _ => {
                 if !cur.installed && pol.candidate.is_none() && !need_update && w.version.is_none()
                 {
@@ -612,7 +617,8 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
                 }
             }
         };
-        if need_update || !sim.is_empty() || state != "build-dep" {
+        // apt's own simulation decides: nothing to install means nothing to change
+        if need_update || !sim.is_empty() {
             changes.push(sim_change(
                 ctx,
                 verb,
