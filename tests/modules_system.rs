@@ -500,6 +500,25 @@ async fn apt_update_cache_and_deb() {
     assert!(p.failed.unwrap().contains("does not exist"));
     e.converge("apt", json!({"name": "sl", "state": "absent"}))
         .await;
+
+    // deb as a URL: downloaded on the host (served from the controller)
+    let Some(srv) = HttpServer::start("deb") else {
+        eprintln!("SKIP: apt deb URL: cannot start the HTTP server on 192.168.77.1");
+        return;
+    };
+    let bytes = e.conn.get(&deb, None).await.unwrap();
+    std::fs::write(srv.dir.join("sl.deb"), &bytes).unwrap();
+    let want = json!({"deb": srv.url("sl.deb")});
+    let p = e.plan("apt", want.clone()).await;
+    assert!(p.failed.is_none(), "{:?}", p.failed);
+    assert_eq!(result_list(&p, "installed"), vec!["sl".to_string()]);
+    assert_ne!(e.sh("dpkg -s sl >/dev/null 2>&1").await.0, 0);
+    e.converge("apt", want).await;
+    assert!(e.ok("dpkg -s sl").await.contains("install ok installed"));
+    let p = e.plan("apt", json!({"deb": srv.url("nothing.deb")})).await;
+    assert!(p.failed.unwrap().contains("could not download"));
+    e.converge("apt", json!({"name": "sl", "state": "absent"}))
+        .await;
 }
 
 #[tokio::test]

@@ -104,7 +104,7 @@ acts on, dependencies included), and `stdout`/`stderr` of apt-get.",
         OptSpec::new(
             "deb",
             OptKind::Path,
-            "Path of a .deb file on the host to install (its dependencies come from the repositories).",
+            "A .deb file to install: a path on the host, or a URL (downloaded on the host with curl or wget, into a temp folder removed afterwards). Its dependencies come from the repositories.",
         ),
         OptSpec::new(
             "default_release",
@@ -374,7 +374,7 @@ const APT_ENV: &str = "DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEE
 
 /// The apt-get action (stdout/stderr captured into the result).
 fn apt_action(ctx: &TaskCtx<'_>, line: String) -> Action {
-    exec(ctx, format!("{APT_ENV} {line}"), true)
+    exec(ctx, format!("export {APT_ENV}; {line}"), true)
 }
 
 /// The command refreshing the package lists and recording when it succeeded.
@@ -467,14 +467,7 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         .map(|s| Want::parse(s))
         .collect::<Result<_>>()?;
     let deb = args.str("deb").filter(|d| !d.is_empty());
-    if let Some(d) = &deb
-        && d.contains("://")
-    {
-        return Err(Error::failed(format!(
-            "apt: deb '{d}' is a URL; prov installs .deb files that are on the host"
-        ))
-        .hint("download it first with get_url, then give its path as `deb`"));
-    }
+    let deb_url = deb.as_deref().filter(|d| d.contains("://"));
     let upgrade = args
         .str("upgrade")
         .filter(|u| u != "no" && u != "False" && !u.is_empty());
@@ -518,7 +511,19 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
             ));
         }
     }
-    if let Some(d) = &deb {
+    if let Some(url) = deb_url {
+        // Fetched into a private temp folder (removed at once) to read its name and version
+        // and to simulate installing it.
+        s.push_str(&format!(
+            "echo @@deb\nt=$(mktemp -d) || exit 1\nf=\"$t/download.deb\"\n\
+             if ( {fetch} ) >/dev/null 2>&1; then p=$(dpkg-deb -f \"$f\" Package) && v=$(dpkg-deb -f \"$f\" Version) && \
+             echo \"pkg=$p\" && echo \"ver=$v\" && echo @@debdpkg && dpkg-query -W -f={fmt} \"$p\" 2>/dev/null; \
+             echo @@debsim; {APT_ENV} LC_ALL=C apt-get -s {opts} install \"$f\" 2>&1; echo \"@@debsimrc $?\"; \
+             else echo fetchfail=1; fi\nrm -rf \"$t\"\n",
+            fetch = super::get_url::fetch_snippet(url, "\"$f\"", 120, true, false),
+            opts = quote_all(&opts),
+        ));
+    } else if let Some(d) = &deb {
         s.push_str(&format!(
             "echo @@deb\nf={}\nif [ -f \"$f\" ]; then p=$(dpkg-deb -f \"$f\" Package) && v=$(dpkg-deb -f \"$f\" Version) && \
              echo \"pkg=$p\" && echo \"ver=$v\" && echo @@debdpkg && dpkg-query -W -f={fmt} \"$p\" 2>/dev/null; else echo missing=1; fi\n",
@@ -665,6 +670,12 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
     }
     if let Some(d) = &deb {
         let dsec = kv(sec.get("deb").map(String::as_str).unwrap_or(""));
+        if dsec.contains_key("fetchfail") {
+            return Ok(Plan::fail(format!(
+                "could not download {d} on {}",
+                ctx.host
+            )));
+        }
         if dsec.contains_key("missing") {
             return Ok(Plan::fail(format!(
                 "deb file {d} does not exist on {}",
@@ -683,14 +694,39 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
                 format!("./{d}")
             };
             let line = format!("{optline} install {}", quote(&path));
-            let sim = match simulate(ctx, &line).await? {
-                Ok(s) => s,
-                Err(msg) => return Ok(Plan::fail(format!("installing {d} would fail: {msg}"))),
+            let (sim, cmdline) = match deb_url {
+                Some(url) => {
+                    let rc = sec
+                        .keys()
+                        .find_map(|k| k.strip_prefix("debsimrc "))
+                        .unwrap_or("1")
+                        .trim()
+                        .to_string();
+                    let text = sec.get("debsim").cloned().unwrap_or_default();
+                    if rc != "0" {
+                        return Ok(Plan::fail(format!(
+                            "installing {d} would fail: {}",
+                            text.trim()
+                        )));
+                    }
+                    let cmd = format!(
+                        "t=$(mktemp -d) || exit 1; trap 'rm -rf \"$t\"' EXIT; f=\"$t/download.deb\"\n{}\n\
+                         apt-get {optline} install \"$f\"",
+                        super::get_url::fetch_snippet(url, "\"$f\"", 120, true, false)
+                    );
+                    (parse_sim(&text), cmd)
+                }
+                None => match simulate(ctx, &line).await? {
+                    Ok(s) => (s, format!("apt-get {line}")),
+                    Err(msg) => {
+                        return Ok(Plan::fail(format!("installing {d} would fail: {msg}")));
+                    }
+                },
             };
             changes.push(sim_change(
                 ctx,
                 "install",
-                format!("apt-get {line}"),
+                cmdline,
                 &sim,
                 &[format!("{pkg} ({ver})")],
                 &mut lists,

@@ -189,7 +189,7 @@ awk '/^@@wget$/{w=1;next} !w' \"$cf\" > \"$cc\"; awk 'w; /^@@wget$/{w=1}' \"$cf\
 /// A sh snippet downloading `url` to the file named by the shell word `out` with curl or wget
 /// (with the secret config of [`CONFIG_PRELUDE`] when `cfg`); exits 90 when neither exists, 91
 /// when the download fails.
-fn fetch_snippet(url: &str, out: &str, timeout: i64, certs: bool, cfg: bool) -> String {
+pub(crate) fn fetch_snippet(url: &str, out: &str, timeout: i64, certs: bool, cfg: bool) -> String {
     let u = quote(url);
     let k = if certs { "" } else { " -k" };
     let nc = if certs { "" } else { " --no-check-certificate" };
