@@ -909,6 +909,29 @@ async fn user_and_group_lifecycle() {
         e.ok("getent shadow provtest | cut -d: -f2").await.trim(),
         "$6$other$abc"
     );
+    // lock the password, set an expiry date, then unlock and remove the expiry
+    let want = json!({"name": "provtest", "password_lock": true, "expires": 1893456000});
+    let p = e.plan("user", want.clone()).await;
+    let d = diffs(&p);
+    assert!(
+        d.contains("+password_lock: true") && d.contains("+expires: 2030-01-01"),
+        "{d}"
+    );
+    e.converge("user", want).await;
+    let sh = e.ok("getent shadow provtest").await;
+    let f: Vec<&str> = sh.trim().split(':').collect();
+    assert!(f[1].starts_with("!"), "{sh}");
+    assert_eq!(f[7], "21915", "{sh}");
+    e.converge(
+        "user",
+        json!({"name": "provtest", "password_lock": false, "expires": -1}),
+    )
+    .await;
+    let sh = e.ok("getent shadow provtest").await;
+    let f: Vec<&str> = sh.trim().split(':').collect();
+    assert_eq!(f[1], "$6$other$abc", "{sh}");
+    assert_eq!(f[7], "", "{sh}");
+
     // a missing group fails in check mode
     let p = e
         .plan(

@@ -20,7 +20,8 @@ so a missing group fails in check mode too) and, when `password` is given, the c
 `groups` with `append: no` sets exactly these supplementary groups, with `append: yes` only adds. \
 `password` must already be hashed (e.g. with the `password_hash` filter); it is set with \
 `chpasswd -e` through stdin, so it never appears in a command line, a summary, a diff or the \
-result (`password` is returned as `NOT_LOGGING_PASSWORD`). The diff lists the account's fields \
+result (`password` is returned as `NOT_LOGGING_PASSWORD`). `password_lock` and `expires` are \
+compared with the shadow entry too. The diff lists the account's fields \
 before and after.",
     options: &[
         OptSpec::new("name", OptKind::Str, "User name.")
@@ -82,6 +83,16 @@ before and after.",
         .default("always")
         .choices(&["always", "on_create"]),
         OptSpec::new("comment", OptKind::Str, "The GECOS field (full name)."),
+        OptSpec::new(
+            "password_lock",
+            OptKind::Bool,
+            "Lock (`usermod -L`) or unlock (`usermod -U`) the password.",
+        ),
+        OptSpec::new(
+            "expires",
+            OptKind::Float,
+            "Account expiry as seconds since the epoch (UTC day precision); a negative value removes it.",
+        ),
         OptSpec::new(
             "remove",
             OptKind::Bool,
@@ -150,17 +161,46 @@ fn group_known(known: &[(String, String)], g: &str) -> bool {
 }
 
 /// The change setting a password hash with `chpasswd -e` (hash on stdin only).
-fn with_password(ctx: &TaskCtx<'_>, script: String, name: &str, hash: Option<&str>) -> Action {
+/// `post` runs last (locking or unlocking the password).
+fn with_password(
+    ctx: &TaskCtx<'_>,
+    script: String,
+    name: &str,
+    hash: Option<&str>,
+    post: Option<String>,
+) -> Action {
     let mut cmd = ctx.cmd(script);
     if let Some(h) = hash {
         cmd.script.push_str(" && chpasswd -e");
         cmd.stdin = Stdin::Bytes(format!("{name}:{h}\n").into_bytes());
+    }
+    if let Some(p) = post {
+        cmd.script.push_str(&format!(" && {p}"));
     }
     Action::Exec {
         cmd,
         capture: false,
         fail_on_rc: true,
     }
+}
+
+/// A day number since the epoch as `YYYY-MM-DD` (proleptic Gregorian, UTC).
+fn ymd(days: i64) -> String {
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The `-e` argument of useradd for `expires` (None: no expiry).
+fn expiry_date(exp: f64) -> Option<String> {
+    (exp >= 0.0).then(|| ymd((exp / 86400.0).floor() as i64))
 }
 
 #[async_trait]
@@ -197,8 +237,10 @@ impl Module for User {
              echo @@groups\nid -Gn \"$n\" 2>/dev/null\n\
              echo @@pgroup\nid -gn \"$n\" 2>/dev/null\n"
         );
-        if password.is_some() {
-            s.push_str("echo @@shadow\ngetent shadow \"$n\" 2>/dev/null | cut -d: -f2\n");
+        let lock = args.opt_bool("password_lock");
+        let expires = args.float("expires");
+        if password.is_some() || lock.is_some() || expires.is_some() {
+            s.push_str("echo @@shadow\ngetent shadow \"$n\" 2>/dev/null\n");
         }
         let wanted_groups: Vec<&String> = group.iter().chain(groups.iter()).collect();
         if !wanted_groups.is_empty() {
@@ -311,6 +353,9 @@ impl Module for User {
             if args.bool("system") {
                 cmd.push("-r".into());
             }
+            if let Some(d) = expires.and_then(expiry_date) {
+                cmd.extend(["-e".into(), d]);
+            }
             cmd.push(if args.bool("create_home") { "-m" } else { "-M" }.into());
             cmd.push(name.clone());
             let mut after = vec![("user", name.clone()), ("state", "present".to_string())];
@@ -335,6 +380,13 @@ impl Module for User {
             if password.is_some() {
                 after.push(("password", "(set)".into()));
             }
+            if let Some(d) = expires.and_then(expiry_date) {
+                after.push(("expires", d));
+            }
+            let post = match lock {
+                Some(true) => Some(format!("usermod -L {}", quote(&name))),
+                _ => None,
+            };
             plan.result
                 .insert("system".into(), Value::from(args.bool("system")));
             plan.result
@@ -355,7 +407,7 @@ impl Module for User {
                     &[("user", name.clone()), ("state", "absent".into())],
                     &after,
                 )),
-                with_password(ctx, quote_all(&cmd), &name, password.as_deref()),
+                with_password(ctx, quote_all(&cmd), &name, password.as_deref(), post),
             ));
         };
         // Modify.
@@ -445,15 +497,47 @@ impl Module for User {
             before.push(("comment", a.comment.clone()));
             after.push(("comment", v.clone()));
         }
+        let shadow: Vec<&str> = get("shadow").trim().split(':').collect();
+        let cur_hash = shadow.get(1).copied().unwrap_or("");
+        let locked = cur_hash.starts_with('!');
         let set_pw = match &password {
             Some(p) if args.str("update_password").as_deref() != Some("on_create") => {
-                get("shadow").trim() != p.as_str()
+                let cur = if lock == Some(true) {
+                    cur_hash.trim_start_matches('!')
+                } else {
+                    cur_hash
+                };
+                cur != p.as_str()
             }
             _ => false,
         };
         if set_pw {
             before.push(("password", "(hidden)".into()));
             after.push(("password", "(changed)".into()));
+        }
+        if let Some(exp) = expires {
+            let cur_days = shadow.get(7).and_then(|d| d.trim().parse::<i64>().ok());
+            let want_days = (exp >= 0.0).then(|| (exp / 86400.0).floor() as i64);
+            if cur_days != want_days {
+                let fmt = |d: Option<i64>| d.map(|d| ymd(d)).unwrap_or_else(|| "never".to_string());
+                cmd.extend(["-e".into(), want_days.map(ymd).unwrap_or_default()]);
+                before.push(("expires", fmt(cur_days)));
+                after.push(("expires", fmt(want_days)));
+            }
+        }
+        // after a new password is set, the account is unlocked
+        let locked_after_pw = locked && !set_pw;
+        let post = match lock {
+            Some(true) if !locked_after_pw => Some(format!("usermod -L {}", quote(&name))),
+            Some(false) if locked && !set_pw => Some(format!("usermod -U {}", quote(&name))),
+            _ => None,
+        };
+        if let Some(l) = lock
+            && post.is_some()
+            && (l != locked || set_pw)
+        {
+            before.push(("password_lock", locked.to_string()));
+            after.push(("password_lock", l.to_string()));
         }
         let get_final = |k: &str, cur: &str| {
             after
@@ -501,7 +585,13 @@ impl Module for User {
         Ok(plan.change(
             format!("change user {name}: {}", fields.join(", ")),
             Some(state_diff(&name, &diff_before, &diff_after)),
-            with_password(ctx, script, &name, password.as_deref().filter(|_| set_pw)),
+            with_password(
+                ctx,
+                script,
+                &name,
+                password.as_deref().filter(|_| set_pw),
+                post,
+            ),
         ))
     }
 }
@@ -521,5 +611,8 @@ mod tests {
         assert!(group_known(&g, "sudo"));
         assert!(group_known(&g, "100"));
         assert!(!group_known(&g, "docker"));
+        assert_eq!(ymd(0), "1970-01-01");
+        assert_eq!(ymd(19723), "2024-01-01");
+        assert_eq!(ymd(11016), "2000-02-29");
     }
 }
