@@ -519,7 +519,7 @@ impl Module for User {
             let cur_days = shadow.get(7).and_then(|d| d.trim().parse::<i64>().ok());
             let want_days = (exp >= 0.0).then(|| (exp / 86400.0).floor() as i64);
             if cur_days != want_days {
-                let fmt = |d: Option<i64>| d.map(|d| ymd(d)).unwrap_or_else(|| "never".to_string());
+                let fmt = |d: Option<i64>| d.map(ymd).unwrap_or_else(|| "never".to_string());
                 cmd.extend(["-e".into(), want_days.map(ymd).unwrap_or_default()]);
                 before.push(("expires", fmt(cur_days)));
                 after.push(("expires", fmt(want_days)));
