@@ -556,7 +556,7 @@ async fn package_delegates_to_apt() {
 // ---------------------------------------------------------------------------------------------
 // services
 
-const UNIT: &str = "[Unit]\nDescription=prov test sleeper\n\n[Service]\nExecStart=/bin/sleep infinity\n\n[Install]\nWantedBy=multi-user.target\n";
+const UNIT: &str = "[Unit]\nDescription=prov test sleeper\n\n[Service]\nExecStart=/bin/sleep infinity\nExecReload=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n";
 
 #[tokio::test]
 async fn systemd_service_start_stop_enable_mask() {
@@ -646,6 +646,32 @@ async fn systemd_service_start_stop_enable_mask() {
     .unwrap();
     let pid2 = e.ok("systemctl show -p MainPID --value prov-sleep").await;
     assert_ne!(pid1, pid2, "restart kept the same process");
+    // reloaded reloads a running unit (same process); tried-restart restarts only a running one
+    let p = e
+        .plan(
+            "systemd_service",
+            json!({"name": "prov-sleep", "state": "reloaded"}),
+        )
+        .await;
+    assert_eq!(summaries(&p), vec!["reload prov-sleep".to_string()]);
+    e.run(
+        "systemd_service",
+        json!({"name": "prov-sleep", "state": "reloaded"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        e.ok("systemctl show -p MainPID --value prov-sleep").await,
+        pid2
+    );
+    let p = e
+        .plan(
+            "systemd_service",
+            json!({"name": "prov-sleep", "state": "tried-restart"}),
+        )
+        .await;
+    assert_eq!(summaries(&p), vec!["restart prov-sleep".to_string()]);
+    assert_eq!(p.result["state"], Value::from("started"));
 
     // stop + disable through the `systemd` alias
     let want = json!({"name": "prov-sleep", "state": "stopped", "enabled": false});
@@ -666,6 +692,16 @@ async fn systemd_service_start_stop_enable_mask() {
         e.sh("systemctl is-enabled prov-sleep").await.1.trim(),
         "disabled"
     );
+
+    // tried-restart leaves a stopped unit alone
+    let p = e
+        .plan(
+            "systemd_service",
+            json!({"name": "prov-sleep", "state": "tried-restart"}),
+        )
+        .await;
+    assert!(p.changes.is_empty(), "{:?}", summaries(&p));
+    assert_eq!(p.result["state"], Value::from("stopped"));
 
     // mask / unmask
     e.converge(

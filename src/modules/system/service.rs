@@ -18,7 +18,7 @@ const SD_DESC: &str = "Controls systemd units. One round trip reads the unit (`s
 returned as `status`) and whether it is enabled (`systemctl is-enabled`); the plan then lists the \
 exact `systemctl` commands, in Ansible's order: daemon-reload, daemon-reexec, mask/unmask, \
 enable/disable, then start/stop/restart/reload. `started`/`stopped` change only when needed; \
-`restarted` and `reloaded` always change (reloaded starts a stopped unit). `daemon_reload` is a \
+`restarted` and `reloaded` always change (both start a stopped unit). `daemon_reload` is a \
 change when the unit's files changed on disk (`NeedDaemonReload`), when the unit is not loaded \
 yet, or when no `name` is given. A missing unit fails (unless only masking it). Returns `name`, \
 `state`, `enabled` and `status` (every property of `systemctl show`, before the change).";
@@ -30,11 +30,17 @@ static SD_OPTS: [OptSpec; 9] = [
         "Unit name (`.service` is implied when there is no suffix).",
     )
     .aliases(&["service", "unit"]),
-    OptSpec::new("state", OptKind::Str, "Desired run state.").choices(&[
+    OptSpec::new(
+        "state",
+        OptKind::Str,
+        "Desired run state (`tried-restart` restarts only a running unit).",
+    )
+    .choices(&[
         "reloaded",
         "restarted",
         "started",
         "stopped",
+        "tried-restart",
     ]),
     OptSpec::new("enabled", OptKind::Bool, "Start the unit on boot."),
     OptSpec::new(
@@ -309,20 +315,15 @@ fn plan_systemd(
             "started" => (!running).then_some("start"),
             "stopped" => (running || active == "deactivating").then_some("stop"),
             "restarted" => Some(if running { "restart" } else { "start" }),
-            _ => Some(if running {
-                "reload-or-restart"
-            } else {
-                "start"
-            }),
+            "tried-restart" => running.then_some("restart"),
+            _ => Some(if running { "reload" } else { "start" }),
         };
-        plan.result.insert(
-            "state".into(),
-            Value::from(if st == "stopped" {
-                "stopped"
-            } else {
-                "started"
-            }),
-        );
+        let final_state = match st.as_str() {
+            "stopped" => "stopped",
+            "tried-restart" if !running => "stopped",
+            _ => "started",
+        };
+        plan.result.insert("state".into(), Value::from(final_state));
         if w.masked == Some(true) && st != "stopped" {
             return Ok(Plan::fail(format!(
                 "Unable to start service {name}: it is masked"
