@@ -448,6 +448,22 @@ async fn apt_update_cache_and_deb() {
         .await;
     assert!(p.changes.is_empty(), "{:?}", summaries(&p));
     assert_eq!(p.result["cache_updated"], Value::from(false));
+    // update_cache with a package to install: refresh first, then install
+    e.ok("DEBIAN_FRONTEND=noninteractive apt-get -y -q purge hello >/dev/null")
+        .await;
+    let want = json!({"name": "hello", "update_cache": true});
+    let p = e.plan("apt", want.clone()).await;
+    assert_eq!(
+        summaries(&p),
+        vec![
+            "update the apt package lists (apt-get update)".to_string(),
+            "install hello".to_string()
+        ]
+    );
+    assert_eq!(result_list(&p, "installed"), vec!["hello".to_string()]);
+    assert_eq!(p.result["cache_updated"], Value::from(true));
+    e.converge("apt", want).await;
+    assert!(e.ok("dpkg -s hello").await.contains("install ok installed"));
 
     // deb: a .deb file on the host
     let deb = e

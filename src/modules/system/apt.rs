@@ -426,7 +426,17 @@ fn sim_change(
         .chain(sim.removes.iter().map(|(n, _, _)| n.clone()))
         .collect();
     if names.is_empty() {
+        // not simulated (the cache is refreshed first): the requested packages
         names = fallback.to_vec();
+        let bare = |f: &String| {
+            let f = f.split(" (").next().unwrap_or(f);
+            Value::from(f.split('=').next().unwrap_or(f))
+        };
+        match verb {
+            "remove" | "purge" => removed.extend(fallback.iter().map(bare)),
+            "install" => installed.extend(fallback.iter().map(bare)),
+            _ => {}
+        }
     }
     let diff = (!sim.is_empty()).then(|| state_diff("packages", &before, &after));
     Change {
