@@ -184,6 +184,8 @@ struct Env {
     reg: Registry,
     /// The task's `environment:`.
     env: Vec<(String, String)>,
+    /// The task's become.
+    become_: Option<prov::connection::Become>,
 }
 
 impl Env {
@@ -193,13 +195,14 @@ impl Env {
             facts: Vars::new(),
             reg: Registry::builtin(),
             env: vec![],
+            become_: None,
         }
     }
     fn ctx(&self, check: bool) -> TaskCtx<'_> {
         TaskCtx {
             host: "lab1",
             conn: &self.conn,
-            become_: None,
+            become_: self.become_.clone(),
             env: self.env.clone(),
             check_mode: check,
             diff_mode: true,
@@ -767,6 +770,60 @@ async fn systemd_service_start_stop_enable_mask() {
         p.failed
     );
     e.ok("rm -f /lib/systemd/system/prov-sleep.service; systemctl daemon-reload")
+        .await;
+}
+
+#[tokio::test]
+async fn systemd_user_scope() {
+    let Some(_lab) = lab("systemd user scope").await else {
+        return;
+    };
+    let mut e = Env::new();
+    // a user manager for `app` (the lab image lacks libpam-systemd, which it needs)
+    e.ok("dpkg -s libpam-systemd >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get -y -q install libpam-systemd >/dev/null 2>&1; \
+          loginctl enable-linger app && for i in $(seq 50); do [ -S /run/user/$(id -u app)/bus ] && break; sleep 0.1; done; \
+          d=/home/app/.config/systemd/user; mkdir -p $d && printf '[Service]\\nExecStart=/bin/sleep infinity\\n\\n[Install]\\nWantedBy=default.target\\n' > $d/prov-user.service && \
+          chown -R app: /home/app/.config")
+        .await;
+    e.become_ = Some(prov::connection::Become {
+        method: prov::connection::BecomeMethod::Sudo,
+        user: "app".into(),
+        password: None,
+        flags: None,
+    });
+    let user_ctl = "sudo -u app XDG_RUNTIME_DIR=/run/user/$(id -u app) systemctl --user";
+    let want = json!({"name": "prov-user", "scope": "user", "state": "started", "enabled": true, "daemon_reload": true});
+    let p = e.plan("systemd_service", want.clone()).await;
+    assert!(p.failed.is_none(), "{:?}", p.failed);
+    let s = summaries(&p);
+    assert!(
+        s.ends_with(&[
+            "enable prov-user".to_string(),
+            "start prov-user".to_string()
+        ]),
+        "{s:?}"
+    );
+    e.converge("systemd_service", want).await;
+    assert_eq!(
+        e.ok(&format!("{user_ctl} is-active prov-user"))
+            .await
+            .trim(),
+        "active"
+    );
+    assert_eq!(
+        e.ok(&format!("{user_ctl} is-enabled prov-user"))
+            .await
+            .trim(),
+        "enabled"
+    );
+    e.converge(
+        "systemd_service",
+        json!({"name": "prov-user", "scope": "user", "state": "stopped", "enabled": false}),
+    )
+    .await;
+    assert_ne!(e.sh(&format!("{user_ctl} is-active prov-user")).await.0, 0);
+    e.become_ = None;
+    e.ok("rm -f /home/app/.config/systemd/user/prov-user.service; loginctl disable-linger app")
         .await;
 }
 

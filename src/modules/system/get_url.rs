@@ -244,6 +244,9 @@ impl Module for GetUrl {
             }
             (alt.clone(), insp.files[1].clone())
         } else {
+            if dest.ends_with('/') {
+                return Ok(Plan::fail(format!("Destination {dest} is not a directory")));
+            }
             if insp.files[2].followed_kind() != Kind::Dir {
                 return Ok(Plan::fail(format!("Destination {parent} does not exist")));
             }
