@@ -23,7 +23,8 @@ then renames it over `dest`: a failed download or a wrong checksum leaves the ol
 Idempotence: when `dest` exists and `checksum` is given, nothing is downloaded if the file's \
 checksum matches; without `checksum` an existing file is kept unless `force: yes`, and then the \
 plan downloads the URL to a temp file (removed at once) to compare checksums, so check mode and \
-the changed status are exact. Headers and credentials (`url_username`/`url_password`) reach curl or wget through stdin and a private temp config file, never the command line. \
+the changed status are exact. Headers and credentials (`url_username`/`url_password`) reach \
+curl or wget through stdin and a private temp config file, never the command line. \
 `dest` naming a folder receives the URL's last path component. Returns `dest`, `url`, \
 `checksum_src`, `checksum_dest`, `mode`, `owner`, `group`, `size` and `state`.",
     options: &[
@@ -329,7 +330,9 @@ impl Module for GetUrl {
             });
             return Ok(plan);
         }
-        if ck.is_none() && !info.exists() {
+        // The force probe above already needed curl or wget.
+        let probed = ck.is_none() && info.exists() && force;
+        if !probed {
             // make sure a tool exists so that check mode fails like the run would
             let out = probe(
                 ctx,
