@@ -1203,11 +1203,15 @@ async fn get_url_checksum_force_and_modes() {
     let p = e.plan("get_url", keep).await;
     assert!(p.changes.is_empty(), "{:?}", summaries(&p));
     // force yes: downloads because the content differs, then is idempotent
-    let force =
-        json!({"url": srv.url("file.txt"), "dest": "/tmp/prov-get/file.txt", "force": true});
+    let force = json!({"url": srv.url("file.txt"), "dest": "/tmp/prov-get/file.txt",
+        "force": true, "backup": true});
     let p = e.plan("get_url", force.clone()).await;
     assert_eq!(p.changes.len(), 1, "{:?}", summaries(&p));
-    e.converge("get_url", force).await;
+    let p = e.converge("get_url", force).await;
+    let backup = p.result["backup_file"].to_string();
+    assert!(backup.starts_with("/tmp/prov-get/file.txt."), "{backup}");
+    assert_eq!(e.ok(&format!("cat '{backup}'")).await, "hello prov\n");
+    e.ok(&format!("rm -f '{backup}'")).await;
     assert_eq!(
         e.ok("cat /tmp/prov-get/file.txt").await,
         "changed upstream\n"

@@ -42,6 +42,12 @@ curl or wget through stdin and a private temp config file, never the command lin
         )
         .default(""),
         OptSpec::new(
+            "backup",
+            OptKind::Bool,
+            "Before replacing `dest`, copy it to `dest.<pid>.<timestamp>~` (returned as `backup_file`).",
+        )
+        .default("no"),
+        OptSpec::new(
             "force",
             OptKind::Bool,
             "Download even when `dest` exists (and replace it when the content differs).",
@@ -384,6 +390,11 @@ impl Module for GetUrl {
         }
         if let Some(g) = &group {
             script.push_str(&format!("chgrp {} \"$t\" || exit 1\n", quote(g)));
+        }
+        if args.bool("backup") && info.exists() {
+            let b = remote::backup_name(&path);
+            script.push_str(&format!("cp -p -- \"$d\" {} || exit 1\n", quote(&b)));
+            plan.result.insert("backup_file".into(), Value::from(b));
         }
         script.push_str("mv -f \"$t\" \"$d\" && t=\n");
         let mut cmd = ctx.cmd(script);
