@@ -1442,3 +1442,115 @@ async fn deb822_and_apt_repository_files() {
     );
     e.ok("rm -f /etc/apt/sources.list.d/prov-fake.list").await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// package on dnf and apk hosts: the lab has none, so the planning (probe script and parsing) runs
+// on the controller against small stand-ins for rpm/dnf/apk answering like the real tools.
+
+const FAKE_RPM: &str = r#"#!/bin/sh
+for a; do n=$a; done
+case "$n" in
+  curl) [ "$2" = --qf ] && echo 7.76.1-26.el9; exit 0 ;;
+  *) echo "package $n is not installed"; exit 1 ;;
+esac
+"#;
+
+const FAKE_DNF: &str = r#"#!/bin/sh
+[ "$2" = check-update ] || exit 2
+shift 2
+for n; do [ "$n" = curl ] && printf '\ncurl.x86_64   7.76.1-29.el9   baseos\n'; done
+exit 100
+"#;
+
+const FAKE_APK: &str = r#"#!/bin/sh
+case "$1" in
+  info) [ "$3" = curl ]; exit $? ;;
+  version) echo "Installed:                                Available:"; shift 3
+    for n; do [ "$n" = curl ] && echo "curl-8.0.0-r0                           < 8.1.0-r0"; done ;;
+esac
+"#;
+
+async fn plan_with_fakes(a: serde_json::Value, fakes: &Path) -> Plan {
+    let conn = prov::connection::local::LocalConnection::new("fake");
+    let facts = Vars::new();
+    let reg = Registry::builtin();
+    let ctx = TaskCtx {
+        host: "fake",
+        conn: &conn,
+        become_: None,
+        env: vec![("PATH".into(), format!("{}:/usr/bin:/bin", fakes.display()))],
+        check_mode: true,
+        diff_mode: true,
+        search_paths: vec![],
+        facts: &facts,
+        render: &NoRender,
+        verbosity: 0,
+    };
+    let m = reg.get("package").unwrap();
+    let args = validate_args(m.doc(), &value_to_vars(&from_json(&a))).unwrap();
+    m.plan(&ctx, &args).await.unwrap()
+}
+
+#[tokio::test]
+async fn package_plans_for_dnf_and_apk() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("prov-sys-fakes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (n, body) in [("rpm", FAKE_RPM), ("dnf", FAKE_DNF), ("apk", FAKE_APK)] {
+        let p = dir.join(n);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let command = |p: &Plan| match &p.changes[0].action {
+        Action::Exec { cmd, .. } => cmd.script.clone(),
+        _ => panic!("expected an Exec"),
+    };
+    // dnf
+    let p = plan_with_fakes(
+        json!({"name": ["curl", "git"], "state": "present", "use": "dnf"}),
+        &dir,
+    )
+    .await;
+    assert_eq!(summaries(&p), vec!["install git".to_string()]);
+    assert_eq!(command(&p), "dnf -y install git");
+    assert!(diffs(&p).contains("-git: (not installed)"), "{}", diffs(&p));
+    let p = plan_with_fakes(
+        json!({"name": ["curl", "git"], "state": "latest", "use": "dnf"}),
+        &dir,
+    )
+    .await;
+    assert_eq!(summaries(&p), vec!["install git; upgrade curl".to_string()]);
+    assert_eq!(command(&p), "dnf -y install git && dnf -y upgrade curl");
+    let p = plan_with_fakes(
+        json!({"name": "curl,git", "state": "absent", "use": "dnf"}),
+        &dir,
+    )
+    .await;
+    assert_eq!(command(&p), "dnf -y remove curl");
+    let p = plan_with_fakes(
+        json!({"name": "curl", "state": "installed", "use": "yum"}),
+        &dir,
+    )
+    .await;
+    assert!(p.changes.is_empty(), "{:?}", summaries(&p));
+    // apk
+    let p = plan_with_fakes(
+        json!({"name": ["curl", "git"], "state": "present", "use": "apk"}),
+        &dir,
+    )
+    .await;
+    assert_eq!(command(&p), "apk add git");
+    let p = plan_with_fakes(
+        json!({"name": ["curl", "git"], "state": "latest", "use": "apk"}),
+        &dir,
+    )
+    .await;
+    assert_eq!(command(&p), "apk add --upgrade curl git");
+    let p = plan_with_fakes(
+        json!({"name": ["curl", "git"], "state": "absent", "use": "apk"}),
+        &dir,
+    )
+    .await;
+    assert_eq!(command(&p), "apk del curl");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -113,7 +113,7 @@ impl Module for Package {
 fn pkg_plan(
     ctx: &TaskCtx<'_>,
     mgr: &str,
-    verb: &str,
+    summary: String,
     line: String,
     changed: &[(String, String, String)],
 ) -> Plan {
@@ -131,9 +131,8 @@ fn pkg_plan(
         .iter()
         .map(|c| (c.0.as_str(), c.2.clone()))
         .collect();
-    let list: Vec<&str> = changed.iter().map(|c| c.0.as_str()).collect();
     plan.change(
-        format!("{verb} {}", list.join(", ")),
+        summary,
         Some(state_diff("packages", &before, &after)),
         exec(ctx, line, true),
     )
@@ -146,7 +145,8 @@ async fn plan_rpm(ctx: &TaskCtx<'_>, mgr: &str, names: &[String], state: &str) -
     let tool = if mgr == "dnf5" { "dnf5" } else { mgr };
     let q = quote_all(names);
     let mut s = format!(
-        "for p in {q}; do v=$(rpm -q --qf '%{{VERSION}}-%{{RELEASE}}\\n' \"$p\" 2>/dev/null | head -n1) && echo \"$p=$v\" || echo \"$p=\"; done\n"
+        "for p in {q}; do if rpm -q \"$p\" >/dev/null 2>&1; then \
+         echo \"$p=$(rpm -q --qf '%{{VERSION}}-%{{RELEASE}}\\n' \"$p\" | head -n1)\"; else echo \"$p=\"; fi; done\n"
     );
     if state == "latest" {
         s.push_str(&format!(
@@ -178,14 +178,33 @@ async fn plan_rpm(ctx: &TaskCtx<'_>, mgr: &str, names: &[String], state: &str) -
             _ => {}
         }
     }
-    let list: Vec<&str> = changed.iter().map(|c| c.0.as_str()).collect();
-    let (verb, sub) = match state {
-        "absent" => ("remove", "remove"),
-        "latest" if changed.iter().all(|c| c.2 == "(latest)") => ("upgrade", "upgrade"),
-        _ => ("install", "install"),
+    let pick = |kind: &str| -> Vec<&str> {
+        changed
+            .iter()
+            .filter(|c| c.2 == kind)
+            .map(|c| c.0.as_str())
+            .collect()
     };
-    let line = format!("{tool} -y {sub} {}", quote_all(&list));
-    Ok(pkg_plan(ctx, mgr, verb, line, &changed))
+    let (install, upgrade, remove) = (pick("(installed)"), pick("(latest)"), pick("(removed)"));
+    let mut parts = Vec::new();
+    let mut summary = Vec::new();
+    for (list, sub) in [
+        (&install, "install"),
+        (&upgrade, "upgrade"),
+        (&remove, "remove"),
+    ] {
+        if !list.is_empty() {
+            parts.push(format!("{tool} -y {sub} {}", quote_all(list)));
+            summary.push(format!("{sub} {}", list.join(", ")));
+        }
+    }
+    Ok(pkg_plan(
+        ctx,
+        mgr,
+        summary.join("; "),
+        parts.join(" && "),
+        &changed,
+    ))
 }
 
 async fn plan_apk(ctx: &TaskCtx<'_>, names: &[String], state: &str) -> Result<Plan> {
@@ -233,5 +252,7 @@ async fn plan_apk(ctx: &TaskCtx<'_>, names: &[String], state: &str) -> Result<Pl
     if names.is_empty() {
         return Err(Error::failed("package: name must not be empty"));
     }
-    Ok(pkg_plan(ctx, "apk", verb, line, &changed))
+    let list: Vec<&str> = changed.iter().map(|c| c.0.as_str()).collect();
+    let summary = format!("{verb} {}", list.join(", "));
+    Ok(pkg_plan(ctx, "apk", summary, line, &changed))
 }
