@@ -1554,3 +1554,71 @@ async fn package_plans_for_dnf_and_apk() {
     assert_eq!(command(&p), "apk del curl");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn service_plans_for_openrc() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("prov-sys-openrc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.display();
+    let rc_service =
+        format!("#!/bin/sh\ncase \"$2\" in status) [ -f {d}/running ] ;; *) exit 0 ;; esac\n");
+    let rc_update = format!(
+        "#!/bin/sh\n[ \"$1\" = show ] && [ -f {d}/enabled ] && echo ' prov-svc | default'\necho ' sshd | default'\n"
+    );
+    for (n, body) in [("rc-service", rc_service), ("rc-update", rc_update)] {
+        let p = dir.join(n);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let conn = prov::connection::local::LocalConnection::new("fake");
+    let facts = Vars::new();
+    let reg = Registry::builtin();
+    let ctx = TaskCtx {
+        host: "fake",
+        conn: &conn,
+        become_: None,
+        env: vec![("PATH".into(), format!("{d}:/usr/bin:/bin"))],
+        check_mode: true,
+        diff_mode: true,
+        search_paths: vec![],
+        facts: &facts,
+        render: &NoRender,
+        verbosity: 0,
+    };
+    let m = reg.get("service").unwrap();
+    let a = json!({"name": "prov-svc", "state": "started", "enabled": true, "use": "openrc"});
+    let args = validate_args(m.doc(), &value_to_vars(&from_json(&a))).unwrap();
+    let p = m.plan(&ctx, &args).await.unwrap();
+    assert_eq!(
+        summaries(&p),
+        vec!["enable prov-svc".to_string(), "start prov-svc".to_string()]
+    );
+    let scripts: Vec<String> = p
+        .changes
+        .iter()
+        .map(|c| match &c.action {
+            Action::Exec { cmd, .. } => cmd.script.clone(),
+            _ => panic!("expected an Exec"),
+        })
+        .collect();
+    assert_eq!(
+        scripts,
+        vec![
+            "rc-update add prov-svc default".to_string(),
+            "rc-service prov-svc start".to_string()
+        ]
+    );
+    std::fs::write(dir.join("running"), "").unwrap();
+    std::fs::write(dir.join("enabled"), "").unwrap();
+    let p = m.plan(&ctx, &args).await.unwrap();
+    assert!(p.changes.is_empty(), "{:?}", summaries(&p));
+    let a = json!({"name": "prov-svc", "state": "stopped", "enabled": false, "use": "openrc"});
+    let args = validate_args(m.doc(), &value_to_vars(&from_json(&a))).unwrap();
+    let p = m.plan(&ctx, &args).await.unwrap();
+    assert_eq!(
+        summaries(&p),
+        vec!["disable prov-svc".to_string(), "stop prov-svc".to_string()]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -484,7 +484,7 @@ fn sysv_probe(name: &str, pattern: Option<&str>) -> String {
         "if command -v rc-update >/dev/null 2>&1; then rc-update show 2>/dev/null | awk '{print $1}' | grep -qx \"$n\" && echo enabled=1\n\
          elif ls /etc/rc[2345].d/S*\"$n\" >/dev/null 2>&1; then echo enabled=1\n\
          elif command -v chkconfig >/dev/null 2>&1; then chkconfig --list \"$n\" 2>/dev/null | grep -q ':on' && echo enabled=1\n\
-         fi\n",
+         fi\ntrue\n",
     );
     s
 }
