@@ -160,7 +160,9 @@ impl Want {
     }
     fn systemctl(&self) -> String {
         match self.scope.as_str() {
-            "user" => "XDG_RUNTIME_DIR=\"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}\" systemctl --user".into(),
+            "user" => {
+                "XDG_RUNTIME_DIR=\"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}\" systemctl --user".into()
+            }
             "global" => "systemctl --global".into(),
             _ => "systemctl".into(),
         }
