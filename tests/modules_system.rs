@@ -467,6 +467,33 @@ async fn apt_update_cache_and_deb() {
     assert_eq!(p.result["cache_updated"], Value::from(true));
     e.converge("apt", want).await;
     assert!(e.ok("dpkg -s hello").await.contains("install ok installed"));
+    // latest with a refresh due: refresh, then upgrade only if the new cache has a newer version
+    let p = e
+        .plan(
+            "apt",
+            json!({"name": "hello", "state": "latest", "update_cache": true}),
+        )
+        .await;
+    assert_eq!(
+        summaries(&p),
+        vec![
+            "update the apt package lists (apt-get update)".to_string(),
+            "upgrade hello if the refreshed cache has a newer version".to_string()
+        ]
+    );
+    e.run(
+        "apt",
+        json!({"name": "hello", "state": "latest", "update_cache": true}),
+    )
+    .await
+    .unwrap();
+    let p = e
+        .plan(
+            "apt",
+            json!({"name": "hello", "state": "latest", "update_cache": true, "cache_valid_time": 3600}),
+        )
+        .await;
+    assert!(p.changes.is_empty(), "{:?}", summaries(&p));
 
     // deb: a .deb file on the host
     let deb = e

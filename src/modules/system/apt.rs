@@ -26,9 +26,10 @@ that stamp (or `/var/lib/apt/lists`) is younger than `cache_valid_time` seconds;
 `cache_valid_time` it is always refreshed. Changed status, as in Ansible: when packages are \
 also given, the task is changed only if packages change (the refresh then runs just before \
 them and `cache_updated` is true); a converged run neither refreshes nor reports changed. When \
-only `update_cache` is requested, the refresh itself is the change. Note that `state: latest` \
-compares with the cache as it is before the refresh; run a separate `update_cache` task \
-first when the cache may be stale.\n\n\
+only `update_cache` is requested, the refresh itself is the change. One exception: with \
+`state: latest` and a refresh due, whether a newer version exists is only known after the \
+refresh, so the plan refreshes and then upgrades the installed packages if needed \
+(`--only-upgrade`), and reports changed; set `cache_valid_time` to keep such runs quiet.\n\n\
 Returns `cache_updated`, `cache_update_time`, `installed` and `removed` (package names apt \
 acts on, dependencies included), and `stdout`/`stderr` of apt-get.",
     options: &[
@@ -572,6 +573,8 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
     // What to do with the named packages.
     let mut to_install: Vec<&Want> = Vec::new();
     let mut to_remove: Vec<&Want> = Vec::new();
+    // state=latest with a cache refresh pending: newer versions can only be known after it
+    let mut maybe_upgrade: Vec<&Want> = Vec::new();
     for w in &wants {
         let cur = dpkg.get(w.base()).cloned().unwrap_or_default();
         let pol = policy.get(w.base()).cloned().unwrap_or_default();
@@ -603,6 +606,8 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
                     };
                 if !ok {
                     to_install.push(w);
+                } else if state == "latest" && need_update {
+                    maybe_upgrade.push(w);
                 }
             }
         }
@@ -643,6 +648,23 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
                 &mut lists,
             ));
         }
+    }
+    if !maybe_upgrade.is_empty() {
+        let specs: Vec<String> = maybe_upgrade.iter().map(|w| w.name.clone()).collect();
+        changes.push(Change {
+            summary: format!(
+                "upgrade {} if the refreshed cache has a newer version",
+                specs.join(", ")
+            ),
+            diff: None,
+            action: apt_action(
+                ctx,
+                format!(
+                    "apt-get {optline} install --only-upgrade {}",
+                    quote_all(&specs)
+                ),
+            ),
+        });
     }
     if !to_remove.is_empty() || (autoremove && (state == "absent" || wants.is_empty())) {
         let specs: Vec<String> = to_remove.iter().map(|w| w.name.clone()).collect();
