@@ -14,6 +14,10 @@
 //! serialized by a static lock (no need for `--test-threads=1`, though it does no harm).
 //! apt tests reach Debian's mirror through the lab's NAT; get_url and deb822_repository use a
 //! `python3 -m http.server` bound to the controller's lab address 192.168.77.1.
+//!
+//! The lab has no dnf, apk or OpenRC host: `package` on those and `service` on OpenRC are only
+//! planned (check mode), on the controller, against small stand-in `rpm`/`dnf`/`apk`/
+//! `rc-service`/`rc-update` scripts that answer like the real tools; these tests need no lab.
 
 #![allow(clippy::result_large_err)] // prov::Error is large by design
 
