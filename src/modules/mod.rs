@@ -6,6 +6,7 @@
 pub mod args;
 pub mod commands;
 pub mod files;
+pub mod system;
 
 pub use args::{Args, ModuleDoc, OptKind, OptSpec, validate_args};
 
@@ -275,4 +276,5 @@ pub fn canonical_name(name: &str) -> &str {
 fn register_builtins(r: &mut Registry) {
     files::register(r);
     commands::register(r);
+    system::register(r);
 }

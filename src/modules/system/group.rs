@@ -1,0 +1,156 @@
+//! `group`: manages groups with groupadd/groupmod/groupdel.
+
+use super::{check_name, exec, probe, quote_all, state_diff};
+use crate::connection::quote;
+use crate::error::{Error, Result};
+use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::value::Value;
+use async_trait::async_trait;
+
+/// The `group` module.
+pub struct Group;
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "group",
+    short: "Manage groups",
+    description: "Creates, changes (gid) and removes groups. One round trip reads the group \
+(`getent group`); changes run `groupadd`, `groupmod -g` or `groupdel`. The diff shows the group \
+before and after. Returns `name`, `state`, `gid` and `system`.",
+    options: &[
+        OptSpec::new("name", OptKind::Str, "Group name.").required(),
+        OptSpec::new("state", OptKind::Str, "Whether the group should exist.")
+            .default("present")
+            .choices(&["present", "absent"]),
+        OptSpec::new("gid", OptKind::Int, "Group id."),
+        OptSpec::new(
+            "system",
+            OptKind::Bool,
+            "Create a system group (only when creating).",
+        )
+        .default("no"),
+        OptSpec::new(
+            "non_unique",
+            OptKind::Bool,
+            "Allow a gid that is already used (`-o`).",
+        )
+        .default("no"),
+        OptSpec::new(
+            "force",
+            OptKind::Bool,
+            "With state=absent, remove it even if it is some user's primary group (`groupdel -f`).",
+        )
+        .default("no"),
+    ],
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    examples: "- group:\n    name: docker\n    gid: 999\n    system: true\n",
+};
+
+#[async_trait]
+impl Module for Group {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let name = args.str("name").unwrap_or_default();
+        check_name("group", "group name", &name)?;
+        if name.contains(':') {
+            return Err(Error::failed(format!("group: invalid group name '{name}'")));
+        }
+        let state = args.str("state").unwrap_or_else(|| "present".into());
+        let out = probe(
+            ctx,
+            format!("getent group {} || true", quote(&name)),
+            &format!("group {name}"),
+        )
+        .await?;
+        let cur_gid = out
+            .lines()
+            .next()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 3)
+            .map(|f| f[2].to_string());
+        let system = args.bool("system");
+        let mut plan = Plan::ok()
+            .with("name", name.as_str())
+            .with("state", state.as_str())
+            .with("system", system);
+        let want_gid = args.int("gid");
+        if state == "absent" {
+            let Some(g) = cur_gid else { return Ok(plan) };
+            let mut cmd = vec!["groupdel".to_string()];
+            if args.bool("force") {
+                cmd.push("-f".into());
+            }
+            cmd.push(name.clone());
+            return Ok(plan.change(
+                format!("remove group {name}"),
+                Some(state_diff(
+                    &name,
+                    &[
+                        ("group", name.clone()),
+                        ("gid", g),
+                        ("state", "present".into()),
+                    ],
+                    &[("group", name.clone()), ("state", "absent".into())],
+                )),
+                exec(ctx, quote_all(&cmd), false),
+            ));
+        }
+        match cur_gid {
+            None => {
+                let mut cmd = vec!["groupadd".to_string()];
+                let mut after = vec![("group", name.clone()), ("state", "present".to_string())];
+                if let Some(g) = want_gid {
+                    cmd.extend(["-g".into(), g.to_string()]);
+                    if args.bool("non_unique") {
+                        cmd.push("-o".into());
+                    }
+                    after.push(("gid", g.to_string()));
+                    plan.result.insert("gid".into(), Value::from(g));
+                }
+                if system {
+                    cmd.push("-r".into());
+                }
+                cmd.push(name.clone());
+                Ok(plan.change(
+                    format!("create group {name}"),
+                    Some(state_diff(
+                        &name,
+                        &[("group", name.clone()), ("state", "absent".into())],
+                        &after,
+                    )),
+                    exec(ctx, quote_all(&cmd), false),
+                ))
+            }
+            Some(g) => {
+                let cur: i64 = g.parse().unwrap_or(-1);
+                match want_gid {
+                    Some(w) if w != cur => {
+                        plan.result.insert("gid".into(), Value::from(w));
+                        let mut cmd = vec!["groupmod".to_string(), "-g".into(), w.to_string()];
+                        if args.bool("non_unique") {
+                            cmd.push("-o".into());
+                        }
+                        cmd.push(name.clone());
+                        Ok(plan.change(
+                            format!("change gid of group {name}: {cur} -> {w}"),
+                            Some(state_diff(
+                                &name,
+                                &[("group", name.clone()), ("gid", g)],
+                                &[("group", name.clone()), ("gid", w.to_string())],
+                            )),
+                            exec(ctx, quote_all(&cmd), false),
+                        ))
+                    }
+                    _ => {
+                        plan.result.insert("gid".into(), Value::from(cur));
+                        Ok(plan)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,649 @@
+//! `systemd_service` (also registered as `systemd`) and `service`: manage services.
+//!
+//! Both share one implementation for systemd hosts: a single round trip runs
+//! `systemctl show NAME` and `systemctl is-enabled NAME`, and the plan lists the `systemctl`
+//! commands to run, in Ansible's order (daemon-reload, daemon-reexec, mask/unmask,
+//! enable/disable, start/stop/restart/reload). `service` also works without systemd, through
+//! OpenRC (`rc-service`/`rc-update`), `/etc/init.d` scripts or the `service` command, with
+//! `update-rc.d`/`chkconfig` for boot-time enabling.
+
+use super::{check_name, exec, kv, probe, sections, state_diff};
+use crate::connection::quote;
+use crate::error::{Error, Result};
+use crate::modules::{Args, Change, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::value::{Value, map_value};
+use async_trait::async_trait;
+
+const SD_DESC: &str = "Controls systemd units. One round trip reads the unit (`systemctl show`, \
+returned as `status`) and whether it is enabled (`systemctl is-enabled`); the plan then lists the \
+exact `systemctl` commands, in Ansible's order: daemon-reload, daemon-reexec, mask/unmask, \
+enable/disable, then start/stop/restart/reload. `started`/`stopped` change only when needed; \
+`restarted` and `reloaded` always change (both start a stopped unit). `daemon_reload` is a \
+change when the unit's files changed on disk (`NeedDaemonReload`), when the unit is not loaded \
+yet, or when no `name` is given. A missing unit fails (unless only masking it). Returns `name`, \
+`state`, `enabled` and `status` (every property of `systemctl show`, before the change).";
+
+static SD_OPTS: [OptSpec; 9] = [
+    OptSpec::new(
+        "name",
+        OptKind::Str,
+        "Unit name (`.service` is implied when there is no suffix).",
+    )
+    .aliases(&["service", "unit"]),
+    OptSpec::new(
+        "state",
+        OptKind::Str,
+        "Desired run state (`tried-restart` restarts only a running unit).",
+    )
+    .choices(&[
+        "reloaded",
+        "restarted",
+        "started",
+        "stopped",
+        "tried-restart",
+    ]),
+    OptSpec::new("enabled", OptKind::Bool, "Start the unit on boot."),
+    OptSpec::new(
+        "masked",
+        OptKind::Bool,
+        "Mask the unit (it cannot be started at all).",
+    ),
+    OptSpec::new(
+        "daemon_reload",
+        OptKind::Bool,
+        "Run `systemctl daemon-reload` first (see the description).",
+    )
+    .default("no")
+    .aliases(&["daemon-reload"]),
+    OptSpec::new(
+        "daemon_reexec",
+        OptKind::Bool,
+        "Run `systemctl daemon-reexec` first (always a change).",
+    )
+    .default("no")
+    .aliases(&["daemon-reexec"]),
+    OptSpec::new("scope", OptKind::Str, "The systemd manager to talk to.")
+        .default("system")
+        .choices(&["system", "user", "global"]),
+    OptSpec::new(
+        "no_block",
+        OptKind::Bool,
+        "Do not wait for the job to finish (`--no-block`).",
+    )
+    .default("no"),
+    OptSpec::new(
+        "force",
+        OptKind::Bool,
+        "Override existing symlinks when enabling (`--force`).",
+    ),
+];
+
+static SD_EXAMPLES: &str = r#"- systemd_service:
+    name: nginx
+    state: started
+    enabled: true
+- systemd:
+    daemon_reload: true
+"#;
+
+static SYSTEMD_SERVICE_DOC: ModuleDoc = ModuleDoc {
+    name: "systemd_service",
+    short: "Manage systemd units",
+    description: SD_DESC,
+    options: &SD_OPTS,
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    examples: SD_EXAMPLES,
+};
+
+static SYSTEMD_DOC: ModuleDoc = ModuleDoc {
+    name: "systemd",
+    short: "Manage systemd units (alias of systemd_service)",
+    description: SD_DESC,
+    options: &SD_OPTS,
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    examples: SD_EXAMPLES,
+};
+
+/// The `systemd_service` module, also registered as `systemd`.
+pub struct Systemd {
+    doc: &'static ModuleDoc,
+}
+
+impl Systemd {
+    /// The module under the name `systemd_service`.
+    pub fn systemd_service() -> Self {
+        Systemd {
+            doc: &SYSTEMD_SERVICE_DOC,
+        }
+    }
+    /// The module under the name `systemd`.
+    pub fn systemd_alias() -> Self {
+        Systemd { doc: &SYSTEMD_DOC }
+    }
+}
+
+/// What a service task asks for.
+#[derive(Debug, Clone, Default)]
+struct Want {
+    name: Option<String>,
+    state: Option<String>,
+    enabled: Option<bool>,
+    masked: Option<bool>,
+    daemon_reload: bool,
+    daemon_reexec: bool,
+    scope: String,
+    no_block: bool,
+    force: bool,
+}
+
+impl Want {
+    fn from_args(module: &str, args: &Args) -> Result<Want> {
+        let name = args.str("name").filter(|n| !n.is_empty());
+        if let Some(n) = &name {
+            check_name(module, "unit name", n)?;
+        }
+        Ok(Want {
+            name,
+            state: args.str("state").filter(|s| !s.is_empty()),
+            enabled: args.opt_bool("enabled"),
+            masked: args.opt_bool("masked"),
+            daemon_reload: args.bool("daemon_reload"),
+            daemon_reexec: args.bool("daemon_reexec"),
+            scope: args.str("scope").unwrap_or_else(|| "system".into()),
+            no_block: args.bool("no_block"),
+            force: args.bool("force"),
+        })
+    }
+    fn systemctl(&self) -> String {
+        match self.scope.as_str() {
+            "user" => {
+                "XDG_RUNTIME_DIR=\"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}\" systemctl --user".into()
+            }
+            "global" => "systemctl --global".into(),
+            _ => "systemctl".into(),
+        }
+    }
+}
+
+/// The part of the inspection script that reads a unit (sections `show` and `enabled`).
+fn systemd_probe(w: &Want) -> String {
+    let mut s = String::new();
+    if w.scope == "user" {
+        s.push_str("[ -n \"$XDG_RUNTIME_DIR\" ] || export XDG_RUNTIME_DIR=/run/user/$(id -u)\n");
+    }
+    if let Some(n) = &w.name {
+        // `show` has no --global; the system manager's view is the best there is.
+        let show = if w.scope == "user" {
+            "systemctl --user"
+        } else {
+            "systemctl"
+        };
+        s.push_str(&format!(
+            "echo @@show\n{show} show -- {n} 2>/dev/null\n\
+             echo @@enabled\nout=$({sc} is-enabled -- {n} 2>/dev/null); echo \"rc=$?\"; echo \"out=$out\"\n",
+            n = quote(n),
+            sc = w.systemctl()
+        ));
+    }
+    s
+}
+
+/// Plans the systemd part from the probe's output sections.
+fn plan_systemd(
+    ctx: &TaskCtx<'_>,
+    w: &Want,
+    sec: &indexmap::IndexMap<String, String>,
+) -> Result<Plan> {
+    let sc = w.systemctl();
+    let mut plan = Plan::ok();
+    let mut changes: Vec<Change> = Vec::new();
+    let cmd = |verb: &str, n: &str| {
+        let nb = if w.no_block { " --no-block" } else { "" };
+        format!("{sc}{nb} {verb} -- {}", quote(n))
+    };
+    if w.daemon_reexec {
+        changes.push(Change {
+            summary: "systemctl daemon-reexec".into(),
+            diff: None,
+            action: exec(ctx, format!("{sc} daemon-reexec"), false),
+        });
+    }
+    let Some(name) = &w.name else {
+        if w.daemon_reload {
+            changes.insert(
+                0,
+                Change {
+                    summary: "systemctl daemon-reload".into(),
+                    diff: None,
+                    action: exec(ctx, format!("{sc} daemon-reload"), false),
+                },
+            );
+        }
+        if w.state.is_some() || w.enabled.is_some() || w.masked.is_some() {
+            return Err(Error::failed(
+                "systemd_service: name is required with state, enabled or masked",
+            ));
+        }
+        plan.changes = changes;
+        return Ok(plan);
+    };
+    let show = kv(sec.get("show").map(String::as_str).unwrap_or(""));
+    let en = kv(sec.get("enabled").map(String::as_str).unwrap_or(""));
+    let prop = |k: &str| show.get(k).map(String::as_str).unwrap_or("");
+    let load = prop("LoadState");
+    let found = !show.is_empty() && load != "not-found";
+    let need_reload = prop("NeedDaemonReload") == "yes" || !found;
+    let status = map_value(
+        show.iter()
+            .map(|(k, v)| (k.as_str(), Value::from(v.as_str()))),
+    );
+    plan.result
+        .insert("name".into(), Value::from(name.as_str()));
+    plan.result.insert("status".into(), status);
+    if w.daemon_reload && need_reload {
+        changes.insert(
+            0,
+            Change {
+                summary: "systemctl daemon-reload".into(),
+                diff: None,
+                action: exec(ctx, format!("{sc} daemon-reload"), false),
+            },
+        );
+    }
+    let en_out = en
+        .get("out")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let en_rc = en
+        .get("rc")
+        .and_then(|r| r.trim().parse::<i32>().ok())
+        .unwrap_or(1);
+    let masked_now = en_out.starts_with("masked") || load == "masked";
+    // A unit not found is only acceptable when masking it or when a daemon-reload may load it.
+    if !found
+        && !masked_now
+        && !w.daemon_reload
+        && w.masked != Some(true)
+        && (w.state.is_some() || w.enabled.is_some())
+    {
+        return Ok(Plan::fail(format!(
+            "Could not find the requested service {name}: no such unit on {}",
+            ctx.host
+        ))
+        .with("name", name.as_str()));
+    }
+    let mut before: Vec<(&str, String)> = Vec::new();
+    let mut after: Vec<(&str, String)> = Vec::new();
+    if let Some(m) = w.masked
+        && m != masked_now
+    {
+        before.push(("masked", masked_now.to_string()));
+        after.push(("masked", m.to_string()));
+        changes.push(Change {
+            summary: format!("{} {name}", if m { "mask" } else { "unmask" }),
+            diff: None,
+            action: exec(ctx, cmd(if m { "mask" } else { "unmask" }, name), false),
+        });
+    }
+    // Like Ansible: rc 0 means enabled, except units that are only `indirect` or an `alias`.
+    let enabled_now = en_rc == 0 && !masked_now && !matches!(en_out.as_str(), "indirect" | "alias");
+    if let Some(e) = w.enabled {
+        plan.result.insert("enabled".into(), Value::from(e));
+        if e != enabled_now {
+            if e && (masked_now && w.masked != Some(false)) {
+                return Ok(Plan::fail(format!(
+                    "Unable to enable service {name}: it is masked"
+                )));
+            }
+            before.push(("enabled", enabled_now.to_string()));
+            after.push(("enabled", e.to_string()));
+            let verb = if e { "enable" } else { "disable" };
+            let f = if w.force { " --force" } else { "" };
+            changes.push(Change {
+                summary: format!("{verb} {name}"),
+                diff: None,
+                action: exec(ctx, format!("{sc}{f} {verb} -- {}", quote(name)), false),
+            });
+        }
+    }
+    if let Some(st) = &w.state {
+        let active = prop("ActiveState");
+        let running = matches!(active, "active" | "activating" | "reloading");
+        let verb = match st.as_str() {
+            "started" => (!running).then_some("start"),
+            "stopped" => (running || active == "deactivating").then_some("stop"),
+            "restarted" => Some(if running { "restart" } else { "start" }),
+            "tried-restart" => running.then_some("restart"),
+            _ => Some(if running { "reload" } else { "start" }),
+        };
+        let final_state = match st.as_str() {
+            "stopped" => "stopped",
+            "tried-restart" if !running => "stopped",
+            _ => "started",
+        };
+        plan.result.insert("state".into(), Value::from(final_state));
+        if w.masked == Some(true) && st != "stopped" {
+            return Ok(Plan::fail(format!(
+                "Unable to start service {name}: it is masked"
+            )));
+        }
+        if let Some(v) = verb {
+            before.push((
+                "state",
+                if active.is_empty() {
+                    "inactive"
+                } else {
+                    active
+                }
+                .to_string(),
+            ));
+            after.push((
+                "state",
+                match v {
+                    "stop" => "inactive".to_string(),
+                    "start" => "active".to_string(),
+                    other => format!("active ({other})"),
+                },
+            ));
+            changes.push(Change {
+                summary: format!("{v} {name}"),
+                diff: None,
+                action: exec(ctx, cmd(v, name), false),
+            });
+        }
+    }
+    // One diff for the whole unit, attached to the first change that alters it.
+    if !before.is_empty()
+        && let Some(c) = changes
+            .iter_mut()
+            .find(|c| !c.summary.starts_with("systemctl daemon"))
+    {
+        c.diff = Some(state_diff(name, &before, &after));
+    }
+    plan.changes = changes;
+    Ok(plan)
+}
+
+#[async_trait]
+impl Module for Systemd {
+    fn doc(&self) -> &'static ModuleDoc {
+        self.doc
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let w = Want::from_args(self.doc.name, args)?;
+        if w.name.is_none() && !w.daemon_reload && !w.daemon_reexec {
+            return Err(Error::failed(format!(
+                "{}: one of name, daemon_reload or daemon_reexec is required",
+                self.doc.name
+            )));
+        }
+        let script = format!(
+            "if [ -d /run/systemd/system ]; then echo systemd=1; else echo systemd=0; fi\n{}",
+            systemd_probe(&w)
+        );
+        let out = probe(ctx, script, "the service").await?;
+        let sec = sections(&out);
+        if kv(&sec[""]).get("systemd").map(String::as_str) != Some("1") && w.scope != "global" {
+            return Ok(Plan::fail(format!(
+                "systemd is not running on {} (use the service module for other init systems)",
+                ctx.host
+            )));
+        }
+        plan_systemd(ctx, &w, &sec)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// service
+
+/// The `service` module.
+pub struct Service;
+
+static SERVICE_DOC: ModuleDoc = ModuleDoc {
+    name: "service",
+    short: "Manage services",
+    description: "Starts, stops, restarts, reloads and enables services. On systemd hosts it is \
+`systemd_service` (one round trip, exact check mode; see `prov doc systemd_service`). Without \
+systemd (or with `use: sysv`/`openrc`) the service's state comes from `rc-service NAME status`, \
+`/etc/init.d/NAME status` or `service NAME status` (or `pattern` searched in the process list) \
+and its boot-time state from `rc-update`, the `/etc/rc?.d/S??NAME` links or `chkconfig`; \
+actions use the same tools (`update-rc.d` or `chkconfig` to enable). `restarted` and \
+`reloaded` always change. Returns `name`, `state`, `enabled` and, on systemd, `status`.",
+    options: &[
+        OptSpec::new("name", OptKind::Str, "Service name.").required(),
+        OptSpec::new("state", OptKind::Str, "Desired run state.").choices(&[
+            "reloaded",
+            "restarted",
+            "started",
+            "stopped",
+        ]),
+        OptSpec::new("enabled", OptKind::Bool, "Start the service on boot."),
+        OptSpec::new(
+            "pattern",
+            OptKind::Str,
+            "Without systemd: a process-list pattern telling whether it runs (when `status` is unreliable).",
+        ),
+        OptSpec::new(
+            "arguments",
+            OptKind::Str,
+            "Without systemd: extra arguments for the init script.",
+        )
+        .aliases(&["args"]),
+        OptSpec::new(
+            "sleep",
+            OptKind::Int,
+            "Without systemd: seconds to wait between stop and start when restarting.",
+        ),
+        OptSpec::new(
+            "runlevel",
+            OptKind::Str,
+            "OpenRC runlevel to enable the service in.",
+        )
+        .default("default"),
+        OptSpec::new(
+            "use",
+            OptKind::Str,
+            "The service manager: `auto` detects it, `sysv` forces init scripts.",
+        )
+        .default("auto")
+        .choices(&["auto", "systemd", "sysv", "openrc", "service"]),
+    ],
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[&["state", "enabled"]],
+    examples: "- service:\n    name: ssh\n    state: started\n    enabled: true\n",
+};
+
+fn sysv_probe(name: &str, pattern: Option<&str>) -> String {
+    let n = quote(name);
+    let mut s = format!(
+        "n={n}\n\
+         command -v rc-service >/dev/null 2>&1 && echo openrc=1\n\
+         [ -x \"/etc/init.d/$n\" ] && echo script=1\n\
+         command -v service >/dev/null 2>&1 && echo service=1\n\
+         command -v update-rc.d >/dev/null 2>&1 && echo updatercd=1\n\
+         command -v chkconfig >/dev/null 2>&1 && echo chkconfig=1\n"
+    );
+    match pattern {
+        Some(p) => s.push_str(&format!(
+            "if ps -eo args 2>/dev/null | grep -v grep | grep -q -- {}; then echo running=1; else echo running=0; fi\n",
+            quote(p)
+        )),
+        None => s.push_str(
+            "if command -v rc-service >/dev/null 2>&1; then rc-service \"$n\" status >/dev/null 2>&1; r=$?\n\
+             elif [ -x \"/etc/init.d/$n\" ]; then \"/etc/init.d/$n\" status >/dev/null 2>&1; r=$?\n\
+             elif command -v service >/dev/null 2>&1; then service \"$n\" status >/dev/null 2>&1; r=$?\n\
+             else r=4; fi\n\
+             if [ $r = 0 ]; then echo running=1; else echo running=0; fi\necho status_rc=$r\n",
+        ),
+    }
+    s.push_str(
+        "if command -v rc-update >/dev/null 2>&1; then rc-update show 2>/dev/null | awk '{print $1}' | grep -qx \"$n\" && echo enabled=1\n\
+         elif ls /etc/rc[2345].d/S*\"$n\" >/dev/null 2>&1; then echo enabled=1\n\
+         elif command -v chkconfig >/dev/null 2>&1; then chkconfig --list \"$n\" 2>/dev/null | grep -q ':on' && echo enabled=1\n\
+         fi\ntrue\n",
+    );
+    s
+}
+
+fn plan_sysv(
+    ctx: &TaskCtx<'_>,
+    args: &Args,
+    name: &str,
+    info: &indexmap::IndexMap<String, String>,
+) -> Result<Plan> {
+    let has = |k: &str| info.get(k).is_some_and(|v| v.trim() == "1");
+    let n = quote(name);
+    let extra = match args.str("arguments").filter(|a| !a.is_empty()) {
+        Some(a) => {
+            let words = crate::modules::commands::split_words("service", &a)?;
+            format!(" {}", super::quote_all(&words))
+        }
+        None => String::new(),
+    };
+    let control = |verb: &str| -> Result<String> {
+        if has("openrc") {
+            Ok(format!("rc-service {n} {verb}{extra}"))
+        } else if has("script") {
+            Ok(format!("/etc/init.d/{n} {verb}{extra}"))
+        } else if has("service") {
+            Ok(format!("service {n} {verb}{extra}"))
+        } else {
+            Err(Error::failed(format!(
+                "service: no init script /etc/init.d/{name} and no service command on {}",
+                ctx.host
+            )))
+        }
+    };
+    let mut plan = Plan::ok().with("name", name);
+    let running = has("running");
+    let enabled = has("enabled");
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    let mut changes = Vec::new();
+    if let Some(e) = args.opt_bool("enabled") {
+        plan.result.insert("enabled".into(), Value::from(e));
+        if e != enabled {
+            let line = if has("openrc") {
+                let rl = quote(&args.str("runlevel").unwrap_or_else(|| "default".into()));
+                format!("rc-update {} {n} {rl}", if e { "add" } else { "del" })
+            } else if has("updatercd") {
+                if e {
+                    format!(
+                        "if ls /etc/rc?.d/[SK]??{n} >/dev/null 2>&1; then update-rc.d {n} enable; else update-rc.d {n} defaults; fi"
+                    )
+                } else {
+                    format!("update-rc.d {n} disable")
+                }
+            } else if has("chkconfig") {
+                format!("chkconfig {n} {}", if e { "on" } else { "off" })
+            } else {
+                return Ok(Plan::fail(format!(
+                    "service: no tool to enable services on {} (rc-update, update-rc.d or chkconfig)",
+                    ctx.host
+                )));
+            };
+            before.push(("enabled", enabled.to_string()));
+            after.push(("enabled", e.to_string()));
+            changes.push(Change {
+                summary: format!("{} {name}", if e { "enable" } else { "disable" }),
+                diff: None,
+                action: exec(ctx, line, false),
+            });
+        }
+    }
+    if let Some(st) = args.str("state").filter(|s| !s.is_empty()) {
+        plan.result.insert(
+            "state".into(),
+            Value::from(if st == "stopped" {
+                "stopped"
+            } else {
+                "started"
+            }),
+        );
+        let line = match st.as_str() {
+            "started" if !running => Some(control("start")?),
+            "stopped" if running => Some(control("stop")?),
+            "restarted" => Some(match args.int("sleep") {
+                Some(s) if running => {
+                    format!("{} ; sleep {s}; {}", control("stop")?, control("start")?)
+                }
+                _ if running => control("restart")?,
+                _ => control("start")?,
+            }),
+            "reloaded" => Some(if running {
+                control("reload")?
+            } else {
+                control("start")?
+            }),
+            _ => None,
+        };
+        if let Some(l) = line {
+            before.push((
+                "state",
+                if running { "running" } else { "stopped" }.to_string(),
+            ));
+            after.push((
+                "state",
+                if st == "stopped" {
+                    "stopped"
+                } else {
+                    "running"
+                }
+                .to_string(),
+            ));
+            changes.push(Change {
+                summary: format!("{st} {name}")
+                    .replace("started", "start")
+                    .replace("stopped", "stop"),
+                diff: None,
+                action: exec(ctx, l, false),
+            });
+        }
+    }
+    if let Some(c) = changes.first_mut() {
+        c.diff = Some(state_diff(name, &before, &after));
+    }
+    plan.changes = changes;
+    Ok(plan)
+}
+
+#[async_trait]
+impl Module for Service {
+    fn doc(&self) -> &'static ModuleDoc {
+        &SERVICE_DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let w = Want::from_args("service", args)?;
+        let name = w.name.clone().unwrap_or_default();
+        let pattern = args.str("pattern").filter(|p| !p.is_empty());
+        let use_ = args.str("use").unwrap_or_else(|| "auto".into());
+        let sd = systemd_probe(&w);
+        let sv = sysv_probe(&name, pattern.as_deref());
+        let script = match use_.as_str() {
+            "auto" | "systemd" => format!(
+                "if [ -d /run/systemd/system ]; then echo mgr=systemd\n{sd}else echo mgr=sysv\n{sv}fi\n"
+            ),
+            _ => format!("echo mgr=sysv\n{sv}"),
+        };
+        let out = probe(ctx, script, "the service").await?;
+        let sec = sections(&out);
+        let head = kv(&sec[""]);
+        if head.get("mgr").map(String::as_str) == Some("systemd") {
+            return plan_systemd(ctx, &w, &sec);
+        }
+        if use_ == "systemd" {
+            return Ok(Plan::fail(format!(
+                "systemd is not running on {}",
+                ctx.host
+            )));
+        }
+        plan_sysv(ctx, args, &name, &head)
+    }
+}

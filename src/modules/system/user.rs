@@ -1,0 +1,618 @@
+//! `user`: manages user accounts with useradd/usermod/userdel.
+
+use super::{check_name, exec, kv, probe, quote_all, sections, state_diff};
+use crate::connection::{Stdin, quote};
+use crate::error::{Error, Result};
+use crate::modules::{Action, Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::value::Value;
+use async_trait::async_trait;
+
+/// The `user` module.
+pub struct User;
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "user",
+    short: "Manage user accounts",
+    description: "Creates, changes and removes users. One round trip reads the account \
+(`getent passwd`), its groups (`id -Gn`, `id -gn`), the groups it should be in (`getent group`, \
+so a missing group fails in check mode too) and, when `password` is given, the current hash \
+(`getent shadow`). Changes run `useradd`, `usermod` or `userdel` with every argument quoted; \
+`groups` with `append: no` sets exactly these supplementary groups, with `append: yes` only adds. \
+`password` must already be hashed (e.g. with the `password_hash` filter); it is set with \
+`chpasswd -e` through stdin, so it never appears in a command line, a summary, a diff or the \
+result (`password` is returned as `NOT_LOGGING_PASSWORD`). `password_lock` and `expires` are \
+compared with the shadow entry too. The diff lists the account's fields \
+before and after.",
+    options: &[
+        OptSpec::new("name", OptKind::Str, "User name.")
+            .required()
+            .aliases(&["user"]),
+        OptSpec::new("state", OptKind::Str, "Whether the account should exist.")
+            .default("present")
+            .choices(&["present", "absent"]),
+        OptSpec::new("uid", OptKind::Int, "User id."),
+        OptSpec::new(
+            "non_unique",
+            OptKind::Bool,
+            "Allow a uid that is already used (`-o`).",
+        )
+        .default("no"),
+        OptSpec::new("group", OptKind::Str, "Primary group (name or gid)."),
+        OptSpec::new(
+            "groups",
+            OptKind::List,
+            "Supplementary groups (list or comma-separated); an empty value removes all (unless append).",
+        ),
+        OptSpec::new(
+            "append",
+            OptKind::Bool,
+            "Add `groups` to the current ones instead of replacing them.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "system",
+            OptKind::Bool,
+            "Create a system account (only when creating).",
+        )
+        .default("no"),
+        OptSpec::new("shell", OptKind::Str, "Login shell."),
+        OptSpec::new("home", OptKind::Path, "Home directory."),
+        OptSpec::new(
+            "create_home",
+            OptKind::Bool,
+            "Create the home directory when creating the user.",
+        )
+        .default("yes")
+        .aliases(&["createhome"]),
+        OptSpec::new(
+            "move_home",
+            OptKind::Bool,
+            "When `home` changes, move the old home's content there.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "password",
+            OptKind::Str,
+            "The password hash (crypt format, e.g. `$6$...`), never a clear-text password.",
+        ),
+        OptSpec::new(
+            "update_password",
+            OptKind::Str,
+            "`always` updates a differing password, `on_create` sets it only for new users.",
+        )
+        .default("always")
+        .choices(&["always", "on_create"]),
+        OptSpec::new("comment", OptKind::Str, "The GECOS field (full name)."),
+        OptSpec::new(
+            "password_lock",
+            OptKind::Bool,
+            "Lock (`usermod -L`) or unlock (`usermod -U`) the password.",
+        ),
+        OptSpec::new(
+            "expires",
+            OptKind::Float,
+            "Account expiry as seconds since the epoch (UTC day precision); a negative value removes it.",
+        ),
+        OptSpec::new(
+            "remove",
+            OptKind::Bool,
+            "With state=absent, also remove the home directory and mail spool (`userdel -r`).",
+        )
+        .default("no"),
+        OptSpec::new(
+            "force",
+            OptKind::Bool,
+            "With state=absent, remove even if logged in (`userdel -f`).",
+        )
+        .default("no"),
+    ],
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    examples: r#"- user:
+    name: deploy
+    shell: /bin/bash
+    groups: [sudo, docker]
+    append: true
+- user:
+    name: olduser
+    state: absent
+    remove: true
+"#,
+};
+
+/// An account as `getent passwd` shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Account {
+    uid: String,
+    gid: String,
+    comment: String,
+    home: String,
+    shell: String,
+}
+
+fn parse_passwd(text: &str) -> Option<Account> {
+    let line = text.lines().next()?;
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() < 7 {
+        return None;
+    }
+    Some(Account {
+        uid: f[2].into(),
+        gid: f[3].into(),
+        comment: f[4].into(),
+        home: f[5].into(),
+        shell: f[6].into(),
+    })
+}
+
+/// Known groups from `getent group` lines: (name, gid).
+fn parse_groups(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3).then(|| (f[0].to_string(), f[2].to_string()))
+        })
+        .collect()
+}
+
+fn group_known(known: &[(String, String)], g: &str) -> bool {
+    known.iter().any(|(n, id)| n == g || id == g)
+}
+
+/// The change setting a password hash with `chpasswd -e` (hash on stdin only).
+/// `post` runs last (locking or unlocking the password).
+fn with_password(
+    ctx: &TaskCtx<'_>,
+    script: String,
+    name: &str,
+    hash: Option<&str>,
+    post: Option<String>,
+) -> Action {
+    let mut cmd = ctx.cmd(script);
+    if let Some(h) = hash {
+        cmd.script.push_str(" && chpasswd -e");
+        cmd.stdin = Stdin::Bytes(format!("{name}:{h}\n").into_bytes());
+    }
+    if let Some(p) = post {
+        cmd.script.push_str(&format!(" && {p}"));
+    }
+    Action::Exec {
+        cmd,
+        capture: false,
+        fail_on_rc: true,
+    }
+}
+
+/// A day number since the epoch as `YYYY-MM-DD` (proleptic Gregorian, UTC).
+fn ymd(days: i64) -> String {
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The `-e` argument of useradd for `expires` (None: no expiry).
+fn expiry_date(exp: f64) -> Option<String> {
+    (exp >= 0.0).then(|| ymd((exp / 86400.0).floor() as i64))
+}
+
+#[async_trait]
+impl Module for User {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let name = args.str("name").unwrap_or_default();
+        check_name("user", "user name", &name)?;
+        if name.contains(':') {
+            return Err(Error::failed(format!("user: invalid user name '{name}'")));
+        }
+        let state = args.str("state").unwrap_or_else(|| "present".into());
+        let password = args.str("password").filter(|p| !p.is_empty());
+        if let Some(p) = &password
+            && (p.contains(':') || p.contains('\n'))
+        {
+            return Err(Error::failed(
+                "user: password must be a crypt hash (it contains ':' or a newline)",
+            ));
+        }
+        let group = args.str("group").filter(|g| !g.is_empty());
+        let groups_given = args.has("groups");
+        let groups: Vec<String> = args.list_str("groups");
+        for g in group.iter().chain(groups.iter()) {
+            check_name("user", "group name", g)?;
+        }
+        let n = quote(&name);
+        let mut s = format!(
+            "n={n}\ncommand -v useradd >/dev/null 2>&1 && echo useradd=1\n\
+             echo @@passwd\ngetent passwd \"$n\"\n\
+             echo @@groups\nid -Gn \"$n\" 2>/dev/null\n\
+             echo @@pgroup\nid -gn \"$n\" 2>/dev/null\n"
+        );
+        let lock = args.opt_bool("password_lock");
+        let expires = args.float("expires");
+        if password.is_some() || lock.is_some() || expires.is_some() {
+            s.push_str("echo @@shadow\ngetent shadow \"$n\" 2>/dev/null\n");
+        }
+        let wanted_groups: Vec<&String> = group.iter().chain(groups.iter()).collect();
+        if !wanted_groups.is_empty() {
+            s.push_str(&format!(
+                "echo @@known\ngetent group {} 2>/dev/null\n",
+                quote_all(&wanted_groups)
+            ));
+        }
+        s.push_str("echo @@end\n");
+        let out = probe(ctx, s, &format!("user {name}")).await?;
+        let sec = sections(&out);
+        let get = |k: &str| sec.get(k).map(String::as_str).unwrap_or("");
+        let account = parse_passwd(get("passwd"));
+        let mut plan = Plan::ok()
+            .with("name", name.as_str())
+            .with("state", state.as_str());
+        if password.is_some() {
+            plan.result
+                .insert("password".into(), Value::from("NOT_LOGGING_PASSWORD"));
+        }
+        if state == "absent" {
+            if let Some(a) = account {
+                let mut cmd = vec!["userdel".to_string()];
+                if args.bool("remove") {
+                    cmd.push("-r".into());
+                }
+                if args.bool("force") {
+                    cmd.push("-f".into());
+                }
+                cmd.push(name.clone());
+                plan.result
+                    .insert("remove".into(), Value::from(args.bool("remove")));
+                return Ok(plan.change(
+                    format!(
+                        "remove user {name}{}",
+                        if args.bool("remove") {
+                            " and its home"
+                        } else {
+                            ""
+                        }
+                    ),
+                    Some(state_diff(
+                        &name,
+                        &[
+                            ("user", name.clone()),
+                            ("uid", a.uid),
+                            ("state", "present".into()),
+                        ],
+                        &[("user", name.clone()), ("state", "absent".into())],
+                    )),
+                    exec(ctx, quote_all(&cmd), false),
+                ));
+            }
+            return Ok(plan);
+        }
+        if !kv(get("")).contains_key("useradd") {
+            return Ok(Plan::fail(format!(
+                "useradd is not available on {} (install the passwd/shadow package)",
+                ctx.host
+            )));
+        }
+        let known = parse_groups(get("known"));
+        if let Some(g) = &group
+            && !group_known(&known, g)
+        {
+            return Ok(Plan::fail(format!("Group {g} does not exist")));
+        }
+        for g in &groups {
+            if !group_known(&known, g) {
+                return Ok(Plan::fail(format!("Group {g} does not exist")));
+            }
+        }
+        // Normalise wanted supplementary groups to names (they may be gids).
+        let gname = |g: &str| {
+            known
+                .iter()
+                .find(|(n, id)| n == g || id == g)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_else(|| g.to_string())
+        };
+        let want_groups: Vec<String> = groups.iter().map(|g| gname(g)).collect();
+        let uid = args.int("uid");
+        let shell = args.str("shell").filter(|s| !s.is_empty());
+        let home = args.str("home").filter(|s| !s.is_empty());
+        let comment = args.str("comment");
+        let Some(a) = account else {
+            // Create.
+            let mut cmd: Vec<String> = vec!["useradd".into()];
+            if let Some(u) = uid {
+                cmd.extend(["-u".into(), u.to_string()]);
+                if args.bool("non_unique") {
+                    cmd.push("-o".into());
+                }
+            }
+            if let Some(g) = &group {
+                cmd.extend(["-g".into(), g.clone()]);
+            }
+            if !want_groups.is_empty() {
+                cmd.extend(["-G".into(), want_groups.join(",")]);
+            }
+            if let Some(v) = &shell {
+                cmd.extend(["-s".into(), v.clone()]);
+            }
+            if let Some(v) = &home {
+                cmd.extend(["-d".into(), v.clone()]);
+            }
+            if let Some(v) = &comment {
+                cmd.extend(["-c".into(), v.clone()]);
+            }
+            if args.bool("system") {
+                cmd.push("-r".into());
+            }
+            if let Some(d) = expires.and_then(expiry_date) {
+                cmd.extend(["-e".into(), d]);
+            }
+            cmd.push(if args.bool("create_home") { "-m" } else { "-M" }.into());
+            cmd.push(name.clone());
+            let mut after = vec![("user", name.clone()), ("state", "present".to_string())];
+            if let Some(u) = uid {
+                after.push(("uid", u.to_string()));
+            }
+            if let Some(g) = &group {
+                after.push(("group", g.clone()));
+            }
+            if !want_groups.is_empty() {
+                after.push(("groups", want_groups.join(",")));
+            }
+            if let Some(v) = &shell {
+                after.push(("shell", v.clone()));
+            }
+            if let Some(v) = &home {
+                after.push(("home", v.clone()));
+            }
+            if let Some(v) = &comment {
+                after.push(("comment", v.clone()));
+            }
+            if password.is_some() {
+                after.push(("password", "(set)".into()));
+            }
+            if let Some(d) = expires.and_then(expiry_date) {
+                after.push(("expires", d));
+            }
+            let post = match lock {
+                Some(true) => Some(format!("usermod -L {}", quote(&name))),
+                _ => None,
+            };
+            plan.result
+                .insert("system".into(), Value::from(args.bool("system")));
+            plan.result
+                .insert("create_home".into(), Value::from(args.bool("create_home")));
+            if !want_groups.is_empty() {
+                plan.result
+                    .insert("groups".into(), Value::from(want_groups.join(",")));
+            }
+            for (k, v) in [("shell", &shell), ("home", &home), ("comment", &comment)] {
+                if let Some(v) = v {
+                    plan.result.insert(k.into(), Value::from(v.as_str()));
+                }
+            }
+            return Ok(plan.change(
+                format!("create user {name}"),
+                Some(state_diff(
+                    &name,
+                    &[("user", name.clone()), ("state", "absent".into())],
+                    &after,
+                )),
+                with_password(ctx, quote_all(&cmd), &name, password.as_deref(), post),
+            ));
+        };
+        // Modify.
+        let pgroup = get("pgroup").trim().to_string();
+        let mut cur_groups: Vec<String> = get("groups")
+            .split_whitespace()
+            .filter(|g| *g != pgroup)
+            .map(str::to_string)
+            .collect();
+        cur_groups.sort();
+        cur_groups.dedup();
+        let mut cmd: Vec<String> = vec!["usermod".into()];
+        let mut before: Vec<(&str, String)> = Vec::new();
+        let mut after: Vec<(&str, String)> = Vec::new();
+        if let Some(u) = uid
+            && u.to_string() != a.uid
+        {
+            cmd.extend(["-u".into(), u.to_string()]);
+            if args.bool("non_unique") {
+                cmd.push("-o".into());
+            }
+            before.push(("uid", a.uid.clone()));
+            after.push(("uid", u.to_string()));
+        }
+        if let Some(g) = &group {
+            let same = if g.bytes().all(|c| c.is_ascii_digit()) {
+                *g == a.gid
+            } else {
+                *g == pgroup
+            };
+            if !same {
+                cmd.extend(["-g".into(), g.clone()]);
+                before.push(("group", pgroup.clone()));
+                after.push(("group", g.clone()));
+            }
+        }
+        let mut final_groups = cur_groups.clone();
+        if groups_given {
+            let mut want: Vec<String> = want_groups
+                .iter()
+                .filter(|g| **g != pgroup)
+                .cloned()
+                .collect();
+            want.sort();
+            want.dedup();
+            let append = args.bool("append");
+            let missing: Vec<&String> = want.iter().filter(|g| !cur_groups.contains(g)).collect();
+            let differs = if append {
+                !missing.is_empty()
+            } else {
+                want != cur_groups
+            };
+            if differs {
+                if append {
+                    cmd.push("-a".into());
+                    final_groups.extend(missing.iter().map(|g| (*g).clone()));
+                    final_groups.sort();
+                } else {
+                    final_groups = want.clone();
+                }
+                cmd.extend(["-G".into(), want.join(",")]);
+                before.push(("groups", cur_groups.join(",")));
+                after.push(("groups", final_groups.join(",")));
+            }
+        }
+        if let Some(v) = &shell
+            && *v != a.shell
+        {
+            cmd.extend(["-s".into(), v.clone()]);
+            before.push(("shell", a.shell.clone()));
+            after.push(("shell", v.clone()));
+        }
+        if let Some(v) = &home
+            && *v != a.home
+        {
+            cmd.extend(["-d".into(), v.clone()]);
+            if args.bool("move_home") {
+                cmd.push("-m".into());
+            }
+            before.push(("home", a.home.clone()));
+            after.push(("home", v.clone()));
+        }
+        if let Some(v) = &comment
+            && *v != a.comment
+        {
+            cmd.extend(["-c".into(), v.clone()]);
+            before.push(("comment", a.comment.clone()));
+            after.push(("comment", v.clone()));
+        }
+        let shadow: Vec<&str> = get("shadow").trim().split(':').collect();
+        let cur_hash = shadow.get(1).copied().unwrap_or("");
+        let locked = cur_hash.starts_with('!');
+        let set_pw = match &password {
+            Some(p) if args.str("update_password").as_deref() != Some("on_create") => {
+                let cur = if lock == Some(true) {
+                    cur_hash.trim_start_matches('!')
+                } else {
+                    cur_hash
+                };
+                cur != p.as_str()
+            }
+            _ => false,
+        };
+        if set_pw {
+            before.push(("password", "(hidden)".into()));
+            after.push(("password", "(changed)".into()));
+        }
+        if let Some(exp) = expires {
+            let cur_days = shadow.get(7).and_then(|d| d.trim().parse::<i64>().ok());
+            let want_days = (exp >= 0.0).then(|| (exp / 86400.0).floor() as i64);
+            if cur_days != want_days {
+                let fmt = |d: Option<i64>| d.map(ymd).unwrap_or_else(|| "never".to_string());
+                cmd.extend(["-e".into(), want_days.map(ymd).unwrap_or_default()]);
+                before.push(("expires", fmt(cur_days)));
+                after.push(("expires", fmt(want_days)));
+            }
+        }
+        // after a new password is set, the account is unlocked
+        let locked_after_pw = locked && !set_pw;
+        let post = match lock {
+            Some(true) if !locked_after_pw => Some(format!("usermod -L {}", quote(&name))),
+            Some(false) if locked && !set_pw => Some(format!("usermod -U {}", quote(&name))),
+            _ => None,
+        };
+        if let Some(l) = lock
+            && post.is_some()
+            && (l != locked || set_pw)
+        {
+            before.push(("password_lock", locked.to_string()));
+            after.push(("password_lock", l.to_string()));
+        }
+        let get_final = |k: &str, cur: &str| {
+            after
+                .iter()
+                .find(|(x, _)| *x == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| cur.to_string())
+        };
+        plan.result.insert(
+            "uid".into(),
+            Value::from(get_final("uid", &a.uid).parse::<i64>().unwrap_or(0)),
+        );
+        plan.result.insert(
+            "group".into(),
+            Value::from(a.gid.parse::<i64>().unwrap_or(0)),
+        );
+        plan.result
+            .insert("groups".into(), Value::from(final_groups.join(",")));
+        plan.result
+            .insert("shell".into(), Value::from(get_final("shell", &a.shell)));
+        plan.result
+            .insert("home".into(), Value::from(get_final("home", &a.home)));
+        plan.result.insert(
+            "comment".into(),
+            Value::from(get_final("comment", &a.comment)),
+        );
+        plan.result
+            .insert("append".into(), Value::from(args.bool("append")));
+        plan.result
+            .insert("move_home".into(), Value::from(args.bool("move_home")));
+        if before.is_empty() {
+            return Ok(plan);
+        }
+        let fields: Vec<&str> = after.iter().map(|(k, _)| *k).collect();
+        let script = if cmd.len() > 1 {
+            cmd.push(name.clone());
+            quote_all(&cmd)
+        } else {
+            "true".into()
+        };
+        let mut diff_before = vec![("user", name.clone())];
+        diff_before.extend(before);
+        let mut diff_after = vec![("user", name.clone())];
+        diff_after.extend(after.clone());
+        Ok(plan.change(
+            format!("change user {name}: {}", fields.join(", ")),
+            Some(state_diff(&name, &diff_before, &diff_after)),
+            with_password(
+                ctx,
+                script,
+                &name,
+                password.as_deref().filter(|_| set_pw),
+                post,
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_passwd_and_groups() {
+        let a = parse_passwd("bob:x:1001:1001:Bob,,,:/home/bob:/bin/bash\n").unwrap();
+        assert_eq!(a.uid, "1001");
+        assert_eq!(a.comment, "Bob,,,");
+        assert_eq!(a.shell, "/bin/bash");
+        assert!(parse_passwd("").is_none());
+        let g = parse_groups("sudo:x:27:bob\nusers:x:100:\n");
+        assert!(group_known(&g, "sudo"));
+        assert!(group_known(&g, "100"));
+        assert!(!group_known(&g, "docker"));
+        assert_eq!(ymd(0), "1970-01-01");
+        assert_eq!(ymd(19723), "2024-01-01");
+        assert_eq!(ymd(11016), "2000-02-29");
+    }
+}
