@@ -106,10 +106,14 @@ pub(crate) struct FileWrite {
 
 /// Where a file goes: `dest`, or `dest/<name>` when dest ends in `/` or is a folder.
 /// Returns (path, its info, the dest folder to create first).
+///
+/// In check mode a missing parent folder is not an error: an earlier task of the same run would
+/// have created it, so the file is planned as new.
 fn resolve_dest(
     dest: &str,
     name: Option<&str>,
     infos: &[FileInfo],
+    check_mode: bool,
 ) -> Result<(String, FileInfo, Option<String>)> {
     let into_dir = dest.ends_with('/') || infos[0].followed_kind() == Kind::Dir;
     if into_dir {
@@ -136,7 +140,7 @@ fn resolve_dest(
         Ok((join(dest, name), infos[1].clone(), create))
     } else {
         let parent = infos.last().expect("parent inspected");
-        if parent.followed_kind() != Kind::Dir {
+        if parent.followed_kind() != Kind::Dir && !(check_mode && !parent.exists()) {
             return Err(Error::failed(format!(
                 "Destination directory {} does not exist",
                 parent_of(dest)
@@ -157,7 +161,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
     paths.push(parent_of(dest));
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
-    let (path, info, mkdir) = resolve_dest(dest, w.src_name.as_deref(), &insp.files)?;
+    let (path, info, mkdir) = resolve_dest(dest, w.src_name.as_deref(), &insp.files, ctx.check_mode)?;
     let mut plan = Plan::ok();
     if info.followed_kind() == Kind::Dir {
         return Ok(Plan::fail(format!("{path} is a directory")));
@@ -620,7 +624,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
     if sinfo.checksum.is_none() {
         return Ok(Plan::fail(format!("Source {src} is not readable")));
     }
-    let (path, info, mkdir) = resolve_dest(&dest, Some(&name), &insp.files[1..])?;
+    let (path, info, mkdir) = resolve_dest(&dest, Some(&name), &insp.files[1..], ctx.check_mode)?;
     if info.followed_kind() == Kind::Dir {
         return Ok(Plan::fail(format!("{path} is a directory")));
     }
