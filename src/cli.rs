@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run playbooks (like ansible-playbook).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate playbooks without connecting to any host.
     Check(CheckArgs),
     /// Show the inventory (like ansible-inventory).
@@ -223,7 +223,7 @@ pub fn main() -> i32 {
 async fn dispatch(cli: Cli) -> Result<i32> {
     let cfg = Config::load()?;
     match cli.command {
-        Command::Run(a) => run(a, &cfg).await,
+        Command::Run(a) => run(*a, &cfg).await,
         Command::Check(a) => check(a, &cfg),
         Command::Inventory(a) => inventory(a, &cfg),
         Command::Doc(a) => doc(a),
@@ -562,7 +562,10 @@ fn ssh_options(
     };
     let host_key_checking = match &c.host_key_checking {
         Some(v) => Some(policy(v)?),
-        None => match cfg.values.get(&("defaults".to_string(), "host_key_checking".to_string())) {
+        None => match cfg
+            .values
+            .get(&("defaults".to_string(), "host_key_checking".to_string()))
+        {
             Some(v) => Some(policy(v)?),
             None => None,
         },

@@ -115,7 +115,9 @@ fn facts_modules_converge_and_handlers_over_ssh() {
 "#,
         );
     // Start from bare hosts even if an earlier run of this test stopped half way.
-    sh("for h in lab1 lab2 lab3; do ssh -F tests/lab/.state/ssh_config $h rm -rf /tmp/prov-lab-converge /tmp/prov-lab-other; done");
+    sh(
+        "for h in lab1 lab2 lab3; do ssh -F tests/lab/.state/ssh_config $h rm -rf /tmp/prov-lab-converge /tmp/prov-lab-other; done",
+    );
     let t = Instant::now();
     let first = prov(&p, &["run", "site.yml", "-i", &inv()]);
     first.success();

@@ -347,14 +347,19 @@ async fn copy_src_to_folders_and_trailing_slash() {
     e.converge("copy", json!({"src": "hello.txt", "dest": e.p("out2")}))
         .await;
     assert_eq!(e.read("out2/hello.txt"), "hi there\n");
-    // a missing parent folder is an error
-    let p = e
-        .plan(
+    // a missing parent folder is an error on a real run...
+    let args = e
+        .args(
             "copy",
             json!({"src": "hello.txt", "dest": e.p("nope/x.txt")}),
         )
-        .await;
-    let err = p.unwrap_err();
+        .unwrap();
+    let copy = e.reg.get("copy").unwrap();
+    // ...while check mode plans the file as new (an earlier task would create the folder)
+    let planned = copy.plan(&e.ctx(true), &args).await.unwrap();
+    assert_eq!(planned.changes.len(), 1, "{planned:?}");
+    assert!(planned.changes[0].summary.starts_with("create "));
+    let err = copy.plan(&e.ctx(false), &args).await.unwrap_err();
     assert!(
         err.msg.contains("Destination directory") && err.msg.contains("does not exist"),
         "{}",

@@ -246,9 +246,7 @@ pub trait Connection: Send + Sync {
             if s.contains(p.as_str()) {
                 out.stderr = s.replace(p.as_str(), "").into_bytes();
             }
-            if out.rc != 0
-                && (s.contains("incorrect password") || s.contains("Sorry, try again"))
-            {
+            if out.rc != 0 && (s.contains("incorrect password") || s.contains("Sorry, try again")) {
                 return Err(Error::failed(format!(
                     "become (sudo) failed on {}: incorrect become password",
                     self.host()

@@ -270,7 +270,7 @@ impl Module for BlockInFile {
                 path: &target,
                 info: &write_info,
                 before: content.as_deref(),
-                data: result.as_bytes(),
+                data: &super::remote::Content::Bytes(result.clone().into_bytes()),
                 attrs: &attrs,
                 backup: args.bool("backup"),
                 validate,

@@ -3,7 +3,7 @@
 
 use super::remote::{
     self, Attrs, FileInfo, Kind, Write, basename, check_validate, exec, fmt_mode, join, parent_of,
-    plan_write, resolve_mode, sha256_hex, validate_mode,
+    plan_write, resolve_mode, validate_mode,
 };
 use crate::connection::quote;
 use crate::error::{Error, Result};
@@ -97,7 +97,7 @@ pub(crate) struct FileWrite {
     pub dest: String,
     pub src_name: Option<String>,
     pub src_label: Option<String>,
-    pub data: Vec<u8>,
+    pub data: super::remote::Content,
     pub attrs: Attrs,
     pub backup: bool,
     pub force: bool,
@@ -140,7 +140,7 @@ fn resolve_dest(
         Ok((join(dest, name), infos[1].clone(), create))
     } else {
         let parent = infos.last().expect("parent inspected");
-        if parent.followed_kind() != Kind::Dir && !(check_mode && !parent.exists()) {
+        if parent.followed_kind() != Kind::Dir && (!check_mode || parent.exists()) {
             return Err(Error::failed(format!(
                 "Destination directory {} does not exist",
                 parent_of(dest)
@@ -161,7 +161,8 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
     paths.push(parent_of(dest));
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
-    let (path, info, mkdir) = resolve_dest(dest, w.src_name.as_deref(), &insp.files, ctx.check_mode)?;
+    let (path, info, mkdir) =
+        resolve_dest(dest, w.src_name.as_deref(), &insp.files, ctx.check_mode)?;
     let mut plan = Plan::ok();
     if info.followed_kind() == Kind::Dir {
         return Ok(Plan::fail(format!("{path} is a directory")));
@@ -171,7 +172,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
             "{path} exists and is not a regular file"
         )));
     }
-    let checksum = sha256_hex(&w.data);
+    let checksum = w.data.sha256();
     plan.result
         .insert("dest".into(), Value::from(path.as_str()));
     if let Some(s) = &w.src_label {
@@ -230,7 +231,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
         &info,
         &w.attrs,
         mode,
-        Some(w.data.len() as u64),
+        Some(w.data.len()),
         "file",
     );
     Ok(plan)
@@ -346,11 +347,11 @@ async fn plan_dir(
         if info.exists() && !force {
             continue;
         }
-        let data = std::fs::read(&lp).map_err(|e| Error::io(&lp, e))?;
+        let data = super::remote::Content::local_file(&lp)?;
         let a = effective_attrs(attrs, &lp)?;
         let before = if ctx.diff_mode
             && info.followed_kind() == Kind::File
-            && info.checksum.as_deref() != Some(sha256_hex(&data).as_str())
+            && info.checksum.as_deref() != Some(data.sha256().as_str())
         {
             Some(remote::read(ctx, &path).await?)
         } else {
@@ -694,7 +695,7 @@ impl Module for Copy {
                     dest,
                     src_name: None,
                     src_label: None,
-                    data: content_bytes(c),
+                    data: super::remote::Content::Bytes(content_bytes(c)),
                     attrs,
                     backup: args.bool("backup"),
                     force: args.bool("force"),
@@ -711,7 +712,7 @@ impl Module for Copy {
         if local.is_dir() {
             return plan_dir(ctx, args, &src, &local, &attrs).await;
         }
-        let data = std::fs::read(&local).map_err(|e| Error::io(&local, e))?;
+        let data = super::remote::Content::local_file(&local)?;
         let attrs = effective_attrs(&attrs, &local)?;
         plan_file(
             ctx,

@@ -327,7 +327,7 @@ impl Module for LineInFile {
                 path: &target,
                 info: &write_info,
                 before: content.as_deref(),
-                data: &data,
+                data: &super::remote::Content::Bytes(data.clone()),
                 attrs: &attrs,
                 backup: args.bool("backup"),
                 validate,

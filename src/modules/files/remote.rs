@@ -701,6 +701,85 @@ pub fn backup_name(path: &str) -> String {
     )
 }
 
+/// New content for a file: bytes in memory, or a local file streamed to the host (never read
+/// into memory whole; its checksum is computed by streaming too).
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// Bytes (rendered templates, `content:`, edited files).
+    Bytes(Vec<u8>),
+    /// A local file on the controller.
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its size.
+        len: u64,
+        /// Its SHA-256 (hex).
+        sha256: String,
+    },
+}
+
+/// Files larger than this are not read for `--diff` (shown as "(large file)").
+const DIFF_LIMIT: u64 = 1 << 20;
+
+impl Content {
+    /// A local file, checksummed by streaming it once.
+    pub fn local_file(path: &std::path::Path) -> Result<Content> {
+        use sha2::{Digest, Sha256};
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut len = 0u64;
+        loop {
+            let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            len += n as u64;
+        }
+        Ok(Content::File {
+            path: path.to_path_buf(),
+            len,
+            sha256: hex(&h.finalize()),
+        })
+    }
+    /// Its SHA-256 (hex).
+    pub fn sha256(&self) -> String {
+        match self {
+            Content::Bytes(b) => sha256_hex(b),
+            Content::File { sha256, .. } => sha256.clone(),
+        }
+    }
+    /// Its size in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Content::Bytes(b) => b.len() as u64,
+            Content::File { len, .. } => *len,
+        }
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The text for a diff, when it is small UTF-8.
+    fn diff_text(&self) -> Option<String> {
+        match self {
+            Content::Bytes(b) => diff_text(b),
+            Content::File { path, len, .. } if *len <= DIFF_LIMIT => {
+                std::fs::read(path).ok().and_then(|b| diff_text(&b))
+            }
+            Content::File { .. } => None,
+        }
+    }
+    fn stdin(&self) -> Stdin {
+        match self {
+            Content::Bytes(b) => Stdin::Bytes(b.clone()),
+            Content::File { path, .. } => Stdin::File(path.clone()),
+        }
+    }
+}
+
 /// Parameters of a whole-file content write (copy, template, lineinfile, ...).
 pub struct Write<'a> {
     /// The path to write.
@@ -710,7 +789,7 @@ pub struct Write<'a> {
     /// Its current content, when read (for diffs; required for `binary` detection).
     pub before: Option<&'a [u8]>,
     /// The new content.
-    pub data: &'a [u8],
+    pub data: &'a Content,
     /// Mode/owner/group to enforce.
     pub attrs: &'a Attrs,
     /// Back the old file up first.
@@ -743,7 +822,7 @@ fn diff_text(b: &[u8]) -> Option<String> {
 /// appends changes to `plan` and returns the resulting mode.
 pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u32> {
     let exists = w.info.exists();
-    let new_sum = sha256_hex(w.data);
+    let new_sum = w.data.sha256();
     let old_sum = match w.before {
         Some(b) => Some(sha256_hex(b)),
         None => w.info.checksum.clone(),
@@ -828,7 +907,7 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
         } else {
             Some(String::new())
         };
-        match (before, diff_text(w.data)) {
+        match (before, w.data.diff_text()) {
             (Some(b), Some(a)) => Some(Diff::new(w.path, b, a)),
             _ => Some(Diff::new(
                 w.path,
@@ -843,7 +922,7 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
         summary,
         diff,
         action: Action::Put {
-            src: Stdin::Bytes(w.data.to_vec()),
+            src: w.data.stdin(),
             dest: w.path.to_string(),
             opts,
         },

@@ -172,7 +172,7 @@ impl Module for Replace {
                 path: &target,
                 info: &write_info,
                 before: Some(&content),
-                data: new.as_bytes(),
+                data: &super::remote::Content::Bytes(new.clone().into_bytes()),
                 attrs: &attrs,
                 backup: args.bool("backup"),
                 validate,

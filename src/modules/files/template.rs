@@ -77,7 +77,7 @@ impl Module for Template {
                 dest,
                 src_name: Some(basename(&src).to_string()),
                 src_label: Some(local.display().to_string()),
-                data,
+                data: super::remote::Content::Bytes(data),
                 attrs,
                 backup: args.bool("backup"),
                 force: args.bool("force"),

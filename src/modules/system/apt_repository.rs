@@ -291,7 +291,7 @@ impl Module for AptRepository {
                     path,
                     info,
                     before: before.as_deref().filter(|_| info.exists()),
-                    data: new.as_bytes(),
+                    data: &crate::modules::files::remote::Content::Bytes(new.clone().into_bytes()),
                     attrs: &attrs,
                     backup: false,
                     validate: None,

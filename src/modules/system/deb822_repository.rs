@@ -391,7 +391,7 @@ impl Module for Deb822Repository {
                 path: &dest,
                 info: &info,
                 before: before.as_deref(),
-                data: content.as_bytes(),
+                data: &crate::modules::files::remote::Content::Bytes(content.clone().into_bytes()),
                 attrs: &attrs,
                 backup: false,
                 validate: None,
