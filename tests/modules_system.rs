@@ -8,7 +8,7 @@
 //! the host is unchanged after it; the plan is applied the way the engine does it; a second
 //! plan is empty (idempotence); the real state on the host is asserted; then the inverse.
 //!
-//! Requirements: root (the lab needs it) — otherwise every test prints `SKIP: ...` and passes.
+//! Requirements: root and PROV_LAB=1 — otherwise every test prints `SKIP: ...` and passes.
 //! The tests bring lab1 up themselves (`tests/lab/up.sh 1`, about 5 s with the rootfs cached)
 //! and leave it running; run `tests/lab/down.sh` afterwards. They share lab1, so they are
 //! serialized by a static lock (no need for `--test-threads=1`, though it does no harm).
@@ -124,8 +124,8 @@ fn start_lab() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    if uid != "0" {
-        eprintln!("SKIP: the lab needs root (tests/lab/up.sh)");
+    if uid != "0" || std::env::var_os("PROV_LAB").is_none() {
+        eprintln!("SKIP: lab tests need root and PROV_LAB=1 (bash .ci/run sets both)");
         return false;
     }
     let out = std::process::Command::new(lab_dir().join("up.sh"))
@@ -133,20 +133,12 @@ fn start_lab() -> bool {
         .output();
     match out {
         Ok(o) if o.status.success() => true,
-        Ok(o) => {
-            eprintln!(
-                "SKIP: tests/lab/up.sh 1 failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            );
-            false
-        }
-        Err(e) => {
-            eprintln!("SKIP: cannot run tests/lab/up.sh: {e}");
-            false
-        }
+        // PROV_LAB=1 asked for the lab: failing to start it is a failure, not a skip.
+        Ok(o) => panic!(
+            "tests/lab/up.sh 1 failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("cannot run tests/lab/up.sh: {e}"),
     }
 }
 
