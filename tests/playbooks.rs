@@ -265,3 +265,43 @@ fn list_and_syntax_options() {
     p.prov(&["run", "site.yml", "-i", "inv.ini", "--bogus-flag"])
         .code(5);
 }
+
+/// `ansible-vault encrypt_string` of `s3cret {{ not templated }}` with the password `hunter2`
+/// (made with ansible-core 2.19).
+const VAULT: &str = "$ANSIBLE_VAULT;1.1;AES256
+66613533613836323431323534303635313630623935363331383462666433333933373539343739
+3131376466323263373831613030386139613131306666620a343737326161326462613962383863
+35323462356364643536336465363538643534633133336365643433633936623961356433356233
+3734326361623238310a363238356431386434393837633538666238613161366433373130643631
+30306137383633326631373765343361653032643765316465633831646339663865";
+
+#[test]
+fn vault_values_decrypt_only_when_used_and_with_the_password_file() {
+    let p = Project::new("vault");
+    let indented: String = VAULT.lines().map(|l| format!("      {l}\n")).collect();
+    p.file("inv.ini", INV).file("pw", "hunter2\n").file(
+        "site.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: no\n  vars:\n    secret: !vault |\n{indented}    plain: hello\n  tasks:\n    - copy: {{ dest: '{{dir}}/plain', content: '{{{{ plain }}}}' }}\n    - copy: {{ dest: '{{dir}}/secret', content: '{{{{ secret }}}}', mode: '0600' }}\n      tags: [secret]\n"
+        ),
+    );
+    // Without a password, the play still runs up to the task that uses the secret.
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.code(2)
+        .stdout_has("vault-encrypted variable 'secret' used but no vault password was given");
+    assert_eq!(p.read("plain"), "hello");
+    // A task that does not use it never needs the password.
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--skip-tags", "secret"])
+        .success();
+    // With the password file the secret is decrypted (and not templated: it was !vault text).
+    let r = p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "--vault-password-file",
+        "pw",
+    ]);
+    r.success().stdout_lacks("s3cret");
+    assert_eq!(p.read("secret"), "s3cret {{ not templated }}");
+}
