@@ -7,6 +7,21 @@ use async_trait::async_trait;
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 
+async fn feed(mut input: tokio::process::ChildStdin, stdin: Stdin) {
+    match stdin {
+        Stdin::Empty => {}
+        Stdin::Bytes(b) => {
+            let _ = input.write_all(&b).await;
+        }
+        Stdin::File(path) => {
+            if let Ok(mut f) = tokio::fs::File::open(&path).await {
+                let _ = tokio::io::copy(&mut f, &mut input).await;
+            }
+        }
+    }
+    let _ = input.shutdown().await;
+}
+
 /// Runs commands on the controller.
 #[derive(Debug, Clone)]
 pub struct LocalConnection {
@@ -17,6 +32,105 @@ impl LocalConnection {
     /// A local connection for inventory host `host`.
     pub fn new(host: impl Into<String>) -> Self {
         LocalConnection { host: host.into() }
+    }
+
+    /// sudo with a password: the password is written only after sudo's prompt shows on stderr,
+    /// and the command's stdin only after the command itself started (a marker on stderr), so
+    /// with NOPASSWD or cached credentials the password never reaches the command. A second
+    /// prompt means a wrong password: fail at once instead of hanging.
+    async fn exec_sudo(
+        &self,
+        plan: &crate::connection::ssh::exec::SudoPlan,
+        pw: &Secret,
+        stdin: &Stdin,
+    ) -> Result<ExecOutput> {
+        use crate::connection::ssh::exec::{count, find};
+        use tokio::io::AsyncReadExt;
+        let mut child = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&plan.line)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::other(format!("cannot run /bin/sh on the controller: {e}")))?;
+        let mut input = Some(child.stdin.take().expect("stdin is piped"));
+        let mut out = child.stdout.take().expect("stdout is piped");
+        let mut err = child.stderr.take().expect("stderr is piped");
+        let stdout_task = tokio::spawn(async move {
+            let mut v = Vec::new();
+            let _ = out.read_to_end(&mut v).await;
+            v
+        });
+        let marker = format!("{}\n", plan.marker);
+        let mut pre: Vec<u8> = Vec::new();
+        let mut answered = false;
+        let mut started = false;
+        let mut buf = [0u8; 4096];
+        let deadline = tokio::time::Instant::now() + plan.timeout;
+        let mut writer = None;
+        loop {
+            let n = if started {
+                err.read(&mut buf).await.unwrap_or(0)
+            } else {
+                match tokio::time::timeout_at(deadline, err.read(&mut buf)).await {
+                    Ok(r) => r.unwrap_or(0),
+                    Err(_) => {
+                        let _ = child.kill().await;
+                        return Err(Error::failed(format!(
+                            "sudo on {} did not start the command within {} s",
+                            self.host,
+                            plan.timeout.as_secs()
+                        )));
+                    }
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            pre.extend_from_slice(&buf[..n]);
+            if started {
+                continue;
+            }
+            if let Some(i) = find(&pre, marker.as_bytes()) {
+                pre.drain(i..i + marker.len());
+                started = true;
+                if let Some(inp) = input.take() {
+                    writer = Some(tokio::spawn(feed(inp, stdin.clone())));
+                }
+                continue;
+            }
+            let prompts = count(&pre, plan.prompt.as_bytes());
+            if prompts > 1 {
+                let _ = child.kill().await;
+                return Err(Error::failed(format!(
+                    "become (sudo) failed on {}: incorrect sudo password",
+                    self.host
+                )));
+            }
+            if prompts == 1 && !answered {
+                answered = true;
+                if let Some(inp) = input.as_mut() {
+                    let _ = inp.write_all(format!("{}\n", pw.expose()).as_bytes()).await;
+                }
+            }
+        }
+        drop(input);
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| Error::other(format!("local command failed: {e}")))?;
+        if let Some(w) = writer {
+            let _ = w.await;
+        }
+        let stdout = stdout_task.await.unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&pre).replace(plan.prompt.as_str(), "");
+        Ok(ExecOutput {
+            rc: status.code().unwrap_or(-1),
+            stdout,
+            stderr: stderr.into_bytes(),
+        })
     }
 }
 
@@ -32,6 +146,9 @@ impl Connection for LocalConnection {
         preamble: Option<&Secret>,
         stdin: &Stdin,
     ) -> Result<ExecOutput> {
+        if let (Some(pw), Some(plan)) = (preamble, crate::connection::ssh::exec::sudo_plan(line)) {
+            return self.exec_sudo(&plan, pw, stdin).await;
+        }
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(line)

@@ -25,17 +25,17 @@ pub(super) enum RunError {
 /// How to feed sudo's password: only after its prompt shows on stderr, and stdin only after
 /// the marker printed by the command (sudo authenticated, with or without a password).
 #[derive(Debug, Clone)]
-pub(super) struct SudoPlan {
-    pub(super) line: String,
-    prompt: String,
-    marker: String,
+pub(crate) struct SudoPlan {
+    pub(crate) line: String,
+    pub(crate) prompt: String,
+    pub(crate) marker: String,
     /// How long sudo may stay silent before the command starts.
-    pub(super) timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Recognizes the `sudo -S -p PROMPT ... /bin/sh -c SCRIPT` line built by
 /// [`crate::connection::wrap`] and makes the script print a marker on stderr first.
-pub(super) fn sudo_plan(line: &str) -> Option<SudoPlan> {
+pub(crate) fn sudo_plan(line: &str) -> Option<SudoPlan> {
     let mut words = shlex::split(line)?;
     if words.first().map(String::as_str) != Some("sudo") || !words.iter().any(|w| w == "-S") {
         return None;
@@ -80,14 +80,14 @@ enum SudoState {
     Stop,
 }
 
-fn count(hay: &[u8], needle: &[u8]) -> usize {
+pub(crate) fn count(hay: &[u8], needle: &[u8]) -> usize {
     if needle.is_empty() || hay.len() < needle.len() {
         return 0;
     }
     hay.windows(needle.len()).filter(|w| *w == needle).count()
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || hay.len() < needle.len() {
         return None;
     }

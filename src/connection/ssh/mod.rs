@@ -32,7 +32,7 @@
 
 pub mod auth;
 pub mod config;
-mod exec;
+pub(crate) mod exec;
 pub mod known_hosts;
 
 pub use known_hosts::HostKeyChecking;
