@@ -7,9 +7,7 @@
 
 use prov::connection::local::LocalConnection;
 use prov::connection::{Become, BecomeMethod, Cmd, Connection, Secret, Stdin};
-use std::sync::Mutex;
-
-static ENV: Mutex<()> = Mutex::new(());
+static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const FAKE_SUDO: &str = r#"#!/bin/sh
 prompt=""
@@ -32,8 +30,8 @@ fi
 exec "$@"
 "#;
 
-fn setup(mode: &str) -> std::sync::MutexGuard<'static, ()> {
-    let g = ENV.lock().unwrap_or_else(|e| e.into_inner());
+async fn setup(mode: &str) -> tokio::sync::MutexGuard<'static, ()> {
+    let g = ENV.lock().await;
     let dir = std::env::temp_dir().join(format!("prov-fake-sudo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sudo = dir.join("sudo");
@@ -66,7 +64,7 @@ fn cmd(password: &str) -> Cmd {
 
 #[tokio::test]
 async fn password_sent_when_asked_and_stdin_after() {
-    let _g = setup("ask");
+    let _g = setup("ask").await;
     let out = LocalConnection::new("localhost")
         .exec(&cmd("right-password"))
         .await
@@ -82,7 +80,7 @@ async fn password_sent_when_asked_and_stdin_after() {
 
 #[tokio::test]
 async fn nopasswd_never_feeds_the_password_to_the_command() {
-    let _g = setup("nopasswd");
+    let _g = setup("nopasswd").await;
     let out = LocalConnection::new("localhost")
         .exec(&cmd("right-password"))
         .await
@@ -97,7 +95,7 @@ async fn nopasswd_never_feeds_the_password_to_the_command() {
 
 #[tokio::test]
 async fn wrong_password_fails_fast_without_the_password_in_the_error() {
-    let _g = setup("ask");
+    let _g = setup("ask").await;
     let t = std::time::Instant::now();
     let e = LocalConnection::new("localhost")
         .exec(&cmd("wrong-password"))
