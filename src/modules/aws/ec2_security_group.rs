@@ -322,9 +322,10 @@ pub(crate) fn parse_rules(v: Option<&Value>) -> Result<Vec<RuleSpec>> {
             if !RULE_KEYS.contains(&k.as_str()) {
                 let mut e =
                     Error::options(format!("ec2_security_group: rule {idx} has no key '{k}'"));
-                if let Some(s) = did_you_mean(k, RULE_KEYS.iter().copied()) {
-                    e = e.hint(format!("did you mean '{s}'?"));
-                }
+                e = match did_you_mean(k, RULE_KEYS.iter().copied()) {
+                    Some(s) => e.hint(format!("did you mean '{s}'?")),
+                    None => e.hint(format!("a rule's keys are: {}", RULE_KEYS.join(", "))),
+                };
                 return Err(e);
             }
         }
@@ -1104,7 +1105,7 @@ mod tests {
 
     #[test]
     fn bad_rules_give_clear_errors() {
-        let e = rules(json!([{"proto": "tpc", "ports": [1], "cidr_ip": "1.2.3.4"}])).unwrap_err();
+        let e = rules(json!([{"proto": "tcpp", "ports": [1], "cidr_ip": "1.2.3.4"}])).unwrap_err();
         assert!(e.hint.clone().unwrap().contains("'tcp'"), "{e:?}");
         let e = rules(json!([{"proto": "tcp", "cidr_ip": "1.2.3.4"}])).unwrap_err();
         assert!(e.msg.contains("rule 1: tcp needs ports"), "{}", e.msg);
