@@ -527,6 +527,40 @@ tcp 443 from 0.0.0.0/0\ntcp 8000-8010 from 0.0.0.0/0\n"
     assert!(p.changes.is_empty(), "{:?}", summaries(&p));
     assert_eq!(to_json(&p.result["tags"]), json!({"Role": "web"}));
 
+    // A rule description is updated in place, and shown in the diff.
+    let described = json!({
+        "group_id": id,
+        "rules": [{"proto": "-1", "group_id": id},
+                  {"proto": "tcp", "ports": 443, "cidr_ip": "0.0.0.0/0", "rule_desc": "https"}],
+    });
+    let p = lib
+        .plan("ec2_security_group", described.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        summaries(&p),
+        vec![r#"describe tcp 443 from 0.0.0.0/0: "https""#.to_string()]
+    );
+    let d = p.changes[0].diff.as_ref().unwrap();
+    assert_eq!(d.before, "all from self\ntcp 443 from 0.0.0.0/0\n");
+    assert_eq!(d.after, "all from self\ntcp 443 from 0.0.0.0/0 \"https\"\n");
+    lib.apply(p).await.unwrap();
+    let out = c
+        .describe_security_groups()
+        .group_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let descs: Vec<Option<String>> = out.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| p.ip_ranges())
+        .map(|r| r.description().map(str::to_string))
+        .collect();
+    assert_eq!(descs, vec![Some("https".to_string())]);
+    let p = lib.plan("ec2_security_group", described).await.unwrap();
+    assert!(p.changes.is_empty(), "{:?}", summaries(&p));
+
     // A source group by name in the same VPC.
     let db = json!({
         "name": "db", "description": "db", "vpc_id": vpc,

@@ -39,7 +39,8 @@ list before/after, one rule per line (`tcp 22 from 203.0.113.0/24`, `udp 7946 fr
 `group_name` equal to the group's own name (or its `group_id`) is a self reference, written \
 `self`. Check mode makes no API call that changes anything; when the group would be created, \
 `group_id` is returned as \"(new group: id assigned when applied)\". Egress rules are left \
-alone, and rule descriptions (rule_desc) are set when a rule is added but not compared. \
+alone. A rule's `rule_desc` is part of the diff (`tcp 22 from 203.0.113.0/24 \"admin\"`) and is \
+updated in place when it differs; a rule without rule_desc accepts any description. \
 state=absent deletes the group (AWS refuses while instances or other groups use it). \
 Returns group_id, group_name, vpc_id, description, tags, ip_permissions (the resulting ingress \
 rules, one per tuple, in the EC2 API shape) and rules (the same as text lines).\n\n\
@@ -549,8 +550,15 @@ pub(crate) fn permissions_value(rules: &BTreeMap<Rule, Option<String>>, own: &st
     from_json(&serde_json::Value::Array(list))
 }
 
+/// The diff text: one rule per line, sorted, with its description (if any) in quotes.
 fn rules_text(rules: &BTreeMap<Rule, Option<String>>) -> String {
-    rules.keys().map(|r| format!("{r}\n")).collect()
+    rules
+        .iter()
+        .map(|(r, d)| match d {
+            Some(d) => format!("{r} {d:?}\n"),
+            None => format!("{r}\n"),
+        })
+        .collect()
 }
 
 fn rules_lines(rules: &BTreeMap<Rule, Option<String>>) -> Value {
@@ -615,31 +623,56 @@ struct ChangeRule {
     cell: GroupCell,
     rule: Rule,
     desc: Option<String>,
-    authorize: bool,
+    op: RuleOp,
+}
+
+/// What to do with one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleOp {
+    Authorize,
+    Revoke,
+    Describe,
 }
 
 #[async_trait]
 impl Apply for ChangeRule {
     async fn apply(&self) -> Result<Vars> {
         let id = cell_id(&self.cell)?;
-        if self.authorize {
-            let perm = to_permission(&self.rule, &id, self.desc.as_deref());
-            self.client
-                .authorize_security_group_ingress()
-                .group_id(&id)
-                .ip_permissions(perm)
-                .send()
-                .await
-                .map_err(|e| aws_error("authorize_security_group_ingress", &self.opts, e))?;
-        } else {
-            let perm = to_permission(&self.rule, &id, None);
-            self.client
-                .revoke_security_group_ingress()
-                .group_id(&id)
-                .ip_permissions(perm)
-                .send()
-                .await
-                .map_err(|e| aws_error("revoke_security_group_ingress", &self.opts, e))?;
+        let perm = to_permission(&self.rule, &id, self.desc.as_deref());
+        match self.op {
+            RuleOp::Authorize => {
+                self.client
+                    .authorize_security_group_ingress()
+                    .group_id(&id)
+                    .ip_permissions(perm)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("authorize_security_group_ingress", &self.opts, e))?;
+            }
+            RuleOp::Revoke => {
+                self.client
+                    .revoke_security_group_ingress()
+                    .group_id(&id)
+                    .ip_permissions(to_permission(&self.rule, &id, None))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("revoke_security_group_ingress", &self.opts, e))?;
+            }
+            RuleOp::Describe => {
+                self.client
+                    .update_security_group_rule_descriptions_ingress()
+                    .group_id(&id)
+                    .ip_permissions(perm)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        aws_error(
+                            "update_security_group_rule_descriptions_ingress",
+                            &self.opts,
+                            e,
+                        )
+                    })?;
+            }
         }
         Ok(Vars::new())
     }
@@ -940,12 +973,24 @@ impl Module for Ec2SecurityGroup {
         } else {
             vec![]
         };
+        // Rules kept whose wanted description differs (no rule_desc: any description is fine).
+        let redescribe: Vec<(&Rule, &String)> = wanted
+            .iter()
+            .filter_map(|(r, d)| {
+                let d = d.as_ref()?;
+                let cur = current.get(r)?;
+                (cur.as_ref() != Some(d)).then_some((r, d))
+            })
+            .collect();
         let mut after = current.clone();
         for r in &remove {
             after.remove(*r);
         }
         for (r, d) in &add {
             after.insert((*r).clone(), (*d).clone());
+        }
+        for (r, d) in &redescribe {
+            after.insert((*r).clone(), Some((*d).clone()));
         }
 
         // Tags.
@@ -1014,7 +1059,7 @@ impl Module for Ec2SecurityGroup {
                     cell: cell.clone(),
                     rule: rule.clone(),
                     desc: desc.clone(),
-                    authorize: true,
+                    op: RuleOp::Authorize,
                 })),
             );
         }
@@ -1028,7 +1073,21 @@ impl Module for Ec2SecurityGroup {
                     cell: cell.clone(),
                     rule: rule.clone(),
                     desc: None,
-                    authorize: false,
+                    op: RuleOp::Revoke,
+                })),
+            );
+        }
+        for (rule, desc) in redescribe {
+            plan = plan.change(
+                format!("describe {rule}: {desc:?}"),
+                diff.take(),
+                Action::Call(Arc::new(ChangeRule {
+                    client: client.clone(),
+                    opts: opts.clone(),
+                    cell: cell.clone(),
+                    rule: rule.clone(),
+                    desc: Some(desc.clone()),
+                    op: RuleOp::Describe,
                 })),
             );
         }
