@@ -577,6 +577,66 @@ tcp 443 from 0.0.0.0/0\ntcp 8000-8010 from 0.0.0.0/0\n"
         lines(&[&format!("tcp 5432-5432 {id}")])
     );
 
+    // Egress rules, when given: the default allow-all rule of a new group is replaced.
+    let out_args = json!({
+        "name": "out", "description": "egress", "vpc_id": vpc,
+        "rules_egress": [{"proto": "tcp", "ports": [443], "cidr_ip": "0.0.0.0/0"}]
+    });
+    let p = lib
+        .plan("ec2_security_group", out_args.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        summaries(&p),
+        vec![
+            format!("create security group out in {vpc}"),
+            "authorize egress tcp 443 to 0.0.0.0/0".to_string(),
+            "revoke egress all to 0.0.0.0/0".to_string(),
+        ]
+    );
+    let out_id = lib.apply(p).await.unwrap()["group_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sg = c
+        .describe_security_groups()
+        .group_ids(&out_id)
+        .send()
+        .await
+        .unwrap();
+    let egress: Vec<String> = sg.security_groups()[0]
+        .ip_permissions_egress()
+        .iter()
+        .flat_map(|p| {
+            p.ip_ranges().iter().map(move |r| {
+                format!(
+                    "{} {:?}-{:?} {}",
+                    p.ip_protocol().unwrap(),
+                    p.from_port(),
+                    p.to_port(),
+                    r.cidr_ip().unwrap()
+                )
+            })
+        })
+        .collect();
+    assert_eq!(egress, vec!["tcp Some(443)-Some(443) 0.0.0.0/0"]);
+    let p = lib.plan("ec2_security_group", out_args).await.unwrap();
+    assert!(p.changes.is_empty(), "{:?}", summaries(&p));
+    // Without rules_egress, egress rules are left alone (and reported).
+    let p = lib
+        .plan(
+            "ec2_security_group",
+            json!({"name": "out", "vpc_id": vpc, "rules": []}),
+        )
+        .await
+        .unwrap();
+    assert!(p.changes.is_empty(), "{:?}", summaries(&p));
+    assert_eq!(
+        to_json(&p.result["ip_permissions_egress"]),
+        json!([{"ip_protocol": "tcp", "from_port": 443, "to_port": 443,
+                "ip_ranges": [{"cidr_ip": "0.0.0.0/0"}]}])
+    );
+
     // Errors: clear messages with the AWS code, and hints.
     let e = lib
         .plan(

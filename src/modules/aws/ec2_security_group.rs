@@ -38,12 +38,14 @@ list before/after, one rule per line (`tcp 22 from 203.0.113.0/24`, `udp 7946 fr
 --check --diff shows exactly what would change; a second run plans nothing. A source \
 `group_name` equal to the group's own name (or its `group_id`) is a self reference, written \
 `self`. Check mode makes no API call that changes anything; when the group would be created, \
-`group_id` is returned as \"(new group: id assigned when applied)\". Egress rules are left \
-alone. A rule's `rule_desc` is part of the diff (`tcp 22 from 203.0.113.0/24 \"admin\"`) and is \
+`group_id` is returned as \"(new group: id assigned when applied)\". Egress rules are managed the \
+same way when `rules_egress` is given (lines `egress tcp 443 to 0.0.0.0/0`), else left alone \
+(unlike Ansible, which then ensures the allow-all egress rule). A rule's `rule_desc` is part of the diff (`tcp 22 from 203.0.113.0/24 \"admin\"`) and is \
 updated in place when it differs; a rule without rule_desc accepts any description. \
 state=absent deletes the group (AWS refuses while instances or other groups use it). \
 Returns group_id, group_name, vpc_id, description, tags, ip_permissions (the resulting ingress \
-rules, one per tuple, in the EC2 API shape) and rules (the same as text lines).\n\n\
+rules, one per tuple, in the EC2 API shape), ip_permissions_egress, rules (the ingress rules as \
+text lines) and, with rules_egress, rules_egress.\n\n\
 Real EC2: give `region` (or AWS_REGION) and credentials through the standard chain \
 (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, `profile`/AWS_PROFILE with static keys, SSO or \
 credential_process, or the instance role), or aws_access_key/aws_secret_key. The IAM policy needs \
@@ -84,6 +86,21 @@ list id); rule_desc}. icmp ports are the ICMP type and code (default -1, all).",
             "purge_rules",
             OptKind::Bool,
             "Revoke ingress rules that are not in `rules`.",
+        )
+        .default("yes"),
+        OptSpec::new(
+            "rules_egress",
+            OptKind::List,
+            "Egress (outbound) rules, written like `rules` (the sources are destinations). \
+Absent: egress rules are left alone (a new group keeps EC2's allow-all egress rule); `[]` with \
+purge_rules_egress removes them all.",
+        )
+        .aliases(&["egress_rules"]),
+        OptSpec::new(
+            "purge_rules_egress",
+            OptKind::Bool,
+            "With `rules_egress`, revoke egress rules that are not in it (including the default \
+allow-all one).",
         )
         .default("yes"),
         OptSpec::new(
@@ -133,6 +150,8 @@ pub(crate) enum Source {
 /// One ingress rule: a protocol, a port range and one source.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Rule {
+    /// An outbound rule (then the source is the destination).
+    pub egress: bool,
     /// `tcp`, `udp`, `icmp`, `icmpv6`, `-1` (all) or a protocol number.
     pub proto: String,
     /// First port (ICMP type); None when the protocol has no ports.
@@ -150,6 +169,9 @@ impl std::fmt::Display for Rule {
         } else {
             &self.proto
         };
+        if self.egress {
+            f.write_str("egress ")?;
+        }
         f.write_str(proto)?;
         match (self.proto.as_str(), self.from, self.to) {
             (_, None, _) => {}
@@ -167,7 +189,8 @@ impl std::fmt::Display for Rule {
             Source::Cidr(c) | Source::Cidr6(c) | Source::Group(c) | Source::PrefixList(c) => c,
             Source::SelfGroup => "self",
         };
-        write!(f, " from {src}")
+        let dir = if self.egress { "to" } else { "from" };
+        write!(f, " {dir} {src}")
     }
 }
 
@@ -233,7 +256,7 @@ pub(crate) fn norm_cidr6(c: &str) -> Result<String> {
 }
 
 /// A port or port range as given: `22`, `"22"`, `"8000-8010"`.
-fn parse_port_range(v: &Value, idx: usize) -> Result<(i32, i32)> {
+fn parse_port_range(v: &Value, idx: &str) -> Result<(i32, i32)> {
     let text = value_str(v);
     let bad = || {
         Error::options(format!(
@@ -281,6 +304,7 @@ pub(crate) enum SourceSpec {
 /// A rule as written: one (proto, from, to) tuple per port range, and its sources.
 #[derive(Clone, Debug)]
 pub(crate) struct RuleSpec {
+    pub egress: bool,
     pub proto: String,
     pub ranges: Vec<(Option<i32>, Option<i32>)>,
     pub sources: Vec<SourceSpec>,
@@ -302,27 +326,31 @@ const RULE_KEYS: &[&str] = &[
     "rule_desc",
 ];
 
-/// Parses the `rules` option.
-pub(crate) fn parse_rules(v: Option<&Value>) -> Result<Vec<RuleSpec>> {
+/// Parses the `rules` (or, with `egress`, the `rules_egress`) option.
+pub(crate) fn parse_rules(v: Option<&Value>, egress: bool) -> Result<Vec<RuleSpec>> {
+    let (opt, what) = if egress {
+        ("rules_egress", "egress rule")
+    } else {
+        ("rules", "rule")
+    };
     let Some(v) = v else { return Ok(vec![]) };
     if v.kind() != ValueKind::Seq {
-        return Err(Error::options(
-            "ec2_security_group: rules must be a list of mappings",
-        ));
+        return Err(Error::options(format!(
+            "ec2_security_group: {opt} must be a list of mappings"
+        )));
     }
     let mut out = Vec::new();
     for (i, item) in v.try_iter().into_iter().flatten().enumerate() {
-        let idx = i + 1;
+        let idx = format!("{what} {}", i + 1);
         if item.kind() != ValueKind::Map {
             return Err(Error::options(format!(
-                "ec2_security_group: rule {idx} must be a mapping, got '{item}'"
+                "ec2_security_group: {idx} must be a mapping, got '{item}'"
             )));
         }
         let m: Vars = value_to_vars(&item);
         for k in m.keys() {
             if !RULE_KEYS.contains(&k.as_str()) {
-                let mut e =
-                    Error::options(format!("ec2_security_group: rule {idx} has no key '{k}'"));
+                let mut e = Error::options(format!("ec2_security_group: {idx} has no key '{k}'"));
                 e = match did_you_mean(k, RULE_KEYS.iter().copied()) {
                     Some(s) => e.hint(format!("did you mean '{s}'?")),
                     None => e.hint(format!("a rule's keys are: {}", RULE_KEYS.join(", "))),
@@ -332,7 +360,7 @@ pub(crate) fn parse_rules(v: Option<&Value>) -> Result<Vec<RuleSpec>> {
         }
         let get = |k: &str| m.get(k).filter(|v| !v.is_none() && !v.is_undefined());
         let proto_v = get("proto").or_else(|| get("ip_protocol")).ok_or_else(|| {
-            Error::options(format!("ec2_security_group: rule {idx} has no proto"))
+            Error::options(format!("ec2_security_group: {idx} has no proto"))
                 .hint("add `proto: tcp` (or udp, icmp, all)")
         })?;
         let proto = norm_proto(&value_str(proto_v))?;
@@ -340,7 +368,7 @@ pub(crate) fn parse_rules(v: Option<&Value>) -> Result<Vec<RuleSpec>> {
         let has_from_to = get("from_port").is_some() || get("to_port").is_some();
         if has_ports && has_from_to {
             return Err(Error::options(format!(
-                "ec2_security_group: rule {idx}: give either ports or from_port/to_port"
+                "ec2_security_group: {idx}: give either ports or from_port/to_port"
             )));
         }
         let mut ranges: Vec<(Option<i32>, Option<i32>)> = Vec::new();
@@ -351,17 +379,17 @@ pub(crate) fn parse_rules(v: Option<&Value>) -> Result<Vec<RuleSpec>> {
                 vec![p.clone()]
             };
             for it in items {
-                let (a, b) = parse_port_range(&it, idx)?;
+                let (a, b) = parse_port_range(&it, &idx)?;
                 ranges.push((Some(a), Some(b)));
             }
         } else if has_from_to {
             let from = get("from_port").or(get("to_port")).expect("checked");
             let to = get("to_port").or(get("from_port")).expect("checked");
-            let (a, _) = parse_port_range(from, idx)?;
-            let (b, _) = parse_port_range(to, idx)?;
+            let (a, _) = parse_port_range(from, &idx)?;
+            let (b, _) = parse_port_range(to, &idx)?;
             if proto != "icmp" && proto != "icmpv6" && a > b {
                 return Err(Error::options(format!(
-                    "ec2_security_group: rule {idx}: from_port {a} is greater than to_port {b}"
+                    "ec2_security_group: {idx}: from_port {a} is greater than to_port {b}"
                 )));
             }
             ranges.push((Some(a), Some(b)));
@@ -370,7 +398,7 @@ pub(crate) fn parse_rules(v: Option<&Value>) -> Result<Vec<RuleSpec>> {
             "tcp" | "udp" => {
                 if ranges.is_empty() {
                     return Err(Error::options(format!(
-                        "ec2_security_group: rule {idx}: {proto} needs ports"
+                        "ec2_security_group: {idx}: {proto} needs ports"
                     ))
                     .hint("add `ports: [22]`, or from_port/to_port; for every port use 0-65535"));
                 }
@@ -401,11 +429,12 @@ pub(crate) fn parse_rules(v: Option<&Value>) -> Result<Vec<RuleSpec>> {
         }
         if sources.is_empty() {
             return Err(
-                Error::options(format!("ec2_security_group: rule {idx} has no source"))
+                Error::options(format!("ec2_security_group: {idx} has no source"))
                     .hint("add cidr_ip, cidr_ipv6, group_id, group_name or ip_prefix"),
             );
         }
         out.push(RuleSpec {
+            egress,
             proto,
             ranges,
             sources,
@@ -415,11 +444,21 @@ pub(crate) fn parse_rules(v: Option<&Value>) -> Result<Vec<RuleSpec>> {
     Ok(out)
 }
 
-/// The rules of an existing group, with their descriptions.
-pub(crate) fn current_rules(sg: &SecurityGroup) -> BTreeMap<Rule, Option<String>> {
+/// The rules of an existing group (egress ones too with `egress`), with their descriptions.
+pub(crate) fn current_rules(sg: &SecurityGroup, egress: bool) -> BTreeMap<Rule, Option<String>> {
     let own = sg.group_id().unwrap_or_default();
     let mut out = BTreeMap::new();
-    for p in sg.ip_permissions() {
+    let egress_perms = if egress {
+        sg.ip_permissions_egress()
+    } else {
+        &[]
+    };
+    let perms = sg
+        .ip_permissions()
+        .iter()
+        .map(|p| (false, p))
+        .chain(egress_perms.iter().map(|p| (true, p)));
+    for (is_egress, p) in perms {
         let proto = p
             .ip_protocol()
             .map(|x| norm_proto(x).unwrap_or_else(|_| x.to_string()))
@@ -432,6 +471,7 @@ pub(crate) fn current_rules(sg: &SecurityGroup) -> BTreeMap<Rule, Option<String>
         let mut add = |source: Source, desc: Option<&str>| {
             out.insert(
                 Rule {
+                    egress: is_egress,
                     proto: proto.clone(),
                     from,
                     to,
@@ -516,9 +556,14 @@ pub(crate) fn to_permission(r: &Rule, own: &str, desc: Option<&str>) -> IpPermis
 }
 
 /// The returned `ip_permissions`: one entry per rule, in the EC2 API shape.
-pub(crate) fn permissions_value(rules: &BTreeMap<Rule, Option<String>>, own: &str) -> Value {
+pub(crate) fn permissions_value(
+    rules: &BTreeMap<Rule, Option<String>>,
+    own: &str,
+    egress: bool,
+) -> Value {
     let list: Vec<serde_json::Value> = rules
         .iter()
+        .filter(|(r, _)| r.egress == egress)
         .map(|(r, desc)| {
             let mut m = serde_json::Map::new();
             m.insert("ip_protocol".into(), json!(r.proto));
@@ -561,8 +606,28 @@ fn rules_text(rules: &BTreeMap<Rule, Option<String>>) -> String {
         .collect()
 }
 
-fn rules_lines(rules: &BTreeMap<Rule, Option<String>>) -> Value {
-    Value::from(rules.keys().map(|r| r.to_string()).collect::<Vec<_>>())
+fn rules_lines(rules: &BTreeMap<Rule, Option<String>>, egress: bool) -> Value {
+    Value::from(
+        rules
+            .keys()
+            .filter(|r| r.egress == egress)
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The egress rule EC2 gives every new VPC group: all traffic to anywhere (IPv4).
+fn default_egress() -> BTreeMap<Rule, Option<String>> {
+    BTreeMap::from([(
+        Rule {
+            egress: true,
+            proto: "-1".into(),
+            from: None,
+            to: None,
+            source: Source::Cidr("0.0.0.0/0".into()),
+        },
+        None,
+    )])
 }
 
 /// The group id, known at planning time or set when the group is created.
@@ -585,6 +650,7 @@ struct CreateGroup {
     tags: Vec<(String, String)>,
     cell: GroupCell,
     after: BTreeMap<Rule, Option<String>>,
+    egress: bool,
 }
 
 #[async_trait]
@@ -611,7 +677,16 @@ impl Apply for CreateGroup {
         *self.cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
         let mut v = Vars::new();
         v.insert("group_id".into(), Value::from(id.as_str()));
-        v.insert("ip_permissions".into(), permissions_value(&self.after, &id));
+        v.insert(
+            "ip_permissions".into(),
+            permissions_value(&self.after, &id, false),
+        );
+        if self.egress {
+            v.insert(
+                "ip_permissions_egress".into(),
+                permissions_value(&self.after, &id, true),
+            );
+        }
         Ok(v)
     }
 }
@@ -638,42 +713,83 @@ enum RuleOp {
 impl Apply for ChangeRule {
     async fn apply(&self) -> Result<Vars> {
         let id = cell_id(&self.cell)?;
-        let perm = to_permission(&self.rule, &id, self.desc.as_deref());
-        match self.op {
-            RuleOp::Authorize => {
-                self.client
-                    .authorize_security_group_ingress()
-                    .group_id(&id)
-                    .ip_permissions(perm)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("authorize_security_group_ingress", &self.opts, e))?;
-            }
-            RuleOp::Revoke => {
-                self.client
-                    .revoke_security_group_ingress()
-                    .group_id(&id)
-                    .ip_permissions(to_permission(&self.rule, &id, None))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("revoke_security_group_ingress", &self.opts, e))?;
-            }
-            RuleOp::Describe => {
-                self.client
-                    .update_security_group_rule_descriptions_ingress()
-                    .group_id(&id)
-                    .ip_permissions(perm)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        aws_error(
-                            "update_security_group_rule_descriptions_ingress",
-                            &self.opts,
-                            e,
-                        )
-                    })?;
-            }
-        }
+        let desc = match self.op {
+            RuleOp::Revoke => None,
+            _ => self.desc.as_deref(),
+        };
+        let perm = to_permission(&self.rule, &id, desc);
+        let c = &self.client;
+        let err = |op: &str| {
+            let dir = if self.rule.egress {
+                "egress"
+            } else {
+                "ingress"
+            };
+            format!("{op}{dir}")
+        };
+        let res = match (self.op, self.rule.egress) {
+            (RuleOp::Authorize, false) => c
+                .authorize_security_group_ingress()
+                .group_id(&id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error(&err("authorize_security_group_"), &self.opts, e)),
+            (RuleOp::Authorize, true) => c
+                .authorize_security_group_egress()
+                .group_id(&id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error(&err("authorize_security_group_"), &self.opts, e)),
+            (RuleOp::Revoke, false) => c
+                .revoke_security_group_ingress()
+                .group_id(&id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error(&err("revoke_security_group_"), &self.opts, e)),
+            (RuleOp::Revoke, true) => c
+                .revoke_security_group_egress()
+                .group_id(&id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error(&err("revoke_security_group_"), &self.opts, e)),
+            (RuleOp::Describe, false) => c
+                .update_security_group_rule_descriptions_ingress()
+                .group_id(&id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    aws_error(
+                        &err("update_security_group_rule_descriptions_"),
+                        &self.opts,
+                        e,
+                    )
+                }),
+            (RuleOp::Describe, true) => c
+                .update_security_group_rule_descriptions_egress()
+                .group_id(&id)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    aws_error(
+                        &err("update_security_group_rule_descriptions_"),
+                        &self.opts,
+                        e,
+                    )
+                }),
+        };
+        res?;
         Ok(Vars::new())
     }
 }
@@ -830,12 +946,15 @@ impl Module for Ec2SecurityGroup {
         let vpc_opt = args.str("vpc_id").filter(|s| !s.is_empty());
         let present = args.str("state").as_deref() != Some("absent");
         let purge = args.opt_bool("purge_rules").unwrap_or(true);
+        let purge_egress = args.opt_bool("purge_rules_egress").unwrap_or(true);
+        // Egress rules are managed only when rules_egress is given.
+        let with_egress = present && args.has("rules_egress");
         // Validate everything that needs no API call first.
-        let specs = if present {
-            parse_rules(args.get("rules"))?
-        } else {
-            vec![]
-        };
+        let mut specs = Vec::new();
+        if present {
+            specs = parse_rules(args.get("rules"), false)?;
+            specs.extend(parse_rules(args.get("rules_egress"), true)?);
+        }
         let want_tags: Option<BTreeMap<String, String>> = args.get("tags").map(|t| {
             value_to_vars(t)
                 .iter()
@@ -867,7 +986,18 @@ impl Module for Ec2SecurityGroup {
             .or(name.clone())
             .unwrap_or_default();
         let label = format!("security group {group_name}");
-        let current = existing.as_ref().map(current_rules).unwrap_or_default();
+        let current = match &existing {
+            Some(g) => current_rules(g, with_egress),
+            // A new VPC group starts with EC2's allow-all egress rule.
+            None if with_egress => default_egress(),
+            None => BTreeMap::new(),
+        };
+        // Egress rules for the result when they are not managed.
+        let unmanaged_egress = match &existing {
+            Some(g) if !with_egress => current_rules(g, true),
+            Some(_) => BTreeMap::new(),
+            None => default_egress(),
+        };
         let own_id = existing
             .as_ref()
             .and_then(|g| g.group_id().map(str::to_string));
@@ -954,6 +1084,7 @@ impl Module for Ec2SecurityGroup {
                 };
                 for (from, to) in &spec.ranges {
                     let rule = Rule {
+                        egress: spec.egress,
                         proto: spec.proto.clone(),
                         from: *from,
                         to: *to,
@@ -968,11 +1099,10 @@ impl Module for Ec2SecurityGroup {
             .iter()
             .filter(|(r, _)| !current.contains_key(r))
             .collect();
-        let remove: Vec<&Rule> = if purge {
-            current.keys().filter(|r| !wanted.contains_key(r)).collect()
-        } else {
-            vec![]
-        };
+        let remove: Vec<&Rule> = current
+            .keys()
+            .filter(|r| !wanted.contains_key(*r) && if r.egress { purge_egress } else { purge })
+            .collect();
         // Rules kept whose wanted description differs (no rule_desc: any description is fine).
         let redescribe: Vec<(&Rule, &String)> = wanted
             .iter()
@@ -1030,8 +1160,26 @@ impl Module for Ec2SecurityGroup {
             .with("vpc_id", vpc_id.as_str())
             .with("description", description.as_str())
             .with("tags", tags_value(&final_tags))
-            .with("ip_permissions", permissions_value(&after, &shown_id))
-            .with("rules", rules_lines(&after));
+            .with(
+                "ip_permissions",
+                permissions_value(&after, &shown_id, false),
+            )
+            .with(
+                "ip_permissions_egress",
+                permissions_value(
+                    if with_egress {
+                        &after
+                    } else {
+                        &unmanaged_egress
+                    },
+                    &shown_id,
+                    true,
+                ),
+            )
+            .with("rules", rules_lines(&after, false));
+        if with_egress {
+            plan = plan.with("rules_egress", rules_lines(&after, true));
+        }
         let mut diff = Some(Diff::new(&label, rules_text(&current), rules_text(&after)));
         if existing.is_none() {
             plan = plan.change(
@@ -1046,6 +1194,7 @@ impl Module for Ec2SecurityGroup {
                     tags: set_tags.clone(),
                     cell: cell.clone(),
                     after: after.clone(),
+                    egress: with_egress,
                 })),
             );
         }
@@ -1123,7 +1272,7 @@ mod tests {
     use super::*;
 
     fn rules(yaml: serde_json::Value) -> Result<Vec<RuleSpec>> {
-        parse_rules(Some(&from_json(&yaml)))
+        parse_rules(Some(&from_json(&yaml)), false)
     }
 
     #[test]
@@ -1164,6 +1313,12 @@ mod tests {
 
     #[test]
     fn bad_rules_give_clear_errors() {
+        let e = parse_rules(
+            Some(&from_json(&json!([{"proto": "tcp", "ports": [1]}]))),
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(e.msg, "ec2_security_group: egress rule 1 has no source");
         let e = rules(json!([{"proto": "tcpp", "ports": [1], "cidr_ip": "1.2.3.4"}])).unwrap_err();
         assert!(e.hint.clone().unwrap().contains("'tcp'"), "{e:?}");
         let e = rules(json!([{"proto": "tcp", "cidr_ip": "1.2.3.4"}])).unwrap_err();
@@ -1183,6 +1338,7 @@ mod tests {
     #[test]
     fn rule_lines_sort_and_read() {
         let r = |proto: &str, from, to, s: Source| Rule {
+            egress: false,
             proto: proto.into(),
             from,
             to,
@@ -1204,14 +1360,19 @@ mod tests {
             None,
         );
         m.insert(r("-1", None, None, Source::Group("sg-1".into())), None);
+        m.extend(default_egress());
+        m.insert(
+            r("tcp", Some(22), Some(22), Source::Cidr("1.2.3.4/32".into())),
+            Some("admin \"ssh\"".into()),
+        );
         m.insert(
             r("icmp", Some(8), Some(-1), Source::Cidr("0.0.0.0/0".into())),
             None,
         );
         assert_eq!(
             rules_text(&m),
-            "all from sg-1\nicmp type 8 from 0.0.0.0/0\ntcp 22 from 1.2.3.4/32\n\
-tcp 8000-8010 from 10.0.0.0/16\nudp 4789 from self\n"
+            "all from sg-1\nicmp type 8 from 0.0.0.0/0\ntcp 22 from 1.2.3.4/32 \"admin \\\"ssh\\\"\"\n\
+tcp 8000-8010 from 10.0.0.0/16\nudp 4789 from self\negress all to 0.0.0.0/0\n"
         );
     }
 }
