@@ -145,7 +145,8 @@ const SWARM_PLAY: &str = r#"
         dest: "{{ out }}"
 "#;
 
-/// Runs `prov` with the emulator's test credentials in the child's environment only.
+/// Runs `prov` with the emulator's test credentials in the child's environment only (an empty
+/// value in `env` removes the variable).
 fn prov(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_prov"));
     cmd.args(args)
@@ -171,7 +172,11 @@ fn prov(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
         cmd.env_remove(v);
     }
     for (k, v) in env {
-        cmd.env(k, v);
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
     }
     let out = cmd.output().expect("prov runs");
     Run {
@@ -222,6 +227,14 @@ async fn security_group_playbook_converges_checks_and_deletes() {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         prov(&p, &a, &[])
     };
+
+    // 0. Check mode before the group exists: would create it, creates nothing.
+    let r = run(&["--check", "--diff"]);
+    r.success().changed("localhost", 2);
+    assert_eq!(diff_lines(&r).0.len(), 13, "{}", r.stdout);
+    assert!(diff_lines(&r).1.is_empty(), "{}", r.stdout);
+    assert!(group_exists(&c, "swarm", &vpc).await.is_none());
+    assert!(!p.exists("sg.json"));
 
     // 1. Create: the group and 13 rules.
     let r = run(&[]);
@@ -756,6 +769,15 @@ async fn instance_info_finds_instances_by_tag() {
     )
     .success();
     assert!(!p.exists("managers.json"), "check mode writes nothing");
+    // No region anywhere: one clear error.
+    prov(
+        &p,
+        &["run", "info.yml", "-i", "inv.ini", "-e", &out_var],
+        &[("AWS_ENDPOINT_URL", &moto.endpoint), ("AWS_REGION", "")],
+    )
+    .code(2)
+    .stdout_has("no AWS region configured")
+    .stdout_has("AWS_REGION");
     prov(
         &p,
         &["run", "info.yml", "-i", "inv.ini", "-e", &out_var],
@@ -811,7 +833,7 @@ async fn instance_info_finds_instances_by_tag() {
 #[test]
 fn amazon_aws_prefix_and_docs() {
     let reg = Registry::builtin();
-    for m in ["ec2_security_group", "ec2_instance_info"] {
+    for m in ["ec2_security_group", "ec2_group", "ec2_instance_info"] {
         let doc = reg.get(&format!("amazon.aws.{m}")).unwrap().doc();
         assert_eq!(doc.name, m);
         let text = doc.render();

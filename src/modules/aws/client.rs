@@ -54,7 +54,12 @@ instance role).",
         OptKind::Str,
         "Session token for temporary credentials (with `aws_access_key`).",
     )
-    .aliases(&["aws_session_token", "security_token"]),
+    .aliases(&[
+        "aws_session_token",
+        "security_token",
+        "aws_security_token",
+        "access_token",
+    ]),
     OptSpec::new(
         "profile",
         OptKind::Str,

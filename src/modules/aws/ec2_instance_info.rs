@@ -40,7 +40,7 @@ An emulator (moto, LocalStack): `endpoint_url` or AWS_ENDPOINT_URL.",
         ),
     ],
     free_form: None,
-    mutually_exclusive: &[],
+    mutually_exclusive: &[&["aws_access_key", "profile"]],
     required_one_of: &[],
     examples: "- amazon.aws.ec2_instance_info:\n    region: eu-west-1\n    filters:\n      \
 \"tag:Role\": manager\n      instance-state-name: running\n  delegate_to: localhost\n  \

@@ -22,6 +22,26 @@ use std::sync::{Arc, Mutex};
 /// The `ec2_security_group` module (also `amazon.aws.ec2_security_group`).
 pub struct Ec2SecurityGroup;
 
+/// The same module under its old name `ec2_group` (`amazon.aws.ec2_group`).
+pub struct Ec2Group;
+
+static DOC_EC2_GROUP: ModuleDoc = ModuleDoc {
+    name: "ec2_group",
+    short: "Old name of ec2_security_group",
+    ..DOC
+};
+
+#[async_trait]
+impl Module for Ec2Group {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC_EC2_GROUP
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        Ec2SecurityGroup.plan(ctx, args).await
+    }
+}
+
 /// The `group_id` returned in check mode for a group that does not exist yet.
 pub const CHECK_MODE_GROUP_ID: &str = "(new group: id assigned when applied)";
 
@@ -39,8 +59,8 @@ list before/after, one rule per line (`tcp 22 from 203.0.113.0/24`, `udp 7946 fr
 `group_name` equal to the group's own name (or its `group_id`) is a self reference, written \
 `self`. Check mode makes no API call that changes anything; when the group would be created, \
 `group_id` is returned as \"(new group: id assigned when applied)\". Egress rules are managed the \
-same way when `rules_egress` is given (lines `egress tcp 443 to 0.0.0.0/0`), else left alone \
-(unlike Ansible, which then ensures the allow-all egress rule). A rule's `rule_desc` is part of the diff (`tcp 22 from 203.0.113.0/24 \"admin\"`) and is \
+same way when `rules_egress` is given (lines `egress tcp 443 to 0.0.0.0/0`), else left alone. \
+As in Ansible, a missing `rules` means no ingress rules at all (with purge_rules). A rule's `rule_desc` is part of the diff (`tcp 22 from 203.0.113.0/24 \"admin\"`) and is \
 updated in place when it differs; a rule without rule_desc accepts any description. \
 state=absent deletes the group (AWS refuses while instances or other groups use it). \
 Returns group_id, group_name, vpc_id, description, tags, ip_permissions (the resulting ingress \
@@ -77,8 +97,8 @@ test credentials and a region.",
         OptSpec::new(
             "rules",
             OptKind::List,
-            "Ingress rules: a list of {proto: tcp|udp|icmp|icmpv6|all|-1|<number>, ports: [22, \
-'8000-8010'] or from_port/to_port, and sources: cidr_ip (str or list), cidr_ipv6, group_id, \
+            "Ingress rules: a list of {proto: tcp (default)|udp|icmp|icmpv6|all|-1|<number>, \
+ports: [22, '8000-8010'] or from_port/to_port (or icmp_type/icmp_code), and sources: cidr_ip (str or list), cidr_ipv6, group_id, \
 group_name (a group of the same VPC; the group's own name means itself), ip_prefix (a prefix \
 list id); rule_desc}. icmp ports are the ICMP type and code (default -1, all).",
         ),
@@ -102,7 +122,8 @@ purge_rules_egress removes them all.",
             "With `rules_egress`, revoke egress rules that are not in it (including the default \
 allow-all one).",
         )
-        .default("yes"),
+        .default("yes")
+        .aliases(&["purge_egress_rules"]),
         OptSpec::new(
             "tags",
             OptKind::Dict,
@@ -120,7 +141,7 @@ allow-all one).",
             .choices(&["present", "absent"]),
     ],
     free_form: None,
-    mutually_exclusive: &[],
+    mutually_exclusive: &[&["aws_access_key", "profile"]],
     required_one_of: &[&["name", "group_id"]],
     examples: "- name: Swarm security group\n  amazon.aws.ec2_security_group:\n    name: swarm\n    \
 description: Docker swarm nodes\n    vpc_id: \"{{ vpc_id }}\"\n    region: eu-west-1\n    rules:\n      \
@@ -317,6 +338,8 @@ const RULE_KEYS: &[&str] = &[
     "ports",
     "from_port",
     "to_port",
+    "icmp_type",
+    "icmp_code",
     "cidr_ip",
     "cidr_ipv6",
     "group_id",
@@ -359,20 +382,44 @@ pub(crate) fn parse_rules(v: Option<&Value>, egress: bool) -> Result<Vec<RuleSpe
             }
         }
         let get = |k: &str| m.get(k).filter(|v| !v.is_none() && !v.is_undefined());
-        let proto_v = get("proto").or_else(|| get("ip_protocol")).ok_or_else(|| {
-            Error::options(format!("ec2_security_group: {idx} has no proto"))
-                .hint("add `proto: tcp` (or udp, icmp, all)")
-        })?;
-        let proto = norm_proto(&value_str(proto_v))?;
+        // As in Ansible, the protocol defaults to tcp.
+        let proto = match get("proto").or_else(|| get("ip_protocol")) {
+            Some(p) => norm_proto(&value_str(p))?,
+            None => "tcp".to_string(),
+        };
         let has_ports = get("ports").is_some();
         let has_from_to = get("from_port").is_some() || get("to_port").is_some();
-        if has_ports && has_from_to {
+        let has_icmp = get("icmp_type").is_some() || get("icmp_code").is_some();
+        if [has_ports, has_from_to, has_icmp]
+            .iter()
+            .filter(|b| **b)
+            .count()
+            > 1
+        {
             return Err(Error::options(format!(
-                "ec2_security_group: {idx}: give either ports or from_port/to_port"
+                "ec2_security_group: {idx}: give only one of ports, from_port/to_port and \
+icmp_type/icmp_code"
             )));
         }
         let mut ranges: Vec<(Option<i32>, Option<i32>)> = Vec::new();
-        if let Some(p) = get("ports") {
+        if has_icmp {
+            if proto != "icmp" && proto != "icmpv6" {
+                return Err(Error::options(format!(
+                    "ec2_security_group: {idx}: icmp_type/icmp_code need proto icmp or icmpv6"
+                )));
+            }
+            let Some(t) = get("icmp_type") else {
+                return Err(Error::options(format!(
+                    "ec2_security_group: {idx}: icmp_code needs icmp_type"
+                )));
+            };
+            let (t, _) = parse_port_range(t, &idx)?;
+            let c = match get("icmp_code") {
+                Some(c) => parse_port_range(c, &idx)?.0,
+                None => -1,
+            };
+            ranges.push((Some(t), Some(c)));
+        } else if let Some(p) = get("ports") {
             let items: Vec<Value> = if p.kind() == ValueKind::Seq {
                 p.try_iter().map(|it| it.collect()).unwrap_or_default()
             } else {
@@ -1309,6 +1356,25 @@ mod tests {
         );
         assert_eq!(r[3].proto, "udp");
         assert_eq!(r[3].ranges, vec![(Some(53), Some(53))]);
+    }
+
+    #[test]
+    fn proto_defaults_to_tcp_and_icmp_type_code() {
+        let r = rules(json!([
+            {"ports": 22, "cidr_ip": "1.2.3.4"},
+            {"proto": "icmp", "icmp_type": 3, "icmp_code": 1, "cidr_ip": "1.2.3.4"},
+            {"proto": "icmpv6", "icmp_type": 128, "cidr_ipv6": "::/0"}
+        ]))
+        .unwrap();
+        assert_eq!(r[0].proto, "tcp");
+        assert_eq!(r[1].ranges, vec![(Some(3), Some(1))]);
+        assert_eq!(r[2].ranges, vec![(Some(128), Some(-1))]);
+        let e = rules(json!([{"proto": "tcp", "icmp_type": 3, "cidr_ip": "1.2.3.4"}])).unwrap_err();
+        assert!(e.msg.contains("need proto icmp"), "{}", e.msg);
+        let e =
+            rules(json!([{"proto": "icmp", "icmp_type": 3, "ports": [1], "cidr_ip": "1.2.3.4"}]))
+                .unwrap_err();
+        assert!(e.msg.contains("only one of"), "{}", e.msg);
     }
 
     #[test]

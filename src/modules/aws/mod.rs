@@ -1,5 +1,6 @@
 //! AWS modules (cargo feature `aws`, on by default), built on the official AWS SDK for Rust:
-//! `ec2_security_group` and `ec2_instance_info` (also reachable as `amazon.aws.<name>`).
+//! `ec2_security_group` (old name `ec2_group`) and `ec2_instance_info` (all also reachable as
+//! `amazon.aws.<name>`).
 //!
 //! They run on the controller and call the EC2 API; they do not use the task's connection, so a
 //! task normally has `delegate_to: localhost` (or runs in a play on localhost). They follow the
@@ -36,5 +37,6 @@ use std::sync::Arc;
 /// Registers the AWS modules.
 pub fn register(r: &mut Registry) {
     r.register(Arc::new(ec2_security_group::Ec2SecurityGroup));
+    r.register(Arc::new(ec2_security_group::Ec2Group));
     r.register(Arc::new(ec2_instance_info::Ec2InstanceInfo));
 }
