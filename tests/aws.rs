@@ -650,6 +650,29 @@ tcp 443 from 0.0.0.0/0\ntcp 8000-8010 from 0.0.0.0/0\n"
                 "ip_ranges": [{"cidr_ip": "0.0.0.0/0"}]}])
     );
 
+    // An unknown group id: an error when it should exist, nothing to do when it should not.
+    let e = lib
+        .plan(
+            "ec2_security_group",
+            json!({"group_id": "sg-00000000000000000", "rules": []}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.msg
+            .contains("no security group with id sg-00000000000000000"),
+        "{}",
+        e.msg
+    );
+    let p = lib
+        .plan(
+            "ec2_security_group",
+            json!({"group_id": "sg-00000000000000000", "state": "absent"}),
+        )
+        .await
+        .unwrap();
+    assert!(p.changes.is_empty());
+
     // Errors: clear messages with the AWS code, and hints.
     let e = lib
         .plan(

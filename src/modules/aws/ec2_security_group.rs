@@ -429,9 +429,8 @@ icmp_type/icmp_code"
                 let (a, b) = parse_port_range(&it, &idx)?;
                 ranges.push((Some(a), Some(b)));
             }
-        } else if has_from_to {
-            let from = get("from_port").or(get("to_port")).expect("checked");
-            let to = get("to_port").or(get("from_port")).expect("checked");
+        } else if let Some(from) = get("from_port").or(get("to_port")) {
+            let to = get("to_port").unwrap_or(from);
             let (a, _) = parse_port_range(from, &idx)?;
             let (b, _) = parse_port_range(to, &idx)?;
             if proto != "icmp" && proto != "icmpv6" && a > b {
@@ -1025,7 +1024,11 @@ impl Module for Ec2SecurityGroup {
                 }
                 found.pop()
             }
-            (None, None) => unreachable!("required_one_of"),
+            (None, None) => {
+                return Err(Error::options(
+                    "ec2_security_group: give name (or group_id)",
+                ));
+            }
         };
         let group_name = existing
             .as_ref()
