@@ -830,6 +830,41 @@ async fn instance_info_finds_instances_by_tag() {
     assert!(first["subnet_id"].as_str().unwrap().starts_with("subnet-"));
     assert!(first["security_groups"].is_array());
 
+    // In a play on other hosts: delegated to localhost, once; every host sees the result.
+    p.file(
+        "nodes.ini",
+        "localhost ansible_connection=local\n[nodes]\nn1 ansible_connection=local\n\
+n2 ansible_connection=local\n",
+    )
+    .file(
+        "delegated.yml",
+        r#"
+- hosts: nodes
+  gather_facts: false
+  tasks:
+    - amazon.aws.ec2_instance_info:
+        filters: { "tag:Role": worker }
+      delegate_to: localhost
+      run_once: true
+      register: workers
+    - copy:
+        content: "{{ workers.instances | map(attribute='instance_id') | join(',') }}"
+        dest: "{{ playbook_dir }}/{{ inventory_hostname }}.txt"
+"#,
+    );
+    // (an absolute playbook path: with a relative one, playbook_dir is "" in this build)
+    let play = p.path("delegated.yml").display().to_string();
+    prov(
+        &p,
+        &["run", &play, "-i", "nodes.ini"],
+        &[("AWS_ENDPOINT_URL", &moto.endpoint)],
+    )
+    .success()
+    .changed("n1", 1)
+    .changed("n2", 1);
+    assert_eq!(p.read("n1.txt"), ids["worker"].join(","));
+    assert_eq!(p.read("n2.txt"), ids["worker"].join(","));
+
     // Through the library, by id; a plan never has changes.
     let lib = Lib::new(&moto.endpoint);
     let p = lib
