@@ -907,3 +907,56 @@ fn amazon_aws_prefix_and_docs() {
     .unwrap_err();
     assert!(e.hint.clone().unwrap().contains("purge_rules"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_errors_are_clear_and_never_show_secrets() {
+    // moto checks credentials from the first request on: unknown keys fail with AuthFailure.
+    let Some(moto) = Moto::start_with_env("aws_errors", &[("INITIAL_NO_AUTH_ACTION_COUNT", "0")])
+    else {
+        return;
+    };
+    let p = Project::new("aws-auth");
+    p.file("inv.ini", INV).file(
+        "auth.yml",
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - amazon.aws.ec2_security_group:
+        name: x
+        description: x
+        region: us-east-1
+        endpoint_url: "{{ endpoint }}"
+        aws_access_key: AKIAEXAMPLEKEY
+        aws_secret_key: "s3cr3t-v4lue-never-shown"
+        session_token: "t0ken-never-shown"
+"#,
+    );
+    let endpoint = format!("endpoint={}", moto.endpoint);
+    let r = prov(
+        &p,
+        &["run", "auth.yml", "-i", "inv.ini", "-e", &endpoint, "-vvv"],
+        &[],
+    );
+    r.code(2)
+        .stdout_has("EC2 describe_security_groups failed: AuthFailure:")
+        .stdout_has("hint: AWS rejected the credentials");
+    for secret in ["s3cr3t-v4lue-never-shown", "t0ken-never-shown"] {
+        assert!(
+            !r.stdout.contains(secret) && !r.stderr.contains(secret),
+            "secret shown:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+    // --output json too.
+    let r = prov(
+        &p,
+        &[
+            "run", "auth.yml", "-i", "inv.ini", "-e", &endpoint, "--output", "json",
+        ],
+        &[],
+    );
+    r.code(2).stdout_has("AuthFailure");
+    assert!(!r.stdout.contains("s3cr3t") && !r.stderr.contains("s3cr3t"));
+}

@@ -93,6 +93,12 @@ fn free_port() -> u16 {
 impl Moto {
     /// Starts a fresh moto server, or prints `SKIP: <why>` and returns None.
     pub fn start(test: &str) -> Option<Moto> {
+        Self::start_with_env(test, &[])
+    }
+
+    /// Starts a fresh moto server with extra environment (e.g. `INITIAL_NO_AUTH_ACTION_COUNT=0`
+    /// to make it check credentials).
+    pub fn start_with_env(test: &str, env: &[(&str, &str)]) -> Option<Moto> {
         let exe = match find() {
             Ok(e) => e,
             Err(why) => {
@@ -110,6 +116,7 @@ impl Moto {
             };
             let child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(logf.try_clone().expect("log file"))
                 .stderr(logf)

@@ -306,3 +306,49 @@ refer to it)"
     };
     Some(h)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_the_fix() {
+        assert!(
+            hint_for("UnauthorizedOperation", "authorize_security_group_ingress")
+                .unwrap()
+                .contains("ec2:AuthorizeSecurityGroupIngress")
+        );
+        assert!(
+            hint_for("RequestLimitExceeded", "describe_instances")
+                .unwrap()
+                .contains("throttled")
+        );
+        assert!(
+            hint_for("InvalidVpcID.NotFound", "describe_vpcs")
+                .unwrap()
+                .contains("vpc_id")
+        );
+        assert!(hint_for("SomethingNew", "x").is_none());
+    }
+
+    #[test]
+    fn debug_hides_secrets_and_keys_differ_by_credentials() {
+        let a = AwsOpts {
+            access_key: Some("AKIA".into()),
+            secret_key: Some("very-secret".into()),
+            session_token: Some("tok-secret".into()),
+            ..Default::default()
+        };
+        let text = format!("{a:?}");
+        assert!(
+            !text.contains("very-secret") && !text.contains("tok-secret"),
+            "{text}"
+        );
+        let b = AwsOpts {
+            secret_key: Some("other".into()),
+            ..a.clone()
+        };
+        assert_ne!(a.cache_key(), b.cache_key());
+        assert!(!a.cache_key().contains("very-secret"));
+    }
+}
