@@ -590,6 +590,39 @@ tcp 443 from 0.0.0.0/0\ntcp 8000-8010 from 0.0.0.0/0\n"
         lines(&[&format!("tcp 5432-5432 {id}")])
     );
 
+    // A missing source group named with group_desc is created first (as in Ansible).
+    let app = json!({
+        "name": "app", "description": "app", "vpc_id": vpc,
+        "rules": [{"ports": [8080], "group_name": "lb", "group_desc": "load balancers"}]
+    });
+    let p = lib.plan("ec2_security_group", app.clone()).await.unwrap();
+    assert_eq!(
+        summaries(&p),
+        vec![
+            format!("create security group lb in {vpc} (a rule's source)"),
+            format!("create security group app in {vpc}"),
+            "authorize tcp 8080 from (new) lb".to_string(),
+        ]
+    );
+    assert!(group_exists(&c, "lb", &vpc).await.is_none());
+    let res = lib.apply(p).await.unwrap();
+    let app_id = res["group_id"].as_str().unwrap().to_string();
+    let lb_id = group_exists(&c, "lb", &vpc).await.expect("lb created");
+    assert_eq!(
+        ingress(&c, &app_id).await,
+        lines(&[&format!("tcp 8080-8080 {lb_id}")])
+    );
+    assert_eq!(
+        to_json(&res["ip_permissions"])[0]["user_id_group_pairs"][0]["group_id"],
+        json!(lb_id)
+    );
+    let p = lib.plan("ec2_security_group", app).await.unwrap();
+    assert!(p.changes.is_empty(), "{:?}", summaries(&p));
+    assert_eq!(
+        to_json(&p.result["rules"]),
+        json!([format!("tcp 8080 from {lb_id}")])
+    );
+
     // Egress rules, when given: the default allow-all rule of a new group is replaced.
     let out_args = json!({
         "name": "out", "description": "egress", "vpc_id": vpc,

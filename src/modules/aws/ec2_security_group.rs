@@ -99,8 +99,8 @@ test credentials and a region.",
             OptKind::List,
             "Ingress rules: a list of {proto: tcp (default)|udp|icmp|icmpv6|all|-1|<number>, \
 ports: [22, '8000-8010'] or from_port/to_port (or icmp_type/icmp_code), and sources: cidr_ip (str or list), cidr_ipv6, group_id, \
-group_name (a group of the same VPC; the group's own name means itself), ip_prefix (a prefix \
-list id); rule_desc}. icmp ports are the ICMP type and code (default -1, all).",
+group_name (a group of the same VPC; the group's own name means itself; a missing one is \
+created with the rule's group_desc), ip_prefix (a prefix list id); rule_desc}. icmp ports are the ICMP type and code (default -1, all).",
         ),
         OptSpec::new(
             "purge_rules",
@@ -330,6 +330,8 @@ pub(crate) struct RuleSpec {
     pub ranges: Vec<(Option<i32>, Option<i32>)>,
     pub sources: Vec<SourceSpec>,
     pub desc: Option<String>,
+    /// Description for a `group_name` source group that does not exist yet (it is created).
+    pub group_desc: Option<String>,
 }
 
 const RULE_KEYS: &[&str] = &[
@@ -485,6 +487,7 @@ icmp_type/icmp_code"
             ranges,
             sources,
             desc: get("rule_desc").map(value_str).filter(|s| !s.is_empty()),
+            group_desc: get("group_desc").map(value_str).filter(|s| !s.is_empty()),
         });
     }
     Ok(out)
@@ -679,6 +682,27 @@ fn default_egress() -> BTreeMap<Rule, Option<String>> {
 /// The group id, known at planning time or set when the group is created.
 type GroupCell = Arc<Mutex<Option<String>>>;
 
+/// Source groups created by this task: placeholder source id → the cell of the real id.
+type Pending = BTreeMap<String, GroupCell>;
+
+/// The placeholder source of a group that this task creates.
+fn pending_key(name: &str) -> String {
+    format!("(new) {name}")
+}
+
+/// The rule with a created source group's real id in place of its placeholder.
+fn resolve_rule(r: &Rule, pending: &Pending) -> Result<Rule> {
+    if let Source::Group(g) = &r.source
+        && let Some(cell) = pending.get(g)
+    {
+        return Ok(Rule {
+            source: Source::Group(cell_id(cell)?),
+            ..r.clone()
+        });
+    }
+    Ok(r.clone())
+}
+
 fn cell_id(cell: &GroupCell) -> Result<String> {
     cell.lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -697,6 +721,9 @@ struct CreateGroup {
     cell: GroupCell,
     after: BTreeMap<Rule, Option<String>>,
     egress: bool,
+    /// Return group_id and the rules (the task's group; not a created source group).
+    report: bool,
+    pending: Pending,
 }
 
 #[async_trait]
@@ -722,15 +749,22 @@ impl Apply for CreateGroup {
         let id = out.group_id().unwrap_or_default().to_string();
         *self.cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
         let mut v = Vars::new();
+        if !self.report {
+            return Ok(v);
+        }
+        let mut after = BTreeMap::new();
+        for (r, d) in &self.after {
+            after.insert(resolve_rule(r, &self.pending)?, d.clone());
+        }
         v.insert("group_id".into(), Value::from(id.as_str()));
         v.insert(
             "ip_permissions".into(),
-            permissions_value(&self.after, &id, false),
+            permissions_value(&after, &id, false),
         );
         if self.egress {
             v.insert(
                 "ip_permissions_egress".into(),
-                permissions_value(&self.after, &id, true),
+                permissions_value(&after, &id, true),
             );
         }
         Ok(v)
@@ -745,6 +779,7 @@ struct ChangeRule {
     rule: Rule,
     desc: Option<String>,
     op: RuleOp,
+    pending: Pending,
 }
 
 /// What to do with one rule.
@@ -759,11 +794,12 @@ enum RuleOp {
 impl Apply for ChangeRule {
     async fn apply(&self) -> Result<Vars> {
         let id = cell_id(&self.cell)?;
+        let rule = resolve_rule(&self.rule, &self.pending)?;
         let desc = match self.op {
             RuleOp::Revoke => None,
             _ => self.desc.as_deref(),
         };
-        let perm = to_permission(&self.rule, &id, desc);
+        let perm = to_permission(&rule, &id, desc);
         let c = &self.client;
         let err = |op: &str| {
             let dir = if self.rule.egress {
@@ -1103,6 +1139,8 @@ impl Module for Ec2SecurityGroup {
         // Resolve the wanted rules.
         let mut wanted: BTreeMap<Rule, Option<String>> = BTreeMap::new();
         let mut name_cache: BTreeMap<String, Source> = BTreeMap::new();
+        let mut pending: Pending = BTreeMap::new();
+        let mut to_create: Vec<(String, String, GroupCell)> = Vec::new();
         for spec in &specs {
             for src in &spec.sources {
                 let source = match src {
@@ -1120,13 +1158,27 @@ impl Module for Ec2SecurityGroup {
                             s.clone()
                         } else {
                             let found = groups_named(&client, &opts, n, Some(&vpc_id)).await?;
-                            let Some(id) = found.first().and_then(|g| g.group_id()) else {
-                                return Err(Error::failed(format!(
-                                    "ec2_security_group: source group '{n}' not found in {vpc_id}"
-                                ))
-                                .hint("create it first (another ec2_security_group task), or use group_id"));
+                            let s = match (
+                                found.first().and_then(|g| g.group_id()),
+                                &spec.group_desc,
+                            ) {
+                                (Some(id), _) => Source::Group(id.to_string()),
+                                // As in Ansible: created, with group_desc as its description.
+                                (None, Some(desc)) => {
+                                    let key = pending_key(n);
+                                    let cell: GroupCell = Arc::new(Mutex::new(None));
+                                    pending.insert(key.clone(), cell.clone());
+                                    to_create.push((n.clone(), desc.clone(), cell));
+                                    Source::Group(key)
+                                }
+                                (None, None) => {
+                                    return Err(Error::failed(format!(
+                                        "ec2_security_group: source group '{n}' not found in {vpc_id}"
+                                    ))
+                                    .hint("add group_desc to the rule to create it, create it first \
+(another ec2_security_group task), or use group_id"));
+                                }
                             };
-                            let s = Source::Group(id.to_string());
                             name_cache.insert(n.clone(), s.clone());
                             s
                         }
@@ -1231,6 +1283,25 @@ impl Module for Ec2SecurityGroup {
             plan = plan.with("rules_egress", rules_lines(&after, true));
         }
         let mut diff = Some(Diff::new(&label, rules_text(&current), rules_text(&after)));
+        for (n, desc, c) in to_create {
+            plan = plan.change(
+                format!("create security group {n} in {vpc_id} (a rule's source)"),
+                None,
+                Action::Call(Arc::new(CreateGroup {
+                    client: client.clone(),
+                    opts: opts.clone(),
+                    name: n,
+                    description: desc,
+                    vpc_id: vpc_id.clone(),
+                    tags: vec![],
+                    cell: c,
+                    after: BTreeMap::new(),
+                    egress: false,
+                    report: false,
+                    pending: Pending::new(),
+                })),
+            );
+        }
         if existing.is_none() {
             plan = plan.change(
                 format!("create {label} in {vpc_id}"),
@@ -1245,6 +1316,8 @@ impl Module for Ec2SecurityGroup {
                     cell: cell.clone(),
                     after: after.clone(),
                     egress: with_egress,
+                    report: true,
+                    pending: pending.clone(),
                 })),
             );
         }
@@ -1259,6 +1332,7 @@ impl Module for Ec2SecurityGroup {
                     rule: rule.clone(),
                     desc: desc.clone(),
                     op: RuleOp::Authorize,
+                    pending: pending.clone(),
                 })),
             );
         }
@@ -1273,6 +1347,7 @@ impl Module for Ec2SecurityGroup {
                     rule: rule.clone(),
                     desc: None,
                     op: RuleOp::Revoke,
+                    pending: pending.clone(),
                 })),
             );
         }
@@ -1287,6 +1362,7 @@ impl Module for Ec2SecurityGroup {
                     rule: rule.clone(),
                     desc: Some(desc.clone()),
                     op: RuleOp::Describe,
+                    pending: pending.clone(),
                 })),
             );
         }
