@@ -949,9 +949,10 @@ async fn aws_errors_are_clear_and_never_show_secrets() {
         return;
     };
     let p = Project::new("aws-auth");
-    p.file("inv.ini", INV).file(
-        "auth.yml",
-        r#"
+    p.file("inv.ini", INV)
+        .file(
+            "auth.yml",
+            r#"
 - hosts: localhost
   gather_facts: false
   tasks:
@@ -964,7 +965,18 @@ async fn aws_errors_are_clear_and_never_show_secrets() {
         aws_secret_key: "s3cr3t-v4lue-never-shown"
         session_token: "t0ken-never-shown"
 "#,
-    );
+        )
+        .file(
+            "creds.yml",
+            r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ec2_instance_info:
+        region: us-east-1
+        endpoint_url: "{{ endpoint }}"
+"#,
+        );
     let endpoint = format!("endpoint={}", moto.endpoint);
     let r = prov(
         &p,
@@ -982,6 +994,22 @@ async fn aws_errors_are_clear_and_never_show_secrets() {
             r.stderr
         );
     }
+    // No credentials anywhere: one clear error naming what was tried.
+    let none = p.path("none").display().to_string();
+    let r = prov(
+        &p,
+        &["run", "creds.yml", "-i", "inv.ini", "-e", &endpoint],
+        &[
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+            ("AWS_CONFIG_FILE", &none),
+            ("AWS_SHARED_CREDENTIALS_FILE", &none),
+        ],
+    );
+    r.code(2)
+        .stdout_has("EC2 describe_instances: no usable AWS credentials:")
+        .stdout_has("hint: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
+
     // --output json too.
     let r = prov(
         &p,

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::modules::{Args, OptKind, OptSpec};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -215,7 +215,7 @@ in the profile in ~/.aws/config",
 pub fn aws_error<E, R>(op: &str, opts: &AwsOpts, e: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let region = opts.region.clone().unwrap_or_else(|| "(default)".into());
     match &e {
@@ -234,25 +234,53 @@ where
             }
             out
         }
+        _ if let Some(cred) = credentials_error(&e) => Error::failed(format!(
+            "EC2 {op}: no usable AWS credentials: {}",
+            chain(cred)
+        ))
+        .hint(
+            "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, choose a profile (`profile` option \
+or AWS_PROFILE; for SSO run `aws sso login`), or give aws_access_key/aws_secret_key",
+        ),
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Error::failed(format!(
             "EC2 {op}: could not reach {}: {}",
             opts.endpoint_label(),
-            DisplayErrorContext(&e)
+            chain(&e)
         ))
         .hint("check endpoint_url / AWS_ENDPOINT_URL, the region and the network (proxy, DNS)"),
-        SdkError::ConstructionFailure(_) => {
-            let text = DisplayErrorContext(&e).to_string();
-            let mut out = Error::failed(format!("EC2 {op}: {text}"));
-            if text.contains("credentials") {
-                out = out.hint(
-                    "no usable AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
-choose a profile (`profile` option or AWS_PROFILE), or give aws_access_key/aws_secret_key",
-                );
-            }
-            out
-        }
-        _ => Error::failed(format!("EC2 {op}: {}", DisplayErrorContext(&e))),
+        _ => Error::failed(format!("EC2 {op}: {}", chain(&e))),
     }
+}
+
+/// The messages of an error and its sources, joined with `: ` (Display only, never Debug).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+/// The cause, when the request failed because no credentials could be loaded.
+fn credentials_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return Some(err);
+        }
+        cur = err.source();
+    }
+    None
 }
 
 fn hint_for(code: &str, op: &str) -> Option<String> {
