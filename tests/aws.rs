@@ -834,6 +834,19 @@ async fn instance_info_finds_instances_by_tag() {
     .code(2)
     .stdout_has("no AWS region configured")
     .stdout_has("AWS_REGION");
+    // AWS_DEFAULT_REGION is honoured too.
+    prov(
+        &p,
+        &[
+            "run", "info.yml", "-i", "inv.ini", "--check", "-e", &out_var,
+        ],
+        &[
+            ("AWS_ENDPOINT_URL", &moto.endpoint),
+            ("AWS_REGION", ""),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ],
+    )
+    .success();
     prov(
         &p,
         &["run", "info.yml", "-i", "inv.ini", "-e", &out_var],
