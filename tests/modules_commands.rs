@@ -183,6 +183,9 @@ impl Env {
                 Action::LocalWrite { path, data } => {
                     prov::modules::files::write_local_atomic(path, data)?
                 }
+                Action::Call(a) => {
+                    a.apply().await?;
+                }
             }
         }
         Ok((plan, applied))

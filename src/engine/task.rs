@@ -995,6 +995,10 @@ impl PlayRun<'_> {
                 Action::LocalWrite { path, data } => {
                     crate::modules::files::write_local_atomic(&path, &data)?
                 }
+                Action::Call(a) => {
+                    let v = a.apply().await?;
+                    o.result.extend(v);
+                }
                 Action::Exec {
                     cmd,
                     capture,

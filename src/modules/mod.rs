@@ -4,6 +4,8 @@
 //! module never prints or looks at `check_mode` to decide whether to act.
 
 pub mod args;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod commands;
 pub mod files;
 pub mod system;
@@ -82,6 +84,17 @@ pub enum Action {
         /// The content.
         data: Vec<u8>,
     },
+    /// Run code on the controller (cloud API calls): the returned values are merged into the
+    /// task result (e.g. the id of a created resource).
+    Call(Arc<dyn Apply>),
+}
+
+/// A change applied by code running on the controller (see [`Action::Call`]), e.g. an AWS API
+/// call. Planning must not call it; the engine calls it once, unless in check mode.
+#[async_trait]
+pub trait Apply: Send + Sync + std::fmt::Debug {
+    /// Makes the change; the returned values are merged into the task result.
+    async fn apply(&self) -> Result<Vars>;
 }
 
 /// One change a module would make.
@@ -266,10 +279,11 @@ impl Registry {
     }
 }
 
-/// Strips the `ansible.builtin.` / `ansible.legacy.` prefixes.
+/// Strips the `ansible.builtin.` / `ansible.legacy.` / `amazon.aws.` prefixes.
 pub fn canonical_name(name: &str) -> &str {
     name.strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| name.strip_prefix("amazon.aws."))
         .unwrap_or(name)
 }
 
@@ -277,4 +291,6 @@ fn register_builtins(r: &mut Registry) {
     files::register(r);
     commands::register(r);
     system::register(r);
+    #[cfg(feature = "aws")]
+    aws::register(r);
 }
