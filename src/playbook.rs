@@ -644,9 +644,11 @@ impl Loader<'_> {
                 path.display()
             )));
         }
-        stack.push(canon);
+        stack.push(canon.clone());
         let root = yaml::load_file(path)?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Absolute, so `playbook_dir` and relative lookups never depend on how it was named
+        // (`site.yml` has an empty parent).
+        let dir = canon.parent().map(Path::to_path_buf).unwrap_or_default();
         let Some(items) = root.as_seq() else {
             return Err(root
                 .error("a playbook must be a list of plays")

@@ -390,3 +390,18 @@ fn precedence_extra_vars_win_and_set_fact_beats_play_vars() {
         .success();
     assert_eq!(p.read("out"), "play fact extra task");
 }
+
+#[test]
+fn playbook_dir_is_absolute_even_for_a_relative_playbook_path() {
+    let p = project(
+        "pbdir",
+        "- hosts: d1\n  gather_facts: no\n  tasks:\n    - copy: { dest: '{{ playbook_dir }}/here', content: '{{ playbook_dir }}' }\n",
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    let written = p.read("here");
+    assert!(written.starts_with('/'), "{written}");
+    assert_eq!(
+        std::path::Path::new(&written),
+        p.dir.canonicalize().unwrap()
+    );
+}

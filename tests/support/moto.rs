@@ -4,7 +4,8 @@
 //! Where moto comes from, in order: `PROV_MOTO_SERVER` (path to `moto_server`), `moto_server` on
 //! PATH, a venv at `target/moto-venv`; if none is found, that venv is created and
 //! `moto[server]` installed into it from PyPI (once; set `PROV_MOTO_NO_INSTALL=1` to skip that).
-//! When moto cannot be found or started, [`Moto::start`] prints `SKIP: ...` and returns None.
+//! When moto cannot be found or started, [`Moto::start`] prints `SKIP: ...` and returns None
+//! (and panics instead when PROV_LAB=1, as in CI).
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
@@ -90,6 +91,15 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// In CI (PROV_LAB=1) the emulator must run: not starting it is a failure, not a skip.
+fn strict(test: &str, why: &str) {
+    if std::env::var_os("PROV_LAB").is_some() {
+        panic!(
+            "{test}: the EC2 emulator could not start: {why} (PROV_LAB=1 is set, so this test must run)"
+        );
+    }
+}
+
 impl Moto {
     /// Starts a fresh moto server, or prints `SKIP: <why>` and returns None.
     pub fn start(test: &str) -> Option<Moto> {
@@ -102,6 +112,7 @@ impl Moto {
         let exe = match find() {
             Ok(e) => e,
             Err(why) => {
+                strict(test, &why);
                 eprintln!("SKIP: {test}: no EC2 emulator: {why}");
                 return None;
             }
@@ -148,6 +159,7 @@ impl Moto {
                 last = "moto_server did not answer within 30 s".into();
             }
         }
+        strict(test, &last);
         eprintln!("SKIP: {test}: {last}");
         None
     }
