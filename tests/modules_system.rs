@@ -240,6 +240,9 @@ impl Env {
         for c in &plan.changes {
             match &c.action {
                 Action::None | Action::LocalWrite { .. } => {}
+                Action::Call(a) => {
+                    a.apply().await?;
+                }
                 Action::Exec {
                     cmd, fail_on_rc, ..
                 } => {
