@@ -26,6 +26,8 @@ use prov::{Error, Result};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
+mod common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -623,4 +625,59 @@ async fn swarm_nodes_network_images_and_stack_on_three_hosts() {
             .trim(),
         "inactive"
     );
+
+    // --- the same through the prov binary and the engine: a fresh swarm, workers joining
+    // with the token read through hostvars, a forced rebuild reported ok; a second run is ok.
+    for h in &hosts {
+        h.ok("docker swarm leave --force >/dev/null 2>&1; true")
+            .await;
+    }
+    let p = common::Project::new("docker-swarm");
+    p.file(
+        "site.yml",
+        r#"
+- hosts: lab1
+  gather_facts: false
+  tasks:
+    - community.docker.docker_swarm:
+        state: present
+        advertise_addr: 192.168.77.11
+      register: swarm
+- hosts: lab2:lab3
+  gather_facts: false
+  tasks:
+    - community.docker.docker_swarm:
+        state: join
+        join_token: "{{ hostvars['lab1'].swarm.swarm_facts.JoinTokens.Worker }}"
+        remote_addrs: [192.168.77.11]
+    - docker_image:
+        name: provtest
+        tag: "1"
+        source: build
+        force_source: true
+        build: { path: /tmp/prov-ctx, network: host }
+"#,
+    );
+    let inv = root().join("tests/lab/.state/inventory.yaml");
+    let inv = inv.to_str().unwrap();
+    let run = p.prov(&["run", "site.yml", "-i", inv]);
+    run.success();
+    assert_eq!(run.recap("lab1")[1], 1, "{}", run.stdout);
+    assert_eq!(run.recap("lab2")[1], 1, "{}", run.stdout);
+    assert_eq!(run.recap("lab3")[1], 1, "{}", run.stdout);
+    let token = l1.ok("docker swarm join-token -q worker").await;
+    assert!(!run.stdout.contains(token.trim()) && !run.stderr.contains(token.trim()));
+    for h in [l2, l3] {
+        assert_eq!(
+            h.ok("docker info --format '{{.Swarm.LocalNodeState}}'")
+                .await
+                .trim(),
+            "active"
+        );
+    }
+    let again = p.prov(&["run", "site.yml", "-i", inv]);
+    again.success();
+    for h in ["lab1", "lab2", "lab3"] {
+        assert_eq!(again.recap(h)[1], 0, "{h}: {}", again.stdout);
+    }
 }
