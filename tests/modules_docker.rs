@@ -165,7 +165,11 @@ impl Host {
             plan.failed
         );
         let mut result = plan.result.clone();
-        let mut all_unchanged = plan.output_results;
+        let mut all_unchanged = plan.output_results
+            && plan
+                .changes
+                .iter()
+                .any(|c| matches!(c.action, Action::Exec { .. }));
         for c in &plan.changes {
             match &c.action {
                 Action::None => {}

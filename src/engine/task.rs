@@ -989,7 +989,11 @@ impl PlayRun<'_> {
             return Ok(o);
         }
         // With output_results, the task stays `changed` unless every Exec said otherwise.
-        let mut all_unchanged = plan.output_results;
+        let mut all_unchanged = plan.output_results
+            && plan
+                .changes
+                .iter()
+                .any(|c| matches!(c.action, Action::Exec { .. }));
         for ch in plan.changes {
             match ch.action {
                 Action::None => {}

@@ -208,7 +208,7 @@ impl Module for DockerSwarm {
                         &[("swarm", "inactive".to_string())],
                     )),
                     Action::Exec {
-                        cmd: ctx.cmd(format!("docker swarm leave{f} >&2")),
+                        cmd: ctx.cmd(format!("docker swarm leave{f} >/dev/null")),
                         capture: false,
                         fail_on_rc: true,
                     },
@@ -231,7 +231,7 @@ impl Module for DockerSwarm {
                 }
                 // The token comes through stdin, never on the command line we send or log.
                 let mut cmd = ctx.cmd(format!(
-                    "read -r t || exit 1\ndocker swarm join --token \"$t\"{opts} {} >&2",
+                    "read -r t || exit 1\ndocker swarm join --token \"$t\"{opts} {} >/dev/null",
                     quote(&remote)
                 ));
                 cmd.stdin = Stdin::Bytes(format!("{}\n", token.unwrap_or_default()).into_bytes());
@@ -276,7 +276,10 @@ impl Module for DockerSwarm {
                 if let Some(n) = args.int("subnet_size") {
                     opts.push_str(&format!(" --default-addr-pool-mask-length {n}"));
                 }
-                let script = format!("docker swarm init{opts} >&2 || exit 1\n{}", facts_line());
+                let script = format!(
+                    "docker swarm init{opts} >/dev/null || exit 1\n{}",
+                    facts_line()
+                );
                 Ok(plan.change(
                     format!("docker swarm init{opts}"),
                     Some(state_diff(
