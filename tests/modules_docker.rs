@@ -529,6 +529,28 @@ async fn swarm_nodes_network_images_and_stack_on_three_hosts() {
         "two\nhi\n"
     );
 
+    // --- source load: an archive made with docker save, loaded once; a forced load of the
+    // same archive is not a change.
+    l3.ok("docker save provtest:1 -o /tmp/provtest.tar && docker image rm provtest:1 >/dev/null")
+        .await;
+    let load = json!({"name": "provtest:1", "source": "load", "load_path": "/tmp/provtest.tar"});
+    let p = l3.plan("docker_image", load.clone()).await;
+    assert_eq!(
+        summaries(&p),
+        ["load image provtest:1 from /tmp/provtest.tar"]
+    );
+    assert!(l3.converge("docker_image", load.clone()).await.changed);
+    let mut forced = load.clone();
+    forced["force_source"] = json!(true);
+    assert!(!l3.run("docker_image", forced).await.changed);
+    let p = l3
+        .plan(
+            "docker_image",
+            json!({"name": "provtest:1", "source": "load", "load_path": "/nope.tar"}),
+        )
+        .await;
+    assert!(p.failed.unwrap().contains("does not exist"));
+
     // --- a stack: global + replicated (placed by node label), dnsrr, on the overlay network.
     l1.ok("mkdir -p /tmp/prov-stack").await;
     l1.conn
@@ -616,6 +638,48 @@ async fn swarm_nodes_network_images_and_stack_on_three_hosts() {
         ""
     );
 
+    // --- drain a node and make it active again.
+    let a = l1
+        .converge(
+            "docker_node",
+            json!({"hostname": "lab3", "availability": "drain"}),
+        )
+        .await;
+    assert_eq!(
+        summaries(&a.plan),
+        ["docker node update --availability drain lab3"]
+    );
+    assert_eq!(
+        l1.ok("docker node inspect lab3 --format '{{.Spec.Availability}}'")
+            .await
+            .trim(),
+        "drain"
+    );
+    l1.converge(
+        "docker_node",
+        json!({"hostname": "lab3", "availability": "active"}),
+    )
+    .await;
+
+    // --- the network recreated with force, then removed.
+    let changed =
+        json!({"name": "provnet", "driver": "overlay", "attachable": false, "force": true});
+    let a = l1.converge("docker_network", changed).await;
+    assert_eq!(summaries(&a.plan), ["recreate network provnet"]);
+    assert_eq!(
+        l1.ok("docker network inspect provnet --format '{{.Attachable}}'")
+            .await
+            .trim(),
+        "false"
+    );
+    let a = l1
+        .converge(
+            "docker_network",
+            json!({"name": "provnet", "state": "absent"}),
+        )
+        .await;
+    assert_eq!(summaries(&a.plan), ["remove network provnet"]);
+
     // --- a worker leaves the swarm; a manager needs force.
     let p = l1.plan("docker_swarm", json!({"state": "absent"})).await;
     assert!(p.failed.unwrap().contains("force"));
@@ -668,7 +732,9 @@ async fn swarm_nodes_network_images_and_stack_on_three_hosts() {
     run.success();
     assert_eq!(run.recap("lab1")[1], 1, "{}", run.stdout);
     assert_eq!(run.recap("lab2")[1], 1, "{}", run.stdout);
-    assert_eq!(run.recap("lab3")[1], 1, "{}", run.stdout);
+    // lab3's image came from `docker load` (no build cache): the forced rebuild really makes a
+    // new image there, while lab2's rebuild from cache gives the same ID and is ok.
+    assert_eq!(run.recap("lab3")[1], 2, "{}", run.stdout);
     let token = l1.ok("docker swarm join-token -q worker").await;
     assert!(!run.stdout.contains(token.trim()) && !run.stderr.contains(token.trim()));
     for h in [l2, l3] {

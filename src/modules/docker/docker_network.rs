@@ -285,9 +285,13 @@ impl Module for DockerNetwork {
             format!("recreate network {name}"),
             Some(state_diff(&format!("network {name}"), &before, &after)),
             Action::Exec {
+                // Removing a swarm network takes a moment: wait until the name is free.
                 cmd: ctx.cmd(format!(
-                    "docker network rm {} >/dev/null && {create} >/dev/null",
-                    quote(&name)
+                    "docker network rm {n} >/dev/null || exit 1\n\
+                     i=0; while docker network inspect {n} >/dev/null 2>&1; do \
+                     i=$((i+1)); [ $i -gt 300 ] && {{ echo 'network {name} still exists 30 s after removal' >&2; exit 1; }}; \
+                     sleep 0.1; done\n{create} >/dev/null",
+                    n = quote(&name)
                 )),
                 capture: false,
                 fail_on_rc: true,
