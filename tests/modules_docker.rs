@@ -610,6 +610,23 @@ async fn swarm_nodes_network_images_and_stack_on_three_hosts() {
             "docker stack deploy provstack"
         ]
     );
+    // The diff names the changed compose key (hashes only, never values).
+    let d = diffs(&p);
+    let changed: Vec<&str> = d
+        .lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        changed,
+        ["-provstack_db.command", "+provstack_db.command"],
+        "{d}"
+    );
+    assert!(!d.contains("99999"), "{d}");
     assert_eq!(
         l1.ok("docker service inspect provstack_db --format '{{json .Spec}}'")
             .await,

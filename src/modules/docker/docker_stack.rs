@@ -14,6 +14,10 @@ use std::path::Path;
 
 /// The service label holding the hash of the service's compose definition.
 pub const COMPOSE_LABEL: &str = "prov.compose.sha256";
+/// The service label holding a short hash of each top-level key of the service's compose
+/// definition (`{"command":"1a2b..","image":".."}`): the diff names the keys that changed
+/// without showing values (environment values may be secrets).
+pub const FIELDS_LABEL: &str = "prov.compose.fields";
 const NS_LABEL: &str = "com.docker.stack.namespace";
 
 static DOC: ModuleDoc = ModuleDoc {
@@ -119,6 +123,32 @@ fn merge(a: &mut Json, b: &Json) {
 struct Wanted {
     key: String,
     hash: String,
+    /// Top-level key → short hash, as canonical JSON.
+    fields: String,
+}
+
+/// Short hashes of each top-level key of a service definition, as canonical JSON.
+fn field_hashes(def: &Json) -> String {
+    let mut m = Map::new();
+    for (k, v) in def.as_object().into_iter().flatten() {
+        m.insert(
+            k.clone(),
+            Json::String(sha256_hex(canonical_json(v).as_bytes())[..12].to_string()),
+        );
+    }
+    canonical_json(&Json::Object(m))
+}
+
+/// Diff lines of one service: one per compose key with its short hash.
+fn field_lines(full: &str, fields: &str, hash: &str) -> String {
+    match serde_json::from_str::<Json>(fields) {
+        Ok(Json::Object(m)) if !m.is_empty() => m
+            .iter()
+            .map(|(k, v)| format!("{full}.{k}: {}\n", v.as_str().unwrap_or("")))
+            .collect(),
+        _ if hash.is_empty() => format!("{full}: (not deployed by prov)\n"),
+        _ => format!("{full}: {}\n", &hash[..12.min(hash.len())]),
+    }
 }
 
 /// The services of the merged compose data, with their hashes.
@@ -133,6 +163,7 @@ fn wanted_services(merged: &Json) -> Result<Vec<Wanted>> {
         .map(|(k, v)| Wanted {
             key: k.clone(),
             hash: sha256_hex(canonical_json(v).as_bytes()),
+            fields: field_hashes(v),
         })
         .collect())
 }
@@ -145,7 +176,7 @@ fn override_file(version: &str, inline: &Json, wanted: &[Wanted]) -> Json {
     for w in wanted {
         services.insert(
             w.key.clone(),
-            serde_json::json!({"deploy": {"labels": {COMPOSE_LABEL: w.hash}}}),
+            serde_json::json!({"deploy": {"labels": {COMPOSE_LABEL: w.hash, FIELDS_LABEL: w.fields}}}),
         );
     }
     merge(&mut out, &serde_json::json!({ "services": services }));
@@ -224,12 +255,14 @@ impl Module for DockerStack {
         let out = docker_probe(ctx, &script, "the stack").await?;
         let sec = sections(&out);
         let existing = json_lines(sec.get("services").map(String::as_str).unwrap_or(""))?;
-        let have: Vec<(String, String)> = existing
+        // (name, hash, field hashes) of the stack's services.
+        let have: Vec<(String, String, String)> = existing
             .iter()
             .map(|s| {
                 (
                     jstr(s, &["Spec", "Name"]).to_string(),
                     jstr(s, &["Spec", "Labels", COMPOSE_LABEL]).to_string(),
+                    jstr(s, &["Spec", "Labels", FIELDS_LABEL]).to_string(),
                 )
             })
             .collect();
@@ -240,7 +273,7 @@ impl Module for DockerStack {
             plan.result.insert(
                 "stack_services".into(),
                 have.iter()
-                    .map(|(n, _)| {
+                    .map(|(n, _, _)| {
                         map_value([
                             ("name", Value::from(n.as_str())),
                             ("action", Value::from("remove")),
@@ -252,7 +285,10 @@ impl Module for DockerStack {
             if have.is_empty() && nets.is_empty() {
                 return Ok(plan);
             }
-            let before: String = have.iter().map(|(n, _)| format!("service {n}\n")).collect();
+            let before: String = have
+                .iter()
+                .map(|(n, _, _)| format!("service {n}\n"))
+                .collect();
             let script = format!(
                 "docker stack rm {s} >&2 || exit 1\nend=$(( $(date +%s) + {timeout} ))\n\
                  while [ -n \"$(docker service ls -q --filter label={nsf})$(docker network ls -q --filter label={nsf})\" ]; do\n\
@@ -312,22 +348,16 @@ impl Module for DockerStack {
         let (mut before, mut after) = (String::new(), String::new());
         for w in &wanted {
             let full = format!("{name}_{}", w.key);
-            let action = match have.iter().find(|(n, _)| *n == full) {
+            let cur = have.iter().find(|(n, _, _)| *n == full);
+            let action = match cur {
                 None => "create",
-                Some((_, h)) if *h != w.hash => "update",
+                Some((_, h, _)) if *h != w.hash => "update",
                 Some(_) => "unchanged",
             };
-            if let Some((_, h)) = have.iter().find(|(n, _)| *n == full) {
-                before.push_str(&format!(
-                    "{full}: {}\n",
-                    if h.is_empty() {
-                        "(no hash)"
-                    } else {
-                        &h[..12.min(h.len())]
-                    }
-                ));
+            if let Some((_, h, f)) = cur {
+                before.push_str(&field_lines(&full, f, h));
             }
-            after.push_str(&format!("{full}: {}\n", &w.hash[..12]));
+            after.push_str(&field_lines(&full, &w.fields, &w.hash));
             if action != "unchanged" {
                 summaries.push(format!("{action} service {full}"));
             }
@@ -337,18 +367,11 @@ impl Module for DockerStack {
                 ("compose_sha256", Value::from(w.hash.as_str())),
             ]));
         }
-        for (n, h) in &have {
+        for (n, h, f) in &have {
             if wanted.iter().any(|w| format!("{name}_{}", w.key) == *n) {
                 continue;
             }
-            before.push_str(&format!(
-                "{n}: {}\n",
-                if h.is_empty() {
-                    "(no hash)"
-                } else {
-                    &h[..12.min(h.len())]
-                }
-            ));
+            before.push_str(&field_lines(n, f, h));
             if prune {
                 summaries.push(format!("remove service {n}"));
                 entries.push(map_value([
@@ -356,14 +379,7 @@ impl Module for DockerStack {
                     ("action", Value::from("remove")),
                 ]));
             } else {
-                after.push_str(&format!(
-                    "{n}: {}\n",
-                    if h.is_empty() {
-                        "(no hash)"
-                    } else {
-                        &h[..12.min(h.len())]
-                    }
-                ));
+                after.push_str(&field_lines(n, f, h));
             }
         }
         plan.result
