@@ -35,6 +35,8 @@ specs before and after, and the task is `changed` only when they differ. With `w
 then waits until every service has all its replicas running and no update in progress (up to \
 `wait_timeout` seconds), and fails naming the services that did not converge. \
 `state: absent` runs `docker stack rm` and waits until the services and networks are gone. \
+The diff lists each service's compose keys with a short hash of their values (stored in the \
+label `prov.compose.fields`), so it names the keys that change without showing values. \
 Returns `stack_services` (one entry per service: `name`, `action`, `compose_sha256`) and, \
 after a deploy, `services` (`docker service ls` of the stack).",
     options: &[
@@ -77,6 +79,18 @@ after a deploy, `services` (`docker service ls` of the stack).",
             "Seconds to wait with `wait` (and for `absent`).",
         )
         .default("300"),
+        OptSpec::new(
+            "absent_retries",
+            OptKind::Int,
+            "Ansible compatibility: with `absent_retries_interval`, how long (retries x \
+interval seconds) to wait for the stack to be gone; default `wait_timeout`.",
+        ),
+        OptSpec::new(
+            "absent_retries_interval",
+            OptKind::Int,
+            "Ansible compatibility: seconds between the checks of `absent_retries`.",
+        )
+        .default("1"),
     ],
     free_form: None,
     mutually_exclusive: &[],
@@ -214,6 +228,10 @@ impl Module for DockerStack {
         check_name("docker_stack", "name", &name)?;
         let absent = args.str("state").as_deref() == Some("absent");
         let timeout = args.int("wait_timeout").unwrap_or(300).max(1);
+        let absent_timeout = match args.int("absent_retries") {
+            Some(n) => (n * args.int("absent_retries_interval").unwrap_or(1)).max(1),
+            None => timeout,
+        };
         let nsf = quote(&format!("{NS_LABEL}={name}"));
         // Compose entries: paths (read on the host) and inline dicts.
         let mut paths = Vec::new();
@@ -290,9 +308,9 @@ impl Module for DockerStack {
                 .map(|(n, _, _)| format!("service {n}\n"))
                 .collect();
             let script = format!(
-                "docker stack rm {s} >&2 || exit 1\nend=$(( $(date +%s) + {timeout} ))\n\
+                "docker stack rm {s} >&2 || exit 1\nend=$(( $(date +%s) + {absent_timeout} ))\n\
                  while [ -n \"$(docker service ls -q --filter label={nsf})$(docker network ls -q --filter label={nsf})\" ]; do\n\
-                 if [ \"$(date +%s)\" -ge \"$end\" ]; then echo 'stack {name} not removed within {timeout} s' >&2; exit 1; fi\n\
+                 if [ \"$(date +%s)\" -ge \"$end\" ]; then echo 'stack {name} not removed within {absent_timeout} s' >&2; exit 1; fi\n\
                  sleep 1\ndone\n",
                 s = quote(&name)
             );

@@ -17,14 +17,15 @@ reads `docker info --format '{{json .Swarm}}'` (and, on a manager, the join toke
 manages a swarm it changes nothing (a healthy swarm is never left or re-initialised). \
 `state: present` with `join_token` and `remote_addrs`, or `state: join`, runs \
 `docker swarm join` unless the node is already part of a swarm. `state: absent` runs \
-`docker swarm leave` (with `force`, needed on managers). Returns `swarm_facts` \
+`docker swarm leave` (with `force`, needed on managers). `state: inspect` changes nothing \
+and only returns the facts. Returns `swarm_facts` \
 (`ID`, `JoinTokens.Worker`, `JoinTokens.Manager`) on managers, also right after `init`, so \
 workers can use `hostvars[manager].swarm.swarm_facts.JoinTokens.Worker`. Join tokens never \
 appear in change summaries, diffs or command lines: they reach `docker` through stdin.",
     options: &[
         OptSpec::new("state", OptKind::Str, "Swarm membership wanted.")
             .default("present")
-            .choices(&["present", "join", "absent"]),
+            .choices(&["present", "join", "absent", "inspect"]),
         OptSpec::new(
             "advertise_addr",
             OptKind::Str,
@@ -189,6 +190,7 @@ impl Module for DockerSwarm {
             vec![("swarm", local.clone())]
         };
         match state.as_str() {
+            "inspect" => Ok(plan),
             "absent" => {
                 if !in_swarm {
                     return Ok(plan);
