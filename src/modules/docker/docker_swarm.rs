@@ -20,8 +20,10 @@ manages a swarm it changes nothing (a healthy swarm is never left or re-initiali
 `docker swarm leave` (with `force`, needed on managers). `state: inspect` changes nothing \
 and only returns the facts. Returns `swarm_facts` \
 (`ID`, `JoinTokens.Worker`, `JoinTokens.Manager`) on managers, also right after `init`, so \
-workers can use `hostvars[manager].swarm.swarm_facts.JoinTokens.Worker`. Join tokens never \
-appear in change summaries, diffs or command lines: they reach `docker` through stdin.",
+workers can use `hostvars[manager].swarm.swarm_facts.JoinTokens.Worker` (in check mode \
+a swarm not created yet has no tokens). Join tokens never appear in change summaries, diffs \
+or the command lines prov sends: they reach the host through stdin (only the `docker swarm \
+join` process itself gets the token as an argument, as the CLI requires).",
     options: &[
         OptSpec::new("state", OptKind::Str, "Swarm membership wanted.")
             .default("present")
