@@ -276,6 +276,8 @@ services:
     image: provtest:1
     command: ["sleep", "infinity"]
     networks: [provnet]
+    ports:
+      - { target: 8080, published: 18080, protocol: tcp, mode: host }
     deploy:
       mode: global
       endpoint_mode: dnsrr
@@ -583,6 +585,13 @@ async fn swarm_nodes_network_images_and_stack_on_three_hosts() {
         got,
         "provstack_agent global 3/3\nprovstack_db replicated 1/1\n"
     );
+    // Published in host mode (the lab has no routing mesh): bound on every node.
+    for h in &hosts {
+        let ports = h
+            .ok("docker ps --filter label=com.docker.swarm.service.name=provstack_agent --format '{{.Ports}}'")
+            .await;
+        assert!(ports.contains(":18080->8080/tcp"), "{}: {ports}", h.name);
+    }
     let node = l1
         .ok("docker service ps provstack_db --filter desired-state=running --format '{{.Node}}'")
         .await;
