@@ -274,7 +274,7 @@ const STACK: &str = r#"version: "3.8"
 services:
   agent:
     image: provtest:1
-    command: ["sleep", "infinity"]
+    command: ["python3", "-m", "http.server", "8080"]
     networks: [provnet]
     ports:
       - { target: 8080, published: 18080, protocol: tcp, mode: host }
@@ -592,6 +592,16 @@ async fn swarm_nodes_network_images_and_stack_on_three_hosts() {
             .await;
         assert!(ports.contains(":18080->8080/tcp"), "{}: {ports}", h.name);
     }
+    // dnsrr on the overlay: from the db task on lab1, every agent task (one per node) answers.
+    let probe = r#"c=$(docker ps -q --filter label=com.docker.swarm.service.name=provstack_db)
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  out=$(docker exec "$c" python3 -c 'import socket, urllib.request as u
+ips = sorted({a[4][0] for a in socket.getaddrinfo("tasks.agent", 8080, socket.AF_INET)})
+print(len(ips), [u.urlopen("http://%s:8080/" % i, timeout=5).status for i in ips])' 2>&1) && break
+  sleep 1
+done
+echo "$out""#;
+    assert_eq!(l1.ok(probe).await.trim(), "3 [200, 200, 200]");
     let node = l1
         .ok("docker service ps provstack_db --filter desired-state=running --format '{{.Node}}'")
         .await;
