@@ -988,11 +988,21 @@ impl PlayRun<'_> {
         if check {
             return Ok(o);
         }
+        // With output_results, the task stays `changed` unless every Exec said otherwise.
+        let mut all_unchanged = plan.output_results
+            && plan
+                .changes
+                .iter()
+                .any(|c| matches!(c.action, Action::Exec { .. }));
         for ch in plan.changes {
             match ch.action {
                 Action::None => {}
-                Action::Put { src, dest, opts } => conn.put(&src, &dest, &opts).await?,
+                Action::Put { src, dest, opts } => {
+                    all_unchanged = false;
+                    conn.put(&src, &dest, &opts).await?
+                }
                 Action::LocalWrite { path, data } => {
+                    all_unchanged = false;
                     crate::modules::files::write_local_atomic(&path, &data)?
                 }
                 Action::Call(a) => {
@@ -1007,6 +1017,11 @@ impl PlayRun<'_> {
                     let start = std::time::SystemTime::now();
                     let t0 = Instant::now();
                     let out = conn.exec(&cmd).await?;
+                    if plan.output_results {
+                        let (vals, changed) = crate::modules::output_results(&out.stdout_str());
+                        o.result.extend(vals);
+                        all_unchanged &= changed == Some(false);
+                    }
                     if capture {
                         let stdout = out.stdout_str();
                         let stderr = out.stderr_str();
@@ -1045,6 +1060,11 @@ impl PlayRun<'_> {
                     }
                 }
             }
+        }
+        if all_unchanged && !plan.force_changed && o.status == Status::Changed {
+            o.status = Status::Ok;
+            o.changes.clear();
+            o.diffs.clear();
         }
         Ok(o)
     }

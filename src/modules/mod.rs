@@ -7,6 +7,7 @@ pub mod args;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod commands;
+pub mod docker;
 pub mod files;
 pub mod system;
 
@@ -125,6 +126,36 @@ pub struct Plan {
     pub facts: Vars,
     /// Report `changed` even with no actions (e.g. a fact module that "changes" nothing remote).
     pub force_changed: bool,
+    /// The `Exec` actions print [`RESULT_LINE`] lines: when applying, the engine merges each
+    /// line's JSON object into the result, and when every `Exec` action printed
+    /// `"changed": false`, the task is `ok` after all (see [`output_results`]).
+    pub output_results: bool,
+}
+
+/// The prefix of a stdout line carrying a JSON object of return values (for plans with
+/// [`Plan::output_results`]).
+pub const RESULT_LINE: &str = "prov-result:";
+
+/// Parses the [`RESULT_LINE`] lines of an `Exec` action's stdout: the return values they carry
+/// (later lines win) and their `changed` key, if any (`None` when no line had one).
+pub fn output_results(stdout: &str) -> (Vars, Option<bool>) {
+    let mut vals = Vars::new();
+    let mut changed = None;
+    for line in stdout.lines() {
+        let Some(j) = line.trim_end().strip_prefix(RESULT_LINE) else {
+            continue;
+        };
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(j) {
+            for (k, v) in m {
+                if k == "changed" {
+                    changed = v.as_bool().or(changed);
+                } else {
+                    vals.insert(k, crate::value::from_json(&v));
+                }
+            }
+        }
+    }
+    (vals, changed)
 }
 
 impl Plan {
@@ -279,11 +310,13 @@ impl Registry {
     }
 }
 
-/// Strips the `ansible.builtin.` / `ansible.legacy.` / `amazon.aws.` prefixes.
+/// Strips the `ansible.builtin.` / `ansible.legacy.` / `amazon.aws.` / `community.docker.`
+/// prefixes.
 pub fn canonical_name(name: &str) -> &str {
     name.strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .or_else(|| name.strip_prefix("amazon.aws."))
+        .or_else(|| name.strip_prefix("community.docker."))
         .unwrap_or(name)
 }
 
@@ -293,4 +326,5 @@ fn register_builtins(r: &mut Registry) {
     system::register(r);
     #[cfg(feature = "aws")]
     aws::register(r);
+    docker::register(r);
 }
