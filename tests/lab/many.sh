@@ -87,6 +87,9 @@ ListenAddress 127.0.1.$i:$PORT
 HostKey $MANY/ssh_host_ed25519_key
 PidFile $pf
 AuthorizedKeysFile $MANY/authorized_keys
+# The checkout may live under a world-writable folder such as /tmp, which StrictModes refuses;
+# these sshds listen on loopback only and accept only the lab's own key.
+StrictModes no
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no
