@@ -405,3 +405,28 @@ fn playbook_dir_is_absolute_even_for_a_relative_playbook_path() {
         p.dir.canonicalize().unwrap()
     );
 }
+
+#[test]
+fn any_errors_fatal_waits_for_rescue() {
+    let p = project(
+        "aef-rescue",
+        r#"
+- hosts: all
+  gather_facts: no
+  any_errors_fatal: true
+  tasks:
+    - block:
+        - command: /bin/false
+          when: inventory_hostname == 'd1'
+      rescue:
+        - file: path={dir}/rescued-{{ inventory_hostname }} state=touch
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success();
+    assert!(p.exists("rescued-d1"));
+    for h in ["w1", "w2", "d1"] {
+        assert!(p.exists(h), "{h} continues: the failure was rescued");
+    }
+}

@@ -460,21 +460,37 @@ impl<'r> PlayRun<'r> {
 
     /// Runs a task list on `hosts`: lockstep (linear) or each host on its own (free).
     pub fn run_list<'a>(&'a self, tasks: &'a [Task], hosts: Vec<String>) -> BoxFut<'a> {
+        self.run_list_in(tasks, hosts, false)
+    }
+
+    /// `rescuable`: the list is inside a block with a `rescue`, so a failure here does not count
+    /// for `any_errors_fatal`/`max_fail_percentage` until the rescue had its chance.
+    fn run_list_in<'a>(
+        &'a self,
+        tasks: &'a [Task],
+        hosts: Vec<String>,
+        rescuable: bool,
+    ) -> BoxFut<'a> {
         Box::pin(async move {
             if self.play.free_strategy && hosts.len() > 1 {
                 let futs = hosts
                     .iter()
-                    .map(|h| self.run_list_linear(tasks, vec![h.clone()]));
+                    .map(|h| self.run_list_linear(tasks, vec![h.clone()], rescuable));
                 for r in futures::future::join_all(futs).await {
                     r?;
                 }
                 return Ok(());
             }
-            self.run_list_linear(tasks, hosts).await
+            self.run_list_linear(tasks, hosts, rescuable).await
         })
     }
 
-    fn run_list_linear<'a>(&'a self, tasks: &'a [Task], hosts: Vec<String>) -> BoxFut<'a> {
+    fn run_list_linear<'a>(
+        &'a self,
+        tasks: &'a [Task],
+        hosts: Vec<String>,
+        rescuable: bool,
+    ) -> BoxFut<'a> {
         Box::pin(async move {
             for task in tasks {
                 if self.stopped() {
@@ -494,13 +510,16 @@ impl<'r> PlayRun<'r> {
                         rescue,
                         always,
                     } => {
-                        self.run_block(block, rescue, always, live.clone()).await?;
+                        self.run_block(block, rescue, always, live.clone(), rescuable)
+                            .await?;
                     }
                     _ => {
                         self.run_task(task, &live, false).await?;
                     }
                 }
-                self.check_fail_limits(task, &live);
+                if !rescuable {
+                    self.check_fail_limits(task, &live);
+                }
             }
             Ok(())
         })
@@ -512,8 +531,10 @@ impl<'r> PlayRun<'r> {
         rescue: &[Task],
         always: &[Task],
         hosts: Vec<String>,
+        rescuable: bool,
     ) -> Result<()> {
-        self.run_list(block, hosts.clone()).await?;
+        self.run_list_in(block, hosts.clone(), rescuable || !rescue.is_empty())
+            .await?;
         let failed: Vec<String> = hosts
             .iter()
             .filter(|h| self.state(h, |s| s.failed && !s.unreachable))
@@ -536,7 +557,7 @@ impl<'r> PlayRun<'r> {
                     self.shared.set_vars(h, v);
                 }
             }
-            self.run_list(rescue, failed.clone()).await?;
+            self.run_list_in(rescue, failed.clone(), rescuable).await?;
             for h in &failed {
                 self.state(h, |s| {
                     if !s.failed {
@@ -560,7 +581,7 @@ impl<'r> PlayRun<'r> {
                 .filter(|h| self.state(h, |s| !s.unreachable && !s.ended))
                 .cloned()
                 .collect();
-            let r = self.run_list(always, run_on).await;
+            let r = self.run_list_in(always, run_on, rescuable).await;
             for h in &still_failed {
                 self.state(h, |s| s.failed = true);
             }
