@@ -305,3 +305,97 @@ fn vault_values_decrypt_only_when_used_and_with_the_password_file() {
     r.success().stdout_lacks("s3cret");
     assert_eq!(p.read("secret"), "s3cret {{ not templated }}");
 }
+
+/// The flagship playbook (work in progress, issue 4) stays valid: every play, module and option
+/// passes `prov check`, the inventories select the right hosts, and the stack template renders
+/// to the stack the issue asks for.
+#[test]
+fn flagship_playbook_is_valid_and_its_stack_renders() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let p = Project::new("flagship");
+    for inv in ["inventory/lab.yaml", "inventory/hosts.yaml"] {
+        p.prov(&[
+            "check",
+            &format!("{root}/playbooks/site.yaml"),
+            "-i",
+            &format!("{root}/{inv}"),
+        ])
+        .success()
+        .stdout_has("ok (8 plays");
+    }
+    p.prov(&[
+        "run",
+        &format!("{root}/playbooks/site.yaml"),
+        "-i",
+        &format!("{root}/inventory/lab.yaml"),
+        "--list-hosts",
+    ])
+    .success()
+    .stdout_has("lab1")
+    .stdout_has("lab3");
+
+    use prov::template::{Context, Templar};
+    use prov::value::{Value, Vars};
+    let t = Templar::new();
+    let mut vars = Vars::new();
+    vars.insert(
+        "playbook_dir".into(),
+        Value::from(format!("{root}/playbooks")),
+    );
+    let ctx = Context::new(&t, vec![std::sync::Arc::new(vars)]);
+    let text = std::fs::read_to_string(format!("{root}/playbooks/templates/stack.yml.j2")).unwrap();
+    let rendered = t.render_text(&text, &ctx).unwrap();
+    let stack = prov::yaml::load_str(&rendered, std::path::Path::new("stack.yml")).unwrap();
+    let services = stack.get("services").unwrap().as_map().unwrap();
+    let names: Vec<String> = services
+        .iter()
+        .map(|(k, _)| k.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "etcd1",
+            "postgres1",
+            "etcd2",
+            "postgres2",
+            "etcd3",
+            "postgres3",
+            "haproxy"
+        ]
+    );
+    for (name, svc) in services {
+        let deploy = svc.get("deploy").unwrap();
+        assert_eq!(
+            deploy.get("endpoint_mode").unwrap().as_str(),
+            Some("dnsrr"),
+            "{name:?}"
+        );
+        assert!(
+            svc.get("healthcheck").is_some() || name.as_str() == Some("haproxy"),
+            "{name:?} has a health check"
+        );
+        assert!(deploy.get("restart_policy").is_some());
+    }
+    let haproxy = &services
+        .iter()
+        .find(|(k, _)| k.as_str() == Some("haproxy"))
+        .unwrap()
+        .1;
+    assert_eq!(
+        haproxy.get("deploy").unwrap().get("mode").unwrap().as_str(),
+        Some("global")
+    );
+    assert!(rendered.contains("node.labels.pg_member == 3"));
+    assert!(
+        rendered.contains("name: pg_haproxy_"),
+        "the config name follows its content"
+    );
+    let cfg =
+        std::fs::read_to_string(format!("{root}/playbooks/templates/haproxy.cfg.j2")).unwrap();
+    let cfg = t.render_text(&cfg, &ctx).unwrap();
+    assert!(cfg.contains("nameserver dns 127.0.0.11:53"));
+    assert!(
+        cfg.contains("option httpchk GET /primary") && cfg.contains("option httpchk GET /replica")
+    );
+    assert_eq!(cfg.matches("check port 8008").count(), 6);
+}
