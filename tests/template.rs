@@ -1120,3 +1120,30 @@ fn deep_chains_report_instead_of_overflowing() {
         Value::from(0)
     );
 }
+
+#[test]
+fn truncate_matches_jinja2() {
+    // Expected values printed by Jinja2 (the venv of ansible-core 2.19).
+    let t = Templar::new();
+    let ctx = Context::new(&t, vec![]);
+    let cases = [
+        (r#"{{ "foo bar baz qux"|truncate(9) }}"#, "foo..."),
+        (r#"{{ "foo bar baz qux"|truncate(9, True) }}"#, "foo ba..."),
+        (
+            r#"{{ "foo bar baz qux"|truncate(11, False, "...", 0) }}"#,
+            "foo bar...",
+        ),
+        (
+            r#"{{ "0123456789abcdef0123456789"|truncate(12, true, "") }}"#,
+            "0123456789ab",
+        ),
+        (r#"{{ "short"|truncate(3) }}"#, "short"),
+        (
+            r#"{{ "foo bar baz qux"|truncate(length=10, end="!") }}"#,
+            "foo bar baz qux",
+        ),
+    ];
+    for (tpl, want) in cases {
+        assert_eq!(t.render_str(tpl, &ctx).unwrap(), Value::from(want), "{tpl}");
+    }
+}

@@ -1529,6 +1529,38 @@ fn regex_findall(v: Value, args: Rest<Value>) -> R {
     Ok(Value::from(out))
 }
 
+/// Jinja's `truncate(s, length=255, killwords=False, end='...', leeway=5)`, positional or
+/// keyword arguments: strings at most `length + leeway` long are kept; otherwise cut to
+/// `length - len(end)` (at a word boundary unless `killwords`) and `end` appended.
+fn truncate(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("truncate", &["length", "killwords", "end", "leeway"], &args)?;
+    let s = py_str(&v);
+    let length = a.int_or("length", 255)?.max(0) as usize;
+    let killwords = a.bool_or("killwords", false);
+    let end = a.str_or("end", "...");
+    let leeway = a.int_or("leeway", 5)?.max(0) as usize;
+    let end_len = end.chars().count();
+    if length < end_len {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("truncate: length must be at least {end_len} (the length of end)"),
+        ));
+    }
+    if s.chars().count() <= length + leeway {
+        return Ok(Value::from(s));
+    }
+    let cut: String = s.chars().take(length - end_len).collect();
+    let kept = if killwords {
+        cut
+    } else {
+        match cut.rfind(' ') {
+            Some(i) => cut[..i].to_string(),
+            None => cut,
+        }
+    };
+    Ok(Value::from(format!("{kept}{end}")))
+}
+
 fn regex_escape(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("regex_escape", &["re_type"], &args)?;
     let kind = a.str_or("re_type", "python");
@@ -2001,6 +2033,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_search", regex_search);
     env.add_filter("regex_findall", regex_findall);
     env.add_filter("regex_escape", regex_escape);
+    env.add_filter("truncate", truncate);
     env.add_filter("union", union);
     env.add_filter("intersect", intersect);
     env.add_filter("difference", difference);
