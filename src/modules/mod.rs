@@ -328,3 +328,34 @@ fn register_builtins(r: &mut Registry) {
     aws::register(r);
     docker::register(r);
 }
+
+#[cfg(test)]
+mod examples_tests {
+    use super::Registry;
+    use crate::playbook::{Inherit, Loader};
+
+    /// Every builtin module's documented examples load as tasks: module names and options
+    /// validate against the same spec users get (one test for all module families).
+    #[test]
+    fn every_documented_example_validates() {
+        let r = Registry::builtin();
+        let loader = Loader {
+            registry: &r,
+            roles_path: vec![],
+        };
+        let mut checked = 0;
+        for name in r.names() {
+            let doc = r.get(name).unwrap().doc();
+            assert_eq!(doc.name, name);
+            assert!(!doc.examples.trim().is_empty(), "{name} has no examples");
+            let node = crate::yaml::load_str(doc.examples, std::path::Path::new("example.yml"))
+                .unwrap_or_else(|e| panic!("{name}: examples: {}", e.render()));
+            let tasks = loader
+                .load_tasks(&node, std::path::Path::new("."), &Inherit::default(), false)
+                .unwrap_or_else(|e| panic!("{name}: examples: {}", e.render()));
+            assert!(!tasks.is_empty(), "{name}: no example task");
+            checked += 1;
+        }
+        assert_eq!(checked, r.names().count());
+    }
+}

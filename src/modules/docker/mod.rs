@@ -175,39 +175,6 @@ pub(crate) fn result_printf(json: &str, args: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::value_to_vars;
-
-    #[test]
-    fn examples_validate() {
-        let mut r = Registry::new();
-        register(&mut r);
-        let names: Vec<String> = r.names().map(str::to_string).collect();
-        assert_eq!(names.len(), 6, "{names:?}");
-        for name in &names {
-            let m = r.get(name).unwrap();
-            let doc = m.doc();
-            assert_eq!(doc.name, name);
-            let node = crate::yaml::load_str(doc.examples, std::path::Path::new("example.yml"))
-                .unwrap_or_else(|e| panic!("{name}: examples: {}", e.render()));
-            let mut n = 0;
-            for task in node.to_value().try_iter().unwrap() {
-                for key in task.try_iter().unwrap() {
-                    let k = key.as_str().unwrap();
-                    if k == "register" || k == "when" || k == "name" {
-                        continue;
-                    }
-                    let module = r
-                        .get(k)
-                        .unwrap_or_else(|| panic!("{name}: example uses unknown module {key}"));
-                    let args = value_to_vars(&task.get_item(&key).unwrap());
-                    crate::modules::validate_args(module.doc(), &args)
-                        .unwrap_or_else(|e| panic!("{name}: example: {}", e.render()));
-                    n += 1;
-                }
-            }
-            assert!(n > 0, "{name} has no example");
-        }
-    }
 
     #[test]
     fn canonical_and_lines() {
