@@ -129,6 +129,9 @@ pub enum Event {
     },
     /// A host finished a task (or a loop item).
     HostResult(Box<HostResult>),
+    /// Every host of the batch failed (or `any_errors_fatal` / `max_fail_percentage` stopped
+    /// it): the rest of the playbook is skipped.
+    NoHostsRemaining,
     /// A warning for the user.
     Warning(String),
     /// A verbose message (shown with -v and above).

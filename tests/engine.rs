@@ -430,3 +430,44 @@ fn any_errors_fatal_waits_for_rescue() {
         assert!(p.exists(h), "{h} continues: the failure was rescued");
     }
 }
+
+#[test]
+fn failed_hosts_sit_out_later_plays_and_a_dead_batch_ends_the_playbook() {
+    let p = project(
+        "dead",
+        r#"
+- hosts: all
+  gather_facts: no
+  tasks:
+    - command: /bin/false
+      when: inventory_hostname == 'w2'
+- hosts: all
+  gather_facts: no
+  tasks:
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - command: /bin/false
+- hosts: all
+  gather_facts: no
+  tasks:
+    - file: path={dir}/{{ inventory_hostname }}.late state=touch
+"#,
+    );
+    let out = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    out.code(2);
+    assert!(p.exists("w1") && p.exists("d1"), "the others go on");
+    assert!(
+        !p.exists("w2"),
+        "w2 failed in the first play: it sits out the second"
+    );
+    for h in ["w1", "w2", "d1"] {
+        assert!(
+            !p.exists(&format!("{h}.late")),
+            "the third play's whole batch failed: the playbook ends there"
+        );
+    }
+    assert!(out.stdout.contains("NO MORE HOSTS LEFT"), "{}", out.stdout);
+    assert_eq!(out.recap("w2")[3], 1, "w2 failed once");
+}

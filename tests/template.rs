@@ -1147,3 +1147,54 @@ fn truncate_matches_jinja2() {
         assert_eq!(t.render_str(tpl, &ctx).unwrap(), Value::from(want), "{tpl}");
     }
 }
+
+#[test]
+fn password_lookup_creates_once_and_reads_back() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, ctx) = lookup_fixture();
+    let first = r(
+        &ctx,
+        "{{ lookup('password', 'creds/db length=24 chars=ascii_letters,digits') }}",
+    );
+    assert_eq!(first.len(), 24, "{first}");
+    assert!(first.chars().all(|c| c.is_ascii_alphanumeric()), "{first}");
+    let file = dir.join("creds/db");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        format!("{first}\n")
+    );
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the password file is private");
+    // The stored password wins over the options afterwards (Ansible's behaviour).
+    assert_eq!(
+        r(&ctx, "{{ lookup('password', 'creds/db length=8') }}"),
+        first
+    );
+    // Many hosts asking at once all get the one stored password.
+    let ctxs: Vec<_> = (0..8).map(|_| ctx.clone()).collect();
+    let got: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = ctxs
+            .iter()
+            .map(|c| s.spawn(move || r(c, "{{ lookup('password', 'creds/race') }}")))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(got.iter().all(|g| g == &got[0] && g.len() == 20), "{got:?}");
+    // Only the digits, and a literal comma through ",,".
+    let d = r(
+        &ctx,
+        "{{ lookup('password', '/dev/null length=40 chars=digits') }}",
+    );
+    assert!(
+        d.len() == 40 && d.chars().all(|c| c.is_ascii_digit()),
+        "{d}"
+    );
+    let c = r(
+        &ctx,
+        "{{ lookup('password', '/dev/null length=30 chars=,,') }}",
+    );
+    assert_eq!(c, ",".repeat(30));
+    let e = err(&ctx, "{{ lookup('password', 'creds/x length=zero') }}");
+    assert!(e.msg.contains("length=zero"), "{}", e.msg);
+    let _ = std::fs::remove_dir_all(dir);
+}

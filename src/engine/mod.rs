@@ -205,10 +205,16 @@ impl Runner {
         ));
         let mut stats: IndexMap<String, HostStats> = IndexMap::new();
         let mut started = self.opts.start_at_task.is_none();
+        // Hosts that failed or were unreachable take no part in later plays (Ansible).
+        let mut dead: IndexSet<String> = IndexSet::new();
         let result = async {
             for play in &pb.plays {
-                self.run_play(play, &shared, &mut stats, &mut started)
+                let go_on = self
+                    .run_play(play, &shared, &mut stats, &mut started, &mut dead)
                     .await?;
+                if !go_on {
+                    break;
+                }
             }
             Ok::<(), Error>(())
         }
@@ -228,15 +234,21 @@ impl Runner {
         shared: &Arc<vars::Shared>,
         stats: &mut IndexMap<String, HostStats>,
         started: &mut bool,
-    ) -> Result<()> {
-        let hosts = self.play_hosts(play)?;
+        dead: &mut IndexSet<String>,
+    ) -> Result<bool> {
+        let mut hosts = self.play_hosts(play)?;
         let name = play.name.clone().unwrap_or_else(|| play.hosts.clone());
         if hosts.is_empty() {
             self.emit(Event::Warning(format!(
                 "no hosts matched for play '{name}' (pattern '{}'); skipping it",
                 play.hosts
             )));
-            return Ok(());
+            return Ok(true);
+        }
+        hosts.retain(|h| !dead.contains(h));
+        if hosts.is_empty() {
+            // Every host of this play failed earlier: nothing left to run it on.
+            return Ok(true);
         }
         let ctx0 = Context::new(&self.templar, vec![play.vars.clone(), shared.extra.clone()]);
         let shown = self
@@ -272,8 +284,14 @@ impl Runner {
             shared.set_batch(batch.clone());
             let res = pr.run().await;
             *started = *pr.started.lock().unwrap();
+            let fatal_stop = *pr.stop.lock().unwrap_or_else(|e| e.into_inner());
             let states = pr.states.into_inner().unwrap_or_else(|e| e.into_inner());
+            let mut failed_in_batch = 0;
             for (h, st) in states {
+                if st.failed || st.unreachable {
+                    failed_in_batch += 1;
+                    dead.insert(h.clone());
+                }
                 let s = stats.entry(h).or_default();
                 s.ok += st.stats.ok;
                 s.changed += st.stats.changed;
@@ -284,25 +302,19 @@ impl Runner {
                 s.ignored += st.stats.ignored;
             }
             res?;
-            // Later batches run unless the whole batch failed, or max_fail_percentage of the
-            // batch was exceeded (Ansible's linear strategy with serial).
-            let failed_in_batch = batch
-                .iter()
-                .filter(|h| {
-                    stats
-                        .get(*h)
-                        .is_some_and(|s| s.failed > 0 || s.unreachable > 0)
-                })
-                .count();
+            // Later batches and plays run unless the whole batch failed, max_fail_percentage of
+            // the batch was exceeded or any_errors_fatal stopped it (Ansible's playbook
+            // executor: the rest of the playbook is skipped, the recap still printed).
             let abort = match play.max_fail_percentage {
                 Some(p) => (failed_in_batch as f64) * 100.0 / (batch.len() as f64) > p,
                 None => failed_in_batch == batch.len(),
             };
-            if abort && failed_in_batch > 0 {
-                break;
+            if fatal_stop || (abort && failed_in_batch > 0) {
+                self.emit(Event::NoHostsRemaining);
+                return Ok(false);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Play vars plus `vars_files` and `vars_prompt` answers.

@@ -308,6 +308,9 @@ impl Sink for HumanSink {
                     p.update();
                 }
             }
+            Event::NoHostsRemaining => {
+                inner.emit(&banner("NO MORE HOSTS LEFT"), false);
+            }
             Event::Warning(msg) => {
                 let text = wrap(&format!("[WARNING]: {msg}"), WIDTH - 1);
                 if inner.warned.insert(text.clone()) {

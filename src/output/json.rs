@@ -53,6 +53,7 @@ impl Sink for JsonSink {
 ///   "diff":[{"before_header","after_header","unified"}],"duration_ms":n,"delegated_to":…|null,
 ///   "result":{…}}` — with `no_log`, `result` is `{"censored": "…"}`, `msg` is left out, `item`
 ///   is `"(censored due to no_log)"` and `changes`/`diff` are empty
+/// - `{"event":"no_hosts_remaining"}` (the rest of the playbook is skipped)
 /// - `{"event":"warning","msg":…}`
 /// - `{"event":"verbose","level":n,"msg":…}` (every level: consumers filter)
 /// - `{"event":"recap","hosts":{"h":{"ok":n,"changed":n,"unreachable":n,"failed":n,"skipped":n,
@@ -116,6 +117,7 @@ pub fn event_json(ev: &Event) -> Json {
             m.insert("result".into(), result);
             o
         }
+        Event::NoHostsRemaining => json!({"event": "no_hosts_remaining"}),
         Event::Warning(msg) => json!({"event": "warning", "msg": msg}),
         Event::Verbose { level, msg } => json!({"event": "verbose", "level": level, "msg": msg}),
         Event::Recap(recap) => {

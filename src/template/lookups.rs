@@ -1,7 +1,8 @@
 //! Ansible's lookup plugins: `lookup(name, terms..., **kw)`, `query(...)`/`q(...)`.
 //!
 //! Supported: `env`, `file`, `template`, `first_found`, `fileglob`, `pipe`, `lines`, `vars`,
-//! `items`, `list`, `dict`, `indexed_items`, `sequence`, `together`, `nested`, `subelements`.
+//! `items`, `list`, `dict`, `indexed_items`, `sequence`, `together`, `nested`, `subelements`,
+//! `password`.
 //! Relative paths are searched like Ansible does: `<role_path>/files/` (or `templates/`),
 //! `<role_path>/`, `<playbook_dir>/files/` (or `templates/`), `<playbook_dir>/`.
 //! Output read from files and commands is marked unsafe (never templated again), like Ansible.
@@ -33,6 +34,7 @@ pub const LOOKUPS: &[&str] = &[
     "together",
     "nested",
     "subelements",
+    "password",
 ];
 
 fn var_str(ctx: &Context, name: &str) -> Option<String> {
@@ -120,6 +122,148 @@ fn run_sh(cmd: &str, ctx: &Context) -> Result<String> {
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The characters of Ansible's `chars` names (Python's `string` constants), or the text itself.
+fn char_class(name: &str) -> String {
+    const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+    const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    match name {
+        "ascii_letters" => format!("{LOWER}{UPPER}"),
+        "ascii_lowercase" => LOWER.into(),
+        "ascii_uppercase" => UPPER.into(),
+        "digits" => "0123456789".into(),
+        "hexdigits" => "0123456789abcdefABCDEF".into(),
+        "octdigits" => "01234567".into(),
+        "punctuation" => "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".into(),
+        other => other.into(),
+    }
+}
+
+/// Ansible's `password` lookup: the first line of the file at the term's path, or a new random
+/// password written there first (mode 0600, created atomically and only once even when many
+/// hosts ask at the same time). `length=` (20) and `chars=` (comma-separated classes or text;
+/// `,,` is a comma) come from the term (`path length=24 chars=ascii_letters,digits`) or keywords.
+/// `/dev/null` gives a fresh password each time and stores nothing. Relative paths are
+/// relative to the playbook's folder.
+fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Value> {
+    let mut words = term.split_whitespace();
+    let path = words.next().unwrap_or_default().to_string();
+    if path.is_empty() {
+        return Err(
+            Error::template("lookup('password'): a path is required").hint(
+                "e.g. lookup('password', 'credentials/db length=24 chars=ascii_letters,digits')",
+            ),
+        );
+    }
+    let mut opts: HashMap<String, String> =
+        kw.iter().map(|(k, v)| (k.clone(), py_str(v))).collect();
+    for w in words {
+        let (k, v) = w.split_once('=').ok_or_else(|| {
+            Error::template(format!("lookup('password'): '{w}' is not key=value"))
+                .hint("options are length=N, chars=CLASS[,CLASS...], seed=...")
+        })?;
+        opts.insert(k.to_string(), v.to_string());
+    }
+    let length: usize = match opts.get("length") {
+        Some(l) => l
+            .parse()
+            .ok()
+            .filter(|n| *n > 0 && *n <= 4096)
+            .ok_or_else(|| {
+                Error::template(format!(
+                    "lookup('password'): length={l} is not a number in 1..4096"
+                ))
+            })?,
+        None => 20,
+    };
+    let chars: Vec<char> = match opts.get("chars") {
+        Some(spec) => {
+            let mut set = String::new();
+            for part in spec.replace(",,", "\u{0}").split(',') {
+                set.push_str(&char_class(&part.replace('\u{0}', ",")));
+            }
+            let mut seen = std::collections::HashSet::new();
+            set.chars().filter(|c| seen.insert(*c)).collect()
+        }
+        None => format!(
+            "{}{}.,:-_",
+            char_class("ascii_letters"),
+            char_class("digits")
+        )
+        .chars()
+        .collect(),
+    };
+    if chars.is_empty() {
+        return Err(Error::template(
+            "lookup('password'): chars= gives no characters",
+        ));
+    }
+    let generate = || -> Result<String> {
+        use std::io::Read as _;
+        let mut rng = std::fs::File::open("/dev/urandom")
+            .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
+        // Rejection sampling keeps every character equally likely.
+        let limit = 256 - (256 % chars.len().min(256));
+        let mut out = String::with_capacity(length);
+        let mut buf = [0u8; 64];
+        while out.chars().count() < length {
+            rng.read_exact(&mut buf)
+                .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
+            for b in buf {
+                if (b as usize) < limit && out.chars().count() < length {
+                    out.push(chars[b as usize % chars.len()]);
+                }
+            }
+        }
+        Ok(out)
+    };
+    if path == "/dev/null" {
+        return Ok(mark_unsafe(&Value::from(generate()?)));
+    }
+    let mut p = PathBuf::from(&path);
+    if p.is_relative()
+        && let Some(dir) = var_str(ctx, "playbook_dir")
+    {
+        p = Path::new(&dir).join(p);
+    }
+    let read = |p: &Path| -> Result<String> {
+        let s = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+        // Ansible may store " salt=..." after the password.
+        let line = s.lines().next().unwrap_or_default();
+        Ok(line.split(" salt=").next().unwrap_or_default().to_string())
+    };
+    if !p.exists() {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let dir = p.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = dir.join(format!(
+            ".{}.prov-tmp.{}.{:?}",
+            p.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let res = (|| {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| Error::io(&tmp, e))?;
+            writeln!(f, "{}", generate()?).map_err(|e| Error::io(&tmp, e))?;
+            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            // A hard link never replaces a file: the first writer wins, the others read it.
+            match std::fs::hard_link(&tmp, &p) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(Error::io(&p, e)),
+            }
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        res?;
+    }
+    Ok(mark_unsafe(&Value::from(read(&p)?)))
 }
 
 fn sequence(term: &str) -> Result<Vec<Value>> {
@@ -389,6 +533,13 @@ pub fn run(
                         break;
                     }
                 }
+            }
+            Ok(out)
+        }
+        "password" => {
+            let mut out = Vec::new();
+            for t in terms_flat(terms) {
+                out.push(password(&py_str(&t), kw, ctx)?);
             }
             Ok(out)
         }

@@ -206,10 +206,10 @@ fn wait_loop(ns: &str, stack: &str, timeout: i64) -> String {
          while :; do\n\
          p=$(docker service ls --filter label={ns} --format '{{{{.Name}}}} {{{{.Replicas}}}}' | awk '{{split($2,a,\"/\"); if (a[1]!=a[2]) print $1}}')\n\
          u=$(docker service ls -q --filter label={ns} | xargs -r docker service inspect --format '{{{{.Spec.Name}}}} {{{{if .UpdateStatus}}}}{{{{.UpdateStatus.State}}}}{{{{end}}}}' | awk '$2==\"updating\"||$2==\"rollback_started\"{{print $1}}')\n\
-         t=$(docker stack ps {stack} --filter desired-state=running --format '{{{{.Name}}}} {{{{.CurrentState}}}}' | awk '$2!=\"Running\"{{print $1}}')\n\
+         t=$(docker stack ps {stack} --filter desired-state=running --format '{{{{.Name}}}} {{{{.CurrentState}}}}' 2>/dev/null | awk '$2!=\"Running\"{{print $1}}')\n\
          [ -z \"$p$u$t\" ] && break\n\
          if [ \"$(date +%s)\" -ge \"$end\" ]; then echo \"services did not converge within {timeout} s:\" $p $u $t >&2; \
-         docker stack ps {stack} --no-trunc --format '{{{{.Name}}}} {{{{.CurrentState}}}} {{{{.Error}}}}' >&2; exit 1; fi\n\
+         docker stack ps {stack} --no-trunc --format '{{{{.Name}}}} {{{{.CurrentState}}}} {{{{.Error}}}}' 2>&1 | awk '!seen[$1]++' | head -40 >&2; exit 1; fi\n\
          sleep 1\n\
          done\n",
         ns = quote(&format!("{NS_LABEL}={ns}")),
@@ -403,6 +403,18 @@ impl Module for DockerStack {
         plan.result
             .insert("stack_services".into(), Value::from(entries));
         if summaries.is_empty() {
+            // Nothing to deploy, but `wait` still means "converged": a stack whose tasks are
+            // still starting (or failing) is waited for, read-only, and reported if it never
+            // converges. Check mode does not wait.
+            if args.bool("wait") && !ctx.check_mode && !have.is_empty() {
+                let out = ctx.run(wait_loop(&name, &name, timeout)).await?;
+                if out.rc != 0 {
+                    return Err(Error::failed(format!(
+                        "docker stack {name}: {}",
+                        out.stderr_str().trim()
+                    )));
+                }
+            }
             return Ok(plan);
         }
         let generated = override_file(&version, &inline, &wanted);
