@@ -768,7 +768,8 @@ impl PlayRun<'_> {
             attempt += 1;
             let mut o = self.execute(task, host, ctx).await;
             o.result.insert("attempts".into(), Value::from(attempt));
-            if o.status == Status::Unreachable {
+            // Nothing ran (check mode skips commands): there is no result to wait on.
+            if matches!(o.status, Status::Unreachable | Status::Skipped) {
                 return o;
             }
             let mut layer = Vars::new();

@@ -174,12 +174,63 @@ fn wanted_services(merged: &Json) -> Result<Vec<Wanted>> {
     };
     Ok(svcs
         .iter()
-        .map(|(k, v)| Wanted {
-            key: k.clone(),
-            hash: sha256_hex(canonical_json(v).as_bytes()),
-            fields: field_hashes(v),
+        .map(|(k, v)| {
+            let v = with_references(merged, v);
+            Wanted {
+                key: k.clone(),
+                hash: sha256_hex(canonical_json(&v).as_bytes()),
+                fields: field_hashes(&v),
+            }
         })
         .collect())
+}
+
+/// A service definition whose `configs`, `secrets`, `networks` and `volumes` also carry the
+/// top-level definitions they name, so that a service counts as changed when what it uses
+/// changes (a config's new content-hash name, a secret's new version, a network option) even
+/// though its own text is the same. Each field becomes `{"use": <as written>, "defs": {...}}`.
+fn with_references(merged: &Json, svc: &Json) -> Json {
+    let mut out = svc.clone();
+    let Some(obj) = out.as_object_mut() else {
+        return out;
+    };
+    for field in ["configs", "secrets", "networks", "volumes"] {
+        let Some(used) = obj.get(field) else {
+            continue;
+        };
+        let names: Vec<String> = match used {
+            Json::Array(items) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Json::String(s) if field == "volumes" => {
+                        // "name:/path[:mode]" is a named volume; "/host:/path" or "./x" a bind.
+                        let src = s.split(':').next().unwrap_or_default();
+                        (s.contains(':') && !src.starts_with(['/', '.', '~'])).then(|| src.into())
+                    }
+                    Json::String(s) => Some(s.clone()),
+                    Json::Object(m) => m.get("source").and_then(Json::as_str).map(str::to_string),
+                    _ => None,
+                })
+                .collect(),
+            Json::Object(m) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        let defs: Map<String, Json> = names
+            .into_iter()
+            .filter_map(|n| {
+                let d = merged.get(field)?.get(&n)?.clone();
+                Some((n, d))
+            })
+            .collect();
+        if !defs.is_empty() {
+            let used = used.clone();
+            obj.insert(
+                field.into(),
+                serde_json::json!({"use": used, "defs": Json::Object(defs)}),
+            );
+        }
+    }
+    out
 }
 
 /// The generated compose file: inline compose data plus the hash label on every service.
@@ -474,6 +525,30 @@ impl Module for DockerStack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_changes_when_a_config_it_uses_is_renamed() {
+        let stack = |cfg: &str| -> Json {
+            serde_json::from_str(&format!(
+                r#"{{"configs":{{"c":{{"name":"{cfg}","file":"./x"}},"other":{{"name":"o"}}}},
+                   "volumes":{{"data":{{}}}},
+                   "services":{{
+                     "proxy":{{"image":"h","configs":[{{"source":"c","target":"/etc/x"}}]}},
+                     "db":{{"image":"pg","volumes":["data:/var/lib/pg","/etc/hosts:/etc/hosts"]}}}}}}"#
+            ))
+            .unwrap()
+        };
+        let a = wanted_services(&stack("c_v1")).unwrap();
+        let b = wanted_services(&stack("c_v2")).unwrap();
+        let get = |w: &[Wanted], k: &str| w.iter().find(|x| x.key == k).unwrap().clone();
+        assert_ne!(get(&a, "proxy").hash, get(&b, "proxy").hash, "proxy uses config c");
+        assert_eq!(get(&a, "db").hash, get(&b, "db").hash, "db does not use config c");
+        assert_ne!(get(&a, "proxy").fields, get(&b, "proxy").fields);
+        // A named volume's definition is part of the service; the bind mount is not looked up.
+        let mut c = stack("c_v1");
+        c["volumes"]["data"] = serde_json::json!({"driver": "local", "labels": {"x": "1"}});
+        assert_ne!(get(&a, "db").hash, get(&wanted_services(&c).unwrap(), "db").hash);
+    }
 
     #[test]
     fn merge_and_hash() {
