@@ -10,7 +10,11 @@
 #   6. the node holding the primary is stopped: within 60 s every surviving node's HAProxy
 #      routes 5432 to a new primary and a write succeeds (timed)
 #   7. teardown (lab down, moto stopped) unless --keep
-# Usage: tests/e2e/site.sh [--keep] [--reuse]   (root; --reuse keeps running lab hosts as they are)
+# Usage: tests/e2e/site.sh [--keep] [--reuse] [--deploy]   (as root)
+#   --keep    leave the lab up (and the logs) at the end
+#   --reuse   keep running lab hosts as they are instead of starting from bare ones
+#   --deploy  just deploy: lab + emulator + the run (steps 1-2), then leave the cluster up and say
+#             how to reach it (implies --keep --reuse). This is the README's first command.
 # Env: PROV (the prov binary; default: cargo build, then target/debug/prov),
 #      PROV_E2E_TIMINGS (file to append the timings to).
 set -euo pipefail
@@ -19,11 +23,13 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 LAB="$ROOT/tests/lab"
 KEEP=0
 REUSE=0
+DEPLOY=0
 for a in "$@"; do
     case "$a" in
         --keep) KEEP=1 ;;
         --reuse) REUSE=1 ;;
-        *) echo "usage: $0 [--keep] [--reuse]" >&2; exit 2 ;;
+        --deploy) DEPLOY=1; KEEP=1; REUSE=1 ;;
+        *) echo "usage: $0 [--keep] [--reuse] [--deploy]" >&2; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || { echo "e2e: needs root (the lab uses namespaces and systemd-nspawn)" >&2; exit 1; }
@@ -110,7 +116,23 @@ say "cold run: bare hosts -> verified cluster"
 run cold run playbooks/site.yaml -i "$INV" || { tail -60 "$WORK/cold.log"; fail "the cold run failed"; }
 COLD=$LAST_SECS
 recap_check "$WORK/cold.log" "failed=0"
-grep -q "unreachable=0" "$WORK/cold.log" || fail "unreachable hosts in the cold run"
+recap_check "$WORK/cold.log" "unreachable=0"
+
+if [ "$DEPLOY" = 1 ]; then
+    tail -6 "$WORK/cold.log" >&2
+    cat >&2 <<EOF
+
+PostgreSQL HA is up on lab1..lab3 (192.168.77.11-13), in $COLD s:
+  primary (read-write):  psql -h 192.168.77.11 -p 5432 -U postgres   (any node's address works)
+  replicas (read-only):  psql -h 192.168.77.12 -p 5433 -U postgres
+  HAProxy stats:         http://192.168.77.13:7000/
+  password:              $LAB/.state/pg_superuser_password
+  a host:                ssh -F $LAB/.state/ssh_config lab1   (then: docker service ls)
+  run it again:          $0 --deploy     (idempotent: changed=0)
+  remove it all:         $LAB/down.sh
+EOF
+    exit 0
+fi
 
 # ------------------------------------------------------------------ 3. the security group
 say "security group in the emulator"

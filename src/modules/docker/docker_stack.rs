@@ -541,13 +541,24 @@ mod tests {
         let a = wanted_services(&stack("c_v1")).unwrap();
         let b = wanted_services(&stack("c_v2")).unwrap();
         let get = |w: &[Wanted], k: &str| w.iter().find(|x| x.key == k).unwrap().clone();
-        assert_ne!(get(&a, "proxy").hash, get(&b, "proxy").hash, "proxy uses config c");
-        assert_eq!(get(&a, "db").hash, get(&b, "db").hash, "db does not use config c");
+        assert_ne!(
+            get(&a, "proxy").hash,
+            get(&b, "proxy").hash,
+            "proxy uses config c"
+        );
+        assert_eq!(
+            get(&a, "db").hash,
+            get(&b, "db").hash,
+            "db does not use config c"
+        );
         assert_ne!(get(&a, "proxy").fields, get(&b, "proxy").fields);
         // A named volume's definition is part of the service; the bind mount is not looked up.
         let mut c = stack("c_v1");
         c["volumes"]["data"] = serde_json::json!({"driver": "local", "labels": {"x": "1"}});
-        assert_ne!(get(&a, "db").hash, get(&wanted_services(&c).unwrap(), "db").hash);
+        assert_ne!(
+            get(&a, "db").hash,
+            get(&wanted_services(&c).unwrap(), "db").hash
+        );
     }
 
     #[test]
