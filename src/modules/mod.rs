@@ -310,13 +310,15 @@ impl Registry {
     }
 }
 
-/// Strips the `ansible.builtin.` / `ansible.legacy.` / `amazon.aws.` / `community.docker.`
-/// prefixes.
+/// Strips the `ansible.builtin.` / `ansible.legacy.` / `amazon.aws.` / `community.docker.` /
+/// `ansible.posix.` / `community.general.` prefixes.
 pub fn canonical_name(name: &str) -> &str {
     name.strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .or_else(|| name.strip_prefix("amazon.aws."))
         .or_else(|| name.strip_prefix("community.docker."))
+        .or_else(|| name.strip_prefix("ansible.posix."))
+        .or_else(|| name.strip_prefix("community.general."))
         .unwrap_or(name)
 }
 

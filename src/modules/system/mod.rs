@@ -11,11 +11,14 @@
 
 pub mod apt;
 pub mod apt_repository;
+pub mod authorized_key;
+pub mod cron;
 pub mod deb822_repository;
 pub mod get_url;
 pub mod group;
 pub mod package;
 pub mod service;
+pub mod sysctl;
 pub mod user;
 
 use super::{Action, Diff, Registry, TaskCtx};
@@ -36,6 +39,9 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(get_url::GetUrl));
     r.register(Arc::new(apt_repository::AptRepository));
     r.register(Arc::new(deb822_repository::Deb822Repository));
+    r.register(Arc::new(authorized_key::AuthorizedKey));
+    r.register(Arc::new(sysctl::Sysctl));
+    r.register(Arc::new(cron::Cron));
 }
 
 /// Runs a read-only inspection script; a non-zero exit status is an error naming `what`.

@@ -1,0 +1,695 @@
+//! `cron`: manages cron jobs and environment variables in a user's crontab or a file in
+//! `/etc/cron.d`, following Ansible's algorithm (`#Ansible: NAME` comment lines).
+
+use super::{exec, probe, sections};
+use crate::connection::{Stdin, quote};
+use crate::error::{Error, Result};
+use crate::modules::files::remote::{self, Attrs, Content, Kind, Write, plan_write};
+use crate::modules::{Action, Args, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::value::Value;
+use async_trait::async_trait;
+
+/// The `cron` module.
+pub struct Cron;
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "cron",
+    short: "Manage cron jobs",
+    description: "Creates, updates, disables or removes a cron job (or, with `env`, a variable) \
+in a user's crontab (read with `crontab -l`, written with `crontab -u USER -` through stdin) or \
+in a file under `/etc/cron.d` (`cron_file`). Jobs are found by their `#Ansible: NAME` comment \
+line, as Ansible writes them, or else by an identical job line (which then gets the comment). \
+The crontab must be installed on the host (Debian: the `cron` package). Check mode and --diff \
+(the whole crontab before and after) are exact.",
+    options: &[
+        OptSpec::new(
+            "name",
+            OptKind::Str,
+            "The job's description (its `#Ansible:` comment), or the variable's name with `env`.",
+        ),
+        OptSpec::new(
+            "user",
+            OptKind::Str,
+            "Whose crontab to change (default: the user commands run as); with `cron_file`, the \
+user the job runs as.",
+        ),
+        OptSpec::new(
+            "job",
+            OptKind::Str,
+            "The command, or the variable's value with `env`.",
+        )
+        .aliases(&["value"]),
+        OptSpec::new(
+            "state",
+            OptKind::Str,
+            "Whether the job or variable should exist.",
+        )
+        .default("present")
+        .choices(&["present", "absent"]),
+        OptSpec::new(
+            "cron_file",
+            OptKind::Path,
+            "Use this file in /etc/cron.d (or this absolute path) instead of a user's crontab.",
+        ),
+        OptSpec::new(
+            "backup",
+            OptKind::Bool,
+            "Back up the crontab file first (cron_file only).",
+        )
+        .default("no"),
+        OptSpec::new("minute", OptKind::Str, "Minute (0-59, *, */2, ...).").default("*"),
+        OptSpec::new("hour", OptKind::Str, "Hour (0-23, *, */2, ...).").default("*"),
+        OptSpec::new("day", OptKind::Str, "Day of the month (1-31, *, */2, ...).")
+            .default("*")
+            .aliases(&["dom"]),
+        OptSpec::new("month", OptKind::Str, "Month (1-12, *, */2, ...).").default("*"),
+        OptSpec::new(
+            "weekday",
+            OptKind::Str,
+            "Day of the week (0-6 for Sunday-Saturday, *).",
+        )
+        .default("*")
+        .aliases(&["dow"]),
+        OptSpec::new(
+            "special_time",
+            OptKind::Str,
+            "A special time instead of the five fields.",
+        )
+        .choices(&[
+            "annually", "daily", "hourly", "monthly", "reboot", "weekly", "yearly",
+        ]),
+        OptSpec::new(
+            "disabled",
+            OptKind::Bool,
+            "Keep the job but comment it out (state=present).",
+        )
+        .default("no"),
+        OptSpec::new(
+            "env",
+            OptKind::Bool,
+            "Manage an environment variable `NAME=\"job\"` instead of a job.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "insertafter",
+            OptKind::Str,
+            "With env: put a new variable after this variable (default: at the top).",
+        ),
+        OptSpec::new(
+            "insertbefore",
+            OptKind::Str,
+            "With env: put a new variable before this variable.",
+        ),
+    ],
+    free_form: None,
+    mutually_exclusive: &[&["insertafter", "insertbefore"]],
+    required_one_of: &[],
+    examples: r#"- cron:
+    name: check dirs
+    minute: "0"
+    hour: "5,2"
+    job: "ls -alh > /dev/null"
+- cron:
+    name: nightly backup
+    special_time: daily
+    user: backup
+    job: /usr/local/bin/backup
+    disabled: true
+- cron:
+    name: PATH
+    env: true
+    job: /usr/local/bin:/usr/bin:/bin
+- cron:
+    name: logrotate extra
+    cron_file: logrotate-extra
+    user: root
+    minute: "*/15"
+    job: /usr/sbin/logrotate /etc/logrotate-extra.conf
+- cron:
+    name: check dirs
+    state: absent
+"#,
+};
+
+const MARK: &str = "#Ansible: ";
+
+/// A crontab as lines, edited like Ansible's `CronTab`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CronTab {
+    /// The lines, without line endings.
+    pub lines: Vec<String>,
+}
+
+impl CronTab {
+    /// Parses `crontab -l` output or a cron file, dropping the three header lines old crontab
+    /// implementations print (`# DO NOT EDIT THIS FILE...`).
+    pub(crate) fn parse(text: &str) -> CronTab {
+        let header = |l: &str| {
+            l.starts_with("# DO NOT EDIT THIS FILE - edit the master and reinstall.")
+                || (l.starts_with("# (/tmp/") && l.contains("installed on"))
+                || (l.starts_with("# (") && l.contains("version"))
+        };
+        let mut lines = Vec::new();
+        for (i, l) in text.lines().enumerate() {
+            if i < 3 && header(l) {
+                continue;
+            }
+            lines.push(l.to_string());
+        }
+        CronTab { lines }
+    }
+
+    /// The text to write (`\n`-terminated, empty when there are no lines).
+    pub(crate) fn render(&self) -> String {
+        let s = self.lines.join("\n");
+        if s.is_empty() {
+            s
+        } else {
+            format!("{}\n", s.trim_end_matches(['\r', '\n']))
+        }
+    }
+
+    /// Finds a job by its comment, else by an identical job line (inserting the comment).
+    /// Returns the current job line and whether the comment had to be added.
+    pub(crate) fn find_job(&mut self, name: &str, job: Option<&str>) -> Option<(String, bool)> {
+        let mut comment: Option<&str> = None;
+        for l in &self.lines {
+            if let Some(c) = comment {
+                if c == name {
+                    return Some((l.clone(), false));
+                }
+                comment = None;
+            } else if let Some(c) = l.strip_prefix(MARK) {
+                comment = Some(c);
+            }
+        }
+        let job = job?;
+        let i = self.lines.iter().position(|l| l == job)?;
+        let prev = i.checked_sub(1).map(|p| self.lines[p].clone());
+        match prev {
+            Some(p) if p.starts_with(MARK) => {
+                if p == MARK.trim_end() || p == MARK {
+                    self.lines[i - 1] = format!("{MARK}{name}");
+                    return Some((job.to_string(), true));
+                }
+                None
+            }
+            _ => {
+                self.lines.insert(i, format!("{MARK}{name}"));
+                Some((job.to_string(), true))
+            }
+        }
+    }
+
+    /// Appends a job with its comment.
+    pub(crate) fn add_job(&mut self, name: &str, job: &str) {
+        self.lines.push(format!("{MARK}{name}"));
+        self.lines.push(job.to_string());
+    }
+
+    /// Replaces (`Some`) or removes (`None`) the job under the comment `name`.
+    pub(crate) fn update_job(&mut self, name: &str, job: Option<&str>) {
+        let mark = format!("{MARK}{name}");
+        let mut out = Vec::new();
+        let mut after_comment = false;
+        for l in &self.lines {
+            if after_comment {
+                if let Some(j) = job {
+                    out.push(mark.clone());
+                    out.push(j.to_string());
+                }
+                after_comment = false;
+            } else if *l == mark {
+                after_comment = true;
+            } else {
+                out.push(l.clone());
+            }
+        }
+        self.lines = out;
+    }
+
+    /// The index and line of the variable `name`.
+    pub(crate) fn find_env(&self, name: &str) -> Option<(usize, String)> {
+        let p = format!("{name}=");
+        self.lines
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.starts_with(&p))
+            .map(|(i, l)| (i, l.clone()))
+    }
+
+    /// Adds a variable at the top, or after/before another variable.
+    pub(crate) fn add_env(&mut self, decl: &str, after: Option<&str>, before: Option<&str>) {
+        let at = match (after, before) {
+            (Some(a), _) => self.find_env(a).map(|(i, _)| i + 1),
+            (None, Some(b)) => self.find_env(b).map(|(i, _)| i),
+            (None, None) => Some(0),
+        };
+        match at {
+            Some(i) => self.lines.insert(i, decl.to_string()),
+            None => self.lines.insert(0, decl.to_string()),
+        }
+    }
+
+    /// The names of the jobs (their comments).
+    pub(crate) fn job_names(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(MARK).map(str::to_string))
+            .collect()
+    }
+
+    /// The names of the variables.
+    pub(crate) fn env_names(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| {
+                let (k, _) = l.split_once('=')?;
+                let k = k.trim();
+                (!k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                    .then(|| k.to_string())
+            })
+            .collect()
+    }
+}
+
+/// The job line Ansible writes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn job_line(
+    times: [&str; 5],
+    special: Option<&str>,
+    file_user: Option<&str>,
+    job: &str,
+    disabled: bool,
+) -> String {
+    let job = job.trim_matches(['\r', '\n']);
+    let d = if disabled { "#" } else { "" };
+    let u = file_user.map(|u| format!("{u} ")).unwrap_or_default();
+    match special {
+        Some(s) => format!("{d}@{s} {u}{job}"),
+        None => format!("{d}{} {u}{job}", times.join(" ")),
+    }
+}
+
+/// What the edit did.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Edit {
+    None,
+    Changed,
+}
+
+/// Ansible's main logic for a job: returns whether the crontab changed.
+pub(crate) fn edit_job(tab: &mut CronTab, name: &str, job: Option<&str>, present: bool) -> Edit {
+    let old = tab.find_job(name, job);
+    let changed = if present {
+        let job = job.unwrap_or_default();
+        match old {
+            None => {
+                tab.add_job(name, job);
+                true
+            }
+            Some((line, added)) => {
+                if line != job || added {
+                    tab.update_job(name, Some(job));
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    } else if old.is_some() {
+        tab.update_job(name, None);
+        true
+    } else {
+        false
+    };
+    if changed { Edit::Changed } else { Edit::None }
+}
+
+/// Ansible's main logic for a variable.
+pub(crate) fn edit_env(
+    tab: &mut CronTab,
+    name: &str,
+    decl: &str,
+    present: bool,
+    after: Option<&str>,
+    before: Option<&str>,
+) -> Edit {
+    let old = tab.find_env(name);
+    let changed = match (old, present) {
+        (None, true) => {
+            tab.add_env(decl, after, before);
+            true
+        }
+        (Some((i, l)), true) if l != decl => {
+            tab.lines[i] = decl.to_string();
+            true
+        }
+        (Some((i, _)), false) => {
+            tab.lines.remove(i);
+            true
+        }
+        _ => false,
+    };
+    if changed { Edit::Changed } else { Edit::None }
+}
+
+#[async_trait]
+impl Module for Cron {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let name = args.str("name");
+        let job = args.str("job");
+        let present = args.str("state").as_deref() != Some("absent");
+        let env = args.bool("env");
+        let special = args.str("special_time");
+        let cron_file = args.str("cron_file").filter(|s| !s.is_empty()).map(|f| {
+            if f.starts_with('/') {
+                f
+            } else {
+                format!("/etc/cron.d/{f}")
+            }
+        });
+        let times: Vec<String> = ["minute", "hour", "day", "month", "weekday"]
+            .iter()
+            .map(|k| args.str(k).unwrap_or_else(|| "*".into()))
+            .collect();
+        for (k, t) in ["minute", "hour", "day", "month", "weekday"]
+            .iter()
+            .zip(&times)
+        {
+            if t.trim().is_empty() || t.contains(char::is_whitespace) {
+                return Err(Error::failed(format!(
+                    "cron: {k} must be one word, got '{t}'"
+                )));
+            }
+        }
+        if special.is_some() && times.iter().any(|t| t != "*") {
+            return Err(Error::failed(
+                "cron: You must specify time and date fields or special time.",
+            )
+            .hint("special_time replaces minute/hour/day/month/weekday"));
+        }
+        if name.as_deref().is_some_and(|n| n.contains(['\n', '\r'])) {
+            return Err(Error::failed("cron: name must be one line"));
+        }
+        if job
+            .as_deref()
+            .is_some_and(|j| j.trim_matches(['\r', '\n']).contains('\n'))
+        {
+            return Err(Error::failed("cron: job must be one line"));
+        }
+        let remove_file = cron_file.is_some() && !present && name.is_none() && job.is_none();
+        if name.is_none() && !remove_file {
+            return Err(Error::failed("cron: name is required")
+                .hint("jobs are found by their '#Ansible: NAME' comment; give each one a name"));
+        }
+        if present && job.is_none() {
+            return Err(Error::failed(if env {
+                "cron: job (the variable's value) is required with env=yes and state=present"
+            } else {
+                "cron: job is required with state=present"
+            }));
+        }
+        if let Some(u) = args.str("user") {
+            super::check_name("cron", "user name", &u)?;
+        }
+        let name = name.unwrap_or_default();
+        if env && name.contains(' ') {
+            return Err(Error::failed("cron: Invalid name for environment variable"));
+        }
+        // Inspect: the user, and the crontab (user crontabs only; files go through inspect).
+        let user_arg = args.str("user");
+        let mut script = format!(
+            "U={}\n[ -n \"$U\" ] || U=$(id -un)\necho \"user=$U\"\n",
+            quote(user_arg.as_deref().unwrap_or(""))
+        );
+        if cron_file.is_none() {
+            script.push_str(
+                "command -v crontab >/dev/null 2>&1 || { echo nocrontab=1; exit 0; }\n\
+                 if [ \"$(id -un)\" = \"$U\" ]; then out=$(crontab -l 2>&1); rc=$?; \
+                 else out=$(crontab -u \"$U\" -l 2>&1); rc=$?; fi\n\
+                 echo \"rc=$rc\"\necho @@tab\nprintf '%s\\n' \"$out\"\n",
+            );
+        }
+        let out = probe(ctx, script, "the crontab").await?;
+        let sec = sections(&out);
+        let head = super::kv(sec.get("").map(String::as_str).unwrap_or(""));
+        let user = head.get("user").cloned().unwrap_or_default();
+        let mut plan = Plan::ok();
+        let (text, file_ctx) = match &cron_file {
+            None => {
+                if head.contains_key("nocrontab") {
+                    return Ok(
+                        Plan::fail(format!("crontab is not installed on {}", ctx.host))
+                            .with("msg", "install the cron package first (apt: name=cron)"),
+                    );
+                }
+                let rc = head.get("rc").map(String::as_str).unwrap_or("1");
+                let tab = sec.get("tab").cloned().unwrap_or_default();
+                let tab = tab.strip_suffix('\n').unwrap_or(&tab).to_string();
+                if rc != "0" {
+                    if tab.starts_with("no crontab for") {
+                        (String::new(), None)
+                    } else {
+                        return Ok(Plan::fail(format!(
+                            "could not read the crontab of {user}: {}",
+                            tab.trim()
+                        )));
+                    }
+                } else {
+                    (tab, None)
+                }
+            }
+            Some(f) => {
+                let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, f).await?;
+                if info.followed_kind() == Kind::Dir {
+                    return Ok(Plan::fail(format!("{f} is a directory")));
+                }
+                let t = match &insp.content {
+                    Some(c) => String::from_utf8(c.clone())
+                        .map_err(|_| Error::failed(format!("{f} is not UTF-8 text")))?,
+                    None => String::new(),
+                };
+                (t, Some((insp, info, missing_parent)))
+            }
+        };
+        let mut tab = CronTab::parse(&text);
+        let before = tab.clone();
+        let label = cron_file
+            .clone()
+            .unwrap_or_else(|| format!("crontab for user \"{user}\""));
+        let edit = if remove_file {
+            if file_ctx.as_ref().is_some_and(|(_, i, _)| i.exists()) {
+                Edit::Changed
+            } else {
+                Edit::None
+            }
+        } else if env {
+            let decl = format!("{name}=\"{}\"", job.clone().unwrap_or_default());
+            edit_env(
+                &mut tab,
+                &name,
+                &decl,
+                present,
+                args.str("insertafter").as_deref(),
+                args.str("insertbefore").as_deref(),
+            )
+        } else {
+            let t: [&str; 5] = [&times[0], &times[1], &times[2], &times[3], &times[4]];
+            let line = job.as_deref().map(|j| {
+                job_line(
+                    t,
+                    special.as_deref(),
+                    cron_file.as_ref().map(|_| user.as_str()),
+                    j,
+                    args.bool("disabled"),
+                )
+            });
+            edit_job(&mut tab, &name, line.as_deref(), present)
+        };
+        plan.result.insert(
+            "jobs".into(),
+            Value::from_iter(tab.job_names().into_iter().map(Value::from)),
+        );
+        plan.result.insert(
+            "envs".into(),
+            Value::from_iter(tab.env_names().into_iter().map(Value::from)),
+        );
+        if env {
+            plan.result
+                .insert("envs_name".into(), Value::from(name.as_str()));
+        }
+        if edit == Edit::None {
+            return Ok(plan);
+        }
+        let new = tab.render();
+        let old_text = before.render();
+        match file_ctx {
+            None => {
+                let mut cmd = ctx.cmd(format!(
+                    "U={u}; if [ \"$(id -un)\" = \"$U\" ]; then crontab -; else crontab -u \"$U\" -; fi",
+                    u = quote(&user)
+                ));
+                cmd.stdin = Stdin::Bytes(new.clone().into_bytes());
+                plan = plan.change(
+                    format!("update the crontab of {user}"),
+                    Some(Diff::new(&label, old_text, new)),
+                    Action::Exec {
+                        cmd,
+                        capture: false,
+                        fail_on_rc: true,
+                    },
+                );
+            }
+            Some((insp, info, missing_parent)) => {
+                let f = cron_file.clone().unwrap_or_default();
+                if remove_file || (new.is_empty() && !present) {
+                    plan = plan.change(
+                        format!("remove {f}"),
+                        Some(Diff::new(&f, old_text, "")),
+                        exec(ctx, format!("rm -f -- {}", quote(&f)), false),
+                    );
+                } else {
+                    if args.bool("backup") && info.exists() {
+                        let b = remote::backup_name(&f);
+                        plan = plan.change(
+                            format!("back up {f} to {b}"),
+                            None,
+                            exec(ctx, format!("cp -p -- {} {}", quote(&f), quote(&b)), false),
+                        );
+                        plan.result.insert("backup_file".into(), Value::from(b));
+                    }
+                    plan_write(
+                        ctx,
+                        Write {
+                            path: &f,
+                            info: &info,
+                            before: insp.content.as_deref(),
+                            data: &Content::Bytes(new.into_bytes()),
+                            attrs: &Attrs::default(),
+                            backup: false,
+                            validate: None,
+                            make_parent: missing_parent,
+                            uid: insp.uid,
+                            umask: insp.umask,
+                        },
+                        &mut plan,
+                    )?;
+                }
+            }
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tab(s: &str) -> CronTab {
+        CronTab::parse(s)
+    }
+
+    #[test]
+    fn job_lines() {
+        let t = ["0", "5,2", "*", "*", "*"];
+        assert_eq!(
+            job_line(t, None, None, "ls -alh\n", false),
+            "0 5,2 * * * ls -alh"
+        );
+        assert_eq!(
+            job_line(t, None, Some("root"), "x", true),
+            "#0 5,2 * * * root x"
+        );
+        assert_eq!(job_line(t, Some("reboot"), None, "x", false), "@reboot x");
+        assert_eq!(
+            job_line(t, Some("daily"), Some("bob"), "x", true),
+            "#@daily bob x"
+        );
+    }
+
+    #[test]
+    fn parses_crontabs() {
+        let t = tab(
+            "# DO NOT EDIT THIS FILE - edit the master and reinstall.\n# (/tmp/crontab.x installed on Thu)\n# (Cron version -- $Id$)\nMAILTO=a\n#Ansible: a\n* * * * * true\n",
+        );
+        assert_eq!(t.lines, vec!["MAILTO=a", "#Ansible: a", "* * * * * true"]);
+        assert_eq!(t.job_names(), vec!["a"]);
+        assert_eq!(t.env_names(), vec!["MAILTO"]);
+        assert_eq!(t.render(), "MAILTO=a\n#Ansible: a\n* * * * * true\n");
+        assert_eq!(tab("").render(), "");
+    }
+
+    #[test]
+    fn edits_jobs_like_ansible() {
+        let mut t = tab("# mine\n0 1 * * * other\n");
+        assert_eq!(
+            edit_job(&mut t, "a", Some("* * * * * true"), true),
+            Edit::Changed
+        );
+        assert_eq!(
+            t.render(),
+            "# mine\n0 1 * * * other\n#Ansible: a\n* * * * * true\n"
+        );
+        // idempotent
+        assert_eq!(
+            edit_job(&mut t, "a", Some("* * * * * true"), true),
+            Edit::None
+        );
+        // update the time
+        assert_eq!(
+            edit_job(&mut t, "a", Some("*/5 * * * * true"), true),
+            Edit::Changed
+        );
+        assert_eq!(
+            t.render(),
+            "# mine\n0 1 * * * other\n#Ansible: a\n*/5 * * * * true\n"
+        );
+        // an identical line without comment gets one
+        assert_eq!(
+            edit_job(&mut t, "b", Some("0 1 * * * other"), true),
+            Edit::Changed
+        );
+        assert_eq!(
+            t.render(),
+            "# mine\n#Ansible: b\n0 1 * * * other\n#Ansible: a\n*/5 * * * * true\n"
+        );
+        // remove
+        assert_eq!(edit_job(&mut t, "a", None, false), Edit::Changed);
+        assert_eq!(edit_job(&mut t, "a", None, false), Edit::None);
+        assert_eq!(t.render(), "# mine\n#Ansible: b\n0 1 * * * other\n");
+    }
+
+    #[test]
+    fn edits_env_like_ansible() {
+        let mut t = tab("#Ansible: a\n* * * * * true\n");
+        assert_eq!(
+            edit_env(&mut t, "PATH", "PATH=\"/bin\"", true, None, None),
+            Edit::Changed
+        );
+        assert_eq!(
+            edit_env(&mut t, "PATH", "PATH=\"/bin\"", true, None, None),
+            Edit::None
+        );
+        assert_eq!(
+            edit_env(&mut t, "MAILTO", "MAILTO=\"x\"", true, Some("PATH"), None),
+            Edit::Changed
+        );
+        assert_eq!(t.lines[..2], ["PATH=\"/bin\"", "MAILTO=\"x\""]);
+        assert_eq!(
+            edit_env(&mut t, "PATH", "PATH=\"/usr/bin\"", true, None, None),
+            Edit::Changed
+        );
+        assert_eq!(t.lines[0], "PATH=\"/usr/bin\"");
+        assert_eq!(
+            edit_env(&mut t, "PATH", "", false, None, None),
+            Edit::Changed
+        );
+        assert_eq!(t.render(), "MAILTO=\"x\"\n#Ansible: a\n* * * * * true\n");
+    }
+}

@@ -1,0 +1,438 @@
+//! Real playbooks (`prov run`) driving the admin modules — authorized_key, sysctl, cron,
+//! hostname, getent, find, unarchive — against a REAL Debian host: lab3 of `tests/lab/`
+//! (a systemd-nspawn machine reached over SSH).
+//!
+//! Every module goes through the same cycle: `--check --diff` reports the change and its diff
+//! and leaves the host untouched; a real run makes it; a second run reports changed=0; the
+//! state on the host is checked over ssh.
+//!
+//! Requirements: root and PROV_LAB=1, otherwise each test prints `SKIP` and passes. With
+//! PROV_LAB=1 a lab that cannot be started is a failure. The lab is found in `$PROV_LAB_DIR`
+//! (default `tests/lab` of this checkout) and brought up with its `up.sh 3` when lab3 does not
+//! answer. The lab is shared with other tests (Docker Swarm, PostgreSQL), so these tests only
+//! touch what is theirs on lab3: the user `provtest`, `/tmp/prov-mods/`,
+//! `/etc/cron.d/prov-mods-test`, the `cron` and `unzip` packages; sysctl writes a file under
+//! /tmp only (the lab's /proc/sys is read-only) and hostname only plans a new name.
+
+mod common;
+use common::{Project, Run};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+fn lab_dir() -> PathBuf {
+    std::env::var_os("PROV_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lab"))
+}
+
+fn inv() -> String {
+    lab_dir()
+        .join(".state/inventory.yaml")
+        .display()
+        .to_string()
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// Runs a command on lab3 over ssh: (success, stdout+stderr).
+fn ssh(cmd: &str) -> (bool, String) {
+    let out = Command::new("ssh")
+        .arg("-F")
+        .arg(lab_dir().join(".state/ssh_config"))
+        .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "lab3", cmd])
+        .output()
+        .expect("ssh runs");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// stdout of a command on lab3 that must succeed.
+#[track_caller]
+fn on_lab3(cmd: &str) -> String {
+    let (ok, out) = ssh(cmd);
+    assert!(ok, "on lab3: {cmd}: {out}");
+    out
+}
+
+fn reachable() -> bool {
+    lab_dir().join(".state/ssh_config").exists() && ssh("true").0
+}
+
+/// Makes sure lab3 answers: waits a little (another test may be restarting it), then runs
+/// `up.sh 3` (idempotent) and checks again.
+fn ensure_lab3() {
+    if reachable() {
+        return;
+    }
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_secs(2));
+        if reachable() {
+            return;
+        }
+    }
+    let out = Command::new(lab_dir().join("up.sh"))
+        .arg("3")
+        .output()
+        .expect("up.sh runs");
+    assert!(
+        out.status.success(),
+        "{}/up.sh 3 failed:\n{}{}",
+        lab_dir().display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(reachable(), "lab3 does not answer after up.sh 3");
+}
+
+/// The lab lock, with lab3 up; `None` (with a SKIP line) when lab tests are not enabled.
+fn lab(test: &str) -> Option<MutexGuard<'static, ()>> {
+    if std::env::var_os("PROV_LAB").is_none() || !is_root() {
+        eprintln!("SKIP {test}: lab tests need root and PROV_LAB=1 (bash .ci/run sets both)");
+        return None;
+    }
+    let g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_lab3();
+    Some(g)
+}
+
+/// A project with `site.yml` = one play on lab3 with these tasks.
+fn project(name: &str, tasks: &str) -> Project {
+    let p = Project::new(name);
+    p.file(
+        "site.yml",
+        &format!("- hosts: lab3\n  gather_facts: false\n  tasks:\n{tasks}"),
+    );
+    p
+}
+
+/// `prov run site.yml` on lab3 with extra args; an unreachable lab3 (another test restarting
+/// the lab) is waited for and the run retried once.
+fn run(p: &Project, extra: &[&str]) -> Run {
+    let i = inv();
+    let mut args = vec!["run", "site.yml", "-i", &i, "-l", "lab3"];
+    args.extend_from_slice(extra);
+    let r = p.prov(&args);
+    if r.code == 4 {
+        eprintln!("lab3 unreachable, waiting for the lab and retrying once");
+        ensure_lab3();
+        return p.prov(&args);
+    }
+    r
+}
+
+/// The module cycle: check+diff reports `n` changes (with `diff_has` in the output) and
+/// changes nothing (`probe` prints the same before and after), the real run reports `n`
+/// changes, the next run 0 (and check mode 0).
+#[track_caller]
+fn cycle(p: &Project, n: u32, diff_has: &[&str], probe: &str) -> Run {
+    let before = on_lab3(probe);
+    let check = run(p, &["--check", "--diff"]);
+    check.success().changed("lab3", n);
+    for d in diff_has {
+        check.stdout_has(d);
+    }
+    assert_eq!(on_lab3(probe), before, "check mode changed the host");
+    let first = run(p, &[]);
+    first.success().changed("lab3", n);
+    let second = run(p, &[]);
+    second.success().changed("lab3", 0);
+    run(p, &["--check", "--diff"]).success().changed("lab3", 0);
+    first
+}
+
+const PROVTEST: &str =
+    "    - user: { name: provtest, shell: /bin/bash }\n      changed_when: false\n";
+
+fn fresh_provtest() {
+    on_lab3(
+        "userdel -r provtest >/dev/null 2>&1; rm -rf /tmp/prov-mods; mkdir -p /tmp/prov-mods; true",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// authorized_key
+
+#[test]
+fn authorized_key_adds_replaces_and_removes_keys() {
+    let Some(_lab) = lab("authorized_key_adds_replaces_and_removes_keys") else {
+        return;
+    };
+    fresh_provtest();
+    let p = Project::new("admin-authkey");
+    // A real key pair: the key must let provtest log in over SSH.
+    let key = p.path("id_test");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "provtest@ctl", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pubkey = std::fs::read_to_string(key.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let other = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDother other@x";
+    // The user first (not part of the cycle).
+    p.file(
+        "user.yml",
+        &format!("- hosts: lab3\n  gather_facts: false\n  tasks:\n{PROVTEST}"),
+    );
+    let i = inv();
+    p.prov(&["run", "user.yml", "-i", &i, "-l", "lab3"])
+        .success();
+    on_lab3("usermod -p '*' provtest");
+
+    // 1. add one key: the folder and the file are created, owned by provtest.
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - authorized_key:\n        user: provtest\n        key: \"{pubkey}\"\n      register: r\n    - assert:\n        that: r.keyfile == '/home/provtest/.ssh/authorized_keys' and r.user == 'provtest'\n"
+        ),
+    );
+    cycle(
+        &p,
+        1,
+        &[&format!("+{pubkey}"), "@@ -0,0 +1 @@"],
+        "ls -la /home/provtest; cat /home/provtest/.ssh/authorized_keys 2>&1 || true",
+    );
+    assert_eq!(
+        on_lab3("stat -c '%a %U %G' /home/provtest/.ssh /home/provtest/.ssh/authorized_keys"),
+        "700 provtest provtest\n600 provtest provtest\n"
+    );
+    assert_eq!(
+        on_lab3("cat /home/provtest/.ssh/authorized_keys"),
+        format!("{pubkey}\n")
+    );
+    // The key really works.
+    let login = Command::new("ssh")
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+        ])
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            lab_dir().join(".state/known_hosts").display()
+        ))
+        .arg("-i")
+        .arg(&key)
+        .args(["provtest@192.168.77.13", "id -un"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&login.stdout),
+        "provtest\n",
+        "login with the authorized key: {}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+
+    // 2. a comment line and another key added by hand are kept; the same key with options
+    //    and another comment replaces the old line (two keys given as two lines).
+    on_lab3(&format!(
+        "sed -i '1i # managed by hand' /home/provtest/.ssh/authorized_keys && echo '{other}' >> /home/provtest/.ssh/authorized_keys"
+    ));
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - ansible.posix.authorized_key:\n        user: provtest\n        key: |\n          {pubkey}\n          {other}\n        key_options: 'no-port-forwarding,from=\"192.168.77.0/24\"'\n        comment: ci key\n"
+        ),
+    );
+    let k = pubkey.rsplit_once(' ').unwrap().0;
+    cycle(
+        &p,
+        1,
+        &[
+            &format!("-{pubkey}"),
+            &format!("+no-port-forwarding,from=\"192.168.77.0/24\" {k} ci key"),
+        ],
+        "cat /home/provtest/.ssh/authorized_keys",
+    );
+    let o = other.rsplit_once(' ').unwrap().0;
+    assert_eq!(
+        on_lab3("cat /home/provtest/.ssh/authorized_keys"),
+        format!(
+            "# managed by hand\nno-port-forwarding,from=\"192.168.77.0/24\" {k} ci key\nno-port-forwarding,from=\"192.168.77.0/24\" {o} ci key\n"
+        )
+    );
+
+    // 3. exclusive: only this key is left (the comment line stays).
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - authorized_key:\n        user: provtest\n        key: \"{pubkey}\"\n        exclusive: true\n"
+        ),
+    );
+    cycle(
+        &p,
+        1,
+        &[&format!("+{pubkey}")],
+        "cat /home/provtest/.ssh/authorized_keys",
+    );
+    assert_eq!(
+        on_lab3("cat /home/provtest/.ssh/authorized_keys"),
+        format!("# managed by hand\n{pubkey}\n")
+    );
+
+    // 4. absent.
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - authorized_key:\n        user: provtest\n        key: \"{pubkey}\"\n        state: absent\n"
+        ),
+    );
+    cycle(
+        &p,
+        1,
+        &[&format!("-{pubkey}")],
+        "cat /home/provtest/.ssh/authorized_keys",
+    );
+    assert_eq!(
+        on_lab3("cat /home/provtest/.ssh/authorized_keys"),
+        "# managed by hand\n"
+    );
+
+    // 5. errors: an unknown user, an invalid key.
+    p.file(
+        "site.yml",
+        "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - authorized_key: { user: provtest-nobody, key: \"ssh-ed25519 AAAA x\" }\n",
+    );
+    run(&p, &[])
+        .code(2)
+        .stdout_has("Failed to lookup user provtest-nobody");
+    p.file(
+        "site.yml",
+        "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - authorized_key: { user: provtest, key: \"not a key\" }\n",
+    );
+    run(&p, &[])
+        .code(2)
+        .stdout_has("invalid key specified: not a key");
+    fresh_provtest();
+}
+
+// ---------------------------------------------------------------------------------------------
+// sysctl
+
+#[test]
+fn sysctl_edits_the_file_and_compares_the_running_value() {
+    let Some(_lab) = lab("sysctl_edits_the_file_and_compares_the_running_value") else {
+        return;
+    };
+    on_lab3(
+        "rm -rf /tmp/prov-mods/sysctl; mkdir -p /tmp/prov-mods/sysctl && printf '# mine\\nkernel.panic = 5\\n' > /tmp/prov-mods/sysctl/60-test.conf",
+    );
+    let f = "/tmp/prov-mods/sysctl/60-test.conf";
+    let task = |body: &str| {
+        format!("    - sysctl:\n        sysctl_file: {f}\n        reload: false\n{body}")
+    };
+    // add
+    let p = project(
+        "admin-sysctl",
+        &task("        name: vm.swappiness\n        value: '10'\n"),
+    );
+    cycle(&p, 1, &["+vm.swappiness=10"], &format!("cat {f}"));
+    // change (and, as Ansible does, rewrite `k = v` as `k=v`)
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n{}",
+            task("        name: vm.swappiness\n        value: 20\n")
+        ),
+    );
+    cycle(
+        &p,
+        1,
+        &["-vm.swappiness=10", "+vm.swappiness=20"],
+        &format!("cat {f}"),
+    );
+    assert_eq!(
+        on_lab3(&format!("cat {f}")),
+        "# mine\nkernel.panic=5\nvm.swappiness=20\n"
+    );
+    // booleans are 1/0
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n{}",
+            task("        name: kernel.sysrq\n        value: yes\n")
+        ),
+    );
+    cycle(&p, 1, &["+kernel.sysrq=1"], &format!("cat {f}"));
+    // absent
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n{}",
+            task("        name: kernel.panic\n        state: absent\n")
+        ),
+    );
+    cycle(&p, 1, &["-kernel.panic=5"], &format!("cat {f}"));
+    assert_eq!(
+        on_lab3(&format!("cat {f}")),
+        "# mine\nvm.swappiness=20\nkernel.sysrq=1\n"
+    );
+    // sysctl_set: the running value is compared (the lab's /proc/sys is read-only, so only
+    // the current value can be asked for); a new file in a new folder is created.
+    let cur = on_lab3("sysctl -n vm.swappiness").trim().to_string();
+    let g = "/tmp/prov-mods/sysctl/new/61-set.conf";
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - sysctl: {{ name: vm.swappiness, value: '{cur}', sysctl_set: true, reload: false, sysctl_file: {g} }}\n"
+        ),
+    );
+    let first = cycle(
+        &p,
+        1,
+        &[&format!("+vm.swappiness={cur}")],
+        &format!("cat {g} 2>&1 || true"),
+    );
+    first.stdout_lacks("running kernel");
+    // a different running value would be set with sysctl -w: check mode shows it
+    let other = if cur == "10" { "11" } else { "10" };
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - sysctl: {{ name: vm.swappiness, value: '{other}', sysctl_set: true, reload: false, sysctl_file: {g} }}\n"
+        ),
+    );
+    run(&p, &["--check", "--diff"])
+        .success()
+        .changed("lab3", 1)
+        .stdout_has(&format!("+vm.swappiness: {other}"))
+        .stdout_has(&format!("-vm.swappiness: {cur}"));
+    // reload on a read-only /proc/sys: a clear failure
+    p.file(
+        "site.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - sysctl: {{ name: vm.swappiness, value: '{other}', sysctl_file: {g} }}\n"
+        ),
+    );
+    run(&p, &[]).code(2).stdout_has("Failed to reload sysctl");
+    // missing value
+    p.file(
+        "site.yml",
+        "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - sysctl: { name: vm.swappiness, sysctl_file: /tmp/prov-mods/x.conf }\n",
+    );
+    run(&p, &[]).code(2).stdout_has("value is required");
+    on_lab3("rm -rf /tmp/prov-mods/sysctl");
+}
