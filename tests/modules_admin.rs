@@ -436,3 +436,132 @@ fn sysctl_edits_the_file_and_compares_the_running_value() {
     run(&p, &[]).code(2).stdout_has("value is required");
     on_lab3("rm -rf /tmp/prov-mods/sysctl");
 }
+
+// ---------------------------------------------------------------------------------------------
+// cron
+
+fn crontab_of(user: &str) -> String {
+    ssh(&format!("crontab -u {user} -l 2>&1")).1
+}
+
+#[test]
+fn cron_manages_jobs_variables_and_cron_files() {
+    let Some(_lab) = lab("cron_manages_jobs_variables_and_cron_files") else {
+        return;
+    };
+    fresh_provtest();
+    on_lab3("rm -f /etc/cron.d/prov-mods-test");
+    let p = Project::new("admin-cron");
+    // Debian minbase has no crontab: install cron (and the user) with prov itself.
+    p.file(
+        "prep.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - apt: {{ name: cron, state: present, update_cache: true, cache_valid_time: 86400 }}\n{PROVTEST}"
+        ),
+    );
+    let i = inv();
+    p.prov(&["run", "prep.yml", "-i", &i, "-l", "lab3"])
+        .success();
+    let site = |tasks: &str| {
+        p.file(
+            "site.yml",
+            &format!("- hosts: lab3\n  gather_facts: false\n  tasks:\n{tasks}"),
+        );
+    };
+    let tab = "crontab -u provtest -l 2>&1 || true";
+    // 1. a job in an empty crontab
+    site(
+        "    - cron: { name: check dirs, user: provtest, minute: '0', hour: '5,2', job: 'ls -alh > /dev/null' }\n      register: r\n    - assert: { that: \"r.jobs == ['check dirs']\" }\n",
+    );
+    cycle(
+        &p,
+        1,
+        &["+#Ansible: check dirs", "+0 5,2 * * * ls -alh > /dev/null"],
+        tab,
+    );
+    assert_eq!(
+        crontab_of("provtest"),
+        "#Ansible: check dirs\n0 5,2 * * * ls -alh > /dev/null\n"
+    );
+    // 2. another time; a line added by hand is kept
+    on_lab3(
+        "(crontab -u provtest -l; echo '# by hand'; echo '30 1 * * * /bin/true') | crontab -u provtest -",
+    );
+    site(
+        "    - cron: { name: check dirs, user: provtest, minute: '*/10', job: 'ls -alh > /dev/null' }\n",
+    );
+    cycle(
+        &p,
+        1,
+        &[
+            "-0 5,2 * * * ls -alh > /dev/null",
+            "+*/10 * * * * ls -alh > /dev/null",
+        ],
+        tab,
+    );
+    // 3. an identical unnamed job gets the comment; disabled; special time; a variable
+    site(
+        "    - cron: { name: by hand, user: provtest, minute: '30', hour: '1', job: /bin/true }\n    - cron: { name: check dirs, user: provtest, minute: '*/10', job: 'ls -alh > /dev/null', disabled: true }\n    - cron: { name: at boot, user: provtest, special_time: reboot, job: /usr/bin/logger booted }\n    - cron: { name: MAILTO, env: true, user: provtest, job: ops@example.com }\n",
+    );
+    cycle(
+        &p,
+        4,
+        &[
+            "+#Ansible: by hand",
+            "+#*/10 * * * * ls -alh > /dev/null",
+            "+@reboot /usr/bin/logger booted",
+            "+MAILTO=\"ops@example.com\"",
+        ],
+        tab,
+    );
+    assert_eq!(
+        crontab_of("provtest"),
+        "MAILTO=\"ops@example.com\"\n#Ansible: check dirs\n#*/10 * * * * ls -alh > /dev/null\n# by hand\n#Ansible: by hand\n30 1 * * * /bin/true\n#Ansible: at boot\n@reboot /usr/bin/logger booted\n"
+    );
+    // cron itself accepts what was written (crontab -l | crontab - validates it)
+    on_lab3("crontab -u provtest -l | crontab -u provtest -");
+    // 4. absent (jobs and the variable)
+    site(
+        "    - cron: { name: check dirs, user: provtest, state: absent }\n    - cron: { name: MAILTO, env: true, user: provtest, state: absent }\n",
+    );
+    cycle(
+        &p,
+        2,
+        &["-#Ansible: check dirs", "-MAILTO=\"ops@example.com\""],
+        tab,
+    );
+    assert_eq!(
+        crontab_of("provtest"),
+        "# by hand\n#Ansible: by hand\n30 1 * * * /bin/true\n#Ansible: at boot\n@reboot /usr/bin/logger booted\n"
+    );
+    // 5. a file in /etc/cron.d: the user is part of the line; removing the file
+    site(
+        "    - cron: { name: rotate, cron_file: prov-mods-test, user: provtest, minute: '*/15', job: /usr/bin/true }\n",
+    );
+    cycle(
+        &p,
+        1,
+        &["+*/15 * * * * provtest /usr/bin/true"],
+        "cat /etc/cron.d/prov-mods-test 2>&1 || true",
+    );
+    assert_eq!(
+        on_lab3("cat /etc/cron.d/prov-mods-test; stat -c %a /etc/cron.d/prov-mods-test"),
+        "#Ansible: rotate\n*/15 * * * * provtest /usr/bin/true\n644\n"
+    );
+    site("    - cron: { cron_file: prov-mods-test, state: absent }\n");
+    cycle(
+        &p,
+        1,
+        &["-*/15 * * * * provtest /usr/bin/true"],
+        "ls /etc/cron.d",
+    );
+    assert!(ssh("test ! -e /etc/cron.d/prov-mods-test").0);
+    // 6. errors
+    site(
+        "    - cron: { name: x, user: provtest, special_time: daily, minute: '5', job: /bin/true }\n",
+    );
+    run(&p, &[]).code(2).stdout_has("special time");
+    site("    - cron: { user: provtest, job: /bin/true }\n");
+    run(&p, &[]).code(2).stdout_has("name is required");
+    fresh_provtest();
+}
