@@ -565,3 +565,82 @@ fn cron_manages_jobs_variables_and_cron_files() {
     run(&p, &[]).code(2).stdout_has("name is required");
     fresh_provtest();
 }
+
+// ---------------------------------------------------------------------------------------------
+// hostname (only planned with a new name: other tests expect lab3 to be called lab3)
+
+#[test]
+fn hostname_is_idempotent_and_plans_a_rename_exactly() {
+    let Some(_lab) = lab("hostname_is_idempotent_and_plans_a_rename_exactly") else {
+        return;
+    };
+    let p = project(
+        "admin-hostname",
+        "    - hostname: { name: lab3 }\n    - hostname: { name: lab3, use: systemd }\n    - hostname: { name: lab3, use: debian }\n    - hostname: { name: lab3, use: generic }\n    - assert:\n        that:\n          - ansible_hostname == 'lab3'\n          - ansible_facts.nodename == 'lab3'\n",
+    );
+    cycle(&p, 0, &[], "hostname; cat /etc/hostname");
+    let probe = "hostname; cat /etc/hostname; hostnamectl --static status";
+    let before = on_lab3(probe);
+    p.file(
+        "site.yml",
+        "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - hostname: { name: prov-mods-renamed.example.com }\n      register: r\n    - assert:\n        that:\n          - ansible_hostname == 'prov-mods-renamed'\n          - ansible_domain == 'example.com'\n          - r.name == 'prov-mods-renamed.example.com'\n    - hostname: { name: prov-mods-renamed, use: debian }\n",
+    );
+    run(&p, &["--check", "--diff"])
+        .success()
+        .changed("lab3", 2)
+        .stdout_has("-hostname = lab3")
+        .stdout_has("+hostname = prov-mods-renamed.example.com")
+        .stdout_has("+hostname = prov-mods-renamed\n");
+    assert_eq!(on_lab3(probe), before, "check mode renamed lab3");
+    p.file(
+        "site.yml",
+        "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - hostname: { name: 'lab3; reboot' }\n",
+    );
+    run(&p, &["--check"])
+        .code(2)
+        .stdout_has("invalid host name 'lab3; reboot'");
+}
+
+// ---------------------------------------------------------------------------------------------
+// getent
+
+#[test]
+fn getent_sets_facts() {
+    let Some(_lab) = lab("getent_sets_facts") else {
+        return;
+    };
+    let p = project(
+        "admin-getent",
+        r#"    - getent: { database: passwd, key: root }
+    - assert:
+        that:
+          - getent_passwd.root[4] == '/root' and getent_passwd.root[5] == '/bin/bash'
+          - ansible_facts.getent_passwd.root[1] == '0'
+    - getent: { database: group }
+    - getent: { database: hosts, key: lab1 }
+    - getent: { database: passwd, key: provtest-nobody, fail_key: false }
+      register: missing
+    - assert:
+        that:
+          - "'root' in getent_group and getent_group.root[1] == '0'"
+          - getent_hosts['192.168.77.11'] == ['lab1']
+          - getent_passwd['provtest-nobody'] is none
+          - "'root' not in getent_passwd"
+          - missing.msg is search('could not be found')
+          - missing.ansible_facts.getent_passwd['provtest-nobody'] is none
+"#,
+    );
+    cycle(&p, 0, &[], "true");
+    p.file(
+        "site.yml",
+        "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - getent: { database: passwd, key: provtest-nobody }\n",
+    );
+    run(&p, &[])
+        .code(2)
+        .stdout_has("One or more supplied key could not be found in the database.");
+    p.file(
+        "site.yml",
+        "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - getent: { database: nosuchdb }\n",
+    );
+    run(&p, &[]).code(2).stdout_has("database unknown");
+}

@@ -952,7 +952,12 @@ impl PlayRun<'_> {
                     verbosity: self.runner.opts.verbosity,
                 };
                 let plan = module.plan(&tctx, &args).await?;
+                let facts = plan.facts.clone();
                 let mut o = self.apply(plan, &*conn, check).await?;
+                // Facts a module returns (getent, hostname) are set on the host, as in Ansible.
+                if !facts.is_empty() && o.status != Status::Failed {
+                    self.shared.add_module_facts(host, facts);
+                }
                 if task.delegate_to.is_some() {
                     o.delegated_to = Some(target);
                 }

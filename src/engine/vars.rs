@@ -143,6 +143,26 @@ impl Shared {
         });
     }
 
+    /// Merges the facts a module returned (`Plan::facts`, its result's `ansible_facts`), as
+    /// Ansible does: each one becomes a top-level variable under its own name (`getent_passwd`,
+    /// `ansible_hostname`) and an entry of `ansible_facts` without the `ansible_` prefix.
+    pub fn add_module_facts(&self, host: &str, facts: Vars) {
+        self.update_host(host, |d| {
+            let mut flat = (*d.facts).clone();
+            for (k, v) in facts {
+                let v = crate::template::mark_unsafe(&v);
+                let clean = k.strip_prefix("ansible_").unwrap_or(&k).to_string();
+                d.facts_map.insert(clean, v.clone());
+                flat.insert(k, v);
+            }
+            flat.insert(
+                "ansible_facts".into(),
+                crate::value::vars_value(&d.facts_map),
+            );
+            d.facts = Arc::new(flat);
+        });
+    }
+
     /// Sets (or merges) set_fact/register variables.
     pub fn set_vars(&self, host: &str, vars: Vars) {
         self.update_host(host, |d| {

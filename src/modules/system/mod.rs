@@ -15,7 +15,9 @@ pub mod authorized_key;
 pub mod cron;
 pub mod deb822_repository;
 pub mod get_url;
+pub mod getent;
 pub mod group;
+pub mod hostname;
 pub mod package;
 pub mod service;
 pub mod sysctl;
@@ -42,6 +44,8 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(authorized_key::AuthorizedKey));
     r.register(Arc::new(sysctl::Sysctl));
     r.register(Arc::new(cron::Cron));
+    r.register(Arc::new(hostname::Hostname));
+    r.register(Arc::new(getent::Getent));
 }
 
 /// Runs a read-only inspection script; a non-zero exit status is an error naming `what`.
