@@ -644,3 +644,62 @@ fn getent_sets_facts() {
     );
     run(&p, &[]).code(2).stdout_has("database unknown");
 }
+
+// ---------------------------------------------------------------------------------------------
+// find
+
+#[test]
+fn find_filters_like_ansible() {
+    let Some(_lab) = lab("find_filters_like_ansible") else {
+        return;
+    };
+    on_lab3(
+        "d=/tmp/prov-mods/find; rm -rf $d; mkdir -p $d/sub/deeper $d/.hid && cd $d && \
+         echo 'hello world' > a.log && echo 'nothing' > b.log && printf 'x%.0s' $(seq 1 3000) > big.txt && \
+         echo 'port = 22' > sub/c.conf && echo 'deep' > sub/deeper/d.log && echo h > .hidden.log && echo i > .hid/e.log && \
+         ln -s a.log link.log && touch -d '10 days ago' b.log && echo 'x' > 'odd | name.log'",
+    );
+    let p = project(
+        "admin-find",
+        r#"    - find: { paths: /tmp/prov-mods/find, patterns: "*.log" }
+      register: top
+    - find: { paths: /tmp/prov-mods/find, patterns: "*.log", recurse: true, hidden: true }
+      register: all
+    - find: { paths: /tmp/prov-mods/find, patterns: "*.log", recurse: true, depth: 2, excludes: "b*" }
+      register: depth2
+    - find: { paths: /tmp/prov-mods/find, age: 5d, patterns: "*.log" }
+      register: old
+    - find: { paths: /tmp/prov-mods/find, size: 2k }
+      register: big
+    - find: { paths: [/tmp/prov-mods/find, /tmp/prov-mods/nope], contains: hello, recurse: true }
+      register: hello
+    - find: { paths: /tmp/prov-mods/find, patterns: '^[ab]\.', use_regex: true }
+      register: rx
+    - find: { paths: /tmp/prov-mods/find, file_type: directory, recurse: true, hidden: true }
+      register: dirs
+    - find: { paths: /tmp/prov-mods/find, file_type: link }
+      register: links
+    - find: { paths: /tmp/prov-mods/find/sub, contains: 'port\s*=', read_whole_file: true }
+      register: whole
+    - assert:
+        that:
+          - top.files | map(attribute='path') | map('basename') | list == ['a.log', 'b.log', 'odd | name.log']
+          - top.matched == 3
+          - top.examined == 8
+          - all.matched == 6
+          - depth2.files | map(attribute='path') | map('basename') | list == ['e.log', 'a.log', 'odd | name.log']
+          - old.files | map(attribute='path') | list == ['/tmp/prov-mods/find/b.log']
+          - big.files | map(attribute='path') | list == ['/tmp/prov-mods/find/big.txt']
+          - big.files[0].size == 3000 and big.files[0].isreg and big.files[0].mode == '0644' and big.files[0].pw_name == 'root'
+          - hello.files | map(attribute='path') | list == ['/tmp/prov-mods/find/a.log']
+          - "'/tmp/prov-mods/nope' in hello.skipped_paths"
+          - hello.msg == 'Not all paths examined, check warnings for details'
+          - rx.matched == 2
+          - dirs.files | map(attribute='path') | map('basename') | list == ['.hid', 'sub', 'deeper']
+          - links.files[0].islnk and links.matched == 1
+          - whole.matched == 1
+"#,
+    );
+    cycle(&p, 0, &[], "true");
+    on_lab3("rm -rf /tmp/prov-mods/find");
+}

@@ -10,6 +10,7 @@ pub mod blockinfile;
 pub mod copy;
 pub mod fetch;
 pub mod file;
+pub mod find;
 pub mod lineinfile;
 pub mod remote;
 pub mod replace;
@@ -33,4 +34,5 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(stat::Stat));
     r.register(Arc::new(slurp::Slurp));
     r.register(Arc::new(fetch::Fetch));
+    r.register(Arc::new(find::Find));
 }

@@ -1,0 +1,508 @@
+//! `find`: lists files on the host by name, type, age, size and content (Ansible's filters).
+
+use super::remote::fmt_mode;
+use crate::connection::quote;
+use crate::error::{Error, Result};
+use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::value::{Value, Vars};
+use async_trait::async_trait;
+
+/// The `find` module.
+pub struct Find;
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "find",
+    short: "Return a list of files based on specific criteria",
+    description: "Lists the files (or folders, links) under `paths` whose base names match \
+`patterns` (shell globs, or Python-style regular expressions matched at the start of the name \
+with `use_regex`) and not `excludes`, filtered by `age`, `size`, `contains` and hidden names, \
+as Ansible's find does. One round trip runs `find` and GNU `stat` on the host; `contains` runs \
+`grep -P` on the candidates (each line must match from its start, or anywhere in the whole file \
+with `read_whole_file`). Returns `files` (stat data per file: path, mode, size, mtime, \
+pw_name...), `matched`, `examined`, `skipped_paths` and `msg`. Never changes anything.",
+    options: &[
+        OptSpec::new("paths", OptKind::List, "Folders to search.")
+            .required()
+            .aliases(&["name", "path"]),
+        OptSpec::new(
+            "patterns",
+            OptKind::List,
+            "Base name patterns (globs, or regexes with use_regex); any may match. Default: all.",
+        )
+        .aliases(&["pattern"]),
+        OptSpec::new(
+            "excludes",
+            OptKind::List,
+            "Base name patterns to leave out.",
+        )
+        .aliases(&["exclude"]),
+        OptSpec::new(
+            "contains",
+            OptKind::Str,
+            "A regular expression the content of regular files must match (at the start of a line).",
+        ),
+        OptSpec::new(
+            "read_whole_file",
+            OptKind::Bool,
+            "Match `contains` anywhere in the whole file instead of line by line.",
+        )
+        .default("no"),
+        OptSpec::new("file_type", OptKind::Str, "The type of entries to return.")
+            .default("file")
+            .choices(&["any", "directory", "file", "link"]),
+        OptSpec::new("recurse", OptKind::Bool, "Descend into folders.").default("no"),
+        OptSpec::new(
+            "depth",
+            OptKind::Int,
+            "With recurse, the maximum number of levels to descend (1: only the folder's entries).",
+        ),
+        OptSpec::new(
+            "age",
+            OptKind::Str,
+            "At least this old (`2d`, `1w`, `30m`, `10s`), or at most this old when negative (`-1h`).",
+        ),
+        OptSpec::new("age_stamp", OptKind::Str, "The time `age` looks at.")
+            .default("mtime")
+            .choices(&["atime", "ctime", "mtime"]),
+        OptSpec::new(
+            "size",
+            OptKind::Str,
+            "At least this size (`10m`, `1k`, `500` bytes, b/k/m/g/t), or at most when negative.",
+        ),
+        OptSpec::new(
+            "hidden",
+            OptKind::Bool,
+            "Include names starting with a dot.",
+        )
+        .default("no"),
+        OptSpec::new(
+            "use_regex",
+            OptKind::Bool,
+            "patterns and excludes are regular expressions instead of globs.",
+        )
+        .default("no"),
+        OptSpec::new("follow", OptKind::Bool, "Follow symbolic links.").default("no"),
+    ],
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    examples: r#"- find:
+    paths: /var/log
+    patterns: "*.log,*.gz"
+    age: 2w
+    recurse: true
+  register: old_logs
+- find:
+    paths: [/etc/nginx/sites-enabled]
+    file_type: any
+    hidden: true
+- find:
+    paths: /srv/app
+    patterns: '^.*\.(py|rb)$'
+    use_regex: true
+    contains: '#!/usr/bin/env'
+    size: -100k
+"#,
+};
+
+/// `2d` → seconds (negative stays negative).
+pub(crate) fn parse_age(s: &str) -> Option<i64> {
+    let s = s.trim().to_ascii_lowercase();
+    let (num, unit) = split_unit(&s);
+    let n: i64 = num.parse().ok()?;
+    let mul = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 604800,
+        _ => return None,
+    };
+    Some(n * mul)
+}
+
+/// `10m` → bytes (1024-based; negative stays negative).
+pub(crate) fn parse_size(s: &str) -> Option<i64> {
+    let s = s.trim().to_ascii_lowercase();
+    let (num, unit) = split_unit(&s);
+    let n: i64 = num.parse().ok()?;
+    let mul: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    Some(n * mul)
+}
+
+fn split_unit(s: &str) -> (&str, &str) {
+    let i = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .unwrap_or(s.len());
+    (&s[..i], &s[i..])
+}
+
+/// Name patterns (globs or regexes).
+pub(crate) enum Pat {
+    Glob(glob::Pattern),
+    Regex(regex::Regex),
+}
+
+impl Pat {
+    pub(crate) fn new(p: &str, regex: bool) -> Result<Pat> {
+        if regex {
+            regex::Regex::new(&format!("^(?:{p})"))
+                .map(Pat::Regex)
+                .map_err(|e| Error::failed(format!("find: invalid regular expression '{p}': {e}")))
+        } else {
+            glob::Pattern::new(p)
+                .map(Pat::Glob)
+                .map_err(|e| Error::failed(format!("find: invalid pattern '{p}': {e}")))
+        }
+    }
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Pat::Glob(g) => g.matches(name),
+            Pat::Regex(r) => r.is_match(name),
+        }
+    }
+}
+
+/// Ansible's `pfilter`: some pattern matches and no exclude does.
+pub(crate) fn name_matches(name: &str, patterns: &[Pat], excludes: &[Pat]) -> bool {
+    patterns.iter().any(|p| p.matches(name)) && !excludes.iter().any(|e| e.matches(name))
+}
+
+/// One entry as the host's `stat` printed it.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub path: String,
+    pub mode: u32,
+    pub uid: i64,
+    pub gid: i64,
+    pub owner: String,
+    pub group: String,
+    pub size: i64,
+    pub mtime: i64,
+    pub atime: i64,
+    pub ctime: i64,
+    pub inode: i64,
+    pub dev: i64,
+    pub nlink: i64,
+    pub ftype: String,
+}
+
+const FMT: &str = "%a|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%d|%h|%F|%n";
+
+fn parse_entry(rec: &str) -> Option<Entry> {
+    let f: Vec<&str> = rec.splitn(14, '|').collect();
+    if f.len() != 14 {
+        return None;
+    }
+    let n = |s: &str| s.trim().parse::<i64>().unwrap_or(0);
+    Some(Entry {
+        mode: u32::from_str_radix(f[0], 8).ok()?,
+        uid: n(f[1]),
+        gid: n(f[2]),
+        owner: f[3].into(),
+        group: f[4].into(),
+        size: n(f[5]),
+        mtime: n(f[6]),
+        atime: n(f[7]),
+        ctime: n(f[8]),
+        inode: n(f[9]),
+        dev: n(f[10]),
+        nlink: n(f[11]),
+        ftype: f[12].into(),
+        path: f[13].into(),
+    })
+}
+
+impl Entry {
+    fn is_dir(&self) -> bool {
+        self.ftype == "directory"
+    }
+    fn is_reg(&self) -> bool {
+        self.ftype.starts_with("regular")
+    }
+    fn is_link(&self) -> bool {
+        self.ftype == "symbolic link"
+    }
+    fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+    /// Ansible's `statinfo` plus `path`.
+    fn to_value(&self) -> Value {
+        let m = self.mode;
+        let mut v = Vars::new();
+        let mut put = |k: &str, x: Value| {
+            v.insert(k.to_string(), x);
+        };
+        put("path", Value::from(self.path.as_str()));
+        put("mode", Value::from(fmt_mode(m)));
+        put("isdir", Value::from(self.is_dir()));
+        put("isreg", Value::from(self.is_reg()));
+        put("islnk", Value::from(self.is_link()));
+        put("ischr", Value::from(self.ftype == "character special file"));
+        put("isblk", Value::from(self.ftype == "block special file"));
+        put("isfifo", Value::from(self.ftype == "fifo"));
+        put("issock", Value::from(self.ftype == "socket"));
+        put("uid", Value::from(self.uid));
+        put("gid", Value::from(self.gid));
+        put("size", Value::from(self.size));
+        put("inode", Value::from(self.inode));
+        put("dev", Value::from(self.dev));
+        put("nlink", Value::from(self.nlink));
+        put("atime", Value::from(self.atime as f64));
+        put("mtime", Value::from(self.mtime as f64));
+        put("ctime", Value::from(self.ctime as f64));
+        put("pw_name", Value::from(self.owner.as_str()));
+        put("gr_name", Value::from(self.group.as_str()));
+        for (k, bit) in [
+            ("rusr", 0o400),
+            ("wusr", 0o200),
+            ("xusr", 0o100),
+            ("rgrp", 0o040),
+            ("wgrp", 0o020),
+            ("xgrp", 0o010),
+            ("roth", 0o004),
+            ("woth", 0o002),
+            ("xoth", 0o001),
+            ("isuid", 0o4000),
+            ("isgid", 0o2000),
+        ] {
+            put(k, Value::from(m & bit != 0));
+        }
+        crate::value::vars_value(&v)
+    }
+}
+
+/// The output of the listing script: `now`, and per path its entries or why it was skipped.
+pub(crate) struct Listing {
+    pub now: i64,
+    pub paths: Vec<(String, std::result::Result<Vec<Entry>, String>)>,
+}
+
+fn parse_listing(out: &[u8], paths: &[String]) -> Listing {
+    let text = String::from_utf8_lossy(out);
+    let mut now = 0;
+    let mut res: Vec<(String, std::result::Result<Vec<Entry>, String>)> = Vec::new();
+    for rec in text.split('\0') {
+        let rec = rec.trim_start_matches('\n');
+        if let Some(n) = rec.strip_prefix("now=") {
+            now = n.trim().parse().unwrap_or(0);
+        } else if let Some(i) = rec.strip_prefix("@@") {
+            let i: usize = i.trim().parse().unwrap_or(0);
+            res.push((paths.get(i).cloned().unwrap_or_default(), Ok(vec![])));
+        } else if let Some(why) = rec.strip_prefix("!") {
+            if let Some(last) = res.last_mut() {
+                last.1 = Err(why.trim().to_string());
+            }
+        } else if let Some(e) = parse_entry(rec)
+            && let Some((_, Ok(v))) = res.last_mut()
+        {
+            v.push(e);
+        }
+    }
+    Listing { now, paths: res }
+}
+
+#[async_trait]
+impl Module for Find {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let paths = args.list_str("paths");
+        if paths.is_empty() {
+            return Err(Error::failed("find: paths must name at least one folder"));
+        }
+        let use_regex = args.bool("use_regex");
+        let mut pats = args.list_str("patterns");
+        if pats.is_empty() {
+            pats.push(if use_regex { ".*" } else { "*" }.into());
+        }
+        let patterns = pats
+            .iter()
+            .map(|p| Pat::new(p, use_regex))
+            .collect::<Result<Vec<_>>>()?;
+        let excludes = args
+            .list_str("excludes")
+            .iter()
+            .map(|p| Pat::new(p, use_regex))
+            .collect::<Result<Vec<_>>>()?;
+        let age = match args.str("age") {
+            Some(a) => Some(parse_age(&a).ok_or_else(|| {
+                Error::failed(format!("find: failed to process age '{a}'"))
+                    .hint("a number with an optional unit s, m, h, d or w, e.g. 2d or -1h")
+            })?),
+            None => None,
+        };
+        let size = match args.str("size") {
+            Some(a) => Some(parse_size(&a).ok_or_else(|| {
+                Error::failed(format!("find: failed to process size '{a}'"))
+                    .hint("a number with an optional unit b, k, m, g or t, e.g. 10m or -1k")
+            })?),
+            None => None,
+        };
+        let stamp = args.str("age_stamp").unwrap_or_else(|| "mtime".into());
+        let file_type = args.str("file_type").unwrap_or_else(|| "file".into());
+        let hidden = args.bool("hidden");
+        let follow = args.bool("follow");
+        let maxdepth = if args.bool("recurse") {
+            args.int("depth").filter(|d| *d > 0)
+        } else {
+            Some(1)
+        };
+        let mut script = String::from("printf 'now=%s\\0' \"$(date +%s)\"\n");
+        for (i, p) in paths.iter().enumerate() {
+            let q = quote(p);
+            let l = if follow { "-L " } else { "" };
+            let md = maxdepth
+                .map(|d| format!(" -maxdepth {d}"))
+                .unwrap_or_default();
+            script.push_str(&format!(
+                "printf '@@{i}\\0'\nif [ ! -e {q} ]; then printf '!%s\\0' 'does not exist'; \
+                 elif [ ! -d {q} ]; then printf '!%s\\0' 'is not a directory'; \
+                 else find {l}{q} -mindepth 1{md} -exec stat {l}--printf '{FMT}\\0' -- {{}} + 2>/dev/null; fi\n"
+            ));
+        }
+        let out = ctx.run(script).await?;
+        let listing = parse_listing(&out.stdout, &paths);
+        let mut examined = 0usize;
+        let mut skipped = Vars::new();
+        let mut cands: Vec<Entry> = Vec::new();
+        for (p, r) in listing.paths {
+            let entries = match r {
+                Ok(e) => e,
+                Err(why) => {
+                    skipped.insert(p.clone(), Value::from(format!("'{p}' {why}")));
+                    continue;
+                }
+            };
+            examined += entries.len();
+            for e in entries {
+                if !hidden && e.name().starts_with('.') {
+                    continue;
+                }
+                let type_ok = match file_type.as_str() {
+                    "any" => e.is_dir() || e.is_reg() || e.is_link(),
+                    "directory" => e.is_dir(),
+                    "link" => e.is_link(),
+                    _ => e.is_reg(),
+                };
+                if !type_ok || !name_matches(e.name(), &patterns, &excludes) {
+                    continue;
+                }
+                if let Some(a) = age {
+                    let t = match stamp.as_str() {
+                        "atime" => e.atime,
+                        "ctime" => e.ctime,
+                        _ => e.mtime,
+                    };
+                    let d = listing.now - t;
+                    if !((a >= 0 && d >= a) || (a < 0 && d <= -a)) {
+                        continue;
+                    }
+                }
+                if let Some(s) = size
+                    && e.is_reg()
+                    && !((s >= 0 && e.size >= s) || (s < 0 && e.size <= -s))
+                {
+                    continue;
+                }
+                cands.push(e);
+            }
+        }
+        if let Some(c) = args.str("contains") {
+            let files: Vec<&Entry> = cands.iter().filter(|e| e.is_reg()).collect();
+            let mut keep = vec![false; files.len()];
+            if !files.is_empty() {
+                let (pat, z) = if args.bool("read_whole_file") {
+                    (c.clone(), "-z ")
+                } else {
+                    (format!("^(?:{c})"), "")
+                };
+                let mut s = format!("P={}\n", quote(&pat));
+                for (i, f) in files.iter().enumerate() {
+                    s.push_str(&format!(
+                        "grep -q -P {z}-e \"$P\" -- {} 2>/dev/null && echo {i}\n",
+                        quote(&f.path)
+                    ));
+                }
+                s.push_str("true\n");
+                let o = ctx.run(s).await?;
+                for l in o.stdout_str().lines() {
+                    if let Ok(i) = l.trim().parse::<usize>()
+                        && i < keep.len()
+                    {
+                        keep[i] = true;
+                    }
+                }
+            }
+            let kept: Vec<String> = files
+                .iter()
+                .zip(keep)
+                .filter(|(_, k)| *k)
+                .map(|(f, _)| f.path.clone())
+                .collect();
+            cands.retain(|e| e.is_reg() && kept.contains(&e.path));
+        }
+        cands.sort_by(|a, b| a.path.cmp(&b.path));
+        let msg = if skipped.is_empty() {
+            "All paths examined"
+        } else {
+            "Not all paths examined, check warnings for details"
+        };
+        let mut plan = Plan::ok()
+            .with("matched", cands.len())
+            .with("examined", examined)
+            .with("msg", msg);
+        plan.result.insert(
+            "files".into(),
+            Value::from_iter(cands.iter().map(Entry::to_value)),
+        );
+        plan.result
+            .insert("skipped_paths".into(), crate::value::vars_value(&skipped));
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_sizes_and_patterns() {
+        assert_eq!(parse_age("2d"), Some(172800));
+        assert_eq!(parse_age("-1W"), Some(-604800));
+        assert_eq!(parse_age("30"), Some(30));
+        assert_eq!(parse_age("1y"), None);
+        assert_eq!(parse_size("10m"), Some(10 << 20));
+        assert_eq!(parse_size("-1k"), Some(-1024));
+        assert_eq!(parse_size("x"), None);
+        let g = |p: &str| Pat::new(p, false).unwrap();
+        let r = |p: &str| Pat::new(p, true).unwrap();
+        assert!(name_matches("a.log", &[g("*.log")], &[]));
+        assert!(!name_matches("a.log", &[g("*.log")], &[g("a*")]));
+        assert!(name_matches("x.py", &[r(r".*\.py")], &[]));
+        // regexes match from the start of the name, like Python's re.match
+        assert!(!name_matches("x.py", &[r(r"\.py")], &[]));
+        assert!(name_matches("x.pyc", &[r(r".*\.py")], &[]));
+    }
+
+    #[test]
+    fn parses_listings() {
+        let out = b"now=100\0@@0\0644|0|0|root|root|5|90|90|90|1|2|1|regular file|/d/a|b\0755|0|0|root|root|0|1|1|1|3|2|2|directory|/d/s\0@@1\0!does not exist\0";
+        let l = parse_listing(out, &["/d".into(), "/nope".into()]);
+        assert_eq!(l.now, 100);
+        let e = l.paths[0].1.as_ref().unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].path, "/d/a|b");
+        assert!(e[0].is_reg() && e[1].is_dir());
+        assert_eq!(l.paths[1].1.as_ref().unwrap_err(), "does not exist");
+    }
+}
