@@ -703,3 +703,120 @@ fn find_filters_like_ansible() {
     cycle(&p, 0, &[], "true");
     on_lab3("rm -rf /tmp/prov-mods/find");
 }
+
+// ---------------------------------------------------------------------------------------------
+// unarchive
+
+#[test]
+fn unarchive_unpacks_tar_and_zip_idempotently() {
+    let Some(_lab) = lab("unarchive_unpacks_tar_and_zip_idempotently") else {
+        return;
+    };
+    let d = "/tmp/prov-mods/unarc";
+    on_lab3(&format!(
+        "rm -rf {d}; mkdir -p {d}/tgz {d}/zip {d}/remote {d}/strip {d}/owned"
+    ));
+    let p = Project::new("admin-unarchive");
+    // Archives built on the controller.
+    p.file("src/app/a.txt", "alpha\n")
+        .file("src/app/sub/b c.txt", "bravo\n")
+        .file("src/app/sub/deeper/d.txt", "delta\n");
+    std::os::unix::fs::symlink("a.txt", p.path("src/app/link")).unwrap();
+    std::fs::create_dir_all(p.path("files")).unwrap();
+    let sh = |cmd: &str| {
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&p.dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{cmd}");
+    };
+    sh(
+        "tar czf files/app.tar.gz -C src app && tar cJf files/app.tar.xz -C src app && (cd src && zip -qry ../files/app.zip app)",
+    );
+    let i = inv();
+    p.file(
+        "prep.yml",
+        &format!(
+            "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - apt: {{ name: [unzip, xz-utils], state: present, update_cache: true, cache_valid_time: 86400 }}\n    - copy: {{ src: files/app.tar.xz, dest: {d}/app.tar.xz }}\n"
+        ),
+    );
+    p.prov(&["run", "prep.yml", "-i", &i, "-l", "lab3"])
+        .success();
+    let site = |tasks: &str| {
+        p.file(
+            "site.yml",
+            &format!("- hosts: lab3\n  gather_facts: false\n  tasks:\n{tasks}"),
+        );
+    };
+    let tree =
+        |sub: &str| format!("cd {d}/{sub} && find . | sort && cat app/a.txt 2>/dev/null; true");
+    // tar.gz from the controller
+    site(&format!(
+        "    - unarchive: {{ src: app.tar.gz, dest: {d}/tgz }}\n      register: r\n    - assert: {{ that: \"r.handler == 'TgzArchive'\" }}\n"
+    ));
+    cycle(&p, 1, &["+app/sub/b c.txt", "+app/link"], &tree("tgz"));
+    assert_eq!(
+        on_lab3(&format!(
+            "cd {d}/tgz && find . | sort && cat app/a.txt && readlink app/link && ls /tmp | grep -c prov-unarchive; true"
+        )),
+        ".\n./app\n./app/a.txt\n./app/link\n./app/sub\n./app/sub/b c.txt\n./app/sub/deeper\n./app/sub/deeper/d.txt\nalpha\na.txt\n0\n"
+    );
+    // a changed file is unpacked again
+    on_lab3(&format!("echo changed > {d}/tgz/app/a.txt"));
+    run(&p, &["--check", "--diff"])
+        .success()
+        .changed("lab3", 1)
+        .stdout_has("+app/a.txt");
+    run(&p, &[]).success().changed("lab3", 1);
+    assert_eq!(on_lab3(&format!("cat {d}/tgz/app/a.txt")), "alpha\n");
+    // zip from the controller
+    site(&format!(
+        "    - unarchive: {{ src: app.zip, dest: {d}/zip }}\n"
+    ));
+    cycle(&p, 1, &["+app/sub/deeper/d.txt"], &tree("zip"));
+    assert_eq!(
+        on_lab3(&format!("cat '{d}/zip/app/sub/b c.txt'")),
+        "bravo\n"
+    );
+    // tar.xz already on the host, with list_files; creates
+    site(&format!(
+        "    - unarchive: {{ src: {d}/app.tar.xz, dest: {d}/remote, remote_src: true, list_files: true }}\n      register: r\n    - assert: {{ that: \"'app/sub/deeper/d.txt' in r.files and r.files | length == 7\" }}\n"
+    ));
+    cycle(&p, 1, &["+app/a.txt"], &tree("remote"));
+    site(&format!(
+        "    - unarchive: {{ src: app.zip, dest: {d}/remote, creates: {d}/remote/app }}\n"
+    ));
+    let r = run(&p, &[]);
+    r.success().changed("lab3", 0);
+    assert_eq!(r.recap("lab3")[4], 1, "skipped\n{}", r.stdout);
+    // --strip-components and owner/group
+    site(&format!(
+        "    - unarchive: {{ src: app.tar.gz, dest: {d}/strip, extra_opts: [--strip-components=1] }}\n    - unarchive: {{ src: app.tar.gz, dest: {d}/owned, owner: app, group: app }}\n"
+    ));
+    cycle(
+        &p,
+        2,
+        &["+sub/deeper/d.txt"],
+        &format!("ls -R {d}/strip {d}/owned"),
+    );
+    assert_eq!(on_lab3(&format!("cat {d}/strip/a.txt")), "alpha\n");
+    assert_eq!(
+        on_lab3(&format!(
+            "stat -c '%U:%G' {d}/owned/app/sub/deeper/d.txt {d}/owned/app/link"
+        )),
+        "app:app\napp:app\n"
+    );
+    // errors
+    site(&format!(
+        "    - unarchive: {{ src: app.tar.gz, dest: {d}/missing }}\n"
+    ));
+    run(&p, &[]).code(2).stdout_has("must be an existing dir");
+    p.file("files/bad.tar.gz", "not an archive");
+    site(&format!(
+        "    - unarchive: {{ src: bad.tar.gz, dest: {d}/tgz }}\n"
+    ));
+    run(&p, &[]).code(2).stdout_has("not a valid tar archive");
+    on_lab3(&format!("rm -rf {d}"));
+}

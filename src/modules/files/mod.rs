@@ -17,6 +17,7 @@ pub mod replace;
 pub mod slurp;
 pub mod stat;
 pub mod template;
+pub mod unarchive;
 
 pub use remote::write_local_atomic;
 
@@ -35,4 +36,5 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(slurp::Slurp));
     r.register(Arc::new(fetch::Fetch));
     r.register(Arc::new(find::Find));
+    r.register(Arc::new(unarchive::Unarchive));
 }
