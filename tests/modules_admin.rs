@@ -820,3 +820,66 @@ fn unarchive_unpacks_tar_and_zip_idempotently() {
     run(&p, &[]).code(2).stdout_has("not a valid tar archive");
     on_lab3(&format!("rm -rf {d}"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// wait_for_connection
+
+#[test]
+fn wait_for_connection_waits_and_times_out() {
+    let Some(_lab) = lab("wait_for_connection_waits_and_times_out") else {
+        return;
+    };
+    let p = project(
+        "admin-wfc",
+        "    - wait_for_connection: { timeout: 30 }\n      register: w\n    - assert: { that: w.elapsed < 10 }\n",
+    );
+    cycle(&p, 0, &[], "true");
+    // A host that never answers (an unused lab address): a failure after `timeout`, not
+    // UNREACHABLE, and the next task does not run.
+    p.file(
+        "ghost.yml",
+        "all:\n  hosts:\n    ghost:\n      ansible_host: 192.168.77.99\n      ansible_user: root\n",
+    );
+    p.file(
+        "site.yml",
+        "- hosts: ghost\n  gather_facts: false\n  tasks:\n    - wait_for_connection: { timeout: 4, sleep: 1 }\n    - command: echo never\n",
+    );
+    let t = Instant::now();
+    let r = p.prov(&["run", "site.yml", "-i", "ghost.yml", "--timeout", "2"]);
+    r.code(2).stdout_has("timed out waiting for connection");
+    assert_eq!(
+        r.recap("ghost")[3],
+        1,
+        "failed, not unreachable\n{}",
+        r.stdout
+    );
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+}
+
+/// No lab needed: the local connection, facts from a module.
+#[test]
+fn getent_and_wait_for_connection_on_localhost() {
+    let p = Project::new("admin-local");
+    p.file(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - wait_for_connection: { timeout: 5 }
+    - getent: { database: passwd, key: root }
+    - assert:
+        that:
+          - getent_passwd.root[1] == '0'
+          - ansible_facts.getent_passwd.root[4] == '/root'
+    - find: { paths: /etc, patterns: "passwd,group" }
+      register: f
+    - assert:
+        that: f.files | map(attribute='path') | list == ['/etc/group', '/etc/passwd']
+"#,
+    );
+    let r = p.prov(&["run", "site.yml"]);
+    r.success().changed("localhost", 0);
+    p.prov(&["run", "site.yml", "--check"])
+        .success()
+        .changed("localhost", 0);
+}

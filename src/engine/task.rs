@@ -921,10 +921,16 @@ impl PlayRun<'_> {
                     None => (host.to_string(), None),
                 };
                 let cctx = conn_ctx.as_ref().unwrap_or(ctx);
-                let conn = self
+                let conn = match self
                     .shared
                     .connection(&*self.runner.connector, &target, cctx)
-                    .await?;
+                    .await
+                {
+                    Err(e) if is_unreachable(&e) && module.doc().name == "wait_for_connection" => {
+                        self.wait_for_connection(&target, cctx, &args, e).await?
+                    }
+                    r => r?,
+                };
                 let become_ = self.become_for(task, ctx, cctx)?;
                 let env = self.environment(task, ctx)?;
                 let facts = self.shared.host(host).facts_map;
@@ -964,6 +970,36 @@ impl PlayRun<'_> {
                 Ok(o)
             }
         }
+    }
+
+    /// `wait_for_connection` on a host that cannot be reached yet: keeps connecting every
+    /// `sleep` seconds until `timeout`, then fails (a failure, not UNREACHABLE, as in Ansible).
+    async fn wait_for_connection(
+        &self,
+        target: &str,
+        cctx: &Context,
+        args: &crate::modules::Args,
+        first: Error,
+    ) -> Result<Arc<dyn Connection>> {
+        let t = crate::modules::commands::WaitForConnectionTiming::from_args(args);
+        let start = Instant::now();
+        let mut last = first;
+        while start.elapsed() + t.sleep < t.timeout + t.delay {
+            tokio::time::sleep(t.sleep).await;
+            match self
+                .shared
+                .connection(&*self.runner.connector, target, cctx)
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(e) if is_unreachable(&e) => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::failed(format!(
+            "timed out waiting for connection: {}",
+            last.msg
+        )))
     }
 
     /// Applies a plan's changes (unless in check mode) and builds the outcome.

@@ -1,5 +1,5 @@
 //! Command and utility modules: command, shell, raw, script, ping, debug, assert, fail,
-//! wait_for, pause.
+//! wait_for, wait_for_connection, pause.
 //!
 //! The command-running modules share the helpers here: splitting a command line into words
 //! (without a shell), quoting words back for `sh`, and the one round trip that checks
@@ -15,6 +15,7 @@ mod raw;
 mod script;
 mod shell;
 mod wait_for;
+mod wait_for_connection;
 
 pub use assert::Assert;
 pub use command::Command;
@@ -26,6 +27,7 @@ pub use raw::Raw;
 pub use script::Script;
 pub use shell::Shell;
 pub use wait_for::WaitFor;
+pub use wait_for_connection::{Timing as WaitForConnectionTiming, WaitForConnection};
 
 use super::{Args, Plan, Registry, TaskCtx};
 use crate::connection::quote;
@@ -45,6 +47,7 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(Fail));
     r.register(Arc::new(WaitFor));
     r.register(Arc::new(Pause));
+    r.register(Arc::new(WaitForConnection));
 }
 
 /// Splits a command line into words the way a shell would (quotes, backslashes), without
