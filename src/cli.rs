@@ -771,8 +771,10 @@ const ENGINE_ACTION_DOCS: &[(&str, &str)] = &[
         "meta",
         "flush_handlers, end_play, end_host, end_batch, clear_facts, clear_host_errors, reset_connection, noop",
     ),
-    ("setup", "Gather facts (one round trip, no Python)"),
-    ("gather_facts", "Gather facts (same as setup)"),
+    (
+        "gather_facts",
+        "Gather facts (like the setup module, replacing every fact)",
+    ),
 ];
 
 fn doc(a: DocArgs) -> Result<i32> {

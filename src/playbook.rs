@@ -149,7 +149,6 @@ pub const ENGINE_ACTIONS: &[&str] = &[
     "meta",
     "import_playbook",
     "include",
-    "setup",
     "gather_facts",
     "add_host",
     "group_by",
@@ -282,7 +281,7 @@ pub enum TaskKind {
     },
     /// `meta: flush_handlers | end_play | end_host | clear_facts | noop | ...`.
     Meta(String),
-    /// Gather facts (`setup`, `gather_facts`).
+    /// Gather facts (a play's `gather_facts`, the `gather_facts` action; `setup` is a module).
     GatherFacts,
 }
 
@@ -1481,7 +1480,7 @@ impl Loader<'_> {
                 }
                 TaskKind::Meta(m)
             }
-            "setup" | "gather_facts" => TaskKind::GatherFacts,
+            "gather_facts" => TaskKind::GatherFacts,
             "add_host" | "group_by" | "import_playbook" => {
                 return Err(aval
                     .error(format!("'{aname}' is not supported yet"))
@@ -1634,7 +1633,6 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
                 | "meta"
                 | "include_vars"
                 | "set_fact"
-                | "setup"
                 | "gather_facts"
         ),
     };

@@ -866,6 +866,8 @@ fn getent_and_wait_for_connection_on_localhost() {
   gather_facts: false
   tasks:
     - wait_for_connection: { timeout: 5 }
+    - setup: { filter: ansible_user_id }
+    - assert: { that: "ansible_user_id | length > 0 and ansible_distribution is not defined" }
     - getent: { database: passwd, key: root }
     - assert:
         that:
@@ -882,4 +884,34 @@ fn getent_and_wait_for_connection_on_localhost() {
     p.prov(&["run", "site.yml", "--check"])
         .success()
         .changed("localhost", 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// setup
+
+#[test]
+fn setup_gathers_and_filters_facts() {
+    let Some(_lab) = lab("setup_gathers_and_filters_facts") else {
+        return;
+    };
+    let p = project(
+        "admin-setup",
+        r#"    - setup: { filter: [ansible_distribution*, ansible_hostname] }
+      register: f
+    - assert:
+        that:
+          - ansible_distribution == 'Debian'
+          - ansible_facts.distribution_release == 'bookworm'
+          - f.ansible_facts.ansible_hostname == 'lab3'
+          - "'ansible_default_ipv4' not in f.ansible_facts"
+          - ansible_facts.default_ipv4 is not defined
+    - ansible.builtin.setup:
+        gather_subset: [network]
+    - assert:
+        that:
+          - ansible_default_ipv4.address == '192.168.77.13'
+          - ansible_facts.hostname == 'lab3'
+"#,
+    );
+    cycle(&p, 0, &[], "true");
 }

@@ -20,6 +20,7 @@ pub mod group;
 pub mod hostname;
 pub mod package;
 pub mod service;
+pub mod setup;
 pub mod sysctl;
 pub mod user;
 
@@ -46,6 +47,7 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(cron::Cron));
     r.register(Arc::new(hostname::Hostname));
     r.register(Arc::new(getent::Getent));
+    r.register(Arc::new(setup::Setup));
 }
 
 /// Runs a read-only inspection script; a non-zero exit status is an error naming `what`.

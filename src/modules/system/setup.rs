@@ -1,0 +1,105 @@
+//! `setup`: gathers facts again (the same one-round-trip script as a play's fact gathering),
+//! optionally only those matching `filter`.
+
+use crate::connection::Cmd;
+use crate::error::{Error, Result};
+use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use async_trait::async_trait;
+
+/// The `setup` module.
+pub struct Setup;
+
+static DOC: ModuleDoc = ModuleDoc {
+    name: "setup",
+    short: "Gather facts about the host",
+    description: "Runs prov's fact script on the host (one round trip, no Python) and sets the \
+facts, as `ansible_NAME` and `ansible_facts.NAME`, merged into the host's current facts; the \
+result's `ansible_facts` holds them for `register`. With `filter`, only facts whose name \
+(`ansible_NAME`) matches one of the globs are set and returned. `gather_subset`, \
+`gather_timeout` and `fact_path` are accepted for compatibility: every fact prov knows is \
+gathered in one go, and local facts (`fact_path`) are not read. Changes nothing; runs in check \
+mode too. (A play's `gather_facts: true` does the same, replacing every fact.)",
+    options: &[
+        OptSpec::new(
+            "filter",
+            OptKind::List,
+            "Only these facts (globs on `ansible_NAME`, e.g. `ansible_distribution*`).",
+        ),
+        OptSpec::new(
+            "gather_subset",
+            OptKind::List,
+            "Accepted for compatibility; all facts are gathered.",
+        ),
+        OptSpec::new(
+            "gather_timeout",
+            OptKind::Int,
+            "Seconds fact gathering may take.",
+        )
+        .default("10"),
+        OptSpec::new(
+            "fact_path",
+            OptKind::Path,
+            "Accepted for compatibility; local facts are not read.",
+        ),
+    ],
+    free_form: None,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    examples: r#"- setup:
+- setup:
+    filter:
+      - ansible_distribution*
+      - ansible_default_ipv4
+  register: f
+- ansible.builtin.setup:
+    gather_subset: [network]
+"#,
+};
+
+#[async_trait]
+impl Module for Setup {
+    fn doc(&self) -> &'static ModuleDoc {
+        &DOC
+    }
+
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let filters = args
+            .list_str("filter")
+            .iter()
+            .map(|f| {
+                glob::Pattern::new(f)
+                    .map_err(|e| Error::failed(format!("setup: invalid filter '{f}': {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let timeout =
+            std::time::Duration::from_secs(args.int("gather_timeout").unwrap_or(10).max(1) as u64);
+        let mut cmd = Cmd::new(crate::facts::script());
+        cmd.become_ = ctx.become_.clone();
+        cmd.env = ctx.env.clone();
+        let out = tokio::time::timeout(timeout, ctx.conn.exec(&cmd))
+            .await
+            .map_err(|_| {
+                Error::failed(format!(
+                    "gathering facts took longer than {}s",
+                    timeout.as_secs()
+                ))
+                .hint("raise gather_timeout")
+            })??;
+        if out.rc != 0 {
+            return Ok(Plan::fail(format!(
+                "gathering facts failed (rc {}): {}",
+                out.rc,
+                out.stderr_str().trim()
+            )));
+        }
+        let facts = crate::facts::parse(&out.stdout_str())?;
+        let mut plan = Plan::ok();
+        for (k, v) in facts {
+            let name = format!("ansible_{k}");
+            if filters.is_empty() || filters.iter().any(|f| f.matches(&name)) {
+                plan.facts.insert(name, v);
+            }
+        }
+        Ok(plan)
+    }
+}
