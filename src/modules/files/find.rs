@@ -496,7 +496,7 @@ mod tests {
 
     #[test]
     fn parses_listings() {
-        let out = b"now=100\0@@0\0644|0|0|root|root|5|90|90|90|1|2|1|regular file|/d/a|b\0755|0|0|root|root|0|1|1|1|3|2|2|directory|/d/s\0@@1\0!does not exist\0";
+        let out = b"now=100\x00@@0\x00644|0|0|root|root|5|90|90|90|1|2|1|regular file|/d/a|b\x00755|0|0|root|root|0|1|1|1|3|2|2|directory|/d/s\x00@@1\x00!does not exist\x00";
         let l = parse_listing(out, &["/d".into(), "/nope".into()]);
         assert_eq!(l.now, 100);
         let e = l.paths[0].1.as_ref().unwrap();

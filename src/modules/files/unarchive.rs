@@ -511,8 +511,7 @@ impl Module for Unarchive {
                 let tmp = format!(
                     "/tmp/.prov-unarchive-{}-{}",
                     std::process::id(),
-                    remote::sha256_hex(format!("{}{dest}", p.display()).as_bytes())[..12]
-                        .to_string()
+                    &remote::sha256_hex(format!("{}{dest}", p.display()).as_bytes())[..12]
                 );
                 let tmp = format!("{tmp}{}", if fmt == Format::Zip { ".zip" } else { ".tar" });
                 plan = plan.change(

@@ -71,7 +71,8 @@ file (0600). Set it to no with a `path` in a shared folder.",
         OptSpec::new(
             "follow",
             OptKind::Bool,
-            "Follow a symbolic link at the file's path (the link's target is written).",
+            "Follow a symbolic link at the file's path and write its target (otherwise the link is \
+replaced by a file).",
         )
         .default("no"),
         OptSpec::new(
@@ -427,11 +428,6 @@ impl Module for AuthorizedKey {
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("{path} is a directory")));
         }
-        if info.kind == Kind::Link && !args.bool("follow") {
-            return Ok(Plan::fail(format!(
-                "{path} is a symbolic link (set follow: yes to write its target)"
-            )));
-        }
         if info.exists() && insp.content.is_none() {
             return Ok(Plan::fail(format!("{path} is not a readable regular file")));
         }
@@ -492,7 +488,9 @@ impl Module for AuthorizedKey {
             }
             _ => return Ok(Plan::fail(format!("{dir} is not a folder"))),
         }
-        let write_info = if info.kind == Kind::Link {
+        // follow: write the link's target; otherwise the link is replaced by a file.
+        let follow = args.bool("follow") && info.kind == Kind::Link;
+        let write_info = if follow {
             let mut i = info.clone();
             i.kind = info.followed_kind();
             i.stat = info.followed_stat().clone();
@@ -504,7 +502,7 @@ impl Module for AuthorizedKey {
         plan_write(
             ctx,
             Write {
-                path: info.write_path(),
+                path: if follow { info.write_path() } else { &path },
                 info: &write_info,
                 before: insp.content.as_deref(),
                 data: &Content::Bytes(edit.text.into_bytes()),
