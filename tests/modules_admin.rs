@@ -161,7 +161,7 @@ const PROVTEST: &str =
 
 fn fresh_provtest() {
     on_lab3(
-        "userdel -r provtest >/dev/null 2>&1; rm -rf /tmp/prov-mods; mkdir -p /tmp/prov-mods; true",
+        "crontab -u provtest -r >/dev/null 2>&1; userdel -r provtest >/dev/null 2>&1; rm -rf /tmp/prov-mods; mkdir -p /tmp/prov-mods; true",
     );
 }
 
