@@ -337,6 +337,10 @@ pub struct Task {
     pub diff: Option<bool>,
     /// `environment` (a map, a template, or a list of maps).
     pub environment: Vec<Value>,
+    /// `module_defaults` layers in force here (play, blocks, role, task; outermost first), each
+    /// a mapping of module name or `group/<name>` to default options. Already merged into a
+    /// module task's `args`; kept so that dynamic includes pass them on.
+    pub module_defaults: Vec<Value>,
     /// Task and inherited block vars.
     pub vars: Arc<Vars>,
     /// become keywords.
@@ -380,6 +384,7 @@ impl Task {
             check_mode: None,
             diff: None,
             environment: vec![],
+            module_defaults: vec![],
             vars: Arc::new(Vars::new()),
             become_: BecomeOpts::default(),
             remote_user: None,
@@ -432,6 +437,11 @@ impl Task {
             let mut e = p.environment.clone();
             e.append(&mut self.environment);
             self.environment = e;
+        }
+        if !p.module_defaults.is_empty() {
+            let mut m = p.module_defaults.clone();
+            m.append(&mut self.module_defaults);
+            self.module_defaults = m;
         }
         self.become_.inherit(&p.become_);
         if self.ignore_errors.is_none() {
@@ -489,6 +499,8 @@ pub struct Inherit {
     pub vars: Arc<Vars>,
     /// Environment.
     pub environment: Vec<Value>,
+    /// `module_defaults` layers, outermost first.
+    pub module_defaults: Vec<Value>,
     /// become.
     pub become_: BecomeOpts,
     /// ignore_errors.
@@ -522,6 +534,7 @@ impl Inherit {
             tags: t.tags.clone(),
             vars: t.vars.clone(),
             environment: t.environment.clone(),
+            module_defaults: t.module_defaults.clone(),
             become_: t.become_.clone(),
             ignore_errors: t.ignore_errors.clone(),
             ignore_unreachable: t.ignore_unreachable,
@@ -721,6 +734,11 @@ impl Loader<'_> {
             environment: opt(node, "environment")
                 .map(|n| vec![n.to_value()])
                 .unwrap_or_default(),
+            module_defaults: opt(node, "module_defaults")
+                .map(module_defaults_of)
+                .transpose()?
+                .into_iter()
+                .collect(),
             become_: become_.clone(),
             ignore_errors: opt(node, "ignore_errors").map(Node::to_value),
             ignore_unreachable: opt(node, "ignore_unreachable")
@@ -926,6 +944,7 @@ impl Loader<'_> {
                     "become_method" => inh.become_.method = v.scalar_text(),
                     "delegate_to" => inh.delegate_to = v.scalar_text(),
                     "environment" => inh.environment.push(v.to_value()),
+                    "module_defaults" => inh.module_defaults.push(module_defaults_of(v)?),
                     "ignore_errors" => inh.ignore_errors = Some(v.to_value()),
                     "no_log" => inh.no_log = bool_of(v)?,
                     "tasks_from" | "vars_from" | "defaults_from" | "handlers_from" | "public"
@@ -1156,6 +1175,7 @@ impl Loader<'_> {
                 "check_mode" => t.check_mode = Some(bool_of(v)?),
                 "diff" => t.diff = Some(bool_of(v)?),
                 "environment" => t.environment = vec![v.to_value()],
+                "module_defaults" => t.module_defaults = vec![module_defaults_of(v)?],
                 "vars" => t.vars = Arc::new(vars_of(v)?),
                 "become" | "become_user" | "become_method" | "become_flags" | "become_exe" => {}
                 "remote_user" => t.remote_user = v.scalar_text(),
@@ -1173,8 +1193,8 @@ impl Loader<'_> {
                     }
                     action = Some((key.clone(), k, v));
                 }
-                "async" | "poll" | "collections" | "debugger" | "module_defaults" | "port"
-                | "throttle" | "timeout" => {}
+                "async" | "poll" | "collections" | "debugger" | "port" | "throttle" | "timeout" => {
+                }
                 k2 if k2.starts_with("with_") => {
                     let name = &k2[5..];
                     let name = if name == "cartesian" { "nested" } else { name };
@@ -1305,9 +1325,19 @@ impl Loader<'_> {
                 }
             }
         }
-        // Build the argument map: free form (k=v split), then the mapping, then `args:`.
+        // Build the argument map: module_defaults (lowest), free form (k=v split), then the
+        // mapping, then `args:`.
         let doc = self.registry.get(&aname).map(|m| m.doc());
         let mut args = Vars::new();
+        for layer in parent
+            .module_defaults
+            .iter()
+            .chain(t.module_defaults.iter())
+        {
+            for (k, v) in defaults_for(layer, &aname) {
+                args.insert(k, v);
+            }
+        }
         if let Some(text) = &free {
             let (raw, kv) = split_free_form(text, doc, &aname).map_err(|e| e.at(&aval.loc))?;
             if let Some(raw) = raw {
@@ -1500,6 +1530,79 @@ enum Loaded {
     Many(Vec<Task>),
 }
 
+/// Reads a `module_defaults` value: a mapping of module names (or `group/<name>`) to mappings
+/// of options. A list of such mappings (Ansible allows it) is merged in order.
+fn module_defaults_of(n: &Node) -> Result<Value> {
+    let maps: Vec<&Node> = match n.as_seq() {
+        Some(items) => items.iter().collect(),
+        None => vec![n],
+    };
+    let mut out: indexmap::IndexMap<String, Value> = indexmap::IndexMap::new();
+    for m in maps {
+        let entries = m.as_map().ok_or_else(|| {
+            m.error("module_defaults must be a mapping of module names to their default options")
+                .hint("e.g. module_defaults: { group/aws: { region: eu-west-1 }, apt: { update_cache: true } }")
+        })?;
+        for (k, v) in entries {
+            let name = key_str(k)?;
+            if v.as_map().is_none() {
+                return Err(v
+                    .error(format!(
+                        "module_defaults for '{name}' must be a mapping of options"
+                    ))
+                    .hint(format!("e.g. {name}: {{ option: value }}")));
+            }
+            out.insert(name, v.to_value());
+        }
+    }
+    Ok(Value::from_iter(out))
+}
+
+/// The modules of the action groups prov knows (`group/aws`, `group/docker`).
+fn action_group(name: &str) -> &'static [&'static str] {
+    match name.trim_start_matches("group/") {
+        "aws" | "amazon.aws.aws" => &["ec2_security_group", "ec2_group", "ec2_instance_info"],
+        "docker" | "community.docker.docker" => &[
+            "docker_swarm",
+            "docker_swarm_info",
+            "docker_node",
+            "docker_network",
+            "docker_image",
+            "docker_stack",
+        ],
+        _ => &[],
+    }
+}
+
+/// The default options one `module_defaults` layer gives module `module` (canonical name):
+/// its groups' first, then its own entry (by short or fully qualified name).
+fn defaults_for(layer: &Value, module: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let Ok(keys) = layer.try_iter() else {
+        return out;
+    };
+    let keys: Vec<Value> = keys.collect();
+    let mut add = |v: Value| {
+        if let Ok(opts) = v.try_iter() {
+            for o in opts {
+                let val = v.get_item(&o).unwrap_or_default();
+                out.push((o.to_string(), val));
+            }
+        }
+    };
+    for k in keys.iter().filter_map(|k| k.as_str()) {
+        if k.starts_with("group/") && action_group(k).contains(&module) {
+            add(layer.get_attr(k).unwrap_or_default());
+        }
+    }
+    for k in keys.iter().filter_map(|k| k.as_str()) {
+        if !k.starts_with("group/") && canonical_name(k) == module {
+            add(layer.get_attr(k).unwrap_or_default());
+        }
+    }
+    out
+}
+
 fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     child.when.extend(me.when.iter().cloned());
     for t in &me.tags {
@@ -1515,6 +1618,9 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
         child.vars = Arc::new(v);
     }
     child.environment.extend(me.environment.iter().cloned());
+    child
+        .module_defaults
+        .extend(me.module_defaults.iter().cloned());
     let mut b = me.become_.clone();
     b.inherit(&child.become_);
     child.become_ = b;
@@ -1920,5 +2026,38 @@ mod tests {
         let w = split_words("msg={{ a | default('x y') }} b=2").unwrap();
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].0, "msg={{ a | default('x y') }}");
+    }
+
+    #[test]
+    fn module_defaults_groups_then_module_entries() {
+        let node = crate::yaml::load_str(
+            "group/aws: { region: eu-west-1, profile: a }\n\
+             amazon.aws.ec2_instance_info: { profile: b }\n\
+             group/community.docker.docker: { timeout: 30 }\n",
+            Path::new("t.yml"),
+        )
+        .unwrap();
+        let layer = module_defaults_of(&node).unwrap();
+        let get = |m: &str| -> Vec<(String, String)> {
+            defaults_for(&layer, m)
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect()
+        };
+        // The module's own entry comes after (so wins over) its group's.
+        assert_eq!(
+            get("ec2_instance_info"),
+            [
+                ("region".to_string(), "eu-west-1".to_string()),
+                ("profile".into(), "a".into()),
+                ("profile".into(), "b".into())
+            ]
+        );
+        assert_eq!(get("ec2_security_group").len(), 2);
+        assert_eq!(
+            get("docker_stack"),
+            [("timeout".to_string(), "30".to_string())]
+        );
+        assert!(get("copy").is_empty());
     }
 }

@@ -712,6 +712,7 @@ fn gather_task(play: &Play) -> Task {
         check_mode: Some(false),
         diff: None,
         environment: vec![],
+        module_defaults: vec![],
         vars: Arc::new(Vars::new()),
         become_: play.become_.clone(),
         remote_user: None,

@@ -338,6 +338,7 @@ impl PlayRun<'_> {
             tags: task.tags.clone(),
             vars: task.vars.clone(),
             environment: task.environment.clone(),
+            module_defaults: task.module_defaults.clone(),
             become_: task.become_.clone(),
             ignore_errors: task.ignore_errors.clone(),
             no_log: task.no_log,
