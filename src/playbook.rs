@@ -282,6 +282,17 @@ pub enum TaskKind {
     },
     /// `meta: flush_handlers | end_play | end_host | clear_facts | noop | ...`.
     Meta(String),
+    /// `add_host`: a host (and its groups and variables) added to the inventory for the rest of
+    /// the run. Runs once per task (or loop item), not once per host, as in Ansible.
+    AddHost {
+        /// Arguments (`name`, `groups`, other keys become host variables; may be templates).
+        args: Value,
+    },
+    /// `group_by`: each host joins the group named by `key` for the rest of the run.
+    GroupBy {
+        /// Arguments (`key`, `parents`; may be templates).
+        args: Value,
+    },
     /// Gather facts (`setup`, `gather_facts`).
     GatherFacts,
 }
@@ -407,6 +418,8 @@ impl Task {
             (None, TaskKind::Meta(m)) => format!("meta: {m}"),
             (None, TaskKind::GatherFacts) => "Gathering Facts".into(),
             (None, TaskKind::Block { .. }) => "block".into(),
+            (None, TaskKind::AddHost { .. }) => "add_host".into(),
+            (None, TaskKind::GroupBy { .. }) => "group_by".into(),
         };
         match &self.role {
             Some(r) => format!("{} : {base}", r.name),
@@ -1512,7 +1525,40 @@ impl Loader<'_> {
                 TaskKind::Meta(m)
             }
             "setup" | "gather_facts" => TaskKind::GatherFacts,
-            "add_host" | "group_by" | "import_playbook" => {
+            "add_host" => {
+                if !["name", "host", "hostname"]
+                    .iter()
+                    .any(|k| args.contains_key(*k))
+                {
+                    return Err(aval.error("add_host needs `name` (the host to add)").hint(
+                        "e.g. add_host: { name: \"{{ item.private_ip }}\", groups: [web] }",
+                    ));
+                }
+                TaskKind::AddHost {
+                    args: crate::value::vars_value(&args),
+                }
+            }
+            "group_by" => {
+                if !args.contains_key("key") {
+                    return Err(aval
+                        .error("group_by needs `key` (the group to put each host in)")
+                        .hint(
+                            "e.g. group_by: { key: \"os_{{ ansible_distribution | lower }}\" }",
+                        ));
+                }
+                if let Some(k) = args
+                    .keys()
+                    .find(|k| !["key", "parents"].contains(&k.as_str()))
+                {
+                    return Err(aval
+                        .error(format!("group_by has no option '{k}'"))
+                        .hint("its options are key and parents"));
+                }
+                TaskKind::GroupBy {
+                    args: crate::value::vars_value(&args),
+                }
+            }
+            "import_playbook" => {
                 return Err(aval
                     .error(format!("'{aname}' is not supported yet"))
                     .hint("see the README for what prov implements"));

@@ -471,3 +471,59 @@ fn failed_hosts_sit_out_later_plays_and_a_dead_batch_ends_the_playbook() {
     assert!(out.stdout.contains("NO MORE HOSTS LEFT"), "{}", out.stdout);
     assert_eq!(out.recap("w2")[3], 1, "w2 failed once");
 }
+
+#[test]
+fn add_host_and_group_by_change_the_inventory_for_later_plays() {
+    let p = project(
+        "addhost",
+        r#"
+- hosts: web
+  gather_facts: no
+  tasks:
+    - name: add two hosts (once per item, not once per host)
+      add_host:
+        name: "{{ item }}"
+        groups: [new, extra]
+        ansible_connection: local
+        colour: blue
+      loop: [n1, n2]
+      register: added
+    - name: adding again changes nothing
+      add_host: { name: n1, groups: new, ansible_connection: local, colour: blue }
+      register: again
+    - copy:
+        dest: "{dir}/added"
+        content: "{{ added.results | map(attribute='changed') | list }} {{ again.changed }} {{ groups['new'] }}\n"
+      run_once: true
+    - group_by: { key: "tier_{{ 'front' if inventory_hostname == 'w1' else 'back' }}", parents: tiers }
+- hosts: new
+  gather_facts: no
+  tasks:
+    - file: path={dir}/{{ inventory_hostname }}-{{ colour }}-{{ group_names | join('+') }} state=touch
+- hosts: tier_front
+  gather_facts: no
+  tasks:
+    - file: path={dir}/front-{{ inventory_hostname }} state=touch
+- hosts: tiers:!tier_front
+  gather_facts: no
+  tasks:
+    - file: path={dir}/back-{{ inventory_hostname }} state=touch
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success();
+    assert_eq!(p.read("added"), "[True, True] False ['n1', 'n2']\n");
+    assert!(p.exists("n1-blue-extra+new") && p.exists("n2-blue-extra+new"));
+    assert!(p.exists("front-w1") && !p.exists("front-w2"));
+    assert!(p.exists("back-w2") && !p.exists("back-w1") && !p.exists("back-d1"));
+    // add_host ran once per item on the first host only; the recap has the new hosts too.
+    assert_eq!(r.recap("n1")[1], 1, "n1 changed once (its file)");
+    let bad = Project::new("addhost-bad");
+    bad.file("inv.ini", INV).file(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - group_by: { name: x }\n",
+    );
+    let r = bad.prov(&["check", "site.yml"]);
+    r.code(1);
+    assert!(r.stderr.contains("group_by needs `key`"), "{}", r.stderr);
+}

@@ -260,8 +260,11 @@ impl PlayRun<'_> {
             }
         };
         // `pause` waits once per play, not once per host (as in Ansible).
-        let once =
-            task.run_once || matches!(&task.kind, TaskKind::Module { name, .. } if name == "pause");
+        // `pause` waits once per play, and `add_host` adds once per task (or loop item), not once
+        // per host (as in Ansible).
+        let once = task.run_once
+            || matches!(&task.kind, TaskKind::AddHost { .. })
+            || matches!(&task.kind, TaskKind::Module { name, .. } if name == "pause");
         let run_on: Vec<String> = if once {
             vec![first.clone()]
         } else {
@@ -327,6 +330,103 @@ impl PlayRun<'_> {
             self.run_list(&tasks, hs).await?;
         }
         Ok(())
+    }
+
+    /// `add_host`: `name` (`host`, `hostname`; `host:port` sets `ansible_port`), `groups`
+    /// (`group`, `groupname`; a list or a comma-separated string), every other key a host
+    /// variable. Changed when the host, a group membership or a variable is new.
+    fn add_host(&self, args: &Value) -> Result<Outcome> {
+        let get = |keys: &[&str]| {
+            keys.iter().find_map(|k| {
+                args.get_attr(k)
+                    .ok()
+                    .filter(|v| !v.is_undefined() && !v.is_none())
+            })
+        };
+        let name = get(&["name", "host", "hostname"])
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let name = name.trim().to_string();
+        if name.is_empty() {
+            return Err(Error::failed("add_host: `name` is empty"));
+        }
+        let mut groups: Vec<String> = Vec::new();
+        if let Some(g) = get(&["groups", "group", "groupname"]) {
+            match g.as_str() {
+                Some(s) => groups.extend(s.split(',').map(|x| x.trim().to_string())),
+                None => groups.extend(g.try_iter().into_iter().flatten().map(|x| x.to_string())),
+            }
+        }
+        groups.retain(|g| !g.is_empty());
+        let mut vars = Vars::new();
+        for k in args.try_iter().into_iter().flatten() {
+            let k = k.to_string();
+            if ["name", "host", "hostname", "groups", "group", "groupname"].contains(&k.as_str()) {
+                continue;
+            }
+            vars.insert(k.clone(), args.get_attr(&k).unwrap_or_default());
+        }
+        // `host:port` (not an IPv6 address) carries the SSH port.
+        let name = match name.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') && p.parse::<u16>().is_ok() => {
+                vars.entry("ansible_port".to_string())
+                    .or_insert_with(|| Value::from(p.parse::<u16>().unwrap_or(22)));
+                h.to_string()
+            }
+            _ => name,
+        };
+        let changed = self
+            .shared
+            .change_inventory(|inv| inv.add_runtime_host(&name, &groups, &vars))?;
+        let mut o = Outcome::new(if changed { Status::Changed } else { Status::Ok });
+        o.result.insert(
+            "add_host".into(),
+            crate::value::map_value([
+                ("host_name", Value::from(name.as_str())),
+                (
+                    "groups",
+                    Value::from_iter(groups.iter().map(|g| Value::from(g.as_str()))),
+                ),
+                ("host_vars", vars_value(&vars)),
+            ]),
+        );
+        Ok(o)
+    }
+
+    /// `group_by`: `host` joins the group `key` (spaces become dashes, as in Ansible), created
+    /// under `parents` (default `all`). Never `changed`, like Ansible.
+    fn group_by(&self, host: &str, args: &Value) -> Result<Outcome> {
+        let key = args
+            .get_attr("key")
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+            .trim()
+            .replace(' ', "-");
+        if key.is_empty() {
+            return Err(Error::failed("group_by: `key` is empty"));
+        }
+        let parents: Vec<String> = match args.get_attr("parents").ok() {
+            Some(p) if p.as_str().is_some() => vec![p.to_string()],
+            Some(p) if !p.is_undefined() && !p.is_none() => p
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|x| x.to_string())
+                .collect(),
+            _ => vec!["all".to_string()],
+        };
+        self.shared
+            .change_inventory(|inv| inv.add_to_group(host, &key, &parents))?;
+        let mut o = Outcome::new(Status::Ok);
+        o.result
+            .insert("add_group".into(), Value::from(key.as_str()));
+        o.result.insert(
+            "parent_groups".into(),
+            Value::from_iter(parents.iter().map(|g| Value::from(g.as_str()))),
+        );
+        Ok(o)
     }
 
     fn load_include(&self, task: &Task, inc: &Include) -> Result<Vec<Task>> {
@@ -883,6 +983,14 @@ impl PlayRun<'_> {
                 Ok(o)
             }
             TaskKind::Meta(_) | TaskKind::Block { .. } => Ok(Outcome::new(Status::Ok)),
+            TaskKind::AddHost { args } => {
+                let args = templar.render_value(args, ctx)?;
+                self.add_host(&args)
+            }
+            TaskKind::GroupBy { args } => {
+                let args = templar.render_value(args, ctx)?;
+                self.group_by(host, &args)
+            }
             TaskKind::GatherFacts => {
                 let conn = self
                     .shared
