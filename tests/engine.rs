@@ -527,3 +527,36 @@ fn add_host_and_group_by_change_the_inventory_for_later_plays() {
     r.code(1);
     assert!(r.stderr.contains("group_by needs `key`"), "{}", r.stderr);
 }
+
+#[test]
+fn delegate_facts_puts_gathered_and_set_facts_on_the_delegated_host() {
+    let p = project(
+        "delegfacts",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - setup:
+      delegate_to: d1
+      delegate_facts: true
+    - set_fact: { marker: from_w1 }
+      delegate_to: d1
+      delegate_facts: true
+    - copy:
+        dest: "{dir}/with"
+        content: "{{ hostvars['d1'].ansible_facts.system }} {{ hostvars['d1'].marker }} {{ ansible_facts.system | default('unset') }} {{ marker | default('unset') }}\n"
+- hosts: w2
+  gather_facts: no
+  tasks:
+    - name: without delegate_facts the delegated host's facts land on this host
+      setup:
+      delegate_to: d1
+    - copy:
+        dest: "{dir}/without"
+        content: "{{ ansible_facts.system }} {{ hostvars['d1'].marker }}\n"
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert_eq!(p.read("with"), "Linux from_w1 unset unset\n");
+    assert_eq!(p.read("without"), "Linux from_w1\n");
+}

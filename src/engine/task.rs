@@ -931,7 +931,12 @@ impl PlayRun<'_> {
                     let key = templar.render_str(k, ctx)?.to_string();
                     out.insert(key, templar.render_value(v, ctx)?);
                 }
-                self.shared.set_vars(host, out.clone());
+                // delegate_facts: the facts belong to the delegated host.
+                let owner = match self.delegate(task, ctx)? {
+                    Some((d, _)) if task.delegate_facts => d,
+                    _ => host.to_string(),
+                };
+                self.shared.set_vars(&owner, out.clone());
                 let mut o = Outcome::new(Status::Ok);
                 o.result.insert("ansible_facts".into(), vars_value(&out));
                 Ok(o)
@@ -992,9 +997,16 @@ impl PlayRun<'_> {
                 self.group_by(host, &args)
             }
             TaskKind::GatherFacts => {
+                // `setup` with delegate_to gathers the delegated host's facts; they are stored
+                // on it with delegate_facts, else on this host (Ansible's rule).
+                let delegated = self.delegate(task, ctx)?;
+                let (target, cctx) = match &delegated {
+                    Some((d, c)) => (d.as_str(), c),
+                    None => (host, ctx),
+                };
                 let conn = self
                     .shared
-                    .connection(&*self.runner.connector, host, ctx)
+                    .connection(&*self.runner.connector, target, cctx)
                     .await?;
                 let out = conn
                     .exec(&crate::connection::Cmd::new(crate::facts::script()))
@@ -1007,8 +1019,13 @@ impl PlayRun<'_> {
                     )));
                 }
                 let facts = crate::facts::parse(&out.stdout_str())?;
-                self.shared.set_facts_map(host, facts);
-                Ok(Outcome::new(Status::Ok))
+                let owner = if task.delegate_facts { target } else { host };
+                self.shared.set_facts_map(owner, facts);
+                let mut o = Outcome::new(Status::Ok);
+                if delegated.is_some() {
+                    o.delegated_to = Some(target.to_string());
+                }
+                Ok(o)
             }
             TaskKind::Module { name, args } => {
                 let module = self
@@ -1022,11 +1039,8 @@ impl PlayRun<'_> {
                 raw.retain(|_, v| v.as_str() != Some(OMIT));
                 let args = validate_args(module.doc(), &raw)?;
                 // delegate_to: connect to the delegated host with its own connection vars.
-                let (target, conn_ctx) = match &task.delegate_to {
-                    Some(d) => {
-                        let d = templar.render_str(d, ctx)?.to_string();
-                        (d.clone(), Some(self.shared.hostvars_context(&d)))
-                    }
+                let (target, conn_ctx) = match self.delegate(task, ctx)? {
+                    Some((d, c)) => (d, Some(c)),
                     None => (host.to_string(), None),
                 };
                 let cctx = conn_ctx.as_ref().unwrap_or(ctx);
@@ -1067,6 +1081,19 @@ impl PlayRun<'_> {
                 }
                 Ok(o)
             }
+        }
+    }
+
+    /// The task's `delegate_to` host (rendered) and the context its connection variables come
+    /// from, if it has one.
+    fn delegate(&self, task: &Task, ctx: &Context) -> Result<Option<(String, Context)>> {
+        match &task.delegate_to {
+            Some(d) => {
+                let d = self.runner.templar.render_str(d, ctx)?.to_string();
+                let c = self.shared.hostvars_context(&d);
+                Ok(Some((d, c)))
+            }
+            None => Ok(None),
         }
     }
 
