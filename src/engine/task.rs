@@ -5,7 +5,7 @@ use super::{PlayRun, is_unreachable};
 use crate::connection::{Become, BecomeMethod, Connection, Secret};
 use crate::error::{Error, Result};
 use crate::events::{Event, HostResult, Status};
-use crate::modules::{Action, Diff, Plan, Render, TaskCtx, validate_args};
+use crate::modules::{Diff, Plan, Render, TaskCtx, validate_args};
 use crate::playbook::{Inherit, LoopKind, Task, TaskKind};
 use crate::template::{Context, OMIT, Templar};
 use crate::value::{Value, Vars, map_value, truthy, value_to_vars, vars_value};
@@ -1099,110 +1099,12 @@ impl PlayRun<'_> {
 
     /// Applies a plan's changes (unless in check mode) and builds the outcome.
     async fn apply(&self, plan: Plan, conn: &dyn Connection, check: bool) -> Result<Outcome> {
-        let mut o = Outcome::new(Status::Ok);
-        o.result = plan.result;
-        o.msg = plan.msg;
-        if !plan.facts.is_empty() {
-            o.result
-                .insert("ansible_facts".into(), vars_value(&plan.facts));
-        }
-        if let Some(f) = plan.failed {
-            o.status = Status::Failed;
-            o.msg = Some(f);
-            return Ok(o);
-        }
-        if let Some(s) = plan.skipped {
-            let mut sk = Outcome::skipped(&s, None);
-            sk.msg = Some(s);
-            sk.result.extend(o.result);
-            return Ok(sk);
-        }
-        o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
-        o.diffs = plan.changes.iter().filter_map(|c| c.diff.clone()).collect();
-        if !plan.changes.is_empty() || plan.force_changed {
-            o.status = Status::Changed;
-        }
-        if check {
-            return Ok(o);
-        }
-        // With output_results, the task stays `changed` unless every Exec said otherwise.
-        let mut all_unchanged = plan.output_results
-            && plan
-                .changes
-                .iter()
-                .any(|c| matches!(c.action, Action::Exec { .. }));
-        for ch in plan.changes {
-            match ch.action {
-                Action::None => {}
-                Action::Put { src, dest, opts } => {
-                    all_unchanged = false;
-                    conn.put(&src, &dest, &opts).await?
-                }
-                Action::LocalWrite { path, data } => {
-                    all_unchanged = false;
-                    crate::modules::files::write_local_atomic(&path, &data)?
-                }
-                Action::Call(a) => {
-                    let v = a.apply().await?;
-                    o.result.extend(v);
-                }
-                Action::Exec {
-                    cmd,
-                    capture,
-                    fail_on_rc,
-                } => {
-                    let start = std::time::SystemTime::now();
-                    let t0 = Instant::now();
-                    let out = conn.exec(&cmd).await?;
-                    if plan.output_results {
-                        let (vals, changed) = crate::modules::output_results(&out.stdout_str());
-                        o.result.extend(vals);
-                        all_unchanged &= changed == Some(false);
-                    }
-                    if capture {
-                        let stdout = out.stdout_str();
-                        let stderr = out.stderr_str();
-                        let stdout = stdout.trim_end_matches(['\r', '\n']).to_string();
-                        let stderr = stderr.trim_end_matches(['\r', '\n']).to_string();
-                        let lines = |s: &str| -> Value {
-                            s.lines().map(Value::from).collect::<Vec<_>>().into()
-                        };
-                        o.result.insert("rc".into(), Value::from(out.rc));
-                        o.result.insert("stdout_lines".into(), lines(&stdout));
-                        o.result.insert("stderr_lines".into(), lines(&stderr));
-                        o.result.insert("stdout".into(), Value::from(stdout));
-                        o.result.insert("stderr".into(), Value::from(stderr));
-                        o.result
-                            .insert("start".into(), Value::from(fmt_time(start)));
-                        o.result.insert(
-                            "end".into(),
-                            Value::from(fmt_time(std::time::SystemTime::now())),
-                        );
-                        o.result
-                            .insert("delta".into(), Value::from(fmt_delta(t0.elapsed())));
-                    }
-                    if out.rc != 0 && (fail_on_rc || !capture) {
-                        o.status = Status::Failed;
-                        o.msg = Some(if capture {
-                            "non-zero return code".to_string()
-                        } else {
-                            format!(
-                                "{} failed (rc {}): {}",
-                                ch.summary,
-                                out.rc,
-                                out.stderr_str().trim()
-                            )
-                        });
-                        return Ok(o);
-                    }
-                }
-            }
-        }
-        if all_unchanged && !plan.force_changed && o.status == Status::Changed {
-            o.status = Status::Ok;
-            o.changes.clear();
-            o.diffs.clear();
-        }
+        let a = crate::modules::apply_plan(plan, conn, check).await?;
+        let mut o = Outcome::new(a.status);
+        o.result = a.result;
+        o.msg = a.msg;
+        o.changes = a.changes;
+        o.diffs = a.diffs;
         Ok(o)
     }
 
@@ -1404,55 +1306,4 @@ fn all_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
 fn any_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
     // failed_when with a list: all conditions must hold (Ansible ANDs lists).
     all_true(t, conds, ctx)
-}
-
-/// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), like Ansible's `start`/`end`.
-fn fmt_time(t: std::time::SystemTime) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:06}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_micros()
-    )
-}
-
-/// `H:MM:SS.ffffff`, like Ansible's `delta`.
-fn fmt_delta(d: Duration) -> String {
-    let s = d.as_secs();
-    format!(
-        "{}:{:02}:{:02}.{:06}",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60,
-        d.subsec_micros()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_formats() {
-        let t = std::time::UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
-        assert_eq!(fmt_time(t), "2023-11-14 22:13:20.123456");
-        assert_eq!(
-            fmt_delta(Duration::from_micros(3_723_000_001)),
-            "1:02:03.000001"
-        );
-    }
 }
