@@ -352,6 +352,10 @@ pub struct Task {
     /// a mapping of module name or `group/<name>` to default options. Already merged into a
     /// module task's `args`; kept so that dynamic includes pass them on.
     pub module_defaults: Vec<Value>,
+    /// `throttle`: at most this many hosts run the task at once (template or number).
+    pub throttle: Option<Value>,
+    /// `timeout`: seconds the task may take on a host before it fails (template or number).
+    pub timeout: Option<Value>,
     /// Task and inherited block vars.
     pub vars: Arc<Vars>,
     /// become keywords.
@@ -396,6 +400,8 @@ impl Task {
             diff: None,
             environment: vec![],
             module_defaults: vec![],
+            throttle: None,
+            timeout: None,
             vars: Arc::new(Vars::new()),
             become_: BecomeOpts::default(),
             remote_user: None,
@@ -456,6 +462,12 @@ impl Task {
             m.append(&mut self.module_defaults);
             self.module_defaults = m;
         }
+        if self.throttle.is_none() {
+            self.throttle = p.throttle.clone();
+        }
+        if self.timeout.is_none() {
+            self.timeout = p.timeout.clone();
+        }
         self.become_.inherit(&p.become_);
         if self.ignore_errors.is_none() {
             self.ignore_errors = p.ignore_errors.clone();
@@ -514,6 +526,10 @@ pub struct Inherit {
     pub environment: Vec<Value>,
     /// `module_defaults` layers, outermost first.
     pub module_defaults: Vec<Value>,
+    /// throttle.
+    pub throttle: Option<Value>,
+    /// timeout.
+    pub timeout: Option<Value>,
     /// become.
     pub become_: BecomeOpts,
     /// ignore_errors.
@@ -548,6 +564,8 @@ impl Inherit {
             vars: t.vars.clone(),
             environment: t.environment.clone(),
             module_defaults: t.module_defaults.clone(),
+            throttle: t.throttle.clone(),
+            timeout: t.timeout.clone(),
             become_: t.become_.clone(),
             ignore_errors: t.ignore_errors.clone(),
             ignore_unreachable: t.ignore_unreachable,
@@ -752,6 +770,8 @@ impl Loader<'_> {
                 .transpose()?
                 .into_iter()
                 .collect(),
+            throttle: opt(node, "throttle").map(Node::to_value),
+            timeout: opt(node, "timeout").map(Node::to_value),
             become_: become_.clone(),
             ignore_errors: opt(node, "ignore_errors").map(Node::to_value),
             ignore_unreachable: opt(node, "ignore_unreachable")
@@ -1206,8 +1226,9 @@ impl Loader<'_> {
                     }
                     action = Some((key.clone(), k, v));
                 }
-                "async" | "poll" | "collections" | "debugger" | "port" | "throttle" | "timeout" => {
-                }
+                "throttle" => t.throttle = Some(v.to_value()),
+                "timeout" => t.timeout = Some(v.to_value()),
+                "async" | "poll" | "collections" | "debugger" | "port" => {}
                 k2 if k2.starts_with("with_") => {
                     let name = &k2[5..];
                     let name = if name == "cartesian" { "nested" } else { name };
@@ -1667,6 +1688,12 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     child
         .module_defaults
         .extend(me.module_defaults.iter().cloned());
+    if me.throttle.is_some() {
+        child.throttle = me.throttle.clone();
+    }
+    if me.timeout.is_some() {
+        child.timeout = me.timeout.clone();
+    }
     let mut b = me.become_.clone();
     b.inherit(&child.become_);
     child.become_ = b;
@@ -1773,7 +1800,7 @@ pub type FreeForm = (Option<String>, Vec<(String, String)>);
 /// `known_option=value` are split out and the rest is kept verbatim as the free-form string; for
 /// other modules every word must be `k=v`.
 pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Result<FreeForm> {
-    let words = split_words(text)?;
+    let words = split_word_spans(text)?;
     let free_form = match doc {
         Some(d) => d.free_form.is_some(),
         None => matches!(
@@ -1791,8 +1818,12 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
         ),
     };
     let mut kv = Vec::new();
-    let mut rest: Vec<&str> = Vec::new();
-    for (raw, unq) in &words {
+    // The free-form text keeps its own spacing and newlines (a multi-line `shell: |` script);
+    // only the k=v words are cut out of it.
+    let mut cut: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut any_rest = false;
+    for (raw, span) in &words {
+        let unq = raw;
         if let Some((k, v)) = unq.split_once('=')
             && !k.is_empty()
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -1804,6 +1835,7 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
             };
             if known {
                 kv.push((k.to_string(), unquote(v)));
+                cut.push(span.clone());
                 continue;
             }
         }
@@ -1813,12 +1845,19 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
                     .hint("write arguments as `key=value` or as a YAML mapping"),
             );
         }
-        rest.push(raw);
+        any_rest = true;
     }
-    let raw = if rest.is_empty() {
-        None
+    let raw = if any_rest {
+        let mut t = String::with_capacity(text.len());
+        let mut from = 0;
+        for r in &cut {
+            t.push_str(&text[from..r.start]);
+            from = r.end;
+        }
+        t.push_str(&text[from..]);
+        Some(t.trim().to_string())
     } else {
-        Some(rest.join(" "))
+        None
     };
     Ok((raw, kv))
 }
@@ -1833,16 +1872,30 @@ fn unquote(v: &str) -> String {
 }
 
 /// Splits on whitespace outside quotes and outside `{{ }}` / `{% %}`; returns (raw, raw) pairs.
+#[cfg(test)]
 fn split_words(text: &str) -> Result<Vec<(String, String)>> {
+    Ok(split_word_spans(text)?
+        .into_iter()
+        .map(|(w, _)| (w.clone(), w))
+        .collect())
+}
+
+/// [`split_words`] with each word's byte range in `text`.
+fn split_word_spans(text: &str) -> Result<Vec<(String, std::ops::Range<usize>)>> {
     let mut out = Vec::new();
     let mut cur = String::new();
+    let mut start = 0usize;
     let mut quote: Option<char> = None;
     let mut depth = 0usize;
-    let chars: Vec<char> = text.chars().collect();
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let at = |i: usize| chars.get(i).map_or(text.len(), |(b, _)| *b);
     let mut i = 0;
     while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
+        let c = chars[i].1;
+        let next = chars.get(i + 1).map(|(_, c)| *c);
+        if cur.is_empty() && !(quote.is_none() && depth == 0 && c.is_whitespace()) {
+            start = chars[i].0;
+        }
         if quote.is_none() && (c == '{') && matches!(next, Some('{') | Some('%')) {
             depth += 1;
             cur.push(c);
@@ -1879,8 +1932,7 @@ fn split_words(text: &str) -> Result<Vec<(String, String)>> {
             }
             None if c.is_whitespace() && depth == 0 => {
                 if !cur.is_empty() {
-                    out.push((cur.clone(), cur.clone()));
-                    cur.clear();
+                    out.push((std::mem::take(&mut cur), start..at(i)));
                 }
             }
             None => cur.push(c),
@@ -1891,7 +1943,7 @@ fn split_words(text: &str) -> Result<Vec<(String, String)>> {
         return Err(Error::parse("unbalanced quote in free-form arguments").hint("close the quote"));
     }
     if !cur.is_empty() {
-        out.push((cur.clone(), cur));
+        out.push((cur, start..text.len()));
     }
     Ok(out)
 }
@@ -2105,5 +2157,32 @@ mod tests {
             [("timeout".to_string(), "30".to_string())]
         );
         assert!(get("copy").is_empty());
+    }
+
+    #[test]
+    fn free_form_keeps_the_script_s_lines_and_cuts_only_k_v_words() {
+        let doc = crate::modules::Registry::builtin()
+            .get("shell")
+            .map(|m| m.doc());
+        let (raw, kv) = split_free_form("echo one\necho  two | tr a b\n", doc, "shell").unwrap();
+        assert_eq!(raw.as_deref(), Some("echo one\necho  two | tr a b"));
+        assert!(kv.is_empty());
+        let (raw, kv) = split_free_form(
+            "cd /x &&\n  make creates=/x/out chdir=/x\nmake install\n",
+            doc,
+            "shell",
+        )
+        .unwrap();
+        assert_eq!(raw.as_deref(), Some("cd /x &&\n  make  \nmake install"));
+        assert_eq!(
+            kv,
+            vec![
+                ("creates".to_string(), "/x/out".to_string()),
+                ("chdir".to_string(), "/x".to_string())
+            ]
+        );
+        // Words inside quotes or Jinja stay whole.
+        let (raw, _) = split_free_form("echo 'a=b c' {{ x | d('y z') }}", doc, "shell").unwrap();
+        assert_eq!(raw.as_deref(), Some("echo 'a=b c' {{ x | d('y z') }}"));
     }
 }

@@ -560,3 +560,46 @@ fn delegate_facts_puts_gathered_and_set_facts_on_the_delegated_host() {
     assert_eq!(p.read("with"), "Linux from_w1 unset unset\n");
     assert_eq!(p.read("without"), "Linux from_w1\n");
 }
+
+#[test]
+fn throttle_limits_concurrency_and_timeout_fails_a_slow_task() {
+    let p = project(
+        "throttle",
+        r#"
+- hosts: all
+  gather_facts: no
+  tasks:
+    - name: at most one host at a time (each records how many ran at once)
+      shell: |
+        mkdir -p {dir}/running
+        touch {dir}/running/{{ inventory_hostname }}
+        ls {dir}/running | wc -l >> {dir}/concurrency
+        sleep 0.3
+        rm {dir}/running/{{ inventory_hostname }}
+      throttle: 1
+    - block:
+        - name: too slow
+          command: sleep 5
+      timeout: "{{ 1 }}"
+      when: inventory_hostname == 'w1'
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+"#,
+    );
+    let t0 = std::time::Instant::now();
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "-f", "10"]);
+    r.code(2);
+    let counts = p.read("concurrency");
+    assert_eq!(counts.lines().count(), 3, "{counts}");
+    assert!(
+        counts.lines().all(|l| l.trim() == "1"),
+        "throttle 1: {counts}"
+    );
+    assert!(
+        r.stdout
+            .contains("The task did not finish within its timeout of 1 s"),
+        "{}",
+        r.stdout
+    );
+    assert!(!p.exists("w1") && p.exists("w2") && p.exists("d1"));
+    assert!(t0.elapsed().as_secs() < 5, "the slow task was stopped");
+}

@@ -715,6 +715,8 @@ fn gather_task(play: &Play) -> Task {
         diff: None,
         environment: vec![],
         module_defaults: vec![],
+        throttle: None,
+        timeout: None,
         vars: Arc::new(Vars::new()),
         become_: play.become_.clone(),
         remote_user: None,

@@ -259,7 +259,6 @@ impl PlayRun<'_> {
                 raw
             }
         };
-        // `pause` waits once per play, not once per host (as in Ansible).
         // `pause` waits once per play, and `add_host` adds once per task (or loop item), not once
         // per host (as in Ansible).
         let once = task.run_once
@@ -276,7 +275,26 @@ impl PlayRun<'_> {
             handler,
             hosts: run_on.clone(),
         });
-        let sem = tokio::sync::Semaphore::new(self.runner.opts.forks.max(1));
+        // `throttle` lowers the number of hosts running this task at once below `forks`.
+        let throttle = match &task.throttle {
+            Some(v) => {
+                let ctx = self.ctx_for(first, task);
+                let n = self
+                    .runner
+                    .templar
+                    .render_value(v, &ctx)
+                    .ok()
+                    .and_then(|r| {
+                        i64::try_from(r.clone())
+                            .ok()
+                            .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))
+                    });
+                n.filter(|n| *n > 0).map(|n| n as usize)
+            }
+            None => None,
+        };
+        let permits = throttle.map_or(self.runner.opts.forks, |t| t.min(self.runner.opts.forks));
+        let sem = tokio::sync::Semaphore::new(permits.max(1));
         let futs = run_on.iter().map(|h| {
             let sem = &sem;
             let display = &display;
@@ -908,7 +926,35 @@ impl PlayRun<'_> {
     }
 
     async fn execute(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
-        match self.execute_inner(task, host, ctx).await {
+        // `timeout`: the task fails on this host when it takes longer (Ansible 2.10+).
+        let limit = match &task.timeout {
+            Some(v) => match self.runner.templar.render_value(v, ctx).map(|r| {
+                f64::try_from(r.clone())
+                    .ok()
+                    .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))
+            }) {
+                Ok(Some(n)) if n > 0.0 => Some(n),
+                Ok(_) => None,
+                Err(e) => return Outcome::from_error(&e.at(&task.loc)),
+            },
+            None => None,
+        };
+        let res = match limit {
+            Some(secs) => match tokio::time::timeout(
+                Duration::from_secs_f64(secs),
+                self.execute_inner(task, host, ctx),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(Error::failed(format!(
+                    "The task did not finish within its timeout of {secs} s and was stopped"
+                ))
+                .hint("raise `timeout:` on the task, or make it faster")),
+            },
+            None => self.execute_inner(task, host, ctx).await,
+        };
+        match res {
             Ok(o) => o,
             Err(e) => {
                 let e = if e.loc.is_none() && e.kind != crate::error::ErrorKind::Unreachable {
