@@ -281,6 +281,17 @@ pub enum TaskKind {
     },
     /// `meta: flush_handlers | end_play | end_host | clear_facts | noop | ...`.
     Meta(String),
+    /// `add_host`: a host (and its groups and variables) added to the inventory for the rest of
+    /// the run. Runs once per task (or loop item), not once per host, as in Ansible.
+    AddHost {
+        /// Arguments (`name`, `groups`, other keys become host variables; may be templates).
+        args: Value,
+    },
+    /// `group_by`: each host joins the group named by `key` for the rest of the run.
+    GroupBy {
+        /// Arguments (`key`, `parents`; may be templates).
+        args: Value,
+    },
     /// Gather facts (a play's `gather_facts`, the `gather_facts` action; `setup` is a module).
     GatherFacts,
 }
@@ -336,6 +347,14 @@ pub struct Task {
     pub diff: Option<bool>,
     /// `environment` (a map, a template, or a list of maps).
     pub environment: Vec<Value>,
+    /// `module_defaults` layers in force here (play, blocks, role, task; outermost first), each
+    /// a mapping of module name or `group/<name>` to default options. Already merged into a
+    /// module task's `args`; kept so that dynamic includes pass them on.
+    pub module_defaults: Vec<Value>,
+    /// `throttle`: at most this many hosts run the task at once (template or number).
+    pub throttle: Option<Value>,
+    /// `timeout`: seconds the task may take on a host before it fails (template or number).
+    pub timeout: Option<Value>,
     /// Task and inherited block vars.
     pub vars: Arc<Vars>,
     /// become keywords.
@@ -379,6 +398,9 @@ impl Task {
             check_mode: None,
             diff: None,
             environment: vec![],
+            module_defaults: vec![],
+            throttle: None,
+            timeout: None,
             vars: Arc::new(Vars::new()),
             become_: BecomeOpts::default(),
             remote_user: None,
@@ -401,6 +423,8 @@ impl Task {
             (None, TaskKind::Meta(m)) => format!("meta: {m}"),
             (None, TaskKind::GatherFacts) => "Gathering Facts".into(),
             (None, TaskKind::Block { .. }) => "block".into(),
+            (None, TaskKind::AddHost { .. }) => "add_host".into(),
+            (None, TaskKind::GroupBy { .. }) => "group_by".into(),
         };
         match &self.role {
             Some(r) => format!("{} : {base}", r.name),
@@ -431,6 +455,17 @@ impl Task {
             let mut e = p.environment.clone();
             e.append(&mut self.environment);
             self.environment = e;
+        }
+        if !p.module_defaults.is_empty() {
+            let mut m = p.module_defaults.clone();
+            m.append(&mut self.module_defaults);
+            self.module_defaults = m;
+        }
+        if self.throttle.is_none() {
+            self.throttle = p.throttle.clone();
+        }
+        if self.timeout.is_none() {
+            self.timeout = p.timeout.clone();
         }
         self.become_.inherit(&p.become_);
         if self.ignore_errors.is_none() {
@@ -488,6 +523,12 @@ pub struct Inherit {
     pub vars: Arc<Vars>,
     /// Environment.
     pub environment: Vec<Value>,
+    /// `module_defaults` layers, outermost first.
+    pub module_defaults: Vec<Value>,
+    /// throttle.
+    pub throttle: Option<Value>,
+    /// timeout.
+    pub timeout: Option<Value>,
     /// become.
     pub become_: BecomeOpts,
     /// ignore_errors.
@@ -521,6 +562,9 @@ impl Inherit {
             tags: t.tags.clone(),
             vars: t.vars.clone(),
             environment: t.environment.clone(),
+            module_defaults: t.module_defaults.clone(),
+            throttle: t.throttle.clone(),
+            timeout: t.timeout.clone(),
             become_: t.become_.clone(),
             ignore_errors: t.ignore_errors.clone(),
             ignore_unreachable: t.ignore_unreachable,
@@ -720,6 +764,13 @@ impl Loader<'_> {
             environment: opt(node, "environment")
                 .map(|n| vec![n.to_value()])
                 .unwrap_or_default(),
+            module_defaults: opt(node, "module_defaults")
+                .map(module_defaults_of)
+                .transpose()?
+                .into_iter()
+                .collect(),
+            throttle: opt(node, "throttle").map(Node::to_value),
+            timeout: opt(node, "timeout").map(Node::to_value),
             become_: become_.clone(),
             ignore_errors: opt(node, "ignore_errors").map(Node::to_value),
             ignore_unreachable: opt(node, "ignore_unreachable")
@@ -925,6 +976,7 @@ impl Loader<'_> {
                     "become_method" => inh.become_.method = v.scalar_text(),
                     "delegate_to" => inh.delegate_to = v.scalar_text(),
                     "environment" => inh.environment.push(v.to_value()),
+                    "module_defaults" => inh.module_defaults.push(module_defaults_of(v)?),
                     "ignore_errors" => inh.ignore_errors = Some(v.to_value()),
                     "no_log" => inh.no_log = bool_of(v)?,
                     "tasks_from" | "vars_from" | "defaults_from" | "handlers_from" | "public"
@@ -1155,6 +1207,7 @@ impl Loader<'_> {
                 "check_mode" => t.check_mode = Some(bool_of(v)?),
                 "diff" => t.diff = Some(bool_of(v)?),
                 "environment" => t.environment = vec![v.to_value()],
+                "module_defaults" => t.module_defaults = vec![module_defaults_of(v)?],
                 "vars" => t.vars = Arc::new(vars_of(v)?),
                 "become" | "become_user" | "become_method" | "become_flags" | "become_exe" => {}
                 "remote_user" => t.remote_user = v.scalar_text(),
@@ -1172,8 +1225,9 @@ impl Loader<'_> {
                     }
                     action = Some((key.clone(), k, v));
                 }
-                "async" | "poll" | "collections" | "debugger" | "module_defaults" | "port"
-                | "throttle" | "timeout" => {}
+                "throttle" => t.throttle = Some(v.to_value()),
+                "timeout" => t.timeout = Some(v.to_value()),
+                "async" | "poll" | "collections" | "debugger" | "port" => {}
                 k2 if k2.starts_with("with_") => {
                     let name = &k2[5..];
                     let name = if name == "cartesian" { "nested" } else { name };
@@ -1304,9 +1358,19 @@ impl Loader<'_> {
                 }
             }
         }
-        // Build the argument map: free form (k=v split), then the mapping, then `args:`.
+        // Build the argument map: module_defaults (lowest), free form (k=v split), then the
+        // mapping, then `args:`.
         let doc = self.registry.get(&aname).map(|m| m.doc());
         let mut args = Vars::new();
+        for layer in parent
+            .module_defaults
+            .iter()
+            .chain(t.module_defaults.iter())
+        {
+            for (k, v) in defaults_for(layer, &aname) {
+                args.insert(k, v);
+            }
+        }
         if let Some(text) = &free {
             let (raw, kv) = split_free_form(text, doc, &aname).map_err(|e| e.at(&aval.loc))?;
             if let Some(raw) = raw {
@@ -1481,7 +1545,40 @@ impl Loader<'_> {
                 TaskKind::Meta(m)
             }
             "gather_facts" => TaskKind::GatherFacts,
-            "add_host" | "group_by" | "import_playbook" => {
+            "add_host" => {
+                if !["name", "host", "hostname"]
+                    .iter()
+                    .any(|k| args.contains_key(*k))
+                {
+                    return Err(aval.error("add_host needs `name` (the host to add)").hint(
+                        "e.g. add_host: { name: \"{{ item.private_ip }}\", groups: [web] }",
+                    ));
+                }
+                TaskKind::AddHost {
+                    args: crate::value::vars_value(&args),
+                }
+            }
+            "group_by" => {
+                if !args.contains_key("key") {
+                    return Err(aval
+                        .error("group_by needs `key` (the group to put each host in)")
+                        .hint(
+                            "e.g. group_by: { key: \"os_{{ ansible_distribution | lower }}\" }",
+                        ));
+                }
+                if let Some(k) = args
+                    .keys()
+                    .find(|k| !["key", "parents"].contains(&k.as_str()))
+                {
+                    return Err(aval
+                        .error(format!("group_by has no option '{k}'"))
+                        .hint("its options are key and parents"));
+                }
+                TaskKind::GroupBy {
+                    args: crate::value::vars_value(&args),
+                }
+            }
+            "import_playbook" => {
                 return Err(aval
                     .error(format!("'{aname}' is not supported yet"))
                     .hint("see the README for what prov implements"));
@@ -1499,6 +1596,79 @@ enum Loaded {
     Many(Vec<Task>),
 }
 
+/// Reads a `module_defaults` value: a mapping of module names (or `group/<name>`) to mappings
+/// of options. A list of such mappings (Ansible allows it) is merged in order.
+fn module_defaults_of(n: &Node) -> Result<Value> {
+    let maps: Vec<&Node> = match n.as_seq() {
+        Some(items) => items.iter().collect(),
+        None => vec![n],
+    };
+    let mut out: indexmap::IndexMap<String, Value> = indexmap::IndexMap::new();
+    for m in maps {
+        let entries = m.as_map().ok_or_else(|| {
+            m.error("module_defaults must be a mapping of module names to their default options")
+                .hint("e.g. module_defaults: { group/aws: { region: eu-west-1 }, apt: { update_cache: true } }")
+        })?;
+        for (k, v) in entries {
+            let name = key_str(k)?;
+            if v.as_map().is_none() {
+                return Err(v
+                    .error(format!(
+                        "module_defaults for '{name}' must be a mapping of options"
+                    ))
+                    .hint(format!("e.g. {name}: {{ option: value }}")));
+            }
+            out.insert(name, v.to_value());
+        }
+    }
+    Ok(Value::from_iter(out))
+}
+
+/// The modules of the action groups prov knows (`group/aws`, `group/docker`).
+fn action_group(name: &str) -> &'static [&'static str] {
+    match name.trim_start_matches("group/") {
+        "aws" | "amazon.aws.aws" => &["ec2_security_group", "ec2_group", "ec2_instance_info"],
+        "docker" | "community.docker.docker" => &[
+            "docker_swarm",
+            "docker_swarm_info",
+            "docker_node",
+            "docker_network",
+            "docker_image",
+            "docker_stack",
+        ],
+        _ => &[],
+    }
+}
+
+/// The default options one `module_defaults` layer gives module `module` (canonical name):
+/// its groups' first, then its own entry (by short or fully qualified name).
+fn defaults_for(layer: &Value, module: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let Ok(keys) = layer.try_iter() else {
+        return out;
+    };
+    let keys: Vec<Value> = keys.collect();
+    let mut add = |v: Value| {
+        if let Ok(opts) = v.try_iter() {
+            for o in opts {
+                let val = v.get_item(&o).unwrap_or_default();
+                out.push((o.to_string(), val));
+            }
+        }
+    };
+    for k in keys.iter().filter_map(|k| k.as_str()) {
+        if k.starts_with("group/") && action_group(k).contains(&module) {
+            add(layer.get_attr(k).unwrap_or_default());
+        }
+    }
+    for k in keys.iter().filter_map(|k| k.as_str()) {
+        if !k.starts_with("group/") && canonical_name(k) == module {
+            add(layer.get_attr(k).unwrap_or_default());
+        }
+    }
+    out
+}
+
 fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     child.when.extend(me.when.iter().cloned());
     for t in &me.tags {
@@ -1514,6 +1684,15 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
         child.vars = Arc::new(v);
     }
     child.environment.extend(me.environment.iter().cloned());
+    child
+        .module_defaults
+        .extend(me.module_defaults.iter().cloned());
+    if me.throttle.is_some() {
+        child.throttle = me.throttle.clone();
+    }
+    if me.timeout.is_some() {
+        child.timeout = me.timeout.clone();
+    }
     let mut b = me.become_.clone();
     b.inherit(&child.become_);
     child.become_ = b;
@@ -1620,7 +1799,7 @@ pub type FreeForm = (Option<String>, Vec<(String, String)>);
 /// `known_option=value` are split out and the rest is kept verbatim as the free-form string; for
 /// other modules every word must be `k=v`.
 pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Result<FreeForm> {
-    let words = split_words(text)?;
+    let words = split_word_spans(text)?;
     let free_form = match doc {
         Some(d) => d.free_form.is_some(),
         None => matches!(
@@ -1637,8 +1816,12 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
         ),
     };
     let mut kv = Vec::new();
-    let mut rest: Vec<&str> = Vec::new();
-    for (raw, unq) in &words {
+    // The free-form text keeps its own spacing and newlines (a multi-line `shell: |` script);
+    // only the k=v words are cut out of it.
+    let mut cut: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut any_rest = false;
+    for (raw, span) in &words {
+        let unq = raw;
         if let Some((k, v)) = unq.split_once('=')
             && !k.is_empty()
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -1650,6 +1833,7 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
             };
             if known {
                 kv.push((k.to_string(), unquote(v)));
+                cut.push(span.clone());
                 continue;
             }
         }
@@ -1659,12 +1843,19 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
                     .hint("write arguments as `key=value` or as a YAML mapping"),
             );
         }
-        rest.push(raw);
+        any_rest = true;
     }
-    let raw = if rest.is_empty() {
-        None
+    let raw = if any_rest {
+        let mut t = String::with_capacity(text.len());
+        let mut from = 0;
+        for r in &cut {
+            t.push_str(&text[from..r.start]);
+            from = r.end;
+        }
+        t.push_str(&text[from..]);
+        Some(t.trim().to_string())
     } else {
-        Some(rest.join(" "))
+        None
     };
     Ok((raw, kv))
 }
@@ -1679,16 +1870,30 @@ fn unquote(v: &str) -> String {
 }
 
 /// Splits on whitespace outside quotes and outside `{{ }}` / `{% %}`; returns (raw, raw) pairs.
+#[cfg(test)]
 fn split_words(text: &str) -> Result<Vec<(String, String)>> {
+    Ok(split_word_spans(text)?
+        .into_iter()
+        .map(|(w, _)| (w.clone(), w))
+        .collect())
+}
+
+/// [`split_words`] with each word's byte range in `text`.
+fn split_word_spans(text: &str) -> Result<Vec<(String, std::ops::Range<usize>)>> {
     let mut out = Vec::new();
     let mut cur = String::new();
+    let mut start = 0usize;
     let mut quote: Option<char> = None;
     let mut depth = 0usize;
-    let chars: Vec<char> = text.chars().collect();
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let at = |i: usize| chars.get(i).map_or(text.len(), |(b, _)| *b);
     let mut i = 0;
     while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
+        let c = chars[i].1;
+        let next = chars.get(i + 1).map(|(_, c)| *c);
+        if cur.is_empty() && !(quote.is_none() && depth == 0 && c.is_whitespace()) {
+            start = chars[i].0;
+        }
         if quote.is_none() && (c == '{') && matches!(next, Some('{') | Some('%')) {
             depth += 1;
             cur.push(c);
@@ -1725,8 +1930,7 @@ fn split_words(text: &str) -> Result<Vec<(String, String)>> {
             }
             None if c.is_whitespace() && depth == 0 => {
                 if !cur.is_empty() {
-                    out.push((cur.clone(), cur.clone()));
-                    cur.clear();
+                    out.push((std::mem::take(&mut cur), start..at(i)));
                 }
             }
             None => cur.push(c),
@@ -1737,7 +1941,7 @@ fn split_words(text: &str) -> Result<Vec<(String, String)>> {
         return Err(Error::parse("unbalanced quote in free-form arguments").hint("close the quote"));
     }
     if !cur.is_empty() {
-        out.push((cur.clone(), cur));
+        out.push((cur, start..text.len()));
     }
     Ok(out)
 }
@@ -1918,5 +2122,65 @@ mod tests {
         let w = split_words("msg={{ a | default('x y') }} b=2").unwrap();
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].0, "msg={{ a | default('x y') }}");
+    }
+
+    #[test]
+    fn module_defaults_groups_then_module_entries() {
+        let node = crate::yaml::load_str(
+            "group/aws: { region: eu-west-1, profile: a }\n\
+             amazon.aws.ec2_instance_info: { profile: b }\n\
+             group/community.docker.docker: { timeout: 30 }\n",
+            Path::new("t.yml"),
+        )
+        .unwrap();
+        let layer = module_defaults_of(&node).unwrap();
+        let get = |m: &str| -> Vec<(String, String)> {
+            defaults_for(&layer, m)
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect()
+        };
+        // The module's own entry comes after (so wins over) its group's.
+        assert_eq!(
+            get("ec2_instance_info"),
+            [
+                ("region".to_string(), "eu-west-1".to_string()),
+                ("profile".into(), "a".into()),
+                ("profile".into(), "b".into())
+            ]
+        );
+        assert_eq!(get("ec2_security_group").len(), 2);
+        assert_eq!(
+            get("docker_stack"),
+            [("timeout".to_string(), "30".to_string())]
+        );
+        assert!(get("copy").is_empty());
+    }
+
+    #[test]
+    fn free_form_keeps_the_script_s_lines_and_cuts_only_k_v_words() {
+        let doc = crate::modules::Registry::builtin()
+            .get("shell")
+            .map(|m| m.doc());
+        let (raw, kv) = split_free_form("echo one\necho  two | tr a b\n", doc, "shell").unwrap();
+        assert_eq!(raw.as_deref(), Some("echo one\necho  two | tr a b"));
+        assert!(kv.is_empty());
+        let (raw, kv) = split_free_form(
+            "cd /x &&\n  make creates=/x/out chdir=/x\nmake install\n",
+            doc,
+            "shell",
+        )
+        .unwrap();
+        assert_eq!(raw.as_deref(), Some("cd /x &&\n  make  \nmake install"));
+        assert_eq!(
+            kv,
+            vec![
+                ("creates".to_string(), "/x/out".to_string()),
+                ("chdir".to_string(), "/x".to_string())
+            ]
+        );
+        // Words inside quotes or Jinja stay whole.
+        let (raw, _) = split_free_form("echo 'a=b c' {{ x | d('y z') }}", doc, "shell").unwrap();
+        assert_eq!(raw.as_deref(), Some("echo 'a=b c' {{ x | d('y z') }}"));
     }
 }

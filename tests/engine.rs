@@ -471,3 +471,135 @@ fn failed_hosts_sit_out_later_plays_and_a_dead_batch_ends_the_playbook() {
     assert!(out.stdout.contains("NO MORE HOSTS LEFT"), "{}", out.stdout);
     assert_eq!(out.recap("w2")[3], 1, "w2 failed once");
 }
+
+#[test]
+fn add_host_and_group_by_change_the_inventory_for_later_plays() {
+    let p = project(
+        "addhost",
+        r#"
+- hosts: web
+  gather_facts: no
+  tasks:
+    - name: add two hosts (once per item, not once per host)
+      add_host:
+        name: "{{ item }}"
+        groups: [new, extra]
+        ansible_connection: local
+        colour: blue
+      loop: [n1, n2]
+      register: added
+    - name: adding again changes nothing
+      add_host: { name: n1, groups: new, ansible_connection: local, colour: blue }
+      register: again
+    - copy:
+        dest: "{dir}/added"
+        content: "{{ added.results | map(attribute='changed') | list }} {{ again.changed }} {{ groups['new'] }}\n"
+      run_once: true
+    - group_by: { key: "tier_{{ 'front' if inventory_hostname == 'w1' else 'back' }}", parents: tiers }
+- hosts: new
+  gather_facts: no
+  tasks:
+    - file: path={dir}/{{ inventory_hostname }}-{{ colour }}-{{ group_names | join('+') }} state=touch
+- hosts: tier_front
+  gather_facts: no
+  tasks:
+    - file: path={dir}/front-{{ inventory_hostname }} state=touch
+- hosts: tiers:!tier_front
+  gather_facts: no
+  tasks:
+    - file: path={dir}/back-{{ inventory_hostname }} state=touch
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success();
+    assert_eq!(p.read("added"), "[True, True] False ['n1', 'n2']\n");
+    assert!(p.exists("n1-blue-extra+new") && p.exists("n2-blue-extra+new"));
+    assert!(p.exists("front-w1") && !p.exists("front-w2"));
+    assert!(p.exists("back-w2") && !p.exists("back-w1") && !p.exists("back-d1"));
+    // add_host ran once per item on the first host only; the recap has the new hosts too.
+    assert_eq!(r.recap("n1")[1], 1, "n1 changed once (its file)");
+    let bad = Project::new("addhost-bad");
+    bad.file("inv.ini", INV).file(
+        "site.yml",
+        "- hosts: all\n  tasks:\n    - group_by: { name: x }\n",
+    );
+    let r = bad.prov(&["check", "site.yml"]);
+    r.code(1);
+    assert!(r.stderr.contains("group_by needs `key`"), "{}", r.stderr);
+}
+
+#[test]
+fn delegate_facts_puts_gathered_and_set_facts_on_the_delegated_host() {
+    let p = project(
+        "delegfacts",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - setup:
+      delegate_to: d1
+      delegate_facts: true
+    - set_fact: { marker: from_w1 }
+      delegate_to: d1
+      delegate_facts: true
+    - copy:
+        dest: "{dir}/with"
+        content: "{{ hostvars['d1'].ansible_facts.system }} {{ hostvars['d1'].marker }} {{ ansible_facts.system | default('unset') }} {{ marker | default('unset') }}\n"
+- hosts: w2
+  gather_facts: no
+  tasks:
+    - name: without delegate_facts the delegated host's facts land on this host
+      setup:
+      delegate_to: d1
+    - copy:
+        dest: "{dir}/without"
+        content: "{{ ansible_facts.system }} {{ hostvars['d1'].marker }}\n"
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert_eq!(p.read("with"), "Linux from_w1 unset unset\n");
+    assert_eq!(p.read("without"), "Linux from_w1\n");
+}
+
+#[test]
+fn throttle_limits_concurrency_and_timeout_fails_a_slow_task() {
+    let p = project(
+        "throttle",
+        r#"
+- hosts: all
+  gather_facts: no
+  tasks:
+    - name: at most one host at a time (each records how many ran at once)
+      shell: |
+        mkdir -p {dir}/running
+        touch {dir}/running/{{ inventory_hostname }}
+        ls {dir}/running | wc -l >> {dir}/concurrency
+        sleep 0.3
+        rm {dir}/running/{{ inventory_hostname }}
+      throttle: 1
+    - block:
+        - name: too slow
+          command: sleep 5
+      timeout: "{{ 1 }}"
+      when: inventory_hostname == 'w1'
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+"#,
+    );
+    let t0 = std::time::Instant::now();
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "-f", "10"]);
+    r.code(2);
+    let counts = p.read("concurrency");
+    assert_eq!(counts.lines().count(), 3, "{counts}");
+    assert!(
+        counts.lines().all(|l| l.trim() == "1"),
+        "throttle 1: {counts}"
+    );
+    assert!(
+        r.stdout
+            .contains("The task did not finish within its timeout of 1 s"),
+        "{}",
+        r.stdout
+    );
+    assert!(!p.exists("w1") && p.exists("w2") && p.exists("d1"));
+    assert!(t0.elapsed().as_secs() < 5, "the slow task was stopped");
+}

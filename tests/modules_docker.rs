@@ -20,7 +20,7 @@
 
 use prov::connection::ssh::{self, SshConnection, SshOptions};
 use prov::connection::{Cmd, Connection, Stdin};
-use prov::modules::{Action, Args, Plan, Registry, Render, TaskCtx, output_results, validate_args};
+use prov::modules::{Action, Args, Plan, Registry, Render, TaskCtx, validate_args};
 use prov::value::{Value, Vars, from_json, to_json, value_to_vars};
 use prov::{Error, Result};
 use serde_json::json;
@@ -164,44 +164,15 @@ impl Host {
             self.name,
             plan.failed
         );
-        let mut result = plan.result.clone();
-        let mut all_unchanged = plan.output_results
-            && plan
-                .changes
-                .iter()
-                .any(|c| matches!(c.action, Action::Exec { .. }));
-        for c in &plan.changes {
-            match &c.action {
-                Action::None => {}
-                Action::LocalWrite { .. } => panic!("unexpected LocalWrite"),
-                Action::Call(_) => panic!("unexpected Call"),
-                Action::Put { src, dest, opts } => {
-                    all_unchanged = false;
-                    self.conn.put(src, dest, opts).await.unwrap();
-                }
-                Action::Exec {
-                    cmd, fail_on_rc, ..
-                } => {
-                    let out = self.conn.exec(cmd).await.unwrap();
-                    if *fail_on_rc && out.rc != 0 {
-                        panic!(
-                            "{}: {}: rc {}: {}{}",
-                            self.name,
-                            c.summary,
-                            out.rc,
-                            out.stderr_str(),
-                            out.stdout_str()
-                        );
-                    }
-                    if plan.output_results {
-                        let (vals, changed) = output_results(&out.stdout_str());
-                        result.extend(vals);
-                        all_unchanged &= changed == Some(false);
-                    }
-                }
-            }
+        // Exactly what the engine does after planning (output_results included).
+        let applied = prov::modules::apply_plan(plan.clone(), &self.conn, false)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {module}: {}", self.name, e.render()));
+        if let Some(f) = applied.failed() {
+            panic!("{}: {module}: {f}", self.name);
         }
-        let changed = !plan.changes.is_empty() && !all_unchanged;
+        let changed = applied.changed();
+        let result = applied.result;
         Applied {
             plan,
             changed,

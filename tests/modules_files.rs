@@ -2,9 +2,8 @@
 //! `LocalConnection` on real temp folders, the way the engine does it, and checked for exact
 //! results, diffs, idempotence and check mode.
 
-use prov::connection::Connection;
 use prov::connection::local::LocalConnection;
-use prov::modules::{Action, Args, Plan, Registry, Render, TaskCtx, validate_args};
+use prov::modules::{Args, Plan, Registry, Render, TaskCtx, validate_args};
 use prov::value::{Value, Vars, from_json, value_to_vars};
 use prov::{Error, Result};
 use serde_json::json;
@@ -99,33 +98,10 @@ impl Env {
             .unwrap()
             .plan(&self.ctx(false), &args)
             .await?;
-        if let Some(f) = &plan.failed {
-            return Err(Error::failed(f.clone()));
-        }
-        for c in &plan.changes {
-            match &c.action {
-                Action::None => {}
-                Action::Exec {
-                    cmd, fail_on_rc, ..
-                } => {
-                    let out = self.conn.exec(cmd).await?;
-                    if *fail_on_rc && out.rc != 0 {
-                        return Err(Error::failed(format!(
-                            "{}: rc {}: {}",
-                            c.summary,
-                            out.rc,
-                            out.stderr_str()
-                        )));
-                    }
-                }
-                Action::Put { src, dest, opts } => self.conn.put(src, dest, opts).await?,
-                Action::LocalWrite { path, data } => {
-                    prov::modules::files::write_local_atomic(path, data)?
-                }
-                Action::Call(a) => {
-                    a.apply().await?;
-                }
-            }
+        // Exactly what the engine does after planning.
+        let applied = prov::modules::apply_plan(plan.clone(), &self.conn, false).await?;
+        if let Some(f) = applied.failed() {
+            return Err(Error::failed(f.to_string()));
         }
         Ok(plan)
     }

@@ -234,31 +234,10 @@ impl Env {
             .unwrap()
             .plan(&self.ctx(false), &args)
             .await?;
-        if let Some(f) = &plan.failed {
-            return Err(Error::failed(f.clone()));
-        }
-        for c in &plan.changes {
-            match &c.action {
-                Action::None | Action::LocalWrite { .. } => {}
-                Action::Call(a) => {
-                    a.apply().await?;
-                }
-                Action::Exec {
-                    cmd, fail_on_rc, ..
-                } => {
-                    let out = self.conn.exec(cmd).await?;
-                    if *fail_on_rc && out.rc != 0 {
-                        return Err(Error::failed(format!(
-                            "{}: rc {}: {}{}",
-                            c.summary,
-                            out.rc,
-                            out.stderr_str(),
-                            out.stdout_str()
-                        )));
-                    }
-                }
-                Action::Put { src, dest, opts } => self.conn.put(src, dest, opts).await?,
-            }
+        // Exactly what the engine does after planning.
+        let applied = prov::modules::apply_plan(plan.clone(), &self.conn, false).await?;
+        if let Some(f) = applied.failed() {
+            return Err(Error::failed(f.to_string()));
         }
         Ok(plan)
     }

@@ -399,3 +399,66 @@ fn flagship_playbook_is_valid_and_its_stack_renders() {
     );
     assert_eq!(cfg.matches("check port 8008").count(), 6);
 }
+
+#[test]
+fn module_defaults_from_play_block_and_task_with_groups() {
+    let p = Project::new("moddef");
+    p.file("inv.ini", INV)
+        .file(
+            "inc.yml",
+            "- copy: { dest: \"{{ root }}/included\", content: \"inc\\n\" }\n",
+        )
+        .file(
+            "site.yml",
+            r#"
+- hosts: local
+  gather_facts: false
+  vars:
+    root: "{dir}/out"
+  module_defaults:
+    ansible.builtin.file: { mode: "0700" }
+    copy: { mode: "0600" }
+  tasks:
+    - file: { path: "{{ root }}", state: directory }
+    - copy: { dest: "{{ root }}/a", content: "a\n" }
+    - name: the task's own option wins
+      copy: { dest: "{{ root }}/b", content: "b\n", mode: "0644" }
+    - block:
+        - copy: { dest: "{{ root }}/c", content: "c\n" }
+        - name: a task's module_defaults win over its block's
+          copy: { dest: "{{ root }}/d", content: "d\n" }
+          module_defaults: { copy: { mode: "0444" } }
+        - include_tasks: inc.yml
+      module_defaults:
+        copy: { mode: "0640" }
+        group/aws: { region: eu-west-1 }
+    - name: the defaults are templated like arguments
+      lineinfile: { path: "{{ root }}/e", line: x }
+      module_defaults:
+        lineinfile: { create: true, mode: "{{ '06' ~ '00' }}" }
+"#,
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert_eq!(mode_of(&p.path("out")), 0o700);
+    assert_eq!(mode_of(&p.path("out/a")), 0o600);
+    assert_eq!(mode_of(&p.path("out/b")), 0o644);
+    assert_eq!(mode_of(&p.path("out/c")), 0o640);
+    assert_eq!(mode_of(&p.path("out/d")), 0o444);
+    assert_eq!(mode_of(&p.path("out/included")), 0o640, "includes inherit");
+    assert_eq!(mode_of(&p.path("out/e")), 0o600);
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .success()
+        .changed("localhost", 0);
+    // A bad shape is one clear error with its location.
+    p.file(
+        "bad.yml",
+        "- hosts: local\n  module_defaults:\n    copy: 0644\n  tasks: []\n",
+    );
+    let r = p.prov(&["check", "bad.yml"]);
+    r.code(1);
+    assert!(
+        r.stderr.contains("bad.yml:3:11") && r.stderr.contains("module_defaults for 'copy'"),
+        "{}",
+        r.stderr
+    );
+}

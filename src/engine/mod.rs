@@ -176,6 +176,11 @@ impl Runner {
 
     /// Hosts a play would run on (pattern, then `--limit`).
     pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>> {
+        self.play_hosts_in(play, &self.inventory)
+    }
+
+    /// Hosts a play runs on in `inventory` (which `add_host`/`group_by` may have changed).
+    fn play_hosts_in(&self, play: &Play, inventory: &Inventory) -> Result<Vec<String>> {
         let ctx = Context::new(
             &self.templar,
             vec![play.vars.clone(), Arc::new(self.opts.extra_vars.clone())],
@@ -185,12 +190,9 @@ impl Runner {
             .render_str(&play.hosts, &ctx)
             .map(|v| v.to_string())
             .map_err(|e| e.at(&play.loc))?;
-        let mut hosts = self
-            .inventory
-            .select(&pattern)
-            .map_err(|e| e.at(&play.loc))?;
+        let mut hosts = inventory.select(&pattern).map_err(|e| e.at(&play.loc))?;
         if let Some(limit) = &self.opts.limit {
-            let allowed: IndexSet<String> = self.inventory.select(limit)?.into_iter().collect();
+            let allowed: IndexSet<String> = inventory.select(limit)?.into_iter().collect();
             hosts.retain(|h| allowed.contains(h));
         }
         Ok(hosts)
@@ -236,7 +238,7 @@ impl Runner {
         started: &mut bool,
         dead: &mut IndexSet<String>,
     ) -> Result<bool> {
-        let mut hosts = self.play_hosts(play)?;
+        let mut hosts = self.play_hosts_in(play, &shared.inventory())?;
         let name = play.name.clone().unwrap_or_else(|| play.hosts.clone());
         if hosts.is_empty() {
             self.emit(Event::Warning(format!(
@@ -712,6 +714,9 @@ fn gather_task(play: &Play) -> Task {
         check_mode: Some(false),
         diff: None,
         environment: vec![],
+        module_defaults: vec![],
+        throttle: None,
+        timeout: None,
         vars: Arc::new(Vars::new()),
         become_: play.become_.clone(),
         remote_user: None,

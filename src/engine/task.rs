@@ -5,7 +5,7 @@ use super::{PlayRun, is_unreachable};
 use crate::connection::{Become, BecomeMethod, Connection, Secret};
 use crate::error::{Error, Result};
 use crate::events::{Event, HostResult, Status};
-use crate::modules::{Action, Diff, Plan, Render, TaskCtx, validate_args};
+use crate::modules::{Diff, Plan, Render, TaskCtx, validate_args};
 use crate::playbook::{Inherit, LoopKind, Task, TaskKind};
 use crate::template::{Context, OMIT, Templar};
 use crate::value::{Value, Vars, map_value, truthy, value_to_vars, vars_value};
@@ -259,9 +259,11 @@ impl PlayRun<'_> {
                 raw
             }
         };
-        // `pause` waits once per play, not once per host (as in Ansible).
-        let once =
-            task.run_once || matches!(&task.kind, TaskKind::Module { name, .. } if name == "pause");
+        // `pause` waits once per play, and `add_host` adds once per task (or loop item), not once
+        // per host (as in Ansible).
+        let once = task.run_once
+            || matches!(&task.kind, TaskKind::AddHost { .. })
+            || matches!(&task.kind, TaskKind::Module { name, .. } if name == "pause");
         let run_on: Vec<String> = if once {
             vec![first.clone()]
         } else {
@@ -273,7 +275,26 @@ impl PlayRun<'_> {
             handler,
             hosts: run_on.clone(),
         });
-        let sem = tokio::sync::Semaphore::new(self.runner.opts.forks.max(1));
+        // `throttle` lowers the number of hosts running this task at once below `forks`.
+        let throttle = match &task.throttle {
+            Some(v) => {
+                let ctx = self.ctx_for(first, task);
+                let n = self
+                    .runner
+                    .templar
+                    .render_value(v, &ctx)
+                    .ok()
+                    .and_then(|r| {
+                        i64::try_from(r.clone())
+                            .ok()
+                            .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))
+                    });
+                n.filter(|n| *n > 0).map(|n| n as usize)
+            }
+            None => None,
+        };
+        let permits = throttle.map_or(self.runner.opts.forks, |t| t.min(self.runner.opts.forks));
+        let sem = tokio::sync::Semaphore::new(permits.max(1));
         let futs = run_on.iter().map(|h| {
             let sem = &sem;
             let display = &display;
@@ -329,6 +350,103 @@ impl PlayRun<'_> {
         Ok(())
     }
 
+    /// `add_host`: `name` (`host`, `hostname`; `host:port` sets `ansible_port`), `groups`
+    /// (`group`, `groupname`; a list or a comma-separated string), every other key a host
+    /// variable. Changed when the host, a group membership or a variable is new.
+    fn add_host(&self, args: &Value) -> Result<Outcome> {
+        let get = |keys: &[&str]| {
+            keys.iter().find_map(|k| {
+                args.get_attr(k)
+                    .ok()
+                    .filter(|v| !v.is_undefined() && !v.is_none())
+            })
+        };
+        let name = get(&["name", "host", "hostname"])
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let name = name.trim().to_string();
+        if name.is_empty() {
+            return Err(Error::failed("add_host: `name` is empty"));
+        }
+        let mut groups: Vec<String> = Vec::new();
+        if let Some(g) = get(&["groups", "group", "groupname"]) {
+            match g.as_str() {
+                Some(s) => groups.extend(s.split(',').map(|x| x.trim().to_string())),
+                None => groups.extend(g.try_iter().into_iter().flatten().map(|x| x.to_string())),
+            }
+        }
+        groups.retain(|g| !g.is_empty());
+        let mut vars = Vars::new();
+        for k in args.try_iter().into_iter().flatten() {
+            let k = k.to_string();
+            if ["name", "host", "hostname", "groups", "group", "groupname"].contains(&k.as_str()) {
+                continue;
+            }
+            vars.insert(k.clone(), args.get_attr(&k).unwrap_or_default());
+        }
+        // `host:port` (not an IPv6 address) carries the SSH port.
+        let name = match name.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') && p.parse::<u16>().is_ok() => {
+                vars.entry("ansible_port".to_string())
+                    .or_insert_with(|| Value::from(p.parse::<u16>().unwrap_or(22)));
+                h.to_string()
+            }
+            _ => name,
+        };
+        let changed = self
+            .shared
+            .change_inventory(|inv| inv.add_runtime_host(&name, &groups, &vars))?;
+        let mut o = Outcome::new(if changed { Status::Changed } else { Status::Ok });
+        o.result.insert(
+            "add_host".into(),
+            crate::value::map_value([
+                ("host_name", Value::from(name.as_str())),
+                (
+                    "groups",
+                    Value::from_iter(groups.iter().map(|g| Value::from(g.as_str()))),
+                ),
+                ("host_vars", vars_value(&vars)),
+            ]),
+        );
+        Ok(o)
+    }
+
+    /// `group_by`: `host` joins the group `key` (spaces become dashes, as in Ansible), created
+    /// under `parents` (default `all`). Never `changed`, like Ansible.
+    fn group_by(&self, host: &str, args: &Value) -> Result<Outcome> {
+        let key = args
+            .get_attr("key")
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+            .trim()
+            .replace(' ', "-");
+        if key.is_empty() {
+            return Err(Error::failed("group_by: `key` is empty"));
+        }
+        let parents: Vec<String> = match args.get_attr("parents").ok() {
+            Some(p) if p.as_str().is_some() => vec![p.to_string()],
+            Some(p) if !p.is_undefined() && !p.is_none() => p
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|x| x.to_string())
+                .collect(),
+            _ => vec!["all".to_string()],
+        };
+        self.shared
+            .change_inventory(|inv| inv.add_to_group(host, &key, &parents))?;
+        let mut o = Outcome::new(Status::Ok);
+        o.result
+            .insert("add_group".into(), Value::from(key.as_str()));
+        o.result.insert(
+            "parent_groups".into(),
+            Value::from_iter(parents.iter().map(|g| Value::from(g.as_str()))),
+        );
+        Ok(o)
+    }
+
     fn load_include(&self, task: &Task, inc: &Include) -> Result<Vec<Task>> {
         let loader = crate::playbook::Loader {
             registry: &self.runner.registry,
@@ -338,6 +456,7 @@ impl PlayRun<'_> {
             tags: task.tags.clone(),
             vars: task.vars.clone(),
             environment: task.environment.clone(),
+            module_defaults: task.module_defaults.clone(),
             become_: task.become_.clone(),
             ignore_errors: task.ignore_errors.clone(),
             no_log: task.no_log,
@@ -807,7 +926,35 @@ impl PlayRun<'_> {
     }
 
     async fn execute(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
-        match self.execute_inner(task, host, ctx).await {
+        // `timeout`: the task fails on this host when it takes longer (Ansible 2.10+).
+        let limit = match &task.timeout {
+            Some(v) => match self.runner.templar.render_value(v, ctx).map(|r| {
+                f64::try_from(r.clone())
+                    .ok()
+                    .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))
+            }) {
+                Ok(Some(n)) if n > 0.0 => Some(n),
+                Ok(_) => None,
+                Err(e) => return Outcome::from_error(&e.at(&task.loc)),
+            },
+            None => None,
+        };
+        let res = match limit {
+            Some(secs) => match tokio::time::timeout(
+                Duration::from_secs_f64(secs),
+                self.execute_inner(task, host, ctx),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(Error::failed(format!(
+                    "The task did not finish within its timeout of {secs} s and was stopped"
+                ))
+                .hint("raise `timeout:` on the task, or make it faster")),
+            },
+            None => self.execute_inner(task, host, ctx).await,
+        };
+        match res {
             Ok(o) => o,
             Err(e) => {
                 let e = if e.loc.is_none() && e.kind != crate::error::ErrorKind::Unreachable {
@@ -830,7 +977,12 @@ impl PlayRun<'_> {
                     let key = templar.render_str(k, ctx)?.to_string();
                     out.insert(key, templar.render_value(v, ctx)?);
                 }
-                self.shared.set_vars(host, out.clone());
+                // delegate_facts: the facts belong to the delegated host.
+                let owner = match self.delegate(task, ctx)? {
+                    Some((d, _)) if task.delegate_facts => d,
+                    _ => host.to_string(),
+                };
+                self.shared.set_vars(&owner, out.clone());
                 let mut o = Outcome::new(Status::Ok);
                 o.result.insert("ansible_facts".into(), vars_value(&out));
                 Ok(o)
@@ -882,10 +1034,25 @@ impl PlayRun<'_> {
                 Ok(o)
             }
             TaskKind::Meta(_) | TaskKind::Block { .. } => Ok(Outcome::new(Status::Ok)),
+            TaskKind::AddHost { args } => {
+                let args = templar.render_value(args, ctx)?;
+                self.add_host(&args)
+            }
+            TaskKind::GroupBy { args } => {
+                let args = templar.render_value(args, ctx)?;
+                self.group_by(host, &args)
+            }
             TaskKind::GatherFacts => {
+                // `setup` with delegate_to gathers the delegated host's facts; they are stored
+                // on it with delegate_facts, else on this host (Ansible's rule).
+                let delegated = self.delegate(task, ctx)?;
+                let (target, cctx) = match &delegated {
+                    Some((d, c)) => (d.as_str(), c),
+                    None => (host, ctx),
+                };
                 let conn = self
                     .shared
-                    .connection(&*self.runner.connector, host, ctx)
+                    .connection(&*self.runner.connector, target, cctx)
                     .await?;
                 let out = conn
                     .exec(&crate::connection::Cmd::new(crate::facts::script()))
@@ -898,8 +1065,13 @@ impl PlayRun<'_> {
                     )));
                 }
                 let facts = crate::facts::parse(&out.stdout_str())?;
-                self.shared.set_facts_map(host, facts);
-                Ok(Outcome::new(Status::Ok))
+                let owner = if task.delegate_facts { target } else { host };
+                self.shared.set_facts_map(owner, facts);
+                let mut o = Outcome::new(Status::Ok);
+                if delegated.is_some() {
+                    o.delegated_to = Some(target.to_string());
+                }
+                Ok(o)
             }
             TaskKind::Module { name, args } => {
                 let module = self
@@ -913,11 +1085,8 @@ impl PlayRun<'_> {
                 raw.retain(|_, v| v.as_str() != Some(OMIT));
                 let args = validate_args(module.doc(), &raw)?;
                 // delegate_to: connect to the delegated host with its own connection vars.
-                let (target, conn_ctx) = match &task.delegate_to {
-                    Some(d) => {
-                        let d = templar.render_str(d, ctx)?.to_string();
-                        (d.clone(), Some(self.shared.hostvars_context(&d)))
-                    }
+                let (target, conn_ctx) = match self.delegate(task, ctx)? {
+                    Some((d, c)) => (d, Some(c)),
                     None => (host.to_string(), None),
                 };
                 let cctx = conn_ctx.as_ref().unwrap_or(ctx);
@@ -960,9 +1129,15 @@ impl PlayRun<'_> {
                 let plan = module.plan(&tctx, &args).await?;
                 let facts = plan.facts.clone();
                 let mut o = self.apply(plan, &*conn, check).await?;
-                // Facts a module returns (getent, hostname) are set on the host, as in Ansible.
+                // Facts a module returns (getent, hostname, setup) are set on the host (on the
+                // delegated host with delegate_facts), as in Ansible.
                 if !facts.is_empty() && o.status != Status::Failed {
-                    self.shared.add_module_facts(host, facts);
+                    let owner = if task.delegate_facts {
+                        target.as_str()
+                    } else {
+                        host
+                    };
+                    self.shared.add_module_facts(owner, facts);
                 }
                 if task.delegate_to.is_some() {
                     o.delegated_to = Some(target);
@@ -1002,112 +1177,27 @@ impl PlayRun<'_> {
         )))
     }
 
+    /// The task's `delegate_to` host (rendered) and the context its connection variables come
+    /// from, if it has one.
+    fn delegate(&self, task: &Task, ctx: &Context) -> Result<Option<(String, Context)>> {
+        match &task.delegate_to {
+            Some(d) => {
+                let d = self.runner.templar.render_str(d, ctx)?.to_string();
+                let c = self.shared.hostvars_context(&d);
+                Ok(Some((d, c)))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Applies a plan's changes (unless in check mode) and builds the outcome.
     async fn apply(&self, plan: Plan, conn: &dyn Connection, check: bool) -> Result<Outcome> {
-        let mut o = Outcome::new(Status::Ok);
-        o.result = plan.result;
-        o.msg = plan.msg;
-        if !plan.facts.is_empty() {
-            o.result
-                .insert("ansible_facts".into(), vars_value(&plan.facts));
-        }
-        if let Some(f) = plan.failed {
-            o.status = Status::Failed;
-            o.msg = Some(f);
-            return Ok(o);
-        }
-        if let Some(s) = plan.skipped {
-            let mut sk = Outcome::skipped(&s, None);
-            sk.msg = Some(s);
-            sk.result.extend(o.result);
-            return Ok(sk);
-        }
-        o.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
-        o.diffs = plan.changes.iter().filter_map(|c| c.diff.clone()).collect();
-        if !plan.changes.is_empty() || plan.force_changed {
-            o.status = Status::Changed;
-        }
-        if check {
-            return Ok(o);
-        }
-        // With output_results, the task stays `changed` unless every Exec said otherwise.
-        let mut all_unchanged = plan.output_results
-            && plan
-                .changes
-                .iter()
-                .any(|c| matches!(c.action, Action::Exec { .. }));
-        for ch in plan.changes {
-            match ch.action {
-                Action::None => {}
-                Action::Put { src, dest, opts } => {
-                    all_unchanged = false;
-                    conn.put(&src, &dest, &opts).await?
-                }
-                Action::LocalWrite { path, data } => {
-                    all_unchanged = false;
-                    crate::modules::files::write_local_atomic(&path, &data)?
-                }
-                Action::Call(a) => {
-                    let v = a.apply().await?;
-                    o.result.extend(v);
-                }
-                Action::Exec {
-                    cmd,
-                    capture,
-                    fail_on_rc,
-                } => {
-                    let start = std::time::SystemTime::now();
-                    let t0 = Instant::now();
-                    let out = conn.exec(&cmd).await?;
-                    if plan.output_results {
-                        let (vals, changed) = crate::modules::output_results(&out.stdout_str());
-                        o.result.extend(vals);
-                        all_unchanged &= changed == Some(false);
-                    }
-                    if capture {
-                        let stdout = out.stdout_str();
-                        let stderr = out.stderr_str();
-                        let stdout = stdout.trim_end_matches(['\r', '\n']).to_string();
-                        let stderr = stderr.trim_end_matches(['\r', '\n']).to_string();
-                        let lines = |s: &str| -> Value {
-                            s.lines().map(Value::from).collect::<Vec<_>>().into()
-                        };
-                        o.result.insert("rc".into(), Value::from(out.rc));
-                        o.result.insert("stdout_lines".into(), lines(&stdout));
-                        o.result.insert("stderr_lines".into(), lines(&stderr));
-                        o.result.insert("stdout".into(), Value::from(stdout));
-                        o.result.insert("stderr".into(), Value::from(stderr));
-                        o.result
-                            .insert("start".into(), Value::from(fmt_time(start)));
-                        o.result.insert(
-                            "end".into(),
-                            Value::from(fmt_time(std::time::SystemTime::now())),
-                        );
-                        o.result
-                            .insert("delta".into(), Value::from(fmt_delta(t0.elapsed())));
-                    }
-                    if out.rc != 0 && (fail_on_rc || !capture) {
-                        o.status = Status::Failed;
-                        o.msg = Some(if capture {
-                            "non-zero return code".to_string()
-                        } else {
-                            format!(
-                                "{} failed (rc {}): {}",
-                                ch.summary,
-                                out.rc,
-                                out.stderr_str().trim()
-                            )
-                        });
-                        return Ok(o);
-                    }
-                }
-            }
-        }
-        if all_unchanged && !plan.force_changed && o.status == Status::Changed {
-            o.status = Status::Ok;
-            o.changes.clear();
-            o.diffs.clear();
-        }
+        let a = crate::modules::apply_plan(plan, conn, check).await?;
+        let mut o = Outcome::new(a.status);
+        o.result = a.result;
+        o.msg = a.msg;
+        o.changes = a.changes;
+        o.diffs = a.diffs;
         Ok(o)
     }
 
@@ -1309,55 +1399,4 @@ fn all_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
 fn any_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
     // failed_when with a list: all conditions must hold (Ansible ANDs lists).
     all_true(t, conds, ctx)
-}
-
-/// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), like Ansible's `start`/`end`.
-fn fmt_time(t: std::time::SystemTime) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:06}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_micros()
-    )
-}
-
-/// `H:MM:SS.ffffff`, like Ansible's `delta`.
-fn fmt_delta(d: Duration) -> String {
-    let s = d.as_secs();
-    format!(
-        "{}:{:02}:{:02}.{:06}",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60,
-        d.subsec_micros()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_formats() {
-        let t = std::time::UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
-        assert_eq!(fmt_time(t), "2023-11-14 22:13:20.123456");
-        assert_eq!(
-            fmt_delta(Duration::from_micros(3_723_000_001)),
-            "1:02:03.000001"
-        );
-    }
 }

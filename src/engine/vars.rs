@@ -47,7 +47,8 @@ type ConnCell = Arc<OnceCell<Arc<dyn Connection>>>;
 
 /// State shared by every task of a run.
 pub(crate) struct Shared {
-    pub inventory: Arc<Inventory>,
+    /// The inventory; `add_host` and `group_by` replace it during a run (copy on write).
+    inventory: RwLock<Arc<Inventory>>,
     pub templar: Templar,
     pub extra: Arc<Vars>,
     pub conns: tokio::sync::Mutex<HashMap<String, Arc<dyn Connection>>>,
@@ -55,19 +56,24 @@ pub(crate) struct Shared {
     hosts: RwLock<HashMap<String, HostData>>,
     inv_vars: RwLock<HashMap<String, Arc<Vars>>>,
     play: RwLock<PlayInfo>,
-    groups: Value,
+    groups: RwLock<Value>,
+}
+
+/// The `groups` magic variable of an inventory.
+fn groups_value(inventory: &Inventory) -> Value {
+    Value::from_iter(inventory.groups_map().into_iter().map(|(g, hs)| {
+        (
+            Value::from(g),
+            Value::from_iter(hs.into_iter().map(Value::from)),
+        )
+    }))
 }
 
 impl Shared {
     pub fn new(inventory: Arc<Inventory>, templar: Templar, extra: Arc<Vars>) -> Self {
-        let groups = Value::from_iter(inventory.groups_map().into_iter().map(|(g, hs)| {
-            (
-                Value::from(g),
-                Value::from_iter(hs.into_iter().map(Value::from)),
-            )
-        }));
+        let groups = RwLock::new(groups_value(&inventory));
         Shared {
-            inventory,
+            inventory: RwLock::new(inventory),
             templar,
             extra,
             conns: tokio::sync::Mutex::new(HashMap::new()),
@@ -94,6 +100,32 @@ impl Shared {
         self.play.write().unwrap_or_else(|e| e.into_inner()).batch = batch;
     }
 
+    /// The inventory as it is now.
+    pub fn inventory(&self) -> Arc<Inventory> {
+        self.inventory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Changes the inventory (`add_host`, `group_by`): `f` works on a copy that then replaces
+    /// it; `groups` and the cached inventory variables follow. Returns what `f` returns.
+    pub fn change_inventory<T>(
+        &self,
+        f: impl FnOnce(&mut Inventory) -> crate::Result<T>,
+    ) -> crate::Result<T> {
+        let mut g = self.inventory.write().unwrap_or_else(|e| e.into_inner());
+        let mut inv = (**g).clone();
+        let out = f(&mut inv)?;
+        *self.groups.write().unwrap_or_else(|e| e.into_inner()) = groups_value(&inv);
+        *g = Arc::new(inv);
+        self.inv_vars
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        Ok(out)
+    }
+
     pub fn inv_vars(&self, host: &str) -> Arc<Vars> {
         if let Some(v) = self
             .inv_vars
@@ -103,7 +135,7 @@ impl Shared {
         {
             return v.clone();
         }
-        let v = Arc::new(self.inventory.host_vars(host));
+        let v = Arc::new(self.inventory().host_vars(host));
         self.inv_vars
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -200,13 +232,19 @@ impl Shared {
         m.insert(
             "group_names".into(),
             Value::from_iter(
-                self.inventory
+                self.inventory()
                     .group_names(host)
                     .into_iter()
                     .map(Value::from),
             ),
         );
-        m.insert("groups".into(), self.groups.clone());
+        m.insert(
+            "groups".into(),
+            self.groups
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        );
         m.insert(
             "hostvars".into(),
             Value::from_object(HostVarsObject {
@@ -302,7 +340,7 @@ impl Shared {
         magic.insert(
             "group_names".into(),
             Value::from_iter(
-                self.inventory
+                self.inventory()
                     .group_names(host)
                     .into_iter()
                     .map(Value::from),
@@ -411,7 +449,7 @@ impl Object for HostVarsObject {
     }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let host = key.as_str()?;
-        let known = self.shared.inventory.hosts.contains_key(host) || host == "localhost";
+        let known = self.shared.inventory().hosts.contains_key(host) || host == "localhost";
         if !known {
             return None;
         }
@@ -420,7 +458,7 @@ impl Object for HostVarsObject {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         let hosts: Vec<Value> = self
             .shared
-            .inventory
+            .inventory()
             .hosts
             .keys()
             .map(|h| Value::from(h.as_str()))

@@ -348,6 +348,56 @@ impl Inventory {
         }
     }
 
+    // ----- changes during a run (add_host, group_by) -----
+
+    /// `add_host`: adds host `name` (or updates it) in each of `groups` (created as children of
+    /// `all` when new) and sets `vars` on it. True when anything changed.
+    pub fn add_runtime_host(&mut self, name: &str, groups: &[String], vars: &Vars) -> Result<bool> {
+        let mut changed = !self.hosts.contains_key(name);
+        let source = PathBuf::from("(add_host)");
+        let wanted: Vec<String> = if groups.is_empty() {
+            vec!["ungrouped".to_string()]
+        } else {
+            groups.to_vec()
+        };
+        for g in &wanted {
+            if !self.members.contains(&(g.clone(), name.to_string())) {
+                changed = true;
+            }
+            self.add_host(name, g, &source);
+        }
+        for (k, v) in vars {
+            let old = self.hosts.get(name).and_then(|h| h.vars.get(k));
+            if old != Some(v) {
+                changed = true;
+                self.set_host_var(name, k, v.clone());
+            }
+        }
+        self.reconcile()?;
+        Ok(changed)
+    }
+
+    /// `group_by`: puts `host` into group `group`, creating the group under `parents` (`all`
+    /// when empty). True when the host was not in it yet.
+    pub fn add_to_group(&mut self, host: &str, group: &str, parents: &[String]) -> Result<bool> {
+        let changed = !self
+            .members
+            .contains(&(group.to_string(), host.to_string()));
+        let source = self
+            .sources
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("(group_by)"));
+        self.add_host(host, group, &source);
+        for p in parents {
+            if p != "all" {
+                self.add_child(p, group).map_err(Error::inventory)?;
+            }
+        }
+        self.reconcile()?;
+        Ok(changed)
+    }
+
     /// Applies Ansible's inventory rules after loading (groups without a parent become children
     /// of `all`; hosts in no group go to `ungrouped`, hosts in another group leave it) and
     /// recomputes what selection and variables depend on. Call it again after changing

@@ -3,6 +3,7 @@
 //! them unless in check mode, so check mode, `--diff` and JSON output share one code path, and a
 //! module never prints or looks at `check_mode` to decide whether to act.
 
+mod apply;
 pub mod args;
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -11,6 +12,7 @@ pub mod docker;
 pub mod files;
 pub mod system;
 
+pub use apply::{Applied, apply_plan};
 pub use args::{Args, ModuleDoc, OptKind, OptSpec, validate_args};
 
 use crate::connection::{Become, Cmd, Connection, ExecOutput, PutOpts, Stdin};

@@ -386,10 +386,12 @@ impl Module for WaitFor {
             tokio::time::sleep(std::time::Duration::from_secs((delay + timeout) as u64)).await;
             return Ok(result.with("elapsed", started.elapsed().as_secs() as i64));
         };
+        // Whole seconds on the host: `-gt` so that the wait is never shorter than `timeout`
+        // (`-ge` could give up a fraction of a second after starting).
         let script = format!(
             "{TCP_FUNCS}start=$(date +%s); [ {delay} -gt 0 ] && sleep {delay}\n\
              while :; do\n  if {cond}; then echo prov-wait:ok; exit 0; fi\n\
-             \x20 now=$(date +%s); if [ $((now - start)) -ge {timeout} ]; then echo prov-wait:timeout; exit 0; fi\n\
+             \x20 now=$(date +%s); if [ $((now - start)) -gt {timeout} ]; then echo prov-wait:timeout; exit 0; fi\n\
              \x20 sleep {sleep}\ndone\n",
             cond = check.cond
         );
