@@ -1272,3 +1272,18 @@ fn more_ansible_filters() {
     let e = err(&ctx, "{{ 'x' | password_hash('md5') }}");
     assert!(e.msg.contains("not supported"), "{}", e.msg);
 }
+
+#[test]
+fn now_is_a_datetime() {
+    let ctx = ctx_yaml(BASE);
+    let y: i64 = r(&ctx, "{{ now(utc=True).year }}").parse().unwrap();
+    assert!(y >= 2024, "{y}");
+    let shown = r(&ctx, "{{ now() }}");
+    assert_eq!(shown.len(), "2026-01-01 00:00:00.000000".len(), "{shown}");
+    assert_eq!(
+        r(&ctx, "{{ now(utc=True, fmt='%Y') }}"),
+        r(&ctx, "{{ now(utc=True).strftime('%Y') }}")
+    );
+    assert!(r(&ctx, "{{ now().isoformat() }}").contains('T'));
+    assert!(r(&ctx, "{{ now().timestamp() > 1700000000 }}") == "True");
+}
