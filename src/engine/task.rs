@@ -887,7 +887,10 @@ impl PlayRun<'_> {
                     .connection(&*self.runner.connector, host, ctx)
                     .await?;
                 let out = conn
-                    .exec(&crate::connection::Cmd::new(crate::facts::script()))
+                    .exec(&crate::connection::Cmd {
+                        probe: true,
+                        ..crate::connection::Cmd::new(crate::facts::script())
+                    })
                     .await?;
                 if out.rc != 0 {
                     return Err(Error::failed(format!(
