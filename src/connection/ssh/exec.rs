@@ -508,9 +508,8 @@ impl Shell {
     /// Runs one command line; an error means the shell is unusable (drop it).
     pub(super) async fn run(&mut self, line: &str) -> Result<ExecOutput, String> {
         let t = &self.token;
-        let script = format!(
-            "{line} </dev/null; printf '\\n{t}:%d\\n' \"$?\"; printf '\\n{t}\\n' >&2\n"
-        );
+        let script =
+            format!("{line} </dev/null; printf '\\n{t}:%d\\n' \"$?\"; printf '\\n{t}\\n' >&2\n");
         self.tx
             .data_bytes(script.into_bytes())
             .await

@@ -237,7 +237,7 @@ printf 'umask='; umask
             "echo '@@stat'; stat -L -c 'st={STAT_FMT}|%n' -- $ME{args} 2>/dev/null\n"
         ));
     } else {
-        s.push_str("[ -n \"$ME\" ] && echo '@@stat' && stat -L -c 'st=" );
+        s.push_str("[ -n \"$ME\" ] && echo '@@stat' && stat -L -c 'st=");
         s.push_str(STAT_FMT);
         s.push_str("|%n' -- $ME 2>/dev/null\n");
     }
@@ -338,8 +338,16 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
             if want_me && name == "/proc/self" {
                 want_me = false;
                 uid = st.uid;
-                user = if st.owner == "UNKNOWN" { String::new() } else { st.owner };
-                group = if st.group == "UNKNOWN" { String::new() } else { st.group };
+                user = if st.owner == "UNKNOWN" {
+                    String::new()
+                } else {
+                    st.owner
+                };
+                group = if st.group == "UNKNOWN" {
+                    String::new()
+                } else {
+                    st.group
+                };
                 continue;
             }
             if let Some(i) = (0..files.len()).find(|&i| {
