@@ -828,11 +828,35 @@ pub enum Content {
 const DIFF_LIMIT: u64 = 1 << 20;
 
 impl Content {
-    /// A local file, checksummed by streaming it once.
+    /// A local file, checksummed by streaming it once. The checksum is remembered for the
+    /// run (keyed by path, device, inode, size and modification time), so copying one file to
+    /// many hosts reads it once.
     pub fn local_file(path: &std::path::Path) -> Result<Content> {
         use sha2::{Digest, Sha256};
+        use std::collections::HashMap;
         use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        use std::sync::{Mutex, OnceLock};
+        type Key = (std::path::PathBuf, u64, u64, u64, i64, i64);
+        static SUMS: OnceLock<Mutex<HashMap<Key, String>>> = OnceLock::new();
         let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let md = f.metadata().map_err(|e| Error::io(path, e))?;
+        let key: Key = (
+            path.to_path_buf(),
+            md.dev(),
+            md.ino(),
+            md.len(),
+            md.mtime(),
+            md.mtime_nsec(),
+        );
+        let sums = SUMS.get_or_init(Default::default);
+        if let Some(sum) = sums.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(Content::File {
+                path: path.to_path_buf(),
+                len: md.len(),
+                sha256: sum.clone(),
+            });
+        }
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         let mut len = 0u64;
@@ -844,10 +868,16 @@ impl Content {
             h.update(&buf[..n]);
             len += n as u64;
         }
+        let sum = hex(&h.finalize());
+        if len == md.len() {
+            sums.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, sum.clone());
+        }
         Ok(Content::File {
             path: path.to_path_buf(),
             len,
-            sha256: hex(&h.finalize()),
+            sha256: sum,
         })
     }
     /// Its SHA-256 (hex).
