@@ -494,6 +494,10 @@ def report(args, results, started, loads):
         L.append(f"| **prov / scp** (time) | {fmt_ratio2(ratios(res['prov'], res['scp']))} | | |")
     L.append("\n## Targets\n")
     L.extend(targets(results))
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+    if os.path.exists(notes):
+        L.append("")
+        L.append(open(notes).read().rstrip())
     return "\n".join(L) + "\n"
 
 
@@ -612,6 +616,10 @@ def main():
         with open(os.path.join(args.work, f"results-{s}.json"), "w") as f:
             json.dump({"started": set_start, "loads": [load_start, load_end], "results": mine}, f, indent=1)
     close_masters(args.work)
+    if not sets:
+        # Only saved results: the report is dated by the earliest measurement.
+        whens = [v["when"].split(" UTC")[0].replace("measured ", "") for v in results.values() if v.get("when")]
+        started = min(whens) if whens else started
     text = report(args, results, started, loads)
     with open(args.out, "w") as f:
         f.write(text)

@@ -15,6 +15,9 @@
 #   PROV_BENCH_HOSTS     number of loopback hosts (default 100)
 #   PROV_BENCH_NOTE      a sentence about the conditions, printed in the report
 #   PROV_BENCH_OUT       where to write the report
+#   PROV_BENCH_SETS      host sets to measure: lab (3 lab hosts), many (loopback); default both
+#   PROV_BENCH_REUSE=1   also report the saved results (target/bench/results-SET.json) of the
+#                        sets not measured this time (PROV_BENCH_SETS= only rewrites the report)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -48,16 +51,16 @@ if [ ! -x "$WORK/venv/bin/ansible-playbook" ]; then
     "$PY" -m venv "$WORK/venv"
     "$WORK/venv/bin/pip" install -q --disable-pip-version-check 'ansible-core>=2.19,<2.20'
 fi
-ANSIBLE_VERSION="$("$WORK/venv/bin/ansible-playbook" --version | head -1 | sed 's/.*\[core \(.*\)\]/ansible-core \1/')"
+ANSIBLE_VERSION="$("$WORK/venv/bin/ansible-playbook" --version)"
+ANSIBLE_VERSION="${ANSIBLE_VERSION%%$'\n'*}"                      # first line: ansible-playbook [core X]
+ANSIBLE_VERSION="ansible-core ${ANSIBLE_VERSION##*core }"; ANSIBLE_VERSION="${ANSIBLE_VERSION%]}"
 
 log "lab ($LAB_DIR)"
 bash "$LAB_DIR/up.sh" 3
 HOSTS="${PROV_BENCH_HOSTS:-100}"
 sets=lab
-if [ $SMOKE -eq 0 ]; then
-    bash "$LAB_DIR/many.sh" "$HOSTS"
-    sets=lab,many
-fi
+[ $SMOKE -eq 0 ] && sets="${PROV_BENCH_SETS-lab,many}"
+case ",$sets," in *,many,*) bash "$LAB_DIR/many.sh" "$HOSTS";; esac
 
 REPS="${PROV_BENCH_REPS:-5}"
 COPY_REPS=3
@@ -76,4 +79,5 @@ exec "$PY" "$ROOT/bench/bench.py" \
     --work "$WORK" --lab-state "$LAB_DIR/.state" --sets "$sets" \
     --reps "$REPS" --ansible-many-reps "${PROV_BENCH_ANSIBLE_MANY_REPS:-$REPS}" \
     --copy-reps "$COPY_REPS" --note "${PROV_BENCH_NOTE:-}" \
-    --out "$OUT" --json "$WORK/results.json" "${smoke_flag[@]}"
+    --out "$OUT" --json "$WORK/results.json" "${smoke_flag[@]}" \
+    ${PROV_BENCH_REUSE:+--reuse}

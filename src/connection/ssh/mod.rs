@@ -6,6 +6,13 @@
 //! a command fails; a connection lost *while* a command runs is reported as unreachable (the
 //! command may have had effects), and the next command reconnects.
 //!
+//! Probes (prov's own read-only checks, [`crate::connection::Cmd::probe`]) are the exception:
+//! they run one after another on a `/bin/sh` kept open on one channel (it holds one of the
+//! session slots), each in a subshell, which saves a session, a login shell and an `sh` per
+//! check on the host. A probe that finds the shell busy, or that cannot get one (a server
+//! that does not run `/bin/sh`, a single session slot), uses a session of its own; a probe
+//! whose shell broke is run again on a session of its own.
+//!
 //! Settings come, highest first, from the inventory's connection variables, the
 //! `ansible_ssh_common_args`/`ansible_ssh_extra_args` options, [`SshOptions`] (ansible.cfg and
 //! the command line), then the OpenSSH client configuration (`~/.ssh/config` and
