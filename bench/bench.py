@@ -613,6 +613,8 @@ def main():
         for v in mine.values():
             v["when"] = f"measured {set_start} UTC; load average {load_start} at the start, {load_end} at the end"
         results.update(mine)
+        if args.smoke:
+            continue  # a smoke run never replaces the saved results of a real one
         with open(os.path.join(args.work, f"results-{s}.json"), "w") as f:
             json.dump({"started": set_start, "loads": [load_start, load_end], "results": mine}, f, indent=1)
     close_masters(args.work)
