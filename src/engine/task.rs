@@ -1081,7 +1081,10 @@ impl PlayRun<'_> {
                     .connection(&*self.runner.connector, target, cctx)
                     .await?;
                 let out = conn
-                    .exec(&crate::connection::Cmd::new(crate::facts::script()))
+                    .exec(&crate::connection::Cmd {
+                        probe: true,
+                        ..crate::connection::Cmd::new(crate::facts::script())
+                    })
                     .await?;
                 if out.rc != 0 {
                     return Err(Error::failed(format!(
