@@ -603,3 +603,38 @@ fn throttle_limits_concurrency_and_timeout_fails_a_slow_task() {
     assert!(!p.exists("w1") && p.exists("w2") && p.exists("d1"));
     assert!(t0.elapsed().as_secs() < 5, "the slow task was stopped");
 }
+
+#[test]
+fn include_tasks_in_a_loop_runs_once_per_item_with_the_loop_var() {
+    let p = project(
+        "incloop",
+        r#"
+- hosts: web
+  gather_facts: no
+  tasks:
+    - include_tasks: inc.yml
+      loop: [a, b]
+      loop_control: { loop_var: letter }
+    - command: /bin/false
+      register: r
+      failed_when: false
+"#,
+    );
+    p.file(
+        "inc.yml",
+        "- shell: echo {{ inventory_hostname }}-{{ letter }} >> {dir}/log\n",
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success();
+    let mut lines: Vec<String> = p.read("log").lines().map(str::to_string).collect();
+    lines.sort();
+    assert_eq!(lines, ["w1-a", "w1-b", "w2-a", "w2-b"]);
+    // Shown like Ansible: one `included:` line per item; a plain msg only with -v.
+    assert!(
+        r.stdout.contains("included: ") && r.stdout.contains(" for w1, w2 => (item=a)")
+            || r.stdout.contains(" for w1 => (item=a)"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("non-zero return code"), "{}", r.stdout);
+}

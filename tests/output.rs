@@ -217,11 +217,13 @@ failed: [b -> lb1] (item=x) => {\"changed\": false, \"msg\": \"nope\"}\n"
 fn debug_output_like_ansible() {
     let mut msg = res("a", Status::Ok);
     msg.msg = Some("hello".into());
-    msg.result = from_json(&json!({"changed": false, "msg": "hello"}));
+    msg.result =
+        from_json(&json!({"changed": false, "msg": "hello", "_ansible_verbose_always": true}));
     // a structured msg keeps its structure
     let mut list = res("a", Status::Ok);
     list.msg = Some("[1, 2]".into());
-    list.result = from_json(&json!({"msg": [1, 2], "changed": false}));
+    list.result =
+        from_json(&json!({"msg": [1, 2], "changed": false, "_ansible_verbose_always": true}));
     // debug: var=x
     let mut var = res("a", Status::Ok);
     var.result =
@@ -229,17 +231,25 @@ fn debug_output_like_ansible() {
     let mut looped = res("a", Status::Ok);
     looped.item = Some("one".into());
     looped.msg = Some("one".into());
-    let (out, _) = human(plain(), &[ev(msg), ev(list), ev(var), ev(looped)]);
+    looped.result =
+        from_json(&json!({"msg": "one", "changed": false, "_ansible_verbose_always": true}));
+    // Not debug: a command's msg (e.g. under failed_when: false) is not shown without -v.
+    let mut cmd = res("a", Status::Changed);
+    cmd.msg = Some("non-zero return code".into());
+    cmd.result = from_json(&json!({"changed": true, "msg": "non-zero return code", "rc": 1}));
+    let (out, _) = human(plain(), &[ev(msg), ev(list), ev(var), ev(looped), ev(cmd)]);
     assert_eq!(
         out,
         "ok: [a] => {\n    \"msg\": \"hello\"\n}\n\
 ok: [a] => {\n    \"msg\": [\n        1,\n        2\n    ]\n}\n\
 ok: [a] => {\n    \"x\": {\n        \"k\": \"v\"\n    }\n}\n\
-ok: [a] => (item=one) => {\n    \"msg\": \"one\"\n}\n"
+ok: [a] => (item=one) => {\n    \"msg\": \"one\"\n}\n\
+changed: [a]\n"
     );
     // coloured: every line painted green separately, like Ansible's stringc
     let mut m = res("a", Status::Ok);
     m.msg = Some("hi".into());
+    m.result = from_json(&json!({"msg": "hi", "changed": false, "_ansible_verbose_always": true}));
     let (out, _) = human(
         HumanOptions {
             color: true,

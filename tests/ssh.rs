@@ -1294,3 +1294,93 @@ async fn encrypted_key_asks_for_passphrase_on_a_tty() {
         );
     }
 }
+
+/// Probes (prov's read-only inspections) run on a shell the connection keeps open: same
+/// stdout, stderr and status as a session of their own, nothing leaks from one probe to the
+/// next, stdin is empty, a probe running meanwhile uses a session of its own, and a probe
+/// whose shell died is run again on a new session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_run_on_a_kept_shell() {
+    if sshd::skip("probes_run_on_a_kept_shell") {
+        return;
+    }
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let l = log.clone();
+    env.trust(&srv);
+    let c = ssh::connect(
+        "t",
+        &vars(&srv, "root", Some(&srv.client_key)),
+        &SshOptions {
+            log: Some(Arc::new(move |m| l.lock().unwrap().push(m))),
+            ..env.opts(HostKeyChecking::Strict)
+        },
+    )
+    .await
+    .unwrap();
+    let probe = |script: &str| Cmd {
+        script: script.into(),
+        probe: true,
+        ..Default::default()
+    };
+    for script in [
+        "echo out; echo err >&2; exit 7",
+        "printf 'no newline'; printf 'e' >&2",
+        "cd /tmp && pwd; X=1; export X; cat; echo \"x=${X:-}\"",
+        "echo \"x=${X:-unset}\"; pwd",
+        "exit 0",
+        "set -e; false; echo not reached",
+        "head -c 300000 /dev/zero | tr '\\0' a; echo",
+    ] {
+        let p = c.exec(&probe(script)).await.unwrap();
+        let s = c.exec(&Cmd::new(script)).await.unwrap();
+        assert_eq!(
+            (p.rc, p.stdout_str(), p.stderr_str()),
+            (s.rc, s.stdout_str(), s.stderr_str()),
+            "{script}"
+        );
+    }
+    let opened = |log: &Arc<Mutex<Vec<String>>>| {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.starts_with("opened a probe shell"))
+            .count()
+    };
+    assert_eq!(opened(&log), 1, "{:?}", log.lock().unwrap());
+    // Several probes at once: one uses the shell, the others sessions of their own.
+    let c = Arc::new(c);
+    let futs = (0..5).map(|i| {
+        let c = c.clone();
+        async move {
+            c.exec(&probe(&format!("sleep 0.2; echo {i}")))
+                .await
+                .unwrap()
+        }
+    });
+    let outs = futures::future::join_all(futs).await;
+    for (i, o) in outs.iter().enumerate() {
+        assert_eq!(o.stdout_str(), format!("{i}\n"));
+    }
+    // The shell dies while running a probe (`$$` is the shell in a probe): the probe runs
+    // again on a session of its own.
+    let mark = env.dir.join("killed").display().to_string();
+    let o = c
+        .exec(&probe(&format!(
+            "if [ -e {mark} ]; then echo again; else touch {mark}; kill -9 $$; fi"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(o.stdout_str(), "again\n");
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("the probe shell") && m.contains("failed")),
+        "{:?}",
+        log.lock().unwrap()
+    );
+    let o = c.exec(&probe("echo fine")).await.unwrap();
+    assert_eq!(o.stdout_str(), "fine\n");
+}

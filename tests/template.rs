@@ -1198,3 +1198,92 @@ fn password_lookup_creates_once_and_reads_back() {
     assert!(e.msg.contains("length=zero"), "{}", e.msg);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn more_ansible_filters() {
+    check(&[
+        // Values from ansible-core's filters and Python's crypt/urllib/os.path.
+        (
+            "{{ 'secret' | password_hash('sha512', 'saltsalt') }}",
+            "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1",
+        ),
+        ("{{ 1024 | human_readable }}", "1.00 KB"),
+        ("{{ 500 | human_readable }}", "500.00 Bytes"),
+        ("{{ 1048576 | human_readable(unit='K') }}", "1024.00 KB"),
+        ("{{ 2048 | human_readable(isbits=True) }}", "2.00 Kb"),
+        ("{{ '10 MB' | human_to_bytes }}", "10485760"),
+        ("{{ '1.5K' | human_to_bytes }}", "1536"),
+        ("{{ '2' | human_to_bytes(default_unit='K') }}", "2048"),
+        ("{{ '1 Mb' | human_to_bytes(isbits=True) }}", "1048576"),
+        ("{{ 'a%20b+c%2F' | urldecode }}", "a b c/"),
+        (
+            "{{ 'https://u:pw@Example.com:8443/a/b?x=1#f' | urlsplit('hostname') }}",
+            "example.com",
+        ),
+        (
+            "{{ 'https://u:pw@Example.com:8443/a/b?x=1#f' | urlsplit('port') }}",
+            "8443",
+        ),
+        (
+            "{{ ('https://h/p?q=1' | urlsplit)['path'] }} {{ ('https://h/p?q=1' | urlsplit).query }}",
+            "/p q=1",
+        ),
+        (
+            "{{ '/etc/ssh/sshd_config' | relpath('/etc') }}",
+            "ssh/sshd_config",
+        ),
+        ("{{ '/a/b' | relpath('/a/c/d') }}", "../../b"),
+        ("{{ '%Y-%m-%d' | strftime(0, utc=True) }}", "1970-01-01"),
+        (
+            "{{ '%H:%M:%S %j' | strftime(3661, utc=True) }}",
+            "01:01:01 001",
+        ),
+        (
+            "{{ [1, 2, 3] | permutations(2) | list }}",
+            "[[1, 2], [1, 3], [2, 1], [2, 3], [3, 1], [3, 2]]",
+        ),
+        (
+            "{{ [1, 2, 3] | combinations(2) | list }}",
+            "[[1, 2], [1, 3], [2, 3]]",
+        ),
+        ("{{ 10 | random(start=5, step=5) }}", "5"),
+        (
+            "{{ '$PROV_NO_SUCH_VAR_X/x' | expandvars }}",
+            "$PROV_NO_SUCH_VAR_X/x",
+        ),
+    ]);
+    let ctx = ctx_yaml(BASE);
+    // Seeded: the same value on every run (a host's cron minute), within the range.
+    let a = r(&ctx, "{{ 60 | random(seed='host1') }}");
+    assert_eq!(a, r(&ctx, "{{ 60 | random(seed='host1') }}"));
+    assert!(a.parse::<i64>().unwrap() < 60);
+    let s = r(&ctx, "{{ [1, 2, 3, 4, 5] | shuffle(seed='x') }}");
+    assert_eq!(s, r(&ctx, "{{ [1, 2, 3, 4, 5] | shuffle(seed='x') }}"));
+    let mut got: Vec<char> = s.chars().filter(char::is_ascii_digit).collect();
+    got.sort();
+    assert_eq!(got, ['1', '2', '3', '4', '5']);
+    assert!(["a", "b"].contains(&r(&ctx, "{{ ['a', 'b'] | random }}").as_str()));
+    // Random salts: a different hash each time, both valid crypt strings.
+    let h1 = r(&ctx, "{{ 'pw' | password_hash }}");
+    assert!(h1.starts_with("$6$") && h1.len() == 3 + 16 + 1 + 86, "{h1}");
+    assert_ne!(h1, r(&ctx, "{{ 'pw' | password_hash }}"));
+    let e = err(&ctx, "{{ '1 Mb' | human_to_bytes }}");
+    assert!(e.msg.contains("isbits"), "{}", e.msg);
+    let e = err(&ctx, "{{ 'x' | password_hash('md5') }}");
+    assert!(e.msg.contains("not supported"), "{}", e.msg);
+}
+
+#[test]
+fn now_is_a_datetime() {
+    let ctx = ctx_yaml(BASE);
+    let y: i64 = r(&ctx, "{{ now(utc=True).year }}").parse().unwrap();
+    assert!(y >= 2024, "{y}");
+    let shown = r(&ctx, "{{ now() }}");
+    assert_eq!(shown.len(), "2026-01-01 00:00:00.000000".len(), "{shown}");
+    assert_eq!(
+        r(&ctx, "{{ now(utc=True, fmt='%Y') }}"),
+        r(&ctx, "{{ now(utc=True).strftime('%Y') }}")
+    );
+    assert!(r(&ctx, "{{ now().isoformat() }}").contains('T'));
+    assert!(r(&ctx, "{{ now().timestamp() > 1700000000 }}") == "True");
+}

@@ -25,6 +25,9 @@ struct Outcome {
     ignored: bool,
     /// For include_tasks / include_role: what to include.
     include: Option<Include>,
+    /// What to include after the task, in order, with the loop variables of the item that
+    /// included it (empty without a loop).
+    includes: Vec<(Include, Vars)>,
     /// `meta: end_host` etc. decided per host.
     delegated_to: Option<String>,
 }
@@ -50,6 +53,7 @@ impl Outcome {
             diffs: vec![],
             ignored: false,
             include: None,
+            includes: Vec::new(),
             delegated_to: None,
         }
     }
@@ -325,18 +329,19 @@ impl PlayRun<'_> {
                 self.shared.set_vars(h, copy.clone());
             }
         }
-        // Dynamic includes: group hosts by what they include, then run each group.
-        let mut groups: Vec<(Include, Vec<String>)> = Vec::new();
+        // Dynamic includes: group hosts by what they include (the same file with the same loop
+        // variables), then run each group, in the order of the loop items (Ansible's rule).
+        let mut groups: Vec<(Include, Vars, Vec<String>)> = Vec::new();
         for (h, o) in &outcomes {
-            if let Some(inc) = &o.include {
-                match groups.iter_mut().find(|(i, _)| i == inc) {
-                    Some((_, hs)) => hs.push(h.clone()),
-                    None => groups.push((inc.clone(), vec![h.clone()])),
+            for (inc, vars) in &o.includes {
+                match groups.iter_mut().find(|(i, v, _)| i == inc && v == vars) {
+                    Some((_, _, hs)) => hs.push(h.clone()),
+                    None => groups.push((inc.clone(), vars.clone(), vec![h.clone()])),
                 }
             }
         }
-        for (inc, hs) in groups {
-            let tasks = match self.load_include(task, &inc) {
+        for (inc, vars, hs) in groups {
+            let tasks = match self.load_include(task, &inc, &vars) {
                 Ok(t) => t,
                 Err(e) => {
                     for h in &hs {
@@ -447,14 +452,21 @@ impl PlayRun<'_> {
         Ok(o)
     }
 
-    fn load_include(&self, task: &Task, inc: &Include) -> Result<Vec<Task>> {
+    fn load_include(&self, task: &Task, inc: &Include, loop_vars: &Vars) -> Result<Vec<Task>> {
         let loader = crate::playbook::Loader {
             registry: &self.runner.registry,
             roles_path: self.runner.opts.roles_path.clone(),
         };
+        let vars = if loop_vars.is_empty() {
+            task.vars.clone()
+        } else {
+            let mut v = (*task.vars).clone();
+            v.extend(loop_vars.iter().map(|(k, x)| (k.clone(), x.clone())));
+            Arc::new(v)
+        };
         let mut inh = Inherit {
             tags: task.tags.clone(),
-            vars: task.vars.clone(),
+            vars,
             environment: task.environment.clone(),
             module_defaults: task.module_defaults.clone(),
             become_: task.become_.clone(),
@@ -602,8 +614,11 @@ impl PlayRun<'_> {
         let mut o = match &task.loop_ {
             None => {
                 let o = self.run_item(task, host, &ctx).await;
-                let o = self.finish(task, host, &ctx, o);
+                let mut o = self.finish(task, host, &ctx, o);
                 self.record(host, task, display, &o);
+                if let Some(inc) = o.include.take() {
+                    o.includes.push((inc, Vars::new()));
+                }
                 o
             }
             Some((kind, raw)) => self.run_loop(task, host, &ctx, kind, raw, display).await,
@@ -639,6 +654,7 @@ impl PlayRun<'_> {
         let mut all_skipped = !items.is_empty();
         let mut agg_diffs = Vec::new();
         let mut agg_changes = Vec::new();
+        let mut includes = Vec::new();
         let n = items.len();
         for (i, item) in items.iter().enumerate() {
             if i > 0
@@ -678,7 +694,7 @@ impl PlayRun<'_> {
                     ),
                 ]),
             );
-            let ictx = ctx.push(Arc::new(lv));
+            let ictx = ctx.push(Arc::new(lv.clone()));
             let label = match &lc.label {
                 Some(l) => self
                     .runner
@@ -690,6 +706,10 @@ impl PlayRun<'_> {
             };
             let o = self.run_item(task, host, &ictx).await;
             let mut o = self.finish(task, host, &ictx, o);
+            // include_tasks/include_role in a loop: the item's include runs with its loop vars.
+            if let Some(inc) = o.include.take() {
+                includes.push((inc, lv));
+            }
             o.result.insert(loop_var.clone(), item.clone());
             o.result
                 .insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
@@ -726,6 +746,7 @@ impl PlayRun<'_> {
         );
         agg.diffs = agg_diffs;
         agg.changes = agg_changes;
+        agg.includes = includes;
         agg.ignored = any_failed && self.ignore_errors(task, ctx);
         if status == Status::Skipped {
             agg.result
@@ -1007,6 +1028,11 @@ impl PlayRun<'_> {
                 }
                 let mut o = Outcome::new(Status::Ok);
                 o.msg = Some(format!("included: {}", path.display()));
+                // The human sink shows it as Ansible does: `included: <file> for <host>`.
+                o.result.insert(
+                    "_ansible_included_file".into(),
+                    Value::from(path.display().to_string()),
+                );
                 o.include = Some(Include::Tasks(path));
                 Ok(o)
             }
@@ -1055,7 +1081,10 @@ impl PlayRun<'_> {
                     .connection(&*self.runner.connector, target, cctx)
                     .await?;
                 let out = conn
-                    .exec(&crate::connection::Cmd::new(crate::facts::script()))
+                    .exec(&crate::connection::Cmd {
+                        probe: true,
+                        ..crate::connection::Cmd::new(crate::facts::script())
+                    })
                     .await?;
                 if out.rc != 0 {
                     return Err(Error::failed(format!(

@@ -229,7 +229,11 @@ pub struct TaskCtx<'a> {
 impl TaskCtx<'_> {
     /// Runs a read-only inspection script with the task's become and environment.
     pub async fn run(&self, script: impl Into<String>) -> Result<ExecOutput> {
-        self.conn.exec(&self.cmd(script)).await
+        let cmd = Cmd {
+            probe: true,
+            ..self.cmd(script)
+        };
+        self.conn.exec(&cmd).await
     }
     /// Builds a [`Cmd`] with the task's become and environment.
     pub fn cmd(&self, script: impl Into<String>) -> Cmd {

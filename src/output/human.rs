@@ -188,6 +188,18 @@ impl HumanSink {
                 } else {
                     ("ok", GREEN)
                 };
+                let included = result_object(hr)
+                    .get("_ansible_included_file")
+                    .and_then(|f| f.as_str().map(str::to_string));
+                if let Some(f) = included {
+                    let mut line = format!("included: {f} for {label}");
+                    if let Some(i) = item {
+                        line.push_str(&format!(" => (item={i})"));
+                    }
+                    s.push_str(&self.paint(&line, CYAN));
+                    s.push('\n');
+                    return s;
+                }
                 let mut line = format!("{word}: [{label}]");
                 if let Some(i) = item {
                     line.push_str(&format!(" => (item={i})"));
@@ -450,12 +462,13 @@ fn wrap(text: &str, width: usize) -> String {
 }
 
 /// Debug-like results are always shown, indented (Ansible's `_ansible_verbose_always`).
+/// (A plain `msg`, such as a command's "non-zero return code" under `failed_when: false`, is
+/// shown only with -v, as in Ansible.)
 fn verbose_always(hr: &HostResult) -> bool {
-    hr.msg.is_some()
-        || matches!(
-            result_object(hr).get("_ansible_verbose_always"),
-            Some(Json::Bool(true))
-        )
+    matches!(
+        result_object(hr).get("_ansible_verbose_always"),
+        Some(Json::Bool(true))
+    )
 }
 
 /// Keys removed from every displayed result (`_ansible_*` too).

@@ -1970,6 +1970,7 @@ fn abs_filter(v: Value) -> R {
 
 /// Registers every filter.
 pub(crate) fn register(env: &mut Environment<'static>) {
+    super::filters_extra::register(env);
     env.add_filter("to_json", to_json);
     env.add_filter("to_nice_json", to_nice_json);
     env.add_filter("from_json", from_json);

@@ -27,6 +27,7 @@
 mod chains;
 mod context;
 pub mod filters;
+mod filters_extra;
 pub mod lookups;
 pub mod tests;
 mod vault;

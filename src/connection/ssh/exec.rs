@@ -449,10 +449,134 @@ async fn drain(rx: &mut russh::ChannelReadHalf, limit: Duration) -> bool {
     .is_ok()
 }
 
+/// A `/bin/sh` kept running on one session channel of a connection, that runs prov's own
+/// read-only probes ([`crate::connection::Cmd::probe`]) one after another: each costs one
+/// round trip and one `sh` process on the host, with no new session and no login shell.
+///
+/// Each probe is written to the shell's stdin as one line, run with stdin from `/dev/null`,
+/// and followed by a marker (a random token) on stdout with its exit status and on stderr, so
+/// the controller knows where its output ends. Dropping a `Shell` closes its channel.
+pub(super) struct Shell {
+    rx: russh::ChannelReadHalf,
+    tx: Arc<russh::ChannelWriteHalf<client::Msg>>,
+    token: String,
+    /// The session slot the shell occupies for its lifetime.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        let tx = self.tx.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = tx.eof().await;
+                let _ = tx.close().await;
+            });
+        }
+    }
+}
+
+impl Shell {
+    /// Opens a channel running `/bin/sh` and waits (at most `limit`) until it answers, so a
+    /// server that runs something else (a forced command, a restricted shell) is detected.
+    pub(super) async fn open(
+        h: &Handle<Client>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        token: String,
+        limit: Duration,
+    ) -> Result<Shell, String> {
+        let channel = h.channel_open_session().await.map_err(|e| e.to_string())?;
+        let (rx, tx) = channel.split();
+        let mut sh = Shell {
+            rx,
+            tx: Arc::new(tx),
+            token,
+            _permit: permit,
+        };
+        sh.tx
+            .exec(true, b"exec /bin/sh".to_vec())
+            .await
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(limit, sh.run("true")).await {
+            Ok(Ok(out)) if out.rc == 0 => Ok(sh),
+            Ok(Ok(out)) => Err(format!("the shell answered with status {}", out.rc)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("the shell did not answer".into()),
+        }
+    }
+
+    /// Runs one command line; an error means the shell is unusable (drop it).
+    pub(super) async fn run(&mut self, line: &str) -> Result<ExecOutput, String> {
+        let t = &self.token;
+        let script =
+            format!("{line} </dev/null; printf '\\n{t}:%d\\n' \"$?\"; printf '\\n{t}\\n' >&2\n");
+        self.tx
+            .data_bytes(script.into_bytes())
+            .await
+            .map_err(|e| format!("cannot send the command: {e}"))?;
+        let out_mark = format!("\n{t}:");
+        let err_mark = format!("\n{t}\n");
+        let mut out = ExecOutput::default();
+        let mut rc: Option<i32> = None;
+        let mut err_done = false;
+        while rc.is_none() || !err_done {
+            match self.rx.wait().await {
+                Some(ChannelMsg::Data { data }) => {
+                    out.stdout.extend_from_slice(&data);
+                    if rc.is_none() && out.stdout.ends_with(b"\n") {
+                        rc = take_status(&mut out.stdout, out_mark.as_bytes());
+                    }
+                }
+                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                    out.stderr.extend_from_slice(&data);
+                    if !err_done && out.stderr.ends_with(err_mark.as_bytes()) {
+                        let n = out.stderr.len() - err_mark.len();
+                        out.stderr.truncate(n);
+                        err_done = true;
+                    }
+                }
+                Some(ChannelMsg::Eof | ChannelMsg::Close) | None => {
+                    return Err("the shell ended".into());
+                }
+                Some(ChannelMsg::ExitStatus { exit_status }) => {
+                    return Err(format!("the shell exited with status {exit_status}"));
+                }
+                Some(_) => {}
+            }
+        }
+        out.rc = rc.unwrap_or(-1);
+        Ok(out)
+    }
+}
+
+/// When `buf` ends with `<mark><digits>\n`, removes that and returns the number.
+fn take_status(buf: &mut Vec<u8>, mark: &[u8]) -> Option<i32> {
+    let body = &buf[..buf.len() - 1];
+    let pos = body.windows(mark.len()).rposition(|w| w == mark)?;
+    let digits = std::str::from_utf8(&body[pos + mark.len()..]).ok()?;
+    let rc = digits.parse::<i32>().ok()?;
+    buf.truncate(pos);
+    Some(rc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::connection::{Become, BecomeMethod, Cmd, wrap};
+
+    #[test]
+    fn shell_status_marker() {
+        let mut b = b"out\nno newline\nTOK:3\n".to_vec();
+        assert_eq!(take_status(&mut b, b"\nTOK:"), Some(3));
+        assert_eq!(b, b"out\nno newline");
+        let mut b = b"\nTOK:0\n".to_vec();
+        assert_eq!(take_status(&mut b, b"\nTOK:"), Some(0));
+        assert!(b.is_empty());
+        let mut b = b"partial\nTOK:1".to_vec();
+        b.push(b'x');
+        b.push(b'\n');
+        assert_eq!(take_status(&mut b, b"\nTOK:"), None);
+    }
 
     #[test]
     fn sudo_line_gets_a_marker() {

@@ -6,6 +6,13 @@
 //! a command fails; a connection lost *while* a command runs is reported as unreachable (the
 //! command may have had effects), and the next command reconnects.
 //!
+//! Probes (prov's own read-only checks, [`crate::connection::Cmd::probe`]) are the exception:
+//! they run one after another on a `/bin/sh` kept open on one channel (it holds one of the
+//! session slots), each in a subshell, which saves a session, a login shell and an `sh` per
+//! check on the host. A probe that finds the shell busy, or that cannot get one (a server
+//! that does not run `/bin/sh`, a single session slot), uses a session of its own; a probe
+//! whose shell broke is run again on a session of its own.
+//!
 //! Settings come, highest first, from the inventory's connection variables, the
 //! `ansible_ssh_common_args`/`ansible_ssh_extra_args` options, [`SshOptions`] (ansible.cfg and
 //! the command line), then the OpenSSH client configuration (`~/.ssh/config` and
@@ -37,11 +44,11 @@ pub mod known_hosts;
 
 pub use known_hosts::HostKeyChecking;
 
-use crate::connection::{Connection, ExecOutput, Secret, Stdin};
+use crate::connection::{Cmd, Connection, ExecOutput, Secret, Stdin, inner_script, quote, wrap};
 use crate::error::{Error, Result};
 use crate::value::Vars;
 use async_trait::async_trait;
-use exec::{RunError, run, sudo_plan};
+use exec::{RunError, Shell, run, sudo_plan};
 use russh::Disconnect;
 use russh::client::{self, Handle};
 use russh::keys::{Algorithm, PublicKeyOrCertificate};
@@ -179,6 +186,8 @@ pub struct SshConnection {
     log: Logger,
     live: Mutex<Option<Arc<Live>>>,
     sem: Arc<Semaphore>,
+    /// The session limit `sem` was made with (a probe shell needs at least 2).
+    max_sessions: usize,
     become_timeout: Duration,
 }
 
@@ -197,6 +206,20 @@ struct Live {
     _hops: Vec<Handle<Client>>,
     /// The ProxyCommand process carrying the connection, if any (killed on drop).
     _proxy: Option<tokio::process::Child>,
+    /// The shell that runs probes on this connection (see [`exec::Shell`]).
+    shell: std::sync::Mutex<ShellSlot>,
+}
+
+/// The state of a connection's probe shell.
+enum ShellSlot {
+    /// Not opened yet.
+    Unopened,
+    /// Open and free.
+    Idle(Box<Shell>),
+    /// Running a probe (other probes meanwhile use new sessions).
+    Busy,
+    /// Could not be opened or broke: probes use new sessions on this connection.
+    Broken,
 }
 
 /// The russh event handler: verifies the server's host key.
@@ -717,6 +740,7 @@ pub async fn connect(
         log,
         live: Mutex::new(None),
         sem: Arc::new(Semaphore::new(opts.max_sessions.max(1))),
+        max_sessions: opts.max_sessions.max(1),
         become_timeout: opts.become_timeout.unwrap_or(Duration::from_secs(60)),
     };
     let live = open(&conn.plan, &conn.log)
@@ -886,6 +910,7 @@ async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
         handle,
         _hops: hops,
         _proxy: proxy,
+        shell: std::sync::Mutex::new(ShellSlot::Unopened),
     })
 }
 
@@ -1060,6 +1085,95 @@ impl Connection for SshConnection {
                     .on_host(&self.inventory_host));
                 }
                 Err(RunError::Fatal(e)) => return Err(e.on_host(&self.inventory_host)),
+            }
+        }
+    }
+
+    async fn exec_probe(&self, cmd: &Cmd) -> Result<ExecOutput> {
+        let line = wrap(cmd).line;
+        let line = line.as_str();
+        if self.max_sessions < 2 {
+            return self.exec_raw(line, None, &Stdin::Empty).await;
+        }
+        let live = self.session().await?;
+        let taken = {
+            let mut slot = live.shell.lock().unwrap_or_else(|p| p.into_inner());
+            match std::mem::replace(&mut *slot, ShellSlot::Busy) {
+                ShellSlot::Idle(sh) => Some(Some(sh)),
+                ShellSlot::Unopened => Some(None),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        };
+        let Some(taken) = taken else {
+            return self.exec_raw(line, None, &Stdin::Empty).await;
+        };
+        // Leaves the slot broken unless told otherwise (also when this future is dropped
+        // midway: the shell's state is then unknown, and dropping it closes its channel).
+        struct Restore<'a>(&'a Live, Option<ShellSlot>);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                let mut slot = self.0.shell.lock().unwrap_or_else(|p| p.into_inner());
+                *slot = self.1.take().unwrap_or(ShellSlot::Broken);
+            }
+        }
+        let mut restore = Restore(&live, None);
+        let mut shell = match taken {
+            Some(sh) => sh,
+            None => {
+                let Ok(permit) = self.sem.clone().try_acquire_owned() else {
+                    // Every session slot is in use: do not hold one for a shell now.
+                    restore.1 = Some(ShellSlot::Unopened);
+                    drop(restore);
+                    return self.exec_raw(line, None, &Stdin::Empty).await;
+                };
+                let token = format!("prov-{}", crate::connection::random_token());
+                match Shell::open(&live.handle, permit, token, self.plan.timeout).await {
+                    Ok(sh) => {
+                        (self.log)(format!(
+                            "opened a probe shell on {}",
+                            self.plan.target.label()
+                        ));
+                        Box::new(sh)
+                    }
+                    Err(m) => {
+                        (self.log)(format!(
+                            "no probe shell on {} ({m}); probes use new sessions",
+                            self.plan.target.label()
+                        ));
+                        drop(restore);
+                        return self.exec_raw(line, None, &Stdin::Empty).await;
+                    }
+                }
+            }
+        };
+        (self.log)(format!(
+            "probe on {} (shell): {line}",
+            self.plan.target.label()
+        ));
+        // Without become, the probe runs in a subshell of the shell (no new `sh` process).
+        let command = match &cmd.become_ {
+            None => format!("( eval {} )", quote(&inner_script(cmd))),
+            Some(_) => line.to_string(),
+        };
+        match shell.run(&command).await {
+            Ok(out) => {
+                restore.1 = Some(ShellSlot::Idle(shell));
+                drop(restore);
+                Ok(out)
+            }
+            Err(m) => {
+                // A probe is read-only: run it again on a session of its own (which reconnects
+                // if the connection is gone).
+                (self.log)(format!(
+                    "the probe shell on {} failed ({m}); using a new session",
+                    self.plan.target.label()
+                ));
+                drop(shell);
+                drop(restore);
+                self.exec_raw(line, None, &Stdin::Empty).await
             }
         }
     }

@@ -67,6 +67,7 @@ impl Module for Assert {
         let mut p = Plan::ok().with("msg", msg.clone());
         if !args.bool("quiet") {
             p.msg = Some(display(&msg));
+            p = p.with("_ansible_verbose_always", true);
         }
         Ok(p)
     }

@@ -79,7 +79,9 @@ impl Module for Debug {
             .get("msg")
             .cloned()
             .unwrap_or_else(|| Value::from("Hello world!"));
-        let mut p = Plan::ok().with("msg", msg.clone());
+        let mut p = Plan::ok()
+            .with("msg", msg.clone())
+            .with("_ansible_verbose_always", true);
         p.msg = Some(display(&msg));
         Ok(p)
     }

@@ -178,6 +178,11 @@ pub fn checksum_cmd(algo: &str) -> Result<String> {
 
 const STAT_FMT: &str = "%a|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%d|%h|%F";
 
+/// The inspection script. It is built to start few processes on the host (each costs about a
+/// millisecond there, and a task's checks run on every host): one `stat` for every path that
+/// is not a link (plus `/proc/self`, whose owner is the user commands run as), a checksum
+/// program only for files whose checksum is wanted and whose content is not read anyway, and
+/// `cat` for the content. Links get a `stat` and `readlink` of their own.
 fn inspect_script(paths: &[&str], checksum: Option<&str>, content: bool) -> Result<String> {
     let mut s = String::new();
     match checksum {
@@ -187,41 +192,78 @@ fn inspect_script(paths: &[&str], checksum: Option<&str>, content: bool) -> Resu
         }
         None => s.push_str("CK=\n"),
     }
+    // One stat for all paths needs one path per output line.
+    let batch = !paths.iter().any(|p| p.contains('\n'));
+    s.push_str(if batch { "B=1\n" } else { "B=\n" });
     s.push_str(&format!(
         r#"s() {{
 p=$1
 if [ -L "$p" ]; then t=link; elif [ -d "$p" ]; then t=directory; elif [ -f "$p" ]; then t=file; elif [ -e "$p" ]; then t=other; else echo exists=0; return 0; fi
 echo exists=1; echo "type=$t"
-stat -c 'st={STAT_FMT}' -- "$p" || return 0
 if [ "$t" = link ]; then
+  stat -c 'st={STAT_FMT}' -- "$p" || return 0
   printf 'target=%s\n' "$(readlink -- "$p")"
   if [ -e "$p" ]; then
     if [ -d "$p" ]; then echo ttype=directory; elif [ -f "$p" ]; then echo ttype=file; else echo ttype=other; fi
     stat -L -c 'tst={STAT_FMT}' -- "$p"
     printf 'real=%s\n' "$(readlink -f -- "$p")"
   fi
+elif [ -z "$B" ]; then
+  stat -c 'st={STAT_FMT}' -- "$p" || return 0
 fi
 if [ -r "$p" ]; then echo r=1; fi
 if [ -w "$p" ]; then echo w=1; fi
 if [ -x "$p" ]; then echo x=1; fi
-if [ -n "$CK" ] && [ -f "$p" ] && [ -r "$p" ]; then printf 'ck=%s\n' "$($CK < "$p" | cut -d' ' -f1)"; fi
+if [ -n "$CK" ] && [ "$2" != n ] && [ -f "$p" ] && [ -r "$p" ]; then printf 'ck='; $CK < "$p"; fi
 }}
-echo "uid=$(id -u)"
-echo "umask=$(umask)"
-echo "user=$(id -un)"
-echo "ugroup=$(id -gn)"
+printf 'umask='; umask
 "#
     ));
+    // The first path's checksum is computed on the controller when its content is read.
+    let ck_first = !(content && checksum.is_some_and(|a| checksum_hex(a, b"").is_some()));
+    let mut args = String::new();
     for (i, p) in paths.iter().enumerate() {
-        s.push_str(&format!("echo '@@{i}'; s {}\n", quote(p)));
+        let skip = if i == 0 && !ck_first { " n" } else { "" };
+        s.push_str(&format!("echo '@@{i}'; s {}{skip}\n", quote(p)));
+        args.push(' ');
+        args.push_str(&quote(p));
+    }
+    s.push_str(
+        "if [ -r /proc/self/stat ]; then ME=/proc/self; echo me=1; else ME=; \
+         echo \"uid=$(id -u)\"; echo \"user=$(id -un)\"; echo \"ugroup=$(id -gn)\"; fi\n",
+    );
+    if batch {
+        s.push_str(&format!(
+            "echo '@@stat'; stat -L -c 'st={STAT_FMT}|%n' -- $ME{args} 2>/dev/null\n"
+        ));
+    } else {
+        s.push_str("[ -n \"$ME\" ] && echo '@@stat' && stat -L -c 'st=");
+        s.push_str(STAT_FMT);
+        s.push_str("|%n' -- $ME 2>/dev/null\n");
     }
     if content && let Some(p) = paths.first() {
         s.push_str(&format!(
             "if [ -f {p} ] && [ -r {p} ]; then echo '@@content'; cat -- {p}; fi\n",
             p = quote(p)
         ));
+    } else {
+        s.push_str("exit 0\n");
     }
     Ok(s)
+}
+
+/// The hex digest of `data` for the checksum algorithms prov computes itself.
+pub fn checksum_hex(algo: &str, data: &[u8]) -> Option<String> {
+    use md5::Md5;
+    Some(match algo {
+        "md5" => hex::encode(Md5::digest(data)),
+        "sha1" => sha1_hex(data),
+        "sha224" => hex::encode(sha2::Sha224::digest(data)),
+        "sha256" => sha256_hex(data),
+        "sha384" => hex::encode(sha2::Sha384::digest(data)),
+        "sha512" => hex::encode(sha2::Sha512::digest(data)),
+        _ => return None,
+    })
 }
 
 fn parse_stat(v: &str) -> Result<StatData> {
@@ -248,6 +290,13 @@ fn parse_stat(v: &str) -> Result<StatData> {
     })
 }
 
+/// Splits `FIELDS|path` after the 13 stat fields.
+fn split_stat_line(v: &str) -> Option<(&str, &str)> {
+    let mut bars = v.match_indices('|').map(|(i, _)| i);
+    let cut = bars.nth(12)?;
+    Some((&v[..cut], &v[cut + 1..]))
+}
+
 fn kind_of(t: &str) -> Kind {
     match t {
         "file" => Kind::File,
@@ -268,7 +317,53 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
     let mut umask = 0o022;
     let (mut user, mut group) = (String::new(), String::new());
     let mut files: Vec<FileInfo> = Vec::new();
+    // After `@@stat`: one `st=FIELDS|path` line per path that exists (`/proc/self` first
+    // when `me=1`: the user commands run as).
+    let mut in_stat = false;
+    let mut want_me = false;
+    let mut stat_done = vec![false; paths.len()];
     for line in head.lines() {
+        if line == "@@stat" {
+            in_stat = true;
+            continue;
+        }
+        if in_stat {
+            let Some(v) = line.strip_prefix("st=") else {
+                continue;
+            };
+            let Some((fields, name)) = split_stat_line(v) else {
+                continue;
+            };
+            let st = parse_stat(fields)?;
+            if want_me && name == "/proc/self" {
+                want_me = false;
+                uid = st.uid;
+                user = if st.owner == "UNKNOWN" {
+                    String::new()
+                } else {
+                    st.owner
+                };
+                group = if st.group == "UNKNOWN" {
+                    String::new()
+                } else {
+                    st.group
+                };
+                continue;
+            }
+            if let Some(i) = (0..files.len()).find(|&i| {
+                !stat_done[i]
+                    && files[i].path == name
+                    && !matches!(files[i].kind, Kind::Missing | Kind::Link)
+            }) {
+                stat_done[i] = true;
+                files[i].stat = st;
+            }
+            continue;
+        }
+        if line == "me=1" {
+            want_me = true;
+            continue;
+        }
         if let Some(i) = line.strip_prefix("@@") {
             let i: usize = i
                 .parse()
@@ -283,11 +378,11 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
             uid = v.trim().parse().unwrap_or(0);
             continue;
         }
-        if k == "user" && files.is_empty() {
+        if k == "user" {
             user = v.to_string();
             continue;
         }
-        if k == "ugroup" && files.is_empty() {
+        if k == "ugroup" {
             group = v.to_string();
             continue;
         }
@@ -306,7 +401,12 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
             "r" => f.readable = true,
             "w" => f.writeable = true,
             "x" => f.executable = true,
-            "ck" if !v.is_empty() => f.checksum = Some(v.to_string()),
+            "ck" => {
+                // `sha256sum` prints `HASH  -`, `md5 -q` just the hash.
+                if let Some(h) = v.split_whitespace().next() {
+                    f.checksum = Some(h.to_string());
+                }
+            }
             _ => {}
         }
     }
@@ -348,7 +448,13 @@ pub async fn inspect(
             out.stderr_str().trim()
         )));
     }
-    parse_inspection(&out.stdout, paths)
+    let mut i = parse_inspection(&out.stdout, paths)?;
+    if let (Some(algo), Some(data), Some(f)) = (checksum, &i.content, i.files.first_mut())
+        && f.checksum.is_none()
+    {
+        f.checksum = checksum_hex(algo, data);
+    }
+    Ok(i)
 }
 
 /// Inspects a file to edit and its parent folder (see [`inspect`]) with sha256 checksums and
@@ -722,11 +828,35 @@ pub enum Content {
 const DIFF_LIMIT: u64 = 1 << 20;
 
 impl Content {
-    /// A local file, checksummed by streaming it once.
+    /// A local file, checksummed by streaming it once. The checksum is remembered for the
+    /// run (keyed by path, device, inode, size and modification time), so copying one file to
+    /// many hosts reads it once.
     pub fn local_file(path: &std::path::Path) -> Result<Content> {
         use sha2::{Digest, Sha256};
+        use std::collections::HashMap;
         use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        use std::sync::{Mutex, OnceLock};
+        type Key = (std::path::PathBuf, u64, u64, u64, i64, i64);
+        static SUMS: OnceLock<Mutex<HashMap<Key, String>>> = OnceLock::new();
         let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let md = f.metadata().map_err(|e| Error::io(path, e))?;
+        let key: Key = (
+            path.to_path_buf(),
+            md.dev(),
+            md.ino(),
+            md.len(),
+            md.mtime(),
+            md.mtime_nsec(),
+        );
+        let sums = SUMS.get_or_init(Default::default);
+        if let Some(sum) = sums.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(Content::File {
+                path: path.to_path_buf(),
+                len: md.len(),
+                sha256: sum.clone(),
+            });
+        }
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         let mut len = 0u64;
@@ -738,10 +868,16 @@ impl Content {
             h.update(&buf[..n]);
             len += n as u64;
         }
+        let sum = hex(&h.finalize());
+        if len == md.len() {
+            sums.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, sum.clone());
+        }
         Ok(Content::File {
             path: path.to_path_buf(),
             len,
-            sha256: hex(&h.finalize()),
+            sha256: sum,
         })
     }
     /// Its SHA-256 (hex).
@@ -1223,6 +1359,15 @@ mod tests {
         assert_eq!(i.files[0].checksum.as_deref(), Some("abc"));
         assert_eq!(i.files[1].kind, Kind::Missing);
         assert_eq!(i.content.as_deref(), Some(&b"hi\n"[..]));
+        let out = b"umask=0027\n@@0\nexists=1\ntype=file\nr=1\nck=abc  -\n@@1\nexists=1\ntype=directory\n@@2\nexists=0\nme=1\n@@stat\nst=555|7|8|bob|UNKNOWN|0|1|2|3|4|5|9|directory|/proc/self\nst=640|0|0|root|root|3|1|2|3|4|5|1|regular file|/x/a|b\nst=755|0|0|root|root|3|1|2|3|4|5|1|directory|/x\n";
+        let i = parse_inspection(out, &["/x/a|b", "/x", "/y"]).unwrap();
+        assert_eq!((i.uid, i.user.as_str(), i.group.as_str()), (7, "bob", ""));
+        assert_eq!(i.umask, 0o027);
+        assert_eq!(i.files[0].stat.mode, 0o640);
+        assert_eq!(i.files[0].stat.ftype, "regular file");
+        assert_eq!(i.files[0].checksum.as_deref(), Some("abc"));
+        assert_eq!(i.files[1].stat.mode, 0o755);
+        assert_eq!(i.files[2].kind, Kind::Missing);
         assert_eq!(parent_of("/a/b/"), "/a");
         assert_eq!(parent_of("/a"), "/");
         assert_eq!(basename("/a/b/"), "b");
