@@ -283,17 +283,8 @@ impl PlayRun<'_> {
         let throttle = match &task.throttle {
             Some(v) => {
                 let ctx = self.ctx_for(first, task);
-                let n = self
-                    .runner
-                    .templar
-                    .render_value(v, &ctx)
-                    .ok()
-                    .and_then(|r| {
-                        i64::try_from(r.clone())
-                            .ok()
-                            .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))
-                    });
-                n.filter(|n| *n > 0).map(|n| n as usize)
+                let n = self.number(v, &ctx).ok().flatten();
+                n.filter(|n| *n >= 1.0).map(|n| n as usize)
             }
             None => None,
         };
@@ -885,20 +876,9 @@ impl PlayRun<'_> {
             return self.execute(task, host, ctx).await;
         };
         let num = |v: &Option<Value>, d: f64| -> f64 {
-            match v {
-                None => d,
-                Some(v) => {
-                    let r = self
-                        .runner
-                        .templar
-                        .render_value(v, ctx)
-                        .unwrap_or(v.clone());
-                    f64::try_from(r.clone())
-                        .ok()
-                        .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))
-                        .unwrap_or(d)
-                }
-            }
+            v.as_ref()
+                .and_then(|v| self.number(v, ctx).ok().flatten())
+                .unwrap_or(d)
         };
         let retries = num(&task.retries, 3.0).max(0.0) as u64;
         let delay = num(&task.delay, 5.0).max(0.0);
@@ -949,11 +929,7 @@ impl PlayRun<'_> {
     async fn execute(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
         // `timeout`: the task fails on this host when it takes longer (Ansible 2.10+).
         let limit = match &task.timeout {
-            Some(v) => match self.runner.templar.render_value(v, ctx).map(|r| {
-                f64::try_from(r.clone())
-                    .ok()
-                    .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))
-            }) {
+            Some(v) => match self.number(v, ctx) {
                 Ok(Some(n)) if n > 0.0 => Some(n),
                 Ok(_) => None,
                 Err(e) => return Outcome::from_error(&e.at(&task.loc)),
@@ -1204,6 +1180,15 @@ impl PlayRun<'_> {
             "timed out waiting for connection: {}",
             last.msg
         )))
+    }
+
+    /// A numeric keyword (`retries`, `delay`, `throttle`, `timeout`): a number, or a template or
+    /// string that renders to one; `None` when it is not a number.
+    fn number(&self, v: &Value, ctx: &Context) -> Result<Option<f64>> {
+        let r = self.runner.templar.render_value(v, ctx)?;
+        Ok(f64::try_from(r.clone())
+            .ok()
+            .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok())))
     }
 
     /// The task's `delegate_to` host (rendered) and the context its connection variables come

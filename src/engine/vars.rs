@@ -108,22 +108,26 @@ impl Shared {
             .clone()
     }
 
-    /// Changes the inventory (`add_host`, `group_by`): `f` works on a copy that then replaces
-    /// it; `groups` and the cached inventory variables follow. Returns what `f` returns.
-    pub fn change_inventory<T>(
+    /// Changes the inventory (`add_host`, `group_by`): `f` works on a copy and says whether it
+    /// changed anything; only then does the copy replace the inventory, and `groups` and the
+    /// cached inventory variables follow (a `group_by` that changes nothing, as on every host
+    /// of a second run, keeps the caches). Returns what `f` returns.
+    pub fn change_inventory(
         &self,
-        f: impl FnOnce(&mut Inventory) -> crate::Result<T>,
-    ) -> crate::Result<T> {
+        f: impl FnOnce(&mut Inventory) -> crate::Result<bool>,
+    ) -> crate::Result<bool> {
         let mut g = self.inventory.write().unwrap_or_else(|e| e.into_inner());
         let mut inv = (**g).clone();
-        let out = f(&mut inv)?;
+        if !f(&mut inv)? {
+            return Ok(false);
+        }
         *self.groups.write().unwrap_or_else(|e| e.into_inner()) = groups_value(&inv);
         *g = Arc::new(inv);
         self.inv_vars
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        Ok(out)
+        Ok(true)
     }
 
     pub fn inv_vars(&self, host: &str) -> Arc<Vars> {

@@ -378,11 +378,18 @@ impl Inventory {
     }
 
     /// `group_by`: puts `host` into group `group`, creating the group under `parents` (`all`
-    /// when empty). True when the host was not in it yet.
+    /// when empty). True when the host was not in it yet, or a parent link is new.
     pub fn add_to_group(&mut self, host: &str, group: &str, parents: &[String]) -> Result<bool> {
         let changed = !self
             .members
-            .contains(&(group.to_string(), host.to_string()));
+            .contains(&(group.to_string(), host.to_string()))
+            || parents.iter().any(|p| {
+                p != "all"
+                    && !self
+                        .groups
+                        .get(p)
+                        .is_some_and(|g| g.children.iter().any(|c| c == group))
+            });
         let source = self
             .sources
             .get(host)

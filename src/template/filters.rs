@@ -1079,7 +1079,7 @@ fn expanduser(p: &str) -> String {
 }
 
 /// Python's `os.path.normpath` of an absolute or relative path.
-fn normpath(p: &str) -> String {
+pub(crate) fn normpath(p: &str) -> String {
     let abs = p.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for seg in p.split('/') {
@@ -2096,5 +2096,8 @@ mod unit {
         assert_eq!(splitext("/x/a.tar.gz"), ("/x/a.tar".into(), ".gz".into()));
         assert_eq!(splitext("/x/.bashrc"), ("/x/.bashrc".into(), "".into()));
         assert_eq!(normpath("/a/./b/../c"), "/a/c");
+        assert_eq!(normpath("/a/./b/../c/"), "/a/c");
+        assert_eq!(normpath("a/../../b"), "../b");
+        assert_eq!(normpath(""), ".");
     }
 }

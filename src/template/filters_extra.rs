@@ -5,7 +5,7 @@
 //! `random` and `shuffle` with a `seed` are stable for a given seed (the same host gets the same
 //! value on every run), but the values differ from Python's generator.
 
-use super::filters::{Args, ferr, py_str};
+use super::filters::{Args, ferr, normpath, py_str};
 use crate::value::Value;
 use minijinja::value::{Rest, ValueKind};
 use minijinja::{Environment, Error};
@@ -286,13 +286,16 @@ pub fn sha_crypt(pw: &str, salt: &str, rounds: Option<u32>, sha512: bool) -> Str
     }
 }
 
-fn urandom(n: usize) -> R<Vec<u8>> {
+/// `n` bytes from the kernel's random source (for salts, seeds and generated passwords).
+pub(crate) fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
     let mut buf = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| ferr("random", format!("cannot read /dev/urandom: {e}")))?;
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf))?;
     Ok(buf)
+}
+
+fn urandom(n: usize) -> R<Vec<u8>> {
+    random_bytes(n).map_err(|e| ferr("random", format!("cannot read /dev/urandom: {e}")))
 }
 
 fn password_hash(v: Value, args: Rest<Value>) -> R {
@@ -737,31 +740,6 @@ fn urlsplit(v: Value, args: Rest<Value>) -> R {
     }
 }
 
-/// Python's `os.path.normpath` for absolute or relative POSIX paths.
-fn normpath(p: &str) -> String {
-    let abs = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !abs {
-                    parts.push("..");
-                }
-            }
-            c => parts.push(c),
-        }
-    }
-    let body = parts.join("/");
-    match (abs, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
-    }
-}
-
 /// Python's `os.path.relpath(path, start)` (relative paths are taken from the working folder).
 fn relpath(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("relpath", &["start"], &args)?;
@@ -844,12 +822,5 @@ mod tests {
             sha_crypt("secret", "saltsalt", None, true),
             "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1"
         );
-    }
-
-    #[test]
-    fn normpath_and_relpath_logic() {
-        assert_eq!(normpath("/a/./b/../c/"), "/a/c");
-        assert_eq!(normpath("a/../../b"), "../b");
-        assert_eq!(normpath(""), ".");
     }
 }

@@ -200,19 +200,19 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
         ));
     }
     let generate = || -> Result<String> {
-        use std::io::Read as _;
-        let mut rng = std::fs::File::open("/dev/urandom")
-            .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
-        // Rejection sampling keeps every character equally likely.
-        let limit = 256 - (256 % chars.len().min(256));
+        // Rejection sampling on 16-bit draws keeps every character equally likely.
+        let n = chars.len().min(65_536);
+        let limit = 65_536 - (65_536 % n);
         let mut out = String::with_capacity(length);
-        let mut buf = [0u8; 64];
-        while out.chars().count() < length {
-            rng.read_exact(&mut buf)
+        let mut count = 0;
+        while count < length {
+            let bytes = super::filters_extra::random_bytes(128)
                 .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
-            for b in buf {
-                if (b as usize) < limit && out.chars().count() < length {
-                    out.push(chars[b as usize % chars.len()]);
+            for pair in bytes.chunks_exact(2) {
+                let x = usize::from(u16::from_le_bytes([pair[0], pair[1]]));
+                if x < limit && count < length {
+                    out.push(chars[x % n]);
+                    count += 1;
                 }
             }
         }

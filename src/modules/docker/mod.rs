@@ -36,25 +36,14 @@ pub fn register(r: &mut Registry) {
 
 /// Runs a read-only inspection script after checking that the docker CLI is there.
 pub(crate) async fn docker_probe(ctx: &TaskCtx<'_>, script: &str, what: &str) -> Result<String> {
-    let out = ctx
-        .run(format!(
+    crate::modules::system::probe(
+        ctx,
+        format!(
             "command -v docker >/dev/null 2>&1 || {{ echo 'the docker CLI is not installed' >&2; exit 3; }}\n{script}"
-        ))
-        .await?;
-    if out.rc != 0 {
-        let err = out.stderr_str();
-        let err = err.trim();
-        return Err(Error::failed(format!(
-            "could not inspect {what} on {}: {}",
-            ctx.host,
-            if err.is_empty() {
-                format!("exit status {}", out.rc)
-            } else {
-                err.to_string()
-            }
-        )));
-    }
-    Ok(out.stdout_str())
+        ),
+        what,
+    )
+    .await
 }
 
 /// Parses one JSON document per non-empty line.

@@ -312,15 +312,7 @@ impl Module for LineInFile {
         } else {
             text.clone().into_bytes()
         };
-        let write_info = if info.kind == Kind::Link && info.real_path.is_some() {
-            let mut i = info.clone();
-            i.kind = info.followed_kind();
-            i.stat = info.followed_stat().clone();
-            i.path = target.clone();
-            i
-        } else {
-            info.clone()
-        };
+        let write_info = info.followed();
         plan_write(
             ctx,
             Write {

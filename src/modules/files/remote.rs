@@ -135,6 +135,17 @@ impl FileInfo {
             _ => &self.path,
         }
     }
+    /// What a write through a resolved link sees: the target's kind, stat data and path (the
+    /// info itself for anything else).
+    pub fn followed(&self) -> FileInfo {
+        let mut i = self.clone();
+        if self.kind == Kind::Link && self.real_path.is_some() {
+            i.kind = self.followed_kind();
+            i.stat = self.followed_stat().clone();
+            i.path = self.write_path().to_string();
+        }
+        i
+    }
 }
 
 /// The result of one inspection round trip.

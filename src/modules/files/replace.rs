@@ -159,12 +159,7 @@ impl Module for Replace {
             return Ok(plan);
         };
         let target = info.write_path().to_string();
-        let mut write_info = info.clone();
-        if info.kind == Kind::Link && info.real_path.is_some() {
-            write_info.kind = info.followed_kind();
-            write_info.stat = info.followed_stat().clone();
-            write_info.path = target.clone();
-        }
+        let write_info = info.followed();
         let mut plan = Plan::ok();
         plan_write(
             ctx,

@@ -491,11 +491,7 @@ impl Module for AuthorizedKey {
         // follow: write the link's target; otherwise the link is replaced by a file.
         let follow = args.bool("follow") && info.kind == Kind::Link;
         let write_info = if follow {
-            let mut i = info.clone();
-            i.kind = info.followed_kind();
-            i.stat = info.followed_stat().clone();
-            i.path = info.write_path().to_string();
-            i
+            info.followed()
         } else {
             info.clone()
         };

@@ -232,15 +232,7 @@ impl Module for Sysctl {
         }
         if write_file {
             let new = fix_lines(&text, &name, value.as_deref().filter(|_| present));
-            let write_info = if info.kind == Kind::Link && info.real_path.is_some() {
-                let mut i = info.clone();
-                i.kind = info.followed_kind();
-                i.stat = info.followed_stat().clone();
-                i.path = info.write_path().to_string();
-                i
-            } else {
-                info.clone()
-            };
+            let write_info = info.followed();
             plan_write(
                 ctx,
                 Write {
