@@ -6,6 +6,7 @@
 //! become, atomic uploads and downloads the same way. Transports may override `put`/`get` with
 //! something faster.
 
+pub mod install;
 pub mod local;
 pub mod ssh;
 
@@ -208,6 +209,46 @@ pub fn wrap(cmd: &Cmd) -> Wrapped {
     }
 }
 
+tokio::task_local! {
+    static NO_LOG: bool;
+}
+
+/// Runs `fut` with `no_log` in force (when `on`) for every command it runs, on any connection:
+/// transports print no command line in their logs, and [`Connection::exec`] sends scripts on
+/// stdin ([`via_stdin`]) so that they appear neither in the host's process list nor in its
+/// sudo log. The engine runs each `no_log` task in this scope.
+pub async fn no_log_scope<F: std::future::Future>(on: bool, fut: F) -> F::Output {
+    NO_LOG.scope(on, fut).await
+}
+
+/// True inside a [`no_log_scope`] that is on.
+pub fn no_log_active() -> bool {
+    NO_LOG.try_with(|v| *v).unwrap_or(false)
+}
+
+/// The same command with its script (chdir and environment included) moved from the command
+/// line to the start of stdin: the command line only reads lines up to an end marker and
+/// evaluates them, then the command's own stdin follows. (Not for `Stdin::File`.)
+pub fn via_stdin(cmd: &Cmd) -> Cmd {
+    let end = format!("__prov_end_{}", random_token());
+    let mut input = inner_script(cmd).into_bytes();
+    input.extend_from_slice(format!("\n{end}\n").as_bytes());
+    match &cmd.stdin {
+        Stdin::Bytes(b) => input.extend_from_slice(b),
+        Stdin::Empty | Stdin::File(_) => {}
+    }
+    Cmd {
+        script: format!(
+            "s=; while IFS= read -r l; do [ \"$l\" = {end} ] && break; s=\"$s$l\n\"; done; eval \"$s\""
+        ),
+        stdin: Stdin::Bytes(input),
+        become_: cmd.become_.clone(),
+        env: vec![],
+        chdir: None,
+        probe: false,
+    }
+}
+
 pub(crate) fn random_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -222,6 +263,36 @@ pub(crate) fn random_token() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The size and SHA-256 (hex) of what `src` sends.
+pub async fn digest(src: &Stdin) -> Result<(u64, String)> {
+    use sha2::Digest;
+    match src {
+        Stdin::Empty => Ok((0, format!("{:x}", sha2::Sha256::digest(b"")))),
+        Stdin::Bytes(b) => Ok((b.len() as u64, format!("{:x}", sha2::Sha256::digest(b)))),
+        Stdin::File(p) => {
+            let p = p.clone();
+            tokio::task::spawn_blocking(move || {
+                use std::io::Read;
+                let mut f = std::fs::File::open(&p).map_err(|e| Error::io(&p, e))?;
+                let mut h = sha2::Sha256::new();
+                let mut n = 0u64;
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let k = f.read(&mut buf).map_err(|e| Error::io(&p, e))?;
+                    if k == 0 {
+                        break;
+                    }
+                    n += k as u64;
+                    h.update(&buf[..k]);
+                }
+                Ok((n, format!("{:x}", h.finalize())))
+            })
+            .await
+            .map_err(|e| Error::other(format!("hashing a local file failed: {e}")))?
+        }
+    }
 }
 
 /// Options for [`Connection::put`], applied to the temp file before it is renamed into place.
@@ -262,8 +333,16 @@ pub trait Connection: Send + Sync {
         self.exec_raw(&wrap(cmd).line, None, &Stdin::Empty).await
     }
 
-    /// Runs a [`Cmd`] (wrapped with chdir, env and become).
+    /// Runs a [`Cmd`] (wrapped with chdir, env and become). Under [`no_log_scope`], the
+    /// script travels on stdin instead of the command line ([`via_stdin`]).
     async fn exec(&self, cmd: &Cmd) -> Result<ExecOutput> {
+        let hidden;
+        let cmd = if no_log_active() && !cmd.probe && !matches!(cmd.stdin, Stdin::File(_)) {
+            hidden = via_stdin(cmd);
+            &hidden
+        } else {
+            cmd
+        };
         let w = wrap(cmd);
         if cmd.probe && w.preamble.is_none() && matches!(cmd.stdin, Stdin::Empty) {
             return self.exec_probe(cmd).await;
@@ -286,41 +365,26 @@ pub trait Connection: Send + Sync {
         Ok(out)
     }
 
-    /// Writes `src` to `dest` atomically: a private temp file in dest's folder, mode and owner
-    /// applied, then renamed over `dest`.
+    /// Writes `src` to `dest` atomically and completely (see [`install`]): a private temp file
+    /// beside `dest`, checked against the size and SHA-256 of what was sent, owner, group and
+    /// mode applied (in that order), then renamed over `dest`. A transfer that breaks off
+    /// leaves `dest` as it was and no temp file behind.
     async fn put(&self, src: &Stdin, dest: &str, opts: &PutOpts) -> Result<()> {
-        let mut script = format!(
-            "d={d}; t=$(umask 077 && mktemp \"$(dirname \"$d\")/.prov-tmp.XXXXXXXX\") || exit 1; \
-             trap 'rm -f \"$t\"' EXIT; cat > \"$t\" || exit 1; ",
-            d = quote(dest)
-        );
-        match &opts.mode {
-            Some(m) => script.push_str(&format!("chmod {} \"$t\" || exit 1; ", quote(m))),
-            None => script.push_str(
-                "if [ -e \"$d\" ]; then chmod \"$(stat -c %a \"$d\")\" \"$t\"; else chmod 0644 \"$t\"; fi || exit 1; ",
-            ),
-        }
-        if let Some(o) = &opts.owner {
-            script.push_str(&format!("chown {} \"$t\" || exit 1; ", quote(o)));
-        }
-        if let Some(g) = &opts.group {
-            script.push_str(&format!("chgrp {} \"$t\" || exit 1; ", quote(g)));
-        }
-        if let Some(v) = &opts.validate {
-            script.push_str(&format!(
-                "{{ {}; }} >&2 || exit 86; ",
-                v.replace("%s", "\"$t\"")
-            ));
-        }
-        script.push_str("mv -f \"$t\" \"$d\" && trap - EXIT");
+        let expect = digest(src).await?;
+        let mut inst = install::Install::new(dest);
+        inst.mode = opts.mode.clone();
+        inst.owner = opts.owner.clone();
+        inst.group = opts.group.clone();
+        inst.validate = opts.validate.clone();
+        inst.expect = Some(expect);
         let cmd = Cmd {
-            script,
+            script: inst.script("cat > \"$f\""),
             stdin: src.clone(),
             become_: opts.become_.clone(),
             ..Default::default()
         };
         let out = self.exec(&cmd).await?;
-        if out.rc == 86 && opts.validate.is_some() {
+        if out.rc == install::RC_VALIDATE && opts.validate.is_some() {
             return Err(Error::failed(format!(
                 "validation of {dest} failed, the file was not changed: {}",
                 out.stderr_str().trim()

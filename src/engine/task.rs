@@ -936,12 +936,10 @@ impl PlayRun<'_> {
             },
             None => None,
         };
+        // no_log hides every command this task runs (logs, argv: see connection::no_log_scope).
+        let inner = crate::connection::no_log_scope(task.no_log, self.execute_inner(task, host, ctx));
         let res = match limit {
-            Some(secs) => match tokio::time::timeout(
-                Duration::from_secs_f64(secs),
-                self.execute_inner(task, host, ctx),
-            )
-            .await
+            Some(secs) => match tokio::time::timeout(Duration::from_secs_f64(secs), inner).await
             {
                 Ok(r) => r,
                 Err(_) => Err(Error::failed(format!(
@@ -949,7 +947,7 @@ impl PlayRun<'_> {
                 ))
                 .hint("raise `timeout:` on the task, or make it faster")),
             },
-            None => self.execute_inner(task, host, ctx).await,
+            None => inner.await,
         };
         match res {
             Ok(o) => o,

@@ -1000,6 +1000,15 @@ async fn tcp_connect(host: &str, port: u16) -> Result<tokio::net::TcpStream> {
     )))
 }
 
+/// A command line as the log shows it: hidden under `no_log`.
+fn shown(line: &str) -> &str {
+    if crate::connection::no_log_active() {
+        "(command hidden: no_log)"
+    } else {
+        line
+    }
+}
+
 impl SshConnection {
     /// The endpoint this connection reaches, as `user@host:port`.
     pub fn target(&self) -> String {
@@ -1058,7 +1067,11 @@ impl Connection for SshConnection {
             p
         });
         let run_line = sudo.as_ref().map(|s| s.line.as_str()).unwrap_or(line);
-        (self.log)(format!("exec on {}: {line}", self.plan.target.label()));
+        (self.log)(format!(
+            "exec on {}: {}",
+            self.plan.target.label(),
+            shown(line)
+        ));
         let mut retried = false;
         loop {
             let live = self.session().await?;
@@ -1150,8 +1163,9 @@ impl Connection for SshConnection {
             }
         };
         (self.log)(format!(
-            "probe on {} (shell): {line}",
-            self.plan.target.label()
+            "probe on {} (shell): {}",
+            self.plan.target.label(),
+            shown(line)
         ));
         // Without become, the probe runs in a subshell of the shell (no new `sh` process).
         let command = match &cmd.become_ {

@@ -201,8 +201,9 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
             action: exec(ctx, format!("mkdir -p -- {}", quote(&d))),
         });
     }
+    // A link is replaced, not followed: its target's content is neither read nor shown.
     let before = if ctx.diff_mode
-        && info.followed_kind() == Kind::File
+        && info.kind == Kind::File
         && info.checksum.as_deref() != Some(checksum.as_str())
     {
         Some(remote::read(ctx, &path).await?)
@@ -423,48 +424,37 @@ async fn remote_file(
         });
         plan.result.insert("backup_file".into(), Value::from(b));
     }
-    let mut script = format!(
-        "d={}; t=$(umask 077 && mktemp \"$(dirname \"$d\")/.prov-tmp.XXXXXXXX\") || exit 1; \
-         trap 'rm -f \"$t\"' EXIT; cat -- {} > \"$t\" || exit 1; chmod {} \"$t\" || exit 1; ",
-        quote(path),
-        quote(src),
-        fmt_mode(mode)
-    );
-    let mut owner = a.owner.clone();
-    let mut group = a.group.clone();
+    let mut inst = crate::connection::install::Install::new(path);
+    inst.mode = Some(fmt_mode(mode));
+    inst.owner = a.owner.clone();
+    inst.group = a.group.clone();
     if info.exists() && uid == 0 {
-        owner.get_or_insert_with(|| st.uid.to_string());
-        group.get_or_insert_with(|| st.gid.to_string());
+        inst.owner.get_or_insert_with(|| st.uid.to_string());
+        inst.group.get_or_insert_with(|| st.gid.to_string());
     }
-    if let Some(o) = &owner {
-        script.push_str(&format!("chown {} \"$t\" || exit 1; ", quote(o)));
-    }
-    if let Some(g) = &group {
-        script.push_str(&format!("chgrp {} \"$t\" || exit 1; ", quote(g)));
-    }
-    if let Some(v) = check_validate(args.str("validate"))? {
-        script.push_str(&format!(
-            "{{ {}; }} >&2 || {{ echo {} >&2; exit 1; }}; ",
-            v.replace("%s", "\"$t\""),
-            quote(&format!("validation failed, {path} was not changed"))
-        ));
-    }
-    script.push_str("mv -f \"$t\" \"$d\" && trap - EXIT");
+    inst.validate = check_validate(args.str("validate"))?;
+    let script = inst.script(&format!("cat -- {} > \"$f\"", quote(src)));
     let diff = if ctx.diff_mode {
-        let before = if info.followed_kind() == Kind::File {
+        // The temp file is renamed over `path`: a link there is replaced, so its target's
+        // content is neither read nor shown.
+        let before = if info.kind == Kind::File {
             remote::read(ctx, path).await?
         } else {
             vec![]
         };
         let after = remote::read(ctx, src).await?;
-        match (String::from_utf8(before), String::from_utf8(after)) {
-            (Ok(b), Ok(a)) => Some(Diff::new(path, b, a)),
-            _ => Some(Diff::new(
+        let mut d = match (String::from_utf8(before), String::from_utf8(after)) {
+            (Ok(b), Ok(a)) => Diff::new(path, b, a),
+            _ => Diff::new(
                 path,
                 "(binary file)\n",
                 format!("(binary file, sha256 {ssum})\n"),
-            )),
+            ),
+        };
+        if let Some(h) = remote::link_header(info) {
+            d.before_header = h;
         }
+        Some(d)
     } else {
         None
     };

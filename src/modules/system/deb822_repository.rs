@@ -330,14 +330,11 @@ impl Module for Deb822Repository {
             if !same {
                 let mut script = String::new();
                 if !info.contains_key("keyrings") {
-                    script.push_str(&format!("mkdir -p -m 0755 {KEYRINGS} && "));
+                    script.push_str(&format!("mkdir -p -m 0755 {KEYRINGS} || exit 1\n"));
                 }
-                script.push_str(&format!(
-                    "d={}; t=$(umask 077 && mktemp {KEYRINGS}/.prov-tmp.XXXXXXXX) || exit 1; trap 'rm -f \"$t\"' EXIT\n\
-                     {} || exit 91\nchmod 0644 \"$t\" && mv -f \"$t\" \"$d\" && trap - EXIT",
-                    quote(&path),
-                    fetch("\"$t\"")
-                ));
+                let mut inst = crate::connection::install::Install::new(path.clone());
+                inst.mode = Some("0644".into());
+                script.push_str(&inst.script(&format!("{{ {}; }} || exit 91", fetch("\"$f\""))));
                 key_changes.push(Change {
                     summary: format!(
                         "{} key {path} from {url}",

@@ -363,40 +363,31 @@ impl Module for GetUrl {
             Some(spec) => resolve_mode(spec, base, false)?,
             None => base,
         };
-        let mut script = format!(
-            "t= cf= cc= wc=; d={}; t=$(umask 077 && mktemp \"$(dirname \"$d\")/.prov-tmp.XXXXXXXX\") || exit 1; \
-             trap 'rm -f \"$t\" \"$cf\" \"$cc\" \"$wc\"' EXIT\n{prelude}{}\n",
-            quote(&path),
-            fetch_snippet(&url, "\"$t\"", timeout, certs, cfg)
-        );
+        let mut inst = crate::connection::install::Install::new(path.clone());
+        inst.prelude = Some(format!("cf= cc= wc=\n{prelude}"));
+        inst.cleanup = Some("\"$cf\" \"$cc\" \"$wc\"".into());
         if let Some((algo, want)) = &ck {
-            script.push_str(&format!(
-                "{}\ns=$($CK < \"$t\" | cut -d' ' -f1)\n\
-                 if [ \"$s\" != {w} ]; then echo \"The checksum for {d} did not match {w}; it was $s.\" >&2; exit 92; fi\n",
+            inst.check = Some(format!(
+                "{}\ns=$($CK < \"$f\" | cut -d' ' -f1)\n\
+                 if [ \"$s\" != {w} ]; then echo \"The checksum for {d} did not match {w}; it was $s.\" >&2; exit 92; fi",
                 checksum_cmd(algo)?,
                 w = quote(want),
                 d = path.replace(['"', '$', '`', '\\'], "_"),
             ));
         }
-        script.push_str(&format!("chmod {} \"$t\" || exit 1\n", fmt_mode(mode)));
-        let mut owner = attrs.owner.clone();
-        let mut group = attrs.group.clone();
+        inst.mode = Some(fmt_mode(mode));
+        inst.owner = attrs.owner.clone();
+        inst.group = attrs.group.clone();
         if info.exists() && insp.uid == 0 {
-            owner.get_or_insert_with(|| st.uid.to_string());
-            group.get_or_insert_with(|| st.gid.to_string());
-        }
-        if let Some(o) = &owner {
-            script.push_str(&format!("chown {} \"$t\" || exit 1\n", quote(o)));
-        }
-        if let Some(g) = &group {
-            script.push_str(&format!("chgrp {} \"$t\" || exit 1\n", quote(g)));
+            inst.owner.get_or_insert_with(|| st.uid.to_string());
+            inst.group.get_or_insert_with(|| st.gid.to_string());
         }
         if args.bool("backup") && info.exists() {
             let b = remote::backup_name(&path);
-            script.push_str(&format!("cp -p -- \"$d\" {} || exit 1\n", quote(&b)));
+            inst.backup = Some(b.clone());
             plan.result.insert("backup_file".into(), Value::from(b));
         }
-        script.push_str("mv -f \"$t\" \"$d\" && t=\n");
+        let script = inst.script(&fetch_snippet(&url, "\"$f\"", timeout, certs, cfg));
         let mut cmd = ctx.cmd(script);
         cmd.stdin = hdr_stdin();
         let before_state = if info.exists() { "file" } else { "absent" };
