@@ -64,20 +64,22 @@ fn ancestors(path: &str) -> Vec<String> {
     out
 }
 
+/// ` && chown ... && chgrp ... && chmod ...` for a path just created. Ownership first: changing
+/// the owner or group clears the setuid/setgid bits a chmod before it would have set.
 fn attr_script(path: &str, attrs: &Attrs, mode: Option<u32>) -> String {
     let mut s = String::new();
-    if let Some(m) = mode {
-        s.push_str(&format!(
-            " && chmod {} -- {}",
-            remote::chmod_arg(m),
-            quote(path)
-        ));
-    }
     if let Some(o) = &attrs.owner {
         s.push_str(&format!(" && chown {} -- {}", quote(o), quote(path)));
     }
     if let Some(g) = &attrs.group {
         s.push_str(&format!(" && chgrp {} -- {}", quote(g), quote(path)));
+    }
+    if let Some(m) = mode {
+        s.push_str(&format!(
+            " && chmod {} -- {}",
+            quote(&remote::chmod_arg(m)),
+            quote(path)
+        ));
     }
     s
 }

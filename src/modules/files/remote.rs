@@ -710,6 +710,9 @@ pub fn attr_change(
     let r = if recurse { "-R " } else { "" };
     let h = if link { "-h " } else { "" };
     let mut mode = st.mode;
+    // chmod runs last (pushed after chown/chgrp below): changing the owner or group of a file
+    // clears its setuid/setgid bits, so a chmod before them would be undone.
+    let mut chmod = None;
     if let Some(spec) = attrs.mode.as_deref().filter(|m| *m != "preserve" && !link) {
         let want = resolve_mode(spec, st.mode, is_dir)?;
         mode = want;
@@ -724,7 +727,7 @@ pub fn attr_change(
             } else {
                 chmod_arg(want)
             };
-            script.push(format!("chmod {r}{} -- {}", quote(&m), quote(path)));
+            chmod = Some(format!("chmod {r}{} -- {}", quote(&m), quote(path)));
         }
     }
     if let Some(o) = &attrs.owner
@@ -747,6 +750,7 @@ pub fn attr_change(
         }
         script.push(format!("chgrp {r}{h}{} -- {}", quote(g), quote(path)));
     }
+    script.extend(chmod);
     if parts.is_empty() && (!recurse || script.is_empty()) {
         return Ok((None, mode));
     }
@@ -1030,7 +1034,15 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
         });
         plan.result.insert("backup_file".into(), Value::from(b));
     }
-    let summary = if exists {
+    let summary = if w.info.kind == Kind::Link {
+        format!(
+            "replace link {} (-> {}) with a file ({} bytes, mode {})",
+            w.path,
+            w.info.link_target.as_deref().unwrap_or("?"),
+            w.data.len(),
+            fmt_mode(mode)
+        )
+    } else if exists {
         let old = old_sum
             .as_deref()
             .map(|s| &s[..s.len().min(12)])
@@ -1049,19 +1061,33 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
         )
     };
     let diff = if ctx.diff_mode {
-        let before = if exists {
-            w.before.and_then(diff_text)
+        let mut d = if w.info.kind == Kind::Link {
+            // The write replaces the link itself: what is replaced is the link, not its
+            // target, whose content (say /etc/shadow) must never show in the diff.
+            let after = w
+                .data
+                .diff_text()
+                .unwrap_or_else(|| format!("(binary file, sha256 {new_sum})\n"));
+            Diff::new(w.path, "", after)
         } else {
-            Some(String::new())
+            let before = if exists {
+                w.before.and_then(diff_text)
+            } else {
+                Some(String::new())
+            };
+            match (before, w.data.diff_text()) {
+                (Some(b), Some(a)) => Diff::new(w.path, b, a),
+                _ => Diff::new(
+                    w.path,
+                    "(binary file)\n",
+                    format!("(binary file, sha256 {new_sum})\n"),
+                ),
+            }
         };
-        match (before, w.data.diff_text()) {
-            (Some(b), Some(a)) => Some(Diff::new(w.path, b, a)),
-            _ => Some(Diff::new(
-                w.path,
-                "(binary file)\n",
-                format!("(binary file, sha256 {new_sum})\n"),
-            )),
+        if let Some(h) = link_header(w.info) {
+            d.before_header = h;
         }
+        Some(d)
     } else {
         None
     };
@@ -1075,6 +1101,18 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
         },
     });
     Ok(mode)
+}
+
+/// The `before` header of a diff replacing `info` when it is a symbolic link (the link is
+/// replaced, its target left alone): `PATH (symbolic link -> TARGET, replaced by a file)`.
+pub fn link_header(info: &FileInfo) -> Option<String> {
+    (info.kind == Kind::Link).then(|| {
+        format!(
+            "{} (symbolic link -> {}, replaced by a file)",
+            info.path,
+            info.link_target.as_deref().unwrap_or("?")
+        )
+    })
 }
 
 /// The parent folder of a remote path (`/a/b` → `/a`, `b` → `.`).

@@ -549,9 +549,19 @@ impl Module for Cron {
             Some((insp, info, missing_parent)) => {
                 let f = cron_file.clone().unwrap_or_default();
                 if remove_file || (new.is_empty() && !present) {
+                    // `rm` removes a link itself: the diff shows the link, never its
+                    // target's content.
+                    let diff = match remote::link_header(&info) {
+                        Some(h) => {
+                            let mut d = Diff::new(&f, "", "");
+                            d.before_header = h.replace("replaced by a file", "removed");
+                            d
+                        }
+                        None => Diff::new(&f, old_text, ""),
+                    };
                     plan = plan.change(
                         format!("remove {f}"),
-                        Some(Diff::new(&f, old_text, "")),
+                        Some(diff),
                         exec(ctx, format!("rm -f -- {}", quote(&f)), false),
                     );
                 } else {
@@ -564,11 +574,14 @@ impl Module for Cron {
                         );
                         plan.result.insert("backup_file".into(), Value::from(b));
                     }
+                    // Like Ansible (and lineinfile), a linked cron_file is edited through
+                    // the link: its target is what was read and what is written.
+                    let write_info = info.followed();
                     plan_write(
                         ctx,
                         Write {
-                            path: &f,
-                            info: &info,
+                            path: &write_info.path,
+                            info: &write_info,
                             before: insp.content.as_deref(),
                             data: &Content::Bytes(new.into_bytes()),
                             attrs: &Attrs::default(),
