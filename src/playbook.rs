@@ -184,6 +184,97 @@ impl BecomeOpts {
     }
 }
 
+/// How deep imports and includes (task files and roles) may nest. Deeper is an error, as in
+/// Ansible, instead of a stack overflow; real playbooks nest a handful of levels.
+pub const MAX_INCLUDE_DEPTH: usize = 64;
+
+/// One link of the chain of imports and includes that led to a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncludeFrame {
+    /// The task (or `roles:` entry) that imported or included.
+    pub at: Location,
+    /// The task file it brought in.
+    pub file: PathBuf,
+    /// A run-time include (`include_tasks`, `include_role`): it may include itself again, since
+    /// a `when:` can end the recursion; a static import of itself never ends.
+    pub dynamic: bool,
+}
+
+/// The imports and includes that led to a task, outermost first.
+pub type IncludeChain = Arc<Vec<IncludeFrame>>;
+
+/// The chain one link longer, after `at` brought in `file`; an error naming every link when
+/// that closes a loop of static imports (`import_tasks`, `import_role`, `roles:`, which would
+/// expand forever) or nests deeper than [`MAX_INCLUDE_DEPTH`].
+pub fn enter_include(
+    chain: &IncludeChain,
+    at: &Location,
+    file: &Path,
+    dynamic: bool,
+) -> Result<IncludeChain> {
+    let file = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    let mut links = chain.to_vec();
+    links.push(IncludeFrame {
+        at: at.clone(),
+        file: file.clone(),
+        dynamic,
+    });
+    if !dynamic {
+        // Only the part since the last run-time include is expanded in one go.
+        let since = chain.iter().rposition(|f| f.dynamic).unwrap_or(0);
+        if chain[since..].iter().any(|f| f.file == file) {
+            return Err(Error::parse(format!(
+                "import loop: {} is imported again from inside itself: {}",
+                short_path(&file),
+                chain_text(&links)
+            ))
+            .at(at)
+            .hint("imports are expanded when the playbook loads, so a loop never ends; remove it, or use include_tasks/include_role with a `when:` that ends the recursion"));
+        }
+    }
+    if chain.len() >= MAX_INCLUDE_DEPTH {
+        let what = if dynamic { "includes" } else { "imports" };
+        return Err(Error::parse(format!(
+            "{what} nest deeper than {MAX_INCLUDE_DEPTH} levels (a recursion without an end?): {}",
+            chain_text(&links)
+        ))
+        .at(at)
+        .hint("a task file or role that includes itself needs a `when:` that ends the recursion"));
+    }
+    Ok(Arc::new(links))
+}
+
+/// `a.yml:3:5 → b.yml, b.yml:1:3 → a.yml`, with the middle of a long chain left out and paths
+/// relative to the current folder.
+fn chain_text(links: &[IncludeFrame]) -> String {
+    let one = |f: &IncludeFrame| {
+        format!(
+            "{}:{}:{} → {}",
+            short_path(&f.at.file),
+            f.at.line,
+            f.at.col,
+            short_path(&f.file)
+        )
+    };
+    if links.len() <= 12 {
+        return links.iter().map(one).collect::<Vec<_>>().join(", ");
+    }
+    let head: Vec<String> = links[..4].iter().map(one).collect();
+    let tail: Vec<String> = links[links.len() - 6..].iter().map(one).collect();
+    format!(
+        "{}, … {} more …, {}",
+        head.join(", "),
+        links.len() - 10,
+        tail.join(", ")
+    )
+}
+
+/// `p` relative to the current folder when it is inside it.
+fn short_path(p: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+}
+
 /// A role's variables and location, shared by all of its tasks.
 #[derive(Debug, Clone, Default)]
 pub struct RoleCtx {
@@ -369,6 +460,8 @@ pub struct Task {
     pub role: Option<Arc<RoleCtx>>,
     /// Folder relative `src` files resolve from (role dir or playbook dir).
     pub base: PathBuf,
+    /// The imports and includes that led to this task (to stop include loops).
+    pub include_chain: IncludeChain,
 }
 
 impl Task {
@@ -408,6 +501,7 @@ impl Task {
             any_errors_fatal: None,
             role: None,
             base,
+            include_chain: IncludeChain::default(),
         }
     }
 
@@ -495,6 +589,9 @@ impl Task {
         if self.role.is_none() {
             self.role = p.role.clone();
         }
+        if self.include_chain.is_empty() {
+            self.include_chain = p.include_chain.clone();
+        }
         if let TaskKind::Block {
             block,
             rescue,
@@ -553,6 +650,8 @@ pub struct Inherit {
     pub any_errors_fatal: Option<bool>,
     /// role.
     pub role: Option<Arc<RoleCtx>>,
+    /// The imports and includes that led here.
+    pub include_chain: IncludeChain,
 }
 
 impl Inherit {
@@ -577,6 +676,7 @@ impl Inherit {
             connection: t.connection.clone(),
             any_errors_fatal: t.any_errors_fatal,
             role: t.role.clone(),
+            include_chain: t.include_chain.clone(),
         }
     }
 }
@@ -1004,10 +1104,12 @@ impl Loader<'_> {
             handlers,
             seen,
             depth,
+            false,
         )
     }
 
     /// Loads a role's tasks (and its dependencies' first), adding its handlers to `handlers`.
+    /// `dynamic`: for `include_role` at run time (a link of the include chain that may recur).
     #[allow(clippy::too_many_arguments)]
     fn load_role(
         &self,
@@ -1020,37 +1122,47 @@ impl Loader<'_> {
         handlers: &mut Vec<Task>,
         seen: &mut HashSet<String>,
         depth: usize,
+        dynamic: bool,
     ) -> Result<Vec<Task>> {
         let path = self.find_role(name, dir).ok_or_else(|| {
             at.error(format!("role '{name}' not found"))
                 .hint(format!("searched: {}", self.role_searched(dir)))
         })?;
         let ctx = Arc::new(load_role_ctx(name, &path, params, None, None)?);
+        let tasks_name = tasks_from.unwrap_or("main");
+        let tf = find_main(&path.join("tasks"), tasks_name);
+        if tf.is_none() && tasks_from.is_some() {
+            return Err(at.error(format!("role '{name}' has no tasks file '{tasks_name}'")));
+        }
+        // The role is a link of the include chain for its dependencies and its tasks.
+        let mut inh = parent.clone();
+        inh.include_chain = enter_include(
+            &parent.include_chain,
+            &at.loc,
+            tf.as_deref().unwrap_or(&path),
+            dynamic,
+        )?;
         let mut out = Vec::new();
         if let Some(meta) = find_main(&path.join("meta"), "main") {
             let m = yaml::load_file(&meta)?;
             if let Some(deps) = m.get("dependencies").and_then(Node::as_seq) {
                 for d in deps {
-                    let mut t =
-                        self.load_role_entry(d, &path, parent, handlers, seen, depth + 1)?;
+                    let mut t = self.load_role_entry(d, &path, &inh, handlers, seen, depth + 1)?;
                     out.append(&mut t);
                 }
             }
         }
-        let mut inh = parent.clone();
         inh.role = Some(ctx.clone());
-        let tasks_name = tasks_from.unwrap_or("main");
-        if let Some(tf) = find_main(&path.join("tasks"), tasks_name) {
+        if let Some(tf) = tf {
             let node = yaml::load_file(&tf)?;
             let mut t = self.load_tasks(&node, &path, &inh, false)?;
             out.append(&mut t);
-        } else if tasks_from.is_some() {
-            return Err(at.error(format!("role '{name}' has no tasks file '{tasks_name}'")));
         }
         if let Some(hf) = find_main(&path.join("handlers"), "main") {
             let node = yaml::load_file(&hf)?;
             let mut hi = Inherit {
                 role: Some(ctx.clone()),
+                include_chain: enter_include(&parent.include_chain, &at.loc, &hf, dynamic)?,
                 ..Default::default()
             };
             hi.become_ = parent.become_.clone();
@@ -1088,6 +1200,7 @@ impl Loader<'_> {
             &mut handlers,
             &mut seen,
             0,
+            true,
         )?;
         if vars_from.is_some() || defaults_from.is_some() {
             let path = self.find_role(name, dir).unwrap_or_default();
@@ -1422,6 +1535,8 @@ impl Loader<'_> {
                 if !path.exists() {
                     return Err(aval.error(format!("tasks file {} not found", path.display())));
                 }
+                child.include_chain =
+                    enter_include(&parent.include_chain, &node.loc, &path, false)?;
                 let node = yaml::load_file(&path)?;
                 let nb = path
                     .parent()
@@ -1453,6 +1568,7 @@ impl Loader<'_> {
                     &mut hs,
                     &mut seen,
                     0,
+                    false,
                 )?;
                 return Ok(Loaded::Many(tasks));
             }
@@ -2104,6 +2220,39 @@ fn loop_control_of(n: &Node) -> Result<LoopControl> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn loc(file: &str, line: usize) -> Location {
+        Location::new(Arc::new(PathBuf::from(file)), line, 3)
+    }
+
+    #[test]
+    fn include_chain_stops_static_loops_and_deep_nesting() {
+        let top = IncludeChain::default();
+        let a = Path::new("/nonexistent/a.yml");
+        let b = Path::new("/nonexistent/b.yml");
+        let c1 = enter_include(&top, &loc("pb.yml", 4), a, false).unwrap();
+        let c2 = enter_include(&c1, &loc("/nonexistent/a.yml", 1), b, false).unwrap();
+        // b imports a again: a loop of static imports, every link named.
+        let e = enter_include(&c2, &loc("/nonexistent/b.yml", 1), a, false).unwrap_err();
+        assert!(e.msg.contains("import loop"), "{}", e.msg);
+        for want in ["pb.yml:4:3", "a.yml:1:3", "b.yml:1:3"] {
+            assert!(e.msg.contains(want), "{want} missing: {}", e.msg);
+        }
+        assert_eq!(e.loc.as_ref().unwrap().line, 1);
+        // At run time a file may include itself (a `when:` can end it), up to the depth limit.
+        let mut chain = c2.clone();
+        for _ in 2..MAX_INCLUDE_DEPTH {
+            chain = enter_include(&chain, &loc("/nonexistent/a.yml", 2), a, true).unwrap();
+        }
+        assert_eq!(chain.len(), MAX_INCLUDE_DEPTH);
+        let e = enter_include(&chain, &loc("/nonexistent/a.yml", 2), a, true).unwrap_err();
+        assert!(e.msg.contains("deeper than 64"), "{}", e.msg);
+        assert!(e.msg.contains("more"), "{}", e.msg);
+        // After a run-time include, a static import of the including file is no loop yet.
+        let d = enter_include(&c1, &loc("/nonexistent/a.yml", 2), b, true).unwrap();
+        assert!(enter_include(&d, &loc("/nonexistent/b.yml", 1), a, false).is_ok());
+        assert!(enter_include(&d, &loc("/nonexistent/b.yml", 1), b, false).is_err());
+    }
 
     #[test]
     fn free_form_splitting() {

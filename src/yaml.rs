@@ -5,6 +5,12 @@
 //! playbooks. Scalars are resolved the way PyYAML (which Ansible uses) resolves them: `yes/no/on/off`
 //! are booleans, `0644` is octal, `1_000` is an int, `~` is null. Duplicate keys are an error,
 //! anchors, aliases and `<<` merge keys work, and the tags `!vault` and `!unsafe` are kept.
+//!
+//! Aliases are expanded into copies, so a document could ask for exponentially many nodes (the
+//! "billion laughs" attack: nine levels of nine aliases each are 387 million strings). The loader
+//! keeps a budget like PyYAML's and serde-saphyr's: all the aliases of one document may produce at
+//! most [`MAX_ALIAS_NODES`] nodes and [`MAX_ALIAS_BYTES`] bytes of scalar text in total, far above
+//! any real playbook; the alias that goes over is an error with its file:line:col.
 
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::value::{Value, VaultText};
@@ -131,6 +137,33 @@ fn key_value(k: &Node) -> Value {
     }
 }
 
+/// The most nodes (scalars, lists, mappings) that the aliases of one document may produce in
+/// total, counting every node of every copy.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// The most bytes of scalar text that the aliases of one document may produce in total.
+pub const MAX_ALIAS_BYTES: usize = 64 * 1024 * 1024;
+
+/// How much a node (with everything inside it) weighs: its nodes and its scalar bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn add(&mut self, o: Size) {
+        self.nodes = self.nodes.saturating_add(o.nodes);
+        self.bytes = self.bytes.saturating_add(o.bytes);
+    }
+    fn since(self, before: Size) -> Size {
+        Size {
+            nodes: self.nodes - before.nodes,
+            bytes: self.bytes - before.bytes,
+        }
+    }
+}
+
 /// Reads and parses a YAML file (one document; an empty file is null).
 pub fn load_file(path: &Path) -> Result<Node> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -142,18 +175,28 @@ pub fn load_str(text: &str, path: &Path) -> Result<Node> {
     let file = Arc::new(path.to_path_buf());
     let mut b = Builder {
         file: file.clone(),
+        text,
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         depth: 0,
+        built: Size::default(),
+        aliased: Size::default(),
     };
     b.document()
 }
 
 struct Builder<'a> {
     file: Arc<PathBuf>,
+    text: &'a str,
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their sizes, by anchor id.
+    anchors: HashMap<usize, (Node, Size)>,
     depth: usize,
+    /// Everything built so far (aliases count their whole copy); a node's size is the
+    /// difference before and after it.
+    built: Size,
+    /// What aliases have produced so far, against [`MAX_ALIAS_NODES`] and [`MAX_ALIAS_BYTES`].
+    aliased: Size,
 }
 
 impl<'a> Builder<'a> {
@@ -224,25 +267,34 @@ impl<'a> Builder<'a> {
 
     fn node_inner(&mut self, ev: Event<'a>, span: Span) -> Result<Node> {
         let loc = self.loc(&span);
+        let before = self.built;
         let (node, anchor) = match ev {
             Event::Alias(id) => {
-                return self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .map(|mut n| {
-                        n.loc = loc.clone();
-                        n
-                    })
-                    .ok_or_else(|| {
-                        Error::new(ErrorKind::Yaml, "alias to an unknown anchor").at(&loc)
-                    });
+                let Some((node, size)) = self.anchors.get(&id) else {
+                    return Err(Error::new(ErrorKind::Yaml, "alias to an unknown anchor").at(&loc));
+                };
+                let size = *size;
+                let mut aliased = self.aliased;
+                aliased.add(size);
+                if aliased.nodes > MAX_ALIAS_NODES || aliased.bytes > MAX_ALIAS_BYTES {
+                    return Err(self.alias_budget_error(&span, &loc));
+                }
+                let mut n = node.clone();
+                n.loc = loc;
+                self.aliased = aliased;
+                self.built.add(size);
+                return Ok(n);
             }
             Event::Scalar(text, style, anchor, tag) => {
+                self.built.add(Size {
+                    nodes: 1,
+                    bytes: text.len(),
+                });
                 (self.scalar(&text, style, tag.as_deref(), &loc)?, anchor)
             }
             Event::SequenceStart(anchor, tag) => {
                 self.check_collection_tag(tag.as_deref(), "seq", &loc)?;
+                self.built.add(Size { nodes: 1, bytes: 0 });
                 let mut items = Vec::new();
                 loop {
                     let (ev, span) = self.next()?;
@@ -261,6 +313,7 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(anchor, tag) => {
                 self.check_collection_tag(tag.as_deref(), "map", &loc)?;
+                self.built.add(Size { nodes: 1, bytes: 0 });
                 let mut entries: Vec<(Node, Node)> = Vec::new();
                 let mut merged: Vec<(Node, Node)> = Vec::new();
                 loop {
@@ -337,9 +390,35 @@ impl<'a> Builder<'a> {
             }
         };
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = self.built.since(before);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         Ok(node)
+    }
+
+    /// The error for the alias at `span` that would take the aliases past their budget.
+    fn alias_budget_error(&self, span: &Span, loc: &Location) -> Error {
+        let name: String = self
+            .text
+            .chars()
+            .skip(span.start.index())
+            .take(span.end.index().saturating_sub(span.start.index()))
+            .collect();
+        let name = name.trim();
+        let name = if name.starts_with('*') && name.len() > 1 {
+            format!("alias `{name}`")
+        } else {
+            "an alias".to_string()
+        };
+        Error::new(
+            ErrorKind::Yaml,
+            format!(
+                "{name} takes the copies made by aliases past {MAX_ALIAS_NODES} nodes or {} MiB of text (an alias bomb?)",
+                MAX_ALIAS_BYTES / (1024 * 1024)
+            ),
+        )
+        .at(loc)
+        .hint("each alias is a full copy of its anchored node, so nested aliases multiply; nest fewer aliases or write the data out")
     }
 
     fn check_collection_tag(&self, tag: Option<&Tag>, want: &str, loc: &Location) -> Result<()> {
@@ -605,6 +684,54 @@ mod tests {
             assert_eq!(e.kind, ErrorKind::Yaml, "{}", e.msg);
             assert!(e.loc.is_some());
         }
+    }
+
+    /// A "billion laughs" document: `levels` anchors, each a list of nine aliases of the last.
+    fn alias_bomb(levels: usize) -> String {
+        let mut s = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..=levels {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            s.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        s
+    }
+
+    #[test]
+    fn alias_bomb_is_an_error_at_the_alias_not_an_allocation() {
+        let started = std::time::Instant::now();
+        let e = load(&alias_bomb(9)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Yaml);
+        assert!(e.msg.contains("alias bomb"), "{}", e.msg);
+        assert!(e.msg.contains("`*a"), "{}", e.msg);
+        assert!(e.hint.is_some());
+        // a1..a5 copy ~672k nodes; the first `*a5` of a6 (line 7) would add ~598k more.
+        let loc = e.loc.as_ref().unwrap();
+        assert_eq!(loc.line, 7, "{}", e.render());
+        assert!(loc.col > 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        // A big scalar copied many times runs out of the text budget instead.
+        let big = "x".repeat(1 << 20);
+        let doc = format!("a: &a {big}\nl: [{}]\n", vec!["*a"; 100].join(", "));
+        let e = load(&doc).unwrap_err();
+        assert!(e.msg.contains("MiB of text"), "{}", e.msg);
+    }
+
+    #[test]
+    fn aliases_within_the_budget_load() {
+        let n = load(&alias_bomb(4)).unwrap();
+        let a4 = n.get("a4").unwrap();
+        let mut count = 0;
+        fn leaves(n: &Node, c: &mut usize) {
+            match &n.value {
+                NodeValue::Seq(s) => s.iter().for_each(|x| leaves(x, c)),
+                _ => *c += 1,
+            }
+        }
+        leaves(a4, &mut count);
+        assert_eq!(count, 9usize.pow(5));
+        // Each copy is located at its alias.
+        let first = &n.get("a1").unwrap().as_seq().unwrap()[0];
+        assert_eq!((first.loc.line, first.loc.col), (2, 10));
     }
 
     #[test]

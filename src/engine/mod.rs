@@ -724,6 +724,7 @@ fn gather_task(play: &Play) -> Task {
         any_errors_fatal: None,
         role: None,
         base: play.dir.clone(),
+        include_chain: Default::default(),
     };
     t.become_ = play.become_.clone();
     t

@@ -467,10 +467,13 @@ impl PlayRun<'_> {
             diff: task.diff,
             delegate_to: task.delegate_to.clone(),
             role: task.role.clone(),
+            include_chain: task.include_chain.clone(),
             ..Default::default()
         };
         match inc {
             Include::Tasks(path) => {
+                inh.include_chain =
+                    crate::playbook::enter_include(&task.include_chain, &task.loc, path, true)?;
                 let node = crate::yaml::load_file(path).map_err(|e| e.at(&task.loc))?;
                 let base = if task.role.is_some() {
                     task.base.clone()

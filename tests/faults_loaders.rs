@@ -1,0 +1,279 @@
+//! Fault tests (issue 9) through the `prov` binary: hostile or broken inputs end in a clear
+//! error, in bounded time and memory, never in a crash (stack overflow, panic, OOM).
+//!
+//! Each run is time-boxed: a child still running at its deadline is killed and the test fails,
+//! so the old behaviour (minutes, gigabytes) shows as a failure rather than a hang.
+
+mod common;
+use common::Project;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const INV: &str = "[local]\nlocalhost ansible_connection=local\n";
+
+/// How a time-boxed `prov` run ended.
+#[derive(Debug)]
+struct Bounded {
+    /// Exit code, or 128 + signal when killed by a signal (134 is SIGABRT: a stack overflow).
+    code: i32,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+    /// The child's peak resident set size, in KiB.
+    max_rss_kb: i64,
+}
+
+/// Runs `prov ARGS` in `dir` (stdin closed) and waits at most `limit`.
+fn run_bounded(dir: &Path, args: &[&str], limit: Duration) -> Bounded {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("prov starts");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let pid = child.id() as libc::pid_t;
+    let started = Instant::now();
+    let (status, usage) = loop {
+        let mut status = 0;
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break (status, usage);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            panic!(
+                "prov {args:?} still ran after {limit:?} (peak RSS {} MiB): killed",
+                usage.ru_maxrss / 1024
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let code = if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    };
+    Bounded {
+        code,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        elapsed: started.elapsed(),
+        max_rss_kb: usage.ru_maxrss,
+    }
+}
+
+/// A "billion laughs" play: `levels` anchors, each a list of nine aliases of the one before.
+fn alias_bomb(levels: usize) -> String {
+    let mut s = String::from(
+        "- hosts: all\n  gather_facts: false\n  vars:\n    a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for i in 1..=levels {
+        let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+        s.push_str(&format!("    a{i}: &a{i} [{refs}]\n"));
+    }
+    s.push_str("  tasks: []\n");
+    s
+}
+
+#[test]
+fn alias_bomb_is_refused_quickly_with_the_alias_location() {
+    let p = Project::new("fault-bomb");
+    p.file("inv.ini", INV).file("bomb.yml", &alias_bomb(9));
+    for args in [
+        &["run", "--syntax-check", "bomb.yml", "-i", "inv.ini"][..],
+        &["check", "bomb.yml", "-i", "inv.ini"][..],
+    ] {
+        let r = run_bounded(&p.dir, args, Duration::from_secs(30));
+        assert_eq!(r.code, 1, "{r:#?}");
+        assert!(r.stderr.contains("alias bomb"), "{}", r.stderr);
+        // a1..a5 fit in the budget; the first `*a5` in a6 (line 10 of the file) does not.
+        assert!(r.stderr.contains("bomb.yml:10:"), "{}", r.stderr);
+        assert!(r.stderr.contains("`*a5`"), "{}", r.stderr);
+        assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+        // Before the budget: 12 GB and still growing after 60 s.
+        assert!(r.max_rss_kb < 1024 * 1024, "peak RSS {} KiB", r.max_rss_kb);
+        assert!(r.elapsed < Duration::from_secs(20), "{:?}", r.elapsed);
+    }
+}
+
+#[test]
+fn documents_with_ordinary_aliases_still_load_and_run() {
+    let p = Project::new("fault-aliases");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  vars:
+    base: &base { port: 80, proto: tcp }
+    web: { <<: *base, port: 8080 }
+    ports: [*base, *base]
+  tasks:
+    - debug: msg="{{ web.port }}/{{ web.proto }} {{ ports | length }}"
+"#,
+    );
+    let r = run_bounded(
+        &p.dir,
+        &["run", "site.yml", "-i", "inv.ini"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stdout.contains("8080/tcp 2"), "{}", r.stdout);
+}
+
+/// Asserts a recursion ended in an error naming `files`, not in a crash.
+#[track_caller]
+fn assert_recursion_error(r: &Bounded, want_code: i32, files: &[&str]) {
+    assert_ne!(r.code, 134, "stack overflow:\n{}", r.stderr);
+    assert_eq!(r.code, want_code, "{r:#?}");
+    let all = format!("{}\n{}", r.stdout, r.stderr);
+    for f in files {
+        assert!(all.contains(f), "{f} not named:\n{all}");
+    }
+}
+
+fn recursion_project(name: &str) -> Project {
+    let p = Project::new(name);
+    p.file("inv.ini", INV)
+        // import_tasks: a → b → a
+        .file("a.yml", "- import_tasks: b.yml\n")
+        .file("b.yml", "- debug: msg=b\n- import_tasks: a.yml\n")
+        .file(
+            "imp.yml",
+            "- hosts: local\n  gather_facts: false\n  tasks:\n    - import_tasks: a.yml\n",
+        )
+        // include_tasks: c → c, forever
+        .file("c.yml", "- include_tasks: c.yml\n")
+        .file(
+            "inc.yml",
+            "- hosts: local\n  gather_facts: false\n  tasks:\n    - include_tasks: c.yml\n",
+        )
+        // include_tasks that ends by itself: five levels, then `when` stops it.
+        .file(
+            "count.yml",
+            "- set_fact: { n: \"{{ n | int + 1 }}\" }\n- debug: msg=level{{ n }}\n- include_tasks: count.yml\n  when: n | int < 5\n",
+        )
+        .file(
+            "counted.yml",
+            "- hosts: local\n  gather_facts: false\n  tasks:\n    - set_fact: { n: 0 }\n    - include_tasks: count.yml\n",
+        )
+        // roles
+        .file("roles/selfimp/tasks/main.yml", "- import_role: name=selfimp\n")
+        .file("roles/selfinc/tasks/main.yml", "- include_role: name=selfinc\n")
+        .file("roles/ma/meta/main.yml", "dependencies: [mb]\n")
+        .file("roles/ma/tasks/main.yml", "- debug: msg=ma\n")
+        .file("roles/mb/tasks/main.yml", "- import_role: name=ma\n");
+    for r in ["selfimp", "selfinc", "ma"] {
+        p.file(
+            &format!("role_{r}.yml"),
+            &format!("- hosts: local\n  gather_facts: false\n  roles: [{r}]\n"),
+        );
+    }
+    p
+}
+
+#[test]
+fn import_tasks_loop_fails_at_load_time_naming_the_chain() {
+    let p = recursion_project("fault-imp");
+    let limit = Duration::from_secs(60);
+    for args in [
+        &["run", "imp.yml", "-i", "inv.ini"][..],
+        &["run", "--syntax-check", "imp.yml", "-i", "inv.ini"][..],
+    ] {
+        let r = run_bounded(&p.dir, args, limit);
+        assert_recursion_error(
+            &r,
+            1,
+            &["import loop", "imp.yml:4:7", "a.yml:1:3", "b.yml:2:3"],
+        );
+        assert!(!r.stdout.contains("TASK"), "nothing may run:\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn include_tasks_loop_fails_the_task_at_the_depth_limit() {
+    let p = recursion_project("fault-inc");
+    let r = run_bounded(
+        &p.dir,
+        &["run", "inc.yml", "-i", "inv.ini"],
+        Duration::from_secs(60),
+    );
+    assert_recursion_error(&r, 2, &["nest deeper than 64", "inc.yml:4:7", "c.yml:1:3"]);
+    assert!(r.stdout.contains("failed=1"), "{}", r.stdout);
+}
+
+#[test]
+fn include_tasks_recursion_with_an_end_still_runs() {
+    let p = recursion_project("fault-count");
+    let r = run_bounded(
+        &p.dir,
+        &["run", "counted.yml", "-i", "inv.ini"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{r:#?}");
+    for i in 1..=5 {
+        assert!(r.stdout.contains(&format!("level{i}")), "{}", r.stdout);
+    }
+    assert!(!r.stdout.contains("level6"), "{}", r.stdout);
+}
+
+#[test]
+fn roles_that_import_themselves_fail_at_load_time() {
+    let p = recursion_project("fault-roles");
+    let limit = Duration::from_secs(60);
+    // import_role of itself
+    let r = run_bounded(&p.dir, &["run", "role_selfimp.yml", "-i", "inv.ini"], limit);
+    assert_recursion_error(
+        &r,
+        1,
+        &[
+            "import loop",
+            "role_selfimp.yml:3:",
+            "roles/selfimp/tasks/main.yml",
+        ],
+    );
+    // a meta dependency whose tasks import the role that depends on it
+    let r = run_bounded(&p.dir, &["run", "role_ma.yml", "-i", "inv.ini"], limit);
+    assert_recursion_error(
+        &r,
+        1,
+        &[
+            "import loop",
+            "role_ma.yml:3:11 → roles/ma/tasks/main.yml",
+            "roles/ma/meta/main.yml:1:16 → roles/mb/tasks/main.yml",
+            "roles/mb/tasks/main.yml:1:16 → roles/ma/tasks/main.yml",
+        ],
+    );
+}
+
+#[test]
+fn role_that_includes_itself_fails_the_task_at_run_time() {
+    let p = recursion_project("fault-role-inc");
+    let r = run_bounded(
+        &p.dir,
+        &["run", "role_selfinc.yml", "-i", "inv.ini"],
+        Duration::from_secs(60),
+    );
+    assert_recursion_error(
+        &r,
+        2,
+        &["nest deeper than 64", "roles/selfinc/tasks/main.yml:1:3"],
+    );
+}
