@@ -533,10 +533,15 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
         }
     };
     let runner = runner.sink(sink);
+    // Ctrl-C/SIGTERM from here on stop the run cleanly (recap, exit 130); see crate::interrupt.
+    crate::interrupt::install_handlers();
     let mut code = 0;
     for pb in &playbooks {
         let recap = runner.run(pb).await?;
         code = code.max(recap.exit_code());
+        if crate::interrupt::is_set() {
+            return Ok(crate::interrupt::EXIT_CODE);
+        }
         if code == 2 {
             break;
         }

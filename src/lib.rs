@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod facts;
+pub mod interrupt;
 pub mod inventory;
 pub mod modules;
 pub mod output;

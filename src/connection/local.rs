@@ -155,6 +155,7 @@ impl Connection for LocalConnection {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| Error::other(format!("cannot run /bin/sh on the controller: {e}")))?;
@@ -178,15 +179,43 @@ impl Connection for LocalConnection {
             }
             let _ = input.shutdown().await;
         });
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| Error::other(format!("local command failed: {e}")))?;
+        let read = |r: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut v = Vec::new();
+                if let Some(mut r) = r {
+                    let _ = r.read_to_end(&mut v).await;
+                }
+                v
+            })
+        };
+        let out_task = read(child.stdout.take().map(|o| Box::new(o) as _));
+        let err_task = read(child.stderr.take().map(|o| Box::new(o) as _));
+        let status = tokio::select! {
+            s = child.wait() => s,
+            _ = crate::interrupt::wait() => {
+                // Ctrl-C: SIGTERM to the command's process group, SIGKILL after a grace period.
+                if let Some(pid) = child.id() {
+                    // SAFETY: kill has no memory-safety preconditions.
+                    unsafe { libc::kill(-(pid as i32), libc::SIGTERM) };
+                }
+                if tokio::time::timeout(std::time::Duration::from_secs(3), child.wait()).await.is_err() {
+                    if let Some(pid) = child.id() {
+                        // SAFETY: as above.
+                        unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+                    }
+                    let _ = child.wait().await;
+                }
+                writer.abort();
+                return Err(crate::interrupt::error());
+            }
+        }
+        .map_err(|e| Error::other(format!("local command failed: {e}")))?;
         let _ = writer.await;
         Ok(ExecOutput {
-            rc: out.status.code().unwrap_or(-1),
-            stdout: out.stdout,
-            stderr: out.stderr,
+            rc: status.code().unwrap_or(-1),
+            stdout: out_task.await.unwrap_or_default(),
+            stderr: err_task.await.unwrap_or_default(),
         })
     }
 }

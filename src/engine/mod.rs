@@ -226,6 +226,11 @@ impl Runner {
         }
         let recap = Recap { hosts: stats };
         result?;
+        if crate::interrupt::is_set() {
+            self.emit(Event::Warning(
+                "interrupted (Ctrl-C or SIGTERM): no further task was started; the recap shows what ran".into(),
+            ));
+        }
         self.emit(Event::Recap(recap.clone()));
         Ok(recap)
     }
@@ -311,6 +316,9 @@ impl Runner {
                 Some(p) => (failed_in_batch as f64) * 100.0 / (batch.len() as f64) > p,
                 None => failed_in_batch == batch.len(),
             };
+            if crate::interrupt::is_set() {
+                return Ok(false);
+            }
             if fatal_stop || (abort && failed_in_batch > 0) {
                 self.emit(Event::NoHostsRemaining);
                 return Ok(false);
@@ -442,7 +450,7 @@ impl<'r> PlayRun<'r> {
     }
 
     fn stopped(&self) -> bool {
-        *self.stop.lock().unwrap_or_else(|e| e.into_inner())
+        crate::interrupt::is_set() || *self.stop.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn run(&self) -> Result<()> {
@@ -634,6 +642,9 @@ impl<'r> PlayRun<'r> {
     pub fn flush_handlers(&self) -> BoxFut<'_> {
         Box::pin(async move {
             loop {
+                if crate::interrupt::is_set() {
+                    return Ok(());
+                }
                 let mut ran = false;
                 for h in &self.play.handlers {
                     let names = self.handler_names(h);

@@ -295,11 +295,19 @@ impl PlayRun<'_> {
             let display = &display;
             async move {
                 let _permit = sem.acquire().await;
+                // After Ctrl-C, hosts still waiting for a fork do not start.
+                if crate::interrupt::is_set() {
+                    return None;
+                }
                 let out = self.run_on_host(task, h, display).await;
-                (h.clone(), out)
+                Some((h.clone(), out))
             }
         });
-        let outcomes = futures::future::join_all(futs).await;
+        let outcomes: Vec<(String, Outcome)> = futures::future::join_all(futs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         if once {
             // Everything run_once registers or sets applies to every host of the batch.
             let data = self.shared.host(first);
@@ -650,6 +658,9 @@ impl PlayRun<'_> {
         let mut agg_changes = Vec::new();
         let mut includes = Vec::new();
         let n = items.len();
+        // One shared list for every item's `ansible_loop.allitems` (a copy per item made loops
+        // quadratic: 16,000 items took seconds).
+        let allitems = Value::from(items.clone());
         for (i, item) in items.iter().enumerate() {
             if i > 0
                 && let Some(p) = lc.pause
@@ -673,7 +684,7 @@ impl PlayRun<'_> {
                     ("length", Value::from(n)),
                     ("revindex", Value::from(n - i)),
                     ("revindex0", Value::from(n - i - 1)),
-                    ("allitems", Value::from(items.clone())),
+                    ("allitems", allitems.clone()),
                     (
                         "previtem",
                         if i > 0 {
@@ -940,10 +951,16 @@ impl PlayRun<'_> {
             None => None,
         };
         // no_log hides every command this task runs (logs, argv: see connection::no_log_scope).
-        let inner = crate::connection::no_log_scope(task.no_log, self.execute_inner(task, host, ctx));
+        let inner = crate::connection::no_log_scope(task.no_log, async {
+            // Ctrl-C: running commands are signalled by their transports; whatever has not
+            // ended after a grace period (a pause, a retry delay) is dropped.
+            tokio::select! {
+                r = self.execute_inner(task, host, ctx) => r,
+                _ = crate::interrupt::wait_then(Duration::from_secs(5)) => Err(crate::interrupt::error()),
+            }
+        });
         let res = match limit {
-            Some(secs) => match tokio::time::timeout(Duration::from_secs_f64(secs), inner).await
-            {
+            Some(secs) => match tokio::time::timeout(Duration::from_secs_f64(secs), inner).await {
                 Ok(r) => r,
                 Err(_) => Err(Error::failed(format!(
                     "The task did not finish within its timeout of {secs} s and was stopped"

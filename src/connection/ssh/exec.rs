@@ -101,6 +101,8 @@ pub(super) async fn run(
     preamble: Option<&Secret>,
     sudo: Option<&SudoPlan>,
     stdin: &Stdin,
+    free_slot: &(dyn Fn() -> bool + Send + Sync),
+    job: &str,
 ) -> Result<ExecOutput, RunError> {
     if h.is_closed() {
         return Err(RunError::Open("the connection is closed".into()));
@@ -115,12 +117,17 @@ pub(super) async fn run(
         _ => None,
     };
     // A refused channel on a live connection means the server's session limit is reached
-    // (e.g. by commands that outlived a cancelled run): wait for a slot rather than reconnect.
+    // (`MaxSessions`, or commands that outlived a cancelled run): give back the session our
+    // probe shell holds, if any, then wait for a slot rather than reconnect.
     let mut waited = Duration::ZERO;
     let channel = loop {
         match h.channel_open_session().await {
             Ok(c) => break c,
             Err(russh::Error::ChannelOpenFailure(reason)) if !h.is_closed() => {
+                if free_slot() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
                 if waited >= Duration::from_secs(30) {
                     return Err(RunError::Fatal(
                         Error::unreachable(format!(
@@ -228,8 +235,30 @@ pub(super) async fn run(
     let sudo_wait = sudo.map(|p| p.timeout).unwrap_or(Duration::from_secs(60));
     let sudo_deadline = tokio::time::sleep(sudo_wait);
     tokio::pin!(sudo_deadline);
+    // Ctrl-C: SIGTERM to the command's process group (sshd's `signal` request), EOF, then the
+    // channel is closed if the command has not ended within the grace period.
+    let mut interrupted = false;
+    let stop = crate::interrupt::wait();
+    tokio::pin!(stop);
+    let grace = tokio::time::sleep(Duration::from_secs(86400));
+    tokio::pin!(grace);
     loop {
         tokio::select! {
+            _ = &mut stop, if !interrupted => {
+                interrupted = true;
+                writer_done = true; // stop feeding stdin
+                let _ = tx.signal(russh::Sig::TERM).await;
+                let _ = tx.eof().await;
+                // sshd ignores signal requests on root logins (no privilege separation there):
+                // also TERM the job's processes from a session of its own.
+                kill_job(h, job).await;
+                grace.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3));
+            }
+            _ = &mut grace, if interrupted => {
+                let _ = tx.close().await;
+                guard.disarm();
+                break;
+            }
             _ = &mut sudo_deadline, if sudo_pending => {
                 sudo_stuck = true;
                 break;
@@ -330,6 +359,14 @@ pub(super) async fn run(
             }
         }
     }
+    if interrupted {
+        let _ = state_tx.send(SudoState::Stop);
+        if !closed {
+            let _ = tx.close().await;
+            guard.disarm();
+        }
+        return Err(RunError::Fatal(crate::interrupt::error()));
+    }
     if wrong_password || sudo_stuck {
         let _ = state_tx.send(SudoState::Stop);
         // EOF makes sudo give up at once; then the server closes the channel.
@@ -395,6 +432,38 @@ pub(super) async fn run(
         }
     };
     Ok(out)
+}
+
+/// The environment variable that marks the processes of one command (see [`kill_job`]).
+pub(crate) const JOB_VAR: &str = "PROV_JOB";
+
+/// Sends SIGTERM, from a new session, to every process of the host that carries
+/// `PROV_JOB=<job>` in its environment (the command line starts with that assignment, so the
+/// command and its children have it; sudo, which resets the environment of its child, has it
+/// and relays the signal). Waits at most 3 s.
+pub(crate) async fn kill_job(h: &Handle<Client>, job: &str) {
+    if job.is_empty() || h.is_closed() {
+        return;
+    }
+    let script = format!(
+        "for f in $(grep -lsF {v} /proc/[0-9]*/environ); do p=${{f#/proc/}}; kill -TERM \"${{p%/environ}}\" 2>/dev/null; done; true",
+        v = crate::connection::quote(&format!("{JOB_VAR}={job}"))
+    );
+    let go = async {
+        let Ok(ch) = h.channel_open_session().await else {
+            return;
+        };
+        if ch.exec(true, script.into_bytes()).await.is_err() {
+            return;
+        }
+        let mut ch = ch;
+        while let Some(m) = ch.wait().await {
+            if matches!(m, ChannelMsg::Close | ChannelMsg::ExitStatus { .. }) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), go).await;
 }
 
 /// Why feeding a command's stdin stopped.

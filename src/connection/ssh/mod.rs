@@ -208,6 +208,35 @@ struct Live {
     _proxy: Option<tokio::process::Child>,
     /// The shell that runs probes on this connection (see [`exec::Shell`]).
     shell: std::sync::Mutex<ShellSlot>,
+    /// Why the connection ended, once it has (set by [`Client::disconnected`]).
+    gone: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Live {
+    fn gone(&self) -> Option<String> {
+        self.gone.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The server refused a session: close the probe shell if it is idle (its session is then
+    /// free) and use new sessions for probes from now on. True when a session was freed.
+    fn give_up_shell(&self, log: &Logger, label: &str) -> bool {
+        let mut slot = self.shell.lock().unwrap_or_else(|p| p.into_inner());
+        match std::mem::replace(&mut *slot, ShellSlot::Broken) {
+            ShellSlot::Idle(sh) => {
+                drop(sh);
+                log(format!(
+                    "{label} refused a new session while the probe shell held one (MaxSessions 1?): \
+                     closed the probe shell; probes use new sessions"
+                ));
+                true
+            }
+            ShellSlot::Busy => {
+                *slot = ShellSlot::Busy;
+                false
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The state of a connection's probe shell.
@@ -230,11 +259,38 @@ pub(crate) struct Client {
     files: Vec<PathBuf>,
     learn_file: PathBuf,
     failure: Arc<std::sync::Mutex<Option<Error>>>,
+    /// Why the connection ended, when the transport ended it (keepalive timeout, ...).
+    gone: Arc<std::sync::Mutex<Option<String>>>,
+    /// The keepalive interval, for the timeout message.
+    keepalive: Duration,
     log: Logger,
 }
 
 impl client::Handler for Client {
     type Error = russh::Error;
+
+    async fn disconnected(
+        &mut self,
+        reason: client::DisconnectReason<Self::Error>,
+    ) -> Result<(), Self::Error> {
+        let why = match &reason {
+            client::DisconnectReason::ReceivedDisconnect(_) => {
+                "the server closed the connection".to_string()
+            }
+            client::DisconnectReason::Error(russh::Error::KeepaliveTimeout) => format!(
+                "timed out: {} did not answer for {} s (3 keepalives; set ansible_timeout or ServerAliveInterval to change it)",
+                self.display,
+                (self.keepalive * 3).as_secs()
+            ),
+            client::DisconnectReason::Error(e) => e.to_string(),
+        };
+        (self.log)(format!("connection to {} ended: {why}", self.display));
+        *self.gone.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        match reason {
+            client::DisconnectReason::ReceivedDisconnect(_) => Ok(()),
+            client::DisconnectReason::Error(e) => Err(e),
+        }
+    }
 
     async fn check_server_key(
         &mut self,
@@ -647,13 +703,15 @@ fn resolve(inventory_host: &str, vars: &Vars, opts: &SshOptions, log: &Logger) -
                 .map(Duration::from_secs))
             .unwrap_or(Duration::from_secs(10)),
     };
+    // A host that stops answering (a stopped sshd, a blackholed route) is given up after about
+    // its timeout: three keepalive intervals without a word from it.
     let keepalive = opts
         .keepalive
         .or(cfg
             .server_alive_interval
             .filter(|t| *t > 0)
             .map(Duration::from_secs))
-        .unwrap_or(Duration::from_secs(15));
+        .unwrap_or_else(|| (timeout / 3).max(Duration::from_secs(1)));
 
     // Jump hosts.
     let mut hops = Vec::new();
@@ -734,13 +792,23 @@ pub async fn connect(
 ) -> Result<SshConnection> {
     let log: Logger = opts.log.clone().unwrap_or_else(|| Arc::new(|_| {}));
     let plan = resolve(inventory_host, vars, opts, &log).map_err(|e| e.on_host(inventory_host))?;
+    // `ansible_ssh_max_sessions` (prov's): the server's MaxSessions, when it is below 10.
+    let max_sessions = match var_str(vars, &["ansible_ssh_max_sessions"]) {
+        Some(v) => v.trim().parse::<usize>().map_err(|_| {
+            Error::options(format!(
+                "ansible_ssh_max_sessions must be a number, not '{v}'"
+            ))
+            .on_host(inventory_host)
+        })?,
+        None => opts.max_sessions,
+    };
     let conn = SshConnection {
         inventory_host: inventory_host.to_string(),
         plan,
         log,
         live: Mutex::new(None),
-        sem: Arc::new(Semaphore::new(opts.max_sessions.max(1))),
-        max_sessions: opts.max_sessions.max(1),
+        sem: Arc::new(Semaphore::new(max_sessions.max(1))),
+        max_sessions: max_sessions.max(1),
         become_timeout: opts.become_timeout.unwrap_or(Duration::from_secs(60)),
     };
     let live = open(&conn.plan, &conn.log)
@@ -769,7 +837,7 @@ fn russh_config(plan: &Plan, known_types: &[String]) -> Arc<client::Config> {
     Arc::new(client::Config {
         nodelay: true,
         keepalive_interval: Some(plan.keepalive),
-        keepalive_max: 3,
+        keepalive_max: 2,
         inactivity_timeout: None,
         window_size: 8 * 1024 * 1024,
         maximum_packet_size: 32768,
@@ -786,6 +854,7 @@ fn russh_config(plan: &Plan, known_types: &[String]) -> Arc<client::Config> {
 async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
     let mut hops: Vec<Handle<Client>> = Vec::new();
     let mut proxy: Option<tokio::process::Child> = None;
+    let mut gone = Arc::new(std::sync::Mutex::new(None));
     let chain: Vec<&Endpoint> = plan
         .hops
         .iter()
@@ -802,6 +871,7 @@ async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
         let entries = known_hosts::load(&plan.known_hosts);
         let cfg = russh_config(plan, &known_hosts::known_types(&entries, &kh_name));
         let failure = Arc::new(std::sync::Mutex::new(None));
+        gone = Arc::new(std::sync::Mutex::new(None));
         let handler = Client {
             display: display.clone(),
             kh_name,
@@ -809,6 +879,8 @@ async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
             files: plan.known_hosts.clone(),
             learn_file: plan.learn_file.clone(),
             failure: failure.clone(),
+            gone: gone.clone(),
+            keepalive: plan.keepalive,
             log: log.clone(),
         };
         let take_failure = || failure.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -911,6 +983,7 @@ async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
         _hops: hops,
         _proxy: proxy,
         shell: std::sync::Mutex::new(ShellSlot::Unopened),
+        gone,
     })
 }
 
@@ -1066,7 +1139,15 @@ impl Connection for SshConnection {
             p.timeout = self.become_timeout;
             p
         });
-        let run_line = sudo.as_ref().map(|s| s.line.as_str()).unwrap_or(line);
+        // Every command carries a job mark in its environment, so that Ctrl-C can find and stop
+        // its processes (exec::kill_job).
+        let job = crate::connection::random_token();
+        let run_line = format!(
+            "{}={job} {}",
+            exec::JOB_VAR,
+            sudo.as_ref().map(|s| s.line.as_str()).unwrap_or(line)
+        );
+        let run_line = run_line.as_str();
         (self.log)(format!(
             "exec on {}: {}",
             self.plan.target.label(),
@@ -1075,7 +1156,18 @@ impl Connection for SshConnection {
         let mut retried = false;
         loop {
             let live = self.session().await?;
-            match run(&live.handle, run_line, preamble, sudo.as_ref(), stdin).await {
+            let free_slot = || live.give_up_shell(&self.log, &self.plan.target.label());
+            match run(
+                &live.handle,
+                run_line,
+                preamble,
+                sudo.as_ref(),
+                stdin,
+                &free_slot,
+                &job,
+            )
+            .await
+            {
                 Ok(out) => return Ok(out),
                 Err(RunError::Open(m)) => {
                     self.forget(&live).await;
@@ -1090,9 +1182,12 @@ impl Connection for SshConnection {
                     (self.log)(format!("cannot open a channel ({m}); reconnecting once"));
                 }
                 Err(RunError::Lost(m)) => {
+                    // Give the transport a moment to record why the connection ended.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let why = live.gone().unwrap_or(m);
                     self.forget(&live).await;
                     return Err(Error::unreachable(format!(
-                        "connection to {} lost while running a command: {m}",
+                        "connection to {} lost while running a command: {why}",
                         self.plan.target.label()
                     ))
                     .on_host(&self.inventory_host));
