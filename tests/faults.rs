@@ -577,3 +577,90 @@ fn a_host_that_stops_answering_is_unreachable_within_its_timeout() {
         .unwrap_or_else(|| panic!("{all}"));
     assert!(hung_line.contains("unreachable=1"), "{all}");
 }
+
+#[test]
+fn a_server_that_runs_no_command_after_login_is_unreachable_with_the_cause() {
+    if sshd::skip("a_server_that_runs_no_command_after_login_is_unreachable_with_the_cause") {
+        return;
+    }
+    let forced = Sshd::start(SshdOpts {
+        extra: "ForceCommand /bin/false".into(),
+        ..Default::default()
+    });
+    let chroot = Sshd::start(SshdOpts {
+        extra: "ChrootDirectory /nonexistent-prov-chroot".into(),
+        ..Default::default()
+    });
+    let p = Proj::new(
+        "refused",
+        &[("forced", &forced, ""), ("chroot", &chroot, "")],
+    );
+    p.write(
+        "r.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: echo hi\n",
+    );
+    let out = p.run(&["r.yml"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for h in ["forced", "chroot"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{h} ")) && l.contains("ok="))
+            .unwrap_or_else(|| panic!("{all}"));
+        assert!(line.contains("unreachable=1"), "{all}");
+    }
+    assert!(
+        all.contains("accepted the login but does not run commands (exit status 1)"),
+        "{all}"
+    );
+    assert!(all.contains("nonexistent-prov-chroot"), "{all}");
+}
+
+#[test]
+fn a_huge_command_output_is_capped_with_a_note_and_bounded_memory() {
+    if sshd::skip("a_huge_command_output_is_capped_with_a_note_and_bounded_memory") {
+        return;
+    }
+    if !Path::new("/usr/bin/time").exists() {
+        eprintln!("SKIP: a_huge_command_output_is_capped: /usr/bin/time is not installed");
+        return;
+    }
+    let srv = Sshd::start_default();
+    let p = Proj::new("bigout", &[("h1", &srv, "")]);
+    // 100 MB of output in 100-byte lines.
+    p.write(
+        "big.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - shell: yes 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' | head -n 1000000\n\
+         \x20     register: r\n\
+         \x20   - assert:\n\
+         \x20       that:\n\
+         \x20         - r.stdout | length > 33554000 and r.stdout | length <= 33554432\n\
+         \x20         - \"'stdout truncated' in r.stderr\"\n",
+    );
+    let mut c = p.cmd(&["big.yml"]);
+    let prog = c.get_program().to_owned();
+    let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("maxrss_kb=%M")
+        .arg(prog)
+        .args(args)
+        .current_dir(&p.dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    let kb: u64 = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("maxrss_kb=")
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("{all}"));
+    // Uncapped and copied six times this was over 600 MB.
+    assert!(kb < 400_000, "peak RSS {kb} kB\n{all}");
+    let _ = &mut c;
+}

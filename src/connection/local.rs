@@ -179,14 +179,22 @@ impl Connection for LocalConnection {
             }
             let _ = input.shutdown().await;
         });
+        let cap = crate::connection::output_cap();
         let read = |r: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
             tokio::spawn(async move {
                 use tokio::io::AsyncReadExt;
                 let mut v = Vec::new();
+                let mut dropped = 0u64;
                 if let Some(mut r) = r {
-                    let _ = r.read_to_end(&mut v).await;
+                    let mut buf = vec![0u8; 64 << 10];
+                    while let Ok(n) = r.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        crate::connection::append_capped(&mut v, &buf[..n], cap, &mut dropped);
+                    }
                 }
-                v
+                (v, dropped)
             })
         };
         let out_task = read(child.stdout.take().map(|o| Box::new(o) as _));
@@ -212,10 +220,18 @@ impl Connection for LocalConnection {
         }
         .map_err(|e| Error::other(format!("local command failed: {e}")))?;
         let _ = writer.await;
+        let (stdout, d_out) = out_task.await.unwrap_or_default();
+        let (mut stderr, d_err) = err_task.await.unwrap_or_default();
+        for (stream, n) in [("stdout", d_out), ("stderr", d_err)] {
+            if n > 0 {
+                stderr
+                    .extend_from_slice(crate::connection::dropped_note(stream, n, cap).as_bytes());
+            }
+        }
         Ok(ExecOutput {
             rc: status.code().unwrap_or(-1),
-            stdout: out_task.await.unwrap_or_default(),
-            stderr: err_task.await.unwrap_or_default(),
+            stdout,
+            stderr,
         })
     }
 }

@@ -211,6 +211,48 @@ pub fn wrap(cmd: &Cmd) -> Wrapped {
 
 tokio::task_local! {
     static NO_LOG: bool;
+    static OUTPUT_CAP: usize;
+}
+
+/// The most bytes of stdout (and of stderr) kept of a user command (`command`, `shell`, `raw`,
+/// `script`): 32 MiB, or `PROV_MAX_OUTPUT` (bytes). What is beyond is read and dropped, and a
+/// line on stderr says so; prov's own commands (file reads, facts) are not capped.
+pub fn output_cap_default() -> usize {
+    std::env::var("PROV_MAX_OUTPUT")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(32 << 20)
+}
+
+/// Runs `fut` with captured output capped at `cap` bytes per stream (see
+/// [`output_cap_default`]); the engine runs user commands in this scope.
+pub async fn output_cap_scope<F: std::future::Future>(cap: usize, fut: F) -> F::Output {
+    OUTPUT_CAP.scope(cap, fut).await
+}
+
+/// The output cap in force, if any.
+pub fn output_cap() -> Option<usize> {
+    OUTPUT_CAP.try_with(|v| *v).ok()
+}
+
+/// Appends `data` to `buf` up to `cap` bytes; counts what was dropped in `dropped`.
+pub fn append_capped(buf: &mut Vec<u8>, data: &[u8], cap: Option<usize>, dropped: &mut u64) {
+    match cap {
+        Some(c) if buf.len() + data.len() > c => {
+            let room = c.saturating_sub(buf.len());
+            buf.extend_from_slice(&data[..room]);
+            *dropped += (data.len() - room) as u64;
+        }
+        _ => buf.extend_from_slice(data),
+    }
+}
+
+/// The stderr line that reports dropped output.
+pub fn dropped_note(stream: &str, dropped: u64, cap: Option<usize>) -> String {
+    format!(
+        "prov: {stream} truncated: {dropped} bytes beyond the first {} were dropped (PROV_MAX_OUTPUT)\n",
+        cap.unwrap_or(0)
+    )
 }
 
 /// Runs `fut` with `no_log` in force (when `on`) for every command it runs, on any connection:

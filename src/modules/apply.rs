@@ -108,17 +108,33 @@ pub async fn apply_plan(plan: Plan, conn: &dyn Connection, check: bool) -> Resul
             } => {
                 let start = std::time::SystemTime::now();
                 let t0 = Instant::now();
-                let out = conn.exec(&cmd).await?;
+                // A user command's captured output is capped (PROV_MAX_OUTPUT).
+                let mut out = if capture {
+                    let cap = crate::connection::output_cap_default();
+                    crate::connection::output_cap_scope(cap, conn.exec(&cmd)).await?
+                } else {
+                    conn.exec(&cmd).await?
+                };
                 if plan.output_results {
                     let (vals, changed) = super::output_results(&out.stdout_str());
                     o.result.extend(vals);
                     all_unchanged &= changed == Some(false);
                 }
                 if capture {
-                    let stdout = out.stdout_str();
-                    let stderr = out.stderr_str();
-                    let stdout = stdout.trim_end_matches(['\r', '\n']).to_string();
-                    let stderr = stderr.trim_end_matches(['\r', '\n']).to_string();
+                    // Moved, not copied, and trimmed in place: a large output costs its
+                    // size a few times (text, lines), not six.
+                    let text = |b: &mut Vec<u8>| -> String {
+                        let mut s = match String::from_utf8(std::mem::take(b)) {
+                            Ok(s) => s,
+                            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                        };
+                        let keep = s.trim_end_matches(['\r', '\n']).len();
+                        s.truncate(keep);
+                        s.shrink_to_fit();
+                        s
+                    };
+                    let stdout = text(&mut out.stdout);
+                    let stderr = text(&mut out.stderr);
                     let lines = |s: &str| -> Value {
                         s.lines().map(Value::from).collect::<Vec<_>>().into()
                     };

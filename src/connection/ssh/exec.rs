@@ -238,6 +238,8 @@ pub(super) async fn run(
     // Ctrl-C: SIGTERM to the command's process group (sshd's `signal` request), EOF, then the
     // channel is closed if the command has not ended within the grace period.
     let mut interrupted = false;
+    let cap = crate::connection::output_cap();
+    let mut dropped = (0u64, 0u64);
     let stop = crate::interrupt::wait();
     tokio::pin!(stop);
     let grace = tokio::time::sleep(Duration::from_secs(86400));
@@ -283,13 +285,15 @@ pub(super) async fn run(
             msg = rx.wait() => {
                 let Some(msg) = msg else { break };
                 match msg {
-                    ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                    ChannelMsg::Data { data } => {
+                        crate::connection::append_capped(&mut out.stdout, &data, cap, &mut dropped.0)
+                    }
                     ChannelMsg::ExtendedData { data, ext } => {
                         if ext != 1 {
                             continue;
                         }
                         if !sudo_pending {
-                            out.stderr.extend_from_slice(&data);
+                            crate::connection::append_capped(&mut out.stderr, &data, cap, &mut dropped.1);
                             continue;
                         }
                         let Some(sp) = sudo else { continue };
@@ -415,6 +419,12 @@ pub(super) async fn run(
         let mut st = s.into_bytes();
         st.extend_from_slice(&out.stderr);
         out.stderr = st;
+    }
+    for (stream, n) in [("stdout", dropped.0), ("stderr", dropped.1)] {
+        if n > 0 {
+            out.stderr
+                .extend_from_slice(crate::connection::dropped_note(stream, n, cap).as_bytes());
+        }
     }
     if let Some(sig) = signal {
         if !out.stderr.is_empty() && !out.stderr.ends_with(b"\n") {

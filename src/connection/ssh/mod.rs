@@ -814,6 +814,9 @@ pub async fn connect(
     let live = open(&conn.plan, &conn.log)
         .await
         .map_err(|e| e.on_host(inventory_host))?;
+    conn.check_session(&live)
+        .await
+        .map_err(|e| e.on_host(inventory_host))?;
     *conn.live.lock().await = Some(Arc::new(live));
     Ok(conn)
 }
@@ -1110,6 +1113,67 @@ impl SshConnection {
         );
         *g = Some(l.clone());
         Ok(l)
+    }
+
+    /// Makes sure the server runs commands after the login: it opens the probe shell (needed
+    /// soon anyway), or else runs `echo`. A server that accepts the login but runs no command
+    /// (a `ForceCommand`, a broken `ChrootDirectory`, a `nologin` shell) makes the host
+    /// unreachable with what it said, instead of failing every task with no cause.
+    async fn check_session(&self, live: &Live) -> Result<()> {
+        let label = self.plan.target.label();
+        if self.max_sessions >= 2
+            && let Ok(permit) = self.sem.clone().try_acquire_owned()
+        {
+            let token = format!("prov-{}", crate::connection::random_token());
+            match Shell::open(&live.handle, permit, token, self.plan.timeout).await {
+                Ok(sh) => {
+                    (self.log)(format!("opened a probe shell on {label}"));
+                    *live.shell.lock().unwrap_or_else(|p| p.into_inner()) =
+                        ShellSlot::Idle(Box::new(sh));
+                    return Ok(());
+                }
+                Err(m) => {
+                    (self.log)(format!(
+                        "no probe shell on {label} ({m}); probes use new sessions"
+                    ));
+                    *live.shell.lock().unwrap_or_else(|p| p.into_inner()) = ShellSlot::Broken;
+                }
+            }
+        }
+        let token = format!("prov-hello-{}", crate::connection::random_token());
+        let hint = "check the account's login shell, and ForceCommand, ChrootDirectory and Match blocks in the server's sshd_config";
+        match run(
+            &live.handle,
+            &format!("echo {token}"),
+            None,
+            None,
+            &Stdin::Empty,
+            &|| false,
+            "",
+        )
+        .await
+        {
+            Ok(out) if String::from_utf8_lossy(&out.stdout).contains(&token) => Ok(()),
+            Ok(out) => {
+                let said = out.stderr_str();
+                let said = said.trim();
+                Err(Error::unreachable(format!(
+                    "{label} accepted the login but does not run commands (exit status {}{})",
+                    out.rc,
+                    if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {said}")
+                    }
+                ))
+                .hint(hint))
+            }
+            Err(RunError::Open(m)) | Err(RunError::Lost(m)) => Err(Error::unreachable(format!(
+                "{label} accepted the login but does not run commands: {m}"
+            ))
+            .hint(hint)),
+            Err(RunError::Fatal(e)) => Err(e),
+        }
     }
 
     async fn forget(&self, live: &Arc<Live>) {
