@@ -170,10 +170,11 @@ fn replace_script(r: &str, body: &str) -> String {
     let q = quote(r);
     format!(
         "old=$(docker image inspect {q} --format '{{{{.Id}}}}' 2>/dev/null)\n{body}\n\
-         new=$(docker image inspect {q} --format '{{{{.Id}}}}') || {{ echo 'image {r} not found afterwards' >&2; exit 1; }}\n\
+         new=$(docker image inspect {q} --format '{{{{.Id}}}}') || {{ echo {gone} >&2; exit 1; }}\n\
          if [ \"$old\" = \"$new\" ]; then c=false; else c=true; fi\n\
          printf '%s{{\"changed\":%s,\"image_id\":\"%s\",\"image\":%s}}\\n' {rl} \"$c\" \"$new\" \"$(docker image inspect {q} --format '{{{{json .}}}}')\"\n",
         rl = quote(RESULT_LINE),
+        gone = quote(&format!("image {r} not found afterwards")),
     )
 }
 

@@ -289,9 +289,10 @@ impl Module for DockerNetwork {
                 cmd: ctx.cmd(format!(
                     "docker network rm {n} >/dev/null || exit 1\n\
                      i=0; while docker network inspect {n} >/dev/null 2>&1; do \
-                     i=$((i+1)); [ $i -gt 300 ] && {{ echo 'network {name} still exists 30 s after removal' >&2; exit 1; }}; \
+                     i=$((i+1)); [ $i -gt 300 ] && {{ echo {stuck} >&2; exit 1; }}; \
                      sleep 0.1; done\n{create} >/dev/null",
-                    n = quote(&name)
+                    n = quote(&name),
+                    stuck = quote(&format!("network {name} still exists 30 s after removal")),
                 )),
                 capture: false,
                 fail_on_rc: true,

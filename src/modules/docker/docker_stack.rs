@@ -361,9 +361,12 @@ impl Module for DockerStack {
             let script = format!(
                 "docker stack rm {s} >&2 || exit 1\nend=$(( $(date +%s) + {absent_timeout} ))\n\
                  while [ -n \"$(docker service ls -q --filter label={nsf})$(docker network ls -q --filter label={nsf})\" ]; do\n\
-                 if [ \"$(date +%s)\" -ge \"$end\" ]; then echo 'stack {name} not removed within {absent_timeout} s' >&2; exit 1; fi\n\
+                 if [ \"$(date +%s)\" -ge \"$end\" ]; then echo {late} >&2; exit 1; fi\n\
                  sleep 1\ndone\n",
-                s = quote(&name)
+                s = quote(&name),
+                late = quote(&format!(
+                    "stack {name} not removed within {absent_timeout} s"
+                )),
             );
             return Ok(plan.change(
                 format!("docker stack rm {name}"),
