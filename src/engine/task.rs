@@ -1432,3 +1432,83 @@ fn any_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
     // failed_when with a list: all conditions must hold (Ansible ANDs lists).
     all_true(t, conds, ctx)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Runner;
+    use crate::events::{Event, Sink, Status};
+    use crate::inventory::Inventory;
+    use crate::modules::Registry;
+    use crate::playbook::Loader;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts loop item results (keeping 100,000 events would only measure the sink).
+    #[derive(Default)]
+    struct CountItems {
+        ok: AtomicUsize,
+        other: AtomicUsize,
+    }
+    impl Sink for CountItems {
+        fn event(&self, ev: &Event) {
+            if let Event::HostResult(r) = ev
+                && r.item.is_some()
+            {
+                let n = if r.status == Status::Ok {
+                    &self.ok
+                } else {
+                    &self.other
+                };
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A loop of 100,000 cheap items completes: every item runs once and the registered
+    /// `results` hold them all (each item used to copy the whole list into
+    /// `ansible_loop.allitems`, which made this take minutes).
+    #[tokio::test]
+    async fn a_loop_of_100000_items_runs_every_item_once() {
+        let dir = std::env::temp_dir().join(format!("prov-loop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pb = dir.join("loop.yml");
+        std::fs::write(
+            &pb,
+            r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - debug: msg="{{ item }}"
+      loop: "{{ range(100000) | list }}"
+      register: r
+    - name: every item, in order, and allitems shared by all of them
+      debug: msg="{{ ansible_loop.allitems | length }} {{ ansible_loop.index }}"
+      loop: "{{ r.results[-3:] | map(attribute='item') | list }}"
+      loop_control: { extended: true }
+      failed_when: ansible_loop.allitems != [99997, 99998, 99999]
+    - assert:
+        that:
+          - r.results | length == 100000
+          - r.results[0].item == 0
+          - r.results[-1].item == 99999
+          - r.results[-1].msg == 99999
+"#,
+        )
+        .unwrap();
+        let registry = Registry::builtin();
+        let playbook = Loader {
+            registry: &registry,
+            roles_path: vec![],
+        }
+        .load_playbook(&pb)
+        .unwrap();
+        let count = Arc::new(CountItems::default());
+        let runner =
+            Runner::new(Inventory::load(&[]).unwrap(), Registry::builtin()).sink(count.clone());
+        let recap = runner.run(&playbook).await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(recap.exit_code(), 0);
+        assert_eq!(count.ok.load(Ordering::Relaxed), 100_003);
+        assert_eq!(count.other.load(Ordering::Relaxed), 0);
+    }
+}
