@@ -17,6 +17,45 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set when stdout was closed under us (`prov inventory --list | head -1`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout without panicking (`print!` panics on a closed pipe). A closed pipe sets
+/// [`STDOUT_CLOSED`] and returns an error that ends the command quietly with exit code 0, as
+/// other Unix tools do when their reader (`head`, `less`) has seen enough.
+fn write_stdout(args: std::fmt::Arguments) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(args).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            }
+            Err(Error::other(format!("cannot write to stdout: {e}")))
+        }
+    }
+}
+
+/// `print!` through [`write_stdout`]; returns from the function on error.
+macro_rules! out {
+    ($($t:tt)*) => { write_stdout(format_args!($($t)*))? };
+}
+
+/// `println!` through [`write_stdout`]; returns from the function on error.
+macro_rules! outln {
+    ($($t:tt)*) => { write_stdout(format_args!("{}\n", format_args!($($t)*)))? };
+}
+
+/// `eprintln!` that ignores a closed stderr (`prov ... 2>&1 | head -1`) instead of panicking.
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
 
 /// prov: run Ansible playbooks over native SSH, fast, with exact check mode and diffs.
 #[derive(Parser, Debug)]
@@ -207,14 +246,16 @@ pub fn main() -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return 1;
         }
     };
     match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
+        // The reader of our output went away: nothing is wrong with the command.
+        Err(_) if STDOUT_CLOSED.load(Ordering::Relaxed) => 0,
         Err(e) => {
-            eprintln!("{}", e.render());
+            errln!("{}", e.render());
             e.code()
         }
     }
@@ -411,7 +452,7 @@ fn load_inventory(c: &Common, cfg: &Config, playbooks: &[PathBuf]) -> Result<Inv
         }
     }
     for w in &inv.warnings {
-        eprintln!("[WARNING]: {w}");
+        errln!("[WARNING]: {w}");
     }
     Ok(inv)
 }
@@ -450,7 +491,7 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
     let playbooks = load_playbooks(&a.playbooks, &registry, cfg)?;
     if a.syntax_check {
         for p in &a.playbooks {
-            println!("\nplaybook: {}", p.display());
+            outln!("\nplaybook: {}", p.display());
         }
         return Ok(0);
     }
@@ -592,7 +633,7 @@ fn ssh_options(
         ..SshOptions::default()
     };
     if verbosity >= 3 {
-        o.log = Some(Arc::new(|line: String| eprintln!("<ssh> {line}")));
+        o.log = Some(Arc::new(|line: String| errln!("<ssh> {line}")));
     }
     Ok(o)
 }
@@ -616,13 +657,13 @@ fn prompt_secret(prompt: &str) -> Result<String> {
         .arg("echo")
         .stdin(std::process::Stdio::inherit())
         .status();
-    eprintln!();
+    errln!();
     r.map_err(|e| Error::other(format!("cannot read the password: {e}")))?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 fn list(runner: &Runner, pb: &Playbook, a: &RunArgs, opts: &RunOptions) -> Result<()> {
-    println!("\nplaybook: {}", pb.path.display());
+    outln!("\nplaybook: {}", pb.path.display());
     for (i, play) in pb.plays.iter().enumerate() {
         let name = play.name.clone().unwrap_or_default();
         let tags = &play
@@ -631,13 +672,13 @@ fn list(runner: &Runner, pb: &Playbook, a: &RunArgs, opts: &RunOptions) -> Resul
             .map(|t| t.tags.clone())
             .unwrap_or_default();
         let _ = tags;
-        println!("\n  play #{} ({}): {}", i + 1, play.hosts, name);
+        outln!("\n  play #{} ({}): {}", i + 1, play.hosts, name);
         if a.list_hosts {
             let hosts = runner.play_hosts(play)?;
-            println!("    pattern: ['{}']", play.hosts);
-            println!("    hosts ({}):", hosts.len());
+            outln!("    pattern: ['{}']", play.hosts);
+            outln!("    hosts ({}):", hosts.len());
             for h in hosts {
-                println!("      {h}");
+                outln!("      {h}");
             }
         }
         let all: Vec<&Task> = play
@@ -652,19 +693,19 @@ fn list(runner: &Runner, pb: &Playbook, a: &RunArgs, opts: &RunOptions) -> Resul
             flatten(t, &mut flat);
         }
         if a.list_tasks {
-            println!("    tasks:");
+            outln!("    tasks:");
             for t in &flat {
                 if !selected(t, opts) {
                     continue;
                 }
-                println!("      {}\tTAGS: [{}]", t.display_name(), t.tags.join(", "));
+                outln!("      {}\tTAGS: [{}]", t.display_name(), t.tags.join(", "));
             }
         }
         if a.list_tags {
             let mut tags: Vec<String> = flat.iter().flat_map(|t| t.tags.clone()).collect();
             tags.sort();
             tags.dedup();
-            println!("      TASK TAGS: [{}]", tags.join(", "));
+            outln!("      TASK TAGS: [{}]", tags.join(", "));
         }
     }
     Ok(())
@@ -718,14 +759,15 @@ fn check(a: CheckArgs, cfg: &Config) -> Result<i32> {
             }
             tasks += flat.len();
             if !play.hosts.contains("{{") && runner.play_hosts(play)?.is_empty() {
-                eprintln!(
+                errln!(
                     "[WARNING]: {}: play '{}' matches no hosts in the inventory",
-                    play.loc, play.hosts
+                    play.loc,
+                    play.hosts
                 );
                 warnings += 1;
             }
         }
-        println!(
+        outln!(
             "{}: ok ({} plays, {} tasks)",
             pb.path.display(),
             pb.plays.len(),
@@ -740,15 +782,15 @@ fn inventory(a: InvArgs, cfg: &Config) -> Result<i32> {
     let inv = Inventory::load(&inventory_sources(&a.common, cfg))?;
     if let Some(h) = &a.host {
         let vars = inv.host_vars(h);
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&crate::value::to_json(&crate::value::vars_value(&vars)))
                 .unwrap_or_default()
         );
     } else if a.graph {
-        print!("{}", inv.graph());
+        out!("{}", inv.graph());
     } else if a.list {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&inv.list_json()).unwrap_or_default()
         );
@@ -798,7 +840,7 @@ fn doc(a: DocArgs) -> Result<i32> {
         }
         rows.sort();
         for (name, short) in rows {
-            println!("{name:<22} {short}");
+            outln!("{name:<22} {short}");
         }
         return Ok(0);
     }
@@ -806,7 +848,7 @@ fn doc(a: DocArgs) -> Result<i32> {
         .iter()
         .find(|(n, _)| Some(*n) == a.module.as_deref())
     {
-        println!(
+        outln!(
             "{} - {short}\n\nThis action is run by the engine itself; it takes Ansible's arguments.",
             a.module.unwrap_or_default()
         );
@@ -815,7 +857,7 @@ fn doc(a: DocArgs) -> Result<i32> {
     let name = a.module.unwrap_or_default();
     match registry.get(&name) {
         Some(m) => {
-            println!("{}", m.doc().render());
+            outln!("{}", m.doc().render());
             Ok(0)
         }
         None => {

@@ -317,3 +317,74 @@ fn a_loop_of_100000_items_is_linear() {
         &r.stdout[r.stdout.len() - 300..]
     );
 }
+
+/// Runs `prov ARGS` with stdout (or stderr) a pipe whose reader is already gone, as in
+/// `prov inventory --list | head -1` once `head` has exited: every write fails with EPIPE.
+fn run_into_closed_pipe(dir: &Path, args: &[&str], close: &str) -> (i32, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prov"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .stdin(Stdio::null());
+    let out = if close == "stdout" {
+        cmd.stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .output()
+    } else {
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::from(writer))
+            .output()
+    }
+    .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let other = if close == "stdout" {
+        out.stderr
+    } else {
+        out.stdout
+    };
+    (code, String::from_utf8_lossy(&other).into_owned())
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_instead_of_panicking() {
+    let p = Project::new("fault-epipe");
+    p.file(
+        "inv.ini",
+        "[local]\nlocalhost ansible_connection=local\n[web]\nweb[001:500].example.com\n",
+    )
+    .file(
+        "site.yml",
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+    );
+    // Before: exit 101 and "panicked at ... failed printing to stdout: Broken pipe".
+    for args in [
+        &["inventory", "-i", "inv.ini", "--list"][..],
+        &["inventory", "-i", "inv.ini", "--graph"][..],
+        &["inventory", "-i", "inv.ini", "--host", "localhost"][..],
+        &["doc", "--list"][..],
+        &["doc", "copy"][..],
+        &["check", "site.yml", "-i", "inv.ini"][..],
+        &["run", "--syntax-check", "site.yml", "-i", "inv.ini"][..],
+        &[
+            "run",
+            "--list-tasks",
+            "--list-hosts",
+            "site.yml",
+            "-i",
+            "inv.ini",
+        ][..],
+        // A real run goes on to the end (no host is left half-done); its output is lost.
+        &["run", "site.yml", "-i", "inv.ini"][..],
+    ] {
+        let (code, stderr) = run_into_closed_pipe(&p.dir, args, "stdout");
+        assert_eq!(code, 0, "prov {args:?}: exit {code}\n{stderr}");
+        assert!(!stderr.contains("panicked"), "prov {args:?}:\n{stderr}");
+        assert!(!stderr.contains("Broken pipe"), "prov {args:?}:\n{stderr}");
+    }
+    // An error with stderr closed still exits with its code.
+    let (code, stdout) = run_into_closed_pipe(&p.dir, &["run", "missing.yml"], "stderr");
+    assert_eq!(code, 5, "{stdout}");
+}
