@@ -350,3 +350,53 @@ async fn setuid_survives_an_owner_change_and_the_next_run_is_ok() {
     );
     assert!(e.plan("copy", c).await.changes.is_empty());
 }
+
+#[tokio::test]
+async fn authorized_key_without_follow_never_reads_a_linked_file() {
+    // A user's ~/.ssh/authorized_keys pointing at a secret: without follow, the link is replaced
+    // by a file with the managed keys only; the target is not copied, shown or changed.
+    let e = Env::new("aklink");
+    e.write("shadow", &format!("{SECRET}\n"));
+    e.link("shadow", "ak");
+    let key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq9m4cVfQh1CvyyJm7zI3Rm1kK3d5m4P2lPp0fA4h9a me@x";
+    let a = json!({"user": "root", "key": key, "path": e.p("ak"), "manage_dir": false});
+    let plan = e.plan("authorized_key", a.clone()).await;
+    let d = diff_text(&plan);
+    assert!(
+        !d.contains("TOPSECRET"),
+        "authorized_key diff shows the target:\n{d}"
+    );
+    assert!(d.contains("symbolic link"), "{d}");
+    e.run("authorized_key", a.clone()).await;
+    assert!(!e.is_link("ak"));
+    assert_eq!(e.read("ak"), format!("{key}\n"));
+    assert_eq!(e.read("shadow"), format!("{SECRET}\n"));
+    assert!(e.plan("authorized_key", a).await.changes.is_empty());
+}
+
+#[tokio::test]
+async fn copy_replaces_a_link_even_with_the_same_content_and_never_chowns_its_target() {
+    if !is_root() {
+        eprintln!("SKIP: changing a file's owner needs root");
+        return;
+    }
+    let e = Env::new("samelink");
+    e.write("target", "same\n");
+    std::os::unix::fs::chown(e.dir.join("target"), Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(e.dir.join("target"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    e.link("target", "dest");
+    let a = json!({"content": "same\n", "dest": e.p("dest"), "owner": "root", "mode": "0600"});
+    let plan = e.plan("copy", a.clone()).await;
+    assert!(
+        summaries(&plan).contains("replace link"),
+        "{}",
+        summaries(&plan)
+    );
+    e.run("copy", a.clone()).await;
+    assert!(!e.is_link("dest"));
+    let md = std::fs::metadata(e.dir.join("target")).unwrap();
+    assert_eq!(md.uid(), 65534, "the link's target was chowned through it");
+    assert_eq!(md.permissions().mode() & 0o7777, 0o644);
+    assert!(e.plan("copy", a).await.changes.is_empty());
+}

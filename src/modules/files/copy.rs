@@ -403,7 +403,9 @@ async fn remote_file(
     if a.mode.as_deref() == Some("preserve") {
         a.mode = Some(fmt_mode(sst.mode));
     }
-    let same = info.exists() && info.checksum.as_deref() == Some(ssum.as_str());
+    // A link at dest is replaced (not followed), even when its target has the same content.
+    let same =
+        info.kind != Kind::Link && info.exists() && info.checksum.as_deref() == Some(ssum.as_str());
     let st = info.followed_stat();
     if same {
         let (c, m) = remote::attr_change(ctx, path, st, false, &a, false, false)?;

@@ -978,7 +978,10 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
         Some(b) => Some(sha256_hex(b)),
         None => w.info.checksum.clone(),
     };
-    let same = exists && old_sum.as_deref() == Some(new_sum.as_str());
+    // A link given here is replaced by the file (callers that follow links pass the target):
+    // even with the same content it is replaced, like Ansible's copy does, and never has its
+    // target's attributes changed through it.
+    let same = exists && w.info.kind != Kind::Link && old_sum.as_deref() == Some(new_sum.as_str());
     let st = w.info.followed_stat();
     if same {
         let (c, mode) = attr_change(ctx, w.path, st, false, w.attrs, false, false)?;

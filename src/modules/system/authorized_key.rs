@@ -428,10 +428,14 @@ impl Module for AuthorizedKey {
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("{path} is a directory")));
         }
-        if info.exists() && insp.content.is_none() {
+        // Without follow, a link at path is replaced by a new file: what its target holds (any
+        // file the link's owner pointed it at, say /etc/shadow) is neither kept nor shown.
+        let replaced_link = info.kind == Kind::Link && !args.bool("follow");
+        if !replaced_link && info.exists() && insp.content.is_none() {
             return Ok(Plan::fail(format!("{path} is not a readable regular file")));
         }
-        let text = match &insp.content {
+        let content = insp.content.as_ref().filter(|_| !replaced_link);
+        let text = match content {
             Some(c) => String::from_utf8(c.clone())
                 .map_err(|_| Error::failed(format!("{path} is not UTF-8 text")))?,
             None => String::new(),
@@ -500,7 +504,7 @@ impl Module for AuthorizedKey {
             Write {
                 path: if follow { info.write_path() } else { &path },
                 info: &write_info,
-                before: insp.content.as_deref(),
+                before: content.map(Vec::as_slice),
                 data: &Content::Bytes(edit.text.into_bytes()),
                 attrs: &attrs,
                 backup: false,
