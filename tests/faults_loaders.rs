@@ -388,3 +388,60 @@ fn a_closed_stdout_ends_quietly_instead_of_panicking() {
     let (code, stdout) = run_into_closed_pipe(&p.dir, &["run", "missing.yml"], "stderr");
     assert_eq!(code, 5, "{stdout}");
 }
+
+#[test]
+fn host_ranges_are_capped_for_the_whole_inventory() {
+    let p = Project::new("fault-ranges");
+    // 30 lines of 99,999 hosts each: every line is under the per-expression cap (100,000), and
+    // together they took 3 GB and 41 s. The total is capped at 1,000,000 host entries: the
+    // eleventh line (line 12 of the file) goes over.
+    let mut ini = String::from("[web]\n");
+    for i in 0..30 {
+        ini.push_str(&format!("h{i}-[00001:99999].example.com\n"));
+    }
+    p.file("ranges.ini", &ini);
+    let r = run_bounded(
+        &p.dir,
+        &["inventory", "-i", "ranges.ini", "--list"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("past 1000000 hosts"), "{}", r.stderr);
+    assert!(r.stderr.contains("ranges.ini:12:5"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    assert!(
+        r.max_rss_kb < 2 * 1024 * 1024,
+        "peak RSS {} KiB",
+        r.max_rss_kb
+    );
+    // The same in a YAML inventory: the same hosts in many groups count once per group.
+    let mut yml = String::from("all:\n  children:\n");
+    for i in 0..30 {
+        yml.push_str(&format!(
+            "    g{i}:\n      hosts:\n        h[000001:100000]:\n"
+        ));
+    }
+    p.file("ranges.yml", &yml);
+    let r = run_bounded(
+        &p.dir,
+        &["inventory", "-i", "ranges.yml", "--list"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("past 1000000 hosts"), "{}", r.stderr);
+    // g10's hosts key, on line 3 + 3 * 10 + 2
+    assert!(r.stderr.contains("ranges.yml:35:10"), "{}", r.stderr);
+    // An inventory under the cap still loads.
+    p.file("ok.ini", "[web]\nweb[001:300]\n[db]\ndb[a:c]\n");
+    let r = run_bounded(
+        &p.dir,
+        &["inventory", "-i", "ok.ini", "--graph"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("web300") && r.stdout.contains("dbc"),
+        "{}",
+        r.stdout
+    );
+}

@@ -431,6 +431,10 @@ fn host_line(inv: &mut Inventory, ctx: &Ctx, raw: &str, lineno: usize, group: &s
     }
     let hosts = range::expand(&pattern)
         .map_err(|e| ctx.err(lineno, col_of(first.start + e.offset), e.msg, e.hint))?;
+    if pattern.contains('[') {
+        range::check_total(&pattern, inv.members.len(), hosts.len())
+            .map_err(|e| ctx.err(lineno, col_of(first.start + e.offset), e.msg, e.hint))?;
+    }
     let mut vars = Vec::new();
     for w in &words[1..] {
         let Some((k, v)) = w.text.split_once('=') else {

@@ -4,6 +4,28 @@
 /// The most hosts one range expression may expand to (guards against `node[0:99999999999]`).
 pub(crate) const MAX_RANGE_HOSTS: usize = 100_000;
 
+/// The most host entries (a host in a group; a host in two groups counts twice) an inventory
+/// may hold when ranges add to it: the per-expression cap alone let 30 lines of 99,999 hosts
+/// take 3.8 GB. Far above any real inventory; ~1.3 GB at worst.
+pub(crate) const MAX_INVENTORY_HOSTS: usize = 1_000_000;
+
+/// Checks that a range expression adding `adding` host entries to an inventory that holds
+/// `have` stays within [`MAX_INVENTORY_HOSTS`].
+pub(crate) fn check_total(expr: &str, have: usize, adding: usize) -> Result<(), RangeError> {
+    if have.saturating_add(adding) <= MAX_INVENTORY_HOSTS {
+        return Ok(());
+    }
+    Err(err(
+        format!(
+            "host range `{expr}` takes the inventory past {MAX_INVENTORY_HOSTS} hosts ({have} already, {adding} more)"
+        ),
+        format!(
+            "all the ranges of an inventory together may expand to at most {MAX_INVENTORY_HOSTS} hosts (a host counts once per group); check the range bounds"
+        ),
+        expr.find('[').unwrap_or(0),
+    ))
+}
+
 /// A problem in a host expression: a message, a hint and the byte offset in the expression.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RangeError {
@@ -311,6 +333,15 @@ mod tests {
                 .msg
                 .contains("unexpected `]`")
         );
+    }
+
+    #[test]
+    fn the_inventory_total_is_capped_too() {
+        assert!(check_total("n[1:9]", MAX_INVENTORY_HOSTS - 9, 9).is_ok());
+        let e = check_total("n[1:10]", MAX_INVENTORY_HOSTS - 9, 10).unwrap_err();
+        assert!(e.msg.contains("past 1000000 hosts"), "{e:?}");
+        assert_eq!(e.offset, 1);
+        assert!(check_total("n[1:10]", usize::MAX, 10).is_err());
     }
 
     #[test]

@@ -170,6 +170,10 @@ fn add_hosts(inv: &mut Inventory, group: &str, hk: &Node, hv: &Node, path: &Path
         .map_err(|e| Error::inventory(e.msg).at(&at(e.offset)).hint(e.hint))?;
     let hosts = range::expand(&pattern)
         .map_err(|e| Error::inventory(e.msg).at(&at(e.offset)).hint(e.hint))?;
+    if pattern.contains('[') {
+        range::check_total(&pattern, inv.members.len(), hosts.len())
+            .map_err(|e| Error::inventory(e.msg).at(&at(e.offset)).hint(e.hint))?;
+    }
     let vars: Vec<(String, crate::value::Value)> = match &hv.value {
         NodeValue::Null => vec![],
         NodeValue::Map(m) => {
