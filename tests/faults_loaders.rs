@@ -26,6 +26,8 @@ struct Bounded {
 }
 
 /// Runs `prov ARGS` in `dir` (stdin closed) and waits at most `limit`.
+// The child is reaped by `wait4` (for its peak RSS), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn run_bounded(dir: &Path, args: &[&str], limit: Duration) -> Bounded {
     let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
         .args(args)
