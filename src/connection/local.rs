@@ -242,6 +242,30 @@ mod tests {
     use crate::connection::{Cmd, PutOpts};
 
     #[tokio::test]
+    async fn no_log_moves_the_script_to_stdin_and_keeps_the_commands_stdin() {
+        let c = LocalConnection::new("localhost");
+        let cmd = Cmd {
+            script: "printf '%s|' \"$SECRET_X\" \"$(pwd)\"; cat; ps -o args= -p $$".into(),
+            stdin: Stdin::Bytes(b"line1\nline2\n".to_vec()),
+            env: vec![("SECRET_X".into(), "hunter2-xyz".into())],
+            chdir: Some("/tmp".into()),
+            ..Default::default()
+        };
+        let out = crate::connection::no_log_scope(true, c.exec(&cmd))
+            .await
+            .unwrap();
+        let text = out.stdout_str();
+        assert!(
+            text.starts_with("hunter2-xyz|/tmp|line1\nline2\n"),
+            "{text:?}"
+        );
+        // The shell's own command line holds the reader, not the script or its environment.
+        let argv = text.lines().last().unwrap_or_default();
+        assert!(!argv.contains("hunter2"), "{argv}");
+        assert!(argv.contains("read -r"), "{argv}");
+    }
+
+    #[tokio::test]
     async fn exec_put_get_roundtrip() {
         let c = LocalConnection::new("localhost");
         let out = c
