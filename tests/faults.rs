@@ -197,12 +197,8 @@ fn a_dropped_connection_during_a_large_copy_leaves_the_destination_intact() {
     let dest_dir = sshd::temp_dir("drop-dest");
     let child = start_big_copy(&p, &dest_dir);
     // The server side of the connection dies (the sshd processes, not the command they run).
-    let pid: i32 = std::fs::read_to_string(srv.dir.join("sshd.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    for p in tree(pid) {
+    let pid = srv.pid();
+    for p in sshd::tree(pid) {
         let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
         if comm.trim() == "sshd" {
             // SAFETY: killing processes of an sshd this test started.
@@ -488,42 +484,10 @@ fn a_host_with_max_sessions_1_is_usable() {
 }
 
 fn signal_tree(pid: i32, sig: i32) {
-    for p in tree(pid) {
+    for p in sshd::tree(pid) {
         // SAFETY: signalling processes of an sshd this test started.
         unsafe { libc::kill(p, sig) };
     }
-}
-
-/// `pid` and its descendants.
-fn tree(pid: i32) -> Vec<i32> {
-    let mut all = vec![pid];
-    let mut i = 0;
-    while i < all.len() {
-        let Ok(rd) = std::fs::read_dir("/proc") else {
-            break;
-        };
-        for e in rd.flatten() {
-            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-                continue;
-            };
-            let Some(after) = stat.rfind(')').map(|k| &stat[k + 1..]) else {
-                continue;
-            };
-            if after
-                .split_whitespace()
-                .nth(1)
-                .and_then(|s| s.parse::<i32>().ok())
-                == Some(all[i])
-            {
-                all.push(p);
-            }
-        }
-        i += 1;
-    }
-    all
 }
 
 #[test]
@@ -548,11 +512,7 @@ fn a_host_that_stops_answering_is_unreachable_within_its_timeout() {
     );
     let child = p.cmd(&["hung.yml"]).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1000));
-    let pid: i32 = std::fs::read_to_string(hung.dir.join("sshd.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = hung.pid();
     let t0 = Instant::now();
     signal_tree(pid, libc::SIGSTOP);
     let out = child.wait_with_output().unwrap();

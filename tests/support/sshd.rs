@@ -223,6 +223,11 @@ impl Sshd {
         f.write_all(p.as_bytes()).unwrap();
     }
 
+    /// The listening sshd's process id.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
+    }
+
     /// Kills sshd and every process it started (connection handlers, sessions).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -270,8 +275,8 @@ fn children_of(pid: i32) -> Vec<i32> {
     out
 }
 
-/// SIGKILLs `pid` and all its descendants, by process id.
-pub fn kill_tree(pid: i32) {
+/// `pid` and all its descendants.
+pub fn tree(pid: i32) -> Vec<i32> {
     let mut all = vec![pid];
     let mut i = 0;
     while i < all.len() {
@@ -279,7 +284,12 @@ pub fn kill_tree(pid: i32) {
         all.extend(kids);
         i += 1;
     }
-    for p in all {
+    all
+}
+
+/// SIGKILLs `pid` and all its descendants, by process id.
+pub fn kill_tree(pid: i32) {
+    for p in tree(pid) {
         // SAFETY: kill(2) on a pid we started (or its descendants).
         unsafe {
             libc::kill(p, libc::SIGKILL);
