@@ -235,7 +235,7 @@ impl Module for DockerSwarm {
                 }
                 // The token comes through stdin, never on the command line we send or log.
                 let mut cmd = ctx.cmd(format!(
-                    "read -r t || exit 1\ndocker swarm join --token \"$t\"{opts} {} >/dev/null",
+                    "read -r t || exit 1\ndocker swarm join --token \"$t\"{opts} -- {} >/dev/null",
                     quote(&remote)
                 ));
                 cmd.stdin = Stdin::Bytes(format!("{}\n", token.unwrap_or_default()).into_bytes());
