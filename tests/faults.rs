@@ -7,8 +7,10 @@
 //! - `no_log` with -vvvv: the secret is in no output, no process list and no sudo log;
 //! - Ctrl-C mid-run: recap, exit 130, no orphaned remote command;
 //! - `MaxSessions 1`: the run works;
-//! - a host that stops answering: UNREACHABLE ("timed out") within its timeout, the others
-//!   unaffected, exit 4.
+//! - a host that stops answering (SIGSTOP) or is blackholed (iptables): UNREACHABLE ("timed
+//!   out") within its timeout, the others unaffected, exit 4;
+//! - a server that runs no command after login: UNREACHABLE with its words;
+//! - 100 MB of command output: capped, with a note, in bounded memory.
 //!
 //! Skipped (with a SKIP line) when sshd is not installed or the tests do not run as root.
 
@@ -623,4 +625,81 @@ fn a_huge_command_output_is_capped_with_a_note_and_bounded_memory() {
     // Uncapped and copied six times this was over 600 MB.
     assert!(kb < 400_000, "peak RSS {kb} kB\n{all}");
     let _ = &mut c;
+}
+
+/// Drops the packets of one loopback port while alive (iptables), so that a host looks
+/// blackholed; removed on drop.
+struct Blackhole(u16);
+
+impl Blackhole {
+    fn rules(&self, op: &str) -> bool {
+        let p = self.0.to_string();
+        [["--dport", &p], ["--sport", &p]]
+            .iter()
+            .all(|[dir, port]| {
+                Command::new("iptables")
+                    .args([
+                        op, "INPUT", "-i", "lo", "-p", "tcp", dir, port, "-j", "DROP",
+                    ])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+    }
+}
+
+impl Drop for Blackhole {
+    fn drop(&mut self) {
+        self.rules("-D");
+    }
+}
+
+#[test]
+fn a_blackholed_host_is_unreachable_within_its_timeout() {
+    if sshd::skip("a_blackholed_host_is_unreachable_within_its_timeout") {
+        return;
+    }
+    if Command::new("iptables").arg("-V").output().is_err() {
+        eprintln!("SKIP: a_blackholed_host_is_unreachable_within_its_timeout: no iptables");
+        return;
+    }
+    let good = Sshd::start_default();
+    let lost = Sshd::start_default();
+    let p = Proj::new(
+        "blackhole",
+        &[
+            ("good", &good, "ansible_timeout=3"),
+            ("lost", &lost, "ansible_timeout=3"),
+        ],
+    );
+    p.write(
+        "bh.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - command: sleep 2\n\
+         \x20   - command: echo second\n",
+    );
+    let child = p.cmd(&["bh.yml"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let hole = Blackhole(lost.port);
+    assert!(hole.rules("-I"), "cannot add the iptables rules");
+    let t0 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = t0.elapsed();
+    drop(hole);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(took < Duration::from_secs(12), "took {took:?}\n{all}");
+    assert!(all.contains("timed out"), "{all}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = |h: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{h} ")) && l.contains("ok="))
+            .unwrap_or_else(|| panic!("{all}"))
+            .to_string()
+    };
+    assert!(
+        line("good").contains("ok=2") && line("good").contains("unreachable=0"),
+        "{all}"
+    );
+    assert!(line("lost").contains("unreachable=1"), "{all}");
 }
