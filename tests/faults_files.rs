@@ -400,3 +400,43 @@ async fn copy_replaces_a_link_even_with_the_same_content_and_never_chowns_its_ta
     assert_eq!(md.permissions().mode() & 0o7777, 0o644);
     assert!(e.plan("copy", a).await.changes.is_empty());
 }
+
+#[tokio::test]
+async fn unarchive_with_an_owner_keeps_setuid_members_and_odd_names() {
+    if !is_root() {
+        eprintln!("SKIP: changing a file's owner needs root");
+        return;
+    }
+    let e = Env::new("unarchive-suid");
+    std::fs::create_dir_all(e.dir.join("src/bin")).unwrap();
+    std::fs::create_dir_all(e.dir.join("out")).unwrap();
+    std::fs::write(e.dir.join("src/bin/tool"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(
+        e.dir.join("src/bin/tool"),
+        std::fs::Permissions::from_mode(0o4755),
+    )
+    .unwrap();
+    // A member named like an option.
+    std::fs::write(e.dir.join("src/-rf"), "x\n").unwrap();
+    let ok = std::process::Command::new("tar")
+        .args(["-C", &e.p("src"), "-czf", &e.p("a.tgz"), "bin", "--", "-rf"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let a = json!({"src": e.p("a.tgz"), "dest": e.p("out"), "owner": "nobody"});
+    e.run("unarchive", a.clone()).await;
+    assert_eq!(
+        e.mode("out/bin/tool"),
+        0o4755,
+        "setuid lost by the owner change"
+    );
+    let md = std::fs::metadata(e.dir.join("out/bin/tool")).unwrap();
+    assert_eq!(md.uid(), 65534);
+    assert_eq!(
+        std::fs::metadata(e.dir.join("out/-rf")).unwrap().uid(),
+        65534
+    );
+    let again = e.plan("unarchive", a).await;
+    assert!(again.changes.is_empty(), "{}", summaries(&again));
+}

@@ -575,17 +575,20 @@ impl Module for Unarchive {
                 (None, Some(g)) => format!(":{g}"),
                 (None, None) => unreachable!(),
             };
+            // chown clears setuid/setgid: note the files that have them, and set their modes
+            // again after the change of owner.
             for chunk in members.chunks(1000) {
+                // `./` first: a member named like an option or a find expression stays a name.
+                let names: String = chunk
+                    .iter()
+                    .map(|m| format!(" {}", quote(&format!("./{}", m.name))))
+                    .collect();
                 script.push_str(&format!(
-                    "; [ $rc -ne 0 ] || (cd {} && chown -h {} --",
+                    "; [ $rc -ne 0 ] || (cd {} && s=$(find{names} -maxdepth 0 -type f -perm /6000 -exec stat -c '%a %n' {{}} +) && \
+                     chown -h {} --{names} && {{ [ -z \"$s\" ] || printf '%s\\n' \"$s\" | while read -r m f; do chmod \"$m\" -- \"$f\" || exit 1; done; }}) || rc=$?",
                     quote(&dest),
                     quote(&spec)
                 ));
-                for m in chunk {
-                    script.push(' ');
-                    script.push_str(&quote(&m.name));
-                }
-                script.push_str(") || rc=$?");
             }
         }
         if local.is_some() {
