@@ -8,7 +8,6 @@
 //! - setuid/setgid bits survive an owner change: ownership is applied before the mode, so
 //!   `mode: "04755"` with `owner:` ends as 04755 on disk and the next run is `ok`.
 
-#![allow(clippy::result_large_err)] // prov::Error is large by design
 
 mod common;
 

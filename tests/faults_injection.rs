@@ -27,7 +27,6 @@
 //!
 //! `PROV_KEEP_TEST_DIRS=1` keeps the temp folder.
 
-#![allow(clippy::result_large_err)] // prov::Error is large by design
 
 use async_trait::async_trait;
 use futures::StreamExt;

@@ -16,7 +16,6 @@
 //! PROV_LAB=1, a lab that cannot be brought up fails the test. The lab is left running; run
 //! `tests/lab/down.sh` afterwards.
 
-#![allow(clippy::result_large_err)] // prov::Error is large by design
 
 use prov::connection::ssh::{self, SshConnection, SshOptions};
 use prov::connection::{Cmd, Connection, Stdin};

@@ -19,7 +19,6 @@
 //! planned (check mode), on the controller, against small stand-in `rpm`/`dnf`/`apk`/
 //! `rc-service`/`rc-update` scripts that answer like the real tools; these tests need no lab.
 
-#![allow(clippy::result_large_err)] // prov::Error is large by design
 
 use async_trait::async_trait;
 use prov::connection::{Connection, ExecOutput, Secret, Stdin};

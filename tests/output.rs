@@ -340,6 +340,8 @@ fatal: [a]: UNREACHABLE! => {censored}\n"
     }
     let text = buf.text();
     assert!(!text.contains(SECRET), "{text}");
+    // One JSON line per event: an empty output must not pass the checks below.
+    assert_eq!(text.lines().count(), events.len(), "{text}");
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(
@@ -817,4 +819,36 @@ fn progress_line_never_garbles_the_log() {
     assert_eq!(screen.lines.join("\n"), want);
     drop(screen);
     drop(sink);
+}
+
+#[test]
+fn json_duration_ms_is_the_task_time() {
+    let dir = std::env::temp_dir().join(format!("prov-output-duration-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("d.yml"),
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - command: sleep 0.3\n    - command: sleep {{ item }}\n      loop: [0.2]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(["run", "d.yml", "--output", "json"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let durations: Vec<u64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("duration_ms").and_then(|d| d.as_u64()))
+        .collect();
+    assert_eq!(durations.len(), 2, "{text}");
+    assert!((250..5000).contains(&durations[0]), "{durations:?}");
+    assert!((150..5000).contains(&durations[1]), "{durations:?}");
+    let _ = std::fs::remove_dir_all(dir);
 }

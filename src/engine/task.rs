@@ -30,6 +30,8 @@ struct Outcome {
     includes: Vec<(Include, Vars)>,
     /// `meta: end_host` etc. decided per host.
     delegated_to: Option<String>,
+    /// How long the task (or the loop item) took on the host.
+    duration: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +57,7 @@ impl Outcome {
             include: None,
             includes: Vec::new(),
             delegated_to: None,
+            duration: Duration::ZERO,
         }
     }
     fn from_error(e: &Error) -> Self {
@@ -605,7 +608,7 @@ impl PlayRun<'_> {
                 vec![]
             },
             result,
-            duration: Duration::ZERO,
+            duration: o.duration,
             no_log: task.no_log,
         })));
     }
@@ -617,6 +620,7 @@ impl PlayRun<'_> {
             None => {
                 let o = self.run_item(task, host, &ctx).await;
                 let mut o = self.finish(task, host, &ctx, o);
+                o.duration = started.elapsed();
                 self.record(host, task, display, &o);
                 if let Some(inc) = o.include.take() {
                     o.includes.push((inc, Vars::new()));
@@ -625,7 +629,6 @@ impl PlayRun<'_> {
             }
             Some((kind, raw)) => self.run_loop(task, host, &ctx, kind, raw, display).await,
         };
-        let _ = started.elapsed();
         o.result.shift_remove("__prov_internal");
         o
     }
@@ -639,6 +642,7 @@ impl PlayRun<'_> {
         raw: &Value,
         display: &str,
     ) -> Outcome {
+        let loop_started = Instant::now();
         // The loop's `when` is evaluated per item, so evaluate nothing before expanding.
         let items = match self.loop_items(kind, raw, ctx) {
             Ok(i) => i,
@@ -709,8 +713,10 @@ impl PlayRun<'_> {
                     .unwrap_or_else(|_| label_of(item)),
                 None => label_of(item),
             };
+            let item_started = Instant::now();
             let o = self.run_item(task, host, &ictx).await;
             let mut o = self.finish(task, host, &ictx, o);
+            o.duration = item_started.elapsed();
             // include_tasks/include_role in a loop: the item's include runs with its loop vars.
             if let Some(inc) = o.include.take() {
                 includes.push((inc, lv));
@@ -740,6 +746,7 @@ impl PlayRun<'_> {
             Status::Ok
         };
         let mut agg = Outcome::new(status);
+        agg.duration = loop_started.elapsed();
         agg.result.insert("results".into(), Value::from(results));
         agg.result.insert(
             "msg".into(),

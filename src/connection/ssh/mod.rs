@@ -35,8 +35,6 @@
 //!
 //! Entry point: [`connect`].
 
-#![allow(clippy::result_large_err)] // crate::error::Error is large by design; these paths are not hot.
-
 pub mod auth;
 pub mod config;
 pub(crate) mod exec;
@@ -450,16 +448,36 @@ fn local_user() -> String {
             return u;
         }
     }
-    // SAFETY: getpwuid returns a pointer to static storage or null; read it at once.
-    unsafe {
-        let pw = libc::getpwuid(libc::getuid());
-        if !pw.is_null() && !(*pw).pw_name.is_null() {
-            return std::ffi::CStr::from_ptr((*pw).pw_name)
-                .to_string_lossy()
-                .into_owned();
+    user_name_of(unsafe { libc::getuid() }).unwrap_or_else(|| "root".into())
+}
+
+/// The name of user `uid` (getpwuid_r: safe while connections open concurrently).
+fn user_name_of(uid: libc::uid_t) -> Option<String> {
+    // The reentrant lookup: connections are opened concurrently, and getpwuid's static
+    // buffer would be shared between them.
+    let mut buf = vec![0 as libc::c_char; 4096];
+    loop {
+        // SAFETY: `pwd` and `buf` outlive the call; on success `result` points to `pwd`, whose
+        // strings point into `buf`, both read before they go out of scope.
+        unsafe {
+            let mut pwd: libc::passwd = std::mem::zeroed();
+            let mut result: *mut libc::passwd = std::ptr::null_mut();
+            let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+            if rc == libc::ERANGE && buf.len() < (1 << 20) {
+                buf.resize(buf.len() * 2, 0);
+                continue;
+            }
+            if rc == 0 && !result.is_null() && !pwd.pw_name.is_null() {
+                return Some(
+                    std::ffi::CStr::from_ptr(pwd.pw_name)
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
         }
+        break;
     }
-    "root".into()
+    None
 }
 
 fn policy_from_env() -> Result<Option<HostKeyChecking>> {
@@ -1365,6 +1383,17 @@ impl Connection for SshConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_names_are_looked_up_reentrantly() {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                std::thread::spawn(|| (0..200).all(|_| user_name_of(0).as_deref() == Some("root")))
+            })
+            .collect();
+        assert!(threads.into_iter().all(|t| t.join().unwrap()));
+        assert_eq!(user_name_of(4_000_000_000), None);
+    }
 
     #[test]
     fn resolve_precedence() {

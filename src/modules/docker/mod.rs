@@ -8,7 +8,6 @@
 //! something changed (an image build, a stack deploy, the join tokens of a new swarm), the
 //! command prints a [`RESULT_LINE`](super::RESULT_LINE) with the outcome and the plan sets
 //! [`Plan::output_results`](super::Plan::output_results).
-#![allow(clippy::result_large_err)] // crate::error::Error is shared and large by design
 
 pub mod docker_image;
 pub mod docker_network;

@@ -7,7 +7,6 @@
 //! `systemctl`, `useradd`/`usermod`, downloads; `Put` (through the file modules'
 //! [`plan_write`](super::files::remote::plan_write)) for sources files. Check mode therefore
 //! reports exactly what a run would do, and diffs are data. Nothing needs Python on the host.
-#![allow(clippy::result_large_err)] // crate::error::Error is shared and large by design
 
 pub mod apt;
 pub mod apt_repository;
