@@ -645,21 +645,10 @@ fn prompt_secret(prompt: &str) -> Result<String> {
                 .hint("set ansible_become_password in a vault-encrypted vars file instead"),
         );
     }
-    eprint!("{prompt}");
-    // Turn echo off with stty for the duration of the read.
-    let _ = std::process::Command::new("stty")
-        .arg("-echo")
-        .stdin(std::process::Stdio::inherit())
-        .status();
-    let mut line = String::new();
-    let r = std::io::stdin().read_line(&mut line);
-    let _ = std::process::Command::new("stty")
-        .arg("echo")
-        .stdin(std::process::Stdio::inherit())
-        .status();
-    errln!();
-    r.map_err(|e| Error::other(format!("cannot read the password: {e}")))?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    match crate::tty::read_line(prompt, true) {
+        Ok(line) => Ok(line.unwrap_or_default()),
+        Err(e) => Err(Error::other(format!("cannot read the password: {e}"))),
+    }
 }
 
 fn list(runner: &Runner, pb: &Playbook, a: &RunArgs, opts: &RunOptions) -> Result<()> {

@@ -19,6 +19,7 @@ pub mod modules;
 pub mod output;
 pub mod playbook;
 pub mod template;
+pub mod tty;
 pub mod value;
 pub mod yaml;
 

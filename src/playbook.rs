@@ -699,8 +699,18 @@ pub struct VarsPrompt {
     pub prompt: String,
     /// Default when the answer is empty.
     pub default: Option<String>,
-    /// Echo input.
+    /// `private` (default true, as in Ansible): what is typed is not echoed on a terminal.
     pub private: bool,
+    /// `confirm`: asked twice, again until both answers match.
+    pub confirm: bool,
+    /// `encrypt`: the answer is hashed with this scheme (`sha512_crypt`, `sha256_crypt`).
+    pub encrypt: Option<String>,
+    /// `salt` for `encrypt`.
+    pub salt: Option<String>,
+    /// `salt_size` for `encrypt`.
+    pub salt_size: Option<i64>,
+    /// `unsafe`: the answer is never templated.
+    pub unsafe_: bool,
     /// Where it is defined.
     pub loc: Location,
 }
@@ -949,6 +959,18 @@ impl Loader<'_> {
                         .unwrap_or_else(|| name.clone()),
                     default: p.get("default").and_then(Node::scalar_text),
                     private: p.get("private").map(bool_of).transpose()?.unwrap_or(true),
+                    confirm: p.get("confirm").map(bool_of).transpose()?.unwrap_or(false),
+                    encrypt: p.get("encrypt").and_then(Node::scalar_text),
+                    salt: p.get("salt").and_then(Node::scalar_text),
+                    salt_size: match p.get("salt_size") {
+                        Some(n) => Some(
+                            n.scalar_text()
+                                .and_then(|t| t.trim().parse().ok())
+                                .ok_or_else(|| n.error("salt_size must be a number"))?,
+                        ),
+                        None => None,
+                    },
+                    unsafe_: p.get("unsafe").map(bool_of).transpose()?.unwrap_or(false),
                     name,
                     loc: p.loc.clone(),
                 });

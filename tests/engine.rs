@@ -359,6 +359,110 @@ fn vars_prompt_off_a_tty_is_an_error_unless_given() {
     assert_eq!(p.read("a"), "42");
 }
 
+/// `vars_prompt` on a terminal (a pseudo-terminal from util-linux `script`): a `private`
+/// answer (the default) is not echoed, a `private: false` one is; both reach the play, an empty
+/// answer takes the `default`, and a variable given with -e is not asked for.
+#[test]
+fn vars_prompt_on_a_tty_hides_private_answers() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: vars_prompt_on_a_tty_hides_private_answers: `script` is not installed");
+        return;
+    }
+    let p = project(
+        "prompt-tty",
+        r#"
+- hosts: d1
+  gather_facts: no
+  vars_prompt:
+    - name: secret
+      prompt: Secret word
+    - name: shown
+      prompt: Shown word
+      private: false
+    - name: fallback
+      prompt: Fallback word
+      default: dflt
+    - name: given
+      prompt: Given word
+  tasks:
+    - debug: { msg: "secret-length={{ secret | length }}" }
+    - copy: { dest: '{dir}/out', content: "{{ secret }} {{ shown }} {{ fallback }} {{ given }}" }
+"#,
+    );
+    let cmd = format!(
+        "{} run site.yml -i inv.ini -e given=extra",
+        env!("CARGO_BIN_EXE_prov")
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .current_dir(&p.dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let o2 = out.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            o2.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    let mut stdin = child.stdin.take().unwrap();
+    // Types `answer` once `prompt` shows (after a moment, so the terminal's mode is set).
+    let mut answer = |prompt: &str, answer: &str| {
+        use std::io::Write;
+        let t0 = std::time::Instant::now();
+        while !text().contains(prompt) {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(60),
+                "no prompt {prompt:?}; output:\n{}",
+                text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stdin.write_all(answer.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    answer("Secret word: ", "hush-hush-42\n");
+    answer("Shown word: ", "plain-visible-7\n");
+    answer("Fallback word [dflt]: ", "\n");
+    // Keep the terminal's input open until prov is done.
+    let st = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let t = text();
+    assert!(st.success(), "prov failed:\n{t}");
+    assert!(
+        !t.contains("hush-hush"),
+        "the private answer was echoed:\n{t}"
+    );
+    assert!(
+        t.contains("plain-visible-7"),
+        "a private: false answer is echoed:\n{t}"
+    );
+    assert!(
+        !t.contains("Given word"),
+        "a variable given with -e is not asked for:\n{t}"
+    );
+    assert!(t.contains("secret-length=12"), "{t}");
+    assert_eq!(p.read("out"), "hush-hush-42 plain-visible-7 dflt extra");
+}
+
 #[test]
 fn undefined_variable_names_variable_task_and_location() {
     let p = project(

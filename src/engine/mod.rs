@@ -363,32 +363,93 @@ impl Runner {
             }
         }
         for p in &play.vars_prompt {
+            // A variable given with -e is not asked for (Ansible's rule).
             if shared.extra.contains_key(&p.name) {
                 continue;
             }
-            use std::io::IsTerminal;
-            if !std::io::stdin().is_terminal() {
-                return Err(Error::parse(format!(
-                    "vars_prompt '{}' needs an answer but stdin is not a terminal",
+            v.insert(p.name.clone(), self.ask_vars_prompt(p)?);
+        }
+        Ok(Arc::new(v))
+    }
+
+    /// Asks a `vars_prompt` question as Ansible does: `prompt [default]: `; with `confirm`
+    /// asked twice, again until both answers match; the default for an empty answer (or when
+    /// stdin has nothing left to read); hashed with `encrypt`; never templated with `unsafe`.
+    /// A `private` answer (the default) is not echoed on a terminal.
+    fn ask_vars_prompt(&self, p: &crate::playbook::VarsPrompt) -> Result<Value> {
+        let msg = match &p.default {
+            Some(d) => format!("{} [{d}]: ", p.prompt),
+            None => format!("{}: ", p.prompt),
+        };
+        let read = |msg: &str| {
+            crate::tty::read_line(msg, p.private).map_err(|e| {
+                Error::other(format!(
+                    "vars_prompt '{}': cannot read the answer: {e}",
                     p.name
                 ))
                 .at(&p.loc)
-                .hint(format!("pass it with -e {}=VALUE", p.name)));
-            }
-            eprint!("{}: ", p.prompt);
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| Error::other(format!("cannot read the answer: {e}")))?;
-            let ans = line.trim_end_matches(['\n', '\r']).to_string();
-            let ans = if ans.is_empty() {
-                p.default.clone().unwrap_or_default()
-            } else {
-                ans
+            })
+        };
+        let answer = loop {
+            let Some(first) = read(&msg)? else {
+                break None;
             };
-            v.insert(p.name.clone(), Value::from(ans));
-        }
-        Ok(Arc::new(v))
+            if !p.confirm {
+                break Some(first);
+            }
+            let Some(second) = read(&format!("confirm {msg}"))? else {
+                break None;
+            };
+            if first == second {
+                break Some(first);
+            }
+            eprintln!("***** VALUES ENTERED DO NOT MATCH ****");
+        };
+        let answer = match (answer, &p.default) {
+            (Some(a), Some(d)) if a.is_empty() => d.clone(),
+            (Some(a), _) => a,
+            (None, Some(d)) => d.clone(),
+            (None, None) => {
+                use std::io::IsTerminal;
+                let why = if std::io::stdin().is_terminal() {
+                    "got no answer"
+                } else {
+                    "needs an answer but stdin is not a terminal"
+                };
+                return Err(Error::parse(format!("vars_prompt '{}' {why}", p.name))
+                    .at(&p.loc)
+                    .hint(format!("pass it with -e {}=VALUE", p.name)));
+            }
+        };
+        let value = match &p.encrypt {
+            None => Value::from(answer),
+            Some(scheme) => {
+                let mut vars = Vars::new();
+                vars.insert("answer".into(), Value::from(answer));
+                vars.insert("scheme".into(), Value::from(scheme.as_str()));
+                let mut expr = "{{ answer | password_hash(scheme".to_string();
+                if let Some(salt) = &p.salt {
+                    vars.insert("salt".into(), Value::from(salt.as_str()));
+                    expr.push_str(", salt=salt");
+                }
+                if let Some(n) = p.salt_size {
+                    vars.insert("salt_size".into(), Value::from(n));
+                    expr.push_str(", salt_size=salt_size");
+                }
+                expr.push_str(") }}");
+                let ctx = Context::new(&self.templar, vec![Arc::new(vars)]);
+                let hashed = self
+                    .templar
+                    .render_str(&expr, &ctx)
+                    .map_err(|e| e.at(&p.loc))?;
+                Value::from(hashed.to_string())
+            }
+        };
+        Ok(if p.unsafe_ {
+            crate::template::mark_unsafe(&value)
+        } else {
+            value
+        })
     }
 }
 
