@@ -341,7 +341,7 @@ pub enum TaskKind {
         /// Folder relative paths resolve from.
         base: PathBuf,
         /// Keywords applied to the included tasks (`apply:`).
-        apply: Option<Box<Task>>,
+        apply: Option<Box<Inherit>>,
     },
     /// `include_role` (dynamic).
     IncludeRole {
@@ -353,8 +353,8 @@ pub enum TaskKind {
         vars_from: Option<String>,
         /// `defaults_from`.
         defaults_from: Option<String>,
-        /// `handlers_from` (handlers are loaded at play start; kept for validation).
-        apply: Option<Box<Task>>,
+        /// Keywords applied to the role's tasks (`apply:`).
+        apply: Option<Box<Inherit>>,
     },
     /// `set_fact`.
     SetFact {
@@ -1532,6 +1532,20 @@ impl Loader<'_> {
             }
         }
         t.kind = self.action_kind(&aname, args, akey, aval, base, parent, &mut t)?;
+        // `apply:` (include_tasks, include_role): keywords for every included task.
+        if let TaskKind::IncludeTasks { apply, .. } | TaskKind::IncludeRole { apply, .. } =
+            &mut t.kind
+            && let Some(an) = extra_args
+                .and_then(|e| e.get("apply"))
+                .or_else(|| aval.get("apply"))
+        {
+            if !matches!(aname.as_str(), "include_tasks" | "include_role") {
+                return Err(an
+                    .error(format!("`apply` is not valid on {aname}"))
+                    .hint("imports pass their own keywords to the imported tasks; `apply` is for include_tasks and include_role"));
+            }
+            *apply = Some(Box::new(apply_of(an)?));
+        }
         if let Some(d) = doc
             && let TaskKind::Module { args, .. } = &t.kind
         {
@@ -1635,14 +1649,10 @@ impl Loader<'_> {
                 let file = get("file")
                     .or_else(|| get("_raw_params"))
                     .ok_or_else(|| aval.error(format!("{aname} needs a file")))?;
-                let apply = match get("apply") {
-                    Some(_) => None,
-                    None => None,
-                };
                 TaskKind::IncludeTasks {
                     file,
                     base: base.to_path_buf(),
-                    apply,
+                    apply: None,
                 }
             }
             "include_role" | "import_role" => {
@@ -1807,6 +1817,99 @@ fn defaults_for(layer: &Value, module: &str) -> Vec<(String, Value)> {
     out
 }
 
+/// Keywords valid in an include's `apply:`.
+const APPLY_KEYWORDS: &[&str] = &[
+    "name",
+    "any_errors_fatal",
+    "become",
+    "become_exe",
+    "become_flags",
+    "become_method",
+    "become_user",
+    "check_mode",
+    "collections",
+    "connection",
+    "debugger",
+    "delegate_to",
+    "diff",
+    "environment",
+    "ignore_errors",
+    "ignore_unreachable",
+    "module_defaults",
+    "no_log",
+    "port",
+    "remote_user",
+    "run_once",
+    "tags",
+    "throttle",
+    "timeout",
+    "vars",
+    "when",
+];
+
+/// An include's `apply:` mapping: task keywords given to every included task, as if the
+/// included tasks were in a block with them (Ansible's meaning).
+fn apply_of(node: &Node) -> Result<Inherit> {
+    let map = node.as_map().ok_or_else(|| {
+        node.error(format!(
+            "`apply` must be a mapping of task keywords, not {}",
+            node.type_name()
+        ))
+    })?;
+    let mut t = Task::empty(
+        node.loc.clone(),
+        TaskKind::Meta("noop".into()),
+        PathBuf::new(),
+    );
+    for (k, v) in map {
+        let key = key_str(k)?;
+        match key.as_str() {
+            "when" => t.when = cond_list(v)?,
+            "tags" => t.tags = str_list(v)?,
+            "vars" => t.vars = Arc::new(vars_of(v)?),
+            "environment" => t.environment = vec![v.to_value()],
+            "module_defaults" => t.module_defaults = vec![module_defaults_of(v)?],
+            "ignore_errors" => t.ignore_errors = Some(v.to_value()),
+            "ignore_unreachable" => t.ignore_unreachable = bool_of(v)?,
+            "delegate_to" => t.delegate_to = v.scalar_text(),
+            "run_once" => t.run_once = bool_of(v)?,
+            "no_log" => t.no_log = bool_of(v)?,
+            "check_mode" => t.check_mode = Some(bool_of(v)?),
+            "diff" => t.diff = Some(bool_of(v)?),
+            "remote_user" => t.remote_user = v.scalar_text(),
+            "connection" => t.connection = v.scalar_text(),
+            "any_errors_fatal" => t.any_errors_fatal = Some(bool_of(v)?),
+            "throttle" => t.throttle = Some(v.to_value()),
+            "timeout" => t.timeout = Some(v.to_value()),
+            "become" | "become_user" | "become_method" | "become_flags" | "become_exe" => {}
+            "name" | "collections" | "debugger" | "port" => {}
+            _ => {
+                let mut e = k.error(format!("'{key}' is not a valid keyword in `apply`"));
+                e = match did_you_mean(&key, APPLY_KEYWORDS.iter().copied()) {
+                    Some(s) => e.hint(format!("did you mean '{s}'?")),
+                    None => e.hint(format!(
+                        "`apply` takes task keywords: {}",
+                        APPLY_KEYWORDS.join(", ")
+                    )),
+                };
+                return Err(e);
+            }
+        }
+    }
+    read_become(node, &mut t.become_)?;
+    Ok(Inherit::from_task(&t))
+}
+
+/// Adds an include's `apply:` keywords to what its tasks inherit (at run time, when the
+/// include is loaded): they wrap the included tasks as a block's keywords would.
+pub fn add_apply(inh: &mut Inherit, include: &TaskKind) {
+    if let TaskKind::IncludeTasks { apply: Some(a), .. }
+    | TaskKind::IncludeRole { apply: Some(a), .. } = include
+    {
+        merge_inherit(inh, a);
+    }
+}
+
 fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     child.when.extend(me.when.iter().cloned());
     for t in &me.tags {
@@ -1851,6 +1954,9 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     }
     if me.remote_user.is_some() {
         child.remote_user = me.remote_user.clone();
+    }
+    if me.connection.is_some() {
+        child.connection = me.connection.clone();
     }
     if me.any_errors_fatal.is_some() {
         child.any_errors_fatal = me.any_errors_fatal;

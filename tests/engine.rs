@@ -463,6 +463,77 @@ fn vars_prompt_on_a_tty_hides_private_answers() {
     assert_eq!(p.read("out"), "hush-hush-42 plain-visible-7 dflt extra");
 }
 
+/// `include_tasks: apply:` gives its keywords to every included task (Ansible's meaning): tags
+/// (`--tags x` runs them, `--skip-tags x` skips them), vars, become, ignore_errors, when. An
+/// unknown key in `apply` is an error at its file:line:col; imports take no `apply`.
+#[test]
+fn include_tasks_apply_gives_keywords_to_the_included_tasks() {
+    let p = project(
+        "apply",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - include_tasks:
+        file: inc.yml
+        apply:
+          tags: [x]
+          vars: { y: 1 }
+          become: false
+          ignore_errors: true
+          when: inventory_hostname == 'd1'
+      tags: always
+    - copy: { dest: '{dir}/after', content: done }
+      tags: always
+"#,
+    );
+    p.file(
+        "inc.yml",
+        "- copy: { dest: '{dir}/y', content: 'y={{ y }}' }\n- command: /bin/false\n- copy: { dest: '{dir}/second', content: ok }\n",
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--tags", "x"])
+        .success();
+    assert_eq!(p.read("y"), "y=1");
+    assert!(p.exists("second"), "the failure of /bin/false is ignored");
+    assert!(p.exists("after"));
+    for f in ["y", "second", "after"] {
+        std::fs::remove_file(p.path(f)).unwrap();
+    }
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--skip-tags", "x"])
+        .success();
+    assert!(!p.exists("y") && !p.exists("second"), "tagged x by apply");
+    assert!(p.exists("after"));
+
+    // include_role takes `apply` too.
+    p.file(
+        "roles/r/tasks/main.yml",
+        "- copy: { dest: '{dir}/role', content: 'z={{ z }}' }\n",
+    )
+    .file(
+        "role.yml",
+        "- hosts: d1\n  gather_facts: no\n  tasks:\n    - include_role:\n        name: r\n        apply: { vars: { z: 2 } }\n",
+    );
+    p.prov(&["run", "role.yml", "-i", "inv.ini"]).success();
+    assert_eq!(p.read("role"), "z=2");
+
+    p.file(
+        "bad.yml",
+        "- hosts: d1\n  gather_facts: no\n  tasks:\n    - include_tasks:\n        file: inc.yml\n        apply:\n          tagz: [x]\n",
+    );
+    p.prov(&["run", "bad.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("'tagz' is not a valid keyword in `apply`")
+        .stderr_has("bad.yml:7:11")
+        .stderr_has("did you mean 'tags'?");
+    p.file(
+        "imp.yml",
+        "- hosts: d1\n  gather_facts: no\n  tasks:\n    - import_tasks:\n        file: inc.yml\n        apply: { tags: [x] }\n",
+    );
+    p.prov(&["run", "imp.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("`apply` is not valid on import_tasks");
+}
+
 #[test]
 fn undefined_variable_names_variable_task_and_location() {
     let p = project(

@@ -481,6 +481,7 @@ impl PlayRun<'_> {
             include_chain: task.include_chain.clone(),
             ..Default::default()
         };
+        crate::playbook::add_apply(&mut inh, &task.kind);
         match inc {
             Include::Tasks(path) => {
                 inh.include_chain =
