@@ -22,6 +22,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The tests of this file run one at a time: they kill, stop and blackhole things, sample the
+/// whole process list and time what they see, so they must not disturb each other.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A project folder with an inventory of sshds, a known_hosts file trusting them and an empty
 /// ssh_config.
 struct Proj {
@@ -169,6 +177,7 @@ fn start_big_copy(p: &Proj, dest_dir: &Path) -> Child {
 
 #[test]
 fn kill9_of_prov_during_a_large_copy_leaves_the_destination_intact() {
+    let _serial = serial();
     if sshd::skip("kill9_of_prov_during_a_large_copy_leaves_the_destination_intact") {
         return;
     }
@@ -191,6 +200,7 @@ fn kill9_of_prov_during_a_large_copy_leaves_the_destination_intact() {
 
 #[test]
 fn a_dropped_connection_during_a_large_copy_leaves_the_destination_intact() {
+    let _serial = serial();
     if sshd::skip("a_dropped_connection_during_a_large_copy_leaves_the_destination_intact") {
         return;
     }
@@ -224,6 +234,7 @@ fn a_dropped_connection_during_a_large_copy_leaves_the_destination_intact() {
 /// in a loop. The root-owned file must keep its owner, mode and content.
 #[test]
 fn the_temp_file_symlink_race_never_wins() {
+    let _serial = serial();
     if sshd::skip("the_temp_file_symlink_race_never_wins") {
         return;
     }
@@ -293,6 +304,7 @@ fn the_temp_file_symlink_race_never_wins() {
 
 #[test]
 fn no_log_hides_the_secret_from_logs_argv_and_the_sudo_log() {
+    let _serial = serial();
     if sshd::skip("no_log_hides_the_secret_from_logs_argv_and_the_sudo_log") {
         return;
     }
@@ -398,6 +410,7 @@ fn pgrep(pattern: &str) -> Vec<String> {
 
 #[test]
 fn ctrl_c_stops_remote_commands_prints_the_recap_and_exits_130() {
+    let _serial = serial();
     if sshd::skip("ctrl_c_stops_remote_commands_prints_the_recap_and_exits_130") {
         return;
     }
@@ -417,7 +430,7 @@ fn ctrl_c_stops_remote_commands_prints_the_recap_and_exits_130() {
             s = second.display()
         ),
     );
-    let child = p.cmd(&["slow.yml"]).spawn().unwrap();
+    let child = p.cmd(&["slow.yml", "-vvv"]).spawn().unwrap();
     assert!(
         wait_until(Duration::from_secs(20), || !pgrep("sleep 17.25").is_empty()),
         "the remote command never started"
@@ -436,9 +449,10 @@ fn ctrl_c_stops_remote_commands_prints_the_recap_and_exits_130() {
     assert!(all.contains("PLAY RECAP"), "no recap\n{all}");
     assert!(all.contains("interrupted"), "{all}");
     assert!(
-        wait_until(Duration::from_secs(5), || pgrep("sleep 17.25").is_empty()),
-        "the remote command is still running: {:?}",
-        pgrep("sleep 17.25")
+        wait_until(Duration::from_secs(10), || pgrep("sleep 17.25").is_empty()),
+        "the remote command is still running: {:?}\n{all}\nsshd log:\n{}",
+        pgrep("sleep 17.25"),
+        srv.log()
     );
     assert!(!second.exists(), "a task started after Ctrl-C");
     assert!(!marker.exists());
@@ -446,6 +460,7 @@ fn ctrl_c_stops_remote_commands_prints_the_recap_and_exits_130() {
 
 #[test]
 fn a_host_with_max_sessions_1_is_usable() {
+    let _serial = serial();
     if sshd::skip("a_host_with_max_sessions_1_is_usable") {
         return;
     }
@@ -494,6 +509,7 @@ fn signal_tree(pid: i32, sig: i32) {
 
 #[test]
 fn a_host_that_stops_answering_is_unreachable_within_its_timeout() {
+    let _serial = serial();
     if sshd::skip("a_host_that_stops_answering_is_unreachable_within_its_timeout") {
         return;
     }
@@ -542,6 +558,7 @@ fn a_host_that_stops_answering_is_unreachable_within_its_timeout() {
 
 #[test]
 fn a_server_that_runs_no_command_after_login_is_unreachable_with_the_cause() {
+    let _serial = serial();
     if sshd::skip("a_server_that_runs_no_command_after_login_is_unreachable_with_the_cause") {
         return;
     }
@@ -581,6 +598,7 @@ fn a_server_that_runs_no_command_after_login_is_unreachable_with_the_cause() {
 
 #[test]
 fn a_huge_command_output_is_capped_with_a_note_and_bounded_memory() {
+    let _serial = serial();
     if sshd::skip("a_huge_command_output_is_capped_with_a_note_and_bounded_memory") {
         return;
     }
@@ -655,6 +673,7 @@ impl Drop for Blackhole {
 
 #[test]
 fn a_blackholed_host_is_unreachable_within_its_timeout() {
+    let _serial = serial();
     if sshd::skip("a_blackholed_host_is_unreachable_within_its_timeout") {
         return;
     }

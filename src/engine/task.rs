@@ -964,7 +964,7 @@ impl PlayRun<'_> {
             // ended after a grace period (a pause, a retry delay) is dropped.
             tokio::select! {
                 r = self.execute_inner(task, host, ctx) => r,
-                _ = crate::interrupt::wait_then(Duration::from_secs(5)) => Err(crate::interrupt::error()),
+                _ = crate::interrupt::wait_then(Duration::from_secs(12)) => Err(crate::interrupt::error()),
             }
         });
         let res = match limit {

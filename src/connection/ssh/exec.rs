@@ -450,14 +450,17 @@ pub(crate) const JOB_VAR: &str = "PROV_JOB";
 /// Sends SIGTERM, from a new session, to every process of the host that carries
 /// `PROV_JOB=<job>` in its environment (the command line starts with that assignment, so the
 /// command and its children have it; sudo, which resets the environment of its child, has it
-/// and relays the signal). Waits at most 3 s.
+/// and relays the signal), then SIGKILL to any still there a second later. Waits at most 8 s.
 pub(crate) async fn kill_job(h: &Handle<Client>, job: &str) {
     if job.is_empty() || h.is_closed() {
         return;
     }
+    let v = crate::connection::quote(&format!("{JOB_VAR}={job}"));
+    let pids = format!(
+        "p=; for f in $(grep -lsF {v} /proc/[0-9]*/environ); do q=${{f#/proc/}}; p=\"$p ${{q%/environ}}\"; done"
+    );
     let script = format!(
-        "for f in $(grep -lsF {v} /proc/[0-9]*/environ); do p=${{f#/proc/}}; kill -TERM \"${{p%/environ}}\" 2>/dev/null; done; true",
-        v = crate::connection::quote(&format!("{JOB_VAR}={job}"))
+        "{pids}; [ -z \"$p\" ] || kill -TERM $p 2>/dev/null; [ -z \"$p\" ] || sleep 1; {pids}; [ -z \"$p\" ] || kill -KILL $p 2>/dev/null; true"
     );
     let go = async {
         let Ok(ch) = h.channel_open_session().await else {
@@ -473,7 +476,7 @@ pub(crate) async fn kill_job(h: &Handle<Client>, job: &str) {
             }
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(3), go).await;
+    let _ = tokio::time::timeout(Duration::from_secs(8), go).await;
 }
 
 /// Why feeding a command's stdin stopped.
