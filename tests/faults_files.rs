@@ -8,7 +8,6 @@
 //! - setuid/setgid bits survive an owner change: ownership is applied before the mode, so
 //!   `mode: "04755"` with `owner:` ends as 04755 on disk and the next run is `ok`.
 
-
 mod common;
 
 use common::Project;

@@ -27,7 +27,6 @@
 //!
 //! `PROV_KEEP_TEST_DIRS=1` keeps the temp folder.
 
-
 use async_trait::async_trait;
 use futures::StreamExt;
 use prov::Result;

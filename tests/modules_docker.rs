@@ -16,7 +16,6 @@
 //! PROV_LAB=1, a lab that cannot be brought up fails the test. The lab is left running; run
 //! `tests/lab/down.sh` afterwards.
 
-
 use prov::connection::ssh::{self, SshConnection, SshOptions};
 use prov::connection::{Cmd, Connection, Stdin};
 use prov::modules::{Action, Args, Plan, Registry, Render, TaskCtx, validate_args};

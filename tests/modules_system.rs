@@ -19,7 +19,6 @@
 //! planned (check mode), on the controller, against small stand-in `rpm`/`dnf`/`apk`/
 //! `rc-service`/`rc-update` scripts that answer like the real tools; these tests need no lab.
 
-
 use async_trait::async_trait;
 use prov::connection::{Connection, ExecOutput, Secret, Stdin};
 use prov::modules::{Action, Args, Plan, Registry, Render, TaskCtx, validate_args};
