@@ -1,10 +1,42 @@
 //! Events the engine emits while running, and the [`Sink`] trait that receives them. The human
 //! output, the JSON Lines output and a library user's own handler are all sinks.
 
-use crate::modules::Diff;
 use crate::value::Value;
 use indexmap::IndexMap;
 use std::time::Duration;
+
+/// A before/after pair, rendered as a unified diff by the output layer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Diff {
+    /// Text before the change.
+    pub before: String,
+    /// Text after the change.
+    pub after: String,
+    /// Label of the before side (usually the path).
+    pub before_header: String,
+    /// Label of the after side.
+    pub after_header: String,
+}
+
+impl Diff {
+    /// A diff of `path` from `before` to `after`.
+    pub fn new(path: &str, before: impl Into<String>, after: impl Into<String>) -> Self {
+        Diff {
+            before: before.into(),
+            after: after.into(),
+            before_header: format!("{path} (before)"),
+            after_header: format!("{path} (after)"),
+        }
+    }
+    /// The unified diff text (`--- before`, `+++ after`, hunks).
+    pub fn unified(&self) -> String {
+        similar::TextDiff::from_lines(&self.before, &self.after)
+            .unified_diff()
+            .context_radius(3)
+            .header(&self.before_header, &self.after_header)
+            .to_string()
+    }
+}
 
 /// The outcome of a task (or one loop item) on a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,6 +12,9 @@ pub mod docker;
 pub mod files;
 pub mod system;
 
+/// Diffs belong to the event model (`events` does not import `modules`); re-exported here for
+/// modules and existing users.
+pub use crate::events::Diff;
 pub use apply::{Applied, apply_plan};
 pub use args::{Args, ModuleDoc, OptKind, OptSpec, validate_args};
 
@@ -22,39 +25,6 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// A before/after pair, rendered as a unified diff by the output layer.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Diff {
-    /// Text before the change.
-    pub before: String,
-    /// Text after the change.
-    pub after: String,
-    /// Label of the before side (usually the path).
-    pub before_header: String,
-    /// Label of the after side.
-    pub after_header: String,
-}
-
-impl Diff {
-    /// A diff of `path` from `before` to `after`.
-    pub fn new(path: &str, before: impl Into<String>, after: impl Into<String>) -> Self {
-        Diff {
-            before: before.into(),
-            after: after.into(),
-            before_header: format!("{path} (before)"),
-            after_header: format!("{path} (after)"),
-        }
-    }
-    /// The unified diff text (`--- before`, `+++ after`, hunks).
-    pub fn unified(&self) -> String {
-        similar::TextDiff::from_lines(&self.before, &self.after)
-            .unified_diff()
-            .context_radius(3)
-            .header(&self.before_header, &self.after_header)
-            .to_string()
-    }
-}
 
 /// What applying a change does on the host.
 #[derive(Debug, Clone)]

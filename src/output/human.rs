@@ -2,8 +2,8 @@
 
 use super::pyjson::dumps;
 use super::{CENSORED, item_label, result_object};
+use crate::events::Diff;
 use crate::events::{Event, HostResult, HostStats, Recap, Sink, Status};
-use crate::modules::Diff;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value as Json};
 use std::collections::HashSet;
