@@ -1301,10 +1301,11 @@ impl Loader<'_> {
                 }
                 return Err(e);
             }
+            if common_keyword(&mut t, &key, v)? {
+                continue;
+            }
             match key.as_str() {
-                "name" => t.name = v.scalar_text(),
                 "block" | "rescue" | "always" => {}
-                "when" => t.when = cond_list(v)?,
                 "loop" => t.loop_ = Some((LoopKind::Loop, v.to_value())),
                 "loop_control" => t.loop_control = loop_control_of(v)?,
                 "register" => {
@@ -1322,12 +1323,7 @@ impl Loader<'_> {
                 }
                 "changed_when" => t.changed_when = Some(cond_list(v)?),
                 "failed_when" => t.failed_when = Some(cond_list(v)?),
-                "ignore_errors" => t.ignore_errors = Some(v.to_value()),
-                "ignore_unreachable" => t.ignore_unreachable = bool_of(v)?,
-                "tags" => t.tags = str_list(v)?,
-                "delegate_to" => t.delegate_to = v.scalar_text(),
                 "delegate_facts" => t.delegate_facts = bool_of(v)?,
-                "run_once" => t.run_once = bool_of(v)?,
                 "until" => {
                     let c = cond_list(v)?;
                     t.until = Some(if c.len() == 1 {
@@ -1338,16 +1334,6 @@ impl Loader<'_> {
                 }
                 "retries" => t.retries = Some(v.to_value()),
                 "delay" => t.delay = Some(v.to_value()),
-                "no_log" => t.no_log = bool_of(v)?,
-                "check_mode" => t.check_mode = Some(bool_of(v)?),
-                "diff" => t.diff = Some(bool_of(v)?),
-                "environment" => t.environment = vec![v.to_value()],
-                "module_defaults" => t.module_defaults = vec![module_defaults_of(v)?],
-                "vars" => t.vars = Arc::new(vars_of(v)?),
-                "become" | "become_user" | "become_method" | "become_flags" | "become_exe" => {}
-                "remote_user" => t.remote_user = v.scalar_text(),
-                "connection" => t.connection = v.scalar_text(),
-                "any_errors_fatal" => t.any_errors_fatal = Some(bool_of(v)?),
                 "args" => extra_args = Some(v),
                 "action" | "local_action" => {
                     if let Some((prev, _, _)) = &action {
@@ -1360,9 +1346,7 @@ impl Loader<'_> {
                     }
                     action = Some((key.clone(), k, v));
                 }
-                "throttle" => t.throttle = Some(v.to_value()),
-                "timeout" => t.timeout = Some(v.to_value()),
-                "async" | "poll" | "collections" | "debugger" | "port" => {}
+                "async" | "poll" => {}
                 k2 if k2.starts_with("with_") => {
                     let name = &k2[5..];
                     let name = if name == "cartesian" { "nested" } else { name };
@@ -1817,35 +1801,39 @@ fn defaults_for(layer: &Value, module: &str) -> Vec<(String, Value)> {
     out
 }
 
-/// Keywords valid in an include's `apply:`.
-const APPLY_KEYWORDS: &[&str] = &[
-    "name",
-    "any_errors_fatal",
-    "become",
-    "become_exe",
-    "become_flags",
-    "become_method",
-    "become_user",
-    "check_mode",
-    "collections",
-    "connection",
-    "debugger",
-    "delegate_to",
-    "diff",
-    "environment",
-    "ignore_errors",
-    "ignore_unreachable",
-    "module_defaults",
-    "no_log",
-    "port",
-    "remote_user",
-    "run_once",
-    "tags",
-    "throttle",
-    "timeout",
-    "vars",
-    "when",
-];
+/// Block keywords an include's `apply:` does not take (the included tasks carry no `notify`
+/// or `delegate_facts` down from a block).
+const NOT_IN_APPLY: &[&str] = &["block", "rescue", "always", "notify", "delegate_facts"];
+
+/// The keywords of a task, a block and an include's `apply:` that mean the same on all three
+/// (they end up in what the task's children inherit); true when `key` was one of them.
+fn common_keyword(t: &mut Task, key: &str, v: &Node) -> Result<bool> {
+    match key {
+        "name" => t.name = v.scalar_text(),
+        "when" => t.when = cond_list(v)?,
+        "tags" => t.tags = str_list(v)?,
+        "vars" => t.vars = Arc::new(vars_of(v)?),
+        "environment" => t.environment = vec![v.to_value()],
+        "module_defaults" => t.module_defaults = vec![module_defaults_of(v)?],
+        "ignore_errors" => t.ignore_errors = Some(v.to_value()),
+        "ignore_unreachable" => t.ignore_unreachable = bool_of(v)?,
+        "delegate_to" => t.delegate_to = v.scalar_text(),
+        "run_once" => t.run_once = bool_of(v)?,
+        "no_log" => t.no_log = bool_of(v)?,
+        "check_mode" => t.check_mode = Some(bool_of(v)?),
+        "diff" => t.diff = Some(bool_of(v)?),
+        "remote_user" => t.remote_user = v.scalar_text(),
+        "connection" => t.connection = v.scalar_text(),
+        "any_errors_fatal" => t.any_errors_fatal = Some(bool_of(v)?),
+        "throttle" => t.throttle = Some(v.to_value()),
+        "timeout" => t.timeout = Some(v.to_value()),
+        // become* are read as a group (read_become); the rest are accepted and unused.
+        "become" | "become_user" | "become_method" | "become_flags" | "become_exe"
+        | "collections" | "debugger" | "port" => {}
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
 
 /// An include's `apply:` mapping: task keywords given to every included task, as if the
 /// included tasks were in a block with them (Ansible's meaning).
@@ -1861,39 +1849,24 @@ fn apply_of(node: &Node) -> Result<Inherit> {
         TaskKind::Meta("noop".into()),
         PathBuf::new(),
     );
+    let allowed = || {
+        BLOCK_KEYWORDS
+            .iter()
+            .copied()
+            .filter(|k| !NOT_IN_APPLY.contains(k))
+    };
     for (k, v) in map {
         let key = key_str(k)?;
-        match key.as_str() {
-            "when" => t.when = cond_list(v)?,
-            "tags" => t.tags = str_list(v)?,
-            "vars" => t.vars = Arc::new(vars_of(v)?),
-            "environment" => t.environment = vec![v.to_value()],
-            "module_defaults" => t.module_defaults = vec![module_defaults_of(v)?],
-            "ignore_errors" => t.ignore_errors = Some(v.to_value()),
-            "ignore_unreachable" => t.ignore_unreachable = bool_of(v)?,
-            "delegate_to" => t.delegate_to = v.scalar_text(),
-            "run_once" => t.run_once = bool_of(v)?,
-            "no_log" => t.no_log = bool_of(v)?,
-            "check_mode" => t.check_mode = Some(bool_of(v)?),
-            "diff" => t.diff = Some(bool_of(v)?),
-            "remote_user" => t.remote_user = v.scalar_text(),
-            "connection" => t.connection = v.scalar_text(),
-            "any_errors_fatal" => t.any_errors_fatal = Some(bool_of(v)?),
-            "throttle" => t.throttle = Some(v.to_value()),
-            "timeout" => t.timeout = Some(v.to_value()),
-            "become" | "become_user" | "become_method" | "become_flags" | "become_exe" => {}
-            "name" | "collections" | "debugger" | "port" => {}
-            _ => {
-                let mut e = k.error(format!("'{key}' is not a valid keyword in `apply`"));
-                e = match did_you_mean(&key, APPLY_KEYWORDS.iter().copied()) {
-                    Some(s) => e.hint(format!("did you mean '{s}'?")),
-                    None => e.hint(format!(
-                        "`apply` takes task keywords: {}",
-                        APPLY_KEYWORDS.join(", ")
-                    )),
-                };
-                return Err(e);
-            }
+        if !common_keyword(&mut t, &key, v)? {
+            let mut e = k.error(format!("'{key}' is not a valid keyword in `apply`"));
+            e = match did_you_mean(&key, allowed()) {
+                Some(s) => e.hint(format!("did you mean '{s}'?")),
+                None => e.hint(format!(
+                    "`apply` takes task keywords: {}",
+                    allowed().collect::<Vec<_>>().join(", ")
+                )),
+            };
+            return Err(e);
         }
     }
     read_become(node, &mut t.become_)?;
