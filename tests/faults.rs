@@ -102,6 +102,15 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The recap line of `host` (panics with the whole output when there is none).
+fn recap_line(o: &Output, host: &str) -> String {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find(|l| l.starts_with(&format!("{host} ")) && l.contains("ok="))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no recap line for {host}\n{}", text(o)))
+}
+
 fn temps_in(dir: &Path) -> Vec<(String, u64)> {
     std::fs::read_dir(dir)
         .map(|rd| {
@@ -494,7 +503,7 @@ fn a_host_with_max_sessions_1_is_usable() {
     let out = p.run(&["ms1.yml"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("changed=1"),
+        recap_line(&out, "h1").contains("changed=1"),
         "{}",
         text(&out)
     );
@@ -507,53 +516,63 @@ fn signal_tree(pid: i32, sig: i32) {
     }
 }
 
+/// Stops an sshd and its sessions (SIGSTOP) while alive; SIGCONT on drop.
+struct Stopped(i32);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal_tree(self.0, libc::SIGCONT);
+    }
+}
+
+/// Two hosts run `sleep 2`; a second into it, `cut` makes the second one stop answering (the
+/// guard it returns undoes that). That host must be UNREACHABLE with "timed out" within its
+/// timeout (3 s, plus slack) while the other finishes both tasks; prov exits 4.
+fn a_lost_host_times_out(tag: &str, cut: impl FnOnce(&Sshd) -> Box<dyn std::any::Any>) {
+    let good = Sshd::start_default();
+    let lost = Sshd::start_default();
+    let p = Proj::new(
+        tag,
+        &[
+            ("good", &good, "ansible_timeout=3"),
+            ("lost", &lost, "ansible_timeout=3"),
+        ],
+    );
+    p.write(
+        "lost.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - command: sleep 2\n\
+         \x20   - command: echo second\n",
+    );
+    let child = p.cmd(&["lost.yml"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let guard = cut(&lost);
+    let t0 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = t0.elapsed();
+    drop(guard);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{all}");
+    assert!(took < Duration::from_secs(12), "took {took:?}\n{all}");
+    assert!(all.contains("timed out"), "{all}");
+    let good_line = recap_line(&out, "good");
+    assert!(
+        good_line.contains("ok=2") && good_line.contains("unreachable=0"),
+        "{all}"
+    );
+    assert!(recap_line(&out, "lost").contains("unreachable=1"), "{all}");
+}
+
 #[test]
 fn a_host_that_stops_answering_is_unreachable_within_its_timeout() {
     let _serial = serial();
     if sshd::skip("a_host_that_stops_answering_is_unreachable_within_its_timeout") {
         return;
     }
-    let good = Sshd::start_default();
-    let hung = Sshd::start_default();
-    let p = Proj::new(
-        "hung",
-        &[
-            ("good", &good, "ansible_timeout=3"),
-            ("hung", &hung, "ansible_timeout=3"),
-        ],
-    );
-    p.write(
-        "hung.yml",
-        "- hosts: all\n  gather_facts: false\n  tasks:\n\
-         \x20   - command: sleep 2\n\
-         \x20   - command: echo second\n",
-    );
-    let child = p.cmd(&["hung.yml"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    let pid = hung.pid();
-    let t0 = Instant::now();
-    signal_tree(pid, libc::SIGSTOP);
-    let out = child.wait_with_output().unwrap();
-    let took = t0.elapsed();
-    signal_tree(pid, libc::SIGCONT);
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(4), "{all}");
-    assert!(took < Duration::from_secs(12), "took {took:?}\n{all}");
-    assert!(all.contains("timed out"), "{all}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let good_line = stdout
-        .lines()
-        .find(|l| l.starts_with("good ") && l.contains("ok="))
-        .unwrap_or_else(|| panic!("{all}"));
-    assert!(
-        good_line.contains("ok=2") && good_line.contains("unreachable=0"),
-        "{all}"
-    );
-    let hung_line = stdout
-        .lines()
-        .find(|l| l.starts_with("hung ") && l.contains("ok="))
-        .unwrap_or_else(|| panic!("{all}"));
-    assert!(hung_line.contains("unreachable=1"), "{all}");
+    a_lost_host_times_out("hung", |srv| {
+        signal_tree(srv.pid(), libc::SIGSTOP);
+        Box::new(Stopped(srv.pid()))
+    });
 }
 
 #[test]
@@ -581,13 +600,8 @@ fn a_server_that_runs_no_command_after_login_is_unreachable_with_the_cause() {
     let out = p.run(&["r.yml"]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(4), "{all}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
     for h in ["forced", "chroot"] {
-        let line = stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{h} ")) && l.contains("ok="))
-            .unwrap_or_else(|| panic!("{all}"));
-        assert!(line.contains("unreachable=1"), "{all}");
+        assert!(recap_line(&out, h).contains("unreachable=1"), "{all}");
     }
     assert!(
         all.contains("accepted the login but does not run commands (exit status 1)"),
@@ -619,7 +633,7 @@ fn a_huge_command_output_is_capped_with_a_note_and_bounded_memory() {
          \x20         - r.stdout | length > 33554000 and r.stdout | length <= 33554432\n\
          \x20         - \"'stdout truncated' in r.stderr\"\n",
     );
-    let mut c = p.cmd(&["big.yml"]);
+    let c = p.cmd(&["big.yml"]);
     let prog = c.get_program().to_owned();
     let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
     let out = Command::new("/usr/bin/time")
@@ -642,7 +656,6 @@ fn a_huge_command_output_is_capped_with_a_note_and_bounded_memory() {
         .unwrap_or_else(|| panic!("{all}"));
     // Uncapped and copied six times this was over 600 MB.
     assert!(kb < 400_000, "peak RSS {kb} kB\n{all}");
-    let _ = &mut c;
 }
 
 /// Drops the packets of one loopback port while alive (iptables), so that a host looks
@@ -681,44 +694,9 @@ fn a_blackholed_host_is_unreachable_within_its_timeout() {
         eprintln!("SKIP: a_blackholed_host_is_unreachable_within_its_timeout: no iptables");
         return;
     }
-    let good = Sshd::start_default();
-    let lost = Sshd::start_default();
-    let p = Proj::new(
-        "blackhole",
-        &[
-            ("good", &good, "ansible_timeout=3"),
-            ("lost", &lost, "ansible_timeout=3"),
-        ],
-    );
-    p.write(
-        "bh.yml",
-        "- hosts: all\n  gather_facts: false\n  tasks:\n\
-         \x20   - command: sleep 2\n\
-         \x20   - command: echo second\n",
-    );
-    let child = p.cmd(&["bh.yml"]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    let hole = Blackhole(lost.port);
-    assert!(hole.rules("-I"), "cannot add the iptables rules");
-    let t0 = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    let took = t0.elapsed();
-    drop(hole);
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(4), "{all}");
-    assert!(took < Duration::from_secs(12), "took {took:?}\n{all}");
-    assert!(all.contains("timed out"), "{all}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = |h: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{h} ")) && l.contains("ok="))
-            .unwrap_or_else(|| panic!("{all}"))
-            .to_string()
-    };
-    assert!(
-        line("good").contains("ok=2") && line("good").contains("unreachable=0"),
-        "{all}"
-    );
-    assert!(line("lost").contains("unreachable=1"), "{all}");
+    a_lost_host_times_out("blackhole", |srv| {
+        let hole = Blackhole(srv.port);
+        assert!(hole.rules("-I"), "cannot add the iptables rules");
+        Box::new(hole)
+    });
 }
