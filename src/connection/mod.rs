@@ -351,6 +351,9 @@ pub struct PutOpts {
     /// A command checking the temp file before it replaces `dest` (`%s` is its path, e.g.
     /// `visudo -cf %s`); when it fails, `dest` is left untouched.
     pub validate: Option<String>,
+    /// The size and SHA-256 (hex) of `src`, when the caller already has them (a module that
+    /// compared checksums); [`Connection::put`] computes them otherwise ([`digest`]).
+    pub expect: Option<(u64, String)>,
 }
 
 /// A way to run commands on one host.
@@ -412,7 +415,10 @@ pub trait Connection: Send + Sync {
     /// mode applied (in that order), then renamed over `dest`. A transfer that breaks off
     /// leaves `dest` as it was and no temp file behind.
     async fn put(&self, src: &Stdin, dest: &str, opts: &PutOpts) -> Result<()> {
-        let expect = digest(src).await?;
+        let expect = match &opts.expect {
+            Some(e) => e.clone(),
+            None => digest(src).await?,
+        };
         let mut inst = install::Install::new(dest);
         inst.mode = opts.mode.clone();
         inst.owner = opts.owner.clone();

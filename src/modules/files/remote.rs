@@ -996,6 +996,8 @@ pub fn plan_write(ctx: &TaskCtx<'_>, w: Write<'_>, plan: &mut Plan) -> Result<u3
         None => base_mode,
     };
     let mut opts: PutOpts = ctx.put_opts();
+    // The content's size and checksum are known: the upload is verified against them.
+    opts.expect = Some((w.data.len(), new_sum.clone()));
     opts.validate = w.validate.clone();
     opts.mode = Some(fmt_mode(mode));
     let mut notes = Vec::new();
