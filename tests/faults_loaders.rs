@@ -5,81 +5,12 @@
 //! so the old behaviour (minutes, gigabytes) shows as a failure rather than a hang.
 
 mod common;
-use common::Project;
-use std::io::Read;
+use common::{Bounded, Project, run_bounded};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const INV: &str = "[local]\nlocalhost ansible_connection=local\n";
-
-/// How a time-boxed `prov` run ended.
-#[derive(Debug)]
-struct Bounded {
-    /// Exit code, or 128 + signal when killed by a signal (134 is SIGABRT: a stack overflow).
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-    /// The child's peak resident set size, in KiB.
-    max_rss_kb: i64,
-}
-
-/// Runs `prov ARGS` in `dir` (stdin closed) and waits at most `limit`.
-// The child is reaped by `wait4` (for its peak RSS), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
-fn run_bounded(dir: &Path, args: &[&str], limit: Duration) -> Bounded {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prov"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("ANSIBLE_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("prov starts");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let pid = child.id() as libc::pid_t;
-    let started = Instant::now();
-    let (status, usage) = loop {
-        let mut status = 0;
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if r == pid {
-            break (status, usage);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-            panic!(
-                "prov {args:?} still ran after {limit:?} (peak RSS {} MiB): killed",
-                usage.ru_maxrss / 1024
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let code = if libc::WIFSIGNALED(status) {
-        128 + libc::WTERMSIG(status)
-    } else {
-        libc::WEXITSTATUS(status)
-    };
-    Bounded {
-        code,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        elapsed: started.elapsed(),
-        max_rss_kb: usage.ru_maxrss,
-    }
-}
 
 /// A "billion laughs" play: `levels` anchors, each a list of nine aliases of the one before.
 fn alias_bomb(levels: usize) -> String {
