@@ -218,10 +218,13 @@ tokio::task_local! {
 /// `script`): 32 MiB, or `PROV_MAX_OUTPUT` (bytes). What is beyond is read and dropped, and a
 /// line on stderr says so; prov's own commands (file reads, facts) are not capped.
 pub fn output_cap_default() -> usize {
-    std::env::var("PROV_MAX_OUTPUT")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(32 << 20)
+    static CAP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CAP.get_or_init(|| {
+        std::env::var("PROV_MAX_OUTPUT")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(32 << 20)
+    })
 }
 
 /// Runs `fut` with captured output capped at `cap` bytes per stream (see

@@ -1133,6 +1133,29 @@ impl SshConnection {
         Ok(l)
     }
 
+    /// Opens the probe shell on `permit`'s session slot; `None` (logged) when the server runs
+    /// no `/bin/sh` there.
+    async fn open_shell(
+        &self,
+        live: &Live,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Option<Box<Shell>> {
+        let label = self.plan.target.label();
+        let token = format!("prov-{}", crate::connection::random_token());
+        match Shell::open(&live.handle, permit, token, self.plan.timeout).await {
+            Ok(sh) => {
+                (self.log)(format!("opened a probe shell on {label}"));
+                Some(Box::new(sh))
+            }
+            Err(m) => {
+                (self.log)(format!(
+                    "no probe shell on {label} ({m}); probes use new sessions"
+                ));
+                None
+            }
+        }
+    }
+
     /// Makes sure the server runs commands after the login: it opens the probe shell (needed
     /// soon anyway), or else runs `echo`. A server that accepts the login but runs no command
     /// (a `ForceCommand`, a broken `ChrootDirectory`, a `nologin` shell) makes the host
@@ -1142,20 +1165,14 @@ impl SshConnection {
         if self.max_sessions >= 2
             && let Ok(permit) = self.sem.clone().try_acquire_owned()
         {
-            let token = format!("prov-{}", crate::connection::random_token());
-            match Shell::open(&live.handle, permit, token, self.plan.timeout).await {
-                Ok(sh) => {
-                    (self.log)(format!("opened a probe shell on {label}"));
-                    *live.shell.lock().unwrap_or_else(|p| p.into_inner()) =
-                        ShellSlot::Idle(Box::new(sh));
-                    return Ok(());
-                }
-                Err(m) => {
-                    (self.log)(format!(
-                        "no probe shell on {label} ({m}); probes use new sessions"
-                    ));
-                    *live.shell.lock().unwrap_or_else(|p| p.into_inner()) = ShellSlot::Broken;
-                }
+            let opened = self.open_shell(live, permit).await;
+            let ok = opened.is_some();
+            *live.shell.lock().unwrap_or_else(|p| p.into_inner()) = match opened {
+                Some(sh) => ShellSlot::Idle(sh),
+                None => ShellSlot::Broken,
+            };
+            if ok {
+                return Ok(());
             }
         }
         let token = format!("prov-hello-{}", crate::connection::random_token());
@@ -1319,20 +1336,9 @@ impl Connection for SshConnection {
                     drop(restore);
                     return self.exec_raw(line, None, &Stdin::Empty).await;
                 };
-                let token = format!("prov-{}", crate::connection::random_token());
-                match Shell::open(&live.handle, permit, token, self.plan.timeout).await {
-                    Ok(sh) => {
-                        (self.log)(format!(
-                            "opened a probe shell on {}",
-                            self.plan.target.label()
-                        ));
-                        Box::new(sh)
-                    }
-                    Err(m) => {
-                        (self.log)(format!(
-                            "no probe shell on {} ({m}); probes use new sessions",
-                            self.plan.target.label()
-                        ));
+                match self.open_shell(&live, permit).await {
+                    Some(sh) => sh,
+                    None => {
                         drop(restore);
                         return self.exec_raw(line, None, &Stdin::Empty).await;
                     }
