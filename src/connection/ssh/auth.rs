@@ -6,7 +6,8 @@
 //! are skipped with a clear note when there is none. Failures list the methods and keys tried,
 //! never a secret.
 
-use super::{Client, Logger};
+use super::Logger;
+use super::host_key::Client;
 use crate::connection::Secret;
 use russh::client::{AuthResult, Handle, KeyboardInteractiveAuthResponse};
 use russh::keys::agent::AgentIdentity;

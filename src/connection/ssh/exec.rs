@@ -2,7 +2,7 @@
 //! status or signal, and the sudo password handshake (see the module documentation of
 //! [`super`]).
 
-use super::Client;
+use super::host_key::Client;
 use crate::connection::{ExecOutput, Secret, Stdin};
 use crate::error::Error;
 use russh::ChannelMsg;
