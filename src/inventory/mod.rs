@@ -15,8 +15,15 @@
 //! parent becomes a child of `all`, hosts in no group go to `ungrouped`, and hosts that are in
 //! another group are taken out of `ungrouped`. Then `group_vars/` and `host_vars/` next to each
 //! source (for a file, its folder; for a directory, the directory itself) are read.
+//!
+//! The files: `load.rs` reads the sources (and the var folders); `ini.rs`, `yaml.rs` and
+//! `script.rs` parse one source each; this file holds the model, the building calls the parsers
+//! use, reconciliation and the queries (host patterns in `pattern.rs`, variable precedence in
+//! [`Inventory::host_vars`]); `listing.rs` prints `--list` and `--graph`.
 
 mod ini;
+mod listing;
+mod load;
 mod pattern;
 mod pyvalue;
 mod range;
@@ -93,11 +100,6 @@ pub struct Inventory {
     derived: Derived,
 }
 
-/// File name endings an inventory directory skips (ansible-core 2.19 `INVENTORY_IGNORE_EXTS`).
-const IGNORE_EXTS: [&str; 12] = [
-    ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
-];
-
 fn merge(into: &mut Vars, from: &Vars) {
     for (k, v) in from {
         into.insert(k.clone(), v.clone());
@@ -111,142 +113,6 @@ impl Inventory {
         inv.add_group("ungrouped");
         let _ = inv.add_child("all", "ungrouped");
         inv
-    }
-
-    /// Loads inventory sources: files (INI or YAML), directories, or `host1,host2,` lists.
-    /// No sources gives an inventory with only the implicit localhost.
-    pub fn load(sources: &[String]) -> Result<Inventory> {
-        let mut inv = Inventory::empty();
-        let mut var_dirs: Vec<PathBuf> = Vec::new();
-        for src in sources {
-            let path = Path::new(src);
-            if src.contains(',') && !path.exists() {
-                inv.parse_host_list(src)?;
-                continue;
-            }
-            if !path.exists() {
-                return Err(missing_source(src));
-            }
-            if path.is_dir() {
-                inv.parse_dir(path)?;
-                var_dirs.push(path.to_path_buf());
-            } else {
-                inv.parse_file(path)?;
-                let parent = path
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                var_dirs.push(parent.to_path_buf());
-            }
-        }
-        inv.reconcile()?;
-        for d in var_dirs {
-            let vd = inv.load_vars_dir(&d)?;
-            inv.inv_vars.push(vd);
-        }
-        Ok(inv)
-    }
-
-    /// Loads `group_vars/` and `host_vars/` next to a playbook (they win over the inventory's).
-    pub fn add_playbook_vars_dir(&mut self, dir: &Path) -> Result<()> {
-        let vd = self.load_vars_dir(dir)?;
-        self.pb_vars.push(vd);
-        Ok(())
-    }
-
-    fn load_vars_dir(&self, dir: &Path) -> Result<VarsDir> {
-        let mut host_names: Vec<&str> = self.hosts.keys().map(|s| s.as_str()).collect();
-        host_names.extend(
-            pattern::LOCALHOST
-                .iter()
-                .filter(|n| !self.hosts.contains_key(**n)),
-        );
-        vars_dirs::load(dir, self.groups.keys().map(|s| s.as_str()), host_names)
-    }
-
-    fn parse_host_list(&mut self, src: &str) -> Result<()> {
-        for item in src.split(',') {
-            let item = item.trim();
-            if item.is_empty() {
-                continue;
-            }
-            let (name, port) = range::split_port(item).map_err(|e| {
-                Error::inventory(format!("in host list `{src}`: {}", e.msg)).hint(e.hint)
-            })?;
-            // A host list has no inventory_file (Ansible sets it to None).
-            self.add_host(&name, "ungrouped", Path::new(""));
-            if let Some(p) = port {
-                self.set_host_var(&name, "ansible_port", Value::from(i64::from(p)));
-            }
-        }
-        Ok(())
-    }
-
-    fn parse_dir(&mut self, dir: &Path) -> Result<()> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        for n in names {
-            if n.starts_with('.')
-                || matches!(n.as_str(), "group_vars" | "host_vars" | "vars_plugins")
-                || IGNORE_EXTS.iter().any(|e| n.ends_with(e))
-            {
-                continue;
-            }
-            let p = dir.join(&n);
-            if p.is_dir() {
-                self.parse_dir(&p)?;
-            } else {
-                self.parse_file(&p)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn parse_file(&mut self, path: &Path) -> Result<()> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        if bytes.starts_with(b"#!") && is_executable(path) {
-            return script::parse(self, path);
-        }
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Error::inventory(format!("{} is not UTF-8 text", path.display()))
-                .hint("an inventory is an INI or YAML text file, or an executable script")
-        })?;
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        match ext.as_str() {
-            // Ansible tries the INI plugin after the YAML one fails; so do we, but report the
-            // YAML problem when INI fails too, since the extension says YAML.
-            "yml" | "yaml" | "json" => match crate::yaml::load_str(&text, path) {
-                Ok(node) if node.as_map().is_some() || node.is_null() => {
-                    yaml::parse(self, &node, path)
-                }
-                Ok(node) => self
-                    .try_ini(&text, path)
-                    .or_else(|_| yaml::parse(self, &node, path)),
-                Err(e) => self.try_ini(&text, path).map_err(|_| e),
-            },
-            "ini" => ini::parse(self, &text, path),
-            _ => match crate::yaml::load_str(&text, path) {
-                Ok(node) if node.as_map().is_some() => yaml::parse(self, &node, path),
-                Ok(_) => ini::parse(self, &text, path),
-                Err(e) if looks_like_yaml(&text) => Err(e),
-                Err(_) => ini::parse(self, &text, path),
-            },
-        }
-    }
-
-    /// Parses `text` as INI, changing nothing if it fails.
-    fn try_ini(&mut self, text: &str, path: &Path) -> Result<()> {
-        let mut scratch = self.clone();
-        ini::parse(&mut scratch, text, path)?;
-        *self = scratch;
-        Ok(())
     }
 
     // ----- building (used by the format parsers) -----
@@ -728,158 +594,6 @@ impl Inventory {
             .map(|g| (g.clone(), self.group_hosts(g).to_vec()))
             .collect()
     }
-
-    /// The JSON of `ansible-inventory --list`.
-    ///
-    /// Keys are sorted (the CLI dumps with `sort_keys=True`); host and child lists keep
-    /// inventory order; empty `hosts`/`children` keys and empty groups are left out; `_meta.hostvars`
-    /// holds [`Inventory::host_vars`] of every host that has any.
-    pub fn list_json(&self) -> serde_json::Value {
-        use serde_json::{Map, Value as J};
-        let all_hosts: Vec<String> = self.group_hosts("all").to_vec();
-        let available: HashSet<&str> = all_hosts.iter().map(|s| s.as_str()).collect();
-        let mut results: Map<String, J> = Map::new();
-        // Every group reachable from `all` (the walk order does not matter: keys are sorted).
-        let mut seen: HashSet<&str> = HashSet::from(["all"]);
-        let mut todo: Vec<&str> = vec!["all"];
-        while let Some(g) = todo.pop() {
-            let Some(grp) = self.groups.get(g) else {
-                continue;
-            };
-            let mut entry = Map::new();
-            if g != "all" {
-                let hosts: Vec<J> = grp
-                    .hosts
-                    .iter()
-                    .filter(|h| available.contains(h.as_str()))
-                    .map(|h| J::String(h.clone()))
-                    .collect();
-                if !hosts.is_empty() {
-                    entry.insert("hosts".into(), J::Array(hosts));
-                }
-            }
-            if !grp.children.is_empty() {
-                let children = grp.children.iter().map(|c| J::String(c.clone()));
-                entry.insert("children".into(), J::Array(children.collect()));
-            }
-            for c in &grp.children {
-                if seen.insert(c.as_str()) {
-                    todo.push(c.as_str());
-                }
-            }
-            if !entry.is_empty() {
-                results.insert(g.to_string(), J::Object(entry));
-            }
-        }
-        let mut hostvars = Map::new();
-        for h in &all_hosts {
-            let hv = self.host_vars(h);
-            if !hv.is_empty() {
-                let m: Map<String, J> = hv
-                    .iter()
-                    .map(|(k, v)| (k.clone(), crate::value::to_json(v)))
-                    .collect();
-                hostvars.insert(h.clone(), J::Object(m));
-            }
-        }
-        let mut meta = Map::new();
-        meta.insert("hostvars".into(), J::Object(hostvars));
-        results.insert("_meta".into(), J::Object(meta));
-        sort_keys(J::Object(results))
-    }
-
-    /// The text of `ansible-inventory --graph` (lines joined by `\n`, no trailing newline).
-    pub fn graph(&self) -> String {
-        self.graph_of("all").unwrap_or_else(|_| "@all:".to_string())
-    }
-
-    /// The text of `ansible-inventory --graph GROUP`; an unknown group is an error.
-    pub fn graph_of(&self, group: &str) -> Result<String> {
-        if !self.groups.contains_key(group) {
-            let mut e = Error::inventory(format!("`{group}` is not a group in the inventory"));
-            if let Some(s) =
-                crate::error::did_you_mean(group, self.groups.keys().map(|s| s.as_str()))
-            {
-                e = e.hint(format!("did you mean `{s}`?"));
-            }
-            return Err(e);
-        }
-        let mut lines = Vec::new();
-        self.graph_group(group, 0, &mut lines);
-        Ok(lines.join("\n"))
-    }
-
-    fn graph_group(&self, group: &str, depth: usize, out: &mut Vec<String>) {
-        let name = |n: &str, d: usize| {
-            if d == 0 {
-                n.to_string()
-            } else {
-                format!("{}--{}", "  |".repeat(d), n)
-            }
-        };
-        // Depth first with an explicit stack: a group's line, its child groups, then its hosts.
-        enum Item<'a> {
-            Group(&'a str, usize),
-            Hosts(&'a str, usize),
-        }
-        let mut stack = vec![Item::Group(group, depth)];
-        while let Some(item) = stack.pop() {
-            match item {
-                Item::Group(g, d) => {
-                    out.push(name(&format!("@{g}:"), d));
-                    let Some(grp) = self.groups.get(g) else {
-                        continue;
-                    };
-                    if g != "all" {
-                        stack.push(Item::Hosts(g, d + 1));
-                    }
-                    for c in grp.children.iter().rev() {
-                        stack.push(Item::Group(c, d + 1));
-                    }
-                }
-                Item::Hosts(g, d) => {
-                    for h in self
-                        .groups
-                        .get(g)
-                        .map(|g| g.hosts.as_slice())
-                        .unwrap_or(&[])
-                    {
-                        out.push(name(h, d));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The error for an inventory path that does not exist, with the closest sibling as a hint.
-fn missing_source(src: &str) -> Error {
-    let path = Path::new(src);
-    let e = Error::inventory(format!("inventory source `{src}` does not exist"));
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let siblings: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(close) = crate::error::did_you_mean(&name, siblings.iter().map(|s| s.as_str())) {
-        return e.hint(format!("did you mean `{}`?", dir.join(close).display()));
-    }
-    if !src.contains(['/', '\\']) {
-        return e.hint(format!(
-            "to use `{src}` as a host name rather than a file, add a comma: `{src},`"
-        ));
-    }
-    e.hint("give the path of an INI or YAML inventory file or directory, or a host list with a comma (`web1,web2` or `web1,` for one host)")
 }
 
 fn implicit_localhost_vars() -> Vars {
@@ -888,57 +602,11 @@ fn implicit_localhost_vars() -> Vars {
     v
 }
 
-fn sort_keys(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        J::Object(m) => {
-            let mut entries: Vec<(String, J)> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            J::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_keys(v)))
-                    .collect(),
-            )
-        }
-        J::Array(a) => J::Array(a.into_iter().map(sort_keys).collect()),
-        other => other,
-    }
-}
-
-/// A file whose first meaningful line is `name:` is meant as YAML.
-fn looks_like_yaml(text: &str) -> bool {
-    let Some(line) = text
-        .lines()
-        .map(str::trim_end)
-        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-    else {
-        return false;
-    };
-    line == "---"
-        || (line.ends_with(':')
-            && !line.starts_with('[')
-            && line[..line.len() - 1]
-                .chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(_path: &Path) -> bool {
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ini(text: &str) -> Inventory {
+    pub(super) fn ini(text: &str) -> Inventory {
         let mut inv = Inventory::empty();
         ini::parse(&mut inv, text, Path::new("hosts")).unwrap();
         inv.reconcile().unwrap();
@@ -973,24 +641,8 @@ mod tests {
     }
 
     #[test]
-    fn graph_format() {
-        let inv = ini("[web]\nw1\n[prod:children]\nweb\n");
-        assert_eq!(
-            inv.graph(),
-            "@all:\n  |--@ungrouped:\n  |--@prod:\n  |  |--@web:\n  |  |  |--w1"
-        );
-    }
-
-    #[test]
     fn inventory_can_be_shared_across_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Inventory>();
-    }
-
-    #[test]
-    fn yaml_sniffing() {
-        assert!(looks_like_yaml("# c\nall:\n  hosts:\n"));
-        assert!(!looks_like_yaml("[web]\nh1\n"));
-        assert!(!looks_like_yaml("h1 a=1\n"));
     }
 }
