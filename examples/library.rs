@@ -8,28 +8,25 @@ use prov::connection::{Stdin, quote};
 use prov::engine::{RunOptions, Runner};
 use prov::events::{Collect, Event, Status};
 use prov::inventory::Inventory;
-use prov::modules::{
-    Action, Args, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, Registry, TaskCtx,
-};
+use prov::modules::{Action, Args, Diff, Module, ModuleDoc, Options, Plan, Registry, TaskCtx, opt};
 use prov::playbook::Loader;
 use std::sync::Arc;
 
 /// `banner`: ensures a file holds a banner line naming the host.
 struct Banner;
 
-static BANNER_DOC: ModuleDoc = ModuleDoc {
-    name: "banner",
-    short: "Write a one-line banner naming the host",
-    description: "Writes `<text> (<inventory_hostname>)` to `path` when it differs.",
-    options: &[
-        OptSpec::new("path", OptKind::Path, "File to write.").required(),
-        OptSpec::new("text", OptKind::Str, "Banner text.").default("managed by prov"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: "- banner: { path: /etc/banner, text: Hello }",
-};
+prov::options! {
+    /// The banner module's options: one declaration gives the spec and typed fields.
+    struct BannerOpts {
+        path: String = opt::path("File to write.").required(),
+        text: String = opt::str("Banner text.").default("managed by prov"),
+    }
+}
+
+static BANNER_DOC: ModuleDoc = ModuleDoc::new("banner", "Write a one-line banner naming the host")
+    .description("Writes `<text> (<inventory_hostname>)` to `path` when it differs.")
+    .spec::<BannerOpts>()
+    .examples("- banner: { path: /etc/banner, text: Hello }");
 
 #[async_trait]
 impl Module for Banner {
@@ -38,8 +35,8 @@ impl Module for Banner {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> prov::Result<Plan> {
-        let path = args.str("path").unwrap_or_default();
-        let want = format!("{} ({})\n", args.str("text").unwrap_or_default(), ctx.host);
+        let BannerOpts { path, text } = BannerOpts::from_args(args)?;
+        let want = format!("{text} ({})\n", ctx.host);
         // Read the current state through the connection (never the local filesystem).
         let out = ctx
             .run(format!("cat -- {} 2>/dev/null || true", quote(&path)))

@@ -824,12 +824,12 @@ async fn no_option_of_any_module_escapes_quoting() {
             mode: s.mode,
             env: env.clone(),
         });
-        for o in m.doc().options {
+        for o in m.doc().all_options() {
             let fuzz = match o.kind {
                 OptKind::Str | OptKind::Path | OptKind::Mode | OptKind::Any => json!("S"),
                 OptKind::List => json!(["S"]),
                 OptKind::Dict => json!({"k": "S"}),
-                OptKind::Bool | OptKind::Int | OptKind::Float => continue,
+                _ => continue,
             };
             if s.skip.contains(&o.name) || (!s.only.is_empty() && !s.only.contains(&o.name)) {
                 continue;

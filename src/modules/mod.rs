@@ -16,7 +16,9 @@ pub mod system;
 /// modules and existing users.
 pub use crate::events::Diff;
 pub use apply::{Applied, apply_plan};
-pub use args::{Args, ModuleDoc, OptKind, OptSpec, validate_args};
+pub use args::{
+    Args, FileAttrs, ModuleDoc, OptGroup, OptKind, OptSpec, Options, RequiredIf, opt, validate_args,
+};
 
 use crate::connection::{Become, Cmd, Connection, ExecOutput, PutOpts, Stdin};
 use crate::error::{Error, Result};
@@ -335,5 +337,64 @@ mod examples_tests {
             checked += 1;
         }
         assert_eq!(checked, r.names().count());
+    }
+
+    /// Every builtin module's spec is consistent: the rules, the free-form option and the
+    /// aliases name options the spec defines, no name is defined twice, defaults fit their
+    /// choices, and a required option has no default.
+    #[test]
+    fn every_spec_is_consistent() {
+        let r = Registry::builtin();
+        for name in r.names() {
+            let doc = r.get(name).unwrap().doc();
+            let known = |k: &str| {
+                assert!(
+                    doc.all_options().any(|o| o.name == k),
+                    "{name}: a rule or free_form names '{k}', which is not an option"
+                )
+            };
+            doc.free_form.into_iter().for_each(known);
+            for g in doc
+                .mutually_exclusive
+                .iter()
+                .chain(doc.required_one_of)
+                .chain(doc.required_together)
+            {
+                assert!(
+                    g.len() > 1 || doc.required_one_of.contains(g),
+                    "{name}: {g:?}"
+                );
+                g.iter().copied().for_each(known);
+            }
+            for rule in doc.required_if {
+                known(rule.key);
+                rule.requires.iter().copied().for_each(known);
+            }
+            for (k, req) in doc.required_by {
+                known(k);
+                req.iter().copied().for_each(known);
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for o in doc.all_options() {
+                for n in std::iter::once(&o.name).chain(o.aliases) {
+                    assert!(seen.insert(*n), "{name}: '{n}' is defined twice");
+                }
+                assert!(
+                    !(o.required && o.default.is_some()),
+                    "{name}: required option '{}' has a default",
+                    o.name
+                );
+                if let (Some(d), false) = (o.default, o.choices.is_empty()) {
+                    let truth = |s: &str| crate::value::truthy(&crate::value::Value::from(s));
+                    assert!(
+                        o.choices.contains(&d)
+                            || (o.kind == super::OptKind::Bool
+                                && o.choices.iter().any(|c| truth(c) == truth(d))),
+                        "{name}: default '{d}' of '{}' is not one of its choices",
+                        o.name
+                    );
+                }
+            }
+        }
     }
 }

@@ -46,6 +46,7 @@ An emulator (moto, LocalStack): `endpoint_url` or AWS_ENDPOINT_URL.",
 \"tag:Role\": manager\n      instance-state-name: running\n  delegate_to: localhost\n  \
 register: managers\n- debug:\n    msg: \"{{ managers.instances | map(attribute='private_ip_address') \
 | list }}\"",
+    ..ModuleDoc::new("", "")
 };
 
 /// The EC2 filters of the `filters` option.

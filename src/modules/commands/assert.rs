@@ -32,6 +32,7 @@ Changes nothing; behaves the same in check mode.",
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: "- assert:\n    that:\n      - ansible_memtotal_mb >= 1024\n      - \"'web' in group_names\"\n    fail_msg: not enough memory",
+    ..ModuleDoc::new("", "")
 };
 
 #[async_trait]

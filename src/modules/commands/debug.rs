@@ -33,6 +33,7 @@ behaves the same in check mode.",
     required_one_of: &[],
     examples: "- debug:\n    msg: \"host {{ inventory_hostname }} runs {{ ansible_distribution }}\"\n\
 - debug:\n    var: result.stdout_lines\n    verbosity: 1",
+    ..ModuleDoc::new("", "")
 };
 
 /// Text for the output: strings as they are, anything else as JSON.

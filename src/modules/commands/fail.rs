@@ -18,6 +18,7 @@ static DOC: ModuleDoc = ModuleDoc {
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: "- fail:\n    msg: unsupported OS {{ ansible_distribution }}\n  when: ansible_os_family != 'Debian'",
+    ..ModuleDoc::new("", "")
 };
 
 #[async_trait]

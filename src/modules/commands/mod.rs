@@ -29,11 +29,38 @@ pub use shell::Shell;
 pub use wait_for::WaitFor;
 pub use wait_for_connection::{Timing as WaitForConnectionTiming, WaitForConnection};
 
-use super::{Args, Plan, Registry, TaskCtx};
+use super::{Plan, Registry, TaskCtx, opt};
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::value::Value;
 use std::sync::Arc;
+
+crate::options! {
+    /// `chdir`, `creates` and `removes`: where a command runs and the guards that make it
+    /// idempotent (command, shell, script).
+    pub struct Guards as group "run guards" {
+        chdir: Option<String> = opt::path("Change into this directory on the host first."),
+        creates: Option<String> = opt::path("Do not run if this path (or glob) exists on the host."),
+        removes: Option<String> = opt::path("Run only if this path (or glob) exists on the host."),
+    }
+}
+
+crate::options! {
+    /// The standard input and output handling of command and shell.
+    pub struct Input as group "input and output" {
+        stdin: Option<String> = opt::str("Text to feed to the command's standard input."),
+        stdin_add_newline: bool = opt::bool("Append a newline to stdin.").default("yes"),
+        strip_empty_ends: bool = opt::bool("Strip trailing empty lines from stdout/stderr.")
+            .default("yes"),
+    }
+}
+
+impl Guards {
+    /// The directory to run in, if one is given (an empty string counts as none).
+    pub fn dir(&self) -> Option<String> {
+        self.chdir.clone().filter(|d| !d.is_empty())
+    }
+}
 
 /// Registers the command and utility modules.
 pub fn register(r: &mut Registry) {
@@ -222,16 +249,16 @@ pub(crate) enum Guard {
 /// relative to `chdir`). `cmd_value` is the `cmd` result value for the skip result.
 pub(crate) async fn check_guards(
     ctx: &TaskCtx<'_>,
-    args: &Args,
+    guards: &Guards,
     cmd_value: Value,
 ) -> Result<Guard> {
-    let creates = args.str("creates").filter(|s| !s.is_empty());
-    let removes = args.str("removes").filter(|s| !s.is_empty());
+    let creates = guards.creates.clone().filter(|s| !s.is_empty());
+    let removes = guards.removes.clone().filter(|s| !s.is_empty());
     if creates.is_none() && removes.is_none() {
         return Ok(Guard::Run);
     }
     let mut script = String::new();
-    if let Some(dir) = args.str("chdir").filter(|d| !d.is_empty()) {
+    if let Some(dir) = guards.dir() {
         script.push_str(&format!(
             "cd {} 2>/dev/null || {{ echo nochdir; exit 0; }}; ",
             quote(&dir)
@@ -264,7 +291,7 @@ pub(crate) async fn check_guards(
         }
         return Ok(Guard::Skip(Box::new(Plan::fail(format!(
             "Unable to change directory before execution: {} does not exist or is not a directory",
-            args.str("chdir").unwrap_or_default()
+            guards.chdir.as_deref().unwrap_or_default()
         )))));
     }
     let skip = |msg: String| {
@@ -293,11 +320,11 @@ pub(crate) async fn check_guards(
 }
 
 /// The task's stdin bytes (`stdin` + a newline unless `stdin_add_newline: false`).
-pub(crate) fn stdin_of(args: &Args) -> crate::connection::Stdin {
-    match args.str("stdin") {
+pub(crate) fn stdin_of(input: &Input) -> crate::connection::Stdin {
+    match &input.stdin {
         Some(s) => {
-            let mut b = s.into_bytes();
-            if args.opt_bool("stdin_add_newline").unwrap_or(true) {
+            let mut b = s.clone().into_bytes();
+            if input.stdin_add_newline {
                 b.push(b'\n');
             }
             crate::connection::Stdin::Bytes(b)

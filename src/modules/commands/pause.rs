@@ -26,6 +26,7 @@ the host; it pauses in check mode too.",
     mutually_exclusive: &[&["seconds", "minutes"]],
     required_one_of: &[],
     examples: "- pause:\n    seconds: 10\n- pause:\n    prompt: Check the dashboard, then press Enter",
+    ..ModuleDoc::new("", "")
 };
 
 /// Reads one line from the terminal (echo off if asked), on a blocking thread.

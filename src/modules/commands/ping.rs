@@ -23,6 +23,7 @@ Changes nothing; behaves the same in check mode.",
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: "- ping:\n- ping:\n    data: crash",
+    ..ModuleDoc::new("", "")
 };
 
 #[async_trait]

@@ -31,6 +31,7 @@ devices with a bare shell. Always reports changed; in check mode it reports that
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: "- raw: apt-get install -y python3-minimal\n- raw: show version",
+    ..ModuleDoc::new("", "")
 };
 
 #[async_trait]

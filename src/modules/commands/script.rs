@@ -1,9 +1,9 @@
 //! `script`: uploads a local script to the host, runs it, and removes it.
 
-use super::{Guard, check_guards, random_token, split_words};
+use super::{Guard, Guards, check_guards, random_token, split_words};
 use crate::connection::{PutOpts, Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::{Action, Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 use std::path::Path;
@@ -11,47 +11,28 @@ use std::path::Path;
 /// The `script` module.
 pub struct Script;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "script",
-    short: "Upload a local script to the host and run it",
-    description: "The free-form text is a local script path (looked up in the role's and \
+crate::options! {
+    /// The `script` module's options.
+    pub(crate) struct Opts {
+        cmd: String = opt::str("Local script path and arguments (the free-form text).").required(),
+        executable: Option<String> = opt::str("Run the script with this program (e.g. python3)."),
+    }
+    groups { guards: Guards }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("script", "Upload a local script to the host and run it")
+    .description(
+        "The free-form text is a local script path (looked up in the role's and \
 playbook's `files/` folders) followed by its arguments, which are passed through the host's shell \
 as written. The script is uploaded to a private temp file (mode 0700), run (with its `#!` \
 interpreter, or `executable`), and removed, even when it fails. `creates`/`removes` (globs \
 allowed) are checked first, in check mode too, so check mode reports exactly whether it would run.",
-    options: &[
-        OptSpec::new(
-            "cmd",
-            OptKind::Str,
-            "Local script path and arguments (the free-form text).",
-        )
-        .required(),
-        OptSpec::new(
-            "chdir",
-            OptKind::Path,
-            "Change into this directory on the host first.",
-        ),
-        OptSpec::new(
-            "creates",
-            OptKind::Path,
-            "Do not run if this path (or glob) exists on the host.",
-        ),
-        OptSpec::new(
-            "removes",
-            OptKind::Path,
-            "Run only if this path (or glob) exists on the host.",
-        ),
-        OptSpec::new(
-            "executable",
-            OptKind::Str,
-            "Run the script with this program (e.g. python3).",
-        ),
-    ],
-    free_form: Some("cmd"),
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: "- script: setup.sh --force creates=/etc/app/done\n- script: report.py\n  args:\n    executable: python3",
-};
+    )
+    .spec::<Opts>()
+    .free_form("cmd")
+    .examples(
+        "- script: setup.sh --force creates=/etc/app/done\n- script: report.py\n  args:\n    executable: python3",
+    );
 
 /// Splits `text` into the first shell word (unquoted) and the rest as written.
 fn first_word(text: &str) -> Result<(String, String)> {
@@ -109,7 +90,8 @@ impl Module for Script {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let text = args.str("cmd").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let text = o.cmd;
         let (local, rest) = first_word(&text)?;
         if local.is_empty() {
             return Err(Error::parse("script: no script given")
@@ -122,7 +104,7 @@ impl Module for Script {
                 src.display()
             )));
         }
-        if let Guard::Skip(p) = check_guards(ctx, args, Value::from(text.as_str())).await? {
+        if let Guard::Skip(p) = check_guards(ctx, &o.guards, Value::from(text.as_str())).await? {
             return Ok(*p);
         }
         let base: String = src
@@ -135,7 +117,7 @@ impl Module for Script {
             })
             .unwrap_or_default();
         let remote = format!("/tmp/.prov-script-{}-{base}", random_token());
-        let runner: Vec<String> = match args.str("executable").filter(|e| !e.is_empty()) {
+        let runner: Vec<String> = match o.executable.filter(|e| !e.is_empty()) {
             Some(exe) => split_words("script", &exe)?,
             // Running the interpreter explicitly also works when /tmp is mounted noexec.
             None => shebang(&src),
@@ -148,7 +130,7 @@ impl Module for Script {
             run.push_str(&rest);
         }
         let mut script = format!("trap 'rm -f {r}' EXIT HUP INT TERM; ", r = quote(&remote));
-        if let Some(dir) = args.str("chdir").filter(|d| !d.is_empty()) {
+        if let Some(dir) = o.guards.dir() {
             script.push_str(&format!("cd {} || exit $?; ", quote(&dir)));
         }
         script.push_str(&format!("{run}\nexit $?"));

@@ -78,6 +78,7 @@ sleeps `timeout` seconds. Changes nothing; in check mode it waits all the same."
     examples: "- wait_for:\n    port: 8080\n    timeout: 60\n\
 - wait_for:\n    path: /var/log/app.log\n    search_regex: 'started on port (\\d+)'\n\
 - wait_for:\n    port: 5432\n    state: drained",
+    ..ModuleDoc::new("", "")
 };
 
 /// Translates Python regex shorthands to POSIX ERE for `grep -E` (the exact match is redone

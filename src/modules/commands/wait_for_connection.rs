@@ -34,6 +34,7 @@ nothing; it waits in check mode too. Returns `elapsed` (seconds).",
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: "- wait_for_connection:\n- wait_for_connection:\n    delay: 10\n    timeout: 300\n",
+    ..ModuleDoc::new("", "")
 };
 
 /// The module's timing options, also used by the engine to retry an unreachable host.

@@ -84,6 +84,7 @@ tag. Returns `image` (the inspection: before the change in check mode, after it 
     source: load
     load_path: /tmp/debian.tar
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// The `docker_image` module.

@@ -67,6 +67,7 @@ the change).",
     ipam_config:
       - subnet: 10.20.0.0/24
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// The `docker_network` module.

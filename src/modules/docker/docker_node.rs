@@ -48,6 +48,7 @@ and updates the given labels and keeps the others; `replace` also removes labels
       pg: primary
     availability: active
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// The `docker_node` module.

@@ -110,6 +110,7 @@ interval seconds) to wait for the stack to be gone; default `wait_timeout`.",
     name: pg
     state: absent
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// The `docker_stack` module.

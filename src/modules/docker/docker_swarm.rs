@@ -85,6 +85,7 @@ join` process itself gets the token as an argument, as the CLI requires).",
     state: absent
     force: true
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// The `docker_swarm` module.

@@ -24,6 +24,7 @@ Availability, ManagerStatus, EngineVersion).",
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: "- docker_swarm_info:\n    nodes: true\n  register: info\n",
+    ..ModuleDoc::new("", "")
 };
 
 /// The `docker_swarm_info` module.

@@ -97,6 +97,7 @@ static DOC: ModuleDoc = ModuleDoc {
       Match User ansible-agent
       PasswordAuthentication no
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// Parameters of the block edit.

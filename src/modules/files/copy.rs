@@ -90,6 +90,7 @@ static DOC: ModuleDoc = ModuleDoc {
     dest: /tmp/hosts.bak
     remote_src: true
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// Options shared by copy and template for writing one file.

@@ -66,6 +66,7 @@ static DOC: ModuleDoc = ModuleDoc {
     dest: reports/{{ inventory_hostname }}.txt
     flat: true
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 fn local_dest(ctx: &TaskCtx<'_>, src: &str, dest: &str, flat: bool) -> PathBuf {

@@ -51,6 +51,7 @@ static DOC: ModuleDoc = ModuleDoc {
     path: /tmp/junk
     state: absent
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 fn ancestors(path: &str) -> Vec<String> {

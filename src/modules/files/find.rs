@@ -103,6 +103,7 @@ pw_name...), `matched`, `examined`, `skipped_paths` and `msg`. Never changes any
     contains: '#!/usr/bin/env'
     size: -100k
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// `2d` → seconds (negative stays negative).

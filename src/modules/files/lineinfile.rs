@@ -47,6 +47,7 @@ static DOC: ModuleDoc = ModuleDoc {
     line: 10.0.0.5 db
     insertafter: '^127\.0\.0\.1'
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// Splits text into lines keeping their endings (Python's `readlines`).

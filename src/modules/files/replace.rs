@@ -67,6 +67,7 @@ static DOC: ModuleDoc = ModuleDoc {
     regexp: '(\s+)old\.example\.com(\s+.*)?$'
     replace: '\1new.example.com\2'
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// Ansible's replace algorithm: (new text, number of replacements), or `None` when the

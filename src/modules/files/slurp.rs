@@ -27,6 +27,7 @@ static DOC: ModuleDoc = ModuleDoc {
 - debug:
     msg: "{{ mounts.content | b64decode }}"
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 #[async_trait]

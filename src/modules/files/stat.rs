@@ -41,6 +41,7 @@ static DOC: ModuleDoc = ModuleDoc {
     msg: "it is a folder"
   when: st.stat.isdir is defined and st.stat.isdir
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 #[async_trait]

@@ -36,6 +36,7 @@ static DOC: ModuleDoc = ModuleDoc {
     mode: "0644"
     validate: nginx -t -c %s
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// Converts line endings of rendered text.

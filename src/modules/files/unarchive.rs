@@ -94,6 +94,7 @@ host path with remote_src.",
     group: root
     list_files: true
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// The archive formats.

@@ -152,6 +152,7 @@ acts on, dependencies included), and `stdout`/`stderr` of apt-get.",
 - apt:
     deb: /tmp/mypkg_1.0_amd64.deb
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// One requested package.

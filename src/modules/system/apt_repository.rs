@@ -77,6 +77,7 @@ something changed and `update_cache` is true (the default), `apt-get update` run
     filename: backports
     update_cache: false
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// A parsed source line: (enabled, normalised source).

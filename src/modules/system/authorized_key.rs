@@ -98,6 +98,7 @@ replaced by a file).",
     key: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ old@laptop"
     state: absent
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 const KEY_TYPES: &[&str] = &[

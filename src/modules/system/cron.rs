@@ -129,6 +129,7 @@ user the job runs as.",
     name: check dirs
     state: absent
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 const MARK: &str = "#Ansible: ";

@@ -98,6 +98,7 @@ key text is written into `Signed-By` as is. It never updates the apt cache: foll
     architectures: amd64
     signed_by: https://download.example.com/linux/debian/gpg
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// Options written as fields, in the order Ansible writes them (sorted by option name).

@@ -104,6 +104,7 @@ curl or wget through stdin and a private temp config file, never the command lin
     checksum: "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
     mode: "0644"
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// The parsed `checksum` option.

@@ -62,6 +62,7 @@ changes anything; it runs in check mode too.",
     key: example.com
     fail_key: false
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// Parses getent output into `{first field: [other fields]}` (a list of lists for repeated

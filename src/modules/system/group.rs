@@ -45,6 +45,7 @@ before and after. Returns `name`, `state`, `gid` and `system`.",
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: "- group:\n    name: docker\n    gid: 999\n    system: true\n",
+    ..ModuleDoc::new("", "")
 };
 
 #[async_trait]

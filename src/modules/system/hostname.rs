@@ -39,6 +39,7 @@ not touched. Check mode and --diff (`hostname = NAME`) are exact.",
     name: db1.example.com
     use: systemd
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// Checks a host name: letters, digits, `-`, `.` and `_`, not starting with `-` or `.`.

@@ -41,6 +41,7 @@ each package's state before and after.",
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: "- package:\n    name: [curl, git]\n    state: present\n",
+    ..ModuleDoc::new("", "")
 };
 
 /// The package manager to use: `use`, the `pkg_mgr` fact, or a probe of the host.

@@ -95,6 +95,7 @@ static SYSTEMD_SERVICE_DOC: ModuleDoc = ModuleDoc {
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: SD_EXAMPLES,
+    ..ModuleDoc::new("", "")
 };
 
 static SYSTEMD_DOC: ModuleDoc = ModuleDoc {
@@ -106,6 +107,7 @@ static SYSTEMD_DOC: ModuleDoc = ModuleDoc {
     mutually_exclusive: &[],
     required_one_of: &[],
     examples: SD_EXAMPLES,
+    ..ModuleDoc::new("", "")
 };
 
 /// The `systemd_service` module, also registered as `systemd`.
@@ -141,7 +143,10 @@ struct Want {
 }
 
 impl Want {
-    fn from_args(module: &str, args: &Args) -> Result<Want> {
+    fn from_args(doc: &ModuleDoc, args: &Args) -> Result<Want> {
+        let module = doc.name;
+        // `service` lacks some of systemd's options: those read as absent.
+        let has = |k: &str| doc.option(k).is_some();
         let name = args.str("name").filter(|n| !n.is_empty());
         if let Some(n) = &name {
             check_name(module, "unit name", n)?;
@@ -150,12 +155,15 @@ impl Want {
             name,
             state: args.str("state").filter(|s| !s.is_empty()),
             enabled: args.opt_bool("enabled"),
-            masked: args.opt_bool("masked"),
-            daemon_reload: args.bool("daemon_reload"),
-            daemon_reexec: args.bool("daemon_reexec"),
-            scope: args.str("scope").unwrap_or_else(|| "system".into()),
-            no_block: args.bool("no_block"),
-            force: args.bool("force"),
+            masked: has("masked").then(|| args.opt_bool("masked")).flatten(),
+            daemon_reload: has("daemon_reload") && args.bool("daemon_reload"),
+            daemon_reexec: has("daemon_reexec") && args.bool("daemon_reexec"),
+            scope: Some(())
+                .filter(|_| has("scope"))
+                .and_then(|_| args.str("scope"))
+                .unwrap_or_else(|| "system".into()),
+            no_block: has("no_block") && args.bool("no_block"),
+            force: has("force") && args.bool("force"),
         })
     }
     fn systemctl(&self) -> String {
@@ -375,7 +383,7 @@ impl Module for Systemd {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let w = Want::from_args(self.doc.name, args)?;
+        let w = Want::from_args(self.doc, args)?;
         if w.name.is_none() && !w.daemon_reload && !w.daemon_reexec {
             return Err(Error::failed(format!(
                 "{}: one of name, daemon_reload or daemon_reexec is required",
@@ -457,6 +465,7 @@ actions use the same tools (`update-rc.d` or `chkconfig` to enable). `restarted`
     mutually_exclusive: &[],
     required_one_of: &[&["state", "enabled"]],
     examples: "- service:\n    name: ssh\n    state: started\n    enabled: true\n",
+    ..ModuleDoc::new("", "")
 };
 
 fn sysv_probe(name: &str, pattern: Option<&str>) -> String {
@@ -620,7 +629,7 @@ impl Module for Service {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let w = Want::from_args("service", args)?;
+        let w = Want::from_args(&SERVICE_DOC, args)?;
         let name = w.name.clone().unwrap_or_default();
         let pattern = args.str("pattern").filter(|p| !p.is_empty());
         let use_ = args.str("use").unwrap_or_else(|| "auto".into());

@@ -54,6 +54,7 @@ mode too. (A play's `gather_facts: true` does the same, replacing every fact.)",
 - ansible.builtin.setup:
     gather_subset: [network]
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 #[async_trait]

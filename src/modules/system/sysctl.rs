@@ -84,6 +84,7 @@ exact. Also available as `ansible.posix.sysctl`.",
     state: absent
     reload: false
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// A value as Ansible compares it: booleans as `1`/`0`, surrounding whitespace trimmed.

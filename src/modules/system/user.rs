@@ -119,6 +119,7 @@ before and after.",
     state: absent
     remove: true
 "#,
+    ..ModuleDoc::new("", "")
 };
 
 /// An account as `getent passwd` shows it.

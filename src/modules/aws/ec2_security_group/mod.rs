@@ -145,6 +145,7 @@ description: Docker swarm nodes\n    vpc_id: \"{{ vpc_id }}\"\n    region: eu-we
 - proto: tcp\n        ports: [5432, 8008]\n        cidr_ip: 10.0.0.0/16\n  delegate_to: localhost\n  \
 register: sg\n\n- ec2_security_group:\n    name: old\n    vpc_id: vpc-0123\n    state: absent\n    \
 endpoint_url: http://localhost:5000   # moto / LocalStack",
+    ..ModuleDoc::new("", "")
 };
 
 #[async_trait]

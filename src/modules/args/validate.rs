@@ -1,0 +1,290 @@
+//! Validation of raw task arguments against a [`ModuleDoc`]: unknown options (with "did you
+//! mean"), types, choices, required options, defaults, aliases and the rules between options.
+
+use super::spec::{ModuleDoc, OptKind, OptSpec, RequiredIf};
+use super::{Args, value_str};
+use crate::error::{Error, Result, did_you_mean};
+use crate::value::{Value, Vars, truthy};
+use minijinja::value::ValueKind;
+
+fn is_template(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| s.contains("{{") || s.contains("{%"))
+}
+
+/// Validates raw arguments against a module's spec: unknown options (with "did you mean"),
+/// missing required ones, types, choices, exclusive groups; applies defaults and aliases.
+/// Values that are still templates (`prov check`) are not type-checked.
+pub fn validate_args(doc: &'static ModuleDoc, raw: &Vars) -> Result<Args> {
+    let mut vals = Vars::new();
+    for (k, v) in raw {
+        let Some(spec) = doc.option(k) else {
+            let names = doc.all_options().map(|o| o.name);
+            let mut e = Error::parse(format!("module '{}' has no option '{k}'", doc.name));
+            e = match did_you_mean(k, names) {
+                Some(s) => e.hint(format!("did you mean '{s}'? (see `prov doc {}`)", doc.name)),
+                None => e.hint(format!(
+                    "its options are: {} (see `prov doc {}`)",
+                    doc.all_options()
+                        .map(|o| o.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    doc.name
+                )),
+            };
+            return Err(e);
+        };
+        if vals.contains_key(spec.name) {
+            return Err(Error::parse(format!(
+                "option '{}' of module '{}' is given twice (once through an alias)",
+                spec.name, doc.name
+            )));
+        }
+        if v.is_none() || v.is_undefined() {
+            continue;
+        }
+        if !is_template(v) {
+            check_type(doc, spec, v)?;
+        }
+        vals.insert(spec.name.to_string(), v.clone());
+    }
+    for group in doc.mutually_exclusive {
+        let given: Vec<&str> = group
+            .iter()
+            .copied()
+            .filter(|g| vals.contains_key(*g))
+            .collect();
+        if given.len() > 1 {
+            return Err(Error::parse(format!(
+                "module '{}': options {} are mutually exclusive",
+                doc.name,
+                given
+                    .iter()
+                    .map(|g| format!("'{g}'"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )));
+        }
+    }
+    for group in doc.required_one_of {
+        if !group.iter().any(|g| vals.contains_key(*g)) {
+            return Err(Error::parse(format!(
+                "module '{}' needs one of: {}",
+                doc.name,
+                group.join(", ")
+            )));
+        }
+    }
+    for spec in doc.all_options() {
+        if vals.contains_key(spec.name) {
+            continue;
+        }
+        if spec.required {
+            return Err(Error::parse(format!(
+                "module '{}' is missing required option '{}'",
+                doc.name, spec.name
+            ))
+            .hint(format!("see `prov doc {}`", doc.name)));
+        }
+        if let Some(d) = spec.default {
+            vals.insert(spec.name.to_string(), default_value(spec.kind, d));
+        }
+    }
+    check_rules(doc, &vals)?;
+    Ok(Args::validated(doc, vals))
+}
+
+fn default_value(kind: OptKind, d: &str) -> Value {
+    match kind {
+        OptKind::Bool => Value::from(truthy(&Value::from(d))),
+        OptKind::Int => d
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::from(d)),
+        OptKind::Float => d
+            .parse::<f64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::from(d)),
+        _ => Value::from(d),
+    }
+}
+
+fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
+    let bad = |what: &str| {
+        Error::parse(format!(
+            "option '{}' of module '{}' must be {what}, got {}",
+            spec.name,
+            doc.name,
+            if spec.secret {
+                "a value not shown (a secret)".to_string()
+            } else {
+                kind_name(v)
+            }
+        ))
+    };
+    let kind = v.kind();
+    match spec.kind {
+        OptKind::Bool => {
+            let ok = kind == ValueKind::Bool
+                || (kind == ValueKind::Number && matches!(i64::try_from(v.clone()), Ok(0 | 1)))
+                || v.as_str().is_some_and(|s| {
+                    matches!(
+                        s.trim().to_ascii_lowercase().as_str(),
+                        "yes"
+                            | "no"
+                            | "true"
+                            | "false"
+                            | "on"
+                            | "off"
+                            | "1"
+                            | "0"
+                            | "y"
+                            | "n"
+                            | "t"
+                            | "f"
+                    )
+                });
+            if !ok {
+                return Err(bad("a boolean (yes/no, true/false)"));
+            }
+        }
+        OptKind::Int => {
+            let ok = i64::try_from(v.clone()).is_ok()
+                || v.as_str().is_some_and(|s| s.trim().parse::<i64>().is_ok());
+            if !ok {
+                return Err(bad("an integer"));
+            }
+        }
+        OptKind::Float => {
+            let ok = kind == ValueKind::Number
+                || v.as_str().is_some_and(|s| s.trim().parse::<f64>().is_ok());
+            if !ok {
+                return Err(bad("a number"));
+            }
+        }
+        OptKind::Str | OptKind::Path | OptKind::Mode => {
+            if matches!(kind, ValueKind::Seq | ValueKind::Map) {
+                return Err(bad("a string"));
+            }
+        }
+        OptKind::Dict => {
+            if kind != ValueKind::Map {
+                return Err(bad("a mapping"));
+            }
+        }
+        OptKind::List | OptKind::Any => {}
+    }
+    if !spec.choices.is_empty() {
+        let s = value_str(v);
+        let matches = spec.choices.iter().any(|c| *c == s)
+            || (kind == ValueKind::Bool
+                && spec
+                    .choices
+                    .iter()
+                    .any(|c| truthy(&Value::from(*c)) == v.is_true()));
+        if !matches {
+            let mut e = Error::parse(format!(
+                "option '{}' of module '{}' must be one of: {}; got '{s}'",
+                spec.name,
+                doc.name,
+                spec.choices.join(", ")
+            ));
+            if let Some(m) = did_you_mean(&s, spec.choices.iter().copied()) {
+                e = e.hint(format!("did you mean '{m}'?"));
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn kind_name(v: &Value) -> String {
+    match v.kind() {
+        ValueKind::Seq => "a list".into(),
+        ValueKind::Map => "a mapping".into(),
+        ValueKind::Bool => format!("boolean {v}"),
+        ValueKind::Number => format!("number {v}"),
+        ValueKind::String => format!("'{v}'"),
+        _ => v.kind().to_string(),
+    }
+}
+
+/// The rules checked once defaults are applied (as Ansible does): `required_together`,
+/// `required_if` and `required_by`. A value that is still a template (`prov check`) does not
+/// trigger a `required_if` rule.
+fn check_rules(doc: &ModuleDoc, vals: &Vars) -> Result<()> {
+    let given = |k: &str| vals.contains_key(k);
+    let names = |g: &[&str]| g.join(", ");
+    for group in doc.required_together {
+        if group.iter().any(|k| given(k)) && !group.iter().all(|k| given(k)) {
+            return Err(Error::parse(format!(
+                "module '{}': parameters are required together: {}",
+                doc.name,
+                names(group)
+            ))
+            .hint(format!("see `prov doc {}`", doc.name)));
+        }
+    }
+    for rule in doc.required_if {
+        if !triggers(doc, rule, vals) {
+            continue;
+        }
+        let missing: Vec<&str> = rule
+            .requires
+            .iter()
+            .copied()
+            .filter(|k| !given(k))
+            .collect();
+        let failed = if rule.any {
+            missing.len() == rule.requires.len()
+        } else {
+            !missing.is_empty()
+        };
+        if failed {
+            let how = if rule.any { "any" } else { "all" };
+            return Err(Error::parse(format!(
+                "module '{}': {} is {} but {how} of the following are missing: {}",
+                doc.name,
+                rule.key,
+                rule.value,
+                names(&missing)
+            ))
+            .hint(format!("see `prov doc {}`", doc.name)));
+        }
+    }
+    for (key, requires) in doc.required_by {
+        if !given(key) {
+            continue;
+        }
+        let missing: Vec<&str> = requires.iter().copied().filter(|k| !given(k)).collect();
+        if !missing.is_empty() {
+            return Err(Error::parse(format!(
+                "module '{}': missing parameter(s) required by '{key}': {}",
+                doc.name,
+                names(&missing)
+            ))
+            .hint(format!("see `prov doc {}`", doc.name)));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a `required_if` rule applies: the key's value equals the rule's (booleans compared by
+/// truth, so `value: "yes"` matches `true`).
+fn triggers(doc: &ModuleDoc, rule: &RequiredIf, vals: &Vars) -> bool {
+    let Some(v) = vals.get(rule.key) else {
+        return false;
+    };
+    if is_template(v) {
+        return false;
+    }
+    let boolean = v.kind() == ValueKind::Bool
+        || doc
+            .option(rule.key)
+            .is_some_and(|o| o.kind == OptKind::Bool);
+    if boolean {
+        truthy(v) == truthy(&Value::from(rule.value))
+    } else {
+        value_str(v) == rule.value
+    }
+}
