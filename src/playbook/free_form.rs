@@ -1,0 +1,208 @@
+//! Ansible's free-form arguments: `copy: src=a dest=b`, `shell: echo hi chdir=/x`.
+
+use crate::error::{Error, Result};
+use crate::modules::ModuleDoc;
+
+/// The result of [`split_free_form`]: the free-form rest, and the `k=v` pairs.
+pub type FreeForm = (Option<String>, Vec<(String, String)>);
+
+/// Splits Ansible's free-form `k=v` text. For modules with a free-form option, words that are
+/// `known_option=value` are split out and the rest is kept verbatim as the free-form string; for
+/// other modules every word must be `k=v`.
+pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Result<FreeForm> {
+    let words = split_word_spans(text)?;
+    let free_form = match doc {
+        Some(d) => d.free_form.is_some(),
+        None => matches!(
+            module,
+            "include_tasks"
+                | "import_tasks"
+                | "include"
+                | "include_role"
+                | "import_role"
+                | "meta"
+                | "include_vars"
+                | "set_fact"
+                | "gather_facts"
+        ),
+    };
+    let mut kv = Vec::new();
+    // The free-form text keeps its own spacing and newlines (a multi-line `shell: |` script);
+    // only the k=v words are cut out of it.
+    let mut cut: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut any_rest = false;
+    for (raw, span) in &words {
+        let unq = raw;
+        if let Some((k, v)) = unq.split_once('=')
+            && !k.is_empty()
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !raw.starts_with(['"', '\''])
+        {
+            let known = match doc {
+                Some(d) => d.free_form.is_none() || d.option(k).is_some(),
+                None => !matches!(module, "meta" | "include_tasks" | "import_tasks"),
+            };
+            if known {
+                kv.push((k.to_string(), unquote(v)));
+                cut.push(span.clone());
+                continue;
+            }
+        }
+        if !free_form {
+            return Err(
+                Error::parse(format!("'{raw}' is not a k=v argument of '{module}'"))
+                    .hint("write arguments as `key=value` or as a YAML mapping"),
+            );
+        }
+        any_rest = true;
+    }
+    let raw = if any_rest {
+        let mut t = String::with_capacity(text.len());
+        let mut from = 0;
+        for r in &cut {
+            t.push_str(&text[from..r.start]);
+            from = r.end;
+        }
+        t.push_str(&text[from..]);
+        Some(t.trim().to_string())
+    } else {
+        None
+    };
+    Ok((raw, kv))
+}
+
+fn unquote(v: &str) -> String {
+    let b = v.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        v[1..v.len() - 1].to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Splits on whitespace outside quotes and outside `{{ }}` / `{% %}`; returns (raw, raw) pairs.
+#[cfg(test)]
+fn split_words(text: &str) -> Result<Vec<(String, String)>> {
+    Ok(split_word_spans(text)?
+        .into_iter()
+        .map(|(w, _)| (w.clone(), w))
+        .collect())
+}
+
+/// [`split_words`] with each word's byte range in `text`.
+fn split_word_spans(text: &str) -> Result<Vec<(String, std::ops::Range<usize>)>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut start = 0usize;
+    let mut quote: Option<char> = None;
+    let mut depth = 0usize;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let at = |i: usize| chars.get(i).map_or(text.len(), |(b, _)| *b);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i].1;
+        let next = chars.get(i + 1).map(|(_, c)| *c);
+        if cur.is_empty() && !(quote.is_none() && depth == 0 && c.is_whitespace()) {
+            start = chars[i].0;
+        }
+        if quote.is_none() && (c == '{') && matches!(next, Some('{') | Some('%')) {
+            depth += 1;
+            cur.push(c);
+            cur.push(next.unwrap());
+            i += 2;
+            continue;
+        }
+        if quote.is_none() && depth > 0 && matches!(c, '}' | '%') && next == Some('}') {
+            depth -= 1;
+            cur.push(c);
+            cur.push('}');
+            i += 2;
+            continue;
+        }
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                cur.push(c);
+            }
+            Some(_) => {
+                if c == '\\'
+                    && let Some(n) = next
+                {
+                    cur.push(c);
+                    cur.push(n);
+                    i += 2;
+                    continue;
+                }
+                cur.push(c)
+            }
+            None if (c == '"' || c == '\'') && depth == 0 => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            None if c.is_whitespace() && depth == 0 => {
+                if !cur.is_empty() {
+                    out.push((std::mem::take(&mut cur), start..at(i)));
+                }
+            }
+            None => cur.push(c),
+        }
+        i += 1;
+    }
+    if quote.is_some() {
+        return Err(Error::parse("unbalanced quote in free-form arguments").hint("close the quote"));
+    }
+    if !cur.is_empty() {
+        out.push((cur, start..text.len()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_form_splitting() {
+        let (raw, kv) = split_free_form("src=a dest='/b c' mode=0644", None, "copy").unwrap();
+        assert!(raw.is_none());
+        assert_eq!(
+            kv,
+            vec![
+                ("src".into(), "a".into()),
+                ("dest".into(), "/b c".into()),
+                ("mode".into(), "0644".into())
+            ]
+        );
+        let e = split_free_form("dest='unclosed", None, "copy").unwrap_err();
+        assert!(e.msg.contains("unbalanced quote"));
+        let w = split_words("msg={{ a | default('x y') }} b=2").unwrap();
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].0, "msg={{ a | default('x y') }}");
+    }
+    #[test]
+    fn free_form_keeps_the_script_s_lines_and_cuts_only_k_v_words() {
+        let doc = crate::modules::Registry::builtin()
+            .get("shell")
+            .map(|m| m.doc());
+        let (raw, kv) = split_free_form("echo one\necho  two | tr a b\n", doc, "shell").unwrap();
+        assert_eq!(raw.as_deref(), Some("echo one\necho  two | tr a b"));
+        assert!(kv.is_empty());
+        let (raw, kv) = split_free_form(
+            "cd /x &&\n  make creates=/x/out chdir=/x\nmake install\n",
+            doc,
+            "shell",
+        )
+        .unwrap();
+        assert_eq!(raw.as_deref(), Some("cd /x &&\n  make  \nmake install"));
+        assert_eq!(
+            kv,
+            vec![
+                ("creates".to_string(), "/x/out".to_string()),
+                ("chdir".to_string(), "/x".to_string())
+            ]
+        );
+        // Words inside quotes or Jinja stay whole.
+        let (raw, _) = split_free_form("echo 'a=b c' {{ x | d('y z') }}", doc, "shell").unwrap();
+        assert_eq!(raw.as_deref(), Some("echo 'a=b c' {{ x | d('y z') }}"));
+    }
+}

@@ -1,0 +1,24 @@
+//! Playbooks, plays, tasks, blocks and roles, loaded from Ansible's YAML with a location on every
+//! task. Static constructs (`import_playbook`, `import_tasks`, `import_role`, `roles:`) are
+//! expanded at load time; dynamic ones (`include_tasks`, `include_role`) are kept and expanded
+//! per host when they run. Block keywords (`when`, `become`, `tags`, `vars`, …) are inherited by
+//! the tasks inside at load time, so the engine sees flat, self-describing tasks.
+
+mod free_form;
+mod include;
+mod keywords;
+mod load_play;
+mod model;
+mod roles;
+mod tasks;
+
+pub use free_form::{FreeForm, split_free_form};
+pub use include::{IncludeChain, IncludeFrame, MAX_INCLUDE_DEPTH, enter_include};
+pub use keywords::{ENGINE_ACTIONS, TASK_KEYWORDS, bool_of, str_list, vars_of};
+pub use load_play::Loader;
+pub use model::{
+    BecomeOpts, Inherit, LoopControl, LoopKind, Play, Playbook, RoleCtx, Serial, Task, TaskKind,
+    VarsPrompt,
+};
+pub use roles::{find_main, load_role_ctx, resolve_tasks_file};
+pub use tasks::add_apply;

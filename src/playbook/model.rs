@@ -1,0 +1,531 @@
+//! The loaded model: plays, tasks (with every keyword they were given or inherited), roles.
+
+use super::include::IncludeChain;
+use crate::error::Location;
+use crate::value::{Value, Vars};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Privilege escalation keywords (unset fields inherit).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BecomeOpts {
+    /// `become`.
+    pub enabled: Option<bool>,
+    /// `become_user`.
+    pub user: Option<String>,
+    /// `become_method`.
+    pub method: Option<String>,
+    /// `become_flags`.
+    pub flags: Option<String>,
+}
+
+impl BecomeOpts {
+    pub(super) fn inherit(&mut self, parent: &BecomeOpts) {
+        if self.enabled.is_none() {
+            self.enabled = parent.enabled;
+        }
+        if self.user.is_none() {
+            self.user = parent.user.clone();
+        }
+        if self.method.is_none() {
+            self.method = parent.method.clone();
+        }
+        if self.flags.is_none() {
+            self.flags = parent.flags.clone();
+        }
+    }
+}
+
+/// A role's variables and location, shared by all of its tasks.
+#[derive(Debug, Clone, Default)]
+pub struct RoleCtx {
+    /// Role name.
+    pub name: String,
+    /// The role's folder.
+    pub path: PathBuf,
+    /// `defaults/main.yml` (lowest precedence).
+    pub defaults: Arc<Vars>,
+    /// `vars/main.yml`.
+    pub vars: Arc<Vars>,
+    /// Role parameters (`- role: x` extra keys, `vars:` of the role entry).
+    pub params: Arc<Vars>,
+}
+
+/// How a task loops.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoopKind {
+    /// `loop:` (the rendered value must be a list).
+    Loop,
+    /// `with_<lookup>:` (`with_items`, `with_dict`, `with_fileglob`, ...): the items come from
+    /// that lookup plugin, as in Ansible.
+    With(String),
+}
+
+/// `loop_control:`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoopControl {
+    /// `loop_var` (default `item`).
+    pub loop_var: Option<String>,
+    /// `index_var`.
+    pub index_var: Option<String>,
+    /// `label` template.
+    pub label: Option<Value>,
+    /// `pause` seconds between items.
+    pub pause: Option<f64>,
+    /// `extended` (ansible_loop).
+    pub extended: bool,
+}
+
+/// What a task does.
+#[derive(Debug, Clone)]
+pub enum TaskKind {
+    /// Run a module with these (untemplated) arguments.
+    Module {
+        /// Canonical module name.
+        name: String,
+        /// Arguments (a map; values may be templates).
+        args: Value,
+    },
+    /// `block` / `rescue` / `always`.
+    Block {
+        /// The block's tasks.
+        block: Vec<Task>,
+        /// Run when a block task fails.
+        rescue: Vec<Task>,
+        /// Always run.
+        always: Vec<Task>,
+    },
+    /// `include_tasks` (dynamic, loaded per host when reached).
+    IncludeTasks {
+        /// File (may be a template).
+        file: Value,
+        /// Folder relative paths resolve from.
+        base: PathBuf,
+        /// Keywords applied to the included tasks (`apply:`).
+        apply: Option<Box<Inherit>>,
+    },
+    /// `include_role` (dynamic).
+    IncludeRole {
+        /// Role name (may be a template).
+        name: Value,
+        /// `tasks_from`.
+        tasks_from: Option<String>,
+        /// `vars_from`.
+        vars_from: Option<String>,
+        /// `defaults_from`.
+        defaults_from: Option<String>,
+        /// Keywords applied to the role's tasks (`apply:`).
+        apply: Option<Box<Inherit>>,
+    },
+    /// `set_fact`.
+    SetFact {
+        /// The facts to set (values may be templates).
+        vars: Vec<(String, Value)>,
+        /// `cacheable`.
+        cacheable: bool,
+    },
+    /// `include_vars`.
+    IncludeVars {
+        /// Arguments (`file`, `dir`, `name`, or free form).
+        args: Value,
+        /// Folder relative paths resolve from.
+        base: PathBuf,
+    },
+    /// `meta: flush_handlers | end_play | end_host | clear_facts | noop | ...`.
+    Meta(String),
+    /// `add_host`: a host (and its groups and variables) added to the inventory for the rest of
+    /// the run. Runs once per task (or loop item), not once per host, as in Ansible.
+    AddHost {
+        /// Arguments (`name`, `groups`, other keys become host variables; may be templates).
+        args: Value,
+    },
+    /// `group_by`: each host joins the group named by `key` for the rest of the run.
+    GroupBy {
+        /// Arguments (`key`, `parents`; may be templates).
+        args: Value,
+    },
+    /// Gather facts (a play's `gather_facts`, the `gather_facts` action; `setup` is a module).
+    GatherFacts,
+}
+
+/// A task (or block, include, handler) with every keyword it was given or inherited.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Name as written (may contain templates).
+    pub name: Option<String>,
+    /// Where it is defined.
+    pub loc: Location,
+    /// What it does.
+    pub kind: TaskKind,
+    /// `when` conditions (all must hold), inherited ones first.
+    pub when: Vec<String>,
+    /// Loop source.
+    pub loop_: Option<(LoopKind, Value)>,
+    /// `loop_control`.
+    pub loop_control: LoopControl,
+    /// `register`.
+    pub register: Option<String>,
+    /// Handlers to notify.
+    pub notify: Vec<String>,
+    /// Topics a handler listens to.
+    pub listen: Vec<String>,
+    /// `changed_when`.
+    pub changed_when: Option<Vec<String>>,
+    /// `failed_when`.
+    pub failed_when: Option<Vec<String>>,
+    /// `ignore_errors` (may be a template).
+    pub ignore_errors: Option<Value>,
+    /// `ignore_unreachable`.
+    pub ignore_unreachable: bool,
+    /// Tags (own plus inherited).
+    pub tags: Vec<String>,
+    /// `delegate_to` (may be a template).
+    pub delegate_to: Option<String>,
+    /// `delegate_facts`.
+    pub delegate_facts: bool,
+    /// `run_once`.
+    pub run_once: bool,
+    /// `until` condition.
+    pub until: Option<String>,
+    /// `retries` (default 3 with until).
+    pub retries: Option<Value>,
+    /// `delay` seconds (default 5).
+    pub delay: Option<Value>,
+    /// `no_log`.
+    pub no_log: bool,
+    /// `check_mode` override.
+    pub check_mode: Option<bool>,
+    /// `diff` override.
+    pub diff: Option<bool>,
+    /// `environment` (a map, a template, or a list of maps).
+    pub environment: Vec<Value>,
+    /// `module_defaults` layers in force here (play, blocks, role, task; outermost first), each
+    /// a mapping of module name or `group/<name>` to default options. Already merged into a
+    /// module task's `args`; kept so that dynamic includes pass them on.
+    pub module_defaults: Vec<Value>,
+    /// `throttle`: at most this many hosts run the task at once (template or number).
+    pub throttle: Option<Value>,
+    /// `timeout`: seconds the task may take on a host before it fails (template or number).
+    pub timeout: Option<Value>,
+    /// Task and inherited block vars.
+    pub vars: Arc<Vars>,
+    /// become keywords.
+    pub become_: BecomeOpts,
+    /// `remote_user`.
+    pub remote_user: Option<String>,
+    /// `connection` override.
+    pub connection: Option<String>,
+    /// `any_errors_fatal`.
+    pub any_errors_fatal: Option<bool>,
+    /// The role this task belongs to.
+    pub role: Option<Arc<RoleCtx>>,
+    /// Folder relative `src` files resolve from (role dir or playbook dir).
+    pub base: PathBuf,
+    /// The imports and includes that led to this task (to stop include loops).
+    pub include_chain: IncludeChain,
+}
+
+impl Task {
+    pub(super) fn empty(loc: Location, kind: TaskKind, base: PathBuf) -> Task {
+        Task {
+            name: None,
+            loc,
+            kind,
+            when: vec![],
+            loop_: None,
+            loop_control: LoopControl::default(),
+            register: None,
+            notify: vec![],
+            listen: vec![],
+            changed_when: None,
+            failed_when: None,
+            ignore_errors: None,
+            ignore_unreachable: false,
+            tags: vec![],
+            delegate_to: None,
+            delegate_facts: false,
+            run_once: false,
+            until: None,
+            retries: None,
+            delay: None,
+            no_log: false,
+            check_mode: None,
+            diff: None,
+            environment: vec![],
+            module_defaults: vec![],
+            throttle: None,
+            timeout: None,
+            vars: Arc::new(Vars::new()),
+            become_: BecomeOpts::default(),
+            remote_user: None,
+            connection: None,
+            any_errors_fatal: None,
+            role: None,
+            base,
+            include_chain: IncludeChain::default(),
+        }
+    }
+
+    /// The name to show: the given name, else `module` (or `role : name` inside a role).
+    pub fn display_name(&self) -> String {
+        let base = match (&self.name, &self.kind) {
+            (Some(n), _) => n.clone(),
+            (None, TaskKind::Module { name, .. }) => name.clone(),
+            (None, TaskKind::SetFact { .. }) => "set_fact".into(),
+            (None, TaskKind::IncludeVars { .. }) => "include_vars".into(),
+            (None, TaskKind::IncludeTasks { .. }) => "include_tasks".into(),
+            (None, TaskKind::IncludeRole { .. }) => "include_role".into(),
+            (None, TaskKind::Meta(m)) => format!("meta: {m}"),
+            (None, TaskKind::GatherFacts) => "Gathering Facts".into(),
+            (None, TaskKind::Block { .. }) => "block".into(),
+            (None, TaskKind::AddHost { .. }) => "add_host".into(),
+            (None, TaskKind::GroupBy { .. }) => "group_by".into(),
+        };
+        match &self.role {
+            Some(r) => format!("{} : {base}", r.name),
+            None => base,
+        }
+    }
+
+    /// Applies inherited keywords from an enclosing block, role, include or play.
+    pub fn inherit(&mut self, p: &Inherit) {
+        if !p.when.is_empty() {
+            let mut w = p.when.clone();
+            w.append(&mut self.when);
+            self.when = w;
+        }
+        for t in &p.tags {
+            if !self.tags.contains(t) {
+                self.tags.push(t.clone());
+            }
+        }
+        if !p.vars.is_empty() {
+            let mut v = (*p.vars).clone();
+            for (k, val) in self.vars.iter() {
+                v.insert(k.clone(), val.clone());
+            }
+            self.vars = Arc::new(v);
+        }
+        if !p.environment.is_empty() {
+            let mut e = p.environment.clone();
+            e.append(&mut self.environment);
+            self.environment = e;
+        }
+        if !p.module_defaults.is_empty() {
+            let mut m = p.module_defaults.clone();
+            m.append(&mut self.module_defaults);
+            self.module_defaults = m;
+        }
+        if self.throttle.is_none() {
+            self.throttle = p.throttle.clone();
+        }
+        if self.timeout.is_none() {
+            self.timeout = p.timeout.clone();
+        }
+        self.become_.inherit(&p.become_);
+        if self.ignore_errors.is_none() {
+            self.ignore_errors = p.ignore_errors.clone();
+        }
+        self.ignore_unreachable |= p.ignore_unreachable;
+        if self.delegate_to.is_none() {
+            self.delegate_to = p.delegate_to.clone();
+        }
+        self.run_once |= p.run_once;
+        self.no_log |= p.no_log;
+        if self.check_mode.is_none() {
+            self.check_mode = p.check_mode;
+        }
+        if self.diff.is_none() {
+            self.diff = p.diff;
+        }
+        if self.remote_user.is_none() {
+            self.remote_user = p.remote_user.clone();
+        }
+        if self.connection.is_none() {
+            self.connection = p.connection.clone();
+        }
+        if self.any_errors_fatal.is_none() {
+            self.any_errors_fatal = p.any_errors_fatal;
+        }
+        if self.role.is_none() {
+            self.role = p.role.clone();
+        }
+        if self.include_chain.is_empty() {
+            self.include_chain = p.include_chain.clone();
+        }
+        if let TaskKind::Block {
+            block,
+            rescue,
+            always,
+        } = &mut self.kind
+        {
+            for t in block
+                .iter_mut()
+                .chain(rescue.iter_mut())
+                .chain(always.iter_mut())
+            {
+                t.inherit(p);
+            }
+        }
+    }
+}
+
+/// Keywords a block/role/include/play passes down to its tasks.
+#[derive(Debug, Clone, Default)]
+pub struct Inherit {
+    /// Conditions.
+    pub when: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Vars.
+    pub vars: Arc<Vars>,
+    /// Environment.
+    pub environment: Vec<Value>,
+    /// `module_defaults` layers, outermost first.
+    pub module_defaults: Vec<Value>,
+    /// throttle.
+    pub throttle: Option<Value>,
+    /// timeout.
+    pub timeout: Option<Value>,
+    /// become.
+    pub become_: BecomeOpts,
+    /// ignore_errors.
+    pub ignore_errors: Option<Value>,
+    /// ignore_unreachable.
+    pub ignore_unreachable: bool,
+    /// delegate_to.
+    pub delegate_to: Option<String>,
+    /// run_once.
+    pub run_once: bool,
+    /// no_log.
+    pub no_log: bool,
+    /// check_mode.
+    pub check_mode: Option<bool>,
+    /// diff.
+    pub diff: Option<bool>,
+    /// remote_user.
+    pub remote_user: Option<String>,
+    /// connection.
+    pub connection: Option<String>,
+    /// any_errors_fatal.
+    pub any_errors_fatal: Option<bool>,
+    /// role.
+    pub role: Option<Arc<RoleCtx>>,
+    /// The imports and includes that led here.
+    pub include_chain: IncludeChain,
+}
+
+impl Inherit {
+    pub(super) fn from_task(t: &Task) -> Inherit {
+        Inherit {
+            when: t.when.clone(),
+            tags: t.tags.clone(),
+            vars: t.vars.clone(),
+            environment: t.environment.clone(),
+            module_defaults: t.module_defaults.clone(),
+            throttle: t.throttle.clone(),
+            timeout: t.timeout.clone(),
+            become_: t.become_.clone(),
+            ignore_errors: t.ignore_errors.clone(),
+            ignore_unreachable: t.ignore_unreachable,
+            delegate_to: t.delegate_to.clone(),
+            run_once: t.run_once,
+            no_log: t.no_log,
+            check_mode: t.check_mode,
+            diff: t.diff,
+            remote_user: t.remote_user.clone(),
+            connection: t.connection.clone(),
+            any_errors_fatal: t.any_errors_fatal,
+            role: t.role.clone(),
+            include_chain: t.include_chain.clone(),
+        }
+    }
+}
+
+/// `serial:` batch sizes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Serial {
+    /// A number of hosts.
+    Count(usize),
+    /// A percentage of the play's hosts.
+    Percent(f64),
+}
+
+/// A `vars_prompt` entry.
+#[derive(Debug, Clone)]
+pub struct VarsPrompt {
+    /// Variable name.
+    pub name: String,
+    /// Prompt text.
+    pub prompt: String,
+    /// Default when the answer is empty.
+    pub default: Option<String>,
+    /// `private` (default true, as in Ansible): what is typed is not echoed on a terminal.
+    pub private: bool,
+    /// `confirm`: asked twice, again until both answers match.
+    pub confirm: bool,
+    /// `encrypt`: the answer is hashed with this scheme (`sha512_crypt`, `sha256_crypt`).
+    pub encrypt: Option<String>,
+    /// `salt` for `encrypt`.
+    pub salt: Option<String>,
+    /// `salt_size` for `encrypt`.
+    pub salt_size: Option<i64>,
+    /// `unsafe`: the answer is never templated.
+    pub unsafe_: bool,
+    /// Where it is defined.
+    pub loc: Location,
+}
+
+/// A play.
+#[derive(Debug, Clone)]
+pub struct Play {
+    /// Name (may contain templates).
+    pub name: Option<String>,
+    /// Host pattern (may contain templates).
+    pub hosts: String,
+    /// Where it is defined.
+    pub loc: Location,
+    /// Play vars.
+    pub vars: Arc<Vars>,
+    /// `vars_files` entries (templates; a list entry means first found).
+    pub vars_files: Vec<Value>,
+    /// `vars_prompt`.
+    pub vars_prompt: Vec<VarsPrompt>,
+    /// `gather_facts` (default true).
+    pub gather_facts: bool,
+    /// become keywords.
+    pub become_: BecomeOpts,
+    /// `serial` batches.
+    pub serial: Vec<Serial>,
+    /// `strategy: free`.
+    pub free_strategy: bool,
+    /// `pre_tasks`.
+    pub pre_tasks: Vec<Task>,
+    /// Role tasks (from `roles:`), run after pre_tasks.
+    pub role_tasks: Vec<Task>,
+    /// `tasks`.
+    pub tasks: Vec<Task>,
+    /// `post_tasks`.
+    pub post_tasks: Vec<Task>,
+    /// Handlers (play handlers and those of its roles).
+    pub handlers: Vec<Task>,
+    /// `any_errors_fatal`.
+    pub any_errors_fatal: bool,
+    /// `max_fail_percentage`.
+    pub max_fail_percentage: Option<f64>,
+    /// `force_handlers`.
+    pub force_handlers: bool,
+    /// The playbook's folder.
+    pub dir: PathBuf,
+    /// The playbook file.
+    pub file: PathBuf,
+}
+
+/// A loaded playbook (imports expanded).
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    /// The top file.
+    pub path: PathBuf,
+    /// Plays in order.
+    pub plays: Vec<Play>,
+}

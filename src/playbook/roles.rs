@@ -1,0 +1,286 @@
+//! Roles: finding them, their dependencies, defaults, vars, tasks and handlers.
+
+use super::Loader;
+use super::include::enter_include;
+use super::keywords::{bool_of, cond_list, key_str, module_defaults_of, str_list, vars_of};
+use super::model::{Inherit, RoleCtx, Task};
+use crate::error::{Location, Result};
+use crate::value::Vars;
+use crate::yaml::{self, Node, NodeValue};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+impl Loader<'_> {
+    /// Finds a role folder by name.
+    pub fn find_role(&self, name: &str, dir: &Path) -> Option<PathBuf> {
+        let direct = Path::new(name);
+        if direct.is_absolute() && direct.is_dir() {
+            return Some(direct.to_path_buf());
+        }
+        let mut cands = vec![dir.join("roles").join(name), dir.join(name)];
+        // A role's dependencies are also found next to it (its siblings in `roles/`).
+        if (dir.join("tasks").is_dir() || dir.join("meta").is_dir())
+            && let Some(parent) = dir.parent()
+        {
+            cands.push(parent.join(name));
+        }
+        for rp in &self.roles_path {
+            cands.push(rp.join(name));
+        }
+        cands.into_iter().find(|c| c.is_dir())
+    }
+
+    pub(super) fn role_searched(&self, dir: &Path) -> String {
+        let mut v = vec![
+            dir.join("roles").display().to_string(),
+            dir.display().to_string(),
+        ];
+        v.extend(self.roles_path.iter().map(|p| p.display().to_string()));
+        v.join(", ")
+    }
+
+    pub(super) fn load_role_entry(
+        &self,
+        r: &Node,
+        dir: &Path,
+        parent: &Inherit,
+        handlers: &mut Vec<Task>,
+        seen: &mut HashSet<String>,
+        depth: usize,
+    ) -> Result<Vec<Task>> {
+        if depth > 20 {
+            return Err(r.error("role dependencies nest too deeply (a dependency loop?)"));
+        }
+        let (name, entry) = match &r.value {
+            NodeValue::Str(s) => (s.clone(), None),
+            NodeValue::Map(_) => {
+                let n = r
+                    .get("role")
+                    .or_else(|| r.get("name"))
+                    .and_then(Node::scalar_text)
+                    .ok_or_else(|| r.error("a role entry needs `role:`"))?;
+                (n, Some(r))
+            }
+            _ => return Err(r.error("a role entry must be a name or a mapping")),
+        };
+        let mut params = Vars::new();
+        let mut inh = parent.clone();
+        if let Some(e) = entry {
+            for (k, v) in e.as_map().unwrap_or_default() {
+                let key = key_str(k)?;
+                match key.as_str() {
+                    "role" | "name" => {}
+                    "vars" => {
+                        for (vk, vv) in vars_of(v)? {
+                            params.insert(vk, vv);
+                        }
+                    }
+                    "when" => inh.when.extend(cond_list(v)?),
+                    "tags" => inh.tags.extend(str_list(v)?),
+                    "become" => inh.become_.enabled = Some(bool_of(v)?),
+                    "become_user" => inh.become_.user = v.scalar_text(),
+                    "become_method" => inh.become_.method = v.scalar_text(),
+                    "delegate_to" => inh.delegate_to = v.scalar_text(),
+                    "environment" => inh.environment.push(v.to_value()),
+                    "module_defaults" => inh.module_defaults.push(module_defaults_of(v)?),
+                    "ignore_errors" => inh.ignore_errors = Some(v.to_value()),
+                    "no_log" => inh.no_log = bool_of(v)?,
+                    "tasks_from" | "vars_from" | "defaults_from" | "handlers_from" | "public"
+                    | "allow_duplicates" => {}
+                    _ => {
+                        params.insert(key, v.to_value());
+                    }
+                }
+            }
+        }
+        let key = format!("{name}{:?}", params);
+        if !seen.insert(key) {
+            return Ok(vec![]);
+        }
+        let tasks_from = entry
+            .and_then(|e| e.get("tasks_from"))
+            .and_then(Node::scalar_text);
+        self.load_role(
+            &name,
+            r,
+            dir,
+            &inh,
+            params,
+            tasks_from.as_deref(),
+            handlers,
+            seen,
+            depth,
+            false,
+        )
+    }
+
+    /// Loads a role's tasks (and its dependencies' first), adding its handlers to `handlers`.
+    /// `dynamic`: for `include_role` at run time (a link of the include chain that may recur).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn load_role(
+        &self,
+        name: &str,
+        at: &Node,
+        dir: &Path,
+        parent: &Inherit,
+        params: Vars,
+        tasks_from: Option<&str>,
+        handlers: &mut Vec<Task>,
+        seen: &mut HashSet<String>,
+        depth: usize,
+        dynamic: bool,
+    ) -> Result<Vec<Task>> {
+        let path = self.find_role(name, dir).ok_or_else(|| {
+            at.error(format!("role '{name}' not found"))
+                .hint(format!("searched: {}", self.role_searched(dir)))
+        })?;
+        let ctx = Arc::new(load_role_ctx(name, &path, params, None, None)?);
+        let tasks_name = tasks_from.unwrap_or("main");
+        let tf = find_main(&path.join("tasks"), tasks_name);
+        if tf.is_none() && tasks_from.is_some() {
+            return Err(at.error(format!("role '{name}' has no tasks file '{tasks_name}'")));
+        }
+        // The role is a link of the include chain for its dependencies and its tasks.
+        let mut inh = parent.clone();
+        inh.include_chain = enter_include(
+            &parent.include_chain,
+            &at.loc,
+            tf.as_deref().unwrap_or(&path),
+            dynamic,
+        )?;
+        let mut out = Vec::new();
+        if let Some(meta) = find_main(&path.join("meta"), "main") {
+            let m = yaml::load_file(&meta)?;
+            if let Some(deps) = m.get("dependencies").and_then(Node::as_seq) {
+                for d in deps {
+                    let mut t = self.load_role_entry(d, &path, &inh, handlers, seen, depth + 1)?;
+                    out.append(&mut t);
+                }
+            }
+        }
+        inh.role = Some(ctx.clone());
+        if let Some(tf) = tf {
+            let node = yaml::load_file(&tf)?;
+            let mut t = self.load_tasks(&node, &path, &inh, false)?;
+            out.append(&mut t);
+        }
+        if let Some(hf) = find_main(&path.join("handlers"), "main") {
+            let node = yaml::load_file(&hf)?;
+            let mut hi = Inherit {
+                role: Some(ctx.clone()),
+                include_chain: enter_include(&parent.include_chain, &at.loc, &hf, dynamic)?,
+                ..Default::default()
+            };
+            hi.become_ = parent.become_.clone();
+            let mut h = self.load_tasks(&node, &path, &hi, true)?;
+            handlers.append(&mut h);
+        }
+        Ok(out)
+    }
+
+    /// Loads a role for `include_role` at run time: its tasks (with dependencies) and handlers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn load_role_dynamic(
+        &self,
+        name: &str,
+        loc: &Location,
+        dir: &Path,
+        parent: &Inherit,
+        tasks_from: Option<&str>,
+        vars_from: Option<&str>,
+        defaults_from: Option<&str>,
+    ) -> Result<(Vec<Task>, Vec<Task>)> {
+        let at = Node {
+            value: NodeValue::Str(name.to_string()),
+            loc: loc.clone(),
+        };
+        let mut handlers = Vec::new();
+        let mut seen = HashSet::new();
+        let mut tasks = self.load_role(
+            name,
+            &at,
+            dir,
+            parent,
+            Vars::new(),
+            tasks_from,
+            &mut handlers,
+            &mut seen,
+            0,
+            true,
+        )?;
+        if vars_from.is_some() || defaults_from.is_some() {
+            let path = self.find_role(name, dir).unwrap_or_default();
+            let ctx = Arc::new(load_role_ctx(
+                name,
+                &path,
+                Vars::new(),
+                vars_from,
+                defaults_from,
+            )?);
+            for t in &mut tasks {
+                if t.role.as_ref().is_some_and(|r| r.name == name) {
+                    t.role = Some(ctx.clone());
+                }
+            }
+        }
+        Ok((tasks, handlers))
+    }
+}
+
+/// Where an `include_tasks`/`import_tasks` file is: relative to the role's `tasks/` folder inside
+/// a role, else relative to the including file's folder.
+pub fn resolve_tasks_file(base: &Path, file: &str, role: Option<&RoleCtx>) -> PathBuf {
+    let p = Path::new(file);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    if let Some(r) = role {
+        let c = r.path.join("tasks").join(file);
+        if c.exists() {
+            return c;
+        }
+    }
+    base.join(file)
+}
+
+/// Loads a role's defaults and vars.
+pub fn load_role_ctx(
+    name: &str,
+    path: &Path,
+    params: Vars,
+    vars_from: Option<&str>,
+    defaults_from: Option<&str>,
+) -> Result<RoleCtx> {
+    let load = |sub: &str, f: &str| -> Result<Vars> {
+        match find_main(&path.join(sub), f) {
+            Some(p) => {
+                let n = yaml::load_file(&p)?;
+                if n.is_null() {
+                    Ok(Vars::new())
+                } else {
+                    vars_of(&n)
+                }
+            }
+            None => Ok(Vars::new()),
+        }
+    };
+    Ok(RoleCtx {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        defaults: Arc::new(load("defaults", defaults_from.unwrap_or("main"))?),
+        vars: Arc::new(load("vars", vars_from.unwrap_or("main"))?),
+        params: Arc::new(params),
+    })
+}
+
+/// Finds `dir/name.yml`, `.yaml`, or `name` (a file).
+pub fn find_main(dir: &Path, name: &str) -> Option<PathBuf> {
+    [
+        dir.join(format!("{name}.yml")),
+        dir.join(format!("{name}.yaml")),
+        dir.join(name),
+    ]
+    .into_iter()
+    .find(|c| c.is_file())
+}

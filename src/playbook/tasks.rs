@@ -1,0 +1,657 @@
+//! Loading task lists: task and block keywords, the action and its arguments, static imports
+//! (`import_tasks`, `import_role`) expanded in place, and include `apply:`.
+
+use super::Loader;
+use super::free_form::split_free_form;
+use super::include::enter_include;
+use super::keywords::{
+    BLOCK_KEYWORDS, ENGINE_ACTIONS, TASK_KEYWORDS, bool_of, cond_list, defaults_for, key_str,
+    loop_control_of, module_defaults_of, read_become, str_list, vars_of,
+};
+use super::model::{Inherit, LoopKind, Task, TaskKind};
+use super::roles::resolve_tasks_file;
+use crate::error::{Error, Location, Result, did_you_mean};
+use crate::modules::{canonical_name, validate_args};
+use crate::value::{Value, Vars};
+use crate::yaml::{self, Node, NodeValue};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+impl Loader<'_> {
+    /// Loads a task list (a file's root or a section); `handlers` allows `listen`.
+    pub fn load_tasks(
+        &self,
+        node: &Node,
+        base: &Path,
+        parent: &Inherit,
+        handlers: bool,
+    ) -> Result<Vec<Task>> {
+        if node.is_null() {
+            return Ok(vec![]);
+        }
+        let items = node.as_seq().ok_or_else(|| {
+            node.error(format!(
+                "a task list must be a list, not {}",
+                node.type_name()
+            ))
+        })?;
+        let mut out = Vec::new();
+        for item in items {
+            match self.load_task(item, base, parent, handlers)? {
+                Loaded::One(t) => out.push(*t),
+                Loaded::Many(mut ts) => out.append(&mut ts),
+            }
+        }
+        Ok(out)
+    }
+
+    fn load_task(
+        &self,
+        node: &Node,
+        base: &Path,
+        parent: &Inherit,
+        handler: bool,
+    ) -> Result<Loaded> {
+        let map = node.as_map().ok_or_else(|| {
+            node.error(format!(
+                "a task must be a mapping, not {}",
+                node.type_name()
+            ))
+        })?;
+        let is_block = node.get("block").is_some();
+        let mut t = Task::empty(
+            node.loc.clone(),
+            TaskKind::Meta("noop".into()),
+            base.to_path_buf(),
+        );
+        let mut action: Option<(String, &Node, &Node)> = None; // (name, key node, value node)
+        let mut extra_args: Option<&Node> = None;
+        for (k, v) in map {
+            let key = key_str(k)?;
+            if is_block && !BLOCK_KEYWORDS.contains(&key.as_str()) {
+                let mut e = k.error(format!("'{key}' is not a valid keyword on a block"));
+                if let Some(s) = did_you_mean(&key, BLOCK_KEYWORDS.iter().copied()) {
+                    e = e.hint(format!("did you mean '{s}'?"));
+                } else {
+                    e = e.hint("a block holds tasks under `block:`; modules cannot be used on the block itself");
+                }
+                return Err(e);
+            }
+            if common_keyword(&mut t, &key, v)? {
+                continue;
+            }
+            match key.as_str() {
+                "block" | "rescue" | "always" => {}
+                "loop" => t.loop_ = Some((LoopKind::Loop, v.to_value())),
+                "loop_control" => t.loop_control = loop_control_of(v)?,
+                "register" => {
+                    t.register = Some(
+                        v.scalar_text()
+                            .ok_or_else(|| v.error("register needs a variable name"))?,
+                    )
+                }
+                "notify" => t.notify = str_list(v)?,
+                "listen" => {
+                    if !handler {
+                        return Err(k.error("`listen` is only valid on handlers"));
+                    }
+                    t.listen = str_list(v)?
+                }
+                "changed_when" => t.changed_when = Some(cond_list(v)?),
+                "failed_when" => t.failed_when = Some(cond_list(v)?),
+                "delegate_facts" => t.delegate_facts = bool_of(v)?,
+                "until" => {
+                    let c = cond_list(v)?;
+                    t.until = Some(if c.len() == 1 {
+                        c[0].clone()
+                    } else {
+                        format!("({})", c.join(") and ("))
+                    });
+                }
+                "retries" => t.retries = Some(v.to_value()),
+                "delay" => t.delay = Some(v.to_value()),
+                "args" => extra_args = Some(v),
+                "action" | "local_action" => {
+                    if let Some((prev, _, _)) = &action {
+                        return Err(
+                            k.error(format!("conflicting action statements: {prev}, {key}"))
+                        );
+                    }
+                    if key == "local_action" {
+                        t.delegate_to = Some("localhost".into());
+                    }
+                    action = Some((key.clone(), k, v));
+                }
+                "async" | "poll" => {}
+                k2 if k2.starts_with("with_") => {
+                    let name = &k2[5..];
+                    let name = if name == "cartesian" { "nested" } else { name };
+                    if !crate::template::lookups::LOOKUPS.contains(&name) {
+                        let mut e =
+                            k.error(format!("with_{name}: there is no lookup named '{name}'"));
+                        e = match did_you_mean(
+                            name,
+                            crate::template::lookups::LOOKUPS.iter().copied(),
+                        ) {
+                            Some(s) => e.hint(format!("did you mean 'with_{s}'?")),
+                            None => e.hint("use `loop:` with a filter, or `query()`"),
+                        };
+                        return Err(e);
+                    }
+                    t.loop_ = Some((LoopKind::With(name.to_string()), v.to_value()));
+                }
+                _ => {
+                    let canon = canonical_name(&key);
+                    if ENGINE_ACTIONS.contains(&canon) || self.registry.get(canon).is_some() {
+                        if let Some((prev, _, _)) = &action {
+                            return Err(
+                                k.error(format!("conflicting action statements: {prev}, {key}"))
+                            );
+                        }
+                        action = Some((canon.to_string(), k, v));
+                    } else {
+                        let cands: Vec<&str> = TASK_KEYWORDS
+                            .iter()
+                            .copied()
+                            .chain(self.registry.names())
+                            .chain(ENGINE_ACTIONS.iter().copied())
+                            .collect();
+                        let mut e = k.error(format!(
+                            "'{key}' is not a module or task keyword prov knows"
+                        ));
+                        e = match did_you_mean(canon, cands) {
+                            Some(s) => e.hint(format!("did you mean '{s}'?")),
+                            None => e.hint("see `prov doc --list` for the modules prov provides"),
+                        };
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        read_become(node, &mut t.become_)?;
+        if is_block {
+            let me = Inherit::from_task(&t);
+            let mut child = parent.clone();
+            merge_inherit(&mut child, &me);
+            let sub = |key: &str| -> Result<Vec<Task>> {
+                match node.get(key) {
+                    Some(n) => self.load_tasks(n, base, &child, handler),
+                    None => Ok(vec![]),
+                }
+            };
+            let block = sub("block")?;
+            let rescue = sub("rescue")?;
+            let always = sub("always")?;
+            let mut bt = Task::empty(
+                node.loc.clone(),
+                TaskKind::Block {
+                    block,
+                    rescue,
+                    always,
+                },
+                base.to_path_buf(),
+            );
+            bt.name = t.name;
+            bt.role = parent.role.clone();
+            // Keywords already flowed into the children; the block itself keeps only its name.
+            return Ok(Loaded::One(Box::new(bt)));
+        }
+        let Some((mut aname, akey, aval)) = action else {
+            return Err(node
+                .error("this task has no action (no module name)")
+                .hint("a task needs one module, e.g. `command: echo hi`"));
+        };
+        let args_node_value: Value;
+        let mut free: Option<String> = None;
+        if aname == "action" || aname == "local_action" {
+            // `action: copy src=a dest=b` or `action: {module: copy, src: a}`
+            match &aval.value {
+                NodeValue::Map(_) => {
+                    let m = aval
+                        .get("module")
+                        .and_then(Node::scalar_text)
+                        .ok_or_else(|| aval.error("`action:` as a mapping needs `module:`"))?;
+                    aname = canonical_name(&m).to_string();
+                    let entries: Vec<(Value, Value)> = aval
+                        .as_map()
+                        .unwrap()
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != Some("module"))
+                        .map(|(k, v)| (k.to_value(), v.to_value()))
+                        .collect();
+                    args_node_value = Value::from_iter(entries);
+                }
+                _ => {
+                    let text = aval.scalar_text().unwrap_or_default();
+                    let (m, rest) = text
+                        .trim()
+                        .split_once(char::is_whitespace)
+                        .unwrap_or((text.trim(), ""));
+                    aname = canonical_name(m).to_string();
+                    free = Some(rest.trim().to_string());
+                    args_node_value = Value::from(());
+                }
+            }
+            if !ENGINE_ACTIONS.contains(&aname.as_str()) && self.registry.get(&aname).is_none() {
+                return Err(aval.error(format!("unknown module '{aname}'")));
+            }
+        } else {
+            match &aval.value {
+                NodeValue::Map(_) => args_node_value = aval.to_value(),
+                NodeValue::Null => args_node_value = Value::from(()),
+                NodeValue::Seq(_) if aname == "include_vars" || aname == "meta" => {
+                    return Err(aval.error(format!("{aname} takes a string or a mapping")));
+                }
+                NodeValue::Seq(_) => {
+                    return Err(aval.error(format!(
+                        "the arguments of '{aname}' must be a mapping or a k=v string, not a list"
+                    )));
+                }
+                _ => {
+                    free = aval.scalar_text();
+                    args_node_value = Value::from(());
+                }
+            }
+        }
+        // Build the argument map: module_defaults (lowest), free form (k=v split), then the
+        // mapping, then `args:`.
+        let doc = self.registry.get(&aname).map(|m| m.doc());
+        let mut args = Vars::new();
+        for layer in parent
+            .module_defaults
+            .iter()
+            .chain(t.module_defaults.iter())
+        {
+            for (k, v) in defaults_for(layer, &aname) {
+                args.insert(k, v);
+            }
+        }
+        if let Some(text) = &free {
+            let (raw, kv) = split_free_form(text, doc, &aname).map_err(|e| e.at(&aval.loc))?;
+            if let Some(raw) = raw {
+                let key = doc.and_then(|d| d.free_form).unwrap_or("_raw_params");
+                args.insert(key.to_string(), Value::from(raw));
+            }
+            for (k, v) in kv {
+                args.insert(k, Value::from(v));
+            }
+        }
+        if let Ok(iter) = args_node_value.try_iter() {
+            for k in iter {
+                let v = args_node_value.get_item(&k).unwrap_or_default();
+                args.insert(k.to_string(), v);
+            }
+        }
+        if let Some(ea) = extra_args {
+            if let Some(m) = ea.as_map() {
+                for (k, v) in m {
+                    args.insert(key_str(k)?, v.to_value());
+                }
+            } else if !ea.is_null() {
+                return Err(ea.error("`args:` must be a mapping"));
+            }
+        }
+        t.kind = self.action_kind(&aname, args, akey, aval, base, parent, &mut t)?;
+        // `apply:` (include_tasks, include_role): keywords for every included task.
+        if let TaskKind::IncludeTasks { apply, .. } | TaskKind::IncludeRole { apply, .. } =
+            &mut t.kind
+            && let Some(an) = extra_args
+                .and_then(|e| e.get("apply"))
+                .or_else(|| aval.get("apply"))
+        {
+            if !matches!(aname.as_str(), "include_tasks" | "include_role") {
+                return Err(an
+                    .error(format!("`apply` is not valid on {aname}"))
+                    .hint("imports pass their own keywords to the imported tasks; `apply` is for include_tasks and include_role"));
+            }
+            *apply = Some(Box::new(apply_of(an)?));
+        }
+        if let Some(d) = doc
+            && let TaskKind::Module { args, .. } = &t.kind
+        {
+            let raw = crate::value::value_to_vars(args);
+            validate_args(d, &raw).map_err(|e| {
+                let loc = arg_loc(aval, extra_args, &e).unwrap_or_else(|| akey.loc.clone());
+                e.at(&loc)
+            })?;
+        }
+        // Static imports expand now and inherit this task's keywords.
+        let me = Inherit::from_task(&t);
+        let mut child = parent.clone();
+        merge_inherit(&mut child, &me);
+        match (&aname[..], &t.kind) {
+            ("import_tasks" | "include", TaskKind::IncludeTasks { file, .. }) => {
+                let file = file.as_str().unwrap_or_default().to_string();
+                if file.contains("{{") {
+                    return Err(aval
+                        .error("import_tasks cannot use a templated file name")
+                        .hint("use include_tasks for dynamic file names"));
+                }
+                let path = resolve_tasks_file(base, &file, parent.role.as_deref());
+                if !path.exists() {
+                    return Err(aval.error(format!("tasks file {} not found", path.display())));
+                }
+                child.include_chain =
+                    enter_include(&parent.include_chain, &node.loc, &path, false)?;
+                let node = yaml::load_file(&path)?;
+                let nb = path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| base.to_path_buf());
+                let nb = if parent.role.is_some() {
+                    base.to_path_buf()
+                } else {
+                    nb
+                };
+                return Ok(Loaded::Many(self.load_tasks(&node, &nb, &child, handler)?));
+            }
+            (
+                "import_role",
+                TaskKind::IncludeRole {
+                    name, tasks_from, ..
+                },
+            ) => {
+                let name = name.as_str().unwrap_or_default().to_string();
+                let mut hs = Vec::new();
+                let mut seen = HashSet::new();
+                let tasks = self.load_role(
+                    &name,
+                    aval,
+                    base,
+                    &child,
+                    Vars::new(),
+                    tasks_from.as_deref(),
+                    &mut hs,
+                    &mut seen,
+                    0,
+                    false,
+                )?;
+                return Ok(Loaded::Many(tasks));
+            }
+            _ => {}
+        }
+        t.inherit(parent);
+        Ok(Loaded::One(Box::new(t)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn action_kind(
+        &self,
+        aname: &str,
+        args: Vars,
+        _akey: &Node,
+        aval: &Node,
+        base: &Path,
+        _parent: &Inherit,
+        _t: &mut Task,
+    ) -> Result<TaskKind> {
+        let get = |k: &str| args.get(k).cloned();
+        Ok(match aname {
+            "set_fact" => {
+                let cacheable = get("cacheable")
+                    .map(|v| crate::value::truthy(&v))
+                    .unwrap_or(false);
+                let vars: Vec<(String, Value)> = args
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "cacheable" && k.as_str() != "_raw_params")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if vars.is_empty() {
+                    return Err(aval.error("set_fact needs at least one variable"));
+                }
+                TaskKind::SetFact { vars, cacheable }
+            }
+            "include_vars" => TaskKind::IncludeVars {
+                args: crate::value::vars_value(&args),
+                base: base.to_path_buf(),
+            },
+            "include_tasks" | "import_tasks" | "include" => {
+                let file = get("file")
+                    .or_else(|| get("_raw_params"))
+                    .ok_or_else(|| aval.error(format!("{aname} needs a file")))?;
+                TaskKind::IncludeTasks {
+                    file,
+                    base: base.to_path_buf(),
+                    apply: None,
+                }
+            }
+            "include_role" | "import_role" => {
+                let name = get("name")
+                    .or_else(|| get("role"))
+                    .ok_or_else(|| aval.error(format!("{aname} needs `name:`")))?;
+                let s = |k: &str| get(k).map(|v| v.to_string());
+                TaskKind::IncludeRole {
+                    name,
+                    tasks_from: s("tasks_from"),
+                    vars_from: s("vars_from"),
+                    defaults_from: s("defaults_from"),
+                    apply: None,
+                }
+            }
+            "meta" => {
+                let m = get("_raw_params")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                const METAS: &[&str] = &[
+                    "flush_handlers",
+                    "end_play",
+                    "end_host",
+                    "end_batch",
+                    "clear_facts",
+                    "clear_host_errors",
+                    "noop",
+                    "refresh_inventory",
+                    "reset_connection",
+                ];
+                if !METAS.contains(&m.as_str()) {
+                    let mut e = aval.error(format!("unknown meta action '{m}'"));
+                    if let Some(s) = did_you_mean(&m, METAS.iter().copied()) {
+                        e = e.hint(format!("did you mean '{s}'?"));
+                    }
+                    return Err(e);
+                }
+                TaskKind::Meta(m)
+            }
+            "gather_facts" => TaskKind::GatherFacts,
+            "add_host" => {
+                if !["name", "host", "hostname"]
+                    .iter()
+                    .any(|k| args.contains_key(*k))
+                {
+                    return Err(aval.error("add_host needs `name` (the host to add)").hint(
+                        "e.g. add_host: { name: \"{{ item.private_ip }}\", groups: [web] }",
+                    ));
+                }
+                TaskKind::AddHost {
+                    args: crate::value::vars_value(&args),
+                }
+            }
+            "group_by" => {
+                if !args.contains_key("key") {
+                    return Err(aval
+                        .error("group_by needs `key` (the group to put each host in)")
+                        .hint(
+                            "e.g. group_by: { key: \"os_{{ ansible_distribution | lower }}\" }",
+                        ));
+                }
+                if let Some(k) = args
+                    .keys()
+                    .find(|k| !["key", "parents"].contains(&k.as_str()))
+                {
+                    return Err(aval
+                        .error(format!("group_by has no option '{k}'"))
+                        .hint("its options are key and parents"));
+                }
+                TaskKind::GroupBy {
+                    args: crate::value::vars_value(&args),
+                }
+            }
+            "import_playbook" => {
+                return Err(aval
+                    .error(format!("'{aname}' is not supported yet"))
+                    .hint("see the README for what prov implements"));
+            }
+            _ => TaskKind::Module {
+                name: aname.to_string(),
+                args: crate::value::vars_value(&args),
+            },
+        })
+    }
+}
+
+enum Loaded {
+    One(Box<Task>),
+    Many(Vec<Task>),
+}
+
+/// Block keywords an include's `apply:` does not take (the included tasks carry no `notify`
+/// or `delegate_facts` down from a block).
+const NOT_IN_APPLY: &[&str] = &["block", "rescue", "always", "notify", "delegate_facts"];
+
+/// The keywords of a task, a block and an include's `apply:` that mean the same on all three
+/// (they end up in what the task's children inherit); true when `key` was one of them.
+fn common_keyword(t: &mut Task, key: &str, v: &Node) -> Result<bool> {
+    match key {
+        "name" => t.name = v.scalar_text(),
+        "when" => t.when = cond_list(v)?,
+        "tags" => t.tags = str_list(v)?,
+        "vars" => t.vars = Arc::new(vars_of(v)?),
+        "environment" => t.environment = vec![v.to_value()],
+        "module_defaults" => t.module_defaults = vec![module_defaults_of(v)?],
+        "ignore_errors" => t.ignore_errors = Some(v.to_value()),
+        "ignore_unreachable" => t.ignore_unreachable = bool_of(v)?,
+        "delegate_to" => t.delegate_to = v.scalar_text(),
+        "run_once" => t.run_once = bool_of(v)?,
+        "no_log" => t.no_log = bool_of(v)?,
+        "check_mode" => t.check_mode = Some(bool_of(v)?),
+        "diff" => t.diff = Some(bool_of(v)?),
+        "remote_user" => t.remote_user = v.scalar_text(),
+        "connection" => t.connection = v.scalar_text(),
+        "any_errors_fatal" => t.any_errors_fatal = Some(bool_of(v)?),
+        "throttle" => t.throttle = Some(v.to_value()),
+        "timeout" => t.timeout = Some(v.to_value()),
+        // become* are read as a group (read_become); the rest are accepted and unused.
+        "become" | "become_user" | "become_method" | "become_flags" | "become_exe"
+        | "collections" | "debugger" | "port" => {}
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// An include's `apply:` mapping: task keywords given to every included task, as if the
+/// included tasks were in a block with them (Ansible's meaning).
+fn apply_of(node: &Node) -> Result<Inherit> {
+    let map = node.as_map().ok_or_else(|| {
+        node.error(format!(
+            "`apply` must be a mapping of task keywords, not {}",
+            node.type_name()
+        ))
+    })?;
+    let mut t = Task::empty(
+        node.loc.clone(),
+        TaskKind::Meta("noop".into()),
+        PathBuf::new(),
+    );
+    let allowed = || {
+        BLOCK_KEYWORDS
+            .iter()
+            .copied()
+            .filter(|k| !NOT_IN_APPLY.contains(k))
+    };
+    for (k, v) in map {
+        let key = key_str(k)?;
+        if !common_keyword(&mut t, &key, v)? {
+            let mut e = k.error(format!("'{key}' is not a valid keyword in `apply`"));
+            e = match did_you_mean(&key, allowed()) {
+                Some(s) => e.hint(format!("did you mean '{s}'?")),
+                None => e.hint(format!(
+                    "`apply` takes task keywords: {}",
+                    allowed().collect::<Vec<_>>().join(", ")
+                )),
+            };
+            return Err(e);
+        }
+    }
+    read_become(node, &mut t.become_)?;
+    Ok(Inherit::from_task(&t))
+}
+
+/// Adds an include's `apply:` keywords to what its tasks inherit (at run time, when the
+/// include is loaded): they wrap the included tasks as a block's keywords would.
+pub fn add_apply(inh: &mut Inherit, include: &TaskKind) {
+    if let TaskKind::IncludeTasks { apply: Some(a), .. }
+    | TaskKind::IncludeRole { apply: Some(a), .. } = include
+    {
+        merge_inherit(inh, a);
+    }
+}
+
+fn merge_inherit(child: &mut Inherit, me: &Inherit) {
+    child.when.extend(me.when.iter().cloned());
+    for t in &me.tags {
+        if !child.tags.contains(t) {
+            child.tags.push(t.clone());
+        }
+    }
+    if !me.vars.is_empty() {
+        let mut v = (*child.vars).clone();
+        for (k, val) in me.vars.iter() {
+            v.insert(k.clone(), val.clone());
+        }
+        child.vars = Arc::new(v);
+    }
+    child.environment.extend(me.environment.iter().cloned());
+    child
+        .module_defaults
+        .extend(me.module_defaults.iter().cloned());
+    if me.throttle.is_some() {
+        child.throttle = me.throttle.clone();
+    }
+    if me.timeout.is_some() {
+        child.timeout = me.timeout.clone();
+    }
+    let mut b = me.become_.clone();
+    b.inherit(&child.become_);
+    child.become_ = b;
+    if me.ignore_errors.is_some() {
+        child.ignore_errors = me.ignore_errors.clone();
+    }
+    child.ignore_unreachable |= me.ignore_unreachable;
+    if me.delegate_to.is_some() {
+        child.delegate_to = me.delegate_to.clone();
+    }
+    child.run_once |= me.run_once;
+    child.no_log |= me.no_log;
+    if me.check_mode.is_some() {
+        child.check_mode = me.check_mode;
+    }
+    if me.diff.is_some() {
+        child.diff = me.diff;
+    }
+    if me.remote_user.is_some() {
+        child.remote_user = me.remote_user.clone();
+    }
+    if me.connection.is_some() {
+        child.connection = me.connection.clone();
+    }
+    if me.any_errors_fatal.is_some() {
+        child.any_errors_fatal = me.any_errors_fatal;
+    }
+}
+
+fn arg_loc(aval: &Node, extra: Option<&Node>, e: &Error) -> Option<Location> {
+    // Point at the offending option key when the message names it.
+    for n in [Some(aval), extra].into_iter().flatten() {
+        if let Some(m) = n.as_map() {
+            for (k, _) in m {
+                if let Some(s) = k.as_str()
+                    && e.msg.contains(&format!("'{s}'"))
+                {
+                    return Some(k.loc.clone());
+                }
+            }
+        }
+    }
+    None
+}
