@@ -5,6 +5,10 @@
 //! Each task is planned on each host just before it runs, from fresh state (see
 //! [`crate::modules::Module::plan`]); the plan's changes are applied unless in check mode.
 
+mod actions;
+mod loops;
+mod module_run;
+mod outcome;
 mod task;
 mod vars;
 

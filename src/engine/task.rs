@@ -1,182 +1,18 @@
 //! Running one task on the hosts of a batch: when → loop → render args → plan → apply (unless
 //! check mode) → changed_when/failed_when → register → notify → event.
 
-use super::{PlayRun, is_unreachable};
-use crate::connection::{Become, BecomeMethod, Connection, Secret};
+use super::PlayRun;
+use super::outcome::{Include, Outcome, registered};
 use crate::error::{Error, Result};
 use crate::events::{Event, HostResult, Status};
-use crate::modules::{Diff, Plan, Render, TaskCtx, validate_args};
-use crate::playbook::{Inherit, LoopKind, Task, TaskKind};
-use crate::template::{Context, OMIT, Templar};
-use crate::value::{Value, Vars, map_value, truthy, value_to_vars, vars_value};
-use minijinja::value::ValueKind;
-use std::path::{Path, PathBuf};
+use crate::playbook::{Task, TaskKind};
+use crate::template::{Context, Templar};
+use crate::value::{Value, Vars, map_value, truthy, value_to_vars};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What one host did with one task (or one loop item).
-#[derive(Debug, Clone)]
-struct Outcome {
-    status: Status,
-    result: Vars,
-    msg: Option<String>,
-    changes: Vec<String>,
-    diffs: Vec<Diff>,
-    ignored: bool,
-    /// For include_tasks / include_role: what to include.
-    include: Option<Include>,
-    /// What to include after the task, in order, with the loop variables of the item that
-    /// included it (empty without a loop).
-    includes: Vec<(Include, Vars)>,
-    /// `meta: end_host` etc. decided per host.
-    delegated_to: Option<String>,
-    /// How long the task (or the loop item) took on the host.
-    duration: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Include {
-    Tasks(PathBuf),
-    Role {
-        name: String,
-        tasks_from: Option<String>,
-        vars_from: Option<String>,
-        defaults_from: Option<String>,
-    },
-}
-
-impl Outcome {
-    fn new(status: Status) -> Self {
-        Outcome {
-            status,
-            result: Vars::new(),
-            msg: None,
-            changes: vec![],
-            diffs: vec![],
-            ignored: false,
-            include: None,
-            includes: Vec::new(),
-            delegated_to: None,
-            duration: Duration::ZERO,
-        }
-    }
-    fn from_error(e: &Error) -> Self {
-        let mut o = if is_unreachable(e) {
-            Outcome::new(Status::Unreachable)
-        } else {
-            Outcome::new(Status::Failed)
-        };
-        let mut msg = e.to_string();
-        if let Some(h) = &e.host
-            && o.status == Status::Unreachable
-        {
-            msg = format!("{msg} (host {h})");
-        }
-        o.msg = Some(msg);
-        o
-    }
-    fn skipped(reason: &str, cond: Option<&str>) -> Self {
-        let mut o = Outcome::new(Status::Skipped);
-        o.result.insert("skip_reason".into(), Value::from(reason));
-        if let Some(c) = cond {
-            o.result.insert("false_condition".into(), Value::from(c));
-        }
-        o
-    }
-    /// The registered value: Ansible's keys.
-    fn to_value(&self) -> Value {
-        let mut v = self.result.clone();
-        v.insert(
-            "changed".into(),
-            Value::from(self.status == Status::Changed),
-        );
-        match self.status {
-            Status::Failed => {
-                v.insert("failed".into(), Value::from(true));
-            }
-            Status::Skipped => {
-                v.insert("skipped".into(), Value::from(true));
-            }
-            Status::Unreachable => {
-                v.insert("unreachable".into(), Value::from(true));
-            }
-            _ => {
-                v.insert("failed".into(), Value::from(false));
-            }
-        }
-        if let Some(m) = &self.msg
-            && !v.contains_key("msg")
-        {
-            v.insert("msg".into(), Value::from(m.as_str()));
-        }
-        if !self.diffs.is_empty() {
-            let d: Vec<Value> = self
-                .diffs
-                .iter()
-                .map(|d| {
-                    map_value([
-                        ("before", Value::from(d.before.as_str())),
-                        ("after", Value::from(d.after.as_str())),
-                        ("before_header", Value::from(d.before_header.as_str())),
-                        ("after_header", Value::from(d.after_header.as_str())),
-                    ])
-                })
-                .collect();
-            v.insert("diff".into(), Value::from(d));
-        }
-        vars_value(&v)
-    }
-}
-
-struct TaskRender<'a> {
-    templar: &'a Templar,
-    ctx: &'a Context,
-}
-
-impl Render for TaskRender<'_> {
-    fn render_text(&self, text: &str, origin: &Path) -> Result<String> {
-        let mut extra = Vars::new();
-        extra.insert(
-            "template_path".into(),
-            Value::from(origin.display().to_string()),
-        );
-        extra.insert(
-            "template_fullpath".into(),
-            Value::from(
-                origin
-                    .canonicalize()
-                    .unwrap_or(origin.to_path_buf())
-                    .display()
-                    .to_string(),
-            ),
-        );
-        extra.insert("template_host".into(), Value::from(hostname()));
-        let ctx = self.ctx.push(Arc::new(extra));
-        self.templar.render_text(text, &ctx).map_err(|mut e| {
-            e.msg = format!("{}: {}", origin.display(), e.msg);
-            e
-        })
-    }
-    fn eval(&self, expr: &str) -> Result<Value> {
-        self.templar.eval(expr, self.ctx)
-    }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn running_as_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
-
 impl PlayRun<'_> {
-    fn tags_selected(&self, task: &Task) -> bool {
+    pub(super) fn tags_selected(&self, task: &Task) -> bool {
         let opts = &self.runner.opts;
         let tags = &task.tags;
         let has = |t: &str| tags.iter().any(|x| x == t);
@@ -202,7 +38,7 @@ impl PlayRun<'_> {
         })
     }
 
-    fn ctx_for(&self, host: &str, task: &Task) -> Context {
+    pub(super) fn ctx_for(&self, host: &str, task: &Task) -> Context {
         let (check, diff) = self.modes(task);
         self.shared.task_context(
             host,
@@ -214,7 +50,7 @@ impl PlayRun<'_> {
         )
     }
 
-    fn modes(&self, task: &Task) -> (bool, bool) {
+    pub(super) fn modes(&self, task: &Task) -> (bool, bool) {
         (
             task.check_mode.unwrap_or(self.runner.opts.check),
             task.diff.unwrap_or(self.runner.opts.diff),
@@ -356,226 +192,14 @@ impl PlayRun<'_> {
         }
         Ok(())
     }
-
-    /// `add_host`: `name` (`host`, `hostname`; `host:port` sets `ansible_port`), `groups`
-    /// (`group`, `groupname`; a list or a comma-separated string), every other key a host
-    /// variable. Changed when the host, a group membership or a variable is new.
-    fn add_host(&self, args: &Value) -> Result<Outcome> {
-        let get = |keys: &[&str]| {
-            keys.iter().find_map(|k| {
-                args.get_attr(k)
-                    .ok()
-                    .filter(|v| !v.is_undefined() && !v.is_none())
-            })
-        };
-        let name = get(&["name", "host", "hostname"])
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        let name = name.trim().to_string();
-        if name.is_empty() {
-            return Err(Error::failed("add_host: `name` is empty"));
-        }
-        let mut groups: Vec<String> = Vec::new();
-        if let Some(g) = get(&["groups", "group", "groupname"]) {
-            match g.as_str() {
-                Some(s) => groups.extend(s.split(',').map(|x| x.trim().to_string())),
-                None => groups.extend(g.try_iter().into_iter().flatten().map(|x| x.to_string())),
-            }
-        }
-        groups.retain(|g| !g.is_empty());
-        let mut vars = Vars::new();
-        for k in args.try_iter().into_iter().flatten() {
-            let k = k.to_string();
-            if ["name", "host", "hostname", "groups", "group", "groupname"].contains(&k.as_str()) {
-                continue;
-            }
-            vars.insert(k.clone(), args.get_attr(&k).unwrap_or_default());
-        }
-        // `host:port` (not an IPv6 address) carries the SSH port.
-        let name = match name.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') && p.parse::<u16>().is_ok() => {
-                vars.entry("ansible_port".to_string())
-                    .or_insert_with(|| Value::from(p.parse::<u16>().unwrap_or(22)));
-                h.to_string()
-            }
-            _ => name,
-        };
-        let changed = self
-            .shared
-            .change_inventory(|inv| inv.add_runtime_host(&name, &groups, &vars))?;
-        let mut o = Outcome::new(if changed { Status::Changed } else { Status::Ok });
-        o.result.insert(
-            "add_host".into(),
-            crate::value::map_value([
-                ("host_name", Value::from(name.as_str())),
-                (
-                    "groups",
-                    Value::from_iter(groups.iter().map(|g| Value::from(g.as_str()))),
-                ),
-                ("host_vars", vars_value(&vars)),
-            ]),
-        );
-        Ok(o)
-    }
-
-    /// `group_by`: `host` joins the group `key` (spaces become dashes, as in Ansible), created
-    /// under `parents` (default `all`). Never `changed`, like Ansible.
-    fn group_by(&self, host: &str, args: &Value) -> Result<Outcome> {
-        let key = args
-            .get_attr("key")
-            .ok()
-            .filter(|v| !v.is_undefined() && !v.is_none())
-            .map(|v| v.to_string())
-            .unwrap_or_default()
-            .trim()
-            .replace(' ', "-");
-        if key.is_empty() {
-            return Err(Error::failed("group_by: `key` is empty"));
-        }
-        let parents: Vec<String> = match args.get_attr("parents").ok() {
-            Some(p) if p.as_str().is_some() => vec![p.to_string()],
-            Some(p) if !p.is_undefined() && !p.is_none() => p
-                .try_iter()
-                .into_iter()
-                .flatten()
-                .map(|x| x.to_string())
-                .collect(),
-            _ => vec!["all".to_string()],
-        };
-        self.shared
-            .change_inventory(|inv| inv.add_to_group(host, &key, &parents))?;
-        let mut o = Outcome::new(Status::Ok);
-        o.result
-            .insert("add_group".into(), Value::from(key.as_str()));
-        o.result.insert(
-            "parent_groups".into(),
-            Value::from_iter(parents.iter().map(|g| Value::from(g.as_str()))),
-        );
-        Ok(o)
-    }
-
-    fn load_include(&self, task: &Task, inc: &Include, loop_vars: &Vars) -> Result<Vec<Task>> {
-        let loader = crate::playbook::Loader {
-            registry: &self.runner.registry,
-            roles_path: self.runner.opts.roles_path.clone(),
-        };
-        let vars = if loop_vars.is_empty() {
-            task.vars.clone()
-        } else {
-            let mut v = (*task.vars).clone();
-            v.extend(loop_vars.iter().map(|(k, x)| (k.clone(), x.clone())));
-            Arc::new(v)
-        };
-        let mut inh = Inherit {
-            tags: task.tags.clone(),
-            vars,
-            environment: task.environment.clone(),
-            module_defaults: task.module_defaults.clone(),
-            become_: task.become_.clone(),
-            ignore_errors: task.ignore_errors.clone(),
-            no_log: task.no_log,
-            check_mode: task.check_mode,
-            diff: task.diff,
-            delegate_to: task.delegate_to.clone(),
-            role: task.role.clone(),
-            include_chain: task.include_chain.clone(),
-            ..Default::default()
-        };
-        crate::playbook::add_apply(&mut inh, &task.kind);
-        match inc {
-            Include::Tasks(path) => {
-                inh.include_chain =
-                    crate::playbook::enter_include(&task.include_chain, &task.loc, path, true)?;
-                let node = crate::yaml::load_file(path).map_err(|e| e.at(&task.loc))?;
-                let base = if task.role.is_some() {
-                    task.base.clone()
-                } else {
-                    path.parent().map(Path::to_path_buf).unwrap_or_default()
-                };
-                loader.load_tasks(&node, &base, &inh, false)
-            }
-            Include::Role {
-                name,
-                tasks_from,
-                vars_from,
-                defaults_from,
-            } => {
-                inh.role = None;
-                loader
-                    .load_role_dynamic(
-                        name,
-                        &task.loc,
-                        &self.play.dir,
-                        &inh,
-                        tasks_from.as_deref(),
-                        vars_from.as_deref(),
-                        defaults_from.as_deref(),
-                    )
-                    .map(|(tasks, _handlers)| tasks)
-            }
-        }
-    }
-
-    async fn run_meta(&self, task: &Task, m: &str, hosts: &[String]) -> Result<()> {
-        // A meta task's `when` is evaluated per host (end_host, clear_facts).
-        let mut applies = Vec::new();
-        for h in hosts {
-            let ctx = self.ctx_for(h, task);
-            let mut ok = true;
-            for c in &task.when {
-                match self.runner.templar.eval_cond(c, &ctx) {
-                    Ok(b) => ok &= b,
-                    Err(e) => {
-                        let o = Outcome::from_error(&e.at(&task.loc));
-                        self.record(h, task, &task.display_name(), &o);
-                        ok = false;
-                    }
-                }
-            }
-            if ok {
-                applies.push(h.clone());
-            }
-        }
-        match m {
-            "flush_handlers" => self.flush_handlers().await?,
-            "end_play" | "end_batch" if !applies.is_empty() => {
-                for h in &self.batch {
-                    self.state(h, |s| s.ended = true);
-                }
-            }
-            "end_host" => {
-                for h in &applies {
-                    self.state(h, |s| s.ended = true);
-                }
-            }
-            "clear_facts" => {
-                for h in &applies {
-                    self.shared.clear_facts(h);
-                }
-            }
-            "clear_host_errors" => {
-                for h in &self.batch {
-                    self.state(h, |s| s.failed = false);
-                }
-            }
-            "reset_connection" => {
-                for h in &applies {
-                    self.shared.drop_connection(h).await;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
     /// Updates stats, registers, notifies and emits the event for a host's outcome.
     /// Records an outcome (stats, register, notify) and emits its event.
-    fn record(&self, host: &str, task: &Task, display: &str, o: &Outcome) {
+    pub(super) fn record(&self, host: &str, task: &Task, display: &str, o: &Outcome) {
         self.record_quiet(host, task, o);
         self.emit_result(host, task, display, o, None);
     }
 
-    fn emit_result(
+    pub(super) fn emit_result(
         &self,
         host: &str,
         task: &Task,
@@ -614,7 +238,7 @@ impl PlayRun<'_> {
         })));
     }
 
-    async fn run_on_host(&self, task: &Task, host: &str, display: &str) -> Outcome {
+    pub(super) async fn run_on_host(&self, task: &Task, host: &str, display: &str) -> Outcome {
         let started = Instant::now();
         let ctx = self.ctx_for(host, task);
         let mut o = match &task.loop_ {
@@ -633,152 +257,8 @@ impl PlayRun<'_> {
         o.result.shift_remove("__prov_internal");
         o
     }
-
-    async fn run_loop(
-        &self,
-        task: &Task,
-        host: &str,
-        ctx: &Context,
-        kind: &LoopKind,
-        raw: &Value,
-        display: &str,
-    ) -> Outcome {
-        let loop_started = Instant::now();
-        // The loop's `when` is evaluated per item, so evaluate nothing before expanding.
-        let items = match self.loop_items(kind, raw, ctx) {
-            Ok(i) => i,
-            Err(e) => {
-                let o = Outcome::from_error(&e.at(&task.loc));
-                self.record(host, task, display, &o);
-                return o;
-            }
-        };
-        let lc = &task.loop_control;
-        let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
-        let mut results = Vec::new();
-        let mut any_changed = false;
-        let mut any_failed = false;
-        let mut all_skipped = !items.is_empty();
-        let mut agg_diffs = Vec::new();
-        let mut agg_changes = Vec::new();
-        let mut includes = Vec::new();
-        let n = items.len();
-        // One shared list for every item's `ansible_loop.allitems` (a copy per item made loops
-        // quadratic: 16,000 items took seconds).
-        let allitems = Value::from(items.clone());
-        for (i, item) in items.iter().enumerate() {
-            if i > 0
-                && let Some(p) = lc.pause
-            {
-                tokio::time::sleep(Duration::from_secs_f64(p)).await;
-            }
-            let mut lv = Vars::new();
-            lv.insert(loop_var.clone(), item.clone());
-            lv.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
-            if let Some(iv) = &lc.index_var {
-                lv.insert(iv.clone(), Value::from(i));
-                lv.insert("ansible_index_var".into(), Value::from(iv.as_str()));
-            }
-            lv.insert(
-                "ansible_loop".into(),
-                map_value([
-                    ("index", Value::from(i + 1)),
-                    ("index0", Value::from(i)),
-                    ("first", Value::from(i == 0)),
-                    ("last", Value::from(i + 1 == n)),
-                    ("length", Value::from(n)),
-                    ("revindex", Value::from(n - i)),
-                    ("revindex0", Value::from(n - i - 1)),
-                    ("allitems", allitems.clone()),
-                    (
-                        "previtem",
-                        if i > 0 {
-                            items[i - 1].clone()
-                        } else {
-                            Value::UNDEFINED
-                        },
-                    ),
-                    (
-                        "nextitem",
-                        items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
-                    ),
-                ]),
-            );
-            let ictx = ctx.push(Arc::new(lv.clone()));
-            let label = match &lc.label {
-                Some(l) => self
-                    .runner
-                    .templar
-                    .render_value(l, &ictx)
-                    .map(|v| label_of(&v))
-                    .unwrap_or_else(|_| label_of(item)),
-                None => label_of(item),
-            };
-            let item_started = Instant::now();
-            let o = self.run_item(task, host, &ictx).await;
-            let mut o = self.finish(task, host, &ictx, o);
-            o.duration = item_started.elapsed();
-            // include_tasks/include_role in a loop: the item's include runs with its loop vars.
-            if let Some(inc) = o.include.take() {
-                includes.push((inc, lv));
-            }
-            o.result.insert(loop_var.clone(), item.clone());
-            o.result
-                .insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
-            any_changed |= o.status == Status::Changed;
-            any_failed |= o.status == Status::Failed && !o.ignored;
-            all_skipped &= o.status == Status::Skipped;
-            agg_diffs.extend(o.diffs.iter().cloned());
-            agg_changes.extend(o.changes.iter().cloned());
-            self.emit_result(host, task, display, &o, Some(label));
-            if o.status == Status::Unreachable {
-                self.record(host, task, display, &o);
-                return o;
-            }
-            results.push(o.to_value());
-        }
-        let status = if any_failed {
-            Status::Failed
-        } else if all_skipped {
-            Status::Skipped
-        } else if any_changed {
-            Status::Changed
-        } else {
-            Status::Ok
-        };
-        let mut agg = Outcome::new(status);
-        agg.duration = loop_started.elapsed();
-        agg.result.insert("results".into(), Value::from(results));
-        agg.result.insert(
-            "msg".into(),
-            Value::from(if any_failed {
-                "One or more items failed"
-            } else {
-                "All items completed"
-            }),
-        );
-        agg.diffs = agg_diffs;
-        agg.changes = agg_changes;
-        agg.includes = includes;
-        agg.ignored = any_failed && self.ignore_errors(task, ctx);
-        if status == Status::Skipped {
-            agg.result
-                .insert("skipped_reason".into(), Value::from("No items in the list"));
-        }
-        // Per-item lines were printed; record stats/register/notify without another line unless
-        // the aggregate failed (Ansible prints one summary failure then).
-        self.record_quiet(host, task, &agg);
-        if status == Status::Failed {
-            let mut shown = agg.clone();
-            shown.result.shift_remove("results");
-            shown.msg = Some("One or more items failed".into());
-            self.emit_result(host, task, display, &shown, None);
-        }
-        agg
-    }
-
     /// Records an outcome without emitting an event (loops already showed each item).
-    fn record_quiet(&self, host: &str, task: &Task, o: &Outcome) {
+    pub(super) fn record_quiet(&self, host: &str, task: &Task, o: &Outcome) {
         self.state(host, |s| {
             match o.status {
                 Status::Ok => s.stats.ok += 1,
@@ -812,7 +292,7 @@ impl PlayRun<'_> {
         }
     }
 
-    fn ignore_errors(&self, task: &Task, ctx: &Context) -> bool {
+    pub(super) fn ignore_errors(&self, task: &Task, ctx: &Context) -> bool {
         match &task.ignore_errors {
             None => false,
             Some(v) => match v.as_str() {
@@ -825,7 +305,13 @@ impl PlayRun<'_> {
     }
 
     /// changed_when / failed_when / ignore_errors, evaluated with the result registered.
-    fn finish(&self, task: &Task, _host: &str, ctx: &Context, mut o: Outcome) -> Outcome {
+    pub(super) fn finish(
+        &self,
+        task: &Task,
+        _host: &str,
+        ctx: &Context,
+        mut o: Outcome,
+    ) -> Outcome {
         if matches!(o.status, Status::Skipped | Status::Unreachable) || o.include.is_some() {
             return o;
         }
@@ -879,7 +365,7 @@ impl PlayRun<'_> {
     }
 
     /// Runs one item (or the task without a loop): when, then until/retries around execute.
-    async fn run_item(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
+    pub(super) async fn run_item(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
         for c in &task.when {
             match self.runner.templar.eval_cond(c, ctx) {
                 Ok(true) => {}
@@ -948,7 +434,7 @@ impl PlayRun<'_> {
         }
     }
 
-    async fn execute(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
+    pub(super) async fn execute(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
         // `timeout`: the task fails on this host when it takes longer (Ansible 2.10+).
         let limit = match &task.timeout {
             Some(v) => match self.number(v, ctx) {
@@ -989,442 +475,14 @@ impl PlayRun<'_> {
             }
         }
     }
-
-    async fn execute_inner(&self, task: &Task, host: &str, ctx: &Context) -> Result<Outcome> {
-        let templar = &self.runner.templar;
-        let (check, diff) = self.modes(task);
-        match &task.kind {
-            TaskKind::SetFact { vars, .. } => {
-                let mut out = Vars::new();
-                for (k, v) in vars {
-                    let key = templar.render_str(k, ctx)?.to_string();
-                    out.insert(key, templar.render_value(v, ctx)?);
-                }
-                // delegate_facts: the facts belong to the delegated host.
-                let owner = match self.delegate(task, ctx)? {
-                    Some((d, _)) if task.delegate_facts => d,
-                    _ => host.to_string(),
-                };
-                self.shared.set_vars(&owner, out.clone());
-                let mut o = Outcome::new(Status::Ok);
-                o.result.insert("ansible_facts".into(), vars_value(&out));
-                Ok(o)
-            }
-            TaskKind::IncludeVars { args, base } => {
-                let args = templar.render_value(args, ctx)?;
-                let vars = self.include_vars(&args, base, task)?;
-                self.shared.add_include_vars(host, vars.clone());
-                let mut o = Outcome::new(Status::Ok);
-                o.result.insert("ansible_facts".into(), vars_value(&vars));
-                Ok(o)
-            }
-            TaskKind::IncludeTasks { file, base, .. } => {
-                let f = templar.render_value(file, ctx)?.to_string();
-                let path = crate::playbook::resolve_tasks_file(base, &f, task.role.as_deref());
-                if !path.exists() {
-                    return Err(Error::failed(format!(
-                        "include_tasks: {} not found",
-                        path.display()
-                    ))
-                    .at(&task.loc));
-                }
-                let mut o = Outcome::new(Status::Ok);
-                o.msg = Some(format!("included: {}", path.display()));
-                // The human sink shows it as Ansible does: `included: <file> for <host>`.
-                o.result.insert(
-                    "_ansible_included_file".into(),
-                    Value::from(path.display().to_string()),
-                );
-                o.include = Some(Include::Tasks(path));
-                Ok(o)
-            }
-            TaskKind::IncludeRole {
-                name,
-                tasks_from,
-                vars_from,
-                defaults_from,
-                ..
-            } => {
-                let r = |s: &Option<String>| -> Result<Option<String>> {
-                    s.as_ref()
-                        .map(|x| templar.render_str(x, ctx).map(|v| v.to_string()))
-                        .transpose()
-                };
-                let mut o = Outcome::new(Status::Ok);
-                let name = templar.render_value(name, ctx)?.to_string();
-                o.msg = Some(format!("included role: {name}"));
-                o.include = Some(Include::Role {
-                    name,
-                    tasks_from: r(tasks_from)?,
-                    vars_from: r(vars_from)?,
-                    defaults_from: r(defaults_from)?,
-                });
-                Ok(o)
-            }
-            TaskKind::Meta(_) | TaskKind::Block { .. } => Ok(Outcome::new(Status::Ok)),
-            TaskKind::AddHost { args } => {
-                let args = templar.render_value(args, ctx)?;
-                self.add_host(&args)
-            }
-            TaskKind::GroupBy { args } => {
-                let args = templar.render_value(args, ctx)?;
-                self.group_by(host, &args)
-            }
-            TaskKind::GatherFacts => {
-                // `setup` with delegate_to gathers the delegated host's facts; they are stored
-                // on it with delegate_facts, else on this host (Ansible's rule).
-                let delegated = self.delegate(task, ctx)?;
-                let (target, cctx) = match &delegated {
-                    Some((d, c)) => (d.as_str(), c),
-                    None => (host, ctx),
-                };
-                let conn = self
-                    .shared
-                    .connection(&*self.runner.connector, target, cctx)
-                    .await?;
-                let out = conn
-                    .exec(&crate::connection::Cmd {
-                        probe: true,
-                        ..crate::connection::Cmd::new(crate::facts::script())
-                    })
-                    .await?;
-                if out.rc != 0 {
-                    return Err(Error::failed(format!(
-                        "gathering facts failed (rc {}): {}",
-                        out.rc,
-                        out.stderr_str().trim()
-                    )));
-                }
-                let facts = crate::facts::parse(&out.stdout_str())?;
-                let owner = if task.delegate_facts { target } else { host };
-                self.shared.set_facts_map(owner, facts);
-                let mut o = Outcome::new(Status::Ok);
-                if delegated.is_some() {
-                    o.delegated_to = Some(target.to_string());
-                }
-                Ok(o)
-            }
-            TaskKind::Module { name, args } => {
-                let module = self
-                    .runner
-                    .registry
-                    .get(name)
-                    .ok_or_else(|| Error::parse(format!("unknown module '{name}'")))?
-                    .clone();
-                let rendered = templar.render_value(args, ctx)?;
-                let mut raw = value_to_vars(&rendered);
-                raw.retain(|_, v| v.as_str() != Some(OMIT));
-                let args = validate_args(module.doc(), &raw)?;
-                // delegate_to: connect to the delegated host with its own connection vars.
-                let (target, conn_ctx) = match self.delegate(task, ctx)? {
-                    Some((d, c)) => (d, Some(c)),
-                    None => (host.to_string(), None),
-                };
-                let cctx = conn_ctx.as_ref().unwrap_or(ctx);
-                let conn = match self
-                    .shared
-                    .connection(&*self.runner.connector, &target, cctx)
-                    .await
-                {
-                    Err(e) if is_unreachable(&e) && module.doc().name == "wait_for_connection" => {
-                        self.wait_for_connection(&target, cctx, &args, e).await?
-                    }
-                    r => r?,
-                };
-                let become_ = self.become_for(task, ctx, cctx)?;
-                let env = self.environment(task, ctx)?;
-                let facts = self.shared.host(host).facts_map;
-                let render = TaskRender { templar, ctx };
-                let mut search_paths = Vec::new();
-                if let Some(r) = &task.role {
-                    search_paths.push(r.path.clone());
-                }
-                if !search_paths.contains(&task.base) {
-                    search_paths.push(task.base.clone());
-                }
-                if !search_paths.contains(&self.play.dir) {
-                    search_paths.push(self.play.dir.clone());
-                }
-                let tctx = TaskCtx {
-                    host,
-                    conn: &*conn,
-                    become_,
-                    env,
-                    check_mode: check,
-                    diff_mode: diff,
-                    search_paths,
-                    facts: &facts,
-                    render: &render,
-                    verbosity: self.runner.opts.verbosity,
-                };
-                let plan = module.plan(&tctx, &args).await?;
-                let facts = plan.facts.clone();
-                let mut o = self.apply(plan, &*conn, check).await?;
-                // Facts a module returns (getent, hostname, setup) are set on the host (on the
-                // delegated host with delegate_facts), as in Ansible.
-                if !facts.is_empty() && o.status != Status::Failed {
-                    let owner = if task.delegate_facts {
-                        target.as_str()
-                    } else {
-                        host
-                    };
-                    self.shared.add_module_facts(owner, facts);
-                }
-                if task.delegate_to.is_some() {
-                    o.delegated_to = Some(target);
-                }
-                Ok(o)
-            }
-        }
-    }
-
-    /// `wait_for_connection` on a host that cannot be reached yet: keeps connecting every
-    /// `sleep` seconds until `timeout`, then fails (a failure, not UNREACHABLE, as in Ansible).
-    async fn wait_for_connection(
-        &self,
-        target: &str,
-        cctx: &Context,
-        args: &crate::modules::Args,
-        first: Error,
-    ) -> Result<Arc<dyn Connection>> {
-        let t = crate::modules::commands::WaitForConnectionTiming::from_args(args);
-        let start = Instant::now();
-        let mut last = first;
-        while start.elapsed() + t.sleep < t.timeout + t.delay {
-            tokio::time::sleep(t.sleep).await;
-            match self
-                .shared
-                .connection(&*self.runner.connector, target, cctx)
-                .await
-            {
-                Ok(c) => return Ok(c),
-                Err(e) if is_unreachable(&e) => last = e,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::failed(format!(
-            "timed out waiting for connection: {}",
-            last.msg
-        )))
-    }
-
     /// A numeric keyword (`retries`, `delay`, `throttle`, `timeout`): a number, or a template or
     /// string that renders to one; `None` when it is not a number.
-    fn number(&self, v: &Value, ctx: &Context) -> Result<Option<f64>> {
+    pub(super) fn number(&self, v: &Value, ctx: &Context) -> Result<Option<f64>> {
         let r = self.runner.templar.render_value(v, ctx)?;
         Ok(f64::try_from(r.clone())
             .ok()
             .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok())))
     }
-
-    /// The task's `delegate_to` host (rendered) and the context its connection variables come
-    /// from, if it has one.
-    fn delegate(&self, task: &Task, ctx: &Context) -> Result<Option<(String, Context)>> {
-        match &task.delegate_to {
-            Some(d) => {
-                let d = self.runner.templar.render_str(d, ctx)?.to_string();
-                let c = self.shared.hostvars_context(&d);
-                Ok(Some((d, c)))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// Applies a plan's changes (unless in check mode) and builds the outcome.
-    async fn apply(&self, plan: Plan, conn: &dyn Connection, check: bool) -> Result<Outcome> {
-        let a = crate::modules::apply_plan(plan, conn, check).await?;
-        let mut o = Outcome::new(a.status);
-        o.result = a.result;
-        o.msg = a.msg;
-        o.changes = a.changes;
-        o.diffs = a.diffs;
-        Ok(o)
-    }
-
-    fn become_for(&self, task: &Task, ctx: &Context, conn_ctx: &Context) -> Result<Option<Become>> {
-        let opts = &self.runner.opts;
-        let var = |n: &str| -> Result<Option<Value>> { ctx.get(n) };
-        let enabled = match task.become_.enabled {
-            Some(b) => b,
-            None => match var("ansible_become")? {
-                Some(v) => truthy(&v),
-                None => opts.become_.unwrap_or(false),
-            },
-        };
-        if !enabled {
-            return Ok(None);
-        }
-        let user = match &task.become_.user {
-            Some(u) => self.runner.templar.render_str(u, ctx)?.to_string(),
-            None => match var("ansible_become_user")? {
-                Some(v) => v.to_string(),
-                None => opts.become_user.clone().unwrap_or_else(|| "root".into()),
-            },
-        };
-        let method = match &task.become_.method {
-            Some(m) => m.clone(),
-            None => match var("ansible_become_method")? {
-                Some(v) => v.to_string(),
-                None => opts.become_method.clone().unwrap_or_else(|| "sudo".into()),
-            },
-        };
-        let method = match method.as_str() {
-            "sudo" => BecomeMethod::Sudo,
-            "su" => BecomeMethod::Su,
-            other => {
-                return Err(
-                    Error::parse(format!("become_method '{other}' is not supported"))
-                        .hint("prov supports sudo and su"),
-                );
-            }
-        };
-        let password = match var("ansible_become_password")?.or(var("ansible_become_pass")?) {
-            Some(v) => Some(Secret::new(v.to_string())),
-            None => opts.become_password.clone(),
-        };
-        let local = conn_ctx
-            .get("ansible_connection")?
-            .is_some_and(|v| v.as_str() == Some("local"));
-        if local && user == "root" && running_as_root() {
-            return Ok(None);
-        }
-        let flags = match &task.become_.flags {
-            Some(f) => Some(f.clone()),
-            None => var("ansible_become_flags")?.map(|v| v.to_string()),
-        };
-        Ok(Some(Become {
-            method,
-            user,
-            password,
-            flags,
-        }))
-    }
-
-    fn environment(&self, task: &Task, ctx: &Context) -> Result<Vec<(String, String)>> {
-        let mut env: Vec<(String, String)> = Vec::new();
-        for e in &task.environment {
-            let v = self.runner.templar.render_value(e, ctx)?;
-            if v.kind() != ValueKind::Map {
-                return Err(
-                    Error::parse("environment must be a mapping of names to values").at(&task.loc),
-                );
-            }
-            for (k, val) in value_to_vars(&v) {
-                if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
-                    return Err(Error::parse(format!(
-                        "'{k}' is not a valid environment variable name"
-                    ))
-                    .at(&task.loc));
-                }
-                env.retain(|(n, _)| n != &k);
-                env.push((k, crate::modules::args::value_str(&val)));
-            }
-        }
-        Ok(env)
-    }
-
-    fn include_vars(&self, args: &Value, base: &Path, task: &Task) -> Result<Vars> {
-        let a = value_to_vars(args);
-        let file = a
-            .get("file")
-            .or_else(|| a.get("_raw_params"))
-            .map(|v| v.to_string());
-        let dir = a.get("dir").map(|v| v.to_string());
-        let name = a.get("name").map(|v| v.to_string());
-        let mut files = Vec::new();
-        let resolve = |p: &str, sub: &str| -> PathBuf {
-            let pp = Path::new(p);
-            if pp.is_absolute() {
-                return pp.to_path_buf();
-            }
-            if let Some(r) = &task.role {
-                let c = r.path.join(sub).join(p);
-                if c.exists() {
-                    return c;
-                }
-            }
-            let c = base.join("vars").join(p);
-            if c.exists() {
-                return c;
-            }
-            base.join(p)
-        };
-        if let Some(f) = file {
-            files.push(resolve(&f, "vars"));
-        } else if let Some(d) = dir {
-            let dp = resolve(&d, "vars");
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dp)
-                .map_err(|e| Error::io(&dp, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    matches!(
-                        p.extension().and_then(|e| e.to_str()),
-                        Some("yml" | "yaml" | "json")
-                    )
-                })
-                .collect();
-            entries.sort();
-            files.extend(entries);
-        } else {
-            return Err(Error::parse("include_vars needs a file or `dir:`"));
-        }
-        let mut out = Vars::new();
-        for f in files {
-            if !f.exists() {
-                return Err(Error::failed(format!(
-                    "include_vars: {} not found",
-                    f.display()
-                )));
-            }
-            let node = crate::yaml::load_file(&f)?;
-            out.extend(crate::playbook::vars_of(&node)?);
-        }
-        if let Some(n) = name {
-            let mut wrapped = Vars::new();
-            wrapped.insert(n, vars_value(&out));
-            return Ok(wrapped);
-        }
-        Ok(out)
-    }
-
-    fn loop_items(&self, kind: &LoopKind, raw: &Value, ctx: &Context) -> Result<Vec<Value>> {
-        let templar = &self.runner.templar;
-        let v = templar.render_value(raw, ctx)?;
-        let as_list = |v: &Value| -> Option<Vec<Value>> {
-            match v.kind() {
-                ValueKind::Seq | ValueKind::Iterable => v.try_iter().ok().map(|i| i.collect()),
-                _ => None,
-            }
-        };
-        match kind {
-            LoopKind::Loop => as_list(&v).ok_or_else(|| {
-                Error::failed(format!(
-                    "Invalid data passed to 'loop', it requires a list, got this instead: {v}"
-                ))
-                .hint("use `| dict2items` for a mapping, or `query()` instead of `lookup()`")
-            }),
-            LoopKind::With(name) => {
-                // Like Ansible: a list gives its items as the lookup's terms, anything else is
-                // one term.
-                let terms = as_list(&v)
-                    .unwrap_or_else(|| if v.is_none() { vec![] } else { vec![v.clone()] });
-                templar.lookup(name, &terms, ctx)
-            }
-        }
-    }
-}
-
-/// A loop item's label as Ansible prints it (Python's `str()`: `{'key': 'a'}`).
-fn label_of(v: &Value) -> String {
-    crate::template::filters::py_str(v)
-}
-
-/// The value `register` stores: the result without internal `_ansible_*` keys, marked unsafe so
-/// that output from a host (`stdout`, file contents) is never templated.
-fn registered(o: &Outcome) -> Value {
-    let mut v = value_to_vars(&o.to_value());
-    v.retain(|k, _| !k.starts_with("_ansible_"));
-    crate::template::mark_unsafe(&vars_value(&v))
 }
 
 fn all_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
@@ -1476,7 +534,7 @@ mod tests {
     /// `results` hold them all (each item used to copy the whole list into
     /// `ansible_loop.allitems`, which made this take minutes).
     #[tokio::test]
-    async fn a_loop_of_100000_items_runs_every_item_once() {
+    pub(super) async fn a_loop_of_100000_items_runs_every_item_once() {
         let dir = std::env::temp_dir().join(format!("prov-loop-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let pb = dir.join("loop.yml");

@@ -1,0 +1,290 @@
+//! The actions the engine runs itself: `add_host`, `group_by`, `meta`, `include_vars`, and the
+//! loading of what `include_tasks` / `include_role` bring in.
+
+use super::PlayRun;
+use super::outcome::{Include, Outcome};
+use crate::error::{Error, Result};
+use crate::events::Status;
+use crate::playbook::{Inherit, Task};
+use crate::value::{Value, Vars, value_to_vars, vars_value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+impl PlayRun<'_> {
+    /// `add_host`: `name` (`host`, `hostname`; `host:port` sets `ansible_port`), `groups`
+    /// (`group`, `groupname`; a list or a comma-separated string), every other key a host
+    /// variable. Changed when the host, a group membership or a variable is new.
+    pub(super) fn add_host(&self, args: &Value) -> Result<Outcome> {
+        let get = |keys: &[&str]| {
+            keys.iter().find_map(|k| {
+                args.get_attr(k)
+                    .ok()
+                    .filter(|v| !v.is_undefined() && !v.is_none())
+            })
+        };
+        let name = get(&["name", "host", "hostname"])
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let name = name.trim().to_string();
+        if name.is_empty() {
+            return Err(Error::failed("add_host: `name` is empty"));
+        }
+        let mut groups: Vec<String> = Vec::new();
+        if let Some(g) = get(&["groups", "group", "groupname"]) {
+            match g.as_str() {
+                Some(s) => groups.extend(s.split(',').map(|x| x.trim().to_string())),
+                None => groups.extend(g.try_iter().into_iter().flatten().map(|x| x.to_string())),
+            }
+        }
+        groups.retain(|g| !g.is_empty());
+        let mut vars = Vars::new();
+        for k in args.try_iter().into_iter().flatten() {
+            let k = k.to_string();
+            if ["name", "host", "hostname", "groups", "group", "groupname"].contains(&k.as_str()) {
+                continue;
+            }
+            vars.insert(k.clone(), args.get_attr(&k).unwrap_or_default());
+        }
+        // `host:port` (not an IPv6 address) carries the SSH port.
+        let name = match name.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') && p.parse::<u16>().is_ok() => {
+                vars.entry("ansible_port".to_string())
+                    .or_insert_with(|| Value::from(p.parse::<u16>().unwrap_or(22)));
+                h.to_string()
+            }
+            _ => name,
+        };
+        let changed = self
+            .shared
+            .change_inventory(|inv| inv.add_runtime_host(&name, &groups, &vars))?;
+        let mut o = Outcome::new(if changed { Status::Changed } else { Status::Ok });
+        o.result.insert(
+            "add_host".into(),
+            crate::value::map_value([
+                ("host_name", Value::from(name.as_str())),
+                (
+                    "groups",
+                    Value::from_iter(groups.iter().map(|g| Value::from(g.as_str()))),
+                ),
+                ("host_vars", vars_value(&vars)),
+            ]),
+        );
+        Ok(o)
+    }
+
+    /// `group_by`: `host` joins the group `key` (spaces become dashes, as in Ansible), created
+    /// under `parents` (default `all`). Never `changed`, like Ansible.
+    pub(super) fn group_by(&self, host: &str, args: &Value) -> Result<Outcome> {
+        let key = args
+            .get_attr("key")
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+            .trim()
+            .replace(' ', "-");
+        if key.is_empty() {
+            return Err(Error::failed("group_by: `key` is empty"));
+        }
+        let parents: Vec<String> = match args.get_attr("parents").ok() {
+            Some(p) if p.as_str().is_some() => vec![p.to_string()],
+            Some(p) if !p.is_undefined() && !p.is_none() => p
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|x| x.to_string())
+                .collect(),
+            _ => vec!["all".to_string()],
+        };
+        self.shared
+            .change_inventory(|inv| inv.add_to_group(host, &key, &parents))?;
+        let mut o = Outcome::new(Status::Ok);
+        o.result
+            .insert("add_group".into(), Value::from(key.as_str()));
+        o.result.insert(
+            "parent_groups".into(),
+            Value::from_iter(parents.iter().map(|g| Value::from(g.as_str()))),
+        );
+        Ok(o)
+    }
+    pub(super) fn load_include(
+        &self,
+        task: &Task,
+        inc: &Include,
+        loop_vars: &Vars,
+    ) -> Result<Vec<Task>> {
+        let loader = crate::playbook::Loader {
+            registry: &self.runner.registry,
+            roles_path: self.runner.opts.roles_path.clone(),
+        };
+        let vars = if loop_vars.is_empty() {
+            task.vars.clone()
+        } else {
+            let mut v = (*task.vars).clone();
+            v.extend(loop_vars.iter().map(|(k, x)| (k.clone(), x.clone())));
+            Arc::new(v)
+        };
+        let mut inh = Inherit {
+            tags: task.tags.clone(),
+            vars,
+            environment: task.environment.clone(),
+            module_defaults: task.module_defaults.clone(),
+            become_: task.become_.clone(),
+            ignore_errors: task.ignore_errors.clone(),
+            no_log: task.no_log,
+            check_mode: task.check_mode,
+            diff: task.diff,
+            delegate_to: task.delegate_to.clone(),
+            role: task.role.clone(),
+            include_chain: task.include_chain.clone(),
+            ..Default::default()
+        };
+        crate::playbook::add_apply(&mut inh, &task.kind);
+        match inc {
+            Include::Tasks(path) => {
+                inh.include_chain =
+                    crate::playbook::enter_include(&task.include_chain, &task.loc, path, true)?;
+                let node = crate::yaml::load_file(path).map_err(|e| e.at(&task.loc))?;
+                let base = if task.role.is_some() {
+                    task.base.clone()
+                } else {
+                    path.parent().map(Path::to_path_buf).unwrap_or_default()
+                };
+                loader.load_tasks(&node, &base, &inh, false)
+            }
+            Include::Role {
+                name,
+                tasks_from,
+                vars_from,
+                defaults_from,
+            } => {
+                inh.role = None;
+                loader
+                    .load_role_dynamic(
+                        name,
+                        &task.loc,
+                        &self.play.dir,
+                        &inh,
+                        tasks_from.as_deref(),
+                        vars_from.as_deref(),
+                        defaults_from.as_deref(),
+                    )
+                    .map(|(tasks, _handlers)| tasks)
+            }
+        }
+    }
+    pub(super) async fn run_meta(&self, task: &Task, m: &str, hosts: &[String]) -> Result<()> {
+        // A meta task's `when` is evaluated per host (end_host, clear_facts).
+        let mut applies = Vec::new();
+        for h in hosts {
+            let ctx = self.ctx_for(h, task);
+            let mut ok = true;
+            for c in &task.when {
+                match self.runner.templar.eval_cond(c, &ctx) {
+                    Ok(b) => ok &= b,
+                    Err(e) => {
+                        let o = Outcome::from_error(&e.at(&task.loc));
+                        self.record(h, task, &task.display_name(), &o);
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                applies.push(h.clone());
+            }
+        }
+        match m {
+            "flush_handlers" => self.flush_handlers().await?,
+            "end_play" | "end_batch" if !applies.is_empty() => {
+                for h in &self.batch {
+                    self.state(h, |s| s.ended = true);
+                }
+            }
+            "end_host" => {
+                for h in &applies {
+                    self.state(h, |s| s.ended = true);
+                }
+            }
+            "clear_facts" => {
+                for h in &applies {
+                    self.shared.clear_facts(h);
+                }
+            }
+            "clear_host_errors" => {
+                for h in &self.batch {
+                    self.state(h, |s| s.failed = false);
+                }
+            }
+            "reset_connection" => {
+                for h in &applies {
+                    self.shared.drop_connection(h).await;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    pub(super) fn include_vars(&self, args: &Value, base: &Path, task: &Task) -> Result<Vars> {
+        let a = value_to_vars(args);
+        let file = a
+            .get("file")
+            .or_else(|| a.get("_raw_params"))
+            .map(|v| v.to_string());
+        let dir = a.get("dir").map(|v| v.to_string());
+        let name = a.get("name").map(|v| v.to_string());
+        let mut files = Vec::new();
+        let resolve = |p: &str, sub: &str| -> PathBuf {
+            let pp = Path::new(p);
+            if pp.is_absolute() {
+                return pp.to_path_buf();
+            }
+            if let Some(r) = &task.role {
+                let c = r.path.join(sub).join(p);
+                if c.exists() {
+                    return c;
+                }
+            }
+            let c = base.join("vars").join(p);
+            if c.exists() {
+                return c;
+            }
+            base.join(p)
+        };
+        if let Some(f) = file {
+            files.push(resolve(&f, "vars"));
+        } else if let Some(d) = dir {
+            let dp = resolve(&d, "vars");
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dp)
+                .map_err(|e| Error::io(&dp, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("yml" | "yaml" | "json")
+                    )
+                })
+                .collect();
+            entries.sort();
+            files.extend(entries);
+        } else {
+            return Err(Error::parse("include_vars needs a file or `dir:`"));
+        }
+        let mut out = Vars::new();
+        for f in files {
+            if !f.exists() {
+                return Err(Error::failed(format!(
+                    "include_vars: {} not found",
+                    f.display()
+                )));
+            }
+            let node = crate::yaml::load_file(&f)?;
+            out.extend(crate::playbook::vars_of(&node)?);
+        }
+        if let Some(n) = name {
+            let mut wrapped = Vars::new();
+            wrapped.insert(n, vars_value(&out));
+            return Ok(wrapped);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,401 @@
+//! A task's work on its host: the action dispatched, and for modules the connection context
+//! (delegate_to, become, environment, a host that cannot be reached yet).
+
+use super::outcome::{Include, Outcome};
+use super::{PlayRun, is_unreachable};
+use crate::connection::{Become, BecomeMethod, Connection, Secret};
+use crate::error::{Error, Result};
+use crate::events::Status;
+use crate::modules::{Plan, Render, TaskCtx, validate_args};
+use crate::playbook::{Task, TaskKind};
+use crate::template::{Context, OMIT, Templar};
+use crate::value::{Value, Vars, truthy, value_to_vars, vars_value};
+use minijinja::value::ValueKind;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(super) struct TaskRender<'a> {
+    templar: &'a Templar,
+    ctx: &'a Context,
+}
+
+impl Render for TaskRender<'_> {
+    fn render_text(&self, text: &str, origin: &Path) -> Result<String> {
+        let mut extra = Vars::new();
+        extra.insert(
+            "template_path".into(),
+            Value::from(origin.display().to_string()),
+        );
+        extra.insert(
+            "template_fullpath".into(),
+            Value::from(
+                origin
+                    .canonicalize()
+                    .unwrap_or(origin.to_path_buf())
+                    .display()
+                    .to_string(),
+            ),
+        );
+        extra.insert("template_host".into(), Value::from(hostname()));
+        let ctx = self.ctx.push(Arc::new(extra));
+        self.templar.render_text(text, &ctx).map_err(|mut e| {
+            e.msg = format!("{}: {}", origin.display(), e.msg);
+            e
+        })
+    }
+    fn eval(&self, expr: &str) -> Result<Value> {
+        self.templar.eval(expr, self.ctx)
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+impl PlayRun<'_> {
+    pub(super) async fn execute_inner(
+        &self,
+        task: &Task,
+        host: &str,
+        ctx: &Context,
+    ) -> Result<Outcome> {
+        let templar = &self.runner.templar;
+        let (check, diff) = self.modes(task);
+        match &task.kind {
+            TaskKind::SetFact { vars, .. } => {
+                let mut out = Vars::new();
+                for (k, v) in vars {
+                    let key = templar.render_str(k, ctx)?.to_string();
+                    out.insert(key, templar.render_value(v, ctx)?);
+                }
+                // delegate_facts: the facts belong to the delegated host.
+                let owner = match self.delegate(task, ctx)? {
+                    Some((d, _)) if task.delegate_facts => d,
+                    _ => host.to_string(),
+                };
+                self.shared.set_vars(&owner, out.clone());
+                let mut o = Outcome::new(Status::Ok);
+                o.result.insert("ansible_facts".into(), vars_value(&out));
+                Ok(o)
+            }
+            TaskKind::IncludeVars { args, base } => {
+                let args = templar.render_value(args, ctx)?;
+                let vars = self.include_vars(&args, base, task)?;
+                self.shared.add_include_vars(host, vars.clone());
+                let mut o = Outcome::new(Status::Ok);
+                o.result.insert("ansible_facts".into(), vars_value(&vars));
+                Ok(o)
+            }
+            TaskKind::IncludeTasks { file, base, .. } => {
+                let f = templar.render_value(file, ctx)?.to_string();
+                let path = crate::playbook::resolve_tasks_file(base, &f, task.role.as_deref());
+                if !path.exists() {
+                    return Err(Error::failed(format!(
+                        "include_tasks: {} not found",
+                        path.display()
+                    ))
+                    .at(&task.loc));
+                }
+                let mut o = Outcome::new(Status::Ok);
+                o.msg = Some(format!("included: {}", path.display()));
+                // The human sink shows it as Ansible does: `included: <file> for <host>`.
+                o.result.insert(
+                    "_ansible_included_file".into(),
+                    Value::from(path.display().to_string()),
+                );
+                o.include = Some(Include::Tasks(path));
+                Ok(o)
+            }
+            TaskKind::IncludeRole {
+                name,
+                tasks_from,
+                vars_from,
+                defaults_from,
+                ..
+            } => {
+                let r = |s: &Option<String>| -> Result<Option<String>> {
+                    s.as_ref()
+                        .map(|x| templar.render_str(x, ctx).map(|v| v.to_string()))
+                        .transpose()
+                };
+                let mut o = Outcome::new(Status::Ok);
+                let name = templar.render_value(name, ctx)?.to_string();
+                o.msg = Some(format!("included role: {name}"));
+                o.include = Some(Include::Role {
+                    name,
+                    tasks_from: r(tasks_from)?,
+                    vars_from: r(vars_from)?,
+                    defaults_from: r(defaults_from)?,
+                });
+                Ok(o)
+            }
+            TaskKind::Meta(_) | TaskKind::Block { .. } => Ok(Outcome::new(Status::Ok)),
+            TaskKind::AddHost { args } => {
+                let args = templar.render_value(args, ctx)?;
+                self.add_host(&args)
+            }
+            TaskKind::GroupBy { args } => {
+                let args = templar.render_value(args, ctx)?;
+                self.group_by(host, &args)
+            }
+            TaskKind::GatherFacts => {
+                // `setup` with delegate_to gathers the delegated host's facts; they are stored
+                // on it with delegate_facts, else on this host (Ansible's rule).
+                let delegated = self.delegate(task, ctx)?;
+                let (target, cctx) = match &delegated {
+                    Some((d, c)) => (d.as_str(), c),
+                    None => (host, ctx),
+                };
+                let conn = self
+                    .shared
+                    .connection(&*self.runner.connector, target, cctx)
+                    .await?;
+                let out = conn
+                    .exec(&crate::connection::Cmd {
+                        probe: true,
+                        ..crate::connection::Cmd::new(crate::facts::script())
+                    })
+                    .await?;
+                if out.rc != 0 {
+                    return Err(Error::failed(format!(
+                        "gathering facts failed (rc {}): {}",
+                        out.rc,
+                        out.stderr_str().trim()
+                    )));
+                }
+                let facts = crate::facts::parse(&out.stdout_str())?;
+                let owner = if task.delegate_facts { target } else { host };
+                self.shared.set_facts_map(owner, facts);
+                let mut o = Outcome::new(Status::Ok);
+                if delegated.is_some() {
+                    o.delegated_to = Some(target.to_string());
+                }
+                Ok(o)
+            }
+            TaskKind::Module { name, args } => {
+                let module = self
+                    .runner
+                    .registry
+                    .get(name)
+                    .ok_or_else(|| Error::parse(format!("unknown module '{name}'")))?
+                    .clone();
+                let rendered = templar.render_value(args, ctx)?;
+                let mut raw = value_to_vars(&rendered);
+                raw.retain(|_, v| v.as_str() != Some(OMIT));
+                let args = validate_args(module.doc(), &raw)?;
+                // delegate_to: connect to the delegated host with its own connection vars.
+                let (target, conn_ctx) = match self.delegate(task, ctx)? {
+                    Some((d, c)) => (d, Some(c)),
+                    None => (host.to_string(), None),
+                };
+                let cctx = conn_ctx.as_ref().unwrap_or(ctx);
+                let conn = match self
+                    .shared
+                    .connection(&*self.runner.connector, &target, cctx)
+                    .await
+                {
+                    Err(e) if is_unreachable(&e) && module.doc().name == "wait_for_connection" => {
+                        self.wait_for_connection(&target, cctx, &args, e).await?
+                    }
+                    r => r?,
+                };
+                let become_ = self.become_for(task, ctx, cctx)?;
+                let env = self.environment(task, ctx)?;
+                let facts = self.shared.host(host).facts_map;
+                let render = TaskRender { templar, ctx };
+                let mut search_paths = Vec::new();
+                if let Some(r) = &task.role {
+                    search_paths.push(r.path.clone());
+                }
+                if !search_paths.contains(&task.base) {
+                    search_paths.push(task.base.clone());
+                }
+                if !search_paths.contains(&self.play.dir) {
+                    search_paths.push(self.play.dir.clone());
+                }
+                let tctx = TaskCtx {
+                    host,
+                    conn: &*conn,
+                    become_,
+                    env,
+                    check_mode: check,
+                    diff_mode: diff,
+                    search_paths,
+                    facts: &facts,
+                    render: &render,
+                    verbosity: self.runner.opts.verbosity,
+                };
+                let plan = module.plan(&tctx, &args).await?;
+                let facts = plan.facts.clone();
+                let mut o = self.apply(plan, &*conn, check).await?;
+                // Facts a module returns (getent, hostname, setup) are set on the host (on the
+                // delegated host with delegate_facts), as in Ansible.
+                if !facts.is_empty() && o.status != Status::Failed {
+                    let owner = if task.delegate_facts {
+                        target.as_str()
+                    } else {
+                        host
+                    };
+                    self.shared.add_module_facts(owner, facts);
+                }
+                if task.delegate_to.is_some() {
+                    o.delegated_to = Some(target);
+                }
+                Ok(o)
+            }
+        }
+    }
+    /// `wait_for_connection` on a host that cannot be reached yet: keeps connecting every
+    /// `sleep` seconds until `timeout`, then fails (a failure, not UNREACHABLE, as in Ansible).
+    pub(super) async fn wait_for_connection(
+        &self,
+        target: &str,
+        cctx: &Context,
+        args: &crate::modules::Args,
+        first: Error,
+    ) -> Result<Arc<dyn Connection>> {
+        let t = crate::modules::commands::WaitForConnectionTiming::from_args(args);
+        let start = Instant::now();
+        let mut last = first;
+        while start.elapsed() + t.sleep < t.timeout + t.delay {
+            tokio::time::sleep(t.sleep).await;
+            match self
+                .shared
+                .connection(&*self.runner.connector, target, cctx)
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(e) if is_unreachable(&e) => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::failed(format!(
+            "timed out waiting for connection: {}",
+            last.msg
+        )))
+    }
+    /// The task's `delegate_to` host (rendered) and the context its connection variables come
+    /// from, if it has one.
+    pub(super) fn delegate(&self, task: &Task, ctx: &Context) -> Result<Option<(String, Context)>> {
+        match &task.delegate_to {
+            Some(d) => {
+                let d = self.runner.templar.render_str(d, ctx)?.to_string();
+                let c = self.shared.hostvars_context(&d);
+                Ok(Some((d, c)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Applies a plan's changes (unless in check mode) and builds the outcome.
+    pub(super) async fn apply(
+        &self,
+        plan: Plan,
+        conn: &dyn Connection,
+        check: bool,
+    ) -> Result<Outcome> {
+        let a = crate::modules::apply_plan(plan, conn, check).await?;
+        let mut o = Outcome::new(a.status);
+        o.result = a.result;
+        o.msg = a.msg;
+        o.changes = a.changes;
+        o.diffs = a.diffs;
+        Ok(o)
+    }
+    pub(super) fn become_for(
+        &self,
+        task: &Task,
+        ctx: &Context,
+        conn_ctx: &Context,
+    ) -> Result<Option<Become>> {
+        let opts = &self.runner.opts;
+        let var = |n: &str| -> Result<Option<Value>> { ctx.get(n) };
+        let enabled = match task.become_.enabled {
+            Some(b) => b,
+            None => match var("ansible_become")? {
+                Some(v) => truthy(&v),
+                None => opts.become_.unwrap_or(false),
+            },
+        };
+        if !enabled {
+            return Ok(None);
+        }
+        let user = match &task.become_.user {
+            Some(u) => self.runner.templar.render_str(u, ctx)?.to_string(),
+            None => match var("ansible_become_user")? {
+                Some(v) => v.to_string(),
+                None => opts.become_user.clone().unwrap_or_else(|| "root".into()),
+            },
+        };
+        let method = match &task.become_.method {
+            Some(m) => m.clone(),
+            None => match var("ansible_become_method")? {
+                Some(v) => v.to_string(),
+                None => opts.become_method.clone().unwrap_or_else(|| "sudo".into()),
+            },
+        };
+        let method = match method.as_str() {
+            "sudo" => BecomeMethod::Sudo,
+            "su" => BecomeMethod::Su,
+            other => {
+                return Err(
+                    Error::parse(format!("become_method '{other}' is not supported"))
+                        .hint("prov supports sudo and su"),
+                );
+            }
+        };
+        let password = match var("ansible_become_password")?.or(var("ansible_become_pass")?) {
+            Some(v) => Some(Secret::new(v.to_string())),
+            None => opts.become_password.clone(),
+        };
+        let local = conn_ctx
+            .get("ansible_connection")?
+            .is_some_and(|v| v.as_str() == Some("local"));
+        if local && user == "root" && running_as_root() {
+            return Ok(None);
+        }
+        let flags = match &task.become_.flags {
+            Some(f) => Some(f.clone()),
+            None => var("ansible_become_flags")?.map(|v| v.to_string()),
+        };
+        Ok(Some(Become {
+            method,
+            user,
+            password,
+            flags,
+        }))
+    }
+
+    pub(super) fn environment(&self, task: &Task, ctx: &Context) -> Result<Vec<(String, String)>> {
+        let mut env: Vec<(String, String)> = Vec::new();
+        for e in &task.environment {
+            let v = self.runner.templar.render_value(e, ctx)?;
+            if v.kind() != ValueKind::Map {
+                return Err(
+                    Error::parse("environment must be a mapping of names to values").at(&task.loc),
+                );
+            }
+            for (k, val) in value_to_vars(&v) {
+                if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
+                    return Err(Error::parse(format!(
+                        "'{k}' is not a valid environment variable name"
+                    ))
+                    .at(&task.loc));
+                }
+                env.retain(|(n, _)| n != &k);
+                env.push((k, crate::modules::args::value_str(&val)));
+            }
+        }
+        Ok(env)
+    }
+}

@@ -1,0 +1,131 @@
+//! What one host did with one task (or loop item), and the value `register` stores.
+
+use super::is_unreachable;
+use crate::error::Error;
+use crate::events::Status;
+use crate::modules::Diff;
+use crate::value::{Value, Vars, map_value, value_to_vars, vars_value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What one host did with one task (or one loop item).
+#[derive(Debug, Clone)]
+pub(super) struct Outcome {
+    pub(super) status: Status,
+    pub(super) result: Vars,
+    pub(super) msg: Option<String>,
+    pub(super) changes: Vec<String>,
+    pub(super) diffs: Vec<Diff>,
+    pub(super) ignored: bool,
+    /// For include_tasks / include_role: what to include.
+    pub(super) include: Option<Include>,
+    /// What to include after the task, in order, with the loop variables of the item that
+    /// included it (empty without a loop).
+    pub(super) includes: Vec<(Include, Vars)>,
+    /// `meta: end_host` etc. decided per host.
+    pub(super) delegated_to: Option<String>,
+    /// How long the task (or the loop item) took on the host.
+    pub(super) duration: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Include {
+    Tasks(PathBuf),
+    Role {
+        name: String,
+        tasks_from: Option<String>,
+        vars_from: Option<String>,
+        defaults_from: Option<String>,
+    },
+}
+
+impl Outcome {
+    pub(super) fn new(status: Status) -> Self {
+        Outcome {
+            status,
+            result: Vars::new(),
+            msg: None,
+            changes: vec![],
+            diffs: vec![],
+            ignored: false,
+            include: None,
+            includes: Vec::new(),
+            delegated_to: None,
+            duration: Duration::ZERO,
+        }
+    }
+    pub(super) fn from_error(e: &Error) -> Self {
+        let mut o = if is_unreachable(e) {
+            Outcome::new(Status::Unreachable)
+        } else {
+            Outcome::new(Status::Failed)
+        };
+        let mut msg = e.to_string();
+        if let Some(h) = &e.host
+            && o.status == Status::Unreachable
+        {
+            msg = format!("{msg} (host {h})");
+        }
+        o.msg = Some(msg);
+        o
+    }
+    pub(super) fn skipped(reason: &str, cond: Option<&str>) -> Self {
+        let mut o = Outcome::new(Status::Skipped);
+        o.result.insert("skip_reason".into(), Value::from(reason));
+        if let Some(c) = cond {
+            o.result.insert("false_condition".into(), Value::from(c));
+        }
+        o
+    }
+    /// The registered value: Ansible's keys.
+    pub(super) fn to_value(&self) -> Value {
+        let mut v = self.result.clone();
+        v.insert(
+            "changed".into(),
+            Value::from(self.status == Status::Changed),
+        );
+        match self.status {
+            Status::Failed => {
+                v.insert("failed".into(), Value::from(true));
+            }
+            Status::Skipped => {
+                v.insert("skipped".into(), Value::from(true));
+            }
+            Status::Unreachable => {
+                v.insert("unreachable".into(), Value::from(true));
+            }
+            _ => {
+                v.insert("failed".into(), Value::from(false));
+            }
+        }
+        if let Some(m) = &self.msg
+            && !v.contains_key("msg")
+        {
+            v.insert("msg".into(), Value::from(m.as_str()));
+        }
+        if !self.diffs.is_empty() {
+            let d: Vec<Value> = self
+                .diffs
+                .iter()
+                .map(|d| {
+                    map_value([
+                        ("before", Value::from(d.before.as_str())),
+                        ("after", Value::from(d.after.as_str())),
+                        ("before_header", Value::from(d.before_header.as_str())),
+                        ("after_header", Value::from(d.after_header.as_str())),
+                    ])
+                })
+                .collect();
+            v.insert("diff".into(), Value::from(d));
+        }
+        vars_value(&v)
+    }
+}
+
+/// The value `register` stores: the result without internal `_ansible_*` keys, marked unsafe so
+/// that output from a host (`stdout`, file contents) is never templated.
+pub(super) fn registered(o: &Outcome) -> Value {
+    let mut v = value_to_vars(&o.to_value());
+    v.retain(|k, _| !k.starts_with("_ansible_"));
+    crate::template::mark_unsafe(&vars_value(&v))
+}
