@@ -204,7 +204,7 @@ impl PlayRun<'_> {
                     .connection(&*self.runner.connector, &target, cctx)
                     .await
                 {
-                    Err(e) if is_unreachable(&e) && module.doc().name == "wait_for_connection" => {
+                    Err(e) if is_unreachable(&e) && waits_for_unreachable(&task.kind) => {
                         self.wait_for_connection(&target, cctx, &args, e).await?
                     }
                     r => r?,
@@ -397,5 +397,150 @@ impl PlayRun<'_> {
             }
         }
         Ok(env)
+    }
+}
+
+/// Whether the task keeps connecting to a host that cannot be reached yet (its action's flag in
+/// the actions table: `wait_for_connection`) instead of failing it as unreachable at once.
+fn waits_for_unreachable(kind: &TaskKind) -> bool {
+    kind.action().is_some_and(|a| a.flags.waits_for_unreachable)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::connection::Connection;
+    use crate::connection::local::LocalConnection;
+    use crate::engine::{Connector, Runner};
+    use crate::error::{Error, Result};
+    use crate::events::{Event, Sink, Status};
+    use crate::inventory::Inventory;
+    use crate::modules::Registry;
+    use crate::playbook::Loader;
+    use crate::playbook::actions::{PAUSE, WAIT_FOR_CONNECTION};
+    use crate::value::Vars;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// Local connections, after the first `fail_first` connects fail as unreachable.
+    struct Flaky {
+        fail_first: usize,
+        tries: AtomicUsize,
+    }
+
+    impl Flaky {
+        fn new(fail_first: usize) -> Arc<Self> {
+            Arc::new(Flaky {
+                fail_first,
+                tries: AtomicUsize::new(0),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl Connector for Flaky {
+        async fn connect(&self, host: &str, _vars: &Vars) -> Result<Arc<dyn Connection>> {
+            if self.tries.fetch_add(1, Ordering::SeqCst) < self.fail_first {
+                return Err(Error::unreachable("no route to host").on_host(host));
+            }
+            Ok(Arc::new(LocalConnection::new(host)))
+        }
+    }
+
+    /// (host, task, status, msg) of every result.
+    #[derive(Default)]
+    struct Results(Mutex<Vec<(String, String, Status, String)>>);
+
+    impl Sink for Results {
+        fn event(&self, ev: &Event) {
+            if let Event::HostResult(r) = ev {
+                self.0.lock().unwrap().push((
+                    r.host.clone(),
+                    r.task.clone(),
+                    r.status,
+                    r.msg.clone().unwrap_or_default(),
+                ));
+            }
+        }
+    }
+
+    async fn run(
+        name: &str,
+        hosts: &str,
+        tasks: &str,
+        c: Arc<Flaky>,
+    ) -> Vec<(String, String, Status, String)> {
+        let dir = std::env::temp_dir().join(format!("prov-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pb = dir.join("site.yml");
+        std::fs::write(
+            &pb,
+            format!("- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}"),
+        )
+        .unwrap();
+        let registry = Registry::builtin();
+        let playbook = Loader {
+            registry: &registry,
+            roles_path: vec![],
+        }
+        .load_playbook(&pb)
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let results = Arc::new(Results::default());
+        let runner = Runner::new(Inventory::load(&[hosts.into()]).unwrap(), registry)
+            .sink(results.clone())
+            .connector(c);
+        runner.run(&playbook).await.unwrap();
+        results.0.lock().unwrap().clone()
+    }
+
+    /// `pause` bypasses the host loop because its table entry says so: one result for a batch
+    /// of three hosts, and what it registers is shared by all of them.
+    #[tokio::test]
+    async fn pause_runs_once_for_the_batch_by_its_flag() {
+        assert!(PAUSE.flags.once_per_batch);
+        let r = run(
+            "pause-once",
+            "a,b,c,",
+            "    - pause: seconds=0\n      register: p\n    - debug: msg=\"{{ p.stdout }}\"\n",
+            Flaky::new(0),
+        )
+        .await;
+        let pauses: Vec<_> = r.iter().filter(|x| x.1 == "pause").collect();
+        assert_eq!(pauses.len(), 1, "{r:?}");
+        assert_eq!(pauses[0].0, "a");
+        let debugs: Vec<_> = r.iter().filter(|x| x.1 == "debug").collect();
+        assert_eq!(debugs.len(), 3, "{r:?}");
+        assert!(debugs.iter().all(|x| x.2 == Status::Ok), "{r:?}");
+    }
+
+    /// `wait_for_connection` keeps connecting to a host that cannot be reached yet (its table
+    /// flag); another module fails it as UNREACHABLE at once; on timeout it is a failure.
+    #[tokio::test]
+    async fn wait_for_connection_retries_an_unreachable_host_by_its_flag() {
+        assert!(WAIT_FOR_CONNECTION.flags.waits_for_unreachable);
+        assert!(!PAUSE.flags.waits_for_unreachable);
+        let r = run(
+            "wfc-retry",
+            "a,",
+            "    - wait_for_connection: { sleep: 1, timeout: 20 }\n",
+            Flaky::new(2),
+        )
+        .await;
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(r[0].2, Status::Ok, "{r:?}");
+
+        let r = run("wfc-ping", "a,", "    - ping:\n", Flaky::new(2)).await;
+        assert_eq!(r[0].2, Status::Unreachable, "{r:?}");
+
+        let r = run(
+            "wfc-timeout",
+            "a,",
+            "    - wait_for_connection: { sleep: 1, timeout: 1 }\n",
+            Flaky::new(usize::MAX),
+        )
+        .await;
+        assert_eq!(r[0].2, Status::Failed, "{r:?}");
+        assert!(r[0].3.contains("timed out waiting for connection"), "{r:?}");
     }
 }

@@ -102,11 +102,9 @@ impl PlayRun<'_> {
                 raw
             }
         };
-        // `pause` waits once per play, and `add_host` adds once per task (or loop item), not once
-        // per host (as in Ansible).
-        let once = task.run_once
-            || matches!(&task.kind, TaskKind::AddHost { .. })
-            || matches!(&task.kind, TaskKind::Module { name, .. } if name == "pause");
+        // Actions that bypass the host loop (`pause` waits once per play, `add_host` adds once
+        // per task or loop item) run on the first host only, as in Ansible.
+        let once = task.run_once || bypasses_host_loop(task);
         let run_on: Vec<String> = if once {
             vec![first.clone()]
         } else {
@@ -483,6 +481,12 @@ impl PlayRun<'_> {
             .ok()
             .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok())))
     }
+}
+
+/// Whether the task's action runs once for the batch instead of once per host (its flag in
+/// the actions table).
+fn bypasses_host_loop(task: &Task) -> bool {
+    task.kind.action().is_some_and(|a| a.flags.once_per_batch)
 }
 
 fn all_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {

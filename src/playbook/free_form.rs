@@ -1,5 +1,6 @@
 //! Ansible's free-form arguments: `copy: src=a dest=b`, `shell: echo hi chdir=/x`.
 
+use super::actions::{FreeFormMode, free_form_mode};
 use crate::error::{Error, Result};
 use crate::modules::ModuleDoc;
 
@@ -13,18 +14,7 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
     let words = split_word_spans(text)?;
     let free_form = match doc {
         Some(d) => d.free_form.is_some(),
-        None => matches!(
-            module,
-            "include_tasks"
-                | "import_tasks"
-                | "include"
-                | "include_role"
-                | "import_role"
-                | "meta"
-                | "include_vars"
-                | "set_fact"
-                | "gather_facts"
-        ),
+        None => free_form_mode(module) != FreeFormMode::KeyValue,
     };
     let mut kv = Vec::new();
     // The free-form text keeps its own spacing and newlines (a multi-line `shell: |` script);
@@ -40,7 +30,7 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
         {
             let known = match doc {
                 Some(d) => d.free_form.is_none() || d.option(k).is_some(),
-                None => !matches!(module, "meta" | "include_tasks" | "import_tasks"),
+                None => free_form_mode(module) != FreeFormMode::Whole,
             };
             if known {
                 kv.push((k.to_string(), unquote(v)));

@@ -133,22 +133,6 @@ pub(super) const PLAY_KEYWORDS: &[&str] = &[
     "debugger",
 ];
 
-/// Actions the engine handles itself (not modules).
-pub const ENGINE_ACTIONS: &[&str] = &[
-    "set_fact",
-    "include_vars",
-    "include_tasks",
-    "import_tasks",
-    "include_role",
-    "import_role",
-    "meta",
-    "import_playbook",
-    "include",
-    "gather_facts",
-    "add_host",
-    "group_by",
-];
-
 /// Reads a `module_defaults` value: a mapping of module names (or `group/<name>`) to mappings
 /// of options. A list of such mappings (Ansible allows it) is merged in order.
 pub(super) fn module_defaults_of(n: &Node) -> Result<Value> {

@@ -1,5 +1,6 @@
 //! Loading a playbook file and its plays (`import_playbook` expanded).
 
+use super::actions;
 use super::keywords::{
     PLAY_KEYWORDS, bool_of, key_str, module_defaults_of, num_of, opt, read_become, serial_of,
     str_list, vars_of,
@@ -52,9 +53,11 @@ impl Loader<'_> {
                 .hint("start the file with `- hosts: ...`"));
         };
         for item in items {
+            // The table's one playbook entry (`import_playbook`), by its name or FQCN.
+            let entry = actions::IMPORT_PLAYBOOK.name;
             if let Some(imp) = item
-                .get("import_playbook")
-                .or_else(|| item.get("ansible.builtin.import_playbook"))
+                .get(entry)
+                .or_else(|| item.get(&format!("ansible.builtin.{entry}")))
             {
                 let file = imp
                     .as_str()

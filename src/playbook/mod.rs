@@ -4,6 +4,7 @@
 //! per host when they run. Block keywords (`when`, `become`, `tags`, `vars`, …) are inherited by
 //! the tasks inside at load time, so the engine sees flat, self-describing tasks.
 
+pub(crate) mod actions;
 mod free_form;
 mod include;
 mod keywords;
@@ -14,7 +15,7 @@ mod tasks;
 
 pub use free_form::{FreeForm, split_free_form};
 pub use include::{IncludeChain, IncludeFrame, MAX_INCLUDE_DEPTH, enter_include};
-pub use keywords::{ENGINE_ACTIONS, TASK_KEYWORDS, bool_of, str_list, vars_of};
+pub use keywords::{TASK_KEYWORDS, bool_of, str_list, vars_of};
 pub use load_play::Loader;
 pub use model::{
     BecomeOpts, Inherit, LoopControl, LoopKind, Play, Playbook, RoleCtx, Serial, Task, TaskKind,

@@ -271,15 +271,10 @@ impl Task {
         let base = match (&self.name, &self.kind) {
             (Some(n), _) => n.clone(),
             (None, TaskKind::Module { name, .. }) => name.clone(),
-            (None, TaskKind::SetFact { .. }) => "set_fact".into(),
-            (None, TaskKind::IncludeVars { .. }) => "include_vars".into(),
-            (None, TaskKind::IncludeTasks { .. }) => "include_tasks".into(),
-            (None, TaskKind::IncludeRole { .. }) => "include_role".into(),
             (None, TaskKind::Meta(m)) => format!("meta: {m}"),
             (None, TaskKind::GatherFacts) => "Gathering Facts".into(),
             (None, TaskKind::Block { .. }) => "block".into(),
-            (None, TaskKind::AddHost { .. }) => "add_host".into(),
-            (None, TaskKind::GroupBy { .. }) => "group_by".into(),
+            (None, kind) => kind.action().map(|a| a.name).unwrap_or_default().into(),
         };
         match &self.role {
             Some(r) => format!("{} : {base}", r.name),

@@ -2,11 +2,12 @@
 //! (`import_tasks`, `import_role`) expanded in place, and include `apply:`.
 
 use super::Loader;
+use super::actions::{self, ActionArgs};
 use super::free_form::split_free_form;
 use super::include::enter_include;
 use super::keywords::{
-    BLOCK_KEYWORDS, ENGINE_ACTIONS, TASK_KEYWORDS, bool_of, cond_list, defaults_for, key_str,
-    loop_control_of, module_defaults_of, read_become, str_list, vars_of,
+    BLOCK_KEYWORDS, TASK_KEYWORDS, bool_of, cond_list, defaults_for, key_str, loop_control_of,
+    module_defaults_of, read_become, str_list, vars_of,
 };
 use super::model::{Inherit, LoopKind, Task, TaskKind};
 use super::roles::resolve_tasks_file;
@@ -143,7 +144,8 @@ impl Loader<'_> {
                 }
                 _ => {
                     let canon = canonical_name(&key);
-                    if ENGINE_ACTIONS.contains(&canon) || self.registry.get(canon).is_some() {
+                    if actions::engine_action(canon).is_some() || self.registry.get(canon).is_some()
+                    {
                         if let Some((prev, _, _)) = &action {
                             return Err(
                                 k.error(format!("conflicting action statements: {prev}, {key}"))
@@ -155,7 +157,7 @@ impl Loader<'_> {
                             .iter()
                             .copied()
                             .chain(self.registry.names())
-                            .chain(ENGINE_ACTIONS.iter().copied())
+                            .chain(actions::ACTIONS.iter().map(|a| a.name))
                             .collect();
                         let mut e = k.error(format!(
                             "'{key}' is not a module or task keyword prov knows"
@@ -233,14 +235,16 @@ impl Loader<'_> {
                     args_node_value = Value::from(());
                 }
             }
-            if !ENGINE_ACTIONS.contains(&aname.as_str()) && self.registry.get(&aname).is_none() {
+            if actions::engine_action(&aname).is_none() && self.registry.get(&aname).is_none() {
                 return Err(aval.error(format!("unknown module '{aname}'")));
             }
         } else {
             match &aval.value {
                 NodeValue::Map(_) => args_node_value = aval.to_value(),
                 NodeValue::Null => args_node_value = Value::from(()),
-                NodeValue::Seq(_) if aname == "include_vars" || aname == "meta" => {
+                NodeValue::Seq(_)
+                    if actions::engine_action(&aname).is_some_and(|a| a.flags.string_or_map) =>
+                {
                     return Err(aval.error(format!("{aname} takes a string or a mapping")));
                 }
                 NodeValue::Seq(_) => {
@@ -292,7 +296,30 @@ impl Loader<'_> {
                 return Err(ea.error("`args:` must be a mapping"));
             }
         }
-        t.kind = self.action_kind(&aname, args, akey, aval, base, parent, &mut t)?;
+        // An engine action builds its task from the table; anything else is a module.
+        let action = actions::engine_action(&aname);
+        t.kind = match action {
+            Some(a) => {
+                let load = ActionArgs {
+                    name: &aname,
+                    args: &args,
+                    at: aval,
+                    base,
+                };
+                match a.load_task(&load) {
+                    Some(kind) => kind?,
+                    None => {
+                        return Err(aval
+                            .error(format!("{aname} is a playbook entry, not a task"))
+                            .hint(format!("put `- {aname}: other.yml` in the playbook's list of plays, beside them; for a task file use import_tasks or include_tasks")));
+                    }
+                }
+            }
+            None => TaskKind::Module {
+                name: aname.to_string(),
+                args: crate::value::vars_value(&args),
+            },
+        };
         // `apply:` (include_tasks, include_role): keywords for every included task.
         if let TaskKind::IncludeTasks { apply, .. } | TaskKind::IncludeRole { apply, .. } =
             &mut t.kind
@@ -300,7 +327,7 @@ impl Loader<'_> {
                 .and_then(|e| e.get("apply"))
                 .or_else(|| aval.get("apply"))
         {
-            if !matches!(aname.as_str(), "include_tasks" | "include_role") {
+            if !action.is_some_and(|a| a.flags.takes_apply) {
                 return Err(an
                     .error(format!("`apply` is not valid on {aname}"))
                     .hint("imports pass their own keywords to the imported tasks; `apply` is for include_tasks and include_role"));
@@ -320,8 +347,9 @@ impl Loader<'_> {
         let me = Inherit::from_task(&t);
         let mut child = parent.clone();
         merge_inherit(&mut child, &me);
-        match (&aname[..], &t.kind) {
-            ("import_tasks" | "include", TaskKind::IncludeTasks { file, .. }) => {
+        let static_import = action.is_some_and(|a| a.flags.static_import);
+        match (static_import, &t.kind) {
+            (true, TaskKind::IncludeTasks { file, .. }) => {
                 let file = file.as_str().unwrap_or_default().to_string();
                 if file.contains("{{") {
                     return Err(aval
@@ -347,7 +375,7 @@ impl Loader<'_> {
                 return Ok(Loaded::Many(self.load_tasks(&node, &nb, &child, handler)?));
             }
             (
-                "import_role",
+                true,
                 TaskKind::IncludeRole {
                     name, tasks_from, ..
                 },
@@ -373,130 +401,6 @@ impl Loader<'_> {
         }
         t.inherit(parent);
         Ok(Loaded::One(Box::new(t)))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn action_kind(
-        &self,
-        aname: &str,
-        args: Vars,
-        _akey: &Node,
-        aval: &Node,
-        base: &Path,
-        _parent: &Inherit,
-        _t: &mut Task,
-    ) -> Result<TaskKind> {
-        let get = |k: &str| args.get(k).cloned();
-        Ok(match aname {
-            "set_fact" => {
-                let cacheable = get("cacheable")
-                    .map(|v| crate::value::truthy(&v))
-                    .unwrap_or(false);
-                let vars: Vec<(String, Value)> = args
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "cacheable" && k.as_str() != "_raw_params")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                if vars.is_empty() {
-                    return Err(aval.error("set_fact needs at least one variable"));
-                }
-                TaskKind::SetFact { vars, cacheable }
-            }
-            "include_vars" => TaskKind::IncludeVars {
-                args: crate::value::vars_value(&args),
-                base: base.to_path_buf(),
-            },
-            "include_tasks" | "import_tasks" | "include" => {
-                let file = get("file")
-                    .or_else(|| get("_raw_params"))
-                    .ok_or_else(|| aval.error(format!("{aname} needs a file")))?;
-                TaskKind::IncludeTasks {
-                    file,
-                    base: base.to_path_buf(),
-                    apply: None,
-                }
-            }
-            "include_role" | "import_role" => {
-                let name = get("name")
-                    .or_else(|| get("role"))
-                    .ok_or_else(|| aval.error(format!("{aname} needs `name:`")))?;
-                let s = |k: &str| get(k).map(|v| v.to_string());
-                TaskKind::IncludeRole {
-                    name,
-                    tasks_from: s("tasks_from"),
-                    vars_from: s("vars_from"),
-                    defaults_from: s("defaults_from"),
-                    apply: None,
-                }
-            }
-            "meta" => {
-                let m = get("_raw_params")
-                    .map(|v| v.to_string())
-                    .unwrap_or_default();
-                const METAS: &[&str] = &[
-                    "flush_handlers",
-                    "end_play",
-                    "end_host",
-                    "end_batch",
-                    "clear_facts",
-                    "clear_host_errors",
-                    "noop",
-                    "refresh_inventory",
-                    "reset_connection",
-                ];
-                if !METAS.contains(&m.as_str()) {
-                    let mut e = aval.error(format!("unknown meta action '{m}'"));
-                    if let Some(s) = did_you_mean(&m, METAS.iter().copied()) {
-                        e = e.hint(format!("did you mean '{s}'?"));
-                    }
-                    return Err(e);
-                }
-                TaskKind::Meta(m)
-            }
-            "gather_facts" => TaskKind::GatherFacts,
-            "add_host" => {
-                if !["name", "host", "hostname"]
-                    .iter()
-                    .any(|k| args.contains_key(*k))
-                {
-                    return Err(aval.error("add_host needs `name` (the host to add)").hint(
-                        "e.g. add_host: { name: \"{{ item.private_ip }}\", groups: [web] }",
-                    ));
-                }
-                TaskKind::AddHost {
-                    args: crate::value::vars_value(&args),
-                }
-            }
-            "group_by" => {
-                if !args.contains_key("key") {
-                    return Err(aval
-                        .error("group_by needs `key` (the group to put each host in)")
-                        .hint(
-                            "e.g. group_by: { key: \"os_{{ ansible_distribution | lower }}\" }",
-                        ));
-                }
-                if let Some(k) = args
-                    .keys()
-                    .find(|k| !["key", "parents"].contains(&k.as_str()))
-                {
-                    return Err(aval
-                        .error(format!("group_by has no option '{k}'"))
-                        .hint("its options are key and parents"));
-                }
-                TaskKind::GroupBy {
-                    args: crate::value::vars_value(&args),
-                }
-            }
-            "import_playbook" => {
-                return Err(aval
-                    .error(format!("'{aname}' is not supported yet"))
-                    .hint("see the README for what prov implements"));
-            }
-            _ => TaskKind::Module {
-                name: aname.to_string(),
-                args: crate::value::vars_value(&args),
-            },
-        })
     }
 }
 
