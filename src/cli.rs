@@ -10,6 +10,7 @@ use crate::events::Sink;
 use crate::inventory::Inventory;
 use crate::modules::Registry;
 use crate::output::{HumanOptions, HumanSink, JsonSink};
+use crate::playbook::actions;
 use crate::playbook::{Loader, Playbook, Task, TaskKind};
 use crate::value::{Value, Vars};
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
@@ -791,67 +792,54 @@ fn inventory(a: InvArgs, cfg: &Config) -> Result<i32> {
     Ok(0)
 }
 
-/// Actions the engine runs itself (not modules), for `prov doc`.
-const ENGINE_ACTION_DOCS: &[(&str, &str)] = &[
-    ("set_fact", "Set host variables (and cacheable facts)"),
-    ("include_vars", "Load variables from a file or folder"),
-    (
-        "include_tasks",
-        "Include a task file, dynamically, per host",
-    ),
-    ("import_tasks", "Import a task file, statically"),
-    ("include_role", "Run a role, dynamically"),
-    ("import_role", "Import a role, statically"),
-    ("import_playbook", "Import another playbook"),
-    (
-        "meta",
-        "flush_handlers, end_play, end_host, end_batch, clear_facts, clear_host_errors, reset_connection, noop",
-    ),
-    (
-        "gather_facts",
-        "Gather facts (like the setup module, replacing every fact)",
-    ),
-];
-
 fn doc(a: DocArgs) -> Result<i32> {
     let registry = Registry::builtin();
-    if a.list || a.module.is_none() {
-        let mut rows: Vec<(String, String)> = registry
-            .names()
-            .filter_map(|n| {
-                registry
-                    .get(n)
-                    .map(|m| (n.to_string(), m.doc().short.to_string()))
-            })
-            .collect();
-        for (name, short) in ENGINE_ACTION_DOCS {
-            rows.push((name.to_string(), short.to_string()));
+    match a.module {
+        Some(name) if !a.list => outln!("{}", doc_text(&registry, &name)?),
+        _ => {
+            for (name, short) in doc_rows(&registry) {
+                outln!("{name:<22} {short}");
+            }
         }
-        rows.sort();
-        for (name, short) in rows {
-            outln!("{name:<22} {short}");
-        }
-        return Ok(0);
     }
-    if let Some((_, short)) = ENGINE_ACTION_DOCS
-        .iter()
-        .find(|(n, _)| Some(*n) == a.module.as_deref())
+    Ok(0)
+}
+
+/// `prov doc --list`: every module and every engine action of the actions table, by name.
+fn doc_rows(registry: &Registry) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = registry
+        .names()
+        .filter_map(|n| {
+            registry
+                .get(n)
+                .map(|m| (n.to_string(), m.doc().short.to_string()))
+        })
+        .collect();
+    for a in actions::ACTIONS {
+        if registry.get(a.name).is_none() && a.doc.is_some() {
+            rows.push((a.name.to_string(), a.short(None).to_string()));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// `prov doc NAME`: an action's spec and what the engine does with it, or a module's doc.
+fn doc_text(registry: &Registry, name: &str) -> Result<String> {
+    let module = registry.get(name).map(|m| m.doc());
+    if let Some(a) = actions::find(name)
+        && (a.doc.is_some() || module.is_some())
     {
-        outln!(
-            "{} - {short}\n\nThis action is run by the engine itself; it takes Ansible's arguments.",
-            a.module.unwrap_or_default()
-        );
-        return Ok(0);
+        return Ok(a.render(module));
     }
-    let name = a.module.unwrap_or_default();
-    match registry.get(&name) {
-        Some(m) => {
-            outln!("{}", m.doc().render());
-            Ok(0)
-        }
+    match module {
+        Some(d) => Ok(d.render()),
         None => {
             let mut e = Error::options(format!("no module named '{name}'"));
-            if let Some(s) = crate::error::did_you_mean(&name, registry.names()) {
+            let names = registry
+                .names()
+                .chain(actions::ACTIONS.iter().map(|a| a.name));
+            if let Some(s) = crate::error::did_you_mean(name, names) {
                 e = e.hint(format!("did you mean '{s}'?"));
             }
             Err(e)
@@ -869,6 +857,26 @@ mod tests {
         assert_eq!(v.get("a").unwrap().as_str(), Some("1"));
         assert_eq!(v.get("b").unwrap().as_str(), Some("x y"));
         assert_eq!(v.get("c").unwrap().len(), Some(2));
+    }
+
+    /// `prov doc` lists every action of the actions table, and shows each one's text.
+    #[test]
+    fn doc_covers_every_action() {
+        let r = Registry::builtin();
+        let rows = doc_rows(&r);
+        for a in actions::ACTIONS {
+            let row = rows.iter().find(|(n, _)| n == a.name);
+            assert!(row.is_some_and(|(_, s)| !s.is_empty()), "{}", a.name);
+            let text = doc_text(&r, a.name).unwrap();
+            assert!(text.contains("\nENGINE:\n"), "{text}");
+        }
+        let add_host = doc_text(&r, "add_host").unwrap();
+        assert!(add_host.contains("OPTIONS") && add_host.contains("= name (str)"));
+        // Modules outside the table keep their own doc.
+        assert_eq!(
+            doc_text(&r, "copy").unwrap(),
+            r.get("copy").unwrap().doc().render()
+        );
     }
 
     #[test]
