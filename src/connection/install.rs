@@ -133,7 +133,8 @@ impl Install {
             ));
         }
         s.push_str(
-            "mv -f -- \"$t\" \"$d\" || exit 1\nt=\n\
+            "mv -f -- \"$t\" \"$d\" || { if [ \"$f\" = /proc/self/fd/3 ] && [ ! \"$t\" -ef \"$f\" ]; then \
+             echo \"the temporary file of $d was replaced by someone else while prov wrote it; $d was not changed\" >&2; fi; exit 1; }\nt=\n\
              if [ \"$f\" = /proc/self/fd/3 ] && { [ -L \"$d\" ] || [ ! \"$d\" -ef \"$f\" ]; }; then \
              echo \"$d was replaced by someone else while prov wrote it\" >&2; exit 1; fi\n",
         );
