@@ -7,7 +7,10 @@ use super::remote::{
 };
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::{Args, Change, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::args::Mode;
+use crate::modules::{
+    Args, Change, Diff, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt,
+};
 use crate::value::{Value, to_json};
 use async_trait::async_trait;
 use minijinja::value::ValueKind;
@@ -16,69 +19,47 @@ use std::path::{Path, PathBuf};
 /// The `copy` module.
 pub struct Copy;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "copy",
-    short: "Copy files to remote locations",
-    description: "Copies a file or folder from the controller (searched in the role's and playbook's \
+crate::options! {
+    /// The `copy` module's options.
+    pub(crate) struct Opts {
+        src: Option<String> = opt::path(
+            "Local path of the file or folder to copy (relative paths are looked up in `files/`). A folder ending in `/` copies its contents.",
+        ),
+        content: Option<Value> = opt::any(
+            "Literal content to write instead of `src` (lists and mappings are written as JSON).",
+        ),
+        dest: String = opt::path("Remote path to write to.").required(),
+        backup: bool = opt::bool("Back up the old file to `dest.<pid>.<timestamp>~` before changing it.")
+            .default("no"),
+        force: bool = opt::bool(
+            "Replace the file when its content differs; with `no`, only create it when missing.",
+        )
+        .default("yes")
+        .aliases(&["thirsty"]),
+        validate: Option<String> = opt::str(
+            "Command validating the new file before it is put in place; `%s` is its temp path.",
+        ),
+        directory_mode: Option<Mode> = opt::mode("Mode of folders created while copying a folder."),
+        remote_src: bool = opt::bool("`src` is a file on the host, not the controller.").default("no"),
+    }
+    groups { attrs: FileAttrs }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("copy", "Copy files to remote locations")
+    .description(
+        "Copies a file or folder from the controller (searched in the role's and playbook's \
         `files/` folders), or literal `content`, to `dest` on the host. The file is written \
         atomically (a temp file in the destination folder, validated with `validate` if given, \
         then renamed). A `dest` ending in `/` or naming an existing folder receives \
         `dest/<basename of src>`. Check mode reports exactly what would change; with --diff the \
         content diff is returned. The returned `checksum` is the SHA-256 of the content \
         (Ansible returns SHA-1).",
-    options: &[
-        OptSpec::new(
-            "src",
-            OptKind::Path,
-            "Local path of the file or folder to copy (relative paths are looked up in `files/`). A folder ending in `/` copies its contents.",
-        ),
-        OptSpec::new(
-            "content",
-            OptKind::Any,
-            "Literal content to write instead of `src` (lists and mappings are written as JSON).",
-        ),
-        OptSpec::new("dest", OptKind::Path, "Remote path to write to.").required(),
-        OptSpec::new(
-            "mode",
-            OptKind::Mode,
-            "Permissions: octal (`'0644'`), symbolic (`u=rw,g=r`) or `preserve` (the source file's mode).",
-        ),
-        OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
-        OptSpec::new("group", OptKind::Str, "Group name or gid."),
-        OptSpec::new(
-            "backup",
-            OptKind::Bool,
-            "Back up the old file to `dest.<pid>.<timestamp>~` before changing it.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "force",
-            OptKind::Bool,
-            "Replace the file when its content differs; with `no`, only create it when missing.",
-        )
-        .default("yes")
-        .aliases(&["thirsty"]),
-        OptSpec::new(
-            "validate",
-            OptKind::Str,
-            "Command validating the new file before it is put in place; `%s` is its temp path.",
-        ),
-        OptSpec::new(
-            "directory_mode",
-            OptKind::Mode,
-            "Mode of folders created while copying a folder.",
-        ),
-        OptSpec::new(
-            "remote_src",
-            OptKind::Bool,
-            "`src` is a file on the host, not the controller.",
-        )
-        .default("no"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["src", "content"]],
-    required_one_of: &[&["src", "content"]],
-    examples: r#"- copy:
+    )
+    .spec::<Opts>()
+    .mutually_exclusive(&[&["src", "content"]])
+    .required_one_of(&[&["src", "content"]])
+    .examples(
+        r#"- copy:
     src: motd
     dest: /etc/motd
     mode: "0644"
@@ -90,8 +71,7 @@ static DOC: ModuleDoc = ModuleDoc {
     dest: /tmp/hosts.bak
     remote_src: true
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// Options shared by copy and template for writing one file.
 pub(crate) struct FileWrite {
@@ -298,24 +278,28 @@ fn walk(root: &Path) -> Result<Vec<(PathBuf, bool)>> {
     Ok(out)
 }
 
+/// The folder a copied folder lands in: `dest` itself for a `src` ending in `/`, else
+/// `dest/<basename of src>`.
+fn dest_root(dest: &str, src: &str) -> String {
+    if src.ends_with('/') {
+        dest.trim_end_matches('/').to_string()
+    } else {
+        join(dest, basename(src))
+    }
+}
+
 async fn plan_dir(
     ctx: &TaskCtx<'_>,
-    args: &Args,
+    o: &Opts,
     src: &str,
     local: &Path,
     attrs: &Attrs,
 ) -> Result<Plan> {
-    let dest = args.str("dest").unwrap_or_default();
-    let root = if src.ends_with('/') {
-        dest.trim_end_matches('/').to_string()
-    } else {
-        join(&dest, basename(src))
-    };
-    let dir_mode = args.mode("directory_mode");
-    if let Some(m) = &dir_mode {
+    let root = dest_root(&o.dest, src);
+    let dir_mode = o.directory_mode.as_deref();
+    if let Some(m) = dir_mode {
         validate_mode(m)?;
     }
-    let validate = check_validate(args.str("validate"))?;
     let entries = walk(local)?;
     let mut paths = vec![root.clone()];
     for (rel, _) in &entries {
@@ -334,19 +318,18 @@ async fn plan_dir(
         }
     }
     for (d, info) in &dirs {
-        mkdir_change(ctx, d, info, dir_mode.as_deref(), &mut plan)?;
+        mkdir_change(ctx, d, info, dir_mode, &mut plan)?;
     }
     if plan.failed.is_some() {
         return Ok(plan);
     }
-    let force = args.bool("force");
     for (rel, info) in files {
         let lp = local.join(rel);
         let path = join(&root, &rel.to_string_lossy());
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("{path} is a directory")));
         }
-        if info.exists() && !force {
+        if info.exists() && !o.force {
             continue;
         }
         let data = super::remote::Content::local_file(&lp)?;
@@ -367,8 +350,8 @@ async fn plan_dir(
                 before: before.as_deref(),
                 data: &data,
                 attrs: &a,
-                backup: args.bool("backup"),
-                validate: validate.clone(),
+                backup: o.backup,
+                validate: o.validate.clone(),
                 make_parent: None,
                 uid: insp.uid,
                 umask: insp.umask,
@@ -389,7 +372,7 @@ async fn plan_dir(
 #[allow(clippy::too_many_arguments)]
 async fn remote_file(
     ctx: &TaskCtx<'_>,
-    args: &Args,
+    o: &Opts,
     src: &str,
     sinfo: &FileInfo,
     path: &str,
@@ -418,7 +401,7 @@ async fn remote_file(
         Some(spec) => resolve_mode(spec, base, false)?,
         None => base,
     };
-    if args.bool("backup") && info.exists() {
+    if o.backup && info.exists() {
         let b = remote::backup_name(path);
         plan.changes.push(Change {
             summary: format!("back up {path} to {b}"),
@@ -435,7 +418,7 @@ async fn remote_file(
         inst.owner.get_or_insert_with(|| st.uid.to_string());
         inst.group.get_or_insert_with(|| st.gid.to_string());
     }
-    inst.validate = check_validate(args.str("validate"))?;
+    inst.validate = o.validate.clone();
     let script = inst.script(&format!("cat -- {} > \"$f\"", quote(src)));
     let diff = if ctx.diff_mode {
         // The temp file is renamed over `path`: a link there is replaced, so its target's
@@ -508,15 +491,10 @@ async fn remote_walk(ctx: &TaskCtx<'_>, dir: &str) -> Result<Vec<(String, bool)>
     Ok(v)
 }
 
-async fn plan_remote_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attrs) -> Result<Plan> {
-    let dest = args.str("dest").unwrap_or_default();
-    let root = if src.ends_with('/') {
-        dest.trim_end_matches('/').to_string()
-    } else {
-        join(&dest, basename(src))
-    };
-    let dir_mode = args.mode("directory_mode");
-    if let Some(m) = &dir_mode {
+async fn plan_remote_dir(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) -> Result<Plan> {
+    let root = dest_root(&o.dest, src);
+    let dir_mode = o.directory_mode.as_deref();
+    if let Some(m) = dir_mode {
         validate_mode(m)?;
     }
     let entries = remote_walk(ctx, src).await?;
@@ -542,7 +520,7 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
         }
     }
     for (d, info) in &dirs {
-        mkdir_change(ctx, d, info, dir_mode.as_deref(), &mut plan)?;
+        mkdir_change(ctx, d, info, dir_mode, &mut plan)?;
     }
     if plan.failed.is_some() {
         return Ok(plan);
@@ -551,10 +529,10 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("{d} is a directory")));
         }
-        if info.exists() && !args.bool("force") {
+        if info.exists() && !o.force {
             continue;
         }
-        remote_file(ctx, args, &s, &sinfo, &d, &info, insp.uid, attrs, &mut plan).await?;
+        remote_file(ctx, o, &s, &sinfo, &d, &info, insp.uid, attrs, &mut plan).await?;
     }
     plan.result.shift_remove("backup_file");
     plan.result.insert("dest".into(), Value::from(root));
@@ -597,8 +575,8 @@ fn mkdir_change(
     Ok(())
 }
 
-async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attrs) -> Result<Plan> {
-    let dest = args.str("dest").unwrap_or_default();
+async fn plan_remote_src(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) -> Result<Plan> {
+    let dest = &o.dest;
     let name = basename(src).to_string();
     let paths = [
         src.to_string(),
@@ -612,13 +590,13 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
     match sinfo.followed_kind() {
         Kind::File => {}
         Kind::Missing => return Ok(Plan::fail(format!("Source {src} not found"))),
-        Kind::Dir => return plan_remote_dir(ctx, args, src, attrs).await,
+        Kind::Dir => return plan_remote_dir(ctx, o, src, attrs).await,
         _ => return Ok(Plan::fail(format!("Source {src} is not a regular file"))),
     }
     if sinfo.checksum.is_none() {
         return Ok(Plan::fail(format!("Source {src} is not readable")));
     }
-    let (path, info, mkdir) = resolve_dest(&dest, Some(&name), &insp.files[1..], ctx.check_mode)?;
+    let (path, info, mkdir) = resolve_dest(dest, Some(&name), &insp.files[1..], ctx.check_mode)?;
     if info.followed_kind() == Kind::Dir {
         return Ok(Plan::fail(format!("{path} is a directory")));
     }
@@ -628,7 +606,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
         .with("src", src)
         .with("checksum", ssum.as_str());
     let sst = sinfo.followed_stat();
-    if info.exists() && !args.bool("force") {
+    if info.exists() && !o.force {
         let st = info.followed_stat();
         remote::file_result(
             &mut plan,
@@ -648,10 +626,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, args: &Args, src: &str, attrs: &Attr
             action: exec(ctx, format!("mkdir -p -- {}", quote(&d))),
         });
     }
-    let mode = remote_file(
-        ctx, args, src, sinfo, &path, &info, insp.uid, attrs, &mut plan,
-    )
-    .await?;
+    let mode = remote_file(ctx, o, src, sinfo, &path, &info, insp.uid, attrs, &mut plan).await?;
     let a = Attrs {
         mode: None,
         ..attrs.clone()
@@ -667,13 +642,14 @@ impl Module for Copy {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let dest = args.str("dest").unwrap_or_default();
-        if dest.is_empty() {
+        let mut o = Opts::from_args(args)?;
+        if o.dest.is_empty() {
             return Err(Error::failed("copy: dest must not be empty"));
         }
-        let attrs = Attrs::from_args(args)?;
-        let validate = check_validate(args.str("validate"))?;
-        if let Some(c) = args.get("content") {
+        let attrs = Attrs::new(&o.attrs)?;
+        o.validate = check_validate(o.validate)?;
+        let dest = o.dest.clone();
+        if let Some(c) = &o.content {
             if dest.ends_with('/') {
                 return Err(Error::failed(format!(
                     "can not use content with a dir as dest: {dest}"
@@ -690,20 +666,20 @@ impl Module for Copy {
                     src_label: None,
                     data: super::remote::Content::Bytes(content_bytes(c)),
                     attrs,
-                    backup: args.bool("backup"),
-                    force: args.bool("force"),
-                    validate,
+                    backup: o.backup,
+                    force: o.force,
+                    validate: o.validate,
                 },
             )
             .await;
         }
-        let src = args.str("src").unwrap_or_default();
-        if args.bool("remote_src") {
-            return plan_remote_src(ctx, args, &src, &attrs).await;
+        let src = o.src.clone().unwrap_or_default();
+        if o.remote_src {
+            return plan_remote_src(ctx, &o, &src, &attrs).await;
         }
         let local = ctx.find_file("files", &src)?;
         if local.is_dir() {
-            return plan_dir(ctx, args, &src, &local, &attrs).await;
+            return plan_dir(ctx, &o, &src, &local, &attrs).await;
         }
         let data = super::remote::Content::local_file(&local)?;
         let attrs = effective_attrs(&attrs, &local)?;
@@ -715,9 +691,9 @@ impl Module for Copy {
                 src_label: Some(local.display().to_string()),
                 data,
                 attrs,
-                backup: args.bool("backup"),
-                force: args.bool("force"),
-                validate,
+                backup: o.backup,
+                force: o.force,
+                validate: o.validate,
             },
         )
         .await

@@ -6,7 +6,7 @@
 
 use super::remote::{self, Kind, basename, sha256_hex};
 use crate::error::{Error, Result};
-use crate::modules::{Action, Args, Change, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Action, Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 use std::path::PathBuf;
@@ -14,50 +14,30 @@ use std::path::PathBuf;
 /// The `fetch` module.
 pub struct Fetch;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "fetch",
-    short: "Fetch files from remote nodes",
-    description: "Copies `src` from the host to `dest/<inventory hostname>/<src path>` on the \
+crate::options! {
+    /// The `fetch` module's options.
+    pub(crate) struct Opts {
+        src: String = opt::path("The remote file to fetch (not a folder).").required(),
+        dest: String = opt::path("The local folder (or file, with flat=yes) to save it to.").required(),
+        flat: bool = opt::bool("Save to `dest` directly instead of `dest/<host>/<src>`.").default("no"),
+        fail_on_missing: bool = opt::bool("Fail when the remote file is missing or unreadable.")
+            .default("yes"),
+        validate_checksum: bool = opt::bool("Check the transferred data against the remote checksum.")
+            .default("yes"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("fetch", "Fetch files from remote nodes")
+    .description(
+        "Copies `src` from the host to `dest/<inventory hostname>/<src path>` on the \
         controller (or to `dest` itself with flat=yes; a `dest` ending in `/` then receives the \
         file's base name). The local file is written atomically and only when its SHA-256 \
         differs; the returned `checksum` is that SHA-256. Relative `dest` paths are relative to \
         the playbook's folder. Check mode reports the write without doing it.",
-    options: &[
-        OptSpec::new(
-            "src",
-            OptKind::Path,
-            "The remote file to fetch (not a folder).",
-        )
-        .required(),
-        OptSpec::new(
-            "dest",
-            OptKind::Path,
-            "The local folder (or file, with flat=yes) to save it to.",
-        )
-        .required(),
-        OptSpec::new(
-            "flat",
-            OptKind::Bool,
-            "Save to `dest` directly instead of `dest/<host>/<src>`.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "fail_on_missing",
-            OptKind::Bool,
-            "Fail when the remote file is missing or unreadable.",
-        )
-        .default("yes"),
-        OptSpec::new(
-            "validate_checksum",
-            OptKind::Bool,
-            "Check the transferred data against the remote checksum.",
-        )
-        .default("yes"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- fetch:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- fetch:
     src: /etc/os-release
     dest: fetched/
 # -> fetched/<host>/etc/os-release
@@ -66,8 +46,7 @@ static DOC: ModuleDoc = ModuleDoc {
     dest: reports/{{ inventory_hostname }}.txt
     flat: true
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 fn local_dest(ctx: &TaskCtx<'_>, src: &str, dest: &str, flat: bool) -> PathBuf {
     let rel = if flat {
@@ -102,13 +81,17 @@ impl Module for Fetch {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let src = args.str("src").unwrap_or_default();
-        let dest = args.str("dest").unwrap_or_default();
+        let Opts {
+            src,
+            dest,
+            flat,
+            fail_on_missing,
+            validate_checksum,
+        } = Opts::from_args(args)?;
         if src.is_empty() || dest.is_empty() {
             return Err(Error::failed("fetch: src and dest must not be empty"));
         }
         let (_, info) = remote::inspect_one(ctx, &src, Some("sha256"), false).await?;
-        let fail_on_missing = args.bool("fail_on_missing");
         let problem = match info.followed_kind() {
             Kind::Missing => Some("the remote file does not exist, not transferring"),
             Kind::Dir => Some("remote file is a directory, fetch cannot work on directories"),
@@ -126,7 +109,7 @@ impl Module for Fetch {
             return Ok(plan);
         }
         let remote_sum = info.checksum.clone().unwrap_or_default();
-        let path = local_dest(ctx, &src, &dest, args.bool("flat"));
+        let path = local_dest(ctx, &src, &dest, flat);
         if path.is_dir() {
             return Ok(
                 Plan::fail(format!("dest {} is an existing folder", path.display()))
@@ -150,7 +133,7 @@ impl Module for Fetch {
         }
         let data = remote::read(ctx, &src).await?;
         let got = sha256_hex(&data);
-        if args.bool("validate_checksum") && got != remote_sum {
+        if validate_checksum && got != remote_sum {
             return Ok(Plan::fail(format!(
                 "checksum mismatch fetching {src}: remote {remote_sum}, received {got} (the file changed while fetching?)"
             )));

@@ -5,7 +5,7 @@
 
 use crate::connection::{PutOpts, Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::{Action, Args, Change, Diff, Plan, TaskCtx};
+use crate::modules::{Action, Args, Change, Diff, FileAttrs, Options, Plan, TaskCtx};
 use crate::value::{Value, map_value};
 use regex::Regex;
 use sha2::Digest;
@@ -647,7 +647,7 @@ pub fn chmod_spec(spec: &str) -> String {
 /// The common file attributes a module was asked to enforce.
 #[derive(Debug, Clone, Default)]
 pub struct Attrs {
-    /// Mode spec (octal or symbolic), already normalised by [`Args::mode`].
+    /// Mode spec (octal or symbolic), already normalised (see [`crate::modules::args::Mode`]).
     pub mode: Option<String>,
     /// Owner name or uid.
     pub owner: Option<String>,
@@ -656,19 +656,24 @@ pub struct Attrs {
 }
 
 impl Attrs {
-    /// Reads `mode`, `owner` and `group` from module args, checking the mode.
-    pub fn from_args(args: &Args) -> Result<Self> {
-        let mode = args.mode("mode");
+    /// The attributes a module's [`FileAttrs`] options ask for, checking the mode.
+    pub fn new(a: &FileAttrs) -> Result<Self> {
+        let mode = a.mode.as_deref().map(str::to_string);
         if let Some(m) = &mode
             && m != "preserve"
         {
             validate_mode(m)?;
         }
+        let given = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         Ok(Attrs {
             mode,
-            owner: args.str("owner").filter(|s| !s.is_empty()),
-            group: args.str("group").filter(|s| !s.is_empty()),
+            owner: given(&a.owner),
+            group: given(&a.group),
         })
+    }
+    /// Reads the [`FileAttrs`] options of a module not yet on typed options.
+    pub fn from_args(args: &Args) -> Result<Self> {
+        Self::new(&FileAttrs::from_args(args)?)
     }
 }
 

@@ -2,73 +2,51 @@
 
 use super::remote::{self, Attrs, Kind, Write, check_validate, plan_write, py_expand, py_regex};
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `replace` module.
 pub struct Replace;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "replace",
-    short: "Replace all instances of a pattern within a file",
-    description: "Replaces every match of `regexp` (multiline mode: `^`/`$` match at line \
+crate::options! {
+    /// The `replace` module's options.
+    pub(crate) struct Opts {
+        path: String = opt::path("The file to edit.")
+            .required()
+            .aliases(&["dest", "destfile", "name"]),
+        regexp: String = opt::str("The regular expression to look for.").required(),
+        replace: String = opt::str("The replacement (empty removes the matches).").default(""),
+        after: Option<String> = opt::str("Only replace after the first match of this regexp."),
+        before: Option<String> = opt::str("Only replace before the match of this regexp."),
+        backup: bool = opt::bool("Back up the old file before changing it.").default("no"),
+        validate: Option<String> = opt::str(
+            "Command validating the new file before it is put in place; `%s` is its temp path.",
+        ),
+    }
+    groups { attrs: FileAttrs }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new(
+    "replace",
+    "Replace all instances of a pattern within a file",
+)
+.description(
+    "Replaces every match of `regexp` (multiline mode: `^`/`$` match at line \
         boundaries) with `replace`, which may use `\\1`, `\\g<1>` and `\\g<name>` \
         backreferences, optionally only in the part of the file after the first match of `after` \
         and/or before the following match of `before` (matched with `.` matching newlines). \
         Regular expressions use Rust syntax (Python's without lookaround/backreferences). \
         Check mode and --diff are exact.",
-    options: &[
-        OptSpec::new("path", OptKind::Path, "The file to edit.")
-            .required()
-            .aliases(&["dest", "destfile", "name"]),
-        OptSpec::new(
-            "regexp",
-            OptKind::Str,
-            "The regular expression to look for.",
-        )
-        .required(),
-        OptSpec::new(
-            "replace",
-            OptKind::Str,
-            "The replacement (empty removes the matches).",
-        )
-        .default(""),
-        OptSpec::new(
-            "after",
-            OptKind::Str,
-            "Only replace after the first match of this regexp.",
-        ),
-        OptSpec::new(
-            "before",
-            OptKind::Str,
-            "Only replace before the match of this regexp.",
-        ),
-        OptSpec::new(
-            "backup",
-            OptKind::Bool,
-            "Back up the old file before changing it.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "validate",
-            OptKind::Str,
-            "Command validating the new file before it is put in place; `%s` is its temp path.",
-        ),
-        OptSpec::new("mode", OptKind::Mode, "Permissions: octal or symbolic."),
-        OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
-        OptSpec::new("group", OptKind::Str, "Group name or gid."),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- replace:
+)
+.spec::<Opts>()
+.examples(
+    r#"- replace:
     path: /etc/hosts
     regexp: '(\s+)old\.example\.com(\s+.*)?$'
     replace: '\1new.example.com\2'
 "#,
-    ..ModuleDoc::new("", "")
-};
+);
 
 /// Ansible's replace algorithm: (new text, number of replacements), or `None` when the
 /// after/before section was not found.
@@ -118,12 +96,11 @@ impl Module for Replace {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let path = args.str("path").unwrap_or_default();
-        let attrs = Attrs::from_args(args)?;
-        let validate = check_validate(args.str("validate"))?;
-        let regexp = args.str("regexp").unwrap_or_default();
-        let replace = args.str("replace").unwrap_or_default();
-        let (insp, info) = remote::inspect_one(ctx, &path, Some("sha256"), true).await?;
+        let o = Opts::from_args(args)?;
+        let path = &o.path;
+        let attrs = Attrs::new(&o.attrs)?;
+        let validate = check_validate(o.validate)?;
+        let (insp, info) = remote::inspect_one(ctx, path, Some("sha256"), true).await?;
         let content = insp.content.clone();
         match info.followed_kind() {
             Kind::Dir => {
@@ -146,10 +123,10 @@ impl Module for Replace {
         })?;
         let Some((new, n)) = apply(
             &text,
-            &regexp,
-            &replace,
-            args.str("after").as_deref(),
-            args.str("before").as_deref(),
+            &o.regexp,
+            &o.replace,
+            o.after.as_deref(),
+            o.before.as_deref(),
         )?
         else {
             let mut plan = Plan::ok().with(
@@ -170,7 +147,7 @@ impl Module for Replace {
                 before: Some(&content),
                 data: &super::remote::Content::Bytes(new.clone().into_bytes()),
                 attrs: &attrs,
-                backup: args.bool("backup"),
+                backup: o.backup,
                 validate,
                 make_parent: None,
                 uid: insp.uid,

@@ -1,34 +1,34 @@
 //! `slurp`: returns a remote file's content, base64-encoded.
 
 use crate::error::Result;
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use async_trait::async_trait;
 use base64::Engine;
 
 /// The `slurp` module.
 pub struct Slurp;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "slurp",
-    short: "Slurps a file from remote nodes",
-    description: "Returns the file's content base64-encoded in `content` (decode with \
+crate::options! {
+    /// The `slurp` module's options.
+    pub(crate) struct Opts {
+        src: String = opt::path("The remote file to read.").required().aliases(&["path"]),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("slurp", "Slurps a file from remote nodes")
+    .description(
+        "Returns the file's content base64-encoded in `content` (decode with \
         `b64decode`), with `encoding: base64` and `source`. Never changes anything.",
-    options: &[
-        OptSpec::new("src", OptKind::Path, "The remote file to read.")
-            .required()
-            .aliases(&["path"]),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- slurp:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- slurp:
     src: /proc/mounts
   register: mounts
 - debug:
     msg: "{{ mounts.content | b64decode }}"
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 #[async_trait]
 impl Module for Slurp {
@@ -37,7 +37,7 @@ impl Module for Slurp {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let src = args.str("src").unwrap_or_default();
+        let src = Opts::from_args(args)?.src;
         let out = ctx
             .run(format!(
                 "if [ -d {p} ]; then echo 'source is a directory and must be a file' >&2; exit 2; fi; \
