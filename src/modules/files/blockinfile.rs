@@ -3,102 +3,73 @@
 use super::lineinfile::split_lines;
 use super::remote::{self, Attrs, Kind, Write, check_validate, plan_write, py_regex};
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `blockinfile` module.
 pub struct BlockInFile;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "blockinfile",
-    short: "Insert/update/remove a text block surrounded by marker lines",
-    description: "Manages a block of lines between `marker` lines (`# BEGIN ANSIBLE MANAGED \
+crate::options! {
+    /// The `blockinfile` module's options.
+    pub(crate) struct Opts {
+        path: String = opt::path("The file to edit.")
+            .required()
+            .aliases(&["dest", "destfile", "name"]),
+        block: String = opt::str("The lines to put between the markers.")
+            .default("")
+            .aliases(&["content"]),
+        marker: String = opt::str("Marker line template; `{mark}` becomes marker_begin/marker_end.")
+            .default("# {mark} ANSIBLE MANAGED BLOCK"),
+        marker_begin: String = opt::str("Replaces `{mark}` in the opening marker.").default("BEGIN"),
+        marker_end: String = opt::str("Replaces `{mark}` in the closing marker.").default("END"),
+        state: String = opt::str("Whether the block should be there.")
+            .default("present")
+            .choices(&["absent", "present"]),
+        insertafter: Option<String> = opt::str(
+            "Insert a new block after the last line matching this regexp, or `EOF`.",
+        ),
+        insertbefore: Option<String> = opt::str(
+            "Insert a new block before the last line matching this regexp, or `BOF`.",
+        ),
+        create: bool = opt::bool("Create the file when missing.").default("no"),
+        backup: bool = opt::bool("Back up the old file before changing it.").default("no"),
+        append_newline: bool = opt::bool(
+            "Add a blank line after the block if the next line is not blank.",
+        )
+        .default("no"),
+        prepend_newline: bool = opt::bool(
+            "Add a blank line before the block if the previous line is not blank.",
+        )
+        .default("no"),
+        validate: Option<String> = opt::str(
+            "Command validating the new file before it is put in place; `%s` is its temp path.",
+        ),
+    }
+    groups { attrs: FileAttrs }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new(
+    "blockinfile",
+    "Insert/update/remove a text block surrounded by marker lines",
+)
+.description(
+    "Manages a block of lines between `marker` lines (`# BEGIN ANSIBLE MANAGED \
         BLOCK` / `# END ...`). An existing block is replaced in place; a new one goes after the \
         last line matching `insertafter` (default end of file) or before the last line matching \
         `insertbefore`. An empty block or state=absent removes it. Follows Ansible's algorithm. \
         Check mode and --diff are exact.",
-    options: &[
-        OptSpec::new("path", OptKind::Path, "The file to edit.")
-            .required()
-            .aliases(&["dest", "destfile", "name"]),
-        OptSpec::new(
-            "block",
-            OptKind::Str,
-            "The lines to put between the markers.",
-        )
-        .default("")
-        .aliases(&["content"]),
-        OptSpec::new(
-            "marker",
-            OptKind::Str,
-            "Marker line template; `{mark}` becomes marker_begin/marker_end.",
-        )
-        .default("# {mark} ANSIBLE MANAGED BLOCK"),
-        OptSpec::new(
-            "marker_begin",
-            OptKind::Str,
-            "Replaces `{mark}` in the opening marker.",
-        )
-        .default("BEGIN"),
-        OptSpec::new(
-            "marker_end",
-            OptKind::Str,
-            "Replaces `{mark}` in the closing marker.",
-        )
-        .default("END"),
-        OptSpec::new("state", OptKind::Str, "Whether the block should be there.")
-            .default("present")
-            .choices(&["absent", "present"]),
-        OptSpec::new(
-            "insertafter",
-            OptKind::Str,
-            "Insert a new block after the last line matching this regexp, or `EOF`.",
-        ),
-        OptSpec::new(
-            "insertbefore",
-            OptKind::Str,
-            "Insert a new block before the last line matching this regexp, or `BOF`.",
-        ),
-        OptSpec::new("create", OptKind::Bool, "Create the file when missing.").default("no"),
-        OptSpec::new(
-            "backup",
-            OptKind::Bool,
-            "Back up the old file before changing it.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "append_newline",
-            OptKind::Bool,
-            "Add a blank line after the block if the next line is not blank.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "prepend_newline",
-            OptKind::Bool,
-            "Add a blank line before the block if the previous line is not blank.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "validate",
-            OptKind::Str,
-            "Command validating the new file before it is put in place; `%s` is its temp path.",
-        ),
-        OptSpec::new("mode", OptKind::Mode, "Permissions: octal or symbolic."),
-        OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
-        OptSpec::new("group", OptKind::Str, "Group name or gid."),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["insertbefore", "insertafter"]],
-    required_one_of: &[],
-    examples: r#"- blockinfile:
+)
+.spec::<Opts>()
+.mutually_exclusive(&[&["insertbefore", "insertafter"]])
+.examples(
+    r#"- blockinfile:
     path: /etc/ssh/sshd_config
     block: |
       Match User ansible-agent
       PasswordAuthentication no
 "#,
-    ..ModuleDoc::new("", "")
-};
+);
 
 /// Parameters of the block edit.
 pub(crate) struct BlockSpec<'a> {
@@ -199,19 +170,19 @@ impl Module for BlockInFile {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let path = args.str("path").unwrap_or_default();
-        let attrs = Attrs::from_args(args)?;
-        let validate = check_validate(args.str("validate"))?;
-        let marker = args.str("marker").unwrap_or_default();
-        let present = args.str("state").as_deref() != Some("absent");
-        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, &path).await?;
+        let o = Opts::from_args(args)?;
+        let path = &o.path;
+        let attrs = Attrs::new(&o.attrs)?;
+        let validate = check_validate(o.validate)?;
+        let present = o.state != "absent";
+        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, path).await?;
         let content = insp.content.clone();
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
         }
         let exists = info.exists();
         if !exists {
-            if !args.bool("create") {
+            if !o.create {
                 return Ok(Plan::fail(format!(
                     "Path {path} does not exist ! (use create=yes to create it)"
                 ))
@@ -234,18 +205,16 @@ impl Module for BlockInFile {
             })?,
             None => String::new(),
         };
-        let block = args.str("block").unwrap_or_default();
-        let ia = args.str("insertafter");
-        let ib = args.str("insertbefore");
+        let block = o.block.as_str();
         let spec = BlockSpec {
-            block: &block,
-            marker0: marker.replace("{mark}", &args.str("marker_begin").unwrap_or_default()),
-            marker1: marker.replace("{mark}", &args.str("marker_end").unwrap_or_default()),
+            block,
+            marker0: o.marker.replace("{mark}", &o.marker_begin),
+            marker1: o.marker.replace("{mark}", &o.marker_end),
             present,
-            insertafter: ia.as_deref(),
-            insertbefore: ib.as_deref(),
-            append_newline: args.bool("append_newline"),
-            prepend_newline: args.bool("prepend_newline"),
+            insertafter: o.insertafter.as_deref(),
+            insertbefore: o.insertbefore.as_deref(),
+            append_newline: o.append_newline,
+            prepend_newline: o.prepend_newline,
         };
         let result = edit(&original, &spec)?;
         let msg = if exists && original == result {
@@ -273,7 +242,7 @@ impl Module for BlockInFile {
                 before: content.as_deref(),
                 data: &super::remote::Content::Bytes(result.clone().into_bytes()),
                 attrs: &attrs,
-                backup: args.bool("backup"),
+                backup: o.backup,
                 validate,
                 make_parent: missing_parent,
                 uid: insp.uid,

@@ -3,90 +3,65 @@
 use super::remote::fmt_mode;
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, Vars};
 use async_trait::async_trait;
 
 /// The `find` module.
 pub struct Find;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "find",
-    short: "Return a list of files based on specific criteria",
-    description: "Lists the files (or folders, links) under `paths` whose base names match \
+crate::options! {
+    /// The `find` module's options.
+    pub(crate) struct Opts {
+        paths: Vec<String> = opt::list("Folders to search.").required().aliases(&["name", "path"]),
+        patterns: Vec<String> = opt::list(
+            "Base name patterns (globs, or regexes with use_regex); any may match. Default: all.",
+        )
+        .aliases(&["pattern"]),
+        excludes: Vec<String> = opt::list("Base name patterns to leave out.").aliases(&["exclude"]),
+        contains: Option<String> = opt::str(
+            "A regular expression the content of regular files must match (at the start of a line).",
+        ),
+        read_whole_file: bool = opt::bool(
+            "Match `contains` anywhere in the whole file instead of line by line.",
+        )
+        .default("no"),
+        file_type: String = opt::str("The type of entries to return.")
+            .default("file")
+            .choices(&["any", "directory", "file", "link"]),
+        recurse: bool = opt::bool("Descend into folders.").default("no"),
+        depth: Option<i64> = opt::int(
+            "With recurse, the maximum number of levels to descend (1: only the folder's entries).",
+        ),
+        age: Option<String> = opt::str(
+            "At least this old (`2d`, `1w`, `30m`, `10s`), or at most this old when negative (`-1h`).",
+        ),
+        age_stamp: String = opt::str("The time `age` looks at.")
+            .default("mtime")
+            .choices(&["atime", "ctime", "mtime"]),
+        size: Option<String> = opt::str(
+            "At least this size (`10m`, `1k`, `500` bytes, b/k/m/g/t), or at most when negative.",
+        ),
+        hidden: bool = opt::bool("Include names starting with a dot.").default("no"),
+        use_regex: bool = opt::bool("patterns and excludes are regular expressions instead of globs.")
+            .default("no"),
+        follow: bool = opt::bool("Follow symbolic links.").default("no"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("find", "Return a list of files based on specific criteria")
+    .description(
+        "Lists the files (or folders, links) under `paths` whose base names match \
 `patterns` (shell globs, or Python-style regular expressions matched at the start of the name \
 with `use_regex`) and not `excludes`, filtered by `age`, `size`, `contains` and hidden names, \
 as Ansible's find does. One round trip runs `find` and GNU `stat` on the host; `contains` runs \
 `grep -P` on the candidates (each line must match from its start, or anywhere in the whole file \
 with `read_whole_file`). Returns `files` (stat data per file: path, mode, size, mtime, \
 pw_name...), `matched`, `examined`, `skipped_paths` and `msg`. Never changes anything.",
-    options: &[
-        OptSpec::new("paths", OptKind::List, "Folders to search.")
-            .required()
-            .aliases(&["name", "path"]),
-        OptSpec::new(
-            "patterns",
-            OptKind::List,
-            "Base name patterns (globs, or regexes with use_regex); any may match. Default: all.",
-        )
-        .aliases(&["pattern"]),
-        OptSpec::new(
-            "excludes",
-            OptKind::List,
-            "Base name patterns to leave out.",
-        )
-        .aliases(&["exclude"]),
-        OptSpec::new(
-            "contains",
-            OptKind::Str,
-            "A regular expression the content of regular files must match (at the start of a line).",
-        ),
-        OptSpec::new(
-            "read_whole_file",
-            OptKind::Bool,
-            "Match `contains` anywhere in the whole file instead of line by line.",
-        )
-        .default("no"),
-        OptSpec::new("file_type", OptKind::Str, "The type of entries to return.")
-            .default("file")
-            .choices(&["any", "directory", "file", "link"]),
-        OptSpec::new("recurse", OptKind::Bool, "Descend into folders.").default("no"),
-        OptSpec::new(
-            "depth",
-            OptKind::Int,
-            "With recurse, the maximum number of levels to descend (1: only the folder's entries).",
-        ),
-        OptSpec::new(
-            "age",
-            OptKind::Str,
-            "At least this old (`2d`, `1w`, `30m`, `10s`), or at most this old when negative (`-1h`).",
-        ),
-        OptSpec::new("age_stamp", OptKind::Str, "The time `age` looks at.")
-            .default("mtime")
-            .choices(&["atime", "ctime", "mtime"]),
-        OptSpec::new(
-            "size",
-            OptKind::Str,
-            "At least this size (`10m`, `1k`, `500` bytes, b/k/m/g/t), or at most when negative.",
-        ),
-        OptSpec::new(
-            "hidden",
-            OptKind::Bool,
-            "Include names starting with a dot.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "use_regex",
-            OptKind::Bool,
-            "patterns and excludes are regular expressions instead of globs.",
-        )
-        .default("no"),
-        OptSpec::new("follow", OptKind::Bool, "Follow symbolic links.").default("no"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- find:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- find:
     paths: /var/log
     patterns: "*.log,*.gz"
     age: 2w
@@ -103,8 +78,7 @@ pw_name...), `matched`, `examined`, `skipped_paths` and `msg`. Never changes any
     contains: '#!/usr/bin/env'
     size: -100k
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// `2d` → seconds (negative stays negative).
 pub(crate) fn parse_age(s: &str) -> Option<i64> {
@@ -317,12 +291,13 @@ impl Module for Find {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let paths = args.list_str("paths");
+        let o = Opts::from_args(args)?;
+        let paths = &o.paths;
         if paths.is_empty() {
             return Err(Error::failed("find: paths must name at least one folder"));
         }
-        let use_regex = args.bool("use_regex");
-        let mut pats = args.list_str("patterns");
+        let use_regex = o.use_regex;
+        let mut pats = o.patterns.clone();
         if pats.is_empty() {
             pats.push(if use_regex { ".*" } else { "*" }.into());
         }
@@ -330,31 +305,29 @@ impl Module for Find {
             .iter()
             .map(|p| Pat::new(p, use_regex))
             .collect::<Result<Vec<_>>>()?;
-        let excludes = args
-            .list_str("excludes")
+        let excludes = o
+            .excludes
             .iter()
             .map(|p| Pat::new(p, use_regex))
             .collect::<Result<Vec<_>>>()?;
-        let age = match args.str("age") {
-            Some(a) => Some(parse_age(&a).ok_or_else(|| {
+        let age = match &o.age {
+            Some(a) => Some(parse_age(a).ok_or_else(|| {
                 Error::failed(format!("find: failed to process age '{a}'"))
                     .hint("a number with an optional unit s, m, h, d or w, e.g. 2d or -1h")
             })?),
             None => None,
         };
-        let size = match args.str("size") {
-            Some(a) => Some(parse_size(&a).ok_or_else(|| {
+        let size = match &o.size {
+            Some(a) => Some(parse_size(a).ok_or_else(|| {
                 Error::failed(format!("find: failed to process size '{a}'"))
                     .hint("a number with an optional unit b, k, m, g or t, e.g. 10m or -1k")
             })?),
             None => None,
         };
-        let stamp = args.str("age_stamp").unwrap_or_else(|| "mtime".into());
-        let file_type = args.str("file_type").unwrap_or_else(|| "file".into());
-        let hidden = args.bool("hidden");
-        let follow = args.bool("follow");
-        let maxdepth = if args.bool("recurse") {
-            args.int("depth").filter(|d| *d > 0)
+        let (stamp, file_type) = (&o.age_stamp, &o.file_type);
+        let (hidden, follow) = (o.hidden, o.follow);
+        let maxdepth = if o.recurse {
+            o.depth.filter(|d| *d > 0)
         } else {
             Some(1)
         };
@@ -372,7 +345,7 @@ impl Module for Find {
             ));
         }
         let out = ctx.run(script).await?;
-        let listing = parse_listing(&out.stdout, &paths);
+        let listing = parse_listing(&out.stdout, paths);
         let mut examined = 0usize;
         let mut skipped = Vars::new();
         let mut cands: Vec<Entry> = Vec::new();
@@ -418,11 +391,11 @@ impl Module for Find {
                 cands.push(e);
             }
         }
-        if let Some(c) = args.str("contains") {
+        if let Some(c) = &o.contains {
             let files: Vec<&Entry> = cands.iter().filter(|e| e.is_reg()).collect();
             let mut keep = vec![false; files.len()];
             if !files.is_empty() {
-                let (pat, z) = if args.bool("read_whole_file") {
+                let (pat, z) = if o.read_whole_file {
                     (c.clone(), "-z ")
                 } else {
                     (format!("^(?:{c})"), "")
@@ -435,8 +408,8 @@ impl Module for Find {
                     ));
                 }
                 s.push_str("true\n");
-                let o = ctx.run(s).await?;
-                for l in o.stdout_str().lines() {
+                let found = ctx.run(s).await?;
+                for l in found.stdout_str().lines() {
                     if let Ok(i) = l.trim().parse::<usize>()
                         && i < keep.len()
                     {

@@ -4,7 +4,7 @@
 use super::remote;
 use crate::connection::{PutOpts, Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::{Action, Args, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Action, Args, Diff, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -12,10 +12,34 @@ use std::collections::HashMap;
 /// The `unarchive` module.
 pub struct Unarchive;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "unarchive",
-    short: "Unpack an archive",
-    description: "Unpacks a tar archive (`.tar`, `.tar.gz`/`.tgz`, `.tar.xz`/`.txz`, \
+crate::options! {
+    /// The `unarchive` module's options.
+    pub(crate) struct Opts {
+        src: String = opt::path(
+            "The archive: a controller path (files/ of the role or playbook is searched), or a \
+host path with remote_src.",
+        )
+        .required(),
+        dest: String = opt::path("The folder to unpack into (it must exist).").required(),
+        remote_src: bool = opt::bool("The archive is already on the host.").default("no"),
+        copy: Option<bool> = opt::bool(
+            "Deprecated inverse of remote_src (`copy: no` means remote_src: yes).",
+        ),
+        creates: Option<String> = opt::path("Do nothing when this path exists on the host."),
+        extra_opts: Vec<String> = opt::list(
+            "More arguments for tar or unzip (e.g. `['--strip-components=1']`).",
+        ),
+        list_files: bool = opt::bool("Return the archive's members in `files`.").default("no"),
+        exclude: Vec<String> = opt::list("Members (globs) not to unpack."),
+        include: Vec<String> = opt::list("Only unpack these members (globs)."),
+        owner: Option<String> = opt::str("Owner of the unpacked files."),
+        group: Option<String> = opt::str("Group of the unpacked files."),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("unarchive", "Unpack an archive")
+    .description(
+        "Unpacks a tar archive (`.tar`, `.tar.gz`/`.tgz`, `.tar.xz`/`.txz`, \
 `.tar.bz2`/`.tbz2`, `.tar.zst`) with `tar`, or a `.zip` with `unzip`, into the existing folder \
 `dest` on the host. `src` is a file on the controller (found like copy's, uploaded to a \
 temporary file that is removed afterwards) or, with `remote_src`, a file on the host. The \
@@ -25,60 +49,11 @@ another type, or (regular files) has another size or, for tar, another modificat
 another `owner`/`group` when those are given (`--strip-components` in `extra_opts` is taken \
 into account; `--transform` makes every run unpack). With `creates`, nothing is done when that path \
 exists. Check mode is exact; --diff lists the members that would be written.",
-    options: &[
-        OptSpec::new(
-            "src",
-            OptKind::Path,
-            "The archive: a controller path (files/ of the role or playbook is searched), or a \
-host path with remote_src.",
-        )
-        .required(),
-        OptSpec::new(
-            "dest",
-            OptKind::Path,
-            "The folder to unpack into (it must exist).",
-        )
-        .required(),
-        OptSpec::new(
-            "remote_src",
-            OptKind::Bool,
-            "The archive is already on the host.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "copy",
-            OptKind::Bool,
-            "Deprecated inverse of remote_src (`copy: no` means remote_src: yes).",
-        ),
-        OptSpec::new(
-            "creates",
-            OptKind::Path,
-            "Do nothing when this path exists on the host.",
-        ),
-        OptSpec::new(
-            "extra_opts",
-            OptKind::List,
-            "More arguments for tar or unzip (e.g. `['--strip-components=1']`).",
-        ),
-        OptSpec::new(
-            "list_files",
-            OptKind::Bool,
-            "Return the archive's members in `files`.",
-        )
-        .default("no"),
-        OptSpec::new("exclude", OptKind::List, "Members (globs) not to unpack."),
-        OptSpec::new(
-            "include",
-            OptKind::List,
-            "Only unpack these members (globs).",
-        ),
-        OptSpec::new("owner", OptKind::Str, "Owner of the unpacked files."),
-        OptSpec::new("group", OptKind::Str, "Group of the unpacked files."),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["include", "exclude"], &["copy", "remote_src"]],
-    required_one_of: &[],
-    examples: r#"- unarchive:
+    )
+    .spec::<Opts>()
+    .mutually_exclusive(&[&["include", "exclude"], &["copy", "remote_src"]])
+    .examples(
+        r#"- unarchive:
     src: app-1.2.tar.gz
     dest: /opt/app
 - unarchive:
@@ -94,8 +69,7 @@ host path with remote_src.",
     group: root
     list_files: true
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// The archive formats.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -356,36 +330,37 @@ impl Module for Unarchive {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let src = args.str("src").unwrap_or_default();
-        let dest = args.str("dest").unwrap_or_default();
-        let remote_src = args.bool("remote_src") || args.opt_bool("copy") == Some(false);
+        let o = Opts::from_args(args)?;
+        let (src, dest) = (&o.src, &o.dest);
+        let remote_src = o.remote_src || o.copy == Some(false);
         if src.contains("://") {
             return Err(Error::failed("unarchive: prov does not download archives")
                 .hint("download it first with get_url, then unarchive it with remote_src: yes"));
         }
-        let fmt = Format::of(&src).ok_or_else(|| {
+        let fmt = Format::of(src).ok_or_else(|| {
             Error::failed(format!("unarchive: cannot tell the format of '{src}'")).hint(
                 "prov unpacks .tar, .tar.gz/.tgz, .tar.xz/.txz, .tar.bz2/.tbz2, .tar.zst and .zip",
             )
         })?;
-        let owner = args.str("owner").filter(|s| !s.is_empty());
-        let group = args.str("group").filter(|s| !s.is_empty());
+        let owner = o.owner.as_deref().filter(|s| !s.is_empty());
+        let group = o.group.as_deref().filter(|s| !s.is_empty());
         let tool = if fmt == Format::Zip { "unzip" } else { "tar" };
         // 1. dest, creates, the tool and (remote archives) the listing, in one round trip.
         let mut s = format!(
             "if [ -d {d} ]; then echo dest=dir; elif [ -e {d} ]; then echo dest=other; fi\n\
              command -v {tool} >/dev/null 2>&1 && echo tool=1\n",
-            d = quote(&dest)
+            d = quote(dest)
         );
-        if let Some(c) = args.str("creates").filter(|c| !c.is_empty()) {
-            s.push_str(&format!("[ -e {} ] && echo creates=1\n", quote(&c)));
+        let creates = o.creates.as_deref().filter(|c| !c.is_empty());
+        if let Some(c) = creates {
+            s.push_str(&format!("[ -e {} ] && echo creates=1\n", quote(c)));
         }
         if remote_src {
             s.push_str(&format!(
                 "if [ -f {a} ]; then echo src=1; echo @@list; TZ=UTC0 LC_ALL=C {l} 2>&1 || echo '@@listfail'; fi\n",
-                a = quote(&src),
+                a = quote(src),
                 l = fmt
-                    .list_args(&src)
+                    .list_args(src)
                     .iter()
                     .map(|w| quote(w))
                     .collect::<Vec<_>>()
@@ -400,7 +375,7 @@ impl Module for Unarchive {
             .with("src", src.as_str())
             .with("handler", fmt.handler());
         if head.contains_key("creates") {
-            let c = args.str("creates").unwrap_or_default();
+            let c = creates.unwrap_or_default();
             let mut p = Plan {
                 skipped: Some(format!("skipped, since {c} exists")),
                 ..Plan::default()
@@ -439,16 +414,15 @@ impl Module for Unarchive {
             }
             (l, None)
         } else {
-            let p = ctx.find_file("files", &src)?;
+            let p = ctx.find_file("files", src)?;
             (list_local(fmt, &p).await?, Some(p))
         };
         let mut members = match fmt {
             Format::Zip => parse_zip_listing(&listing),
             Format::Tar(_) => parse_tar_listing(&listing),
         };
-        let globs = |k: &str| -> Result<Vec<glob::Pattern>> {
-            args.list_str(k)
-                .iter()
+        let globs = |k: &str, pats: &[String]| -> Result<Vec<glob::Pattern>> {
+            pats.iter()
                 .map(|p| {
                     glob::Pattern::new(p).map_err(|e| {
                         Error::failed(format!("unarchive: bad {k} pattern '{p}': {e}"))
@@ -456,13 +430,13 @@ impl Module for Unarchive {
                 })
                 .collect()
         };
-        let (inc, exc) = (globs("include")?, globs("exclude")?);
-        let extra = args.list_str("extra_opts");
+        let (inc, exc) = (globs("include", &o.include)?, globs("exclude", &o.exclude)?);
+        let extra = &o.extra_opts;
         if !inc.is_empty() {
             members.retain(|m| inc.iter().any(|g| g.matches(&m.name)));
         }
         members.retain(|m| !exc.iter().any(|g| g.matches(&m.name)));
-        if args.bool("list_files") {
+        if o.list_files {
             plan.result.insert(
                 "files".into(),
                 Value::from_iter(members.iter().map(|m| Value::from(m.name.as_str()))),
@@ -470,7 +444,7 @@ impl Module for Unarchive {
         }
         // 2. Compare with dest: member names as tar/unzip will write them (--strip-components
         //    is applied here; other renaming options make every run unpack again).
-        if let Some(n) = strip_components(&extra) {
+        if let Some(n) = strip_components(extra) {
             members = members
                 .into_iter()
                 .filter_map(|mut m| {
@@ -492,16 +466,16 @@ impl Module for Unarchive {
             for chunk in members.chunks(1000) {
                 let mut s = format!(
                     "cd {} || exit 1\nstat -c '%s|%Y|%U|%G|%F|%n' --",
-                    quote(&dest)
+                    quote(dest)
                 );
                 for m in chunk {
                     s.push(' ');
                     s.push_str(&quote(&m.name));
                 }
                 s.push_str(" 2>/dev/null; true\n");
-                stat_out.push_str(&crate::modules::system::probe(ctx, s, &dest).await?);
+                stat_out.push_str(&crate::modules::system::probe(ctx, s, dest).await?);
             }
-            differing(&members, &stat_out, owner.as_deref(), group.as_deref())
+            differing(&members, &stat_out, owner, group)
         };
         if diff_members.is_empty() {
             return Ok(plan);
@@ -539,13 +513,13 @@ impl Module for Unarchive {
                 }
                 v.extend(["-f".into(), archive.clone(), "-C".into(), dest.clone()]);
                 v.extend(extra.iter().cloned());
-                for e in args.list_str("exclude") {
+                for e in &o.exclude {
                     v.push(format!("--exclude={e}"));
                 }
                 if !inc.is_empty() {
                     v.push("--wildcards".into());
                     v.push("--".into());
-                    v.extend(args.list_str("include"));
+                    v.extend(o.include.iter().cloned());
                 }
                 v
             }
@@ -553,11 +527,10 @@ impl Module for Unarchive {
                 let mut v = vec!["unzip".to_string(), "-o".into(), "-q".into()];
                 v.extend(extra.iter().cloned());
                 v.extend([archive.clone(), "-d".into(), dest.clone()]);
-                v.extend(args.list_str("include"));
-                let exc = args.list_str("exclude");
-                if !exc.is_empty() {
+                v.extend(o.include.iter().cloned());
+                if !o.exclude.is_empty() {
                     v.push("-x".into());
-                    v.extend(exc);
+                    v.extend(o.exclude.iter().cloned());
                 }
                 v
             }
@@ -570,9 +543,9 @@ impl Module for Unarchive {
                 .join(" ")
         );
         if owner.is_some() || group.is_some() {
-            let spec = match (&owner, &group) {
+            let spec = match (owner, group) {
                 (Some(o), Some(g)) => format!("{o}:{g}"),
-                (Some(o), None) => o.clone(),
+                (Some(o), None) => o.to_string(),
                 (None, Some(g)) => format!(":{g}"),
                 (None, None) => unreachable!(),
             };
