@@ -581,8 +581,8 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
     let paths = [
         src.to_string(),
         dest.clone(),
-        join(&dest, &name),
-        parent_of(&dest),
+        join(dest, &name),
+        parent_of(dest),
     ];
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;

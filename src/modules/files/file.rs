@@ -7,39 +7,59 @@ use super::remote::{
 };
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::{Args, Change, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{
+    Args, Change, Diff, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt,
+};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `file` module.
 pub struct File;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "file",
-    short: "Manage files and file properties",
-    description: "Makes sure a path is a file, a folder (created with its parents), a symbolic or \
+crate::options! {
+    /// The `file` module's options.
+    pub(crate) struct Opts {
+        path: String = opt::path("Path to manage.").required().aliases(&["dest", "name"]),
+        state: Option<String> = opt::str(
+            "What the path should be. Default: its current state if it exists, else `file`.",
+        )
+        .choices(&["absent", "directory", "file", "hard", "link", "touch"]),
+        recurse: bool = opt::bool(
+            "With state=directory, apply mode/owner/group to everything below too.",
+        )
+        .default("no"),
+        src: Option<String> = opt::path(
+            "Target of the link (state=link/hard). A relative target is relative to the link's folder.",
+        ),
+        force: bool = opt::bool(
+            "Create links even if the target does not exist, or replace a file (or empty folder) by a link.",
+        )
+        .default("no"),
+        follow: bool = opt::bool(
+            "Apply attributes to the target of a link rather than the link itself.",
+        )
+        .default("yes"),
+        access_time: Option<String> = opt::str(
+            "With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`.",
+        ),
+        modification_time: Option<String> = opt::str(
+            "With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`.",
+        ),
+    }
+    groups { attrs: FileAttrs }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("file", "Manage files and file properties")
+    .description(
+        "Makes sure a path is a file, a folder (created with its parents), a symbolic or \
         hard link, an empty file (`touch`) or absent (removed recursively), with the given mode, \
         owner and group. Check mode reports exactly what would change; diffs show the state and \
         attribute changes. `touch` always reports a change (the timestamps are updated) unless \
         both `access_time` and `modification_time` are `preserve`.",
-    options: &[
-        OptSpec::new("path", OptKind::Path, "Path to manage.").required().aliases(&["dest", "name"]),
-        OptSpec::new("state", OptKind::Str, "What the path should be. Default: its current state if it exists, else `file`.")
-            .choices(&["absent", "directory", "file", "hard", "link", "touch"]),
-        OptSpec::new("mode", OptKind::Mode, "Permissions: octal (`'0644'`) or symbolic (`u=rw,g=r`, `a+X`)."),
-        OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
-        OptSpec::new("group", OptKind::Str, "Group name or gid."),
-        OptSpec::new("recurse", OptKind::Bool, "With state=directory, apply mode/owner/group to everything below too.").default("no"),
-        OptSpec::new("src", OptKind::Path, "Target of the link (state=link/hard). A relative target is relative to the link's folder."),
-        OptSpec::new("force", OptKind::Bool, "Create links even if the target does not exist, or replace a file (or empty folder) by a link.").default("no"),
-        OptSpec::new("follow", OptKind::Bool, "Apply attributes to the target of a link rather than the link itself.").default("yes"),
-        OptSpec::new("access_time", OptKind::Str, "With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`."),
-        OptSpec::new("modification_time", OptKind::Str, "With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`."),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- file:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- file:
     path: /srv/app
     state: directory
     mode: "0755"
@@ -51,8 +71,7 @@ static DOC: ModuleDoc = ModuleDoc {
     path: /tmp/junk
     state: absent
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 fn ancestors(path: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -85,9 +104,9 @@ fn attr_script(path: &str, attrs: &Attrs, mode: Option<u32>) -> String {
     s
 }
 
-fn time_arg(args: &Args, key: &str, state: &str) -> Result<Option<String>> {
-    let v = args.str(key);
-    match v.as_deref() {
+/// The time to give `touch` for option `key` (`access_time`, `modification_time`) set to `v`.
+fn time_arg(v: Option<&str>, key: &str, state: &str) -> Result<Option<String>> {
+    match v {
         None => Ok(if state == "touch" {
             Some("now".into())
         } else {
@@ -222,7 +241,8 @@ impl Module for File {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let raw = args.str("path").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let raw = o.path;
         if raw.is_empty() {
             return Err(Error::failed("file: path must not be empty"));
         }
@@ -231,17 +251,14 @@ impl Module for File {
         } else {
             raw.clone()
         };
-        let attrs = Attrs::from_args(args)?;
+        let attrs = Attrs::new(&o.attrs)?;
         if attrs.mode.as_deref() == Some("preserve") {
             return Err(Error::failed(
                 "mode=preserve is only supported by copy and template",
             ));
         }
-        let src = args.str("src");
-        let follow = args.bool("follow");
-        let force = args.bool("force");
-        let recurse = args.bool("recurse");
-        let state_arg = args.str("state");
+        let (src, follow, force, recurse) = (o.src, o.follow, o.force, o.recurse);
+        let state_arg = o.state;
         // a relative symlink target is relative to the link's folder (hard links: to the cwd)
         let link_src = src.as_deref().map(|s| match state_arg.as_deref() {
             Some("hard") => s.to_string(),
@@ -280,8 +297,8 @@ impl Module for File {
         if recurse && state != "directory" {
             return Err(Error::failed("recurse=yes needs state=directory"));
         }
-        let atime = time_arg(args, "access_time", &state)?;
-        let mtime = time_arg(args, "modification_time", &state)?;
+        let atime = time_arg(o.access_time.as_deref(), "access_time", &state)?;
+        let mtime = time_arg(o.modification_time.as_deref(), "modification_time", &state)?;
         let mut c = Ctx {
             ctx,
             path: path.clone(),

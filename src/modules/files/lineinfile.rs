@@ -2,43 +2,79 @@
 
 use super::remote::{self, Attrs, Kind, Write, check_validate, plan_write, py_expand, py_regex};
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `lineinfile` module.
 pub struct LineInFile;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "lineinfile",
-    short: "Manage lines in text files",
-    description: "Makes sure a line is in a file, replacing the last line matching `regexp` (or \
+crate::options! {
+    /// The `lineinfile` module's options.
+    pub(crate) struct Opts {
+        path: String = opt::path("The file to edit.")
+            .required()
+            .aliases(&["dest", "destfile", "name"]),
+        line: Option<String> = opt::str(
+            "The line to insert or replace with (`\\1` backreferences with backrefs=yes).",
+        )
+        .aliases(&["value"]),
+        regexp: Option<String> = opt::str(
+            "Regular expression selecting the line to replace (present) or the lines to remove (absent).",
+        )
+        .aliases(&["regex"]),
+        search_string: Option<String> = opt::str(
+            "Literal string selecting the line, instead of regexp.",
+        ),
+        state: String = opt::str("Whether the line should be there.")
+            .default("present")
+            .choices(&["absent", "present"]),
+        insertafter: Option<String> = opt::str(
+            "Insert after the last line matching this regexp, or `EOF` (default).",
+        ),
+        insertbefore: Option<String> = opt::str(
+            "Insert before the last line matching this regexp, or `BOF`.",
+        ),
+        create: bool = opt::bool("Create the file (and its folder) when missing.").default("no"),
+        backrefs: bool = opt::bool(
+            "Expand `\\1`.. in `line` from the regexp match; when nothing matches, leave the file unchanged.",
+        )
+        .default("no"),
+        backup: bool = opt::bool("Back up the old file before changing it.").default("no"),
+        firstmatch: bool = opt::bool(
+            "Use the first match of regexp/insertafter/insertbefore instead of the last.",
+        )
+        .default("no"),
+        validate: Option<String> = opt::str(
+            "Command validating the new file before it is put in place; `%s` is its temp path.",
+        ),
+    }
+    groups { attrs: FileAttrs }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("lineinfile", "Manage lines in text files")
+    .description(
+        "Makes sure a line is in a file, replacing the last line matching `regexp` (or \
         containing `search_string`), or inserting it after/before the last line matching \
         `insertafter`/`insertbefore` (first with `firstmatch`), or at the end. With \
         state=absent, removes every matching line. Follows Ansible's algorithm exactly; regular \
         expressions use Rust syntax (Python's without lookaround/backreferences) and are matched \
         against each line without its line ending. Check mode and --diff are exact.",
-    options: &[
-        OptSpec::new("path", OptKind::Path, "The file to edit.").required().aliases(&["dest", "destfile", "name"]),
-        OptSpec::new("line", OptKind::Str, "The line to insert or replace with (`\\1` backreferences with backrefs=yes).").aliases(&["value"]),
-        OptSpec::new("regexp", OptKind::Str, "Regular expression selecting the line to replace (present) or the lines to remove (absent).").aliases(&["regex"]),
-        OptSpec::new("search_string", OptKind::Str, "Literal string selecting the line, instead of regexp."),
-        OptSpec::new("state", OptKind::Str, "Whether the line should be there.").default("present").choices(&["absent", "present"]),
-        OptSpec::new("insertafter", OptKind::Str, "Insert after the last line matching this regexp, or `EOF` (default)."),
-        OptSpec::new("insertbefore", OptKind::Str, "Insert before the last line matching this regexp, or `BOF`."),
-        OptSpec::new("create", OptKind::Bool, "Create the file (and its folder) when missing.").default("no"),
-        OptSpec::new("backrefs", OptKind::Bool, "Expand `\\1`.. in `line` from the regexp match; when nothing matches, leave the file unchanged.").default("no"),
-        OptSpec::new("backup", OptKind::Bool, "Back up the old file before changing it.").default("no"),
-        OptSpec::new("firstmatch", OptKind::Bool, "Use the first match of regexp/insertafter/insertbefore instead of the last.").default("no"),
-        OptSpec::new("validate", OptKind::Str, "Command validating the new file before it is put in place; `%s` is its temp path."),
-        OptSpec::new("mode", OptKind::Mode, "Permissions: octal or symbolic."),
-        OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
-        OptSpec::new("group", OptKind::Str, "Group name or gid."),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["insertbefore", "insertafter"], &["regexp", "search_string"], &["backrefs", "search_string"]],
-    required_one_of: &[],
-    examples: r#"- lineinfile:
+    )
+    .spec::<Opts>()
+    .mutually_exclusive(&[
+        &["insertbefore", "insertafter"],
+        &["regexp", "search_string"],
+        &["backrefs", "search_string"],
+    ])
+    // Ansible checks these before touching the file, whatever the host: the line to put, or
+    // something selecting the lines to remove.
+    .required_if(&[
+        RequiredIf::all("state", "present", &["line"]),
+        RequiredIf::any("state", "absent", &["line", "search_string", "regexp"]),
+    ])
+    .examples(
+        r#"- lineinfile:
     path: /etc/ssh/sshd_config
     regexp: '^#?PermitRootLogin'
     line: PermitRootLogin no
@@ -47,8 +83,7 @@ static DOC: ModuleDoc = ModuleDoc {
     line: 10.0.0.5 db
     insertafter: '^127\.0\.0\.1'
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// Splits text into lines keeping their endings (Python's `readlines`).
 pub(crate) fn split_lines(text: &str) -> Vec<String> {
@@ -229,27 +264,18 @@ impl Module for LineInFile {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let path = args.str("path").unwrap_or_default();
-        let attrs = Attrs::from_args(args)?;
-        let validate = check_validate(args.str("validate"))?;
-        let regexp = args.str("regexp");
-        let search = args.str("search_string");
-        let line = args.str("line");
-        let present_state = args.str("state").as_deref() != Some("absent");
-        let re = regexp.as_deref().map(|r| py_regex(r, "")).transpose()?;
-        if present_state {
-            if args.bool("backrefs") && re.is_none() {
-                return Err(Error::failed("regexp is required with backrefs=true"));
-            }
-            if line.is_none() {
-                return Err(Error::failed("line is required with state=present"));
-            }
-        } else if regexp.is_none() && search.is_none() && line.is_none() {
-            return Err(Error::failed(
-                "one of line, search_string, or regexp is required with state=absent",
-            ));
+        let o = Opts::from_args(args)?;
+        let path = &o.path;
+        let attrs = Attrs::new(&o.attrs)?;
+        let validate = check_validate(o.validate)?;
+        let (search, line) = (o.search_string, o.line);
+        // the spec requires `line` (present) or one of line/search_string/regexp (absent)
+        let present_state = o.state != "absent";
+        let re = o.regexp.as_deref().map(|r| py_regex(r, "")).transpose()?;
+        if present_state && o.backrefs && re.is_none() {
+            return Err(Error::failed("regexp is required with backrefs=true"));
         }
-        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, &path).await?;
+        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, path).await?;
         let content = insp.content.clone();
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
@@ -272,12 +298,12 @@ impl Module for LineInFile {
         };
         let lines = split_lines(&text);
         let edit = if present_state {
-            if !exists && !args.bool("create") {
+            if !exists && !o.create {
                 return Ok(Plan::fail(format!("Destination {path} does not exist !"))
                     .with("rc", 257)
                     .hint_create());
             }
-            let (ia, ib) = match (args.str("insertafter"), args.str("insertbefore")) {
+            let (ia, ib) = match (o.insertafter, o.insertbefore) {
                 (None, None) => (Some("EOF".to_string()), None),
                 x => x,
             };
@@ -288,8 +314,8 @@ impl Module for LineInFile {
                 line.as_deref().unwrap_or_default(),
                 ia.as_deref(),
                 ib.as_deref(),
-                args.bool("backrefs"),
-                args.bool("firstmatch"),
+                o.backrefs,
+                o.firstmatch,
             )?
         } else {
             if !exists {
@@ -322,7 +348,7 @@ impl Module for LineInFile {
                 before: content.as_deref(),
                 data: &super::remote::Content::Bytes(data.clone()),
                 attrs: &attrs,
-                backup: args.bool("backup"),
+                backup: o.backup,
                 validate,
                 make_parent: missing_parent,
                 uid: insp.uid,

@@ -560,7 +560,7 @@ impl Module for Unarchive {
                 script.push_str(&format!(
                     "; [ $rc -ne 0 ] || (cd {} && s=$(find{names} -maxdepth 0 -type f -perm /6000 -exec stat -c '%a %n' {{}} +) && \
                      chown -h {} --{names} && {{ [ -z \"$s\" ] || printf '%s\\n' \"$s\" | while read -r m f; do chmod \"$m\" -- \"$f\" || exit 1; done; }}) || rc=$?",
-                    quote(&dest),
+                    quote(dest),
                     quote(&spec)
                 ));
             }
