@@ -911,6 +911,35 @@ async fn lineinfile_cases() {
         .await
         .unwrap();
     assert!(p.failed.unwrap().contains("is a directory"));
+    // the spec's rules, checked when the task is loaded (prov check), before any host is asked
+    let err = e
+        .args("lineinfile", json!({"path": f, "regexp": "^x"}))
+        .unwrap_err();
+    assert_eq!(
+        err.msg,
+        "module 'lineinfile': state is present but all of the following are missing: line"
+    );
+    let err = e
+        .args("lineinfile", json!({"path": f, "state": "absent"}))
+        .unwrap_err();
+    assert_eq!(
+        err.msg,
+        "module 'lineinfile': state is absent but any of the following are missing: line, search_string, regexp"
+    );
+    // backrefs needs regexp only when the line is put (a check of the module, not a rule)
+    let err = e
+        .plan(
+            "lineinfile",
+            json!({"path": f, "line": "x", "backrefs": true}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.msg, "regexp is required with backrefs=true");
+    e.args(
+        "lineinfile",
+        json!({"path": f, "line": "x", "backrefs": true, "state": "absent"}),
+    )
+    .unwrap();
 }
 
 // ------------------------------------------------------------------------------------ blockinfile
