@@ -13,38 +13,19 @@ pub struct BlockInFile;
 crate::options! {
     /// The `blockinfile` module's options.
     pub(crate) struct Opts {
-        path: String = opt::path("The file to edit.")
-            .required()
-            .aliases(&["dest", "destfile", "name"]),
-        block: String = opt::str("The lines to put between the markers.")
-            .default("")
-            .aliases(&["content"]),
-        marker: String = opt::str("Marker line template; `{mark}` becomes marker_begin/marker_end.")
-            .default("# {mark} ANSIBLE MANAGED BLOCK"),
+        path: String = opt::path("The file to edit.").required().aliases(&["dest", "destfile", "name"]),
+        block: String = opt::str("The lines to put between the markers.").default("").aliases(&["content"]),
+        marker: String = opt::str("Marker line template; `{mark}` becomes marker_begin/marker_end.").default("# {mark} ANSIBLE MANAGED BLOCK"),
         marker_begin: String = opt::str("Replaces `{mark}` in the opening marker.").default("BEGIN"),
         marker_end: String = opt::str("Replaces `{mark}` in the closing marker.").default("END"),
-        state: String = opt::str("Whether the block should be there.")
-            .default("present")
-            .choices(&["absent", "present"]),
-        insertafter: Option<String> = opt::str(
-            "Insert a new block after the last line matching this regexp, or `EOF`.",
-        ),
-        insertbefore: Option<String> = opt::str(
-            "Insert a new block before the last line matching this regexp, or `BOF`.",
-        ),
+        state: String = opt::str("Whether the block should be there.").default("present").choices(&["absent", "present"]),
+        insertafter: Option<String> = opt::str("Insert a new block after the last line matching this regexp, or `EOF`."),
+        insertbefore: Option<String> = opt::str("Insert a new block before the last line matching this regexp, or `BOF`."),
         create: bool = opt::bool("Create the file when missing.").default("no"),
         backup: bool = opt::bool("Back up the old file before changing it.").default("no"),
-        append_newline: bool = opt::bool(
-            "Add a blank line after the block if the next line is not blank.",
-        )
-        .default("no"),
-        prepend_newline: bool = opt::bool(
-            "Add a blank line before the block if the previous line is not blank.",
-        )
-        .default("no"),
-        validate: Option<String> = opt::str(
-            "Command validating the new file before it is put in place; `%s` is its temp path.",
-        ),
+        append_newline: bool = opt::bool("Add a blank line after the block if the next line is not blank.").default("no"),
+        prepend_newline: bool = opt::bool("Add a blank line before the block if the previous line is not blank.").default("no"),
+        validate: Option<String> = opt::str("Command validating the new file before it is put in place; `%s` is its temp path."),
     }
     groups { attrs: FileAttrs }
 }

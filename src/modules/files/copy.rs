@@ -22,23 +22,12 @@ pub struct Copy;
 crate::options! {
     /// The `copy` module's options.
     pub(crate) struct Opts {
-        src: Option<String> = opt::path(
-            "Local path of the file or folder to copy (relative paths are looked up in `files/`). A folder ending in `/` copies its contents.",
-        ),
-        content: Option<Value> = opt::any(
-            "Literal content to write instead of `src` (lists and mappings are written as JSON).",
-        ),
+        src: Option<String> = opt::path("Local path of the file or folder to copy (relative paths are looked up in `files/`). A folder ending in `/` copies its contents."),
+        content: Option<Value> = opt::any("Literal content to write instead of `src` (lists and mappings are written as JSON)."),
         dest: String = opt::path("Remote path to write to.").required(),
-        backup: bool = opt::bool("Back up the old file to `dest.<pid>.<timestamp>~` before changing it.")
-            .default("no"),
-        force: bool = opt::bool(
-            "Replace the file when its content differs; with `no`, only create it when missing.",
-        )
-        .default("yes")
-        .aliases(&["thirsty"]),
-        validate: Option<String> = opt::str(
-            "Command validating the new file before it is put in place; `%s` is its temp path.",
-        ),
+        backup: bool = opt::bool("Back up the old file to `dest.<pid>.<timestamp>~` before changing it.").default("no"),
+        force: bool = opt::bool("Replace the file when its content differs; with `no`, only create it when missing.").default("yes").aliases(&["thirsty"]),
+        validate: Option<String> = opt::str("Command validating the new file before it is put in place; `%s` is its temp path."),
         directory_mode: Option<Mode> = opt::mode("Mode of folders created while copying a folder."),
         remote_src: bool = opt::bool("`src` is a file on the host, not the controller.").default("no"),
     }

@@ -20,10 +20,8 @@ crate::options! {
         src: String = opt::path("The remote file to fetch (not a folder).").required(),
         dest: String = opt::path("The local folder (or file, with flat=yes) to save it to.").required(),
         flat: bool = opt::bool("Save to `dest` directly instead of `dest/<host>/<src>`.").default("no"),
-        fail_on_missing: bool = opt::bool("Fail when the remote file is missing or unreadable.")
-            .default("yes"),
-        validate_checksum: bool = opt::bool("Check the transferred data against the remote checksum.")
-            .default("yes"),
+        fail_on_missing: bool = opt::bool("Fail when the remote file is missing or unreadable.").default("yes"),
+        validate_checksum: bool = opt::bool("Check the transferred data against the remote checksum.").default("yes"),
     }
 }
 

@@ -20,31 +20,13 @@ crate::options! {
     /// The `file` module's options.
     pub(crate) struct Opts {
         path: String = opt::path("Path to manage.").required().aliases(&["dest", "name"]),
-        state: Option<String> = opt::str(
-            "What the path should be. Default: its current state if it exists, else `file`.",
-        )
-        .choices(&["absent", "directory", "file", "hard", "link", "touch"]),
-        recurse: bool = opt::bool(
-            "With state=directory, apply mode/owner/group to everything below too.",
-        )
-        .default("no"),
-        src: Option<String> = opt::path(
-            "Target of the link (state=link/hard). A relative target is relative to the link's folder.",
-        ),
-        force: bool = opt::bool(
-            "Create links even if the target does not exist, or replace a file (or empty folder) by a link.",
-        )
-        .default("no"),
-        follow: bool = opt::bool(
-            "Apply attributes to the target of a link rather than the link itself.",
-        )
-        .default("yes"),
-        access_time: Option<String> = opt::str(
-            "With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`.",
-        ),
-        modification_time: Option<String> = opt::str(
-            "With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`.",
-        ),
+        state: Option<String> = opt::str("What the path should be. Default: its current state if it exists, else `file`.").choices(&["absent", "directory", "file", "hard", "link", "touch"]),
+        recurse: bool = opt::bool("With state=directory, apply mode/owner/group to everything below too.").default("no"),
+        src: Option<String> = opt::path("Target of the link (state=link/hard). A relative target is relative to the link's folder."),
+        force: bool = opt::bool("Create links even if the target does not exist, or replace a file (or empty folder) by a link.").default("no"),
+        follow: bool = opt::bool("Apply attributes to the target of a link rather than the link itself.").default("yes"),
+        access_time: Option<String> = opt::str("With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`."),
+        modification_time: Option<String> = opt::str("With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`."),
     }
     groups { attrs: FileAttrs }
 }

@@ -14,37 +14,18 @@ crate::options! {
     /// The `find` module's options.
     pub(crate) struct Opts {
         paths: Vec<String> = opt::list("Folders to search.").required().aliases(&["name", "path"]),
-        patterns: Vec<String> = opt::list(
-            "Base name patterns (globs, or regexes with use_regex); any may match. Default: all.",
-        )
-        .aliases(&["pattern"]),
+        patterns: Vec<String> = opt::list("Base name patterns (globs, or regexes with use_regex); any may match. Default: all.").aliases(&["pattern"]),
         excludes: Vec<String> = opt::list("Base name patterns to leave out.").aliases(&["exclude"]),
-        contains: Option<String> = opt::str(
-            "A regular expression the content of regular files must match (at the start of a line).",
-        ),
-        read_whole_file: bool = opt::bool(
-            "Match `contains` anywhere in the whole file instead of line by line.",
-        )
-        .default("no"),
-        file_type: String = opt::str("The type of entries to return.")
-            .default("file")
-            .choices(&["any", "directory", "file", "link"]),
+        contains: Option<String> = opt::str("A regular expression the content of regular files must match (at the start of a line)."),
+        read_whole_file: bool = opt::bool("Match `contains` anywhere in the whole file instead of line by line.").default("no"),
+        file_type: String = opt::str("The type of entries to return.").default("file").choices(&["any", "directory", "file", "link"]),
         recurse: bool = opt::bool("Descend into folders.").default("no"),
-        depth: Option<i64> = opt::int(
-            "With recurse, the maximum number of levels to descend (1: only the folder's entries).",
-        ),
-        age: Option<String> = opt::str(
-            "At least this old (`2d`, `1w`, `30m`, `10s`), or at most this old when negative (`-1h`).",
-        ),
-        age_stamp: String = opt::str("The time `age` looks at.")
-            .default("mtime")
-            .choices(&["atime", "ctime", "mtime"]),
-        size: Option<String> = opt::str(
-            "At least this size (`10m`, `1k`, `500` bytes, b/k/m/g/t), or at most when negative.",
-        ),
+        depth: Option<i64> = opt::int("With recurse, the maximum number of levels to descend (1: only the folder's entries)."),
+        age: Option<String> = opt::str("At least this old (`2d`, `1w`, `30m`, `10s`), or at most this old when negative (`-1h`)."),
+        age_stamp: String = opt::str("The time `age` looks at.").default("mtime").choices(&["atime", "ctime", "mtime"]),
+        size: Option<String> = opt::str("At least this size (`10m`, `1k`, `500` bytes, b/k/m/g/t), or at most when negative."),
         hidden: bool = opt::bool("Include names starting with a dot.").default("no"),
-        use_regex: bool = opt::bool("patterns and excludes are regular expressions instead of globs.")
-            .default("no"),
+        use_regex: bool = opt::bool("patterns and excludes are regular expressions instead of globs.").default("no"),
         follow: bool = opt::bool("Follow symbolic links.").default("no"),
     }
 }

@@ -12,42 +12,18 @@ pub struct LineInFile;
 crate::options! {
     /// The `lineinfile` module's options.
     pub(crate) struct Opts {
-        path: String = opt::path("The file to edit.")
-            .required()
-            .aliases(&["dest", "destfile", "name"]),
-        line: Option<String> = opt::str(
-            "The line to insert or replace with (`\\1` backreferences with backrefs=yes).",
-        )
-        .aliases(&["value"]),
-        regexp: Option<String> = opt::str(
-            "Regular expression selecting the line to replace (present) or the lines to remove (absent).",
-        )
-        .aliases(&["regex"]),
-        search_string: Option<String> = opt::str(
-            "Literal string selecting the line, instead of regexp.",
-        ),
-        state: String = opt::str("Whether the line should be there.")
-            .default("present")
-            .choices(&["absent", "present"]),
-        insertafter: Option<String> = opt::str(
-            "Insert after the last line matching this regexp, or `EOF` (default).",
-        ),
-        insertbefore: Option<String> = opt::str(
-            "Insert before the last line matching this regexp, or `BOF`.",
-        ),
+        path: String = opt::path("The file to edit.").required().aliases(&["dest", "destfile", "name"]),
+        line: Option<String> = opt::str("The line to insert or replace with (`\\1` backreferences with backrefs=yes).").aliases(&["value"]),
+        regexp: Option<String> = opt::str("Regular expression selecting the line to replace (present) or the lines to remove (absent).").aliases(&["regex"]),
+        search_string: Option<String> = opt::str("Literal string selecting the line, instead of regexp."),
+        state: String = opt::str("Whether the line should be there.").default("present").choices(&["absent", "present"]),
+        insertafter: Option<String> = opt::str("Insert after the last line matching this regexp, or `EOF` (default)."),
+        insertbefore: Option<String> = opt::str("Insert before the last line matching this regexp, or `BOF`."),
         create: bool = opt::bool("Create the file (and its folder) when missing.").default("no"),
-        backrefs: bool = opt::bool(
-            "Expand `\\1`.. in `line` from the regexp match; when nothing matches, leave the file unchanged.",
-        )
-        .default("no"),
+        backrefs: bool = opt::bool("Expand `\\1`.. in `line` from the regexp match; when nothing matches, leave the file unchanged.").default("no"),
         backup: bool = opt::bool("Back up the old file before changing it.").default("no"),
-        firstmatch: bool = opt::bool(
-            "Use the first match of regexp/insertafter/insertbefore instead of the last.",
-        )
-        .default("no"),
-        validate: Option<String> = opt::str(
-            "Command validating the new file before it is put in place; `%s` is its temp path.",
-        ),
+        firstmatch: bool = opt::bool("Use the first match of regexp/insertafter/insertbefore instead of the last.").default("no"),
+        validate: Option<String> = opt::str("Command validating the new file before it is put in place; `%s` is its temp path."),
     }
     groups { attrs: FileAttrs }
 }

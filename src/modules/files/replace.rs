@@ -12,17 +12,13 @@ pub struct Replace;
 crate::options! {
     /// The `replace` module's options.
     pub(crate) struct Opts {
-        path: String = opt::path("The file to edit.")
-            .required()
-            .aliases(&["dest", "destfile", "name"]),
+        path: String = opt::path("The file to edit.").required().aliases(&["dest", "destfile", "name"]),
         regexp: String = opt::str("The regular expression to look for.").required(),
         replace: String = opt::str("The replacement (empty removes the matches).").default(""),
         after: Option<String> = opt::str("Only replace after the first match of this regexp."),
         before: Option<String> = opt::str("Only replace before the match of this regexp."),
         backup: bool = opt::bool("Back up the old file before changing it.").default("no"),
-        validate: Option<String> = opt::str(
-            "Command validating the new file before it is put in place; `%s` is its temp path.",
-        ),
+        validate: Option<String> = opt::str("Command validating the new file before it is put in place; `%s` is its temp path."),
     }
     groups { attrs: FileAttrs }
 }

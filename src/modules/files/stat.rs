@@ -14,10 +14,7 @@ crate::options! {
         path: String = opt::path("The path to inspect.").required().aliases(&["dest", "name"]),
         follow: bool = opt::bool("Follow symbolic links.").default("no"),
         get_checksum: bool = opt::bool("Compute the checksum of a regular file.").default("yes"),
-        checksum_algorithm: String = opt::str("Checksum algorithm.")
-            .default("sha1")
-            .choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"])
-            .aliases(&["checksum", "checksum_algo"]),
+        checksum_algorithm: String = opt::str("Checksum algorithm.").default("sha1").choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]).aliases(&["checksum", "checksum_algo"]),
     }
 }
 

@@ -12,25 +12,12 @@ pub struct Template;
 crate::options! {
     /// The `template` module's options.
     pub(crate) struct Opts {
-        src: String = opt::path(
-            "Local path of the Jinja template (relative paths are looked up in `templates/`).",
-        )
-        .required(),
-        dest: String = opt::path(
-            "Remote path to write to (a folder or a path ending in `/` receives the template's file name).",
-        )
-        .required(),
+        src: String = opt::path("Local path of the Jinja template (relative paths are looked up in `templates/`).").required(),
+        dest: String = opt::path("Remote path to write to (a folder or a path ending in `/` receives the template's file name).").required(),
         backup: bool = opt::bool("Back up the old file before changing it.").default("no"),
-        force: bool = opt::bool(
-            "Replace the file when its content differs; with `no`, only create it when missing.",
-        )
-        .default("yes"),
-        validate: Option<String> = opt::str(
-            "Command validating the new file before it is put in place; `%s` is its temp path.",
-        ),
-        newline_sequence: String = opt::str("Line ending of the written file.")
-            .default("\\n")
-            .choices(&["\\n", "\\r", "\\r\\n"]),
+        force: bool = opt::bool("Replace the file when its content differs; with `no`, only create it when missing.").default("yes"),
+        validate: Option<String> = opt::str("Command validating the new file before it is put in place; `%s` is its temp path."),
+        newline_sequence: String = opt::str("Line ending of the written file.").default("\\n").choices(&["\\n", "\\r", "\\r\\n"]),
     }
     groups { attrs: FileAttrs }
 }
