@@ -6,6 +6,7 @@
 //! become, atomic uploads and downloads the same way. Transports may override `put`/`get` with
 //! something faster.
 
+pub mod fake;
 pub mod install;
 pub mod local;
 pub mod ssh;
