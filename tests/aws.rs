@@ -13,15 +13,15 @@ use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::types::{
     Filter, InstanceType, IpPermission, IpRange, ResourceType, Tag, TagSpecification,
 };
+use common::module::ModuleHost;
 use common::{Project, Run};
 use moto::Moto;
+use prov::Result;
 use prov::connection::local::LocalConnection;
-use prov::modules::{Action, Plan, Registry, Render, TaskCtx, validate_args};
-use prov::value::{Value, Vars, from_json, to_json, value_to_vars};
-use prov::{Error, Result};
+use prov::modules::{Action, Plan, Registry, validate_args};
+use prov::value::{Vars, from_json, to_json, value_to_vars};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 
 const INV: &str = "localhost ansible_connection=local\n";
@@ -371,41 +371,22 @@ async fn security_group_playbook_converges_checks_and_deletes() {
     absent(&[]).success().changed("localhost", 0);
 }
 
-/// A renderer the AWS modules never use.
-struct NoRender;
-
-impl Render for NoRender {
-    fn render_text(&self, _text: &str, _origin: &Path) -> Result<String> {
-        Err(Error::other("not used"))
-    }
-    fn eval(&self, _expr: &str) -> Result<Value> {
-        Err(Error::other("not used"))
-    }
-}
-
 struct Lib {
-    reg: Registry,
-    conn: LocalConnection,
-    facts: Vars,
+    /// localhost (the AWS modules only call the API from the controller).
+    h: ModuleHost,
     endpoint: String,
 }
 
 impl Lib {
     fn new(endpoint: &str) -> Self {
         Lib {
-            reg: Registry::builtin(),
-            conn: LocalConnection::new("localhost"),
-            facts: Vars::new(),
+            h: ModuleHost::new("localhost", LocalConnection::new("localhost")),
             endpoint: endpoint.to_string(),
         }
     }
 
     /// Plans (never applies) `module` with `a` plus explicit region, endpoint and credentials.
     async fn plan(&self, module: &str, mut a: serde_json::Value) -> Result<Plan> {
-        let m = self
-            .reg
-            .get(module)
-            .unwrap_or_else(|| panic!("module {module} not registered"));
         for (k, v) in [
             ("region", "us-east-1"),
             ("aws_access_key", "test"),
@@ -416,20 +397,7 @@ impl Lib {
         if a.get("endpoint_url").is_none() {
             a["endpoint_url"] = json!(self.endpoint);
         }
-        let args = validate_args(m.doc(), &value_to_vars(&from_json(&a)))?;
-        let ctx = TaskCtx {
-            host: "localhost",
-            conn: &self.conn,
-            become_: None,
-            env: vec![],
-            check_mode: false,
-            diff_mode: true,
-            search_paths: vec![],
-            facts: &self.facts,
-            render: &NoRender,
-            verbosity: 0,
-        };
-        m.plan(&ctx, &args).await
+        self.h.plan_with(module, &a, false, true).await
     }
 
     /// Applies a plan the way the engine does; returns the merged result.

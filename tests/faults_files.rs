@@ -11,32 +11,19 @@
 mod common;
 
 use common::Project;
+use common::module::{ModuleHost, TextRender};
 use prov::connection::local::LocalConnection;
-use prov::modules::{Args, Plan, Registry, Render, TaskCtx, validate_args};
-use prov::value::{Value, Vars, from_json, value_to_vars};
-use prov::{Error, Result};
+use prov::modules::Plan;
 use serde_json::json;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const SECRET: &str = "root:$6$TOPSECRETHASH:19000:0:99999:7:::";
 
-struct TestRender;
-
-impl Render for TestRender {
-    fn render_text(&self, text: &str, _origin: &Path) -> Result<String> {
-        Ok(text.to_string())
-    }
-    fn eval(&self, _expr: &str) -> Result<Value> {
-        Err(Error::other("not used"))
-    }
-}
-
 struct Env {
     dir: PathBuf,
-    conn: LocalConnection,
-    facts: Vars,
-    reg: Registry,
+    /// This machine through a `LocalConnection`, files searched in `<dir>/play`.
+    h: ModuleHost,
 }
 
 impl Env {
@@ -44,41 +31,19 @@ impl Env {
         let dir = std::env::temp_dir().join(format!("prov-faults-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("play")).unwrap();
-        Env {
-            dir,
-            conn: LocalConnection::new("testhost"),
-            facts: Vars::new(),
-            reg: Registry::builtin(),
-        }
+        let h = ModuleHost::new("testhost", LocalConnection::new("testhost"))
+            .render(TextRender)
+            .search(vec![dir.join("play")]);
+        Env { dir, h }
     }
     fn p(&self, rel: &str) -> String {
         self.dir.join(rel).to_string_lossy().into_owned()
     }
-    fn ctx(&self, check: bool) -> TaskCtx<'_> {
-        TaskCtx {
-            host: "testhost",
-            conn: &self.conn,
-            become_: None,
-            env: vec![],
-            check_mode: check,
-            diff_mode: true,
-            search_paths: vec![self.dir.join("play")],
-            facts: &self.facts,
-            render: &TestRender,
-            verbosity: 0,
-        }
-    }
-    fn args(&self, module: &str, a: serde_json::Value) -> Result<Args> {
-        let m = self.reg.get(module).expect("module registered");
-        validate_args(m.doc(), &value_to_vars(&from_json(&a)))
-    }
+    /// A check-mode plan that must not fail.
     async fn plan(&self, module: &str, a: serde_json::Value) -> Plan {
-        let args = self.args(module, a).unwrap();
         let plan = self
-            .reg
-            .get(module)
-            .unwrap()
-            .plan(&self.ctx(true), &args)
+            .h
+            .plan(module, a)
             .await
             .unwrap_or_else(|e| panic!("{module}: {}", e.render()));
         assert!(plan.failed.is_none(), "{module} failed: {:?}", plan.failed);
@@ -86,23 +51,11 @@ impl Env {
     }
     /// Plans and applies like the engine; returns the plan.
     async fn run(&self, module: &str, a: serde_json::Value) -> Plan {
-        let args = self.args(module, a).unwrap();
-        let plan = self
-            .reg
-            .get(module)
-            .unwrap()
-            .plan(&self.ctx(false), &args)
+        self.h
+            .run(module, a)
             .await
-            .unwrap_or_else(|e| panic!("{module}: {}", e.render()));
-        let applied = prov::modules::apply_plan(plan.clone(), &self.conn, false)
-            .await
-            .unwrap();
-        assert!(
-            applied.failed().is_none(),
-            "{module}: {:?}",
-            applied.failed()
-        );
-        plan
+            .unwrap_or_else(|e| panic!("{module}: {}", e.render()))
+            .plan
     }
     fn write(&self, rel: &str, s: &str) {
         std::fs::write(self.dir.join(rel), s).unwrap();

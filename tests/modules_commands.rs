@@ -5,10 +5,14 @@
 use prov::connection::local::LocalConnection;
 use prov::connection::{Connection, ExecOutput};
 use prov::error::{Error, Result};
-use prov::modules::{Action, Args, Plan, Registry, Render, TaskCtx, validate_args};
+use prov::modules::{Action, Plan, Registry, Render};
 use prov::value::{Value, Vars};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::module::ModuleHost;
 
 /// A stand-in for the template engine (a stub on this branch): it knows a few fixed
 /// expressions and treats anything else as an undefined variable, so the tests show exactly
@@ -96,52 +100,41 @@ impl Drop for BusyboxHost {
     }
 }
 
+/// This machine as a module host (`localhost`, no diff mode).
 struct Env {
-    conn: Box<dyn Connection>,
-    facts: Vars,
-    search: Vec<PathBuf>,
-    env: Vec<(String, String)>,
-    verbosity: u8,
+    h: ModuleHost,
+}
+
+impl std::ops::Deref for Env {
+    type Target = ModuleHost;
+    fn deref(&self) -> &ModuleHost {
+        &self.h
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut ModuleHost {
+        &mut self.h
+    }
 }
 
 impl Env {
     fn new() -> Self {
         Env {
-            conn: Box::new(LocalConnection::new("localhost")),
-            facts: Vars::new(),
-            search: vec![],
-            env: vec![],
-            verbosity: 0,
-        }
-    }
-
-    fn ctx(&self, check_mode: bool) -> TaskCtx<'_> {
-        TaskCtx {
-            host: "localhost",
-            conn: self.conn.as_ref(),
-            become_: None,
-            env: self.env.clone(),
-            check_mode,
-            diff_mode: false,
-            search_paths: self.search.clone(),
-            facts: &self.facts,
-            render: &TestRender,
-            verbosity: self.verbosity,
+            h: ModuleHost::new("localhost", LocalConnection::new("localhost"))
+                .render(TestRender)
+                .diff(false),
         }
     }
 
     /// Validates `args` against the module's spec and plans.
     async fn plan(&self, module: &str, args: &[(&str, Value)], check_mode: bool) -> Result<Plan> {
-        let reg = Registry::builtin();
-        let m = reg
-            .get(module)
-            .unwrap_or_else(|| panic!("module {module} is not registered"));
         let raw: Vars = args
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
-        let a: Args = validate_args(m.doc(), &raw)?;
-        m.plan(&self.ctx(check_mode), &a).await
+        let a = self.args_vars(module, &raw)?;
+        self.module(module).plan(&self.ctx(check_mode), &a).await
     }
 
     /// Plans, then applies the actions exactly as the engine does (nothing in check mode).
@@ -609,7 +602,7 @@ async fn script_uploads_runs_and_cleans_up() {
     std::fs::create_dir_all(d.join("files")).unwrap();
     let body = "#!/bin/sh\necho \"args:$#:$1:$2\"\necho \"cwd:$(pwd)\"\ncase \"$0\" in /tmp/.prov-script-*) echo tmp-ok;; esac\n[ -n \"$FAIL\" ] && exit 7\nexit 0\n";
     std::fs::write(d.join("files/provtest.sh"), body).unwrap();
-    e.search = vec![d.clone()];
+    e.search_paths = vec![d.clone()];
     // Check mode: both actions planned, nothing uploaded.
     let (p, _) = e
         .run("script", &[("cmd", s("provtest.sh 'a b' c"))], true)
@@ -1226,7 +1219,7 @@ async fn everything_works_on_a_busybox_only_host() {
     // script: upload with busybox mktemp/chmod/mv, run, clean up.
     std::fs::create_dir_all(d.join("files")).unwrap();
     std::fs::write(d.join("files/provtest-bb.sh"), "#!/bin/sh\necho bb $1\n").unwrap();
-    e.search = vec![d.clone()];
+    e.search_paths = vec![d.clone()];
     let (p, a) = e
         .run("script", &[("cmd", s("provtest-bb.sh ok"))], false)
         .await

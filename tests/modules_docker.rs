@@ -16,15 +16,16 @@
 //! PROV_LAB=1, a lab that cannot be brought up fails the test. The lab is left running; run
 //! `tests/lab/down.sh` afterwards.
 
-use prov::connection::ssh::{self, SshConnection, SshOptions};
-use prov::connection::{Cmd, Connection, Stdin};
-use prov::modules::{Action, Args, Plan, Registry, Render, TaskCtx, validate_args};
-use prov::value::{Value, Vars, from_json, to_json, value_to_vars};
-use prov::{Error, Result};
+use prov::connection::ssh::{self, SshOptions};
+use prov::connection::{Cmd, Stdin};
+use prov::modules::{Action, Plan};
+use prov::value::{Value, Vars, to_json};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 mod common;
+
+use common::module::{ModuleHost, diffs, summaries};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -57,23 +58,16 @@ fn start_lab() -> bool {
     true
 }
 
-struct NoRender;
-
-impl Render for NoRender {
-    fn render_text(&self, _text: &str, _origin: &Path) -> Result<String> {
-        Err(Error::other("not used"))
-    }
-    fn eval(&self, _expr: &str) -> Result<Value> {
-        Err(Error::other("not used"))
-    }
-}
-
 /// One lab host, reached over prov's own SSH transport.
 struct Host {
-    name: String,
-    conn: SshConnection,
-    facts: Vars,
-    reg: Registry,
+    h: ModuleHost,
+}
+
+impl std::ops::Deref for Host {
+    type Target = ModuleHost;
+    fn deref(&self) -> &ModuleHost {
+        &self.h
+    }
 }
 
 /// What applying a plan gave, like the engine reports it.
@@ -107,88 +101,39 @@ async fn host(n: u32) -> Host {
     .await
     .unwrap_or_else(|e| panic!("connect to {name}: {}", e.render()));
     Host {
-        name,
-        conn,
-        facts: Vars::new(),
-        reg: Registry::builtin(),
+        h: ModuleHost::new(&name, conn),
     }
 }
 
 impl Host {
-    fn ctx(&self, check: bool) -> TaskCtx<'_> {
-        TaskCtx {
-            host: &self.name,
-            conn: &self.conn,
-            become_: None,
-            env: vec![],
-            check_mode: check,
-            diff_mode: true,
-            search_paths: vec![],
-            facts: &self.facts,
-            render: &NoRender,
-            verbosity: 0,
-        }
-    }
-    fn args(&self, module: &str, a: &serde_json::Value) -> Result<Args> {
-        let m = self
-            .reg
-            .get(module)
-            .unwrap_or_else(|| panic!("module {module} not registered"));
-        validate_args(m.doc(), &value_to_vars(&from_json(a)))
-    }
     /// A check-mode plan (the host must not change).
     async fn plan(&self, module: &str, a: serde_json::Value) -> Plan {
-        let args = self.args(module, &a).unwrap();
-        self.reg
-            .get(module)
-            .unwrap()
-            .plan(&self.ctx(true), &args)
+        self.h
+            .plan(module, a)
             .await
             .unwrap_or_else(|e| panic!("{}: {module} plan failed: {}", self.name, e.render()))
     }
     /// Plans and applies like the engine does (output_results included).
     async fn run(&self, module: &str, a: serde_json::Value) -> Applied {
-        let args = self.args(module, &a).unwrap();
-        let plan = self
-            .reg
-            .get(module)
-            .unwrap()
-            .plan(&self.ctx(false), &args)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {module} plan failed: {}", self.name, e.render()));
-        assert!(
-            plan.failed.is_none(),
-            "{}: {module} failed: {:?}",
-            self.name,
-            plan.failed
-        );
-        // Exactly what the engine does after planning (output_results included).
-        let applied = prov::modules::apply_plan(plan.clone(), &self.conn, false)
+        let r = self
+            .h
+            .run(module, a)
             .await
             .unwrap_or_else(|e| panic!("{}: {module}: {}", self.name, e.render()));
-        if let Some(f) = applied.failed() {
-            panic!("{}: {module}: {f}", self.name);
-        }
-        let changed = applied.changed();
-        let result = applied.result;
         Applied {
-            plan,
-            changed,
-            result,
+            changed: r.applied.changed(),
+            result: r.applied.result,
+            plan: r.plan,
         }
     }
     /// Runs, then checks that a second plan is empty; returns the first run.
     async fn converge(&self, module: &str, a: serde_json::Value) -> Applied {
-        let first = self.run(module, a.clone()).await;
-        let second = self.plan(module, a).await;
-        assert!(second.failed.is_none(), "{:?}", second.failed);
-        assert!(
-            second.changes.is_empty(),
-            "{}: {module} not idempotent, second plan: {:?}",
-            self.name,
-            summaries(&second)
-        );
-        first
+        let r = self.h.converge(module, a).await;
+        Applied {
+            changed: r.applied.changed(),
+            result: r.applied.result,
+            plan: r.plan,
+        }
     }
     async fn sh(&self, script: &str) -> (i32, String) {
         let out = self.conn.exec(&Cmd::new(script)).await.expect("ssh");
@@ -199,17 +144,6 @@ impl Host {
         assert_eq!(rc, 0, "{}: `{script}` failed: {out}", self.name);
         out
     }
-}
-
-fn summaries(p: &Plan) -> Vec<String> {
-    p.changes.iter().map(|c| c.summary.clone()).collect()
-}
-
-fn diffs(p: &Plan) -> String {
-    p.changes
-        .iter()
-        .filter_map(|c| c.diff.as_ref().map(|d| d.unified()))
-        .collect()
 }
 
 fn j(v: Option<&Value>) -> serde_json::Value {

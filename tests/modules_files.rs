@@ -3,8 +3,8 @@
 //! results, diffs, idempotence and check mode.
 
 use prov::connection::local::LocalConnection;
-use prov::modules::{Args, Plan, Registry, Render, TaskCtx, validate_args};
-use prov::value::{Value, Vars, from_json, value_to_vars};
+use prov::modules::{Plan, Render};
+use prov::value::Value;
 use prov::{Error, Result};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -25,11 +25,21 @@ impl Render for TestRender {
     }
 }
 
+mod common;
+
+use common::module::{ModuleHost, summaries};
+
 struct Env {
     dir: PathBuf,
-    conn: LocalConnection,
-    facts: Vars,
-    reg: Registry,
+    /// The host: this machine through a `LocalConnection`, files searched in `<dir>/play`.
+    h: ModuleHost,
+}
+
+impl std::ops::Deref for Env {
+    type Target = ModuleHost;
+    fn deref(&self) -> &ModuleHost {
+        &self.h
+    }
 }
 
 impl Env {
@@ -37,93 +47,25 @@ impl Env {
         let dir = std::env::temp_dir().join(format!("prov-files-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Env {
-            dir,
-            conn: LocalConnection::new("testhost"),
-            facts: Vars::new(),
-            reg: Registry::builtin(),
-        }
+        let h = ModuleHost::new("testhost", LocalConnection::new("testhost"))
+            .render(TestRender)
+            .search(vec![dir.join("play")]);
+        Env { dir, h }
     }
     fn p(&self, rel: &str) -> String {
         self.dir.join(rel).to_string_lossy().into_owned()
     }
-    fn ctx(&self, check: bool) -> TaskCtx<'_> {
-        self.ctx_diff(check, true)
-    }
-    fn ctx_diff(&self, check: bool, diff: bool) -> TaskCtx<'_> {
-        TaskCtx {
-            host: "testhost",
-            conn: &self.conn,
-            become_: None,
-            env: vec![],
-            check_mode: check,
-            diff_mode: diff,
-            search_paths: vec![self.dir.join("play")],
-            facts: &self.facts,
-            render: &TestRender,
-            verbosity: 0,
-        }
-    }
-    fn args(&self, module: &str, a: serde_json::Value) -> Result<Args> {
-        let m = self
-            .reg
-            .get(module)
-            .unwrap_or_else(|| panic!("module {module} not registered"));
-        validate_args(m.doc(), &value_to_vars(&from_json(&a)))
-    }
-    /// Plans without applying (check mode).
-    async fn plan(&self, module: &str, a: serde_json::Value) -> Result<Plan> {
-        let args = self.args(module, a)?;
-        self.reg
-            .get(module)
-            .unwrap()
-            .plan(&self.ctx(true), &args)
-            .await
-    }
     /// Plans without applying and without --diff.
     async fn plan_nodiff(&self, module: &str, a: serde_json::Value) -> Result<Plan> {
-        let args = self.args(module, a)?;
-        self.reg
-            .get(module)
-            .unwrap()
-            .plan(&self.ctx_diff(true, false), &args)
-            .await
+        self.h.plan_with(module, &a, true, false).await
     }
     /// Plans and applies like the engine: Exec via exec (rc checked), Put via put, LocalWrite.
     async fn run(&self, module: &str, a: serde_json::Value) -> Result<Plan> {
-        let args = self.args(module, a)?;
-        let plan = self
-            .reg
-            .get(module)
-            .unwrap()
-            .plan(&self.ctx(false), &args)
-            .await?;
-        // Exactly what the engine does after planning.
-        let applied = prov::modules::apply_plan(plan.clone(), &self.conn, false).await?;
-        if let Some(f) = applied.failed() {
-            return Err(Error::failed(f.to_string()));
-        }
-        Ok(plan)
+        self.h.run(module, a).await.map(|r| r.plan)
     }
     /// Runs, then checks a second plan is empty (idempotence).
     async fn converge(&self, module: &str, a: serde_json::Value) -> Plan {
-        let first = self.run(module, a.clone()).await.unwrap();
-        let second = self.plan(module, a).await.unwrap();
-        assert!(
-            second.failed.is_none(),
-            "second plan failed: {:?}",
-            second.failed
-        );
-        assert!(
-            second.changes.is_empty(),
-            "not idempotent, second plan: {:?}",
-            second
-                .changes
-                .iter()
-                .map(|c| &c.summary)
-                .collect::<Vec<_>>()
-        );
-        first
+        self.h.converge(module, a).await.plan
     }
     /// Everything under the folder: path -> (mode, content or link target).
     fn snapshot(&self) -> BTreeMap<String, (u32, String)> {
@@ -185,10 +127,6 @@ impl Drop for Env {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn summaries(p: &Plan) -> Vec<String> {
-    p.changes.iter().map(|c| c.summary.clone()).collect()
 }
 
 fn res(p: &Plan, k: &str) -> String {
@@ -330,7 +268,7 @@ async fn copy_src_to_folders_and_trailing_slash() {
     let args = e
         .args(
             "copy",
-            json!({"src": "hello.txt", "dest": e.p("nope/x.txt")}),
+            &json!({"src": "hello.txt", "dest": e.p("nope/x.txt")}),
         )
         .unwrap();
     let copy = e.reg.get("copy").unwrap();

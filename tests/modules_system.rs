@@ -21,14 +21,18 @@
 
 use async_trait::async_trait;
 use prov::connection::{Connection, ExecOutput, Secret, Stdin};
-use prov::modules::{Action, Args, Plan, Registry, Render, TaskCtx, validate_args};
-use prov::value::{Value, Vars, from_json, value_to_vars};
+use prov::modules::{Action, Plan};
+use prov::value::Value;
 use prov::{Error, Result};
 use serde_json::json;
 use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
+
+mod common;
+
+use common::module::{ModuleHost, diffs, summaries};
 
 // ---------------------------------------------------------------------------------------------
 // A test-only SSH connection through the OpenSSH client
@@ -161,102 +165,44 @@ async fn lab(test: &str) -> Option<tokio::sync::MutexGuard<'static, Option<bool>
 // ---------------------------------------------------------------------------------------------
 // Planning and applying like the engine
 
-struct NoRender;
+/// lab1 as a module host (diff mode on).
+struct Env {
+    h: ModuleHost,
+}
 
-impl Render for NoRender {
-    fn render_text(&self, _text: &str, _origin: &Path) -> Result<String> {
-        Err(Error::other("not used"))
-    }
-    fn eval(&self, _expr: &str) -> Result<Value> {
-        Err(Error::other("not used"))
+impl std::ops::Deref for Env {
+    type Target = ModuleHost;
+    fn deref(&self) -> &ModuleHost {
+        &self.h
     }
 }
 
-struct Env {
-    conn: SshConn,
-    facts: Vars,
-    reg: Registry,
-    /// The task's `environment:`.
-    env: Vec<(String, String)>,
-    /// The task's become.
-    become_: Option<prov::connection::Become>,
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut ModuleHost {
+        &mut self.h
+    }
 }
 
 impl Env {
     fn new() -> Env {
         Env {
-            conn: SshConn::new(),
-            facts: Vars::new(),
-            reg: Registry::builtin(),
-            env: vec![],
-            become_: None,
+            h: ModuleHost::new("lab1", SshConn::new()),
         }
-    }
-    fn ctx(&self, check: bool) -> TaskCtx<'_> {
-        TaskCtx {
-            host: "lab1",
-            conn: &self.conn,
-            become_: self.become_.clone(),
-            env: self.env.clone(),
-            check_mode: check,
-            diff_mode: true,
-            search_paths: vec![],
-            facts: &self.facts,
-            render: &NoRender,
-            verbosity: 0,
-        }
-    }
-    fn args(&self, module: &str, a: &serde_json::Value) -> Result<Args> {
-        let m = self
-            .reg
-            .get(module)
-            .unwrap_or_else(|| panic!("module {module} not registered"));
-        validate_args(m.doc(), &value_to_vars(&from_json(a)))
     }
     /// A check-mode plan.
     async fn plan(&self, module: &str, a: serde_json::Value) -> Plan {
-        let args = self.args(module, &a).unwrap();
-        self.reg
-            .get(module)
-            .unwrap()
-            .plan(&self.ctx(true), &args)
+        self.h
+            .plan(module, a)
             .await
             .unwrap_or_else(|e| panic!("{module} plan failed: {}", e.render()))
     }
     /// Plans and applies like the engine; an apply failure is returned as Err.
     async fn run(&self, module: &str, a: serde_json::Value) -> Result<Plan> {
-        let args = self.args(module, &a)?;
-        let plan = self
-            .reg
-            .get(module)
-            .unwrap()
-            .plan(&self.ctx(false), &args)
-            .await?;
-        // Exactly what the engine does after planning.
-        let applied = prov::modules::apply_plan(plan.clone(), &self.conn, false).await?;
-        if let Some(f) = applied.failed() {
-            return Err(Error::failed(f.to_string()));
-        }
-        Ok(plan)
+        self.h.run(module, a).await.map(|r| r.plan)
     }
     /// Runs, then checks a second plan is empty.
     async fn converge(&self, module: &str, a: serde_json::Value) -> Plan {
-        let first = self
-            .run(module, a.clone())
-            .await
-            .unwrap_or_else(|e| panic!("{module} run failed: {}", e.render()));
-        let second = self.plan(module, a).await;
-        assert!(
-            second.failed.is_none(),
-            "second plan failed: {:?}",
-            second.failed
-        );
-        assert!(
-            second.changes.is_empty(),
-            "{module} not idempotent, second plan: {:?}",
-            summaries(&second)
-        );
-        first
+        self.h.converge(module, a).await.plan
     }
     /// Runs a shell command on lab1: (rc, stdout).
     async fn sh(&self, script: &str) -> (i32, String) {
@@ -272,17 +218,6 @@ impl Env {
         assert_eq!(rc, 0, "`{script}` failed: {out}");
         out
     }
-}
-
-fn summaries(p: &Plan) -> Vec<String> {
-    p.changes.iter().map(|c| c.summary.clone()).collect()
-}
-
-fn diffs(p: &Plan) -> String {
-    p.changes
-        .iter()
-        .filter_map(|c| c.diff.as_ref().map(|d| d.unified()))
-        .collect()
 }
 
 fn result_list(p: &Plan, key: &str) -> Vec<String> {
@@ -1474,24 +1409,12 @@ esac
 "#;
 
 async fn plan_with_fakes(a: serde_json::Value, fakes: &Path) -> Plan {
-    let conn = prov::connection::local::LocalConnection::new("fake");
-    let facts = Vars::new();
-    let reg = Registry::builtin();
-    let ctx = TaskCtx {
-        host: "fake",
-        conn: &conn,
-        become_: None,
-        env: vec![("PATH".into(), format!("{}:/usr/bin:/bin", fakes.display()))],
-        check_mode: true,
-        diff_mode: true,
-        search_paths: vec![],
-        facts: &facts,
-        render: &NoRender,
-        verbosity: 0,
-    };
-    let m = reg.get("package").unwrap();
-    let args = validate_args(m.doc(), &value_to_vars(&from_json(&a))).unwrap();
-    m.plan(&ctx, &args).await.unwrap()
+    let mut h = ModuleHost::new(
+        "fake",
+        prov::connection::local::LocalConnection::new("fake"),
+    );
+    h.env = vec![("PATH".into(), format!("{}:/usr/bin:/bin", fakes.display()))];
+    h.plan("package", a).await.unwrap()
 }
 
 #[tokio::test]
@@ -1574,25 +1497,13 @@ async fn service_plans_for_openrc() {
         std::fs::write(&p, body).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let conn = prov::connection::local::LocalConnection::new("fake");
-    let facts = Vars::new();
-    let reg = Registry::builtin();
-    let ctx = TaskCtx {
-        host: "fake",
-        conn: &conn,
-        become_: None,
-        env: vec![("PATH".into(), format!("{d}:/usr/bin:/bin"))],
-        check_mode: true,
-        diff_mode: true,
-        search_paths: vec![],
-        facts: &facts,
-        render: &NoRender,
-        verbosity: 0,
-    };
-    let m = reg.get("service").unwrap();
+    let mut h = ModuleHost::new(
+        "fake",
+        prov::connection::local::LocalConnection::new("fake"),
+    );
+    h.env = vec![("PATH".into(), format!("{d}:/usr/bin:/bin"))];
     let a = json!({"name": "prov-svc", "state": "started", "enabled": true, "use": "openrc"});
-    let args = validate_args(m.doc(), &value_to_vars(&from_json(&a))).unwrap();
-    let p = m.plan(&ctx, &args).await.unwrap();
+    let p = h.plan("service", a.clone()).await.unwrap();
     assert_eq!(
         summaries(&p),
         vec!["enable prov-svc".to_string(), "start prov-svc".to_string()]
@@ -1614,11 +1525,10 @@ async fn service_plans_for_openrc() {
     );
     std::fs::write(dir.join("running"), "").unwrap();
     std::fs::write(dir.join("enabled"), "").unwrap();
-    let p = m.plan(&ctx, &args).await.unwrap();
+    let p = h.plan("service", a).await.unwrap();
     assert!(p.changes.is_empty(), "{:?}", summaries(&p));
     let a = json!({"name": "prov-svc", "state": "stopped", "enabled": false, "use": "openrc"});
-    let args = validate_args(m.doc(), &value_to_vars(&from_json(&a))).unwrap();
-    let p = m.plan(&ctx, &args).await.unwrap();
+    let p = h.plan("service", a).await.unwrap();
     assert_eq!(
         summaries(&p),
         vec!["disable prov-svc".to_string(), "stop prov-svc".to_string()]

@@ -1,5 +1,8 @@
 //! A small spec-like harness: write files into a temp dir, run the `prov` binary, assert.
+//! [`module`] drives one module directly (task context, plan, apply, convergence).
 #![allow(dead_code)]
+
+pub mod module;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
