@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How an [`Answer`] recognises a command (by its script, before become and environment are
 /// wrapped around it).
@@ -192,15 +192,22 @@ struct Slot {
     used: usize,
 }
 
-/// A [`Connection`] answering from recorded host state and recording every call (see the
-/// [module documentation](self)).
-pub struct FakeConnection {
-    host: String,
+#[derive(Default)]
+struct State {
     answers: Mutex<Vec<Slot>>,
     files: Mutex<BTreeMap<String, Vec<u8>>>,
     log: Mutex<Vec<Recorded>>,
     unmatched: Mutex<Vec<String>>,
+}
+
+/// A [`Connection`] answering from recorded host state and recording every call (see the
+/// [module documentation](self)). Clones share the host state and the record, so a test can
+/// keep one and hand another to the code under test.
+#[derive(Clone)]
+pub struct FakeConnection {
+    host: String,
     on_unmatched: OnUnmatched,
+    state: Arc<State>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -212,11 +219,8 @@ impl FakeConnection {
     pub fn new(host: impl Into<String>) -> Self {
         FakeConnection {
             host: host.into(),
-            answers: Mutex::new(Vec::new()),
-            files: Mutex::new(BTreeMap::new()),
-            log: Mutex::new(Vec::new()),
-            unmatched: Mutex::new(Vec::new()),
             on_unmatched: OnUnmatched::default(),
+            state: Arc::default(),
         }
     }
     /// Adds an answer (answers are tried in the order they were added).
@@ -226,7 +230,7 @@ impl FakeConnection {
     }
     /// Adds a file that [`Connection::get`] returns (and that a later `put` replaces).
     pub fn with_file(self, path: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
-        lock(&self.files).insert(path.into(), content.into());
+        lock(&self.state.files).insert(path.into(), content.into());
         self
     }
     /// Sets what happens to a command no answer matches.
@@ -237,15 +241,15 @@ impl FakeConnection {
     /// Adds an answer after the connection is in use (e.g. for the commands of applying a
     /// plan); it is tried after the earlier ones.
     pub fn add(&self, answer: Answer) {
-        lock(&self.answers).push(Slot { answer, used: 0 });
+        lock(&self.state.answers).push(Slot { answer, used: 0 });
     }
     /// Everything done through the connection so far, in order.
     pub fn recorded(&self) -> Vec<Recorded> {
-        lock(&self.log).clone()
+        lock(&self.state.log).clone()
     }
     /// What was done that is not an inspection (commands that are not probes, uploads).
     pub fn actions(&self) -> Vec<Recorded> {
-        lock(&self.log)
+        lock(&self.state.log)
             .iter()
             .filter(|r| !r.is_inspection())
             .cloned()
@@ -253,15 +257,15 @@ impl FakeConnection {
     }
     /// Forgets what was recorded (answers and files stay).
     pub fn clear_recorded(&self) {
-        lock(&self.log).clear();
+        lock(&self.state.log).clear();
     }
     /// The commands (and file reads) that found no answer, with [`OnUnmatched::Error`].
     pub fn unmatched(&self) -> Vec<String> {
-        lock(&self.unmatched).clone()
+        lock(&self.state.unmatched).clone()
     }
     /// The answers no command used, described by their matcher.
     pub fn unused(&self) -> Vec<String> {
-        lock(&self.answers)
+        lock(&self.state.answers)
             .iter()
             .filter(|s| s.used == 0)
             .map(|s| s.answer.matcher.to_string())
@@ -270,11 +274,11 @@ impl FakeConnection {
     /// The current content of a file (given with [`with_file`](Self::with_file) or written
     /// with `put`).
     pub fn file(&self, path: &str) -> Option<Vec<u8>> {
-        lock(&self.files).get(path).cloned()
+        lock(&self.state.files).get(path).cloned()
     }
 
     fn answer(&self, script: &str) -> Option<ExecOutput> {
-        let mut answers = lock(&self.answers);
+        let mut answers = lock(&self.state.answers);
         let slot = answers
             .iter_mut()
             .find(|s| !(s.answer.once && s.used > 0) && s.answer.matcher.matches(script))?;
@@ -283,7 +287,7 @@ impl FakeConnection {
     }
 
     fn miss(&self, what: String) -> Error {
-        let known: Vec<String> = lock(&self.answers)
+        let known: Vec<String> = lock(&self.state.answers)
             .iter()
             .map(|s| format!("  - {}", s.answer.matcher))
             .collect();
@@ -299,7 +303,7 @@ impl FakeConnection {
         if self.on_unmatched == OnUnmatched::Panic {
             panic!("{msg}");
         }
-        lock(&self.unmatched).push(what);
+        lock(&self.state.unmatched).push(what);
         Error::other(msg)
     }
 }
@@ -324,7 +328,7 @@ impl Connection for FakeConnection {
         _preamble: Option<&Secret>,
         _stdin: &Stdin,
     ) -> Result<ExecOutput> {
-        lock(&self.log).push(Recorded::Raw(line.to_string()));
+        lock(&self.state.log).push(Recorded::Raw(line.to_string()));
         match self.answer(line) {
             Some(out) => Ok(out),
             None => Err(self.miss(format!("the command line:\n{line}"))),
@@ -340,7 +344,7 @@ impl Connection for FakeConnection {
         if let Stdin::File(_) = cmd.stdin {
             rec.stdin = Stdin::Bytes(bytes_of(&cmd.stdin).await?);
         }
-        lock(&self.log).push(Recorded::Exec(rec));
+        lock(&self.state.log).push(Recorded::Exec(rec));
         match self.answer(&cmd.script) {
             Some(out) => Ok(out),
             None => Err(self.miss(format!("the command:\n{}", cmd.script))),
@@ -349,8 +353,8 @@ impl Connection for FakeConnection {
 
     async fn put(&self, src: &Stdin, dest: &str, opts: &PutOpts) -> Result<()> {
         let content = bytes_of(src).await?;
-        lock(&self.files).insert(dest.to_string(), content.clone());
-        lock(&self.log).push(Recorded::Put {
+        lock(&self.state.files).insert(dest.to_string(), content.clone());
+        lock(&self.state.log).push(Recorded::Put {
             dest: dest.to_string(),
             content,
             opts: opts.clone(),
@@ -359,7 +363,7 @@ impl Connection for FakeConnection {
     }
 
     async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Vec<u8>> {
-        lock(&self.log).push(Recorded::Get {
+        lock(&self.state.log).push(Recorded::Get {
             path: path.to_string(),
             become_: become_.cloned(),
         });
