@@ -647,6 +647,7 @@ fn fixture_checks_catch_mismatches() {
 struct Recorder {
     inner: prov::connection::local::LocalConnection,
     seen: Mutex<Vec<(Cmd, ExecOutput)>>,
+    files: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 #[async_trait::async_trait]
@@ -671,6 +672,11 @@ impl Connection for Recorder {
         let out = self.inner.exec(cmd).await?;
         self.seen.lock().unwrap().push((cmd.clone(), out.clone()));
         Ok(out)
+    }
+    async fn get(&self, path: &str, b: Option<&prov::connection::Become>) -> prov::Result<Vec<u8>> {
+        let data = self.inner.get(path, b).await?;
+        self.files.lock().unwrap().push((path.into(), data.clone()));
+        Ok(data)
     }
 }
 
@@ -709,6 +715,7 @@ async fn record() {
     let rec = Recorder {
         inner: prov::connection::local::LocalConnection::new("localhost"),
         seen: Mutex::new(Vec::new()),
+        files: Mutex::new(Vec::new()),
     };
     let h = ModuleHost::new("fx1", FakeConnection::new("unused"));
     let args = h.args(module, &spec["args"]).expect("valid args");
@@ -718,6 +725,7 @@ async fn record() {
     };
     let plan = h.module(module).plan(&ctx, &args).await;
     println!("# plan: {:?}", plan.map(|p| common::module::summaries(&p)));
+    let files = rec.files.into_inner().unwrap();
     let seen = rec.seen.into_inner().unwrap();
     println!("host:");
     for (cmd, out) in seen {
@@ -732,6 +740,12 @@ async fn record() {
         println!("    stdout: {}", block(&out.stdout_str(), "      "));
         if !out.stderr.is_empty() {
             println!("    stderr: {}", block(&out.stderr_str(), "      "));
+        }
+    }
+    if !files.is_empty() {
+        println!("files:");
+        for (p, data) in files {
+            println!("  {p}: {}", block(&text(&data), "    "));
         }
     }
 }
