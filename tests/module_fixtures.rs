@@ -682,8 +682,8 @@ impl Connection for Recorder {
 
 /// A YAML block scalar (or `""`) for `s`, its lines indented by `ind`.
 fn block(s: &str, ind: &str) -> String {
-    if s.is_empty() {
-        return "\"\"".into();
+    if s.trim_matches('\n').is_empty() {
+        return serde_json::to_string(s).unwrap();
     }
     let chomp = if !s.ends_with('\n') {
         "-"

@@ -198,7 +198,8 @@ impl Module for DockerImage {
             None
         };
         let mut script = format!(
-            "echo @@image\ndocker image inspect {q} --format '{{{{json .}}}}' 2>/dev/null || true\n"
+            "echo @@image\ndocker image inspect {q} --format '{{{{json .}}}}' 2>/dev/null || {}\n",
+            super::UNLESS_DAEMON_DOWN
         );
         if let Some(b) = &build {
             script.push_str(&format!(

@@ -117,8 +117,9 @@ impl Module for DockerNetwork {
         let name = args.str("name").unwrap_or_default();
         check_name("docker_network", "name", &name)?;
         let script = format!(
-            "docker network inspect {} --format '{{{{json .}}}}' 2>/dev/null || true\n",
-            quote(&name)
+            "docker network inspect {} --format '{{{{json .}}}}' 2>/dev/null || {}\n",
+            quote(&name),
+            super::UNLESS_DAEMON_DOWN
         );
         let out = docker_probe(ctx, &script, "the network").await?;
         // `inspect NAME` also matches by ID prefix: keep the network with that exact name.

@@ -45,6 +45,12 @@ pub(crate) async fn docker_probe(ctx: &TaskCtx<'_>, script: &str, what: &str) ->
     .await
 }
 
+/// Shell fallback after an `inspect` that failed: the object is missing only if the daemon
+/// answers; when it does not (not running, no permission), the inspection fails with
+/// docker's own message instead of the object being planned as missing.
+pub(crate) const UNLESS_DAEMON_DOWN: &str =
+    "docker info --format '{{.ServerVersion}}' >/dev/null || exit 1";
+
 /// Parses one JSON document per non-empty line.
 pub(crate) fn json_lines(text: &str) -> Result<Vec<Json>> {
     text.lines()
