@@ -268,7 +268,7 @@ async fn copy_src_to_folders_and_trailing_slash() {
     let args = e
         .args(
             "copy",
-            &json!({"src": "hello.txt", "dest": e.p("nope/x.txt")}),
+            json!({"src": "hello.txt", "dest": e.p("nope/x.txt")}),
         )
         .unwrap();
     let copy = e.reg.get("copy").unwrap();

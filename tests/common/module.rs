@@ -6,6 +6,7 @@ use prov::connection::{Become, Connection};
 use prov::modules::{Applied, Args, Module, Plan, Registry, Render, TaskCtx, validate_args};
 use prov::value::{Value, Vars, from_json, value_to_vars};
 use prov::{Error, Result};
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -120,9 +121,9 @@ impl ModuleHost {
             .get(name)
             .unwrap_or_else(|| panic!("module {name} not registered"))
     }
-    /// Arguments (JSON) validated against the module's spec.
-    pub fn args(&self, module: &str, a: &serde_json::Value) -> Result<Args> {
-        self.args_vars(module, &value_to_vars(&from_json(a)))
+    /// Arguments (JSON, by value or reference) validated against the module's spec.
+    pub fn args(&self, module: &str, a: impl Borrow<serde_json::Value>) -> Result<Args> {
+        self.args_vars(module, &value_to_vars(&from_json(a.borrow())))
     }
     /// Arguments validated against the module's spec.
     pub fn args_vars(&self, module: &str, a: &Vars) -> Result<Args> {
