@@ -264,7 +264,7 @@ impl PlayRun<'_> {
         args: &crate::modules::Args,
         first: Error,
     ) -> Result<Arc<dyn Connection>> {
-        let t = crate::modules::commands::WaitForConnectionTiming::from_args(args);
+        let t = crate::modules::commands::WaitForConnectionTiming::from_args(args)?;
         let start = Instant::now();
         let mut last = first;
         while start.elapsed() + t.sleep < t.timeout + t.delay {

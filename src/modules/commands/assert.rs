@@ -2,38 +2,34 @@
 
 use super::debug::{display, strip_braces};
 use crate::error::Result;
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::args::value_str;
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `assert` module.
 pub struct Assert;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "assert",
-    short: "Fail unless the given conditions are true",
-    description: "Evaluates each expression of `that` (like `when:`) in order and fails at the \
+crate::options! {
+    /// The `assert` module's options.
+    pub(crate) struct Opts {
+        that: Value = opt::list("Conditions (expressions without {{ }}).").required(),
+        fail_msg: Option<Value> = opt::any("Message when an assertion fails.").aliases(&["msg"]),
+        success_msg: Value = opt::any("Message when all pass.").default("All assertions passed"),
+        quiet: bool = opt::bool("Do not print the success message.").default("no"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("assert", "Fail unless the given conditions are true")
+    .description(
+        "Evaluates each expression of `that` (like `when:`) in order and fails at the \
 first false one with `fail_msg`; the result names the `assertion` and what it `evaluated_to`. \
 Changes nothing; behaves the same in check mode.",
-    options: &[
-        OptSpec::new(
-            "that",
-            OptKind::List,
-            "Conditions (expressions without {{ }}).",
-        )
-        .required(),
-        OptSpec::new("fail_msg", OptKind::Any, "Message when an assertion fails.")
-            .aliases(&["msg"]),
-        OptSpec::new("success_msg", OptKind::Any, "Message when all pass.")
-            .default("All assertions passed"),
-        OptSpec::new("quiet", OptKind::Bool, "Do not print the success message.").default("no"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: "- assert:\n    that:\n      - ansible_memtotal_mb >= 1024\n      - \"'web' in group_names\"\n    fail_msg: not enough memory",
-    ..ModuleDoc::new("", "")
-};
+    )
+    .spec::<Opts>()
+    .examples(
+        "- assert:\n    that:\n      - ansible_memtotal_mb >= 1024\n      - \"'web' in group_names\"\n    fail_msg: not enough memory",
+    );
 
 #[async_trait]
 impl Module for Assert {
@@ -42,17 +38,22 @@ impl Module for Assert {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
+        let o = Opts::from_args(args)?;
         // A single string is one condition (it may contain commas).
-        let conds: Vec<String> = match args.get("that") {
-            Some(v) if v.kind() == minijinja::value::ValueKind::Seq => args.list_str("that"),
-            Some(v) => vec![crate::modules::args::value_str(v)],
-            None => vec![],
+        let conds: Vec<String> = match o.that.kind() {
+            minijinja::value::ValueKind::Seq => o
+                .that
+                .try_iter()
+                .map(|it| it.map(|x| value_str(&x)).collect())
+                .unwrap_or_default(),
+            _ => vec![value_str(&o.that)],
         };
         for cond in &conds {
             let ok = ctx.render.eval(strip_braces(cond))?.is_true();
             if !ok {
-                let msg = args
-                    .get("fail_msg")
+                let msg = o
+                    .fail_msg
+                    .as_ref()
                     .map(display)
                     .unwrap_or_else(|| "Assertion failed".into());
                 return Ok(Plan::fail(msg.clone())
@@ -61,13 +62,9 @@ impl Module for Assert {
                     .with("msg", msg));
             }
         }
-        let msg = args
-            .get("success_msg")
-            .cloned()
-            .unwrap_or_else(|| Value::from("All assertions passed"));
-        let mut p = Plan::ok().with("msg", msg.clone());
-        if !args.bool("quiet") {
-            p.msg = Some(display(&msg));
+        let mut p = Plan::ok().with("msg", o.success_msg.clone());
+        if !o.quiet {
+            p.msg = Some(display(&o.success_msg));
             p = p.with("_ansible_verbose_always", true);
         }
         Ok(p)

@@ -1,40 +1,34 @@
 //! `debug`: prints a message or a variable.
 
 use crate::error::{ErrorKind, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, to_json};
 use async_trait::async_trait;
 
 /// The `debug` module.
 pub struct Debug;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "debug",
-    short: "Print a message or the value of a variable",
-    description: "Prints `msg` (already templated) or the value of the expression `var` (returned \
+crate::options! {
+    /// The `debug` module's options.
+    pub(crate) struct Opts {
+        msg: Value = opt::any("The message (any value).").default("Hello world!"),
+        var: Option<String> = opt::str("A variable name or expression to print (no {{ }})."),
+        verbosity: i64 = opt::int("Print only at this -v level or above.").default("0"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("debug", "Print a message or the value of a variable")
+    .description(
+        "Prints `msg` (already templated) or the value of the expression `var` (returned \
 under a key named after it). Below the given -v `verbosity` it is skipped. Changes nothing; \
 behaves the same in check mode.",
-    options: &[
-        OptSpec::new("msg", OptKind::Any, "The message (any value).").default("Hello world!"),
-        OptSpec::new(
-            "var",
-            OptKind::Str,
-            "A variable name or expression to print (no {{ }}).",
-        ),
-        OptSpec::new(
-            "verbosity",
-            OptKind::Int,
-            "Print only at this -v level or above.",
-        )
-        .default("0"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["msg", "var"]],
-    required_one_of: &[],
-    examples: "- debug:\n    msg: \"host {{ inventory_hostname }} runs {{ ansible_distribution }}\"\n\
+    )
+    .spec::<Opts>()
+    .mutually_exclusive(&[&["msg", "var"]])
+    .examples(
+        "- debug:\n    msg: \"host {{ inventory_hostname }} runs {{ ansible_distribution }}\"\n\
 - debug:\n    var: result.stdout_lines\n    verbosity: 1",
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// Text for the output: strings as they are, anything else as JSON.
 pub(crate) fn display(v: &Value) -> String {
@@ -51,13 +45,13 @@ impl Module for Debug {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let verbosity = args.int("verbosity").unwrap_or(0);
-        if i64::from(ctx.verbosity) < verbosity {
+        let o = Opts::from_args(args)?;
+        if i64::from(ctx.verbosity) < o.verbosity {
             let mut p = Plan::ok().with("skipped_reason", "verbosity threshold not met");
             p.skipped = Some("verbosity threshold not met".into());
             return Ok(p);
         }
-        if let Some(var) = args.str("var") {
+        if let Some(var) = o.var {
             let expr = strip_braces(&var);
             let value = match ctx.render.eval(expr) {
                 Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
@@ -76,10 +70,7 @@ impl Module for Debug {
                 .with(&var, value)
                 .with("_ansible_verbose_always", true));
         }
-        let msg = args
-            .get("msg")
-            .cloned()
-            .unwrap_or_else(|| Value::from("Hello world!"));
+        let msg = o.msg;
         let mut p = Plan::ok()
             .with("msg", msg.clone())
             .with("_ansible_verbose_always", true);

@@ -1,7 +1,7 @@
 //! `pause`: waits on the controller for some time or for the user.
 
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use async_trait::async_trait;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -9,25 +9,29 @@ use std::time::{Duration, Instant};
 /// The `pause` module.
 pub struct Pause;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "pause",
-    short: "Pause for some time, or until the user presses Enter",
-    description: "With `seconds` or `minutes` it sleeps on the controller (showing `prompt`, if \
+crate::options! {
+    /// The `pause` module's options.
+    pub(crate) struct Opts {
+        seconds: Option<i64> = opt::int("Seconds to pause."),
+        minutes: Option<i64> = opt::int("Minutes to pause."),
+        prompt: Option<String> = opt::str("Text to show."),
+        echo: bool = opt::bool("Show what the user types.").default("yes"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new(
+    "pause",
+    "Pause for some time, or until the user presses Enter",
+)
+.description(
+    "With `seconds` or `minutes` it sleeps on the controller (showing `prompt`, if \
 given). Without them it shows `prompt` and waits for a line of input, which it returns as \
 `user_input`; that needs a terminal, so off a TTY it fails instead of hanging. Changes nothing on \
 the host; it pauses in check mode too.",
-    options: &[
-        OptSpec::new("seconds", OptKind::Int, "Seconds to pause."),
-        OptSpec::new("minutes", OptKind::Int, "Minutes to pause."),
-        OptSpec::new("prompt", OptKind::Str, "Text to show."),
-        OptSpec::new("echo", OptKind::Bool, "Show what the user types.").default("yes"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["seconds", "minutes"]],
-    required_one_of: &[],
-    examples: "- pause:\n    seconds: 10\n- pause:\n    prompt: Check the dashboard, then press Enter",
-    ..ModuleDoc::new("", "")
-};
+)
+.spec::<Opts>()
+.mutually_exclusive(&[&["seconds", "minutes"]])
+.examples("- pause:\n    seconds: 10\n- pause:\n    prompt: Check the dashboard, then press Enter");
 
 /// Reads one line from the terminal (echo off if asked), on a blocking thread.
 async fn read_line(echo: bool) -> Result<String> {
@@ -66,8 +70,9 @@ impl Module for Pause {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        let prompt = args.str("prompt");
-        let timed = match (args.int("seconds"), args.int("minutes")) {
+        let o = Opts::from_args(args)?;
+        let prompt = o.prompt;
+        let timed = match (o.seconds, o.minutes) {
             (Some(s), _) => Some((s.max(0) as u64, format!("{s} seconds"))),
             (None, Some(m)) => Some((m.max(0) as u64 * 60, format!("{m} minutes"))),
             _ => None,
@@ -94,7 +99,7 @@ impl Module for Pause {
                     .clone()
                     .unwrap_or_else(|| "Press enter to continue, Ctrl+C to interrupt".into());
                 eprint!("[pause]\n{p}:\n");
-                user_input = read_line(args.opt_bool("echo").unwrap_or(true)).await?;
+                user_input = read_line(o.echo).await?;
                 "Paused for user input".to_string()
             }
         };
@@ -103,7 +108,7 @@ impl Module for Pause {
             .with("start", started_at)
             .with("stop", started_at + delta)
             .with("delta", delta.round() as i64)
-            .with("echo", args.opt_bool("echo").unwrap_or(true))
+            .with("echo", o.echo)
             .with("user_input", user_input)
             .with("stdout", stdout))
     }

@@ -1,30 +1,30 @@
 //! `ping`: checks that the host can be reached and runs commands.
 
 use crate::error::Result;
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use async_trait::async_trait;
 
 /// The `ping` module.
 pub struct Ping;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "ping",
-    short: "Check that the host is reachable and can run commands",
-    description: "Runs a trivial command on the host (with become, when set) and returns \
+crate::options! {
+    /// The `ping` module's options.
+    pub(crate) struct Opts {
+        data: String = opt::str("What to return as `ping`; `crash` fails.").default("pong"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new(
+    "ping",
+    "Check that the host is reachable and can run commands",
+)
+.description(
+    "Runs a trivial command on the host (with become, when set) and returns \
 `ping: pong`. No Python is needed. `data: crash` makes it fail, for testing error handling. \
 Changes nothing; behaves the same in check mode.",
-    options: &[OptSpec::new(
-        "data",
-        OptKind::Str,
-        "What to return as `ping`; `crash` fails.",
-    )
-    .default("pong")],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: "- ping:\n- ping:\n    data: crash",
-    ..ModuleDoc::new("", "")
-};
+)
+.spec::<Opts>()
+.examples("- ping:\n- ping:\n    data: crash");
 
 #[async_trait]
 impl Module for Ping {
@@ -33,7 +33,7 @@ impl Module for Ping {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let data = args.str("data").unwrap_or_else(|| "pong".into());
+        let data = Opts::from_args(args)?.data;
         if data == "crash" {
             return Ok(Plan::fail("boom"));
         }

@@ -7,7 +7,7 @@
 
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 use std::time::Instant;
@@ -15,71 +15,49 @@ use std::time::Instant;
 /// The `wait_for` module.
 pub struct WaitFor;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "wait_for",
-    short: "Wait for a port, a file, or a string in a file",
-    description: "Polls on the host until the condition holds or `timeout` seconds pass (then it \
+crate::options! {
+    /// The `wait_for` module's options.
+    pub(crate) struct Opts {
+        host: String = opt::str("Host to check the port on, as seen from the target.")
+            .default("127.0.0.1"),
+        port: Option<i64> = opt::int("TCP port to wait for."),
+        path: Option<String> = opt::path("File to wait for."),
+        search_regex: Option<String> = opt::str(
+            "Regex a line of the file (or the port's banner) must match."
+        ),
+        state: String = opt::str("What to wait for.")
+            .default("started")
+            .choices(&["started", "stopped", "present", "absent", "drained"]),
+        delay: i64 = opt::int("Seconds to wait before the first check.").default("0"),
+        timeout: i64 = opt::int("Seconds to wait in all.").default("300"),
+        sleep: i64 = opt::int("Seconds between checks.").default("1"),
+        connect_timeout: i64 = opt::int("Seconds to wait for a connection.").default("5"),
+        msg: Option<String> = opt::str("Message on timeout, instead of the default."),
+        active_connection_states: Vec<String> = opt::list(
+            "TCP states that count as active for `drained`."
+        )
+        .default("ESTABLISHED,FIN_WAIT1,FIN_WAIT2,SYN_RECV,SYN_SENT,TIME_WAIT"),
+        exclude_hosts: Vec<String> = opt::list("IPv4 peers to ignore for `drained`."),
+    }
+}
+
+static DOC: ModuleDoc =
+    ModuleDoc::new("wait_for", "Wait for a port, a file, or a string in a file")
+        .description(
+            "Polls on the host until the condition holds or `timeout` seconds pass (then it \
 fails). With `port`: `started` waits until something listens (or accepts connections, for a \
 remote `host`), `stopped` until nothing does, `drained` until no connection in \
 `active_connection_states` is left. With `path`: `present`/`started` waits until it exists (and \
 `search_regex` matches a line of it), `absent`/`stopped` until it is gone. With neither it just \
 sleeps `timeout` seconds. Changes nothing; in check mode it waits all the same.",
-    options: &[
-        OptSpec::new(
-            "host",
-            OptKind::Str,
-            "Host to check the port on, as seen from the target.",
         )
-        .default("127.0.0.1"),
-        OptSpec::new("port", OptKind::Int, "TCP port to wait for."),
-        OptSpec::new("path", OptKind::Path, "File to wait for."),
-        OptSpec::new(
-            "search_regex",
-            OptKind::Str,
-            "Regex a line of the file (or the port's banner) must match.",
-        ),
-        OptSpec::new("state", OptKind::Str, "What to wait for.")
-            .default("started")
-            .choices(&["started", "stopped", "present", "absent", "drained"]),
-        OptSpec::new(
-            "delay",
-            OptKind::Int,
-            "Seconds to wait before the first check.",
-        )
-        .default("0"),
-        OptSpec::new("timeout", OptKind::Int, "Seconds to wait in all.").default("300"),
-        OptSpec::new("sleep", OptKind::Int, "Seconds between checks.").default("1"),
-        OptSpec::new(
-            "connect_timeout",
-            OptKind::Int,
-            "Seconds to wait for a connection.",
-        )
-        .default("5"),
-        OptSpec::new(
-            "msg",
-            OptKind::Str,
-            "Message on timeout, instead of the default.",
-        ),
-        OptSpec::new(
-            "active_connection_states",
-            OptKind::List,
-            "TCP states that count as active for `drained`.",
-        )
-        .default("ESTABLISHED,FIN_WAIT1,FIN_WAIT2,SYN_RECV,SYN_SENT,TIME_WAIT"),
-        OptSpec::new(
-            "exclude_hosts",
-            OptKind::List,
-            "IPv4 peers to ignore for `drained`.",
-        ),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["port", "path"]],
-    required_one_of: &[],
-    examples: "- wait_for:\n    port: 8080\n    timeout: 60\n\
+        .spec::<Opts>()
+        .mutually_exclusive(&[&["port", "path"]])
+        .examples(
+            "- wait_for:\n    port: 8080\n    timeout: 60\n\
 - wait_for:\n    path: /var/log/app.log\n    search_regex: 'started on port (\\d+)'\n\
 - wait_for:\n    port: 5432\n    state: drained",
-    ..ModuleDoc::new("", "")
-};
+        );
 
 /// Translates Python regex shorthands to POSIX ERE for `grep -E` (the exact match is redone
 /// on the controller with the original regex).
@@ -230,11 +208,11 @@ struct Check {
     timeout_msg: String,
 }
 
-fn build_check(args: &Args, state: &str) -> Result<Option<Check>> {
-    let host = args.str("host").unwrap_or_else(|| "127.0.0.1".into());
-    let ct = args.int("connect_timeout").unwrap_or(5).max(1);
-    let regex = args.str("search_regex").filter(|r| !r.is_empty());
-    if let Some(path) = args.str("path").filter(|p| !p.is_empty()) {
+fn build_check(o: &Opts) -> Result<Option<Check>> {
+    let (host, state) = (&o.host, o.state.as_str());
+    let ct = o.connect_timeout.max(1);
+    let regex = o.search_regex.clone().filter(|r| !r.is_empty());
+    if let Some(path) = o.path.clone().filter(|p| !p.is_empty()) {
         let q = quote(&path);
         return Ok(Some(match state {
             "absent" | "stopped" => Check {
@@ -261,7 +239,7 @@ fn build_check(args: &Args, state: &str) -> Result<Option<Check>> {
             },
         }));
     }
-    let Some(port) = args.int("port") else {
+    let Some(port) = o.port else {
         if state == "drained" {
             return Err(Error::parse("wait_for: state=drained needs `port`"));
         }
@@ -273,7 +251,7 @@ fn build_check(args: &Args, state: &str) -> Result<Option<Check>> {
         )));
     }
     let hex = format!("{port:04X}");
-    let (qh, local) = (quote(&host), is_local(&host));
+    let (qh, local) = (quote(host), is_local(host));
     Ok(Some(match state {
         "stopped" | "absent" => Check {
             cond: if local {
@@ -286,8 +264,8 @@ fn build_check(args: &Args, state: &str) -> Result<Option<Check>> {
             timeout_msg: format!("Timeout when waiting for {host}:{port} to stop."),
         },
         "drained" => {
-            let states: Vec<&str> = args
-                .list_str("active_connection_states")
+            let states: Vec<&str> = o
+                .active_connection_states
                 .iter()
                 .map(|s| {
                     tcp_state_hex(s).ok_or_else(|| {
@@ -297,7 +275,7 @@ fn build_check(args: &Args, state: &str) -> Result<Option<Check>> {
                 })
                 .collect::<Result<_>>()?;
             let mut excl = Vec::new();
-            for h in args.list_str("exclude_hosts") {
+            for h in &o.exclude_hosts {
                 let ip: std::net::Ipv4Addr = h.parse().map_err(|_| {
                     Error::parse(format!(
                         "wait_for: exclude_hosts entry '{h}' is not an IPv4 address"
@@ -352,33 +330,32 @@ impl Module for WaitFor {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let state = args.str("state").unwrap_or_else(|| "started".into());
-        let delay = args.int("delay").unwrap_or(0).max(0);
-        let timeout = args.int("timeout").unwrap_or(300).max(0);
-        let sleep = args.int("sleep").unwrap_or(1).max(1);
-        let regex = match args.str("search_regex").filter(|r| !r.is_empty()) {
-            Some(r) => Some(regex::Regex::new(&r).map_err(|e| {
+        let o = Opts::from_args(args)?;
+        let state = o.state.as_str();
+        let delay = o.delay.max(0);
+        let timeout = o.timeout.max(0);
+        let sleep = o.sleep.max(1);
+        let regex = match o.search_regex.as_deref().filter(|r| !r.is_empty()) {
+            Some(r) => Some(regex::Regex::new(r).map_err(|e| {
                 Error::parse(format!(
                     "wait_for: search_regex is not a valid regular expression: {e}"
                 ))
             })?),
             None => None,
         };
-        let check = build_check(args, &state)?;
+        let check = build_check(&o)?;
         let started = Instant::now();
         let mut result = Plan::ok()
-            .with("state", state.as_str())
-            .with(
-                "port",
-                args.int("port").map(Value::from).unwrap_or(Value::from(())),
-            )
+            .with("state", state)
+            .with("port", o.port.map(Value::from).unwrap_or(Value::from(())))
             .with(
                 "path",
-                args.str("path").map(Value::from).unwrap_or(Value::from(())),
+                o.path.clone().map(Value::from).unwrap_or(Value::from(())),
             )
             .with(
                 "search_regex",
-                args.str("search_regex")
+                o.search_regex
+                    .clone()
                     .map(Value::from)
                     .unwrap_or(Value::from(())),
             );
@@ -410,7 +387,7 @@ impl Module for WaitFor {
             });
         }
         if text.lines().any(|l| l == "prov-wait:timeout") {
-            let msg = args.str("msg").unwrap_or(check.timeout_msg);
+            let msg = o.msg.clone().unwrap_or(check.timeout_msg);
             return Ok(Plan {
                 failed: Some(msg.clone()),
                 ..result.with("msg", msg)

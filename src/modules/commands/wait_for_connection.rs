@@ -3,39 +3,37 @@
 
 use crate::connection::Cmd;
 use crate::error::Result;
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use async_trait::async_trait;
 use std::time::{Duration, Instant};
 
 /// The `wait_for_connection` module.
 pub struct WaitForConnection;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "wait_for_connection",
-    short: "Wait until the host is reachable and usable",
-    description: "Waits `delay` seconds, then tries every `sleep` seconds, until `timeout` \
+crate::options! {
+    /// The `wait_for_connection` module's options.
+    pub(crate) struct Opts {
+        delay: i64 = opt::int("Seconds to wait before the first try.").default("0"),
+        sleep: i64 = opt::int("Seconds between tries.").default("1"),
+        timeout: i64 = opt::int("Seconds to wait in all.").default("600"),
+        connect_timeout: i64 = opt::int("Seconds one try may take.").default("5"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new(
+    "wait_for_connection",
+    "Wait until the host is reachable and usable",
+)
+.description(
+    "Waits `delay` seconds, then tries every `sleep` seconds, until `timeout` \
 seconds have passed, to run `true` on the host through its connection (each try limited to \
 `connect_timeout` seconds; a connection that dropped, e.g. by a reboot, is opened again). A \
 host that cannot be reached when the task starts is retried the same way (the engine keeps \
 connecting until `timeout`). Fails with `timed out waiting for connection` on timeout. Changes \
 nothing; it waits in check mode too. Returns `elapsed` (seconds).",
-    options: &[
-        OptSpec::new(
-            "delay",
-            OptKind::Int,
-            "Seconds to wait before the first try.",
-        )
-        .default("0"),
-        OptSpec::new("sleep", OptKind::Int, "Seconds between tries.").default("1"),
-        OptSpec::new("timeout", OptKind::Int, "Seconds to wait in all.").default("600"),
-        OptSpec::new("connect_timeout", OptKind::Int, "Seconds one try may take.").default("5"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: "- wait_for_connection:\n- wait_for_connection:\n    delay: 10\n    timeout: 300\n",
-    ..ModuleDoc::new("", "")
-};
+)
+.spec::<Opts>()
+.examples("- wait_for_connection:\n- wait_for_connection:\n    delay: 10\n    timeout: 300\n");
 
 /// The module's timing options, also used by the engine to retry an unreachable host.
 #[derive(Debug, Clone, Copy)]
@@ -51,15 +49,16 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// Reads the options.
-    pub fn from_args(args: &Args) -> Timing {
-        let secs = |k: &str, d: i64| Duration::from_secs(args.int(k).unwrap_or(d).max(0) as u64);
-        Timing {
-            delay: secs("delay", 0),
-            sleep: secs("sleep", 1).max(Duration::from_millis(100)),
-            timeout: secs("timeout", 600),
-            connect_timeout: secs("connect_timeout", 5).max(Duration::from_secs(1)),
-        }
+    /// Reads the options (validated arguments of `wait_for_connection`).
+    pub fn from_args(args: &Args) -> Result<Timing> {
+        let o = Opts::from_args(args)?;
+        let secs = |n: i64| Duration::from_secs(n.max(0) as u64);
+        Ok(Timing {
+            delay: secs(o.delay),
+            sleep: secs(o.sleep).max(Duration::from_millis(100)),
+            timeout: secs(o.timeout),
+            connect_timeout: secs(o.connect_timeout).max(Duration::from_secs(1)),
+        })
     }
 }
 
@@ -70,7 +69,7 @@ impl Module for WaitForConnection {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let t = Timing::from_args(args);
+        let t = Timing::from_args(args)?;
         let start = Instant::now();
         tokio::time::sleep(t.delay).await;
         let mut last: String;
