@@ -5,17 +5,49 @@ use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::system::{check_name, sections, state_diff};
 use crate::modules::{
-    Action, Args, Module, ModuleDoc, OptKind, OptSpec, Plan, RESULT_LINE, TaskCtx,
+    Action, Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, RequiredIf, TaskCtx, opt,
 };
+use crate::value::Value;
 use async_trait::async_trait;
 
 /// The image label holding the hash of the build context, Dockerfile and build args.
 pub const CONTEXT_LABEL: &str = "prov.context.sha256";
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "docker_image",
-    short: "Build, load, pull or remove Docker images",
-    description: "Works with the docker CLI on the host. One round trip reads the image \
+crate::options! {
+    /// The `docker_image` module's options.
+    pub(crate) struct Opts {
+        name: String = opt::str("Image name, optionally with `:tag` (then `tag` is ignored).")
+            .required(),
+        tag: String = opt::str("Image tag.").default("latest"),
+        source: Option<String> = opt::str(
+            "Where the image comes from; `local` only checks that it exists."
+        )
+        .choices(&["build", "load", "pull", "local"]),
+        build: Option<Value> = opt::dict(
+            "With `source: build`: `path` (the context folder ON THE HOST), `dockerfile` \
+(relative to path, default `Dockerfile`), `args` (build args), `pull` (default false), \
+`network` (network for RUN steps, e.g. `host`), `nocache`, `target`."
+        ),
+        load_path: Option<String> = opt::path(
+            "With `source: load`: an image archive on the host (`docker save` output)."
+        ),
+        force_source: bool = opt::bool(
+            "Build, load or pull even when the image is there (changed only if its ID changes)."
+        )
+        .default("no"),
+        force_absent: bool = opt::bool(
+            "With `absent`: remove the image even if containers use it."
+        )
+        .default("no"),
+        state: String = opt::str("Whether the image exists.")
+            .default("present")
+            .choices(&["present", "absent"]),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("docker_image", "Build, load, pull or remove Docker images")
+    .description(
+        "Works with the docker CLI on the host. One round trip reads the image \
 (`docker image inspect`) and, for `source: build`, hashes the build context folder on the host \
 (every file's path and SHA-256, together with the Dockerfile name and the build args). The \
 hash is stored in the image label `prov.context.sha256` at build time, so an image whose label \
@@ -25,52 +57,14 @@ context changed (or with `force_source`). Builds run `docker build --iidfile`; l
 name changed (a forced rebuild that gives the same ID is `ok`). `state: absent` removes the \
 tag. Returns `image` (the inspection: before the change in check mode, after it otherwise) and \
 `image_id`.",
-    options: &[
-        OptSpec::new(
-            "name",
-            OptKind::Str,
-            "Image name, optionally with `:tag` (then `tag` is ignored).",
-        )
-        .required(),
-        OptSpec::new("tag", OptKind::Str, "Image tag.").default("latest"),
-        OptSpec::new(
-            "source",
-            OptKind::Str,
-            "Where the image comes from; `local` only checks that it exists.",
-        )
-        .choices(&["build", "load", "pull", "local"]),
-        OptSpec::new(
-            "build",
-            OptKind::Dict,
-            "With `source: build`: `path` (the context folder ON THE HOST), `dockerfile` \
-(relative to path, default `Dockerfile`), `args` (build args), `pull` (default false), \
-`network` (network for RUN steps, e.g. `host`), `nocache`, `target`.",
-        ),
-        OptSpec::new(
-            "load_path",
-            OptKind::Path,
-            "With `source: load`: an image archive on the host (`docker save` output).",
-        ),
-        OptSpec::new(
-            "force_source",
-            OptKind::Bool,
-            "Build, load or pull even when the image is there (changed only if its ID changes).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "force_absent",
-            OptKind::Bool,
-            "With `absent`: remove the image even if containers use it.",
-        )
-        .default("no"),
-        OptSpec::new("state", OptKind::Str, "Whether the image exists.")
-            .default("present")
-            .choices(&["present", "absent"]),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- docker_image:
+    )
+    .spec::<Opts>()
+    .required_if(&[
+        RequiredIf::all("source", "build", &["build"]),
+        RequiredIf::all("source", "load", &["load_path"]),
+    ])
+    .examples(
+        r#"- docker_image:
     name: pg-app
     tag: "1"
     source: build
@@ -84,8 +78,7 @@ tag. Returns `image` (the inspection: before the change in check mode, after it 
     source: load
     load_path: /tmp/debian.tar
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// The `docker_image` module.
 pub struct DockerImage;
@@ -110,9 +103,8 @@ struct Build {
     target: Option<String>,
 }
 
-fn build_opts(args: &Args) -> Result<Build> {
-    let b = args
-        .get("build")
+fn build_opts(build: Option<&Value>) -> Result<Build> {
+    let b = build
         .map(crate::value::to_json)
         .unwrap_or(serde_json::Value::Null);
     let s = |k: &str| -> Option<String> {
@@ -186,14 +178,14 @@ impl Module for DockerImage {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("name").unwrap_or_default();
-        check_name("docker_image", "name", &name)?;
-        let r = reference(&name, &args.str("tag").unwrap_or_else(|| "latest".into()));
+        let o = Opts::from_args(args)?;
+        check_name("docker_image", "name", &o.name)?;
+        let r = reference(&o.name, &o.tag);
         let q = quote(&r);
-        let absent = args.str("state").as_deref() == Some("absent");
-        let source = args.str("source");
-        let build = if !absent && source.as_deref() == Some("build") {
-            Some(build_opts(args)?)
+        let absent = o.state == "absent";
+        let source = o.source.as_deref();
+        let build = if !absent && source == Some("build") {
+            Some(build_opts(o.build.as_ref())?)
         } else {
             None
         };
@@ -210,13 +202,12 @@ impl Module for DockerImage {
                 df = quote(&b.dockerfile)
             ));
         }
-        if let (false, Some("load")) = (absent, source.as_deref()) {
-            let lp = args.str("load_path").ok_or_else(|| {
-                Error::failed("docker_image: source load needs load_path (an archive on the host)")
-            })?;
+        // `source: load` has a load_path (a rule of the spec).
+        let lp = o.load_path.as_deref().unwrap_or_default();
+        if let (false, Some("load")) = (absent, source) {
             script.push_str(&format!(
                 "echo @@load\n[ -f {} ] && echo ok || echo missing\n",
-                quote(&lp)
+                quote(lp)
             ));
         }
         let out = docker_probe(ctx, &script, "the image").await?;
@@ -226,23 +217,14 @@ impl Module for DockerImage {
             .next();
         let id = cur.as_ref().map(|c| jstr(c, &["Id"]).to_string());
         let mut plan = Plan::ok()
-            .with(
-                "image",
-                cur.as_ref()
-                    .map(jval)
-                    .unwrap_or(crate::value::Value::from(())),
-            )
+            .with("image", cur.as_ref().map(jval).unwrap_or(Value::from(())))
             .with("image_id", id.clone().unwrap_or_default());
         plan.output_results = true;
         let label = format!("image {r}");
-        let force = args.bool("force_source");
+        let force = o.force_source;
         if absent {
             if cur.is_some() {
-                let f = if args.bool("force_absent") {
-                    " --force"
-                } else {
-                    ""
-                };
+                let f = if o.force_absent { " --force" } else { "" };
                 plan = plan.change(
                     format!("remove image {r}"),
                     Some(state_diff(
@@ -260,7 +242,7 @@ impl Module for DockerImage {
             return Ok(plan);
         }
         let before = vec![("id", id.clone().unwrap_or_else(|| "(absent)".to_string()))];
-        match source.as_deref() {
+        match source {
             Some("build") => {
                 let b = build.expect("build options");
                 let ctxhash = sec.get("context").map(|s| s.trim()).unwrap_or("");
@@ -339,7 +321,6 @@ impl Module for DockerImage {
                 ))
             }
             Some("load") => {
-                let lp = args.str("load_path").unwrap_or_default();
                 if sec.get("load").map(|s| s.trim()) != Some("ok") {
                     return Ok(Plan::fail(format!(
                         "docker_image: archive {lp} does not exist on {}",
@@ -349,7 +330,7 @@ impl Module for DockerImage {
                 if cur.is_some() && !force {
                     return Ok(plan);
                 }
-                let body = format!("docker load -i {} >&2 || exit 1", quote(&lp));
+                let body = format!("docker load -i {} >&2 || exit 1", quote(lp));
                 Ok(plan.change(
                     format!("load image {r} from {lp}"),
                     Some(state_diff(&label, &before, &[("id", "(loaded)".into())])),

@@ -4,13 +4,36 @@ use super::{dict_opt, docker_probe, jget, json_lines, jstr, str_map};
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::system::{check_name, state_diff};
-use crate::modules::{Action, Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
+use crate::value::Value;
 use async_trait::async_trait;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "docker_network",
-    short: "Manage Docker networks",
-    description: "One round trip reads the network (`docker network inspect NAME`). A missing \
+crate::options! {
+    /// The `docker_network` module's options.
+    pub(crate) struct Opts {
+        name: String = opt::str("Network name.").required().aliases(&["network_name"]),
+        driver: String = opt::str("Network driver (`bridge`, `overlay`, ...).").default("bridge"),
+        attachable: Option<bool> = opt::bool(
+            "Standalone containers may attach (overlay networks)."
+        ),
+        scope: Option<String> = opt::str("Network scope.").choices(&["local", "global", "swarm"]),
+        internal: Option<bool> = opt::bool("No external connectivity."),
+        ipam_config: Option<Value> = opt::list(
+            "IPAM pools: a list of dicts with `subnet`, `gateway`, `iprange`."
+        ),
+        driver_options: Option<Value> = opt::dict("Driver options (`--opt k=v`)."),
+        labels: Option<Value> = opt::dict("Network labels."),
+        force: bool = opt::bool("Recreate the network when its immutable settings differ.")
+            .default("no"),
+        state: String = opt::str("Whether the network exists.")
+            .default("present")
+            .choices(&["present", "absent"]),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("docker_network", "Manage Docker networks")
+    .description(
+        "One round trip reads the network (`docker network inspect NAME`). A missing \
 network is created with `docker network create` (driver, `--attachable`, `--scope`, \
 `--internal`, `--subnet`/`--gateway`/`--ip-range` from `ipam_config`, `--opt`, `--label`). \
 Docker cannot change a network in place: when an existing network differs in driver, \
@@ -18,57 +41,17 @@ attachable, scope, internal, subnets, options or labels, the module fails naming
 differences, unless `force: true`, which removes and recreates it (containers attached to it \
 must be gone first). `state: absent` removes it. Returns `network` (the inspection, before \
 the change).",
-    options: &[
-        OptSpec::new("name", OptKind::Str, "Network name.")
-            .required()
-            .aliases(&["network_name"]),
-        OptSpec::new(
-            "driver",
-            OptKind::Str,
-            "Network driver (`bridge`, `overlay`, ...).",
-        )
-        .default("bridge"),
-        OptSpec::new(
-            "attachable",
-            OptKind::Bool,
-            "Standalone containers may attach (overlay networks).",
-        ),
-        OptSpec::new("scope", OptKind::Str, "Network scope.")
-            .choices(&["local", "global", "swarm"]),
-        OptSpec::new("internal", OptKind::Bool, "No external connectivity."),
-        OptSpec::new(
-            "ipam_config",
-            OptKind::List,
-            "IPAM pools: a list of dicts with `subnet`, `gateway`, `iprange`.",
-        ),
-        OptSpec::new(
-            "driver_options",
-            OptKind::Dict,
-            "Driver options (`--opt k=v`).",
-        ),
-        OptSpec::new("labels", OptKind::Dict, "Network labels."),
-        OptSpec::new(
-            "force",
-            OptKind::Bool,
-            "Recreate the network when its immutable settings differ.",
-        )
-        .default("no"),
-        OptSpec::new("state", OptKind::Str, "Whether the network exists.")
-            .default("present")
-            .choices(&["present", "absent"]),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- docker_network:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- docker_network:
     name: pgnet
     driver: overlay
     attachable: true
     ipam_config:
       - subnet: 10.20.0.0/24
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// The `docker_network` module.
 pub struct DockerNetwork;
@@ -81,8 +64,8 @@ struct Pool {
     iprange: String,
 }
 
-fn want_pools(args: &Args) -> Result<Vec<Pool>> {
-    let Some(v) = args.get("ipam_config") else {
+fn want_pools(ipam_config: Option<&Value>) -> Result<Vec<Pool>> {
+    let Some(v) = ipam_config else {
         return Ok(vec![]);
     };
     let j = crate::value::to_json(v);
@@ -114,7 +97,8 @@ impl Module for DockerNetwork {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("name").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let name = o.name;
         check_name("docker_network", "name", &name)?;
         let script = format!(
             "docker network inspect {} --format '{{{{json .}}}}' 2>/dev/null || {}\n",
@@ -125,17 +109,13 @@ impl Module for DockerNetwork {
         // `inspect NAME` also matches by ID prefix: keep the network with that exact name.
         let nets = json_lines(&out)?;
         let cur = nets.iter().find(|n| jstr(n, &["Name"]) == name);
-        let mut plan = Plan::ok().with(
-            "network",
-            cur.map(super::jval)
-                .unwrap_or(crate::value::Value::from(())),
-        );
+        let mut plan = Plan::ok().with("network", cur.map(super::jval).unwrap_or(Value::from(())));
         let rm = || Action::Exec {
             cmd: ctx.cmd(format!("docker network rm {} >/dev/null", quote(&name))),
             capture: false,
             fail_on_rc: true,
         };
-        if args.str("state").as_deref() == Some("absent") {
+        if o.state == "absent" {
             if cur.is_some() {
                 plan = plan.change(
                     format!("remove network {name}"),
@@ -149,19 +129,19 @@ impl Module for DockerNetwork {
             }
             return Ok(plan);
         }
-        let driver = args.str("driver").unwrap_or_else(|| "bridge".into());
-        let pools = want_pools(args)?;
-        let opts = dict_opt(args, "driver_options");
-        let labels = dict_opt(args, "labels");
+        let driver = o.driver;
+        let pools = want_pools(o.ipam_config.as_ref())?;
+        let opts = dict_opt(o.driver_options.as_ref());
+        let labels = dict_opt(o.labels.as_ref());
         let mut create = format!("docker network create --driver {}", quote(&driver));
-        if args.bool("attachable") {
+        if o.attachable == Some(true) {
             create.push_str(" --attachable");
         }
-        if args.bool("internal") {
+        if o.internal == Some(true) {
             create.push_str(" --internal");
         }
-        if let Some(s) = args.str("scope") {
-            create.push_str(&format!(" --scope {}", quote(&s)));
+        if let Some(s) = &o.scope {
+            create.push_str(&format!(" --scope {}", quote(s)));
         }
         for p in &pools {
             for (flag, v) in [
@@ -210,15 +190,15 @@ impl Module for DockerNetwork {
             }
         };
         diff("driver", jstr(cur, &["Driver"]).into(), driver.clone());
-        if let Some(a) = args.opt_bool("attachable") {
+        if let Some(a) = o.attachable {
             let have = jget(cur, &["Attachable"]).as_bool().unwrap_or(false);
             diff("attachable", have.to_string(), a.to_string());
         }
-        if let Some(i) = args.opt_bool("internal") {
+        if let Some(i) = o.internal {
             let have = jget(cur, &["Internal"]).as_bool().unwrap_or(false);
             diff("internal", have.to_string(), i.to_string());
         }
-        if let Some(s) = args.str("scope") {
+        if let Some(s) = o.scope {
             diff("scope", jstr(cur, &["Scope"]).into(), s);
         }
         if !pools.is_empty() {
@@ -271,7 +251,7 @@ impl Module for DockerNetwork {
         if before.is_empty() {
             return Ok(plan);
         }
-        if !args.bool("force") {
+        if !o.force {
             let what: Vec<String> = before
                 .iter()
                 .zip(&after)

@@ -4,52 +4,53 @@ use super::{dict_opt, docker_probe, jget, json_lines, jstr, str_map};
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::system::{check_name, state_diff};
-use crate::modules::{Action, Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "docker_node",
-    short: "Manage a Docker Swarm node's labels, availability and role",
-    description: "Runs on a swarm manager. One round trip reads the node with \
+crate::options! {
+    /// The `docker_node` module's options.
+    pub(crate) struct Opts {
+        hostname: String = opt::str(
+            "The node: hostname or ID (as `docker node inspect` accepts)."
+        )
+        .required(),
+        labels: Option<Value> = opt::dict("Labels wanted on the node."),
+        labels_state: String = opt::str(
+            "Whether `labels` are merged into the node's labels or replace them."
+        )
+        .default("merge")
+        .choices(&["merge", "replace"]),
+        labels_to_remove: Vec<String> = opt::list("Label keys to remove."),
+        availability: Option<String> = opt::str("Scheduling availability.")
+            .choices(&["active", "pause", "drain"]),
+        role: Option<String> = opt::str("Node role.").choices(&["worker", "manager"]),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new(
+    "docker_node",
+    "Manage a Docker Swarm node's labels, availability and role",
+)
+.description(
+    "Runs on a swarm manager. One round trip reads the node with \
 `docker node inspect NAME --format '{{json .}}'`; the plan is a single `docker node update` \
 with `--label-add`/`--label-rm`, `--availability` and `--role` for exactly what differs, and \
 a diff of the node's labels, availability and role. `labels_state: merge` (the default) adds \
 and updates the given labels and keeps the others; `replace` also removes labels not given. \
 `labels_to_remove` removes labels (a label both given and to remove is an error). Returns \
 `node` (the inspection, before the change).",
-    options: &[
-        OptSpec::new(
-            "hostname",
-            OptKind::Str,
-            "The node: hostname or ID (as `docker node inspect` accepts).",
-        )
-        .required(),
-        OptSpec::new("labels", OptKind::Dict, "Labels wanted on the node."),
-        OptSpec::new(
-            "labels_state",
-            OptKind::Str,
-            "Whether `labels` are merged into the node's labels or replace them.",
-        )
-        .default("merge")
-        .choices(&["merge", "replace"]),
-        OptSpec::new("labels_to_remove", OptKind::List, "Label keys to remove."),
-        OptSpec::new("availability", OptKind::Str, "Scheduling availability.")
-            .choices(&["active", "pause", "drain"]),
-        OptSpec::new("role", OptKind::Str, "Node role.").choices(&["worker", "manager"]),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- docker_node:
+)
+.spec::<Opts>()
+.examples(
+    r#"- docker_node:
     hostname: lab2
     labels:
       pg: primary
     availability: active
 "#,
-    ..ModuleDoc::new("", "")
-};
+);
 
 /// The `docker_node` module.
 pub struct DockerNode;
@@ -74,10 +75,11 @@ impl Module for DockerNode {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("hostname").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let name = o.hostname;
         check_name("docker_node", "hostname", &name)?;
-        let want = dict_opt(args, "labels");
-        let remove = args.list_str("labels_to_remove");
+        let want = dict_opt(o.labels.as_ref());
+        let remove = o.labels_to_remove;
         for (k, _) in &want {
             if k.is_empty() || k.contains('=') {
                 return Err(Error::failed(format!(
@@ -108,7 +110,7 @@ impl Module for DockerNode {
         let have: BTreeMap<String, String> = str_map(jget(spec, &["Labels"])).into_iter().collect();
         let avail = jstr(spec, &["Availability"]).to_string();
         let role = jstr(spec, &["Role"]).to_string();
-        let mut new = if args.str("labels_state").as_deref() == Some("replace") {
+        let mut new = if o.labels_state == "replace" {
             BTreeMap::new()
         } else {
             have.clone()
@@ -119,8 +121,8 @@ impl Module for DockerNode {
         for k in &remove {
             new.remove(k);
         }
-        let new_avail = args.str("availability").unwrap_or_else(|| avail.clone());
-        let new_role = args.str("role").unwrap_or_else(|| role.clone());
+        let new_avail = o.availability.unwrap_or_else(|| avail.clone());
+        let new_role = o.role.unwrap_or_else(|| role.clone());
         let mut plan = Plan::ok()
             .with("node", super::jval(&node))
             .with("node_id", jstr(&node, &["ID"]));

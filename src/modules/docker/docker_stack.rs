@@ -5,7 +5,7 @@ use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
 use crate::modules::system::{check_name, sections};
 use crate::modules::{
-    Action, Args, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, RESULT_LINE, TaskCtx,
+    Action, Args, Diff, Module, ModuleDoc, Options, Plan, RESULT_LINE, TaskCtx, opt,
 };
 use crate::value::{Value, map_value};
 use async_trait::async_trait;
@@ -20,10 +20,48 @@ pub const COMPOSE_LABEL: &str = "prov.compose.sha256";
 pub const FIELDS_LABEL: &str = "prov.compose.fields";
 const NS_LABEL: &str = "com.docker.stack.namespace";
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "docker_stack",
-    short: "Deploy or remove a Docker Swarm stack",
-    description: "Runs on a swarm manager. One round trip reads the compose files (paths on \
+crate::options! {
+    /// The `docker_stack` module's options.
+    pub(crate) struct Opts {
+        name: String = opt::str("Stack name (services are named NAME_KEY).").required(),
+        compose: Option<Value> = opt::list(
+            "Compose files: paths on the host and/or inline compose dicts, merged in order."
+        ),
+        state: String = opt::str("Whether the stack is deployed.")
+            .default("present")
+            .choices(&["present", "absent"]),
+        prune: bool = opt::bool(
+            "Remove the stack's services that are not in the compose files (`--prune`)."
+        )
+        .default("no"),
+        with_registry_auth: bool = opt::bool(
+            "Send registry credentials to the swarm agents (`--with-registry-auth`)."
+        )
+        .default("no"),
+        resolve_image: Option<String> = opt::str(
+            "Query the registry for image digests (`--resolve-image`); use `never` without a registry."
+        )
+        .choices(&["always", "changed", "never"]),
+        wait: bool = opt::bool(
+            "After deploying, wait until the services converge (or, when absent, are gone)."
+        )
+        .default("no"),
+        wait_timeout: i64 = opt::int("Seconds to wait with `wait` (and for `absent`).")
+            .default("300"),
+        absent_retries: Option<i64> = opt::int(
+            "Ansible compatibility: with `absent_retries_interval`, how long (retries x \
+interval seconds) to wait for the stack to be gone; default `wait_timeout`."
+        ),
+        absent_retries_interval: i64 = opt::int(
+            "Ansible compatibility: seconds between the checks of `absent_retries`."
+        )
+        .default("1"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("docker_stack", "Deploy or remove a Docker Swarm stack")
+    .description(
+        "Runs on a swarm manager. One round trip reads the compose files (paths on \
 the host; they are parsed on the controller) and the stack's services \
 (`docker service inspect`). Each service's compose definition (all files merged: mappings \
 deeply, other values replaced by later files) is hashed and deployed with the service label \
@@ -39,63 +77,10 @@ The diff lists each service's compose keys with a short hash of their values (st
 label `prov.compose.fields`), so it names the keys that change without showing values. \
 Returns `stack_services` (one entry per service: `name`, `action`, `compose_sha256`) and, \
 after a deploy, `services` (`docker service ls` of the stack).",
-    options: &[
-        OptSpec::new("name", OptKind::Str, "Stack name (services are named NAME_KEY).").required(),
-        OptSpec::new(
-            "compose",
-            OptKind::List,
-            "Compose files: paths on the host and/or inline compose dicts, merged in order.",
-        ),
-        OptSpec::new("state", OptKind::Str, "Whether the stack is deployed.")
-            .default("present")
-            .choices(&["present", "absent"]),
-        OptSpec::new(
-            "prune",
-            OptKind::Bool,
-            "Remove the stack's services that are not in the compose files (`--prune`).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "with_registry_auth",
-            OptKind::Bool,
-            "Send registry credentials to the swarm agents (`--with-registry-auth`).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "resolve_image",
-            OptKind::Str,
-            "Query the registry for image digests (`--resolve-image`); use `never` without a registry.",
-        )
-        .choices(&["always", "changed", "never"]),
-        OptSpec::new(
-            "wait",
-            OptKind::Bool,
-            "After deploying, wait until the services converge (or, when absent, are gone).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "wait_timeout",
-            OptKind::Int,
-            "Seconds to wait with `wait` (and for `absent`).",
-        )
-        .default("300"),
-        OptSpec::new(
-            "absent_retries",
-            OptKind::Int,
-            "Ansible compatibility: with `absent_retries_interval`, how long (retries x \
-interval seconds) to wait for the stack to be gone; default `wait_timeout`.",
-        ),
-        OptSpec::new(
-            "absent_retries_interval",
-            OptKind::Int,
-            "Ansible compatibility: seconds between the checks of `absent_retries`.",
-        )
-        .default("1"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- docker_stack:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- docker_stack:
     name: pg
     compose:
       - /srv/pg/stack.yml
@@ -110,8 +95,7 @@ interval seconds) to wait for the stack to be gone; default `wait_timeout`.",
     name: pg
     state: absent
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// The `docker_stack` module.
 pub struct DockerStack;
@@ -276,19 +260,20 @@ impl Module for DockerStack {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("name").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let name = o.name.clone();
         check_name("docker_stack", "name", &name)?;
-        let absent = args.str("state").as_deref() == Some("absent");
-        let timeout = args.int("wait_timeout").unwrap_or(300).max(1);
-        let absent_timeout = match args.int("absent_retries") {
-            Some(n) => (n * args.int("absent_retries_interval").unwrap_or(1)).max(1),
+        let absent = o.state == "absent";
+        let timeout = o.wait_timeout.max(1);
+        let absent_timeout = match o.absent_retries {
+            Some(n) => (n * o.absent_retries_interval).max(1),
             None => timeout,
         };
         let nsf = quote(&format!("{NS_LABEL}={name}"));
         // Compose entries: paths (read on the host) and inline dicts.
         let mut paths = Vec::new();
         let mut inline = Json::Object(Map::new());
-        if let Some(v) = args.get("compose") {
+        if let Some(v) = &o.compose {
             for item in crate::value::to_json(v).as_array().into_iter().flatten() {
                 match item {
                     Json::String(p) => paths.push(p.clone()),
@@ -415,7 +400,7 @@ impl Module for DockerStack {
                     .unwrap_or_else(|| v.to_string())
             })
             .unwrap_or_else(|| "3.8".into());
-        let prune = args.bool("prune");
+        let prune = o.prune;
         let mut entries = Vec::new();
         let mut summaries = Vec::new();
         let (mut before, mut after) = (String::new(), String::new());
@@ -461,7 +446,7 @@ impl Module for DockerStack {
             // Nothing to deploy, but `wait` still means "converged": a stack whose tasks are
             // still starting (or failing) is waited for, read-only, and reported if it never
             // converges. Check mode does not wait.
-            if args.bool("wait") && !ctx.check_mode && !have.is_empty() {
+            if o.wait && !ctx.check_mode && !have.is_empty() {
                 let out = ctx.run(wait_loop(&name, &name, timeout)).await?;
                 if out.rc != 0 {
                     return Err(Error::failed(format!(
@@ -481,11 +466,11 @@ impl Module for DockerStack {
         if prune {
             deploy.push_str(" --prune");
         }
-        if args.bool("with_registry_auth") {
+        if o.with_registry_auth {
             deploy.push_str(" --with-registry-auth");
         }
-        if let Some(r) = args.str("resolve_image") {
-            deploy.push_str(&format!(" --resolve-image {}", quote(&r)));
+        if let Some(r) = &o.resolve_image {
+            deploy.push_str(&format!(" --resolve-image {}", quote(r)));
         }
         deploy.push_str(&format!(" {}", quote(&name)));
         let specs = format!(
@@ -495,7 +480,7 @@ impl Module for DockerStack {
             "f=$(mktemp /tmp/prov-stack.XXXXXXXX) || exit 1\ntrap 'rm -f \"$f\"' EXIT\ncat > \"$f\" || exit 1\n\
              {specs}b=$(specs)\n{deploy} >&2 || exit 1\n"
         );
-        if args.bool("wait") {
+        if o.wait {
             script.push_str(&wait_loop(&name, &name, timeout));
         }
         script.push_str(&format!(

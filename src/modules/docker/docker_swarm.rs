@@ -4,14 +4,58 @@ use super::{docker_probe, jget, json_doc, jstr, jval, result_printf};
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
 use crate::modules::system::state_diff;
-use crate::modules::{Action, Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
 use crate::value::{Value, map_value};
 use async_trait::async_trait;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "docker_swarm",
-    short: "Create, join or leave a Docker Swarm",
-    description: "Manages the swarm membership of the host with the docker CLI. One round trip \
+crate::options! {
+    /// The `docker_swarm` module's options.
+    pub(crate) struct Opts {
+        state: String = opt::str("Swarm membership wanted.")
+            .default("present")
+            .choices(&["present", "join", "absent", "inspect"]),
+        advertise_addr: Option<String> = opt::str(
+            "Address advertised to other nodes (`--advertise-addr`)."
+        ),
+        listen_addr: Option<String> = opt::str(
+            "Listen address for the inter-manager communication (`--listen-addr`)."
+        ),
+        remote_addrs: Vec<String> = opt::list(
+            "Managers to join (`host` or `host:port`; port 2377 is implied)."
+        ),
+        join_token: Option<String> = opt::str("The worker or manager join token.").secret(),
+        default_addr_pool: Vec<String> = opt::list(
+            "Address pools for global scope networks (`--default-addr-pool`), at init."
+        ),
+        subnet_size: Option<i64> = opt::int(
+            "Subnet size of networks created from the default pool, at init."
+        ),
+        data_path_addr: Option<String> = opt::str(
+            "Address or interface for data path traffic (`--data-path-addr`)."
+        ),
+        force: bool = opt::bool(
+            "With `absent`: leave even as a manager (`docker swarm leave --force`)."
+        )
+        .default("no"),
+    }
+}
+
+impl Opts {
+    /// The address options that were given, with their `docker swarm` flags.
+    fn addr_flags(&self) -> impl Iterator<Item = (&'static str, &'static str, &String)> {
+        [
+            ("advertise_addr", "--advertise-addr", &self.advertise_addr),
+            ("listen_addr", "--listen-addr", &self.listen_addr),
+            ("data_path_addr", "--data-path-addr", &self.data_path_addr),
+        ]
+        .into_iter()
+        .filter_map(|(k, flag, v)| Some((k, flag, v.as_ref()?)))
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("docker_swarm", "Create, join or leave a Docker Swarm")
+    .description(
+        "Manages the swarm membership of the host with the docker CLI. One round trip \
 reads `docker info --format '{{json .Swarm}}'` (and, on a manager, the join tokens). \
 `state: present` on a node outside any swarm runs `docker swarm init`; on a node that already \
 manages a swarm it changes nothing (a healthy swarm is never left or re-initialised). \
@@ -24,56 +68,15 @@ workers can use `hostvars[manager].swarm.swarm_facts.JoinTokens.Worker` (in chec
 a swarm not created yet has no tokens). Join tokens never appear in change summaries, diffs \
 or the command lines prov sends: they reach the host through stdin (only the `docker swarm \
 join` process itself gets the token as an argument, as the CLI requires).",
-    options: &[
-        OptSpec::new("state", OptKind::Str, "Swarm membership wanted.")
-            .default("present")
-            .choices(&["present", "join", "absent", "inspect"]),
-        OptSpec::new(
-            "advertise_addr",
-            OptKind::Str,
-            "Address advertised to other nodes (`--advertise-addr`).",
-        ),
-        OptSpec::new(
-            "listen_addr",
-            OptKind::Str,
-            "Listen address for the inter-manager communication (`--listen-addr`).",
-        ),
-        OptSpec::new(
-            "remote_addrs",
-            OptKind::List,
-            "Managers to join (`host` or `host:port`; port 2377 is implied).",
-        ),
-        OptSpec::new(
-            "join_token",
-            OptKind::Str,
-            "The worker or manager join token.",
-        ),
-        OptSpec::new(
-            "default_addr_pool",
-            OptKind::List,
-            "Address pools for global scope networks (`--default-addr-pool`), at init.",
-        ),
-        OptSpec::new(
-            "subnet_size",
-            OptKind::Int,
-            "Subnet size of networks created from the default pool, at init.",
-        ),
-        OptSpec::new(
-            "data_path_addr",
-            OptKind::Str,
-            "Address or interface for data path traffic (`--data-path-addr`).",
-        ),
-        OptSpec::new(
-            "force",
-            OptKind::Bool,
-            "With `absent`: leave even as a manager (`docker swarm leave --force`).",
-        )
-        .default("no"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- docker_swarm:
+    )
+    .spec::<Opts>()
+    .required_if(&[RequiredIf::all(
+        "state",
+        "join",
+        &["remote_addrs", "join_token"],
+    )])
+    .examples(
+        r#"- docker_swarm:
     state: present
     advertise_addr: 192.168.77.11
   register: swarm
@@ -85,8 +88,7 @@ join` process itself gets the token as an argument, as the CLI requires).",
     state: absent
     force: true
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// The `docker_swarm` module.
 pub struct DockerSwarm;
@@ -145,23 +147,20 @@ impl Module for DockerSwarm {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let state = args.str("state").unwrap_or_else(|| "present".into());
-        let token = args.str("join_token").filter(|t| !t.is_empty());
-        let remotes = args.list_str("remote_addrs");
+        let o = Opts::from_args(args)?;
+        let state = o.state.as_str();
+        let token = o.join_token.clone().filter(|t| !t.is_empty());
+        let remotes = &o.remote_addrs;
+        // `state: join` without them fails validation (a rule of the spec); `present` with a
+        // token also joins, and empty values count as missing.
         let join = state == "join" || (state == "present" && token.is_some());
         if join && (token.is_none() || remotes.is_empty()) {
             return Err(Error::failed(
                 "docker_swarm: joining a swarm needs join_token and remote_addrs",
             ));
         }
-        for (k, v) in [
-            ("advertise_addr", args.str("advertise_addr")),
-            ("listen_addr", args.str("listen_addr")),
-            ("data_path_addr", args.str("data_path_addr")),
-        ] {
-            if let Some(v) = v {
-                crate::modules::system::check_name("docker_swarm", k, &v)?;
-            }
+        for (k, _, v) in o.addr_flags() {
+            crate::modules::system::check_name("docker_swarm", k, v)?;
         }
         let out = docker_probe(ctx, PROBE, "the swarm state").await?;
         let sec = crate::modules::system::sections(&out);
@@ -192,19 +191,19 @@ impl Module for DockerSwarm {
         } else {
             vec![("swarm", local.clone())]
         };
-        match state.as_str() {
+        match state {
             "inspect" => Ok(plan),
             "absent" => {
                 if !in_swarm {
                     return Ok(plan);
                 }
-                if manager && !args.bool("force") {
+                if manager && !o.force {
                     return Ok(Plan::fail(format!(
                         "docker_swarm: {} is a swarm manager; leaving needs force: true",
                         ctx.host
                     )));
                 }
-                let f = if args.bool("force") { " --force" } else { "" };
+                let f = if o.force { " --force" } else { "" };
                 Ok(plan.change(
                     "docker swarm leave",
                     Some(state_diff(
@@ -225,14 +224,8 @@ impl Module for DockerSwarm {
                 }
                 let remote = with_port(&remotes[0]);
                 let mut opts = String::new();
-                for (k, o) in [
-                    ("advertise_addr", "--advertise-addr"),
-                    ("listen_addr", "--listen-addr"),
-                    ("data_path_addr", "--data-path-addr"),
-                ] {
-                    if let Some(v) = args.str(k) {
-                        opts.push_str(&format!(" {o} {}", quote(&v)));
-                    }
+                for (_, flag, v) in o.addr_flags() {
+                    opts.push_str(&format!(" {flag} {}", quote(v)));
                 }
                 // The token comes through stdin, never on the command line we send or log.
                 let mut cmd = ctx.cmd(format!(
@@ -266,19 +259,13 @@ impl Module for DockerSwarm {
                     )));
                 }
                 let mut opts = String::new();
-                for (k, o) in [
-                    ("advertise_addr", "--advertise-addr"),
-                    ("listen_addr", "--listen-addr"),
-                    ("data_path_addr", "--data-path-addr"),
-                ] {
-                    if let Some(v) = args.str(k) {
-                        opts.push_str(&format!(" {o} {}", quote(&v)));
-                    }
+                for (_, flag, v) in o.addr_flags() {
+                    opts.push_str(&format!(" {flag} {}", quote(v)));
                 }
-                for p in args.list_str("default_addr_pool") {
-                    opts.push_str(&format!(" --default-addr-pool {}", quote(&p)));
+                for p in &o.default_addr_pool {
+                    opts.push_str(&format!(" --default-addr-pool {}", quote(p)));
                 }
-                if let Some(n) = args.int("subnet_size") {
+                if let Some(n) = o.subnet_size {
                     opts.push_str(&format!(" --default-addr-pool-mask-length {n}"));
                 }
                 let script = format!(

@@ -2,30 +2,27 @@
 
 use super::{docker_probe, jget, json_doc, json_lines, jval};
 use crate::error::Result;
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "docker_swarm_info",
-    short: "Facts about a Docker Swarm",
-    description: "Reads `docker info --format '{{json .Swarm}}'` and, on a manager, \
+crate::options! {
+    /// The `docker_swarm_info` module's options.
+    pub(crate) struct Opts {
+        nodes: bool = opt::bool("List the swarm's nodes (on a manager).").default("no"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("docker_swarm_info", "Facts about a Docker Swarm")
+    .description(
+        "Reads `docker info --format '{{json .Swarm}}'` and, on a manager, \
 `docker node ls` (with `nodes: true`). Never changes anything. Returns \
 `can_talk_to_docker`, `docker_swarm_active`, `docker_swarm_manager`, `swarm_facts` (the \
 `.Swarm` section of docker info) and `nodes` (one object per node: ID, Hostname, Status, \
 Availability, ManagerStatus, EngineVersion).",
-    options: &[OptSpec::new(
-        "nodes",
-        OptKind::Bool,
-        "List the swarm's nodes (on a manager).",
     )
-    .default("no")],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: "- docker_swarm_info:\n    nodes: true\n  register: info\n",
-    ..ModuleDoc::new("", "")
-};
+    .spec::<Opts>()
+    .examples("- docker_swarm_info:\n    nodes: true\n  register: info\n");
 
 /// The `docker_swarm_info` module.
 pub struct DockerSwarmInfo;
@@ -39,7 +36,7 @@ impl Module for DockerSwarmInfo {
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let mut script =
             String::from("echo @@swarm\ndocker info --format '{{json .Swarm}}' || exit 1\n");
-        if args.bool("nodes") {
+        if Opts::from_args(args)?.nodes {
             script.push_str(
                 "if [ \"$(docker info --format '{{.Swarm.ControlAvailable}}')\" = true ]; then \
                  echo @@nodes; docker node ls --format '{{json .}}' || exit 1; fi\n",

@@ -147,9 +147,10 @@ pub(crate) fn str_map(v: &Json) -> indexmap::IndexMap<String, String> {
         .unwrap_or_default()
 }
 
-/// A dict option as string pairs (scalars converted the way Ansible does).
-pub(crate) fn dict_opt(args: &super::Args, k: &str) -> Vec<(String, String)> {
-    let Some(v) = args.get(k) else {
+/// A dict option's value as string pairs (scalars converted the way Ansible does); none when
+/// the option is absent.
+pub(crate) fn dict_opt(v: Option<&Value>) -> Vec<(String, String)> {
+    let Some(v) = v else {
         return vec![];
     };
     let j = crate::value::to_json(v);
