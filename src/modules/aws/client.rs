@@ -12,7 +12,7 @@
 //!   EC2 instance metadata.
 
 use crate::error::{Error, Result};
-use crate::modules::{Args, OptKind, OptSpec};
+use crate::modules::{Args, Options, opt};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
@@ -20,53 +20,49 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-/// The connection options every AWS module takes (Ansible's `amazon.aws` common options).
-pub const COMMON_OPTIONS: [OptSpec; 6] = [
-    OptSpec::new(
-        "region",
-        OptKind::Str,
-        "The AWS region (e.g. `eu-west-1`). Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the \
-profile's region.",
-    )
-    .aliases(&["aws_region", "ec2_region"]),
-    OptSpec::new(
-        "endpoint_url",
-        OptKind::Str,
-        "Use this EC2 endpoint instead of the real one (an emulator such as moto or LocalStack, a \
-VPC endpoint). Default: `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL`.",
-    )
-    .aliases(&["ec2_url", "aws_endpoint_url"]),
-    OptSpec::new(
-        "aws_access_key",
-        OptKind::Str,
-        "Access key id. Default: the standard AWS credential chain (environment, profile, SSO, \
-instance role).",
-    )
-    .aliases(&["aws_access_key_id", "access_key", "ec2_access_key"]),
-    OptSpec::new(
-        "aws_secret_key",
-        OptKind::Str,
-        "Secret access key (with `aws_access_key`). Never logged.",
-    )
-    .aliases(&["aws_secret_access_key", "secret_key", "ec2_secret_key"]),
-    OptSpec::new(
-        "session_token",
-        OptKind::Str,
-        "Session token for temporary credentials (with `aws_access_key`).",
-    )
-    .aliases(&[
-        "aws_session_token",
-        "security_token",
-        "aws_security_token",
-        "access_token",
-    ]),
-    OptSpec::new(
-        "profile",
-        OptKind::Str,
-        "Profile from `~/.aws/config` / `~/.aws/credentials`. Default: `AWS_PROFILE`.",
-    )
-    .aliases(&["aws_profile"]),
-];
+crate::options! {
+    /// The connection options every AWS module takes (Ansible's `amazon.aws` common options),
+    /// embedded in each module's options as `aws`.
+    pub struct AwsOptions as group "AWS connection" {
+        region: Option<String> = opt::str(
+            "The AWS region (e.g. `eu-west-1`). Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the \
+profile's region."
+        )
+        .aliases(&["aws_region", "ec2_region"]),
+        endpoint_url: Option<String> = opt::str(
+            "Use this EC2 endpoint instead of the real one (an emulator such as moto or LocalStack, a \
+VPC endpoint). Default: `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL`."
+        )
+        .aliases(&["ec2_url", "aws_endpoint_url"]),
+        aws_access_key: Option<String> = opt::str(
+            "Access key id. Default: the standard AWS credential chain (environment, profile, SSO, \
+instance role)."
+        )
+        .aliases(&["aws_access_key_id", "access_key", "ec2_access_key"]),
+        aws_secret_key: Option<String> = opt::str(
+            "Secret access key (with `aws_access_key`). Never logged."
+        )
+        .aliases(&["aws_secret_access_key", "secret_key", "ec2_secret_key"])
+        .secret(),
+        session_token: Option<String> = opt::str(
+            "Session token for temporary credentials (with `aws_access_key`)."
+        )
+        .aliases(&[
+            "aws_session_token",
+            "security_token",
+            "aws_security_token",
+            "access_token",
+        ])
+        .secret(),
+        profile: Option<String> = opt::str(
+            "Profile from `~/.aws/config` / `~/.aws/credentials`. Default: `AWS_PROFILE`."
+        )
+        .aliases(&["aws_profile"]),
+    }
+}
+
+/// The rule every AWS module adds to its spec: static keys or a profile, not both.
+pub const EXCLUSIVE: &[&[&str]] = &[&["aws_access_key", "profile"]];
 
 /// How to reach EC2: the common options of a task.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -101,18 +97,26 @@ impl std::fmt::Debug for AwsOpts {
     }
 }
 
-impl AwsOpts {
-    /// The common options of a task's arguments (empty strings count as absent).
-    pub fn from_args(args: &Args) -> Self {
-        let s = |k: &str| args.str(k).filter(|v| !v.trim().is_empty());
+impl From<&AwsOptions> for AwsOpts {
+    /// The typed options, with empty strings counting as absent.
+    fn from(o: &AwsOptions) -> Self {
+        let s = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
         AwsOpts {
-            region: s("region"),
-            endpoint_url: s("endpoint_url"),
-            access_key: s("aws_access_key"),
-            secret_key: s("aws_secret_key"),
-            session_token: s("session_token"),
-            profile: s("profile"),
+            region: s(&o.region),
+            endpoint_url: s(&o.endpoint_url),
+            access_key: s(&o.aws_access_key),
+            secret_key: s(&o.aws_secret_key),
+            session_token: s(&o.session_token),
+            profile: s(&o.profile),
         }
+    }
+}
+
+impl AwsOpts {
+    /// The common options of a task's arguments (validated against a spec that embeds
+    /// [`AwsOptions`]; empty strings count as absent).
+    pub fn from_args(args: &Args) -> Result<Self> {
+        Ok(Self::from(&AwsOptions::from_args(args)?))
     }
 
     /// The cache key: the options (secrets hashed), the endpoint/region environment and the

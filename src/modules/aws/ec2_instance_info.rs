@@ -1,9 +1,9 @@
 //! `ec2_instance_info`: finds EC2 instances (read only).
 
-use super::client::{AwsOpts, aws_error, ec2_client};
+use super::client::{AwsOptions, AwsOpts, EXCLUSIVE, aws_error, ec2_client};
 use crate::error::{Error, Result};
 use crate::modules::args::value_str;
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, from_json, value_to_vars};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, Instance};
@@ -13,10 +13,20 @@ use serde_json::{Map, json};
 /// The `ec2_instance_info` module (also `amazon.aws.ec2_instance_info`).
 pub struct Ec2InstanceInfo;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "ec2_instance_info",
-    short: "Find EC2 instances",
-    description: "Runs on the controller (use `delegate_to: localhost` or a play on localhost) and \
+crate::options! {
+    /// The `ec2_instance_info` module's options.
+    pub(crate) struct Opts {
+        filters: Option<Value> = opt::dict(
+            "EC2 filters, e.g. {\"tag:Role\": manager, instance-state-name: running}."
+        ),
+        instance_ids: Vec<String> = opt::list("Only these instances (`i-...`)."),
+    }
+    groups { aws: AwsOptions }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("ec2_instance_info", "Find EC2 instances")
+    .description(
+        "Runs on the controller (use `delegate_to: localhost` or a play on localhost) and \
 lists EC2 instances with DescribeInstances, by `instance_ids` and/or `filters` (the EC2 filter \
 names: `tag:Role`, `instance-state-name`, `vpc-id`, ...; underscores in names other than `tag:` \
 ones are turned into dashes as in Ansible, and a value may be a list). Never changes anything, \
@@ -27,27 +37,15 @@ private_dns_name, public_dns_name, vpc_id, subnet_id, placement: {availability_z
 Real EC2: `region` (or AWS_REGION) and the standard credential chain (environment, `profile` / \
 AWS_PROFILE, SSO, instance role) or aws_access_key/aws_secret_key; needs ec2:DescribeInstances. \
 An emulator (moto, LocalStack): `endpoint_url` or AWS_ENDPOINT_URL.",
-    options: &aws_options![
-        OptSpec::new(
-            "filters",
-            OptKind::Dict,
-            "EC2 filters, e.g. {\"tag:Role\": manager, instance-state-name: running}.",
-        ),
-        OptSpec::new(
-            "instance_ids",
-            OptKind::List,
-            "Only these instances (`i-...`).",
-        ),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["aws_access_key", "profile"]],
-    required_one_of: &[],
-    examples: "- amazon.aws.ec2_instance_info:\n    region: eu-west-1\n    filters:\n      \
+    )
+    .spec::<Opts>()
+    .mutually_exclusive(EXCLUSIVE)
+    .examples(
+        "- amazon.aws.ec2_instance_info:\n    region: eu-west-1\n    filters:\n      \
 \"tag:Role\": manager\n      instance-state-name: running\n  delegate_to: localhost\n  \
 register: managers\n- debug:\n    msg: \"{{ managers.instances | map(attribute='private_ip_address') \
 | list }}\"",
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// The EC2 filters of the `filters` option.
 pub(crate) fn filters_of(v: Option<&Value>) -> Result<Vec<Filter>> {
@@ -122,9 +120,10 @@ impl Module for Ec2InstanceInfo {
     }
 
     async fn plan(&self, _ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let opts = AwsOpts::from_args(args);
-        let filters = filters_of(args.get("filters"))?;
-        let ids = args.list_str("instance_ids");
+        let o = Opts::from_args(args)?;
+        let opts = AwsOpts::from(&o.aws);
+        let filters = filters_of(o.filters.as_ref())?;
+        let ids = o.instance_ids;
         let client = ec2_client(&opts).await?;
         let mut req = client
             .describe_instances()

@@ -7,25 +7,10 @@
 //! plan/apply split like every module: planning only reads (Describe* calls), and each change
 //! is an [`Action::Call`](super::Action::Call) the engine runs unless in check mode.
 //!
-//! Connection options (every module): `region`, `endpoint_url`, `aws_access_key`,
+//! Connection options (every module; the shared group [`client::AwsOptions`]): `region`, `endpoint_url`, `aws_access_key`,
 //! `aws_secret_key`, `session_token`, `profile`; see [`client`] for where the defaults come
 //! from. Real EC2 needs a region and credentials from the standard chain; an emulator (moto,
 //! LocalStack) is reached with `endpoint_url` or `AWS_ENDPOINT_URL`.
-
-/// Builds a module's option array: the given options followed by the common AWS options.
-macro_rules! aws_options {
-    ($($o:expr),* $(,)?) => {
-        [
-            $($o,)*
-            $crate::modules::aws::client::COMMON_OPTIONS[0],
-            $crate::modules::aws::client::COMMON_OPTIONS[1],
-            $crate::modules::aws::client::COMMON_OPTIONS[2],
-            $crate::modules::aws::client::COMMON_OPTIONS[3],
-            $crate::modules::aws::client::COMMON_OPTIONS[4],
-            $crate::modules::aws::client::COMMON_OPTIONS[5],
-        ]
-    };
-}
 
 pub mod client;
 pub mod ec2_instance_info;

@@ -10,7 +10,9 @@ mod plan;
 mod rules;
 
 use crate::error::Result;
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::aws::client::{AwsOptions, EXCLUSIVE};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
+use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `ec2_security_group` module (also `amazon.aws.ec2_security_group`).
@@ -39,10 +41,58 @@ impl Module for Ec2Group {
 /// The `group_id` returned in check mode for a group that does not exist yet.
 pub const CHECK_MODE_GROUP_ID: &str = "(new group: id assigned when applied)";
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "ec2_security_group",
-    short: "Manage an EC2 security group and its ingress rules",
-    description: "Runs on the controller (use `delegate_to: localhost` or a play on localhost) and \
+crate::options! {
+    /// The `ec2_security_group` module's options.
+    pub(crate) struct Opts {
+        name: Option<String> = opt::str("Name of the group (unique within its VPC)."),
+        group_id: Option<String> = opt::str(
+            "Id of an existing group (`sg-...`): manage or delete it by id."
+        ),
+        description: Option<String> = opt::str(
+            "Description of the group, required to create it (AWS cannot change it later)."
+        ),
+        vpc_id: Option<String> = opt::str(
+            "The VPC of the group. Default: the region's default VPC."
+        ),
+        rules: Option<Value> = opt::list(
+            "Ingress rules: a list of {proto: tcp (default)|udp|icmp|icmpv6|all|-1|<number>, \
+ports: [22, '8000-8010'] or from_port/to_port (or icmp_type/icmp_code), and sources: cidr_ip (str or list), cidr_ipv6, group_id, \
+group_name (a group of the same VPC; the group's own name means itself; a missing one is \
+created with the rule's group_desc), ip_prefix (a prefix list id); rule_desc}. icmp ports are the ICMP type and code (default -1, all)."
+        ),
+        purge_rules: bool = opt::bool("Revoke ingress rules that are not in `rules`.")
+            .default("yes"),
+        rules_egress: Option<Value> = opt::list(
+            "Egress (outbound) rules, written like `rules` (the sources are destinations). \
+Absent: egress rules are left alone (a new group keeps EC2's allow-all egress rule); `[]` with \
+purge_rules_egress removes them all."
+        )
+        .aliases(&["egress_rules"]),
+        purge_rules_egress: bool = opt::bool(
+            "With `rules_egress`, revoke egress rules that are not in it (including the default \
+allow-all one)."
+        )
+        .default("yes")
+        .aliases(&["purge_egress_rules"]),
+        tags: Option<Value> = opt::dict(
+            "Tags of the group (`Name: web`). Absent: tags are left alone."
+        )
+        .aliases(&["resource_tags"]),
+        purge_tags: bool = opt::bool("With `tags`, remove other tags (except `aws:` ones).")
+            .default("yes"),
+        state: String = opt::str("Whether the group should exist.")
+            .default("present")
+            .choices(&["present", "absent"]),
+    }
+    groups { aws: AwsOptions }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new(
+    "ec2_security_group",
+    "Manage an EC2 security group and its ingress rules",
+)
+.description(
+    "Runs on the controller (use `delegate_to: localhost` or a play on localhost) and \
 talks to the EC2 API. Ensures the group exists (found by `name` in `vpc_id`, or by `group_id`) with \
 EXACTLY the wanted ingress rules: each rule expands into (protocol, port range, source) tuples \
 (`ports` lists and `a-b` ranges expand; `all`/`-1` means every protocol and port), the current \
@@ -67,77 +117,12 @@ ec2:DescribeSecurityGroups, DescribeVpcs, CreateSecurityGroup, DeleteSecurityGro
 AuthorizeSecurityGroupIngress, RevokeSecurityGroupIngress, CreateTags and DeleteTags. An \
 emulator (moto, LocalStack): `endpoint_url: http://localhost:5000` or AWS_ENDPOINT_URL, with any \
 test credentials and a region.",
-    options: &aws_options![
-        OptSpec::new(
-            "name",
-            OptKind::Str,
-            "Name of the group (unique within its VPC).",
-        ),
-        OptSpec::new(
-            "group_id",
-            OptKind::Str,
-            "Id of an existing group (`sg-...`): manage or delete it by id.",
-        ),
-        OptSpec::new(
-            "description",
-            OptKind::Str,
-            "Description of the group, required to create it (AWS cannot change it later).",
-        ),
-        OptSpec::new(
-            "vpc_id",
-            OptKind::Str,
-            "The VPC of the group. Default: the region's default VPC.",
-        ),
-        OptSpec::new(
-            "rules",
-            OptKind::List,
-            "Ingress rules: a list of {proto: tcp (default)|udp|icmp|icmpv6|all|-1|<number>, \
-ports: [22, '8000-8010'] or from_port/to_port (or icmp_type/icmp_code), and sources: cidr_ip (str or list), cidr_ipv6, group_id, \
-group_name (a group of the same VPC; the group's own name means itself; a missing one is \
-created with the rule's group_desc), ip_prefix (a prefix list id); rule_desc}. icmp ports are the ICMP type and code (default -1, all).",
-        ),
-        OptSpec::new(
-            "purge_rules",
-            OptKind::Bool,
-            "Revoke ingress rules that are not in `rules`.",
-        )
-        .default("yes"),
-        OptSpec::new(
-            "rules_egress",
-            OptKind::List,
-            "Egress (outbound) rules, written like `rules` (the sources are destinations). \
-Absent: egress rules are left alone (a new group keeps EC2's allow-all egress rule); `[]` with \
-purge_rules_egress removes them all.",
-        )
-        .aliases(&["egress_rules"]),
-        OptSpec::new(
-            "purge_rules_egress",
-            OptKind::Bool,
-            "With `rules_egress`, revoke egress rules that are not in it (including the default \
-allow-all one).",
-        )
-        .default("yes")
-        .aliases(&["purge_egress_rules"]),
-        OptSpec::new(
-            "tags",
-            OptKind::Dict,
-            "Tags of the group (`Name: web`). Absent: tags are left alone.",
-        )
-        .aliases(&["resource_tags"]),
-        OptSpec::new(
-            "purge_tags",
-            OptKind::Bool,
-            "With `tags`, remove other tags (except `aws:` ones).",
-        )
-        .default("yes"),
-        OptSpec::new("state", OptKind::Str, "Whether the group should exist.")
-            .default("present")
-            .choices(&["present", "absent"]),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["aws_access_key", "profile"]],
-    required_one_of: &[&["name", "group_id"]],
-    examples: "- name: Swarm security group\n  amazon.aws.ec2_security_group:\n    name: swarm\n    \
+)
+.spec::<Opts>()
+.mutually_exclusive(EXCLUSIVE)
+.required_one_of(&[&["name", "group_id"]])
+.examples(
+    "- name: Swarm security group\n  amazon.aws.ec2_security_group:\n    name: swarm\n    \
 description: Docker swarm nodes\n    vpc_id: \"{{ vpc_id }}\"\n    region: eu-west-1\n    rules:\n      \
 - proto: tcp\n        ports: [22]\n        cidr_ip: 203.0.113.0/24\n        rule_desc: admin ssh\n      \
 - proto: tcp\n        ports: [2376, 2377, 7946]\n        group_name: swarm\n      \
@@ -145,8 +130,7 @@ description: Docker swarm nodes\n    vpc_id: \"{{ vpc_id }}\"\n    region: eu-we
 - proto: tcp\n        ports: [5432, 8008]\n        cidr_ip: 10.0.0.0/16\n  delegate_to: localhost\n  \
 register: sg\n\n- ec2_security_group:\n    name: old\n    vpc_id: vpc-0123\n    state: absent\n    \
 endpoint_url: http://localhost:5000   # moto / LocalStack",
-    ..ModuleDoc::new("", "")
-};
+);
 
 #[async_trait]
 impl Module for Ec2SecurityGroup {
@@ -155,6 +139,6 @@ impl Module for Ec2SecurityGroup {
     }
 
     async fn plan(&self, _ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        plan::plan(args).await
+        plan::plan(Opts::from_args(args)?).await
     }
 }

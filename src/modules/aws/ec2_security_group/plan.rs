@@ -1,16 +1,16 @@
 //! The plan: the group as it is (read from EC2) against the wanted rules and tags, as one
 //! change per API call, with the sorted rule list before/after as the diff.
 
-use super::CHECK_MODE_GROUP_ID;
 use super::api::{
     ChangeRule, ChangeTags, CreateGroup, DeleteGroup, GroupCell, Pending, RuleOp, current_rules,
     group_by_id, groups_named, pending_key, permissions_value, resolve_vpc, tags_of,
 };
 use super::rules::{Rule, Source, SourceSpec, parse_rules};
+use super::{CHECK_MODE_GROUP_ID, Opts};
 use crate::error::{Error, Result};
 use crate::modules::args::value_str;
 use crate::modules::aws::client::{AwsOpts, ec2_client};
-use crate::modules::{Action, Args, Diff, Plan};
+use crate::modules::{Action, Diff, Plan};
 use crate::value::{Value, value_to_vars};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -59,23 +59,22 @@ fn tags_value(tags: &BTreeMap<String, String>) -> Value {
 
 /// Plans the task: finds the group (by `group_id`, or by `name` in `vpc_id`), resolves the
 /// wanted rules' source groups, and diffs rules and tags against what EC2 has.
-pub(super) async fn plan(args: &Args) -> Result<Plan> {
-    let opts = AwsOpts::from_args(args);
-    let name = args.str("name").filter(|s| !s.is_empty());
-    let gid = args.str("group_id").filter(|s| !s.is_empty());
-    let vpc_opt = args.str("vpc_id").filter(|s| !s.is_empty());
-    let present = args.str("state").as_deref() != Some("absent");
-    let purge = args.opt_bool("purge_rules").unwrap_or(true);
-    let purge_egress = args.opt_bool("purge_rules_egress").unwrap_or(true);
+pub(super) async fn plan(o: Opts) -> Result<Plan> {
+    let opts = AwsOpts::from(&o.aws);
+    let name = o.name.filter(|s| !s.is_empty());
+    let gid = o.group_id.filter(|s| !s.is_empty());
+    let vpc_opt = o.vpc_id.filter(|s| !s.is_empty());
+    let present = o.state != "absent";
+    let (purge, purge_egress) = (o.purge_rules, o.purge_rules_egress);
     // Egress rules are managed only when rules_egress is given.
-    let with_egress = present && args.has("rules_egress");
+    let with_egress = present && o.rules_egress.is_some();
     // Validate everything that needs no API call first.
     let mut specs = Vec::new();
     if present {
-        specs = parse_rules(args.get("rules"), false)?;
-        specs.extend(parse_rules(args.get("rules_egress"), true)?);
+        specs = parse_rules(o.rules.as_ref(), false)?;
+        specs.extend(parse_rules(o.rules_egress.as_ref(), true)?);
     }
-    let want_tags: Option<BTreeMap<String, String>> = args.get("tags").map(|t| {
+    let want_tags: Option<BTreeMap<String, String>> = o.tags.as_ref().map(|t| {
         value_to_vars(t)
             .iter()
             .map(|(k, v)| (k.clone(), value_str(v)))
@@ -162,16 +161,13 @@ pub(super) async fn plan(args: &Args) -> Result<Plan> {
     };
     let description = match &existing {
         Some(g) => g.description().unwrap_or_default().to_string(),
-        None => args
-            .str("description")
-            .filter(|d| !d.is_empty())
-            .ok_or_else(|| {
-                Error::options(format!(
-                    "ec2_security_group: description is required to create group \
+        None => o.description.filter(|d| !d.is_empty()).ok_or_else(|| {
+            Error::options(format!(
+                "ec2_security_group: description is required to create group \
 '{group_name}'"
-                ))
-                .hint("add `description: ...` (EC2 requires one)")
-            })?,
+            ))
+            .hint("add `description: ...` (EC2 requires one)")
+        })?,
     };
 
     // Resolve the wanted rules.
@@ -263,7 +259,7 @@ pub(super) async fn plan(args: &Args) -> Result<Plan> {
 
     // Tags.
     let cur_tags = tags_of(existing.as_ref());
-    let purge_tags = args.opt_bool("purge_tags").unwrap_or(true);
+    let purge_tags = o.purge_tags;
     let (set_tags, remove_tags, final_tags) = match &want_tags {
         None => (vec![], vec![], cur_tags.clone()),
         Some(w) => {
