@@ -364,6 +364,30 @@ mod tests {
     }
 
     #[test]
+    fn the_connection_group_marks_secrets_and_drops_empty_values() {
+        let secret: Vec<&str> = AwsOptions::GROUP
+            .options
+            .iter()
+            .filter(|o| o.secret)
+            .map(|o| o.name)
+            .collect();
+        assert_eq!(secret, ["aws_secret_key", "session_token"]);
+        let typed = AwsOptions {
+            region: Some(" ".into()),
+            endpoint_url: None,
+            aws_access_key: Some("AKIA".into()),
+            aws_secret_key: Some("s".into()),
+            session_token: Some(String::new()),
+            profile: None,
+        };
+        let o = AwsOpts::from(&typed);
+        assert_eq!(o.region, None);
+        assert_eq!(o.access_key.as_deref(), Some("AKIA"));
+        assert_eq!(o.secret_key.as_deref(), Some("s"));
+        assert_eq!(o.session_token, None);
+    }
+
+    #[test]
     fn debug_hides_secrets_and_keys_differ_by_credentials() {
         let a = AwsOpts {
             access_key: Some("AKIA".into()),

@@ -190,6 +190,33 @@ mod tests {
     }
 
     #[test]
+    fn ansible_rules_are_checked_when_the_task_is_validated() {
+        use crate::modules::{Module, validate_args};
+        let vars = |pairs: &[(&str, &str)]| -> crate::value::Vars {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::from(*v)))
+                .collect()
+        };
+        let swarm = docker_swarm::DockerSwarm.doc();
+        let e = validate_args(swarm, &vars(&[("state", "join"), ("join_token", "t")])).unwrap_err();
+        assert_eq!(
+            e.msg,
+            "module 'docker_swarm': state is join but all of the following are missing: remote_addrs"
+        );
+        assert!(validate_args(swarm, &vars(&[("state", "present")])).is_ok());
+        let image = docker_image::DockerImage.doc();
+        let e = validate_args(image, &vars(&[("name", "app"), ("source", "load")])).unwrap_err();
+        assert_eq!(
+            e.msg,
+            "module 'docker_image': source is load but all of the following are missing: load_path"
+        );
+        let e = validate_args(image, &vars(&[("name", "app"), ("source", "build")])).unwrap_err();
+        assert!(e.msg.contains("missing: build"), "{}", e.msg);
+        assert!(validate_args(image, &vars(&[("name", "app"), ("source", "pull")])).is_ok());
+    }
+
+    #[test]
     fn result_printf_is_shell_safe() {
         let s = result_printf("{\"a\":\"%s\"}", "\"$x\"");
         assert_eq!(
