@@ -24,40 +24,12 @@ crate::options! {
     /// The connection options every AWS module takes (Ansible's `amazon.aws` common options),
     /// embedded in each module's options as `aws`.
     pub struct AwsOptions as group "AWS connection" {
-        region: Option<String> = opt::str(
-            "The AWS region (e.g. `eu-west-1`). Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the \
-profile's region."
-        )
-        .aliases(&["aws_region", "ec2_region"]),
-        endpoint_url: Option<String> = opt::str(
-            "Use this EC2 endpoint instead of the real one (an emulator such as moto or LocalStack, a \
-VPC endpoint). Default: `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL`."
-        )
-        .aliases(&["ec2_url", "aws_endpoint_url"]),
-        aws_access_key: Option<String> = opt::str(
-            "Access key id. Default: the standard AWS credential chain (environment, profile, SSO, \
-instance role)."
-        )
-        .aliases(&["aws_access_key_id", "access_key", "ec2_access_key"]),
-        aws_secret_key: Option<String> = opt::str(
-            "Secret access key (with `aws_access_key`). Never logged."
-        )
-        .aliases(&["aws_secret_access_key", "secret_key", "ec2_secret_key"])
-        .secret(),
-        session_token: Option<String> = opt::str(
-            "Session token for temporary credentials (with `aws_access_key`)."
-        )
-        .aliases(&[
-            "aws_session_token",
-            "security_token",
-            "aws_security_token",
-            "access_token",
-        ])
-        .secret(),
-        profile: Option<String> = opt::str(
-            "Profile from `~/.aws/config` / `~/.aws/credentials`. Default: `AWS_PROFILE`."
-        )
-        .aliases(&["aws_profile"]),
+        region: Option<String> = opt::str("The AWS region (e.g. `eu-west-1`). Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's region.").aliases(&["aws_region", "ec2_region"]),
+        endpoint_url: Option<String> = opt::str("Use this EC2 endpoint instead of the real one (an emulator such as moto or LocalStack, a VPC endpoint). Default: `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL`.").aliases(&["ec2_url", "aws_endpoint_url"]),
+        aws_access_key: Option<String> = opt::str("Access key id. Default: the standard AWS credential chain (environment, profile, SSO, instance role).").aliases(&["aws_access_key_id", "access_key", "ec2_access_key"]),
+        aws_secret_key: Option<String> = opt::str("Secret access key (with `aws_access_key`). Never logged.").aliases(&["aws_secret_access_key", "secret_key", "ec2_secret_key"]).secret(),
+        session_token: Option<String> = opt::str("Session token for temporary credentials (with `aws_access_key`).").aliases(&["aws_session_token", "security_token", "aws_security_token", "access_token"]).secret(),
+        profile: Option<String> = opt::str("Profile from `~/.aws/config` / `~/.aws/credentials`. Default: `AWS_PROFILE`.").aliases(&["aws_profile"]),
     }
 }
 

@@ -16,9 +16,7 @@ pub struct Ec2InstanceInfo;
 crate::options! {
     /// The `ec2_instance_info` module's options.
     pub(crate) struct Opts {
-        filters: Option<Value> = opt::dict(
-            "EC2 filters, e.g. {\"tag:Role\": manager, instance-state-name: running}."
-        ),
+        filters: Option<Value> = opt::dict("EC2 filters, e.g. {\"tag:Role\": manager, instance-state-name: running}."),
         instance_ids: Vec<String> = opt::list("Only these instances (`i-...`)."),
     }
     groups { aws: AwsOptions }

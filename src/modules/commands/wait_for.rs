@@ -18,25 +18,17 @@ pub struct WaitFor;
 crate::options! {
     /// The `wait_for` module's options.
     pub(crate) struct Opts {
-        host: String = opt::str("Host to check the port on, as seen from the target.")
-            .default("127.0.0.1"),
+        host: String = opt::str("Host to check the port on, as seen from the target.").default("127.0.0.1"),
         port: Option<i64> = opt::int("TCP port to wait for."),
         path: Option<String> = opt::path("File to wait for."),
-        search_regex: Option<String> = opt::str(
-            "Regex a line of the file (or the port's banner) must match."
-        ),
-        state: String = opt::str("What to wait for.")
-            .default("started")
-            .choices(&["started", "stopped", "present", "absent", "drained"]),
+        search_regex: Option<String> = opt::str("Regex a line of the file (or the port's banner) must match."),
+        state: String = opt::str("What to wait for.").default("started").choices(&["started", "stopped", "present", "absent", "drained"]),
         delay: i64 = opt::int("Seconds to wait before the first check.").default("0"),
         timeout: i64 = opt::int("Seconds to wait in all.").default("300"),
         sleep: i64 = opt::int("Seconds between checks.").default("1"),
         connect_timeout: i64 = opt::int("Seconds to wait for a connection.").default("5"),
         msg: Option<String> = opt::str("Message on timeout, instead of the default."),
-        active_connection_states: Vec<String> = opt::list(
-            "TCP states that count as active for `drained`."
-        )
-        .default("ESTABLISHED,FIN_WAIT1,FIN_WAIT2,SYN_RECV,SYN_SENT,TIME_WAIT"),
+        active_connection_states: Vec<String> = opt::list("TCP states that count as active for `drained`.").default("ESTABLISHED,FIN_WAIT1,FIN_WAIT2,SYN_RECV,SYN_SENT,TIME_WAIT"),
         exclude_hosts: Vec<String> = opt::list("IPv4 peers to ignore for `drained`."),
     }
 }

@@ -16,32 +16,14 @@ pub const CONTEXT_LABEL: &str = "prov.context.sha256";
 crate::options! {
     /// The `docker_image` module's options.
     pub(crate) struct Opts {
-        name: String = opt::str("Image name, optionally with `:tag` (then `tag` is ignored).")
-            .required(),
+        name: String = opt::str("Image name, optionally with `:tag` (then `tag` is ignored).").required(),
         tag: String = opt::str("Image tag.").default("latest"),
-        source: Option<String> = opt::str(
-            "Where the image comes from; `local` only checks that it exists."
-        )
-        .choices(&["build", "load", "pull", "local"]),
-        build: Option<Value> = opt::dict(
-            "With `source: build`: `path` (the context folder ON THE HOST), `dockerfile` \
-(relative to path, default `Dockerfile`), `args` (build args), `pull` (default false), \
-`network` (network for RUN steps, e.g. `host`), `nocache`, `target`."
-        ),
-        load_path: Option<String> = opt::path(
-            "With `source: load`: an image archive on the host (`docker save` output)."
-        ),
-        force_source: bool = opt::bool(
-            "Build, load or pull even when the image is there (changed only if its ID changes)."
-        )
-        .default("no"),
-        force_absent: bool = opt::bool(
-            "With `absent`: remove the image even if containers use it."
-        )
-        .default("no"),
-        state: String = opt::str("Whether the image exists.")
-            .default("present")
-            .choices(&["present", "absent"]),
+        source: Option<String> = opt::str("Where the image comes from; `local` only checks that it exists.").choices(&["build", "load", "pull", "local"]),
+        build: Option<Value> = opt::dict("With `source: build`: `path` (the context folder ON THE HOST), `dockerfile` (relative to path, default `Dockerfile`), `args` (build args), `pull` (default false), `network` (network for RUN steps, e.g. `host`), `nocache`, `target`."),
+        load_path: Option<String> = opt::path("With `source: load`: an image archive on the host (`docker save` output)."),
+        force_source: bool = opt::bool("Build, load or pull even when the image is there (changed only if its ID changes).").default("no"),
+        force_absent: bool = opt::bool("With `absent`: remove the image even if containers use it.").default("no"),
+        state: String = opt::str("Whether the image exists.").default("present").choices(&["present", "absent"]),
     }
 }
 

@@ -13,21 +13,14 @@ crate::options! {
     pub(crate) struct Opts {
         name: String = opt::str("Network name.").required().aliases(&["network_name"]),
         driver: String = opt::str("Network driver (`bridge`, `overlay`, ...).").default("bridge"),
-        attachable: Option<bool> = opt::bool(
-            "Standalone containers may attach (overlay networks)."
-        ),
+        attachable: Option<bool> = opt::bool("Standalone containers may attach (overlay networks)."),
         scope: Option<String> = opt::str("Network scope.").choices(&["local", "global", "swarm"]),
         internal: Option<bool> = opt::bool("No external connectivity."),
-        ipam_config: Option<Value> = opt::list(
-            "IPAM pools: a list of dicts with `subnet`, `gateway`, `iprange`."
-        ),
+        ipam_config: Option<Value> = opt::list("IPAM pools: a list of dicts with `subnet`, `gateway`, `iprange`."),
         driver_options: Option<Value> = opt::dict("Driver options (`--opt k=v`)."),
         labels: Option<Value> = opt::dict("Network labels."),
-        force: bool = opt::bool("Recreate the network when its immutable settings differ.")
-            .default("no"),
-        state: String = opt::str("Whether the network exists.")
-            .default("present")
-            .choices(&["present", "absent"]),
+        force: bool = opt::bool("Recreate the network when its immutable settings differ.").default("no"),
+        state: String = opt::str("Whether the network exists.").default("present").choices(&["present", "absent"]),
     }
 }
 

@@ -12,19 +12,11 @@ use std::collections::BTreeMap;
 crate::options! {
     /// The `docker_node` module's options.
     pub(crate) struct Opts {
-        hostname: String = opt::str(
-            "The node: hostname or ID (as `docker node inspect` accepts)."
-        )
-        .required(),
+        hostname: String = opt::str("The node: hostname or ID (as `docker node inspect` accepts).").required(),
         labels: Option<Value> = opt::dict("Labels wanted on the node."),
-        labels_state: String = opt::str(
-            "Whether `labels` are merged into the node's labels or replace them."
-        )
-        .default("merge")
-        .choices(&["merge", "replace"]),
+        labels_state: String = opt::str("Whether `labels` are merged into the node's labels or replace them.").default("merge").choices(&["merge", "replace"]),
         labels_to_remove: Vec<String> = opt::list("Label keys to remove."),
-        availability: Option<String> = opt::str("Scheduling availability.")
-            .choices(&["active", "pause", "drain"]),
+        availability: Option<String> = opt::str("Scheduling availability.").choices(&["active", "pause", "drain"]),
         role: Option<String> = opt::str("Node role.").choices(&["worker", "manager"]),
     }
 }

@@ -24,38 +24,15 @@ crate::options! {
     /// The `docker_stack` module's options.
     pub(crate) struct Opts {
         name: String = opt::str("Stack name (services are named NAME_KEY).").required(),
-        compose: Option<Value> = opt::list(
-            "Compose files: paths on the host and/or inline compose dicts, merged in order."
-        ),
-        state: String = opt::str("Whether the stack is deployed.")
-            .default("present")
-            .choices(&["present", "absent"]),
-        prune: bool = opt::bool(
-            "Remove the stack's services that are not in the compose files (`--prune`)."
-        )
-        .default("no"),
-        with_registry_auth: bool = opt::bool(
-            "Send registry credentials to the swarm agents (`--with-registry-auth`)."
-        )
-        .default("no"),
-        resolve_image: Option<String> = opt::str(
-            "Query the registry for image digests (`--resolve-image`); use `never` without a registry."
-        )
-        .choices(&["always", "changed", "never"]),
-        wait: bool = opt::bool(
-            "After deploying, wait until the services converge (or, when absent, are gone)."
-        )
-        .default("no"),
-        wait_timeout: i64 = opt::int("Seconds to wait with `wait` (and for `absent`).")
-            .default("300"),
-        absent_retries: Option<i64> = opt::int(
-            "Ansible compatibility: with `absent_retries_interval`, how long (retries x \
-interval seconds) to wait for the stack to be gone; default `wait_timeout`."
-        ),
-        absent_retries_interval: i64 = opt::int(
-            "Ansible compatibility: seconds between the checks of `absent_retries`."
-        )
-        .default("1"),
+        compose: Option<Value> = opt::list("Compose files: paths on the host and/or inline compose dicts, merged in order."),
+        state: String = opt::str("Whether the stack is deployed.").default("present").choices(&["present", "absent"]),
+        prune: bool = opt::bool("Remove the stack's services that are not in the compose files (`--prune`).").default("no"),
+        with_registry_auth: bool = opt::bool("Send registry credentials to the swarm agents (`--with-registry-auth`).").default("no"),
+        resolve_image: Option<String> = opt::str("Query the registry for image digests (`--resolve-image`); use `never` without a registry.").choices(&["always", "changed", "never"]),
+        wait: bool = opt::bool("After deploying, wait until the services converge (or, when absent, are gone).").default("no"),
+        wait_timeout: i64 = opt::int("Seconds to wait with `wait` (and for `absent`).").default("300"),
+        absent_retries: Option<i64> = opt::int("Ansible compatibility: with `absent_retries_interval`, how long (retries x interval seconds) to wait for the stack to be gone; default `wait_timeout`."),
+        absent_retries_interval: i64 = opt::int("Ansible compatibility: seconds between the checks of `absent_retries`.").default("1"),
     }
 }
 

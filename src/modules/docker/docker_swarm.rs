@@ -11,32 +11,15 @@ use async_trait::async_trait;
 crate::options! {
     /// The `docker_swarm` module's options.
     pub(crate) struct Opts {
-        state: String = opt::str("Swarm membership wanted.")
-            .default("present")
-            .choices(&["present", "join", "absent", "inspect"]),
-        advertise_addr: Option<String> = opt::str(
-            "Address advertised to other nodes (`--advertise-addr`)."
-        ),
-        listen_addr: Option<String> = opt::str(
-            "Listen address for the inter-manager communication (`--listen-addr`)."
-        ),
-        remote_addrs: Vec<String> = opt::list(
-            "Managers to join (`host` or `host:port`; port 2377 is implied)."
-        ),
+        state: String = opt::str("Swarm membership wanted.").default("present").choices(&["present", "join", "absent", "inspect"]),
+        advertise_addr: Option<String> = opt::str("Address advertised to other nodes (`--advertise-addr`)."),
+        listen_addr: Option<String> = opt::str("Listen address for the inter-manager communication (`--listen-addr`)."),
+        remote_addrs: Vec<String> = opt::list("Managers to join (`host` or `host:port`; port 2377 is implied)."),
         join_token: Option<String> = opt::str("The worker or manager join token.").secret(),
-        default_addr_pool: Vec<String> = opt::list(
-            "Address pools for global scope networks (`--default-addr-pool`), at init."
-        ),
-        subnet_size: Option<i64> = opt::int(
-            "Subnet size of networks created from the default pool, at init."
-        ),
-        data_path_addr: Option<String> = opt::str(
-            "Address or interface for data path traffic (`--data-path-addr`)."
-        ),
-        force: bool = opt::bool(
-            "With `absent`: leave even as a manager (`docker swarm leave --force`)."
-        )
-        .default("no"),
+        default_addr_pool: Vec<String> = opt::list("Address pools for global scope networks (`--default-addr-pool`), at init."),
+        subnet_size: Option<i64> = opt::int("Subnet size of networks created from the default pool, at init."),
+        data_path_addr: Option<String> = opt::str("Address or interface for data path traffic (`--data-path-addr`)."),
+        force: bool = opt::bool("With `absent`: leave even as a manager (`docker swarm leave --force`).").default("no"),
     }
 }
 

@@ -45,44 +45,16 @@ crate::options! {
     /// The `ec2_security_group` module's options.
     pub(crate) struct Opts {
         name: Option<String> = opt::str("Name of the group (unique within its VPC)."),
-        group_id: Option<String> = opt::str(
-            "Id of an existing group (`sg-...`): manage or delete it by id."
-        ),
-        description: Option<String> = opt::str(
-            "Description of the group, required to create it (AWS cannot change it later)."
-        ),
-        vpc_id: Option<String> = opt::str(
-            "The VPC of the group. Default: the region's default VPC."
-        ),
-        rules: Option<Value> = opt::list(
-            "Ingress rules: a list of {proto: tcp (default)|udp|icmp|icmpv6|all|-1|<number>, \
-ports: [22, '8000-8010'] or from_port/to_port (or icmp_type/icmp_code), and sources: cidr_ip (str or list), cidr_ipv6, group_id, \
-group_name (a group of the same VPC; the group's own name means itself; a missing one is \
-created with the rule's group_desc), ip_prefix (a prefix list id); rule_desc}. icmp ports are the ICMP type and code (default -1, all)."
-        ),
-        purge_rules: bool = opt::bool("Revoke ingress rules that are not in `rules`.")
-            .default("yes"),
-        rules_egress: Option<Value> = opt::list(
-            "Egress (outbound) rules, written like `rules` (the sources are destinations). \
-Absent: egress rules are left alone (a new group keeps EC2's allow-all egress rule); `[]` with \
-purge_rules_egress removes them all."
-        )
-        .aliases(&["egress_rules"]),
-        purge_rules_egress: bool = opt::bool(
-            "With `rules_egress`, revoke egress rules that are not in it (including the default \
-allow-all one)."
-        )
-        .default("yes")
-        .aliases(&["purge_egress_rules"]),
-        tags: Option<Value> = opt::dict(
-            "Tags of the group (`Name: web`). Absent: tags are left alone."
-        )
-        .aliases(&["resource_tags"]),
-        purge_tags: bool = opt::bool("With `tags`, remove other tags (except `aws:` ones).")
-            .default("yes"),
-        state: String = opt::str("Whether the group should exist.")
-            .default("present")
-            .choices(&["present", "absent"]),
+        group_id: Option<String> = opt::str("Id of an existing group (`sg-...`): manage or delete it by id."),
+        description: Option<String> = opt::str("Description of the group, required to create it (AWS cannot change it later)."),
+        vpc_id: Option<String> = opt::str("The VPC of the group. Default: the region's default VPC."),
+        rules: Option<Value> = opt::list("Ingress rules: a list of {proto: tcp (default)|udp|icmp|icmpv6|all|-1|<number>, ports: [22, '8000-8010'] or from_port/to_port (or icmp_type/icmp_code), and sources: cidr_ip (str or list), cidr_ipv6, group_id, group_name (a group of the same VPC; the group's own name means itself; a missing one is created with the rule's group_desc), ip_prefix (a prefix list id); rule_desc}. icmp ports are the ICMP type and code (default -1, all)."),
+        purge_rules: bool = opt::bool("Revoke ingress rules that are not in `rules`.").default("yes"),
+        rules_egress: Option<Value> = opt::list("Egress (outbound) rules, written like `rules` (the sources are destinations). Absent: egress rules are left alone (a new group keeps EC2's allow-all egress rule); `[]` with purge_rules_egress removes them all.").aliases(&["egress_rules"]),
+        purge_rules_egress: bool = opt::bool("With `rules_egress`, revoke egress rules that are not in it (including the default allow-all one).").default("yes").aliases(&["purge_egress_rules"]),
+        tags: Option<Value> = opt::dict("Tags of the group (`Name: web`). Absent: tags are left alone.").aliases(&["resource_tags"]),
+        purge_tags: bool = opt::bool("With `tags`, remove other tags (except `aws:` ones).").default("yes"),
+        state: String = opt::str("Whether the group should exist.").default("present").choices(&["present", "absent"]),
     }
     groups { aws: AwsOptions }
 }
