@@ -71,7 +71,6 @@ impl Module for Pause {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         let o = Opts::from_args(args)?;
-        let prompt = o.prompt;
         let timed = match (o.seconds, o.minutes) {
             (Some(s), _) => Some((s.max(0) as u64, format!("{s} seconds"))),
             (None, Some(m)) => Some((m.max(0) as u64 * 60, format!("{m} minutes"))),
@@ -80,7 +79,7 @@ impl Module for Pause {
         let mut user_input = String::new();
         let stdout = match timed {
             Some((secs, label)) => {
-                if let Some(p) = &prompt
+                if let Some(p) = &o.prompt
                     && std::io::stderr().is_terminal()
                 {
                     eprintln!("[pause]\n{p}");
@@ -95,7 +94,8 @@ impl Module for Pause {
                     )
                     .hint("give `seconds:` or `minutes:`, or run prov from a terminal"));
                 }
-                let p = prompt
+                let p = o
+                    .prompt
                     .clone()
                     .unwrap_or_else(|| "Press enter to continue, Ctrl+C to interrupt".into());
                 eprint!("[pause]\n{p}:\n");
