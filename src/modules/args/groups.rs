@@ -1,5 +1,5 @@
 //! Option groups shared by modules of several families. A family's own groups live with the
-//! family (`commands::CommandRun`, `docker::DockerHost`, `aws::client::AwsOptions`).
+//! family (`commands::Guards` and `commands::Input`, `aws::client::AwsOptions`).
 
 use super::opt;
 
