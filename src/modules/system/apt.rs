@@ -3,18 +3,82 @@
 use super::{check_name, exec, kv, probe, quote_all, sections, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::{Action, Args, Change, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Action, Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `apt` module.
 pub struct Apt;
 
+crate::options! {
+    /// The `apt` module's options.
+    pub(crate) struct Opts {
+        name: Vec<String> = opt::list(
+            "Package names (a list or comma-separated); `name=version` pins a version (`*` as a wildcard at the end).",
+        )
+        .aliases(&["package", "pkg"]),
+        state: String = opt::str(
+            "Desired package state (`fixed` also repairs broken dependencies, `apt-get --fix-broken`).",
+        )
+        .default("present")
+        .choices(&["present", "absent", "latest", "build-dep", "fixed"]),
+        update_cache: bool = opt::bool("Run `apt-get update` first (see cache_valid_time).")
+            .aliases(&["update-cache"]),
+        cache_valid_time: i64 = opt::int(
+            "Only update the cache when it is older than this many seconds (implies update_cache).",
+        )
+        .default("0"),
+        install_recommends: Option<bool> = opt::bool(
+            "Install recommended packages (default: apt's configuration).",
+        )
+        .aliases(&["install-recommends"]),
+        purge: bool = opt::bool("With state=absent, also remove configuration files (`--purge`).")
+            .default("no"),
+        autoremove: bool = opt::bool(
+            "Remove packages that were installed as dependencies and are no longer needed.",
+        )
+        .default("no"),
+        force: bool = opt::bool(
+            "Allow unauthenticated, downgraded, held and essential packages (dangerous).",
+        )
+        .default("no"),
+        allow_downgrade: bool = opt::bool(
+            "Allow installing an older version than the installed one (`--allow-downgrades`).",
+        )
+        .default("no")
+        .aliases(&["allow-downgrade", "allow_downgrades", "allow-downgrades"]),
+        allow_unauthenticated: bool = opt::bool("Allow packages that cannot be authenticated.")
+            .default("no")
+            .aliases(&["allow-unauthenticated"]),
+        allow_change_held_packages: bool = opt::bool("Allow changing held packages.").default("no"),
+        deb: Option<String> = opt::path(
+            "A .deb file to install: a path on the host, or a URL (downloaded on the host with curl or wget, into a temp folder removed afterwards). Its dependencies come from the repositories.",
+        ),
+        default_release: Option<String> = opt::str(
+            "Target release for installs (`-t`), e.g. `bookworm-backports`.",
+        )
+        .aliases(&["default-release"]),
+        dpkg_options: String = opt::str(
+            "Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`.",
+        )
+        .default("force-confdef,force-confold"),
+        only_upgrade: bool = opt::bool(
+            "Only upgrade packages that are already installed (others are left alone).",
+        )
+        .default("no"),
+        upgrade: Option<String> = opt::str(
+            "Upgrade the whole system: `yes`/`safe` (apt-get upgrade) or `full`/`dist` (apt-get dist-upgrade).",
+        )
+        .choices(&["no", "yes", "safe", "full", "dist"]),
+        lock_timeout: i64 = opt::int("Seconds to wait for the dpkg lock (`DPkg::Lock::Timeout`).")
+            .default("60"),
+    }
+}
+
 /// The `apt` module's documentation and argument spec (shared with `package`).
-pub static DOC: ModuleDoc = ModuleDoc {
-    name: "apt",
-    short: "Manage apt packages",
-    description: "Installs, upgrades and removes Debian packages. The installed state is read with \
+pub static DOC: ModuleDoc = ModuleDoc::new("apt", "Manage apt packages")
+    .description(
+        "Installs, upgrades and removes Debian packages. The installed state is read with \
 one `dpkg-query` round trip (`apt-cache policy` adds Installed/Candidate for `latest`), and the \
 packages apt would really install or remove (dependencies included) come from a simulation \
 (`apt-get -s`), so check mode lists them exactly and the diff shows each package's version \
@@ -32,116 +96,11 @@ refresh, so the plan refreshes and then upgrades the installed packages if neede
 (`--only-upgrade`), and reports changed; set `cache_valid_time` to keep such runs quiet.\n\n\
 Returns `cache_updated`, `cache_update_time`, `installed` and `removed` (package names apt \
 acts on, dependencies included), and `stdout`/`stderr` of apt-get.",
-    options: &[
-        OptSpec::new(
-            "name",
-            OptKind::List,
-            "Package names (a list or comma-separated); `name=version` pins a version (`*` as a wildcard at the end).",
-        )
-        .aliases(&["package", "pkg"]),
-        OptSpec::new(
-            "state",
-            OptKind::Str,
-            "Desired package state (`fixed` also repairs broken dependencies, `apt-get --fix-broken`).",
-        )
-            .default("present")
-            .choices(&["present", "absent", "latest", "build-dep", "fixed"]),
-        OptSpec::new(
-            "update_cache",
-            OptKind::Bool,
-            "Run `apt-get update` first (see cache_valid_time).",
-        )
-        .aliases(&["update-cache"]),
-        OptSpec::new(
-            "cache_valid_time",
-            OptKind::Int,
-            "Only update the cache when it is older than this many seconds (implies update_cache).",
-        )
-        .default("0"),
-        OptSpec::new(
-            "install_recommends",
-            OptKind::Bool,
-            "Install recommended packages (default: apt's configuration).",
-        )
-        .aliases(&["install-recommends"]),
-        OptSpec::new(
-            "purge",
-            OptKind::Bool,
-            "With state=absent, also remove configuration files (`--purge`).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "autoremove",
-            OptKind::Bool,
-            "Remove packages that were installed as dependencies and are no longer needed.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "force",
-            OptKind::Bool,
-            "Allow unauthenticated, downgraded, held and essential packages (dangerous).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "allow_downgrade",
-            OptKind::Bool,
-            "Allow installing an older version than the installed one (`--allow-downgrades`).",
-        )
-        .default("no")
-        .aliases(&["allow-downgrade", "allow_downgrades", "allow-downgrades"]),
-        OptSpec::new(
-            "allow_unauthenticated",
-            OptKind::Bool,
-            "Allow packages that cannot be authenticated.",
-        )
-        .default("no")
-        .aliases(&["allow-unauthenticated"]),
-        OptSpec::new(
-            "allow_change_held_packages",
-            OptKind::Bool,
-            "Allow changing held packages.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "deb",
-            OptKind::Path,
-            "A .deb file to install: a path on the host, or a URL (downloaded on the host with curl or wget, into a temp folder removed afterwards). Its dependencies come from the repositories.",
-        ),
-        OptSpec::new(
-            "default_release",
-            OptKind::Str,
-            "Target release for installs (`-t`), e.g. `bookworm-backports`.",
-        )
-        .aliases(&["default-release"]),
-        OptSpec::new(
-            "dpkg_options",
-            OptKind::Str,
-            "Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`.",
-        )
-        .default("force-confdef,force-confold"),
-        OptSpec::new(
-            "only_upgrade",
-            OptKind::Bool,
-            "Only upgrade packages that are already installed (others are left alone).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "upgrade",
-            OptKind::Str,
-            "Upgrade the whole system: `yes`/`safe` (apt-get upgrade) or `full`/`dist` (apt-get dist-upgrade).",
-        )
-        .choices(&["no", "yes", "safe", "full", "dist"]),
-        OptSpec::new(
-            "lock_timeout",
-            OptKind::Int,
-            "Seconds to wait for the dpkg lock (`DPkg::Lock::Timeout`).",
-        )
-        .default("60"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["deb", "name", "upgrade"]],
-    required_one_of: &[],
-    examples: r#"- apt:
+    )
+    .spec::<Opts>()
+    .mutually_exclusive(&[&["deb", "name", "upgrade"]])
+    .examples(
+        r#"- apt:
     name: [nginx, "hello=2.10-3"]
     update_cache: true
     cache_valid_time: 3600
@@ -152,8 +111,7 @@ acts on, dependencies included), and `stdout`/`stderr` of apt-get.",
 - apt:
     deb: /tmp/mypkg_1.0_amd64.deb
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// One requested package.
 #[derive(Debug, Clone, PartialEq)]
@@ -322,15 +280,12 @@ fn version_matches(pin: &str, installed: &str) -> bool {
 }
 
 /// apt-get options from the arguments (recommends, downgrades, release, dpkg options).
-fn apt_opts(args: &Args) -> Vec<String> {
+fn apt_opts(args: &Opts) -> Vec<String> {
     let mut o: Vec<String> = vec!["-y".into(), "-q".into()];
-    if let Some(t) = args.int("lock_timeout") {
-        o.push("-o".into());
-        o.push(format!("DPkg::Lock::Timeout={t}"));
-    }
+    o.push("-o".into());
+    o.push(format!("DPkg::Lock::Timeout={}", args.lock_timeout));
     for d in args
-        .str("dpkg_options")
-        .unwrap_or_default()
+        .dpkg_options
         .split(',')
         .map(str::trim)
         .filter(|d| !d.is_empty())
@@ -338,12 +293,12 @@ fn apt_opts(args: &Args) -> Vec<String> {
         o.push("-o".into());
         o.push(format!("Dpkg::Options::=--{d}"));
     }
-    match args.opt_bool("install_recommends") {
+    match args.install_recommends {
         Some(true) => o.extend(["-o".into(), "APT::Install-Recommends=true".into()]),
         Some(false) => o.push("--no-install-recommends".into()),
         None => {}
     }
-    if args.bool("force") {
+    if args.force {
         o.extend([
             "--allow-unauthenticated".into(),
             "--allow-downgrades".into(),
@@ -351,21 +306,21 @@ fn apt_opts(args: &Args) -> Vec<String> {
             "--allow-change-held-packages".into(),
         ]);
     } else {
-        if args.bool("allow_downgrade") {
+        if args.allow_downgrade {
             o.push("--allow-downgrades".into());
         }
-        if args.bool("allow_unauthenticated") {
+        if args.allow_unauthenticated {
             o.push("--allow-unauthenticated".into());
         }
-        if args.bool("allow_change_held_packages") {
+        if args.allow_change_held_packages {
             o.push("--allow-change-held-packages".into());
         }
     }
-    if let Some(r) = args.str("default_release").filter(|r| !r.is_empty()) {
+    if let Some(r) = args.default_release.clone().filter(|r| !r.is_empty()) {
         o.push("-t".into());
         o.push(r);
     }
-    if args.bool("only_upgrade") {
+    if args.only_upgrade {
         o.push("--only-upgrade".into());
     }
     o
@@ -470,23 +425,24 @@ async fn simulate(ctx: &TaskCtx<'_>, line: &str) -> Result<std::result::Result<S
 }
 
 /// Plans an `apt` task (also used by `package` on apt hosts).
-pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-    let state = args.str("state").unwrap_or_else(|| "present".into());
+pub(crate) async fn plan_apt(ctx: &TaskCtx<'_>, args: &Opts) -> Result<Plan> {
+    let state = args.state.clone();
     let wants: Vec<Want> = args
-        .list_str("name")
+        .name
         .iter()
         .filter(|s| !s.is_empty())
         .map(|s| Want::parse(s))
         .collect::<Result<_>>()?;
-    let deb = args.str("deb").filter(|d| !d.is_empty());
+    let deb = args.deb.clone().filter(|d| !d.is_empty());
     let deb_url = deb.as_deref().filter(|d| d.contains("://"));
     let upgrade = args
-        .str("upgrade")
+        .upgrade
+        .clone()
         .filter(|u| u != "no" && u != "False" && !u.is_empty());
-    let valid_time = args.int("cache_valid_time").unwrap_or(0);
-    let update_cache = args.bool("update_cache") || valid_time > 0;
-    let autoremove = args.bool("autoremove");
-    let purge = args.bool("purge");
+    let valid_time = args.cache_valid_time;
+    let update_cache = args.update_cache || valid_time > 0;
+    let autoremove = args.autoremove;
+    let purge = args.purge;
     if state == "latest" && wants.iter().any(|w| w.version.is_some()) {
         return Err(Error::failed(
             "apt: a version pin (name=version) cannot be used with state=latest",
@@ -497,9 +453,10 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         opts.push("--fix-broken".into());
     }
     let release_opt = args
-        .str("default_release")
+        .default_release
+        .as_ref()
         .filter(|r| !r.is_empty())
-        .map(|r| format!("-o APT::Default-Release={} ", quote(&r)))
+        .map(|r| format!("-o APT::Default-Release={} ", quote(r)))
         .unwrap_or_default();
 
     // One round trip: apt present, cache age, dpkg state, policy, .deb fields, autoremove/upgrade simulations.
@@ -586,7 +543,7 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
                 }
             }
             "build-dep" => to_install.push(w),
-            _ if args.bool("only_upgrade") && !cur.installed => {}
+            _ if args.only_upgrade && !cur.installed => {}
             _ => {
                 if !cur.installed && pol.candidate.is_none() && !need_update && w.version.is_none()
                 {
@@ -720,7 +677,7 @@ pub async fn plan_apt(ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let cur = parse_dpkg(sec.get("debdpkg").map(String::as_str).unwrap_or(""))
             .remove(&pkg)
             .unwrap_or_default();
-        if !(cur.installed && cur.version == ver) || args.bool("force") {
+        if !(cur.installed && cur.version == ver) || args.force {
             let path = if d.contains('/') {
                 d.clone()
             } else {
@@ -821,7 +778,7 @@ impl Module for Apt {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        plan_apt(ctx, args).await
+        plan_apt(ctx, &Opts::from_args(args)?).await
     }
 }
 

@@ -2,54 +2,45 @@
 
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, Vars};
 use async_trait::async_trait;
 
 /// The `getent` module.
 pub struct Getent;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "getent",
-    short: "A wrapper for the getent command",
-    description: "Runs `getent DATABASE [KEY]` on the host and sets the fact \
+crate::options! {
+    /// The `getent` module's options.
+    pub(crate) struct Opts {
+        database: String = opt::str(
+            "The database: passwd, group, hosts, services, shadow, ... (anything getent knows).",
+        )
+        .required(),
+        key: Option<String> = opt::str("The entry to look up; the whole database when absent."),
+        service: Option<String> = opt::str(
+            "Use this NSS service instead of the configured ones (`getent -s`).",
+        ),
+        split: Option<String> = opt::str(
+            "The field separator (default `:` for passwd/group/shadow/gshadow, else whitespace).",
+        ),
+        fail_key: bool = opt::bool(
+            "Fail when the key is not found (otherwise the key's value is null).",
+        )
+        .default("yes"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("getent", "A wrapper for the getent command")
+    .description(
+        "Runs `getent DATABASE [KEY]` on the host and sets the fact \
 `getent_DATABASE` (also `ansible_facts.getent_DATABASE`): a mapping from each entry's first \
 field to its other fields as a list (a list of lists when a key repeats). passwd, group, shadow \
 and gshadow split on `:`, other databases on whitespace, unless `split` says otherwise. Never \
 changes anything; it runs in check mode too.",
-    options: &[
-        OptSpec::new(
-            "database",
-            OptKind::Str,
-            "The database: passwd, group, hosts, services, shadow, ... (anything getent knows).",
-        )
-        .required(),
-        OptSpec::new(
-            "key",
-            OptKind::Str,
-            "The entry to look up; the whole database when absent.",
-        ),
-        OptSpec::new(
-            "service",
-            OptKind::Str,
-            "Use this NSS service instead of the configured ones (`getent -s`).",
-        ),
-        OptSpec::new(
-            "split",
-            OptKind::Str,
-            "The field separator (default `:` for passwd/group/shadow/gshadow, else whitespace).",
-        ),
-        OptSpec::new(
-            "fail_key",
-            OptKind::Bool,
-            "Fail when the key is not found (otherwise the key's value is null).",
-        )
-        .default("yes"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- getent:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- getent:
     database: passwd
     key: root
 - debug:
@@ -62,8 +53,7 @@ changes anything; it runs in check mode too.",
     key: example.com
     fail_key: false
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// Parses getent output into `{first field: [other fields]}` (a list of lists for repeated
 /// keys); `split` None splits on whitespace.
@@ -111,19 +101,20 @@ impl Module for Getent {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let db = args.str("database").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let db = o.database;
         if db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(Error::failed(format!("getent: invalid database '{db}'"))
                 .hint("e.g. passwd, group, hosts, services, shadow"));
         }
-        let key = args.str("key").filter(|k| !k.is_empty());
-        let split = args.str("split").filter(|s| !s.is_empty()).or_else(|| {
+        let key = o.key.filter(|k| !k.is_empty());
+        let split = o.split.filter(|s| !s.is_empty()).or_else(|| {
             ["passwd", "shadow", "group", "gshadow"]
                 .contains(&db.as_str())
                 .then(|| ":".to_string())
         });
         let mut cmd = String::from("getent");
-        if let Some(s) = args.str("service").filter(|s| !s.is_empty()) {
+        if let Some(s) = o.service.filter(|s| !s.is_empty()) {
             cmd.push_str(&format!(" -s {}", quote(&s)));
         }
         cmd.push_str(&format!(" {}", quote(&db)));
@@ -147,7 +138,7 @@ impl Module for Getent {
             }
             2 => {
                 let msg = "One or more supplied key could not be found in the database.";
-                if args.bool("fail_key") {
+                if o.fail_key {
                     return Ok(Plan::fail(msg));
                 }
                 let mut m = Vars::new();

@@ -3,50 +3,39 @@
 use super::{check_name, exec, probe, quote_all, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `group` module.
 pub struct Group;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "group",
-    short: "Manage groups",
-    description: "Creates, changes (gid) and removes groups. One round trip reads the group \
-(`getent group`); changes run `groupadd`, `groupmod -g` or `groupdel`. The diff shows the group \
-before and after. Returns `name`, `state`, `gid` and `system`.",
-    options: &[
-        OptSpec::new("name", OptKind::Str, "Group name.").required(),
-        OptSpec::new("state", OptKind::Str, "Whether the group should exist.")
+crate::options! {
+    /// The `group` module's options.
+    pub(crate) struct Opts {
+        name: String = opt::str("Group name.").required(),
+        state: String = opt::str("Whether the group should exist.")
             .default("present")
             .choices(&["present", "absent"]),
-        OptSpec::new("gid", OptKind::Int, "Group id."),
-        OptSpec::new(
-            "system",
-            OptKind::Bool,
-            "Create a system group (only when creating).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "non_unique",
-            OptKind::Bool,
-            "Allow a gid that is already used (`-o`).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "force",
-            OptKind::Bool,
+        gid: Option<i64> = opt::int("Group id."),
+        system: bool = opt::bool("Create a system group (only when creating).").default("no"),
+        non_unique: bool = opt::bool("Allow a gid that is already used (`-o`).").default("no"),
+        force: bool = opt::bool(
             "With state=absent, remove it even if it is some user's primary group (`groupdel -f`).",
         )
         .default("no"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: "- group:\n    name: docker\n    gid: 999\n    system: true\n",
-    ..ModuleDoc::new("", "")
-};
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("group", "Manage groups")
+    .description(
+        "Creates, changes (gid) and removes groups. One round trip reads the group \
+(`getent group`); changes run `groupadd`, `groupmod -g` or `groupdel`. The diff shows the group \
+before and after. Returns `name`, `state`, `gid` and `system`.",
+    )
+    .spec::<Opts>()
+    .required_if(&[RequiredIf::all("non_unique", "yes", &["gid"])])
+    .examples("- group:\n    name: docker\n    gid: 999\n    system: true\n");
 
 #[async_trait]
 impl Module for Group {
@@ -55,12 +44,13 @@ impl Module for Group {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("name").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let name = o.name;
         check_name("group", "group name", &name)?;
         if name.contains(':') {
             return Err(Error::failed(format!("group: invalid group name '{name}'")));
         }
-        let state = args.str("state").unwrap_or_else(|| "present".into());
+        let state = o.state;
         let out = probe(
             ctx,
             format!("getent group {} || true", quote(&name)),
@@ -73,16 +63,16 @@ impl Module for Group {
             .map(|l| l.split(':').collect::<Vec<_>>())
             .filter(|f| f.len() >= 3)
             .map(|f| f[2].to_string());
-        let system = args.bool("system");
+        let system = o.system;
         let mut plan = Plan::ok()
             .with("name", name.as_str())
             .with("state", state.as_str())
             .with("system", system);
-        let want_gid = args.int("gid");
+        let want_gid = o.gid;
         if state == "absent" {
             let Some(g) = cur_gid else { return Ok(plan) };
             let mut cmd = vec!["groupdel".to_string()];
-            if args.bool("force") {
+            if o.force {
                 cmd.push("-f".into());
             }
             cmd.push(name.clone());
@@ -106,7 +96,7 @@ impl Module for Group {
                 let mut after = vec![("group", name.clone()), ("state", "present".to_string())];
                 if let Some(g) = want_gid {
                     cmd.extend(["-g".into(), g.to_string()]);
-                    if args.bool("non_unique") {
+                    if o.non_unique {
                         cmd.push("-o".into());
                     }
                     after.push(("gid", g.to_string()));
@@ -132,7 +122,7 @@ impl Module for Group {
                     Some(w) if w != cur => {
                         plan.result.insert("gid".into(), Value::from(w));
                         let mut cmd = vec!["groupmod".to_string(), "-g".into(), w.to_string()];
-                        if args.bool("non_unique") {
+                        if o.non_unique {
                             cmd.push("-o".into());
                         }
                         cmd.push(name.clone());

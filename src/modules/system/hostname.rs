@@ -3,44 +3,44 @@
 use super::{exec, kv, probe, quote_all};
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::{Args, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Diff, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `hostname` module.
 pub struct Hostname;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "hostname",
-    short: "Manage the host name",
-    description: "Sets the running host name and the permanent one. With `use: systemd` \
+crate::options! {
+    /// The `hostname` module's options.
+    pub(crate) struct Opts {
+        name: String = opt::str("The host name.").required(),
+        r#use: Option<String> = opt::str(
+            "How to set it (default: systemd when systemd runs the host, else debian when \
+/etc/hostname exists, else generic).",
+        )
+        .choices(&["systemd", "debian", "generic"]),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("hostname", "Manage the host name")
+    .description(
+        "Sets the running host name and the permanent one. With `use: systemd` \
 (the default when systemd runs the host) both are read and set with `hostnamectl` (transient, \
 and static + pretty); with `debian` the permanent name is `/etc/hostname` and the running one \
 is set with `hostname`; with `generic` only the `hostname` command is used. Changed when either \
 name differs. Like Ansible, the result carries `ansible_facts` (`ansible_hostname`, \
 `ansible_nodename`, `ansible_fqdn`, `ansible_domain`), which are set on the host. /etc/hosts is \
 not touched. Check mode and --diff (`hostname = NAME`) are exact.",
-    options: &[
-        OptSpec::new("name", OptKind::Str, "The host name.").required(),
-        OptSpec::new(
-            "use",
-            OptKind::Str,
-            "How to set it (default: systemd when systemd runs the host, else debian when \
-/etc/hostname exists, else generic).",
-        )
-        .choices(&["systemd", "debian", "generic"]),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- hostname:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- hostname:
     name: web01
 - hostname:
     name: db1.example.com
     use: systemd
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// Checks a host name: letters, digits, `-`, `.` and `_`, not starting with `-` or `.`.
 fn check_hostname(name: &str) -> Result<()> {
@@ -65,7 +65,8 @@ impl Module for Hostname {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("name").unwrap_or_default().trim().to_string();
+        let o = Opts::from_args(args)?;
+        let name = o.name.trim().to_string();
         check_hostname(&name)?;
         let script = "h=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname); echo \"current=$h\"\n\
              echo \"fqdn=$(hostname -f 2>/dev/null)\"\n\
@@ -78,7 +79,7 @@ impl Module for Hostname {
         let out = probe(ctx, script.to_string(), "the host name").await?;
         let v = kv(&out);
         let get = |k: &str| v.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
-        let strategy = match args.str("use") {
+        let strategy = match o.r#use {
             Some(u) => u,
             None if v.contains_key("systemd") => "systemd".into(),
             None if v.contains_key("file") => "debian".into(),

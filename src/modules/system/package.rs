@@ -2,52 +2,44 @@
 
 use super::{apt, check_name, exec, probe, quote_all, state_diff};
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx, validate_args};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt, validate_args};
 use crate::value::{Value, Vars};
 use async_trait::async_trait;
 
 /// The `package` module.
 pub struct Package;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "package",
-    short: "Generic OS package manager",
-    description: "Installs or removes packages with the host's package manager: the `pkg_mgr` fact \
+crate::options! {
+    /// The `package` module's options.
+    pub(crate) struct Opts {
+        name: Vec<String> = opt::list("Package names (a list or comma-separated).")
+            .required()
+            .aliases(&["pkg"]),
+        state: String = opt::str("Desired state.")
+            .required()
+            .choices(&["present", "absent", "latest", "installed", "removed"]),
+        r#use: String = opt::str("The package manager to use (`auto` detects it).")
+            .default("auto")
+            .choices(&["auto", "apt", "dnf", "dnf5", "yum", "apk"]),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("package", "Generic OS package manager")
+    .description(
+        "Installs or removes packages with the host's package manager: the `pkg_mgr` fact \
 when facts were gathered, else the first of apt-get, dnf5, dnf, yum, apk found on the host \
 (`use` forces one). On apt hosts it is the `apt` module (same result values). On dnf/yum hosts the \
 installed state comes from `rpm -q` and `latest` from `dnf check-update`; on apk hosts from \
 `apk info -e` and `apk version`. Check mode lists the packages that would change; the diff shows \
 each package's state before and after.",
-    options: &[
-        OptSpec::new(
-            "name",
-            OptKind::List,
-            "Package names (a list or comma-separated).",
-        )
-        .required()
-        .aliases(&["pkg"]),
-        OptSpec::new("state", OptKind::Str, "Desired state.")
-            .required()
-            .choices(&["present", "absent", "latest", "installed", "removed"]),
-        OptSpec::new(
-            "use",
-            OptKind::Str,
-            "The package manager to use (`auto` detects it).",
-        )
-        .default("auto")
-        .choices(&["auto", "apt", "dnf", "dnf5", "yum", "apk"]),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: "- package:\n    name: [curl, git]\n    state: present\n",
-    ..ModuleDoc::new("", "")
-};
+    )
+    .spec::<Opts>()
+    .examples("- package:\n    name: [curl, git]\n    state: present\n");
 
 /// The package manager to use: `use`, the `pkg_mgr` fact, or a probe of the host.
-async fn manager(ctx: &TaskCtx<'_>, args: &Args) -> Result<String> {
-    if let Some(u) = args.str("use").filter(|u| u != "auto") {
-        return Ok(u);
+async fn manager(ctx: &TaskCtx<'_>, wanted: &str) -> Result<String> {
+    if wanted != "auto" {
+        return Ok(wanted.to_string());
     }
     if let Some(m) = ctx
         .facts
@@ -76,13 +68,14 @@ impl Module for Package {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let state = match args.str("state").unwrap_or_default().as_str() {
+        let o = Opts::from_args(args)?;
+        let state = match o.state.as_str() {
             "installed" => "present".to_string(),
             "removed" => "absent".to_string(),
             s => s.to_string(),
         };
-        let names = args.list_str("name");
-        let mgr = manager(ctx, args).await?;
+        let names = o.name;
+        let mgr = manager(ctx, &o.r#use).await?;
         match mgr.as_str() {
             "apt" => {
                 let mut v = Vars::new();
@@ -97,7 +90,7 @@ impl Module for Package {
                 );
                 v.insert("state".into(), Value::from(state));
                 let a = validate_args(&apt::DOC, &v)?;
-                apt::plan_apt(ctx, &a).await
+                apt::plan_apt(ctx, &apt::Opts::from_args(&a)?).await
             }
             "dnf" | "dnf5" | "yum" => plan_rpm(ctx, &mgr, &names, &state).await,
             "apk" => plan_apk(ctx, &names, &state).await,

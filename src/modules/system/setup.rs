@@ -3,49 +3,41 @@
 
 use crate::connection::Cmd;
 use crate::error::{Error, Result};
-use crate::modules::{Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use async_trait::async_trait;
 
 /// The `setup` module.
 pub struct Setup;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "setup",
-    short: "Gather facts about the host",
-    description: "Runs prov's fact script on the host (one round trip, no Python) and sets the \
+crate::options! {
+    /// The `setup` module's options.
+    pub(crate) struct Opts {
+        filter: Vec<String> = opt::list(
+            "Only these facts (globs on `ansible_NAME`, e.g. `ansible_distribution*`).",
+        ),
+        /// Accepted for compatibility, never read.
+        #[allow(dead_code)]
+        gather_subset: Vec<String> = opt::list("Accepted for compatibility; all facts are gathered."),
+        gather_timeout: i64 = opt::int("Seconds fact gathering may take.").default("10"),
+        /// Accepted for compatibility, never read.
+        #[allow(dead_code)]
+        fact_path: Option<String> = opt::path("Accepted for compatibility; local facts are not read."),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("setup", "Gather facts about the host")
+    .description(
+        "Runs prov's fact script on the host (one round trip, no Python) and sets the \
 facts, as `ansible_NAME` and `ansible_facts.NAME`, merged into the host's current facts; the \
 result's `ansible_facts` holds them for `register`. With `filter`, only facts whose name \
 (`ansible_NAME`) matches one of the globs are set and returned. `gather_subset`, \
 `gather_timeout` and `fact_path` are accepted for compatibility: every fact prov knows is \
 gathered in one go, and local facts (`fact_path`) are not read. Changes nothing; runs in check \
 mode too. (A play's `gather_facts: true` does the same, replacing every fact.)",
-    options: &[
-        OptSpec::new(
-            "filter",
-            OptKind::List,
-            "Only these facts (globs on `ansible_NAME`, e.g. `ansible_distribution*`).",
-        ),
-        OptSpec::new(
-            "gather_subset",
-            OptKind::List,
-            "Accepted for compatibility; all facts are gathered.",
-        ),
-        OptSpec::new(
-            "gather_timeout",
-            OptKind::Int,
-            "Seconds fact gathering may take.",
-        )
-        .default("10"),
-        OptSpec::new(
-            "fact_path",
-            OptKind::Path,
-            "Accepted for compatibility; local facts are not read.",
-        ),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- setup:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- setup:
 - setup:
     filter:
       - ansible_distribution*
@@ -54,8 +46,7 @@ mode too. (A play's `gather_facts: true` does the same, replacing every fact.)",
 - ansible.builtin.setup:
     gather_subset: [network]
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 #[async_trait]
 impl Module for Setup {
@@ -64,16 +55,16 @@ impl Module for Setup {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let filters = args
-            .list_str("filter")
+        let o = Opts::from_args(args)?;
+        let filters = o
+            .filter
             .iter()
             .map(|f| {
                 glob::Pattern::new(f)
                     .map_err(|e| Error::failed(format!("setup: invalid filter '{f}': {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let timeout =
-            std::time::Duration::from_secs(args.int("gather_timeout").unwrap_or(10).max(1) as u64);
+        let timeout = std::time::Duration::from_secs(o.gather_timeout.max(1) as u64);
         let mut cmd = Cmd::new(crate::facts::script());
         cmd.become_ = ctx.become_.clone();
         cmd.env = ctx.env.clone();

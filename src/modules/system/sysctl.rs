@@ -3,74 +3,51 @@
 
 use super::{exec, probe, quote_all, state_diff};
 use crate::error::{Error, Result};
-use crate::modules::Args;
 use crate::modules::files::remote::{self, Attrs, Content, Kind, Write, plan_write};
-use crate::modules::{Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
 use async_trait::async_trait;
 
 /// The `sysctl` module.
 pub struct Sysctl;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "sysctl",
-    short: "Manage entries in sysctl.conf",
-    description: "Sets (or removes) a kernel parameter in a sysctl file (`/etc/sysctl.conf` by \
+crate::options! {
+    /// The `sysctl` module's options.
+    pub(crate) struct Opts {
+        name: String = opt::str("The parameter, e.g. `net.ipv4.ip_forward`.")
+            .required()
+            .aliases(&["key"]),
+        value: Option<String> = opt::any("Its value (required with state=present).")
+            .aliases(&["val"]),
+        state: String = opt::str("Whether the entry should be in the file.")
+            .default("present")
+            .choices(&["present", "absent"]),
+        sysctl_file: String = opt::path("The file to edit (created when missing).")
+            .default("/etc/sysctl.conf"),
+        reload: bool = opt::bool("After a change, load the file with `sysctl -p FILE`.")
+            .default("yes"),
+        sysctl_set: bool = opt::bool(
+            "Also check the running kernel's value and set it with `sysctl -w` when it differs.",
+        )
+        .default("no"),
+        ignoreerrors: bool = opt::bool("Ignore unknown keys when reloading (`sysctl -e`).")
+            .default("no"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("sysctl", "Manage entries in sysctl.conf")
+    .description(
+        "Sets (or removes) a kernel parameter in a sysctl file (`/etc/sysctl.conf` by \
 default) and, with `sysctl_set`, in the running kernel (`sysctl -w`, when `sysctl -n` shows \
 another value). When something changed and `reload` is on (the default), the file is loaded \
 with `sysctl -p FILE`. Values are compared the way Ansible does: yes/true/on are `1`, no/false/off \
 `0`, and whitespace inside a value does not matter. Like Ansible, rewriting the file writes \
 every `key = value` line as `key=value` and drops repeated keys. Check mode and --diff are \
 exact. Also available as `ansible.posix.sysctl`.",
-    options: &[
-        OptSpec::new(
-            "name",
-            OptKind::Str,
-            "The parameter, e.g. `net.ipv4.ip_forward`.",
-        )
-        .required()
-        .aliases(&["key"]),
-        OptSpec::new(
-            "value",
-            OptKind::Any,
-            "Its value (required with state=present).",
-        )
-        .aliases(&["val"]),
-        OptSpec::new(
-            "state",
-            OptKind::Str,
-            "Whether the entry should be in the file.",
-        )
-        .default("present")
-        .choices(&["present", "absent"]),
-        OptSpec::new(
-            "sysctl_file",
-            OptKind::Path,
-            "The file to edit (created when missing).",
-        )
-        .default("/etc/sysctl.conf"),
-        OptSpec::new(
-            "reload",
-            OptKind::Bool,
-            "After a change, load the file with `sysctl -p FILE`.",
-        )
-        .default("yes"),
-        OptSpec::new(
-            "sysctl_set",
-            OptKind::Bool,
-            "Also check the running kernel's value and set it with `sysctl -w` when it differs.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "ignoreerrors",
-            OptKind::Bool,
-            "Ignore unknown keys when reloading (`sysctl -e`).",
-        )
-        .default("no"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- sysctl:
+    )
+    .spec::<Opts>()
+    .required_if(&[RequiredIf::all("state", "present", &["value"])])
+    .examples(
+        r#"- sysctl:
     name: vm.swappiness
     value: "5"
     state: present
@@ -84,8 +61,7 @@ exact. Also available as `ansible.posix.sysctl`.",
     state: absent
     reload: false
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// A value as Ansible compares it: booleans as `1`/`0`, surrounding whitespace trimmed.
 pub(crate) fn normalize(v: &str) -> String {
@@ -163,7 +139,8 @@ impl Module for Sysctl {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("name").unwrap_or_default().trim().to_string();
+        let o = Opts::from_args(args)?;
+        let name = o.name.trim().to_string();
         if name.is_empty()
             || name.starts_with('-')
             || name.contains(['=', '\n'])
@@ -173,8 +150,8 @@ impl Module for Sysctl {
                 "sysctl: invalid parameter name '{name}'"
             )));
         }
-        let present = args.str("state").as_deref() != Some("absent");
-        let value = args.str("value").map(|v| normalize(&v));
+        let present = o.state != "absent";
+        let value = o.value.as_deref().map(normalize);
         if present && value.as_deref().is_none_or(str::is_empty) {
             return Err(Error::failed(format!(
                 "sysctl: value is required with state=present (parameter {name})"
@@ -183,12 +160,10 @@ impl Module for Sysctl {
         if value.as_deref().is_some_and(|v| v.contains('\n')) {
             return Err(Error::failed("sysctl: value must be one line"));
         }
-        let file = args
-            .str("sysctl_file")
-            .unwrap_or_else(|| "/etc/sysctl.conf".into());
-        let sysctl_set = args.bool("sysctl_set") && present;
-        let reload = args.bool("reload");
-        let ignore = args.bool("ignoreerrors");
+        let file = o.sysctl_file;
+        let sysctl_set = o.sysctl_set && present;
+        let reload = o.reload;
+        let ignore = o.ignoreerrors;
         let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, &file).await?;
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("{file} is a directory")));

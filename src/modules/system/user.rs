@@ -3,17 +3,64 @@
 use super::{check_name, exec, kv, probe, quote_all, sections, state_diff};
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::{Action, Args, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `user` module.
 pub struct User;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "user",
-    short: "Manage user accounts",
-    description: "Creates, changes and removes users. One round trip reads the account \
+crate::options! {
+    /// The `user` module's options.
+    pub(crate) struct Opts {
+        name: String = opt::str("User name.").required().aliases(&["user"]),
+        state: String = opt::str("Whether the account should exist.")
+            .default("present")
+            .choices(&["present", "absent"]),
+        uid: Option<i64> = opt::int("User id."),
+        non_unique: bool = opt::bool("Allow a uid that is already used (`-o`).").default("no"),
+        group: Option<String> = opt::str("Primary group (name or gid)."),
+        groups: Option<Vec<String>> = opt::list(
+            "Supplementary groups (list or comma-separated); an empty value removes all (unless append).",
+        ),
+        append: bool = opt::bool("Add `groups` to the current ones instead of replacing them.")
+            .default("no"),
+        system: bool = opt::bool("Create a system account (only when creating).").default("no"),
+        shell: Option<String> = opt::str("Login shell."),
+        home: Option<String> = opt::path("Home directory."),
+        create_home: bool = opt::bool("Create the home directory when creating the user.")
+            .default("yes")
+            .aliases(&["createhome"]),
+        move_home: bool = opt::bool("When `home` changes, move the old home's content there.")
+            .default("no"),
+        password: Option<String> = opt::str(
+            "The password hash (crypt format, e.g. `$6$...`), never a clear-text password.",
+        )
+        .secret(),
+        update_password: String = opt::str(
+            "`always` updates a differing password, `on_create` sets it only for new users.",
+        )
+        .default("always")
+        .choices(&["always", "on_create"]),
+        comment: Option<String> = opt::str("The GECOS field (full name)."),
+        password_lock: Option<bool> = opt::bool(
+            "Lock (`usermod -L`) or unlock (`usermod -U`) the password.",
+        ),
+        expires: Option<f64> = opt::float(
+            "Account expiry as seconds since the epoch (UTC day precision); a negative value removes it.",
+        ),
+        remove: bool = opt::bool(
+            "With state=absent, also remove the home directory and mail spool (`userdel -r`).",
+        )
+        .default("no"),
+        force: bool = opt::bool("With state=absent, remove even if logged in (`userdel -f`).")
+            .default("no"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("user", "Manage user accounts")
+    .description(
+        "Creates, changes and removes users. One round trip reads the account \
 (`getent passwd`), its groups (`id -Gn`, `id -gn`), the groups it should be in (`getent group`, \
 so a missing group fails in check mode too) and, when `password` is given, the current hash \
 (`getent shadow`). Changes run `useradd`, `usermod` or `userdel` with every argument quoted; \
@@ -23,93 +70,10 @@ so a missing group fails in check mode too) and, when `password` is given, the c
 result (`password` is returned as `NOT_LOGGING_PASSWORD`). `password_lock` and `expires` are \
 compared with the shadow entry too. The diff lists the account's fields \
 before and after.",
-    options: &[
-        OptSpec::new("name", OptKind::Str, "User name.")
-            .required()
-            .aliases(&["user"]),
-        OptSpec::new("state", OptKind::Str, "Whether the account should exist.")
-            .default("present")
-            .choices(&["present", "absent"]),
-        OptSpec::new("uid", OptKind::Int, "User id."),
-        OptSpec::new(
-            "non_unique",
-            OptKind::Bool,
-            "Allow a uid that is already used (`-o`).",
-        )
-        .default("no"),
-        OptSpec::new("group", OptKind::Str, "Primary group (name or gid)."),
-        OptSpec::new(
-            "groups",
-            OptKind::List,
-            "Supplementary groups (list or comma-separated); an empty value removes all (unless append).",
-        ),
-        OptSpec::new(
-            "append",
-            OptKind::Bool,
-            "Add `groups` to the current ones instead of replacing them.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "system",
-            OptKind::Bool,
-            "Create a system account (only when creating).",
-        )
-        .default("no"),
-        OptSpec::new("shell", OptKind::Str, "Login shell."),
-        OptSpec::new("home", OptKind::Path, "Home directory."),
-        OptSpec::new(
-            "create_home",
-            OptKind::Bool,
-            "Create the home directory when creating the user.",
-        )
-        .default("yes")
-        .aliases(&["createhome"]),
-        OptSpec::new(
-            "move_home",
-            OptKind::Bool,
-            "When `home` changes, move the old home's content there.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "password",
-            OptKind::Str,
-            "The password hash (crypt format, e.g. `$6$...`), never a clear-text password.",
-        ),
-        OptSpec::new(
-            "update_password",
-            OptKind::Str,
-            "`always` updates a differing password, `on_create` sets it only for new users.",
-        )
-        .default("always")
-        .choices(&["always", "on_create"]),
-        OptSpec::new("comment", OptKind::Str, "The GECOS field (full name)."),
-        OptSpec::new(
-            "password_lock",
-            OptKind::Bool,
-            "Lock (`usermod -L`) or unlock (`usermod -U`) the password.",
-        ),
-        OptSpec::new(
-            "expires",
-            OptKind::Float,
-            "Account expiry as seconds since the epoch (UTC day precision); a negative value removes it.",
-        ),
-        OptSpec::new(
-            "remove",
-            OptKind::Bool,
-            "With state=absent, also remove the home directory and mail spool (`userdel -r`).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "force",
-            OptKind::Bool,
-            "With state=absent, remove even if logged in (`userdel -f`).",
-        )
-        .default("no"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- user:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- user:
     name: deploy
     shell: /bin/bash
     groups: [sudo, docker]
@@ -119,8 +83,7 @@ before and after.",
     state: absent
     remove: true
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// An account as `getent passwd` shows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -211,13 +174,14 @@ impl Module for User {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("name").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let name = o.name.clone();
         check_name("user", "user name", &name)?;
         if name.contains(':') {
             return Err(Error::failed(format!("user: invalid user name '{name}'")));
         }
-        let state = args.str("state").unwrap_or_else(|| "present".into());
-        let password = args.str("password").filter(|p| !p.is_empty());
+        let state = o.state.as_str();
+        let password = o.password.clone().filter(|p| !p.is_empty());
         if let Some(p) = &password
             && (p.contains(':') || p.contains('\n'))
         {
@@ -225,9 +189,9 @@ impl Module for User {
                 "user: password must be a crypt hash (it contains ':' or a newline)",
             ));
         }
-        let group = args.str("group").filter(|g| !g.is_empty());
-        let groups_given = args.has("groups");
-        let groups: Vec<String> = args.list_str("groups");
+        let group = o.group.clone().filter(|g| !g.is_empty());
+        let groups_given = o.groups.is_some();
+        let groups: Vec<String> = o.groups.clone().unwrap_or_default();
         for g in group.iter().chain(groups.iter()) {
             check_name("user", "group name", g)?;
         }
@@ -238,8 +202,8 @@ impl Module for User {
              echo @@groups\nid -Gn \"$n\" 2>/dev/null\n\
              echo @@pgroup\nid -gn \"$n\" 2>/dev/null\n"
         );
-        let lock = args.opt_bool("password_lock");
-        let expires = args.float("expires");
+        let lock = o.password_lock;
+        let expires = o.expires;
         if password.is_some() || lock.is_some() || expires.is_some() {
             s.push_str("echo @@shadow\ngetent shadow \"$n\" 2>/dev/null\n");
         }
@@ -257,7 +221,7 @@ impl Module for User {
         let account = parse_passwd(get("passwd"));
         let mut plan = Plan::ok()
             .with("name", name.as_str())
-            .with("state", state.as_str());
+            .with("state", state);
         if password.is_some() {
             plan.result
                 .insert("password".into(), Value::from("NOT_LOGGING_PASSWORD"));
@@ -265,19 +229,19 @@ impl Module for User {
         if state == "absent" {
             if let Some(a) = account {
                 let mut cmd = vec!["userdel".to_string()];
-                if args.bool("remove") {
+                if o.remove {
                     cmd.push("-r".into());
                 }
-                if args.bool("force") {
+                if o.force {
                     cmd.push("-f".into());
                 }
                 cmd.push(name.clone());
                 plan.result
-                    .insert("remove".into(), Value::from(args.bool("remove")));
+                    .insert("remove".into(), Value::from(o.remove));
                 return Ok(plan.change(
                     format!(
                         "remove user {name}{}",
-                        if args.bool("remove") {
+                        if o.remove {
                             " and its home"
                         } else {
                             ""
@@ -323,16 +287,16 @@ impl Module for User {
                 .unwrap_or_else(|| g.to_string())
         };
         let want_groups: Vec<String> = groups.iter().map(|g| gname(g)).collect();
-        let uid = args.int("uid");
-        let shell = args.str("shell").filter(|s| !s.is_empty());
-        let home = args.str("home").filter(|s| !s.is_empty());
-        let comment = args.str("comment");
+        let uid = o.uid;
+        let shell = o.shell.clone().filter(|s| !s.is_empty());
+        let home = o.home.clone().filter(|s| !s.is_empty());
+        let comment = o.comment.clone();
         let Some(a) = account else {
             // Create.
             let mut cmd: Vec<String> = vec!["useradd".into()];
             if let Some(u) = uid {
                 cmd.extend(["-u".into(), u.to_string()]);
-                if args.bool("non_unique") {
+                if o.non_unique {
                     cmd.push("-o".into());
                 }
             }
@@ -351,13 +315,13 @@ impl Module for User {
             if let Some(v) = &comment {
                 cmd.extend(["-c".into(), v.clone()]);
             }
-            if args.bool("system") {
+            if o.system {
                 cmd.push("-r".into());
             }
             if let Some(d) = expires.and_then(expiry_date) {
                 cmd.extend(["-e".into(), d]);
             }
-            cmd.push(if args.bool("create_home") { "-m" } else { "-M" }.into());
+            cmd.push(if o.create_home { "-m" } else { "-M" }.into());
             cmd.push(name.clone());
             let mut after = vec![("user", name.clone()), ("state", "present".to_string())];
             if let Some(u) = uid {
@@ -389,9 +353,9 @@ impl Module for User {
                 _ => None,
             };
             plan.result
-                .insert("system".into(), Value::from(args.bool("system")));
+                .insert("system".into(), Value::from(o.system));
             plan.result
-                .insert("create_home".into(), Value::from(args.bool("create_home")));
+                .insert("create_home".into(), Value::from(o.create_home));
             if !want_groups.is_empty() {
                 plan.result
                     .insert("groups".into(), Value::from(want_groups.join(",")));
@@ -427,7 +391,7 @@ impl Module for User {
             && u.to_string() != a.uid
         {
             cmd.extend(["-u".into(), u.to_string()]);
-            if args.bool("non_unique") {
+            if o.non_unique {
                 cmd.push("-o".into());
             }
             before.push(("uid", a.uid.clone()));
@@ -454,7 +418,7 @@ impl Module for User {
                 .collect();
             want.sort();
             want.dedup();
-            let append = args.bool("append");
+            let append = o.append;
             let missing: Vec<&String> = want.iter().filter(|g| !cur_groups.contains(g)).collect();
             let differs = if append {
                 !missing.is_empty()
@@ -485,7 +449,7 @@ impl Module for User {
             && *v != a.home
         {
             cmd.extend(["-d".into(), v.clone()]);
-            if args.bool("move_home") {
+            if o.move_home {
                 cmd.push("-m".into());
             }
             before.push(("home", a.home.clone()));
@@ -502,7 +466,7 @@ impl Module for User {
         let cur_hash = shadow.get(1).copied().unwrap_or("");
         let locked = cur_hash.starts_with('!');
         let set_pw = match &password {
-            Some(p) if args.str("update_password").as_deref() != Some("on_create") => {
+            Some(p) if o.update_password != "on_create" => {
                 let cur = if lock == Some(true) {
                     cur_hash.trim_start_matches('!')
                 } else {
@@ -566,9 +530,9 @@ impl Module for User {
             Value::from(get_final("comment", &a.comment)),
         );
         plan.result
-            .insert("append".into(), Value::from(args.bool("append")));
+            .insert("append".into(), Value::from(o.append));
         plan.result
-            .insert("move_home".into(), Value::from(args.bool("move_home")));
+            .insert("move_home".into(), Value::from(o.move_home));
         if before.is_empty() {
             return Ok(plan);
         }
