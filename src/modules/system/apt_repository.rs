@@ -3,19 +3,48 @@
 use super::{exec, probe, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::Args;
+use crate::modules::args::Mode;
 use crate::modules::files::remote::{self, Attrs, Write, plan_write};
-use crate::modules::{Change, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `apt_repository` module.
 pub struct AptRepository;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "apt_repository",
-    short: "Add and remove APT repositories",
-    description: "Manages a one-line source (`deb [options] URI suite components`). One round \
+crate::options! {
+    /// The `apt_repository` module's options.
+    pub(crate) struct Opts {
+        repo: String = opt::str("The source line.").required(),
+        state: String = opt::str("Whether the source should be listed.")
+            .default("present")
+            .choices(&["present", "absent"]),
+        filename: Option<String> = opt::str(
+            "File name in /etc/apt/sources.list.d, without `.list`.",
+        ),
+        mode: Option<Mode> = opt::mode("Mode of a file created (default 0644)."),
+        update_cache: bool = opt::bool("Run `apt-get update` after a change.")
+            .default("yes")
+            .aliases(&["update-cache"]),
+        /// Accepted for compatibility, never read.
+        #[allow(dead_code)]
+        codename: Option<String> = opt::str(
+            "Accepted for compatibility (only used for PPAs, which are not supported).",
+        ),
+        /// Accepted for compatibility, never read.
+        #[allow(dead_code)]
+        validate_certs: bool = opt::bool("Accepted for compatibility.").default("yes"),
+        /// Accepted for compatibility, never read.
+        #[allow(dead_code)]
+        install_python_apt: Option<bool> = opt::bool(
+            "Accepted for compatibility; prov needs no Python on the host.",
+        ),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("apt_repository", "Add and remove APT repositories")
+    .description(
+        "Manages a one-line source (`deb [options] URI suite components`). One round \
 trip reads `/etc/apt/sources.list` and every `/etc/apt/sources.list.d/*.list`; lines are \
 compared with whitespace normalised and comments ignored. `present`: nothing to do when the \
 line is enabled in any file; a commented-out copy (`# deb ...`) is enabled in place; otherwise \
@@ -26,59 +55,15 @@ empty is deleted). Files are written like the copy module does, with content dif
 something changed and `update_cache` is true (the default), `apt-get update` runs after. PPAs \
 (`ppa:`) are Ubuntu-only and not supported. Returns `repo`, `state`, `sources_added` and \
 `sources_removed`.",
-    options: &[
-        OptSpec::new("repo", OptKind::Str, "The source line.").required(),
-        OptSpec::new(
-            "state",
-            OptKind::Str,
-            "Whether the source should be listed.",
-        )
-        .default("present")
-        .choices(&["present", "absent"]),
-        OptSpec::new(
-            "filename",
-            OptKind::Str,
-            "File name in /etc/apt/sources.list.d, without `.list`.",
-        ),
-        OptSpec::new(
-            "mode",
-            OptKind::Mode,
-            "Mode of a file created (default 0644).",
-        ),
-        OptSpec::new(
-            "update_cache",
-            OptKind::Bool,
-            "Run `apt-get update` after a change.",
-        )
-        .default("yes")
-        .aliases(&["update-cache"]),
-        OptSpec::new(
-            "codename",
-            OptKind::Str,
-            "Accepted for compatibility (only used for PPAs, which are not supported).",
-        ),
-        OptSpec::new(
-            "validate_certs",
-            OptKind::Bool,
-            "Accepted for compatibility.",
-        )
-        .default("yes"),
-        OptSpec::new(
-            "install_python_apt",
-            OptKind::Bool,
-            "Accepted for compatibility; prov needs no Python on the host.",
-        ),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- apt_repository:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- apt_repository:
     repo: deb http://deb.debian.org/debian bookworm-backports main
     filename: backports
     update_cache: false
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 /// A parsed source line: (enabled, normalised source).
 fn parse_line(line: &str) -> Option<(bool, String)> {
@@ -148,7 +133,8 @@ impl Module for AptRepository {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let repo = args.str("repo").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let repo = o.repo;
         if repo.starts_with("ppa:") {
             return Err(
                 Error::failed("apt_repository: PPAs are not supported (Ubuntu only)")
@@ -161,8 +147,8 @@ impl Module for AptRepository {
                     .hint("write it as `deb [options] URI suite [components]`"),
             );
         };
-        let state = args.str("state").unwrap_or_else(|| "present".into());
-        let target = match args.str("filename").filter(|f| !f.is_empty()) {
+        let state = o.state;
+        let target = match o.filename.filter(|f| !f.is_empty()) {
             Some(f) => {
                 if f.contains('/') {
                     return Err(Error::failed(format!(
@@ -263,7 +249,7 @@ impl Module for AptRepository {
         }
         let paths: Vec<&str> = writes.iter().map(|w| w.0.as_str()).collect();
         let insp = remote::inspect(ctx, &paths, Some("sha256"), false).await?;
-        let mode = args.mode("mode");
+        let mode = o.mode.map(|m| m.0);
         for ((path, old, new), info) in writes.iter().zip(&insp.files) {
             if state == "absent" && new.trim().is_empty() {
                 plan.changes.push(Change {
@@ -303,7 +289,7 @@ impl Module for AptRepository {
                 &mut plan,
             )?;
         }
-        if !plan.changes.is_empty() && args.bool("update_cache") {
+        if !plan.changes.is_empty() && o.update_cache {
             plan.changes.push(Change {
                 summary: "update the apt package lists (apt-get update)".into(),
                 diff: None,

@@ -5,17 +5,54 @@ use super::{check_name, probe, sections};
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::files::remote::{self, Attrs, Content, Kind, Write, attr_change, plan_write};
-use crate::modules::{Args, Change, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `authorized_key` module.
 pub struct AuthorizedKey;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "authorized_key",
-    short: "Add or remove SSH authorized keys",
-    description: "Adds or removes SSH public keys in a user's `authorized_keys` file (by default \
+crate::options! {
+    /// The `authorized_key` module's options.
+    pub(crate) struct Opts {
+        user: String = opt::str("The user whose authorized_keys file is managed.").required(),
+        key: String = opt::str(
+            "The public key(s): one key per line (several lines for several keys), as in an \
+authorized_keys file (options, type, key data, comment). URLs are not fetched: use a lookup.",
+        )
+        .required(),
+        path: Option<String> = opt::path(
+            "Another authorized_keys file (a leading `~/` is the user's home).",
+        ),
+        manage_dir: bool = opt::bool(
+            "Create the file's folder and set the owner and permissions of the folder (0700) and \
+file (0600). Set it to no with a `path` in a shared folder.",
+        )
+        .default("yes"),
+        state: String = opt::str("Whether the key(s) should be there.")
+            .default("present")
+            .choices(&["present", "absent"]),
+        key_options: Option<String> = opt::str(
+            "Options to prepend to every key (e.g. `no-port-forwarding,from=\"10.0.0.0/8\"`).",
+        ),
+        exclusive: bool = opt::bool("Remove every other key from the file (state=present).")
+            .default("no"),
+        comment: Option<String> = opt::str("Replace the keys' comment with this one."),
+        follow: bool = opt::bool(
+            "Follow a symbolic link at the file's path and write its target (otherwise the link is \
+replaced by a file).",
+        )
+        .default("no"),
+        validate_certs: bool = opt::bool(
+            "Accepted for compatibility (prov never fetches keys from URLs).",
+        )
+        .default("yes"),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("authorized_key", "Add or remove SSH authorized keys")
+    .description(
+        "Adds or removes SSH public keys in a user's `authorized_keys` file (by default \
 `~USER/.ssh/authorized_keys`). Keys are matched by their key data: with state=present a key \
 already there with other options or another comment is replaced, a missing one is appended; \
 with `exclusive`, every other key is removed. Comment lines and lines that are not keys are \
@@ -23,69 +60,10 @@ kept. With `manage_dir` (the default) the file's folder is created (mode 0700) a
 owned by the user, the file mode 0600. One round trip reads the account and the file; the new \
 file is written atomically. Check mode and --diff are exact. Also available as \
 `ansible.posix.authorized_key`.",
-    options: &[
-        OptSpec::new(
-            "user",
-            OptKind::Str,
-            "The user whose authorized_keys file is managed.",
-        )
-        .required(),
-        OptSpec::new(
-            "key",
-            OptKind::Str,
-            "The public key(s): one key per line (several lines for several keys), as in an \
-authorized_keys file (options, type, key data, comment). URLs are not fetched: use a lookup.",
-        )
-        .required(),
-        OptSpec::new(
-            "path",
-            OptKind::Path,
-            "Another authorized_keys file (a leading `~/` is the user's home).",
-        ),
-        OptSpec::new(
-            "manage_dir",
-            OptKind::Bool,
-            "Create the file's folder and set the owner and permissions of the folder (0700) and \
-file (0600). Set it to no with a `path` in a shared folder.",
-        )
-        .default("yes"),
-        OptSpec::new("state", OptKind::Str, "Whether the key(s) should be there.")
-            .default("present")
-            .choices(&["present", "absent"]),
-        OptSpec::new(
-            "key_options",
-            OptKind::Str,
-            "Options to prepend to every key (e.g. `no-port-forwarding,from=\"10.0.0.0/8\"`).",
-        ),
-        OptSpec::new(
-            "exclusive",
-            OptKind::Bool,
-            "Remove every other key from the file (state=present).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "comment",
-            OptKind::Str,
-            "Replace the keys' comment with this one.",
-        ),
-        OptSpec::new(
-            "follow",
-            OptKind::Bool,
-            "Follow a symbolic link at the file's path and write its target (otherwise the link is \
-replaced by a file).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "validate_certs",
-            OptKind::Bool,
-            "Accepted for compatibility (prov never fetches keys from URLs).",
-        )
-        .default("yes"),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- authorized_key:
+    )
+    .spec::<Opts>()
+    .examples(
+        r#"- authorized_key:
     user: deploy
     key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGaO0a0/2hHNW0B9mK8WqvSu0YlE0KxyMlEIb6X8rWmZ admin@example"
 - ansible.posix.authorized_key:
@@ -98,8 +76,7 @@ replaced by a file).",
     key: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ old@laptop"
     state: absent
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 const KEY_TYPES: &[&str] = &[
     "ssh-rsa",
@@ -343,7 +320,7 @@ pub(crate) fn enforce(existing: &str, new: &[Key], present: bool, exclusive: boo
 }
 
 /// A string return value, or null.
-fn opt(v: Option<String>) -> Value {
+fn opt_value(v: Option<String>) -> Value {
     v.map(Value::from).unwrap_or_else(|| Value::from(()))
 }
 
@@ -354,14 +331,15 @@ impl Module for AuthorizedKey {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let user = args.str("user").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let user = o.user;
         check_name("authorized_key", "user name", &user)?;
-        let key_text = args.str("key").unwrap_or_default();
-        let present = args.str("state").as_deref() != Some("absent");
-        let exclusive = args.bool("exclusive");
-        let manage_dir = args.bool("manage_dir");
-        let key_options = args.str("key_options").filter(|s| !s.is_empty());
-        let comment = args.str("comment");
+        let key_text = o.key;
+        let present = o.state != "absent";
+        let exclusive = o.exclusive;
+        let manage_dir = o.manage_dir;
+        let key_options = o.key_options.filter(|s| !s.is_empty());
+        let comment = o.comment;
         if key_text.trim_start().starts_with("http://")
             || key_text.trim_start().starts_with("https://")
         {
@@ -403,7 +381,7 @@ impl Module for AuthorizedKey {
             )));
         }
         let (gid, home) = (f[3].to_string(), f[5].to_string());
-        let path = match args.str("path").filter(|p| !p.is_empty()) {
+        let path = match o.path.clone().filter(|p| !p.is_empty()) {
             Some(p) => match p.strip_prefix("~/") {
                 Some(rest) => remote::join(&home, rest),
                 None => p,
@@ -418,20 +396,20 @@ impl Module for AuthorizedKey {
             .with("user", user.as_str())
             .with("key", key_text.as_str())
             .with("keyfile", path.as_str())
-            .with("path", opt(args.str("path")))
+            .with("path", opt_value(o.path))
             .with("state", if present { "present" } else { "absent" })
             .with("exclusive", exclusive)
             .with("manage_dir", manage_dir)
-            .with("follow", args.bool("follow"))
-            .with("validate_certs", args.bool("validate_certs"))
-            .with("key_options", opt(key_options.clone()))
-            .with("comment", opt(comment.clone()));
+            .with("follow", o.follow)
+            .with("validate_certs", o.validate_certs)
+            .with("key_options", opt_value(key_options.clone()))
+            .with("comment", opt_value(comment.clone()));
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("{path} is a directory")));
         }
         // Without follow, a link at path is replaced by a new file: what its target holds (any
         // file the link's owner pointed it at, say /etc/shadow) is neither kept nor shown.
-        let replaced_link = info.kind == Kind::Link && !args.bool("follow");
+        let replaced_link = info.kind == Kind::Link && !o.follow;
         if !replaced_link && info.exists() && insp.content.is_none() {
             return Ok(Plan::fail(format!("{path} is not a readable regular file")));
         }
@@ -494,7 +472,7 @@ impl Module for AuthorizedKey {
             _ => return Ok(Plan::fail(format!("{dir} is not a folder"))),
         }
         // follow: write the link's target; otherwise the link is replaced by a file.
-        let follow = args.bool("follow") && info.kind == Kind::Link;
+        let follow = o.follow && info.kind == Kind::Link;
         let write_info = if follow {
             info.followed()
         } else {

@@ -5,106 +5,67 @@ use super::{exec, probe, sections};
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
 use crate::modules::files::remote::{self, Attrs, Content, Kind, Write, plan_write};
-use crate::modules::{Action, Args, Diff, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Action, Args, Diff, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
 /// The `cron` module.
 pub struct Cron;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "cron",
-    short: "Manage cron jobs",
-    description: "Creates, updates, disables or removes a cron job (or, with `env`, a variable) \
+crate::options! {
+    /// The `cron` module's options.
+    pub(crate) struct Opts {
+        name: Option<String> = opt::str(
+            "The job's description (its `#Ansible:` comment), or the variable's name with `env`.",
+        ),
+        user: Option<String> = opt::str(
+            "Whose crontab to change (default: the user commands run as); with `cron_file`, the \
+user the job runs as.",
+        ),
+        job: Option<String> = opt::str("The command, or the variable's value with `env`.")
+            .aliases(&["value"]),
+        state: String = opt::str("Whether the job or variable should exist.")
+            .default("present")
+            .choices(&["present", "absent"]),
+        cron_file: Option<String> = opt::path(
+            "Use this file in /etc/cron.d (or this absolute path) instead of a user's crontab.",
+        ),
+        backup: bool = opt::bool("Back up the crontab file first (cron_file only).").default("no"),
+        minute: String = opt::str("Minute (0-59, *, */2, ...).").default("*"),
+        hour: String = opt::str("Hour (0-23, *, */2, ...).").default("*"),
+        day: String = opt::str("Day of the month (1-31, *, */2, ...).")
+            .default("*")
+            .aliases(&["dom"]),
+        month: String = opt::str("Month (1-12, *, */2, ...).").default("*"),
+        weekday: String = opt::str("Day of the week (0-6 for Sunday-Saturday, *).")
+            .default("*")
+            .aliases(&["dow"]),
+        special_time: Option<String> = opt::str("A special time instead of the five fields.")
+            .choices(&["annually", "daily", "hourly", "monthly", "reboot", "weekly", "yearly"]),
+        disabled: bool = opt::bool("Keep the job but comment it out (state=present).")
+            .default("no"),
+        env: bool = opt::bool("Manage an environment variable `NAME=\"job\"` instead of a job.")
+            .default("no"),
+        insertafter: Option<String> = opt::str(
+            "With env: put a new variable after this variable (default: at the top).",
+        ),
+        insertbefore: Option<String> = opt::str("With env: put a new variable before this variable."),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new("cron", "Manage cron jobs")
+    .description(
+        "Creates, updates, disables or removes a cron job (or, with `env`, a variable) \
 in a user's crontab (read with `crontab -l`, written with `crontab -u USER -` through stdin) or \
 in a file under `/etc/cron.d` (`cron_file`). Jobs are found by their `#Ansible: NAME` comment \
 line, as Ansible writes them, or else by an identical job line (which then gets the comment). \
 The crontab must be installed on the host (Debian: the `cron` package). Check mode and --diff \
 (the whole crontab before and after) are exact.",
-    options: &[
-        OptSpec::new(
-            "name",
-            OptKind::Str,
-            "The job's description (its `#Ansible:` comment), or the variable's name with `env`.",
-        ),
-        OptSpec::new(
-            "user",
-            OptKind::Str,
-            "Whose crontab to change (default: the user commands run as); with `cron_file`, the \
-user the job runs as.",
-        ),
-        OptSpec::new(
-            "job",
-            OptKind::Str,
-            "The command, or the variable's value with `env`.",
-        )
-        .aliases(&["value"]),
-        OptSpec::new(
-            "state",
-            OptKind::Str,
-            "Whether the job or variable should exist.",
-        )
-        .default("present")
-        .choices(&["present", "absent"]),
-        OptSpec::new(
-            "cron_file",
-            OptKind::Path,
-            "Use this file in /etc/cron.d (or this absolute path) instead of a user's crontab.",
-        ),
-        OptSpec::new(
-            "backup",
-            OptKind::Bool,
-            "Back up the crontab file first (cron_file only).",
-        )
-        .default("no"),
-        OptSpec::new("minute", OptKind::Str, "Minute (0-59, *, */2, ...).").default("*"),
-        OptSpec::new("hour", OptKind::Str, "Hour (0-23, *, */2, ...).").default("*"),
-        OptSpec::new("day", OptKind::Str, "Day of the month (1-31, *, */2, ...).")
-            .default("*")
-            .aliases(&["dom"]),
-        OptSpec::new("month", OptKind::Str, "Month (1-12, *, */2, ...).").default("*"),
-        OptSpec::new(
-            "weekday",
-            OptKind::Str,
-            "Day of the week (0-6 for Sunday-Saturday, *).",
-        )
-        .default("*")
-        .aliases(&["dow"]),
-        OptSpec::new(
-            "special_time",
-            OptKind::Str,
-            "A special time instead of the five fields.",
-        )
-        .choices(&[
-            "annually", "daily", "hourly", "monthly", "reboot", "weekly", "yearly",
-        ]),
-        OptSpec::new(
-            "disabled",
-            OptKind::Bool,
-            "Keep the job but comment it out (state=present).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "env",
-            OptKind::Bool,
-            "Manage an environment variable `NAME=\"job\"` instead of a job.",
-        )
-        .default("no"),
-        OptSpec::new(
-            "insertafter",
-            OptKind::Str,
-            "With env: put a new variable after this variable (default: at the top).",
-        ),
-        OptSpec::new(
-            "insertbefore",
-            OptKind::Str,
-            "With env: put a new variable before this variable.",
-        ),
-    ],
-    free_form: None,
-    mutually_exclusive: &[&["insertafter", "insertbefore"]],
-    required_one_of: &[],
-    examples: r#"- cron:
+    )
+    .spec::<Opts>()
+    .mutually_exclusive(&[&["insertafter", "insertbefore"]])
+    .examples(
+        r#"- cron:
     name: check dirs
     minute: "0"
     hour: "5,2"
@@ -129,8 +90,7 @@ user the job runs as.",
     name: check dirs
     state: absent
 "#,
-    ..ModuleDoc::new("", "")
-};
+    );
 
 const MARK: &str = "#Ansible: ";
 
@@ -363,21 +323,22 @@ impl Module for Cron {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("name");
-        let job = args.str("job");
-        let present = args.str("state").as_deref() != Some("absent");
-        let env = args.bool("env");
-        let special = args.str("special_time");
-        let cron_file = args.str("cron_file").filter(|s| !s.is_empty()).map(|f| {
+        let o = Opts::from_args(args)?;
+        let name = o.name;
+        let job = o.job;
+        let present = o.state != "absent";
+        let env = o.env;
+        let special = o.special_time;
+        let cron_file = o.cron_file.filter(|s| !s.is_empty()).map(|f| {
             if f.starts_with('/') {
                 f
             } else {
                 format!("/etc/cron.d/{f}")
             }
         });
-        let times: Vec<String> = ["minute", "hour", "day", "month", "weekday"]
-            .iter()
-            .map(|k| args.str(k).unwrap_or_else(|| "*".into()))
+        let times: Vec<String> = [&o.minute, &o.hour, &o.day, &o.month, &o.weekday]
+            .into_iter()
+            .cloned()
             .collect();
         for (k, t) in ["minute", "hour", "day", "month", "weekday"]
             .iter()
@@ -416,15 +377,15 @@ impl Module for Cron {
                 "cron: job is required with state=present"
             }));
         }
-        if let Some(u) = args.str("user") {
-            super::check_name("cron", "user name", &u)?;
+        if let Some(u) = &o.user {
+            super::check_name("cron", "user name", u)?;
         }
         let name = name.unwrap_or_default();
         if env && name.contains(' ') {
             return Err(Error::failed("cron: Invalid name for environment variable"));
         }
         // Inspect: the user, and the crontab (user crontabs only; files go through inspect).
-        let user_arg = args.str("user");
+        let user_arg = o.user;
         let mut script = format!(
             "U={}\n[ -n \"$U\" ] || U=$(id -un)\necho \"user=$U\"\n",
             quote(user_arg.as_deref().unwrap_or(""))
@@ -497,8 +458,8 @@ impl Module for Cron {
                 &name,
                 &decl,
                 present,
-                args.str("insertafter").as_deref(),
-                args.str("insertbefore").as_deref(),
+                o.insertafter.as_deref(),
+                o.insertbefore.as_deref(),
             )
         } else {
             let t: [&str; 5] = [&times[0], &times[1], &times[2], &times[3], &times[4]];
@@ -508,7 +469,7 @@ impl Module for Cron {
                     special.as_deref(),
                     cron_file.as_ref().map(|_| user.as_str()),
                     j,
-                    args.bool("disabled"),
+                    o.disabled,
                 )
             });
             edit_job(&mut tab, &name, line.as_deref(), present)
@@ -566,7 +527,7 @@ impl Module for Cron {
                         exec(ctx, format!("rm -f -- {}", quote(&f)), false),
                     );
                 } else {
-                    if args.bool("backup") && info.exists() {
+                    if o.backup && info.exists() {
                         let b = remote::backup_name(&f);
                         plan = plan.change(
                             format!("back up {f} to {b}"),

@@ -3,8 +3,9 @@
 use super::{exec, kv, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
+use crate::modules::args::Mode;
 use crate::modules::files::remote::{self, Attrs, Kind, Write, plan_write};
-use crate::modules::{Args, Change, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
@@ -13,10 +14,50 @@ pub struct Deb822Repository;
 
 const KEYRINGS: &str = "/etc/apt/keyrings";
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "deb822_repository",
-    short: "Add and remove deb822 formatted repositories",
-    description: "Writes `/etc/apt/sources.list.d/<slug>.sources` (the slug is `name` lowercased, \
+crate::options! {
+    /// The `deb822_repository` module's options.
+    pub(crate) struct Opts {
+        name: String = opt::str("Repository name (`X-Repolib-Name`), also naming the file.")
+            .required(),
+        types: Option<Vec<String>> = opt::list("`deb` and/or `deb-src`.").default("deb"),
+        uris: Option<Vec<String>> = opt::list("Repository URIs."),
+        suites: Option<Vec<String>> = opt::list("Suites (e.g. `bookworm`, `stable`)."),
+        components: Option<Vec<String>> = opt::list("Components (e.g. `main contrib`)."),
+        architectures: Option<Vec<String>> = opt::list("Architectures."),
+        signed_by: Option<String> = opt::str(
+            "A key: its URL (fetched into /etc/apt/keyrings), a path on the host, or the key text.",
+        ),
+        enabled: Option<bool> = opt::bool("`Enabled: yes/no`."),
+        allow_downgrade_to_insecure: Option<bool> = opt::bool("`Allow-Downgrade-To-Insecure`."),
+        allow_insecure: Option<bool> = opt::bool("`Allow-Insecure`."),
+        allow_weak: Option<bool> = opt::bool("`Allow-Weak`."),
+        by_hash: Option<bool> = opt::bool("`By-Hash`."),
+        check_date: Option<bool> = opt::bool("`Check-Date`."),
+        check_valid_until: Option<bool> = opt::bool("`Check-Valid-Until`."),
+        date_max_future: Option<i64> = opt::int("`Date-Max-Future` (seconds)."),
+        inrelease_path: Option<String> = opt::str("`Inrelease-Path`."),
+        languages: Option<Vec<String>> = opt::list("`Languages`."),
+        pdiffs: Option<bool> = opt::bool("`Pdiffs`."),
+        targets: Option<Vec<String>> = opt::list("`Targets`."),
+        trusted: Option<bool> = opt::bool("`Trusted`."),
+        /// Accepted for compatibility, never read.
+        #[allow(dead_code)]
+        install_python_debian: Option<bool> = opt::bool(
+            "Accepted for compatibility; prov needs no Python on the host.",
+        ),
+        mode: Option<Mode> = opt::mode("Mode of the sources file.").default("0644"),
+        state: String = opt::str("Whether the repository should exist.")
+            .default("present")
+            .choices(&["present", "absent"]),
+    }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new(
+    "deb822_repository",
+    "Add and remove deb822 formatted repositories",
+)
+.description(
+    "Writes `/etc/apt/sources.list.d/<slug>.sources` (the slug is `name` lowercased, \
 spaces and `_` turned into `-`, other characters dropped) with the given fields, in Ansible's \
 layout: fields sorted by option name, `X-Repolib-Name` for the name, lists space-separated, \
 booleans yes/no, multi-line values (an inline key) indented with empty lines as ` .`. The file is \
@@ -26,70 +67,10 @@ installed as `/etc/apt/keyrings/<slug>.asc` (`.gpg` when not ASCII-armored); a p
 key text is written into `Signed-By` as is. It never updates the apt cache: follow it with \
 `apt: update_cache=yes` when it changed. Returns `repo` (the file's content, like Ansible), \
 `dest` (its path) and `key_filename`.",
-    options: &[
-        OptSpec::new(
-            "name",
-            OptKind::Str,
-            "Repository name (`X-Repolib-Name`), also naming the file.",
-        )
-        .required(),
-        OptSpec::new("types", OptKind::List, "`deb` and/or `deb-src`.").default("deb"),
-        OptSpec::new("uris", OptKind::List, "Repository URIs."),
-        OptSpec::new(
-            "suites",
-            OptKind::List,
-            "Suites (e.g. `bookworm`, `stable`).",
-        ),
-        OptSpec::new(
-            "components",
-            OptKind::List,
-            "Components (e.g. `main contrib`).",
-        ),
-        OptSpec::new("architectures", OptKind::List, "Architectures."),
-        OptSpec::new(
-            "signed_by",
-            OptKind::Str,
-            "A key: its URL (fetched into /etc/apt/keyrings), a path on the host, or the key text.",
-        ),
-        OptSpec::new("enabled", OptKind::Bool, "`Enabled: yes/no`."),
-        OptSpec::new(
-            "allow_downgrade_to_insecure",
-            OptKind::Bool,
-            "`Allow-Downgrade-To-Insecure`.",
-        ),
-        OptSpec::new("allow_insecure", OptKind::Bool, "`Allow-Insecure`."),
-        OptSpec::new("allow_weak", OptKind::Bool, "`Allow-Weak`."),
-        OptSpec::new("by_hash", OptKind::Bool, "`By-Hash`."),
-        OptSpec::new("check_date", OptKind::Bool, "`Check-Date`."),
-        OptSpec::new("check_valid_until", OptKind::Bool, "`Check-Valid-Until`."),
-        OptSpec::new(
-            "date_max_future",
-            OptKind::Int,
-            "`Date-Max-Future` (seconds).",
-        ),
-        OptSpec::new("inrelease_path", OptKind::Str, "`Inrelease-Path`."),
-        OptSpec::new("languages", OptKind::List, "`Languages`."),
-        OptSpec::new("pdiffs", OptKind::Bool, "`Pdiffs`."),
-        OptSpec::new("targets", OptKind::List, "`Targets`."),
-        OptSpec::new("trusted", OptKind::Bool, "`Trusted`."),
-        OptSpec::new(
-            "install_python_debian",
-            OptKind::Bool,
-            "Accepted for compatibility; prov needs no Python on the host.",
-        ),
-        OptSpec::new("mode", OptKind::Mode, "Mode of the sources file.").default("0644"),
-        OptSpec::new(
-            "state",
-            OptKind::Str,
-            "Whether the repository should exist.",
-        )
-        .default("present")
-        .choices(&["present", "absent"]),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- deb822_repository:
+)
+.spec::<Opts>()
+.examples(
+    r#"- deb822_repository:
     name: example
     types: deb
     uris: https://download.example.com/linux/debian
@@ -98,32 +79,7 @@ key text is written into `Signed-By` as is. It never updates the apt cache: foll
     architectures: amd64
     signed_by: https://download.example.com/linux/debian/gpg
 "#,
-    ..ModuleDoc::new("", "")
-};
-
-/// Options written as fields, in the order Ansible writes them (sorted by option name).
-const FIELDS: &[&str] = &[
-    "allow_downgrade_to_insecure",
-    "allow_insecure",
-    "allow_weak",
-    "architectures",
-    "by_hash",
-    "check_date",
-    "check_valid_until",
-    "components",
-    "date_max_future",
-    "enabled",
-    "inrelease_path",
-    "languages",
-    "name",
-    "pdiffs",
-    "signed_by",
-    "suites",
-    "targets",
-    "trusted",
-    "types",
-    "uris",
-];
+);
 
 /// The file name part for `name` (Ansible's slug).
 pub fn slug(name: &str) -> String {
@@ -178,39 +134,59 @@ fn multiline(v: &str) -> String {
     format!("\n{}", body.join("\n"))
 }
 
+/// A field's value: a boolean (yes/no), a list (space-separated) or text; `None` is not written.
+enum Field<'a> {
+    Flag(Option<bool>),
+    Words(&'a Option<Vec<String>>),
+    Text(Option<String>),
+}
+
 /// Renders the sources file; `signed_by` is the value to write for that field.
-fn render(args: &Args, signed_by: Option<&str>) -> Result<String> {
+fn render(o: &Opts, signed_by: Option<&str>) -> Result<String> {
+    use Field::{Flag, Text, Words};
+    // In the order Ansible writes them: sorted by option name.
+    let fields = [
+        (
+            "allow_downgrade_to_insecure",
+            Flag(o.allow_downgrade_to_insecure),
+        ),
+        ("allow_insecure", Flag(o.allow_insecure)),
+        ("allow_weak", Flag(o.allow_weak)),
+        ("architectures", Words(&o.architectures)),
+        ("by_hash", Flag(o.by_hash)),
+        ("check_date", Flag(o.check_date)),
+        ("check_valid_until", Flag(o.check_valid_until)),
+        ("components", Words(&o.components)),
+        (
+            "date_max_future",
+            Text(o.date_max_future.map(|n| n.to_string())),
+        ),
+        ("enabled", Flag(o.enabled)),
+        ("inrelease_path", Text(o.inrelease_path.clone())),
+        ("languages", Words(&o.languages)),
+        ("name", Text(Some(o.name.clone()))),
+        ("pdiffs", Flag(o.pdiffs)),
+        ("signed_by", Text(signed_by.map(str::to_string))),
+        ("suites", Words(&o.suites)),
+        ("targets", Words(&o.targets)),
+        ("trusted", Flag(o.trusted)),
+        ("types", Words(&o.types)),
+        ("uris", Words(&o.uris)),
+    ];
     let mut out = String::new();
-    for opt in FIELDS {
-        let spec = DOC.option(opt).expect("field is an option");
-        let value = if *opt == "signed_by" {
-            match signed_by {
-                Some(s) => s.to_string(),
-                None => continue,
-            }
-        } else {
-            match spec.kind {
-                OptKind::Bool => match args.opt_bool(opt) {
-                    Some(b) => if b { "yes" } else { "no" }.to_string(),
-                    None => continue,
-                },
-                OptKind::List => {
-                    if !args.has(opt) {
-                        continue;
-                    }
-                    let l = args.list_str(opt);
-                    if l.iter().any(|x| x.contains('\n')) {
-                        return Err(Error::failed(format!(
-                            "deb822_repository: {opt} must not contain line breaks"
-                        )));
-                    }
-                    l.join(" ")
+    for (opt, field) in fields {
+        let value = match field {
+            Flag(Some(b)) => if b { "yes" } else { "no" }.to_string(),
+            Words(Some(l)) => {
+                if l.iter().any(|x| x.contains('\n')) {
+                    return Err(Error::failed(format!(
+                        "deb822_repository: {opt} must not contain line breaks"
+                    )));
                 }
-                _ => match args.str(opt) {
-                    Some(s) => s,
-                    None => continue,
-                },
+                l.join(" ")
             }
+            Text(Some(s)) => s,
+            Flag(None) | Words(None) | Text(None) => continue,
         };
         let value = if value.contains('\n') {
             multiline(&value)
@@ -234,14 +210,15 @@ impl Module for Deb822Repository {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let name = args.str("name").unwrap_or_default();
-        let slug = slug(&name);
+        let o = Opts::from_args(args)?;
+        let name = &o.name;
+        let slug = slug(name);
         if slug.is_empty() {
             return Err(Error::failed(format!(
                 "deb822_repository: name '{name}' gives an empty file name"
             )));
         }
-        for t in args.list_str("types") {
+        for t in o.types.iter().flatten() {
             if t != "deb" && t != "deb-src" {
                 return Err(Error::failed(format!(
                     "deb822_repository: types must be deb or deb-src, got '{t}'"
@@ -253,7 +230,7 @@ impl Module for Deb822Repository {
             format!("{KEYRINGS}/{slug}.asc"),
             format!("{KEYRINGS}/{slug}.gpg"),
         ];
-        let state = args.str("state").unwrap_or_else(|| "present".into());
+        let state = &o.state;
         let mut plan = Plan::ok().with("dest", dest.as_str());
         if state == "absent" {
             let insp = remote::inspect(ctx, &[&dest, &keys[0], &keys[1]], None, false).await?;
@@ -275,7 +252,7 @@ impl Module for Deb822Repository {
             }
             return Ok(plan);
         }
-        let signed_by = args.str("signed_by").filter(|s| !s.is_empty());
+        let signed_by = o.signed_by.clone().filter(|s| !s.is_empty());
         let key_url = signed_by
             .as_deref()
             .filter(|s| !s.contains('\n') && s.contains("://"))
@@ -366,7 +343,7 @@ impl Module for Deb822Repository {
             key_file = Some(path);
         }
         let signed_value = key_file.clone().or(signed_by.clone());
-        let content = render(args, signed_value.as_deref())?;
+        let content = render(&o, signed_value.as_deref())?;
         let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, &dest).await?;
         if info.exists() && info.followed_kind() != Kind::File {
             return Ok(Plan::fail(format!(
@@ -380,7 +357,7 @@ impl Module for Deb822Repository {
             None
         };
         let attrs = Attrs {
-            mode: args.mode("mode"),
+            mode: o.mode.clone().map(|m| m.0),
             ..Default::default()
         };
         plan_write(
@@ -434,7 +411,8 @@ mod tests {
         });
         let v: Vars = crate::value::value_to_vars(&from_json(&j));
         let a = validate_args(&DOC, &v).unwrap();
-        let r = render(&a, a.str("signed_by").as_deref()).unwrap();
+        let o = Opts::from_args(&a).unwrap();
+        let r = render(&o, o.signed_by.as_deref()).unwrap();
         assert_eq!(
             r,
             "Components: main contrib\nEnabled: yes\nX-Repolib-Name: debian\nSigned-By:\n    -----BEGIN PGP PUBLIC KEY BLOCK-----\n    .\n    abc\n    -----END PGP PUBLIC KEY BLOCK-----\nSuites: stable\nTypes: deb\nURIs: https://deb.debian.org\n"

@@ -10,7 +10,7 @@
 use super::{check_name, exec, kv, probe, sections, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::{Args, Change, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, map_value};
 use async_trait::async_trait;
 
@@ -23,60 +23,35 @@ change when the unit's files changed on disk (`NeedDaemonReload`), when the unit
 yet, or when no `name` is given. A missing unit fails (unless only masking it). Returns `name`, \
 `state`, `enabled` and `status` (every property of `systemctl show`, before the change).";
 
-static SD_OPTS: [OptSpec; 9] = [
-    OptSpec::new(
-        "name",
-        OptKind::Str,
-        "Unit name (`.service` is implied when there is no suffix).",
-    )
-    .aliases(&["service", "unit"]),
-    OptSpec::new(
-        "state",
-        OptKind::Str,
-        "Desired run state (`tried-restart` restarts only a running unit).",
-    )
-    .choices(&[
-        "reloaded",
-        "restarted",
-        "started",
-        "stopped",
-        "tried-restart",
-    ]),
-    OptSpec::new("enabled", OptKind::Bool, "Start the unit on boot."),
-    OptSpec::new(
-        "masked",
-        OptKind::Bool,
-        "Mask the unit (it cannot be started at all).",
-    ),
-    OptSpec::new(
-        "daemon_reload",
-        OptKind::Bool,
-        "Run `systemctl daemon-reload` first (see the description).",
-    )
-    .default("no")
-    .aliases(&["daemon-reload"]),
-    OptSpec::new(
-        "daemon_reexec",
-        OptKind::Bool,
-        "Run `systemctl daemon-reexec` first (always a change).",
-    )
-    .default("no")
-    .aliases(&["daemon-reexec"]),
-    OptSpec::new("scope", OptKind::Str, "The systemd manager to talk to.")
-        .default("system")
-        .choices(&["system", "user", "global"]),
-    OptSpec::new(
-        "no_block",
-        OptKind::Bool,
-        "Do not wait for the job to finish (`--no-block`).",
-    )
-    .default("no"),
-    OptSpec::new(
-        "force",
-        OptKind::Bool,
-        "Override existing symlinks when enabling (`--force`).",
-    ),
-];
+crate::options! {
+    /// The options of `systemd_service` (also registered as `systemd`).
+    pub(crate) struct SdOpts {
+        name: Option<String> = opt::str(
+            "Unit name (`.service` is implied when there is no suffix).",
+        )
+        .aliases(&["service", "unit"]),
+        state: Option<String> = opt::str(
+            "Desired run state (`tried-restart` restarts only a running unit).",
+        )
+        .choices(&["reloaded", "restarted", "started", "stopped", "tried-restart"]),
+        enabled: Option<bool> = opt::bool("Start the unit on boot."),
+        masked: Option<bool> = opt::bool("Mask the unit (it cannot be started at all)."),
+        daemon_reload: bool = opt::bool(
+            "Run `systemctl daemon-reload` first (see the description).",
+        )
+        .default("no")
+        .aliases(&["daemon-reload"]),
+        daemon_reexec: bool = opt::bool("Run `systemctl daemon-reexec` first (always a change).")
+            .default("no")
+            .aliases(&["daemon-reexec"]),
+        scope: String = opt::str("The systemd manager to talk to.")
+            .default("system")
+            .choices(&["system", "user", "global"]),
+        no_block: bool = opt::bool("Do not wait for the job to finish (`--no-block`).")
+            .default("no"),
+        force: bool = opt::bool("Override existing symlinks when enabling (`--force`)."),
+    }
+}
 
 static SD_EXAMPLES: &str = r#"- systemd_service:
     name: nginx
@@ -86,29 +61,25 @@ static SD_EXAMPLES: &str = r#"- systemd_service:
     daemon_reload: true
 "#;
 
-static SYSTEMD_SERVICE_DOC: ModuleDoc = ModuleDoc {
-    name: "systemd_service",
-    short: "Manage systemd units",
-    description: SD_DESC,
-    options: &SD_OPTS,
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: SD_EXAMPLES,
-    ..ModuleDoc::new("", "")
-};
+/// Ansible's rule: acting on a unit needs its name.
+const SD_REQUIRED_BY: &[(&str, &[&str])] = &[
+    ("state", &["name"]),
+    ("enabled", &["name"]),
+    ("masked", &["name"]),
+];
 
-static SYSTEMD_DOC: ModuleDoc = ModuleDoc {
-    name: "systemd",
-    short: "Manage systemd units (alias of systemd_service)",
-    description: SD_DESC,
-    options: &SD_OPTS,
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: SD_EXAMPLES,
-    ..ModuleDoc::new("", "")
-};
+static SYSTEMD_SERVICE_DOC: ModuleDoc = ModuleDoc::new("systemd_service", "Manage systemd units")
+    .description(SD_DESC)
+    .spec::<SdOpts>()
+    .required_by(SD_REQUIRED_BY)
+    .examples(SD_EXAMPLES);
+
+static SYSTEMD_DOC: ModuleDoc =
+    ModuleDoc::new("systemd", "Manage systemd units (alias of systemd_service)")
+        .description(SD_DESC)
+        .spec::<SdOpts>()
+        .required_by(SD_REQUIRED_BY)
+        .examples(SD_EXAMPLES);
 
 /// The `systemd_service` module, also registered as `systemd`.
 pub struct Systemd {
@@ -128,6 +99,15 @@ impl Systemd {
     }
 }
 
+/// A unit name as given (an empty one counts as none), checked.
+fn unit_name(module: &str, name: Option<String>) -> Result<Option<String>> {
+    let name = name.filter(|n| !n.is_empty());
+    if let Some(n) = &name {
+        check_name(module, "unit name", n)?;
+    }
+    Ok(name)
+}
+
 /// What a service task asks for.
 #[derive(Debug, Clone, Default)]
 struct Want {
@@ -143,27 +123,28 @@ struct Want {
 }
 
 impl Want {
-    fn from_args(doc: &ModuleDoc, args: &Args) -> Result<Want> {
-        let module = doc.name;
-        // `service` lacks some of systemd's options: those read as absent.
-        let has = |k: &str| doc.option(k).is_some();
-        let name = args.str("name").filter(|n| !n.is_empty());
-        if let Some(n) = &name {
-            check_name(module, "unit name", n)?;
-        }
+    /// The request of a `systemd_service`/`systemd` task.
+    fn systemd(module: &str, o: SdOpts) -> Result<Want> {
         Ok(Want {
-            name,
-            state: args.str("state").filter(|s| !s.is_empty()),
-            enabled: args.opt_bool("enabled"),
-            masked: has("masked").then(|| args.opt_bool("masked")).flatten(),
-            daemon_reload: has("daemon_reload") && args.bool("daemon_reload"),
-            daemon_reexec: has("daemon_reexec") && args.bool("daemon_reexec"),
-            scope: Some(())
-                .filter(|_| has("scope"))
-                .and_then(|_| args.str("scope"))
-                .unwrap_or_else(|| "system".into()),
-            no_block: has("no_block") && args.bool("no_block"),
-            force: has("force") && args.bool("force"),
+            name: unit_name(module, o.name)?,
+            state: o.state.filter(|s| !s.is_empty()),
+            enabled: o.enabled,
+            masked: o.masked,
+            daemon_reload: o.daemon_reload,
+            daemon_reexec: o.daemon_reexec,
+            scope: o.scope,
+            no_block: o.no_block,
+            force: o.force,
+        })
+    }
+    /// The request of a `service` task (which lacks systemd's other options).
+    fn service(o: &ServiceOpts) -> Result<Want> {
+        Ok(Want {
+            name: unit_name("service", Some(o.name.clone()))?,
+            state: o.state.clone().filter(|s| !s.is_empty()),
+            enabled: o.enabled,
+            scope: "system".into(),
+            ..Want::default()
         })
     }
     fn systemctl(&self) -> String {
@@ -230,11 +211,6 @@ fn plan_systemd(
                     action: exec(ctx, format!("{sc} daemon-reload"), false),
                 },
             );
-        }
-        if w.state.is_some() || w.enabled.is_some() || w.masked.is_some() {
-            return Err(Error::failed(
-                "systemd_service: name is required with state, enabled or masked",
-            ));
         }
         plan.changes = changes;
         return Ok(plan);
@@ -383,7 +359,7 @@ impl Module for Systemd {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let w = Want::from_args(self.doc, args)?;
+        let w = Want::systemd(self.doc.name, SdOpts::from_args(args)?)?;
         if w.name.is_none() && !w.daemon_reload && !w.daemon_reexec {
             return Err(Error::failed(format!(
                 "{}: one of name, daemon_reload or daemon_reexec is required",
@@ -412,61 +388,43 @@ impl Module for Systemd {
 /// The `service` module.
 pub struct Service;
 
-static SERVICE_DOC: ModuleDoc = ModuleDoc {
-    name: "service",
-    short: "Manage services",
-    description: "Starts, stops, restarts, reloads and enables services. On systemd hosts it is \
+crate::options! {
+    /// The `service` module's options.
+    pub(crate) struct ServiceOpts {
+        name: String = opt::str("Service name.").required(),
+        state: Option<String> = opt::str("Desired run state.")
+            .choices(&["reloaded", "restarted", "started", "stopped"]),
+        enabled: Option<bool> = opt::bool("Start the service on boot."),
+        pattern: Option<String> = opt::str(
+            "Without systemd: a process-list pattern telling whether it runs (when `status` is unreliable).",
+        ),
+        arguments: Option<String> = opt::str("Without systemd: extra arguments for the init script.")
+            .aliases(&["args"]),
+        sleep: Option<i64> = opt::int(
+            "Without systemd: seconds to wait between stop and start when restarting.",
+        ),
+        runlevel: String = opt::str("OpenRC runlevel to enable the service in.").default("default"),
+        r#use: String = opt::str(
+            "The service manager: `auto` detects it, `sysv` forces init scripts.",
+        )
+        .default("auto")
+        .choices(&["auto", "systemd", "sysv", "openrc", "service"]),
+    }
+}
+
+static SERVICE_DOC: ModuleDoc = ModuleDoc::new("service", "Manage services")
+    .description(
+        "Starts, stops, restarts, reloads and enables services. On systemd hosts it is \
 `systemd_service` (one round trip, exact check mode; see `prov doc systemd_service`). Without \
 systemd (or with `use: sysv`/`openrc`) the service's state comes from `rc-service NAME status`, \
 `/etc/init.d/NAME status` or `service NAME status` (or `pattern` searched in the process list) \
 and its boot-time state from `rc-update`, the `/etc/rc?.d/S??NAME` links or `chkconfig`; \
 actions use the same tools (`update-rc.d` or `chkconfig` to enable). `restarted` and \
 `reloaded` always change. Returns `name`, `state`, `enabled` and, on systemd, `status`.",
-    options: &[
-        OptSpec::new("name", OptKind::Str, "Service name.").required(),
-        OptSpec::new("state", OptKind::Str, "Desired run state.").choices(&[
-            "reloaded",
-            "restarted",
-            "started",
-            "stopped",
-        ]),
-        OptSpec::new("enabled", OptKind::Bool, "Start the service on boot."),
-        OptSpec::new(
-            "pattern",
-            OptKind::Str,
-            "Without systemd: a process-list pattern telling whether it runs (when `status` is unreliable).",
-        ),
-        OptSpec::new(
-            "arguments",
-            OptKind::Str,
-            "Without systemd: extra arguments for the init script.",
-        )
-        .aliases(&["args"]),
-        OptSpec::new(
-            "sleep",
-            OptKind::Int,
-            "Without systemd: seconds to wait between stop and start when restarting.",
-        ),
-        OptSpec::new(
-            "runlevel",
-            OptKind::Str,
-            "OpenRC runlevel to enable the service in.",
-        )
-        .default("default"),
-        OptSpec::new(
-            "use",
-            OptKind::Str,
-            "The service manager: `auto` detects it, `sysv` forces init scripts.",
-        )
-        .default("auto")
-        .choices(&["auto", "systemd", "sysv", "openrc", "service"]),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[&["state", "enabled"]],
-    examples: "- service:\n    name: ssh\n    state: started\n    enabled: true\n",
-    ..ModuleDoc::new("", "")
-};
+    )
+    .spec::<ServiceOpts>()
+    .required_one_of(&[&["state", "enabled"]])
+    .examples("- service:\n    name: ssh\n    state: started\n    enabled: true\n");
 
 fn sysv_probe(name: &str, pattern: Option<&str>) -> String {
     let n = quote(name);
@@ -502,15 +460,15 @@ fn sysv_probe(name: &str, pattern: Option<&str>) -> String {
 
 fn plan_sysv(
     ctx: &TaskCtx<'_>,
-    args: &Args,
+    o: &ServiceOpts,
     name: &str,
     info: &indexmap::IndexMap<String, String>,
 ) -> Result<Plan> {
     let has = |k: &str| info.get(k).is_some_and(|v| v.trim() == "1");
     let n = quote(name);
-    let extra = match args.str("arguments").filter(|a| !a.is_empty()) {
+    let extra = match o.arguments.as_deref().filter(|a| !a.is_empty()) {
         Some(a) => {
-            let words = crate::modules::commands::split_words("service", &a)?;
+            let words = crate::modules::commands::split_words("service", a)?;
             format!(" {}", super::quote_all(&words))
         }
         None => String::new(),
@@ -535,11 +493,11 @@ fn plan_sysv(
     let mut before = Vec::new();
     let mut after = Vec::new();
     let mut changes = Vec::new();
-    if let Some(e) = args.opt_bool("enabled") {
+    if let Some(e) = o.enabled {
         plan.result.insert("enabled".into(), Value::from(e));
         if e != enabled {
             let line = if has("openrc") {
-                let rl = quote(&args.str("runlevel").unwrap_or_else(|| "default".into()));
+                let rl = quote(&o.runlevel);
                 format!("rc-update {} {n} {rl}", if e { "add" } else { "del" })
             } else if has("updatercd") {
                 if e {
@@ -566,7 +524,7 @@ fn plan_sysv(
             });
         }
     }
-    if let Some(st) = args.str("state").filter(|s| !s.is_empty()) {
+    if let Some(st) = o.state.clone().filter(|s| !s.is_empty()) {
         plan.result.insert(
             "state".into(),
             Value::from(if st == "stopped" {
@@ -578,7 +536,7 @@ fn plan_sysv(
         let line = match st.as_str() {
             "started" if !running => Some(control("start")?),
             "stopped" if running => Some(control("stop")?),
-            "restarted" => Some(match args.int("sleep") {
+            "restarted" => Some(match o.sleep {
                 Some(s) if running => {
                     format!("{} ; sleep {s}; {}", control("stop")?, control("start")?)
                 }
@@ -629,13 +587,14 @@ impl Module for Service {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let w = Want::from_args(&SERVICE_DOC, args)?;
+        let o = ServiceOpts::from_args(args)?;
+        let w = Want::service(&o)?;
         let name = w.name.clone().unwrap_or_default();
-        let pattern = args.str("pattern").filter(|p| !p.is_empty());
-        let use_ = args.str("use").unwrap_or_else(|| "auto".into());
+        let pattern = o.pattern.as_deref().filter(|p| !p.is_empty());
+        let use_ = o.r#use.as_str();
         let sd = systemd_probe(&w);
-        let sv = sysv_probe(&name, pattern.as_deref());
-        let script = match use_.as_str() {
+        let sv = sysv_probe(&name, pattern);
+        let script = match use_ {
             "auto" | "systemd" => format!(
                 "if [ -d /run/systemd/system ]; then echo mgr=systemd\n{sd}else echo mgr=sysv\n{sv}fi\n"
             ),
@@ -653,6 +612,6 @@ impl Module for Service {
                 ctx.host
             )));
         }
-        plan_sysv(ctx, args, &name, &head)
+        plan_sysv(ctx, &o, &name, &head)
     }
 }
