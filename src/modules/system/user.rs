@@ -175,13 +175,13 @@ impl Module for User {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let name = o.name.clone();
+        let name = o.name;
         check_name("user", "user name", &name)?;
         if name.contains(':') {
             return Err(Error::failed(format!("user: invalid user name '{name}'")));
         }
         let state = o.state.as_str();
-        let password = o.password.clone().filter(|p| !p.is_empty());
+        let password = o.password.filter(|p| !p.is_empty());
         if let Some(p) = &password
             && (p.contains(':') || p.contains('\n'))
         {
@@ -189,9 +189,9 @@ impl Module for User {
                 "user: password must be a crypt hash (it contains ':' or a newline)",
             ));
         }
-        let group = o.group.clone().filter(|g| !g.is_empty());
+        let group = o.group.filter(|g| !g.is_empty());
         let groups_given = o.groups.is_some();
-        let groups: Vec<String> = o.groups.clone().unwrap_or_default();
+        let groups: Vec<String> = o.groups.unwrap_or_default();
         for g in group.iter().chain(groups.iter()) {
             check_name("user", "group name", g)?;
         }
@@ -219,9 +219,7 @@ impl Module for User {
         let sec = sections(&out);
         let get = |k: &str| sec.get(k).map(String::as_str).unwrap_or("");
         let account = parse_passwd(get("passwd"));
-        let mut plan = Plan::ok()
-            .with("name", name.as_str())
-            .with("state", state);
+        let mut plan = Plan::ok().with("name", name.as_str()).with("state", state);
         if password.is_some() {
             plan.result
                 .insert("password".into(), Value::from("NOT_LOGGING_PASSWORD"));
@@ -236,16 +234,11 @@ impl Module for User {
                     cmd.push("-f".into());
                 }
                 cmd.push(name.clone());
-                plan.result
-                    .insert("remove".into(), Value::from(o.remove));
+                plan.result.insert("remove".into(), Value::from(o.remove));
                 return Ok(plan.change(
                     format!(
                         "remove user {name}{}",
-                        if o.remove {
-                            " and its home"
-                        } else {
-                            ""
-                        }
+                        if o.remove { " and its home" } else { "" }
                     ),
                     Some(state_diff(
                         &name,
@@ -288,9 +281,9 @@ impl Module for User {
         };
         let want_groups: Vec<String> = groups.iter().map(|g| gname(g)).collect();
         let uid = o.uid;
-        let shell = o.shell.clone().filter(|s| !s.is_empty());
-        let home = o.home.clone().filter(|s| !s.is_empty());
-        let comment = o.comment.clone();
+        let shell = o.shell.filter(|s| !s.is_empty());
+        let home = o.home.filter(|s| !s.is_empty());
+        let comment = o.comment;
         let Some(a) = account else {
             // Create.
             let mut cmd: Vec<String> = vec!["useradd".into()];
@@ -352,8 +345,7 @@ impl Module for User {
                 Some(true) => Some(format!("usermod -L {}", quote(&name))),
                 _ => None,
             };
-            plan.result
-                .insert("system".into(), Value::from(o.system));
+            plan.result.insert("system".into(), Value::from(o.system));
             plan.result
                 .insert("create_home".into(), Value::from(o.create_home));
             if !want_groups.is_empty() {
@@ -529,8 +521,7 @@ impl Module for User {
             "comment".into(),
             Value::from(get_final("comment", &a.comment)),
         );
-        plan.result
-            .insert("append".into(), Value::from(o.append));
+        plan.result.insert("append".into(), Value::from(o.append));
         plan.result
             .insert("move_home".into(), Value::from(o.move_home));
         if before.is_empty() {
