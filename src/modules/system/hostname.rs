@@ -34,12 +34,7 @@ not touched. Check mode and --diff (`hostname = NAME`) are exact.",
     )
     .spec::<Opts>()
     .examples(
-        r#"- hostname:
-    name: web01
-- hostname:
-    name: db1.example.com
-    use: systemd
-"#,
+        "- hostname:\n    name: web01\n- hostname:\n    name: db1.example.com\n    use: systemd\n",
     );
 
 /// Checks a host name: letters, digits, `-`, `.` and `_`, not starting with `-` or `.`.
