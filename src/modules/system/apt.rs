@@ -13,65 +13,23 @@ pub struct Apt;
 crate::options! {
     /// The `apt` module's options.
     pub(crate) struct Opts {
-        name: Vec<String> = opt::list(
-            "Package names (a list or comma-separated); `name=version` pins a version (`*` as a wildcard at the end).",
-        )
-        .aliases(&["package", "pkg"]),
-        state: String = opt::str(
-            "Desired package state (`fixed` also repairs broken dependencies, `apt-get --fix-broken`).",
-        )
-        .default("present")
-        .choices(&["present", "absent", "latest", "build-dep", "fixed"]),
-        update_cache: bool = opt::bool("Run `apt-get update` first (see cache_valid_time).")
-            .aliases(&["update-cache"]),
-        cache_valid_time: i64 = opt::int(
-            "Only update the cache when it is older than this many seconds (implies update_cache).",
-        )
-        .default("0"),
-        install_recommends: Option<bool> = opt::bool(
-            "Install recommended packages (default: apt's configuration).",
-        )
-        .aliases(&["install-recommends"]),
-        purge: bool = opt::bool("With state=absent, also remove configuration files (`--purge`).")
-            .default("no"),
-        autoremove: bool = opt::bool(
-            "Remove packages that were installed as dependencies and are no longer needed.",
-        )
-        .default("no"),
-        force: bool = opt::bool(
-            "Allow unauthenticated, downgraded, held and essential packages (dangerous).",
-        )
-        .default("no"),
-        allow_downgrade: bool = opt::bool(
-            "Allow installing an older version than the installed one (`--allow-downgrades`).",
-        )
-        .default("no")
-        .aliases(&["allow-downgrade", "allow_downgrades", "allow-downgrades"]),
-        allow_unauthenticated: bool = opt::bool("Allow packages that cannot be authenticated.")
-            .default("no")
-            .aliases(&["allow-unauthenticated"]),
+        name: Vec<String> = opt::list("Package names (a list or comma-separated); `name=version` pins a version (`*` as a wildcard at the end).").aliases(&["package", "pkg"]),
+        state: String = opt::str("Desired package state (`fixed` also repairs broken dependencies, `apt-get --fix-broken`).").default("present").choices(&["present", "absent", "latest", "build-dep", "fixed"]),
+        update_cache: bool = opt::bool("Run `apt-get update` first (see cache_valid_time).").aliases(&["update-cache"]),
+        cache_valid_time: i64 = opt::int("Only update the cache when it is older than this many seconds (implies update_cache).").default("0"),
+        install_recommends: Option<bool> = opt::bool("Install recommended packages (default: apt's configuration).").aliases(&["install-recommends"]),
+        purge: bool = opt::bool("With state=absent, also remove configuration files (`--purge`).").default("no"),
+        autoremove: bool = opt::bool("Remove packages that were installed as dependencies and are no longer needed.").default("no"),
+        force: bool = opt::bool("Allow unauthenticated, downgraded, held and essential packages (dangerous).").default("no"),
+        allow_downgrade: bool = opt::bool("Allow installing an older version than the installed one (`--allow-downgrades`).").default("no").aliases(&["allow-downgrade", "allow_downgrades", "allow-downgrades"]),
+        allow_unauthenticated: bool = opt::bool("Allow packages that cannot be authenticated.").default("no").aliases(&["allow-unauthenticated"]),
         allow_change_held_packages: bool = opt::bool("Allow changing held packages.").default("no"),
-        deb: Option<String> = opt::path(
-            "A .deb file to install: a path on the host, or a URL (downloaded on the host with curl or wget, into a temp folder removed afterwards). Its dependencies come from the repositories.",
-        ),
-        default_release: Option<String> = opt::str(
-            "Target release for installs (`-t`), e.g. `bookworm-backports`.",
-        )
-        .aliases(&["default-release"]),
-        dpkg_options: String = opt::str(
-            "Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`.",
-        )
-        .default("force-confdef,force-confold"),
-        only_upgrade: bool = opt::bool(
-            "Only upgrade packages that are already installed (others are left alone).",
-        )
-        .default("no"),
-        upgrade: Option<String> = opt::str(
-            "Upgrade the whole system: `yes`/`safe` (apt-get upgrade) or `full`/`dist` (apt-get dist-upgrade).",
-        )
-        .choices(&["no", "yes", "safe", "full", "dist"]),
-        lock_timeout: i64 = opt::int("Seconds to wait for the dpkg lock (`DPkg::Lock::Timeout`).")
-            .default("60"),
+        deb: Option<String> = opt::path("A .deb file to install: a path on the host, or a URL (downloaded on the host with curl or wget, into a temp folder removed afterwards). Its dependencies come from the repositories."),
+        default_release: Option<String> = opt::str("Target release for installs (`-t`), e.g. `bookworm-backports`.").aliases(&["default-release"]),
+        dpkg_options: String = opt::str("Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`.").default("force-confdef,force-confold"),
+        only_upgrade: bool = opt::bool("Only upgrade packages that are already installed (others are left alone).").default("no"),
+        upgrade: Option<String> = opt::str("Upgrade the whole system: `yes`/`safe` (apt-get upgrade) or `full`/`dist` (apt-get dist-upgrade).").choices(&["no", "yes", "safe", "full", "dist"]),
+        lock_timeout: i64 = opt::int("Seconds to wait for the dpkg lock (`DPkg::Lock::Timeout`).").default("60"),
     }
 }
 

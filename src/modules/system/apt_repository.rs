@@ -16,29 +16,19 @@ crate::options! {
     /// The `apt_repository` module's options.
     pub(crate) struct Opts {
         repo: String = opt::str("The source line.").required(),
-        state: String = opt::str("Whether the source should be listed.")
-            .default("present")
-            .choices(&["present", "absent"]),
-        filename: Option<String> = opt::str(
-            "File name in /etc/apt/sources.list.d, without `.list`.",
-        ),
+        state: String = opt::str("Whether the source should be listed.").default("present").choices(&["present", "absent"]),
+        filename: Option<String> = opt::str("File name in /etc/apt/sources.list.d, without `.list`."),
         mode: Option<Mode> = opt::mode("Mode of a file created (default 0644)."),
-        update_cache: bool = opt::bool("Run `apt-get update` after a change.")
-            .default("yes")
-            .aliases(&["update-cache"]),
+        update_cache: bool = opt::bool("Run `apt-get update` after a change.").default("yes").aliases(&["update-cache"]),
         /// Accepted for compatibility, never read.
         #[allow(dead_code)]
-        codename: Option<String> = opt::str(
-            "Accepted for compatibility (only used for PPAs, which are not supported).",
-        ),
+        codename: Option<String> = opt::str("Accepted for compatibility (only used for PPAs, which are not supported)."),
         /// Accepted for compatibility, never read.
         #[allow(dead_code)]
         validate_certs: bool = opt::bool("Accepted for compatibility.").default("yes"),
         /// Accepted for compatibility, never read.
         #[allow(dead_code)]
-        install_python_apt: Option<bool> = opt::bool(
-            "Accepted for compatibility; prov needs no Python on the host.",
-        ),
+        install_python_apt: Option<bool> = opt::bool("Accepted for compatibility; prov needs no Python on the host."),
     }
 }
 

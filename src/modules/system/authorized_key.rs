@@ -16,37 +16,15 @@ crate::options! {
     /// The `authorized_key` module's options.
     pub(crate) struct Opts {
         user: String = opt::str("The user whose authorized_keys file is managed.").required(),
-        key: String = opt::str(
-            "The public key(s): one key per line (several lines for several keys), as in an \
-authorized_keys file (options, type, key data, comment). URLs are not fetched: use a lookup.",
-        )
-        .required(),
-        path: Option<String> = opt::path(
-            "Another authorized_keys file (a leading `~/` is the user's home).",
-        ),
-        manage_dir: bool = opt::bool(
-            "Create the file's folder and set the owner and permissions of the folder (0700) and \
-file (0600). Set it to no with a `path` in a shared folder.",
-        )
-        .default("yes"),
-        state: String = opt::str("Whether the key(s) should be there.")
-            .default("present")
-            .choices(&["present", "absent"]),
-        key_options: Option<String> = opt::str(
-            "Options to prepend to every key (e.g. `no-port-forwarding,from=\"10.0.0.0/8\"`).",
-        ),
-        exclusive: bool = opt::bool("Remove every other key from the file (state=present).")
-            .default("no"),
+        key: String = opt::str("The public key(s): one key per line (several lines for several keys), as in an authorized_keys file (options, type, key data, comment). URLs are not fetched: use a lookup.").required(),
+        path: Option<String> = opt::path("Another authorized_keys file (a leading `~/` is the user's home)."),
+        manage_dir: bool = opt::bool("Create the file's folder and set the owner and permissions of the folder (0700) and file (0600). Set it to no with a `path` in a shared folder.").default("yes"),
+        state: String = opt::str("Whether the key(s) should be there.").default("present").choices(&["present", "absent"]),
+        key_options: Option<String> = opt::str("Options to prepend to every key (e.g. `no-port-forwarding,from=\"10.0.0.0/8\"`)."),
+        exclusive: bool = opt::bool("Remove every other key from the file (state=present).").default("no"),
         comment: Option<String> = opt::str("Replace the keys' comment with this one."),
-        follow: bool = opt::bool(
-            "Follow a symbolic link at the file's path and write its target (otherwise the link is \
-replaced by a file).",
-        )
-        .default("no"),
-        validate_certs: bool = opt::bool(
-            "Accepted for compatibility (prov never fetches keys from URLs).",
-        )
-        .default("yes"),
+        follow: bool = opt::bool("Follow a symbolic link at the file's path and write its target (otherwise the link is replaced by a file).").default("no"),
+        validate_certs: bool = opt::bool("Accepted for compatibility (prov never fetches keys from URLs).").default("yes"),
     }
 }
 

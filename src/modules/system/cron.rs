@@ -15,40 +15,21 @@ pub struct Cron;
 crate::options! {
     /// The `cron` module's options.
     pub(crate) struct Opts {
-        name: Option<String> = opt::str(
-            "The job's description (its `#Ansible:` comment), or the variable's name with `env`.",
-        ),
-        user: Option<String> = opt::str(
-            "Whose crontab to change (default: the user commands run as); with `cron_file`, the \
-user the job runs as.",
-        ),
-        job: Option<String> = opt::str("The command, or the variable's value with `env`.")
-            .aliases(&["value"]),
-        state: String = opt::str("Whether the job or variable should exist.")
-            .default("present")
-            .choices(&["present", "absent"]),
-        cron_file: Option<String> = opt::path(
-            "Use this file in /etc/cron.d (or this absolute path) instead of a user's crontab.",
-        ),
+        name: Option<String> = opt::str("The job's description (its `#Ansible:` comment), or the variable's name with `env`."),
+        user: Option<String> = opt::str("Whose crontab to change (default: the user commands run as); with `cron_file`, the user the job runs as."),
+        job: Option<String> = opt::str("The command, or the variable's value with `env`.").aliases(&["value"]),
+        state: String = opt::str("Whether the job or variable should exist.").default("present").choices(&["present", "absent"]),
+        cron_file: Option<String> = opt::path("Use this file in /etc/cron.d (or this absolute path) instead of a user's crontab."),
         backup: bool = opt::bool("Back up the crontab file first (cron_file only).").default("no"),
         minute: String = opt::str("Minute (0-59, *, */2, ...).").default("*"),
         hour: String = opt::str("Hour (0-23, *, */2, ...).").default("*"),
-        day: String = opt::str("Day of the month (1-31, *, */2, ...).")
-            .default("*")
-            .aliases(&["dom"]),
+        day: String = opt::str("Day of the month (1-31, *, */2, ...).").default("*").aliases(&["dom"]),
         month: String = opt::str("Month (1-12, *, */2, ...).").default("*"),
-        weekday: String = opt::str("Day of the week (0-6 for Sunday-Saturday, *).")
-            .default("*")
-            .aliases(&["dow"]),
-        special_time: Option<String> = opt::str("A special time instead of the five fields.")
-            .choices(&["annually", "daily", "hourly", "monthly", "reboot", "weekly", "yearly"]),
-        disabled: bool = opt::bool("Keep the job but comment it out (state=present).")
-            .default("no"),
-        env: bool = opt::bool("Manage an environment variable `NAME=\"job\"` instead of a job.")
-            .default("no"),
-        insertafter: Option<String> = opt::str(
-            "With env: put a new variable after this variable (default: at the top).",
-        ),
+        weekday: String = opt::str("Day of the week (0-6 for Sunday-Saturday, *).").default("*").aliases(&["dow"]),
+        special_time: Option<String> = opt::str("A special time instead of the five fields.").choices(&["annually", "daily", "hourly", "monthly", "reboot", "weekly", "yearly"]),
+        disabled: bool = opt::bool("Keep the job but comment it out (state=present).").default("no"),
+        env: bool = opt::bool("Manage an environment variable `NAME=\"job\"` instead of a job.").default("no"),
+        insertafter: Option<String> = opt::str("With env: put a new variable after this variable (default: at the top)."),
         insertbefore: Option<String> = opt::str("With env: put a new variable before this variable."),
     }
 }

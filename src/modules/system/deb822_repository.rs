@@ -17,16 +17,13 @@ const KEYRINGS: &str = "/etc/apt/keyrings";
 crate::options! {
     /// The `deb822_repository` module's options.
     pub(crate) struct Opts {
-        name: String = opt::str("Repository name (`X-Repolib-Name`), also naming the file.")
-            .required(),
+        name: String = opt::str("Repository name (`X-Repolib-Name`), also naming the file.").required(),
         types: Option<Vec<String>> = opt::list("`deb` and/or `deb-src`.").default("deb"),
         uris: Option<Vec<String>> = opt::list("Repository URIs."),
         suites: Option<Vec<String>> = opt::list("Suites (e.g. `bookworm`, `stable`)."),
         components: Option<Vec<String>> = opt::list("Components (e.g. `main contrib`)."),
         architectures: Option<Vec<String>> = opt::list("Architectures."),
-        signed_by: Option<String> = opt::str(
-            "A key: its URL (fetched into /etc/apt/keyrings), a path on the host, or the key text.",
-        ),
+        signed_by: Option<String> = opt::str("A key: its URL (fetched into /etc/apt/keyrings), a path on the host, or the key text."),
         enabled: Option<bool> = opt::bool("`Enabled: yes/no`."),
         allow_downgrade_to_insecure: Option<bool> = opt::bool("`Allow-Downgrade-To-Insecure`."),
         allow_insecure: Option<bool> = opt::bool("`Allow-Insecure`."),
@@ -42,13 +39,9 @@ crate::options! {
         trusted: Option<bool> = opt::bool("`Trusted`."),
         /// Accepted for compatibility, never read.
         #[allow(dead_code)]
-        install_python_debian: Option<bool> = opt::bool(
-            "Accepted for compatibility; prov needs no Python on the host.",
-        ),
+        install_python_debian: Option<bool> = opt::bool("Accepted for compatibility; prov needs no Python on the host."),
         mode: Option<Mode> = opt::mode("Mode of the sources file.").default("0644"),
-        state: String = opt::str("Whether the repository should exist.")
-            .default("present")
-            .choices(&["present", "absent"]),
+        state: String = opt::str("Whether the repository should exist.").default("present").choices(&["present", "absent"]),
     }
 }
 

@@ -12,21 +12,11 @@ pub struct Getent;
 crate::options! {
     /// The `getent` module's options.
     pub(crate) struct Opts {
-        database: String = opt::str(
-            "The database: passwd, group, hosts, services, shadow, ... (anything getent knows).",
-        )
-        .required(),
+        database: String = opt::str("The database: passwd, group, hosts, services, shadow, ... (anything getent knows).").required(),
         key: Option<String> = opt::str("The entry to look up; the whole database when absent."),
-        service: Option<String> = opt::str(
-            "Use this NSS service instead of the configured ones (`getent -s`).",
-        ),
-        split: Option<String> = opt::str(
-            "The field separator (default `:` for passwd/group/shadow/gshadow, else whitespace).",
-        ),
-        fail_key: bool = opt::bool(
-            "Fail when the key is not found (otherwise the key's value is null).",
-        )
-        .default("yes"),
+        service: Option<String> = opt::str("Use this NSS service instead of the configured ones (`getent -s`)."),
+        split: Option<String> = opt::str("The field separator (default `:` for passwd/group/shadow/gshadow, else whitespace)."),
+        fail_key: bool = opt::bool("Fail when the key is not found (otherwise the key's value is null).").default("yes"),
     }
 }
 

@@ -14,16 +14,11 @@ crate::options! {
     /// The `group` module's options.
     pub(crate) struct Opts {
         name: String = opt::str("Group name.").required(),
-        state: String = opt::str("Whether the group should exist.")
-            .default("present")
-            .choices(&["present", "absent"]),
+        state: String = opt::str("Whether the group should exist.").default("present").choices(&["present", "absent"]),
         gid: Option<i64> = opt::int("Group id."),
         system: bool = opt::bool("Create a system group (only when creating).").default("no"),
         non_unique: bool = opt::bool("Allow a gid that is already used (`-o`).").default("no"),
-        force: bool = opt::bool(
-            "With state=absent, remove it even if it is some user's primary group (`groupdel -f`).",
-        )
-        .default("no"),
+        force: bool = opt::bool("With state=absent, remove it even if it is some user's primary group (`groupdel -f`).").default("no"),
     }
 }
 

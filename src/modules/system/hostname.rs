@@ -14,11 +14,7 @@ crate::options! {
     /// The `hostname` module's options.
     pub(crate) struct Opts {
         name: String = opt::str("The host name.").required(),
-        r#use: Option<String> = opt::str(
-            "How to set it (default: systemd when systemd runs the host, else debian when \
-/etc/hostname exists, else generic).",
-        )
-        .choices(&["systemd", "debian", "generic"]),
+        r#use: Option<String> = opt::str("How to set it (default: systemd when systemd runs the host, else debian when /etc/hostname exists, else generic).").choices(&["systemd", "debian", "generic"]),
     }
 }
 

@@ -12,15 +12,9 @@ pub struct Package;
 crate::options! {
     /// The `package` module's options.
     pub(crate) struct Opts {
-        name: Vec<String> = opt::list("Package names (a list or comma-separated).")
-            .required()
-            .aliases(&["pkg"]),
-        state: String = opt::str("Desired state.")
-            .required()
-            .choices(&["present", "absent", "latest", "installed", "removed"]),
-        r#use: String = opt::str("The package manager to use (`auto` detects it).")
-            .default("auto")
-            .choices(&["auto", "apt", "dnf", "dnf5", "yum", "apk"]),
+        name: Vec<String> = opt::list("Package names (a list or comma-separated).").required().aliases(&["pkg"]),
+        state: String = opt::str("Desired state.").required().choices(&["present", "absent", "latest", "installed", "removed"]),
+        r#use: String = opt::str("The package manager to use (`auto` detects it).").default("auto").choices(&["auto", "apt", "dnf", "dnf5", "yum", "apk"]),
     }
 }
 

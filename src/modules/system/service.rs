@@ -26,29 +26,14 @@ yet, or when no `name` is given. A missing unit fails (unless only masking it). 
 crate::options! {
     /// The options of `systemd_service` (also registered as `systemd`).
     pub(crate) struct SdOpts {
-        name: Option<String> = opt::str(
-            "Unit name (`.service` is implied when there is no suffix).",
-        )
-        .aliases(&["service", "unit"]),
-        state: Option<String> = opt::str(
-            "Desired run state (`tried-restart` restarts only a running unit).",
-        )
-        .choices(&["reloaded", "restarted", "started", "stopped", "tried-restart"]),
+        name: Option<String> = opt::str("Unit name (`.service` is implied when there is no suffix).").aliases(&["service", "unit"]),
+        state: Option<String> = opt::str("Desired run state (`tried-restart` restarts only a running unit).").choices(&["reloaded", "restarted", "started", "stopped", "tried-restart"]),
         enabled: Option<bool> = opt::bool("Start the unit on boot."),
         masked: Option<bool> = opt::bool("Mask the unit (it cannot be started at all)."),
-        daemon_reload: bool = opt::bool(
-            "Run `systemctl daemon-reload` first (see the description).",
-        )
-        .default("no")
-        .aliases(&["daemon-reload"]),
-        daemon_reexec: bool = opt::bool("Run `systemctl daemon-reexec` first (always a change).")
-            .default("no")
-            .aliases(&["daemon-reexec"]),
-        scope: String = opt::str("The systemd manager to talk to.")
-            .default("system")
-            .choices(&["system", "user", "global"]),
-        no_block: bool = opt::bool("Do not wait for the job to finish (`--no-block`).")
-            .default("no"),
+        daemon_reload: bool = opt::bool("Run `systemctl daemon-reload` first (see the description).").default("no").aliases(&["daemon-reload"]),
+        daemon_reexec: bool = opt::bool("Run `systemctl daemon-reexec` first (always a change).").default("no").aliases(&["daemon-reexec"]),
+        scope: String = opt::str("The systemd manager to talk to.").default("system").choices(&["system", "user", "global"]),
+        no_block: bool = opt::bool("Do not wait for the job to finish (`--no-block`).").default("no"),
         force: bool = opt::bool("Override existing symlinks when enabling (`--force`)."),
     }
 }
@@ -392,23 +377,13 @@ crate::options! {
     /// The `service` module's options.
     pub(crate) struct ServiceOpts {
         name: String = opt::str("Service name.").required(),
-        state: Option<String> = opt::str("Desired run state.")
-            .choices(&["reloaded", "restarted", "started", "stopped"]),
+        state: Option<String> = opt::str("Desired run state.").choices(&["reloaded", "restarted", "started", "stopped"]),
         enabled: Option<bool> = opt::bool("Start the service on boot."),
-        pattern: Option<String> = opt::str(
-            "Without systemd: a process-list pattern telling whether it runs (when `status` is unreliable).",
-        ),
-        arguments: Option<String> = opt::str("Without systemd: extra arguments for the init script.")
-            .aliases(&["args"]),
-        sleep: Option<i64> = opt::int(
-            "Without systemd: seconds to wait between stop and start when restarting.",
-        ),
+        pattern: Option<String> = opt::str("Without systemd: a process-list pattern telling whether it runs (when `status` is unreliable)."),
+        arguments: Option<String> = opt::str("Without systemd: extra arguments for the init script.").aliases(&["args"]),
+        sleep: Option<i64> = opt::int("Without systemd: seconds to wait between stop and start when restarting."),
         runlevel: String = opt::str("OpenRC runlevel to enable the service in.").default("default"),
-        r#use: String = opt::str(
-            "The service manager: `auto` detects it, `sysv` forces init scripts.",
-        )
-        .default("auto")
-        .choices(&["auto", "systemd", "sysv", "openrc", "service"]),
+        r#use: String = opt::str("The service manager: `auto` detects it, `sysv` forces init scripts.").default("auto").choices(&["auto", "systemd", "sysv", "openrc", "service"]),
     }
 }
 

@@ -12,9 +12,7 @@ pub struct Setup;
 crate::options! {
     /// The `setup` module's options.
     pub(crate) struct Opts {
-        filter: Vec<String> = opt::list(
-            "Only these facts (globs on `ansible_NAME`, e.g. `ansible_distribution*`).",
-        ),
+        filter: Vec<String> = opt::list("Only these facts (globs on `ansible_NAME`, e.g. `ansible_distribution*`)."),
         /// Accepted for compatibility, never read.
         #[allow(dead_code)]
         gather_subset: Vec<String> = opt::list("Accepted for compatibility; all facts are gathered."),

@@ -13,24 +13,13 @@ pub struct Sysctl;
 crate::options! {
     /// The `sysctl` module's options.
     pub(crate) struct Opts {
-        name: String = opt::str("The parameter, e.g. `net.ipv4.ip_forward`.")
-            .required()
-            .aliases(&["key"]),
-        value: Option<String> = opt::any("Its value (required with state=present).")
-            .aliases(&["val"]),
-        state: String = opt::str("Whether the entry should be in the file.")
-            .default("present")
-            .choices(&["present", "absent"]),
-        sysctl_file: String = opt::path("The file to edit (created when missing).")
-            .default("/etc/sysctl.conf"),
-        reload: bool = opt::bool("After a change, load the file with `sysctl -p FILE`.")
-            .default("yes"),
-        sysctl_set: bool = opt::bool(
-            "Also check the running kernel's value and set it with `sysctl -w` when it differs.",
-        )
-        .default("no"),
-        ignoreerrors: bool = opt::bool("Ignore unknown keys when reloading (`sysctl -e`).")
-            .default("no"),
+        name: String = opt::str("The parameter, e.g. `net.ipv4.ip_forward`.").required().aliases(&["key"]),
+        value: Option<String> = opt::any("Its value (required with state=present).").aliases(&["val"]),
+        state: String = opt::str("Whether the entry should be in the file.").default("present").choices(&["present", "absent"]),
+        sysctl_file: String = opt::path("The file to edit (created when missing).").default("/etc/sysctl.conf"),
+        reload: bool = opt::bool("After a change, load the file with `sysctl -p FILE`.").default("yes"),
+        sysctl_set: bool = opt::bool("Also check the running kernel's value and set it with `sysctl -w` when it differs.").default("no"),
+        ignoreerrors: bool = opt::bool("Ignore unknown keys when reloading (`sysctl -e`).").default("no"),
     }
 }
 

@@ -14,47 +14,24 @@ crate::options! {
     /// The `user` module's options.
     pub(crate) struct Opts {
         name: String = opt::str("User name.").required().aliases(&["user"]),
-        state: String = opt::str("Whether the account should exist.")
-            .default("present")
-            .choices(&["present", "absent"]),
+        state: String = opt::str("Whether the account should exist.").default("present").choices(&["present", "absent"]),
         uid: Option<i64> = opt::int("User id."),
         non_unique: bool = opt::bool("Allow a uid that is already used (`-o`).").default("no"),
         group: Option<String> = opt::str("Primary group (name or gid)."),
-        groups: Option<Vec<String>> = opt::list(
-            "Supplementary groups (list or comma-separated); an empty value removes all (unless append).",
-        ),
-        append: bool = opt::bool("Add `groups` to the current ones instead of replacing them.")
-            .default("no"),
+        groups: Option<Vec<String>> = opt::list("Supplementary groups (list or comma-separated); an empty value removes all (unless append)."),
+        append: bool = opt::bool("Add `groups` to the current ones instead of replacing them.").default("no"),
         system: bool = opt::bool("Create a system account (only when creating).").default("no"),
         shell: Option<String> = opt::str("Login shell."),
         home: Option<String> = opt::path("Home directory."),
-        create_home: bool = opt::bool("Create the home directory when creating the user.")
-            .default("yes")
-            .aliases(&["createhome"]),
-        move_home: bool = opt::bool("When `home` changes, move the old home's content there.")
-            .default("no"),
-        password: Option<String> = opt::str(
-            "The password hash (crypt format, e.g. `$6$...`), never a clear-text password.",
-        )
-        .secret(),
-        update_password: String = opt::str(
-            "`always` updates a differing password, `on_create` sets it only for new users.",
-        )
-        .default("always")
-        .choices(&["always", "on_create"]),
+        create_home: bool = opt::bool("Create the home directory when creating the user.").default("yes").aliases(&["createhome"]),
+        move_home: bool = opt::bool("When `home` changes, move the old home's content there.").default("no"),
+        password: Option<String> = opt::str("The password hash (crypt format, e.g. `$6$...`), never a clear-text password.").secret(),
+        update_password: String = opt::str("`always` updates a differing password, `on_create` sets it only for new users.").default("always").choices(&["always", "on_create"]),
         comment: Option<String> = opt::str("The GECOS field (full name)."),
-        password_lock: Option<bool> = opt::bool(
-            "Lock (`usermod -L`) or unlock (`usermod -U`) the password.",
-        ),
-        expires: Option<f64> = opt::float(
-            "Account expiry as seconds since the epoch (UTC day precision); a negative value removes it.",
-        ),
-        remove: bool = opt::bool(
-            "With state=absent, also remove the home directory and mail spool (`userdel -r`).",
-        )
-        .default("no"),
-        force: bool = opt::bool("With state=absent, remove even if logged in (`userdel -f`).")
-            .default("no"),
+        password_lock: Option<bool> = opt::bool("Lock (`usermod -L`) or unlock (`usermod -U`) the password."),
+        expires: Option<f64> = opt::float("Account expiry as seconds since the epoch (UTC day precision); a negative value removes it."),
+        remove: bool = opt::bool("With state=absent, also remove the home directory and mail spool (`userdel -r`).").default("no"),
+        force: bool = opt::bool("With state=absent, remove even if logged in (`userdel -f`).").default("no"),
     }
 }
 
