@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 use crate::modules::files::remote::{
     self, Attrs, Kind, basename, checksum_cmd, fmt_mode, join, parent_of, resolve_mode,
 };
-use crate::modules::{Action, Args, Change, Module, ModuleDoc, OptKind, OptSpec, Plan, TaskCtx};
+use crate::modules::{
+    Action, Args, Change, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt,
+};
 use crate::value::Value;
 use async_trait::async_trait;
 use minijinja::value::ValueKind;
@@ -14,10 +16,32 @@ use minijinja::value::ValueKind;
 /// The `get_url` module.
 pub struct GetUrl;
 
-static DOC: ModuleDoc = ModuleDoc {
-    name: "get_url",
-    short: "Download files from HTTP, HTTPS or FTP to the host",
-    description: "Downloads `url` on the host itself (with curl, or wget when curl is missing) to a \
+crate::options! {
+    /// The `get_url` module's options.
+    pub(crate) struct Opts {
+        url: String = opt::str("The URL (http, https or ftp).").required(),
+        dest: String = opt::path("The file (or folder) on the host to write.").required(),
+        checksum: String = opt::str("`algorithm:hexdigest` (e.g. `sha256:9f86...`); the download must match it.").default(""),
+        backup: bool = opt::bool("Before replacing `dest`, copy it to `dest.<pid>.<timestamp>~` (returned as `backup_file`).").default("no"),
+        force: bool = opt::bool("Download even when `dest` exists (and replace it when the content differs).").default("no"),
+        headers: Option<Value> = opt::any("HTTP headers: a mapping (or `Key: value` strings separated by commas)."),
+        url_username: Option<String> = opt::str("User name for HTTP basic authentication.").aliases(&["username"]),
+        url_password: Option<String> = opt::str("Password for HTTP basic authentication (sent to curl/wget through stdin).").aliases(&["password"]).secret(),
+        /// Accepted for compatibility, never read.
+        #[allow(dead_code)]
+        force_basic_auth: Option<bool> = opt::bool("Accepted for compatibility: credentials are always sent preemptively."),
+        timeout: i64 = opt::int("Timeout of the request, in seconds.").default("10"),
+        validate_certs: bool = opt::bool("Verify the server's TLS certificate.").default("yes"),
+    }
+    groups { attrs: FileAttrs }
+}
+
+static DOC: ModuleDoc = ModuleDoc::new(
+    "get_url",
+    "Download files from HTTP, HTTPS or FTP to the host",
+)
+.description(
+    "Downloads `url` on the host itself (with curl, or wget when curl is missing) to a \
 temp file in the destination's folder, checks it against `checksum`, applies mode/owner/group, \
 then renames it over `dest`: a failed download or a wrong checksum leaves the old file untouched. \
 Idempotence: when `dest` exists and `checksum` is given, nothing is downloaded if the file's \
@@ -27,85 +51,16 @@ the changed status are exact. Headers and credentials (`url_username`/`url_passw
 curl or wget through stdin and a private temp config file, never the command line. \
 `dest` naming a folder receives the URL's last path component. Returns `dest`, `url`, \
 `checksum_src`, `checksum_dest`, `mode`, `owner`, `group`, `size` and `state`.",
-    options: &[
-        OptSpec::new("url", OptKind::Str, "The URL (http, https or ftp).").required(),
-        OptSpec::new(
-            "dest",
-            OptKind::Path,
-            "The file (or folder) on the host to write.",
-        )
-        .required(),
-        OptSpec::new(
-            "checksum",
-            OptKind::Str,
-            "`algorithm:hexdigest` (e.g. `sha256:9f86...`); the download must match it.",
-        )
-        .default(""),
-        OptSpec::new(
-            "backup",
-            OptKind::Bool,
-            "Before replacing `dest`, copy it to `dest.<pid>.<timestamp>~` (returned as `backup_file`).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "force",
-            OptKind::Bool,
-            "Download even when `dest` exists (and replace it when the content differs).",
-        )
-        .default("no"),
-        OptSpec::new(
-            "headers",
-            OptKind::Any,
-            "HTTP headers: a mapping (or `Key: value` strings separated by commas).",
-        ),
-        OptSpec::new(
-            "url_username",
-            OptKind::Str,
-            "User name for HTTP basic authentication.",
-        )
-        .aliases(&["username"]),
-        OptSpec::new(
-            "url_password",
-            OptKind::Str,
-            "Password for HTTP basic authentication (sent to curl/wget through stdin).",
-        )
-        .aliases(&["password"]),
-        OptSpec::new(
-            "force_basic_auth",
-            OptKind::Bool,
-            "Accepted for compatibility: credentials are always sent preemptively.",
-        ),
-        OptSpec::new(
-            "timeout",
-            OptKind::Int,
-            "Timeout of the request, in seconds.",
-        )
-        .default("10"),
-        OptSpec::new(
-            "validate_certs",
-            OptKind::Bool,
-            "Verify the server's TLS certificate.",
-        )
-        .default("yes"),
-        OptSpec::new(
-            "mode",
-            OptKind::Mode,
-            "Permissions of the file (octal or symbolic).",
-        ),
-        OptSpec::new("owner", OptKind::Str, "Owner name or uid."),
-        OptSpec::new("group", OptKind::Str, "Group name or gid."),
-    ],
-    free_form: None,
-    mutually_exclusive: &[],
-    required_one_of: &[],
-    examples: r#"- get_url:
+)
+.spec::<Opts>()
+.examples(
+    r#"- get_url:
     url: https://example.com/tool.tar.gz
     dest: /opt/tool.tar.gz
     checksum: "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
     mode: "0644"
 "#,
-    ..ModuleDoc::new("", "")
-};
+);
 
 /// The parsed `checksum` option.
 fn parse_checksum(c: &str) -> Result<Option<(String, String)>> {
@@ -136,8 +91,8 @@ fn parse_checksum(c: &str) -> Result<Option<(String, String)>> {
 }
 
 /// The headers as `Key: value` lines.
-fn headers(args: &Args) -> Result<Vec<String>> {
-    let Some(v) = args.get("headers") else {
+fn headers(v: Option<&Value>) -> Result<Vec<String>> {
+    let Some(v) = v else {
         return Ok(vec![]);
     };
     let mut out = Vec::new();
@@ -220,8 +175,8 @@ impl Module for GetUrl {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let url = args.str("url").unwrap_or_default();
-        let dest = args.str("dest").unwrap_or_default();
+        let o = Opts::from_args(args)?;
+        let (url, dest) = (o.url, o.dest);
         if url.is_empty() || dest.is_empty() {
             return Err(Error::failed("get_url: url and dest must not be empty"));
         }
@@ -233,12 +188,12 @@ impl Module for GetUrl {
                 "get_url: unsupported URL '{url}' (http, https, ftp or file)"
             )));
         }
-        let ck = parse_checksum(&args.str("checksum").unwrap_or_default())?;
+        let ck = parse_checksum(&o.checksum)?;
         let algo = ck.as_ref().map(|c| c.0.clone()).unwrap_or("sha256".into());
-        let hdrs = headers(args)?;
-        let timeout = args.int("timeout").unwrap_or(10).max(1);
-        let certs = args.opt_bool("validate_certs").unwrap_or(true);
-        let attrs = Attrs::from_args(args)?;
+        let hdrs = headers(o.headers.as_ref())?;
+        let timeout = o.timeout.max(1);
+        let certs = o.validate_certs;
+        let attrs = Attrs::new(&o.attrs)?;
         let url_name = basename(url.split(['?', '#']).next().unwrap_or(&url)).to_string();
         let alt = join(&dest, &url_name);
         let parent = parent_of(&dest);
@@ -277,9 +232,9 @@ impl Module for GetUrl {
             plan.result
                 .insert("checksum_src".into(), Value::from(s.as_str()));
         }
-        let force = args.bool("force");
-        let user = args.str("url_username").filter(|u| !u.is_empty());
-        let pw = args.str("url_password");
+        let force = o.force;
+        let user = o.url_username.filter(|u| !u.is_empty());
+        let pw = o.url_password;
         if user
             .as_deref()
             .is_some_and(|u| u.contains(['\n', '\r', ':']))
@@ -383,7 +338,7 @@ impl Module for GetUrl {
             inst.owner.get_or_insert_with(|| st.uid.to_string());
             inst.group.get_or_insert_with(|| st.gid.to_string());
         }
-        if args.bool("backup") && info.exists() {
+        if o.backup && info.exists() {
             let b = remote::backup_name(&path);
             inst.backup = Some(b.clone());
             plan.result.insert("backup_file".into(), Value::from(b));
