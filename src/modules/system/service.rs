@@ -197,6 +197,12 @@ fn plan_systemd(
                 },
             );
         }
+        // The spec's required_by rule rejects these without a name; an empty name gets here.
+        if w.state.is_some() || w.enabled.is_some() || w.masked.is_some() {
+            return Err(Error::failed(
+                "systemd_service: name is required with state, enabled or masked",
+            ));
+        }
         plan.changes = changes;
         return Ok(plan);
     };
