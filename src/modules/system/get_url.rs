@@ -377,6 +377,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_password_is_a_secret() {
+        assert!(DOC.option("url_password").unwrap().secret);
+        // through its alias too
+        assert!(DOC.option("password").unwrap().secret);
+    }
+
+    #[test]
     fn checksums() {
         assert_eq!(
             parse_checksum("SHA256:ABCDEF").unwrap(),

@@ -140,3 +140,24 @@ impl Module for Group {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::validate_args;
+    use crate::value::{from_json, value_to_vars};
+
+    #[test]
+    fn non_unique_needs_a_gid() {
+        let args = |j| validate_args(&DOC, &value_to_vars(&from_json(&j)));
+        let e = args(serde_json::json!({"name": "g", "non_unique": true})).unwrap_err();
+        assert_eq!(
+            e.msg,
+            "module 'group': non_unique is yes but all of the following are missing: gid"
+        );
+        let a = args(serde_json::json!({"name": "g", "non_unique": "yes", "gid": "5"})).unwrap();
+        let o = Opts::from_args(&a).unwrap();
+        assert!(o.non_unique && !o.system && !o.force);
+        assert_eq!((o.gid, o.state.as_str()), (Some(5), "present"));
+    }
+}

@@ -596,3 +596,65 @@ impl Module for Service {
         plan_sysv(ctx, &o, &name, &head)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::validate_args;
+    use crate::value::{from_json, value_to_vars};
+
+    fn args(doc: &'static ModuleDoc, j: serde_json::Value) -> Result<Args> {
+        validate_args(doc, &value_to_vars(&from_json(&j)))
+    }
+
+    #[test]
+    fn systemd_needs_a_name_to_act_on_a_unit() {
+        for doc in [&SYSTEMD_SERVICE_DOC, &SYSTEMD_DOC] {
+            for k in ["state", "enabled", "masked"] {
+                let v = if k == "state" {
+                    "started".into()
+                } else {
+                    serde_json::json!(true)
+                };
+                let e = args(doc, serde_json::json!({ k: v })).unwrap_err();
+                assert_eq!(
+                    e.msg,
+                    format!(
+                        "module '{}': missing parameter(s) required by '{k}': name",
+                        doc.name
+                    )
+                );
+            }
+        }
+        let a = args(&SYSTEMD_DOC, serde_json::json!({"daemon-reload": true})).unwrap();
+        let w = Want::systemd("systemd", SdOpts::from_args(&a).unwrap()).unwrap();
+        assert!(w.daemon_reload && !w.daemon_reexec && !w.no_block && !w.force);
+        assert_eq!((w.name, w.scope.as_str()), (None, "system"));
+    }
+
+    #[test]
+    fn service_reads_its_own_options() {
+        let e = args(&SERVICE_DOC, serde_json::json!({"name": "ssh"})).unwrap_err();
+        assert_eq!(e.msg, "module 'service' needs one of: state, enabled");
+        let a = args(
+            &SERVICE_DOC,
+            serde_json::json!({"name": "ssh", "enabled": "no"}),
+        )
+        .unwrap();
+        let o = ServiceOpts::from_args(&a).unwrap();
+        assert_eq!((o.runlevel.as_str(), o.r#use.as_str()), ("default", "auto"));
+        let w = Want::service(&o).unwrap();
+        assert_eq!(
+            (w.name.as_deref(), w.enabled, w.state),
+            (Some("ssh"), Some(false), None)
+        );
+        assert_eq!((w.masked, w.scope.as_str()), (None, "system"));
+        assert!(
+            Want::service(&ServiceOpts {
+                name: "-x".into(),
+                ..o
+            })
+            .is_err()
+        );
+    }
+}

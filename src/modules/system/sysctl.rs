@@ -258,6 +258,26 @@ impl Module for Sysctl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::validate_args;
+    use crate::value::{from_json, value_to_vars};
+
+    #[test]
+    fn present_needs_a_value() {
+        let args = |j| validate_args(&DOC, &value_to_vars(&from_json(&j)));
+        let e = args(serde_json::json!({"name": "vm.swappiness"})).unwrap_err();
+        assert_eq!(
+            e.msg,
+            "module 'sysctl': state is present but all of the following are missing: value"
+        );
+        let a = args(serde_json::json!({"key": "kernel.panic", "state": "absent"})).unwrap();
+        let o = Opts::from_args(&a).unwrap();
+        assert_eq!((o.name.as_str(), o.value), ("kernel.panic", None));
+        assert_eq!(o.sysctl_file, "/etc/sysctl.conf");
+        assert!(o.reload && !o.sysctl_set && !o.ignoreerrors);
+        // a number is read as text
+        let a = args(serde_json::json!({"name": "vm.swappiness", "val": 10})).unwrap();
+        assert_eq!(Opts::from_args(&a).unwrap().value.as_deref(), Some("10"));
+    }
 
     #[test]
     fn parses_and_rewrites_like_ansible() {

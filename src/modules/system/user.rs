@@ -534,6 +534,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_password_is_a_secret() {
+        assert!(DOC.option("password").unwrap().secret);
+    }
+
+    #[test]
     fn parses_passwd_and_groups() {
         let a = parse_passwd("bob:x:1001:1001:Bob,,,:/home/bob:/bin/bash\n").unwrap();
         assert_eq!(a.uid, "1001");
