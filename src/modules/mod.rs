@@ -339,6 +339,48 @@ mod examples_tests {
         assert_eq!(checked, r.names().count());
     }
 
+    /// No module reads an option by a string key: every option goes through the module's typed
+    /// `options!` struct (so a key outside the spec cannot compile). The raw accessors of
+    /// `Args` are private to `args`; this catches `Args::get`, which stays public for library
+    /// users.
+    #[test]
+    fn modules_read_options_only_through_their_spec() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    if !p.ends_with("args") {
+                        walk(&p, out);
+                    }
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/modules");
+        let mut files = Vec::new();
+        walk(&root, &mut files);
+        assert!(files.len() > 40, "{files:?}");
+        let re = regex::Regex::new(
+            r"\bargs\s*\.\s*(get|has|str|bool|opt_bool|int|float|list_str|mode|vars)\s*\(",
+        )
+        .unwrap();
+        let mut found = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if re.is_match(line) {
+                    found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "string-keyed option access:\n{}",
+            found.join("\n")
+        );
+    }
+
     /// Every builtin module's spec is consistent: the rules, the free-form option and the
     /// aliases name options the spec defines, no name is defined twice, defaults fit their
     /// choices, and a required option has no default.

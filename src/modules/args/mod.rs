@@ -42,7 +42,8 @@ impl Args {
     pub fn module(&self) -> &'static str {
         self.doc.map_or("", |d| d.name)
     }
-    /// The raw value of an option.
+    /// The raw value of an option. Modules read their options through their typed
+    /// [`Options`] struct; this raw access is for code that handles any module's arguments.
     pub fn get(&self, k: &str) -> Option<&Value> {
         debug_assert!(
             self.doc.is_none_or(|d| d.option(k).is_some()),
@@ -54,23 +55,23 @@ impl Args {
             .filter(|v| !v.is_none() && !v.is_undefined())
     }
     /// True when the option was given (or defaulted).
-    pub fn has(&self, k: &str) -> bool {
+    fn has(&self, k: &str) -> bool {
         self.get(k).is_some()
     }
     /// A string option.
-    pub fn str(&self, k: &str) -> Option<String> {
+    fn str(&self, k: &str) -> Option<String> {
         self.get(k).map(value_str)
     }
     /// A boolean option (false when absent).
-    pub fn bool(&self, k: &str) -> bool {
+    fn bool(&self, k: &str) -> bool {
         self.get(k).is_some_and(truthy)
     }
     /// An optional boolean option.
-    pub fn opt_bool(&self, k: &str) -> Option<bool> {
+    fn opt_bool(&self, k: &str) -> Option<bool> {
         self.get(k).map(truthy)
     }
     /// An integer option.
-    pub fn int(&self, k: &str) -> Option<i64> {
+    fn int(&self, k: &str) -> Option<i64> {
         self.get(k).and_then(|v| {
             i64::try_from(v.clone())
                 .ok()
@@ -78,7 +79,7 @@ impl Args {
         })
     }
     /// A float option.
-    pub fn float(&self, k: &str) -> Option<f64> {
+    fn float(&self, k: &str) -> Option<f64> {
         self.get(k).and_then(|v| {
             f64::try_from(v.clone())
                 .ok()
@@ -86,7 +87,7 @@ impl Args {
         })
     }
     /// A list option as strings (a comma-separated string is split).
-    pub fn list_str(&self, k: &str) -> Vec<String> {
+    fn list_str(&self, k: &str) -> Vec<String> {
         match self.get(k) {
             None => vec![],
             Some(v) if v.kind() == ValueKind::Seq => v
@@ -101,7 +102,7 @@ impl Args {
         }
     }
     /// A mode option as text for chmod: numbers are printed in octal (`420` → `0644`).
-    pub fn mode(&self, k: &str) -> Option<String> {
+    fn mode(&self, k: &str) -> Option<String> {
         let v = self.get(k)?;
         if let Ok(n) = i64::try_from(v.clone()) {
             return Some(format!("0{n:o}"));

@@ -5,7 +5,7 @@
 
 use crate::connection::{PutOpts, Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::{Action, Args, Change, Diff, FileAttrs, Options, Plan, TaskCtx};
+use crate::modules::{Action, Change, Diff, FileAttrs, Plan, TaskCtx};
 use crate::value::{Value, map_value};
 use regex::Regex;
 use sha2::Digest;
@@ -670,10 +670,6 @@ impl Attrs {
             owner: given(&a.owner),
             group: given(&a.group),
         })
-    }
-    /// Reads the [`FileAttrs`] options of a module not yet on typed options.
-    pub fn from_args(args: &Args) -> Result<Self> {
-        Self::new(&FileAttrs::from_args(args)?)
     }
 }
 
