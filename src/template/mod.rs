@@ -27,8 +27,7 @@
 mod chains;
 mod context;
 pub mod filters;
-mod filters_extra;
-pub(crate) use filters_extra::random_bytes;
+pub(crate) use filters::random_bytes;
 pub mod lookups;
 pub mod tests;
 mod vault;

@@ -1,0 +1,212 @@
+//! Dictionaries: `combine`, `dict2items`, `items2dict`, `subelements`, `extract`.
+
+use super::python::{py_repr, py_str, type_name};
+use super::{Args, R, ferr, items, map_entries, split_kwargs};
+use crate::value::Value;
+use indexmap::IndexMap;
+use minijinja::value::{Rest, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, State};
+
+/// Registers this file's filters.
+pub(super) fn register(env: &mut Environment<'static>) {
+    env.add_filter("combine", combine);
+    env.add_filter("dict2items", dict2items);
+    env.add_filter("items2dict", items2dict);
+    env.add_filter("subelements", subelements);
+    env.add_filter("extract", extract);
+}
+
+fn merge_hash(name: &str, x: &Value, y: &Value, recursive: bool, list_merge: &str) -> R {
+    if x.kind() != ValueKind::Map || y.kind() != ValueKind::Map {
+        return Ok(y.clone());
+    }
+    let mut out: IndexMap<Value, Value> = map_entries(name, x)?.into_iter().collect();
+    for (k, yv) in map_entries(name, y)? {
+        let merged = match out.get(&k) {
+            Some(xv) if recursive && xv.kind() == ValueKind::Map && yv.kind() == ValueKind::Map => {
+                merge_hash(name, xv, &yv, recursive, list_merge)?
+            }
+            Some(xv) if xv.kind() == ValueKind::Seq && yv.kind() == ValueKind::Seq => {
+                let (xs, ys) = (items(name, xv)?, items(name, &yv)?);
+                match list_merge {
+                    "replace" => yv.clone(),
+                    "keep" => xv.clone(),
+                    "append" => Value::from(xs.into_iter().chain(ys).collect::<Vec<_>>()),
+                    "prepend" => Value::from(ys.into_iter().chain(xs).collect::<Vec<_>>()),
+                    "append_rp" => {
+                        let mut r: Vec<Value> =
+                            xs.into_iter().filter(|e| !ys.contains(e)).collect();
+                        r.extend(ys);
+                        Value::from(r)
+                    }
+                    "prepend_rp" => {
+                        let mut r = ys.clone();
+                        r.extend(xs.into_iter().filter(|e| !ys.contains(e)));
+                        Value::from(r)
+                    }
+                    other => {
+                        return Err(ferr(
+                            name,
+                            format!(
+                                "unknown list_merge '{other}' (use replace, keep, append, prepend, append_rp or prepend_rp)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => yv,
+        };
+        out.insert(k, merged);
+    }
+    Ok(Value::from_iter(out))
+}
+
+fn combine(v: Value, args: Rest<Value>) -> R {
+    let (pos, kw) = split_kwargs(&args);
+    let mut recursive = false;
+    let mut list_merge = "replace".to_string();
+    for (k, x) in kw {
+        match k.as_str() {
+            "recursive" => recursive = x.is_true(),
+            "list_merge" => list_merge = py_str(&x),
+            other => {
+                return Err(ferr(
+                    "combine",
+                    format!("unexpected keyword argument '{other}'"),
+                ));
+            }
+        }
+    }
+    let mut dicts = if v.kind() == ValueKind::Seq {
+        items("combine", &v)?
+    } else {
+        vec![v]
+    };
+    for p in pos {
+        if p.kind() == ValueKind::Seq {
+            dicts.extend(items("combine", &p)?);
+        } else {
+            dicts.push(p);
+        }
+    }
+    let mut acc = Value::from_iter(Vec::<(Value, Value)>::new());
+    for d in dicts {
+        if d.is_undefined() {
+            return Err(Error::from(ErrorKind::UndefinedError));
+        }
+        if d.kind() != ValueKind::Map {
+            return Err(ferr(
+                "combine",
+                format!("expected dictionaries, got {}", type_name(&d)),
+            ));
+        }
+        acc = merge_hash("combine", &acc, &d, recursive, &list_merge)?;
+    }
+    Ok(acc)
+}
+
+fn dict2items(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("dict2items", &["key_name", "value_name"], &args)?;
+    let (kn, vn) = (a.str_or("key_name", "key"), a.str_or("value_name", "value"));
+    let out: Vec<Value> = map_entries("dict2items", &v)?
+        .into_iter()
+        .map(|(k, x)| {
+            Value::from_iter([(Value::from(kn.as_str()), k), (Value::from(vn.as_str()), x)])
+        })
+        .collect();
+    Ok(Value::from(out))
+}
+
+fn items2dict(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("items2dict", &["key_name", "value_name"], &args)?;
+    let (kn, vn) = (a.str_or("key_name", "key"), a.str_or("value_name", "value"));
+    let mut out = Vec::new();
+    for it in items("items2dict", &v)? {
+        let k = it.get_attr(&kn).unwrap_or_default();
+        let x = it.get_attr(&vn).unwrap_or_default();
+        if k.is_undefined() || x.is_undefined() {
+            return Err(ferr(
+                "items2dict",
+                format!(
+                    "each item needs '{kn}' and '{vn}' keys, got {}",
+                    py_repr(&it)
+                ),
+            ));
+        }
+        out.push((k, x));
+    }
+    Ok(Value::from_iter(out))
+}
+
+fn subelements(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("subelements", &["subelements", "skip_missing"], &args)?;
+    let path = a.str_or("subelements", "");
+    let skip = a.bool_or("skip_missing", false);
+    let elems = if v.kind() == ValueKind::Map {
+        map_entries("subelements", &v)?
+            .into_iter()
+            .map(|(_, x)| x)
+            .collect()
+    } else {
+        items("subelements", &v)?
+    };
+    let mut out = Vec::new();
+    for e in elems {
+        let mut cur = e.clone();
+        let mut missing = false;
+        for seg in path.split('.') {
+            let next = cur.get_attr(seg).unwrap_or_default();
+            if next.is_undefined() {
+                missing = true;
+                break;
+            }
+            cur = next;
+        }
+        if missing {
+            if skip {
+                continue;
+            }
+            return Err(ferr(
+                "subelements",
+                format!(
+                    "could not find '{path}' key in iterated item {}",
+                    py_repr(&e)
+                ),
+            ));
+        }
+        if cur.kind() != ValueKind::Seq {
+            return Err(ferr(
+                "subelements",
+                format!(
+                    "the key '{path}' should point to a list, got {}",
+                    py_repr(&cur)
+                ),
+            ));
+        }
+        for s in items("subelements", &cur)? {
+            out.push(Value::from(vec![e.clone(), s]));
+        }
+    }
+    Ok(Value::from(out))
+}
+
+fn extract(state: &State, item: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("extract", &["container", "morekeys"], &args)?;
+    let container = a.req("container")?;
+    let mut v = container.get_item(&item).unwrap_or_default();
+    if let Some(more) = a.get("morekeys") {
+        let keys = if more.kind() == ValueKind::Seq {
+            items("extract", more)?
+        } else {
+            vec![more.clone()]
+        };
+        for k in keys {
+            if v.is_undefined() {
+                break;
+            }
+            v = v.get_item(&k).unwrap_or_default();
+        }
+    }
+    let _ = state;
+    Ok(v)
+}

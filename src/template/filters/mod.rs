@@ -1,0 +1,212 @@
+//! Ansible's filters, with Ansible's (Python's) semantics and argument forms, one file per topic:
+//! [`python`] (Python's `str`/`repr`, ordering and the conversion filters), [`json_yaml`],
+//! [`strings`], [`regexp`], [`lists`], [`dicts`], [`paths`], [`hashing`] and [`dates`]. This file
+//! holds what they share: Python-style argument binding ([`Args`]) and value coercions.
+//!
+//! minijinja's builtins (`map`, `select`, `selectattr`, `default`, `length`, `unique`, `replace`,
+//! `lower`, `trim`, `dictsort`, `urlencode`, ...) are kept; those whose Jinja2/Ansible behaviour
+//! differs (`bool`, `int`, `float`, `string`, `join`, `sort`, `min`, `max`, `sum`) are replaced.
+//! Every error message starts with the filter's name.
+
+mod dates;
+mod dicts;
+mod hashing;
+mod json_yaml;
+mod lists;
+mod paths;
+mod python;
+mod regexp;
+mod strings;
+
+pub(crate) use hashing::random_bytes;
+pub use hashing::{hexdigest, sha_crypt};
+pub use json_yaml::{JsonOpts, py_json, py_yaml};
+pub use paths::{basename, dirname};
+pub use python::{py_cmp, py_repr, py_str, to_bool, type_name};
+pub use regexp::py_regex;
+pub use strings::shlex_quote;
+
+use crate::value::Value;
+use minijinja::value::ValueKind;
+use minijinja::{Environment, Error, ErrorKind};
+
+/// Registers every filter (and the `now()` function).
+pub(crate) fn register(env: &mut Environment<'static>) {
+    dates::register(env);
+    hashing::register(env);
+    lists::register(env);
+    strings::register(env);
+    paths::register(env);
+    json_yaml::register(env);
+    python::register(env);
+    regexp::register(env);
+    dicts::register(env);
+}
+
+pub(super) type R<T = Value> = Result<T, Error>;
+
+/// An error from filter `name`.
+pub(crate) fn ferr(name: &str, msg: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidOperation, format!("{name}: {msg}"))
+}
+
+/// Arguments bound to parameter names the way Python binds them (positional, then keywords).
+pub(crate) struct Args {
+    name: &'static str,
+    params: &'static [&'static str],
+    vals: Vec<Option<Value>>,
+}
+
+impl Args {
+    pub(crate) fn bind(
+        name: &'static str,
+        params: &'static [&'static str],
+        args: &[Value],
+    ) -> R<Args> {
+        let (pos, kw) = split_kwargs(args);
+        if pos.len() > params.len() {
+            return Err(ferr(
+                name,
+                format!(
+                    "takes at most {} arguments, {} given",
+                    params.len(),
+                    pos.len()
+                ),
+            ));
+        }
+        let mut vals: Vec<Option<Value>> = vec![None; params.len()];
+        for (i, v) in pos.iter().enumerate() {
+            vals[i] = Some(v.clone());
+        }
+        for (k, v) in kw {
+            match params.iter().position(|p| *p == k) {
+                Some(i) => vals[i] = Some(v),
+                None => {
+                    return Err(ferr(name, format!("unexpected keyword argument '{k}'")));
+                }
+            }
+        }
+        Ok(Args { name, params, vals })
+    }
+    fn idx(&self, p: &str) -> usize {
+        self.params
+            .iter()
+            .position(|x| *x == p)
+            .unwrap_or(usize::MAX)
+    }
+    pub(crate) fn get(&self, p: &str) -> Option<&Value> {
+        self.vals
+            .get(self.idx(p))
+            .and_then(|v| v.as_ref())
+            .filter(|v| !v.is_undefined())
+    }
+    pub(crate) fn req(&self, p: &str) -> R<&Value> {
+        self.get(p)
+            .ok_or_else(|| ferr(self.name, format!("missing required argument '{p}'")))
+    }
+    pub(crate) fn str_or(&self, p: &str, d: &str) -> String {
+        match self.get(p) {
+            Some(v) if !v.is_none() => py_str(v),
+            _ => d.to_string(),
+        }
+    }
+    pub(crate) fn bool_or(&self, p: &str, d: bool) -> bool {
+        self.get(p).map(|v| v.is_true()).unwrap_or(d)
+    }
+    pub(crate) fn int_or(&self, p: &str, d: i64) -> R<i64> {
+        match self.get(p) {
+            None => Ok(d),
+            Some(v) if v.is_none() => Ok(d),
+            Some(v) => {
+                to_i64(v).ok_or_else(|| ferr(self.name, format!("'{p}' must be an integer")))
+            }
+        }
+    }
+}
+
+/// Splits trailing keyword arguments from positional ones.
+pub(crate) fn split_kwargs(args: &[Value]) -> (Vec<Value>, Vec<(String, Value)>) {
+    match args.last() {
+        Some(last) if last.is_kwargs() => {
+            let kw = last
+                .try_iter()
+                .map(|it| {
+                    it.map(|k| {
+                        let v = last.get_item(&k).unwrap_or_default();
+                        (k.to_string(), v)
+                    })
+                    .collect()
+                })
+                .unwrap_or_default();
+            (args[..args.len() - 1].to_vec(), kw)
+        }
+        _ => (args.to_vec(), Vec::new()),
+    }
+}
+
+pub(super) fn to_i64(v: &Value) -> Option<i64> {
+    if let Some(i) = v.as_i64() {
+        return Some(i);
+    }
+    match v.kind() {
+        ValueKind::Bool => Some(v.is_true() as i64),
+        ValueKind::Number => f64::try_from(v.clone()).ok().map(|f| f as i64),
+        ValueKind::String => v.as_str()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub(super) fn to_f64(v: &Value) -> Option<f64> {
+    match v.kind() {
+        ValueKind::Number => f64::try_from(v.clone()).ok(),
+        ValueKind::Bool => Some(v.is_true() as i64 as f64),
+        ValueKind::String => v.as_str()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub(super) fn items(name: &str, v: &Value) -> R<Vec<Value>> {
+    if v.is_undefined() {
+        return Err(Error::from(ErrorKind::UndefinedError));
+    }
+    if v.is_none() {
+        return Err(ferr(name, "expected a list, got None"));
+    }
+    if v.kind() == ValueKind::String {
+        return Ok(v
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .map(Value::from)
+            .collect());
+    }
+    v.try_iter()
+        .map(|it| it.collect())
+        .map_err(|_| ferr(name, format!("expected a list, got {}", type_name(v))))
+}
+
+pub(super) fn map_entries(name: &str, v: &Value) -> R<Vec<(Value, Value)>> {
+    if v.is_undefined() {
+        return Err(Error::from(ErrorKind::UndefinedError));
+    }
+    if v.kind() != ValueKind::Map {
+        return Err(ferr(
+            name,
+            format!("expected a dictionary, got {}", type_name(v)),
+        ));
+    }
+    let keys: Vec<Value> = v.try_iter().map_err(|e| ferr(name, e))?.collect();
+    Ok(keys
+        .into_iter()
+        .map(|k| {
+            let val = v.get_item(&k).unwrap_or_default();
+            (k, val)
+        })
+        .collect())
+}
+
+pub(super) fn num(v: &Value) -> Option<f64> {
+    f64::try_from(v.clone())
+        .ok()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}

@@ -1,0 +1,239 @@
+//! Paths (Python's `os.path`): `basename`, `dirname`, `expanduser`, `realpath`, `splitext`,
+//! `path_join`, `relpath`, `expandvars`.
+
+use super::python::{py_str, type_name};
+use super::{Args, R, ferr, items};
+use crate::value::Value;
+use minijinja::value::{Rest, ValueKind};
+use minijinja::{Environment, Error, ErrorKind};
+
+/// Registers this file's filters.
+pub(super) fn register(env: &mut Environment<'static>) {
+    env.add_filter(
+        "basename",
+        path_filter("basename", |p| Value::from(basename(p))),
+    );
+    env.add_filter(
+        "dirname",
+        path_filter("dirname", |p| Value::from(dirname(p))),
+    );
+    env.add_filter(
+        "expanduser",
+        path_filter("expanduser", |p| Value::from(expanduser(p))),
+    );
+    env.add_filter(
+        "realpath",
+        path_filter("realpath", |p| Value::from(realpath(p))),
+    );
+    env.add_filter(
+        "splitext",
+        path_filter("splitext", |p| {
+            let (a, b) = splitext(p);
+            Value::from(vec![Value::from(a), Value::from(b)])
+        }),
+    );
+    env.add_filter("path_join", path_join);
+    env.add_filter("relpath", relpath);
+    env.add_filter("expandvars", expandvars);
+}
+
+/// Python's `os.path.basename`.
+pub fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// Python's `os.path.dirname`.
+pub fn dirname(p: &str) -> String {
+    match p.rfind('/') {
+        None => String::new(),
+        Some(i) => {
+            let head = &p[..=i];
+            let trimmed = head.trim_end_matches('/');
+            if trimmed.is_empty() {
+                head.to_string()
+            } else {
+                trimmed.to_string()
+            }
+        }
+    }
+}
+
+fn expanduser(p: &str) -> String {
+    let home = std::env::var("HOME").unwrap_or_default();
+    if p == "~" {
+        home
+    } else if let Some(rest) = p.strip_prefix("~/") {
+        format!("{}/{rest}", home.trim_end_matches('/'))
+    } else {
+        p.to_string()
+    }
+}
+
+/// Python's `os.path.normpath` of an absolute or relative path.
+pub(crate) fn normpath(p: &str) -> String {
+    let abs = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !abs {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let joined = parts.join("/");
+    if abs {
+        format!("/{joined}")
+    } else if joined.is_empty() {
+        ".".into()
+    } else {
+        joined
+    }
+}
+
+fn realpath(p: &str) -> String {
+    match std::fs::canonicalize(p) {
+        Ok(c) => c.to_string_lossy().into_owned(),
+        Err(_) => {
+            let abs = if p.starts_with('/') {
+                p.to_string()
+            } else {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                format!("{}/{p}", cwd.display())
+            };
+            normpath(&abs)
+        }
+    }
+}
+
+fn splitext(p: &str) -> (String, String) {
+    let base = basename(p);
+    let stem = base.trim_start_matches('.');
+    match stem.rfind('.') {
+        Some(i) => {
+            let cut = p.len() - (stem.len() - i);
+            (p[..cut].to_string(), p[cut..].to_string())
+        }
+        None => (p.to_string(), String::new()),
+    }
+}
+
+fn path_filter(
+    name: &'static str,
+    f: fn(&str) -> Value,
+) -> impl Fn(Value) -> R + Send + Sync + 'static {
+    move |v: Value| {
+        if v.is_undefined() {
+            return Err(Error::from(ErrorKind::UndefinedError));
+        }
+        if v.kind() != ValueKind::String {
+            return Err(ferr(
+                name,
+                format!("expected a path string, got {}", type_name(&v)),
+            ));
+        }
+        Ok(f(v.as_str().unwrap_or_default()))
+    }
+}
+
+fn path_join(v: Value) -> R {
+    let parts: Vec<String> = match v.kind() {
+        ValueKind::String => return Ok(v),
+        _ => items("path_join", &v)?.iter().map(py_str).collect(),
+    };
+    let mut out = String::new();
+    for p in parts {
+        if p.starts_with('/') {
+            out = p;
+        } else if out.is_empty() || out.ends_with('/') {
+            out.push_str(&p);
+        } else {
+            out.push('/');
+            out.push_str(&p);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// Python's `os.path.relpath(path, start)` (relative paths are taken from the working folder).
+fn relpath(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("relpath", &["start"], &args)?;
+    let cwd = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| "/".into());
+    let absolute = |p: &str| {
+        if p.starts_with('/') {
+            normpath(p)
+        } else {
+            normpath(&format!("{cwd}/{p}"))
+        }
+    };
+    let path = absolute(&py_str(&v));
+    let start = absolute(&a.str_or("start", "."));
+    let pp: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let sp: Vec<&str> = start.split('/').filter(|s| !s.is_empty()).collect();
+    let common = pp.iter().zip(&sp).take_while(|(a, b)| a == b).count();
+    let mut out: Vec<&str> = vec![".."; sp.len() - common];
+    out.extend(&pp[common..]);
+    Ok(Value::from(if out.is_empty() {
+        ".".to_string()
+    } else {
+        out.join("/")
+    }))
+}
+
+/// Python's `os.path.expandvars` on the controller: `$NAME` and `${NAME}`; unknown ones stay.
+fn expandvars(v: Value, _args: Rest<Value>) -> R {
+    let s = py_str(&v);
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, len) = if let Some(b) = after.strip_prefix('{') {
+            match b.find('}') {
+                Some(j) => (&b[..j], j + 2),
+                None => ("", 0),
+            }
+        } else {
+            let n = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..n], n)
+        };
+        match (!name.is_empty())
+            .then(|| std::env::var(name).ok())
+            .flatten()
+        {
+            Some(val) => out.push_str(&val),
+            None => out.push_str(&rest[i..i + 1 + len]),
+        }
+        rest = &rest[i + 1 + len..];
+    }
+    out.push_str(rest);
+    Ok(Value::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_path_semantics() {
+        assert_eq!(basename("/a/b/"), "");
+        assert_eq!(dirname("/a/b"), "/a");
+        assert_eq!(dirname("/a"), "/");
+        assert_eq!(dirname("a"), "");
+        assert_eq!(splitext("/x/a.tar.gz"), ("/x/a.tar".into(), ".gz".into()));
+        assert_eq!(splitext("/x/.bashrc"), ("/x/.bashrc".into(), "".into()));
+        assert_eq!(normpath("/a/./b/../c"), "/a/c");
+        assert_eq!(normpath("/a/./b/../c/"), "/a/c");
+        assert_eq!(normpath("a/../../b"), "../b");
+        assert_eq!(normpath(""), ".");
+    }
+}
