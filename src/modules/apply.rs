@@ -95,7 +95,7 @@ pub async fn apply_plan(plan: Plan, conn: &dyn Connection, check: bool) -> Resul
             }
             Action::LocalWrite { path, data } => {
                 all_unchanged = false;
-                super::files::write_local_atomic(&path, &data)?
+                super::toolkit::write_local_atomic(&path, &data)?
             }
             Action::Call(a) => {
                 let v = a.apply().await?;

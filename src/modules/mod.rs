@@ -11,6 +11,7 @@ pub mod commands;
 pub mod docker;
 pub mod files;
 pub mod system;
+pub mod toolkit;
 
 /// Diffs belong to the event model (`events` does not import `modules`); re-exported here for
 /// modules and existing users.
@@ -52,7 +53,7 @@ pub enum Action {
         opts: PutOpts,
     },
     /// Write a file on the controller (fetch), atomically: apply with
-    /// [`files::write_local_atomic`].
+    /// [`toolkit::write_local_atomic`].
     LocalWrite {
         /// The controller path.
         path: PathBuf,

@@ -1,8 +1,9 @@
 //! `command`: runs a program with arguments, without a shell.
 
-use super::{Guard, Guards, Input, check_guards, expand_word, split_words, stdin_of};
+use super::{Guard, Guards, Input, check_guards, expand_word, stdin_of};
 use crate::connection::quote;
 use crate::error::{Error, Result};
+use crate::modules::toolkit::split_words;
 use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;

@@ -29,6 +29,8 @@ pub use shell::Shell;
 pub use wait_for::WaitFor;
 pub use wait_for_connection::{Timing as WaitForConnectionTiming, WaitForConnection};
 
+#[cfg(test)]
+use super::toolkit::split_words;
 use super::{Plan, Registry, TaskCtx, opt};
 use crate::connection::quote;
 use crate::error::{Error, Result};
@@ -75,17 +77,6 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(WaitFor));
     r.register(Arc::new(Pause));
     r.register(Arc::new(WaitForConnection));
-}
-
-/// Splits a command line into words the way a shell would (quotes, backslashes), without
-/// expanding anything. Unbalanced quotes are an error.
-pub(crate) fn split_words(module: &str, line: &str) -> Result<Vec<String>> {
-    shlex::split(line).ok_or_else(|| {
-        Error::parse(format!(
-            "{module}: cannot split the command line: unbalanced quotes or a trailing backslash"
-        ))
-        .hint("quote the command with matching ' or \" quotes, or use `argv:` to give each word")
-    })
 }
 
 fn is_name_start(c: char) -> bool {

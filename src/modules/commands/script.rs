@@ -1,8 +1,9 @@
 //! `script`: uploads a local script to the host, runs it, and removes it.
 
-use super::{Guard, Guards, check_guards, random_token, split_words};
+use super::{Guard, Guards, check_guards, random_token};
 use crate::connection::{PutOpts, Stdin, quote};
 use crate::error::{Error, Result};
+use crate::modules::toolkit::split_words;
 use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;

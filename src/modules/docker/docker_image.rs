@@ -3,7 +3,7 @@
 use super::{canonical_json, docker_probe, json_lines, jstr, jval, sha256_hex};
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::system::{check_name, sections, state_diff};
+use crate::modules::toolkit::{check_name, sections, state_diff};
 use crate::modules::{
     Action, Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, RequiredIf, TaskCtx, opt,
 };

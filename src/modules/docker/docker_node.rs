@@ -3,7 +3,7 @@
 use super::{dict_opt, docker_probe, jget, json_lines, jstr, str_map};
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::system::{check_name, state_diff};
+use crate::modules::toolkit::{check_name, state_diff};
 use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;

@@ -3,7 +3,7 @@
 use super::{canonical_json, docker_probe, json_lines, jstr, sha256_hex};
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::system::{check_name, sections};
+use crate::modules::toolkit::{check_name, sections};
 use crate::modules::{
     Action, Args, Diff, Module, ModuleDoc, Options, Plan, RESULT_LINE, TaskCtx, opt,
 };

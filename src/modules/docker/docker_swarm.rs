@@ -3,7 +3,7 @@
 use super::{docker_probe, jget, json_doc, jstr, jval, result_printf};
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::system::state_diff;
+use crate::modules::toolkit::state_diff;
 use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
 use crate::value::{Value, map_value};
 use async_trait::async_trait;
@@ -143,10 +143,10 @@ impl Module for DockerSwarm {
             ));
         }
         for (k, _, v) in o.addr_flags() {
-            crate::modules::system::check_name("docker_swarm", k, v)?;
+            crate::modules::toolkit::check_name("docker_swarm", k, v)?;
         }
         let out = docker_probe(ctx, PROBE, "the swarm state").await?;
-        let sec = crate::modules::system::sections(&out);
+        let sec = crate::modules::toolkit::sections(&out);
         let info = json_doc(sec.get("swarm").map(String::as_str).unwrap_or(""))?
             .unwrap_or(serde_json::Value::Null);
         let local = jstr(&info, &["LocalNodeState"]).to_string();

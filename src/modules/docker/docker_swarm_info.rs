@@ -43,7 +43,7 @@ impl Module for DockerSwarmInfo {
             );
         }
         let out = docker_probe(ctx, &script, "the swarm").await?;
-        let sec = crate::modules::system::sections(&out);
+        let sec = crate::modules::toolkit::sections(&out);
         let swarm = json_doc(sec.get("swarm").map(String::as_str).unwrap_or(""))?
             .unwrap_or(serde_json::Value::Null);
         let active = !matches!(super::jstr(&swarm, &["LocalNodeState"]), "inactive" | "");

@@ -35,7 +35,7 @@ pub fn register(r: &mut Registry) {
 
 /// Runs a read-only inspection script after checking that the docker CLI is there.
 pub(crate) async fn docker_probe(ctx: &TaskCtx<'_>, script: &str, what: &str) -> Result<String> {
-    crate::modules::system::probe(
+    crate::modules::toolkit::probe(
         ctx,
         format!(
             "command -v docker >/dev/null 2>&1 || {{ echo 'the docker CLI is not installed' >&2; exit 3; }}\n{script}"

@@ -1,8 +1,8 @@
 //! `blockinfile`: inserts, updates or removes a block of lines between marker lines.
 
 use super::lineinfile::split_lines;
-use super::remote::{self, Attrs, Kind, Write, check_validate, plan_write, py_regex};
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{self, Attrs, Kind, Write, check_validate, plan_write, py_regex};
 use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
@@ -156,7 +156,7 @@ impl Module for BlockInFile {
         let attrs = Attrs::new(&o.attrs)?;
         let validate = check_validate(o.validate)?;
         let present = o.state != "absent";
-        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, path).await?;
+        let (insp, info, missing_parent) = toolkit::inspect_for_edit(ctx, path).await?;
         let content = insp.content.clone();
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
@@ -221,7 +221,7 @@ impl Module for BlockInFile {
                 path: &target,
                 info: &write_info,
                 before: content.as_deref(),
-                data: &super::remote::Content::Bytes(result.clone().into_bytes()),
+                data: &crate::modules::toolkit::Content::Bytes(result.clone().into_bytes()),
                 attrs: &attrs,
                 backup: o.backup,
                 validate,

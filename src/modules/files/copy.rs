@@ -1,13 +1,13 @@
 //! `copy`: copies a local file, a local folder (recursively) or literal content to the host, or
 //! a file already on the host (`remote_src`).
 
-use super::remote::{
-    self, Attrs, FileInfo, Kind, Write, basename, check_validate, exec, fmt_mode, join, parent_of,
-    plan_write, resolve_mode, validate_mode,
-};
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::args::Mode;
+use crate::modules::toolkit::{
+    self, Attrs, FileInfo, Kind, Write, basename, check_validate, exec, fmt_mode, join, parent_of,
+    plan_write, resolve_mode, validate_mode,
+};
 use crate::modules::{
     Args, Change, Diff, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt,
 };
@@ -67,7 +67,7 @@ pub(crate) struct FileWrite {
     pub dest: String,
     pub src_name: Option<String>,
     pub src_label: Option<String>,
-    pub data: super::remote::Content,
+    pub data: crate::modules::toolkit::Content,
     pub attrs: Attrs,
     pub backup: bool,
     pub force: bool,
@@ -130,7 +130,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
     }
     paths.push(parent_of(dest));
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let insp = toolkit::inspect(ctx, &refs, Some("sha256"), false).await?;
     let (path, info, mkdir) =
         resolve_dest(dest, w.src_name.as_deref(), &insp.files, ctx.check_mode)?;
     let mut plan = Plan::ok();
@@ -152,7 +152,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
         .insert("checksum".into(), Value::from(checksum.as_str()));
     if info.exists() && !w.force {
         let st = info.followed_stat();
-        remote::file_result(
+        toolkit::file_result(
             &mut plan,
             &insp,
             &info,
@@ -168,7 +168,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
         plan.changes.push(Change {
             summary: format!("create folder {d}"),
             diff: Some(state_diff(&d, "absent", "directory")),
-            action: exec(ctx, format!("mkdir -p -- {}", quote(&d))),
+            action: exec(ctx, format!("mkdir -p -- {}", quote(&d)), false),
         });
     }
     // A link is replaced, not followed: its target's content is neither read nor shown.
@@ -176,7 +176,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
         && info.kind == Kind::File
         && info.checksum.as_deref() != Some(checksum.as_str())
     {
-        Some(remote::read(ctx, &path).await?)
+        Some(toolkit::read(ctx, &path).await?)
     } else {
         None
     };
@@ -196,7 +196,7 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
         },
         &mut plan,
     )?;
-    remote::file_result(
+    toolkit::file_result(
         &mut plan,
         &insp,
         &info,
@@ -295,7 +295,7 @@ async fn plan_dir(
         paths.push(join(&root, &rel.to_string_lossy()));
     }
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let insp = toolkit::inspect(ctx, &refs, Some("sha256"), false).await?;
     let mut plan = Plan::ok();
     let mut dirs = vec![(root.clone(), insp.files[0].clone())];
     let mut files = Vec::new();
@@ -321,13 +321,13 @@ async fn plan_dir(
         if info.exists() && !o.force {
             continue;
         }
-        let data = super::remote::Content::local_file(&lp)?;
+        let data = crate::modules::toolkit::Content::local_file(&lp)?;
         let a = effective_attrs(attrs, &lp)?;
         let before = if ctx.diff_mode
             && info.followed_kind() == Kind::File
             && info.checksum.as_deref() != Some(data.sha256().as_str())
         {
-            Some(remote::read(ctx, &path).await?)
+            Some(toolkit::read(ctx, &path).await?)
         } else {
             None
         };
@@ -381,7 +381,7 @@ async fn remote_file(
         info.kind != Kind::Link && info.exists() && info.checksum.as_deref() == Some(ssum.as_str());
     let st = info.followed_stat();
     if same {
-        let (c, m) = remote::attr_change(ctx, path, st, false, &a, false, false)?;
+        let (c, m) = toolkit::attr_change(ctx, path, st, false, &a, false, false)?;
         plan.changes.extend(c);
         return Ok(m);
     }
@@ -391,11 +391,15 @@ async fn remote_file(
         None => base,
     };
     if o.backup && info.exists() {
-        let b = remote::backup_name(path);
+        let b = toolkit::backup_name(path);
         plan.changes.push(Change {
             summary: format!("back up {path} to {b}"),
             diff: None,
-            action: exec(ctx, format!("cp -p -- {} {}", quote(path), quote(&b))),
+            action: exec(
+                ctx,
+                format!("cp -p -- {} {}", quote(path), quote(&b)),
+                false,
+            ),
         });
         plan.result.insert("backup_file".into(), Value::from(b));
     }
@@ -413,11 +417,11 @@ async fn remote_file(
         // The temp file is renamed over `path`: a link there is replaced, so its target's
         // content is neither read nor shown.
         let before = if info.kind == Kind::File {
-            remote::read(ctx, path).await?
+            toolkit::read(ctx, path).await?
         } else {
             vec![]
         };
-        let after = remote::read(ctx, src).await?;
+        let after = toolkit::read(ctx, src).await?;
         let mut d = match (String::from_utf8(before), String::from_utf8(after)) {
             (Ok(b), Ok(a)) => Diff::new(path, b, a),
             _ => Diff::new(
@@ -426,7 +430,7 @@ async fn remote_file(
                 format!("(binary file, sha256 {ssum})\n"),
             ),
         };
-        if let Some(h) = remote::link_header(info) {
+        if let Some(h) = toolkit::link_header(info) {
             d.before_header = h;
         }
         Some(d)
@@ -449,7 +453,7 @@ async fn remote_file(
     plan.changes.push(Change {
         summary,
         diff,
-        action: exec(ctx, script),
+        action: exec(ctx, script, false),
     });
     Ok(mode)
 }
@@ -495,7 +499,7 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
         paths.push(join(src, rel));
     }
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let insp = toolkit::inspect(ctx, &refs, Some("sha256"), false).await?;
     let n = entries.len();
     let mut plan = Plan::ok();
     let mut dirs = vec![(root.clone(), insp.files[0].clone())];
@@ -548,7 +552,7 @@ fn mkdir_change(
                 let m = resolve_mode(m, 0o755, true)?;
                 script.push_str(&format!(
                     " && chmod {} -- {}",
-                    remote::chmod_arg(m),
+                    toolkit::chmod_arg(m),
                     quote(d)
                 ));
                 after = format!("directory\nmode: '{}'", fmt_mode(m));
@@ -556,7 +560,7 @@ fn mkdir_change(
             plan.changes.push(Change {
                 summary: format!("create folder {d}"),
                 diff: Some(state_diff(d, "absent", &after)),
-                action: exec(ctx, script),
+                action: exec(ctx, script, false),
             });
         }
         _ => plan.failed = Some(format!("{d} exists and is not a directory")),
@@ -574,7 +578,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
         parent_of(dest),
     ];
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let insp = remote::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let insp = toolkit::inspect(ctx, &refs, Some("sha256"), false).await?;
     let sinfo = &insp.files[0];
     match sinfo.followed_kind() {
         Kind::File => {}
@@ -597,7 +601,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
     let sst = sinfo.followed_stat();
     if info.exists() && !o.force {
         let st = info.followed_stat();
-        remote::file_result(
+        toolkit::file_result(
             &mut plan,
             &insp,
             &info,
@@ -612,7 +616,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
         plan.changes.push(Change {
             summary: format!("create folder {d}"),
             diff: Some(state_diff(&d, "absent", "directory")),
-            action: exec(ctx, format!("mkdir -p -- {}", quote(&d))),
+            action: exec(ctx, format!("mkdir -p -- {}", quote(&d)), false),
         });
     }
     let mode = remote_file(ctx, o, src, sinfo, &path, &info, insp.uid, attrs, &mut plan).await?;
@@ -620,7 +624,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
         mode: None,
         ..attrs.clone()
     };
-    remote::file_result(&mut plan, &insp, &info, &a, mode, Some(sst.size), "file");
+    toolkit::file_result(&mut plan, &insp, &info, &a, mode, Some(sst.size), "file");
     Ok(plan)
 }
 
@@ -653,7 +657,7 @@ impl Module for Copy {
                     dest,
                     src_name: None,
                     src_label: None,
-                    data: super::remote::Content::Bytes(content_bytes(c)),
+                    data: crate::modules::toolkit::Content::Bytes(content_bytes(c)),
                     attrs,
                     backup: o.backup,
                     force: o.force,
@@ -670,7 +674,7 @@ impl Module for Copy {
         if local.is_dir() {
             return plan_dir(ctx, &o, &src, &local, &attrs).await;
         }
-        let data = super::remote::Content::local_file(&local)?;
+        let data = crate::modules::toolkit::Content::local_file(&local)?;
         let attrs = effective_attrs(&attrs, &local)?;
         plan_file(
             ctx,

@@ -2,10 +2,10 @@
 //!
 //! The write happens on the controller, so the change is an
 //! [`Action::LocalWrite`] the engine applies with
-//! [`write_local_atomic`](super::remote::write_local_atomic) (temp file + rename) unless in check mode.
+//! [`write_local_atomic`](crate::modules::toolkit::write_local_atomic) (temp file + rename) unless in check mode.
 
-use super::remote::{self, Kind, basename, sha256_hex};
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{self, Kind, basename, sha256_hex};
 use crate::modules::{Action, Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
@@ -89,7 +89,7 @@ impl Module for Fetch {
         if src.is_empty() || dest.is_empty() {
             return Err(Error::failed("fetch: src and dest must not be empty"));
         }
-        let (_, info) = remote::inspect_one(ctx, &src, Some("sha256"), false).await?;
+        let (_, info) = toolkit::inspect_one(ctx, &src, Some("sha256"), false).await?;
         let problem = match info.followed_kind() {
             Kind::Missing => Some("the remote file does not exist, not transferring"),
             Kind::Dir => Some("remote file is a directory, fetch cannot work on directories"),
@@ -129,7 +129,7 @@ impl Module for Fetch {
         if local_sum.as_deref() == Some(remote_sum.as_str()) {
             return Ok(plan);
         }
-        let data = remote::read(ctx, &src).await?;
+        let data = toolkit::read(ctx, &src).await?;
         let got = sha256_hex(&data);
         if validate_checksum && got != remote_sum {
             return Ok(Plan::fail(format!(

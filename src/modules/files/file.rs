@@ -1,12 +1,12 @@
 //! `file`: manages files, folders, links and their attributes.
 
 use super::copy::state_diff;
-use super::remote::{
+use crate::connection::quote;
+use crate::error::{Error, Result};
+use crate::modules::toolkit::{
     self, Attrs, FileInfo, Kind, StatData, attr_change, exec, fmt_mode, join, parent_of,
     resolve_mode,
 };
-use crate::connection::quote;
-use crate::error::{Error, Result};
 use crate::modules::{
     Args, Change, Diff, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt,
 };
@@ -79,7 +79,7 @@ fn attr_script(path: &str, attrs: &Attrs, mode: Option<u32>) -> String {
     if let Some(m) = mode {
         s.push_str(&format!(
             " && chmod {} -- {}",
-            quote(&remote::chmod_arg(m)),
+            quote(&toolkit::chmod_arg(m)),
             quote(path)
         ));
     }
@@ -174,7 +174,7 @@ impl Ctx<'_, '_> {
         self.plan.changes.push(Change {
             summary,
             diff,
-            action: exec(self.ctx, script),
+            action: exec(self.ctx, script, false),
         });
     }
     /// Attribute changes on an existing object; returns the resulting mode.
@@ -254,7 +254,7 @@ impl Module for File {
         let anc = ancestors(&path);
         paths.extend(anc.iter().cloned());
         let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-        let insp = remote::inspect(ctx, &refs, None, false).await?;
+        let insp = toolkit::inspect(ctx, &refs, None, false).await?;
         let info: FileInfo = insp.files[0].clone();
         let src_info = link_src.as_ref().map(|_| insp.files[1].clone());
         let anc_info = &insp.files[if link_src.is_some() { 2 } else { 1 }..];

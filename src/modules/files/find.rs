@@ -1,8 +1,8 @@
 //! `find`: lists files on the host by name, type, age, size and content (Ansible's filters).
 
-use super::remote::fmt_mode;
 use crate::connection::quote;
 use crate::error::{Error, Result};
+use crate::modules::toolkit::fmt_mode;
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, Vars};
 use async_trait::async_trait;

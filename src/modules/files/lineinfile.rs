@@ -1,7 +1,9 @@
 //! `lineinfile`: makes sure one line is present (or absent) in a text file.
 
-use super::remote::{self, Attrs, Kind, Write, check_validate, plan_write, py_expand, py_regex};
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{
+    self, Attrs, Kind, Write, check_validate, plan_write, py_expand, py_regex,
+};
 use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
@@ -251,7 +253,7 @@ impl Module for LineInFile {
         if present_state && o.backrefs && re.is_none() {
             return Err(Error::failed("regexp is required with backrefs=true"));
         }
-        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, path).await?;
+        let (insp, info, missing_parent) = toolkit::inspect_for_edit(ctx, path).await?;
         let content = insp.content.clone();
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("Path {path} is a directory !")).with("rc", 256));
@@ -322,7 +324,7 @@ impl Module for LineInFile {
                 path: &target,
                 info: &write_info,
                 before: content.as_deref(),
-                data: &super::remote::Content::Bytes(data.clone()),
+                data: &crate::modules::toolkit::Content::Bytes(data.clone()),
                 attrs: &attrs,
                 backup: o.backup,
                 validate,

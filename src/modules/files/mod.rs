@@ -1,10 +1,10 @@
 //! File modules: copy, template, file, lineinfile, blockinfile, replace, stat, slurp, fetch.
 //!
 //! Every module inspects the host through the connection only (one sh script per inspection,
-//! see [`remote`]), never changes it while planning, and describes its changes as
+//! see [`toolkit::inspect`](super::toolkit::inspect)), never changes it while planning, and describes its changes as
 //! [`Action`](super::Action)s: `Put` for content (atomic temp file + rename, mode/owner applied
 //! first, optional `validate`), `Exec` for chmod/chown/mkdir/ln/rm/touch, and `LocalWrite` for
-//! fetch (applied with [`write_local_atomic`]).
+//! fetch (applied with [`write_local_atomic`](super::toolkit::write_local_atomic)).
 
 pub mod blockinfile;
 pub mod copy;
@@ -12,14 +12,14 @@ pub mod fetch;
 pub mod file;
 pub mod find;
 pub mod lineinfile;
-pub mod remote;
 pub mod replace;
 pub mod slurp;
 pub mod stat;
 pub mod template;
 pub mod unarchive;
 
-pub use remote::write_local_atomic;
+/// Kept here for existing users; it lives in the module toolkit.
+pub use super::toolkit::write_local_atomic;
 
 use super::Registry;
 use std::sync::Arc;

@@ -1,7 +1,9 @@
 //! `replace`: replaces every match of a regular expression in a file.
 
-use super::remote::{self, Attrs, Kind, Write, check_validate, plan_write, py_expand, py_regex};
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{
+    self, Attrs, Kind, Write, check_validate, plan_write, py_expand, py_regex,
+};
 use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
@@ -96,7 +98,7 @@ impl Module for Replace {
         let path = &o.path;
         let attrs = Attrs::new(&o.attrs)?;
         let validate = check_validate(o.validate)?;
-        let (insp, info) = remote::inspect_one(ctx, path, Some("sha256"), true).await?;
+        let (insp, info) = toolkit::inspect_one(ctx, path, Some("sha256"), true).await?;
         let content = insp.content.clone();
         match info.followed_kind() {
             Kind::Dir => {
@@ -141,7 +143,7 @@ impl Module for Replace {
                 path: &target,
                 info: &write_info,
                 before: Some(&content),
-                data: &super::remote::Content::Bytes(new.clone().into_bytes()),
+                data: &crate::modules::toolkit::Content::Bytes(new.clone().into_bytes()),
                 attrs: &attrs,
                 backup: o.backup,
                 validate,

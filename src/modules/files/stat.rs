@@ -1,7 +1,7 @@
 //! `stat`: facts about a remote path, in one round trip.
 
-use super::remote::{self, Kind, stat_value};
 use crate::error::Result;
+use crate::modules::toolkit::{self, Kind, stat_value};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use async_trait::async_trait;
 
@@ -46,10 +46,10 @@ impl Module for Stat {
         let o = Opts::from_args(args)?;
         let ck = o.get_checksum.then_some(o.checksum_algorithm.as_str());
         let follow = o.follow;
-        let (_, info) = remote::inspect_one(ctx, &o.path, ck, false).await?;
+        let (_, info) = toolkit::inspect_one(ctx, &o.path, ck, false).await?;
         // without follow, a link has no checksum (its content is not a regular file's)
         let info = if !follow && info.kind == Kind::Link {
-            remote::FileInfo {
+            toolkit::FileInfo {
                 checksum: None,
                 ..info
             }

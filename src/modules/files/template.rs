@@ -1,8 +1,8 @@
 //! `template`: renders a Jinja template from the controller and writes it to the host.
 
 use super::copy::{FileWrite, plan_file};
-use super::remote::{Attrs, basename, check_validate};
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{Attrs, basename, check_validate};
 use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use async_trait::async_trait;
 
@@ -69,7 +69,7 @@ impl Module for Template {
                 .map_err(|e| Error::io(&local, e))?
                 .permissions()
                 .mode();
-            attrs.mode = Some(super::remote::fmt_mode(m));
+            attrs.mode = Some(crate::modules::toolkit::fmt_mode(m));
         }
         plan_file(
             ctx,
@@ -77,7 +77,7 @@ impl Module for Template {
                 dest: o.dest,
                 src_name: Some(basename(&src).to_string()),
                 src_label: Some(local.display().to_string()),
-                data: super::remote::Content::Bytes(data),
+                data: crate::modules::toolkit::Content::Bytes(data),
                 attrs,
                 backup: o.backup,
                 force: o.force,

@@ -1,9 +1,9 @@
 //! `unarchive`: unpacks a tar (plain, gz, xz, bz2, zst) or zip archive into a folder on the
 //! host, from the controller or from the host itself (`remote_src`).
 
-use super::remote;
 use crate::connection::{PutOpts, Stdin, quote};
 use crate::error::{Error, Result};
+use crate::modules::toolkit;
 use crate::modules::{Action, Args, Diff, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
@@ -363,9 +363,9 @@ impl Module for Unarchive {
                     .join(" ")
             ));
         }
-        let out = crate::modules::system::probe(ctx, s, &format!("unarchive {dest}")).await?;
-        let sec = crate::modules::system::sections(&out);
-        let head = crate::modules::system::kv(sec.get("").map(String::as_str).unwrap_or(""));
+        let out = crate::modules::toolkit::probe(ctx, s, &format!("unarchive {dest}")).await?;
+        let sec = crate::modules::toolkit::sections(&out);
+        let head = crate::modules::toolkit::kv(sec.get("").map(String::as_str).unwrap_or(""));
         let mut plan = Plan::ok()
             .with("dest", dest.as_str())
             .with("src", src.as_str())
@@ -469,7 +469,7 @@ impl Module for Unarchive {
                     s.push_str(&quote(&m.name));
                 }
                 s.push_str(" 2>/dev/null; true\n");
-                stat_out.push_str(&crate::modules::system::probe(ctx, s, dest).await?);
+                stat_out.push_str(&crate::modules::toolkit::probe(ctx, s, dest).await?);
             }
             differing(&members, &stat_out, owner, group)
         };
@@ -482,7 +482,7 @@ impl Module for Unarchive {
                 let tmp = format!(
                     "/tmp/.prov-unarchive-{}-{}",
                     std::process::id(),
-                    &remote::sha256_hex(format!("{}{dest}", p.display()).as_bytes())[..12]
+                    &toolkit::sha256_hex(format!("{}{dest}", p.display()).as_bytes())[..12]
                 );
                 let tmp = format!("{tmp}{}", if fmt == Format::Zip { ".zip" } else { ".tar" });
                 plan = plan.change(

@@ -1,8 +1,8 @@
 //! `apt`: manages Debian packages with `dpkg-query`, `apt-cache` and `apt-get`.
 
-use super::{check_name, exec, kv, probe, quote_all, sections, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{check_name, exec, kv, probe, quote_all, sections, state_diff};
 use crate::modules::{Action, Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;

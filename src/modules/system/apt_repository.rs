@@ -1,10 +1,10 @@
 //! `apt_repository`: adds or removes a one-line apt source (`deb ...`) in a `.list` file.
 
-use super::{exec, probe, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::args::Mode;
-use crate::modules::files::remote::{self, Attrs, Write, plan_write};
+use crate::modules::toolkit::{self, Attrs, Write, plan_write};
+use crate::modules::toolkit::{exec, probe, state_diff};
 use crate::modules::{Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
@@ -238,7 +238,7 @@ impl Module for AptRepository {
             return Ok(plan);
         }
         let paths: Vec<&str> = writes.iter().map(|w| w.0.as_str()).collect();
-        let insp = remote::inspect(ctx, &paths, Some("sha256"), false).await?;
+        let insp = toolkit::inspect(ctx, &paths, Some("sha256"), false).await?;
         let mode = o.mode.map(|m| m.0);
         for ((path, old, new), info) in writes.iter().zip(&insp.files) {
             if state == "absent" && new.trim().is_empty() {
@@ -268,7 +268,7 @@ impl Module for AptRepository {
                     path,
                     info,
                     before: before.as_deref().filter(|_| info.exists()),
-                    data: &crate::modules::files::remote::Content::Bytes(new.clone().into_bytes()),
+                    data: &crate::modules::toolkit::Content::Bytes(new.clone().into_bytes()),
                     attrs: &attrs,
                     backup: false,
                     validate: None,

@@ -1,10 +1,10 @@
 //! `authorized_key` (ansible.posix): adds or removes SSH public keys in a user's
 //! `authorized_keys` file, following ansible.posix's algorithm.
 
-use super::{check_name, probe, sections};
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::files::remote::{self, Attrs, Content, Kind, Write, attr_change, plan_write};
+use crate::modules::toolkit::{self, Attrs, Content, Kind, Write, attr_change, plan_write};
+use crate::modules::toolkit::{check_name, probe, sections};
 use crate::modules::{Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
@@ -361,13 +361,13 @@ impl Module for AuthorizedKey {
         let (gid, home) = (f[3].to_string(), f[5].to_string());
         let path = match o.path.clone().filter(|p| !p.is_empty()) {
             Some(p) => match p.strip_prefix("~/") {
-                Some(rest) => remote::join(&home, rest),
+                Some(rest) => toolkit::join(&home, rest),
                 None => p,
             },
-            None => remote::join(&home, ".ssh/authorized_keys"),
+            None => toolkit::join(&home, ".ssh/authorized_keys"),
         };
-        let dir = remote::parent_of(&path);
-        let mut insp = remote::inspect(ctx, &[&path, &dir], Some("sha256"), true).await?;
+        let dir = toolkit::parent_of(&path);
+        let mut insp = toolkit::inspect(ctx, &[&path, &dir], Some("sha256"), true).await?;
         let dinfo = insp.files.remove(1);
         let info = insp.files.remove(0);
         let mut plan = Plan::ok()
@@ -432,7 +432,7 @@ impl Module for AuthorizedKey {
             Kind::Missing if manage_dir => plan.changes.push(Change {
                 summary: format!("create folder {dir} (mode 0700, owner {user})"),
                 diff: None,
-                action: remote::exec(
+                action: toolkit::exec(
                     ctx,
                     format!(
                         "mkdir -p -- {d} && chown {u}:{g} {d} && chmod 0700 {d}",
@@ -440,6 +440,7 @@ impl Module for AuthorizedKey {
                         u = quote(&user),
                         g = quote(&gid)
                     ),
+                    false,
                 ),
             }),
             Kind::Missing => {

@@ -1,10 +1,10 @@
 //! `cron`: manages cron jobs and environment variables in a user's crontab or a file in
 //! `/etc/cron.d`, following Ansible's algorithm (`#Ansible: NAME` comment lines).
 
-use super::{exec, probe, sections};
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::files::remote::{self, Attrs, Content, Kind, Write, plan_write};
+use crate::modules::toolkit::{self, Attrs, Content, Kind, Write, plan_write};
+use crate::modules::toolkit::{exec, probe, sections};
 use crate::modules::{Action, Args, Diff, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
@@ -359,7 +359,7 @@ impl Module for Cron {
             }));
         }
         if let Some(u) = &o.user {
-            super::check_name("cron", "user name", u)?;
+            crate::modules::toolkit::check_name("cron", "user name", u)?;
         }
         let name = name.unwrap_or_default();
         if env && name.contains(' ') {
@@ -381,7 +381,7 @@ impl Module for Cron {
         }
         let out = probe(ctx, script, "the crontab").await?;
         let sec = sections(&out);
-        let head = super::kv(sec.get("").map(String::as_str).unwrap_or(""));
+        let head = crate::modules::toolkit::kv(sec.get("").map(String::as_str).unwrap_or(""));
         let user = head.get("user").cloned().unwrap_or_default();
         let mut plan = Plan::ok();
         let (text, file_ctx) = match &cron_file {
@@ -409,7 +409,7 @@ impl Module for Cron {
                 }
             }
             Some(f) => {
-                let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, f).await?;
+                let (insp, info, missing_parent) = toolkit::inspect_for_edit(ctx, f).await?;
                 if info.followed_kind() == Kind::Dir {
                     return Ok(Plan::fail(format!("{f} is a directory")));
                 }
@@ -494,7 +494,7 @@ impl Module for Cron {
                 if remove_file || (new.is_empty() && !present) {
                     // `rm` removes a link itself: the diff shows the link, never its
                     // target's content.
-                    let diff = match remote::link_header(&info) {
+                    let diff = match toolkit::link_header(&info) {
                         Some(h) => {
                             let mut d = Diff::new(&f, "", "");
                             d.before_header = h.replace("replaced by a file", "removed");
@@ -509,7 +509,7 @@ impl Module for Cron {
                     );
                 } else {
                     if o.backup && info.exists() {
-                        let b = remote::backup_name(&f);
+                        let b = toolkit::backup_name(&f);
                         plan = plan.change(
                             format!("back up {f} to {b}"),
                             None,

@@ -1,10 +1,10 @@
 //! `deb822_repository`: writes an apt `.sources` file (deb822 format) and its signing key.
 
-use super::{exec, kv, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::args::Mode;
-use crate::modules::files::remote::{self, Attrs, Kind, Write, plan_write};
+use crate::modules::toolkit::{self, Attrs, Kind, Write, plan_write};
+use crate::modules::toolkit::{exec, kv, state_diff};
 use crate::modules::{Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
@@ -226,7 +226,7 @@ impl Module for Deb822Repository {
         let state = &o.state;
         let mut plan = Plan::ok().with("dest", dest.as_str());
         if state == "absent" {
-            let insp = remote::inspect(ctx, &[&dest, &keys[0], &keys[1]], None, false).await?;
+            let insp = toolkit::inspect(ctx, &[&dest, &keys[0], &keys[1]], None, false).await?;
             plan.result.insert("repo".into(), Value::from(()));
             plan.result
                 .insert("key_filename".into(), Value::from(keys[1].as_str()));
@@ -337,7 +337,7 @@ impl Module for Deb822Repository {
         }
         let signed_value = key_file.clone().or(signed_by.clone());
         let content = render(&o, signed_value.as_deref())?;
-        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, &dest).await?;
+        let (insp, info, missing_parent) = toolkit::inspect_for_edit(ctx, &dest).await?;
         if info.exists() && info.followed_kind() != Kind::File {
             return Ok(Plan::fail(format!(
                 "{dest} exists and is not a regular file"
@@ -359,7 +359,7 @@ impl Module for Deb822Repository {
                 path: &dest,
                 info: &info,
                 before: before.as_deref(),
-                data: &crate::modules::files::remote::Content::Bytes(content.clone().into_bytes()),
+                data: &crate::modules::toolkit::Content::Bytes(content.clone().into_bytes()),
                 attrs: &attrs,
                 backup: false,
                 validate: None,

@@ -1,11 +1,11 @@
 //! `get_url`: downloads a file on the host with curl or wget.
 
-use super::{probe, state_diff};
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::files::remote::{
+use crate::modules::toolkit::{
     self, Attrs, Kind, basename, checksum_cmd, fmt_mode, join, parent_of, resolve_mode,
 };
+use crate::modules::toolkit::{probe, state_diff};
 use crate::modules::{
     Action, Args, Change, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt,
 };
@@ -197,7 +197,7 @@ impl Module for GetUrl {
         let url_name = basename(url.split(['?', '#']).next().unwrap_or(&url)).to_string();
         let alt = join(&dest, &url_name);
         let parent = parent_of(&dest);
-        let insp = remote::inspect(ctx, &[&dest, &alt, &parent], Some(&algo), false).await?;
+        let insp = toolkit::inspect(ctx, &[&dest, &alt, &parent], Some(&algo), false).await?;
         let into_dir = insp.files[0].followed_kind() == Kind::Dir;
         let (path, info) = if into_dir {
             if url_name.is_empty() {
@@ -282,9 +282,9 @@ impl Module for GetUrl {
         };
         let st = info.followed_stat();
         if !download {
-            let (c, mode) = remote::attr_change(ctx, &path, st, false, &attrs, false, false)?;
+            let (c, mode) = toolkit::attr_change(ctx, &path, st, false, &attrs, false, false)?;
             plan.changes.extend(c);
-            remote::file_result(&mut plan, &insp, &info, &attrs, mode, Some(st.size), "file");
+            toolkit::file_result(&mut plan, &insp, &info, &attrs, mode, Some(st.size), "file");
             plan.msg = Some(if info.exists() && ck.is_none() && !force {
                 "file already exists".into()
             } else {
@@ -339,7 +339,7 @@ impl Module for GetUrl {
             inst.group.get_or_insert_with(|| st.gid.to_string());
         }
         if o.backup && info.exists() {
-            let b = remote::backup_name(&path);
+            let b = toolkit::backup_name(&path);
             inst.backup = Some(b.clone());
             plan.result.insert("backup_file".into(), Value::from(b));
         }
@@ -367,7 +367,7 @@ impl Module for GetUrl {
                 fail_on_rc: true,
             },
         });
-        remote::file_result(&mut plan, &insp, &info, &attrs, mode, None, "file");
+        toolkit::file_result(&mut plan, &insp, &info, &attrs, mode, None, "file");
         Ok(plan)
     }
 }

@@ -1,8 +1,8 @@
 //! `group`: manages groups with groupadd/groupmod/groupdel.
 
-use super::{check_name, exec, probe, quote_all, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{check_name, exec, probe, quote_all, state_diff};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;

@@ -1,8 +1,8 @@
 //! `hostname`: sets the system's host name, now and across reboots.
 
-use super::{exec, kv, probe, quote_all};
 use crate::connection::quote;
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{exec, kv, probe, quote_all};
 use crate::modules::{Args, Diff, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;

@@ -1,7 +1,8 @@
 //! `package`: the generic package module, delegating to the host's package manager.
 
-use super::{apt, check_name, exec, probe, quote_all, state_diff};
+use super::apt;
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{check_name, exec, probe, quote_all, state_diff};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt, validate_args};
 use crate::value::{Value, Vars};
 use async_trait::async_trait;
@@ -143,7 +144,7 @@ async fn plan_rpm(ctx: &TaskCtx<'_>, mgr: &str, names: &[String], state: &str) -
     }
     let out = probe(ctx, s, "installed packages").await?;
     let (head, updates) = out.split_once("@@updates\n").unwrap_or((&out, ""));
-    let installed: std::collections::HashMap<String, String> = super::kv(head)
+    let installed: std::collections::HashMap<String, String> = crate::modules::toolkit::kv(head)
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
         .collect();
@@ -210,7 +211,7 @@ async fn plan_apk(ctx: &TaskCtx<'_>, names: &[String], state: &str) -> Result<Pl
     }
     let out = probe(ctx, s, "installed packages").await?;
     let (head, updates) = out.split_once("@@updates\n").unwrap_or((&out, ""));
-    let installed = super::kv(head);
+    let installed = crate::modules::toolkit::kv(head);
     let mut changed = Vec::new();
     for n in names {
         let has = installed.get(n).is_some_and(|v| !v.is_empty());

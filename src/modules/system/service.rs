@@ -7,9 +7,9 @@
 //! OpenRC (`rc-service`/`rc-update`), `/etc/init.d` scripts or the `service` command, with
 //! `update-rc.d`/`chkconfig` for boot-time enabling.
 
-use super::{check_name, exec, kv, probe, sections, state_diff};
 use crate::connection::quote;
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{check_name, exec, kv, probe, sections, state_diff};
 use crate::modules::{Args, Change, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, map_value};
 use async_trait::async_trait;
@@ -449,8 +449,8 @@ fn plan_sysv(
     let n = quote(name);
     let extra = match o.arguments.as_deref().filter(|a| !a.is_empty()) {
         Some(a) => {
-            let words = crate::modules::commands::split_words("service", a)?;
-            format!(" {}", super::quote_all(&words))
+            let words = crate::modules::toolkit::split_words("service", a)?;
+            format!(" {}", crate::modules::toolkit::quote_all(&words))
         }
         None => String::new(),
     };

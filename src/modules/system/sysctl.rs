@@ -1,9 +1,9 @@
 //! `sysctl` (ansible.posix): manages kernel parameters in a sysctl file and, optionally, in the
 //! running kernel, following ansible.posix's algorithm.
 
-use super::{exec, probe, quote_all, state_diff};
 use crate::error::{Error, Result};
-use crate::modules::files::remote::{self, Attrs, Content, Kind, Write, plan_write};
+use crate::modules::toolkit::{self, Attrs, Content, Kind, Write, plan_write};
+use crate::modules::toolkit::{exec, probe, quote_all, state_diff};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
 use async_trait::async_trait;
 
@@ -153,7 +153,7 @@ impl Module for Sysctl {
         let sysctl_set = o.sysctl_set && present;
         let reload = o.reload;
         let ignore = o.ignoreerrors;
-        let (insp, info, missing_parent) = remote::inspect_for_edit(ctx, &file).await?;
+        let (insp, info, missing_parent) = toolkit::inspect_for_edit(ctx, &file).await?;
         if info.followed_kind() == Kind::Dir {
             return Ok(Plan::fail(format!("{file} is a directory")));
         }

@@ -1,8 +1,8 @@
 //! `user`: manages user accounts with useradd/usermod/userdel.
 
-use super::{check_name, exec, kv, probe, quote_all, sections, state_diff};
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
+use crate::modules::toolkit::{check_name, exec, kv, probe, quote_all, sections, state_diff};
 use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
