@@ -20,6 +20,7 @@ pub mod output;
 pub mod playbook;
 pub mod template;
 pub mod tty;
+pub(crate) mod util;
 pub mod value;
 pub mod yaml;
 

@@ -2,8 +2,8 @@
 //! SELinux, `/etc/os-release` and friends (`distribution`, `os_family`, versions).
 
 use super::hardware::virtualization;
-use super::sections::Sections;
 use super::{map_of, s, shell_kv};
+use crate::util::sections::Sections;
 use crate::value::{Value, Vars};
 
 pub(super) fn system_facts(secs: &Sections, f: &mut Vars) {

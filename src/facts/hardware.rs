@@ -1,7 +1,7 @@
 //! Hardware: memory, processors, DMI product names, and virtualization.
 
-use super::sections::Sections;
 use super::{map_of, s};
+use crate::util::sections::Sections;
 use crate::value::{Value, Vars};
 use indexmap::IndexMap;
 

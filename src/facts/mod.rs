@@ -9,7 +9,6 @@
 mod distribution;
 mod hardware;
 mod network;
-mod sections;
 #[cfg(test)]
 mod tests;
 
@@ -18,9 +17,9 @@ pub use distribution::os_family;
 use distribution::{distribution_facts, system_facts};
 use hardware::hardware_facts;
 use network::{network_facts, platform_facts};
-use sections::Sections;
 
 use crate::error::{Error, Result};
+use crate::util::sections::Sections;
 use crate::value::{Value, Vars, map_value};
 use indexmap::IndexMap;
 
@@ -33,7 +32,7 @@ pub fn script() -> &'static str {
 /// `distribution`, `default_ipv4`, ...).
 pub fn parse(stdout: &str) -> Result<Vars> {
     let secs = Sections::parse(stdout);
-    if secs.map.is_empty() {
+    if secs.no_markers() {
         return Err(Error::failed(
             "fact gathering printed nothing prov recognizes (is the remote shell POSIX sh?)",
         )

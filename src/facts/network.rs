@@ -1,7 +1,7 @@
 //! Network: interfaces and their addresses, default routes, and DNS (`/etc/resolv.conf`).
 
-use super::sections::Sections;
 use super::{map_of, s, str_list};
+use crate::util::sections::Sections;
 use crate::value::{Value, Vars};
 use indexmap::IndexMap;
 use std::net::Ipv4Addr;

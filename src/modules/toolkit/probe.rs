@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::modules::TaskCtx;
+use crate::util::sections::{Sections, kv_lines};
 use indexmap::IndexMap;
 
 /// Runs a read-only inspection script; a non-zero exit status is an error naming `what`.
@@ -24,30 +25,18 @@ pub(crate) async fn probe(ctx: &TaskCtx<'_>, script: String, what: &str) -> Resu
     Ok(out.stdout_str())
 }
 
-/// Splits inspection output into sections introduced by `@@name` lines; text before the first
-/// marker goes to the section `""`.
+/// Splits inspection output into sections introduced by `@@name` lines, as `name → text`; text
+/// before the first marker goes to the section `""` (see [`Sections`] for the rules).
 pub(crate) fn sections(out: &str) -> IndexMap<String, String> {
-    let mut m: IndexMap<String, String> = IndexMap::new();
-    let mut cur = String::new();
-    m.insert(cur.clone(), String::new());
-    for line in out.lines() {
-        if let Some(name) = line.strip_prefix("@@") {
-            cur = name.trim().to_string();
-            m.entry(cur.clone()).or_default();
-            continue;
-        }
-        let s = m.entry(cur.clone()).or_default();
-        s.push_str(line);
-        s.push('\n');
-    }
-    m
+    Sections::parse(out).texts()
 }
 
-/// `key=value` lines of a section as a map (first `=` splits).
+/// `key=value` lines of a section as a map (the first `=` splits; the first of a repeated key
+/// wins, see [`kv_lines`]).
 pub(crate) fn kv(text: &str) -> IndexMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+    kv_lines(text.lines())
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
@@ -62,5 +51,6 @@ mod tests {
         assert_eq!(s["x"], "l1\nl2\n");
         assert_eq!(s["y"], "");
         assert_eq!(kv(&s[""])["a"], "1");
+        assert_eq!(kv("a=1\na=2\n")["a"], "1");
     }
 }

@@ -1,0 +1,9 @@
+//! Leaf helpers shared across layers (facts, template, output, modules), one file per topic.
+//! They import nothing from prov except [`crate::value`], so any layer may use them:
+//!
+//! - [`sections`]: output split into `@@name` sections of `key=value` lines (facts, probes).
+//! - [`pyregex`]: Python `re` patterns and replacement templates on the `regex` crate.
+//! - [`pyjson`]: Python's `json.dumps` (filters, the human output).
+//! - [`time`]: calendar dates of Unix times (UTC).
+
+pub mod sections;
