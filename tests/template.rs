@@ -578,6 +578,13 @@ fn regex_filters() {
         ),
         ("{{ 'a$b' | regex_replace('b', '$x') }}", "a$$x"),
         ("{{ 'aaa' | regex_replace('a', 'b', count=2) }}", "bba"),
+        // Python's \Z: the end of the text only, never before a final newline
+        (r"{{ 'xab' | regex_replace('b\\Z', 'c') }}", "xac"),
+        (r"{{ 'ab\n' | regex_search('b\\Z') is none }}", "True"),
+        (
+            r"{{ 'ab\n' is search('b\\Z') }} {{ 'ab' is search('b\\Z') }}",
+            "False True",
+        ),
         (
             "{{ 'l1\\nl2' | regex_replace('^l', 'L', multiline=true) }}",
             "L1\nL2",

@@ -6,4 +6,5 @@
 //! - [`pyjson`]: Python's `json.dumps` (filters, the human output).
 //! - [`time`]: calendar dates of Unix times (UTC).
 
+pub mod pyregex;
 pub mod sections;

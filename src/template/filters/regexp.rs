@@ -2,6 +2,7 @@
 
 use super::python::py_str;
 use super::{Args, R, ferr, split_kwargs};
+use crate::util::pyregex;
 use crate::value::Value;
 use minijinja::Environment;
 use minijinja::value::Rest;
@@ -16,75 +17,21 @@ pub(super) fn register(env: &mut Environment<'static>) {
 
 /// Compiles a Python regular expression (flags as Python's `re.I`/`re.M`).
 pub fn py_regex(name: &str, pat: &str, ignorecase: bool, multiline: bool) -> R<regex::Regex> {
-    regex::RegexBuilder::new(pat)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| {
-            let m = e.to_string();
-            let hint = if m.contains("look-around") || m.contains("backreferences") {
-                " (look-around and backreferences are not supported)"
-            } else {
-                ""
-            };
-            ferr(
-                name,
-                format!(
-                    "invalid regular expression '{pat}'{hint}: {}",
-                    m.lines().last().unwrap_or(&m)
-                ),
-            )
-        })
-}
-
-/// Converts a Python `re.sub` replacement (`\1`, `\g<name>`, `\n`) to the regex crate's syntax.
-fn py_replacement(rep: &str) -> String {
-    let mut out = String::new();
-    let cs: Vec<char> = rep.chars().collect();
-    let mut i = 0;
-    while i < cs.len() {
-        let c = cs[i];
-        if c == '$' {
-            out.push_str("$$");
-        } else if c == '\\' && i + 1 < cs.len() {
-            let n = cs[i + 1];
-            if n.is_ascii_digit() {
-                let mut j = i + 1;
-                while j < cs.len() && j < i + 3 && cs[j].is_ascii_digit() {
-                    j += 1;
-                }
-                let num: String = cs[i + 1..j].iter().collect();
-                out.push_str(&format!("${{{num}}}"));
-                i = j;
-                continue;
-            }
-            if n == 'g'
-                && cs.get(i + 2) == Some(&'<')
-                && let Some(end) = cs[i + 3..].iter().position(|&c| c == '>')
-            {
-                let g: String = cs[i + 3..i + 3 + end].iter().collect();
-                out.push_str(&format!("${{{g}}}"));
-                i = i + 4 + end;
-                continue;
-            }
-            match n {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                'r' => out.push('\r'),
-                '\\' => out.push('\\'),
-                other => {
-                    out.push('\\');
-                    out.push(other);
-                }
-            }
-            i += 2;
-            continue;
+    pyregex::build(pat, ignorecase, multiline).map_err(|e| {
+        let m = e.to_string();
+        let hint = if m.contains("look-around") || m.contains("backreferences") {
+            " (look-around and backreferences are not supported)"
         } else {
-            out.push(c);
-        }
-        i += 1;
-    }
-    out
+            ""
+        };
+        ferr(
+            name,
+            format!(
+                "invalid regular expression '{pat}'{hint}: {}",
+                m.lines().last().unwrap_or(&m)
+            ),
+        )
+    })
 }
 
 fn regex_replace(v: Value, args: Rest<Value>) -> R {
@@ -107,7 +54,7 @@ fn regex_replace(v: Value, args: Rest<Value>) -> R {
         a.bool_or("ignorecase", false),
         a.bool_or("multiline", false),
     )?;
-    let rep = py_replacement(&a.str_or("replacement", ""));
+    let rep = a.str_or("replacement", "");
     let count = a.int_or("count", 0)?.max(0) as usize;
     let mandatory = a.int_or("mandatory_count", 0)?.max(0) as usize;
     if mandatory > 0 {
@@ -120,7 +67,10 @@ fn regex_replace(v: Value, args: Rest<Value>) -> R {
         }
     }
     Ok(Value::from(
-        re.replacen(&s, count, rep.as_str()).into_owned(),
+        re.replacen(&s, count, |c: &regex::Captures<'_>| {
+            pyregex::expand(&rep, c)
+        })
+        .into_owned(),
     ))
 }
 
@@ -262,8 +212,18 @@ fn regex_escape(v: Value, args: Rest<Value>) -> R {
 mod tests {
     use super::*;
 
+    fn replace(s: &str, pat: &str, rep: &str) -> String {
+        let args = [Value::from(pat), Value::from(rep)];
+        py_str(&regex_replace(Value::from(s), Rest(args.to_vec())).unwrap())
+    }
+
     #[test]
-    fn python_replacements() {
-        assert_eq!(py_replacement(r"\1-\g<name>$"), "${1}-${name}$$");
+    fn python_replacements_and_anchors() {
+        assert_eq!(
+            replace("k=v", r"(?P<name>\w)=(\w)", r"\2-\g<name>$"),
+            "v-k$"
+        );
+        assert_eq!(replace("ab\nab", r"b\Z", "c"), "ab\nac");
+        assert!(py_regex("regex_search", r"a\Z", false, false).is_ok());
     }
 }
