@@ -1,9 +1,9 @@
 //! The human output, modelled on ansible-playbook's `default` stdout callback.
 
-use super::pyjson::dumps;
 use super::{CENSORED, item_label, result_object};
 use crate::events::Diff;
 use crate::events::{Event, HostResult, HostStats, Recap, Sink, Status};
+use crate::util::pyjson::dumps_sorted as dumps;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value as Json};
 use std::collections::HashSet;

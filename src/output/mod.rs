@@ -15,7 +15,6 @@
 
 mod human;
 mod json;
-mod pyjson;
 
 pub use human::{HumanOptions, HumanSink};
 pub use json::{JsonSink, event_json};

@@ -3,10 +3,11 @@
 
 use super::python::{fmt_float, py_cmp, py_str};
 use super::{Args, R, ferr, items, map_entries, to_i64};
+use crate::util::pyjson::json_str;
+pub use crate::util::pyjson::{JsonOpts, dumps as py_json};
 use crate::value::Value;
 use minijinja::value::{Rest, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
-use std::fmt::Write as _;
 
 /// Registers this file's filters.
 pub(super) fn register(env: &mut Environment<'static>) {
@@ -16,134 +17,6 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("to_yaml", to_yaml);
     env.add_filter("to_nice_yaml", to_nice_yaml);
     env.add_filter("from_yaml", from_yaml);
-}
-
-/// Options of Python's `json.dumps`.
-pub struct JsonOpts {
-    /// Pretty-print with this indent.
-    pub indent: Option<usize>,
-    /// Sort mapping keys.
-    pub sort_keys: bool,
-    /// Escape non-ASCII as `\uXXXX`.
-    pub ensure_ascii: bool,
-    /// Separator between items.
-    pub item_sep: String,
-    /// Separator between a key and its value.
-    pub key_sep: String,
-}
-
-/// Serializes like Python's `json.dumps` (Ansible's `to_json`/`to_nice_json`).
-pub fn py_json(v: &Value, o: &JsonOpts) -> R<String> {
-    let mut out = String::new();
-    json_into(v, o, 0, &mut out)?;
-    Ok(out)
-}
-
-fn json_str(s: &str, ascii: bool, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if ascii && (c as u32) > 0x7e => {
-                let mut buf = [0u16; 2];
-                for u in c.encode_utf16(&mut buf) {
-                    let _ = write!(out, "\\u{u:04x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn json_into(v: &Value, o: &JsonOpts, level: usize, out: &mut String) -> R<()> {
-    let nl = |out: &mut String, level: usize| {
-        if let Some(ind) = o.indent {
-            out.push('\n');
-            out.push_str(&" ".repeat(ind * level));
-        }
-    };
-    match v.kind() {
-        ValueKind::Undefined => return Err(Error::from(ErrorKind::UndefinedError)),
-        ValueKind::Invalid => return Err(ferr("to_json", v.to_string())),
-        ValueKind::None => out.push_str("null"),
-        ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
-        ValueKind::Number => {
-            if v.is_integer() {
-                out.push_str(&v.to_string());
-            } else {
-                let f = f64::try_from(v.clone()).unwrap_or(f64::NAN);
-                out.push_str(&match fmt_float(f).as_str() {
-                    "nan" => "NaN".to_string(),
-                    "inf" => "Infinity".to_string(),
-                    "-inf" => "-Infinity".to_string(),
-                    s => s.to_string(),
-                });
-            }
-        }
-        ValueKind::String => json_str(v.as_str().unwrap_or_default(), o.ensure_ascii, out),
-        ValueKind::Bytes => json_str(
-            &String::from_utf8_lossy(v.as_bytes().unwrap_or_default()),
-            o.ensure_ascii,
-            out,
-        ),
-        ValueKind::Seq | ValueKind::Iterable => {
-            let xs = items("to_json", v)?;
-            if xs.is_empty() {
-                out.push_str("[]");
-                return Ok(());
-            }
-            out.push('[');
-            for (i, x) in xs.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(&o.item_sep);
-                }
-                nl(out, level + 1);
-                json_into(x, o, level + 1, out)?;
-            }
-            nl(out, level);
-            out.push(']');
-        }
-        ValueKind::Map => {
-            let mut es = map_entries("to_json", v)?;
-            if es.is_empty() {
-                out.push_str("{}");
-                return Ok(());
-            }
-            if o.sort_keys {
-                es.sort_by(|a, b| py_cmp(&a.0, &b.0));
-            }
-            out.push('{');
-            for (i, (k, x)) in es.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(&o.item_sep);
-                }
-                nl(out, level + 1);
-                let key = match k.kind() {
-                    ValueKind::String => k.as_str().unwrap_or_default().to_string(),
-                    ValueKind::None => "null".into(),
-                    ValueKind::Bool => if k.is_true() { "true" } else { "false" }.into(),
-                    _ => k.to_string(),
-                };
-                json_str(&key, o.ensure_ascii, out);
-                out.push_str(&o.key_sep);
-                json_into(x, o, level + 1, out)?;
-            }
-            nl(out, level);
-            out.push('}');
-        }
-        _ => json_str(&v.to_string(), o.ensure_ascii, out),
-    }
-    Ok(())
 }
 
 fn json_opts(a: &Args, indent: Option<usize>, sort: bool, nice: bool) -> R<JsonOpts> {

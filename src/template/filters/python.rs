@@ -4,10 +4,11 @@
 
 use super::lists::attr_path;
 use super::{Args, R, items, to_f64};
+pub(super) use crate::util::python::float_repr as fmt_float;
+pub use crate::util::python::{py_cmp, type_name};
 use crate::value::Value;
 use minijinja::value::{Rest, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
-use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 /// Registers this file's filters.
@@ -22,48 +23,6 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("d", default);
     env.add_filter("ternary", ternary);
     env.add_filter("mandatory", mandatory);
-}
-
-/// Python's type name for a value (`type_debug`).
-pub fn type_name(v: &Value) -> &'static str {
-    match v.kind() {
-        ValueKind::Undefined => "AnsibleUndefined",
-        ValueKind::None => "NoneType",
-        ValueKind::Bool => "bool",
-        ValueKind::Number => {
-            if v.is_integer() {
-                "int"
-            } else {
-                "float"
-            }
-        }
-        ValueKind::String => "str",
-        ValueKind::Bytes => "bytes",
-        ValueKind::Seq => "list",
-        ValueKind::Map => "dict",
-        _ => "object",
-    }
-}
-
-pub(super) fn fmt_float(f: f64) -> String {
-    if f.is_nan() {
-        "nan".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "inf".into() } else { "-inf".into() }
-    } else if f != 0.0 && (f.abs() >= 1e16 || f.abs() < 1e-4) {
-        // Python's repr switches to exponent notation: 1e+16, 1.5e-05.
-        let e = format!("{f:e}");
-        let (m, exp) = e.split_once('e').unwrap_or((&e, "0"));
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        format!("{m}e{sign}{digits:0>2}")
-    } else if f.fract() == 0.0 {
-        format!("{f:.1}")
-    } else {
-        format!("{f}")
-    }
 }
 
 /// Python's `str()` of a value: strings as they are, `True`/`False`/`None`, containers as
@@ -149,33 +108,6 @@ fn repr_into(v: &Value, out: &mut String) {
             out.push('}');
         }
         _ => out.push_str(&v.to_string()),
-    }
-}
-
-/// Python-like ordering: numbers numerically, strings lexically, lists element-wise; values of
-/// different types order by type name.
-pub fn py_cmp(a: &Value, b: &Value) -> Ordering {
-    match (a.kind(), b.kind()) {
-        (ValueKind::Number | ValueKind::Bool, ValueKind::Number | ValueKind::Bool) => {
-            let (x, y) = (to_f64(a).unwrap_or(0.0), to_f64(b).unwrap_or(0.0));
-            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
-        }
-        (ValueKind::String, ValueKind::String) => a.as_str().cmp(&b.as_str()),
-        (ValueKind::Seq, ValueKind::Seq) => {
-            let (x, y) = (
-                items("sort", a).unwrap_or_default(),
-                items("sort", b).unwrap_or_default(),
-            );
-            for (p, q) in x.iter().zip(y.iter()) {
-                let o = py_cmp(p, q);
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-            x.len().cmp(&y.len())
-        }
-        (ka, kb) if ka == kb => a.cmp(b),
-        _ => type_name(a).cmp(type_name(b)),
     }
 }
 

@@ -1,0 +1,119 @@
+//! Python's view of values: type names, the `repr` of floats, and the ordering `sorted()` uses.
+//! The template filters and Python's `json.dumps` ([`super::pyjson`]) share them.
+
+use crate::value::Value;
+use minijinja::value::ValueKind;
+use std::cmp::Ordering;
+
+/// Python's type name for a value (`type_debug`).
+pub fn type_name(v: &Value) -> &'static str {
+    match v.kind() {
+        ValueKind::Undefined => "AnsibleUndefined",
+        ValueKind::None => "NoneType",
+        ValueKind::Bool => "bool",
+        ValueKind::Number => {
+            if v.is_integer() {
+                "int"
+            } else {
+                "float"
+            }
+        }
+        ValueKind::String => "str",
+        ValueKind::Bytes => "bytes",
+        ValueKind::Seq => "list",
+        ValueKind::Map => "dict",
+        _ => "object",
+    }
+}
+
+/// Python's `repr()` of a float: the shortest text that reads back as the same number, in
+/// exponent form below 1e-4 and from 1e16 on (`1e+16`, `1.5e-05`), `2.0` for whole numbers.
+pub fn float_repr(f: f64) -> String {
+    if f.is_nan() {
+        "nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "inf".into() } else { "-inf".into() }
+    } else if f != 0.0 && (f.abs() >= 1e16 || f.abs() < 1e-4) {
+        // Python's repr switches to exponent notation: 1e+16, 1.5e-05.
+        let e = format!("{f:e}");
+        let (m, exp) = e.split_once('e').unwrap_or((&e, "0"));
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        format!("{m}e{sign}{digits:0>2}")
+    } else if f.fract() == 0.0 {
+        format!("{f:.1}")
+    } else {
+        format!("{f}")
+    }
+}
+
+/// Python-like ordering: numbers numerically, strings lexically, lists element-wise; values of
+/// different types order by type name.
+pub fn py_cmp(a: &Value, b: &Value) -> Ordering {
+    match (a.kind(), b.kind()) {
+        (ValueKind::Number | ValueKind::Bool, ValueKind::Number | ValueKind::Bool) => {
+            let (x, y) = (num(a), num(b));
+            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+        }
+        (ValueKind::String, ValueKind::String) => a.as_str().cmp(&b.as_str()),
+        (ValueKind::Seq, ValueKind::Seq) => {
+            let (x, y) = (seq(a), seq(b));
+            for (p, q) in x.iter().zip(y.iter()) {
+                let o = py_cmp(p, q);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            x.len().cmp(&y.len())
+        }
+        (ka, kb) if ka == kb => a.cmp(b),
+        _ => type_name(a).cmp(type_name(b)),
+    }
+}
+
+fn num(v: &Value) -> f64 {
+    match v.kind() {
+        ValueKind::Bool => v.is_true() as i64 as f64,
+        _ => f64::try_from(v.clone()).unwrap_or(0.0),
+    }
+}
+
+fn seq(v: &Value) -> Vec<Value> {
+    v.try_iter().map(|it| it.collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_and_ordering_like_python() {
+        assert_eq!(float_repr(1e20), "1e+20");
+        assert_eq!(float_repr(1.5e-5), "1.5e-05");
+        assert_eq!(float_repr(2.0), "2.0");
+        assert_eq!(float_repr(0.1), "0.1");
+        let v = |j: serde_json::Value| Value::from_serialize(&j);
+        assert_eq!(
+            py_cmp(&v(serde_json::json!(2)), &v(serde_json::json!(10.5))),
+            Ordering::Less
+        );
+        assert_eq!(
+            py_cmp(&v(serde_json::json!(true)), &v(serde_json::json!(0))),
+            Ordering::Greater
+        );
+        assert_eq!(
+            py_cmp(
+                &v(serde_json::json!([1, 2])),
+                &v(serde_json::json!([1, 2, 0]))
+            ),
+            Ordering::Less
+        );
+        assert_eq!(
+            py_cmp(&v(serde_json::json!("b")), &v(serde_json::json!("a"))),
+            Ordering::Greater
+        );
+        assert_eq!(type_name(&v(serde_json::json!(1.0))), "float");
+    }
+}
