@@ -5,8 +5,10 @@
 //! - [`pyregex`]: Python `re` patterns and replacement templates on the `regex` crate.
 //! - [`python`]: Python's type names, float `repr` and ordering.
 //! - [`pyjson`]: Python's `json.dumps` (filters, the human output).
+//! - [`time`]: calendar dates of Unix times (UTC).
 
 pub mod pyjson;
 pub mod pyregex;
 pub mod python;
 pub mod sections;
+pub mod time;

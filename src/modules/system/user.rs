@@ -4,6 +4,7 @@ use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
 use crate::modules::toolkit::{check_name, exec, kv, probe, quote_all, sections, state_diff};
 use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
+use crate::util::time::ymd;
 use crate::value::Value;
 use async_trait::async_trait;
 
@@ -123,20 +124,6 @@ fn with_password(
         capture: false,
         fail_on_rc: true,
     }
-}
-
-/// A day number since the epoch as `YYYY-MM-DD` (proleptic Gregorian, UTC).
-fn ymd(days: i64) -> String {
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The `-e` argument of useradd for `expires` (None: no expiry).
