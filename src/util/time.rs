@@ -1,56 +1,64 @@
 //! Calendar dates of Unix times, in UTC (proleptic Gregorian calendar): the one place that
 //! converts between seconds since the epoch and civil dates, for backup file names, result
-//! timestamps, account expiry dates and archive listings.
+//! timestamps, account expiry dates and archive listings. The arithmetic is `jiff`'s.
+//! (`strftime` and `now()` in templates use the C library, as Python does; see the `dates`
+//! filters.)
 
-/// The civil date of a day number (days since 1970-01-01; negative before): `(year, month, day)`.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Howard Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m as u32, d as u32)
+use jiff::SignedDuration;
+use jiff::civil::DateTime;
+
+/// 1970-01-01 00:00:00, the Unix epoch as a civil (UTC) date and time.
+const EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
+
+/// The UTC date and time of a Unix time; times beyond what the calendar holds (years -9999 to
+/// 9999) are clamped to its ends.
+fn utc(secs: i64) -> DateTime {
+    EPOCH
+        .checked_add(SignedDuration::from_secs(secs))
+        .unwrap_or(if secs < 0 {
+            DateTime::MIN
+        } else {
+            DateTime::MAX
+        })
 }
 
-/// The day number (days since 1970-01-01) of a civil date.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+fn fmt_date(dt: &DateTime) -> String {
+    format!("{:04}-{:02}-{:02}", dt.year(), dt.month(), dt.day())
 }
 
-/// `YYYY-MM-DD` of a day number.
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01; negative before).
 pub fn ymd(days: i64) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    fmt_date(&utc(days.saturating_mul(86_400)))
 }
 
 /// `YYYY-MM-DD`, `HH:MM:SS` of a Unix time (seconds), UTC.
 pub fn utc_date_time(secs: i64) -> (String, String) {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let dt = utc(secs);
     (
-        ymd(days),
-        format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
+        fmt_date(&dt),
+        format!("{:02}:{:02}:{:02}", dt.hour(), dt.minute(), dt.second()),
     )
 }
 
 /// The Unix time of a UTC date and time given as `YYYY-MM-DD` and `HH:MM:SS` (a tar listing's
-/// columns); `None` when they do not read as that.
+/// columns); `None` when they are not a valid date and time.
 pub fn parse_utc(date: &str, time: &str) -> Option<i64> {
     let d: Vec<i64> = date.split('-').filter_map(|x| x.parse().ok()).collect();
     let t: Vec<i64> = time.split(':').filter_map(|x| x.parse().ok()).collect();
     if d.len() != 3 || t.len() != 3 {
         return None;
     }
-    Some(days_from_civil(d[0], d[1], d[2]) * 86_400 + t[0] * 3600 + t[1] * 60 + t[2])
+    let dt = DateTime::new(
+        d[0].try_into().ok()?,
+        d[1].try_into().ok()?,
+        d[2].try_into().ok()?,
+        t[0].try_into().ok()?,
+        t[1].try_into().ok()?,
+        t[2].try_into().ok()?,
+        0,
+    )
+    .ok()?;
+    Some(dt.duration_since(EPOCH).as_secs())
 }
 
 #[cfg(test)]
@@ -79,9 +87,12 @@ mod tests {
             assert_eq!((d.as_str(), t.as_str()), (*date, *time), "{secs}");
             assert_eq!(parse_utc(date, time), Some(*secs), "{date} {time}");
         }
-        assert_eq!(days_from_civil(2024, 1, 1), 19723);
+        assert_eq!(parse_utc("2024-01-01", "00:00:00"), Some(19723 * 86_400));
         assert_eq!(ymd(19723), "2024-01-01");
-        assert_eq!(civil_from_days(-719_468), (0, 3, 1));
+        assert_eq!(ymd(-719_468), "0000-03-01");
+        assert_eq!(ymd(i64::MAX), "9999-12-31");
+        assert_eq!(ymd(i64::MIN), "-9999-01-01");
+        assert_eq!(parse_utc("2023-02-29", "12:00:00"), None);
         assert_eq!(parse_utc("2024-01-01", "12:00"), None);
         assert_eq!(parse_utc("2024/01/01", "12:00:00"), None);
     }
