@@ -70,13 +70,102 @@ pub fn from_json(j: &serde_json::Value) -> Value {
     Value::from_serialize(j)
 }
 
-/// Ansible's truthiness for option values: `yes/true/on/1` (any case) are true.
-pub fn truthy(v: &Value) -> bool {
-    if let Some(s) = v.as_str() {
-        return matches!(
-            s.trim().to_ascii_lowercase().as_str(),
-            "yes" | "true" | "on" | "1" | "y" | "t"
-        );
+/// Ansible's boolean words, the one table every "Ansible boolean" reads (module options, play
+/// keywords, config values, lookup options, `set_fact: cacheable`, `ansible_become`, sysctl
+/// values): ansible-core's `boolean()`. Matched case-insensitively, surrounding blanks ignored.
+const BOOLEAN_WORDS: [(&str, bool); 12] = [
+    ("yes", true),
+    ("on", true),
+    ("1", true),
+    ("true", true),
+    ("y", true),
+    ("t", true),
+    ("no", false),
+    ("off", false),
+    ("0", false),
+    ("false", false),
+    ("n", false),
+    ("f", false),
+];
+
+/// Ansible's boolean of a word (`yes`/`on`/`1`/`true`/`y`/`t` and `no`/`off`/`0`/`false`/`n`/`f`,
+/// any case); `None` for any other text.
+pub fn boolean_word(s: &str) -> Option<bool> {
+    let s = s.trim();
+    BOOLEAN_WORDS
+        .iter()
+        .find(|(w, _)| w.eq_ignore_ascii_case(s))
+        .map(|(_, b)| *b)
+}
+
+/// The `bool` filter's words: those of [`boolean_word`] without the one-letter forms. In
+/// ansible-core the filter deliberately takes only `yes`/`on`/`1`/`true` and
+/// `no`/`off`/`0`/`false`; anything else (`y`, `t`, ...) is an invalid value it turns into
+/// false (with a deprecation warning since 2.19).
+pub fn bool_filter_word(s: &str) -> Option<bool> {
+    boolean_word(s).filter(|_| s.trim().len() > 1)
+}
+
+/// Ansible's `boolean()` of a value: a boolean, the number 0 or 1, or a boolean word (see
+/// [`boolean_word`]); `None` for anything else, which Ansible rejects in strict places (module
+/// options) and callers decide about elsewhere.
+pub fn boolean(v: &Value) -> Option<bool> {
+    match v.kind() {
+        minijinja::value::ValueKind::Bool => Some(v.is_true()),
+        minijinja::value::ValueKind::Number => match i64::try_from(v.clone()) {
+            Ok(0) => Some(false),
+            Ok(1) => Some(true),
+            _ => None,
+        },
+        _ => v.as_str().and_then(boolean_word),
     }
-    v.is_true()
+}
+
+/// Ansible's truthiness for option values: [`boolean`], else false for other text and Jinja's
+/// truthiness for other values (a non-zero number is true, an empty list false).
+pub fn truthy(v: &Value) -> bool {
+    boolean(v).unwrap_or_else(|| v.as_str().is_none() && v.is_true())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_boolean_table() {
+        for w in ["yes", "On", " 1 ", "TRUE", "y", "t"] {
+            assert_eq!(boolean_word(w), Some(true), "{w}");
+        }
+        for w in ["no", "OFF", "0", "False", "n", "f"] {
+            assert_eq!(boolean_word(w), Some(false), "{w}");
+        }
+        for w in ["", "2", "maybe", "1.0", "ye"] {
+            assert_eq!(boolean_word(w), None, "{w}");
+        }
+        assert_eq!(bool_filter_word("Yes"), Some(true));
+        assert_eq!(bool_filter_word("off"), Some(false));
+        assert_eq!(bool_filter_word("t"), None);
+        assert_eq!(bool_filter_word(" y "), None);
+        assert_eq!(boolean(&Value::from(1)), Some(true));
+        assert_eq!(boolean(&Value::from(0)), Some(false));
+        assert_eq!(boolean(&Value::from(2)), None);
+        assert_eq!(boolean(&Value::from(false)), Some(false));
+        assert_eq!(boolean(&Value::from(vec![1])), None);
+        assert!(truthy(&Value::from("t")) && !truthy(&Value::from("nope")));
+        assert!(truthy(&Value::from(2)) && !truthy(&Value::from(Vec::<i64>::new())));
+    }
+
+    #[test]
+    fn play_keywords_read_the_same_table() {
+        let kw = |text: &str| {
+            let node = crate::yaml::load_str(text, std::path::Path::new("k.yml")).unwrap();
+            crate::playbook::bool_of(&node).ok()
+        };
+        for (w, b) in BOOLEAN_WORDS {
+            assert_eq!(kw(&format!("'{w}'")), Some(b), "{w}");
+            assert_eq!(kw(&format!("'{}'", w.to_uppercase())), Some(b), "{w}");
+        }
+        assert_eq!(kw("''"), Some(false));
+        assert_eq!(kw("'maybe'"), None);
+    }
 }

@@ -457,6 +457,11 @@ fn string_and_conversion_filters() {
             "{{ 'yes' | bool }} {{ 'off' | bool }} {{ 1 | bool }} {{ none | bool }} {{ 'True' | bool }}",
             "True False True False True",
         ),
+        // the `bool` filter takes no one-letter words (ansible-core: invalid, coerced to False)
+        (
+            "{{ 't' | bool }} {{ 'y' | bool }} {{ 2 | bool }}",
+            "False False False",
+        ),
         (
             "{{ '0x1F' | int(base=16) }} {{ '3.7' | int }} {{ 'abc' | int(7) }} {{ '12' | int + 1 }}",
             "31 3 7 13",
@@ -722,6 +727,11 @@ fn jinja_tests() {
         (
             "{{ 'a' is truthy }} {{ '' is falsy }} {{ 'no' is truthy(convert_bool=True) }}",
             "True True False",
+        ),
+        // convert_bool reads Ansible's boolean words, else Python's truthiness
+        (
+            "{{ 't' is truthy(convert_bool=True) }} {{ 'F' is truthy(convert_bool=True) }} {{ 'nope' is truthy(convert_bool=True) }} {{ 2 is truthy(convert_bool=True) }}",
+            "True False True True",
         ),
         (
             "{{ {'changed': true} is changed }} {{ {'failed': false} is succeeded }} {{ {'failed': true} is failed }}",

@@ -220,10 +220,11 @@ pub fn bool_of(n: &Node) -> Result<bool> {
     match &n.value {
         NodeValue::Bool(b) => Ok(*b),
         NodeValue::Int(i) => Ok(*i != 0),
-        NodeValue::Str(s) => match s.to_ascii_lowercase().as_str() {
-            "yes" | "true" | "on" | "1" | "y" => Ok(true),
-            "no" | "false" | "off" | "0" | "n" | "" => Ok(false),
-            _ => Err(n
+        // Ansible's boolean words; an empty value (a keyword templated to nothing) is false.
+        NodeValue::Str(s) => match crate::value::boolean_word(s) {
+            Some(b) => Ok(b),
+            None if s.is_empty() => Ok(false),
+            None => Err(n
                 .error(format!("expected a boolean, got '{s}'"))
                 .hint("use true or false")),
         },

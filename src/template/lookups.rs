@@ -378,6 +378,11 @@ fn printf_int(fmt: &str, n: i64) -> String {
     format!("{}{}{}", &fmt[..p], padded, &rest[spec_len..])
 }
 
+/// A lookup option as Ansible reads it: `boolean(value, strict=False)`.
+fn lookup_bool(v: &Value) -> bool {
+    crate::value::boolean(v).unwrap_or(false)
+}
+
 /// Runs lookup `name` with `terms` and keyword options; the list of results.
 pub fn run(
     name: &str,
@@ -385,7 +390,8 @@ pub fn run(
     kw: &HashMap<String, Value>,
     ctx: &Context,
 ) -> Result<Vec<Value>> {
-    let kw_bool = |k: &str, d: bool| kw.get(k).map(super::filters::to_bool).unwrap_or(d);
+    // Lookup options are Ansible booleans (anything else is false, as `boolean(strict=False)`).
+    let kw_bool = |k: &str, d: bool| kw.get(k).map(lookup_bool).unwrap_or(d);
     match name {
         "env" => Ok(terms_flat(terms)
             .iter()
@@ -455,7 +461,7 @@ pub fn run(
                         if let Ok(s) = v.get_attr("skip")
                             && !s.is_undefined()
                         {
-                            *skip = super::filters::to_bool(&s);
+                            *skip = lookup_bool(&s);
                         }
                     } else {
                         files.push(py_str(v));
@@ -661,7 +667,7 @@ pub fn run(
             };
             let skip = terms
                 .get(2)
-                .map(|o| super::filters::to_bool(&o.get_attr("skip_missing").unwrap_or_default()))
+                .map(|o| lookup_bool(&o.get_attr("skip_missing").unwrap_or_default()))
                 .unwrap_or(false)
                 || kw_bool("skip_missing", false);
             let mut out = Vec::new();

@@ -543,6 +543,8 @@ impl Templar {
             return Ok(truthy_py(&v));
         };
         let t = s.trim();
+        // Not Ansible's boolean words on purpose: this is a conditional, whose rendered text is
+        // read again as an expression, so `t` or `f` would be variable names; "none" is false.
         match t.to_ascii_lowercase().as_str() {
             "" | "false" | "no" | "off" | "0" | "none" | "n" => return Ok(false),
             "true" | "yes" | "on" | "1" | "y" => return Ok(true),

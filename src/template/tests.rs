@@ -62,13 +62,12 @@ fn finished(v: Value) -> R {
 
 fn truthy(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("truthy", &["convert_bool"], &args)?;
+    // Ansible: `boolean(value)` when asked to convert, falling back to Python's truthiness for
+    // what is not a boolean word (so "t" is true and "nope" is true, as a non-empty string).
     if a.bool_or("convert_bool", false)
-        && matches!(
-            v.kind(),
-            ValueKind::String | ValueKind::Number | ValueKind::Bool
-        )
+        && let Some(b) = crate::value::boolean(&v)
     {
-        return Ok(to_bool(&v));
+        return Ok(b);
     }
     Ok(v.is_true())
 }

@@ -125,25 +125,7 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
     let kind = v.kind();
     match spec.kind {
         OptKind::Bool => {
-            let ok = kind == ValueKind::Bool
-                || (kind == ValueKind::Number && matches!(i64::try_from(v.clone()), Ok(0 | 1)))
-                || v.as_str().is_some_and(|s| {
-                    matches!(
-                        s.trim().to_ascii_lowercase().as_str(),
-                        "yes"
-                            | "no"
-                            | "true"
-                            | "false"
-                            | "on"
-                            | "off"
-                            | "1"
-                            | "0"
-                            | "y"
-                            | "n"
-                            | "t"
-                            | "f"
-                    )
-                });
+            let ok = crate::value::boolean(v).is_some();
             if !ok {
                 return Err(bad("a boolean (yes/no, true/false)"));
             }

@@ -54,10 +54,10 @@ exact. Also available as `ansible.posix.sysctl`.",
 
 /// A value as Ansible compares it: booleans as `1`/`0`, surrounding whitespace trimmed.
 pub(crate) fn normalize(v: &str) -> String {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "yes" | "true" | "on" | "y" | "t" => "1".into(),
-        "no" | "false" | "off" | "n" | "f" => "0".into(),
-        _ => v.trim().to_string(),
+    match crate::value::boolean_word(v) {
+        Some(true) => "1".into(),
+        Some(false) => "0".into(),
+        None => v.trim().to_string(),
     }
 }
 

@@ -6,7 +6,7 @@ use super::lists::attr_path;
 use super::{Args, R, items, to_f64};
 pub(super) use crate::util::python::float_repr as fmt_float;
 pub use crate::util::python::{py_cmp, type_name};
-use crate::value::Value;
+use crate::value::{Value, bool_filter_word};
 use minijinja::value::{Rest, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 use std::fmt::Write as _;
@@ -116,14 +116,8 @@ pub fn to_bool(v: &Value) -> bool {
     match v.kind() {
         ValueKind::Bool => v.is_true(),
         ValueKind::None | ValueKind::Undefined => false,
-        ValueKind::String => matches!(
-            v.as_str()
-                .unwrap_or_default()
-                .trim()
-                .to_lowercase()
-                .as_str(),
-            "yes" | "on" | "1" | "true"
-        ),
+        // the filter's narrower word list, see `bool_filter_word`
+        ValueKind::String => bool_filter_word(v.as_str().unwrap_or_default()) == Some(true),
         ValueKind::Number => to_f64(v) == Some(1.0),
         _ => false,
     }
