@@ -1,4 +1,5 @@
-//! Answers typed at the terminal: `vars_prompt` and `--ask-become-pass`.
+//! Answers typed at the terminal: `vars_prompt`, `--ask-become-pass`, the `pause` module and
+//! SSH key passphrases. The one way prov reads without echo is `rpassword`, here.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -11,11 +12,7 @@ use std::io::{BufRead, IsTerminal, Write};
 pub fn read_line(prompt: &str, hidden: bool) -> std::io::Result<Option<String>> {
     let stdin = std::io::stdin();
     if hidden && stdin.is_terminal() {
-        return match rpassword::prompt_password(prompt) {
-            Ok(s) => Ok(Some(s)),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-            Err(e) => Err(e),
-        };
+        return read_hidden(prompt);
     }
     {
         let mut err = std::io::stderr().lock();
@@ -27,4 +24,15 @@ pub fn read_line(prompt: &str, hidden: bool) -> std::io::Result<Option<String>> 
         return Ok(None);
     }
     Ok(Some(line.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+/// Shows `prompt` on the controlling terminal (`/dev/tty`) and reads one line there with echo
+/// off, whatever stdin is (`rpassword`). `Ok(None)` at the end of the input (Ctrl-D); an error
+/// when there is no terminal.
+pub fn read_hidden(prompt: &str) -> std::io::Result<Option<String>> {
+    match rpassword::prompt_password(prompt) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
+    }
 }

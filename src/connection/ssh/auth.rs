@@ -350,46 +350,13 @@ static DECRYPTED: std::sync::LazyLock<
     std::sync::Mutex<std::collections::HashMap<PathBuf, Result<PrivateKey, String>>>,
 > = std::sync::LazyLock::new(Default::default);
 
-/// Reads a line from the terminal with echo off (the caller holds [`TTY_LOCK`]).
+/// Reads a line from the terminal with echo off (the caller holds [`TTY_LOCK`]); `None` without
+/// a terminal.
 fn read_passphrase(prompt: &str) -> Option<Secret> {
-    use std::io::{BufRead, Write};
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .ok()?;
-    let mut w = tty.try_clone().ok()?;
-    let _ = w.write_all(prompt.as_bytes());
-    let _ = w.flush();
-    #[cfg(unix)]
-    let saved = {
-        use std::os::unix::io::AsRawFd;
-        let fd = tty.as_raw_fd();
-        // SAFETY: termios is plain data; tcgetattr/tcsetattr only read/write it for this fd.
-        unsafe {
-            let mut t: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(fd, &mut t) == 0 {
-                let saved = t;
-                t.c_lflag &= !libc::ECHO;
-                libc::tcsetattr(fd, libc::TCSANOW, &t);
-                Some((fd, saved))
-            } else {
-                None
-            }
-        }
-    };
-    let mut line = String::new();
-    let r = std::io::BufReader::new(&tty).read_line(&mut line);
-    #[cfg(unix)]
-    if let Some((fd, t)) = saved {
-        // SAFETY: restores the settings read above on the same open fd.
-        unsafe {
-            libc::tcsetattr(fd, libc::TCSANOW, &t);
-        }
-    }
-    let _ = w.write_all(b"\n");
-    r.ok()?;
-    Some(Secret::new(line.trim_end_matches(['\n', '\r'])))
+    crate::tty::read_hidden(prompt)
+        .ok()
+        .flatten()
+        .map(|s| Secret::new(&s))
 }
 
 /// The public key's OpenSSH fingerprint (`SHA256:...`).

@@ -33,25 +33,12 @@ the host; it pauses in check mode too.",
 .mutually_exclusive(&[&["seconds", "minutes"]])
 .examples("- pause:\n    seconds: 10\n- pause:\n    prompt: Check the dashboard, then press Enter");
 
-/// Reads one line from the terminal (echo off if asked), on a blocking thread.
+/// Reads one line from the terminal (echo off if asked, see [`crate::tty`]), on a blocking
+/// thread; the end of the input reads as an empty line.
 async fn read_line(echo: bool) -> Result<String> {
     tokio::task::spawn_blocking(move || {
-        let stty = |arg: &str| {
-            let _ = std::process::Command::new("stty")
-                .arg(arg)
-                .stdin(std::process::Stdio::inherit())
-                .status();
-        };
-        if !echo {
-            stty("-echo");
-        }
-        let mut line = String::new();
-        let r = std::io::stdin().read_line(&mut line);
-        if !echo {
-            stty("echo");
-            eprintln!();
-        }
-        r.map(|_| line.trim_end_matches(['\n', '\r']).to_string())
+        crate::tty::read_line("", !echo)
+            .map(Option::unwrap_or_default)
             .map_err(|e| Error::other(format!("pause: cannot read from the terminal: {e}")))
     })
     .await
