@@ -1,9 +1,9 @@
 //! `docker_image`: build, load or pull an image, or remove it.
 
-use super::{canonical_json, docker_probe, json_lines, jstr, jval, sha256_hex};
+use super::{canonical_json, docker_probe, json_lines, jstr, jval};
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::toolkit::{check_name, sections, state_diff};
+use crate::modules::toolkit::{check_name, sections, sha256_hex, state_diff};
 use crate::modules::{
     Action, Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, RequiredIf, TaskCtx, opt,
 };

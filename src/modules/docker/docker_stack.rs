@@ -1,9 +1,9 @@
 //! `docker_stack`: deploy or remove a Docker Swarm stack from compose files.
 
-use super::{canonical_json, docker_probe, json_lines, jstr, sha256_hex};
+use super::{canonical_json, docker_probe, json_lines, jstr};
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::toolkit::{check_name, sections};
+use crate::modules::toolkit::{check_name, sections, sha256_hex};
 use crate::modules::{
     Action, Args, Diff, Module, ModuleDoc, Options, Plan, RESULT_LINE, TaskCtx, opt,
 };

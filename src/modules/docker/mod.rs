@@ -20,7 +20,6 @@ use super::{Registry, TaskCtx};
 use crate::error::{Error, Result};
 use crate::value::{Value, from_json};
 use serde_json::Value as Json;
-use sha2::Digest;
 use std::sync::Arc;
 
 /// Registers the docker modules.
@@ -117,11 +116,6 @@ pub(crate) fn canonical_json(v: &Json) -> String {
         }
     }
     sort(v).to_string()
-}
-
-/// Hex SHA-256 of some bytes.
-pub(crate) fn sha256_hex(b: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(b))
 }
 
 /// A JSON value as a module result value.
