@@ -257,7 +257,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Returns the candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

@@ -456,7 +456,7 @@ tcp 443 from 0.0.0.0/0\ntcp 8000-8010 from 0.0.0.0/0\n"
     );
     assert_eq!(
         p1.result["group_id"].as_str(),
-        Some(prov::modules::aws::ec2_security_group::CHECK_MODE_GROUP_ID)
+        Some("(new group: id assigned when applied)")
     );
     let p2 = lib.plan("ec2_security_group", args.clone()).await.unwrap();
     assert_eq!(summaries(&p2), want_changes);

@@ -173,9 +173,7 @@ impl Env {
                     }
                 }
                 Action::Put { src, dest, opts } => self.conn.put(src, dest, opts).await?,
-                Action::LocalWrite { path, data } => {
-                    prov::modules::files::write_local_atomic(path, data)?
-                }
+                Action::LocalWrite { path, data } => prov::modules::write_local_atomic(path, data)?,
                 Action::Call(a) => {
                     a.apply().await?;
                 }

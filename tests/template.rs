@@ -27,7 +27,7 @@ flag: true
 
 fn r(ctx: &Context, t: &str) -> String {
     match ctx.templar().render_str(t, ctx) {
-        Ok(v) => prov::template::filters::py_str(&v),
+        Ok(v) => prov::template::py_str(&v),
         Err(e) => panic!("rendering {t:?} failed: {e}"),
     }
 }

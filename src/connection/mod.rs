@@ -7,7 +7,7 @@
 //! something faster.
 
 pub mod fake;
-pub mod install;
+pub(crate) mod install;
 pub mod local;
 pub mod ssh;
 
@@ -218,7 +218,7 @@ tokio::task_local! {
 /// The most bytes of stdout (and of stderr) kept of a user command (`command`, `shell`, `raw`,
 /// `script`): 32 MiB, or `PROV_MAX_OUTPUT` (bytes). What is beyond is read and dropped, and a
 /// line on stderr says so; prov's own commands (file reads, facts) are not capped.
-pub fn output_cap_default() -> usize {
+pub(crate) fn output_cap_default() -> usize {
     static CAP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CAP.get_or_init(|| {
         std::env::var("PROV_MAX_OUTPUT")
@@ -230,17 +230,17 @@ pub fn output_cap_default() -> usize {
 
 /// Runs `fut` with captured output capped at `cap` bytes per stream (see
 /// [`output_cap_default`]); the engine runs user commands in this scope.
-pub async fn output_cap_scope<F: std::future::Future>(cap: usize, fut: F) -> F::Output {
+pub(crate) async fn output_cap_scope<F: std::future::Future>(cap: usize, fut: F) -> F::Output {
     OUTPUT_CAP.scope(cap, fut).await
 }
 
 /// The output cap in force, if any.
-pub fn output_cap() -> Option<usize> {
+pub(crate) fn output_cap() -> Option<usize> {
     OUTPUT_CAP.try_with(|v| *v).ok()
 }
 
 /// Appends `data` to `buf` up to `cap` bytes; counts what was dropped in `dropped`.
-pub fn append_capped(buf: &mut Vec<u8>, data: &[u8], cap: Option<usize>, dropped: &mut u64) {
+pub(crate) fn append_capped(buf: &mut Vec<u8>, data: &[u8], cap: Option<usize>, dropped: &mut u64) {
     match cap {
         Some(c) if buf.len() + data.len() > c => {
             let room = c.saturating_sub(buf.len());
@@ -252,7 +252,7 @@ pub fn append_capped(buf: &mut Vec<u8>, data: &[u8], cap: Option<usize>, dropped
 }
 
 /// The stderr line that reports dropped output.
-pub fn dropped_note(stream: &str, dropped: u64, cap: Option<usize>) -> String {
+pub(crate) fn dropped_note(stream: &str, dropped: u64, cap: Option<usize>) -> String {
     format!(
         "prov: {stream} truncated: {dropped} bytes beyond the first {} were dropped (PROV_MAX_OUTPUT)\n",
         cap.unwrap_or(0)
@@ -263,19 +263,19 @@ pub fn dropped_note(stream: &str, dropped: u64, cap: Option<usize>) -> String {
 /// transports print no command line in their logs, and [`Connection::exec`] sends scripts on
 /// stdin ([`via_stdin`]) so that they appear neither in the host's process list nor in its
 /// sudo log. The engine runs each `no_log` task in this scope.
-pub async fn no_log_scope<F: std::future::Future>(on: bool, fut: F) -> F::Output {
+pub(crate) async fn no_log_scope<F: std::future::Future>(on: bool, fut: F) -> F::Output {
     NO_LOG.scope(on, fut).await
 }
 
 /// True inside a [`no_log_scope`] that is on.
-pub fn no_log_active() -> bool {
+pub(crate) fn no_log_active() -> bool {
     NO_LOG.try_with(|v| *v).unwrap_or(false)
 }
 
 /// The same command with its script (chdir and environment included) moved from the command
 /// line to the start of stdin: the command line only reads lines up to an end marker and
 /// evaluates them, then the command's own stdin follows. (Not for `Stdin::File`.)
-pub fn via_stdin(cmd: &Cmd) -> Cmd {
+pub(crate) fn via_stdin(cmd: &Cmd) -> Cmd {
     let end = format!("__prov_end_{}", random_token());
     let mut input = inner_script(cmd).into_bytes();
     input.extend_from_slice(format!("\n{end}\n").as_bytes());
@@ -382,8 +382,8 @@ pub trait Connection: Send + Sync {
         self.exec_raw(&wrap(cmd).line, None, &Stdin::Empty).await
     }
 
-    /// Runs a [`Cmd`] (wrapped with chdir, env and become). Under [`no_log_scope`], the
-    /// script travels on stdin instead of the command line ([`via_stdin`]).
+    /// Runs a [`Cmd`] (wrapped with chdir, env and become). Under `no_log_scope`, the
+    /// script travels on stdin instead of the command line (`via_stdin`).
     async fn exec(&self, cmd: &Cmd) -> Result<ExecOutput> {
         let hidden;
         let cmd = if no_log_active() && !cmd.probe && !matches!(cmd.stdin, Stdin::File(_)) {
@@ -414,7 +414,7 @@ pub trait Connection: Send + Sync {
         Ok(out)
     }
 
-    /// Writes `src` to `dest` atomically and completely (see [`install`]): a private temp file
+    /// Writes `src` to `dest` atomically and completely (see `install`): a private temp file
     /// beside `dest`, checked against the size and SHA-256 of what was sent, owner, group and
     /// mode applied (in that order), then renamed over `dest`. A transfer that breaks off
     /// leaves `dest` as it was and no temp file behind.

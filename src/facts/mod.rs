@@ -12,8 +12,6 @@ mod network;
 #[cfg(test)]
 mod tests;
 
-pub use distribution::os_family;
-
 use distribution::{distribution_facts, system_facts};
 use hardware::hardware_facts;
 use network::{network_facts, platform_facts};

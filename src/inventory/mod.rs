@@ -31,8 +31,6 @@ mod script;
 mod vars_dirs;
 mod yaml;
 
-pub use pyvalue::parse_value;
-
 use crate::error::{Error, Result};
 use crate::value::{Value, Vars};
 use indexmap::IndexMap;

@@ -6,12 +6,12 @@
 mod apply;
 pub mod args;
 #[cfg(feature = "aws")]
-pub mod aws;
-pub mod commands;
-pub mod docker;
-pub mod files;
-pub mod system;
-pub mod toolkit;
+pub(crate) mod aws;
+pub(crate) mod commands;
+pub(crate) mod docker;
+pub(crate) mod files;
+pub(crate) mod system;
+pub(crate) mod toolkit;
 
 /// Diffs belong to the event model (`events` does not import `modules`); re-exported here for
 /// modules and existing users.
@@ -20,6 +20,7 @@ pub use apply::{Applied, apply_plan};
 pub use args::{
     Args, FileAttrs, ModuleDoc, OptGroup, OptKind, OptSpec, Options, RequiredIf, opt, validate_args,
 };
+pub use toolkit::write_local_atomic;
 
 use crate::connection::{Become, Cmd, Connection, ExecOutput, PutOpts, Stdin};
 use crate::error::{Error, Result};
@@ -53,7 +54,7 @@ pub enum Action {
         opts: PutOpts,
     },
     /// Write a file on the controller (fetch), atomically: apply with
-    /// [`toolkit::write_local_atomic`].
+    /// [`write_local_atomic`].
     LocalWrite {
         /// The controller path.
         path: PathBuf,

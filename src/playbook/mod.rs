@@ -13,13 +13,15 @@ mod model;
 mod roles;
 mod tasks;
 
-pub use free_form::{FreeForm, split_free_form};
-pub use include::{IncludeChain, IncludeFrame, MAX_INCLUDE_DEPTH, enter_include};
-pub use keywords::{TASK_KEYWORDS, bool_of, str_list, vars_of};
+pub(crate) use free_form::split_free_form;
+pub(crate) use include::enter_include;
+#[cfg(test)]
+pub(crate) use keywords::bool_of;
+pub(crate) use keywords::vars_of;
 pub use load_play::Loader;
 pub use model::{
     BecomeOpts, Inherit, LoopControl, LoopKind, Play, Playbook, RoleCtx, Serial, Task, TaskKind,
     VarsPrompt,
 };
-pub use roles::{find_main, load_role_ctx, resolve_tasks_file};
-pub use tasks::add_apply;
+pub(crate) use roles::resolve_tasks_file;
+pub(crate) use tasks::add_apply;

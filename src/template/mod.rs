@@ -4,8 +4,8 @@
 //! How it fits together:
 //! - [`Templar`] owns one minijinja environment (strict undefined, no auto-escape, Ansible's
 //!   `trim_blocks`, Python-compatible methods such as `.items()` and `.split()`), with Ansible's
-//!   filters ([`filters`]), tests ([`tests`]) and lookups ([`lookups`]) registered.
-//! - [`Context`] is the variable scope: layers of [`Vars`]. It is a minijinja object, so a template
+//!   filters (`filters`), tests (`tests`) and lookups (`lookups`) registered.
+//! - [`Context`] is the variable scope: layers of [`Vars`](crate::value::Vars). It is a minijinja object, so a template
 //!   looks variables up through it, and a variable holding template text is rendered (in the same
 //!   context) only when it is used, with its result cached and template loops reported.
 //! - Errors name the undefined variable (`'foo' is undefined`), carry the template line for syntax
@@ -26,13 +26,14 @@
 
 mod chains;
 mod context;
-pub mod filters;
+pub(crate) mod filters;
 pub(crate) use filters::random_bytes;
-pub mod lookups;
-pub mod tests;
+pub(crate) mod lookups;
+pub(crate) mod tests;
 mod vault;
 
 pub use context::Context;
+pub use filters::py_str;
 pub use vault::decrypt as vault_decrypt;
 
 use crate::connection::Secret;

@@ -334,7 +334,8 @@ pub fn append(file: &Path, name: &str, key_type: &str, blob: &[u8]) -> std::io::
 }
 
 /// A hashed host field for `name` with `salt` (as `ssh-keygen -H` writes it).
-pub fn hash_host(name: &str, salt: &[u8]) -> String {
+#[cfg(test)]
+pub(crate) fn hash_host(name: &str, salt: &[u8]) -> String {
     let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(salt) else {
         return String::new();
     };

@@ -37,14 +37,14 @@
 //! (variables, options and ssh_config resolved into endpoints, policy and timeouts; `config`
 //! reads ssh_config and ssh arguments), `transport` (TCP, ProxyCommand, jump-host tunnels, the
 //! russh configuration), `host_key` (the russh handler that verifies host keys against
-//! [`known_hosts`]), `auth` (agent, key files, password), `session` (reconnects, the probe
+//! `known_hosts`), `auth` (agent, key files, password), `session` (reconnects, the probe
 //! shell, one channel per command) and `exec` (running one command on a channel, sudo).
 
-pub mod auth;
-pub mod config;
+pub(crate) mod auth;
+pub(crate) mod config;
 pub(crate) mod exec;
 mod host_key;
-pub mod known_hosts;
+pub(crate) mod known_hosts;
 mod session;
 mod settings;
 mod transport;

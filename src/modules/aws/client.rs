@@ -12,7 +12,7 @@
 //!   EC2 instance metadata.
 
 use crate::error::{Error, Result};
-use crate::modules::{Args, Options, opt};
+use crate::modules::opt;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
@@ -85,12 +85,6 @@ impl From<&AwsOptions> for AwsOpts {
 }
 
 impl AwsOpts {
-    /// The common options of a task's arguments (validated against a spec that embeds
-    /// [`AwsOptions`]; empty strings count as absent).
-    pub fn from_args(args: &Args) -> Result<Self> {
-        Ok(Self::from(&AwsOptions::from_args(args)?))
-    }
-
     /// The cache key: the options (secrets hashed), the endpoint/region environment and the
     /// tokio runtime (a client's connection pool belongs to the runtime that created it).
     fn cache_key(&self) -> String {

@@ -52,6 +52,8 @@ crate::options! {
     pub struct Input as group "input and output" {
         stdin: Option<String> = opt::str("Text to feed to the command's standard input."),
         stdin_add_newline: bool = opt::bool("Append a newline to stdin.").default("yes"),
+        // accepted for Ansible's sake; the output is handled the same either way
+        #[allow(dead_code)]
         strip_empty_ends: bool = opt::bool("Strip trailing empty lines from stdout/stderr.")
             .default("yes"),
     }

@@ -18,9 +18,6 @@ pub mod stat;
 pub mod template;
 pub mod unarchive;
 
-/// Kept here for existing users; it lives in the module toolkit.
-pub use super::toolkit::write_local_atomic;
-
 use super::Registry;
 use std::sync::Arc;
 

@@ -137,10 +137,6 @@ impl Content {
             Content::File { len, .. } => *len,
         }
     }
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
     /// The text for a diff, when it is small UTF-8.
     fn diff_text(&self) -> Option<String> {
         match self {

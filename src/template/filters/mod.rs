@@ -19,12 +19,8 @@ mod regexp;
 mod strings;
 
 pub(crate) use hashing::random_bytes;
-pub use hashing::{hexdigest, sha_crypt};
-pub use json_yaml::{JsonOpts, py_json, py_yaml};
-pub use paths::{basename, dirname};
-pub use python::{py_cmp, py_repr, py_str, to_bool, type_name};
+pub use python::{py_repr, py_str, to_bool, type_name};
 pub use regexp::py_regex;
-pub use strings::shlex_quote;
 
 use crate::value::Value;
 use minijinja::value::ValueKind;
