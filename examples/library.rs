@@ -75,11 +75,7 @@ async fn main() -> prov::Result<()> {
 
     let mut registry = Registry::builtin();
     registry.register(Arc::new(Banner));
-    let pb = Loader {
-        registry: &registry,
-        roles_path: vec![],
-    }
-    .load_playbook(&playbook)?;
+    let pb = Loader::new(&registry).load_playbook(&playbook)?;
 
     for check in [true, false, false] {
         let events = Arc::new(Collect::default());

@@ -138,12 +138,9 @@ impl Service {
         std::fs::create_dir(&dir)?;
         let path = dir.join("playbook.yml");
         std::fs::write(&path, body)?;
-        let loaded = Loader {
-            registry: &self.registry,
-            roles_path: vec![],
-        }
-        .load_playbook(&path)
-        .and_then(|pb| Ok((pb, Inventory::load(&self.inventory)?)));
+        let loaded = Loader::new(&self.registry)
+            .load_playbook(&path)
+            .and_then(|pb| Ok((pb, Inventory::load(&self.inventory)?)));
         let (playbook, inventory) = match loaded {
             Ok(x) => x,
             Err(e) => {

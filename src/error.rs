@@ -47,6 +47,7 @@ impl fmt::Display for Location {
 
 /// What kind of failure an [`Error`] is; decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// YAML could not be read (syntax, duplicate key, bad tag).
     Yaml,

@@ -40,6 +40,7 @@ impl Diff {
 
 /// The outcome of a task (or one loop item) on a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Status {
     /// Nothing changed.
     Ok,
@@ -140,6 +141,7 @@ impl Recap {
 
 /// Something that happened during a run.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Event {
     /// A play starts.
     PlayStart {

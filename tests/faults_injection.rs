@@ -653,18 +653,11 @@ async fn run_job(job: &Job, reg: &Registry, root: &Path, facts: &Vars) -> Outcom
         inner: LocalConnection::new("localhost"),
         scripts: Mutex::new(Vec::new()),
     };
-    let ctx = TaskCtx {
-        host: "localhost",
-        conn: &conn,
-        become_: None,
-        env: job.env.clone(),
-        check_mode: job.mode == Mode::Check,
-        diff_mode: true,
-        search_paths: vec![root.join("play")],
-        facts,
-        render: &PlainRender,
-        verbosity: 0,
-    };
+    let ctx = TaskCtx::new("localhost", &conn, facts, &PlainRender)
+        .with_env(job.env.clone())
+        .with_check_mode(job.mode == Mode::Check)
+        .with_diff_mode(true)
+        .with_search_paths(vec![root.join("play")]);
     let m = reg.get(job.module).unwrap();
     let mut planned = Vec::new();
     let failed = match validate_args(m.doc(), &value_to_vars(&from_json(&job.args))) {

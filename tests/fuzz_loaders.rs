@@ -141,10 +141,7 @@ fn mutated_playbooks_never_panic() {
     let dir = std::env::temp_dir().join(format!("prov-fuzz-pb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let registry = Registry::builtin();
-    let loader = Loader {
-        registry: &registry,
-        roles_path: vec![],
-    };
+    let loader = Loader::new(&registry);
     let path = dir.join("p.yml");
     // The unmutated playbook must load.
     std::fs::write(&path, PLAYBOOK).unwrap();
@@ -386,10 +383,7 @@ fn time_boxed_repository_playbooks_never_panic() {
     let dir = std::env::temp_dir().join(format!("prov-fuzz-site-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let registry = Registry::builtin();
-    let loader = Loader {
-        registry: &registry,
-        roles_path: vec![],
-    };
+    let loader = Loader::new(&registry);
     let seeds = repo_seeds("playbooks", &[".yaml", ".yml"]);
     for (name, text) in &seeds {
         let path = dir.join(name);

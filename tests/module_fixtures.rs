@@ -366,6 +366,9 @@ fn check_change(i: usize, want: &ExpChange, got: &prov::modules::Change, errs: &
         Action::LocalWrite { path, .. } => {
             errs.push(format!("{at}: got a local write of {}", path.display()))
         }
+        other => errs.push(format!(
+            "{at}: got an action fixtures cannot check: {other:?}"
+        )),
     }
     match (&want.diff, &got.diff) {
         (None, None) => {}
@@ -728,10 +731,7 @@ async fn record() {
     };
     let h = ModuleHost::new("fx1", FakeConnection::new("unused"));
     let args = h.args(module, &spec["args"]).expect("valid args");
-    let ctx = prov::modules::TaskCtx {
-        conn: &rec,
-        ..h.ctx(true)
-    };
+    let ctx = h.ctx(true).with_conn(&rec);
     let plan = h.module(module).plan(&ctx, &args).await;
     println!("# plan: {:?}", plan.map(|p| common::module::summaries(&p)));
     let files = rec.files.into_inner().unwrap();

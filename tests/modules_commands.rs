@@ -177,6 +177,7 @@ impl Env {
                 Action::Call(a) => {
                     a.apply().await?;
                 }
+                other => panic!("this harness does not apply {other:?}"),
             }
         }
         Ok((plan, applied))

@@ -43,6 +43,7 @@ impl fmt::Display for Secret {
 
 /// Privilege escalation method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BecomeMethod {
     /// `sudo` (the default).
     Sudo,
@@ -342,6 +343,9 @@ pub async fn digest(src: &Stdin) -> Result<(u64, String)> {
 }
 
 /// Options for [`Connection::put`], applied to the temp file before it is renamed into place.
+///
+/// Build it as `PutOpts { mode: Some("0644".into()), ..Default::default() }` so that new
+/// options do not break your code.
 #[derive(Debug, Clone, Default)]
 pub struct PutOpts {
     /// chmod mode (octal like `0644` or symbolic like `u=rw,g=r`).

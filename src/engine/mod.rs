@@ -31,6 +31,9 @@ use std::sync::{Arc, Mutex};
 pub use vars::HostVarsObject;
 
 /// Options for a run (the CLI's flags, for library users too).
+///
+/// Set the fields you need and take the rest from the defaults, so that new options do not
+/// break your code: `RunOptions { check: true, ..Default::default() }`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Check mode: report, change nothing.

@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 /// What applying a change does on the host.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Action {
     /// Nothing to run (the change is bookkeeping, e.g. a fact).
     None,
@@ -176,6 +177,10 @@ pub trait Render: Send + Sync {
 }
 
 /// Everything a module may use while planning one task on one host.
+///
+/// The engine builds it; outside the crate (a test harness, an embedding) build one with
+/// [`TaskCtx::new`] and the `with_*` methods. Fields are public to read.
+#[non_exhaustive]
 pub struct TaskCtx<'a> {
     /// Inventory name of the host.
     pub host: &'a str,
@@ -198,6 +203,65 @@ pub struct TaskCtx<'a> {
     pub render: &'a dyn Render,
     /// Verbosity (-v count), for `debug: verbosity`.
     pub verbosity: u8,
+}
+
+impl<'a> TaskCtx<'a> {
+    /// A context for `host` reached through `conn`, with its facts and a renderer: no become, no
+    /// environment, not in check or diff mode, no search paths, verbosity 0.
+    pub fn new(
+        host: &'a str,
+        conn: &'a dyn Connection,
+        facts: &'a Vars,
+        render: &'a dyn Render,
+    ) -> Self {
+        TaskCtx {
+            host,
+            conn,
+            become_: None,
+            env: Vec::new(),
+            check_mode: false,
+            diff_mode: false,
+            search_paths: Vec::new(),
+            facts,
+            render,
+            verbosity: 0,
+        }
+    }
+    /// The same context on another connection (e.g. one that records what runs).
+    pub fn with_conn(mut self, conn: &'a dyn Connection) -> Self {
+        self.conn = conn;
+        self
+    }
+    /// Privilege escalation for the task.
+    pub fn with_become(mut self, become_: Option<Become>) -> Self {
+        self.become_ = become_;
+        self
+    }
+    /// Environment for commands.
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
+    }
+    /// Check mode on or off.
+    pub fn with_check_mode(mut self, on: bool) -> Self {
+        self.check_mode = on;
+        self
+    }
+    /// Diff mode on or off.
+    pub fn with_diff_mode(mut self, on: bool) -> Self {
+        self.diff_mode = on;
+        self
+    }
+    /// Folders to look for local `src` files in, most specific first.
+    pub fn with_search_paths(mut self, paths: Vec<PathBuf>) -> Self {
+        self.search_paths = paths;
+        self
+    }
+    /// Verbosity (-v count).
+    pub fn with_verbosity(mut self, v: u8) -> Self {
+        self.verbosity = v;
+        self
+    }
 }
 
 impl TaskCtx<'_> {

@@ -12,6 +12,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Options for the human output.
+///
+/// Set the fields you need and take the rest with `..Default::default()`, so that new options do
+/// not break your code.
 #[derive(Debug, Clone, Default)]
 pub struct HumanOptions {
     /// Use ANSI colours (Ansible's: ok green, changed yellow, failed red, skipped cyan…).

@@ -17,12 +17,26 @@ use std::sync::Arc;
 /// Settings the loader needs: the module registry (for validation) and where roles live.
 pub struct Loader<'a> {
     /// Modules, for resolving module names and validating arguments.
-    pub registry: &'a Registry,
+    pub(crate) registry: &'a Registry,
     /// Extra role folders (`roles_path`).
-    pub roles_path: Vec<PathBuf>,
+    pub(crate) roles_path: Vec<PathBuf>,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    /// A loader that resolves module names with `registry` and finds roles next to the playbook
+    /// (and in any folders given with [`Loader::roles_path`]).
+    pub fn new(registry: &'a Registry) -> Self {
+        Loader {
+            registry,
+            roles_path: Vec::new(),
+        }
+    }
+
+    /// Extra role folders to find roles in (Ansible's `roles_path`).
+    pub fn roles_path(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.roles_path = paths.into_iter().collect();
+        self
+    }
     /// Loads a playbook file.
     pub fn load_playbook(&self, path: &Path) -> Result<Playbook> {
         let mut plays = Vec::new();

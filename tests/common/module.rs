@@ -102,18 +102,18 @@ impl ModuleHost {
     }
     /// The task context with an explicit diff mode.
     pub fn ctx_diff(&self, check: bool, diff: bool) -> TaskCtx<'_> {
-        TaskCtx {
-            host: &self.name,
-            conn: self.conn.as_ref(),
-            become_: self.become_.clone(),
-            env: self.env.clone(),
-            check_mode: check,
-            diff_mode: diff,
-            search_paths: self.search_paths.clone(),
-            facts: &self.facts,
-            render: self.render.as_ref(),
-            verbosity: self.verbosity,
-        }
+        TaskCtx::new(
+            &self.name,
+            self.conn.as_ref(),
+            &self.facts,
+            self.render.as_ref(),
+        )
+        .with_become(self.become_.clone())
+        .with_env(self.env.clone())
+        .with_check_mode(check)
+        .with_diff_mode(diff)
+        .with_search_paths(self.search_paths.clone())
+        .with_verbosity(self.verbosity)
     }
     /// The module, which must be registered.
     pub fn module(&self, name: &str) -> &Arc<dyn Module> {
