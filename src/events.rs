@@ -68,7 +68,11 @@ impl Status {
 }
 
 /// One host's result for one task (or one loop item when `item` is set).
+///
+/// The engine builds these; outside the crate (e.g. to test a sink) start from
+/// [`HostResult::new`] and set the fields.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HostResult {
     /// Inventory name of the host.
     pub host: String,
@@ -96,8 +100,30 @@ pub struct HostResult {
     pub no_log: bool,
 }
 
-/// Per-host counters for the recap.
+impl HostResult {
+    /// A result of `task` on `host` with `status`; everything else empty (no item, message,
+    /// changes or diffs, an empty result map, zero duration, not ignored, not `no_log`).
+    pub fn new(host: impl Into<String>, task: impl Into<String>, status: Status) -> Self {
+        HostResult {
+            host: host.into(),
+            delegated_to: None,
+            task: task.into(),
+            status,
+            item: None,
+            ignored: false,
+            msg: None,
+            changes: Vec::new(),
+            diffs: Vec::new(),
+            result: crate::value::map_value([]),
+            duration: Duration::ZERO,
+            no_log: false,
+        }
+    }
+}
+
+/// Per-host counters for the recap (outside the crate: start from `HostStats::default()`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HostStats {
     /// Tasks ok.
     pub ok: u32,
@@ -115,8 +141,10 @@ pub struct HostStats {
     pub ignored: u32,
 }
 
-/// The PLAY RECAP: per-host stats in inventory order.
+/// The PLAY RECAP: per-host stats in inventory order (outside the crate: start from
+/// `Recap::default()`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Recap {
     /// Stats per host.
     pub hosts: IndexMap<String, HostStats>,

@@ -46,20 +46,10 @@ fn plain() -> HumanOptions {
 }
 
 fn res(host: &str, status: Status) -> HostResult {
-    HostResult {
-        host: host.into(),
-        delegated_to: None,
-        task: "t".into(),
-        status,
-        item: None,
-        ignored: false,
-        msg: None,
-        changes: vec![],
-        diffs: vec![],
-        result: from_json(&json!({"changed": status == Status::Changed})),
-        duration: Duration::from_millis(12),
-        no_log: false,
-    }
+    let mut hr = HostResult::new(host, "t", status);
+    hr.result = from_json(&json!({"changed": status == Status::Changed}));
+    hr.duration = Duration::from_millis(12);
+    hr
 }
 
 fn ev(hr: HostResult) -> Event {
@@ -83,15 +73,10 @@ fn task(name: &str) -> Event {
 }
 
 fn stats(ok: u32, changed: u32, unreachable: u32, failed: u32, skipped: u32) -> HostStats {
-    HostStats {
-        ok,
-        changed,
-        unreachable,
-        failed,
-        skipped,
-        rescued: 0,
-        ignored: 0,
-    }
+    let mut s = HostStats::default();
+    (s.ok, s.changed, s.unreachable, s.failed, s.skipped) =
+        (ok, changed, unreachable, failed, skipped);
+    s
 }
 
 #[test]
@@ -426,15 +411,13 @@ fn recap() -> Recap {
     r.hosts
         .insert("web2.example.com".into(), stats(2, 1, 0, 0, 1));
     r.hosts.insert("db".into(), stats(5, 0, 0, 1, 0));
-    r.hosts.insert(
-        "lab3".into(),
-        HostStats {
-            ok: 10,
-            rescued: 1,
-            ignored: 2,
-            ..Default::default()
-        },
-    );
+    r.hosts.insert("lab3".into(), {
+        let mut s = HostStats::default();
+        s.ok = 10;
+        s.rescued = 1;
+        s.ignored = 2;
+        s
+    });
     r.hosts.insert(
         "a-host-name-longer-than-26-chars".into(),
         stats(0, 0, 1, 0, 0),
@@ -461,14 +444,12 @@ fn recap_colours_like_ansible() {
     let mut r = Recap::default();
     r.hosts.insert("web".into(), stats(2, 1, 0, 0, 1));
     r.hosts.insert("db".into(), stats(1, 0, 0, 1, 0));
-    r.hosts.insert(
-        "ok".into(),
-        HostStats {
-            ok: 1,
-            ignored: 1,
-            ..Default::default()
-        },
-    );
+    r.hosts.insert("ok".into(), {
+        let mut s = HostStats::default();
+        s.ok = 1;
+        s.ignored = 1;
+        s
+    });
     let (out, _) = human(
         HumanOptions {
             color: true,
