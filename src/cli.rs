@@ -422,10 +422,7 @@ fn roles_path(cfg: &Config) -> Vec<PathBuf> {
 }
 
 fn load_playbooks(paths: &[PathBuf], registry: &Registry, cfg: &Config) -> Result<Vec<Playbook>> {
-    let loader = Loader {
-        registry,
-        roles_path: roles_path(cfg),
-    };
+    let loader = Loader::new(registry).roles_path(roles_path(cfg));
     paths
         .iter()
         .map(|p| {

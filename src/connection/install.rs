@@ -66,7 +66,7 @@ impl Install {
     /// The script. `fill` is a shell command that writes the content to the path in `"$f"`
     /// (for example `cat > "$f"` to take it from stdin, or `cat -- SRC > "$f"`).
     pub fn script(&self, fill: &str) -> String {
-        let token = temp_token();
+        let token = super::unpredictable_token();
         let mut s = String::with_capacity(1024);
         s.push_str(&format!("d={}; t=\n", quote(&self.dest)));
         // Remove the temp file on every way out: `exit` in a signal trap runs the EXIT trap.
@@ -139,14 +139,6 @@ impl Install {
              echo \"$d was replaced by someone else while prov wrote it\" >&2; exit 1; fi\n",
         );
         s
-    }
-}
-
-/// An unpredictable temp-file suffix (16 random bytes, hex).
-fn temp_token() -> String {
-    match crate::template::random_bytes(16) {
-        Ok(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
-        Err(_) => super::random_token(),
     }
 }
 

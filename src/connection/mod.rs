@@ -296,6 +296,16 @@ pub(crate) fn via_stdin(cmd: &Cmd) -> Cmd {
     }
 }
 
+/// An unpredictable token (16 random bytes, hex) for names another user must not guess (temp
+/// files); falls back to [`random_token`] when /dev/urandom cannot be read.
+pub(crate) fn unpredictable_token() -> String {
+    match crate::util::random_bytes(16) {
+        Ok(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        Err(_) => random_token(),
+    }
+}
+
+/// A token unique to this process and moment (markers, job tags), not meant to be secret.
 pub(crate) fn random_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);

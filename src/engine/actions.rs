@@ -113,10 +113,8 @@ impl PlayRun<'_> {
         inc: &Include,
         loop_vars: &Vars,
     ) -> Result<Vec<Task>> {
-        let loader = crate::playbook::Loader {
-            registry: &self.runner.registry,
-            roles_path: self.runner.opts.roles_path.clone(),
-        };
+        let loader = crate::playbook::Loader::new(&self.runner.registry)
+            .roles_path(self.runner.opts.roles_path.clone());
         let vars = if loop_vars.is_empty() {
             task.vars.clone()
         } else {

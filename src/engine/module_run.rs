@@ -479,12 +479,7 @@ mod tests {
         )
         .unwrap();
         let registry = Registry::builtin();
-        let playbook = Loader {
-            registry: &registry,
-            roles_path: vec![],
-        }
-        .load_playbook(&pb)
-        .unwrap();
+        let playbook = Loader::new(&registry).load_playbook(&pb).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         let results = Arc::new(Results::default());
         let runner = Runner::new(Inventory::load(&[hosts.into()]).unwrap(), registry)

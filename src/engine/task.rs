@@ -566,12 +566,7 @@ mod tests {
         )
         .unwrap();
         let registry = Registry::builtin();
-        let playbook = Loader {
-            registry: &registry,
-            roles_path: vec![],
-        }
-        .load_playbook(&pb)
-        .unwrap();
+        let playbook = Loader::new(&registry).load_playbook(&pb).unwrap();
         let count = Arc::new(CountItems::default());
         let runner =
             Runner::new(Inventory::load(&[]).unwrap(), Registry::builtin()).sink(count.clone());

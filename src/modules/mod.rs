@@ -385,10 +385,7 @@ mod examples_tests {
     #[test]
     fn every_documented_example_validates() {
         let r = Registry::builtin();
-        let loader = Loader {
-            registry: &r,
-            roles_path: vec![],
-        };
+        let loader = Loader::new(&r);
         let mut checked = 0;
         for name in r.names() {
             let doc = r.get(name).unwrap().doc();

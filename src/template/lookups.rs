@@ -206,7 +206,7 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
         let mut out = String::with_capacity(length);
         let mut count = 0;
         while count < length {
-            let bytes = super::filters::random_bytes(128)
+            let bytes = crate::util::random_bytes(128)
                 .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
             for pair in bytes.chunks_exact(2) {
                 let x = usize::from(u16::from_le_bytes([pair[0], pair[1]]));

@@ -27,7 +27,6 @@
 mod chains;
 mod context;
 pub(crate) mod filters;
-pub(crate) use filters::random_bytes;
 pub(crate) mod lookups;
 pub(crate) mod tests;
 mod vault;

@@ -6,9 +6,18 @@
 //! - [`python`]: Python's type names, float `repr` and ordering.
 //! - [`pyjson`]: Python's `json.dumps` (filters, the human output).
 //! - [`time`]: calendar dates of Unix times (UTC).
+//! - [`random_bytes`]: bytes from the kernel's random source.
 
 pub mod pyjson;
 pub mod pyregex;
 pub mod python;
 pub mod sections;
 pub mod time;
+
+/// `n` bytes from the kernel's random source (salts, seeds, generated passwords, temp names).
+pub(crate) fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut buf = vec![0u8; n];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf))?;
+    Ok(buf)
+}

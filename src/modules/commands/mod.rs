@@ -326,28 +326,6 @@ pub(crate) fn stdin_of(input: &Input) -> crate::connection::Stdin {
     }
 }
 
-/// A random token for temp file names (from /dev/urandom, with a fallback).
-pub(crate) fn random_token() -> String {
-    use std::io::Read;
-    let mut buf = [0u8; 12];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .is_ok()
-    {
-        return buf.iter().map(|b| format!("{b:02x}")).collect();
-    }
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

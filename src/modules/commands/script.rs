@@ -1,6 +1,6 @@
 //! `script`: uploads a local script to the host, runs it, and removes it.
 
-use super::{Guard, Guards, check_guards, random_token};
+use super::{Guard, Guards, check_guards};
 use crate::connection::{PutOpts, Stdin, quote};
 use crate::error::{Error, Result};
 use crate::modules::toolkit::split_words;
@@ -117,7 +117,10 @@ impl Module for Script {
                     .collect()
             })
             .unwrap_or_default();
-        let remote = format!("/tmp/.prov-script-{}-{base}", random_token());
+        let remote = format!(
+            "/tmp/.prov-script-{}-{base}",
+            crate::connection::unpredictable_token()
+        );
         let runner: Vec<String> = match o.executable.filter(|e| !e.is_empty()) {
             Some(exe) => split_words("script", &exe)?,
             // Running the interpreter explicitly also works when /tmp is mounted noexec.

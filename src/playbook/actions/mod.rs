@@ -371,11 +371,7 @@ mod tests {
 
     fn load(registry: &Registry, dir: &Path, yaml: &str) -> Result<Vec<Task>> {
         let node = crate::yaml::load_str(yaml, &dir.join("tasks.yml"))?;
-        Loader {
-            registry,
-            roles_path: vec![],
-        }
-        .load_tasks(&node, dir, &Inherit::default(), false)
+        Loader::new(registry).load_tasks(&node, dir, &Inherit::default(), false)
     }
 
     #[test]
@@ -475,10 +471,7 @@ mod tests {
                     let pb = dir.join("site.yml");
                     std::fs::write(&pb, doc).unwrap();
                     let builtin = Registry::builtin();
-                    let loader = Loader {
-                        registry: &builtin,
-                        roles_path: vec![],
-                    };
+                    let loader = Loader::new(&builtin);
                     let p = loader.load_playbook(&pb).unwrap();
                     assert_eq!(p.plays.len(), 2, "{}", a.name);
                     // As a task it is an error that says where it goes.

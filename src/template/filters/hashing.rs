@@ -207,16 +207,9 @@ pub fn sha_crypt(pw: &str, salt: &str, rounds: Option<u32>, sha512: bool) -> Str
     }
 }
 
-/// `n` bytes from the kernel's random source (for salts, seeds and generated passwords).
-pub(crate) fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut buf = vec![0u8; n];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf))?;
-    Ok(buf)
-}
-
 pub(super) fn urandom(n: usize) -> R<Vec<u8>> {
-    random_bytes(n).map_err(|e| ferr("random", format!("cannot read /dev/urandom: {e}")))
+    crate::util::random_bytes(n)
+        .map_err(|e| ferr("random", format!("cannot read /dev/urandom: {e}")))
 }
 
 fn password_hash(v: Value, args: Rest<Value>) -> R {

@@ -263,18 +263,17 @@ fn yaml_block(
     Ok(())
 }
 
+/// The keyword arguments `to_yaml` and `to_nice_yaml` accept (PyYAML's `dump` options).
+const YAML_DUMP_OPTIONS: &[&str] = &[
+    "indent",
+    "default_flow_style",
+    "width",
+    "sort_keys",
+    "allow_unicode",
+];
+
 fn to_yaml(v: Value, args: Rest<Value>) -> R {
-    let a = Args::bind(
-        "to_yaml",
-        &[
-            "indent",
-            "default_flow_style",
-            "width",
-            "sort_keys",
-            "allow_unicode",
-        ],
-        &args,
-    )?;
+    let a = Args::bind("to_yaml", YAML_DUMP_OPTIONS, &args)?;
     let indent = a.int_or("indent", 2)?.clamp(2, 9) as usize;
     match a.get("default_flow_style") {
         Some(f) if f.is_true() => Ok(Value::from(format!("{}\n", yaml_flow(&v)?))),
@@ -284,17 +283,7 @@ fn to_yaml(v: Value, args: Rest<Value>) -> R {
 }
 
 fn to_nice_yaml(v: Value, args: Rest<Value>) -> R {
-    let a = Args::bind(
-        "to_nice_yaml",
-        &[
-            "indent",
-            "default_flow_style",
-            "width",
-            "sort_keys",
-            "allow_unicode",
-        ],
-        &args,
-    )?;
+    let a = Args::bind("to_nice_yaml", YAML_DUMP_OPTIONS, &args)?;
     let indent = a.int_or("indent", 4)?.clamp(2, 9) as usize;
     py_yaml(&v, indent, false).map(Value::from)
 }

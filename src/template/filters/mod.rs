@@ -18,7 +18,6 @@ mod python;
 mod regexp;
 mod strings;
 
-pub(crate) use hashing::random_bytes;
 pub use python::{py_repr, py_str, to_bool, type_name};
 pub use regexp::py_regex;
 
