@@ -78,6 +78,7 @@ const COVERED: &[&str] = &[
     "docker_swarm",
     "docker_stack",
     "docker_node",
+    "docker_swarm_info",
 ];
 const MIN_CASES: usize = 5;
 

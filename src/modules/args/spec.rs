@@ -281,6 +281,13 @@ impl ModuleDoc {
             examples: "",
         }
     }
+    /// The same module under another name (an old name Ansible still accepts), with its own
+    /// one-line summary; everything else is shared.
+    pub const fn renamed(mut self, name: &'static str, short: &'static str) -> Self {
+        self.name = name;
+        self.short = short;
+        self
+    }
     /// Sets the long description.
     pub const fn description(mut self, d: &'static str) -> Self {
         self.description = d;

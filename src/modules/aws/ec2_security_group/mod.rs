@@ -21,11 +21,7 @@ pub struct Ec2SecurityGroup;
 /// The same module under its old name `ec2_group` (`amazon.aws.ec2_group`).
 pub struct Ec2Group;
 
-static DOC_EC2_GROUP: ModuleDoc = ModuleDoc {
-    name: "ec2_group",
-    short: "Old name of ec2_security_group",
-    ..DOC
-};
+static DOC_EC2_GROUP: ModuleDoc = SPEC.renamed("ec2_group", "Old name of ec2_security_group");
 
 #[async_trait]
 impl Module for Ec2Group {
@@ -59,7 +55,9 @@ crate::options! {
     groups { aws: AwsOptions }
 }
 
-static DOC: ModuleDoc = ModuleDoc::new(
+static DOC: ModuleDoc = SPEC;
+
+const SPEC: ModuleDoc = ModuleDoc::new(
     "ec2_security_group",
     "Manage an EC2 security group and its ingress rules",
 )
