@@ -184,6 +184,9 @@ pub enum Event {
         name: String,
         /// `file:line:col` of the task.
         location: Option<String>,
+        /// What the task runs: the module's canonical name (`copy`, `assert`), an engine
+        /// action (`include_tasks`, `set_fact`, `meta`, ...) or `block`.
+        action: String,
         /// True for handlers.
         handler: bool,
         /// Hosts it will run on.

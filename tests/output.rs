@@ -67,6 +67,7 @@ fn task(name: &str) -> Event {
     Event::TaskStart {
         name: name.into(),
         location: Some("site.yml:4:7".into()),
+        action: "apt".into(),
         handler: false,
         hosts: vec![],
     }
@@ -101,6 +102,7 @@ fn play_with_every_status() {
         Event::TaskStart {
             name: "restart".into(),
             location: None,
+            action: "service".into(),
             handler: true,
             hosts: vec![],
         },
@@ -624,7 +626,7 @@ fn json_lines_parse_back() {
     );
     assert_eq!(
         lines[1],
-        json!({"event": "task_start", "name": "one", "location": "site.yml:4:7", "handler": false, "hosts": []})
+        json!({"event": "task_start", "name": "one", "location": "site.yml:4:7", "action": "apt", "handler": false, "hosts": []})
     );
     assert_eq!(
         lines[2],

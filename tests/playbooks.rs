@@ -218,7 +218,7 @@ fn json_output_is_json_lines() {
     let p = Project::new("json");
     p.file("inv.ini", INV).file(
         "site.yml",
-        "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug: msg=hi\n",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug: msg=hi\n    - ansible.builtin.set_fact: { x: 1 }\n    - block: [{ assert: { that: x == 1 } }]\n",
     );
     let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "--output", "json"]);
     r.success();
@@ -233,10 +233,26 @@ fn json_output_is_json_lines() {
         .collect();
     assert_eq!(
         kinds,
-        vec!["play_start", "task_start", "host_result", "recap"]
+        vec![
+            "play_start",
+            "task_start",
+            "host_result",
+            "task_start",
+            "host_result",
+            "task_start",
+            "host_result",
+            "recap"
+        ]
     );
     assert_eq!(events[2]["status"], "ok");
     assert_eq!(events[2]["msg"], "hi");
+    // What each task runs, by its canonical name (a test harness counts `assert` results).
+    let actions: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "task_start")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["debug", "set_fact", "assert"]);
 }
 
 #[test]

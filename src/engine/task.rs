@@ -113,6 +113,7 @@ impl PlayRun<'_> {
         self.runner.emit(Event::TaskStart {
             name: display.clone(),
             location: Some(task.loc.to_string()),
+            action: task.kind.action_name().to_string(),
             handler,
             hosts: run_on.clone(),
         });

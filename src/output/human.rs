@@ -303,6 +303,7 @@ impl Sink for HumanSink {
                 location,
                 handler,
                 hosts,
+                ..
             } => {
                 let prefix = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 let mut s = banner(&format!("{prefix} [{}]", name.trim()));

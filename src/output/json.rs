@@ -47,7 +47,7 @@ impl Sink for JsonSink {
 /// The JSON object for one event, as [`JsonSink`] writes it:
 ///
 /// - `{"event":"play_start","name":…,"hosts":[…]}`
-/// - `{"event":"task_start","name":…,"location":…|null,"handler":bool,"hosts":[…]}`
+/// - `{"event":"task_start","name":…,"location":…|null,"action":…,"handler":bool,"hosts":[…]}`
 /// - `{"event":"host_result","host":…,"task":…,"status":"ok|changed|failed|skipped|unreachable",
 ///   "changed":bool,"item":…|null,"ignored":bool,"msg":…|null,"changes":[…],
 ///   "diff":[{"before_header","after_header","unified"}],"duration_ms":n,"delegated_to":…|null,
@@ -66,12 +66,14 @@ pub fn event_json(ev: &Event) -> Json {
         Event::TaskStart {
             name,
             location,
+            action,
             handler,
             hosts,
         } => json!({
             "event": "task_start",
             "name": name,
             "location": location,
+            "action": action,
             "handler": handler,
             "hosts": hosts,
         }),

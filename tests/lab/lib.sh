@@ -18,7 +18,8 @@ CGROOT=/sys/fs/cgroup/unified
 NAT_COMMENT=prov-lab
 OWNER_FILE=/run/prov-lab.owner
 PACKAGES=(debootstrap systemd-container iproute2 iptables openssh-client openssh-server)
-INCLUDE=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,python3
+# file: ansible-core's stat target (and real hosts) expect file(1) for mime types.
+INCLUDE=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,python3,file
 
 set -E
 # Remember the last failing command; report it only if the script fails.
@@ -114,7 +115,14 @@ safe_rm() {
 ensure_rootfs() {
     mkdir -p "$CACHE"
     if [ -f "$ROOTFS/.prov-lab-complete" ]; then
-        return 0
+        # A cache built with another package list is rebuilt, unless hosts still use it.
+        [ "$(cat "$ROOTFS/.prov-lab-include" 2>/dev/null)" = "$INCLUDE" ] && return 0
+        if [ -n "$(mounts_under "$STATE/hosts")" ]; then
+            log "WARNING: the rootfs cache lacks packages of this lab ($INCLUDE); down.sh, then up.sh rebuilds it"
+            return 0
+        fi
+        log "the rootfs cache was built with other packages: rebuilding it"
+        safe_rm "$ROOTFS"
     fi
     # The cache may be shared by worktrees (PROV_LAB_CACHE): build under its lock.
     exec 8<"$CACHE"
@@ -148,6 +156,7 @@ ensure_rootfs() {
     rm -f "$tmp/var/lib/dbus/machine-id"
     apt-get -q clean -o RootDir="$tmp" 2>/dev/null || rm -f "$tmp"/var/cache/apt/archives/*.deb
     umount_tree "$tmp"
+    echo "$INCLUDE" >"$tmp/.prov-lab-include"
     date -u +%FT%TZ >"$tmp/.prov-lab-complete"
     mv -T "$tmp" "$ROOTFS"
     exec 8<&-

@@ -249,6 +249,16 @@ impl TaskKind {
             TaskKind::GatherFacts => Some(&GATHER_FACTS),
         }
     }
+
+    /// The name of what this task runs, as Ansible's `task.action`: the module's canonical
+    /// name, the table action's name, or `block`.
+    pub(crate) fn action_name(&self) -> &str {
+        match self {
+            TaskKind::Module { name, .. } => name,
+            TaskKind::Block { .. } => "block",
+            other => other.action().map_or("", |a| a.name),
+        }
+    }
 }
 
 pub(super) fn load_set_fact(a: &ActionArgs) -> Result<TaskKind> {

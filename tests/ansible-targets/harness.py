@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""Runs ansible-core's integration targets under prov (and ansible-core as the reference) on
+lab hosts, the way `ansible-test integration` runs a role target, and writes the results table.
+
+Called by tests/ansible-targets/run.sh, which prepares everything (the ansible-core source
+distribution, the reference virtualenv, prov, the lab). See tests/ansible-targets/README.md.
+
+Each target runs on a freshly reset lab host (tests/lab/reset-host.sh): prov on lab1, the
+reference on lab2. Per tool and target the harness records the exit code, the results of
+every task (prov's `--output json` events; for ansible-core a small callback of ours in
+callback_plugins/ that writes the same shape), the asserts that passed and failed, the first
+failure and the wall time.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def log(msg):
+    print(f"[targets {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def load_yaml(path):
+    import yaml  # the reference virtualenv has PyYAML (ansible-core needs it)
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+# ---------------------------------------------------------------- targets
+
+def runme(targets_dir, name):
+    return os.path.exists(os.path.join(targets_dir, name, "runme.sh"))
+
+
+def aliases(targets_dir, name):
+    p = os.path.join(targets_dir, name, "aliases")
+    if not os.path.exists(p):
+        return []
+    out = []
+    for line in open(p):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(line)
+    return out
+
+
+def gather_facts(al):
+    # as ansible-test: yes unless the target says gather_facts/no
+    return "gather_facts/no" not in al
+
+
+# ---------------------------------------------------------------- one run
+
+def write_inventory(path, ip, key, known_hosts):
+    with open(path, "w") as f:
+        f.write(
+            "[testgroup]\n"
+            f"testhost ansible_connection=ssh ansible_pipelining=yes "
+            f"ansible_python_interpreter=/usr/bin/python3 ansible_host={ip} ansible_port=22 "
+            f"ansible_user=root ansible_ssh_private_key_file={key} "
+            f"ansible_ssh_common_args=\"-o UserKnownHostsFile={known_hosts} "
+            f"-o StrictHostKeyChecking=yes\"\n"
+        )
+
+
+def write_playbook(path, name, gather, output_dir):
+    # The play ansible-test writes for a role target (command_integration_role), as YAML.
+    with open(path, "w") as f:
+        f.write(
+            "- hosts: testhost\n"
+            f"  gather_facts: {'true' if gather else 'false'}\n"
+            "  vars_files: []\n"
+            f"  vars:\n    output_dir: {json.dumps(output_dir)}\n"
+            f"  roles:\n    - {name}\n"
+        )
+
+
+def parse_events(path):
+    """Task results from a JSON Lines event file: [(task, action, host, status, ignored, msg)],
+    one per task and host (loop items folded: failed if any item failed)."""
+    tasks = []  # [{"name","action","results": {host: [..]}}]
+    if not os.path.exists(path):
+        return []
+    for line in open(path, encoding="utf-8", errors="replace"):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        kind = ev.get("event")
+        if kind == "task_start":
+            tasks.append({"name": ev.get("name"), "action": ev.get("action") or "", "results": {}})
+        elif kind == "host_result":
+            if not tasks:
+                tasks.append({"name": ev.get("task"), "action": ev.get("action") or "", "results": {}})
+            t = tasks[-1]
+            if not t["action"] and ev.get("action"):
+                t["action"] = ev["action"]
+            t["results"].setdefault(ev.get("host"), []).append(
+                (ev.get("status"), bool(ev.get("ignored")), ev.get("msg")))
+    out = []
+    for t in tasks:
+        for host, rs in t["results"].items():
+            status, ignored, msg = "ok", False, None
+            for st, ig, m in rs:
+                if st in ("failed", "unreachable") and not ig:
+                    status, ignored, msg = st, False, m
+                    break
+                if st in ("failed", "unreachable"):
+                    status, ignored, msg = st, True, m
+                elif st == "changed" and status == "ok":
+                    status = "changed"
+                elif st == "skipped" and len(rs) == 1:
+                    status = "skipped"
+            out.append((t["name"], t["action"], host, status, ignored, msg))
+    return out
+
+
+def short(s, n=160):
+    s = " ".join(str(s or "").split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def last_error(text):
+    lines = [l for l in text.splitlines() if l.strip()]
+    for l in lines:
+        if l.startswith("error") or "ERROR" in l:
+            return l
+    return lines[-1] if lines else ""
+
+
+def run_tool(args, tool, name, lab_n, ip):
+    """Runs one target with one tool on lab host N (reset first). Returns a result dict."""
+    work = os.path.join(args.work, "runs", tool, name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    integ = args.integration
+    al = aliases(os.path.join(integ, "targets"), name)
+    inv = os.path.join(work, "inventory")
+    write_inventory(inv, ip, args.key, args.known_hosts)
+    output_dir = os.path.join(work, "output_dir")
+    os.makedirs(output_dir)
+    play = os.path.join(integ, f"{name}-{tool}.yml")
+    write_playbook(play, name, gather_facts(al), output_dir)
+    events = os.path.join(work, "events.jsonl")
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_ROLES_PATH=os.path.join(integ, "targets"),
+        ANSIBLE_PLAYBOOK_DIR=integ,
+        OUTPUT_DIR=output_dir,
+        INVENTORY_PATH=inv,
+        ANSIBLE_FORCE_COLOR="false",
+        ANSIBLE_NOCOLOR="true",
+        ANSIBLE_RETRY_FILES_ENABLED="false",
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+        ANSIBLE_HOST_KEY_CHECKING="true",
+    )
+    env.pop("ANSIBLE_CONFIG", None)
+    if tool == "prov":
+        cmd = [args.prov, "run", os.path.basename(play), "-i", inv, "--output", "json"]
+        stdout = open(events, "w")
+    else:
+        env.update(
+            ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+            ANSIBLE_CALLBACKS_ENABLED="prov_harness",
+            PROV_HARNESS_EVENTS=events,
+        )
+        cmd = [os.path.join(args.venv, "bin", "ansible-playbook"), os.path.basename(play), "-i", inv]
+        stdout = open(os.path.join(work, "stdout.log"), "w")
+    stderr_path = os.path.join(work, "stderr.log")
+    t0 = time.monotonic()
+    timed_out = False
+    with open(stderr_path, "w") as stderr:
+        try:
+            rc = subprocess.run(cmd, cwd=integ, env=env, stdout=stdout, stderr=stderr,
+                                timeout=args.timeout).returncode
+        except subprocess.TimeoutExpired:
+            rc, timed_out = -1, True
+    wall = time.monotonic() - t0
+    stdout.close()
+    os.unlink(play)
+    results = parse_events(events)
+    asserts_ok = sum(1 for r in results if r[1] in ("assert", "ansible.builtin.assert") and r[3] == "ok")
+    asserts_failed = sum(1 for r in results
+                         if r[1] in ("assert", "ansible.builtin.assert") and r[3] == "failed" and not r[4])
+    first = None
+    for task, action, host, status, ignored, msg in results:
+        if status in ("failed", "unreachable") and not ignored:
+            first = f"{task} ({action}): {short(msg)}"
+            break
+    if timed_out:
+        first = f"timed out after {args.timeout} s" + (f"; before that: {first}" if first else "")
+    elif rc != 0 and first is None:
+        err = open(stderr_path, encoding="utf-8", errors="replace").read()
+        if tool == "ansible":
+            err += open(os.path.join(work, "stdout.log"), encoding="utf-8", errors="replace").read()
+        first = short(last_error(err), 240) or f"exit code {rc}"
+    return {
+        "rc": rc,
+        "passed": rc == 0 and not timed_out,
+        "wall": round(wall, 2),
+        "tasks": len(results),
+        "asserts_ok": asserts_ok,
+        "asserts_failed": asserts_failed,
+        "first_failure": first,
+    }
+
+
+def reset(args, n):
+    r = subprocess.run(["bash", os.path.join(args.lab_dir, "reset-host.sh"), str(n)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"could not reset lab{n}:\n{r.stderr[-2000:]}")
+
+
+# ---------------------------------------------------------------- report
+
+def fmt_s(x):
+    return "–" if x is None else f"{x:.1f} s"
+
+
+def write_report(args, cfg, results, out):
+    targets_dir = os.path.join(args.integration, "targets")
+    rows = []
+    counted = passing = 0
+    prov_time = ans_time = 0.0
+    for name in cfg["in_scope"]:
+        r = results.get(name, {})
+        p, a = r.get("prov"), r.get("ansible")
+        if name in cfg.get("excluded", {}):
+            continue
+        if runme(targets_dir, name):
+            state = "runme (second tier, not run yet)"
+        elif p is None:
+            state = "not run"
+        elif a is not None and not a["passed"]:
+            state = "not counted: fails under ansible-core here"
+        else:
+            counted += 1
+            if p["passed"]:
+                passing += 1
+                state = "**pass**"
+                if a is not None:
+                    prov_time += p["wall"]
+                    ans_time += a["wall"]
+            else:
+                state = "fail"
+        def asserts(x):
+            return "–" if x is None else f"{x['asserts_ok']} / {x['asserts_failed']}"
+        first = short((p or {}).get("first_failure") or "", 200).replace("|", "\\|")
+        rows.append(
+            f"| {name} | {state} | {asserts(p)} | {asserts(a)} | {fmt_s(p and p['wall'])} | "
+            f"{fmt_s(a and a['wall'])} | {first} |"
+        )
+    pct = 100.0 * passing / counted if counted else 0.0
+    ratio = (ans_time / prov_time) if prov_time else None
+    lines = [
+        "# prov and ansible-core's own integration targets",
+        "",
+        f"Generated by `tests/ansible-targets/run.sh` on {time.strftime('%Y-%m-%d')} "
+        f"(ansible-core {cfg['ansible_core']}'s `test/integration/targets`, run as "
+        "`ansible-test integration` runs a role target: a play on `testhost` with "
+        "`roles: [<target>]`, the targets folder as roles path, on a freshly reset Debian "
+        "bookworm lab host over SSH; ansible-core itself, from PyPI, on another one as the "
+        "reference). How to run it: tests/ansible-targets/README.md.",
+        "",
+        f"**{passing} of {counted} counted targets pass ({pct:.0f}%).** A target counts when "
+        "it runs in the first tier (a role target) and passes under ansible-core here.",
+        "",
+    ]
+    if ratio:
+        lines += [f"Time on the passing targets: prov {prov_time:.1f} s, ansible-core "
+                  f"{ans_time:.1f} s ({ratio:.1f}x).", ""]
+    lines += [
+        "Asserts: passed / failed (`assert` task results per host). First failure: prov's first "
+        "failed task (or load error).",
+        "",
+        "| target | prov | asserts (prov) | asserts (ansible-core) | prov time | ansible-core time | first failure under prov |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        "## Excluded",
+        "",
+        *[f"- {k}: {v}" for k, v in cfg.get("excluded", {}).items()],
+        "",
+    ]
+    with open(out, "w") as f:
+        f.write("\n".join(lines))
+    return passing, counted
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--integration", required=True, help="the copied test/integration folder")
+    ap.add_argument("--prov", required=True)
+    ap.add_argument("--venv", required=True)
+    ap.add_argument("--lab-dir", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--known-hosts", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--tools", default="prov,ansible")
+    ap.add_argument("--only", default="", help="comma list of targets (default: all in scope)")
+    ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--out", help="write the results table here (COMPAT.md)")
+    ap.add_argument("--expect", help="a file of targets that must pass under prov (CI)")
+    args = ap.parse_args()
+
+    cfg = load_yaml(os.path.join(HERE, "targets.yaml"))
+    targets_dir = os.path.join(args.integration, "targets")
+    names = [n for n in cfg["in_scope"] if n not in cfg.get("excluded", {})]
+    if args.only:
+        names = [n for n in args.only.split(",") if n]
+    tools = [t for t in args.tools.split(",") if t]
+    saved_path = os.path.join(args.work, "results.json")
+    results = json.load(open(saved_path)) if os.path.exists(saved_path) else {}
+    hosts = {"prov": (1, "192.168.77.11"), "ansible": (2, "192.168.77.12")}
+    for name in names:
+        if not os.path.isdir(os.path.join(targets_dir, name)):
+            log(f"{name}: no such target, skipped")
+            continue
+        if runme(targets_dir, name):
+            log(f"{name}: runme.sh target (second tier), not run")
+            continue
+        # Reset both hosts at once, then run the tools one after the other (fair times).
+        with concurrent.futures.ThreadPoolExecutor() as ex:
+            list(ex.map(lambda t: reset(args, hosts[t][0]), tools))
+        for tool in tools:
+            r = run_tool(args, tool, name, *hosts[tool])
+            results.setdefault(name, {})[tool] = r
+            log(f"{name} {tool}: {'pass' if r['passed'] else 'FAIL'} in {r['wall']:.1f} s, "
+                f"asserts {r['asserts_ok']} ok / {r['asserts_failed']} failed"
+                + ("" if r["passed"] else f"; first failure: {r['first_failure']}"))
+        with open(saved_path, "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+    if args.out:
+        passing, counted = write_report(args, cfg, results, args.out)
+        log(f"{passing} of {counted} counted targets pass; table in {args.out}")
+    if args.expect:
+        want = [l.split("#")[0].strip() for l in open(args.expect)]
+        want = [w for w in want if w]
+        lost = [w for w in want if not results.get(w, {}).get("prov", {}).get("passed")]
+        if lost:
+            for w in lost:
+                log(f"REGRESSION: {w} passed before and fails now: "
+                    f"{results.get(w, {}).get('prov', {}).get('first_failure')}")
+            sys.exit(1)
+        log(f"all {len(want)} expected targets pass")
+
+
+if __name__ == "__main__":
+    main()
