@@ -169,6 +169,9 @@ struct RunArgs {
     /// Output format.
     #[arg(long = "output", value_enum, default_value = "human")]
     output: OutputFormat,
+    /// Also append the run's events as JSON Lines to this file (like `--output json`)
+    #[arg(long = "events-file", value_name = "FILE", env = "PROV_EVENTS_FILE")]
+    events_file: Option<PathBuf>,
     /// Colour output.
     #[arg(long = "color", value_enum, default_value = "auto")]
     color: ColorChoice,
@@ -570,6 +573,13 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
                 progress: stdout_tty,
             }))
         }
+    };
+    let sink: Arc<dyn Sink> = match &a.events_file {
+        Some(f) => {
+            let file = JsonSink::append_to(f).map_err(|e| Error::io(f, e))?;
+            Arc::new(crate::output::Tee(vec![sink, Arc::new(file)]))
+        }
+        None => sink,
     };
     let runner = runner.sink(sink);
     // Ctrl-C/SIGTERM from here on stop the run cleanly (recap, exit 130); see crate::interrupt.

@@ -256,6 +256,52 @@ fn json_output_is_json_lines() {
 }
 
 #[test]
+fn events_file_beside_human_output() {
+    let p = Project::new("events-file");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - assert: { that: 1 == 1 }\n",
+    );
+    let ev = p.dir.join("events.jsonl");
+    let r = p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "--events-file",
+        ev.to_str().unwrap(),
+    ]);
+    r.success()
+        .stdout_has("TASK [assert]")
+        .stdout_has("PLAY RECAP");
+    // A second run appends (a runme.sh calls the playbook tool several times).
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "--events-file",
+        ev.to_str().unwrap(),
+    ])
+    .success();
+    let text = std::fs::read_to_string(&ev).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let starts: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "task_start")
+        .collect();
+    assert_eq!(starts.len(), 2, "{text}");
+    assert!(starts.iter().all(|e| e["action"] == "assert"));
+    assert_eq!(events.iter().filter(|e| e["event"] == "recap").count(), 2);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&ev).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
 fn list_and_syntax_options() {
     let p = Project::new("lists");
     p.file("inv.ini", "[g]\na ansible_connection=local\nb ansible_connection=local\n").file(

@@ -29,6 +29,20 @@ impl JsonSink {
     }
 }
 
+impl JsonSink {
+    /// Appends the events to a file (created private, mode 0600: results may hold data a
+    /// user would not want others to read), beside whatever else the run prints.
+    pub fn append_to(path: &std::path::Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        Ok(Self::with_writer(Box::new(std::io::LineWriter::new(f))))
+    }
+}
+
 impl Default for JsonSink {
     fn default() -> Self {
         Self::new()

@@ -9,6 +9,8 @@
 //!   diffs with `--diff`, `[WARNING]: …` on a second writer (stderr), and the aligned `PLAY RECAP`.
 //!   An optional indicatif progress line is suspended around every log line.
 //! - [`JsonSink`]: one JSON object per event and line (see [`event_json`]).
+//! - [`Tee`]: several sinks at once (`prov run --events-file F` adds a JSON sink writing to a
+//!   file beside the human output, as Ansible users add a callback).
 //!
 //! `no_log` results never show their message, result, item label or diffs: the result is replaced
 //! by `{"censored": "…"}` like Ansible does.
@@ -19,9 +21,21 @@ mod json;
 pub use human::{HumanOptions, HumanSink};
 pub use json::{JsonSink, event_json};
 
-use crate::events::HostResult;
+use crate::events::{Event, HostResult, Sink};
 use crate::value::to_json;
 use serde_json::{Map, Value as Json};
+use std::sync::Arc;
+
+/// Sends every event to each of its sinks, in order.
+pub struct Tee(pub Vec<Arc<dyn Sink>>);
+
+impl Sink for Tee {
+    fn event(&self, ev: &Event) {
+        for s in &self.0 {
+            s.event(ev);
+        }
+    }
+}
 
 /// The text Ansible shows in place of a `no_log` result.
 pub const CENSORED: &str =
