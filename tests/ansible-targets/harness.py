@@ -15,6 +15,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -164,6 +165,8 @@ def run_tool(args, tool, name, lab_n, ip):
         ANSIBLE_RETRY_FILES_ENABLED="false",
         ANSIBLE_DEPRECATION_WARNINGS="false",
         ANSIBLE_HOST_KEY_CHECKING="true",
+        ANSIBLE_FORCE_HANDLERS="true",
+        ANSIBLE_HOST_PATTERN_MISMATCH="error",
     )
     env.pop("ANSIBLE_CONFIG", None)
     if tool == "prov":
@@ -189,21 +192,30 @@ def run_tool(args, tool, name, lab_n, ip):
     wall = time.monotonic() - t0
     stdout.close()
     os.unlink(play)
+    extra = ""
+    if tool == "ansible":
+        extra = open(os.path.join(work, "stdout.log"), encoding="utf-8", errors="replace").read()
+    return summarize(args, events, stderr_path, extra, rc, timed_out, wall)
+
+
+def summarize(args, events, stderr_path, extra_output, rc, timed_out, wall):
+    """The result of one run from its events, its error output and its exit code."""
     results = parse_events(events)
     asserts_ok = sum(1 for r in results if r[1] in ("assert", "ansible.builtin.assert") and r[3] == "ok")
     asserts_failed = sum(1 for r in results
                          if r[1] in ("assert", "ansible.builtin.assert") and r[3] == "failed" and not r[4])
+    # The failure that stopped the run is the last one not ignored (a failure rescued by a
+    # block's rescue comes before it, or is the only one when the run passed).
     first = None
     for task, action, host, status, ignored, msg in results:
         if status in ("failed", "unreachable") and not ignored:
             first = f"{task} ({action}): {short(msg)}"
-            break
+    if rc == 0 and not timed_out:
+        first = None
     if timed_out:
         first = f"timed out after {args.timeout} s" + (f"; before that: {first}" if first else "")
     elif rc != 0 and first is None:
-        err = open(stderr_path, encoding="utf-8", errors="replace").read()
-        if tool == "ansible":
-            err += open(os.path.join(work, "stdout.log"), encoding="utf-8", errors="replace").read()
+        err = open(stderr_path, encoding="utf-8", errors="replace").read() + extra_output
         first = short(last_error(err), 240) or f"exit code {rc}"
     return {
         "rc": rc,
@@ -214,6 +226,83 @@ def run_tool(args, tool, name, lab_n, ip):
         "asserts_failed": asserts_failed,
         "first_failure": first,
     }
+
+
+# ---------------------------------------------------------------- second tier: runme.sh
+
+def bundle(args):
+    """A tar of what a runme.sh target needs on the host, at the same absolute paths as here:
+    the integration folder, prov with an `ansible-playbook` shim, the reference virtualenv and
+    our callback. Built once per harness run."""
+    path = os.path.join(args.work, "bundle.tar")
+    if getattr(args, "_bundle", None):
+        return path
+    shim = os.path.join(args.work, "shim")
+    shutil.rmtree(shim, ignore_errors=True)
+    os.makedirs(shim)
+    with open(os.path.join(shim, "ansible-playbook"), "w") as f:
+        f.write(f'#!/bin/sh\n# prov in place of ansible-playbook (tests/ansible-targets)\nexec {args.prov} run "$@"\n')
+    os.chmod(os.path.join(shim, "ansible-playbook"), 0o755)
+    with open(os.path.join(args.integration, "inventory"), "w") as f:
+        f.write("[testgroup]\ntesthost ansible_connection=local ansible_pipelining=yes "
+                "ansible_python_interpreter=/usr/bin/python3\n")
+    paths = [args.integration, args.prov, shim, args.venv, HERE]
+    rel = [os.path.relpath(p, "/") for p in paths]
+    subprocess.run(["tar", "-C", "/", "-cf", path, "--exclude=__pycache__", *rel], check=True)
+    args._bundle = True
+    return path
+
+
+def run_script(args, tool, name, lab_n, ip):
+    """Runs a runme.sh target on lab host N as ansible-test runs a script target, the host
+    being its own controller (`testhost` is local there). Returns a result dict."""
+    work = os.path.join(args.work, "runs", tool, name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    ssh = ["ssh", "-F", os.path.join(args.lab_dir, ".state", "ssh_config"), "-o", "BatchMode=yes", f"lab{lab_n}"]
+    with open(bundle(args), "rb") as b:
+        subprocess.run(ssh + ["tar -C / -xf -"], stdin=b, check=True)
+    cwd = os.path.join(args.integration, "targets", name)
+    events = "/tmp/prov-harness-events.jsonl"
+    output_dir = f"/tmp/output_dir-{name}"
+    env = {
+        "ANSIBLE_FORCE_COLOR": "false",
+        "ANSIBLE_NOCOLOR": "true",
+        "ANSIBLE_FORCE_HANDLERS": "true",
+        "ANSIBLE_HOST_PATTERN_MISMATCH": "error",
+        "ANSIBLE_INVENTORY": "/dev/null",
+        "ANSIBLE_DEPRECATION_WARNINGS": "false",
+        "ANSIBLE_HOST_KEY_CHECKING": "false",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "ANSIBLE_LIBRARY": "/dev/null",
+        "ANSIBLE_DEVEL_WARNING": "false",
+        "ANSIBLE_PYTHON_INTERPRETER": "/set/ansible_python_interpreter/in/inventory",
+        "ANSIBLE_PLAYBOOK_DIR": cwd,
+        "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "prov_harness",
+        "PROV_HARNESS_EVENTS": events,
+        "PROV_EVENTS_FILE": events,
+        "OUTPUT_DIR": output_dir,
+        "INVENTORY_PATH": os.path.join(args.integration, "inventory"),
+        "PAGER": "/bin/cat",
+    }
+    bindir = os.path.join(args.work, "shim") if tool == "prov" else os.path.join(args.venv, "bin")
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    script = (f"mkdir -p {output_dir} && cd {shlex.quote(cwd)} && "
+              f"env {exports} PATH={bindir}:$PATH timeout {args.timeout} ./runme.sh")
+    t0 = time.monotonic()
+    with open(os.path.join(work, "stdout.log"), "w") as out, \
+            open(os.path.join(work, "stderr.log"), "w") as err:
+        rc = subprocess.run(ssh + [script], stdout=out, stderr=err).returncode
+    wall = time.monotonic() - t0
+    timed_out = rc == 124
+    local_events = os.path.join(work, "events.jsonl")
+    with open(local_events, "w") as f:
+        subprocess.run(ssh + [f"cat {events} 2>/dev/null || true"], stdout=f)
+    extra = open(os.path.join(work, "stdout.log"), encoding="utf-8", errors="replace").read()
+    r = summarize(args, local_events, os.path.join(work, "stderr.log"), extra, rc, timed_out, wall)
+    r["tier"] = 2
+    return r
 
 
 def reset(args, n):
@@ -239,8 +328,8 @@ def write_report(args, cfg, results, out):
         p, a = r.get("prov"), r.get("ansible")
         if name in cfg.get("excluded", {}):
             continue
-        if runme(targets_dir, name):
-            state = "runme (second tier, not run yet)"
+        if p is None and runme(targets_dir, name):
+            state = "runme.sh (second tier): not run"
         elif p is None:
             state = "not run"
         elif a is not None and not a["passed"]:
@@ -255,6 +344,8 @@ def write_report(args, cfg, results, out):
                     ans_time += a["wall"]
             else:
                 state = "fail"
+            if p.get("tier") == 2:
+                state += " (runme.sh)"
         def asserts(x):
             return "–" if x is None else f"{x['asserts_ok']} / {x['asserts_failed']}"
         first = short((p or {}).get("first_failure") or "", 200).replace("|", "\\|")
@@ -282,8 +373,8 @@ def write_report(args, cfg, results, out):
         lines += [f"Time on the passing targets: prov {prov_time:.1f} s, ansible-core "
                   f"{ans_time:.1f} s ({ratio:.1f}x).", ""]
     lines += [
-        "Asserts: passed / failed (`assert` task results per host). First failure: prov's first "
-        "failed task (or load error).",
+        "Asserts: passed / failed (`assert` task results per host). First failure: the failed "
+        "task that stopped prov's run (or its load error).",
         "",
         "| target | prov | asserts (prov) | asserts (ansible-core) | prov time | ansible-core time | first failure under prov |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -313,6 +404,7 @@ def main():
     ap.add_argument("--tools", default="prov,ansible")
     ap.add_argument("--only", default="", help="comma list of targets (default: all in scope)")
     ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--scripts", action="store_true", help="also the runme.sh targets (second tier)")
     ap.add_argument("--out", help="write the results table here (COMPAT.md)")
     ap.add_argument("--expect", help="a file of targets that must pass under prov (CI)")
     args = ap.parse_args()
@@ -330,14 +422,15 @@ def main():
         if not os.path.isdir(os.path.join(targets_dir, name)):
             log(f"{name}: no such target, skipped")
             continue
-        if runme(targets_dir, name):
+        script = runme(targets_dir, name)
+        if script and not args.scripts:
             log(f"{name}: runme.sh target (second tier), not run")
             continue
         # Reset both hosts at once, then run the tools one after the other (fair times).
         with concurrent.futures.ThreadPoolExecutor() as ex:
             list(ex.map(lambda t: reset(args, hosts[t][0]), tools))
         for tool in tools:
-            r = run_tool(args, tool, name, *hosts[tool])
+            r = (run_script if script else run_tool)(args, tool, name, *hosts[tool])
             results.setdefault(name, {})[tool] = r
             log(f"{name} {tool}: {'pass' if r['passed'] else 'FAIL'} in {r['wall']:.1f} s, "
                 f"asserts {r['asserts_ok']} ok / {r['asserts_failed']} failed"

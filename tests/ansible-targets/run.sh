@@ -7,6 +7,8 @@
 #                                                passing.txt stops passing
 #   tests/ansible-targets/run.sh --only a,b      these targets only (results are merged into
 #                                                target/ansible-targets/results.json)
+#   ... --scripts                                also the runme.sh targets (second tier: run on
+#                                                the lab host as its own controller)
 # Environment: PROV_TARGETS_TOOLS (default prov,ansible; prov with --ci), PROV_TARGETS_PROV
 # (a prov binary to use instead of building target/release/prov), PROV_LAB_DIR.
 set -euo pipefail
@@ -18,11 +20,13 @@ LAB_DIR="${PROV_LAB_DIR:-$ROOT/tests/lab}"
 log() { printf '[targets %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 CI_MODE=0
+SCRIPTS=0
 ONLY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --ci) CI_MODE=1;;
         --only) ONLY="$2"; shift;;
+        --scripts) SCRIPTS=1;;
         *) echo "unknown argument: $1" >&2; exit 2;;
     esac
     shift
@@ -88,6 +92,7 @@ else
     extra+=(--out "${PROV_TARGETS_OUT:-$ROOT/COMPAT.md}")
 fi
 [ -n "$ONLY" ] && extra+=(--only "$ONLY")
+[ $SCRIPTS -eq 1 ] && extra+=(--scripts)
 exec "$WORK/venv/bin/python" "$HERE/harness.py" \
     --integration "$WORK/integration" --prov "$PROV" --venv "$WORK/venv" \
     --lab-dir "$LAB_DIR" --key "$STATE/id_ed25519" --known-hosts "$STATE/known_hosts" \
