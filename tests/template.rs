@@ -39,11 +39,13 @@ fn err(ctx: &Context, t: &str) -> prov::Error {
     }
 }
 
+/// Renders each case as the text of a template file, where Jinja decodes the escapes of string
+/// literals (`'a\nb'` has a newline); task arguments keep them raw (see `src/template/literals.rs`).
 fn check(cases: &[(&str, &str)]) {
     let ctx = ctx_yaml(BASE);
     let mut bad = Vec::new();
     for (t, want) in cases {
-        let got = match ctx.templar().render_text(t, &ctx) {
+        let got = match ctx.templar().render_template_text(t, &ctx) {
             Ok(s) => s,
             Err(e) => format!("ERROR: {e}"),
         };

@@ -39,10 +39,12 @@ impl Render for TaskRender<'_> {
         );
         extra.insert("template_host".into(), Value::from(hostname()));
         let ctx = self.ctx.push(Arc::new(extra));
-        self.templar.render_text(text, &ctx).map_err(|mut e| {
-            e.msg = format!("{}: {}", origin.display(), e.msg);
-            e
-        })
+        self.templar
+            .render_template_text(text, &ctx)
+            .map_err(|mut e| {
+                e.msg = format!("{}: {}", origin.display(), e.msg);
+                e
+            })
     }
     fn eval(&self, expr: &str) -> Result<Value> {
         self.templar.eval(expr, self.ctx)

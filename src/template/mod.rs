@@ -27,6 +27,9 @@
 mod chains;
 mod context;
 pub(crate) mod filters;
+#[cfg(test)]
+mod literal_cases;
+mod literals;
 pub(crate) mod lookups;
 pub(crate) mod tests;
 mod vault;
@@ -38,6 +41,7 @@ pub use vault::decrypt as vault_decrypt;
 use crate::connection::Secret;
 use crate::error::{Error, Result};
 use crate::value::{Value, VaultText};
+use literals::Literals;
 use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind as MjKind, UndefinedBehavior};
 use std::cell::RefCell;
@@ -291,13 +295,19 @@ impl Templar {
             }
         });
         env.set_loader(|name| {
+            // Inline sources had their literals prepared before they were named.
             if let Some(src) = name.strip_prefix(INLINE) {
                 return Ok(Some(
                     chains::rewrite(src).unwrap_or_else(|| src.to_string()),
                 ));
             }
             match std::fs::read_to_string(name) {
-                Ok(s) => Ok(Some(chains::rewrite(&s).unwrap_or(s))),
+                Ok(s) => {
+                    let s = literals::prepare(&s, Literals::Decoded)
+                        .map_err(|m| minijinja::Error::new(MjKind::SyntaxError, m))?
+                        .into_owned();
+                    Ok(Some(chains::rewrite(&s).unwrap_or(s)))
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(minijinja::Error::new(
                     MjKind::InvalidOperation,
@@ -386,7 +396,7 @@ impl Templar {
             return Ok(Value::from(s));
         }
         if let Some(expr) = single_expression(s) {
-            return self.eval_inner(expr, ctx);
+            return self.eval_inner(expr, ctx, Literals::Raw);
         }
         // Like ansible-core 2.19, text with several parts stays text (older versions ran
         // `literal_eval` on text that looked like a list or dict).
@@ -436,9 +446,17 @@ impl Templar {
         }
     }
 
-    /// Renders template text to a string (the `template` module, lookups).
+    /// Renders template text from a task argument or a variable to a string: string literals
+    /// inside `{{ }}` keep their backslashes, as in ansible-core (see `literals`).
     pub fn render_text(&self, text: &str, ctx: &Context) -> Result<String> {
         self.render_text_inner(text, ctx).map_err(|e| e.err)
+    }
+
+    /// Renders the text of a template file (the `template` module): every string literal is
+    /// decoded with Python's escapes, as Jinja2 does.
+    pub fn render_template_text(&self, text: &str, ctx: &Context) -> Result<String> {
+        self.render_text_mode(text, ctx, Literals::Decoded)
+            .map_err(|e| e.err)
     }
 
     pub(crate) fn render_text_inner(
@@ -446,11 +464,21 @@ impl Templar {
         text: &str,
         ctx: &Context,
     ) -> std::result::Result<String, RenderError> {
+        self.render_text_mode(text, ctx, Literals::Raw)
+    }
+
+    fn render_text_mode(
+        &self,
+        text: &str,
+        ctx: &Context,
+        mode: Literals,
+    ) -> std::result::Result<String, RenderError> {
         if !is_template(text) {
             return Ok(text.to_string());
         }
+        let text = literals::prepare(text, mode).map_err(literal_error)?;
         let name = format!("{INLINE}{text}");
-        self.render_named(&name, text, 0, ctx)
+        self.render_named(&name, &text, 0, ctx)
     }
 
     /// Renders a template file (the `template` module): `{% include %}` and `{% import %}`
@@ -480,20 +508,24 @@ impl Templar {
         r.map_err(|e| self.convert_error(e, name, text, offset, ctx, &frame))
     }
 
-    /// Evaluates a bare Jinja expression (`x.rc == 0`).
+    /// Evaluates a bare Jinja expression (`x.rc == 0`); its string literals are decoded with
+    /// Python's escapes, as in ansible-core's conditionals.
     pub fn eval(&self, expr: &str, ctx: &Context) -> Result<Value> {
-        self.eval_inner(expr, ctx).map_err(|e| e.err)
+        self.eval_inner(expr, ctx, Literals::Decoded)
+            .map_err(|e| e.err)
     }
 
-    pub(crate) fn eval_inner(
+    fn eval_inner(
         &self,
         expr: &str,
         ctx: &Context,
+        mode: Literals,
     ) -> std::result::Result<Value, RenderError> {
         if expr.trim().is_empty() {
             return Err(RenderError::fatal(Error::template("empty expression")));
         }
-        let src = format!("{EXPR_PREFIX}{expr}{EXPR_SUFFIX}");
+        let prepared = literals::prepare_expr(expr, mode).map_err(literal_error)?;
+        let src = format!("{EXPR_PREFIX}{prepared}{EXPR_SUFFIX}");
         let name = format!("{INLINE}{src}");
         let env = &self.inner.env;
         let (r, frame) = with_frame(|| {
@@ -715,6 +747,14 @@ impl Templar {
         }
         frame.undefined.first().map(|(_, e)| e.msg.clone())
     }
+}
+
+/// A string literal Python cannot decode (`'\x4'`), reported like Jinja's syntax error.
+fn literal_error(msg: String) -> RenderError {
+    RenderError::fatal(
+        Error::template(format!("template syntax error: {msg}"))
+            .hint("a backslash in a Jinja string starts an escape; write \\ for a backslash"),
+    )
 }
 
 /// An undefined-variable error, with a "did you mean" hint for a misspelt variable name.
