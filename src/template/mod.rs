@@ -16,9 +16,9 @@
 //!
 //! Semantics follow ansible-core 2.19: a template that is one `{{ expr }}` gives the native value,
 //! any other template gives text (no `literal_eval` of text that looks like a list), `None` prints
-//! as nothing, booleans as `True`/`False` and containers like Python's `repr`. Known differences:
-//! Python regular expressions are run by the `regex` crate (no look-around or backreferences in
-//! patterns); an undefined value is chainable only in `x.y is defined`/`is undefined` and
+//! as nothing, booleans as `True`/`False` and containers like Python's `repr`; Python regular
+//! expressions run with Python's `re` semantics (`util::pyregex`), and string literals are read
+//! the way ansible-core reads them (`literals`). Known differences: an undefined value is chainable only in `x.y is defined`/`is undefined` and
 //! `x.y | default(...)` (other uses of `x.y` with `x` undefined are errors, as they are in
 //! Ansible); `to_yaml` does not wrap long lines at 80 columns like PyYAML.
 

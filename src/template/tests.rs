@@ -4,6 +4,7 @@
 //! `sequence`, `iterable`, `in`, `eq`, ...) are kept.
 
 use super::filters::{Args, ferr, py_regex, py_str, split_kwargs, to_bool};
+use crate::util::pyregex::Anchor;
 use crate::value::Value;
 use minijinja::value::{Rest, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
@@ -85,19 +86,20 @@ fn regex_test(name: &'static str, v: Value, args: &[Value], default_type: &str) 
     let pat = a.str_or("pattern", "");
     let kind = a.str_or("match_type", default_type);
     let s = py_str(&v);
-    let full = match kind.as_str() {
-        "match" => format!(r"\A(?:{pat})"),
-        "fullmatch" => format!(r"\A(?:{pat})\z"),
-        "search" => pat,
+    let anchor = match kind.as_str() {
+        "match" => Anchor::Start,
+        "fullmatch" => Anchor::Full,
+        "search" => Anchor::Search,
         other => return Err(ferr(name, format!("unknown match_type '{other}'"))),
     };
     let re = py_regex(
         name,
-        &full,
+        &pat,
         a.bool_or("ignorecase", false),
         a.bool_or("multiline", false),
+        anchor,
     )?;
-    Ok(re.is_match(&s))
+    re.is_match(&s).map_err(|e| ferr(name, e))
 }
 
 #[derive(Debug, PartialEq, Eq)]

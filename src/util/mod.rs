@@ -2,7 +2,7 @@
 //! They import nothing from prov except [`crate::value`], so any layer may use them:
 //!
 //! - [`sections`]: output split into `@@name` sections of `key=value` lines (facts, probes).
-//! - [`pyregex`]: Python `re` patterns and replacement templates on the `regex` crate.
+//! - [`pyregex`]: Python `re` (patterns, `re.sub` templates, findall) on `fancy-regex`.
 //! - [`python`]: Python's type names, float `repr` and ordering.
 //! - [`pyjson`]: Python's `json.dumps` (filters, the human output).
 //! - [`time`]: calendar dates of Unix times (UTC).

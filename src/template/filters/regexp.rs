@@ -2,7 +2,7 @@
 
 use super::python::py_str;
 use super::{Args, R, ferr, split_kwargs};
-use crate::util::pyregex;
+use crate::util::pyregex::{Anchor, Flags, PyRegex};
 use crate::value::Value;
 use minijinja::Environment;
 use minijinja::value::Rest;
@@ -15,23 +15,22 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_escape", regex_escape);
 }
 
-/// Compiles a Python regular expression (flags as Python's `re.I`/`re.M`).
-pub fn py_regex(name: &str, pat: &str, ignorecase: bool, multiline: bool) -> R<regex::Regex> {
-    pyregex::build(pat, ignorecase, multiline).map_err(|e| {
-        let m = e.to_string();
-        let hint = if m.contains("look-around") || m.contains("backreferences") {
-            " (look-around and backreferences are not supported)"
-        } else {
-            ""
-        };
-        ferr(
-            name,
-            format!(
-                "invalid regular expression '{pat}'{hint}: {}",
-                m.lines().last().unwrap_or(&m)
-            ),
-        )
-    })
+/// Compiles a Python regular expression (flags as Python's `re.I`/`re.M`), anchored like
+/// `re.search`, `re.match` or `re.fullmatch`.
+pub fn py_regex(
+    name: &str,
+    pat: &str,
+    ignorecase: bool,
+    multiline: bool,
+    anchor: Anchor,
+) -> R<PyRegex> {
+    let flags = Flags {
+        ignorecase,
+        multiline,
+        ..Flags::default()
+    };
+    PyRegex::anchored(pat, flags, anchor)
+        .map_err(|e| ferr(name, format!("invalid regular expression '{pat}': {e}")))
 }
 
 fn regex_replace(v: Value, args: Rest<Value>) -> R {
@@ -48,36 +47,38 @@ fn regex_replace(v: Value, args: Rest<Value>) -> R {
         &args,
     )?;
     let s = py_str(&v);
+    let pat = a.str_or("pattern", "");
     let re = py_regex(
         "regex_replace",
-        &a.str_or("pattern", ""),
+        &pat,
         a.bool_or("ignorecase", false),
         a.bool_or("multiline", false),
+        Anchor::Search,
     )?;
     let rep = a.str_or("replacement", "");
     let count = a.int_or("count", 0)?.max(0) as usize;
     let mandatory = a.int_or("mandatory_count", 0)?.max(0) as usize;
-    if mandatory > 0 {
-        let found = re.find_iter(&s).count();
-        if found != mandatory {
-            return Err(ferr(
-                "regex_replace",
-                format!("'{}' matched {found} times, not {mandatory}", re.as_str()),
-            ));
-        }
+    let (out, subs) = re
+        .sub(&s, &rep, count)
+        .map_err(|e| ferr("regex_replace", e))?;
+    if mandatory > 0 && mandatory != subs {
+        return Err(ferr(
+            "regex_replace",
+            format!("'{pat}' should match {mandatory} times, but matches {subs} times in '{s}'"),
+        ));
     }
-    Ok(Value::from(
-        re.replacen(&s, count, |c: &regex::Captures<'_>| {
-            pyregex::expand(&rep, c)
-        })
-        .into_owned(),
-    ))
+    Ok(Value::from(out))
 }
 
-fn group_value(c: &regex::Captures<'_>, i: usize) -> Value {
-    c.get(i)
-        .map(|m| Value::from(m.as_str()))
-        .unwrap_or(Value::from(()))
+fn opt_str(g: Option<&str>) -> Value {
+    g.map(Value::from).unwrap_or(Value::from(()))
+}
+
+/// A group argument of `regex_search`: `'\\g<name>'` (looked up by name, as Ansible does) or
+/// `'\\N'`.
+enum GroupArg {
+    Name(String),
+    Number(usize),
 }
 
 fn regex_search(v: Value, args: Rest<Value>) -> R {
@@ -85,64 +86,62 @@ fn regex_search(v: Value, args: Rest<Value>) -> R {
     let Some(pat) = pos.first() else {
         return Err(ferr("regex_search", "missing the regular expression"));
     };
-    let mut ic = false;
-    let mut ml = false;
-    for (k, x) in kw {
-        match k.as_str() {
-            "ignorecase" => ic = x.is_true(),
-            "multiline" => ml = x.is_true(),
-            other => {
-                return Err(ferr(
-                    "regex_search",
-                    format!("unexpected keyword argument '{other}'"),
-                ));
-            }
-        }
-    }
-    let re = py_regex("regex_search", &py_str(pat), ic, ml)?;
-    enum G {
-        N(usize),
-        Name(String),
-    }
+    // Ansible reads these two keywords and ignores any other.
+    let kw_true = |k: &str| kw.iter().any(|(n, x)| n == k && x.is_true());
+    let re = py_regex(
+        "regex_search",
+        &py_str(pat),
+        kw_true("ignorecase"),
+        kw_true("multiline"),
+        Anchor::Search,
+    )?;
     let mut groups = Vec::new();
     for g in &pos[1..] {
         let g = py_str(g);
-        if let Some(n) = g.strip_prefix("\\g<").and_then(|x| x.strip_suffix('>')) {
-            groups.push(match n.parse() {
-                Ok(i) => G::N(i),
-                Err(_) => G::Name(n.to_string()),
-            });
-        } else if let Some(Ok(i)) = g.strip_prefix('\\').map(str::parse::<usize>) {
-            groups.push(G::N(i));
+        if let Some(rest) = g.strip_prefix("\\g") {
+            let name = rest
+                .strip_prefix('<')
+                .and_then(|r| r.split_once('>'))
+                .map(|(n, _)| n)
+                .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace));
+            let Some(name) = name else {
+                return Err(ferr(
+                    "regex_search",
+                    format!("invalid group argument '{g}'"),
+                ));
+            };
+            groups.push(GroupArg::Name(name.to_string()));
+        } else if let Some(rest) = g.strip_prefix('\\') {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let Ok(n) = digits.parse() else {
+                return Err(ferr(
+                    "regex_search",
+                    format!("invalid group argument '{g}'"),
+                ));
+            };
+            groups.push(GroupArg::Number(n));
         } else {
-            return Err(ferr(
-                "regex_search",
-                format!("unknown argument '{g}' (use '\\1' or '\\g<name>')"),
-            ));
+            return Err(ferr("regex_search", "Unknown argument"));
         }
     }
     let s = py_str(&v);
-    let Some(c) = re.captures(&s) else {
+    let Some(m) = re.search(&s).map_err(|e| ferr("regex_search", e))? else {
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
-        return Ok(group_value(&c, 0));
+        return Ok(opt_str(m[0]));
     }
     let mut out = Vec::new();
     for g in groups {
-        out.push(match g {
-            G::N(i) => {
-                if i >= c.len() {
-                    return Err(ferr("regex_search", format!("no such group {i}")));
-                }
-                group_value(&c, i)
-            }
-            G::Name(n) => match c.name(&n) {
-                Some(m) => Value::from(m.as_str()),
-                None if re.capture_names().flatten().any(|x| x == n) => Value::from(()),
-                None => return Err(ferr("regex_search", format!("no such group '{n}'"))),
+        let i = match &g {
+            GroupArg::Number(i) if *i < m.len() => *i,
+            GroupArg::Name(n) => match re.group_index(n) {
+                Some(i) => i,
+                None => return Err(ferr("regex_search", "no such group")),
             },
-        });
+            GroupArg::Number(_) => return Err(ferr("regex_search", "no such group")),
+        };
+        out.push(opt_str(m[i]));
     }
     Ok(Value::from(out))
 }
@@ -158,19 +157,17 @@ fn regex_findall(v: Value, args: Rest<Value>) -> R {
         &a.str_or("regex", ""),
         a.bool_or("ignorecase", false),
         a.bool_or("multiline", false),
+        Anchor::Search,
     )?;
     let s = py_str(&v);
-    let ngroups = re.captures_len() - 1;
-    let out: Vec<Value> = re
-        .captures_iter(&s)
-        .map(|c| match ngroups {
-            0 => group_value(&c, 0),
-            1 => Value::from(c.get(1).map(|m| m.as_str()).unwrap_or("")),
-            n => Value::from(
-                (1..=n)
-                    .map(|i| Value::from(c.get(i).map(|m| m.as_str()).unwrap_or("")))
-                    .collect::<Vec<_>>(),
-            ),
+    let all = re.find_all(&s).map_err(|e| ferr("regex_findall", e))?;
+    let text = |g: Option<&str>| Value::from(g.unwrap_or(""));
+    let out: Vec<Value> = all
+        .into_iter()
+        .map(|m| match re.groups() {
+            0 => text(m[0]),
+            1 => text(m[1]),
+            _ => Value::from(m[1..].iter().map(|g| text(*g)).collect::<Vec<_>>()),
         })
         .collect();
     Ok(Value::from(out))
@@ -224,6 +221,6 @@ mod tests {
             "v-k$"
         );
         assert_eq!(replace("ab\nab", r"b\Z", "c"), "ab\nac");
-        assert!(py_regex("regex_search", r"a\Z", false, false).is_ok());
+        assert!(py_regex("regex_search", r"a\Z", false, false, Anchor::Search).is_ok());
     }
 }
