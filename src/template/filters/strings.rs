@@ -1,5 +1,5 @@
 //! Strings: `b64encode`/`b64decode`, `quote`, `comment`, `truncate`, `human_readable`,
-//! `human_to_bytes`, `urlsplit` and `urldecode`.
+//! `human_to_bytes`, `urlsplit`, `urldecode` and `urlencode`.
 
 use super::python::py_str;
 use super::{Args, R, ferr, num};
@@ -19,6 +19,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("human_to_bytes", human_to_bytes);
     env.add_filter("urlsplit", urlsplit);
     env.add_filter("urldecode", urldecode);
+    env.add_filter("urlencode", urlencode);
 }
 
 fn b64encode(v: Value, args: Rest<Value>) -> R {
@@ -284,6 +285,71 @@ fn urldecode(v: Value, _args: Rest<Value>) -> R {
     Ok(Value::from(percent_decode(&py_str(&v), true)))
 }
 
+/// Python's `urllib.parse.quote` of the UTF-8 bytes of `s`: letters, digits and `_.-~` stay,
+/// so does `/` unless `for_query`; in a query a space is `+`.
+fn url_quote(s: &str, for_query: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
+            b'/' if !for_query => out.push('/'),
+            b' ' if for_query => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Jinja2's `urlencode`: a string (or any scalar) is quoted as a URL path; a dict, or a list of
+/// pairs, becomes a query string `k=v&k2=v2`.
+fn urlencode(v: Value) -> R {
+    use minijinja::value::ValueKind;
+    let pairs: Vec<(Value, Value)> = match v.kind() {
+        ValueKind::Map => v
+            .try_iter()
+            .map_err(|e| ferr("urlencode", e))?
+            .map(|k| {
+                let x = v.get_item(&k).unwrap_or_default();
+                (k, x)
+            })
+            .collect(),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let mut out = Vec::new();
+            for item in v.try_iter().map_err(|e| ferr("urlencode", e))? {
+                let pair: Vec<Value> = match item.kind() {
+                    ValueKind::Seq => item.try_iter().map_err(|e| ferr("urlencode", e))?.collect(),
+                    _ => vec![item.clone()],
+                };
+                let [k, x] = <[Value; 2]>::try_from(pair).map_err(|p| {
+                    ferr(
+                        "urlencode",
+                        format!(
+                            "each item must be a (key, value) pair, got {} values",
+                            p.len()
+                        ),
+                    )
+                })?;
+                out.push((k, x));
+            }
+            out
+        }
+        _ => return Ok(Value::from(url_quote(&py_str(&v), false))),
+    };
+    let parts: Vec<String> = pairs
+        .iter()
+        .map(|(k, x)| {
+            format!(
+                "{}={}",
+                url_quote(&py_str(k), true),
+                url_quote(&py_str(x), true)
+            )
+        })
+        .collect();
+    Ok(Value::from(parts.join("&")))
+}
+
 /// Python's `urllib.parse.urlsplit`, as Ansible's `urlsplit` returns it.
 fn urlsplit(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("urlsplit", &["query"], &args)?;
@@ -372,5 +438,23 @@ fn urlsplit(v: Value, args: Rest<Value>) -> R {
         None => Ok(Value::from_iter(
             fields.into_iter().map(|(k, v)| (Value::from(k), v)),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urlencode_like_jinja() {
+        let enc = |v: Value| py_str(&urlencode(v).unwrap());
+        assert_eq!(enc(Value::from("a b/c?é~")), "a%20b/c%3F%C3%A9~");
+        assert_eq!(enc(Value::from(12)), "12");
+        let d = Value::from_iter([("a", Value::from("b c/")), ("x", Value::from(1))]);
+        assert_eq!(enc(d), "a=b+c%2F&x=1");
+        let pairs = Value::from(vec![Value::from(vec!["k", "v"])]);
+        assert_eq!(enc(pairs), "k=v");
+        assert_eq!(enc(Value::from(Vec::<Value>::new())), "");
+        assert!(urlencode(Value::from(vec!["abc"])).is_err());
     }
 }
