@@ -20,6 +20,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("min", min);
     env.add_filter("max", max);
     env.add_filter("sum", sum);
+    env.add_filter("unique", unique);
     env.add_filter("union", union);
     env.add_filter("intersect", intersect);
     env.add_filter("difference", difference);
@@ -177,6 +178,72 @@ fn uniq(xs: Vec<Value>) -> Vec<Value> {
         }
     }
     out
+}
+
+/// Ansible's `unique`: Jinja2's (keys compared case-insensitively unless `case_sensitive` is
+/// true, optionally by `attribute`); when an item cannot be a set member (a dict or a list),
+/// Ansible falls back to plain equality, which it cannot do with `case_sensitive=False` or an
+/// `attribute`.
+fn unique(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("unique", &["case_sensitive", "attribute"], &args)?;
+    let case_given = a.get("case_sensitive").filter(|c| !c.is_none());
+    let case_sensitive = case_given.is_some_and(Value::is_true);
+    let attribute = a.get("attribute").filter(|c| !c.is_none());
+    let xs: Vec<Value> = match v.kind() {
+        ValueKind::String => v
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .map(Value::from)
+            .collect(),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable => {
+            v.try_iter().map_err(|e| ferr("unique", e))?.collect()
+        }
+        _ => {
+            return Err(ferr(
+                "unique",
+                format!("'{}' object is not iterable", type_name(&v)),
+            ));
+        }
+    };
+    let key_of = |x: &Value| -> Value {
+        let mut k = x.clone();
+        if let Some(attr) = attribute {
+            for part in py_str(attr).split('.') {
+                k = match part.parse::<i64>() {
+                    Ok(i) if k.kind() == ValueKind::Seq => k.get_item(&Value::from(i)),
+                    _ => k.get_attr(part),
+                }
+                .unwrap_or_default();
+            }
+        }
+        match k.as_str() {
+            Some(s) if !case_sensitive => Value::from(s.to_lowercase()),
+            _ => k,
+        }
+    };
+    let keys: Vec<Value> = xs.iter().map(key_of).collect();
+    if keys
+        .iter()
+        .any(|k| matches!(k.kind(), ValueKind::Map | ValueKind::Seq))
+    {
+        if case_given.is_some_and(|c| !c.is_true()) || attribute.is_some() {
+            return Err(ferr(
+                "unique",
+                "Jinja2's unique filter failed and we cannot fall back to Ansible's version as it does not support the parameters supplied.",
+            ));
+        }
+        return Ok(Value::from(uniq(xs)));
+    }
+    let mut seen: Vec<Value> = Vec::new();
+    let mut out = Vec::new();
+    for (x, k) in xs.into_iter().zip(keys) {
+        if !seen.iter().any(|s| py_cmp(s, &k) == Ordering::Equal) {
+            seen.push(k);
+            out.push(x);
+        }
+    }
+    Ok(Value::from(out))
 }
 
 fn union(a: Value, b: Value) -> R {
@@ -495,4 +562,52 @@ fn combinations(v: Value, args: Rest<Value>) -> R {
         go(&pool, r, 0, &mut Vec::new(), &mut out);
     }
     Ok(Value::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uq(v: Value, kw: &[(&str, Value)]) -> R {
+        let mut args = Vec::new();
+        if !kw.is_empty() {
+            let kw = minijinja::value::Kwargs::from_iter(
+                kw.iter().map(|(k, x)| (k.to_string(), x.clone())),
+            );
+            args.push(Value::from(kw));
+        }
+        unique(v, Rest(args))
+    }
+
+    #[test]
+    fn unique_like_ansible() {
+        let l = |xs: Vec<Value>| Value::from(xs);
+        let got = uq(
+            l(vec![
+                "a".into(),
+                "A".into(),
+                1.into(),
+                true.into(),
+                1.5.into(),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(py_str(&got), "['a', 1, 1.5]");
+        let got = uq(
+            l(vec!["a".into(), "A".into()]),
+            &[("case_sensitive", true.into())],
+        );
+        assert_eq!(py_str(&got.unwrap()), "['a', 'A']");
+        let d = || Value::from_iter([("k", Value::from("X"))]);
+        assert_eq!(py_str(&uq(l(vec![d(), d()]), &[]).unwrap()), "[{'k': 'X'}]");
+        let by_attr = uq(l(vec![d(), d()]), &[("attribute", "k".into())]).unwrap();
+        assert_eq!(by_attr.len(), Some(1));
+        assert!(uq(l(vec![d()]), &[("case_sensitive", false.into())]).is_err());
+        let e = uq(Value::from(true), &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("'bool' object is not iterable"),
+            "{e}"
+        );
+    }
 }
