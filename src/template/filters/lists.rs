@@ -34,6 +34,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter(
         "log",
         math("log", |x, b| match b {
+            Some(10.0) => x.log10(),
             Some(b) => x.ln() / b.ln(),
             None => x.ln(),
         }),
@@ -385,15 +386,28 @@ fn dict_filter(v: Value) -> R {
     Ok(Value::from_iter(out))
 }
 
+/// A math filter on Python's `math` functions: numbers only (a numeric string is a TypeError
+/// in Python too); a result Python reports as a domain error is one here.
 fn math(
     name: &'static str,
     f: fn(f64, Option<f64>) -> f64,
 ) -> impl Fn(Value, Rest<Value>) -> R + Send + Sync + 'static {
     move |v: Value, args: Rest<Value>| {
-        let x = to_f64(&v)
-            .ok_or_else(|| ferr(name, format!("expected a number, got {}", type_name(&v))))?;
-        let y = args.first().and_then(to_f64);
-        Ok(Value::from(f(x, y)))
+        let number = |x: &Value| match x.kind() {
+            ValueKind::Number | ValueKind::Bool => to_f64(x),
+            _ => None,
+        };
+        let not_number = || ferr(name, format!("{name}() can only be used on numbers"));
+        let x = number(&v).ok_or_else(not_number)?;
+        let y = match args.first() {
+            Some(y) => Some(number(y).ok_or_else(not_number)?),
+            None => None,
+        };
+        let r = f(x, y);
+        if !r.is_finite() && x.is_finite() && y.is_none_or(f64::is_finite) {
+            return Err(ferr(name, "math domain error"));
+        }
+        Ok(Value::from(r))
     }
 }
 
@@ -609,5 +623,28 @@ mod tests {
             e.to_string().contains("'bool' object is not iterable"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn math_filters_take_numbers_only() {
+        let env = {
+            let mut e = Environment::new();
+            register(&mut e);
+            e
+        };
+        let ev = |src: &str| env.render_str(src, ()).map_err(|e| e.to_string());
+        assert_eq!(ev("{{ 100|log(10) }}").unwrap(), "2.0");
+        assert_eq!(ev("{{ 4|root }}").unwrap(), "2.0");
+        assert!(
+            ev("{{ '4'|root }}")
+                .unwrap_err()
+                .contains("root() can only be used on numbers")
+        );
+        assert!(
+            ev("{{ 2|pow('2') }}")
+                .unwrap_err()
+                .contains("pow() can only be used on numbers")
+        );
+        assert!(ev("{{ 0|log }}").unwrap_err().contains("math domain error"));
     }
 }

@@ -186,7 +186,12 @@ const SIZES: [(char, u32); 9] = [
 /// Ansible's `human_readable`: `1024` → `1.00 KB`, `500` → `500.00 Bytes`.
 fn human_readable(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("human_readable", &["isbits", "unit"], &args)?;
-    let size = num(&v).ok_or_else(|| ferr("human_readable", format!("'{v}' is not a number")))?;
+    let size = num(&v).ok_or_else(|| {
+        ferr(
+            "human_readable",
+            format!("human_readable() failed on bad input: '{v}' is not a number"),
+        )
+    })?;
     let isbits = a.bool_or("isbits", false);
     let unit = a
         .get("unit")
@@ -226,7 +231,9 @@ fn human_to_bytes(v: Value, args: Rest<Value>) -> R {
     let n: f64 = n.parse().map_err(|_| {
         ferr(
             "human_to_bytes",
-            format!("'{text}' does not start with a number"),
+            format!(
+                "human_to_bytes() can't interpret the input: '{text}' does not start with a number"
+            ),
         )
     })?;
     let unit = if unit.is_empty() {
@@ -239,7 +246,9 @@ fn human_to_bytes(v: Value, args: Rest<Value>) -> R {
     let Some((_, shift)) = SIZES.iter().find(|(s, _)| *s == first) else {
         return Err(ferr(
             "human_to_bytes",
-            format!("unknown unit '{unit}' in '{text}'"),
+            format!(
+                "human_to_bytes() can't interpret the input: unknown unit '{unit}' in '{text}'"
+            ),
         ));
     };
     // "K", "KB", "KiB" (bytes) or "Kb" (bits, with isbits); a bare "b" means bits.
