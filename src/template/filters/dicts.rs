@@ -1,4 +1,5 @@
-//! Dictionaries: `combine`, `dict2items`, `items2dict`, `subelements`, `extract`.
+//! Dictionaries: `combine`, `dict2items`, `items2dict`, `subelements`, `extract`,
+//! `rekey_on_member`.
 
 use super::python::{py_repr, py_str, type_name};
 use super::{Args, R, ferr, items, map_entries, split_kwargs};
@@ -14,6 +15,51 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("items2dict", items2dict);
     env.add_filter("subelements", subelements);
     env.add_filter("extract", extract);
+    env.add_filter("rekey_on_member", rekey_on_member);
+}
+
+/// Ansible's `rekey_on_member`: a dict (of the values of a dict, or of a list of dicts) keyed
+/// on each item's `key` member; a repeated key is an error unless `duplicates='overwrite'`.
+fn rekey_on_member(data: Value, args: Rest<Value>) -> R {
+    let name = "rekey_on_member";
+    let a = Args::bind(name, &["key", "duplicates"], &args)?;
+    let key = a.req("key")?.clone();
+    let duplicates = a.str_or("duplicates", "error");
+    if duplicates != "error" && duplicates != "overwrite" {
+        return Err(ferr(
+            name,
+            format!(
+                "duplicates parameter to rekey_on_member has unknown value {}",
+                py_repr(&Value::from(duplicates.as_str()))
+            ),
+        ));
+    }
+    let members: Vec<Value> = match data.kind() {
+        ValueKind::Map => map_entries(name, &data)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect(),
+        ValueKind::Seq | ValueKind::Iterable => items(name, &data)?,
+        _ => return Err(ferr(name, "Type is not a valid list, set, or dict")),
+    };
+    let mut out: IndexMap<Value, Value> = IndexMap::new();
+    for item in members {
+        if item.kind() != ValueKind::Map {
+            return Err(ferr(name, "List item is not a valid dict"));
+        }
+        let k = item.get_item(&key).unwrap_or_default();
+        if k.is_undefined() {
+            return Err(ferr(name, format!("Key {} was not found.", py_repr(&key))));
+        }
+        if out.get(&k).is_some_and(Value::is_true) && duplicates == "error" {
+            return Err(ferr(
+                name,
+                format!("Key {} is not unique, cannot convert to dict.", py_repr(&k)),
+            ));
+        }
+        out.insert(k, item);
+    }
+    Ok(Value::from_iter(out))
 }
 
 fn merge_hash(name: &str, x: &Value, y: &Value, recursive: bool, list_merge: &str) -> R {
@@ -209,4 +255,41 @@ fn extract(state: &State, item: Value, args: Rest<Value>) -> R {
     }
     let _ = state;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rekey_on_member_like_ansible() {
+        let mut env = Environment::new();
+        register(&mut env);
+        let ev = |src: &str| env.render_str(src, ()).map_err(|e| e.to_string());
+        let list = "[{'p': 'a', 'n': 1}, {'p': 'b', 'n': 2}]";
+        assert_eq!(
+            ev(&format!("{{{{ ({list}|rekey_on_member('p')).b.n }}}}")).unwrap(),
+            "2"
+        );
+        let twice = "[{'p': 'a', 'n': 1}, {'p': 'a', 'n': 2}]";
+        let over = format!("{{{{ ({twice}|rekey_on_member('p', duplicates='overwrite')).a.n }}}}");
+        assert_eq!(ev(&over).unwrap(), "2");
+        let dup = ev(&format!("{{{{ {twice}|rekey_on_member('p') }}}}")).unwrap_err();
+        assert!(
+            dup.contains("Key 'a' is not unique, cannot convert to dict."),
+            "{dup}"
+        );
+        let missing = ev(&format!("{{{{ {list}|rekey_on_member('q') }}}}")).unwrap_err();
+        assert!(missing.contains("Key 'q' was not found."), "{missing}");
+        assert!(
+            ev("{{ 'abc'|rekey_on_member('p') }}")
+                .unwrap_err()
+                .contains("not a valid list")
+        );
+        assert!(
+            ev("{{ [1]|rekey_on_member('p') }}")
+                .unwrap_err()
+                .contains("not a valid dict")
+        );
+    }
 }
