@@ -7,6 +7,10 @@
 //! `(a.b.c if (a is defined and a.b is defined) else __prov_undefined) is defined`.
 //! Only plain dotted names directly followed by `is [not] defined|undefined` or `| default`/`| d`
 //! are touched; string literals and text outside `{{ }}`/`{% %}` are left alone.
+//!
+//! The same pass drops the collection prefix of filter and test names written with their fully
+//! qualified name (`x | ansible.builtin.to_json`, `x is ansible.builtin.match(...)`,
+//! `ansible.legacy.` likewise): prov's filters and tests are Ansible's builtin ones.
 
 /// A name that is never defined: the "undefined" of the rewritten chains.
 pub(crate) const UNDEF: &str = "__prov_undefined";
@@ -48,12 +52,43 @@ fn wants_chain(b: &[u8], i: usize) -> bool {
     false
 }
 
+/// True if the code before `i` ends with `|`, `is` or `is not`: a filter or test name follows.
+fn after_filter_or_test(b: &[u8], i: usize) -> bool {
+    let mut j = i;
+    while j > 0 && b[j - 1].is_ascii_whitespace() {
+        j -= 1;
+    }
+    if j > 0 && b[j - 1] == b'|' {
+        return true;
+    }
+    let word_before = |end: usize, w: &str| {
+        end >= w.len()
+            && &b[end - w.len()..end] == w.as_bytes()
+            && (end == w.len() || !is_ident(b[end - w.len() - 1]))
+    };
+    if word_before(j, "is") {
+        return true;
+    }
+    if word_before(j, "not") {
+        let mut k = j - 3;
+        while k > 0 && b[k - 1].is_ascii_whitespace() {
+            k -= 1;
+        }
+        return word_before(k, "is");
+    }
+    false
+}
+
+/// The collection prefixes whose filters and tests are prov's own.
+const COLLECTIONS: [&str; 2] = ["ansible.builtin.", "ansible.legacy."];
+
 /// Rewrites the chains in template source; `None` if there is nothing to rewrite.
 pub(crate) fn rewrite(src: &str) -> Option<String> {
     if !(src.contains(" defined")
         || src.contains("default")
         || src.contains("| d")
-        || src.contains("|d"))
+        || src.contains("|d")
+        || src.contains("ansible."))
     {
         return None;
     }
@@ -89,6 +124,16 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                         i += 1;
                     }
                     i += 1;
+                } else if let Some(prefix) = COLLECTIONS
+                    .iter()
+                    .find(|p| src[i..].starts_with(**p))
+                    .filter(|_| i == 0 || !(is_ident(b[i - 1]) || b[i - 1] == b'.'))
+                    .filter(|_| after_filter_or_test(b, i))
+                {
+                    out.push_str(&src[last..i]);
+                    i += prefix.len();
+                    last = i;
+                    changed = true;
                 } else if is_ident_start(c)
                     && (i == 0 || !(is_ident(b[i - 1]) || matches!(b[i - 1], b'.' | b']' | b')')))
                 {
@@ -153,5 +198,20 @@ mod unit {
         assert_eq!(rewrite("{{ 'a.b is defined' }} a.b is defined"), None);
         assert_eq!(rewrite("{{ a.b == 1 }} | default"), None);
         assert_eq!(rewrite("{{ a['x'].b is defined }}"), None);
+    }
+
+    #[test]
+    fn drops_collection_prefixes_of_filters_and_tests() {
+        assert_eq!(
+            rewrite("{{ x | ansible.builtin.to_json }}{% if y is not ansible.legacy.match('a') %}")
+                .unwrap(),
+            "{{ x | to_json }}{% if y is not match('a') %}"
+        );
+        assert_eq!(
+            rewrite("{{ x|ansible.builtin.d(1) is ansible.builtin.string }}").unwrap(),
+            "{{ x|d(1) is string }}"
+        );
+        assert_eq!(rewrite("{{ ansible.builtin.x }} | ansible.builtin.y"), None);
+        assert_eq!(rewrite("{{ 'a | ansible.builtin.b' }}"), None);
     }
 }
