@@ -79,8 +79,14 @@ fn after_filter_or_test(b: &[u8], i: usize) -> bool {
     false
 }
 
-/// The collection prefixes whose filters and tests are prov's own.
-const COLLECTIONS: [&str; 2] = ["ansible.builtin.", "ansible.legacy."];
+/// The collection prefixes whose filters and tests are prov's own, and what they become.
+/// `ansible._protomatter` is ansible-core's collection of test helpers (`finalize`,
+/// `tagged_with`), which its integration targets use.
+const COLLECTIONS: [(&str, &str); 3] = [
+    ("ansible.builtin.", ""),
+    ("ansible.legacy.", ""),
+    ("ansible._protomatter.", "_protomatter_"),
+];
 
 /// Rewrites the chains in template source; `None` if there is nothing to rewrite.
 pub(crate) fn rewrite(src: &str) -> Option<String> {
@@ -124,13 +130,14 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                         i += 1;
                     }
                     i += 1;
-                } else if let Some(prefix) = COLLECTIONS
+                } else if let Some((prefix, local)) = COLLECTIONS
                     .iter()
-                    .find(|p| src[i..].starts_with(**p))
+                    .find(|(p, _)| src[i..].starts_with(*p))
                     .filter(|_| i == 0 || !(is_ident(b[i - 1]) || b[i - 1] == b'.'))
                     .filter(|_| after_filter_or_test(b, i))
                 {
                     out.push_str(&src[last..i]);
+                    out.push_str(local);
                     i += prefix.len();
                     last = i;
                     changed = true;
@@ -213,5 +220,9 @@ mod unit {
         );
         assert_eq!(rewrite("{{ ansible.builtin.x }} | ansible.builtin.y"), None);
         assert_eq!(rewrite("{{ 'a | ansible.builtin.b' }}"), None);
+        assert_eq!(
+            rewrite("{{ x | ansible._protomatter.finalize }}").unwrap(),
+            "{{ x | _protomatter_finalize }}"
+        );
     }
 }

@@ -309,12 +309,19 @@ fn nan(v: Value) -> R {
     Ok(f64::try_from(v).map(|f| f.is_nan()).unwrap_or(false))
 }
 
+/// ansible-core's test helper `ansible._protomatter.tagged_with(tag)`: prov's only value tag
+/// is the vault one (`VaultedValue`).
+fn tagged_with(v: Value, tag: String) -> R {
+    Ok(tag == "VaultedValue" && v.downcast_object_ref::<crate::value::VaultText>().is_some())
+}
+
 fn vault_encrypted(v: Value) -> R {
     Ok(v.downcast_object_ref::<crate::value::VaultText>().is_some())
 }
 
 /// Registers every test.
 pub(crate) fn register(env: &mut Environment<'static>) {
+    env.add_test("_protomatter_tagged_with", tagged_with);
     env.add_test("failed", failed);
     env.add_test("failure", failed);
     env.add_test("succeeded", succeeded);
@@ -362,6 +369,17 @@ pub(crate) fn register(env: &mut Environment<'static>) {
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn protomatter_helpers() {
+        let t = crate::template::Templar::new();
+        let ctx = crate::template::Context::new(&t, vec![]);
+        let v = t.eval("[1] | ansible._protomatter.finalize", &ctx).unwrap();
+        assert_eq!(v, Value::from(vec![1]));
+        let vault = Value::from_object(crate::value::VaultText::new("$ANSIBLE_VAULT".into()));
+        assert!(tagged_with(vault, "VaultedValue".into()).unwrap());
+        assert!(!tagged_with(Value::from("x"), "VaultedValue".into()).unwrap());
+    }
 
     #[test]
     fn loose_versions() {
