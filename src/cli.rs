@@ -545,6 +545,8 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
             .clone()
             .or_else(|| cfg.get("defaults", "remote_user", "ANSIBLE_REMOTE_USER")),
         roles_path: roles_path(cfg),
+        inventory_sources: inventory_sources(&a.common, cfg),
+        config_file: cfg.file.clone(),
     };
     let ssh = ssh_options(&a.conn, &opts, cfg, a.common.verbose)?;
     let runner = Runner::new(inventory, registry)

@@ -302,6 +302,35 @@ fn events_file_beside_human_output() {
 }
 
 #[test]
+fn magic_variables_of_the_run_the_play_and_the_role() {
+    // The values ansible-playbook 2.19 gives for the same project (checked by hand).
+    let p = Project::new("magic");
+    p.file("inv.ini", INV)
+        .file("roles/base/tasks/main.yml", "- set_fact: { base_seen: true }\n")
+        .file("roles/web/meta/main.yml", "dependencies: [base]\n")
+        .file(
+            "roles/web/tasks/main.yml",
+            "- assert:\n    that:\n      - ansible_role_name == 'web'\n      - role_name == 'web'\n      - ansible_collection_name is none\n      - ansible_search_path[0] == role_path\n      - ansible_search_path[-1] == playbook_dir\n",
+        )
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: no\n  roles: [web]\n  tasks:\n    - assert:\n        that:\n          - ansible_play_role_names == ['web']\n          - role_names == ['web']\n          - ansible_dependent_role_names == ['base']\n          - ansible_role_names | sort == ['base', 'web']\n          - ansible_run_tags == ['all']\n          - ansible_skip_tags == []\n          - ansible_forks == 3\n          - ansible_limit == 'localhost'\n          - ansible_inventory_sources == [playbook_dir ~ '/inv.ini']\n          - inventory_file == playbook_dir ~ '/inv.ini'\n          - inventory_dir == playbook_dir\n          - ansible_facts == {}\n          - ansible_playbook_python is string\n          - ansible_search_path == [playbook_dir]\n          - base_seen\n",
+        );
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "-f",
+        "3",
+        "-l",
+        "localhost",
+    ])
+    .success()
+    .stdout_lacks("FAILED");
+}
+
+#[test]
 fn list_and_syntax_options() {
     let p = Project::new("lists");
     p.file("inv.ini", "[g]\na ansible_connection=local\nb ansible_connection=local\n").file(

@@ -66,6 +66,10 @@ pub struct RunOptions {
     pub remote_user: Option<String>,
     /// Extra folders to find roles in (`roles_path`).
     pub roles_path: Vec<std::path::PathBuf>,
+    /// The inventory sources as given with `-i` (the `ansible_inventory_sources` variable).
+    pub inventory_sources: Vec<String>,
+    /// The ansible.cfg that was read, if any (the `ansible_config_file` variable).
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -86,6 +90,8 @@ impl Default for RunOptions {
             become_password: None,
             remote_user: None,
             roles_path: vec![],
+            inventory_sources: vec![],
+            config_file: None,
         }
     }
 }
@@ -211,6 +217,7 @@ impl Runner {
             self.inventory.clone(),
             self.templar.clone(),
             Arc::new(self.opts.extra_vars.clone()),
+            vars::run_magic(&self.opts),
         ));
         let mut stats: IndexMap<String, HostStats> = IndexMap::new();
         let mut started = self.opts.start_at_task.is_none();

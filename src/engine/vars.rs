@@ -40,6 +40,10 @@ pub(crate) struct PlayInfo {
     pub batch: Vec<String>,
     pub dir: String,
     pub name: String,
+    /// `ansible_play_role_names` and `ansible_dependent_role_names`.
+    pub roles: Value,
+    pub dependent_roles: Value,
+    pub all_roles: Value,
 }
 
 /// A connection opened at most once, shared by concurrent callers.
@@ -57,6 +61,73 @@ pub(crate) struct Shared {
     inv_vars: RwLock<HashMap<String, Arc<Vars>>>,
     play: RwLock<PlayInfo>,
     groups: RwLock<Value>,
+    /// The magic variables that hold for the whole run (see [`run_magic`]).
+    run_magic: Vars,
+}
+
+/// The magic variables that come from the command line and configuration, the same for every
+/// host and task, as ansible-playbook sets them: `ansible_run_tags` (`['all']` without `-t`),
+/// `ansible_skip_tags`, `ansible_forks`, `ansible_limit` (only with `--limit`),
+/// `ansible_inventory_sources` (absolute paths; host lists as given), `ansible_config_file`
+/// (none without an ansible.cfg) and `ansible_playbook_python` (the controller's `python3`:
+/// prov needs none, but roles pass it as the interpreter of tasks delegated to localhost).
+pub(crate) fn run_magic(opts: &super::RunOptions) -> Vars {
+    let list = |xs: &[String]| Value::from_iter(xs.iter().map(|x| Value::from(x.as_str())));
+    let mut m = Vars::new();
+    let tags = if opts.tags.is_empty() {
+        vec!["all".to_string()]
+    } else {
+        opts.tags.clone()
+    };
+    m.insert("ansible_run_tags".into(), list(&tags));
+    m.insert("ansible_skip_tags".into(), list(&opts.skip_tags));
+    m.insert("ansible_forks".into(), Value::from(opts.forks as i64));
+    if let Some(l) = &opts.limit {
+        m.insert("ansible_limit".into(), Value::from(l.as_str()));
+    }
+    let sources: Vec<String> = opts
+        .inventory_sources
+        .iter()
+        .map(|s| {
+            let p = std::path::Path::new(s);
+            if !s.contains(',') && p.exists() {
+                std::path::absolute(p)
+                    .map(|a| a.display().to_string())
+                    .unwrap_or_else(|_| s.clone())
+            } else {
+                s.clone()
+            }
+        })
+        .collect();
+    m.insert("ansible_inventory_sources".into(), list(&sources));
+    m.insert(
+        "ansible_config_file".into(),
+        opts.config_file
+            .as_ref()
+            .map_or(Value::from(()), |f| Value::from(f.display().to_string())),
+    );
+    m.insert(
+        "ansible_playbook_python".into(),
+        Value::from(controller_python()),
+    );
+    m
+}
+
+fn names_value(names: &[String]) -> Value {
+    Value::from_iter(names.iter().map(|n| Value::from(n.as_str())))
+}
+
+/// The controller's `python3` on `PATH` (`/usr/bin/python3` when there is none).
+fn controller_python() -> String {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .map_or_else(
+            || "/usr/bin/python3".to_string(),
+            |p| p.display().to_string(),
+        )
 }
 
 /// The `groups` magic variable of an inventory.
@@ -70,7 +141,12 @@ fn groups_value(inventory: &Inventory) -> Value {
 }
 
 impl Shared {
-    pub fn new(inventory: Arc<Inventory>, templar: Templar, extra: Arc<Vars>) -> Self {
+    pub fn new(
+        inventory: Arc<Inventory>,
+        templar: Templar,
+        extra: Arc<Vars>,
+        run_magic: Vars,
+    ) -> Self {
         let groups = RwLock::new(groups_value(&inventory));
         Shared {
             inventory: RwLock::new(inventory),
@@ -82,10 +158,28 @@ impl Shared {
             inv_vars: RwLock::new(HashMap::new()),
             play: RwLock::new(PlayInfo::default()),
             groups,
+            run_magic,
         }
     }
 
     pub fn set_play(&self, play: &Play, vars: Arc<Vars>, hosts: Vec<String>) {
+        // Roles reached through dependencies: those of the role tasks the play does not name.
+        let mut deps: Vec<String> = Vec::new();
+        for t in play.role_tasks.iter().chain(&play.handlers) {
+            if let Some(r) = &t.role
+                && !play.role_names.contains(&r.name)
+                && !deps.contains(&r.name)
+            {
+                deps.push(r.name.clone());
+            }
+        }
+        let mut all = deps.clone();
+        all.extend(
+            play.role_names
+                .iter()
+                .filter(|r| !deps.contains(r))
+                .cloned(),
+        );
         let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
         *p = PlayInfo {
             vars,
@@ -93,6 +187,9 @@ impl Shared {
             batch: vec![],
             dir: play.dir.display().to_string(),
             name: play.name.clone().unwrap_or_else(|| play.hosts.clone()),
+            roles: names_value(&play.role_names),
+            dependent_roles: names_value(&deps),
+            all_roles: names_value(&all),
         };
     }
 
@@ -227,8 +324,23 @@ impl Shared {
 
     fn magic(self: &Arc<Self>, host: &str, check: bool, diff: bool, verbosity: u8) -> Vars {
         let play = self.play.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut m = Vars::new();
+        let mut m = self.run_magic.clone();
         m.insert("inventory_hostname".into(), Value::from(host));
+        if let Some(f) = self.inventory().inventory_file(host) {
+            let f = std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf());
+            m.insert(
+                "inventory_file".into(),
+                Value::from(f.display().to_string()),
+            );
+            if let Some(d) = f.parent() {
+                m.insert("inventory_dir".into(), Value::from(d.display().to_string()));
+            }
+        }
+        // Defined (empty) before any facts are gathered, as in Ansible.
+        m.insert(
+            "ansible_facts".into(),
+            crate::value::vars_value(&Vars::new()),
+        );
         m.insert(
             "inventory_hostname_short".into(),
             Value::from(host.split('.').next().unwrap_or(host)),
@@ -264,6 +376,13 @@ impl Shared {
             Value::from_iter(play.batch.iter().map(|h| Value::from(h.as_str()))),
         );
         m.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
+        m.insert("ansible_play_role_names".into(), play.roles.clone());
+        m.insert("role_names".into(), play.roles.clone());
+        m.insert(
+            "ansible_dependent_role_names".into(),
+            play.dependent_roles.clone(),
+        );
+        m.insert("ansible_role_names".into(), play.all_roles.clone());
         m.insert("playbook_dir".into(), Value::from(play.dir.as_str()));
         m.insert("ansible_check_mode".into(), Value::from(check));
         m.insert("ansible_diff_mode".into(), Value::from(diff));
@@ -287,6 +406,28 @@ impl Shared {
         m
     }
 
+    /// `ansible_search_path` of a task, as Ansible builds it: the role's folder, the folder of
+    /// the task's file, then the playbook's folder (each once).
+    fn search_path(&self, task: &Task) -> Value {
+        let mut out: Vec<String> = Vec::with_capacity(3);
+        let mut add = |p: &std::path::Path| {
+            let s = p.display().to_string();
+            if !s.is_empty() && !out.contains(&s) {
+                out.push(s);
+            }
+        };
+        if let Some(r) = &task.role {
+            add(&r.path);
+        }
+        if let Some(d) = task.loc.file.parent() {
+            add(d);
+        }
+        add(std::path::Path::new(
+            &self.play.read().unwrap_or_else(|e| e.into_inner()).dir,
+        ));
+        Value::from_iter(out.into_iter().map(Value::from))
+    }
+
     /// The full variable context of a task on a host.
     pub fn task_context(
         self: &Arc<Self>,
@@ -298,6 +439,7 @@ impl Shared {
         verbosity: u8,
     ) -> Context {
         let mut magic = self.magic(host, check, diff, verbosity);
+        magic.insert("ansible_search_path".into(), self.search_path(task));
         let data = self.host(host);
         let mut layers: Vec<Arc<Vars>> = Vec::with_capacity(12);
         if let Some(r) = &task.role {
@@ -306,6 +448,8 @@ impl Shared {
                 Value::from(r.path.display().to_string()),
             );
             magic.insert("role_name".into(), Value::from(r.name.as_str()));
+            magic.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
+            magic.insert("ansible_collection_name".into(), Value::from(()));
             layers.push(Arc::new(magic));
             layers.push(r.defaults.clone());
         } else {

@@ -168,11 +168,18 @@ impl<'a> Loader<'a> {
         let mut handlers = Vec::new();
         let mut role_tasks = Vec::new();
         let mut seen_roles = HashSet::new();
+        let mut role_names = Vec::new();
         if let Some(roles) = opt(node, "roles") {
             let list = roles
                 .as_seq()
                 .ok_or_else(|| roles.error("roles must be a list"))?;
             for r in list {
+                let name = r.as_str().or_else(|| {
+                    r.get("role")
+                        .or_else(|| r.get("name"))
+                        .and_then(Node::as_str)
+                });
+                role_names.extend(name.map(str::to_string));
                 let mut tasks =
                     self.load_role_entry(r, dir, &pi, &mut handlers, &mut seen_roles, 0)?;
                 role_tasks.append(&mut tasks);
@@ -271,6 +278,7 @@ impl<'a> Loader<'a> {
             free_strategy,
             pre_tasks,
             role_tasks,
+            role_names,
             tasks,
             post_tasks,
             handlers,

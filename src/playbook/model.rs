@@ -498,6 +498,8 @@ pub struct Play {
     pub pre_tasks: Vec<Task>,
     /// Role tasks (from `roles:`), run after pre_tasks.
     pub role_tasks: Vec<Task>,
+    /// The roles the play names in `roles:` (not their dependencies), in order.
+    pub role_names: Vec<String>,
     /// `tasks`.
     pub tasks: Vec<Task>,
     /// `post_tasks`.
