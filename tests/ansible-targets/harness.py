@@ -5,14 +5,15 @@ lab hosts, the way `ansible-test integration` runs a role target, and writes the
 Called by tests/ansible-targets/run.sh, which prepares everything (the ansible-core source
 distribution, the reference virtualenv, prov, the lab). See tests/ansible-targets/README.md.
 
-Each target runs on a freshly reset lab host (tests/lab/reset-host.sh): prov on lab1, the
-reference on lab2. Per tool and target the harness records the exit code, the results of
+Every target runs on freshly reset lab hosts (tests/lab/reset-host.sh), never on the machine
+running the harness: per tool a controller host (prov, or ansible-playbook from the reference
+virtualenv, copied there) and a target host (`testhost`); a runme.sh target runs on one host
+that is its own controller. Per tool and target the harness records the exit code, the results of
 every task (prov's `--output json` events; for ansible-core a small callback of ours in
 callback_plugins/ that writes the same shape), the asserts that passed and failed, the first
 failure and the wall time.
 """
 import argparse
-import concurrent.futures
 import json
 import os
 import shlex
@@ -60,28 +61,45 @@ def gather_facts(al):
 
 # ---------------------------------------------------------------- one run
 
-def write_inventory(path, ip, key, known_hosts):
-    with open(path, "w") as f:
-        f.write(
-            "[testgroup]\n"
-            f"testhost ansible_connection=ssh ansible_pipelining=yes "
-            f"ansible_python_interpreter=/usr/bin/python3 ansible_host={ip} ansible_port=22 "
-            f"ansible_user=root ansible_ssh_private_key_file={key} "
-            f"ansible_ssh_common_args=\"-o UserKnownHostsFile={known_hosts} "
-            f"-o StrictHostKeyChecking=yes\"\n"
-        )
+# Lab hosts: per tool, the controller (where prov or ansible-playbook runs, and where tasks
+# delegated to localhost run) and the target (`testhost`). Role targets use two hosts per tool;
+# a runme.sh target runs on one host that is its own controller (`testhost` is local there),
+# as ansible-test runs controller targets. Nothing runs on the machine running the harness.
+HOSTS = {
+    "prov": {"controller": 3, "target": 1},
+    "ansible": {"controller": 4, "target": 2},
+}
+LAB_HOSTS = 4
 
 
-def write_playbook(path, name, gather, output_dir):
+def host_ip(n):
+    return f"192.168.77.{10 + n}"
+
+
+def inventory_ssh(ip, key, known_hosts):
+    return (
+        "[testgroup]\n"
+        f"testhost ansible_connection=ssh ansible_pipelining=yes "
+        f"ansible_python_interpreter=/usr/bin/python3 ansible_host={ip} ansible_port=22 "
+        f"ansible_user=root ansible_ssh_private_key_file={key} "
+        f"ansible_ssh_common_args=\"-o UserKnownHostsFile={known_hosts} "
+        f"-o StrictHostKeyChecking=yes\"\n"
+    )
+
+
+INVENTORY_LOCAL = ("[testgroup]\ntesthost ansible_connection=local ansible_pipelining=yes "
+                   "ansible_python_interpreter=/usr/bin/python3\n")
+
+
+def playbook(name, gather, output_dir):
     # The play ansible-test writes for a role target (command_integration_role), as YAML.
-    with open(path, "w") as f:
-        f.write(
-            "- hosts: testhost\n"
-            f"  gather_facts: {'true' if gather else 'false'}\n"
-            "  vars_files: []\n"
-            f"  vars:\n    output_dir: {json.dumps(output_dir)}\n"
-            f"  roles:\n    - {name}\n"
-        )
+    return (
+        "- hosts: testhost\n"
+        f"  gather_facts: {'true' if gather else 'false'}\n"
+        "  vars_files: []\n"
+        f"  vars:\n    output_dir: {json.dumps(output_dir)}\n"
+        f"  roles:\n    - {name}\n"
+    )
 
 
 def parse_events(path):
@@ -140,62 +158,114 @@ def last_error(text):
     return lines[-1] if lines else ""
 
 
-def run_tool(args, tool, name, lab_n, ip):
-    """Runs one target with one tool on lab host N (reset first). Returns a result dict."""
+def bundle(args):
+    """A tar of what a controller host needs, at the same absolute paths as here: the
+    integration folder (with ansible-test's `inventory` for runme.sh targets), prov with an
+    `ansible-playbook` shim, the reference virtualenv, our callback and the lab's key and
+    known_hosts (to reach the target host). Built once per harness run."""
+    path = os.path.join(args.work, "bundle.tar")
+    if getattr(args, "_bundle", None):
+        return path
+    shim = os.path.join(args.work, "shim")
+    shutil.rmtree(shim, ignore_errors=True)
+    os.makedirs(shim)
+    with open(os.path.join(shim, "ansible-playbook"), "w") as f:
+        f.write(f'#!/bin/sh\n# prov in place of ansible-playbook (tests/ansible-targets)\nexec {args.prov} run "$@"\n')
+    os.chmod(os.path.join(shim, "ansible-playbook"), 0o755)
+    with open(os.path.join(args.integration, "inventory"), "w") as f:
+        f.write(INVENTORY_LOCAL)
+    paths = [args.integration, args.prov, shim, args.venv, HERE, args.key, args.known_hosts]
+    rel = [os.path.relpath(p, "/") for p in paths]
+    subprocess.run(["tar", "-C", "/", "-cf", path, "--exclude=__pycache__", *rel], check=True)
+    args._bundle = True
+    return path
+
+
+def ssh_cmd(args, n):
+    return ["ssh", "-F", os.path.join(args.lab_dir, ".state", "ssh_config"), "-o", "BatchMode=yes", f"lab{n}"]
+
+
+def run_target(args, tool, name, script):
+    """Runs one target with one tool on freshly reset lab hosts; returns a result dict."""
     work = os.path.join(args.work, "runs", tool, name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    h = HOSTS[tool]
+    al = aliases(os.path.join(args.integration, "targets"), name)
+    # As ansible-test: a runme.sh target, or a role target marked context/controller, runs
+    # with the controller as `testhost`.
+    local = script or "context/controller" in al
+    ctl = h["target"] if local else h["controller"]
+    ssh = ssh_cmd(args, ctl)
+    with open(bundle(args), "rb") as b:
+        subprocess.run(ssh + ["tar -C / -xf -"], stdin=b, check=True)
     integ = args.integration
-    al = aliases(os.path.join(integ, "targets"), name)
-    inv = os.path.join(work, "inventory")
-    write_inventory(inv, ip, args.key, args.known_hosts)
-    output_dir = os.path.join(work, "output_dir")
-    os.makedirs(output_dir)
-    play = os.path.join(integ, f"{name}-{tool}.yml")
-    write_playbook(play, name, gather_facts(al), output_dir)
-    events = os.path.join(work, "events.jsonl")
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_ROLES_PATH=os.path.join(integ, "targets"),
-        ANSIBLE_PLAYBOOK_DIR=integ,
-        OUTPUT_DIR=output_dir,
-        INVENTORY_PATH=inv,
-        ANSIBLE_FORCE_COLOR="false",
-        ANSIBLE_NOCOLOR="true",
-        ANSIBLE_RETRY_FILES_ENABLED="false",
-        ANSIBLE_DEPRECATION_WARNINGS="false",
-        ANSIBLE_HOST_KEY_CHECKING="true",
-        ANSIBLE_FORCE_HANDLERS="true",
-        ANSIBLE_HOST_PATTERN_MISMATCH="error",
-    )
-    env.pop("ANSIBLE_CONFIG", None)
-    if tool == "prov":
-        cmd = [args.prov, "run", os.path.basename(play), "-i", inv, "--output", "json"]
-        stdout = open(events, "w")
+    out = "/tmp/prov-harness"
+    events = f"{out}/events.jsonl"
+    output_dir = f"/tmp/output_dir-{name}"
+    env = {
+        # as ansible-test (ansible_environment, integration_environment)
+        "ANSIBLE_FORCE_COLOR": "false",
+        "ANSIBLE_NOCOLOR": "true",
+        "ANSIBLE_FORCE_HANDLERS": "true",
+        "ANSIBLE_HOST_PATTERN_MISMATCH": "error",
+        "ANSIBLE_DEPRECATION_WARNINGS": "false",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "ANSIBLE_DEVEL_WARNING": "false",
+        "OUTPUT_DIR": output_dir,
+        "PAGER": "/bin/cat",
+        # our event files
+        "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "prov_harness",
+        "PROV_HARNESS_EVENTS": events,
+        "PROV_EVENTS_FILE": events,
+    }
+    files = {}
+    if script:
+        cwd = os.path.join(integ, "targets", name)
+        env.update(ANSIBLE_INVENTORY="/dev/null", ANSIBLE_LIBRARY="/dev/null",
+                   ANSIBLE_HOST_KEY_CHECKING="false",
+                   ANSIBLE_PYTHON_INTERPRETER="/set/ansible_python_interpreter/in/inventory",
+                   ANSIBLE_PLAYBOOK_DIR=cwd, INVENTORY_PATH=os.path.join(integ, "inventory"))
+        cmd = "./runme.sh"
     else:
-        env.update(
-            ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
-            ANSIBLE_CALLBACKS_ENABLED="prov_harness",
-            PROV_HARNESS_EVENTS=events,
-        )
-        cmd = [os.path.join(args.venv, "bin", "ansible-playbook"), os.path.basename(play), "-i", inv]
-        stdout = open(os.path.join(work, "stdout.log"), "w")
-    stderr_path = os.path.join(work, "stderr.log")
-    t0 = time.monotonic()
-    timed_out = False
-    with open(stderr_path, "w") as stderr:
-        try:
-            rc = subprocess.run(cmd, cwd=integ, env=env, stdout=stdout, stderr=stderr,
-                                timeout=args.timeout).returncode
-        except subprocess.TimeoutExpired:
-            rc, timed_out = -1, True
-    wall = time.monotonic() - t0
-    stdout.close()
-    os.unlink(play)
-    extra = ""
-    if tool == "ansible":
-        extra = open(os.path.join(work, "stdout.log"), encoding="utf-8", errors="replace").read()
-    return summarize(args, events, stderr_path, extra, rc, timed_out, wall)
+        cwd = integ
+        files[f"{out}/inventory"] = (INVENTORY_LOCAL if local else
+                                     inventory_ssh(host_ip(h["target"]), args.key, args.known_hosts))
+        files[f"{integ}/{name}-play.yml"] = playbook(name, gather_facts(al), output_dir)
+        env.update(ANSIBLE_ROLES_PATH=os.path.join(integ, "targets"), ANSIBLE_PLAYBOOK_DIR=integ,
+                   INVENTORY_PATH=f"{out}/inventory", ANSIBLE_HOST_KEY_CHECKING="true")
+        if tool == "prov":
+            cmd = f"{args.prov} run {name}-play.yml -i {out}/inventory"
+        else:
+            cmd = f"{args.venv}/bin/ansible-playbook {name}-play.yml -i {out}/inventory"
+    bindir = os.path.join(args.work, "shim") if tool == "prov" else os.path.join(args.venv, "bin")
+    lines = [f"rm -rf {out} && mkdir -p {out} {output_dir}"]
+    for path, text in files.items():
+        lines.append(f"cat > {shlex.quote(path)} <<'PROV_HARNESS_EOF'\n{text}PROV_HARNESS_EOF")
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    lines.append(
+        f"cd {shlex.quote(cwd)} && t0=$(date +%s.%N) && "
+        f"{{ env {exports} PATH={bindir}:$PATH timeout {args.timeout} {cmd} "
+        f">{out}/stdout.log 2>{out}/stderr.log; echo $? >{out}/rc; }}; "
+        f"t1=$(date +%s.%N); echo \"$t0 $t1\" >{out}/time")
+    r = subprocess.run(ssh + ["bash -s"], input="\n".join(lines) + "\n", text=True,
+                       capture_output=True)
+    if r.returncode != 0:
+        raise SystemExit(f"could not run {name} with {tool} on lab{ctl}: {r.stderr[-2000:]}")
+    with open(os.path.join(work, "out.tar"), "wb") as f:
+        subprocess.run(ssh + [f"tar -C {out} -cf - ."], stdout=f, check=True)
+    subprocess.run(["tar", "-C", work, "-xf", os.path.join(work, "out.tar")], check=True)
+    os.unlink(os.path.join(work, "out.tar"))
+    rc = int(open(os.path.join(work, "rc")).read().strip() or 1)
+    t0, t1 = (float(x) for x in open(os.path.join(work, "time")).read().split())
+    timed_out = rc == 124
+    extra = open(os.path.join(work, "stdout.log"), encoding="utf-8", errors="replace").read()
+    res = summarize(args, os.path.join(work, "events.jsonl"), os.path.join(work, "stderr.log"),
+                    extra, rc, timed_out, t1 - t0)
+    if script:
+        res["tier"] = 2
+    return res
 
 
 def summarize(args, events, stderr_path, extra_output, rc, timed_out, wall):
@@ -228,88 +298,11 @@ def summarize(args, events, stderr_path, extra_output, rc, timed_out, wall):
     }
 
 
-# ---------------------------------------------------------------- second tier: runme.sh
-
-def bundle(args):
-    """A tar of what a runme.sh target needs on the host, at the same absolute paths as here:
-    the integration folder, prov with an `ansible-playbook` shim, the reference virtualenv and
-    our callback. Built once per harness run."""
-    path = os.path.join(args.work, "bundle.tar")
-    if getattr(args, "_bundle", None):
-        return path
-    shim = os.path.join(args.work, "shim")
-    shutil.rmtree(shim, ignore_errors=True)
-    os.makedirs(shim)
-    with open(os.path.join(shim, "ansible-playbook"), "w") as f:
-        f.write(f'#!/bin/sh\n# prov in place of ansible-playbook (tests/ansible-targets)\nexec {args.prov} run "$@"\n')
-    os.chmod(os.path.join(shim, "ansible-playbook"), 0o755)
-    with open(os.path.join(args.integration, "inventory"), "w") as f:
-        f.write("[testgroup]\ntesthost ansible_connection=local ansible_pipelining=yes "
-                "ansible_python_interpreter=/usr/bin/python3\n")
-    paths = [args.integration, args.prov, shim, args.venv, HERE]
-    rel = [os.path.relpath(p, "/") for p in paths]
-    subprocess.run(["tar", "-C", "/", "-cf", path, "--exclude=__pycache__", *rel], check=True)
-    args._bundle = True
-    return path
-
-
-def run_script(args, tool, name, lab_n, ip):
-    """Runs a runme.sh target on lab host N as ansible-test runs a script target, the host
-    being its own controller (`testhost` is local there). Returns a result dict."""
-    work = os.path.join(args.work, "runs", tool, name)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    ssh = ["ssh", "-F", os.path.join(args.lab_dir, ".state", "ssh_config"), "-o", "BatchMode=yes", f"lab{lab_n}"]
-    with open(bundle(args), "rb") as b:
-        subprocess.run(ssh + ["tar -C / -xf -"], stdin=b, check=True)
-    cwd = os.path.join(args.integration, "targets", name)
-    events = "/tmp/prov-harness-events.jsonl"
-    output_dir = f"/tmp/output_dir-{name}"
-    env = {
-        "ANSIBLE_FORCE_COLOR": "false",
-        "ANSIBLE_NOCOLOR": "true",
-        "ANSIBLE_FORCE_HANDLERS": "true",
-        "ANSIBLE_HOST_PATTERN_MISMATCH": "error",
-        "ANSIBLE_INVENTORY": "/dev/null",
-        "ANSIBLE_DEPRECATION_WARNINGS": "false",
-        "ANSIBLE_HOST_KEY_CHECKING": "false",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_LIBRARY": "/dev/null",
-        "ANSIBLE_DEVEL_WARNING": "false",
-        "ANSIBLE_PYTHON_INTERPRETER": "/set/ansible_python_interpreter/in/inventory",
-        "ANSIBLE_PLAYBOOK_DIR": cwd,
-        "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
-        "ANSIBLE_CALLBACKS_ENABLED": "prov_harness",
-        "PROV_HARNESS_EVENTS": events,
-        "PROV_EVENTS_FILE": events,
-        "OUTPUT_DIR": output_dir,
-        "INVENTORY_PATH": os.path.join(args.integration, "inventory"),
-        "PAGER": "/bin/cat",
-    }
-    bindir = os.path.join(args.work, "shim") if tool == "prov" else os.path.join(args.venv, "bin")
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    script = (f"mkdir -p {output_dir} && cd {shlex.quote(cwd)} && "
-              f"env {exports} PATH={bindir}:$PATH timeout {args.timeout} ./runme.sh")
-    t0 = time.monotonic()
-    with open(os.path.join(work, "stdout.log"), "w") as out, \
-            open(os.path.join(work, "stderr.log"), "w") as err:
-        rc = subprocess.run(ssh + [script], stdout=out, stderr=err).returncode
-    wall = time.monotonic() - t0
-    timed_out = rc == 124
-    local_events = os.path.join(work, "events.jsonl")
-    with open(local_events, "w") as f:
-        subprocess.run(ssh + [f"cat {events} 2>/dev/null || true"], stdout=f)
-    extra = open(os.path.join(work, "stdout.log"), encoding="utf-8", errors="replace").read()
-    r = summarize(args, local_events, os.path.join(work, "stderr.log"), extra, rc, timed_out, wall)
-    r["tier"] = 2
-    return r
-
-
-def reset(args, n):
-    r = subprocess.run(["bash", os.path.join(args.lab_dir, "reset-host.sh"), str(n)],
+def reset(args, hosts):
+    r = subprocess.run(["bash", os.path.join(args.lab_dir, "reset-host.sh"), *map(str, hosts)],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
-        raise SystemExit(f"could not reset lab{n}:\n{r.stderr[-2000:]}")
+        raise SystemExit(f"could not reset lab hosts {hosts}:\n{r.stderr[-2000:]}")
 
 
 # ---------------------------------------------------------------- report
@@ -417,7 +410,6 @@ def main():
     tools = [t for t in args.tools.split(",") if t]
     saved_path = os.path.join(args.work, "results.json")
     results = json.load(open(saved_path)) if os.path.exists(saved_path) else {}
-    hosts = {"prov": (1, "192.168.77.11"), "ansible": (2, "192.168.77.12")}
     for name in names:
         if not os.path.isdir(os.path.join(targets_dir, name)):
             log(f"{name}: no such target, skipped")
@@ -426,11 +418,10 @@ def main():
         if script and not args.scripts:
             log(f"{name}: runme.sh target (second tier), not run")
             continue
-        # Reset both hosts at once, then run the tools one after the other (fair times).
-        with concurrent.futures.ThreadPoolExecutor() as ex:
-            list(ex.map(lambda t: reset(args, hosts[t][0]), tools))
+        # Reset every host used at once, then run the tools one after the other (fair times).
+        reset(args, sorted({n for t in tools for n in HOSTS[t].values()}))
         for tool in tools:
-            r = (run_script if script else run_tool)(args, tool, name, *hosts[tool])
+            r = run_target(args, tool, name, script)
             results.setdefault(name, {})[tool] = r
             log(f"{name} {tool}: {'pass' if r['passed'] else 'FAIL'} in {r['wall']:.1f} s, "
                 f"asserts {r['asserts_ok']} ok / {r['asserts_failed']} failed"

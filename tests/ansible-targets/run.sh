@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ansible-core's own integration targets under prov (see README.md here). As root: it brings
-# up the lab (two hosts, reset before every target).
+# up the lab (four hosts, reset before every target).
 #   tests/ansible-targets/run.sh                 every in-scope target, prov and ansible-core;
 #                                                writes COMPAT.md at the top of the repository
 #   tests/ansible-targets/run.sh --ci            prov only; fails when a target listed in
@@ -78,8 +78,8 @@ else
     PROV="$ROOT/target/release/prov"
 fi
 
-log "lab ($LAB_DIR): 2 hosts"
-bash "$LAB_DIR/up.sh" 2
+log "lab ($LAB_DIR): 4 hosts (per tool a controller and a target)"
+bash "$LAB_DIR/up.sh" 4
 STATE="$LAB_DIR/.state"
 
 tools="${PROV_TARGETS_TOOLS:-prov,ansible}"
