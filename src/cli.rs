@@ -166,6 +166,15 @@ struct RunArgs {
     /// Start at the task with this name.
     #[arg(long = "start-at-task", value_name = "NAME")]
     start_at_task: Option<String>,
+    /// Run handlers even on hosts that failed (as the play keyword `force_handlers`)
+    #[arg(long = "force-handlers")]
+    force_handlers: bool,
+    /// Connection type when the inventory sets none (`ssh` or `local`)
+    #[arg(short = 'c', long = "connection", value_name = "TYPE")]
+    connection: Option<String>,
+    /// Accepted for ansible-playbook compatibility: prov keeps no fact cache yet
+    #[arg(long = "flush-cache")]
+    flush_cache: bool,
     /// Output format.
     #[arg(long = "output", value_enum, default_value = "human")]
     output: OutputFormat,
@@ -545,6 +554,8 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
             .clone()
             .or_else(|| cfg.get("defaults", "remote_user", "ANSIBLE_REMOTE_USER")),
         roles_path: roles_path(cfg),
+        force_handlers: a.force_handlers
+            || bool_cfg("defaults", "force_handlers", "ANSIBLE_FORCE_HANDLERS").unwrap_or(false),
         inventory_sources: inventory_sources(&a.common, cfg),
         config_file: cfg.file.clone(),
     };
@@ -552,7 +563,10 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
     let runner = Runner::new(inventory, registry)
         .options(opts.clone())
         .templar(templar_for(&a.common, cfg)?)
-        .connector(Arc::new(crate::engine::DefaultConnector { ssh }));
+        .connector(Arc::new(crate::engine::DefaultConnector {
+            ssh,
+            connection: a.connection.clone(),
+        }));
     if a.list_hosts || a.list_tasks || a.list_tags {
         for pb in &playbooks {
             list(&runner, pb, &a, &opts)?;

@@ -331,6 +331,38 @@ fn magic_variables_of_the_run_the_play_and_the_role() {
 }
 
 #[test]
+fn connection_and_force_handlers_flags() {
+    // `-c local` for an inventory that names no connection, and `--force-handlers` (also
+    // ANSIBLE_FORCE_HANDLERS), as ansible-playbook's flags; `--flush-cache` is accepted.
+    let p = Project::new("cflags");
+    p.file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - command: \"true\"\n      notify: h\n    - fail: msg=boom\n  handlers:\n    - name: h\n      debug: msg=HANDLER-RAN\n",
+    );
+    let r = p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "box1,",
+        "-c",
+        "local",
+        "--flush-cache",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    r.stdout_has("changed: [box1]").stdout_lacks("HANDLER-RAN");
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "box1,",
+        "-c",
+        "local",
+        "--force-handlers",
+    ])
+    .stdout_has("HANDLER-RAN");
+}
+
+#[test]
 fn list_and_syntax_options() {
     let p = Project::new("lists");
     p.file("inv.ini", "[g]\na ansible_connection=local\nb ansible_connection=local\n").file(

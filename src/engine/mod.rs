@@ -66,6 +66,9 @@ pub struct RunOptions {
     pub remote_user: Option<String>,
     /// Extra folders to find roles in (`roles_path`).
     pub roles_path: Vec<std::path::PathBuf>,
+    /// `--force-handlers` (also `force_handlers` in ansible.cfg): as the play keyword, for
+    /// every play.
+    pub force_handlers: bool,
     /// The inventory sources as given with `-i` (the `ansible_inventory_sources` variable).
     pub inventory_sources: Vec<String>,
     /// The ansible.cfg that was read, if any (the `ansible_config_file` variable).
@@ -90,6 +93,7 @@ impl Default for RunOptions {
             become_password: None,
             remote_user: None,
             roles_path: vec![],
+            force_handlers: false,
             inventory_sources: vec![],
             config_file: None,
         }
@@ -110,6 +114,9 @@ pub trait Connector: Send + Sync {
 pub struct DefaultConnector {
     /// Options for SSH connections (ansible.cfg and command-line settings).
     pub ssh: crate::connection::ssh::SshOptions,
+    /// The connection type for hosts whose variables set no `ansible_connection`
+    /// (`ansible-playbook -c`); `ssh` when none.
+    pub connection: Option<String>,
 }
 
 #[async_trait]
@@ -118,6 +125,7 @@ impl Connector for DefaultConnector {
         let kind = vars
             .get("ansible_connection")
             .map(|v| v.to_string())
+            .or_else(|| self.connection.clone())
             .unwrap_or_else(|| "ssh".into());
         match kind.as_str() {
             "local" => Ok(Arc::new(LocalConnection::new(host))),
@@ -728,7 +736,7 @@ impl<'r> PlayRun<'r> {
                         .iter()
                         .filter(|host| {
                             let active = self.is_active(host)
-                                || (self.play.force_handlers
+                                || ((self.play.force_handlers || self.runner.opts.force_handlers)
                                     && self.state(host, |s| !s.unreachable));
                             active
                                 && self
