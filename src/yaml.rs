@@ -171,7 +171,59 @@ pub fn load_file(path: &Path) -> Result<Node> {
 }
 
 /// Parses YAML text that came from `path` (used in locations only).
+///
+/// One leniency of PyYAML, which Ansible uses, is kept: the lines of a flow collection may sit
+/// left of the block it belongs to (`key: {` ... `}` in column 0), which strict YAML rejects.
+/// Such a line is moved right until the text parses (each retry moves one line by one column;
+/// inside a flow collection indentation means nothing); if that does not help, the first
+/// error is reported as it was.
 pub fn load_str(text: &str, path: &Path) -> Result<Node> {
+    let first = match parse_str(text, path) {
+        Ok(n) => return Ok(n),
+        Err(e) => e,
+    };
+    let mut fixed = text.to_string();
+    let mut err = first.clone();
+    for _ in 0..256 {
+        let Some(next) = shift_flow_closer(&fixed, &err) else {
+            break;
+        };
+        fixed = next;
+        match parse_str(&fixed, path) {
+            Ok(n) => return Ok(n),
+            Err(e) => err = e,
+        }
+    }
+    Err(first)
+}
+
+/// When `err` is strict YAML's "invalid indentation" at the first token of its line, and that
+/// token is a flow closer or inside a flow collection (where indentation means nothing), the
+/// text with one more space before it.
+fn shift_flow_closer(text: &str, err: &Error) -> Option<String> {
+    let in_flow = err.msg.contains("invalid indentation in flow construct");
+    if !in_flow && !err.msg.ends_with("invalid indentation") {
+        return None;
+    }
+    let loc = err.loc.as_ref()?;
+    let line = text.split_inclusive('\n').nth(loc.line.checked_sub(1)?)?;
+    let lead = line.len() - line.trim_start_matches(' ').len();
+    if loc.col != lead + 1 || !(in_flow || line[lead..].starts_with(['}', ']'])) {
+        return None;
+    }
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(loc.line - 1)
+        .map(str::len)
+        .sum();
+    let mut out = String::with_capacity(text.len() + 1);
+    out.push_str(&text[..start]);
+    out.push(' ');
+    out.push_str(&text[start..]);
+    Some(out)
+}
+
+fn parse_str(text: &str, path: &Path) -> Result<Node> {
     let file = Arc::new(path.to_path_buf());
     let mut b = Builder {
         file: file.clone(),
@@ -605,6 +657,20 @@ mod tests {
 
     fn load(t: &str) -> Result<Node> {
         load_str(t, Path::new("t.yml"))
+    }
+
+    #[test]
+    fn flow_closers_left_of_their_block_parse_like_pyyaml() {
+        // PyYAML (and so Ansible) reads these; strict YAML rejects the column-0 closers.
+        let n = load("a: {\n  \"x\": [1,\n2\n]\n}\nb: 2\n").unwrap();
+        let x = n.get("a").unwrap().get("x").unwrap();
+        assert_eq!(x.as_seq().unwrap().len(), 2);
+        assert_eq!(n.get("b").unwrap().value, NodeValue::Int(2));
+        // Locations of the other nodes are unchanged.
+        assert_eq!(n.get("b").unwrap().loc.line, 6);
+        // A real indentation error still reports itself where it is.
+        let e = load("a:\n  b: 1\n c: 2\n").unwrap_err();
+        assert_eq!(e.loc.as_ref().unwrap().line, 3, "{e}");
     }
 
     #[test]
