@@ -174,7 +174,8 @@ def bundle(args):
     os.chmod(os.path.join(shim, "ansible-playbook"), 0o755)
     with open(os.path.join(args.integration, "inventory"), "w") as f:
         f.write(INVENTORY_LOCAL)
-    paths = [args.integration, args.prov, shim, args.venv, HERE, args.key, args.known_hosts]
+    data = os.path.join(os.path.dirname(args.integration), "lib", "ansible_test", "_data")
+    paths = [args.integration, data, args.prov, shim, args.venv, HERE, args.key, args.known_hosts]
     rel = [os.path.relpath(p, "/") for p in paths]
     subprocess.run(["tar", "-C", "/", "-cf", path, "--exclude=__pycache__", *rel], check=True)
     args._bundle = True
@@ -326,7 +327,8 @@ def write_report(args, cfg, results, out):
         elif p is None:
             state = "not run"
         elif a is not None and not a["passed"]:
-            state = "not counted: fails under ansible-core here"
+            why = short(a.get("first_failure") or "", 120).replace("|", "\\|")
+            state = f"not counted: fails under ansible-core here ({why})"
         else:
             counted += 1
             if p["passed"]:

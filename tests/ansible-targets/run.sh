@@ -63,11 +63,13 @@ if [ ! -f "$SDIST" ] || ! echo "$SHA256  $SDIST" | sha256sum -c --quiet - 2>/dev
     echo "$SHA256  $SDIST" | sha256sum -c --quiet - || { echo "checksum mismatch: $SDIST" >&2; exit 1; }
 fi
 # A fresh copy of the integration folder for every run (targets write into it).
+# test/lib/ansible_test/_data too: targets read files from it (setup_remote_constraints).
 SRC="$WORK/src"
-rm -rf "$SRC" "$WORK/integration"
+rm -rf "$SRC" "$WORK/integration" "$WORK/test"
 mkdir -p "$SRC"
-tar -C "$SRC" -xzf "$SDIST" "ansible_core-$VERSION/test/integration"
-mv "$SRC/ansible_core-$VERSION/test/integration" "$WORK/integration"
+tar -C "$SRC" -xzf "$SDIST" "ansible_core-$VERSION/test/integration" \
+    "ansible_core-$VERSION/test/lib/ansible_test/_data"
+mv "$SRC/ansible_core-$VERSION/test" "$WORK/test"
 rm -rf "$SRC"
 
 if [ -n "${PROV_TARGETS_PROV:-}" ]; then
@@ -94,6 +96,6 @@ fi
 [ -n "$ONLY" ] && extra+=(--only "$ONLY")
 [ $SCRIPTS -eq 1 ] && extra+=(--scripts)
 exec "$WORK/venv/bin/python" "$HERE/harness.py" \
-    --integration "$WORK/integration" --prov "$PROV" --venv "$WORK/venv" \
+    --integration "$WORK/test/integration" --prov "$PROV" --venv "$WORK/venv" \
     --lab-dir "$LAB_DIR" --key "$STATE/id_ed25519" --known-hosts "$STATE/known_hosts" \
     --work "$WORK" --tools "$tools" "${extra[@]}"
