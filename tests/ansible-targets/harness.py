@@ -168,10 +168,18 @@ def bundle(args):
         return path
     shim = os.path.join(args.work, "shim")
     shutil.rmtree(shim, ignore_errors=True)
-    os.makedirs(shim)
-    with open(os.path.join(shim, "ansible-playbook"), "w") as f:
+    os.makedirs(os.path.join(shim, "prov"))
+    os.makedirs(os.path.join(shim, "common"))
+    with open(os.path.join(shim, "prov", "ansible-playbook"), "w") as f:
         f.write(f'#!/bin/sh\n# prov in place of ansible-playbook (tests/ansible-targets)\nexec {args.prov} run "$@"\n')
-    os.chmod(os.path.join(shim, "ansible-playbook"), 0o755)
+    os.chmod(os.path.join(shim, "prov", "ansible-playbook"), 0o755)
+    # runme.sh scripts `source virtualenv.sh` (ansible-test puts one on the PATH): ours makes
+    # a throwaway virtualenv that sees the system's packages and activates it.
+    with open(os.path.join(shim, "common", "virtualenv.sh"), "w") as f:
+        f.write('# sourced by runme.sh scripts (tests/ansible-targets)\n'
+                'PROV_HARNESS_VENV="$(mktemp -d)/venv"\n'
+                'python3 -m venv --system-site-packages "$PROV_HARNESS_VENV"\n'
+                '. "$PROV_HARNESS_VENV/bin/activate"\n')
     with open(os.path.join(args.integration, "inventory"), "w") as f:
         f.write(INVENTORY_LOCAL)
     data = os.path.join(os.path.dirname(args.integration), "lib", "ansible_test", "_data")
@@ -240,7 +248,9 @@ def run_target(args, tool, name, script):
             cmd = f"{args.prov} run {name}-play.yml -i {out}/inventory"
         else:
             cmd = f"{args.venv}/bin/ansible-playbook {name}-play.yml -i {out}/inventory"
-    bindir = os.path.join(args.work, "shim") if tool == "prov" else os.path.join(args.venv, "bin")
+    shim = os.path.join(args.work, "shim")
+    bindir = (os.path.join(shim, "prov") if tool == "prov" else os.path.join(args.venv, "bin"))
+    bindir += ":" + os.path.join(shim, "common")
     lines = [f"rm -rf {out} && mkdir -p {out} {output_dir}"]
     for path, text in files.items():
         lines.append(f"cat > {shlex.quote(path)} <<'PROV_HARNESS_EOF'\n{text}PROV_HARNESS_EOF")
