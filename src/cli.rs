@@ -410,10 +410,15 @@ pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
             let node = crate::yaml::load_str(a, Path::new("<extra vars>"))?;
             out.extend(crate::playbook::vars_of(&node)?);
         } else {
-            let (_, kv) = crate::playbook::split_free_form(a, None, "extra vars").map_err(|e| {
-                Error::options(format!("bad -e value '{a}': {}", e.msg))
+            let bad = |msg: &str| {
+                Error::options(format!("bad -e value '{a}': {msg}"))
                     .hint("use key=value, @file.yml or JSON")
-            })?;
+            };
+            let (rest, kv) =
+                crate::playbook::split_free_form(a, None, "extra vars").map_err(|e| bad(&e.msg))?;
+            if let Some(w) = rest {
+                return Err(bad(&format!("'{w}' is not key=value")));
+            }
             for (k, v) in kv {
                 out.insert(k, Value::from(v));
             }
@@ -433,8 +438,17 @@ fn roles_path(cfg: &Config) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-fn load_playbooks(paths: &[PathBuf], registry: &Registry, cfg: &Config) -> Result<Vec<Playbook>> {
-    let loader = Loader::new(registry).roles_path(roles_path(cfg));
+/// Loads the playbooks; `strict` (`prov check`) checks every task's arguments now, else they
+/// are checked when each task runs (Ansible's rule; `--syntax-check` checks structure only).
+fn load_playbooks(
+    paths: &[PathBuf],
+    registry: &Registry,
+    cfg: &Config,
+    strict: bool,
+) -> Result<Vec<Playbook>> {
+    let loader = Loader::new(registry)
+        .roles_path(roles_path(cfg))
+        .strict(strict);
     paths
         .iter()
         .map(|p| {
@@ -498,7 +512,7 @@ fn split_csv(v: &[String]) -> Vec<String> {
 
 async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
     let registry = Registry::builtin();
-    let playbooks = load_playbooks(&a.playbooks, &registry, cfg)?;
+    let playbooks = load_playbooks(&a.playbooks, &registry, cfg, false)?;
     if a.syntax_check {
         for p in &a.playbooks {
             outln!("\nplaybook: {}", p.display());
@@ -752,7 +766,7 @@ fn flatten<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {
 
 fn check(a: CheckArgs, cfg: &Config) -> Result<i32> {
     let registry = Registry::builtin();
-    let playbooks = load_playbooks(&a.playbooks, &registry, cfg)?;
+    let playbooks = load_playbooks(&a.playbooks, &registry, cfg, true)?;
     let inventory = load_inventory(&a.common, cfg, &a.playbooks)?;
     let runner = Runner::new(inventory, Registry::builtin());
     let mut warnings = 0;

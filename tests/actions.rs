@@ -117,7 +117,7 @@ fn prov_check_loads_every_action_and_reports_bad_arguments() {
         ),
         (
             "- pause: { second: 1 }",
-            "module 'pause' has no option 'second'",
+            "Unsupported parameters for (pause) module: second.",
         ),
         (
             "- import_playbook: other.yml",

@@ -803,7 +803,7 @@ async fn assert_passes_fails_and_reports_the_assertion() {
             .is_err()
     );
     let err = e.plan("assert", &[], false).await.unwrap_err();
-    assert!(err.msg.contains("missing required option 'that'"));
+    assert_eq!(err.msg, "missing required arguments: that");
 }
 
 #[tokio::test]

@@ -150,15 +150,27 @@ fn errors_render_with_location_and_hint() {
         .file("undef.yml", "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug:\n        msg: \"{{ nope }}\"\n");
     p.prov(&["run", "typo.yml", "-i", "inv.ini"])
         .code(1)
-        .stderr_has("'coppy' is not a module or task keyword")
+        .stderr_has("couldn't resolve module/action 'coppy'")
         .stderr_has("typo.yml:4:7")
         .stderr_has("did you mean 'copy'?")
         .stderr_has("4 |       coppy:");
     p.prov(&["check", "opt.yml", "-i", "inv.ini"])
         .code(1)
-        .stderr_has("module 'copy' has no option 'contnet'")
+        .stderr_has("Unsupported parameters for (copy) module: contnet.")
         .stderr_has("opt.yml:5:9")
-        .stderr_has("did you mean 'content'?");
+        .stderr_has("did you mean 'content'");
+    // A run (and --syntax-check) judges options when the task runs, as Ansible does: the
+    // play starts, the task fails with Ansible's message, a skipped one never fails.
+    p.prov(&["run", "opt.yml", "-i", "inv.ini", "--syntax-check"])
+        .success();
+    p.prov(&["run", "opt.yml", "-i", "inv.ini"])
+        .code(2)
+        .stdout_has("Unsupported parameters for (copy) module: contnet.");
+    p.file(
+        "skipped.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy: { contnet: hi }\n      when: false\n    - file: { state: file }\n      ignore_errors: true\n      register: r\n    - assert: { that: [\"r.msg is contains('missing required arguments: path')\"] }\n",
+    );
+    p.prov(&["run", "skipped.yml", "-i", "inv.ini"]).success();
     p.prov(&["run", "yaml.yml", "-i", "inv.ini"])
         .code(1)
         .stderr_has("yaml.yml:");

@@ -5,12 +5,93 @@ use super::PlayRun;
 use super::outcome::{Include, Outcome};
 use crate::error::{Error, Result};
 use crate::events::Status;
-use crate::playbook::{Inherit, Task};
+use crate::playbook::actions::{ActionArgs, engine_action};
+use crate::playbook::{Deferred, Inherit, Task, TaskKind};
+use crate::template::Context;
 use crate::value::{Value, Vars, value_to_vars, vars_value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 impl PlayRun<'_> {
+    /// Builds a [`TaskKind::Deferred`] task as it runs, as Ansible does: the action's name
+    /// rendered, its arguments layered (module defaults, the templates that render to
+    /// mappings, the free form split with the action's own rules, the mapping), then checked
+    /// by the action's loader or (for a module) when the module runs.
+    pub(super) fn resolve_deferred(
+        &self,
+        task: &Task,
+        d: &Deferred,
+        ctx: &Context,
+    ) -> Result<TaskKind> {
+        let templar = &self.runner.templar;
+        let name = if crate::template::is_template(&d.name) {
+            templar.render_str(&d.name, ctx)?.to_string()
+        } else {
+            d.name.clone()
+        };
+        let name = crate::modules::canonical_name(name.trim()).to_string();
+        let action = engine_action(&name);
+        let doc = self.runner.registry.get(&name).map(|m| m.doc());
+        if action.is_none() && doc.is_none() {
+            return Err(
+                Error::failed(format!("couldn't resolve module/action '{name}'"))
+                    .hint("see `prov doc --list` for the modules prov provides"),
+            );
+        }
+        let mut args = crate::playbook::module_defaults_for(&task.module_defaults, &name);
+        let layer = |t: &str, args: &mut Vars| -> Result<()> {
+            let v = templar.render_str(t, ctx)?;
+            if v.kind() != minijinja::value::ValueKind::Map {
+                return Err(Error::failed(format!(
+                    "the arguments of '{name}' must render to a mapping, not {}: {t}",
+                    crate::util::python::type_name(&v)
+                )));
+            }
+            // What a template gave is data: never templated again.
+            for (k, x) in value_to_vars(&v) {
+                args.insert(k, crate::template::mark_unsafe(&x));
+            }
+            Ok(())
+        };
+        for t in &d.template {
+            layer(t, &mut args)?;
+        }
+        if let Some(text) = &d.free {
+            let (raw, kv) = crate::playbook::split_free_form(text, doc, &name)?;
+            if let Some(raw) = raw {
+                if crate::playbook::takes_free_form(doc, &name) {
+                    let key = doc.and_then(|d| d.free_form).unwrap_or("_raw_params");
+                    args.insert(key.to_string(), Value::from(raw));
+                } else if crate::playbook::is_all_template(&raw) {
+                    layer(&raw, &mut args)?;
+                } else {
+                    return Err(Error::failed(format!(
+                        "'{name}' takes no free-form text, and '{raw}' is not a k=v option"
+                    ))
+                    .hint("write its options as `key=value` words or as a YAML mapping"));
+                }
+            }
+            for (k, v) in kv {
+                args.insert(k, Value::from(v));
+            }
+        }
+        for (k, v) in &d.args {
+            args.insert(k.clone(), v.clone());
+        }
+        match action {
+            Some(a) => a.load_at_run_time(&ActionArgs {
+                name: &name,
+                args: &args,
+                at: &task.loc,
+                base: &d.base,
+            }),
+            None => Ok(TaskKind::Module {
+                name,
+                args: vars_value(&args),
+            }),
+        }
+    }
+
     /// `add_host`: `name` (`host`, `hostname`; `host:port` sets `ansible_port`), `groups`
     /// (`group`, `groupname`; a list or a comma-separated string), every other key a host
     /// variable. Changed when the host, a group membership or a variable is new.

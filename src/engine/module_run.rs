@@ -142,6 +142,11 @@ impl PlayRun<'_> {
                 Ok(o)
             }
             TaskKind::Meta(_) | TaskKind::Block { .. } => Ok(Outcome::new(Status::Ok)),
+            TaskKind::Deferred(d) => {
+                let mut resolved = task.clone();
+                resolved.kind = self.resolve_deferred(task, d, ctx)?;
+                Box::pin(self.execute_inner(&resolved, host, ctx)).await
+            }
             TaskKind::AddHost { args } => {
                 let args = templar.render_value(args, ctx)?;
                 self.add_host(&args)

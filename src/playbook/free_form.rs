@@ -7,42 +7,55 @@ use crate::modules::ModuleDoc;
 /// The result of [`split_free_form`]: the free-form rest, and the `k=v` pairs.
 pub type FreeForm = (Option<String>, Vec<(String, String)>);
 
-/// Splits Ansible's free-form `k=v` text. For modules with a free-form option, words that are
-/// `known_option=value` are split out and the rest is kept verbatim as the free-form string; for
-/// other modules every word must be `k=v`.
-pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Result<FreeForm> {
-    let words = split_word_spans(text)?;
-    let free_form = match doc {
+/// Whether `module` takes a free-form string (`shell: echo hi`, `include_vars: a.yml`): its
+/// doc has a free-form option, or (an engine action) its free-form mode is not `k=v` only.
+pub fn takes_free_form(doc: Option<&ModuleDoc>, module: &str) -> bool {
+    match doc {
         Some(d) => d.free_form.is_some(),
         None => free_form_mode(module) != FreeFormMode::KeyValue,
-    };
+    }
+}
+
+/// Whether `text` is one template and nothing else (starts and ends with Jinja delimiters):
+/// Ansible renders such a free-form string of an action without a free form into its
+/// arguments when the task runs (`add_host: "{{ host_data }}"`).
+pub fn is_all_template(text: &str) -> bool {
+    let t = text.trim();
+    (t.starts_with("{{") && t.ends_with("}}")) || (t.starts_with("{%") && t.ends_with("%}"))
+}
+
+/// Splits Ansible's free-form `k=v` text. For modules with a free-form option, words that are
+/// `known_option=value` are split out and the rest is kept verbatim as the free-form string;
+/// for other actions every `k=v` word is an option (whatever `k` is: `set_fact: "{{ n }}=1"`)
+/// and the other words are returned as the free-form rest, which the caller reports (or
+/// renders, when it is one template).
+pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Result<FreeForm> {
+    let words = split_word_spans(text)?;
+    let free_form = takes_free_form(doc, module);
     let mut kv = Vec::new();
     // The free-form text keeps its own spacing and newlines (a multi-line `shell: |` script);
     // only the k=v words are cut out of it.
     let mut cut: Vec<std::ops::Range<usize>> = Vec::new();
     let mut any_rest = false;
     for (raw, span) in &words {
-        let unq = raw;
-        if let Some((k, v)) = unq.split_once('=')
+        if let Some((k, v)) = raw.split_once('=')
             && !k.is_empty()
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !raw.starts_with(['"', '\''])
         {
-            let known = match doc {
-                Some(d) => d.free_form.is_none() || d.option(k).is_some(),
-                None => free_form_mode(module) != FreeFormMode::Whole,
+            let known = if free_form {
+                k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && match doc {
+                        Some(d) => d.option(k).is_some(),
+                        None => free_form_mode(module) != FreeFormMode::Whole,
+                    }
+            } else {
+                true
             };
             if known {
-                kv.push((k.to_string(), unquote(v)));
+                kv.push((k.trim().to_string(), unquote(v.trim())));
                 cut.push(span.clone());
                 continue;
             }
-        }
-        if !free_form {
-            return Err(
-                Error::parse(format!("'{raw}' is not a k=v argument of '{module}'"))
-                    .hint("write arguments as `key=value` or as a YAML mapping"),
-            );
         }
         any_rest = true;
     }
@@ -59,6 +72,16 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
         None
     };
     Ok((raw, kv))
+}
+
+/// Splits `action:`'s string into the action's name (its first word, which may be a template:
+/// `"{{ mod }} a=b"`) and the rest.
+pub fn split_action_string(text: &str) -> Result<(String, String)> {
+    let words = split_word_spans(text)?;
+    Ok(match words.first() {
+        Some((w, span)) => (w.trim().to_string(), text[span.end..].trim().to_string()),
+        None => (String::new(), String::new()),
+    })
 }
 
 fn unquote(v: &str) -> String {
@@ -163,6 +186,11 @@ mod tests {
                 ("mode".into(), "0644".into())
             ]
         );
+        // A word that is not k=v is the free-form rest, for the caller to judge.
+        let (raw, kv) = split_free_form("a=1 stray {{ x }}=2", None, "set_fact").unwrap();
+        assert_eq!(raw.as_deref(), Some("stray"));
+        assert_eq!(kv[1], ("{{ x }}".to_string(), "2".to_string()));
+        assert!(is_all_template(" {{ host_data }} ") && !is_all_template("a {{ b }}"));
         let e = split_free_form("dest='unclosed", None, "copy").unwrap_err();
         assert!(e.msg.contains("unbalanced quote"));
         let w = split_words("msg={{ a | default('x y') }} b=2").unwrap();

@@ -206,6 +206,18 @@ pub(super) fn defaults_for(layer: &Value, module: &str) -> Vec<(String, Value)> 
     out
 }
 
+/// The default options `module_defaults` layers (outermost first) give module `module`
+/// (canonical name), later layers winning.
+pub(crate) fn module_defaults_for(layers: &[Value], module: &str) -> Vars {
+    let mut args = Vars::new();
+    for layer in layers {
+        for (k, v) in defaults_for(layer, module) {
+            args.insert(k, v);
+        }
+    }
+    args
+}
+
 pub(super) fn opt<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
     node.get(key)
 }

@@ -20,6 +20,9 @@ pub struct Loader<'a> {
     pub(crate) registry: &'a Registry,
     /// Extra role folders (`roles_path`).
     pub(crate) roles_path: Vec<PathBuf>,
+    /// Check every module's and action's arguments while loading (`prov check`), instead of
+    /// when each task runs (Ansible's rule, the default).
+    pub(crate) strict: bool,
 }
 
 impl<'a> Loader<'a> {
@@ -29,7 +32,18 @@ impl<'a> Loader<'a> {
         Loader {
             registry,
             roles_path: Vec::new(),
+            strict: false,
         }
+    }
+
+    /// Strict loading (`prov check`): an unknown or missing option, a bad argument of an engine
+    /// action, or a stray free-form word is an error of the playbook, reported before anything
+    /// runs. Without it (`prov run`, as in Ansible) such a task fails when it runs, and only
+    /// then: a skipped task never fails, and the tasks before it run. Unknown module names are
+    /// an error either way.
+    pub fn strict(mut self, on: bool) -> Self {
+        self.strict = on;
+        self
     }
 
     /// Extra role folders to find roles in (Ansible's `roles_path`).

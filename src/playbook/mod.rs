@@ -13,15 +13,15 @@ mod model;
 mod roles;
 mod tasks;
 
-pub(crate) use free_form::split_free_form;
+pub(crate) use free_form::{is_all_template, split_free_form, takes_free_form};
 pub(crate) use include::enter_include;
 #[cfg(test)]
 pub(crate) use keywords::bool_of;
-pub(crate) use keywords::vars_of;
+pub(crate) use keywords::{module_defaults_for, vars_of};
 pub use load_play::Loader;
 pub use model::{
-    BecomeOpts, Inherit, LoopControl, LoopKind, Play, Playbook, RoleCtx, Serial, Task, TaskKind,
-    VarsPrompt,
+    BecomeOpts, Deferred, Inherit, LoopControl, LoopKind, Play, Playbook, RoleCtx, Serial, Task,
+    TaskKind, VarsPrompt,
 };
 pub(crate) use roles::resolve_tasks_file;
 pub(crate) use tasks::add_apply;

@@ -146,6 +146,27 @@ pub enum TaskKind {
     },
     /// Gather facts (a play's `gather_facts`, the `gather_facts` action; `setup` is a module).
     GatherFacts,
+    /// An action whose task is only known when it runs, as in Ansible: its name or arguments
+    /// are templates (`action: "{{ mod }} a=b"`, `add_host: "{{ data }}"`, `args: "{{ x }}"`),
+    /// or (outside strict loading) its arguments are wrong, so that the task fails when it
+    /// runs, and only then (never when skipped).
+    Deferred(Box<Deferred>),
+}
+
+/// What [`TaskKind::Deferred`] resolves when the task runs.
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    /// The action's name as written (a template when `action:` names it with one).
+    pub name: String,
+    /// The free-form string, split into options once the action is known.
+    pub free: Option<String>,
+    /// Arguments given as a mapping (the action's own and `args:`); highest precedence.
+    pub args: Vars,
+    /// Templates that render to mappings of arguments (`args: "{{ x }}"`, a free-form string
+    /// that is one template for an action without a free form), lowest first; below `args`.
+    pub template: Vec<String>,
+    /// Folder relative paths resolve from.
+    pub base: PathBuf,
 }
 
 /// A task (or block, include, handler) with every keyword it was given or inherited.
@@ -274,6 +295,7 @@ impl Task {
             (None, TaskKind::Meta(m)) => format!("meta: {m}"),
             (None, TaskKind::GatherFacts) => "Gathering Facts".into(),
             (None, TaskKind::Block { .. }) => "block".into(),
+            (None, TaskKind::Deferred(d)) => d.name.clone(),
             (None, kind) => kind.action().map(|a| a.name).unwrap_or_default().into(),
         };
         match &self.role {

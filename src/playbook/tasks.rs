@@ -3,13 +3,13 @@
 
 use super::Loader;
 use super::actions::{self, ActionArgs};
-use super::free_form::split_free_form;
+use super::free_form::{is_all_template, split_action_string, split_free_form, takes_free_form};
 use super::include::enter_include;
 use super::keywords::{
-    BLOCK_KEYWORDS, TASK_KEYWORDS, bool_of, cond_list, defaults_for, key_str, loop_control_of,
-    module_defaults_of, read_become, str_list, vars_of,
+    BLOCK_KEYWORDS, TASK_KEYWORDS, bool_of, cond_list, key_str, loop_control_of,
+    module_defaults_for, module_defaults_of, read_become, str_list, vars_of,
 };
-use super::model::{Inherit, LoopKind, Task, TaskKind};
+use super::model::{Deferred, Inherit, LoopKind, Task, TaskKind};
 use super::roles::resolve_tasks_file;
 use crate::error::{Error, Location, Result, did_you_mean};
 use crate::modules::{canonical_name, validate_args};
@@ -160,7 +160,7 @@ impl Loader<'_> {
                             .chain(actions::ACTIONS.iter().map(|a| a.name))
                             .collect();
                         let mut e = k.error(format!(
-                            "'{key}' is not a module or task keyword prov knows"
+                            "couldn't resolve module/action '{key}': it is not a module or task keyword prov knows"
                         ));
                         e = match did_you_mean(canon, cands) {
                             Some(s) => e.hint(format!("did you mean '{s}'?")),
@@ -214,7 +214,7 @@ impl Loader<'_> {
                         .get("module")
                         .and_then(Node::scalar_text)
                         .ok_or_else(|| aval.error("`action:` as a mapping needs `module:`"))?;
-                    aname = canonical_name(&m).to_string();
+                    aname = canonical_name(m.trim()).to_string();
                     let entries: Vec<(Value, Value)> = aval
                         .as_map()
                         .unwrap()
@@ -226,17 +226,16 @@ impl Loader<'_> {
                 }
                 _ => {
                     let text = aval.scalar_text().unwrap_or_default();
-                    let (m, rest) = text
-                        .trim()
-                        .split_once(char::is_whitespace)
-                        .unwrap_or((text.trim(), ""));
-                    aname = canonical_name(m).to_string();
-                    free = Some(rest.trim().to_string());
+                    let (m, rest) = split_action_string(&text).map_err(|e| e.at(&aval.loc))?;
+                    aname = canonical_name(&m).to_string();
+                    if !rest.is_empty() {
+                        free = Some(rest);
+                    }
                     args_node_value = Value::from(());
                 }
             }
-            if actions::engine_action(&aname).is_none() && self.registry.get(&aname).is_none() {
-                return Err(aval.error(format!("unknown module '{aname}'")));
+            if !crate::template::is_template(&aname) {
+                self.known_action(&aname, aval)?;
             }
         } else {
             match &aval.value {
@@ -258,56 +257,100 @@ impl Loader<'_> {
                 }
             }
         }
+        // The arguments given as mappings: the action's own, then `args:` (a mapping, or one
+        // template that renders to a mapping when the task runs).
+        let mut mapped = Vars::new();
+        if let Ok(iter) = args_node_value.try_iter() {
+            for k in iter {
+                let v = args_node_value.get_item(&k).unwrap_or_default();
+                mapped.insert(k.to_string(), v);
+            }
+        }
+        let mut templates = Vec::new();
+        if let Some(ea) = extra_args {
+            if let Some(m) = ea.as_map() {
+                for (k, v) in m {
+                    mapped.insert(key_str(k)?, v.to_value());
+                }
+            } else if let Some(t) = ea.as_str().filter(|t| is_all_template(t)) {
+                templates.push(t.to_string());
+            } else if !ea.is_null() {
+                return Err(ea
+                    .error("`args:` must be a mapping")
+                    .hint("or one template that gives a mapping: args: \"{{ my_args }}\""));
+            }
+        }
+        // A templated action name: the task is built when it runs.
+        if crate::template::is_template(&aname) {
+            t.kind = deferred(aname, free, mapped, templates, base);
+            t.inherit(parent);
+            return Ok(Loaded::One(Box::new(t)));
+        }
         // Build the argument map: module_defaults (lowest), free form (k=v split), then the
         // mapping, then `args:`.
         let doc = self.registry.get(&aname).map(|m| m.doc());
-        let mut args = Vars::new();
-        for layer in parent
+        let layers: Vec<Value> = parent
             .module_defaults
             .iter()
             .chain(t.module_defaults.iter())
-        {
-            for (k, v) in defaults_for(layer, &aname) {
-                args.insert(k, v);
-            }
-        }
+            .cloned()
+            .collect();
+        let mut args = module_defaults_for(&layers, &aname);
         if let Some(text) = &free {
             let (raw, kv) = split_free_form(text, doc, &aname).map_err(|e| e.at(&aval.loc))?;
             if let Some(raw) = raw {
-                let key = doc.and_then(|d| d.free_form).unwrap_or("_raw_params");
-                args.insert(key.to_string(), Value::from(raw));
+                if takes_free_form(doc, &aname) {
+                    let key = doc.and_then(|d| d.free_form).unwrap_or("_raw_params");
+                    args.insert(key.to_string(), Value::from(raw));
+                } else if is_all_template(&raw) {
+                    // Ansible renders it into the arguments when the task runs.
+                    templates.push(raw);
+                } else if self.strict {
+                    return Err(aval
+                        .error(format!("'{raw}' is not a k=v argument of '{aname}'"))
+                        .hint("write arguments as `key=value` or as a YAML mapping"));
+                } else {
+                    // Not an error of the playbook in Ansible: the task fails when it runs.
+                    t.kind = deferred(aname, free, mapped, templates, base);
+                    t.inherit(parent);
+                    return Ok(Loaded::One(Box::new(t)));
+                }
             }
             for (k, v) in kv {
                 args.insert(k, Value::from(v));
             }
         }
-        if let Ok(iter) = args_node_value.try_iter() {
-            for k in iter {
-                let v = args_node_value.get_item(&k).unwrap_or_default();
-                args.insert(k.to_string(), v);
-            }
-        }
-        if let Some(ea) = extra_args {
-            if let Some(m) = ea.as_map() {
-                for (k, v) in m {
-                    args.insert(key_str(k)?, v.to_value());
-                }
-            } else if !ea.is_null() {
-                return Err(ea.error("`args:` must be a mapping"));
-            }
-        }
-        // An engine action builds its task from the table; anything else is a module.
         let action = actions::engine_action(&aname);
+        if !templates.is_empty() {
+            if action.is_some_and(|a| a.flags.static_import) {
+                return Err(aval
+                    .error(format!("the arguments of {aname} cannot be one template"))
+                    .hint("imports are expanded when the playbook loads; use include_tasks or include_role"));
+            }
+            t.kind = deferred(aname, free, mapped, templates, base);
+            t.inherit(parent);
+            return Ok(Loaded::One(Box::new(t)));
+        }
+        args.extend(mapped.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // An engine action builds its task from the table; anything else is a module.
         t.kind = match action {
             Some(a) => {
                 let load = ActionArgs {
                     name: &aname,
                     args: &args,
-                    at: aval,
+                    at: &aval.loc,
                     base,
                 };
                 match a.load_task(&load) {
-                    Some(kind) => kind?,
+                    Some(Ok(kind)) => kind,
+                    // Outside strict loading, a run-time action with bad arguments fails when
+                    // it runs (with this same error), as in Ansible.
+                    Some(Err(_)) if !self.strict && !a.flags.static_import => {
+                        t.kind = deferred(aname, free, mapped, vec![], base);
+                        t.inherit(parent);
+                        return Ok(Loaded::One(Box::new(t)));
+                    }
+                    Some(Err(e)) => return Err(e),
                     None => {
                         return Err(aval
                             .error(format!("{aname} is a playbook entry, not a task"))
@@ -334,7 +377,10 @@ impl Loader<'_> {
             }
             *apply = Some(Box::new(apply_of(an)?));
         }
-        if let Some(d) = doc
+        // Module options are checked here only when loading strictly (`prov check`); a run
+        // checks them when the task runs, as Ansible does.
+        if self.strict
+            && let Some(d) = doc
             && let TaskKind::Module { args, .. } = &t.kind
         {
             let raw = crate::value::value_to_vars(args);
@@ -407,6 +453,43 @@ impl Loader<'_> {
 enum Loaded {
     One(Box<Task>),
     Many(Vec<Task>),
+}
+
+impl Loader<'_> {
+    /// An error unless `name` (canonical) is an engine action or a module of the registry.
+    fn known_action(&self, name: &str, at: &Node) -> Result<()> {
+        if actions::engine_action(name).is_some() || self.registry.get(name).is_some() {
+            return Ok(());
+        }
+        let names = self
+            .registry
+            .names()
+            .chain(actions::ACTIONS.iter().map(|a| a.name));
+        let e = at.error(format!(
+            "couldn't resolve module/action '{name}': prov has no module of that name"
+        ));
+        Err(match did_you_mean(name, names) {
+            Some(s) => e.hint(format!("did you mean '{s}'?")),
+            None => e.hint("see `prov doc --list` for the modules prov provides"),
+        })
+    }
+}
+
+/// A task built when it runs (see [`TaskKind::Deferred`]).
+fn deferred(
+    name: String,
+    free: Option<String>,
+    args: Vars,
+    template: Vec<String>,
+    base: &Path,
+) -> TaskKind {
+    TaskKind::Deferred(Box::new(Deferred {
+        name,
+        free,
+        args,
+        template,
+        base: base.to_path_buf(),
+    }))
 }
 
 /// Block keywords an include's `apply:` does not take (the included tasks carry no `notify`
@@ -545,12 +628,19 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
 }
 
 fn arg_loc(aval: &Node, extra: Option<&Node>, e: &Error) -> Option<Location> {
-    // Point at the offending option key when the message names it.
+    // Point at the offending option key when the message names it (quoted, or in the list of
+    // unsupported parameters).
+    let unsupported: Vec<&str> = e
+        .msg
+        .split_once(" module: ")
+        .and_then(|(_, rest)| rest.split_once(". Supported parameters"))
+        .map(|(list, _)| list.split(", ").collect())
+        .unwrap_or_default();
     for n in [Some(aval), extra].into_iter().flatten() {
         if let Some(m) = n.as_map() {
             for (k, _) in m {
                 if let Some(s) = k.as_str()
-                    && e.msg.contains(&format!("'{s}'"))
+                    && (e.msg.contains(&format!("'{s}'")) || unsupported.contains(&s))
                 {
                     return Some(k.loc.clone());
                 }

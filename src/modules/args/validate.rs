@@ -17,22 +17,18 @@ fn is_template(v: &Value) -> bool {
 /// Values that are still templates (`prov check`) are not type-checked.
 pub fn validate_args(doc: &'static ModuleDoc, raw: &Vars) -> Result<Args> {
     let mut vals = Vars::new();
+    let mut unknown: Vec<&str> = raw
+        .keys()
+        .map(String::as_str)
+        .filter(|k| doc.option(k).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort_unstable();
+        return Err(unsupported(doc, &unknown));
+    }
     for (k, v) in raw {
         let Some(spec) = doc.option(k) else {
-            let names = doc.all_options().map(|o| o.name);
-            let mut e = Error::parse(format!("module '{}' has no option '{k}'", doc.name));
-            e = match did_you_mean(k, names) {
-                Some(s) => e.hint(format!("did you mean '{s}'? (see `prov doc {}`)", doc.name)),
-                None => e.hint(format!(
-                    "its options are: {} (see `prov doc {}`)",
-                    doc.all_options()
-                        .map(|o| o.name)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    doc.name
-                )),
-            };
-            return Err(e);
+            continue;
         };
         if vals.contains_key(spec.name) {
             return Err(Error::parse(format!(
@@ -75,23 +71,61 @@ pub fn validate_args(doc: &'static ModuleDoc, raw: &Vars) -> Result<Args> {
             )));
         }
     }
+    let mut missing: Vec<&str> = Vec::new();
     for spec in doc.all_options() {
         if vals.contains_key(spec.name) {
             continue;
         }
         if spec.required {
-            return Err(Error::parse(format!(
-                "module '{}' is missing required option '{}'",
-                doc.name, spec.name
-            ))
-            .hint(format!("see `prov doc {}`", doc.name)));
-        }
-        if let Some(d) = spec.default {
+            missing.push(spec.name);
+        } else if let Some(d) = spec.default {
             vals.insert(spec.name.to_string(), default_value(spec.kind, d));
         }
     }
+    if !missing.is_empty() {
+        // Ansible's wording, which playbooks and their tests match on.
+        missing.sort_unstable();
+        return Err(Error::parse(format!(
+            "missing required arguments: {}",
+            missing.join(", ")
+        ))
+        .hint(format!(
+            "module '{}': see `prov doc {}`",
+            doc.name, doc.name
+        )));
+    }
     check_rules(doc, &vals)?;
     Ok(Args::validated(doc, vals))
+}
+
+/// Ansible's message for options outside the spec (`unknown`, sorted), with prov's "did you
+/// mean" as the hint.
+fn unsupported(doc: &ModuleDoc, unknown: &[&str]) -> Error {
+    let mut names: Vec<&str> = doc.all_options().map(|o| o.name).collect();
+    names.sort_unstable();
+    let mut aliases: Vec<&str> = doc
+        .all_options()
+        .flat_map(|o| o.aliases.iter().copied())
+        .collect();
+    aliases.sort_unstable();
+    let mut msg = format!(
+        "Unsupported parameters for ({}) module: {}. Supported parameters include: {}",
+        doc.name,
+        unknown.join(", "),
+        names.join(", ")
+    );
+    if !aliases.is_empty() {
+        msg.push_str(&format!(" ({})", aliases.join(", ")));
+    }
+    msg.push('.');
+    let e = Error::parse(msg);
+    match did_you_mean(unknown[0], doc.all_options().map(|o| o.name)) {
+        Some(s) => e.hint(format!(
+            "did you mean '{s}' for '{}'? (see `prov doc {}`)",
+            unknown[0], doc.name
+        )),
+        None => e.hint(format!("see `prov doc {}`", doc.name)),
+    }
 }
 
 fn default_value(kind: OptKind, d: &str) -> Value {

@@ -6,10 +6,9 @@
 //! loader and the engine consult these entries and flags instead of comparing action names.
 
 use super::model::TaskKind;
-use crate::error::{Result, did_you_mean};
+use crate::error::{Error, Location, Result, did_you_mean};
 use crate::modules::{ModuleDoc, canonical_name};
 use crate::value::{Value, Vars, vars_value};
-use crate::yaml::Node;
 use std::path::Path;
 
 /// How an action's free-form string (`meta: flush_handlers`, `set_fact: a=1`) is read.
@@ -74,8 +73,8 @@ pub(crate) struct ActionArgs<'a> {
     pub name: &'a str,
     /// The arguments.
     pub args: &'a Vars,
-    /// The action's value, where errors point.
-    pub at: &'a Node,
+    /// Where errors point (the action's value).
+    pub at: &'a Location,
     /// Folder relative paths resolve from.
     pub base: &'a Path,
 }
@@ -83,6 +82,10 @@ pub(crate) struct ActionArgs<'a> {
 impl ActionArgs<'_> {
     fn get(&self, k: &str) -> Option<Value> {
         self.args.get(k).cloned()
+    }
+    /// An error about these arguments, at the action.
+    fn error(&self, msg: impl Into<String>) -> Error {
+        Error::parse(msg).at(self.at)
     }
 }
 
@@ -153,7 +156,6 @@ impl Action {
                 _ => names.join(""),
             };
             return Err(a
-                .at
                 .error(format!("{} has no option '{k}'", self.name))
                 .hint(format!("its options are {list}")));
         }
@@ -247,6 +249,8 @@ impl TaskKind {
             TaskKind::AddHost { .. } => Some(&ADD_HOST),
             TaskKind::GroupBy { .. } => Some(&GROUP_BY),
             TaskKind::GatherFacts => Some(&GATHER_FACTS),
+            // Known by name unless the name is a template.
+            TaskKind::Deferred(d) => find(&d.name),
         }
     }
 
@@ -258,6 +262,25 @@ impl TaskKind {
             TaskKind::Block { .. } => "block",
             other => other.action().map_or("", |a| a.name),
         }
+    }
+}
+
+impl Action {
+    /// Builds the task of an action when it runs from its rendered arguments (a
+    /// [`TaskKind::Deferred`] once its name and arguments are known); an error for an action
+    /// only valid when the playbook loads (an import, a playbook entry).
+    pub(crate) fn load_at_run_time(&self, a: &ActionArgs) -> Result<TaskKind> {
+        if self.flags.static_import {
+            return Err(a
+                .error(format!(
+                    "{} is expanded when the playbook loads; its name and arguments cannot come from a template",
+                    self.name
+                ))
+                .hint("use include_tasks or include_role"));
+        }
+        self.load_task(a).unwrap_or_else(|| {
+            Err(a.error(format!("{} is a playbook entry, not a task", self.name)))
+        })
     }
 }
 
@@ -273,7 +296,7 @@ pub(super) fn load_set_fact(a: &ActionArgs) -> Result<TaskKind> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if vars.is_empty() {
-        return Err(a.at.error("set_fact needs at least one variable"));
+        return Err(a.error("set_fact needs at least one variable"));
     }
     Ok(TaskKind::SetFact { vars, cacheable })
 }
@@ -289,7 +312,7 @@ pub(super) fn load_tasks_file(a: &ActionArgs) -> Result<TaskKind> {
     let file = a
         .get("file")
         .or_else(|| a.get("_raw_params"))
-        .ok_or_else(|| a.at.error(format!("{} needs a file", a.name)))?;
+        .ok_or_else(|| a.error(format!("{} needs a file", a.name)))?;
     Ok(TaskKind::IncludeTasks {
         file,
         base: a.base.to_path_buf(),
@@ -301,7 +324,7 @@ pub(super) fn load_role(a: &ActionArgs) -> Result<TaskKind> {
     let name = a
         .get("name")
         .or_else(|| a.get("role"))
-        .ok_or_else(|| a.at.error(format!("{} needs `name:`", a.name)))?;
+        .ok_or_else(|| a.error(format!("{} needs `name:`", a.name)))?;
     let s = |k: &str| a.get(k).map(|v| v.to_string());
     Ok(TaskKind::IncludeRole {
         name,
@@ -318,7 +341,7 @@ pub(super) fn load_meta(a: &ActionArgs) -> Result<TaskKind> {
         .map(|v| v.to_string())
         .unwrap_or_default();
     if !META_ACTIONS.contains(&m.as_str()) {
-        let mut e = a.at.error(format!("unknown meta action '{m}'"));
+        let mut e = a.error(format!("unknown meta action '{m}'"));
         if let Some(s) = did_you_mean(&m, META_ACTIONS.iter().copied()) {
             e = e.hint(format!("did you mean '{s}'?"));
         }
@@ -333,7 +356,6 @@ pub(super) fn load_add_host(a: &ActionArgs) -> Result<TaskKind> {
         .any(|k| a.args.contains_key(*k))
     {
         return Err(a
-            .at
             .error("add_host needs `name` (the host to add)")
             .hint("e.g. add_host: { name: \"{{ item.private_ip }}\", groups: [web] }"));
     }
@@ -345,7 +367,6 @@ pub(super) fn load_add_host(a: &ActionArgs) -> Result<TaskKind> {
 pub(super) fn load_group_by(a: &ActionArgs) -> Result<TaskKind> {
     if !a.args.contains_key("key") {
         return Err(a
-            .at
             .error("group_by needs `key` (the group to put each host in)")
             .hint("e.g. group_by: { key: \"os_{{ ansible_distribution | lower }}\" }"));
     }
@@ -379,9 +400,16 @@ mod tests {
         dir
     }
 
+    /// Loads strictly (as `prov check` does): bad arguments are load errors.
     fn load(registry: &Registry, dir: &Path, yaml: &str) -> Result<Vec<Task>> {
+        load_as(registry, dir, yaml, true)
+    }
+
+    fn load_as(registry: &Registry, dir: &Path, yaml: &str, strict: bool) -> Result<Vec<Task>> {
         let node = crate::yaml::load_str(yaml, &dir.join("tasks.yml"))?;
-        Loader::new(registry).load_tasks(&node, dir, &Inherit::default(), false)
+        Loader::new(registry)
+            .strict(strict)
+            .load_tasks(&node, dir, &Inherit::default(), false)
     }
 
     #[test]
@@ -490,7 +518,7 @@ mod tests {
                 }
                 Load::Module => {
                     let e = load(&none, &dir, &format!("- {}:\n", a.name)).unwrap_err();
-                    assert!(e.msg.contains("is not a module or task keyword"), "{e}");
+                    assert!(e.msg.contains("couldn't resolve module/action"), "{e}");
                     assert!(load(&Registry::builtin(), &dir, &format!("- {}:\n", a.name)).is_ok());
                 }
             }
@@ -498,7 +526,7 @@ mod tests {
         for other in ["debug", "command", "add_hosts", "include_playbook"] {
             let e = load(&none, &dir, &format!("- {other}: x=1\n")).unwrap_err();
             assert!(
-                e.msg.contains("is not a module or task keyword"),
+                e.msg.contains("couldn't resolve module/action"),
                 "{other}: {e}"
             );
         }
@@ -566,6 +594,66 @@ mod tests {
             matches!(&t[0].kind, TaskKind::IncludeTasks { file, .. } if file.as_str() == Some("setup.yml"))
         );
         assert!(matches!(&t[1].kind, TaskKind::SetFact { vars, .. } if vars.len() == 2));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Outside strict loading, what only running can judge waits for the task to run: bad
+    /// arguments of an action or a module, a free form that is one template, a templated
+    /// action name; an unknown module name is still a load error.
+    #[test]
+    fn a_run_defers_argument_errors_and_templates_to_the_task() {
+        let r = Registry::builtin();
+        let dir = project("deferred");
+        let run = |y: &str| load_as(&r, &dir, y, false);
+        let deferred = |y: &str| match &run(y).unwrap()[0].kind {
+            TaskKind::Deferred(d) => (**d).clone(),
+            k => panic!("{y}: not deferred: {k:?}"),
+        };
+        for bad in [
+            "- group_by: { key: x, color: red }\n",
+            "- add_host: groups=web\n",
+            "- add_host: web1 web2\n",
+            "- meta: flush_handler\n",
+            "- set_fact: {}\n",
+        ] {
+            deferred(bad);
+        }
+        // A module's options are checked when it runs.
+        assert!(matches!(
+            &run("- copy: { contnet: x, dest: /tmp/x }\n").unwrap()[0].kind,
+            TaskKind::Module { name, .. } if name == "copy"
+        ));
+        // One template as the whole free form renders to the arguments when the task runs.
+        let d = deferred("- add_host: \"{{ host_data }}\"\n");
+        assert_eq!(d.template, ["{{ host_data }}"]);
+        assert_eq!(d.name, "add_host");
+        let d = deferred("- debug:\n  args: \"{{ debug_args }}\"\n");
+        assert_eq!(d.template, ["{{ debug_args }}"]);
+        // A templated action name, with its free form kept whole for the action it names.
+        let t = run("- action: \"{{ mod }} msg=hi\"\n").unwrap();
+        assert_eq!(t[0].display_name(), "{{ mod }}");
+        let TaskKind::Deferred(d) = &t[0].kind else {
+            panic!("{:?}", t[0].kind)
+        };
+        assert_eq!(
+            (d.name.as_str(), d.free.as_deref()),
+            ("{{ mod }}", Some("msg=hi"))
+        );
+        // `set_fact` keys may be templates (k=v words of any key).
+        let t = run("- set_fact: \"{{ item }}=moo\"\n").unwrap();
+        assert!(matches!(&t[0].kind, TaskKind::SetFact { vars, .. } if vars[0].0 == "{{ item }}"));
+        let e = run("- coppy: { src: a }\n").unwrap_err();
+        assert!(
+            e.msg.contains("couldn't resolve module/action 'coppy'"),
+            "{e}"
+        );
+        let e = run("- action: nosuchmodule a=b\n").unwrap_err();
+        assert!(
+            e.msg
+                .contains("couldn't resolve module/action 'nosuchmodule'"),
+            "{e}"
+        );
+        assert_eq!(e.loc.as_ref().unwrap().line, 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -75,7 +75,7 @@ be templates. Needs at least one variable. Never changes anything; returns the v
         None,
         "- set_fact:\n    app_port: 8080\n    app_url: \"http://{{ inventory_hostname }}:8080\"\n- set_fact: one=1 two=2\n",
     )),
-    free_form: FreeFormMode::Mixed,
+    free_form: FreeFormMode::KeyValue,
     extra_keys: ExtraKeys::Vars("every other key is a variable to set on the host"),
     flags: CONTROLLER,
     load: Load::Task(load_set_fact),
