@@ -8,6 +8,10 @@ use crate::value::{Value, Vars, map_value, value_to_vars, vars_value};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The `exception` a failed result registers when the failure came from the result itself
+/// (a module's or action's `failed`), not from an error prov raised with its location.
+pub(super) const NO_TRACEBACK: &str = "no traceback: the failure is the result's own";
+
 /// What one host did with one task (or one loop item).
 #[derive(Debug, Clone)]
 pub(super) struct Outcome {
@@ -60,13 +64,19 @@ impl Outcome {
         } else {
             Outcome::new(Status::Failed)
         };
-        let mut msg = e.to_string();
-        if let Some(h) = &e.host
-            && o.status == Status::Unreachable
-        {
-            msg = format!("{msg} (host {h})");
+        if o.status == Status::Unreachable {
+            let mut msg = e.to_string();
+            if let Some(h) = &e.host {
+                msg = format!("{msg} (host {h})");
+            }
+            o.msg = Some(msg);
+            return o;
         }
-        o.msg = Some(msg);
+        // The message alone, as Ansible's `msg` (playbooks compare it); where it happened and
+        // the hint are the result's `exception`, which the output shows beside it.
+        o.msg = Some(e.msg.clone());
+        o.result
+            .insert("exception".into(), Value::from(e.to_string()));
         o
     }
     pub(super) fn skipped(reason: &str, cond: Option<&str>) -> Self {
@@ -127,5 +137,9 @@ impl Outcome {
 pub(super) fn registered(o: &Outcome) -> Value {
     let mut v = value_to_vars(&o.to_value());
     v.retain(|k, _| !k.starts_with("_ansible_"));
+    // Every failed result registers an `exception` (Ansible 2.19).
+    if o.status == Status::Failed && !v.contains_key("exception") {
+        v.insert("exception".into(), Value::from(NO_TRACEBACK));
+    }
     crate::template::mark_unsafe(&vars_value(&v))
 }

@@ -2,7 +2,7 @@
 //! check mode) → changed_when/failed_when → register → notify → event.
 
 use super::PlayRun;
-use super::outcome::{Include, Outcome, registered};
+use super::outcome::{Include, NO_TRACEBACK, Outcome, registered};
 use crate::error::{Error, Result};
 use crate::events::{Event, HostResult, Status};
 use crate::playbook::{Task, TaskKind};
@@ -303,7 +303,7 @@ impl PlayRun<'_> {
         }
     }
 
-    /// changed_when / failed_when / ignore_errors, evaluated with the result registered.
+    /// `ignore_errors` on a finished result (its conditions were applied by [`Self::run_item`]).
     pub(super) fn finish(
         &self,
         task: &Task,
@@ -311,59 +311,97 @@ impl PlayRun<'_> {
         ctx: &Context,
         mut o: Outcome,
     ) -> Outcome {
-        if matches!(o.status, Status::Skipped | Status::Unreachable) || o.include.is_some() {
-            return o;
-        }
-        if task.changed_when.is_some() || task.failed_when.is_some() {
-            let mut layer = Vars::new();
-            let v = o.to_value();
-            for (k, val) in value_to_vars(&v) {
-                layer.insert(k, val);
-            }
-            if let Some(r) = &task.register {
-                layer.insert(r.clone(), v);
-            }
-            let ectx = ctx.push(Arc::new(layer));
-            if let Some(conds) = &task.changed_when {
-                match all_true(&self.runner.templar, conds, &ectx) {
-                    Ok(true) if o.status == Status::Ok => o.status = Status::Changed,
-                    Ok(false) if o.status == Status::Changed => o.status = Status::Ok,
-                    Ok(_) => {}
-                    Err(e) => return Outcome::from_error(&e.at(&task.loc)),
-                }
-            }
-            if let Some(conds) = &task.failed_when {
-                match any_true(&self.runner.templar, conds, &ectx) {
-                    Ok(true) => {
-                        if o.status != Status::Failed {
-                            o.msg = o.msg.or(Some("failed_when condition was true".into()));
-                        }
-                        o.status = Status::Failed;
-                        o.result
-                            .insert("failed_when_result".into(), Value::from(true));
-                    }
-                    Ok(false) => {
-                        if o.status == Status::Failed {
-                            o.status = if o.changes.is_empty() {
-                                Status::Ok
-                            } else {
-                                Status::Changed
-                            };
-                        }
-                        o.result
-                            .insert("failed_when_result".into(), Value::from(false));
-                    }
-                    Err(e) => return Outcome::from_error(&e.at(&task.loc)),
-                }
-            }
-        }
         if o.status == Status::Failed && self.ignore_errors(task, ctx) {
             o.ignored = true;
         }
         o
     }
 
-    /// Runs one item (or the task without a loop): when, then until/retries around execute.
+    /// The context a result's conditions (`changed_when`, `failed_when`, `until`) see: the
+    /// result's keys, and the result under the `register` name.
+    fn result_context(&self, task: &Task, ctx: &Context, o: &Outcome) -> Context {
+        let mut layer = Vars::new();
+        let v = o.to_value();
+        for (k, val) in value_to_vars(&v) {
+            layer.insert(k, val);
+        }
+        if let Some(r) = &task.register {
+            layer.insert(r.clone(), v);
+        }
+        ctx.push(Arc::new(layer))
+    }
+
+    /// `changed_when`, then `failed_when`, on a result, as Ansible does: a condition that
+    /// cannot be evaluated fails the task but keeps the result, with the error as
+    /// `<name>_when_result`; `failed_when` that clears a failure keeps its exception as
+    /// `failed_when_suppressed_exception`.
+    fn apply_conditions(&self, task: &Task, ctx: &Context, mut o: Outcome) -> Outcome {
+        if matches!(o.status, Status::Skipped | Status::Unreachable) || o.include.is_some() {
+            return o;
+        }
+        if task.changed_when.is_none() && task.failed_when.is_none() {
+            return o;
+        }
+        let ectx = self.result_context(task, ctx, &o);
+        let templar = &self.runner.templar;
+        let failed_cond = |o: &mut Outcome, which: &str, e: Error| {
+            o.status = Status::Failed;
+            let text = e.msg.clone();
+            if o.msg.as_deref().is_none_or(str::is_empty) {
+                o.msg = Some(text.clone());
+            }
+            o.result
+                .insert(format!("{which}_when_result"), Value::from(text));
+            o.result
+                .insert("exception".into(), Value::from(e.at(&task.loc).to_string()));
+        };
+        if let Some(conds) = &task.changed_when {
+            match all_true(templar, conds, &ectx) {
+                Ok(true) if o.status == Status::Ok => o.status = Status::Changed,
+                Ok(false) if o.status == Status::Changed => o.status = Status::Ok,
+                Ok(_) => {}
+                Err(e) => {
+                    failed_cond(&mut o, "changed", e);
+                    return o;
+                }
+            }
+        }
+        if let Some(conds) = &task.failed_when {
+            match all_true(templar, conds, &ectx) {
+                Ok(true) => {
+                    if o.status != Status::Failed {
+                        o.msg = o.msg.or(Some("failed_when condition was true".into()));
+                    }
+                    o.status = Status::Failed;
+                    o.result
+                        .insert("failed_when_result".into(), Value::from(true));
+                }
+                Ok(false) => {
+                    if o.status == Status::Failed {
+                        o.status = if o.changes.is_empty() {
+                            Status::Ok
+                        } else {
+                            Status::Changed
+                        };
+                        let exception = o
+                            .result
+                            .shift_remove("exception")
+                            .unwrap_or_else(|| Value::from(NO_TRACEBACK));
+                        o.result
+                            .insert("failed_when_suppressed_exception".into(), exception);
+                    }
+                    o.result
+                        .insert("failed_when_result".into(), Value::from(false));
+                }
+                Err(e) => failed_cond(&mut o, "failed", e),
+            }
+        }
+        o
+    }
+
+    /// Runs one item (or the task without a loop): `when`, then the action, retried as
+    /// Ansible does: with `until` (default 3 retries) or `retries` (until it succeeds), each
+    /// attempt's result judged by `changed_when`/`failed_when` first (which see `attempts`).
     pub(super) async fn run_item(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
         for c in &task.when {
             match self.runner.templar.eval_cond(c, ctx) {
@@ -379,42 +417,48 @@ impl PlayRun<'_> {
                 }
             }
         }
-        let Some(until) = &task.until else {
-            return self.execute(task, host, ctx).await;
+        let num = |v: &Value| self.number(v, ctx).ok().flatten();
+        let retries = match (&task.retries, &task.until) {
+            (Some(r), _) => num(r).unwrap_or(3.0).max(0.0) as u64,
+            (None, Some(_)) => 3,
+            (None, None) => 0,
         };
-        let num = |v: &Option<Value>, d: f64| -> f64 {
-            v.as_ref()
-                .and_then(|v| self.number(v, ctx).ok().flatten())
-                .unwrap_or(d)
-        };
-        let retries = num(&task.retries, 3.0).max(0.0) as u64;
-        let delay = num(&task.delay, 5.0).max(0.0);
         let attempts_max = retries + 1;
+        if attempts_max == 1 {
+            let o = self.execute(task, host, ctx).await;
+            return self.apply_conditions(task, ctx, o);
+        }
+        let delay = task.delay.as_ref().and_then(num).unwrap_or(5.0).max(0.0);
+        let until = task.until.clone();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut o = self.execute(task, host, ctx).await;
-            o.result.insert("attempts".into(), Value::from(attempt));
             // Nothing ran (check mode skips commands): there is no result to wait on.
             if matches!(o.status, Status::Unreachable | Status::Skipped) {
                 return o;
             }
-            let mut layer = Vars::new();
-            let v = o.to_value();
-            for (k, val) in value_to_vars(&v) {
-                layer.insert(k, val);
-            }
-            if let Some(r) = &task.register {
-                layer.insert(r.clone(), v);
-            }
-            let ectx = ctx.push(Arc::new(layer));
-            match self.runner.templar.eval_cond(until, &ectx) {
+            o.result.insert("attempts".into(), Value::from(attempt));
+            let mut o = self.apply_conditions(task, ctx, o);
+            let done = match &until {
+                Some(u) => self
+                    .runner
+                    .templar
+                    .eval_cond(u, &self.result_context(task, ctx, &o)),
+                None => Ok(o.status != Status::Failed),
+            };
+            match done {
                 Ok(true) => return o,
                 Ok(false) if attempt >= attempts_max => {
+                    // Ansible reports the retries, not the attempts, once they run out.
+                    o.result.insert("attempts".into(), Value::from(retries));
+                    if o.status != Status::Failed {
+                        o.msg = Some(format!(
+                            "Retries exhausted ({attempt} attempts): until '{}' never held",
+                            until.as_deref().unwrap_or_default()
+                        ));
+                    }
                     o.status = Status::Failed;
-                    o.msg = Some(format!(
-                        "Retries exhausted ({attempt} attempts): until '{until}' never held"
-                    ));
                     return o;
                 }
                 Ok(false) => {
@@ -499,11 +543,6 @@ fn all_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
     Ok(true)
 }
 
-fn any_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
-    // failed_when with a list: all conditions must hold (Ansible ANDs lists).
-    all_true(t, conds, ctx)
-}
-
 #[cfg(test)]
 mod tests {
     use crate::engine::Runner;
@@ -533,6 +572,98 @@ mod tests {
                 n.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Runs a playbook of `tasks` on localhost; the recap's exit code.
+    async fn run_local(name: &str, tasks: &str) -> i32 {
+        let dir = std::env::temp_dir().join(format!("prov-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pb = dir.join("site.yml");
+        std::fs::write(
+            &pb,
+            format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}"),
+        )
+        .unwrap();
+        let registry = Registry::builtin();
+        let playbook = Loader::new(&registry).load_playbook(&pb).unwrap();
+        let runner = Runner::new(Inventory::load(&[]).unwrap(), Registry::builtin());
+        let recap = runner.run(&playbook).await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        recap.exit_code()
+    }
+
+    /// Retries as Ansible counts them: `until` retries 3 times by default, `retries` alone
+    /// retries until the task succeeds, `changed_when`/`failed_when` judge each attempt (and
+    /// see `attempts`), and a run out of retries reports the retries as `attempts`.
+    #[tokio::test]
+    async fn retries_and_conditions_follow_ansible_s_attempt_loop() {
+        let code = run_local(
+            "retries",
+            r#"
+    - command: "true"
+      register: a
+      failed_when: true
+      until: a is successful
+      delay: 0
+      ignore_errors: true
+    - fail: { msg: never }
+      retries: 2
+      delay: 0
+      register: b
+      ignore_errors: true
+    - command: "true"
+      register: c
+      until: false
+      retries: 1
+      delay: 0
+      failed_when: c.attempts > 5
+      ignore_errors: true
+    - assert:
+        that:
+          - a.attempts == 3 and a is failed
+          - b.attempts == 2 and b.msg == 'never'
+          - c.attempts == 1 and c is failed
+"#,
+        )
+        .await;
+        assert_eq!(code, 0);
+    }
+
+    /// A condition that cannot be evaluated fails the task but keeps its result (with the
+    /// error as `<name>_when_result`); `failed_when` clearing a failure keeps its exception
+    /// as `failed_when_suppressed_exception`; a failed result registers `exception`, and an
+    /// error's `msg` is the message alone.
+    #[tokio::test]
+    async fn conditions_keep_the_result_and_failures_register_an_exception() {
+        let code = run_local(
+            "conditions",
+            r#"
+    - command: echo foo
+      changed_when: no_such_thing.attr
+      register: cw
+      ignore_errors: true
+    - command: "false"
+      failed_when: false
+      register: fw
+    - command: "false"
+      register: f
+      ignore_errors: true
+    - file: { state: file }
+      register: m
+      ignore_errors: true
+    - assert:
+        that:
+          - cw is failed and cw.stdout == 'foo'
+          - cw.changed_when_result is contains('no_such_thing')
+          - fw is not failed and fw.failed_when_suppressed_exception is defined
+          - fw.exception is undefined
+          - f.exception is defined
+          - m.msg == 'missing required arguments: path'
+          - m.exception is contains('site.yml:')
+"#,
+        )
+        .await;
+        assert_eq!(code, 0);
     }
 
     /// A loop of 100,000 cheap items completes: every item runs once and the registered

@@ -230,6 +230,15 @@ impl HumanSink {
                 s.push('\n');
             }
             Status::Failed | Status::Unreachable => {
+                // An error prov raised (a template, a missing file, an option) names where it
+                // happened: shown above the result, as Ansible shows its error's origin.
+                let exception = result_object(hr)
+                    .get("exception")
+                    .and_then(|e| e.as_str().map(str::to_string));
+                if let Some(e) = exception.filter(|_| !hr.no_log && hr.status == Status::Failed) {
+                    s.push_str(&self.paint(&format!("[ERROR]: {e}"), RED));
+                    s.push('\n');
+                }
                 let json = dumps(&display_view(hr, v), indent);
                 let (line, code) = match (hr.status, item) {
                     (Status::Unreachable, _) => (
