@@ -814,3 +814,50 @@ fn include_tasks_in_a_loop_runs_once_per_item_with_the_loop_var() {
     );
     assert!(!r.stdout.contains("non-zero return code"), "{}", r.stdout);
 }
+
+/// Play and task keywords given as templates are rendered when they apply: `strategy` from
+/// the play's variables and extra vars when the play starts (an unknown one fails the run),
+/// `no_log` on each host when the task runs.
+#[test]
+fn templated_strategy_and_no_log_are_rendered_when_they_apply() {
+    let p = project(
+        "templated-keywords",
+        r#"
+- hosts: all
+  gather_facts: no
+  strategy: "{{ test_strategy | default('linear') }}"
+  tasks:
+    - name: maybe secret
+      debug: msg="the password is {{ 'hunter' ~ 2 }} on {{ inventory_hostname }}"
+      no_log: "{{ inventory_hostname != 'd1' }}"
+    - file: path={dir}/{{ inventory_hostname }} state=touch
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success()
+        .stdout_has("the password is hunter2 on d1")
+        .stdout_lacks("hunter2 on w1")
+        .stdout_lacks("hunter2 on w2");
+    for free in ["free", "host_pinned"] {
+        p.prov(&[
+            "run",
+            "site.yml",
+            "-i",
+            "inv.ini",
+            "-e",
+            &format!("test_strategy={free}"),
+        ])
+        .success();
+    }
+    assert!(p.exists("w1") && p.exists("w2") && p.exists("d1"));
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "-e",
+        "test_strategy=mine",
+    ])
+    .code(1)
+    .stderr_has("Invalid play strategy specified: mine");
+}

@@ -211,6 +211,7 @@ impl PlayRun<'_> {
             become_: task.become_.clone(),
             ignore_errors: task.ignore_errors.clone(),
             no_log: task.no_log,
+            no_log_if: task.no_log_if.clone(),
             check_mode: task.check_mode,
             diff: task.diff,
             delegate_to: task.delegate_to.clone(),

@@ -293,11 +293,23 @@ impl Runner {
             stats.entry(h.clone()).or_default();
         }
         let play_vars = self.play_level_vars(play, shared)?;
+        // `strategy` may be a template of the play's variables (and extra vars).
+        let strategy = if crate::template::is_template(&play.strategy) {
+            let ctx = Context::new(&self.templar, vec![play_vars.clone(), shared.extra.clone()]);
+            self.templar
+                .render_str(&play.strategy, &ctx)
+                .map_err(|e| e.at(&play.loc))?
+                .to_string()
+        } else {
+            play.strategy.clone()
+        };
+        let free = crate::playbook::free_strategy(&strategy).map_err(|e| e.at(&play.loc))?;
         shared.set_play(play, play_vars.clone(), hosts.clone());
         for batch in batches(&hosts, &play.serial) {
             let pr = PlayRun {
                 runner: self,
                 play,
+                free,
                 shared: shared.clone(),
                 play_vars: play_vars.clone(),
                 batch: batch.clone(),
@@ -512,6 +524,8 @@ pub(crate) struct HostState {
 pub(crate) struct PlayRun<'r> {
     pub runner: &'r Runner,
     pub play: &'r Play,
+    /// The play's strategy (rendered) runs each host on its own.
+    pub free: bool,
     pub shared: Arc<vars::Shared>,
     pub play_vars: Arc<Vars>,
     pub batch: Vec<String>,
@@ -577,7 +591,7 @@ impl<'r> PlayRun<'r> {
         rescuable: bool,
     ) -> BoxFut<'a> {
         Box::pin(async move {
-            if self.play.free_strategy && hosts.len() > 1 {
+            if self.free && hosts.len() > 1 {
                 let futs = hosts
                     .iter()
                     .map(|h| self.run_list_linear(tasks, vec![h.clone()], rescuable));
@@ -805,6 +819,7 @@ fn gather_task(play: &Play) -> Task {
         retries: None,
         delay: None,
         no_log: false,
+        no_log_if: vec![],
         check_mode: Some(false),
         diff: None,
         environment: vec![],

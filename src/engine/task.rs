@@ -238,6 +238,22 @@ impl PlayRun<'_> {
     }
 
     pub(super) async fn run_on_host(&self, task: &Task, host: &str, display: &str) -> Outcome {
+        // A templated `no_log` is decided on each host when the task runs (hidden when it
+        // cannot be rendered).
+        if !task.no_log_if.is_empty() {
+            let ctx = self.ctx_for(host, task);
+            let mut t = task.clone();
+            t.no_log = task.no_log
+                || task.no_log_if.iter().any(|c| {
+                    self.runner
+                        .templar
+                        .render_str(c, &ctx)
+                        .map(|v| truthy(&v))
+                        .unwrap_or(true)
+                });
+            t.no_log_if.clear();
+            return Box::pin(self.run_on_host(&t, host, display)).await;
+        }
         let started = Instant::now();
         let ctx = self.ctx_for(host, task);
         let mut o = match &task.loop_ {

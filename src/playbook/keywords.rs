@@ -244,6 +244,15 @@ pub fn bool_of(n: &Node) -> Result<bool> {
     }
 }
 
+/// `no_log`: a boolean, or a template (kept in `templates`, evaluated when the task runs).
+pub(super) fn read_no_log(n: &Node, fixed: &mut bool, templates: &mut Vec<String>) -> Result<()> {
+    match n.as_str() {
+        Some(s) if crate::template::is_template(s) => templates.push(s.to_string()),
+        _ => *fixed = bool_of(n)?,
+    }
+    Ok(())
+}
+
 pub(super) fn num_of(n: &Node) -> Result<f64> {
     match &n.value {
         NodeValue::Int(i) => Ok(*i as f64),

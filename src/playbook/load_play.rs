@@ -2,8 +2,8 @@
 
 use super::actions;
 use super::keywords::{
-    PLAY_KEYWORDS, bool_of, key_str, module_defaults_of, num_of, opt, read_become, serial_of,
-    str_list, vars_of,
+    PLAY_KEYWORDS, bool_of, key_str, module_defaults_of, num_of, opt, read_become, read_no_log,
+    serial_of, str_list, vars_of,
 };
 use super::model::{BecomeOpts, Inherit, Play, Playbook, Task, VarsPrompt};
 use crate::error::{Error, Result, did_you_mean};
@@ -166,10 +166,6 @@ impl<'a> Loader<'a> {
                 .map(bool_of)
                 .transpose()?
                 .unwrap_or(false),
-            no_log: opt(node, "no_log")
-                .map(bool_of)
-                .transpose()?
-                .unwrap_or(false),
             check_mode: opt(node, "check_mode").map(bool_of).transpose()?,
             diff: opt(node, "diff").map(bool_of).transpose()?,
             remote_user: opt(node, "remote_user").and_then(Node::scalar_text),
@@ -177,6 +173,9 @@ impl<'a> Loader<'a> {
             any_errors_fatal: None,
             ..Default::default()
         };
+        if let Some(n) = opt(node, "no_log") {
+            read_no_log(n, &mut pi.no_log, &mut pi.no_log_if)?;
+        }
         // Play keywords are inherited by every task; play vars are their own layer, not task vars.
         pi.vars = Arc::new(Vars::new());
         let mut handlers = Vec::new();
@@ -265,16 +264,16 @@ impl<'a> Loader<'a> {
                 _ => vec![serial_of(s)?],
             },
         };
-        let free_strategy = match opt(node, "strategy").and_then(Node::scalar_text).as_deref() {
-            None | Some("linear") => false,
-            Some("free") => true,
-            Some(other) => {
-                return Err(node
-                    .get("strategy")
-                    .unwrap()
-                    .error(format!("unknown strategy '{other}'"))
-                    .hint("prov implements `linear` (the default) and `free`"));
+        let strategy = match opt(node, "strategy") {
+            Some(n) => {
+                let s = n.scalar_text().unwrap_or_default();
+                // A template is rendered when the play starts.
+                if !crate::template::is_template(&s) {
+                    super::model::free_strategy(&s).map_err(|e| e.at(&n.loc))?;
+                }
+                s
             }
+            None => "linear".to_string(),
         };
         Ok(Play {
             name: opt(node, "name").and_then(Node::scalar_text),
@@ -289,7 +288,7 @@ impl<'a> Loader<'a> {
                 .unwrap_or(true),
             become_,
             serial,
-            free_strategy,
+            strategy,
             pre_tasks,
             role_tasks,
             role_names,

@@ -19,6 +19,7 @@ pub(crate) use include::enter_include;
 pub(crate) use keywords::bool_of;
 pub(crate) use keywords::{module_defaults_for, vars_of};
 pub use load_play::Loader;
+pub(crate) use model::free_strategy;
 pub use model::{
     BecomeOpts, Deferred, Inherit, LoopControl, LoopKind, Play, Playbook, RoleCtx, Serial, Task,
     TaskKind, VarsPrompt,

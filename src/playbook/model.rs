@@ -214,6 +214,9 @@ pub struct Task {
     pub delay: Option<Value>,
     /// `no_log`.
     pub no_log: bool,
+    /// `no_log` given as templates (own and inherited): also no_log when one renders true on
+    /// the host running the task.
+    pub no_log_if: Vec<String>,
     /// `check_mode` override.
     pub check_mode: Option<bool>,
     /// `diff` override.
@@ -270,6 +273,7 @@ impl Task {
             retries: None,
             delay: None,
             no_log: false,
+            no_log_if: vec![],
             check_mode: None,
             diff: None,
             environment: vec![],
@@ -349,6 +353,7 @@ impl Task {
         }
         self.run_once |= p.run_once;
         self.no_log |= p.no_log;
+        self.no_log_if.extend(p.no_log_if.iter().cloned());
         if self.check_mode.is_none() {
             self.check_mode = p.check_mode;
         }
@@ -416,6 +421,8 @@ pub struct Inherit {
     pub run_once: bool,
     /// no_log.
     pub no_log: bool,
+    /// no_log templates.
+    pub no_log_if: Vec<String>,
     /// check_mode.
     pub check_mode: Option<bool>,
     /// diff.
@@ -448,6 +455,7 @@ impl Inherit {
             delegate_to: t.delegate_to.clone(),
             run_once: t.run_once,
             no_log: t.no_log,
+            no_log_if: t.no_log_if.clone(),
             check_mode: t.check_mode,
             diff: t.diff,
             remote_user: t.remote_user.clone(),
@@ -514,8 +522,9 @@ pub struct Play {
     pub become_: BecomeOpts,
     /// `serial` batches.
     pub serial: Vec<Serial>,
-    /// `strategy: free`.
-    pub free_strategy: bool,
+    /// `strategy`, as written: `linear` (the default), `free`, `host_pinned` (run as `free`),
+    /// `debug` (run as `linear`), or a template rendered when the play starts.
+    pub strategy: String,
     /// `pre_tasks`.
     pub pre_tasks: Vec<Task>,
     /// Role tasks (from `roles:`), run after pre_tasks.
@@ -547,4 +556,17 @@ pub struct Playbook {
     pub path: PathBuf,
     /// Plays in order.
     pub plays: Vec<Play>,
+}
+
+/// Whether a play's `strategy` (rendered) runs each host on its own (`free`, `host_pinned`)
+/// rather than in lockstep (`linear`, `debug`); an error for a strategy prov does not run.
+pub fn free_strategy(strategy: &str) -> crate::error::Result<bool> {
+    match strategy.trim() {
+        "" | "linear" | "debug" => Ok(false),
+        "free" | "host_pinned" => Ok(true),
+        other => Err(crate::error::Error::parse(format!(
+            "Invalid play strategy specified: {other}"
+        ))
+        .hint("prov runs `linear` (the default), `free` and `host_pinned`")),
+    }
 }

@@ -2,7 +2,9 @@
 
 use super::Loader;
 use super::include::enter_include;
-use super::keywords::{bool_of, cond_list, key_str, module_defaults_of, str_list, vars_of};
+use super::keywords::{
+    bool_of, cond_list, key_str, module_defaults_of, read_no_log, str_list, vars_of,
+};
 use super::model::{Inherit, RoleCtx, Task};
 use crate::error::{Location, Result};
 use crate::value::Vars;
@@ -85,7 +87,7 @@ impl Loader<'_> {
                     "environment" => inh.environment.push(v.to_value()),
                     "module_defaults" => inh.module_defaults.push(module_defaults_of(v)?),
                     "ignore_errors" => inh.ignore_errors = Some(v.to_value()),
-                    "no_log" => inh.no_log = bool_of(v)?,
+                    "no_log" => read_no_log(v, &mut inh.no_log, &mut inh.no_log_if)?,
                     "tasks_from" | "vars_from" | "defaults_from" | "handlers_from" | "public"
                     | "allow_duplicates" => {}
                     _ => {

@@ -7,7 +7,7 @@ use super::free_form::{is_all_template, split_action_string, split_free_form, ta
 use super::include::enter_include;
 use super::keywords::{
     BLOCK_KEYWORDS, TASK_KEYWORDS, bool_of, cond_list, key_str, loop_control_of,
-    module_defaults_for, module_defaults_of, read_become, str_list, vars_of,
+    module_defaults_for, module_defaults_of, read_become, read_no_log, str_list, vars_of,
 };
 use super::model::{Deferred, Inherit, LoopKind, Task, TaskKind};
 use super::roles::resolve_tasks_file;
@@ -510,7 +510,7 @@ fn common_keyword(t: &mut Task, key: &str, v: &Node) -> Result<bool> {
         "ignore_unreachable" => t.ignore_unreachable = bool_of(v)?,
         "delegate_to" => t.delegate_to = v.scalar_text(),
         "run_once" => t.run_once = bool_of(v)?,
-        "no_log" => t.no_log = bool_of(v)?,
+        "no_log" => read_no_log(v, &mut t.no_log, &mut t.no_log_if)?,
         "check_mode" => t.check_mode = Some(bool_of(v)?),
         "diff" => t.diff = Some(bool_of(v)?),
         "remote_user" => t.remote_user = v.scalar_text(),
@@ -610,6 +610,7 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     }
     child.run_once |= me.run_once;
     child.no_log |= me.no_log;
+    child.no_log_if.extend(me.no_log_if.iter().cloned());
     if me.check_mode.is_some() {
         child.check_mode = me.check_mode;
     }
