@@ -861,3 +861,105 @@ fn templated_strategy_and_no_log_are_rendered_when_they_apply() {
     .code(1)
     .stderr_has("Invalid play strategy specified: mine");
 }
+
+/// Relative file names are found as Ansible finds them, in the task's search path: its role's
+/// folders (kind sub-folder first, then the role itself, so `first_found` sees `tasks/`), the
+/// roles that brought it in (a dependency, an include_role), the task file's folder, the
+/// playbook's folder; `include_vars` reads `vars/`; `first_found` takes `files`/`paths`/`skip`.
+#[test]
+fn relative_files_follow_ansible_s_search_path_through_roles() {
+    let p = Project::new("search-path");
+    p.file("inv.ini", INV)
+        .file(
+            "site.yml",
+            "- hosts: d1\n  gather_facts: no\n  roles: [app]\n  tasks:\n    - assert: { that: \"lookup('file', 'top.txt') == 'top'\" }\n",
+        )
+        .file("files/top.txt", "top\n")
+        .file("roles/app/meta/main.yml", "dependencies: [base]\n")
+        .file(
+            "roles/app/tasks/main.yml",
+            r#"
+- include_tasks: "{{ lookup('first_found', ['nope.yml', 'default.yml']) }}"
+- include_vars: app.yml
+- assert:
+    that:
+      - from_vars == 'app'
+      - lookup('file', 'own.txt') == 'app file'
+      - lookup('template', 't.j2') is search('^tmpl app')
+      - "lookup('first_found', {'files': ['x.txt', 'own.txt'], 'paths': ['files']}) is search('/roles/app/files/own.txt$')"
+      - lookup('first_found', 'missing.txt', skip=true) == ''
+      - ansible_search_path[0] is search('/roles/app$')
+- include_role: { name: leaf }
+- copy: { src: own.txt, dest: "{{ playbook_dir }}/copied" }
+"#,
+        )
+        .file("roles/app/tasks/default.yml", "- set_fact: { found_default: yes }\n")
+        .file("roles/app/vars/app.yml", "from_vars: app\n")
+        .file("roles/app/files/own.txt", "app file\n")
+        .file("roles/app/templates/t.j2", "tmpl {{ 'app' }}\n")
+        .file(
+            "roles/base/tasks/main.yml",
+            "- assert: { that: \"lookup('file', 'base.txt') == 'base'\" }\n",
+        )
+        .file("roles/base/files/base.txt", "base\n")
+        .file(
+            "roles/leaf/tasks/main.yml",
+            "- assert: { that: [\"lookup('file', 'own.txt') == 'app file'\", \"found_default\"] }\n",
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert_eq!(p.read("copied"), "app file\n");
+    p.file(
+        "bad.yml",
+        "- hosts: d1\n  gather_facts: no\n  tasks:\n    - debug: msg=\"{{ lookup('first_found', ['a.yml', 'b.yml']) }}\"\n",
+    );
+    p.prov(&["run", "bad.yml", "-i", "inv.ini"])
+        .code(2)
+        .stdout_has("No file was found when using first_found.");
+}
+
+/// `include_vars` returns what Ansible returns: the files read (`ansible_included_var_files`,
+/// in name order) and the variables (`ansible_facts`, under `name` when given); a folder is
+/// walked to `depth`, filtered by `files_matching`, `ignore_files` and `extensions`; a
+/// failure is reported in `message`.
+#[test]
+fn include_vars_results_and_folder_options() {
+    let p = Project::new("include-vars");
+    p.file("inv.ini", INV)
+        .file("vars/a.yml", "x: 1\nwhere: a\n")
+        .file("vars/b/b.yml", "where: b\n")
+        .file("vars/b/deep/c.yml", "where: c\n")
+        .file("other/noext", "plain: yes\n")
+        .file(
+            "site.yml",
+            r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - include_vars: { file: a.yml }
+      register: one
+    - include_vars: { dir: vars, depth: 2 }
+      register: two
+    - include_vars: { dir: vars, files_matching: '^c', name: only_c }
+      register: three
+    - include_vars: { dir: vars, ignore_files: [a.yml], extensions: [yml] }
+      register: four
+    - include_vars: { dir: other }
+      register: five
+      ignore_errors: true
+    - include_vars: { file: nope.yml }
+      register: six
+      ignore_errors: true
+    - assert:
+        that:
+          - one.ansible_included_var_files | length == 1
+          - "one.ansible_facts == {'x': 1, 'where': 'a'}"
+          - two.ansible_included_var_files | map('basename') | list == ['a.yml', 'b.yml']
+          - "three.ansible_facts == {'only_c': {'where': 'c'}} and only_c.where == 'c'"
+          - four.ansible_included_var_files | map('basename') | list == ['b.yml', 'c.yml']
+          - where == 'c'
+          - five is failed and 'does not have a valid extension' in five.message
+          - six is failed and 'Could not find or access' in six.message
+"#,
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}

@@ -680,7 +680,7 @@ async fn script_uploads_runs_and_cleans_up() {
         .await
         .unwrap_err();
     assert!(
-        err.msg.contains("could not find files file 'nope.sh'"),
+        err.msg.contains("Could not find or access 'nope.sh'"),
         "{}",
         err.msg
     );

@@ -288,7 +288,7 @@ async fn copy_src_to_folders_and_trailing_slash() {
         .await
         .unwrap_err();
     assert!(
-        err.msg.contains("could not find files file 'missing.txt'"),
+        err.msg.contains("Could not find or access 'missing.txt'"),
         "{}",
         err.msg
     );

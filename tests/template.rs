@@ -899,11 +899,17 @@ fn file_template_and_first_found_lookups() {
     );
     let found = r(
         &ctx,
-        "{{ lookup('first_found', ['nope.txt', 'only_pb.txt', 'motd']) }}",
+        "{{ lookup('first_found', ['nope.txt', 'files/only_pb.txt', 'motd']) }}",
     );
     assert!(
         found.ends_with("/files/only_pb.txt") && found.starts_with('/'),
         "{found}"
+    );
+    // As a lookup (not `with_first_found`), Ansible looks in each folder of the search path
+    // itself, not under its `files/`.
+    assert_eq!(
+        r(&ctx, "{{ query('first_found', ['motd'], skip=True) }}"),
+        "[]"
     );
     let found = r(
         &ctx,

@@ -9,7 +9,7 @@ use crate::playbook::actions::{ActionArgs, engine_action};
 use crate::playbook::{Deferred, Inherit, Task, TaskKind};
 use crate::template::Context;
 use crate::value::{Value, Vars, value_to_vars, vars_value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 impl PlayRun<'_> {
@@ -238,7 +238,7 @@ impl PlayRun<'_> {
                 vars_from,
                 defaults_from,
             } => {
-                inh.role = None;
+                // The including task's role brings the included one in (search paths).
                 loader
                     .load_role_dynamic(
                         name,
@@ -303,68 +303,5 @@ impl PlayRun<'_> {
             _ => {}
         }
         Ok(())
-    }
-    pub(super) fn include_vars(&self, args: &Value, base: &Path, task: &Task) -> Result<Vars> {
-        let a = value_to_vars(args);
-        let file = a
-            .get("file")
-            .or_else(|| a.get("_raw_params"))
-            .map(|v| v.to_string());
-        let dir = a.get("dir").map(|v| v.to_string());
-        let name = a.get("name").map(|v| v.to_string());
-        let mut files = Vec::new();
-        let resolve = |p: &str, sub: &str| -> PathBuf {
-            let pp = Path::new(p);
-            if pp.is_absolute() {
-                return pp.to_path_buf();
-            }
-            if let Some(r) = &task.role {
-                let c = r.path.join(sub).join(p);
-                if c.exists() {
-                    return c;
-                }
-            }
-            let c = base.join("vars").join(p);
-            if c.exists() {
-                return c;
-            }
-            base.join(p)
-        };
-        if let Some(f) = file {
-            files.push(resolve(&f, "vars"));
-        } else if let Some(d) = dir {
-            let dp = resolve(&d, "vars");
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dp)
-                .map_err(|e| Error::io(&dp, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    matches!(
-                        p.extension().and_then(|e| e.to_str()),
-                        Some("yml" | "yaml" | "json")
-                    )
-                })
-                .collect();
-            entries.sort();
-            files.extend(entries);
-        } else {
-            return Err(Error::parse("include_vars needs a file or `dir:`"));
-        }
-        let mut out = Vars::new();
-        for f in files {
-            if !f.exists() {
-                return Err(Error::failed(format!(
-                    "include_vars: {} not found",
-                    f.display()
-                )));
-            }
-            let node = crate::yaml::load_file(&f)?;
-            out.extend(crate::playbook::vars_of(&node)?);
-        }
-        if let Some(n) = name {
-            let mut wrapped = Vars::new();
-            wrapped.insert(n, vars_value(&out));
-            return Ok(wrapped);
-        }
-        Ok(out)
     }
 }

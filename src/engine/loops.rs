@@ -4,7 +4,7 @@ use super::PlayRun;
 use super::outcome::Outcome;
 use crate::error::{Error, Result};
 use crate::events::Status;
-use crate::playbook::{LoopKind, Task};
+use crate::playbook::{LoopKind, Task, TaskKind};
 use crate::template::Context;
 use crate::value::{Value, Vars, map_value};
 use minijinja::value::ValueKind;
@@ -23,7 +23,7 @@ impl PlayRun<'_> {
     ) -> Outcome {
         let loop_started = Instant::now();
         // The loop's `when` is evaluated per item, so evaluate nothing before expanding.
-        let items = match self.loop_items(kind, raw, ctx) {
+        let items = match self.loop_items(task, kind, raw, ctx) {
             Ok(i) => i,
             Err(e) => {
                 let o = Outcome::from_error(&e.at(&task.loc));
@@ -156,6 +156,7 @@ impl PlayRun<'_> {
     }
     pub(super) fn loop_items(
         &self,
+        task: &Task,
         kind: &LoopKind,
         raw: &Value,
         ctx: &Context,
@@ -180,7 +181,7 @@ impl PlayRun<'_> {
                 // one term.
                 let terms = as_list(&v)
                     .unwrap_or_else(|| if v.is_none() { vec![] } else { vec![v.clone()] });
-                templar.lookup(name, &terms, ctx)
+                templar.lookup_for_task(name, &terms, &task_action(task), ctx)
             }
         }
     }
@@ -189,4 +190,14 @@ impl PlayRun<'_> {
 /// A loop item's label as Ansible prints it (Python's `str()`: `{'key': 'a'}`).
 pub(super) fn label_of(v: &Value) -> String {
     crate::template::filters::py_str(v)
+}
+
+/// The name of the action a task runs (as written when it is a template), for the lookups of
+/// its `with_*` loop.
+fn task_action(task: &Task) -> String {
+    match &task.kind {
+        TaskKind::Module { name, .. } => name.clone(),
+        TaskKind::Deferred(d) => d.name.clone(),
+        k => k.action().map(|a| a.name.to_string()).unwrap_or_default(),
+    }
 }

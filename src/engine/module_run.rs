@@ -90,13 +90,9 @@ impl PlayRun<'_> {
                 o.result.insert("ansible_facts".into(), vars_value(&out));
                 Ok(o)
             }
-            TaskKind::IncludeVars { args, base } => {
+            TaskKind::IncludeVars { args, .. } => {
                 let args = templar.render_value(args, ctx)?;
-                let vars = self.include_vars(&args, base, task)?;
-                self.shared.add_include_vars(host, vars.clone());
-                let mut o = Outcome::new(Status::Ok);
-                o.result.insert("ansible_facts".into(), vars_value(&vars));
-                Ok(o)
+                self.include_vars(host, task, &args, ctx)
             }
             TaskKind::IncludeTasks { file, base, .. } => {
                 let f = templar.render_value(file, ctx)?.to_string();
@@ -220,16 +216,7 @@ impl PlayRun<'_> {
                 let env = self.environment(task, ctx)?;
                 let facts = self.shared.host(host).facts_map;
                 let render = TaskRender { templar, ctx };
-                let mut search_paths = Vec::new();
-                if let Some(r) = &task.role {
-                    search_paths.push(r.path.clone());
-                }
-                if !search_paths.contains(&task.base) {
-                    search_paths.push(task.base.clone());
-                }
-                if !search_paths.contains(&self.play.dir) {
-                    search_paths.push(self.play.dir.clone());
-                }
+                let search_paths = task.search_path(&self.play.dir);
                 let tctx = TaskCtx {
                     host,
                     conn: &*conn,

@@ -406,28 +406,6 @@ impl Shared {
         m
     }
 
-    /// `ansible_search_path` of a task, as Ansible builds it: the role's folder, the folder of
-    /// the task's file, then the playbook's folder (each once).
-    fn search_path(&self, task: &Task) -> Value {
-        let mut out: Vec<String> = Vec::with_capacity(3);
-        let mut add = |p: &std::path::Path| {
-            let s = p.display().to_string();
-            if !s.is_empty() && !out.contains(&s) {
-                out.push(s);
-            }
-        };
-        if let Some(r) = &task.role {
-            add(&r.path);
-        }
-        if let Some(d) = task.loc.file.parent() {
-            add(d);
-        }
-        add(std::path::Path::new(
-            &self.play.read().unwrap_or_else(|e| e.into_inner()).dir,
-        ));
-        Value::from_iter(out.into_iter().map(Value::from))
-    }
-
     /// The full variable context of a task on a host.
     pub fn task_context(
         self: &Arc<Self>,
@@ -439,7 +417,20 @@ impl Shared {
         verbosity: u8,
     ) -> Context {
         let mut magic = self.magic(host, check, diff, verbosity);
-        magic.insert("ansible_search_path".into(), self.search_path(task));
+        let playbook_dir = self
+            .play
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .dir
+            .clone();
+        magic.insert(
+            "ansible_search_path".into(),
+            Value::from_iter(
+                task.search_path(std::path::Path::new(&playbook_dir))
+                    .iter()
+                    .map(|p| Value::from(p.display().to_string())),
+            ),
+        );
         let data = self.host(host);
         let mut layers: Vec<Arc<Vars>> = Vec::with_capacity(12);
         if let Some(r) = &task.role {

@@ -194,8 +194,8 @@ pub struct TaskCtx<'a> {
     pub check_mode: bool,
     /// Diff mode: compute diffs.
     pub diff_mode: bool,
-    /// Folders to look for local `src` files in, most specific first (role dir, playbook dir).
-    /// A module looks in `<dir>/files` (or `<dir>/templates`) and then `<dir>` itself.
+    /// The task's search path for local `src` files, most specific first (its roles'
+    /// folders, its file's folder, the playbook's folder last): see [`TaskCtx::find_file`].
     pub search_paths: Vec<PathBuf>,
     /// The host's facts (may be empty when gather_facts is off).
     pub facts: &'a Vars,
@@ -289,28 +289,20 @@ impl TaskCtx<'_> {
             ..Default::default()
         }
     }
-    /// Finds a local file the way Ansible does: absolute as is, else `<dir>/<kind>/<p>` then
-    /// `<dir>/<p>` for each search path.
+    /// Finds a local file the way Ansible does: absolute as is, else in each folder of the
+    /// search path, under `<dir>/<kind>/` and then `<dir>/` (see
+    /// [`crate::util::search_path`]).
     pub fn find_file(&self, kind: &str, p: &str) -> Result<PathBuf> {
-        let path = Path::new(p);
-        if path.is_absolute() {
-            return if path.exists() {
-                Ok(path.to_path_buf())
-            } else {
-                Err(Error::failed(format!("could not find file {p}")))
-            };
-        }
-        let mut tried = Vec::new();
-        for dir in &self.search_paths {
-            for cand in [dir.join(kind).join(path), dir.join(path)] {
-                if cand.exists() {
-                    return Ok(cand);
-                }
-                tried.push(cand.display().to_string());
-            }
-        }
-        Err(Error::failed(format!("could not find {kind} file '{p}'"))
-            .hint(format!("searched: {}", tried.join(", "))))
+        let sp = crate::util::search_path::SearchPath {
+            paths: &self.search_paths,
+            basedir: None,
+            in_role: false,
+        };
+        sp.find(Some(kind), p).map_err(|tried| {
+            let tried: Vec<String> = tried.iter().map(|c| c.display().to_string()).collect();
+            Error::failed(format!("Could not find or access '{p}' on the controller"))
+                .hint(format!("searched: {}", tried.join(", ")))
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 use super::include::IncludeChain;
 use crate::error::Location;
 use crate::value::{Value, Vars};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Privilege escalation keywords (unset fields inherit).
@@ -49,6 +49,9 @@ pub struct RoleCtx {
     pub vars: Arc<Vars>,
     /// Role parameters (`- role: x` extra keys, `vars:` of the role entry).
     pub params: Arc<Vars>,
+    /// The folders of the roles that brought this one in (as a dependency, or with
+    /// `include_role`/`import_role` from one of their tasks), outermost first.
+    pub parents: Vec<PathBuf>,
 }
 
 /// How a task loops.
@@ -250,6 +253,33 @@ pub struct Task {
 }
 
 impl Task {
+    /// Ansible's search path for the files this task names (`ansible_search_path`): the
+    /// folders of its role and of the roles that brought it in (its own first), the folder of
+    /// its file, then the playbook's folder `playbook_dir` (where a task of the top playbook,
+    /// whose file was named relative to the current folder, is).
+    pub fn search_path(&self, playbook_dir: &Path) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        if let Some(r) = &self.role {
+            out.push(r.path.clone());
+            out.extend(r.parents.iter().rev().cloned());
+        }
+        for d in [self.file_dir(playbook_dir).as_path(), playbook_dir] {
+            if !out.iter().any(|p| p == d) {
+                out.push(d.to_path_buf());
+            }
+        }
+        out
+    }
+
+    /// The folder of the file this task is written in (`playbook_dir` for the top playbook's
+    /// tasks, whose file was named relative to the current folder).
+    pub fn file_dir(&self, playbook_dir: &Path) -> PathBuf {
+        match self.loc.file.parent().filter(|d| d.is_absolute()) {
+            Some(d) => d.to_path_buf(),
+            None => playbook_dir.to_path_buf(),
+        }
+    }
+
     pub(super) fn empty(loc: Location, kind: TaskKind, base: PathBuf) -> Task {
         Task {
             name: None,

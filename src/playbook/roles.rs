@@ -137,7 +137,8 @@ impl Loader<'_> {
             at.error(format!("role '{name}' not found"))
                 .hint(format!("searched: {}", self.role_searched(dir)))
         })?;
-        let ctx = Arc::new(load_role_ctx(name, &path, params, None, None)?);
+        let parents = parent_roles(parent);
+        let ctx = Arc::new(load_role_ctx(name, &path, params, None, None, parents)?);
         let tasks_name = tasks_from.unwrap_or("main");
         let tf = find_main(&path.join("tasks"), tasks_name);
         if tf.is_none() && tasks_from.is_some() {
@@ -152,6 +153,8 @@ impl Loader<'_> {
             dynamic,
         )?;
         let mut out = Vec::new();
+        // Dependencies are brought in by this role (their search path continues with it).
+        inh.role = Some(ctx.clone());
         if let Some(meta) = find_main(&path.join("meta"), "main") {
             let m = yaml::load_file(&meta)?;
             if let Some(deps) = m.get("dependencies").and_then(Node::as_seq) {
@@ -219,6 +222,7 @@ impl Loader<'_> {
                 Vars::new(),
                 vars_from,
                 defaults_from,
+                parent_roles(parent),
             )?);
             for t in &mut tasks {
                 if t.role.as_ref().is_some_and(|r| r.name == name) {
@@ -246,6 +250,19 @@ pub fn resolve_tasks_file(base: &Path, file: &str, role: Option<&RoleCtx>) -> Pa
     base.join(file)
 }
 
+/// The folders of the roles that bring in a role loaded with `parent`'s keywords: the role
+/// `parent` belongs to, after the roles that brought it in.
+fn parent_roles(parent: &Inherit) -> Vec<PathBuf> {
+    match &parent.role {
+        Some(r) => {
+            let mut v = r.parents.clone();
+            v.push(r.path.clone());
+            v
+        }
+        None => Vec::new(),
+    }
+}
+
 /// Loads a role's defaults and vars.
 pub fn load_role_ctx(
     name: &str,
@@ -253,6 +270,7 @@ pub fn load_role_ctx(
     params: Vars,
     vars_from: Option<&str>,
     defaults_from: Option<&str>,
+    parents: Vec<PathBuf>,
 ) -> Result<RoleCtx> {
     let load = |sub: &str, f: &str| -> Result<Vars> {
         match find_main(&path.join(sub), f) {
@@ -273,6 +291,7 @@ pub fn load_role_ctx(
         defaults: Arc::new(load("defaults", defaults_from.unwrap_or("main"))?),
         vars: Arc::new(load("vars", vars_from.unwrap_or("main"))?),
         params: Arc::new(params),
+        parents,
     })
 }
 

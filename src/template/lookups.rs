@@ -3,8 +3,9 @@
 //! Supported: `env`, `file`, `template`, `first_found`, `fileglob`, `pipe`, `lines`, `vars`,
 //! `items`, `list`, `dict`, `indexed_items`, `sequence`, `together`, `nested`, `subelements`,
 //! `password`.
-//! Relative paths are searched like Ansible does: `<role_path>/files/` (or `templates/`),
-//! `<role_path>/`, `<playbook_dir>/files/` (or `templates/`), `<playbook_dir>/`.
+//! Relative paths are searched like Ansible does, in the task's search path
+//! (`ansible_search_path`: its roles' folders, its file's folder, the playbook's folder), each
+//! folder under the lookup's sub-folder (`files/`, `templates/`) and then itself.
 //! Output read from files and commands is marked unsafe (never templated again), like Ansible.
 
 use super::filters::{py_str, split_kwargs};
@@ -45,43 +46,49 @@ fn var_str(ctx: &Context, name: &str) -> Option<String> {
         .map(|v| py_str(&v))
 }
 
-/// The folders relative lookup paths are searched in, for files of `subdir` (`files`,
-/// `templates`).
-pub fn search_dirs(ctx: &Context, subdir: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for var in ["role_path", "playbook_dir"] {
-        if let Some(base) = var_str(ctx, var) {
-            let base = PathBuf::from(base);
-            out.push(base.join(subdir));
-            out.push(base);
-        }
-    }
-    if out.is_empty() {
-        out.push(PathBuf::from(subdir));
-        out.push(PathBuf::from("."));
-    }
-    out
+/// The task's search path (`ansible_search_path`, set by the engine; else the role's and the
+/// playbook's folders), the playbook's folder, and whether the task is in a role.
+fn search_path(ctx: &Context) -> (Vec<PathBuf>, Option<PathBuf>, bool) {
+    let basedir = var_str(ctx, "playbook_dir").map(PathBuf::from);
+    let role = var_str(ctx, "role_path").map(PathBuf::from);
+    let listed: Vec<PathBuf> = ctx
+        .get("ansible_search_path")
+        .ok()
+        .flatten()
+        .and_then(|v| {
+            v.try_iter()
+                .ok()
+                .map(|i| i.map(|p| PathBuf::from(py_str(&p))).collect())
+        })
+        .unwrap_or_default();
+    let paths = if listed.is_empty() {
+        role.iter().chain(basedir.iter()).cloned().collect()
+    } else {
+        listed
+    };
+    let basedir = basedir.or_else(|| Some(PathBuf::from(".")));
+    (paths, basedir, role.is_some())
 }
 
-/// Finds `name` in the lookup search path (absolute paths as they are).
-pub fn find_file(ctx: &Context, subdir: &str, name: &str) -> Option<PathBuf> {
-    let p = Path::new(name);
-    if p.is_absolute() {
-        return p.exists().then(|| p.to_path_buf());
+/// Finds `name` (of `kind`: `files`, `templates`; `None` for none) in the task's search path,
+/// as Ansible's lookups do; on failure, every place tried.
+pub fn find_file(ctx: &Context, kind: Option<&str>, name: &str) -> Result<PathBuf, Vec<PathBuf>> {
+    let (paths, basedir, in_role) = search_path(ctx);
+    crate::util::search_path::SearchPath {
+        paths: &paths,
+        basedir: basedir.as_deref(),
+        in_role,
     }
-    search_dirs(ctx, subdir)
-        .into_iter()
-        .map(|d| d.join(p))
-        .find(|c| c.exists())
+    .find(kind, name)
 }
 
-fn not_found(ctx: &Context, subdir: &str, name: &str) -> Error {
-    let dirs: Vec<String> = search_dirs(ctx, subdir)
-        .iter()
-        .map(|d| d.display().to_string())
-        .collect();
-    Error::template(format!("could not find file '{name}'"))
-        .hint(format!("searched in: {}", dirs.join(", ")))
+/// A file lookup's error: what was asked for, and where it was looked for.
+fn not_found(name: &str, tried: &[PathBuf]) -> Error {
+    let tried: Vec<String> = tried.iter().map(|d| d.display().to_string()).collect();
+    Error::template(format!(
+        "Unable to access the file '{name}': file not found"
+    ))
+    .hint(format!("searched: {}", tried.join(", ")))
 }
 
 fn terms_flat(terms: &[Value]) -> Vec<Value> {
@@ -378,6 +385,152 @@ fn printf_int(fmt: &str, n: i64) -> String {
     format!("{}{}{}", &fmt[..p], padded, &rest[spec_len..])
 }
 
+/// `first_found`'s `files` or `paths` option: a list (of strings or lists), or a string split
+/// on `seps` (Ansible still splits, with a deprecation).
+fn split_option(v: &Value, seps: &[char]) -> Vec<String> {
+    if v.is_undefined() || v.is_none() {
+        return vec![];
+    }
+    match v.as_str() {
+        Some(s) => s.split(seps).map(str::to_string).collect(),
+        None => v
+            .try_iter()
+            .into_iter()
+            .flatten()
+            .flat_map(|x| split_option(&x, seps))
+            .collect(),
+    }
+}
+
+/// Ansible's `first_found`: the names to try, in order (each term's `files`, under each of
+/// its `paths` when it has some), found in the task's search path (under `subdir` when run as
+/// `with_first_found`, else in each folder itself); the first that exists, as an absolute
+/// path, else nothing with `skip`, else an error.
+fn first_found(
+    terms: &[Value],
+    kw: &HashMap<String, Value>,
+    subdir: Option<&str>,
+    ctx: &Context,
+) -> Result<Vec<Value>> {
+    let opt = |k: &str| kw.get(k).cloned().unwrap_or(Value::UNDEFINED);
+    let mut skip = lookup_bool(&opt("skip"));
+    let mut names: Vec<String> = Vec::new();
+    fn add(t: &Value, kw_paths: &Value, names: &mut Vec<String>, skip: &mut bool) -> Result<()> {
+        let (files, paths) = match t.kind() {
+            ValueKind::Map => {
+                let get = |k: &str| t.get_attr(k).unwrap_or(Value::UNDEFINED);
+                if let Ok(s) = t.get_attr("skip")
+                    && !s.is_undefined()
+                {
+                    *skip = lookup_bool(&s);
+                }
+                let p = get("paths");
+                let paths = if p.is_undefined() {
+                    kw_paths.clone()
+                } else {
+                    p
+                };
+                (split_option(&get("files"), &[',', ';']), paths)
+            }
+            ValueKind::Seq | ValueKind::Iterable => {
+                for x in t.try_iter().into_iter().flatten() {
+                    add(&x, kw_paths, names, skip)?;
+                }
+                return Ok(());
+            }
+            ValueKind::String => (vec![py_str(t)], kw_paths.clone()),
+            _ if t.is_undefined() => {
+                return Err(Error::template(
+                    "first_found: a term is undefined".to_string(),
+                ));
+            }
+            _ => {
+                return Err(Error::template(format!(
+                    "Invalid term supplied. A string, dict or list is required, not {}",
+                    crate::util::python::type_name(t)
+                )));
+            }
+        };
+        let paths = split_option(&paths, &[',', ':', ';']);
+        if paths.is_empty() {
+            names.extend(files);
+        } else {
+            for p in &paths {
+                for f in &files {
+                    names.push(Path::new(p).join(f).to_string_lossy().into_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+    let kw_paths = opt("paths");
+    if terms.is_empty() {
+        add(&opt("files"), &kw_paths, &mut names, &mut skip)?;
+    } else {
+        for t in terms {
+            add(t, &kw_paths, &mut names, &mut skip)?;
+        }
+    }
+    for n in names.iter().filter(|n| !n.is_empty()) {
+        if let Ok(p) = find_file(ctx, subdir, n) {
+            return Ok(vec![Value::from(
+                normalize(&p).to_string_lossy().into_owned(),
+            )]);
+        }
+    }
+    if skip {
+        return Ok(vec![]);
+    }
+    Err(Error::template("No file was found when using first_found.")
+        .hint(format!("tried: {}", names.join(", "))))
+}
+
+/// `p` made absolute (against the current folder) with `.` and `..` resolved by name, not by
+/// following symbolic links (Ansible's `unfrackpath(follow=False)`).
+fn normalize(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Runs lookup `name` for a `with_<name>` loop of a task running `action`: like [`run`], but
+/// `with_first_found` looks under the folder the action implies (`templates` for a template
+/// action, `vars` for include_vars, else `files`), as Ansible does.
+pub fn run_for_loop(
+    name: &str,
+    terms: &[Value],
+    action: &str,
+    ctx: &Context,
+) -> Result<Vec<Value>> {
+    if name != "first_found" {
+        return run(name, terms, &HashMap::new(), ctx);
+    }
+    let subdir = ["template", "var", "file"]
+        .into_iter()
+        .find(|k| action.contains(k))
+        .unwrap_or("file");
+    // Undefined names are left out in a loop (Ansible's compatibility rule).
+    let terms: Vec<Value> = terms
+        .iter()
+        .filter(|t| !t.is_undefined())
+        .cloned()
+        .collect();
+    first_found(&terms, &HashMap::new(), Some(&format!("{subdir}s")), ctx)
+}
+
 /// A lookup option as Ansible reads it: `boolean(value, strict=False)`.
 fn lookup_bool(v: &Value) -> bool {
     crate::value::boolean(v).unwrap_or(false)
@@ -408,7 +561,7 @@ pub fn run(
             let mut out = Vec::new();
             for t in terms_flat(terms) {
                 let n = py_str(&t);
-                let p = find_file(ctx, "files", &n).ok_or_else(|| not_found(ctx, "files", &n))?;
+                let p = find_file(ctx, Some("files"), &n).map_err(|t| not_found(&n, &t))?;
                 let mut s = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
                 if kw_bool("rstrip", true) {
                     s.truncate(s.trim_end().len());
@@ -428,105 +581,34 @@ pub fn run(
             }
             for t in terms_flat(terms) {
                 let n = py_str(&t);
-                let p = find_file(ctx, "templates", &n)
-                    .ok_or_else(|| not_found(ctx, "templates", &n))?;
+                let p = find_file(ctx, Some("templates"), &n).map_err(|t| not_found(&n, &t))?;
                 let s = ctx.templar().render_file(&p, &c)?;
                 out.push(mark_unsafe(&Value::from(s)));
             }
             Ok(out)
         }
-        "first_found" => {
-            let mut files = Vec::new();
-            let mut paths: Vec<String> = Vec::new();
-            let mut skip = kw_bool("skip", false);
-            let add_spec =
-                |v: &Value, files: &mut Vec<String>, paths: &mut Vec<String>, skip: &mut bool| {
-                    if v.kind() == ValueKind::Map {
-                        for f in list_of(&v.get_attr("files").unwrap_or_default()) {
-                            if !f.is_undefined() {
-                                files.extend(
-                                    py_str(&f).split([',', ';']).map(|s| s.trim().to_string()),
-                                );
-                            }
-                        }
-                        for p in list_of(&v.get_attr("paths").unwrap_or_default()) {
-                            if !p.is_undefined() {
-                                paths.extend(
-                                    py_str(&p)
-                                        .split([',', ':', ';'])
-                                        .map(|s| s.trim().to_string()),
-                                );
-                            }
-                        }
-                        if let Ok(s) = v.get_attr("skip")
-                            && !s.is_undefined()
-                        {
-                            *skip = lookup_bool(&s);
-                        }
-                    } else {
-                        files.push(py_str(v));
-                    }
-                };
-            for t in terms_flat(terms) {
-                add_spec(&t, &mut files, &mut paths, &mut skip);
-            }
-            if let Some(f) = kw.get("files") {
-                add_spec(
-                    &Value::from_iter([("files", f.clone())]),
-                    &mut files,
-                    &mut paths,
-                    &mut skip,
-                );
-            }
-            if let Some(p) = kw.get("paths") {
-                add_spec(
-                    &Value::from_iter([("paths", p.clone())]),
-                    &mut files,
-                    &mut paths,
-                    &mut skip,
-                );
-            }
-            for f in files.iter().filter(|f| !f.is_empty()) {
-                let found = if paths.is_empty() {
-                    find_file(ctx, "files", f)
-                } else {
-                    paths.iter().filter(|p| !p.is_empty()).find_map(|p| {
-                        let bases = if Path::new(p).is_absolute() {
-                            vec![PathBuf::from(p)]
-                        } else {
-                            search_dirs(ctx, "")
-                                .into_iter()
-                                .map(|d| d.join(p))
-                                .collect()
-                        };
-                        bases.into_iter().map(|b| b.join(f)).find(|c| c.exists())
-                    })
-                };
-                if let Some(p) = found {
-                    let abs = std::fs::canonicalize(&p).unwrap_or(p);
-                    return Ok(vec![Value::from(abs.to_string_lossy().into_owned())]);
-                }
-            }
-            if skip {
-                return Ok(vec![]);
-            }
-            Err(Error::template(format!(
-                "no file was found when using first_found (tried {})",
-                files.join(", ")
-            ))
-            .hint("add skip: true to ignore a missing file"))
-        }
+        "first_found" => first_found(terms, kw, None, ctx),
         "fileglob" => {
             let mut out = Vec::new();
+            let (paths, _, _) = search_path(ctx);
             for t in terms_flat(terms) {
                 let pat = py_str(&t);
-                let dirs = if Path::new(&pat).is_absolute() {
-                    vec![PathBuf::new()]
-                } else {
-                    search_dirs(ctx, "files")
+                let p = Path::new(&pat);
+                let file = p.file_name().map(|f| f.to_string_lossy().into_owned());
+                let file = file.unwrap_or_default();
+                // A pattern with a folder: that folder, found like a file lookup's; a bare
+                // pattern: each folder of the search path, under `files/` and then itself.
+                let dirs: Vec<PathBuf> = match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    Some(d) => find_file(ctx, Some("files"), &d.to_string_lossy())
+                        .into_iter()
+                        .collect(),
+                    None => paths
+                        .iter()
+                        .flat_map(|d| [d.join("files"), d.clone()])
+                        .collect(),
                 };
                 for d in dirs {
-                    let full = d.join(&pat);
+                    let full = d.join(&file);
                     let mut found: Vec<String> = glob::glob(&full.to_string_lossy())
                         .map_err(|e| Error::template(format!("bad glob pattern '{pat}': {e}")))?
                         .flatten()

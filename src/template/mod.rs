@@ -597,6 +597,18 @@ impl Templar {
         lookups::run(name, terms, &HashMap::new(), ctx)
     }
 
+    /// [`Templar::lookup`] for a task running `action`: `with_first_found` looks under the
+    /// folder the action implies (`templates`, `vars`, else `files`), as in Ansible.
+    pub(crate) fn lookup_for_task(
+        &self,
+        name: &str,
+        terms: &[Value],
+        action: &str,
+        ctx: &Context,
+    ) -> Result<Vec<Value>> {
+        lookups::run_for_loop(name, terms, action, ctx)
+    }
+
     fn convert_error(
         &self,
         e: minijinja::Error,

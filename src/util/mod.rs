@@ -6,11 +6,13 @@
 //! - [`python`]: Python's type names, float `repr` and ordering.
 //! - [`pyjson`]: Python's `json.dumps` (filters, the human output).
 //! - [`time`]: calendar dates of Unix times (UTC).
+//! - [`search_path`]: where a task's relative file names are found (Ansible's search path).
 //! - [`random_bytes`]: bytes from the kernel's random source.
 
 pub mod pyjson;
 pub mod pyregex;
 pub mod python;
+pub mod search_path;
 pub mod sections;
 pub mod time;
 
