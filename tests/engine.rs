@@ -671,6 +671,15 @@ fn add_host_and_group_by_change_the_inventory_for_later_plays() {
         content: "{{ added.results | map(attribute='changed') | list }} {{ again.changed }} {{ groups['new'] }}\n"
       run_once: true
     - group_by: { key: "tier_{{ 'front' if inventory_hostname == 'w1' else 'back' }}", parents: tiers }
+      register: gb
+    - group_by: { key: "tier_{{ 'front' if inventory_hostname == 'w1' else 'back' }}", parents: tiers }
+      register: gb2
+    - add_host: { name: "10.9.9.9:2222" }
+      register: hp
+    - assert:
+        that:
+          - gb is changed and gb2 is not changed
+          - hp.add_host.host_vars.ansible_ssh_port == 2222
 - hosts: new
   gather_facts: no
   tasks:

@@ -92,7 +92,7 @@ impl PlayRun<'_> {
         }
     }
 
-    /// `add_host`: `name` (`host`, `hostname`; `host:port` sets `ansible_port`), `groups`
+    /// `add_host`: `name` (`host`, `hostname`; `host:port` sets `ansible_ssh_port`), `groups`
     /// (`group`, `groupname`; a list or a comma-separated string), every other key a host
     /// variable. Changed when the host, a group membership or a variable is new.
     pub(super) fn add_host(&self, args: &Value) -> Result<Outcome> {
@@ -126,11 +126,14 @@ impl PlayRun<'_> {
             }
             vars.insert(k.clone(), args.get_attr(&k).unwrap_or_default());
         }
-        // `host:port` (not an IPv6 address) carries the SSH port.
+        // `host:port` (not an IPv6 address) carries the SSH port (as `ansible_ssh_port`, the
+        // name Ansible sets).
         let name = match name.rsplit_once(':') {
             Some((h, p)) if !h.contains(':') && p.parse::<u16>().is_ok() => {
-                vars.entry("ansible_port".to_string())
-                    .or_insert_with(|| Value::from(p.parse::<u16>().unwrap_or(22)));
+                vars.insert(
+                    "ansible_ssh_port".to_string(),
+                    Value::from(p.parse::<u16>().unwrap_or(22)),
+                );
                 h.to_string()
             }
             _ => name,
@@ -154,7 +157,8 @@ impl PlayRun<'_> {
     }
 
     /// `group_by`: `host` joins the group `key` (spaces become dashes, as in Ansible), created
-    /// under `parents` (default `all`). Never `changed`, like Ansible.
+    /// under `parents` (default `all`). Changed when the host joins a group it was not in (or
+    /// a parent group is new), as Ansible's inventory reports it.
     pub(super) fn group_by(&self, host: &str, args: &Value) -> Result<Outcome> {
         let key = args
             .get_attr("key")
@@ -177,9 +181,10 @@ impl PlayRun<'_> {
                 .collect(),
             _ => vec!["all".to_string()],
         };
-        self.shared
+        let changed = self
+            .shared
             .change_inventory(|inv| inv.add_to_group(host, &key, &parents))?;
-        let mut o = Outcome::new(Status::Ok);
+        let mut o = Outcome::new(if changed { Status::Changed } else { Status::Ok });
         o.result
             .insert("add_group".into(), Value::from(key.as_str()));
         o.result.insert(

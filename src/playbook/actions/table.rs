@@ -312,7 +312,7 @@ pub(crate) static ADD_HOST: Action = Action {
         "Add a host (and its groups and variables) to the inventory for the rest of the run",
         "Adds a host to the in-memory inventory, for the plays that follow (a play's `hosts:` \
 pattern is matched when the play starts). `name` may be `host:port`, which sets \
-`ansible_port`. Runs once per task (or loop item), not once per host; loop over a list to add \
+`ansible_ssh_port`. Runs once per task (or loop item), not once per host; loop over a list to add \
 several. Changed when the host, a group membership or a variable is new. Returns `add_host` \
 (`host_name`, `groups`, `host_vars`).",
         &[
@@ -349,7 +349,8 @@ pub(crate) static GROUP_BY: Action = Action {
         "group_by",
         "Put each host in a group named from its variables, for the rest of the run",
         "Each host joins the group named by `key` (rendered per host; spaces become dashes), \
-created under `parents` when new. Never `changed`. Returns `add_group` and `parent_groups`.",
+created under `parents` when new. Changed when the host joins a group it was not in. Returns \
+`add_group` and `parent_groups`.",
         &[
             OptSpec::new(
                 "key",
