@@ -972,3 +972,51 @@ fn include_vars_results_and_folder_options() {
         );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
 }
+
+/// Loops as Ansible runs them: each item sees what earlier items set (set_fact) and
+/// registered; the label is rendered after the item ran (a label that fails fails the item);
+/// `loop_var` may be a template; items that cannot be rendered skip a task whose `when` is
+/// false, and fail it (ignorably) otherwise.
+#[test]
+fn loop_items_see_earlier_items_and_labels_see_the_result() {
+    let p = project(
+        "loop-semantics",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - set_fact:
+        acc: "{{ acc | default([]) + [item] }}"
+      loop: [1, 2, 3]
+    - command: "echo {{ item }}"
+      register: r
+      loop: [yes_run, no_skip]
+      loop_control: { label: "{{ r.stdout }}" }
+      when: item == 'yes_run'
+      ignore_errors: true
+    - debug: msg="{{ named }}"
+      loop: [x]
+      loop_control: { loop_var: "{{ var_name }}" }
+      vars: { var_name: named }
+      register: lv
+    - debug: msg=never
+      loop: "{{ nothing_here }}"
+      when: false
+      register: skipped_loop
+    - debug: msg=never
+      with_dict: [1, 2]
+      register: bad_dict
+      ignore_errors: true
+    - assert:
+        that:
+          - acc == [1, 2, 3]
+          - r.results[0].stdout == 'yes_run'
+          - r.results[1] is failed
+          - r.results[1].msg is contains("no attribute 'stdout'")
+          - lv.results[0].msg == 'x'
+          - skipped_loop is skipped
+          - bad_dict is failed
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}

@@ -1,7 +1,7 @@
 //! Loops: `loop:` and `with_<lookup>:` items, each run with its loop variables.
 
 use super::PlayRun;
-use super::outcome::Outcome;
+use super::outcome::{Outcome, registered};
 use crate::error::{Error, Result};
 use crate::events::Status;
 use crate::playbook::{LoopKind, Task, TaskKind};
@@ -26,13 +26,38 @@ impl PlayRun<'_> {
         let items = match self.loop_items(task, kind, raw, ctx) {
             Ok(i) => i,
             Err(e) => {
-                let o = Outcome::from_error(&e.at(&task.loc));
+                // Items that cannot be rendered only matter when the task would run: a `when`
+                // that is false without them skips it (Ansible's rule).
+                let skip = task
+                    .when
+                    .iter()
+                    .find(|c| matches!(self.runner.templar.eval_cond(c, ctx), Ok(false)));
+                let mut o = match skip {
+                    Some(c) => Outcome::skipped("Conditional result was False", Some(c)),
+                    None => Outcome::from_error(&e.at(&task.loc)),
+                };
+                o.ignored = o.status == Status::Failed && self.ignore_errors(task, ctx);
                 self.record(host, task, display, &o);
                 return o;
             }
         };
         let lc = &task.loop_control;
-        let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
+        // `loop_var` and `index_var` may be templates of the task's variables.
+        let name_of = |v: &Option<String>| -> Option<String> {
+            let v = v.as_ref()?;
+            if !crate::template::is_template(v) {
+                return Some(v.clone());
+            }
+            Some(
+                self.runner
+                    .templar
+                    .render_str(v, ctx)
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|_| v.clone()),
+            )
+        };
+        let loop_var = name_of(&lc.loop_var).unwrap_or_else(|| "item".into());
+        let index_var = name_of(&lc.index_var);
         let mut results = Vec::new();
         let mut any_changed = false;
         let mut any_failed = false;
@@ -44,16 +69,27 @@ impl PlayRun<'_> {
         // One shared list for every item's `ansible_loop.allitems` (a copy per item made loops
         // quadratic: 16,000 items took seconds).
         let allitems = Value::from(items.clone());
+        // Each item sees what the items before it set (set_fact, include_vars) and registered
+        // (as Ansible's loop updates the task's variables between iterations).
+        let sets_vars = matches!(
+            task.kind,
+            TaskKind::SetFact { .. } | TaskKind::IncludeVars { .. }
+        );
+        let mut ctx = ctx.clone();
+        let mut registered_before: Option<Value> = None;
         for (i, item) in items.iter().enumerate() {
             if i > 0
                 && let Some(p) = lc.pause
             {
                 tokio::time::sleep(Duration::from_secs_f64(p)).await;
             }
+            if i > 0 && sets_vars {
+                ctx = self.ctx_for(host, task);
+            }
             let mut lv = Vars::new();
             lv.insert(loop_var.clone(), item.clone());
             lv.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
-            if let Some(iv) = &lc.index_var {
+            if let Some(iv) = &index_var {
                 lv.insert(iv.clone(), Value::from(i));
                 lv.insert("ansible_index_var".into(), Value::from(iv.as_str()));
             }
@@ -82,20 +118,36 @@ impl PlayRun<'_> {
                     ),
                 ]),
             );
-            let ictx = ctx.push(Arc::new(lv.clone()));
-            let label = match &lc.label {
-                Some(l) => self
-                    .runner
-                    .templar
-                    .render_value(l, &ictx)
-                    .map(|v| label_of(&v))
-                    .unwrap_or_else(|_| label_of(item)),
-                None => label_of(item),
-            };
+            let mut seen = lv.clone();
+            if let (Some(r), Some(v)) = (&task.register, &registered_before) {
+                seen.insert(r.clone(), v.clone());
+            }
+            let ictx = ctx.push(Arc::new(seen));
             let item_started = Instant::now();
             let o = self.run_item(task, host, &ictx).await;
             let mut o = self.finish(task, host, &ictx, o);
             o.duration = item_started.elapsed();
+            // The label is rendered after the item ran, with its result registered; a label
+            // that cannot be rendered fails the item.
+            let mut label = label_of(item);
+            if let Some(l) = &lc.label {
+                let mut with_result = Vars::new();
+                if let Some(r) = &task.register {
+                    with_result.insert(r.clone(), registered(&o));
+                }
+                match self
+                    .runner
+                    .templar
+                    .render_value(l, &ictx.push(Arc::new(with_result)))
+                {
+                    Ok(v) => label = label_of(&v),
+                    Err(e) => {
+                        o.status = Status::Failed;
+                        o.msg = Some(format!("Failed to template loop_control.label: {}", e.msg));
+                        o.ignored = self.ignore_errors(task, &ictx);
+                    }
+                }
+            }
             // include_tasks/include_role in a loop: the item's include runs with its loop vars.
             if let Some(inc) = o.include.take() {
                 includes.push((inc, lv));
@@ -112,6 +164,9 @@ impl PlayRun<'_> {
             if o.status == Status::Unreachable {
                 self.record(host, task, display, &o);
                 return o;
+            }
+            if task.register.is_some() {
+                registered_before = Some(registered(&o));
             }
             results.push(o.to_value());
         }
@@ -138,7 +193,7 @@ impl PlayRun<'_> {
         agg.diffs = agg_diffs;
         agg.changes = agg_changes;
         agg.includes = includes;
-        agg.ignored = any_failed && self.ignore_errors(task, ctx);
+        agg.ignored = any_failed && self.ignore_errors(task, &ctx);
         if status == Status::Skipped {
             agg.result
                 .insert("skipped_reason".into(), Value::from("No items in the list"));
