@@ -1020,3 +1020,39 @@ fn loop_items_see_earlier_items_and_labels_see_the_result() {
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
 }
+
+/// The role magic variables Ansible sets: the play's roles (`roles:` and those a task imports
+/// or includes) apart from dependencies, `ansible_parent_role_names`/`_paths` inside a role a
+/// task of another role brought in; and the template variables of the template module.
+#[test]
+fn role_name_variables_and_template_variables() {
+    let p = Project::new("role-vars");
+    p.file("inv.ini", INV)
+        .file("site.yml", "- hosts: d1\n  gather_facts: no\n  roles: [top]\n")
+        .file("roles/top/meta/main.yml", "dependencies: [dep]\n")
+        .file("roles/dep/tasks/main.yml", "")
+        .file(
+            "roles/top/tasks/main.yml",
+            r#"
+- assert:
+    that:
+      - role_names == ['top'] and ansible_play_role_names == ['top']
+      - ansible_dependent_role_names == ['dep']
+      - ansible_role_names | sort == ['dep', 'top']
+      - ansible_parent_role_names is undefined
+- include_role: { name: inner }
+- assert: { that: "'inner' in ansible_play_role_names" }
+- template: { src: t.j2, dest: "{{ playbook_dir }}/out" }
+"#,
+        )
+        .file(
+            "roles/inner/tasks/main.yml",
+            "- assert: { that: \"ansible_parent_role_names == ['top'] and ansible_parent_role_paths[0] is search('/roles/top$')\" }\n",
+        )
+        .file(
+            "roles/top/templates/t.j2",
+            "{{ ansible_managed }}|{{ template_uid is string }}|{{ template_mtime is string }}|{{ template_run_date[:2] }}\n",
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert_eq!(p.read("out"), "Ansible managed|True|True|20\n");
+}

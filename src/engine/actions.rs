@@ -254,7 +254,10 @@ impl PlayRun<'_> {
                         vars_from.as_deref(),
                         defaults_from.as_deref(),
                     )
-                    .map(|(tasks, _handlers)| tasks)
+                    .map(|(tasks, _handlers)| {
+                        self.shared.note_included_roles(loader.take_loaded_roles());
+                        tasks
+                    })
             }
         }
     }

@@ -38,6 +38,29 @@ impl Render for TaskRender<'_> {
             ),
         );
         extra.insert("template_host".into(), Value::from(hostname()));
+        // The rest of Ansible's template variables: the file's owner and modification time,
+        // the time of the run (Python's `str(datetime)`, UTC), `ansible_managed`.
+        if let Ok(meta) = std::fs::metadata(origin) {
+            use std::os::unix::fs::MetadataExt;
+            extra.insert(
+                "template_mtime".into(),
+                Value::from(python_datetime(meta.mtime(), meta.mtime_nsec() / 1000)),
+            );
+            extra.insert("template_uid".into(), user_name(meta.uid()));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        extra.insert(
+            "template_run_date".into(),
+            Value::from(python_datetime(
+                now.as_secs() as i64,
+                i64::from(now.subsec_micros()),
+            )),
+        );
+        if self.ctx.get("ansible_managed").ok().flatten().is_none() {
+            extra.insert("ansible_managed".into(), Value::from("Ansible managed"));
+        }
         let ctx = self.ctx.push(Arc::new(extra));
         self.templar
             .render_template_text(text, &ctx)
@@ -49,6 +72,28 @@ impl Render for TaskRender<'_> {
     fn eval(&self, expr: &str) -> Result<Value> {
         self.templar.eval(expr, self.ctx)
     }
+}
+
+/// A time as Python prints a `datetime`: `YYYY-MM-DD HH:MM:SS.ffffff` (microseconds only
+/// when not zero).
+fn python_datetime(secs: i64, micros: i64) -> String {
+    let (d, t) = crate::util::time::utc_date_time(secs);
+    if micros == 0 {
+        format!("{d} {t}")
+    } else {
+        format!("{d} {t}.{micros:06}")
+    }
+}
+
+/// The name of the local user `uid` (from /etc/passwd), else the number.
+fn user_name(uid: u32) -> Value {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid))
+        .map(|f| Value::from(f[0]))
+        .unwrap_or_else(|| Value::from(uid))
 }
 
 fn hostname() -> String {

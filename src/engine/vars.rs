@@ -40,10 +40,20 @@ pub(crate) struct PlayInfo {
     pub batch: Vec<String>,
     pub dir: String,
     pub name: String,
-    /// `ansible_play_role_names` and `ansible_dependent_role_names`.
-    pub roles: Value,
-    pub dependent_roles: Value,
-    pub all_roles: Value,
+    /// Roles the play runs itself (its `roles:`, and those imported or included by tasks),
+    /// in order of first appearance.
+    pub role_names: Vec<String>,
+    /// Roles the play runs as dependencies of others.
+    pub dependent_role_names: Vec<String>,
+}
+
+/// Adds role names to a list, each once.
+fn note(list: &mut Vec<String>, names: &[String]) {
+    for n in names {
+        if !list.contains(n) {
+            list.push(n.clone());
+        }
+    }
 }
 
 /// A connection opened at most once, shared by concurrent callers.
@@ -163,23 +173,6 @@ impl Shared {
     }
 
     pub fn set_play(&self, play: &Play, vars: Arc<Vars>, hosts: Vec<String>) {
-        // Roles reached through dependencies: those of the role tasks the play does not name.
-        let mut deps: Vec<String> = Vec::new();
-        for t in play.role_tasks.iter().chain(&play.handlers) {
-            if let Some(r) = &t.role
-                && !play.role_names.contains(&r.name)
-                && !deps.contains(&r.name)
-            {
-                deps.push(r.name.clone());
-            }
-        }
-        let mut all = deps.clone();
-        all.extend(
-            play.role_names
-                .iter()
-                .filter(|r| !deps.contains(r))
-                .cloned(),
-        );
         let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
         *p = PlayInfo {
             vars,
@@ -187,10 +180,16 @@ impl Shared {
             batch: vec![],
             dir: play.dir.display().to_string(),
             name: play.name.clone().unwrap_or_else(|| play.hosts.clone()),
-            roles: names_value(&play.role_names),
-            dependent_roles: names_value(&deps),
-            all_roles: names_value(&all),
+            role_names: play.role_names.clone(),
+            dependent_role_names: play.dependent_role_names.clone(),
         };
+    }
+
+    /// Adds the roles an `include_role` loaded (its own, its dependencies) to the play's.
+    pub fn note_included_roles(&self, (own, deps): (Vec<String>, Vec<String>)) {
+        let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
+        note(&mut p.role_names, &own);
+        note(&mut p.dependent_role_names, &deps);
     }
 
     pub fn set_batch(&self, batch: Vec<String>) {
@@ -376,14 +375,23 @@ impl Shared {
             Value::from_iter(play.batch.iter().map(|h| Value::from(h.as_str()))),
         );
         m.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
-        m.insert("ansible_play_role_names".into(), play.roles.clone());
-        m.insert("role_names".into(), play.roles.clone());
+        m.insert("playbook_dir".into(), Value::from(play.dir.as_str()));
+        let names = names_value;
+        let play_roles = names(&play.role_names);
+        m.insert("ansible_play_role_names".into(), play_roles.clone());
+        m.insert("role_names".into(), play_roles);
         m.insert(
             "ansible_dependent_role_names".into(),
-            play.dependent_roles.clone(),
+            names(&play.dependent_role_names),
         );
-        m.insert("ansible_role_names".into(), play.all_roles.clone());
-        m.insert("playbook_dir".into(), Value::from(play.dir.as_str()));
+        let mut all = play.role_names.clone();
+        all.extend(
+            play.dependent_role_names
+                .iter()
+                .filter(|n| !play.role_names.contains(n))
+                .cloned(),
+        );
+        m.insert("ansible_role_names".into(), names(&all));
         m.insert("ansible_check_mode".into(), Value::from(check));
         m.insert("ansible_diff_mode".into(), Value::from(diff));
         m.insert("ansible_verbosity".into(), Value::from(verbosity));
@@ -441,6 +449,20 @@ impl Shared {
             magic.insert("role_name".into(), Value::from(r.name.as_str()));
             magic.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
             magic.insert("ansible_collection_name".into(), Value::from(()));
+            if !r.included_by.is_empty() {
+                magic.insert(
+                    "ansible_parent_role_names".into(),
+                    Value::from_iter(r.included_by.iter().map(|(n, _)| Value::from(n.as_str()))),
+                );
+                magic.insert(
+                    "ansible_parent_role_paths".into(),
+                    Value::from_iter(
+                        r.included_by
+                            .iter()
+                            .map(|(_, p)| Value::from(p.display().to_string())),
+                    ),
+                );
+            }
             layers.push(Arc::new(magic));
             layers.push(r.defaults.clone());
         } else {

@@ -23,6 +23,8 @@ pub struct Loader<'a> {
     /// Check every module's and action's arguments while loading (`prov check`), instead of
     /// when each task runs (Ansible's rule, the default).
     pub(crate) strict: bool,
+    /// The roles loaded so far (name, as a dependency), for a play's role names.
+    pub(crate) roles_loaded: std::sync::Mutex<Vec<(String, bool)>>,
 }
 
 impl<'a> Loader<'a> {
@@ -33,6 +35,7 @@ impl<'a> Loader<'a> {
             registry,
             roles_path: Vec::new(),
             strict: false,
+            roles_loaded: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -51,6 +54,20 @@ impl<'a> Loader<'a> {
         self.roles_path = paths.into_iter().collect();
         self
     }
+    /// The roles loaded since the last call, each once in order: those the play (or a task)
+    /// names, and those loaded as dependencies.
+    pub(crate) fn take_loaded_roles(&self) -> (Vec<String>, Vec<String>) {
+        let log = std::mem::take(&mut *self.roles_loaded.lock().unwrap_or_else(|e| e.into_inner()));
+        let (mut own, mut deps) = (Vec::new(), Vec::new());
+        for (name, dependency) in log {
+            let list = if dependency { &mut deps } else { &mut own };
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        }
+        (own, deps)
+    }
+
     /// Loads a playbook file.
     pub fn load_playbook(&self, path: &Path) -> Result<Playbook> {
         let mut plays = Vec::new();
@@ -178,21 +195,15 @@ impl<'a> Loader<'a> {
         }
         // Play keywords are inherited by every task; play vars are their own layer, not task vars.
         pi.vars = Arc::new(Vars::new());
+        self.take_loaded_roles();
         let mut handlers = Vec::new();
         let mut role_tasks = Vec::new();
         let mut seen_roles = HashSet::new();
-        let mut role_names = Vec::new();
         if let Some(roles) = opt(node, "roles") {
             let list = roles
                 .as_seq()
                 .ok_or_else(|| roles.error("roles must be a list"))?;
             for r in list {
-                let name = r.as_str().or_else(|| {
-                    r.get("role")
-                        .or_else(|| r.get("name"))
-                        .and_then(Node::as_str)
-                });
-                role_names.extend(name.map(str::to_string));
                 let mut tasks =
                     self.load_role_entry(r, dir, &pi, &mut handlers, &mut seen_roles, 0)?;
                 role_tasks.append(&mut tasks);
@@ -275,7 +286,10 @@ impl<'a> Loader<'a> {
             }
             None => "linear".to_string(),
         };
+        let (role_names, dependent_role_names) = self.take_loaded_roles();
         Ok(Play {
+            role_names,
+            dependent_role_names,
             name: opt(node, "name").and_then(Node::scalar_text),
             hosts,
             loc: node.loc.clone(),
@@ -291,7 +305,6 @@ impl<'a> Loader<'a> {
             strategy,
             pre_tasks,
             role_tasks,
-            role_names,
             tasks,
             post_tasks,
             handlers,

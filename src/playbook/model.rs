@@ -52,6 +52,11 @@ pub struct RoleCtx {
     /// The folders of the roles that brought this one in (as a dependency, or with
     /// `include_role`/`import_role` from one of their tasks), outermost first.
     pub parents: Vec<PathBuf>,
+    /// Brought in as another role's dependency (`meta/main.yml`), not by the play or a task.
+    pub dependency: bool,
+    /// The roles whose tasks included or imported this one (`ansible_parent_role_names` and
+    /// `_paths`), nearest first.
+    pub included_by: Vec<(String, PathBuf)>,
 }
 
 /// How a task loops.
@@ -559,8 +564,6 @@ pub struct Play {
     pub pre_tasks: Vec<Task>,
     /// Role tasks (from `roles:`), run after pre_tasks.
     pub role_tasks: Vec<Task>,
-    /// The roles the play names in `roles:` (not their dependencies), in order.
-    pub role_names: Vec<String>,
     /// `tasks`.
     pub tasks: Vec<Task>,
     /// `post_tasks`.
@@ -573,6 +576,10 @@ pub struct Play {
     pub max_fail_percentage: Option<f64>,
     /// `force_handlers`.
     pub force_handlers: bool,
+    /// The roles the play runs itself (`roles:`, `import_role`), each once, in order.
+    pub role_names: Vec<String>,
+    /// The roles it runs as others' dependencies.
+    pub dependent_role_names: Vec<String>,
     /// The playbook's folder.
     pub dir: PathBuf,
     /// The playbook file.

@@ -137,8 +137,19 @@ impl Loader<'_> {
             at.error(format!("role '{name}' not found"))
                 .hint(format!("searched: {}", self.role_searched(dir)))
         })?;
-        let parents = parent_roles(parent);
-        let ctx = Arc::new(load_role_ctx(name, &path, params, None, None, parents)?);
+        let mut role = load_role_ctx(name, &path, params, None, None, parent_roles(parent))?;
+        role.dependency = depth > 0;
+        self.roles_loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name.to_string(), role.dependency));
+        if let (Some(r), false) = (&parent.role, role.dependency) {
+            // Included or imported by a task of role `r`.
+            role.included_by = std::iter::once((r.name.clone(), r.path.clone()))
+                .chain(r.included_by.iter().cloned())
+                .collect();
+        }
+        let ctx = Arc::new(role);
         let tasks_name = tasks_from.unwrap_or("main");
         let tf = find_main(&path.join("tasks"), tasks_name);
         if tf.is_none() && tasks_from.is_some() {
@@ -216,17 +227,22 @@ impl Loader<'_> {
         )?;
         if vars_from.is_some() || defaults_from.is_some() {
             let path = self.find_role(name, dir).unwrap_or_default();
-            let ctx = Arc::new(load_role_ctx(
-                name,
-                &path,
-                Vars::new(),
-                vars_from,
-                defaults_from,
-                parent_roles(parent),
-            )?);
+            let mut with: Option<Arc<RoleCtx>> = None;
             for t in &mut tasks {
-                if t.role.as_ref().is_some_and(|r| r.name == name) {
-                    t.role = Some(ctx.clone());
+                if let Some(r) = t.role.as_ref().filter(|r| r.name == name) {
+                    if with.is_none() {
+                        let mut c = load_role_ctx(
+                            name,
+                            &path,
+                            Vars::new(),
+                            vars_from,
+                            defaults_from,
+                            r.parents.clone(),
+                        )?;
+                        c.included_by = r.included_by.clone();
+                        with = Some(Arc::new(c));
+                    }
+                    t.role = with.clone();
                 }
             }
         }
@@ -292,6 +308,8 @@ pub fn load_role_ctx(
         vars: Arc::new(load("vars", vars_from.unwrap_or("main"))?),
         params: Arc::new(params),
         parents,
+        dependency: false,
+        included_by: Vec::new(),
     })
 }
 
