@@ -148,12 +148,20 @@ pub struct HostStats {
 pub struct Recap {
     /// Stats per host.
     pub hosts: IndexMap<String, HostStats>,
+    /// Hosts whose failures `meta: clear_host_errors` cleared (and that did not fail again):
+    /// their failures still show in the stats but do not fail the run, as in Ansible.
+    pub errors_cleared: Vec<String>,
 }
 
 impl Recap {
-    /// Exit code like ansible-playbook's: 2 if a host failed, 4 if one was unreachable, else 0.
+    /// Exit code like ansible-playbook's: 2 if a host failed (and its errors were not
+    /// cleared), 4 if one was unreachable, else 0.
     pub fn exit_code(&self) -> i32 {
-        if self.hosts.values().any(|h| h.failed > 0) {
+        if self
+            .hosts
+            .iter()
+            .any(|(n, h)| h.failed > 0 && !self.errors_cleared.contains(n))
+        {
             2
         } else if self.hosts.values().any(|h| h.unreachable > 0) {
             4

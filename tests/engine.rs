@@ -1056,3 +1056,37 @@ fn role_name_variables_and_template_variables() {
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
     assert_eq!(p.read("out"), "Ansible managed|True|True|20\n");
 }
+
+/// A block's `always` runs even after an `any_errors_fatal` failure inside it, and
+/// `meta: clear_host_errors` there lets the host go on (the play continues and the run
+/// succeeds, the failure still counted in the recap); without it the play stops everywhere.
+#[test]
+fn always_runs_after_fatal_errors_and_can_clear_them() {
+    let p = project(
+        "aef-always",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - block:
+        - block:
+            - fail: { msg: boom }
+          any_errors_fatal: true
+      always:
+        - file: path={dir}/always state=touch
+        - meta: clear_host_errors
+    - file: path={dir}/after state=touch
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success();
+    assert!(p.exists("always") && p.exists("after"));
+    assert_eq!(r.recap("d1")[3], 1, "the failure is still counted");
+    p.file(
+        "stop.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - block:\n        - fail: {}\n          when: inventory_hostname == 'd1'\n          any_errors_fatal: true\n      always:\n        - file: path={dir}/always-{{ inventory_hostname }} state=touch\n    - file: path={dir}/after-{{ inventory_hostname }} state=touch\n",
+    );
+    p.prov(&["run", "stop.yml", "-i", "inv.ini"]).code(2);
+    assert!(p.exists("always-d1") && p.exists("always-w1"));
+    assert!(!p.exists("after-w1") && !p.exists("after-d1"));
+}

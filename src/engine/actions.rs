@@ -300,7 +300,11 @@ impl PlayRun<'_> {
             }
             "clear_host_errors" => {
                 for h in &self.batch {
-                    self.state(h, |s| s.failed = false);
+                    self.state(h, |s| {
+                        s.failed = false;
+                        s.fatal = false;
+                        s.errors_cleared += 1;
+                    });
                 }
             }
             "reset_connection" => {

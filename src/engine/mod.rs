@@ -232,11 +232,19 @@ impl Runner {
         let mut started = self.opts.start_at_task.is_none();
         // Hosts that failed or were unreachable take no part in later plays (Ansible).
         let mut dead: IndexSet<String> = IndexSet::new();
+        let mut cleared: IndexSet<String> = IndexSet::new();
         let result = async {
             for play in &pb.plays {
                 let go_on = self
                     .run_play(play, &shared, &mut stats, &mut started, &mut dead)
                     .await?;
+                for (h, n) in &stats {
+                    if dead.contains(h) {
+                        cleared.shift_remove(h);
+                    } else if n.failed > 0 {
+                        cleared.insert(h.clone());
+                    }
+                }
                 if !go_on {
                     break;
                 }
@@ -247,7 +255,10 @@ impl Runner {
         for c in shared.conns.lock().await.values() {
             let _ = c.close().await;
         }
-        let recap = Recap { hosts: stats };
+        let recap = Recap {
+            hosts: stats,
+            errors_cleared: cleared.into_iter().collect(),
+        };
         result?;
         if crate::interrupt::is_set() {
             self.emit(Event::Warning(
@@ -519,6 +530,12 @@ pub(crate) struct HostState {
     pub stats: HostStats,
     /// The last failed task (name, result), for `ansible_failed_task`/`ansible_failed_result`.
     pub last_failure: Option<(String, Value)>,
+    /// How many times `meta: clear_host_errors` cleared this host's failure (so that an
+    /// `always:` section that clears it keeps it cleared).
+    pub errors_cleared: u32,
+    /// Its failure came from a task with `any_errors_fatal` (stops the play on every host
+    /// once no rescue or always of an enclosing block clears it).
+    pub fatal: bool,
 }
 
 /// One batch of one play being run.
@@ -583,8 +600,9 @@ impl<'r> PlayRun<'r> {
         self.run_list_in(tasks, hosts, false)
     }
 
-    /// `rescuable`: the list is inside a block with a `rescue`, so a failure here does not count
-    /// for `any_errors_fatal`/`max_fail_percentage` until the rescue had its chance.
+    /// `rescuable`: the list is inside a block with a `rescue` or an `always`, so a failure
+    /// here does not count for `any_errors_fatal`/`max_fail_percentage` until the rescue and
+    /// the always had their chance (an always may clear the host's errors).
     fn run_list_in<'a>(
         &'a self,
         tasks: &'a [Task],
@@ -653,7 +671,8 @@ impl<'r> PlayRun<'r> {
         hosts: Vec<String>,
         rescuable: bool,
     ) -> Result<()> {
-        self.run_list_in(block, hosts.clone(), rescuable || !rescue.is_empty())
+        let guarded = !rescue.is_empty() || !always.is_empty();
+        self.run_list_in(block, hosts.clone(), rescuable || guarded)
             .await?;
         let failed: Vec<String> = hosts
             .iter()
@@ -664,6 +683,7 @@ impl<'r> PlayRun<'r> {
             for h in &failed {
                 let last = self.state(h, |s| {
                     s.failed = false;
+                    s.fatal = false;
                     s.stats.failed = s.stats.failed.saturating_sub(1);
                     s.last_failure.clone()
                 });
@@ -677,7 +697,8 @@ impl<'r> PlayRun<'r> {
                     self.shared.set_vars(h, v);
                 }
             }
-            self.run_list_in(rescue, failed.clone(), rescuable).await?;
+            self.run_list_in(rescue, failed.clone(), rescuable || !always.is_empty())
+                .await?;
             for h in &failed {
                 self.state(h, |s| {
                     if !s.failed {
@@ -693,17 +714,24 @@ impl<'r> PlayRun<'r> {
                 .filter(|h| self.state(h, |s| s.failed && !s.unreachable))
                 .cloned()
                 .collect();
-            for h in &still_failed {
-                self.state(h, |s| s.failed = false);
-            }
+            let cleared_before: Vec<u32> = still_failed
+                .iter()
+                .map(|h| {
+                    self.state(h, |s| {
+                        s.failed = false;
+                        s.errors_cleared
+                    })
+                })
+                .collect();
             let run_on: Vec<String> = hosts
                 .iter()
                 .filter(|h| self.state(h, |s| !s.unreachable && !s.ended))
                 .cloned()
                 .collect();
             let r = self.run_list_in(always, run_on, rescuable).await;
-            for h in &still_failed {
-                self.state(h, |s| s.failed = true);
+            // Still failed after `always`, unless it ran `meta: clear_host_errors`.
+            for (h, before) in still_failed.iter().zip(cleared_before) {
+                self.state(h, |s| s.failed |= s.errors_cleared == before);
             }
             r?;
         }
@@ -718,7 +746,8 @@ impl<'r> PlayRun<'r> {
         if failed == 0 {
             return;
         }
-        let fatal = task.any_errors_fatal.unwrap_or(self.play.any_errors_fatal);
+        let fatal = task.any_errors_fatal.unwrap_or(self.play.any_errors_fatal)
+            || hosts.iter().any(|h| self.state(h, |s| s.failed && s.fatal));
         let over_pct = self
             .play
             .max_fail_percentage

@@ -286,6 +286,7 @@ impl PlayRun<'_> {
                 Status::Failed => {
                     s.stats.failed += 1;
                     s.failed = true;
+                    s.fatal |= task.any_errors_fatal.unwrap_or(self.play.any_errors_fatal);
                     s.last_failure = Some((task.display_name(), o.to_value()));
                 }
                 Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
