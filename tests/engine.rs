@@ -1090,3 +1090,33 @@ fn always_runs_after_fatal_errors_and_can_clear_them() {
     assert!(p.exists("always-d1") && p.exists("always-w1"));
     assert!(!p.exists("after-w1") && !p.exists("after-d1"));
 }
+
+/// `set_fact` keys are rendered, then must be variable names (Ansible's messages); an ignored
+/// failure counts as ok in the recap too, as in Ansible.
+#[test]
+fn set_fact_rejects_invalid_rendered_names_and_ignored_counts_as_ok() {
+    let p = project(
+        "set-fact-names",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - set_fact: { "{{ 'true' }}": v }
+      register: a
+      ignore_errors: true
+    - set_fact: { "{{ 1 }}": v }
+      register: b
+      ignore_errors: true
+    - set_fact: { "{{ 'ok_' ~ 'name' }}": v }
+    - assert:
+        that:
+          - a is failed and a.msg is contains("Invalid variable name 'true'")
+          - b is failed and b.msg is contains("Invalid variable name '1' of type 'int'")
+          - ok_name == 'v'
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success();
+    let rc = r.recap("d1");
+    assert_eq!((rc[0], rc[6]), (4, 2), "{}", r.stdout);
+}
