@@ -1120,3 +1120,33 @@ fn set_fact_rejects_invalid_rendered_names_and_ignored_counts_as_ok() {
     let rc = r.recap("d1");
     assert_eq!((rc[0], rc[6]), (4, 2), "{}", r.stdout);
 }
+
+/// Groups that `group_by` and `add_host` create while the playbook runs get their
+/// `group_vars/` files (next to the playbook or the inventory), as Ansible's vars plugins give
+/// them; so does an added host its `host_vars/` file.
+#[test]
+fn runtime_groups_and_hosts_read_their_group_vars_and_host_vars() {
+    let p = project(
+        "runtime-group-vars",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - group_by: { key: "made_{{ inventory_hostname }}" }
+    - add_host: { name: extra1, groups: [made_later], ansible_connection: local }
+- hosts: made_d1:made_later
+  gather_facts: no
+  tasks:
+    - assert: { that: "colour == 'red'" }
+      when: inventory_hostname == 'd1'
+    - assert: { that: ["colour == 'blue'", "size == 'big'"] }
+      when: inventory_hostname == 'extra1'
+"#,
+    );
+    p.file("group_vars/made_d1.yml", "colour: red\n")
+        .file("group_vars/made_later.yml", "colour: blue\n")
+        .file("host_vars/extra1.yml", "size: big\n");
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success();
+    assert_eq!(r.recap("extra1")[0], 1, "{}", r.stdout);
+}

@@ -238,7 +238,27 @@ impl Inventory {
             }
         }
         self.reconcile()?;
+        self.load_runtime_vars(&wanted, &[name.to_string()])?;
         Ok(changed)
+    }
+
+    /// Reads the `group_vars/` and `host_vars/` files of groups and hosts added while the
+    /// playbook runs (`add_host`, `group_by`), as Ansible's vars plugins see them.
+    fn load_runtime_vars(&mut self, groups: &[String], hosts: &[String]) -> Result<()> {
+        for d in self.inv_vars.iter_mut().chain(self.pb_vars.iter_mut()) {
+            let new_groups = groups
+                .iter()
+                .filter(|g| !d.groups.contains_key(*g))
+                .map(String::as_str);
+            let new_hosts = hosts
+                .iter()
+                .filter(|h| !d.hosts.contains_key(*h))
+                .map(String::as_str);
+            let more = vars_dirs::load(&d.dir, new_groups, new_hosts)?;
+            d.groups.extend(more.groups);
+            d.hosts.extend(more.hosts);
+        }
+        Ok(())
     }
 
     /// `group_by`: puts `host` into group `group`, creating the group under `parents` (`all`
@@ -266,6 +286,9 @@ impl Inventory {
             }
         }
         self.reconcile()?;
+        let mut new_groups = vec![group.to_string()];
+        new_groups.extend(parents.iter().cloned());
+        self.load_runtime_vars(&new_groups, &[])?;
         Ok(changed)
     }
 
