@@ -444,10 +444,16 @@ fn load_playbooks(
     paths: &[PathBuf],
     registry: &Registry,
     cfg: &Config,
+    common: &Common,
     strict: bool,
 ) -> Result<Vec<Playbook>> {
     let loader = Loader::new(registry)
         .roles_path(roles_path(cfg))
+        .extra_vars(parse_extra_vars(&common.extra_vars)?)
+        .gather_by_default(
+            cfg.get("defaults", "gathering", "ANSIBLE_GATHERING")
+                .is_none_or(|g| g.trim() != "explicit"),
+        )
         .strict(strict);
     paths
         .iter()
@@ -512,7 +518,7 @@ fn split_csv(v: &[String]) -> Vec<String> {
 
 async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
     let registry = Registry::builtin();
-    let playbooks = load_playbooks(&a.playbooks, &registry, cfg, false)?;
+    let playbooks = load_playbooks(&a.playbooks, &registry, cfg, &a.common, false)?;
     if a.syntax_check {
         for p in &a.playbooks {
             outln!("\nplaybook: {}", p.display());
@@ -766,7 +772,7 @@ fn flatten<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {
 
 fn check(a: CheckArgs, cfg: &Config) -> Result<i32> {
     let registry = Registry::builtin();
-    let playbooks = load_playbooks(&a.playbooks, &registry, cfg, true)?;
+    let playbooks = load_playbooks(&a.playbooks, &registry, cfg, &a.common, true)?;
     let inventory = load_inventory(&a.common, cfg, &a.playbooks)?;
     let runner = Runner::new(inventory, Registry::builtin());
     let mut warnings = 0;

@@ -1150,3 +1150,83 @@ fn runtime_groups_and_hosts_read_their_group_vars_and_host_vars() {
     r.success();
     assert_eq!(r.recap("extra1")[0], 1, "{}", r.stdout);
 }
+
+/// Role variables as Ansible exposes them: the defaults and vars of the play's roles and of
+/// statically imported ones are the whole play's (from its first task), an `include_role`'s
+/// only with `public: true` (and from then on); they do not leak into the next play.
+#[test]
+fn public_role_variables_follow_ansible_s_exposure_rules() {
+    let p = Project::new("public-roles");
+    p.file("inv.ini", INV)
+        .file(
+            "site.yml",
+            r#"
+- hosts: d1
+  gather_facts: no
+  roles: [listed]
+  tasks:
+    - assert: { that: ["listed_default == 'ld'", "listed_var == 'lv'", "imported_default == 'id'"] }
+    - import_role: { name: imported }
+    - include_role: { name: private }
+    - assert: { that: "private_default is undefined" }
+    - assert: { that: "opened_default is undefined" }
+    - include_role: { name: opened, public: true }
+    - assert: { that: "opened_default == 'od'" }
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - assert: { that: ["listed_default is undefined", "imported_default is undefined"] }
+"#,
+        )
+        .file("roles/listed/defaults/main.yml", "listed_default: ld\n")
+        .file("roles/listed/vars/main.yml", "listed_var: lv\n")
+        .file("roles/imported/defaults/main.yml", "imported_default: id\n")
+        .file("roles/private/defaults/main.yml", "private_default: pd\n")
+        .file(
+            "roles/private/tasks/main.yml",
+            "- debug: msg={{ private_default }}\n",
+        )
+        .file("roles/opened/defaults/main.yml", "opened_default: od\n");
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// Imports are expanded when the playbook loads, so their names may be templates of what is
+/// known then (the play's vars, an import_playbook's vars, extra vars); an import_playbook's
+/// `vars`, `when` and `tags` apply to the plays it brings in; `vars_from` works on
+/// import_role; `gathering = explicit` skips fact gathering unless a play asks for it.
+#[test]
+fn imports_render_names_at_load_time_and_pass_their_keywords() {
+    let p = Project::new("import-templates");
+    p.file("inv.ini", INV)
+        .file(
+            "site.yml",
+            r#"
+- import_playbook: "{{ 'inner' ~ '.yml' }}"
+  vars: { given: from_import, tasks_file: t.yml }
+- import_playbook: skipped.yml
+  when: false
+- hosts: d1
+  vars: { role_name: r }
+  tasks:
+    - import_role: { name: "{{ role_name }}", vars_from: other.yml }
+    - import_tasks: "{{ extra_file }}"
+"#,
+        )
+        .file(
+            "inner.yml",
+            "- hosts: d1\n  gather_facts: no\n  tasks:\n    - import_tasks: \"{{ tasks_file }}\"\n",
+        )
+        .file("t.yml", "- file: path={dir}/inner-{{ given }} state=touch\n")
+        .file(
+            "skipped.yml",
+            "- hosts: d1\n  gather_facts: no\n  tasks:\n    - file: path={dir}/skipped state=touch\n",
+        )
+        .file("roles/r/vars/other.yml", "picked: other\n")
+        .file("roles/r/tasks/main.yml", "- file: path={dir}/role-{{ picked }} state=touch\n")
+        .file("e.yml", "- file: path={dir}/extra state=touch\n");
+    p.file("ansible.cfg", "[defaults]\ngathering = explicit\n");
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "-e", "extra_file=e.yml"]);
+    r.success().stdout_lacks("Gathering Facts");
+    assert!(p.exists("inner-from_import") && p.exists("role-other") && p.exists("extra"));
+    assert!(!p.exists("skipped"));
+}

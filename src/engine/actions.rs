@@ -242,6 +242,7 @@ impl PlayRun<'_> {
                 tasks_from,
                 vars_from,
                 defaults_from,
+                public,
             } => {
                 // The including task's role brings the included one in (search paths).
                 loader
@@ -255,7 +256,8 @@ impl PlayRun<'_> {
                         defaults_from.as_deref(),
                     )
                     .map(|(tasks, _handlers)| {
-                        self.shared.note_included_roles(loader.take_loaded_roles());
+                        self.shared
+                            .note_included_roles(loader.take_loaded_roles(), *public);
                         tasks
                     })
             }

@@ -188,6 +188,7 @@ impl PlayRun<'_> {
                 tasks_from,
                 vars_from,
                 defaults_from,
+                public,
                 ..
             } => {
                 let r = |s: &Option<String>| -> Result<Option<String>> {
@@ -203,6 +204,10 @@ impl PlayRun<'_> {
                     tasks_from: r(tasks_from)?,
                     vars_from: r(vars_from)?,
                     defaults_from: r(defaults_from)?,
+                    public: match public {
+                        Some(p) => truthy(&templar.render_value(p, ctx)?),
+                        None => false,
+                    },
                 });
                 Ok(o)
             }

@@ -40,6 +40,8 @@ pub(super) enum Include {
         tasks_from: Option<String>,
         vars_from: Option<String>,
         defaults_from: Option<String>,
+        /// Its defaults and vars become the play's.
+        public: bool,
     },
 }
 

@@ -9,7 +9,7 @@
 
 use crate::connection::Connection;
 use crate::inventory::Inventory;
-use crate::playbook::{Play, Task};
+use crate::playbook::{LoadedRoles, Play, RoleCtx, Task};
 use crate::template::{Context, Templar};
 use crate::value::{Value, Vars, map_value};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
@@ -45,6 +45,21 @@ pub(crate) struct PlayInfo {
     pub role_names: Vec<String>,
     /// Roles the play runs as dependencies of others.
     pub dependent_role_names: Vec<String>,
+    /// The defaults of the play's public roles, merged (every task sees them).
+    pub public_defaults: Arc<Vars>,
+    /// The vars of the play's public roles, merged.
+    pub public_vars: Arc<Vars>,
+}
+
+/// Adds roles' defaults and vars to what every task of the play sees.
+fn make_public<'a>(p: &mut PlayInfo, roles: impl IntoIterator<Item = &'a Arc<RoleCtx>>) {
+    let (mut d, mut v) = ((*p.public_defaults).clone(), (*p.public_vars).clone());
+    for r in roles {
+        d.extend(r.defaults.iter().map(|(k, x)| (k.clone(), x.clone())));
+        v.extend(r.vars.iter().map(|(k, x)| (k.clone(), x.clone())));
+    }
+    p.public_defaults = Arc::new(d);
+    p.public_vars = Arc::new(v);
 }
 
 /// Adds role names to a list, each once.
@@ -182,14 +197,21 @@ impl Shared {
             name: play.name.clone().unwrap_or_else(|| play.hosts.clone()),
             role_names: play.role_names.clone(),
             dependent_role_names: play.dependent_role_names.clone(),
+            public_defaults: Arc::default(),
+            public_vars: Arc::default(),
         };
+        make_public(&mut p, &play.public_roles);
     }
 
-    /// Adds the roles an `include_role` loaded (its own, its dependencies) to the play's.
-    pub fn note_included_roles(&self, (own, deps): (Vec<String>, Vec<String>)) {
+    /// Adds the roles an `include_role` loaded (its own, its dependencies) to the play's;
+    /// with `public: true` their defaults and vars too.
+    pub fn note_included_roles(&self, loaded: LoadedRoles, public: bool) {
         let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
-        note(&mut p.role_names, &own);
-        note(&mut p.dependent_role_names, &deps);
+        note(&mut p.role_names, &loaded.names);
+        note(&mut p.dependent_role_names, &loaded.dependent_names);
+        if public {
+            make_public(&mut p, loaded.roles.iter().map(|r| &r.ctx));
+        }
     }
 
     pub fn set_batch(&self, batch: Vec<String>) {
@@ -425,12 +447,14 @@ impl Shared {
         verbosity: u8,
     ) -> Context {
         let mut magic = self.magic(host, check, diff, verbosity);
-        let playbook_dir = self
-            .play
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .dir
-            .clone();
+        let (playbook_dir, public_defaults, public_vars) = {
+            let p = self.play.read().unwrap_or_else(|e| e.into_inner());
+            (
+                p.dir.clone(),
+                p.public_defaults.clone(),
+                p.public_vars.clone(),
+            )
+        };
         magic.insert(
             "ansible_search_path".into(),
             Value::from_iter(
@@ -463,14 +487,21 @@ impl Shared {
                     ),
                 );
             }
-            layers.push(Arc::new(magic));
+        }
+        layers.push(Arc::new(magic));
+        // Public roles' defaults and vars are the play's; a task's own role's come after.
+        if !public_defaults.is_empty() {
+            layers.push(public_defaults);
+        }
+        if let Some(r) = &task.role {
             layers.push(r.defaults.clone());
-        } else {
-            layers.push(Arc::new(magic));
         }
         layers.push(self.inv_vars(host));
         layers.push(data.facts.clone());
         layers.push(play_vars.clone());
+        if !public_vars.is_empty() {
+            layers.push(public_vars);
+        }
         if let Some(r) = &task.role {
             layers.push(r.vars.clone());
         }

@@ -2,8 +2,8 @@
 
 use super::actions;
 use super::keywords::{
-    PLAY_KEYWORDS, bool_of, key_str, module_defaults_of, num_of, opt, read_become, read_no_log,
-    serial_of, str_list, vars_of,
+    PLAY_KEYWORDS, bool_of, cond_list, key_str, module_defaults_of, num_of, opt, read_become,
+    read_no_log, serial_of, str_list, vars_of,
 };
 use super::model::{BecomeOpts, Inherit, Play, Playbook, Task, VarsPrompt};
 use crate::error::{Error, Result, did_you_mean};
@@ -14,6 +14,35 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// What an `import_playbook` entry gives the plays it brings in.
+#[derive(Debug, Clone, Default)]
+struct Import {
+    vars: Vars,
+    when: Vec<String>,
+    tags: Vec<String>,
+}
+
+/// A role the loader loaded.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedRole {
+    /// Its defaults, vars and where it came from.
+    pub ctx: Arc<super::model::RoleCtx>,
+    /// Loaded for `include_role` when a task runs (its variables are the play's only with
+    /// `public: true`), rather than when the playbook loads.
+    pub dynamic: bool,
+}
+
+/// What [`Loader::take_loaded_roles`] returns.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoadedRoles {
+    /// The roles named by the play or a task, each once.
+    pub names: Vec<String>,
+    /// The roles loaded as dependencies, each once.
+    pub dependent_names: Vec<String>,
+    /// Every role loaded, in order.
+    pub roles: Vec<LoadedRole>,
+}
+
 /// Settings the loader needs: the module registry (for validation) and where roles live.
 pub struct Loader<'a> {
     /// Modules, for resolving module names and validating arguments.
@@ -23,8 +52,14 @@ pub struct Loader<'a> {
     /// Check every module's and action's arguments while loading (`prov check`), instead of
     /// when each task runs (Ansible's rule, the default).
     pub(crate) strict: bool,
-    /// The roles loaded so far (name, as a dependency), for a play's role names.
-    pub(crate) roles_loaded: std::sync::Mutex<Vec<(String, bool)>>,
+    /// The roles loaded so far, for a play's role names and public role variables.
+    pub(crate) roles_loaded: std::sync::Mutex<Vec<LoadedRole>>,
+    /// Extra vars (`-e`): imports' templated names see them.
+    pub(crate) extra_vars: Arc<Vars>,
+    /// The variables of the play being loaded (its `vars:`, and an `import_playbook`'s).
+    pub(crate) play_vars: std::sync::Mutex<Arc<Vars>>,
+    /// A play without `gather_facts` gathers them (Ansible's `gathering = implicit`).
+    pub(crate) gather_by_default: bool,
 }
 
 impl<'a> Loader<'a> {
@@ -36,7 +71,62 @@ impl<'a> Loader<'a> {
             roles_path: Vec::new(),
             strict: false,
             roles_loaded: std::sync::Mutex::new(Vec::new()),
+            extra_vars: Arc::new(Vars::new()),
+            play_vars: std::sync::Mutex::new(Arc::new(Vars::new())),
+            gather_by_default: true,
         }
+    }
+
+    /// Whether a play that does not say `gather_facts` gathers them: Ansible's `gathering`
+    /// setting, `implicit` (yes, the default) or `explicit` (no).
+    pub fn gather_by_default(mut self, on: bool) -> Self {
+        self.gather_by_default = on;
+        self
+    }
+
+    /// Extra vars (`-e`) the names of imports (`import_playbook`, `import_tasks`,
+    /// `import_role`) may use in templates, as in Ansible; the play's own variables are
+    /// available too.
+    pub fn extra_vars(mut self, vars: Vars) -> Self {
+        self.extra_vars = Arc::new(vars);
+        self
+    }
+
+    /// Renders an import's templated name (`import_tasks: "{{ file }}"`) when the playbook
+    /// loads, with what Ansible offers then: the role's defaults, the play's vars, the role's
+    /// vars, the enclosing blocks' and task's vars, the role's parameters, extra vars (no host
+    /// variables or facts).
+    pub(crate) fn render_at_load(&self, text: &str, parent: &Inherit, at: &Node) -> Result<String> {
+        if !crate::template::is_template(text) {
+            return Ok(text.to_string());
+        }
+        let play = self
+            .play_vars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut layers = Vec::new();
+        if let Some(r) = &parent.role {
+            layers.push(r.defaults.clone());
+        }
+        layers.push(play);
+        if let Some(r) = &parent.role {
+            layers.push(r.vars.clone());
+        }
+        layers.push(parent.vars.clone());
+        if let Some(r) = &parent.role {
+            layers.push(r.params.clone());
+        }
+        layers.push(self.extra_vars.clone());
+        let templar = crate::template::Templar::new();
+        let ctx = crate::template::Context::new(&templar, layers);
+        templar
+            .render_str(text, &ctx)
+            .map(|v| v.to_string())
+            .map_err(|e| {
+                at.error(format!("cannot render '{text}' when the playbook loads: {}", e.msg))
+                    .hint("imports are expanded when the playbook loads, with the play's and extra vars only; use include_tasks or include_role for host variables and facts")
+            })
     }
 
     /// Strict loading (`prov check`): an unknown or missing option, a bad argument of an engine
@@ -54,32 +144,44 @@ impl<'a> Loader<'a> {
         self.roles_path = paths.into_iter().collect();
         self
     }
-    /// The roles loaded since the last call, each once in order: those the play (or a task)
-    /// names, and those loaded as dependencies.
-    pub(crate) fn take_loaded_roles(&self) -> (Vec<String>, Vec<String>) {
+    /// The roles loaded since the last call: the names of those the play (or a task) names
+    /// and of those loaded as dependencies, each once in order, and every role loaded (for
+    /// their variables).
+    pub(crate) fn take_loaded_roles(&self) -> LoadedRoles {
         let log = std::mem::take(&mut *self.roles_loaded.lock().unwrap_or_else(|e| e.into_inner()));
-        let (mut own, mut deps) = (Vec::new(), Vec::new());
-        for (name, dependency) in log {
-            let list = if dependency { &mut deps } else { &mut own };
-            if !list.contains(&name) {
-                list.push(name);
+        let mut out = LoadedRoles::default();
+        for r in log {
+            let list = if r.ctx.dependency {
+                &mut out.dependent_names
+            } else {
+                &mut out.names
+            };
+            if !list.contains(&r.ctx.name) {
+                list.push(r.ctx.name.clone());
             }
+            out.roles.push(r);
         }
-        (own, deps)
+        out
     }
 
     /// Loads a playbook file.
     pub fn load_playbook(&self, path: &Path) -> Result<Playbook> {
         let mut plays = Vec::new();
         let mut seen = Vec::new();
-        self.load_plays(path, &mut plays, &mut seen)?;
+        self.load_plays(path, &mut plays, &mut seen, &Import::default())?;
         Ok(Playbook {
             path: path.to_path_buf(),
             plays,
         })
     }
 
-    fn load_plays(&self, path: &Path, out: &mut Vec<Play>, stack: &mut Vec<PathBuf>) -> Result<()> {
+    fn load_plays(
+        &self,
+        path: &Path,
+        out: &mut Vec<Play>,
+        stack: &mut Vec<PathBuf>,
+        import: &Import,
+    ) -> Result<()> {
         let canon = path.canonicalize().map_err(|e| Error::io(path, e))?;
         if stack.contains(&canon) {
             return Err(Error::parse(format!(
@@ -100,27 +202,43 @@ impl<'a> Loader<'a> {
         for item in items {
             // The table's one playbook entry (`import_playbook`), by its name or FQCN.
             let entry = actions::IMPORT_PLAYBOOK.name;
-            if let Some(imp) = item
-                .get(entry)
-                .or_else(|| item.get(&format!("ansible.builtin.{entry}")))
-            {
+            let imp = item.as_map().unwrap_or_default().iter().find_map(|(k, v)| {
+                k.as_str()
+                    .filter(|k| crate::modules::canonical_name(k) == entry)
+                    .map(|_| v)
+            });
+            if let Some(imp) = imp {
                 let file = imp
                     .as_str()
                     .ok_or_else(|| imp.error("import_playbook needs a file name"))?;
-                let p = dir.join(file);
+                // The entry's `vars` (over the imported plays' own), `when` and `tags` apply
+                // to the plays it brings in; its file name may use them and extra vars.
+                let mut inner = import.clone();
+                for (k, v) in item.as_map().unwrap_or_default() {
+                    match key_str(k)?.as_str() {
+                        "vars" => inner.vars.extend(vars_of(v)?),
+                        "when" => inner.when.extend(cond_list(v)?),
+                        "tags" => inner.tags.extend(str_list(v)?),
+                        _ => {}
+                    }
+                }
+                *self.play_vars.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Arc::new(inner.vars.clone());
+                let file = self.render_at_load(file, &Inherit::default(), imp)?;
+                let p = dir.join(&file);
                 if !p.exists() {
                     return Err(imp.error(format!("imported playbook {} not found", p.display())));
                 }
-                self.load_plays(&p, out, stack)?;
+                self.load_plays(&p, out, stack, &inner)?;
                 continue;
             }
-            out.push(self.load_play(item, &dir, path)?);
+            out.push(self.load_play(item, &dir, path, import)?);
         }
         stack.pop();
         Ok(())
     }
 
-    fn load_play(&self, node: &Node, dir: &Path, file: &Path) -> Result<Play> {
+    fn load_play(&self, node: &Node, dir: &Path, file: &Path, import: &Import) -> Result<Play> {
         let map = node.as_map().ok_or_else(|| {
             node.error(format!(
                 "a play must be a mapping, not {}",
@@ -193,6 +311,19 @@ impl<'a> Loader<'a> {
         if let Some(n) = opt(node, "no_log") {
             read_no_log(n, &mut pi.no_log, &mut pi.no_log_if)?;
         }
+        pi.when.extend(import.when.iter().cloned());
+        for t in &import.tags {
+            if !pi.tags.contains(t) {
+                pi.tags.push(t.clone());
+            }
+        }
+        // The play's variables (an import_playbook's win), for imports' templated names.
+        let mut vars = match opt(node, "vars") {
+            Some(v) => vars_of(v)?,
+            None => Vars::new(),
+        };
+        vars.extend(import.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        *self.play_vars.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(vars.clone());
         // Play keywords are inherited by every task; play vars are their own layer, not task vars.
         pi.vars = Arc::new(Vars::new());
         self.take_loaded_roles();
@@ -223,10 +354,6 @@ impl<'a> Loader<'a> {
             None => vec![],
         };
         handlers.append(&mut play_handlers);
-        let vars = match opt(node, "vars") {
-            Some(v) => vars_of(v)?,
-            None => Vars::new(),
-        };
         let vars_files = match opt(node, "vars_files") {
             Some(v) => v
                 .as_seq()
@@ -286,10 +413,16 @@ impl<'a> Loader<'a> {
             }
             None => "linear".to_string(),
         };
-        let (role_names, dependent_role_names) = self.take_loaded_roles();
+        let loaded = self.take_loaded_roles();
         Ok(Play {
-            role_names,
-            dependent_role_names,
+            role_names: loaded.names,
+            dependent_role_names: loaded.dependent_names,
+            public_roles: loaded
+                .roles
+                .into_iter()
+                .filter(|r| !r.dynamic)
+                .map(|r| r.ctx)
+                .collect(),
             name: opt(node, "name").and_then(Node::scalar_text),
             hosts,
             loc: node.loc.clone(),
@@ -299,7 +432,7 @@ impl<'a> Loader<'a> {
             gather_facts: opt(node, "gather_facts")
                 .map(bool_of)
                 .transpose()?
-                .unwrap_or(true),
+                .unwrap_or(self.gather_by_default),
             become_,
             serial,
             strategy,

@@ -18,6 +18,7 @@ pub(crate) use include::enter_include;
 #[cfg(test)]
 pub(crate) use keywords::bool_of;
 pub(crate) use keywords::{module_defaults_for, vars_of};
+pub(crate) use load_play::LoadedRoles;
 pub use load_play::Loader;
 pub(crate) use model::free_strategy;
 pub use model::{

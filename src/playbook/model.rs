@@ -122,6 +122,8 @@ pub enum TaskKind {
         vars_from: Option<String>,
         /// `defaults_from`.
         defaults_from: Option<String>,
+        /// `public`: the role's defaults and vars become the play's (may be a template).
+        public: Option<Value>,
         /// Keywords applied to the role's tasks (`apply:`).
         apply: Option<Box<Inherit>>,
     },
@@ -580,6 +582,9 @@ pub struct Play {
     pub role_names: Vec<String>,
     /// The roles it runs as others' dependencies.
     pub dependent_role_names: Vec<String>,
+    /// The roles whose defaults and vars every task of the play sees (`roles:`,
+    /// `import_role`, and their dependencies, in load order), as Ansible exposes them.
+    pub public_roles: Vec<Arc<RoleCtx>>,
     /// The playbook's folder.
     pub dir: PathBuf,
     /// The playbook file.

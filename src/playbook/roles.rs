@@ -100,16 +100,20 @@ impl Loader<'_> {
         if !seen.insert(key) {
             return Ok(vec![]);
         }
-        let tasks_from = entry
-            .and_then(|e| e.get("tasks_from"))
-            .and_then(Node::scalar_text);
+        let from = |k: &str| entry.and_then(|e| e.get(k)).and_then(Node::scalar_text);
+        let (tasks_from, vars_from, defaults_from) =
+            (from("tasks_from"), from("vars_from"), from("defaults_from"));
         self.load_role(
             &name,
             r,
             dir,
             &inh,
             params,
-            tasks_from.as_deref(),
+            RoleFiles {
+                tasks: tasks_from.as_deref(),
+                vars: vars_from.as_deref(),
+                defaults: defaults_from.as_deref(),
+            },
             handlers,
             seen,
             depth,
@@ -127,22 +131,26 @@ impl Loader<'_> {
         dir: &Path,
         parent: &Inherit,
         params: Vars,
-        tasks_from: Option<&str>,
+        files: RoleFiles<'_>,
         handlers: &mut Vec<Task>,
         seen: &mut HashSet<String>,
         depth: usize,
         dynamic: bool,
     ) -> Result<Vec<Task>> {
+        let tasks_from = files.tasks;
         let path = self.find_role(name, dir).ok_or_else(|| {
             at.error(format!("role '{name}' not found"))
                 .hint(format!("searched: {}", self.role_searched(dir)))
         })?;
-        let mut role = load_role_ctx(name, &path, params, None, None, parent_roles(parent))?;
+        let mut role = load_role_ctx(
+            name,
+            &path,
+            params,
+            files.vars,
+            files.defaults,
+            parent_roles(parent),
+        )?;
         role.dependency = depth > 0;
-        self.roles_loaded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((name.to_string(), role.dependency));
         if let (Some(r), false) = (&parent.role, role.dependency) {
             // Included or imported by a task of role `r`.
             role.included_by = std::iter::once((r.name.clone(), r.path.clone()))
@@ -150,6 +158,13 @@ impl Loader<'_> {
                 .collect();
         }
         let ctx = Arc::new(role);
+        self.roles_loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(super::load_play::LoadedRole {
+                ctx: ctx.clone(),
+                dynamic,
+            });
         let tasks_name = tasks_from.unwrap_or("main");
         let tf = find_main(&path.join("tasks"), tasks_name);
         if tf.is_none() && tasks_from.is_some() {
@@ -213,41 +228,36 @@ impl Loader<'_> {
         };
         let mut handlers = Vec::new();
         let mut seen = HashSet::new();
-        let mut tasks = self.load_role(
+        let tasks = self.load_role(
             name,
             &at,
             dir,
             parent,
             Vars::new(),
-            tasks_from,
+            RoleFiles {
+                tasks: tasks_from,
+                vars: vars_from,
+                defaults: defaults_from,
+            },
             &mut handlers,
             &mut seen,
             0,
             true,
         )?;
-        if vars_from.is_some() || defaults_from.is_some() {
-            let path = self.find_role(name, dir).unwrap_or_default();
-            let mut with: Option<Arc<RoleCtx>> = None;
-            for t in &mut tasks {
-                if let Some(r) = t.role.as_ref().filter(|r| r.name == name) {
-                    if with.is_none() {
-                        let mut c = load_role_ctx(
-                            name,
-                            &path,
-                            Vars::new(),
-                            vars_from,
-                            defaults_from,
-                            r.parents.clone(),
-                        )?;
-                        c.included_by = r.included_by.clone();
-                        with = Some(Arc::new(c));
-                    }
-                    t.role = with.clone();
-                }
-            }
-        }
         Ok((tasks, handlers))
     }
+}
+
+/// The files of a role's folders to load instead of `main` (`tasks_from`, `vars_from`,
+/// `defaults_from`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RoleFiles<'a> {
+    /// From `tasks/`.
+    pub tasks: Option<&'a str>,
+    /// From `vars/`.
+    pub vars: Option<&'a str>,
+    /// From `defaults/`.
+    pub defaults: Option<&'a str>,
 }
 
 /// Where an `include_tasks`/`import_tasks` file is: relative to the role's `tasks/` folder inside

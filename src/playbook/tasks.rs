@@ -10,7 +10,7 @@ use super::keywords::{
     module_defaults_for, module_defaults_of, read_become, read_no_log, str_list, vars_of,
 };
 use super::model::{Deferred, Inherit, LoopKind, Task, TaskKind};
-use super::roles::resolve_tasks_file;
+use super::roles::{RoleFiles, resolve_tasks_file};
 use crate::error::{Error, Location, Result, did_you_mean};
 use crate::modules::{canonical_name, validate_args};
 use crate::value::{Value, Vars};
@@ -396,12 +396,7 @@ impl Loader<'_> {
         let static_import = action.is_some_and(|a| a.flags.static_import);
         match (static_import, &t.kind) {
             (true, TaskKind::IncludeTasks { file, .. }) => {
-                let file = file.as_str().unwrap_or_default().to_string();
-                if file.contains("{{") {
-                    return Err(aval
-                        .error("import_tasks cannot use a templated file name")
-                        .hint("use include_tasks for dynamic file names"));
-                }
+                let file = self.render_at_load(file.as_str().unwrap_or_default(), &child, aval)?;
                 let path = resolve_tasks_file(base, &file, parent.role.as_deref());
                 if !path.exists() {
                     return Err(aval.error(format!("tasks file {} not found", path.display())));
@@ -423,10 +418,21 @@ impl Loader<'_> {
             (
                 true,
                 TaskKind::IncludeRole {
-                    name, tasks_from, ..
+                    name,
+                    tasks_from,
+                    vars_from,
+                    defaults_from,
+                    ..
                 },
             ) => {
-                let name = name.as_str().unwrap_or_default().to_string();
+                let name = self.render_at_load(&name.to_string(), &child, aval)?;
+                let from = |f: &Option<String>| {
+                    f.as_deref()
+                        .map(|t| self.render_at_load(t, &child, aval))
+                        .transpose()
+                };
+                let (tasks_from, vars_from, defaults_from) =
+                    (from(tasks_from)?, from(vars_from)?, from(defaults_from)?);
                 let mut hs = Vec::new();
                 let mut seen = HashSet::new();
                 let tasks = self.load_role(
@@ -435,7 +441,11 @@ impl Loader<'_> {
                     base,
                     &child,
                     Vars::new(),
-                    tasks_from.as_deref(),
+                    RoleFiles {
+                        tasks: tasks_from.as_deref(),
+                        vars: vars_from.as_deref(),
+                        defaults: defaults_from.as_deref(),
+                    },
                     &mut hs,
                     &mut seen,
                     0,

@@ -223,6 +223,12 @@ role's tasks.",
                 "The file of the role's `defaults/` folder to load.",
             )
             .default("main"),
+            OptSpec::new(
+                "public",
+                OptKind::Bool,
+                "The role's defaults and vars are the play's from then on (else only its tasks see them).",
+            )
+            .default("no"),
             APPLY,
         ],
         None,
