@@ -473,6 +473,10 @@ impl PlayRun<'_> {
                 Ok(false) if attempt >= attempts_max => {
                     // Ansible reports the retries, not the attempts, once they run out.
                     o.result.insert("attempts".into(), Value::from(retries));
+                    // A `failed_when` that held false decides: the task did not fail.
+                    if o.result.get("failed_when_result") == Some(&Value::from(false)) {
+                        return o;
+                    }
                     if o.status != Status::Failed {
                         o.msg = Some(format!(
                             "Retries exhausted ({attempt} attempts): until '{}' never held",
@@ -637,13 +641,19 @@ mod tests {
       until: false
       retries: 1
       delay: 0
-      failed_when: c.attempts > 5
       ignore_errors: true
+    - command: "true"
+      register: d
+      until: false
+      retries: 2
+      delay: 0
+      failed_when: d.attempts > 5
     - assert:
         that:
           - a.attempts == 3 and a is failed
           - b.attempts == 2 and b.msg == 'never'
           - c.attempts == 1 and c is failed
+          - d.attempts == 2 and d is not failed
 "#,
         )
         .await;
