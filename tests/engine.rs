@@ -1230,3 +1230,33 @@ fn imports_render_names_at_load_time_and_pass_their_keywords() {
     assert!(p.exists("inner-from_import") && p.exists("role-other") && p.exists("extra"));
     assert!(!p.exists("skipped"));
 }
+
+/// A role's `include_tasks` and `import_tasks` find their file in the role's `tasks/` folder
+/// (a handler's in `handlers/`), then in the role's own folder, as Ansible does.
+#[test]
+fn role_includes_look_in_tasks_or_handlers_then_the_role() {
+    let p = Project::new("role-includes");
+    p.file("inv.ini", INV)
+        .file(
+            "site.yml",
+            "- hosts: d1\n  gather_facts: no\n  roles: [r]\n",
+        )
+        .file(
+            "roles/r/tasks/main.yml",
+            "- import_tasks: at_root.yml\n- command: \"true\"\n  notify: h\n",
+        )
+        .file(
+            "roles/r/at_root.yml",
+            "- file: path={dir}/root state=touch\n",
+        )
+        .file(
+            "roles/r/handlers/main.yml",
+            "- name: h\n  include_tasks: h.yml\n",
+        )
+        .file(
+            "roles/r/handlers/h.yml",
+            "- file: path={dir}/handled state=touch\n",
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert!(p.exists("root") && p.exists("handled"));
+}

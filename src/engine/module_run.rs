@@ -165,7 +165,13 @@ impl PlayRun<'_> {
             }
             TaskKind::IncludeTasks { file, base, .. } => {
                 let f = templar.render_value(file, ctx)?.to_string();
-                let path = crate::playbook::resolve_tasks_file(base, &f, task.role.as_deref());
+                // A handler's include looks in the role's handlers/ folder first.
+                let handler = task
+                    .role
+                    .as_ref()
+                    .is_some_and(|r| task.loc.file.starts_with(r.path.join("handlers")));
+                let path =
+                    crate::playbook::resolve_tasks_file(base, &f, task.role.as_deref(), handler);
                 if !path.exists() {
                     return Err(Error::failed(format!(
                         "include_tasks: {} not found",

@@ -260,17 +260,25 @@ pub(crate) struct RoleFiles<'a> {
     pub defaults: Option<&'a str>,
 }
 
-/// Where an `include_tasks`/`import_tasks` file is: relative to the role's `tasks/` folder inside
-/// a role, else relative to the including file's folder.
-pub fn resolve_tasks_file(base: &Path, file: &str, role: Option<&RoleCtx>) -> PathBuf {
+/// Where an `include_tasks`/`import_tasks` file is, as Ansible looks for it: inside a role, in
+/// its `tasks/` folder (`handlers/` for a handler's include), then the role's own folder; else
+/// relative to the including file's folder (`base`).
+pub fn resolve_tasks_file(
+    base: &Path,
+    file: &str,
+    role: Option<&RoleCtx>,
+    handler: bool,
+) -> PathBuf {
     let p = Path::new(file);
     if p.is_absolute() {
         return p.to_path_buf();
     }
     if let Some(r) = role {
-        let c = r.path.join("tasks").join(file);
-        if c.exists() {
-            return c;
+        let sub = if handler { "handlers" } else { "tasks" };
+        for c in [r.path.join(sub).join(file), r.path.join(file)] {
+            if c.exists() {
+                return c;
+            }
         }
     }
     base.join(file)

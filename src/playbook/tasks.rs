@@ -397,7 +397,7 @@ impl Loader<'_> {
         match (static_import, &t.kind) {
             (true, TaskKind::IncludeTasks { file, .. }) => {
                 let file = self.render_at_load(file.as_str().unwrap_or_default(), &child, aval)?;
-                let path = resolve_tasks_file(base, &file, parent.role.as_deref());
+                let path = resolve_tasks_file(base, &file, parent.role.as_deref(), handler);
                 if !path.exists() {
                     return Err(aval.error(format!("tasks file {} not found", path.display())));
                 }
