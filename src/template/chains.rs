@@ -132,7 +132,7 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                     i += 1;
                 } else if let Some((prefix, local)) = COLLECTIONS
                     .iter()
-                    .find(|(p, _)| src[i..].starts_with(*p))
+                    .find(|(p, _)| b[i..].starts_with(p.as_bytes()))
                     .filter(|_| i == 0 || !(is_ident(b[i - 1]) || b[i - 1] == b'.'))
                     .filter(|_| after_filter_or_test(b, i))
                 {
