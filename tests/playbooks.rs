@@ -375,6 +375,24 @@ fn connection_and_force_handlers_flags() {
 }
 
 #[test]
+fn ansible_builtin_modules_prov_lacks_fail_only_when_they_run() {
+    // `dnf` is ansible-core's: the playbook loads (as under Ansible), a skipped task costs
+    // nothing, a task that runs fails saying why; `prov check` still names it.
+    let p = Project::new("builtin-missing");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - dnf: name=x\n      when: false\n    - ansible.builtin.dnf: name=x\n      ignore_errors: true\n    - debug: msg=after\n",
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .success()
+        .stdout_has("module 'ansible.builtin.dnf' has no native implementation in prov yet")
+        .stdout_has("after");
+    let r = p.prov(&["check", "site.yml"]);
+    assert_ne!(r.code, 0);
+    r.stderr_has("couldn't resolve module/action 'dnf'");
+}
+
+#[test]
 fn list_and_syntax_options() {
     let p = Project::new("lists");
     p.file("inv.ini", "[g]\na ansible_connection=local\nb ansible_connection=local\n").file(

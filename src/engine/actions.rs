@@ -33,6 +33,13 @@ impl PlayRun<'_> {
         let action = engine_action(&name);
         let doc = self.runner.registry.get(&name).map(|m| m.doc());
         if action.is_none() && doc.is_none() {
+            if crate::modules::is_ansible_builtin(&name) {
+                return Err(Error::failed(format!(
+                    "module 'ansible.builtin.{name}' has no native implementation in prov yet, \
+                     and prov does not run ansible-core's own modules yet"
+                ))
+                .hint("see `prov doc --list` for the modules prov provides"));
+            }
             return Err(
                 Error::failed(format!("couldn't resolve module/action '{name}'"))
                     .hint("see `prov doc --list` for the modules prov provides"),

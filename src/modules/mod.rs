@@ -346,6 +346,88 @@ impl Registry {
     }
 }
 
+/// The modules of ansible-core's `ansible.builtin` collection (2.19), by name. A task naming
+/// one that prov has no native implementation of loads (Ansible resolves it), and fails when
+/// it runs, saying so; skipped, it costs nothing.
+pub(crate) const ANSIBLE_BUILTIN_MODULES: &[&str] = &[
+    "add_host",
+    "apt",
+    "apt_key",
+    "apt_repository",
+    "assemble",
+    "assert",
+    "async_status",
+    "blockinfile",
+    "command",
+    "copy",
+    "cron",
+    "deb822_repository",
+    "debconf",
+    "debug",
+    "dnf",
+    "dnf5",
+    "dpkg_selections",
+    "expect",
+    "fail",
+    "fetch",
+    "file",
+    "find",
+    "gather_facts",
+    "get_url",
+    "getent",
+    "git",
+    "group",
+    "group_by",
+    "hostname",
+    "import_playbook",
+    "import_role",
+    "import_tasks",
+    "include_role",
+    "include_tasks",
+    "include_vars",
+    "iptables",
+    "known_hosts",
+    "lineinfile",
+    "meta",
+    "mount_facts",
+    "package",
+    "package_facts",
+    "pause",
+    "ping",
+    "pip",
+    "raw",
+    "reboot",
+    "replace",
+    "rpm_key",
+    "script",
+    "service",
+    "service_facts",
+    "set_fact",
+    "set_stats",
+    "setup",
+    "shell",
+    "slurp",
+    "stat",
+    "subversion",
+    "systemd",
+    "systemd_service",
+    "sysvinit",
+    "tempfile",
+    "template",
+    "unarchive",
+    "uri",
+    "user",
+    "validate_argument_spec",
+    "wait_for",
+    "wait_for_connection",
+    "yum_repository",
+];
+
+/// Whether `name` (canonical) is an `ansible.builtin` module (see [`ANSIBLE_BUILTIN_MODULES`]).
+pub(crate) fn is_ansible_builtin(name: &str) -> bool {
+    ANSIBLE_BUILTIN_MODULES.contains(&name)
+}
+
 /// Strips the `ansible.builtin.` / `ansible.legacy.` / `amazon.aws.` / `community.docker.` /
 /// `ansible.posix.` / `community.general.` prefixes.
 pub fn canonical_name(name: &str) -> &str {

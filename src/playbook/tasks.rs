@@ -144,7 +144,12 @@ impl Loader<'_> {
                 }
                 _ => {
                     let canon = canonical_name(&key);
-                    if actions::engine_action(canon).is_some() || self.registry.get(canon).is_some()
+                    let builtin_elsewhere = !self.strict
+                        && crate::modules::is_ansible_builtin(canon)
+                        && self.registry.get(canon).is_none();
+                    if actions::engine_action(canon).is_some()
+                        || self.registry.get(canon).is_some()
+                        || builtin_elsewhere
                     {
                         if let Some((prev, _, _)) = &action {
                             return Err(
@@ -280,8 +285,11 @@ impl Loader<'_> {
                     .hint("or one template that gives a mapping: args: \"{{ my_args }}\""));
             }
         }
-        // A templated action name: the task is built when it runs.
-        if crate::template::is_template(&aname) {
+        // A templated action name, or an ansible.builtin module prov lacks: the task is built
+        // (or fails) when it runs.
+        if crate::template::is_template(&aname)
+            || (actions::engine_action(&aname).is_none() && self.registry.get(&aname).is_none())
+        {
             t.kind = deferred(aname, free, mapped, templates, base);
             t.inherit(parent);
             return Ok(Loaded::One(Box::new(t)));
@@ -468,7 +476,10 @@ enum Loaded {
 impl Loader<'_> {
     /// An error unless `name` (canonical) is an engine action or a module of the registry.
     fn known_action(&self, name: &str, at: &Node) -> Result<()> {
-        if actions::engine_action(name).is_some() || self.registry.get(name).is_some() {
+        if actions::engine_action(name).is_some()
+            || self.registry.get(name).is_some()
+            || (!self.strict && crate::modules::is_ansible_builtin(name))
+        {
             return Ok(());
         }
         let names = self
