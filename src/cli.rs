@@ -238,6 +238,9 @@ struct DocArgs {
     /// List all modules.
     #[arg(short = 'l', long = "list")]
     list: bool,
+    /// Print the module's (or action's) option spec as JSON.
+    #[arg(long = "json")]
+    json: bool,
 }
 
 /// Runs the CLI with the process arguments; returns the exit code.
@@ -838,6 +841,7 @@ fn inventory(a: InvArgs, cfg: &Config) -> Result<i32> {
 fn doc(a: DocArgs) -> Result<i32> {
     let registry = Registry::builtin();
     match a.module {
+        Some(name) if a.json && !a.list => outln!("{}", doc_json(&registry, &name)?),
         Some(name) if !a.list => outln!("{}", doc_text(&registry, &name)?),
         _ => {
             for (name, short) in doc_rows(&registry) {
@@ -865,6 +869,18 @@ fn doc_rows(registry: &Registry) -> Vec<(String, String)> {
     }
     rows.sort();
     rows
+}
+
+/// `prov doc --json NAME`: the module's option spec, else the action's, as JSON.
+fn doc_json(registry: &Registry, name: &str) -> Result<String> {
+    let doc = registry
+        .get(name)
+        .map(|m| m.doc())
+        .or_else(|| actions::find(name).and_then(|a| a.doc));
+    match doc {
+        Some(d) => Ok(serde_json::to_string_pretty(&d.to_json()).unwrap_or_default()),
+        None => doc_text(registry, name),
+    }
 }
 
 /// `prov doc NAME`: an action's spec and what the engine does with it, or a module's doc.

@@ -386,6 +386,33 @@ impl ModuleDoc {
         }
         out
     }
+    /// The spec as JSON (`prov doc --json`), shaped like `ansible-doc --json`'s options: each
+    /// option's `type`, `required`, `default` (as written in the spec), `choices`, `aliases`
+    /// and `description`, plus `free_form` and the rules.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut opts = serde_json::Map::new();
+        for o in self.all_options() {
+            opts.insert(
+                o.name.to_string(),
+                serde_json::json!({
+                    "type": o.kind.name(),
+                    "required": o.required,
+                    "default": o.default,
+                    "choices": o.choices,
+                    "aliases": o.aliases,
+                    "no_log": o.secret,
+                    "description": o.doc,
+                }),
+            );
+        }
+        serde_json::json!({
+            "name": self.name,
+            "short_description": self.short,
+            "options": opts,
+            "free_form": self.free_form,
+            "rules": self.rules(),
+        })
+    }
     /// Renders the `prov doc` text.
     pub fn render(&self) -> String {
         let mut s = format!(
