@@ -28,6 +28,7 @@
 //! expect:
 //!   error: ...         # validation or planning fails with this message
 //!   failed: ...        # the plan fails with this message
+//!   skipped: ...       # the plan skips the task with this message
 //!   changed: true      # required unless `error`
 //!   msg: ...
 //!   changes:           # required when changed: every change, in order
@@ -73,6 +74,7 @@ const COVERED: &[&str] = &[
     "file",
     "copy",
     "lineinfile",
+    "tempfile",
     "docker_image",
     "docker_network",
     "docker_swarm",
@@ -159,6 +161,7 @@ impl Text {
 struct Expect {
     error: Option<Text>,
     failed: Option<Text>,
+    skipped: Option<Text>,
     changed: Option<bool>,
     msg: Option<Text>,
     changes: Option<Vec<ExpChange>>,
@@ -398,6 +401,12 @@ fn check_plan(x: &Expect, plan: &Plan, errs: &mut Vec<String>) {
         (None, Some(f)) => errs.push(format!("the plan failed: {f}")),
         (Some(w), None) => errs.push(format!("the plan did not fail (want {w:?})")),
         (Some(w), Some(f)) => w.check("failed", f, errs),
+    }
+    match (&x.skipped, &plan.skipped) {
+        (None, None) => {}
+        (None, Some(s)) => errs.push(format!("the plan was skipped: {s}")),
+        (Some(w), None) => errs.push(format!("the plan was not skipped (want {w:?})")),
+        (Some(w), Some(s)) => w.check("skipped", s, errs),
     }
     let changed = !plan.changes.is_empty() || plan.force_changed;
     match x.changed {

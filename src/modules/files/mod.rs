@@ -1,4 +1,5 @@
-//! File modules: copy, template, file, lineinfile, blockinfile, replace, stat, slurp, fetch.
+//! File modules: copy, template, file, lineinfile, blockinfile, replace, stat, slurp, fetch,
+//! find, unarchive, tempfile.
 //!
 //! Every module inspects the host through the connection only (one sh script per inspection,
 //! see [`toolkit::inspect`](super::toolkit::inspect)), never changes it while planning, and describes its changes as
@@ -15,6 +16,7 @@ pub mod lineinfile;
 pub mod replace;
 pub mod slurp;
 pub mod stat;
+pub mod tempfile;
 pub mod template;
 pub mod unarchive;
 
@@ -34,4 +36,5 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(fetch::Fetch));
     r.register(Arc::new(find::Find));
     r.register(Arc::new(unarchive::Unarchive));
+    r.register(Arc::new(tempfile::TempFile));
 }
