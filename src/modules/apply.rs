@@ -123,12 +123,17 @@ pub async fn apply_plan(plan: Plan, conn: &dyn Connection, check: bool) -> Resul
                 if capture {
                     // Moved, not copied, and trimmed in place: a large output costs its
                     // size a few times (text, lines), not six.
+                    let keep_ends = plan.keep_output_ends;
                     let text = |b: &mut Vec<u8>| -> String {
                         let mut s = match String::from_utf8(std::mem::take(b)) {
                             Ok(s) => s,
                             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
                         };
-                        let keep = s.trim_end_matches(['\r', '\n']).len();
+                        let keep = if keep_ends {
+                            s.len()
+                        } else {
+                            s.trim_end_matches(['\r', '\n']).len()
+                        };
                         s.truncate(keep);
                         s.shrink_to_fit();
                         s

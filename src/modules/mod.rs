@@ -107,6 +107,9 @@ pub struct Plan {
     /// line's JSON object into the result, and when every `Exec` action printed
     /// `"changed": false`, the task is `ok` after all (see [`output_results`]).
     pub output_results: bool,
+    /// A captured command's `stdout`/`stderr` keep their trailing newlines (command's
+    /// `strip_empty_ends: false`, script's raw output).
+    pub keep_output_ends: bool,
 }
 
 /// The prefix of a stdout line carrying a JSON object of return values (for plans with
@@ -174,6 +177,14 @@ pub trait Render: Send + Sync {
     fn render_text(&self, text: &str, origin: &Path) -> Result<String>;
     /// Evaluates a Jinja expression (`assert: that`, `debug: var`).
     fn eval(&self, expr: &str) -> Result<Value>;
+    /// Decrypts the vault-encrypted content of the local file `name` with the run's vault
+    /// password (the `decrypt` option of copy, script, unarchive). Without a password, an error.
+    fn vault_decrypt(&self, text: &str, name: &str) -> Result<String> {
+        let _ = text;
+        Err(Error::failed(format!(
+            "A vault password or secret must be specified to decrypt {name}"
+        )))
+    }
 }
 
 /// Everything a module may use while planning one task on one host.

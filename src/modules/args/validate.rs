@@ -65,7 +65,7 @@ pub fn validate_args(doc: &'static ModuleDoc, raw: &Vars) -> Result<Args> {
     for group in doc.required_one_of {
         if !group.iter().any(|g| vals.contains_key(*g)) {
             return Err(Error::parse(format!(
-                "module '{}' needs one of: {}",
+                "module '{}': one of the following is required: {}",
                 doc.name,
                 group.join(", ")
             )));

@@ -17,6 +17,9 @@ crate::options! {
         cmd: Option<String> = opt::str("The command line (the free-form text)."),
         argv: Option<Vec<String>> = opt::list("The command as a list of words (no splitting at all)."),
         expand_argument_vars: bool = opt::bool("Expand $VARIABLES and ~ in the words.").default("yes"),
+        executable: Option<String> = opt::str(
+            "Accepted and ignored with a warning, as in Ansible (use `shell` to choose a shell)."
+        ),
     }
     groups { guards: Guards, input: Input }
 }
@@ -26,8 +29,12 @@ static DOC: ModuleDoc = ModuleDoc::new("command", "Run a command on the host, wi
         "Runs a program with arguments. The command line is split into words like a shell \
 would (quotes and backslashes), but nothing else of the shell applies: no pipes, redirections, \
 `$(...)`, globs or `;` (use `shell` for those). `$NAME`/`${NAME}` and a leading `~` are expanded \
-unless expand_argument_vars is false. `creates`/`removes` (globs allowed) make it idempotent: they \
-are checked before it runs, in check mode too, so check mode reports exactly whether it would run. \
+unless expand_argument_vars is false. `executable` is ignored with a warning, as in Ansible. \
+`strip_empty_ends: false` keeps the trailing newlines of stdout/stderr. `creates`/`removes` (globs allowed) make it idempotent: they \
+are checked before it runs, in check mode too: as in Ansible, check mode reports a guarded command \
+that would run as changed (`Command would have run if not in check mode`) and skips an unguarded \
+one. A missing `chdir` fails the task (`Unable to change directory before execution.`); it is \
+entered like `os.chdir` (the physical path). \
 Always reports changed when it runs; use `changed_when` to refine.",
     )
     .spec::<Opts>()
@@ -81,10 +88,20 @@ impl Module for Command {
             .map(|w| if expand { expand_word(w) } else { quote(w) })
             .collect();
         let shown: Vec<String> = words.iter().map(|w| quote(w)).collect();
-        let mut cmd = ctx.cmd(format!("exec {}", line.join(" ")));
+        let mut cmd = ctx.cmd(o.guards.in_dir(format!("exec {}", line.join(" "))));
         cmd.stdin = stdin_of(&o.input);
-        cmd.chdir = o.guards.dir();
-        Ok(Plan::ok().with("cmd", cmd_value).change(
+        let mut plan = Plan::ok().with("cmd", cmd_value);
+        if let Some(exe) = &o.executable {
+            plan = plan.with(
+                "warnings",
+                vec![Value::from(format!(
+                    "As of Ansible 2.4, the parameter 'executable' is no longer supported with \
+                     the 'command' module. Not using '{exe}'."
+                ))],
+            );
+        }
+        plan.keep_output_ends = !o.input.strip_empty_ends;
+        Ok(plan.change(
             format!("run: {}", shown.join(" ")),
             None,
             Action::Exec {

@@ -52,9 +52,9 @@ crate::options! {
     pub struct Input as group "input and output" {
         stdin: Option<String> = opt::str("Text to feed to the command's standard input."),
         stdin_add_newline: bool = opt::bool("Append a newline to stdin.").default("yes"),
-        // accepted for Ansible's sake; the output is handled the same either way
-        #[allow(dead_code)]
-        strip_empty_ends: bool = opt::bool("Strip trailing empty lines from stdout/stderr.")
+        strip_empty_ends: bool = opt::bool(
+            "Strip the trailing newlines of stdout/stderr (false: keep them as printed)."
+        )
             .default("yes"),
     }
 }
@@ -63,6 +63,14 @@ impl Guards {
     /// The directory to run in, if one is given (an empty string counts as none).
     pub fn dir(&self) -> Option<String> {
         self.chdir.clone().filter(|d| !d.is_empty())
+    }
+    /// `script` run in `chdir`, entered the way Ansible's `os.chdir` does: the physical path
+    /// (`cd -P`), so `$PWD` has no symlinks in it.
+    pub fn in_dir(&self, script: String) -> String {
+        match self.dir() {
+            Some(d) => format!("cd -P -- {} || exit 1\n{script}", quote(&d)),
+            None => script,
+        }
     }
 }
 
@@ -238,23 +246,32 @@ pub(crate) enum Guard {
     Skip(Box<Plan>),
 }
 
-/// Checks `creates` and `removes` with one round trip (globs allowed, relative paths are
-/// relative to `chdir`). `cmd_value` is the `cmd` result value for the skip result.
-pub(crate) async fn check_guards(
-    ctx: &TaskCtx<'_>,
-    guards: &Guards,
-    cmd_value: Value,
-) -> Result<Guard> {
+/// What the host says about a command's `chdir`, `creates` and `removes`.
+pub(crate) enum GuardState {
+    /// Nothing stops the command.
+    Run,
+    /// `chdir` does not exist (or is not a folder).
+    NoChdir,
+    /// `creates` matches something.
+    Created(String),
+    /// `removes` matches nothing.
+    Removed(String),
+}
+
+/// Checks `chdir`, `creates` and `removes` with one round trip (globs allowed, relative paths
+/// are relative to `chdir`); no round trip when none is given.
+pub(crate) async fn probe_guards(ctx: &TaskCtx<'_>, guards: &Guards) -> Result<GuardState> {
     let creates = guards.creates.clone().filter(|s| !s.is_empty());
     let removes = guards.removes.clone().filter(|s| !s.is_empty());
-    if creates.is_none() && removes.is_none() {
-        return Ok(Guard::Run);
+    let dir = guards.dir();
+    if creates.is_none() && removes.is_none() && dir.is_none() {
+        return Ok(GuardState::Run);
     }
     let mut script = String::new();
-    if let Some(dir) = guards.dir() {
+    if let Some(dir) = &dir {
         script.push_str(&format!(
             "cd {} 2>/dev/null || {{ echo nochdir; exit 0; }}; ",
-            quote(&dir)
+            quote(dir)
         ));
     }
     let probe = |label: &str, p: &str| {
@@ -269,47 +286,98 @@ pub(crate) async fn check_guards(
     if let Some(r) = &removes {
         script.push_str(&probe("removes", r));
     }
+    script.push_str("exit 0");
     let out = ctx.run(script).await?;
     let text = out.stdout_str();
     if out.rc != 0 {
         return Err(Error::failed(format!(
-            "could not check creates/removes: {}",
+            "could not check chdir/creates/removes: {}",
             out.stderr_str().trim()
         )));
     }
-    if text.contains("nochdir") {
-        if ctx.check_mode {
-            // An earlier task may create it; in check mode that task did not run.
-            return Ok(Guard::Run);
+    Ok(if text.contains("nochdir") {
+        GuardState::NoChdir
+    } else if let Some(c) = creates.filter(|_| text.contains("creates=1")) {
+        GuardState::Created(c)
+    } else if let Some(r) = removes.filter(|_| text.contains("removes=0")) {
+        GuardState::Removed(r)
+    } else {
+        GuardState::Run
+    })
+}
+
+/// Ansible's command/shell results before a command runs: `changed: false`, empty output,
+/// `rc` and `msg` as given.
+fn command_result(cmd_value: Value, rc: Value, msg: &str, stdout: &str) -> Plan {
+    let mut p = Plan::ok()
+        .with("cmd", cmd_value)
+        .with("rc", rc)
+        .with("stdout", stdout)
+        .with(
+            "stdout_lines",
+            stdout.lines().map(Value::from).collect::<Vec<_>>(),
+        )
+        .with("stderr", "")
+        .with("stderr_lines", Vec::<Value>::new())
+        .with("msg", msg);
+    p.result.insert("changed".into(), Value::from(false));
+    p
+}
+
+/// The command and shell modules' `chdir`/`creates`/`removes` and check mode, as Ansible's
+/// command module decides them: a missing `chdir` fails (in check mode too); a `creates` that
+/// exists or a `removes` that does not skips the command (`Did not run command since ...`); in
+/// check mode a command guarded by `creates`/`removes` reports changed (`Command would have
+/// run if not in check mode`) and an unguarded one is skipped with that message, since
+/// whether it would change anything cannot be known. `cmd_value` is the `cmd` result value.
+pub(crate) async fn check_guards(
+    ctx: &TaskCtx<'_>,
+    guards: &Guards,
+    cmd_value: Value,
+) -> Result<Guard> {
+    let would = if ctx.check_mode { "Would" } else { "Did" };
+    match probe_guards(ctx, guards).await? {
+        GuardState::NoChdir => {
+            let mut p = command_result(
+                cmd_value,
+                Value::from(()),
+                "Unable to change directory before execution.",
+                "",
+            );
+            p.failed = Some("Unable to change directory before execution.".into());
+            Ok(Guard::Skip(Box::new(p)))
         }
-        return Ok(Guard::Skip(Box::new(Plan::fail(format!(
-            "Unable to change directory before execution: {} does not exist or is not a directory",
-            guards.chdir.as_deref().unwrap_or_default()
-        )))));
+        GuardState::Created(c) => Ok(Guard::Skip(Box::new(command_result(
+            cmd_value,
+            Value::from(0),
+            &format!("{would} not run command since '{c}' exists"),
+            &format!("skipped, since {c} exists"),
+        )))),
+        GuardState::Removed(r) => Ok(Guard::Skip(Box::new(command_result(
+            cmd_value,
+            Value::from(0),
+            &format!("{would} not run command since '{r}' does not exist"),
+            &format!("skipped, since {r} does not exist"),
+        )))),
+        GuardState::Run if ctx.check_mode => {
+            let msg = "Command would have run if not in check mode";
+            let guarded = guards.creates.as_deref().is_some_and(|s| !s.is_empty())
+                || guards.removes.as_deref().is_some_and(|s| !s.is_empty());
+            if guarded {
+                // Changed, without running anything.
+                let mut p = command_result(cmd_value, Value::from(0), msg, "");
+                p.result.shift_remove("changed");
+                p.msg = Some(msg.into());
+                p.force_changed = true;
+                Ok(Guard::Skip(Box::new(p)))
+            } else {
+                let mut p = command_result(cmd_value, Value::from(0), msg, "");
+                p.skipped = Some(msg.into());
+                Ok(Guard::Skip(Box::new(p)))
+            }
+        }
+        GuardState::Run => Ok(Guard::Run),
     }
-    let skip = |msg: String| {
-        let mut p = Plan::ok()
-            .with("cmd", cmd_value.clone())
-            .with("rc", 0)
-            .with("stdout", msg.clone())
-            .with("stdout_lines", vec![Value::from(msg.clone())])
-            .with("stderr", "")
-            .with("stderr_lines", Vec::<Value>::new())
-            .with("msg", msg);
-        p.result.insert("changed".into(), Value::from(false));
-        Guard::Skip(Box::new(p))
-    };
-    if let Some(c) = &creates
-        && text.contains("creates=1")
-    {
-        return Ok(skip(format!("skipped, since {c} exists")));
-    }
-    if let Some(r) = &removes
-        && text.contains("removes=0")
-    {
-        return Ok(skip(format!("skipped, since {r} does not exist")));
-    }
-    Ok(Guard::Run)
 }
 
 /// The task's stdin bytes (`stdin` + a newline unless `stdin_add_newline: false`).

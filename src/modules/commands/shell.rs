@@ -23,7 +23,8 @@ static DOC: ModuleDoc = ModuleDoc::new("shell", "Run a command line through a sh
     .description(
         "Runs the text through `/bin/sh` (or `executable`), so pipes, redirections, \
 variables and globs work. `creates`/`removes` (globs allowed) make it idempotent: they are checked \
-before it runs, in check mode too, so check mode reports exactly whether it would run. Always \
+before it runs, in check mode too: as in Ansible, check mode reports a guarded command that \
+would run as changed and skips an unguarded one. A missing `chdir` fails the task. Always \
 reports changed when it runs; use `changed_when` to refine.",
     )
     .spec::<Opts>()
@@ -58,10 +59,11 @@ impl Module for Shell {
             return Ok(*p);
         }
         let exe = o.executable.filter(|e| !e.is_empty());
-        let mut cmd = ctx.cmd(shell_script(&text, exe.as_deref()));
+        let mut cmd = ctx.cmd(o.guards.in_dir(shell_script(&text, exe.as_deref())));
         cmd.stdin = stdin_of(&o.input);
-        cmd.chdir = o.guards.dir();
-        Ok(Plan::ok().with("cmd", text.as_str()).change(
+        let mut plan = Plan::ok().with("cmd", text.as_str());
+        plan.keep_output_ends = !o.input.strip_empty_ends;
+        Ok(plan.change(
             format!("run: {text}"),
             None,
             Action::Exec {
