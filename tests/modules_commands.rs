@@ -351,22 +351,30 @@ async fn creates_makes_command_idempotent_and_check_mode_exact() {
         ("cmd", s(&format!("touch {}", marker.display()))),
         ("creates", s(marker.to_str().unwrap())),
     ];
-    // Check mode: would run, nothing happens.
+    // Check mode: would run (changed, Ansible's message), nothing happens.
     let (p, a) = e.run("command", &args, true).await.unwrap();
     assert!(a.changed);
-    assert_eq!(p.changes.len(), 1);
+    assert!(p.changes.is_empty() && p.force_changed && p.skipped.is_none());
+    assert_eq!(
+        p.msg.as_deref(),
+        Some("Command would have run if not in check mode")
+    );
     assert!(!marker.exists(), "check mode must not run the command");
     // Real run.
     let (_, a) = e.run("command", &args, false).await.unwrap();
     assert!(a.changed && a.failed.is_none());
     assert!(marker.exists());
     // Second run and check mode: nothing to do, Ansible's message.
-    for check in [false, true] {
+    for (check, verb) in [(false, "Did"), (true, "Would")] {
         let (p, a) = e.run("command", &args, check).await.unwrap();
         assert!(!a.changed, "check={check}");
         assert!(p.failed.is_none());
         assert_eq!(
             rstr(&p, "msg"),
+            format!("{verb} not run command since '{}' exists", marker.display())
+        );
+        assert_eq!(
+            rstr(&p, "stdout"),
             format!("skipped, since {} exists", marker.display())
         );
         assert_eq!(rstr(&p, "rc"), "0");
@@ -393,7 +401,17 @@ async fn creates_makes_command_idempotent_and_check_mode_exact() {
         )
         .await
         .unwrap();
-    assert_eq!(p.changes.len(), 1);
+    assert!(
+        p.force_changed,
+        "a glob without match: the command would run"
+    );
+    // Without creates/removes, check mode cannot know: skipped, as in Ansible.
+    let (p, a) = e.run("command", &[("cmd", s("true"))], true).await.unwrap();
+    assert!(!a.changed);
+    assert_eq!(
+        p.skipped.as_deref(),
+        Some("Command would have run if not in check mode")
+    );
     std::fs::remove_dir_all(d).unwrap();
 }
 
@@ -410,7 +428,7 @@ async fn removes_runs_only_when_the_path_exists() {
     assert!(p.changes.is_empty());
     assert_eq!(
         rstr(&p, "msg"),
-        format!("skipped, since {} does not exist", f.display())
+        format!("Did not run command since '{}' does not exist", f.display())
     );
     std::fs::write(&f, "x").unwrap();
     let (_, a) = e.run("command", &args, true).await.unwrap();
@@ -448,41 +466,38 @@ async fn chdir_applies_to_the_command_and_to_relative_creates() {
         .await
         .unwrap();
     assert!(p.changes.is_empty());
-    // A missing chdir fails clearly (and in check mode is assumed to be created earlier).
+    // A missing chdir fails with Ansible's message, with or without guards, in check mode too.
     let missing = format!("{dir}/nope");
-    let (p, _) = e
+    for (guard, check) in [(true, false), (false, false), (false, true)] {
+        let mut args = vec![("cmd", s("true")), ("chdir", s(&missing))];
+        if guard {
+            args.push(("creates", s("x")));
+        }
+        let (p, _) = e.run("command", &args, check).await.unwrap();
+        assert_eq!(
+            p.failed.as_deref(),
+            Some("Unable to change directory before execution."),
+            "guard={guard} check={check}"
+        );
+    }
+    // chdir enters the physical folder, like Python's os.chdir: $PWD has no symlink in it.
+    let link = d.join("link");
+    std::os::unix::fs::symlink(&d, &link).unwrap();
+    let (_, a) = e
         .run(
-            "command",
+            "shell",
             &[
-                ("cmd", s("true")),
-                ("chdir", s(&missing)),
-                ("creates", s("x")),
+                ("cmd", s("echo \"$PWD\"")),
+                ("chdir", s(link.to_str().unwrap())),
             ],
             false,
         )
         .await
         .unwrap();
-    assert!(
-        p.failed
-            .as_deref()
-            .unwrap_or("")
-            .contains("Unable to change directory"),
-        "{:?}",
-        p.failed
+    assert_eq!(
+        stdout(&a).trim(),
+        std::fs::canonicalize(&d).unwrap().to_str().unwrap()
     );
-    let (p, _) = e
-        .run(
-            "command",
-            &[
-                ("cmd", s("true")),
-                ("chdir", s(&missing)),
-                ("creates", s("x")),
-            ],
-            true,
-        )
-        .await
-        .unwrap();
-    assert_eq!(p.changes.len(), 1);
     std::fs::remove_dir_all(d).unwrap();
 }
 
@@ -602,9 +617,29 @@ async fn script_uploads_runs_and_cleans_up() {
     let body = "#!/bin/sh\necho \"args:$#:$1:$2\"\necho \"cwd:$(pwd)\"\ncase \"$0\" in /tmp/.prov-script-*) echo tmp-ok;; esac\n[ -n \"$FAIL\" ] && exit 7\nexit 0\n";
     std::fs::write(d.join("files/provtest.sh"), body).unwrap();
     e.search_paths = vec![d.clone()];
-    // Check mode: both actions planned, nothing uploaded.
+    // Check mode: skipped as in Ansible (a script's effect cannot be known), nothing uploaded.
     let (p, _) = e
         .run("script", &[("cmd", s("provtest.sh 'a b' c"))], true)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.skipped.as_deref(),
+        Some("Check mode is not supported for this task.")
+    );
+    assert!(p.changes.is_empty());
+    // With creates/removes, check mode says whether it would run.
+    let (p, a) = e
+        .run(
+            "script",
+            &[("cmd", s("provtest.sh")), ("removes", s("/"))],
+            true,
+        )
+        .await
+        .unwrap();
+    assert!(a.changed && p.changes.is_empty() && p.skipped.is_none());
+    // The plan: upload to a private temp file, then run.
+    let p = e
+        .plan("script", &[("cmd", s("provtest.sh 'a b' c"))], false)
         .await
         .unwrap();
     assert_eq!(p.changes.len(), 2);
@@ -652,7 +687,7 @@ async fn script_uploads_runs_and_cleans_up() {
         "left behind: {:?}",
         prov_scripts_in_tmp()
     );
-    // creates skips it without uploading.
+    // creates skips it without uploading, with Ansible's message; removes likewise.
     let (p, _) = e
         .run(
             "script",
@@ -662,6 +697,69 @@ async fn script_uploads_runs_and_cleans_up() {
         .await
         .unwrap();
     assert!(p.changes.is_empty());
+    assert_eq!(
+        p.skipped.as_deref(),
+        Some("/ exists, matching creates option")
+    );
+    let (p, _) = e
+        .run(
+            "script",
+            &[
+                ("cmd", s("provtest.sh")),
+                ("removes", s("/nonexistent-prov")),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        p.skipped.as_deref(),
+        Some("/nonexistent-prov does not exist, matching removes option")
+    );
+    // chdir must be absolute.
+    let (p, _) = e
+        .run(
+            "script",
+            &[("cmd", s("provtest.sh")), ("chdir", s("rel"))],
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("chdir rel must be an absolute path for a Unix-aware remote node")
+    );
+    // Without a script: Ansible's required-one-of message.
+    let err = e.plan("script", &[], false).await.unwrap_err();
+    assert!(
+        err.msg.contains("one of the following is required: cmd"),
+        "{}",
+        err.msg
+    );
+    // A vault-encrypted script needs the run's vault password (decrypt defaults to true)...
+    std::fs::write(
+        d.join("files/provvault.sh"),
+        "$ANSIBLE_VAULT;1.1;AES256\n3132\n",
+    )
+    .unwrap();
+    let err = e
+        .plan("script", &[("cmd", s("provvault.sh"))], false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.msg
+            .contains("A vault password or secret must be specified to decrypt"),
+        "{}",
+        err.msg
+    );
+    // ...unless decrypt is off: then it is sent as it is.
+    e.plan(
+        "script",
+        &[("cmd", s("provvault.sh")), ("decrypt", Value::from(false))],
+        false,
+    )
+    .await
+    .unwrap();
     // executable overrides the shebang.
     std::fs::write(d.join("files/provtest.txt"), "echo via-sh $1\n").unwrap();
     e.env.clear();
@@ -704,7 +802,10 @@ async fn ping_round_trips_and_can_crash() {
     let (p, _) = e.run("ping", &[("data", s("hello"))], false).await.unwrap();
     assert_eq!(rstr(&p, "ping"), "hello");
     let (p, _) = e.run("ping", &[("data", s("crash"))], false).await.unwrap();
-    assert_eq!(p.failed.as_deref(), Some("boom"));
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("Task failed: Module failed: boom")
+    );
 }
 
 #[tokio::test]

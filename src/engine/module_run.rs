@@ -72,6 +72,11 @@ impl Render for TaskRender<'_> {
     fn eval(&self, expr: &str) -> Result<Value> {
         self.templar.eval(expr, self.ctx)
     }
+    fn vault_decrypt(&self, text: &str, name: &str) -> Result<String> {
+        let v = crate::value::VaultText::new(text.to_string());
+        let plain = self.templar.decrypt_vault(&v, name)?;
+        Ok(plain.as_str().unwrap_or_default().to_string())
+    }
 }
 
 /// A variable name a task sets (a `set_fact` key, rendered): an ASCII identifier that is not

@@ -20,7 +20,8 @@ static DOC: ModuleDoc = ModuleDoc::new(
 )
 .description(
     "Runs a trivial command on the host (with become, when set) and returns \
-`ping: pong`. No Python is needed. `data: crash` makes it fail, for testing error handling. \
+`ping: pong`. No Python is needed. `data: crash` makes it fail (`Task failed: Module failed: boom`, as Ansible's \
+exception), for testing error handling. \
 Changes nothing; behaves the same in check mode.",
 )
 .spec::<Opts>()
@@ -35,7 +36,9 @@ impl Module for Ping {
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let data = Opts::from_args(args)?.data;
         if data == "crash" {
-            return Ok(Plan::fail("boom"));
+            // Ansible's ping raises an exception; 2.19 reports it this way.
+            return Ok(Plan::fail("Task failed: Module failed: boom")
+                .with("exception", "(traceback unavailable)"));
         }
         let out = ctx.run("echo pong").await?;
         if out.rc != 0 || out.stdout_str().trim() != "pong" {

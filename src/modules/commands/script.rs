@@ -1,13 +1,11 @@
 //! `script`: uploads a local script to the host, runs it, and removes it.
 
-use super::{Guard, Guards, check_guards};
-use crate::connection::{PutOpts, Stdin, quote};
+use super::Guards;
+use crate::connection::{PutOpts, quote};
 use crate::error::{Error, Result};
-use crate::modules::toolkit::split_words;
+use crate::modules::toolkit::{Content, split_words};
 use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
-use crate::value::Value;
 use async_trait::async_trait;
-use std::path::Path;
 
 /// The `script` module.
 pub struct Script;
@@ -15,22 +13,30 @@ pub struct Script;
 crate::options! {
     /// The `script` module's options.
     pub(crate) struct Opts {
-        cmd: String = opt::str("Local script path and arguments (the free-form text).").required(),
+        cmd: Option<String> = opt::str("Local script path and arguments (the free-form text)."),
         executable: Option<String> = opt::str("Run the script with this program (e.g. python3)."),
+        decrypt: bool = opt::bool(
+            "Decrypt a vault-encrypted local script (with the run's vault password) before \
+uploading it."
+        ).default("yes"),
     }
     groups { guards: Guards }
 }
 
 static DOC: ModuleDoc = ModuleDoc::new("script", "Upload a local script to the host and run it")
     .description(
-        "The free-form text is a local script path (looked up in the role's and \
+        "The free-form text (or `cmd`) is a local script path (looked up in the role's and \
 playbook's `files/` folders) followed by its arguments, which are passed through the host's shell \
 as written. The script is uploaded to a private temp file (mode 0700), run (with its `#!` \
-interpreter, or `executable`), and removed, even when it fails. `creates`/`removes` (globs \
-allowed) are checked first, in check mode too, so check mode reports exactly whether it would run.",
+interpreter, or `executable`), and removed, even when it fails; `stdout`/`stderr` are returned as \
+printed. `chdir` must be absolute. As in Ansible, a `creates` path that exists or a `removes` path \
+that does not skips the task; in check mode a task with `creates`/`removes` that would run \
+reports changed without running, and one without them is skipped (a script's effect cannot be \
+known).",
     )
     .spec::<Opts>()
     .free_form("cmd")
+    .required_one_of(&[&["cmd"]])
     .examples(
         "- script: setup.sh --force creates=/etc/app/done\n- script: report.py\n  args:\n    executable: python3",
     );
@@ -63,14 +69,20 @@ fn first_word(text: &str) -> Result<(String, String)> {
     Ok((first, t[end..].trim().to_string()))
 }
 
-/// The interpreter line of a local script (`#!/usr/bin/env python3` → `["/usr/bin/env", "python3"]`).
-fn shebang(path: &Path) -> Vec<String> {
+/// The interpreter line of a script (`#!/usr/bin/env python3` → `["/usr/bin/env", "python3"]`).
+fn shebang(content: &Content) -> Vec<String> {
     use std::io::Read;
     let mut buf = [0u8; 256];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut buf))
-        .unwrap_or(0);
-    let head = String::from_utf8_lossy(&buf[..n]);
+    let head: &[u8] = match content {
+        Content::Bytes(b) => &b[..b.len().min(256)],
+        Content::File { path, .. } => {
+            let n = std::fs::File::open(path)
+                .and_then(|mut f| f.read(&mut buf))
+                .unwrap_or(0);
+            &buf[..n]
+        }
+    };
+    let head = String::from_utf8_lossy(head);
     let Some(line) = head.strip_prefix("#!").and_then(|h| h.lines().next()) else {
         return vec![];
     };
@@ -84,6 +96,49 @@ fn shebang(path: &Path) -> Vec<String> {
     }
 }
 
+/// Ansible's script `creates`/`removes`/`chdir` rules, in its order: a `creates` path that
+/// exists or a `removes` path that does not skips the task (one round trip, only when one is
+/// given); then `chdir` must be absolute.
+async fn check_guards(ctx: &TaskCtx<'_>, g: &Guards) -> Result<Option<Plan>> {
+    let relative_dir = || {
+        g.dir().filter(|d| !d.starts_with('/')).map(|dir| {
+            Plan::fail(format!(
+                "chdir {dir} must be an absolute path for a Unix-aware remote node"
+            ))
+        })
+    };
+    let creates = g.creates.clone().filter(|s| !s.is_empty());
+    let removes = g.removes.clone().filter(|s| !s.is_empty());
+    if creates.is_none() && removes.is_none() {
+        return Ok(relative_dir());
+    }
+    let test = |label: &str, p: &Option<String>| match p {
+        Some(p) => format!("if [ -e {} ]; then echo {label}=1; fi; ", quote(p)),
+        None => String::new(),
+    };
+    let out = ctx
+        .run(format!(
+            "{}{}exit 0",
+            test("creates", &creates),
+            test("removes", &removes)
+        ))
+        .await?;
+    let text = out.stdout_str();
+    let skip = |msg: String| Plan {
+        skipped: Some(msg),
+        ..Plan::default()
+    };
+    if let Some(c) = creates.filter(|_| text.contains("creates=1")) {
+        return Ok(Some(skip(format!("{c} exists, matching creates option"))));
+    }
+    if let Some(r) = removes.filter(|_| !text.contains("removes=1")) {
+        return Ok(Some(skip(format!(
+            "{r} does not exist, matching removes option"
+        ))));
+    }
+    Ok(relative_dir())
+}
+
 #[async_trait]
 impl Module for Script {
     fn doc(&self) -> &'static ModuleDoc {
@@ -92,11 +147,14 @@ impl Module for Script {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let text = o.cmd;
+        let text = o.cmd.clone().unwrap_or_default();
         let (local, rest) = first_word(&text)?;
         if local.is_empty() {
             return Err(Error::parse("script: no script given")
                 .hint("write `script: path/to/script.sh args`"));
+        }
+        if let Some(skip) = check_guards(ctx, &o.guards).await? {
+            return Ok(skip);
         }
         let src = ctx.find_file("files", &local)?;
         if !src.is_file() {
@@ -105,9 +163,22 @@ impl Module for Script {
                 src.display()
             )));
         }
-        if let Guard::Skip(p) = check_guards(ctx, &o.guards, Value::from(text.as_str())).await? {
-            return Ok(*p);
+        if ctx.check_mode {
+            return Ok(
+                if o.guards.creates.is_some() || o.guards.removes.is_some() {
+                    Plan {
+                        force_changed: true,
+                        ..Plan::default()
+                    }
+                } else {
+                    Plan {
+                        skipped: Some("Check mode is not supported for this task.".into()),
+                        ..Plan::default()
+                    }
+                },
+            );
         }
+        let content = Content::local_source(ctx, &src, o.decrypt)?;
         let base: String = src
             .file_name()
             .map(|n| {
@@ -124,7 +195,7 @@ impl Module for Script {
         let runner: Vec<String> = match o.executable.filter(|e| !e.is_empty()) {
             Some(exe) => split_words("script", &exe)?,
             // Running the interpreter explicitly also works when /tmp is mounted noexec.
-            None => shebang(&src),
+            None => shebang(&content),
         };
         let mut line: Vec<String> = runner.iter().map(|w| quote(w)).collect();
         line.push(quote(&remote));
@@ -142,13 +213,14 @@ impl Module for Script {
             mode: Some("0700".into()),
             ..ctx.put_opts()
         };
-        Ok(Plan::ok()
-            .with("cmd", text.as_str())
+        let mut plan = Plan::ok();
+        plan.keep_output_ends = true;
+        Ok(plan
             .change(
                 format!("upload {} to {remote}", src.display()),
                 None,
                 Action::Put {
-                    src: Stdin::File(src.clone()),
+                    src: content.stdin(),
                     dest: remote.clone(),
                     opts,
                 },

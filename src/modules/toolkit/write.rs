@@ -123,6 +123,23 @@ impl Content {
             sha256: sum,
         })
     }
+    /// A local source file as a module sends it: with `decrypt`, a vault-encrypted file
+    /// (`$ANSIBLE_VAULT;` header) is decrypted with the run's vault password; any other file is
+    /// streamed as it is ([`Content::local_file`]).
+    pub fn local_source(
+        ctx: &TaskCtx<'_>,
+        path: &std::path::Path,
+        decrypt: bool,
+    ) -> Result<Content> {
+        if decrypt && is_vault_file(path) {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let plain = ctx
+                .render
+                .vault_decrypt(&text, &path.display().to_string())?;
+            return Ok(Content::Bytes(plain.into_bytes()));
+        }
+        Content::local_file(path)
+    }
     /// Its SHA-256 (hex).
     pub fn sha256(&self) -> String {
         match self {
@@ -147,12 +164,23 @@ impl Content {
             Content::File { .. } => None,
         }
     }
-    fn stdin(&self) -> Stdin {
+    /// The content as a command's input or a `Put` source.
+    pub fn stdin(&self) -> Stdin {
         match self {
             Content::Bytes(b) => Stdin::Bytes(b.clone()),
             Content::File { path, .. } => Stdin::File(path.clone()),
         }
     }
+}
+
+/// True when a local file starts with ansible-vault's header.
+fn is_vault_file(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 14];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"$ANSIBLE_VAULT"
 }
 
 /// Parameters of a whole-file content write (copy, template, lineinfile, ...).
