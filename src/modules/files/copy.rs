@@ -26,10 +26,14 @@ crate::options! {
         content: Option<Value> = opt::any("Literal content to write instead of `src` (lists and mappings are written as JSON)."),
         dest: String = opt::path("Remote path to write to.").required(),
         backup: bool = opt::bool("Back up the old file to `dest.<pid>.<timestamp>~` before changing it.").default("no"),
-        force: bool = opt::bool("Replace the file when its content differs; with `no`, only create it when missing.").default("yes").aliases(&["thirsty"]),
+        force: bool = opt::bool("Replace the file when its content differs; with `no`, only create it when missing.").default("yes"),
         validate: Option<String> = opt::str("Command validating the new file before it is put in place; `%s` is its temp path."),
         directory_mode: Option<Mode> = opt::mode("Mode of folders created while copying a folder."),
         remote_src: bool = opt::bool("`src` is a file on the host, not the controller.").default("no"),
+        follow: bool = opt::bool("When `dest` is a link, write to its target (default: replace the link).").default("no"),
+        local_follow: bool = opt::bool("Follow links in the local `src` (with `no`, a folder's links are created as links on the host).").default("yes"),
+        checksum: Option<String> = opt::str("The expected SHA-1 of the content: a different one fails the task before anything is written."),
+        decrypt: bool = opt::bool("Decrypt a vault-encrypted local `src` with the run's vault password.").default("yes"),
     }
     groups { attrs: FileAttrs }
 }
@@ -41,8 +45,9 @@ static DOC: ModuleDoc = ModuleDoc::new("copy", "Copy files to remote locations")
         atomically (a temp file in the destination folder, validated with `validate` if given, \
         then renamed). A `dest` ending in `/` or naming an existing folder receives \
         `dest/<basename of src>`. Check mode reports exactly what would change; with --diff the \
-        content diff is returned. The returned `checksum` is the SHA-256 of the content \
-        (Ansible returns SHA-1).",
+        content diff is returned. As in Ansible, the returned `checksum` is the SHA-1 of the \
+        content and `md5sum` its MD5; `checksum` given as an option must match. A link at `dest` \
+        is replaced unless `follow` is set. A vault-encrypted `src` is decrypted (`decrypt`).",
     )
     .spec::<Opts>()
     .mutually_exclusive(&[&["src", "content"]])
@@ -72,6 +77,20 @@ pub(crate) struct FileWrite {
     pub backup: bool,
     pub force: bool,
     pub validate: Option<String>,
+    /// Write through a link at dest (to its target) instead of replacing it.
+    pub follow: bool,
+    /// The SHA-1 the content must have.
+    pub expect_sha1: Option<String>,
+}
+
+/// Ansible's failure when the content does not have the expected `checksum`.
+fn checksum_mismatch(expected: Option<&str>, sha1: &str) -> Option<Plan> {
+    let e = expected.filter(|e| !e.is_empty())?;
+    (!e.eq_ignore_ascii_case(sha1)).then(|| {
+        Plan::fail("Copied file does not match the expected checksum. Transfer failed.")
+            .with("checksum", sha1)
+            .with("expected_checksum", e)
+    })
 }
 
 /// Where a file goes: `dest`, or `dest/<name>` when dest ends in `/` or is a folder.
@@ -123,6 +142,10 @@ fn resolve_dest(
 
 /// Plans writing one file (copy with src/content, template).
 pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
+    let sha1 = w.data.sha1();
+    if let Some(p) = checksum_mismatch(w.expect_sha1.as_deref(), &sha1) {
+        return Ok(p);
+    }
     let dest = w.dest.as_str();
     let mut paths = vec![dest.to_string()];
     if let Some(n) = &w.src_name {
@@ -131,8 +154,12 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
     paths.push(parent_of(dest));
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     let insp = toolkit::inspect(ctx, &refs, Some("sha256"), false).await?;
-    let (path, info, mkdir) =
+    let (mut path, mut info, mkdir) =
         resolve_dest(dest, w.src_name.as_deref(), &insp.files, ctx.check_mode)?;
+    if w.follow && info.kind == Kind::Link && info.real_path.is_some() {
+        info = info.followed();
+        path = info.path.clone();
+    }
     let mut plan = Plan::ok();
     if info.followed_kind() == Kind::Dir {
         return Ok(Plan::fail(format!("{path} is a directory")));
@@ -148,8 +175,9 @@ pub(crate) async fn plan_file(ctx: &TaskCtx<'_>, w: FileWrite) -> Result<Plan> {
     if let Some(s) = &w.src_label {
         plan.result.insert("src".into(), Value::from(s.as_str()));
     }
+    plan.result.insert("checksum".into(), Value::from(sha1));
     plan.result
-        .insert("checksum".into(), Value::from(checksum.as_str()));
+        .insert("md5sum".into(), Value::from(w.data.md5()));
     if info.exists() && !w.force {
         let st = info.followed_stat();
         toolkit::file_result(
@@ -243,8 +271,12 @@ fn content_bytes(v: &Value) -> Vec<u8> {
 }
 
 /// Walks a local folder: (relative path, is folder), folders before their contents, sorted.
-fn walk(root: &Path) -> Result<Vec<(PathBuf, bool)>> {
+/// Links are followed, unless `follow` is false: then they are listed apart, with their
+/// targets as written (copy's `local_follow: no`).
+#[allow(clippy::type_complexity)]
+fn walk(root: &Path, follow: bool) -> Result<(Vec<(PathBuf, bool)>, Vec<(PathBuf, String)>)> {
     let mut out = Vec::new();
+    let mut links = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let dir = root.join(&rel);
@@ -256,6 +288,12 @@ fn walk(root: &Path) -> Result<Vec<(PathBuf, bool)>> {
         let mut subdirs = Vec::new();
         for e in entries {
             let r = rel.join(e.file_name());
+            if !follow && e.file_type().is_ok_and(|t| t.is_symlink()) {
+                let target =
+                    std::fs::read_link(e.path()).map_err(|err| Error::io(e.path(), err))?;
+                links.push((r, target.to_string_lossy().into_owned()));
+                continue;
+            }
             let is_dir = root.join(&r).is_dir();
             out.push((r.clone(), is_dir));
             if is_dir {
@@ -264,7 +302,7 @@ fn walk(root: &Path) -> Result<Vec<(PathBuf, bool)>> {
         }
         stack.extend(subdirs.into_iter().rev());
     }
-    Ok(out)
+    Ok((out, links))
 }
 
 /// The folder a copied folder lands in: `dest` itself for a `src` ending in `/`, else
@@ -289,9 +327,12 @@ async fn plan_dir(
     if let Some(m) = dir_mode {
         validate_mode(m)?;
     }
-    let entries = walk(local)?;
+    let (entries, links) = walk(local, o.local_follow)?;
     let mut paths = vec![root.clone()];
     for (rel, _) in &entries {
+        paths.push(join(&root, &rel.to_string_lossy()));
+    }
+    for (rel, _) in &links {
         paths.push(join(&root, &rel.to_string_lossy()));
     }
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
@@ -299,6 +340,7 @@ async fn plan_dir(
     let mut plan = Plan::ok();
     let mut dirs = vec![(root.clone(), insp.files[0].clone())];
     let mut files = Vec::new();
+    let link_infos = &insp.files[1 + entries.len()..];
     for ((rel, is_dir), info) in entries.iter().zip(&insp.files[1..]) {
         if *is_dir {
             dirs.push((join(&root, &rel.to_string_lossy()), info.clone()));
@@ -321,7 +363,7 @@ async fn plan_dir(
         if info.exists() && !o.force {
             continue;
         }
-        let data = crate::modules::toolkit::Content::local_file(&lp)?;
+        let data = crate::modules::toolkit::Content::local_source(ctx, &lp, o.decrypt)?;
         let a = effective_attrs(attrs, &lp)?;
         let before = if ctx.diff_mode
             && info.followed_kind() == Kind::File
@@ -347,6 +389,24 @@ async fn plan_dir(
             },
             &mut plan,
         )?;
+    }
+    for ((rel, target), info) in links.iter().zip(link_infos) {
+        let path = join(&root, &rel.to_string_lossy());
+        if info.kind == Kind::Link && info.link_target.as_deref() == Some(target.as_str()) {
+            continue;
+        }
+        if info.kind == Kind::Dir {
+            return Ok(Plan::fail(format!("{path} is a directory")));
+        }
+        plan.changes.push(Change {
+            summary: format!("link {path} -> {target}"),
+            diff: Some(state_diff(&path, info.kind.state_name(), "link")),
+            action: exec(
+                ctx,
+                format!("ln -sfn -- {} {}", quote(target), quote(&path)),
+                false,
+            ),
+        });
     }
     plan.result.shift_remove("backup_file");
     plan.result.insert("dest".into(), Value::from(root));
@@ -376,7 +436,8 @@ async fn remote_file(
     if a.mode.as_deref() == Some("preserve") {
         a.mode = Some(fmt_mode(sst.mode));
     }
-    // A link at dest is replaced (not followed), even when its target has the same content.
+    // A link at dest is replaced (not followed), even when its target has the same content
+    // (with `follow`, `info` is the target's already).
     let same =
         info.kind != Kind::Link && info.exists() && info.checksum.as_deref() == Some(ssum.as_str());
     let st = info.followed_stat();
@@ -427,7 +488,7 @@ async fn remote_file(
             _ => Diff::new(
                 path,
                 "(binary file)\n",
-                format!("(binary file, sha256 {ssum})\n"),
+                format!("(binary file, sha1 {ssum})\n"),
             ),
         };
         if let Some(h) = toolkit::link_header(info) {
@@ -444,7 +505,7 @@ async fn remote_file(
             .map(|s| &s[..s.len().min(12)])
             .unwrap_or("?");
         format!(
-            "update {path} from {src} (sha256 {old}.. -> {}..)",
+            "update {path} from {src} (sha1 {old}.. -> {}..)",
             &ssum[..ssum.len().min(12)]
         )
     } else {
@@ -499,7 +560,7 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
         paths.push(join(src, rel));
     }
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let insp = toolkit::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let insp = toolkit::inspect(ctx, &refs, Some("sha1"), false).await?;
     let n = entries.len();
     let mut plan = Plan::ok();
     let mut dirs = vec![(root.clone(), insp.files[0].clone())];
@@ -578,7 +639,7 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
         parent_of(dest),
     ];
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let insp = toolkit::inspect(ctx, &refs, Some("sha256"), false).await?;
+    let insp = toolkit::inspect(ctx, &refs, Some("sha1"), false).await?;
     let sinfo = &insp.files[0];
     match sinfo.followed_kind() {
         Kind::File => {}
@@ -589,11 +650,19 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
     if sinfo.checksum.is_none() {
         return Ok(Plan::fail(format!("Source {src} is not readable")));
     }
-    let (path, info, mkdir) = resolve_dest(dest, Some(&name), &insp.files[1..], ctx.check_mode)?;
+    let (mut path, mut info, mkdir) =
+        resolve_dest(dest, Some(&name), &insp.files[1..], ctx.check_mode)?;
+    if o.follow && info.kind == Kind::Link && info.real_path.is_some() {
+        info = info.followed();
+        path = info.path.clone();
+    }
     if info.followed_kind() == Kind::Dir {
         return Ok(Plan::fail(format!("{path} is a directory")));
     }
     let ssum = sinfo.checksum.clone().unwrap_or_default();
+    if let Some(p) = checksum_mismatch(o.checksum.as_deref(), &ssum) {
+        return Ok(p);
+    }
     let mut plan = Plan::ok()
         .with("dest", path.as_str())
         .with("src", src)
@@ -662,6 +731,8 @@ impl Module for Copy {
                     backup: o.backup,
                     force: o.force,
                     validate: o.validate,
+                    follow: o.follow,
+                    expect_sha1: o.checksum,
                 },
             )
             .await;
@@ -674,7 +745,7 @@ impl Module for Copy {
         if local.is_dir() {
             return plan_dir(ctx, &o, &src, &local, &attrs).await;
         }
-        let data = crate::modules::toolkit::Content::local_file(&local)?;
+        let data = crate::modules::toolkit::Content::local_source(ctx, &local, o.decrypt)?;
         let attrs = effective_attrs(&attrs, &local)?;
         plan_file(
             ctx,
@@ -687,6 +758,8 @@ impl Module for Copy {
                 backup: o.backup,
                 force: o.force,
                 validate: o.validate,
+                follow: o.follow,
+                expect_sha1: o.checksum,
             },
         )
         .await

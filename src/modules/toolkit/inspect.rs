@@ -150,6 +150,8 @@ impl FileInfo {
 pub struct Inspection {
     /// The uid commands run as (after become).
     pub uid: u32,
+    /// Their gid (the group of files they create, outside setgid folders).
+    pub gid: u32,
     /// The umask of the commands (decides the mode of created folders and touched files).
     pub umask: u32,
     /// The user name commands run as (owner of files they create).
@@ -238,7 +240,7 @@ printf 'umask='; umask
     }
     s.push_str(
         "if [ -r /proc/self/stat ]; then ME=/proc/self; echo me=1; else ME=; \
-         echo \"uid=$(id -u)\"; echo \"user=$(id -un)\"; echo \"ugroup=$(id -gn)\"; fi\n",
+         echo \"uid=$(id -u)\"; echo \"gid=$(id -g)\"; echo \"user=$(id -un)\"; echo \"ugroup=$(id -gn)\"; fi\n",
     );
     if batch {
         s.push_str(&format!(
@@ -308,6 +310,7 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
     };
     let head = String::from_utf8_lossy(head);
     let mut uid = 0;
+    let mut gid = 0;
     let mut umask = 0o022;
     let (mut user, mut group) = (String::new(), String::new());
     let mut files: Vec<FileInfo> = Vec::new();
@@ -332,6 +335,7 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
             if want_me && name == "/proc/self" {
                 want_me = false;
                 uid = st.uid;
+                gid = st.gid;
                 user = if st.owner == "UNKNOWN" {
                     String::new()
                 } else {
@@ -370,6 +374,10 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
         };
         if k == "uid" {
             uid = v.trim().parse().unwrap_or(0);
+            continue;
+        }
+        if k == "gid" {
+            gid = v.trim().parse().unwrap_or(0);
             continue;
         }
         if k == "user" {
@@ -412,6 +420,7 @@ fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<Inspection> {
     }
     Ok(Inspection {
         uid,
+        gid,
         umask,
         user,
         group,

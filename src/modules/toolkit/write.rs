@@ -64,6 +64,10 @@ pub enum Content {
         len: u64,
         /// Its SHA-256 (hex).
         sha256: String,
+        /// Its SHA-1 (hex; Ansible's `checksum`).
+        sha1: String,
+        /// Its MD5 (hex; Ansible's `md5sum`).
+        md5: String,
     },
 }
 
@@ -81,7 +85,9 @@ impl Content {
         use std::os::unix::fs::MetadataExt;
         use std::sync::{Mutex, OnceLock};
         type Key = (std::path::PathBuf, u64, u64, u64, i64, i64);
-        static SUMS: OnceLock<Mutex<HashMap<Key, String>>> = OnceLock::new();
+        /// SHA-256, SHA-1 and MD5.
+        type Sums = (String, String, String);
+        static SUMS: OnceLock<Mutex<HashMap<Key, Sums>>> = OnceLock::new();
         let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let md = f.metadata().map_err(|e| Error::io(path, e))?;
         let key: Key = (
@@ -93,14 +99,23 @@ impl Content {
             md.mtime_nsec(),
         );
         let sums = SUMS.get_or_init(Default::default);
-        if let Some(sum) = sums.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some((sha256, sha1, md5)) = sums
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+        {
             return Ok(Content::File {
                 path: path.to_path_buf(),
                 len: md.len(),
-                sha256: sum.clone(),
+                sha256,
+                sha1,
+                md5,
             });
         }
         let mut h = Sha256::new();
+        let mut h1 = sha1::Sha1::new();
+        let mut h5 = md5::Md5::new();
         let mut buf = vec![0u8; 256 * 1024];
         let mut len = 0u64;
         loop {
@@ -109,18 +124,23 @@ impl Content {
                 break;
             }
             h.update(&buf[..n]);
+            h1.update(&buf[..n]);
+            h5.update(&buf[..n]);
             len += n as u64;
         }
-        let sum = hex(&h.finalize());
+        let all = (hex(&h.finalize()), hex(&h1.finalize()), hex(&h5.finalize()));
         if len == md.len() {
             sums.lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(key, sum.clone());
+                .insert(key, all.clone());
         }
+        let (sha256, sha1, md5) = all;
         Ok(Content::File {
             path: path.to_path_buf(),
             len,
-            sha256: sum,
+            sha256,
+            sha1,
+            md5,
         })
     }
     /// A local source file as a module sends it: with `decrypt`, a vault-encrypted file
@@ -145,6 +165,20 @@ impl Content {
         match self {
             Content::Bytes(b) => sha256_hex(b),
             Content::File { sha256, .. } => sha256.clone(),
+        }
+    }
+    /// Its SHA-1 (hex): the `checksum` Ansible's copy and template return.
+    pub fn sha1(&self) -> String {
+        match self {
+            Content::Bytes(b) => sha1_hex(b),
+            Content::File { sha1, .. } => sha1.clone(),
+        }
+    }
+    /// Its MD5 (hex): Ansible's `md5sum`.
+    pub fn md5(&self) -> String {
+        match self {
+            Content::Bytes(b) => hex(&md5::Md5::digest(b)),
+            Content::File { md5, .. } => md5.clone(),
         }
     }
     /// Its size in bytes.
@@ -430,6 +464,19 @@ pub fn file_result(
     if info.exists() {
         r.insert("uid".into(), Value::from(st.uid));
         r.insert("gid".into(), Value::from(st.gid));
+    } else {
+        // A new file belongs to the user commands run as, unless owner/group say otherwise
+        // (by number; a name's id is not known before the file exists).
+        let id = |given: &Option<String>, own: u32| match given {
+            None => Some(own),
+            Some(g) => g.parse::<u32>().ok(),
+        };
+        if let Some(u) = id(&attrs.owner, insp.uid) {
+            r.insert("uid".into(), Value::from(u));
+        }
+        if let Some(g) = id(&attrs.group, insp.gid) {
+            r.insert("gid".into(), Value::from(g));
+        }
     }
     if let Some(s) = size {
         r.insert("size".into(), Value::from(s));
