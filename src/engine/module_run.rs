@@ -20,8 +20,9 @@ pub(super) struct TaskRender<'a> {
     ctx: &'a Context,
 }
 
-impl Render for TaskRender<'_> {
-    fn render_text(&self, text: &str, origin: &Path) -> Result<String> {
+impl TaskRender<'_> {
+    /// The task's variables plus the template module's `template_*` variables for `origin`.
+    fn template_context(&self, origin: &Path) -> Context {
         let mut extra = Vars::new();
         extra.insert(
             "template_path".into(),
@@ -61,13 +62,62 @@ impl Render for TaskRender<'_> {
         if self.ctx.get("ansible_managed").ok().flatten().is_none() {
             extra.insert("ansible_managed".into(), Value::from("Ansible managed"));
         }
-        let ctx = self.ctx.push(Arc::new(extra));
+        self.ctx.push(Arc::new(extra))
+    }
+}
+
+fn at_origin(origin: &Path) -> impl FnOnce(Error) -> Error + '_ {
+    move |mut e| {
+        e.msg = format!("{}: {}", origin.display(), e.msg);
+        e
+    }
+}
+
+impl Render for TaskRender<'_> {
+    fn render_text(&self, text: &str, origin: &Path) -> Result<String> {
+        let ctx = self.template_context(origin);
+        // The text of a template file is rendered under the file's name, so that its
+        // `include`/`import` find the templates next to it.
+        if std::fs::read_to_string(origin).is_ok_and(|t| t == text) {
+            return self.templar.render_file(origin, &ctx);
+        }
         self.templar
             .render_template_text(text, &ctx)
-            .map_err(|mut e| {
-                e.msg = format!("{}: {}", origin.display(), e.msg);
-                e
-            })
+            .map_err(at_origin(origin))
+    }
+    fn render_text_with(
+        &self,
+        text: &str,
+        origin: &Path,
+        opts: &crate::modules::TemplateOptions,
+    ) -> Result<String> {
+        let mut ctx = self.template_context(origin);
+        if let Some(dest) = &opts.dest {
+            let mut extra = Vars::new();
+            extra.insert("template_destpath".into(), Value::from(dest.as_str()));
+            ctx = ctx.push(Arc::new(extra));
+        }
+        if opts.default_syntax() {
+            if std::fs::read_to_string(origin).is_ok_and(|t| t == text) {
+                return self.templar.render_file(origin, &ctx);
+            }
+            return self
+                .templar
+                .render_template_text(text, &ctx)
+                .map_err(at_origin(origin));
+        }
+        let d = &opts.delimiters;
+        let delimiters = [&d[0], &d[1], &d[2], &d[3], &d[4], &d[5]].map(String::as_str);
+        self.templar
+            .render_text_with_syntax(
+                text,
+                origin,
+                &ctx,
+                delimiters,
+                opts.trim_blocks,
+                opts.lstrip_blocks,
+            )
+            .map_err(at_origin(origin))
     }
     fn eval(&self, expr: &str) -> Result<Value> {
         self.templar.eval(expr, self.ctx)

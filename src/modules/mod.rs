@@ -171,10 +171,75 @@ impl Plan {
     }
 }
 
+/// How the template module renders one file: its Jinja syntax options (delimiters, block
+/// whitespace) and where the result goes (Ansible's `template_destpath`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TemplateOptions {
+    /// `{%`, `%}`, `{{`, `}}`, `{#`, `#}` by default (block, variable and comment delimiters).
+    pub delimiters: [String; 6],
+    /// Remove the first newline after a block tag (Ansible's default: true).
+    pub trim_blocks: bool,
+    /// Strip spaces and tabs from the start of a line to a block tag (default: false).
+    pub lstrip_blocks: bool,
+    /// The destination path on the host, if known.
+    pub dest: Option<String>,
+}
+
+impl Default for TemplateOptions {
+    fn default() -> Self {
+        TemplateOptions {
+            delimiters: ["{%", "%}", "{{", "}}", "{#", "#}"].map(String::from),
+            trim_blocks: true,
+            lstrip_blocks: false,
+            dest: None,
+        }
+    }
+}
+
+impl TemplateOptions {
+    /// Options from the template module's syntax options.
+    pub fn new(delimiters: [String; 6], trim_blocks: bool, lstrip_blocks: bool) -> Self {
+        TemplateOptions {
+            delimiters,
+            trim_blocks,
+            lstrip_blocks,
+            dest: None,
+        }
+    }
+    /// The same options with the destination path.
+    pub fn with_dest(mut self, dest: impl Into<String>) -> Self {
+        self.dest = Some(dest.into());
+        self
+    }
+    /// True when the syntax is Jinja's default (as the engine configures it).
+    pub fn default_syntax(&self) -> bool {
+        let d = TemplateOptions::default();
+        self.delimiters == d.delimiters
+            && self.trim_blocks == d.trim_blocks
+            && self.lstrip_blocks == d.lstrip_blocks
+    }
+}
+
 /// Rendering services the engine offers a module (templates, expressions).
 pub trait Render: Send + Sync {
     /// Renders template text (the `template` module) in the task's variables.
     fn render_text(&self, text: &str, origin: &Path) -> Result<String>;
+    /// Renders template text with the template module's options (delimiters, `trim_blocks`,
+    /// `lstrip_blocks`, destination). The default handles only the default syntax.
+    fn render_text_with(
+        &self,
+        text: &str,
+        origin: &Path,
+        opts: &TemplateOptions,
+    ) -> Result<String> {
+        if opts.default_syntax() {
+            return self.render_text(text, origin);
+        }
+        Err(Error::failed(
+            "this renderer does not support the template module's syntax options",
+        ))
+    }
     /// Evaluates a Jinja expression (`assert: that`, `debug: var`).
     fn eval(&self, expr: &str) -> Result<Value>;
     /// Decrypts the vault-encrypted content of the local file `name` with the run's vault

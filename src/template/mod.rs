@@ -481,6 +481,44 @@ impl Templar {
         self.render_named(&name, &text, 0, ctx)
     }
 
+    /// Renders `text` like [`Templar::render_text`], with the template module's syntax options
+    /// (Ansible's `block_*`/`variable_*`/`comment_*_string` delimiters, `trim_blocks`,
+    /// `lstrip_blocks`), on a copy of the environment made for this one text. `path` names
+    /// the template, so that its includes are found next to it.
+    pub fn render_text_with_syntax(
+        &self,
+        text: &str,
+        path: &std::path::Path,
+        ctx: &Context,
+        delimiters: [&str; 6],
+        trim_blocks: bool,
+        lstrip_blocks: bool,
+    ) -> Result<String> {
+        let [bs, be, vs, ve, cs, ce] = delimiters.map(str::to_string);
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .block_delimiters(bs, be)
+            .variable_delimiters(vs, ve)
+            .comment_delimiters(cs, ce)
+            .build()
+            .map_err(|e| Error::template(format!("invalid template syntax options: {e}")))?;
+        let mut env = self.inner.env.clone();
+        env.clear_templates();
+        env.set_syntax(syntax);
+        env.set_trim_blocks(trim_blocks);
+        env.set_lstrip_blocks(lstrip_blocks);
+        let name = path.to_string_lossy().into_owned();
+        env.add_template_owned(name.clone(), text.to_string())
+            .map_err(|e| Error::template(e.to_string()))?;
+        let custom = Templar {
+            inner: Arc::new(Inner {
+                env,
+                globals: self.inner.globals.clone(),
+            }),
+            vault: self.vault.clone(),
+        };
+        custom.render_named(&name, text, 0, ctx).map_err(|e| e.err)
+    }
+
     /// Renders a template file (the `template` module): `{% include %}` and `{% import %}`
     /// inside it are resolved relative to the file's folder.
     pub fn render_file(&self, path: &std::path::Path, ctx: &Context) -> Result<String> {

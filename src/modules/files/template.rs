@@ -3,7 +3,9 @@
 use super::copy::{FileWrite, plan_file};
 use crate::error::{Error, Result};
 use crate::modules::toolkit::{Attrs, basename, check_validate};
-use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
+use crate::modules::{
+    Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, TemplateOptions, opt,
+};
 use async_trait::async_trait;
 
 /// The `template` module.
@@ -18,6 +20,16 @@ crate::options! {
         force: bool = opt::bool("Replace the file when its content differs; with `no`, only create it when missing.").default("yes"),
         validate: Option<String> = opt::str("Command validating the new file before it is put in place; `%s` is its temp path."),
         newline_sequence: String = opt::str("Line ending of the written file.").default("\\n").choices(&["\\n", "\\r", "\\r\\n"]),
+        follow: bool = opt::bool("When `dest` is a link, write to its target (default: replace the link).").default("no"),
+        block_start_string: String = opt::str("The string marking the start of a block.").default("{%"),
+        block_end_string: String = opt::str("The string marking the end of a block.").default("%}"),
+        variable_start_string: String = opt::str("The string marking the start of a print statement.").default("{{"),
+        variable_end_string: String = opt::str("The string marking the end of a print statement.").default("}}"),
+        comment_start_string: Option<String> = opt::str("The string marking the start of a comment (default `{#`)."),
+        comment_end_string: Option<String> = opt::str("The string marking the end of a comment (default `#}`)."),
+        trim_blocks: bool = opt::bool("Remove the first newline after a block tag.").default("yes"),
+        lstrip_blocks: bool = opt::bool("Strip spaces and tabs from the start of a line to a block tag.").default("no"),
+        output_encoding: String = opt::str("The encoding of the written file: utf-8 (default), utf-16 (-le, -be), latin-1 (iso-8859-1), windows-1252 or ascii.").default("utf-8"),
     }
     groups { attrs: FileAttrs }
 }
@@ -26,8 +38,10 @@ static DOC: ModuleDoc = ModuleDoc::new("template", "Template a file out to a tar
     .description(
         "Renders `src` (searched in the role's and playbook's `templates/` folders) with \
         the task's variables and writes the result to `dest` atomically, like `copy`. Check mode \
-        reports exactly what would change; with --diff the content diff is returned. The \
-        returned `checksum` is the SHA-256 of the rendered content.",
+        reports exactly what would change; with --diff the content diff is returned. As in \
+        Ansible, the returned `checksum` is the SHA-1 of the written content. The Jinja \
+        delimiters, `trim_blocks` and `lstrip_blocks` can be changed for this template only; \
+        `newline_sequence` and `output_encoding` apply to the rendered text.",
     )
     .spec::<Opts>()
     .examples(
@@ -38,6 +52,80 @@ static DOC: ModuleDoc = ModuleDoc::new("template", "Template a file out to a tar
     validate: nginx -t -c %s
 "#,
     );
+
+/// What Windows-1252 puts at bytes 0x80-0x9F (`\\0`: undefined); elsewhere it is Latin-1.
+const CP1252_HIGH: [char; 32] = [
+    '\u{20ac}', '\0', '\u{201a}', '\u{0192}', '\u{201e}', '\u{2026}', '\u{2020}', '\u{2021}',
+    '\u{02c6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\0', '\u{017d}', '\0', '\0',
+    '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{02dc}',
+    '\u{2122}', '\u{0161}', '\u{203a}', '\u{0153}', '\0', '\u{017e}', '\u{0178}',
+];
+
+/// Encodes rendered text in `encoding` (Python's codec names for the encodings prov knows; an
+/// empty name is UTF-8).
+fn encode(text: &str, encoding: &str) -> Result<Vec<u8>> {
+    let name = encoding.to_ascii_lowercase().replace('_', "-");
+    let cant = |c: char| {
+        Error::failed(format!(
+            "'{encoding}' codec can't encode character '{}'",
+            c.escape_unicode()
+        ))
+    };
+    let narrow = |max: u32| -> Result<Vec<u8>> {
+        text.chars()
+            .map(|c| {
+                u8::try_from(c as u32)
+                    .ok()
+                    .filter(|b| u32::from(*b) <= max)
+                    .ok_or_else(|| cant(c))
+            })
+            .collect()
+    };
+    let cp1252 = || -> Result<Vec<u8>> {
+        text.chars()
+            .map(|c| match c as u32 {
+                n @ (0..=0x7f | 0xa0..=0xff) => Ok(n as u8),
+                _ => CP1252_HIGH
+                    .iter()
+                    .position(|h| *h == c && c != '\0')
+                    .map(|i| 0x80 + i as u8)
+                    .ok_or_else(|| cant(c)),
+            })
+            .collect()
+    };
+    let wide = |le: bool, bom: bool| {
+        let mut out: Vec<u8> = Vec::new();
+        if bom {
+            out.extend_from_slice(&[0xff, 0xfe]);
+        }
+        for u in text.encode_utf16() {
+            out.extend_from_slice(&if le { u.to_le_bytes() } else { u.to_be_bytes() });
+        }
+        out
+    };
+    match name.as_str() {
+        "" | "utf-8" | "utf8" | "u8" => Ok(text.as_bytes().to_vec()),
+        "windows-1252" | "cp1252" => cp1252(),
+        "utf-16" | "utf16" => Ok(wide(true, true)),
+        "utf-16-le" | "utf-16le" => Ok(wide(true, false)),
+        "utf-16-be" | "utf-16be" => Ok(wide(false, false)),
+        "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" => narrow(0xff),
+        "ascii" | "us-ascii" => narrow(0x7f),
+        _ => Err(Error::failed(format!("unknown encoding: {encoding}"))
+            .hint("use utf-8, utf-16, utf-16-le, utf-16-be, latin-1, windows-1252 or ascii")),
+    }
+}
+
+/// Ansible keeps as many newlines at the end of the output as the template source has (a
+/// block tag on the last line would otherwise eat its newline).
+fn keep_trailing_newlines(source: &str, mut out: String) -> String {
+    let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
+    let (want, have) = (count(source), count(&out));
+    if want > have {
+        out.push_str(&"\n".repeat(want - have));
+    }
+    out
+}
 
 /// Converts line endings of rendered text.
 fn newlines(text: &str, seq: &str) -> String {
@@ -60,8 +148,25 @@ impl Module for Template {
         let src = o.src;
         let local = ctx.find_file("templates", &src)?;
         let text = std::fs::read_to_string(&local).map_err(|e| Error::io(&local, e))?;
-        let rendered = ctx.render.render_text(&text, &local)?;
-        let data = newlines(&rendered, &o.newline_sequence).into_bytes();
+        let topts = TemplateOptions::new(
+            [
+                o.block_start_string,
+                o.block_end_string,
+                o.variable_start_string,
+                o.variable_end_string,
+                o.comment_start_string.unwrap_or_else(|| "{#".into()),
+                o.comment_end_string.unwrap_or_else(|| "#}".into()),
+            ],
+            o.trim_blocks,
+            o.lstrip_blocks,
+        )
+        .with_dest(o.dest.as_str());
+        let rendered =
+            keep_trailing_newlines(&text, ctx.render.render_text_with(&text, &local, &topts)?);
+        let data = encode(
+            &newlines(&rendered, &o.newline_sequence),
+            &o.output_encoding,
+        )?;
         let mut attrs = Attrs::new(&o.attrs)?;
         if attrs.mode.as_deref() == Some("preserve") {
             use std::os::unix::fs::PermissionsExt;
@@ -82,6 +187,8 @@ impl Module for Template {
                 backup: o.backup,
                 force: o.force,
                 validate: check_validate(o.validate)?,
+                follow: o.follow,
+                expect_sha1: None,
             },
         )
         .await
@@ -94,5 +201,80 @@ mod tests {
     fn newline_sequences() {
         assert_eq!(super::newlines("a\nb\r\n", "\\r\\n"), "a\r\nb\r\n");
         assert_eq!(super::newlines("a\r\nb\n", "\\n"), "a\nb\n");
+    }
+
+    /// The syntax options as the engine applies them (delimiters, trim_blocks, lstrip_blocks).
+    #[test]
+    fn syntax_options_render_like_jinja() {
+        use crate::template::{Context, Templar};
+        use crate::value::{Value, Vars};
+        let t = Templar::new();
+        let mut vars = Vars::new();
+        vars.insert("x".into(), Value::from(1));
+        let ctx = Context::new(&t, vec![std::sync::Arc::new(vars)]);
+        let path = std::path::Path::new("/nonexistent/t.j2");
+        let render = |text: &str, d: [&str; 6], trim: bool, lstrip: bool| {
+            t.render_text_with_syntax(text, path, &ctx, d, trim, lstrip)
+                .unwrap()
+        };
+        let std = ["{%", "%}", "{{", "}}", "{#", "#}"];
+        // custom comment markers: `{#` is text, `[# #]` a comment
+        assert_eq!(
+            render(
+                "{# kept #}[# gone #]{{ x }}",
+                ["{%", "%}", "{{", "}}", "[#", "#]"],
+                true,
+                false
+            ),
+            "{# kept #}1"
+        );
+        // custom block and variable markers
+        assert_eq!(
+            render(
+                "<% if x %>[[ x ]]<% endif %>{{ x }}",
+                ["<%", "%>", "[[", "]]", "{#", "#}"],
+                true,
+                false
+            ),
+            "1{{ x }}"
+        );
+        let tmpl = "a\n  {% if x %}\nb\n  {% endif %}\nc\n";
+        assert_eq!(render(tmpl, std, true, false), "a\n  b\n  c\n");
+        assert_eq!(render(tmpl, std, false, false), "a\n  \nb\n  \nc\n");
+        assert_eq!(render(tmpl, std, true, true), "a\nb\nc\n");
+    }
+
+    #[test]
+    fn trailing_newlines_follow_the_source() {
+        assert_eq!(
+            super::keep_trailing_newlines("{% endfor %}\n", "x".into()),
+            "x\n"
+        );
+        assert_eq!(
+            super::keep_trailing_newlines("a\n\n", "a\n".into()),
+            "a\n\n"
+        );
+        assert_eq!(super::keep_trailing_newlines("a", "a\n".into()), "a\n");
+    }
+
+    #[test]
+    fn output_encodings() {
+        assert_eq!(super::encode("é", "utf-8").unwrap(), "é".as_bytes());
+        assert_eq!(super::encode("é", "ISO-8859-1").unwrap(), vec![0xe9]);
+        assert_eq!(
+            super::encode("aé", "utf-16-le").unwrap(),
+            vec![b'a', 0, 0xe9, 0]
+        );
+        assert_eq!(
+            super::encode("a", "utf-16").unwrap(),
+            vec![0xff, 0xfe, b'a', 0]
+        );
+        assert!(super::encode("é", "ascii").is_err());
+        assert_eq!(
+            super::encode("€é", "windows-1252").unwrap(),
+            vec![0x80, 0xe9]
+        );
+        assert_eq!(super::encode("x", "").unwrap(), b"x");
+        assert!(super::encode("x", "klingon").is_err());
     }
 }
