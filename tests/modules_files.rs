@@ -161,10 +161,12 @@ async fn copy_content_create_update_and_modes() {
     let p = e.converge("copy", a).await;
     assert_eq!(e.read("motd"), "hello\n");
     assert_eq!(e.mode("motd"), 0o644);
+    // Ansible's checksum is the SHA-1 of the content, md5sum its MD5.
     assert_eq!(
         res(&p, "checksum"),
-        "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        "f572d396fae9206628714fb2ce00f72e94f2258f"
     );
+    assert_eq!(res(&p, "md5sum"), "b1946ac92492d2347c6235b4d2611184");
     assert_eq!(res(&p, "dest"), dest);
     assert_eq!(res(&p, "mode"), "0644");
     assert_eq!(res(&p, "size"), "6");
