@@ -486,6 +486,37 @@ pub async fn inspect_one(
     Ok((i, f))
 }
 
+/// Inspects one path (see [`inspect`]) and runs `extra` (a script) in the same round trip;
+/// returns the path's info and what `extra` printed.
+pub async fn inspect_one_with(
+    ctx: &TaskCtx<'_>,
+    path: &str,
+    checksum: Option<&str>,
+    extra: &str,
+) -> Result<(Inspection, FileInfo, String)> {
+    let mut script = inspect_script(&[path], checksum, false)?;
+    if script.ends_with("exit 0\n") {
+        script.truncate(script.len() - "exit 0\n".len());
+    }
+    script.push_str(&format!("echo '@@extra'\n{extra}\nexit 0\n"));
+    let out = ctx.run(script).await?;
+    if out.rc != 0 {
+        return Err(Error::failed(format!(
+            "could not inspect {path} on {}: {}",
+            ctx.host,
+            out.stderr_str().trim()
+        )));
+    }
+    let marker = b"\n@@extra\n";
+    let (head, tail) = match find(&out.stdout, marker) {
+        Some(i) => (&out.stdout[..i + 1], &out.stdout[i + marker.len()..]),
+        None => (&out.stdout[..], &b""[..]),
+    };
+    let mut i = parse_inspection(head, &[path])?;
+    let f = i.files.remove(0);
+    Ok((i, f, String::from_utf8_lossy(tail).into_owned()))
+}
+
 /// Reads a whole remote file with the task's become.
 pub async fn read(ctx: &TaskCtx<'_>, path: &str) -> Result<Vec<u8>> {
     ctx.conn.get(path, ctx.become_.as_ref()).await
