@@ -201,7 +201,7 @@ mod tests {
                    m=text/plain; charset=us-ascii\n";
         let v = add_extra(base, out, true, true);
         let get = |k: &str| v.get_attr(k).unwrap();
-        assert_eq!(f64::try_from(get("mtime")).unwrap(), 1796356355.067780124);
+        assert_eq!(f64::try_from(get("mtime")).unwrap(), 1_796_356_355.067_78);
         assert_eq!(get("blocks").to_string(), "8");
         assert_eq!(get("block_size").to_string(), "4096");
         assert_eq!(get("attr_flags").to_string(), "e");
