@@ -25,8 +25,10 @@ crate::options! {
         src: Option<String> = opt::path("Target of the link (state=link/hard). A relative target is relative to the link's folder."),
         force: bool = opt::bool("Create links even if the target does not exist, or replace a file (or empty folder) by a link.").default("no"),
         follow: bool = opt::bool("Apply attributes to the target of a link rather than the link itself.").default("yes"),
-        access_time: Option<String> = opt::str("With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`."),
-        modification_time: Option<String> = opt::str("With state=touch: `now` (default), `preserve`, or a time `YYYYMMDDHHMM.SS`."),
+        access_time: Option<String> = opt::str("`now`, `preserve` or a time in `access_time_format`. Default: `now` with state=touch, else `preserve`."),
+        modification_time: Option<String> = opt::str("`now`, `preserve` or a time in `modification_time_format`. Default: `now` with state=touch, else `preserve`."),
+        access_time_format: String = opt::str("The strftime format of `access_time` (the host's local time).").default("%Y%m%d%H%M.%S"),
+        modification_time_format: String = opt::str("The strftime format of `modification_time` (the host's local time).").default("%Y%m%d%H%M.%S"),
     }
     groups { attrs: FileAttrs }
 }
@@ -86,34 +88,98 @@ fn attr_script(path: &str, attrs: &Attrs, mode: Option<u32>) -> String {
     s
 }
 
-/// The time to give `touch` for option `key` (`access_time`, `modification_time`) set to `v`.
-fn time_arg(v: Option<&str>, key: &str, state: &str) -> Result<Option<String>> {
+/// The time to give `touch` for option `key` (`access_time`, `modification_time`) set to `v`
+/// in `format`: `now`, a `touch -t` stamp (`YYYYMMDDhhmm.SS`, the host's local time) or none
+/// (`preserve`; the default except with state=touch).
+fn time_arg(v: Option<&str>, format: &str, key: &str, state: &str) -> Result<Option<String>> {
     match v {
-        None => Ok(if state == "touch" {
-            Some("now".into())
-        } else {
-            None
-        }),
-        Some("preserve") => Ok(None),
-        Some("now") if state == "touch" => Ok(Some("now".into())),
-        Some(t) if state == "touch" => {
-            let ok = t.len() == 15
-                && t.as_bytes()[12] == b'.'
-                && t.bytes()
-                    .enumerate()
-                    .all(|(i, c)| i == 12 || c.is_ascii_digit());
-            if ok {
-                Ok(Some(t.to_string()))
-            } else {
-                Err(Error::failed(format!(
-                    "{key} must be 'now', 'preserve' or a time like 202401311230.00, got '{t}'"
-                )))
-            }
+        None if state == "touch" => Ok(Some("now".into())),
+        None | Some("preserve") => Ok(None),
+        Some("now") => Ok(Some("now".into())),
+        Some(t) => {
+            let dt = jiff::fmt::strtime::parse(format, t)
+                .and_then(|b| b.to_datetime())
+                .map_err(|_| {
+                    Error::failed(format!(
+                        "Error while obtaining timestamp for time {t} using format {format}: \
+                         time data '{t}' does not match format '{format}'"
+                    ))
+                    .hint(format!(
+                        "{key} must be 'now', 'preserve' or a time in {format}"
+                    ))
+                })?;
+            Ok(Some(dt.strftime("%Y%m%d%H%M.%S").to_string()))
         }
-        Some(t) => Err(Error::failed(format!(
-            "{key}={t} is only supported with state=touch"
-        ))),
     }
+}
+
+/// `YYYYMMDDhhmm.SS` as `date -d` reads it (`YYYY-MM-DD hh:mm:ss`).
+fn date_arg(stamp: &str) -> String {
+    let d = |a: usize, b: usize| stamp.get(a..b).unwrap_or("00");
+    format!(
+        "{}-{}-{} {}:{}:{}",
+        d(0, 4),
+        d(4, 6),
+        d(6, 8),
+        d(8, 10),
+        d(10, 12),
+        d(13, 15)
+    )
+}
+
+/// Whether setting the times would change an existing path, as Ansible decides it: `now`
+/// always does; explicit times only when they differ from the current ones (compared to the
+/// sub-second on the host, converted in its local time).
+async fn times_differ(
+    ctx: &TaskCtx<'_>,
+    path: &str,
+    follow: bool,
+    atime: Option<&str>,
+    mtime: Option<&str>,
+) -> Result<bool> {
+    if atime == Some("now") || mtime == Some("now") {
+        return Ok(true);
+    }
+    let l = if follow { "-L " } else { "" };
+    let mut script = format!("stat {l}-c '%.9X %.9Y' -- {}", quote(path));
+    for t in [atime, mtime].into_iter().flatten() {
+        script.push_str(&format!("; date -d {} +%s", quote(&date_arg(t))));
+    }
+    let out = ctx.run(script).await?;
+    let nums: Vec<f64> = out
+        .stdout_str()
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    if out.rc != 0 || nums.len() < 2 {
+        return Ok(true);
+    }
+    let mut want = nums[2..].iter();
+    for (given, current) in [(atime, nums[0]), (mtime, nums[1])] {
+        if given.is_some() && want.next() != Some(&current) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The `touch` commands setting the given times (one per option: `-a -t X -m -t Y` is not
+/// portable).
+fn touch_script(path: &str, link: bool, atime: Option<&str>, mtime: Option<&str>) -> String {
+    let h = if link { "-h " } else { "" };
+    [("-a", atime), ("-m", mtime)]
+        .iter()
+        .filter_map(|(flag, t)| match t {
+            Some("now") => Some(format!("touch {h}{flag} -- {}", quote(path))),
+            Some(ts) => Some(format!(
+                "touch {h}{flag} -t {} -- {}",
+                quote(ts),
+                quote(path)
+            )),
+            None => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
 }
 
 /// Any entry below `path` whose attributes differ from `attrs`.
@@ -279,8 +345,18 @@ impl Module for File {
         if recurse && state != "directory" {
             return Err(Error::failed("recurse=yes needs state=directory"));
         }
-        let atime = time_arg(o.access_time.as_deref(), "access_time", &state)?;
-        let mtime = time_arg(o.modification_time.as_deref(), "modification_time", &state)?;
+        let atime = time_arg(
+            o.access_time.as_deref(),
+            &o.access_time_format,
+            "access_time",
+            &state,
+        )?;
+        let mtime = time_arg(
+            o.modification_time.as_deref(),
+            &o.modification_time_format,
+            "modification_time",
+            &state,
+        )?;
         let mut c = Ctx {
             ctx,
             path: path.clone(),
@@ -415,24 +491,20 @@ impl Module for File {
                 }
             },
             "touch" => {
-                let mut flags = Vec::new();
-                for (flag, t) in [("-a", &atime), ("-m", &mtime)] {
-                    match t.as_deref() {
-                        Some("now") => flags.push(flag.to_string()),
-                        Some(ts) => flags.push(format!("{flag} -t {}", quote(ts))),
-                        None => {}
-                    }
-                }
                 if info.exists() {
                     let m = c.attrs_on(&eff_stat, eff_kind == Kind::Dir, is_link_self, false)?;
-                    if !flags.is_empty() {
-                        // one touch per time spec (touch -a -t X -m -t Y is not portable)
-                        let h = if is_link_self { "-h " } else { "" };
-                        let script = flags
-                            .iter()
-                            .map(|f| format!("touch {h}{f} -- {q}"))
-                            .collect::<Vec<_>>()
-                            .join(" && ");
+                    if (atime.is_some() || mtime.is_some())
+                        && times_differ(
+                            ctx,
+                            &path,
+                            !is_link_self,
+                            atime.as_deref(),
+                            mtime.as_deref(),
+                        )
+                        .await?
+                    {
+                        let script =
+                            touch_script(&path, is_link_self, atime.as_deref(), mtime.as_deref());
                         c.push(format!("touch {path} (update timestamps)"), None, script);
                     }
                     c.result(
@@ -451,10 +523,11 @@ impl Module for File {
                         None => base,
                     };
                     let mut script = format!("touch -- {q}");
-                    for f in &flags {
-                        if f != "-a" && f != "-m" {
-                            script.push_str(&format!(" && touch {f} -- {q}"));
-                        }
+                    let explicit = |t: &Option<String>| t.clone().filter(|t| t != "now");
+                    let (a, m) = (explicit(&atime), explicit(&mtime));
+                    if a.is_some() || m.is_some() {
+                        script.push_str(" && ");
+                        script.push_str(&touch_script(&path, false, a.as_deref(), m.as_deref()));
                     }
                     script.push_str(&attr_script(
                         &path,
@@ -590,6 +663,27 @@ impl Module for File {
                     .insert("src".into(), Value::from(src.as_str()));
             }
             other => return Err(Error::failed(format!("unsupported state '{other}'"))),
+        }
+        // Explicit times on other states: applied after the state, when they differ.
+        if state != "touch"
+            && state != "absent"
+            && (atime.is_some() || mtime.is_some())
+            && c.plan.failed.is_none()
+        {
+            let exists = info.exists();
+            if !exists
+                || times_differ(
+                    ctx,
+                    &path,
+                    !is_link_self,
+                    atime.as_deref(),
+                    mtime.as_deref(),
+                )
+                .await?
+            {
+                let script = touch_script(&path, is_link_self, atime.as_deref(), mtime.as_deref());
+                c.push(format!("set the times of {path}"), None, script);
+            }
         }
         Ok(c.plan)
     }
