@@ -2,7 +2,8 @@
 
 use crate::connection::quote;
 use crate::error::{Error, Result};
-use crate::modules::toolkit::fmt_mode;
+use crate::modules::args::Mode;
+use crate::modules::toolkit::{checksum_cmd, fmt_mode, resolve_mode};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, Vars};
 use async_trait::async_trait;
@@ -27,6 +28,12 @@ crate::options! {
         hidden: bool = opt::bool("Include names starting with a dot.").default("no"),
         use_regex: bool = opt::bool("patterns and excludes are regular expressions instead of globs.").default("no"),
         follow: bool = opt::bool("Follow symbolic links.").default("no"),
+        get_checksum: bool = opt::bool("Add the `checksum` of each regular file.").default("no"),
+        checksum_algorithm: String = opt::str("The checksum algorithm.").default("sha1").choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]).aliases(&["checksum", "checksum_algo"]),
+        mode: Option<Mode> = opt::mode("Only entries with this mode (octal or symbolic): exactly, or with any of its bits when exact_mode is false."),
+        exact_mode: bool = opt::bool("mode must match exactly (else any of its permission bits is enough).").default("yes"),
+        encoding: Option<String> = opt::str("The encoding of the files `contains` reads (converted with iconv)."),
+        limit: Option<i64> = opt::int("Return at most this many matches (shallowest first)."),
     }
 }
 
@@ -37,7 +44,10 @@ static DOC: ModuleDoc = ModuleDoc::new("find", "Return a list of files based on 
 with `use_regex`) and not `excludes`, filtered by `age`, `size`, `contains` and hidden names, \
 as Ansible's find does. One round trip runs `find` and GNU `stat` on the host; `contains` runs \
 `grep -P` on the candidates (each line must match from its start, or anywhere in the whole file \
-with `read_whole_file`). Returns `files` (stat data per file: path, mode, size, mtime, \
+with `read_whole_file`; `encoding` converts them first). `mode` keeps entries with that mode \
+(exactly, or sharing a bit with `exact_mode: false`), `limit` keeps the first matches \
+(shallowest first: `Limit of matches reached`), `get_checksum` adds each regular file's \
+`checksum` (one more round trip). Returns `files` (stat data per file: path, mode, size, mtime, \
 pw_name...), `matched`, `examined`, `skipped_paths` and `msg`. Never changes anything.",
     )
     .spec::<Opts>()
@@ -60,6 +70,17 @@ pw_name...), `matched`, `examined`, `skipped_paths` and `msg`. Never changes any
     size: -100k
 "#,
     );
+
+/// iconv's name for one of Python's codec names (`latin-1` → `ISO-8859-1`).
+fn iconv_name(python: &str) -> String {
+    let n = python.to_ascii_lowercase().replace('_', "-");
+    match n.as_str() {
+        "latin-1" | "latin1" | "l1" | "iso8859-1" | "iso-8859-1" | "8859" => "ISO-8859-1".into(),
+        "cp1252" | "windows-1252" => "WINDOWS-1252".into(),
+        "ascii" | "us-ascii" => "ASCII".into(),
+        _ => n.to_ascii_uppercase(),
+    }
+}
 
 /// `2d` → seconds (negative stays negative).
 pub(crate) fn parse_age(s: &str) -> Option<i64> {
@@ -191,6 +212,10 @@ impl Entry {
     }
     /// Ansible's `statinfo` plus `path`.
     fn to_value(&self) -> Value {
+        crate::value::vars_value(&self.vars())
+    }
+    /// [`Entry::to_value`]'s keys and values.
+    fn vars(&self) -> Vars {
         let m = self.mode;
         let mut v = Vars::new();
         let mut put = |k: &str, x: Value| {
@@ -231,7 +256,7 @@ impl Entry {
         ] {
             put(k, Value::from(m & bit != 0));
         }
-        crate::value::vars_value(&v)
+        v
     }
 }
 
@@ -305,6 +330,17 @@ impl Module for Find {
             })?),
             None => None,
         };
+        if let Some(l) = o.limit
+            && l <= 0
+        {
+            return Ok(Plan::fail(format!(
+                "limit cannot be {l} (use None for unlimited)"
+            )));
+        }
+        let mode = match &o.mode {
+            Some(m) => Some(resolve_mode(m, 0, false)? & 0o7777),
+            None => None,
+        };
         let (stamp, file_type) = (&o.age_stamp, &o.file_type);
         let (hidden, follow) = (o.hidden, o.follow);
         let maxdepth = if o.recurse {
@@ -352,6 +388,12 @@ impl Module for Find {
                 if !type_ok || !name_matches(e.name(), &patterns, &excludes) {
                     continue;
                 }
+                if let Some(m) = mode {
+                    let em = e.mode & 0o7777;
+                    if (o.exact_mode && em != m) || (!o.exact_mode && em & m == 0) {
+                        continue;
+                    }
+                }
                 if let Some(a) = age {
                     let t = match stamp.as_str() {
                         "atime" => e.atime,
@@ -382,11 +424,20 @@ impl Module for Find {
                     (format!("^(?:{c})"), "")
                 };
                 let mut s = format!("P={}\n", quote(&pat));
+                let conv = o.encoding.as_deref().filter(|e| {
+                    !e.eq_ignore_ascii_case("utf-8") && !e.eq_ignore_ascii_case("utf8")
+                });
                 for (i, f) in files.iter().enumerate() {
-                    s.push_str(&format!(
-                        "grep -q -P {z}-e \"$P\" -- {} 2>/dev/null && echo {i}\n",
-                        quote(&f.path)
-                    ));
+                    let q = quote(&f.path);
+                    match conv {
+                        Some(enc) => s.push_str(&format!(
+                            "iconv -f {} -t UTF-8 -- {q} 2>/dev/null | grep -q -P {z}-e \"$P\" && echo {i}\n",
+                            quote(&iconv_name(enc))
+                        )),
+                        None => s.push_str(&format!(
+                            "grep -q -P {z}-e \"$P\" -- {q} 2>/dev/null && echo {i}\n"
+                        )),
+                    }
                 }
                 s.push_str("true\n");
                 let found = ctx.run(s).await?;
@@ -407,18 +458,56 @@ impl Module for Find {
             cands.retain(|e| e.is_reg() && kept.contains(&e.path));
         }
         cands.sort_by(|a, b| a.path.cmp(&b.path));
-        let msg = if skipped.is_empty() {
+        let mut msg = if skipped.is_empty() {
             "All paths examined"
         } else {
             "Not all paths examined, check warnings for details"
         };
+        if let Some(l) = o.limit.map(|l| l as usize)
+            && cands.len() >= l
+        {
+            // Ansible walks top-down: the shallowest matches come first.
+            cands.sort_by_key(|e| e.path.matches('/').count());
+            cands.truncate(l);
+            cands.sort_by(|a, b| a.path.cmp(&b.path));
+            if skipped.is_empty() {
+                msg = "Limit of matches reached";
+            }
+        }
+        let mut sums: Vec<Option<String>> = vec![None; cands.len()];
+        if o.get_checksum && cands.iter().any(Entry::is_reg) {
+            let mut s = format!("{}\n", checksum_cmd(&o.checksum_algorithm)?);
+            for (i, e) in cands.iter().enumerate().filter(|(_, e)| e.is_reg()) {
+                s.push_str(&format!(
+                    "printf '{i} '; $CK < {} 2>/dev/null || echo\n",
+                    quote(&e.path)
+                ));
+            }
+            let out = ctx.run(s).await?;
+            for l in out.stdout_str().lines() {
+                let mut w = l.split_whitespace();
+                if let (Some(i), Some(h)) =
+                    (w.next().and_then(|i| i.parse::<usize>().ok()), w.next())
+                    && i < sums.len()
+                {
+                    sums[i] = Some(h.to_string());
+                }
+            }
+        }
         let mut plan = Plan::ok()
             .with("matched", cands.len())
             .with("examined", examined)
             .with("msg", msg);
         plan.result.insert(
             "files".into(),
-            Value::from_iter(cands.iter().map(Entry::to_value)),
+            Value::from_iter(cands.iter().zip(&sums).map(|(e, sum)| match sum {
+                Some(h) => {
+                    let mut v = e.vars();
+                    v.insert("checksum".into(), Value::from(h.as_str()));
+                    crate::value::vars_value(&v)
+                }
+                None => e.to_value(),
+            })),
         );
         plan.result
             .insert("skipped_paths".into(), crate::value::vars_value(&skipped));
@@ -429,6 +518,13 @@ impl Module for Find {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_codec_names_become_iconv_names() {
+        assert_eq!(iconv_name("latin-1"), "ISO-8859-1");
+        assert_eq!(iconv_name("cp1252"), "WINDOWS-1252");
+        assert_eq!(iconv_name("utf_16"), "UTF-16");
+    }
 
     #[test]
     fn ages_sizes_and_patterns() {
