@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::modules::toolkit::{
-    self, Attrs, Kind, Write, check_validate, plan_write, py_expand, py_regex,
+    self, Attrs, Kind, Write, check_validate, decode, encode, plan_write, py_expand, py_regex,
 };
 use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
@@ -21,6 +21,7 @@ crate::options! {
         before: Option<String> = opt::str("Only replace before the match of this regexp."),
         backup: bool = opt::bool("Back up the old file before changing it.").default("no"),
         validate: Option<String> = opt::str("Command validating the new file before it is put in place; `%s` is its temp path."),
+        encoding: String = opt::str("The file's encoding: it is read and written in it (utf-8, utf-16, latin-1, windows-1252, ascii).").default("utf-8"),
     }
     groups { attrs: FileAttrs }
 }
@@ -114,10 +115,12 @@ impl Module for Replace {
                 "Path {path} is not a readable regular file"
             )));
         };
-        let text = String::from_utf8(content.clone()).map_err(|_| {
+        let text = decode(&content, &o.encoding).map_err(|_| {
             Error::failed(format!(
-                "{path} is not UTF-8 text; replace only edits text files"
+                "{path} is not {} text; replace only edits text files",
+                o.encoding
             ))
+            .hint("set `encoding` to the file's encoding")
         })?;
         let Some((new, n)) = apply(
             &text,
@@ -143,7 +146,7 @@ impl Module for Replace {
                 path: &target,
                 info: &write_info,
                 before: Some(&content),
-                data: &crate::modules::toolkit::Content::Bytes(new.clone().into_bytes()),
+                data: &crate::modules::toolkit::Content::Bytes(encode(&new, &o.encoding)?),
                 attrs: &attrs,
                 backup: o.backup,
                 validate,

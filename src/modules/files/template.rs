@@ -2,7 +2,7 @@
 
 use super::copy::{FileWrite, plan_file};
 use crate::error::{Error, Result};
-use crate::modules::toolkit::{Attrs, basename, check_validate};
+use crate::modules::toolkit::{Attrs, basename, check_validate, encode};
 use crate::modules::{
     Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, TemplateOptions, opt,
 };
@@ -52,69 +52,6 @@ static DOC: ModuleDoc = ModuleDoc::new("template", "Template a file out to a tar
     validate: nginx -t -c %s
 "#,
     );
-
-/// What Windows-1252 puts at bytes 0x80-0x9F (`\\0`: undefined); elsewhere it is Latin-1.
-const CP1252_HIGH: [char; 32] = [
-    '\u{20ac}', '\0', '\u{201a}', '\u{0192}', '\u{201e}', '\u{2026}', '\u{2020}', '\u{2021}',
-    '\u{02c6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\0', '\u{017d}', '\0', '\0',
-    '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{02dc}',
-    '\u{2122}', '\u{0161}', '\u{203a}', '\u{0153}', '\0', '\u{017e}', '\u{0178}',
-];
-
-/// Encodes rendered text in `encoding` (Python's codec names for the encodings prov knows; an
-/// empty name is UTF-8).
-fn encode(text: &str, encoding: &str) -> Result<Vec<u8>> {
-    let name = encoding.to_ascii_lowercase().replace('_', "-");
-    let cant = |c: char| {
-        Error::failed(format!(
-            "'{encoding}' codec can't encode character '{}'",
-            c.escape_unicode()
-        ))
-    };
-    let narrow = |max: u32| -> Result<Vec<u8>> {
-        text.chars()
-            .map(|c| {
-                u8::try_from(c as u32)
-                    .ok()
-                    .filter(|b| u32::from(*b) <= max)
-                    .ok_or_else(|| cant(c))
-            })
-            .collect()
-    };
-    let cp1252 = || -> Result<Vec<u8>> {
-        text.chars()
-            .map(|c| match c as u32 {
-                n @ (0..=0x7f | 0xa0..=0xff) => Ok(n as u8),
-                _ => CP1252_HIGH
-                    .iter()
-                    .position(|h| *h == c && c != '\0')
-                    .map(|i| 0x80 + i as u8)
-                    .ok_or_else(|| cant(c)),
-            })
-            .collect()
-    };
-    let wide = |le: bool, bom: bool| {
-        let mut out: Vec<u8> = Vec::new();
-        if bom {
-            out.extend_from_slice(&[0xff, 0xfe]);
-        }
-        for u in text.encode_utf16() {
-            out.extend_from_slice(&if le { u.to_le_bytes() } else { u.to_be_bytes() });
-        }
-        out
-    };
-    match name.as_str() {
-        "" | "utf-8" | "utf8" | "u8" => Ok(text.as_bytes().to_vec()),
-        "windows-1252" | "cp1252" => cp1252(),
-        "utf-16" | "utf16" => Ok(wide(true, true)),
-        "utf-16-le" | "utf-16le" => Ok(wide(true, false)),
-        "utf-16-be" | "utf-16be" => Ok(wide(false, false)),
-        "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" => narrow(0xff),
-        "ascii" | "us-ascii" => narrow(0x7f),
-        _ => Err(Error::failed(format!("unknown encoding: {encoding}"))
-            .hint("use utf-8, utf-16, utf-16-le, utf-16-be, latin-1, windows-1252 or ascii")),
-    }
-}
 
 /// Ansible keeps as many newlines at the end of the output as the template source has (a
 /// block tag on the last line would otherwise eat its newline).
@@ -255,26 +192,5 @@ mod tests {
             "a\n\n"
         );
         assert_eq!(super::keep_trailing_newlines("a", "a\n".into()), "a\n");
-    }
-
-    #[test]
-    fn output_encodings() {
-        assert_eq!(super::encode("é", "utf-8").unwrap(), "é".as_bytes());
-        assert_eq!(super::encode("é", "ISO-8859-1").unwrap(), vec![0xe9]);
-        assert_eq!(
-            super::encode("aé", "utf-16-le").unwrap(),
-            vec![b'a', 0, 0xe9, 0]
-        );
-        assert_eq!(
-            super::encode("a", "utf-16").unwrap(),
-            vec![0xff, 0xfe, b'a', 0]
-        );
-        assert!(super::encode("é", "ascii").is_err());
-        assert_eq!(
-            super::encode("€é", "windows-1252").unwrap(),
-            vec![0x80, 0xe9]
-        );
-        assert_eq!(super::encode("x", "").unwrap(), b"x");
-        assert!(super::encode("x", "klingon").is_err());
     }
 }

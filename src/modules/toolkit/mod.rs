@@ -10,7 +10,9 @@
 //! - [`plan`]: `Exec` actions with the task's become, state diffs.
 //! - [`words`]: quoting, splitting and checking command words.
 //! - [`regex`]: Python-compatible regular expressions.
+//! - [`codec`]: text encodings by Python's codec names.
 
+pub mod codec;
 pub mod inspect;
 pub mod mode;
 pub mod plan;
@@ -19,6 +21,7 @@ pub mod regex;
 pub mod words;
 pub mod write;
 
+pub use codec::{decode, encode};
 pub use inspect::*;
 pub use mode::*;
 pub(crate) use plan::*;
