@@ -72,7 +72,7 @@ pub fn decode(data: &[u8], encoding: &str) -> Result<String> {
     let name = encoding.to_ascii_lowercase().replace('_', "-");
     let bad = || Error::failed(format!("'{encoding}' codec can't decode the data"));
     let wide = |le: bool, d: &[u8]| -> Result<String> {
-        if d.len() % 2 != 0 {
+        if !d.len().is_multiple_of(2) {
             return Err(bad());
         }
         let units: Vec<u16> = d
