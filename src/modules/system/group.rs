@@ -19,6 +19,9 @@ crate::options! {
         system: bool = opt::bool("Create a system group (only when creating).").default("no"),
         non_unique: bool = opt::bool("Allow a gid that is already used (`-o`).").default("no"),
         force: bool = opt::bool("With state=absent, remove it even if it is some user's primary group (`groupdel -f`).").default("no"),
+        local: bool = opt::bool("Manage the group in the local /etc/group only, with lgroupadd/lgroupmod/lgroupdel (libuser), for hosts with central directories.").default("no"),
+        gid_min: Option<i64> = opt::int("The lowest gid groupadd may pick (`-K GID_MIN=`); not with local."),
+        gid_max: Option<i64> = opt::int("The highest gid groupadd may pick (`-K GID_MAX=`); not with local."),
     }
 }
 
@@ -26,7 +29,8 @@ static DOC: ModuleDoc = ModuleDoc::new("group", "Manage groups")
     .description(
         "Creates, changes (gid) and removes groups. One round trip reads the group \
 (`getent group`); changes run `groupadd`, `groupmod -g` or `groupdel`. The diff shows the group \
-before and after. Returns `name`, `state`, `gid` and `system`.",
+before and after. With `local`, existence is read from /etc/group and the libuser commands \
+(`lgroupadd`...) are used, as in Ansible. Returns `name`, `state`, `gid` and `system`.",
     )
     .spec::<Opts>()
     .required_if(&[RequiredIf::all("non_unique", "yes", &["gid"])])
@@ -46,12 +50,52 @@ impl Module for Group {
             return Err(Error::failed(format!("group: invalid group name '{name}'")));
         }
         let state = o.state;
-        let out = probe(
-            ctx,
-            format!("getent group {} || true", quote(&name)),
-            &format!("group {name}"),
-        )
-        .await?;
+        if o.local {
+            for (opt, v) in [("gid_min", o.gid_min), ("gid_max", o.gid_max)] {
+                if v.is_some() {
+                    return Ok(Plan::fail(format!("'{opt}' can not be used with 'local'")));
+                }
+            }
+        }
+        let (add, modify, del) = if o.local {
+            ("lgroupadd", "lgroupmod", "lgroupdel")
+        } else {
+            ("groupadd", "groupmod", "groupdel")
+        };
+        let read = if o.local {
+            // Only the local file counts (getent also sees directory groups).
+            format!(
+                "if [ ! -e /etc/group ]; then echo '@@nofile'; else grep -- {} /etc/group || true; fi; \
+                 command -v {add} >/dev/null 2>&1 || echo '@@nocmd'{}",
+                quote(&format!("^{name}:")),
+                o.gid
+                    .map(|g| format!("; echo '@@gid'; getent group {g} || true"))
+                    .unwrap_or_default()
+            )
+        } else {
+            format!("getent group {} || true", quote(&name))
+        };
+        let out = probe(ctx, read, &format!("group {name}")).await?;
+        if out.contains("@@nofile") {
+            return Ok(Plan::fail(
+                "'local: true' specified but unable to find local group file /etc/group to parse.",
+            ));
+        }
+        let (out, by_gid) = out.split_once("@@gid\n").unwrap_or((out.as_str(), ""));
+        let missing_cmd = out.contains("@@nocmd");
+        let out = out.replace("@@nocmd\n", "");
+        if o.local
+            && let Some(other) = by_gid
+                .lines()
+                .filter_map(|l| l.split(':').next())
+                .find(|g| !g.is_empty() && *g != name)
+            && state == "present"
+        {
+            return Ok(Plan::fail(format!(
+                "GID '{}' already exists with group '{other}'",
+                o.gid.unwrap_or_default()
+            )));
+        }
         let cur_gid = out
             .lines()
             .next()
@@ -66,7 +110,12 @@ impl Module for Group {
         let want_gid = o.gid;
         if state == "absent" {
             let Some(g) = cur_gid else { return Ok(plan) };
-            let mut cmd = vec!["groupdel".to_string()];
+            if missing_cmd {
+                return Ok(Plan::fail(format!(
+                    "Failed to find required executable \"{del}\""
+                )));
+            }
+            let mut cmd = vec![del.to_string()];
             if o.force {
                 cmd.push("-f".into());
             }
@@ -87,7 +136,12 @@ impl Module for Group {
         }
         match cur_gid {
             None => {
-                let mut cmd = vec!["groupadd".to_string()];
+                if missing_cmd {
+                    return Ok(Plan::fail(format!(
+                        "Failed to find required executable \"{add}\""
+                    )));
+                }
+                let mut cmd = vec![add.to_string()];
                 let mut after = vec![("group", name.clone()), ("state", "present".to_string())];
                 if let Some(g) = want_gid {
                     cmd.extend(["-g".into(), g.to_string()]);
@@ -99,6 +153,11 @@ impl Module for Group {
                 }
                 if system {
                     cmd.push("-r".into());
+                }
+                for (key, v) in [("GID_MIN", o.gid_min), ("GID_MAX", o.gid_max)] {
+                    if let Some(v) = v {
+                        cmd.extend(["-K".into(), format!("{key}={v}")]);
+                    }
                 }
                 cmd.push(name.clone());
                 Ok(plan.change(
@@ -116,7 +175,12 @@ impl Module for Group {
                 match want_gid {
                     Some(w) if w != cur => {
                         plan.result.insert("gid".into(), Value::from(w));
-                        let mut cmd = vec!["groupmod".to_string(), "-g".into(), w.to_string()];
+                        if missing_cmd {
+                            return Ok(Plan::fail(format!(
+                                "Failed to find required executable \"{modify}\""
+                            )));
+                        }
+                        let mut cmd = vec![modify.to_string(), "-g".into(), w.to_string()];
                         if o.non_unique {
                             cmd.push("-o".into());
                         }
