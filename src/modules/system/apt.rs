@@ -28,8 +28,19 @@ crate::options! {
         default_release: Option<String> = opt::str("Target release for installs (`-t`), e.g. `bookworm-backports`.").aliases(&["default-release"]),
         dpkg_options: String = opt::str("Comma-separated dpkg options, each passed as `-o Dpkg::Options::=--OPTION`.").default("force-confdef,force-confold"),
         only_upgrade: bool = opt::bool("Only upgrade packages that are already installed (others are left alone).").default("no"),
-        upgrade: Option<String> = opt::str("Upgrade the whole system: `yes`/`safe` (apt-get upgrade) or `full`/`dist` (apt-get dist-upgrade).").choices(&["no", "yes", "safe", "full", "dist"]),
+        upgrade: Option<String> = opt::str("Upgrade the whole system: `yes`/`safe` (apt-get upgrade) or `full`/`dist` (apt-get dist-upgrade).").default("no").choices(&["no", "yes", "safe", "full", "dist"]),
         lock_timeout: i64 = opt::int("Seconds to wait for the dpkg lock (`DPkg::Lock::Timeout`).").default("60"),
+        clean: bool = opt::bool("Run `apt-get clean` first (alone, it is the task's change).").default("no"),
+        autoclean: bool = opt::bool("Without packages: remove obsolete .deb files from the cache (`apt-get autoclean`), and nothing else.").default("no"),
+        fail_on_autoremove: bool = opt::bool("Fail instead of removing packages an install would remove (`--no-remove`).").default("no"),
+        policy_rc_d: Option<i64> = opt::int("While apt runs, /usr/sbin/policy-rc.d exits with this code (101: packages do not start services); the old file is restored afterwards."),
+        update_cache_retries: i64 = opt::int("How many times to try `apt-get update`.").default("5"),
+        update_cache_retry_max_delay: i64 = opt::int("The longest wait in seconds between those tries (the wait doubles from 1).").default("12"),
+        // prov never uses aptitude and needs no Python modules: accepted, nothing to do.
+        #[allow(dead_code)]
+        force_apt_get: bool = opt::bool("Use apt-get, not aptitude: prov always uses apt-get.").default("no"),
+        #[allow(dead_code)]
+        auto_install_module_deps: bool = opt::bool("Install Python's apt bindings when missing: prov needs none, so nothing is installed.").default("yes"),
     }
 }
 
@@ -293,10 +304,28 @@ fn apt_action(ctx: &TaskCtx<'_>, line: String) -> Action {
 }
 
 /// The command refreshing the package lists and recording when it succeeded.
-fn update_line() -> String {
+/// `apt-get update` is tried `retries` times, waiting 1, 2, 4... seconds (at most
+/// `max_delay`) in between, as Ansible does.
+pub(crate) fn update_line(retries: i64, max_delay: i64) -> String {
     format!(
-        "{APT_ENV} apt-get update -q && mkdir -p /var/lib/apt/periodic && \
-         touch /var/lib/apt/periodic/update-success-stamp"
+        "i=0; d=1; until {APT_ENV} apt-get update -q; do i=$((i+1)); \
+         if [ $i -ge {r} ]; then echo 'Failed to update apt cache after {r} retries' >&2; exit 1; fi; \
+         sleep $d; d=$((d*2)); if [ $d -gt {m} ]; then d={m}; fi; done && \
+         mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp",
+        r = retries.max(1),
+        m = max_delay.max(1),
+    )
+}
+
+/// `script` run with /usr/sbin/policy-rc.d exiting with `code` (the old file, if any, is put
+/// back afterwards): Ansible's `policy_rc_d`.
+fn with_policy_rc_d(script: &str, code: i64) -> String {
+    format!(
+        "P=/usr/sbin/policy-rc.d; B=; if [ -e \"$P\" ]; then B=$(mktemp) && cp -p \"$P\" \"$B\" || exit 1; fi\n\
+         printf '#!/bin/sh\\nexit %d\\n' {code} > \"$P\" && chmod 0755 \"$P\" || exit 1\n\
+         ( {script}\n ); rc=$?\n\
+         if [ -n \"$B\" ]; then mv -f \"$B\" \"$P\"; else rm -f \"$P\"; fi\n\
+         exit $rc"
     )
 }
 
@@ -409,6 +438,9 @@ pub(crate) async fn plan_apt(ctx: &TaskCtx<'_>, args: &Opts) -> Result<Plan> {
     let mut opts = apt_opts(args);
     if state == "fixed" {
         opts.push("--fix-broken".into());
+    }
+    if args.fail_on_autoremove && state != "absent" {
+        opts.push("--no-remove".into());
     }
     let release_opt = args
         .default_release
@@ -714,7 +746,11 @@ pub(crate) async fn plan_apt(ctx: &TaskCtx<'_>, args: &Opts) -> Result<Plan> {
             Change {
                 summary: "update the apt package lists (apt-get update)".into(),
                 diff: None,
-                action: exec(ctx, update_line(), true),
+                action: exec(
+                    ctx,
+                    update_line(args.update_cache_retries, args.update_cache_retry_max_delay),
+                    true,
+                ),
             },
         );
     } else {
@@ -722,6 +758,39 @@ pub(crate) async fn plan_apt(ctx: &TaskCtx<'_>, args: &Opts) -> Result<Plan> {
             .insert("cache_updated".into(), Value::from(false));
         plan.result
             .insert("cache_update_time".into(), Value::from(cache_time));
+    }
+    if wants.is_empty() && args.autoclean {
+        // Ansible's autoclean ends the task: no autoremove, upgrade or deb after it.
+        let out = ctx
+            .run(format!("{APT_ENV} LC_ALL=C apt-get -s -y autoclean 2>&1"))
+            .await?;
+        changes.retain(|c| c.summary.starts_with("update the apt package lists"));
+        if out.stdout_str().lines().any(|l| l.starts_with("Del ")) {
+            changes.push(Change {
+                summary: "remove obsolete packages from the cache (apt-get autoclean)".into(),
+                diff: None,
+                action: apt_action(ctx, "apt-get -y autoclean".into()),
+            });
+        }
+    }
+    if args.clean {
+        changes.insert(
+            0,
+            Change {
+                summary: "clean the apt cache (apt-get clean)".into(),
+                diff: None,
+                action: apt_action(ctx, "apt-get clean".into()),
+            },
+        );
+    }
+    if let Some(code) = args.policy_rc_d {
+        for c in changes.iter_mut() {
+            if let Action::Exec { cmd, .. } = &mut c.action
+                && !c.summary.starts_with("update the apt package lists")
+            {
+                cmd.script = with_policy_rc_d(&cmd.script, code);
+            }
+        }
     }
     plan.result.insert("installed".into(), Value::from(lists.0));
     plan.result.insert("removed".into(), Value::from(lists.1));

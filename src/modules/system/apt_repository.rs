@@ -28,7 +28,9 @@ crate::options! {
         validate_certs: bool = opt::bool("Accepted for compatibility.").default("yes"),
         /// Accepted for compatibility, never read.
         #[allow(dead_code)]
-        install_python_apt: Option<bool> = opt::bool("Accepted for compatibility; prov needs no Python on the host."),
+        install_python_apt: bool = opt::bool("Accepted for compatibility; prov needs no Python on the host.").default("yes"),
+        update_cache_retries: i64 = opt::int("How many times to try `apt-get update`.").default("5"),
+        update_cache_retry_max_delay: i64 = opt::int("The longest wait in seconds between those tries (the wait doubles from 1).").default("12"),
     }
 }
 
@@ -285,7 +287,7 @@ impl Module for AptRepository {
                 diff: None,
                 action: exec(
                     ctx,
-                    "DEBIAN_FRONTEND=noninteractive apt-get update -q && mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp",
+                    super::apt::update_line(o.update_cache_retries, o.update_cache_retry_max_delay),
                     true,
                 ),
             });
