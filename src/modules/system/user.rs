@@ -22,7 +22,7 @@ crate::options! {
         groups: Option<Vec<String>> = opt::list("Supplementary groups (list or comma-separated); an empty value removes all (unless append)."),
         append: bool = opt::bool("Add `groups` to the current ones instead of replacing them.").default("no"),
         system: bool = opt::bool("Create a system account (only when creating).").default("no"),
-        shell: Option<String> = opt::str("Login shell."),
+        shell: Option<String> = opt::path("Login shell."),
         home: Option<String> = opt::path("Home directory."),
         create_home: bool = opt::bool("Create the home directory when creating the user.").default("yes").aliases(&["createhome"]),
         move_home: bool = opt::bool("When `home` changes, move the old home's content there.").default("no"),
@@ -32,7 +32,33 @@ crate::options! {
         password_lock: Option<bool> = opt::bool("Lock (`usermod -L`) or unlock (`usermod -U`) the password."),
         expires: Option<f64> = opt::float("Account expiry as seconds since the epoch (UTC day precision); a negative value removes it."),
         remove: bool = opt::bool("With state=absent, also remove the home directory and mail spool (`userdel -r`).").default("no"),
-        force: bool = opt::bool("With state=absent, remove even if logged in (`userdel -f`).").default("no"),
+        force: bool = opt::bool("With state=absent, remove even if logged in (`userdel -f`); with generate_ssh_key, replace an existing key.").default("no"),
+        skeleton: Option<String> = opt::str("The skeleton folder a new home is filled from (`useradd -k`, with create_home)."),
+        umask: Option<String> = opt::str("The umask of a new home (`useradd -K UMASK=`, with create_home)."),
+        uid_min: Option<i64> = opt::int("The lowest uid useradd may pick (`-K UID_MIN=`)."),
+        uid_max: Option<i64> = opt::int("The highest uid useradd may pick (`-K UID_MAX=`)."),
+        seuser: Option<String> = opt::str("The SELinux user of a new account (`useradd -Z`)."),
+        password_expire_min: Option<i64> = opt::int("Minimum days between password changes (`chage -m`)."),
+        password_expire_max: Option<i64> = opt::int("Maximum days a password is valid (`chage -M`)."),
+        password_expire_warn: Option<i64> = opt::int("Days of warning before a password expires (`chage -W`)."),
+        password_expire_account_disable: Option<i64> = opt::int("Days after a password expires until the account is disabled (`-f`)."),
+        generate_ssh_key: bool = opt::bool("Generate an SSH key pair for the user when it has none.").default("no"),
+        ssh_key_type: String = opt::str("The key type (`ssh-keygen -t`).").default("rsa"),
+        ssh_key_bits: i64 = opt::int("The key size (`-b`; 0: ssh-keygen's default).").default("0"),
+        ssh_key_file: Option<String> = opt::path("The private key file, relative to the home (default `.ssh/id_<type>`)."),
+        ssh_key_comment: Option<String> = opt::str("The key comment (default `ansible-generated on <host name>`)."),
+        ssh_key_passphrase: Option<String> = opt::str("The key's passphrase (default: none).").secret(),
+        // Options of other platforms' user backends; Ansible's Linux backend ignores them too.
+        #[allow(dead_code)]
+        hidden: Option<bool> = opt::bool("macOS only: hide the user from the login window (ignored on Linux, as in Ansible)."),
+        #[allow(dead_code)]
+        login_class: Option<String> = opt::str("BSD only: the login class (ignored on Linux, as in Ansible)."),
+        #[allow(dead_code)]
+        authorization: Option<String> = opt::str("Solaris only (ignored on Linux, as in Ansible)."),
+        #[allow(dead_code)]
+        profile: Option<String> = opt::str("Solaris only (ignored on Linux, as in Ansible)."),
+        #[allow(dead_code)]
+        role: Option<String> = opt::str("Solaris only (ignored on Linux, as in Ansible)."),
     }
 }
 
@@ -126,6 +152,136 @@ fn with_password(
     }
 }
 
+/// `chage` setting the given aging fields (min, max, warn), if any.
+fn chage(name: &str, aging: [Option<i64>; 3]) -> Option<String> {
+    let flags: Vec<String> = ["-m", "-M", "-W"]
+        .iter()
+        .zip(aging)
+        .filter_map(|(f, v)| v.map(|v| format!("{f} {v}")))
+        .collect();
+    (!flags.is_empty()).then(|| format!("chage {} {}", flags.join(" "), quote(name)))
+}
+
+/// Commands to run after the account change, joined with `&&`.
+fn join_post<const N: usize>(cmds: [Option<String>; N]) -> Option<String> {
+    let v: Vec<String> = cmds.into_iter().flatten().collect();
+    (!v.is_empty()).then(|| v.join(" && "))
+}
+
+/// The user's SSH key pair (`generate_ssh_key`).
+struct SshKey {
+    /// The private key file, relative to the home unless absolute.
+    file: String,
+    key_type: String,
+    bits: i64,
+    comment: Option<String>,
+    passphrase: Option<String>,
+}
+
+impl SshKey {
+    fn from_opts(o: &Opts) -> Self {
+        SshKey {
+            file: o
+                .ssh_key_file
+                .clone()
+                .unwrap_or_else(|| format!(".ssh/id_{}", o.ssh_key_type)),
+            key_type: o.ssh_key_type.clone(),
+            bits: o.ssh_key_bits,
+            comment: o.ssh_key_comment.clone(),
+            passphrase: o.ssh_key_passphrase.clone(),
+        }
+    }
+    /// Shell code setting `$f` to the key file (the home read from the passwd entry).
+    fn path_code(&self, name: &str) -> String {
+        if self.file.starts_with('/') {
+            format!("f={}", quote(&self.file))
+        } else {
+            format!(
+                "h=$(getent passwd {} | cut -d: -f6); f=\"$h\"/{}",
+                quote(name),
+                quote(&self.file)
+            )
+        }
+    }
+    /// The probe section reading an existing key: `file=`, its fingerprint and public key.
+    fn probe(&self, name: &str) -> String {
+        format!(
+            "echo @@sshkey\n{}\nif [ -e \"$f\" ]; then printf 'file=%s\\n' \"$f\"; \
+             printf 'fp=%s\\n' \"$(ssh-keygen -l -f \"$f\" 2>/dev/null)\"; \
+             printf 'pub=%s\\n' \"$(cat -- \"$f.pub\" 2>/dev/null)\"; fi\n",
+            self.path_code(name)
+        )
+    }
+    /// Adds the key to `plan`: the existing key's values, or a change generating one (as the
+    /// user, in a 0700 `.ssh` folder) whose values come back from the command.
+    fn plan(
+        &self,
+        ctx: &TaskCtx<'_>,
+        name: &str,
+        probed: &str,
+        mut plan: Plan,
+        force: bool,
+    ) -> Plan {
+        let found = kv(probed);
+        if let (Some(f), false) = (found.get("file"), force) {
+            plan.result
+                .insert("ssh_key_file".into(), Value::from(f.as_str()));
+            plan.result.insert(
+                "ssh_fingerprint".into(),
+                Value::from(found.get("fp").map(String::as_str).unwrap_or("")),
+            );
+            plan.result.insert(
+                "ssh_public_key".into(),
+                Value::from(found.get("pub").map(String::as_str).unwrap_or("")),
+            );
+            return plan;
+        }
+        let mut keygen = vec![
+            "ssh-keygen".to_string(),
+            "-q".into(),
+            "-t".into(),
+            self.key_type.clone(),
+        ];
+        if self.bits > 0 {
+            keygen.extend(["-b".into(), self.bits.to_string()]);
+        }
+        let comment = match &self.comment {
+            Some(c) => quote(c),
+            None => "\"ansible-generated on $(hostname)\"".into(),
+        };
+        let script = format!(
+            "{path}\nd=$(dirname -- \"$f\")\n\
+             if [ ! -d \"$d\" ]; then mkdir -m 0700 -- \"$d\" && chown {u}: \"$d\" || exit 1; fi\n\
+             rm -f -- \"$f\" \"$f.pub\"\n\
+             IFS= read -r P || true\n\
+             {keygen} -C {comment} -f \"$f\" -N \"$P\" </dev/null || exit 1\n\
+             chown {u}: \"$f\" \"$f.pub\" || exit 1\n\
+             esc() {{ printf '%s' \"$1\" | sed 's/\\\\/\\\\\\\\/g; s/\"/\\\\\"/g'; }}\n\
+             printf '%s{{\"ssh_key_file\":\"%s\",\"ssh_fingerprint\":\"%s\",\"ssh_public_key\":\"%s\"}}\\n' {rl} \
+             \"$(esc \"$f\")\" \"$(esc \"$(ssh-keygen -l -f \"$f\")\")\" \"$(esc \"$(cat -- \"$f.pub\")\")\"",
+            path = self.path_code(name),
+            u = quote(name),
+            keygen = quote_all(&keygen),
+            rl = quote(crate::modules::RESULT_LINE),
+        );
+        let mut cmd = ctx.cmd(script);
+        // The passphrase goes through stdin, never into the command line of the script.
+        cmd.stdin = Stdin::Bytes(
+            format!("{}\n", self.passphrase.as_deref().unwrap_or_default()).into_bytes(),
+        );
+        plan.output_results = true;
+        plan.change(
+            format!("generate an SSH key ({}) for {name}", self.key_type),
+            None,
+            Action::Exec {
+                cmd,
+                capture: false,
+                fail_on_rc: true,
+            },
+        )
+    }
+}
+
 /// The `-e` argument of useradd for `expires` (None: no expiry).
 fn expiry_date(exp: f64) -> Option<String> {
     (exp >= 0.0).then(|| ymd((exp / 86400.0).floor() as i64))
@@ -139,6 +295,7 @@ impl Module for User {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
+        let key = o.generate_ssh_key.then(|| SshKey::from_opts(&o));
         let name = o.name;
         check_name("user", "user name", &name)?;
         if name.contains(':') {
@@ -168,7 +325,18 @@ impl Module for User {
         );
         let lock = o.password_lock;
         let expires = o.expires;
-        if password.is_some() || lock.is_some() || expires.is_some() {
+        let aging = [
+            o.password_expire_min,
+            o.password_expire_max,
+            o.password_expire_warn,
+        ];
+        let inactive = o.password_expire_account_disable;
+        if password.is_some()
+            || lock.is_some()
+            || expires.is_some()
+            || inactive.is_some()
+            || aging.iter().any(Option::is_some)
+        {
             s.push_str("echo @@shadow\ngetent shadow \"$n\" 2>/dev/null\n");
         }
         let wanted_groups: Vec<&String> = group.iter().chain(groups.iter()).collect();
@@ -177,6 +345,9 @@ impl Module for User {
                 "echo @@known\ngetent group {} 2>/dev/null\n",
                 quote_all(&wanted_groups)
             ));
+        }
+        if let Some(k) = &key {
+            s.push_str(&k.probe(&name));
         }
         s.push_str("echo @@end\n");
         let out = probe(ctx, s, &format!("user {name}")).await?;
@@ -278,7 +449,26 @@ impl Module for User {
             if let Some(d) = expires.and_then(expiry_date) {
                 cmd.extend(["-e".into(), d]);
             }
+            if let Some(i) = inactive {
+                cmd.extend(["-f".into(), i.to_string()]);
+            }
+            if let Some(z) = &o.seuser {
+                cmd.extend(["-Z".into(), z.clone()]);
+            }
             cmd.push(if o.create_home { "-m" } else { "-M" }.into());
+            if o.create_home {
+                if let Some(k) = &o.skeleton {
+                    cmd.extend(["-k".into(), k.clone()]);
+                }
+                if let Some(u) = &o.umask {
+                    cmd.extend(["-K".into(), format!("UMASK={u}")]);
+                }
+            }
+            for (k, v) in [("UID_MIN", o.uid_min), ("UID_MAX", o.uid_max)] {
+                if let Some(v) = v {
+                    cmd.extend(["-K".into(), format!("{k}={v}")]);
+                }
+            }
             cmd.push(name.clone());
             let mut after = vec![("user", name.clone()), ("state", "present".to_string())];
             if let Some(u) = uid {
@@ -305,10 +495,13 @@ impl Module for User {
             if let Some(d) = expires.and_then(expiry_date) {
                 after.push(("expires", d));
             }
-            let post = match lock {
-                Some(true) => Some(format!("usermod -L {}", quote(&name))),
-                _ => None,
-            };
+            let post = join_post([
+                match lock {
+                    Some(true) => Some(format!("usermod -L {}", quote(&name))),
+                    _ => None,
+                },
+                chage(&name, aging),
+            ]);
             plan.result.insert("system".into(), Value::from(o.system));
             plan.result
                 .insert("create_home".into(), Value::from(o.create_home));
@@ -321,7 +514,7 @@ impl Module for User {
                     plan.result.insert(k.into(), Value::from(v.as_str()));
                 }
             }
-            return Ok(plan.change(
+            let plan = plan.change(
                 format!("create user {name}"),
                 Some(state_diff(
                     &name,
@@ -329,7 +522,11 @@ impl Module for User {
                     &after,
                 )),
                 with_password(ctx, quote_all(&cmd), &name, password.as_deref(), post),
-            ));
+            );
+            return Ok(match &key {
+                Some(k) => k.plan(ctx, &name, get("sshkey"), plan, o.force),
+                None => plan,
+            });
         };
         // Modify.
         let pgroup = get("pgroup").trim().to_string();
@@ -446,15 +643,51 @@ impl Module for User {
                 after.push(("expires", fmt(want_days)));
             }
         }
+        if let Some(i) = inactive {
+            let cur = shadow
+                .get(6)
+                .map(|d| d.trim().to_string())
+                .unwrap_or_default();
+            if cur != i.to_string() {
+                cmd.extend(["-f".into(), i.to_string()]);
+                before.push(("password_expire_account_disable", cur));
+                after.push(("password_expire_account_disable", i.to_string()));
+            }
+        }
+        // chage for the aging fields that differ from the shadow entry (min, max, warn).
+        let mut aging_change = [None, None, None];
+        for (i, (label, want)) in [
+            "password_expire_min",
+            "password_expire_max",
+            "password_expire_warn",
+        ]
+        .into_iter()
+        .zip(aging)
+        .enumerate()
+        {
+            let cur = shadow
+                .get(3 + i)
+                .map(|d| d.trim().to_string())
+                .unwrap_or_default();
+            if let Some(w) = want
+                && cur != w.to_string()
+            {
+                aging_change[i] = Some(w);
+                before.push((label, cur));
+                after.push((label, w.to_string()));
+            }
+        }
         // after a new password is set, the account is unlocked
         let locked_after_pw = locked && !set_pw;
-        let post = match lock {
+        let lock_cmd = match lock {
             Some(true) if !locked_after_pw => Some(format!("usermod -L {}", quote(&name))),
             Some(false) if locked && !set_pw => Some(format!("usermod -U {}", quote(&name))),
             _ => None,
         };
+        let lock_changes = lock_cmd.is_some();
+        let post = join_post([lock_cmd, chage(&name, aging_change)]);
         if let Some(l) = lock
-            && post.is_some()
+            && lock_changes
             && (l != locked || set_pw)
         {
             before.push(("password_lock", locked.to_string()));
@@ -489,7 +722,10 @@ impl Module for User {
         plan.result
             .insert("move_home".into(), Value::from(o.move_home));
         if before.is_empty() {
-            return Ok(plan);
+            return Ok(match &key {
+                Some(k) => k.plan(ctx, &name, get("sshkey"), plan, o.force),
+                None => plan,
+            });
         }
         let fields: Vec<&str> = after.iter().map(|(k, _)| *k).collect();
         let script = if cmd.len() > 1 {
@@ -502,7 +738,7 @@ impl Module for User {
         diff_before.extend(before);
         let mut diff_after = vec![("user", name.clone())];
         diff_after.extend(after.clone());
-        Ok(plan.change(
+        let plan = plan.change(
             format!("change user {name}: {}", fields.join(", ")),
             Some(state_diff(&name, &diff_before, &diff_after)),
             with_password(
@@ -512,7 +748,11 @@ impl Module for User {
                 password.as_deref().filter(|_| set_pw),
                 post,
             ),
-        ))
+        );
+        Ok(match &key {
+            Some(k) => k.plan(ctx, &name, get("sshkey"), plan, o.force),
+            None => plan,
+        })
     }
 }
 
