@@ -1,5 +1,5 @@
 //! System modules: apt, package, systemd_service (also `systemd` and `service`), user, group,
-//! get_url, apt_repository, deb822_repository.
+//! get_url, apt_repository, deb822_repository, pip, apt_key, git.
 //!
 //! Like every module, they only inspect the host while planning (one POSIX sh script per
 //! inspection, through [`probe`](super::toolkit::probe), its output split into `@@name`
@@ -7,7 +7,8 @@
 //! [`Action`](super::Action)s: `Exec` for package managers, `systemctl`, `useradd`/`usermod`,
 //! downloads; `Put` (through the toolkit's [`plan_write`](super::toolkit::plan_write)) for
 //! sources files. Check mode therefore
-//! reports exactly what a run would do, and diffs are data. Nothing needs Python on the host.
+//! reports exactly what a run would do, and diffs are data. Nothing needs Python on the host
+//! (except pip, which manages Python packages).
 
 pub mod apt;
 pub mod apt_repository;
@@ -19,6 +20,8 @@ pub mod getent;
 pub mod group;
 pub mod hostname;
 pub mod package;
+pub mod pip;
+mod pip_version;
 pub mod service;
 pub mod setup;
 pub mod sysctl;
@@ -45,4 +48,5 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(hostname::Hostname));
     r.register(Arc::new(getent::Getent));
     r.register(Arc::new(setup::Setup));
+    r.register(Arc::new(pip::Pip));
 }
