@@ -4,8 +4,9 @@
 
 use std::cmp::Ordering;
 
-/// A version, ordered the way PEP 440 orders them (epoch, release, pre, post, dev).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A version, ordered the way PEP 440 orders them (epoch, release, pre, post, dev); `1.0`
+/// equals `1.0.0`.
+#[derive(Debug, Clone)]
 pub(crate) struct Version {
     epoch: u64,
     release: Vec<u64>,
@@ -87,6 +88,14 @@ impl Version {
             .unwrap_or(Ordering::Equal)
     }
 }
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Version {}
 
 impl PartialOrd for Version {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
