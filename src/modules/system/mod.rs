@@ -11,6 +11,7 @@
 //! (except pip, which manages Python packages).
 
 pub mod apt;
+pub mod apt_key;
 pub mod apt_repository;
 pub mod authorized_key;
 pub mod cron;
@@ -49,4 +50,5 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(getent::Getent));
     r.register(Arc::new(setup::Setup));
     r.register(Arc::new(pip::Pip));
+    r.register(Arc::new(apt_key::AptKey));
 }
