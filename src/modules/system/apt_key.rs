@@ -205,7 +205,7 @@ impl Module for AptKey {
             )
         };
         if o.state == "absent" {
-            if !keys.contains(&fp) && !(short_format && known) {
+            if !known {
                 return Ok(plan);
             }
             let script = format!(
