@@ -18,6 +18,7 @@ pub mod cron;
 pub mod deb822_repository;
 pub mod get_url;
 pub mod getent;
+pub mod git;
 pub mod group;
 pub mod hostname;
 pub mod package;
@@ -51,4 +52,5 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(setup::Setup));
     r.register(Arc::new(pip::Pip));
     r.register(Arc::new(apt_key::AptKey));
+    r.register(Arc::new(git::Git));
 }
