@@ -1243,7 +1243,11 @@ fn role_includes_look_in_tasks_or_handlers_then_the_role() {
         )
         .file(
             "roles/r/tasks/main.yml",
-            "- import_tasks: at_root.yml\n- command: \"true\"\n  notify: h\n",
+            "- import_tasks: at_root.yml\n- command: \"true\"\n  notify: [h, cleanup]\n",
+        )
+        .file(
+            "roles/r/tasks/cleanup-steps.yml",
+            "- file: path={dir}/cleaned state=touch\n",
         )
         .file(
             "roles/r/at_root.yml",
@@ -1251,7 +1255,7 @@ fn role_includes_look_in_tasks_or_handlers_then_the_role() {
         )
         .file(
             "roles/r/handlers/main.yml",
-            "- name: h\n  include_tasks: h.yml\n",
+            "- name: h\n  include_tasks: h.yml\n- name: cleanup\n  include_tasks: cleanup-steps.yml\n",
         )
         .file(
             "roles/r/handlers/h.yml",
@@ -1259,4 +1263,7 @@ fn role_includes_look_in_tasks_or_handlers_then_the_role() {
         );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
     assert!(p.exists("root") && p.exists("handled"));
+    // A handler's include finds a file of the role's tasks/ too (as ansible-core's own
+    // setup_remote_tmp_dir role relies on).
+    assert!(p.exists("cleaned"));
 }

@@ -261,7 +261,8 @@ pub(crate) struct RoleFiles<'a> {
 }
 
 /// Where an `include_tasks`/`import_tasks` file is, as Ansible looks for it: inside a role, in
-/// its `tasks/` folder (`handlers/` for a handler's include), then the role's own folder; else
+/// its `tasks/` folder (`handlers/`, then `tasks/`, for a handler's include), then the role's
+/// own folder; else
 /// relative to the including file's folder (`base`).
 pub fn resolve_tasks_file(
     base: &Path,
@@ -274,8 +275,15 @@ pub fn resolve_tasks_file(
         return p.to_path_buf();
     }
     if let Some(r) = role {
-        let sub = if handler { "handlers" } else { "tasks" };
-        for c in [r.path.join(sub).join(file), r.path.join(file)] {
+        // A handler's include also finds the role's task files (ansible-core's own
+        // setup_remote_tmp_dir handler includes tasks/default-cleanup.yml).
+        let subs: &[&str] = if handler {
+            &["handlers", "tasks"]
+        } else {
+            &["tasks"]
+        };
+        let cands = subs.iter().map(|s| r.path.join(s).join(file));
+        for c in cands.chain([r.path.join(file)]) {
             if c.exists() {
                 return c;
             }

@@ -118,7 +118,8 @@ def parse_events(path):
             continue
         kind = ev.get("event")
         if kind == "task_start":
-            tasks.append({"name": ev.get("name"), "action": ev.get("action") or "", "results": {}})
+            tasks.append({"name": ev.get("name"), "action": ev.get("action") or "",
+                          "handler": bool(ev.get("handler")), "results": {}})
         elif kind == "host_result":
             if not tasks:
                 tasks.append({"name": ev.get("task"), "action": ev.get("action") or "", "results": {}})
@@ -141,7 +142,7 @@ def parse_events(path):
                     status = "changed"
                 elif st == "skipped" and len(rs) == 1:
                     status = "skipped"
-            out.append((t["name"], t["action"], host, status, ignored, msg))
+            out.append((t["name"], t["action"], host, status, ignored, msg, t.get("handler", False)))
     return out
 
 
@@ -287,10 +288,15 @@ def summarize(args, events, stderr_path, extra_output, rc, timed_out, wall):
                          if r[1] in ("assert", "ansible.builtin.assert") and r[3] == "failed" and not r[4])
     # The failure that stopped the run is the last one not ignored (a failure rescued by a
     # block's rescue comes before it, or is the only one when the run passed).
-    first = None
-    for task, action, host, status, ignored, msg in results:
+    # Handlers run after a failure (force_handlers): a task's failure is preferred to theirs.
+    first = first_handler = None
+    for task, action, host, status, ignored, msg, handler in results:
         if status in ("failed", "unreachable") and not ignored:
-            first = f"{task} ({action}): {short(msg)}"
+            if handler:
+                first_handler = first_handler or f"{task} (handler, {action}): {short(msg)}"
+            else:
+                first = f"{task} ({action}): {short(msg)}"
+    first = first or first_handler
     if rc == 0 and not timed_out:
         first = None
     if timed_out:

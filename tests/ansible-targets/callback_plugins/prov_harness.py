@@ -24,12 +24,12 @@ class CallbackModule(CallbackBase):
         self._out.write(json.dumps(obj, default=str) + "\n")
         self._out.flush()
 
-    def v2_playbook_on_task_start(self, task, is_conditional):
+    def v2_playbook_on_task_start(self, task, is_conditional, handler=False):
         self._write({"event": "task_start", "name": task.get_name(), "action": task.action,
-                     "location": task.get_path()})
+                     "location": task.get_path(), "handler": handler})
 
     def v2_playbook_on_handler_task_start(self, task):
-        self.v2_playbook_on_task_start(task, False)
+        self.v2_playbook_on_task_start(task, False, handler=True)
 
     def _result(self, result, status, ignored=False):
         r = result._result
