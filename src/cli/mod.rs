@@ -12,9 +12,8 @@ use crate::modules::Registry;
 use crate::output::{HumanOptions, HumanSink, JsonSink};
 use crate::playbook::actions;
 use crate::playbook::{Loader, Playbook, Task, TaskKind};
-use crate::value::{Value, Vars};
+use crate::value::Value;
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,6 +56,17 @@ macro_rules! errln {
         let _ = writeln!(std::io::stderr(), $($t)*);
     }};
 }
+
+mod config;
+mod info;
+
+pub use config::{Config, parse_extra_vars};
+use config::{inventory_sources, roles_path};
+#[cfg(test)]
+use {
+    config::parse_cfg,
+    info::{doc_rows, doc_text},
+};
 
 /// prov: run Ansible playbooks over native SSH, fast, with exact check mode and diffs.
 #[derive(Parser, Debug)]
@@ -281,164 +291,10 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     let cfg = Config::load()?;
     match cli.command {
         Command::Run(a) => run(*a, &cfg).await,
-        Command::Check(a) => check(a, &cfg),
-        Command::Inventory(a) => inventory(a, &cfg),
-        Command::Doc(a) => doc(a),
+        Command::Check(a) => info::check(a, &cfg),
+        Command::Inventory(a) => info::inventory(a, &cfg),
+        Command::Doc(a) => info::doc(a),
     }
-}
-
-/// Settings from ansible.cfg and ANSIBLE_* environment variables.
-#[derive(Debug, Default, Clone)]
-pub struct Config {
-    /// `[section] key` → value.
-    pub values: HashMap<(String, String), String>,
-    /// The file read, if any.
-    pub file: Option<PathBuf>,
-}
-
-impl Config {
-    /// Finds and reads ansible.cfg (ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg).
-    pub fn load() -> Result<Config> {
-        let mut cands: Vec<PathBuf> = Vec::new();
-        if let Ok(p) = std::env::var("ANSIBLE_CONFIG") {
-            cands.push(PathBuf::from(p));
-        }
-        cands.push(PathBuf::from("ansible.cfg"));
-        if let Ok(h) = std::env::var("HOME") {
-            cands.push(Path::new(&h).join(".ansible.cfg"));
-        }
-        for c in cands {
-            if c.is_file() {
-                let text = std::fs::read_to_string(&c).map_err(|e| Error::io(&c, e))?;
-                return Ok(Config {
-                    values: parse_cfg(&text),
-                    file: Some(c),
-                });
-            }
-        }
-        Ok(Config::default())
-    }
-
-    /// A setting: the environment variable wins over the file.
-    pub fn get(&self, section: &str, key: &str, env: &str) -> Option<String> {
-        if let Ok(v) = std::env::var(env)
-            && !v.is_empty()
-        {
-            return Some(v);
-        }
-        self.values
-            .get(&(section.to_string(), key.to_string()))
-            .cloned()
-    }
-
-    /// Resolves a path setting relative to the config file's folder.
-    fn path(&self, v: &str) -> PathBuf {
-        let expanded = if let Some(rest) = v.strip_prefix("~/") {
-            Path::new(&std::env::var("HOME").unwrap_or_default()).join(rest)
-        } else {
-            PathBuf::from(v)
-        };
-        if expanded.is_absolute() {
-            return expanded;
-        }
-        match self.file.as_ref().and_then(|f| f.parent()) {
-            Some(d) => d.join(expanded),
-            None => expanded,
-        }
-    }
-}
-
-fn parse_cfg(text: &str) -> HashMap<(String, String), String> {
-    let mut out = HashMap::new();
-    let mut section = String::new();
-    for line in text.lines() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
-            continue;
-        }
-        if l.starts_with('[') && l.ends_with(']') {
-            section = l[1..l.len() - 1].trim().to_string();
-            continue;
-        }
-        if let Some((k, v)) = l.split_once('=').or_else(|| l.split_once(':')) {
-            let v = v
-                .split(" ;")
-                .next()
-                .unwrap_or(v)
-                .split(" #")
-                .next()
-                .unwrap_or(v);
-            out.insert(
-                (section.clone(), k.trim().to_string()),
-                v.trim().to_string(),
-            );
-        }
-    }
-    out
-}
-
-fn inventory_sources(c: &Common, cfg: &Config) -> Vec<String> {
-    if !c.inventory.is_empty() {
-        return c.inventory.clone();
-    }
-    if let Some(v) = cfg.get("defaults", "inventory", "ANSIBLE_INVENTORY") {
-        return v
-            .split(',')
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                let p = cfg.path(s);
-                if p.exists() {
-                    p.display().to_string()
-                } else {
-                    s.to_string()
-                }
-            })
-            .collect();
-    }
-    if Path::new("/etc/ansible/hosts").is_file() {
-        return vec!["/etc/ansible/hosts".into()];
-    }
-    vec![]
-}
-
-/// Parses `-e` arguments (k=v words, @file, or JSON/YAML text) into vars, later ones winning.
-pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
-    let mut out = Vars::new();
-    for a in args {
-        if let Some(f) = a.strip_prefix('@') {
-            let node = crate::yaml::load_file(Path::new(f))?;
-            out.extend(crate::playbook::vars_of(&node)?);
-        } else if a.trim_start().starts_with('{') || a.trim_start().starts_with('[') {
-            let node = crate::yaml::load_str(a, Path::new("<extra vars>"))?;
-            out.extend(crate::playbook::vars_of(&node)?);
-        } else {
-            let bad = |msg: &str| {
-                Error::options(format!("bad -e value '{a}': {msg}"))
-                    .hint("use key=value, @file.yml or JSON")
-            };
-            let (rest, kv) =
-                crate::playbook::split_free_form(a, None, "extra vars").map_err(|e| bad(&e.msg))?;
-            if let Some(w) = rest {
-                return Err(bad(&format!("'{w}' is not key=value")));
-            }
-            for (k, v) in kv {
-                out.insert(k, Value::from(v));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn roles_path(cfg: &Config) -> Vec<PathBuf> {
-    cfg.get("defaults", "roles_path", "ANSIBLE_ROLES_PATH")
-        .map(|v| {
-            v.split(':')
-                .filter(|s| !s.is_empty())
-                .map(|s| cfg.path(s))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Loads the playbooks; `strict` (`prov check`) checks every task's arguments now, else they
@@ -592,7 +448,7 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
         }));
     if a.list_hosts || a.list_tasks || a.list_tags {
         for pb in &playbooks {
-            list(&runner, pb, &a, &opts)?;
+            info::list(&runner, pb, &a, &opts)?;
         }
         return Ok(0);
     }
@@ -695,214 +551,6 @@ fn prompt_secret(prompt: &str) -> Result<String> {
     match crate::tty::read_line(prompt, true) {
         Ok(line) => Ok(line.unwrap_or_default()),
         Err(e) => Err(Error::other(format!("cannot read the password: {e}"))),
-    }
-}
-
-fn list(runner: &Runner, pb: &Playbook, a: &RunArgs, opts: &RunOptions) -> Result<()> {
-    outln!("\nplaybook: {}", pb.path.display());
-    for (i, play) in pb.plays.iter().enumerate() {
-        let name = play.name.clone().unwrap_or_default();
-        let tags = &play
-            .pre_tasks
-            .first()
-            .map(|t| t.tags.clone())
-            .unwrap_or_default();
-        let _ = tags;
-        outln!("\n  play #{} ({}): {}", i + 1, play.hosts, name);
-        if a.list_hosts {
-            let hosts = runner.play_hosts(play)?;
-            outln!("    pattern: ['{}']", play.hosts);
-            outln!("    hosts ({}):", hosts.len());
-            for h in hosts {
-                outln!("      {h}");
-            }
-        }
-        let all: Vec<&Task> = play
-            .pre_tasks
-            .iter()
-            .chain(play.role_tasks.iter())
-            .chain(play.tasks.iter())
-            .chain(play.post_tasks.iter())
-            .collect();
-        let mut flat = Vec::new();
-        for t in all {
-            flatten(t, &mut flat);
-        }
-        if a.list_tasks {
-            outln!("    tasks:");
-            for t in &flat {
-                if !selected(t, opts) {
-                    continue;
-                }
-                outln!("      {}\tTAGS: [{}]", t.display_name(), t.tags.join(", "));
-            }
-        }
-        if a.list_tags {
-            let mut tags: Vec<String> = flat.iter().flat_map(|t| t.tags.clone()).collect();
-            tags.sort();
-            tags.dedup();
-            outln!("      TASK TAGS: [{}]", tags.join(", "));
-        }
-    }
-    Ok(())
-}
-
-fn selected(t: &Task, opts: &RunOptions) -> bool {
-    let has = |x: &str| t.tags.iter().any(|y| y == x);
-    if opts.skip_tags.iter().any(|s| has(s)) {
-        return false;
-    }
-    if opts.tags.is_empty() {
-        return !has("never");
-    }
-    has("always") || opts.tags.iter().any(|x| has(x))
-}
-
-fn flatten<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {
-    match &t.kind {
-        TaskKind::Block {
-            block,
-            rescue,
-            always,
-        } => {
-            for x in block.iter().chain(rescue).chain(always) {
-                flatten(x, out);
-            }
-        }
-        _ => out.push(t),
-    }
-}
-
-fn check(a: CheckArgs, cfg: &Config) -> Result<i32> {
-    let registry = Registry::builtin();
-    let playbooks = load_playbooks(&a.playbooks, &registry, cfg, &a.common, true)?;
-    let inventory = load_inventory(&a.common, cfg, &a.playbooks)?;
-    let runner = Runner::new(inventory, Registry::builtin());
-    let mut warnings = 0;
-    for pb in &playbooks {
-        let mut tasks = 0;
-        for play in &pb.plays {
-            let mut flat = Vec::new();
-            for t in play
-                .pre_tasks
-                .iter()
-                .chain(&play.role_tasks)
-                .chain(&play.tasks)
-                .chain(&play.post_tasks)
-                .chain(&play.handlers)
-            {
-                flatten(t, &mut flat);
-            }
-            tasks += flat.len();
-            if !play.hosts.contains("{{") && runner.play_hosts(play)?.is_empty() {
-                errln!(
-                    "[WARNING]: {}: play '{}' matches no hosts in the inventory",
-                    play.loc,
-                    play.hosts
-                );
-                warnings += 1;
-            }
-        }
-        outln!(
-            "{}: ok ({} plays, {} tasks)",
-            pb.path.display(),
-            pb.plays.len(),
-            tasks
-        );
-    }
-    let _ = warnings;
-    Ok(0)
-}
-
-fn inventory(a: InvArgs, cfg: &Config) -> Result<i32> {
-    let inv = Inventory::load(&inventory_sources(&a.common, cfg))?;
-    if let Some(h) = &a.host {
-        let vars = inv.host_vars(h);
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&crate::value::to_json(&crate::value::vars_value(&vars)))
-                .unwrap_or_default()
-        );
-    } else if a.graph {
-        out!("{}", inv.graph());
-    } else if a.list {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&inv.list_json()).unwrap_or_default()
-        );
-    } else {
-        return Err(Error::options(
-            "prov inventory needs --list, --graph or --host HOST",
-        ));
-    }
-    Ok(0)
-}
-
-fn doc(a: DocArgs) -> Result<i32> {
-    let registry = Registry::builtin();
-    match a.module {
-        Some(name) if a.json && !a.list => outln!("{}", doc_json(&registry, &name)?),
-        Some(name) if !a.list => outln!("{}", doc_text(&registry, &name)?),
-        _ => {
-            for (name, short) in doc_rows(&registry) {
-                outln!("{name:<22} {short}");
-            }
-        }
-    }
-    Ok(0)
-}
-
-/// `prov doc --list`: every module and every engine action of the actions table, by name.
-fn doc_rows(registry: &Registry) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = registry
-        .names()
-        .filter_map(|n| {
-            registry
-                .get(n)
-                .map(|m| (n.to_string(), m.doc().short.to_string()))
-        })
-        .collect();
-    for a in actions::ACTIONS {
-        if registry.get(a.name).is_none() && a.doc.is_some() {
-            rows.push((a.name.to_string(), a.short(None).to_string()));
-        }
-    }
-    rows.sort();
-    rows
-}
-
-/// `prov doc --json NAME`: the module's option spec, else the action's, as JSON.
-fn doc_json(registry: &Registry, name: &str) -> Result<String> {
-    let doc = registry
-        .get(name)
-        .map(|m| m.doc())
-        .or_else(|| actions::find(name).and_then(|a| a.doc));
-    match doc {
-        Some(d) => Ok(serde_json::to_string_pretty(&d.to_json()).unwrap_or_default()),
-        None => doc_text(registry, name),
-    }
-}
-
-/// `prov doc NAME`: an action's spec and what the engine does with it, or a module's doc.
-fn doc_text(registry: &Registry, name: &str) -> Result<String> {
-    let module = registry.get(name).map(|m| m.doc());
-    if let Some(a) = actions::find(name)
-        && (a.doc.is_some() || module.is_some())
-    {
-        return Ok(a.render(module));
-    }
-    match module {
-        Some(d) => Ok(d.render()),
-        None => {
-            let mut e = Error::options(format!("no module named '{name}'"));
-            let names = registry
-                .names()
-                .chain(actions::ACTIONS.iter().map(|a| a.name));
-            if let Some(s) = crate::error::did_you_mean(name, names) {
-                e = e.hint(format!("did you mean '{s}'?"));
-            }
-            Err(e)
-        }
     }
 }
 

@@ -1,0 +1,162 @@
+//! ansible.cfg and the settings read from it: `[section] key` values with their
+//! `ANSIBLE_*` environment overrides, inventory sources, `roles_path`, extra variables.
+
+use super::Common;
+use crate::error::{Error, Result};
+use crate::value::{Value, Vars};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Settings from ansible.cfg and ANSIBLE_* environment variables.
+#[derive(Debug, Default, Clone)]
+pub struct Config {
+    /// `[section] key` → value.
+    pub values: HashMap<(String, String), String>,
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Finds and reads ansible.cfg (ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg).
+    pub fn load() -> Result<Config> {
+        let mut cands: Vec<PathBuf> = Vec::new();
+        if let Ok(p) = std::env::var("ANSIBLE_CONFIG") {
+            cands.push(PathBuf::from(p));
+        }
+        cands.push(PathBuf::from("ansible.cfg"));
+        if let Ok(h) = std::env::var("HOME") {
+            cands.push(Path::new(&h).join(".ansible.cfg"));
+        }
+        for c in cands {
+            if c.is_file() {
+                let text = std::fs::read_to_string(&c).map_err(|e| Error::io(&c, e))?;
+                return Ok(Config {
+                    values: parse_cfg(&text),
+                    file: Some(c),
+                });
+            }
+        }
+        Ok(Config::default())
+    }
+
+    /// A setting: the environment variable wins over the file.
+    pub fn get(&self, section: &str, key: &str, env: &str) -> Option<String> {
+        if let Ok(v) = std::env::var(env)
+            && !v.is_empty()
+        {
+            return Some(v);
+        }
+        self.values
+            .get(&(section.to_string(), key.to_string()))
+            .cloned()
+    }
+
+    /// Resolves a path setting relative to the config file's folder.
+    pub(super) fn path(&self, v: &str) -> PathBuf {
+        let expanded = if let Some(rest) = v.strip_prefix("~/") {
+            Path::new(&std::env::var("HOME").unwrap_or_default()).join(rest)
+        } else {
+            PathBuf::from(v)
+        };
+        if expanded.is_absolute() {
+            return expanded;
+        }
+        match self.file.as_ref().and_then(|f| f.parent()) {
+            Some(d) => d.join(expanded),
+            None => expanded,
+        }
+    }
+}
+
+pub(super) fn parse_cfg(text: &str) -> HashMap<(String, String), String> {
+    let mut out = HashMap::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        if l.starts_with('[') && l.ends_with(']') {
+            section = l[1..l.len() - 1].trim().to_string();
+            continue;
+        }
+        if let Some((k, v)) = l.split_once('=').or_else(|| l.split_once(':')) {
+            let v = v
+                .split(" ;")
+                .next()
+                .unwrap_or(v)
+                .split(" #")
+                .next()
+                .unwrap_or(v);
+            out.insert(
+                (section.clone(), k.trim().to_string()),
+                v.trim().to_string(),
+            );
+        }
+    }
+    out
+}
+
+pub(super) fn inventory_sources(c: &Common, cfg: &Config) -> Vec<String> {
+    if !c.inventory.is_empty() {
+        return c.inventory.clone();
+    }
+    if let Some(v) = cfg.get("defaults", "inventory", "ANSIBLE_INVENTORY") {
+        return v
+            .split(',')
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let p = cfg.path(s);
+                if p.exists() {
+                    p.display().to_string()
+                } else {
+                    s.to_string()
+                }
+            })
+            .collect();
+    }
+    if Path::new("/etc/ansible/hosts").is_file() {
+        return vec!["/etc/ansible/hosts".into()];
+    }
+    vec![]
+}
+
+/// Parses `-e` arguments (k=v words, @file, or JSON/YAML text) into vars, later ones winning.
+pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
+    let mut out = Vars::new();
+    for a in args {
+        if let Some(f) = a.strip_prefix('@') {
+            let node = crate::yaml::load_file(Path::new(f))?;
+            out.extend(crate::playbook::vars_of(&node)?);
+        } else if a.trim_start().starts_with('{') || a.trim_start().starts_with('[') {
+            let node = crate::yaml::load_str(a, Path::new("<extra vars>"))?;
+            out.extend(crate::playbook::vars_of(&node)?);
+        } else {
+            let bad = |msg: &str| {
+                Error::options(format!("bad -e value '{a}': {msg}"))
+                    .hint("use key=value, @file.yml or JSON")
+            };
+            let (rest, kv) =
+                crate::playbook::split_free_form(a, None, "extra vars").map_err(|e| bad(&e.msg))?;
+            if let Some(w) = rest {
+                return Err(bad(&format!("'{w}' is not key=value")));
+            }
+            for (k, v) in kv {
+                out.insert(k, Value::from(v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn roles_path(cfg: &Config) -> Vec<PathBuf> {
+    cfg.get("defaults", "roles_path", "ANSIBLE_ROLES_PATH")
+        .map(|v| {
+            v.split(':')
+                .filter(|s| !s.is_empty())
+                .map(|s| cfg.path(s))
+                .collect()
+        })
+        .unwrap_or_default()
+}
