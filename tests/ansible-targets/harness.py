@@ -224,6 +224,9 @@ def run_target(args, tool, name, script):
         "ANSIBLE_DEVEL_WARNING": "false",
         "OUTPUT_DIR": output_dir,
         "PAGER": "/bin/cat",
+        # ansible-test runs with a UTF-8 locale (ansible-core refuses to start without one)
+        "LC_ALL": "C.UTF-8",
+        "LANG": "C.UTF-8",
         # our event files
         "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
         "ANSIBLE_CALLBACKS_ENABLED": "prov_harness",
