@@ -84,6 +84,41 @@ fn seq(v: &Value) -> Vec<Value> {
     v.try_iter().map(|it| it.collect()).unwrap_or_default()
 }
 
+/// Appends a string as Python's `repr()` shows it: single quotes unless the text holds one and
+/// no `"`, escapes for backslash, newline, tab and other control characters.
+pub fn str_repr_into(s: &str, out: &mut String) {
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(q);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = std::fmt::Write::write_fmt(out, format_args!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(q);
+}
+
+/// A string as Python's `repr()` shows it (see [`str_repr_into`]).
+pub fn str_repr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    str_repr_into(s, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,37 +41,9 @@ fn check_component(what: &str, part: &str) -> Option<String> {
     part.contains('/').then(|| {
         format!(
             "{what} must be a valid file name component, got {}",
-            py_str_repr(part)
+            crate::util::python::str_repr(part)
         )
     })
-}
-
-/// A string as Python's `repr` shows it (single quotes unless the text holds one and no `"`).
-fn py_str_repr(s: &str) -> String {
-    let q = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::from(q);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == q => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(q);
-    out
 }
 
 /// Eight random characters from `[a-z0-9_]`, like Python's `tempfile` names.
@@ -187,8 +159,11 @@ mod tests {
             Some("prefix must be a valid file name component, got '../../nested'")
         );
         assert_eq!(check_component("suffix", ".goodbye"), None);
-        assert_eq!(py_str_repr("it's"), "\"it's\"");
-        assert_eq!(py_str_repr("a\\b'\"\n"), "'a\\\\b\\'\"\\n'");
+        assert_eq!(crate::util::python::str_repr("it's"), "\"it's\"");
+        assert_eq!(
+            crate::util::python::str_repr("a\\b'\"\n"),
+            "'a\\\\b\\'\"\\n'"
+        );
     }
 
     #[test]

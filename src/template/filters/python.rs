@@ -9,7 +9,6 @@ pub use crate::util::python::{py_cmp, type_name};
 use crate::value::{Value, bool_filter_word};
 use minijinja::value::{Rest, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
-use std::fmt::Write as _;
 
 /// Registers this file's filters.
 pub(super) fn register(env: &mut Environment<'static>) {
@@ -45,32 +44,6 @@ pub fn py_repr(v: &Value) -> String {
     out
 }
 
-fn repr_str(s: &str, out: &mut String) {
-    let q = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.push(q);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == q => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(q);
-}
-
 fn repr_into(v: &Value, out: &mut String) {
     match v.kind() {
         ValueKind::Undefined => {}
@@ -83,7 +56,9 @@ fn repr_into(v: &Value, out: &mut String) {
                 out.push_str(&fmt_float(f64::try_from(v.clone()).unwrap_or(f64::NAN)));
             }
         }
-        ValueKind::String => repr_str(v.as_str().unwrap_or_default(), out),
+        ValueKind::String => {
+            crate::util::python::str_repr_into(v.as_str().unwrap_or_default(), out)
+        }
         ValueKind::Seq => {
             out.push('[');
             if let Ok(it) = v.try_iter() {
