@@ -838,11 +838,28 @@ async fn lineinfile_cases() {
     let err = e
         .plan(
             "lineinfile",
-            json!({"path": f, "regexp": "(?<=x)y", "line": "z"}),
+            json!({"path": f, "regexp": "(unclosed", "line": "z"}),
         )
         .await
         .unwrap_err();
-    assert!(err.msg.contains("invalid regular expression"));
+    assert!(err.msg.contains("invalid regular expression"), "{err}");
+    // Python's look-around and backreferences work (util::pyregex on fancy-regex), as in
+    // ansible-core's own lineinfile target ("Replace a line with backrefs").
+    e.plan(
+        "lineinfile",
+        json!({"path": f, "regexp": "(?<=x)y", "line": "z"}),
+    )
+    .await
+    .unwrap();
+    e.write("refs", "REF is REF\nREF is other\n");
+    let p = e
+        .converge(
+            "lineinfile",
+            json!({"path": e.p("refs"), "regexp": "^(REF) .* \\1$", "line": "\\1 twice", "backrefs": true}),
+        )
+        .await;
+    assert_eq!(res(&p, "msg"), "line replaced");
+    assert_eq!(e.read("refs"), "REF twice\nREF is other\n");
     let p = e
         .plan(
             "lineinfile",

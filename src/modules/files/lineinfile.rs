@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::modules::toolkit::{
-    self, Attrs, Kind, Write, check_validate, plan_write, py_expand, py_regex,
+    self, Attrs, Kind, Regex, Write, check_validate, plan_write, py_regex,
 };
 use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
 use crate::value::Value;
@@ -74,7 +74,7 @@ fn strip_eol(l: &str) -> &str {
 
 /// How to select lines.
 pub(crate) enum Matcher {
-    Regex(regex::Regex),
+    Regex(Regex),
     Search(String),
     Line(String),
 }
@@ -91,7 +91,7 @@ pub(crate) struct Edit {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn present(
     mut lines: Vec<String>,
-    regexp: Option<&regex::Regex>,
+    regexp: Option<&Regex>,
     search: Option<&str>,
     line: &str,
     insertafter: Option<&str>,
@@ -112,7 +112,7 @@ pub(crate) fn present(
             if let Some(c) = re.captures(strip_eol(l)) {
                 index[0] = i as i64;
                 matched = true;
-                caps_line = Some(py_expand(line, &c));
+                caps_line = Some(re.expand(line, &c)?);
                 if firstmatch {
                     break;
                 }

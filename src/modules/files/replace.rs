@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::modules::toolkit::{
-    self, Attrs, Kind, Write, check_validate, decode, encode, plan_write, py_expand, py_regex,
+    self, Attrs, Kind, Write, check_validate, decode, encode, plan_write, py_regex,
 };
 use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::Value;
@@ -65,20 +65,16 @@ pub(crate) fn apply(
     let (start, end) = match &pattern {
         Some(p) => {
             let re = py_regex(p, "s")?;
-            let Some(m) = re.captures(contents).and_then(|c| c.name("subsection")) else {
+            let Some(span) = re.group_span(contents, "subsection")? else {
                 return Ok(None);
             };
-            (m.start(), m.end())
+            span
         }
         None => (0, contents.len()),
     };
     let section = &contents[start..end];
     let re = py_regex(regexp, "m")?;
-    let mut n = 0;
-    let replaced = re.replace_all(section, |c: &regex::Captures<'_>| {
-        n += 1;
-        py_expand(replace, c)
-    });
+    let (replaced, n) = re.sub(section, replace)?;
     if n == 0 || replaced == section {
         return Ok(Some((contents.to_string(), 0)));
     }

@@ -3,10 +3,8 @@
 //! backreferences and `(?P=name)` work) and get Python's results: `re.sub` replacement
 //! templates, `re.findall` groups, empty matches next to a previous match (Python 3.7+).
 //! The `translate` module says where the syntaxes differ and how each difference is rewritten.
-//!
-//! [`translate()`] and [`expand`] are the older subset on the `regex` crate
-//! (`\Z` translated, no look-around or backreferences) still used by the modules (`lineinfile`,
-//! `replace`, ...).
+//! The modules (`lineinfile`, `replace`, `blockinfile`) use it too, through
+//! `modules::toolkit::regex`.
 
 #[cfg(test)]
 mod cases;
@@ -141,6 +139,19 @@ impl PyRegex {
     }
 
     /// Python's `re.subn(template, s, count)`: the new text and the number of replacements.
+    /// Python's `Match.expand(template)` for the groups of one match (from [`PyRegex::search`]).
+    pub fn expand(&self, template: &str, groups: &Groups<'_>) -> Result<String, String> {
+        let pieces = template::parse(template, self.groups, &self.names)?;
+        let mut out = String::new();
+        for p in &pieces {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Group(i) => out.push_str(groups.get(*i).copied().flatten().unwrap_or("")),
+            }
+        }
+        Ok(out)
+    }
+
     pub fn sub(&self, s: &str, template: &str, count: usize) -> Result<(String, usize), String> {
         let pieces = template::parse(template, self.groups, &self.names)?;
         let found = self.matches(s, count)?;
@@ -162,115 +173,32 @@ impl PyRegex {
     }
 }
 
-use regex::Captures;
-use std::borrow::Cow;
-
-/// A Python pattern in the `regex` crate's syntax. Escapes are read pairwise, so `\\Z` (an
-/// escaped backslash, then `Z`) stays as it is.
-pub fn translate(pattern: &str) -> Cow<'_, str> {
-    if !pattern.contains(r"\Z") {
-        return Cow::Borrowed(pattern);
-    }
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('Z') => out.push_str(r"\z"),
-            Some(n) => {
-                out.push('\\');
-                out.push(n);
-            }
-            None => out.push('\\'),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// Expands a Python replacement template (`\1`, `\g<1>`, `\g<name>`, `\n`, `\t`, `\\`) with
-/// the captures of a match. Groups that did not participate expand to nothing.
-pub fn expand(template: &str, caps: &Captures<'_>) -> String {
-    let mut out = String::new();
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.peek().copied() {
-            Some(d) if d.is_ascii_digit() => {
-                let mut n = String::new();
-                while let Some(d) = chars.peek().copied().filter(|d| d.is_ascii_digit()) {
-                    if n.len() == 2 {
-                        break;
-                    }
-                    n.push(d);
-                    chars.next();
-                }
-                let i: usize = n.parse().unwrap_or(0);
-                out.push_str(caps.get(i).map(|m| m.as_str()).unwrap_or(""));
-            }
-            Some('g') => {
-                chars.next();
-                if chars.peek() == Some(&'<') {
-                    chars.next();
-                    let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
-                    let m = match name.parse::<usize>() {
-                        Ok(i) => caps.get(i),
-                        Err(_) => caps.name(&name),
-                    };
-                    out.push_str(m.map(|m| m.as_str()).unwrap_or(""));
-                } else {
-                    out.push_str("\\g");
-                }
-            }
-            Some('n') => {
-                chars.next();
-                out.push('\n');
-            }
-            Some('t') => {
-                chars.next();
-                out.push('\t');
-            }
-            Some('r') => {
-                chars.next();
-                out.push('\r');
-            }
-            Some('\\') => {
-                chars.next();
-                out.push('\\');
-            }
-            _ => out.push('\\'),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn end_of_text_anchor() {
-        assert_eq!(translate(r"a\Z"), r"a\z");
-        assert_eq!(translate(r"a\\Z"), r"a\\Z");
-        assert_eq!(translate(r"\\\Z\d"), r"\\\z\d");
-        assert!(matches!(translate(r"plain$"), Cow::Borrowed(_)));
-        let re = regex::Regex::new(&translate(r"b\Z")).unwrap();
-        assert!(re.is_match("ab"));
-        assert!(!re.is_match("ab\n"));
+        let re = PyRegex::anchored(r"b\Z", Flags::default(), Anchor::Search).unwrap();
+        assert!(re.is_match("ab").unwrap());
+        assert!(!re.is_match("ab\n").unwrap());
     }
 
     #[test]
-    fn python_expand() {
-        let re = regex::Regex::new(r"^(?P<k>\w+)=(\d+)$").unwrap();
-        let caps = re.captures("port=22").unwrap();
-        assert_eq!(expand(r"\1 is \2\n", &caps), "port is 22\n");
-        assert_eq!(expand(r"\g<k>:\g<2>", &caps), "port:22");
-        assert_eq!(expand(r"a\\b\q$1", &caps), r"a\b\q$1");
-        assert_eq!(expand(r"\9|\g<nope>|\g", &caps), r"||\g");
+    fn match_expand_as_python() {
+        // Python: re.search(r'^(?P<k>\w+)=(\d+)$', 'port=22').expand(...)
+        let re =
+            PyRegex::anchored(r"^(?P<k>\w+)=(\d+)$", Flags::default(), Anchor::Search).unwrap();
+        let g = re.search("port=22").unwrap().unwrap();
+        assert_eq!(re.expand(r"\1 is \2\n", &g).unwrap(), "port is 22\n");
+        assert_eq!(re.expand(r"\g<k>:\g<2>", &g).unwrap(), "port:22");
+        assert!(
+            re.expand(r"\9", &g).is_err(),
+            "invalid group reference, as Python"
+        );
+        // Backreferences in the pattern (the regex crate had none).
+        let re = PyRegex::anchored(r"^(REF) .* \1$", Flags::default(), Anchor::Search).unwrap();
+        assert!(re.is_match("REF is REF").unwrap());
+        assert!(!re.is_match("REF is other").unwrap());
     }
 }
