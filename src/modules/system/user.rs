@@ -514,6 +514,12 @@ impl Module for User {
                     plan.result.insert(k.into(), Value::from(v.as_str()));
                 }
             }
+            // useradd's default home (HOME=/home in /etc/default/useradd): Ansible returns it
+            // for a new user, and playbooks use it (`{{ user.home }}/.ssh`).
+            if home.is_none() {
+                plan.result
+                    .insert("home".into(), Value::from(format!("/home/{name}")));
+            }
             let plan = plan.change(
                 format!("create user {name}"),
                 Some(state_diff(
