@@ -298,6 +298,11 @@ fn scenarios() -> Vec<Scenario> {
         ),
         sc("slurp", Run, json!({"src": "{d}/file"})),
         sc(
+            "tempfile",
+            Run,
+            json!({"path": "{d}", "prefix": "p", "suffix": ".s", "state": "file"}),
+        ),
+        sc(
             "fetch",
             Run,
             json!({"src": "{d}/file", "dest": "{d}/fetched/"}),
@@ -391,6 +396,23 @@ fn scenarios() -> Vec<Scenario> {
         )
         .fake(),
         sc("apt", Check, json!({"deb": "{d}/file"})).fake(),
+        sc(
+            "apt_key",
+            Check,
+            json!({"id": "0123456789ABCDEF", "keyring": "{d}/inj.gpg", "state": "absent"}),
+        ),
+        sc(
+            "pip",
+            Check,
+            json!({"name": ["prov-inj-nonexistent"], "virtualenv": "{d}/venv",
+                   "virtualenv_command": "python3 -m venv", "chdir": "{d}"}),
+        )
+        .skip(&["virtualenv_command"]),
+        sc(
+            "git",
+            Check,
+            json!({"repo": "{F}/repo", "dest": "{d}/clone", "version": "HEAD"}),
+        ),
         sc(
             "package",
             Check,
@@ -728,6 +750,30 @@ fn fixtures(root: &Path, dockerbin: &Path) {
         .status()
         .unwrap();
     assert!(st.success());
+    // A git repository with one commit (the git module's scenario clones it).
+    let repo = f.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &[
+            "-c",
+            "user.name=prov",
+            "-c",
+            "user.email=prov@example.invalid",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "init",
+        ][..],
+    ] {
+        let st = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    }
     let play = root.join("play");
     for sub in ["files", "templates"] {
         std::fs::create_dir_all(play.join(sub)).unwrap();
