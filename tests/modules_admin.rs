@@ -433,10 +433,11 @@ fn sysctl_edits_the_file_and_compares_the_running_value() {
         "site.yml",
         "- hosts: lab3\n  gather_facts: false\n  tasks:\n    - sysctl: { name: vm.swappiness, sysctl_file: /tmp/prov-mods/x.conf }\n",
     );
-    // (Ansible's required_if rule, checked when the playbook loads)
+    // (Ansible's required_if rule: the task fails when it runs, as in Ansible; `prov check`
+    // reports it before)
     run(&p, &[])
-        .code(1)
-        .stderr_has("state is present but all of the following are missing: value");
+        .code(2)
+        .stdout_has("state is present but all of the following are missing: value");
     on_lab3("rm -rf /tmp/prov-mods/sysctl");
 }
 
