@@ -138,7 +138,10 @@ impl Service {
         std::fs::create_dir(&dir)?;
         let path = dir.join("playbook.yml");
         std::fs::write(&path, body)?;
+        // Strict loading (as `prov check`): a service rejects a playbook with a typo before
+        // running any of it, rather than failing the task when it is reached.
         let loaded = Loader::new(&self.registry)
+            .strict(true)
             .load_playbook(&path)
             .and_then(|pb| Ok((pb, Inventory::load(&self.inventory)?)));
         let (playbook, inventory) = match loaded {
