@@ -49,6 +49,32 @@ pub(crate) struct PlayInfo {
     pub public_defaults: Arc<Vars>,
     /// The vars of the play's public roles, merged.
     pub public_vars: Arc<Vars>,
+    /// The role-name magic variables of the names above, built when they change (not for
+    /// every task): `ansible_play_role_names`, `role_names`, `ansible_dependent_role_names`,
+    /// `ansible_role_names`.
+    pub role_magic: Arc<Vars>,
+}
+
+impl PlayInfo {
+    fn update_role_magic(&mut self) {
+        let play_roles = names_value(&self.role_names);
+        let mut all = self.role_names.clone();
+        all.extend(
+            self.dependent_role_names
+                .iter()
+                .filter(|n| !self.role_names.contains(n))
+                .cloned(),
+        );
+        let mut m = Vars::new();
+        m.insert("ansible_play_role_names".into(), play_roles.clone());
+        m.insert("role_names".into(), play_roles);
+        m.insert(
+            "ansible_dependent_role_names".into(),
+            names_value(&self.dependent_role_names),
+        );
+        m.insert("ansible_role_names".into(), names_value(&all));
+        self.role_magic = Arc::new(m);
+    }
 }
 
 /// Adds roles' defaults and vars to what every task of the play sees.
@@ -199,7 +225,9 @@ impl Shared {
             dependent_role_names: play.dependent_role_names.clone(),
             public_defaults: Arc::default(),
             public_vars: Arc::default(),
+            role_magic: Arc::default(),
         };
+        p.update_role_magic();
         make_public(&mut p, &play.public_roles);
     }
 
@@ -209,6 +237,7 @@ impl Shared {
         let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
         note(&mut p.role_names, &loaded.names);
         note(&mut p.dependent_role_names, &loaded.dependent_names);
+        p.update_role_magic();
         if public {
             make_public(&mut p, loaded.roles.iter().map(|r| &r.ctx));
         }
@@ -344,7 +373,7 @@ impl Shared {
     }
 
     fn magic(self: &Arc<Self>, host: &str, check: bool, diff: bool, verbosity: u8) -> Vars {
-        let play = self.play.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let play = self.play.read().unwrap_or_else(|e| e.into_inner());
         let mut m = self.run_magic.clone();
         m.insert("inventory_hostname".into(), Value::from(host));
         if let Some(f) = self.inventory().inventory_file(host) {
@@ -398,22 +427,7 @@ impl Shared {
         );
         m.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
         m.insert("playbook_dir".into(), Value::from(play.dir.as_str()));
-        let names = names_value;
-        let play_roles = names(&play.role_names);
-        m.insert("ansible_play_role_names".into(), play_roles.clone());
-        m.insert("role_names".into(), play_roles);
-        m.insert(
-            "ansible_dependent_role_names".into(),
-            names(&play.dependent_role_names),
-        );
-        let mut all = play.role_names.clone();
-        all.extend(
-            play.dependent_role_names
-                .iter()
-                .filter(|n| !play.role_names.contains(n))
-                .cloned(),
-        );
-        m.insert("ansible_role_names".into(), names(&all));
+        m.extend(play.role_magic.iter().map(|(k, v)| (k.clone(), v.clone())));
         m.insert("ansible_check_mode".into(), Value::from(check));
         m.insert("ansible_diff_mode".into(), Value::from(diff));
         m.insert("ansible_verbosity".into(), Value::from(verbosity));
