@@ -2,7 +2,7 @@
 
 use crate::connection::quote;
 use crate::error::Result;
-use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, TaskCtx, opt};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, TaskCtx, opt};
 use async_trait::async_trait;
 
 /// The `tempfile` module.
@@ -137,11 +137,7 @@ impl Module for TempFile {
         let mut plan = Plan::ok().change(
             format!("create temporary {}", o.state),
             None,
-            Action::Exec {
-                cmd: ctx.cmd(script),
-                capture: false,
-                fail_on_rc: true,
-            },
+            crate::modules::toolkit::exec(ctx, script, false),
         );
         plan.output_results = true;
         Ok(plan)

@@ -217,11 +217,7 @@ impl Module for AptKey {
             return Ok(plan.change(
                 format!("remove apt key {key_id}"),
                 None,
-                Action::Exec {
-                    cmd: ctx.cmd(script),
-                    capture: false,
-                    fail_on_rc: true,
-                },
+                crate::modules::toolkit::exec(ctx, script, false),
             ));
         }
         if known {

@@ -3,7 +3,7 @@
 use crate::connection::quote;
 use crate::error::Result;
 use crate::modules::toolkit::{kv, probe, quote_all, sections};
-use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, TaskCtx, opt};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -254,7 +254,7 @@ impl Module for Git {
                 return Ok(plan.change(
                     format!("archive {v} to {a}"),
                     None,
-                    exec(ctx, format!("{}{script}", git_env(&o))),
+                    crate::modules::toolkit::exec(ctx, format!("{}{script}", git_env(&o)), false),
                 ));
             }
             return Ok(plan);
@@ -332,7 +332,11 @@ impl Module for Git {
         } else {
             format!("clone {} into {dest} ({v})", o.repo)
         };
-        Ok(plan.change(summary, None, exec(ctx, script)))
+        Ok(plan.change(
+            summary,
+            None,
+            crate::modules::toolkit::exec(ctx, script, false),
+        ))
     }
 }
 
@@ -389,14 +393,6 @@ fn git_env(o: &Opts) -> String {
         ));
     }
     s
-}
-
-fn exec(ctx: &TaskCtx<'_>, script: String) -> Action {
-    Action::Exec {
-        cmd: ctx.cmd(script),
-        capture: false,
-        fail_on_rc: true,
-    }
 }
 
 /// The script writing `version` as an archive, replacing the file only when its content

@@ -4,7 +4,7 @@ use super::pip_version::{Requirement, recover_names};
 use crate::connection::quote;
 use crate::error::Result;
 use crate::modules::toolkit::{kv, probe, quote_all, sections, split_words};
-use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, TaskCtx, opt};
+use crate::modules::{Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, TaskCtx, opt};
 use crate::value::Value;
 use async_trait::async_trait;
 
@@ -373,11 +373,7 @@ impl Module for Pip {
         Ok(plan.change(
             summary,
             None,
-            Action::Exec {
-                cmd: ctx.cmd(run),
-                capture: false,
-                fail_on_rc: true,
-            },
+            crate::modules::toolkit::exec(ctx, run, false),
         ))
     }
 }
