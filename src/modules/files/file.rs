@@ -243,6 +243,25 @@ impl Ctx<'_, '_> {
             action: exec(self.ctx, script, false),
         });
     }
+    /// Sets explicit access/modification times (`now` or a time) when the object's differ, or
+    /// always when it is `created` by an earlier change of the plan.
+    async fn set_times(
+        &mut self,
+        summary: String,
+        created: bool,
+        link: bool,
+        atime: Option<&str>,
+        mtime: Option<&str>,
+    ) -> Result<()> {
+        if atime.is_none() && mtime.is_none() {
+            return Ok(());
+        }
+        if created || times_differ(self.ctx, &self.path, !link, atime, mtime).await? {
+            let script = touch_script(&self.path, link, atime, mtime);
+            self.push(summary, None, script);
+        }
+        Ok(())
+    }
     /// Attribute changes on an existing object; returns the resulting mode.
     fn attrs_on(&mut self, st: &StatData, is_dir: bool, link: bool, recurse: bool) -> Result<u32> {
         let (c, m) = attr_change(self.ctx, &self.path, st, is_dir, &self.attrs, link, recurse)?;
@@ -493,20 +512,15 @@ impl Module for File {
             "touch" => {
                 if info.exists() {
                     let m = c.attrs_on(&eff_stat, eff_kind == Kind::Dir, is_link_self, false)?;
-                    if (atime.is_some() || mtime.is_some())
-                        && times_differ(
-                            ctx,
-                            &path,
-                            !is_link_self,
-                            atime.as_deref(),
-                            mtime.as_deref(),
-                        )
-                        .await?
-                    {
-                        let script =
-                            touch_script(&path, is_link_self, atime.as_deref(), mtime.as_deref());
-                        c.push(format!("touch {path} (update timestamps)"), None, script);
-                    }
+                    let summary = format!("touch {path} (update timestamps)");
+                    c.set_times(
+                        summary,
+                        false,
+                        is_link_self,
+                        atime.as_deref(),
+                        mtime.as_deref(),
+                    )
+                    .await?;
                     c.result(
                         if eff_kind == Kind::Dir {
                             "directory"
@@ -665,25 +679,17 @@ impl Module for File {
             other => return Err(Error::failed(format!("unsupported state '{other}'"))),
         }
         // Explicit times on other states: applied after the state, when they differ.
-        if state != "touch"
-            && state != "absent"
-            && (atime.is_some() || mtime.is_some())
-            && c.plan.failed.is_none()
-        {
-            let exists = info.exists();
-            if !exists
-                || times_differ(
-                    ctx,
-                    &path,
-                    !is_link_self,
-                    atime.as_deref(),
-                    mtime.as_deref(),
-                )
-                .await?
-            {
-                let script = touch_script(&path, is_link_self, atime.as_deref(), mtime.as_deref());
-                c.push(format!("set the times of {path}"), None, script);
-            }
+        if state != "touch" && state != "absent" && c.plan.failed.is_none() {
+            let summary = format!("set the times of {path}");
+            let created = !info.exists();
+            c.set_times(
+                summary,
+                created,
+                is_link_self,
+                atime.as_deref(),
+                mtime.as_deref(),
+            )
+            .await?;
         }
         Ok(c.plan)
     }
