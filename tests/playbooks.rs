@@ -225,6 +225,13 @@ fn loops_register_when_and_handlers() {
         .stdout_lacks("RUNNING HANDLER");
 }
 
+/// One JSON value per line (prov's `--output json` and `--events-file` format).
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
 #[test]
 fn json_output_is_json_lines() {
     let p = Project::new("json");
@@ -234,11 +241,7 @@ fn json_output_is_json_lines() {
     );
     let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "--output", "json"]);
     r.success();
-    let events: Vec<serde_json::Value> = r
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect();
+    let events = json_lines(&r.stdout);
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -297,10 +300,7 @@ fn events_file_beside_human_output() {
     ])
     .success();
     let text = std::fs::read_to_string(&ev).unwrap();
-    let events: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect();
+    let events = json_lines(&text);
     let starts: Vec<&serde_json::Value> = events
         .iter()
         .filter(|e| e["event"] == "task_start")
