@@ -159,13 +159,15 @@ def last_error(text):
     return lines[-1] if lines else ""
 
 
-def bundle(args):
-    """A tar of what a controller host needs, at the same absolute paths as here: the
-    integration folder (with ansible-test's `inventory` for runme.sh targets), prov with an
-    `ansible-playbook` shim, the reference virtualenv, our callback and the lab's key and
-    known_hosts (to reach the target host). Built once per harness run."""
-    path = os.path.join(args.work, "bundle.tar")
-    if getattr(args, "_bundle", None):
+def bundle(args, tool):
+    """A tar of what a controller host needs for `tool`, at the same absolute paths as here:
+    the integration folder (with ansible-test's `inventory` for runme.sh targets), prov with an
+    `ansible-playbook` shim, our callback and the lab's key and known_hosts (to reach the
+    target host); the reference virtualenv (74 MB) only for ansible-core's runs. Built once per
+    tool and harness run."""
+    path = os.path.join(args.work, f"bundle-{tool}.tar")
+    built = getattr(args, "_bundles", set())
+    if tool in built:
         return path
     shim = os.path.join(args.work, "shim")
     shutil.rmtree(shim, ignore_errors=True)
@@ -184,10 +186,12 @@ def bundle(args):
     with open(os.path.join(args.integration, "inventory"), "w") as f:
         f.write(INVENTORY_LOCAL)
     data = os.path.join(os.path.dirname(args.integration), "lib", "ansible_test", "_data")
-    paths = [args.integration, data, args.prov, shim, args.venv, HERE, args.key, args.known_hosts]
+    paths = [args.integration, data, args.prov, shim, HERE, args.key, args.known_hosts]
+    if tool == "ansible":
+        paths.append(args.venv)
     rel = [os.path.relpath(p, "/") for p in paths]
     subprocess.run(["tar", "-C", "/", "-cf", path, "--exclude=__pycache__", *rel], check=True)
-    args._bundle = True
+    args._bundles = built | {tool}
     return path
 
 
@@ -207,7 +211,7 @@ def run_target(args, tool, name, script):
     local = script or "context/controller" in al
     ctl = h["target"] if local else h["controller"]
     ssh = ssh_cmd(args, ctl)
-    with open(bundle(args), "rb") as b:
+    with open(bundle(args, tool), "rb") as b:
         subprocess.run(ssh + ["tar -C / -xf -"], stdin=b, check=True)
     integ = args.integration
     out = "/tmp/prov-harness"
