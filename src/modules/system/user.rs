@@ -349,6 +349,10 @@ impl Module for User {
         if let Some(k) = &key {
             s.push_str(&k.probe(&name));
         }
+        if o.home.is_none() {
+            // Where useradd puts a new user's home (HOME= of `useradd -D`), for the result.
+            s.push_str("echo @@home_base\nuseradd -D 2>/dev/null | sed -n 's/^HOME=//p'\n");
+        }
         s.push_str("echo @@end\n");
         let out = probe(ctx, s, &format!("user {name}")).await?;
         let sec = sections(&out);
@@ -514,11 +518,15 @@ impl Module for User {
                     plan.result.insert(k.into(), Value::from(v.as_str()));
                 }
             }
-            // useradd's default home (HOME=/home in /etc/default/useradd): Ansible returns it
-            // for a new user, and playbooks use it (`{{ user.home }}/.ssh`).
+            // useradd's default home (`useradd -D`, read by the probe; /home without it):
+            // Ansible returns it for a new user, and playbooks use it (`{{ user.home }}/.ssh`).
             if home.is_none() {
-                plan.result
-                    .insert("home".into(), Value::from(format!("/home/{name}")));
+                let base = get("home_base").trim();
+                let base = if base.is_empty() { "/home" } else { base };
+                plan.result.insert(
+                    "home".into(),
+                    Value::from(format!("{}/{name}", base.trim_end_matches('/'))),
+                );
             }
             let plan = plan.change(
                 format!("create user {name}"),
