@@ -61,30 +61,15 @@ def gather_facts(al):
 
 # ---------------------------------------------------------------- one run
 
-# Lab hosts: per tool, the controller (where prov or ansible-playbook runs, and where tasks
-# delegated to localhost run) and the target (`testhost`). Role targets use two hosts per tool;
-# a runme.sh target runs on one host that is its own controller (`testhost` is local there),
-# as ansible-test runs controller targets. Nothing runs on the machine running the harness.
-HOSTS = {
-    "prov": {"controller": 3, "target": 1},
-    "ansible": {"controller": 4, "target": 2},
-}
-LAB_HOSTS = 4
-
-
-def host_ip(n):
-    return f"192.168.77.{10 + n}"
-
-
-def inventory_ssh(ip, key, known_hosts):
-    return (
-        "[testgroup]\n"
-        f"testhost ansible_connection=ssh ansible_pipelining=yes "
-        f"ansible_python_interpreter=/usr/bin/python3 ansible_host={ip} ansible_port=22 "
-        f"ansible_user=root ansible_ssh_private_key_file={key} "
-        f"ansible_ssh_common_args=\"-o UserKnownHostsFile={known_hosts} "
-        f"-o StrictHostKeyChecking=yes\"\n"
-    )
+# Lab hosts: one per tool. As `ansible-test integration` runs by default (in a container that
+# is both controller and `testhost`), every target runs on its host as its own controller with
+# `testhost` local; targets marked needs/ssh reach the host's own sshd (127.0.0.x) with the lab
+# key installed as root's key. Nothing runs on the machine running the harness.
+# PROV_TARGETS_HOSTS (e.g. "prov=5") picks other hosts, so several harness runs can share a lab.
+HOSTS = {"prov": 1, "ansible": 2}
+for _kv in filter(None, os.environ.get("PROV_TARGETS_HOSTS", "").split(",")):
+    _tool, _n = _kv.split("=")
+    HOSTS[_tool] = int(_n)
 
 
 INVENTORY_LOCAL = ("[testgroup]\ntesthost ansible_connection=local ansible_pipelining=yes "
@@ -176,13 +161,16 @@ def bundle(args, tool):
     with open(os.path.join(shim, "prov", "ansible-playbook"), "w") as f:
         f.write(f'#!/bin/sh\n# prov in place of ansible-playbook (tests/ansible-targets)\nexec {args.prov} run "$@"\n')
     os.chmod(os.path.join(shim, "prov", "ansible-playbook"), 0o755)
-    # runme.sh scripts `source virtualenv.sh` (ansible-test puts one on the PATH): ours makes
-    # a throwaway virtualenv that sees the system's packages and activates it.
+    # runme.sh scripts `source virtualenv.sh` (ansible-test puts one on the PATH): ours, like
+    # ansible-test's, makes a fresh virtualenv in $OUTPUT_DIR/venv that sees the system's
+    # packages and activates it (scripts then use files in it).
     with open(os.path.join(shim, "common", "virtualenv.sh"), "w") as f:
         f.write('# sourced by runme.sh scripts (tests/ansible-targets)\n'
-                'PROV_HARNESS_VENV="$(mktemp -d)/venv"\n'
-                'python3 -m venv --system-site-packages "$PROV_HARNESS_VENV"\n'
-                '. "$PROV_HARNESS_VENV/bin/activate"\n')
+                'rm -rf "${OUTPUT_DIR}/venv"\n'
+                'python3 -m venv --system-site-packages "${OUTPUT_DIR}/venv"\n'
+                'set +ux\n'
+                '. "${OUTPUT_DIR}/venv/bin/activate"\n'
+                'set -ux\n')
     with open(os.path.join(args.integration, "inventory"), "w") as f:
         f.write(INVENTORY_LOCAL)
     data = os.path.join(os.path.dirname(args.integration), "lib", "ansible_test", "_data")
@@ -204,12 +192,8 @@ def run_target(args, tool, name, script):
     work = os.path.join(args.work, "runs", tool, name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    h = HOSTS[tool]
+    ctl = HOSTS[tool]
     al = aliases(os.path.join(args.integration, "targets"), name)
-    # As ansible-test: a runme.sh target, or a role target marked context/controller, runs
-    # with the controller as `testhost`.
-    local = script or "context/controller" in al
-    ctl = h["target"] if local else h["controller"]
     ssh = ssh_cmd(args, ctl)
     with open(bundle(args, tool), "rb") as b:
         subprocess.run(ssh + ["tar -C / -xf -"], stdin=b, check=True)
@@ -247,11 +231,10 @@ def run_target(args, tool, name, script):
         cmd = "./runme.sh"
     else:
         cwd = integ
-        files[f"{out}/inventory"] = (INVENTORY_LOCAL if local else
-                                     inventory_ssh(host_ip(h["target"]), args.key, args.known_hosts))
+        files[f"{out}/inventory"] = INVENTORY_LOCAL
         files[f"{integ}/{name}-play.yml"] = playbook(name, gather_facts(al), output_dir)
         env.update(ANSIBLE_ROLES_PATH=os.path.join(integ, "targets"), ANSIBLE_PLAYBOOK_DIR=integ,
-                   INVENTORY_PATH=f"{out}/inventory", ANSIBLE_HOST_KEY_CHECKING="true")
+                   INVENTORY_PATH=f"{out}/inventory", ANSIBLE_HOST_KEY_CHECKING="false")
         if tool == "prov":
             cmd = f"{args.prov} run {name}-play.yml -i {out}/inventory"
         else:
@@ -259,7 +242,9 @@ def run_target(args, tool, name, script):
     shim = os.path.join(args.work, "shim")
     bindir = (os.path.join(shim, "prov") if tool == "prov" else os.path.join(args.venv, "bin"))
     bindir += ":" + os.path.join(shim, "common")
-    lines = [f"rm -rf {out} && mkdir -p {out} {output_dir}"]
+    # needs/ssh targets (delegate_to, fetch) log in to this host itself as root.
+    lines = [f"rm -rf {out} && mkdir -p {out} {output_dir} && "
+             f"install -m 600 {shlex.quote(args.key)} /root/.ssh/id_ed25519"]
     for path, text in files.items():
         lines.append(f"cat > {shlex.quote(path)} <<'PROV_HARNESS_EOF'\n{text}PROV_HARNESS_EOF")
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
@@ -445,7 +430,7 @@ def main():
             log(f"{name}: runme.sh target (second tier), not run")
             continue
         # Reset every host used at once, then run the tools one after the other (fair times).
-        reset(args, sorted({n for t in tools for n in HOSTS[t].values()}))
+        reset(args, sorted({HOSTS[t] for t in tools}))
         for tool in tools:
             r = run_target(args, tool, name, script)
             results.setdefault(name, {})[tool] = r

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ansible-core's own integration targets under prov (see README.md here). As root: it brings
-# up the lab (four hosts, reset before every target).
+# up the lab (two hosts, one per tool, reset before every target).
 #   tests/ansible-targets/run.sh                 every in-scope target, prov and ansible-core;
 #                                                writes COMPAT.md at the top of the repository
 #   tests/ansible-targets/run.sh --ci            prov only; fails when a target listed in
@@ -8,7 +8,7 @@
 #   tests/ansible-targets/run.sh --only a,b      these targets only (results are merged into
 #                                                target/ansible-targets/results.json)
 #   ... --scripts                                also the runme.sh targets (second tier: run on
-#                                                the lab host as its own controller)
+#                                                the tool's lab host, as role targets)
 # Environment: PROV_TARGETS_TOOLS (default prov,ansible; prov with --ci), PROV_TARGETS_PROV
 # (a prov binary to use instead of building target/release/prov), PROV_LAB_DIR.
 set -euo pipefail
@@ -80,8 +80,12 @@ else
     PROV="$ROOT/target/release/prov"
 fi
 
-log "lab ($LAB_DIR): 4 hosts (per tool a controller and a target)"
-bash "$LAB_DIR/up.sh" 4
+# One host per tool (PROV_TARGETS_HOSTS, e.g. prov=5, moves a tool to another host).
+NHOSTS=2
+kvs="${PROV_TARGETS_HOSTS:-}"
+for kv in ${kvs//,/ }; do [ "${kv#*=}" -gt $NHOSTS ] && NHOSTS="${kv#*=}"; done
+log "lab ($LAB_DIR): $NHOSTS hosts (one per tool, each its own controller)"
+bash "$LAB_DIR/up.sh" "$NHOSTS"
 STATE="$LAB_DIR/.state"
 
 tools="${PROV_TARGETS_TOOLS:-prov,ansible}"
