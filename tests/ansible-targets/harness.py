@@ -147,9 +147,9 @@ def last_error(text):
 def bundle(args, tool):
     """A tar of what a controller host needs for `tool`, at the same absolute paths as here:
     the integration folder (with ansible-test's `inventory` for runme.sh targets), prov with an
-    `ansible-playbook` shim, our callback and the lab's key and known_hosts (to reach the
-    target host); the reference virtualenv (74 MB) only for ansible-core's runs. Built once per
-    tool and harness run."""
+    `ansible-playbook` shim, our callback, the lab's key and known_hosts (for needs/ssh
+    targets) and the reference virtualenv (ansible-core's `ansible-playbook`, and for prov the
+    Python package a user's controller has). Built once per tool and harness run."""
     path = os.path.join(args.work, f"bundle-{tool}.tar")
     built = getattr(args, "_bundles", set())
     if tool in built:
@@ -161,6 +161,13 @@ def bundle(args, tool):
     with open(os.path.join(shim, "prov", "ansible-playbook"), "w") as f:
         f.write(f'#!/bin/sh\n# prov in place of ansible-playbook (tests/ansible-targets)\nexec {args.prov} run "$@"\n')
     os.chmod(os.path.join(shim, "prov", "ansible-playbook"), 0o755)
+    # As for a user moving from Ansible, ansible-core is installed on prov's controller: the
+    # `python3` on the PATH imports it, and prov runs the modules it has no native
+    # implementation of (custom `library/` modules, collections) from there. The `ansible`
+    # commands themselves are not on prov's PATH.
+    with open(os.path.join(shim, "prov", "python3"), "w") as f:
+        f.write(f'#!/bin/sh\nexec {args.venv}/bin/python3 "$@"\n')
+    os.chmod(os.path.join(shim, "prov", "python3"), 0o755)
     # runme.sh scripts `source virtualenv.sh` (ansible-test puts one on the PATH): ours, like
     # ansible-test's, makes a fresh virtualenv in $OUTPUT_DIR/venv that sees the system's
     # packages and activates it (scripts then use files in it).
@@ -175,8 +182,7 @@ def bundle(args, tool):
         f.write(INVENTORY_LOCAL)
     data = os.path.join(os.path.dirname(args.integration), "lib", "ansible_test", "_data")
     paths = [args.integration, data, args.prov, shim, HERE, args.key, args.known_hosts]
-    if tool == "ansible":
-        paths.append(args.venv)
+    paths.append(args.venv)
     rel = [os.path.relpath(p, "/") for p in paths]
     subprocess.run(["tar", "-C", "/", "-cf", path, "--exclude=__pycache__", *rel], check=True)
     args._bundles = built | {tool}
