@@ -322,9 +322,11 @@ kill_host() {
     local h left
     for h in /sys/fs/cgroup/*/lab-lab"$n"; do
         [ -d "$h" ] || continue
-        for _ in 1 2 3 4 5; do
+        # On a loaded machine killed processes can take seconds to be gone: up to 15 s.
+        for _ in $(seq 1 75); do
             find "$h" -depth -type d -exec rmdir {} \; 2>/dev/null || true
             [ -d "$h" ] || break
+            echo 1 >"$h/cgroup.kill" 2>/dev/null || true
             left="$(find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)"
             # shellcheck disable=SC2086
             [ -n "$left" ] && kill -KILL $left 2>/dev/null || true
@@ -337,7 +339,9 @@ kill_host() {
 boot_host() {
     local n="$1" d cg; d="$(host_dir "$1")"; cg="$(host_cg "$1")"
     kill_host "$n"   # clean any leftovers of a dead instance (cgroup!)
-    mkdir "$cg"
+    # Still there only if kill_host could not remove it (warned): its processes are killed,
+    # so the new instance can use it.
+    mkdir -p "$cg"
     # Own cgroup per nspawn (see LAB.md), own session, output to a log file.
     SYSTEMD_SECCOMP=0 SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 setsid sh -c '
         echo $$ > "$1/cgroup.procs"; echo $$ > "$2/nspawn.pid"; shift 2
