@@ -21,7 +21,7 @@ PACKAGES=(debootstrap systemd-container iproute2 iptables openssh-client openssh
 # file, acl, procps and the archivers: tools a Debian server (and ansible-core's test
 # containers, which its integration targets assume) has: stat's mime types, getfacl, unarchive,
 # virtualenvs of runme.sh targets.
-INCLUDE=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,python3,python3-venv,file,acl,procps,unzip,zip,bzip2,xz-utils
+INCLUDE=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,python3,python3-venv,file,acl,procps,unzip,zip,bzip2,xz-utils,locales
 
 set -E
 # Remember the last failing command; report it only if the script fails.
@@ -152,6 +152,9 @@ ensure_rootfs() {
         safe_rm "$tmp"
         die "debootstrap failed (log: $CACHE/debootstrap.log)"
     fi
+    # en_US.UTF-8 besides C.UTF-8, as in ansible-test's containers (scripts set LC_ALL to it).
+    sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$tmp/etc/locale.gen"
+    chroot "$tmp" locale-gen >>"$CACHE/debootstrap.log" 2>&1 || die "locale-gen failed in $tmp"
     # Per-host things must not come from the shared image.
     rm -f "$tmp"/etc/ssh/ssh_host_*
     : >"$tmp/etc/machine-id"
