@@ -199,6 +199,9 @@ pub enum Event {
         handler: bool,
         /// Hosts it will run on.
         hosts: Vec<String>,
+        /// `Some("ansible")` when the task runs Ansible's implementation of a module prov has
+        /// no native one of (the module fallback); `None` otherwise.
+        implementation: Option<String>,
     },
     /// A host finished a task (or a loop item).
     HostResult(Box<HostResult>),

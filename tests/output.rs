@@ -70,6 +70,7 @@ fn task(name: &str) -> Event {
         action: "apt".into(),
         handler: false,
         hosts: vec![],
+        implementation: None,
     }
 }
 
@@ -105,6 +106,7 @@ fn play_with_every_status() {
             action: "service".into(),
             handler: true,
             hosts: vec![],
+            implementation: None,
         },
         ev(res("b", Status::Changed)),
     ];

@@ -160,3 +160,23 @@ pub(super) fn roles_path(cfg: &Config) -> Vec<PathBuf> {
         })
         .unwrap_or_default()
 }
+
+/// Tells the module fallback where ansible.cfg says modules are: `library` and
+/// `collections_path` (`collections_paths`), with their `ANSIBLE_*` overrides, relative
+/// folders resolved from the file's folder.
+pub(super) fn configure_fallback(cfg: &Config) {
+    let list = |key: &str, env: &str| {
+        cfg.get("defaults", key, env).map(|v| {
+            v.split(':')
+                .filter(|s| !s.is_empty())
+                .map(|s| cfg.path(s).display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+    };
+    crate::modules::fallback::configure(
+        list("library", "ANSIBLE_LIBRARY"),
+        list("collections_path", "ANSIBLE_COLLECTIONS_PATH")
+            .or_else(|| list("collections_paths", "ANSIBLE_COLLECTIONS_PATHS")),
+    );
+}

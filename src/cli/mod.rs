@@ -348,6 +348,7 @@ fn load_playbooks(
     common: &Common,
     strict: bool,
 ) -> Result<Vec<Playbook>> {
+    config::configure_fallback(cfg);
     let loader = Loader::new(registry)
         .roles_path(roles_path(cfg))
         .extra_vars(parse_extra_vars(&common.extra_vars)?)

@@ -29,21 +29,16 @@ impl PlayRun<'_> {
         } else {
             d.name.clone()
         };
-        let name = crate::modules::canonical_name(name.trim()).to_string();
+        let written = name.trim().to_string();
+        let mut name = crate::modules::canonical_name(&written).to_string();
         let action = engine_action(&name);
         let doc = self.runner.registry.get(&name).map(|m| m.doc());
         if action.is_none() && doc.is_none() {
-            if crate::modules::is_ansible_builtin(&name) {
-                return Err(Error::failed(format!(
-                    "module 'ansible.builtin.{name}' has no native implementation in prov yet, \
-                     and prov does not run ansible-core's own modules yet"
-                ))
-                .hint("see `prov doc --list` for the modules prov provides"));
+            // Not native: Ansible's implementation, found under the name as written.
+            if crate::modules::fallback::find(&written).is_none() {
+                return Err(crate::modules::fallback::not_found(&written));
             }
-            return Err(
-                Error::failed(format!("couldn't resolve module/action '{name}'"))
-                    .hint("see `prov doc --list` for the modules prov provides"),
-            );
+            name = written;
         }
         let mut args = crate::playbook::module_defaults_for(&task.module_defaults, &name);
         let layer = |t: &str, args: &mut Vars| -> Result<()> {

@@ -321,12 +321,10 @@ impl PlayRun<'_> {
                 Ok(o)
             }
             TaskKind::Module { name, args } => {
-                let module = self
-                    .runner
-                    .registry
-                    .get(name)
-                    .ok_or_else(|| Error::parse(format!("unknown module '{name}'")))?
-                    .clone();
+                let Some(module) = self.runner.registry.get(name).cloned() else {
+                    // Not native: Ansible's implementation runs on the host.
+                    return self.run_fallback(task, host, ctx, name, args).await;
+                };
                 let rendered = templar.render_value(args, ctx)?;
                 let mut raw = value_to_vars(&rendered);
                 raw.retain(|_, v| v.as_str() != Some(OMIT));

@@ -116,6 +116,8 @@ impl PlayRun<'_> {
             action: task.kind.action_name().to_string(),
             handler,
             hosts: run_on.clone(),
+            implementation: super::fallback::is_fallback(&task.kind, &self.runner.registry)
+                .then(|| "ansible".to_string()),
         });
         // `throttle` lowers the number of hosts running this task at once below `forks`.
         let throttle = match &task.throttle {

@@ -9,6 +9,7 @@ pub mod args;
 pub(crate) mod aws;
 pub(crate) mod commands;
 pub(crate) mod docker;
+pub mod fallback;
 pub(crate) mod files;
 pub(crate) mod system;
 pub(crate) mod toolkit;

@@ -312,10 +312,19 @@ impl Sink for HumanSink {
                 location,
                 handler,
                 hosts,
+                implementation,
                 ..
             } => {
                 let prefix = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 let mut s = banner(&format!("{prefix} [{}]", name.trim()));
+                if self.opts.verbosity >= 1
+                    && let Some(i) = implementation
+                {
+                    s.push_str(
+                        &self.paint(&format!("implementation: {i} (not native)"), DARK_GRAY),
+                    );
+                    s.push('\n');
+                }
                 if self.opts.verbosity >= 2
                     && let Some(loc) = location
                 {

@@ -61,7 +61,8 @@ impl Sink for JsonSink {
 /// The JSON object for one event, as [`JsonSink`] writes it:
 ///
 /// - `{"event":"play_start","name":…,"hosts":[…]}`
-/// - `{"event":"task_start","name":…,"location":…|null,"action":…,"handler":bool,"hosts":[…]}`
+/// - `{"event":"task_start","name":…,"location":…|null,"action":…,"handler":bool,"hosts":[…]}`,
+///   plus `"implementation":"ansible"` when the task runs Ansible's module (not a native one)
 /// - `{"event":"host_result","host":…,"task":…,"status":"ok|changed|failed|skipped|unreachable",
 ///   "changed":bool,"item":…|null,"ignored":bool,"msg":…|null,"changes":[…],
 ///   "diff":[{"before_header","after_header","unified"}],"duration_ms":n,"delegated_to":…|null,
@@ -83,14 +84,21 @@ pub fn event_json(ev: &Event) -> Json {
             action,
             handler,
             hosts,
-        } => json!({
-            "event": "task_start",
-            "name": name,
-            "location": location,
-            "action": action,
-            "handler": handler,
-            "hosts": hosts,
-        }),
+            implementation,
+        } => {
+            let mut o = json!({
+                "event": "task_start",
+                "name": name,
+                "location": location,
+                "action": action,
+                "handler": handler,
+                "hosts": hosts,
+            });
+            if let Some(i) = implementation {
+                o["implementation"] = json!(i);
+            }
+            o
+        }
         Event::HostResult(hr) => {
             let mut o = json!({
                 "event": "host_result",

@@ -222,6 +222,8 @@ impl<'a> Loader<'a> {
         stack: &mut Vec<PathBuf>,
         import: &Import,
     ) -> Result<()> {
+        // Its `library/` and `module_utils/` hold modules for the fallback (as in Ansible).
+        crate::modules::fallback::add_adjacent(dir);
         let Some(items) = root.as_seq() else {
             return Err(root
                 .error("a playbook must be a list of plays")
@@ -283,6 +285,9 @@ impl<'a> Loader<'a> {
                 }
                 return Err(e);
             }
+        }
+        if let Some(c) = node.get("collections") {
+            crate::modules::fallback::add_collections(str_list(c)?);
         }
         let hosts = match node.get("hosts") {
             Some(h) => match &h.value {

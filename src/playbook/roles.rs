@@ -142,6 +142,7 @@ impl Loader<'_> {
             at.error(format!("role '{name}' not found"))
                 .hint(format!("searched: {}", self.role_searched(dir)))
         })?;
+        crate::modules::fallback::add_adjacent(&path);
         let mut role = load_role_ctx(
             name,
             &path,
@@ -183,6 +184,9 @@ impl Loader<'_> {
         inh.role = Some(ctx.clone());
         if let Some(meta) = find_main(&path.join("meta"), "main") {
             let m = yaml::load_file(&meta)?;
+            if let Some(c) = m.get("collections") {
+                crate::modules::fallback::add_collections(str_list(c)?);
+            }
             if let Some(deps) = m.get("dependencies").and_then(Node::as_seq) {
                 for d in deps {
                     let mut t = self.load_role_entry(d, &path, &inh, handlers, seen, depth + 1)?;

@@ -147,16 +147,20 @@ impl Loader<'_> {
                     let builtin_elsewhere = !self.strict
                         && crate::modules::is_ansible_builtin(canon)
                         && self.registry.get(canon).is_none();
-                    if actions::engine_action(canon).is_some()
-                        || self.registry.get(canon).is_some()
-                        || builtin_elsewhere
-                    {
+                    let native = actions::engine_action(canon).is_some()
+                        || self.registry.get(canon).is_some();
+                    // Not native: Ansible's implementation runs (found under the name as
+                    // written, `ns.coll.x` included).
+                    let fallback = !native
+                        && (builtin_elsewhere || crate::modules::fallback::find(&key).is_some());
+                    if native || fallback {
                         if let Some((prev, _, _)) = &action {
                             return Err(
                                 k.error(format!("conflicting action statements: {prev}, {key}"))
                             );
                         }
-                        action = Some((canon.to_string(), k, v));
+                        let name = if native { canon } else { key.as_str() };
+                        action = Some((name.to_string(), k, v));
                     } else {
                         let cands: Vec<&str> = TASK_KEYWORDS
                             .iter()
@@ -479,6 +483,7 @@ impl Loader<'_> {
         if actions::engine_action(name).is_some()
             || self.registry.get(name).is_some()
             || (!self.strict && crate::modules::is_ansible_builtin(name))
+            || crate::modules::fallback::find(name).is_some()
         {
             return Ok(());
         }

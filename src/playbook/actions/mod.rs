@@ -260,6 +260,12 @@ impl TaskKind {
         match self {
             TaskKind::Module { name, .. } => name,
             TaskKind::Block { .. } => "block",
+            // A module prov runs through the fallback (not an action of the table).
+            TaskKind::Deferred(d)
+                if find(&d.name).is_none() && !crate::template::is_template(&d.name) =>
+            {
+                canonical_name(&d.name)
+            }
             other => other.action().map_or("", |a| a.name),
         }
     }

@@ -1,0 +1,219 @@
+//! A module task prov has no native implementation of: Ansible's implementation runs on the
+//! host (see `modules::fallback`), with the task's connection, become, environment, check and
+//! diff modes, and its JSON result becomes the task's outcome.
+
+use super::PlayRun;
+use super::outcome::Outcome;
+use crate::error::Result;
+use crate::events::{Diff, Event, Status};
+use crate::modules::fallback;
+use crate::playbook::{Task, TaskKind};
+use crate::template::{Context, OMIT};
+use crate::value::{Value, Vars, from_json, to_json, truthy, value_to_vars};
+use serde_json::{Map, Value as Json};
+
+/// Whether a task runs a module through the fallback (its module is neither native nor an
+/// engine action, and its name is not a template).
+pub(super) fn is_fallback(kind: &TaskKind, registry: &crate::modules::Registry) -> bool {
+    let name = match kind {
+        TaskKind::Module { name, .. } => name.as_str(),
+        TaskKind::Deferred(d) if !crate::template::is_template(&d.name) => d.name.as_str(),
+        _ => return false,
+    };
+    let canon = crate::modules::canonical_name(name);
+    registry.get(canon).is_none() && crate::playbook::actions::engine_action(canon).is_none()
+}
+
+impl PlayRun<'_> {
+    /// Runs module `name` (not native) with `args` through Ansible's implementation.
+    pub(super) async fn run_fallback(
+        &self,
+        task: &Task,
+        host: &str,
+        ctx: &Context,
+        name: &str,
+        args: &Value,
+    ) -> Result<Outcome> {
+        let found = fallback::find(name).ok_or_else(|| fallback::not_found(name))?;
+        let templar = &self.runner.templar;
+        let rendered = templar.render_value(args, ctx)?;
+        let mut raw = value_to_vars(&rendered);
+        raw.retain(|_, v| v.as_str() != Some(OMIT));
+        let args: Map<String, Json> = raw.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+        let (target, conn_ctx) = match self.delegate(task, ctx)? {
+            Some((d, c)) => (d, Some(c)),
+            None => (host.to_string(), None),
+        };
+        let cctx = conn_ctx.as_ref().unwrap_or(ctx);
+        let conn = self
+            .shared
+            .connection(&*self.runner.connector, &target, cctx)
+            .await?;
+        let var = |n: &str| -> Result<Option<String>> {
+            match cctx.get(n)? {
+                Some(v) if !v.is_none() && !v.is_undefined() => {
+                    Ok(Some(templar.render_value(&v, cctx)?.to_string()))
+                }
+                _ => Ok(None),
+            }
+        };
+        // `auto` (and its variants) means discovery, as in Ansible.
+        let python = var("ansible_python_interpreter")?.filter(|p| !p.starts_with("auto"));
+        let remote_tmp = var("ansible_remote_tmp")?.unwrap_or_else(|| "~/.ansible/tmp".into());
+        let (check, diff) = self.modes(task);
+        let req = fallback::Request {
+            found: &found,
+            args,
+            check,
+            diff,
+            no_log: task.no_log,
+            verbosity: self.runner.opts.verbosity,
+            python,
+            become_: self.become_for(task, ctx, cctx)?,
+            env: self.environment(task, ctx)?,
+            remote_tmp,
+        };
+        let result = fallback::run(&*conn, &req).await?;
+        for w in result
+            .get("warnings")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(w) = w.as_str() {
+                self.runner.emit(Event::Warning(w.to_string()));
+            }
+        }
+        let (mut o, facts) = outcome(result);
+        if let Some(facts) = facts
+            && o.status != Status::Failed
+        {
+            let owner = if task.delegate_facts {
+                target.as_str()
+            } else {
+                host
+            };
+            self.shared.add_module_facts(owner, facts);
+        }
+        if task.delegate_to.is_some() {
+            o.delegated_to = Some(target);
+        }
+        Ok(o)
+    }
+}
+
+/// A diff side as text: a string as is, anything else as JSON (as Ansible shows it).
+fn side(v: Option<&Json>) -> String {
+    match v {
+        None | Some(Json::Null) => String::new(),
+        Some(Json::String(s)) => s.clone(),
+        Some(other) => serde_json::to_string_pretty(other).unwrap_or_default() + "\n",
+    }
+}
+
+/// The outcome of a module's result as Ansible reads it (`failed`, else a non-zero `rc`;
+/// `skipped`; `changed`; `msg`; `diff`), every field kept for `register`, and its
+/// `ansible_facts`.
+fn outcome(mut r: Map<String, Json>) -> (Outcome, Option<Vars>) {
+    let flag = |r: &Map<String, Json>, k: &str| r.get(k).is_some_and(|v| truthy(&from_json(v)));
+    let failed = match r.get("failed") {
+        Some(v) => truthy(&from_json(v)),
+        None => r
+            .get("rc")
+            .is_some_and(|rc| rc.as_i64() != Some(0) && rc.as_str() != Some("0")),
+    };
+    let status = if failed {
+        Status::Failed
+    } else if flag(&r, "skipped") {
+        Status::Skipped
+    } else if flag(&r, "changed") {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    let mut o = Outcome::new(status);
+    o.msg = r.get("msg").and_then(Json::as_str).map(String::from);
+    for d in match r.remove("diff") {
+        Some(Json::Array(a)) => a,
+        Some(d @ Json::Object(_)) => vec![d],
+        _ => vec![],
+    } {
+        if d.get("before").is_none() && d.get("after").is_none() {
+            continue;
+        }
+        let header = |k: &str, default: &str| {
+            d.get(k)
+                .and_then(Json::as_str)
+                .unwrap_or(default)
+                .to_string()
+        };
+        o.diffs.push(Diff {
+            before: side(d.get("before")),
+            after: side(d.get("after")),
+            before_header: header("before_header", "before"),
+            after_header: header("after_header", "after"),
+        });
+    }
+    // Ansible's own clean-ups of a module's result.
+    if let Some(res) = r.get("results")
+        && !res.is_array()
+    {
+        let res = res.clone();
+        r.remove("results");
+        r.insert("ansible_module_results".into(), res);
+    }
+    for k in ["stdout", "stderr"] {
+        let lines = format!("{k}_lines");
+        if r.contains_key(k) && !r.contains_key(&lines) {
+            let text = r.get(k).and_then(Json::as_str).unwrap_or_default();
+            let l: Vec<Json> = text.lines().map(Json::from).collect();
+            r.insert(lines, Json::Array(l));
+        }
+    }
+    let facts = match r.get("ansible_facts") {
+        Some(Json::Object(f)) => Some(f.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()),
+        _ => None,
+    };
+    for k in ["changed", "failed", "skipped"] {
+        r.remove(k);
+    }
+    r.retain(|k, _| !k.starts_with("_ansible_"));
+    o.result = r.iter().map(|(k, v)| (k.clone(), from_json(v))).collect();
+    (o, facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn of(j: Json) -> Outcome {
+        let Json::Object(m) = j else { panic!() };
+        outcome(m).0
+    }
+
+    #[test]
+    fn a_module_result_becomes_the_outcome_ansible_reads() {
+        let o = of(json!({"changed": true, "msg": "done", "x": 1, "_ansible_no_log": false}));
+        assert_eq!(o.status, Status::Changed);
+        assert_eq!(o.msg.as_deref(), Some("done"));
+        assert!(o.result.contains_key("x") && !o.result.contains_key("_ansible_no_log"));
+        assert_eq!(of(json!({"rc": 2})).status, Status::Failed);
+        assert_eq!(of(json!({"rc": 2, "failed": false})).status, Status::Ok);
+        assert_eq!(
+            of(json!({"skipped": true, "msg": "remote module (x) does not support check mode"}))
+                .status,
+            Status::Skipped
+        );
+        let o = of(json!({"changed": true, "diff": {"before": "a\n", "after": "b\n"}}));
+        assert_eq!(o.diffs.len(), 1);
+        assert_eq!(
+            (o.diffs[0].before.as_str(), o.diffs[0].after.as_str()),
+            ("a\n", "b\n")
+        );
+        let o = of(json!({"stdout": "a\nb"}));
+        assert_eq!(o.result["stdout_lines"].len(), Some(2));
+        let o = of(json!({"results": "x"}));
+        assert!(o.result.contains_key("ansible_module_results"));
+    }
+}

@@ -1,0 +1,336 @@
+//! Running modules prov has no native implementation of: Ansible's own implementation, found
+//! on the controller ([`lookup`]), sent to the host and run with the host's Python the way
+//! Ansible runs it. A Python module goes as a zip of itself and the `module_utils` it imports
+//! ([`payload`], built once per module per run), piped on stdin to a small wrapper of our own
+//! that puts the zip on `sys.path` and runs the module with its arguments; a script or a
+//! binary (`WANT_JSON`, old-style) runs with an arguments file, as Ansible runs them.
+
+pub mod lookup;
+pub mod payload;
+mod zip;
+
+pub use lookup::{Found, Style, add_adjacent, add_collections, configure, find};
+
+use crate::connection::{Become, Cmd, Connection, Stdin, quote};
+use crate::error::{Error, Result};
+use serde_json::{Map, Value as Json};
+
+/// What the host runs: the module, its arguments and the task's settings.
+pub struct Request<'a> {
+    /// The module.
+    pub found: &'a Found,
+    /// Its arguments (rendered, `omit` removed).
+    pub args: Map<String, Json>,
+    /// Check mode.
+    pub check: bool,
+    /// Diff mode.
+    pub diff: bool,
+    /// The task's `no_log`.
+    pub no_log: bool,
+    /// `-v` count.
+    pub verbosity: u8,
+    /// `ansible_python_interpreter`, when set (else discovered on the host).
+    pub python: Option<String>,
+    /// `become`.
+    pub become_: Option<Become>,
+    /// `environment`.
+    pub env: Vec<(String, String)>,
+    /// The host's folder for temp files (`remote_tmp`, `~/.ansible/tmp` by default).
+    pub remote_tmp: String,
+}
+
+/// Where Ansible looks for Python on a host, in order (`/usr/bin/python3` first, then
+/// ansible-core's `INTERPRETER_PYTHON_FALLBACK` list).
+const PYTHONS: &[&str] = &[
+    "/usr/bin/python3",
+    "python3.14",
+    "python3.13",
+    "python3.12",
+    "python3.11",
+    "python3.10",
+    "python3.9",
+    "python3.8",
+    "/usr/libexec/platform-python",
+    "python3",
+];
+
+/// What the shell prints when the host has no Python.
+const NO_PYTHON: &str = "__prov_no_python__";
+
+/// Our wrapper: reads the arguments (a length line, then JSON) and the zip from stdin, writes
+/// the zip to a private temp folder, and runs the module from it with ansible-core's runner
+/// (or, for an ansible-core before 2.19, by setting `basic._ANSIBLE_ARGS` and running the
+/// module as `__main__`).
+const WRAPPER: &str = r#"import sys, os, json, shutil, tempfile, runpy
+i = sys.stdin.buffer
+a = json.loads(i.read(int(i.readline())))
+z = i.read()
+m = a.pop("fqn")
+try:
+    r = os.path.expanduser(os.path.expandvars(a["ANSIBLE_MODULE_ARGS"].get("_ansible_remote_tmp") or "~/.ansible/tmp"))
+    os.makedirs(r, mode=0o700, exist_ok=True)
+    d = tempfile.mkdtemp(prefix="ansible-tmp-prov-", dir=r)
+except OSError:
+    d = tempfile.mkdtemp(prefix="ansible-tmp-prov-")
+try:
+    p = os.path.join(d, "prov_payload.zip")
+    with open(p, "wb") as f:
+        f.write(z)
+    a["ANSIBLE_MODULE_ARGS"]["_ansible_tmpdir"] = d
+    b = json.dumps(a).encode()
+    sys.path.insert(0, p)
+    try:
+        from ansible.module_utils._internal._ansiballz import _loader
+    except ImportError:
+        _loader = None
+    if _loader is not None:
+        _loader.run_module(json_params=b, profile="legacy", module_fqn=m, modlib_path=p, extensions={})
+    else:
+        from ansible.module_utils import basic
+        basic._ANSIBLE_ARGS = b
+        runpy.run_module(m, init_globals=dict(_module_fqn=m, _modlib_path=p), run_name="__main__", alter_sys=True)
+finally:
+    shutil.rmtree(d, ignore_errors=True)
+"#;
+
+/// A shell snippet that sets `$py` to the host's Python, or prints [`NO_PYTHON`] and fails.
+fn find_python(python: Option<&str>) -> String {
+    match python {
+        // As Ansible does, the variable is used as given (it may hold arguments).
+        Some(p) => format!("py={}; ", quote(p.trim())),
+        None => {
+            let list: Vec<String> = PYTHONS.iter().map(|p| quote(p)).collect();
+            format!(
+                "py=; for p in {}; do if command -v \"$p\" >/dev/null 2>&1; then py=$(command -v \"$p\"); break; fi; done; \
+                 if [ -z \"$py\" ]; then echo {NO_PYTHON} >&2; exit 127; fi; ",
+                list.join(" ")
+            )
+        }
+    }
+}
+
+/// The arguments the module gets: the task's, plus Ansible's internal ones.
+fn module_args(req: &Request) -> Map<String, Json> {
+    let mut a = req.args.clone();
+    let mut set = |k: &str, v: Json| {
+        a.insert(k.to_string(), v);
+    };
+    set("_ansible_check_mode", Json::Bool(req.check));
+    set("_ansible_no_log", Json::Bool(req.no_log));
+    set("_ansible_debug", Json::Bool(false));
+    set("_ansible_diff", Json::Bool(req.diff));
+    set("_ansible_verbosity", Json::from(req.verbosity));
+    set("_ansible_version", Json::from(ANSIBLE_VERSION));
+    set("_ansible_module_name", Json::from(req.found.name.as_str()));
+    set("_ansible_syslog_facility", Json::from("LOG_USER"));
+    set(
+        "_ansible_selinux_special_fs",
+        serde_json::json!(["fuse", "nfs", "vboxsf", "ramfs", "9p", "vfat"]),
+    );
+    set("_ansible_socket", Json::Null);
+    set("_ansible_shell_executable", Json::from("/bin/sh"));
+    set("_ansible_keep_remote_files", Json::Bool(false));
+    set("_ansible_tmpdir", Json::Null);
+    set("_ansible_remote_tmp", Json::from(req.remote_tmp.as_str()));
+    set("_ansible_ignore_unknown_opts", Json::Bool(false));
+    set("_ansible_target_log_info", Json::Null);
+    set("_ansible_tracebacks_for", serde_json::json!([]));
+    // Only the internal arguments the installed ansible-core reads (each version rejects
+    // the ones it does not know).
+    if let Some(known) = pass_vars() {
+        a.retain(|k, _| {
+            k.strip_prefix("_ansible_")
+                .is_none_or(|n| known.iter().any(|x| x == n))
+        });
+    }
+    a
+}
+
+/// The names of ansible-core's `PASS_VARS` (the `_ansible_<name>` arguments its
+/// `AnsibleModule` reads), from its `module_utils/common/parameters.py`.
+fn pass_vars() -> Option<&'static Vec<String>> {
+    static KNOWN: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    KNOWN
+        .get_or_init(|| {
+            let core = lookup::core()?;
+            let text =
+                std::fs::read_to_string(core.module_utils().join("common/parameters.py")).ok()?;
+            let start = text.find("PASS_VARS")?;
+            let body = &text[start..];
+            let end = body.find("\n}")?;
+            let re = regex::Regex::new(r"(?m)^\s*'([a-z_]+)'\s*:").ok()?;
+            let names: Vec<String> = re
+                .captures_iter(&body[..end])
+                .map(|c| c[1].to_string())
+                .collect();
+            (!names.is_empty()).then_some(names)
+        })
+        .as_ref()
+}
+
+/// The ansible-core version modules are told they run under.
+const ANSIBLE_VERSION: &str = "2.19.0";
+
+/// Python's `str()` of an argument, for an old-style module's `k=v` file.
+fn py_str(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        Json::Null => "None".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Runs the module on the host and returns its result (the JSON object it printed), or an
+/// error (no Python on the host, the module could not start).
+pub async fn run(conn: &dyn Connection, req: &Request<'_>) -> Result<Map<String, Json>> {
+    let data = std::fs::read(&req.found.path).map_err(|e| Error::io(&req.found.path, e))?;
+    let style = lookup::style(&data);
+    let args = module_args(req);
+    let (script, stdin) = match style {
+        Style::New => {
+            let p = payload::payload(req.found)?;
+            let mut head = Map::new();
+            head.insert("ANSIBLE_MODULE_ARGS".into(), Json::Object(args));
+            head.insert("fqn".into(), Json::from(req.found.fqn.as_str()));
+            let head = serde_json::to_vec(&Json::Object(head)).unwrap_or_default();
+            let mut input = format!("{}\n", head.len()).into_bytes();
+            input.extend_from_slice(&head);
+            input.extend_from_slice(&p.zip);
+            let script = format!(
+                "{}exec $py -c {}",
+                find_python(req.python.as_deref()),
+                quote(WRAPPER)
+            );
+            (script, input)
+        }
+        Style::Old | Style::WantJson | Style::Binary => {
+            let argtext = if style == Style::Old {
+                let mut s = String::new();
+                for (k, v) in &args {
+                    s.push_str(&format!("{k}={} ", quote(&py_str(v))));
+                }
+                s.into_bytes()
+            } else {
+                serde_json::to_vec(&Json::Object(args)).unwrap_or_default()
+            };
+            // Python scripts run with the host's Python (Ansible rewrites their `#!`);
+            // anything else by its own `#!` line (or as a binary).
+            let first = data.split(|b| *b == b'\n').next().unwrap_or_default();
+            let python =
+                first.starts_with(b"#!") && String::from_utf8_lossy(first).contains("python");
+            let run = if python {
+                format!(
+                    "{}$py \"$d/module\" \"$d/args\"",
+                    find_python(req.python.as_deref())
+                )
+            } else {
+                "\"$d/module\" \"$d/args\"".to_string()
+            };
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&argtext);
+            let script = format!(
+                "d=$(mktemp -d \"${{TMPDIR:-/tmp}}/ansible-tmp-prov-XXXXXXXX\") || exit 1; \
+                 trap 'rm -rf \"$d\"' EXIT; \
+                 IFS= read -r a; printf '%s' \"$a\" | base64 -d > \"$d/args\" && \
+                 cat > \"$d/module\" && chmod 700 \"$d/module\" && {run}"
+            );
+            let mut input = b64.into_bytes();
+            input.push(b'\n');
+            input.extend_from_slice(&data);
+            (script, input)
+        }
+    };
+    let cmd = Cmd {
+        script,
+        stdin: Stdin::Bytes(stdin),
+        become_: req.become_.clone(),
+        env: req.env.clone(),
+        ..Default::default()
+    };
+    let out = conn.exec(&cmd).await?;
+    let stdout = out.stdout_str();
+    let stderr = out.stderr_str();
+    if out.rc == 127 && stderr.contains(NO_PYTHON) {
+        return Err(Error::failed(format!(
+            "module {} needs Python on the host; prov's native modules do not",
+            req.found.name
+        ))
+        .hint(format!(
+            "install python3 on the host, or set ansible_python_interpreter (looked for: {})",
+            PYTHONS.join(", ")
+        )));
+    }
+    Ok(parse_result(&stdout, &stderr, out.rc))
+}
+
+/// The module's JSON result from its output: the first line that starts a JSON object, to
+/// the end of that object (text around it is ignored, as Ansible ignores it). Output that
+/// holds no result gives Ansible's failed result with the raw output.
+pub fn parse_result(stdout: &str, stderr: &str, rc: i32) -> Map<String, Json> {
+    let mut off = 0;
+    for line in stdout.split_inclusive('\n') {
+        if line.trim_start().starts_with('{') {
+            let start = off + (line.len() - line.trim_start().len());
+            let mut de = serde_json::Deserializer::from_str(&stdout[start..]).into_iter::<Json>();
+            if let Some(Ok(Json::Object(m))) = de.next() {
+                return m;
+            }
+            break;
+        }
+        off += line.len();
+    }
+    let mut m = Map::new();
+    m.insert("failed".into(), Json::Bool(true));
+    m.insert(
+        "msg".into(),
+        Json::from(format!(
+            "Module result deserialization failed: {}",
+            if stdout.trim().is_empty() {
+                "the module printed nothing"
+            } else {
+                "no JSON object in its output"
+            }
+        )),
+    );
+    m.insert("module_stdout".into(), Json::from(stdout));
+    m.insert("module_stderr".into(), Json::from(stderr));
+    m.insert("rc".into(), Json::from(rc));
+    m
+}
+
+/// The places a lookup searched, for the error when a module is not found.
+pub fn not_found(name: &str) -> Error {
+    let mut s = lookup::Searched::default();
+    let _ = lookup::find_tracing(name, &mut s);
+    let mut seen = std::collections::HashSet::new();
+    s.0.retain(|p| seen.insert(p.clone()));
+    Error::failed(format!(
+        "couldn't resolve module/action '{name}': prov has no native module of that name, and no Ansible module was found"
+    ))
+    .hint(format!("searched: {}", s.0.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_result_is_the_json_object_the_module_printed() {
+        let m = parse_result("noise\n{\"changed\": true, \"x\": [1]}\ntrailing\n", "", 0);
+        assert_eq!(m["changed"], Json::Bool(true));
+        assert_eq!(m["x"], serde_json::json!([1]));
+        let m = parse_result("Traceback: boom\n", "err", 1);
+        assert_eq!(m["failed"], Json::Bool(true));
+        assert_eq!(m["module_stderr"], Json::from("err"));
+        assert_eq!(m["rc"], Json::from(1));
+    }
+
+    #[test]
+    fn old_style_arguments_are_python_strings() {
+        assert_eq!(py_str(&Json::Bool(true)), "True");
+        assert_eq!(py_str(&Json::Null), "None");
+        assert_eq!(py_str(&Json::from("a b")), "a b");
+    }
+}
