@@ -31,6 +31,12 @@ impl PlayRun<'_> {
         };
         let written = name.trim().to_string();
         let mut name = crate::modules::canonical_name(&written).to_string();
+        if engine_action(&name).is_none() && self.runner.registry.get(&name).is_none() {
+            // An action plugin that is another name of a builtin action runs that action.
+            if let Some(target) = crate::modules::fallback::action_alias(&written) {
+                name = crate::modules::canonical_name(&target).to_string();
+            }
+        }
         let action = engine_action(&name);
         let doc = self.runner.registry.get(&name).map(|m| m.doc());
         if action.is_none() && doc.is_none() {

@@ -21,7 +21,9 @@ pub(super) fn is_fallback(kind: &TaskKind, registry: &crate::modules::Registry) 
         _ => return false,
     };
     let canon = crate::modules::canonical_name(name);
-    registry.get(canon).is_none() && crate::playbook::actions::engine_action(canon).is_none()
+    registry.get(canon).is_none()
+        && crate::playbook::actions::engine_action(canon).is_none()
+        && fallback::action_alias(name).is_none()
 }
 
 impl PlayRun<'_> {
@@ -73,7 +75,11 @@ impl PlayRun<'_> {
             env: self.environment(task, ctx)?,
             remote_tmp,
         };
-        let result = fallback::run(&*conn, &req).await?;
+        let Json::Object(result) =
+            fallback::untag(Json::Object(fallback::run(&*conn, &req).await?))
+        else {
+            unreachable!("untag keeps an object an object")
+        };
         for w in result
             .get("warnings")
             .and_then(Json::as_array)
@@ -83,6 +89,15 @@ impl PlayRun<'_> {
             if let Some(w) = w.as_str() {
                 self.runner.emit(Event::Warning(w.to_string()));
             }
+        }
+        for d in result
+            .get("deprecations")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.runner
+                .emit(Event::Warning(deprecation_text(d, found.short())));
         }
         let (mut o, facts) = outcome(result);
         if let Some(facts) = facts
@@ -100,6 +115,24 @@ impl PlayRun<'_> {
         }
         Ok(o)
     }
+}
+
+/// A deprecation as Ansible words it.
+fn deprecation_text(d: &Json, module: &str) -> String {
+    let s = |k: &str| d.get(k).and_then(Json::as_str).unwrap_or_default();
+    let mut t = format!("Deprecation: {}", s("msg"));
+    let when = match (s("version"), s("date")) {
+        (v, _) if !v.is_empty() => format!(" version {v}"),
+        (_, date) if !date.is_empty() => format!(" after {date}"),
+        _ => String::new(),
+    };
+    if !when.is_empty() {
+        t.push_str(&format!(
+            " This feature will be removed from module '{module}' in collection '{}'{when}.",
+            s("collection_name")
+        ));
+    }
+    t
 }
 
 /// A diff side as text: a string as is, anything else as JSON (as Ansible shows it).
@@ -133,6 +166,13 @@ fn outcome(mut r: Map<String, Json>) -> (Outcome, Option<Vars>) {
     };
     let mut o = Outcome::new(status);
     o.msg = r.get("msg").and_then(Json::as_str).map(String::from);
+    // A module that raised: its error's message (as ansible-core words it).
+    if o.msg.is_none() && failed {
+        if let Some(e) = r.get("exception").and_then(Json::as_str) {
+            let last = e.trim_end().lines().last().unwrap_or(e);
+            o.msg = Some(format!("Module failed: {last}"));
+        }
+    }
     for d in match r.remove("diff") {
         Some(Json::Array(a)) => a,
         Some(d @ Json::Object(_)) => vec![d],

@@ -138,7 +138,8 @@ impl Outcome {
 /// that output from a host (`stdout`, file contents) is never templated.
 pub(super) fn registered(o: &Outcome) -> Value {
     let mut v = value_to_vars(&o.to_value());
-    v.retain(|k, _| !k.starts_with("_ansible_"));
+    // Ansible registers a module's result without its `invocation`.
+    v.retain(|k, _| !k.starts_with("_ansible_") && k != "invocation");
     // Every failed result registers an `exception` (Ansible 2.19).
     if o.status == Status::Failed && !v.contains_key("exception") {
         v.insert("exception".into(), Value::from(NO_TRACEBACK));

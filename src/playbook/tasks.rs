@@ -152,7 +152,9 @@ impl Loader<'_> {
                     // Not native: Ansible's implementation runs (found under the name as
                     // written, `ns.coll.x` included).
                     let fallback = !native
-                        && (builtin_elsewhere || crate::modules::fallback::find(&key).is_some());
+                        && (builtin_elsewhere
+                            || crate::modules::fallback::find(&key).is_some()
+                            || crate::modules::fallback::action_alias(&key).is_some());
                     if native || fallback {
                         if let Some((prev, _, _)) = &action {
                             return Err(
@@ -168,14 +170,11 @@ impl Loader<'_> {
                             .chain(self.registry.names())
                             .chain(actions::ACTIONS.iter().map(|a| a.name))
                             .collect();
-                        let mut e = k.error(format!(
+                        let e = k.error(format!(
                             "couldn't resolve module/action '{key}': it is not a module or task keyword prov knows"
                         ));
-                        e = match did_you_mean(canon, cands) {
-                            Some(s) => e.hint(format!("did you mean '{s}'?")),
-                            None => e.hint("see `prov doc --list` for the modules prov provides"),
-                        };
-                        return Err(e);
+                        let s = did_you_mean(canon, cands);
+                        return Err(e.hint(crate::modules::fallback::hint(&key, s.as_deref())));
                     }
                 }
             }
@@ -484,6 +483,7 @@ impl Loader<'_> {
             || self.registry.get(name).is_some()
             || (!self.strict && crate::modules::is_ansible_builtin(name))
             || crate::modules::fallback::find(name).is_some()
+            || crate::modules::fallback::action_alias(name).is_some()
         {
             return Ok(());
         }
@@ -494,10 +494,8 @@ impl Loader<'_> {
         let e = at.error(format!(
             "couldn't resolve module/action '{name}': prov has no module of that name"
         ));
-        Err(match did_you_mean(name, names) {
-            Some(s) => e.hint(format!("did you mean '{s}'?")),
-            None => e.hint("see `prov doc --list` for the modules prov provides"),
-        })
+        let s = did_you_mean(name, names);
+        Err(e.hint(crate::modules::fallback::hint(name, s.as_deref())))
     }
 }
 

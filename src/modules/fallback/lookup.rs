@@ -120,9 +120,10 @@ pub fn configure(library: Option<String>, collections_path: Option<String>) {
 /// A playbook's or a role's folder: its `library/` (modules) and `module_utils/` are searched
 /// from now on, as Ansible adds them when it loads the playbook or the role.
 pub fn add_adjacent(dir: &Path) {
-    let lib = dir.join("library");
-    let mu = dir.join("module_utils");
-    if !lib.is_dir() && !mu.is_dir() {
+    if !["library", "module_utils", "action_plugins"]
+        .iter()
+        .any(|d| dir.join(d).is_dir())
+    {
         return;
     }
     let mut s = search();
@@ -167,6 +168,79 @@ pub fn library_dirs() -> Vec<PathBuf> {
         .unwrap_or_else(|| "~/.ansible/plugins/modules:/usr/share/ansible/plugins/modules".into());
     out.extend(split_paths(&configured));
     out
+}
+
+/// The action plugin folders: `action_plugins/` next to playbooks and in roles, then
+/// `ANSIBLE_ACTION_PLUGINS` (else Ansible's defaults).
+pub fn action_plugin_dirs() -> Vec<PathBuf> {
+    let s = search();
+    let mut out: Vec<PathBuf> = s
+        .adjacent
+        .iter()
+        .map(|d| d.join("action_plugins"))
+        .collect();
+    let configured = std::env::var("ANSIBLE_ACTION_PLUGINS")
+        .unwrap_or_else(|_| "~/.ansible/plugins/action:/usr/share/ansible/plugins/action".into());
+    out.extend(split_paths(&configured));
+    out
+}
+
+/// A Python action plugin named `name` (short, or `ansible.legacy.<name>`) in the action
+/// plugin folders.
+pub fn action_plugin(name: &str) -> Option<PathBuf> {
+    let short = name.strip_prefix("ansible.legacy.").unwrap_or(name);
+    if short.contains('.') || short.contains('/') || short.is_empty() {
+        return None;
+    }
+    action_plugin_dirs()
+        .into_iter()
+        .map(|d| d.join(format!("{short}.py")))
+        .find(|p| p.is_file())
+}
+
+/// The action an action plugin `name` is only another name of: a plugin whose whole code
+/// imports `ActionModule` from ansible-core's `ansible.plugins.action.<x>` (Ansible then runs
+/// action `x` under the plugin's name).
+pub fn action_alias(name: &str) -> Option<String> {
+    static CACHE: OnceLock<Mutex<std::collections::HashMap<String, Option<String>>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+        return r.clone();
+    }
+    let r = action_plugin(name)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|src| alias_of(&src));
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_string(), r.clone());
+    r
+}
+
+/// The action `src` (an action plugin's Python code) is an alias of, if it is only that.
+pub(crate) fn alias_of(src: &str) -> Option<String> {
+    let re = regex::Regex::new(
+        r"^from\s+ansible\.plugins\.action\.([a-z_][a-z0-9_]*)\s+import\s+ActionModule(\s+as\s+ActionModule)?$",
+    )
+    .ok()?;
+    let mut target = None;
+    for line in super::payload::logical_lines(src) {
+        let l = line.trim();
+        if l.is_empty()
+            || l.starts_with("from __future__ import")
+            || l == "assert ActionModule"
+            || l == "__metaclass__ = type"
+        {
+            continue;
+        }
+        let c = re.captures(l)?;
+        if target.is_some() {
+            return None;
+        }
+        target = Some(c[1].to_string());
+    }
+    target
 }
 
 /// The `module_utils` folders that come before ansible-core's own, in search order.
@@ -432,6 +506,16 @@ mod tests {
         assert_eq!(style(b"#!/bin/sh\n# WANT_JSON\ncat $1\n"), Style::WantJson);
         assert_eq!(style(b"#!/bin/sh\necho '{}'\n"), Style::Old);
         assert_eq!(style(b"\x7fELF\x02\x01\x01\x00\x00"), Style::Binary);
+    }
+
+    #[test]
+    fn an_action_plugin_that_only_imports_a_builtin_action_is_its_alias() {
+        let alias = "# comment\nfrom __future__ import annotations\n\nfrom ansible.plugins.action.debug import ActionModule\n\nassert ActionModule\n";
+        assert_eq!(alias_of(alias).as_deref(), Some("debug"));
+        let real = "from ansible.plugins.action import ActionBase\nclass ActionModule(ActionBase):\n    pass\n";
+        assert_eq!(alias_of(real), None);
+        let more = "from ansible.plugins.action.debug import ActionModule\nprint(1)\n";
+        assert_eq!(alias_of(more), None);
     }
 
     #[test]

@@ -9,7 +9,9 @@ pub mod lookup;
 pub mod payload;
 mod zip;
 
-pub use lookup::{Found, Style, add_adjacent, add_collections, configure, find};
+pub use lookup::{
+    Found, Style, action_alias, action_plugin, add_adjacent, add_collections, configure, find,
+};
 
 use crate::connection::{Become, Cmd, Connection, Stdin, quote};
 use crate::error::{Error, Result};
@@ -300,6 +302,88 @@ pub fn parse_result(stdout: &str, stderr: &str, rc: i32) -> Map<String, Json> {
     m
 }
 
+/// A module's result with ansible-core's tagged objects (`{"__ansible_type": ...}`, how 2.19
+/// modules send warnings, deprecations and errors) turned into what a playbook sees, as
+/// ansible-core's controller does: a warning is its message, a deprecation a mapping of
+/// `msg`, `version` or `date`, `collection_name` and `deprecator`, an error its traceback (or
+/// message).
+pub fn untag(v: Json) -> Json {
+    match v {
+        Json::Array(a) => Json::Array(a.into_iter().map(untag).collect()),
+        Json::Object(mut m) => {
+            let Some(Json::String(ty)) = m.remove("__ansible_type") else {
+                return Json::Object(m.into_iter().map(|(k, v)| (k, untag(v))).collect());
+            };
+            let event_msg = |m: &Map<String, Json>| {
+                m.get("event")
+                    .and_then(|e| e.get("msg"))
+                    .cloned()
+                    .unwrap_or(Json::Null)
+            };
+            match ty.as_str() {
+                "Event" => m.get("msg").cloned().unwrap_or(Json::Null),
+                "WarningSummary" => event_msg(&m),
+                "ErrorSummary" => m
+                    .get("event")
+                    .and_then(|e| e.get("formatted_traceback"))
+                    .filter(|t| t.is_string())
+                    .cloned()
+                    .unwrap_or_else(|| event_msg(&m)),
+                "DeprecationSummary" => {
+                    let mut out = Map::new();
+                    out.insert("msg".into(), event_msg(&m));
+                    let dep = m.remove("deprecator").map(untag);
+                    if let Some(name) = dep
+                        .as_ref()
+                        .and_then(|d| d.get("resolved_name"))
+                        .and_then(Json::as_str)
+                    {
+                        let parts: Vec<&str> = name.split('.').collect();
+                        if parts.len() > 2 {
+                            out.insert("collection_name".into(), Json::from(parts[..2].join(".")));
+                        }
+                    }
+                    for k in ["version", "date"] {
+                        if let Some(x) = m.remove(k).filter(|x| !x.is_null()) {
+                            out.insert(k.into(), x);
+                        }
+                    }
+                    if let Some(d) = dep {
+                        out.insert("deprecator".into(), d);
+                    }
+                    Json::Object(out)
+                }
+                "PluginType" => m.remove("value").unwrap_or(Json::Null),
+                _ => Json::Object(m.into_iter().map(|(k, v)| (k, untag(v))).collect()),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The hint of the load error for a name that is neither native nor found: the Python
+/// action plugin of that name (which prov does not run), else the suggestion, else where
+/// Ansible modules were looked for.
+pub fn hint(name: &str, suggestion: Option<&str>) -> String {
+    if let Some(p) = action_plugin(name) {
+        return format!(
+            "{} is an Ansible action plugin (Python code run on the controller); prov runs Ansible's modules, not its action plugins",
+            p.display()
+        );
+    }
+    if let Some(s) = suggestion {
+        return format!("did you mean '{s}'?");
+    }
+    let mut s = lookup::Searched::default();
+    let _ = lookup::find_tracing(name, &mut s);
+    let mut seen = std::collections::HashSet::new();
+    s.0.retain(|p| seen.insert(p.clone()));
+    format!(
+        "see `prov doc --list` for the modules prov provides; no Ansible module of that name in: {}",
+        s.0.join(", ")
+    )
+}
+
 /// The places a lookup searched, for the error when a module is not found.
 pub fn not_found(name: &str) -> Error {
     let mut s = lookup::Searched::default();
@@ -325,6 +409,25 @@ mod tests {
         assert_eq!(m["failed"], Json::Bool(true));
         assert_eq!(m["module_stderr"], Json::from("err"));
         assert_eq!(m["rc"], Json::from(1));
+    }
+
+    #[test]
+    fn tagged_warnings_and_deprecations_read_as_ansible_shows_them() {
+        let r = untag(serde_json::json!({
+            "warnings": [{"__ansible_type": "WarningSummary", "event": {"__ansible_type": "Event", "msg": "w"}}],
+            "deprecations": [{"__ansible_type": "DeprecationSummary",
+                "deprecator": {"__ansible_type": "PluginInfo", "resolved_name": "ansible.legacy.noisy",
+                    "type": {"__ansible_type": "PluginType", "value": "module"}},
+                "event": {"__ansible_type": "Event", "msg": "d"}, "version": "9.9"}],
+            "exception": {"__ansible_type": "ErrorSummary", "event": {"__ansible_type": "Event", "msg": "boom", "formatted_traceback": "Traceback"}},
+        }));
+        assert_eq!(r["warnings"], serde_json::json!(["w"]));
+        assert_eq!(
+            r["deprecations"],
+            serde_json::json!([{"msg": "d", "collection_name": "ansible.legacy", "version": "9.9",
+                "deprecator": {"resolved_name": "ansible.legacy.noisy", "type": "module"}}])
+        );
+        assert_eq!(r["exception"], Json::from("Traceback"));
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub(crate) struct Import {
 
 /// The Python source's logical lines (parenthesised and backslash continuations joined,
 /// comments dropped), outside triple-quoted strings.
-fn logical_lines(src: &str) -> Vec<String> {
+pub(crate) fn logical_lines(src: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut depth = 0i32;
