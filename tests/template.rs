@@ -879,6 +879,14 @@ fn file_template_and_first_found_lookups() {
     );
     let e = err(&ctx, "{{ lookup('file', 'missing.txt') }}");
     assert!(e.msg.contains("missing.txt"), "{}", e.msg);
+    // A term of the wrong type: ansible-core's words, which playbooks match (`not 'int'`).
+    let e = err(&ctx, "{{ lookup('first_found', 1) }}");
+    assert!(
+        e.msg
+            .contains("A string, dict or list is required, not 'int')."),
+        "{}",
+        e.msg
+    );
     assert_eq!(
         r(
             &ctx,

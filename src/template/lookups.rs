@@ -445,8 +445,9 @@ fn first_found(
                 ));
             }
             _ => {
+                // ansible-core's words, its stray parenthesis included (playbooks match them).
                 return Err(Error::template(format!(
-                    "Invalid term supplied. A string, dict or list is required, not {}",
+                    "Invalid term supplied. A string, dict or list is required, not '{}').",
                     crate::util::python::type_name(t)
                 )));
             }
