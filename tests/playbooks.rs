@@ -374,22 +374,223 @@ fn connection_and_force_handlers_flags() {
     .stdout_has("HANDLER-RAN");
 }
 
+/// Runs prov in `p` with ansible-core looked for in `core` (`PROV_ANSIBLE_CORE_DIR`), so that
+/// the outcome does not depend on the `python3` of the machine running the tests.
+fn prov_with_core(p: &Project, core: &std::path::Path, args: &[&str]) -> common::Run {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(args)
+        .current_dir(&p.dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .env("PROV_ANSIBLE_CORE_DIR", core)
+        .output()
+        .expect("prov runs");
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 #[test]
 fn ansible_builtin_modules_prov_lacks_fail_only_when_they_run() {
     // `dnf` is ansible-core's: the playbook loads (as under Ansible), a skipped task costs
-    // nothing, a task that runs fails saying why; `prov check` still names it.
+    // nothing; with no ansible-core on the controller, a task that runs fails saying where it
+    // looked; `prov check` still names it.
     let p = Project::new("builtin-missing");
     p.file("inv.ini", INV).file(
         "site.yml",
         "- hosts: all\n  gather_facts: no\n  tasks:\n    - dnf: name=x\n      when: false\n    - ansible.builtin.dnf: name=x\n      ignore_errors: true\n    - debug: msg=after\n",
     );
-    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+    let none = p.path("no-ansible-core");
+    prov_with_core(&p, &none, &["run", "site.yml", "-i", "inv.ini"])
         .success()
-        .stdout_has("module 'ansible.builtin.dnf' has no native implementation in prov yet")
+        .stdout_has("couldn't resolve module/action 'ansible.builtin.dnf'")
+        .stdout_has("no-ansible-core/modules")
         .stdout_has("after");
-    let r = p.prov(&["check", "site.yml"]);
+    let r = prov_with_core(&p, &none, &["check", "site.yml"]);
     assert_ne!(r.code, 0);
     r.stderr_has("couldn't resolve module/action 'dnf'");
+}
+
+/// Modules in a playbook's `library/` that need no Python (a `WANT_JSON` script gets its
+/// arguments as a JSON file, an old-style one as `k=v` words) load and run as under Ansible;
+/// their result is registered whole; the JSON events mark them `"implementation": "ansible"`.
+#[test]
+fn library_script_modules_run_as_ansible_runs_them() {
+    let p = Project::new("library-scripts");
+    p.file("inv.ini", INV)
+        .file(
+            "library/want_it.sh",
+            "#!/bin/sh\n# WANT_JSON\nprintf '{\"changed\": true, \"args\": %s, \"note\": \"json\"}' \"$(cat \"$1\")\"\n",
+        )
+        .file(
+            "library/old_style",
+            "#!/bin/sh\n. \"$1\"\necho \"noise before the result\"\necho \"{\\\"msg\\\": \\\"got $word\\\", \\\"rc\\\": 0}\"\n",
+        )
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: no
+  tasks:
+    - want_it: { a: 1, b: [x] }
+      register: w
+    - old_style: word="two words"
+      register: o
+    - assert:
+        that:
+          - w is changed
+          - w.args.a == 1 and w.args.b == ['x']
+          - w.args._ansible_check_mode == false
+          - w.note == 'json'
+          - o is not changed
+          - o.msg == 'got two words'
+    - nowhere_module_xyz: a=1
+      when: false
+"#,
+        );
+    // A name found nowhere is a load error that says where prov looked.
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    assert_ne!(r.code, 0);
+    r.stderr_has("couldn't resolve module/action 'nowhere_module_xyz'")
+        .stderr_has("library");
+    p.file(
+        "site.yml",
+        &p.read("site.yml")
+            .replace("    - nowhere_module_xyz: a=1\n      when: false\n", ""),
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "--output", "json"]);
+    r.success();
+    let events = json_lines(&r.stdout);
+    let starts: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .filter(|e| e["event"] == "task_start")
+        .map(|e| (e["action"].as_str().unwrap(), e["implementation"].as_str()))
+        .collect();
+    assert_eq!(
+        starts,
+        vec![
+            ("want_it", Some("ansible")),
+            ("old_style", Some("ansible")),
+            ("assert", None)
+        ]
+    );
+}
+
+/// A Python module in a playbook's `library/` and one in a role's `library/` run from a
+/// payload of ansible-core's `module_utils` (when the machine's `python3` imports ansible;
+/// the lab tests run the same on real hosts): arguments checked by the module, check mode
+/// (a module without check mode support is skipped), diff, and the registered result.
+#[test]
+fn library_python_modules_run_with_ansible_core_module_utils() {
+    let Some(core) = ansible_core_dir() else {
+        eprintln!("SKIP: no python3 here imports ansible");
+        return;
+    };
+    let p = Project::new("library-python");
+    write_python_modules(&p);
+    let run = |extra: &[&str]| {
+        let mut a = vec!["run", "site.yml", "-i", "inv.ini"];
+        a.extend_from_slice(extra);
+        prov_with_core(&p, &core, &a)
+    };
+    run(&[]).success().stdout_has("changed: [localhost]");
+    assert_eq!(p.read("out.txt"), "hello\n");
+    // Check mode: nothing written, the diff shown; the role's module has no check mode.
+    std::fs::write(p.path("out.txt"), "old\n").unwrap();
+    run(&["--check", "--diff"])
+        .success()
+        .stdout_has("-old")
+        .stdout_has("+hello")
+        .stdout_has("skipping: [localhost]");
+    assert_eq!(p.read("out.txt"), "old\n");
+}
+
+/// The `ansible` package folder `python3` imports, if any.
+fn ansible_core_dir() -> Option<std::path::PathBuf> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import ansible, os; print(os.path.dirname(ansible.__file__))",
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().into())
+}
+
+fn write_python_modules(p: &Project) {
+    p.file("inv.ini", INV)
+        .file(
+            "library/put_text.py",
+            r#"#!/usr/bin/python
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
+
+
+def main():
+    m = AnsibleModule(
+        argument_spec=dict(path=dict(type='path', required=True), text=dict(type='str', required=True)),
+        supports_check_mode=True,
+    )
+    path, text = m.params['path'], m.params['text']
+    try:
+        with open(path) as f:
+            before = to_text(f.read())
+    except OSError:
+        before = ''
+    result = dict(changed=before != text, path=path)
+    if result['changed'] and m._diff:
+        result['diff'] = dict(before=before, after=text, before_header=path, after_header=path)
+    if result['changed'] and not m.check_mode:
+        with open(path, 'w') as f:
+            f.write(text)
+    m.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
+"#,
+        )
+        .file(
+            "roles/doubler/library/double_it.py",
+            r#"#!/usr/bin/python
+from ansible.module_utils.basic import AnsibleModule
+
+m = AnsibleModule(argument_spec=dict(n=dict(type='int', required=True)))
+m.exit_json(changed=False, doubled=m.params['n'] * 2)
+"#,
+        )
+        .file(
+            "roles/doubler/tasks/main.yml",
+            "- double_it: n=21
+  register: d
+- assert: { that: d.doubled == 42 }
+  when: not ansible_check_mode
+",
+        )
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: no
+  roles: [doubler]
+  tasks:
+    - put_text: { path: "{dir}/out.txt", text: "hello\n" }
+      register: r
+    - assert:
+        that:
+          - r.path == '{dir}/out.txt'
+          - r.invocation is not defined
+    - put_text: { path: "{dir}/out.txt" }
+      register: bad
+      ignore_errors: true
+    - assert:
+        that:
+          - bad is failed
+          - "'missing required arguments: text' in bad.msg"
+"#,
+        );
 }
 
 #[test]
