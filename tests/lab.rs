@@ -414,3 +414,243 @@ fn hundred_loopback_hosts_run_a_small_playbook() {
     }
     let _ = std::fs::remove_dir_all(Path::new("/tmp/prov-many"));
 }
+
+/// The `ansible` package folder of an ansible-core on this machine: the one `python3`
+/// imports, else the targets harness's reference virtualenv.
+fn ansible_core() -> Option<PathBuf> {
+    let venv = root().join("target/ansible-targets/venv/bin/python3");
+    for py in [PathBuf::from("python3"), venv] {
+        let out = Command::new(&py)
+            .args([
+                "-c",
+                "import ansible, os; print(os.path.dirname(ansible.__file__))",
+            ])
+            .output();
+        if let Ok(o) = out
+            && o.status.success()
+        {
+            return Some(String::from_utf8_lossy(&o.stdout).trim().into());
+        }
+    }
+    None
+}
+
+/// Runs prov with ansible-core at `core` for the module fallback.
+fn prov_core(p: &Project, core: &Path, args: &[&str]) -> common::Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(args)
+        .current_dir(&p.dir)
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_CONFIG")
+        .env("PROV_ANSIBLE_CORE_DIR", core)
+        .output()
+        .expect("prov runs");
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Modules prov has no native implementation of run on real hosts over SSH as Ansible runs
+/// them: a Python module in the playbook's `library/` and one in a role's `library/` (with
+/// ansible-core's module_utils), one of ansible-core's own modules (`known_hosts`), through
+/// become to another user, in check mode with a diff, and marked in the JSON events.
+#[test]
+fn fallback_modules_run_on_lab_hosts() {
+    let Some(_lab) = lab("fallback_modules_run_on_lab_hosts") else {
+        return;
+    };
+    let Some(core) = ansible_core() else {
+        eprintln!("SKIP fallback_modules_run_on_lab_hosts: no ansible-core on this machine");
+        return;
+    };
+    let p = Project::new("lab-fallback");
+    p.file(
+        "library/put_text.py",
+        r#"#!/usr/bin/python
+import getpass
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    m = AnsibleModule(
+        argument_spec=dict(path=dict(type='path', required=True), text=dict(type='str', required=True)),
+        supports_check_mode=True,
+    )
+    path, text = m.params['path'], m.params['text']
+    try:
+        with open(path) as f:
+            before = f.read()
+    except OSError:
+        before = ''
+    result = dict(changed=before != text, user=getpass.getuser())
+    if result['changed'] and m._diff:
+        result['diff'] = dict(before=before, after=text, before_header=path, after_header=path)
+    if result['changed'] and not m.check_mode:
+        with open(path, 'w') as f:
+            f.write(text)
+    m.exit_json(**result)
+
+
+main()
+"#,
+    )
+    .file(
+        "roles/doubler/library/double_it.py",
+        "#!/usr/bin/python\nfrom ansible.module_utils.basic import AnsibleModule\nm = AnsibleModule(argument_spec=dict(n=dict(type='int')))\nm.exit_json(changed=False, doubled=m.params['n'] * 2)\n",
+    )
+    .file(
+        "roles/doubler/tasks/main.yml",
+        "- double_it: n=21\n  register: d\n- assert: { that: d.doubled == 42 }\n  when: not ansible_check_mode\n",
+    )
+    .file(
+        "site.yml",
+        r#"
+- hosts: lab1
+  gather_facts: false
+  roles: [doubler]
+  tasks:
+    - put_text: { path: /tmp/prov-lab-fallback.txt, text: "one\n" }
+      register: w
+    - ansible.builtin.known_hosts:
+        path: /tmp/prov-lab-fallback-known
+        name: host.example
+        key: "host.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+      register: k
+    - assert:
+        that:
+          - w.user == 'root'
+          - k.hash_host is defined
+      when: not ansible_check_mode
+"#,
+    )
+    .file(
+        "become.yml",
+        r#"
+- hosts: lab2
+  gather_facts: false
+  tasks:
+    - put_text: { path: /tmp/prov-lab-fallback-app.txt, text: "app\n" }
+      become: true
+      become_user: app
+      register: a
+    - assert: { that: a.user == 'app' }
+    - file: { path: /tmp/prov-lab-fallback-app.txt, state: absent }
+      become: true
+"#,
+    );
+    sh(
+        "ssh -F tests/lab/.state/ssh_config lab1 rm -f /tmp/prov-lab-fallback.txt /tmp/prov-lab-fallback-known",
+    );
+    let first = prov_core(&p, &core, &["run", "site.yml", "-i", &inv()]);
+    first.success();
+    assert_eq!(first.recap("lab1")[1], 2, "{}", first.stdout);
+    let again = prov_core(&p, &core, &["run", "site.yml", "-i", &inv()]);
+    again.success();
+    assert_eq!(again.recap("lab1")[1], 0, "{}", again.stdout);
+    // Check mode and diff: shown, not written; the role's module has no check mode (skipped).
+    p.file(
+        "site.yml",
+        &p.read("site.yml")
+            .replace("text: \"one\\n\"", "text: \"two\\n\""),
+    );
+    let check = prov_core(
+        &p,
+        &core,
+        &["run", "site.yml", "-i", &inv(), "--check", "--diff"],
+    );
+    check
+        .success()
+        .stdout_has("-one")
+        .stdout_has("+two")
+        .stdout_has("skipping: [lab1]");
+    let (_, text) = sh("ssh -F tests/lab/.state/ssh_config lab1 cat /tmp/prov-lab-fallback.txt");
+    assert_eq!(text, "one\n");
+    // The JSON events say which tasks are not native.
+    let json = prov_core(
+        &p,
+        &core,
+        &["run", "site.yml", "-i", &inv(), "--output", "json"],
+    );
+    json.success();
+    let fallback: Vec<String> = json
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\"task_start\"") && l.contains("\"implementation\":\"ansible\""))
+        .map(|l| {
+            l.split("\"action\":\"")
+                .nth(1)
+                .unwrap_or("")
+                .split('"')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        fallback,
+        ["double_it", "put_text", "known_hosts"],
+        "{}",
+        json.stdout
+    );
+    // Become to another user (sudo with a password).
+    let deploy_inv = state().join("inventory-deploy.yaml").display().to_string();
+    prov_core(&p, &core, &["run", "become.yml", "-i", &deploy_inv]).success();
+    sh(
+        "ssh -F tests/lab/.state/ssh_config lab1 rm -f /tmp/prov-lab-fallback.txt /tmp/prov-lab-fallback-known",
+    );
+}
+
+/// A host with no Python: a fallback module fails with a clear error (native modules and
+/// script modules still run there).
+#[test]
+fn fallback_module_on_a_host_without_python_fails_clearly() {
+    let Some(_lab) = lab("fallback_module_on_a_host_without_python_fails_clearly") else {
+        return;
+    };
+    let Some(core) = ansible_core() else {
+        eprintln!("SKIP fallback_module_on_a_host_without_python_fails_clearly: no ansible-core");
+        return;
+    };
+    /// Puts lab3's Python back whatever happens.
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            sh(
+                "ssh -F tests/lab/.state/ssh_config lab3 'for f in /usr/bin/python3*.prov-off; do mv \"$f\" \"${f%.prov-off}\"; done'",
+            );
+        }
+    }
+    let (ok, out) = sh(
+        "ssh -F tests/lab/.state/ssh_config lab3 'for f in /usr/bin/python3*; do mv \"$f\" \"$f.prov-off\"; done; ! command -v python3'",
+    );
+    let _restore = Restore;
+    assert!(ok, "could not hide lab3's python: {out}");
+    let p = Project::new("lab-nopython");
+    p.file(
+        "library/py_mod.py",
+        "from ansible.module_utils.basic import AnsibleModule\nAnsibleModule({}).exit_json(changed=False)\n",
+    )
+    .file(
+        "library/sh_mod",
+        "#!/bin/sh\n# WANT_JSON\necho '{\"changed\": false, \"from\": \"sh\"}'\n",
+    )
+    .file(
+        "site.yml",
+        r#"
+- hosts: lab3
+  gather_facts: false
+  tasks:
+    - command: echo native
+    - sh_mod:
+      register: s
+    - assert: { that: s.from == 'sh' }
+    - py_mod:
+"#,
+    );
+    let r = prov_core(&p, &core, &["run", "site.yml", "-i", &inv()]);
+    r.code(2)
+        .stdout_has("module py_mod needs Python on the host; prov's native modules do not");
+    assert_eq!(r.recap("lab3")[0], 3, "{}", r.stdout);
+}
