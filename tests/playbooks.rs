@@ -891,3 +891,36 @@ fn adhoc_runs_one_module_like_the_ansible_command() {
     r.code(0)
         .stdout_has("  hosts (2):\n    localhost\n    ghost\n");
 }
+
+/// An action plugin next to the playbook that only re-exports a builtin action runs that
+/// action under its own name (its name still picks `with_first_found`'s folder, as in
+/// Ansible); a real Python action plugin is a load error that says prov does not run it.
+#[test]
+fn action_plugin_aliases_of_builtin_actions_run_them() {
+    let p = Project::new("action-alias");
+    p.file("inv.ini", INV)
+        .file(
+            "action_plugins/debug_var_alias.py",
+            "# an alias\nfrom __future__ import annotations\n\nfrom ansible.plugins.action.debug import ActionModule\n\nassert ActionModule\n",
+        )
+        .file("vars/findme.txt", "v\n")
+        .file("files/findme.txt", "f\n")
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - debug_var_alias: { var: item }\n      with_first_found: [findme.txt]\n      failed_when: item is not contains '/vars/'\n",
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .success()
+        .stdout_has("vars/findme.txt");
+    p.file(
+        "action_plugins/real_action.py",
+        "from ansible.plugins.action import ActionBase\n\nclass ActionModule(ActionBase):\n    pass\n",
+    )
+    .file(
+        "site.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - real_action: a=1\n",
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    assert_ne!(r.code, 0);
+    r.stderr_has("is an Ansible action plugin");
+}
