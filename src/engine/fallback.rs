@@ -167,11 +167,12 @@ fn outcome(mut r: Map<String, Json>) -> (Outcome, Option<Vars>) {
     let mut o = Outcome::new(status);
     o.msg = r.get("msg").and_then(Json::as_str).map(String::from);
     // A module that raised: its error's message (as ansible-core words it).
-    if o.msg.is_none() && failed {
-        if let Some(e) = r.get("exception").and_then(Json::as_str) {
-            let last = e.trim_end().lines().last().unwrap_or(e);
-            o.msg = Some(format!("Module failed: {last}"));
-        }
+    if o.msg.is_none()
+        && failed
+        && let Some(e) = r.get("exception").and_then(Json::as_str)
+    {
+        let last = e.trim_end().lines().last().unwrap_or(e);
+        o.msg = Some(format!("Module failed: {last}"));
     }
     for d in match r.remove("diff") {
         Some(Json::Array(a)) => a,

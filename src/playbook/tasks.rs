@@ -174,7 +174,7 @@ impl Loader<'_> {
                             "couldn't resolve module/action '{key}': it is not a module or task keyword prov knows"
                         ));
                         let s = did_you_mean(canon, cands);
-                        return Err(e.hint(crate::modules::fallback::hint(&key, s.as_deref())));
+                        return Err(e.hint(crate::modules::fallback::hint(&key, s)));
                     }
                 }
             }
@@ -495,7 +495,7 @@ impl Loader<'_> {
             "couldn't resolve module/action '{name}': prov has no module of that name"
         ));
         let s = did_you_mean(name, names);
-        Err(e.hint(crate::modules::fallback::hint(name, s.as_deref())))
+        Err(e.hint(crate::modules::fallback::hint(name, s)))
     }
 }
 
