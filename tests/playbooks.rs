@@ -924,3 +924,63 @@ fn action_plugin_aliases_of_builtin_actions_run_them() {
     assert_ne!(r.code, 0);
     r.stderr_has("is an Ansible action plugin");
 }
+
+/// A collection's module (by its full name, and by its short name under `collections:`) runs
+/// with the collection's own `module_utils` (relative and absolute imports) from the
+/// `collections_path` of ansible.cfg; a module that raises fails with ansible-core's message.
+#[test]
+fn collection_modules_run_with_their_module_utils() {
+    let Some(core) = ansible_core_dir() else {
+        eprintln!("SKIP: no python3 here imports ansible");
+        return;
+    };
+    let p = Project::new("collections");
+    let c = "colls/ansible_collections/provtest/things/plugins";
+    p.file("inv.ini", INV)
+        .file("ansible.cfg", "[defaults]\ncollections_path = ./colls\n")
+        .file(
+            &format!("{c}/module_utils/helper.py"),
+            "from ansible.module_utils.common.text.converters import to_text\nfrom .other import suffix\n\ndef shout(s):\n    return to_text(s).upper() + suffix()\n",
+        )
+        .file(&format!("{c}/module_utils/other.py"), "def suffix():\n    return '!'\n")
+        .file(
+            &format!("{c}/modules/widget.py"),
+            "from ansible.module_utils.basic import AnsibleModule\nfrom ..module_utils.helper import shout\nfrom ansible_collections.provtest.things.plugins.module_utils.other import suffix\n\nm = AnsibleModule(argument_spec=dict(word=dict()))\nm.exit_json(changed=False, loud=shout(m.params['word']), s=suffix())\n",
+        )
+        .file(
+            &format!("{c}/modules/boom.py"),
+            "from ansible.module_utils.basic import AnsibleModule\nm = AnsibleModule(argument_spec=dict())\n1/0\n",
+        )
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: false
+  collections: [provtest.things]
+  tasks:
+    - provtest.things.widget: word=hi
+      register: w
+    - widget: word=yo
+      register: y
+    - assert: { that: ["w.loud == 'HI!'", "y.loud == 'YO!'", "w.s == '!'"] }
+    - provtest.things.boom:
+      register: b
+      ignore_errors: true
+    - assert: { that: ["b.msg == 'Task failed: Module failed: division by zero'"] }
+"#,
+        );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prov"))
+        .args(["run", "site.yml", "-i", "inv.ini"])
+        .current_dir(&p.dir)
+        .env("NO_COLOR", "1")
+        .env("ANSIBLE_CONFIG", p.path("ansible.cfg"))
+        .env("PROV_ANSIBLE_CORE_DIR", &core)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ignored=1"), "{stdout}");
+}

@@ -75,11 +75,7 @@ impl PlayRun<'_> {
             env: self.environment(task, ctx)?,
             remote_tmp,
         };
-        let Json::Object(result) =
-            fallback::untag(Json::Object(fallback::run(&*conn, &req).await?))
-        else {
-            unreachable!("untag keeps an object an object")
-        };
+        let result = fallback::untag_result(fallback::run(&*conn, &req).await?);
         for w in result
             .get("warnings")
             .and_then(Json::as_array)
@@ -100,6 +96,15 @@ impl PlayRun<'_> {
                 .emit(Event::Warning(deprecation_text(d, found.short())));
         }
         let (mut o, facts) = outcome(result);
+        // A module that raised (no traceback comes back): its error, where the task is, as
+        // prov words the errors it raises itself (the human output shows it).
+        if o.result.get("exception").and_then(|e| e.as_str()) == Some(NO_TRACEBACK_TEXT)
+            && let Some(m) = &o.msg
+        {
+            let e = crate::error::Error::failed(m.clone()).at(&task.loc);
+            o.result
+                .insert("exception".into(), Value::from(e.to_string()));
+        }
         if let Some(facts) = facts
             && o.status != Status::Failed
         {
@@ -116,6 +121,9 @@ impl PlayRun<'_> {
         Ok(o)
     }
 }
+
+/// What ansible-core registers as the `exception` of a module that raised, without a traceback.
+const NO_TRACEBACK_TEXT: &str = "(traceback unavailable)";
 
 /// A deprecation as Ansible words it.
 fn deprecation_text(d: &Json, module: &str) -> String {
@@ -169,10 +177,17 @@ fn outcome(mut r: Map<String, Json>) -> (Outcome, Option<Vars>) {
     // A module that raised: its error's message (as ansible-core words it).
     if o.msg.is_none()
         && failed
-        && let Some(e) = r.get("exception").and_then(Json::as_str)
+        && let Some(e) = r.get("exception")
     {
-        let last = e.trim_end().lines().last().unwrap_or(e);
-        o.msg = Some(format!("Module failed: {last}"));
+        let what = e
+            .get("event")
+            .and_then(|v| v.get("msg"))
+            .and_then(Json::as_str)
+            .unwrap_or("the module raised an error");
+        o.msg = Some(format!("Task failed: Module failed: {what}"));
+    }
+    if let Some(e) = r.get_mut("exception") {
+        *e = fallback::untag(e.take());
     }
     for d in match r.remove("diff") {
         Some(Json::Array(a)) => a,
@@ -254,6 +269,18 @@ mod tests {
         );
         let o = of(json!({"stdout": "a\nb"}));
         assert_eq!(o.result["stdout_lines"].len(), Some(2));
+        let o = of(
+            json!({"failed": true, "exception": {"__ansible_type": "ErrorSummary",
+            "event": {"__ansible_type": "Event", "msg": "division by zero"}}}),
+        );
+        assert_eq!(
+            o.msg.as_deref(),
+            Some("Task failed: Module failed: division by zero")
+        );
+        assert_eq!(
+            o.result["exception"].as_str(),
+            Some("(traceback unavailable)")
+        );
         let o = of(json!({"results": "x"}));
         assert!(o.result.contains_key("ansible_module_results"));
     }

@@ -328,7 +328,7 @@ pub fn untag(v: Json) -> Json {
                     .and_then(|e| e.get("formatted_traceback"))
                     .filter(|t| t.is_string())
                     .cloned()
-                    .unwrap_or_else(|| event_msg(&m)),
+                    .unwrap_or_else(|| Json::from("(traceback unavailable)")),
                 "DeprecationSummary" => {
                     let mut out = Map::new();
                     out.insert("msg".into(), event_msg(&m));
@@ -382,6 +382,20 @@ pub fn hint(name: &str, suggestion: Option<&str>) -> String {
         "see `prov doc --list` for the modules prov provides; no Ansible module of that name in: {}",
         s.0.join(", ")
     )
+}
+
+/// [`untag`] for a whole result, except its top-level `exception`, which the engine reads
+/// first (its message becomes the task's) and untags itself.
+pub fn untag_result(r: Map<String, Json>) -> Map<String, Json> {
+    r.into_iter()
+        .map(|(k, v)| {
+            if k == "exception" {
+                (k, v)
+            } else {
+                (k, untag(v))
+            }
+        })
+        .collect()
 }
 
 /// The places a lookup searched, for the error when a module is not found.
