@@ -1,4 +1,5 @@
-//! A minimal zip writer (entries stored, not compressed): what Python's `zipimport` reads.
+//! A minimal zip writer (entries deflated, as ansible-core's payloads are): what Python's
+//! `zipimport` reads.
 
 /// CRC-32 (IEEE), as zip stores it.
 fn crc32(data: &[u8]) -> u32 {
@@ -25,8 +26,17 @@ fn crc32(data: &[u8]) -> u32 {
     c ^ 0xFFFF_FFFF
 }
 
-/// A zip archive of `files` (path in the archive, contents), stored uncompressed with a
-/// fixed date (1 January 2020), so that the same files give the same bytes.
+/// `data` as a raw deflate stream (zip's method 8).
+fn deflate(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = e.write_all(data);
+    e.finish().unwrap_or_default()
+}
+
+/// A zip archive of `files` (path in the archive, contents), deflated, with a fixed date
+/// (1 January 2020), so that the same files give the same bytes.
 pub fn write<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<u8> {
     const DATE: u16 = ((2020 - 1980) << 9) | (1 << 5) | 1;
     let mut out = Vec::new();
@@ -38,30 +48,32 @@ pub fn write<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<u8
         let offset = out.len() as u32;
         let crc = crc32(data);
         let size = data.len() as u32;
+        let packed = deflate(data);
+        let csize = packed.len() as u32;
         // Local file header.
         le32(&mut out, 0x0403_4b50);
         le16(&mut out, 20); // version needed
         le16(&mut out, 0); // flags
-        le16(&mut out, 0); // stored
+        le16(&mut out, 8); // deflated
         le16(&mut out, 0); // time
         le16(&mut out, DATE);
         le32(&mut out, crc);
-        le32(&mut out, size);
+        le32(&mut out, csize);
         le32(&mut out, size);
         le16(&mut out, name.len() as u16);
         le16(&mut out, 0); // extra
         out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
+        out.extend_from_slice(&packed);
         // Central directory entry.
         le32(&mut central, 0x0201_4b50);
         le16(&mut central, 0x0314); // made by: Unix, 2.0
         le16(&mut central, 20);
         le16(&mut central, 0);
-        le16(&mut central, 0);
+        le16(&mut central, 8);
         le16(&mut central, 0);
         le16(&mut central, DATE);
         le32(&mut central, crc);
-        le32(&mut central, size);
+        le32(&mut central, csize);
         le32(&mut central, size);
         le16(&mut central, name.len() as u16);
         le16(&mut central, 0); // extra
@@ -100,7 +112,9 @@ mod tests {
     /// Python reads the archive (when a python3 is at hand).
     #[test]
     fn python_reads_what_is_written() {
-        let z = write([("a/__init__.py", &b""[..]), ("a/b.py", &b"X = 42\n"[..])]);
+        let big = format!("X = 42\nY = '{}'\n", "y".repeat(10_000));
+        let z = write([("a/__init__.py", &b""[..]), ("a/b.py", big.as_bytes())]);
+        assert!(z.len() < 2_000, "deflated: {}", z.len());
         let path = std::env::temp_dir().join(format!("prov-zip-{}.zip", std::process::id()));
         std::fs::write(&path, &z).unwrap();
         let out = std::process::Command::new("python3")
