@@ -5,7 +5,7 @@
 //! fails on attribute access of an undefined value, so such chains are rewritten before
 //! compiling: `a.b.c is defined` becomes
 //! `(a.b.c if (a is defined and a.b is defined) else __prov_undefined) is defined`.
-//! Only plain dotted names directly followed by `is [not] defined|undefined` or `| default`/`| d`
+//! Only chains of names, attributes (`.b`, `.0`) and subscripts (`['k']`) directly followed by `is [not] defined|undefined` or `| default`/`| d`
 //! are touched; string literals and text outside `{{ }}`/`{% %}` are left alone.
 //!
 //! The same pass drops the collection prefix of filter and test names written with their fully
@@ -33,6 +33,37 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 fn word_at(b: &[u8], i: usize, w: &str) -> bool {
     let end = i + w.len();
     end <= b.len() && &b[i..end] == w.as_bytes() && (end == b.len() || !is_ident(b[end]))
+}
+
+/// The end (after `]`) of the subscript opening at `b[i] == b'['`, skipping string literals
+/// and nested brackets; `None` if it is not closed.
+fn subscript_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'[' | b'(' => depth += 1,
+            b']' | b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (b[j] == b']').then_some(j + 1);
+                }
+            }
+            q @ (b'\'' | b'"') => {
+                j += 1;
+                while j < b.len() && b[j] != q {
+                    if b[j] == b'\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+            }
+            b'}' | b'%' if b.get(j + 1) == Some(&b'}') => return None,
+            _ => {}
+        }
+        j += 1;
+    }
+    None
 }
 
 /// True if the text after a chain makes it a defined-ness check.
@@ -144,26 +175,36 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                 } else if is_ident_start(c)
                     && (i == 0 || !(is_ident(b[i - 1]) || matches!(b[i - 1], b'.' | b']' | b')')))
                 {
-                    // Read a dotted chain.
+                    // Read a chain of attributes and subscripts: `a.b.0['c'][d]`.
                     let start = i;
-                    let mut parts = vec![];
+                    let mut ends = vec![];
+                    while i < b.len() && is_ident(b[i]) {
+                        i += 1;
+                    }
+                    let first = &src[start..i];
+                    ends.push(i);
                     loop {
-                        let s = i;
-                        while i < b.len() && is_ident(b[i]) {
+                        if i + 1 < b.len() && b[i] == b'.' && is_ident(b[i + 1]) {
                             i += 1;
-                        }
-                        parts.push(&src[s..i]);
-                        if i + 1 < b.len() && b[i] == b'.' && is_ident_start(b[i + 1]) {
-                            i += 1;
+                            while i < b.len() && is_ident(b[i]) {
+                                i += 1;
+                            }
+                        } else if i < b.len() && b[i] == b'[' {
+                            match subscript_end(b, i) {
+                                Some(e) => i = e,
+                                None => break,
+                            }
                         } else {
                             break;
                         }
+                        ends.push(i);
                     }
                     let keyword =
-                        matches!(parts[0], "is" | "not" | "and" | "or" | "in" | "if" | "else");
-                    if parts.len() > 1 && !keyword && wants_chain(b, i) {
-                        let checks: Vec<String> = (1..parts.len())
-                            .map(|n| format!("{} is defined", parts[..n].join(".")))
+                        matches!(first, "is" | "not" | "and" | "or" | "in" | "if" | "else");
+                    if ends.len() > 1 && !keyword && wants_chain(b, i) {
+                        let checks: Vec<String> = ends[..ends.len() - 1]
+                            .iter()
+                            .map(|&e| format!("{} is defined", &src[start..e]))
                             .collect();
                         out.push_str(&src[last..start]);
                         out.push_str(&format!(
@@ -204,7 +245,20 @@ mod unit {
         assert_eq!(rewrite("{{ a is defined }}"), None);
         assert_eq!(rewrite("{{ 'a.b is defined' }} a.b is defined"), None);
         assert_eq!(rewrite("{{ a.b == 1 }} | default"), None);
-        assert_eq!(rewrite("{{ a['x'].b is defined }}"), None);
+        assert_eq!(rewrite("{{ a.b() is defined }}"), None);
+    }
+
+    #[test]
+    fn rewrites_subscripts_and_numeric_attributes() {
+        assert_eq!(
+            rewrite("{{ l.1.foo is not defined }}").unwrap(),
+            "{{ (l.1.foo if (l is defined and l.1 is defined) else __prov_undefined) is not defined }}"
+        );
+        assert_eq!(
+            rewrite("{{ d['a'][x % 2].b | default(1) }}").unwrap(),
+            "{{ (d['a'][x % 2].b if (d is defined and d['a'] is defined and d['a'][x % 2] is defined) else __prov_undefined) | default(1) }}"
+        );
+        assert_eq!(rewrite("{{ d['a' is defined }}"), None);
     }
 
     #[test]
