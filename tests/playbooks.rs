@@ -615,3 +615,15 @@ fn module_defaults_from_play_block_and_task_with_groups() {
         r.stderr
     );
 }
+
+#[test]
+fn a_loop_with_ignored_failed_items_registers_a_failed_result() {
+    let p = Project::new("loopfail");
+    p.file(
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - command: /bin/{{ item }}\n      loop: [\"true\", \"false\"]\n      ignore_errors: true\n      register: r\n    - assert:\n        that:\n          - r is failed\n          - r.msg == 'One or more items failed'\n          - r.results[0] is not failed\n          - r.results[1] is failed\n",
+    );
+    let r = p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"]);
+    r.code(0).stdout_lacks("One or more items failed\"}");
+    assert_eq!(r.recap("localhost")[6], 1);
+}
