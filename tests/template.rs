@@ -1312,3 +1312,41 @@ fn now_is_a_datetime() {
     assert!(r(&ctx, "{{ now().isoformat() }}").contains('T'));
     assert!(r(&ctx, "{{ now().timestamp() > 1700000000 }}") == "True");
 }
+
+#[test]
+fn vault_and_unvault_filters() {
+    let ctx = Context::new(
+        &Templar::new(),
+        vec![Arc::new(vars_from_yaml(&vault_yaml()))],
+    );
+    // ansible-core 2.19: `'secret' | vault('test', salt=7)`.
+    assert_eq!(
+        r(&ctx, "{{ 'secret' | vault('test', salt=7) }}"),
+        "$ANSIBLE_VAULT;1.2;AES256;filter_default\n33370a34333734353636633035656232613935353432656132646533346233326431346232616261\n6133383034376566366261316365633931356133633337396363370a376664386236313834326561\n6338373864623763613165366636633031303739\n"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ 'a: b' | vault('pw', vault_id='x') | unvault('pw') }}"
+        ),
+        "a: b"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ 'x' | vault('pw', wrap_object=True) is vault_encrypted }}"
+        ),
+        "True"
+    );
+    assert_eq!(r(&ctx, "{{ 'plain' | unvault('pw') }}"), "plain");
+    // Without a vault password, encrypted variables still reach `unvault`.
+    assert_eq!(
+        r(&ctx, "{{ db_password | unvault('hunter2') }}"),
+        "s3cret {{ not templated }}"
+    );
+    assert!(
+        err(&ctx, "{{ 1 | vault('pw') }}")
+            .msg
+            .contains("must be a string")
+    );
+}

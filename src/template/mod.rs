@@ -32,7 +32,7 @@ mod literal_cases;
 mod literals;
 pub(crate) mod lookups;
 pub(crate) mod tests;
-mod vault;
+pub(crate) mod vault;
 
 pub use context::Context;
 pub use filters::py_str;
@@ -58,6 +58,8 @@ const INLINE: &str = "\u{0}inline\u{0}";
 const EXPR_VAR: &str = "__prov_expr_result";
 const EXPR_PREFIX: &str = "{% set __prov_expr_result = (";
 const EXPR_SUFFIX: &str = ") %}";
+/// The formatter's error for vault ciphertext printed without a vault password.
+const VAULT_SHOWN: &str = "a vault-encrypted value cannot be shown without its vault password";
 /// How deep lazy variable templating may nest before it is reported as a loop.
 const MAX_DEPTH: usize = 48;
 
@@ -223,6 +225,24 @@ pub fn needs_templating(v: &Value) -> bool {
     }
 }
 
+/// True if `v` is or holds vault ciphertext.
+fn has_vault_text(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::Seq | ValueKind::Map
+            if v.downcast_object_ref::<context::CtxInner>().is_none() =>
+        {
+            v.try_iter().is_ok_and(|mut it| {
+                it.any(|k| {
+                    has_vault_text(&k)
+                        || (v.kind() == ValueKind::Map
+                            && v.get_item(&k).is_ok_and(|x| has_vault_text(&x)))
+                })
+            })
+        }
+        _ => v.downcast_object_ref::<VaultText>().is_some(),
+    }
+}
+
 /// Marks every string inside `v` as unsafe (never templated), like Ansible does for data that
 /// came from hosts: registered results, facts, lookup output.
 pub fn mark_unsafe(v: &Value) -> Value {
@@ -283,6 +303,9 @@ impl Templar {
         env.set_formatter(|out, state, value| {
             if value.is_undefined() {
                 return Err(minijinja::Error::from(MjKind::UndefinedError));
+            }
+            if value.downcast_object_ref::<VaultText>().is_some() {
+                return Err(minijinja::Error::new(MjKind::InvalidOperation, VAULT_SHOWN));
             }
             match value.kind() {
                 ValueKind::None => Ok(()),
@@ -591,6 +614,10 @@ impl Templar {
                 expr.trim()
             ))));
         }
+        // Encrypted values left encrypted (no vault password) cannot leave a template.
+        if self.vault.is_none() && needs_templating(&v) && has_vault_text(&v) {
+            return self.render_value_inner(&v, ctx, expr.trim());
+        }
         Ok(v)
     }
 
@@ -706,6 +733,17 @@ impl Templar {
                     Error::template(msg)
                         .hint("check the Jinja2 syntax: matching {{ }}/{% %}, quotes and brackets"),
                 )
+            }
+            MjKind::InvalidOperation if e.detail() == Some(VAULT_SHOWN) => {
+                // Name the encrypted variable, as using it outside a template would.
+                let named = self.inner.env.get_template(name).ok().and_then(|t| {
+                    t.undeclared_variables(false).into_iter().find_map(|n| {
+                        let raw = ctx.get_raw(&n)?;
+                        let vt = raw.downcast_object_ref::<VaultText>()?;
+                        self.decrypt_vault(vt, &n).err()
+                    })
+                });
+                RenderError::fatal(named.unwrap_or_else(|| Error::template(VAULT_SHOWN)))
             }
             kind => {
                 let mut msg = match e.detail() {
