@@ -1350,3 +1350,17 @@ fn vault_and_unvault_filters() {
             .contains("must be a string")
     );
 }
+
+#[test]
+fn undef_gives_an_undefined_value() {
+    let ctx = ctx_yaml(BASE);
+    assert_eq!(r(&ctx, "{{ undef() is undefined }}"), "True");
+    assert_eq!(r(&ctx, "{{ undef(hint='why') | default('d') }}"), "d");
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('env', 'PATH', default=undef()) == lookup('env', 'PATH') }}"
+        ),
+        "True"
+    );
+}

@@ -864,6 +864,11 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_function("q", |state: &State, args: Rest<Value>| {
         call(state, &args, true)
     });
+    // Ansible's `undef(hint=None)`: an undefined value (a default that stays undefined).
+    env.add_function("undef", |args: Rest<Value>| {
+        crate::template::filters::Args::bind("undef", &["hint"], &args)?;
+        Ok::<_, minijinja::Error>(Value::UNDEFINED)
+    });
 }
 
 #[cfg(test)]
