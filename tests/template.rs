@@ -1364,3 +1364,41 @@ fn undef_gives_an_undefined_value() {
         "True"
     );
 }
+
+#[test]
+fn groupby_groups_are_tuples_and_undefined_passes_through_map_and_select() {
+    let ctx = ctx_yaml(BASE);
+    // ansible-core 2.19 (Python's tuple.__str__).
+    assert_eq!(
+        r(&ctx, "{{ ([{'a': 1}] | groupby('a'))[0] | string }}"),
+        "(1, [{'a': 1}])"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ (u | groupby('n') | map('last') | list)[0][0].v }}"
+        ),
+        "1"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ u | groupby('n') == [['a', [{'n': 'a', 'v': 1}]], ['b', [{'n': 'b', 'v': 2}]]] }}"
+        ),
+        "True"
+    );
+    for f in [
+        "map('upper')",
+        "select('odd')",
+        "reject('odd')",
+        "selectattr('a')",
+        "rejectattr('a')",
+    ] {
+        assert_eq!(
+            r(&ctx, &format!("{{{{ nope | {f} is undefined }}}}")),
+            "True",
+            "{f}"
+        );
+    }
+    assert_eq!(r(&ctx, "{{ l | select('odd') | list }}"), "[3, 1]");
+}
