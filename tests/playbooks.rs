@@ -627,3 +627,15 @@ fn a_loop_with_ignored_failed_items_registers_a_failed_result() {
     r.code(0).stdout_lacks("One or more items failed\"}");
     assert_eq!(r.recap("localhost")[6], 1);
 }
+
+#[test]
+fn a_loop_over_no_items_is_skipped() {
+    let p = Project::new("loopempty");
+    p.file(
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - debug: msg=x\n      loop: []\n      register: r\n    - debug: msg=x\n      loop: [1]\n      when: false\n      register: s\n    - assert:\n        that:\n          - r is skipped\n          - r.skipped_reason == 'No items in the list'\n          - r.msg is not defined\n          - s is skipped\n          - s.msg == 'All items skipped'\n",
+    );
+    let r = p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"]);
+    r.code(0).stdout_has("skipping: [localhost]");
+    assert_eq!(r.recap("localhost")[4], 2);
+}

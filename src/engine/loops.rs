@@ -64,7 +64,8 @@ impl PlayRun<'_> {
         // A failed item whose failure was ignored still fails the aggregate result (Ansible's
         // `results` with `failed: true`), which is then ignored too.
         let mut failures_ignored = true;
-        let mut all_skipped = !items.is_empty();
+        // A loop over no items is skipped ("No items in the list"), as in Ansible.
+        let mut all_skipped = true;
         let mut agg_diffs = Vec::new();
         let mut agg_changes = Vec::new();
         let mut includes = Vec::new();
@@ -186,14 +187,18 @@ impl PlayRun<'_> {
         let mut agg = Outcome::new(status);
         agg.duration = loop_started.elapsed();
         agg.result.insert("results".into(), Value::from(results));
-        agg.result.insert(
-            "msg".into(),
-            Value::from(if any_failed {
-                "One or more items failed"
-            } else {
-                "All items completed"
-            }),
-        );
+        let msg = if any_failed {
+            Some("One or more items failed")
+        } else if n == 0 {
+            None
+        } else if all_skipped {
+            Some("All items skipped")
+        } else {
+            Some("All items completed")
+        };
+        if let Some(msg) = msg {
+            agg.result.insert("msg".into(), Value::from(msg));
+        }
         agg.diffs = agg_diffs;
         agg.changes = agg_changes;
         agg.includes = includes;
@@ -204,7 +209,11 @@ impl PlayRun<'_> {
         }
         // Per-item lines were printed; record stats/register/notify without another line unless
         // the aggregate failed (Ansible prints one summary failure then).
-        self.record_quiet(host, task, &agg);
+        if n == 0 {
+            self.record(host, task, display, &agg);
+        } else {
+            self.record_quiet(host, task, &agg);
+        }
         if status == Status::Failed && !failures_ignored {
             let mut shown = agg.clone();
             shown.result.shift_remove("results");
