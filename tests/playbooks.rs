@@ -639,3 +639,16 @@ fn a_loop_over_no_items_is_skipped() {
     r.code(0).stdout_has("skipping: [localhost]");
     assert_eq!(r.recap("localhost")[4], 2);
 }
+
+#[test]
+fn tasks_see_ansible_host_and_the_vars_lookup_reports_like_ansible() {
+    let p = Project::new("magichost");
+    p.file("inv.ini", "[g]\nh1 ansible_connection=local\nh2 ansible_connection=local ansible_ssh_host=127.0.0.1\n")
+        .file(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - assert:\n        that:\n          - lookup('vars', 'ansible_host') == ansible_host\n          - ansible_host == (inventory_hostname if inventory_hostname == 'h1' else '127.0.0.1')\n    - debug:\n        msg: \"{{ lookup('vars', 'nope') }}\"\n      ignore_errors: true\n      register: r\n    - debug:\n        msg: \"{{ lookup('vars', 42) }}\"\n      ignore_errors: true\n      register: r2\n    - assert:\n        that:\n          - \"\\\"No variable named 'nope' was found\\\" in r.msg\"\n          - \"\\\"Variable name must be 'str' not 'int'\\\" in r2.msg\"\n          - lookup('vars', 'nope', default='d') == 'd'\n",
+        );
+    let r = p.prov(&["run", "pb.yml", "-i", "inv.ini"]);
+    r.code(0);
+    assert_eq!(r.recap("h2")[3], 0);
+}

@@ -103,6 +103,19 @@ fn terms_flat(terms: &[Value]) -> Vec<Value> {
     out
 }
 
+/// A row of `together`: list members spread one level, as Ansible's lookups flatten.
+fn flatten_once(row: impl Iterator<Item = Value>) -> Value {
+    let mut out = Vec::new();
+    for x in row {
+        if x.kind() == ValueKind::Seq {
+            out.extend(list_of(&x));
+        } else {
+            out.push(x);
+        }
+    }
+    Value::from(out)
+}
+
 fn list_of(v: &Value) -> Vec<Value> {
     match v.kind() {
         ValueKind::Seq => v.try_iter().map(|i| i.collect()).unwrap_or_default(),
@@ -652,14 +665,19 @@ pub fn run(
         "vars" => {
             let mut out = Vec::new();
             for t in terms_flat(terms) {
-                let n = py_str(&t);
-                match ctx.get(&n)? {
+                let Some(n) = t.as_str() else {
+                    return Err(Error::template(format!(
+                        "Variable name must be 'str' not '{}'.",
+                        crate::util::python::type_name(&t)
+                    )));
+                };
+                match ctx.get(n)? {
                     Some(v) => out.push(v),
-                    None => match kw.get("default") {
+                    None => match kw.get("default").filter(|d| !d.is_none()) {
                         Some(d) => out.push(d.clone()),
                         None => {
                             return Err(Error::template(format!(
-                                "No variable found with this name: {n}"
+                                "No variable named '{n}' was found."
                             )));
                         }
                     },
@@ -699,20 +717,29 @@ pub fn run(
             Ok(out)
         }
         "together" => {
+            if terms.is_empty() {
+                return Err(Error::template(
+                    "with_together requires at least one element in each list",
+                ));
+            }
             let lists: Vec<Vec<Value>> = terms.iter().map(list_of).collect();
             let n = lists.iter().map(Vec::len).max().unwrap_or(0);
             Ok((0..n)
                 .map(|i| {
-                    Value::from(
+                    flatten_once(
                         lists
                             .iter()
-                            .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
-                            .collect::<Vec<_>>(),
+                            .map(|l| l.get(i).cloned().unwrap_or(Value::from(()))),
                     )
                 })
                 .collect())
         }
         "nested" => {
+            if terms.is_empty() {
+                return Err(Error::template(
+                    "with_nested requires at least one element in the nested list",
+                ));
+            }
             let lists: Vec<Vec<Value>> = if terms.len() == 1 {
                 list_of(&terms[0]).iter().map(list_of).collect()
             } else {
@@ -733,52 +760,7 @@ pub fn run(
             }
             Ok(acc.into_iter().map(Value::from).collect())
         }
-        "subelements" => {
-            let (list, key) = match terms {
-                [l, k] => (l.clone(), k.clone()),
-                [l, k, _] => (l.clone(), k.clone()),
-                [one] if one.kind() == ValueKind::Seq && one.len() >= Some(2) => (
-                    one.get_item_by_index(0).unwrap_or_default(),
-                    one.get_item_by_index(1).unwrap_or_default(),
-                ),
-                _ => {
-                    return Err(Error::template(
-                        "subelements lookup expects a list and a key",
-                    ));
-                }
-            };
-            let skip = terms
-                .get(2)
-                .map(|o| lookup_bool(&o.get_attr("skip_missing").unwrap_or_default()))
-                .unwrap_or(false)
-                || kw_bool("skip_missing", false);
-            let mut out = Vec::new();
-            for e in list_of(&list) {
-                let mut cur = e.clone();
-                let mut missing = false;
-                for seg in py_str(&key).split('.') {
-                    let n = cur.get_attr(seg).unwrap_or_default();
-                    if n.is_undefined() {
-                        missing = true;
-                        break;
-                    }
-                    cur = n;
-                }
-                if missing {
-                    if skip {
-                        continue;
-                    }
-                    return Err(Error::template(format!(
-                        "could not find '{}' key in iterated item",
-                        py_str(&key)
-                    )));
-                }
-                for s in list_of(&cur) {
-                    out.push(Value::from(vec![e.clone(), s]));
-                }
-            }
-            Ok(out)
-        }
+        "subelements" => subelements(terms, kw_bool("skip_missing", false)),
         other => {
             let mut e = Error::template(format!("lookup plugin '{other}' not found"));
             if let Some(s) = crate::error::did_you_mean(other, LOOKUPS.iter().copied()) {
@@ -789,6 +771,128 @@ pub fn run(
             Err(e)
         }
     }
+}
+
+/// Ansible's `subelements` lookup: `[list or dict, "key.path", {skip_missing: bool}]` gives
+/// `[element, subitem]` pairs for each item of the list at the path in each element (an
+/// element's copy without that list, as Ansible's lookup pops it). Elements, or a dict of them,
+/// marked `skipped` (a skipped registered result) are left out.
+fn subelements(terms: &[Value], skip_kw: bool) -> Result<Vec<Value>> {
+    let terms_error = |m: &str| {
+        Error::template(format!(
+            "subelements lookup expects a list of two or three items, {m}"
+        ))
+    };
+    let terms: Vec<Value> = match terms {
+        [one] if one.kind() == ValueKind::Seq => list_of(one),
+        _ => terms.to_vec(),
+    };
+    if !(2..=3).contains(&terms.len()) {
+        return Err(terms_error(""));
+    }
+    let (list, key) = (&terms[0], &terms[1]);
+    if !matches!(list.kind(), ValueKind::Seq | ValueKind::Map) || key.as_str().is_none() {
+        return Err(terms_error(
+            "first a dict or a list, second a string pointing to the subkey",
+        ));
+    }
+    let skipped = |v: &Value| {
+        v.get_attr("skipped")
+            .is_ok_and(|s| !s.is_undefined() && !(s.kind() == ValueKind::Bool && !s.is_true()))
+    };
+    let elements: Vec<Value> = if list.kind() == ValueKind::Map {
+        if skipped(list) {
+            return Ok(vec![]);
+        }
+        list.try_iter()
+            .map(|it| it.map(|k| list.get_item(&k).unwrap_or_default()).collect())
+            .unwrap_or_default()
+    } else {
+        list_of(list)
+    };
+    let mut skip_missing = skip_kw;
+    if let Some(flags) = terms.get(2) {
+        if flags.kind() != ValueKind::Map {
+            return Err(terms_error(
+                "the optional third item must be a dict with flags ('skip_missing',)",
+            ));
+        }
+        skip_missing |= lookup_bool(&flags.get_attr("skip_missing").unwrap_or_default());
+    }
+    let path: Vec<&str> = key.as_str().unwrap_or_default().split('.').collect();
+    let mut out = Vec::new();
+    for e in elements {
+        if e.kind() != ValueKind::Map {
+            return Err(Error::template(format!(
+                "subelements lookup expects a dictionary, got '{}'",
+                py_str(&e)
+            )));
+        }
+        if skipped(&e) {
+            continue;
+        }
+        let mut cur = e.clone();
+        let mut walked: Vec<&str> = Vec::new();
+        let mut sublist = None;
+        for (i, seg) in path.iter().enumerate() {
+            let next = cur.get_attr(seg).unwrap_or_default();
+            if next.is_undefined() || cur.kind() != ValueKind::Map {
+                if skip_missing {
+                    continue;
+                }
+                return Err(Error::template(format!(
+                    "could not find '{seg}' key in iterated item '{}'",
+                    py_str(&cur)
+                )));
+            }
+            if i + 1 < path.len() {
+                if next.kind() != ValueKind::Map {
+                    if skip_missing {
+                        continue;
+                    }
+                    return Err(Error::template(format!(
+                        "the key {seg} should point to a dictionary, got '{}'",
+                        py_str(&next)
+                    )));
+                }
+                walked.push(seg);
+                cur = next;
+            } else {
+                if next.kind() != ValueKind::Seq {
+                    return Err(Error::template(format!(
+                        "the key {seg} should point to a list, got '{}'",
+                        py_str(&next)
+                    )));
+                }
+                walked.push(seg);
+                sublist = Some(next);
+            }
+        }
+        let Some(sublist) = sublist else { continue };
+        let element = without_path(&e, &walked);
+        for s in list_of(&sublist) {
+            out.push(Value::from(vec![element.clone(), s]));
+        }
+    }
+    Ok(out)
+}
+
+/// A copy of map `v` without the key at `path` (`["a", "b"]` removes `v.a.b`).
+fn without_path(v: &Value, path: &[&str]) -> Value {
+    let Some((first, rest)) = path.split_first() else {
+        return v.clone();
+    };
+    let Ok(keys) = v.try_iter() else {
+        return v.clone();
+    };
+    Value::from_iter(keys.filter_map(|k| {
+        let val = v.get_item(&k).unwrap_or_default();
+        match k.as_str() {
+            Some(name) if name == *first && rest.is_empty() => None,
+            Some(name) if name == *first => Some((k, without_path(&val, rest))),
+            _ => Some((k, val)),
+        }
+    }))
 }
 
 fn to_mj(name: &str, e: Error) -> minijinja::Error {
@@ -884,5 +988,45 @@ mod unit {
         assert_eq!(s("4"), ["1", "2", "3", "4"]);
         assert_eq!(s("2-6/2"), ["2", "4", "6"]);
         assert!(sequence("start=5 end=1").is_err());
+    }
+
+    #[test]
+    fn subelements_like_ansible() {
+        let users = Value::from_serialize(serde_json::json!([
+            {"name": "a", "m": {"hosts": ["h1", "h2"], "pw": "x"}},
+            {"name": "b", "skipped": true, "m": {"hosts": ["h3"]}},
+            {"name": "c", "m": {"pw": "y"}}
+        ]));
+        let err = |t: &[Value]| subelements(t, false).unwrap_err().msg.clone();
+        assert!(err(&[Value::from(9001), Value::from("m")]).contains("first a dict or a list"));
+        assert!(err(&[users.clone(), Value::from(true)]).contains("second a string"));
+        assert!(
+            err(&[users.clone(), Value::from("m.hosts"), Value::from("w")])
+                .contains("the optional third item must be a dict")
+        );
+        assert!(err(&[users.clone(), Value::from("m.pw")]).contains("should point to a list"));
+        assert!(
+            err(&[users.clone(), Value::from("m.hosts.x")])
+                .contains("should point to a dictionary")
+        );
+        assert!(
+            err(&[users.clone(), Value::from("m.hosts")])
+                .contains("could not find 'hosts' key in iterated item")
+        );
+        let skip = Value::from_serialize(serde_json::json!({"skip_missing": true}));
+        let got = subelements(&[users, Value::from("m.hosts"), skip], false).unwrap();
+        assert_eq!(
+            got.iter().map(py_str).collect::<Vec<_>>(),
+            [
+                "[{'name': 'a', 'm': {'pw': 'x'}}, 'h1']",
+                "[{'name': 'a', 'm': {'pw': 'x'}}, 'h2']"
+            ]
+        );
+        let skipped = Value::from_serialize(serde_json::json!({"skipped": true}));
+        assert!(
+            subelements(&[skipped, Value::from("m")], false)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
