@@ -90,6 +90,15 @@ fn single_expression_returns_native_values() {
         t.render_str("{{ d.b + 1 }}\n", &ctx).unwrap(),
         Value::from(3)
     );
+    // ... but a text result keeps it (unless `-}}` strips it).
+    assert_eq!(
+        t.render_str("{{ s | upper }}\n", &ctx).unwrap(),
+        Value::from("HELLO WORLD\n")
+    );
+    assert_eq!(
+        t.render_str("{{ s -}}\n", &ctx).unwrap(),
+        Value::from("Hello World")
+    );
     assert_eq!(
         t.render_str("{{ d.b + 1 }}\n\n", &ctx).unwrap(),
         Value::from("3\n\n")

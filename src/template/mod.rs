@@ -269,7 +269,8 @@ pub fn mark_unsafe(v: &Value) -> Value {
 
 /// If `s` is exactly one `{{ expr }}`, optionally followed by one newline, the expression.
 /// This is ansible-core 2.19's rule (checked against it): `"{{ l }}"` and `"{{ l }}\n"` give the
-/// native list (so `content: "{{ n }}\n"` writes `2` without a newline, as Ansible does), while
+/// native list (so `content: "{{ n }}\n"` writes `2` without a newline, as Ansible does; a
+/// string result keeps the newline), while
 /// `"  {{ l }} "` or `"{{ n }}\n\n"` are strings.
 fn single_expression(s: &str) -> Option<&str> {
     let t = s.strip_suffix('\n').unwrap_or(s);
@@ -419,7 +420,21 @@ impl Templar {
             return Ok(Value::from(s));
         }
         if let Some(expr) = single_expression(s) {
-            return self.eval_inner(expr, ctx, Literals::Raw);
+            let v = self.eval_inner(expr, ctx, Literals::Raw)?;
+            // The newline after the expression stays with a text result (ansible-core 2.19:
+            // `"{{ d | to_json }}\n"` ends with a newline, `"{{ 2 }}\n"` is the number 2).
+            if s.ends_with("}}\n")
+                && !s.ends_with("-}}\n")
+                && let Some(text) = v.as_str()
+            {
+                let text = format!("{text}\n");
+                return Ok(if v.is_safe() {
+                    Value::from_safe_string(text)
+                } else {
+                    Value::from(text)
+                });
+            }
+            return Ok(v);
         }
         // Like ansible-core 2.19, text with several parts stays text (older versions ran
         // `literal_eval` on text that looked like a list or dict).
