@@ -897,14 +897,15 @@ fn file_template_and_first_found_lookups() {
     );
     assert_eq!(
         r(&ctx, "{{ lookup('template', 't.j2') }}"),
-        "name=web\nincluded WEB\n"
+        // An included template's last newline is dropped, as in Jinja2/Ansible.
+        "name=web\nincluded WEB"
     );
     assert_eq!(
         r(
             &ctx,
             "{{ lookup('template', 't.j2', template_vars={'name': 'db'}) }}"
         ),
-        "name=db\nincluded DB\n"
+        "name=db\nincluded DB"
     );
     let found = r(
         &ctx,
@@ -1410,4 +1411,29 @@ fn groupby_groups_are_tuples_and_undefined_passes_through_map_and_select() {
         );
     }
     assert_eq!(r(&ctx, "{{ l | select('odd') | list }}"), "[3, 1]");
+}
+
+#[test]
+fn included_templates_lose_their_last_newline_the_top_level_keeps_its_own() {
+    let dir = std::env::temp_dir().join(format!("prov-tmpl-nl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("world.txt"), "world\n").unwrap();
+    std::fs::write(
+        dir.join("hello.txt"),
+        "Hello {% include 'world.txt' %}!\n\n",
+    )
+    .unwrap();
+    let ctx = ctx_yaml(BASE);
+    // ansible-core 2.19: "Hello world!" and the source's trailing newlines.
+    assert_eq!(
+        ctx.templar()
+            .render_file(&dir.join("hello.txt"), &ctx)
+            .unwrap(),
+        "Hello world!\n\n"
+    );
+    assert_eq!(
+        r(&ctx, "{{ s }} {% if flag %}x{% endif %}\n"),
+        "Hello World x\n"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

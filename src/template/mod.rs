@@ -293,7 +293,10 @@ impl Templar {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        env.set_keep_trailing_newline(true);
+        // Like Jinja2 in Ansible: a template's last newline is dropped (so an included
+        // template does not add one), and `render_named` gives the top-level text its trailing
+        // newlines back.
+        env.set_keep_trailing_newline(false);
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(false);
         // Debug info would re-evaluate (lazily templated) variables on errors and could put
@@ -581,7 +584,13 @@ impl Templar {
         if let Some(fatal) = frame.fatal {
             return Err(RenderError::fatal(fatal));
         }
-        r.map_err(|e| self.convert_error(e, name, text, offset, ctx, &frame))
+        let mut out = r.map_err(|e| self.convert_error(e, name, text, offset, ctx, &frame))?;
+        let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
+        let (want, have) = (count(text), count(&out));
+        if want > have {
+            out.push_str(&"\n".repeat(want - have));
+        }
+        Ok(out)
     }
 
     /// Evaluates a bare Jinja expression (`x.rc == 0`); its string literals are decoded with
