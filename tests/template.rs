@@ -1437,3 +1437,38 @@ fn included_templates_lose_their_last_newline_the_top_level_keeps_its_own() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn template_lookup_options_like_ansible() {
+    let (dir, ctx) = lookup_fixture();
+    let t = dir.join("roles/web/templates");
+    std::fs::write(t.join("s.j2"), "Hello [% name %]!\n").unwrap();
+    std::fs::write(t.join("none.j2"), "{# nothing #}\n").unwrap();
+    std::fs::write(
+        t.join("m.j2"),
+        "{{ ansible_managed }} {{ template_basename }}",
+    )
+    .unwrap();
+    std::fs::write(t.join("tb.j2"), "{% if true %}\nx\n{% endif %}\n").unwrap();
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('template', 's.j2', variable_start_string='[%', variable_end_string='%]') }}"
+        ),
+        "Hello web!\n"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'none.j2') is none }}"),
+        "True"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'm.j2') }}"),
+        "Ansible managed m.j2"
+    );
+    assert_eq!(r(&ctx, "{{ lookup('template', 'tb.j2') }}"), "x\n");
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'tb.j2', trim_blocks=False) }}"),
+        "\nx\n"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

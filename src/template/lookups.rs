@@ -588,15 +588,56 @@ pub fn run(
         }
         "template" => {
             let mut out = Vec::new();
-            let mut c = ctx.clone();
-            if let Some(tv) = kw.get("template_vars") {
-                c = c.push(std::sync::Arc::new(crate::value::value_to_vars(tv)));
-            }
+            let opt = |k: &str, d: &str| {
+                kw.get(k)
+                    .filter(|v| !v.is_none())
+                    .map_or(d.to_string(), py_str)
+            };
+            let delimiters = [
+                opt("block_start_string", "{%"),
+                opt("block_end_string", "%}"),
+                opt("variable_start_string", "{{"),
+                opt("variable_end_string", "}}"),
+                opt("comment_start_string", "{#"),
+                opt("comment_end_string", "#}"),
+            ];
+            let trim_blocks = kw_bool("trim_blocks", true);
+            let lstrip_blocks = kw_bool("lstrip_blocks", false);
+            let default_syntax = delimiters
+                .iter()
+                .zip(["{%", "%}", "{{", "}}", "{#", "#}"])
+                .all(|(a, b)| a == b);
             for t in terms_flat(terms) {
                 let n = py_str(&t);
                 let p = find_file(ctx, Some("templates"), &n).map_err(|t| not_found(&n, &t))?;
-                let s = ctx.templar().render_file(&p, &c)?;
-                out.push(mark_unsafe(&Value::from(s)));
+                let c = template_lookup_context(ctx, &p, kw.get("template_vars"));
+                let s = if default_syntax && trim_blocks && !lstrip_blocks {
+                    ctx.templar().render_file(&p, &c)?
+                } else {
+                    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                    let d = delimiters.each_ref().map(String::as_str);
+                    ctx.templar().render_text_with_syntax(
+                        &text,
+                        &p,
+                        &c,
+                        d,
+                        trim_blocks,
+                        lstrip_blocks,
+                    )?
+                };
+                // A template with no output at all (only comments or blocks) is None.
+                let nothing = s.trim_end_matches('\n').is_empty()
+                    && std::fs::read_to_string(&p).is_ok_and(|t| {
+                        let t = t.trim();
+                        !t.contains(&delimiters[2])
+                            && (t.starts_with(&delimiters[0]) || t.starts_with(&delimiters[4]))
+                            && (t.ends_with(&delimiters[1]) || t.ends_with(&delimiters[5]))
+                    });
+                out.push(if nothing {
+                    Value::from(())
+                } else {
+                    mark_unsafe(&Value::from(s))
+                });
             }
             Ok(out)
         }
@@ -893,6 +934,37 @@ fn without_path(v: &Value, path: &[&str]) -> Value {
             _ => Some((k, val)),
         }
     }))
+}
+
+/// The variables a template lookup renders with: the task's, Ansible's template variables
+/// (`template_path`, `template_fullpath`, `template_basename`, `ansible_managed` unless set),
+/// then `template_vars`.
+fn template_lookup_context(ctx: &Context, path: &Path, extra: Option<&Value>) -> Context {
+    let mut v = crate::value::Vars::new();
+    let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    v.insert(
+        "template_path".into(),
+        Value::from(path.display().to_string()),
+    );
+    v.insert(
+        "template_fullpath".into(),
+        Value::from(full.display().to_string()),
+    );
+    v.insert(
+        "template_basename".into(),
+        Value::from(
+            path.file_name()
+                .map_or(String::new(), |f| f.to_string_lossy().into_owned()),
+        ),
+    );
+    if ctx.get_raw("ansible_managed").is_none() {
+        v.insert("ansible_managed".into(), Value::from("Ansible managed"));
+    }
+    let mut c = ctx.push(std::sync::Arc::new(v));
+    if let Some(tv) = extra {
+        c = c.push(std::sync::Arc::new(crate::value::value_to_vars(tv)));
+    }
+    c
 }
 
 fn to_mj(name: &str, e: Error) -> minijinja::Error {
