@@ -257,7 +257,7 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
         let dir = p.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        make_private_dir(dir)?;
         let tmp = dir.join(format!(
             ".{}.prov-tmp.{}.{:?}",
             p.file_name().unwrap_or_default().to_string_lossy(),
@@ -814,6 +814,22 @@ pub fn run(
     }
 }
 
+/// Creates the folder of a password file as Ansible does: a missing folder gets mode 0700
+/// (its missing parents the default mode).
+fn make_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(Error::io(dir, e)),
+        _ => Ok(()),
+    }
+}
+
 /// Ansible's `subelements` lookup: `[list or dict, "key.path", {skip_missing: bool}]` gives
 /// `[element, subitem]` pairs for each item of the list at the path in each element (an
 /// element's copy without that list, as Ansible's lookup pops it). Elements, or a dict of them,
@@ -1060,6 +1076,18 @@ mod unit {
         assert_eq!(s("4"), ["1", "2", "3", "4"]);
         assert_eq!(s("2-6/2"), ["2", "4", "6"]);
         assert!(sequence("start=5 end=1").is_err());
+    }
+
+    #[test]
+    fn password_folders_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let base = std::env::temp_dir().join(format!("prov-pwdir-{}", std::process::id()));
+        let dir = base.join("a/lookup");
+        make_private_dir(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        make_private_dir(&dir).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
