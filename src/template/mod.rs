@@ -195,6 +195,15 @@ pub(crate) fn leave_var() {
     });
 }
 
+/// The error for an expression or template that came from an untrusted source: `!unsafe`
+/// text, or data from hosts (ansible-core 2.19's message, which playbooks match on).
+pub fn untrusted_error() -> Error {
+    Error::template("Encountered untrusted template or expression.").hint(
+        "only playbooks, roles and their variables may hold expressions; \
+         a value marked !unsafe or returned by a host is never evaluated",
+    )
+}
+
 /// True if `s` has template markers.
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")

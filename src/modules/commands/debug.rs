@@ -52,6 +52,10 @@ impl Module for Debug {
             return Ok(p);
         }
         if let Some(var) = o.var {
+            // An expression marked !unsafe (or from a host) is never evaluated.
+            if args.get("var").is_some_and(Value::is_safe) {
+                return Err(crate::template::untrusted_error());
+            }
             let expr = strip_braces(&var);
             let value = match ctx.render.eval(expr) {
                 Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
