@@ -293,30 +293,46 @@ fn sequence(term: &str) -> Result<Vec<Value>> {
     let mut count: Option<i64> = None;
     let mut stride: i64 = 1;
     let mut format = "%d".to_string();
-    let num = |s: &str| -> Result<i64> {
-        let s = s.trim();
-        let r = if let Some(h) = s.strip_prefix("0x") {
+    // Ansible's message for an option that is not an integer.
+    let num = |key: &str, s: &str| -> Result<i64> {
+        let t = s.trim();
+        let (neg, t) = match t.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, t),
+        };
+        let r = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
             i64::from_str_radix(h, 16)
-        } else if let Some(o) = s.strip_prefix("0o") {
+        } else if let Some(o) = t.strip_prefix("0o") {
             i64::from_str_radix(o, 8)
         } else {
-            s.parse()
+            t.parse()
         };
-        r.map_err(|_| bad(&format!("'{s}' is not a number")))
+        r.map(|n| if neg { -n } else { n }).map_err(|_| {
+            Error::template(format!(
+                "'{key}' of the sequence lookup has an invalid value: '{s}' is not an integer"
+            ))
+        })
     };
     if term.contains('=') {
+        let mut unknown = Vec::new();
         for part in term.split_whitespace() {
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| bad("expected key=value"))?;
             match k {
-                "start" => start = num(v)?,
-                "end" => end = Some(num(v)?),
-                "count" => count = Some(num(v)?),
-                "stride" => stride = num(v)?,
+                "start" => start = num(k, v)?,
+                "end" => end = Some(num(k, v)?),
+                "count" => count = Some(num(k, v)?),
+                "stride" => stride = num(k, v)?,
                 "format" => format = v.to_string(),
-                other => return Err(bad(&format!("unknown option '{other}'"))),
+                other => unknown.push(format!("'{other}'")),
             }
+        }
+        if !unknown.is_empty() {
+            return Err(Error::template(format!(
+                "unrecognized arguments to with_sequence: [{}]",
+                unknown.join(", ")
+            )));
         }
     } else {
         let (rest, fmt) = match term.split_once(':') {
@@ -324,15 +340,16 @@ fn sequence(term: &str) -> Result<Vec<Value>> {
             None => (term, None),
         };
         let (rest, st) = match rest.split_once('/') {
-            Some((r, s)) => (r, Some(num(s)?)),
+            Some((r, s)) => (r, Some(num("stride", s)?)),
             None => (rest, None),
         };
         match rest.split_once('-') {
             Some((a, b)) if !a.is_empty() => {
-                start = num(a)?;
-                end = Some(num(b)?);
+                start = num("start", a)?;
+                end = Some(num("end", b)?);
             }
-            _ => end = Some(num(rest)?),
+            _ if rest.is_empty() => {}
+            _ => end = Some(num("end", rest)?),
         }
         if let Some(s) = st {
             stride = s;
@@ -342,25 +359,39 @@ fn sequence(term: &str) -> Result<Vec<Value>> {
         }
     }
     let end = match (end, count) {
-        (Some(_), Some(_)) => return Err(bad("can't specify both count and end")),
-        (Some(e), None) => e,
-        (None, Some(c)) => {
-            if c == 0 {
-                return Ok(vec![]);
-            }
-            start + (c - 1) * stride
+        (Some(_), Some(_)) => {
+            return Err(Error::template(
+                "can't specify both count and end in with_sequence",
+            ));
         }
-        (None, None) => return Err(bad("must specify count or end")),
+        (Some(e), None) => e,
+        (None, Some(0)) => return Ok(vec![]),
+        (None, Some(c)) => start + c * stride - 1,
+        (None, None) => {
+            return Err(Error::template(
+                "must specify count or end in with_sequence",
+            ));
+        }
     };
+    if stride > 0 && end < start {
+        return Err(Error::template("to count backwards make stride negative"));
+    }
+    if stride < 0 && end > start {
+        return Err(Error::template(
+            "to count forward don't make stride negative",
+        ));
+    }
     if stride == 0 {
-        return Err(bad("stride must not be 0"));
+        return Ok(vec![]);
     }
-    if (stride > 0 && end < start) || (stride < 0 && end > start) {
-        return Err(bad("to count backwards make stride negative"));
+    if format.matches('%').count() != 1 {
+        return Err(Error::template(format!("bad formatting string: {format}")));
     }
+    // Python's range(start, end + 1, stride) (end - 1 when counting down).
+    let stop = if stride > 0 { end + 1 } else { end - 1 };
     let mut out = Vec::new();
     let mut i = start;
-    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+    while (stride > 0 && i < stop) || (stride < 0 && i > stop) {
         out.push(Value::from(printf_int(&format, i)));
         i += stride;
         if out.len() > 1_000_000 {
@@ -1076,6 +1107,21 @@ mod unit {
         assert_eq!(s("4"), ["1", "2", "3", "4"]);
         assert_eq!(s("2-6/2"), ["2", "4", "6"]);
         assert!(sequence("start=5 end=1").is_err());
+        // ansible-core 2.19's messages.
+        let e = |t| sequence(t).unwrap_err().msg.clone();
+        assert!(e("start=0 junk=3").contains("unrecognized arguments to with_sequence: ['junk']"));
+        assert!(e("start=A end=3").contains("has an invalid value"));
+        assert!(e("1-4/C").contains("has an invalid value"));
+        assert!(e("start=1").contains("must specify count or end in with_sequence"));
+        assert!(e("start=1 end=4 count=2").contains("can't specify both count and end"));
+        assert!(e("start=4 end=1 stride=2").contains("to count backwards make stride negative"));
+        assert!(
+            e("start=1 end=4 stride=-2").contains("to count forward don't make stride negative")
+        );
+        assert!(e("start=1 end=4 format=d").contains("bad formatting string: d"));
+        assert_eq!(s("start=3 end=0 stride=-1"), ["3", "2", "1", "0"]);
+        assert_eq!(s("count=2 start=1 stride=2"), ["1", "3"]);
+        assert!(sequence("count=0").unwrap().is_empty());
     }
 
     #[test]
