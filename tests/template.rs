@@ -1472,3 +1472,20 @@ fn template_lookup_options_like_ansible() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn extract_of_undefined_is_undefined_and_chains_through_groups() {
+    let ctx = ctx_yaml("container: {key: {subkey: value}}\n");
+    for t in [
+        "'key' | extract(bad) | default('a')",
+        "('key' | extract(bad)).subkey | default('a')",
+        "('badkey' | extract(container)).subsubkey | default('a')",
+        "('key' | extract(container, 'bad')).x | default('a')",
+    ] {
+        assert_eq!(r(&ctx, &format!("{{{{ {t} }}}}")), "a", "{t}");
+    }
+    assert_eq!(
+        r(&ctx, "{{ 'key' | extract(container, 'subkey') }}"),
+        "value"
+    );
+}

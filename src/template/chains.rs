@@ -35,8 +35,8 @@ fn word_at(b: &[u8], i: usize, w: &str) -> bool {
     end <= b.len() && &b[i..end] == w.as_bytes() && (end == b.len() || !is_ident(b[end]))
 }
 
-/// The end (after `]`) of the subscript opening at `b[i] == b'['`, skipping string literals
-/// and nested brackets; `None` if it is not closed.
+/// The end (after `]` or `)`) of the subscript or group opening at `b[i]` (`[` or `(`),
+/// skipping string literals and nested brackets; `None` if it is not closed.
 fn subscript_end(b: &[u8], i: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut j = i;
@@ -46,7 +46,8 @@ fn subscript_end(b: &[u8], i: usize) -> Option<usize> {
             b']' | b')' => {
                 depth -= 1;
                 if depth == 0 {
-                    return (b[j] == b']').then_some(j + 1);
+                    let close = if b[i] == b'(' { b')' } else { b']' };
+                    return (b[j] == close).then_some(j + 1);
                 }
             }
             q @ (b'\'' | b'"') => {
@@ -172,16 +173,28 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                     i += prefix.len();
                     last = i;
                     changed = true;
-                } else if is_ident_start(c)
+                } else if (is_ident_start(c) || c == b'(')
                     && (i == 0 || !(is_ident(b[i - 1]) || matches!(b[i - 1], b'.' | b']' | b')')))
                 {
-                    // Read a chain of attributes and subscripts: `a.b.0['c'][d]`.
+                    // Read a chain of attributes, subscripts and calls: `a.b.0['c'][d]`,
+                    // `(x | f).y`, `lookup('v', k).y` (a call belongs to the step before it).
                     let start = i;
                     let mut ends = vec![];
-                    while i < b.len() && is_ident(b[i]) {
+                    let first_end = if c == b'(' {
+                        subscript_end(b, i)
+                    } else {
+                        let mut e = i;
+                        while e < b.len() && is_ident(b[e]) {
+                            e += 1;
+                        }
+                        Some(e)
+                    };
+                    let Some(first_end) = first_end else {
                         i += 1;
-                    }
-                    let first = &src[start..i];
+                        continue;
+                    };
+                    let first = &src[start..first_end];
+                    i = first_end;
                     ends.push(i);
                     loop {
                         if i + 1 < b.len() && b[i] == b'.' && is_ident(b[i + 1]) {
@@ -189,10 +202,14 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                             while i < b.len() && is_ident(b[i]) {
                                 i += 1;
                             }
-                        } else if i < b.len() && b[i] == b'[' {
+                        } else if i < b.len() && (b[i] == b'[' || b[i] == b'(') {
+                            let call = b[i] == b'(';
                             match subscript_end(b, i) {
                                 Some(e) => i = e,
                                 None => break,
+                            }
+                            if call {
+                                ends.pop();
                             }
                         } else {
                             break;
@@ -214,6 +231,9 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                         ));
                         last = i;
                         changed = true;
+                    } else {
+                        // Not a chain to rewrite: read on inside it (arguments, groups).
+                        i = if c == b'(' { start + 1 } else { first_end };
                     }
                 } else {
                     i += 1;
@@ -245,7 +265,7 @@ mod unit {
         assert_eq!(rewrite("{{ a is defined }}"), None);
         assert_eq!(rewrite("{{ 'a.b is defined' }} a.b is defined"), None);
         assert_eq!(rewrite("{{ a.b == 1 }} | default"), None);
-        assert_eq!(rewrite("{{ a.b() is defined }}"), None);
+        assert_eq!(rewrite("{{ a() is defined }}"), None);
     }
 
     #[test]
@@ -259,6 +279,20 @@ mod unit {
             "{{ (d['a'][x % 2].b if (d is defined and d['a'] is defined and d['a'][x % 2] is defined) else __prov_undefined) | default(1) }}"
         );
         assert_eq!(rewrite("{{ d['a' is defined }}"), None);
+        assert_eq!(
+            rewrite("{{ ('k' | f(c)).s | default('a') }}").unwrap(),
+            "{{ (('k' | f(c)).s if (('k' | f(c)) is defined) else __prov_undefined) | default('a') }}"
+        );
+        // A call is part of the step before it (methods are not attributes).
+        assert_eq!(
+            rewrite("{{ x.items().a is defined }}").unwrap(),
+            "{{ (x.items().a if (x is defined and x.items() is defined) else __prov_undefined) is defined }}"
+        );
+        // Chains inside arguments and groups are still found.
+        assert_eq!(
+            rewrite("{{ f(a.b | default(1)) + (c.d is defined) }}").unwrap(),
+            "{{ f((a.b if (a is defined) else __prov_undefined) | default(1)) + ((c.d if (c is defined) else __prov_undefined) is defined) }}"
+        );
     }
 
     #[test]

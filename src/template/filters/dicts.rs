@@ -238,6 +238,11 @@ fn subelements(v: Value, args: Rest<Value>) -> R {
 
 fn extract(state: &State, item: Value, args: Rest<Value>) -> R {
     let a = Args::bind("extract", &["container", "morekeys"], &args)?;
+    // An undefined container (or item) gives an undefined value, as in Ansible, which
+    // `default` can then replace.
+    if item.is_undefined() || args.first().is_some_and(Value::is_undefined) {
+        return Ok(Value::UNDEFINED);
+    }
     let container = a.req("container")?;
     let mut v = container.get_item(&item).unwrap_or_default();
     if let Some(more) = a.get("morekeys") {
