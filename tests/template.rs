@@ -1489,3 +1489,26 @@ fn extract_of_undefined_is_undefined_and_chains_through_groups() {
         "value"
     );
 }
+
+#[test]
+fn base64_with_encodings_and_urlsafe() {
+    let ctx = ctx_yaml(BASE);
+    // ansible-core 2.19; as in a conditional, where "\n" in a string literal is a newline.
+    let ev = |e: &str| prov::template::py_str(&ctx.templar().eval(e, &ctx).unwrap());
+    assert_eq!(
+        ev("'Ansible - くらとみ\\n' | b64encode(encoding='utf-16-le')"),
+        "QQBuAHMAaQBiAGwAZQAgAC0AIABPMIkwaDB/MAoA"
+    );
+    assert_eq!(
+        ev(
+            "'QQBuAHMAaQBiAGwAZQAgAC0AIABPMIkwaDB/MAoA' | b64decode(encoding='utf-16-le') == 'Ansible - くらとみ\\n'"
+        ),
+        "True"
+    );
+    assert_eq!(
+        ev("'https://www.python.org/example-1' | b64encode(urlsafe=True)"),
+        "aHR0cHM6Ly93d3cucHl0aG9uLm9yZy9leGFtcGxlLTE="
+    );
+    assert_eq!(ev("'>>>?' | b64encode(urlsafe=True)"), "Pj4-Pw==");
+    assert_eq!(ev("'Pj4-Pw==' | b64decode(urlsafe=True)"), ">>>?");
+}
