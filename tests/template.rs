@@ -1512,3 +1512,29 @@ fn base64_with_encodings_and_urlsafe() {
     assert_eq!(ev("'>>>?' | b64encode(urlsafe=True)"), "Pj4-Pw==");
     assert_eq!(ev("'Pj4-Pw==' | b64decode(urlsafe=True)"), ">>>?");
 }
+
+#[test]
+fn combine_like_ansible() {
+    let ctx = ctx_yaml("x: {a: 1, k: x}\ny: {b: 2, k: y}\n");
+    assert_eq!(r(&ctx, "{{ None | combine == {} }}"), "True");
+    assert_eq!(r(&ctx, "{{ [x] | combine == x }}"), "True");
+    assert_eq!(
+        r(&ctx, "{{ [x, None] | combine(y) }}"),
+        "{'a': 1, 'k': 'y', 'b': 2}"
+    );
+    assert!(
+        err(&ctx, "{{ [1] | combine(foo='bar') }}")
+            .msg
+            .contains("'recursive' and 'list_merge' are the only valid keyword arguments")
+    );
+    assert!(
+        err(&ctx, "{{ [x, [y]] | combine(x) }}")
+            .msg
+            .contains("failed to combine variables, expected dicts but got")
+    );
+    assert!(
+        err(&ctx, "{{ x | combine({'k': nope}) }}")
+            .msg
+            .contains("'nope' is undefined")
+    );
+}
