@@ -31,6 +31,7 @@ pub(crate) mod filters;
 mod literal_cases;
 mod literals;
 pub(crate) mod lookups;
+mod overrides;
 pub(crate) mod tests;
 pub(crate) mod vault;
 
@@ -44,6 +45,7 @@ use crate::value::{Value, VaultText};
 use literals::Literals;
 use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind as MjKind, UndefinedBehavior};
+use overrides::Syntax;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -505,6 +507,9 @@ impl Templar {
     /// Renders the text of a template file (the `template` module): every string literal is
     /// decoded with Python's escapes, as Jinja2 does.
     pub fn render_template_text(&self, text: &str, ctx: &Context) -> Result<String> {
+        if text.starts_with(overrides::HEADER) {
+            return self.render_with_header(text, std::path::Path::new("template"), ctx);
+        }
         self.render_text_mode(text, ctx, Literals::Decoded)
             .map_err(|e| e.err)
     }
@@ -544,20 +549,42 @@ impl Templar {
         trim_blocks: bool,
         lstrip_blocks: bool,
     ) -> Result<String> {
-        let [bs, be, vs, ve, cs, ce] = delimiters.map(str::to_string);
-        let syntax = minijinja::syntax::SyntaxConfig::builder()
+        let mut syntax = Syntax {
+            delimiters: delimiters.map(str::to_string),
+            trim_blocks,
+            lstrip_blocks,
+            line_statement_prefix: None,
+            line_comment_prefix: None,
+        };
+        let body = match overrides::split(text)? {
+            Some((body, pairs)) => {
+                syntax.apply(&pairs)?;
+                body
+            }
+            None => text,
+        };
+        let [bs, be, vs, ve, cs, ce] = syntax.delimiters.clone();
+        let mut builder = minijinja::syntax::SyntaxConfig::builder();
+        builder
             .block_delimiters(bs, be)
             .variable_delimiters(vs, ve)
-            .comment_delimiters(cs, ce)
+            .comment_delimiters(cs, ce);
+        if let Some(p) = &syntax.line_statement_prefix {
+            builder.line_statement_prefix(p.clone());
+        }
+        if let Some(p) = &syntax.line_comment_prefix {
+            builder.line_comment_prefix(p.clone());
+        }
+        let config = builder
             .build()
             .map_err(|e| Error::template(format!("invalid template syntax options: {e}")))?;
         let mut env = self.inner.env.clone();
         env.clear_templates();
-        env.set_syntax(syntax);
-        env.set_trim_blocks(trim_blocks);
-        env.set_lstrip_blocks(lstrip_blocks);
+        env.set_syntax(config);
+        env.set_trim_blocks(syntax.trim_blocks);
+        env.set_lstrip_blocks(syntax.lstrip_blocks);
         let name = path.to_string_lossy().into_owned();
-        env.add_template_owned(name.clone(), text.to_string())
+        env.add_template_owned(name.clone(), body.to_string())
             .map_err(|e| Error::template(e.to_string()))?;
         let custom = Templar {
             inner: Arc::new(Inner {
@@ -566,13 +593,36 @@ impl Templar {
             }),
             vault: self.vault.clone(),
         };
-        custom.render_named(&name, text, 0, ctx).map_err(|e| e.err)
+        custom.render_named(&name, body, 0, ctx).map_err(|e| e.err)
+    }
+
+    /// Renders template text that starts with a `#jinja2:` header through
+    /// [`Templar::render_text_with_syntax`] (default syntax, then the header's settings).
+    fn render_with_header(
+        &self,
+        text: &str,
+        path: &std::path::Path,
+        ctx: &Context,
+    ) -> Result<String> {
+        self.render_text_with_syntax(
+            text,
+            path,
+            ctx,
+            ["{%", "%}", "{{", "}}", "{#", "#}"],
+            true,
+            false,
+        )
     }
 
     /// Renders a template file (the `template` module): `{% include %}` and `{% import %}`
     /// inside it are resolved relative to the file's folder.
     pub fn render_file(&self, path: &std::path::Path, ctx: &Context) -> Result<String> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        if text.starts_with(overrides::HEADER) {
+            return self
+                .render_with_header(&text, path, ctx)
+                .map_err(|e| e.at(&crate::error::Location::file_only(path)));
+        }
         let name = path.to_string_lossy();
         self.render_named(&name, &text, 0, ctx)
             .map_err(|e| e.err.at(&crate::error::Location::file_only(path)))
