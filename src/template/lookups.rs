@@ -886,7 +886,7 @@ fn subelements(terms: &[Value], skip_kw: bool) -> Result<Vec<Value>> {
     }
     let skipped = |v: &Value| {
         v.get_attr("skipped")
-            .is_ok_and(|s| !s.is_undefined() && !(s.kind() == ValueKind::Bool && !s.is_true()))
+            .is_ok_and(|s| !s.is_undefined() && (s.kind() != ValueKind::Bool || s.is_true()))
     };
     let elements: Vec<Value> = if list.kind() == ValueKind::Map {
         if skipped(list) {

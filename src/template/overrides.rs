@@ -24,9 +24,12 @@ pub(crate) enum Setting {
     Bool(bool),
 }
 
+/// A header's `key: value` pairs, in order.
+pub(crate) type Pairs = Vec<(String, Setting)>;
+
 /// Splits a `#jinja2:` header off `text`: the rest of the text and the header's pairs, or
 /// `None` without a header. A malformed header is an error with ansible-core's wording.
-pub(crate) fn split(text: &str) -> Result<Option<(&str, Vec<(String, Setting)>)>> {
+pub(crate) fn split(text: &str) -> Result<Option<(&str, Pairs)>> {
     let Some(rest) = text.strip_prefix(HEADER) else {
         return Ok(None);
     };

@@ -27,7 +27,7 @@ pub fn encrypt(
     vault_id: Option<&str>,
 ) -> Result<String> {
     let salt = match salt {
-        Some(s) if s.is_empty() => {
+        Some([]) => {
             return Err(Error::template("vault: an empty salt cannot be used"));
         }
         Some(s) => s.to_vec(),
