@@ -286,7 +286,14 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
     Ok(mark_unsafe(&Value::from(read(&p)?)))
 }
 
+#[cfg(test)]
 fn sequence(term: &str) -> Result<Vec<Value>> {
+    sequence_with(term, &HashMap::new())
+}
+
+/// The `sequence` lookup for one term, with keyword options as the defaults its own
+/// `key=value` pairs (or shortcut form) override.
+fn sequence_with(term: &str, kw: &HashMap<String, Value>) -> Result<Vec<Value>> {
     let bad = |m: &str| Error::template(format!("bad sequence '{term}': {m}"));
     let mut start: i64 = 1;
     let mut end: Option<i64> = None;
@@ -313,6 +320,17 @@ fn sequence(term: &str) -> Result<Vec<Value>> {
             ))
         })
     };
+    for (k, v) in kw {
+        let v = py_str(v);
+        match k.as_str() {
+            "start" => start = num(k, &v)?,
+            "end" => end = Some(num(k, &v)?),
+            "count" => count = Some(num(k, &v)?),
+            "stride" => stride = num(k, &v)?,
+            "format" => format = v,
+            _ => {}
+        }
+    }
     if term.contains('=') {
         let mut unknown = Vec::new();
         for part in term.split_whitespace() {
@@ -589,6 +607,11 @@ pub fn run(
 ) -> Result<Vec<Value>> {
     // Lookup options are Ansible booleans (anything else is false, as `boolean(strict=False)`).
     let kw_bool = |k: &str, d: bool| kw.get(k).map(lookup_bool).unwrap_or(d);
+    // `ansible.builtin.file` is prov's `file`.
+    let name = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
     match name {
         "env" => Ok(terms_flat(terms)
             .iter()
@@ -783,8 +806,13 @@ pub fn run(
         }
         "sequence" => {
             let mut out = Vec::new();
-            for t in terms_flat(terms) {
-                out.extend(sequence(&py_str(&t))?);
+            let mut terms = terms_flat(terms);
+            // Keyword options alone still make one sequence; they apply to every term.
+            if terms.is_empty() && !kw.is_empty() {
+                terms.push(Value::from(""));
+            }
+            for t in terms {
+                out.extend(sequence_with(&py_str(&t), kw)?);
             }
             Ok(out)
         }
@@ -1122,6 +1150,22 @@ mod unit {
         assert_eq!(s("start=3 end=0 stride=-1"), ["3", "2", "1", "0"]);
         assert_eq!(s("count=2 start=1 stride=2"), ["1", "3"]);
         assert!(sequence("count=0").unwrap().is_empty());
+        // Keyword options are defaults for each term.
+        let kw: HashMap<String, Value> = [("stride".to_string(), Value::from(-1))].into();
+        let got: Vec<String> = sequence_with("count=3 start=0", &kw)
+            .unwrap()
+            .iter()
+            .map(py_str)
+            .collect();
+        // Ansible's count with a negative stride ends at start + count * stride - 1.
+        assert_eq!(got, ["0", "-1", "-2", "-3", "-4"]);
+        let kw: HashMap<String, Value> = [("start".to_string(), Value::from(20))].into();
+        let got: Vec<String> = sequence_with("count=2", &kw)
+            .unwrap()
+            .iter()
+            .map(py_str)
+            .collect();
+        assert_eq!(got, ["20", "21"]);
     }
 
     #[test]
