@@ -1538,3 +1538,35 @@ fn combine_like_ansible() {
             .contains("'nope' is undefined")
     );
 }
+
+#[test]
+fn password_lookup_seed_and_encrypt() {
+    let ctx = ctx_yaml(BASE);
+    let a = r(&ctx, "{{ lookup('password', '/dev/null seed=foo') }}");
+    assert_eq!(a, r(&ctx, "{{ lookup('password', '/dev/null seed=foo') }}"));
+    assert_ne!(a, r(&ctx, "{{ lookup('password', '/dev/null seed=bar') }}"));
+    let dir = std::env::temp_dir().join(format!("prov-pw-{}", std::process::id()));
+    let f = dir.join("sub/pw");
+    let hash = r(
+        &ctx,
+        &format!(
+            "{{{{ lookup('password', '{} encrypt=sha256_crypt') }}}}",
+            f.display()
+        ),
+    );
+    let stored = std::fs::read_to_string(&f).unwrap();
+    let (pw, salt) = stored.trim_end().split_once(" salt=").unwrap();
+    assert!(
+        hash.starts_with(&format!("$5$rounds=535000${salt}$"))
+            || hash.starts_with(&format!("$5${salt}$")),
+        "{hash}"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            &format!("{{{{ lookup('password', '{}') }}}}", f.display())
+        ),
+        pw
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -225,9 +225,22 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
         let limit = 65_536 - (65_536 % n);
         let mut out = String::with_capacity(length);
         let mut count = 0;
+        let mut block = 0u64;
         while count < length {
-            let bytes = crate::util::random_bytes(128)
-                .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
+            // With `seed=`, the same seed gives the same password (Ansible's rule; the
+            // characters differ from Python's generator): SHA-256 of the seed and a counter.
+            let bytes = match opts.get("seed") {
+                Some(seed) => {
+                    use sha2::Digest as _;
+                    block += 1;
+                    let mut h = sha2::Sha256::new();
+                    h.update(seed.as_bytes());
+                    h.update(block.to_le_bytes());
+                    h.finalize().to_vec()
+                }
+                None => crate::util::random_bytes(128)
+                    .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?,
+            };
             for pair in bytes.chunks_exact(2) {
                 let x = usize::from(u16::from_le_bytes([pair[0], pair[1]]));
                 if x < limit && count < length {
@@ -247,11 +260,34 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
     {
         p = Path::new(&dir).join(p);
     }
-    let read = |p: &Path| -> Result<String> {
+    let read = |p: &Path| -> Result<(String, Option<String>)> {
         let s = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
         // Ansible may store " salt=..." after the password.
         let line = s.lines().next().unwrap_or_default();
-        Ok(line.split(" salt=").next().unwrap_or_default().to_string())
+        Ok(match line.split_once(" salt=") {
+            Some((pw, salt)) => (pw.to_string(), Some(salt.to_string())),
+            None => (line.to_string(), None),
+        })
+    };
+    // `encrypt=sha256_crypt|sha512_crypt`: the file keeps the password and a salt, the lookup
+    // gives the hash (Ansible's behaviour); an empty `encrypt=` is none.
+    let encrypt = match opts.get("encrypt").map(String::as_str) {
+        None | Some("") => None,
+        Some("sha512_crypt") => Some(true),
+        Some("sha256_crypt") => Some(false),
+        Some(other) => {
+            return Err(Error::template(format!(
+                "lookup('password'): encrypt={other} is not supported (sha256_crypt, sha512_crypt)"
+            )));
+        }
+    };
+    let new_salt = || -> Result<String> {
+        const SALT: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        Ok(crate::util::random_bytes(8)
+            .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?
+            .into_iter()
+            .map(|b| char::from(SALT[usize::from(b) % SALT.len()]))
+            .collect())
     };
     if !p.exists() {
         use std::io::Write as _;
@@ -271,7 +307,11 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
                 .mode(0o600)
                 .open(&tmp)
                 .map_err(|e| Error::io(&tmp, e))?;
-            writeln!(f, "{}", generate()?).map_err(|e| Error::io(&tmp, e))?;
+            let line = match encrypt {
+                Some(_) => format!("{} salt={}", generate()?, new_salt()?),
+                None => generate()?,
+            };
+            writeln!(f, "{line}").map_err(|e| Error::io(&tmp, e))?;
             f.sync_all().map_err(|e| Error::io(&tmp, e))?;
             // A hard link never replaces a file: the first writer wins, the others read it.
             match std::fs::hard_link(&tmp, &p) {
@@ -283,7 +323,21 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
         let _ = std::fs::remove_file(&tmp);
         res?;
     }
-    Ok(mark_unsafe(&Value::from(read(&p)?)))
+    let (pw, salt) = read(&p)?;
+    let Some(sha512) = encrypt else {
+        return Ok(mark_unsafe(&Value::from(pw)));
+    };
+    let salt = match salt {
+        Some(s) => s,
+        None => {
+            // A password stored without a salt gets one, as Ansible adds it.
+            let s = new_salt()?;
+            std::fs::write(&p, format!("{pw} salt={s}\n")).map_err(|e| Error::io(&p, e))?;
+            s
+        }
+    };
+    let hash = crate::template::filters::hashing::sha_crypt(&pw, &salt, None, sha512);
+    Ok(mark_unsafe(&Value::from(hash)))
 }
 
 #[cfg(test)]
