@@ -12,7 +12,7 @@ crate::options! {
     /// The `debug` module's options.
     pub(crate) struct Opts {
         msg: Value = opt::any("The message (any value).").default("Hello world!"),
-        var: Option<String> = opt::str("A variable name or expression to print (no {{ }})."),
+        var: Option<Value> = opt::str("A variable name or expression to print (no {{ }})."),
         verbosity: i64 = opt::int("Print only at this -v level or above.").default("0"),
     }
 }
@@ -53,9 +53,10 @@ impl Module for Debug {
         }
         if let Some(var) = o.var {
             // An expression marked !unsafe (or from a host) is never evaluated.
-            if args.get("var").is_some_and(Value::is_safe) {
+            if var.is_safe() {
                 return Err(crate::template::untrusted_error());
             }
+            let var = crate::modules::args::value_str(&var);
             let expr = strip_braces(&var);
             let value = match ctx.render.eval(expr) {
                 Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
