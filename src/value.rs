@@ -103,7 +103,7 @@ pub fn boolean_word(s: &str) -> Option<bool> {
 /// `no`/`off`/`0`/`false`; anything else (`y`, `t`, ...) is an invalid value it turns into
 /// false (with a deprecation warning since 2.19).
 pub fn bool_filter_word(s: &str) -> Option<bool> {
-    boolean_word(s).filter(|_| s.trim().len() > 1)
+    boolean_word(s).filter(|_| s.trim().len() > 1 || matches!(s.trim(), "0" | "1"))
 }
 
 /// Ansible's `boolean()` of a value: a boolean, the number 0 or 1, or a boolean word (see
@@ -146,6 +146,8 @@ mod tests {
         assert_eq!(bool_filter_word("off"), Some(false));
         assert_eq!(bool_filter_word("t"), None);
         assert_eq!(bool_filter_word(" y "), None);
+        assert_eq!(bool_filter_word("1"), Some(true));
+        assert_eq!(bool_filter_word("0"), Some(false));
         assert_eq!(boolean(&Value::from(1)), Some(true));
         assert_eq!(boolean(&Value::from(0)), Some(false));
         assert_eq!(boolean(&Value::from(2)), None);

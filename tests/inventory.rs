@@ -339,6 +339,8 @@ fn implicit_localhost() {
     assert!(inv.group_names("localhost").is_empty());
     let v = inv.host_vars("localhost");
     assert_eq!(json(&v["ansible_connection"]), "\"local\"");
+    // Ansible's implicit localhost runs the controller's own Python.
+    assert!(json(&v["ansible_python_interpreter"]).contains("python3"));
     assert_eq!(json(&v["from_all"]), "1");
     assert_eq!(json(&v["hv"]), "2");
     // Other hosts keep group_vars/all's connection.

@@ -215,9 +215,10 @@ fn loops_register_when_and_handlers() {
         .stdout_has("(item=a)")
         .stdout_has("(item=b)")
         .stdout_has("RUNNING HANDLER [note]");
-    // Like Ansible, a lone "{{ expr }}\n" renders to the native value: no newline.
+    // Like Ansible, a lone "{{ expr }}\n" renders to the native value: no newline after a
+    // number; a text value keeps it (ansible-core 2.19).
     assert_eq!(p.read("handled"), "2");
-    assert_eq!(p.read("f-a"), "A");
+    assert_eq!(p.read("f-a"), "A\n");
     assert_eq!(r.recap("localhost")[4], 1, "one skipped task");
     let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
     r.success()
@@ -983,4 +984,52 @@ fn collection_modules_run_with_their_module_utils() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("ignored=1"), "{stdout}");
+}
+
+#[test]
+fn a_loop_with_ignored_failed_items_registers_a_failed_result() {
+    let p = Project::new("loopfail");
+    p.file(
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - command: /bin/{{ item }}\n      loop: [\"true\", \"false\"]\n      ignore_errors: true\n      register: r\n    - assert:\n        that:\n          - r is failed\n          - r.msg == 'One or more items failed'\n          - r.results[0] is not failed\n          - r.results[1] is failed\n",
+    );
+    let r = p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"]);
+    r.code(0).stdout_lacks("One or more items failed\"}");
+    assert_eq!(r.recap("localhost")[6], 1);
+}
+
+#[test]
+fn a_loop_over_no_items_is_skipped() {
+    let p = Project::new("loopempty");
+    p.file(
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - debug: msg=x\n      loop: []\n      register: r\n    - debug: msg=x\n      loop: [1]\n      when: false\n      register: s\n    - assert:\n        that:\n          - r is skipped\n          - r.skipped_reason == 'No items in the list'\n          - r.msg is not defined\n          - s is skipped\n          - s.msg == 'All items skipped'\n",
+    );
+    let r = p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"]);
+    r.code(0).stdout_has("skipping: [localhost]");
+    assert_eq!(r.recap("localhost")[4], 2);
+}
+
+#[test]
+fn tasks_see_ansible_host_and_the_vars_lookup_reports_like_ansible() {
+    let p = Project::new("magichost");
+    p.file("inv.ini", "[g]\nh1 ansible_connection=local\nh2 ansible_connection=local ansible_ssh_host=127.0.0.1\n")
+        .file(
+            "pb.yml",
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - assert:\n        that:\n          - lookup('vars', 'ansible_host') == ansible_host\n          - ansible_host == (inventory_hostname if inventory_hostname == 'h1' else '127.0.0.1')\n    - debug:\n        msg: \"{{ lookup('vars', 'nope') }}\"\n      ignore_errors: true\n      register: r\n    - debug:\n        msg: \"{{ lookup('vars', 42) }}\"\n      ignore_errors: true\n      register: r2\n    - assert:\n        that:\n          - \"\\\"No variable named 'nope' was found\\\" in r.msg\"\n          - \"\\\"Variable name must be 'str' not 'int'\\\" in r2.msg\"\n          - lookup('vars', 'nope', default='d') == 'd'\n",
+        );
+    let r = p.prov(&["run", "pb.yml", "-i", "inv.ini"]);
+    r.code(0);
+    assert_eq!(r.recap("h2")[3], 0);
+}
+
+#[test]
+fn unsafe_expressions_are_never_evaluated() {
+    let p = Project::new("untrusted");
+    p.file(
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: no\n  vars:\n    debug_me: hi\n  tasks:\n    - debug:\n        var: !unsafe debug_me\n      ignore_errors: true\n      register: d\n    - debug:\n        var: {x: 1}\n      ignore_errors: true\n      register: m\n    - assert:\n        that:\n          - d is failed\n          - d.msg is contains 'untrusted template or expression'\n          - m.msg is contains 'is not a string and conversion is not allowed'\n",
+    );
+    p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"])
+        .code(0);
 }

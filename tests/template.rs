@@ -90,6 +90,15 @@ fn single_expression_returns_native_values() {
         t.render_str("{{ d.b + 1 }}\n", &ctx).unwrap(),
         Value::from(3)
     );
+    // ... but a text result keeps it (unless `-}}` strips it).
+    assert_eq!(
+        t.render_str("{{ s | upper }}\n", &ctx).unwrap(),
+        Value::from("HELLO WORLD\n")
+    );
+    assert_eq!(
+        t.render_str("{{ s -}}\n", &ctx).unwrap(),
+        Value::from("Hello World")
+    );
     assert_eq!(
         t.render_str("{{ d.b + 1 }}\n\n", &ctx).unwrap(),
         Value::from("3\n\n")
@@ -896,14 +905,15 @@ fn file_template_and_first_found_lookups() {
     );
     assert_eq!(
         r(&ctx, "{{ lookup('template', 't.j2') }}"),
-        "name=web\nincluded WEB\n"
+        // An included template's last newline is dropped, as in Jinja2/Ansible.
+        "name=web\nincluded WEB"
     );
     assert_eq!(
         r(
             &ctx,
             "{{ lookup('template', 't.j2', template_vars={'name': 'db'}) }}"
         ),
-        "name=db\nincluded DB\n"
+        "name=db\nincluded DB"
     );
     let found = r(
         &ctx,
@@ -1319,4 +1329,252 @@ fn now_is_a_datetime() {
     );
     assert!(r(&ctx, "{{ now().isoformat() }}").contains('T'));
     assert!(r(&ctx, "{{ now().timestamp() > 1700000000 }}") == "True");
+}
+
+#[test]
+fn vault_and_unvault_filters() {
+    let ctx = Context::new(
+        &Templar::new(),
+        vec![Arc::new(vars_from_yaml(&vault_yaml()))],
+    );
+    // ansible-core 2.19: `'secret' | vault('test', salt=7)`.
+    assert_eq!(
+        r(&ctx, "{{ 'secret' | vault('test', salt=7) }}"),
+        "$ANSIBLE_VAULT;1.2;AES256;filter_default\n33370a34333734353636633035656232613935353432656132646533346233326431346232616261\n6133383034376566366261316365633931356133633337396363370a376664386236313834326561\n6338373864623763613165366636633031303739\n"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ 'a: b' | vault('pw', vault_id='x') | unvault('pw') }}"
+        ),
+        "a: b"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ 'x' | vault('pw', wrap_object=True) is vault_encrypted }}"
+        ),
+        "True"
+    );
+    assert_eq!(r(&ctx, "{{ 'plain' | unvault('pw') }}"), "plain");
+    // Without a vault password, encrypted variables still reach `unvault`.
+    assert_eq!(
+        r(&ctx, "{{ db_password | unvault('hunter2') }}"),
+        "s3cret {{ not templated }}"
+    );
+    assert!(
+        err(&ctx, "{{ 1 | vault('pw') }}")
+            .msg
+            .contains("must be a string")
+    );
+}
+
+#[test]
+fn undef_gives_an_undefined_value() {
+    let ctx = ctx_yaml(BASE);
+    assert_eq!(r(&ctx, "{{ undef() is undefined }}"), "True");
+    assert_eq!(r(&ctx, "{{ undef(hint='why') | default('d') }}"), "d");
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('env', 'PATH', default=undef()) == lookup('env', 'PATH') }}"
+        ),
+        "True"
+    );
+}
+
+#[test]
+fn groupby_groups_are_tuples_and_undefined_passes_through_map_and_select() {
+    let ctx = ctx_yaml(BASE);
+    // ansible-core 2.19 (Python's tuple.__str__).
+    assert_eq!(
+        r(&ctx, "{{ ([{'a': 1}] | groupby('a'))[0] | string }}"),
+        "(1, [{'a': 1}])"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ (u | groupby('n') | map('last') | list)[0][0].v }}"
+        ),
+        "1"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ u | groupby('n') == [['a', [{'n': 'a', 'v': 1}]], ['b', [{'n': 'b', 'v': 2}]]] }}"
+        ),
+        "True"
+    );
+    for f in [
+        "map('upper')",
+        "select('odd')",
+        "reject('odd')",
+        "selectattr('a')",
+        "rejectattr('a')",
+    ] {
+        assert_eq!(
+            r(&ctx, &format!("{{{{ nope | {f} is undefined }}}}")),
+            "True",
+            "{f}"
+        );
+    }
+    assert_eq!(r(&ctx, "{{ l | select('odd') | list }}"), "[3, 1]");
+}
+
+#[test]
+fn included_templates_lose_their_last_newline_the_top_level_keeps_its_own() {
+    let dir = std::env::temp_dir().join(format!("prov-tmpl-nl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("world.txt"), "world\n").unwrap();
+    std::fs::write(
+        dir.join("hello.txt"),
+        "Hello {% include 'world.txt' %}!\n\n",
+    )
+    .unwrap();
+    let ctx = ctx_yaml(BASE);
+    // ansible-core 2.19: "Hello world!" and the source's trailing newlines.
+    assert_eq!(
+        ctx.templar()
+            .render_file(&dir.join("hello.txt"), &ctx)
+            .unwrap(),
+        "Hello world!\n\n"
+    );
+    assert_eq!(
+        r(&ctx, "{{ s }} {% if flag %}x{% endif %}\n"),
+        "Hello World x\n"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn template_lookup_options_like_ansible() {
+    let (dir, ctx) = lookup_fixture();
+    let t = dir.join("roles/web/templates");
+    std::fs::write(t.join("s.j2"), "Hello [% name %]!\n").unwrap();
+    std::fs::write(t.join("none.j2"), "{# nothing #}\n").unwrap();
+    std::fs::write(
+        t.join("m.j2"),
+        "{{ ansible_managed }} {{ template_basename }}",
+    )
+    .unwrap();
+    std::fs::write(t.join("tb.j2"), "{% if true %}\nx\n{% endif %}\n").unwrap();
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('template', 's.j2', variable_start_string='[%', variable_end_string='%]') }}"
+        ),
+        "Hello web!\n"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'none.j2') is none }}"),
+        "True"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'm.j2') }}"),
+        "Ansible managed m.j2"
+    );
+    assert_eq!(r(&ctx, "{{ lookup('template', 'tb.j2') }}"), "x\n");
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'tb.j2', trim_blocks=False) }}"),
+        "\nx\n"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn extract_of_undefined_is_undefined_and_chains_through_groups() {
+    let ctx = ctx_yaml("container: {key: {subkey: value}}\n");
+    for t in [
+        "'key' | extract(bad) | default('a')",
+        "('key' | extract(bad)).subkey | default('a')",
+        "('badkey' | extract(container)).subsubkey | default('a')",
+        "('key' | extract(container, 'bad')).x | default('a')",
+    ] {
+        assert_eq!(r(&ctx, &format!("{{{{ {t} }}}}")), "a", "{t}");
+    }
+    assert_eq!(
+        r(&ctx, "{{ 'key' | extract(container, 'subkey') }}"),
+        "value"
+    );
+}
+
+#[test]
+fn base64_with_encodings_and_urlsafe() {
+    let ctx = ctx_yaml(BASE);
+    // ansible-core 2.19; as in a conditional, where "\n" in a string literal is a newline.
+    let ev = |e: &str| prov::template::py_str(&ctx.templar().eval(e, &ctx).unwrap());
+    assert_eq!(
+        ev("'Ansible - くらとみ\\n' | b64encode(encoding='utf-16-le')"),
+        "QQBuAHMAaQBiAGwAZQAgAC0AIABPMIkwaDB/MAoA"
+    );
+    assert_eq!(
+        ev(
+            "'QQBuAHMAaQBiAGwAZQAgAC0AIABPMIkwaDB/MAoA' | b64decode(encoding='utf-16-le') == 'Ansible - くらとみ\\n'"
+        ),
+        "True"
+    );
+    assert_eq!(
+        ev("'https://www.python.org/example-1' | b64encode(urlsafe=True)"),
+        "aHR0cHM6Ly93d3cucHl0aG9uLm9yZy9leGFtcGxlLTE="
+    );
+    assert_eq!(ev("'>>>?' | b64encode(urlsafe=True)"), "Pj4-Pw==");
+    assert_eq!(ev("'Pj4-Pw==' | b64decode(urlsafe=True)"), ">>>?");
+}
+
+#[test]
+fn combine_like_ansible() {
+    let ctx = ctx_yaml("x: {a: 1, k: x}\ny: {b: 2, k: y}\n");
+    assert_eq!(r(&ctx, "{{ None | combine == {} }}"), "True");
+    assert_eq!(r(&ctx, "{{ [x] | combine == x }}"), "True");
+    assert_eq!(
+        r(&ctx, "{{ [x, None] | combine(y) }}"),
+        "{'a': 1, 'k': 'y', 'b': 2}"
+    );
+    assert!(
+        err(&ctx, "{{ [1] | combine(foo='bar') }}")
+            .msg
+            .contains("'recursive' and 'list_merge' are the only valid keyword arguments")
+    );
+    assert!(
+        err(&ctx, "{{ [x, [y]] | combine(x) }}")
+            .msg
+            .contains("failed to combine variables, expected dicts but got")
+    );
+    assert!(
+        err(&ctx, "{{ x | combine({'k': nope}) }}")
+            .msg
+            .contains("'nope' is undefined")
+    );
+}
+
+#[test]
+fn password_lookup_seed_and_encrypt() {
+    let ctx = ctx_yaml(BASE);
+    let a = r(&ctx, "{{ lookup('password', '/dev/null seed=foo') }}");
+    assert_eq!(a, r(&ctx, "{{ lookup('password', '/dev/null seed=foo') }}"));
+    assert_ne!(a, r(&ctx, "{{ lookup('password', '/dev/null seed=bar') }}"));
+    let dir = std::env::temp_dir().join(format!("prov-pw-{}", std::process::id()));
+    let f = dir.join("sub/pw");
+    let hash = r(
+        &ctx,
+        &format!(
+            "{{{{ lookup('password', '{} encrypt=sha256_crypt') }}}}",
+            f.display()
+        ),
+    );
+    let stored = std::fs::read_to_string(&f).unwrap();
+    let (pw, salt) = stored.trim_end().split_once(" salt=").unwrap();
+    assert!(
+        hash.starts_with(&format!("$5$rounds=535000${salt}$"))
+            || hash.starts_with(&format!("$5${salt}$")),
+        "{hash}"
+    );
+    assert_eq!(
+        r(
+            &ctx,
+            &format!("{{{{ lookup('password', '{}') }}}}", f.display())
+        ),
+        pw
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -61,7 +61,11 @@ impl PlayRun<'_> {
         let mut results = Vec::new();
         let mut any_changed = false;
         let mut any_failed = false;
-        let mut all_skipped = !items.is_empty();
+        // A failed item whose failure was ignored still fails the aggregate result (Ansible's
+        // `results` with `failed: true`), which is then ignored too.
+        let mut failures_ignored = true;
+        // A loop over no items is skipped ("No items in the list"), as in Ansible.
+        let mut all_skipped = true;
         let mut agg_diffs = Vec::new();
         let mut agg_changes = Vec::new();
         let mut includes = Vec::new();
@@ -156,7 +160,8 @@ impl PlayRun<'_> {
             o.result
                 .insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
             any_changed |= o.status == Status::Changed;
-            any_failed |= o.status == Status::Failed && !o.ignored;
+            any_failed |= o.status == Status::Failed;
+            failures_ignored &= o.status != Status::Failed || o.ignored;
             all_skipped &= o.status == Status::Skipped;
             agg_diffs.extend(o.diffs.iter().cloned());
             agg_changes.extend(o.changes.iter().cloned());
@@ -182,26 +187,34 @@ impl PlayRun<'_> {
         let mut agg = Outcome::new(status);
         agg.duration = loop_started.elapsed();
         agg.result.insert("results".into(), Value::from(results));
-        agg.result.insert(
-            "msg".into(),
-            Value::from(if any_failed {
-                "One or more items failed"
-            } else {
-                "All items completed"
-            }),
-        );
+        let msg = if any_failed {
+            Some("One or more items failed")
+        } else if n == 0 {
+            None
+        } else if all_skipped {
+            Some("All items skipped")
+        } else {
+            Some("All items completed")
+        };
+        if let Some(msg) = msg {
+            agg.result.insert("msg".into(), Value::from(msg));
+        }
         agg.diffs = agg_diffs;
         agg.changes = agg_changes;
         agg.includes = includes;
-        agg.ignored = any_failed && self.ignore_errors(task, &ctx);
+        agg.ignored = any_failed && (failures_ignored || self.ignore_errors(task, &ctx));
         if status == Status::Skipped {
             agg.result
                 .insert("skipped_reason".into(), Value::from("No items in the list"));
         }
         // Per-item lines were printed; record stats/register/notify without another line unless
         // the aggregate failed (Ansible prints one summary failure then).
-        self.record_quiet(host, task, &agg);
-        if status == Status::Failed {
+        if n == 0 {
+            self.record(host, task, display, &agg);
+        } else {
+            self.record_quiet(host, task, &agg);
+        }
+        if status == Status::Failed && !failures_ignored {
             let mut shown = agg.clone();
             shown.result.shift_remove("results");
             shown.msg = Some("One or more items failed".into());

@@ -293,7 +293,9 @@ impl PlayRun<'_> {
                     s.stats.failed += 1;
                     s.failed = true;
                     s.fatal |= task.any_errors_fatal.unwrap_or(self.play.any_errors_fatal);
-                    s.last_failure = Some((task.display_name(), o.to_value()));
+                    // `ansible_failed_task.name` is the task's own name (no role prefix).
+                    let name = task.name.clone().unwrap_or_else(|| task.display_name());
+                    s.last_failure = Some((name, o.to_value()));
                 }
                 Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
                 Status::Unreachable => {

@@ -159,26 +159,13 @@ pub(crate) fn run_magic(opts: &super::RunOptions) -> Vars {
     );
     m.insert(
         "ansible_playbook_python".into(),
-        Value::from(controller_python()),
+        Value::from(crate::util::python::controller_python()),
     );
     m
 }
 
 fn names_value(names: &[String]) -> Value {
     Value::from_iter(names.iter().map(|n| Value::from(n.as_str())))
-}
-
-/// The controller's `python3` on `PATH` (`/usr/bin/python3` when there is none).
-fn controller_python() -> String {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("python3"))
-        .find(|p| p.is_file())
-        .map_or_else(
-            || "/usr/bin/python3".to_string(),
-            |p| p.display().to_string(),
-        )
 }
 
 /// The `groups` magic variable of an inventory.
@@ -476,6 +463,12 @@ impl Shared {
                     .iter()
                     .map(|p| Value::from(p.display().to_string())),
             ),
+        );
+        // Ansible's connection "magic" variable: a task sees `ansible_host` (the address it
+        // connects to) even when the inventory does not set it.
+        magic.insert(
+            "ansible_host".into(),
+            Value::from("{{ ansible_ssh_host | default(inventory_hostname) }}"),
         );
         let data = self.host(host);
         let mut layers: Vec<Arc<Vars>> = Vec::with_capacity(12);

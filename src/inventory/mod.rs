@@ -530,7 +530,8 @@ impl Inventory {
 
     /// A host's inventory variables merged in Ansible's precedence (group vars by depth, then
     /// host vars; inventory files, then inventory-adjacent and playbook-adjacent var dirs).
-    /// The implicit localhost gets `ansible_connection: local`.
+    /// The implicit localhost gets `ansible_connection: local` and the controller's Python as
+    /// `ansible_python_interpreter`.
     ///
     /// The order, lowest precedence first (a later level replaces a top-level key of an earlier
     /// one; hashes are not merged), exactly Ansible's default `VARIABLE_PRECEDENCE`:
@@ -620,6 +621,11 @@ impl Inventory {
 fn implicit_localhost_vars() -> Vars {
     let mut v = Vars::new();
     v.insert("ansible_connection".into(), Value::from("local"));
+    // Ansible gives it the controller's own Python (`sys.executable`).
+    v.insert(
+        "ansible_python_interpreter".into(),
+        Value::from(crate::util::python::controller_python()),
+    );
     v
 }
 

@@ -5,7 +5,7 @@
 //! fails on attribute access of an undefined value, so such chains are rewritten before
 //! compiling: `a.b.c is defined` becomes
 //! `(a.b.c if (a is defined and a.b is defined) else __prov_undefined) is defined`.
-//! Only plain dotted names directly followed by `is [not] defined|undefined` or `| default`/`| d`
+//! Only chains of names, attributes (`.b`, `.0`) and subscripts (`['k']`) directly followed by `is [not] defined|undefined` or `| default`/`| d`
 //! are touched; string literals and text outside `{{ }}`/`{% %}` are left alone.
 //!
 //! The same pass drops the collection prefix of filter and test names written with their fully
@@ -33,6 +33,38 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 fn word_at(b: &[u8], i: usize, w: &str) -> bool {
     let end = i + w.len();
     end <= b.len() && &b[i..end] == w.as_bytes() && (end == b.len() || !is_ident(b[end]))
+}
+
+/// The end (after `]` or `)`) of the subscript or group opening at `b[i]` (`[` or `(`),
+/// skipping string literals and nested brackets; `None` if it is not closed.
+fn subscript_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'[' | b'(' => depth += 1,
+            b']' | b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    let close = if b[i] == b'(' { b')' } else { b']' };
+                    return (b[j] == close).then_some(j + 1);
+                }
+            }
+            q @ (b'\'' | b'"') => {
+                j += 1;
+                while j < b.len() && b[j] != q {
+                    if b[j] == b'\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+            }
+            b'}' | b'%' if b.get(j + 1) == Some(&b'}') => return None,
+            _ => {}
+        }
+        j += 1;
+    }
+    None
 }
 
 /// True if the text after a chain makes it a defined-ness check.
@@ -141,29 +173,55 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                     i += prefix.len();
                     last = i;
                     changed = true;
-                } else if is_ident_start(c)
+                } else if (is_ident_start(c) || c == b'(')
                     && (i == 0 || !(is_ident(b[i - 1]) || matches!(b[i - 1], b'.' | b']' | b')')))
                 {
-                    // Read a dotted chain.
+                    // Read a chain of attributes, subscripts and calls: `a.b.0['c'][d]`,
+                    // `(x | f).y`, `lookup('v', k).y` (a call belongs to the step before it).
                     let start = i;
-                    let mut parts = vec![];
-                    loop {
-                        let s = i;
-                        while i < b.len() && is_ident(b[i]) {
-                            i += 1;
+                    let mut ends = vec![];
+                    let first_end = if c == b'(' {
+                        subscript_end(b, i)
+                    } else {
+                        let mut e = i;
+                        while e < b.len() && is_ident(b[e]) {
+                            e += 1;
                         }
-                        parts.push(&src[s..i]);
-                        if i + 1 < b.len() && b[i] == b'.' && is_ident_start(b[i + 1]) {
+                        Some(e)
+                    };
+                    let Some(first_end) = first_end else {
+                        i += 1;
+                        continue;
+                    };
+                    let first = &src[start..first_end];
+                    i = first_end;
+                    ends.push(i);
+                    loop {
+                        if i + 1 < b.len() && b[i] == b'.' && is_ident(b[i + 1]) {
                             i += 1;
+                            while i < b.len() && is_ident(b[i]) {
+                                i += 1;
+                            }
+                        } else if i < b.len() && (b[i] == b'[' || b[i] == b'(') {
+                            let call = b[i] == b'(';
+                            match subscript_end(b, i) {
+                                Some(e) => i = e,
+                                None => break,
+                            }
+                            if call {
+                                ends.pop();
+                            }
                         } else {
                             break;
                         }
+                        ends.push(i);
                     }
                     let keyword =
-                        matches!(parts[0], "is" | "not" | "and" | "or" | "in" | "if" | "else");
-                    if parts.len() > 1 && !keyword && wants_chain(b, i) {
-                        let checks: Vec<String> = (1..parts.len())
-                            .map(|n| format!("{} is defined", parts[..n].join(".")))
+                        matches!(first, "is" | "not" | "and" | "or" | "in" | "if" | "else");
+                    if ends.len() > 1 && !keyword && wants_chain(b, i) {
+                        let checks: Vec<String> = ends[..ends.len() - 1]
+                            .iter()
+                            .map(|&e| format!("{} is defined", &src[start..e]))
                             .collect();
                         out.push_str(&src[last..start]);
                         out.push_str(&format!(
@@ -173,6 +231,9 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                         ));
                         last = i;
                         changed = true;
+                    } else {
+                        // Not a chain to rewrite: read on inside it (arguments, groups).
+                        i = if c == b'(' { start + 1 } else { first_end };
                     }
                 } else {
                     i += 1;
@@ -204,7 +265,34 @@ mod unit {
         assert_eq!(rewrite("{{ a is defined }}"), None);
         assert_eq!(rewrite("{{ 'a.b is defined' }} a.b is defined"), None);
         assert_eq!(rewrite("{{ a.b == 1 }} | default"), None);
-        assert_eq!(rewrite("{{ a['x'].b is defined }}"), None);
+        assert_eq!(rewrite("{{ a() is defined }}"), None);
+    }
+
+    #[test]
+    fn rewrites_subscripts_and_numeric_attributes() {
+        assert_eq!(
+            rewrite("{{ l.1.foo is not defined }}").unwrap(),
+            "{{ (l.1.foo if (l is defined and l.1 is defined) else __prov_undefined) is not defined }}"
+        );
+        assert_eq!(
+            rewrite("{{ d['a'][x % 2].b | default(1) }}").unwrap(),
+            "{{ (d['a'][x % 2].b if (d is defined and d['a'] is defined and d['a'][x % 2] is defined) else __prov_undefined) | default(1) }}"
+        );
+        assert_eq!(rewrite("{{ d['a' is defined }}"), None);
+        assert_eq!(
+            rewrite("{{ ('k' | f(c)).s | default('a') }}").unwrap(),
+            "{{ (('k' | f(c)).s if (('k' | f(c)) is defined) else __prov_undefined) | default('a') }}"
+        );
+        // A call is part of the step before it (methods are not attributes).
+        assert_eq!(
+            rewrite("{{ x.items().a is defined }}").unwrap(),
+            "{{ (x.items().a if (x is defined and x.items() is defined) else __prov_undefined) is defined }}"
+        );
+        // Chains inside arguments and groups are still found.
+        assert_eq!(
+            rewrite("{{ f(a.b | default(1)) + (c.d is defined) }}").unwrap(),
+            "{{ f((a.b if (a is defined) else __prov_undefined) | default(1)) + ((c.d if (c is defined) else __prov_undefined) is defined) }}"
+        );
     }
 
     #[test]

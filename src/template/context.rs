@@ -137,6 +137,11 @@ impl Context {
             }
             return Ok(Some(raw));
         }
+        // Without a vault password, encrypted text stays encrypted: the `unvault` filter and
+        // `is vault_encrypted` can use it; printing it or returning it from a template fails.
+        if self.inner.templar.vault.is_none() && raw.downcast_object_ref::<VaultText>().is_some() {
+            return Ok(Some(raw));
+        }
         enter_var(self.id(), name)?;
         let r = match raw.downcast_object_ref::<VaultText>() {
             Some(vt) => self

@@ -103,6 +103,19 @@ fn terms_flat(terms: &[Value]) -> Vec<Value> {
     out
 }
 
+/// A row of `together`: list members spread one level, as Ansible's lookups flatten.
+fn flatten_once(row: impl Iterator<Item = Value>) -> Value {
+    let mut out = Vec::new();
+    for x in row {
+        if x.kind() == ValueKind::Seq {
+            out.extend(list_of(&x));
+        } else {
+            out.push(x);
+        }
+    }
+    Value::from(out)
+}
+
 fn list_of(v: &Value) -> Vec<Value> {
     match v.kind() {
         ValueKind::Seq => v.try_iter().map(|i| i.collect()).unwrap_or_default(),
@@ -212,9 +225,22 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
         let limit = 65_536 - (65_536 % n);
         let mut out = String::with_capacity(length);
         let mut count = 0;
+        let mut block = 0u64;
         while count < length {
-            let bytes = crate::util::random_bytes(128)
-                .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
+            // With `seed=`, the same seed gives the same password (Ansible's rule; the
+            // characters differ from Python's generator): SHA-256 of the seed and a counter.
+            let bytes = match opts.get("seed") {
+                Some(seed) => {
+                    use sha2::Digest as _;
+                    block += 1;
+                    let mut h = sha2::Sha256::new();
+                    h.update(seed.as_bytes());
+                    h.update(block.to_le_bytes());
+                    h.finalize().to_vec()
+                }
+                None => crate::util::random_bytes(128)
+                    .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?,
+            };
             for pair in bytes.chunks_exact(2) {
                 let x = usize::from(u16::from_le_bytes([pair[0], pair[1]]));
                 if x < limit && count < length {
@@ -234,17 +260,40 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
     {
         p = Path::new(&dir).join(p);
     }
-    let read = |p: &Path| -> Result<String> {
+    let read = |p: &Path| -> Result<(String, Option<String>)> {
         let s = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
         // Ansible may store " salt=..." after the password.
         let line = s.lines().next().unwrap_or_default();
-        Ok(line.split(" salt=").next().unwrap_or_default().to_string())
+        Ok(match line.split_once(" salt=") {
+            Some((pw, salt)) => (pw.to_string(), Some(salt.to_string())),
+            None => (line.to_string(), None),
+        })
+    };
+    // `encrypt=sha256_crypt|sha512_crypt`: the file keeps the password and a salt, the lookup
+    // gives the hash (Ansible's behaviour); an empty `encrypt=` is none.
+    let encrypt = match opts.get("encrypt").map(String::as_str) {
+        None | Some("") => None,
+        Some("sha512_crypt") => Some(true),
+        Some("sha256_crypt") => Some(false),
+        Some(other) => {
+            return Err(Error::template(format!(
+                "lookup('password'): encrypt={other} is not supported (sha256_crypt, sha512_crypt)"
+            )));
+        }
+    };
+    let new_salt = || -> Result<String> {
+        const SALT: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        Ok(crate::util::random_bytes(8)
+            .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?
+            .into_iter()
+            .map(|b| char::from(SALT[usize::from(b) % SALT.len()]))
+            .collect())
     };
     if !p.exists() {
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
         let dir = p.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        make_private_dir(dir)?;
         let tmp = dir.join(format!(
             ".{}.prov-tmp.{}.{:?}",
             p.file_name().unwrap_or_default().to_string_lossy(),
@@ -258,7 +307,11 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
                 .mode(0o600)
                 .open(&tmp)
                 .map_err(|e| Error::io(&tmp, e))?;
-            writeln!(f, "{}", generate()?).map_err(|e| Error::io(&tmp, e))?;
+            let line = match encrypt {
+                Some(_) => format!("{} salt={}", generate()?, new_salt()?),
+                None => generate()?,
+            };
+            writeln!(f, "{line}").map_err(|e| Error::io(&tmp, e))?;
             f.sync_all().map_err(|e| Error::io(&tmp, e))?;
             // A hard link never replaces a file: the first writer wins, the others read it.
             match std::fs::hard_link(&tmp, &p) {
@@ -270,40 +323,88 @@ fn password(term: &str, kw: &HashMap<String, Value>, ctx: &Context) -> Result<Va
         let _ = std::fs::remove_file(&tmp);
         res?;
     }
-    Ok(mark_unsafe(&Value::from(read(&p)?)))
+    let (pw, salt) = read(&p)?;
+    let Some(sha512) = encrypt else {
+        return Ok(mark_unsafe(&Value::from(pw)));
+    };
+    let salt = match salt {
+        Some(s) => s,
+        None => {
+            // A password stored without a salt gets one, as Ansible adds it.
+            let s = new_salt()?;
+            std::fs::write(&p, format!("{pw} salt={s}\n")).map_err(|e| Error::io(&p, e))?;
+            s
+        }
+    };
+    let hash = crate::template::filters::hashing::sha_crypt(&pw, &salt, None, sha512);
+    Ok(mark_unsafe(&Value::from(hash)))
 }
 
+#[cfg(test)]
 fn sequence(term: &str) -> Result<Vec<Value>> {
+    sequence_with(term, &HashMap::new())
+}
+
+/// The `sequence` lookup for one term, with keyword options as the defaults its own
+/// `key=value` pairs (or shortcut form) override.
+fn sequence_with(term: &str, kw: &HashMap<String, Value>) -> Result<Vec<Value>> {
     let bad = |m: &str| Error::template(format!("bad sequence '{term}': {m}"));
     let mut start: i64 = 1;
     let mut end: Option<i64> = None;
     let mut count: Option<i64> = None;
     let mut stride: i64 = 1;
     let mut format = "%d".to_string();
-    let num = |s: &str| -> Result<i64> {
-        let s = s.trim();
-        let r = if let Some(h) = s.strip_prefix("0x") {
+    // Ansible's message for an option that is not an integer.
+    let num = |key: &str, s: &str| -> Result<i64> {
+        let t = s.trim();
+        let (neg, t) = match t.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, t),
+        };
+        let r = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
             i64::from_str_radix(h, 16)
-        } else if let Some(o) = s.strip_prefix("0o") {
+        } else if let Some(o) = t.strip_prefix("0o") {
             i64::from_str_radix(o, 8)
         } else {
-            s.parse()
+            t.parse()
         };
-        r.map_err(|_| bad(&format!("'{s}' is not a number")))
+        r.map(|n| if neg { -n } else { n }).map_err(|_| {
+            Error::template(format!(
+                "'{key}' of the sequence lookup has an invalid value: '{s}' is not an integer"
+            ))
+        })
     };
+    for (k, v) in kw {
+        let v = py_str(v);
+        match k.as_str() {
+            "start" => start = num(k, &v)?,
+            "end" => end = Some(num(k, &v)?),
+            "count" => count = Some(num(k, &v)?),
+            "stride" => stride = num(k, &v)?,
+            "format" => format = v,
+            _ => {}
+        }
+    }
     if term.contains('=') {
+        let mut unknown = Vec::new();
         for part in term.split_whitespace() {
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| bad("expected key=value"))?;
             match k {
-                "start" => start = num(v)?,
-                "end" => end = Some(num(v)?),
-                "count" => count = Some(num(v)?),
-                "stride" => stride = num(v)?,
+                "start" => start = num(k, v)?,
+                "end" => end = Some(num(k, v)?),
+                "count" => count = Some(num(k, v)?),
+                "stride" => stride = num(k, v)?,
                 "format" => format = v.to_string(),
-                other => return Err(bad(&format!("unknown option '{other}'"))),
+                other => unknown.push(format!("'{other}'")),
             }
+        }
+        if !unknown.is_empty() {
+            return Err(Error::template(format!(
+                "unrecognized arguments to with_sequence: [{}]",
+                unknown.join(", ")
+            )));
         }
     } else {
         let (rest, fmt) = match term.split_once(':') {
@@ -311,15 +412,16 @@ fn sequence(term: &str) -> Result<Vec<Value>> {
             None => (term, None),
         };
         let (rest, st) = match rest.split_once('/') {
-            Some((r, s)) => (r, Some(num(s)?)),
+            Some((r, s)) => (r, Some(num("stride", s)?)),
             None => (rest, None),
         };
         match rest.split_once('-') {
             Some((a, b)) if !a.is_empty() => {
-                start = num(a)?;
-                end = Some(num(b)?);
+                start = num("start", a)?;
+                end = Some(num("end", b)?);
             }
-            _ => end = Some(num(rest)?),
+            _ if rest.is_empty() => {}
+            _ => end = Some(num("end", rest)?),
         }
         if let Some(s) = st {
             stride = s;
@@ -329,25 +431,39 @@ fn sequence(term: &str) -> Result<Vec<Value>> {
         }
     }
     let end = match (end, count) {
-        (Some(_), Some(_)) => return Err(bad("can't specify both count and end")),
-        (Some(e), None) => e,
-        (None, Some(c)) => {
-            if c == 0 {
-                return Ok(vec![]);
-            }
-            start + (c - 1) * stride
+        (Some(_), Some(_)) => {
+            return Err(Error::template(
+                "can't specify both count and end in with_sequence",
+            ));
         }
-        (None, None) => return Err(bad("must specify count or end")),
+        (Some(e), None) => e,
+        (None, Some(0)) => return Ok(vec![]),
+        (None, Some(c)) => start + c * stride - 1,
+        (None, None) => {
+            return Err(Error::template(
+                "must specify count or end in with_sequence",
+            ));
+        }
     };
+    if stride > 0 && end < start {
+        return Err(Error::template("to count backwards make stride negative"));
+    }
+    if stride < 0 && end > start {
+        return Err(Error::template(
+            "to count forward don't make stride negative",
+        ));
+    }
     if stride == 0 {
-        return Err(bad("stride must not be 0"));
+        return Ok(vec![]);
     }
-    if (stride > 0 && end < start) || (stride < 0 && end > start) {
-        return Err(bad("to count backwards make stride negative"));
+    if format.matches('%').count() != 1 {
+        return Err(Error::template(format!("bad formatting string: {format}")));
     }
+    // Python's range(start, end + 1, stride) (end - 1 when counting down).
+    let stop = if stride > 0 { end + 1 } else { end - 1 };
     let mut out = Vec::new();
     let mut i = start;
-    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+    while (stride > 0 && i < stop) || (stride < 0 && i > stop) {
         out.push(Value::from(printf_int(&format, i)));
         i += stride;
         if out.len() > 1_000_000 {
@@ -546,6 +662,11 @@ pub fn run(
 ) -> Result<Vec<Value>> {
     // Lookup options are Ansible booleans (anything else is false, as `boolean(strict=False)`).
     let kw_bool = |k: &str, d: bool| kw.get(k).map(lookup_bool).unwrap_or(d);
+    // `ansible.builtin.file` is prov's `file`.
+    let name = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
     match name {
         "env" => Ok(terms_flat(terms)
             .iter()
@@ -576,15 +697,56 @@ pub fn run(
         }
         "template" => {
             let mut out = Vec::new();
-            let mut c = ctx.clone();
-            if let Some(tv) = kw.get("template_vars") {
-                c = c.push(std::sync::Arc::new(crate::value::value_to_vars(tv)));
-            }
+            let opt = |k: &str, d: &str| {
+                kw.get(k)
+                    .filter(|v| !v.is_none())
+                    .map_or(d.to_string(), py_str)
+            };
+            let delimiters = [
+                opt("block_start_string", "{%"),
+                opt("block_end_string", "%}"),
+                opt("variable_start_string", "{{"),
+                opt("variable_end_string", "}}"),
+                opt("comment_start_string", "{#"),
+                opt("comment_end_string", "#}"),
+            ];
+            let trim_blocks = kw_bool("trim_blocks", true);
+            let lstrip_blocks = kw_bool("lstrip_blocks", false);
+            let default_syntax = delimiters
+                .iter()
+                .zip(["{%", "%}", "{{", "}}", "{#", "#}"])
+                .all(|(a, b)| a == b);
             for t in terms_flat(terms) {
                 let n = py_str(&t);
                 let p = find_file(ctx, Some("templates"), &n).map_err(|t| not_found(&n, &t))?;
-                let s = ctx.templar().render_file(&p, &c)?;
-                out.push(mark_unsafe(&Value::from(s)));
+                let c = template_lookup_context(ctx, &p, kw.get("template_vars"));
+                let s = if default_syntax && trim_blocks && !lstrip_blocks {
+                    ctx.templar().render_file(&p, &c)?
+                } else {
+                    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                    let d = delimiters.each_ref().map(String::as_str);
+                    ctx.templar().render_text_with_syntax(
+                        &text,
+                        &p,
+                        &c,
+                        d,
+                        trim_blocks,
+                        lstrip_blocks,
+                    )?
+                };
+                // A template with no output at all (only comments or blocks) is None.
+                let nothing = s.trim_end_matches('\n').is_empty()
+                    && std::fs::read_to_string(&p).is_ok_and(|t| {
+                        let t = t.trim();
+                        !t.contains(&delimiters[2])
+                            && (t.starts_with(&delimiters[0]) || t.starts_with(&delimiters[4]))
+                            && (t.ends_with(&delimiters[1]) || t.ends_with(&delimiters[5]))
+                    });
+                out.push(if nothing {
+                    Value::from(())
+                } else {
+                    mark_unsafe(&Value::from(s))
+                });
             }
             Ok(out)
         }
@@ -653,14 +815,19 @@ pub fn run(
         "vars" => {
             let mut out = Vec::new();
             for t in terms_flat(terms) {
-                let n = py_str(&t);
-                match ctx.get(&n)? {
+                let Some(n) = t.as_str() else {
+                    return Err(Error::template(format!(
+                        "Variable name must be 'str' not '{}'.",
+                        crate::util::python::type_name(&t)
+                    )));
+                };
+                match ctx.get(n)? {
                     Some(v) => out.push(v),
-                    None => match kw.get("default") {
+                    None => match kw.get("default").filter(|d| !d.is_none()) {
                         Some(d) => out.push(d.clone()),
                         None => {
                             return Err(Error::template(format!(
-                                "No variable found with this name: {n}"
+                                "No variable named '{n}' was found."
                             )));
                         }
                     },
@@ -694,26 +861,40 @@ pub fn run(
         }
         "sequence" => {
             let mut out = Vec::new();
-            for t in terms_flat(terms) {
-                out.extend(sequence(&py_str(&t))?);
+            let mut terms = terms_flat(terms);
+            // Keyword options alone still make one sequence; they apply to every term.
+            if terms.is_empty() && !kw.is_empty() {
+                terms.push(Value::from(""));
+            }
+            for t in terms {
+                out.extend(sequence_with(&py_str(&t), kw)?);
             }
             Ok(out)
         }
         "together" => {
+            if terms.is_empty() {
+                return Err(Error::template(
+                    "with_together requires at least one element in each list",
+                ));
+            }
             let lists: Vec<Vec<Value>> = terms.iter().map(list_of).collect();
             let n = lists.iter().map(Vec::len).max().unwrap_or(0);
             Ok((0..n)
                 .map(|i| {
-                    Value::from(
+                    flatten_once(
                         lists
                             .iter()
-                            .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
-                            .collect::<Vec<_>>(),
+                            .map(|l| l.get(i).cloned().unwrap_or(Value::from(()))),
                     )
                 })
                 .collect())
         }
         "nested" => {
+            if terms.is_empty() {
+                return Err(Error::template(
+                    "with_nested requires at least one element in the nested list",
+                ));
+            }
             let lists: Vec<Vec<Value>> = if terms.len() == 1 {
                 list_of(&terms[0]).iter().map(list_of).collect()
             } else {
@@ -734,52 +915,7 @@ pub fn run(
             }
             Ok(acc.into_iter().map(Value::from).collect())
         }
-        "subelements" => {
-            let (list, key) = match terms {
-                [l, k] => (l.clone(), k.clone()),
-                [l, k, _] => (l.clone(), k.clone()),
-                [one] if one.kind() == ValueKind::Seq && one.len() >= Some(2) => (
-                    one.get_item_by_index(0).unwrap_or_default(),
-                    one.get_item_by_index(1).unwrap_or_default(),
-                ),
-                _ => {
-                    return Err(Error::template(
-                        "subelements lookup expects a list and a key",
-                    ));
-                }
-            };
-            let skip = terms
-                .get(2)
-                .map(|o| lookup_bool(&o.get_attr("skip_missing").unwrap_or_default()))
-                .unwrap_or(false)
-                || kw_bool("skip_missing", false);
-            let mut out = Vec::new();
-            for e in list_of(&list) {
-                let mut cur = e.clone();
-                let mut missing = false;
-                for seg in py_str(&key).split('.') {
-                    let n = cur.get_attr(seg).unwrap_or_default();
-                    if n.is_undefined() {
-                        missing = true;
-                        break;
-                    }
-                    cur = n;
-                }
-                if missing {
-                    if skip {
-                        continue;
-                    }
-                    return Err(Error::template(format!(
-                        "could not find '{}' key in iterated item",
-                        py_str(&key)
-                    )));
-                }
-                for s in list_of(&cur) {
-                    out.push(Value::from(vec![e.clone(), s]));
-                }
-            }
-            Ok(out)
-        }
+        "subelements" => subelements(terms, kw_bool("skip_missing", false)),
         other => {
             let mut e = Error::template(format!("lookup plugin '{other}' not found"));
             if let Some(s) = crate::error::did_you_mean(other, LOOKUPS.iter().copied()) {
@@ -790,6 +926,175 @@ pub fn run(
             Err(e)
         }
     }
+}
+
+/// Creates the folder of a password file as Ansible does: a missing folder gets mode 0700
+/// (its missing parents the default mode).
+fn make_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(Error::io(dir, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Ansible's `subelements` lookup: `[list or dict, "key.path", {skip_missing: bool}]` gives
+/// `[element, subitem]` pairs for each item of the list at the path in each element (an
+/// element's copy without that list, as Ansible's lookup pops it). Elements, or a dict of them,
+/// marked `skipped` (a skipped registered result) are left out.
+fn subelements(terms: &[Value], skip_kw: bool) -> Result<Vec<Value>> {
+    let terms_error = |m: &str| {
+        Error::template(format!(
+            "subelements lookup expects a list of two or three items, {m}"
+        ))
+    };
+    let terms: Vec<Value> = match terms {
+        [one] if one.kind() == ValueKind::Seq => list_of(one),
+        _ => terms.to_vec(),
+    };
+    if !(2..=3).contains(&terms.len()) {
+        return Err(terms_error(""));
+    }
+    let (list, key) = (&terms[0], &terms[1]);
+    if !matches!(list.kind(), ValueKind::Seq | ValueKind::Map) || key.as_str().is_none() {
+        return Err(terms_error(
+            "first a dict or a list, second a string pointing to the subkey",
+        ));
+    }
+    let skipped = |v: &Value| {
+        v.get_attr("skipped")
+            .is_ok_and(|s| !s.is_undefined() && (s.kind() != ValueKind::Bool || s.is_true()))
+    };
+    let elements: Vec<Value> = if list.kind() == ValueKind::Map {
+        if skipped(list) {
+            return Ok(vec![]);
+        }
+        list.try_iter()
+            .map(|it| it.map(|k| list.get_item(&k).unwrap_or_default()).collect())
+            .unwrap_or_default()
+    } else {
+        list_of(list)
+    };
+    let mut skip_missing = skip_kw;
+    if let Some(flags) = terms.get(2) {
+        if flags.kind() != ValueKind::Map {
+            return Err(terms_error(
+                "the optional third item must be a dict with flags ('skip_missing',)",
+            ));
+        }
+        skip_missing |= lookup_bool(&flags.get_attr("skip_missing").unwrap_or_default());
+    }
+    let path: Vec<&str> = key.as_str().unwrap_or_default().split('.').collect();
+    let mut out = Vec::new();
+    for e in elements {
+        if e.kind() != ValueKind::Map {
+            return Err(Error::template(format!(
+                "subelements lookup expects a dictionary, got '{}'",
+                py_str(&e)
+            )));
+        }
+        if skipped(&e) {
+            continue;
+        }
+        let mut cur = e.clone();
+        let mut walked: Vec<&str> = Vec::new();
+        let mut sublist = None;
+        for (i, seg) in path.iter().enumerate() {
+            let next = cur.get_attr(seg).unwrap_or_default();
+            if next.is_undefined() || cur.kind() != ValueKind::Map {
+                if skip_missing {
+                    continue;
+                }
+                return Err(Error::template(format!(
+                    "could not find '{seg}' key in iterated item '{}'",
+                    py_str(&cur)
+                )));
+            }
+            if i + 1 < path.len() {
+                if next.kind() != ValueKind::Map {
+                    if skip_missing {
+                        continue;
+                    }
+                    return Err(Error::template(format!(
+                        "the key {seg} should point to a dictionary, got '{}'",
+                        py_str(&next)
+                    )));
+                }
+                walked.push(seg);
+                cur = next;
+            } else {
+                if next.kind() != ValueKind::Seq {
+                    return Err(Error::template(format!(
+                        "the key {seg} should point to a list, got '{}'",
+                        py_str(&next)
+                    )));
+                }
+                walked.push(seg);
+                sublist = Some(next);
+            }
+        }
+        let Some(sublist) = sublist else { continue };
+        let element = without_path(&e, &walked);
+        for s in list_of(&sublist) {
+            out.push(Value::from(vec![element.clone(), s]));
+        }
+    }
+    Ok(out)
+}
+
+/// A copy of map `v` without the key at `path` (`["a", "b"]` removes `v.a.b`).
+fn without_path(v: &Value, path: &[&str]) -> Value {
+    let Some((first, rest)) = path.split_first() else {
+        return v.clone();
+    };
+    let Ok(keys) = v.try_iter() else {
+        return v.clone();
+    };
+    Value::from_iter(keys.filter_map(|k| {
+        let val = v.get_item(&k).unwrap_or_default();
+        match k.as_str() {
+            Some(name) if name == *first && rest.is_empty() => None,
+            Some(name) if name == *first => Some((k, without_path(&val, rest))),
+            _ => Some((k, val)),
+        }
+    }))
+}
+
+/// The variables a template lookup renders with: the task's, Ansible's template variables
+/// (`template_path`, `template_fullpath`, `template_basename`, `ansible_managed` unless set),
+/// then `template_vars`.
+fn template_lookup_context(ctx: &Context, path: &Path, extra: Option<&Value>) -> Context {
+    let mut v = crate::value::Vars::new();
+    let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    v.insert(
+        "template_path".into(),
+        Value::from(path.display().to_string()),
+    );
+    v.insert(
+        "template_fullpath".into(),
+        Value::from(full.display().to_string()),
+    );
+    v.insert(
+        "template_basename".into(),
+        Value::from(
+            path.file_name()
+                .map_or(String::new(), |f| f.to_string_lossy().into_owned()),
+        ),
+    );
+    if ctx.get_raw("ansible_managed").is_none() {
+        v.insert("ansible_managed".into(), Value::from("Ansible managed"));
+    }
+    let mut c = ctx.push(std::sync::Arc::new(v));
+    if let Some(tv) = extra {
+        c = c.push(std::sync::Arc::new(crate::value::value_to_vars(tv)));
+    }
+    c
 }
 
 fn to_mj(name: &str, e: Error) -> minijinja::Error {
@@ -865,6 +1170,11 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_function("q", |state: &State, args: Rest<Value>| {
         call(state, &args, true)
     });
+    // Ansible's `undef(hint=None)`: an undefined value (a default that stays undefined).
+    env.add_function("undef", |args: Rest<Value>| {
+        crate::template::filters::Args::bind("undef", &["hint"], &args)?;
+        Ok::<_, minijinja::Error>(Value::UNDEFINED)
+    });
 }
 
 #[cfg(test)]
@@ -880,5 +1190,88 @@ mod unit {
         assert_eq!(s("4"), ["1", "2", "3", "4"]);
         assert_eq!(s("2-6/2"), ["2", "4", "6"]);
         assert!(sequence("start=5 end=1").is_err());
+        // ansible-core 2.19's messages.
+        let e = |t| sequence(t).unwrap_err().msg.clone();
+        assert!(e("start=0 junk=3").contains("unrecognized arguments to with_sequence: ['junk']"));
+        assert!(e("start=A end=3").contains("has an invalid value"));
+        assert!(e("1-4/C").contains("has an invalid value"));
+        assert!(e("start=1").contains("must specify count or end in with_sequence"));
+        assert!(e("start=1 end=4 count=2").contains("can't specify both count and end"));
+        assert!(e("start=4 end=1 stride=2").contains("to count backwards make stride negative"));
+        assert!(
+            e("start=1 end=4 stride=-2").contains("to count forward don't make stride negative")
+        );
+        assert!(e("start=1 end=4 format=d").contains("bad formatting string: d"));
+        assert_eq!(s("start=3 end=0 stride=-1"), ["3", "2", "1", "0"]);
+        assert_eq!(s("count=2 start=1 stride=2"), ["1", "3"]);
+        assert!(sequence("count=0").unwrap().is_empty());
+        // Keyword options are defaults for each term.
+        let kw: HashMap<String, Value> = [("stride".to_string(), Value::from(-1))].into();
+        let got: Vec<String> = sequence_with("count=3 start=0", &kw)
+            .unwrap()
+            .iter()
+            .map(py_str)
+            .collect();
+        // Ansible's count with a negative stride ends at start + count * stride - 1.
+        assert_eq!(got, ["0", "-1", "-2", "-3", "-4"]);
+        let kw: HashMap<String, Value> = [("start".to_string(), Value::from(20))].into();
+        let got: Vec<String> = sequence_with("count=2", &kw)
+            .unwrap()
+            .iter()
+            .map(py_str)
+            .collect();
+        assert_eq!(got, ["20", "21"]);
+    }
+
+    #[test]
+    fn password_folders_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let base = std::env::temp_dir().join(format!("prov-pwdir-{}", std::process::id()));
+        let dir = base.join("a/lookup");
+        make_private_dir(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        make_private_dir(&dir).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn subelements_like_ansible() {
+        let users = Value::from_serialize(serde_json::json!([
+            {"name": "a", "m": {"hosts": ["h1", "h2"], "pw": "x"}},
+            {"name": "b", "skipped": true, "m": {"hosts": ["h3"]}},
+            {"name": "c", "m": {"pw": "y"}}
+        ]));
+        let err = |t: &[Value]| subelements(t, false).unwrap_err().msg.clone();
+        assert!(err(&[Value::from(9001), Value::from("m")]).contains("first a dict or a list"));
+        assert!(err(&[users.clone(), Value::from(true)]).contains("second a string"));
+        assert!(
+            err(&[users.clone(), Value::from("m.hosts"), Value::from("w")])
+                .contains("the optional third item must be a dict")
+        );
+        assert!(err(&[users.clone(), Value::from("m.pw")]).contains("should point to a list"));
+        assert!(
+            err(&[users.clone(), Value::from("m.hosts.x")])
+                .contains("should point to a dictionary")
+        );
+        assert!(
+            err(&[users.clone(), Value::from("m.hosts")])
+                .contains("could not find 'hosts' key in iterated item")
+        );
+        let skip = Value::from_serialize(serde_json::json!({"skip_missing": true}));
+        let got = subelements(&[users, Value::from("m.hosts"), skip], false).unwrap();
+        assert_eq!(
+            got.iter().map(py_str).collect::<Vec<_>>(),
+            [
+                "[{'name': 'a', 'm': {'pw': 'x'}}, 'h1']",
+                "[{'name': 'a', 'm': {'pw': 'x'}}, 'h2']"
+            ]
+        );
+        let skipped = Value::from_serialize(serde_json::json!({"skipped": true}));
+        assert!(
+            subelements(&[skipped, Value::from("m")], false)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

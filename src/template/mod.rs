@@ -31,8 +31,9 @@ pub(crate) mod filters;
 mod literal_cases;
 mod literals;
 pub(crate) mod lookups;
+mod overrides;
 pub(crate) mod tests;
-mod vault;
+pub(crate) mod vault;
 
 pub use context::Context;
 pub use filters::py_str;
@@ -44,6 +45,7 @@ use crate::value::{Value, VaultText};
 use literals::Literals;
 use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind as MjKind, UndefinedBehavior};
+use overrides::Syntax;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -58,6 +60,8 @@ const INLINE: &str = "\u{0}inline\u{0}";
 const EXPR_VAR: &str = "__prov_expr_result";
 const EXPR_PREFIX: &str = "{% set __prov_expr_result = (";
 const EXPR_SUFFIX: &str = ") %}";
+/// The formatter's error for vault ciphertext printed without a vault password.
+const VAULT_SHOWN: &str = "a vault-encrypted value cannot be shown without its vault password";
 /// How deep lazy variable templating may nest before it is reported as a loop.
 const MAX_DEPTH: usize = 48;
 
@@ -193,6 +197,15 @@ pub(crate) fn leave_var() {
     });
 }
 
+/// The error for an expression or template that came from an untrusted source: `!unsafe`
+/// text, or data from hosts (ansible-core 2.19's message, which playbooks match on).
+pub fn untrusted_error() -> Error {
+    Error::template("Encountered untrusted template or expression.").hint(
+        "only playbooks, roles and their variables may hold expressions; \
+         a value marked !unsafe or returned by a host is never evaluated",
+    )
+}
+
 /// True if `s` has template markers.
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
@@ -218,6 +231,24 @@ pub fn needs_templating(v: &Value) -> bool {
                     })
                 })
                 .unwrap_or(false)
+        }
+        _ => v.downcast_object_ref::<VaultText>().is_some(),
+    }
+}
+
+/// True if `v` is or holds vault ciphertext.
+fn has_vault_text(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::Seq | ValueKind::Map
+            if v.downcast_object_ref::<context::CtxInner>().is_none() =>
+        {
+            v.try_iter().is_ok_and(|mut it| {
+                it.any(|k| {
+                    has_vault_text(&k)
+                        || (v.kind() == ValueKind::Map
+                            && v.get_item(&k).is_ok_and(|x| has_vault_text(&x)))
+                })
+            })
         }
         _ => v.downcast_object_ref::<VaultText>().is_some(),
     }
@@ -249,7 +280,8 @@ pub fn mark_unsafe(v: &Value) -> Value {
 
 /// If `s` is exactly one `{{ expr }}`, optionally followed by one newline, the expression.
 /// This is ansible-core 2.19's rule (checked against it): `"{{ l }}"` and `"{{ l }}\n"` give the
-/// native list (so `content: "{{ n }}\n"` writes `2` without a newline, as Ansible does), while
+/// native list (so `content: "{{ n }}\n"` writes `2` without a newline, as Ansible does; a
+/// string result keeps the newline), while
 /// `"  {{ l }} "` or `"{{ n }}\n\n"` are strings.
 fn single_expression(s: &str) -> Option<&str> {
     let t = s.strip_suffix('\n').unwrap_or(s);
@@ -272,7 +304,10 @@ impl Templar {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        env.set_keep_trailing_newline(true);
+        // Like Jinja2 in Ansible: a template's last newline is dropped (so an included
+        // template does not add one), and `render_named` gives the top-level text its trailing
+        // newlines back.
+        env.set_keep_trailing_newline(false);
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(false);
         // Debug info would re-evaluate (lazily templated) variables on errors and could put
@@ -283,6 +318,9 @@ impl Templar {
         env.set_formatter(|out, state, value| {
             if value.is_undefined() {
                 return Err(minijinja::Error::from(MjKind::UndefinedError));
+            }
+            if value.downcast_object_ref::<VaultText>().is_some() {
+                return Err(minijinja::Error::new(MjKind::InvalidOperation, VAULT_SHOWN));
             }
             match value.kind() {
                 ValueKind::None => Ok(()),
@@ -396,7 +434,21 @@ impl Templar {
             return Ok(Value::from(s));
         }
         if let Some(expr) = single_expression(s) {
-            return self.eval_inner(expr, ctx, Literals::Raw);
+            let v = self.eval_inner(expr, ctx, Literals::Raw)?;
+            // The newline after the expression stays with a text result (ansible-core 2.19:
+            // `"{{ d | to_json }}\n"` ends with a newline, `"{{ 2 }}\n"` is the number 2).
+            if s.ends_with("}}\n")
+                && !s.ends_with("-}}\n")
+                && let Some(text) = v.as_str()
+            {
+                let text = format!("{text}\n");
+                return Ok(if v.is_safe() {
+                    Value::from_safe_string(text)
+                } else {
+                    Value::from(text)
+                });
+            }
+            return Ok(v);
         }
         // Like ansible-core 2.19, text with several parts stays text (older versions ran
         // `literal_eval` on text that looked like a list or dict).
@@ -455,6 +507,9 @@ impl Templar {
     /// Renders the text of a template file (the `template` module): every string literal is
     /// decoded with Python's escapes, as Jinja2 does.
     pub fn render_template_text(&self, text: &str, ctx: &Context) -> Result<String> {
+        if text.starts_with(overrides::HEADER) {
+            return self.render_with_header(text, std::path::Path::new("template"), ctx);
+        }
         self.render_text_mode(text, ctx, Literals::Decoded)
             .map_err(|e| e.err)
     }
@@ -494,20 +549,42 @@ impl Templar {
         trim_blocks: bool,
         lstrip_blocks: bool,
     ) -> Result<String> {
-        let [bs, be, vs, ve, cs, ce] = delimiters.map(str::to_string);
-        let syntax = minijinja::syntax::SyntaxConfig::builder()
+        let mut syntax = Syntax {
+            delimiters: delimiters.map(str::to_string),
+            trim_blocks,
+            lstrip_blocks,
+            line_statement_prefix: None,
+            line_comment_prefix: None,
+        };
+        let body = match overrides::split(text)? {
+            Some((body, pairs)) => {
+                syntax.apply(&pairs)?;
+                body
+            }
+            None => text,
+        };
+        let [bs, be, vs, ve, cs, ce] = syntax.delimiters.clone();
+        let mut builder = minijinja::syntax::SyntaxConfig::builder();
+        builder
             .block_delimiters(bs, be)
             .variable_delimiters(vs, ve)
-            .comment_delimiters(cs, ce)
+            .comment_delimiters(cs, ce);
+        if let Some(p) = &syntax.line_statement_prefix {
+            builder.line_statement_prefix(p.clone());
+        }
+        if let Some(p) = &syntax.line_comment_prefix {
+            builder.line_comment_prefix(p.clone());
+        }
+        let config = builder
             .build()
             .map_err(|e| Error::template(format!("invalid template syntax options: {e}")))?;
         let mut env = self.inner.env.clone();
         env.clear_templates();
-        env.set_syntax(syntax);
-        env.set_trim_blocks(trim_blocks);
-        env.set_lstrip_blocks(lstrip_blocks);
+        env.set_syntax(config);
+        env.set_trim_blocks(syntax.trim_blocks);
+        env.set_lstrip_blocks(syntax.lstrip_blocks);
         let name = path.to_string_lossy().into_owned();
-        env.add_template_owned(name.clone(), text.to_string())
+        env.add_template_owned(name.clone(), body.to_string())
             .map_err(|e| Error::template(e.to_string()))?;
         let custom = Templar {
             inner: Arc::new(Inner {
@@ -516,13 +593,36 @@ impl Templar {
             }),
             vault: self.vault.clone(),
         };
-        custom.render_named(&name, text, 0, ctx).map_err(|e| e.err)
+        custom.render_named(&name, body, 0, ctx).map_err(|e| e.err)
+    }
+
+    /// Renders template text that starts with a `#jinja2:` header through
+    /// [`Templar::render_text_with_syntax`] (default syntax, then the header's settings).
+    fn render_with_header(
+        &self,
+        text: &str,
+        path: &std::path::Path,
+        ctx: &Context,
+    ) -> Result<String> {
+        self.render_text_with_syntax(
+            text,
+            path,
+            ctx,
+            ["{%", "%}", "{{", "}}", "{#", "#}"],
+            true,
+            false,
+        )
     }
 
     /// Renders a template file (the `template` module): `{% include %}` and `{% import %}`
     /// inside it are resolved relative to the file's folder.
     pub fn render_file(&self, path: &std::path::Path, ctx: &Context) -> Result<String> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        if text.starts_with(overrides::HEADER) {
+            return self
+                .render_with_header(&text, path, ctx)
+                .map_err(|e| e.at(&crate::error::Location::file_only(path)));
+        }
         let name = path.to_string_lossy();
         self.render_named(&name, &text, 0, ctx)
             .map_err(|e| e.err.at(&crate::error::Location::file_only(path)))
@@ -543,7 +643,13 @@ impl Templar {
         if let Some(fatal) = frame.fatal {
             return Err(RenderError::fatal(fatal));
         }
-        r.map_err(|e| self.convert_error(e, name, text, offset, ctx, &frame))
+        let mut out = r.map_err(|e| self.convert_error(e, name, text, offset, ctx, &frame))?;
+        let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
+        let (want, have) = (count(text), count(&out));
+        if want > have {
+            out.push_str(&"\n".repeat(want - have));
+        }
+        Ok(out)
     }
 
     /// Evaluates a bare Jinja expression (`x.rc == 0`); its string literals are decoded with
@@ -590,6 +696,10 @@ impl Templar {
                 "invalid value from `{}`",
                 expr.trim()
             ))));
+        }
+        // Encrypted values left encrypted (no vault password) cannot leave a template.
+        if self.vault.is_none() && needs_templating(&v) && has_vault_text(&v) {
+            return self.render_value_inner(&v, ctx, expr.trim());
         }
         Ok(v)
     }
@@ -706,6 +816,17 @@ impl Templar {
                     Error::template(msg)
                         .hint("check the Jinja2 syntax: matching {{ }}/{% %}, quotes and brackets"),
                 )
+            }
+            MjKind::InvalidOperation if e.detail() == Some(VAULT_SHOWN) => {
+                // Name the encrypted variable, as using it outside a template would.
+                let named = self.inner.env.get_template(name).ok().and_then(|t| {
+                    t.undeclared_variables(false).into_iter().find_map(|n| {
+                        let raw = ctx.get_raw(&n)?;
+                        let vt = raw.downcast_object_ref::<VaultText>()?;
+                        self.decrypt_vault(vt, &n).err()
+                    })
+                });
+                RenderError::fatal(named.unwrap_or_else(|| Error::template(VAULT_SHOWN)))
             }
             kind => {
                 let mut msg = match e.detail() {

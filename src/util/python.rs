@@ -5,6 +5,20 @@ use crate::value::Value;
 use minijinja::value::ValueKind;
 use std::cmp::Ordering;
 
+/// The controller's `python3` on `PATH` (`/usr/bin/python3` when there is none): Ansible's
+/// `ansible_playbook_python`, and the implicit localhost's `ansible_python_interpreter`.
+pub fn controller_python() -> String {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .map_or_else(
+            || "/usr/bin/python3".to_string(),
+            |p| p.display().to_string(),
+        )
+}
+
 /// Python's type name for a value (`type_debug`).
 pub fn type_name(v: &Value) -> &'static str {
     match v.kind() {

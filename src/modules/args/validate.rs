@@ -180,7 +180,15 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
         }
         OptKind::Str | OptKind::Path | OptKind::Mode => {
             if matches!(kind, ValueKind::Seq | ValueKind::Map) {
-                return Err(bad("a string"));
+                // Ansible's wording for a container given to a string option.
+                let mut e = bad("a string");
+                if !spec.secret {
+                    e.msg.push_str(&format!(
+                        " ('{}' is not a string and conversion is not allowed)",
+                        crate::template::py_str(v)
+                    ));
+                }
+                return Err(e);
             }
         }
         OptKind::Dict => {

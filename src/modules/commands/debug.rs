@@ -12,7 +12,7 @@ crate::options! {
     /// The `debug` module's options.
     pub(crate) struct Opts {
         msg: Value = opt::any("The message (any value).").default("Hello world!"),
-        var: Option<String> = opt::str("A variable name or expression to print (no {{ }})."),
+        var: Option<Value> = opt::str("A variable name or expression to print (no {{ }})."),
         verbosity: i64 = opt::int("Print only at this -v level or above.").default("0"),
     }
 }
@@ -52,6 +52,11 @@ impl Module for Debug {
             return Ok(p);
         }
         if let Some(var) = o.var {
+            // An expression marked !unsafe (or from a host) is never evaluated.
+            if var.is_safe() {
+                return Err(crate::template::untrusted_error());
+            }
+            let var = crate::modules::args::value_str(&var);
             let expr = strip_braces(&var);
             let value = match ctx.render.eval(expr) {
                 Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),

@@ -13,6 +13,28 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_function("now", now);
 }
 
+/// Python's `datetime.strftime` directive `%f` (microseconds, six digits), which the C library
+/// does not have: replaced before the rest of the format goes to `strftime(3)`.
+fn with_micros(fmt: &str, micros: u32) -> String {
+    let mut out = String::with_capacity(fmt.len() + 8);
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') => out.push_str(&format!("{micros:06}")),
+            Some(n) => {
+                out.push('%');
+                out.push(n);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
 /// Broken-down time of `secs` (local or UTC) through the C library.
 fn broken_down(secs: i64, utc: bool) -> Option<libc::tm> {
     let t: libc::time_t = secs as libc::time_t;
@@ -90,7 +112,7 @@ impl minijinja::value::Object for DateTime {
         match method {
             "strftime" => {
                 let fmt = args.first().map(py_str).unwrap_or_default();
-                format_tm(&self.tm(), &fmt)
+                format_tm(&self.tm(), &with_micros(&fmt, self.micros))
                     .map(Value::from)
                     .ok_or_else(|| ferr("strftime", format!("cannot format '{fmt}'")))
             }
@@ -121,7 +143,7 @@ fn now(args: Rest<Value>) -> R {
     let tm = broken_down(secs, utc).ok_or_else(|| ferr("now", "cannot read the clock"))?;
     if let Some(fmt) = a.get("fmt").filter(|f| !f.is_none()) {
         let fmt = py_str(fmt);
-        return format_tm(&tm, &fmt)
+        return format_tm(&tm, &with_micros(&fmt, d.subsec_micros()))
             .map(Value::from)
             .ok_or_else(|| ferr("now", format!("cannot format '{fmt}'")));
     }
@@ -151,4 +173,24 @@ fn strftime(v: Value, args: Rest<Value>) -> R {
     format_tm(&tm, &fmt)
         .map(Value::from)
         .ok_or_else(|| ferr("strftime", format!("cannot format '{fmt}'")))
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn percent_f_is_microseconds_as_in_python_datetimes() {
+        assert_eq!(with_micros("%s.%f", 42), "%s.000042");
+        assert_eq!(with_micros("%%f %H%", 7), "%%f %H%");
+        let dt = DateTime {
+            secs: 0,
+            micros: 123_456,
+            utc: true,
+        };
+        assert_eq!(
+            format_tm(&dt.tm(), &with_micros("%Y %f", dt.micros)).unwrap(),
+            "1970 123456"
+        );
+    }
 }

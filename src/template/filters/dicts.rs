@@ -107,6 +107,22 @@ fn merge_hash(name: &str, x: &Value, y: &Value, recursive: bool, list_merge: &st
     Ok(Value::from_iter(out))
 }
 
+/// True if `v` is or holds (in a list or dict) an undefined value.
+fn has_undefined(v: &Value) -> bool {
+    match v.kind() {
+        ValueKind::Undefined => true,
+        ValueKind::Seq => v
+            .try_iter()
+            .is_ok_and(|mut it| it.any(|x| has_undefined(&x))),
+        ValueKind::Map => v
+            .try_iter()
+            .is_ok_and(|mut it| it.any(|k| v.get_item(&k).is_ok_and(|x| has_undefined(&x)))),
+        _ => false,
+    }
+}
+
+/// Ansible's `combine(*dicts, recursive=False, list_merge='replace')`: the input and the
+/// arguments, lists among them spread one level and nulls left out, merged left to right.
 fn combine(v: Value, args: Rest<Value>) -> R {
     let (pos, kw) = split_kwargs(&args);
     let mut recursive = false;
@@ -115,40 +131,50 @@ fn combine(v: Value, args: Rest<Value>) -> R {
         match k.as_str() {
             "recursive" => recursive = x.is_true(),
             "list_merge" => list_merge = py_str(&x),
-            other => {
+            _ => {
                 return Err(ferr(
                     "combine",
-                    format!("unexpected keyword argument '{other}'"),
+                    "'recursive' and 'list_merge' are the only valid keyword arguments",
                 ));
             }
         }
     }
-    let mut dicts = if v.kind() == ValueKind::Seq {
-        items("combine", &v)?
-    } else {
-        vec![v]
-    };
-    for p in pos {
-        if p.kind() == ValueKind::Seq {
-            dicts.extend(items("combine", &p)?);
-        } else {
-            dicts.push(p);
+    let null = |x: &Value| x.is_none() || matches!(x.as_str(), Some("None" | "null"));
+    let mut dicts = Vec::new();
+    for t in std::iter::once(v).chain(pos) {
+        if has_undefined(&t) {
+            return Err(Error::from(ErrorKind::UndefinedError));
+        }
+        if t.kind() == ValueKind::Seq {
+            dicts.extend(items("combine", &t)?.into_iter().filter(|x| !null(x)));
+        } else if !null(&t) {
+            dicts.push(t);
         }
     }
-    let mut acc = Value::from_iter(Vec::<(Value, Value)>::new());
+    if dicts.len() == 1 {
+        return Ok(dicts.remove(0));
+    }
+    let mut acc: Option<Value> = None;
     for d in dicts {
         if d.is_undefined() {
             return Err(Error::from(ErrorKind::UndefinedError));
         }
-        if d.kind() != ValueKind::Map {
+        let prev = acc
+            .take()
+            .unwrap_or_else(|| Value::from_iter(Vec::<(Value, Value)>::new()));
+        if d.kind() != ValueKind::Map || prev.kind() != ValueKind::Map {
             return Err(ferr(
                 "combine",
-                format!("expected dictionaries, got {}", type_name(&d)),
+                format!(
+                    "failed to combine variables, expected dicts but got a '{}' and a '{}'.",
+                    type_name(&prev),
+                    type_name(&d)
+                ),
             ));
         }
-        acc = merge_hash("combine", &acc, &d, recursive, &list_merge)?;
+        acc = Some(merge_hash("combine", &prev, &d, recursive, &list_merge)?);
     }
-    Ok(acc)
+    Ok(acc.unwrap_or_else(|| Value::from_iter(Vec::<(Value, Value)>::new())))
 }
 
 fn dict2items(v: Value, args: Rest<Value>) -> R {
@@ -238,6 +264,11 @@ fn subelements(v: Value, args: Rest<Value>) -> R {
 
 fn extract(state: &State, item: Value, args: Rest<Value>) -> R {
     let a = Args::bind("extract", &["container", "morekeys"], &args)?;
+    // An undefined container (or item) gives an undefined value, as in Ansible, which
+    // `default` can then replace.
+    if item.is_undefined() || args.first().is_some_and(Value::is_undefined) {
+        return Ok(Value::UNDEFINED);
+    }
     let container = a.req("container")?;
     let mut v = container.get_item(&item).unwrap_or_default();
     if let Some(more) = a.get("morekeys") {

@@ -1,5 +1,5 @@
 //! Hashes and secrets: `hash`, `sha1`, `md5`, `checksum`, `to_uuid`, `password_hash`
-//! (SHA-crypt), and random bytes for salts.
+//! (SHA-crypt), `vault`/`unvault` (ansible-vault text), and random bytes for salts.
 
 use super::python::py_str;
 use super::{Args, R, ferr};
@@ -22,6 +22,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("to_uuid", to_uuid);
     env.add_filter("password_hash", password_hash);
+    env.add_filter("vault", vault);
+    env.add_filter("unvault", unvault);
 }
 
 /// Hex digest of `data` with `algo` (md5, sha1, sha224, sha256, sha384, sha512).
@@ -210,6 +212,70 @@ pub fn sha_crypt(pw: &str, salt: &str, rounds: Option<u32>, sha512: bool) -> Str
 pub(super) fn urandom(n: usize) -> R<Vec<u8>> {
     crate::util::random_bytes(n)
         .map_err(|e| ferr("random", format!("cannot read /dev/urandom: {e}")))
+}
+
+/// A string argument of `vault`/`unvault` (Ansible raises a TypeError for other types).
+fn vault_str(name: &str, what: &str, v: &Value) -> R<String> {
+    match v.as_str() {
+        Some(s) => Ok(s.to_string()),
+        None => Err(ferr(
+            name,
+            format!("{what} must be a string, not {}", super::type_name(v)),
+        )),
+    }
+}
+
+/// The vault id of `vault`/`unvault`: `vault_id`, or the older `vaultid` when `vault_id` was
+/// not given.
+fn vault_id(a: &Args) -> String {
+    let id = a.str_or("vault_id", "filter_default");
+    match a.get("vaultid").filter(|v| !v.is_none()) {
+        Some(old) if id == "filter_default" => py_str(old),
+        _ => id,
+    }
+}
+
+/// `vault(secret, salt=None, vault_id='filter_default', wrap_object=False)`: ansible-vault
+/// text of a string; `wrap_object` gives an encrypted value (as `!vault` gives) instead.
+fn vault(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind(
+        "vault",
+        &["secret", "salt", "vault_id", "wrap_object", "vaultid"],
+        &args,
+    )?;
+    let secret = vault_str("vault", "the secret", a.req("secret")?)?;
+    let data = vault_str("vault", "the data to vault", &v)?;
+    let salt = a.get("salt").filter(|s| !s.is_none()).map(py_str);
+    let id = vault_id(&a);
+    let text = crate::template::vault::encrypt(
+        data.as_bytes(),
+        secret.as_bytes(),
+        salt.as_deref().map(str::as_bytes),
+        Some(&id),
+    )
+    .map_err(|e| ferr("vault", &e.msg))?;
+    if a.bool_or("wrap_object", false) {
+        return Ok(Value::from_object(crate::value::VaultText::new(text)));
+    }
+    Ok(Value::from(text))
+}
+
+/// `unvault(secret, vault_id='filter_default')`: the plaintext of ansible-vault text (or of an
+/// encrypted value); other strings are returned as they are.
+fn unvault(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("unvault", &["secret", "vault_id", "vaultid"], &args)?;
+    let secret = vault_str("unvault", "the secret", a.req("secret")?)?;
+    let _ = vault_id(&a);
+    let text = match v.downcast_object_ref::<crate::value::VaultText>() {
+        Some(vt) => vt.ciphertext.clone(),
+        None => vault_str("unvault", "the vault", &v)?,
+    };
+    if !text.trim_start().starts_with("$ANSIBLE_VAULT;") {
+        return Ok(Value::from(text));
+    }
+    crate::template::vault::decrypt(&text, &secret)
+        .map(Value::from)
+        .map_err(|e| ferr("unvault", format!("unable to decrypt: {}", e.msg)))
 }
 
 fn password_hash(v: Value, args: Rest<Value>) -> R {

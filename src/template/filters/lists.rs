@@ -1,6 +1,8 @@
 //! Lists: `sort`, `min`, `max`, `sum`, the set filters (`union`, `intersect`, `difference`,
 //! `symmetric_difference`), `flatten`, `zip_longest`, `product`, `permutations`, `combinations`,
-//! `random`, `shuffle`, `list`, `dict`, and the math filters (`abs`, `log`, `pow`, `root`).
+//! `random`, `shuffle`, `list`, `dict`, and the math filters (`abs`, `log`, `pow`, `root`);
+//! Jinja's `groupby` (whose groups are Python tuples) and `map`/`select`/`reject`/`selectattr`/
+//! `rejectattr` (which give an undefined value for an undefined input, as in Ansible).
 //!
 //! `random` and `shuffle` with a `seed` are stable for a given seed (the same host gets the same
 //! value on every run), but the values differ from Python's generator.
@@ -9,13 +11,48 @@ use super::hashing::urandom;
 use super::python::{py_cmp, py_str, type_name};
 use super::{Args, R, ferr, items, map_entries, split_kwargs, to_f64, to_i64};
 use crate::value::Value;
-use minijinja::Environment;
+use minijinja::value::{Kwargs, Object, ObjectRepr};
 use minijinja::value::{Rest, ValueKind};
+use minijinja::{Environment, State};
 use sha2::Digest;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// Registers this file's filters.
 pub(super) fn register(env: &mut Environment<'static>) {
+    use minijinja::filters as jinja;
+    env.add_filter("groupby", groupby);
+    env.add_filter("map", |state: &State, v: Value, args: Rest<Value>| {
+        undefined_through(v, |v| jinja::map(state, v, args))
+    });
+    env.add_filter(
+        "select",
+        |state: &State, v: Value, test: Option<String>, args: Rest<Value>| {
+            undefined_through(v, |v| jinja::select(state, v, test.map(Into::into), args))
+        },
+    );
+    env.add_filter(
+        "reject",
+        |state: &State, v: Value, test: Option<String>, args: Rest<Value>| {
+            undefined_through(v, |v| jinja::reject(state, v, test.map(Into::into), args))
+        },
+    );
+    env.add_filter(
+        "selectattr",
+        |state: &State, v: Value, attr: String, test: Option<String>, args: Rest<Value>| {
+            undefined_through(v, |v| {
+                jinja::selectattr(state, v, attr.into(), test.map(Into::into), args)
+            })
+        },
+    );
+    env.add_filter(
+        "rejectattr",
+        |state: &State, v: Value, attr: String, test: Option<String>, args: Rest<Value>| {
+            undefined_through(v, |v| {
+                jinja::rejectattr(state, v, attr.into(), test.map(Into::into), args)
+            })
+        },
+    );
     env.add_filter("sort", sort);
     env.add_filter("min", min);
     env.add_filter("max", max);
@@ -647,4 +684,51 @@ mod tests {
         );
         assert!(ev("{{ 0|log }}").unwrap_err().contains("math domain error"));
     }
+}
+
+/// Runs a Jinja filter over a sequence; an undefined input gives an undefined result (Ansible's
+/// wrappers of these filters), which `is undefined` and `default` can then use.
+fn undefined_through(v: Value, f: impl FnOnce(Value) -> Result<Vec<Value>, minijinja::Error>) -> R {
+    if v.is_undefined() {
+        return Ok(Value::UNDEFINED);
+    }
+    f(v).map(Value::from)
+}
+
+/// One group of `groupby`: Python's `(grouper, list)` named tuple; shown as a tuple by `string`.
+#[derive(Debug)]
+pub(crate) struct GroupTuple {
+    pub(crate) grouper: Value,
+    pub(crate) list: Value,
+}
+
+impl Object for GroupTuple {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match (key.as_i64(), key.as_str()) {
+            (Some(0 | -2), _) | (_, Some("grouper")) => Some(self.grouper.clone()),
+            (Some(1 | -1), _) | (_, Some("list")) => Some(self.list.clone()),
+            _ => None,
+        }
+    }
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(2)
+    }
+}
+
+/// Jinja's `groupby(attribute, default=None, case_sensitive=False)`, with plain lists in its
+/// `(grouper, list)` groups.
+fn groupby(v: Value, attribute: Option<String>, kwargs: Kwargs) -> R {
+    let groups = minijinja::filters::groupby(v, attribute.as_deref(), kwargs)?;
+    let mut out = Vec::new();
+    for g in groups.try_iter()? {
+        let list: Vec<Value> = g.get_item_by_index(1)?.try_iter()?.collect();
+        out.push(Value::from_object(GroupTuple {
+            grouper: g.get_item_by_index(0)?,
+            list: Value::from(list),
+        }));
+    }
+    Ok(Value::from(out))
 }

@@ -10,7 +10,7 @@
 
 mod dates;
 mod dicts;
-mod hashing;
+pub(crate) mod hashing;
 mod json_yaml;
 mod lists;
 mod paths;

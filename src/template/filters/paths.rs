@@ -1,5 +1,5 @@
 //! Paths (Python's `os.path`): `basename`, `dirname`, `expanduser`, `realpath`, `splitext`,
-//! `path_join`, `relpath`, `expandvars`.
+//! `path_join`, `relpath`, `expandvars`; and `fileglob` (Python's `glob.glob`, regular files).
 
 use super::python::{py_str, type_name};
 use super::{Args, R, ferr, items};
@@ -35,6 +35,28 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("path_join", path_join);
     env.add_filter("relpath", relpath);
     env.add_filter("expandvars", expandvars);
+    env.add_filter(
+        "fileglob",
+        path_filter("fileglob", |p| Value::from(fileglob(p))),
+    );
+}
+
+/// Ansible's `fileglob` filter: the regular files matching a pattern on the controller, like
+/// Python's `glob.glob` (`*` does not match a leading dot); an invalid pattern matches nothing.
+fn fileglob(pattern: &str) -> Vec<String> {
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
+    match glob::glob_with(pattern, opts) {
+        Ok(paths) => paths
+            .flatten()
+            .filter(|p| p.is_file())
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Python's `os.path.basename`.
@@ -235,5 +257,21 @@ mod tests {
         assert_eq!(normpath("/a/./b/../c/"), "/a/c");
         assert_eq!(normpath("a/../../b"), "../b");
         assert_eq!(normpath(""), ".");
+    }
+}
+
+#[cfg(test)]
+mod fileglob_unit {
+    #[test]
+    fn fileglob_matches_regular_files_like_python() {
+        let dir = std::env::temp_dir().join(format!("prov-fileglob-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for f in ["a.txt", "b.txt", ".hidden.txt"] {
+            std::fs::write(dir.join(f), "x").unwrap();
+        }
+        let got = super::fileglob(&format!("{}/*", dir.display()));
+        let names: Vec<&str> = got.iter().map(|p| super::basename(p)).collect();
+        assert_eq!(names, ["a.txt", "b.txt"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

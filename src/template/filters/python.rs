@@ -59,7 +59,22 @@ fn repr_into(v: &Value, out: &mut String) {
         ValueKind::String => {
             crate::util::python::str_repr_into(v.as_str().unwrap_or_default(), out)
         }
-        ValueKind::Seq => {
+        ValueKind::Seq
+            if v.downcast_object_ref::<super::lists::GroupTuple>()
+                .is_some() =>
+        {
+            out.push('(');
+            if let Ok(it) = v.try_iter() {
+                for (i, x) in it.enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    repr_into(&x, out);
+                }
+            }
+            out.push(')');
+        }
+        ValueKind::Seq | ValueKind::Iterable => {
             out.push('[');
             if let Ok(it) = v.try_iter() {
                 for (i, x) in it.enumerate() {

@@ -22,24 +22,101 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("urlencode", urlencode);
 }
 
-fn b64encode(v: Value, args: Rest<Value>) -> R {
-    let _ = Args::bind("b64encode", &["encoding"], &args)?;
-    Ok(Value::from(
-        base64::engine::general_purpose::STANDARD.encode(py_str(&v)),
-    ))
+/// Text to bytes in one of Python's common codecs (`utf-8`, `utf-16`, `utf-16-le`/`-be`,
+/// `latin-1`, `ascii`).
+fn encode_text(name: &str, text: &str, encoding: &str) -> R<Vec<u8>> {
+    let enc = encoding.to_ascii_lowercase().replace('_', "-");
+    Ok(match enc.as_str() {
+        "utf-8" | "utf8" => text.as_bytes().to_vec(),
+        "utf-16-le" | "utf-16le" => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        "utf-16-be" | "utf-16be" => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        "utf-16" | "utf16" => [0xff, 0xfe]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect(),
+        "latin-1" | "latin1" | "iso-8859-1" | "ascii" | "us-ascii" => {
+            let max = if enc.contains("ascii") { 0x7f } else { 0xff };
+            text.chars()
+                .map(|c| {
+                    u8::try_from(u32::from(c))
+                        .ok()
+                        .filter(|b| u32::from(*b) <= max)
+                        .ok_or_else(|| {
+                            ferr(
+                                name,
+                                format!("'{encoding}' codec can't encode character {c:?}"),
+                            )
+                        })
+                })
+                .collect::<R<Vec<u8>>>()?
+        }
+        _ => return Err(ferr(name, format!("unknown encoding: {encoding}"))),
+    })
 }
 
+/// Bytes to text in one of the codecs of [`encode_text`] (invalid sequences replaced).
+fn decode_text(name: &str, bytes: &[u8], encoding: &str) -> R<String> {
+    let enc = encoding.to_ascii_lowercase().replace('_', "-");
+    let utf16 = |le: bool, b: &[u8]| {
+        let units: Vec<u16> = b
+            .chunks_exact(2)
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    Ok(match enc.as_str() {
+        "utf-8" | "utf8" => String::from_utf8_lossy(bytes).into_owned(),
+        "utf-16-le" | "utf-16le" => utf16(true, bytes),
+        "utf-16-be" | "utf-16be" => utf16(false, bytes),
+        "utf-16" | "utf16" => match bytes {
+            [0xfe, 0xff, rest @ ..] => utf16(false, rest),
+            [0xff, 0xfe, rest @ ..] => utf16(true, rest),
+            _ => utf16(true, bytes),
+        },
+        "latin-1" | "latin1" | "iso-8859-1" | "ascii" | "us-ascii" => {
+            bytes.iter().map(|&b| char::from(b)).collect()
+        }
+        _ => return Err(ferr(name, format!("unknown encoding: {encoding}"))),
+    })
+}
+
+/// `b64encode(encoding='utf-8', urlsafe=False)`.
+fn b64encode(v: Value, args: Rest<Value>) -> R {
+    let a = Args::bind("b64encode", &["encoding", "urlsafe"], &args)?;
+    let bytes = encode_text("b64encode", &py_str(&v), &a.str_or("encoding", "utf-8"))?;
+    let engine = if a.bool_or("urlsafe", false) {
+        &base64::engine::general_purpose::URL_SAFE
+    } else {
+        &base64::engine::general_purpose::STANDARD
+    };
+    Ok(Value::from(engine.encode(bytes)))
+}
+
+/// `b64decode(encoding='utf-8', urlsafe=False)`.
 fn b64decode(v: Value, args: Rest<Value>) -> R {
-    let _ = Args::bind("b64decode", &["encoding"], &args)?;
+    let a = Args::bind("b64decode", &["encoding", "urlsafe"], &args)?;
     let s = py_str(&v);
-    let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if a.bool_or("urlsafe", false) {
+        clean = clean.replace('-', "+").replace('_', "/");
+    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(clean.as_bytes())
         .or_else(|_| {
             base64::engine::general_purpose::STANDARD_NO_PAD.decode(clean.trim_end_matches('='))
         })
         .map_err(|e| ferr("b64decode", format!("invalid base64: {e}")))?;
-    Ok(Value::from(String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(Value::from(decode_text(
+        "b64decode",
+        &bytes,
+        &a.str_or("encoding", "utf-8"),
+    )?))
 }
 
 fn quote(v: Value) -> R {
