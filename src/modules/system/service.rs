@@ -208,8 +208,28 @@ fn systemd_probe(w: &Want) -> String {
             n = quote(n),
             sc = w.systemctl()
         ));
+        if w.daemon_reload && w.scope == "system" {
+            // The unit's drop-in files on disk: systemd's NeedDaemonReload misses new ones.
+            s.push_str(
+                "echo @@dropins\nid=$(printf '%s\\n' \"$show\" | sed -n 's/^Id=//p')\n\
+                 if [ -n \"$id\" ]; then for d in /etc/systemd/system /run/systemd/system /usr/lib/systemd/system /lib/systemd/system; do \
+                 for f in \"$d/$id.d\"/*.conf; do [ -e \"$f\" ] && echo \"$f\"; done; done; fi\ntrue\n",
+            );
+        }
     }
     s
+}
+
+/// Whether the unit has a drop-in file on disk that systemd has not loaded (a name not among
+/// `DropInPaths`): `systemctl show` reports NeedDaemonReload=no for a new drop-in directory.
+fn new_dropin(loaded: &str, on_disk: &str) -> bool {
+    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    let known: std::collections::HashSet<String> = loaded.split_whitespace().map(base).collect();
+    on_disk
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .any(|f| !known.contains(&base(f)))
 }
 
 /// Plans the systemd part from the probe's output sections.
@@ -271,7 +291,12 @@ fn plan_systemd(
         load != "not-found" || flag("initd")
     };
     let offline = flag("offline") || flag("chroot");
-    let need_reload = prop("NeedDaemonReload") == "yes" || !found;
+    let need_reload = prop("NeedDaemonReload") == "yes"
+        || !found
+        || new_dropin(
+            prop("DropInPaths"),
+            sec.get("dropins").map(String::as_str).unwrap_or(""),
+        );
     let status = map_value(
         show.iter()
             .map(|(k, v)| (k.as_str(), Value::from(v.as_str()))),
