@@ -491,7 +491,7 @@ impl Module for Cron {
             }
             Some((insp, info, missing_parent)) => {
                 let f = cron_file.clone().unwrap_or_default();
-                if remove_file || (new.is_empty() && !present) {
+                if remove_file || (new.trim().is_empty() && !present) {
                     // `rm` removes a link itself: the diff shows the link, never its
                     // target's content.
                     let diff = match toolkit::link_header(&info) {
