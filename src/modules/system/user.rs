@@ -2,7 +2,9 @@
 
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::toolkit::{check_name, exec, kv, probe, quote_all, sections, state_diff};
+use crate::modules::toolkit::{
+    check_name, exec, expand_word, kv, probe, quote_all, sections, state_diff,
+};
 use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::util::time::ymd;
 use crate::value::Value;
@@ -353,10 +355,37 @@ impl Module for User {
             // Where useradd puts a new user's home (HOME= of `useradd -D`), for the result.
             s.push_str("echo @@home_base\nuseradd -D 2>/dev/null | sed -n 's/^HOME=//p'\n");
         }
+        // shell and home are paths: like Ansible's `path` type, `~` and `$VAR` expand on the
+        // host (as the user the module runs as).
+        let expandable =
+            |v: &Option<String>| v.as_ref().filter(|v| v.contains(['~', '$'])).cloned();
+        let to_expand: Vec<(&str, String)> = [
+            ("shell", expandable(&o.shell)),
+            ("home", expandable(&o.home)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+        if !to_expand.is_empty() {
+            s.push_str("echo @@expand\n");
+            for (k, v) in &to_expand {
+                s.push_str(&format!("printf '{k}=%s\\n' {}\n", expand_word(v)));
+            }
+        }
         s.push_str("echo @@end\n");
         let out = probe(ctx, s, &format!("user {name}")).await?;
         let sec = sections(&out);
         let get = |k: &str| sec.get(k).map(String::as_str).unwrap_or("");
+        let expanded = kv(get("expand"));
+        let (mut shell_opt, mut home_opt) = (o.shell.clone(), o.home.clone());
+        for (k, _) in &to_expand {
+            if let Some(v) = expanded.get(*k) {
+                match *k {
+                    "shell" => shell_opt = Some(v.clone()),
+                    _ => home_opt = Some(v.clone()),
+                }
+            }
+        }
         let account = parse_passwd(get("passwd"));
         let mut plan = Plan::ok().with("name", name.as_str()).with("state", state);
         if password.is_some() {
@@ -420,8 +449,8 @@ impl Module for User {
         };
         let want_groups: Vec<String> = groups.iter().map(|g| gname(g)).collect();
         let uid = o.uid;
-        let shell = o.shell.filter(|s| !s.is_empty());
-        let home = o.home.filter(|s| !s.is_empty());
+        let shell = shell_opt.filter(|s| !s.is_empty());
+        let home = home_opt.filter(|s| !s.is_empty());
         let comment = o.comment;
         let Some(a) = account else {
             // Create.
