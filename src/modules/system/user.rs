@@ -289,6 +289,37 @@ fn expiry_date(exp: f64) -> Option<String> {
     (exp >= 0.0).then(|| ymd((exp / 86400.0).floor() as i64))
 }
 
+/// Whether `password` looks like a crypt hash (or one of the account-disabling values `*`,
+/// `!`, `*************`), by the checks Ansible's user module warns on: no `:`, `*` or `!`,
+/// `$`-separated fields whose last one uses only the crypt alphabet and has the length of its
+/// scheme (md5 22, sha256 43, sha512 86, yescrypt 43).
+fn looks_hashed(p: &str) -> bool {
+    if ["*", "!", "*************"].contains(&p) {
+        return true;
+    }
+    if p.contains([':', '*', '!']) || !p.contains('$') {
+        return false;
+    }
+    let fields: Vec<&str> = p.split('$').collect();
+    if fields.len() < 3 {
+        return false;
+    }
+    let last = fields[fields.len() - 1];
+    if !last
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '='))
+    {
+        return false;
+    }
+    let want = match fields[1] {
+        "1" => Some(22),
+        "5" | "y" => Some(43),
+        "6" => Some(86),
+        _ => None,
+    };
+    want.is_none_or(|n| last.len() == n)
+}
+
 #[async_trait]
 impl Module for User {
     fn doc(&self) -> &'static ModuleDoc {
@@ -388,9 +419,18 @@ impl Module for User {
         }
         let account = parse_passwd(get("passwd"));
         let mut plan = Plan::ok().with("name", name.as_str()).with("state", state);
-        if password.is_some() {
+        if let Some(p) = &password {
             plan.result
                 .insert("password".into(), Value::from("NOT_LOGGING_PASSWORD"));
+            if !looks_hashed(p) {
+                plan.result.insert(
+                    "warnings".into(),
+                    Value::from(vec![Value::from(
+                        "The input password appears not to have been hashed. The 'password' \
+                         argument must be encrypted for this module to work properly.",
+                    )]),
+                );
+            }
         }
         if state == "absent" {
             if let Some(a) = account {
@@ -802,6 +842,23 @@ impl Module for User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plaintext_passwords_are_told_apart_from_hashes() {
+        let sha512 = format!("$6$rounds=656000$tgK3gYTyRLUmhyv2${}", "a".repeat(86));
+        assert!(looks_hashed(&sha512));
+        assert!(looks_hashed(
+            "$y$j9T$salt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+        ));
+        for p in ["*", "!", "*************"] {
+            assert!(looks_hashed(p));
+        }
+        assert!(!looks_hashed("plaintextpassword"));
+        assert!(!looks_hashed("$6$salt$short"));
+        assert!(!looks_hashed(&format!("$6$salt${}+++", "a".repeat(83))));
+        assert!(!looks_hashed("!$6$locked"));
+        assert!(!looks_hashed("$1$x"));
+    }
 
     #[test]
     fn the_password_is_a_secret() {
