@@ -188,6 +188,19 @@ mod tests {
     }
 
     #[test]
+    fn action_plugin_modules_name_invalid_options_as_ansible() {
+        static ACTION: ModuleDoc = ModuleDoc::new("waiter", "w")
+            .options(&[OptSpec::new("delay", OptKind::Int, "d")])
+            .action_args();
+        let e = validate_args(
+            &ACTION,
+            &vars(&[("foo", Value::from("bar")), ("delay", Value::from(1))]),
+        )
+        .unwrap_err();
+        assert_eq!(e.msg, "Invalid options for waiter: foo");
+    }
+
+    #[test]
     fn type_choice_required_exclusive() {
         let e = validate_args(
             &DOC,

@@ -101,6 +101,14 @@ pub fn validate_args(doc: &'static ModuleDoc, raw: &Vars) -> Result<Args> {
 /// Ansible's message for options outside the spec (`unknown`, sorted), with prov's "did you
 /// mean" as the hint.
 fn unsupported(doc: &ModuleDoc, unknown: &[&str]) -> Error {
+    if doc.action_args {
+        return Error::parse(format!(
+            "Invalid options for {}: {}",
+            doc.name,
+            unknown.join(",")
+        ))
+        .hint(format!("see `prov doc {}`", doc.name));
+    }
     let mut names: Vec<&str> = doc.all_options().map(|o| o.name).collect();
     names.sort_unstable();
     let mut aliases: Vec<&str> = doc
