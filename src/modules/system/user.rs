@@ -154,6 +154,23 @@ fn with_password(
     }
 }
 
+/// A command printing the new account's passwd fields as a result line (uid, group, comment,
+/// home, shell), as Ansible returns them after creating a user; it never fails.
+fn readback(name: &str) -> String {
+    let esc =
+        |v: &str| format!("\"$(printf '%s' \"${v}\" | sed 's/\\\\/\\\\\\\\/g; s/\"/\\\\\"/g')\"");
+    format!(
+        "{{ e=$(getent passwd {n}) && printf '%s\\n' \"$e\" | {{ IFS=: read -r _ _ u g c h s; \
+         printf '%s{{\"uid\": %s, \"group\": %s, \"comment\": \"%s\", \"home\": \"%s\", \"shell\": \"%s\"}}\\n' \
+         {rl} \"$u\" \"$g\" {c} {h} {s}; }} || true; }}",
+        n = quote(name),
+        rl = quote(crate::modules::RESULT_LINE),
+        c = esc("c"),
+        h = esc("h"),
+        s = esc("s"),
+    )
+}
+
 /// `chage` setting the given aging fields (min, max, warn), if any.
 fn chage(name: &str, aging: [Option<i64>; 3]) -> Option<String> {
     let flags: Vec<String> = ["-m", "-M", "-W"]
@@ -574,7 +591,9 @@ impl Module for User {
                     _ => None,
                 },
                 chage(&name, aging),
+                Some(readback(&name)),
             ]);
+            plan.output_results = true;
             plan.result.insert("system".into(), Value::from(o.system));
             plan.result
                 .insert("create_home".into(), Value::from(o.create_home));
