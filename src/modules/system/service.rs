@@ -200,7 +200,8 @@ fn systemd_probe(w: &Want) -> String {
         // `list-unit-files` lists it, or when it has an init script.
         s.push_str(&format!(
             "echo @@show\nshow=$({show} show -- {n} 2>/dev/null); printf '%s\\n' \"$show\"\n\
-             echo @@enabled\nout=$({sc} is-enabled -- {n} 2>/dev/null); echo \"rc=$?\"; echo \"out=$out\"\n\
+             echo @@enabled\nout=$({sc} is-enabled -l -- {n} 2>/dev/null); echo \"rc=$?\"; echo \"out=$out\"; \
+             echo \"lines=$(printf '%s\\n' \"$out\" | wc -l)\"\n\
              echo @@extra\n[ -e /etc/init.d/{n} ] && echo initd=1\n\
              case \"$show\" in *=*) ;; *) {sc} list-unit-files -- {n} >/dev/null 2>&1; echo \"files_rc=$?\" ;; esac\n\
              echo \"offline=${{SYSTEMD_OFFLINE:-0}}\"\n\
@@ -346,7 +347,15 @@ fn plan_systemd(
         });
     }
     // Like Ansible: rc 0 means enabled, except units that are only `indirect` or an `alias`.
-    let enabled_now = en_rc == 0 && !masked_now && !matches!(en_out.as_str(), "indirect" | "alias");
+    // `is-enabled -l` also lists the unit's links: "indirect" alone is a unit only pulled in by
+    // another, but once enabled through `Also=` its links follow, as Ansible reads it.
+    let one_word = en
+        .get("lines")
+        .and_then(|l| l.trim().parse::<u32>().ok())
+        .is_none_or(|n| n <= 1);
+    let enabled_now = en_rc == 0
+        && !masked_now
+        && !(one_word && matches!(en_out.as_str(), "indirect" | "alias" | "enabled-runtime"));
     if let Some(e) = w.enabled {
         plan.result.insert("enabled".into(), Value::from(e));
         if e != enabled_now {
