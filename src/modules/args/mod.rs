@@ -188,6 +188,45 @@ mod tests {
     }
 
     #[test]
+    fn a_mapping_or_list_given_to_a_string_option_is_its_python_text() {
+        let item = crate::value::from_json(&serde_json::json!({"path": "/tmp/x", "isdir": false}));
+        let a = validate_args(
+            &DOC,
+            &vars(&[
+                ("path", item),
+                (
+                    "content",
+                    crate::value::from_json(&serde_json::json!(["a", 1])),
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            a.str("path").as_deref(),
+            Some("{'path': '/tmp/x', 'isdir': False}")
+        );
+        assert_eq!(a.str("content").as_deref(), Some("['a', 1]"));
+        // still checked against choices
+        let e = validate_args(
+            &DOC,
+            &vars(&[
+                ("path", Value::from("/x")),
+                (
+                    "state",
+                    crate::value::from_json(&serde_json::json!({"a": 1})),
+                ),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            e.msg
+                .contains("must be one of: present, absent; got '{'a': 1}'"),
+            "{}",
+            e.msg
+        );
+    }
+
+    #[test]
     fn action_plugin_modules_name_invalid_options_as_ansible() {
         static ACTION: ModuleDoc = ModuleDoc::new("waiter", "w")
             .options(&[OptSpec::new("delay", OptKind::Int, "d")])

@@ -39,6 +39,14 @@ pub fn validate_args(doc: &'static ModuleDoc, raw: &Vars) -> Result<Args> {
         if v.is_none() || v.is_undefined() {
             continue;
         }
+        // Ansible converts a list or mapping given to a string or path option to its Python
+        // text (`path: "{{ item }}"` with a find result item is the path "{'path': ...}").
+        let v = &match spec.kind {
+            OptKind::Str | OptKind::Path if matches!(v.kind(), ValueKind::Seq | ValueKind::Map) => {
+                Value::from(crate::template::filters::py_str(v))
+            }
+            _ => v.clone(),
+        };
         if !is_template(v) {
             check_type(doc, spec, v)?;
         }
@@ -186,7 +194,7 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
                 return Err(bad("a number"));
             }
         }
-        OptKind::Str | OptKind::Path | OptKind::Mode => {
+        OptKind::Mode => {
             if matches!(kind, ValueKind::Seq | ValueKind::Map) {
                 return Err(bad("a string"));
             }
@@ -196,7 +204,7 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
                 return Err(bad("a mapping"));
             }
         }
-        OptKind::List | OptKind::Any => {}
+        OptKind::Str | OptKind::Path | OptKind::List | OptKind::Any => {}
     }
     if !spec.choices.is_empty() {
         let s = value_str(v);
