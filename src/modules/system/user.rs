@@ -171,6 +171,24 @@ fn readback(name: &str) -> String {
     )
 }
 
+/// Creates a missing home as Ansible does for an existing account: a copy of the skeleton
+/// (`/etc/skel` by default; an empty folder without one), given login.defs' HOME_MODE (else
+/// 0777 minus its UMASK, else 0755), owned by the user and its primary group.
+fn create_home_script(name: &str, home: &str, skeleton: Option<&str>) -> String {
+    format!(
+        "h={h}; sk={sk}; if [ -d \"$sk\" ]; then cp -a -- \"$sk\" \"$h\"; else mkdir -p -- \"$h\"; fi && \
+         if [ -r /etc/login.defs ]; then \
+         hm=$(sed -n 's/^HOME_MODE[[:space:]]\\{{1,\\}}\\([0-9]\\{{1,\\}}\\)$/\\1/p' /etc/login.defs | head -n 1); \
+         um=$(sed -n 's/^UMASK[[:space:]]\\{{1,\\}}\\([0-9]\\{{1,\\}}\\)$/\\1/p' /etc/login.defs | tail -n 1); \
+         if [ -n \"$hm\" ]; then chmod \"$hm\" \"$h\"; \
+         elif [ -n \"$um\" ]; then chmod \"$(printf '%o' $(( 0777 & ~0$um )))\" \"$h\"; \
+         else chmod 755 \"$h\"; fi; fi && chown -R -- {u}: \"$h\"",
+        h = quote(home),
+        sk = quote(skeleton.unwrap_or("/etc/skel")),
+        u = quote(name),
+    )
+}
+
 /// `chage` setting the given aging fields (min, max, warn), if any.
 fn chage(name: &str, aging: [Option<i64>; 3]) -> Option<String> {
     let flags: Vec<String> = ["-m", "-M", "-W"]
@@ -419,6 +437,16 @@ impl Module for User {
             for (k, v) in &to_expand {
                 s.push_str(&format!("printf '{k}=%s\\n' {}\n", expand_word(v)));
             }
+        }
+        if o.create_home && state != "absent" {
+            // Whether the home an existing account will have is missing (Ansible creates it).
+            let h = match o.home.as_deref().filter(|h| !h.is_empty()) {
+                Some(h) => expand_word(h),
+                None => "\"$(getent passwd \"$n\" | cut -d: -f6)\"".into(),
+            };
+            s.push_str(&format!(
+                "echo @@homedir\nh={h}; if [ -n \"$h\" ] && [ ! -e \"$h\" ]; then echo missing=1; fi\n"
+            ));
         }
         s.push_str("echo @@end\n");
         let out = probe(ctx, s, &format!("user {name}")).await?;
@@ -795,6 +823,23 @@ impl Module for User {
             before.push(("password_lock", locked.to_string()));
             after.push(("password_lock", l.to_string()));
         }
+        // A missing home is created (from the skeleton, with login.defs' HOME_MODE or UMASK),
+        // unless usermod moves the old one there.
+        let home_moves = o.move_home && after.iter().any(|(k, _)| *k == "home");
+        let final_home = home.clone().unwrap_or_else(|| a.home.clone());
+        let make_home = (o.create_home
+            && !home_moves
+            && kv(get("homedir")).contains_key("missing"))
+        .then(|| {
+            (
+                format!("create home directory {final_home}"),
+                exec(
+                    ctx,
+                    create_home_script(&name, &final_home, o.skeleton.as_deref()),
+                    false,
+                ),
+            )
+        });
         let get_final = |k: &str, cur: &str| {
             after
                 .iter()
@@ -824,6 +869,10 @@ impl Module for User {
         plan.result
             .insert("move_home".into(), Value::from(o.move_home));
         if before.is_empty() {
+            let plan = match make_home {
+                Some((summary, action)) => plan.change(summary, None, action),
+                None => plan,
+            };
             return Ok(match &key {
                 Some(k) => k.plan(ctx, &name, get("sshkey"), plan, o.force),
                 None => plan,
@@ -851,6 +900,10 @@ impl Module for User {
                 post,
             ),
         );
+        let plan = match make_home {
+            Some((summary, action)) => plan.change(summary, None, action),
+            None => plan,
+        };
         Ok(match &key {
             Some(k) => k.plan(ctx, &name, get("sshkey"), plan, o.force),
             None => plan,
@@ -861,6 +914,50 @@ impl Module for User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The home creation script, run here on a temporary folder: a copy of the skeleton (its
+    /// files and links kept), with login.defs' mode, owned by the user.
+    #[test]
+    fn a_missing_home_is_made_from_the_skeleton() {
+        let d = std::env::temp_dir().join(format!("prov-user-home-{}", std::process::id()));
+        let skel = d.join("skel");
+        std::fs::create_dir_all(&skel).unwrap();
+        std::fs::write(skel.join(".profile"), "x\n").unwrap();
+        std::os::unix::fs::symlink("/nonexistent", skel.join("link")).unwrap();
+        let me = String::from_utf8(
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let home = d.join("deep/home");
+        let script = create_home_script(
+            me.trim(),
+            home.to_str().unwrap(),
+            Some(skel.to_str().unwrap()),
+        );
+        std::fs::create_dir_all(d.join("deep")).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}\n{out:?}");
+        assert_eq!(
+            std::fs::read_to_string(home.join(".profile")).unwrap(),
+            "x\n"
+        );
+        assert!(
+            std::fs::symlink_metadata(home.join("link"))
+                .unwrap()
+                .is_symlink()
+        );
+        let _ = std::fs::remove_dir_all(&d);
+        // no skeleton: an empty folder
+        assert!(create_home_script("u", "/h", None).contains("sk=/etc/skel;"));
+    }
 
     #[test]
     fn plaintext_passwords_are_told_apart_from_hashes() {
