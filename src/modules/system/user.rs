@@ -764,7 +764,12 @@ impl Module for User {
             after.push(("password", "(changed)".into()));
         }
         if let Some(exp) = expires {
-            let cur_days = shadow.get(7).and_then(|d| d.trim().parse::<i64>().ok());
+            // No shadow entry reads as day 0, as in Ansible: `usermod -e` then writes one.
+            let cur_days = if shadow.len() < 2 {
+                Some(0)
+            } else {
+                shadow.get(7).and_then(|d| d.trim().parse::<i64>().ok())
+            };
             let want_days = (exp >= 0.0).then(|| (exp / 86400.0).floor() as i64);
             if cur_days != want_days {
                 let fmt = |d: Option<i64>| d.map(ymd).unwrap_or_else(|| "never".to_string());
