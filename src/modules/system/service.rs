@@ -710,7 +710,28 @@ impl Module for Service {
         let sec = sections(&out);
         let head = kv(&sec[""]);
         if head.get("mgr").map(String::as_str) == Some("systemd") {
-            return plan_systemd(ctx, &w, &sec);
+            let mut plan = plan_systemd(ctx, &w, &sec)?;
+            // Ansible's service action drops the init-script options for systemd, warning.
+            let mut warnings: Vec<Value> = plan
+                .result
+                .get("warnings")
+                .and_then(|v| v.try_iter().ok())
+                .map(|i| i.collect())
+                .unwrap_or_default();
+            let ignored: Vec<Value> = [
+                ("pattern", o.pattern.is_some()),
+                ("sleep", o.sleep.is_some()),
+                ("arguments", o.arguments.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, given)| *given)
+            .map(|(k, _)| Value::from(format!("Ignoring \"{k}\" as it is not used in \"systemd\"")))
+            .collect();
+            if !ignored.is_empty() && plan.failed.is_none() {
+                warnings.extend(ignored);
+                plan.result.insert("warnings".into(), Value::from(warnings));
+            }
+            return Ok(plan);
         }
         if use_ == "systemd" {
             return Ok(Plan::fail(format!(
