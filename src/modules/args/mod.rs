@@ -283,6 +283,7 @@ mod tests {
             OptSpec::new("content", OptKind::Str, "c"),
             OptSpec::new("user", OptKind::Str, "u"),
             OptSpec::new("password", OptKind::Str, "p").secret(),
+            OptSpec::new("pin", OptKind::Int, "n").secret(),
             OptSpec::new("backup", OptKind::Bool, "b"),
             OptSpec::new("suffix", OptKind::Str, "x"),
         ])
@@ -343,7 +344,8 @@ mod tests {
         let e = check(&[
             ("content", Value::from("x")),
             ("user", Value::from("u")),
-            ("password", Value::from(vec![Value::from("hunter2")])),
+            ("password", Value::from("p")),
+            ("pin", Value::from("hunter2")),
         ])
         .unwrap_err();
         assert!(e.contains("not shown"), "{e}");
