@@ -1199,6 +1199,59 @@ async fn wait_for_a_file_and_a_string_appearing_later() {
     std::fs::remove_dir_all(d).unwrap();
 }
 
+/// Ansible's timing: a timeout takes `timeout` seconds, not one more (`elapsed` is exactly
+/// it), and `timeout: 0` never tries; a file with NUL bytes (UTF-16 text) is searched as
+/// text.
+#[tokio::test]
+async fn wait_for_times_out_on_time_and_searches_binary_files() {
+    let e = Env::new();
+    let d = tmpdir("waittiming");
+    let missing = d.join("never");
+    let (p, _) = e
+        .run(
+            "wait_for",
+            &[
+                ("path", s(missing.to_str().unwrap())),
+                ("timeout", Value::from(2)),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(p.failed.is_some());
+    assert_eq!(rstr(&p, "elapsed"), "2");
+    let (p, _) = e
+        .run(
+            "wait_for",
+            &[
+                ("path", s(missing.to_str().unwrap())),
+                ("state", s("absent")),
+                ("timeout", Value::from(0)),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(p.failed.is_some(), "timeout 0 never tries, as Ansible");
+    let f = d.join("utf16.txt");
+    std::fs::write(&f, b"h\x00e\x00l\x00l\x00o\x00\n\x00completed 7\n").unwrap();
+    let (p, _) = e
+        .run(
+            "wait_for",
+            &[
+                ("path", s(f.to_str().unwrap())),
+                ("search_regex", s(r"completed (\d)")),
+                ("timeout", Value::from(3)),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(p.failed.is_none(), "{:?}", p.failed);
+    assert_eq!(rstr(&p, "match_groups"), r#"["7"]"#);
+    std::fs::remove_dir_all(d).unwrap();
+}
+
 #[tokio::test]
 async fn wait_for_with_only_a_timeout_just_waits() {
     let e = Env::new();

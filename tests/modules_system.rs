@@ -1459,6 +1459,15 @@ async fn package_plans_for_dnf_and_apk() {
     )
     .await;
     assert!(p.changes.is_empty(), "{:?}", summaries(&p));
+    // no state: the package module's default, present (as apt's and dnf's)
+    let p = plan_with_fakes(json!({"name": ["curl", "git"], "use": "dnf"}), &dir).await;
+    assert_eq!(command(&p), "dnf -y install git");
+    // a package manager prov has no module for: the message Ansible's package action gives
+    let p = plan_with_fakes(json!({"name": "curl", "use": "lola"}), &dir).await;
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("Could not find a matching action for the \"lola\" package manager.")
+    );
     // apk
     let p = plan_with_fakes(
         json!({"name": ["curl", "git"], "state": "present", "use": "apk"}),

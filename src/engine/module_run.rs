@@ -325,6 +325,8 @@ impl PlayRun<'_> {
                     // Not native: Ansible's implementation runs on the host.
                     return self.run_fallback(task, host, ctx, name, args).await;
                 };
+                let facts = self.shared.host(host).facts_map;
+                let args = &backend_defaults(task, name, args, module.doc(), &facts);
                 let rendered = templar.render_value(args, ctx)?;
                 let mut raw = value_to_vars(&rendered);
                 raw.retain(|_, v| v.as_str() != Some(OMIT));
@@ -347,7 +349,6 @@ impl PlayRun<'_> {
                 };
                 let become_ = self.become_for(task, ctx, cctx)?;
                 let env = self.environment(task, ctx)?;
-                let facts = self.shared.host(host).facts_map;
                 let render = TaskRender { templar, ctx };
                 let search_paths = task.search_path(&self.play.dir);
                 let tctx = TaskCtx {
@@ -382,6 +383,60 @@ impl PlayRun<'_> {
             }
         }
     }
+}
+
+/// `service` and `package` hand their arguments to the host's service or package manager
+/// module, and Ansible's action applies that module's `module_defaults` too (under the task's
+/// own arguments): `module_defaults: {systemd: {name: x}}` reaches a `service` task on a
+/// systemd host. The backend is `use`, else the `service_mgr`/`pkg_mgr` fact. Only options the
+/// module takes are added.
+fn backend_defaults(
+    task: &Task,
+    name: &str,
+    args: &Value,
+    doc: &crate::modules::ModuleDoc,
+    facts: &Vars,
+) -> Value {
+    if task.module_defaults.is_empty() || !matches!(name, "service" | "package") {
+        return args.clone();
+    }
+    let given = value_to_vars(args);
+    let fact = if name == "service" {
+        "service_mgr"
+    } else {
+        "pkg_mgr"
+    };
+    let backend = given
+        .get("use")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .filter(|u| u != "auto")
+        .or_else(|| facts.get(fact).and_then(|v| v.as_str().map(str::to_string)));
+    let Some(backend) = backend else {
+        return args.clone();
+    };
+    let names: Vec<&str> = match backend.as_str() {
+        "systemd" => vec!["systemd", "systemd_service"],
+        "sysvinit" | "sysv" => vec!["sysvinit"],
+        b => vec![b],
+    };
+    let mut out = Vars::new();
+    for b in names {
+        for (k, v) in crate::playbook::module_defaults_for(&task.module_defaults, b) {
+            if doc.option(&k).is_some() {
+                out.insert(k, v);
+            }
+        }
+    }
+    if out.is_empty() {
+        return args.clone();
+    }
+    for (k, v) in given {
+        out.insert(k, v);
+    }
+    vars_value(&out)
+}
+
+impl PlayRun<'_> {
     /// `wait_for_connection` on a host that cannot be reached yet: keeps connecting every
     /// `sleep` seconds until `timeout`, then fails (a failure, not UNREACHABLE, as in Ansible).
     pub(super) async fn wait_for_connection(
@@ -664,5 +719,49 @@ mod tests {
         .await;
         assert_eq!(r[0].2, Status::Failed, "{r:?}");
         assert!(r[0].3.contains("timed out waiting for connection"), "{r:?}");
+    }
+
+    /// A `service` task gets the `module_defaults` of the host's service manager module
+    /// (`systemd` on a systemd host), under its own arguments, only options it takes; a
+    /// `package` task those of its `use` module.
+    #[test]
+    fn service_and_package_take_their_backend_defaults() {
+        use crate::value::{Value, from_json, value_to_vars};
+        let dir =
+            std::env::temp_dir().join(format!("prov-backend-defaults-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pb = dir.join("site.yml");
+        std::fs::write(
+            &pb,
+            "- hosts: all\n  gather_facts: false\n  module_defaults:\n    systemd: { name: web, enabled: true, nope: 1 }\n    sysvinit: { name: other }\n    apt: { name: curl }\n  tasks:\n    - service: { enabled: false }\n    - package: { use: apt }\n",
+        )
+        .unwrap();
+        let registry = Registry::builtin();
+        let playbook = Loader::new(&registry).load_playbook(&pb).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let tasks = &playbook.plays[0].tasks;
+        let facts = value_to_vars(&from_json(&serde_json::json!({"service_mgr": "systemd"})));
+        let doc = |n: &str| registry.get(n).unwrap().doc();
+        let args = |t: &crate::playbook::Task| match &t.kind {
+            crate::playbook::TaskKind::Module { name, args } => (name.clone(), args.clone()),
+            k => panic!("{k:?}"),
+        };
+        let (n, a) = args(&tasks[0]);
+        let got = value_to_vars(&super::backend_defaults(&tasks[0], &n, &a, doc(&n), &facts));
+        assert_eq!(got.get("name"), Some(&Value::from("web")));
+        assert_eq!(got.get("enabled"), Some(&Value::from(false)));
+        assert!(!got.contains_key("nope"), "{got:?}");
+        // no service_mgr fact: nothing added
+        let got = value_to_vars(&super::backend_defaults(
+            &tasks[0],
+            &n,
+            &a,
+            doc(&n),
+            &Vars::new(),
+        ));
+        assert!(!got.contains_key("name"), "{got:?}");
+        let (n, a) = args(&tasks[1]);
+        let got = value_to_vars(&super::backend_defaults(&tasks[1], &n, &a, doc(&n), &facts));
+        assert_eq!(got.get("name"), Some(&Value::from("curl")));
     }
 }

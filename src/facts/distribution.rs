@@ -108,6 +108,23 @@ pub(super) fn system_facts(secs: &Sections, f: &mut Vars) {
             }
         };
         f.insert("service_mgr".into(), s(mgr));
+        // `systemctl --version` on systemd hosts: "systemd 252 (252.39-1~deb12u2)", then the
+        // compile-time features (Ansible's `systemd` fact).
+        let sd = secs.lines("systemd");
+        if mgr == "systemd"
+            && let Some(version) = sd
+                .first()
+                .and_then(|l| l.split(' ').nth(1))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            f.insert(
+                "systemd".into(),
+                crate::value::map_value([
+                    ("features", s(sd.get(1).copied().unwrap_or("").trim_end())),
+                    ("version", Value::from(version)),
+                ]),
+            );
+        }
         let pkg = [
             ("apt-get", "apt"),
             ("dnf5", "dnf5"),

@@ -39,6 +39,7 @@ echo "pid1=$(cat /proc/1/comm 2>/dev/null)"
 for b in dnf5 dnf yum microdnf apt-get apk zypper pacman emerge rpm-ostree getenforce initctl systemctl rc-service; do
   have "$b" && echo "bin=$b"
 done
+if [ -d /run/systemd/system ] && have systemctl; then sec systemd; systemctl --version 2>/dev/null; fi
 sec cgroup1
 cat /proc/1/cgroup 2>/dev/null
 sec user

@@ -146,6 +146,7 @@ fn ubuntu2204() {
             ("fqdn", "web1.example.com"),
             ("domain", "example.com"),
             ("service_mgr", "systemd"),
+            ("systemd.version", "249"),
             ("pkg_mgr", "apt"),
             ("virtualization_type", "kvm"),
             ("default_ipv4.address", "172.31.20.15"),

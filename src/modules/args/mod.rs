@@ -188,6 +188,58 @@ mod tests {
     }
 
     #[test]
+    fn a_mapping_or_list_given_to_a_string_option_is_its_python_text() {
+        let item = crate::value::from_json(&serde_json::json!({"path": "/tmp/x", "isdir": false}));
+        let a = validate_args(
+            &DOC,
+            &vars(&[
+                ("path", item),
+                (
+                    "content",
+                    crate::value::from_json(&serde_json::json!(["a", 1])),
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            a.str("path").as_deref(),
+            Some("{'path': '/tmp/x', 'isdir': False}")
+        );
+        assert_eq!(a.str("content").as_deref(), Some("['a', 1]"));
+        // still checked against choices
+        let e = validate_args(
+            &DOC,
+            &vars(&[
+                ("path", Value::from("/x")),
+                (
+                    "state",
+                    crate::value::from_json(&serde_json::json!({"a": 1})),
+                ),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            e.msg
+                .contains("must be one of: present, absent; got '{'a': 1}'"),
+            "{}",
+            e.msg
+        );
+    }
+
+    #[test]
+    fn action_plugin_modules_name_invalid_options_as_ansible() {
+        static ACTION: ModuleDoc = ModuleDoc::new("waiter", "w")
+            .options(&[OptSpec::new("delay", OptKind::Int, "d")])
+            .action_args();
+        let e = validate_args(
+            &ACTION,
+            &vars(&[("foo", Value::from("bar")), ("delay", Value::from(1))]),
+        )
+        .unwrap_err();
+        assert_eq!(e.msg, "Invalid options for waiter: foo");
+    }
+
+    #[test]
     fn type_choice_required_exclusive() {
         let e = validate_args(
             &DOC,
@@ -231,6 +283,7 @@ mod tests {
             OptSpec::new("content", OptKind::Str, "c"),
             OptSpec::new("user", OptKind::Str, "u"),
             OptSpec::new("password", OptKind::Str, "p").secret(),
+            OptSpec::new("pin", OptKind::Int, "n").secret(),
             OptSpec::new("backup", OptKind::Bool, "b"),
             OptSpec::new("suffix", OptKind::Str, "x"),
         ])
@@ -291,7 +344,8 @@ mod tests {
         let e = check(&[
             ("content", Value::from("x")),
             ("user", Value::from("u")),
-            ("password", Value::from(vec![Value::from("hunter2")])),
+            ("password", Value::from("p")),
+            ("pin", Value::from("hunter2")),
         ])
         .unwrap_err();
         assert!(e.contains("not shown"), "{e}");

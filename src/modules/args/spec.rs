@@ -261,6 +261,9 @@ pub struct ModuleDoc {
     pub required_by: &'static [(&'static str, &'static [&'static str])],
     /// YAML examples.
     pub examples: &'static str,
+    /// Unknown options fail as in Ansible's action plugins that list their valid arguments
+    /// (`Invalid options for NAME: OPT`), not with the module's `Unsupported parameters`.
+    pub action_args: bool,
 }
 
 impl ModuleDoc {
@@ -279,7 +282,15 @@ impl ModuleDoc {
             required_if: &[],
             required_by: &[],
             examples: "",
+            action_args: false,
         }
+    }
+    /// Unknown options fail with Ansible's action-plugin message (`Invalid options for NAME:
+    /// OPT`), as for the actions that check their arguments themselves (wait_for_connection,
+    /// fail).
+    pub const fn action_args(mut self) -> Self {
+        self.action_args = true;
+        self
     }
     /// The same module under another name (an old name Ansible still accepts), with its own
     /// one-line summary; everything else is shared.

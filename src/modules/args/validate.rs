@@ -39,6 +39,14 @@ pub fn validate_args(doc: &'static ModuleDoc, raw: &Vars) -> Result<Args> {
         if v.is_none() || v.is_undefined() {
             continue;
         }
+        // Ansible converts a list or mapping given to a string or path option to its Python
+        // text (`path: "{{ item }}"` with a find result item is the path "{'path': ...}").
+        let v = &match spec.kind {
+            OptKind::Str | OptKind::Path if matches!(v.kind(), ValueKind::Seq | ValueKind::Map) => {
+                Value::from(crate::template::filters::py_str(v))
+            }
+            _ => v.clone(),
+        };
         if !is_template(v) {
             check_type(doc, spec, v)?;
         }
@@ -101,6 +109,14 @@ pub fn validate_args(doc: &'static ModuleDoc, raw: &Vars) -> Result<Args> {
 /// Ansible's message for options outside the spec (`unknown`, sorted), with prov's "did you
 /// mean" as the hint.
 fn unsupported(doc: &ModuleDoc, unknown: &[&str]) -> Error {
+    if doc.action_args {
+        return Error::parse(format!(
+            "Invalid options for {}: {}",
+            doc.name,
+            unknown.join(",")
+        ))
+        .hint(format!("see `prov doc {}`", doc.name));
+    }
     let mut names: Vec<&str> = doc.all_options().map(|o| o.name).collect();
     names.sort_unstable();
     let mut aliases: Vec<&str> = doc
@@ -178,7 +194,7 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
                 return Err(bad("a number"));
             }
         }
-        OptKind::Str | OptKind::Path | OptKind::Mode => {
+        OptKind::Mode => {
             if matches!(kind, ValueKind::Seq | ValueKind::Map) {
                 // Ansible's wording for a container given to a string option.
                 let mut e = bad("a string");
@@ -196,7 +212,7 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
                 return Err(bad("a mapping"));
             }
         }
-        OptKind::List | OptKind::Any => {}
+        OptKind::Str | OptKind::Path | OptKind::List | OptKind::Any => {}
     }
     if !spec.choices.is_empty() {
         let s = value_str(v);

@@ -21,6 +21,7 @@ static DOC: ModuleDoc = ModuleDoc::new("fail", "Fail with a custom message")
         "Fails the task (usually with `when:`). Changes nothing; behaves the same in check mode.",
     )
     .spec::<Opts>()
+    .action_args()
     .examples(
         "- fail:\n    msg: unsupported OS {{ ansible_distribution }}\n  when: ansible_os_family != 'Debian'",
     );

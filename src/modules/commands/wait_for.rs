@@ -219,7 +219,7 @@ fn build_check(o: &Opts) -> Result<Option<Check>> {
             _ => match &regex {
                 Some(re) => Check {
                     cond: format!(
-                        "[ -r {q} ] && l=$(grep -E -m 1 -e {} -- {q} 2>/dev/null) && {{ printf 'prov-wait:line:%s\\n' \"$l\"; }}",
+                        "[ -r {q} ] && l=$(grep -a -E -m 1 -e {} -- {q} 2>/dev/null) && {{ printf 'prov-wait:line:%s\\n' \"$l\"; }}",
                         quote(&to_ere(re))
                     ),
                     timeout_msg: format!("Timeout when waiting for search string {re} in {path}"),
@@ -356,13 +356,16 @@ impl Module for WaitFor {
             tokio::time::sleep(std::time::Duration::from_secs((delay + timeout) as u64)).await;
             return Ok(result.with("elapsed", started.elapsed().as_secs() as i64));
         };
-        // Whole seconds on the host: `-gt` so that the wait is never shorter than `timeout`
-        // (`-ge` could give up a fraction of a second after starting).
+        // Ansible's loop: tries while the deadline, `timeout` seconds after the start (the
+        // delay included), is not reached, so a timeout takes `timeout` seconds (and a bit),
+        // never a second more, and `timeout: 0` never tries. The host's clock in hundredths (/proc/uptime; whole seconds
+        // from `date` where there is none).
         let script = format!(
-            "{TCP_FUNCS}start=$(date +%s); [ {delay} -gt 0 ] && sleep {delay}\n\
-             while :; do\n  if {cond}; then echo prov-wait:ok; exit 0; fi\n\
-             \x20 now=$(date +%s); if [ $((now - start)) -gt {timeout} ]; then echo prov-wait:timeout; exit 0; fi\n\
-             \x20 sleep {sleep}\ndone\n",
+            "{TCP_FUNCS}prov_now() {{ if [ -r /proc/uptime ]; then IFS=' .' read -r s c _ < /proc/uptime; echo \"$s$c\"; \
+             else echo $(( $(date +%s) * 100 )); fi; }}\n\
+             end=$(( $(prov_now) + {timeout} * 100 )); [ {delay} -gt 0 ] && sleep {delay}\n\
+             while [ \"$(prov_now)\" -lt \"$end\" ]; do\n  if {cond}; then echo prov-wait:ok; exit 0; fi\n\
+             \x20 sleep {sleep}\ndone\necho prov-wait:timeout\n",
             cond = check.cond
         );
         let out = ctx.run(script).await?;

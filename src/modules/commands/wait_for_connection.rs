@@ -33,6 +33,7 @@ connecting until `timeout`). Fails with `timed out waiting for connection` on ti
 nothing; it waits in check mode too. Returns `elapsed` (seconds).",
 )
 .spec::<Opts>()
+.action_args()
 .examples("- wait_for_connection:\n- wait_for_connection:\n    delay: 10\n    timeout: 300\n");
 
 /// The module's timing options, also used by the engine to retry an unreachable host.

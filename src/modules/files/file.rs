@@ -268,6 +268,12 @@ impl Ctx<'_, '_> {
         self.plan.changes.extend(c);
         Ok(m)
     }
+    /// Ansible's file module returns the path as `dest` for states touch, link and hard.
+    fn path_as_dest(&mut self) {
+        if let Some(v) = self.plan.result.shift_remove("path") {
+            self.plan.result.insert("dest".into(), v);
+        }
+    }
     fn result(&mut self, state: &str, mode: Option<u32>, st: Option<&StatData>) {
         let r = &mut self.plan.result;
         r.insert("path".into(), Value::from(self.path.as_str()));
@@ -555,6 +561,7 @@ impl Module for File {
                     );
                     c.result("file", Some(mode), None);
                 }
+                c.path_as_dest();
             }
             "link" => {
                 let src = src.unwrap_or_default();
@@ -625,6 +632,7 @@ impl Module for File {
                     c.plan.changes.extend(ch);
                 }
                 c.result("link", mode, None);
+                c.path_as_dest();
                 c.plan
                     .result
                     .insert("src".into(), Value::from(src.as_str()));
@@ -672,6 +680,7 @@ impl Module for File {
                 let st = si.followed_stat().clone();
                 let m = c.attrs_on(&st, false, false, false)?;
                 c.result("hard", Some(m), Some(&st));
+                c.path_as_dest();
                 c.plan
                     .result
                     .insert("src".into(), Value::from(src.as_str()));

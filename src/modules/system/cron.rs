@@ -310,6 +310,12 @@ impl Module for Cron {
         let present = o.state != "absent";
         let env = o.env;
         let special = o.special_time;
+        if o.cron_file.as_deref() == Some("/etc/crontab") {
+            // Ansible's refusal (the system crontab has a user column and other owners)
+            return Ok(Plan::fail(
+                "Will not manage /etc/crontab via cron_file, see documentation.",
+            ));
+        }
         let cron_file = o.cron_file.filter(|s| !s.is_empty()).map(|f| {
             if f.starts_with('/') {
                 f
@@ -491,7 +497,7 @@ impl Module for Cron {
             }
             Some((insp, info, missing_parent)) => {
                 let f = cron_file.clone().unwrap_or_default();
-                if remove_file || (new.is_empty() && !present) {
+                if remove_file || (new.trim().is_empty() && !present) {
                     // `rm` removes a link itself: the diff shows the link, never its
                     // target's content.
                     let diff = match toolkit::link_header(&info) {

@@ -3,7 +3,9 @@
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::toolkit::{check_name, exec, probe, quote_all, state_diff};
-use crate::modules::{Args, Module, ModuleDoc, Options, Plan, RequiredIf, TaskCtx, opt};
+use crate::modules::{
+    Args, Module, ModuleDoc, Options, Plan, RESULT_LINE, RequiredIf, TaskCtx, opt,
+};
 use crate::value::Value;
 use async_trait::async_trait;
 
@@ -160,6 +162,16 @@ impl Module for Group {
                     }
                 }
                 cmd.push(name.clone());
+                // The gid the group got is returned (read back after creating it, as Ansible).
+                let mut line = quote_all(&cmd);
+                if want_gid.is_none() {
+                    line.push_str(&format!(
+                        " && g=$(getent group {} | cut -d: -f3) && if [ -n \"$g\" ]; then printf '%s{{\"gid\": %s}}\\n' {} \"$g\"; fi",
+                        quote(&name),
+                        quote(RESULT_LINE)
+                    ));
+                    plan.output_results = true;
+                }
                 Ok(plan.change(
                     format!("create group {name}"),
                     Some(state_diff(
@@ -167,7 +179,7 @@ impl Module for Group {
                         &[("group", name.clone()), ("state", "absent".into())],
                         &after,
                     )),
-                    exec(ctx, quote_all(&cmd), false),
+                    exec(ctx, line, false),
                 ))
             }
             Some(g) => {

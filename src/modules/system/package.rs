@@ -14,8 +14,8 @@ crate::options! {
     /// The `package` module's options.
     pub(crate) struct Opts {
         name: Vec<String> = opt::list("Package names (a list or comma-separated).").required().aliases(&["pkg"]),
-        state: String = opt::str("Desired state.").required().choices(&["present", "absent", "latest", "installed", "removed"]),
-        r#use: String = opt::str("The package manager to use (`auto` detects it).").default("auto").choices(&["auto", "apt", "dnf", "dnf5", "yum", "apk"]),
+        state: String = opt::str("Desired state (the package manager module's default, `present`, when unset).").default("present").choices(&["present", "absent", "latest", "installed", "removed"]),
+        r#use: String = opt::str("The package manager to use (`auto`: the `ansible_package_use` variable, else detected).").default("auto"),
     }
 }
 
@@ -35,6 +35,13 @@ each package's state before and after.",
 async fn manager(ctx: &TaskCtx<'_>, wanted: &str) -> Result<String> {
     if wanted != "auto" {
         return Ok(wanted.to_string());
+    }
+    if let Ok(v) = ctx.render.eval("ansible_package_use | default('')")
+        && let Some(m) = v.as_str()
+        && !m.is_empty()
+        && m != "auto"
+    {
+        return Ok(m.to_string());
     }
     if let Some(m) = ctx
         .facts
@@ -89,11 +96,13 @@ impl Module for Package {
             }
             "dnf" | "dnf5" | "yum" => plan_rpm(ctx, &mgr, &names, &state).await,
             "apk" => plan_apk(ctx, &names, &state).await,
+            "unknown" | "" => Ok(Plan::fail(
+                "Could not detect a package manager. Try using the \"use\" option.",
+            )
+            .with("pkg_mgr", "unknown")),
             other => Ok(Plan::fail(format!(
-                "package: no supported package manager found on {} ({other})",
-                ctx.host
-            ))
-            .with("pkg_mgr", other)),
+                "Could not find a matching action for the \"{other}\" package manager."
+            ))),
         }
     }
 }

@@ -122,15 +122,38 @@ impl Want {
             force: o.force,
         })
     }
-    /// The request of a `service` task (which lacks systemd's other options).
+    /// The request of a `service` task: on systemd hosts Ansible's service action runs the
+    /// systemd module with the task's arguments, so systemd's options apply there.
     fn service(o: &ServiceOpts) -> Result<Want> {
         Ok(Want {
-            name: unit_name("service", Some(o.name.clone()))?,
+            name: unit_name("service", o.name.clone())?,
             state: o.state.clone().filter(|s| !s.is_empty()),
             enabled: o.enabled,
-            scope: "system".into(),
-            ..Want::default()
+            masked: o.masked,
+            daemon_reload: o.daemon_reload.unwrap_or(false),
+            daemon_reexec: o.daemon_reexec.unwrap_or(false),
+            scope: o.scope.clone().unwrap_or_else(|| "system".into()),
+            no_block: o.no_block.unwrap_or(false),
+            force: o.force.unwrap_or(false),
         })
+    }
+    /// The systemd-only options given to a `service` task (sorted), which the init-script
+    /// `service` module does not take.
+    fn systemd_only(o: &ServiceOpts) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        for (k, set) in [
+            ("daemon_reexec", o.daemon_reexec.is_some()),
+            ("daemon_reload", o.daemon_reload.is_some()),
+            ("force", o.force.is_some()),
+            ("masked", o.masked.is_some()),
+            ("no_block", o.no_block.is_some()),
+            ("scope", o.scope.is_some()),
+        ] {
+            if set {
+                v.push(k);
+            }
+        }
+        v
     }
     fn systemctl(&self) -> String {
         match self.scope.as_str() {
@@ -142,6 +165,22 @@ impl Want {
         }
     }
 }
+
+/// The unit file states `systemctl is-enabled` prints for a unit that exists (systemctl(1)).
+const ENABLED_STATES: &[&str] = &[
+    "enabled",
+    "enabled-runtime",
+    "linked",
+    "linked-runtime",
+    "masked",
+    "masked-runtime",
+    "static",
+    "indirect",
+    "disabled",
+    "generated",
+    "transient",
+    "alias",
+];
 
 /// The part of the inspection script that reads a unit (sections `show` and `enabled`).
 fn systemd_probe(w: &Want) -> String {
@@ -156,14 +195,42 @@ fn systemd_probe(w: &Want) -> String {
         } else {
             "systemctl"
         };
+        // `show` prints nothing when systemd is offline (SYSTEMD_OFFLINE=1, a chroot): then,
+        // as Ansible does, the unit exists when `is-enabled` names a state or
+        // `list-unit-files` lists it, or when it has an init script.
         s.push_str(&format!(
-            "echo @@show\n{show} show -- {n} 2>/dev/null\n\
-             echo @@enabled\nout=$({sc} is-enabled -- {n} 2>/dev/null); echo \"rc=$?\"; echo \"out=$out\"\n",
+            "echo @@show\nshow=$({show} show -- {n} 2>/dev/null); printf '%s\\n' \"$show\"\n\
+             echo @@enabled\nout=$({sc} is-enabled -l -- {n} 2>/dev/null); echo \"rc=$?\"; echo \"out=$out\"; \
+             echo \"lines=$(printf '%s\\n' \"$out\" | wc -l)\"\n\
+             echo @@extra\n[ -e /etc/init.d/{n} ] && echo initd=1\n\
+             case \"$show\" in *=*) ;; *) {sc} list-unit-files -- {n} >/dev/null 2>&1; echo \"files_rc=$?\" ;; esac\n\
+             echo \"offline=${{SYSTEMD_OFFLINE:-0}}\"\n\
+             [ \"$(stat -Lc %d:%i / 2>/dev/null)\" = \"$(stat -Lc %d:%i /proc/1/root 2>/dev/null)\" ] || echo chroot=1\n",
             n = quote(n),
             sc = w.systemctl()
         ));
+        if w.daemon_reload && w.scope == "system" {
+            // The unit's drop-in files on disk: systemd's NeedDaemonReload misses new ones.
+            s.push_str(
+                "echo @@dropins\nid=$(printf '%s\\n' \"$show\" | sed -n 's/^Id=//p')\n\
+                 if [ -n \"$id\" ]; then for d in /etc/systemd/system /run/systemd/system /usr/lib/systemd/system /lib/systemd/system; do \
+                 for f in \"$d/$id.d\"/*.conf; do [ -e \"$f\" ] && echo \"$f\"; done; done; fi\ntrue\n",
+            );
+        }
     }
     s
+}
+
+/// Whether the unit has a drop-in file on disk that systemd has not loaded (a name not among
+/// `DropInPaths`): `systemctl show` reports NeedDaemonReload=no for a new drop-in directory.
+fn new_dropin(loaded: &str, on_disk: &str) -> bool {
+    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    let known: std::collections::HashSet<String> = loaded.split_whitespace().map(base).collect();
+    on_disk
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .any(|f| !known.contains(&base(f)))
 }
 
 /// Plans the systemd part from the probe's output sections.
@@ -209,9 +276,28 @@ fn plan_systemd(
     let show = kv(sec.get("show").map(String::as_str).unwrap_or(""));
     let en = kv(sec.get("enabled").map(String::as_str).unwrap_or(""));
     let prop = |k: &str| show.get(k).map(String::as_str).unwrap_or("");
+    let extra = kv(sec.get("extra").map(String::as_str).unwrap_or(""));
+    let flag = |k: &str| extra.get(k).map(|v| v.trim()) == Some("1");
     let load = prop("LoadState");
-    let found = !show.is_empty() && load != "not-found";
-    let need_reload = prop("NeedDaemonReload") == "yes" || !found;
+    let en_out = en
+        .get("out")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let found = if show.is_empty() {
+        // systemd offline: what is-enabled or list-unit-files know of the unit
+        ENABLED_STATES.contains(&en_out.as_str())
+            || extra.get("files_rc").map(|r| r.trim()) == Some("0")
+            || flag("initd")
+    } else {
+        load != "not-found" || flag("initd")
+    };
+    let offline = flag("offline") || flag("chroot");
+    let need_reload = prop("NeedDaemonReload") == "yes"
+        || !found
+        || new_dropin(
+            prop("DropInPaths"),
+            sec.get("dropins").map(String::as_str).unwrap_or(""),
+        );
     let status = map_value(
         show.iter()
             .map(|(k, v)| (k.as_str(), Value::from(v.as_str()))),
@@ -229,10 +315,6 @@ fn plan_systemd(
             },
         );
     }
-    let en_out = en
-        .get("out")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
     let en_rc = en
         .get("rc")
         .and_then(|r| r.trim().parse::<i32>().ok())
@@ -245,11 +327,11 @@ fn plan_systemd(
         && w.masked != Some(true)
         && (w.state.is_some() || w.enabled.is_some())
     {
-        return Ok(Plan::fail(format!(
-            "Could not find the requested service {name}: no such unit on {}",
-            ctx.host
-        ))
-        .with("name", name.as_str()));
+        // Ansible's message, which playbooks search for
+        return Ok(
+            Plan::fail(format!("Could not find the requested service {name}: host"))
+                .with("name", name.as_str()),
+        );
     }
     let mut before: Vec<(&str, String)> = Vec::new();
     let mut after: Vec<(&str, String)> = Vec::new();
@@ -265,7 +347,15 @@ fn plan_systemd(
         });
     }
     // Like Ansible: rc 0 means enabled, except units that are only `indirect` or an `alias`.
-    let enabled_now = en_rc == 0 && !masked_now && !matches!(en_out.as_str(), "indirect" | "alias");
+    // `is-enabled -l` also lists the unit's links: "indirect" alone is a unit only pulled in by
+    // another, but once enabled through `Also=` its links follow, as Ansible reads it.
+    let one_word = en
+        .get("lines")
+        .and_then(|l| l.trim().parse::<u32>().ok())
+        .is_none_or(|n| n <= 1);
+    let enabled_now = en_rc == 0
+        && !masked_now
+        && !(one_word && matches!(en_out.as_str(), "indirect" | "alias" | "enabled-runtime"));
     if let Some(e) = w.enabled {
         plan.result.insert("enabled".into(), Value::from(e));
         if e != enabled_now {
@@ -285,7 +375,29 @@ fn plan_systemd(
             });
         }
     }
-    if let Some(st) = &w.state {
+    if let Some(st) = &w.state
+        && show.get("ActiveState").is_none()
+    {
+        // No run state to compare with: systemd is offline (nothing to do), or broken.
+        if !offline {
+            return Ok(Plan::fail("Service is in unknown state").with("name", name.as_str()));
+        }
+        plan.result.insert(
+            "state".into(),
+            Value::from(if st == "stopped" {
+                "stopped"
+            } else {
+                "started"
+            }),
+        );
+        plan.result.insert(
+            "warnings".into(),
+            Value::from(vec![Value::from(
+                "Target is a chroot or systemd is offline. This can lead to false positives or \
+                 prevent the init system tools from working.",
+            )]),
+        );
+    } else if let Some(st) = &w.state {
         let active = prop("ActiveState");
         let running = matches!(active, "active" | "activating" | "reloading");
         let verb = match st.as_str() {
@@ -382,9 +494,15 @@ pub struct Service;
 crate::options! {
     /// The `service` module's options.
     pub(crate) struct ServiceOpts {
-        name: String = opt::str("Service name.").required(),
+        name: Option<String> = opt::str("Service name (required without systemd)."),
         state: Option<String> = opt::str("Desired run state.").choices(&["reloaded", "restarted", "started", "stopped"]),
         enabled: Option<bool> = opt::bool("Start the service on boot."),
+        masked: Option<bool> = opt::bool("On systemd: mask the unit (see `systemd_service`)."),
+        daemon_reload: Option<bool> = opt::bool("On systemd: run `systemctl daemon-reload` first.").aliases(&["daemon-reload"]),
+        daemon_reexec: Option<bool> = opt::bool("On systemd: run `systemctl daemon-reexec` first.").aliases(&["daemon-reexec"]),
+        scope: Option<String> = opt::str("On systemd: the manager to talk to.").choices(&["system", "user", "global"]),
+        no_block: Option<bool> = opt::bool("On systemd: do not wait for the job to finish."),
+        force: Option<bool> = opt::bool("On systemd: override existing symlinks when enabling."),
         pattern: Option<String> = opt::str("Without systemd: a process-list pattern telling whether it runs (when `status` is unreliable)."),
         arguments: Option<String> = opt::str("Without systemd: extra arguments for the init script.").aliases(&["args"]),
         sleep: Option<i64> = opt::int("Without systemd: seconds to wait between stop and start when restarting."),
@@ -404,7 +522,14 @@ actions use the same tools (`update-rc.d` or `chkconfig` to enable). `restarted`
 `reloaded` always change. Returns `name`, `state`, `enabled` and, on systemd, `status`.",
     )
     .spec::<ServiceOpts>()
-    .required_one_of(&[&["state", "enabled"]])
+    .required_one_of(&[&[
+        "state",
+        "enabled",
+        "masked",
+        "daemon_reload",
+        "daemon_reexec",
+    ]])
+    .required_by(SD_REQUIRED_BY)
     .examples("- service:\n    name: ssh\n    state: started\n    enabled: true\n");
 
 fn sysv_probe(name: &str, pattern: Option<&str>) -> String {
@@ -585,13 +710,51 @@ impl Module for Service {
         let sec = sections(&out);
         let head = kv(&sec[""]);
         if head.get("mgr").map(String::as_str) == Some("systemd") {
-            return plan_systemd(ctx, &w, &sec);
+            let mut plan = plan_systemd(ctx, &w, &sec)?;
+            // Ansible's service action drops the init-script options for systemd, warning.
+            let mut warnings: Vec<Value> = plan
+                .result
+                .get("warnings")
+                .and_then(|v| v.try_iter().ok())
+                .map(|i| i.collect())
+                .unwrap_or_default();
+            let ignored: Vec<Value> = [
+                ("pattern", o.pattern.is_some()),
+                ("sleep", o.sleep.is_some()),
+                ("arguments", o.arguments.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, given)| *given)
+            .map(|(k, _)| Value::from(format!("Ignoring \"{k}\" as it is not used in \"systemd\"")))
+            .collect();
+            if !ignored.is_empty() && plan.failed.is_none() {
+                warnings.extend(ignored);
+                plan.result.insert("warnings".into(), Value::from(warnings));
+            }
+            return Ok(plan);
         }
         if use_ == "systemd" {
             return Ok(Plan::fail(format!(
                 "systemd is not running on {}",
                 ctx.host
             )));
+        }
+        // Without systemd it is Ansible's init-script service module, with its own spec.
+        let only = Want::systemd_only(&o);
+        if !only.is_empty() {
+            return Ok(Plan::fail(format!(
+                "Unsupported parameters for (service) module: {}. Supported parameters include: \
+                 arguments, enabled, name, pattern, runlevel, sleep, state (args).",
+                only.join(", ")
+            )));
+        }
+        if w.name.is_none() {
+            return Ok(Plan::fail("missing required arguments: name"));
+        }
+        if o.state.is_none() && o.enabled.is_none() {
+            return Ok(Plan::fail(
+                "one of the following is required: state, enabled",
+            ));
         }
         plan_sysv(ctx, &o, &name, &head)
     }
@@ -637,8 +800,20 @@ mod tests {
         let e = args(&SERVICE_DOC, serde_json::json!({"name": "ssh"})).unwrap_err();
         assert_eq!(
             e.msg,
-            "module 'service': one of the following is required: state, enabled"
+            "module 'service': one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec"
         );
+        // systemd's options, as Ansible's service action hands them to systemd (cron's setup
+        // restarts its service with `daemon-reload`)
+        let a = args(
+            &SERVICE_DOC,
+            serde_json::json!({"name": "cron", "state": "restarted", "daemon-reload": true}),
+        )
+        .unwrap();
+        let o = ServiceOpts::from_args(&a).unwrap();
+        assert_eq!(Want::systemd_only(&o), vec!["daemon_reload"]);
+        let w = Want::service(&o).unwrap();
+        assert!(w.daemon_reload && !w.no_block);
+        assert_eq!(w.scope, "system");
         let a = args(
             &SERVICE_DOC,
             serde_json::json!({"name": "ssh", "enabled": "no"}),
@@ -654,7 +829,7 @@ mod tests {
         assert_eq!((w.masked, w.scope.as_str()), (None, "system"));
         assert!(
             Want::service(&ServiceOpts {
-                name: "-x".into(),
+                name: Some("-x".into()),
                 ..o
             })
             .is_err()

@@ -2,7 +2,9 @@
 
 use crate::connection::{Stdin, quote};
 use crate::error::{Error, Result};
-use crate::modules::toolkit::{check_name, exec, kv, probe, quote_all, sections, state_diff};
+use crate::modules::toolkit::{
+    check_name, exec, expand_word, kv, probe, quote_all, sections, state_diff,
+};
 use crate::modules::{Action, Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::util::time::ymd;
 use crate::value::Value;
@@ -152,6 +154,41 @@ fn with_password(
     }
 }
 
+/// A command printing the new account's passwd fields as a result line (uid, group, comment,
+/// home, shell), as Ansible returns them after creating a user; it never fails.
+fn readback(name: &str) -> String {
+    let esc =
+        |v: &str| format!("\"$(printf '%s' \"${v}\" | sed 's/\\\\/\\\\\\\\/g; s/\"/\\\\\"/g')\"");
+    format!(
+        "{{ e=$(getent passwd {n}) && printf '%s\\n' \"$e\" | {{ IFS=: read -r _ _ u g c h s; \
+         printf '%s{{\"uid\": %s, \"group\": %s, \"comment\": \"%s\", \"home\": \"%s\", \"shell\": \"%s\"}}\\n' \
+         {rl} \"$u\" \"$g\" {c} {h} {s}; }} || true; }}",
+        n = quote(name),
+        rl = quote(crate::modules::RESULT_LINE),
+        c = esc("c"),
+        h = esc("h"),
+        s = esc("s"),
+    )
+}
+
+/// Creates a missing home as Ansible does for an existing account: a copy of the skeleton
+/// (`/etc/skel` by default; an empty folder without one), given login.defs' HOME_MODE (else
+/// 0777 minus its UMASK, else 0755), owned by the user and its primary group.
+fn create_home_script(name: &str, home: &str, skeleton: Option<&str>) -> String {
+    format!(
+        "h={h}; sk={sk}; if [ -d \"$sk\" ]; then cp -a -- \"$sk\" \"$h\"; else mkdir -p -- \"$h\"; fi && \
+         if [ -r /etc/login.defs ]; then \
+         hm=$(sed -n 's/^HOME_MODE[[:space:]]\\{{1,\\}}\\([0-9]\\{{1,\\}}\\)$/\\1/p' /etc/login.defs | head -n 1); \
+         um=$(sed -n 's/^UMASK[[:space:]]\\{{1,\\}}\\([0-9]\\{{1,\\}}\\)$/\\1/p' /etc/login.defs | tail -n 1); \
+         if [ -n \"$hm\" ]; then chmod \"$hm\" \"$h\"; \
+         elif [ -n \"$um\" ]; then chmod \"$(printf '%o' $(( 0777 & ~0$um )))\" \"$h\"; \
+         else chmod 755 \"$h\"; fi; fi && chown -R -- {u}: \"$h\"",
+        h = quote(home),
+        sk = quote(skeleton.unwrap_or("/etc/skel")),
+        u = quote(name),
+    )
+}
+
 /// `chage` setting the given aging fields (min, max, warn), if any.
 fn chage(name: &str, aging: [Option<i64>; 3]) -> Option<String> {
     let flags: Vec<String> = ["-m", "-M", "-W"]
@@ -287,6 +324,37 @@ fn expiry_date(exp: f64) -> Option<String> {
     (exp >= 0.0).then(|| ymd((exp / 86400.0).floor() as i64))
 }
 
+/// Whether `password` looks like a crypt hash (or one of the account-disabling values `*`,
+/// `!`, `*************`), by the checks Ansible's user module warns on: no `:`, `*` or `!`,
+/// `$`-separated fields whose last one uses only the crypt alphabet and has the length of its
+/// scheme (md5 22, sha256 43, sha512 86, yescrypt 43).
+fn looks_hashed(p: &str) -> bool {
+    if ["*", "!", "*************"].contains(&p) {
+        return true;
+    }
+    if p.contains([':', '*', '!']) || !p.contains('$') {
+        return false;
+    }
+    let fields: Vec<&str> = p.split('$').collect();
+    if fields.len() < 3 {
+        return false;
+    }
+    let last = fields[fields.len() - 1];
+    if !last
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '='))
+    {
+        return false;
+    }
+    let want = match fields[1] {
+        "1" => Some(22),
+        "5" | "y" => Some(43),
+        "6" => Some(86),
+        _ => None,
+    };
+    want.is_none_or(|n| last.len() == n)
+}
+
 #[async_trait]
 impl Module for User {
     fn doc(&self) -> &'static ModuleDoc {
@@ -353,15 +421,61 @@ impl Module for User {
             // Where useradd puts a new user's home (HOME= of `useradd -D`), for the result.
             s.push_str("echo @@home_base\nuseradd -D 2>/dev/null | sed -n 's/^HOME=//p'\n");
         }
+        // shell and home are paths: like Ansible's `path` type, `~` and `$VAR` expand on the
+        // host (as the user the module runs as).
+        let expandable =
+            |v: &Option<String>| v.as_ref().filter(|v| v.contains(['~', '$'])).cloned();
+        let to_expand: Vec<(&str, String)> = [
+            ("shell", expandable(&o.shell)),
+            ("home", expandable(&o.home)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+        if !to_expand.is_empty() {
+            s.push_str("echo @@expand\n");
+            for (k, v) in &to_expand {
+                s.push_str(&format!("printf '{k}=%s\\n' {}\n", expand_word(v)));
+            }
+        }
+        if o.create_home && state != "absent" {
+            // Whether the home an existing account will have is missing (Ansible creates it).
+            let h = match o.home.as_deref().filter(|h| !h.is_empty()) {
+                Some(h) => expand_word(h),
+                None => "\"$(getent passwd \"$n\" | cut -d: -f6)\"".into(),
+            };
+            s.push_str(&format!(
+                "echo @@homedir\nh={h}; if [ -n \"$h\" ] && [ ! -e \"$h\" ]; then echo missing=1; fi\n"
+            ));
+        }
         s.push_str("echo @@end\n");
         let out = probe(ctx, s, &format!("user {name}")).await?;
         let sec = sections(&out);
         let get = |k: &str| sec.get(k).map(String::as_str).unwrap_or("");
+        let expanded = kv(get("expand"));
+        let (mut shell_opt, mut home_opt) = (o.shell.clone(), o.home.clone());
+        for (k, _) in &to_expand {
+            if let Some(v) = expanded.get(*k) {
+                match *k {
+                    "shell" => shell_opt = Some(v.clone()),
+                    _ => home_opt = Some(v.clone()),
+                }
+            }
+        }
         let account = parse_passwd(get("passwd"));
         let mut plan = Plan::ok().with("name", name.as_str()).with("state", state);
-        if password.is_some() {
+        if let Some(p) = &password {
             plan.result
                 .insert("password".into(), Value::from("NOT_LOGGING_PASSWORD"));
+            if !looks_hashed(p) {
+                plan.result.insert(
+                    "warnings".into(),
+                    Value::from(vec![Value::from(
+                        "The input password appears not to have been hashed. The 'password' \
+                         argument must be encrypted for this module to work properly.",
+                    )]),
+                );
+            }
         }
         if state == "absent" {
             if let Some(a) = account {
@@ -420,8 +534,8 @@ impl Module for User {
         };
         let want_groups: Vec<String> = groups.iter().map(|g| gname(g)).collect();
         let uid = o.uid;
-        let shell = o.shell.filter(|s| !s.is_empty());
-        let home = o.home.filter(|s| !s.is_empty());
+        let shell = shell_opt.filter(|s| !s.is_empty());
+        let home = home_opt.filter(|s| !s.is_empty());
         let comment = o.comment;
         let Some(a) = account else {
             // Create.
@@ -505,7 +619,9 @@ impl Module for User {
                     _ => None,
                 },
                 chage(&name, aging),
+                Some(readback(&name)),
             ]);
+            plan.output_results = true;
             plan.result.insert("system".into(), Value::from(o.system));
             plan.result
                 .insert("create_home".into(), Value::from(o.create_home));
@@ -648,7 +764,12 @@ impl Module for User {
             after.push(("password", "(changed)".into()));
         }
         if let Some(exp) = expires {
-            let cur_days = shadow.get(7).and_then(|d| d.trim().parse::<i64>().ok());
+            // No shadow entry reads as day 0, as in Ansible: `usermod -e` then writes one.
+            let cur_days = if shadow.len() < 2 {
+                Some(0)
+            } else {
+                shadow.get(7).and_then(|d| d.trim().parse::<i64>().ok())
+            };
             let want_days = (exp >= 0.0).then(|| (exp / 86400.0).floor() as i64);
             if cur_days != want_days {
                 let fmt = |d: Option<i64>| d.map(ymd).unwrap_or_else(|| "never".to_string());
@@ -707,6 +828,23 @@ impl Module for User {
             before.push(("password_lock", locked.to_string()));
             after.push(("password_lock", l.to_string()));
         }
+        // A missing home is created (from the skeleton, with login.defs' HOME_MODE or UMASK),
+        // unless usermod moves the old one there.
+        let home_moves = o.move_home && after.iter().any(|(k, _)| *k == "home");
+        let final_home = home.clone().unwrap_or_else(|| a.home.clone());
+        let make_home = (o.create_home
+            && !home_moves
+            && kv(get("homedir")).contains_key("missing"))
+        .then(|| {
+            (
+                format!("create home directory {final_home}"),
+                exec(
+                    ctx,
+                    create_home_script(&name, &final_home, o.skeleton.as_deref()),
+                    false,
+                ),
+            )
+        });
         let get_final = |k: &str, cur: &str| {
             after
                 .iter()
@@ -736,6 +874,10 @@ impl Module for User {
         plan.result
             .insert("move_home".into(), Value::from(o.move_home));
         if before.is_empty() {
+            let plan = match make_home {
+                Some((summary, action)) => plan.change(summary, None, action),
+                None => plan,
+            };
             return Ok(match &key {
                 Some(k) => k.plan(ctx, &name, get("sshkey"), plan, o.force),
                 None => plan,
@@ -763,6 +905,10 @@ impl Module for User {
                 post,
             ),
         );
+        let plan = match make_home {
+            Some((summary, action)) => plan.change(summary, None, action),
+            None => plan,
+        };
         Ok(match &key {
             Some(k) => k.plan(ctx, &name, get("sshkey"), plan, o.force),
             None => plan,
@@ -773,6 +919,67 @@ impl Module for User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The home creation script, run here on a temporary folder: a copy of the skeleton (its
+    /// files and links kept), with login.defs' mode, owned by the user.
+    #[test]
+    fn a_missing_home_is_made_from_the_skeleton() {
+        let d = std::env::temp_dir().join(format!("prov-user-home-{}", std::process::id()));
+        let skel = d.join("skel");
+        std::fs::create_dir_all(&skel).unwrap();
+        std::fs::write(skel.join(".profile"), "x\n").unwrap();
+        std::os::unix::fs::symlink("/nonexistent", skel.join("link")).unwrap();
+        let me = String::from_utf8(
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let home = d.join("deep/home");
+        let script = create_home_script(
+            me.trim(),
+            home.to_str().unwrap(),
+            Some(skel.to_str().unwrap()),
+        );
+        std::fs::create_dir_all(d.join("deep")).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}\n{out:?}");
+        assert_eq!(
+            std::fs::read_to_string(home.join(".profile")).unwrap(),
+            "x\n"
+        );
+        assert!(
+            std::fs::symlink_metadata(home.join("link"))
+                .unwrap()
+                .is_symlink()
+        );
+        let _ = std::fs::remove_dir_all(&d);
+        // no skeleton: an empty folder
+        assert!(create_home_script("u", "/h", None).contains("sk=/etc/skel;"));
+    }
+
+    #[test]
+    fn plaintext_passwords_are_told_apart_from_hashes() {
+        let sha512 = format!("$6$rounds=656000$tgK3gYTyRLUmhyv2${}", "a".repeat(86));
+        assert!(looks_hashed(&sha512));
+        assert!(looks_hashed(
+            "$y$j9T$salt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+        ));
+        for p in ["*", "!", "*************"] {
+            assert!(looks_hashed(p));
+        }
+        assert!(!looks_hashed("plaintextpassword"));
+        assert!(!looks_hashed("$6$salt$short"));
+        assert!(!looks_hashed(&format!("$6$salt${}+++", "a".repeat(83))));
+        assert!(!looks_hashed("!$6$locked"));
+        assert!(!looks_hashed("$1$x"));
+    }
 
     #[test]
     fn the_password_is_a_secret() {
