@@ -1267,3 +1267,82 @@ fn role_includes_look_in_tasks_or_handlers_then_the_role() {
     // setup_remote_tmp_dir role relies on).
     assert!(p.exists("cleaned"));
 }
+
+/// `register` must name a variable: checked when the playbook loads (before anything runs, as
+/// Ansible does); what `set_fact` and `include_vars` register keeps their facts templatable
+/// (trusted), unlike a module's result.
+#[test]
+fn register_names_are_checked_at_load_and_controller_facts_stay_trusted() {
+    let p = project(
+        "register_name",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - shell: touch {dir}/ran
+    - debug: msg=hi
+      when: false
+      register: 200
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .code(4)
+        .stderr_has("Invalid 'register' specified: Invalid variable name '200' of type 'int'.");
+    assert!(!p.exists("ran"));
+    p.file("vars.yml", "foo: bar\n").file(
+        "ok.yml",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - set_fact: { foo: bar }
+      register: sf
+    - include_vars: vars.yml
+      register: iv
+    - command: echo bar
+      register: cmd
+    - assert:
+        that:
+          - sf.ansible_facts.foo is ansible._protomatter.tagged_with("TrustedAsTemplate")
+          - iv.ansible_facts.foo is ansible._protomatter.tagged_with("TrustedAsTemplate")
+          - cmd.stdout is not ansible._protomatter.tagged_with("TrustedAsTemplate")
+"#,
+    );
+    p.prov(&["run", "ok.yml", "-i", "inv.ini"]).success();
+}
+
+/// Variable precedence of roles and includes, as Ansible's: a role brought in by another (a
+/// dependency) sees its parameters; an include's `vars` (include params) win over `set_fact`
+/// and `include_vars` for the included tasks.
+#[test]
+fn role_dependencies_see_parent_params_and_include_params_beat_set_fact() {
+    let p = project(
+        "include_params",
+        r#"
+- hosts: w1
+  gather_facts: no
+  roles:
+    - { role: outer, param_var: from_play }
+  tasks:
+    - set_fact: { findme: set_fact }
+    - include_tasks: inc.yml
+      vars: { findme: include_params }
+"#,
+    );
+    p.file(
+        "roles/outer/meta/main.yml",
+        "dependencies:\n  - { role: mid, param_var: from_outer }\n",
+    )
+    .file("roles/outer/tasks/main.yml", "- debug: msg=outer\n")
+    .file("roles/mid/meta/main.yml", "dependencies:\n  - dep\n")
+    .file("roles/mid/tasks/main.yml", "- debug: msg=mid\n")
+    .file(
+        "roles/dep/tasks/main.yml",
+        "- assert: { that: [ param_var == 'from_outer' ] }\n",
+    )
+    .file(
+        "inc.yml",
+        "- assert: { that: [ findme == 'include_params' ] }\n",
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}

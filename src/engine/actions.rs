@@ -218,6 +218,7 @@ impl PlayRun<'_> {
         let mut inh = Inherit {
             tags: task.tags.clone(),
             vars,
+            include_params: task.include_params.clone(),
             environment: task.environment.clone(),
             module_defaults: task.module_defaults.clone(),
             become_: task.become_.clone(),

@@ -857,6 +857,7 @@ fn gather_task(play: &Play) -> Task {
         throttle: None,
         timeout: None,
         vars: Arc::new(Vars::new()),
+        include_params: Arc::new(Vars::new()),
         become_: play.become_.clone(),
         remote_user: None,
         connection: None,

@@ -129,30 +129,6 @@ impl Render for TaskRender<'_> {
     }
 }
 
-/// A variable name a task sets (a `set_fact` key, rendered): an ASCII identifier that is not
-/// one of Jinja's reserved names, else Ansible's error naming it (and its type unless text).
-fn variable_name(v: &Value) -> Result<String> {
-    const RESERVED: &[&str] = &["true", "false", "none", "True", "False", "None", "not"];
-    if let Some(s) = v.as_str() {
-        let mut chars = s.chars();
-        let ident = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if ident && !RESERVED.contains(&s) {
-            return Ok(s.to_string());
-        }
-        return Err(Error::failed(format!("Invalid variable name '{s}'."))
-            .hint("variable names start with a letter or underscore and hold only letters, digits and underscores"));
-    }
-    let shown = crate::template::filters::py_str(v);
-    Err(Error::failed(format!(
-        "Invalid variable name '{shown}' of type '{}'.",
-        crate::util::python::type_name(v)
-    ))
-    .hint("variable names are strings"))
-}
-
 /// A time as Python prints a `datetime`: `YYYY-MM-DD HH:MM:SS.ffffff` (microseconds only
 /// when not zero).
 fn python_datetime(secs: i64, micros: i64) -> String {
@@ -201,7 +177,7 @@ impl PlayRun<'_> {
             TaskKind::SetFact { vars, .. } => {
                 let mut out = Vars::new();
                 for (k, v) in vars {
-                    let key = variable_name(&templar.render_str(k, ctx)?)?;
+                    let key = crate::playbook::variable_name(&templar.render_str(k, ctx)?)?;
                     out.insert(key, templar.render_value(v, ctx)?);
                 }
                 // delegate_facts: the facts belong to the delegated host.
@@ -212,6 +188,7 @@ impl PlayRun<'_> {
                 self.shared.set_vars(&owner, out.clone());
                 let mut o = Outcome::new(Status::Ok);
                 o.result.insert("ansible_facts".into(), vars_value(&out));
+                o.trusted_facts = true;
                 Ok(o)
             }
             TaskKind::IncludeVars { args, .. } => {

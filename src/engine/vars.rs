@@ -5,7 +5,7 @@
 //! magic variables < role defaults < inventory vars (group then host; see
 //! [`crate::inventory::Inventory::host_vars`]) < facts < play vars, vars_files, vars_prompt <
 //! role vars < block and task vars < include_vars < set_fact and register < role params <
-//! extra vars (`-e`) < loop variables.
+//! include params (`vars` of include_tasks/include_role) < extra vars (`-e`) < loop variables.
 
 use crate::connection::Connection;
 use crate::inventory::Inventory;
@@ -528,6 +528,9 @@ impl Shared {
             && !r.params.is_empty()
         {
             layers.push(r.params.clone());
+        }
+        if !task.include_params.is_empty() {
+            layers.push(task.include_params.clone());
         }
         layers.push(self.extra.clone());
         Context::new(&self.templar, layers)

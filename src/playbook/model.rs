@@ -243,6 +243,10 @@ pub struct Task {
     pub timeout: Option<Value>,
     /// Task and inherited block vars.
     pub vars: Arc<Vars>,
+    /// The `vars` of the dynamic includes (`include_tasks`, `include_role`) this task is, or
+    /// was brought in by (outermost first, merged): Ansible's "include params", above
+    /// `set_fact` and role params.
+    pub include_params: Arc<Vars>,
     /// become keywords.
     pub become_: BecomeOpts,
     /// `remote_user`.
@@ -318,6 +322,7 @@ impl Task {
             throttle: None,
             timeout: None,
             vars: Arc::new(Vars::new()),
+            include_params: Arc::new(Vars::new()),
             become_: BecomeOpts::default(),
             remote_user: None,
             connection: None,
@@ -409,6 +414,9 @@ impl Task {
         if self.role.is_none() {
             self.role = p.role.clone();
         }
+        if self.include_params.is_empty() {
+            self.include_params = p.include_params.clone();
+        }
         if self.include_chain.is_empty() {
             self.include_chain = p.include_chain.clone();
         }
@@ -438,6 +446,8 @@ pub struct Inherit {
     pub tags: Vec<String>,
     /// Vars.
     pub vars: Arc<Vars>,
+    /// Include params (see [`Task::include_params`]).
+    pub include_params: Arc<Vars>,
     /// Environment.
     pub environment: Vec<Value>,
     /// `module_defaults` layers, outermost first.
@@ -482,6 +492,7 @@ impl Inherit {
             when: t.when.clone(),
             tags: t.tags.clone(),
             vars: t.vars.clone(),
+            include_params: t.include_params.clone(),
             environment: t.environment.clone(),
             module_defaults: t.module_defaults.clone(),
             throttle: t.throttle.clone(),

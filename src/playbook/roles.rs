@@ -151,6 +151,22 @@ impl Loader<'_> {
             parent_roles(parent),
         )?;
         role.dependency = depth > 0;
+        if let Some(p) = &parent.role {
+            // A role brought in by another (a dependency, or a role's include_role or
+            // import_role) sees that role's defaults, vars and parameters below its own, as
+            // in Ansible (its dependency chain).
+            let under = |theirs: &Arc<Vars>, mine: &Arc<Vars>| -> Arc<Vars> {
+                if theirs.is_empty() {
+                    return mine.clone();
+                }
+                let mut v = (**theirs).clone();
+                v.extend(mine.iter().map(|(k, x)| (k.clone(), x.clone())));
+                Arc::new(v)
+            };
+            role.defaults = under(&p.defaults, &role.defaults);
+            role.vars = under(&p.vars, &role.vars);
+            role.params = under(&p.params, &role.params);
+        }
         if let (Some(r), false) = (&parent.role, role.dependency) {
             // Included or imported by a task of role `r`.
             role.included_by = std::iter::once((r.name.clone(), r.path.clone()))

@@ -87,10 +87,13 @@ impl Loader<'_> {
                 "loop" => t.loop_ = Some((LoopKind::Loop, v.to_value())),
                 "loop_control" => t.loop_control = loop_control_of(v)?,
                 "register" => {
-                    t.register = Some(
-                        v.scalar_text()
-                            .ok_or_else(|| v.error("register needs a variable name"))?,
-                    )
+                    // Checked when loaded, as Ansible does (a bad name fails the playbook
+                    // before anything runs, even on a task that would be skipped).
+                    let name = super::variable_name(&v.to_value()).map_err(|e| {
+                        v.error(format!("Invalid 'register' specified: {}", e.msg))
+                            .hint("variable names are strings that start with a letter or underscore and hold only letters, digits and underscores")
+                    })?;
+                    t.register = Some(name)
                 }
                 "notify" => t.notify = str_list(v)?,
                 "listen" => {
@@ -463,7 +466,18 @@ impl Loader<'_> {
             }
             _ => {}
         }
+        // A dynamic include's own `vars` are include params for itself and what it brings in.
+        let own_vars = matches!(
+            t.kind,
+            TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. }
+        )
+        .then(|| t.vars.clone());
         t.inherit(parent);
+        if let Some(own) = own_vars.filter(|v| !v.is_empty()) {
+            let mut v = (*parent.include_params).clone();
+            v.extend(own.iter().map(|(k, x)| (k.clone(), x.clone())));
+            t.include_params = Arc::new(v);
+        }
         Ok(Loaded::One(Box::new(t)))
     }
 }
@@ -608,6 +622,9 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
             v.insert(k.clone(), val.clone());
         }
         child.vars = Arc::new(v);
+    }
+    if !me.include_params.is_empty() {
+        child.include_params = me.include_params.clone();
     }
     child.environment.extend(me.environment.iter().cloned());
     child
