@@ -1346,3 +1346,70 @@ fn role_dependencies_see_parent_params_and_include_params_beat_set_fact() {
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
 }
+
+/// `meta` tasks show what they did at -vv as Ansible does (`META: ...`, scripts grep for it),
+/// a false condition as a skipped result with its reason; `end_play` ends the play, not only
+/// the batch; `delegate_to: "{{ omit }}"` is no delegation.
+#[test]
+fn meta_tasks_say_what_they_did_and_end_play_ends_every_batch() {
+    let p = project(
+        "meta_lines",
+        r#"
+- hosts: w1:w2
+  gather_facts: no
+  tasks:
+    - meta: end_host
+      when: inventory_hostname == 'w2'
+    - debug: msg="still here {{ inventory_hostname }}"
+      delegate_to: "{{ omit }}"
+- hosts: all
+  gather_facts: no
+  serial: 1
+  tasks:
+    - shell: echo {{ inventory_hostname }} >> {dir}/batches
+    - meta: end_play
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - shell: touch {dir}/next_play
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-vv"])
+        .success()
+        .stdout_has("1 plays in site.yml")
+        .stdout_has("META: end_host conditional evaluated to False, continuing execution for w1")
+        .stdout_has(r#""skip_reason": "end_host conditional evaluated to False, continuing execution for w1""#)
+        .stdout_has("META: ending play for w2")
+        .stdout_has("still here w1")
+        .stdout_lacks("still here w2")
+        .stdout_has("META: ending play");
+    assert_eq!(p.read("batches"), "w1\n");
+    assert!(p.exists("next_play"));
+}
+
+/// `meta: refresh_inventory` reads the sources again; the hosts `add_host` added and the
+/// `group_by` groups of hosts still there survive it.
+#[test]
+fn refresh_inventory_rereads_the_sources_and_keeps_runtime_changes() {
+    let p = project(
+        "refresh_inv",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - add_host: { name: extra, ansible_connection: local }
+    - group_by: { key: grouped }
+    - shell: printf '[web]\nw1 ansible_connection=local\nw3 ansible_connection=local\n' > {dir}/inv.ini
+    - meta: refresh_inventory
+- hosts: all
+  gather_facts: no
+  tasks:
+    - assert:
+        that:
+          - groups['all'] | sort == ['extra', 'w1', 'w3']
+          - groups['grouped'] == ['w1']
+      run_once: true
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}

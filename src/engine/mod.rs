@@ -222,6 +222,10 @@ impl Runner {
 
     /// Runs every play of a playbook; returns the recap (also sent to the sinks).
     pub async fn run(&self, pb: &Playbook) -> Result<Recap> {
+        self.emit(Event::PlaybookStart {
+            path: pb.path.display().to_string(),
+            plays: pb.plays.len(),
+        });
         let shared = Arc::new(vars::Shared::new(
             self.inventory.clone(),
             self.templar.clone(),
@@ -333,11 +337,13 @@ impl Runner {
                 ),
                 started: Mutex::new(*started),
                 stop: Mutex::new(false),
+                end_play: Mutex::new(false),
             };
             shared.set_batch(batch.clone());
             let res = pr.run().await;
             *started = *pr.started.lock().unwrap();
             let fatal_stop = *pr.stop.lock().unwrap_or_else(|e| e.into_inner());
+            let end_play = *pr.end_play.lock().unwrap_or_else(|e| e.into_inner());
             let states = pr.states.into_inner().unwrap_or_else(|e| e.into_inner());
             let mut failed_in_batch = 0;
             for (h, st) in states {
@@ -368,6 +374,10 @@ impl Runner {
             if fatal_stop || (abort && failed_in_batch > 0) {
                 self.emit(Event::NoHostsRemaining);
                 return Ok(false);
+            }
+            // `meta: end_play` ends the play, not only its batch.
+            if end_play {
+                break;
             }
         }
         Ok(true)
@@ -550,6 +560,8 @@ pub(crate) struct PlayRun<'r> {
     pub states: Mutex<HashMap<String, HostState>>,
     pub started: Mutex<bool>,
     pub stop: Mutex<bool>,
+    /// `meta: end_play` ran: no later batch of the play runs.
+    pub end_play: Mutex<bool>,
 }
 
 type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;

@@ -129,6 +129,12 @@ impl Render for TaskRender<'_> {
     }
 }
 
+/// Modules that only evaluate templates and conditions on the controller (Ansible runs them
+/// as action plugins that never connect to the host).
+fn runs_on_controller(module: &str) -> bool {
+    matches!(module, "assert" | "debug" | "fail")
+}
+
 /// A time as Python prints a `datetime`: `YYYY-MM-DD HH:MM:SS.ffffff` (microseconds only
 /// when not zero).
 fn python_datetime(secs: i64, micros: i64) -> String {
@@ -309,20 +315,30 @@ impl PlayRun<'_> {
                 raw.retain(|_, v| v.as_str() != Some(OMIT));
                 let args = validate_args(module.doc(), &raw)?;
                 // delegate_to: connect to the delegated host with its own connection vars.
-                let (target, conn_ctx) = match self.delegate(task, ctx)? {
+                let delegated = self.delegate(task, ctx)?;
+                let is_delegated = delegated.is_some();
+                let (target, conn_ctx) = match delegated {
                     Some((d, c)) => (d, Some(c)),
                     None => (host.to_string(), None),
                 };
                 let cctx = conn_ctx.as_ref().unwrap_or(ctx);
-                let conn = match self
-                    .shared
-                    .connection(&*self.runner.connector, &target, cctx)
-                    .await
-                {
-                    Err(e) if is_unreachable(&e) && waits_for_unreachable(&task.kind) => {
-                        self.wait_for_connection(&target, cctx, &args, e).await?
+                let conn: Arc<dyn Connection> = if runs_on_controller(name) {
+                    // Ansible's action plugins that never touch the host: no connection (a
+                    // host that cannot be reached still runs them).
+                    Arc::new(crate::connection::local::LocalConnection::new(
+                        target.as_str(),
+                    ))
+                } else {
+                    match self
+                        .shared
+                        .connection(&*self.runner.connector, &target, cctx)
+                        .await
+                    {
+                        Err(e) if is_unreachable(&e) && waits_for_unreachable(&task.kind) => {
+                            self.wait_for_connection(&target, cctx, &args, e).await?
+                        }
+                        r => r?,
                     }
-                    r => r?,
                 };
                 let become_ = self.become_for(task, ctx, cctx)?;
                 let env = self.environment(task, ctx)?;
@@ -354,7 +370,7 @@ impl PlayRun<'_> {
                     };
                     self.shared.add_module_facts(owner, facts);
                 }
-                if task.delegate_to.is_some() {
+                if is_delegated {
                     o.delegated_to = Some(target);
                 }
                 Ok(o)
@@ -396,6 +412,10 @@ impl PlayRun<'_> {
         match &task.delegate_to {
             Some(d) => {
                 let d = self.runner.templar.render_str(d, ctx)?.to_string();
+                // `delegate_to: "{{ omit }}"` means no delegation (Ansible).
+                if d == OMIT {
+                    return Ok(None);
+                }
                 let c = self.shared.hostvars_context(&d);
                 Ok(Some((d, c)))
             }

@@ -86,7 +86,7 @@ impl PlayRun<'_> {
             }
         }
         if let TaskKind::Meta(m) = &task.kind {
-            return self.run_meta(task, m, hosts).await;
+            return self.run_meta(task, m, hosts, handler).await;
         }
         let first = &hosts[0];
         let display = {

@@ -298,6 +298,15 @@ impl Sink for HumanSink {
     fn event(&self, ev: &Event) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         match ev {
+            // As ansible-playbook -vv shows it (scripts count the plays in it).
+            Event::PlaybookStart { path, plays } if self.opts.verbosity >= 2 => {
+                let s = format!(
+                    "{}{plays} plays in {path}\n",
+                    banner(&format!("PLAYBOOK: {path}"))
+                );
+                inner.emit(&s, false);
+            }
+            Event::PlaybookStart { .. } => {}
             Event::PlayStart { name, .. } => {
                 let name = name.trim();
                 let msg = if name.is_empty() {
