@@ -1286,7 +1286,7 @@ fn register_names_are_checked_at_load_and_controller_facts_stay_trusted() {
 "#,
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"])
-        .code(4)
+        .code(1)
         .stderr_has("Invalid 'register' specified: Invalid variable name '200' of type 'int'.");
     assert!(!p.exists("ran"));
     p.file("vars.yml", "foo: bar\n").file(
@@ -1376,7 +1376,7 @@ fn meta_tasks_say_what_they_did_and_end_play_ends_every_batch() {
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini", "-vv"])
         .success()
-        .stdout_has("1 plays in site.yml")
+        .stdout_has("3 plays in site.yml")
         .stdout_has("META: end_host conditional evaluated to False, continuing execution for w1")
         .stdout_has(r#""skip_reason": "end_host conditional evaluated to False, continuing execution for w1""#)
         .stdout_has("META: ending play for w2")
