@@ -437,6 +437,12 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
             || bool_cfg("defaults", "force_handlers", "ANSIBLE_FORCE_HANDLERS").unwrap_or(false),
         inventory_sources: inventory_sources(&a.common, cfg),
         config_file: cfg.file.clone(),
+        error_on_missing_handler: bool_cfg(
+            "defaults",
+            "error_on_missing_handler",
+            "ANSIBLE_ERROR_ON_MISSING_HANDLER",
+        )
+        .unwrap_or(true),
     };
     let ssh = ssh_options(&a.conn, &opts, cfg, a.common.verbose)?;
     let runner = Runner::new(inventory, registry)

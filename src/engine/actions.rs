@@ -255,13 +255,25 @@ impl PlayRun<'_> {
                 } else {
                     path.parent().map(Path::to_path_buf).unwrap_or_default()
                 };
-                loader.load_tasks(&node, &base, &inh, false)
+                let tasks = loader.load_tasks(&node, &base, &inh, false)?;
+                // Roles the file imports bring their handlers.
+                self.extra_handlers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .append(
+                        &mut loader
+                            .handlers_imported
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()),
+                    );
+                Ok(tasks)
             }
             Include::Role {
                 name,
                 tasks_from,
                 vars_from,
                 defaults_from,
+                handlers_from,
                 public,
             } => {
                 // The including task's role brings the included one in (search paths).
@@ -274,10 +286,16 @@ impl PlayRun<'_> {
                         tasks_from.as_deref(),
                         vars_from.as_deref(),
                         defaults_from.as_deref(),
+                        handlers_from.as_deref(),
                     )
-                    .map(|(tasks, _handlers)| {
+                    .map(|(tasks, handlers)| {
                         self.shared
                             .note_included_roles(loader.take_loaded_roles(), *public);
+                        // The role's handlers are the play's from now on.
+                        self.extra_handlers
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend(handlers);
                         tasks
                     })
             }

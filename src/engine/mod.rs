@@ -74,6 +74,9 @@ pub struct RunOptions {
     pub inventory_sources: Vec<String>,
     /// The ansible.cfg that was read, if any (the `ansible_config_file` variable).
     pub config_file: Option<std::path::PathBuf>,
+    /// A task notifying a handler that does not exist stops the run with an error (else a
+    /// warning); `error_on_missing_handler` in ansible.cfg, default true.
+    pub error_on_missing_handler: bool,
 }
 
 impl Default for RunOptions {
@@ -97,6 +100,7 @@ impl Default for RunOptions {
             force_handlers: false,
             inventory_sources: vec![],
             config_file: None,
+            error_on_missing_handler: true,
         }
     }
 }
@@ -338,6 +342,8 @@ impl Runner {
                 started: Mutex::new(*started),
                 stop: Mutex::new(false),
                 end_play: Mutex::new(false),
+                extra_handlers: Mutex::new(Vec::new()),
+                missing_handler: Mutex::new(None),
             };
             shared.set_batch(batch.clone());
             let res = pr.run().await;
@@ -562,6 +568,10 @@ pub(crate) struct PlayRun<'r> {
     pub stop: Mutex<bool>,
     /// `meta: end_play` ran: no later batch of the play runs.
     pub end_play: Mutex<bool>,
+    /// The handlers of the roles `include_role` brought in, after the play's.
+    pub extra_handlers: Mutex<Vec<Task>>,
+    /// A task notified a handler that does not exist (the run stops with this error).
+    pub missing_handler: Mutex<Option<Error>>,
 }
 
 type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
@@ -777,6 +787,73 @@ impl<'r> PlayRun<'r> {
         }
     }
 
+    /// Every handler of the play: its own (roles' first), then those of included roles.
+    fn all_handlers(&self) -> Vec<Task> {
+        let extra = self
+            .extra_handlers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.play
+            .handlers
+            .iter()
+            .chain(extra.iter())
+            .cloned()
+            .collect()
+    }
+
+    /// The handlers a notification runs, as Ansible finds them: by name (the last handler
+    /// with that name, plain or `role : name`), then every handler listening to it (one per
+    /// name).
+    fn handlers_for(&self, handlers: &[Task], names: &[Vec<String>], n: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        if let Some(i) = (0..handlers.len())
+            .rev()
+            .find(|&i| handlers[i].name.is_some() && names[i].iter().any(|x| x == n))
+        {
+            out.push(i);
+        }
+        let mut seen: Vec<Option<&String>> = Vec::new();
+        for (i, h) in handlers.iter().enumerate().rev() {
+            if h.listen.iter().any(|l| l == n) {
+                let name = h.name.as_ref();
+                if name.is_some() && seen.contains(&name) {
+                    continue;
+                }
+                seen.push(name);
+                if !out.contains(&i) {
+                    out.push(i);
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks a task's notifications when it changed: a handler that does not exist is an
+    /// error that stops the run (or a warning), as in Ansible.
+    pub(crate) fn check_notify(&self, task: &Task) {
+        let handlers = self.all_handlers();
+        let names: Vec<Vec<String>> = handlers.iter().map(|h| self.handler_names(h)).collect();
+        for n in &task.notify {
+            if !self.handlers_for(&handlers, &names, n).is_empty() {
+                continue;
+            }
+            let msg = format!(
+                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
+            );
+            if self.runner.opts.error_on_missing_handler {
+                let mut g = self
+                    .missing_handler
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if g.is_none() {
+                    *g = Some(Error::failed(msg).at(&task.loc));
+                }
+            } else {
+                self.runner.emit(Event::Warning(msg));
+            }
+        }
+    }
+
     /// Runs notified handlers, in handler order, until none is pending.
     pub fn flush_handlers(&self) -> BoxFut<'_> {
         Box::pin(async move {
@@ -784,27 +861,42 @@ impl<'r> PlayRun<'r> {
                 if crate::interrupt::is_set() {
                     return Ok(());
                 }
+                let handlers = self.all_handlers();
+                let names: Vec<Vec<String>> =
+                    handlers.iter().map(|h| self.handler_names(h)).collect();
+                let force = self
+                    .play
+                    .force_handlers
+                    .unwrap_or(self.runner.opts.force_handlers);
+                // For each handler, the hosts it runs on.
+                let mut runs: Vec<Vec<String>> = vec![Vec::new(); handlers.len()];
+                for host in &self.batch {
+                    let active =
+                        self.is_active(host) || (force && self.state(host, |s| !s.unreachable));
+                    if !active {
+                        continue;
+                    }
+                    let notified: Vec<String> = self.state(host, |s| {
+                        std::mem::take(&mut s.notified).into_iter().collect()
+                    });
+                    for n in &notified {
+                        for i in self.handlers_for(&handlers, &names, n) {
+                            if !runs[i].contains(host) {
+                                runs[i].push(host.clone());
+                            }
+                        }
+                    }
+                }
                 let mut ran = false;
-                for h in &self.play.handlers {
-                    let names = self.handler_names(h);
-                    let hosts: Vec<String> = self
-                        .batch
-                        .iter()
+                for (h, hosts) in handlers.iter().zip(runs) {
+                    let hosts: Vec<String> = hosts
+                        .into_iter()
                         .filter(|host| {
-                            let active = self.is_active(host)
-                                || ((self.play.force_handlers || self.runner.opts.force_handlers)
-                                    && self.state(host, |s| !s.unreachable));
-                            active
-                                && self
-                                    .state(host, |s| names.iter().any(|n| s.notified.contains(n)))
+                            self.is_active(host) || (force && self.state(host, |s| !s.unreachable))
                         })
-                        .cloned()
                         .collect();
                     if hosts.is_empty() {
                         continue;
-                    }
-                    for host in &hosts {
-                        self.state(host, |s| s.notified.retain(|n| !names.contains(n)));
                     }
                     self.run_task(h, &hosts, true).await?;
                     ran = true;
@@ -817,7 +909,7 @@ impl<'r> PlayRun<'r> {
     }
 
     fn handler_names(&self, h: &Task) -> Vec<String> {
-        let mut names = h.listen.clone();
+        let mut names = Vec::new();
         if let Some(n) = &h.name {
             let ctx = Context::new(
                 &self.runner.templar,
@@ -829,10 +921,10 @@ impl<'r> PlayRun<'r> {
                 .render_str(n, &ctx)
                 .map(|v| v.to_string())
                 .unwrap_or_else(|_| n.clone());
-            names.push(rendered);
             if let Some(r) = &h.role {
-                names.push(format!("{} : {}", r.name, n));
+                names.push(format!("{} : {}", r.name, rendered));
             }
+            names.push(rendered);
         }
         names
     }

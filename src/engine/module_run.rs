@@ -232,6 +232,7 @@ impl PlayRun<'_> {
                 tasks_from,
                 vars_from,
                 defaults_from,
+                handlers_from,
                 public,
                 ..
             } => {
@@ -248,6 +249,7 @@ impl PlayRun<'_> {
                     tasks_from: r(tasks_from)?,
                     vars_from: r(vars_from)?,
                     defaults_from: r(defaults_from)?,
+                    handlers_from: r(handlers_from)?,
                     public: match public {
                         Some(p) => truthy(&templar.render_value(p, ctx)?),
                         None => false,

@@ -43,6 +43,7 @@ pub(super) enum Include {
         tasks_from: Option<String>,
         vars_from: Option<String>,
         defaults_from: Option<String>,
+        handlers_from: Option<String>,
         /// Its defaults and vars become the play's.
         public: bool,
     },

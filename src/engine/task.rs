@@ -146,6 +146,14 @@ impl PlayRun<'_> {
             .into_iter()
             .flatten()
             .collect();
+        if let Some(e) = self
+            .missing_handler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            return Err(e);
+        }
         if once {
             // Everything run_once registers or sets applies to every host of the batch.
             let data = self.shared.host(first);
@@ -305,6 +313,9 @@ impl PlayRun<'_> {
                 }
             }
         });
+        if o.status == Status::Changed && !task.notify.is_empty() {
+            self.check_notify(task);
+        }
         if let Some(r) = &task.register {
             let mut v = Vars::new();
             v.insert(r.clone(), registered(o));

@@ -60,6 +60,8 @@ pub struct Loader<'a> {
     pub(crate) play_vars: std::sync::Mutex<Arc<Vars>>,
     /// A play without `gather_facts` gathers them (Ansible's `gathering = implicit`).
     pub(crate) gather_by_default: bool,
+    /// The handlers of the roles `import_role` brought into the play being loaded.
+    pub(crate) handlers_imported: std::sync::Mutex<Vec<Task>>,
 }
 
 impl<'a> Loader<'a> {
@@ -74,6 +76,7 @@ impl<'a> Loader<'a> {
             extra_vars: Arc::new(Vars::new()),
             play_vars: std::sync::Mutex::new(Arc::new(Vars::new())),
             gather_by_default: true,
+            handlers_imported: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -327,6 +330,10 @@ impl<'a> Loader<'a> {
         // Play keywords are inherited by every task; play vars are their own layer, not task vars.
         pi.vars = Arc::new(Vars::new());
         self.take_loaded_roles();
+        self.handlers_imported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let mut handlers = Vec::new();
         let mut role_tasks = Vec::new();
         let mut seen_roles = HashSet::new();
@@ -349,6 +356,12 @@ impl<'a> Loader<'a> {
         let pre_tasks = section("pre_tasks")?;
         let tasks = section("tasks")?;
         let post_tasks = section("post_tasks")?;
+        handlers.append(
+            &mut self
+                .handlers_imported
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         let mut play_handlers = match opt(node, "handlers") {
             Some(n) => self.load_tasks(n, dir, &pi, true)?,
             None => vec![],
@@ -446,10 +459,7 @@ impl<'a> Loader<'a> {
                 .transpose()?
                 .unwrap_or(false),
             max_fail_percentage: opt(node, "max_fail_percentage").map(num_of).transpose()?,
-            force_handlers: opt(node, "force_handlers")
-                .map(bool_of)
-                .transpose()?
-                .unwrap_or(false),
+            force_handlers: opt(node, "force_handlers").map(bool_of).transpose()?,
             dir: dir.to_path_buf(),
             file: file.to_path_buf(),
         })

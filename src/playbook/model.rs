@@ -122,6 +122,8 @@ pub enum TaskKind {
         vars_from: Option<String>,
         /// `defaults_from`.
         defaults_from: Option<String>,
+        /// `handlers_from`.
+        handlers_from: Option<String>,
         /// `public`: the role's defaults and vars become the play's (may be a template).
         public: Option<Value>,
         /// Keywords applied to the role's tasks (`apply:`).
@@ -587,8 +589,8 @@ pub struct Play {
     pub any_errors_fatal: bool,
     /// `max_fail_percentage`.
     pub max_fail_percentage: Option<f64>,
-    /// `force_handlers`.
-    pub force_handlers: bool,
+    /// `force_handlers` (when given, it wins over `--force-handlers` and ansible.cfg).
+    pub force_handlers: Option<bool>,
     /// The roles the play runs itself (`roles:`, `import_role`), each once, in order.
     pub role_names: Vec<String>,
     /// The roles it runs as others' dependencies.

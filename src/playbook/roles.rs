@@ -101,8 +101,12 @@ impl Loader<'_> {
             return Ok(vec![]);
         }
         let from = |k: &str| entry.and_then(|e| e.get(k)).and_then(Node::scalar_text);
-        let (tasks_from, vars_from, defaults_from) =
-            (from("tasks_from"), from("vars_from"), from("defaults_from"));
+        let (tasks_from, vars_from, defaults_from, handlers_from) = (
+            from("tasks_from"),
+            from("vars_from"),
+            from("defaults_from"),
+            from("handlers_from"),
+        );
         self.load_role(
             &name,
             r,
@@ -113,6 +117,7 @@ impl Loader<'_> {
                 tasks: tasks_from.as_deref(),
                 vars: vars_from.as_deref(),
                 defaults: defaults_from.as_deref(),
+                handlers: handlers_from.as_deref(),
             },
             handlers,
             seen,
@@ -212,7 +217,14 @@ impl Loader<'_> {
             let mut t = self.load_tasks(&node, &path, &inh, false)?;
             out.append(&mut t);
         }
-        if let Some(hf) = find_main(&path.join("handlers"), "main") {
+        let handlers_name = files.handlers.unwrap_or("main");
+        let hfile = find_main(&path.join("handlers"), handlers_name);
+        if hfile.is_none() && files.handlers.is_some() {
+            return Err(at.error(format!(
+                "role '{name}' has no handlers file '{handlers_name}'"
+            )));
+        }
+        if let Some(hf) = hfile {
             let node = yaml::load_file(&hf)?;
             let mut hi = Inherit {
                 role: Some(ctx.clone()),
@@ -237,6 +249,7 @@ impl Loader<'_> {
         tasks_from: Option<&str>,
         vars_from: Option<&str>,
         defaults_from: Option<&str>,
+        handlers_from: Option<&str>,
     ) -> Result<(Vec<Task>, Vec<Task>)> {
         let at = Node {
             value: NodeValue::Str(name.to_string()),
@@ -254,6 +267,7 @@ impl Loader<'_> {
                 tasks: tasks_from,
                 vars: vars_from,
                 defaults: defaults_from,
+                handlers: handlers_from,
             },
             &mut handlers,
             &mut seen,
@@ -274,6 +288,8 @@ pub(crate) struct RoleFiles<'a> {
     pub vars: Option<&'a str>,
     /// From `defaults/`.
     pub defaults: Option<&'a str>,
+    /// From `handlers/`.
+    pub handlers: Option<&'a str>,
 }
 
 /// Where an `include_tasks`/`import_tasks` file is, as Ansible looks for it: inside a role, in

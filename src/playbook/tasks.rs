@@ -433,6 +433,7 @@ impl Loader<'_> {
                     tasks_from,
                     vars_from,
                     defaults_from,
+                    handlers_from,
                     ..
                 },
             ) => {
@@ -442,8 +443,12 @@ impl Loader<'_> {
                         .map(|t| self.render_at_load(t, &child, aval))
                         .transpose()
                 };
-                let (tasks_from, vars_from, defaults_from) =
-                    (from(tasks_from)?, from(vars_from)?, from(defaults_from)?);
+                let (tasks_from, vars_from, defaults_from, handlers_from) = (
+                    from(tasks_from)?,
+                    from(vars_from)?,
+                    from(defaults_from)?,
+                    from(handlers_from)?,
+                );
                 let mut hs = Vec::new();
                 let mut seen = HashSet::new();
                 let tasks = self.load_role(
@@ -456,12 +461,18 @@ impl Loader<'_> {
                         tasks: tasks_from.as_deref(),
                         vars: vars_from.as_deref(),
                         defaults: defaults_from.as_deref(),
+                        handlers: handlers_from.as_deref(),
                     },
                     &mut hs,
                     &mut seen,
                     0,
                     false,
                 )?;
+                // The imported role's handlers are the play's.
+                self.handlers_imported
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .append(&mut hs);
                 return Ok(Loaded::Many(tasks));
             }
             _ => {}
