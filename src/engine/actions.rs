@@ -220,6 +220,7 @@ impl PlayRun<'_> {
     ) -> Result<Vec<Task>> {
         let loader = crate::playbook::Loader::new(&self.runner.registry)
             .roles_path(self.runner.opts.roles_path.clone());
+        *loader.play_dir.lock().unwrap_or_else(|e| e.into_inner()) = self.play.dir.clone();
         let vars = if loop_vars.is_empty() {
             task.vars.clone()
         } else {
@@ -228,7 +229,10 @@ impl PlayRun<'_> {
             Arc::new(v)
         };
         let mut inh = Inherit {
-            tags: task.tags.clone(),
+            tags: task
+                .inherited_tags
+                .clone()
+                .unwrap_or_else(|| task.tags.clone()),
             vars,
             include_params: task.include_params.clone(),
             environment: task.environment.clone(),
@@ -245,6 +249,27 @@ impl PlayRun<'_> {
             ..Default::default()
         };
         crate::playbook::add_apply(&mut inh, &task.kind);
+        let tasks = self.load_include_with(&loader, task, inc, inh)?;
+        // Roles the included tasks import bring their handlers.
+        self.extra_handlers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(
+                &mut loader
+                    .handlers_imported
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+        Ok(tasks)
+    }
+
+    fn load_include_with(
+        &self,
+        loader: &crate::playbook::Loader,
+        task: &Task,
+        inc: &Include,
+        mut inh: Inherit,
+    ) -> Result<Vec<Task>> {
         match inc {
             Include::Tasks(path) => {
                 inh.include_chain =
@@ -255,18 +280,7 @@ impl PlayRun<'_> {
                 } else {
                     path.parent().map(Path::to_path_buf).unwrap_or_default()
                 };
-                let tasks = loader.load_tasks(&node, &base, &inh, false)?;
-                // Roles the file imports bring their handlers.
-                self.extra_handlers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .append(
-                        &mut loader
-                            .handlers_imported
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner()),
-                    );
-                Ok(tasks)
+                loader.load_tasks(&node, &base, &inh, false)
             }
             Include::Role {
                 name,

@@ -801,20 +801,37 @@ impl<'r> PlayRun<'r> {
             .collect()
     }
 
-    /// The handlers a notification runs, as Ansible finds them: by name (the last handler
-    /// with that name, plain or `role : name`), then every handler listening to it (one per
+    /// The handlers a notification runs, as Ansible finds them: by name (plain or
+    /// `role : name`) the first match, searching the handler files (a play's `handlers:`, a
+    /// role's handlers) from the last one loaded; then every handler listening to it (one per
     /// name).
     fn handlers_for(&self, handlers: &[Task], names: &[Vec<String>], n: &str) -> Vec<usize> {
+        // Ansible's handler blocks, latest first: runs of handlers from the same file.
+        let mut order: Vec<usize> = Vec::with_capacity(handlers.len());
+        let mut end = handlers.len();
+        while end > 0 {
+            let file = &handlers[end - 1].loc.file;
+            let mut start = end - 1;
+            while start > 0 && &handlers[start - 1].loc.file == file {
+                start -= 1;
+            }
+            order.extend(start..end);
+            end = start;
+        }
         let mut out = Vec::new();
-        if let Some(i) = (0..handlers.len())
-            .rev()
-            .find(|&i| handlers[i].name.is_some() && names[i].iter().any(|x| x == n))
+        if let Some(&i) = order
+            .iter()
+            .find(|&&i| handlers[i].name.is_some() && names[i].iter().any(|x| x == n))
         {
             out.push(i);
         }
         let mut seen: Vec<Option<&String>> = Vec::new();
-        for (i, h) in handlers.iter().enumerate().rev() {
-            if h.listen.iter().any(|l| l == n) {
+        for &i in &order {
+            let h = &handlers[i];
+            if h.listen
+                .iter()
+                .any(|l| l == n || role_scoped(h, l).iter().any(|x| x == n))
+            {
                 let name = h.name.as_ref();
                 if name.is_some() && seen.contains(&name) {
                     continue;
@@ -830,10 +847,10 @@ impl<'r> PlayRun<'r> {
 
     /// Checks a task's notifications when it changed: a handler that does not exist is an
     /// error that stops the run (or a warning), as in Ansible.
-    pub(crate) fn check_notify(&self, task: &Task) {
+    pub(crate) fn check_notify(&self, task: &Task, notified: &[String]) {
         let handlers = self.all_handlers();
         let names: Vec<Vec<String>> = handlers.iter().map(|h| self.handler_names(h)).collect();
-        for n in &task.notify {
+        for n in notified {
             if !self.handlers_for(&handlers, &names, n).is_empty() {
                 continue;
             }
@@ -915,19 +932,36 @@ impl<'r> PlayRun<'r> {
                 &self.runner.templar,
                 vec![self.play_vars.clone(), self.shared.extra.clone()],
             );
-            let rendered = self
-                .runner
-                .templar
-                .render_str(n, &ctx)
-                .map(|v| v.to_string())
-                .unwrap_or_else(|_| n.clone());
-            if let Some(r) = &h.role {
-                names.push(format!("{} : {}", r.name, rendered));
-            }
+            let rendered = match self.runner.templar.render_str(n, &ctx) {
+                Ok(v) => v.to_string(),
+                Err(e) => {
+                    if h.listen.is_empty() {
+                        self.runner.emit(Event::Warning(format!(
+                            "Handler '{n}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {}",
+                            e.msg
+                        )));
+                    }
+                    return names;
+                }
+            };
+            names.extend(role_scoped(h, &rendered));
             names.push(rendered);
         }
         names
     }
+}
+
+/// A handler's name or topic as a role's handler also answers to: `role : name`, with the
+/// role's short name and (for a collection's role) its full name.
+fn role_scoped(h: &Task, name: &str) -> Vec<String> {
+    let Some(r) = &h.role else {
+        return vec![];
+    };
+    let mut out = vec![format!("{} : {name}", r.name)];
+    if let Some((_, short)) = r.name.rsplit_once('.') {
+        out.push(format!("{short} : {name}"));
+    }
+    out
 }
 
 fn gather_task(play: &Play) -> Task {
@@ -949,6 +983,7 @@ fn gather_task(play: &Play) -> Task {
         delegate_to: None,
         delegate_facts: false,
         run_once: false,
+        run_once_if: None,
         until: None,
         retries: None,
         delay: None,
@@ -962,6 +997,7 @@ fn gather_task(play: &Play) -> Task {
         timeout: None,
         vars: Arc::new(Vars::new()),
         include_params: Arc::new(Vars::new()),
+        inherited_tags: None,
         become_: play.become_.clone(),
         remote_user: None,
         connection: None,

@@ -208,8 +208,13 @@ impl PlayRun<'_> {
                     .role
                     .as_ref()
                     .is_some_and(|r| task.loc.file.starts_with(r.path.join("handlers")));
-                let path =
-                    crate::playbook::resolve_tasks_file(base, &f, task.role.as_deref(), handler);
+                let path = crate::playbook::resolve_tasks_file(
+                    base,
+                    &f,
+                    task.role.as_deref(),
+                    handler,
+                    &self.play.dir,
+                );
                 if !path.exists() {
                     return Err(Error::failed(format!(
                         "include_tasks: {} not found",

@@ -104,7 +104,12 @@ impl PlayRun<'_> {
         };
         // Actions that bypass the host loop (`pause` waits once per play, `add_host` adds once
         // per task or loop item) run on the first host only, as in Ansible.
-        let once = task.run_once || bypasses_host_loop(task);
+        let once = task.run_once
+            || bypasses_host_loop(task)
+            || task.run_once_if.as_ref().is_some_and(|c| {
+                let ctx = self.ctx_for(first, task);
+                self.runner.templar.eval_cond(c, &ctx).unwrap_or(false)
+            });
         let run_on: Vec<String> = if once {
             vec![first.clone()]
         } else {
@@ -307,20 +312,37 @@ impl PlayRun<'_> {
                     s.unreachable = true;
                 }
             }
-            if o.status == Status::Changed {
-                for n in &task.notify {
-                    s.notified.insert(n.clone());
-                }
-            }
         });
         if o.status == Status::Changed && !task.notify.is_empty() {
-            self.check_notify(task);
+            let names = self.notify_names(host, task);
+            self.state(host, |s| s.notified.extend(names.iter().cloned()));
+            self.check_notify(task, &names);
         }
         if let Some(r) = &task.register {
             let mut v = Vars::new();
             v.insert(r.clone(), registered(o));
             self.shared.set_vars(host, v);
         }
+    }
+
+    /// The handlers a task notifies: its `notify` entries rendered on the host (a template
+    /// may give a list of names).
+    fn notify_names(&self, host: &str, task: &Task) -> Vec<String> {
+        if !task.notify.iter().any(|n| crate::template::is_template(n)) {
+            return task.notify.clone();
+        }
+        let ctx = self.ctx_for(host, task);
+        let mut out = Vec::new();
+        for n in &task.notify {
+            match self.runner.templar.render_str(n, &ctx) {
+                Ok(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+                    out.extend(v.try_iter().into_iter().flatten().map(|x| x.to_string()))
+                }
+                Ok(v) => out.push(v.to_string()),
+                Err(_) => out.push(n.clone()),
+            }
+        }
+        out
     }
 
     pub(super) fn ignore_errors(&self, task: &Task, ctx: &Context) -> bool {

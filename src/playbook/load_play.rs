@@ -62,6 +62,8 @@ pub struct Loader<'a> {
     pub(crate) gather_by_default: bool,
     /// The handlers of the roles `import_role` brought into the play being loaded.
     pub(crate) handlers_imported: std::sync::Mutex<Vec<Task>>,
+    /// The folder of the play being loaded (the end of the search path for task files).
+    pub(crate) play_dir: std::sync::Mutex<PathBuf>,
 }
 
 impl<'a> Loader<'a> {
@@ -77,6 +79,7 @@ impl<'a> Loader<'a> {
             play_vars: std::sync::Mutex::new(Arc::new(Vars::new())),
             gather_by_default: true,
             handlers_imported: std::sync::Mutex::new(Vec::new()),
+            play_dir: std::sync::Mutex::new(PathBuf::new()),
         }
     }
 
@@ -327,6 +330,7 @@ impl<'a> Loader<'a> {
         };
         vars.extend(import.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         *self.play_vars.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(vars.clone());
+        *self.play_dir.lock().unwrap_or_else(|e| e.into_inner()) = dir.to_path_buf();
         // Play keywords are inherited by every task; play vars are their own layer, not task vars.
         pi.vars = Arc::new(Vars::new());
         self.take_loaded_roles();

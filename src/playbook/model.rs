@@ -218,6 +218,9 @@ pub struct Task {
     pub delegate_facts: bool,
     /// `run_once`.
     pub run_once: bool,
+    /// `run_once` given as a template: also run once when it renders true (on the first
+    /// host, when the task runs).
+    pub run_once_if: Option<String>,
     /// `until` condition.
     pub until: Option<String>,
     /// `retries` (default 3 with until).
@@ -249,6 +252,9 @@ pub struct Task {
     /// was brought in by (outermost first, merged): Ansible's "include params", above
     /// `set_fact` and role params.
     pub include_params: Arc<Vars>,
+    /// For a dynamic include: the tags it inherited (from its blocks, role, play), which are
+    /// what the included tasks inherit (an include's own tags apply to the include alone).
+    pub inherited_tags: Option<Vec<String>>,
     /// become keywords.
     pub become_: BecomeOpts,
     /// `remote_user`.
@@ -312,6 +318,7 @@ impl Task {
             delegate_to: None,
             delegate_facts: false,
             run_once: false,
+            run_once_if: None,
             until: None,
             retries: None,
             delay: None,
@@ -325,6 +332,7 @@ impl Task {
             timeout: None,
             vars: Arc::new(Vars::new()),
             include_params: Arc::new(Vars::new()),
+            inherited_tags: None,
             become_: BecomeOpts::default(),
             remote_user: None,
             connection: None,
@@ -396,6 +404,9 @@ impl Task {
             self.delegate_to = p.delegate_to.clone();
         }
         self.run_once |= p.run_once;
+        if self.run_once_if.is_none() {
+            self.run_once_if = p.run_once_if.clone();
+        }
         self.no_log |= p.no_log;
         self.no_log_if.extend(p.no_log_if.iter().cloned());
         if self.check_mode.is_none() {
@@ -468,6 +479,8 @@ pub struct Inherit {
     pub delegate_to: Option<String>,
     /// run_once.
     pub run_once: bool,
+    /// run_once as a template.
+    pub run_once_if: Option<String>,
     /// no_log.
     pub no_log: bool,
     /// no_log templates.
@@ -504,6 +517,7 @@ impl Inherit {
             ignore_unreachable: t.ignore_unreachable,
             delegate_to: t.delegate_to.clone(),
             run_once: t.run_once,
+            run_once_if: t.run_once_if.clone(),
             no_log: t.no_log,
             no_log_if: t.no_log_if.clone(),
             check_mode: t.check_mode,

@@ -30,6 +30,7 @@ impl Loader<'_> {
         for rp in &self.roles_path {
             cands.push(rp.join(name));
         }
+        cands.extend(collection_role_dirs(name, dir));
         cands.into_iter().find(|c| c.is_dir())
     }
 
@@ -278,6 +279,48 @@ impl Loader<'_> {
     }
 }
 
+/// Where a collection's role (`namespace.collection.role`) may be, as Ansible looks for it:
+/// in `collections/` beside the playbook, then in the collections paths
+/// (`ANSIBLE_COLLECTIONS_PATH`, else `~/.ansible/collections` and
+/// `/usr/share/ansible/collections`).
+fn collection_role_dirs(name: &str, dir: &Path) -> Vec<PathBuf> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let [ns, col, role] = parts[..] else {
+        return vec![];
+    };
+    if [ns, col, role]
+        .iter()
+        .any(|p| p.is_empty() || p.contains('/'))
+    {
+        return vec![];
+    }
+    let mut roots = vec![dir.join("collections")];
+    let env = std::env::var("ANSIBLE_COLLECTIONS_PATH")
+        .or_else(|_| std::env::var("ANSIBLE_COLLECTIONS_PATHS"))
+        .ok();
+    match env {
+        Some(v) => roots.extend(v.split(':').filter(|p| !p.is_empty()).map(PathBuf::from)),
+        None => {
+            if let Some(home) = std::env::var_os("HOME") {
+                roots.push(Path::new(&home).join(".ansible/collections"));
+            }
+            roots.push(PathBuf::from("/usr/share/ansible/collections"));
+        }
+    }
+    roots
+        .into_iter()
+        .map(|r| {
+            // A path may name the `ansible_collections` folder itself or its parent.
+            let base = if r.ends_with("ansible_collections") {
+                r
+            } else {
+                r.join("ansible_collections")
+            };
+            base.join(ns).join(col).join("roles").join(role)
+        })
+        .collect()
+}
+
 /// The files of a role's folders to load instead of `main` (`tasks_from`, `vars_from`,
 /// `defaults_from`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -295,12 +338,14 @@ pub(crate) struct RoleFiles<'a> {
 /// Where an `include_tasks`/`import_tasks` file is, as Ansible looks for it: inside a role, in
 /// its `tasks/` folder (`handlers/`, then `tasks/`, for a handler's include), then the role's
 /// own folder; else
-/// relative to the including file's folder (`base`).
+/// relative to the including file's folder (`base`); else in the playbook's folder
+/// (`play_dir`), the end of Ansible's search path.
 pub fn resolve_tasks_file(
     base: &Path,
     file: &str,
     role: Option<&RoleCtx>,
     handler: bool,
+    play_dir: &Path,
 ) -> PathBuf {
     let p = Path::new(file);
     if p.is_absolute() {
@@ -321,7 +366,14 @@ pub fn resolve_tasks_file(
             }
         }
     }
-    base.join(file)
+    let here = base.join(file);
+    if !here.exists() && !play_dir.as_os_str().is_empty() {
+        let there = play_dir.join(file);
+        if there.exists() {
+            return there;
+        }
+    }
+    here
 }
 
 /// The folders of the roles that bring in a role loaded with `parent`'s keywords: the role

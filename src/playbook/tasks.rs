@@ -408,7 +408,13 @@ impl Loader<'_> {
         match (static_import, &t.kind) {
             (true, TaskKind::IncludeTasks { file, .. }) => {
                 let file = self.render_at_load(file.as_str().unwrap_or_default(), &child, aval)?;
-                let path = resolve_tasks_file(base, &file, parent.role.as_deref(), handler);
+                let play_dir = self
+                    .play_dir
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                let path =
+                    resolve_tasks_file(base, &file, parent.role.as_deref(), handler, &play_dir);
                 if !path.exists() {
                     return Err(aval.error(format!("tasks file {} not found", path.display())));
                 }
@@ -483,6 +489,9 @@ impl Loader<'_> {
             TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. }
         )
         .then(|| t.vars.clone());
+        if own_vars.is_some() {
+            t.inherited_tags = Some(parent.tags.clone());
+        }
         t.inherit(parent);
         if let Some(own) = own_vars.filter(|v| !v.is_empty()) {
             let mut v = (*parent.include_params).clone();
@@ -555,7 +564,10 @@ fn common_keyword(t: &mut Task, key: &str, v: &Node) -> Result<bool> {
         "ignore_errors" => t.ignore_errors = Some(v.to_value()),
         "ignore_unreachable" => t.ignore_unreachable = bool_of(v)?,
         "delegate_to" => t.delegate_to = v.scalar_text(),
-        "run_once" => t.run_once = bool_of(v)?,
+        "run_once" => match v.as_str().filter(|s| crate::template::is_template(s)) {
+            Some(s) => t.run_once_if = Some(s.to_string()),
+            None => t.run_once = bool_of(v)?,
+        },
         "no_log" => read_no_log(v, &mut t.no_log, &mut t.no_log_if)?,
         "check_mode" => t.check_mode = Some(bool_of(v)?),
         "diff" => t.diff = Some(bool_of(v)?),
@@ -658,6 +670,9 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
         child.delegate_to = me.delegate_to.clone();
     }
     child.run_once |= me.run_once;
+    if me.run_once_if.is_some() {
+        child.run_once_if = me.run_once_if.clone();
+    }
     child.no_log |= me.no_log;
     child.no_log_if.extend(me.no_log_if.iter().cloned());
     if me.check_mode.is_some() {
