@@ -217,6 +217,7 @@ impl PlayRun<'_> {
         task: &Task,
         inc: &Include,
         loop_vars: &Vars,
+        handler: bool,
     ) -> Result<Vec<Task>> {
         let loader = crate::playbook::Loader::new(&self.runner.registry)
             .roles_path(self.runner.opts.roles_path.clone());
@@ -249,7 +250,7 @@ impl PlayRun<'_> {
             ..Default::default()
         };
         crate::playbook::add_apply(&mut inh, &task.kind);
-        let tasks = self.load_include_with(&loader, task, inc, inh)?;
+        let tasks = self.load_include_with(&loader, task, inc, inh, handler)?;
         // Roles the included tasks import bring their handlers.
         self.extra_handlers
             .lock()
@@ -269,6 +270,7 @@ impl PlayRun<'_> {
         task: &Task,
         inc: &Include,
         mut inh: Inherit,
+        handler: bool,
     ) -> Result<Vec<Task>> {
         match inc {
             Include::Tasks(path) => {
@@ -280,7 +282,7 @@ impl PlayRun<'_> {
                 } else {
                     path.parent().map(Path::to_path_buf).unwrap_or_default()
                 };
-                loader.load_tasks(&node, &base, &inh, false)
+                loader.load_tasks(&node, &base, &inh, handler)
             }
             Include::Role {
                 name,

@@ -344,6 +344,7 @@ impl Runner {
                 end_play: Mutex::new(false),
                 extra_handlers: Mutex::new(Vec::new()),
                 missing_handler: Mutex::new(None),
+                flushing: Default::default(),
             };
             shared.set_batch(batch.clone());
             let res = pr.run().await;
@@ -542,7 +543,8 @@ pub(crate) struct HostState {
     pub failed: bool,
     pub unreachable: bool,
     pub ended: bool,
-    pub notified: IndexSet<String>,
+    /// The handlers notified on this host (indexes in the play's handlers), not run yet.
+    pub notified: IndexSet<usize>,
     pub stats: HostStats,
     /// The last failed task (name, result), for `ansible_failed_task`/`ansible_failed_result`.
     pub last_failure: Option<(String, Value)>,
@@ -572,6 +574,8 @@ pub(crate) struct PlayRun<'r> {
     pub extra_handlers: Mutex<Vec<Task>>,
     /// A task notified a handler that does not exist (the run stops with this error).
     pub missing_handler: Mutex<Option<Error>>,
+    /// Handlers are being run (what they include is shown as handlers).
+    pub flushing: std::sync::atomic::AtomicUsize,
 }
 
 type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
@@ -658,7 +662,7 @@ impl<'r> PlayRun<'r> {
                 }
                 let live: Vec<String> = hosts
                     .iter()
-                    .filter(|h| self.is_active(h))
+                    .filter(|h| self.is_active(h) || (self.in_handlers() && self.forced(h)))
                     .cloned()
                     .collect();
                 if live.is_empty() {
@@ -787,6 +791,20 @@ impl<'r> PlayRun<'r> {
         }
     }
 
+    /// Whether handlers run on `host` although it failed (`force_handlers`).
+    fn forced(&self, host: &str) -> bool {
+        let force = self
+            .play
+            .force_handlers
+            .unwrap_or(self.runner.opts.force_handlers);
+        force && self.state(host, |s| !s.unreachable && !s.ended)
+    }
+
+    /// Whether handlers are running.
+    pub(crate) fn in_handlers(&self) -> bool {
+        self.flushing.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
     /// Every handler of the play: its own (roles' first), then those of included roles.
     fn all_handlers(&self) -> Vec<Task> {
         let extra = self
@@ -845,13 +863,16 @@ impl<'r> PlayRun<'r> {
         out
     }
 
-    /// Checks a task's notifications when it changed: a handler that does not exist is an
-    /// error that stops the run (or a warning), as in Ansible.
-    pub(crate) fn check_notify(&self, task: &Task, notified: &[String]) {
+    /// Notifies the handlers a changed task names on `host` (resolved now, to the handlers
+    /// known now); a handler that does not exist is an error that stops the run (or a
+    /// warning), as in Ansible.
+    pub(crate) fn notify(&self, host: &str, task: &Task, notified: &[String]) {
         let handlers = self.all_handlers();
         let names: Vec<Vec<String>> = handlers.iter().map(|h| self.handler_names(h)).collect();
         for n in notified {
-            if !self.handlers_for(&handlers, &names, n).is_empty() {
+            let found = self.handlers_for(&handlers, &names, n);
+            if !found.is_empty() {
+                self.state(host, |s| s.notified.extend(found));
                 continue;
             }
             let msg = format!(
@@ -871,56 +892,38 @@ impl<'r> PlayRun<'r> {
         }
     }
 
-    /// Runs notified handlers, in handler order, until none is pending.
+    /// Runs the notified handlers: one pass through the handlers in order, each on the hosts
+    /// that notified it. A handler notified by a handler later in the list runs in this pass;
+    /// one earlier in the list (or itself) waits for the next flush (Ansible's rule).
     pub fn flush_handlers(&self) -> BoxFut<'_> {
         Box::pin(async move {
+            let mut i = 0;
             loop {
                 if crate::interrupt::is_set() {
                     return Ok(());
                 }
+                // Included roles may add handlers during the pass.
                 let handlers = self.all_handlers();
-                let names: Vec<Vec<String>> =
-                    handlers.iter().map(|h| self.handler_names(h)).collect();
-                let force = self
-                    .play
-                    .force_handlers
-                    .unwrap_or(self.runner.opts.force_handlers);
-                // For each handler, the hosts it runs on.
-                let mut runs: Vec<Vec<String>> = vec![Vec::new(); handlers.len()];
-                for host in &self.batch {
-                    let active =
-                        self.is_active(host) || (force && self.state(host, |s| !s.unreachable));
-                    if !active {
-                        continue;
-                    }
-                    let notified: Vec<String> = self.state(host, |s| {
-                        std::mem::take(&mut s.notified).into_iter().collect()
-                    });
-                    for n in &notified {
-                        for i in self.handlers_for(&handlers, &names, n) {
-                            if !runs[i].contains(host) {
-                                runs[i].push(host.clone());
-                            }
-                        }
-                    }
-                }
-                let mut ran = false;
-                for (h, hosts) in handlers.iter().zip(runs) {
-                    let hosts: Vec<String> = hosts
-                        .into_iter()
-                        .filter(|host| {
-                            self.is_active(host) || (force && self.state(host, |s| !s.unreachable))
-                        })
-                        .collect();
-                    if hosts.is_empty() {
-                        continue;
-                    }
-                    self.run_task(h, &hosts, true).await?;
-                    ran = true;
-                }
-                if !ran {
+                let Some(h) = handlers.get(i) else {
                     return Ok(());
+                };
+                let hosts: Vec<String> = self
+                    .batch
+                    .iter()
+                    .filter(|host| {
+                        (self.is_active(host) || self.forced(host))
+                            && self.state(host, |s| s.notified.shift_remove(&i))
+                    })
+                    .cloned()
+                    .collect();
+                if !hosts.is_empty() {
+                    use std::sync::atomic::Ordering;
+                    self.flushing.fetch_add(1, Ordering::SeqCst);
+                    let r = self.run_task(h, &hosts, true).await;
+                    self.flushing.fetch_sub(1, Ordering::SeqCst);
+                    r?;
                 }
+                i += 1;
             }
         })
     }

@@ -423,6 +423,12 @@ impl PlayRun<'_> {
                 if d == OMIT {
                     return Ok(None);
                 }
+                if d.trim().is_empty() {
+                    return Err(Error::failed(format!(
+                        "Empty hostname produced from delegate_to: \"{}\"",
+                        task.delegate_to.as_deref().unwrap_or_default()
+                    )));
+                }
                 let c = self.shared.hostvars_context(&d);
                 Ok(Some((d, c)))
             }

@@ -119,7 +119,8 @@ impl PlayRun<'_> {
             name: display.clone(),
             location: Some(task.loc.to_string()),
             action: task.kind.action_name().to_string(),
-            handler,
+            // What a handler includes runs as handlers too.
+            handler: handler || self.in_handlers(),
             hosts: run_on.clone(),
         });
         // `throttle` lowers the number of hosts running this task at once below `forks`.
@@ -191,7 +192,7 @@ impl PlayRun<'_> {
             }
         }
         for (inc, vars, hs) in groups {
-            let tasks = match self.load_include(task, &inc, &vars) {
+            let tasks = match self.load_include(task, &inc, &vars, handler) {
                 Ok(t) => t,
                 Err(e) => {
                     for h in &hs {
@@ -315,8 +316,7 @@ impl PlayRun<'_> {
         });
         if o.status == Status::Changed && !task.notify.is_empty() {
             let names = self.notify_names(host, task);
-            self.state(host, |s| s.notified.extend(names.iter().cloned()));
-            self.check_notify(task, &names);
+            self.notify(host, task, &names);
         }
         if let Some(r) = &task.register {
             let mut v = Vars::new();
@@ -457,6 +457,13 @@ impl PlayRun<'_> {
     /// Ansible does: with `until` (default 3 retries) or `retries` (until it succeeds), each
     /// attempt's result judged by `changed_when`/`failed_when` first (which see `attempts`).
     pub(super) async fn run_item(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
+        // The delegated host is decided before the conditions (Ansible 2.19): a
+        // `delegate_to` that cannot be rendered or renders empty fails even a skipped task.
+        if task.delegate_to.is_some()
+            && let Err(e) = self.delegate(task, ctx)
+        {
+            return Outcome::from_error(&e.at(&task.loc));
+        }
         for c in &task.when {
             match self.runner.templar.eval_cond(c, ctx) {
                 Ok(true) => {}

@@ -61,6 +61,8 @@ struct Inner {
     progress: Option<Progress>,
     /// Where the progress line draws (stderr when unset).
     target: Option<ProgressDrawTarget>,
+    /// The action of the task running (for the `Task failed` line).
+    action: String,
 }
 
 /// The progress line's state for the current task.
@@ -149,6 +151,7 @@ impl HumanSink {
             warned: HashSet::new(),
             progress: None,
             target: None,
+            action: String::new(),
         };
         HumanSink {
             opts,
@@ -239,7 +242,12 @@ impl HumanSink {
                     s.push_str(&self.paint(&format!("[ERROR]: {e}"), RED));
                     s.push('\n');
                 }
-                let json = dumps(&display_view(hr, v), indent);
+                // A failed `debug` (failed_when) shows its message as an ok one does.
+                let json = if hr.status == Status::Failed && !hr.no_log && verbose_always(hr) {
+                    dumps(&debug_view(hr, v), Some(4))
+                } else {
+                    dumps(&display_view(hr, v), indent)
+                };
                 let (line, code) = match (hr.status, item) {
                     (Status::Unreachable, _) => (
                         format!("fatal: [{label}]: UNREACHABLE! => {json}"),
@@ -321,8 +329,9 @@ impl Sink for HumanSink {
                 location,
                 handler,
                 hosts,
-                ..
+                action,
             } => {
+                inner.action = action.clone();
                 let prefix = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 let mut s = banner(&format!("{prefix} [{}]", name.trim()));
                 if self.opts.verbosity >= 2
@@ -335,6 +344,23 @@ impl Sink for HumanSink {
                 self.progress_task(&mut inner, name.trim(), *handler, hosts);
             }
             Event::HostResult(hr) => {
+                // Ansible 2.19 reports every failure on stderr first, as `Task failed:`
+                // (scripts grep for the message there); prov's own errors show theirs with
+                // their location on stdout instead.
+                if hr.status == Status::Failed
+                    && !hr.no_log
+                    && !result_object(hr).contains_key("exception")
+                    && let Some(msg) = &hr.msg
+                {
+                    let kind = if controller_action(&inner.action) {
+                        "Action"
+                    } else {
+                        "Module"
+                    };
+                    let line = format!("[ERROR]: Task failed: {kind} failed: {msg}");
+                    let s = format!("{}\n", self.paint(&line, RED));
+                    inner.emit(&s, true);
+                }
                 let s = self.render_result(hr);
                 inner.emit(&s, false);
                 if let Some(p) = &mut inner.progress {
@@ -486,6 +512,26 @@ fn wrap(text: &str, width: usize) -> String {
 /// Debug-like results are always shown, indented (Ansible's `_ansible_verbose_always`).
 /// (A plain `msg`, such as a command's "non-zero return code" under `failed_when: false`, is
 /// shown only with -v, as in Ansible.)
+/// Actions Ansible runs on the controller (its `Action failed` rather than `Module failed`).
+fn controller_action(action: &str) -> bool {
+    matches!(
+        action,
+        "assert"
+            | "debug"
+            | "fail"
+            | "set_fact"
+            | "set_stats"
+            | "include_vars"
+            | "include_tasks"
+            | "include_role"
+            | "add_host"
+            | "group_by"
+            | "pause"
+            | "meta"
+            | "wait_for_connection"
+    )
+}
+
 fn verbose_always(hr: &HostResult) -> bool {
     matches!(
         result_object(hr).get("_ansible_verbose_always"),

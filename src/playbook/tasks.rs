@@ -61,6 +61,9 @@ impl Loader<'_> {
             ))
         })?;
         let is_block = node.get("block").is_some();
+        if is_block && handler {
+            return Err(node.error("Using a block as a handler is not supported."));
+        }
         let mut t = Task::empty(
             node.loc.clone(),
             TaskKind::Meta("noop".into()),
@@ -332,6 +335,9 @@ impl Loader<'_> {
             }
         }
         let action = actions::engine_action(&aname);
+        if handler && matches!(aname.as_str(), "include_role" | "import_role") {
+            return Err(akey.error(format!("Using '{aname}' as a handler is not supported.")));
+        }
         if !templates.is_empty() {
             if action.is_some_and(|a| a.flags.static_import) {
                 return Err(aval
