@@ -443,6 +443,7 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
             "ANSIBLE_ERROR_ON_MISSING_HANDLER",
         )
         .unwrap_or(true),
+        debug: bool_cfg("defaults", "debug", "ANSIBLE_DEBUG").unwrap_or(false),
     };
     let ssh = ssh_options(&a.conn, &opts, cfg, a.common.verbose)?;
     let runner = Runner::new(inventory, registry)

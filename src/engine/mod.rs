@@ -77,6 +77,8 @@ pub struct RunOptions {
     /// A task notifying a handler that does not exist stops the run with an error (else a
     /// warning); `error_on_missing_handler` in ansible.cfg, default true.
     pub error_on_missing_handler: bool,
+    /// `ANSIBLE_DEBUG`: also show the engine's debug messages.
+    pub debug: bool,
 }
 
 impl Default for RunOptions {
@@ -101,6 +103,7 @@ impl Default for RunOptions {
             inventory_sources: vec![],
             config_file: None,
             error_on_missing_handler: true,
+            debug: false,
         }
     }
 }
@@ -607,7 +610,7 @@ impl<'r> PlayRun<'r> {
         let sections: [&[Task]; 3] = [&play.pre_tasks, &[], &play.post_tasks];
         let _ = sections;
         self.run_list(&play.pre_tasks, self.batch.clone()).await?;
-        self.flush_handlers().await?;
+        self.implicit_flush().await?;
         let main: Vec<Task> = play
             .role_tasks
             .iter()
@@ -615,9 +618,9 @@ impl<'r> PlayRun<'r> {
             .cloned()
             .collect();
         self.run_list(&main, self.batch.clone()).await?;
-        self.flush_handlers().await?;
+        self.implicit_flush().await?;
         self.run_list(&play.post_tasks, self.batch.clone()).await?;
-        self.flush_handlers().await?;
+        self.implicit_flush().await?;
         Ok(())
     }
 
@@ -890,6 +893,22 @@ impl<'r> PlayRun<'r> {
                 self.runner.emit(Event::Warning(msg));
             }
         }
+    }
+
+    /// The flush after each section of the play; with `ANSIBLE_DEBUG` it logs the hosts with
+    /// notifications as Ansible's debug output does.
+    async fn implicit_flush(&self) -> Result<()> {
+        if self.runner.opts.debug {
+            for h in &self.batch {
+                if self.is_active(h) && self.state(h, |s| !s.notified.is_empty()) {
+                    self.runner.emit(Event::Verbose {
+                        level: 0,
+                        msg: format!("META: triggered running handlers for {h}"),
+                    });
+                }
+            }
+        }
+        self.flush_handlers().await
     }
 
     /// Runs the notified handlers: one pass through the handlers in order, each on the hosts

@@ -63,6 +63,8 @@ struct Inner {
     target: Option<ProgressDrawTarget>,
     /// The action of the task running (for the `Task failed` line).
     action: String,
+    /// Where the task running is written (`file:line:col`), if known.
+    location: Option<String>,
 }
 
 /// The progress line's state for the current task.
@@ -152,6 +154,7 @@ impl HumanSink {
             progress: None,
             target: None,
             action: String::new(),
+            location: None,
         };
         HumanSink {
             opts,
@@ -332,6 +335,7 @@ impl Sink for HumanSink {
                 action,
             } => {
                 inner.action = action.clone();
+                inner.location = location.clone();
                 let prefix = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 let mut s = banner(&format!("{prefix} [{}]", name.trim()));
                 if self.opts.verbosity >= 2
@@ -357,7 +361,10 @@ impl Sink for HumanSink {
                     } else {
                         "Module"
                     };
-                    let line = format!("[ERROR]: Task failed: {kind} failed: {msg}");
+                    let mut line = format!("[ERROR]: Task failed: {kind} failed: {msg}");
+                    if let Some(loc) = &inner.location {
+                        line.push_str(&format!("\nOrigin: {loc}\n{}", origin_excerpt(loc)));
+                    }
                     let s = format!("{}\n", self.paint(&line, RED));
                     inner.emit(&s, true);
                 }
@@ -512,6 +519,36 @@ fn wrap(text: &str, width: usize) -> String {
 /// Debug-like results are always shown, indented (Ansible's `_ansible_verbose_always`).
 /// (A plain `msg`, such as a command's "non-zero return code" under `failed_when: false`, is
 /// shown only with -v, as in Ansible.)
+/// The lines up to a task's (two before it) with a caret under its column, as Ansible shows
+/// an error's origin; empty when the file cannot be read.
+fn origin_excerpt(loc: &str) -> String {
+    let mut parts = loc.rsplitn(3, ':');
+    let (Some(col), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+        return String::new();
+    };
+    let (Ok(col), Ok(line)) = (col.parse::<usize>(), line.parse::<usize>()) else {
+        return String::new();
+    };
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    if line == 0 || line > lines.len() {
+        return String::new();
+    }
+    let first = line.saturating_sub(2).max(1);
+    let width = line.to_string().len();
+    let mut s = String::from("\n");
+    for n in first..=line {
+        s.push_str(&format!("{n:>width$} {}\n", lines[n - 1]));
+    }
+    s.push_str(&format!(
+        "{}^ column {col}\n",
+        " ".repeat(width + col.max(1))
+    ));
+    s
+}
+
 /// Actions Ansible runs on the controller (its `Action failed` rather than `Module failed`).
 fn controller_action(action: &str) -> bool {
     matches!(
