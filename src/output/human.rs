@@ -363,7 +363,11 @@ impl Sink for HumanSink {
                     };
                     let mut line = format!("[ERROR]: Task failed: {kind} failed: {msg}");
                     if let Some(loc) = &inner.location {
-                        line.push_str(&format!("\nOrigin: {loc}\n{}", origin_excerpt(loc)));
+                        line.push_str(&format!("\nOrigin: {loc}"));
+                        let excerpt = origin_excerpt(loc);
+                        if !excerpt.is_empty() {
+                            line.push_str(&format!("\n{excerpt}"));
+                        }
                     }
                     let s = format!("{}\n", self.paint(&line, RED));
                     inner.emit(&s, true);
