@@ -1413,3 +1413,70 @@ fn refresh_inventory_rereads_the_sources_and_keeps_runtime_changes() {
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
 }
+
+/// Handlers as Ansible runs them: a name notifies the first handler of that name in the play's
+/// `handlers:` (every listener once); a handler notified by a later handler runs in the same
+/// flush, an earlier one at the next flush; roles' handlers answer to `role : name`, those of
+/// an included role (`handlers_from`) join the play's; a missing handler stops the run.
+#[test]
+fn handlers_resolve_flush_in_one_pass_and_come_from_included_roles() {
+    let p = project(
+        "handlers_rules",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - command: "true"
+      notify: [h, topic, "r : rh"]
+    - meta: flush_handlers
+    - assert:
+        that:
+          - first is defined and second is undefined
+          - listened is defined and from_role is defined
+          - later is defined and earlier is undefined
+    - include_role: { name: r, handlers_from: other }
+    - command: "true"
+      notify: other handler
+  post_tasks:
+    - assert:
+        that:
+          - earlier is defined and other is defined
+  handlers:
+    - name: earlier
+      set_fact: { earlier: true }
+    - name: h
+      set_fact: { first: true }
+      changed_when: true
+      notify: [later, earlier]
+    - name: h
+      set_fact: { second: true }
+    - name: later
+      set_fact: { later: true }
+    - set_fact: { listened: true }
+      listen: topic
+"#,
+    );
+    p.file("roles/r/tasks/main.yml", "- debug: msg=r\n")
+        .file(
+            "roles/r/handlers/main.yml",
+            "- name: rh\n  set_fact: { from_role: true }\n",
+        )
+        .file(
+            "roles/r/handlers/other.yml",
+            "- name: other handler\n  set_fact: { other: true }\n",
+        );
+    // `roles: [r]` brings rh for the first play's `r : rh` notification.
+    let site = p
+        .read("site.yml")
+        .replace("  tasks:\n", "  roles: [r]\n  tasks:\n");
+    p.file("site.yml", &site);
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    p.file(
+        "missing.yml",
+        "- hosts: w1\n  gather_facts: no\n  tasks:\n    - command: \"true\"\n      notify: nope\n    - shell: touch {dir}/after\n",
+    );
+    p.prov(&["run", "missing.yml", "-i", "inv.ini"])
+        .code(2)
+        .stderr_has("The requested handler 'nope' was not found in either the main handlers list nor in the listening handlers list");
+    assert!(!p.exists("after"));
+}
