@@ -348,10 +348,11 @@ impl Sink for HumanSink {
                 self.progress_task(&mut inner, name.trim(), *handler, hosts);
             }
             Event::HostResult(hr) => {
-                // Ansible 2.19 reports every failure on stderr first, as `Task failed:`
-                // (scripts grep for the message there); prov's own errors show theirs with
-                // their location on stdout instead.
+                // Ansible 2.19 reports every failure first as `Task failed:` with its origin
+                // (scripts grep for the message and count these lines); prov's own errors show
+                // theirs with their location instead.
                 if hr.status == Status::Failed
+                    && hr.item.is_none()
                     && !hr.no_log
                     && !result_object(hr).contains_key("exception")
                     && let Some(msg) = &hr.msg
@@ -370,7 +371,7 @@ impl Sink for HumanSink {
                         }
                     }
                     let s = format!("{}\n", self.paint(&line, RED));
-                    inner.emit(&s, true);
+                    inner.emit(&s, false);
                 }
                 let s = self.render_result(hr);
                 inner.emit(&s, false);
