@@ -1480,3 +1480,44 @@ fn handlers_resolve_flush_in_one_pass_and_come_from_included_roles() {
         .stderr_has("The requested handler 'nope' was not found in either the main handlers list nor in the listening handlers list");
     assert!(!p.exists("after"));
 }
+
+/// Blocks as Ansible runs them: a block's `notify` is its tasks'; `ansible_failed_task` has
+/// the failed task's name as written and its action; a host counts as rescued when its
+/// rescue starts (even if the rescue fails); `ansible_play_hosts` leaves out failed hosts.
+#[test]
+fn blocks_pass_notify_and_failed_task_and_count_rescues_as_ansible() {
+    let p = project(
+        "blocks_rules",
+        r#"
+- hosts: w1:w2
+  gather_facts: no
+  tasks:
+    - notify: hello
+      block:
+        - debug: msg=trigger
+          changed_when: true
+    - block:
+        - name: boom
+          fail:
+          when: inventory_hostname == 'w1'
+      rescue:
+        - assert:
+            that:
+              - ansible_failed_task.name == 'boom'
+              - ansible_failed_task.action == 'fail'
+        - fail:
+    - assert:
+        that:
+          - ansible_play_hosts == ['w2']
+          - ansible_play_batch == ['w2']
+  handlers:
+    - name: hello
+      shell: touch {dir}/handled_{{ inventory_hostname }}
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.code(2);
+    // ok changed unreachable failed skipped rescued ignored
+    assert_eq!(r.recap("w1"), [2, 1, 0, 1, 0, 1, 0]);
+    assert!(p.exists("handled_w2"));
+}

@@ -550,7 +550,7 @@ pub(crate) struct HostState {
     pub notified: IndexSet<usize>,
     pub stats: HostStats,
     /// The last failed task (name, result), for `ansible_failed_task`/`ansible_failed_result`.
-    pub last_failure: Option<(String, Value)>,
+    pub last_failure: Option<(Value, Value)>,
     /// How many times `meta: clear_host_errors` cleared this host's failure (so that an
     /// `always:` section that clears it keeps it cleared).
     pub errors_cleared: u32,
@@ -714,27 +714,20 @@ impl<'r> PlayRun<'r> {
                     s.failed = false;
                     s.fatal = false;
                     s.stats.failed = s.stats.failed.saturating_sub(1);
+                    // Counted as rescued when its rescue starts, even if the rescue fails
+                    // (Ansible's recap).
+                    s.stats.rescued += 1;
                     s.last_failure.clone()
                 });
-                if let Some((name, result)) = last {
+                if let Some((failed_task, result)) = last {
                     let mut v = Vars::new();
-                    v.insert(
-                        "ansible_failed_task".into(),
-                        crate::value::map_value([("name", Value::from(name))]),
-                    );
+                    v.insert("ansible_failed_task".into(), failed_task);
                     v.insert("ansible_failed_result".into(), result);
                     self.shared.set_vars(h, v);
                 }
             }
             self.run_list_in(rescue, failed.clone(), rescuable || !always.is_empty())
                 .await?;
-            for h in &failed {
-                self.state(h, |s| {
-                    if !s.failed {
-                        s.stats.rescued += 1;
-                    }
-                });
-            }
         }
         if !always.is_empty() {
             // `always` runs even on hosts that failed in the block (not on unreachable ones).

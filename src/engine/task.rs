@@ -40,14 +40,49 @@ impl PlayRun<'_> {
 
     pub(super) fn ctx_for(&self, host: &str, task: &Task) -> Context {
         let (check, diff) = self.modes(task);
-        self.shared.task_context(
+        let ctx = self.shared.task_context(
             host,
             task,
             &self.play_vars,
             check,
             diff,
             self.runner.opts.verbosity,
-        )
+        );
+        // `ansible_play_hosts` and `ansible_play_batch` leave out the hosts that failed (and
+        // were not rescued) or are unreachable.
+        let down: Vec<String> = {
+            let g = self.states.lock().unwrap_or_else(|e| e.into_inner());
+            self.batch
+                .iter()
+                .filter(|h| g.get(*h).is_some_and(|s| s.failed || s.unreachable))
+                .cloned()
+                .collect()
+        };
+        if down.is_empty() {
+            return ctx;
+        }
+        let up = |v: Value| -> Value {
+            Value::from_iter(
+                v.try_iter()
+                    .into_iter()
+                    .flatten()
+                    .filter(|h| !down.iter().any(|d| h.as_str() == Some(d.as_str()))),
+            )
+        };
+        let all = ctx
+            .get("ansible_play_hosts_all")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let hosts = up(all);
+        let batch = up(Value::from_iter(
+            self.batch.iter().map(|h| Value::from(h.as_str())),
+        ));
+        let mut layer = Vars::new();
+        layer.insert("ansible_play_hosts".into(), hosts.clone());
+        layer.insert("play_hosts".into(), hosts);
+        layer.insert("ansible_play_batch".into(), batch);
+        ctx.push(Arc::new(layer))
     }
 
     pub(super) fn modes(&self, task: &Task) -> (bool, bool) {
@@ -305,7 +340,7 @@ impl PlayRun<'_> {
                     s.stats.failed += 1;
                     s.failed = true;
                     s.fatal |= task.any_errors_fatal.unwrap_or(self.play.any_errors_fatal);
-                    s.last_failure = Some((task.display_name(), o.to_value()));
+                    s.last_failure = Some((failed_task(task), o.to_value()));
                 }
                 Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
                 Status::Unreachable => {
@@ -591,6 +626,37 @@ impl PlayRun<'_> {
             .ok()
             .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok())))
     }
+}
+
+/// `ansible_failed_task`: the failed task's keywords as Ansible gives them (its name as written,
+/// empty when it has none; its action).
+fn failed_task(task: &Task) -> Value {
+    let action = match &task.kind {
+        TaskKind::Deferred(d) => d.name.clone(),
+        k => k.action_name().to_string(),
+    };
+    let list = |xs: &[String]| Value::from_iter(xs.iter().map(|x| Value::from(x.as_str())));
+    map_value([
+        ("name", Value::from(task.name.clone().unwrap_or_default())),
+        ("action", Value::from(action)),
+        ("tags", list(&task.tags)),
+        ("when", list(&task.when)),
+        ("notify", list(&task.notify)),
+        (
+            "register",
+            task.register
+                .as_deref()
+                .map(Value::from)
+                .unwrap_or_default(),
+        ),
+        (
+            "delegate_to",
+            task.delegate_to
+                .as_deref()
+                .map(Value::from)
+                .unwrap_or_default(),
+        ),
+    ])
 }
 
 /// Whether the task's action runs once for the batch instead of once per host (its flag in

@@ -430,6 +430,9 @@ impl Task {
         if self.include_params.is_empty() {
             self.include_params = p.include_params.clone();
         }
+        if self.notify.is_empty() {
+            self.notify = p.notify.clone();
+        }
         if self.include_chain.is_empty() {
             self.include_chain = p.include_chain.clone();
         }
@@ -461,6 +464,8 @@ pub struct Inherit {
     pub vars: Arc<Vars>,
     /// Include params (see [`Task::include_params`]).
     pub include_params: Arc<Vars>,
+    /// A block's `notify`: its tasks notify these handlers unless they name their own.
+    pub notify: Vec<String>,
     /// Environment.
     pub environment: Vec<Value>,
     /// `module_defaults` layers, outermost first.
@@ -508,6 +513,7 @@ impl Inherit {
             tags: t.tags.clone(),
             vars: t.vars.clone(),
             include_params: t.include_params.clone(),
+            notify: t.notify.clone(),
             environment: t.environment.clone(),
             module_defaults: t.module_defaults.clone(),
             throttle: t.throttle.clone(),

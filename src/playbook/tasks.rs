@@ -655,6 +655,9 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     if !me.include_params.is_empty() {
         child.include_params = me.include_params.clone();
     }
+    if !me.notify.is_empty() {
+        child.notify = me.notify.clone();
+    }
     child.environment.extend(me.environment.iter().cloned());
     child
         .module_defaults
