@@ -1521,3 +1521,27 @@ fn blocks_pass_notify_and_failed_task_and_count_rescues_as_ansible() {
     assert_eq!(r.recap("w1"), [2, 1, 0, 1, 0, 1, 0]);
     assert!(p.exists("handled_w2"));
 }
+
+/// `loop_control.pause` waits between items (measured with `now(fmt='%s.%f')`, Python's
+/// microseconds); a list's `.index()` works as in Python.
+#[test]
+fn loop_pause_waits_between_items_and_lists_have_index() {
+    let p = project(
+        "loop_pause",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - set_fact:
+        times: "{{ times | default([]) + [now(fmt='%s.%f')] }}"
+      loop: [1, 2, 3]
+      loop_control: { pause: 0.3 }
+    - assert:
+        that:
+          - times[2] | float - times[0] | float >= 0.6
+          - times[0] is search('^[0-9]+\.[0-9]{6}$')
+          - ['a', 'b', 'c'].index('b') == 1
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}

@@ -120,7 +120,7 @@ fn now(args: Rest<Value>) -> R {
     let utc = a.bool_or("utc", false);
     let tm = broken_down(secs, utc).ok_or_else(|| ferr("now", "cannot read the clock"))?;
     if let Some(fmt) = a.get("fmt").filter(|f| !f.is_none()) {
-        let fmt = py_str(fmt);
+        let fmt = with_micros(&py_str(fmt), d.subsec_micros());
         return format_tm(&tm, &fmt)
             .map(Value::from)
             .ok_or_else(|| ferr("now", format!("cannot format '{fmt}'")));
@@ -130,6 +130,27 @@ fn now(args: Rest<Value>) -> R {
         micros: d.subsec_micros(),
         utc,
     }))
+}
+
+/// Python's `%f` (microseconds, six digits), which C's strftime lacks, replaced in `fmt`.
+fn with_micros(fmt: &str, micros: u32) -> String {
+    let mut out = String::with_capacity(fmt.len());
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') => out.push_str(&format!("{micros:06}")),
+            Some(n) => {
+                out.push('%');
+                out.push(n);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
 }
 
 /// Ansible's `strftime`: the value is the format; `second` (epoch seconds, default now) and
@@ -151,4 +172,15 @@ fn strftime(v: Value, args: Rest<Value>) -> R {
     format_tm(&tm, &fmt)
         .map(Value::from)
         .ok_or_else(|| ferr("strftime", format!("cannot format '{fmt}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_fmt_has_python_s_microseconds() {
+        assert_eq!(with_micros("%s.%f", 42), "%s.000042");
+        assert_eq!(with_micros("%%f %f%", 7), "%%f 000007%");
+    }
 }
