@@ -1540,7 +1540,7 @@ fn loop_pause_waits_between_items_and_lists_have_index() {
         that:
           - times[2] | float - times[0] | float >= 0.6
           - times[0] is search('^[0-9]+\.[0-9]{6}$')
-          - ['a', 'b', 'c'].index('b') == 1
+          - "['a', 'b', 'c'].index('b') == 1"
 "#,
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
