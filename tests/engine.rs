@@ -1545,3 +1545,39 @@ fn loop_pause_waits_between_items_and_lists_have_index() {
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
 }
+
+/// any_errors_fatal as Ansible: in a block with a rescue, one host's failure sends every host
+/// to the rescue; when it stops the play, forced handlers still run.
+#[test]
+fn any_errors_fatal_rescues_every_host_and_forced_handlers_still_run() {
+    let p = project(
+        "fatal_rescue",
+        r#"
+- hosts: w1:w2
+  gather_facts: no
+  any_errors_fatal: true
+  tasks:
+    - block:
+        - fail:
+          when: inventory_hostname == 'w1'
+        - shell: touch {dir}/never_{{ inventory_hostname }}
+      rescue:
+        - shell: touch {dir}/rescued_{{ inventory_hostname }}
+- hosts: w1
+  gather_facts: no
+  any_errors_fatal: true
+  force_handlers: true
+  tasks:
+    - command: "true"
+      notify: h
+    - fail:
+  handlers:
+    - name: h
+      shell: touch {dir}/handler_ran
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).code(2);
+    assert!(p.exists("rescued_w1") && p.exists("rescued_w2"));
+    assert!(!p.exists("never_w2"));
+    assert!(p.exists("handler_ran"));
+}

@@ -686,6 +686,10 @@ impl<'r> PlayRun<'r> {
                 }
                 if !rescuable {
                     self.check_fail_limits(task, &live);
+                } else if live.iter().any(|h| self.state(h, |s| s.failed && s.fatal)) {
+                    // any_errors_fatal in a block: every host leaves the block (for its rescue
+                    // and always) when one fails.
+                    break;
                 }
             }
             Ok(())
@@ -708,6 +712,8 @@ impl<'r> PlayRun<'r> {
             .filter(|h| self.state(h, |s| s.failed && !s.unreachable))
             .cloned()
             .collect();
+        // any_errors_fatal: a host's failure sends every host of the block to the rescue.
+        let fatal = hosts.iter().any(|h| self.state(h, |s| s.failed && s.fatal));
         if !failed.is_empty() && !rescue.is_empty() {
             for h in &failed {
                 let last = self.state(h, |s| {
@@ -726,7 +732,16 @@ impl<'r> PlayRun<'r> {
                     self.shared.set_vars(h, v);
                 }
             }
-            self.run_list_in(rescue, failed.clone(), rescuable || !always.is_empty())
+            let rescue_on: Vec<String> = if fatal {
+                hosts
+                    .iter()
+                    .filter(|h| failed.contains(h) || self.is_active(h))
+                    .cloned()
+                    .collect()
+            } else {
+                failed.clone()
+            };
+            self.run_list_in(rescue, rescue_on, rescuable || !always.is_empty())
                 .await?;
         }
         if !always.is_empty() {
@@ -775,9 +790,7 @@ impl<'r> PlayRun<'r> {
             .max_fail_percentage
             .is_some_and(|p| (failed as f64) * 100.0 / (self.batch.len() as f64) > p);
         if fatal || over_pct {
-            for h in &self.batch {
-                self.state(h, |s| s.ended = true);
-            }
+            // Nothing more runs, but forced handlers (force_handlers) still do.
             *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
             self.runner.emit(Event::Warning(if fatal {
                 "a host failed and any_errors_fatal is set: stopping the play on all hosts".into()
@@ -919,11 +932,13 @@ impl<'r> PlayRun<'r> {
                 let Some(h) = handlers.get(i) else {
                     return Ok(());
                 };
+                // After any_errors_fatal or max_fail_percentage only forced handlers run.
+                let stopped = self.stopped();
                 let hosts: Vec<String> = self
                     .batch
                     .iter()
                     .filter(|host| {
-                        (self.is_active(host) || self.forced(host))
+                        ((!stopped && self.is_active(host)) || self.forced(host))
                             && self.state(host, |s| s.notified.shift_remove(&i))
                     })
                     .cloned()
