@@ -303,6 +303,8 @@ impl PlayRun<'_> {
                         vars_from.as_deref(),
                         defaults_from.as_deref(),
                         handlers_from.as_deref(),
+                        // Dependencies run once per play.
+                        &mut self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()),
                     )
                     .map(|(tasks, handlers)| {
                         self.shared

@@ -348,6 +348,7 @@ impl Runner {
                 extra_handlers: Mutex::new(Vec::new()),
                 missing_handler: Mutex::new(None),
                 flushing: Default::default(),
+                seen_roles: Default::default(),
             };
             shared.set_batch(batch.clone());
             let res = pr.run().await;
@@ -577,6 +578,8 @@ pub(crate) struct PlayRun<'r> {
     pub extra_handlers: Mutex<Vec<Task>>,
     /// A task notified a handler that does not exist (the run stops with this error).
     pub missing_handler: Mutex<Option<Error>>,
+    /// The role dependencies `include_role` ran in this play (each runs once).
+    pub seen_roles: Mutex<std::collections::HashSet<String>>,
     /// Handlers are being run (what they include is shown as handlers).
     pub flushing: std::sync::atomic::AtomicUsize,
 }

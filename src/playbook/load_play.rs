@@ -64,6 +64,9 @@ pub struct Loader<'a> {
     pub(crate) handlers_imported: std::sync::Mutex<Vec<Task>>,
     /// The folder of the play being loaded (the end of the search path for task files).
     pub(crate) play_dir: std::sync::Mutex<PathBuf>,
+    /// The role dependencies the play being loaded runs already (each runs once per play,
+    /// whether brought in by `roles:` or by `import_role`).
+    pub(crate) seen_roles: std::sync::Mutex<HashSet<String>>,
 }
 
 impl<'a> Loader<'a> {
@@ -80,6 +83,7 @@ impl<'a> Loader<'a> {
             gather_by_default: true,
             handlers_imported: std::sync::Mutex::new(Vec::new()),
             play_dir: std::sync::Mutex::new(PathBuf::new()),
+            seen_roles: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -341,6 +345,10 @@ impl<'a> Loader<'a> {
         let mut handlers = Vec::new();
         let mut role_tasks = Vec::new();
         let mut seen_roles = HashSet::new();
+        self.seen_roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         if let Some(roles) = opt(node, "roles") {
             let list = roles
                 .as_seq()
@@ -351,6 +359,10 @@ impl<'a> Loader<'a> {
                 role_tasks.append(&mut tasks);
             }
         }
+        self.seen_roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(seen_roles);
         let section = |key: &str| -> Result<Vec<Task>> {
             match opt(node, key) {
                 Some(n) => self.load_tasks(n, dir, &pi, false),

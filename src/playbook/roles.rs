@@ -251,13 +251,14 @@ impl Loader<'_> {
         vars_from: Option<&str>,
         defaults_from: Option<&str>,
         handlers_from: Option<&str>,
+        seen: &mut HashSet<String>,
     ) -> Result<(Vec<Task>, Vec<Task>)> {
         let at = Node {
             value: NodeValue::Str(name.to_string()),
             loc: loc.clone(),
         };
         let mut handlers = Vec::new();
-        let mut seen = HashSet::new();
+        
         let tasks = self.load_role(
             name,
             &at,
@@ -271,7 +272,7 @@ impl Loader<'_> {
                 handlers: handlers_from,
             },
             &mut handlers,
-            &mut seen,
+            seen,
             0,
             true,
         )?;

@@ -15,7 +15,6 @@ use crate::error::{Error, Location, Result, did_you_mean};
 use crate::modules::{canonical_name, validate_args};
 use crate::value::{Value, Vars};
 use crate::yaml::{self, Node, NodeValue};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -462,7 +461,10 @@ impl Loader<'_> {
                     from(handlers_from)?,
                 );
                 let mut hs = Vec::new();
-                let mut seen = HashSet::new();
+                // Its dependencies run once per play (with those of `roles:`).
+                let mut seen = std::mem::take(
+                    &mut *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()),
+                );
                 let tasks = self.load_role(
                     &name,
                     aval,
@@ -479,7 +481,9 @@ impl Loader<'_> {
                     &mut seen,
                     0,
                     false,
-                )?;
+                );
+                *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+                let tasks = tasks?;
                 // The imported role's handlers are the play's.
                 self.handlers_imported
                     .lock()
