@@ -615,3 +615,78 @@ fn module_defaults_from_play_block_and_task_with_groups() {
         r.stderr
     );
 }
+
+/// `prov adhoc`: the `ansible` command's output shapes, exit codes, check mode and
+/// relative paths from the current directory.
+#[test]
+fn adhoc_runs_one_module_like_the_ansible_command() {
+    let p = Project::new("adhoc");
+    p.file(
+        "inv.ini",
+        "localhost ansible_connection=local\n[far]\nghost ansible_host=127.0.0.1 ansible_port=1\n",
+    )
+    .file("files/motd", "hello\n");
+    let r = p.prov(&["adhoc", "localhost", "-i", "inv.ini", "-a", "echo hi"]);
+    r.code(0).stdout_has("localhost | CHANGED | rc=0 >>\nhi\n");
+    let r = p.prov(&["adhoc", "localhost", "-i", "inv.ini", "-m", "ping", "-o"]);
+    r.code(0)
+        .stdout_has("localhost | SUCCESS => {    \"changed\": false,    \"ping\": \"pong\"}");
+    let r = p.prov(&[
+        "adhoc",
+        "localhost",
+        "-i",
+        "inv.ini",
+        "-m",
+        "fail",
+        "-a",
+        "msg=boom",
+    ]);
+    r.code(2)
+        .stdout_has("localhost | FAILED! => {\n    \"changed\": false,\n    \"msg\": \"boom\"\n}");
+    let r = p.prov(&["adhoc", "far", "-i", "inv.ini", "-m", "ping"]);
+    r.code(4).stdout_has("ghost | UNREACHABLE! =>");
+    // check mode changes nothing; the real run does; src is found from the current directory
+    let dest = p.dir.join("out.txt");
+    let args = format!("src=motd dest={}", dest.display());
+    let r = p.prov(&[
+        "adhoc",
+        "localhost",
+        "-i",
+        "inv.ini",
+        "-m",
+        "copy",
+        "-a",
+        &args,
+        "-C",
+    ]);
+    r.code(0).stdout_has("localhost | CHANGED => {");
+    assert!(!dest.exists());
+    p.prov(&[
+        "adhoc",
+        "localhost",
+        "-i",
+        "inv.ini",
+        "-m",
+        "copy",
+        "-a",
+        &args,
+    ])
+    .code(0)
+    .stdout_has("localhost | CHANGED => {");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello\n");
+    p.prov(&[
+        "adhoc",
+        "localhost",
+        "-i",
+        "inv.ini",
+        "-m",
+        "copy",
+        "-a",
+        &args,
+    ])
+    .code(0)
+    .stdout_has("localhost | SUCCESS => {");
+    let r = p.prov(&["adhoc", "all", "-i", "inv.ini", "--list-hosts"]);
+    r.code(0)
+        .stdout_has("  hosts (2):\n    localhost\n    ghost\n");
+}

@@ -1,6 +1,6 @@
 //! The `prov` command line: a thin layer over the library.
 //!
-//! `prov run`, `prov check`, `prov inventory`, `prov doc`. Reads `ansible.cfg` like Ansible
+//! `prov run`, `prov check`, `prov inventory`, `prov doc`, `prov adhoc`. Reads `ansible.cfg` like Ansible
 //! (`ANSIBLE_CONFIG`, `./ansible.cfg`, `~/.ansible.cfg`).
 
 use crate::connection::Secret;
@@ -57,6 +57,7 @@ macro_rules! errln {
     }};
 }
 
+mod adhoc;
 mod config;
 mod info;
 
@@ -86,6 +87,39 @@ enum Command {
     Inventory(InvArgs),
     /// Show a module's documentation.
     Doc(DocArgs),
+    /// Run one module on the hosts matching a pattern (like the `ansible` command).
+    Adhoc(Box<AdhocArgs>),
+}
+
+#[derive(ClapArgs, Debug)]
+struct AdhocArgs {
+    /// Host pattern (`all`, `web`, `web:&prod`, `db*`).
+    #[arg(value_name = "PATTERN")]
+    pattern: String,
+    /// Module to run.
+    #[arg(short = 'm', long = "module-name", default_value = "command")]
+    module: String,
+    /// The module's arguments: `k=v ...`, a free form (`command`, `shell`) or a JSON object.
+    #[arg(
+        short = 'a',
+        long = "args",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
+    args: String,
+    /// One line per host (like `ansible -o`).
+    #[arg(short = 'o', long = "one-line")]
+    one_line: bool,
+    /// List the hosts the pattern matches, and exit.
+    #[arg(long = "list-hosts")]
+    list_hosts: bool,
+    /// Where relative paths and lookups start (default: the current directory).
+    #[arg(long = "playbook-dir", value_name = "DIR")]
+    playbook_dir: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    exec: ExecArgs,
 }
 
 #[derive(ClapArgs, Debug, Clone)]
@@ -128,15 +162,43 @@ struct RunArgs {
     playbooks: Vec<PathBuf>,
     #[command(flatten)]
     common: Common,
-    /// Limit to hosts matching this pattern.
-    #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
-    limit: Option<String>,
+    #[command(flatten)]
+    exec: ExecArgs,
     /// Only run tasks with these tags (comma-separated, repeatable).
     #[arg(short = 't', long = "tags", value_name = "TAGS")]
     tags: Vec<String>,
     /// Skip tasks with these tags.
     #[arg(long = "skip-tags", value_name = "TAGS")]
     skip_tags: Vec<String>,
+    /// List the hosts each play would run on, and exit.
+    #[arg(long = "list-hosts")]
+    list_hosts: bool,
+    /// List the tasks, and exit.
+    #[arg(long = "list-tasks")]
+    list_tasks: bool,
+    /// List the tags, and exit.
+    #[arg(long = "list-tags")]
+    list_tags: bool,
+    /// Check the playbook's syntax, and exit.
+    #[arg(long = "syntax-check")]
+    syntax_check: bool,
+    /// Start at the task with this name.
+    #[arg(long = "start-at-task", value_name = "NAME")]
+    start_at_task: Option<String>,
+    /// Run handlers even on hosts that failed (as the play keyword `force_handlers`)
+    #[arg(long = "force-handlers")]
+    force_handlers: bool,
+    /// Accepted for ansible-playbook compatibility: prov keeps no fact cache yet
+    #[arg(long = "flush-cache")]
+    flush_cache: bool,
+}
+
+/// How tasks run and report, for `prov run` and `prov adhoc` alike.
+#[derive(ClapArgs, Debug)]
+struct ExecArgs {
+    /// Limit to hosts matching this pattern.
+    #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
+    limit: Option<String>,
     /// Check mode: report what would change, change nothing.
     #[arg(short = 'C', long = "check", visible_alias = "dry-run")]
     check: bool,
@@ -161,30 +223,9 @@ struct RunArgs {
     /// Ask for the become password (read from the terminal, never echoed).
     #[arg(short = 'K', long = "ask-become-pass")]
     ask_become_pass: bool,
-    /// List the hosts each play would run on, and exit.
-    #[arg(long = "list-hosts")]
-    list_hosts: bool,
-    /// List the tasks, and exit.
-    #[arg(long = "list-tasks")]
-    list_tasks: bool,
-    /// List the tags, and exit.
-    #[arg(long = "list-tags")]
-    list_tags: bool,
-    /// Check the playbook's syntax, and exit.
-    #[arg(long = "syntax-check")]
-    syntax_check: bool,
-    /// Start at the task with this name.
-    #[arg(long = "start-at-task", value_name = "NAME")]
-    start_at_task: Option<String>,
-    /// Run handlers even on hosts that failed (as the play keyword `force_handlers`)
-    #[arg(long = "force-handlers")]
-    force_handlers: bool,
     /// Connection type when the inventory sets none (`ssh` or `local`)
     #[arg(short = 'c', long = "connection", value_name = "TYPE")]
     connection: Option<String>,
-    /// Accepted for ansible-playbook compatibility: prov keeps no fact cache yet
-    #[arg(long = "flush-cache")]
-    flush_cache: bool,
     /// Output format.
     #[arg(long = "output", value_enum, default_value = "human")]
     output: OutputFormat,
@@ -294,6 +335,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Check(a) => info::check(a, &cfg),
         Command::Inventory(a) => info::inventory(a, &cfg),
         Command::Doc(a) => info::doc(a),
+        Command::Adhoc(a) => adhoc::adhoc(*a, &cfg).await,
     }
 }
 
@@ -385,109 +427,37 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
         return Ok(0);
     }
     let inventory = load_inventory(&a.common, cfg, &a.playbooks)?;
-    let forks = match a.forks {
-        Some(f) => f,
-        None => cfg
-            .get("defaults", "forks", "ANSIBLE_FORKS")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5),
-    };
-    let become_password = if a.ask_become_pass {
-        Some(Secret::new(prompt_secret("BECOME password: ")?))
-    } else {
-        None
-    };
-    let bool_cfg = |s: &str, k: &str, env: &str| {
-        cfg.get(s, k, env)
-            .map(|v| crate::value::truthy(&Value::from(v)))
-    };
-    let opts = RunOptions {
-        check: a.check,
-        diff: a.diff,
-        forks: forks.max(1),
-        limit: a.limit.clone(),
-        tags: split_csv(&a.tags),
-        skip_tags: split_csv(&a.skip_tags),
-        extra_vars: parse_extra_vars(&a.common.extra_vars)?,
-        verbosity: a.common.verbose,
-        start_at_task: a.start_at_task.clone(),
-        become_: if a.become_ {
-            Some(true)
-        } else {
-            bool_cfg("privilege_escalation", "become", "ANSIBLE_BECOME")
-        },
-        become_user: a
-            .become_user
-            .clone()
-            .or_else(|| cfg.get("privilege_escalation", "become_user", "ANSIBLE_BECOME_USER")),
-        become_method: a.become_method.clone().or_else(|| {
-            cfg.get(
-                "privilege_escalation",
-                "become_method",
-                "ANSIBLE_BECOME_METHOD",
-            )
-        }),
-        become_password,
-        remote_user: a
-            .user
-            .clone()
-            .or_else(|| cfg.get("defaults", "remote_user", "ANSIBLE_REMOTE_USER")),
-        roles_path: roles_path(cfg),
-        force_handlers: a.force_handlers
-            || bool_cfg("defaults", "force_handlers", "ANSIBLE_FORCE_HANDLERS").unwrap_or(false),
-        inventory_sources: inventory_sources(&a.common, cfg),
-        config_file: cfg.file.clone(),
-        error_on_missing_handler: bool_cfg(
-            "defaults",
-            "error_on_missing_handler",
-            "ANSIBLE_ERROR_ON_MISSING_HANDLER",
-        )
-        .unwrap_or(true),
-        debug: bool_cfg("defaults", "debug", "ANSIBLE_DEBUG").unwrap_or(false),
-    };
-    let ssh = ssh_options(&a.conn, &opts, cfg, a.common.verbose)?;
-    let runner = Runner::new(inventory, registry)
-        .options(opts.clone())
-        .templar(templar_for(&a.common, cfg)?)
-        .connector(Arc::new(crate::engine::DefaultConnector {
-            ssh,
-            connection: a.connection.clone(),
-        }));
+    let mut opts = run_options(&a.common, &a.exec, cfg)?;
+    opts.tags = split_csv(&a.tags);
+    opts.skip_tags = split_csv(&a.skip_tags);
+    opts.start_at_task = a.start_at_task.clone();
+    opts.force_handlers = opts.force_handlers || a.force_handlers;
+    let runner = runner_for(inventory, registry, &opts, &a.common, &a.exec, cfg)?;
     if a.list_hosts || a.list_tasks || a.list_tags {
         for pb in &playbooks {
             info::list(&runner, pb, &a, &opts)?;
         }
         return Ok(0);
     }
-    let stdout_tty = std::io::stdout().is_terminal();
-    let sink: Arc<dyn Sink> = match a.output {
-        OutputFormat::Json => Arc::new(JsonSink::new()),
-        OutputFormat::Human => {
-            let color = match a.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
-            };
-            Arc::new(HumanSink::new(HumanOptions {
-                color,
-                diff: a.diff,
-                verbosity: a.common.verbose,
-                progress: stdout_tty,
-            }))
-        }
+    let human = |color: bool| -> Arc<dyn Sink> {
+        Arc::new(HumanSink::new(HumanOptions {
+            color,
+            diff: a.exec.diff,
+            verbosity: a.common.verbose,
+            progress: std::io::stdout().is_terminal(),
+        }))
     };
-    let sink: Arc<dyn Sink> = match &a.events_file {
-        Some(f) => {
-            let file = JsonSink::append_to(f).map_err(|e| Error::io(f, e))?;
-            Arc::new(crate::output::Tee(vec![sink, Arc::new(file)]))
-        }
-        None => sink,
-    };
-    let runner = runner.sink(sink);
+    let runner = runner.sink(sink_for(&a.exec, human)?);
+    run_playbooks(&runner, &playbooks).await
+}
+
+/// Runs the playbooks one after the other (stopping after one that failed), with Ctrl-C and
+/// SIGTERM stopping the run cleanly; the exit code of the worst run.
+async fn run_playbooks(runner: &Runner, playbooks: &[Playbook]) -> Result<i32> {
     // Ctrl-C/SIGTERM from here on stop the run cleanly (recap, exit 130); see crate::interrupt.
     crate::interrupt::install_handlers();
     let mut code = 0;
-    for pb in &playbooks {
+    for pb in playbooks {
         let recap = runner.run(pb).await?;
         code = code.max(recap.exit_code());
         if crate::interrupt::is_set() {
@@ -498,6 +468,112 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// The run options from the command line, then ansible.cfg and its environment variables.
+fn run_options(common: &Common, x: &ExecArgs, cfg: &Config) -> Result<RunOptions> {
+    let forks = match x.forks {
+        Some(f) => f,
+        None => cfg
+            .get("defaults", "forks", "ANSIBLE_FORKS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5),
+    };
+    let become_password = if x.ask_become_pass {
+        Some(Secret::new(prompt_secret("BECOME password: ")?))
+    } else {
+        None
+    };
+    let bool_cfg = |s: &str, k: &str, env: &str| {
+        cfg.get(s, k, env)
+            .map(|v| crate::value::truthy(&Value::from(v)))
+    };
+    Ok(RunOptions {
+        check: x.check,
+        diff: x.diff,
+        forks: forks.max(1),
+        limit: x.limit.clone(),
+        tags: Vec::new(),
+        skip_tags: Vec::new(),
+        extra_vars: parse_extra_vars(&common.extra_vars)?,
+        verbosity: common.verbose,
+        start_at_task: None,
+        become_: if x.become_ {
+            Some(true)
+        } else {
+            bool_cfg("privilege_escalation", "become", "ANSIBLE_BECOME")
+        },
+        become_user: x
+            .become_user
+            .clone()
+            .or_else(|| cfg.get("privilege_escalation", "become_user", "ANSIBLE_BECOME_USER")),
+        become_method: x.become_method.clone().or_else(|| {
+            cfg.get(
+                "privilege_escalation",
+                "become_method",
+                "ANSIBLE_BECOME_METHOD",
+            )
+        }),
+        become_password,
+        remote_user: x
+            .user
+            .clone()
+            .or_else(|| cfg.get("defaults", "remote_user", "ANSIBLE_REMOTE_USER")),
+        roles_path: roles_path(cfg),
+        force_handlers: bool_cfg("defaults", "force_handlers", "ANSIBLE_FORCE_HANDLERS")
+            .unwrap_or(false),
+        inventory_sources: inventory_sources(common, cfg),
+        config_file: cfg.file.clone(),
+        error_on_missing_handler: bool_cfg(
+            "defaults",
+            "error_on_missing_handler",
+            "ANSIBLE_ERROR_ON_MISSING_HANDLER",
+        )
+        .unwrap_or(true),
+        debug: bool_cfg("defaults", "debug", "ANSIBLE_DEBUG").unwrap_or(false),
+    })
+}
+
+/// A runner over `inventory` with the run's options, vault password, SSH settings and
+/// connection type (no sink yet).
+fn runner_for(
+    inventory: Inventory,
+    registry: Registry,
+    opts: &RunOptions,
+    common: &Common,
+    x: &ExecArgs,
+    cfg: &Config,
+) -> Result<Runner> {
+    let ssh = ssh_options(&x.conn, opts, cfg, common.verbose)?;
+    Ok(Runner::new(inventory, registry)
+        .options(opts.clone())
+        .templar(templar_for(common, cfg)?)
+        .connector(Arc::new(crate::engine::DefaultConnector {
+            ssh,
+            connection: x.connection.clone(),
+        })))
+}
+
+/// The output sink: JSON Lines with `--output json`, else `human(color)`; with
+/// `--events-file`, also JSON Lines appended to that file.
+fn sink_for(x: &ExecArgs, human: impl FnOnce(bool) -> Arc<dyn Sink>) -> Result<Arc<dyn Sink>> {
+    let sink: Arc<dyn Sink> = match x.output {
+        OutputFormat::Json => Arc::new(JsonSink::new()),
+        OutputFormat::Human => human(match x.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }),
+    };
+    Ok(match &x.events_file {
+        Some(f) => {
+            let file = JsonSink::append_to(f).map_err(|e| Error::io(f, e))?;
+            Arc::new(crate::output::Tee(vec![sink, Arc::new(file)]))
+        }
+        None => sink,
+    })
 }
 
 /// SSH settings: command line, then ansible.cfg (`[defaults]` private_key_file, timeout,

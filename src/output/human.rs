@@ -594,7 +594,7 @@ fn strip(obj: &mut Map<String, Json>, verbosity: u8) {
 }
 
 /// The result as shown after `=>` on a status line (Ansible's cleaned `_dump_results`).
-fn display_view(hr: &HostResult, verbosity: u8) -> Json {
+pub(super) fn display_view(hr: &HostResult, verbosity: u8) -> Json {
     let mut obj = result_object(hr);
     // a failure keeps the result's own `changed`; otherwise the status says it
     let changed = match hr.status {

@@ -9,15 +9,20 @@
 //!   diffs with `--diff`, `[WARNING]: …` on a second writer (stderr), and the aligned `PLAY RECAP`.
 //!   An optional indicatif progress line is suspended around every log line.
 //! - [`JsonSink`]: one JSON object per event and line (see [`event_json`]).
+//! - [`AdhocSink`]: one block (or with `-o` one line) per host, like the `ansible` command's
+//!   `minimal` and `oneline` callbacks: `web1 | CHANGED | rc=0 >>` and the command's output, or
+//!   `web1 | SUCCESS => {…}`.
 //! - [`Tee`]: several sinks at once (`prov run --events-file F` adds a JSON sink writing to a
 //!   file beside the human output, as Ansible users add a callback).
 //!
 //! `no_log` results never show their message, result, item label or diffs: the result is replaced
 //! by `{"censored": "…"}` like Ansible does.
 
+mod adhoc;
 mod human;
 mod json;
 
+pub use adhoc::AdhocSink;
 pub use human::{HumanOptions, HumanSink};
 pub use json::{JsonSink, event_json};
 

@@ -204,6 +204,34 @@ impl<'a> Loader<'a> {
         // Absolute, so `playbook_dir` and relative lookups never depend on how it was named
         // (`site.yml` has an empty parent).
         let dir = canon.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.load_items(&root, &dir, path, out, stack, import)?;
+        stack.pop();
+        Ok(())
+    }
+
+    /// Loads a playbook given as text (`prov adhoc` builds one): `path` names it in messages,
+    /// `dir` is its playbook directory (where relative paths and lookups start).
+    pub fn load_playbook_text(&self, text: &str, path: &Path, dir: &Path) -> Result<Playbook> {
+        let root = yaml::load_str(text, path)?;
+        let mut plays = Vec::new();
+        let mut stack = Vec::new();
+        self.load_items(&root, dir, path, &mut plays, &mut stack, &Import::default())?;
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            plays,
+        })
+    }
+
+    /// The plays of a playbook's parsed text (`import_playbook` entries followed).
+    fn load_items(
+        &self,
+        root: &Node,
+        dir: &Path,
+        path: &Path,
+        out: &mut Vec<Play>,
+        stack: &mut Vec<PathBuf>,
+        import: &Import,
+    ) -> Result<()> {
         let Some(items) = root.as_seq() else {
             return Err(root
                 .error("a playbook must be a list of plays")
@@ -242,9 +270,8 @@ impl<'a> Loader<'a> {
                 self.load_plays(&p, out, stack, &inner)?;
                 continue;
             }
-            out.push(self.load_play(item, &dir, path, import)?);
+            out.push(self.load_play(item, dir, path, import)?);
         }
-        stack.pop();
         Ok(())
     }
 

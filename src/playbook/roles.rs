@@ -258,7 +258,7 @@ impl Loader<'_> {
             loc: loc.clone(),
         };
         let mut handlers = Vec::new();
-        
+
         let tasks = self.load_role(
             name,
             &at,

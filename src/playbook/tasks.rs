@@ -462,9 +462,8 @@ impl Loader<'_> {
                 );
                 let mut hs = Vec::new();
                 // Its dependencies run once per play (with those of `roles:`).
-                let mut seen = std::mem::take(
-                    &mut *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()),
-                );
+                let mut seen =
+                    std::mem::take(&mut *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()));
                 let tasks = self.load_role(
                     &name,
                     aval,

@@ -161,6 +161,9 @@ def bundle(args, tool):
     with open(os.path.join(shim, "prov", "ansible-playbook"), "w") as f:
         f.write(f'#!/bin/sh\n# prov in place of ansible-playbook (tests/ansible-targets)\nexec {args.prov} run "$@"\n')
     os.chmod(os.path.join(shim, "prov", "ansible-playbook"), 0o755)
+    with open(os.path.join(shim, "prov", "ansible"), "w") as f:
+        f.write(f'#!/bin/sh\n# prov in place of ansible (tests/ansible-targets)\nexec {args.prov} adhoc "$@"\n')
+    os.chmod(os.path.join(shim, "prov", "ansible"), 0o755)
     # As for a user moving from Ansible, ansible-core is installed on prov's controller: the
     # `python3` on the PATH imports it, and prov runs the modules it has no native
     # implementation of (custom `library/` modules, collections) from there. The `ansible`

@@ -21,7 +21,7 @@ PACKAGES=(debootstrap systemd-container iproute2 iptables openssh-client openssh
 # file, acl, procps and the archivers: tools a Debian server (and ansible-core's test
 # containers, which its integration targets assume) has: stat's mime types, getfacl, unarchive,
 # virtualenvs of runme.sh targets.
-INCLUDE=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,python3,python3-venv,file,acl,procps,unzip,zip,bzip2,xz-utils
+INCLUDE=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,python3,python3-venv,file,acl,procps,unzip,zip,bzip2,xz-utils,locales
 
 set -E
 # Remember the last failing command; report it only if the script fails.
@@ -152,6 +152,9 @@ ensure_rootfs() {
         safe_rm "$tmp"
         die "debootstrap failed (log: $CACHE/debootstrap.log)"
     fi
+    # en_US.UTF-8 besides C.UTF-8, as in ansible-test's containers (scripts set LC_ALL to it).
+    sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$tmp/etc/locale.gen"
+    chroot "$tmp" locale-gen >>"$CACHE/debootstrap.log" 2>&1 || die "locale-gen failed in $tmp"
     # Per-host things must not come from the shared image.
     rm -f "$tmp"/etc/ssh/ssh_host_*
     : >"$tmp/etc/machine-id"
@@ -322,9 +325,11 @@ kill_host() {
     local h left
     for h in /sys/fs/cgroup/*/lab-lab"$n"; do
         [ -d "$h" ] || continue
-        for _ in 1 2 3 4 5; do
+        # On a loaded machine killed processes can take seconds to be gone: up to 15 s.
+        for _ in $(seq 1 75); do
             find "$h" -depth -type d -exec rmdir {} \; 2>/dev/null || true
             [ -d "$h" ] || break
+            echo 1 >"$h/cgroup.kill" 2>/dev/null || true
             left="$(find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)"
             # shellcheck disable=SC2086
             [ -n "$left" ] && kill -KILL $left 2>/dev/null || true
@@ -337,7 +342,9 @@ kill_host() {
 boot_host() {
     local n="$1" d cg; d="$(host_dir "$1")"; cg="$(host_cg "$1")"
     kill_host "$n"   # clean any leftovers of a dead instance (cgroup!)
-    mkdir "$cg"
+    # Still there only if kill_host could not remove it (warned): its processes are killed,
+    # so the new instance can use it.
+    mkdir -p "$cg"
     # Own cgroup per nspawn (see LAB.md), own session, output to a log file.
     SYSTEMD_SECCOMP=0 SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 setsid sh -c '
         echo $$ > "$1/cgroup.procs"; echo $$ > "$2/nspawn.pid"; shift 2
