@@ -684,7 +684,7 @@ pub fn run(
                 if t.kind() != ValueKind::Map {
                     return Err(Error::template(format!(
                         "the 'dict' lookup plugin expects a dictionary, got '{t}' of type {}",
-                        crate::util::python::type_name(&t)
+                        crate::util::python::type_name(t)
                     )));
                 }
                 for k in t.try_iter().into_iter().flatten() {
