@@ -1581,3 +1581,53 @@ fn any_errors_fatal_rescues_every_host_and_forced_handlers_still_run() {
     assert!(!p.exists("never_w2"));
     assert!(p.exists("handler_ran"));
 }
+
+/// Tags as Ansible evaluates them: templated tags render with the play's vars (also in
+/// `--list-tasks`, sorted); `--tags tagged` leaves out `never`; `--skip-tags all` keeps
+/// `always`.
+#[test]
+fn tags_render_templates_and_follow_ansible_s_selection() {
+    let p = project(
+        "tags_rules",
+        r#"
+- hosts: w1
+  gather_facts: no
+  vars:
+    the_tags: [t3]
+  tasks:
+    - name: templated
+      shell: touch {dir}/templated
+      tags: "{{ the_tags }}"
+    - name: never_task
+      shell: touch {dir}/never
+      tags: [never, zz, aa]
+    - name: always_task
+      shell: touch {dir}/always
+      tags: always
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--list-tasks"])
+        .success()
+        .stdout_has("templated\tTAGS: [t3]")
+        .stdout_lacks("never_task");
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "--list-tasks",
+        "--tags",
+        "zz",
+    ])
+    .success()
+    .stdout_has("never_task\tTAGS: [aa, never, zz]")
+    .stdout_lacks("templated");
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--tags", "tagged"])
+        .success();
+    assert!(p.exists("templated") && p.exists("always") && !p.exists("never"));
+    std::fs::remove_file(p.path("templated")).unwrap();
+    std::fs::remove_file(p.path("always")).unwrap();
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--skip-tags", "all"])
+        .success();
+    assert!(!p.exists("templated") && p.exists("always"));
+}

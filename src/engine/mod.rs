@@ -29,6 +29,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+pub(crate) use task::tags_selected;
 pub use vars::HostVarsObject;
 
 /// Options for a run (the CLI's flags, for library users too).

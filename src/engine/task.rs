@@ -13,29 +13,7 @@ use std::time::{Duration, Instant};
 
 impl PlayRun<'_> {
     pub(super) fn tags_selected(&self, task: &Task) -> bool {
-        let opts = &self.runner.opts;
-        let tags = &task.tags;
-        let has = |t: &str| tags.iter().any(|x| x == t);
-        if !opts.skip_tags.is_empty() {
-            if opts.skip_tags.iter().any(|s| has(s)) {
-                return false;
-            }
-            if opts.skip_tags.iter().any(|s| s == "tagged") && !tags.is_empty() {
-                return false;
-            }
-            if opts.skip_tags.iter().any(|s| s == "untagged") && tags.is_empty() {
-                return false;
-            }
-        }
-        if opts.tags.is_empty() || opts.tags.iter().any(|t| t == "all") {
-            return !has("never") || opts.tags.iter().any(|t| has(t) && t != "all");
-        }
-        if has("always") && !opts.skip_tags.iter().any(|s| s == "always") {
-            return true;
-        }
-        opts.tags.iter().any(|t| {
-            has(t) || (t == "tagged" && !tags.is_empty()) || (t == "untagged" && tags.is_empty())
-        })
+        tags_selected(&task.tags, &self.runner.opts)
     }
 
     pub(super) fn ctx_for(&self, host: &str, task: &Task) -> Context {
@@ -626,6 +604,34 @@ impl PlayRun<'_> {
             .ok()
             .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok())))
     }
+}
+
+/// Whether a task with `tags` runs with the run's `--tags` and `--skip-tags` (Ansible's
+/// rules: `always` unless skipped, `never` only when asked for, `tagged`, `untagged`, `all`).
+pub(crate) fn tags_selected(tags: &[String], opts: &super::RunOptions) -> bool {
+    // Ansible's Taggable.evaluate_tags: a task without tags is `untagged`.
+    let untagged = tags.is_empty();
+    let has = |t: &str| tags.iter().any(|x| x == t) || (untagged && t == "untagged");
+    let all = ["all".to_string()];
+    let only: &[String] = if opts.tags.is_empty() {
+        &all
+    } else {
+        &opts.tags
+    };
+    let wants = |t: &str| only.iter().any(|x| x == t);
+    let run = has("always")
+        || (wants("all") && !has("never"))
+        || only.iter().any(|t| has(t))
+        || (wants("tagged") && !untagged && !has("never"));
+    if !run {
+        return false;
+    }
+    let skip = &opts.skip_tags;
+    let skips = |t: &str| skip.iter().any(|x| x == t);
+    if skips("all") {
+        return has("always") && !skips("always");
+    }
+    !(skip.iter().any(|t| has(t)) || (skips("tagged") && !untagged))
 }
 
 /// `ansible_failed_task`: the failed task's keywords as Ansible gives them (its name as written,

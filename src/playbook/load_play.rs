@@ -106,10 +106,39 @@ impl<'a> Loader<'a> {
     /// loads, with what Ansible offers then: the role's defaults, the play's vars, the role's
     /// vars, the enclosing blocks' and task's vars, the role's parameters, extra vars (no host
     /// variables or facts).
-    pub(crate) fn render_at_load(&self, text: &str, parent: &Inherit, at: &Node) -> Result<String> {
-        if !crate::template::is_template(text) {
-            return Ok(text.to_string());
+    /// Tags given as templates, rendered with the play's and extra vars (Ansible renders them
+    /// before selecting tasks); a list gives several tags; one that cannot be rendered stays.
+    pub(crate) fn render_tags(&self, tags: &mut Vec<String>, parent: &Inherit) {
+        if !tags.iter().any(|t| crate::template::is_template(t)) {
+            return;
         }
+        let (templar, ctx) = self.load_context(parent);
+        let mut out = Vec::new();
+        for t in tags.drain(..) {
+            if !crate::template::is_template(&t) {
+                out.push(t);
+                continue;
+            }
+            match templar.render_str(&t, &ctx) {
+                Ok(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+                    out.extend(v.try_iter().into_iter().flatten().map(|x| x.to_string()))
+                }
+                Ok(v) => out.extend(
+                    v.to_string()
+                        .split(',')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty()),
+                ),
+                Err(_) => out.push(t),
+            }
+        }
+        *tags = out;
+    }
+
+    fn load_context(
+        &self,
+        parent: &Inherit,
+    ) -> (crate::template::Templar, crate::template::Context) {
         let play = self
             .play_vars
             .lock()
@@ -130,6 +159,14 @@ impl<'a> Loader<'a> {
         layers.push(self.extra_vars.clone());
         let templar = crate::template::Templar::new();
         let ctx = crate::template::Context::new(&templar, layers);
+        (templar, ctx)
+    }
+
+    pub(crate) fn render_at_load(&self, text: &str, parent: &Inherit, at: &Node) -> Result<String> {
+        if !crate::template::is_template(text) {
+            return Ok(text.to_string());
+        }
+        let (templar, ctx) = self.load_context(parent);
         templar
             .render_str(text, &ctx)
             .map(|v| v.to_string())

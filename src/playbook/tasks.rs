@@ -182,6 +182,7 @@ impl Loader<'_> {
             }
         }
         read_become(node, &mut t.become_)?;
+        self.render_tags(&mut t.tags, parent);
         if is_block {
             let me = Inherit::from_task(&t);
             let mut child = parent.clone();
