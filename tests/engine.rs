@@ -1631,3 +1631,24 @@ fn tags_render_templates_and_follow_ansible_s_selection() {
         .success();
     assert!(!p.exists("templated") && p.exists("always"));
 }
+
+/// A delegated task sees `ansible_delegated_vars[<host>]`: the delegated host's inventory
+/// variables, with this host as `inventory_hostname` (Ansible's).
+#[test]
+fn delegated_tasks_see_ansible_delegated_vars() {
+    let p = project(
+        "delegated_vars",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - add_host: { name: other, ansible_connection: local, color: blue }
+    - assert:
+        that:
+          - ansible_delegated_vars['other']['inventory_hostname'] == 'w1'
+          - ansible_delegated_vars['other']['color'] == 'blue'
+      delegate_to: other
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}

@@ -472,11 +472,28 @@ impl PlayRun<'_> {
     pub(super) async fn run_item(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
         // The delegated host is decided before the conditions (Ansible 2.19): a
         // `delegate_to` that cannot be rendered or renders empty fails even a skipped task.
-        if task.delegate_to.is_some()
-            && let Err(e) = self.delegate(task, ctx)
-        {
-            return Outcome::from_error(&e.at(&task.loc));
-        }
+        let delegated_ctx;
+        let ctx = match &task.delegate_to {
+            None => ctx,
+            Some(_) => match self.delegate(task, ctx) {
+                Err(e) => return Outcome::from_error(&e.at(&task.loc)),
+                Ok(None) => ctx,
+                Ok(Some((d, _))) => {
+                    // `ansible_delegated_vars[<delegated host>]`: its inventory variables, seen
+                    // from this host (its `inventory_hostname` stays this host's, as Ansible's).
+                    let mut dv = (*self.shared.inv_vars(&d)).clone();
+                    dv.insert("inventory_hostname".into(), Value::from(host));
+                    dv.insert("ansible_delegated_host".into(), Value::from(d.as_str()));
+                    let mut layer = Vars::new();
+                    layer.insert(
+                        "ansible_delegated_vars".into(),
+                        map_value([(d.as_str(), crate::value::vars_value(&dv))]),
+                    );
+                    delegated_ctx = ctx.push(Arc::new(layer));
+                    &delegated_ctx
+                }
+            },
+        };
         for c in &task.when {
             match self.runner.templar.eval_cond(c, ctx) {
                 Ok(true) => {}
