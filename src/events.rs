@@ -179,6 +179,13 @@ impl Recap {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Event {
+    /// A playbook starts (before its first play).
+    PlaybookStart {
+        /// The playbook's file, as given.
+        path: String,
+        /// How many plays it has (imported ones included).
+        plays: usize,
+    },
     /// A play starts.
     PlayStart {
         /// Play name (or its hosts pattern).

@@ -1267,3 +1267,388 @@ fn role_includes_look_in_tasks_or_handlers_then_the_role() {
     // setup_remote_tmp_dir role relies on).
     assert!(p.exists("cleaned"));
 }
+
+/// `register` must name a variable: checked when the playbook loads (before anything runs, as
+/// Ansible does); what `set_fact` and `include_vars` register keeps their facts templatable
+/// (trusted), unlike a module's result.
+#[test]
+fn register_names_are_checked_at_load_and_controller_facts_stay_trusted() {
+    let p = project(
+        "register_name",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - shell: touch {dir}/ran
+    - debug: msg=hi
+      when: false
+      register: 200
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("Invalid 'register' specified: Invalid variable name '200' of type 'int'.");
+    assert!(!p.exists("ran"));
+    p.file("vars.yml", "foo: bar\n").file(
+        "ok.yml",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - set_fact: { foo: bar }
+      register: sf
+    - include_vars: vars.yml
+      register: iv
+    - command: echo bar
+      register: cmd
+    - assert:
+        that:
+          - sf.ansible_facts.foo is ansible._protomatter.tagged_with("TrustedAsTemplate")
+          - iv.ansible_facts.foo is ansible._protomatter.tagged_with("TrustedAsTemplate")
+          - cmd.stdout is not ansible._protomatter.tagged_with("TrustedAsTemplate")
+"#,
+    );
+    p.prov(&["run", "ok.yml", "-i", "inv.ini"]).success();
+}
+
+/// Variable precedence of roles and includes, as Ansible's: a role brought in by another (a
+/// dependency) sees its parameters; an include's `vars` (include params) win over `set_fact`
+/// and `include_vars` for the included tasks.
+#[test]
+fn role_dependencies_see_parent_params_and_include_params_beat_set_fact() {
+    let p = project(
+        "include_params",
+        r#"
+- hosts: w1
+  gather_facts: no
+  roles:
+    - { role: outer, param_var: from_play }
+  tasks:
+    - set_fact: { findme: set_fact }
+    - include_tasks: inc.yml
+      vars: { findme: include_params }
+"#,
+    );
+    p.file(
+        "roles/outer/meta/main.yml",
+        "dependencies:\n  - { role: mid, param_var: from_outer }\n",
+    )
+    .file("roles/outer/tasks/main.yml", "- debug: msg=outer\n")
+    .file("roles/mid/meta/main.yml", "dependencies:\n  - dep\n")
+    .file("roles/mid/tasks/main.yml", "- debug: msg=mid\n")
+    .file(
+        "roles/dep/tasks/main.yml",
+        "- assert: { that: [ param_var == 'from_outer' ] }\n",
+    )
+    .file(
+        "inc.yml",
+        "- assert: { that: [ findme == 'include_params' ] }\n",
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// `meta` tasks show what they did at -vv as Ansible does (`META: ...`, scripts grep for it),
+/// a false condition as a skipped result with its reason; `end_play` ends the play, not only
+/// the batch; `delegate_to: "{{ omit }}"` is no delegation.
+#[test]
+fn meta_tasks_say_what_they_did_and_end_play_ends_every_batch() {
+    let p = project(
+        "meta_lines",
+        r#"
+- hosts: w1:w2
+  gather_facts: no
+  tasks:
+    - meta: end_host
+      when: inventory_hostname == 'w2'
+    - debug: msg="still here {{ inventory_hostname }}"
+      delegate_to: "{{ omit }}"
+- hosts: all
+  gather_facts: no
+  serial: 1
+  tasks:
+    - shell: echo {{ inventory_hostname }} >> {dir}/batches
+    - meta: end_play
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - shell: touch {dir}/next_play
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "-vv"])
+        .success()
+        .stdout_has("3 plays in site.yml")
+        .stdout_has("META: end_host conditional evaluated to False, continuing execution for w1")
+        .stdout_has(r#""skip_reason": "end_host conditional evaluated to False, continuing execution for w1""#)
+        .stdout_has("META: ending play for w2")
+        .stdout_has("still here w1")
+        .stdout_lacks("still here w2")
+        .stdout_has("META: ending play");
+    assert_eq!(p.read("batches"), "w1\n");
+    assert!(p.exists("next_play"));
+}
+
+/// `meta: refresh_inventory` reads the sources again; the hosts `add_host` added and the
+/// `group_by` groups of hosts still there survive it.
+#[test]
+fn refresh_inventory_rereads_the_sources_and_keeps_runtime_changes() {
+    let p = project(
+        "refresh_inv",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - add_host: { name: extra, ansible_connection: local }
+    - group_by: { key: grouped }
+    - shell: printf '[web]\nw1 ansible_connection=local\nw3 ansible_connection=local\n' > {dir}/inv.ini
+    - meta: refresh_inventory
+- hosts: all
+  gather_facts: no
+  tasks:
+    - assert:
+        that:
+          - groups['all'] | sort == ['extra', 'w1', 'w3']
+          - groups['grouped'] == ['w1']
+      run_once: true
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// Handlers as Ansible runs them: a name notifies the first handler of that name in the play's
+/// `handlers:` (every listener once); a handler notified by a later handler runs in the same
+/// flush, an earlier one at the next flush; roles' handlers answer to `role : name`, those of
+/// an included role (`handlers_from`) join the play's; a missing handler stops the run.
+#[test]
+fn handlers_resolve_flush_in_one_pass_and_come_from_included_roles() {
+    let p = project(
+        "handlers_rules",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - command: "true"
+      notify: [h, topic, "r : rh"]
+    - meta: flush_handlers
+    - assert:
+        that:
+          - first is defined and second is undefined
+          - listened is defined and from_role is defined
+          - later is defined and earlier is undefined
+    - include_role: { name: r, handlers_from: other }
+    - command: "true"
+      notify: other handler
+  post_tasks:
+    - assert:
+        that:
+          - earlier is defined and other is defined
+  handlers:
+    - name: earlier
+      set_fact: { earlier: true }
+    - name: h
+      set_fact: { first: true }
+      changed_when: true
+      notify: [later, earlier]
+    - name: h
+      set_fact: { second: true }
+    - name: later
+      set_fact: { later: true }
+    - set_fact: { listened: true }
+      listen: topic
+"#,
+    );
+    p.file("roles/r/tasks/main.yml", "- debug: msg=r\n")
+        .file(
+            "roles/r/handlers/main.yml",
+            "- name: rh\n  set_fact: { from_role: true }\n",
+        )
+        .file(
+            "roles/r/handlers/other.yml",
+            "- name: other handler\n  set_fact: { other: true }\n",
+        );
+    // `roles: [r]` brings rh for the first play's `r : rh` notification.
+    let site = p
+        .read("site.yml")
+        .replace("  tasks:\n", "  roles: [r]\n  tasks:\n");
+    p.file("site.yml", &site);
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    p.file(
+        "missing.yml",
+        "- hosts: w1\n  gather_facts: no\n  tasks:\n    - command: \"true\"\n      notify: nope\n    - shell: touch {dir}/after\n",
+    );
+    p.prov(&["run", "missing.yml", "-i", "inv.ini"])
+        .code(2)
+        .stderr_has("The requested handler 'nope' was not found in either the main handlers list nor in the listening handlers list");
+    assert!(!p.exists("after"));
+}
+
+/// Blocks as Ansible runs them: a block's `notify` is its tasks'; `ansible_failed_task` has
+/// the failed task's name as written and its action; a host counts as rescued when its
+/// rescue starts (even if the rescue fails); `ansible_play_hosts` leaves out failed hosts.
+#[test]
+fn blocks_pass_notify_and_failed_task_and_count_rescues_as_ansible() {
+    let p = project(
+        "blocks_rules",
+        r#"
+- hosts: w1:w2
+  gather_facts: no
+  tasks:
+    - notify: hello
+      block:
+        - debug: msg=trigger
+          changed_when: true
+    - block:
+        - name: boom
+          fail:
+          when: inventory_hostname == 'w1'
+      rescue:
+        - assert:
+            that:
+              - ansible_failed_task.name == 'boom'
+              - ansible_failed_task.action == 'fail'
+        - fail:
+    - assert:
+        that:
+          - ansible_play_hosts == ['w2']
+          - ansible_play_batch == ['w2']
+  handlers:
+    - name: hello
+      shell: touch {dir}/handled_{{ inventory_hostname }}
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.code(2);
+    // ok changed unreachable failed skipped rescued ignored
+    assert_eq!(r.recap("w1"), [2, 1, 0, 1, 0, 1, 0]);
+    assert!(p.exists("handled_w2"));
+}
+
+/// `loop_control.pause` waits between items (measured with `now(fmt='%s.%f')`, Python's
+/// microseconds); a list's `.index()` works as in Python.
+#[test]
+fn loop_pause_waits_between_items_and_lists_have_index() {
+    let p = project(
+        "loop_pause",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - set_fact:
+        times: "{{ times | default([]) + [now(fmt='%s.%f')] }}"
+      loop: [1, 2, 3]
+      loop_control: { pause: 0.3 }
+    - assert:
+        that:
+          - times[2] | float - times[0] | float >= 0.6
+          - times[0] is search('^[0-9]+\.[0-9]{6}$')
+          - "['a', 'b', 'c'].index('b') == 1"
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// any_errors_fatal as Ansible: in a block with a rescue, one host's failure sends every host
+/// to the rescue; when it stops the play, forced handlers still run.
+#[test]
+fn any_errors_fatal_rescues_every_host_and_forced_handlers_still_run() {
+    let p = project(
+        "fatal_rescue",
+        r#"
+- hosts: w1:w2
+  gather_facts: no
+  any_errors_fatal: true
+  tasks:
+    - block:
+        - fail:
+          when: inventory_hostname == 'w1'
+        - shell: touch {dir}/never_{{ inventory_hostname }}
+      rescue:
+        - shell: touch {dir}/rescued_{{ inventory_hostname }}
+- hosts: w1
+  gather_facts: no
+  any_errors_fatal: true
+  force_handlers: true
+  tasks:
+    - command: "true"
+      notify: h
+    - fail:
+  handlers:
+    - name: h
+      shell: touch {dir}/handler_ran
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).code(2);
+    assert!(p.exists("rescued_w1") && p.exists("rescued_w2"));
+    assert!(!p.exists("never_w2"));
+    assert!(p.exists("handler_ran"));
+}
+
+/// Tags as Ansible evaluates them: templated tags render with the play's vars (also in
+/// `--list-tasks`, sorted); `--tags tagged` leaves out `never`; `--skip-tags all` keeps
+/// `always`.
+#[test]
+fn tags_render_templates_and_follow_ansible_s_selection() {
+    let p = project(
+        "tags_rules",
+        r#"
+- hosts: w1
+  gather_facts: no
+  vars:
+    the_tags: [t3]
+  tasks:
+    - name: templated
+      shell: touch {dir}/templated
+      tags: "{{ the_tags }}"
+    - name: never_task
+      shell: touch {dir}/never
+      tags: [never, zz, aa]
+    - name: always_task
+      shell: touch {dir}/always
+      tags: always
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--list-tasks"])
+        .success()
+        .stdout_has("templated\tTAGS: [t3]")
+        .stdout_lacks("never_task");
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "--list-tasks",
+        "--tags",
+        "zz",
+    ])
+    .success()
+    .stdout_has("never_task\tTAGS: [aa, never, zz]")
+    .stdout_lacks("templated");
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--tags", "tagged"])
+        .success();
+    assert!(p.exists("templated") && p.exists("always") && !p.exists("never"));
+    std::fs::remove_file(p.path("templated")).unwrap();
+    std::fs::remove_file(p.path("always")).unwrap();
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--skip-tags", "all"])
+        .success();
+    assert!(!p.exists("templated") && p.exists("always"));
+}
+
+/// A delegated task sees `ansible_delegated_vars[<host>]`: the delegated host's inventory
+/// variables, with this host as `inventory_hostname` (Ansible's).
+#[test]
+fn delegated_tasks_see_ansible_delegated_vars() {
+    let p = project(
+        "delegated_vars",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - add_host: { name: other, ansible_connection: local, color: blue }
+    - assert:
+        that:
+          - ansible_delegated_vars['other']['inventory_hostname'] == 'w1'
+          - ansible_delegated_vars['other']['color'] == 'blue'
+      delegate_to: other
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}

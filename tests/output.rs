@@ -118,6 +118,8 @@ TASK [install] *****************************************************************
 ok: [a]\n\
 changed: [b]\n\
 skipping: [c]\n\
+[ERROR]: Task failed: Module failed: boom\n\
+Origin: site.yml:4:7\n\
 fatal: [d]: FAILED! => {\"changed\": false, \"msg\": \"boom\", \"rc\": 1}\n\
 ...ignoring\n\
 fatal: [e]: UNREACHABLE! => {\"changed\": false, \"msg\": \"ssh: connection refused\", \"unreachable\": true}\n\
@@ -526,6 +528,7 @@ fn colour_off_has_no_escapes_and_on_has_them() {
     ] {
         assert!(out.contains(needle), "missing {needle:?} in {out}");
     }
+    assert!(out.contains("\x1b[0;31m[ERROR]: Task failed: Module failed: boom\x1b[0m\n"));
     assert_eq!(err, "\x1b[1;35m[WARNING]: something odd\x1b[0m\n");
 }
 

@@ -250,6 +250,7 @@ fn json_output_is_json_lines() {
     assert_eq!(
         kinds,
         vec![
+            "playbook_start",
             "play_start",
             "task_start",
             "host_result",
@@ -260,8 +261,8 @@ fn json_output_is_json_lines() {
             "recap"
         ]
     );
-    assert_eq!(events[2]["status"], "ok");
-    assert_eq!(events[2]["msg"], "hi");
+    assert_eq!(events[3]["status"], "ok");
+    assert_eq!(events[3]["msg"], "hi");
     // What each task runs, by its canonical name (a test harness counts `assert` results).
     let actions: Vec<&str> = events
         .iter()

@@ -39,7 +39,11 @@ pub(super) fn list(runner: &Runner, pb: &Playbook, a: &RunArgs, opts: &RunOption
                 if !selected(t, opts) {
                     continue;
                 }
-                outln!("      {}\tTAGS: [{}]", t.display_name(), t.tags.join(", "));
+                // Sorted, as Ansible lists them.
+                let mut tags = t.tags.clone();
+                tags.sort();
+                tags.dedup();
+                outln!("      {}\tTAGS: [{}]", t.display_name(), tags.join(", "));
             }
         }
         if a.list_tags {
@@ -53,14 +57,7 @@ pub(super) fn list(runner: &Runner, pb: &Playbook, a: &RunArgs, opts: &RunOption
 }
 
 pub(super) fn selected(t: &Task, opts: &RunOptions) -> bool {
-    let has = |x: &str| t.tags.iter().any(|y| y == x);
-    if opts.skip_tags.iter().any(|s| has(s)) {
-        return false;
-    }
-    if opts.tags.is_empty() {
-        return !has("never");
-    }
-    has("always") || opts.tags.iter().any(|x| has(x))
+    crate::engine::tags_selected(&t.tags, opts)
 }
 
 pub(super) fn flatten<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {

@@ -525,6 +525,13 @@ fn run_options(common: &Common, x: &ExecArgs, cfg: &Config) -> Result<RunOptions
             .unwrap_or(false),
         inventory_sources: inventory_sources(common, cfg),
         config_file: cfg.file.clone(),
+        error_on_missing_handler: bool_cfg(
+            "defaults",
+            "error_on_missing_handler",
+            "ANSIBLE_ERROR_ON_MISSING_HANDLER",
+        )
+        .unwrap_or(true),
+        debug: bool_cfg("defaults", "debug", "ANSIBLE_DEBUG").unwrap_or(false),
     })
 }
 

@@ -146,9 +146,13 @@ impl PlayRun<'_> {
             }
             _ => name,
         };
-        let changed = self
-            .shared
-            .change_inventory(|inv| inv.add_runtime_host(&name, &groups, &vars))?;
+        let change = {
+            let (name, groups, vars) = (name.clone(), groups.clone(), vars.clone());
+            Arc::new(move |inv: &mut crate::inventory::Inventory| {
+                inv.add_runtime_host(&name, &groups, &vars)
+            })
+        };
+        let changed = self.shared.change_inventory_kept(change)?;
         let mut o = Outcome::new(if changed { Status::Changed } else { Status::Ok });
         o.result.insert(
             "add_host".into(),
@@ -189,9 +193,17 @@ impl PlayRun<'_> {
                 .collect(),
             _ => vec!["all".to_string()],
         };
-        let changed = self
-            .shared
-            .change_inventory(|inv| inv.add_to_group(host, &key, &parents))?;
+        let change = {
+            let (host, key, parents) = (host.to_string(), key.clone(), parents.clone());
+            Arc::new(move |inv: &mut crate::inventory::Inventory| {
+                // Replayed after a refresh: a host the sources no longer have stays gone.
+                if !inv.hosts.contains_key(&host) && !inv.is_implicit_localhost(&host) {
+                    return Ok(false);
+                }
+                inv.add_to_group(&host, &key, &parents)
+            })
+        };
+        let changed = self.shared.change_inventory_kept(change)?;
         let mut o = Outcome::new(if changed { Status::Changed } else { Status::Ok });
         o.result
             .insert("add_group".into(), Value::from(key.as_str()));
@@ -206,9 +218,11 @@ impl PlayRun<'_> {
         task: &Task,
         inc: &Include,
         loop_vars: &Vars,
+        handler: bool,
     ) -> Result<Vec<Task>> {
         let loader = crate::playbook::Loader::new(&self.runner.registry)
             .roles_path(self.runner.opts.roles_path.clone());
+        *loader.play_dir.lock().unwrap_or_else(|e| e.into_inner()) = self.play.dir.clone();
         let vars = if loop_vars.is_empty() {
             task.vars.clone()
         } else {
@@ -217,8 +231,12 @@ impl PlayRun<'_> {
             Arc::new(v)
         };
         let mut inh = Inherit {
-            tags: task.tags.clone(),
+            tags: task
+                .inherited_tags
+                .clone()
+                .unwrap_or_else(|| task.tags.clone()),
             vars,
+            include_params: task.include_params.clone(),
             environment: task.environment.clone(),
             module_defaults: task.module_defaults.clone(),
             become_: task.become_.clone(),
@@ -233,6 +251,28 @@ impl PlayRun<'_> {
             ..Default::default()
         };
         crate::playbook::add_apply(&mut inh, &task.kind);
+        let tasks = self.load_include_with(&loader, task, inc, inh, handler)?;
+        // Roles the included tasks import bring their handlers.
+        self.extra_handlers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(
+                &mut loader
+                    .handlers_imported
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+        Ok(tasks)
+    }
+
+    fn load_include_with(
+        &self,
+        loader: &crate::playbook::Loader,
+        task: &Task,
+        inc: &Include,
+        mut inh: Inherit,
+        handler: bool,
+    ) -> Result<Vec<Task>> {
         match inc {
             Include::Tasks(path) => {
                 inh.include_chain =
@@ -243,13 +283,14 @@ impl PlayRun<'_> {
                 } else {
                     path.parent().map(Path::to_path_buf).unwrap_or_default()
                 };
-                loader.load_tasks(&node, &base, &inh, false)
+                loader.load_tasks(&node, &base, &inh, handler)
             }
             Include::Role {
                 name,
                 tasks_from,
                 vars_from,
                 defaults_from,
+                handlers_from,
                 public,
             } => {
                 // The including task's role brings the included one in (search paths).
@@ -262,67 +303,169 @@ impl PlayRun<'_> {
                         tasks_from.as_deref(),
                         vars_from.as_deref(),
                         defaults_from.as_deref(),
+                        handlers_from.as_deref(),
+                        // Dependencies run once per play.
+                        &mut self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()),
                     )
-                    .map(|(tasks, _handlers)| {
+                    .map(|(tasks, handlers)| {
                         self.shared
                             .note_included_roles(loader.take_loaded_roles(), *public);
+                        // The role's handlers are the play's from now on.
+                        self.extra_handlers
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .extend(handlers);
                         tasks
                     })
             }
         }
     }
-    pub(super) async fn run_meta(&self, task: &Task, m: &str, hosts: &[String]) -> Result<()> {
-        // A meta task's `when` is evaluated per host (end_host, clear_facts).
-        let mut applies = Vec::new();
-        for h in hosts {
+    /// `meta`, as Ansible runs it: on each host (the actions that act on the whole batch, on
+    /// the first host only), with the task's `when` evaluated there; each host's outcome is
+    /// shown at -vv as `META: <what happened>`, and a false condition as a skipped result
+    /// (not counted in the recap).
+    pub(super) async fn run_meta(
+        &self,
+        task: &Task,
+        m: &str,
+        hosts: &[String],
+        handler: bool,
+    ) -> Result<()> {
+        if m == "flush_handlers" && handler {
+            return Err(Error::failed("flush_handlers cannot be used as a handler").at(&task.loc));
+        }
+        // prov's own placeholder tasks are noops: nothing to show.
+        if m == "noop" && task.name.is_none() && task.when.is_empty() && !handler {
+            return Ok(());
+        }
+        let per_host = matches!(
+            m,
+            "noop" | "reset_connection" | "end_host" | "flush_handlers" | "end_role"
+        );
+        let on: Vec<String> = if per_host {
+            hosts.to_vec()
+        } else {
+            hosts.iter().take(1).cloned().collect()
+        };
+        let display = task.display_name();
+        self.runner.emit(crate::events::Event::TaskStart {
+            name: display.clone(),
+            location: Some(task.loc.to_string()),
+            action: "meta".into(),
+            handler,
+            hosts: on.clone(),
+            implementation: None,
+        });
+        let mut flush_for = Vec::new();
+        for h in &on {
             let ctx = self.ctx_for(h, task);
-            let mut ok = true;
+            let mut holds = true;
+            let mut failed = false;
             for c in &task.when {
                 match self.runner.templar.eval_cond(c, &ctx) {
-                    Ok(b) => ok &= b,
+                    Ok(b) => holds &= b,
                     Err(e) => {
                         let o = Outcome::from_error(&e.at(&task.loc));
-                        self.record(h, task, &task.display_name(), &o);
-                        ok = false;
+                        self.record(h, task, &display, &o);
+                        failed = true;
                     }
                 }
             }
-            if ok {
-                applies.push(h.clone());
+            if failed {
+                continue;
+            }
+            // (what happened, or why it was skipped)
+            let (msg, skip): (String, Option<String>) = match m {
+                "flush_handlers" if holds => {
+                    flush_for.push(h.clone());
+                    (format!("triggered running handlers for {h}"), None)
+                }
+                "flush_handlers" => (m.into(), Some(format!("not running handlers for {h}"))),
+                "end_play" | "end_batch" if holds => {
+                    for b in &self.batch {
+                        self.state(b, |s| {
+                            if !s.unreachable {
+                                s.ended = true
+                            }
+                        });
+                    }
+                    if m == "end_play" {
+                        *self.end_play.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                        ("ending play".into(), None)
+                    } else {
+                        ("ending batch".into(), None)
+                    }
+                }
+                "end_play" => (m.into(), Some("continuing play".into())),
+                "end_batch" => (m.into(), Some("continuing current batch".into())),
+                "end_host" if holds => {
+                    self.state(h, |s| s.ended = true);
+                    (format!("ending play for {h}"), None)
+                }
+                "end_host" => (
+                    format!(
+                        "end_host conditional evaluated to false, continuing execution for {h}"
+                    ),
+                    Some(format!("continuing execution for {h}")),
+                ),
+                "clear_facts" if holds => {
+                    for b in &self.batch {
+                        self.shared.clear_facts(b);
+                    }
+                    ("facts cleared".into(), None)
+                }
+                "clear_facts" => (
+                    m.into(),
+                    Some(format!("not clearing facts and fact cache for {h}")),
+                ),
+                "clear_host_errors" if holds => {
+                    for b in &self.batch {
+                        self.state(b, |s| {
+                            s.failed = false;
+                            s.fatal = false;
+                            s.errors_cleared += 1;
+                        });
+                    }
+                    ("cleared host errors".into(), None)
+                }
+                "clear_host_errors" => (
+                    m.into(),
+                    Some(format!("not clearing host error state for {h}")),
+                ),
+                "reset_connection" => {
+                    self.shared.drop_connection(h).await;
+                    ("reset connection".into(), None)
+                }
+                "refresh_inventory" => {
+                    self.shared
+                        .refresh_inventory(&self.runner.opts.inventory_sources, &self.play.dir)
+                        .map_err(|e| e.at(&task.loc))?;
+                    ("inventory successfully refreshed".into(), None)
+                }
+                other => (other.to_string(), None),
+            };
+            let (header, result) = match skip {
+                Some(why) => {
+                    let why = format!("{m} conditional evaluated to False, {why}");
+                    let mut r = Vars::new();
+                    r.insert("msg".into(), Value::from(msg.as_str()));
+                    r.insert("skip_reason".into(), Value::from(why.as_str()));
+                    (why, Some(r))
+                }
+                None => (msg, None),
+            };
+            self.runner.emit(crate::events::Event::Verbose {
+                level: 2,
+                msg: format!("META: {header}"),
+            });
+            if let Some(r) = result {
+                let mut o = Outcome::new(Status::Skipped);
+                o.result = r;
+                self.emit_result(h, task, &display, &o, None);
             }
         }
-        match m {
-            "flush_handlers" => self.flush_handlers().await?,
-            "end_play" | "end_batch" if !applies.is_empty() => {
-                for h in &self.batch {
-                    self.state(h, |s| s.ended = true);
-                }
-            }
-            "end_host" => {
-                for h in &applies {
-                    self.state(h, |s| s.ended = true);
-                }
-            }
-            "clear_facts" => {
-                for h in &applies {
-                    self.shared.clear_facts(h);
-                }
-            }
-            "clear_host_errors" => {
-                for h in &self.batch {
-                    self.state(h, |s| {
-                        s.failed = false;
-                        s.fatal = false;
-                        s.errors_cleared += 1;
-                    });
-                }
-            }
-            "reset_connection" => {
-                for h in &applies {
-                    self.shared.drop_connection(h).await;
-                }
-            }
-            _ => {}
+        if !flush_for.is_empty() {
+            self.flush_handlers().await?;
         }
         Ok(())
     }

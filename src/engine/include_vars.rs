@@ -119,6 +119,7 @@ impl PlayRun<'_> {
             Value::from_iter(included.into_iter().map(Value::from)),
         );
         o.result.insert("ansible_facts".into(), vars_value(&vars));
+        o.trusted_facts = true;
         Ok(o)
     }
 

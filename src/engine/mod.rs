@@ -30,6 +30,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+pub(crate) use task::tags_selected;
 pub use vars::HostVarsObject;
 
 /// Options for a run (the CLI's flags, for library users too).
@@ -75,6 +76,11 @@ pub struct RunOptions {
     pub inventory_sources: Vec<String>,
     /// The ansible.cfg that was read, if any (the `ansible_config_file` variable).
     pub config_file: Option<std::path::PathBuf>,
+    /// A task notifying a handler that does not exist stops the run with an error (else a
+    /// warning); `error_on_missing_handler` in ansible.cfg, default true.
+    pub error_on_missing_handler: bool,
+    /// `ANSIBLE_DEBUG`: also show the engine's debug messages.
+    pub debug: bool,
 }
 
 impl Default for RunOptions {
@@ -98,6 +104,8 @@ impl Default for RunOptions {
             force_handlers: false,
             inventory_sources: vec![],
             config_file: None,
+            error_on_missing_handler: true,
+            debug: false,
         }
     }
 }
@@ -223,6 +231,10 @@ impl Runner {
 
     /// Runs every play of a playbook; returns the recap (also sent to the sinks).
     pub async fn run(&self, pb: &Playbook) -> Result<Recap> {
+        self.emit(Event::PlaybookStart {
+            path: pb.path.display().to_string(),
+            plays: pb.plays.len(),
+        });
         let shared = Arc::new(vars::Shared::new(
             self.inventory.clone(),
             self.templar.clone(),
@@ -334,11 +346,17 @@ impl Runner {
                 ),
                 started: Mutex::new(*started),
                 stop: Mutex::new(false),
+                end_play: Mutex::new(false),
+                extra_handlers: Mutex::new(Vec::new()),
+                missing_handler: Mutex::new(None),
+                flushing: Default::default(),
+                seen_roles: Default::default(),
             };
             shared.set_batch(batch.clone());
             let res = pr.run().await;
             *started = *pr.started.lock().unwrap();
             let fatal_stop = *pr.stop.lock().unwrap_or_else(|e| e.into_inner());
+            let end_play = *pr.end_play.lock().unwrap_or_else(|e| e.into_inner());
             let states = pr.states.into_inner().unwrap_or_else(|e| e.into_inner());
             let mut failed_in_batch = 0;
             for (h, st) in states {
@@ -369,6 +387,10 @@ impl Runner {
             if fatal_stop || (abort && failed_in_batch > 0) {
                 self.emit(Event::NoHostsRemaining);
                 return Ok(false);
+            }
+            // `meta: end_play` ends the play, not only its batch.
+            if end_play {
+                break;
             }
         }
         Ok(true)
@@ -527,10 +549,11 @@ pub(crate) struct HostState {
     pub failed: bool,
     pub unreachable: bool,
     pub ended: bool,
-    pub notified: IndexSet<String>,
+    /// The handlers notified on this host (indexes in the play's handlers), not run yet.
+    pub notified: IndexSet<usize>,
     pub stats: HostStats,
     /// The last failed task (name, result), for `ansible_failed_task`/`ansible_failed_result`.
-    pub last_failure: Option<(String, Value)>,
+    pub last_failure: Option<(Value, Value)>,
     /// How many times `meta: clear_host_errors` cleared this host's failure (so that an
     /// `always:` section that clears it keeps it cleared).
     pub errors_cleared: u32,
@@ -551,6 +574,16 @@ pub(crate) struct PlayRun<'r> {
     pub states: Mutex<HashMap<String, HostState>>,
     pub started: Mutex<bool>,
     pub stop: Mutex<bool>,
+    /// `meta: end_play` ran: no later batch of the play runs.
+    pub end_play: Mutex<bool>,
+    /// The handlers of the roles `include_role` brought in, after the play's.
+    pub extra_handlers: Mutex<Vec<Task>>,
+    /// A task notified a handler that does not exist (the run stops with this error).
+    pub missing_handler: Mutex<Option<Error>>,
+    /// The role dependencies `include_role` ran in this play (each runs once).
+    pub seen_roles: Mutex<std::collections::HashSet<String>>,
+    /// Handlers are being run (what they include is shown as handlers).
+    pub flushing: std::sync::atomic::AtomicUsize,
 }
 
 type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
@@ -582,7 +615,7 @@ impl<'r> PlayRun<'r> {
         let sections: [&[Task]; 3] = [&play.pre_tasks, &[], &play.post_tasks];
         let _ = sections;
         self.run_list(&play.pre_tasks, self.batch.clone()).await?;
-        self.flush_handlers().await?;
+        self.implicit_flush().await?;
         let main: Vec<Task> = play
             .role_tasks
             .iter()
@@ -590,9 +623,9 @@ impl<'r> PlayRun<'r> {
             .cloned()
             .collect();
         self.run_list(&main, self.batch.clone()).await?;
-        self.flush_handlers().await?;
+        self.implicit_flush().await?;
         self.run_list(&play.post_tasks, self.batch.clone()).await?;
-        self.flush_handlers().await?;
+        self.implicit_flush().await?;
         Ok(())
     }
 
@@ -637,7 +670,7 @@ impl<'r> PlayRun<'r> {
                 }
                 let live: Vec<String> = hosts
                     .iter()
-                    .filter(|h| self.is_active(h))
+                    .filter(|h| self.is_active(h) || (self.in_handlers() && self.forced(h)))
                     .cloned()
                     .collect();
                 if live.is_empty() {
@@ -658,6 +691,10 @@ impl<'r> PlayRun<'r> {
                 }
                 if !rescuable {
                     self.check_fail_limits(task, &live);
+                } else if live.iter().any(|h| self.state(h, |s| s.failed && s.fatal)) {
+                    // any_errors_fatal in a block: every host leaves the block (for its rescue
+                    // and always) when one fails.
+                    break;
                 }
             }
             Ok(())
@@ -680,33 +717,37 @@ impl<'r> PlayRun<'r> {
             .filter(|h| self.state(h, |s| s.failed && !s.unreachable))
             .cloned()
             .collect();
+        // any_errors_fatal: a host's failure sends every host of the block to the rescue.
+        let fatal = hosts.iter().any(|h| self.state(h, |s| s.failed && s.fatal));
         if !failed.is_empty() && !rescue.is_empty() {
             for h in &failed {
                 let last = self.state(h, |s| {
                     s.failed = false;
                     s.fatal = false;
                     s.stats.failed = s.stats.failed.saturating_sub(1);
+                    // Counted as rescued when its rescue starts, even if the rescue fails
+                    // (Ansible's recap).
+                    s.stats.rescued += 1;
                     s.last_failure.clone()
                 });
-                if let Some((name, result)) = last {
+                if let Some((failed_task, result)) = last {
                     let mut v = Vars::new();
-                    v.insert(
-                        "ansible_failed_task".into(),
-                        crate::value::map_value([("name", Value::from(name))]),
-                    );
+                    v.insert("ansible_failed_task".into(), failed_task);
                     v.insert("ansible_failed_result".into(), result);
                     self.shared.set_vars(h, v);
                 }
             }
-            self.run_list_in(rescue, failed.clone(), rescuable || !always.is_empty())
+            let rescue_on: Vec<String> = if fatal {
+                hosts
+                    .iter()
+                    .filter(|h| failed.contains(h) || self.is_active(h))
+                    .cloned()
+                    .collect()
+            } else {
+                failed.clone()
+            };
+            self.run_list_in(rescue, rescue_on, rescuable || !always.is_empty())
                 .await?;
-            for h in &failed {
-                self.state(h, |s| {
-                    if !s.failed {
-                        s.stats.rescued += 1;
-                    }
-                });
-            }
         }
         if !always.is_empty() {
             // `always` runs even on hosts that failed in the block (not on unreachable ones).
@@ -754,9 +795,7 @@ impl<'r> PlayRun<'r> {
             .max_fail_percentage
             .is_some_and(|p| (failed as f64) * 100.0 / (self.batch.len() as f64) > p);
         if fatal || over_pct {
-            for h in &self.batch {
-                self.state(h, |s| s.ended = true);
-            }
+            // Nothing more runs, but forced handlers (force_handlers) still do.
             *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
             self.runner.emit(Event::Warning(if fatal {
                 "a host failed and any_errors_fatal is set: stopping the play on all hosts".into()
@@ -766,65 +805,198 @@ impl<'r> PlayRun<'r> {
         }
     }
 
-    /// Runs notified handlers, in handler order, until none is pending.
+    /// Whether handlers run on `host` although it failed (`force_handlers`).
+    fn forced(&self, host: &str) -> bool {
+        let force = self
+            .play
+            .force_handlers
+            .unwrap_or(self.runner.opts.force_handlers);
+        force && self.state(host, |s| !s.unreachable && !s.ended)
+    }
+
+    /// Whether handlers are running.
+    pub(crate) fn in_handlers(&self) -> bool {
+        self.flushing.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
+    /// Every handler of the play: its own (roles' first), then those of included roles.
+    fn all_handlers(&self) -> Vec<Task> {
+        let extra = self
+            .extra_handlers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.play
+            .handlers
+            .iter()
+            .chain(extra.iter())
+            .cloned()
+            .collect()
+    }
+
+    /// The handlers a notification runs, as Ansible finds them: by name (plain or
+    /// `role : name`) the first match, searching the handler files (a play's `handlers:`, a
+    /// role's handlers) from the last one loaded; then every handler listening to it (one per
+    /// name).
+    fn handlers_for(&self, handlers: &[Task], names: &[Vec<String>], n: &str) -> Vec<usize> {
+        // Ansible's handler blocks, latest first: runs of handlers from the same file.
+        let mut order: Vec<usize> = Vec::with_capacity(handlers.len());
+        let mut end = handlers.len();
+        while end > 0 {
+            let file = &handlers[end - 1].loc.file;
+            let mut start = end - 1;
+            while start > 0 && &handlers[start - 1].loc.file == file {
+                start -= 1;
+            }
+            order.extend(start..end);
+            end = start;
+        }
+        let mut out = Vec::new();
+        if let Some(&i) = order
+            .iter()
+            .find(|&&i| handlers[i].name.is_some() && names[i].iter().any(|x| x == n))
+        {
+            out.push(i);
+        }
+        let mut seen: Vec<Option<&String>> = Vec::new();
+        for &i in &order {
+            let h = &handlers[i];
+            if h.listen
+                .iter()
+                .any(|l| l == n || role_scoped(h, l).iter().any(|x| x == n))
+            {
+                let name = h.name.as_ref();
+                if name.is_some() && seen.contains(&name) {
+                    continue;
+                }
+                seen.push(name);
+                if !out.contains(&i) {
+                    out.push(i);
+                }
+            }
+        }
+        out
+    }
+
+    /// Notifies the handlers a changed task names on `host` (resolved now, to the handlers
+    /// known now); a handler that does not exist is an error that stops the run (or a
+    /// warning), as in Ansible.
+    pub(crate) fn notify(&self, host: &str, task: &Task, notified: &[String]) {
+        let handlers = self.all_handlers();
+        let names: Vec<Vec<String>> = handlers.iter().map(|h| self.handler_names(h)).collect();
+        for n in notified {
+            let found = self.handlers_for(&handlers, &names, n);
+            if !found.is_empty() {
+                self.state(host, |s| s.notified.extend(found));
+                continue;
+            }
+            let msg = format!(
+                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
+            );
+            if self.runner.opts.error_on_missing_handler {
+                let mut g = self
+                    .missing_handler
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if g.is_none() {
+                    *g = Some(Error::failed(msg).at(&task.loc));
+                }
+            } else {
+                self.runner.emit(Event::Warning(msg));
+            }
+        }
+    }
+
+    /// The flush after each section of the play; with `ANSIBLE_DEBUG` it logs the hosts with
+    /// notifications as Ansible's debug output does.
+    async fn implicit_flush(&self) -> Result<()> {
+        if self.runner.opts.debug {
+            for h in &self.batch {
+                if self.is_active(h) && self.state(h, |s| !s.notified.is_empty()) {
+                    self.runner.emit(Event::Verbose {
+                        level: 0,
+                        msg: format!("META: triggered running handlers for {h}"),
+                    });
+                }
+            }
+        }
+        self.flush_handlers().await
+    }
+
+    /// Runs the notified handlers: one pass through the handlers in order, each on the hosts
+    /// that notified it. A handler notified by a handler later in the list runs in this pass;
+    /// one earlier in the list (or itself) waits for the next flush (Ansible's rule).
     pub fn flush_handlers(&self) -> BoxFut<'_> {
         Box::pin(async move {
+            let mut i = 0;
             loop {
                 if crate::interrupt::is_set() {
                     return Ok(());
                 }
-                let mut ran = false;
-                for h in &self.play.handlers {
-                    let names = self.handler_names(h);
-                    let hosts: Vec<String> = self
-                        .batch
-                        .iter()
-                        .filter(|host| {
-                            let active = self.is_active(host)
-                                || ((self.play.force_handlers || self.runner.opts.force_handlers)
-                                    && self.state(host, |s| !s.unreachable));
-                            active
-                                && self
-                                    .state(host, |s| names.iter().any(|n| s.notified.contains(n)))
-                        })
-                        .cloned()
-                        .collect();
-                    if hosts.is_empty() {
-                        continue;
-                    }
-                    for host in &hosts {
-                        self.state(host, |s| s.notified.retain(|n| !names.contains(n)));
-                    }
-                    self.run_task(h, &hosts, true).await?;
-                    ran = true;
-                }
-                if !ran {
+                // Included roles may add handlers during the pass.
+                let handlers = self.all_handlers();
+                let Some(h) = handlers.get(i) else {
                     return Ok(());
+                };
+                // After any_errors_fatal or max_fail_percentage only forced handlers run.
+                let stopped = self.stopped();
+                let hosts: Vec<String> = self
+                    .batch
+                    .iter()
+                    .filter(|host| {
+                        ((!stopped && self.is_active(host)) || self.forced(host))
+                            && self.state(host, |s| s.notified.shift_remove(&i))
+                    })
+                    .cloned()
+                    .collect();
+                if !hosts.is_empty() {
+                    use std::sync::atomic::Ordering;
+                    self.flushing.fetch_add(1, Ordering::SeqCst);
+                    let r = self.run_task(h, &hosts, true).await;
+                    self.flushing.fetch_sub(1, Ordering::SeqCst);
+                    r?;
                 }
+                i += 1;
             }
         })
     }
 
     fn handler_names(&self, h: &Task) -> Vec<String> {
-        let mut names = h.listen.clone();
+        let mut names = Vec::new();
         if let Some(n) = &h.name {
             let ctx = Context::new(
                 &self.runner.templar,
                 vec![self.play_vars.clone(), self.shared.extra.clone()],
             );
-            let rendered = self
-                .runner
-                .templar
-                .render_str(n, &ctx)
-                .map(|v| v.to_string())
-                .unwrap_or_else(|_| n.clone());
+            let rendered = match self.runner.templar.render_str(n, &ctx) {
+                Ok(v) => v.to_string(),
+                Err(e) => {
+                    if h.listen.is_empty() {
+                        self.runner.emit(Event::Warning(format!(
+                            "Handler '{n}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {}",
+                            e.msg
+                        )));
+                    }
+                    return names;
+                }
+            };
+            names.extend(role_scoped(h, &rendered));
             names.push(rendered);
-            if let Some(r) = &h.role {
-                names.push(format!("{} : {}", r.name, n));
-            }
         }
         names
     }
+}
+
+/// A handler's name or topic as a role's handler also answers to: `role : name`, with the
+/// role's short name and (for a collection's role) its full name.
+fn role_scoped(h: &Task, name: &str) -> Vec<String> {
+    let Some(r) = &h.role else {
+        return vec![];
+    };
+    let mut out = vec![format!("{} : {name}", r.name)];
+    if let Some((_, short)) = r.name.rsplit_once('.') {
+        out.push(format!("{short} : {name}"));
+    }
+    out
 }
 
 fn gather_task(play: &Play) -> Task {
@@ -846,6 +1018,7 @@ fn gather_task(play: &Play) -> Task {
         delegate_to: None,
         delegate_facts: false,
         run_once: false,
+        run_once_if: None,
         until: None,
         retries: None,
         delay: None,
@@ -858,6 +1031,8 @@ fn gather_task(play: &Play) -> Task {
         throttle: None,
         timeout: None,
         vars: Arc::new(Vars::new()),
+        include_params: Arc::new(Vars::new()),
+        inherited_tags: None,
         become_: play.become_.clone(),
         remote_user: None,
         connection: None,

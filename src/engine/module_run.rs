@@ -129,28 +129,10 @@ impl Render for TaskRender<'_> {
     }
 }
 
-/// A variable name a task sets (a `set_fact` key, rendered): an ASCII identifier that is not
-/// one of Jinja's reserved names, else Ansible's error naming it (and its type unless text).
-fn variable_name(v: &Value) -> Result<String> {
-    const RESERVED: &[&str] = &["true", "false", "none", "True", "False", "None", "not"];
-    if let Some(s) = v.as_str() {
-        let mut chars = s.chars();
-        let ident = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if ident && !RESERVED.contains(&s) {
-            return Ok(s.to_string());
-        }
-        return Err(Error::failed(format!("Invalid variable name '{s}'."))
-            .hint("variable names start with a letter or underscore and hold only letters, digits and underscores"));
-    }
-    let shown = crate::template::filters::py_str(v);
-    Err(Error::failed(format!(
-        "Invalid variable name '{shown}' of type '{}'.",
-        crate::util::python::type_name(v)
-    ))
-    .hint("variable names are strings"))
+/// Modules that only evaluate templates and conditions on the controller (Ansible runs them
+/// as action plugins that never connect to the host).
+fn runs_on_controller(module: &str) -> bool {
+    matches!(module, "assert" | "debug" | "fail")
 }
 
 /// A time as Python prints a `datetime`: `YYYY-MM-DD HH:MM:SS.ffffff` (microseconds only
@@ -201,7 +183,7 @@ impl PlayRun<'_> {
             TaskKind::SetFact { vars, .. } => {
                 let mut out = Vars::new();
                 for (k, v) in vars {
-                    let key = variable_name(&templar.render_str(k, ctx)?)?;
+                    let key = crate::playbook::variable_name(&templar.render_str(k, ctx)?)?;
                     out.insert(key, templar.render_value(v, ctx)?);
                 }
                 // delegate_facts: the facts belong to the delegated host.
@@ -212,6 +194,7 @@ impl PlayRun<'_> {
                 self.shared.set_vars(&owner, out.clone());
                 let mut o = Outcome::new(Status::Ok);
                 o.result.insert("ansible_facts".into(), vars_value(&out));
+                o.trusted_facts = true;
                 Ok(o)
             }
             TaskKind::IncludeVars { args, .. } => {
@@ -225,8 +208,13 @@ impl PlayRun<'_> {
                     .role
                     .as_ref()
                     .is_some_and(|r| task.loc.file.starts_with(r.path.join("handlers")));
-                let path =
-                    crate::playbook::resolve_tasks_file(base, &f, task.role.as_deref(), handler);
+                let path = crate::playbook::resolve_tasks_file(
+                    base,
+                    &f,
+                    task.role.as_deref(),
+                    handler,
+                    &self.play.dir,
+                );
                 if !path.exists() {
                     return Err(Error::failed(format!(
                         "include_tasks: {} not found",
@@ -249,6 +237,7 @@ impl PlayRun<'_> {
                 tasks_from,
                 vars_from,
                 defaults_from,
+                handlers_from,
                 public,
                 ..
             } => {
@@ -265,6 +254,7 @@ impl PlayRun<'_> {
                     tasks_from: r(tasks_from)?,
                     vars_from: r(vars_from)?,
                     defaults_from: r(defaults_from)?,
+                    handlers_from: r(handlers_from)?,
                     public: match public {
                         Some(p) => truthy(&templar.render_value(p, ctx)?),
                         None => false,
@@ -332,20 +322,30 @@ impl PlayRun<'_> {
                 raw.retain(|_, v| v.as_str() != Some(OMIT));
                 let args = validate_args(module.doc(), &raw)?;
                 // delegate_to: connect to the delegated host with its own connection vars.
-                let (target, conn_ctx) = match self.delegate(task, ctx)? {
+                let delegated = self.delegate(task, ctx)?;
+                let is_delegated = delegated.is_some();
+                let (target, conn_ctx) = match delegated {
                     Some((d, c)) => (d, Some(c)),
                     None => (host.to_string(), None),
                 };
                 let cctx = conn_ctx.as_ref().unwrap_or(ctx);
-                let conn = match self
-                    .shared
-                    .connection(&*self.runner.connector, &target, cctx)
-                    .await
-                {
-                    Err(e) if is_unreachable(&e) && waits_for_unreachable(&task.kind) => {
-                        self.wait_for_connection(&target, cctx, &args, e).await?
+                let conn: Arc<dyn Connection> = if runs_on_controller(name) {
+                    // Ansible's action plugins that never touch the host: no connection (a
+                    // host that cannot be reached still runs them).
+                    Arc::new(crate::connection::local::LocalConnection::new(
+                        target.as_str(),
+                    ))
+                } else {
+                    match self
+                        .shared
+                        .connection(&*self.runner.connector, &target, cctx)
+                        .await
+                    {
+                        Err(e) if is_unreachable(&e) && waits_for_unreachable(&task.kind) => {
+                            self.wait_for_connection(&target, cctx, &args, e).await?
+                        }
+                        r => r?,
                     }
-                    r => r?,
                 };
                 let become_ = self.become_for(task, ctx, cctx)?;
                 let env = self.environment(task, ctx)?;
@@ -376,7 +376,7 @@ impl PlayRun<'_> {
                     };
                     self.shared.add_module_facts(owner, facts);
                 }
-                if task.delegate_to.is_some() {
+                if is_delegated {
                     o.delegated_to = Some(target);
                 }
                 Ok(o)
@@ -472,6 +472,16 @@ impl PlayRun<'_> {
         match &task.delegate_to {
             Some(d) => {
                 let d = self.runner.templar.render_str(d, ctx)?.to_string();
+                // `delegate_to: "{{ omit }}"` means no delegation (Ansible).
+                if d == OMIT {
+                    return Ok(None);
+                }
+                if d.trim().is_empty() {
+                    return Err(Error::failed(format!(
+                        "Empty hostname produced from delegate_to: \"{}\"",
+                        task.delegate_to.as_deref().unwrap_or_default()
+                    )));
+                }
                 let c = self.shared.hostvars_context(&d);
                 Ok(Some((d, c)))
             }

@@ -30,6 +30,9 @@ pub(super) struct Outcome {
     pub(super) delegated_to: Option<String>,
     /// How long the task (or the loop item) took on the host.
     pub(super) duration: Duration,
+    /// Its `ansible_facts` came from the controller's own data (`set_fact`, `include_vars`):
+    /// registered, they stay templatable (trusted) as in Ansible, unlike a module's result.
+    pub(super) trusted_facts: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +43,7 @@ pub(super) enum Include {
         tasks_from: Option<String>,
         vars_from: Option<String>,
         defaults_from: Option<String>,
+        handlers_from: Option<String>,
         /// Its defaults and vars become the play's.
         public: bool,
     },
@@ -58,6 +62,7 @@ impl Outcome {
             includes: Vec::new(),
             delegated_to: None,
             duration: Duration::ZERO,
+            trusted_facts: false,
         }
     }
     pub(super) fn from_error(e: &Error) -> Self {
@@ -144,5 +149,14 @@ pub(super) fn registered(o: &Outcome) -> Value {
     if o.status == Status::Failed && !v.contains_key("exception") {
         v.insert("exception".into(), Value::from(NO_TRACEBACK));
     }
-    crate::template::mark_unsafe(&vars_value(&v))
+    let facts = if o.trusted_facts {
+        v.shift_remove("ansible_facts")
+    } else {
+        None
+    };
+    let mut v = value_to_vars(&crate::template::mark_unsafe(&vars_value(&v)));
+    if let Some(f) = facts {
+        v.insert("ansible_facts".into(), f);
+    }
+    vars_value(&v)
 }

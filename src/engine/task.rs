@@ -13,41 +13,54 @@ use std::time::{Duration, Instant};
 
 impl PlayRun<'_> {
     pub(super) fn tags_selected(&self, task: &Task) -> bool {
-        let opts = &self.runner.opts;
-        let tags = &task.tags;
-        let has = |t: &str| tags.iter().any(|x| x == t);
-        if !opts.skip_tags.is_empty() {
-            if opts.skip_tags.iter().any(|s| has(s)) {
-                return false;
-            }
-            if opts.skip_tags.iter().any(|s| s == "tagged") && !tags.is_empty() {
-                return false;
-            }
-            if opts.skip_tags.iter().any(|s| s == "untagged") && tags.is_empty() {
-                return false;
-            }
-        }
-        if opts.tags.is_empty() || opts.tags.iter().any(|t| t == "all") {
-            return !has("never") || opts.tags.iter().any(|t| has(t) && t != "all");
-        }
-        if has("always") && !opts.skip_tags.iter().any(|s| s == "always") {
-            return true;
-        }
-        opts.tags.iter().any(|t| {
-            has(t) || (t == "tagged" && !tags.is_empty()) || (t == "untagged" && tags.is_empty())
-        })
+        tags_selected(&task.tags, &self.runner.opts)
     }
 
     pub(super) fn ctx_for(&self, host: &str, task: &Task) -> Context {
         let (check, diff) = self.modes(task);
-        self.shared.task_context(
+        let ctx = self.shared.task_context(
             host,
             task,
             &self.play_vars,
             check,
             diff,
             self.runner.opts.verbosity,
-        )
+        );
+        // `ansible_play_hosts` and `ansible_play_batch` leave out the hosts that failed (and
+        // were not rescued) or are unreachable.
+        let down: Vec<String> = {
+            let g = self.states.lock().unwrap_or_else(|e| e.into_inner());
+            self.batch
+                .iter()
+                .filter(|h| g.get(*h).is_some_and(|s| s.failed || s.unreachable))
+                .cloned()
+                .collect()
+        };
+        if down.is_empty() {
+            return ctx;
+        }
+        let up = |v: Value| -> Value {
+            Value::from_iter(
+                v.try_iter()
+                    .into_iter()
+                    .flatten()
+                    .filter(|h| !down.iter().any(|d| h.as_str() == Some(d.as_str()))),
+            )
+        };
+        let all = ctx
+            .get("ansible_play_hosts_all")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let hosts = up(all);
+        let batch = up(Value::from_iter(
+            self.batch.iter().map(|h| Value::from(h.as_str())),
+        ));
+        let mut layer = Vars::new();
+        layer.insert("ansible_play_hosts".into(), hosts.clone());
+        layer.insert("play_hosts".into(), hosts);
+        layer.insert("ansible_play_batch".into(), batch);
+        ctx.push(Arc::new(layer))
     }
 
     pub(super) fn modes(&self, task: &Task) -> (bool, bool) {
@@ -86,7 +99,7 @@ impl PlayRun<'_> {
             }
         }
         if let TaskKind::Meta(m) = &task.kind {
-            return self.run_meta(task, m, hosts).await;
+            return self.run_meta(task, m, hosts, handler).await;
         }
         let first = &hosts[0];
         let display = {
@@ -104,7 +117,12 @@ impl PlayRun<'_> {
         };
         // Actions that bypass the host loop (`pause` waits once per play, `add_host` adds once
         // per task or loop item) run on the first host only, as in Ansible.
-        let once = task.run_once || bypasses_host_loop(task);
+        let once = task.run_once
+            || bypasses_host_loop(task)
+            || task.run_once_if.as_ref().is_some_and(|c| {
+                let ctx = self.ctx_for(first, task);
+                self.runner.templar.eval_cond(c, &ctx).unwrap_or(false)
+            });
         let run_on: Vec<String> = if once {
             vec![first.clone()]
         } else {
@@ -114,7 +132,8 @@ impl PlayRun<'_> {
             name: display.clone(),
             location: Some(task.loc.to_string()),
             action: task.kind.action_name().to_string(),
-            handler,
+            // What a handler includes runs as handlers too.
+            handler: handler || self.in_handlers(),
             hosts: run_on.clone(),
             implementation: super::fallback::is_fallback(&task.kind, &self.runner.registry)
                 .then(|| "ansible".to_string()),
@@ -148,6 +167,14 @@ impl PlayRun<'_> {
             .into_iter()
             .flatten()
             .collect();
+        if let Some(e) = self
+            .missing_handler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            return Err(e);
+        }
         if once {
             // Everything run_once registers or sets applies to every host of the batch.
             let data = self.shared.host(first);
@@ -180,7 +207,7 @@ impl PlayRun<'_> {
             }
         }
         for (inc, vars, hs) in groups {
-            let tasks = match self.load_include(task, &inc, &vars) {
+            let tasks = match self.load_include(task, &inc, &vars, handler) {
                 Ok(t) => t,
                 Err(e) => {
                     for h in &hs {
@@ -293,9 +320,7 @@ impl PlayRun<'_> {
                     s.stats.failed += 1;
                     s.failed = true;
                     s.fatal |= task.any_errors_fatal.unwrap_or(self.play.any_errors_fatal);
-                    // `ansible_failed_task.name` is the task's own name (no role prefix).
-                    let name = task.name.clone().unwrap_or_else(|| task.display_name());
-                    s.last_failure = Some((name, o.to_value()));
+                    s.last_failure = Some((failed_task(task), o.to_value()));
                 }
                 Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
                 Status::Unreachable => {
@@ -303,17 +328,36 @@ impl PlayRun<'_> {
                     s.unreachable = true;
                 }
             }
-            if o.status == Status::Changed {
-                for n in &task.notify {
-                    s.notified.insert(n.clone());
-                }
-            }
         });
+        if o.status == Status::Changed && !task.notify.is_empty() {
+            let names = self.notify_names(host, task);
+            self.notify(host, task, &names);
+        }
         if let Some(r) = &task.register {
             let mut v = Vars::new();
             v.insert(r.clone(), registered(o));
             self.shared.set_vars(host, v);
         }
+    }
+
+    /// The handlers a task notifies: its `notify` entries rendered on the host (a template
+    /// may give a list of names).
+    fn notify_names(&self, host: &str, task: &Task) -> Vec<String> {
+        if !task.notify.iter().any(|n| crate::template::is_template(n)) {
+            return task.notify.clone();
+        }
+        let ctx = self.ctx_for(host, task);
+        let mut out = Vec::new();
+        for n in &task.notify {
+            match self.runner.templar.render_str(n, &ctx) {
+                Ok(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+                    out.extend(v.try_iter().into_iter().flatten().map(|x| x.to_string()))
+                }
+                Ok(v) => out.push(v.to_string()),
+                Err(_) => out.push(n.clone()),
+            }
+        }
+        out
     }
 
     pub(super) fn ignore_errors(&self, task: &Task, ctx: &Context) -> bool {
@@ -428,6 +472,30 @@ impl PlayRun<'_> {
     /// Ansible does: with `until` (default 3 retries) or `retries` (until it succeeds), each
     /// attempt's result judged by `changed_when`/`failed_when` first (which see `attempts`).
     pub(super) async fn run_item(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
+        // The delegated host is decided before the conditions (Ansible 2.19): a
+        // `delegate_to` that cannot be rendered or renders empty fails even a skipped task.
+        let delegated_ctx;
+        let ctx = match &task.delegate_to {
+            None => ctx,
+            Some(_) => match self.delegate(task, ctx) {
+                Err(e) => return Outcome::from_error(&e.at(&task.loc)),
+                Ok(None) => ctx,
+                Ok(Some((d, _))) => {
+                    // `ansible_delegated_vars[<delegated host>]`: its inventory variables, seen
+                    // from this host (its `inventory_hostname` stays this host's, as Ansible's).
+                    let mut dv = (*self.shared.inv_vars(&d)).clone();
+                    dv.insert("inventory_hostname".into(), Value::from(host));
+                    dv.insert("ansible_delegated_host".into(), Value::from(d.as_str()));
+                    let mut layer = Vars::new();
+                    layer.insert(
+                        "ansible_delegated_vars".into(),
+                        map_value([(d.as_str(), crate::value::vars_value(&dv))]),
+                    );
+                    delegated_ctx = ctx.push(Arc::new(layer));
+                    &delegated_ctx
+                }
+            },
+        };
         for c in &task.when {
             match self.runner.templar.eval_cond(c, ctx) {
                 Ok(true) => {}
@@ -555,6 +623,65 @@ impl PlayRun<'_> {
             .ok()
             .or_else(|| r.as_str().and_then(|s| s.trim().parse().ok())))
     }
+}
+
+/// Whether a task with `tags` runs with the run's `--tags` and `--skip-tags` (Ansible's
+/// rules: `always` unless skipped, `never` only when asked for, `tagged`, `untagged`, `all`).
+pub(crate) fn tags_selected(tags: &[String], opts: &super::RunOptions) -> bool {
+    // Ansible's Taggable.evaluate_tags: a task without tags is `untagged`.
+    let untagged = tags.is_empty();
+    let has = |t: &str| tags.iter().any(|x| x == t) || (untagged && t == "untagged");
+    let all = ["all".to_string()];
+    let only: &[String] = if opts.tags.is_empty() {
+        &all
+    } else {
+        &opts.tags
+    };
+    let wants = |t: &str| only.iter().any(|x| x == t);
+    let run = has("always")
+        || (wants("all") && !has("never"))
+        || only.iter().any(|t| has(t))
+        || (wants("tagged") && !untagged && !has("never"));
+    if !run {
+        return false;
+    }
+    let skip = &opts.skip_tags;
+    let skips = |t: &str| skip.iter().any(|x| x == t);
+    if skips("all") {
+        return has("always") && !skips("always");
+    }
+    !(skip.iter().any(|t| has(t)) || (skips("tagged") && !untagged))
+}
+
+/// `ansible_failed_task`: the failed task's keywords as Ansible gives them (its name as written,
+/// empty when it has none; its action).
+fn failed_task(task: &Task) -> Value {
+    let action = match &task.kind {
+        TaskKind::Deferred(d) => d.name.clone(),
+        k => k.action_name().to_string(),
+    };
+    let list = |xs: &[String]| Value::from_iter(xs.iter().map(|x| Value::from(x.as_str())));
+    map_value([
+        ("name", Value::from(task.name.clone().unwrap_or_default())),
+        ("action", Value::from(action)),
+        ("tags", list(&task.tags)),
+        ("when", list(&task.when)),
+        ("notify", list(&task.notify)),
+        (
+            "register",
+            task.register
+                .as_deref()
+                .map(Value::from)
+                .unwrap_or_default(),
+        ),
+        (
+            "delegate_to",
+            task.delegate_to
+                .as_deref()
+                .map(Value::from)
+                .unwrap_or_default(),
+        ),
+    ])
 }
 
 /// Whether the task's action runs once for the batch instead of once per host (its flag in

@@ -5,7 +5,7 @@
 //! magic variables < role defaults < inventory vars (group then host; see
 //! [`crate::inventory::Inventory::host_vars`]) < facts < play vars, vars_files, vars_prompt <
 //! role vars < block and task vars < include_vars < set_fact and register < role params <
-//! extra vars (`-e`) < loop variables.
+//! include params (`vars` of include_tasks/include_role) < extra vars (`-e`) < loop variables.
 
 use crate::connection::Connection;
 use crate::inventory::Inventory;
@@ -114,7 +114,12 @@ pub(crate) struct Shared {
     groups: RwLock<Value>,
     /// The magic variables that hold for the whole run (see [`run_magic`]).
     run_magic: Vars,
+    /// The changes `add_host` and `group_by` made, replayed on a refreshed inventory.
+    runtime_changes: Mutex<Vec<InventoryChange>>,
 }
+
+/// A change a task made to the inventory (kept for `meta: refresh_inventory`).
+pub(crate) type InventoryChange = Arc<dyn Fn(&mut Inventory) -> crate::Result<bool> + Send + Sync>;
 
 /// The magic variables that come from the command line and configuration, the same for every
 /// host and task, as ansible-playbook sets them: `ansible_run_tags` (`['all']` without `-t`),
@@ -197,7 +202,44 @@ impl Shared {
             play: RwLock::new(PlayInfo::default()),
             groups,
             run_magic,
+            runtime_changes: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Changes the inventory as [`Self::change_inventory`], and keeps the change to make it
+    /// again on a refreshed inventory (the hosts `add_host` added and the groups of `group_by`
+    /// survive `meta: refresh_inventory`, as in Ansible).
+    pub fn change_inventory_kept(&self, f: InventoryChange) -> crate::Result<bool> {
+        let changed = self.change_inventory(|inv| f(inv))?;
+        self.runtime_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(f);
+        Ok(changed)
+    }
+
+    /// `meta: refresh_inventory`: reads the inventory sources again (with the variables folders
+    /// beside the playbook), then makes the run's own changes again.
+    pub fn refresh_inventory(
+        &self,
+        sources: &[String],
+        playbook_dir: &std::path::Path,
+    ) -> crate::Result<()> {
+        let mut inv = Inventory::load(sources)?;
+        inv.add_playbook_vars_dir(playbook_dir)?;
+        let changes = self
+            .runtime_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for c in &changes {
+            c(&mut inv)?;
+        }
+        self.change_inventory(|i| {
+            *i = inv;
+            Ok(true)
+        })?;
+        Ok(())
     }
 
     pub fn set_play(&self, play: &Play, vars: Arc<Vars>, hosts: Vec<String>) {
@@ -521,6 +563,9 @@ impl Shared {
             && !r.params.is_empty()
         {
             layers.push(r.params.clone());
+        }
+        if !task.include_params.is_empty() {
+            layers.push(task.include_params.clone());
         }
         layers.push(self.extra.clone());
         Context::new(&self.templar, layers)

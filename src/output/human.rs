@@ -61,6 +61,10 @@ struct Inner {
     progress: Option<Progress>,
     /// Where the progress line draws (stderr when unset).
     target: Option<ProgressDrawTarget>,
+    /// The action of the task running (for the `Task failed` line).
+    action: String,
+    /// Where the task running is written (`file:line:col`), if known.
+    location: Option<String>,
 }
 
 /// The progress line's state for the current task.
@@ -149,6 +153,8 @@ impl HumanSink {
             warned: HashSet::new(),
             progress: None,
             target: None,
+            action: String::new(),
+            location: None,
         };
         HumanSink {
             opts,
@@ -239,7 +245,12 @@ impl HumanSink {
                     s.push_str(&self.paint(&format!("[ERROR]: {e}"), RED));
                     s.push('\n');
                 }
-                let json = dumps(&display_view(hr, v), indent);
+                // A failed `debug` (failed_when) shows its message as an ok one does.
+                let json = if hr.status == Status::Failed && !hr.no_log && verbose_always(hr) {
+                    dumps(&debug_view(hr, v), Some(4))
+                } else {
+                    dumps(&display_view(hr, v), indent)
+                };
                 let (line, code) = match (hr.status, item) {
                     (Status::Unreachable, _) => (
                         format!("fatal: [{label}]: UNREACHABLE! => {json}"),
@@ -298,6 +309,15 @@ impl Sink for HumanSink {
     fn event(&self, ev: &Event) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         match ev {
+            // As ansible-playbook -vv shows it (scripts count the plays in it).
+            Event::PlaybookStart { path, plays } if self.opts.verbosity >= 2 => {
+                let s = format!(
+                    "{}{plays} plays in {path}\n",
+                    banner(&format!("PLAYBOOK: {path}"))
+                );
+                inner.emit(&s, false);
+            }
+            Event::PlaybookStart { .. } => {}
             Event::PlayStart { name, .. } => {
                 let name = name.trim();
                 let msg = if name.is_empty() {
@@ -312,9 +332,11 @@ impl Sink for HumanSink {
                 location,
                 handler,
                 hosts,
+                action,
                 implementation,
-                ..
             } => {
+                inner.action = action.clone();
+                inner.location = location.clone();
                 let prefix = if *handler { "RUNNING HANDLER" } else { "TASK" };
                 let mut s = banner(&format!("{prefix} [{}]", name.trim()));
                 if self.opts.verbosity >= 1
@@ -335,6 +357,31 @@ impl Sink for HumanSink {
                 self.progress_task(&mut inner, name.trim(), *handler, hosts);
             }
             Event::HostResult(hr) => {
+                // Ansible 2.19 reports every failure first as `Task failed:` with its origin
+                // (scripts grep for the message and count these lines); prov's own errors show
+                // theirs with their location instead.
+                if hr.status == Status::Failed
+                    && hr.item.is_none()
+                    && !hr.no_log
+                    && !result_object(hr).contains_key("exception")
+                    && let Some(msg) = &hr.msg
+                {
+                    let kind = if controller_action(&inner.action) {
+                        "Action"
+                    } else {
+                        "Module"
+                    };
+                    let mut line = format!("[ERROR]: Task failed: {kind} failed: {msg}");
+                    if let Some(loc) = &inner.location {
+                        line.push_str(&format!("\nOrigin: {loc}"));
+                        let excerpt = origin_excerpt(loc);
+                        if !excerpt.is_empty() {
+                            line.push_str(&format!("\n{excerpt}"));
+                        }
+                    }
+                    let s = format!("{}\n", self.paint(&line, RED));
+                    inner.emit(&s, false);
+                }
                 let s = self.render_result(hr);
                 inner.emit(&s, false);
                 if let Some(p) = &mut inner.progress {
@@ -486,6 +533,56 @@ fn wrap(text: &str, width: usize) -> String {
 /// Debug-like results are always shown, indented (Ansible's `_ansible_verbose_always`).
 /// (A plain `msg`, such as a command's "non-zero return code" under `failed_when: false`, is
 /// shown only with -v, as in Ansible.)
+/// The lines up to a task's (two before it) with a caret under its column, as Ansible shows
+/// an error's origin; empty when the file cannot be read.
+fn origin_excerpt(loc: &str) -> String {
+    let mut parts = loc.rsplitn(3, ':');
+    let (Some(col), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+        return String::new();
+    };
+    let (Ok(col), Ok(line)) = (col.parse::<usize>(), line.parse::<usize>()) else {
+        return String::new();
+    };
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    if line == 0 || line > lines.len() {
+        return String::new();
+    }
+    let first = line.saturating_sub(2).max(1);
+    let width = line.to_string().len();
+    let mut s = String::from("\n");
+    for n in first..=line {
+        s.push_str(&format!("{n:>width$} {}\n", lines[n - 1]));
+    }
+    s.push_str(&format!(
+        "{}^ column {col}\n",
+        " ".repeat(width + col.max(1))
+    ));
+    s
+}
+
+/// Actions Ansible runs on the controller (its `Action failed` rather than `Module failed`).
+fn controller_action(action: &str) -> bool {
+    matches!(
+        action,
+        "assert"
+            | "debug"
+            | "fail"
+            | "set_fact"
+            | "set_stats"
+            | "include_vars"
+            | "include_tasks"
+            | "include_role"
+            | "add_host"
+            | "group_by"
+            | "pause"
+            | "meta"
+            | "wait_for_connection"
+    )
+}
+
 fn verbose_always(hr: &HostResult) -> bool {
     matches!(
         result_object(hr).get("_ansible_verbose_always"),

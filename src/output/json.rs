@@ -141,6 +141,9 @@ pub fn event_json(ev: &Event) -> Json {
             m.insert("result".into(), result);
             o
         }
+        Event::PlaybookStart { path, plays } => {
+            json!({"event": "playbook_start", "path": path, "plays": plays})
+        }
         Event::NoHostsRemaining => json!({"event": "no_hosts_remaining"}),
         Event::Warning(msg) => json!({"event": "warning", "msg": msg}),
         Event::Verbose { level, msg } => json!({"event": "verbose", "level": level, "msg": msg}),

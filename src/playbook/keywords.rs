@@ -2,7 +2,7 @@
 //! `vars:`, `become*`, `loop_control`, `module_defaults`).
 
 use super::model::{BecomeOpts, LoopControl, Serial};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::modules::canonical_name;
 use crate::value::{Value, Vars};
 use crate::yaml::{Node, NodeValue};
@@ -381,6 +381,30 @@ pub(super) fn loop_control_of(n: &Node) -> Result<LoopControl> {
         }
     }
     Ok(lc)
+}
+
+/// A variable name a task sets (a `set_fact` key, rendered; a `register` name): an ASCII identifier that is not
+/// one of Jinja's reserved names, else Ansible's error naming it (and its type unless text).
+pub(crate) fn variable_name(v: &Value) -> Result<String> {
+    const RESERVED: &[&str] = &["true", "false", "none", "True", "False", "None", "not"];
+    if let Some(s) = v.as_str() {
+        let mut chars = s.chars();
+        let ident = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ident && !RESERVED.contains(&s) {
+            return Ok(s.to_string());
+        }
+        return Err(Error::failed(format!("Invalid variable name '{s}'."))
+            .hint("variable names start with a letter or underscore and hold only letters, digits and underscores"));
+    }
+    let shown = crate::template::filters::py_str(v);
+    Err(Error::failed(format!(
+        "Invalid variable name '{shown}' of type '{}'.",
+        crate::util::python::type_name(v)
+    ))
+    .hint("variable names are strings"))
 }
 
 #[cfg(test)]

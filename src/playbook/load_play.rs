@@ -60,6 +60,13 @@ pub struct Loader<'a> {
     pub(crate) play_vars: std::sync::Mutex<Arc<Vars>>,
     /// A play without `gather_facts` gathers them (Ansible's `gathering = implicit`).
     pub(crate) gather_by_default: bool,
+    /// The handlers of the roles `import_role` brought into the play being loaded.
+    pub(crate) handlers_imported: std::sync::Mutex<Vec<Task>>,
+    /// The folder of the play being loaded (the end of the search path for task files).
+    pub(crate) play_dir: std::sync::Mutex<PathBuf>,
+    /// The role dependencies the play being loaded runs already (each runs once per play,
+    /// whether brought in by `roles:` or by `import_role`).
+    pub(crate) seen_roles: std::sync::Mutex<HashSet<String>>,
 }
 
 impl<'a> Loader<'a> {
@@ -74,6 +81,9 @@ impl<'a> Loader<'a> {
             extra_vars: Arc::new(Vars::new()),
             play_vars: std::sync::Mutex::new(Arc::new(Vars::new())),
             gather_by_default: true,
+            handlers_imported: std::sync::Mutex::new(Vec::new()),
+            play_dir: std::sync::Mutex::new(PathBuf::new()),
+            seen_roles: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -96,10 +106,39 @@ impl<'a> Loader<'a> {
     /// loads, with what Ansible offers then: the role's defaults, the play's vars, the role's
     /// vars, the enclosing blocks' and task's vars, the role's parameters, extra vars (no host
     /// variables or facts).
-    pub(crate) fn render_at_load(&self, text: &str, parent: &Inherit, at: &Node) -> Result<String> {
-        if !crate::template::is_template(text) {
-            return Ok(text.to_string());
+    /// Tags given as templates, rendered with the play's and extra vars (Ansible renders them
+    /// before selecting tasks); a list gives several tags; one that cannot be rendered stays.
+    pub(crate) fn render_tags(&self, tags: &mut Vec<String>, parent: &Inherit) {
+        if !tags.iter().any(|t| crate::template::is_template(t)) {
+            return;
         }
+        let (templar, ctx) = self.load_context(parent);
+        let mut out = Vec::new();
+        for t in tags.drain(..) {
+            if !crate::template::is_template(&t) {
+                out.push(t);
+                continue;
+            }
+            match templar.render_str(&t, &ctx) {
+                Ok(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+                    out.extend(v.try_iter().into_iter().flatten().map(|x| x.to_string()))
+                }
+                Ok(v) => out.extend(
+                    v.to_string()
+                        .split(',')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty()),
+                ),
+                Err(_) => out.push(t),
+            }
+        }
+        *tags = out;
+    }
+
+    fn load_context(
+        &self,
+        parent: &Inherit,
+    ) -> (crate::template::Templar, crate::template::Context) {
         let play = self
             .play_vars
             .lock()
@@ -120,6 +159,14 @@ impl<'a> Loader<'a> {
         layers.push(self.extra_vars.clone());
         let templar = crate::template::Templar::new();
         let ctx = crate::template::Context::new(&templar, layers);
+        (templar, ctx)
+    }
+
+    pub(crate) fn render_at_load(&self, text: &str, parent: &Inherit, at: &Node) -> Result<String> {
+        if !crate::template::is_template(text) {
+            return Ok(text.to_string());
+        }
+        let (templar, ctx) = self.load_context(parent);
         templar
             .render_str(text, &ctx)
             .map(|v| v.to_string())
@@ -356,12 +403,21 @@ impl<'a> Loader<'a> {
         };
         vars.extend(import.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         *self.play_vars.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(vars.clone());
+        *self.play_dir.lock().unwrap_or_else(|e| e.into_inner()) = dir.to_path_buf();
         // Play keywords are inherited by every task; play vars are their own layer, not task vars.
         pi.vars = Arc::new(Vars::new());
         self.take_loaded_roles();
+        self.handlers_imported
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let mut handlers = Vec::new();
         let mut role_tasks = Vec::new();
         let mut seen_roles = HashSet::new();
+        self.seen_roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         if let Some(roles) = opt(node, "roles") {
             let list = roles
                 .as_seq()
@@ -372,6 +428,10 @@ impl<'a> Loader<'a> {
                 role_tasks.append(&mut tasks);
             }
         }
+        self.seen_roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(seen_roles);
         let section = |key: &str| -> Result<Vec<Task>> {
             match opt(node, key) {
                 Some(n) => self.load_tasks(n, dir, &pi, false),
@@ -381,6 +441,12 @@ impl<'a> Loader<'a> {
         let pre_tasks = section("pre_tasks")?;
         let tasks = section("tasks")?;
         let post_tasks = section("post_tasks")?;
+        handlers.append(
+            &mut self
+                .handlers_imported
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         let mut play_handlers = match opt(node, "handlers") {
             Some(n) => self.load_tasks(n, dir, &pi, true)?,
             None => vec![],
@@ -478,10 +544,7 @@ impl<'a> Loader<'a> {
                 .transpose()?
                 .unwrap_or(false),
             max_fail_percentage: opt(node, "max_fail_percentage").map(num_of).transpose()?,
-            force_handlers: opt(node, "force_handlers")
-                .map(bool_of)
-                .transpose()?
-                .unwrap_or(false),
+            force_handlers: opt(node, "force_handlers").map(bool_of).transpose()?,
             dir: dir.to_path_buf(),
             file: file.to_path_buf(),
         })

@@ -17,7 +17,7 @@ pub(crate) use free_form::{is_all_template, split_free_form, takes_free_form};
 pub(crate) use include::enter_include;
 #[cfg(test)]
 pub(crate) use keywords::bool_of;
-pub(crate) use keywords::{module_defaults_for, vars_of};
+pub(crate) use keywords::{module_defaults_for, variable_name, vars_of};
 pub(crate) use load_play::LoadedRoles;
 pub use load_play::Loader;
 pub(crate) use model::free_strategy;

@@ -122,6 +122,8 @@ pub enum TaskKind {
         vars_from: Option<String>,
         /// `defaults_from`.
         defaults_from: Option<String>,
+        /// `handlers_from`.
+        handlers_from: Option<String>,
         /// `public`: the role's defaults and vars become the play's (may be a template).
         public: Option<Value>,
         /// Keywords applied to the role's tasks (`apply:`).
@@ -216,6 +218,9 @@ pub struct Task {
     pub delegate_facts: bool,
     /// `run_once`.
     pub run_once: bool,
+    /// `run_once` given as a template: also run once when it renders true (on the first
+    /// host, when the task runs).
+    pub run_once_if: Option<String>,
     /// `until` condition.
     pub until: Option<String>,
     /// `retries` (default 3 with until).
@@ -243,6 +248,13 @@ pub struct Task {
     pub timeout: Option<Value>,
     /// Task and inherited block vars.
     pub vars: Arc<Vars>,
+    /// The `vars` of the dynamic includes (`include_tasks`, `include_role`) this task is, or
+    /// was brought in by (outermost first, merged): Ansible's "include params", above
+    /// `set_fact` and role params.
+    pub include_params: Arc<Vars>,
+    /// For a dynamic include: the tags it inherited (from its blocks, role, play), which are
+    /// what the included tasks inherit (an include's own tags apply to the include alone).
+    pub inherited_tags: Option<Vec<String>>,
     /// become keywords.
     pub become_: BecomeOpts,
     /// `remote_user`.
@@ -306,6 +318,7 @@ impl Task {
             delegate_to: None,
             delegate_facts: false,
             run_once: false,
+            run_once_if: None,
             until: None,
             retries: None,
             delay: None,
@@ -318,6 +331,8 @@ impl Task {
             throttle: None,
             timeout: None,
             vars: Arc::new(Vars::new()),
+            include_params: Arc::new(Vars::new()),
+            inherited_tags: None,
             become_: BecomeOpts::default(),
             remote_user: None,
             connection: None,
@@ -389,6 +404,9 @@ impl Task {
             self.delegate_to = p.delegate_to.clone();
         }
         self.run_once |= p.run_once;
+        if self.run_once_if.is_none() {
+            self.run_once_if = p.run_once_if.clone();
+        }
         self.no_log |= p.no_log;
         self.no_log_if.extend(p.no_log_if.iter().cloned());
         if self.check_mode.is_none() {
@@ -408,6 +426,12 @@ impl Task {
         }
         if self.role.is_none() {
             self.role = p.role.clone();
+        }
+        if self.include_params.is_empty() {
+            self.include_params = p.include_params.clone();
+        }
+        if self.notify.is_empty() {
+            self.notify = p.notify.clone();
         }
         if self.include_chain.is_empty() {
             self.include_chain = p.include_chain.clone();
@@ -438,6 +462,10 @@ pub struct Inherit {
     pub tags: Vec<String>,
     /// Vars.
     pub vars: Arc<Vars>,
+    /// Include params (see [`Task::include_params`]).
+    pub include_params: Arc<Vars>,
+    /// A block's `notify`: its tasks notify these handlers unless they name their own.
+    pub notify: Vec<String>,
     /// Environment.
     pub environment: Vec<Value>,
     /// `module_defaults` layers, outermost first.
@@ -456,6 +484,8 @@ pub struct Inherit {
     pub delegate_to: Option<String>,
     /// run_once.
     pub run_once: bool,
+    /// run_once as a template.
+    pub run_once_if: Option<String>,
     /// no_log.
     pub no_log: bool,
     /// no_log templates.
@@ -482,6 +512,8 @@ impl Inherit {
             when: t.when.clone(),
             tags: t.tags.clone(),
             vars: t.vars.clone(),
+            include_params: t.include_params.clone(),
+            notify: t.notify.clone(),
             environment: t.environment.clone(),
             module_defaults: t.module_defaults.clone(),
             throttle: t.throttle.clone(),
@@ -491,6 +523,7 @@ impl Inherit {
             ignore_unreachable: t.ignore_unreachable,
             delegate_to: t.delegate_to.clone(),
             run_once: t.run_once,
+            run_once_if: t.run_once_if.clone(),
             no_log: t.no_log,
             no_log_if: t.no_log_if.clone(),
             check_mode: t.check_mode,
@@ -576,8 +609,8 @@ pub struct Play {
     pub any_errors_fatal: bool,
     /// `max_fail_percentage`.
     pub max_fail_percentage: Option<f64>,
-    /// `force_handlers`.
-    pub force_handlers: bool,
+    /// `force_handlers` (when given, it wins over `--force-handlers` and ansible.cfg).
+    pub force_handlers: Option<bool>,
     /// The roles the play runs itself (`roles:`, `import_role`), each once, in order.
     pub role_names: Vec<String>,
     /// The roles it runs as others' dependencies.

@@ -30,6 +30,7 @@ impl Loader<'_> {
         for rp in &self.roles_path {
             cands.push(rp.join(name));
         }
+        cands.extend(collection_role_dirs(name, dir));
         cands.into_iter().find(|c| c.is_dir())
     }
 
@@ -101,8 +102,12 @@ impl Loader<'_> {
             return Ok(vec![]);
         }
         let from = |k: &str| entry.and_then(|e| e.get(k)).and_then(Node::scalar_text);
-        let (tasks_from, vars_from, defaults_from) =
-            (from("tasks_from"), from("vars_from"), from("defaults_from"));
+        let (tasks_from, vars_from, defaults_from, handlers_from) = (
+            from("tasks_from"),
+            from("vars_from"),
+            from("defaults_from"),
+            from("handlers_from"),
+        );
         self.load_role(
             &name,
             r,
@@ -113,6 +118,7 @@ impl Loader<'_> {
                 tasks: tasks_from.as_deref(),
                 vars: vars_from.as_deref(),
                 defaults: defaults_from.as_deref(),
+                handlers: handlers_from.as_deref(),
             },
             handlers,
             seen,
@@ -152,6 +158,22 @@ impl Loader<'_> {
             parent_roles(parent),
         )?;
         role.dependency = depth > 0;
+        if let Some(p) = &parent.role {
+            // A role brought in by another (a dependency, or a role's include_role or
+            // import_role) sees that role's defaults, vars and parameters below its own, as
+            // in Ansible (its dependency chain).
+            let under = |theirs: &Arc<Vars>, mine: &Arc<Vars>| -> Arc<Vars> {
+                if theirs.is_empty() {
+                    return mine.clone();
+                }
+                let mut v = (**theirs).clone();
+                v.extend(mine.iter().map(|(k, x)| (k.clone(), x.clone())));
+                Arc::new(v)
+            };
+            role.defaults = under(&p.defaults, &role.defaults);
+            role.vars = under(&p.vars, &role.vars);
+            role.params = under(&p.params, &role.params);
+        }
         if let (Some(r), false) = (&parent.role, role.dependency) {
             // Included or imported by a task of role `r`.
             role.included_by = std::iter::once((r.name.clone(), r.path.clone()))
@@ -200,7 +222,14 @@ impl Loader<'_> {
             let mut t = self.load_tasks(&node, &path, &inh, false)?;
             out.append(&mut t);
         }
-        if let Some(hf) = find_main(&path.join("handlers"), "main") {
+        let handlers_name = files.handlers.unwrap_or("main");
+        let hfile = find_main(&path.join("handlers"), handlers_name);
+        if hfile.is_none() && files.handlers.is_some() {
+            return Err(at.error(format!(
+                "role '{name}' has no handlers file '{handlers_name}'"
+            )));
+        }
+        if let Some(hf) = hfile {
             let node = yaml::load_file(&hf)?;
             let mut hi = Inherit {
                 role: Some(ctx.clone()),
@@ -225,13 +254,15 @@ impl Loader<'_> {
         tasks_from: Option<&str>,
         vars_from: Option<&str>,
         defaults_from: Option<&str>,
+        handlers_from: Option<&str>,
+        seen: &mut HashSet<String>,
     ) -> Result<(Vec<Task>, Vec<Task>)> {
         let at = Node {
             value: NodeValue::Str(name.to_string()),
             loc: loc.clone(),
         };
         let mut handlers = Vec::new();
-        let mut seen = HashSet::new();
+
         let tasks = self.load_role(
             name,
             &at,
@@ -242,14 +273,57 @@ impl Loader<'_> {
                 tasks: tasks_from,
                 vars: vars_from,
                 defaults: defaults_from,
+                handlers: handlers_from,
             },
             &mut handlers,
-            &mut seen,
+            seen,
             0,
             true,
         )?;
         Ok((tasks, handlers))
     }
+}
+
+/// Where a collection's role (`namespace.collection.role`) may be, as Ansible looks for it:
+/// in `collections/` beside the playbook, then in the collections paths
+/// (`ANSIBLE_COLLECTIONS_PATH`, else `~/.ansible/collections` and
+/// `/usr/share/ansible/collections`).
+fn collection_role_dirs(name: &str, dir: &Path) -> Vec<PathBuf> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let [ns, col, role] = parts[..] else {
+        return vec![];
+    };
+    if [ns, col, role]
+        .iter()
+        .any(|p| p.is_empty() || p.contains('/'))
+    {
+        return vec![];
+    }
+    let mut roots = vec![dir.join("collections")];
+    let env = std::env::var("ANSIBLE_COLLECTIONS_PATH")
+        .or_else(|_| std::env::var("ANSIBLE_COLLECTIONS_PATHS"))
+        .ok();
+    match env {
+        Some(v) => roots.extend(v.split(':').filter(|p| !p.is_empty()).map(PathBuf::from)),
+        None => {
+            if let Some(home) = std::env::var_os("HOME") {
+                roots.push(Path::new(&home).join(".ansible/collections"));
+            }
+            roots.push(PathBuf::from("/usr/share/ansible/collections"));
+        }
+    }
+    roots
+        .into_iter()
+        .map(|r| {
+            // A path may name the `ansible_collections` folder itself or its parent.
+            let base = if r.ends_with("ansible_collections") {
+                r
+            } else {
+                r.join("ansible_collections")
+            };
+            base.join(ns).join(col).join("roles").join(role)
+        })
+        .collect()
 }
 
 /// The files of a role's folders to load instead of `main` (`tasks_from`, `vars_from`,
@@ -262,17 +336,21 @@ pub(crate) struct RoleFiles<'a> {
     pub vars: Option<&'a str>,
     /// From `defaults/`.
     pub defaults: Option<&'a str>,
+    /// From `handlers/`.
+    pub handlers: Option<&'a str>,
 }
 
 /// Where an `include_tasks`/`import_tasks` file is, as Ansible looks for it: inside a role, in
 /// its `tasks/` folder (`handlers/`, then `tasks/`, for a handler's include), then the role's
 /// own folder; else
-/// relative to the including file's folder (`base`).
+/// relative to the including file's folder (`base`); else in the playbook's folder
+/// (`play_dir`), the end of Ansible's search path.
 pub fn resolve_tasks_file(
     base: &Path,
     file: &str,
     role: Option<&RoleCtx>,
     handler: bool,
+    play_dir: &Path,
 ) -> PathBuf {
     let p = Path::new(file);
     if p.is_absolute() {
@@ -293,7 +371,14 @@ pub fn resolve_tasks_file(
             }
         }
     }
-    base.join(file)
+    let here = base.join(file);
+    if !here.exists() && !play_dir.as_os_str().is_empty() {
+        let there = play_dir.join(file);
+        if there.exists() {
+            return there;
+        }
+    }
+    here
 }
 
 /// The folders of the roles that bring in a role loaded with `parent`'s keywords: the role

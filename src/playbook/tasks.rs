@@ -15,7 +15,6 @@ use crate::error::{Error, Location, Result, did_you_mean};
 use crate::modules::{canonical_name, validate_args};
 use crate::value::{Value, Vars};
 use crate::yaml::{self, Node, NodeValue};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -61,6 +60,9 @@ impl Loader<'_> {
             ))
         })?;
         let is_block = node.get("block").is_some();
+        if is_block && handler {
+            return Err(node.error("Using a block as a handler is not supported."));
+        }
         let mut t = Task::empty(
             node.loc.clone(),
             TaskKind::Meta("noop".into()),
@@ -87,10 +89,13 @@ impl Loader<'_> {
                 "loop" => t.loop_ = Some((LoopKind::Loop, v.to_value())),
                 "loop_control" => t.loop_control = loop_control_of(v)?,
                 "register" => {
-                    t.register = Some(
-                        v.scalar_text()
-                            .ok_or_else(|| v.error("register needs a variable name"))?,
-                    )
+                    // Checked when loaded, as Ansible does (a bad name fails the playbook
+                    // before anything runs, even on a task that would be skipped).
+                    let name = super::variable_name(&v.to_value()).map_err(|e| {
+                        v.error(format!("Invalid 'register' specified: {}", e.msg))
+                            .hint("variable names are strings that start with a letter or underscore and hold only letters, digits and underscores")
+                    })?;
+                    t.register = Some(name)
                 }
                 "notify" => t.notify = str_list(v)?,
                 "listen" => {
@@ -180,6 +185,7 @@ impl Loader<'_> {
             }
         }
         read_become(node, &mut t.become_)?;
+        self.render_tags(&mut t.tags, parent);
         if is_block {
             let me = Inherit::from_task(&t);
             let mut child = parent.clone();
@@ -332,6 +338,9 @@ impl Loader<'_> {
             }
         }
         let action = actions::engine_action(&aname);
+        if handler && matches!(aname.as_str(), "include_role" | "import_role") {
+            return Err(akey.error(format!("Using '{aname}' as a handler is not supported.")));
+        }
         if !templates.is_empty() {
             if action.is_some_and(|a| a.flags.static_import) {
                 return Err(aval
@@ -408,7 +417,13 @@ impl Loader<'_> {
         match (static_import, &t.kind) {
             (true, TaskKind::IncludeTasks { file, .. }) => {
                 let file = self.render_at_load(file.as_str().unwrap_or_default(), &child, aval)?;
-                let path = resolve_tasks_file(base, &file, parent.role.as_deref(), handler);
+                let play_dir = self
+                    .play_dir
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                let path =
+                    resolve_tasks_file(base, &file, parent.role.as_deref(), handler, &play_dir);
                 if !path.exists() {
                     return Err(aval.error(format!("tasks file {} not found", path.display())));
                 }
@@ -433,6 +448,7 @@ impl Loader<'_> {
                     tasks_from,
                     vars_from,
                     defaults_from,
+                    handlers_from,
                     ..
                 },
             ) => {
@@ -442,10 +458,16 @@ impl Loader<'_> {
                         .map(|t| self.render_at_load(t, &child, aval))
                         .transpose()
                 };
-                let (tasks_from, vars_from, defaults_from) =
-                    (from(tasks_from)?, from(vars_from)?, from(defaults_from)?);
+                let (tasks_from, vars_from, defaults_from, handlers_from) = (
+                    from(tasks_from)?,
+                    from(vars_from)?,
+                    from(defaults_from)?,
+                    from(handlers_from)?,
+                );
                 let mut hs = Vec::new();
-                let mut seen = HashSet::new();
+                // Its dependencies run once per play (with those of `roles:`).
+                let mut seen =
+                    std::mem::take(&mut *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()));
                 let tasks = self.load_role(
                     &name,
                     aval,
@@ -456,17 +478,39 @@ impl Loader<'_> {
                         tasks: tasks_from.as_deref(),
                         vars: vars_from.as_deref(),
                         defaults: defaults_from.as_deref(),
+                        handlers: handlers_from.as_deref(),
                     },
                     &mut hs,
                     &mut seen,
                     0,
                     false,
-                )?;
+                );
+                *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+                let tasks = tasks?;
+                // The imported role's handlers are the play's.
+                self.handlers_imported
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .append(&mut hs);
                 return Ok(Loaded::Many(tasks));
             }
             _ => {}
         }
+        // A dynamic include's own `vars` are include params for itself and what it brings in.
+        let own_vars = matches!(
+            t.kind,
+            TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole { .. }
+        )
+        .then(|| t.vars.clone());
+        if own_vars.is_some() {
+            t.inherited_tags = Some(parent.tags.clone());
+        }
         t.inherit(parent);
+        if let Some(own) = own_vars.filter(|v| !v.is_empty()) {
+            let mut v = (*parent.include_params).clone();
+            v.extend(own.iter().map(|(k, x)| (k.clone(), x.clone())));
+            t.include_params = Arc::new(v);
+        }
         Ok(Loaded::One(Box::new(t)))
     }
 }
@@ -533,7 +577,10 @@ fn common_keyword(t: &mut Task, key: &str, v: &Node) -> Result<bool> {
         "ignore_errors" => t.ignore_errors = Some(v.to_value()),
         "ignore_unreachable" => t.ignore_unreachable = bool_of(v)?,
         "delegate_to" => t.delegate_to = v.scalar_text(),
-        "run_once" => t.run_once = bool_of(v)?,
+        "run_once" => match v.as_str().filter(|s| crate::template::is_template(s)) {
+            Some(s) => t.run_once_if = Some(s.to_string()),
+            None => t.run_once = bool_of(v)?,
+        },
         "no_log" => read_no_log(v, &mut t.no_log, &mut t.no_log_if)?,
         "check_mode" => t.check_mode = Some(bool_of(v)?),
         "diff" => t.diff = Some(bool_of(v)?),
@@ -612,6 +659,12 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
         }
         child.vars = Arc::new(v);
     }
+    if !me.include_params.is_empty() {
+        child.include_params = me.include_params.clone();
+    }
+    if !me.notify.is_empty() {
+        child.notify = me.notify.clone();
+    }
     child.environment.extend(me.environment.iter().cloned());
     child
         .module_defaults
@@ -633,6 +686,9 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
         child.delegate_to = me.delegate_to.clone();
     }
     child.run_once |= me.run_once;
+    if me.run_once_if.is_some() {
+        child.run_once_if = me.run_once_if.clone();
+    }
     child.no_log |= me.no_log;
     child.no_log_if.extend(me.no_log_if.iter().cloned());
     if me.check_mode.is_some() {

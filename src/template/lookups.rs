@@ -850,7 +850,10 @@ pub fn run(
             let mut out = Vec::new();
             for t in terms {
                 if t.kind() != ValueKind::Map {
-                    return Err(Error::template("with_dict expects a dict"));
+                    return Err(Error::template(format!(
+                        "the 'dict' lookup plugin expects a dictionary, got '{t}' of type {}",
+                        crate::util::python::type_name(t)
+                    )));
                 }
                 for k in t.try_iter().into_iter().flatten() {
                     let v = t.get_item(&k).unwrap_or_default();

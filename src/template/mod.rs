@@ -254,6 +254,31 @@ fn has_vault_text(v: &Value) -> bool {
     }
 }
 
+/// Python's methods on values (`s.upper()`, `d.items()`, ...): minijinja-contrib's, with
+/// `list.index(x)` too.
+fn python_method(
+    state: &minijinja::State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, minijinja::Error> {
+    if value.kind() == ValueKind::Seq && method == "index" {
+        let (what,): (&Value,) = minijinja::value::from_args(args)?;
+        let pos = value
+            .try_iter()
+            .ok()
+            .and_then(|mut it| it.position(|x| &x == what));
+        return match pos {
+            Some(i) => Ok(Value::from(i)),
+            None => Err(minijinja::Error::new(
+                MjKind::InvalidOperation,
+                format!("{what} is not in list"),
+            )),
+        };
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
 /// Marks every string inside `v` as unsafe (never templated), like Ansible does for data that
 /// came from hosts: registered results, facts, lookup output.
 pub fn mark_unsafe(v: &Value) -> Value {
@@ -314,7 +339,7 @@ impl Templar {
         // secrets into messages.
         env.set_debug(false);
         env.set_recursion_limit(200);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(python_method);
         env.set_formatter(|out, state, value| {
             if value.is_undefined() {
                 return Err(minijinja::Error::from(MjKind::UndefinedError));

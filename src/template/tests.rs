@@ -309,10 +309,15 @@ fn nan(v: Value) -> R {
     Ok(f64::try_from(v).map(|f| f.is_nan()).unwrap_or(false))
 }
 
-/// ansible-core's test helper `ansible._protomatter.tagged_with(tag)`: prov's only value tag
-/// is the vault one (`VaultedValue`).
+/// ansible-core's test helper `ansible._protomatter.tagged_with(tag)`: prov's value tags are
+/// the vault one (`VaultedValue`) and trust: a string not marked unsafe (data from hosts,
+/// `!unsafe`) may be templated (`TrustedAsTemplate`).
 fn tagged_with(v: Value, tag: String) -> R {
-    Ok(tag == "VaultedValue" && v.downcast_object_ref::<crate::value::VaultText>().is_some())
+    Ok(match tag.as_str() {
+        "VaultedValue" => v.downcast_object_ref::<crate::value::VaultText>().is_some(),
+        "TrustedAsTemplate" => v.kind() == minijinja::value::ValueKind::String && !v.is_safe(),
+        _ => false,
+    })
 }
 
 fn vault_encrypted(v: Value) -> R {
@@ -379,6 +384,9 @@ mod unit {
         let vault = Value::from_object(crate::value::VaultText::new("$ANSIBLE_VAULT".into()));
         assert!(tagged_with(vault, "VaultedValue".into()).unwrap());
         assert!(!tagged_with(Value::from("x"), "VaultedValue".into()).unwrap());
+        assert!(tagged_with(Value::from("x"), "TrustedAsTemplate".into()).unwrap());
+        let unsafe_ = crate::template::mark_unsafe(&Value::from("x"));
+        assert!(!tagged_with(unsafe_, "TrustedAsTemplate".into()).unwrap());
     }
 
     #[test]

@@ -12,7 +12,7 @@ crate::options! {
     /// The `debug` module's options.
     pub(crate) struct Opts {
         msg: Value = opt::any("The message (any value).").default("Hello world!"),
-        var: Option<Value> = opt::str("A variable name or expression to print (no {{ }})."),
+        var: Option<Value> = opt::any("A variable name or expression to print (no {{ }})."),
         verbosity: i64 = opt::int("Print only at this -v level or above.").default("0"),
     }
 }
@@ -55,6 +55,17 @@ impl Module for Debug {
             // An expression marked !unsafe (or from a host) is never evaluated.
             if var.is_safe() {
                 return Err(crate::template::untrusted_error());
+            }
+            // `var` takes text only (Ansible's string check without conversion, unlike other
+            // string options, which convert lists and mappings to their Python text).
+            if matches!(
+                var.kind(),
+                minijinja::value::ValueKind::Seq | minijinja::value::ValueKind::Map
+            ) {
+                return Err(crate::error::Error::failed(format!(
+                    "'{}' is not a string and conversion is not allowed",
+                    crate::template::py_str(&var)
+                )));
             }
             let var = crate::modules::args::value_str(&var);
             let expr = strip_braces(&var);

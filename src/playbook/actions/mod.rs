@@ -337,6 +337,7 @@ pub(super) fn load_role(a: &ActionArgs) -> Result<TaskKind> {
         tasks_from: s("tasks_from"),
         vars_from: s("vars_from"),
         defaults_from: s("defaults_from"),
+        handlers_from: s("handlers_from"),
         public: a.get("public"),
         apply: None,
     })

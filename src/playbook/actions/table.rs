@@ -224,6 +224,12 @@ role's tasks.",
             )
             .default("main"),
             OptSpec::new(
+                "handlers_from",
+                OptKind::Str,
+                "The file of the role's `handlers/` folder to load.",
+            )
+            .default("main"),
+            OptSpec::new(
                 "public",
                 OptKind::Bool,
                 "The role's defaults and vars are the play's from then on (else only its tasks see them).",

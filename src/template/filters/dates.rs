@@ -142,8 +142,8 @@ fn now(args: Rest<Value>) -> R {
     let utc = a.bool_or("utc", false);
     let tm = broken_down(secs, utc).ok_or_else(|| ferr("now", "cannot read the clock"))?;
     if let Some(fmt) = a.get("fmt").filter(|f| !f.is_none()) {
-        let fmt = py_str(fmt);
-        return format_tm(&tm, &with_micros(&fmt, d.subsec_micros()))
+        let fmt = with_micros(&py_str(fmt), d.subsec_micros());
+        return format_tm(&tm, &fmt)
             .map(Value::from)
             .ok_or_else(|| ferr("now", format!("cannot format '{fmt}'")));
     }
@@ -192,5 +192,6 @@ mod unit {
             format_tm(&dt.tm(), &with_micros("%Y %f", dt.micros)).unwrap(),
             "1970 123456"
         );
+        assert_eq!(with_micros("%%f %f%", 7), "%%f 000007%");
     }
 }
