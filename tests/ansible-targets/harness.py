@@ -168,9 +168,10 @@ def bundle(args, tool):
     # `python3` on the PATH imports it, and prov runs the modules it has no native
     # implementation of (custom `library/` modules, collections) from there. The `ansible`
     # commands themselves are not on prov's PATH.
-    with open(os.path.join(shim, "prov", "python3"), "w") as f:
-        f.write(f'#!/bin/sh\nexec {args.venv}/bin/python3 "$@"\n')
-    os.chmod(os.path.join(shim, "prov", "python3"), 0o755)
+    for py in ("python3", "python"):  # scripts use both, as ansible-test's PATH has them
+        with open(os.path.join(shim, "prov", py), "w") as f:
+            f.write(f'#!/bin/sh\nexec {args.venv}/bin/python3 "$@"\n')
+        os.chmod(os.path.join(shim, "prov", py), 0o755)
     # runme.sh scripts `source virtualenv.sh` (ansible-test puts one on the PATH): ours, like
     # ansible-test's, makes a fresh virtualenv in $OUTPUT_DIR/venv that sees the system's
     # packages and activates it (scripts then use files in it).
