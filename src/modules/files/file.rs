@@ -4,13 +4,13 @@ use super::copy::state_diff;
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::toolkit::{
-    self, Attrs, FileInfo, Kind, StatData, attr_change, exec, fmt_mode, join, parent_of,
-    resolve_mode,
+    self, Attrs, FileInfo, Kind, StatData, attr_change, exec, fmt_mode, join, owner_matches,
+    parent_of, resolve_mode,
 };
 use crate::modules::{
     Args, Change, Diff, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt,
 };
-use crate::value::Value;
+use crate::value::{Value, Vars, vars_value};
 use async_trait::async_trait;
 
 /// The `file` module.
@@ -29,6 +29,8 @@ crate::options! {
         modification_time: Option<String> = opt::str("`now`, `preserve` or a time in `modification_time_format`. Default: `now` with state=touch, else `preserve`."),
         access_time_format: String = opt::str("The strftime format of `access_time` (the host's local time).").default("%Y%m%d%H%M.%S"),
         modification_time_format: String = opt::str("The strftime format of `modification_time` (the host's local time).").default("%Y%m%d%H%M.%S"),
+        _diff_peek: Option<bool> = opt::bool("Internal (Ansible's action plugins): only report whether the file looks binary (`appears_binary`)."),
+        _original_basename: Option<String> = opt::str("Internal: the name a file gets inside a folder given as `path`."),
     }
     groups { attrs: FileAttrs }
 }
@@ -56,6 +58,58 @@ static DOC: ModuleDoc = ModuleDoc::new("file", "Manage files and file properties
     state: absent
 "#,
     );
+
+/// A mode as Ansible's `diff` return value shows it (`0644`, `04755`).
+fn diff_mode(m: u32) -> Value {
+    Value::from(format!("0{:03o}", m & 0o7777))
+}
+
+/// The state Ansible reports for an existing object (`hard`: a file with several links).
+fn prev_state(info: &FileInfo) -> &'static str {
+    match info.kind {
+        Kind::File if info.stat.nlink > 1 => "hard",
+        k => k.state_name(),
+    }
+}
+
+/// What is below folder `path` (Ansible's `path_content` in the diff of a removal): its
+/// folders and files, as full paths.
+async fn path_content(ctx: &TaskCtx<'_>, path: &str) -> Result<Value> {
+    let out = ctx
+        .run(format!(
+            "find {} -mindepth 1 \\( -type d -printf 'd %p\\n' \\) -o -printf 'f %p\\n'",
+            quote(path)
+        ))
+        .await?;
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    for line in out.stdout_str().lines() {
+        match line.split_once(' ') {
+            Some(("d", p)) => dirs.push(Value::from(p)),
+            Some((_, p)) => files.push(Value::from(p)),
+            None => {}
+        }
+    }
+    Ok(crate::value::map_value([
+        ("directories", Value::from(dirs)),
+        ("files", Value::from(files)),
+    ]))
+}
+
+/// Ansible's `_diff_peek`: whether the file's first 8 KiB have a NUL byte (an unreadable file
+/// counts as text). Changes nothing.
+async fn diff_peek(ctx: &TaskCtx<'_>, path: &str) -> Result<Plan> {
+    let q = quote(path);
+    let out = ctx
+        .run(format!(
+            "a=$(head -c 8192 -- {q} 2>/dev/null | wc -c); \
+             b=$(head -c 8192 -- {q} 2>/dev/null | tr -d '\\000' | wc -c); \
+             [ \"$a\" = \"$b\" ] && echo text || echo binary"
+        ))
+        .await?;
+    Ok(Plan::ok()
+        .with("path", path)
+        .with("appears_binary", out.stdout_str().trim() == "binary"))
+}
 
 fn ancestors(path: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -233,6 +287,9 @@ struct Ctx<'a, 'b> {
     plan: Plan,
     /// Owner and group of objects the commands create.
     creator: (String, String),
+    /// Ansible's `diff` return value (diff mode only): `before`/`after` maps of what changes.
+    dbefore: Vars,
+    dafter: Vars,
 }
 
 impl Ctx<'_, '_> {
@@ -266,7 +323,29 @@ impl Ctx<'_, '_> {
     fn attrs_on(&mut self, st: &StatData, is_dir: bool, link: bool, recurse: bool) -> Result<u32> {
         let (c, m) = attr_change(self.ctx, &self.path, st, is_dir, &self.attrs, link, recurse)?;
         self.plan.changes.extend(c);
+        if m & 0o7777 != st.mode & 0o7777 {
+            self.diff_pair("mode", diff_mode(st.mode), diff_mode(m));
+        }
+        let id = |want: &str| match want.parse::<u32>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::from(want),
+        };
+        if let Some(o) = self.attrs.owner.clone()
+            && !owner_matches(&o, &st.owner, st.uid)
+        {
+            self.diff_pair("owner", Value::from(st.uid), id(&o));
+        }
+        if let Some(g) = self.attrs.group.clone()
+            && !owner_matches(&g, &st.group, st.gid)
+        {
+            self.diff_pair("group", Value::from(st.gid), id(&g));
+        }
         Ok(m)
+    }
+    /// One key of the `diff` return value.
+    fn diff_pair(&mut self, key: &str, before: Value, after: Value) {
+        self.dbefore.insert(key.into(), before);
+        self.dafter.insert(key.into(), after);
     }
     fn result(&mut self, state: &str, mode: Option<u32>, st: Option<&StatData>) {
         let r = &mut self.plan.result;
@@ -309,7 +388,7 @@ impl Module for File {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let raw = o.path;
+        let raw = toolkit::expand_path(ctx, &o.path).await?;
         if raw.is_empty() {
             return Err(Error::failed("file: path must not be empty"));
         }
@@ -318,6 +397,9 @@ impl Module for File {
         } else {
             raw.clone()
         };
+        if o._diff_peek.is_some() {
+            return diff_peek(ctx, &path).await;
+        }
         let attrs = Attrs::new(&o.attrs)?;
         if attrs.mode.as_deref() == Some("preserve") {
             return Err(Error::failed(
@@ -357,12 +439,32 @@ impl Module for File {
             },
             None => "file".into(),
         };
+        // state=link without src keeps an existing link's target (attributes only)
+        let (src, src_info) = match (state.as_str(), &src, info.kind) {
+            ("link", None, Kind::Link) => (info.link_target.clone(), Some(info.clone())),
+            _ => (src, src_info),
+        };
         if (state == "link" || state == "hard") && src.is_none() {
-            return Err(Error::failed(format!("src is required for state={state}"))
-                .hint("give src (the link target)"));
+            let what = if state == "link" {
+                "symlinks"
+            } else {
+                "hardlinks"
+            };
+            return Ok(Plan::fail(format!(
+                "src is required for creating new {what}"
+            )));
         }
         if recurse && state != "directory" {
-            return Err(Error::failed("recurse=yes needs state=directory"));
+            return Ok(
+                Plan::fail("recurse option requires state to be 'directory'")
+                    .with("path", path.as_str()),
+            );
+        }
+        if src.as_deref().is_some_and(|s| !s.is_empty()) && state != "link" && state != "hard" {
+            return Ok(
+                Plan::fail("src option requires state to be 'link' or 'hard'")
+                    .with("path", path.as_str()),
+            );
         }
         let atime = time_arg(
             o.access_time.as_deref(),
@@ -382,7 +484,26 @@ impl Module for File {
             attrs,
             plan: Plan::ok(),
             creator: (insp.user.clone(), insp.group.clone()),
+            dbefore: Vars::new(),
+            dafter: Vars::new(),
         };
+        c.diff_pair(
+            "path",
+            Value::from(path.as_str()),
+            Value::from(path.as_str()),
+        );
+        let prev = if info.exists() {
+            prev_state(&info)
+        } else {
+            "absent"
+        };
+        if prev != state {
+            c.diff_pair("state", Value::from(prev), Value::from(state.as_str()));
+            if ctx.diff_mode && state == "absent" && info.kind == Kind::Dir {
+                let content = path_content(ctx, &path).await?;
+                c.dbefore.insert("path_content".into(), content);
+            }
+        }
         let q = quote(&path);
         // attributes of a link apply to its target when following, else to the link itself
         let eff_kind = if follow {
@@ -573,6 +694,11 @@ impl Module for File {
                 let script = match info.kind {
                     Kind::Link if info.link_target.as_deref() == Some(src.as_str()) => None,
                     Kind::Link => {
+                        c.diff_pair(
+                            "src",
+                            Value::from(info.link_target.clone().unwrap_or_default()),
+                            Value::from(src.as_str()),
+                        );
                         prev = format!(
                             "link\nsrc: {}",
                             info.link_target.clone().unwrap_or_default()
@@ -690,6 +816,13 @@ impl Module for File {
                 mtime.as_deref(),
             )
             .await?;
+        }
+        if ctx.diff_mode {
+            let d = crate::value::map_value([
+                ("before", vars_value(&c.dbefore)),
+                ("after", vars_value(&c.dafter)),
+            ]);
+            c.plan.result.insert("diff".into(), d);
         }
         Ok(c.plan)
     }

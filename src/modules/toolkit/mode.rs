@@ -175,7 +175,7 @@ impl Attrs {
     }
 }
 
-pub(super) fn owner_matches(want: &str, name: &str, id: u32) -> bool {
+pub fn owner_matches(want: &str, name: &str, id: u32) -> bool {
     match want.parse::<u32>() {
         Ok(n) => n == id,
         Err(_) => want == name,
