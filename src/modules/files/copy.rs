@@ -577,10 +577,18 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
     let mut plan = Plan::ok();
     let mut dirs = vec![(root.clone(), insp.files[0].clone())];
     let mut files = Vec::new();
+    let mut links = Vec::new();
     for (i, (rel, is_dir)) in entries.iter().enumerate() {
         let (d, s) = (&insp.files[1 + i], &insp.files[1 + n + i]);
         if *is_dir {
             dirs.push((join(&root, rel), d.clone()));
+        } else if s.kind == Kind::Link && !o.local_follow {
+            // local_follow=no: a link is copied as a link (its target as it is)
+            links.push((
+                join(&root, rel),
+                s.link_target.clone().unwrap_or_default(),
+                d,
+            ));
         } else if s.followed_kind() == Kind::File {
             files.push((join(src, rel), s.clone(), join(&root, rel), d.clone()));
         }
@@ -599,6 +607,23 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
             continue;
         }
         remote_file(ctx, o, &s, &sinfo, &d, &info, insp.uid, attrs, &mut plan).await?;
+    }
+    for (path, target, info) in links {
+        if info.kind == Kind::Link && info.link_target.as_deref() == Some(target.as_str()) {
+            continue;
+        }
+        if info.kind == Kind::Dir {
+            return Ok(Plan::fail(format!("{path} is a directory")));
+        }
+        plan.changes.push(Change {
+            summary: format!("link {path} -> {target}"),
+            diff: Some(state_diff(&path, info.kind.state_name(), "link")),
+            action: exec(
+                ctx,
+                format!("ln -sfn -- {} {}", quote(&target), quote(&path)),
+                false,
+            ),
+        });
     }
     plan.result.shift_remove("backup_file");
     plan.result.insert("dest".into(), Value::from(root));

@@ -183,21 +183,23 @@ fn date_arg(stamp: &str) -> String {
 
 /// Whether setting the times would change an existing path, as Ansible decides it: `now`
 /// always does; explicit times only when they differ from the current ones (compared to the
-/// sub-second on the host, converted in its local time).
+/// sub-second on the host, converted in its local time). With it, the `(key, before, after)`
+/// pairs of the `diff` return value (`after` is the time asked for; `now`: the current time).
 async fn times_differ(
     ctx: &TaskCtx<'_>,
     path: &str,
     follow: bool,
     atime: Option<&str>,
     mtime: Option<&str>,
-) -> Result<bool> {
-    if atime == Some("now") || mtime == Some("now") {
-        return Ok(true);
-    }
+) -> Result<(bool, Vec<(&'static str, Value, Value)>)> {
     let l = if follow { "-L " } else { "" };
     let mut script = format!("stat {l}-c '%.9X %.9Y' -- {}", quote(path));
     for t in [atime, mtime].into_iter().flatten() {
-        script.push_str(&format!("; date -d {} +%s", quote(&date_arg(t))));
+        if t == "now" {
+            script.push_str("; date +%s.%N");
+        } else {
+            script.push_str(&format!("; date -d {} +%s", quote(&date_arg(t))));
+        }
     }
     let out = ctx.run(script).await?;
     let nums: Vec<f64> = out
@@ -206,15 +208,20 @@ async fn times_differ(
         .filter_map(|w| w.parse().ok())
         .collect();
     if out.rc != 0 || nums.len() < 2 {
-        return Ok(true);
+        return Ok((true, Vec::new()));
     }
     let mut want = nums[2..].iter();
-    for (given, current) in [(atime, nums[0]), (mtime, nums[1])] {
-        if given.is_some() && want.next() != Some(&current) {
-            return Ok(true);
+    let mut differ = false;
+    let mut pairs = Vec::new();
+    for (key, given, current) in [("atime", atime, nums[0]), ("mtime", mtime, nums[1])] {
+        let Some(g) = given else { continue };
+        let w = want.next().copied();
+        if g == "now" || w != Some(current) {
+            differ = true;
+            pairs.push((key, Value::from(current), Value::from(w.unwrap_or(current))));
         }
     }
-    Ok(false)
+    Ok((differ, pairs))
 }
 
 /// The `touch` commands setting the given times (one per option: `-a -t X -m -t Y` is not
@@ -313,7 +320,16 @@ impl Ctx<'_, '_> {
         if atime.is_none() && mtime.is_none() {
             return Ok(());
         }
-        if created || times_differ(self.ctx, &self.path, !link, atime, mtime).await? {
+        let differ = if created {
+            true
+        } else {
+            let (differ, pairs) = times_differ(self.ctx, &self.path, !link, atime, mtime).await?;
+            for (k, b, a) in pairs {
+                self.diff_pair(k, b, a);
+            }
+            differ
+        };
+        if differ {
             let script = touch_script(&self.path, link, atime, mtime);
             self.push(summary, None, script);
         }
@@ -349,7 +365,12 @@ impl Ctx<'_, '_> {
     }
     fn result(&mut self, state: &str, mode: Option<u32>, st: Option<&StatData>) {
         let r = &mut self.plan.result;
-        r.insert("path".into(), Value::from(self.path.as_str()));
+        // Ansible names the path `dest` for touch and links, `path` otherwise
+        let key = match state {
+            "touch" | "link" | "hard" => "dest",
+            _ => "path",
+        };
+        r.insert(key.into(), Value::from(self.path.as_str()));
         r.insert("state".into(), Value::from(state));
         if let Some(m) = mode {
             r.insert("mode".into(), Value::from(fmt_mode(m)));
