@@ -297,6 +297,8 @@ struct Ctx<'a, 'b> {
     /// Ansible's `diff` return value (diff mode only): `before`/`after` maps of what changes.
     dbefore: Vars,
     dafter: Vars,
+    /// The state asked for (`touch` reports `file`).
+    op: String,
 }
 
 impl Ctx<'_, '_> {
@@ -366,7 +368,7 @@ impl Ctx<'_, '_> {
     fn result(&mut self, state: &str, mode: Option<u32>, st: Option<&StatData>) {
         let r = &mut self.plan.result;
         // Ansible names the path `dest` for touch and links, `path` otherwise
-        let key = match state {
+        let key = match self.op.as_str() {
             "touch" | "link" | "hard" => "dest",
             _ => "path",
         };
@@ -507,6 +509,7 @@ impl Module for File {
             creator: (insp.user.clone(), insp.group.clone()),
             dbefore: Vars::new(),
             dafter: Vars::new(),
+            op: state.clone(),
         };
         c.diff_pair(
             "path",
@@ -563,7 +566,8 @@ impl Module for File {
                     Kind::Missing => {
                         return Ok(
                             Plan::fail(format!("file ({path}) is absent, cannot continue"))
-                                .with("path", path.as_str()),
+                                .with("path", path.as_str())
+                                .with("state", "absent"),
                         );
                     }
                     k => {
@@ -571,7 +575,8 @@ impl Module for File {
                             "file ({path}) is {}, cannot continue",
                             k.state_name()
                         ))
-                        .with("path", path.as_str()));
+                        .with("path", path.as_str())
+                        .with("state", k.state_name()));
                     }
                 }
                 let m = c.attrs_on(&eff_stat, false, is_link_self, false)?;

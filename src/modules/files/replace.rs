@@ -92,7 +92,7 @@ impl Module for Replace {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let path = &o.path;
+        let path = &toolkit::expand_path(ctx, &o.path).await?;
         let attrs = Attrs::new(&o.attrs)?;
         let validate = check_validate(o.validate)?;
         let (insp, info) = toolkit::inspect_one(ctx, path, Some("sha256"), true).await?;
