@@ -690,11 +690,13 @@ impl Module for File {
                         script.push_str(" && ");
                         script.push_str(&touch_script(&path, false, a.as_deref(), m.as_deref()));
                     }
-                    script.push_str(&attr_script(
-                        &path,
-                        &c.attrs,
-                        c.attrs.mode.as_ref().map(|_| mode),
-                    ));
+                    let attrs = attr_script(&path, &c.attrs, c.attrs.mode.as_ref().map(|_| mode));
+                    if !attrs.is_empty() {
+                        // as Ansible, a new file whose attributes cannot be set is removed
+                        script.push_str(&format!(
+                            " && {{ true{attrs} || {{ rc=$?; rm -f -- {q}; exit $rc; }}; }}"
+                        ));
+                    }
                     c.push(
                         format!("create empty file {path} (mode {})", fmt_mode(mode)),
                         Some(state_diff(&path, "absent", "touch")),

@@ -3,7 +3,7 @@
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::args::Mode;
-use crate::modules::toolkit::{checksum_cmd, fmt_mode, resolve_mode};
+use crate::modules::toolkit::{checksum_cmd, resolve_mode, stat_mode};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, Vars};
 use async_trait::async_trait;
@@ -222,7 +222,7 @@ impl Entry {
             v.insert(k.to_string(), x);
         };
         put("path", Value::from(self.path.as_str()));
-        put("mode", Value::from(fmt_mode(m)));
+        put("mode", Value::from(stat_mode(m)));
         put("isdir", Value::from(self.is_dir()));
         put("isreg", Value::from(self.is_reg()));
         put("islnk", Value::from(self.is_link()));

@@ -9,13 +9,19 @@ use crate::modules::{Change, Diff, FileAttrs, TaskCtx};
 
 /// Formats permission bits the way Ansible returns them (`0644`, `04755`).
 pub fn fmt_mode(m: u32) -> String {
+    // Ansible's '0%03o': `0644`, and `04755` with setuid/setgid/sticky bits
+    format!("0{:03o}", m & 0o7777)
+}
+
+/// Permission bits as stat and find return them (`%04o`: `0644`, `1777`).
+pub fn stat_mode(m: u32) -> String {
     format!("{:04o}", m & 0o7777)
 }
 
 /// A mode as a `chmod` argument that sets exactly these bits: the extra leading zero makes GNU
 /// chmod clear a directory's setuid/setgid bits too (`chmod 0755 dir` would keep them).
 pub fn chmod_arg(m: u32) -> String {
-    format!("0{}", fmt_mode(m))
+    format!("0{:04o}", m & 0o7777)
 }
 
 /// True when `spec` is an octal mode (`644`, `0644`, `01777`).
@@ -274,6 +280,15 @@ pub fn attr_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_are_formatted_as_ansible_returns_them() {
+        assert_eq!(fmt_mode(0o644), "0644");
+        assert_eq!(fmt_mode(0o1444), "01444");
+        assert_eq!(stat_mode(0o644), "0644");
+        assert_eq!(stat_mode(0o1777), "1777");
+        assert_eq!(chmod_arg(0o4755), "04755");
+    }
 
     #[test]
     fn symbolic_modes() {
