@@ -411,449 +411,503 @@ impl Module for File {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let raw = toolkit::expand_path(ctx, &o.path).await?;
-        if raw.is_empty() {
-            return Err(Error::failed("file: path must not be empty"));
-        }
-        let path = if raw.len() > 1 {
-            raw.trim_end_matches('/').to_string()
+        let warnings = if ctx.check_mode {
+            missing_owners(ctx, o.attrs.owner.as_deref(), o.attrs.group.as_deref()).await?
         } else {
-            raw.clone()
+            Vec::new()
         };
-        if o._diff_peek.is_some() {
-            return diff_peek(ctx, &path).await;
+        let mut plan = plan_file(ctx, o).await?;
+        if !warnings.is_empty() {
+            plan.result.insert("warnings".into(), Value::from(warnings));
         }
-        let attrs = Attrs::new(&o.attrs)?;
-        if attrs.mode.as_deref() == Some("preserve") {
-            return Err(Error::failed(
-                "mode=preserve is only supported by copy and template",
+        Ok(plan)
+    }
+}
+
+/// In check mode, Ansible warns about an owner or group that does not exist (yet): a task
+/// before would create it in a real run.
+async fn missing_owners(
+    ctx: &TaskCtx<'_>,
+    owner: Option<&str>,
+    group: Option<&str>,
+) -> Result<Vec<Value>> {
+    if owner.is_none() && group.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut script = String::from("true");
+    for (db, name, tag) in [("passwd", owner, "user"), ("group", group, "group")] {
+        if let Some(n) = name {
+            script.push_str(&format!(
+                "; getent {db} {} >/dev/null 2>&1 || echo {tag}",
+                quote(n)
             ));
         }
-        let (src, follow, force, recurse) = (o.src, o.follow, o.force, o.recurse);
-        let state_arg = o.state;
-        // a relative symlink target is relative to the link's folder (hard links: to the cwd)
-        let link_src = src.as_deref().map(|s| match state_arg.as_deref() {
-            Some("hard") => s.to_string(),
-            _ if !s.starts_with('/') => join(&parent_of(&path), s),
-            _ => s.to_string(),
-        });
-        let mut paths = vec![path.clone()];
-        if let Some(s) = &link_src {
-            paths.push(s.clone());
+    }
+    let out = ctx.run(script).await?;
+    let missing = out.stdout_str();
+    let mut v = Vec::new();
+    for (tag, name) in [("user", owner), ("group", group)] {
+        let Some(n) = name else { continue };
+        if !missing.lines().any(|l| l == tag) {
+            continue;
         }
-        let anc = ancestors(&path);
-        paths.extend(anc.iter().cloned());
-        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-        let insp = toolkit::inspect(ctx, &refs, None, false).await?;
-        let info: FileInfo = insp.files[0].clone();
-        let src_info = link_src.as_ref().map(|_| insp.files[1].clone());
-        let anc_info = &insp.files[if link_src.is_some() { 2 } else { 1 }..];
+        let what = match (n.parse::<u32>().is_ok(), tag) {
+            (true, "user") => format!("user with uid {n}"),
+            (true, _) => format!("group with gid {n}"),
+            (false, _) => format!("{tag} {n}"),
+        };
+        v.push(Value::from(format!(
+            "failed to look up {what}. Create {tag} up to this point in real play"
+        )));
+    }
+    Ok(v)
+}
 
-        let state = match state_arg.as_deref() {
-            Some(s) => s.to_string(),
-            None if recurse => "directory".into(),
-            // an existing path keeps its kind; a link is judged by its target when following
-            None if info.exists() => match (info.kind, follow, info.followed_kind()) {
-                (Kind::Link, _, _) if src.is_some() => "link".into(),
-                (Kind::Link, true, Kind::Dir) | (Kind::Dir, _, _) => "directory".into(),
-                (Kind::Link, true, Kind::File) => "file".into(),
-                (Kind::Link, _, _) => "link".into(),
-                _ => "file".into(),
-            },
-            None => "file".into(),
+/// The `file` module's plan.
+async fn plan_file(ctx: &TaskCtx<'_>, o: Opts) -> Result<Plan> {
+    let raw = toolkit::expand_path(ctx, &o.path).await?;
+    if raw.is_empty() {
+        return Err(Error::failed("file: path must not be empty"));
+    }
+    let path = if raw.len() > 1 {
+        raw.trim_end_matches('/').to_string()
+    } else {
+        raw.clone()
+    };
+    if o._diff_peek.is_some() {
+        return diff_peek(ctx, &path).await;
+    }
+    let attrs = Attrs::new(&o.attrs)?;
+    if attrs.mode.as_deref() == Some("preserve") {
+        return Err(Error::failed(
+            "mode=preserve is only supported by copy and template",
+        ));
+    }
+    let (src, follow, force, recurse) = (o.src, o.follow, o.force, o.recurse);
+    let state_arg = o.state;
+    // a relative symlink target is relative to the link's folder (hard links: to the cwd)
+    let link_src = src.as_deref().map(|s| match state_arg.as_deref() {
+        Some("hard") => s.to_string(),
+        _ if !s.starts_with('/') => join(&parent_of(&path), s),
+        _ => s.to_string(),
+    });
+    let mut paths = vec![path.clone()];
+    if let Some(s) = &link_src {
+        paths.push(s.clone());
+    }
+    let anc = ancestors(&path);
+    paths.extend(anc.iter().cloned());
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let insp = toolkit::inspect(ctx, &refs, None, false).await?;
+    let info: FileInfo = insp.files[0].clone();
+    let src_info = link_src.as_ref().map(|_| insp.files[1].clone());
+    let anc_info = &insp.files[if link_src.is_some() { 2 } else { 1 }..];
+
+    let state = match state_arg.as_deref() {
+        Some(s) => s.to_string(),
+        None if recurse => "directory".into(),
+        // an existing path keeps its kind; a link is judged by its target when following
+        None if info.exists() => match (info.kind, follow, info.followed_kind()) {
+            (Kind::Link, _, _) if src.is_some() => "link".into(),
+            (Kind::Link, true, Kind::Dir) | (Kind::Dir, _, _) => "directory".into(),
+            (Kind::Link, true, Kind::File) => "file".into(),
+            (Kind::Link, _, _) => "link".into(),
+            _ => "file".into(),
+        },
+        None => "file".into(),
+    };
+    // state=link without src keeps an existing link's target (attributes only)
+    let (src, src_info) = match (state.as_str(), &src, info.kind) {
+        ("link", None, Kind::Link) => (info.link_target.clone(), Some(info.clone())),
+        _ => (src, src_info),
+    };
+    if (state == "link" || state == "hard") && src.is_none() {
+        let what = if state == "link" {
+            "symlinks"
+        } else {
+            "hardlinks"
         };
-        // state=link without src keeps an existing link's target (attributes only)
-        let (src, src_info) = match (state.as_str(), &src, info.kind) {
-            ("link", None, Kind::Link) => (info.link_target.clone(), Some(info.clone())),
-            _ => (src, src_info),
-        };
-        if (state == "link" || state == "hard") && src.is_none() {
-            let what = if state == "link" {
-                "symlinks"
-            } else {
-                "hardlinks"
-            };
-            return Ok(Plan::fail(format!(
-                "src is required for creating new {what}"
-            )));
-        }
-        if recurse && state != "directory" {
-            return Ok(
-                Plan::fail("recurse option requires state to be 'directory'")
-                    .with("path", path.as_str()),
-            );
-        }
-        if src.as_deref().is_some_and(|s| !s.is_empty()) && state != "link" && state != "hard" {
-            return Ok(
-                Plan::fail("src option requires state to be 'link' or 'hard'")
-                    .with("path", path.as_str()),
-            );
-        }
-        let atime = time_arg(
-            o.access_time.as_deref(),
-            &o.access_time_format,
-            "access_time",
-            &state,
-        )?;
-        let mtime = time_arg(
-            o.modification_time.as_deref(),
-            &o.modification_time_format,
-            "modification_time",
-            &state,
-        )?;
-        let mut c = Ctx {
-            ctx,
-            path: path.clone(),
-            attrs,
-            plan: Plan::ok(),
-            creator: (insp.user.clone(), insp.group.clone()),
-            dbefore: Vars::new(),
-            dafter: Vars::new(),
-            op: state.clone(),
-        };
-        c.diff_pair(
-            "path",
-            Value::from(path.as_str()),
-            Value::from(path.as_str()),
+        return Ok(Plan::fail(format!(
+            "src is required for creating new {what}"
+        )));
+    }
+    if recurse && state != "directory" {
+        return Ok(
+            Plan::fail("recurse option requires state to be 'directory'")
+                .with("path", path.as_str()),
         );
-        let prev = if info.exists() {
-            prev_state(&info)
-        } else {
-            "absent"
-        };
-        if prev != state {
-            c.diff_pair("state", Value::from(prev), Value::from(state.as_str()));
-            if ctx.diff_mode && state == "absent" && info.kind == Kind::Dir {
-                let content = path_content(ctx, &path).await?;
-                c.dbefore.insert("path_content".into(), content);
-            }
+    }
+    if src.as_deref().is_some_and(|s| !s.is_empty()) && state != "link" && state != "hard" {
+        return Ok(
+            Plan::fail("src option requires state to be 'link' or 'hard'")
+                .with("path", path.as_str()),
+        );
+    }
+    let atime = time_arg(
+        o.access_time.as_deref(),
+        &o.access_time_format,
+        "access_time",
+        &state,
+    )?;
+    let mtime = time_arg(
+        o.modification_time.as_deref(),
+        &o.modification_time_format,
+        "modification_time",
+        &state,
+    )?;
+    let mut c = Ctx {
+        ctx,
+        path: path.clone(),
+        attrs,
+        plan: Plan::ok(),
+        creator: (insp.user.clone(), insp.group.clone()),
+        dbefore: Vars::new(),
+        dafter: Vars::new(),
+        op: state.clone(),
+    };
+    c.diff_pair(
+        "path",
+        Value::from(path.as_str()),
+        Value::from(path.as_str()),
+    );
+    let prev = if info.exists() {
+        prev_state(&info)
+    } else {
+        "absent"
+    };
+    if prev != state {
+        c.diff_pair("state", Value::from(prev), Value::from(state.as_str()));
+        if ctx.diff_mode && state == "absent" && info.kind == Kind::Dir {
+            let content = path_content(ctx, &path).await?;
+            c.dbefore.insert("path_content".into(), content);
         }
-        let q = quote(&path);
-        // attributes of a link apply to its target when following, else to the link itself
-        let eff_kind = if follow {
-            info.followed_kind()
-        } else {
-            info.kind
-        };
-        let eff_stat = if follow {
-            info.followed_stat().clone()
-        } else {
-            info.stat.clone()
-        };
-        let is_link_self = info.kind == Kind::Link && !follow;
+    }
+    let q = quote(&path);
+    // attributes of a link apply to its target when following, else to the link itself
+    let eff_kind = if follow {
+        info.followed_kind()
+    } else {
+        info.kind
+    };
+    let eff_stat = if follow {
+        info.followed_stat().clone()
+    } else {
+        info.stat.clone()
+    };
+    let is_link_self = info.kind == Kind::Link && !follow;
 
-        match state.as_str() {
-            "absent" => {
-                if info.exists() {
-                    c.push(
-                        format!(
-                            "remove {path}{}",
-                            if info.kind == Kind::Dir {
-                                " (recursively)"
-                            } else {
-                                ""
-                            }
-                        ),
-                        Some(state_diff(&path, info.kind.state_name(), "absent")),
-                        format!("rm -rf -- {q}"),
-                    );
-                }
-                c.result("absent", None, None);
-            }
-            "file" => {
-                match eff_kind {
-                    Kind::File | Kind::Other => {}
-                    Kind::Missing => {
-                        return Ok(
-                            Plan::fail(format!("file ({path}) is absent, cannot continue"))
-                                .with("path", path.as_str())
-                                .with("state", "absent"),
-                        );
-                    }
-                    k => {
-                        return Ok(Plan::fail(format!(
-                            "file ({path}) is {}, cannot continue",
-                            k.state_name()
-                        ))
-                        .with("path", path.as_str())
-                        .with("state", k.state_name()));
-                    }
-                }
-                let m = c.attrs_on(&eff_stat, false, is_link_self, false)?;
-                c.result("file", Some(m), Some(&eff_stat));
-            }
-            "directory" => match eff_kind {
-                Kind::Dir => {
-                    let deep = recurse
-                        && (c.attrs.mode.is_some()
-                            || c.attrs.owner.is_some()
-                            || c.attrs.group.is_some())
-                        && below_differs(ctx, &path, &c.attrs).await?;
-                    let m = c.attrs_on(&eff_stat, true, is_link_self, deep)?;
-                    c.result("directory", Some(m), Some(&eff_stat));
-                }
-                Kind::Missing if info.kind == Kind::Missing => {
-                    let base = 0o777 & !insp.umask;
-                    let mode = match &c.attrs.mode {
-                        Some(spec) => resolve_mode(spec, base, true)?,
-                        None => base,
-                    };
-                    let set_mode = c.attrs.mode.as_ref().map(|_| mode);
-                    let mut script = String::from("true");
-                    let mut created = Vec::new();
-                    for (a, ai) in anc.iter().zip(anc_info) {
-                        match ai.followed_kind() {
-                            Kind::Dir => {}
-                            Kind::Missing if ai.kind == Kind::Missing => {
-                                // Another host or process may create a shared parent at the
-                                // same time: an existing folder is fine.
-                                script.push_str(&format!(
-                                    " && {{ mkdir -- {q} 2>/dev/null || test -d {q}; }}{}",
-                                    attr_script(a, &c.attrs, set_mode),
-                                    q = quote(a)
-                                ));
-                                created.push(a.clone());
-                            }
-                            k => {
-                                return Ok(Plan::fail(format!(
-                                    "cannot create {path}: {a} exists and is {}",
-                                    if k == Kind::Missing {
-                                        "a dangling link".to_string()
-                                    } else {
-                                        format!("a {}", k.state_name())
-                                    }
-                                )));
-                            }
+    match state.as_str() {
+        "absent" => {
+            if info.exists() {
+                c.push(
+                    format!(
+                        "remove {path}{}",
+                        if info.kind == Kind::Dir {
+                            " (recursively)"
+                        } else {
+                            ""
                         }
-                    }
-                    script.push_str(&format!(
-                        " && mkdir -- {q}{}",
-                        attr_script(&path, &c.attrs, set_mode)
-                    ));
-                    created.push(path.clone());
-                    let mut after = String::from("directory");
-                    after.push_str(&format!("\nmode: '{}'", fmt_mode(mode)));
-                    c.push(
-                        format!(
-                            "create folder {} (mode {})",
-                            created.join(", "),
-                            fmt_mode(mode)
-                        ),
-                        Some(state_diff(&path, "absent", &after)),
-                        script,
+                    ),
+                    Some(state_diff(&path, info.kind.state_name(), "absent")),
+                    format!("rm -rf -- {q}"),
+                );
+            }
+            c.result("absent", None, None);
+        }
+        "file" => {
+            match eff_kind {
+                Kind::File | Kind::Other => {}
+                Kind::Missing => {
+                    return Ok(
+                        Plan::fail(format!("file ({path}) is absent, cannot continue"))
+                            .with("path", path.as_str())
+                            .with("state", "absent"),
                     );
-                    c.result("directory", Some(mode), None);
                 }
                 k => {
                     return Ok(Plan::fail(format!(
-                        "{path} already exists as a {}",
-                        if k == Kind::Missing {
-                            "dangling link"
-                        } else {
-                            info.kind.state_name()
-                        }
+                        "file ({path}) is {}, cannot continue",
+                        k.state_name()
                     ))
-                    .with("path", path.as_str()));
-                }
-            },
-            "touch" => {
-                if info.exists() {
-                    let m = c.attrs_on(&eff_stat, eff_kind == Kind::Dir, is_link_self, false)?;
-                    let summary = format!("touch {path} (update timestamps)");
-                    c.set_times(
-                        summary,
-                        false,
-                        is_link_self,
-                        atime.as_deref(),
-                        mtime.as_deref(),
-                    )
-                    .await?;
-                    c.result(
-                        if eff_kind == Kind::Dir {
-                            "directory"
-                        } else {
-                            "file"
-                        },
-                        Some(m),
-                        Some(&eff_stat),
-                    );
-                } else {
-                    let base = 0o666 & !insp.umask;
-                    let mode = match &c.attrs.mode {
-                        Some(spec) => resolve_mode(spec, base, false)?,
-                        None => base,
-                    };
-                    let mut script = format!("touch -- {q}");
-                    let explicit = |t: &Option<String>| t.clone().filter(|t| t != "now");
-                    let (a, m) = (explicit(&atime), explicit(&mtime));
-                    if a.is_some() || m.is_some() {
-                        script.push_str(" && ");
-                        script.push_str(&touch_script(&path, false, a.as_deref(), m.as_deref()));
-                    }
-                    let attrs = attr_script(&path, &c.attrs, c.attrs.mode.as_ref().map(|_| mode));
-                    if !attrs.is_empty() {
-                        // as Ansible, a new file whose attributes cannot be set is removed
-                        script.push_str(&format!(
-                            " && {{ true{attrs} || {{ rc=$?; rm -f -- {q}; exit $rc; }}; }}"
-                        ));
-                    }
-                    c.push(
-                        format!("create empty file {path} (mode {})", fmt_mode(mode)),
-                        Some(state_diff(&path, "absent", "touch")),
-                        script,
-                    );
-                    c.result("file", Some(mode), None);
+                    .with("path", path.as_str())
+                    .with("state", k.state_name()));
                 }
             }
-            "link" => {
-                let src = src.unwrap_or_default();
-                let si = src_info
-                    .clone()
-                    .ok_or_else(|| Error::failed("src is required"))?;
-                if !si.exists() && !force {
-                    return Ok(Plan::fail(format!(
+            let m = c.attrs_on(&eff_stat, false, is_link_self, false)?;
+            c.result("file", Some(m), Some(&eff_stat));
+        }
+        "directory" => match eff_kind {
+            Kind::Dir => {
+                let deep = recurse
+                    && (c.attrs.mode.is_some()
+                        || c.attrs.owner.is_some()
+                        || c.attrs.group.is_some())
+                    && below_differs(ctx, &path, &c.attrs).await?;
+                let m = c.attrs_on(&eff_stat, true, is_link_self, deep)?;
+                c.result("directory", Some(m), Some(&eff_stat));
+            }
+            Kind::Missing if info.kind == Kind::Missing => {
+                let base = 0o777 & !insp.umask;
+                let mode = match &c.attrs.mode {
+                    Some(spec) => resolve_mode(spec, base, true)?,
+                    None => base,
+                };
+                let set_mode = c.attrs.mode.as_ref().map(|_| mode);
+                let mut script = String::from("true");
+                let mut created = Vec::new();
+                for (a, ai) in anc.iter().zip(anc_info) {
+                    match ai.followed_kind() {
+                        Kind::Dir => {}
+                        Kind::Missing if ai.kind == Kind::Missing => {
+                            // Another host or process may create a shared parent at the
+                            // same time: an existing folder is fine.
+                            script.push_str(&format!(
+                                " && {{ mkdir -- {q} 2>/dev/null || test -d {q}; }}{}",
+                                attr_script(a, &c.attrs, set_mode),
+                                q = quote(a)
+                            ));
+                            created.push(a.clone());
+                        }
+                        k => {
+                            return Ok(Plan::fail(format!(
+                                "cannot create {path}: {a} exists and is {}",
+                                if k == Kind::Missing {
+                                    "a dangling link".to_string()
+                                } else {
+                                    format!("a {}", k.state_name())
+                                }
+                            )));
+                        }
+                    }
+                }
+                script.push_str(&format!(
+                    " && mkdir -- {q}{}",
+                    attr_script(&path, &c.attrs, set_mode)
+                ));
+                created.push(path.clone());
+                let mut after = String::from("directory");
+                after.push_str(&format!("\nmode: '{}'", fmt_mode(mode)));
+                c.push(
+                    format!(
+                        "create folder {} (mode {})",
+                        created.join(", "),
+                        fmt_mode(mode)
+                    ),
+                    Some(state_diff(&path, "absent", &after)),
+                    script,
+                );
+                c.result("directory", Some(mode), None);
+            }
+            k => {
+                return Ok(Plan::fail(format!(
+                    "{path} already exists as a {}",
+                    if k == Kind::Missing {
+                        "dangling link"
+                    } else {
+                        info.kind.state_name()
+                    }
+                ))
+                .with("path", path.as_str()));
+            }
+        },
+        "touch" => {
+            if info.exists() {
+                let m = c.attrs_on(&eff_stat, eff_kind == Kind::Dir, is_link_self, false)?;
+                let summary = format!("touch {path} (update timestamps)");
+                c.set_times(
+                    summary,
+                    false,
+                    is_link_self,
+                    atime.as_deref(),
+                    mtime.as_deref(),
+                )
+                .await?;
+                c.result(
+                    if eff_kind == Kind::Dir {
+                        "directory"
+                    } else {
+                        "file"
+                    },
+                    Some(m),
+                    Some(&eff_stat),
+                );
+            } else {
+                let base = 0o666 & !insp.umask;
+                let mode = match &c.attrs.mode {
+                    Some(spec) => resolve_mode(spec, base, false)?,
+                    None => base,
+                };
+                let mut script = format!("touch -- {q}");
+                let explicit = |t: &Option<String>| t.clone().filter(|t| t != "now");
+                let (a, m) = (explicit(&atime), explicit(&mtime));
+                if a.is_some() || m.is_some() {
+                    script.push_str(" && ");
+                    script.push_str(&touch_script(&path, false, a.as_deref(), m.as_deref()));
+                }
+                let attrs = attr_script(&path, &c.attrs, c.attrs.mode.as_ref().map(|_| mode));
+                if !attrs.is_empty() {
+                    // as Ansible, a new file whose attributes cannot be set is removed
+                    script.push_str(&format!(
+                        " && {{ true{attrs} || {{ rc=$?; rm -f -- {q}; exit $rc; }}; }}"
+                    ));
+                }
+                c.push(
+                    format!("create empty file {path} (mode {})", fmt_mode(mode)),
+                    Some(state_diff(&path, "absent", "touch")),
+                    script,
+                );
+                c.result("file", Some(mode), None);
+            }
+        }
+        "link" => {
+            let src = src.unwrap_or_default();
+            let si = src_info
+                .clone()
+                .ok_or_else(|| Error::failed("src is required"))?;
+            if !si.exists() && !force {
+                return Ok(Plan::fail(format!(
                         "src file does not exist, use \"force=yes\" if you really want to create the link: {}",
                         link_src.unwrap_or_default()
                     ))
                     .with("path", path.as_str()));
+            }
+            let mut prev = info.kind.state_name().to_string();
+            let ln = format!("ln -s -- {} {q}", quote(&src));
+            let script = match info.kind {
+                Kind::Link if info.link_target.as_deref() == Some(src.as_str()) => None,
+                Kind::Link => {
+                    c.diff_pair(
+                        "src",
+                        Value::from(info.link_target.clone().unwrap_or_default()),
+                        Value::from(src.as_str()),
+                    );
+                    prev = format!(
+                        "link\nsrc: {}",
+                        info.link_target.clone().unwrap_or_default()
+                    );
+                    Some(format!("rm -f -- {q} && {ln}"))
                 }
-                let mut prev = info.kind.state_name().to_string();
-                let ln = format!("ln -s -- {} {q}", quote(&src));
-                let script = match info.kind {
-                    Kind::Link if info.link_target.as_deref() == Some(src.as_str()) => None,
-                    Kind::Link => {
-                        c.diff_pair(
-                            "src",
-                            Value::from(info.link_target.clone().unwrap_or_default()),
-                            Value::from(src.as_str()),
-                        );
-                        prev = format!(
-                            "link\nsrc: {}",
-                            info.link_target.clone().unwrap_or_default()
-                        );
-                        Some(format!("rm -f -- {q} && {ln}"))
-                    }
-                    Kind::Missing => Some(ln),
-                    Kind::File | Kind::Other if force => Some(format!("rm -f -- {q} && {ln}")),
-                    Kind::Dir if force => Some(format!("rmdir -- {q} && {ln}")),
-                    k => {
-                        return Ok(Plan::fail(format!(
-                            "refusing to convert from {} to symlink for {path}",
-                            k.state_name()
-                        ))
-                        .hint_msg("use force=yes to replace it")
-                        .with("path", path.as_str()));
+                Kind::Missing => Some(ln),
+                Kind::File | Kind::Other if force => Some(format!("rm -f -- {q} && {ln}")),
+                Kind::Dir if force => Some(format!("rmdir -- {q} && {ln}")),
+                k => {
+                    return Ok(Plan::fail(format!(
+                        "refusing to convert from {} to symlink for {path}",
+                        k.state_name()
+                    ))
+                    .hint_msg("use force=yes to replace it")
+                    .with("path", path.as_str()));
+                }
+            };
+            if let Some(s) = script {
+                c.push(
+                    format!("link {path} -> {src}"),
+                    Some(state_diff(&path, &prev, &format!("link\nsrc: {src}"))),
+                    s,
+                );
+            }
+            // attributes: the target's when following, the link's own owner/group otherwise
+            let mut mode = None;
+            if follow && si.exists() {
+                let st = si.followed_stat().clone();
+                mode = Some(c.attrs_on(&st, si.followed_kind() == Kind::Dir, false, false)?);
+            } else if !follow && (c.attrs.owner.is_some() || c.attrs.group.is_some()) {
+                let a = Attrs {
+                    mode: None,
+                    ..c.attrs.clone()
+                };
+                let st = if info.kind == Kind::Link
+                    && info.link_target.as_deref() == Some(src.as_str())
+                {
+                    info.stat.clone()
+                } else {
+                    StatData {
+                        owner: String::new(),
+                        group: String::new(),
+                        uid: u32::MAX,
+                        gid: u32::MAX,
+                        ..Default::default()
                     }
                 };
-                if let Some(s) = script {
-                    c.push(
-                        format!("link {path} -> {src}"),
-                        Some(state_diff(&path, &prev, &format!("link\nsrc: {src}"))),
-                        s,
-                    );
-                }
-                // attributes: the target's when following, the link's own owner/group otherwise
-                let mut mode = None;
-                if follow && si.exists() {
-                    let st = si.followed_stat().clone();
-                    mode = Some(c.attrs_on(&st, si.followed_kind() == Kind::Dir, false, false)?);
-                } else if !follow && (c.attrs.owner.is_some() || c.attrs.group.is_some()) {
-                    let a = Attrs {
-                        mode: None,
-                        ..c.attrs.clone()
-                    };
-                    let st = if info.kind == Kind::Link
-                        && info.link_target.as_deref() == Some(src.as_str())
-                    {
-                        info.stat.clone()
-                    } else {
-                        StatData {
-                            owner: String::new(),
-                            group: String::new(),
-                            uid: u32::MAX,
-                            gid: u32::MAX,
-                            ..Default::default()
-                        }
-                    };
-                    let (ch, _) = attr_change(ctx, &path, &st, false, &a, true, false)?;
-                    c.plan.changes.extend(ch);
-                }
-                c.result("link", mode, None);
-                c.plan
-                    .result
-                    .insert("src".into(), Value::from(src.as_str()));
+                let (ch, _) = attr_change(ctx, &path, &st, false, &a, true, false)?;
+                c.plan.changes.extend(ch);
             }
-            "hard" => {
-                let src = src.unwrap_or_default();
-                let si = src_info
-                    .clone()
-                    .ok_or_else(|| Error::failed("src is required"))?;
-                if !si.exists() {
-                    return Ok(Plan::fail(format!("src does not exist: {src}"))
-                        .with("path", path.as_str()));
-                }
-                let same = info.kind == Kind::File
-                    && si.kind == Kind::File
-                    && info.stat.inode == si.stat.inode
-                    && info.stat.dev == si.stat.dev;
-                if !same {
-                    let script = match info.kind {
-                        Kind::Missing => format!("ln -- {} {q}", quote(&src)),
-                        Kind::File | Kind::Link | Kind::Other if force => {
-                            format!("ln -f -- {} {q}", quote(&src))
-                        }
-                        Kind::Dir => {
-                            return Ok(Plan::fail(format!("cannot hard link over folder {path}")));
-                        }
-                        k => {
-                            return Ok(Plan::fail(format!(
-                                "Cannot link, {} exists at destination {path}",
-                                k.state_name()
-                            ))
-                            .hint_msg("use force=yes to replace it"));
-                        }
-                    };
-                    c.push(
-                        format!("hard link {path} to {src}"),
-                        Some(state_diff(
-                            &path,
-                            info.kind.state_name(),
-                            &format!("hard\nsrc: {src}"),
-                        )),
-                        script,
-                    );
-                }
-                let st = si.followed_stat().clone();
-                let m = c.attrs_on(&st, false, false, false)?;
-                c.result("hard", Some(m), Some(&st));
-                c.plan
-                    .result
-                    .insert("src".into(), Value::from(src.as_str()));
+            c.result("link", mode, None);
+            c.plan
+                .result
+                .insert("src".into(), Value::from(src.as_str()));
+        }
+        "hard" => {
+            let src = src.unwrap_or_default();
+            let si = src_info
+                .clone()
+                .ok_or_else(|| Error::failed("src is required"))?;
+            if !si.exists() {
+                return Ok(
+                    Plan::fail(format!("src does not exist: {src}")).with("path", path.as_str())
+                );
             }
-            other => return Err(Error::failed(format!("unsupported state '{other}'"))),
+            let same = info.kind == Kind::File
+                && si.kind == Kind::File
+                && info.stat.inode == si.stat.inode
+                && info.stat.dev == si.stat.dev;
+            if !same {
+                let script = match info.kind {
+                    Kind::Missing => format!("ln -- {} {q}", quote(&src)),
+                    Kind::File | Kind::Link | Kind::Other if force => {
+                        format!("ln -f -- {} {q}", quote(&src))
+                    }
+                    Kind::Dir => {
+                        return Ok(Plan::fail(format!("cannot hard link over folder {path}")));
+                    }
+                    k => {
+                        return Ok(Plan::fail(format!(
+                            "Cannot link, {} exists at destination {path}",
+                            k.state_name()
+                        ))
+                        .hint_msg("use force=yes to replace it"));
+                    }
+                };
+                c.push(
+                    format!("hard link {path} to {src}"),
+                    Some(state_diff(
+                        &path,
+                        info.kind.state_name(),
+                        &format!("hard\nsrc: {src}"),
+                    )),
+                    script,
+                );
+            }
+            let st = si.followed_stat().clone();
+            let m = c.attrs_on(&st, false, false, false)?;
+            c.result("hard", Some(m), Some(&st));
+            c.plan
+                .result
+                .insert("src".into(), Value::from(src.as_str()));
         }
-        // Explicit times on other states: applied after the state, when they differ.
-        if state != "touch" && state != "absent" && c.plan.failed.is_none() {
-            let summary = format!("set the times of {path}");
-            let created = !info.exists();
-            c.set_times(
-                summary,
-                created,
-                is_link_self,
-                atime.as_deref(),
-                mtime.as_deref(),
-            )
-            .await?;
-        }
-        if ctx.diff_mode {
-            let d = crate::value::map_value([
-                ("before", vars_value(&c.dbefore)),
-                ("after", vars_value(&c.dafter)),
-            ]);
-            c.plan.result.insert("diff".into(), d);
-        }
-        Ok(c.plan)
+        other => return Err(Error::failed(format!("unsupported state '{other}'"))),
     }
+    // Explicit times on other states: applied after the state, when they differ.
+    if state != "touch" && state != "absent" && c.plan.failed.is_none() {
+        let summary = format!("set the times of {path}");
+        let created = !info.exists();
+        c.set_times(
+            summary,
+            created,
+            is_link_self,
+            atime.as_deref(),
+            mtime.as_deref(),
+        )
+        .await?;
+    }
+    if ctx.diff_mode {
+        let d = crate::value::map_value([
+            ("before", vars_value(&c.dbefore)),
+            ("after", vars_value(&c.dafter)),
+        ]);
+        c.plan.result.insert("diff".into(), d);
+    }
+    Ok(c.plan)
 }
 
 trait HintMsg {
