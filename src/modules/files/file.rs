@@ -4,8 +4,8 @@ use super::copy::state_diff;
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::toolkit::{
-    self, Attrs, FileInfo, Kind, StatData, attr_change, exec, fmt_mode, join, owner_matches,
-    parent_of, resolve_mode,
+    self, Attrs, FileInfo, Kind, StatData, attr_change, attr_change_deep, exec, fmt_mode, join,
+    owner_matches, parent_of, resolve_mode,
 };
 use crate::modules::{
     Args, Change, Diff, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt,
@@ -249,10 +249,12 @@ fn touch_script(path: &str, link: bool, atime: Option<&str>, mtime: Option<&str>
 }
 
 /// Any entry below `path` whose attributes differ from `attrs`.
-async fn below_differs(ctx: &TaskCtx<'_>, path: &str, attrs: &Attrs) -> Result<bool> {
+async fn below_differs(ctx: &TaskCtx<'_>, path: &str, attrs: &Attrs, follow: bool) -> Result<bool> {
+    // following links: their targets count (find -L stats them; broken links stay links)
+    let l = if follow { "-L " } else { "" };
     let out = ctx
         .run(format!(
-            "find {} -mindepth 1 ! -type l -exec stat -c '%a|%u|%g|%U|%G|%F' -- {{}} +",
+            "find {l}{} -mindepth 1 ! -type l -exec stat -L -c '%a|%u|%g|%U|%G|%F' -- {{}} +",
             quote(path)
         ))
         .await?;
@@ -304,6 +306,8 @@ struct Ctx<'a, 'b> {
     dafter: Vars,
     /// The state asked for (`touch` reports `file`).
     op: String,
+    /// Follow links (a recursive change follows those below too).
+    follow: bool,
 }
 
 impl Ctx<'_, '_> {
@@ -344,7 +348,16 @@ impl Ctx<'_, '_> {
     }
     /// Attribute changes on an existing object; returns the resulting mode.
     fn attrs_on(&mut self, st: &StatData, is_dir: bool, link: bool, recurse: bool) -> Result<u32> {
-        let (c, m) = attr_change(self.ctx, &self.path, st, is_dir, &self.attrs, link, recurse)?;
+        let (c, m) = attr_change_deep(
+            self.ctx,
+            &self.path,
+            st,
+            is_dir,
+            &self.attrs,
+            link,
+            recurse,
+            self.follow,
+        )?;
         self.plan.changes.extend(c);
         if m & 0o7777 != st.mode & 0o7777 {
             self.diff_pair("mode", diff_mode(st.mode), diff_mode(m));
@@ -569,6 +582,7 @@ async fn plan_file(ctx: &TaskCtx<'_>, o: Opts) -> Result<Plan> {
         dbefore: Vars::new(),
         dafter: Vars::new(),
         op: state.clone(),
+        follow,
     };
     c.diff_pair(
         "path",
@@ -647,7 +661,7 @@ async fn plan_file(ctx: &TaskCtx<'_>, o: Opts) -> Result<Plan> {
                     && (c.attrs.mode.is_some()
                         || c.attrs.owner.is_some()
                         || c.attrs.group.is_some())
-                    && below_differs(ctx, &path, &c.attrs).await?;
+                    && below_differs(ctx, &path, &c.attrs, follow).await?;
                 let m = c.attrs_on(&eff_stat, true, is_link_self, deep)?;
                 c.result("directory", Some(m), Some(&eff_stat));
             }
@@ -935,7 +949,10 @@ mod tests {
 
     #[test]
     fn touching_both_times_now_is_one_plain_touch() {
-        assert_eq!(touch_script("/f", false, Some("now"), Some("now")), "touch -- /f");
+        assert_eq!(
+            touch_script("/f", false, Some("now"), Some("now")),
+            "touch -- /f"
+        );
         assert_eq!(
             touch_script("/f", false, Some("now"), None),
             "touch -a -- /f"

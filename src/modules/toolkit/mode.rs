@@ -203,6 +203,31 @@ pub fn attr_change(
     link: bool,
     recurse: bool,
 ) -> Result<(Option<Change>, u32)> {
+    attr_change_deep(ctx, path, st, is_dir, attrs, link, recurse, false)
+}
+
+/// [`attr_change`], where `follow` makes a recursive change follow the links below `path`
+/// (their targets change, linked folders are walked; broken links are left alone).
+#[allow(clippy::too_many_arguments)]
+pub fn attr_change_deep(
+    ctx: &TaskCtx<'_>,
+    path: &str,
+    st: &StatData,
+    is_dir: bool,
+    attrs: &Attrs,
+    link: bool,
+    recurse: bool,
+    follow: bool,
+) -> Result<(Option<Change>, u32)> {
+    // a recursive change through links: find -L hands every target to the command
+    let deep = |cmd: &str, arg: &str| {
+        format!(
+            "find -L {} ! -type l -exec {cmd} {} {{}} +",
+            quote(path),
+            quote(arg)
+        )
+    };
+    let follow = recurse && follow;
     let mut script = Vec::new();
     let mut parts = Vec::new();
     let mut before = String::new();
@@ -227,7 +252,11 @@ pub fn attr_change(
             } else {
                 chmod_arg(want)
             };
-            chmod = Some(format!("chmod {r}{} -- {}", quote(&m), quote(path)));
+            chmod = Some(if follow {
+                deep("chmod", &m)
+            } else {
+                format!("chmod {r}{} -- {}", quote(&m), quote(path))
+            });
         }
     }
     if let Some(o) = &attrs.owner
@@ -238,7 +267,11 @@ pub fn attr_change(
             before.push_str(&format!("owner: '{}'\n", st.owner));
             after.push_str(&format!("owner: '{o}'\n"));
         }
-        script.push(format!("chown {r}{h}{} -- {}", quote(o), quote(path)));
+        script.push(if follow {
+            deep("chown", o)
+        } else {
+            format!("chown {r}{h}{} -- {}", quote(o), quote(path))
+        });
     }
     if let Some(g) = &attrs.group
         && (!owner_matches(g, &st.group, st.gid) || recurse)
@@ -248,7 +281,11 @@ pub fn attr_change(
             before.push_str(&format!("group: '{}'\n", st.group));
             after.push_str(&format!("group: '{g}'\n"));
         }
-        script.push(format!("chgrp {r}{h}{} -- {}", quote(g), quote(path)));
+        script.push(if follow {
+            deep("chgrp", g)
+        } else {
+            format!("chgrp {r}{h}{} -- {}", quote(g), quote(path))
+        });
     }
     script.extend(chmod);
     if parts.is_empty() && (!recurse || script.is_empty()) {
