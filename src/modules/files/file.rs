@@ -785,7 +785,7 @@ async fn plan_file(ctx: &TaskCtx<'_>, o: Opts) -> Result<Plan> {
                 .ok_or_else(|| Error::failed("src is required"))?;
             if !si.exists() && !force {
                 return Ok(Plan::fail(format!(
-                        "src file does not exist, use \"force=yes\" if you really want to create the link: {}",
+                        "src file does not exist, use 'force=yes' if you really want to create the link: {}",
                         link_src.unwrap_or_default()
                     ))
                     .with("path", path.as_str()));
@@ -862,9 +862,9 @@ async fn plan_file(ctx: &TaskCtx<'_>, o: Opts) -> Result<Plan> {
                 .clone()
                 .ok_or_else(|| Error::failed("src is required"))?;
             if !si.exists() {
-                return Ok(
-                    Plan::fail(format!("src does not exist: {src}")).with("path", path.as_str())
-                );
+                return Ok(Plan::fail("src does not exist")
+                    .with("dest", path.as_str())
+                    .with("src", src.as_str()));
             }
             let same = info.kind == Kind::File
                 && si.kind == Kind::File
