@@ -295,12 +295,29 @@ async fn copy_src_to_folders_and_trailing_slash() {
         err.msg
     );
     assert!(err.hint.clone().unwrap().contains("play/files/missing.txt"));
-    // content with a folder dest is an error
-    let err = e
+    // content with a folder dest fails (Ansible's message)
+    let p = e
         .plan("copy", json!({"content": "x", "dest": out}))
         .await
-        .unwrap_err();
-    assert!(err.msg.contains("can not use content with a dir as dest"));
+        .unwrap();
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("can not use content with a dir as dest")
+    );
+    // src and content together, or neither: Ansible's checks and messages
+    let p = e
+        .plan("copy", json!({"content": "x", "src": "a.txt", "dest": out}))
+        .await
+        .unwrap();
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("src and content are mutually exclusive")
+    );
+    let p = e
+        .plan("copy", json!({"src": "", "dest": out}))
+        .await
+        .unwrap();
+    assert_eq!(p.failed.as_deref(), Some("src (or content) is required"));
     // force=no never replaces
     e.write("keep.txt", "mine\n");
     let p = e

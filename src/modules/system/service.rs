@@ -635,10 +635,7 @@ mod tests {
     #[test]
     fn service_reads_its_own_options() {
         let e = args(&SERVICE_DOC, serde_json::json!({"name": "ssh"})).unwrap_err();
-        assert_eq!(
-            e.msg,
-            "module 'service': one of the following is required: state, enabled"
-        );
+        assert_eq!(e.msg, "one of the following is required: state, enabled");
         let a = args(
             &SERVICE_DOC,
             serde_json::json!({"name": "ssh", "enabled": "no"}),
