@@ -551,6 +551,8 @@ fn python_dollar(pat: &str) -> String {
                 out.push(c);
             }
             '$' if !in_class => out.push_str("(?=\\n?\\z)"),
+            // grep takes a newline as a pattern separator: the escape keeps it one pattern
+            '\n' => out.push_str("\\n"),
             _ => out.push(c),
         }
     }
@@ -566,6 +568,7 @@ mod tests {
         assert_eq!(python_dollar("OK$"), "OK(?=\\n?\\z)");
         assert_eq!(python_dollar("a\\$[$]$"), "a\\$[$](?=\\n?\\z)");
         assert_eq!(python_dollar("[]$]x"), "[]$]x");
+        assert_eq!(python_dollar("has\na"), "has\\na");
     }
 
     #[test]
