@@ -295,12 +295,29 @@ async fn copy_src_to_folders_and_trailing_slash() {
         err.msg
     );
     assert!(err.hint.clone().unwrap().contains("play/files/missing.txt"));
-    // content with a folder dest is an error
-    let err = e
+    // content with a folder dest fails (Ansible's message)
+    let p = e
         .plan("copy", json!({"content": "x", "dest": out}))
         .await
-        .unwrap_err();
-    assert!(err.msg.contains("can not use content with a dir as dest"));
+        .unwrap();
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("can not use content with a dir as dest")
+    );
+    // src and content together, or neither: Ansible's checks and messages
+    let p = e
+        .plan("copy", json!({"content": "x", "src": "a.txt", "dest": out}))
+        .await
+        .unwrap();
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("src and content are mutually exclusive")
+    );
+    let p = e
+        .plan("copy", json!({"src": "", "dest": out}))
+        .await
+        .unwrap();
+    assert_eq!(p.failed.as_deref(), Some("src (or content) is required"));
     // force=no never replaces
     e.write("keep.txt", "mine\n");
     let p = e
@@ -507,7 +524,7 @@ async fn file_directory_touch_absent() {
             .await;
         assert_eq!(
             summaries(&p),
-            vec![format!("chmod 2755 -> 0755 {}", e.p("sg"))]
+            vec![format!("chmod 02755 -> 0755 {}", e.p("sg"))]
         );
         assert_eq!(e.mode("sg"), 0o755);
     }
@@ -666,11 +683,20 @@ async fn file_links() {
     e.converge("file", json!({"path": link, "mode": "0640"}))
         .await;
     assert_eq!(e.mode("target2"), 0o640);
-    let p = e.plan("file", json!({"path": link, "follow": false})).await;
-    assert!(
-        p.unwrap_err()
-            .msg
-            .contains("src is required for state=link")
+    // not following, without src: the link keeps its target (Ansible), nothing to do
+    let p = e
+        .plan("file", json!({"path": link, "follow": false}))
+        .await
+        .unwrap();
+    assert!(p.failed.is_none() && p.changes.is_empty());
+    // a new link needs src
+    let p = e
+        .plan("file", json!({"path": e.p("newlink"), "state": "link"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("src is required for creating new symlinks")
     );
     // absent removes the link, not the target
     e.converge("file", json!({"path": link, "state": "absent"}))
@@ -1057,7 +1083,10 @@ async fn stat_slurp() {
     assert_eq!(res(&p, "content"), "ZGF0YQo=");
     assert_eq!(res(&p, "encoding"), "base64");
     let p = e.plan("slurp", json!({"src": e.p("nope")})).await.unwrap();
-    assert!(p.failed.unwrap().contains("file not found"));
+    assert_eq!(
+        p.failed.unwrap(),
+        format!("File not found: {}", e.p("nope"))
+    );
 }
 
 #[tokio::test]

@@ -366,6 +366,10 @@ impl PlayRun<'_> {
                 let plan = module.plan(&tctx, &args).await?;
                 let facts = plan.facts.clone();
                 let mut o = self.apply(plan, &*conn, check).await?;
+                // As in Ansible, a result has `diff` only in diff mode.
+                if !diff {
+                    o.diffs.clear();
+                }
                 // Facts a module returns (getent, hostname, setup) are set on the host (on the
                 // delegated host with delegate_facts), as in Ansible.
                 if !facts.is_empty() && o.status != Status::Failed {

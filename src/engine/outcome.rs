@@ -120,7 +120,8 @@ impl Outcome {
         {
             v.insert("msg".into(), Value::from(m.as_str()));
         }
-        if !self.diffs.is_empty() {
+        // A module's own `diff` return value (file's `before`/`after` maps) is kept as it is.
+        if !self.diffs.is_empty() && !v.contains_key("diff") {
             let d: Vec<Value> = self
                 .diffs
                 .iter()

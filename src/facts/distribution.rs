@@ -161,6 +161,11 @@ pub(super) fn system_facts(secs: &Sections, f: &mut Vars) {
             None => map_of(vec![("status", s("disabled"))]),
         };
         f.insert("selinux".into(), selinux);
+        // FIPS mode (Ansible's `fips`): the kernel's switch, off when it cannot be read.
+        let fips = secs
+            .file("/proc/sys/crypto/fips_enabled")
+            .is_some_and(|v| v.trim() == "1");
+        f.insert("fips".into(), Value::from(fips));
         let (vt, vr) = virtualization(secs, &has);
         f.insert("virtualization_type".into(), s(vt));
         f.insert("virtualization_role".into(), s(vr));

@@ -26,7 +26,7 @@ for p in /etc/lsb-release /etc/debian_version /etc/alpine-release /etc/redhat-re
   /etc/system-release /etc/arch-release /etc/SuSE-release /etc/machine-id \
   /etc/resolv.conf /etc/selinux/config /sys/fs/selinux/enforce /run/systemd/container \
   /sys/class/dmi/id/product_name /sys/class/dmi/id/sys_vendor /sys/class/dmi/id/product_version \
-  /proc/uptime; do
+  /proc/uptime /proc/sys/crypto/fips_enabled; do
   dump "$p"
 done
 if have lsb_release; then sec lsb_release; lsb_release -a 2>/dev/null; fi

@@ -88,6 +88,7 @@ fn debian12_captured_here() {
             ("virtualization_type", "docker"),
             ("virtualization_role", "guest"),
             ("selinux.status", "disabled"),
+            ("fips", "false"),
             ("default_ipv4.address", "192.0.2.2"),
             ("default_ipv4.interface", "eth0"),
             ("default_ipv4.gateway", "192.0.2.1"),

@@ -52,7 +52,7 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
                 true
             };
             if known {
-                kv.push((k.trim().to_string(), unquote(v.trim())));
+                kv.push((k.trim().to_string(), unquote(&decode_escapes(v.trim()))));
                 cut.push(span.clone());
                 continue;
             }
@@ -82,6 +82,58 @@ pub fn split_action_string(text: &str) -> Result<(String, String)> {
         Some((w, span)) => (w.trim().to_string(), text[span.end..].trim().to_string()),
         None => (String::new(), String::new()),
     })
+}
+
+/// Python's escape sequences in a `k=v` value, as Ansible's `parse_kv` decodes them before
+/// splitting: `\\`, `\'`, `\"`, `\a\b\f\n\r\t\v`, `\xHH`, `\uHHHH`, `\UHHHHHHHH`; any other
+/// backslash stays as written.
+fn decode_escapes(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut rest = v;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let simple = match after.chars().next() {
+            Some(c @ ('\\' | '\'' | '"')) => Some(c),
+            Some('a') => Some('\x07'),
+            Some('b') => Some('\x08'),
+            Some('f') => Some('\x0c'),
+            Some('n') => Some('\n'),
+            Some('r') => Some('\r'),
+            Some('t') => Some('\t'),
+            Some('v') => Some('\x0b'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            rest = &after[1..];
+            continue;
+        }
+        let hex = match after.chars().next() {
+            Some('x') => 2,
+            Some('u') => 4,
+            Some('U') => 8,
+            _ => 0,
+        };
+        let digits = after
+            .get(1..1 + hex)
+            .filter(|d| d.chars().all(|c| c.is_ascii_hexdigit()));
+        match digits
+            .and_then(|d| u32::from_str_radix(d, 16).ok())
+            .and_then(char::from_u32)
+        {
+            Some(c) if hex > 0 => {
+                out.push(c);
+                rest = &after[1 + hex..];
+            }
+            _ => {
+                out.push('\\');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn unquote(v: &str) -> String {
@@ -173,6 +225,15 @@ fn split_word_spans(text: &str) -> Result<Vec<(String, std::ops::Range<usize>)>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kv_values_decode_python_escapes() {
+        assert_eq!(decode_escapes(r"\b(.+)\b"), "\x08(.+)\x08");
+        assert_eq!(decode_escapes(r"\\b(.+)\\b"), r"\b(.+)\b");
+        assert_eq!(decode_escapes(r"a\x41\u00e9\d"), "aA\u{e9}\\d");
+        let (_, kv) = split_free_form(r"regexp='\\b(x)' dest=/a", None, "replace").unwrap();
+        assert_eq!(kv[0], ("regexp".to_string(), r"\b(x)".to_string()));
+    }
 
     #[test]
     fn free_form_splitting() {

@@ -59,23 +59,27 @@ pub fn validate_args(doc: &'static ModuleDoc, raw: &Vars) -> Result<Args> {
             .filter(|g| vals.contains_key(*g))
             .collect();
         if given.len() > 1 {
+            // Ansible's wording (the whole group), which tests match on
             return Err(Error::parse(format!(
-                "module '{}': options {} are mutually exclusive",
+                "parameters are mutually exclusive: {}",
+                group.join("|")
+            ))
+            .hint(format!(
+                "module '{}': give only one of {}",
                 doc.name,
-                given
-                    .iter()
-                    .map(|g| format!("'{g}'"))
-                    .collect::<Vec<_>>()
-                    .join(" and ")
+                given.join(", ")
             )));
         }
     }
     for group in doc.required_one_of {
         if !group.iter().any(|g| vals.contains_key(*g)) {
             return Err(Error::parse(format!(
-                "module '{}': one of the following is required: {}",
-                doc.name,
+                "one of the following is required: {}",
                 group.join(", ")
+            ))
+            .hint(format!(
+                "module '{}': see `prov doc {}`",
+                doc.name, doc.name
             )));
         }
     }

@@ -29,9 +29,9 @@ pub use shell::Shell;
 pub use wait_for::WaitFor;
 pub use wait_for_connection::{Timing as WaitForConnectionTiming, WaitForConnection};
 
+pub(crate) use super::toolkit::expand_word;
 #[cfg(test)]
 use super::toolkit::split_words;
-pub(crate) use super::toolkit::words::expand_word;
 use super::{Plan, Registry, TaskCtx, opt};
 use crate::connection::quote;
 use crate::error::{Error, Result};

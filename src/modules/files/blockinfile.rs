@@ -112,9 +112,19 @@ pub(crate) fn edit(original: &str, s: &BlockSpec<'_>) -> Result<String> {
         _ => {
             if let Some(re) = &insertre {
                 let mut found = None;
-                for (i, l) in lines.iter().enumerate() {
-                    if re.is_match(l.trim_end_matches(['\r', '\n'])) {
-                        found = Some(i);
+                if re.inline_multiline() {
+                    // a multi-line pattern searches the whole text: the line its match ends
+                    // (insertafter) or starts (insertbefore) on
+                    let joined = lines.concat();
+                    if let Some((start, end)) = re.find_span(&joined) {
+                        let at = if ia.is_some() { end } else { start };
+                        found = Some(joined[..at].matches('\n').count());
+                    }
+                } else {
+                    for (i, l) in lines.iter().enumerate() {
+                        if re.is_match(l.trim_end_matches(['\r', '\n'])) {
+                            found = Some(i);
+                        }
                     }
                 }
                 match found {
@@ -152,7 +162,7 @@ impl Module for BlockInFile {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let path = &o.path;
+        let path = &toolkit::expand_path(ctx, &o.path).await?;
         let attrs = Attrs::new(&o.attrs)?;
         let validate = check_validate(o.validate)?;
         let present = o.state != "absent";
@@ -256,6 +266,21 @@ mod tests {
             append_newline: false,
             prepend_newline: false,
         }
+    }
+
+    #[test]
+    fn a_multiline_pattern_searches_the_whole_text() {
+        let text = "a\nK =\n  (L =\nb\n";
+        // (?m): the match spans lines; the block goes after the line it ends on
+        assert_eq!(
+            edit(text, &spec("z", Some("(?m)K =\\n.*\\(L ="), None)).unwrap(),
+            "a\nK =\n  (L =\n# BEGIN X\nz\n# END X\nb\n"
+        );
+        // without the flag each line is searched alone: no match, so at the end
+        assert_eq!(
+            edit(text, &spec("z", Some("K =\\n.*\\(L ="), None)).unwrap(),
+            "a\nK =\n  (L =\nb\n# BEGIN X\nz\n# END X\n"
+        );
     }
 
     #[test]

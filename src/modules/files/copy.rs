@@ -24,7 +24,7 @@ crate::options! {
     pub(crate) struct Opts {
         src: Option<String> = opt::path("Local path of the file or folder to copy (relative paths are looked up in `files/`). A folder ending in `/` copies its contents."),
         content: Option<Value> = opt::any("Literal content to write instead of `src` (lists and mappings are written as JSON)."),
-        dest: String = opt::path("Remote path to write to.").required(),
+        dest: String = opt::path("Remote path to write to (required).").default(""),
         backup: bool = opt::bool("Back up the old file to `dest.<pid>.<timestamp>~` before changing it.").default("no"),
         force: bool = opt::bool("Replace the file when its content differs; with `no`, only create it when missing.").default("yes"),
         validate: Option<String> = opt::str("Command validating the new file before it is put in place; `%s` is its temp path."),
@@ -50,8 +50,6 @@ static DOC: ModuleDoc = ModuleDoc::new("copy", "Copy files to remote locations")
         is replaced unless `follow` is set. A vault-encrypted `src` is decrypted (`decrypt`).",
     )
     .spec::<Opts>()
-    .mutually_exclusive(&[&["src", "content"]])
-    .required_one_of(&[&["src", "content"]])
     .examples(
         r#"- copy:
     src: motd
@@ -275,10 +273,14 @@ fn content_bytes(v: &Value) -> Vec<u8> {
 /// targets as written (copy's `local_follow: no`).
 #[allow(clippy::type_complexity)]
 fn walk(root: &Path, follow: bool) -> Result<(Vec<(PathBuf, bool)>, Vec<(PathBuf, String)>)> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
     let mut out = Vec::new();
     let mut links = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
+    // each folder to walk with the (device, inode) of the folders it is in (itself included):
+    // a followed link back to one of them is a circle, copied as a link (as Ansible does)
+    let mut stack = vec![(PathBuf::new(), id(root).into_iter().collect::<Vec<_>>())];
+    while let Some((rel, chain)) = stack.pop() {
         let dir = root.join(&rel);
         let mut entries: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| Error::io(&dir, e))?
@@ -288,16 +290,26 @@ fn walk(root: &Path, follow: bool) -> Result<(Vec<(PathBuf, bool)>, Vec<(PathBuf
         let mut subdirs = Vec::new();
         for e in entries {
             let r = rel.join(e.file_name());
-            if !follow && e.file_type().is_ok_and(|t| t.is_symlink()) {
+            let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+            let full = root.join(&r);
+            let target_id = id(&full);
+            // not following, a broken link, or a circle: the link itself
+            if is_link
+                && (!follow
+                    || target_id.is_none()
+                    || (full.is_dir() && target_id.is_some_and(|t| chain.contains(&t))))
+            {
                 let target =
                     std::fs::read_link(e.path()).map_err(|err| Error::io(e.path(), err))?;
                 links.push((r, target.to_string_lossy().into_owned()));
                 continue;
             }
-            let is_dir = root.join(&r).is_dir();
+            let is_dir = full.is_dir();
             out.push((r.clone(), is_dir));
             if is_dir {
-                subdirs.push(r);
+                let mut c = chain.clone();
+                c.extend(target_id);
+                subdirs.push((r, c));
             }
         }
         stack.extend(subdirs.into_iter().rev());
@@ -565,10 +577,18 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
     let mut plan = Plan::ok();
     let mut dirs = vec![(root.clone(), insp.files[0].clone())];
     let mut files = Vec::new();
+    let mut links = Vec::new();
     for (i, (rel, is_dir)) in entries.iter().enumerate() {
         let (d, s) = (&insp.files[1 + i], &insp.files[1 + n + i]);
         if *is_dir {
             dirs.push((join(&root, rel), d.clone()));
+        } else if s.kind == Kind::Link && !o.local_follow {
+            // local_follow=no: a link is copied as a link (its target as it is)
+            links.push((
+                join(&root, rel),
+                s.link_target.clone().unwrap_or_default(),
+                d,
+            ));
         } else if s.followed_kind() == Kind::File {
             files.push((join(src, rel), s.clone(), join(&root, rel), d.clone()));
         }
@@ -587,6 +607,23 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
             continue;
         }
         remote_file(ctx, o, &s, &sinfo, &d, &info, insp.uid, attrs, &mut plan).await?;
+    }
+    for (path, target, info) in links {
+        if info.kind == Kind::Link && info.link_target.as_deref() == Some(target.as_str()) {
+            continue;
+        }
+        if info.kind == Kind::Dir {
+            return Ok(Plan::fail(format!("{path} is a directory")));
+        }
+        plan.changes.push(Change {
+            summary: format!("link {path} -> {target}"),
+            diff: Some(state_diff(&path, info.kind.state_name(), "link")),
+            action: exec(
+                ctx,
+                format!("ln -sfn -- {} {}", quote(&target), quote(&path)),
+                false,
+            ),
+        });
     }
     plan.result.shift_remove("backup_file");
     plan.result.insert("dest".into(), Value::from(root));
@@ -705,17 +742,31 @@ impl Module for Copy {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let mut o = Opts::from_args(args)?;
+        // Ansible's checks (and messages), in its order: an empty src counts as none.
+        let has_src = o.src.as_deref().is_some_and(|s| !s.is_empty());
+        let fail = |m: &str| Ok(Plan::fail(m));
+        if !has_src && o.content.is_none() {
+            return fail("src (or content) is required");
+        }
         if o.dest.is_empty() {
-            return Err(Error::failed("copy: dest must not be empty"));
+            return fail("dest is required");
+        }
+        if has_src && o.content.is_some() {
+            return fail("src and content are mutually exclusive");
         }
         let attrs = Attrs::new(&o.attrs)?;
         o.validate = check_validate(o.validate)?;
+        // `dest` (and a remote `src`) are paths: `~` and `$VARS` expand on the host.
+        o.dest = toolkit::expand_path(ctx, &o.dest).await?;
+        if o.remote_src
+            && let Some(s) = &o.src
+        {
+            o.src = Some(toolkit::expand_path(ctx, s).await?);
+        }
         let dest = o.dest.clone();
         if let Some(c) = &o.content {
             if dest.ends_with('/') {
-                return Err(Error::failed(format!(
-                    "can not use content with a dir as dest: {dest}"
-                )));
+                return fail("can not use content with a dir as dest");
             }
             if attrs.mode.as_deref() == Some("preserve") {
                 return Err(Error::failed("mode=preserve needs src, not content"));

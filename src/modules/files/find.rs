@@ -3,7 +3,7 @@
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::args::Mode;
-use crate::modules::toolkit::{checksum_cmd, fmt_mode, resolve_mode};
+use crate::modules::toolkit::{checksum_cmd, resolve_mode, stat_mode};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, Vars};
 use async_trait::async_trait;
@@ -222,7 +222,7 @@ impl Entry {
             v.insert(k.to_string(), x);
         };
         put("path", Value::from(self.path.as_str()));
-        put("mode", Value::from(fmt_mode(m)));
+        put("mode", Value::from(stat_mode(m)));
         put("isdir", Value::from(self.is_dir()));
         put("isreg", Value::from(self.is_reg()));
         put("islnk", Value::from(self.is_link()));
@@ -419,7 +419,7 @@ impl Module for Find {
             let mut keep = vec![false; files.len()];
             if !files.is_empty() {
                 let (pat, z) = if o.read_whole_file {
-                    (c.clone(), "-z ")
+                    (python_dollar(c), "-z ")
                 } else {
                     (format!("^(?:{c})"), "")
                 };
@@ -515,9 +515,61 @@ impl Module for Find {
     }
 }
 
+/// A pattern for `grep -P -z` (the whole file as one record) that ends like Python's
+/// `re.search`: `$` outside a class matches at the end or before a final newline, which grep's
+/// `$` does not in that mode.
+fn python_dollar(pat: &str) -> String {
+    let mut out = String::with_capacity(pat.len() + 8);
+    let mut chars = pat.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // a `]` right after `[` or `[^` is literal
+                let rest = chars.as_str();
+                let skip = if rest.starts_with("^]") {
+                    2
+                } else if rest.starts_with(']') {
+                    1
+                } else {
+                    0
+                };
+                for _ in 0..skip {
+                    out.extend(chars.next());
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '$' if !in_class => out.push_str("(?=\\n?\\z)"),
+            // grep takes a newline as a pattern separator: the escape keeps it one pattern
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_file_dollar_ends_like_pythons() {
+        assert_eq!(python_dollar("OK$"), "OK(?=\\n?\\z)");
+        assert_eq!(python_dollar("a\\$[$]$"), "a\\$[$](?=\\n?\\z)");
+        assert_eq!(python_dollar("[]$]x"), "[]$]x");
+        assert_eq!(python_dollar("has\na"), "has\\na");
+    }
 
     #[test]
     fn python_codec_names_become_iconv_names() {

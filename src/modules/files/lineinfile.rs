@@ -235,6 +235,26 @@ pub(crate) fn absent(lines: Vec<String>, m: &Matcher) -> Edit {
     }
 }
 
+/// Ansible's warning for an empty `regexp` or `search_string` (it matches every line).
+fn empty_search_warning(regexp: Option<&str>, search: Option<&str>) -> Option<String> {
+    let what = match (regexp, search) {
+        (Some(""), _) => "regular expression",
+        (_, Some("")) => "search string",
+        _ => return None,
+    };
+    let mut msg = format!(
+        "The {what} is an empty string, which will match every line in the file. This may have \
+         unintended consequences, such as replacing the last line in the file rather than \
+         appending."
+    );
+    if what == "regular expression" {
+        msg.push_str(
+            " If this is desired, use '^' to match every line in the file and avoid this warning.",
+        );
+    }
+    Some(msg)
+}
+
 #[async_trait]
 impl Module for LineInFile {
     fn doc(&self) -> &'static ModuleDoc {
@@ -243,7 +263,7 @@ impl Module for LineInFile {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let path = &o.path;
+        let path = &toolkit::expand_path(ctx, &o.path).await?;
         let attrs = Attrs::new(&o.attrs)?;
         let validate = check_validate(o.validate)?;
         let (search, line) = (o.search_string, o.line);
@@ -260,6 +280,10 @@ impl Module for LineInFile {
         }
         let target = info.write_path().to_string();
         let mut plan = Plan::ok();
+        if let Some(w) = empty_search_warning(o.regexp.as_deref(), search.as_deref()) {
+            plan.result
+                .insert("warnings".into(), Value::from(vec![Value::from(w)]));
+        }
         let exists = info.exists();
         if exists && content.is_none() {
             return Ok(Plan::fail(format!(
@@ -369,6 +393,17 @@ impl HintCreate for Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_regexp_or_search_string_warns() {
+        let w = empty_search_warning(Some(""), None).unwrap();
+        assert!(w.starts_with("The regular expression is an empty string"));
+        assert!(w.ends_with("avoid this warning."));
+        let w = empty_search_warning(None, Some("")).unwrap();
+        assert!(w.starts_with("The search string is an empty string"));
+        assert!(w.ends_with("rather than appending."));
+        assert!(empty_search_warning(Some("^a"), None).is_none());
+    }
 
     fn run(
         text: &str,

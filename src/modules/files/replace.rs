@@ -74,7 +74,9 @@ pub(crate) fn apply(
     };
     let section = &contents[start..end];
     let re = py_regex(regexp, "m")?;
-    let (replaced, n) = re.sub(section, replace)?;
+    let (replaced, n) = re
+        .sub(section, replace)
+        .map_err(|e| Error::failed(format!("Unable to process replace due to error: {}", e.msg)))?;
     if n == 0 || replaced == section {
         return Ok(Some((contents.to_string(), 0)));
     }
@@ -92,7 +94,7 @@ impl Module for Replace {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let path = &o.path;
+        let path = &toolkit::expand_path(ctx, &o.path).await?;
         let attrs = Attrs::new(&o.attrs)?;
         let validate = check_validate(o.validate)?;
         let (insp, info) = toolkit::inspect_one(ctx, path, Some("sha256"), true).await?;
@@ -168,6 +170,17 @@ impl Module for Replace {
 #[cfg(test)]
 mod tests {
     use super::apply;
+
+    #[test]
+    fn a_bad_replacement_fails_with_ansibles_message() {
+        let e = apply("a.b\n", r"\.", r"\D", None, None).unwrap_err();
+        assert!(
+            e.msg
+                .starts_with("Unable to process replace due to error: "),
+            "{}",
+            e.msg
+        );
+    }
 
     #[test]
     fn replaces_with_sections_and_backrefs() {

@@ -38,15 +38,15 @@ impl Module for Slurp {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let src = Opts::from_args(args)?.src;
+        let src = crate::modules::toolkit::expand_path(ctx, &src).await?;
         let out = ctx
             .run(format!(
-                "if [ -d {p} ]; then echo 'source is a directory and must be a file' >&2; exit 2; fi; \
-                 if [ ! -e {p} ]; then echo 'file not found' >&2; exit 3; fi; cat -- {p}",
+                "LC_ALL=C cat -- {p}",
                 p = crate::connection::quote(&src)
             ))
             .await?;
         if out.rc != 0 {
-            return Ok(Plan::fail(format!("{}: {src}", out.stderr_str().trim())));
+            return Ok(Plan::fail(read_error(&out.stderr_str(), &src)));
         }
         Ok(Plan::ok()
             .with(
@@ -55,5 +55,39 @@ impl Module for Slurp {
             )
             .with("encoding", "base64")
             .with("source", src.as_str()))
+    }
+}
+
+/// Ansible's message for a file that cannot be read, from cat's error (C locale).
+fn read_error(stderr: &str, src: &str) -> String {
+    if stderr.contains("No such file or directory") {
+        format!("File not found: {src}")
+    } else if stderr.contains("Permission denied") {
+        format!("File is not readable: {src}")
+    } else if stderr.contains("Is a directory") {
+        format!("Source is a directory and must be a file: {src}")
+    } else {
+        // Ansible's own text, placeholder included
+        "Unable to slurp file: {source}".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_errors_are_ansibles_messages() {
+        let e = |s| read_error(s, "/x");
+        assert_eq!(
+            e("cat: /x: No such file or directory"),
+            "File not found: /x"
+        );
+        assert_eq!(e("cat: /x: Permission denied"), "File is not readable: /x");
+        assert_eq!(
+            e("cat: /x: Is a directory"),
+            "Source is a directory and must be a file: /x"
+        );
+        assert!(e("cat: /x/y: Not a directory").starts_with("Unable to slurp file"));
     }
 }

@@ -800,7 +800,7 @@ mod tests {
         let e = args(&SERVICE_DOC, serde_json::json!({"name": "ssh"})).unwrap_err();
         assert_eq!(
             e.msg,
-            "module 'service': one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec"
+            "one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec"
         );
         // systemd's options, as Ansible's service action hands them to systemd (cron's setup
         // restarts its service with `daemon-reload`)

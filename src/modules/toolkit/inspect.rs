@@ -1,7 +1,7 @@
 //! Inspecting remote paths in one round trip: a POSIX sh script printing `key=value` lines
 //! (stat data, link targets, checksums, content), parsed on the controller.
 
-use super::mode::fmt_mode;
+use super::mode::stat_mode;
 use super::write::{checksum_hex, parent_of};
 use crate::connection::quote;
 use crate::error::{Error, Result};
@@ -540,7 +540,7 @@ pub fn stat_value(info: &FileInfo, follow: bool, checksum: Option<&str>) -> Valu
     let mut v: Vec<(&str, Value)> = vec![
         ("exists", Value::from(true)),
         ("path", Value::from(info.path.as_str())),
-        ("mode", Value::from(fmt_mode(m))),
+        ("mode", Value::from(stat_mode(m))),
         ("isdir", Value::from(kind == Kind::Dir)),
         ("isreg", Value::from(kind == Kind::File)),
         ("islnk", Value::from(kind == Kind::Link)),

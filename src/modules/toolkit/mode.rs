@@ -9,13 +9,19 @@ use crate::modules::{Change, Diff, FileAttrs, TaskCtx};
 
 /// Formats permission bits the way Ansible returns them (`0644`, `04755`).
 pub fn fmt_mode(m: u32) -> String {
+    // Ansible's '0%03o': `0644`, and `04755` with setuid/setgid/sticky bits
+    format!("0{:03o}", m & 0o7777)
+}
+
+/// Permission bits as stat and find return them (`%04o`: `0644`, `1777`).
+pub fn stat_mode(m: u32) -> String {
     format!("{:04o}", m & 0o7777)
 }
 
 /// A mode as a `chmod` argument that sets exactly these bits: the extra leading zero makes GNU
 /// chmod clear a directory's setuid/setgid bits too (`chmod 0755 dir` would keep them).
 pub fn chmod_arg(m: u32) -> String {
-    format!("0{}", fmt_mode(m))
+    format!("0{:04o}", m & 0o7777)
 }
 
 /// True when `spec` is an octal mode (`644`, `0644`, `01777`).
@@ -175,7 +181,7 @@ impl Attrs {
     }
 }
 
-pub(super) fn owner_matches(want: &str, name: &str, id: u32) -> bool {
+pub fn owner_matches(want: &str, name: &str, id: u32) -> bool {
     match want.parse::<u32>() {
         Ok(n) => n == id,
         Err(_) => want == name,
@@ -197,6 +203,31 @@ pub fn attr_change(
     link: bool,
     recurse: bool,
 ) -> Result<(Option<Change>, u32)> {
+    attr_change_deep(ctx, path, st, is_dir, attrs, link, recurse, false)
+}
+
+/// [`attr_change`], where `follow` makes a recursive change follow the links below `path`
+/// (their targets change, linked folders are walked; broken links are left alone).
+#[allow(clippy::too_many_arguments)]
+pub fn attr_change_deep(
+    ctx: &TaskCtx<'_>,
+    path: &str,
+    st: &StatData,
+    is_dir: bool,
+    attrs: &Attrs,
+    link: bool,
+    recurse: bool,
+    follow: bool,
+) -> Result<(Option<Change>, u32)> {
+    // a recursive change through links: find -L hands every target to the command
+    let deep = |cmd: &str, arg: &str| {
+        format!(
+            "find -L {} ! -type l -exec {cmd} {} {{}} +",
+            quote(path),
+            quote(arg)
+        )
+    };
+    let follow = recurse && follow;
     let mut script = Vec::new();
     let mut parts = Vec::new();
     let mut before = String::new();
@@ -221,7 +252,11 @@ pub fn attr_change(
             } else {
                 chmod_arg(want)
             };
-            chmod = Some(format!("chmod {r}{} -- {}", quote(&m), quote(path)));
+            chmod = Some(if follow {
+                deep("chmod", &m)
+            } else {
+                format!("chmod {r}{} -- {}", quote(&m), quote(path))
+            });
         }
     }
     if let Some(o) = &attrs.owner
@@ -232,7 +267,11 @@ pub fn attr_change(
             before.push_str(&format!("owner: '{}'\n", st.owner));
             after.push_str(&format!("owner: '{o}'\n"));
         }
-        script.push(format!("chown {r}{h}{} -- {}", quote(o), quote(path)));
+        script.push(if follow {
+            deep("chown", o)
+        } else {
+            format!("chown {r}{h}{} -- {}", quote(o), quote(path))
+        });
     }
     if let Some(g) = &attrs.group
         && (!owner_matches(g, &st.group, st.gid) || recurse)
@@ -242,7 +281,11 @@ pub fn attr_change(
             before.push_str(&format!("group: '{}'\n", st.group));
             after.push_str(&format!("group: '{g}'\n"));
         }
-        script.push(format!("chgrp {r}{h}{} -- {}", quote(g), quote(path)));
+        script.push(if follow {
+            deep("chgrp", g)
+        } else {
+            format!("chgrp {r}{h}{} -- {}", quote(g), quote(path))
+        });
     }
     script.extend(chmod);
     if parts.is_empty() && (!recurse || script.is_empty()) {
@@ -274,6 +317,15 @@ pub fn attr_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_are_formatted_as_ansible_returns_them() {
+        assert_eq!(fmt_mode(0o644), "0644");
+        assert_eq!(fmt_mode(0o1444), "01444");
+        assert_eq!(stat_mode(0o644), "0644");
+        assert_eq!(stat_mode(0o1777), "1777");
+        assert_eq!(chmod_arg(0o4755), "04755");
+    }
 
     #[test]
     fn symbolic_modes() {

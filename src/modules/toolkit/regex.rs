@@ -57,6 +57,23 @@ impl Regex {
         self.re.sub(s, template, 0).map_err(|e| self.err(e))
     }
 
+    /// The byte range of the first match in `s`.
+    pub fn find_span(&self, s: &str) -> Option<(usize, usize)> {
+        let groups = self.re.search(s).ok().flatten()?;
+        groups.first().copied().flatten().map(|g| {
+            let start = g.as_ptr() as usize - s.as_ptr() as usize;
+            (start, start + g.len())
+        })
+    }
+
+    /// Whether the pattern turns on multi-line mode itself (a leading `(?m)`, `(?im)`, ...).
+    pub fn inline_multiline(&self) -> bool {
+        self.pattern
+            .strip_prefix("(?")
+            .and_then(|r| r.split_once(')'))
+            .is_some_and(|(f, _)| f.contains('m') && f.chars().all(|c| c.is_ascii_alphabetic()))
+    }
+
     /// The byte range of named group `name` in the first match in `s`.
     pub fn group_span(&self, s: &str, name: &str) -> Result<Option<(usize, usize)>> {
         let Some(i) = self.re.group_index(name) else {

@@ -130,6 +130,20 @@ pub(crate) fn check_name(module: &str, what: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
+/// Expands `$NAME`, `${NAME}` and a leading `~` in a path on the host, as Ansible's `path`
+/// options are (Python's `expandvars` and `expanduser` in the module): one round trip, only
+/// when the path has something to expand.
+pub(crate) async fn expand_path(ctx: &crate::modules::TaskCtx<'_>, p: &str) -> Result<String> {
+    if !p.starts_with('~') && !p.contains('$') {
+        return Ok(p.to_string());
+    }
+    let out = ctx.run(format!("printf '%s' {}", expand_word(p))).await?;
+    if out.rc != 0 {
+        return Ok(p.to_string());
+    }
+    Ok(out.stdout_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

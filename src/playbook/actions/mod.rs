@@ -603,17 +603,21 @@ mod tests {
             e.msg.contains("`apply` is not valid on import_tasks"),
             "{e}"
         );
-        // Free form: `meta` and `include_tasks` take the whole string, `set_fact` splits k=v.
+        // Free form: `include_tasks` takes a file name or `file=` (as Ansible splits k=v
+        // words for it), `set_fact` splits k=v.
         let t = load(
             &r,
             &dir,
-            "- include_tasks: setup.yml\n- set_fact: a=1 b=2\n",
+            "- include_tasks: setup.yml\n- set_fact: a=1 b=2\n- include_tasks: file=other.yml\n",
         )
         .unwrap();
         assert!(
             matches!(&t[0].kind, TaskKind::IncludeTasks { file, .. } if file.as_str() == Some("setup.yml"))
         );
         assert!(matches!(&t[1].kind, TaskKind::SetFact { vars, .. } if vars.len() == 2));
+        assert!(
+            matches!(&t[2].kind, TaskKind::IncludeTasks { file, .. } if file.as_str() == Some("other.yml"))
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
