@@ -404,21 +404,9 @@ async fn plan_dir(
     }
     for ((rel, target), info) in links.iter().zip(link_infos) {
         let path = join(&root, &rel.to_string_lossy());
-        if info.kind == Kind::Link && info.link_target.as_deref() == Some(target.as_str()) {
-            continue;
+        if let Some(fail) = plan_link(ctx, &path, target, info, &mut plan) {
+            return Ok(fail);
         }
-        if info.kind == Kind::Dir {
-            return Ok(Plan::fail(format!("{path} is a directory")));
-        }
-        plan.changes.push(Change {
-            summary: format!("link {path} -> {target}"),
-            diff: Some(state_diff(&path, info.kind.state_name(), "link")),
-            action: exec(
-                ctx,
-                format!("ln -sfn -- {} {}", quote(target), quote(&path)),
-                false,
-            ),
-        });
     }
     plan.result.shift_remove("backup_file");
     plan.result.insert("dest".into(), Value::from(root));
@@ -609,27 +597,42 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
         remote_file(ctx, o, &s, &sinfo, &d, &info, insp.uid, attrs, &mut plan).await?;
     }
     for (path, target, info) in links {
-        if info.kind == Kind::Link && info.link_target.as_deref() == Some(target.as_str()) {
-            continue;
+        if let Some(fail) = plan_link(ctx, &path, &target, info, &mut plan) {
+            return Ok(fail);
         }
-        if info.kind == Kind::Dir {
-            return Ok(Plan::fail(format!("{path} is a directory")));
-        }
-        plan.changes.push(Change {
-            summary: format!("link {path} -> {target}"),
-            diff: Some(state_diff(&path, info.kind.state_name(), "link")),
-            action: exec(
-                ctx,
-                format!("ln -sfn -- {} {}", quote(&target), quote(&path)),
-                false,
-            ),
-        });
     }
     plan.result.shift_remove("backup_file");
     plan.result.insert("dest".into(), Value::from(root));
     plan.result.insert("src".into(), Value::from(src));
     plan.result.insert("state".into(), Value::from("directory"));
     Ok(plan)
+}
+
+/// Plans a symlink `path` -> `target` copied as a link (nothing when it is already that link);
+/// the failed plan when a folder is in the way.
+fn plan_link(
+    ctx: &TaskCtx<'_>,
+    path: &str,
+    target: &str,
+    info: &FileInfo,
+    plan: &mut Plan,
+) -> Option<Plan> {
+    if info.kind == Kind::Link && info.link_target.as_deref() == Some(target) {
+        return None;
+    }
+    if info.kind == Kind::Dir {
+        return Some(Plan::fail(format!("{path} is a directory")));
+    }
+    plan.changes.push(Change {
+        summary: format!("link {path} -> {target}"),
+        diff: Some(state_diff(path, info.kind.state_name(), "link")),
+        action: exec(
+            ctx,
+            format!("ln -sfn -- {} {}", quote(target), quote(path)),
+            false,
+        ),
+    });
+    None
 }
 
 /// Plans creating folder `d` (with `directory_mode`) when missing; fails the plan when
