@@ -266,9 +266,10 @@ async fn setuid_survives_an_owner_change_and_the_next_run_is_ok() {
     std::os::unix::fs::chown(e.dir.join("bin"), Some(65534), Some(65534)).unwrap();
     let a = json!({"path": e.p("bin"), "mode": "04755", "owner": "root", "group": "root"});
     let plan = e.run("file", a.clone()).await;
+    // Ansible's file module writes the mode as '0%03o'.
     assert_eq!(
         plan.result.get("mode").and_then(|v| v.as_str()),
-        Some("4755")
+        Some("04755")
     );
     assert_eq!(e.mode("bin"), 0o4755, "setuid lost on disk");
     let md = std::fs::metadata(e.dir.join("bin")).unwrap();
