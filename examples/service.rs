@@ -284,7 +284,7 @@ async fn self_test(registry: Registry) {
             kinds.join(" "),
             recap["exit_code"]
         );
-        assert_eq!(kinds.first(), Some(&"play_start"));
+        assert_eq!(kinds[..2], ["playbook_start", "play_start"]);
         assert_eq!(recap["event"], "recap");
         assert_eq!(recap["exit_code"], 0);
         assert_eq!(changed, want_changed, "{events:#?}");
