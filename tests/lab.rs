@@ -435,21 +435,9 @@ fn ansible_core() -> Option<PathBuf> {
     None
 }
 
-/// Runs prov with ansible-core at `core` for the module fallback.
-fn prov_core(p: &Project, core: &Path, args: &[&str]) -> common::Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_prov"))
-        .args(args)
-        .current_dir(&p.dir)
-        .env("NO_COLOR", "1")
-        .env_remove("ANSIBLE_CONFIG")
-        .env("PROV_ANSIBLE_CORE_DIR", core)
-        .output()
-        .expect("prov runs");
-    common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// prov's environment to find ansible-core at `core` for the module fallback.
+fn core_env(core: &Path) -> [(&'static str, &std::ffi::OsStr); 1] {
+    [("PROV_ANSIBLE_CORE_DIR", core.as_os_str())]
 }
 
 /// Modules prov has no native implementation of run on real hosts over SSH as Ansible runs
@@ -543,10 +531,10 @@ main()
     sh(
         "ssh -F tests/lab/.state/ssh_config lab1 rm -f /tmp/prov-lab-fallback.txt /tmp/prov-lab-fallback-known",
     );
-    let first = prov_core(&p, &core, &["run", "site.yml", "-i", &inv()]);
+    let first = p.prov_env(&["run", "site.yml", "-i", &inv()], &core_env(&core));
     first.success();
     assert_eq!(first.recap("lab1")[1], 2, "{}", first.stdout);
-    let again = prov_core(&p, &core, &["run", "site.yml", "-i", &inv()]);
+    let again = p.prov_env(&["run", "site.yml", "-i", &inv()], &core_env(&core));
     again.success();
     assert_eq!(again.recap("lab1")[1], 0, "{}", again.stdout);
     // Check mode and diff: shown, not written; the role's module has no check mode (skipped).
@@ -555,10 +543,9 @@ main()
         &p.read("site.yml")
             .replace("text: \"one\\n\"", "text: \"two\\n\""),
     );
-    let check = prov_core(
-        &p,
-        &core,
+    let check = p.prov_env(
         &["run", "site.yml", "-i", &inv(), "--check", "--diff"],
+        &core_env(&core),
     );
     check
         .success()
@@ -568,10 +555,9 @@ main()
     let (_, text) = sh("ssh -F tests/lab/.state/ssh_config lab1 cat /tmp/prov-lab-fallback.txt");
     assert_eq!(text, "one\n");
     // The JSON events say which tasks are not native.
-    let json = prov_core(
-        &p,
-        &core,
+    let json = p.prov_env(
         &["run", "site.yml", "-i", &inv(), "--output", "json"],
+        &core_env(&core),
     );
     json.success();
     let fallback: Vec<String> = json
@@ -596,7 +582,8 @@ main()
     );
     // Become to another user (sudo with a password).
     let deploy_inv = state().join("inventory-deploy.yaml").display().to_string();
-    prov_core(&p, &core, &["run", "become.yml", "-i", &deploy_inv]).success();
+    p.prov_env(&["run", "become.yml", "-i", &deploy_inv], &core_env(&core))
+        .success();
     sh(
         "ssh -F tests/lab/.state/ssh_config lab1 rm -f /tmp/prov-lab-fallback.txt /tmp/prov-lab-fallback-known",
     );
@@ -649,7 +636,7 @@ fn fallback_module_on_a_host_without_python_fails_clearly() {
     - py_mod:
 "#,
     );
-    let r = prov_core(&p, &core, &["run", "site.yml", "-i", &inv()]);
+    let r = p.prov_env(&["run", "site.yml", "-i", &inv()], &core_env(&core));
     r.code(2)
         .stdout_has("module py_mod needs Python on the host; prov's native modules do not");
     assert_eq!(r.recap("lab3")[0], 3, "{}", r.stdout);

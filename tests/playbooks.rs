@@ -379,19 +379,7 @@ fn connection_and_force_handlers_flags() {
 /// Runs prov in `p` with ansible-core looked for in `core` (`PROV_ANSIBLE_CORE_DIR`), so that
 /// the outcome does not depend on the `python3` of the machine running the tests.
 fn prov_with_core(p: &Project, core: &std::path::Path, args: &[&str]) -> common::Run {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prov"))
-        .args(args)
-        .current_dir(&p.dir)
-        .env("NO_COLOR", "1")
-        .env_remove("ANSIBLE_CONFIG")
-        .env("PROV_ANSIBLE_CORE_DIR", core)
-        .output()
-        .expect("prov runs");
-    common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    p.prov_env(args, &[("PROV_ANSIBLE_CORE_DIR", core.as_os_str())])
 }
 
 #[test]
@@ -851,44 +839,25 @@ fn adhoc_runs_one_module_like_the_ansible_command() {
     // check mode changes nothing; the real run does; src is found from the current directory
     let dest = p.dir.join("out.txt");
     let args = format!("src=motd dest={}", dest.display());
-    let r = p.prov(&[
-        "adhoc",
-        "localhost",
-        "-i",
-        "inv.ini",
-        "-m",
-        "copy",
-        "-a",
-        &args,
-        "-C",
-    ]);
-    r.code(0).stdout_has("localhost | CHANGED => {");
+    let copy = |extra: &[&str]| {
+        let mut argv = vec![
+            "adhoc",
+            "localhost",
+            "-i",
+            "inv.ini",
+            "-m",
+            "copy",
+            "-a",
+            &args,
+        ];
+        argv.extend_from_slice(extra);
+        p.prov(&argv)
+    };
+    copy(&["-C"]).code(0).stdout_has("localhost | CHANGED => {");
     assert!(!dest.exists());
-    p.prov(&[
-        "adhoc",
-        "localhost",
-        "-i",
-        "inv.ini",
-        "-m",
-        "copy",
-        "-a",
-        &args,
-    ])
-    .code(0)
-    .stdout_has("localhost | CHANGED => {");
+    copy(&[]).code(0).stdout_has("localhost | CHANGED => {");
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello\n");
-    p.prov(&[
-        "adhoc",
-        "localhost",
-        "-i",
-        "inv.ini",
-        "-m",
-        "copy",
-        "-a",
-        &args,
-    ])
-    .code(0)
-    .stdout_has("localhost | SUCCESS => {");
+    copy(&[]).code(0).stdout_has("localhost | SUCCESS => {");
     let r = p.prov(&["adhoc", "all", "-i", "inv.ini", "--list-hosts"]);
     r.code(0)
         .stdout_has("  hosts (2):\n    localhost\n    ghost\n");
@@ -970,21 +939,16 @@ fn collection_modules_run_with_their_module_utils() {
     - assert: { that: ["b.msg == 'Task failed: Module failed: division by zero'"] }
 "#,
         );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prov"))
-        .args(["run", "site.yml", "-i", "inv.ini"])
-        .current_dir(&p.dir)
-        .env("NO_COLOR", "1")
-        .env("ANSIBLE_CONFIG", p.path("ansible.cfg"))
-        .env("PROV_ANSIBLE_CORE_DIR", &core)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let cfg = p.path("ansible.cfg");
+    let r = p.prov_env(
+        &["run", "site.yml", "-i", "inv.ini"],
+        &[
+            ("ANSIBLE_CONFIG", cfg.as_os_str()),
+            ("PROV_ANSIBLE_CORE_DIR", core.as_os_str()),
+        ],
     );
-    assert!(stdout.contains("ignored=1"), "{stdout}");
+    assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("ignored=1"), "{}", r.stdout);
 }
 
 #[test]

@@ -53,11 +53,17 @@ impl Project {
 
     /// Runs `prov ARGS` in the project folder.
     pub fn prov(&self, args: &[&str]) -> Run {
+        self.prov_env(args, &[])
+    }
+
+    /// Runs `prov ARGS` in the project folder with these environment variables set too.
+    pub fn prov_env(&self, args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_prov"))
             .args(args)
             .current_dir(&self.dir)
             .env("NO_COLOR", "1")
             .env_remove("ANSIBLE_CONFIG")
+            .envs(envs.iter().copied())
             .output()
             .expect("prov runs");
         Run {
