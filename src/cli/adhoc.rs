@@ -2,7 +2,9 @@
 //! command. The task runs as a one-task play (`hosts: PATTERN`, no fact gathering) through the
 //! same engine as `prov run`, so every module, option and connection setting behaves the same.
 
-use super::{AdhocArgs, Config, load_inventory, run_options, run_playbooks, runner_for, sink_for};
+use super::{
+    AdhocArgs, Config, load_inventory_with, run_options, run_playbooks, runner_for, sink_for,
+};
 use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::modules::Registry;
@@ -50,7 +52,7 @@ pub(super) async fn adhoc(a: AdhocArgs, cfg: &Config) -> Result<i32> {
         .gather_by_default(false);
     let name = PathBuf::from(format!("<adhoc '{}' task>", a.module));
     let playbook = loader.load_playbook_text(&text, &name, &dir)?;
-    let inventory = load_inventory(&a.common, cfg, &[dir.join("adhoc")])?;
+    let inventory = load_inventory_with(&a.common, cfg, &[dir.as_path()])?;
     if a.list_hosts {
         let mut hosts = inventory.select(&a.pattern)?;
         if let Some(l) = &a.exec.limit {

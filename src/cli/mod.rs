@@ -371,17 +371,27 @@ fn load_playbooks(
         .collect()
 }
 
+/// The inventory, with the `group_vars`/`host_vars` beside each playbook.
 fn load_inventory(c: &Common, cfg: &Config, playbooks: &[PathBuf]) -> Result<Inventory> {
-    let mut inv = Inventory::load(&inventory_sources(c, cfg))?;
-    for p in playbooks {
-        if let Some(d) = p.parent() {
-            let d = if d.as_os_str().is_empty() {
+    let dirs: Vec<&Path> = playbooks
+        .iter()
+        .filter_map(|p| p.parent())
+        .map(|d| {
+            if d.as_os_str().is_empty() {
                 Path::new(".")
             } else {
                 d
-            };
-            inv.add_playbook_vars_dir(d)?;
-        }
+            }
+        })
+        .collect();
+    load_inventory_with(c, cfg, &dirs)
+}
+
+/// The inventory, with the `group_vars`/`host_vars` of these playbook folders.
+fn load_inventory_with(c: &Common, cfg: &Config, playbook_dirs: &[&Path]) -> Result<Inventory> {
+    let mut inv = Inventory::load(&inventory_sources(c, cfg))?;
+    for d in playbook_dirs {
+        inv.add_playbook_vars_dir(d)?;
     }
     for w in &inv.warnings {
         errln!("[WARNING]: {w}");
