@@ -415,26 +415,6 @@ fn hundred_loopback_hosts_run_a_small_playbook() {
     let _ = std::fs::remove_dir_all(Path::new("/tmp/prov-many"));
 }
 
-/// The `ansible` package folder of an ansible-core on this machine: the one `python3`
-/// imports, else the targets harness's reference virtualenv.
-fn ansible_core() -> Option<PathBuf> {
-    let venv = root().join("target/ansible-targets/venv/bin/python3");
-    for py in [PathBuf::from("python3"), venv] {
-        let out = Command::new(&py)
-            .args([
-                "-c",
-                "import ansible, os; print(os.path.dirname(ansible.__file__))",
-            ])
-            .output();
-        if let Ok(o) = out
-            && o.status.success()
-        {
-            return Some(String::from_utf8_lossy(&o.stdout).trim().into());
-        }
-    }
-    None
-}
-
 /// prov's environment to find ansible-core at `core` for the module fallback.
 fn core_env(core: &Path) -> [(&'static str, &std::ffi::OsStr); 1] {
     [("PROV_ANSIBLE_CORE_DIR", core.as_os_str())]
@@ -449,7 +429,7 @@ fn fallback_modules_run_on_lab_hosts() {
     let Some(_lab) = lab("fallback_modules_run_on_lab_hosts") else {
         return;
     };
-    let Some(core) = ansible_core() else {
+    let Some(core) = common::ansible_core() else {
         eprintln!("SKIP fallback_modules_run_on_lab_hosts: no ansible-core on this machine");
         return;
     };
@@ -596,7 +576,7 @@ fn fallback_module_on_a_host_without_python_fails_clearly() {
     let Some(_lab) = lab("fallback_module_on_a_host_without_python_fails_clearly") else {
         return;
     };
-    let Some(core) = ansible_core() else {
+    let Some(core) = common::ansible_core() else {
         eprintln!("SKIP fallback_module_on_a_host_without_python_fails_clearly: no ansible-core");
         return;
     };

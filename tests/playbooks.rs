@@ -473,7 +473,7 @@ fn library_script_modules_run_as_ansible_runs_them() {
 /// (a module without check mode support is skipped), diff, and the registered result.
 #[test]
 fn library_python_modules_run_with_ansible_core_module_utils() {
-    let Some(core) = ansible_core_dir() else {
+    let Some(core) = common::ansible_core() else {
         eprintln!("SKIP: no python3 here imports ansible");
         return;
     };
@@ -494,20 +494,6 @@ fn library_python_modules_run_with_ansible_core_module_utils() {
         .stdout_has("+hello")
         .stdout_has("skipping: [localhost]");
     assert_eq!(p.read("out.txt"), "old\n");
-}
-
-/// The `ansible` package folder `python3` imports, if any.
-fn ansible_core_dir() -> Option<std::path::PathBuf> {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import ansible, os; print(os.path.dirname(ansible.__file__))",
-        ])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().into())
 }
 
 fn write_python_modules(p: &Project) {
@@ -901,7 +887,7 @@ fn action_plugin_aliases_of_builtin_actions_run_them() {
 /// `collections_path` of ansible.cfg; a module that raises fails with ansible-core's message.
 #[test]
 fn collection_modules_run_with_their_module_utils() {
-    let Some(core) = ansible_core_dir() else {
+    let Some(core) = common::ansible_core() else {
         eprintln!("SKIP: no python3 here imports ansible");
         return;
     };

@@ -7,6 +7,8 @@
 #                                                passing.txt stops passing
 #   tests/ansible-targets/run.sh --only a,b      these targets only (results are merged into
 #                                                target/ansible-targets/results.json)
+#   ... --venv-only                              only make the reference virtualenv
+#                                                (target/ansible-targets/venv) and stop
 #   ... --scripts                                also the runme.sh targets (second tier: run on
 #                                                the tool's lab host, as role targets)
 # Environment: PROV_TARGETS_TOOLS (default prov,ansible; prov with --ci), PROV_TARGETS_PROV
@@ -20,6 +22,7 @@ LAB_DIR="${PROV_LAB_DIR:-$ROOT/tests/lab}"
 log() { printf '[targets %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 CI_MODE=0
+VENV_ONLY=0
 SCRIPTS=0
 ONLY=""
 while [ $# -gt 0 ]; do
@@ -27,6 +30,7 @@ while [ $# -gt 0 ]; do
         --ci) CI_MODE=1;;
         --only) ONLY="$2"; shift;;
         --scripts) SCRIPTS=1;;
+        --venv-only) VENV_ONLY=1;;
         *) echo "unknown argument: $1" >&2; exit 2;;
     esac
     shift
@@ -53,6 +57,8 @@ if [ ! -x "$WORK/venv/bin/ansible-playbook" ] || ! "$WORK/venv/bin/ansible-playb
     "$PY" -m venv "$WORK/venv"
     "$WORK/venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$VERSION" passlib
 fi
+# --venv-only: just the reference (the module fallback's tests use its ansible-core).
+[ $VENV_ONLY -eq 1 ] && exit 0
 
 log "ansible-core $VERSION source distribution (its test/integration/targets)"
 SDIST="$WORK/ansible_core-$VERSION.tar.gz"

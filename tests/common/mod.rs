@@ -247,3 +247,32 @@ pub fn run_bounded(dir: &Path, args: &[&str], limit: Duration) -> Bounded {
         max_rss_kb: usage.ru_maxrss,
     }
 }
+
+/// The `ansible` package folder of an ansible-core on this machine (for the module fallback's
+/// tests): the one `python3` imports, else the targets harness's reference virtualenv
+/// (`tests/ansible-targets/run.sh --venv-only`). `None` skips those tests, unless
+/// `PROV_REQUIRE_ANSIBLE_CORE` is set (CI), where a missing ansible-core fails them.
+#[allow(dead_code)]
+pub fn ansible_core() -> Option<PathBuf> {
+    let venv =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ansible-targets/venv/bin/python3");
+    for py in [PathBuf::from("python3"), venv] {
+        let out = Command::new(&py)
+            .args([
+                "-c",
+                "import ansible, os; print(os.path.dirname(ansible.__file__))",
+            ])
+            .output();
+        if let Ok(o) = out
+            && o.status.success()
+        {
+            return Some(String::from_utf8_lossy(&o.stdout).trim().into());
+        }
+    }
+    assert!(
+        std::env::var_os("PROV_REQUIRE_ANSIBLE_CORE").is_none(),
+        "PROV_REQUIRE_ANSIBLE_CORE is set but no ansible-core was found (python3, or \
+         tests/ansible-targets/run.sh --venv-only)"
+    );
+    None
+}
