@@ -106,6 +106,7 @@ pub(crate) struct Shared {
     inventory: RwLock<Arc<Inventory>>,
     pub templar: Templar,
     pub extra: Arc<Vars>,
+    /// Open connections, keyed by host and connection variables (see [`Shared::connection`]).
     pub conns: tokio::sync::Mutex<HashMap<String, Arc<dyn Connection>>>,
     cells: Mutex<HashMap<String, ConnCell>>,
     hosts: RwLock<HashMap<String, HostData>>,
@@ -606,39 +607,48 @@ impl Shared {
     }
 
     /// The cached connection to `host`, opened once (concurrent callers wait for the same one).
+    /// A task whose connection variables differ (`vars: {ansible_user: other}`) gets its own
+    /// connection, cached beside the host's usual one, as Ansible connects with the task's
+    /// variables.
     pub async fn connection(
         &self,
         connector: &dyn super::Connector,
         host: &str,
         ctx: &Context,
     ) -> crate::error::Result<Arc<dyn Connection>> {
+        let vars = connection_vars(ctx)?;
+        let key = format!("{host}\0{vars:?}");
         let cell = {
             let mut g = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-            g.entry(host.to_string())
+            g.entry(key.clone())
                 .or_insert_with(|| Arc::new(OnceCell::new()))
                 .clone()
         };
         let conn = cell
-            .get_or_try_init(|| async {
-                let vars = connection_vars(ctx)?;
-                connector.connect(host, &vars).await
-            })
+            .get_or_try_init(|| async { connector.connect(host, &vars).await })
             .await?
             .clone();
-        self.conns
-            .lock()
-            .await
-            .insert(host.to_string(), conn.clone());
+        self.conns.lock().await.insert(key, conn.clone());
         Ok(conn)
     }
 
-    /// Forgets a host's connection (after it dropped, or `meta: reset_connection`).
+    /// Forgets a host's connections (after one dropped, or `meta: reset_connection`).
     pub async fn drop_connection(&self, host: &str) {
+        let prefix = format!("{host}\0");
         self.cells
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(host);
-        if let Some(c) = self.conns.lock().await.remove(host) {
+            .retain(|k, _| !k.starts_with(&prefix));
+        let gone: Vec<_> = {
+            let mut conns = self.conns.lock().await;
+            let keys: Vec<String> = conns
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            keys.into_iter().filter_map(|k| conns.remove(&k)).collect()
+        };
+        for c in gone {
             let _ = c.close().await;
         }
     }

@@ -63,7 +63,7 @@ def gather_facts(al):
 
 # Lab hosts: one per tool. As `ansible-test integration` runs by default (in a container that
 # is both controller and `testhost`), every target runs on its host as its own controller with
-# `testhost` local; targets marked needs/ssh reach the host's own sshd (127.0.0.x) with the lab
+# `testhost` local; targets marked needs/ssh reach it over the host's own sshd (127.0.0.1) with the lab
 # key installed as root's key. Nothing runs on the machine running the harness.
 # PROV_TARGETS_HOSTS (e.g. "prov=5") picks other hosts, so several harness runs can share a lab.
 HOSTS = {"prov": 1, "ansible": 2}
@@ -74,6 +74,16 @@ for _kv in filter(None, os.environ.get("PROV_TARGETS_HOSTS", "").split(",")):
 
 INVENTORY_LOCAL = ("[testgroup]\ntesthost ansible_connection=local ansible_pipelining=yes "
                    "ansible_python_interpreter=/usr/bin/python3\n")
+# ansible-test's inventory for a needs/ssh target (create_posix_inventory): testhost over SSH to
+# the controller itself.
+INVENTORY_SSH = ("[testgroup]\ntesthost ansible_connection=ssh ansible_pipelining=yes "
+                 "ansible_python_interpreter=/usr/bin/python3 ansible_host=127.0.0.1 "
+                 "ansible_port=22 ansible_user=root "
+                 "ansible_ssh_private_key_file=/root/.ssh/id_ed25519\n")
+
+
+def inventory(al):
+    return INVENTORY_SSH if "needs/ssh" in al else INVENTORY_LOCAL
 
 
 def playbook(name, gather, output_dir):
@@ -231,7 +241,8 @@ def run_target(args, tool, name, script):
         "PROV_HARNESS_EVENTS": events,
         "PROV_EVENTS_FILE": events,
     }
-    files = {}
+    # ansible-test writes the inventory per target (local, or SSH for needs/ssh targets)
+    files = {os.path.join(integ, "inventory"): inventory(al)}
     if script:
         cwd = os.path.join(integ, "targets", name)
         env.update(ANSIBLE_INVENTORY="/dev/null", ANSIBLE_LIBRARY="/dev/null",
@@ -241,7 +252,7 @@ def run_target(args, tool, name, script):
         cmd = "./runme.sh"
     else:
         cwd = integ
-        files[f"{out}/inventory"] = INVENTORY_LOCAL
+        files[f"{out}/inventory"] = inventory(al)
         files[f"{integ}/{name}-play.yml"] = playbook(name, gather_facts(al), output_dir)
         env.update(ANSIBLE_ROLES_PATH=os.path.join(integ, "targets"), ANSIBLE_PLAYBOOK_DIR=integ,
                    INVENTORY_PATH=f"{out}/inventory", ANSIBLE_HOST_KEY_CHECKING="false")
