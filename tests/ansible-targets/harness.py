@@ -154,6 +154,24 @@ def last_error(text):
     return lines[-1] if lines else ""
 
 
+def wheels(args, reqs):
+    """The Python packages runme.sh scripts pip-install, downloaded here from PyPI: the lab
+    hosts have no internet (ansible-test's containers do), so their pip finds them in this
+    folder (PIP_FIND_LINKS, PIP_NO_INDEX)."""
+    d = os.path.join(args.work, "wheels")
+    stamp = os.path.join(d, "requirements.txt")
+    want = "".join(f"{r}\n" for r in reqs)
+    if not (os.path.exists(stamp) and open(stamp).read() == want):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        if reqs:
+            subprocess.run([os.path.join(args.venv, "bin", "pip"), "download", "-q",
+                            "--disable-pip-version-check", "-d", d, *reqs], check=True)
+        with open(stamp, "w") as f:
+            f.write(want)
+    return d
+
+
 def bundle(args, tool):
     """A tar of what a controller host needs for `tool`, at the same absolute paths as here:
     the integration folder (with ansible-test's `inventory` for runme.sh targets), prov with an
@@ -188,14 +206,19 @@ def bundle(args, tool):
     with open(os.path.join(shim, "common", "virtualenv.sh"), "w") as f:
         f.write('# sourced by runme.sh scripts (tests/ansible-targets)\n'
                 'rm -rf "${OUTPUT_DIR}/venv"\n'
+                'ansible_lib=$(python3 -c "import ansible, os; print(os.path.dirname(os.path.dirname(ansible.__file__)))" 2>/dev/null)\n'
                 'python3 -m venv --system-site-packages "${OUTPUT_DIR}/venv"\n'
+                '# ansible-core stays importable in it, as in ansible-test\'s\n'
+                'if [ -n "$ansible_lib" ]; then\n'
+                '  for sp in "${OUTPUT_DIR}"/venv/lib/python3*/site-packages; do echo "$ansible_lib" > "$sp/ansible-test-ansible.pth"; done\n'
+                'fi\n'
                 'set +ux\n'
                 '. "${OUTPUT_DIR}/venv/bin/activate"\n'
                 'set -ux\n')
     with open(os.path.join(args.integration, "inventory"), "w") as f:
         f.write(INVENTORY_LOCAL)
     data = os.path.join(os.path.dirname(args.integration), "lib", "ansible_test", "_data")
-    paths = [args.integration, data, args.prov, shim, HERE, args.key, args.known_hosts]
+    paths = [args.integration, data, args.prov, shim, HERE, args.key, args.known_hosts, args.wheels]
     paths.append(args.venv)
     rel = [os.path.relpath(p, "/") for p in paths]
     subprocess.run(["tar", "-C", "/", "-cf", path, "--exclude=__pycache__", *rel], check=True)
@@ -231,6 +254,10 @@ def run_target(args, tool, name, script):
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
         "ANSIBLE_DEVEL_WARNING": "false",
         "OUTPUT_DIR": output_dir,
+        # pip installs from the downloaded wheels (see wheels())
+        "PIP_FIND_LINKS": args.wheels,
+        "PIP_NO_INDEX": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PAGER": "/bin/cat",
         # ansible-test runs with a UTF-8 locale (ansible-core refuses to start without one)
         "LC_ALL": "C.UTF-8",
@@ -435,6 +462,7 @@ def main():
     args = ap.parse_args()
 
     cfg = load_yaml(os.path.join(HERE, "targets.yaml"))
+    args.wheels = wheels(args, cfg.get("wheels", []))
     targets_dir = os.path.join(args.integration, "targets")
     names = [n for n in cfg["in_scope"] if n not in cfg.get("excluded", {})]
     if args.only:
