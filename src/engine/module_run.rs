@@ -362,6 +362,7 @@ impl PlayRun<'_> {
                     facts: &facts,
                     render: &render,
                     verbosity: self.runner.opts.verbosity,
+                    task_name: task.display_name(),
                 };
                 let plan = module.plan(&tctx, &args).await?;
                 let facts = plan.facts.clone();
@@ -501,6 +502,17 @@ impl PlayRun<'_> {
         check: bool,
     ) -> Result<Outcome> {
         let a = crate::modules::apply_plan(plan, conn, check).await?;
+        // A module's `warnings` are shown as Ansible's callback shows them.
+        if let Some(ws) = a.result.get("warnings")
+            && let Ok(it) = ws.try_iter()
+        {
+            for w in it {
+                if let Some(w) = w.as_str() {
+                    self.runner
+                        .emit(crate::events::Event::Warning(w.to_string()));
+                }
+            }
+        }
         let mut o = Outcome::new(a.status);
         o.result = a.result;
         o.msg = a.msg;
