@@ -160,6 +160,19 @@ def last_error(text):
     return lines[-1] if lines else ""
 
 
+def stripped(args):
+    """prov without debug symbols (a debug build is ~700 MB, ~60 MB stripped): it is copied
+    to the lab host for every target."""
+    if not shutil.which("strip"):
+        return args.prov
+    dest = os.path.join(args.work, "bin", "prov")
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    shutil.copy2(args.prov, dest + ".tmp")
+    subprocess.run(["strip", "--strip-debug", dest + ".tmp"], check=True)
+    os.replace(dest + ".tmp", dest)
+    return dest
+
+
 def wheels(args, reqs):
     """The Python packages runme.sh scripts pip-install, downloaded here from PyPI: the lab
     hosts have no internet (ansible-test's containers do), so their pip finds them in this
@@ -466,6 +479,7 @@ def main():
     ap.add_argument("--out", help="write the results table here (COMPAT.md)")
     ap.add_argument("--expect", help="a file of targets that must pass under prov (CI)")
     args = ap.parse_args()
+    args.prov = stripped(args)
 
     cfg = load_yaml(os.path.join(HERE, "targets.yaml"))
     args.wheels = wheels(args, cfg.get("wheels", []))
