@@ -467,6 +467,37 @@ fn library_script_modules_run_as_ansible_runs_them() {
     );
 }
 
+/// A module in the user's `library/` shadows the builtin of its name, prov's native one
+/// included, as in Ansible; `ansible.builtin.<name>` still names the builtin.
+#[test]
+fn a_library_module_shadows_the_native_one_of_its_name() {
+    let p = Project::new("library-shadow");
+    p.file("inv.ini", INV)
+        .file(
+            "library/ping.sh",
+            "#!/bin/sh\n# WANT_JSON\nprintf '{\"ping\": \"mine\", \"location\": \"library\"}'\n",
+        )
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: no
+  tasks:
+    - ping:
+      register: short
+    - ansible.legacy.ping:
+      register: legacy
+    - ansible.builtin.ping:
+      register: builtin
+    - assert:
+        that:
+          - short.location == 'library' and short.ping == 'mine'
+          - legacy.location == 'library'
+          - builtin.location is undefined and builtin.ping == 'pong'
+"#,
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
 /// A Python module in a playbook's `library/` and one in a role's `library/` run from a
 /// payload of ansible-core's `module_utils` (when the machine's `python3` imports ansible;
 /// the lab tests run the same on real hosts): arguments checked by the module, check mode

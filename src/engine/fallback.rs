@@ -14,16 +14,22 @@ use serde_json::{Map, Value as Json};
 
 /// Whether a task runs a module through the fallback (its module is neither native nor an
 /// engine action, and its name is not a template).
-pub(super) fn is_fallback(kind: &TaskKind, registry: &crate::modules::Registry) -> bool {
-    let name = match kind {
+pub(super) fn is_fallback(task: &Task, registry: &crate::modules::Registry) -> bool {
+    let name = match &task.kind {
         TaskKind::Module { name, .. } => name.as_str(),
         TaskKind::Deferred(d) if !crate::template::is_template(&d.name) => d.name.as_str(),
         _ => return false,
     };
     let canon = crate::modules::canonical_name(name);
-    registry.get(canon).is_none()
+    (registry.get(canon).is_none() || shadowed(task, name))
         && crate::playbook::actions::engine_action(canon).is_none()
         && fallback::action_alias(name).is_none()
+}
+
+/// Whether a module of the user's `library/` replaces the native module `name` for this task
+/// (as in Ansible, unless the task wrote `ansible.builtin.<name>`).
+pub(super) fn shadowed(task: &Task, name: &str) -> bool {
+    !task.builtin_fqcn && fallback::user_module(name).is_some()
 }
 
 impl PlayRun<'_> {

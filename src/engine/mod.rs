@@ -1014,6 +1014,7 @@ fn gather_task(play: &Play) -> Task {
         failed_when: None,
         ignore_errors: None,
         ignore_unreachable: false,
+        builtin_fqcn: false,
         tags: vec!["always".into()],
         delegate_to: None,
         delegate_facts: false,

@@ -311,8 +311,14 @@ impl PlayRun<'_> {
                 Ok(o)
             }
             TaskKind::Module { name, args } => {
-                let Some(module) = self.runner.registry.get(name).cloned() else {
-                    // Not native: Ansible's implementation runs on the host.
+                // Not native, or shadowed by a module of the user's library (as in
+                // Ansible): that implementation runs on the host.
+                let native = if super::fallback::shadowed(task, name) {
+                    None
+                } else {
+                    self.runner.registry.get(name).cloned()
+                };
+                let Some(module) = native else {
                     return self.run_fallback(task, host, ctx, name, args).await;
                 };
                 let facts = self.shared.host(host).facts_map;

@@ -229,6 +229,9 @@ pub struct Task {
     pub delay: Option<Value>,
     /// `no_log`.
     pub no_log: bool,
+    /// The action was written `ansible.builtin.x`: a module of the same name in the user's
+    /// `library/` does not replace it (it replaces `x` and `ansible.legacy.x`).
+    pub builtin_fqcn: bool,
     /// `no_log` given as templates (own and inherited): also no_log when one renders true on
     /// the host running the task.
     pub no_log_if: Vec<String>,
@@ -314,6 +317,7 @@ impl Task {
             failed_when: None,
             ignore_errors: None,
             ignore_unreachable: false,
+            builtin_fqcn: false,
             tags: vec![],
             delegate_to: None,
             delegate_facts: false,

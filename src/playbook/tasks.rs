@@ -167,6 +167,7 @@ impl Loader<'_> {
                             );
                         }
                         let name = if native { canon } else { key.as_str() };
+                        t.builtin_fqcn = key.starts_with("ansible.builtin.");
                         action = Some((name.to_string(), k, v));
                     } else {
                         let cands: Vec<&str> = TASK_KEYWORDS

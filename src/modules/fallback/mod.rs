@@ -11,6 +11,7 @@ mod zip;
 
 pub use lookup::{
     Found, Style, action_alias, action_plugin, add_adjacent, add_collections, configure, find,
+    user_module,
 };
 
 use crate::connection::{Become, Cmd, Connection, Stdin, quote};
