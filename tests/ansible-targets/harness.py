@@ -392,6 +392,7 @@ def write_report(args, cfg, results, out):
     rows = []
     counted = passing = 0
     prov_time = ans_time = 0.0
+    waited = []  # passing targets whose time is mostly waits they ask for (targets.yaml waits)
     for name in cfg["in_scope"]:
         r = results.get(name, {})
         p, a = r.get("prov"), r.get("ansible")
@@ -412,6 +413,8 @@ def write_report(args, cfg, results, out):
                 if a is not None:
                     prov_time += p["wall"]
                     ans_time += a["wall"]
+                    if name in cfg.get("waits", {}):
+                        waited.append((name, p["wall"], a["wall"]))
             else:
                 state = "fail"
             if p.get("tier") == 2:
@@ -443,6 +446,13 @@ def write_report(args, cfg, results, out):
     if ratio:
         lines += [f"Time on the passing targets: prov {prov_time:.1f} s, ansible-core "
                   f"{ans_time:.1f} s ({ratio:.1f}x).", ""]
+    if ratio and waited:
+        pw = prov_time - sum(w[1] for w in waited)
+        aw = ans_time - sum(w[2] for w in waited)
+        why = "; ".join(f"{n}: {cfg['waits'][n]}" for n, _, _ in waited)
+        if pw > 0:
+            lines += [f"Without the targets whose time is mostly waiting they ask for ({why}): "
+                      f"prov {pw:.1f} s, ansible-core {aw:.1f} s ({aw / pw:.1f}x).", ""]
     lines += [
         "Asserts: passed / failed (`assert` task results per host). First failure: the failed "
         "task that stopped prov's run (or its load error).",
