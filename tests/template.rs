@@ -1112,6 +1112,36 @@ fn vault_errors_are_clear() {
     assert!(e.msg.contains("not valid ansible-vault data"), "{}", e.msg);
 }
 
+#[test]
+fn filters_fail_on_vault_text_they_cannot_decrypt() {
+    let ctx = Context::new(
+        &Templar::new(),
+        vec![Arc::new(vars_from_yaml(&vault_yaml()))],
+    );
+    // Any filter given undecryptable ciphertext fails, as in Ansible (prov's and minijinja's).
+    for f in [
+        "comment",
+        "upper",
+        "length",
+        "b64encode",
+        "regex_replace('a', 'b')",
+    ] {
+        let e = err(&ctx, &format!("{{{{ other | {f} }}}}"));
+        assert!(
+            e.msg.contains("Attempt to use undecryptable variable"),
+            "{f}: {}",
+            e.msg
+        );
+    }
+    // Those that handle ciphertext themselves still take it.
+    assert_eq!(r(&ctx, "{{ other is vault_encrypted }}"), "True");
+    assert_eq!(
+        r(&ctx, "{{ (other | default('x')) is vault_encrypted }}"),
+        "True"
+    );
+    assert_eq!(r(&ctx, "{{ other | unvault('hunter2') }}"), "plain");
+}
+
 // ------------------------------------------------------------------ performance
 
 #[test]

@@ -6,10 +6,10 @@ use super::{Args, R, ferr, items, map_entries, split_kwargs};
 use crate::value::Value;
 use indexmap::IndexMap;
 use minijinja::value::{Rest, ValueKind};
-use minijinja::{Environment, Error, ErrorKind, State};
+use minijinja::{Error, ErrorKind, State};
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("combine", combine);
     env.add_filter("dict2items", dict2items);
     env.add_filter("items2dict", items2dict);
@@ -294,8 +294,8 @@ mod tests {
 
     #[test]
     fn rekey_on_member_like_ansible() {
-        let mut env = Environment::new();
-        register(&mut env);
+        let mut env = minijinja::Environment::new();
+        super::super::register(&mut env);
         let ev = |src: &str| env.render_str(src, ()).map_err(|e| e.to_string());
         let list = "[{'p': 'a', 'n': 1}, {'p': 'b', 'n': 2}]";
         assert_eq!(

@@ -4,12 +4,11 @@
 use super::python::py_str;
 use super::{Args, R, ferr};
 use crate::value::Value;
-use minijinja::Environment;
 use minijinja::value::Rest;
 use sha2::Digest;
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("hash", hash);
     env.add_filter("sha1", |v: Value| {
         Value::from(hexdigest("sha1", py_str(&v).as_bytes()))
@@ -22,8 +21,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("to_uuid", to_uuid);
     env.add_filter("password_hash", password_hash);
-    env.add_filter("vault", vault);
-    env.add_filter("unvault", unvault);
+    env.raw().add_filter("vault", vault);
+    env.raw().add_filter("unvault", unvault);
 }
 
 /// Hex digest of `data` with `algo` (md5, sha1, sha224, sha256, sha384, sha512).

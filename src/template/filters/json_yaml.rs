@@ -7,10 +7,10 @@ use crate::util::pyjson::json_str;
 pub use crate::util::pyjson::{JsonOpts, dumps as py_json};
 use crate::value::Value;
 use minijinja::value::{Rest, ValueKind};
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::{Error, ErrorKind};
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("to_json", to_json);
     env.add_filter("to_nice_json", to_nice_json);
     env.add_filter("from_json", from_json);

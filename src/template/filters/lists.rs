@@ -11,15 +11,15 @@ use super::hashing::urandom;
 use super::python::{py_cmp, py_str, type_name};
 use super::{Args, R, ferr, items, map_entries, split_kwargs, to_f64, to_i64};
 use crate::value::Value;
+use minijinja::State;
 use minijinja::value::{Kwargs, Object, ObjectRepr};
 use minijinja::value::{Rest, ValueKind};
-use minijinja::{Environment, State};
 use sha2::Digest;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     use minijinja::filters as jinja;
     env.add_filter("groupby", groupby);
     env.add_filter("map", |state: &State, v: Value, args: Rest<Value>| {
@@ -665,8 +665,8 @@ mod tests {
     #[test]
     fn math_filters_take_numbers_only() {
         let env = {
-            let mut e = Environment::new();
-            register(&mut e);
+            let mut e = minijinja::Environment::new();
+            super::super::register(&mut e);
             e
         };
         let ev = |src: &str| env.render_str(src, ()).map_err(|e| e.to_string());

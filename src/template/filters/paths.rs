@@ -5,10 +5,10 @@ use super::python::{py_str, type_name};
 use super::{Args, R, ferr, items};
 use crate::value::Value;
 use minijinja::value::{Rest, ValueKind};
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::{Error, ErrorKind};
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter(
         "basename",
         path_filter("basename", |p| Value::from(basename(p))),

@@ -5,11 +5,10 @@ use super::python::py_str;
 use super::{Args, R, ferr, num};
 use crate::value::Value;
 use base64::Engine as _;
-use minijinja::Environment;
 use minijinja::value::Rest;
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("b64encode", b64encode);
     env.add_filter("b64decode", b64decode);
     env.add_filter("quote", quote);
