@@ -1113,6 +1113,32 @@ fn vault_errors_are_clear() {
 }
 
 #[test]
+fn filter_errors_are_ansibles() {
+    let ctx = ctx_yaml(BASE);
+    for (t, want) in [
+        (
+            "{{ '%Y' | strftime('foo') }}",
+            "Invalid value for epoch value (foo)",
+        ),
+        (
+            "{{ ']' | regex_escape(re_type='posix_extended') }}",
+            "Regex type (posix_extended) not yet implemented",
+        ),
+        (
+            "{{ ']' | regex_escape(re_type='haha') }}",
+            "Invalid regex type (haha)",
+        ),
+        (
+            "{{ '2020/01/01' | to_datetime }}",
+            "time data '2020/01/01' does not match format '%Y-%m-%d %H:%M:%S'",
+        ),
+    ] {
+        let e = err(&ctx, t);
+        assert!(e.msg.contains(want), "{t}: {}", e.msg);
+    }
+}
+
+#[test]
 fn filters_fail_on_vault_text_they_cannot_decrypt() {
     let ctx = Context::new(
         &Templar::new(),
@@ -1307,6 +1333,19 @@ fn more_ansible_filters() {
         ),
         ("{{ '/a/b' | relpath('/a/c/d') }}", "../../b"),
         ("{{ '%Y-%m-%d' | strftime(0, utc=True) }}", "1970-01-01"),
+        (
+            "{{ '1993-03-26 01:23:45' | to_datetime < '1994-03-26 01:23:45' | to_datetime }}",
+            "True",
+        ),
+        (
+            "{{ ('26/03/2021 15:04' | to_datetime('%d/%m/%Y %H:%M')).strftime('%Y %j') }}",
+            "2021 085",
+        ),
+        ("{{ ('2021-03-26' | to_datetime('%Y-%m-%d')).day }}", "26"),
+        (
+            "{{ ']]^' | regex_escape(re_type='posix_basic') }}",
+            r"\]\]\^",
+        ),
         (
             "{{ '%H:%M:%S %j' | strftime(3661, utc=True) }}",
             "01:01:01 001",

@@ -194,10 +194,16 @@ fn regex_escape(v: Value, args: Rest<Value>) -> R {
                 out.push(c);
             }
         }
+        "posix_extended" => {
+            return Err(ferr(
+                "regex_escape",
+                "Regex type (posix_extended) not yet implemented",
+            ));
+        }
         other => {
             return Err(ferr(
                 "regex_escape",
-                format!("unsupported re_type '{other}'"),
+                format!("Invalid regex type ({other})"),
             ));
         }
     }
