@@ -458,6 +458,15 @@ fn yaml_filters() {
         ),
         ("{{ ('a: yes\\nb: [1, 0644]\\n' | from_yaml).b[1] }}", "420"),
         ("{{ ('a: yes\\n' | from_yaml).a }}", "True"),
+        (
+            "{{ '---\\na: 1\\n---\\nb: 2' | from_yaml_all | list }}",
+            "[{'a': 1}, {'b': 2}]",
+        ),
+        ("{{ 2 | from_yaml }} {{ 2 | from_yaml_all }}", "2 2"),
+        (
+            "{{ none | from_yaml is none }} {{ none | from_yaml_all }}",
+            "True []",
+        ),
     ]);
 }
 
