@@ -49,9 +49,20 @@ impl PlayRun<'_> {
         let mut args = crate::playbook::module_defaults_for(&task.module_defaults, &name);
         let layer = |t: &str, args: &mut Vars| -> Result<()> {
             let v = templar.render_str(t, ctx)?;
+            // `args: '{{ omit }}'`: no arguments from this layer.
+            if v.as_str() == Some(crate::template::OMIT) {
+                return Ok(());
+            }
             if v.kind() != minijinja::value::ValueKind::Map {
+                // ansible-core's message, which playbooks match on.
+                let fq = if name.contains('.') {
+                    name.clone()
+                } else {
+                    format!("ansible.builtin.{name}")
+                };
                 return Err(Error::failed(format!(
-                    "the arguments of '{name}' must render to a mapping, not {}: {t}",
+                    "Finalization of task args for '{fq}' failed: Task args must resolve to a \
+                     'dict' not '{}'.",
                     crate::util::python::type_name(&v)
                 )));
             }

@@ -390,6 +390,7 @@ impl Templar {
             }
         });
         env.add_global("omit", Value::from(OMIT));
+        env.add_function(chains::DIVISOR, chains::divisor);
         filters::register(&mut env);
         tests::register(&mut env);
         lookups::register(&mut env);
@@ -859,7 +860,7 @@ impl Templar {
                     None => mj_kind_text(kind).to_string(),
                 };
                 if let Some(s) = &snippet {
-                    msg.push_str(&format!(" in `{s}`"));
+                    msg.push_str(&format!(" in `{}`", chains::unwrap_divisors(s)));
                 }
                 let mut err = Error::template(at_line(msg));
                 if kind == MjKind::UnknownFilter || kind == MjKind::UnknownTest {
