@@ -1038,3 +1038,48 @@ fn task_arguments_named_ansible_internal_do_not_load() {
     );
     p.prov(&["run", "-i", "inv", "ok.yml"]).success();
 }
+
+#[test]
+fn text_a_template_makes_is_data_and_loop_items_keep_their_trust() {
+    let p = Project::new("trust");
+    p.file("inv", INV).file(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    name_var: hi
+  tasks:
+    # An expression that is text made by a template is never evaluated (ansible-core 2.19).
+    - assert: '{{ item }}'
+      loop:
+        - that: '"a" == "{{ "a" }}"'
+      ignore_errors: true
+      register: made
+    - debug:
+        var: '{{ "name_var" }}'
+      ignore_errors: true
+      register: dbg
+    # A variable's own value, a plain loop item, and a registered loop item are trusted.
+    - assert: '{{ item }}'
+      loop:
+        - that: 1 == 1
+    - debug:
+        var: '{{ item }}'
+      loop: [name_var]
+      register: indirect
+    - debug:
+        msg: checked
+      loop: ['name_var == "hi"']
+      register: checks
+    - assert:
+        that: '{{ item.item }}'
+      loop: '{{ checks.results }}'
+    - assert:
+        that:
+          - made.results[0].msg is contains "untrusted template or expression"
+          - dbg is failed and dbg.msg is contains "untrusted template or expression"
+          - indirect.results[0].name_var == "hi"
+"#,
+    );
+    p.prov(&["run", "-i", "inv", "site.yml"]).success();
+}

@@ -1656,3 +1656,19 @@ fn password_lookup_seed_and_encrypt() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn text_a_template_makes_is_data_but_a_variables_value_is_its_own() {
+    let ctx = ctx_yaml("name: web\nd: {k: v}\n");
+    let t = ctx.templar();
+    let safe = |s: &str| t.render_str(s, &ctx).unwrap().is_safe();
+    assert!(
+        safe("x {{ name }}"),
+        "text with several parts is made by the template"
+    );
+    assert!(safe("{{ name ~ '1' }}"));
+    assert!(safe("{{ 'name' }}"));
+    assert!(!safe("{{ name }}"), "a variable's value passes through");
+    assert!(!safe("{{ d.k }}"));
+    assert!(!safe("{{ d['k'] }}"));
+}

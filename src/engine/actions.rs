@@ -66,9 +66,10 @@ impl PlayRun<'_> {
                     crate::util::python::type_name(&v)
                 )));
             }
-            // What a template gave is data: never templated again.
+            // Text the template made is data already (never templated again); a variable's
+            // own values keep what they are, as in ansible-core 2.19.
             for (k, x) in value_to_vars(&v) {
-                args.insert(k, crate::template::mark_unsafe(&x));
+                args.insert(k, x);
             }
             Ok(())
         };

@@ -224,7 +224,10 @@ fn operand_end(b: &[u8], i: usize) -> Option<usize> {
         while e < b.len() && is_ident(b[e]) {
             e += 1;
         }
-        if matches!(&b[j..e], b"not" | b"and" | b"or" | b"in" | b"is" | b"if" | b"else") {
+        if matches!(
+            &b[j..e],
+            b"not" | b"and" | b"or" | b"in" | b"is" | b"if" | b"else"
+        ) {
             return None;
         }
         e
@@ -280,7 +283,9 @@ fn operand_end(b: &[u8], i: usize) -> Option<usize> {
                 return None;
             }
             j = name_from;
-            while j < b.len() && (is_ident(b[j]) || (b[j] == b'.' && b.get(j + 1).is_some_and(|&x| is_ident(x)))) {
+            while j < b.len()
+                && (is_ident(b[j]) || (b[j] == b'.' && b.get(j + 1).is_some_and(|&x| is_ident(x))))
+            {
                 j += 1;
             }
             if j < b.len() && b[j] == b'(' {
@@ -335,7 +340,11 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                     }
                     i += 1;
                 } else if (c == b'/' || c == b'%')
-                    && let op_len = if c == b'/' && b.get(i + 1) == Some(&b'/') { 2 } else { 1 }
+                    && let op_len = if c == b'/' && b.get(i + 1) == Some(&b'/') {
+                        2
+                    } else {
+                        1
+                    }
                     && let Some(end) = operand_end(b, i + op_len)
                 {
                     // The divisor of `/`, `//` or `%` goes through DIVISOR; what it holds is
@@ -346,10 +355,7 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                         .map(|r| r[2..r.len() - 2].to_string())
                         .unwrap_or_else(|| operand.to_string());
                     out.push_str(&src[last..from]);
-                    out.push_str(&format!(
-                        "{DIVISOR}({inner}, '{}')",
-                        &src[i..i + op_len]
-                    ));
+                    out.push_str(&format!("{DIVISOR}({inner}, '{}')", &src[i..i + op_len]));
                     last = end;
                     i = end;
                     changed = true;
@@ -463,7 +469,10 @@ mod unit {
             "{{ 1 / __prov_divisor(-x ** 2, '/') * 3 }}"
         );
         // Not operators: text, strings, `%}` and comments.
-        assert_eq!(d("a/b {{ 'x/y' }} {% if 1 %}{# 1/0 #}{% endif %}"), "a/b {{ 'x/y' }} {% if 1 %}{# 1/0 #}{% endif %}");
+        assert_eq!(
+            d("a/b {{ 'x/y' }} {% if 1 %}{# 1/0 #}{% endif %}"),
+            "a/b {{ 'x/y' }} {% if 1 %}{# 1/0 #}{% endif %}"
+        );
         assert_eq!(
             unwrap_divisors(&d("{{ a // b.c[1] + 1 / (2 % x) }}")),
             "{{ a // b.c[1] + 1 / (2 % x) }}"

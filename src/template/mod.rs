@@ -206,6 +206,36 @@ pub fn untrusted_error() -> Error {
     )
 }
 
+/// True if `expr` only names a variable, or an attribute or item of one (`x`, `x.y`,
+/// `x['k'][0]`): its value is the variable's own, not text the template made.
+fn is_variable_chain(expr: &str) -> bool {
+    let b = expr.trim().as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    if b.is_empty() || !(b[0].is_ascii_alphabetic() || b[0] == b'_') {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() && ident(b[i]) {
+        i += 1;
+    }
+    while i < b.len() {
+        match b[i] {
+            b'.' if b.get(i + 1).is_some_and(|&c| ident(c)) => {
+                i += 1;
+                while i < b.len() && ident(b[i]) {
+                    i += 1;
+                }
+            }
+            b'[' => match expr.trim()[i..].find(']') {
+                Some(p) if !expr.trim()[i + 1..i + p].contains(['(', '[', '|']) => i += p + 1,
+                _ => return false,
+            },
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// True if `s` has template markers.
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
@@ -460,7 +490,12 @@ impl Templar {
             return Ok(Value::from(s));
         }
         if let Some(expr) = single_expression(s) {
-            let v = self.eval_inner(expr, ctx, Literals::Raw)?;
+            let mut v = self.eval_inner(expr, ctx, Literals::Raw)?;
+            // Text a template made is data, as in ansible-core 2.19: never evaluated or
+            // templated again. A variable's own value passes through as it is.
+            if v.kind() == ValueKind::String && !v.is_safe() && !is_variable_chain(expr) {
+                v = Value::from_safe_string(v.as_str().unwrap_or_default().to_string());
+            }
             // The newline after the expression stays with a text result (ansible-core 2.19:
             // `"{{ d | to_json }}\n"` ends with a newline, `"{{ 2 }}\n"` is the number 2).
             if s.ends_with("}}\n")
@@ -477,8 +512,8 @@ impl Templar {
             return Ok(v);
         }
         // Like ansible-core 2.19, text with several parts stays text (older versions ran
-        // `literal_eval` on text that looked like a list or dict).
-        self.render_text_inner(s, ctx).map(Value::from)
+        // `literal_eval` on text that looked like a list or dict), and it is data.
+        self.render_text_inner(s, ctx).map(Value::from_safe_string)
     }
 
     /// Renders every string inside a value (maps, lists), keys included.
@@ -756,7 +791,10 @@ impl Templar {
             "true" | "yes" | "on" | "1" | "y" => return Ok(true),
             _ => {}
         }
-        if v.is_safe() {
+        // Text from a host (or one a single expression made) is data: a non-empty string.
+        // The templates inside a condition's own text (`'{{ item }}' == 'a'`) are part of
+        // the condition, which is then evaluated.
+        if v.is_safe() && single_expression(expr).is_some() {
             return Ok(true);
         }
         Ok(truthy_py(&self.eval(t, ctx)?))

@@ -84,15 +84,15 @@ impl Module for Debug {
             };
             let plan = match undefined {
                 // `omit` cannot be shown: ansible-core's placeholder and warning.
-                Ok(value) if value.as_str() == Some(crate::template::OMIT) => Plan::ok()
-                    .with(&var, Value::from("<<Omit>>"))
-                    .with(
+                Ok(value) if value.as_str() == Some(crate::template::OMIT) => {
+                    Plan::ok().with(&var, Value::from("<<Omit>>")).with(
                         "warnings",
                         Value::from(vec![Value::from(
                             "The result of the `var` expression could not be omitted; a \
                              placeholder was used instead.",
                         )]),
-                    ),
+                    )
+                }
                 Ok(value) => Plan::ok().with(&var, value),
                 Err(msg) => Plan::ok()
                     .with(&var, Value::from(format!("<< error 1 - {msg} >>")))
