@@ -1141,10 +1141,50 @@ fn filter_errors_are_ansibles() {
             "{{ '2020/01/01' | to_datetime }}",
             "time data '2020/01/01' does not match format '%Y-%m-%d %H:%M:%S'",
         ),
+        (
+            "{{ none | random }}",
+            "random can only be used on sequences and integers",
+        ),
+        (
+            "{{ [1, 2] | random(step=2) }}",
+            "start and step can only be used with integer values",
+        ),
+        (
+            "{{ 'x' | password_hash(salt_size=[9]) }}",
+            "salt_size must be an integer",
+        ),
+        (
+            "{{ 'x' | password_hash('msdcc') }}",
+            "msdcc is not in the list of supported passlib algorithms",
+        ),
+        (
+            "{{ 'x' | password_hash(rounds=1) }}",
+            "Could not hash the secret",
+        ),
+        (
+            "{{ 'x' | to_uuid(namespace=22) }}",
+            "Invalid value '22' for 'namespace'",
+        ),
+        (
+            "{{ hey | mandatory }}",
+            "Mandatory variable 'hey' not defined.",
+        ),
     ] {
         let e = err(&ctx, t);
         assert!(e.msg.contains(want), "{t}: {}", e.msg);
     }
+}
+
+#[test]
+fn undef_values_fail_with_their_hint_when_used() {
+    let ctx = ctx_yaml("a: \"{{ undef('Expected failure') }}\"\nb: \"{{ undef() }}\"\n");
+    assert!(err(&ctx, "{{ a }}").msg.contains("Expected failure"));
+    assert!(
+        err(&ctx, "{{ b }}")
+            .msg
+            .contains("Mandatory variable has not been overridden")
+    );
+    assert_eq!(r(&ctx, "{{ a is undefined }}"), "True");
 }
 
 #[test]
@@ -1368,6 +1408,10 @@ fn more_ansible_filters() {
             "[[1, 2], [1, 3], [2, 3]]",
         ),
         ("{{ 10 | random(start=5, step=5) }}", "5"),
+        (
+            "{{ 22 | shuffle }} {{ 'ab' | shuffle | sort }}",
+            "22 ['a', 'b']",
+        ),
         (
             "{{ '$PROV_NO_SUCH_VAR_X/x' | expandvars }}",
             "$PROV_NO_SUCH_VAR_X/x",

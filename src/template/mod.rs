@@ -120,6 +120,10 @@ impl RenderError {
 struct Frame {
     fatal: Option<Error>,
     undefined: Vec<(String, Error)>,
+    /// The variable most recently looked up and not defined.
+    missing: Option<String>,
+    /// The hint of the last `undef()` called: the message when its value is used.
+    undef_hint: Option<String>,
 }
 
 #[derive(Default)]
@@ -156,6 +160,37 @@ pub(crate) fn record_fatal(err: Error) {
             && f.fatal.is_none()
         {
             f.fatal = Some(err);
+        }
+    });
+}
+
+/// The name of the variable most recently found undefined while rendering (for messages
+/// that name it, like `mandatory`'s).
+pub(crate) fn last_undefined_name() -> Option<String> {
+    TLS.with(|t| {
+        let t = t.borrow();
+        let f = t.frames.last()?;
+        f.missing
+            .clone()
+            .or_else(|| f.undefined.last().map(|(n, _)| n.clone()))
+    })
+}
+
+/// Notes the hint of an `undef(hint)` value (Ansible's default: "Mandatory variable has not
+/// been overridden"), which becomes the error if that value is used.
+pub(crate) fn record_undef_hint(hint: String) {
+    TLS.with(|t| {
+        if let Some(f) = t.borrow_mut().frames.last_mut() {
+            f.undef_hint = Some(hint);
+        }
+    });
+}
+
+/// Notes a variable that is not defined at all.
+pub(crate) fn record_missing(name: &str) {
+    TLS.with(|t| {
+        if let Some(f) = t.borrow_mut().frames.last_mut() {
+            f.missing = Some(name.to_string());
         }
     });
 }
@@ -744,9 +779,12 @@ impl Templar {
         let v =
             r.map_err(|e| self.convert_error(e, &name, &src, EXPR_PREFIX.len(), ctx, &frame))?;
         if v.is_undefined() {
-            let msg = self
-                .undefined_message(&name, &src, EXPR_PREFIX.len(), None, ctx, &frame)
-                .unwrap_or_else(|| format!("'{}' is undefined", expr.trim()));
+            let msg = match &frame.undef_hint {
+                Some(h) => h.clone(),
+                None => self
+                    .undefined_message(&name, &src, EXPR_PREFIX.len(), None, ctx, &frame)
+                    .unwrap_or_else(|| format!("'{}' is undefined", expr.trim())),
+            };
             return Err(RenderError {
                 err: undefined_error(msg, ctx),
                 undefined: true,

@@ -76,7 +76,12 @@ impl Module for Debug {
                 Ok(v) => Ok(v),
                 Err(e)
                     if e.kind == ErrorKind::Template
-                        && (e.msg.contains("undefined") || e.msg.contains("has no attribute")) =>
+                        && (e.msg.contains("undefined")
+                            || e.msg.contains("has no attribute")
+                            || ctx
+                                .render
+                                .eval(&format!("({expr}) is undefined"))
+                                .is_ok_and(|v| v.is_true())) =>
                 {
                     Err(e.msg.clone())
                 }

@@ -244,7 +244,15 @@ fn ternary(v: Value, args: Rest<Value>) -> R {
 fn mandatory(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("mandatory", &["msg"], &args)?;
     if v.is_undefined() {
-        let msg = a.str_or("msg", "Mandatory variable not defined.");
+        // Ansible's message names the variable.
+        let msg = match (
+            a.get("msg").filter(|m| !m.is_none()),
+            crate::template::last_undefined_name(),
+        ) {
+            (Some(m), _) => py_str(m),
+            (None, Some(n)) => format!("Mandatory variable '{n}' not defined."),
+            (None, None) => "Mandatory variable not defined.".to_string(),
+        };
         return Err(Error::new(
             ErrorKind::InvalidOperation,
             format!("mandatory: {msg}"),
