@@ -1169,6 +1169,41 @@ fn filter_errors_are_ansibles() {
             "{{ hey | mandatory }}",
             "Mandatory variable 'hey' not defined.",
         ),
+        ("{{ 'x' | comment(style='nope') }}", "Invalid style 'nope'."),
+        (
+            "{{ true | dict2items }}",
+            "dict2items requires a dictionary, got <class 'bool'> instead.",
+        ),
+        ("{{ true | items2dict }}", "items2dict requires a list, got"),
+        (
+            "{{ [true] | items2dict }}",
+            "items2dict requires a list of dictionaries",
+        ),
+        (
+            "{{ [{'key': 1}] | items2dict }}",
+            "items2dict requires each dictionary in the list to contain the keys 'key' and 'value'",
+        ),
+        (
+            "{{ true | path_join }}",
+            "|path_join expects string or sequence",
+        ),
+        ("{{ '/a' | commonpath }}", "|commonpath expects sequence"),
+        (
+            "{{ true | subelements('x') }}",
+            "obj must be a list of dicts or a nested dict",
+        ),
+        (
+            "{{ {} | subelements(17) }}",
+            "subelements must be a list or a string",
+        ),
+        (
+            "{{ [{'a': 1}] | subelements('a') }}",
+            "the key 'a' should point to a list, got 1",
+        ),
+        (
+            "{{ [{'a': [1]}] | subelements(['a', 'b']) }}",
+            "the key b should point to a dictionary",
+        ),
     ] {
         let e = err(&ctx, t);
         assert!(e.msg.contains(want), "{t}: {}", e.msg);
@@ -1412,6 +1447,16 @@ fn more_ansible_filters() {
             "{{ 22 | shuffle }} {{ 'ab' | shuffle | sort }}",
             "22 ['a', 'b']",
         ),
+        (
+            "{{ ['/foo/bar/foobar', '/foo/bar'] | commonpath }} {{ ['a/b', 'a/c'] | commonpath }}",
+            "/foo/bar a",
+        ),
+        ("{{ 'boo!' | comment(decoration='') }}", "boo!\n"),
+        (
+            "{{ 'boo!' | comment(prefix='\\n', prefix_count=2) }}",
+            "\n\n# boo!\n#",
+        ),
+        ("{{ 'a\\n\\nb' | comment }}", "#\n# a\n#\n# b\n#"),
         (
             "{{ '$PROV_NO_SUCH_VAR_X/x' | expandvars }}",
             "$PROV_NO_SUCH_VAR_X/x",
