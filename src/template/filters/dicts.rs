@@ -346,8 +346,6 @@ fn extract(state: &State, item: Value, args: Rest<Value>) -> R {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn rekey_on_member_like_ansible() {
         let mut env = minijinja::Environment::new();
