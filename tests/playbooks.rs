@@ -1015,3 +1015,102 @@ fn unsafe_expressions_are_never_evaluated() {
     p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"])
         .code(0);
 }
+
+#[test]
+fn fact_cache_keeps_cacheable_facts_and_gathered_facts_for_later_runs() {
+    let p = Project::new("factcache");
+    p.file("inv", INV)
+        .file(
+            "ansible.cfg",
+            "[defaults]\nfact_caching = jsonfile\nfact_caching_connection = cache\nfact_caching_prefix = pre_\ngathering = smart\n",
+        )
+        .file(
+            "set.yml",
+            "- hosts: localhost\n  tasks:\n    - set_fact: {kept: one, cacheable: true}\n    - set_fact: {lost: two}\n",
+        )
+        .file(
+            "read.yml",
+            "- hosts: localhost\n  tasks:\n    - assert:\n        that:\n          - kept == 'one'\n          - ansible_facts.kept == 'one'\n          - lost is undefined\n          - ansible_facts.nodename is defined\n",
+        );
+    let first = p.prov(&["run", "-i", "inv", "set.yml"]);
+    first.success().stdout_has("Gathering Facts");
+    // ansible-core 2.19's file: `<prefix>s1_<host>`, the facts as JSON text in `__payload__`.
+    let file: serde_json::Value = serde_json::from_str(&p.read("cache/pre_s1_localhost")).unwrap();
+    let facts: serde_json::Value =
+        serde_json::from_str(file["__payload__"].as_str().unwrap()).unwrap();
+    assert_eq!(facts["kept"], "one");
+    assert_eq!(facts["_ansible_facts_gathered"], true);
+    assert!(facts.get("lost").is_none());
+    assert!(facts["ansible_nodename"].is_string());
+    // gathering = smart: the cached host is not gathered again; its facts come from the cache.
+    p.prov(&["run", "-i", "inv", "read.yml"])
+        .success()
+        .stdout_lacks("Gathering Facts");
+    // --flush-cache forgets them.
+    p.prov(&["run", "-i", "inv", "--flush-cache", "read.yml"])
+        .code(2)
+        .stdout_has("Gathering Facts");
+}
+
+#[test]
+fn task_arguments_named_ansible_internal_do_not_load() {
+    let p = Project::new("ansible-internal-arg");
+    p.file("inv", INV).file(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - set_fact:\n        _ansible_foo: bar\n      ignore_errors: true\n",
+    );
+    let r = p.prov(&["run", "-i", "inv", "site.yml"]);
+    r.stderr_has("Invalid parameter specified beginning with keyword '_ansible_' for action 'set_fact': '_ansible_foo'. The prefix '_ansible_' is reserved for internal use only.");
+    assert_ne!(r.code, 0);
+    // The free-form modules take them (Ansible's exception).
+    p.file(
+        "ok.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - command: true _ansible_x=1\n",
+    );
+    p.prov(&["run", "-i", "inv", "ok.yml"]).success();
+}
+
+#[test]
+fn text_a_template_makes_is_data_and_loop_items_keep_their_trust() {
+    let p = Project::new("trust");
+    p.file("inv", INV).file(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    name_var: hi
+  tasks:
+    # An expression that is text made by a template is never evaluated (ansible-core 2.19).
+    - assert: '{{ item }}'
+      loop:
+        - that: '"a" == "{{ "a" }}"'
+      ignore_errors: true
+      register: made
+    - debug:
+        var: '{{ "name_var" }}'
+      ignore_errors: true
+      register: dbg
+    # A variable's own value, a plain loop item, and a registered loop item are trusted.
+    - assert: '{{ item }}'
+      loop:
+        - that: 1 == 1
+    - debug:
+        var: '{{ item }}'
+      loop: [name_var]
+      register: indirect
+    - debug:
+        msg: checked
+      loop: ['name_var == "hi"']
+      register: checks
+    - assert:
+        that: '{{ item.item }}'
+      loop: '{{ checks.results }}'
+    - assert:
+        that:
+          - made.results[0].msg is contains "untrusted template or expression"
+          - dbg is failed and dbg.msg is contains "untrusted template or expression"
+          - indirect.results[0].name_var == "hi"
+"#,
+    );
+    p.prov(&["run", "-i", "inv", "site.yml"]).success();
+}

@@ -6,6 +6,7 @@
 //! [`crate::modules::Module::plan`]); the plan's changes are applied unless in check mode.
 
 mod actions;
+pub mod fact_cache;
 mod fallback;
 mod include_vars;
 mod loops;
@@ -81,6 +82,13 @@ pub struct RunOptions {
     pub error_on_missing_handler: bool,
     /// `ANSIBLE_DEBUG`: also show the engine's debug messages.
     pub debug: bool,
+    /// The fact cache (`fact_caching = jsonfile`), if any.
+    pub fact_cache: Option<fact_cache::FactCache>,
+    /// `--flush-cache`: forget the inventory hosts' cached facts first.
+    pub flush_cache: bool,
+    /// `gathering = smart`: plays do not gather facts already gathered (in this run or, with
+    /// a fact cache, an earlier one).
+    pub gathering_smart: bool,
 }
 
 impl Default for RunOptions {
@@ -106,6 +114,9 @@ impl Default for RunOptions {
             config_file: None,
             error_on_missing_handler: true,
             debug: false,
+            fact_cache: None,
+            flush_cache: false,
+            gathering_smart: false,
         }
     }
 }
@@ -235,12 +246,16 @@ impl Runner {
             path: pb.path.display().to_string(),
             plays: pb.plays.len(),
         });
-        let shared = Arc::new(vars::Shared::new(
+        let mut shared = vars::Shared::new(
             self.inventory.clone(),
             self.templar.clone(),
             Arc::new(self.opts.extra_vars.clone()),
             vars::run_magic(&self.opts),
-        ));
+        );
+        if let Some(c) = &self.opts.fact_cache {
+            shared = shared.with_fact_cache(c.clone(), self.opts.flush_cache);
+        }
+        let shared = Arc::new(shared);
         let mut stats: IndexMap<String, HostStats> = IndexMap::new();
         let mut started = self.opts.start_at_task.is_none();
         // Hosts that failed or were unreachable take no part in later plays (Ansible).
@@ -609,8 +624,13 @@ impl<'r> PlayRun<'r> {
                 name: Some("Gathering Facts".into()),
                 ..gather_task(play)
             };
-            self.run_list(std::slice::from_ref(&gf), self.batch.clone())
-                .await?;
+            let mut hosts = self.batch.clone();
+            if self.runner.opts.gathering_smart {
+                hosts.retain(|h| !self.shared.facts_gathered(h));
+            }
+            if !hosts.is_empty() {
+                self.run_list(std::slice::from_ref(&gf), hosts).await?;
+            }
         }
         let sections: [&[Task]; 3] = [&play.pre_tasks, &[], &play.post_tasks];
         let _ = sections;

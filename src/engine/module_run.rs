@@ -180,7 +180,7 @@ impl PlayRun<'_> {
         let templar = &self.runner.templar;
         let (check, diff) = self.modes(task);
         match &task.kind {
-            TaskKind::SetFact { vars, .. } => {
+            TaskKind::SetFact { vars, cacheable } => {
                 let mut out = Vars::new();
                 for (k, v) in vars {
                     let key = crate::playbook::variable_name(&templar.render_str(k, ctx)?)?;
@@ -192,6 +192,11 @@ impl PlayRun<'_> {
                     _ => host.to_string(),
                 };
                 self.shared.set_vars(&owner, out.clone());
+                // `cacheable`: also facts of the host (Ansible sets both), which the fact
+                // cache keeps for later runs.
+                if *cacheable {
+                    self.shared.add_module_facts(&owner, out.clone());
+                }
                 let mut o = Outcome::new(Status::Ok);
                 o.result.insert("ansible_facts".into(), vars_value(&out));
                 o.trusted_facts = true;

@@ -353,6 +353,18 @@ impl Loader<'_> {
             return Ok(Loaded::One(Box::new(t)));
         }
         args.extend(mapped.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // Only Ansible itself passes `_ansible_*` arguments (to modules other than the free-form
+        // ones): a task that sets one does not load, as in ansible-core.
+        if !matches!(
+            aname.as_str(),
+            "command" | "shell" | "raw" | "script" | "win_command" | "win_shell"
+        ) && let Some(k) = args.keys().find(|k| k.starts_with("_ansible_"))
+        {
+            return Err(aval.error(format!(
+                "Invalid parameter specified beginning with keyword '_ansible_' for action \
+                 '{aname}': '{k}'. The prefix '_ansible_' is reserved for internal use only."
+            )));
+        }
         // An engine action builds its task from the table; anything else is a module.
         t.kind = match action {
             Some(a) => {
