@@ -1030,6 +1030,8 @@ fn gather_task(play: &Play) -> Task {
         module_defaults: vec![],
         throttle: None,
         timeout: None,
+        async_: None,
+        poll: None,
         vars: Arc::new(Vars::new()),
         include_params: Arc::new(Vars::new()),
         inherited_tags: None,
