@@ -6,6 +6,7 @@
 //! [`crate::modules::Module::plan`]); the plan's changes are applied unless in check mode.
 
 mod actions;
+mod async_job;
 mod fallback;
 mod include_vars;
 mod loops;

@@ -264,7 +264,16 @@ pub async fn run(conn: &dyn Connection, req: &Request<'_>) -> Result<Map<String,
             PYTHONS.join(", ")
         )));
     }
-    Ok(parse_result(&stdout, &stderr, out.rc))
+    let mut result = parse_result(&stdout, &stderr, out.rc);
+    // In an `async` job, what the module printed on stderr is its result's `stderr` (as
+    // Ansible's async wrapper keeps it).
+    if !stderr.is_empty()
+        && !result.contains_key("module_stderr")
+        && crate::connection::detached::current_job().is_some()
+    {
+        result.insert("stderr".into(), Json::from(stderr));
+    }
+    Ok(result)
 }
 
 /// The module's JSON result from its output: the first line that starts a JSON object, to
