@@ -298,9 +298,21 @@ impl PlayRun<'_> {
                     .shared
                     .connection(&*self.runner.connector, target, cctx)
                     .await?;
+                // The Python the facts describe: ansible_python_interpreter when set (not a
+                // discovery mode), else the one Ansible would discover.
+                let python = match cctx.get("ansible_python_interpreter")? {
+                    Some(v) if !v.is_none() && !v.is_undefined() => {
+                        Some(templar.render_value(&v, cctx)?.to_string())
+                    }
+                    _ => None,
+                }
+                .filter(|p| !p.starts_with("auto") && !p.trim().is_empty());
                 let out = conn
                     .exec(&crate::connection::Cmd {
                         probe: true,
+                        env: python
+                            .map(|p| vec![("PROV_PYTHON".to_string(), p)])
+                            .unwrap_or_default(),
                         ..crate::connection::Cmd::new(crate::facts::script())
                     })
                     .await?;
