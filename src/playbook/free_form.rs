@@ -68,8 +68,23 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
         let kv_cut = !cut.is_empty();
         // (range, replacement): the k=v words go; a continuing `\` goes with the spaces
         // before it, and its line's end becomes a space.
-        let mut edits: Vec<(std::ops::Range<usize>, &str)> =
-            cut.iter().map(|r| (r.clone(), "")).collect();
+        let mut edits: Vec<(std::ops::Range<usize>, &str)> = Vec::new();
+        for r in &cut {
+            if !script {
+                edits.push((r.clone(), ""));
+                continue;
+            }
+            // Ansible drops a k=v word with the spaces before it, and with its line's end
+            // when it is the line's last word.
+            let start = text[..r.start].trim_end_matches(' ').len();
+            let after = &text[r.end..];
+            let rest = after.len() - after.trim_start_matches([' ', '\t']).len();
+            if after[rest..].starts_with('\n') {
+                edits.push((start..r.end + rest + 1, " "));
+            } else {
+                edits.push((start..r.end, ""));
+            }
+        }
         if script {
             for (w, span) in &words {
                 if w == "\\" {
@@ -93,10 +108,10 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
             from = r.end;
         }
         t.push_str(&text[from..]);
-        Some(if script && !kv_cut {
-            t
-        } else {
-            t.trim().to_string()
+        Some(match (script, kv_cut) {
+            (true, false) => t,
+            (true, true) => t.trim_start().trim_end_matches([' ', '\t']).to_string(),
+            _ => t.trim().to_string(),
         })
     } else {
         None
@@ -302,7 +317,7 @@ mod tests {
             "shell",
         )
         .unwrap();
-        assert_eq!(raw.as_deref(), Some("cd /x &&\n  make  \nmake install"));
+        assert_eq!(raw.as_deref(), Some("cd /x &&\n  make make install\n"));
         assert_eq!(
             kv,
             vec![
@@ -310,6 +325,13 @@ mod tests {
                 ("chdir".to_string(), "/x".to_string())
             ]
         );
+        let (raw, _) = split_free_form(
+            "executable=/bin/bash\ncreates=/x\necho \"test\"\n",
+            doc,
+            "shell",
+        )
+        .unwrap();
+        assert_eq!(raw.as_deref(), Some("echo \"test\"\n"));
         // A lone `\` continues its line (not inside quotes); with nothing cut out, the text
         // stays as written.
         let (raw, _) = split_free_form(
