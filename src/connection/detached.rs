@@ -106,8 +106,12 @@ pub(crate) fn launch_script(cmd: &Cmd, secs: u64) -> String {
         become_: None,
         ..cmd.clone()
     });
+    // A job whose controller went away (prov ended before it did) leaves its folder: the
+    // folders of this user older than a day go at the next launch.
     format!(
-        "s=$(mktemp -d \"${{TMPDIR:-/tmp}}/prov-async.XXXXXXXX\") || exit 1\n\
+        "find \"${{TMPDIR:-/tmp}}\" -maxdepth 1 -name 'prov-async.*' -user \"$(id -u)\" -mmin +1440 \
+         -exec rm -rf {{}} + </dev/null >/dev/null 2>&1 &\n\
+         s=$(mktemp -d \"${{TMPDIR:-/tmp}}/prov-async.XXXXXXXX\") || exit 1\n\
          cat > \"$s/in\" || exit 1\n\
          printf '%s' {inner} > \"$s/cmd\" && printf '%s' {sup} > \"$s/sup\" || exit 1\n\
          if command -v setsid >/dev/null 2>&1; then\n\
