@@ -226,6 +226,92 @@ fn loops_register_when_and_handlers() {
         .stdout_lacks("RUNNING HANDLER");
 }
 
+/// `async`/`poll` and `async_status` as Ansible runs them: a polled job's result is the
+/// module's with the job's keys (its status file removed after), a `poll: 0` job is reported
+/// started and `async_status` waits for it with `until`, a job over its time is killed
+/// (`Timeout exceeded`), an action without async support fails with Ansible's message, and
+/// check mode runs the module's check in the job.
+#[test]
+fn async_jobs_poll_fire_and_forget_time_out_and_refuse() {
+    let p = Project::new("async");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  vars:
+    ansible_async_dir: "{dir}/jobs"
+  tasks:
+    - shell: echo one; sleep 1; echo two
+      async: 10
+      poll: 1
+      register: polled
+    - stat: { path: "{{ polled.results_file }}" }
+      register: polled_file
+    - command: sleep 2
+      async: 30
+      poll: 0
+      register: started
+    - async_status: { jid: "{{ started.ansible_job_id }}" }
+      register: running
+    - async_status: { jid: "{{ started.ansible_job_id }}" }
+      register: done
+      until: done is finished
+      retries: 20
+      delay: 1
+    - shell: sleep 30; touch {dir}/late
+      async: 2
+      poll: 1
+      register: slow
+      ignore_errors: true
+    - script: nothing.sh
+      async: 5
+      register: refused
+      ignore_errors: true
+    - command: touch {dir}/checked
+      async: 5
+      poll: 1
+      check_mode: true
+      register: checked
+    - async_status: { jid: nope }
+      register: missing
+      ignore_errors: true
+    - async_status: { jid: "{{ started.ansible_job_id }}", mode: cleanup }
+      register: cleaned
+    - assert:
+        that:
+          - polled is changed and polled is finished
+          - polled.stdout_lines == ['one', 'two'] and polled.rc == 0
+          - polled.ansible_job_id is match('j\d+\.\d+')
+          - polled.results_file == ansible_async_dir + '/' + polled.ansible_job_id
+          - not polled_file.stat.exists
+          - started is changed and started.started and not started.finished
+          - started is not finished
+          - running is not failed and running.started
+          - done is finished and done is changed and done.cmd == ['sleep', '2']
+          - done.attempts > 1
+          - slow is failed and slow.msg == 'Timeout exceeded' and slow.child_pid > 0
+          - refused is failed
+          - refused.msg == 'This action (script) does not support async.'
+          - checked is skipped and checked is finished
+          - missing is failed and missing.msg == 'could not find job'
+          - cleaned.erased == ansible_async_dir + '/' + started.ansible_job_id
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success()
+        .stdout_has("ASYNC POLL on localhost: jid=")
+        .stdout_has("ASYNC OK on localhost: jid=")
+        .stdout_has("ASYNC FAILED on localhost: jid=");
+    assert!(!p.exists("checked"), "check mode must not run the command");
+    // the job's status files: the polled ones removed, the cleaned one too
+    let left: Vec<_> = std::fs::read_dir(p.path("jobs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// One JSON value per line (prov's `--output json` and `--events-file` format).
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()

@@ -3,6 +3,7 @@
 //! diff modes, and its JSON result becomes the task's outcome.
 
 use super::PlayRun;
+use super::async_job::{JobEnd, JobFuture};
 use super::outcome::Outcome;
 use crate::error::Result;
 use crate::events::{Diff, Event, Status};
@@ -69,19 +70,53 @@ impl PlayRun<'_> {
         let python = var("ansible_python_interpreter")?.filter(|p| !p.starts_with("auto"));
         let remote_tmp = var("ansible_remote_tmp")?.unwrap_or_else(|| "~/.ansible/tmp".into());
         let (check, diff) = self.modes(task);
-        let req = fallback::Request {
-            found: &found,
-            args,
-            check,
-            diff,
-            no_log: task.no_log,
-            verbosity: self.runner.opts.verbosity,
-            python,
-            become_: self.become_for(task, ctx, cctx)?,
-            env: self.environment(task, ctx)?,
-            remote_tmp,
+        let become_ = self.become_for(task, ctx, cctx)?;
+        let env = self.environment(task, ctx)?;
+        let no_log = task.no_log;
+        let verbosity = self.runner.opts.verbosity;
+        // The module's run, owning what it uses: here, or as a background job (`async`).
+        let job: JobFuture<Map<String, Json>> = {
+            let (found, conn, become_) = (found.clone(), conn.clone(), become_.clone());
+            Box::pin(async move {
+                let req = fallback::Request {
+                    found: &found,
+                    args,
+                    check,
+                    diff,
+                    no_log,
+                    verbosity,
+                    python,
+                    become_,
+                    env,
+                    remote_tmp,
+                };
+                fallback::run(&*conn, &req).await
+            })
         };
-        let result = fallback::untag_result(fallback::run(&*conn, &req).await?);
+        let mut info = None;
+        let raw = match self.async_spec(task, ctx)? {
+            None => job.await?,
+            Some(spec) => {
+                let json: fn(&Map<String, Json>) -> Map<String, Json> =
+                    |m| fallback::untag_result(m.clone());
+                match self
+                    .run_job(task, host, ctx, spec, conn.clone(), become_, job, json)
+                    .await?
+                {
+                    JobEnd::Started(mut o) | JobEnd::Failed(mut o) => {
+                        if task.delegate_to.is_some() {
+                            o.delegated_to = Some(target);
+                        }
+                        return Ok(o);
+                    }
+                    JobEnd::Finished(m, i) => {
+                        info = Some(i);
+                        m
+                    }
+                }
+            }
+        };
+        let result = fallback::untag_result(raw);
         for w in result
             .get("warnings")
             .and_then(Json::as_array)
@@ -120,6 +155,10 @@ impl PlayRun<'_> {
                 host
             };
             self.shared.add_module_facts(owner, facts);
+        }
+        if let Some(info) = info {
+            self.async_verdict(host, &info, o.status != Status::Failed);
+            info.decorate(&mut o);
         }
         if task.delegate_to.is_some() {
             o.delegated_to = Some(target);

@@ -6,6 +6,7 @@
 //! [`crate::modules::Module::plan`]); the plan's changes are applied unless in check mode.
 
 mod actions;
+mod async_job;
 pub mod fact_cache;
 mod fallback;
 mod include_vars;
@@ -1051,6 +1052,8 @@ fn gather_task(play: &Play) -> Task {
         module_defaults: vec![],
         throttle: None,
         timeout: None,
+        async_: None,
+        poll: None,
         vars: Arc::new(Vars::new()),
         include_params: Arc::new(Vars::new()),
         inherited_tags: None,

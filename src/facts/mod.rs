@@ -45,7 +45,64 @@ pub fn parse(stdout: &str) -> Result<Vars> {
     hardware_facts(&secs, &mut f);
     network_facts(&secs, &mut f);
     env_facts(&secs, &mut f);
+    python_facts(&secs, &mut f);
     Ok(f)
+}
+
+/// `python` (its `executable`, `version`, `version_info`, `type`, `has_sslcontext`) and
+/// `python_version`, as Ansible's setup reports the host's Python; none without one.
+fn python_facts(secs: &Sections, f: &mut Vars) {
+    let p = secs.kv("python");
+    let Some(v) = p.get("version_info") else {
+        return;
+    };
+    let w: Vec<&str> = v.split_whitespace().collect();
+    let [major, minor, micro, level, serial] = w[..] else {
+        return;
+    };
+    let num = |x: &str| Value::from(x.parse::<i64>().unwrap_or(0));
+    let version = map_of(vec![
+        ("major", num(major)),
+        ("minor", num(minor)),
+        ("micro", num(micro)),
+        ("releaselevel", s(level)),
+        ("serial", num(serial)),
+    ]);
+    let info = Value::from(vec![
+        num(major),
+        num(minor),
+        num(micro),
+        s(level),
+        num(serial),
+    ]);
+    let kind = p.get("type").map(|t| t.trim()).unwrap_or_default();
+    f.insert(
+        "python".into(),
+        map_of(vec![
+            ("version", version),
+            ("version_info", info),
+            (
+                "executable",
+                s(p.get("executable").map(|e| e.trim()).unwrap_or_default()),
+            ),
+            (
+                "has_sslcontext",
+                Value::from(p.get("has_sslcontext").map(|x| x.trim()) == Some("1")),
+            ),
+            (
+                "type",
+                if kind.is_empty() {
+                    Value::from(())
+                } else {
+                    s(kind)
+                },
+            ),
+        ]),
+    );
+    f.insert(
+        "python_version".into(),
+        s(&format!("{major}.{minor}.{micro}")),
+    );
 }
 
 fn s(v: &str) -> Value {

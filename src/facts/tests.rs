@@ -493,3 +493,30 @@ fn truncated_and_mangled_output_never_panics() {
         }
     }
 }
+
+/// `python` and `python_version` as Ansible's setup reports them; none without a Python.
+#[test]
+fn python_facts_describe_the_host_s_python() {
+    let f = parse(
+        "@@python\nexecutable=/usr/bin/python3\nversion_info=3 11 2 final 0\ntype=cpython\nhas_sslcontext=1\n@@end\n",
+    )
+    .unwrap();
+    check(
+        &f,
+        &[
+            ("python.executable", "/usr/bin/python3"),
+            ("python.version.major", "3"),
+            ("python.version.minor", "11"),
+            ("python.version.releaselevel", "final"),
+            ("python.version_info", r#"[3,11,2,"final",0]"#),
+            ("python.type", "cpython"),
+            ("python.has_sslcontext", "true"),
+            ("python_version", "3.11.2"),
+        ],
+    );
+    let f = parse("@@python\n@@end\n").unwrap();
+    check(
+        &f,
+        &[("python", "<missing>"), ("python_version", "<missing>")],
+    );
+}

@@ -129,7 +129,8 @@ impl Loader<'_> {
                     }
                     action = Some((key.clone(), k, v));
                 }
-                "async" | "poll" => {}
+                "async" => t.async_ = Some(v.to_value()),
+                "poll" => t.poll = Some(v.to_value()),
                 k2 if k2.starts_with("with_") => {
                     let name = &k2[5..];
                     let name = if name == "cartesian" { "nested" } else { name };
