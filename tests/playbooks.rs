@@ -553,6 +553,33 @@ fn library_script_modules_run_as_ansible_runs_them() {
     );
 }
 
+/// An include's `apply:` takes `notify` (it makes a block, and blocks notify): the included
+/// tasks that change notify the handler, as in Ansible.
+#[test]
+fn include_apply_notifies_handlers() {
+    let p = Project::new("apply-notify");
+    p.file("inv.ini", INV)
+        .file("change.yml", "- command: 'true'\n")
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: no
+  pre_tasks:
+    - include_tasks:
+        file: change.yml
+        apply:
+          notify: hello
+  handlers:
+    - name: hello
+      set_fact: hello=world
+  tasks:
+    - assert:
+        that: hello == 'world'
+"#,
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
 /// A module in the user's `library/` shadows the builtin of its name, prov's native one
 /// included, as in Ansible; `ansible.builtin.<name>` still names the builtin.
 #[test]

@@ -576,7 +576,7 @@ fn deferred(
 
 /// Block keywords an include's `apply:` does not take (the included tasks carry no `notify`
 /// or `delegate_facts` down from a block).
-const NOT_IN_APPLY: &[&str] = &["block", "rescue", "always", "notify", "delegate_facts"];
+const NOT_IN_APPLY: &[&str] = &["block", "rescue", "always", "delegate_facts"];
 
 /// The keywords of a task, a block and an include's `apply:` that mean the same on all three
 /// (they end up in what the task's children inherit); true when `key` was one of them.
@@ -633,6 +633,11 @@ fn apply_of(node: &Node) -> Result<Inherit> {
     };
     for (k, v) in map {
         let key = key_str(k)?;
+        // `apply` makes a block, and a block takes `notify` too (its tasks notify).
+        if key == "notify" {
+            t.notify = str_list(v)?;
+            continue;
+        }
         if !common_keyword(&mut t, &key, v)? {
             let mut e = k.error(format!("'{key}' is not a valid keyword in `apply`"));
             e = match did_you_mean(&key, allowed()) {
