@@ -346,7 +346,12 @@ impl Runner {
         };
         let free = crate::playbook::free_strategy(&strategy).map_err(|e| e.at(&play.loc))?;
         shared.set_play(play, play_vars.clone(), hosts.clone());
-        for batch in batches(&hosts, &play.serial) {
+        let serial = {
+            let ctx = Context::new(&self.templar, vec![play_vars.clone(), shared.extra.clone()]);
+            rendered_serial(&play.serial, |t| self.templar.render_str(t, &ctx))
+                .map_err(|e| e.at(&play.loc))?
+        };
+        for batch in batches(&hosts, &serial) {
             let pr = PlayRun {
                 runner: self,
                 play,
@@ -538,6 +543,54 @@ impl Runner {
     }
 }
 
+/// `serial` with its templates rendered (`render`): a number, a percentage, a list of them;
+/// an omitted or empty one means all hosts at once.
+fn rendered_serial(
+    serial: &[Serial],
+    render: impl Fn(&str) -> Result<Value>,
+) -> Result<Vec<Serial>> {
+    fn one(v: &Value, out: &mut Vec<Serial>) -> Result<()> {
+        if let Ok(n) = i64::try_from(v.clone()) {
+            if n > 0 {
+                out.push(Serial::Count(n as usize));
+            }
+            return Ok(());
+        }
+        let s = v.to_string();
+        let s = s.trim();
+        if s.is_empty() || s == crate::template::OMIT || v.is_none() || v.is_undefined() {
+            return Ok(());
+        }
+        let bad = || Error::parse(format!("bad serial value '{s}'"));
+        match s.strip_suffix('%') {
+            Some(p) => out.push(Serial::Percent(p.trim().parse().map_err(|_| bad())?)),
+            None => match s.parse::<usize>().map_err(|_| bad())? {
+                0 => {}
+                n => out.push(Serial::Count(n)),
+            },
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for s in serial {
+        match s {
+            Serial::Template(t) => {
+                let v = render(t)?;
+                match v.kind() {
+                    minijinja::value::ValueKind::Seq => {
+                        for x in v.try_iter().map_err(|e| Error::template(e.to_string()))? {
+                            one(&x, &mut out)?;
+                        }
+                    }
+                    _ => one(&v, &mut out)?,
+                }
+            }
+            s => out.push(s.clone()),
+        }
+    }
+    Ok(out)
+}
+
 fn batches(hosts: &[String], serial: &[Serial]) -> Vec<Vec<String>> {
     if serial.is_empty() {
         return vec![hosts.to_vec()];
@@ -550,6 +603,7 @@ fn batches(hosts: &[String], serial: &[Serial]) -> Vec<Vec<String>> {
         let n = match s {
             Serial::Count(n) => *n,
             Serial::Percent(p) => ((hosts.len() as f64) * p / 100.0).floor().max(1.0) as usize,
+            Serial::Template(_) => hosts.len(),
         }
         .max(1);
         out.push(hosts[i..(i + n).min(hosts.len())].to_vec());
@@ -1077,6 +1131,30 @@ pub(crate) fn is_unreachable(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templated_serial_is_rendered_and_omit_means_all() {
+        let r = |t: &'static str| {
+            move |_: &str| -> Result<Value> {
+                Ok(match t {
+                    "omit" => Value::from(crate::template::OMIT),
+                    "list" => Value::from(vec![Value::from(1), Value::from("50%")]),
+                    x => Value::from(x),
+                })
+            }
+        };
+        let tpl = [Serial::Template("{{ x }}".into())];
+        assert!(rendered_serial(&tpl, r("omit")).unwrap().is_empty());
+        assert!(matches!(
+            rendered_serial(&tpl, r("list")).unwrap().as_slice(),
+            [Serial::Count(1), Serial::Percent(p)] if *p == 50.0
+        ));
+        assert!(matches!(
+            rendered_serial(&tpl, r("3")).unwrap().as_slice(),
+            [Serial::Count(3)]
+        ));
+        assert!(rendered_serial(&tpl, r("many")).is_err());
+    }
 
     #[test]
     fn serial_batches() {

@@ -268,6 +268,7 @@ pub(super) fn num_of(n: &Node) -> Result<f64> {
 pub(super) fn serial_of(n: &Node) -> Result<Serial> {
     match &n.value {
         NodeValue::Int(i) if *i > 0 => Ok(Serial::Count(*i as usize)),
+        NodeValue::Str(s) if crate::template::is_template(s) => Ok(Serial::Template(s.clone())),
         NodeValue::Str(s) if s.ends_with('%') => s[..s.len() - 1]
             .trim()
             .parse()

@@ -555,6 +555,9 @@ pub enum Serial {
     Count(usize),
     /// A percentage of the play's hosts.
     Percent(f64),
+    /// A template of the play's variables, rendered when the play starts (a number, a
+    /// percentage, a list of them, or omitted).
+    Template(String),
 }
 
 /// A `vars_prompt` entry.
