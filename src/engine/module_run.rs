@@ -239,6 +239,7 @@ impl PlayRun<'_> {
                 defaults_from,
                 handlers_from,
                 public,
+                allow_duplicates,
                 ..
             } => {
                 let r = |s: &Option<String>| -> Result<Option<String>> {
@@ -258,6 +259,10 @@ impl PlayRun<'_> {
                     public: match public {
                         Some(p) => truthy(&templar.render_value(p, ctx)?),
                         None => false,
+                    },
+                    allow_duplicates: match allow_duplicates {
+                        Some(p) => truthy(&templar.render_value(p, ctx)?),
+                        None => true,
                     },
                 });
                 Ok(o)
@@ -366,6 +371,11 @@ impl PlayRun<'_> {
                 let plan = module.plan(&tctx, &args).await?;
                 let facts = plan.facts.clone();
                 let mut o = self.apply(plan, &*conn, check).await?;
+                // Shown from -vvv on, as Ansible's modules return it.
+                if self.runner.opts.verbosity >= 3 && !o.result.contains_key("invocation") {
+                    o.result
+                        .insert("invocation".into(), invocation(module.doc(), &args));
+                }
                 // As in Ansible, a result has `diff` only in diff mode.
                 if !diff {
                     o.diffs.clear();
@@ -387,6 +397,21 @@ impl PlayRun<'_> {
             }
         }
     }
+}
+
+/// A module result's `invocation`, as Ansible's modules return it: `module_args`, every option
+/// of the module with the value it ran with (its default, else null); secrets hidden.
+fn invocation(doc: &crate::modules::ModuleDoc, args: &crate::modules::Args) -> Value {
+    let mut m = Vars::new();
+    for spec in doc.all_options() {
+        let v = match args.get(spec.name) {
+            Some(_) if spec.secret => Value::from("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+            Some(v) => v.clone(),
+            None => Value::from(()),
+        };
+        m.insert(spec.name.to_string(), v);
+    }
+    crate::value::map_value([("module_args", vars_value(&m))])
 }
 
 /// `service` and `package` hand their arguments to the host's service or package manager

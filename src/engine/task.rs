@@ -322,13 +322,24 @@ impl PlayRun<'_> {
                     s.fatal |= task.any_errors_fatal.unwrap_or(self.play.any_errors_fatal);
                     s.last_failure = Some((failed_task(task), o.to_value()));
                 }
-                Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
+                // An ignored unreachable host counts as ok and ignored (Ansible 2.19's recap).
+                Status::Unreachable if task.ignore_unreachable => {
+                    s.stats.ok += 1;
+                    s.stats.ignored += 1;
+                }
                 Status::Unreachable => {
                     s.stats.unreachable += 1;
                     s.unreachable = true;
                 }
             }
         });
+        // A task of a role that ran (not skipped nor unreachable) makes the host complete the
+        // role when it reaches its end.
+        if let Some(role) = &task.role
+            && matches!(o.status, Status::Ok | Status::Changed | Status::Failed)
+        {
+            self.roles_run.ran(role, host);
+        }
         if o.status == Status::Changed && !task.notify.is_empty() {
             let names = self.notify_names(host, task);
             self.notify(host, task, &names);
@@ -381,6 +392,10 @@ impl PlayRun<'_> {
         mut o: Outcome,
     ) -> Outcome {
         if o.status == Status::Failed && self.ignore_errors(task, ctx) {
+            o.ignored = true;
+        }
+        // `ignore_unreachable`: shown as `...ignoring` too.
+        if o.status == Status::Unreachable && task.ignore_unreachable {
             o.ignored = true;
         }
         o

@@ -10,7 +10,6 @@ use crate::error::{Error, Result, did_you_mean};
 use crate::modules::Registry;
 use crate::value::Vars;
 use crate::yaml::{self, Node, NodeValue};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -64,9 +63,6 @@ pub struct Loader<'a> {
     pub(crate) handlers_imported: std::sync::Mutex<Vec<Task>>,
     /// The folder of the play being loaded (the end of the search path for task files).
     pub(crate) play_dir: std::sync::Mutex<PathBuf>,
-    /// The role dependencies the play being loaded runs already (each runs once per play,
-    /// whether brought in by `roles:` or by `import_role`).
-    pub(crate) seen_roles: std::sync::Mutex<HashSet<String>>,
 }
 
 impl<'a> Loader<'a> {
@@ -83,7 +79,6 @@ impl<'a> Loader<'a> {
             gather_by_default: true,
             handlers_imported: std::sync::Mutex::new(Vec::new()),
             play_dir: std::sync::Mutex::new(PathBuf::new()),
-            seen_roles: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -413,25 +408,15 @@ impl<'a> Loader<'a> {
             .clear();
         let mut handlers = Vec::new();
         let mut role_tasks = Vec::new();
-        let mut seen_roles = HashSet::new();
-        self.seen_roles
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
         if let Some(roles) = opt(node, "roles") {
             let list = roles
                 .as_seq()
                 .ok_or_else(|| roles.error("roles must be a list"))?;
             for r in list {
-                let mut tasks =
-                    self.load_role_entry(r, dir, &pi, &mut handlers, &mut seen_roles, 0)?;
+                let mut tasks = self.load_role_entry(r, dir, &pi, &mut handlers, 0)?;
                 role_tasks.append(&mut tasks);
             }
         }
-        self.seen_roles
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(seen_roles);
         let section = |key: &str| -> Result<Vec<Task>> {
             match opt(node, key) {
                 Some(n) => self.load_tasks(n, dir, &pi, false),

@@ -57,6 +57,11 @@ pub struct RoleCtx {
     /// The roles whose tasks included or imported this one (`ansible_parent_role_names` and
     /// `_paths`), nearest first.
     pub included_by: Vec<(String, PathBuf)>,
+    /// Its identity in a play: two runs of a role with the same key are the same role, which
+    /// runs once on each host unless it allows duplicates (Ansible's role cache).
+    pub key: String,
+    /// `allow_duplicates` in its `meta/main.yml`.
+    pub allow_duplicates: bool,
 }
 
 /// How a task loops.
@@ -126,6 +131,8 @@ pub enum TaskKind {
         handlers_from: Option<String>,
         /// `public`: the role's defaults and vars become the play's (may be a template).
         public: Option<Value>,
+        /// `allow_duplicates` (default true): runs again where the same role already ran.
+        allow_duplicates: Option<Value>,
         /// Keywords applied to the role's tasks (`apply:`).
         apply: Option<Box<Inherit>>,
     },

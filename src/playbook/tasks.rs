@@ -383,6 +383,17 @@ impl Loader<'_> {
                 args: crate::value::vars_value(&args),
             },
         };
+        // `meta: end_role` ends a role's run: an error elsewhere, as in Ansible.
+        if let TaskKind::Meta(m) = &t.kind
+            && m == "end_role"
+        {
+            if handler {
+                return Err(aval.error("Cannot execute 'end_role' from a handler"));
+            }
+            if parent.role.is_none() {
+                return Err(aval.error("Cannot execute 'end_role' from outside of a role"));
+            }
+        }
         // `apply:` (include_tasks, include_role): keywords for every included task.
         if let TaskKind::IncludeTasks { apply, .. } | TaskKind::IncludeRole { apply, .. } =
             &mut t.kind
@@ -449,6 +460,7 @@ impl Loader<'_> {
                     vars_from,
                     defaults_from,
                     handlers_from,
+                    allow_duplicates,
                     ..
                 },
             ) => {
@@ -465,27 +477,31 @@ impl Loader<'_> {
                     from(handlers_from)?,
                 );
                 let mut hs = Vec::new();
-                // Its dependencies run once per play (with those of `roles:`).
-                let mut seen =
-                    std::mem::take(&mut *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()));
-                let tasks = self.load_role(
-                    &name,
-                    aval,
-                    base,
-                    &child,
-                    Vars::new(),
-                    RoleFiles {
-                        tasks: tasks_from.as_deref(),
-                        vars: vars_from.as_deref(),
-                        defaults: defaults_from.as_deref(),
-                        handlers: handlers_from.as_deref(),
-                    },
-                    &mut hs,
-                    &mut seen,
-                    0,
-                    false,
-                );
-                *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+                let ident = super::roles::include_ident(&child);
+                let tasks =
+                    self.load_role(
+                        &name,
+                        aval,
+                        base,
+                        &child,
+                        Vars::new(),
+                        RoleFiles {
+                            tasks: tasks_from.as_deref(),
+                            vars: vars_from.as_deref(),
+                            defaults: defaults_from.as_deref(),
+                            handlers: handlers_from.as_deref(),
+                            ident: &ident,
+                            allow_duplicates: Some(match allow_duplicates {
+                                Some(v) => crate::value::truthy(&Value::from(
+                                    self.render_at_load(&v.to_string(), &child, aval)?,
+                                )),
+                                None => true,
+                            }),
+                        },
+                        &mut hs,
+                        0,
+                        false,
+                    );
                 let tasks = tasks?;
                 // The imported role's handlers are the play's.
                 self.handlers_imported

@@ -339,6 +339,7 @@ pub(super) fn load_role(a: &ActionArgs) -> Result<TaskKind> {
         defaults_from: s("defaults_from"),
         handlers_from: s("handlers_from"),
         public: a.get("public"),
+        allow_duplicates: a.get("allow_duplicates"),
         apply: None,
     })
 }
