@@ -257,6 +257,17 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The message of a task file (`import_tasks`, `include_tasks`) that does not exist, in
+/// Ansible's words (which tests match on).
+pub fn file_not_found_msg(path: &Path) -> String {
+    let p = path.display();
+    format!(
+        "Could not find or access '{p}' on the Ansible Controller: Unable to retrieve file contents.\n\
+         Could not find or access '{p}' on the Ansible Controller.\n\
+         If you are using a module and expect the file to exist on the remote, see the remote_src option"
+    )
+}
+
 /// Returns the candidate closest to `word` by edit distance, if it is close enough to be a typo.
 pub(crate) fn did_you_mean<'a>(
     word: &str,

@@ -531,7 +531,7 @@ fn include_tasks_apply_gives_keywords_to_the_included_tasks() {
     );
     p.prov(&["run", "imp.yml", "-i", "inv.ini"])
         .code(1)
-        .stderr_has("`apply` is not valid on import_tasks");
+        .stderr_has("Invalid options for import_tasks: apply");
 }
 
 #[test]

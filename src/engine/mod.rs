@@ -854,7 +854,7 @@ impl<'r> PlayRun<'r> {
             return false;
         };
         let id = Arc::as_ptr(role) as usize;
-        let end = matches!(&task.kind, TaskKind::Meta(m) if m == crate::playbook::ROLE_COMPLETE);
+        let end = task.is_implicit();
         let ended = self.state(host, |s| {
             match s.ended_roles.iter().position(|r| *r == id) {
                 Some(i) if end => {

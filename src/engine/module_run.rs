@@ -216,11 +216,9 @@ impl PlayRun<'_> {
                     &self.play.dir,
                 );
                 if !path.exists() {
-                    return Err(Error::failed(format!(
-                        "include_tasks: {} not found",
-                        path.display()
-                    ))
-                    .at(&task.loc));
+                    return Err(
+                        Error::failed(crate::error::file_not_found_msg(&path)).at(&task.loc)
+                    );
                 }
                 let mut o = Outcome::new(Status::Ok);
                 o.msg = Some(format!("included: {}", path.display()));
@@ -242,10 +240,12 @@ impl PlayRun<'_> {
                 allow_duplicates,
                 ..
             } => {
+                // `omit` leaves an option out (the role's `main`).
                 let r = |s: &Option<String>| -> Result<Option<String>> {
-                    s.as_ref()
+                    Ok(s.as_ref()
                         .map(|x| templar.render_str(x, ctx).map(|v| v.to_string()))
-                        .transpose()
+                        .transpose()?
+                        .filter(|v| v != OMIT))
                 };
                 let mut o = Outcome::new(Status::Ok);
                 let name = templar.render_value(name, ctx)?.to_string();

@@ -3,7 +3,7 @@
 
 use super::PlayRun;
 use super::outcome::{Include, NO_TRACEBACK, Outcome, registered};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, HostResult, Status};
 use crate::playbook::{Task, TaskKind};
 use crate::template::{Context, Templar};
@@ -176,7 +176,9 @@ impl PlayRun<'_> {
             return Err(e);
         }
         if once {
-            // Everything run_once registers or sets applies to every host of the batch.
+            // Everything run_once registers or sets applies to every host of the batch (not
+            // only those running the task: a run_once task included by one host sets it on
+            // all, as in Ansible), except the unreachable ones.
             let data = self.shared.host(first);
             let mut copy = Vars::new();
             if let Some(r) = &task.register
@@ -191,8 +193,10 @@ impl PlayRun<'_> {
                     }
                 }
             }
-            for h in hosts.iter().skip(1) {
-                self.shared.set_vars(h, copy.clone());
+            for h in &self.batch {
+                if h != first && !self.state(h, |s| s.unreachable) {
+                    self.shared.set_vars(h, copy.clone());
+                }
             }
         }
         // Dynamic includes: group hosts by what they include (the same file with the same loop
@@ -209,6 +213,10 @@ impl PlayRun<'_> {
         for (inc, vars, hs) in groups {
             let tasks = match self.load_include(task, &inc, &vars, handler) {
                 Ok(t) => t,
+                // An included file that is not a valid task list (YAML, an unknown action or
+                // keyword) stops the run, as Ansible's parser errors do; a missing file or
+                // role fails the include on its hosts.
+                Err(e) if matches!(e.kind, ErrorKind::Parse | ErrorKind::Yaml) => return Err(e),
                 Err(e) => {
                     for h in &hs {
                         self.record(h, task, &display, &Outcome::from_error(&e));

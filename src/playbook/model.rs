@@ -350,6 +350,11 @@ impl Task {
         }
     }
 
+    /// A task prov adds that the playbook does not show (the end of a role's tasks).
+    pub fn is_implicit(&self) -> bool {
+        matches!(&self.kind, TaskKind::Meta(m) if m == super::roles::ROLE_COMPLETE)
+    }
+
     /// The name to show: the given name, else `module` (or `role : name` inside a role).
     pub fn display_name(&self) -> String {
         let base = match (&self.name, &self.kind) {

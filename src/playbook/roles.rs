@@ -6,7 +6,7 @@ use super::keywords::{
     bool_of, cond_list, key_str, module_defaults_of, read_no_log, str_list, vars_of,
 };
 use super::model::{Inherit, RoleCtx, Task, TaskKind};
-use crate::error::{Location, Result};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::value::Vars;
 use crate::yaml::{self, Node, NodeValue};
 use std::path::{Path, PathBuf};
@@ -144,7 +144,9 @@ impl Loader<'_> {
     ) -> Result<Vec<Task>> {
         let tasks_from = files.tasks;
         let path = self.find_role(name, dir).ok_or_else(|| {
-            at.error(format!("role '{name}' not found"))
+            // Not a playbook error (a run-time include of it fails its task, as in Ansible).
+            Error::new(ErrorKind::Io, format!("role '{name}' not found"))
+                .at(&at.loc)
                 .hint(format!("searched: {}", self.role_searched(dir)))
         })?;
         crate::modules::fallback::add_adjacent(&path);
@@ -204,7 +206,11 @@ impl Loader<'_> {
         let tasks_name = tasks_from.unwrap_or("main");
         let tf = role_file(name, &path, "tasks", tasks_from).map_err(|e| e.at(&at.loc))?;
         if tf.is_none() && tasks_from.is_some() {
-            return Err(at.error(format!("role '{name}' has no tasks file '{tasks_name}'")));
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("role '{name}' has no tasks file '{tasks_name}'"),
+            )
+            .at(&at.loc));
         }
         // The role is a link of the include chain for its dependencies and its tasks.
         let mut inh = parent.clone();
@@ -245,12 +251,14 @@ impl Loader<'_> {
         }
         if let Some(hf) = hfile {
             let node = yaml::load_file(&hf)?;
-            let mut hi = Inherit {
+            // A role's handlers inherit the keywords its tasks inherit (the play's, the role
+            // entry's, an import_role's or include_role's: `delegate_to`, `become`, `when`...).
+            let hi = Inherit {
                 role: Some(ctx.clone()),
                 include_chain: enter_include(&parent.include_chain, &at.loc, &hf, dynamic)?,
-                ..Default::default()
+                notify: Vec::new(),
+                ..parent.clone()
             };
-            hi.become_ = parent.become_.clone();
             let mut h = self.load_tasks(&node, &path, &hi, true)?;
             handlers.append(&mut h);
         }
@@ -546,7 +554,7 @@ pub(crate) fn role_files(
     let inside = normalize(&dir);
     for f in &found {
         if !normalize(f).starts_with(&inside) {
-            return Err(crate::error::Error::parse(format!(
+            return Err(Error::parse(format!(
                 "Failed loading '{}' for role ({role}) as it is not inside the expected role path: '{}'",
                 f.display(),
                 dir.display()

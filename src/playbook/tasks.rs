@@ -341,6 +341,19 @@ impl Loader<'_> {
         if handler && matches!(aname.as_str(), "include_role" | "import_role") {
             return Err(akey.error(format!("Using '{aname}' as a handler is not supported.")));
         }
+        // A role's `*_from` must be a string: checked when the playbook loads, as in Ansible.
+        if matches!(aname.as_str(), "include_role" | "import_role") {
+            for k in ["tasks_from", "vars_from", "defaults_from", "handlers_from"] {
+                if let Some(v) = mapped.get(k).or_else(|| args.get(k))
+                    && v.as_str().is_none()
+                {
+                    return Err(aval.error(format!(
+                        "Expected a string for {k} but got <class '{}'> instead",
+                        crate::util::python::type_name(v)
+                    )));
+                }
+            }
+        }
         if !templates.is_empty() {
             if action.is_some_and(|a| a.flags.static_import) {
                 return Err(aval
@@ -361,8 +374,21 @@ impl Loader<'_> {
                     at: &aval.loc,
                     base,
                 };
+                // Includes are checked when they load, as imports are (Ansible's
+                // TaskInclude and IncludeRole): their errors name the action as written.
+                let include = matches!(a.name, "include_tasks" | "include_role");
                 match a.load_task(&load) {
                     Some(Ok(kind)) => kind,
+                    Some(Err(mut e)) if include => {
+                        if let Some(written) = akey.scalar_text() {
+                            e.msg = e
+                                .msg
+                                .replace(&format!("for {aname}"), &format!("for {written}"));
+                        }
+                        // At the task, as Ansible points its error.
+                        e.loc = Some(node.loc.clone());
+                        return Err(e);
+                    }
                     // Outside strict loading, a run-time action with bad arguments fails when
                     // it runs (with this same error), as in Ansible.
                     Some(Err(_)) if !self.strict && !a.flags.static_import => {
@@ -403,7 +429,7 @@ impl Loader<'_> {
         {
             if !action.is_some_and(|a| a.flags.takes_apply) {
                 return Err(an
-                    .error(format!("`apply` is not valid on {aname}"))
+                    .error(format!("Invalid options for {aname}: apply"))
                     .hint("imports pass their own keywords to the imported tasks; `apply` is for include_tasks and include_role"));
             }
             *apply = Some(Box::new(apply_of(an)?));
@@ -436,7 +462,11 @@ impl Loader<'_> {
                 let path =
                     resolve_tasks_file(base, &file, parent.role.as_deref(), handler, &play_dir);
                 if !path.exists() {
-                    return Err(aval.error(format!("tasks file {} not found", path.display())));
+                    return Err(crate::error::Error::new(
+                        crate::error::ErrorKind::Io,
+                        crate::error::file_not_found_msg(&path),
+                    )
+                    .at(&aval.loc));
                 }
                 child.include_chain =
                     enter_include(&parent.include_chain, &node.loc, &path, false)?;
