@@ -399,6 +399,10 @@ impl<'a> Loader<'a> {
         vars.extend(import.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         *self.play_vars.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(vars.clone());
         *self.play_dir.lock().unwrap_or_else(|e| e.into_inner()) = dir.to_path_buf();
+        // Templated play tags are rendered with the play's variables (and extra vars).
+        let mut tags = std::mem::take(&mut pi.tags);
+        self.render_tags(&mut tags, &pi);
+        pi.tags = tags;
         // Play keywords are inherited by every task; play vars are their own layer, not task vars.
         pi.vars = Arc::new(Vars::new());
         self.take_loaded_roles();

@@ -415,6 +415,7 @@ impl Task {
         if self.delegate_to.is_none() {
             self.delegate_to = p.delegate_to.clone();
         }
+        self.delegate_facts |= p.delegate_facts;
         self.run_once |= p.run_once;
         if self.run_once_if.is_none() {
             self.run_once_if = p.run_once_if.clone();
@@ -494,6 +495,8 @@ pub struct Inherit {
     pub ignore_unreachable: bool,
     /// delegate_to.
     pub delegate_to: Option<String>,
+    /// delegate_facts (a block's reaches its tasks).
+    pub delegate_facts: bool,
     /// run_once.
     pub run_once: bool,
     /// run_once as a template.
@@ -534,6 +537,7 @@ impl Inherit {
             ignore_errors: t.ignore_errors.clone(),
             ignore_unreachable: t.ignore_unreachable,
             delegate_to: t.delegate_to.clone(),
+            delegate_facts: t.delegate_facts,
             run_once: t.run_once,
             run_once_if: t.run_once_if.clone(),
             no_log: t.no_log,

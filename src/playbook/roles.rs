@@ -97,6 +97,8 @@ impl Loader<'_> {
                 }
             }
         }
+        // Templated tags are rendered with the play's variables, as a task's are.
+        self.render_tags(&mut own_tags, parent);
         inh.when.extend(own_when.iter().cloned());
         inh.tags.extend(own_tags.iter().cloned());
         let ident = format!("roles when={own_when:?} tags={own_tags:?}");

@@ -731,6 +731,7 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     if me.delegate_to.is_some() {
         child.delegate_to = me.delegate_to.clone();
     }
+    child.delegate_facts |= me.delegate_facts;
     child.run_once |= me.run_once;
     if me.run_once_if.is_some() {
         child.run_once_if = me.run_once_if.clone();
