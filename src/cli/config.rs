@@ -68,7 +68,7 @@ impl Config {
     }
 }
 
-pub(super) fn parse_cfg(text: &str) -> HashMap<(String, String), String> {
+pub(crate) fn parse_cfg(text: &str) -> HashMap<(String, String), String> {
     let mut out = HashMap::new();
     let mut section = String::new();
     for line in text.lines() {

@@ -221,7 +221,8 @@ impl PlayRun<'_> {
         handler: bool,
     ) -> Result<Vec<Task>> {
         let loader = crate::playbook::Loader::new(&self.runner.registry)
-            .roles_path(self.runner.opts.roles_path.clone());
+            .roles_path(self.runner.opts.roles_path.clone())
+            .private_role_vars(self.runner.opts.private_role_vars);
         *loader.play_dir.lock().unwrap_or_else(|e| e.into_inner()) = self.play.dir.clone();
         let vars = if loop_vars.is_empty() {
             task.vars.clone()

@@ -81,6 +81,9 @@ pub struct RunOptions {
     pub error_on_missing_handler: bool,
     /// `ANSIBLE_DEBUG`: also show the engine's debug messages.
     pub debug: bool,
+    /// `private_role_vars` (ansible.cfg, `ANSIBLE_PRIVATE_ROLE_VARS`) when set: false makes
+    /// the variables of an `include_role` without `public:` the play's.
+    pub private_role_vars: Option<bool>,
 }
 
 impl Default for RunOptions {
@@ -106,6 +109,7 @@ impl Default for RunOptions {
             config_file: None,
             error_on_missing_handler: true,
             debug: false,
+            private_role_vars: None,
         }
     }
 }

@@ -256,9 +256,10 @@ impl PlayRun<'_> {
                     vars_from: r(vars_from)?,
                     defaults_from: r(defaults_from)?,
                     handlers_from: r(handlers_from)?,
+                    // Private unless `private_role_vars` is set false.
                     public: match public {
                         Some(p) => truthy(&templar.render_value(p, ctx)?),
-                        None => false,
+                        None => self.runner.opts.private_role_vars == Some(false),
                     },
                     allow_duplicates: match allow_duplicates {
                         Some(p) => truthy(&templar.render_value(p, ctx)?),

@@ -29,6 +29,9 @@ pub(crate) struct LoadedRole {
     /// Loaded for `include_role` when a task runs (its variables are the play's only with
     /// `public: true`), rather than when the playbook loads.
     pub dynamic: bool,
+    /// Its defaults and vars are the play's (every task sees them): a role of `roles:` or an
+    /// `import_role`, unless `private_role_vars` is set or the import says `public: no`.
+    pub public: bool,
 }
 
 /// What [`Loader::take_loaded_roles`] returns.
@@ -63,6 +66,9 @@ pub struct Loader<'a> {
     pub(crate) handlers_imported: std::sync::Mutex<Vec<Task>>,
     /// The folder of the play being loaded (the end of the search path for task files).
     pub(crate) play_dir: std::sync::Mutex<PathBuf>,
+    /// `private_role_vars` (ansible.cfg, `ANSIBLE_PRIVATE_ROLE_VARS`) when set: true makes the
+    /// variables of `roles:` and `import_role` private, false those of `include_role` public.
+    pub(crate) private_role_vars: Option<bool>,
 }
 
 impl<'a> Loader<'a> {
@@ -79,6 +85,7 @@ impl<'a> Loader<'a> {
             gather_by_default: true,
             handlers_imported: std::sync::Mutex::new(Vec::new()),
             play_dir: std::sync::Mutex::new(PathBuf::new()),
+            private_role_vars: None,
         }
     }
 
@@ -178,6 +185,12 @@ impl<'a> Loader<'a> {
     /// an error either way.
     pub fn strict(mut self, on: bool) -> Self {
         self.strict = on;
+        self
+    }
+
+    /// Ansible's `private_role_vars` setting, when set (see [`Loader`]'s field).
+    pub fn private_role_vars(mut self, private: Option<bool>) -> Self {
+        self.private_role_vars = private;
         self
     }
 
@@ -507,7 +520,7 @@ impl<'a> Loader<'a> {
             public_roles: loaded
                 .roles
                 .into_iter()
-                .filter(|r| !r.dynamic)
+                .filter(|r| !r.dynamic && r.public)
                 .map(|r| r.ctx)
                 .collect(),
             name: opt(node, "name").and_then(Node::scalar_text),

@@ -122,6 +122,7 @@ impl Loader<'_> {
                 handlers: handlers_from.as_deref(),
                 ident: &ident,
                 allow_duplicates: None,
+                public: None,
             },
             handlers,
             depth,
@@ -204,6 +205,9 @@ impl Loader<'_> {
             .push(super::load_play::LoadedRole {
                 ctx: ctx.clone(),
                 dynamic,
+                public: files
+                    .public
+                    .unwrap_or(!self.private_role_vars.unwrap_or(false)),
             });
         let tasks_name = tasks_from.unwrap_or("main");
         let tf = role_file(name, &path, "tasks", tasks_from).map_err(|e| e.at(&at.loc))?;
@@ -301,6 +305,7 @@ impl Loader<'_> {
                 handlers: handlers_from,
                 ident: &ident,
                 allow_duplicates: Some(allow_duplicates),
+                public: None,
             },
             &mut handlers,
             0,
@@ -370,6 +375,8 @@ pub(crate) struct RoleFiles<'a> {
     pub ident: &'a str,
     /// `allow_duplicates` of `include_role`/`import_role`, over the role's `meta/main.yml`.
     pub allow_duplicates: Option<bool>,
+    /// `public` of `import_role` (its variables are the play's), over `private_role_vars`.
+    pub public: Option<bool>,
 }
 
 /// A role's identity in a play, as Ansible compares roles to run each once: its folder, the

@@ -491,6 +491,7 @@ impl Loader<'_> {
                     defaults_from,
                     handlers_from,
                     allow_duplicates,
+                    public,
                     ..
                 },
             ) => {
@@ -527,6 +528,12 @@ impl Loader<'_> {
                                 )),
                                 None => true,
                             }),
+                            public: match public {
+                                Some(v) => Some(crate::value::truthy(&Value::from(
+                                    self.render_at_load(&v.to_string(), &child, aval)?,
+                                ))),
+                                None => None,
+                            },
                         },
                         &mut hs,
                         0,
