@@ -206,9 +206,10 @@ impl Error {
         }
     }
 
-    /// Renders the error as a multi-line diagnostic with the source line and a caret.
+    /// Renders the error as a multi-line diagnostic with the source line and a caret. The first
+    /// line is Ansible's (`[ERROR]: <message>`), which scripts and tests match on.
     pub fn render(&self) -> String {
-        let mut out = format!("error: {}", self.msg);
+        let mut out = format!("[ERROR]: {}", self.msg);
         if let Some(task) = &self.task {
             out.push_str(&format!("\n  in task: {task}"));
         }
@@ -322,7 +323,7 @@ mod tests {
             .at(&Location::new(Arc::new(f.clone()), 3, 7))
             .hint("did you mean 'copy'?");
         let r = e.render();
-        assert!(r.contains("error: unknown module 'coppy'"), "{r}");
+        assert!(r.starts_with("[ERROR]: unknown module 'coppy'"), "{r}");
         assert!(r.contains("3 |     - coppy: {}\n  |       ^"), "{r}");
         assert!(r.contains("= hint: did you mean 'copy'?"), "{r}");
         std::fs::remove_dir_all(dir).unwrap();

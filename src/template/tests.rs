@@ -52,6 +52,14 @@ fn changed(v: Value) -> R {
     Ok(false)
 }
 
+fn unreachable(v: Value) -> R {
+    result_flag("unreachable", &v, "unreachable")
+}
+
+fn reachable(v: Value) -> R {
+    result_flag("reachable", &v, "unreachable").map(|u| !u)
+}
+
 fn skipped(v: Value) -> R {
     result_flag("skipped", &v, "skipped")
 }
@@ -334,6 +342,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("successful", succeeded);
     env.add_test("changed", changed);
     env.add_test("change", changed);
+    env.add_test("unreachable", unreachable);
+    env.add_test("reachable", reachable);
     env.add_test("skipped", skipped);
     env.add_test("skip", skipped);
     env.add_test("finished", finished);
