@@ -107,7 +107,8 @@ pub(crate) struct Shared {
     pub templar: Templar,
     pub extra: Arc<Vars>,
     pub conns: tokio::sync::Mutex<HashMap<String, Arc<dyn Connection>>>,
-    cells: Mutex<HashMap<String, ConnCell>>,
+    /// Each host's connection, with the connection variables it was opened with.
+    cells: Mutex<HashMap<String, (String, ConnCell)>>,
     hosts: RwLock<HashMap<String, HostData>>,
     inv_vars: RwLock<HashMap<String, Arc<Vars>>>,
     play: RwLock<PlayInfo>,
@@ -612,19 +613,35 @@ impl Shared {
         host: &str,
         ctx: &Context,
     ) -> crate::error::Result<Arc<dyn Connection>> {
+        // A connection is reused while the host's connection variables stay the same; a task
+        // that sees others (set_fact of ansible_connection, ansible_host, ssh args...) opens a
+        // new one, as Ansible connects with each task's variables.
+        let vars = connection_vars(ctx)?;
+        let fingerprint = {
+            // (not the name the task runs for: hosts delegating to one host share it)
+            let sorted: std::collections::BTreeMap<&String, String> = vars
+                .iter()
+                .filter(|(k, _)| k.as_str() != "inventory_hostname")
+                .map(|(k, v)| (k, format!("{v:?}")))
+                .collect();
+            format!("{sorted:?}")
+        };
         let cell = {
             let mut g = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-            g.entry(host.to_string())
-                .or_insert_with(|| Arc::new(OnceCell::new()))
-                .clone()
+            match g.get(host) {
+                Some((fp, c)) if *fp == fingerprint => c.clone(),
+                _ => {
+                    let c: ConnCell = Arc::new(OnceCell::new());
+                    g.insert(host.to_string(), (fingerprint, c.clone()));
+                    c
+                }
+            }
         };
         let conn = cell
-            .get_or_try_init(|| async {
-                let vars = connection_vars(ctx)?;
-                connector.connect(host, &vars).await
-            })
+            .get_or_try_init(|| async { connector.connect(host, &vars).await })
             .await?
             .clone();
+        // (a replaced connection closes when the last task using it drops it)
         self.conns
             .lock()
             .await
