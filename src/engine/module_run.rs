@@ -512,7 +512,17 @@ impl PlayRun<'_> {
                         task.delegate_to.as_deref().unwrap_or_default()
                     )));
                 }
-                let c = self.shared.hostvars_context(&d);
+                // The delegated host's variables under the task's own (`vars:` of the task and
+                // its blocks: a task's `ansible_password` applies to the delegated connection,
+                // templated there), with `inventory_hostname` still the host the task runs for,
+                // as Ansible's delegated variables are.
+                let mut layer = (*task.vars).clone();
+                for k in ["inventory_hostname", "hostvars", "groups"] {
+                    if let Ok(Some(v)) = ctx.get(k) {
+                        layer.insert(k.into(), v);
+                    }
+                }
+                let c = self.shared.hostvars_context(&d).push(Arc::new(layer));
                 Ok(Some((d, c)))
             }
             None => Ok(None),
