@@ -1903,3 +1903,46 @@ fn templated_tags_block_delegate_facts_and_ignored_unreachable() {
         .success();
     assert_eq!(p.read("ran"), "play\nrole\n");
 }
+
+/// A delegated task's connection variables include the task's own `vars` (templated where
+/// `inventory_hostname` is still the delegating host), and a host's connection is reopened
+/// when its connection variables change (a set_fact of ansible_connection).
+#[test]
+fn delegated_connection_variables_and_reconnection() {
+    let p = project(
+        "deleg-conn",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - set_fact: { secret: s }
+    - command: "true"
+      delegate_to: far
+      vars: { ansible_password: "{{ secret }}" }
+      ignore_errors: true
+      ignore_unreachable: true
+      register: a
+    - command: "true"
+      delegate_to: far
+      vars: { ansible_password: "{{ hostvars[inventory_hostname].secret }}" }
+      ignore_errors: true
+      ignore_unreachable: true
+      register: b
+    - set_fact: { ansible_connection: nosuch }
+    - command: "true"
+      ignore_unreachable: true
+      register: c
+    - assert:
+        that:
+          - a is failed and a is not unreachable and 'undefined' in a.msg
+          - b is unreachable and b is not failed
+          - c is unreachable
+      delegate_to: localhost
+"#,
+    );
+    p.file(
+        "inv.ini",
+        "w1 ansible_connection=local\nfar ansible_connection=nosuch\n",
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
