@@ -1946,3 +1946,29 @@ fn delegated_connection_variables_and_reconnection() {
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
 }
+
+/// A `delegate_to` template is rendered once per loop item (a random pick names one host for
+/// the whole item), and a delegated task sees the delegated host's address as `ansible_host`
+/// and in `ansible_delegated_vars`.
+#[test]
+fn random_delegate_to_names_one_host_per_item() {
+    let p = project(
+        "deleg-random",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - set_fact:
+        dv: '{{ ansible_delegated_vars[ansible_host]["ansible_host"] }}'
+      delegate_to: "{{ groups.web | random }}"
+      delegate_facts: true
+      loop: "{{ range(12) | list }}"
+- hosts: web
+  gather_facts: no
+  tasks:
+    - assert: { that: [dv == inventory_hostname] }
+      when: dv is defined
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}

@@ -498,18 +498,40 @@ impl PlayRun<'_> {
         // The delegated host is decided before the conditions (Ansible 2.19): a
         // `delegate_to` that cannot be rendered or renders empty fails even a skipped task.
         let delegated_ctx;
+        let rendered;
+        let mut task = task;
         let ctx = match &task.delegate_to {
             None => ctx,
             Some(_) => match self.delegate(task, ctx) {
                 Err(e) => return Outcome::from_error(&e.at(&task.loc)),
                 Ok(None) => ctx,
                 Ok(Some((d, _))) => {
+                    // Rendered once for this host (or loop item): a `delegate_to` template
+                    // that picks a host at random names the same host for the whole task.
+                    if task.delegate_to.as_deref() != Some(d.as_str()) {
+                        let mut t = task.clone();
+                        t.delegate_to = Some(d.clone());
+                        rendered = t;
+                        task = &rendered;
+                    }
                     // `ansible_delegated_vars[<delegated host>]`: its inventory variables, seen
                     // from this host (its `inventory_hostname` stays this host's, as Ansible's).
                     let mut dv = (*self.shared.inv_vars(&d)).clone();
                     dv.insert("inventory_hostname".into(), Value::from(host));
                     dv.insert("ansible_delegated_host".into(), Value::from(d.as_str()));
+                    // The address the delegated connection goes to, as Ansible adds it to the
+                    // delegated variables, and to the task's own unless its host sets one.
+                    let addr = dv
+                        .get("ansible_host")
+                        .or_else(|| dv.get("ansible_ssh_host"))
+                        .cloned()
+                        .unwrap_or_else(|| Value::from(d.as_str()));
+                    dv.insert("ansible_host".into(), addr.clone());
                     let mut layer = Vars::new();
+                    let own = self.shared.inv_vars(host);
+                    if !own.contains_key("ansible_host") && !own.contains_key("ansible_ssh_host") {
+                        layer.insert("ansible_host".into(), addr);
+                    }
                     layer.insert(
                         "ansible_delegated_vars".into(),
                         map_value([(d.as_str(), crate::value::vars_value(&dv))]),
