@@ -39,9 +39,19 @@ pub const LOOKUPS: &[&str] = &[
     "config",
 ];
 
-/// The ansible-core settings the `config` lookup knows: name, environment variable, ansible.cfg
+/// An ansible-core setting the `config` lookup knows: name, environment variable, ansible.cfg
 /// section and key, type (`bool`, `int`, `str`), default (None: null).
-const SETTINGS: &[(&str, &str, &str, &str, &str, Option<&str>)] = &[
+type Setting = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// The settings the `config` lookup knows.
+const SETTINGS: &[Setting] = &[
     (
         "DEFAULT_PRIVATE_ROLE_VARS",
         "ANSIBLE_PRIVATE_ROLE_VARS",

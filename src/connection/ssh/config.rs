@@ -370,10 +370,10 @@ pub fn parse_args(args: &str, out: &mut ArgOptions) -> Result<()> {
             if out.config_file.is_none() {
                 out.config_file = Some(v);
             }
-        } else if w.starts_with('-') {
+        } else if let Some(flag) = w.strip_prefix('-') {
             out.ignored.push(w.clone());
             // OpenSSH's other options that take a value: the value is not a word of its own.
-            let takes_value = w.len() == 2 && "BbcDEeIiLmOQRSWw".contains(&w[1..]);
+            let takes_value = flag.len() == 1 && "BbcDEeIiLmOQRSWw".contains(flag);
             if takes_value && let Some(v) = words.get(i + 1) {
                 out.ignored.push(v.clone());
                 i += 1;
