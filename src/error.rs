@@ -206,9 +206,10 @@ impl Error {
         }
     }
 
-    /// Renders the error as a multi-line diagnostic with the source line and a caret.
+    /// Renders the error as a multi-line diagnostic with the source line and a caret. The first
+    /// line is Ansible's (`[ERROR]: <message>`), which scripts and tests match on.
     pub fn render(&self) -> String {
-        let mut out = format!("error: {}", self.msg);
+        let mut out = format!("[ERROR]: {}", self.msg);
         if let Some(task) = &self.task {
             out.push_str(&format!("\n  in task: {task}"));
         }
@@ -256,6 +257,17 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The message of a task file (`import_tasks`, `include_tasks`) that does not exist, in
+/// Ansible's words (which tests match on).
+pub fn file_not_found_msg(path: &Path) -> String {
+    let p = path.display();
+    format!(
+        "Could not find or access '{p}' on the Ansible Controller: Unable to retrieve file contents.\n\
+         Could not find or access '{p}' on the Ansible Controller.\n\
+         If you are using a module and expect the file to exist on the remote, see the remote_src option"
+    )
+}
 
 /// Returns the candidate closest to `word` by edit distance, if it is close enough to be a typo.
 pub(crate) fn did_you_mean<'a>(
@@ -311,7 +323,7 @@ mod tests {
             .at(&Location::new(Arc::new(f.clone()), 3, 7))
             .hint("did you mean 'copy'?");
         let r = e.render();
-        assert!(r.contains("error: unknown module 'coppy'"), "{r}");
+        assert!(r.starts_with("[ERROR]: unknown module 'coppy'"), "{r}");
         assert!(r.contains("3 |     - coppy: {}\n  |       ^"), "{r}");
         assert!(r.contains("= hint: did you mean 'copy'?"), "{r}");
         std::fs::remove_dir_all(dir).unwrap();

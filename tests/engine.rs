@@ -531,7 +531,7 @@ fn include_tasks_apply_gives_keywords_to_the_included_tasks() {
     );
     p.prov(&["run", "imp.yml", "-i", "inv.ini"])
         .code(1)
-        .stderr_has("`apply` is not valid on import_tasks");
+        .stderr_has("Invalid options for import_tasks: apply");
 }
 
 #[test]
@@ -1648,6 +1648,326 @@ fn delegated_tasks_see_ansible_delegated_vars() {
           - ansible_delegated_vars['other']['inventory_hostname'] == 'w1'
           - ansible_delegated_vars['other']['color'] == 'blue'
       delegate_to: other
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// Roles run once per host in a play, as Ansible's role cache decides at run time: the same
+/// role (folder, parameters, when/tags) runs again only after a host did not complete it
+/// (all its tasks skipped there), with other parameters, with `allow_duplicates` (meta, or
+/// include_role's default), or in a later play; `meta: end_role` skips the rest of a role.
+#[test]
+fn roles_run_once_per_host_unless_duplicates_are_allowed() {
+    let p = project(
+        "roles-dedup",
+        r#"
+- hosts: web
+  gather_facts: no
+  roles:
+    - role: a
+      when: go is defined
+    - role: setgo
+    - role: a
+      when: go is defined
+    - role: a
+      when: go is defined
+    - role: b
+    - role: c
+    - role: p
+      x: 1
+    - role: p
+      x: 1
+    - role: p
+      x: 2
+    - role: dup
+    - role: dup
+    - role: ender
+  tasks:
+    - include_role: { name: p }
+    - include_role: { name: p }
+    - include_role: { name: p, allow_duplicates: false }
+- hosts: web
+  gather_facts: no
+  roles: [a]
+"#,
+    );
+    let log = |r: &str| format!("- shell: echo {r} >> {{dir}}/{r}_{{{{ inventory_hostname }}}}\n");
+    p.file("roles/a/tasks/main.yml", &log("a"))
+        .file("roles/setgo/tasks/main.yml", "- set_fact: { go: 1 }\n")
+        .file("roles/b/meta/main.yml", "dependencies: [a]\n")
+        .file("roles/b/tasks/main.yml", &log("b"))
+        .file("roles/c/meta/main.yml", "dependencies: [{ role: a }]\n")
+        .file("roles/c/tasks/main.yml", &log("c"))
+        .file("roles/p/tasks/main.yml", &log("p"))
+        .file("roles/dup/meta/main.yml", "allow_duplicates: true\n")
+        .file("roles/dup/tasks/main.yml", &log("dup"))
+        .file(
+            "roles/ender/tasks/main.yml",
+            &format!(
+                "{}- meta: end_role\n- shell: echo after >> {{dir}}/after\n",
+                log("ender")
+            ),
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    for h in ["w1", "w2"] {
+        // with its `when`: skipped, then completed, then deduplicated; without (another
+        // role for Ansible): b's dependency, and c's deduplicated; once in the second play
+        assert_eq!(p.read(&format!("a_{h}")), "a\na\na\n", "{h}");
+        // x=1 once, x=2, then the params-less role twice (include_role allows duplicates by
+        // default) and not a third time
+        assert_eq!(p.read(&format!("p_{h}")).lines().count(), 4, "{h}");
+        assert_eq!(p.read(&format!("dup_{h}")).lines().count(), 2, "{h}");
+        assert_eq!(p.read(&format!("ender_{h}")).lines().count(), 1, "{h}");
+    }
+    assert!(!p.exists("after"));
+    assert!(!p.exists("a_d1"));
+    // end_role outside of a role is refused when the playbook loads, in Ansible's words.
+    p.file(
+        "bad.yml",
+        "- hosts: web\n  gather_facts: no\n  tasks:\n    - meta: end_role\n",
+    );
+    p.prov(&["run", "bad.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("[ERROR]: Cannot execute 'end_role' from outside of a role");
+}
+
+/// A role's `defaults/main/` folder is merged (its files in name order); a role file outside
+/// the role's folder is refused; `private_role_vars` and `public` decide whose variables the
+/// play sees, and the `config` lookup reads that setting.
+#[test]
+fn role_variables_folders_outside_files_and_privacy() {
+    let p = project(
+        "role-vars",
+        r#"
+- hosts: w1
+  gather_facts: no
+  roles: [d]
+  tasks:
+    - assert:
+        that:
+          - (lookup('config', 'DEFAULT_PRIVATE_ROLE_VARS') | bool) == (priv | bool)
+          - (priv | bool) == (dvar is undefined)
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - import_role: { name: d, public: no }
+    - assert: { that: [dvar is undefined] }
+    - include_role: { name: d, public: yes }
+    - assert: { that: [dvar is defined] }
+"#,
+    );
+    p.file("roles/d/defaults/main/00.yml", "one: 1\ntwo: a\n")
+        .file("roles/d/defaults/main/01.yml", "two: b\n")
+        .file("roles/d/defaults/main/02.yml", "")
+        .file("roles/d/vars/main.yml", "dvar: here\n")
+        .file(
+            "roles/d/tasks/main.yml",
+            "- assert: { that: [one == 1, two == 'b'] }\n",
+        );
+    p.prov_env(
+        &["run", "site.yml", "-i", "inv.ini", "-e", "priv=0"],
+        &[("ANSIBLE_PRIVATE_ROLE_VARS", "0".as_ref())],
+    )
+    .success();
+    p.prov_env(
+        &["run", "site.yml", "-i", "inv.ini", "-e", "priv=1"],
+        &[("ANSIBLE_PRIVATE_ROLE_VARS", "1".as_ref())],
+    )
+    .success();
+    p.file(
+        "out.yml",
+        "- hosts: w1\n  gather_facts: no\n  tasks:\n    - import_role: { name: d, tasks_from: ../../../site.yml }\n",
+    );
+    p.prov(&["run", "out.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("as it is not inside the expected role path");
+}
+
+/// Include and import semantics Ansible's include_import target checks: a role's handlers
+/// inherit an import_role's delegate_to; a run_once set_fact included by one host reaches
+/// every host; `omit` leaves tasks_from out; a missing included file fails the include (and
+/// is rescued), a parse error in one stops the run; include_tasks without a file is a load
+/// error at its task.
+#[test]
+fn includes_fail_or_stop_as_ansible_decides() {
+    let p = project(
+        "include-sem",
+        r#"
+- hosts: web
+  gather_facts: no
+  tasks:
+    - import_role: { name: h }
+      delegate_to: localhost
+    - include_tasks: { file: once.yml, apply: { run_once: true } }
+      run_once: true
+    - assert: { that: [lola == 'set'] }
+    - include_role: { name: h, tasks_from: "{{ omit }}" }
+    - block:
+        - include_tasks: missing.yml
+      rescue:
+        - set_fact: { rescued: true }
+    - assert: { that: [rescued] }
+    - block:
+        - include_tasks: broken.yml
+      rescue:
+        - shell: touch {dir}/rescued_broken
+"#,
+    );
+    p.file(
+        "roles/h/tasks/main.yml",
+        "- command: 'true'\n  notify: check\n",
+    )
+    .file(
+        "roles/h/handlers/main.yml",
+        "- name: check\n  assert: { that: [ansible_delegated_vars is defined] }\n",
+    )
+    .file("once.yml", "- set_fact: { lola: set }\n")
+    .file("broken.yml", "- no.such.module: {}\n");
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.code(1)
+        .stderr_has("[ERROR]: couldn't resolve module/action 'no.such.module'");
+    assert!(
+        r.stdout.contains("Could not find or access"),
+        "{}",
+        r.stdout
+    );
+    assert!(!p.exists("rescued_broken"));
+    p.file("inc.yml", "- include_tasks:\n");
+    p.file(
+        "nofile.yml",
+        "- hosts: w1\n  gather_facts: no\n  tasks:\n    - include_tasks: inc.yml\n",
+    );
+    p.prov(&["run", "nofile.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("No file specified for include_tasks")
+        .stderr_has("inc.yml:1:3");
+}
+
+/// Templated play and role tags are rendered before tasks are selected; a block's
+/// `delegate_facts` reaches its tasks; an ignored unreachable host counts as ok and ignored
+/// and `is unreachable` sees it; hosts without results stay out of the recap.
+#[test]
+fn templated_tags_block_delegate_facts_and_ignored_unreachable() {
+    let p = project(
+        "tags-deleg",
+        r#"
+- hosts: w1
+  gather_facts: no
+  vars: { t: tag1 }
+  tags: "{{ t }}"
+  tasks:
+    - shell: echo play >> {dir}/ran
+- hosts: w1
+  gather_facts: no
+  vars: { t: tag1 }
+  roles:
+    - role: r
+      tags: "{{ t }}"
+- hosts: w1
+  gather_facts: no
+  tags: [tag1]
+  tasks:
+    - block:
+        - set_fact: { qq: 1 }
+      delegate_to: d1
+      delegate_facts: true
+    - assert: { that: [qq is undefined, "hostvars['d1'].qq == 1"] }
+- hosts: d1
+  gather_facts: no
+  tags: [tag1]
+  tasks:
+    - set_fact: { ansible_connection: nosuch }
+    - ping:
+      ignore_unreachable: true
+      register: u
+    - assert: { that: [u is unreachable, u is not reachable] }
+      delegate_to: localhost
+- hosts: w2
+  gather_facts: no
+  tags: [tag1]
+  tasks:
+    - meta: noop
+"#,
+    );
+    p.file(
+        "roles/r/tasks/main.yml",
+        "- shell: echo role >> {dir}/ran\n",
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini", "--tags", "tag1"]);
+    r.success();
+    assert_eq!(p.read("ran"), "play\nrole\n");
+    assert_eq!(r.recap("d1")[6], 1, "{}", r.stdout);
+    assert!(!r.stdout.contains("\nw2 "), "{}", r.stdout);
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--skip-tags", "tag1"])
+        .success();
+    assert_eq!(p.read("ran"), "play\nrole\n");
+}
+
+/// A delegated task's connection variables include the task's own `vars` (templated where
+/// `inventory_hostname` is still the delegating host), and a host's connection is reopened
+/// when its connection variables change (a set_fact of ansible_connection).
+#[test]
+fn delegated_connection_variables_and_reconnection() {
+    let p = project(
+        "deleg-conn",
+        r#"
+- hosts: w1
+  gather_facts: no
+  tasks:
+    - set_fact: { secret: s }
+    - command: "true"
+      delegate_to: far
+      vars: { ansible_password: "{{ secret }}" }
+      ignore_errors: true
+      ignore_unreachable: true
+      register: a
+    - command: "true"
+      delegate_to: far
+      vars: { ansible_password: "{{ hostvars[inventory_hostname].secret }}" }
+      ignore_errors: true
+      ignore_unreachable: true
+      register: b
+    - set_fact: { ansible_connection: nosuch }
+    - command: "true"
+      ignore_unreachable: true
+      register: c
+    - assert:
+        that:
+          - a is failed and a is not unreachable and 'undefined' in a.msg
+          - b is unreachable and b is not failed
+          - c is unreachable
+      delegate_to: localhost
+"#,
+    );
+    p.file(
+        "inv.ini",
+        "w1 ansible_connection=local\nfar ansible_connection=nosuch\n",
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// A `delegate_to` template is rendered once per loop item (a random pick names one host for
+/// the whole item), and a delegated task sees the delegated host's address as `ansible_host`
+/// and in `ansible_delegated_vars`.
+#[test]
+fn random_delegate_to_names_one_host_per_item() {
+    let p = project(
+        "deleg-random",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - set_fact:
+        dv: '{{ ansible_delegated_vars[ansible_host]["ansible_host"] }}'
+      delegate_to: "{{ groups.web | random }}"
+      delegate_facts: true
+      loop: "{{ range(12) | list }}"
+- hosts: web
+  gather_facts: no
+  tasks:
+    - assert: { that: [dv == inventory_hostname] }
+      when: dv is defined
 "#,
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();

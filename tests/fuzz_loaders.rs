@@ -246,7 +246,7 @@ fn check_error(e: &prov::Error, what: &str, input: &str) {
         !e.msg.trim().is_empty(),
         "{what}: an error without a message for:\n{input}"
     );
-    assert!(e.render().starts_with("error: "), "{what}");
+    assert!(e.render().starts_with("[ERROR]: "), "{what}");
 }
 
 const INI_PIECES: &[&str] = &[

@@ -640,6 +640,45 @@ fn library_python_modules_run_with_ansible_core_module_utils() {
     assert_eq!(p.read("out.txt"), "old\n");
 }
 
+/// ansible-core is found through the first `python3` on the PATH that imports it: one that
+/// cannot (an activated virtualenv without it) may come first.
+#[test]
+fn ansible_core_is_found_past_a_python3_without_it() {
+    let Some(core) = common::ansible_core() else {
+        eprintln!("SKIP: no python3 here imports ansible");
+        return;
+    };
+    // <venv>/lib/pythonX.Y/site-packages/ansible -> <venv>/bin
+    let Some(bin) = core.ancestors().nth(4).map(|v| v.join("bin")) else {
+        return;
+    };
+    if !bin.join("python3").is_file() {
+        eprintln!("SKIP: ansible-core is not in a virtualenv here");
+        return;
+    }
+    let p = Project::new("core-on-path");
+    write_python_modules(&p);
+    p.file("shadow/python3", "#!/bin/sh\nexit 1\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        p.path("shadow/python3"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        p.path("shadow").display(),
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    p.prov_env(
+        &["run", "site.yml", "-i", "inv.ini"],
+        &[("PATH", path.as_ref())],
+    )
+    .success();
+    assert_eq!(p.read("out.txt"), "hello\n");
+}
+
 fn write_python_modules(p: &Project) {
     p.file("inv.ini", INV)
         .file(

@@ -129,7 +129,7 @@ pub(super) fn fact_cache(cfg: &Config) -> Result<Option<crate::engine::fact_cach
     }))
 }
 
-pub(super) fn parse_cfg(text: &str) -> HashMap<(String, String), String> {
+pub(crate) fn parse_cfg(text: &str) -> HashMap<(String, String), String> {
     let mut out = HashMap::new();
     let mut section = String::new();
     for line in text.lines() {

@@ -71,6 +71,8 @@ pub(super) fn flatten<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {
                 flatten(x, out);
             }
         }
+        // prov's hidden tasks (a role's end) are not listed nor counted.
+        _ if t.is_implicit() => {}
         _ => out.push(t),
     }
 }

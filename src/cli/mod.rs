@@ -58,7 +58,7 @@ macro_rules! errln {
 }
 
 mod adhoc;
-mod config;
+pub(crate) mod config;
 mod info;
 
 pub use config::{Config, parse_extra_vars};
@@ -339,6 +339,12 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// Ansible's `private_role_vars` setting, when set (ansible.cfg or its variable).
+fn private_role_vars(cfg: &Config) -> Option<bool> {
+    cfg.get("defaults", "private_role_vars", "ANSIBLE_PRIVATE_ROLE_VARS")
+        .map(|v| crate::value::truthy(&Value::from(v)))
+}
+
 /// Loads the playbooks; `strict` (`prov check`) checks every task's arguments now, else they
 /// are checked when each task runs (Ansible's rule; `--syntax-check` checks structure only).
 fn load_playbooks(
@@ -356,6 +362,7 @@ fn load_playbooks(
             cfg.get("defaults", "gathering", "ANSIBLE_GATHERING")
                 .is_none_or(|g| g.trim() != "explicit"),
         )
+        .private_role_vars(private_role_vars(cfg))
         .strict(strict);
     paths
         .iter()
@@ -548,6 +555,7 @@ fn run_options(common: &Common, x: &ExecArgs, cfg: &Config) -> Result<RunOptions
         gathering_smart: cfg
             .get("defaults", "gathering", "ANSIBLE_GATHERING")
             .is_some_and(|g| g.trim() == "smart"),
+        private_role_vars: private_role_vars(cfg),
     })
 }
 

@@ -233,7 +233,8 @@ impl PlayRun<'_> {
         handler: bool,
     ) -> Result<Vec<Task>> {
         let loader = crate::playbook::Loader::new(&self.runner.registry)
-            .roles_path(self.runner.opts.roles_path.clone());
+            .roles_path(self.runner.opts.roles_path.clone())
+            .private_role_vars(self.runner.opts.private_role_vars);
         *loader.play_dir.lock().unwrap_or_else(|e| e.into_inner()) = self.play.dir.clone();
         let vars = if loop_vars.is_empty() {
             task.vars.clone()
@@ -304,6 +305,7 @@ impl PlayRun<'_> {
                 defaults_from,
                 handlers_from,
                 public,
+                allow_duplicates,
             } => {
                 // The including task's role brings the included one in (search paths).
                 loader
@@ -316,8 +318,7 @@ impl PlayRun<'_> {
                         vars_from.as_deref(),
                         defaults_from.as_deref(),
                         handlers_from.as_deref(),
-                        // Dependencies run once per play.
-                        &mut self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()),
+                        *allow_duplicates,
                     )
                     .map(|(tasks, handlers)| {
                         self.shared
@@ -350,6 +351,16 @@ impl PlayRun<'_> {
         if m == "noop" && task.name.is_none() && task.when.is_empty() && !handler {
             return Ok(());
         }
+        // The hidden end of a role's tasks: the hosts reaching it complete the role.
+        if m == crate::playbook::ROLE_COMPLETE {
+            if let Some(role) = &task.role {
+                for h in hosts {
+                    self.roles_run.reach_end(role, h);
+                }
+            }
+            return Ok(());
+        }
+
         let per_host = matches!(
             m,
             "noop" | "reset_connection" | "end_host" | "flush_handlers" | "end_role"
@@ -420,6 +431,22 @@ impl PlayRun<'_> {
                     ),
                     Some(format!("continuing execution for {h}")),
                 ),
+                "end_role" => {
+                    let Some(role) = &task.role else {
+                        // Refused when the task loads (outside of a role).
+                        continue;
+                    };
+                    if holds {
+                        let id = Arc::as_ptr(role) as usize;
+                        self.state(h, |s| s.ended_roles.push(id));
+                        (format!("ending role {} for {h}", role.name), None)
+                    } else {
+                        (
+                            m.into(),
+                            Some(format!("continuing role {} for {h}", role.name)),
+                        )
+                    }
+                }
                 "clear_facts" if holds => {
                     for b in &self.batch {
                         self.shared.clear_facts(b);

@@ -90,6 +90,9 @@ pub struct RunOptions {
     /// `gathering = smart`: plays do not gather facts already gathered (in this run or, with
     /// a fact cache, an earlier one).
     pub gathering_smart: bool,
+    /// `private_role_vars` (ansible.cfg, `ANSIBLE_PRIVATE_ROLE_VARS`) when set: false makes
+    /// the variables of an `include_role` without `public:` the play's.
+    pub private_role_vars: Option<bool>,
 }
 
 impl Default for RunOptions {
@@ -118,6 +121,7 @@ impl Default for RunOptions {
             fact_cache: None,
             flush_cache: false,
             gathering_smart: false,
+            private_role_vars: None,
         }
     }
 }
@@ -284,6 +288,9 @@ impl Runner {
         for c in shared.conns.lock().await.values() {
             let _ = c.close().await;
         }
+        // As in Ansible, the recap shows the hosts that had a result counted (not those of a
+        // play whose tasks all skipped them silently, or that had no tasks).
+        stats.retain(|_, s| *s != HostStats::default());
         let recap = Recap {
             hosts: stats,
             errors_cleared: cleared.into_iter().collect(),
@@ -351,6 +358,7 @@ impl Runner {
             rendered_serial(&play.serial, |t| self.templar.render_str(t, &ctx))
                 .map_err(|e| e.at(&play.loc))?
         };
+        let roles_run = Arc::new(RoleRuns::default());
         for batch in batches(&hosts, &serial) {
             let pr = PlayRun {
                 runner: self,
@@ -371,7 +379,7 @@ impl Runner {
                 extra_handlers: Mutex::new(Vec::new()),
                 missing_handler: Mutex::new(None),
                 flushing: Default::default(),
-                seen_roles: Default::default(),
+                roles_run: roles_run.clone(),
             };
             shared.set_batch(batch.clone());
             let res = pr.run().await;
@@ -630,6 +638,57 @@ pub(crate) struct HostState {
     /// Its failure came from a task with `any_errors_fatal` (stops the play on every host
     /// once no rescue or always of an enclosing block clears it).
     pub fatal: bool,
+    /// The roles (their tasks' shared [`RoleCtx`](crate::playbook::RoleCtx), by address) that
+    /// `meta: end_role` ended on this host: their tasks are skipped up to their end.
+    pub ended_roles: Vec<usize>,
+}
+
+/// Which hosts ran a task of which role, and which completed it, in a play (by
+/// [`RoleCtx::key`](crate::playbook::RoleCtx)), as Ansible's role cache tracks them: a host
+/// completes a role when it reaches the role's end after one of its tasks ran there (ok,
+/// changed or failed; not skipped nor unreachable); later runs of the same role skip it.
+#[derive(Debug, Default)]
+pub(crate) struct RoleRuns {
+    ran: Mutex<std::collections::HashSet<(String, String)>>,
+    completed: Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+impl RoleRuns {
+    fn key(role: &crate::playbook::RoleCtx, host: &str) -> (String, String) {
+        (role.key.clone(), host.to_string())
+    }
+
+    /// One of the role's tasks ran on `host`.
+    pub fn ran(&self, role: &crate::playbook::RoleCtx, host: &str) {
+        self.ran
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(Self::key(role, host));
+    }
+
+    /// `host` reached the role's end: it completed the role if one of its tasks ran there.
+    pub fn reach_end(&self, role: &crate::playbook::RoleCtx, host: &str) {
+        let k = Self::key(role, host);
+        if self
+            .ran
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&k)
+        {
+            self.completed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(k);
+        }
+    }
+
+    /// Whether `host` completed the role already.
+    pub fn completed(&self, role: &crate::playbook::RoleCtx, host: &str) -> bool {
+        self.completed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&Self::key(role, host))
+    }
 }
 
 /// One batch of one play being run.
@@ -650,8 +709,8 @@ pub(crate) struct PlayRun<'r> {
     pub extra_handlers: Mutex<Vec<Task>>,
     /// A task notified a handler that does not exist (the run stops with this error).
     pub missing_handler: Mutex<Option<Error>>,
-    /// The role dependencies `include_role` ran in this play (each runs once).
-    pub seen_roles: Mutex<std::collections::HashSet<String>>,
+    /// Which hosts ran and completed which roles in this play (shared by its batches).
+    pub roles_run: Arc<RoleRuns>,
     /// Handlers are being run (what they include is shown as handlers).
     pub flushing: std::sync::atomic::AtomicUsize,
 }
@@ -750,6 +809,14 @@ impl<'r> PlayRun<'r> {
                     .collect();
                 if live.is_empty() {
                     break;
+                }
+                // Hosts that completed the task's role already (or ended it) skip it.
+                let live: Vec<String> = live
+                    .into_iter()
+                    .filter(|h| !self.role_skips(task, h))
+                    .collect();
+                if live.is_empty() {
+                    continue;
                 }
                 match &task.kind {
                     TaskKind::Block {
@@ -853,6 +920,31 @@ impl<'r> PlayRun<'r> {
             r?;
         }
         Ok(())
+    }
+
+    /// Whether `host` skips `task` (silently, as Ansible's iterator does) because it belongs to
+    /// a role that `host` completed earlier in the play (unless the role allows duplicates),
+    /// or a role that `meta: end_role` ended there; the end of an ended role is reached.
+    fn role_skips(&self, task: &Task, host: &str) -> bool {
+        if self.in_handlers() || matches!(task.kind, TaskKind::Block { .. }) {
+            return false;
+        }
+        let Some(role) = &task.role else {
+            return false;
+        };
+        let id = Arc::as_ptr(role) as usize;
+        let end = task.is_implicit();
+        let ended = self.state(host, |s| {
+            match s.ended_roles.iter().position(|r| *r == id) {
+                Some(i) if end => {
+                    s.ended_roles.remove(i);
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            }
+        });
+        ended || (!role.allow_duplicates && self.roles_run.completed(role, host))
     }
 
     fn check_fail_limits(&self, task: &Task, hosts: &[String]) {

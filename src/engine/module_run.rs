@@ -231,11 +231,9 @@ impl PlayRun<'_> {
                     &self.play.dir,
                 );
                 if !path.exists() {
-                    return Err(Error::failed(format!(
-                        "include_tasks: {} not found",
-                        path.display()
-                    ))
-                    .at(&task.loc));
+                    return Err(
+                        Error::failed(crate::error::file_not_found_msg(&path)).at(&task.loc)
+                    );
                 }
                 let mut o = Outcome::new(Status::Ok);
                 o.msg = Some(format!("included: {}", path.display()));
@@ -254,12 +252,15 @@ impl PlayRun<'_> {
                 defaults_from,
                 handlers_from,
                 public,
+                allow_duplicates,
                 ..
             } => {
+                // `omit` leaves an option out (the role's `main`).
                 let r = |s: &Option<String>| -> Result<Option<String>> {
-                    s.as_ref()
+                    Ok(s.as_ref()
                         .map(|x| templar.render_str(x, ctx).map(|v| v.to_string()))
-                        .transpose()
+                        .transpose()?
+                        .filter(|v| v != OMIT))
                 };
                 let mut o = Outcome::new(Status::Ok);
                 let name = templar.render_value(name, ctx)?.to_string();
@@ -270,9 +271,14 @@ impl PlayRun<'_> {
                     vars_from: r(vars_from)?,
                     defaults_from: r(defaults_from)?,
                     handlers_from: r(handlers_from)?,
+                    // Private unless `private_role_vars` is set false.
                     public: match public {
                         Some(p) => truthy(&templar.render_value(p, ctx)?),
-                        None => false,
+                        None => self.runner.opts.private_role_vars == Some(false),
+                    },
+                    allow_duplicates: match allow_duplicates {
+                        Some(p) => truthy(&templar.render_value(p, ctx)?),
+                        None => true,
                     },
                 });
                 Ok(o)
@@ -391,6 +397,8 @@ impl PlayRun<'_> {
                     env.retain(|(k, _)| k != "ANSIBLE_ASYNC_DIR");
                     env.push(("ANSIBLE_ASYNC_DIR".into(), self.async_dir(ctx)?));
                 }
+                let invocation_shown =
+                    (self.runner.opts.verbosity >= 3).then(|| invocation(module.doc(), &args));
                 // The module's work, owning what it uses: run here, or as a background job.
                 let job: JobFuture<(Outcome, Vars)> = {
                     let (module, conn, templar, ctx) =
@@ -450,6 +458,12 @@ impl PlayRun<'_> {
                     }
                 };
                 self.show_warnings(&o);
+                // Shown from -vvv on, as Ansible's modules return it.
+                if let Some(inv) = invocation_shown
+                    && !o.result.contains_key("invocation")
+                {
+                    o.result.insert("invocation".into(), inv);
+                }
                 // Facts a module returns (getent, hostname, setup) are set on the host (on the
                 // delegated host with delegate_facts), as in Ansible.
                 if !facts.is_empty() && o.status != Status::Failed {
@@ -493,6 +507,21 @@ fn applied(a: crate::modules::Applied) -> Outcome {
     o.changes = a.changes;
     o.diffs = a.diffs;
     o
+}
+
+/// A module result's `invocation`, as Ansible's modules return it: `module_args`, every option
+/// of the module with the value it ran with (its default, else null); secrets hidden.
+fn invocation(doc: &crate::modules::ModuleDoc, args: &crate::modules::Args) -> Value {
+    let mut m = Vars::new();
+    for spec in doc.all_options() {
+        let v = match args.get(spec.name) {
+            Some(_) if spec.secret => Value::from("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+            Some(v) => v.clone(),
+            None => Value::from(()),
+        };
+        m.insert(spec.name.to_string(), v);
+    }
+    crate::value::map_value([("module_args", vars_value(&m))])
 }
 
 /// `service` and `package` hand their arguments to the host's service or package manager
@@ -592,7 +621,17 @@ impl PlayRun<'_> {
                         task.delegate_to.as_deref().unwrap_or_default()
                     )));
                 }
-                let c = self.shared.hostvars_context(&d);
+                // The delegated host's variables under the task's own (`vars:` of the task and
+                // its blocks: a task's `ansible_password` applies to the delegated connection,
+                // templated there), with `inventory_hostname` still the host the task runs for,
+                // as Ansible's delegated variables are.
+                let mut layer = (*task.vars).clone();
+                for k in ["inventory_hostname", "hostvars", "groups"] {
+                    if let Ok(Some(v)) = ctx.get(k) {
+                        layer.insert(k.into(), v);
+                    }
+                }
+                let c = self.shared.hostvars_context(&d).push(Arc::new(layer));
                 Ok(Some((d, c)))
             }
             None => Ok(None),

@@ -47,6 +47,8 @@ pub(super) enum Include {
         handlers_from: Option<String>,
         /// Its defaults and vars become the play's.
         public: bool,
+        /// Runs where the same role already ran (`allow_duplicates`).
+        allow_duplicates: bool,
     },
 }
 

@@ -3,7 +3,7 @@
 
 use super::PlayRun;
 use super::outcome::{Include, NO_TRACEBACK, Outcome, registered};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::events::{Event, HostResult, Status};
 use crate::playbook::{Task, TaskKind};
 use crate::template::{Context, Templar};
@@ -176,7 +176,9 @@ impl PlayRun<'_> {
             return Err(e);
         }
         if once {
-            // Everything run_once registers or sets applies to every host of the batch.
+            // Everything run_once registers or sets applies to every host of the batch (not
+            // only those running the task: a run_once task included by one host sets it on
+            // all, as in Ansible), except the unreachable ones.
             let data = self.shared.host(first);
             let mut copy = Vars::new();
             if let Some(r) = &task.register
@@ -191,8 +193,10 @@ impl PlayRun<'_> {
                     }
                 }
             }
-            for h in hosts.iter().skip(1) {
-                self.shared.set_vars(h, copy.clone());
+            for h in &self.batch {
+                if h != first && !self.state(h, |s| s.unreachable) {
+                    self.shared.set_vars(h, copy.clone());
+                }
             }
         }
         // Dynamic includes: group hosts by what they include (the same file with the same loop
@@ -209,6 +213,10 @@ impl PlayRun<'_> {
         for (inc, vars, hs) in groups {
             let tasks = match self.load_include(task, &inc, &vars, handler) {
                 Ok(t) => t,
+                // An included file that is not a valid task list (YAML, an unknown action or
+                // keyword) stops the run, as Ansible's parser errors do; a missing file or
+                // role fails the include on its hosts.
+                Err(e) if matches!(e.kind, ErrorKind::Parse | ErrorKind::Yaml) => return Err(e),
                 Err(e) => {
                     for h in &hs {
                         self.record(h, task, &display, &Outcome::from_error(&e));
@@ -322,13 +330,24 @@ impl PlayRun<'_> {
                     s.fatal |= task.any_errors_fatal.unwrap_or(self.play.any_errors_fatal);
                     s.last_failure = Some((failed_task(task), o.to_value()));
                 }
-                Status::Unreachable if task.ignore_unreachable => s.stats.skipped += 1,
+                // An ignored unreachable host counts as ok and ignored (Ansible 2.19's recap).
+                Status::Unreachable if task.ignore_unreachable => {
+                    s.stats.ok += 1;
+                    s.stats.ignored += 1;
+                }
                 Status::Unreachable => {
                     s.stats.unreachable += 1;
                     s.unreachable = true;
                 }
             }
         });
+        // A task of a role that ran (not skipped nor unreachable) makes the host complete the
+        // role when it reaches its end.
+        if let Some(role) = &task.role
+            && matches!(o.status, Status::Ok | Status::Changed | Status::Failed)
+        {
+            self.roles_run.ran(role, host);
+        }
         if o.status == Status::Changed && !task.notify.is_empty() {
             let names = self.notify_names(host, task);
             self.notify(host, task, &names);
@@ -381,6 +400,10 @@ impl PlayRun<'_> {
         mut o: Outcome,
     ) -> Outcome {
         if o.status == Status::Failed && self.ignore_errors(task, ctx) {
+            o.ignored = true;
+        }
+        // `ignore_unreachable`: shown as `...ignoring` too.
+        if o.status == Status::Unreachable && task.ignore_unreachable {
             o.ignored = true;
         }
         o
@@ -475,18 +498,40 @@ impl PlayRun<'_> {
         // The delegated host is decided before the conditions (Ansible 2.19): a
         // `delegate_to` that cannot be rendered or renders empty fails even a skipped task.
         let delegated_ctx;
+        let rendered;
+        let mut task = task;
         let ctx = match &task.delegate_to {
             None => ctx,
             Some(_) => match self.delegate(task, ctx) {
                 Err(e) => return Outcome::from_error(&e.at(&task.loc)),
                 Ok(None) => ctx,
                 Ok(Some((d, _))) => {
+                    // Rendered once for this host (or loop item): a `delegate_to` template
+                    // that picks a host at random names the same host for the whole task.
+                    if task.delegate_to.as_deref() != Some(d.as_str()) {
+                        let mut t = task.clone();
+                        t.delegate_to = Some(d.clone());
+                        rendered = t;
+                        task = &rendered;
+                    }
                     // `ansible_delegated_vars[<delegated host>]`: its inventory variables, seen
                     // from this host (its `inventory_hostname` stays this host's, as Ansible's).
                     let mut dv = (*self.shared.inv_vars(&d)).clone();
                     dv.insert("inventory_hostname".into(), Value::from(host));
                     dv.insert("ansible_delegated_host".into(), Value::from(d.as_str()));
+                    // The address the delegated connection goes to, as Ansible adds it to the
+                    // delegated variables, and to the task's own unless its host sets one.
+                    let addr = dv
+                        .get("ansible_host")
+                        .or_else(|| dv.get("ansible_ssh_host"))
+                        .cloned()
+                        .unwrap_or_else(|| Value::from(d.as_str()));
+                    dv.insert("ansible_host".into(), addr.clone());
                     let mut layer = Vars::new();
+                    let own = self.shared.inv_vars(host);
+                    if !own.contains_key("ansible_host") && !own.contains_key("ansible_ssh_host") {
+                        layer.insert("ansible_host".into(), addr);
+                    }
                     layer.insert(
                         "ansible_delegated_vars".into(),
                         map_value([(d.as_str(), crate::value::vars_value(&dv))]),

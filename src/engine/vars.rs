@@ -109,9 +109,10 @@ pub(crate) struct Shared {
     inventory: RwLock<Arc<Inventory>>,
     pub templar: Templar,
     pub extra: Arc<Vars>,
-    /// Open connections, keyed by host and connection variables (see [`Shared::connection`]).
+    /// Each host's open connection.
     pub conns: tokio::sync::Mutex<HashMap<String, Arc<dyn Connection>>>,
-    cells: Mutex<HashMap<String, ConnCell>>,
+    /// Each host's connection, with the connection variables it was opened with.
+    cells: Mutex<HashMap<String, (String, ConnCell)>>,
     hosts: RwLock<HashMap<String, HostData>>,
     inv_vars: RwLock<HashMap<String, Arc<Vars>>>,
     play: RwLock<PlayInfo>,
@@ -708,39 +709,49 @@ impl Shared {
         host: &str,
         ctx: &Context,
     ) -> crate::error::Result<Arc<dyn Connection>> {
+        // A connection is reused while the host's connection variables stay the same; a task
+        // that sees others (set_fact of ansible_connection, ansible_host, ssh args...) opens a
+        // new one, as Ansible connects with each task's variables.
         let vars = connection_vars(ctx)?;
-        let key = format!("{host}\0{vars:?}");
+        let fingerprint = {
+            // (not the name the task runs for: hosts delegating to one host share it)
+            let sorted: std::collections::BTreeMap<&String, String> = vars
+                .iter()
+                .filter(|(k, _)| k.as_str() != "inventory_hostname")
+                .map(|(k, v)| (k, format!("{v:?}")))
+                .collect();
+            format!("{sorted:?}")
+        };
         let cell = {
             let mut g = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-            g.entry(key.clone())
-                .or_insert_with(|| Arc::new(OnceCell::new()))
-                .clone()
+            match g.get(host) {
+                Some((fp, c)) if *fp == fingerprint => c.clone(),
+                _ => {
+                    let c: ConnCell = Arc::new(OnceCell::new());
+                    g.insert(host.to_string(), (fingerprint, c.clone()));
+                    c
+                }
+            }
         };
         let conn = cell
             .get_or_try_init(|| async { connector.connect(host, &vars).await })
             .await?
             .clone();
-        self.conns.lock().await.insert(key, conn.clone());
+        // (a replaced connection closes when the last task using it drops it)
+        self.conns
+            .lock()
+            .await
+            .insert(host.to_string(), conn.clone());
         Ok(conn)
     }
 
-    /// Forgets a host's connections (after one dropped, or `meta: reset_connection`).
+    /// Forgets a host's connection (after it dropped, or `meta: reset_connection`).
     pub async fn drop_connection(&self, host: &str) {
-        let prefix = format!("{host}\0");
         self.cells
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|k, _| !k.starts_with(&prefix));
-        let gone: Vec<_> = {
-            let mut conns = self.conns.lock().await;
-            let keys: Vec<String> = conns
-                .keys()
-                .filter(|k| k.starts_with(&prefix))
-                .cloned()
-                .collect();
-            keys.into_iter().filter_map(|k| conns.remove(&k)).collect()
-        };
-        for c in gone {
+            .remove(host);
+        if let Some(c) = self.conns.lock().await.remove(host) {
             let _ = c.close().await;
         }
     }

@@ -55,10 +55,19 @@ pub fn enter_include(
     }
     if chain.len() >= MAX_INCLUDE_DEPTH {
         let what = if dynamic { "includes" } else { "imports" };
-        return Err(Error::parse(format!(
-            "{what} nest deeper than {MAX_INCLUDE_DEPTH} levels (a recursion without an end?): {}",
-            chain_text(&links)
-        ))
+        // Reached at run time by includes: the including task fails (not the whole run).
+        let kind = if dynamic {
+            crate::error::ErrorKind::Other
+        } else {
+            crate::error::ErrorKind::Parse
+        };
+        return Err(Error::new(
+            kind,
+            format!(
+                "{what} nest deeper than {MAX_INCLUDE_DEPTH} levels (a recursion without an end?): {}",
+                chain_text(&links)
+            ),
+        )
         .at(at)
         .hint("a task file or role that includes itself needs a `when:` that ends the recursion"));
     }

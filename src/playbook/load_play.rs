@@ -10,7 +10,6 @@ use crate::error::{Error, Result, did_you_mean};
 use crate::modules::Registry;
 use crate::value::Vars;
 use crate::yaml::{self, Node, NodeValue};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,6 +29,9 @@ pub(crate) struct LoadedRole {
     /// Loaded for `include_role` when a task runs (its variables are the play's only with
     /// `public: true`), rather than when the playbook loads.
     pub dynamic: bool,
+    /// Its defaults and vars are the play's (every task sees them): a role of `roles:` or an
+    /// `import_role`, unless `private_role_vars` is set or the import says `public: no`.
+    pub public: bool,
 }
 
 /// What [`Loader::take_loaded_roles`] returns.
@@ -64,9 +66,9 @@ pub struct Loader<'a> {
     pub(crate) handlers_imported: std::sync::Mutex<Vec<Task>>,
     /// The folder of the play being loaded (the end of the search path for task files).
     pub(crate) play_dir: std::sync::Mutex<PathBuf>,
-    /// The role dependencies the play being loaded runs already (each runs once per play,
-    /// whether brought in by `roles:` or by `import_role`).
-    pub(crate) seen_roles: std::sync::Mutex<HashSet<String>>,
+    /// `private_role_vars` (ansible.cfg, `ANSIBLE_PRIVATE_ROLE_VARS`) when set: true makes the
+    /// variables of `roles:` and `import_role` private, false those of `include_role` public.
+    pub(crate) private_role_vars: Option<bool>,
 }
 
 impl<'a> Loader<'a> {
@@ -83,7 +85,7 @@ impl<'a> Loader<'a> {
             gather_by_default: true,
             handlers_imported: std::sync::Mutex::new(Vec::new()),
             play_dir: std::sync::Mutex::new(PathBuf::new()),
-            seen_roles: std::sync::Mutex::new(HashSet::new()),
+            private_role_vars: None,
         }
     }
 
@@ -183,6 +185,12 @@ impl<'a> Loader<'a> {
     /// an error either way.
     pub fn strict(mut self, on: bool) -> Self {
         self.strict = on;
+        self
+    }
+
+    /// Ansible's `private_role_vars` setting, when set (see [`Loader`]'s field).
+    pub fn private_role_vars(mut self, private: Option<bool>) -> Self {
+        self.private_role_vars = private;
         self
     }
 
@@ -404,6 +412,10 @@ impl<'a> Loader<'a> {
         vars.extend(import.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         *self.play_vars.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(vars.clone());
         *self.play_dir.lock().unwrap_or_else(|e| e.into_inner()) = dir.to_path_buf();
+        // Templated play tags are rendered with the play's variables (and extra vars).
+        let mut tags = std::mem::take(&mut pi.tags);
+        self.render_tags(&mut tags, &pi);
+        pi.tags = tags;
         // Play keywords are inherited by every task; play vars are their own layer, not task vars.
         pi.vars = Arc::new(Vars::new());
         self.take_loaded_roles();
@@ -413,25 +425,15 @@ impl<'a> Loader<'a> {
             .clear();
         let mut handlers = Vec::new();
         let mut role_tasks = Vec::new();
-        let mut seen_roles = HashSet::new();
-        self.seen_roles
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
         if let Some(roles) = opt(node, "roles") {
             let list = roles
                 .as_seq()
                 .ok_or_else(|| roles.error("roles must be a list"))?;
             for r in list {
-                let mut tasks =
-                    self.load_role_entry(r, dir, &pi, &mut handlers, &mut seen_roles, 0)?;
+                let mut tasks = self.load_role_entry(r, dir, &pi, &mut handlers, 0)?;
                 role_tasks.append(&mut tasks);
             }
         }
-        self.seen_roles
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(seen_roles);
         let section = |key: &str| -> Result<Vec<Task>> {
             match opt(node, key) {
                 Some(n) => self.load_tasks(n, dir, &pi, false),
@@ -518,7 +520,7 @@ impl<'a> Loader<'a> {
             public_roles: loaded
                 .roles
                 .into_iter()
-                .filter(|r| !r.dynamic)
+                .filter(|r| !r.dynamic && r.public)
                 .map(|r| r.ctx)
                 .collect(),
             name: opt(node, "name").and_then(Node::scalar_text),

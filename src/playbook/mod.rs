@@ -25,5 +25,5 @@ pub use model::{
     BecomeOpts, Deferred, Inherit, LoopControl, LoopKind, Play, Playbook, RoleCtx, Serial, Task,
     TaskKind, VarsPrompt,
 };
-pub(crate) use roles::resolve_tasks_file;
+pub(crate) use roles::{ROLE_COMPLETE, resolve_tasks_file};
 pub(crate) use tasks::add_apply;

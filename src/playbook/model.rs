@@ -57,6 +57,11 @@ pub struct RoleCtx {
     /// The roles whose tasks included or imported this one (`ansible_parent_role_names` and
     /// `_paths`), nearest first.
     pub included_by: Vec<(String, PathBuf)>,
+    /// Its identity in a play: two runs of a role with the same key are the same role, which
+    /// runs once on each host unless it allows duplicates (Ansible's role cache).
+    pub key: String,
+    /// `allow_duplicates` in its `meta/main.yml`.
+    pub allow_duplicates: bool,
 }
 
 /// How a task loops.
@@ -126,6 +131,8 @@ pub enum TaskKind {
         handlers_from: Option<String>,
         /// `public`: the role's defaults and vars become the play's (may be a template).
         public: Option<Value>,
+        /// `allow_duplicates` (default true): runs again where the same role already ran.
+        allow_duplicates: Option<Value>,
         /// Keywords applied to the role's tasks (`apply:`).
         apply: Option<Box<Inherit>>,
     },
@@ -354,6 +361,11 @@ impl Task {
         }
     }
 
+    /// A task prov adds that the playbook does not show (the end of a role's tasks).
+    pub fn is_implicit(&self) -> bool {
+        matches!(&self.kind, TaskKind::Meta(m) if m == super::roles::ROLE_COMPLETE)
+    }
+
     /// The name to show: the given name, else `module` (or `role : name` inside a role).
     pub fn display_name(&self) -> String {
         let base = match (&self.name, &self.kind) {
@@ -414,6 +426,7 @@ impl Task {
         if self.delegate_to.is_none() {
             self.delegate_to = p.delegate_to.clone();
         }
+        self.delegate_facts |= p.delegate_facts;
         self.run_once |= p.run_once;
         if self.run_once_if.is_none() {
             self.run_once_if = p.run_once_if.clone();
@@ -493,6 +506,8 @@ pub struct Inherit {
     pub ignore_unreachable: bool,
     /// delegate_to.
     pub delegate_to: Option<String>,
+    /// delegate_facts (a block's reaches its tasks).
+    pub delegate_facts: bool,
     /// run_once.
     pub run_once: bool,
     /// run_once as a template.
@@ -533,6 +548,7 @@ impl Inherit {
             ignore_errors: t.ignore_errors.clone(),
             ignore_unreachable: t.ignore_unreachable,
             delegate_to: t.delegate_to.clone(),
+            delegate_facts: t.delegate_facts,
             run_once: t.run_once,
             run_once_if: t.run_once_if.clone(),
             no_log: t.no_log,

@@ -5,11 +5,10 @@ use super::include::enter_include;
 use super::keywords::{
     bool_of, cond_list, key_str, module_defaults_of, read_no_log, str_list, vars_of,
 };
-use super::model::{Inherit, RoleCtx, Task};
-use crate::error::{Location, Result};
+use super::model::{Inherit, RoleCtx, Task, TaskKind};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::value::Vars;
 use crate::yaml::{self, Node, NodeValue};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -49,7 +48,6 @@ impl Loader<'_> {
         dir: &Path,
         parent: &Inherit,
         handlers: &mut Vec<Task>,
-        seen: &mut HashSet<String>,
         depth: usize,
     ) -> Result<Vec<Task>> {
         if depth > 20 {
@@ -69,6 +67,8 @@ impl Loader<'_> {
         };
         let mut params = Vars::new();
         let mut inh = parent.clone();
+        // The entry's own `when` and `tags`, part of the role's identity (see `RoleCtx::key`).
+        let (mut own_when, mut own_tags) = (Vec::new(), Vec::new());
         if let Some(e) = entry {
             for (k, v) in e.as_map().unwrap_or_default() {
                 let key = key_str(k)?;
@@ -79,8 +79,8 @@ impl Loader<'_> {
                             params.insert(vk, vv);
                         }
                     }
-                    "when" => inh.when.extend(cond_list(v)?),
-                    "tags" => inh.tags.extend(str_list(v)?),
+                    "when" => own_when.extend(cond_list(v)?),
+                    "tags" => own_tags.extend(str_list(v)?),
                     "become" => inh.become_.enabled = Some(bool_of(v)?),
                     "become_user" => inh.become_.user = v.scalar_text(),
                     "become_method" => inh.become_.method = v.scalar_text(),
@@ -97,10 +97,11 @@ impl Loader<'_> {
                 }
             }
         }
-        let key = format!("{name}{:?}", params);
-        if !seen.insert(key) {
-            return Ok(vec![]);
-        }
+        // Templated tags are rendered with the play's variables, as a task's are.
+        self.render_tags(&mut own_tags, parent);
+        inh.when.extend(own_when.iter().cloned());
+        inh.tags.extend(own_tags.iter().cloned());
+        let ident = format!("roles when={own_when:?} tags={own_tags:?}");
         let from = |k: &str| entry.and_then(|e| e.get(k)).and_then(Node::scalar_text);
         let (tasks_from, vars_from, defaults_from, handlers_from) = (
             from("tasks_from"),
@@ -119,9 +120,11 @@ impl Loader<'_> {
                 vars: vars_from.as_deref(),
                 defaults: defaults_from.as_deref(),
                 handlers: handlers_from.as_deref(),
+                ident: &ident,
+                allow_duplicates: None,
+                public: None,
             },
             handlers,
-            seen,
             depth,
             false,
         )
@@ -139,16 +142,22 @@ impl Loader<'_> {
         params: Vars,
         files: RoleFiles<'_>,
         handlers: &mut Vec<Task>,
-        seen: &mut HashSet<String>,
         depth: usize,
         dynamic: bool,
     ) -> Result<Vec<Task>> {
         let tasks_from = files.tasks;
         let path = self.find_role(name, dir).ok_or_else(|| {
-            at.error(format!("role '{name}' not found"))
+            // Not a playbook error (a run-time include of it fails its task, as in Ansible).
+            Error::new(ErrorKind::Io, format!("role '{name}' not found"))
+                .at(&at.loc)
                 .hint(format!("searched: {}", self.role_searched(dir)))
         })?;
         crate::modules::fallback::add_adjacent(&path);
+        let meta = match role_file(name, &path, "meta", None)? {
+            Some(m) => Some(yaml::load_file(&m)?),
+            None => None,
+        };
+        let key = role_key(&path, &params, &files);
         let mut role = load_role_ctx(
             name,
             &path,
@@ -158,6 +167,15 @@ impl Loader<'_> {
             parent_roles(parent),
         )?;
         role.dependency = depth > 0;
+        role.key = key;
+        role.allow_duplicates = match (
+            files.allow_duplicates,
+            meta.as_ref().and_then(|m| m.get("allow_duplicates")),
+        ) {
+            (Some(b), _) => b,
+            (None, Some(v)) => bool_of(v)?,
+            (None, None) => false,
+        };
         if let Some(p) = &parent.role {
             // A role brought in by another (a dependency, or a role's include_role or
             // import_role) sees that role's defaults, vars and parameters below its own, as
@@ -187,11 +205,18 @@ impl Loader<'_> {
             .push(super::load_play::LoadedRole {
                 ctx: ctx.clone(),
                 dynamic,
+                public: files
+                    .public
+                    .unwrap_or(!self.private_role_vars.unwrap_or(false)),
             });
         let tasks_name = tasks_from.unwrap_or("main");
-        let tf = find_main(&path.join("tasks"), tasks_name);
+        let tf = role_file(name, &path, "tasks", tasks_from).map_err(|e| e.at(&at.loc))?;
         if tf.is_none() && tasks_from.is_some() {
-            return Err(at.error(format!("role '{name}' has no tasks file '{tasks_name}'")));
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("role '{name}' has no tasks file '{tasks_name}'"),
+            )
+            .at(&at.loc));
         }
         // The role is a link of the include chain for its dependencies and its tasks.
         let mut inh = parent.clone();
@@ -204,14 +229,13 @@ impl Loader<'_> {
         let mut out = Vec::new();
         // Dependencies are brought in by this role (their search path continues with it).
         inh.role = Some(ctx.clone());
-        if let Some(meta) = find_main(&path.join("meta"), "main") {
-            let m = yaml::load_file(&meta)?;
+        if let Some(m) = &meta {
             if let Some(c) = m.get("collections") {
                 crate::modules::fallback::add_collections(str_list(c)?);
             }
             if let Some(deps) = m.get("dependencies").and_then(Node::as_seq) {
                 for d in deps {
-                    let mut t = self.load_role_entry(d, &path, &inh, handlers, seen, depth + 1)?;
+                    let mut t = self.load_role_entry(d, &path, &inh, handlers, depth + 1)?;
                     out.append(&mut t);
                 }
             }
@@ -222,8 +246,10 @@ impl Loader<'_> {
             let mut t = self.load_tasks(&node, &path, &inh, false)?;
             out.append(&mut t);
         }
+        out.push(role_complete_task(&ctx, &at.loc, &path, &inh));
         let handlers_name = files.handlers.unwrap_or("main");
-        let hfile = find_main(&path.join("handlers"), handlers_name);
+        let hfile =
+            role_file(name, &path, "handlers", files.handlers).map_err(|e| e.at(&at.loc))?;
         if hfile.is_none() && files.handlers.is_some() {
             return Err(at.error(format!(
                 "role '{name}' has no handlers file '{handlers_name}'"
@@ -231,12 +257,14 @@ impl Loader<'_> {
         }
         if let Some(hf) = hfile {
             let node = yaml::load_file(&hf)?;
-            let mut hi = Inherit {
+            // A role's handlers inherit the keywords its tasks inherit (the play's, the role
+            // entry's, an import_role's or include_role's: `delegate_to`, `become`, `when`...).
+            let hi = Inherit {
                 role: Some(ctx.clone()),
                 include_chain: enter_include(&parent.include_chain, &at.loc, &hf, dynamic)?,
-                ..Default::default()
+                notify: Vec::new(),
+                ..parent.clone()
             };
-            hi.become_ = parent.become_.clone();
             let mut h = self.load_tasks(&node, &path, &hi, true)?;
             handlers.append(&mut h);
         }
@@ -255,13 +283,14 @@ impl Loader<'_> {
         vars_from: Option<&str>,
         defaults_from: Option<&str>,
         handlers_from: Option<&str>,
-        seen: &mut HashSet<String>,
+        allow_duplicates: bool,
     ) -> Result<(Vec<Task>, Vec<Task>)> {
         let at = Node {
             value: NodeValue::Str(name.to_string()),
             loc: loc.clone(),
         };
         let mut handlers = Vec::new();
+        let ident = include_ident(parent);
 
         let tasks = self.load_role(
             name,
@@ -274,9 +303,11 @@ impl Loader<'_> {
                 vars: vars_from,
                 defaults: defaults_from,
                 handlers: handlers_from,
+                ident: &ident,
+                allow_duplicates: Some(allow_duplicates),
+                public: None,
             },
             &mut handlers,
-            seen,
             0,
             true,
         )?;
@@ -338,7 +369,63 @@ pub(crate) struct RoleFiles<'a> {
     pub defaults: Option<&'a str>,
     /// From `handlers/`.
     pub handlers: Option<&'a str>,
+    /// How the role was brought in, with the keywords that tell two of its runs apart
+    /// (`roles:` with the entry's `when` and `tags`, `import_role`, `include_role` with its
+    /// variables): part of [`RoleCtx::key`].
+    pub ident: &'a str,
+    /// `allow_duplicates` of `include_role`/`import_role`, over the role's `meta/main.yml`.
+    pub allow_duplicates: Option<bool>,
+    /// `public` of `import_role` (its variables are the play's), over `private_role_vars`.
+    pub public: Option<bool>,
 }
+
+/// A role's identity in a play, as Ansible compares roles to run each once: its folder, the
+/// files it loads instead of `main`, its parameters and how it was brought in.
+fn role_key(path: &Path, params: &Vars, files: &RoleFiles<'_>) -> String {
+    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    format!(
+        "{}|tasks={:?} vars={:?} defaults={:?} handlers={:?}|params={}|{}",
+        canon.display(),
+        files.tasks,
+        files.vars,
+        files.defaults,
+        files.handlers,
+        sorted_debug(params),
+        files.ident
+    )
+}
+
+/// How `include_role` and `import_role` bring a role in (for [`RoleFiles::ident`]): an
+/// included or imported role is told apart by its task's variables (Ansible's role identity).
+pub(super) fn include_ident(parent: &Inherit) -> String {
+    format!("include vars={}", sorted_debug(&parent.vars))
+}
+
+/// Variables as text, in name order (two mappings with the same items give the same text).
+fn sorted_debug(vars: &Vars) -> String {
+    let sorted: std::collections::BTreeMap<&String, String> =
+        vars.iter().map(|(k, v)| (k, format!("{v:?}"))).collect();
+    format!("{sorted:?}")
+}
+
+/// The hidden task that ends a role's tasks (Ansible's implicit `role_complete`): a host
+/// reaching it after one of the role's tasks ran on it (ok, changed or failed) has completed
+/// the role, whose later runs in the play (the same role with the same parameters) it skips
+/// unless the role allows duplicates. Tagged `always`, with no condition of its own.
+fn role_complete_task(ctx: &Arc<RoleCtx>, loc: &Location, base: &Path, inh: &Inherit) -> Task {
+    let mut t = Task::empty(
+        loc.clone(),
+        TaskKind::Meta(ROLE_COMPLETE.to_string()),
+        base.to_path_buf(),
+    );
+    t.role = Some(ctx.clone());
+    t.tags = vec!["always".to_string()];
+    t.include_chain = inh.include_chain.clone();
+    t
+}
+
+/// The `meta` action of [`role_complete_task`] (not one a playbook can name).
+pub const ROLE_COMPLETE: &str = "role_complete";
 
 /// Where an `include_tasks`/`import_tasks` file is, as Ansible looks for it: inside a role, in
 /// its `tasks/` folder (`handlers/`, then `tasks/`, for a handler's include), then the role's
@@ -403,38 +490,127 @@ pub fn load_role_ctx(
     defaults_from: Option<&str>,
     parents: Vec<PathBuf>,
 ) -> Result<RoleCtx> {
-    let load = |sub: &str, f: &str| -> Result<Vars> {
-        match find_main(&path.join(sub), f) {
-            Some(p) => {
-                let n = yaml::load_file(&p)?;
-                if n.is_null() {
-                    Ok(Vars::new())
-                } else {
-                    vars_of(&n)
-                }
+    // Every file found (a folder's files in order) is merged, later ones winning.
+    let load = |sub: &str, f: Option<&str>| -> Result<Vars> {
+        let mut v = Vars::new();
+        for p in role_files(name, path, sub, f, true)? {
+            let n = yaml::load_file(&p)?;
+            if !n.is_null() {
+                v.extend(vars_of(&n)?);
             }
-            None => Ok(Vars::new()),
         }
+        Ok(v)
     };
     Ok(RoleCtx {
         name: name.to_string(),
         path: path.to_path_buf(),
-        defaults: Arc::new(load("defaults", defaults_from.unwrap_or("main"))?),
-        vars: Arc::new(load("vars", vars_from.unwrap_or("main"))?),
+        defaults: Arc::new(load("defaults", defaults_from)?),
+        vars: Arc::new(load("vars", vars_from)?),
         params: Arc::new(params),
         parents,
         dependency: false,
         included_by: Vec::new(),
+        key: String::new(),
+        allow_duplicates: false,
     })
 }
 
-/// Finds `dir/name.yml`, `.yaml`, or `name` (a file).
-pub fn find_main(dir: &Path, name: &str) -> Option<PathBuf> {
-    [
-        dir.join(format!("{name}.yml")),
-        dir.join(format!("{name}.yaml")),
-        dir.join(name),
-    ]
-    .into_iter()
-    .find(|c| c.is_file())
+/// The file of a role's folder `sub` (`tasks`, `handlers`, `meta`) to load: `from` (a
+/// `tasks_from`-like name, as given first, then with `.yml`, `.yaml`, `.json`), else `main`
+/// (with those extensions first). See [`role_files`].
+fn role_file(role: &str, path: &Path, sub: &str, from: Option<&str>) -> Result<Option<PathBuf>> {
+    Ok(role_files(role, path, sub, from, false)?.into_iter().next())
+}
+
+/// The files of a role's folder `sub` to load, as Ansible finds them: the first of `name`
+/// with the extensions tried in order that exists; a folder (with `allow_dir`, for `vars` and
+/// `defaults`) gives its files (`.yml`, `.yaml`, `.json` or none; not hidden), in name order,
+/// its subfolders' in turn. A file outside of the role's folder (`tasks_from: ../x.yml`, an
+/// absolute path) is an error, as in Ansible.
+pub(crate) fn role_files(
+    role: &str,
+    path: &Path,
+    sub: &str,
+    from: Option<&str>,
+    allow_dir: bool,
+) -> Result<Vec<PathBuf>> {
+    let dir = path.join(sub);
+    if !dir.is_dir() {
+        return Ok(vec![]);
+    }
+    let exts: &[&str] = match from {
+        None => &[".yml", ".yaml", ".json", ""],
+        Some(_) => &["", ".yml", ".yaml", ".json"],
+    };
+    let base = dir.join(from.unwrap_or("main"));
+    let mut found = Vec::new();
+    for ext in exts {
+        let mut p = base.clone().into_os_string();
+        p.push(ext);
+        let p = PathBuf::from(p);
+        if p.is_dir() {
+            if allow_dir {
+                dir_vars_files(&p, &mut found);
+                break;
+            }
+            continue;
+        }
+        if p.exists() {
+            found.push(p);
+            break;
+        }
+    }
+    let inside = normalize(&dir);
+    for f in &found {
+        if !normalize(f).starts_with(&inside) {
+            return Err(Error::parse(format!(
+                "Failed loading '{}' for role ({role}) as it is not inside the expected role path: '{}'",
+                f.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(found)
+}
+
+/// The files of a vars folder, as Ansible lists them (see [`role_files`]).
+fn dir_vars_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut names: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    for n in names {
+        let s = n.to_string_lossy();
+        if s.starts_with('.') || s.ends_with('~') {
+            continue;
+        }
+        let p = dir.join(&n);
+        let ext = p.extension().map(|e| e.to_string_lossy().into_owned());
+        if p.is_dir() && ext.is_none() {
+            dir_vars_files(&p, out);
+        } else if p.is_file()
+            && ext
+                .as_deref()
+                .is_none_or(|e| ["yml", "yaml", "json"].contains(&e))
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// A path with `.` and `..` resolved lexically (as Python's `os.path.abspath`).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }

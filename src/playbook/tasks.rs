@@ -343,6 +343,19 @@ impl Loader<'_> {
         if handler && matches!(aname.as_str(), "include_role" | "import_role") {
             return Err(akey.error(format!("Using '{aname}' as a handler is not supported.")));
         }
+        // A role's `*_from` must be a string: checked when the playbook loads, as in Ansible.
+        if matches!(aname.as_str(), "include_role" | "import_role") {
+            for k in ["tasks_from", "vars_from", "defaults_from", "handlers_from"] {
+                if let Some(v) = mapped.get(k).or_else(|| args.get(k))
+                    && v.as_str().is_none()
+                {
+                    return Err(aval.error(format!(
+                        "Expected a string for {k} but got <class '{}'> instead",
+                        crate::util::python::type_name(v)
+                    )));
+                }
+            }
+        }
         if !templates.is_empty() {
             if action.is_some_and(|a| a.flags.static_import) {
                 return Err(aval
@@ -375,8 +388,21 @@ impl Loader<'_> {
                     at: &aval.loc,
                     base,
                 };
+                // Includes are checked when they load, as imports are (Ansible's
+                // TaskInclude and IncludeRole): their errors name the action as written.
+                let include = matches!(a.name, "include_tasks" | "include_role");
                 match a.load_task(&load) {
                     Some(Ok(kind)) => kind,
+                    Some(Err(mut e)) if include => {
+                        if let Some(written) = akey.scalar_text() {
+                            e.msg = e
+                                .msg
+                                .replace(&format!("for {aname}"), &format!("for {written}"));
+                        }
+                        // At the task, as Ansible points its error.
+                        e.loc = Some(node.loc.clone());
+                        return Err(e);
+                    }
                     // Outside strict loading, a run-time action with bad arguments fails when
                     // it runs (with this same error), as in Ansible.
                     Some(Err(_)) if !self.strict && !a.flags.static_import => {
@@ -397,6 +423,17 @@ impl Loader<'_> {
                 args: crate::value::vars_value(&args),
             },
         };
+        // `meta: end_role` ends a role's run: an error elsewhere, as in Ansible.
+        if let TaskKind::Meta(m) = &t.kind
+            && m == "end_role"
+        {
+            if handler {
+                return Err(aval.error("Cannot execute 'end_role' from a handler"));
+            }
+            if parent.role.is_none() {
+                return Err(aval.error("Cannot execute 'end_role' from outside of a role"));
+            }
+        }
         // `apply:` (include_tasks, include_role): keywords for every included task.
         if let TaskKind::IncludeTasks { apply, .. } | TaskKind::IncludeRole { apply, .. } =
             &mut t.kind
@@ -406,7 +443,7 @@ impl Loader<'_> {
         {
             if !action.is_some_and(|a| a.flags.takes_apply) {
                 return Err(an
-                    .error(format!("`apply` is not valid on {aname}"))
+                    .error(format!("Invalid options for {aname}: apply"))
                     .hint("imports pass their own keywords to the imported tasks; `apply` is for include_tasks and include_role"));
             }
             *apply = Some(Box::new(apply_of(an)?));
@@ -439,7 +476,11 @@ impl Loader<'_> {
                 let path =
                     resolve_tasks_file(base, &file, parent.role.as_deref(), handler, &play_dir);
                 if !path.exists() {
-                    return Err(aval.error(format!("tasks file {} not found", path.display())));
+                    return Err(crate::error::Error::new(
+                        crate::error::ErrorKind::Io,
+                        crate::error::file_not_found_msg(&path),
+                    )
+                    .at(&aval.loc));
                 }
                 child.include_chain =
                     enter_include(&parent.include_chain, &node.loc, &path, false)?;
@@ -463,6 +504,8 @@ impl Loader<'_> {
                     vars_from,
                     defaults_from,
                     handlers_from,
+                    allow_duplicates,
+                    public,
                     ..
                 },
             ) => {
@@ -479,27 +522,37 @@ impl Loader<'_> {
                     from(handlers_from)?,
                 );
                 let mut hs = Vec::new();
-                // Its dependencies run once per play (with those of `roles:`).
-                let mut seen =
-                    std::mem::take(&mut *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()));
-                let tasks = self.load_role(
-                    &name,
-                    aval,
-                    base,
-                    &child,
-                    Vars::new(),
-                    RoleFiles {
-                        tasks: tasks_from.as_deref(),
-                        vars: vars_from.as_deref(),
-                        defaults: defaults_from.as_deref(),
-                        handlers: handlers_from.as_deref(),
-                    },
-                    &mut hs,
-                    &mut seen,
-                    0,
-                    false,
-                );
-                *self.seen_roles.lock().unwrap_or_else(|e| e.into_inner()) = seen;
+                let ident = super::roles::include_ident(&child);
+                let tasks =
+                    self.load_role(
+                        &name,
+                        aval,
+                        base,
+                        &child,
+                        Vars::new(),
+                        RoleFiles {
+                            tasks: tasks_from.as_deref(),
+                            vars: vars_from.as_deref(),
+                            defaults: defaults_from.as_deref(),
+                            handlers: handlers_from.as_deref(),
+                            ident: &ident,
+                            allow_duplicates: Some(match allow_duplicates {
+                                Some(v) => crate::value::truthy(&Value::from(
+                                    self.render_at_load(&v.to_string(), &child, aval)?,
+                                )),
+                                None => true,
+                            }),
+                            public: match public {
+                                Some(v) => Some(crate::value::truthy(&Value::from(
+                                    self.render_at_load(&v.to_string(), &child, aval)?,
+                                ))),
+                                None => None,
+                            },
+                        },
+                        &mut hs,
+                        0,
+                        false,
+                    );
                 let tasks = tasks?;
                 // The imported role's handlers are the play's.
                 self.handlers_imported
@@ -704,6 +757,7 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     if me.delegate_to.is_some() {
         child.delegate_to = me.delegate_to.clone();
     }
+    child.delegate_facts |= me.delegate_facts;
     child.run_once |= me.run_once;
     if me.run_once_if.is_some() {
         child.run_once_if = me.run_once_if.clone();

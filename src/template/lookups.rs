@@ -36,7 +36,165 @@ pub const LOOKUPS: &[&str] = &[
     "nested",
     "subelements",
     "password",
+    "config",
 ];
+
+/// An ansible-core setting the `config` lookup knows: name, environment variable, ansible.cfg
+/// section and key, type (`bool`, `int`, `str`), default (None: null).
+type Setting = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// The settings the `config` lookup knows.
+const SETTINGS: &[Setting] = &[
+    (
+        "DEFAULT_PRIVATE_ROLE_VARS",
+        "ANSIBLE_PRIVATE_ROLE_VARS",
+        "defaults",
+        "private_role_vars",
+        "bool",
+        Some("false"),
+    ),
+    (
+        "DEFAULT_FORKS",
+        "ANSIBLE_FORKS",
+        "defaults",
+        "forks",
+        "int",
+        Some("5"),
+    ),
+    (
+        "DEFAULT_FORCE_HANDLERS",
+        "ANSIBLE_FORCE_HANDLERS",
+        "defaults",
+        "force_handlers",
+        "bool",
+        Some("false"),
+    ),
+    (
+        "DEFAULT_GATHERING",
+        "ANSIBLE_GATHERING",
+        "defaults",
+        "gathering",
+        "str",
+        Some("implicit"),
+    ),
+    (
+        "DEFAULT_TIMEOUT",
+        "ANSIBLE_TIMEOUT",
+        "defaults",
+        "timeout",
+        "int",
+        Some("10"),
+    ),
+    (
+        "DEFAULT_REMOTE_USER",
+        "ANSIBLE_REMOTE_USER",
+        "defaults",
+        "remote_user",
+        "str",
+        None,
+    ),
+    (
+        "DEFAULT_DEBUG",
+        "ANSIBLE_DEBUG",
+        "defaults",
+        "debug",
+        "bool",
+        Some("false"),
+    ),
+    (
+        "HOST_KEY_CHECKING",
+        "ANSIBLE_HOST_KEY_CHECKING",
+        "defaults",
+        "host_key_checking",
+        "bool",
+        Some("true"),
+    ),
+    (
+        "ERROR_ON_MISSING_HANDLER",
+        "ANSIBLE_ERROR_ON_MISSING_HANDLER",
+        "defaults",
+        "error_on_missing_handler",
+        "bool",
+        Some("true"),
+    ),
+    (
+        "DEFAULT_BECOME",
+        "ANSIBLE_BECOME",
+        "privilege_escalation",
+        "become",
+        "bool",
+        Some("false"),
+    ),
+    (
+        "DEFAULT_BECOME_USER",
+        "ANSIBLE_BECOME_USER",
+        "privilege_escalation",
+        "become_user",
+        "str",
+        Some("root"),
+    ),
+    (
+        "DEFAULT_BECOME_METHOD",
+        "ANSIBLE_BECOME_METHOD",
+        "privilege_escalation",
+        "become_method",
+        "str",
+        Some("sudo"),
+    ),
+];
+
+/// The `config` lookup: a setting's value (its environment variable, else the run's
+/// ansible.cfg, else its default), typed; an unknown setting fails unless `on_missing` is
+/// `skip` or `warn`.
+fn config_lookup(
+    terms: &[Value],
+    kw: &HashMap<String, Value>,
+    ctx: &Context,
+) -> Result<Vec<Value>> {
+    let on_missing = kw
+        .get("on_missing")
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "error".into());
+    let cfg = var_str(ctx, "ansible_config_file")
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|t| crate::cli::config::parse_cfg(&t))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for t in terms_flat(terms) {
+        let name = py_str(&t);
+        let Some((_, env, section, key, kind, default)) = SETTINGS.iter().find(|s| s.0 == name)
+        else {
+            if on_missing == "error" {
+                return Err(Error::template(format!("Unable to find setting {name}")));
+            }
+            continue;
+        };
+        let raw = std::env::var(env)
+            .ok()
+            .or_else(|| cfg.get(&(section.to_string(), key.to_string())).cloned())
+            .or_else(|| default.map(str::to_string));
+        out.push(match raw {
+            None => Value::from(()),
+            Some(r) => match *kind {
+                "bool" => Value::from(crate::value::truthy(&Value::from(r.as_str()))),
+                "int" => r
+                    .trim()
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or_else(|_| Value::from(r)),
+                _ => Value::from(r),
+            },
+        });
+    }
+    Ok(out)
+}
 
 fn var_str(ctx: &Context, name: &str) -> Option<String> {
     ctx.get(name)
@@ -919,6 +1077,7 @@ pub fn run(
             Ok(acc.into_iter().map(Value::from).collect())
         }
         "subelements" => subelements(terms, kw_bool("skip_missing", false)),
+        "config" => config_lookup(terms, kw, ctx),
         other => {
             let mut e = Error::template(format!("lookup plugin '{other}' not found"));
             if let Some(s) = crate::error::did_you_mean(other, LOOKUPS.iter().copied()) {

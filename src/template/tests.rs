@@ -56,6 +56,10 @@ fn unreachable(v: Value) -> R {
     result_flag("unreachable", &v, "unreachable")
 }
 
+fn reachable(v: Value) -> R {
+    result_flag("reachable", &v, "unreachable").map(|u| !u)
+}
+
 fn skipped(v: Value) -> R {
     result_flag("skipped", &v, "skipped")
 }
@@ -338,9 +342,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("successful", succeeded);
     env.add_test("changed", changed);
     env.add_test("change", changed);
-    env.add_test("skipped", skipped);
     env.add_test("unreachable", unreachable);
-    env.add_test("reachable", |v: Value| unreachable(v).map(|u| !u));
+    env.add_test("reachable", reachable);
+    env.add_test("skipped", skipped);
     env.add_test("skip", skipped);
     env.add_test("finished", finished);
     env.add_test("truthy", truthy);

@@ -370,8 +370,20 @@ pub fn parse_args(args: &str, out: &mut ArgOptions) -> Result<()> {
             if out.config_file.is_none() {
                 out.config_file = Some(v);
             }
-        } else {
+        } else if let Some(flag) = w.strip_prefix('-') {
             out.ignored.push(w.clone());
+            // OpenSSH's other options that take a value: the value is not a word of its own.
+            let takes_value = flag.len() == 1 && "BbcDEeIiLmOQRSWw".contains(flag);
+            if takes_value && let Some(v) = words.get(i + 1) {
+                out.ignored.push(v.clone());
+                i += 1;
+            }
+        } else {
+            // OpenSSH takes the first word that is not an option for the host to connect to:
+            // the connection cannot be the one asked for (Ansible's ssh fails to connect).
+            return Err(Error::unreachable(format!(
+                "ssh arguments: '{w}' is not an option (ssh would take it for the host to connect to)"
+            )));
         }
         i += 1;
     }
@@ -510,5 +522,12 @@ mod tests {
         assert_eq!(a.ignored, vec!["-C"]);
         assert!(parse_args("-p", &mut ArgOptions::default()).is_err());
         assert!(parse_args("-p x", &mut ArgOptions::default()).is_err());
+        // A word that is no option would be ssh's host: the connection fails (unreachable);
+        // the value of an option prov does not use is not such a word.
+        let e = parse_args("MEEEE", &mut ArgOptions::default()).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Unreachable);
+        let mut b = ArgOptions::default();
+        parse_args("-c aes256-ctr -C", &mut b).unwrap();
+        assert_eq!(b.ignored, vec!["-c", "aes256-ctr", "-C"]);
     }
 }

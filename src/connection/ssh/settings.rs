@@ -153,7 +153,7 @@ pub(super) fn resolve(
     for n in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
         if let Some(a) = var_str(vars, &[n]) {
             config::parse_args(&a, &mut args)
-                .map_err(|e| Error::options(format!("{n}: {}", e.msg)))?;
+                .map_err(|e| Error::new(e.kind, format!("{n}: {}", e.msg)))?;
         }
     }
     if !args.ignored.is_empty() {

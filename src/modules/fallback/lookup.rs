@@ -63,28 +63,42 @@ impl Core {
     }
 }
 
-/// ansible-core as `python3 -c 'import ansible'` finds it on the controller (asked once per
-/// run; `None` when there is no `python3` or it cannot import ansible).
+/// ansible-core as `python3 -c 'import ansible'` finds it on the controller: the first
+/// `python3` on the PATH that imports it (an activated virtualenv without ansible-core may come
+/// before the one with it). Asked once per run; `None` when no `python3` imports ansible.
 pub fn core() -> Option<Core> {
     static CORE: OnceLock<Option<Core>> = OnceLock::new();
     CORE.get_or_init(|| {
         if let Ok(d) = std::env::var("PROV_ANSIBLE_CORE_DIR") {
             return Some(Core { dir: d.into() });
         }
-        let out = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import ansible, os; print(os.path.dirname(ansible.__file__))",
-            ])
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()?;
-        if !out.status.success() {
-            return None;
+        let mut pythons: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("python3"))
+                    .filter(|p| p.is_file())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if pythons.is_empty() {
+            pythons.push(PathBuf::from("python3"));
         }
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        dir.join("modules").is_dir().then_some(Core { dir })
+        pythons.into_iter().find_map(|py| {
+            let out = std::process::Command::new(py)
+                .args([
+                    "-c",
+                    "import ansible, os; print(os.path.dirname(ansible.__file__))",
+                ])
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            if !out.status.success() {
+                return None;
+            }
+            let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            dir.join("modules").is_dir().then_some(Core { dir })
+        })
     })
     .clone()
 }

@@ -318,7 +318,7 @@ pub(super) fn load_tasks_file(a: &ActionArgs) -> Result<TaskKind> {
     let file = a
         .get("file")
         .or_else(|| a.get("_raw_params"))
-        .ok_or_else(|| a.error(format!("{} needs a file", a.name)))?;
+        .ok_or_else(|| a.error(format!("No file specified for {}", a.name)))?;
     Ok(TaskKind::IncludeTasks {
         file,
         base: a.base.to_path_buf(),
@@ -339,6 +339,7 @@ pub(super) fn load_role(a: &ActionArgs) -> Result<TaskKind> {
         defaults_from: s("defaults_from"),
         handlers_from: s("handlers_from"),
         public: a.get("public"),
+        allow_duplicates: a.get("allow_duplicates"),
         apply: None,
     })
 }
@@ -591,7 +592,7 @@ mod tests {
         assert!(
             err("- include_tasks: {}\n")
                 .msg
-                .contains("include_tasks needs a file")
+                .contains("No file specified for include_tasks")
         );
         assert!(
             err("- import_role: {}\n")
@@ -600,7 +601,7 @@ mod tests {
         );
         let e = err("- import_tasks: common.yml\n  args: { apply: { tags: [x] } }\n");
         assert!(
-            e.msg.contains("`apply` is not valid on import_tasks"),
+            e.msg.contains("Invalid options for import_tasks: apply"),
             "{e}"
         );
         // Free form: `include_tasks` takes a file name or `file=` (as Ansible splits k=v

@@ -54,6 +54,7 @@ pub(crate) const META_ACTIONS: &[&str] = &[
     "noop",
     "refresh_inventory",
     "reset_connection",
+    "end_role",
 ];
 
 /// `set_fact`.
@@ -199,6 +200,14 @@ const TASKS_FROM: OptSpec = OptSpec::new(
 )
 .default("main");
 
+/// `allow_duplicates` of `include_role` and `import_role`.
+const ALLOW_DUPLICATES: OptSpec = OptSpec::new(
+    "allow_duplicates",
+    OptKind::Bool,
+    "Run the role again on a host that already ran it in this play with the same parameters (overrides the role's `meta/main.yml`).",
+)
+.default("yes");
+
 /// `include_role`.
 pub(crate) static INCLUDE_ROLE: Action = Action {
     name: "include_role",
@@ -235,6 +244,7 @@ role's tasks.",
                 "The role's defaults and vars are the play's from then on (else only its tasks see them).",
             )
             .default("no"),
+            ALLOW_DUPLICATES,
             APPLY,
         ],
         None,
@@ -258,7 +268,7 @@ pub(crate) static IMPORT_ROLE: Action = Action {
         "Replaces itself with a role's tasks (after those of its dependencies) when the playbook \
 loads, like an entry of `roles:` at this point of the task list; the task's keywords are \
 inherited by the role's tasks.",
-        &[ROLE_NAME, TASKS_FROM],
+        &[ROLE_NAME, TASKS_FROM, ALLOW_DUPLICATES],
         None,
         "- import_role:\n    name: common\n",
     )),
@@ -276,10 +286,10 @@ pub(crate) static META: Action = Action {
     name: "meta",
     doc: Some(&spec(
         "meta",
-        "flush_handlers, end_play, end_host, end_batch, clear_facts, clear_host_errors, reset_connection, noop",
+        "flush_handlers, end_play, end_host, end_batch, end_role, clear_facts, clear_host_errors, reset_connection, noop",
         "Controls the run itself: `flush_handlers` runs the notified handlers now, `end_play` \
 ends the play (`end_batch` the batch) for every host, `end_host` ends it for the hosts whose \
-`when` holds, `clear_facts` forgets their facts, `clear_host_errors` lets failed hosts of the \
+`when` holds, `end_role` skips the rest of the role it is in, `clear_facts` forgets their facts, `clear_host_errors` lets failed hosts of the \
 batch go on, `reset_connection` closes their connections (the next task opens new ones), \
 `noop` and `refresh_inventory` do nothing.",
         &[OptSpec::new("free_form", OptKind::Str, "What to do.")
