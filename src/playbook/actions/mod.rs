@@ -706,7 +706,7 @@ mod tests {
         assert!(t.contains("once per task"), "{t}");
         let t = PAUSE.render(r.get("pause").map(|m| m.doc()));
         assert!(
-            t.contains("- seconds (int)") && t.contains("may read from the terminal"),
+            t.contains("- seconds (raw)") && t.contains("may read from the terminal"),
             "{t}"
         );
     }
