@@ -377,23 +377,33 @@ fn host_list_sources() {
 }
 
 #[test]
-fn missing_source_is_an_error_with_a_hint() {
-    let e = Inventory::load(&["/nonexistent/prov/inventory".to_string()]).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Inventory);
-    assert!(e.msg.contains("does not exist"), "{e}");
-    assert!(e.hint.as_deref().unwrap().contains("comma"), "{e}");
+fn missing_source_is_a_warning_with_a_hint() {
+    // As in Ansible: the run goes on with what exists (only the implicit localhost here).
+    let inv = Inventory::load(&["/nonexistent/prov/inventory".to_string()]).unwrap();
+    assert!(sel(&inv, "all").is_empty());
+    let w = inv.warnings.join("\n");
+    assert!(
+        w.contains("Unable to parse /nonexistent/prov/inventory as an inventory source")
+            && w.contains("does not exist")
+            && w.contains("comma")
+            && w.contains("No inventory was parsed, only implicit localhost is available"),
+        "{w}"
+    );
     let t = Tmp::new("missing");
     t.write("inventory", "h1\n");
-    let e = Inventory::load(&[t.path("inventroy")]).unwrap_err();
-    assert_eq!(
-        e.hint.as_deref(),
-        Some(format!("did you mean `{}`?", t.path("inventory")).as_str())
-    );
-    let e = Inventory::load(&["web1-not-a-file".to_string()]).unwrap_err();
+    let inv = Inventory::load(&[t.path("inventroy")]).unwrap();
+    let hint = format!("did you mean `{}`?", t.path("inventory"));
+    assert!(inv.warnings[0].contains(&hint), "{:?}", inv.warnings);
+    let inv = Inventory::load(&["web1-not-a-file".to_string()]).unwrap();
     assert!(
-        e.hint.as_deref().unwrap().contains("`web1-not-a-file,`"),
-        "{e}"
+        inv.warnings[0].contains("`web1-not-a-file,`"),
+        "{:?}",
+        inv.warnings
     );
+    // one source missing, another there: only the first warning
+    let inv = Inventory::load(&[t.path("inventroy"), t.path("inventory")]).unwrap();
+    assert_eq!(sel(&inv, "all"), ["h1"]);
+    assert_eq!(inv.warnings.len(), 1, "{:?}", inv.warnings);
 }
 
 #[test]

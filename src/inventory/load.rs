@@ -14,19 +14,32 @@ const IGNORE_EXTS: [&str; 12] = [
 
 impl Inventory {
     /// Loads inventory sources: files (INI or YAML), directories, or `host1,host2,` lists.
-    /// No sources gives an inventory with only the implicit localhost.
+    /// No sources gives an inventory with only the implicit localhost. A source that does not
+    /// exist is a warning, as in Ansible (with a hint: the closest file, or the comma of a host
+    /// list), and the run goes on without it.
     pub fn load(sources: &[String]) -> Result<Inventory> {
         let mut inv = Inventory::empty();
         let mut var_dirs: Vec<PathBuf> = Vec::new();
+        let mut parsed = 0;
         for src in sources {
             let path = Path::new(src);
             if src.contains(',') && !path.exists() {
                 inv.parse_host_list(src)?;
+                parsed += 1;
                 continue;
             }
             if !path.exists() {
-                return Err(missing_source(src));
+                let e = missing_source(src);
+                inv.warnings.push(match &e.hint {
+                    Some(h) => format!(
+                        "Unable to parse {src} as an inventory source: {} ({h})",
+                        e.msg
+                    ),
+                    None => format!("Unable to parse {src} as an inventory source: {}", e.msg),
+                });
+                continue;
             }
+            parsed += 1;
             if path.is_dir() {
                 inv.parse_dir(path)?;
                 var_dirs.push(path.to_path_buf());
@@ -38,6 +51,10 @@ impl Inventory {
                     .unwrap_or(Path::new("."));
                 var_dirs.push(parent.to_path_buf());
             }
+        }
+        if parsed == 0 && !sources.is_empty() {
+            inv.warnings
+                .push("No inventory was parsed, only implicit localhost is available".into());
         }
         inv.reconcile()?;
         for d in var_dirs {
