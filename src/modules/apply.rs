@@ -108,6 +108,7 @@ pub async fn apply_plan(plan: Plan, conn: &dyn Connection, check: bool) -> Resul
             } => {
                 let start = std::time::SystemTime::now();
                 let t0 = Instant::now();
+                let mut enoent = None;
                 // A user command's captured output is capped (PROV_MAX_OUTPUT).
                 let mut out = if capture {
                     let cap = crate::connection::output_cap_default();
@@ -138,8 +139,20 @@ pub async fn apply_plan(plan: Plan, conn: &dyn Connection, check: bool) -> Resul
                         s.shrink_to_fit();
                         s
                     };
-                    let stdout = text(&mut out.stdout);
-                    let stderr = text(&mut out.stderr);
+                    let mut stdout = text(&mut out.stdout);
+                    let mut stderr = text(&mut out.stderr);
+                    // `command`'s program was not found: Ansible's result (rc 2, no output).
+                    if let Some(name) = stderr
+                        .strip_prefix("\u{1}prov-enoent:")
+                        .and_then(|s| s.strip_suffix('\u{1}'))
+                    {
+                        enoent = Some(format!(
+                            "[Errno 2] No such file or directory: b{}",
+                            crate::util::python::str_repr(name)
+                        ));
+                        stdout.clear();
+                        stderr.clear();
+                    }
                     let lines = |s: &str| -> Value {
                         s.lines().map(Value::from).collect::<Vec<_>>().into()
                     };
@@ -159,7 +172,9 @@ pub async fn apply_plan(plan: Plan, conn: &dyn Connection, check: bool) -> Resul
                 }
                 if out.rc != 0 && (fail_on_rc || !capture) {
                     o.status = Status::Failed;
-                    o.msg = Some(if capture {
+                    o.msg = Some(if let Some(m) = enoent {
+                        m
+                    } else if capture {
                         "non-zero return code".to_string()
                     } else {
                         format!(

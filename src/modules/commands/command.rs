@@ -47,6 +47,10 @@ Always reports changed when it runs; use `changed_when` to refine.",
 - command: cat\n  args:\n    stdin: hello",
     );
 
+/// What the command's script writes on stderr (then the program's name, then `\x01`) when the
+/// program is not found; [`crate::modules::apply_plan`] turns it into Ansible's result.
+pub(crate) const ENOENT_MARK: &str = "\\001prov-enoent:";
+
 /// The words of a `command`/`argv` task.
 pub(crate) fn words(
     module: &str,
@@ -88,7 +92,14 @@ impl Module for Command {
             .map(|w| if expand { expand_word(w) } else { quote(w) })
             .collect();
         let shown: Vec<String> = words.iter().map(|w| quote(w)).collect();
-        let mut cmd = ctx.cmd(o.guards.in_dir(format!("exec {}", line.join(" "))));
+        // A program that cannot be found fails as Ansible's (which runs it without a shell):
+        // rc 2, no output, `[Errno 2] ...` (see `apply`), not the shell's 127 and message.
+        let script = format!(
+            "command -v {w0} >/dev/null 2>&1 || [ -e {w0} ] || {{ printf '{ENOENT_MARK}%s\\001' {w0} >&2; exit 2; }}\nexec {}",
+            line.join(" "),
+            w0 = line[0],
+        );
+        let mut cmd = ctx.cmd(o.guards.in_dir(script));
         cmd.stdin = stdin_of(&o.input);
         let mut plan = Plan::ok().with("cmd", cmd_value);
         if let Some(exe) = &o.executable {

@@ -100,23 +100,6 @@ fn now_text() -> String {
     crate::modules::apply::fmt_time(std::time::SystemTime::now())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::py_int;
-    use crate::value::Value;
-
-    #[test]
-    fn durations_convert_as_pythons_int() {
-        assert_eq!(py_int("seconds", &Value::from(0.9)), Ok(0));
-        assert_eq!(py_int("seconds", &Value::from(" 7 ")), Ok(7));
-        assert_eq!(
-            py_int("seconds", &Value::from("hello")).unwrap_err(),
-            "argument 'seconds' is of type str and we were unable to convert to int: \
-             invalid literal for int() with base 10: 'hello'"
-        );
-    }
-}
-
 #[async_trait]
 impl Module for Pause {
     fn doc(&self) -> &'static ModuleDoc {
@@ -211,5 +194,22 @@ impl Module for Pause {
                 .insert("warnings".into(), crate::value::Value::from(warnings));
         }
         Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_int;
+    use crate::value::Value;
+
+    #[test]
+    fn durations_convert_as_pythons_int() {
+        assert_eq!(py_int("seconds", &Value::from(0.9)), Ok(0));
+        assert_eq!(py_int("seconds", &Value::from(" 7 ")), Ok(7));
+        assert_eq!(
+            py_int("seconds", &Value::from("hello")).unwrap_err(),
+            "argument 'seconds' is of type str and we were unable to convert to int: \
+             invalid literal for int() with base 10: 'hello'"
+        );
     }
 }
