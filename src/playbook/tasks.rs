@@ -133,7 +133,9 @@ impl Loader<'_> {
                 k2 if k2.starts_with("with_") => {
                     let name = &k2[5..];
                     let name = if name == "cartesian" { "nested" } else { name };
-                    if !crate::template::lookups::LOOKUPS.contains(&name) {
+                    if !crate::template::lookups::LOOKUPS.contains(&name)
+                        && !crate::plugins::jinja::python_lookup(name)
+                    {
                         let mut e =
                             k.error(format!("with_{name}: there is no lookup named '{name}'"));
                         e = match did_you_mean(

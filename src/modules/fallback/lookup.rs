@@ -120,9 +120,17 @@ pub fn configure(library: Option<String>, collections_path: Option<String>) {
 /// A playbook's or a role's folder: its `library/` (modules) and `module_utils/` are searched
 /// from now on, as Ansible adds them when it loads the playbook or the role.
 pub fn add_adjacent(dir: &Path) {
-    if !["library", "module_utils", "action_plugins"]
-        .iter()
-        .any(|d| dir.join(d).is_dir())
+    if ![
+        "library",
+        "module_utils",
+        "action_plugins",
+        "filter_plugins",
+        "test_plugins",
+        "lookup_plugins",
+        "connection_plugins",
+    ]
+    .iter()
+    .any(|d| dir.join(d).is_dir())
     {
         return;
     }
@@ -130,6 +138,17 @@ pub fn add_adjacent(dir: &Path) {
     if !s.adjacent.contains(&dir.to_path_buf()) {
         s.adjacent.push(dir.to_path_buf());
     }
+}
+
+/// The playbooks' and roles' folders found so far that hold modules or plugins, in the order
+/// they were loaded (the plugin bridge adds their `*_plugins/` folders, as Ansible does).
+pub fn adjacent_dirs() -> Vec<PathBuf> {
+    search().adjacent.clone()
+}
+
+/// `collections_path` from ansible.cfg, when set.
+pub fn collections_path_setting() -> Option<String> {
+    search().collections_path.clone()
 }
 
 /// Collections a `collections:` keyword names: short module names are looked up in them too.
