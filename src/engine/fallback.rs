@@ -36,6 +36,10 @@ impl PlayRun<'_> {
         name: &str,
         args: &Value,
     ) -> Result<Outcome> {
+        if fallback::action_plugin(name).is_some() {
+            // An action plugin of that name runs instead of the module (as in Ansible).
+            return self.run_action_plugin(task, host, ctx, name, args).await;
+        }
         let found = fallback::find(name).ok_or_else(|| fallback::not_found(name))?;
         let templar = &self.runner.templar;
         let rendered = templar.render_value(args, ctx)?;
@@ -76,6 +80,19 @@ impl PlayRun<'_> {
             remote_tmp,
         };
         let result = fallback::untag_result(fallback::run(&*conn, &req).await?);
+        self.fallback_outcome(task, host, target, result, found.short())
+    }
+
+    /// The outcome of a result from Ansible's implementation of a module or action: its
+    /// warnings and deprecations shown, its facts stored.
+    pub(super) fn fallback_outcome(
+        &self,
+        task: &Task,
+        host: &str,
+        target: String,
+        result: Map<String, Json>,
+        short: &str,
+    ) -> Result<Outcome> {
         for w in result
             .get("warnings")
             .and_then(Json::as_array)
@@ -92,8 +109,7 @@ impl PlayRun<'_> {
             .into_iter()
             .flatten()
         {
-            self.runner
-                .emit(Event::Warning(deprecation_text(d, found.short())));
+            self.runner.emit(Event::Warning(deprecation_text(d, short)));
         }
         let (mut o, facts) = outcome(result);
         // A module that raised (no traceback comes back): its error, where the task is, as

@@ -161,7 +161,8 @@ impl Loader<'_> {
                     let fallback = !native
                         && (builtin_elsewhere
                             || crate::modules::fallback::find(&key).is_some()
-                            || crate::modules::fallback::action_alias(&key).is_some());
+                            || crate::modules::fallback::action_alias(&key).is_some()
+                            || crate::modules::fallback::action_plugin(&key).is_some());
                     if native || fallback {
                         if let Some((prev, _, _)) = &action {
                             return Err(

@@ -17,8 +17,11 @@ os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 _in = sys.stdin
 
 
+_encoder = None
+
+
 def _send(obj):
-    _out.write(json.dumps(obj, default=_default) + "\n")
+    _out.write(json.dumps(obj, cls=_encoder, default=None if _encoder else _default) + "\n")
     _out.flush()
 
 
@@ -38,6 +41,19 @@ def _ask(obj):
 
 
 def _default(o):
+    kind = type(o).__name__
+    if hasattr(o, "event") and kind.endswith("Summary"):
+        # ansible-core's error, warning and deprecation objects, tagged as modules send them.
+        kind = "ErrorSummary" if "Error" in kind else "WarningSummary" if "Warning" in kind else "DeprecationSummary"
+        ev = o.event
+        d = {
+            "__ansible_type": kind,
+            "event": {"__ansible_type": "Event", "msg": getattr(ev, "msg", None), "formatted_traceback": getattr(ev, "formatted_traceback", None)},
+        }
+        for k in ("version", "date"):
+            if getattr(o, k, None) is not None:
+                d[k] = getattr(o, k)
+        return d
     if isinstance(o, (set, frozenset, tuple)):
         return list(o)
     if isinstance(o, bytes):
@@ -71,6 +87,21 @@ try:
 except ImportError as _e:
     _send({"op": "error", "kind": "missing", "msg": "ansible-core is not importable by %s: %s" % (sys.executable, _e)})
     sys.exit(1)
+
+try:
+    # Results as modules send them (warnings, deprecations and errors as tagged objects).
+    from ansible.module_utils.common.json import Direction, get_module_encoder
+
+    class _Encoder(get_module_encoder("legacy", Direction.MODULE_TO_CONTROLLER)):
+        def default(self, o):
+            try:
+                return super().default(o)
+            except TypeError:
+                return _default(getattr(o, "wrapped", o))
+
+    _encoder = _Encoder
+except ImportError:
+    pass
 
 _loader.init_plugin_loader()
 _dirs = set()
@@ -245,7 +276,7 @@ def _action(req):
     conn._shell.set_options(var_options=task_vars)
     task = Task()
     task.action = name
-    task.resolved_action = req.get("resolved") or name
+    task._resolved_action = req.get("resolved") or ("ansible.legacy." + name if "." not in name else name)
     task.args = dict(req.get("args") or {})
     task.check_mode = bool(req.get("check"))
     task.diff = bool(req.get("diff"))

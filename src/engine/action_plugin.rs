@@ -1,0 +1,167 @@
+//! A task whose action is one of Ansible's Python action plugins (an `action_plugins/` folder
+//! next to the playbook or in a role, `ANSIBLE_ACTION_PLUGINS`) that prov has no native action
+//! of: the plugin runs on the controller in the plugin bridge (`plugins::bridge`), with
+//! ansible-core's own task, play context, loader and templar, and a connection whose commands
+//! and file copies prov carries out over the task's connection to the host (with its become).
+//! So the plugin's `_execute_module` runs modules on the host as under ansible-playbook. Its
+//! result is the task's, marked as Ansible's implementation like the module fallback's.
+
+use super::PlayRun;
+use super::outcome::Outcome;
+use crate::connection::{Cmd, Connection, PutOpts, Stdin};
+use crate::error::{Error, Result};
+use crate::playbook::Task;
+use crate::plugins::bridge::{self, Reply, Session};
+use crate::template::{Context, OMIT};
+use crate::value::{Value, to_json, value_to_vars};
+use base64::Engine as _;
+use serde_json::{Map, Value as Json, json};
+
+/// Variables left out of the task variables sent to the plugin (views of other hosts' and of
+/// all variables, large and reachable otherwise).
+const NOT_SENT: &[&str] = &["hostvars", "vars", "omit"];
+
+impl PlayRun<'_> {
+    /// Runs action plugin `name` with `args`.
+    pub(super) async fn run_action_plugin(
+        &self,
+        task: &Task,
+        host: &str,
+        ctx: &Context,
+        name: &str,
+        args: &Value,
+    ) -> Result<Outcome> {
+        let templar = &self.runner.templar;
+        let rendered = templar.render_value(args, ctx)?;
+        let mut raw = value_to_vars(&rendered);
+        raw.retain(|_, v| v.as_str() != Some(OMIT));
+        let args: Map<String, Json> = raw.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+        let delegated = self.delegate(task, ctx)?;
+        let (target, conn_ctx) = match &delegated {
+            Some((d, c)) => (d.clone(), Some(c.clone())),
+            None => (host.to_string(), None),
+        };
+        let cctx = conn_ctx.as_ref().unwrap_or(ctx);
+        let conn = self
+            .shared
+            .connection(&*self.runner.connector, &target, cctx)
+            .await?;
+        let become_ = self.become_for(task, ctx, cctx)?;
+        let (check, diff) = self.modes(task);
+        let env: Map<String, Json> = self
+            .environment(task, ctx)?
+            .into_iter()
+            .map(|(k, v)| (k, Json::from(v)))
+            .collect();
+        let mut req = Map::new();
+        req.insert("op".into(), json!("action"));
+        req.insert("name".into(), json!(name));
+        req.insert("args".into(), Json::Object(args));
+        req.insert("vars".into(), Json::Object(task_vars(ctx)));
+        req.insert("check".into(), json!(check));
+        req.insert("diff".into(), json!(diff));
+        req.insert("no_log".into(), json!(task.no_log));
+        req.insert("environment".into(), Json::Object(env));
+        if let Some(base) = task.loc.file.parent() {
+            req.insert("base".into(), json!(base.display().to_string()));
+        }
+        if let Some((d, _)) = &delegated {
+            req.insert("delegate_to".into(), json!(d));
+        }
+        let mut s = Session::start(req)?;
+        let result = loop {
+            match s.next().await? {
+                Ok(Reply::Value(Json::Object(m))) => break m,
+                Ok(Reply::Value(other)) => {
+                    return Err(Error::failed(format!(
+                        "action plugin {name} returned {other} instead of a mapping"
+                    )));
+                }
+                Ok(Reply::Failed { msg, .. }) => return Err(Error::failed(msg)),
+                Err(q) => {
+                    let a = answer(&*conn, become_.as_ref(), &q, ctx).await;
+                    s.answer(&a)?;
+                }
+            }
+        };
+        let result = crate::modules::fallback::untag_result(result);
+        let short = name.rsplit('.').next().unwrap_or(name);
+        let mut o = self.fallback_outcome(task, host, target.clone(), result, short)?;
+        if delegated.is_some() {
+            o.delegated_to = Some(target);
+        }
+        Ok(o)
+    }
+}
+
+/// The task's variables as JSON (each templated; one that cannot be is left out).
+fn task_vars(ctx: &Context) -> Map<String, Json> {
+    let mut out = Map::new();
+    for n in ctx.names() {
+        if NOT_SENT.contains(&n.as_str()) {
+            continue;
+        }
+        if let Ok(Some(v)) = ctx.get(&n)
+            && !v.is_undefined()
+        {
+            out.insert(n, to_json(&v));
+        }
+    }
+    out
+}
+
+/// prov's answer to a question of the bridge: a command run on the host (with the task's become
+/// when the plugin allows it), a file copied to or from the host, or a variable.
+async fn answer(
+    conn: &dyn Connection,
+    become_: Option<&crate::connection::Become>,
+    q: &Map<String, Json>,
+    ctx: &Context,
+) -> Json {
+    let s = |k: &str| q.get(k).and_then(Json::as_str).unwrap_or_default();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let r: Result<Json> = match s("op") {
+        "exec" => {
+            let stdin = match q.get("stdin").and_then(Json::as_str) {
+                Some(d) => match b64.decode(d) {
+                    Ok(b) => Stdin::Bytes(b),
+                    Err(e) => return json!({"error": e.to_string()}),
+                },
+                None => Stdin::Empty,
+            };
+            let sudoable = q.get("sudoable").and_then(Json::as_bool).unwrap_or(true);
+            let cmd = Cmd {
+                script: s("cmd").to_string(),
+                stdin,
+                become_: if sudoable { become_.cloned() } else { None },
+                ..Default::default()
+            };
+            conn.exec(&cmd).await.map(|out| {
+                json!({"rc": out.rc, "stdout": b64.encode(&out.stdout), "stderr": b64.encode(&out.stderr)})
+            })
+        }
+        "put" => conn
+            .put(
+                &Stdin::File(s("src").into()),
+                s("dest"),
+                &PutOpts::default(),
+            )
+            .await
+            .map(|_| json!({"ok": true})),
+        "fetch" => match conn.get(s("src"), None).await {
+            Ok(data) => std::fs::write(s("dest"), data)
+                .map(|_| json!({"ok": true}))
+                .map_err(|e| Error::io(s("dest"), e)),
+            Err(e) => Err(e),
+        },
+        _ => Ok(bridge::answer_vars(
+            q,
+            |n| match ctx.get(n) {
+                Ok(Some(v)) if !v.is_undefined() => Some(to_json(&v)),
+                _ => None,
+            },
+            || ctx.names(),
+        )),
+    };
+    r.unwrap_or_else(|e| json!({"error": e.to_string()}))
+}
