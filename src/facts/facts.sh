@@ -87,5 +87,11 @@ sec hostname-i
 hostname -I 2>/dev/null || hostname -i 2>/dev/null
 sec env-hex
 od -An -v -tx1 /proc/self/environ 2>/dev/null || { echo "@@env"; env; }
+sec python
+for p in /usr/bin/python3 python3 python; do
+    if command -v "$p" >/dev/null 2>&1; then
+        "$p" -c 'import sys, json, platform; v = sys.version_info; print(json.dumps({"executable": sys.executable, "type": platform.python_implementation().lower(), "version": [v.major, v.minor, v.micro, v.releaselevel, v.serial], "ssl": __import__("importlib.util").util.find_spec("ssl") is not None}))' 2>/dev/null && break
+    fi
+done
 sec end
 exit 0

@@ -45,7 +45,38 @@ pub fn parse(stdout: &str) -> Result<Vars> {
     hardware_facts(&secs, &mut f);
     network_facts(&secs, &mut f);
     env_facts(&secs, &mut f);
+    python_facts(&secs, &mut f);
     Ok(f)
+}
+
+/// `python` (Ansible's `ansible_python`: the host's Python, as the first of `/usr/bin/python3`,
+/// `python3`, `python` reports itself) and `python_version`.
+fn python_facts(secs: &Sections, f: &mut Vars) {
+    let Some(line) = secs.lines("python").iter().find(|l| l.starts_with('{')) else {
+        return;
+    };
+    let Ok(j) = serde_json::from_str::<serde_json::Value>(line) else {
+        return;
+    };
+    let v = j["version"].as_array().cloned().unwrap_or_default();
+    if v.len() != 5 {
+        return;
+    }
+    let version = serde_json::json!({
+        "major": v[0], "minor": v[1], "micro": v[2], "releaselevel": v[3], "serial": v[4],
+    });
+    let py = serde_json::json!({
+        "executable": j["executable"],
+        "has_sslcontext": j["ssl"],
+        "type": j["type"],
+        "version": version,
+        "version_info": v,
+    });
+    f.insert("python".into(), crate::value::from_json(&py));
+    f.insert(
+        "python_version".into(),
+        s(&format!("{}.{}.{}", v[0], v[1], v[2])),
+    );
 }
 
 fn s(v: &str) -> Value {

@@ -493,3 +493,27 @@ fn truncated_and_mangled_output_never_panics() {
         }
     }
 }
+
+#[test]
+fn python_facts_as_ansible_names_them() {
+    let f = parse(
+        "@@uname\nkernel=6\n@@python\n{\"executable\": \"/usr/bin/python3\", \"type\": \"cpython\", \"version\": [3, 11, 2, \"final\", 0], \"ssl\": true}\n@@end\n",
+    )
+    .unwrap();
+    let py = f.get("python").unwrap();
+    assert_eq!(
+        py.get_attr("executable").unwrap().as_str(),
+        Some("/usr/bin/python3")
+    );
+    assert_eq!(
+        py.get_attr("version")
+            .unwrap()
+            .get_attr("minor")
+            .unwrap()
+            .as_i64(),
+        Some(11)
+    );
+    assert_eq!(py.get_attr("version_info").unwrap().len(), Some(5));
+    assert_eq!(f.get("python_version").unwrap().as_str(), Some("3.11.2"));
+    assert!(parse("@@uname\nkernel=6\n@@python\n@@end\n").unwrap().get("python").is_none());
+}
