@@ -515,5 +515,10 @@ fn python_facts_as_ansible_names_them() {
     );
     assert_eq!(py.get_attr("version_info").unwrap().len(), Some(5));
     assert_eq!(f.get("python_version").unwrap().as_str(), Some("3.11.2"));
-    assert!(parse("@@uname\nkernel=6\n@@python\n@@end\n").unwrap().get("python").is_none());
+    assert!(
+        parse("@@uname\nkernel=6\n@@python\n@@end\n")
+            .unwrap()
+            .get("python")
+            .is_none()
+    );
 }

@@ -68,6 +68,17 @@ impl Bridge {
     /// Starts a bridge and waits for it to say it is ready.
     pub fn start() -> Result<Bridge> {
         let (py, site) = python();
+        if let Some(dir) = std::env::var_os("PROV_ANSIBLE_CORE_DIR")
+            && !std::path::Path::new(&dir).is_dir()
+        {
+            return Err(missing(
+                &py,
+                &format!(
+                    "PROV_ANSIBLE_CORE_DIR names {}, which is not a folder",
+                    std::path::Path::new(&dir).display()
+                ),
+            ));
+        }
         let mut cmd = Command::new(&py);
         cmd.arg("-c")
             .arg(SCRIPT)
