@@ -44,10 +44,27 @@ pub fn unknown(e: &minijinja::Error) -> Option<(Kind, String)> {
     (!name.is_empty()).then(|| (kind, name.to_string()))
 }
 
+/// The name Ansible knows a filter or test by, from the name it has in prov's templates: a
+/// collection's `ns.coll.name` (written `__prov_fq__ns__coll__name`, see `chains`), and
+/// `ansible._protomatter.name` (written `_protomatter_name`).
+pub fn ansible_name(local: &str) -> String {
+    if let Some(rest) = local.strip_prefix(crate::template::chains_fq()) {
+        return rest.replace("__", ".");
+    }
+    if let Some(rest) = local.strip_prefix("_protomatter_") {
+        return format!("ansible._protomatter.{rest}");
+    }
+    local.to_string()
+}
+
 /// Ansible's message for a filter or test that exists nowhere.
 pub fn not_found_message(e: &minijinja::Error) -> Option<String> {
     let (kind, name) = unknown(e)?;
-    Some(format!("No {} named '{name}'.", kind.word()))
+    Some(format!(
+        "No {} named '{}'.",
+        kind.word(),
+        ansible_name(&name)
+    ))
 }
 
 /// The arguments as JSON (the value first, then the positional ones) and the keyword ones.
@@ -86,7 +103,7 @@ fn call(kind: Kind, name: &str, args: &[Value]) -> std::result::Result<Value, mi
 
 /// Adds filter or test `name` to `env`, calling the Python plugin of that name.
 pub fn add(env: &mut Environment<'static>, kind: Kind, name: &str) {
-    let n = name.to_string();
+    let n = ansible_name(name);
     match kind {
         Kind::Filter => env.add_filter(
             name.to_string(),
@@ -185,5 +202,11 @@ mod tests {
         assert_eq!(unknown(&e), Some((Kind::Test, "nope".into())));
         let e = minijinja::Error::new(MjKind::InvalidOperation, "filter x is unknown");
         assert_eq!(unknown(&e), None);
+        assert_eq!(ansible_name("__prov_fq__ns__coll__f"), "ns.coll.f");
+        assert_eq!(
+            ansible_name("_protomatter_dump_object"),
+            "ansible._protomatter.dump_object"
+        );
+        assert_eq!(ansible_name("plain"), "plain");
     }
 }

@@ -208,6 +208,11 @@ pub fn untrusted_error() -> Error {
     )
 }
 
+/// The prefix of the local names of collections' filters and tests (see `chains`).
+pub(crate) fn chains_fq() -> &'static str {
+    chains::FQ
+}
+
 /// True if `s` has template markers.
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")

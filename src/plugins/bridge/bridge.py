@@ -89,10 +89,11 @@ except ImportError as _e:
     sys.exit(1)
 
 try:
-    # Results as modules send them (warnings, deprecations and errors as tagged objects).
-    from ansible.module_utils.common.json import Direction, get_module_encoder
+    # Values without ansible-core's data tags; its warning, deprecation and error objects as
+    # modules send them (see _default).
+    from ansible.module_utils.common.json import get_encoder
 
-    class _Encoder(get_module_encoder("legacy", Direction.MODULE_TO_CONTROLLER)):
+    class _Encoder(get_encoder("tagless")):
         def default(self, o):
             try:
                 return super().default(o)
