@@ -889,7 +889,8 @@ fn action_plugin_aliases_of_builtin_actions_run_them() {
 /// ansible-core: filters, tests and lookups prov has no native one of (their load errors and
 /// "not found" worded as Ansible's), and an action plugin that runs a command and a module on
 /// the host through prov's connection, its result registered, marked as Ansible's
-/// implementation in the JSON events.
+/// implementation in the JSON events; an action plugin on a host whose connection is a Python
+/// connection plugin runs with that plugin (and its shell).
 #[test]
 fn python_filter_test_lookup_and_action_plugins_run_on_the_controller() {
     let Some(core) = common::ansible_core() else {
@@ -944,6 +945,14 @@ class ActionModule(ActionBase):
 "#,
     )
     .file(
+        "action_plugins/shell_family.py",
+        "from ansible.plugins.action import ActionBase\n\nclass ActionModule(ActionBase):\n    def run(self, tmp=None, task_vars=None):\n        return dict(family=self._connection._shell.SHELL_FAMILY)\n",
+    )
+    .file(
+        "connection_plugins/fakeconn.py",
+        "from ansible.plugins.connection import ConnectionBase\n\nclass Connection(ConnectionBase):\n    transport = 'fakeconn'\n    _shell_type = 'powershell'\n    def _connect(self):\n        pass\n    def exec_command(self, cmd, in_data=None, sudoable=True):\n        pass\n    def put_file(self, a, b):\n        pass\n    def fetch_file(self, a, b):\n        pass\n    def close(self):\n        pass\n",
+    )
+    .file(
         "site.yml",
         r#"- hosts: all
   gather_facts: no
@@ -951,6 +960,20 @@ class ActionModule(ActionBase):
     who: me
   roles: [r]
   tasks:
+    - shell_family:
+      register: fam_local
+    - shell_family:
+      register: fam_plugin
+      vars: { ansible_connection: fakeconn }
+    - shell_family:
+      register: fam_set
+      vars: { ansible_connection: fakeconn, ansible_shell_type: sh }
+    - assert:
+        that:
+          - fam_local.family == 'sh'
+          - fam_plugin.family == 'powershell'
+          - fam_set.family == 'sh'
+
     - touch_and_echo: { path: "{{ playbook_dir }}/touched" }
       register: a
     - assert:

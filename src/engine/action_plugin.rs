@@ -42,10 +42,23 @@ impl PlayRun<'_> {
             None => (host.to_string(), None),
         };
         let cctx = conn_ctx.as_ref().unwrap_or(ctx);
-        let conn = self
-            .shared
-            .connection(&*self.runner.connector, &target, cctx)
-            .await?;
+        // A connection that is one of Ansible's Python connection plugins: the plugin runs
+        // with it in the bridge, as under Ansible; otherwise with prov's connection.
+        let python_conn = match cctx.get("ansible_connection")? {
+            Some(v) if !v.is_undefined() && !v.is_none() => {
+                let c = templar.render_value(&v, cctx)?.to_string();
+                python_connection(&c).then_some(c)
+            }
+            _ => None,
+        };
+        let conn = match &python_conn {
+            Some(_) => None,
+            None => Some(
+                self.shared
+                    .connection(&*self.runner.connector, &target, cctx)
+                    .await?,
+            ),
+        };
         let become_ = self.become_for(task, ctx, cctx)?;
         let (check, diff) = self.modes(task);
         let env: Map<String, Json> = self
@@ -65,6 +78,9 @@ impl PlayRun<'_> {
         if let Some(base) = task.loc.file.parent() {
             req.insert("base".into(), json!(base.display().to_string()));
         }
+        if let Some(c) = &python_conn {
+            req.insert("connection".into(), json!(c));
+        }
         if let Some((d, _)) = &delegated {
             req.insert("delegate_to".into(), json!(d));
         }
@@ -79,7 +95,7 @@ impl PlayRun<'_> {
                 }
                 Ok(Reply::Failed { msg, .. }) => return Err(Error::failed(msg)),
                 Err(q) => {
-                    let a = answer(&*conn, become_.as_ref(), &q, ctx).await;
+                    let a = answer(conn.as_deref(), become_.as_ref(), &q, ctx).await;
                     s.answer(&a)?;
                 }
             }
@@ -92,6 +108,32 @@ impl PlayRun<'_> {
         }
         Ok(o)
     }
+}
+
+/// Whether connection type `name` is one of Ansible's Python connection plugins prov has no
+/// native transport of: `connection_plugins/<name>.py` next to the playbooks or in the roles
+/// loaded so far, or in `ANSIBLE_CONNECTION_PLUGINS`.
+fn python_connection(name: &str) -> bool {
+    if matches!(
+        name,
+        "local" | "ssh" | "smart" | "paramiko" | "paramiko_ssh"
+    ) || name.contains('/')
+        || name.is_empty()
+    {
+        return false;
+    }
+    let file = format!("{name}.py");
+    let configured = std::env::var("ANSIBLE_CONNECTION_PLUGINS").unwrap_or_default();
+    crate::modules::fallback::lookup::adjacent_dirs()
+        .iter()
+        .map(|d| d.join("connection_plugins"))
+        .chain(
+            configured
+                .split(':')
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from),
+        )
+        .any(|d| d.join(&file).is_file())
 }
 
 /// The task's variables as JSON (each templated; one that cannot be is left out).
@@ -113,14 +155,31 @@ fn task_vars(ctx: &Context) -> Map<String, Json> {
 /// prov's answer to a question of the bridge: a command run on the host (with the task's become
 /// when the plugin allows it), a file copied to or from the host, or a variable.
 async fn answer(
-    conn: &dyn Connection,
+    conn: Option<&dyn Connection>,
     become_: Option<&crate::connection::Become>,
     q: &Map<String, Json>,
     ctx: &Context,
 ) -> Json {
     let s = |k: &str| q.get(k).and_then(Json::as_str).unwrap_or_default();
     let b64 = base64::engine::general_purpose::STANDARD;
-    let r: Result<Json> = match s("op") {
+    let op = s("op");
+    let conn = match conn {
+        Some(c) => c,
+        None if matches!(op, "exec" | "put" | "fetch") => {
+            return json!({"error": "the task's connection is a Python connection plugin"});
+        }
+        None => {
+            return bridge::answer_vars(
+                q,
+                |n| match ctx.get(n) {
+                    Ok(Some(v)) if !v.is_undefined() => Some(to_json(&v)),
+                    _ => None,
+                },
+                || ctx.names(),
+            );
+        }
+    };
+    let r: Result<Json> = match op {
         "exec" => {
             let stdin = match q.get("stdin").and_then(Json::as_str) {
                 Some(d) => match b64.decode(d) {

@@ -273,7 +273,21 @@ def _action(req):
     pc.remote_user = task_vars.get("ansible_user") or task_vars.get("ansible_ssh_user")
     pc.remote_addr = task_vars.get("ansible_host") or task_vars.get("inventory_hostname")
     pc.executable = task_vars.get("ansible_shell_executable") or "/bin/sh"
-    conn = ProvConnection(pc)
+    pc.shell = task_vars.get("ansible_shell_type")
+    if req.get("connection"):
+        # One of Ansible's Python connection plugins: the action runs with it, as in Ansible.
+        try:
+            conn = _loader.connection_loader.get(req["connection"], pc, "/dev/null")
+        except Exception as ex:
+            return {"op": "error", "kind": "load", "msg": "the connection plugin %r failed to load: %s" % (req["connection"], _chain(ex))}
+        if conn is None:
+            return {"op": "error", "kind": "notfound", "msg": "the connection plugin %r was not found" % req["connection"]}
+        try:
+            conn.set_options(var_options=task_vars)
+        except Exception:
+            pass
+    else:
+        conn = ProvConnection(pc)
     conn._shell.set_options(var_options=task_vars)
     task = Task()
     task.action = name
