@@ -39,9 +39,9 @@ pub fn unknown(e: &minijinja::Error) -> Option<(Kind, String)> {
     let name = e
         .detail()?
         .strip_prefix(kind.word())?
-        .strip_suffix(" is unknown")?
-        .trim();
-    (!name.is_empty()).then(|| (kind, name.to_string()))
+        .strip_prefix(' ')?
+        .strip_suffix(" is unknown")?;
+    (!name.trim().is_empty()).then(|| (kind, name.to_string()))
 }
 
 /// The name Ansible knows a filter or test by, from the name it has in prov's templates: a
@@ -200,6 +200,8 @@ mod tests {
         );
         let e = minijinja::Error::new(MjKind::UnknownTest, "test nope is unknown");
         assert_eq!(unknown(&e), Some((Kind::Test, "nope".into())));
+        let e = minijinja::Error::new(MjKind::UnknownTest, "test asdf  is unknown");
+        assert_eq!(unknown(&e), Some((Kind::Test, "asdf ".into())));
         let e = minijinja::Error::new(MjKind::InvalidOperation, "filter x is unknown");
         assert_eq!(unknown(&e), None);
         assert_eq!(ansible_name("__prov_fq__ns__coll__f"), "ns.coll.f");

@@ -183,7 +183,11 @@ def _jinja(kind, req):
     ld = _loader.filter_loader if kind == "filter" else _loader.test_loader
     name = req["name"]
     try:
-        inst = ld.get(name)
+        try:
+            inst = ld.get(name)
+        except KeyError:
+            # An invalid plugin name: not found, as Ansible's templating reads it.
+            inst = None
         if inst is not None:
             inst.accept_args_markers
     except Exception as ex:
