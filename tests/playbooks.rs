@@ -889,7 +889,8 @@ fn action_plugin_aliases_of_builtin_actions_run_them() {
 /// ansible-core: filters, tests and lookups prov has no native one of (their load errors and
 /// "not found" worded as Ansible's), and an action plugin that runs a command and a module on
 /// the host through prov's connection, its result registered, marked as Ansible's
-/// implementation in the JSON events; an action plugin on a host whose connection is a Python
+/// implementation in the JSON events; ansible-core's own action plugin of a module prov has no
+/// native one of (`assemble`) runs; an action plugin on a host whose connection is a Python
 /// connection plugin runs with that plugin (and its shell).
 #[test]
 fn python_filter_test_lookup_and_action_plugins_run_on_the_controller() {
@@ -944,6 +945,8 @@ class ActionModule(ActionBase):
         return result
 "#,
     )
+    .file("frags/1", "one\n")
+    .file("frags/2", "two\n")
     .file(
         "action_plugins/shell_family.py",
         "from ansible.plugins.action import ActionBase\n\nclass ActionModule(ActionBase):\n    def run(self, tmp=None, task_vars=None):\n        return dict(family=self._connection._shell.SHELL_FAMILY)\n",
@@ -960,6 +963,8 @@ class ActionModule(ActionBase):
     who: me
   roles: [r]
   tasks:
+    - assemble: { src: frags, dest: "{{ playbook_dir }}/assembled", remote_src: false }
+      register: asm
     - shell_family:
       register: fam_local
     - shell_family:
@@ -971,6 +976,7 @@ class ActionModule(ActionBase):
     - assert:
         that:
           - fam_local.family == 'sh'
+          - asm is changed
           - fam_plugin.family == 'powershell'
           - fam_set.family == 'sh'
 
@@ -1010,6 +1016,9 @@ class ActionModule(ActionBase):
     );
     assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
     assert!(p.path("touched").exists());
+    // ansible-core's assemble action plugin: the fragments joined on the controller, the file
+    // copied to the host through prov's connection.
+    assert_eq!(p.read("assembled"), "one\ntwo\n");
     let events = json_lines(&r.stdout);
     let action = events
         .iter()
