@@ -12,9 +12,12 @@ import os
 import sys
 
 _out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
-# Whatever Python code prints goes to stderr: stdout is the protocol's.
+_in = os.fdopen(os.dup(sys.stdin.fileno()), "r", encoding="utf-8")
+# Whatever Python code prints goes to stderr, and it reads nothing: stdin and stdout are the
+# protocol's.
 os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-_in = sys.stdin
+_null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_null, sys.stdin.fileno())
 
 
 _encoder = None
