@@ -51,7 +51,7 @@ impl PlayRun<'_> {
             }
             _ => None,
         };
-        let conn = match &python_conn {
+        let mut conn = match &python_conn {
             Some(_) => None,
             None => Some(
                 self.shared
@@ -95,7 +95,34 @@ impl PlayRun<'_> {
                 }
                 Ok(Reply::Failed { msg, .. }) => return Err(Error::failed(msg)),
                 Err(q) => {
+                    let op = q.get("op").and_then(Json::as_str).unwrap_or_default();
+                    let remote = matches!(op, "exec" | "put" | "fetch");
+                    if op == "reset" {
+                        // The plugin's `reset()` (reboot): the next command connects anew.
+                        if conn.take().is_some() {
+                            self.shared.drop_connection(&target).await;
+                        }
+                        s.answer(&json!({"ok": true}))?;
+                        continue;
+                    }
+                    if remote && conn.is_none() && python_conn.is_none() {
+                        match self
+                            .shared
+                            .connection(&*self.runner.connector, &target, cctx)
+                            .await
+                        {
+                            Ok(c) => conn = Some(c),
+                            Err(e) => {
+                                s.answer(&json!({"error": e.to_string()}))?;
+                                continue;
+                            }
+                        }
+                    }
                     let a = answer(conn.as_deref(), become_.as_ref(), &q, ctx).await;
+                    if remote && a.get("error").is_some() && conn.take().is_some() {
+                        // A transport that failed (a host going down) is connected anew.
+                        self.shared.drop_connection(&target).await;
+                    }
                     s.answer(&a)?;
                 }
             }

@@ -268,6 +268,9 @@ def _action(req):
         def fetch_file(self, in_path, out_path):
             _ask({"op": "fetch", "src": in_path, "dest": out_path})
 
+        def reset(self):
+            _ask({"op": "reset"})
+
         def close(self):
             self._connected = False
 
