@@ -921,7 +921,7 @@ fn python_filter_test_lookup_and_action_plugins_run_on_the_controller() {
     )
     .file(
         "lookup_plugins/pair.py",
-        "from ansible.plugins.lookup import LookupBase\n\nclass LookupModule(LookupBase):\n    def run(self, terms, variables=None, **kw):\n        return [[t, variables['who']] for t in terms]\n",
+        "from ansible.plugins.lookup import LookupBase\n\nclass LookupModule(LookupBase):\n    def run(self, terms, variables=None, **kw):\n        me = variables['hostvars'][variables['inventory_hostname']]\n        return [[t, me['who']] for t in terms]\n",
     )
     .file(
         "roles/r/filter_plugins/role_filters.py",

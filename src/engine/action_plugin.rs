@@ -11,15 +11,11 @@ use super::outcome::Outcome;
 use crate::connection::{Cmd, Connection, PutOpts, Stdin};
 use crate::error::{Error, Result};
 use crate::playbook::Task;
-use crate::plugins::bridge::{self, Reply, Session};
+use crate::plugins::bridge::{Reply, Session};
 use crate::template::{Context, OMIT};
 use crate::value::{Value, to_json, value_to_vars};
 use base64::Engine as _;
 use serde_json::{Map, Value as Json, json};
-
-/// Variables left out of the task variables sent to the plugin (views of other hosts' and of
-/// all variables, large and reachable otherwise).
-const NOT_SENT: &[&str] = &["hostvars", "vars", "omit"];
 
 impl PlayRun<'_> {
     /// Runs action plugin `name` with `args`.
@@ -70,7 +66,10 @@ impl PlayRun<'_> {
         req.insert("op".into(), json!("action"));
         req.insert("name".into(), json!(name));
         req.insert("args".into(), Json::Object(args));
-        req.insert("vars".into(), Json::Object(task_vars(ctx)));
+        req.insert(
+            "vars".into(),
+            Json::Object(crate::plugins::jinja::all_vars(ctx)),
+        );
         req.insert("check".into(), json!(check));
         req.insert("diff".into(), json!(diff));
         req.insert("no_log".into(), json!(task.no_log));
@@ -163,22 +162,6 @@ fn python_connection(name: &str) -> bool {
         .any(|d| d.join(&file).is_file())
 }
 
-/// The task's variables as JSON (each templated; one that cannot be is left out).
-fn task_vars(ctx: &Context) -> Map<String, Json> {
-    let mut out = Map::new();
-    for n in ctx.names() {
-        if NOT_SENT.contains(&n.as_str()) {
-            continue;
-        }
-        if let Ok(Some(v)) = ctx.get(&n)
-            && !v.is_undefined()
-        {
-            out.insert(n, to_json(&v));
-        }
-    }
-    out
-}
-
 /// prov's answer to a question of the bridge: a command run on the host (with the task's become
 /// when the plugin allows it), a file copied to or from the host, or a variable.
 async fn answer(
@@ -195,16 +178,7 @@ async fn answer(
         None if matches!(op, "exec" | "put" | "fetch") => {
             return json!({"error": "the task's connection is a Python connection plugin"});
         }
-        None => {
-            return bridge::answer_vars(
-                q,
-                |n| match ctx.get(n) {
-                    Ok(Some(v)) if !v.is_undefined() => Some(to_json(&v)),
-                    _ => None,
-                },
-                || ctx.names(),
-            );
-        }
+        None => return crate::plugins::jinja::answer_vars(q, ctx),
     };
     let r: Result<Json> = match op {
         "exec" => {
@@ -240,14 +214,7 @@ async fn answer(
                 .map_err(|e| Error::io(s("dest"), e)),
             Err(e) => Err(e),
         },
-        _ => Ok(bridge::answer_vars(
-            q,
-            |n| match ctx.get(n) {
-                Ok(Some(v)) if !v.is_undefined() => Some(to_json(&v)),
-                _ => None,
-            },
-            || ctx.names(),
-        )),
+        _ => Ok(crate::plugins::jinja::answer_vars(q, ctx)),
     };
     r.unwrap_or_else(|e| json!({"error": e.to_string()}))
 }

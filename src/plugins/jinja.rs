@@ -145,6 +145,63 @@ pub fn python_lookup(name: &str) -> bool {
     found && bridge::available()
 }
 
+/// Variables a plugin is not sent whole: `hostvars` (which the bridge asks for host by host),
+/// `vars` (all variables again) and `omit`.
+const NOT_SENT: &[&str] = &["hostvars", "vars", "omit"];
+
+/// Every variable of `ctx` as JSON (each templated; one that cannot be is left out).
+pub fn all_vars(ctx: &Context) -> Map<String, Json> {
+    let mut out = Map::new();
+    for n in ctx.names() {
+        if NOT_SENT.contains(&n.as_str()) {
+            continue;
+        }
+        if let Ok(Some(v)) = ctx.get(&n)
+            && !v.is_undefined()
+        {
+            out.insert(n, to_json(&v));
+        }
+    }
+    out
+}
+
+/// prov's answer to the bridge's question about variables: one variable of the task
+/// (`var`), their names (`names`), the hosts of `hostvars` (`hosts`), one host's variables
+/// (`hostvars`).
+pub fn answer_vars(q: &Map<String, Json>, ctx: &Context) -> Json {
+    let hostvars = || ctx.get("hostvars").ok().flatten();
+    match q.get("op").and_then(Json::as_str) {
+        Some("hosts") => {
+            let hosts: Vec<String> = hostvars()
+                .and_then(|h| {
+                    h.try_iter()
+                        .ok()
+                        .map(|it| it.map(|k| k.to_string()).collect())
+                })
+                .unwrap_or_default();
+            json!({"value": hosts})
+        }
+        Some("hostvars") => {
+            let host = q.get("host").and_then(Json::as_str).unwrap_or_default();
+            let hctx = hostvars()
+                .and_then(|h| h.get_item(&Value::from(host)).ok())
+                .and_then(|v| Context::from_value(&v));
+            match hctx {
+                Some(c) => json!({"defined": true, "value": all_vars(&c)}),
+                None => json!({"defined": false}),
+            }
+        }
+        _ => bridge::answer_vars(
+            q,
+            |n| match ctx.get(n) {
+                Ok(Some(v)) if !v.is_undefined() && !NOT_SENT.contains(&n) => Some(to_json(&v)),
+                _ => None,
+            },
+            || ctx.names(),
+        ),
+    }
+}
+
 /// Runs lookup plugin `name` (prov has no native one of that name) through the bridge: its
 /// list of results, marked unsafe as data from a plugin. Its errors are Ansible's (`The lookup
 /// plugin 'x' was not found.`, `... failed to load: ...`, `... failed: ...`).
@@ -168,11 +225,7 @@ pub fn lookup(
     if let Ok(Some(dir)) = ctx.get("playbook_dir") {
         req.insert("base".into(), json!(dir.to_string()));
     }
-    let get = |n: &str| match ctx.get(n) {
-        Ok(Some(v)) if !v.is_undefined() => Some(to_json(&v)),
-        _ => None,
-    };
-    let r = bridge::call(req, |q| bridge::answer_vars(q, get, || ctx.names()))?;
+    let r = bridge::call(req, |q| answer_vars(q, ctx))?;
     match r {
         Reply::Value(Json::Array(a)) => Ok(a
             .iter()

@@ -118,19 +118,18 @@ def _add_dirs(dirs):
             _loader.add_all_plugin_dirs(d)
 
 
-class _Vars(dict):
-    """Task variables, fetched from prov the first time each is read."""
+class _Lazy(dict):
+    """A mapping whose items are fetched from prov the first time each is read."""
 
-    def __init__(self):
-        super().__init__()
-        self._names = None
+    def _one(self, k):
+        raise KeyError(k)
+
+    def _names(self):
+        return []
 
     def _fill(self, k):
         if not dict.__contains__(self, k):
-            r = _ask({"op": "var", "name": k})
-            if not r.get("defined"):
-                raise KeyError(k)
-            dict.__setitem__(self, k, r["value"])
+            dict.__setitem__(self, k, self._one(k))
 
     def __getitem__(self, k):
         self._fill(k)
@@ -150,14 +149,11 @@ class _Vars(dict):
             return False
 
     def _all(self):
-        if self._names is None:
-            self._names = _ask({"op": "names"})["value"]
-            for n in self._names:
-                try:
-                    self._fill(n)
-                except KeyError:
-                    pass
-        return self._names
+        for n in self._names():
+            try:
+                self._fill(n)
+            except KeyError:
+                pass
 
     def keys(self):
         self._all()
@@ -180,6 +176,34 @@ class _Vars(dict):
     def copy(self):
         self._all()
         return dict(dict.items(self))
+
+
+class _HostVars(_Lazy):
+    """`hostvars`: each host's variables, asked of prov when read."""
+
+    def _one(self, k):
+        r = _ask({"op": "hostvars", "host": k})
+        if not r.get("defined"):
+            raise KeyError(k)
+        return r["value"]
+
+    def _names(self):
+        return _ask({"op": "hosts"})["value"]
+
+
+class _Vars(_Lazy):
+    """A task's variables, asked of prov when read."""
+
+    def _one(self, k):
+        if k == "hostvars":
+            return _HostVars()
+        r = _ask({"op": "var", "name": k})
+        if not r.get("defined"):
+            raise KeyError(k)
+        return r["value"]
+
+    def _names(self):
+        return _ask({"op": "names"})["value"]
 
 
 def _jinja(kind, req):
@@ -276,6 +300,7 @@ def _action(req):
 
     name = req["name"]
     task_vars = req.get("vars") or {}
+    task_vars["hostvars"] = _HostVars()
     dl = _dataloader(req.get("base"))
     pc = PlayContext()
     pc.check_mode = bool(req.get("check"))
