@@ -961,6 +961,7 @@ class ActionModule(ActionBase):
   gather_facts: no
   vars:
     who: me
+    side: "{{ lookup('pipe', 'touch ' ~ playbook_dir ~ '/side-effect') }}"
   roles: [r]
   tasks:
     - assemble: { src: frags, dest: "{{ playbook_dir }}/assembled", remote_src: false }
@@ -1016,6 +1017,8 @@ class ActionModule(ActionBase):
     );
     assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
     assert!(p.path("touched").exists());
+    // The plugins read the variables they use, nothing else (as Ansible templates lazily).
+    assert!(!p.path("side-effect").exists());
     // ansible-core's assemble action plugin: the fragments joined on the controller, the file
     // copied to the host through prov's connection.
     assert_eq!(p.read("assembled"), "one\ntwo\n");

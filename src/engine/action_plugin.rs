@@ -66,10 +66,6 @@ impl PlayRun<'_> {
         req.insert("op".into(), json!("action"));
         req.insert("name".into(), json!(name));
         req.insert("args".into(), Json::Object(args));
-        req.insert(
-            "vars".into(),
-            Json::Object(crate::plugins::jinja::all_vars(ctx)),
-        );
         req.insert("check".into(), json!(check));
         req.insert("diff".into(), json!(diff));
         req.insert("no_log".into(), json!(task.no_log));

@@ -148,22 +148,30 @@ class _Lazy(dict):
         except KeyError:
             return False
 
+    def _known(self):
+        if not hasattr(self, "_names_cache"):
+            self._names_cache = list(self._names())
+        return self._names_cache
+
     def _all(self):
-        for n in self._names():
+        for n in self._known():
             try:
                 self._fill(n)
             except KeyError:
                 pass
 
     def keys(self):
-        self._all()
-        return dict.keys(self)
+        # The names only: each value is asked for when it is read.
+        return list(dict.fromkeys(list(dict.keys(self)) + self._known()))
 
     def __iter__(self):
         return iter(self.keys())
 
     def __len__(self):
         return len(self.keys())
+
+    def __bool__(self):
+        return True
 
     def items(self):
         self._all()
@@ -299,8 +307,8 @@ def _action(req):
             self._connected = False
 
     name = req["name"]
-    task_vars = req.get("vars") or {}
-    task_vars["hostvars"] = _HostVars()
+    # The task's variables, asked of prov when read (as Ansible templates them lazily).
+    task_vars = _Vars()
     dl = _dataloader(req.get("base"))
     pc = PlayContext()
     pc.check_mode = bool(req.get("check"))
