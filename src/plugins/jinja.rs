@@ -145,61 +145,51 @@ pub fn python_lookup(name: &str) -> bool {
     found && bridge::available()
 }
 
-/// Variables a plugin is not sent whole: `hostvars` (which the bridge asks for host by host),
+/// Variables a plugin is never sent: `hostvars` (which the bridge asks for host by host),
 /// `vars` (all variables again) and `omit`.
 const NOT_SENT: &[&str] = &["hostvars", "vars", "omit"];
 
-/// Every variable of `ctx` as JSON (each templated; one that cannot be is left out).
-pub fn all_vars(ctx: &Context) -> Map<String, Json> {
-    let mut out = Map::new();
-    for n in ctx.names() {
-        if NOT_SENT.contains(&n.as_str()) {
-            continue;
-        }
-        if let Ok(Some(v)) = ctx.get(&n)
-            && !v.is_undefined()
-        {
-            out.insert(n, to_json(&v));
-        }
-    }
-    out
-}
-
-/// prov's answer to the bridge's question about variables: one variable of the task
-/// (`var`), their names (`names`), the hosts of `hostvars` (`hosts`), one host's variables
-/// (`hostvars`).
+/// prov's answer to the bridge's question about variables, of the task or (with `host`) of
+/// another host of `hostvars`: one variable (`var`), their names (`names`), the hosts of
+/// `hostvars` (`hosts`).
 pub fn answer_vars(q: &Map<String, Json>, ctx: &Context) -> Json {
     let hostvars = || ctx.get("hostvars").ok().flatten();
-    match q.get("op").and_then(Json::as_str) {
-        Some("hosts") => {
-            let hosts: Vec<String> = hostvars()
-                .and_then(|h| {
-                    h.try_iter()
-                        .ok()
-                        .map(|it| it.map(|k| k.to_string()).collect())
-                })
-                .unwrap_or_default();
-            json!({"value": hosts})
-        }
-        Some("hostvars") => {
-            let host = q.get("host").and_then(Json::as_str).unwrap_or_default();
-            let hctx = hostvars()
-                .and_then(|h| h.get_item(&Value::from(host)).ok())
-                .and_then(|v| Context::from_value(&v));
-            match hctx {
-                Some(c) => json!({"defined": true, "value": all_vars(&c)}),
-                None => json!({"defined": false}),
-            }
-        }
-        _ => bridge::answer_vars(
-            q,
-            |n| match ctx.get(n) {
-                Ok(Some(v)) if !v.is_undefined() && !NOT_SENT.contains(&n) => Some(to_json(&v)),
-                _ => None,
-            },
-            || ctx.names(),
-        ),
+    if q.get("op").and_then(Json::as_str) == Some("hosts") {
+        let hosts: Vec<String> = hostvars()
+            .and_then(|h| {
+                h.try_iter()
+                    .ok()
+                    .map(|it| it.map(|k| k.to_string()).collect())
+            })
+            .unwrap_or_default();
+        return json!({"value": hosts});
     }
+    let other;
+    let ctx = match q.get("host").and_then(Json::as_str) {
+        Some(host) => {
+            let Some(c) = hostvars()
+                .and_then(|h| h.get_item(&Value::from(host)).ok())
+                .and_then(|v| Context::from_value(&v))
+            else {
+                return json!({"defined": false, "value": []});
+            };
+            other = c;
+            &other
+        }
+        None => ctx,
+    };
+    bridge::answer_vars(
+        q,
+        |n| match ctx.get(n) {
+            Ok(Some(v)) if !v.is_undefined() && !NOT_SENT.contains(&n) => Some(to_json(&v)),
+            _ => None,
+        },
+        || {
+            let mut n = ctx.names();
+            n.retain(|x| !NOT_SENT.contains(&x.as_str()) || x == "hostvars");
+            n
+        },
+    )
 }
 
 /// Runs lookup plugin `name` (prov has no native one of that name) through the bridge: its

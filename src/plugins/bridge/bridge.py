@@ -190,28 +190,36 @@ class _HostVars(_Lazy):
     """`hostvars`: each host's variables, asked of prov when read."""
 
     def _one(self, k):
-        r = _ask({"op": "hostvars", "host": k})
-        if not r.get("defined"):
+        if k not in self._known() and not _ask({"op": "names", "host": k}).get("value"):
             raise KeyError(k)
-        return r["value"]
+        return _Vars(k)
 
     def _names(self):
         return _ask({"op": "hosts"})["value"]
 
 
 class _Vars(_Lazy):
-    """A task's variables, asked of prov when read."""
+    """A task's variables (or another host's, for `hostvars`), asked of prov when read."""
+
+    def __init__(self, host=None):
+        super().__init__()
+        self._host = host
+
+    def _q(self, q):
+        if self._host is not None:
+            q["host"] = self._host
+        return _ask(q)
 
     def _one(self, k):
         if k == "hostvars":
             return _HostVars()
-        r = _ask({"op": "var", "name": k})
+        r = self._q({"op": "var", "name": k})
         if not r.get("defined"):
             raise KeyError(k)
         return r["value"]
 
     def _names(self):
-        return _ask({"op": "names"})["value"]
+        return self._q({"op": "names"})["value"]
 
 
 def _jinja(kind, req):
