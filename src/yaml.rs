@@ -223,6 +223,20 @@ fn shift_flow_closer(text: &str, err: &Error) -> Option<String> {
     Some(out)
 }
 
+/// Parses every YAML document of `text` (`---`-separated), as PyYAML's `load_all`.
+pub fn load_all_str(text: &str, path: &Path) -> Result<Vec<Node>> {
+    let mut b = Builder {
+        file: Arc::new(path.to_path_buf()),
+        text,
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+        depth: 0,
+        built: Size::default(),
+        aliased: Size::default(),
+    };
+    b.documents()
+}
+
 fn parse_str(text: &str, path: &Path) -> Result<Node> {
     let file = Arc::new(path.to_path_buf());
     let mut b = Builder {
@@ -268,6 +282,28 @@ impl<'a> Builder<'a> {
             None => Err(Error::new(ErrorKind::Yaml, "unexpected end of YAML")
                 .at(&Location::file_only(self.file.as_ref()))),
         }
+    }
+
+    /// Every document of the stream (PyYAML's `load_all`).
+    fn documents(&mut self) -> Result<Vec<Node>> {
+        let mut docs = Vec::new();
+        loop {
+            let (ev, span) = self.next()?;
+            match ev {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::DocumentStart(_) => {
+                    let (ev, span) = self.next()?;
+                    docs.push(self.node(ev, span)?);
+                }
+                Event::StreamEnd => break,
+                _ => {
+                    return Err(
+                        Error::new(ErrorKind::Yaml, "unexpected YAML event").at(&self.loc(&span))
+                    );
+                }
+            }
+        }
+        Ok(docs)
     }
 
     fn document(&mut self) -> Result<Node> {

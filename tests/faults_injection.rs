@@ -105,6 +105,9 @@ const FAKE_SLEEP: &str = "#!/bin/sh\ncase \"$1\" in 0.*) exit 0 ;; esac\nexec /b
 const FAILING_BASELINES: &[(&str, usize)] = &[
     // fails by definition
     ("fail", 0),
+    // no such job (`could not find job`)
+    ("async_status", 0),
+    ("async_status", 1),
     // no systemd in a container: the probe runs, nothing is planned
     ("systemd_service", 0),
     ("systemd", 0),
@@ -191,6 +194,16 @@ fn scenarios() -> Vec<Scenario> {
         sc("raw", Run, json!({"cmd": "true"})).skip(&["cmd"]),
         sc("script", Run, json!({"cmd": "s.sh a"})).skip(&["cmd"]),
         sc("ping", Run, json!({})),
+        // No job exists (a status folder that cannot exist): the jid reaches the probe and,
+        // in cleanup mode, nothing is removed.
+        sc("async_status", Run, json!({"jid": "j1.1"}))
+            .env(&[("ANSIBLE_ASYNC_DIR", "/nonexistent-prov-inj/jobs")]),
+        sc(
+            "async_status",
+            Run,
+            json!({"jid": "j1.1", "mode": "cleanup"}),
+        )
+        .env(&[("ANSIBLE_ASYNC_DIR", "/nonexistent-prov-inj/jobs")]),
         sc("debug", Run, json!({"msg": "x"})),
         sc("assert", Run, json!({"that": ["true"]})),
         sc("fail", Run, json!({"msg": "x"})),

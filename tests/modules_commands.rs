@@ -828,7 +828,12 @@ async fn debug_msg_var_and_verbosity() {
     assert!(p.msg.is_none(), "{:?}", p.msg);
     assert_eq!(rstr(&p, "_ansible_verbose_always"), "True");
     let (p, _) = e.run("debug", &[("var", s("nope"))], false).await.unwrap();
-    assert_eq!(rstr(&p, "nope"), "VARIABLE IS NOT DEFINED!");
+    // ansible-core 2.19: a marker in place of the value, and the error as a warning.
+    assert_eq!(rstr(&p, "nope"), "<< error 1 - 'nope' is undefined >>");
+    assert_eq!(
+        rstr(&p, "warnings"),
+        "[\"Encountered 1 template error.\\nerror 1 - 'nope' is undefined\"]"
+    );
     let (p, _) = e
         .run(
             "debug",

@@ -226,6 +226,92 @@ fn loops_register_when_and_handlers() {
         .stdout_lacks("RUNNING HANDLER");
 }
 
+/// `async`/`poll` and `async_status` as Ansible runs them: a polled job's result is the
+/// module's with the job's keys (its status file removed after), a `poll: 0` job is reported
+/// started and `async_status` waits for it with `until`, a job over its time is killed
+/// (`Timeout exceeded`), an action without async support fails with Ansible's message, and
+/// check mode runs the module's check in the job.
+#[test]
+fn async_jobs_poll_fire_and_forget_time_out_and_refuse() {
+    let p = Project::new("async");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  vars:
+    ansible_async_dir: "{dir}/jobs"
+  tasks:
+    - shell: echo one; sleep 1; echo two
+      async: 10
+      poll: 1
+      register: polled
+    - stat: { path: "{{ polled.results_file }}" }
+      register: polled_file
+    - command: sleep 2
+      async: 30
+      poll: 0
+      register: started
+    - async_status: { jid: "{{ started.ansible_job_id }}" }
+      register: running
+    - async_status: { jid: "{{ started.ansible_job_id }}" }
+      register: done
+      until: done is finished
+      retries: 20
+      delay: 1
+    - shell: sleep 30; touch {dir}/late
+      async: 2
+      poll: 1
+      register: slow
+      ignore_errors: true
+    - script: nothing.sh
+      async: 5
+      register: refused
+      ignore_errors: true
+    - command: touch {dir}/checked
+      async: 5
+      poll: 1
+      check_mode: true
+      register: checked
+    - async_status: { jid: nope }
+      register: missing
+      ignore_errors: true
+    - async_status: { jid: "{{ started.ansible_job_id }}", mode: cleanup }
+      register: cleaned
+    - assert:
+        that:
+          - polled is changed and polled is finished
+          - polled.stdout_lines == ['one', 'two'] and polled.rc == 0
+          - polled.ansible_job_id is match('j\d+\.\d+')
+          - polled.results_file == ansible_async_dir + '/' + polled.ansible_job_id
+          - not polled_file.stat.exists
+          - started is changed and started.started and not started.finished
+          - started is not finished
+          - running is not failed and running.started
+          - done is finished and done is changed and done.cmd == ['sleep', '2']
+          - done.attempts > 1
+          - slow is failed and slow.msg == 'Timeout exceeded' and slow.child_pid > 0
+          - refused is failed
+          - refused.msg == 'This action (script) does not support async.'
+          - checked is skipped and checked is finished
+          - missing is failed and missing.msg == 'could not find job'
+          - cleaned.erased == ansible_async_dir + '/' + started.ansible_job_id
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success()
+        .stdout_has("ASYNC POLL on localhost: jid=")
+        .stdout_has("ASYNC OK on localhost: jid=")
+        .stdout_has("ASYNC FAILED on localhost: jid=");
+    assert!(!p.exists("checked"), "check mode must not run the command");
+    // the job's status files: the polled ones removed, the cleaned one too
+    let left: Vec<_> = std::fs::read_dir(p.path("jobs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// One JSON value per line (prov's `--output json` and `--events-file` format).
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
@@ -465,6 +551,64 @@ fn library_script_modules_run_as_ansible_runs_them() {
             ("assert", None)
         ]
     );
+}
+
+/// An include's `apply:` takes `notify` (it makes a block, and blocks notify): the included
+/// tasks that change notify the handler, as in Ansible.
+#[test]
+fn include_apply_notifies_handlers() {
+    let p = Project::new("apply-notify");
+    p.file("inv.ini", INV)
+        .file("change.yml", "- command: 'true'\n")
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: no
+  pre_tasks:
+    - include_tasks:
+        file: change.yml
+        apply:
+          notify: hello
+  handlers:
+    - name: hello
+      set_fact: hello=world
+  tasks:
+    - assert:
+        that: hello == 'world'
+"#,
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// A module in the user's `library/` shadows the builtin of its name, prov's native one
+/// included, as in Ansible; `ansible.builtin.<name>` still names the builtin.
+#[test]
+fn a_library_module_shadows_the_native_one_of_its_name() {
+    let p = Project::new("library-shadow");
+    p.file("inv.ini", INV)
+        .file(
+            "library/ping.sh",
+            "#!/bin/sh\n# WANT_JSON\nprintf '{\"ping\": \"mine\", \"location\": \"library\"}'\n",
+        )
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: no
+  tasks:
+    - ping:
+      register: short
+    - ansible.legacy.ping:
+      register: legacy
+    - ansible.builtin.ping:
+      register: builtin
+    - assert:
+        that:
+          - short.location == 'library' and short.ping == 'mine'
+          - legacy.location == 'library'
+          - builtin.location is undefined and builtin.ping == 'pong'
+"#,
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
 }
 
 /// A Python module in a playbook's `library/` and one in a role's `library/` run from a
@@ -1131,4 +1275,103 @@ fn unsafe_expressions_are_never_evaluated() {
     );
     p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"])
         .code(0);
+}
+
+#[test]
+fn fact_cache_keeps_cacheable_facts_and_gathered_facts_for_later_runs() {
+    let p = Project::new("factcache");
+    p.file("inv", INV)
+        .file(
+            "ansible.cfg",
+            "[defaults]\nfact_caching = jsonfile\nfact_caching_connection = cache\nfact_caching_prefix = pre_\ngathering = smart\n",
+        )
+        .file(
+            "set.yml",
+            "- hosts: localhost\n  tasks:\n    - set_fact: {kept: one, cacheable: true}\n    - set_fact: {lost: two}\n",
+        )
+        .file(
+            "read.yml",
+            "- hosts: localhost\n  tasks:\n    - assert:\n        that:\n          - kept == 'one'\n          - ansible_facts.kept == 'one'\n          - lost is undefined\n          - ansible_facts.nodename is defined\n",
+        );
+    let first = p.prov(&["run", "-i", "inv", "set.yml"]);
+    first.success().stdout_has("Gathering Facts");
+    // ansible-core 2.19's file: `<prefix>s1_<host>`, the facts as JSON text in `__payload__`.
+    let file: serde_json::Value = serde_json::from_str(&p.read("cache/pre_s1_localhost")).unwrap();
+    let facts: serde_json::Value =
+        serde_json::from_str(file["__payload__"].as_str().unwrap()).unwrap();
+    assert_eq!(facts["kept"], "one");
+    assert_eq!(facts["_ansible_facts_gathered"], true);
+    assert!(facts.get("lost").is_none());
+    assert!(facts["ansible_nodename"].is_string());
+    // gathering = smart: the cached host is not gathered again; its facts come from the cache.
+    p.prov(&["run", "-i", "inv", "read.yml"])
+        .success()
+        .stdout_lacks("Gathering Facts");
+    // --flush-cache forgets them.
+    p.prov(&["run", "-i", "inv", "--flush-cache", "read.yml"])
+        .code(2)
+        .stdout_has("Gathering Facts");
+}
+
+#[test]
+fn task_arguments_named_ansible_internal_do_not_load() {
+    let p = Project::new("ansible-internal-arg");
+    p.file("inv", INV).file(
+        "site.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - set_fact:\n        _ansible_foo: bar\n      ignore_errors: true\n",
+    );
+    let r = p.prov(&["run", "-i", "inv", "site.yml"]);
+    r.stderr_has("Invalid parameter specified beginning with keyword '_ansible_' for action 'set_fact': '_ansible_foo'. The prefix '_ansible_' is reserved for internal use only.");
+    assert_ne!(r.code, 0);
+    // The free-form modules take them (Ansible's exception).
+    p.file(
+        "ok.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - command: true _ansible_x=1\n",
+    );
+    p.prov(&["run", "-i", "inv", "ok.yml"]).success();
+}
+
+#[test]
+fn text_a_template_makes_is_data_and_loop_items_keep_their_trust() {
+    let p = Project::new("trust");
+    p.file("inv", INV).file(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  vars:
+    name_var: hi
+  tasks:
+    # An expression that is text made by a template is never evaluated (ansible-core 2.19).
+    - assert: '{{ item }}'
+      loop:
+        - that: '"a" == "{{ "a" }}"'
+      ignore_errors: true
+      register: made
+    - debug:
+        var: '{{ "name_var" }}'
+      ignore_errors: true
+      register: dbg
+    # A variable's own value, a plain loop item, and a registered loop item are trusted.
+    - assert: '{{ item }}'
+      loop:
+        - that: 1 == 1
+    - debug:
+        var: '{{ item }}'
+      loop: [name_var]
+      register: indirect
+    - debug:
+        msg: checked
+      loop: ['name_var == "hi"']
+      register: checks
+    - assert:
+        that: '{{ item.item }}'
+      loop: '{{ checks.results }}'
+    - assert:
+        that:
+          - made.results[0].msg is contains "untrusted template or expression"
+          - dbg is failed and dbg.msg is contains "untrusted template or expression"
+          - indirect.results[0].name_var == "hi"
+"#,
+    );
+    p.prov(&["run", "-i", "inv", "site.yml"]).success();
 }

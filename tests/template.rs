@@ -458,6 +458,15 @@ fn yaml_filters() {
         ),
         ("{{ ('a: yes\\nb: [1, 0644]\\n' | from_yaml).b[1] }}", "420"),
         ("{{ ('a: yes\\n' | from_yaml).a }}", "True"),
+        (
+            "{{ '---\\na: 1\\n---\\nb: 2' | from_yaml_all | list }}",
+            "[{'a': 1}, {'b': 2}]",
+        ),
+        ("{{ 2 | from_yaml }} {{ 2 | from_yaml_all }}", "2 2"),
+        (
+            "{{ none | from_yaml is none }} {{ none | from_yaml_all }}",
+            "True []",
+        ),
     ]);
 }
 
@@ -1113,6 +1122,137 @@ fn vault_errors_are_clear() {
     assert!(e.msg.contains("not valid ansible-vault data"), "{}", e.msg);
 }
 
+#[test]
+fn filter_errors_are_ansibles() {
+    let ctx = ctx_yaml(BASE);
+    for (t, want) in [
+        (
+            "{{ '%Y' | strftime('foo') }}",
+            "Invalid value for epoch value (foo)",
+        ),
+        (
+            "{{ ']' | regex_escape(re_type='posix_extended') }}",
+            "Regex type (posix_extended) not yet implemented",
+        ),
+        (
+            "{{ ']' | regex_escape(re_type='haha') }}",
+            "Invalid regex type (haha)",
+        ),
+        (
+            "{{ '2020/01/01' | to_datetime }}",
+            "time data '2020/01/01' does not match format '%Y-%m-%d %H:%M:%S'",
+        ),
+        (
+            "{{ none | random }}",
+            "random can only be used on sequences and integers",
+        ),
+        (
+            "{{ [1, 2] | random(step=2) }}",
+            "start and step can only be used with integer values",
+        ),
+        (
+            "{{ 'x' | password_hash(salt_size=[9]) }}",
+            "salt_size must be an integer",
+        ),
+        (
+            "{{ 'x' | password_hash('msdcc') }}",
+            "msdcc is not in the list of supported passlib algorithms",
+        ),
+        (
+            "{{ 'x' | password_hash(rounds=1) }}",
+            "Could not hash the secret",
+        ),
+        (
+            "{{ 'x' | to_uuid(namespace=22) }}",
+            "Invalid value '22' for 'namespace'",
+        ),
+        (
+            "{{ hey | mandatory }}",
+            "Mandatory variable 'hey' not defined.",
+        ),
+        ("{{ 'x' | comment(style='nope') }}", "Invalid style 'nope'."),
+        (
+            "{{ true | dict2items }}",
+            "dict2items requires a dictionary, got <class 'bool'> instead.",
+        ),
+        ("{{ true | items2dict }}", "items2dict requires a list, got"),
+        (
+            "{{ [true] | items2dict }}",
+            "items2dict requires a list of dictionaries",
+        ),
+        (
+            "{{ [{'key': 1}] | items2dict }}",
+            "items2dict requires each dictionary in the list to contain the keys 'key' and 'value'",
+        ),
+        (
+            "{{ true | path_join }}",
+            "|path_join expects string or sequence",
+        ),
+        ("{{ '/a' | commonpath }}", "|commonpath expects sequence"),
+        (
+            "{{ true | subelements('x') }}",
+            "obj must be a list of dicts or a nested dict",
+        ),
+        (
+            "{{ {} | subelements(17) }}",
+            "subelements must be a list or a string",
+        ),
+        (
+            "{{ [{'a': 1}] | subelements('a') }}",
+            "the key 'a' should point to a list, got 1",
+        ),
+        (
+            "{{ [{'a': [1]}] | subelements(['a', 'b']) }}",
+            "the key b should point to a dictionary",
+        ),
+    ] {
+        let e = err(&ctx, t);
+        assert!(e.msg.contains(want), "{t}: {}", e.msg);
+    }
+}
+
+#[test]
+fn undef_values_fail_with_their_hint_when_used() {
+    let ctx = ctx_yaml("a: \"{{ undef('Expected failure') }}\"\nb: \"{{ undef() }}\"\n");
+    assert!(err(&ctx, "{{ a }}").msg.contains("Expected failure"));
+    assert!(
+        err(&ctx, "{{ b }}")
+            .msg
+            .contains("Mandatory variable has not been overridden")
+    );
+    assert_eq!(r(&ctx, "{{ a is undefined }}"), "True");
+}
+
+#[test]
+fn filters_fail_on_vault_text_they_cannot_decrypt() {
+    let ctx = Context::new(
+        &Templar::new(),
+        vec![Arc::new(vars_from_yaml(&vault_yaml()))],
+    );
+    // Any filter given undecryptable ciphertext fails, as in Ansible (prov's and minijinja's).
+    for f in [
+        "comment",
+        "upper",
+        "length",
+        "b64encode",
+        "regex_replace('a', 'b')",
+    ] {
+        let e = err(&ctx, &format!("{{{{ other | {f} }}}}"));
+        assert!(
+            e.msg.contains("Attempt to use undecryptable variable"),
+            "{f}: {}",
+            e.msg
+        );
+    }
+    // Those that handle ciphertext themselves still take it.
+    assert_eq!(r(&ctx, "{{ other is vault_encrypted }}"), "True");
+    assert_eq!(
+        r(&ctx, "{{ (other | default('x')) is vault_encrypted }}"),
+        "True"
+    );
+    assert_eq!(r(&ctx, "{{ other | unvault('hunter2') }}"), "plain");
+}
+
 // ------------------------------------------------------------------ performance
 
 #[test]
@@ -1279,6 +1419,19 @@ fn more_ansible_filters() {
         ("{{ '/a/b' | relpath('/a/c/d') }}", "../../b"),
         ("{{ '%Y-%m-%d' | strftime(0, utc=True) }}", "1970-01-01"),
         (
+            "{{ '1993-03-26 01:23:45' | to_datetime < '1994-03-26 01:23:45' | to_datetime }}",
+            "True",
+        ),
+        (
+            "{{ ('26/03/2021 15:04' | to_datetime('%d/%m/%Y %H:%M')).strftime('%Y %j') }}",
+            "2021 085",
+        ),
+        ("{{ ('2021-03-26' | to_datetime('%Y-%m-%d')).day }}", "26"),
+        (
+            "{{ ']]^' | regex_escape(re_type='posix_basic') }}",
+            r"\]\]\^",
+        ),
+        (
             "{{ '%H:%M:%S %j' | strftime(3661, utc=True) }}",
             "01:01:01 001",
         ),
@@ -1291,6 +1444,20 @@ fn more_ansible_filters() {
             "[[1, 2], [1, 3], [2, 3]]",
         ),
         ("{{ 10 | random(start=5, step=5) }}", "5"),
+        (
+            "{{ 22 | shuffle }} {{ 'ab' | shuffle | sort }}",
+            "22 ['a', 'b']",
+        ),
+        (
+            "{{ ['/foo/bar/foobar', '/foo/bar'] | commonpath }} {{ ['a/b', 'a/c'] | commonpath }}",
+            "/foo/bar a",
+        ),
+        ("{{ 'boo!' | comment(decoration='') }}", "boo!\n"),
+        (
+            "{{ 'boo!' | comment(prefix='\\n', prefix_count=2) }}",
+            "\n\n# boo!\n#",
+        ),
+        ("{{ 'a\\n\\nb' | comment }}", "#\n# a\n#\n# b\n#"),
         (
             "{{ '$PROV_NO_SUCH_VAR_X/x' | expandvars }}",
             "$PROV_NO_SUCH_VAR_X/x",
@@ -1578,4 +1745,20 @@ fn password_lookup_seed_and_encrypt() {
         pw
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn text_a_template_makes_is_data_but_a_variables_value_is_its_own() {
+    let ctx = ctx_yaml("name: web\nd: {k: v}\n");
+    let t = ctx.templar();
+    let safe = |s: &str| t.render_str(s, &ctx).unwrap().is_safe();
+    assert!(
+        safe("x {{ name }}"),
+        "text with several parts is made by the template"
+    );
+    assert!(safe("{{ name ~ '1' }}"));
+    assert!(safe("{{ 'name' }}"));
+    assert!(!safe("{{ name }}"), "a variable's value passes through");
+    assert!(!safe("{{ d.k }}"));
+    assert!(!safe("{{ d['k'] }}"));
 }

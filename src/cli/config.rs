@@ -68,6 +68,67 @@ impl Config {
     }
 }
 
+/// The fact cache from `[defaults] fact_caching` (`ANSIBLE_CACHE_PLUGIN`): `memory` (the
+/// default: none that outlives the run) or `jsonfile`, in `fact_caching_connection`
+/// (`ANSIBLE_CACHE_PLUGIN_CONNECTION`, required), with `fact_caching_prefix`
+/// (`ANSIBLE_CACHE_PLUGIN_PREFIX`) and `fact_caching_timeout` (`ANSIBLE_CACHE_PLUGIN_TIMEOUT`,
+/// seconds, default 86400).
+pub(super) fn fact_cache(cfg: &Config) -> Result<Option<crate::engine::fact_cache::FactCache>> {
+    let plugin = cfg
+        .get("defaults", "fact_caching", "ANSIBLE_CACHE_PLUGIN")
+        .unwrap_or_else(|| "memory".into());
+    let plugin = plugin.trim();
+    let plugin = plugin
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| plugin.strip_prefix("ansible.legacy."))
+        .unwrap_or(plugin);
+    match plugin {
+        "memory" | "" => return Ok(None),
+        "jsonfile" => {}
+        other => {
+            return Err(
+                Error::options(format!("cache plugin '{other}' is not supported"))
+                    .hint("prov keeps facts in memory (`memory`) or in JSON files (`jsonfile`)"),
+            );
+        }
+    }
+    let dir = match std::env::var("ANSIBLE_CACHE_PLUGIN_CONNECTION") {
+        Ok(v) if !v.is_empty() => Some(PathBuf::from(v)),
+        _ => cfg
+            .get("defaults", "fact_caching_connection", "")
+            .map(|v| cfg.path(v.trim())),
+    };
+    let Some(dir) = dir else {
+        return Err(Error::options(
+            "error, 'jsonfile' cache plugin requires the 'fact_caching_connection' config \
+             option to be set (to a writeable directory path)",
+        ));
+    };
+    let timeout = match cfg.get(
+        "defaults",
+        "fact_caching_timeout",
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT",
+    ) {
+        Some(t) => t.trim().parse::<f64>().map_err(|_| {
+            Error::options(format!(
+                "fact_caching_timeout must be a number of seconds, not '{t}'"
+            ))
+        })? as u64,
+        None => 86_400,
+    };
+    Ok(Some(crate::engine::fact_cache::FactCache {
+        dir,
+        prefix: cfg
+            .get(
+                "defaults",
+                "fact_caching_prefix",
+                "ANSIBLE_CACHE_PLUGIN_PREFIX",
+            )
+            .unwrap_or_default(),
+        timeout,
+    }))
+}
+
 pub(super) fn parse_cfg(text: &str) -> HashMap<(String, String), String> {
     let mut out = HashMap::new();
     let mut section = String::new();

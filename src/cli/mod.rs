@@ -188,7 +188,7 @@ struct RunArgs {
     /// Run handlers even on hosts that failed (as the play keyword `force_handlers`)
     #[arg(long = "force-handlers")]
     force_handlers: bool,
-    /// Accepted for ansible-playbook compatibility: prov keeps no fact cache yet
+    /// Forget the inventory hosts' cached facts first (with `fact_caching = jsonfile`)
     #[arg(long = "flush-cache")]
     flush_cache: bool,
 }
@@ -443,6 +443,7 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
     opts.skip_tags = split_csv(&a.skip_tags);
     opts.start_at_task = a.start_at_task.clone();
     opts.force_handlers = opts.force_handlers || a.force_handlers;
+    opts.flush_cache = a.flush_cache;
     let runner = runner_for(inventory, registry, &opts, &a.common, &a.exec, cfg)?;
     if a.list_hosts || a.list_tasks || a.list_tags {
         for pb in &playbooks {
@@ -542,6 +543,11 @@ fn run_options(common: &Common, x: &ExecArgs, cfg: &Config) -> Result<RunOptions
         )
         .unwrap_or(true),
         debug: bool_cfg("defaults", "debug", "ANSIBLE_DEBUG").unwrap_or(false),
+        fact_cache: config::fact_cache(cfg)?,
+        flush_cache: false,
+        gathering_smart: cfg
+            .get("defaults", "gathering", "ANSIBLE_GATHERING")
+            .is_some_and(|g| g.trim() == "smart"),
     })
 }
 

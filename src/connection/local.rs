@@ -180,25 +180,34 @@ impl Connection for LocalConnection {
             let _ = input.shutdown().await;
         });
         let cap = crate::connection::output_cap();
-        let read = |r: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+        // Each stream is read into a shared buffer, so that what was read is there even when
+        // the reading stops before the end (see below).
+        type Buf = std::sync::Arc<std::sync::Mutex<(Vec<u8>, u64)>>;
+        let read = |r: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>, buf: Buf| {
             tokio::spawn(async move {
                 use tokio::io::AsyncReadExt;
-                let mut v = Vec::new();
-                let mut dropped = 0u64;
                 if let Some(mut r) = r {
-                    let mut buf = vec![0u8; 64 << 10];
-                    while let Ok(n) = r.read(&mut buf).await {
+                    let mut chunk = vec![0u8; 64 << 10];
+                    while let Ok(n) = r.read(&mut chunk).await {
                         if n == 0 {
                             break;
                         }
-                        crate::connection::append_capped(&mut v, &buf[..n], cap, &mut dropped);
+                        let mut g = buf.lock().unwrap_or_else(|e| e.into_inner());
+                        let (v, dropped) = &mut *g;
+                        crate::connection::append_capped(v, &chunk[..n], cap, dropped);
                     }
                 }
-                (v, dropped)
             })
         };
-        let out_task = read(child.stdout.take().map(|o| Box::new(o) as _));
-        let err_task = read(child.stderr.take().map(|o| Box::new(o) as _));
+        let (out_buf, err_buf): (Buf, Buf) = Default::default();
+        let out_task = read(
+            child.stdout.take().map(|o| Box::new(o) as _),
+            out_buf.clone(),
+        );
+        let err_task = read(
+            child.stderr.take().map(|o| Box::new(o) as _),
+            err_buf.clone(),
+        );
         let status = tokio::select! {
             s = child.wait() => s,
             _ = crate::interrupt::wait() => {
@@ -220,8 +229,32 @@ impl Connection for LocalConnection {
         }
         .map_err(|e| Error::other(format!("local command failed: {e}")))?;
         let _ = writer.await;
-        let (stdout, d_out) = out_task.await.unwrap_or_default();
-        let (mut stderr, d_err) = err_task.await.unwrap_or_default();
+        // The command ended; a process it left in the background may hold its output open.
+        // As Ansible's run_command, stop reading once nothing came for a second.
+        let size = || {
+            let n = |b: &Buf| b.lock().unwrap_or_else(|e| e.into_inner()).0.len();
+            n(&out_buf) + n(&err_buf)
+        };
+        let (mut last, mut quiet) = (size(), std::time::Duration::ZERO);
+        while !(out_task.is_finished() && err_task.is_finished()) {
+            let step = std::time::Duration::from_millis(20);
+            tokio::time::sleep(step).await;
+            let now = size();
+            quiet = if now == last {
+                quiet + step
+            } else {
+                Default::default()
+            };
+            last = now;
+            if quiet >= std::time::Duration::from_secs(1) {
+                out_task.abort();
+                err_task.abort();
+                break;
+            }
+        }
+        let take = |b: &Buf| std::mem::take(&mut *b.lock().unwrap_or_else(|e| e.into_inner()));
+        let (stdout, d_out) = take(&out_buf);
+        let (mut stderr, d_err) = take(&err_buf);
         for (stream, n) in [("stdout", d_out), ("stderr", d_err)] {
             if n > 0 {
                 stderr
@@ -263,6 +296,25 @@ mod tests {
         let argv = text.lines().last().unwrap_or_default();
         assert!(!argv.contains("hunter2"), "{argv}");
         assert!(argv.contains("read -r"), "{argv}");
+    }
+
+    /// A command that leaves a process in the background holding its output returns about a
+    /// second after it ended (as Ansible's run_command), with what it printed.
+    #[tokio::test]
+    async fn a_background_process_holding_the_output_does_not_hang_the_command() {
+        let c = LocalConnection::new("localhost");
+        let t = std::time::Instant::now();
+        let out = c
+            .exec(&Cmd::new("echo before; sleep 20 & echo after"))
+            .await
+            .unwrap();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.stdout_str(), "before\nafter\n");
+        assert_eq!(out.rc, 0);
     }
 
     #[tokio::test]

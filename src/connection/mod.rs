@@ -6,6 +6,7 @@
 //! become, atomic uploads and downloads the same way. Transports may override `put`/`get` with
 //! something faster.
 
+pub(crate) mod detached;
 pub mod fake;
 pub(crate) mod install;
 pub mod local;
@@ -397,7 +398,8 @@ pub trait Connection: Send + Sync {
     }
 
     /// Runs a [`Cmd`] (wrapped with chdir, env and become). Under `no_log_scope`, the
-    /// script travels on stdin instead of the command line (`via_stdin`).
+    /// script travels on stdin instead of the command line (`via_stdin`). In an `async` task's
+    /// job (`detached::job_scope`), a command that is not a probe runs detached on the host.
     async fn exec(&self, cmd: &Cmd) -> Result<ExecOutput> {
         let hidden;
         let cmd = if no_log_active() && !cmd.probe && !matches!(cmd.stdin, Stdin::File(_)) {
@@ -406,6 +408,12 @@ pub trait Connection: Send + Sync {
         } else {
             cmd
         };
+        if !cmd.probe
+            && !matches!(cmd.stdin, Stdin::File(_))
+            && let Some(job) = detached::current_job()
+        {
+            return detached::exec_detached(self, cmd, &job).await;
+        }
         let w = wrap(cmd);
         if cmd.probe && w.preamble.is_none() && matches!(cmd.stdin, Stdin::Empty) {
             return self.exec_probe(cmd).await;

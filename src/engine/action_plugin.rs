@@ -124,7 +124,7 @@ impl PlayRun<'_> {
         };
         let result = crate::modules::fallback::untag_result(result);
         let short = name.rsplit('.').next().unwrap_or(name);
-        let mut o = self.fallback_outcome(task, host, target.clone(), result, short)?;
+        let mut o = self.fallback_outcome(task, host, &target, result, short);
         if delegated.is_some() {
             o.delegated_to = Some(target);
         }

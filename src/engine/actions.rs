@@ -51,15 +51,27 @@ impl PlayRun<'_> {
         let mut args = crate::playbook::module_defaults_for(&task.module_defaults, &name);
         let layer = |t: &str, args: &mut Vars| -> Result<()> {
             let v = templar.render_str(t, ctx)?;
+            // `args: '{{ omit }}'`: no arguments from this layer.
+            if v.as_str() == Some(crate::template::OMIT) {
+                return Ok(());
+            }
             if v.kind() != minijinja::value::ValueKind::Map {
+                // ansible-core's message, which playbooks match on.
+                let fq = if name.contains('.') {
+                    name.clone()
+                } else {
+                    format!("ansible.builtin.{name}")
+                };
                 return Err(Error::failed(format!(
-                    "the arguments of '{name}' must render to a mapping, not {}: {t}",
+                    "Finalization of task args for '{fq}' failed: Task args must resolve to a \
+                     'dict' not '{}'.",
                     crate::util::python::type_name(&v)
                 )));
             }
-            // What a template gave is data: never templated again.
+            // Text the template made is data already (never templated again); a variable's
+            // own values keep what they are, as in ansible-core 2.19.
             for (k, x) in value_to_vars(&v) {
-                args.insert(k, crate::template::mark_unsafe(&x));
+                args.insert(k, x);
             }
             Ok(())
         };

@@ -3,6 +3,7 @@
 //! diff modes, and its JSON result becomes the task's outcome.
 
 use super::PlayRun;
+use super::async_job::{JobEnd, JobFuture};
 use super::outcome::Outcome;
 use crate::error::Result;
 use crate::events::{Diff, Event, Status};
@@ -14,16 +15,22 @@ use serde_json::{Map, Value as Json};
 
 /// Whether a task runs a module through the fallback (its module is neither native nor an
 /// engine action, and its name is not a template).
-pub(super) fn is_fallback(kind: &TaskKind, registry: &crate::modules::Registry) -> bool {
-    let name = match kind {
+pub(super) fn is_fallback(task: &Task, registry: &crate::modules::Registry) -> bool {
+    let name = match &task.kind {
         TaskKind::Module { name, .. } => name.as_str(),
         TaskKind::Deferred(d) if !crate::template::is_template(&d.name) => d.name.as_str(),
         _ => return false,
     };
     let canon = crate::modules::canonical_name(name);
-    registry.get(canon).is_none()
+    (registry.get(canon).is_none() || shadowed(task, name))
         && crate::playbook::actions::engine_action(canon).is_none()
         && fallback::action_alias(name).is_none()
+}
+
+/// Whether a module of the user's `library/` replaces the native module `name` for this task
+/// (as in Ansible, unless the task wrote `ansible.builtin.<name>`).
+pub(super) fn shadowed(task: &Task, name: &str) -> bool {
+    !task.builtin_fqcn && fallback::user_module(name).is_some()
 }
 
 impl PlayRun<'_> {
@@ -67,32 +74,74 @@ impl PlayRun<'_> {
         let python = var("ansible_python_interpreter")?.filter(|p| !p.starts_with("auto"));
         let remote_tmp = var("ansible_remote_tmp")?.unwrap_or_else(|| "~/.ansible/tmp".into());
         let (check, diff) = self.modes(task);
-        let req = fallback::Request {
-            found: &found,
-            args,
-            check,
-            diff,
-            no_log: task.no_log,
-            verbosity: self.runner.opts.verbosity,
-            python,
-            become_: self.become_for(task, ctx, cctx)?,
-            env: self.environment(task, ctx)?,
-            remote_tmp,
+        let become_ = self.become_for(task, ctx, cctx)?;
+        let env = self.environment(task, ctx)?;
+        let no_log = task.no_log;
+        let verbosity = self.runner.opts.verbosity;
+        // The module's run, owning what it uses: here, or as a background job (`async`).
+        let job: JobFuture<Map<String, Json>> = {
+            let (found, conn, become_) = (found.clone(), conn.clone(), become_.clone());
+            Box::pin(async move {
+                let req = fallback::Request {
+                    found: &found,
+                    args,
+                    check,
+                    diff,
+                    no_log,
+                    verbosity,
+                    python,
+                    become_,
+                    env,
+                    remote_tmp,
+                };
+                fallback::run(&*conn, &req).await
+            })
         };
-        let result = fallback::untag_result(fallback::run(&*conn, &req).await?);
-        self.fallback_outcome(task, host, target, result, found.short())
+        let mut info = None;
+        let raw = match self.async_spec(task, ctx)? {
+            None => job.await?,
+            Some(spec) => {
+                let json: fn(&Map<String, Json>) -> Map<String, Json> =
+                    |m| fallback::untag_result(m.clone());
+                match self
+                    .run_job(task, host, ctx, spec, conn.clone(), become_, job, json)
+                    .await?
+                {
+                    JobEnd::Started(mut o) | JobEnd::Failed(mut o) => {
+                        if task.delegate_to.is_some() {
+                            o.delegated_to = Some(target);
+                        }
+                        return Ok(o);
+                    }
+                    JobEnd::Finished(m, i) => {
+                        info = Some(i);
+                        m
+                    }
+                }
+            }
+        };
+        let result = fallback::untag_result(raw);
+        let mut o = self.fallback_outcome(task, host, &target, result, found.short());
+        if let Some(info) = info {
+            self.async_verdict(host, &info, o.status != Status::Failed);
+            info.decorate(&mut o);
+        }
+        if task.delegate_to.is_some() {
+            o.delegated_to = Some(target);
+        }
+        Ok(o)
     }
 
     /// The outcome of a result from Ansible's implementation of a module or action: its
-    /// warnings and deprecations shown, its facts stored.
+    /// warnings and deprecations shown, its facts stored (on `target` with `delegate_facts`).
     pub(super) fn fallback_outcome(
         &self,
         task: &Task,
         host: &str,
-        target: String,
+        target: &str,
         result: Map<String, Json>,
         short: &str,
-    ) -> Result<Outcome> {
+    ) -> Outcome {
         for w in result
             .get("warnings")
             .and_then(Json::as_array)
@@ -124,17 +173,10 @@ impl PlayRun<'_> {
         if let Some(facts) = facts
             && o.status != Status::Failed
         {
-            let owner = if task.delegate_facts {
-                target.as_str()
-            } else {
-                host
-            };
+            let owner = if task.delegate_facts { target } else { host };
             self.shared.add_module_facts(owner, facts);
         }
-        if task.delegate_to.is_some() {
-            o.delegated_to = Some(target);
-        }
-        Ok(o)
+        o
     }
 }
 

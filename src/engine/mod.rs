@@ -7,6 +7,8 @@
 
 mod action_plugin;
 mod actions;
+mod async_job;
+pub mod fact_cache;
 mod fallback;
 mod include_vars;
 mod loops;
@@ -82,6 +84,13 @@ pub struct RunOptions {
     pub error_on_missing_handler: bool,
     /// `ANSIBLE_DEBUG`: also show the engine's debug messages.
     pub debug: bool,
+    /// The fact cache (`fact_caching = jsonfile`), if any.
+    pub fact_cache: Option<fact_cache::FactCache>,
+    /// `--flush-cache`: forget the inventory hosts' cached facts first.
+    pub flush_cache: bool,
+    /// `gathering = smart`: plays do not gather facts already gathered (in this run or, with
+    /// a fact cache, an earlier one).
+    pub gathering_smart: bool,
 }
 
 impl Default for RunOptions {
@@ -107,6 +116,9 @@ impl Default for RunOptions {
             config_file: None,
             error_on_missing_handler: true,
             debug: false,
+            fact_cache: None,
+            flush_cache: false,
+            gathering_smart: false,
         }
     }
 }
@@ -236,12 +248,16 @@ impl Runner {
             path: pb.path.display().to_string(),
             plays: pb.plays.len(),
         });
-        let shared = Arc::new(vars::Shared::new(
+        let mut shared = vars::Shared::new(
             self.inventory.clone(),
             self.templar.clone(),
             Arc::new(self.opts.extra_vars.clone()),
             vars::run_magic(&self.opts),
-        ));
+        );
+        if let Some(c) = &self.opts.fact_cache {
+            shared = shared.with_fact_cache(c.clone(), self.opts.flush_cache);
+        }
+        let shared = Arc::new(shared);
         let mut stats: IndexMap<String, HostStats> = IndexMap::new();
         let mut started = self.opts.start_at_task.is_none();
         // Hosts that failed or were unreachable take no part in later plays (Ansible).
@@ -610,8 +626,13 @@ impl<'r> PlayRun<'r> {
                 name: Some("Gathering Facts".into()),
                 ..gather_task(play)
             };
-            self.run_list(std::slice::from_ref(&gf), self.batch.clone())
-                .await?;
+            let mut hosts = self.batch.clone();
+            if self.runner.opts.gathering_smart {
+                hosts.retain(|h| !self.shared.facts_gathered(h));
+            }
+            if !hosts.is_empty() {
+                self.run_list(std::slice::from_ref(&gf), hosts).await?;
+            }
         }
         let sections: [&[Task]; 3] = [&play.pre_tasks, &[], &play.post_tasks];
         let _ = sections;
@@ -1015,6 +1036,7 @@ fn gather_task(play: &Play) -> Task {
         failed_when: None,
         ignore_errors: None,
         ignore_unreachable: false,
+        builtin_fqcn: false,
         tags: vec!["always".into()],
         delegate_to: None,
         delegate_facts: false,
@@ -1031,6 +1053,8 @@ fn gather_task(play: &Play) -> Task {
         module_defaults: vec![],
         throttle: None,
         timeout: None,
+        async_: None,
+        poll: None,
         vars: Arc::new(Vars::new()),
         include_params: Arc::new(Vars::new()),
         inherited_tags: None,

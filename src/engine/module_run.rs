@@ -1,12 +1,13 @@
 //! A task's work on its host: the action dispatched, and for modules the connection context
 //! (delegate_to, become, environment, a host that cannot be reached yet).
 
+use super::async_job::{JobEnd, JobFuture, no_async, outcome_json, refuses_async};
 use super::outcome::{Include, Outcome};
 use super::{PlayRun, is_unreachable};
 use crate::connection::{Become, BecomeMethod, Connection, Secret};
 use crate::error::{Error, Result};
 use crate::events::Status;
-use crate::modules::{Plan, Render, TaskCtx, validate_args};
+use crate::modules::{Render, TaskCtx, validate_args};
 use crate::playbook::{Task, TaskKind};
 use crate::template::{Context, OMIT, Templar};
 use crate::value::{Value, Vars, truthy, value_to_vars, vars_value};
@@ -179,8 +180,17 @@ impl PlayRun<'_> {
     ) -> Result<Outcome> {
         let templar = &self.runner.templar;
         let (check, diff) = self.modes(task);
+        // The engine's own actions refuse `async` as Ansible's action plugins do (modules are
+        // checked by name below; `meta` ignores it).
+        if !matches!(
+            task.kind,
+            TaskKind::Module { .. } | TaskKind::Deferred(_) | TaskKind::Meta(_)
+        ) && self.async_spec(task, ctx)?.is_some()
+        {
+            return Err(no_async(task.kind.action_name()));
+        }
         match &task.kind {
-            TaskKind::SetFact { vars, .. } => {
+            TaskKind::SetFact { vars, cacheable } => {
                 let mut out = Vars::new();
                 for (k, v) in vars {
                     let key = crate::playbook::variable_name(&templar.render_str(k, ctx)?)?;
@@ -192,6 +202,11 @@ impl PlayRun<'_> {
                     _ => host.to_string(),
                 };
                 self.shared.set_vars(&owner, out.clone());
+                // `cacheable`: also facts of the host (Ansible sets both), which the fact
+                // cache keeps for later runs.
+                if *cacheable {
+                    self.shared.add_module_facts(&owner, out.clone());
+                }
                 let mut o = Outcome::new(Status::Ok);
                 o.result.insert("ansible_facts".into(), vars_value(&out));
                 o.trusted_facts = true;
@@ -288,9 +303,21 @@ impl PlayRun<'_> {
                     .shared
                     .connection(&*self.runner.connector, target, cctx)
                     .await?;
+                // The Python the facts describe: ansible_python_interpreter when set (not a
+                // discovery mode), else the one Ansible would discover.
+                let python = match cctx.get("ansible_python_interpreter")? {
+                    Some(v) if !v.is_none() && !v.is_undefined() => {
+                        Some(templar.render_value(&v, cctx)?.to_string())
+                    }
+                    _ => None,
+                }
+                .filter(|p| !p.starts_with("auto") && !p.trim().is_empty());
                 let out = conn
                     .exec(&crate::connection::Cmd {
                         probe: true,
+                        env: python
+                            .map(|p| vec![("PROV_PYTHON".to_string(), p)])
+                            .unwrap_or_default(),
                         ..crate::connection::Cmd::new(crate::facts::script())
                     })
                     .await?;
@@ -311,8 +338,18 @@ impl PlayRun<'_> {
                 Ok(o)
             }
             TaskKind::Module { name, args } => {
-                let Some(module) = self.runner.registry.get(name).cloned() else {
-                    // Not native: Ansible's implementation runs on the host.
+                let async_spec = self.async_spec(task, ctx)?;
+                if async_spec.is_some() && refuses_async(name) {
+                    return Err(no_async(name));
+                }
+                // Not native, or shadowed by a module of the user's library (as in
+                // Ansible): that implementation runs on the host.
+                let native = if super::fallback::shadowed(task, name) {
+                    None
+                } else {
+                    self.runner.registry.get(name).cloned()
+                };
+                let Some(module) = native else {
                     return self.run_fallback(task, host, ctx, name, args).await;
                 };
                 let facts = self.shared.host(host).facts_map;
@@ -348,28 +385,71 @@ impl PlayRun<'_> {
                     }
                 };
                 let become_ = self.become_for(task, ctx, cctx)?;
-                let env = self.environment(task, ctx)?;
-                let render = TaskRender { templar, ctx };
-                let search_paths = task.search_path(&self.play.dir);
-                let tctx = TaskCtx {
-                    host,
-                    conn: &*conn,
-                    become_,
-                    env,
-                    check_mode: check,
-                    diff_mode: diff,
-                    search_paths,
-                    facts: &facts,
-                    render: &render,
-                    verbosity: self.runner.opts.verbosity,
-                };
-                let plan = module.plan(&tctx, &args).await?;
-                let facts = plan.facts.clone();
-                let mut o = self.apply(plan, &*conn, check).await?;
-                // As in Ansible, a result has `diff` only in diff mode.
-                if !diff {
-                    o.diffs.clear();
+                let mut env = self.environment(task, ctx)?;
+                if name == "async_status" {
+                    // Where the jobs' status files are (Ansible's action passes it on too).
+                    env.retain(|(k, _)| k != "ANSIBLE_ASYNC_DIR");
+                    env.push(("ANSIBLE_ASYNC_DIR".into(), self.async_dir(ctx)?));
                 }
+                // The module's work, owning what it uses: run here, or as a background job.
+                let job: JobFuture<(Outcome, Vars)> = {
+                    let (module, conn, templar, ctx) =
+                        (module.clone(), conn.clone(), templar.clone(), ctx.clone());
+                    let (host, facts, become_) = (host.to_string(), facts.clone(), become_.clone());
+                    let search_paths = task.search_path(&self.play.dir);
+                    let verbosity = self.runner.opts.verbosity;
+                    let task_name = task.display_name();
+                    Box::pin(async move {
+                        let render = TaskRender {
+                            templar: &templar,
+                            ctx: &ctx,
+                        };
+                        let tctx = TaskCtx {
+                            host: &host,
+                            conn: &*conn,
+                            become_,
+                            env,
+                            check_mode: check,
+                            diff_mode: diff,
+                            search_paths,
+                            facts: &facts,
+                            render: &render,
+                            verbosity,
+                            task_name,
+                        };
+                        let plan = module.plan(&tctx, &args).await?;
+                        let facts = plan.facts.clone();
+                        let mut o = applied(crate::modules::apply_plan(plan, &*conn, check).await?);
+                        // As in Ansible, a result has `diff` only in diff mode.
+                        if !diff {
+                            o.diffs.clear();
+                        }
+                        Ok((o, facts))
+                    })
+                };
+                let (mut o, facts) = match async_spec {
+                    None => job.await?,
+                    Some(spec) => {
+                        let json: fn(&(Outcome, Vars)) -> _ = |(o, _)| outcome_json(o);
+                        match self
+                            .run_job(task, host, ctx, spec, conn.clone(), become_, job, json)
+                            .await?
+                        {
+                            JobEnd::Started(mut o) | JobEnd::Failed(mut o) => {
+                                if is_delegated {
+                                    o.delegated_to = Some(target);
+                                }
+                                return Ok(o);
+                            }
+                            JobEnd::Finished((mut o, facts), info) => {
+                                self.async_verdict(host, &info, o.status != Status::Failed);
+                                info.decorate(&mut o);
+                                (o, facts)
+                            }
+                        }
+                    }
+                };
+                self.show_warnings(&o);
                 // Facts a module returns (getent, hostname, setup) are set on the host (on the
                 // delegated host with delegate_facts), as in Ansible.
                 if !facts.is_empty() && o.status != Status::Failed {
@@ -387,6 +467,32 @@ impl PlayRun<'_> {
             }
         }
     }
+}
+
+/// The outcome of an applied plan.
+impl PlayRun<'_> {
+    /// A module's `warnings`, shown as Ansible's callback shows them.
+    fn show_warnings(&self, o: &Outcome) {
+        if let Some(ws) = o.result.get("warnings")
+            && let Ok(it) = ws.try_iter()
+        {
+            for w in it {
+                if let Some(w) = w.as_str() {
+                    self.runner
+                        .emit(crate::events::Event::Warning(w.to_string()));
+                }
+            }
+        }
+    }
+}
+
+fn applied(a: crate::modules::Applied) -> Outcome {
+    let mut o = Outcome::new(a.status);
+    o.result = a.result;
+    o.msg = a.msg;
+    o.changes = a.changes;
+    o.diffs = a.diffs;
+    o
 }
 
 /// `service` and `package` hand their arguments to the host's service or package manager
@@ -493,21 +599,6 @@ impl PlayRun<'_> {
         }
     }
 
-    /// Applies a plan's changes (unless in check mode) and builds the outcome.
-    pub(super) async fn apply(
-        &self,
-        plan: Plan,
-        conn: &dyn Connection,
-        check: bool,
-    ) -> Result<Outcome> {
-        let a = crate::modules::apply_plan(plan, conn, check).await?;
-        let mut o = Outcome::new(a.status);
-        o.result = a.result;
-        o.msg = a.msg;
-        o.changes = a.changes;
-        o.diffs = a.diffs;
-        Ok(o)
-    }
     pub(super) fn become_for(
         &self,
         task: &Task,

@@ -5,6 +5,7 @@ use crate::error::Error;
 use crate::events::Status;
 use crate::modules::Diff;
 use crate::value::{Value, Vars, map_value, value_to_vars, vars_value};
+use minijinja::value::ValueKind;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -155,9 +156,45 @@ pub(super) fn registered(o: &Outcome) -> Value {
     } else {
         None
     };
-    let mut v = value_to_vars(&crate::template::mark_unsafe(&vars_value(&v)));
+    let mut v = value_to_vars(&result_data(&vars_value(&v)));
     if let Some(f) = facts {
         v.insert("ansible_facts".into(), f);
     }
     vars_value(&v)
+}
+
+/// A result as data (never templated: see [`crate::template::mark_unsafe`]), but for its loop
+/// item (`item`, or the name `ansible_loop_var` gives), here and in each of its `results`:
+/// the item is the controller's own value and keeps what it was, as in ansible-core 2.19.
+fn result_data(v: &Value) -> Value {
+    let loop_var = v
+        .get_attr("ansible_loop_var")
+        .ok()
+        .and_then(|n| n.as_str().map(str::to_string));
+    let Ok(keys) = v.try_iter() else {
+        return crate::template::mark_unsafe(v);
+    };
+    Value::from_iter(keys.map(|k| {
+        let val = v.get_item(&k).unwrap_or_default();
+        let key = k.as_str().unwrap_or_default();
+        let out = if loop_var.as_deref() == Some(key) {
+            val
+        } else if key == "results" && val.kind() == ValueKind::Seq {
+            val.try_iter()
+                .map(|it| {
+                    it.map(|r| {
+                        if r.kind() == ValueKind::Map {
+                            result_data(&r)
+                        } else {
+                            crate::template::mark_unsafe(&r)
+                        }
+                    })
+                    .collect()
+                })
+                .unwrap_or_else(|_| crate::template::mark_unsafe(&val))
+        } else {
+            crate::template::mark_unsafe(&val)
+        };
+        (k, out)
+    }))
 }

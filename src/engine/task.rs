@@ -135,7 +135,7 @@ impl PlayRun<'_> {
             // What a handler includes runs as handlers too.
             handler: handler || self.in_handlers(),
             hosts: run_on.clone(),
-            implementation: super::fallback::is_fallback(&task.kind, &self.runner.registry)
+            implementation: super::fallback::is_fallback(task, &self.runner.registry)
                 .then(|| "ansible".to_string()),
         });
         // `throttle` lowers the number of hosts running this task at once below `forks`.

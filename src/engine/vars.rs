@@ -31,6 +31,9 @@ pub(crate) struct HostData {
     pub include_vars: Arc<Vars>,
     /// set_fact and register.
     pub set_facts: Arc<Vars>,
+    /// The host's facts as the fact cache holds them (gathered facts, module facts,
+    /// `set_fact: cacheable`), under the names Ansible stores (`ansible_hostname`, `my_fact`).
+    pub cached: Arc<Vars>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -106,6 +109,7 @@ pub(crate) struct Shared {
     inventory: RwLock<Arc<Inventory>>,
     pub templar: Templar,
     pub extra: Arc<Vars>,
+    /// Open connections, keyed by host and connection variables (see [`Shared::connection`]).
     pub conns: tokio::sync::Mutex<HashMap<String, Arc<dyn Connection>>>,
     cells: Mutex<HashMap<String, ConnCell>>,
     hosts: RwLock<HashMap<String, HostData>>,
@@ -116,6 +120,8 @@ pub(crate) struct Shared {
     run_magic: Vars,
     /// The changes `add_host` and `group_by` made, replayed on a refreshed inventory.
     runtime_changes: Mutex<Vec<InventoryChange>>,
+    /// The fact cache (`fact_caching = jsonfile`), if any.
+    fact_cache: Option<super::fact_cache::FactCache>,
 }
 
 /// A change a task made to the inventory (kept for `meta: refresh_inventory`).
@@ -173,6 +179,27 @@ fn names_value(names: &[String]) -> Value {
     Value::from_iter(names.iter().map(|n| Value::from(n.as_str())))
 }
 
+/// Adds facts returned by a module (or read from the fact cache) to a host's: each one a
+/// top-level variable under its own name and an entry of `ansible_facts` without the
+/// `ansible_` prefix. Internal markers (`_ansible_facts_gathered`) are not variables.
+fn merge_facts(d: &mut HostData, facts: Vars) {
+    let mut flat = (*d.facts).clone();
+    for (k, v) in facts {
+        if k.starts_with("_ansible_") {
+            continue;
+        }
+        let v = crate::template::mark_unsafe(&v);
+        let clean = k.strip_prefix("ansible_").unwrap_or(&k).to_string();
+        d.facts_map.insert(clean, v.clone());
+        flat.insert(k, v);
+    }
+    flat.insert(
+        "ansible_facts".into(),
+        crate::value::vars_value(&d.facts_map),
+    );
+    d.facts = Arc::new(flat);
+}
+
 /// The `groups` magic variable of an inventory.
 fn groups_value(inventory: &Inventory) -> Value {
     Value::from_iter(inventory.groups_map().into_iter().map(|(g, hs)| {
@@ -203,7 +230,52 @@ impl Shared {
             groups,
             run_magic,
             runtime_changes: Mutex::new(Vec::new()),
+            fact_cache: None,
         }
+    }
+
+    /// Uses a fact cache: a host's cached facts are its facts until gathered again, and facts
+    /// the run sets are written to it. `flush` (`--flush-cache`) first forgets the cached
+    /// facts of every inventory host.
+    pub fn with_fact_cache(mut self, cache: super::fact_cache::FactCache, flush: bool) -> Self {
+        if flush {
+            for h in self.inventory().select("all").unwrap_or_default() {
+                cache.delete(&h);
+            }
+        }
+        self.fact_cache = Some(cache);
+        self
+    }
+
+    /// A host's data when the run first meets it: its cached facts, if any.
+    fn first_data(&self, host: &str) -> HostData {
+        let mut d = HostData::default();
+        if let Some(facts) = self.fact_cache.as_ref().and_then(|c| c.load(host)) {
+            merge_facts(&mut d, facts.clone());
+            d.cached = Arc::new(facts);
+        }
+        d
+    }
+
+    /// Writes a host's facts to the fact cache, if there is one.
+    fn persist(&self, host: &str, d: &HostData) {
+        if let Some(c) = &self.fact_cache
+            && let Err(e) = c.store(host, &d.cached)
+        {
+            eprintln!(
+                "[WARNING]: cannot write the fact cache {}: {e}",
+                c.file(host).display()
+            );
+        }
+    }
+
+    /// Whether `host`'s facts were gathered (in this run, or by the run that cached them):
+    /// `gathering = smart` does not gather them again.
+    pub fn facts_gathered(&self, host: &str) -> bool {
+        self.host(host)
+            .cached
+            .get("_ansible_facts_gathered")
+            .is_some_and(crate::value::truthy)
     }
 
     /// Changes the inventory as [`Self::change_inventory`], and keeps the change to make it
@@ -324,34 +396,56 @@ impl Shared {
     }
 
     pub fn host(&self, host: &str) -> HostData {
-        self.hosts
+        if let Some(d) = self
+            .hosts
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(host)
-            .cloned()
-            .unwrap_or_default()
+        {
+            return d.clone();
+        }
+        if self.fact_cache.is_none() {
+            return HostData::default();
+        }
+        let mut g = self.hosts.write().unwrap_or_else(|e| e.into_inner());
+        g.entry(host.to_string())
+            .or_insert_with(|| self.first_data(host))
+            .clone()
     }
 
     pub fn update_host(&self, host: &str, f: impl FnOnce(&mut HostData)) {
         let mut g = self.hosts.write().unwrap_or_else(|e| e.into_inner());
-        f(g.entry(host.to_string()).or_default());
+        f(g.entry(host.to_string())
+            .or_insert_with(|| self.first_data(host)));
     }
 
-    /// Stores gathered facts (`ansible_facts.x` and `ansible_x`).
+    /// Stores gathered facts (`ansible_facts.x` and `ansible_x`), merged into the host's
+    /// other facts (those of modules, `set_fact: cacheable`, the fact cache) as in Ansible.
     pub fn set_facts_map(&self, host: &str, facts: Vars) {
         // Facts come from the host: never template them.
         let facts: Vars = facts
             .into_iter()
             .map(|(k, v)| (k, crate::template::mark_unsafe(&v)))
             .collect();
-        let mut flat = Vars::new();
-        flat.insert("ansible_facts".into(), crate::value::vars_value(&facts));
-        for (k, v) in &facts {
-            flat.insert(format!("ansible_{k}"), v.clone());
-        }
         self.update_host(host, |d| {
-            d.facts_map = facts;
+            let mut flat = (*d.facts).clone();
+            let mut map = std::mem::take(&mut d.facts_map);
+            for (k, v) in &facts {
+                flat.insert(format!("ansible_{k}"), v.clone());
+                map.insert(k.clone(), v.clone());
+            }
+            flat.insert("ansible_facts".into(), crate::value::vars_value(&map));
+            if self.fact_cache.is_some() {
+                let c = Arc::make_mut(&mut d.cached);
+                for (k, v) in &facts {
+                    c.insert(format!("ansible_{k}"), v.clone());
+                }
+                c.insert("module_setup".into(), Value::from(true));
+                c.insert("_ansible_facts_gathered".into(), Value::from(true));
+            }
+            d.facts_map = map;
             d.facts = Arc::new(flat);
+            self.persist(host, d);
         });
     }
 
@@ -360,18 +454,12 @@ impl Shared {
     /// `ansible_hostname`) and an entry of `ansible_facts` without the `ansible_` prefix.
     pub fn add_module_facts(&self, host: &str, facts: Vars) {
         self.update_host(host, |d| {
-            let mut flat = (*d.facts).clone();
-            for (k, v) in facts {
-                let v = crate::template::mark_unsafe(&v);
-                let clean = k.strip_prefix("ansible_").unwrap_or(&k).to_string();
-                d.facts_map.insert(clean, v.clone());
-                flat.insert(k, v);
+            if self.fact_cache.is_some() {
+                let c = Arc::make_mut(&mut d.cached);
+                c.extend(facts.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
-            flat.insert(
-                "ansible_facts".into(),
-                crate::value::vars_value(&d.facts_map),
-            );
-            d.facts = Arc::new(flat);
+            merge_facts(d, facts);
+            self.persist(host, d);
         });
     }
 
@@ -394,11 +482,16 @@ impl Shared {
         });
     }
 
+    /// `meta: clear_facts`: the host's facts, cached ones included, are forgotten.
     pub fn clear_facts(&self, host: &str) {
         self.update_host(host, |d| {
             d.facts = Arc::new(Vars::new());
             d.facts_map = Vars::new();
+            d.cached = Arc::default();
         });
+        if let Some(c) = &self.fact_cache {
+            c.delete(host);
+        }
     }
 
     fn magic(self: &Arc<Self>, host: &str, check: bool, diff: bool, verbosity: u8) -> Vars {
@@ -606,39 +699,48 @@ impl Shared {
     }
 
     /// The cached connection to `host`, opened once (concurrent callers wait for the same one).
+    /// A task whose connection variables differ (`vars: {ansible_user: other}`) gets its own
+    /// connection, cached beside the host's usual one, as Ansible connects with the task's
+    /// variables.
     pub async fn connection(
         &self,
         connector: &dyn super::Connector,
         host: &str,
         ctx: &Context,
     ) -> crate::error::Result<Arc<dyn Connection>> {
+        let vars = connection_vars(ctx)?;
+        let key = format!("{host}\0{vars:?}");
         let cell = {
             let mut g = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-            g.entry(host.to_string())
+            g.entry(key.clone())
                 .or_insert_with(|| Arc::new(OnceCell::new()))
                 .clone()
         };
         let conn = cell
-            .get_or_try_init(|| async {
-                let vars = connection_vars(ctx)?;
-                connector.connect(host, &vars).await
-            })
+            .get_or_try_init(|| async { connector.connect(host, &vars).await })
             .await?
             .clone();
-        self.conns
-            .lock()
-            .await
-            .insert(host.to_string(), conn.clone());
+        self.conns.lock().await.insert(key, conn.clone());
         Ok(conn)
     }
 
-    /// Forgets a host's connection (after it dropped, or `meta: reset_connection`).
+    /// Forgets a host's connections (after one dropped, or `meta: reset_connection`).
     pub async fn drop_connection(&self, host: &str) {
+        let prefix = format!("{host}\0");
         self.cells
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(host);
-        if let Some(c) = self.conns.lock().await.remove(host) {
+            .retain(|k, _| !k.starts_with(&prefix));
+        let gone: Vec<_> = {
+            let mut conns = self.conns.lock().await;
+            let keys: Vec<String> = conns
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            keys.into_iter().filter_map(|k| conns.remove(&k)).collect()
+        };
+        for c in gone {
             let _ = c.close().await;
         }
     }

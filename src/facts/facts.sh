@@ -85,13 +85,30 @@ sec proc-net-route
 cat /proc/net/route 2>/dev/null
 sec hostname-i
 hostname -I 2>/dev/null || hostname -i 2>/dev/null
+sec python
+# The host's Python as Ansible discovers it (ansible_python_interpreter when given), described
+# by itself; nothing when the host has none.
+py=${PROV_PYTHON:-}
+if [ -z "$py" ]; then
+  for p in /usr/bin/python3 python3.14 python3.13 python3.12 python3.11 python3.10 python3.9 \
+    python3.8 /usr/libexec/platform-python python3; do
+    if have "$p"; then py=$(command -v "$p"); break; fi
+  done
+fi
+if [ -n "$py" ]; then
+  $py -c 'import sys
+try:
+    from ssl import SSLContext
+    s = 1
+except Exception:
+    s = 0
+v = sys.version_info
+print("executable=%s" % (sys.executable or ""))
+print("version_info=%d %d %d %s %d" % (v[0], v[1], v[2], v[3], v[4]))
+print("type=%s" % getattr(getattr(sys, "implementation", None), "name", ""))
+print("has_sslcontext=%d" % s)' 2>/dev/null
+fi
 sec env-hex
 od -An -v -tx1 /proc/self/environ 2>/dev/null || { echo "@@env"; env; }
-sec python
-for p in /usr/bin/python3 python3 python; do
-    if command -v "$p" >/dev/null 2>&1; then
-        "$p" -c 'import sys, json, platform; v = sys.version_info; print(json.dumps({"executable": sys.executable, "type": platform.python_implementation().lower(), "version": [v.major, v.minor, v.micro, v.releaselevel, v.serial], "ssl": __import__("importlib.util").util.find_spec("ssl") is not None}))' 2>/dev/null && break
-    fi
-done
 sec end
 exit 0

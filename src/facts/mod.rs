@@ -49,33 +49,59 @@ pub fn parse(stdout: &str) -> Result<Vars> {
     Ok(f)
 }
 
-/// `python` (Ansible's `ansible_python`: the host's Python, as the first of `/usr/bin/python3`,
-/// `python3`, `python` reports itself) and `python_version`.
+/// `python` (its `executable`, `version`, `version_info`, `type`, `has_sslcontext`) and
+/// `python_version`, as Ansible's setup reports the host's Python; none without one.
 fn python_facts(secs: &Sections, f: &mut Vars) {
-    let Some(line) = secs.lines("python").iter().find(|l| l.starts_with('{')) else {
+    let p = secs.kv("python");
+    let Some(v) = p.get("version_info") else {
         return;
     };
-    let Ok(j) = serde_json::from_str::<serde_json::Value>(line) else {
+    let w: Vec<&str> = v.split_whitespace().collect();
+    let [major, minor, micro, level, serial] = w[..] else {
         return;
     };
-    let v = j["version"].as_array().cloned().unwrap_or_default();
-    if v.len() != 5 {
-        return;
-    }
-    let version = serde_json::json!({
-        "major": v[0], "minor": v[1], "micro": v[2], "releaselevel": v[3], "serial": v[4],
-    });
-    let py = serde_json::json!({
-        "executable": j["executable"],
-        "has_sslcontext": j["ssl"],
-        "type": j["type"],
-        "version": version,
-        "version_info": v,
-    });
-    f.insert("python".into(), crate::value::from_json(&py));
+    let num = |x: &str| Value::from(x.parse::<i64>().unwrap_or(0));
+    let version = map_of(vec![
+        ("major", num(major)),
+        ("minor", num(minor)),
+        ("micro", num(micro)),
+        ("releaselevel", s(level)),
+        ("serial", num(serial)),
+    ]);
+    let info = Value::from(vec![
+        num(major),
+        num(minor),
+        num(micro),
+        s(level),
+        num(serial),
+    ]);
+    let kind = p.get("type").map(|t| t.trim()).unwrap_or_default();
+    f.insert(
+        "python".into(),
+        map_of(vec![
+            ("version", version),
+            ("version_info", info),
+            (
+                "executable",
+                s(p.get("executable").map(|e| e.trim()).unwrap_or_default()),
+            ),
+            (
+                "has_sslcontext",
+                Value::from(p.get("has_sslcontext").map(|x| x.trim()) == Some("1")),
+            ),
+            (
+                "type",
+                if kind.is_empty() {
+                    Value::from(())
+                } else {
+                    s(kind)
+                },
+            ),
+        ]),
+    );
     f.insert(
         "python_version".into(),
-        s(&format!("{}.{}.{}", v[0], v[1], v[2])),
+        s(&format!("{major}.{minor}.{micro}")),
     );
 }
 

@@ -494,31 +494,29 @@ fn truncated_and_mangled_output_never_panics() {
     }
 }
 
+/// `python` and `python_version` as Ansible's setup reports them; none without a Python.
 #[test]
-fn python_facts_as_ansible_names_them() {
+fn python_facts_describe_the_host_s_python() {
     let f = parse(
-        "@@uname\nkernel=6\n@@python\n{\"executable\": \"/usr/bin/python3\", \"type\": \"cpython\", \"version\": [3, 11, 2, \"final\", 0], \"ssl\": true}\n@@end\n",
+        "@@python\nexecutable=/usr/bin/python3\nversion_info=3 11 2 final 0\ntype=cpython\nhas_sslcontext=1\n@@end\n",
     )
     .unwrap();
-    let py = f.get("python").unwrap();
-    assert_eq!(
-        py.get_attr("executable").unwrap().as_str(),
-        Some("/usr/bin/python3")
+    check(
+        &f,
+        &[
+            ("python.executable", "/usr/bin/python3"),
+            ("python.version.major", "3"),
+            ("python.version.minor", "11"),
+            ("python.version.releaselevel", "final"),
+            ("python.version_info", r#"[3,11,2,"final",0]"#),
+            ("python.type", "cpython"),
+            ("python.has_sslcontext", "true"),
+            ("python_version", "3.11.2"),
+        ],
     );
-    assert_eq!(
-        py.get_attr("version")
-            .unwrap()
-            .get_attr("minor")
-            .unwrap()
-            .as_i64(),
-        Some(11)
-    );
-    assert_eq!(py.get_attr("version_info").unwrap().len(), Some(5));
-    assert_eq!(f.get("python_version").unwrap().as_str(), Some("3.11.2"));
-    assert!(
-        parse("@@uname\nkernel=6\n@@python\n@@end\n")
-            .unwrap()
-            .get("python")
-            .is_none()
+    let f = parse("@@python\n@@end\n").unwrap();
+    check(
+        &f,
+        &[("python", "<missing>"), ("python_version", "<missing>")],
     );
 }

@@ -183,7 +183,7 @@ pub async fn apply_plan(plan: Plan, conn: &dyn Connection, check: bool) -> Resul
 }
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), like Ansible's `start`/`end`.
-fn fmt_time(t: std::time::SystemTime) -> String {
+pub(crate) fn fmt_time(t: std::time::SystemTime) -> String {
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let (date, time) = crate::util::time::utc_date_time(d.as_secs() as i64);
     format!("{date} {time}.{:06}", d.subsec_micros())

@@ -280,6 +280,8 @@ pub struct TaskCtx<'a> {
     pub render: &'a dyn Render,
     /// Verbosity (-v count), for `debug: verbosity`.
     pub verbosity: u8,
+    /// The task's name as shown (`role : name`, or the module's name), for prompts.
+    pub task_name: String,
 }
 
 impl<'a> TaskCtx<'a> {
@@ -302,6 +304,7 @@ impl<'a> TaskCtx<'a> {
             facts,
             render,
             verbosity: 0,
+            task_name: String::new(),
         }
     }
     /// The same context on another connection (e.g. one that records what runs).

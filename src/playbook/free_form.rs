@@ -60,14 +60,59 @@ pub fn split_free_form(text: &str, doc: Option<&ModuleDoc>, module: &str) -> Res
         any_rest = true;
     }
     let raw = if any_rest {
+        // A module's free-form text (command, shell, raw, script) is Ansible's raw params:
+        // a `\` word (outside quotes) continues its line (the word and the line's end go),
+        // and with no `k=v` word cut out the text is kept as written (a `shell: |` block's
+        // last newline included).
+        let script = free_form && doc.is_some();
+        let kv_cut = !cut.is_empty();
+        // (range, replacement): the k=v words go; a continuing `\` goes with the spaces
+        // before it, and its line's end becomes a space.
+        let mut edits: Vec<(std::ops::Range<usize>, &str)> = Vec::new();
+        for r in &cut {
+            if !script {
+                edits.push((r.clone(), ""));
+                continue;
+            }
+            // Ansible drops a k=v word with the spaces before it, and with its line's end
+            // when it is the line's last word.
+            let start = text[..r.start].trim_end_matches(' ').len();
+            let after = &text[r.end..];
+            let rest = after.len() - after.trim_start_matches([' ', '\t']).len();
+            if after[rest..].starts_with('\n') {
+                edits.push((start..r.end + rest + 1, " "));
+            } else {
+                edits.push((start..r.end, ""));
+            }
+        }
+        if script {
+            for (w, span) in &words {
+                if w == "\\" {
+                    let start = text[..span.start].trim_end_matches(' ').len();
+                    edits.push((start..span.end, ""));
+                    if let Some(nl) = text[span.end..].find('\n') {
+                        edits.push((span.end + nl..span.end + nl + 1, " "));
+                    }
+                }
+            }
+            edits.sort_by_key(|(r, _)| r.start);
+        }
         let mut t = String::with_capacity(text.len());
         let mut from = 0;
-        for r in &cut {
+        for (r, with) in &edits {
+            if r.start < from {
+                continue;
+            }
             t.push_str(&text[from..r.start]);
+            t.push_str(with);
             from = r.end;
         }
         t.push_str(&text[from..]);
-        Some(t.trim().to_string())
+        Some(match (script, kv_cut) {
+            (true, false) => t,
+            (true, true) => t.trim_start().trim_end_matches([' ', '\t']).to_string(),
+            _ => t.trim().to_string(),
+        })
     } else {
         None
     };
@@ -264,7 +309,7 @@ mod tests {
             .get("shell")
             .map(|m| m.doc());
         let (raw, kv) = split_free_form("echo one\necho  two | tr a b\n", doc, "shell").unwrap();
-        assert_eq!(raw.as_deref(), Some("echo one\necho  two | tr a b"));
+        assert_eq!(raw.as_deref(), Some("echo one\necho  two | tr a b\n"));
         assert!(kv.is_empty());
         let (raw, kv) = split_free_form(
             "cd /x &&\n  make creates=/x/out chdir=/x\nmake install\n",
@@ -272,13 +317,32 @@ mod tests {
             "shell",
         )
         .unwrap();
-        assert_eq!(raw.as_deref(), Some("cd /x &&\n  make  \nmake install"));
+        assert_eq!(raw.as_deref(), Some("cd /x &&\n  make make install\n"));
         assert_eq!(
             kv,
             vec![
                 ("creates".to_string(), "/x/out".to_string()),
                 ("chdir".to_string(), "/x".to_string())
             ]
+        );
+        let (raw, _) = split_free_form(
+            "executable=/bin/bash\ncreates=/x\necho \"test\"\n",
+            doc,
+            "shell",
+        )
+        .unwrap();
+        assert_eq!(raw.as_deref(), Some("echo \"test\"\n"));
+        // A lone `\` continues its line (not inside quotes); with nothing cut out, the text
+        // stays as written.
+        let (raw, _) = split_free_form(
+            "echo this is a \\\n\"multi\nline\" \\\n| cat\necho \"x \\\ny\"\n",
+            doc,
+            "shell",
+        )
+        .unwrap();
+        assert_eq!(
+            raw.as_deref(),
+            Some("echo this is a \"multi\nline\" | cat\necho \"x \\\ny\"\n")
         );
         // Words inside quotes or Jinja stay whole.
         let (raw, _) = split_free_form("echo 'a=b c' {{ x | d('y z') }}", doc, "shell").unwrap();

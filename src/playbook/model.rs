@@ -229,6 +229,9 @@ pub struct Task {
     pub delay: Option<Value>,
     /// `no_log`.
     pub no_log: bool,
+    /// The action was written `ansible.builtin.x`: a module of the same name in the user's
+    /// `library/` does not replace it (it replaces `x` and `ansible.legacy.x`).
+    pub builtin_fqcn: bool,
     /// `no_log` given as templates (own and inherited): also no_log when one renders true on
     /// the host running the task.
     pub no_log_if: Vec<String>,
@@ -246,6 +249,11 @@ pub struct Task {
     pub throttle: Option<Value>,
     /// `timeout`: seconds the task may take on a host before it fails (template or number).
     pub timeout: Option<Value>,
+    /// `async`: run the module as a background job on the host for at most this many seconds
+    /// (template or number; 0 or absent: not a job).
+    pub async_: Option<Value>,
+    /// `poll`: with `async`, seconds between checks on the job (0: fire and forget).
+    pub poll: Option<Value>,
     /// Task and inherited block vars.
     pub vars: Arc<Vars>,
     /// The `vars` of the dynamic includes (`include_tasks`, `include_role`) this task is, or
@@ -314,6 +322,7 @@ impl Task {
             failed_when: None,
             ignore_errors: None,
             ignore_unreachable: false,
+            builtin_fqcn: false,
             tags: vec![],
             delegate_to: None,
             delegate_facts: false,
@@ -330,6 +339,8 @@ impl Task {
             module_defaults: vec![],
             throttle: None,
             timeout: None,
+            async_: None,
+            poll: None,
             vars: Arc::new(Vars::new()),
             include_params: Arc::new(Vars::new()),
             inherited_tags: None,

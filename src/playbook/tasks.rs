@@ -129,7 +129,8 @@ impl Loader<'_> {
                     }
                     action = Some((key.clone(), k, v));
                 }
-                "async" | "poll" => {}
+                "async" => t.async_ = Some(v.to_value()),
+                "poll" => t.poll = Some(v.to_value()),
                 k2 if k2.starts_with("with_") => {
                     let name = &k2[5..];
                     let name = if name == "cartesian" { "nested" } else { name };
@@ -170,6 +171,7 @@ impl Loader<'_> {
                             );
                         }
                         let name = if native { canon } else { key.as_str() };
+                        t.builtin_fqcn = key.starts_with("ansible.builtin.");
                         action = Some((name.to_string(), k, v));
                     } else {
                         let cands: Vec<&str> = TASK_KEYWORDS
@@ -355,6 +357,18 @@ impl Loader<'_> {
             return Ok(Loaded::One(Box::new(t)));
         }
         args.extend(mapped.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // Only Ansible itself passes `_ansible_*` arguments (to modules other than the free-form
+        // ones): a task that sets one does not load, as in ansible-core.
+        if !matches!(
+            aname.as_str(),
+            "command" | "shell" | "raw" | "script" | "win_command" | "win_shell"
+        ) && let Some(k) = args.keys().find(|k| k.starts_with("_ansible_"))
+        {
+            return Err(aval.error(format!(
+                "Invalid parameter specified beginning with keyword '_ansible_' for action \
+                 '{aname}': '{k}'. The prefix '_ansible_' is reserved for internal use only."
+            )));
+        }
         // An engine action builds its task from the table; anything else is a module.
         t.kind = match action {
             Some(a) => {
@@ -565,7 +579,7 @@ fn deferred(
 
 /// Block keywords an include's `apply:` does not take (the included tasks carry no `notify`
 /// or `delegate_facts` down from a block).
-const NOT_IN_APPLY: &[&str] = &["block", "rescue", "always", "notify", "delegate_facts"];
+const NOT_IN_APPLY: &[&str] = &["block", "rescue", "always", "delegate_facts"];
 
 /// The keywords of a task, a block and an include's `apply:` that mean the same on all three
 /// (they end up in what the task's children inherit); true when `key` was one of them.
@@ -622,6 +636,11 @@ fn apply_of(node: &Node) -> Result<Inherit> {
     };
     for (k, v) in map {
         let key = key_str(k)?;
+        // `apply` makes a block, and a block takes `notify` too (its tasks notify).
+        if key == "notify" {
+            t.notify = str_list(v)?;
+            continue;
+        }
         if !common_keyword(&mut t, &key, v)? {
             let mut e = k.error(format!("'{key}' is not a valid keyword in `apply`"));
             e = match did_you_mean(&key, allowed()) {

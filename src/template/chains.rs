@@ -8,12 +8,19 @@
 //! Only chains of names, attributes (`.b`, `.0`) and subscripts (`['k']`) directly followed by `is [not] defined|undefined` or `| default`/`| d`
 //! are touched; string literals and text outside `{{ }}`/`{% %}` are left alone.
 //!
+//! The same pass wraps the right operand of `/`, `//` and `%` in [`DIVISOR`]`(operand, op)`,
+//! which fails on zero with Python's message (`division by zero`): minijinja's `/` gives
+//! infinity and its `//`/`%` fail with a message of their own, where Jinja (Python) raises.
+//!
 //! The same pass drops the collection prefix of filter and test names written with their fully
 //! qualified name (`x | ansible.builtin.to_json`, `x is ansible.builtin.match(...)`,
 //! `ansible.legacy.` likewise): prov's filters and tests are Ansible's builtin ones.
 
 /// A name that is never defined: the "undefined" of the rewritten chains.
 pub(crate) const UNDEF: &str = "__prov_undefined";
+
+/// The function a divisor goes through (see the module's documentation).
+pub(crate) const DIVISOR: &str = "__prov_divisor";
 
 fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
@@ -146,6 +153,174 @@ fn dotted_end(b: &[u8], i: usize) -> Option<usize> {
     (parts >= 3).then_some(e)
 }
 
+/// [`DIVISOR`]: the divisor of `op` as it is, or Python's error when it is zero.
+pub(crate) fn divisor(
+    v: minijinja::Value,
+    op: String,
+) -> Result<minijinja::Value, minijinja::Error> {
+    use minijinja::value::ValueKind;
+    let zero = match v.kind() {
+        ValueKind::Bool => !v.is_true(),
+        ValueKind::Number => f64::try_from(v.clone()).is_ok_and(|f| f == 0.0),
+        _ => false,
+    };
+    if !zero {
+        return Ok(v);
+    }
+    let float = v.as_i64().is_none() && v.kind() == ValueKind::Number;
+    let msg = match (op.as_str(), float) {
+        ("//", false) => "integer division or modulo by zero",
+        ("//", true) => "float floor division by zero",
+        ("%", false) => "integer modulo by zero",
+        ("%", true) => "float modulo by zero",
+        (_, false) => "division by zero",
+        (_, true) => "float division by zero",
+    };
+    Err(minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        msg,
+    ))
+}
+
+/// Template text as it was written, without the [`DIVISOR`] calls [`rewrite`] added (for
+/// error messages that quote it).
+pub(crate) fn unwrap_divisors(text: &str) -> String {
+    let mut out = text.to_string();
+    while let Some(p) = out.find(&format!("{DIVISOR}(")) {
+        let open = p + DIVISOR.len();
+        let Some(close) = group_end(out.as_bytes(), open) else {
+            break;
+        };
+        let inner = &out[open + 1..close - 1];
+        let Some(comma) = inner.rfind(", '") else {
+            break;
+        };
+        out = format!("{}{}{}", &out[..p], &inner[..comma], &out[close..]);
+    }
+    out
+}
+
+/// The end of the bracketed group opening at `b[i]` (`(`, `[` or `{`), skipping string
+/// literals; `None` if it is not closed before the end of the expression.
+fn group_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut stack = vec![];
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            o @ (b'(' | b'[' | b'{') => stack.push(match o {
+                b'(' => b')',
+                b'[' => b']',
+                _ => b'}',
+            }),
+            c @ (b')' | b']' | b'}') => {
+                if stack.pop() != Some(c) {
+                    return None;
+                }
+                if stack.is_empty() {
+                    return Some(j + 1);
+                }
+            }
+            q @ (b'\'' | b'"') => {
+                j += 1;
+                while j < b.len() && b[j] != q {
+                    if b[j] == b'\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    None
+}
+
+/// The end of the operand of a multiplicative operator starting at `b[i]` (Jinja's grammar:
+/// unary signs, a primary with its attributes, subscripts and calls, then filters and tests,
+/// then `** operand`); `None` if it is not one this reads.
+fn operand_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = skip_ws(b, i);
+    while j < b.len() && (b[j] == b'-' || b[j] == b'+') {
+        j = skip_ws(b, j + 1);
+    }
+    let c = *b.get(j)?;
+    j = if is_ident_start(c) {
+        let mut e = j;
+        while e < b.len() && is_ident(b[e]) {
+            e += 1;
+        }
+        if matches!(
+            &b[j..e],
+            b"not" | b"and" | b"or" | b"in" | b"is" | b"if" | b"else"
+        ) {
+            return None;
+        }
+        e
+    } else if c.is_ascii_digit() || (c == b'.' && b.get(j + 1).is_some_and(u8::is_ascii_digit)) {
+        let mut e = j;
+        while e < b.len()
+            && (b[e].is_ascii_alphanumeric()
+                || b[e] == b'.'
+                || b[e] == b'_'
+                || ((b[e] == b'-' || b[e] == b'+') && matches!(b[e - 1], b'e' | b'E')))
+        {
+            e += 1;
+        }
+        e
+    } else if c == b'\'' || c == b'"' {
+        let mut e = j + 1;
+        while e < b.len() && b[e] != c {
+            if b[e] == b'\\' {
+                e += 1;
+            }
+            e += 1;
+        }
+        (e < b.len()).then_some(e + 1)?
+    } else if c == b'(' || c == b'[' {
+        group_end(b, j)?
+    } else {
+        return None;
+    };
+    loop {
+        if j + 1 < b.len() && b[j] == b'.' && is_ident(b[j + 1]) {
+            j += 1;
+            while j < b.len() && is_ident(b[j]) {
+                j += 1;
+            }
+        } else if j < b.len() && (b[j] == b'[' || b[j] == b'(') {
+            j = group_end(b, j)?;
+        } else {
+            let k = skip_ws(b, j);
+            let name_from = if k < b.len() && b[k] == b'|' && b.get(k + 1) != Some(&b'|') {
+                skip_ws(b, k + 1)
+            } else if word_at(b, k, "is") {
+                let mut n = skip_ws(b, k + 2);
+                if word_at(b, n, "not") {
+                    n = skip_ws(b, n + 3);
+                }
+                n
+            } else if b[k..].starts_with(b"**") {
+                return operand_end(b, k + 2);
+            } else {
+                return Some(j);
+            };
+            if name_from >= b.len() || !is_ident_start(b[name_from]) {
+                return None;
+            }
+            j = name_from;
+            while j < b.len()
+                && (is_ident(b[j]) || (b[j] == b'.' && b.get(j + 1).is_some_and(|&x| is_ident(x))))
+            {
+                j += 1;
+            }
+            if j < b.len() && b[j] == b'(' {
+                j = group_end(b, j)?;
+            }
+        }
+    }
+}
+
 /// Rewrites the chains in template source; `None` if there is nothing to rewrite.
 pub(crate) fn rewrite(src: &str) -> Option<String> {
     if !(src.contains(" defined")
@@ -153,7 +328,9 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
         || src.contains("| d")
         || src.contains("|d")
         || src.contains("ansible.")
-        || src.contains('.'))
+        || src.contains('.')
+        || src.contains('/')
+        || src.contains('%'))
     {
         return None;
     }
@@ -189,6 +366,26 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                         i += 1;
                     }
                     i += 1;
+                } else if (c == b'/' || c == b'%')
+                    && let op_len = if c == b'/' && b.get(i + 1) == Some(&b'/') {
+                        2
+                    } else {
+                        1
+                    }
+                    && let Some(end) = operand_end(b, i + op_len)
+                {
+                    // The divisor of `/`, `//` or `%` goes through DIVISOR; what it holds is
+                    // rewritten on its own.
+                    let from = skip_ws(b, i + op_len);
+                    let operand = &src[from..end];
+                    let inner = rewrite(&format!("{{{{{operand}}}}}"))
+                        .map(|r| r[2..r.len() - 2].to_string())
+                        .unwrap_or_else(|| operand.to_string());
+                    out.push_str(&src[last..from]);
+                    out.push_str(&format!("{DIVISOR}({inner}, '{}')", &src[i..i + op_len]));
+                    last = end;
+                    i = end;
+                    changed = true;
                 } else if let Some((prefix, local)) = COLLECTIONS
                     .iter()
                     .find(|(p, _)| b[i..].starts_with(p.as_bytes()))
@@ -289,6 +486,41 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn divisors_go_through_the_zero_check() {
+        let d = |s: &str| rewrite(s).unwrap_or_else(|| s.to_string());
+        assert_eq!(
+            d("{{ 5 / 0 | int }}"),
+            "{{ 5 / __prov_divisor(0 | int, '/') }}"
+        );
+        assert_eq!(
+            d("{{ a // b.c[1] + 1 }}"),
+            "{{ a // __prov_divisor(b.c[1], '//') + 1 }}"
+        );
+        assert_eq!(
+            d("{% set x = n % (m - 1) %}"),
+            "{% set x = n % __prov_divisor((m - 1), '%') %}"
+        );
+        assert_eq!(
+            d("{{ 1 / -x ** 2 * 3 }}"),
+            "{{ 1 / __prov_divisor(-x ** 2, '/') * 3 }}"
+        );
+        // Not operators: text, strings, `%}` and comments.
+        assert_eq!(
+            d("a/b {{ 'x/y' }} {% if 1 %}{# 1/0 #}{% endif %}"),
+            "a/b {{ 'x/y' }} {% if 1 %}{# 1/0 #}{% endif %}"
+        );
+        assert_eq!(
+            unwrap_divisors(&d("{{ a // b.c[1] + 1 / (2 % x) }}")),
+            "{{ a // b.c[1] + 1 / (2 % x) }}"
+        );
+        // Chains inside a divisor are still rewritten.
+        assert_eq!(
+            d("{{ 1 / (a.b | default(1)) }}"),
+            "{{ 1 / __prov_divisor(((a.b if (a is defined) else __prov_undefined) | default(1)), '/') }}"
+        );
+    }
 
     #[test]
     fn rewrites_only_defined_checks_and_defaults() {

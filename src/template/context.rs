@@ -174,6 +174,10 @@ impl Object for CtxInner {
             inner: self.clone(),
         };
         match ctx.resolve(name) {
+            Ok(None) => {
+                super::record_missing(name);
+                None
+            }
             Ok(v) => v,
             Err(RenderError {
                 err,

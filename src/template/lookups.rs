@@ -1178,7 +1178,13 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     });
     // Ansible's `undef(hint=None)`: an undefined value (a default that stays undefined).
     env.add_function("undef", |args: Rest<Value>| {
-        crate::template::filters::Args::bind("undef", &["hint"], &args)?;
+        let a = crate::template::filters::Args::bind("undef", &["hint"], &args)?;
+        crate::template::record_undef_hint(
+            a.get("hint")
+                .filter(|h| !h.is_none())
+                .map(py_str)
+                .unwrap_or_else(|| "Mandatory variable has not been overridden".into()),
+        );
         Ok::<_, minijinja::Error>(Value::UNDEFINED)
     });
 }

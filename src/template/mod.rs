@@ -122,6 +122,10 @@ impl RenderError {
 struct Frame {
     fatal: Option<Error>,
     undefined: Vec<(String, Error)>,
+    /// The variable most recently looked up and not defined.
+    missing: Option<String>,
+    /// The hint of the last `undef()` called: the message when its value is used.
+    undef_hint: Option<String>,
 }
 
 #[derive(Default)]
@@ -158,6 +162,37 @@ pub(crate) fn record_fatal(err: Error) {
             && f.fatal.is_none()
         {
             f.fatal = Some(err);
+        }
+    });
+}
+
+/// The name of the variable most recently found undefined while rendering (for messages
+/// that name it, like `mandatory`'s).
+pub(crate) fn last_undefined_name() -> Option<String> {
+    TLS.with(|t| {
+        let t = t.borrow();
+        let f = t.frames.last()?;
+        f.missing
+            .clone()
+            .or_else(|| f.undefined.last().map(|(n, _)| n.clone()))
+    })
+}
+
+/// Notes the hint of an `undef(hint)` value (Ansible's default: "Mandatory variable has not
+/// been overridden"), which becomes the error if that value is used.
+pub(crate) fn record_undef_hint(hint: String) {
+    TLS.with(|t| {
+        if let Some(f) = t.borrow_mut().frames.last_mut() {
+            f.undef_hint = Some(hint);
+        }
+    });
+}
+
+/// Notes a variable that is not defined at all.
+pub(crate) fn record_missing(name: &str) {
+    TLS.with(|t| {
+        if let Some(f) = t.borrow_mut().frames.last_mut() {
+            f.missing = Some(name.to_string());
         }
     });
 }
@@ -211,6 +246,36 @@ pub fn untrusted_error() -> Error {
 /// The prefix of the local names of collections' filters and tests (see `chains`).
 pub(crate) fn chains_fq() -> &'static str {
     chains::FQ
+}
+
+/// True if `expr` only names a variable, or an attribute or item of one (`x`, `x.y`,
+/// `x['k'][0]`): its value is the variable's own, not text the template made.
+fn is_variable_chain(expr: &str) -> bool {
+    let b = expr.trim().as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    if b.is_empty() || !(b[0].is_ascii_alphabetic() || b[0] == b'_') {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() && ident(b[i]) {
+        i += 1;
+    }
+    while i < b.len() {
+        match b[i] {
+            b'.' if b.get(i + 1).is_some_and(|&c| ident(c)) => {
+                i += 1;
+                while i < b.len() && ident(b[i]) {
+                    i += 1;
+                }
+            }
+            b'[' => match expr.trim()[i..].find(']') {
+                Some(p) if !expr.trim()[i + 1..i + p].contains(['(', '[', '|']) => i += p + 1,
+                _ => return false,
+            },
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// True if `s` has template markers.
@@ -397,6 +462,7 @@ impl Templar {
             }
         });
         env.add_global("omit", Value::from(OMIT));
+        env.add_function(chains::DIVISOR, chains::divisor);
         filters::register(&mut env);
         tests::register(&mut env);
         lookups::register(&mut env);
@@ -511,7 +577,12 @@ impl Templar {
             return Ok(Value::from(s));
         }
         if let Some(expr) = single_expression(s) {
-            let v = self.eval_inner(expr, ctx, Literals::Raw)?;
+            let mut v = self.eval_inner(expr, ctx, Literals::Raw)?;
+            // Text a template made is data, as in ansible-core 2.19: never evaluated or
+            // templated again. A variable's own value passes through as it is.
+            if v.kind() == ValueKind::String && !v.is_safe() && !is_variable_chain(expr) {
+                v = Value::from_safe_string(v.as_str().unwrap_or_default().to_string());
+            }
             // The newline after the expression stays with a text result (ansible-core 2.19:
             // `"{{ d | to_json }}\n"` ends with a newline, `"{{ 2 }}\n"` is the number 2).
             if s.ends_with("}}\n")
@@ -528,8 +599,8 @@ impl Templar {
             return Ok(v);
         }
         // Like ansible-core 2.19, text with several parts stays text (older versions ran
-        // `literal_eval` on text that looked like a list or dict).
-        self.render_text_inner(s, ctx).map(Value::from)
+        // `literal_eval` on text that looked like a list or dict), and it is data.
+        self.render_text_inner(s, ctx).map(Value::from_safe_string)
     }
 
     /// Renders every string inside a value (maps, lists), keys included.
@@ -762,9 +833,12 @@ impl Templar {
         let v =
             r.map_err(|e| self.convert_error(e, &name, &src, EXPR_PREFIX.len(), ctx, &frame))?;
         if v.is_undefined() {
-            let msg = self
-                .undefined_message(&name, &src, EXPR_PREFIX.len(), None, ctx, &frame)
-                .unwrap_or_else(|| format!("'{}' is undefined", expr.trim()));
+            let msg = match &frame.undef_hint {
+                Some(h) => h.clone(),
+                None => self
+                    .undefined_message(&name, &src, EXPR_PREFIX.len(), None, ctx, &frame)
+                    .unwrap_or_else(|| format!("'{}' is undefined", expr.trim())),
+            };
             return Err(RenderError {
                 err: undefined_error(msg, ctx),
                 undefined: true,
@@ -809,7 +883,10 @@ impl Templar {
             "true" | "yes" | "on" | "1" | "y" => return Ok(true),
             _ => {}
         }
-        if v.is_safe() {
+        // Text from a host (or one a single expression made) is data: a non-empty string.
+        // The templates inside a condition's own text (`'{{ item }}' == 'a'`) are part of
+        // the condition, which is then evaluated.
+        if v.is_safe() && single_expression(expr).is_some() {
             return Ok(true);
         }
         Ok(truthy_py(&self.eval(t, ctx)?))
@@ -921,7 +998,7 @@ impl Templar {
                     None => mj_kind_text(kind).to_string(),
                 };
                 if let Some(s) = &snippet {
-                    msg.push_str(&format!(" in `{s}`"));
+                    msg.push_str(&format!(" in `{}`", chains::unwrap_divisors(s)));
                 }
                 let mut err = Error::template(at_line(msg));
                 if kind == MjKind::UnknownFilter || kind == MjKind::UnknownTest {

@@ -52,6 +52,10 @@ fn changed(v: Value) -> R {
     Ok(false)
 }
 
+fn unreachable(v: Value) -> R {
+    result_flag("unreachable", &v, "unreachable")
+}
+
 fn skipped(v: Value) -> R {
     result_flag("skipped", &v, "skipped")
 }
@@ -335,6 +339,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("changed", changed);
     env.add_test("change", changed);
     env.add_test("skipped", skipped);
+    env.add_test("unreachable", unreachable);
+    env.add_test("reachable", |v: Value| unreachable(v).map(|u| !u));
     env.add_test("skip", skipped);
     env.add_test("finished", finished);
     env.add_test("truthy", truthy);
@@ -387,6 +393,17 @@ mod unit {
         assert!(tagged_with(Value::from("x"), "TrustedAsTemplate".into()).unwrap());
         let unsafe_ = crate::template::mark_unsafe(&Value::from("x"));
         assert!(!tagged_with(unsafe_, "TrustedAsTemplate".into()).unwrap());
+    }
+
+    #[test]
+    fn reachability_of_a_result() {
+        let t = crate::template::Templar::new();
+        let ctx = crate::template::Context::new(&t, vec![]);
+        let e = |x: &str| t.eval(x, &ctx).unwrap();
+        assert_eq!(e("{'unreachable': true} is unreachable"), Value::from(true));
+        assert_eq!(e("{'changed': true} is unreachable"), Value::from(false));
+        assert_eq!(e("{'changed': true} is reachable"), Value::from(true));
+        assert!(t.eval("'x' is unreachable", &ctx).is_err());
     }
 
     #[test]

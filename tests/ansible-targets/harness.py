@@ -38,6 +38,12 @@ def load_yaml(path):
 
 # ---------------------------------------------------------------- targets
 
+def expected(path):
+    """The targets listed in passing.txt (CI)."""
+    want = [l.split("#")[0].strip() for l in open(path)]
+    return [w for w in want if w]
+
+
 def runme(targets_dir, name):
     return os.path.exists(os.path.join(targets_dir, name, "runme.sh"))
 
@@ -63,7 +69,7 @@ def gather_facts(al):
 
 # Lab hosts: one per tool. As `ansible-test integration` runs by default (in a container that
 # is both controller and `testhost`), every target runs on its host as its own controller with
-# `testhost` local; targets marked needs/ssh reach the host's own sshd (127.0.0.x) with the lab
+# `testhost` local; targets marked needs/ssh reach it over the host's own sshd (127.0.0.1) with the lab
 # key installed as root's key. Nothing runs on the machine running the harness.
 # PROV_TARGETS_HOSTS (e.g. "prov=5") picks other hosts, so several harness runs can share a lab.
 HOSTS = {"prov": 1, "ansible": 2}
@@ -74,6 +80,16 @@ for _kv in filter(None, os.environ.get("PROV_TARGETS_HOSTS", "").split(",")):
 
 INVENTORY_LOCAL = ("[testgroup]\ntesthost ansible_connection=local ansible_pipelining=yes "
                    "ansible_python_interpreter=/usr/bin/python3\n")
+# ansible-test's inventory for a needs/ssh target (create_posix_inventory): testhost over SSH to
+# the controller itself.
+INVENTORY_SSH = ("[testgroup]\ntesthost ansible_connection=ssh ansible_pipelining=yes "
+                 "ansible_python_interpreter=/usr/bin/python3 ansible_host=127.0.0.1 "
+                 "ansible_port=22 ansible_user=root "
+                 "ansible_ssh_private_key_file=/root/.ssh/id_ed25519\n")
+
+
+def inventory(al):
+    return INVENTORY_SSH if "needs/ssh" in al else INVENTORY_LOCAL
 
 
 def playbook(name, gather, output_dir):
@@ -144,6 +160,37 @@ def last_error(text):
     return lines[-1] if lines else ""
 
 
+def stripped(args):
+    """prov without debug symbols (a debug build is ~700 MB, ~60 MB stripped): it is copied
+    to the lab host for every target."""
+    if not shutil.which("strip"):
+        return args.prov
+    dest = os.path.join(args.work, "bin", "prov")
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    shutil.copy2(args.prov, dest + ".tmp")
+    subprocess.run(["strip", "--strip-debug", dest + ".tmp"], check=True)
+    os.replace(dest + ".tmp", dest)
+    return dest
+
+
+def wheels(args, reqs):
+    """The Python packages runme.sh scripts pip-install, downloaded here from PyPI: the lab
+    hosts have no internet (ansible-test's containers do), so their pip finds them in this
+    folder (PIP_FIND_LINKS, PIP_NO_INDEX)."""
+    d = os.path.join(args.work, "wheels")
+    stamp = os.path.join(d, "requirements.txt")
+    want = "".join(f"{r}\n" for r in reqs)
+    if not (os.path.exists(stamp) and open(stamp).read() == want):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        if reqs:
+            subprocess.run([os.path.join(args.venv, "bin", "pip"), "download", "-q",
+                            "--disable-pip-version-check", "-d", d, *reqs], check=True)
+        with open(stamp, "w") as f:
+            f.write(want)
+    return d
+
+
 def bundle(args, tool):
     """A tar of what a controller host needs for `tool`, at the same absolute paths as here:
     the integration folder (with ansible-test's `inventory` for runme.sh targets), prov with an
@@ -178,14 +225,19 @@ def bundle(args, tool):
     with open(os.path.join(shim, "common", "virtualenv.sh"), "w") as f:
         f.write('# sourced by runme.sh scripts (tests/ansible-targets)\n'
                 'rm -rf "${OUTPUT_DIR}/venv"\n'
+                'ansible_lib=$(python3 -c "import ansible, os; print(os.path.dirname(os.path.dirname(ansible.__file__)))" 2>/dev/null)\n'
                 'python3 -m venv --system-site-packages "${OUTPUT_DIR}/venv"\n'
+                '# ansible-core stays importable in it, as in ansible-test\'s\n'
+                'if [ -n "$ansible_lib" ]; then\n'
+                '  for sp in "${OUTPUT_DIR}"/venv/lib/python3*/site-packages; do echo "$ansible_lib" > "$sp/ansible-test-ansible.pth"; done\n'
+                'fi\n'
                 'set +ux\n'
                 '. "${OUTPUT_DIR}/venv/bin/activate"\n'
                 'set -ux\n')
     with open(os.path.join(args.integration, "inventory"), "w") as f:
         f.write(INVENTORY_LOCAL)
     data = os.path.join(os.path.dirname(args.integration), "lib", "ansible_test", "_data")
-    paths = [args.integration, data, args.prov, shim, HERE, args.key, args.known_hosts]
+    paths = [args.integration, data, args.prov, shim, HERE, args.key, args.known_hosts, args.wheels]
     paths.append(args.venv)
     rel = [os.path.relpath(p, "/") for p in paths]
     subprocess.run(["tar", "-C", "/", "-cf", path, "--exclude=__pycache__", *rel], check=True)
@@ -221,6 +273,10 @@ def run_target(args, tool, name, script):
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
         "ANSIBLE_DEVEL_WARNING": "false",
         "OUTPUT_DIR": output_dir,
+        # pip installs from the downloaded wheels (see wheels())
+        "PIP_FIND_LINKS": args.wheels,
+        "PIP_NO_INDEX": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PAGER": "/bin/cat",
         # ansible-test runs with a UTF-8 locale (ansible-core refuses to start without one)
         "LC_ALL": "C.UTF-8",
@@ -231,7 +287,8 @@ def run_target(args, tool, name, script):
         "PROV_HARNESS_EVENTS": events,
         "PROV_EVENTS_FILE": events,
     }
-    files = {}
+    # ansible-test writes the inventory per target (local, or SSH for needs/ssh targets)
+    files = {os.path.join(integ, "inventory"): inventory(al)}
     if script:
         cwd = os.path.join(integ, "targets", name)
         env.update(ANSIBLE_INVENTORY="/dev/null", ANSIBLE_LIBRARY="/dev/null",
@@ -241,7 +298,7 @@ def run_target(args, tool, name, script):
         cmd = "./runme.sh"
     else:
         cwd = integ
-        files[f"{out}/inventory"] = INVENTORY_LOCAL
+        files[f"{out}/inventory"] = inventory(al)
         files[f"{integ}/{name}-play.yml"] = playbook(name, gather_facts(al), output_dir)
         env.update(ANSIBLE_ROLES_PATH=os.path.join(integ, "targets"), ANSIBLE_PLAYBOOK_DIR=integ,
                    INVENTORY_PATH=f"{out}/inventory", ANSIBLE_HOST_KEY_CHECKING="false")
@@ -335,6 +392,7 @@ def write_report(args, cfg, results, out):
     rows = []
     counted = passing = 0
     prov_time = ans_time = 0.0
+    waited = []  # passing targets whose time is mostly waits they ask for (targets.yaml waits)
     for name in cfg["in_scope"]:
         r = results.get(name, {})
         p, a = r.get("prov"), r.get("ansible")
@@ -355,6 +413,8 @@ def write_report(args, cfg, results, out):
                 if a is not None:
                     prov_time += p["wall"]
                     ans_time += a["wall"]
+                    if name in cfg.get("waits", {}):
+                        waited.append((name, p["wall"], a["wall"]))
             else:
                 state = "fail"
             if p.get("tier") == 2:
@@ -386,6 +446,13 @@ def write_report(args, cfg, results, out):
     if ratio:
         lines += [f"Time on the passing targets: prov {prov_time:.1f} s, ansible-core "
                   f"{ans_time:.1f} s ({ratio:.1f}x).", ""]
+    if ratio and waited:
+        pw = prov_time - sum(w[1] for w in waited)
+        aw = ans_time - sum(w[2] for w in waited)
+        why = "; ".join(f"{n}: {cfg['waits'][n]}" for n, _, _ in waited)
+        if pw > 0:
+            lines += [f"Without the targets whose time is mostly waiting they ask for ({why}): "
+                      f"prov {pw:.1f} s, ansible-core {aw:.1f} s ({aw / pw:.1f}x).", ""]
     lines += [
         "Asserts: passed / failed (`assert` task results per host). First failure: the failed "
         "task that stopped prov's run (or its load error).",
@@ -422,12 +489,17 @@ def main():
     ap.add_argument("--out", help="write the results table here (COMPAT.md)")
     ap.add_argument("--expect", help="a file of targets that must pass under prov (CI)")
     args = ap.parse_args()
+    args.prov = stripped(args)
 
     cfg = load_yaml(os.path.join(HERE, "targets.yaml"))
+    args.wheels = wheels(args, cfg.get("wheels", []))
     targets_dir = os.path.join(args.integration, "targets")
     names = [n for n in cfg["in_scope"] if n not in cfg.get("excluded", {})]
     if args.only:
         names = [n for n in args.only.split(",") if n]
+    elif args.expect:
+        # CI: the targets that must keep passing (the others cannot fail the run)
+        names = [n for n in names if n in expected(args.expect)]
     tools = [t for t in args.tools.split(",") if t]
     saved_path = os.path.join(args.work, "results.json")
     results = json.load(open(saved_path)) if os.path.exists(saved_path) else {}
@@ -453,8 +525,7 @@ def main():
         passing, counted = write_report(args, cfg, results, args.out)
         log(f"{passing} of {counted} counted targets pass; table in {args.out}")
     if args.expect:
-        want = [l.split("#")[0].strip() for l in open(args.expect)]
-        want = [w for w in want if w]
+        want = expected(args.expect)
         lost = [w for w in want if not results.get(w, {}).get("prov", {}).get("passed")]
         if lost:
             for w in lost:

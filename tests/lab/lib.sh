@@ -44,6 +44,11 @@ take_lock() {
     fi
 }
 
+# Lets other lab scripts go on (while this one only waits for its own hosts to boot).
+release_lock() {
+    exec 9<&-
+}
+
 ensure_packages() {
     local missing=() p
     for p in "${PACKAGES[@]}"; do

@@ -46,5 +46,7 @@ for N in "$@"; do
 done
 write_etc_hosts "${ALL[@]}"
 for N in "$@"; do boot_host "$N"; done
+# Waiting for the boot needs no lock: other resets (of other hosts) go on meanwhile.
+release_lock
 for N in "$@"; do wait_host "$N"; done
 log "reset host(s) $* in $((SECONDS - T0)) s"

@@ -147,6 +147,7 @@ mod tests {
             OptSpec::new("mode", OptKind::Mode, "mode"),
             OptSpec::new("content", OptKind::Str, "c"),
             OptSpec::new("src", OptKind::Path, "s"),
+            OptSpec::new("count", OptKind::Int, "n"),
         ])
         .mutually_exclusive(&[&["content", "src"]]);
 
@@ -246,7 +247,25 @@ mod tests {
             &vars(&[("path", Value::from("/x")), ("force", Value::from("maybe"))]),
         )
         .unwrap_err();
-        assert!(e.msg.contains("must be a boolean"), "{}", e.msg);
+        assert!(
+            e.msg.starts_with(
+                "argument 'force' is of type str and we were unable to convert to bool: \
+                 The value 'maybe' is not a valid boolean."
+            ),
+            "{}",
+            e.msg
+        );
+        assert!(e.hint.clone().unwrap().contains("takes a boolean"));
+        let e = validate_args(
+            &DOC,
+            &vars(&[("path", Value::from("/x")), ("count", Value::from("hello"))]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.msg,
+            "argument 'count' is of type str and we were unable to convert to int: \
+             \"'hello'\" cannot be converted to an int"
+        );
         let e = validate_args(
             &DOC,
             &vars(&[("path", Value::from("/x")), ("state", Value::from("absnt"))]),

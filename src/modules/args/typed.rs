@@ -5,8 +5,8 @@
 //! or a field that needs a value for an option that is neither required nor defaulted, does not
 //! compile.
 
+use super::Args;
 use super::spec::{OptGroup, OptKind, OptSpec};
-use super::{Args, value_str};
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -52,12 +52,9 @@ fn absent(args: &Args, name: &str) -> Error {
     ))
 }
 
-fn bad(args: &Args, name: &str, what: &str, v: Option<&Value>) -> Error {
-    Error::failed(format!(
-        "option '{name}' of module '{}' must be {what}, got '{}'",
-        args.module(),
-        v.map(value_str).unwrap_or_default()
-    ))
+fn bad(args: &Args, name: &str, wanted: &str, v: &Value) -> Error {
+    let (msg, hint) = super::validate::unconvertible_text(args.module(), name, false, v, wanted);
+    Error::failed(msg).hint(hint)
 }
 
 impl FromArg for String {
@@ -99,9 +96,7 @@ impl FromArg for i64 {
     fn from_arg(args: &Args, name: &str) -> Result<Self> {
         match args.get(name) {
             None => Err(absent(args, name)),
-            Some(v) => args
-                .int(name)
-                .ok_or_else(|| bad(args, name, "an integer", Some(v))),
+            Some(v) => args.int(name).ok_or_else(|| bad(args, name, "int", v)),
         }
     }
 }
@@ -115,7 +110,7 @@ impl FromArg for Option<i64> {
             Some(v) => args
                 .int(name)
                 .map(Some)
-                .ok_or_else(|| bad(args, name, "an integer", Some(v))),
+                .ok_or_else(|| bad(args, name, "int", v)),
         }
     }
 }
@@ -126,9 +121,7 @@ impl FromArg for f64 {
     fn from_arg(args: &Args, name: &str) -> Result<Self> {
         match args.get(name) {
             None => Err(absent(args, name)),
-            Some(v) => args
-                .float(name)
-                .ok_or_else(|| bad(args, name, "a number", Some(v))),
+            Some(v) => args.float(name).ok_or_else(|| bad(args, name, "float", v)),
         }
     }
 }
@@ -142,7 +135,7 @@ impl FromArg for Option<f64> {
             Some(v) => args
                 .float(name)
                 .map(Some)
-                .ok_or_else(|| bad(args, name, "a number", Some(v))),
+                .ok_or_else(|| bad(args, name, "float", v)),
         }
     }
 }

@@ -181,21 +181,21 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
         OptKind::Bool => {
             let ok = crate::value::boolean(v).is_some();
             if !ok {
-                return Err(bad("a boolean (yes/no, true/false)"));
+                return Err(unconvertible(doc.name, spec.name, spec.secret, v, "bool"));
             }
         }
         OptKind::Int => {
             let ok = i64::try_from(v.clone()).is_ok()
                 || v.as_str().is_some_and(|s| s.trim().parse::<i64>().is_ok());
             if !ok {
-                return Err(bad("an integer"));
+                return Err(unconvertible(doc.name, spec.name, spec.secret, v, "int"));
             }
         }
         OptKind::Float => {
             let ok = kind == ValueKind::Number
                 || v.as_str().is_some_and(|s| s.trim().parse::<f64>().is_ok());
             if !ok {
-                return Err(bad("a number"));
+                return Err(unconvertible(doc.name, spec.name, spec.secret, v, "float"));
             }
         }
         OptKind::Mode => {
@@ -240,6 +240,69 @@ fn check_type(doc: &ModuleDoc, spec: &OptSpec, v: &Value) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Python's name of a value's type, as Ansible's messages show it.
+fn py_type(v: &Value) -> &'static str {
+    match v.kind() {
+        ValueKind::Seq => "list",
+        ValueKind::Map => "dict",
+        ValueKind::Bool => "bool",
+        ValueKind::Number if i64::try_from(v.clone()).is_ok() => "int",
+        ValueKind::Number => "float",
+        ValueKind::String => "str",
+        _ => "NoneType",
+    }
+}
+
+/// Ansible's message for a value its type cannot be converted to (users and tests match on
+/// `unable to convert to int`), with prov's module name in a hint. `wanted`: bool, int or
+/// float.
+fn unconvertible(module: &str, name: &str, secret: bool, v: &Value, wanted: &str) -> Error {
+    let (msg, hint) = unconvertible_text(module, name, secret, v, wanted);
+    Error::parse(msg).hint(hint)
+}
+
+/// The message and hint of [`unconvertible`].
+pub(super) fn unconvertible_text(
+    module: &str,
+    name: &str,
+    secret: bool,
+    v: &Value,
+    wanted: &str,
+) -> (String, String) {
+    let detail = if secret {
+        "(the value is not shown: it is a secret)".to_string()
+    } else {
+        match wanted {
+            "bool" => format!(
+                "The value '{}' is not a valid boolean. Valid booleans include: \
+                 'yes', 'on', 'true', 't', 'y', '1', 1, 1.0, True, \
+                 'no', 'off', 'false', 'f', 'n', '0', 0, 0.0, False",
+                value_str(v)
+            ),
+            "int" => format!(
+                "\"{}\" cannot be converted to an int",
+                match v.as_str() {
+                    Some(t) => crate::util::python::str_repr(t),
+                    None => crate::template::py_str(v),
+                }
+            ),
+            _ => format!("<class '{}'> cannot be converted to a float", py_type(v)),
+        }
+    };
+    let takes = match wanted {
+        "bool" => "a boolean (yes/no, true/false)",
+        "int" => "an integer",
+        _ => "a number",
+    };
+    (
+        format!(
+            "argument '{name}' is of type {} and we were unable to convert to {wanted}: {detail}",
+            py_type(v)
+        ),
+        format!("option '{name}' of module '{module}' takes {takes}"),
+    )
 }
 
 fn kind_name(v: &Value) -> String {

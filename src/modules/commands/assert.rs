@@ -40,14 +40,17 @@ impl Module for Assert {
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
         // A single string is one condition (it may contain commas).
-        let conds: Vec<String> = match o.that.kind() {
-            minijinja::value::ValueKind::Seq => o
-                .that
-                .try_iter()
-                .map(|it| it.map(|x| value_str(&x)).collect())
-                .unwrap_or_default(),
-            _ => vec![value_str(&o.that)],
+        let items: Vec<Value> = match o.that.kind() {
+            minijinja::value::ValueKind::Seq => {
+                o.that.try_iter().map(|it| it.collect()).unwrap_or_default()
+            }
+            _ => vec![o.that.clone()],
         };
+        // Text a template made (or a host returned) is never evaluated (ansible-core 2.19).
+        if items.iter().any(|x| x.is_safe()) {
+            return Err(crate::template::untrusted_error());
+        }
+        let conds: Vec<String> = items.iter().map(value_str).collect();
         for cond in &conds {
             let ok = ctx.render.eval(strip_braces(cond))?.is_true();
             if !ok {

@@ -69,22 +69,48 @@ impl Module for Debug {
             }
             let var = crate::modules::args::value_str(&var);
             let expr = strip_braces(&var);
-            let value = match ctx.render.eval(expr) {
-                Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
-                Ok(v) => v,
+            // An undefined value is shown as ansible-core 2.19 shows it: a marker in place
+            // of the value, and the error as a warning.
+            let undefined = match ctx.render.eval(expr) {
+                Ok(v) if v.is_undefined() => Err(format!("'{expr}' is undefined")),
+                Ok(v) => Ok(v),
                 Err(e)
                     if e.kind == ErrorKind::Template
-                        && e.msg.to_ascii_lowercase().contains("undefined") =>
+                        && (e.msg.contains("undefined")
+                            || e.msg.contains("has no attribute")
+                            || ctx
+                                .render
+                                .eval(&format!("({expr}) is undefined"))
+                                .is_ok_and(|v| v.is_true())) =>
                 {
-                    Value::from("VARIABLE IS NOT DEFINED!")
+                    Err(e.msg.clone())
                 }
                 Err(e) => return Err(e),
             };
+            let plan = match undefined {
+                // `omit` cannot be shown: ansible-core's placeholder and warning.
+                Ok(value) if value.as_str() == Some(crate::template::OMIT) => {
+                    Plan::ok().with(&var, Value::from("<<Omit>>")).with(
+                        "warnings",
+                        Value::from(vec![Value::from(
+                            "The result of the `var` expression could not be omitted; a \
+                             placeholder was used instead.",
+                        )]),
+                    )
+                }
+                Ok(value) => Plan::ok().with(&var, value),
+                Err(msg) => Plan::ok()
+                    .with(&var, Value::from(format!("<< error 1 - {msg} >>")))
+                    .with(
+                        "warnings",
+                        Value::from(vec![Value::from(format!(
+                            "Encountered 1 template error.\nerror 1 - {msg}"
+                        ))]),
+                    ),
+            };
             // Shown like Ansible: `ok: [h] => {"var": value}` (the sink shows results marked
             // `_ansible_verbose_always` in full); registered results drop `_ansible_*` keys.
-            return Ok(Plan::ok()
-                .with(&var, value)
-                .with("_ansible_verbose_always", true));
+            return Ok(plan.with("_ansible_verbose_always", true));
         }
         let msg = o.msg;
         let mut p = Plan::ok()

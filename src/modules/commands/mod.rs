@@ -1,11 +1,12 @@
 //! Command and utility modules: command, shell, raw, script, ping, debug, assert, fail,
-//! wait_for, wait_for_connection, pause.
+//! wait_for, wait_for_connection, pause, async_status.
 //!
 //! The command-running modules share the helpers here: splitting a command line into words
 //! (without a shell), quoting words back for `sh`, and the one round trip that checks
 //! `creates`/`removes` in `plan()`.
 
 mod assert;
+mod async_status;
 mod command;
 mod debug;
 mod fail;
@@ -18,6 +19,7 @@ mod wait_for;
 mod wait_for_connection;
 
 pub use assert::Assert;
+pub use async_status::AsyncStatus;
 pub use command::Command;
 pub use debug::Debug;
 pub use fail::Fail;
@@ -88,6 +90,7 @@ pub fn register(r: &mut Registry) {
     r.register(Arc::new(WaitFor));
     r.register(Arc::new(Pause));
     r.register(Arc::new(WaitForConnection));
+    r.register(Arc::new(AsyncStatus));
 }
 
 /// Quotes a path for `sh` but leaves glob characters (`*`, `?`, `[...]`) active, and turns a

@@ -2,8 +2,9 @@
 
 use crate::error::{Error, Result};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
+use crate::tty::{PromptKeys, Prompted, prompt_until};
+use crate::value::Value;
 use async_trait::async_trait;
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 /// The `pause` module.
@@ -12,8 +13,8 @@ pub struct Pause;
 crate::options! {
     /// The `pause` module's options.
     pub(crate) struct Opts {
-        seconds: Option<i64> = opt::int("Seconds to pause."),
-        minutes: Option<i64> = opt::int("Minutes to pause."),
+        seconds: Option<Value> = opt::any("Seconds to pause (an integer; a fraction is cut off, as Python's `int()` does)."),
+        minutes: Option<Value> = opt::any("Minutes to pause (an integer; a fraction is cut off)."),
         prompt: Option<String> = opt::str("Text to show."),
         echo: bool = opt::bool("Show what the user types.").default("yes"),
     }
@@ -24,25 +25,96 @@ static DOC: ModuleDoc = ModuleDoc::new(
     "Pause for some time, or until the user presses Enter",
 )
 .description(
-    "With `seconds` or `minutes` it sleeps on the controller (showing `prompt`, if \
-given). Without them it shows `prompt` and waits for a line of input, which it returns as \
-`user_input`; that needs a terminal, so off a TTY it fails instead of hanging. Changes nothing on \
-the host; it pauses in check mode too.",
+    "With `seconds` or `minutes` it waits on the controller that long (Ctrl+C then `C` \
+continues early, Ctrl+C then `A` aborts). Without them it shows `prompt` and waits for Enter, \
+returning what was typed as `user_input` (not echoed with `echo: false`). Keys are read from the \
+terminal as Ansible reads them; when stdin is not an interactive terminal (piped, cron, or in the \
+background) it does not wait for input: it warns and goes on, and a duration is just slept. \
+Changes nothing on the host; it pauses in check mode too.",
 )
 .spec::<Opts>()
-.mutually_exclusive(&[&["seconds", "minutes"]])
+.mutually_exclusive(&[&["minutes", "seconds"]])
 .examples("- pause:\n    seconds: 10\n- pause:\n    prompt: Check the dashboard, then press Enter");
 
-/// Reads one line from the terminal (echo off if asked, see [`crate::tty`]), on a blocking
-/// thread; the end of the input reads as an empty line.
-async fn read_line(echo: bool) -> Result<String> {
+/// Python's `int(v)`, as Ansible's pause converts `seconds` and `minutes`: numbers are cut to
+/// integers, strings must be written as one; the error is Ansible's.
+fn py_int(name: &str, v: &Value) -> std::result::Result<i64, String> {
+    if let Ok(i) = i64::try_from(v.clone()) {
+        return Ok(i);
+    }
+    if let Ok(f) = f64::try_from(v.clone())
+        && f.is_finite()
+    {
+        return Ok(f.trunc() as i64);
+    }
+    let (ty, why) = match v.as_str() {
+        Some(s) => match s.trim().parse::<i64>() {
+            Ok(i) => return Ok(i),
+            Err(_) => (
+                "str",
+                format!(
+                    "invalid literal for int() with base 10: {}",
+                    crate::util::python::str_repr(s)
+                ),
+            ),
+        },
+        None => (
+            "value",
+            format!(
+                "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+                v.kind()
+            ),
+        ),
+    };
+    Err(format!(
+        "argument '{name}' is of type {ty} and we were unable to convert to int: {why}"
+    ))
+}
+
+/// Runs [`prompt_until`] on a blocking thread.
+async fn prompt(
+    msg: String,
+    echo: bool,
+    seconds: Option<u64>,
+    complete: Option<&'static [u8]>,
+    interrupt: Option<&'static [u8]>,
+) -> Result<Prompted> {
     tokio::task::spawn_blocking(move || {
-        crate::tty::read_line("", !echo)
-            .map(Option::unwrap_or_default)
-            .map_err(|e| Error::other(format!("pause: cannot read from the terminal: {e}")))
+        prompt_until(
+            &msg,
+            echo,
+            seconds,
+            PromptKeys {
+                complete,
+                interrupt,
+            },
+        )
+        .map_err(|e| Error::other(format!("pause: cannot read from the terminal: {e}")))
     })
     .await
     .map_err(|e| Error::other(format!("pause: input thread failed: {e}")))?
+}
+
+/// Now, as Ansible's `start`/`stop` write it.
+fn now_text() -> String {
+    crate::modules::apply::fmt_time(std::time::SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_int;
+    use crate::value::Value;
+
+    #[test]
+    fn durations_convert_as_pythons_int() {
+        assert_eq!(py_int("seconds", &Value::from(0.9)), Ok(0));
+        assert_eq!(py_int("seconds", &Value::from(" 7 ")), Ok(7));
+        assert_eq!(
+            py_int("seconds", &Value::from("hello")).unwrap_err(),
+            "argument 'seconds' is of type str and we were unable to convert to int: \
+             invalid literal for int() with base 10: 'hello'"
+        );
+    }
 }
 
 #[async_trait]
@@ -51,52 +123,93 @@ impl Module for Pause {
         &DOC
     }
 
-    async fn plan(&self, _ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let start = Instant::now();
-        let started_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+    async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let timed = match (o.seconds, o.minutes) {
-            (Some(s), _) => Some((s.max(0) as u64, format!("{s} seconds"))),
-            (None, Some(m)) => Some((m.max(0) as u64 * 60, format!("{m} minutes"))),
-            _ => None,
+        let int = |name: &str, v: &Option<Value>| v.as_ref().map(|v| py_int(name, v)).transpose();
+        let (minutes, seconds) = match (int("minutes", &o.minutes), int("seconds", &o.seconds)) {
+            (Ok(m), Ok(s)) => (m, s),
+            (Err(e), _) | (_, Err(e)) => return Ok(Plan::fail(e)),
         };
-        let mut user_input = String::new();
-        let stdout = match timed {
-            Some((secs, label)) => {
-                if let Some(p) = &o.prompt
-                    && std::io::stderr().is_terminal()
-                {
-                    eprintln!("[pause]\n{p}");
-                }
-                tokio::time::sleep(Duration::from_secs(secs)).await;
-                format!("Paused for {label}")
+        let hidden = if o.echo { "" } else { " (output is hidden)" };
+        let text = o
+            .prompt
+            .clone()
+            .unwrap_or_else(|| "Press enter to continue, Ctrl+C to interrupt".into());
+        let mut msg = format!("[{}]\n{text}{hidden}:", ctx.task_name.trim());
+        let (seconds, unit) = match (minutes, seconds) {
+            (Some(m), _) => (Some((m * 60).max(1) as u64), "minutes"),
+            (None, Some(s)) => (Some(s.max(1) as u64), "seconds"),
+            _ => (None, "minutes"),
+        };
+        let start = Instant::now();
+        let start_text = now_text();
+        let mut warnings = Vec::new();
+        let mut user_input = Some(Vec::new());
+        // With a duration, Enter does not end the pause (only the time or Ctrl+C does) and
+        // nothing typed is kept or echoed.
+        let complete: Option<&'static [u8]> = seconds.map(|_| &[][..]);
+        if let Some(s) = seconds {
+            eprintln!("Pausing for {s} seconds{hidden}");
+            let controls = "(ctrl+C then 'C' = continue early, ctrl+C then 'A' = abort)\r";
+            if o.prompt.is_some() {
+                eprintln!("{controls}");
+            } else {
+                msg = controls.to_string();
             }
+        }
+        let echo = seconds.is_none() && o.echo;
+        match prompt(msg, echo, seconds, complete, None).await? {
+            Prompted::Interrupted => user_input = None,
+            Prompted::NonInteractive => match seconds {
+                None => {
+                    warnings.push("Not waiting for response to prompt as stdin is not interactive")
+                }
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+            },
+            Prompted::Completed(typed) | Prompted::TimedOut(typed) => {
+                if seconds.is_none() {
+                    user_input = Some(typed);
+                }
+            }
+        }
+        let user_input = match user_input {
+            Some(i) => i,
             None => {
-                if !std::io::stdin().is_terminal() {
-                    return Err(Error::failed(
-                        "pause: there is no TTY to prompt on (stdin is not a terminal), so it would wait forever",
-                    )
-                    .hint("give `seconds:` or `minutes:`, or run prov from a terminal"));
+                let msg = "Press 'C' to continue the play or 'A' to abort \r".to_string();
+                match prompt(msg, echo, None, Some(b"c"), Some(b"a")).await? {
+                    Prompted::Interrupted => return Ok(Plan::fail("user requested abort!")),
+                    _ => Vec::new(),
                 }
-                let p = o
-                    .prompt
-                    .clone()
-                    .unwrap_or_else(|| "Press enter to continue, Ctrl+C to interrupt".into());
-                eprint!("[pause]\n{p}:\n");
-                user_input = read_line(o.echo).await?;
-                "Paused for user input".to_string()
             }
         };
-        let delta = start.elapsed().as_secs_f64();
-        Ok(Plan::ok()
-            .with("start", started_at)
-            .with("stop", started_at + delta)
-            .with("delta", delta.round() as i64)
+        let secs = start.elapsed().as_secs_f64();
+        let shown = if unit == "minutes" {
+            (secs / 60.0 * 100.0).round() / 100.0
+        } else {
+            (secs * 100.0).round() / 100.0
+        };
+        let mut plan = Plan::ok()
+            .with("rc", 0)
+            .with("stderr", "")
+            .with("start", start_text)
+            .with("stop", now_text())
+            .with("delta", secs as i64)
             .with("echo", o.echo)
-            .with("user_input", user_input)
-            .with("stdout", stdout))
+            .with(
+                "user_input",
+                String::from_utf8_lossy(&user_input).into_owned(),
+            )
+            .with(
+                "stdout",
+                format!(
+                    "Paused for {} {unit}",
+                    crate::util::python::float_repr(shown)
+                ),
+            );
+        if !warnings.is_empty() {
+            plan.result
+                .insert("warnings".into(), crate::value::Value::from(warnings));
+        }
+        Ok(plan)
     }
 }

@@ -15,6 +15,9 @@ crate::options! {
     pub(crate) struct Opts {
         cmd: String = opt::str("The command line (the free-form text).").required(),
         executable: Option<String> = opt::path("The shell to run it with (e.g. /bin/bash)."),
+        expand_argument_vars: Option<bool> = opt::bool(
+            "command's option, which shell does not take: giving it fails the task (as in Ansible)."
+        ),
     }
     groups { guards: Guards, input: Input }
 }
@@ -50,6 +53,12 @@ impl Module for Shell {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
+        if o.expand_argument_vars.is_some() {
+            // Ansible's shell action refuses command's option with this message.
+            return Ok(Plan::fail(
+                "Unsupported parameters for (shell) module: expand_argument_vars",
+            ));
+        }
         let text = o.cmd;
         if text.trim().is_empty() {
             return Err(Error::parse("shell: no command given")

@@ -100,6 +100,8 @@ struct Search {
     collections_path: Option<String>,
     /// Collections named by `collections:` keywords, searched for short names.
     collections: Vec<String>,
+    /// [`user_module`]'s answers (cleared when the folders change).
+    user: std::collections::HashMap<String, Option<PathBuf>>,
 }
 
 fn search() -> std::sync::MutexGuard<'static, Search> {
@@ -115,6 +117,7 @@ pub fn configure(library: Option<String>, collections_path: Option<String>) {
     let mut s = search();
     s.library = library;
     s.collections_path = collections_path;
+    s.user.clear();
 }
 
 /// A playbook's or a role's folder: its `library/` (modules) and `module_utils/` are searched
@@ -137,6 +140,7 @@ pub fn add_adjacent(dir: &Path) {
     let mut s = search();
     if !s.adjacent.contains(&dir.to_path_buf()) {
         s.adjacent.push(dir.to_path_buf());
+        s.user.clear();
     }
 }
 
@@ -187,6 +191,23 @@ pub fn library_dirs() -> Vec<PathBuf> {
         .unwrap_or_else(|| "~/.ansible/plugins/modules:/usr/share/ansible/plugins/modules".into());
     out.extend(split_paths(&configured));
     out
+}
+
+/// A module file of the user's for a task naming `name` (short, or `ansible.legacy.<name>`):
+/// in the `library/` folders next to the playbooks and in the roles loaded so far, or in the
+/// configured library folders. As in Ansible, such a module shadows the builtin of the same
+/// name, prov's native one included (`ansible.builtin.<name>` still names the builtin).
+pub fn user_module(name: &str) -> Option<PathBuf> {
+    let short = name.strip_prefix("ansible.legacy.").unwrap_or(name);
+    if short.contains('.') {
+        return None;
+    }
+    if let Some(r) = search().user.get(short) {
+        return r.clone();
+    }
+    let found = library_dirs().iter().find_map(|d| module_file(d, short));
+    search().user.insert(short.to_string(), found.clone());
+    found
 }
 
 /// The action plugin folders: `action_plugins/` next to playbooks and in roles, then

@@ -11,6 +11,7 @@ mod zip;
 
 pub use lookup::{
     Found, Style, action_alias, action_plugin, add_adjacent, add_collections, configure, find,
+    user_module,
 };
 
 use crate::connection::{Become, Cmd, Connection, Stdin, quote};
@@ -264,7 +265,40 @@ pub async fn run(conn: &dyn Connection, req: &Request<'_>) -> Result<Map<String,
             PYTHONS.join(", ")
         )));
     }
-    Ok(parse_result(&stdout, &stderr, out.rc))
+    let mut result = parse_result(&stdout, &stderr, out.rc);
+    // In an `async` job, what the module printed on stderr is its result's `stderr`, and
+    // text after its JSON a warning (as Ansible's async wrapper reads a module's output).
+    if !result.contains_key("module_stderr") && crate::connection::detached::current_job().is_some()
+    {
+        if !stderr.is_empty() {
+            result.insert("stderr".into(), Json::from(stderr));
+        }
+        if let Some(w) = trailing_junk_warning(&stdout) {
+            match result.get_mut("warnings") {
+                Some(Json::Array(a)) => a.push(Json::from(w)),
+                _ => {
+                    result.insert("warnings".into(), Json::Array(vec![Json::from(w)]));
+                }
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Ansible's warning for lines after a module's JSON output (its last line ending in `}` or
+/// `]`), when one of them is not blank.
+fn trailing_junk_warning(stdout: &str) -> Option<String> {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let end = lines
+        .iter()
+        .rposition(|l| l.trim_end().ends_with(['}', ']']))?;
+    let junk = &lines[end + 1..];
+    junk.iter().any(|l| !l.trim().is_empty()).then(|| {
+        format!(
+            "Module invocation had junk after the JSON data: {}",
+            junk.join("\n")
+        )
+    })
 }
 
 /// The module's JSON result from its output: the first line that starts a JSON object, to
@@ -405,6 +439,18 @@ pub fn not_found(name: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use super::trailing_junk_warning;
+
+    #[test]
+    fn junk_after_a_module_s_json_is_a_warning() {
+        assert_eq!(
+            trailing_junk_warning("junk\n{\"a\": 1}\ntrailing junk\n").as_deref(),
+            Some("Module invocation had junk after the JSON data: trailing junk")
+        );
+        assert_eq!(trailing_junk_warning("{\"a\": 1}\n\n"), None);
+        assert_eq!(trailing_junk_warning("nothing"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -59,7 +59,7 @@ impl Module for Slurp {
 }
 
 /// Ansible's message for a file that cannot be read, from cat's error (C locale).
-fn read_error(stderr: &str, src: &str) -> String {
+pub(super) fn read_error(stderr: &str, src: &str) -> String {
     if stderr.contains("No such file or directory") {
         format!("File not found: {src}")
     } else if stderr.contains("Permission denied") {

@@ -166,7 +166,9 @@ impl Module for Stat {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let o = Opts::from_args(args)?;
+        let mut o = Opts::from_args(args)?;
+        // A `path` option: `~` and `$VAR` expand on the host (Ansible's `type: path`).
+        o.path = toolkit::expand_path(ctx, &o.path).await?;
         let ck = o.get_checksum.then_some(o.checksum_algorithm.as_str());
         let follow = o.follow;
         let extra = extra_script(&o.path, follow, o.get_attributes, o.get_mime);

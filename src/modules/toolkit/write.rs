@@ -35,6 +35,11 @@ pub fn sha1_hex(data: &[u8]) -> String {
     hex(&sha1::Sha1::digest(data))
 }
 
+/// Hex MD5 of `data` (Ansible's `md5sum`).
+pub fn md5_hex(data: &[u8]) -> String {
+    hex(&md5::Md5::digest(data))
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -177,7 +182,7 @@ impl Content {
     /// Its MD5 (hex): Ansible's `md5sum`.
     pub fn md5(&self) -> String {
         match self {
-            Content::Bytes(b) => hex(&md5::Md5::digest(b)),
+            Content::Bytes(b) => md5_hex(b),
             Content::File { md5, .. } => md5.clone(),
         }
     }

@@ -6,10 +6,10 @@ use super::{Args, R, ferr, items, map_entries, split_kwargs};
 use crate::value::Value;
 use indexmap::IndexMap;
 use minijinja::value::{Rest, ValueKind};
-use minijinja::{Environment, Error, ErrorKind, State};
+use minijinja::{Error, ErrorKind, State};
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("combine", combine);
     env.add_filter("dict2items", dict2items);
     env.add_filter("items2dict", items2dict);
@@ -180,6 +180,15 @@ fn combine(v: Value, args: Rest<Value>) -> R {
 fn dict2items(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("dict2items", &["key_name", "value_name"], &args)?;
     let (kn, vn) = (a.str_or("key_name", "key"), a.str_or("value_name", "value"));
+    if v.kind() != ValueKind::Map {
+        return Err(ferr(
+            "dict2items",
+            format!(
+                "dict2items requires a dictionary, got <class '{}'> instead.",
+                crate::util::python::type_name(&v)
+            ),
+        ));
+    }
     let out: Vec<Value> = map_entries("dict2items", &v)?
         .into_iter()
         .map(|(k, x)| {
@@ -192,16 +201,36 @@ fn dict2items(v: Value, args: Rest<Value>) -> R {
 fn items2dict(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("items2dict", &["key_name", "value_name"], &args)?;
     let (kn, vn) = (a.str_or("key_name", "key"), a.str_or("value_name", "value"));
+    // Ansible's checks and messages.
+    if v.kind() != ValueKind::Seq {
+        return Err(ferr(
+            "items2dict",
+            format!(
+                "items2dict requires a list, got <class '{}'> instead.",
+                crate::util::python::type_name(&v)
+            ),
+        ));
+    }
     let mut out = Vec::new();
     for it in items("items2dict", &v)? {
-        let k = it.get_attr(&kn).unwrap_or_default();
-        let x = it.get_attr(&vn).unwrap_or_default();
+        if it.kind() != ValueKind::Map {
+            return Err(ferr(
+                "items2dict",
+                format!(
+                    "items2dict requires a list of dictionaries, got {} instead.",
+                    py_repr(&v)
+                ),
+            ));
+        }
+        let k = it.get_item(&Value::from(kn.as_str())).unwrap_or_default();
+        let x = it.get_item(&Value::from(vn.as_str())).unwrap_or_default();
         if k.is_undefined() || x.is_undefined() {
             return Err(ferr(
                 "items2dict",
                 format!(
-                    "each item needs '{kn}' and '{vn}' keys, got {}",
-                    py_repr(&it)
+                    "items2dict requires each dictionary in the list to contain the keys \
+                     '{kn}' and '{vn}', got {} instead.",
+                    py_repr(&v)
                 ),
             ));
         }
@@ -212,45 +241,72 @@ fn items2dict(v: Value, args: Rest<Value>) -> R {
 
 fn subelements(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("subelements", &["subelements", "skip_missing"], &args)?;
-    let path = a.str_or("subelements", "");
     let skip = a.bool_or("skip_missing", false);
-    let elems = if v.kind() == ValueKind::Map {
-        map_entries("subelements", &v)?
+    // Ansible's checks and messages, in its order.
+    let elems = match v.kind() {
+        ValueKind::Map => map_entries("subelements", &v)?
             .into_iter()
             .map(|(_, x)| x)
-            .collect()
-    } else {
-        items("subelements", &v)?
+            .collect(),
+        ValueKind::Seq => items("subelements", &v)?,
+        _ => {
+            return Err(ferr(
+                "subelements",
+                "obj must be a list of dicts or a nested dict",
+            ));
+        }
+    };
+    let path: Vec<Value> = match a.get("subelements") {
+        Some(p) if p.kind() == ValueKind::Seq => items("subelements", p)?,
+        Some(p) if p.kind() == ValueKind::String => py_str(p).split('.').map(Value::from).collect(),
+        _ => {
+            return Err(ferr(
+                "subelements",
+                "subelements must be a list or a string",
+            ));
+        }
     };
     let mut out = Vec::new();
     for e in elems {
         let mut cur = e.clone();
-        let mut missing = false;
-        for seg in path.split('.') {
-            let next = cur.get_attr(seg).unwrap_or_default();
+        let mut skipped = false;
+        for seg in &path {
+            if cur.kind() != ValueKind::Map {
+                return Err(ferr(
+                    "subelements",
+                    format!(
+                        "the key {} should point to a dictionary, got '{}'",
+                        py_str(seg),
+                        py_str(&cur)
+                    ),
+                ));
+            }
+            let next = cur.get_item(seg).unwrap_or_default();
             if next.is_undefined() {
-                missing = true;
-                break;
+                if skip {
+                    skipped = true;
+                    break;
+                }
+                return Err(ferr(
+                    "subelements",
+                    format!(
+                        "could not find {} key in iterated item {}",
+                        py_repr(seg),
+                        py_repr(&cur)
+                    ),
+                ));
             }
             cur = next;
         }
-        if missing {
-            if skip {
-                continue;
-            }
-            return Err(ferr(
-                "subelements",
-                format!(
-                    "could not find '{path}' key in iterated item {}",
-                    py_repr(&e)
-                ),
-            ));
+        if skipped {
+            continue;
         }
         if cur.kind() != ValueKind::Seq {
             return Err(ferr(
                 "subelements",
                 format!(
-                    "the key '{path}' should point to a list, got {}",
+                    "the key {} should point to a list, got {}",
+                    py_repr(path.last().unwrap_or(&Value::from(""))),
                     py_repr(&cur)
                 ),
             ));
@@ -290,12 +346,10 @@ fn extract(state: &State, item: Value, args: Rest<Value>) -> R {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn rekey_on_member_like_ansible() {
-        let mut env = Environment::new();
-        register(&mut env);
+        let mut env = minijinja::Environment::new();
+        super::super::register(&mut env);
         let ev = |src: &str| env.render_str(src, ()).map_err(|e| e.to_string());
         let list = "[{'p': 'a', 'n': 1}, {'p': 'b', 'n': 2}]";
         assert_eq!(

@@ -4,12 +4,11 @@
 use super::python::py_str;
 use super::{Args, R, ferr};
 use crate::value::Value;
-use minijinja::Environment;
 use minijinja::value::Rest;
 use sha2::Digest;
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("hash", hash);
     env.add_filter("sha1", |v: Value| {
         Value::from(hexdigest("sha1", py_str(&v).as_bytes()))
@@ -22,8 +21,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("to_uuid", to_uuid);
     env.add_filter("password_hash", password_hash);
-    env.add_filter("vault", vault);
-    env.add_filter("unvault", unvault);
+    env.raw().add_filter("vault", vault);
+    env.raw().add_filter("unvault", unvault);
 }
 
 /// Hex digest of `data` with `algo` (md5, sha1, sha224, sha256, sha384, sha512).
@@ -55,7 +54,14 @@ fn to_uuid(v: Value, args: Rest<Value>) -> R {
     let ns_bytes = hex::decode(ns.replace('-', ""))
         .ok()
         .filter(|b| b.len() == 16)
-        .ok_or_else(|| ferr("to_uuid", format!("invalid namespace UUID '{ns}'")))?;
+        .ok_or_else(|| {
+            ferr(
+                "to_uuid",
+                format!(
+                    "Invalid value '{ns}' for 'namespace': badly formed hexadecimal UUID string"
+                ),
+            )
+        })?;
     let mut h = sha1::Sha1::new();
     h.update(&ns_bytes);
     h.update(py_str(&v).as_bytes());
@@ -288,10 +294,20 @@ fn password_hash(v: Value, args: Rest<Value>) -> R {
     let sha512 = match kind.as_str() {
         "sha512" | "sha512_crypt" => true,
         "sha256" | "sha256_crypt" => false,
-        other => {
+        other @ ("md5" | "md5_crypt" | "blowfish" | "bcrypt") => {
             return Err(ferr(
                 "password_hash",
                 format!("hash type '{other}' is not supported (use sha512 or sha256)"),
+            ));
+        }
+        // Ansible's message for a name passlib does not know.
+        other => {
+            return Err(ferr(
+                "password_hash",
+                format!(
+                    "{other} is not in the list of supported passlib algorithms: md5, \
+                     blowfish, sha256, sha512"
+                ),
             ));
         }
     };
@@ -310,7 +326,14 @@ fn password_hash(v: Value, args: Rest<Value>) -> R {
             s
         }
         None => {
-            let size = a.int_or("salt_size", 16)?.clamp(1, 16) as usize;
+            let size = match a.get("salt_size").filter(|s| !s.is_none()) {
+                Some(n) if n.kind() == minijinja::value::ValueKind::Number => {
+                    a.int_or("salt_size", 16)?
+                }
+                Some(_) => return Err(ferr("password_hash", "salt_size must be an integer")),
+                None => 16,
+            }
+            .clamp(1, 16) as usize;
             urandom(size)?
                 .into_iter()
                 .map(|b| ITOA64[(b & 0x3f) as usize] as char)
@@ -318,7 +341,11 @@ fn password_hash(v: Value, args: Rest<Value>) -> R {
         }
     };
     let rounds = match a.get("rounds").filter(|r| !r.is_none()) {
-        Some(_) => Some(a.int_or("rounds", 5000)?.clamp(1000, 999_999_999) as u32),
+        // passlib refuses rounds outside sha-crypt's range; Ansible reports it so.
+        Some(_) => match a.int_or("rounds", 5000)? {
+            r @ 1000..=999_999_999 => Some(r as u32),
+            _ => return Err(ferr("password_hash", "Could not hash the secret.")),
+        },
         None => None,
     };
     Ok(Value::from(sha_crypt(&py_str(&v), &salt, rounds, sha512)))

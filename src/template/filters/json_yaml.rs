@@ -7,16 +7,17 @@ use crate::util::pyjson::json_str;
 pub use crate::util::pyjson::{JsonOpts, dumps as py_json};
 use crate::value::Value;
 use minijinja::value::{Rest, ValueKind};
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::{Error, ErrorKind};
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("to_json", to_json);
     env.add_filter("to_nice_json", to_nice_json);
     env.add_filter("from_json", from_json);
     env.add_filter("to_yaml", to_yaml);
     env.add_filter("to_nice_yaml", to_nice_yaml);
     env.add_filter("from_yaml", from_yaml);
+    env.add_filter("from_yaml_all", from_yaml_all);
 }
 
 fn json_opts(a: &Args, indent: Option<usize>, sort: bool, nice: bool) -> R<JsonOpts> {
@@ -288,11 +289,26 @@ fn to_nice_yaml(v: Value, args: Rest<Value>) -> R {
     py_yaml(&v, indent, false).map(Value::from)
 }
 
+/// Ansible's `from_yaml`: none stays none; other non-strings pass through (deprecated there).
 fn from_yaml(v: Value) -> R {
-    let s = v
-        .as_str()
-        .ok_or_else(|| ferr("from_yaml", "expected a string"))?;
+    let Some(s) = v.as_str() else {
+        return Ok(v);
+    };
     crate::yaml::load_str(s, std::path::Path::new("<from_yaml>"))
         .map(|n| n.to_value())
         .map_err(|e| ferr("from_yaml", e.msg.clone()))
+}
+
+/// Ansible's `from_yaml_all`: the list of the text's documents; none gives `[]`, other
+/// non-strings pass through.
+fn from_yaml_all(v: Value) -> R {
+    if v.is_none() {
+        return Ok(Value::from(Vec::<Value>::new()));
+    }
+    let Some(s) = v.as_str() else {
+        return Ok(v);
+    };
+    crate::yaml::load_all_str(s, std::path::Path::new("<from_yaml_all>"))
+        .map(|docs| Value::from_iter(docs.iter().map(|n| n.to_value())))
+        .map_err(|e| ferr("from_yaml_all", e.msg.clone()))
 }

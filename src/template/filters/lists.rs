@@ -11,9 +11,9 @@ use super::hashing::urandom;
 use super::python::{py_cmp, py_str, type_name};
 use super::{Args, R, ferr, items, map_entries, split_kwargs, to_f64, to_i64};
 use crate::value::Value;
+use minijinja::State;
 use minijinja::value::{Kwargs, Object, ObjectRepr};
 use minijinja::value::{Rest, ValueKind};
-use minijinja::{Environment, State};
 use sha2::Digest;
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ fn name_unknown_test(e: minijinja::Error, name: Option<String>) -> minijinja::Er
 }
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     use minijinja::filters as jinja;
     env.add_filter("groupby", groupby);
     env.add_filter("map", |state: &State, v: Value, args: Rest<Value>| {
@@ -553,12 +553,18 @@ fn random(v: Value, args: Rest<Value>) -> R {
         let n = ((end - start) as u64).div_ceil(step as u64);
         return Ok(Value::from(start + (rng.below(n) as i64) * step));
     }
+    let given = |k: &str| a.get(k).is_some_and(|x| x.is_true());
     match seq_items(&v) {
+        Some(_) if given("start") || given("step") => Err(ferr(
+            "random",
+            "start and step can only be used with integer values",
+        )),
         Some(list) if !list.is_empty() => Ok(list[rng.below(list.len() as u64) as usize].clone()),
         Some(_) => Err(ferr("random", "cannot choose from an empty sequence")),
+        // Ansible's message.
         None => Err(ferr(
             "random",
-            format!("needs an integer end or a list, got {}", v.kind()),
+            "random can only be used on sequences and integers",
         )),
     }
 }
@@ -566,7 +572,12 @@ fn random(v: Value, args: Rest<Value>) -> R {
 fn shuffle(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("shuffle", &["seed"], &args)?;
     let mut rng = Rng::new(a.get("seed"))?;
-    let mut list = seq_items(&v).ok_or_else(|| ferr("shuffle", "needs a list"))?;
+    // Ansible shuffles `list(value)`, and returns a value that is not iterable unchanged.
+    let mut list = match (seq_items(&v), v.as_str()) {
+        (Some(l), _) => l,
+        (None, Some(s)) => s.chars().map(|c| Value::from(c.to_string())).collect(),
+        (None, None) => return Ok(v),
+    };
     for i in (1..list.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
         list.swap(i, j);
@@ -687,8 +698,8 @@ mod tests {
     #[test]
     fn math_filters_take_numbers_only() {
         let env = {
-            let mut e = Environment::new();
-            register(&mut e);
+            let mut e = minijinja::Environment::new();
+            super::super::register(&mut e);
             e
         };
         let ev = |src: &str| env.render_str(src, ()).map_err(|e| e.to_string());

@@ -27,6 +27,8 @@ use minijinja::{Environment, Error, ErrorKind};
 
 /// Registers every filter (and the `now()` function).
 pub(crate) fn register(env: &mut Environment<'static>) {
+    let mut reg = Reg(env);
+    let env = &mut reg;
     dates::register(env);
     hashing::register(env);
     lists::register(env);
@@ -36,7 +38,66 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     python::register(env);
     regexp::register(env);
     dicts::register(env);
+    // minijinja's own filters that prov keeps, guarded the same way.
+    use minijinja::filters as jinja;
+    env.add_filter("lower", jinja::lower);
+    env.add_filter("upper", jinja::upper);
+    env.add_filter("title", jinja::title);
+    env.add_filter("capitalize", jinja::capitalize);
+    env.add_filter("replace", jinja::replace);
+    env.add_filter("length", jinja::length);
+    env.add_filter("count", jinja::length);
+    env.add_filter("dictsort", jinja::dictsort);
+    env.add_filter("items", jinja::items);
+    env.add_filter("reverse", jinja::reverse);
+    env.add_filter("trim", jinja::trim);
+    env.add_filter("split", jinja::split);
+    env.add_filter("round", jinja::round);
+    env.add_filter("first", jinja::first);
+    env.add_filter("last", jinja::last);
+    env.add_filter("indent", jinja::indent);
+    env.add_filter("format", jinja::format);
+    env.add_filter("urlencode", jinja::urlencode);
 }
+
+/// Filter registration that makes a filter fail, as Ansible's do, when its input or an
+/// argument is vault ciphertext that could not be decrypted (no vault password): only the
+/// filters that handle ciphertext themselves (`unvault`, `default`, ...) are registered
+/// unguarded, through [`Reg::raw`].
+pub(super) struct Reg<'a>(&'a mut Environment<'static>);
+
+impl Reg<'_> {
+    /// Registers `f` as filter `name`, guarded against undecryptable vault text.
+    pub(super) fn add_filter<F, Rv, A>(&mut self, name: &'static str, f: F)
+    where
+        F: minijinja::functions::Function<Rv, A>,
+        Rv: minijinja::value::FunctionResult,
+        A: for<'a> minijinja::value::FunctionArgs<'a>,
+    {
+        let inner = Value::from_function(f);
+        self.0.add_filter(
+            name,
+            move |state: &minijinja::State, args: minijinja::value::Rest<Value>| {
+                if args
+                    .iter()
+                    .any(|a| a.downcast_object_ref::<crate::value::VaultText>().is_some())
+                {
+                    return Err(Error::new(ErrorKind::InvalidOperation, UNDECRYPTABLE));
+                }
+                inner.call(state, &args)
+            },
+        );
+    }
+
+    /// The environment itself: filters that accept vault text, and functions.
+    pub(super) fn raw(&mut self) -> &mut Environment<'static> {
+        self.0
+    }
+}
+
+/// Ansible's message for a filter given vault text it could not decrypt.
+pub(crate) const UNDECRYPTABLE: &str =
+    "Attempt to use undecryptable variable: Attempting to decrypt but no vault secrets found.";
 
 pub(super) type R<T = Value> = Result<T, Error>;
 

@@ -1,14 +1,14 @@
 //! Paths (Python's `os.path`): `basename`, `dirname`, `expanduser`, `realpath`, `splitext`,
-//! `path_join`, `relpath`, `expandvars`; and `fileglob` (Python's `glob.glob`, regular files).
+//! `path_join`, `commonpath`, `relpath`, `expandvars`; and `fileglob` (Python's `glob.glob`, regular files).
 
 use super::python::{py_str, type_name};
 use super::{Args, R, ferr, items};
 use crate::value::Value;
 use minijinja::value::{Rest, ValueKind};
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::{Error, ErrorKind};
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter(
         "basename",
         path_filter("basename", |p| Value::from(basename(p))),
@@ -33,6 +33,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
         }),
     );
     env.add_filter("path_join", path_join);
+    env.add_filter("commonpath", commonpath);
     env.add_filter("relpath", relpath);
     env.add_filter("expandvars", expandvars);
     env.add_filter(
@@ -166,7 +167,16 @@ fn path_filter(
 fn path_join(v: Value) -> R {
     let parts: Vec<String> = match v.kind() {
         ValueKind::String => return Ok(v),
-        _ => items("path_join", &v)?.iter().map(py_str).collect(),
+        ValueKind::Seq => items("path_join", &v)?.iter().map(py_str).collect(),
+        _ => {
+            return Err(ferr(
+                "path_join",
+                format!(
+                    "|path_join expects string or sequence, got <class '{}'> instead.",
+                    crate::util::python::type_name(&v)
+                ),
+            ));
+        }
     };
     let mut out = String::new();
     for p in parts {
@@ -180,6 +190,49 @@ fn path_join(v: Value) -> R {
         }
     }
     Ok(Value::from(out))
+}
+
+/// Ansible's `commonpath`: Python's `os.path.commonpath` of a list of paths.
+fn commonpath(v: Value) -> R {
+    if v.kind() != ValueKind::Seq {
+        return Err(ferr(
+            "commonpath",
+            format!(
+                "|commonpath expects sequence, got <class '{}'> instead.",
+                crate::util::python::type_name(&v)
+            ),
+        ));
+    }
+    let paths: Vec<String> = items("commonpath", &v)?.iter().map(py_str).collect();
+    let Some(first) = paths.first() else {
+        return Err(ferr("commonpath", "commonpath() arg is an empty sequence"));
+    };
+    let absolute = first.starts_with('/');
+    if paths.iter().any(|p| p.starts_with('/') != absolute) {
+        return Err(ferr("commonpath", "Can't mix absolute and relative paths"));
+    }
+    let parts = |p: &str| -> Vec<String> {
+        p.split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_string)
+            .collect()
+    };
+    let mut common = parts(first);
+    for p in &paths[1..] {
+        let other = parts(p);
+        let n = common
+            .iter()
+            .zip(&other)
+            .take_while(|(a, b)| a == b)
+            .count();
+        common.truncate(n);
+    }
+    let joined = common.join("/");
+    Ok(Value::from(if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }))
 }
 
 /// Python's `os.path.relpath(path, start)` (relative paths are taken from the working folder).

@@ -8,23 +8,23 @@ pub(super) use crate::util::python::float_repr as fmt_float;
 pub use crate::util::python::{py_cmp, type_name};
 use crate::value::{Value, bool_filter_word};
 use minijinja::value::{Rest, ValueKind};
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::{Error, ErrorKind};
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("bool", bool_filter);
     env.add_filter("int", int_filter);
     env.add_filter("float", float_filter);
     env.add_filter("string", string_filter);
     env.add_filter("join", join);
-    env.add_filter("type_debug", type_debug);
+    env.raw().add_filter("type_debug", type_debug);
     // ansible-core's test helper `ansible._protomatter.finalize`: the value as a task would
     // see it; prov's values are already final.
-    env.add_filter("_protomatter_finalize", |v: Value| v);
-    env.add_filter("default", default);
-    env.add_filter("d", default);
+    env.raw().add_filter("_protomatter_finalize", |v: Value| v);
+    env.raw().add_filter("default", default);
+    env.raw().add_filter("d", default);
     env.add_filter("ternary", ternary);
-    env.add_filter("mandatory", mandatory);
+    env.raw().add_filter("mandatory", mandatory);
 }
 
 /// Python's `str()` of a value: strings as they are, `True`/`False`/`None`, containers as
@@ -244,7 +244,15 @@ fn ternary(v: Value, args: Rest<Value>) -> R {
 fn mandatory(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("mandatory", &["msg"], &args)?;
     if v.is_undefined() {
-        let msg = a.str_or("msg", "Mandatory variable not defined.");
+        // Ansible's message names the variable.
+        let msg = match (
+            a.get("msg").filter(|m| !m.is_none()),
+            crate::template::last_undefined_name(),
+        ) {
+            (Some(m), _) => py_str(m),
+            (None, Some(n)) => format!("Mandatory variable '{n}' not defined."),
+            (None, None) => "Mandatory variable not defined.".to_string(),
+        };
         return Err(Error::new(
             ErrorKind::InvalidOperation,
             format!("mandatory: {msg}"),

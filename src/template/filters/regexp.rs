@@ -4,11 +4,10 @@ use super::python::py_str;
 use super::{Args, R, ferr, split_kwargs};
 use crate::util::pyregex::{Anchor, Flags, PyRegex};
 use crate::value::Value;
-use minijinja::Environment;
 use minijinja::value::Rest;
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("regex_replace", regex_replace);
     env.add_filter("regex_search", regex_search);
     env.add_filter("regex_findall", regex_findall);
@@ -195,10 +194,16 @@ fn regex_escape(v: Value, args: Rest<Value>) -> R {
                 out.push(c);
             }
         }
+        "posix_extended" => {
+            return Err(ferr(
+                "regex_escape",
+                "Regex type (posix_extended) not yet implemented",
+            ));
+        }
         other => {
             return Err(ferr(
                 "regex_escape",
-                format!("unsupported re_type '{other}'"),
+                format!("Invalid regex type ({other})"),
             ));
         }
     }

@@ -5,11 +5,10 @@ use super::python::py_str;
 use super::{Args, R, ferr, num};
 use crate::value::Value;
 use base64::Engine as _;
-use minijinja::Environment;
 use minijinja::value::Rest;
 
 /// Registers this file's filters.
-pub(super) fn register(env: &mut Environment<'static>) {
+pub(super) fn register(env: &mut super::Reg) {
     env.add_filter("b64encode", b64encode);
     env.add_filter("b64decode", b64decode);
     env.add_filter("quote", quote);
@@ -162,7 +161,7 @@ fn comment(v: Value, args: Rest<Value>) -> R {
         "c" => ("", "// ", ""),
         "cblock" => ("/*", " * ", " */"),
         "xml" => ("<!--", " - ", "-->"),
-        other => return Err(ferr("comment", format!("unknown style '{other}'"))),
+        other => return Err(ferr("comment", format!("Invalid style '{other}'."))),
     };
     let bs;
     let ds;
@@ -189,22 +188,25 @@ fn comment(v: Value, args: Rest<Value>) -> R {
         out.push_str(beginning);
         out.push_str(&newline);
     }
-    for _ in 0..prefix_count {
-        out.push_str(&prefix);
-        out.push_str(&newline);
-    }
-    let text = py_str(&v);
-    let lines: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.is_empty() {
-                deco.trim_end().to_string()
-            } else {
-                format!("{deco}{l}")
+    // An empty prefix adds no lines; a prefix that is the newline adds just newlines.
+    if !prefix.is_empty() {
+        for _ in 0..prefix_count {
+            if prefix != newline {
+                out.push_str(&prefix);
             }
-        })
-        .collect();
-    out.push_str(&lines.join(&newline));
+            out.push_str(&newline);
+        }
+    }
+    // Each line gets the decoration; a line with nothing else loses its trailing spaces.
+    let text = py_str(&v);
+    let body = format!(
+        "{deco}{}",
+        text.replace(&newline, &format!("{newline}{deco}"))
+    );
+    out.push_str(&body.replace(
+        &format!("{deco}{newline}"),
+        &format!("{}{newline}", deco.trim_end()),
+    ));
     for _ in 0..postfix_count {
         out.push_str(&newline);
         out.push_str(&postfix);
