@@ -49,6 +49,7 @@ pub mod inventory;
 pub mod modules;
 pub mod output;
 pub mod playbook;
+pub mod plugins;
 pub mod template;
 pub(crate) mod tty;
 pub(crate) mod util;

@@ -1034,7 +1034,8 @@ fn adhoc_runs_one_module_like_the_ansible_command() {
 
 /// An action plugin next to the playbook that only re-exports a builtin action runs that
 /// action under its own name (its name still picks `with_first_found`'s folder, as in
-/// Ansible); a real Python action plugin is a load error that says prov does not run it.
+/// Ansible); a real Python action plugin loads, and fails when it runs with no ansible-core on
+/// the controller, saying what is missing.
 #[test]
 fn action_plugin_aliases_of_builtin_actions_run_them() {
     let p = Project::new("action-alias");
@@ -1060,9 +1061,156 @@ fn action_plugin_aliases_of_builtin_actions_run_them() {
         "site.yml",
         "- hosts: all\n  gather_facts: no\n  tasks:\n    - real_action: a=1\n",
     );
-    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    let none = p.path("no-ansible-core");
+    let r = prov_with_core(&p, &none, &["run", "site.yml", "-i", "inv.ini"]);
     assert_ne!(r.code, 0);
-    r.stderr_has("is an Ansible action plugin");
+    r.stdout_has("Ansible's Python plugins need ansible-core on the controller")
+        .stdout_has("no-ansible-core");
+}
+
+/// Ansible's Python plugins next to the playbook and in a role, run on the controller through
+/// ansible-core: filters, tests and lookups prov has no native one of (their load errors and
+/// "not found" worded as Ansible's), and an action plugin that runs a command and a module on
+/// the host through prov's connection, its result registered, marked as Ansible's
+/// implementation in the JSON events; ansible-core's own action plugin of a module prov has no
+/// native one of (`assemble`) runs; an action plugin on a host whose connection is a Python
+/// connection plugin runs with that plugin (and its shell).
+#[test]
+fn python_filter_test_lookup_and_action_plugins_run_on_the_controller() {
+    let Some(core) = common::ansible_core() else {
+        eprintln!("SKIP: no python3 here imports ansible");
+        return;
+    };
+    let python = core
+        .ancestors()
+        .map(|d| d.join("bin/python3"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| "python3".into());
+    let p = Project::new("python-plugins");
+    p.file(
+        "inv.ini",
+        &format!(
+            "[local]\nlocalhost ansible_connection=local ansible_python_interpreter={}\n",
+            python.display()
+        ),
+    )
+    .file(
+        "filter_plugins/mine.py",
+        "class FilterModule:\n    def filters(self):\n        return {'twice': lambda x, sep='': sep.join([x, x]), 'broken': Broken()}\n\nclass Broken:\n    @property\n    def accept_args_markers(self):\n        raise Exception('boom')\n",
+    )
+    .file(
+        "test_plugins/mine.py",
+        "class TestModule:\n    def tests(self):\n        return {'shouting': lambda s: s.isupper()}\n",
+    )
+    .file(
+        "lookup_plugins/pair.py",
+        "from ansible.plugins.lookup import LookupBase\n\nclass LookupModule(LookupBase):\n    def run(self, terms, variables=None, **kw):\n        me = variables['hostvars'][variables['inventory_hostname']]\n        return [[t, me['who']] for t in terms]\n",
+    )
+    .file(
+        "roles/r/filter_plugins/role_filters.py",
+        "class FilterModule:\n    def filters(self):\n        return {'from_role': lambda x: 'role:' + x}\n",
+    )
+    .file("roles/r/tasks/main.yml", "- set_fact: { r: \"{{ 'x' | from_role }}\" }\n")
+    .file(
+        "action_plugins/touch_and_echo.py",
+        r#"from ansible.plugins.action import ActionBase
+
+class ActionModule(ActionBase):
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        path = self._task.args['path']
+        low = self._low_level_execute_command('touch %s' % path)
+        mod = self._execute_module(module_name='ansible.legacy.command',
+                                   module_args={'_raw_params': 'echo hi from %s' % task_vars['who']},
+                                   task_vars=task_vars)
+        result.update(changed=True, touched=low['rc'] == 0, echoed=mod['stdout'],
+                      check=self._task.check_mode)
+        return result
+"#,
+    )
+    .file("frags/1", "one\n")
+    .file("frags/2", "two\n")
+    .file(
+        "action_plugins/shell_family.py",
+        "from ansible.plugins.action import ActionBase\n\nclass ActionModule(ActionBase):\n    def run(self, tmp=None, task_vars=None):\n        return dict(family=self._connection._shell.SHELL_FAMILY)\n",
+    )
+    .file(
+        "connection_plugins/fakeconn.py",
+        "from ansible.plugins.connection import ConnectionBase\n\nclass Connection(ConnectionBase):\n    transport = 'fakeconn'\n    _shell_type = 'powershell'\n    def _connect(self):\n        pass\n    def exec_command(self, cmd, in_data=None, sudoable=True):\n        pass\n    def put_file(self, a, b):\n        pass\n    def fetch_file(self, a, b):\n        pass\n    def close(self):\n        pass\n",
+    )
+    .file(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: no
+  vars:
+    who: me
+    side: "{{ lookup('pipe', 'touch ' ~ playbook_dir ~ '/side-effect') }}"
+  roles: [r]
+  tasks:
+    - assemble: { src: frags, dest: "{{ playbook_dir }}/assembled", remote_src: false }
+      register: asm
+    - shell_family:
+      register: fam_local
+    - shell_family:
+      register: fam_plugin
+      vars: { ansible_connection: fakeconn }
+    - shell_family:
+      register: fam_set
+      vars: { ansible_connection: fakeconn, ansible_shell_type: sh }
+    - assert:
+        that:
+          - fam_local.family == 'sh'
+          - asm is changed
+          - fam_plugin.family == 'powershell'
+          - fam_set.family == 'sh'
+
+    - touch_and_echo: { path: "{{ playbook_dir }}/touched" }
+      register: a
+    - assert:
+        that:
+          - a is changed
+          - a.touched
+          - a.echoed == 'hi from me'
+          - not a.check
+          - "'ab' | twice(sep='-') == 'ab-ab'"
+          - "'AB' is shouting"
+          - "'ab' is not shouting"
+          - lookup('pair', 'x', wantlist=True) == [['x', 'me']]
+          - r == 'role:x'
+    - debug: { msg: "{{ '' | broken }}" }
+      register: e1
+      ignore_errors: true
+    - debug: { msg: "{{ '' | nope_xyz }}" }
+      register: e2
+      ignore_errors: true
+    - debug: { msg: "{{ lookup('nope_xyz') }}" }
+      register: e3
+      ignore_errors: true
+    - assert:
+        that:
+          - e1.msg is contains "The filter plugin 'broken' failed to load: boom"
+          - e2.msg is contains "No filter named 'nope_xyz'"
+          - e3.msg is contains "The lookup plugin 'nope_xyz' was not found"
+"#,
+    );
+    let r = prov_with_core(
+        &p,
+        &core,
+        &["run", "site.yml", "-i", "inv.ini", "--output", "json"],
+    );
+    assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(p.path("touched").exists());
+    // The plugins read the variables they use, nothing else (as Ansible templates lazily).
+    assert!(!p.path("side-effect").exists());
+    // ansible-core's assemble action plugin: the fragments joined on the controller, the file
+    // copied to the host through prov's connection.
+    assert_eq!(p.read("assembled"), "one\ntwo\n");
+    let events = json_lines(&r.stdout);
+    let action = events
+        .iter()
+        .find(|e| e["event"] == "task_start" && e["action"] == "touch_and_echo")
+        .expect("the action plugin's task");
+    assert_eq!(action["implementation"], "ansible");
 }
 
 /// A collection's module (by its full name, and by its short name under `collections:`) runs

@@ -1024,7 +1024,8 @@ fn env_pipe_vars_and_list_lookups() {
     );
     let e = err(&ctx, "{{ lookup('pipes', 'x') }}");
     assert!(
-        e.msg.contains("'pipes' not found") && e.msg.contains("did you mean 'pipe'"),
+        e.msg.contains("The lookup plugin 'pipes' was not found.")
+            && e.msg.contains("did you mean 'pipe'"),
         "{}",
         e.msg
     );

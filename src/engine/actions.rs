@@ -41,7 +41,9 @@ impl PlayRun<'_> {
         let doc = self.runner.registry.get(&name).map(|m| m.doc());
         if action.is_none() && doc.is_none() {
             // Not native: Ansible's implementation, found under the name as written.
-            if crate::modules::fallback::find(&written).is_none() {
+            if crate::modules::fallback::find(&written).is_none()
+                && crate::modules::fallback::action_plugin(&written).is_none()
+            {
                 return Err(crate::modules::fallback::not_found(&written));
             }
             name = written;

@@ -43,6 +43,10 @@ impl PlayRun<'_> {
         name: &str,
         args: &Value,
     ) -> Result<Outcome> {
+        if fallback::action_plugin(name).is_some() {
+            // An action plugin of that name runs instead of the module (as in Ansible).
+            return self.run_action_plugin(task, host, ctx, name, args).await;
+        }
         let found = fallback::find(name).ok_or_else(|| fallback::not_found(name))?;
         let templar = &self.runner.templar;
         let rendered = templar.render_value(args, ctx)?;
@@ -117,6 +121,27 @@ impl PlayRun<'_> {
             }
         };
         let result = fallback::untag_result(raw);
+        let mut o = self.fallback_outcome(task, host, &target, result, found.short());
+        if let Some(info) = info {
+            self.async_verdict(host, &info, o.status != Status::Failed);
+            info.decorate(&mut o);
+        }
+        if task.delegate_to.is_some() {
+            o.delegated_to = Some(target);
+        }
+        Ok(o)
+    }
+
+    /// The outcome of a result from Ansible's implementation of a module or action: its
+    /// warnings and deprecations shown, its facts stored (on `target` with `delegate_facts`).
+    pub(super) fn fallback_outcome(
+        &self,
+        task: &Task,
+        host: &str,
+        target: &str,
+        result: Map<String, Json>,
+        short: &str,
+    ) -> Outcome {
         for w in result
             .get("warnings")
             .and_then(Json::as_array)
@@ -133,8 +158,7 @@ impl PlayRun<'_> {
             .into_iter()
             .flatten()
         {
-            self.runner
-                .emit(Event::Warning(deprecation_text(d, found.short())));
+            self.runner.emit(Event::Warning(deprecation_text(d, short)));
         }
         let (mut o, facts) = outcome(result);
         // A module that raised (no traceback comes back): its error, where the task is, as
@@ -149,21 +173,10 @@ impl PlayRun<'_> {
         if let Some(facts) = facts
             && o.status != Status::Failed
         {
-            let owner = if task.delegate_facts {
-                target.as_str()
-            } else {
-                host
-            };
+            let owner = if task.delegate_facts { target } else { host };
             self.shared.add_module_facts(owner, facts);
         }
-        if let Some(info) = info {
-            self.async_verdict(host, &info, o.status != Status::Failed);
-            info.decorate(&mut o);
-        }
-        if task.delegate_to.is_some() {
-            o.delegated_to = Some(target);
-        }
-        Ok(o)
+        o
     }
 }
 

@@ -5,6 +5,7 @@
 //! Each task is planned on each host just before it runs, from fresh state (see
 //! [`crate::modules::Module::plan`]); the plan's changes are applied unless in check mode.
 
+mod action_plugin;
 mod actions;
 mod async_job;
 pub mod fact_cache;

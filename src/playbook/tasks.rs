@@ -134,7 +134,9 @@ impl Loader<'_> {
                 k2 if k2.starts_with("with_") => {
                     let name = &k2[5..];
                     let name = if name == "cartesian" { "nested" } else { name };
-                    if !crate::template::lookups::LOOKUPS.contains(&name) {
+                    if !crate::template::lookups::LOOKUPS.contains(&name)
+                        && !crate::plugins::jinja::python_lookup(name)
+                    {
                         let mut e =
                             k.error(format!("with_{name}: there is no lookup named '{name}'"));
                         e = match did_you_mean(
@@ -160,7 +162,8 @@ impl Loader<'_> {
                     let fallback = !native
                         && (builtin_elsewhere
                             || crate::modules::fallback::find(&key).is_some()
-                            || crate::modules::fallback::action_alias(&key).is_some());
+                            || crate::modules::fallback::action_alias(&key).is_some()
+                            || crate::modules::fallback::action_plugin(&key).is_some());
                     if native || fallback {
                         if let Some((prev, _, _)) = &action {
                             return Err(

@@ -127,6 +127,32 @@ const COLLECTIONS: [(&str, &str); 3] = [
     ("ansible._protomatter.", "_protomatter_"),
 ];
 
+/// The prefix of the local name a collection's filter or test (`ns.coll.name`, which minijinja
+/// cannot parse) is written as: `__prov_fq__ns__coll__name` (see `plugins::jinja`, which
+/// calls Ansible's plugin of the dotted name).
+pub(crate) const FQ: &str = "__prov_fq__";
+
+/// The end of a dotted name of at least three parts (`ns.coll.name`) starting at `b[i]`.
+fn dotted_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut e = i;
+    let mut parts = 0;
+    loop {
+        if e >= b.len() || !is_ident_start(b[e]) {
+            return None;
+        }
+        while e < b.len() && is_ident(b[e]) {
+            e += 1;
+        }
+        parts += 1;
+        if e + 1 < b.len() && b[e] == b'.' && is_ident_start(b[e + 1]) {
+            e += 1;
+        } else {
+            break;
+        }
+    }
+    (parts >= 3).then_some(e)
+}
+
 /// [`DIVISOR`]: the divisor of `op` as it is, or Python's error when it is zero.
 pub(crate) fn divisor(
     v: minijinja::Value,
@@ -302,6 +328,7 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
         || src.contains("| d")
         || src.contains("|d")
         || src.contains("ansible.")
+        || src.contains('.')
         || src.contains('/')
         || src.contains('%'))
     {
@@ -368,6 +395,17 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                     out.push_str(&src[last..i]);
                     out.push_str(local);
                     i += prefix.len();
+                    last = i;
+                    changed = true;
+                } else if let Some(end) = dotted_end(b, i)
+                    .filter(|_| i == 0 || !(is_ident(b[i - 1]) || b[i - 1] == b'.'))
+                    .filter(|_| after_filter_or_test(b, i))
+                {
+                    // A collection's filter or test: a name minijinja can parse.
+                    out.push_str(&src[last..i]);
+                    out.push_str(FQ);
+                    out.push_str(&src[i..end].replace('.', "__"));
+                    i = end;
                     last = i;
                     changed = true;
                 } else if (is_ident_start(c) || c == b'(')
@@ -544,5 +582,11 @@ mod unit {
             rewrite("{{ x | ansible._protomatter.finalize }}").unwrap(),
             "{{ x | _protomatter_finalize }}"
         );
+        assert_eq!(
+            rewrite("{{ x | community.general.json_query('a') is ns.c.t }}").unwrap(),
+            "{{ x | __prov_fq__community__general__json_query('a') is __prov_fq__ns__c__t }}"
+        );
+        assert_eq!(rewrite("{{ a.b.c | e.f }}"), None);
+        assert_eq!(rewrite("{{ a.b.c | x }}"), None);
     }
 }

@@ -1078,8 +1078,11 @@ pub fn run(
         }
         "subelements" => subelements(terms, kw_bool("skip_missing", false)),
         "config" => config_lookup(terms, kw, ctx),
+        other if crate::plugins::jinja::python_lookup(other) => {
+            crate::plugins::jinja::lookup(other, terms, kw, ctx)
+        }
         other => {
-            let mut e = Error::template(format!("lookup plugin '{other}' not found"));
+            let mut e = Error::template(format!("The lookup plugin '{other}' was not found."));
             if let Some(s) = crate::error::did_you_mean(other, LOOKUPS.iter().copied()) {
                 e = e.hint(format!("did you mean '{s}'?"));
             } else {

@@ -73,7 +73,9 @@ pub struct Templar {
 }
 
 struct Inner {
-    env: Environment<'static>,
+    /// The environment; replaced by a copy with more filters or tests when a template uses one
+    /// of Ansible's Python plugins (see `plugins::jinja`).
+    env: Mutex<Arc<Environment<'static>>>,
     globals: HashSet<String>,
 }
 
@@ -239,6 +241,11 @@ pub fn untrusted_error() -> Error {
         "only playbooks, roles and their variables may hold expressions; \
          a value marked !unsafe or returned by a host is never evaluated",
     )
+}
+
+/// The prefix of the local names of collections' filters and tests (see `chains`).
+pub(crate) fn chains_fq() -> &'static str {
+    chains::FQ
 }
 
 /// True if `expr` only names a variable, or an attribute or item of one (`x`, `x.y`,
@@ -461,8 +468,53 @@ impl Templar {
         lookups::register(&mut env);
         let globals = env.globals().map(|(k, _)| k.to_string()).collect();
         Templar {
-            inner: Arc::new(Inner { env, globals }),
+            inner: Arc::new(Inner {
+                env: Mutex::new(Arc::new(env)),
+                globals,
+            }),
             vault: None,
+        }
+    }
+
+    /// The current environment.
+    fn env(&self) -> Arc<Environment<'static>> {
+        self.inner
+            .env
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs a render with the current environment; when it fails on a filter or test prov has
+    /// no native one of, and Ansible's Python plugins can be asked for it (ansible-core on the
+    /// controller), the name is added as a filter or test that calls the plugin, and the render
+    /// runs again (the plugin's own error, or Ansible's "No filter named", is then the error).
+    fn with_plugins<T>(
+        &self,
+        mut render: impl FnMut(
+            &Environment<'static>,
+        ) -> (std::result::Result<T, minijinja::Error>, Frame),
+    ) -> (std::result::Result<T, minijinja::Error>, Frame) {
+        let mut added = HashSet::new();
+        loop {
+            let env = self.env();
+            let (r, frame) = render(&env);
+            let Err(e) = &r else {
+                return (r, frame);
+            };
+            let Some((kind, name)) = crate::plugins::jinja::unknown(e) else {
+                return (r, frame);
+            };
+            if frame.fatal.is_some()
+                || !added.insert((kind, name.clone()))
+                || !crate::plugins::bridge::available()
+            {
+                return (r, frame);
+            }
+            let mut guard = self.inner.env.lock().unwrap_or_else(|e| e.into_inner());
+            let mut next = (**guard).clone();
+            crate::plugins::jinja::add(&mut next, kind, &name);
+            *guard = Arc::new(next);
         }
     }
 
@@ -674,7 +726,7 @@ impl Templar {
         let config = builder
             .build()
             .map_err(|e| Error::template(format!("invalid template syntax options: {e}")))?;
-        let mut env = self.inner.env.clone();
+        let mut env = (*self.env()).clone();
         env.clear_templates();
         env.set_syntax(config);
         env.set_trim_blocks(syntax.trim_blocks);
@@ -684,7 +736,7 @@ impl Templar {
             .map_err(|e| Error::template(e.to_string()))?;
         let custom = Templar {
             inner: Arc::new(Inner {
-                env,
+                env: Mutex::new(Arc::new(env)),
                 globals: self.inner.globals.clone(),
             }),
             vault: self.vault.clone(),
@@ -731,10 +783,11 @@ impl Templar {
         offset: usize,
         ctx: &Context,
     ) -> std::result::Result<String, RenderError> {
-        let env = &self.inner.env;
-        let (r, frame) = with_frame(|| {
-            let tmpl = env.get_template(name)?;
-            tmpl.render(ctx.to_value())
+        let (r, frame) = self.with_plugins(|env| {
+            with_frame(|| {
+                let tmpl = env.get_template(name)?;
+                tmpl.render(ctx.to_value())
+            })
         });
         if let Some(fatal) = frame.fatal {
             return Err(RenderError::fatal(fatal));
@@ -767,11 +820,12 @@ impl Templar {
         let prepared = literals::prepare_expr(expr, mode).map_err(literal_error)?;
         let src = format!("{EXPR_PREFIX}{prepared}{EXPR_SUFFIX}");
         let name = format!("{INLINE}{src}");
-        let env = &self.inner.env;
-        let (r, frame) = with_frame(|| {
-            let tmpl = env.get_template(&name)?;
-            let captured = tmpl.render_captured(ctx.to_value())?;
-            Ok::<_, minijinja::Error>(captured.state().lookup(EXPR_VAR).unwrap_or_default())
+        let (r, frame) = self.with_plugins(|env| {
+            with_frame(|| {
+                let tmpl = env.get_template(&name)?;
+                let captured = tmpl.render_captured(ctx.to_value())?;
+                Ok::<_, minijinja::Error>(captured.state().lookup(EXPR_VAR).unwrap_or_default())
+            })
         });
         if let Some(fatal) = frame.fatal {
             return Err(RenderError::fatal(fatal));
@@ -870,8 +924,7 @@ impl Templar {
     ) -> RenderError {
         // The compiled source can differ from `src` (see `chains`); spans refer to it.
         let compiled = self
-            .inner
-            .env
+            .env()
             .get_template(name)
             .ok()
             .map(|t| t.source().to_string());
@@ -921,7 +974,7 @@ impl Templar {
             }
             MjKind::InvalidOperation if e.detail() == Some(VAULT_SHOWN) => {
                 // Name the encrypted variable, as using it outside a template would.
-                let named = self.inner.env.get_template(name).ok().and_then(|t| {
+                let named = self.env().get_template(name).ok().and_then(|t| {
                     t.undeclared_variables(false).into_iter().find_map(|n| {
                         let raw = ctx.get_raw(&n)?;
                         let vt = raw.downcast_object_ref::<VaultText>()?;
@@ -929,6 +982,15 @@ impl Templar {
                     })
                 });
                 RenderError::fatal(named.unwrap_or_else(|| Error::template(VAULT_SHOWN)))
+            }
+            MjKind::UnknownFilter | MjKind::UnknownTest
+                if crate::plugins::jinja::not_found_message(&e).is_some() =>
+            {
+                // Ansible's words (playbooks match on them).
+                let msg = crate::plugins::jinja::not_found_message(&e).unwrap_or_default();
+                RenderError::fatal(Error::template(at_line(msg)).hint(
+                    "see the list of supported filters and tests in the prov docs; Ansible's Python filter and test plugins are used when ansible-core is installed",
+                ))
             }
             kind => {
                 let mut msg = match e.detail() {
@@ -957,7 +1019,8 @@ impl Templar {
         ctx: &Context,
         frame: &Frame,
     ) -> Option<String> {
-        let tmpl = self.inner.env.get_template(name).ok()?;
+        let env = self.env();
+        let tmpl = env.get_template(name).ok()?;
         let mut paths: Vec<String> = tmpl.undeclared_variables(true).into_iter().collect();
         let body = &src[offset.min(src.len())..];
         let pos = |p: &str| {

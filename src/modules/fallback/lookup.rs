@@ -137,9 +137,17 @@ pub fn configure(library: Option<String>, collections_path: Option<String>) {
 /// A playbook's or a role's folder: its `library/` (modules) and `module_utils/` are searched
 /// from now on, as Ansible adds them when it loads the playbook or the role.
 pub fn add_adjacent(dir: &Path) {
-    if !["library", "module_utils", "action_plugins"]
-        .iter()
-        .any(|d| dir.join(d).is_dir())
+    if ![
+        "library",
+        "module_utils",
+        "action_plugins",
+        "filter_plugins",
+        "test_plugins",
+        "lookup_plugins",
+        "connection_plugins",
+    ]
+    .iter()
+    .any(|d| dir.join(d).is_dir())
     {
         return;
     }
@@ -148,6 +156,17 @@ pub fn add_adjacent(dir: &Path) {
         s.adjacent.push(dir.to_path_buf());
         s.user.clear();
     }
+}
+
+/// The playbooks' and roles' folders found so far that hold modules or plugins, in the order
+/// they were loaded (the plugin bridge adds their `*_plugins/` folders, as Ansible does).
+pub fn adjacent_dirs() -> Vec<PathBuf> {
+    search().adjacent.clone()
+}
+
+/// `collections_path` from ansible.cfg, when set.
+pub fn collections_path_setting() -> Option<String> {
+    search().collections_path.clone()
 }
 
 /// Collections a `collections:` keyword names: short module names are looked up in them too.
@@ -220,17 +239,50 @@ pub fn action_plugin_dirs() -> Vec<PathBuf> {
     out
 }
 
-/// A Python action plugin named `name` (short, or `ansible.legacy.<name>`) in the action
-/// plugin folders.
+/// A Python action plugin named `name`, as Ansible's action loader finds it: a short name or
+/// `ansible.legacy.<name>` in the action plugin folders, then (like `ansible.builtin.<name>`)
+/// among ansible-core's own (`ansible/plugins/action/`); a collection's `ns.coll.<name>` in
+/// its `plugins/action/`.
 pub fn action_plugin(name: &str) -> Option<PathBuf> {
-    let short = name.strip_prefix("ansible.legacy.").unwrap_or(name);
-    if short.contains('.') || short.contains('/') || short.is_empty() {
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+    };
+    let parts: Vec<&str> = name.split('.').collect();
+    if !parts.iter().all(|p| ident(p)) {
         return None;
     }
-    action_plugin_dirs()
-        .into_iter()
-        .map(|d| d.join(format!("{short}.py")))
-        .find(|p| p.is_file())
+    let core_action = |short: &str| {
+        core()
+            .map(|c| c.dir.join("plugins/action").join(format!("{short}.py")))
+            .filter(|p| p.is_file() && short != "normal")
+    };
+    match parts.as_slice() {
+        [short] | ["ansible", "legacy", short] => action_plugin_dirs()
+            .into_iter()
+            .map(|d| d.join(format!("{short}.py")))
+            .find(|p| p.is_file())
+            .or_else(|| core_action(short)),
+        ["ansible", "builtin", short] => core_action(short),
+        [ns, coll, rest @ ..] if !rest.is_empty() => {
+            let mut rel = PathBuf::from("plugins/action");
+            for r in rest {
+                rel.push(r);
+            }
+            rel.set_extension("py");
+            collection_roots()
+                .into_iter()
+                .map(|root| {
+                    root.join("ansible_collections")
+                        .join(ns)
+                        .join(coll)
+                        .join(&rel)
+                })
+                .find(|p| p.is_file())
+        }
+        _ => None,
+    }
 }
 
 /// The action an action plugin `name` is only another name of: a plugin whose whole code
@@ -585,6 +637,8 @@ mod tests {
         std::fs::create_dir_all(c.join("meta")).unwrap();
         std::fs::write(c.join("plugins/modules/widget.py"), "x\n").unwrap();
         std::fs::write(c.join("plugins/modules/sub/gadget.py"), "x\n").unwrap();
+        std::fs::create_dir_all(c.join("plugins/action")).unwrap();
+        std::fs::write(c.join("plugins/action/act.py"), "x\n").unwrap();
         std::fs::write(
             c.join("meta/runtime.yml"),
             "plugin_routing:\n  modules:\n    old_widget:\n      redirect: provtest.things.widget\n",
@@ -604,6 +658,12 @@ mod tests {
         );
         assert_eq!(find("provtest.things.old_widget").unwrap().path, f.path);
         assert!(find("provtest.things.nothing").is_none());
+        assert_eq!(
+            action_plugin("provtest.things.act"),
+            Some(c.join("plugins/action/act.py"))
+        );
+        assert_eq!(action_plugin("provtest.things.widget"), None);
+        assert_eq!(action_plugin("provtest.things.../x"), None);
         add_collections(["provtest.things".to_string()]);
         assert_eq!(find("widget").unwrap().path, f.path);
         configure(None, None);

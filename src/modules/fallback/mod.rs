@@ -395,16 +395,9 @@ pub fn untag(v: Json) -> Json {
     }
 }
 
-/// The hint of the load error for a name that is neither native nor found: the Python
-/// action plugin of that name (which prov does not run), else the suggestion, else where
-/// Ansible modules were looked for.
+/// The hint of the load error for a name that is neither native nor found: the suggestion,
+/// else where Ansible modules were looked for.
 pub fn hint(name: &str, suggestion: Option<&str>) -> String {
-    if let Some(p) = action_plugin(name) {
-        return format!(
-            "{} is an Ansible action plugin (Python code run on the controller); prov runs Ansible's modules, not its action plugins",
-            p.display()
-        );
-    }
     if let Some(s) = suggestion {
         return format!("did you mean '{s}'?");
     }

@@ -18,6 +18,20 @@ use sha2::Digest;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+/// minijinja's error for a test `select` and its kin do not know, with the test's name (as the
+/// error of `x is name` has it), so that Ansible's Python test of that name can be tried.
+fn name_unknown_test(e: minijinja::Error, name: Option<String>) -> minijinja::Error {
+    match name {
+        Some(n) if e.kind() == minijinja::ErrorKind::UnknownTest && e.detail().is_none() => {
+            minijinja::Error::new(
+                minijinja::ErrorKind::UnknownTest,
+                format!("test {n} is unknown"),
+            )
+        }
+        _ => e,
+    }
+}
+
 /// Registers this file's filters.
 pub(super) fn register(env: &mut super::Reg) {
     use minijinja::filters as jinja;
@@ -28,29 +42,37 @@ pub(super) fn register(env: &mut super::Reg) {
     env.add_filter(
         "select",
         |state: &State, v: Value, test: Option<String>, args: Rest<Value>| {
+            let name = test.clone();
             undefined_through(v, |v| jinja::select(state, v, test.map(Into::into), args))
+                .map_err(|e| name_unknown_test(e, name))
         },
     );
     env.add_filter(
         "reject",
         |state: &State, v: Value, test: Option<String>, args: Rest<Value>| {
+            let name = test.clone();
             undefined_through(v, |v| jinja::reject(state, v, test.map(Into::into), args))
+                .map_err(|e| name_unknown_test(e, name))
         },
     );
     env.add_filter(
         "selectattr",
         |state: &State, v: Value, attr: String, test: Option<String>, args: Rest<Value>| {
+            let name = test.clone();
             undefined_through(v, |v| {
                 jinja::selectattr(state, v, attr.into(), test.map(Into::into), args)
             })
+            .map_err(|e| name_unknown_test(e, name))
         },
     );
     env.add_filter(
         "rejectattr",
         |state: &State, v: Value, attr: String, test: Option<String>, args: Rest<Value>| {
+            let name = test.clone();
             undefined_through(v, |v| {
                 jinja::rejectattr(state, v, attr.into(), test.map(Into::into), args)
             })
+            .map_err(|e| name_unknown_test(e, name))
         },
     );
     env.add_filter("sort", sort);
