@@ -2,11 +2,16 @@
 //!
 //! Supported: `env`, `file`, `template`, `first_found`, `fileglob`, `pipe`, `lines`, `vars`,
 //! `items`, `list`, `dict`, `indexed_items`, `sequence`, `together`, `nested`, `subelements`,
-//! `password`.
+//! `password`, `csvfile`, `ini`, `unvault` (in `data_files`), `config`, `varnames`,
+//! `inventory_hostnames` and `random_choice` (in `names`).
 //! Relative paths are searched like Ansible does, in the task's search path
 //! (`ansible_search_path`: its roles' folders, its file's folder, the playbook's folder), each
 //! folder under the lookup's sub-folder (`files/`, `templates/`) and then itself.
 //! Output read from files and commands is marked unsafe (never templated again), like Ansible.
+
+mod config;
+mod data_files;
+mod names;
 
 use super::filters::{py_str, split_kwargs};
 use super::{Context, mark_unsafe};
@@ -36,6 +41,13 @@ pub const LOOKUPS: &[&str] = &[
     "nested",
     "subelements",
     "password",
+    "csvfile",
+    "ini",
+    "unvault",
+    "config",
+    "varnames",
+    "inventory_hostnames",
+    "random_choice",
 ];
 
 fn var_str(ctx: &Context, name: &str) -> Option<String> {
@@ -919,6 +931,13 @@ pub fn run(
             Ok(acc.into_iter().map(Value::from).collect())
         }
         "subelements" => subelements(terms, kw_bool("skip_missing", false)),
+        "csvfile" => data_files::csvfile(&terms_flat(terms), kw, ctx),
+        "ini" => data_files::ini(&terms_flat(terms), kw, ctx),
+        "unvault" => data_files::unvault(terms, ctx),
+        "config" => config::config(&terms_flat(terms), kw, ctx),
+        "varnames" => names::varnames(&terms_flat(terms), ctx),
+        "inventory_hostnames" => names::inventory_hostnames(terms, ctx),
+        "random_choice" => names::random_choice(&terms_flat(terms)),
         other => {
             let mut e = Error::template(format!("lookup plugin '{other}' not found"));
             if let Some(s) = crate::error::did_you_mean(other, LOOKUPS.iter().copied()) {
@@ -1144,7 +1163,8 @@ fn call(state: &State, args: &[Value], force_list: bool) -> Result<Value, miniji
             _ => return Err(to_mj(&name, e)),
         },
     };
-    if wantlist {
+    // Without wantlist, no result is an empty list and one result is itself (Ansible 2.19).
+    if wantlist || ran.is_empty() {
         return Ok(Value::from(ran));
     }
     if ran.iter().all(|v| v.kind() == ValueKind::String) {
