@@ -40,6 +40,37 @@ struct Setting {
     vars: &'static [&'static str],
 }
 
+/// A setting or plugin option, owned (the options of a plugin's documentation are read at
+/// run time).
+#[derive(Debug, Clone)]
+struct Opt {
+    name: String,
+    kind: Kind,
+    default: Option<String>,
+    env: Vec<String>,
+    ini: Vec<(String, String)>,
+    vars: Vec<String>,
+    required: bool,
+}
+
+impl From<&Setting> for Opt {
+    fn from(s: &Setting) -> Opt {
+        Opt {
+            name: s.name.into(),
+            kind: s.kind,
+            default: s.default.map(Into::into),
+            env: s.env.iter().map(|e| e.to_string()).collect(),
+            ini: s
+                .ini
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            vars: s.vars.iter().map(|v| v.to_string()).collect(),
+            required: false,
+        }
+    }
+}
+
 const fn s(
     name: &'static str,
     kind: Kind,
@@ -553,8 +584,119 @@ static SETTINGS: &[Setting] = &[
     ),
 ];
 
+/// Options of plugin `pname` of type `ptype`: those of the plugins prov implements, else those
+/// a Python plugin's `DOCUMENTATION` declares (found in the plugin folders); `None` when there
+/// is no such plugin.
+fn plugin_options(ptype: &str, pname: &str, ctx: Option<&Context>) -> Option<Vec<Opt>> {
+    if let Some(known) = builtin_plugin_options(ptype, pname) {
+        return Some(known.iter().map(Opt::from).collect());
+    }
+    let ctx = ctx?;
+    let file = plugin_dirs(ptype, ctx)
+        .into_iter()
+        .map(|d| d.join(format!("{pname}.py")))
+        .find(|f| f.is_file())?;
+    let text = std::fs::read_to_string(&file).ok()?;
+    Some(documented_options(&text, &file))
+}
+
+/// The folders Python plugins of `ptype` are loaded from: the configured path (lookups:
+/// `ANSIBLE_LOOKUP_PLUGINS`, `lookup_plugins` in ansible.cfg, relative to the current folder),
+/// then `<type>_plugins/` beside the playbook and in the task's role.
+fn plugin_dirs(ptype: &str, ctx: &Context) -> Vec<std::path::PathBuf> {
+    let mut dirs = Vec::new();
+    if ptype == "lookup"
+        && let Some(setting) = SETTINGS
+            .iter()
+            .find(|s| s.name == "DEFAULT_LOOKUP_PLUGIN_PATH")
+    {
+        let cfg = crate::cli::Config::load().unwrap_or_default();
+        let home = expand_user("~/.ansible");
+        if let Ok((v, _)) = resolve(&Opt::from(setting), ctx, &cfg, &home)
+            && let Ok(items) = v.try_iter()
+        {
+            dirs.extend(items.map(|p| std::path::PathBuf::from(py_str(&p))));
+        }
+    }
+    for var in ["playbook_dir", "role_path"] {
+        if let Ok(Some(d)) = ctx.get(var)
+            && !d.is_none()
+        {
+            dirs.push(std::path::Path::new(&py_str(&d)).join(format!("{ptype}_plugins")));
+        }
+    }
+    dirs
+}
+
+/// The options in a Python plugin's `DOCUMENTATION` YAML string.
+fn documented_options(source: &str, file: &std::path::Path) -> Vec<Opt> {
+    static DOC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?s)DOCUMENTATION\s*=\s*[rRuU]?(?:"""(.*?)"""|'''(.*?)''')"#)
+            .expect("static regex")
+    });
+    let Some(doc) = DOC
+        .captures(source)
+        .and_then(|c| c.get(1).or_else(|| c.get(2)))
+    else {
+        return vec![];
+    };
+    let Ok(node) = crate::yaml::load_str(doc.as_str(), file) else {
+        return vec![];
+    };
+    let doc = node.to_value();
+    let Ok(options) = doc.get_attr("options") else {
+        return vec![];
+    };
+    let list = |o: &Value, k: &str, field: &str| -> Vec<String> {
+        o.get_attr(k)
+            .ok()
+            .and_then(|l| l.try_iter().ok().map(|i| i.collect::<Vec<_>>()))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| e.get_attr(field).ok().filter(|v| !v.is_undefined()))
+            .map(|v| py_str(&v))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for name in options.try_iter().into_iter().flatten() {
+        let o = options.get_item(&name).unwrap_or_default();
+        let kind = match o.get_attr("type").ok().map(|t| py_str(&t)).as_deref() {
+            Some("bool" | "boolean") => Bool,
+            Some("int" | "integer") => Int,
+            Some("list") => List,
+            Some("path" | "tmppath" | "tmp") => Path,
+            Some("pathspec") => PathSpec,
+            Some("pathlist") => PathList,
+            _ => Str,
+        };
+        let default = o
+            .get_attr("default")
+            .ok()
+            .filter(|d| !d.is_undefined() && !d.is_none())
+            .map(|d| match d.kind() {
+                ValueKind::Seq => d
+                    .try_iter()
+                    .map(|i| i.map(|x| py_str(&x)).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default(),
+                _ => py_str(&d),
+            });
+        let sections = list(&o, "ini", "section");
+        let keys = list(&o, "ini", "key");
+        out.push(Opt {
+            name: py_str(&name),
+            kind,
+            default,
+            env: list(&o, "env", "name"),
+            ini: sections.into_iter().zip(keys).collect(),
+            vars: list(&o, "vars", "name"),
+            required: o.get_attr("required").is_ok_and(|r| r.is_true()),
+        });
+    }
+    out
+}
+
 /// Options of the plugins prov implements, per `(plugin_type, plugin_name)`.
-fn plugin_options(ptype: &str, pname: &str) -> Option<Vec<Setting>> {
+fn builtin_plugin_options(ptype: &str, pname: &str) -> Option<Vec<Setting>> {
     let pname = pname
         .strip_prefix("ansible.builtin.")
         .or_else(|| pname.strip_prefix("ansible.legacy."))
@@ -757,7 +899,7 @@ fn typed(kind: Kind, name: &str, text: &str) -> Result<Value> {
 /// Resolves `setting`: the last variable set, else the last environment variable set, else
 /// the last ansible.cfg entry, else the default; with its origin as Ansible names it.
 fn resolve(
-    setting: &Setting,
+    setting: &Opt,
     ctx: &Context,
     cfg: &crate::cli::Config,
     ansible_home: &str,
@@ -767,7 +909,7 @@ fn resolve(
             && !v.is_undefined()
         {
             let v = match (setting.kind, v.as_str()) {
-                (Int, Some(text)) => typed(Int, setting.name, text)?,
+                (Int, Some(text)) => typed(Int, &setting.name, text)?,
                 _ => v,
             };
             return Ok((v, format!("var: {var}")));
@@ -776,29 +918,26 @@ fn resolve(
     for env in setting.env.iter().rev() {
         if let Ok(v) = std::env::var(env) {
             return Ok((
-                typed(setting.kind, setting.name, &v)?,
+                typed(setting.kind, &setting.name, &v)?,
                 format!("env: {env}"),
             ));
         }
     }
     for (section, key) in setting.ini.iter().rev() {
-        if let Some(v) = cfg.values.get(&(section.to_string(), key.to_string())) {
+        if let Some(v) = cfg.values.get(&(section.clone(), key.clone())) {
             let origin = cfg
                 .file
                 .as_ref()
                 .map_or_else(String::new, |f| f.display().to_string());
-            return Ok((typed(setting.kind, setting.name, v)?, origin));
+            return Ok((typed(setting.kind, &setting.name, v)?, origin));
         }
     }
-    let value = match setting.default {
+    let value = match &setting.default {
         None => Value::from(()),
-        Some(d) if setting.name == "host" => {
-            let _ = d;
-            ctx.get("inventory_hostname")?.unwrap_or_default()
-        }
+        Some(_) if setting.name == "host" => ctx.get("inventory_hostname")?.unwrap_or_default(),
         Some(d) => typed(
             setting.kind,
-            setting.name,
+            &setting.name,
             &d.replace("{home}", ansible_home),
         )?,
     };
@@ -852,7 +991,7 @@ pub(super) fn config(
     let plugin = match (&ptype, &pname) {
         (None, None) => None,
         (Some(t), Some(n)) => Some(
-            plugin_options(t, n)
+            plugin_options(t, n, Some(ctx))
                 .ok_or_else(|| Error::template(format!("Unable to load {t} plugin '{n}'.")))?,
         ),
         _ => {
@@ -864,7 +1003,7 @@ pub(super) fn config(
     let cfg = crate::cli::Config::load().unwrap_or_default();
     let home_setting = SETTINGS.iter().find(|s| s.name == "ANSIBLE_HOME");
     let ansible_home = match home_setting {
-        Some(h) => py_str(&resolve(h, ctx, &cfg, "")?.0),
+        Some(h) => py_str(&resolve(&Opt::from(h), ctx, &cfg, "")?.0),
         None => expand_user("~/.ansible"),
     };
     let mut out = Vec::new();
@@ -876,16 +1015,21 @@ pub(super) fn config(
                 crate::template::filters::py_repr(term)
             )));
         };
-        let found = match &plugin {
-            Some(opts) => opts
-                .iter()
-                .find(|s| s.name == name)
-                .map(|s| resolve(s, ctx, &cfg, &ansible_home)),
-            None => SETTINGS
-                .iter()
-                .find(|s| s.name == name)
-                .map(|s| resolve(s, ctx, &cfg, &ansible_home)),
+        let opt: Option<Opt> = match &plugin {
+            Some(opts) => opts.iter().find(|s| s.name == name).cloned(),
+            None => SETTINGS.iter().find(|s| s.name == name).map(Opt::from),
         };
+        let found = opt.map(|o| {
+            let r = resolve(&o, ctx, &cfg, &ansible_home)?;
+            if o.required && r.0.is_none() {
+                return Err(Error::template(format!(
+                    "Required config '{name}' for '{}' {} plugin not provided.",
+                    pname.as_deref().unwrap_or_default(),
+                    ptype.as_deref().unwrap_or_default()
+                )));
+            }
+            Ok(r)
+        });
         match found {
             Some(r) => {
                 let (value, origin) = r?;
@@ -941,10 +1085,26 @@ mod unit {
         ] {
             assert!(SETTINGS.iter().any(|s| s.name == n), "{n}");
         }
-        assert!(plugin_options("connection", "ssh").is_some());
-        assert!(plugin_options("shell", "ansible.builtin.sh").is_some());
-        assert!(plugin_options("lookup", "some.nonexistent.mylookup").is_none());
-        let cfg = plugin_options("lookup", "config").unwrap();
+        assert!(plugin_options("connection", "ssh", None).is_some());
+        assert!(plugin_options("shell", "ansible.builtin.sh", None).is_some());
+        assert!(plugin_options("lookup", "some.nonexistent.mylookup", None).is_none());
+        let cfg = plugin_options("lookup", "config", None).unwrap();
         assert!(cfg.iter().all(|s| s.name != "plugin_type1"));
+    }
+
+    #[test]
+    fn reads_python_plugin_documentation() {
+        let src = "from x import y\nDOCUMENTATION = \"\"\"\n    name: bogus\n    options:\n      \
+                   _terms:\n        description: stuff\n      test_list:\n        type: string\n        \
+                   required: True\n        env:\n          - name: BOGUS_LIST\n        ini:\n          \
+                   - section: bogus\n            key: list\n      count:\n        type: int\n        \
+                   default: 3\n\"\"\"\n";
+        let opts = documented_options(src, std::path::Path::new("bogus.py"));
+        let t = opts.iter().find(|o| o.name == "test_list").unwrap();
+        assert!(t.required);
+        assert_eq!(t.env, ["BOGUS_LIST"]);
+        assert_eq!(t.ini, [("bogus".to_string(), "list".to_string())]);
+        let c = opts.iter().find(|o| o.name == "count").unwrap();
+        assert_eq!((c.kind, c.default.as_deref()), (Int, Some("3")));
     }
 }
