@@ -60,9 +60,91 @@ fn skipped(v: Value) -> R {
     result_flag("skipped", &v, "skipped")
 }
 
+/// Ansible's async result tests need a result (a dictionary).
+fn async_result(name: &str, v: &Value) -> Result<(), Error> {
+    if v.kind() != minijinja::value::ValueKind::Map {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("The '{name}' test expects a dictionary"),
+        ));
+    }
+    Ok(())
+}
+
+/// `finished`: an async result's `finished`; a result of a task that was not async counts as
+/// finished.
 fn finished(v: Value) -> R {
+    async_result("finished", &v)?;
     let f = v.get_attr("finished").unwrap_or_default();
     Ok(f.is_undefined() || to_bool(&f))
+}
+
+/// `started`: an async result's `started`; a result of a task that was not async counts as
+/// started.
+fn started(v: Value) -> R {
+    async_result("started", &v)?;
+    let f = v.get_attr("started").unwrap_or_default();
+    Ok(f.is_undefined() || to_bool(&f))
+}
+
+/// `timedout`: the result has a `timedout` with a true `period` (a task that timed out).
+fn timedout(v: Value) -> R {
+    async_result("timedout", &v)?;
+    let t = v.get_attr("timedout").unwrap_or_default();
+    Ok(!t.is_undefined()
+        && t.is_true()
+        && t.get_attr("period")
+            .is_ok_and(|p| !p.is_undefined() && p.is_true()))
+}
+
+/// `vaulted_file`: the file at the path starts with a vault header.
+fn vaulted_file(v: Value) -> R {
+    use std::io::Read as _;
+    let path = crate::template::filters::py_str(&v);
+    let cannot = || {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("Cannot test if the file '{path}' is a vault."),
+        )
+    };
+    let mut head = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .map_err(|_| cannot())?;
+    Ok(head.starts_with(b"$ANSIBLE_VAULT;"))
+}
+
+/// `same_file(other)`: both paths name the same file (device and inode, as `os.path.samefile`;
+/// a missing file is an error).
+fn same_file(v: Value, other: Value) -> R {
+    use std::os::unix::fs::MetadataExt as _;
+    let stat = |x: &Value| {
+        let p = crate::template::filters::py_str(x);
+        std::fs::metadata(&p).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("[Errno {}] {e}: '{p}'", e.raw_os_error().unwrap_or(0)),
+            )
+        })
+    };
+    let (a, b) = (stat(&v)?, stat(&other)?);
+    Ok(a.dev() == b.dev() && a.ino() == b.ino())
+}
+
+/// Python's `os.path.ismount`: a folder (not a symbolic link) on another device than its
+/// parent, or the root.
+fn is_mount(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(m) = std::fs::symlink_metadata(p) else {
+        return false;
+    };
+    if !m.is_dir() {
+        return false;
+    }
+    let Ok(parent) = std::fs::metadata(p.join("..")) else {
+        return false;
+    };
+    m.dev() != parent.dev() || m.ino() == parent.ino()
 }
 
 fn truthy(v: Value, args: Rest<Value>) -> R {
@@ -366,6 +448,18 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("directory", path_test("directory", |p| p.is_dir()));
     env.add_test("is_dir", path_test("directory", |p| p.is_dir()));
     env.add_test("exists", path_test("exists", |p| p.exists()));
+    env.add_test(
+        "link_exists",
+        path_test("link_exists", |p| p.symlink_metadata().is_ok()),
+    );
+    env.add_test("same_file", same_file);
+    env.add_test("is_same_file", same_file);
+    env.add_test("mount", path_test("mount", is_mount));
+    env.add_test("is_mount", path_test("mount", is_mount));
+    env.add_test("started", started);
+    env.add_test("timedout", timedout);
+    env.add_test("vaulted_file", vaulted_file);
+    env.add_test("isnan", nan);
     env.add_test("link", path_test("link", |p| p.is_symlink()));
     env.add_test("is_link", path_test("link", |p| p.is_symlink()));
     env.add_test("abs", path_test("abs", |p| p.is_absolute()));
@@ -393,6 +487,52 @@ mod unit {
         assert!(tagged_with(Value::from("x"), "TrustedAsTemplate".into()).unwrap());
         let unsafe_ = crate::template::mark_unsafe(&Value::from("x"));
         assert!(!tagged_with(unsafe_, "TrustedAsTemplate".into()).unwrap());
+    }
+
+    #[test]
+    fn file_and_async_tests_like_ansible() {
+        let t = crate::template::Templar::new();
+        let ctx = crate::template::Context::new(&t, vec![]);
+        let e = |x: &str| t.eval(x, &ctx).unwrap();
+        let dir = std::env::temp_dir().join(format!("prov-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("dangling");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(dir.join("missing"), &link).unwrap();
+        let vault = dir.join("vault");
+        std::fs::write(&vault, "$ANSIBLE_VAULT;1.1;AES256\n3131\n").unwrap();
+        let l = link.display();
+        assert_eq!(e(&format!("'{l}' is link_exists")), Value::from(true));
+        assert_eq!(e(&format!("'{l}' is exists")), Value::from(false));
+        assert_eq!(e("'/' is mount and '/' is is_mount"), Value::from(true));
+        assert_eq!(
+            e(&format!("'{}' is mount", dir.display())),
+            Value::from(false)
+        );
+        assert_eq!(e("'/' is same_file('/')"), Value::from(true));
+        assert_eq!(e("'/' is same_file('/tmp/..')"), Value::from(true));
+        assert_eq!(e("'/' is is_same_file('/proc')"), Value::from(false));
+        assert!(t.eval("'/' is same_file('/does/not/exist')", &ctx).is_err());
+        assert_eq!(
+            e(&format!("'{}' is vaulted_file", vault.display())),
+            Value::from(true)
+        );
+        std::fs::write(dir.join("plain"), "a: b\n").unwrap();
+        let plain = format!("'{}/plain' is vaulted_file", dir.display());
+        assert_eq!(e(&plain), Value::from(false));
+        let missing = format!("'{}/none' is vaulted_file", dir.display());
+        assert!(t.eval(&missing, &ctx).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(e("'nan' | float is isnan"), Value::from(true));
+        assert_eq!(e("{'started': 0} is started"), Value::from(false));
+        assert_eq!(e("{'changed': true} is started"), Value::from(true));
+        assert!(t.eval("'x' is started", &ctx).is_err());
+        assert!(t.eval("'x' is finished", &ctx).is_err());
+        assert_eq!(
+            e("{'timedout': {'period': 5}} is timedout"),
+            Value::from(true)
+        );
+        assert_eq!(e("{'changed': true} is timedout"), Value::from(false));
     }
 
     #[test]
