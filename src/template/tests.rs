@@ -261,10 +261,67 @@ fn semver_cmp(a: &str, b: &str) -> Option<Ordering> {
     }))
 }
 
+/// A PEP 440 version's sort key (as Python's `packaging.version.Version`): epoch, release
+/// without trailing zeros, then pre-release, post-release and development release, where a
+/// missing part sorts as the packaging rules say (`1.0.dev1 < 1.0a1 < 1.0 < 1.0.post1`).
+fn pep440_key(v: &str) -> Option<(u64, Vec<u64>, (i8, u64), (i8, u64), (i8, u64))> {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?ix)^\s*v?(?:(\d+)!)?(\d+(?:\.\d+)*)
+              (?:[-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?(\d+)?)?
+              (?:-(\d+)|[-_.]?(post|rev|r)[-_.]?(\d+)?)?
+              (?:[-_.]?(dev)[-_.]?(\d+)?)?
+              (?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?\s*$",
+        )
+        .expect("static regex")
+    });
+    let c = RE.captures(v)?;
+    let num = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u64>().ok());
+    let epoch = num(1).unwrap_or(0);
+    let mut release: Vec<u64> = c
+        .get(2)?
+        .as_str()
+        .split('.')
+        .map(|n| n.parse().ok())
+        .collect::<Option<_>>()?;
+    while release.len() > 1 && release.last() == Some(&0) {
+        release.pop();
+    }
+    let pre = c.get(3).map(|l| {
+        let rank = match l.as_str().to_ascii_lowercase().as_str() {
+            "a" | "alpha" => 0,
+            "b" | "beta" => 1,
+            _ => 2,
+        };
+        (rank, num(4).unwrap_or(0))
+    });
+    let post = (c.get(5).is_some() || c.get(6).is_some()).then(|| num(5).or(num(7)).unwrap_or(0));
+    let dev = c.get(8).map(|_| num(9).unwrap_or(0));
+    let pre_key = match (pre, post, dev) {
+        (None, None, Some(_)) => (-1, 0),
+        (None, _, _) => (3, 0),
+        (Some(p), _, _) => p,
+    };
+    let post_key = post.map_or((-1, 0), |n| (0, n));
+    let dev_key = dev.map_or((1, 0), |n| (0, n));
+    Some((epoch, release, pre_key, post_key, dev_key))
+}
+
 /// Compares two version strings (`loose`, `strict`, `semver`/`semantic`, `pep440`).
 pub fn version_cmp(a: &str, b: &str, kind: &str) -> Result<Ordering, Error> {
     match kind {
-        "" | "loose" | "pep440" => Ok(cmp_parts(&loose_parts(a), &loose_parts(b))),
+        "" | "loose" => Ok(cmp_parts(&loose_parts(a), &loose_parts(b))),
+        "pep440" => {
+            let key = |s: &str| {
+                pep440_key(s).ok_or_else(|| {
+                    ferr(
+                        "version",
+                        format!("Version comparison failed: Invalid version: '{s}'"),
+                    )
+                })
+            };
+            Ok(key(a)?.cmp(&key(b)?))
+        }
         "strict" => {
             let ok = |s: &str| {
                 let core = s.trim_end_matches(|c: char| c.is_ascii_digit());
@@ -309,28 +366,54 @@ fn version(v: Value, args: Rest<Value>) -> R {
         &args,
     )?;
     let other = a.req("version")?;
-    let op = a.str_or("operator", "eq");
+    let given = |k: &str| a.get(k).is_some_and(|x| !x.is_none());
+    if given("strict") && given("version_type") {
+        return Err(ferr(
+            "version",
+            "Cannot specify both 'strict' and 'version_type'",
+        ));
+    }
+    if !v.is_true() {
+        return Err(ferr("version", "Input version value cannot be empty"));
+    }
+    if !other.is_true() {
+        return Err(ferr(
+            "version",
+            "Version parameter to compare against cannot be empty",
+        ));
+    }
     let mut kind = a.str_or("version_type", "loose");
     if a.bool_or("strict", false) {
         kind = "strict".into();
     }
-    let o = version_cmp(&py_str(&v), &py_str(other), &kind)?;
-    Ok(match op.as_str() {
-        "<" | "lt" => o == Ordering::Less,
-        "<=" | "le" => o != Ordering::Greater,
-        ">" | "gt" => o == Ordering::Greater,
-        ">=" | "ge" => o != Ordering::Less,
-        "==" | "=" | "eq" => o == Ordering::Equal,
-        "!=" | "<>" | "ne" => o != Ordering::Equal,
+    if !["loose", "strict", "semver", "semantic", "pep440"].contains(&kind.as_str()) {
+        return Err(ferr(
+            "version",
+            format!(
+                "Invalid version type ({kind}). Must be one of 'loose', 'strict', 'semver', \
+                 'semantic', 'pep440'"
+            ),
+        ));
+    }
+    let op = a.str_or("operator", "eq");
+    let test: fn(Ordering) -> bool = match op.as_str() {
+        "<" | "lt" => |o| o == Ordering::Less,
+        "<=" | "le" => |o| o != Ordering::Greater,
+        ">" | "gt" => |o| o == Ordering::Greater,
+        ">=" | "ge" => |o| o != Ordering::Less,
+        "==" | "=" | "eq" => |o| o == Ordering::Equal,
+        "!=" | "<>" | "ne" => |o| o != Ordering::Equal,
         other => {
             return Err(ferr(
                 "version",
                 format!(
-                    "invalid operator '{other}' (use <, lt, <=, le, >, gt, >=, ge, ==, eq, !=, ne)"
+                    "Invalid operator type ({other}). Must be one of '==', '=', 'eq', '<', \
+                     'lt', '<=', 'le', '>', 'gt', '>=', 'ge', '!=', '<>', 'ne'"
                 ),
             ));
         }
-    })
+    };
+    Ok(test(version_cmp(&py_str(&v), &py_str(other), &kind)?))
 }
 
 fn seq(name: &str, v: &Value) -> Result<Vec<Value>, Error> {
@@ -487,6 +570,39 @@ mod unit {
         assert!(tagged_with(Value::from("x"), "TrustedAsTemplate".into()).unwrap());
         let unsafe_ = crate::template::mark_unsafe(&Value::from("x"));
         assert!(!tagged_with(unsafe_, "TrustedAsTemplate".into()).unwrap());
+    }
+
+    #[test]
+    fn pep440_versions_order_like_packaging() {
+        let lt = |a: &str, b: &str| version_cmp(a, b, "pep440").unwrap() == Ordering::Less;
+        assert!(lt("2.14.0rc1", "2.14.0"));
+        assert!(lt("1.0.dev1", "1.0a1"));
+        assert!(lt("1.0a1", "1.0b2"));
+        assert!(lt("1.0b2", "1.0rc1"));
+        assert!(lt("1.0", "1.0.post1"));
+        assert!(lt("1.0rc1.dev3", "1.0rc1"));
+        assert!(lt("1!0.1", "2!0.0") && lt("9.9", "1!0.1"));
+        assert_eq!(
+            version_cmp("1.0", "1.0.0", "pep440").unwrap(),
+            Ordering::Equal
+        );
+        assert_eq!(
+            version_cmp("1.0-1", "1.0.post1", "pep440").unwrap(),
+            Ordering::Equal
+        );
+        assert!(lt("1.0.post1", "1.0.post2") && lt("1.0.r1", "1.0rev2"));
+        assert!(version_cmp("1.0", "not-a-version", "pep440").is_err());
+        let t = crate::template::Templar::new();
+        let ctx = crate::template::Context::new(&t, vec![]);
+        let err = |x: &str| t.eval(x, &ctx).unwrap_err().msg.clone();
+        assert!(
+            err("'1.0' is version('1.0', strict=true, version_type='loose')")
+                .contains("Cannot specify both 'strict' and 'version_type'")
+        );
+        assert!(err("'' is version('1.0')").contains("Input version value cannot be empty"));
+        assert!(err("'1' is version('')").contains("to compare against cannot be empty"));
+        assert!(err("'1' is version('2', 'x')").contains("Invalid operator type (x)"));
+        assert!(err("'1' is version('2', version_type='y')").contains("Invalid version type (y)"));
     }
 
     #[test]
