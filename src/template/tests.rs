@@ -261,10 +261,13 @@ fn semver_cmp(a: &str, b: &str) -> Option<Ordering> {
     }))
 }
 
+/// Epoch, release, and the (rank, number) keys of the pre, post and dev parts.
+type Pep440Key = (u64, Vec<u64>, (i8, u64), (i8, u64), (i8, u64));
+
 /// A PEP 440 version's sort key (as Python's `packaging.version.Version`): epoch, release
 /// without trailing zeros, then pre-release, post-release and development release, where a
 /// missing part sorts as the packaging rules say (`1.0.dev1 < 1.0a1 < 1.0 < 1.0.post1`).
-fn pep440_key(v: &str) -> Option<(u64, Vec<u64>, (i8, u64), (i8, u64), (i8, u64))> {
+fn pep440_key(v: &str) -> Option<Pep440Key> {
     static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
             r"(?ix)^\s*v?(?:(\d+)!)?(\d+(?:\.\d+)*)
