@@ -896,7 +896,7 @@ fn relative_files_follow_ansible_s_search_path_through_roles() {
       - lookup('file', 'own.txt') == 'app file'
       - lookup('template', 't.j2') is search('^tmpl app')
       - "lookup('first_found', {'files': ['x.txt', 'own.txt'], 'paths': ['files']}) is search('/roles/app/files/own.txt$')"
-      - lookup('first_found', 'missing.txt', skip=true) == ''
+      - lookup('first_found', 'missing.txt', skip=true) == []
       - ansible_search_path[0] is search('/roles/app$')
 - include_role: { name: leaf }
 - copy: { src: own.txt, dest: "{{ playbook_dir }}/copied" }

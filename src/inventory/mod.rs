@@ -113,6 +113,21 @@ impl Inventory {
         inv
     }
 
+    /// An inventory made of groups and their hosts only (no variables), as Ansible's
+    /// `inventory_hostnames` lookup rebuilds it from the `groups` variable.
+    pub fn from_groups(groups: &[(String, Vec<String>)]) -> Result<Inventory> {
+        let mut inv = Inventory::empty();
+        let source = PathBuf::from("(groups)");
+        for (g, hosts) in groups {
+            inv.add_group(g);
+            for h in hosts {
+                inv.add_host(h, g, &source);
+            }
+        }
+        inv.reconcile()?;
+        Ok(inv)
+    }
+
     // ----- building (used by the format parsers) -----
 
     pub(crate) fn add_group(&mut self, name: &str) {

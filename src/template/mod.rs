@@ -561,6 +561,23 @@ impl Templar {
         Ok(Value::from(plain))
     }
 
+    /// Decrypts vault-encrypted file text (the `unvault` lookup), with the run's vault password.
+    pub(crate) fn decrypt_vault_text(&self, text: &str, source: &str) -> Result<String> {
+        let Some(key) = &self.vault else {
+            return Err(Error::template(format!(
+                "Attempting to decrypt but no vault secrets found (in {source})"
+            ))
+            .hint("pass --vault-password-file FILE (or --ask-vault-pass)"));
+        };
+        vault::decrypt(text, key.password.expose()).map_err(|e| {
+            Error::template(format!("cannot decrypt {source}: {}", e.msg)).hint(
+                e.hint
+                    .clone()
+                    .unwrap_or_else(|| "check the vault password".into()),
+            )
+        })
+    }
+
     /// Renders a string. A string that is exactly one `{{ expr }}` returns the expression's
     /// native value (list, dict, number); other strings render to a string; strings without
     /// `{{`/`{%`/`{#` and `!unsafe` (safe) strings are returned as they are.

@@ -64,9 +64,91 @@ fn skipped(v: Value) -> R {
     result_flag("skipped", &v, "skipped")
 }
 
+/// Ansible's async result tests need a result (a dictionary).
+fn async_result(name: &str, v: &Value) -> Result<(), Error> {
+    if v.kind() != minijinja::value::ValueKind::Map {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("The '{name}' test expects a dictionary"),
+        ));
+    }
+    Ok(())
+}
+
+/// `finished`: an async result's `finished`; a result of a task that was not async counts as
+/// finished.
 fn finished(v: Value) -> R {
+    async_result("finished", &v)?;
     let f = v.get_attr("finished").unwrap_or_default();
     Ok(f.is_undefined() || to_bool(&f))
+}
+
+/// `started`: an async result's `started`; a result of a task that was not async counts as
+/// started.
+fn started(v: Value) -> R {
+    async_result("started", &v)?;
+    let f = v.get_attr("started").unwrap_or_default();
+    Ok(f.is_undefined() || to_bool(&f))
+}
+
+/// `timedout`: the result has a `timedout` with a true `period` (a task that timed out).
+fn timedout(v: Value) -> R {
+    async_result("timedout", &v)?;
+    let t = v.get_attr("timedout").unwrap_or_default();
+    Ok(!t.is_undefined()
+        && t.is_true()
+        && t.get_attr("period")
+            .is_ok_and(|p| !p.is_undefined() && p.is_true()))
+}
+
+/// `vaulted_file`: the file at the path starts with a vault header.
+fn vaulted_file(v: Value) -> R {
+    use std::io::Read as _;
+    let path = crate::template::filters::py_str(&v);
+    let cannot = || {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("Cannot test if the file '{path}' is a vault."),
+        )
+    };
+    let mut head = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .map_err(|_| cannot())?;
+    Ok(head.starts_with(b"$ANSIBLE_VAULT;"))
+}
+
+/// `same_file(other)`: both paths name the same file (device and inode, as `os.path.samefile`;
+/// a missing file is an error).
+fn same_file(v: Value, other: Value) -> R {
+    use std::os::unix::fs::MetadataExt as _;
+    let stat = |x: &Value| {
+        let p = crate::template::filters::py_str(x);
+        std::fs::metadata(&p).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("[Errno {}] {e}: '{p}'", e.raw_os_error().unwrap_or(0)),
+            )
+        })
+    };
+    let (a, b) = (stat(&v)?, stat(&other)?);
+    Ok(a.dev() == b.dev() && a.ino() == b.ino())
+}
+
+/// Python's `os.path.ismount`: a folder (not a symbolic link) on another device than its
+/// parent, or the root.
+fn is_mount(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(m) = std::fs::symlink_metadata(p) else {
+        return false;
+    };
+    if !m.is_dir() {
+        return false;
+    }
+    let Ok(parent) = std::fs::metadata(p.join("..")) else {
+        return false;
+    };
+    m.dev() != parent.dev() || m.ino() == parent.ino()
 }
 
 fn truthy(v: Value, args: Rest<Value>) -> R {
@@ -183,10 +265,70 @@ fn semver_cmp(a: &str, b: &str) -> Option<Ordering> {
     }))
 }
 
+/// Epoch, release, and the (rank, number) keys of the pre, post and dev parts.
+type Pep440Key = (u64, Vec<u64>, (i8, u64), (i8, u64), (i8, u64));
+
+/// A PEP 440 version's sort key (as Python's `packaging.version.Version`): epoch, release
+/// without trailing zeros, then pre-release, post-release and development release, where a
+/// missing part sorts as the packaging rules say (`1.0.dev1 < 1.0a1 < 1.0 < 1.0.post1`).
+fn pep440_key(v: &str) -> Option<Pep440Key> {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?ix)^\s*v?(?:(\d+)!)?(\d+(?:\.\d+)*)
+              (?:[-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?(\d+)?)?
+              (?:-(\d+)|[-_.]?(post|rev|r)[-_.]?(\d+)?)?
+              (?:[-_.]?(dev)[-_.]?(\d+)?)?
+              (?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?\s*$",
+        )
+        .expect("static regex")
+    });
+    let c = RE.captures(v)?;
+    let num = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u64>().ok());
+    let epoch = num(1).unwrap_or(0);
+    let mut release: Vec<u64> = c
+        .get(2)?
+        .as_str()
+        .split('.')
+        .map(|n| n.parse().ok())
+        .collect::<Option<_>>()?;
+    while release.len() > 1 && release.last() == Some(&0) {
+        release.pop();
+    }
+    let pre = c.get(3).map(|l| {
+        let rank = match l.as_str().to_ascii_lowercase().as_str() {
+            "a" | "alpha" => 0,
+            "b" | "beta" => 1,
+            _ => 2,
+        };
+        (rank, num(4).unwrap_or(0))
+    });
+    let post = (c.get(5).is_some() || c.get(6).is_some()).then(|| num(5).or(num(7)).unwrap_or(0));
+    let dev = c.get(8).map(|_| num(9).unwrap_or(0));
+    let pre_key = match (pre, post, dev) {
+        (None, None, Some(_)) => (-1, 0),
+        (None, _, _) => (3, 0),
+        (Some(p), _, _) => p,
+    };
+    let post_key = post.map_or((-1, 0), |n| (0, n));
+    let dev_key = dev.map_or((1, 0), |n| (0, n));
+    Some((epoch, release, pre_key, post_key, dev_key))
+}
+
 /// Compares two version strings (`loose`, `strict`, `semver`/`semantic`, `pep440`).
 pub fn version_cmp(a: &str, b: &str, kind: &str) -> Result<Ordering, Error> {
     match kind {
-        "" | "loose" | "pep440" => Ok(cmp_parts(&loose_parts(a), &loose_parts(b))),
+        "" | "loose" => Ok(cmp_parts(&loose_parts(a), &loose_parts(b))),
+        "pep440" => {
+            let key = |s: &str| {
+                pep440_key(s).ok_or_else(|| {
+                    ferr(
+                        "version",
+                        format!("Version comparison failed: Invalid version: '{s}'"),
+                    )
+                })
+            };
+            Ok(key(a)?.cmp(&key(b)?))
+        }
         "strict" => {
             let ok = |s: &str| {
                 let core = s.trim_end_matches(|c: char| c.is_ascii_digit());
@@ -231,28 +373,54 @@ fn version(v: Value, args: Rest<Value>) -> R {
         &args,
     )?;
     let other = a.req("version")?;
-    let op = a.str_or("operator", "eq");
+    let given = |k: &str| a.get(k).is_some_and(|x| !x.is_none());
+    if given("strict") && given("version_type") {
+        return Err(ferr(
+            "version",
+            "Cannot specify both 'strict' and 'version_type'",
+        ));
+    }
+    if !v.is_true() {
+        return Err(ferr("version", "Input version value cannot be empty"));
+    }
+    if !other.is_true() {
+        return Err(ferr(
+            "version",
+            "Version parameter to compare against cannot be empty",
+        ));
+    }
     let mut kind = a.str_or("version_type", "loose");
     if a.bool_or("strict", false) {
         kind = "strict".into();
     }
-    let o = version_cmp(&py_str(&v), &py_str(other), &kind)?;
-    Ok(match op.as_str() {
-        "<" | "lt" => o == Ordering::Less,
-        "<=" | "le" => o != Ordering::Greater,
-        ">" | "gt" => o == Ordering::Greater,
-        ">=" | "ge" => o != Ordering::Less,
-        "==" | "=" | "eq" => o == Ordering::Equal,
-        "!=" | "<>" | "ne" => o != Ordering::Equal,
+    if !["loose", "strict", "semver", "semantic", "pep440"].contains(&kind.as_str()) {
+        return Err(ferr(
+            "version",
+            format!(
+                "Invalid version type ({kind}). Must be one of 'loose', 'strict', 'semver', \
+                 'semantic', 'pep440'"
+            ),
+        ));
+    }
+    let op = a.str_or("operator", "eq");
+    let test: fn(Ordering) -> bool = match op.as_str() {
+        "<" | "lt" => |o| o == Ordering::Less,
+        "<=" | "le" => |o| o != Ordering::Greater,
+        ">" | "gt" => |o| o == Ordering::Greater,
+        ">=" | "ge" => |o| o != Ordering::Less,
+        "==" | "=" | "eq" => |o| o == Ordering::Equal,
+        "!=" | "<>" | "ne" => |o| o != Ordering::Equal,
         other => {
             return Err(ferr(
                 "version",
                 format!(
-                    "invalid operator '{other}' (use <, lt, <=, le, >, gt, >=, ge, ==, eq, !=, ne)"
+                    "Invalid operator type ({other}). Must be one of '==', '=', 'eq', '<', \
+                     'lt', '<=', 'le', '>', 'gt', '>=', 'ge', '!=', '<>', 'ne'"
                 ),
             ));
         }
-    })
+    };
+    Ok(test(version_cmp(&py_str(&v), &py_str(other), &kind)?))
 }
 
 fn seq(name: &str, v: &Value) -> Result<Vec<Value>, Error> {
@@ -370,6 +538,18 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("directory", path_test("directory", |p| p.is_dir()));
     env.add_test("is_dir", path_test("directory", |p| p.is_dir()));
     env.add_test("exists", path_test("exists", |p| p.exists()));
+    env.add_test(
+        "link_exists",
+        path_test("link_exists", |p| p.symlink_metadata().is_ok()),
+    );
+    env.add_test("same_file", same_file);
+    env.add_test("is_same_file", same_file);
+    env.add_test("mount", path_test("mount", is_mount));
+    env.add_test("is_mount", path_test("mount", is_mount));
+    env.add_test("started", started);
+    env.add_test("timedout", timedout);
+    env.add_test("vaulted_file", vaulted_file);
+    env.add_test("isnan", nan);
     env.add_test("link", path_test("link", |p| p.is_symlink()));
     env.add_test("is_link", path_test("link", |p| p.is_symlink()));
     env.add_test("abs", path_test("abs", |p| p.is_absolute()));
@@ -397,6 +577,85 @@ mod unit {
         assert!(tagged_with(Value::from("x"), "TrustedAsTemplate".into()).unwrap());
         let unsafe_ = crate::template::mark_unsafe(&Value::from("x"));
         assert!(!tagged_with(unsafe_, "TrustedAsTemplate".into()).unwrap());
+    }
+
+    #[test]
+    fn pep440_versions_order_like_packaging() {
+        let lt = |a: &str, b: &str| version_cmp(a, b, "pep440").unwrap() == Ordering::Less;
+        assert!(lt("2.14.0rc1", "2.14.0"));
+        assert!(lt("1.0.dev1", "1.0a1"));
+        assert!(lt("1.0a1", "1.0b2"));
+        assert!(lt("1.0b2", "1.0rc1"));
+        assert!(lt("1.0", "1.0.post1"));
+        assert!(lt("1.0rc1.dev3", "1.0rc1"));
+        assert!(lt("1!0.1", "2!0.0") && lt("9.9", "1!0.1"));
+        assert_eq!(
+            version_cmp("1.0", "1.0.0", "pep440").unwrap(),
+            Ordering::Equal
+        );
+        assert_eq!(
+            version_cmp("1.0-1", "1.0.post1", "pep440").unwrap(),
+            Ordering::Equal
+        );
+        assert!(lt("1.0.post1", "1.0.post2") && lt("1.0.r1", "1.0rev2"));
+        assert!(version_cmp("1.0", "not-a-version", "pep440").is_err());
+        let t = crate::template::Templar::new();
+        let ctx = crate::template::Context::new(&t, vec![]);
+        let err = |x: &str| t.eval(x, &ctx).unwrap_err().msg.clone();
+        assert!(
+            err("'1.0' is version('1.0', strict=true, version_type='loose')")
+                .contains("Cannot specify both 'strict' and 'version_type'")
+        );
+        assert!(err("'' is version('1.0')").contains("Input version value cannot be empty"));
+        assert!(err("'1' is version('')").contains("to compare against cannot be empty"));
+        assert!(err("'1' is version('2', 'x')").contains("Invalid operator type (x)"));
+        assert!(err("'1' is version('2', version_type='y')").contains("Invalid version type (y)"));
+    }
+
+    #[test]
+    fn file_and_async_tests_like_ansible() {
+        let t = crate::template::Templar::new();
+        let ctx = crate::template::Context::new(&t, vec![]);
+        let e = |x: &str| t.eval(x, &ctx).unwrap();
+        let dir = std::env::temp_dir().join(format!("prov-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("dangling");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(dir.join("missing"), &link).unwrap();
+        let vault = dir.join("vault");
+        std::fs::write(&vault, "$ANSIBLE_VAULT;1.1;AES256\n3131\n").unwrap();
+        let l = link.display();
+        assert_eq!(e(&format!("'{l}' is link_exists")), Value::from(true));
+        assert_eq!(e(&format!("'{l}' is exists")), Value::from(false));
+        assert_eq!(e("'/' is mount and '/' is is_mount"), Value::from(true));
+        assert_eq!(
+            e(&format!("'{}' is mount", dir.display())),
+            Value::from(false)
+        );
+        assert_eq!(e("'/' is same_file('/')"), Value::from(true));
+        assert_eq!(e("'/' is same_file('/tmp/..')"), Value::from(true));
+        assert_eq!(e("'/' is is_same_file('/proc')"), Value::from(false));
+        assert!(t.eval("'/' is same_file('/does/not/exist')", &ctx).is_err());
+        assert_eq!(
+            e(&format!("'{}' is vaulted_file", vault.display())),
+            Value::from(true)
+        );
+        std::fs::write(dir.join("plain"), "a: b\n").unwrap();
+        let plain = format!("'{}/plain' is vaulted_file", dir.display());
+        assert_eq!(e(&plain), Value::from(false));
+        let missing = format!("'{}/none' is vaulted_file", dir.display());
+        assert!(t.eval(&missing, &ctx).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(e("'nan' | float is isnan"), Value::from(true));
+        assert_eq!(e("{'started': 0} is started"), Value::from(false));
+        assert_eq!(e("{'changed': true} is started"), Value::from(true));
+        assert!(t.eval("'x' is started", &ctx).is_err());
+        assert!(t.eval("'x' is finished", &ctx).is_err());
+        assert_eq!(
+            e("{'timedout': {'period': 5}} is timedout"),
+            Value::from(true)
+        );
+        assert_eq!(e("{'changed': true} is timedout"), Value::from(false));
     }
 
     #[test]

@@ -39,6 +39,17 @@ pub struct PyRegex {
 /// part.
 pub type Groups<'t> = Vec<Option<&'t str>>;
 
+/// Python's wording of a compile error fancy-regex words differently (where prov knows it).
+fn python_message(e: &str) -> String {
+    if let Some(rest) = e.strip_prefix("Parsing error at position ")
+        && let Some((pos, what)) = rest.split_once(": ")
+        && what == "Target of repeat operator is invalid"
+    {
+        return format!("nothing to repeat at position {pos}");
+    }
+    e.to_string()
+}
+
 impl PyRegex {
     /// Compiles `pattern` like Python's `re.compile(pattern, flags)`, for `re.search`,
     /// `re.match` or `re.fullmatch`; the error is Python's message where prov knows it.
@@ -54,7 +65,7 @@ impl PyRegex {
             .multi_line(t.flags.multiline)
             .dot_matches_new_line(t.flags.dotall)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| python_message(&e.to_string()))?;
         Ok(PyRegex {
             re,
             groups: t.groups,

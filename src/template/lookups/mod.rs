@@ -2,11 +2,16 @@
 //!
 //! Supported: `env`, `file`, `template`, `first_found`, `fileglob`, `pipe`, `lines`, `vars`,
 //! `items`, `list`, `dict`, `indexed_items`, `sequence`, `together`, `nested`, `subelements`,
-//! `password`.
+//! `password`, `csvfile`, `ini`, `unvault` (in `data_files`), `config`, `varnames`,
+//! `inventory_hostnames` and `random_choice` (in `names`).
 //! Relative paths are searched like Ansible does, in the task's search path
 //! (`ansible_search_path`: its roles' folders, its file's folder, the playbook's folder), each
 //! folder under the lookup's sub-folder (`files/`, `templates/`) and then itself.
 //! Output read from files and commands is marked unsafe (never templated again), like Ansible.
+
+mod config;
+mod data_files;
+mod names;
 
 use super::filters::{py_str, split_kwargs};
 use super::{Context, mark_unsafe};
@@ -36,165 +41,14 @@ pub const LOOKUPS: &[&str] = &[
     "nested",
     "subelements",
     "password",
+    "csvfile",
+    "ini",
+    "unvault",
     "config",
+    "varnames",
+    "inventory_hostnames",
+    "random_choice",
 ];
-
-/// An ansible-core setting the `config` lookup knows: name, environment variable, ansible.cfg
-/// section and key, type (`bool`, `int`, `str`), default (None: null).
-type Setting = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-);
-
-/// The settings the `config` lookup knows.
-const SETTINGS: &[Setting] = &[
-    (
-        "DEFAULT_PRIVATE_ROLE_VARS",
-        "ANSIBLE_PRIVATE_ROLE_VARS",
-        "defaults",
-        "private_role_vars",
-        "bool",
-        Some("false"),
-    ),
-    (
-        "DEFAULT_FORKS",
-        "ANSIBLE_FORKS",
-        "defaults",
-        "forks",
-        "int",
-        Some("5"),
-    ),
-    (
-        "DEFAULT_FORCE_HANDLERS",
-        "ANSIBLE_FORCE_HANDLERS",
-        "defaults",
-        "force_handlers",
-        "bool",
-        Some("false"),
-    ),
-    (
-        "DEFAULT_GATHERING",
-        "ANSIBLE_GATHERING",
-        "defaults",
-        "gathering",
-        "str",
-        Some("implicit"),
-    ),
-    (
-        "DEFAULT_TIMEOUT",
-        "ANSIBLE_TIMEOUT",
-        "defaults",
-        "timeout",
-        "int",
-        Some("10"),
-    ),
-    (
-        "DEFAULT_REMOTE_USER",
-        "ANSIBLE_REMOTE_USER",
-        "defaults",
-        "remote_user",
-        "str",
-        None,
-    ),
-    (
-        "DEFAULT_DEBUG",
-        "ANSIBLE_DEBUG",
-        "defaults",
-        "debug",
-        "bool",
-        Some("false"),
-    ),
-    (
-        "HOST_KEY_CHECKING",
-        "ANSIBLE_HOST_KEY_CHECKING",
-        "defaults",
-        "host_key_checking",
-        "bool",
-        Some("true"),
-    ),
-    (
-        "ERROR_ON_MISSING_HANDLER",
-        "ANSIBLE_ERROR_ON_MISSING_HANDLER",
-        "defaults",
-        "error_on_missing_handler",
-        "bool",
-        Some("true"),
-    ),
-    (
-        "DEFAULT_BECOME",
-        "ANSIBLE_BECOME",
-        "privilege_escalation",
-        "become",
-        "bool",
-        Some("false"),
-    ),
-    (
-        "DEFAULT_BECOME_USER",
-        "ANSIBLE_BECOME_USER",
-        "privilege_escalation",
-        "become_user",
-        "str",
-        Some("root"),
-    ),
-    (
-        "DEFAULT_BECOME_METHOD",
-        "ANSIBLE_BECOME_METHOD",
-        "privilege_escalation",
-        "become_method",
-        "str",
-        Some("sudo"),
-    ),
-];
-
-/// The `config` lookup: a setting's value (its environment variable, else the run's
-/// ansible.cfg, else its default), typed; an unknown setting fails unless `on_missing` is
-/// `skip` or `warn`.
-fn config_lookup(
-    terms: &[Value],
-    kw: &HashMap<String, Value>,
-    ctx: &Context,
-) -> Result<Vec<Value>> {
-    let on_missing = kw
-        .get("on_missing")
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "error".into());
-    let cfg = var_str(ctx, "ansible_config_file")
-        .and_then(|f| std::fs::read_to_string(f).ok())
-        .map(|t| crate::cli::config::parse_cfg(&t))
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for t in terms_flat(terms) {
-        let name = py_str(&t);
-        let Some((_, env, section, key, kind, default)) = SETTINGS.iter().find(|s| s.0 == name)
-        else {
-            if on_missing == "error" {
-                return Err(Error::template(format!("Unable to find setting {name}")));
-            }
-            continue;
-        };
-        let raw = std::env::var(env)
-            .ok()
-            .or_else(|| cfg.get(&(section.to_string(), key.to_string())).cloned())
-            .or_else(|| default.map(str::to_string));
-        out.push(match raw {
-            None => Value::from(()),
-            Some(r) => match *kind {
-                "bool" => Value::from(crate::value::truthy(&Value::from(r.as_str()))),
-                "int" => r
-                    .trim()
-                    .parse::<i64>()
-                    .map(Value::from)
-                    .unwrap_or_else(|_| Value::from(r)),
-                _ => Value::from(r),
-            },
-        });
-    }
-    Ok(out)
-}
 
 fn var_str(ctx: &Context, name: &str) -> Option<String> {
     ctx.get(name)
@@ -1077,7 +931,13 @@ pub fn run(
             Ok(acc.into_iter().map(Value::from).collect())
         }
         "subelements" => subelements(terms, kw_bool("skip_missing", false)),
-        "config" => config_lookup(terms, kw, ctx),
+        "csvfile" => data_files::csvfile(&terms_flat(terms), kw, ctx),
+        "ini" => data_files::ini(&terms_flat(terms), kw, ctx),
+        "unvault" => data_files::unvault(terms, ctx),
+        "config" => config::config(&terms_flat(terms), kw, ctx),
+        "varnames" => names::varnames(&terms_flat(terms), ctx),
+        "inventory_hostnames" => names::inventory_hostnames(terms, ctx),
+        "random_choice" => names::random_choice(&terms_flat(terms)),
         other if crate::plugins::jinja::python_lookup(other) => {
             crate::plugins::jinja::lookup(other, terms, kw, ctx)
         }
@@ -1306,7 +1166,8 @@ fn call(state: &State, args: &[Value], force_list: bool) -> Result<Value, miniji
             _ => return Err(to_mj(&name, e)),
         },
     };
-    if wantlist {
+    // Without wantlist, no result is an empty list and one result is itself (Ansible 2.19).
+    if wantlist || ran.is_empty() {
         return Ok(Value::from(ran));
     }
     if ran.iter().all(|v| v.kind() == ValueKind::String) {
