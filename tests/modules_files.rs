@@ -448,6 +448,52 @@ async fn copy_validate_backup_and_remote_src() {
     let p = e.converge("copy", a).await;
     assert_eq!(p.changes.len(), 1, "{:?}", summaries(&p));
     assert_eq!(e.read("rdst/rtree/a.txt"), "A\n");
+    // owner and group apply to every folder of the copied tree too, existing or new (checked
+    // in check mode: the owner is a uid nobody has here)
+    let a = json!({"src": e.p("rtree") + "/", "dest": e.p("rdst/rtree"), "remote_src": true,
+        "owner": "54321", "group": "54322"});
+    let p = e.check("copy", a).await;
+    let s = summaries(&p);
+    for d in ["rdst/rtree", "rdst/rtree/s"] {
+        let want = format!("chown {} -> 54321, chgrp", user_name());
+        assert!(
+            s.iter()
+                .any(|c| c.starts_with(&want) && c.ends_with(&e.p(d))),
+            "{d}: {s:?}"
+        );
+    }
+    let a = json!({"src": e.p("rtree"), "dest": e.p("rdst2") + "/", "remote_src": true,
+        "owner": "54321", "group": "54322"});
+    let p = e.check("copy", a).await;
+    let d = p.changes[0].diff.as_ref().unwrap();
+    assert_eq!(
+        d.after,
+        format!(
+            "path: {}\nstate: directory\nowner: '54321'\ngroup: '54322'\n",
+            e.p("rdst2/rtree")
+        )
+    );
+    // a source that is not a file nor a folder: Ansible's message
+    let err = e
+        .run(
+            "copy",
+            json!({"src": "/dev/null", "dest": e.p("x"), "remote_src": true}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.msg,
+        "Cannot copy invalid source '/dev/null': not a file"
+    );
+}
+
+/// The name of the user running the tests (the owner of the files they write).
+fn user_name() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 // --------------------------------------------------------------------------------------- template

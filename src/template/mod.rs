@@ -413,6 +413,11 @@ impl Templar {
         }
     }
 
+    /// Whether a vault password was given (see [`Templar::with_vault_password`]).
+    pub(crate) fn has_vault_password(&self) -> bool {
+        self.vault.is_some()
+    }
+
     /// Decrypts vault text used as variable `name`.
     pub(crate) fn decrypt_vault(&self, v: &VaultText, name: &str) -> Result<Value> {
         let Some(key) = &self.vault else {
