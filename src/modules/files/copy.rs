@@ -473,6 +473,8 @@ async fn remote_file(
         inst.group.get_or_insert_with(|| st.gid.to_string());
     }
     inst.validate = o.validate.clone();
+    // As Ansible's copy: the copy gets the source's ACL and extended attributes, not dest's.
+    inst.attrs_from = Some(src.to_string());
     let script = inst.script(&format!("cat -- {} > \"$f\"", quote(src)));
     let diff = if ctx.diff_mode {
         // The temp file is renamed over `path`: a link there is replaced, so its target's
