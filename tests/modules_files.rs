@@ -1065,6 +1065,21 @@ async fn replace_with_backrefs_and_sections() {
         .await
         .unwrap();
     assert!(p.failed.unwrap().contains("does not exist"));
+    // a device is read like a file (as Ansible does): /dev/null is empty, nothing to replace,
+    // but a bad replacement still fails (Python parses it first)
+    let p = e
+        .plan("replace", json!({"path": "/dev/null", "regexp": "p"}))
+        .await
+        .unwrap();
+    assert!(p.changes.is_empty() && p.failed.is_none(), "{:?}", p.failed);
+    let err = e
+        .plan(
+            "replace",
+            json!({"path": "/dev/null", "regexp": r"\.", "replace": r"\D", "after": "^", "before": "$"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.msg.starts_with("Unable to process replace"), "{}", err.msg);
 }
 
 // ------------------------------------------------------------------------------ stat, slurp, fetch
