@@ -1079,7 +1079,11 @@ async fn replace_with_backrefs_and_sections() {
         )
         .await
         .unwrap_err();
-    assert!(err.msg.starts_with("Unable to process replace"), "{}", err.msg);
+    assert!(
+        err.msg.starts_with("Unable to process replace"),
+        "{}",
+        err.msg
+    );
 }
 
 // ------------------------------------------------------------------------------ stat, slurp, fetch

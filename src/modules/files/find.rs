@@ -366,6 +366,9 @@ impl Module for Find {
         let mut examined = 0usize;
         let mut skipped = Vars::new();
         let mut cands: Vec<Entry> = Vec::new();
+        // the `paths` entry each entry was found under
+        let mut root_of: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
         for (p, r) in listing.paths {
             let entries = match r {
                 Ok(e) => e,
@@ -376,6 +379,7 @@ impl Module for Find {
             };
             examined += entries.len();
             for e in entries {
+                root_of.insert(e.path.clone(), p.clone());
                 if !hidden && e.name().starts_with('.') {
                     continue;
                 }
@@ -417,42 +421,91 @@ impl Module for Find {
         if let Some(c) = &o.contains {
             let files: Vec<&Entry> = cands.iter().filter(|e| e.is_reg()).collect();
             let mut keep = vec![false; files.len()];
+            // files that are not text in the encoding: Ansible stops examining their path
+            let mut undecodable = vec![false; files.len()];
+            let mut unknown_encoding = false;
             if !files.is_empty() {
                 let (pat, z) = if o.read_whole_file {
                     (python_dollar(c), "-z ")
                 } else {
                     (format!("^(?:{c})"), "")
                 };
-                let mut s = format!("P={}\n", quote(&pat));
-                let conv = o.encoding.as_deref().filter(|e| {
-                    !e.eq_ignore_ascii_case("utf-8") && !e.eq_ignore_ascii_case("utf8")
-                });
+                let enc = iconv_name(o.encoding.as_deref().unwrap_or("utf-8"));
+                let convert = enc != "UTF-8";
+                // `ck ENC FILE I`: `E I` when FILE is not text in ENC (checked with iconv when
+                // there is one), `I` when it contains the pattern.
+                let grep = if convert {
+                    format!(
+                        "iconv -f \"$1\" -t UTF-8 -- \"$2\" 2>/dev/null | grep -q -P {z}-e \"$P\""
+                    )
+                } else {
+                    format!("grep -q -P {z}-e \"$P\" -- \"$2\" 2>/dev/null")
+                };
+                let mut s = format!(
+                    "P={}\nE={}\nI=; if command -v iconv >/dev/null 2>&1; then I=1\n\
+                     iconv -f \"$E\" -t UTF-8 </dev/null >/dev/null 2>&1 || {{ echo U; exit 0; }}; fi\n\
+                     ck() {{ if [ -n \"$I\" ] && ! iconv -f \"$1\" -t UTF-8 -- \"$2\" >/dev/null 2>&1; then echo \"E $3\"; return; fi\n\
+                     {grep} && echo \"$3\"; }}\n",
+                    quote(&pat),
+                    quote(&enc),
+                );
                 for (i, f) in files.iter().enumerate() {
-                    let q = quote(&f.path);
-                    match conv {
-                        Some(enc) => s.push_str(&format!(
-                            "iconv -f {} -t UTF-8 -- {q} 2>/dev/null | grep -q -P {z}-e \"$P\" && echo {i}\n",
-                            quote(&iconv_name(enc))
-                        )),
-                        None => s.push_str(&format!(
-                            "grep -q -P {z}-e \"$P\" -- {q} 2>/dev/null && echo {i}\n"
-                        )),
-                    }
+                    s.push_str(&format!("ck \"$E\" {} {i}\n", quote(&f.path)));
                 }
                 s.push_str("true\n");
                 let found = ctx.run(s).await?;
                 for l in found.stdout_str().lines() {
-                    if let Ok(i) = l.trim().parse::<usize>()
+                    let l = l.trim();
+                    if l == "U" {
+                        unknown_encoding = true;
+                    } else if let Some(i) = l.strip_prefix("E ") {
+                        if let Ok(i) = i.parse::<usize>()
+                            && i < undecodable.len()
+                        {
+                            undecodable[i] = true;
+                        }
+                    } else if let Ok(i) = l.parse::<usize>()
                         && i < keep.len()
                     {
                         keep[i] = true;
                     }
                 }
             }
+            // As Ansible, an error reading a file skips (the rest of) the path it was found in,
+            // with the reason in `skipped_paths` and a warning.
+            let shown = match o.encoding.as_deref() {
+                Some(e) => e.to_string(),
+                None => {
+                    "None (default determined by the Python built-in function \"open\")".to_string()
+                }
+            };
+            let mut failed_roots: Vec<(String, String)> = Vec::new();
+            for (f, bad) in files.iter().zip(&undecodable) {
+                let Some(root) = root_of.get(&f.path) else {
+                    continue;
+                };
+                if failed_roots.iter().any(|(r, _)| r == root) {
+                    continue;
+                }
+                if unknown_encoding {
+                    failed_roots.push((root.clone(), format!("unknown encoding: {shown}")));
+                } else if *bad {
+                    failed_roots.push((
+                        root.clone(),
+                        format!(
+                            "Failed to read the file {} due to an encoding error. current encoding: {shown}",
+                            f.path
+                        ),
+                    ));
+                }
+            }
+            for (root, why) in failed_roots {
+                skipped.insert(root, Value::from(why));
+            }
             let kept: Vec<String> = files
                 .iter()
-                .zip(keep)
-                .filter(|(_, k)| *k)
+                .zip(keep.iter().zip(&undecodable))
+                .filter(|(_, (k, bad))| **k && !**bad && !unknown_encoding)
                 .map(|(f, _)| f.path.clone())
                 .collect();
             cands.retain(|e| e.is_reg() && kept.contains(&e.path));
@@ -509,6 +562,18 @@ impl Module for Find {
                 None => e.to_value(),
             })),
         );
+        if !skipped.is_empty() {
+            let warnings: Vec<Value> = skipped
+                .iter()
+                .map(|(p, why)| {
+                    Value::from(format!(
+                        "Skipped '{p}' path due to this access issue: {}",
+                        why.as_str().unwrap_or_default()
+                    ))
+                })
+                .collect();
+            plan.result.insert("warnings".into(), Value::from(warnings));
+        }
         plan.result
             .insert("skipped_paths".into(), crate::value::vars_value(&skipped));
         Ok(plan)
