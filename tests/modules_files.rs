@@ -1086,6 +1086,78 @@ async fn replace_with_backrefs_and_sections() {
     );
 }
 
+// ------------------------------------------------------------------------------------------- find
+
+#[tokio::test]
+async fn find_depth_and_undecodable_files() {
+    let e = Env::new("find");
+    e.write("t/a.txt", "a\n");
+    e.write("t/d1/b.txt", "b\n");
+    e.write("t/d1/d2/c.txt", "c\n");
+    e.write("t/d1/d2/d3/e.txt", "e\n");
+    let root = e.p("t");
+    // depth 2: entries two levels down match; the level below them is listed (examined), as
+    // Ansible's walk lists the folders it stops at
+    let p = e
+        .plan(
+            "find",
+            json!({"paths": root, "recurse": true, "depth": 2, "file_type": "any"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res(&p, "matched"), "4"); // a.txt, d1, d1/b.txt, d1/d2
+    assert_eq!(res(&p, "examined"), "6"); // and d1/d2/c.txt, d1/d2/d3
+    // a file that is not text in the encoding skips its path, with Ansible's reason
+    std::fs::write(e.dir.join("t/latin1.txt"), b"caf\xe9\n").unwrap();
+    let p = e
+        .plan(
+            "find",
+            json!({"paths": root, "patterns": "*.txt", "contains": "caf", "encoding": "utf-8"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        res(&p, "msg"),
+        "Not all paths examined, check warnings for details"
+    );
+    let skipped = p.result.get("skipped_paths").unwrap();
+    assert_eq!(
+        skipped
+            .get_item(&Value::from(root.as_str()))
+            .unwrap()
+            .to_string(),
+        format!(
+            "Failed to read the file {root}/latin1.txt due to an encoding error. current encoding: utf-8"
+        )
+    );
+    assert!(res(&p, "warnings").contains("Skipped"), "{:?}", p.result);
+    // the same file in its encoding is found
+    let p = e
+        .plan(
+            "find",
+            json!({"paths": root, "patterns": "*.txt", "contains": "caf\u{e9}", "encoding": "latin-1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res(&p, "matched"), "1");
+    // an encoding nobody knows
+    let p = e
+        .plan(
+            "find",
+            json!({"paths": root, "contains": "x", "encoding": "idontexist"}),
+        )
+        .await
+        .unwrap();
+    let skipped = p.result.get("skipped_paths").unwrap();
+    assert_eq!(
+        skipped
+            .get_item(&Value::from(root.as_str()))
+            .unwrap()
+            .to_string(),
+        "unknown encoding: idontexist"
+    );
+}
+
 // ------------------------------------------------------------------------------ stat, slurp, fetch
 
 #[tokio::test]

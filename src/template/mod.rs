@@ -32,6 +32,7 @@ mod literal_cases;
 mod literals;
 pub(crate) mod lookups;
 mod overrides;
+mod percent;
 pub(crate) mod tests;
 pub(crate) mod vault;
 
@@ -360,16 +361,16 @@ impl Templar {
         env.set_loader(|name| {
             // Inline sources had their literals prepared before they were named.
             if let Some(src) = name.strip_prefix(INLINE) {
-                return Ok(Some(
-                    chains::rewrite(src).unwrap_or_else(|| src.to_string()),
-                ));
+                let src = chains::rewrite(src).unwrap_or_else(|| src.to_string());
+                return Ok(Some(percent::rewrite(&src).unwrap_or(src)));
             }
             match std::fs::read_to_string(name) {
                 Ok(s) => {
                     let s = literals::prepare(&s, Literals::Decoded)
                         .map_err(|m| minijinja::Error::new(MjKind::SyntaxError, m))?
                         .into_owned();
-                    Ok(Some(chains::rewrite(&s).unwrap_or(s)))
+                    let s = chains::rewrite(&s).unwrap_or(s);
+                    Ok(Some(percent::rewrite(&s).unwrap_or(s)))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(minijinja::Error::new(
@@ -393,6 +394,7 @@ impl Templar {
         filters::register(&mut env);
         tests::register(&mut env);
         lookups::register(&mut env);
+        env.add_filter(percent::FILTER, percent::filter);
         let globals = env.globals().map(|(k, _)| k.to_string()).collect();
         Templar {
             inner: Arc::new(Inner { env, globals }),
