@@ -1478,6 +1478,35 @@ fn template_lookup_options_like_ansible() {
         r(&ctx, "{{ lookup('template', 'tb.j2', trim_blocks=False) }}"),
         "\nx\n"
     );
+    // A template whose whole output is one value printed (a dict from a macro, a number)
+    // returns the value, as in ansible-core 2.19; text around it keeps it a string.
+    std::fs::write(
+        t.join("j.j2"),
+        "{% macro m() %}{{ {'foo': 'bar'} }}{% endmacro %}\n{{ m() }}\n",
+    )
+    .unwrap();
+    std::fs::write(t.join("n.j2"), "{{ 2 + 3 }}\n").unwrap();
+    std::fs::write(t.join("t.j2"), "{{ {'a': 1} }}-\n").unwrap();
+    std::fs::write(t.join("q.j2"), "{{ '[1,2]' }}\n").unwrap();
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('template', 'j.j2') | type_debug }} {{ lookup('template', 'j.j2').foo }}"
+        ),
+        "dict bar"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'n.j2') | type_debug }}"),
+        "int"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 't.j2') | type_debug }}"),
+        "str"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'q.j2') | type_debug }}"),
+        "str"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -1577,4 +1606,30 @@ fn password_lookup_seed_and_encrypt() {
         pw
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Python's `%` formatting of strings and Jinja's unary `+` (ansible-core 2.19's outputs).
+#[test]
+fn percent_formatting_and_unary_plus() {
+    let c = ctx_yaml(BASE);
+    assert_eq!(
+        r(
+            &c,
+            "{{ 'x %s-%03d' % (s, 7) }} {{ '%(b)s' % d }} {{ 10 % 3 }}"
+        ),
+        "x Hello World-007 2 1"
+    );
+    assert_eq!(
+        r(&c, "{{ ('Failed %s/x' % (s)) == 'Failed Hello World/x' }}"),
+        "True"
+    );
+    assert_eq!(
+        r(&c, "[1 + 2] + {{ [-2.5, +2.5, 1 + 2.5] }}"),
+        "[1 + 2] + [-2.5, 2.5, 3.5]"
+    );
+    assert!(
+        err(&c, "{{ '%s %s' % (s) }}")
+            .msg
+            .contains("not enough arguments for format string")
+    );
 }

@@ -127,6 +127,9 @@ struct Frame {
 struct Tls {
     frames: Vec<Frame>,
     active: Vec<(usize, String)>,
+    /// While a template lookup renders: the values (not strings) its expressions printed,
+    /// with their text (see [`native_output`]).
+    printed: Vec<Vec<(Value, String)>>,
 }
 
 thread_local! {
@@ -149,6 +152,42 @@ fn with_frame<T>(f: impl FnOnce() -> T) -> (T, Frame) {
     let frame = TLS.with(|t| t.borrow_mut().frames.last_mut().map(std::mem::take));
     drop(guard);
     (r, frame.unwrap_or_default())
+}
+
+/// Runs `f` (a rendering) and returns, with its result, the value that alone makes up the
+/// rendered `text` (after one trailing newline) when there is one: ansible-core's templates
+/// return such a value itself (a dict printed by `{{ d }}`, by a macro's `{{ {...} }}`), not
+/// its text. Only values that are not strings count (a string is the text already).
+pub(crate) fn native_output(f: impl FnOnce() -> Result<String>) -> Result<(String, Option<Value>)> {
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            TLS.with(|t| {
+                t.borrow_mut().printed.pop();
+            });
+        }
+    }
+    TLS.with(|t| t.borrow_mut().printed.push(Vec::new()));
+    let guard = Guard;
+    let r = f();
+    let printed = TLS.with(|t| t.borrow_mut().printed.last_mut().map(std::mem::take));
+    drop(guard);
+    let text = r?;
+    let body = text.strip_suffix('\n').unwrap_or(&text);
+    let native = printed
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(_, t)| !t.is_empty() && t == body)
+        .map(|(v, _)| v);
+    Ok((text, native))
+}
+
+fn record_printed(value: &Value, text: &str) {
+    TLS.with(|t| {
+        if let Some(p) = t.borrow_mut().printed.last_mut() {
+            p.push((value.clone(), text.to_string()));
+        }
+    });
 }
 
 pub(crate) fn record_fatal(err: Error) {
@@ -353,9 +392,12 @@ impl Templar {
                 ValueKind::String | ValueKind::Invalid => {
                     minijinja::escape_formatter(out, state, value)
                 }
-                _ => out
-                    .write_str(&filters::py_str(value))
-                    .map_err(|e| minijinja::Error::new(MjKind::WriteFailure, e.to_string())),
+                _ => {
+                    let text = filters::py_str(value);
+                    record_printed(value, &text);
+                    out.write_str(&text)
+                        .map_err(|e| minijinja::Error::new(MjKind::WriteFailure, e.to_string()))
+                }
             }
         });
         env.set_loader(|name| {

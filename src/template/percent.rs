@@ -1,4 +1,5 @@
-//! Python's `%` string formatting in templates: `"%s-%d" % (name, n)`, `"%(k)s" % d`.
+//! Python's `%` string formatting in templates: `"%s-%d" % (name, n)`, `"%(k)s" % d`; and
+//! Jinja's unary `+` (`[-2.5, +2.5]`), which minijinja does not parse: it is dropped.
 //!
 //! Jinja runs on Python, where `%` on a string formats it; minijinja's `%` is only the
 //! remainder of numbers. A string literal followed by `%` is rewritten before compiling:
@@ -131,11 +132,56 @@ fn operand_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     Some((j, tuple))
 }
 
-/// Rewrites `"literal" % operand` in template source; `None` if there is nothing to rewrite.
+/// Whether a `+` at `b[i]` (inside a block starting at `start`) is a unary plus: nothing but
+/// an opening bracket, a separator, an operator or a keyword before it.
+fn unary_plus(b: &[u8], start: usize, i: usize) -> bool {
+    let mut j = i;
+    while j > start && b[j - 1].is_ascii_whitespace() {
+        j -= 1;
+    }
+    if j == start {
+        return true;
+    }
+    let p = b[j - 1];
+    if matches!(
+        p,
+        b'(' | b'['
+            | b'{'
+            | b','
+            | b':'
+            | b'+'
+            | b'-'
+            | b'*'
+            | b'/'
+            | b'%'
+            | b'='
+            | b'<'
+            | b'>'
+            | b'!'
+            | b'~'
+            | b'|'
+    ) {
+        // `{{`, `{%`: the block's own opening (start is after it) was handled above
+        return true;
+    }
+    if is_ident(p) {
+        let mut k = j;
+        while k > start && is_ident(b[k - 1]) {
+            k -= 1;
+        }
+        let word = &b[k..j];
+        return [&b"and"[..], b"or", b"not", b"in", b"if", b"else"].contains(&word);
+    }
+    false
+}
+
+/// Rewrites `"literal" % operand` and unary `+` in template source; `None` if there is
+/// nothing to rewrite.
 pub(crate) fn rewrite(src: &str) -> Option<String> {
-    if !src.contains('%') {
+    if !src.contains('%') && !src.contains('+') {
         return None;
     }
+    let mut block_start = 0;
     let b = src.as_bytes();
     let mut out = String::with_capacity(src.len() + 32);
     let mut last = 0;
@@ -146,8 +192,14 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
         match in_block {
             None => {
                 if b[i] == b'{' && i + 1 < b.len() && (b[i + 1] == b'{' || b[i + 1] == b'%') {
-                    in_block = Some(if b[i + 1] == b'{' { b'}' } else { b'%' });
+                    let block = b[i + 1] == b'%';
+                    in_block = Some(if block { b'%' } else { b'}' });
                     i += 2;
+                    // `{%-`/`{{-`/`{%+` whitespace control is not an operator
+                    if i < b.len() && (b[i] == b'-' || (block && b[i] == b'+')) {
+                        i += 1;
+                    }
+                    block_start = i;
                 } else if b[i] == b'{' && i + 1 < b.len() && b[i + 1] == b'#' {
                     i = src[i..].find("#}").map(|p| i + p + 2).unwrap_or(b.len());
                 } else {
@@ -159,6 +211,18 @@ pub(crate) fn rewrite(src: &str) -> Option<String> {
                 if c == close && i + 1 < b.len() && b[i + 1] == b'}' {
                     in_block = None;
                     i += 2;
+                } else if (c == b'-' || c == b'+')
+                    && b.get(i + 1) == Some(&close)
+                    && b.get(i + 2) == Some(&b'}')
+                {
+                    // `-}}`/`+%}` whitespace control
+                    in_block = None;
+                    i += 3;
+                } else if c == b'+' && unary_plus(b, block_start, i) {
+                    out.push_str(&src[last..i]);
+                    i += 1;
+                    last = i;
+                    changed = true;
                 } else if c == b'\'' || c == b'"' {
                     let start = i;
                     let end = string_end(b, i);
@@ -574,6 +638,23 @@ mod tests {
         assert_eq!(rewrite("{% set a = 'x' %}"), None);
         assert_eq!(rewrite("'%s' % x"), None);
         assert_eq!(rewrite("{{ d['k'] % 2 }}"), None);
+    }
+
+    #[test]
+    fn drops_unary_plus() {
+        assert_eq!(
+            rewrite("{{ [-2.5, +2.5, 1 + 2.5] }}").unwrap(),
+            "{{ [-2.5, 2.5, 1 + 2.5] }}"
+        );
+        assert_eq!(
+            rewrite("{% set x = +1 if a else + 2 %}").unwrap(),
+            "{% set x = 1 if a else  2 %}"
+        );
+        assert_eq!(
+            rewrite("{{ a + b }} + {{+c}}").unwrap(),
+            "{{ a + b }} + {{c}}"
+        );
+        assert_eq!(rewrite("{{ a + 'x+' }}{%+ if a -%}"), None);
     }
 
     #[test]
