@@ -1633,3 +1633,12 @@ fn percent_formatting_and_unary_plus() {
             .contains("not enough arguments for format string")
     );
 }
+
+/// An index past a list's end: Jinja's words for it (ansible-core's tests look for them).
+#[test]
+fn a_missing_list_element_is_explained() {
+    let c = ctx_yaml(BASE);
+    let e = err(&c, "{{ l[5] }}");
+    assert!(e.msg.contains("list object has no element 5"), "{}", e.msg);
+    assert!(e.msg.contains("'l' has 3 items"), "{}", e.msg);
+}

@@ -757,8 +757,19 @@ impl Templar {
         let v =
             r.map_err(|e| self.convert_error(e, &name, &src, EXPR_PREFIX.len(), ctx, &frame))?;
         if v.is_undefined() {
+            let simple = |e: &str| {
+                e.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"_.[]'\"-".contains(&c))
+            };
             let msg = self
                 .undefined_message(&name, &src, EXPR_PREFIX.len(), None, ctx, &frame)
+                .or_else(|| {
+                    // a path with subscripts (`foo[0]`): walk it for the reason
+                    let e = expr.trim();
+                    simple(e)
+                        .then(|| split_path(e))
+                        .and_then(|(root, segs)| explain_path(root, &segs, ctx))
+                })
                 .unwrap_or_else(|| format!("'{}' is undefined", expr.trim()));
             return Err(RenderError {
                 err: undefined_error(msg, ctx),
@@ -957,41 +968,58 @@ impl Templar {
             if ctx.get_raw(root).is_none() {
                 return Some(format!("'{root}' is undefined"));
             }
-            let Ok(Some(mut cur)) = ctx.resolve(root) else {
-                continue;
-            };
-            let mut walked = root.to_string();
-            for seg in segs {
-                let (next, shown) = match &seg {
-                    Seg::Attr(a) => (cur.get_attr(a).unwrap_or_default(), format!(".{a}")),
-                    Seg::Item(k) => (
-                        cur.get_item(k).unwrap_or_default(),
-                        format!("[{}]", filters::py_repr(k)),
-                    ),
-                };
-                if next.is_undefined() {
-                    let what = match &seg {
-                        Seg::Attr(a) => format!("no attribute '{a}'"),
-                        Seg::Item(k) if k.is_number() && cur.kind() == ValueKind::Seq => {
-                            format!("no item {k} (it has {} items)", cur.len().unwrap_or(0))
-                        }
-                        Seg::Item(k) => format!("no key {}", filters::py_repr(k)),
-                    };
-                    let owner = if matches!(cur.kind(), ValueKind::Map | ValueKind::Seq) {
-                        format!("'{walked}'")
-                    } else {
-                        format!("'{}' object", filters::type_name(&cur))
-                    };
-                    return Some(format!(
-                        "'{walked}{shown}' is undefined ({owner} has {what})"
-                    ));
-                }
-                walked.push_str(&shown);
-                cur = next;
+            if let Some(m) = explain_path(root, &segs, ctx) {
+                return Some(m);
             }
         }
         frame.undefined.first().map(|(_, e)| e.msg.clone())
     }
+}
+
+/// Why the variable path `root` + `segs` is undefined, walking it in `ctx`: the first step
+/// that is missing, named as Jinja names it (`list object has no element 0`).
+fn explain_path(root: &str, segs: &[Seg], ctx: &Context) -> Option<String> {
+    let Ok(Some(mut cur)) = ctx.resolve(root) else {
+        return None;
+    };
+    let mut walked = root.to_string();
+    for seg in segs {
+        let (next, shown) = match seg {
+            Seg::Attr(a) => (cur.get_attr(a).unwrap_or_default(), format!(".{a}")),
+            Seg::Item(k) => (
+                cur.get_item(k).unwrap_or_default(),
+                format!("[{}]", filters::py_repr(k)),
+            ),
+        };
+        if next.is_undefined() {
+            if let Seg::Item(k) = seg
+                && k.is_number()
+                && cur.kind() == ValueKind::Seq
+            {
+                // Jinja's words (tests look for them), and how many there are
+                return Some(format!(
+                    "'{walked}{shown}' is undefined (list object has no element {k}: \
+                     '{walked}' has {} items)",
+                    cur.len().unwrap_or(0)
+                ));
+            }
+            let what = match seg {
+                Seg::Attr(a) => format!("no attribute '{a}'"),
+                Seg::Item(k) => format!("no key {}", filters::py_repr(k)),
+            };
+            let owner = if matches!(cur.kind(), ValueKind::Map | ValueKind::Seq) {
+                format!("'{walked}'")
+            } else {
+                format!("'{}' object", filters::type_name(&cur))
+            };
+            return Some(format!(
+                "'{walked}{shown}' is undefined ({owner} has {what})"
+            ));
+        }
+        walked.push_str(&shown);
+        cur = next;
+    }
+    None
 }
 
 /// A string literal Python cannot decode (`'\x4'`), reported like Jinja's syntax error.
