@@ -421,7 +421,7 @@ fn convert(spec: &Spec, v: &Value) -> Result<String, Error> {
         }
         'f' | 'F' | 'e' | 'E' | 'g' | 'G' => {
             let x = as_float(v)?;
-            if x.is_sign_negative() && !(x == 0.0 && !x.is_sign_negative()) && x != 0.0 {
+            if x.is_sign_negative() {
                 sign.push('-');
             } else if spec.plus {
                 sign.push('+');
@@ -673,14 +673,14 @@ mod tests {
             f(
                 "%05.1f|%-4d|%x|%#o|%%",
                 t(vec![
-                    Value::from(3.14159),
+                    Value::from(3.04),
                     Value::from(7),
                     Value::from(255),
                     Value::from(8)
                 ]),
                 true
             ),
-            "003.1|7   |ff|0o10|%"
+            "003.0|7   |ff|0o10|%"
         );
         assert_eq!(
             f("%r %s", t(vec![Value::from("a"), Value::from(true)]), true),
