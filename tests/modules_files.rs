@@ -448,6 +448,52 @@ async fn copy_validate_backup_and_remote_src() {
     let p = e.converge("copy", a).await;
     assert_eq!(p.changes.len(), 1, "{:?}", summaries(&p));
     assert_eq!(e.read("rdst/rtree/a.txt"), "A\n");
+    // owner and group apply to every folder of the copied tree too, existing or new (checked
+    // in check mode: the owner is a uid nobody has here)
+    let a = json!({"src": e.p("rtree") + "/", "dest": e.p("rdst/rtree"), "remote_src": true,
+        "owner": "54321", "group": "54322"});
+    let p = e.check("copy", a).await;
+    let s = summaries(&p);
+    for d in ["rdst/rtree", "rdst/rtree/s"] {
+        let want = format!("chown {} -> 54321, chgrp", user_name());
+        assert!(
+            s.iter()
+                .any(|c| c.starts_with(&want) && c.ends_with(&e.p(d))),
+            "{d}: {s:?}"
+        );
+    }
+    let a = json!({"src": e.p("rtree"), "dest": e.p("rdst2") + "/", "remote_src": true,
+        "owner": "54321", "group": "54322"});
+    let p = e.check("copy", a).await;
+    let d = p.changes[0].diff.as_ref().unwrap();
+    assert_eq!(
+        d.after,
+        format!(
+            "path: {}\nstate: directory\nowner: '54321'\ngroup: '54322'\n",
+            e.p("rdst2/rtree")
+        )
+    );
+    // a source that is not a file nor a folder: Ansible's message
+    let err = e
+        .run(
+            "copy",
+            json!({"src": "/dev/null", "dest": e.p("x"), "remote_src": true}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.msg,
+        "Cannot copy invalid source '/dev/null': not a file"
+    );
+}
+
+/// The name of the user running the tests (the owner of the files they write).
+fn user_name() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 // --------------------------------------------------------------------------------------- template
@@ -1019,6 +1065,97 @@ async fn replace_with_backrefs_and_sections() {
         .await
         .unwrap();
     assert!(p.failed.unwrap().contains("does not exist"));
+    // a device is read like a file (as Ansible does): /dev/null is empty, nothing to replace,
+    // but a bad replacement still fails (Python parses it first)
+    let p = e
+        .plan("replace", json!({"path": "/dev/null", "regexp": "p"}))
+        .await
+        .unwrap();
+    assert!(p.changes.is_empty() && p.failed.is_none(), "{:?}", p.failed);
+    let err = e
+        .plan(
+            "replace",
+            json!({"path": "/dev/null", "regexp": r"\.", "replace": r"\D", "after": "^", "before": "$"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.msg.starts_with("Unable to process replace"),
+        "{}",
+        err.msg
+    );
+}
+
+// ------------------------------------------------------------------------------------------- find
+
+#[tokio::test]
+async fn find_depth_and_undecodable_files() {
+    let e = Env::new("find");
+    e.write("t/a.txt", "a\n");
+    e.write("t/d1/b.txt", "b\n");
+    e.write("t/d1/d2/c.txt", "c\n");
+    e.write("t/d1/d2/d3/e.txt", "e\n");
+    let root = e.p("t");
+    // depth 2: entries two levels down match; the level below them is listed (examined), as
+    // Ansible's walk lists the folders it stops at
+    let p = e
+        .plan(
+            "find",
+            json!({"paths": root, "recurse": true, "depth": 2, "file_type": "any"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res(&p, "matched"), "4"); // a.txt, d1, d1/b.txt, d1/d2
+    assert_eq!(res(&p, "examined"), "6"); // and d1/d2/c.txt, d1/d2/d3
+    // a file that is not text in the encoding skips its path, with Ansible's reason
+    std::fs::write(e.dir.join("t/latin1.txt"), b"caf\xe9\n").unwrap();
+    let p = e
+        .plan(
+            "find",
+            json!({"paths": root, "patterns": "*.txt", "contains": "caf", "encoding": "utf-8"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        res(&p, "msg"),
+        "Not all paths examined, check warnings for details"
+    );
+    let skipped = p.result.get("skipped_paths").unwrap();
+    assert_eq!(
+        skipped
+            .get_item(&Value::from(root.as_str()))
+            .unwrap()
+            .to_string(),
+        format!(
+            "Failed to read the file {root}/latin1.txt due to an encoding error. current encoding: utf-8"
+        )
+    );
+    assert!(res(&p, "warnings").contains("Skipped"), "{:?}", p.result);
+    // the same file in its encoding is found
+    let p = e
+        .plan(
+            "find",
+            json!({"paths": root, "patterns": "*.txt", "contains": "caf\u{e9}", "encoding": "latin-1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res(&p, "matched"), "1");
+    // an encoding nobody knows
+    let p = e
+        .plan(
+            "find",
+            json!({"paths": root, "contains": "x", "encoding": "idontexist"}),
+        )
+        .await
+        .unwrap();
+    let skipped = p.result.get("skipped_paths").unwrap();
+    assert_eq!(
+        skipped
+            .get_item(&Value::from(root.as_str()))
+            .unwrap()
+            .to_string(),
+        "unknown encoding: idontexist"
+    );
 }
 
 // ------------------------------------------------------------------------------ stat, slurp, fetch

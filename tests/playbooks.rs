@@ -819,6 +819,34 @@ fn vault_values_decrypt_only_when_used_and_with_the_password_file() {
     assert_eq!(p.read("secret"), "s3cret {{ not templated }}");
 }
 
+/// A vault-encrypted `src` of copy needs the run's vault password: without it the task fails
+/// with Ansible's message naming the file (tests match its end), with it the file is decrypted.
+#[test]
+fn copy_of_a_vault_encrypted_file_without_password_fails_with_ansibles_message() {
+    let p = Project::new("vault-copy");
+    p.file("inv.ini", INV)
+        .file("pw", "hunter2\n")
+        .file("files/secret.txt", &format!("{VAULT}\n"))
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - copy: { src: secret.txt, dest: '{dir}/out' }\n",
+        );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.code(2)
+        .stdout_has("A vault password or secret must be specified to decrypt ")
+        .stdout_has("files/secret.txt");
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "--vault-password-file",
+        "pw",
+    ])
+    .success();
+    assert_eq!(p.read("out"), "s3cret {{ not templated }}");
+}
+
 /// The flagship playbook (work in progress, issue 4) stays valid: every play, module and option
 /// passes `prov check`, the inventories select the right hosts, and the stack template renders
 /// to the stack the issue asks for.

@@ -1646,6 +1646,35 @@ fn template_lookup_options_like_ansible() {
         r(&ctx, "{{ lookup('template', 'tb.j2', trim_blocks=False) }}"),
         "\nx\n"
     );
+    // A template whose whole output is one value printed (a dict from a macro, a number)
+    // returns the value, as in ansible-core 2.19; text around it keeps it a string.
+    std::fs::write(
+        t.join("j.j2"),
+        "{% macro m() %}{{ {'foo': 'bar'} }}{% endmacro %}\n{{ m() }}\n",
+    )
+    .unwrap();
+    std::fs::write(t.join("n.j2"), "{{ 2 + 3 }}\n").unwrap();
+    std::fs::write(t.join("t.j2"), "{{ {'a': 1} }}-\n").unwrap();
+    std::fs::write(t.join("q.j2"), "{{ '[1,2]' }}\n").unwrap();
+    assert_eq!(
+        r(
+            &ctx,
+            "{{ lookup('template', 'j.j2') | type_debug }} {{ lookup('template', 'j.j2').foo }}"
+        ),
+        "dict bar"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'n.j2') | type_debug }}"),
+        "int"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 't.j2') | type_debug }}"),
+        "str"
+    );
+    assert_eq!(
+        r(&ctx, "{{ lookup('template', 'q.j2') | type_debug }}"),
+        "str"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -1761,4 +1790,30 @@ fn text_a_template_makes_is_data_but_a_variables_value_is_its_own() {
     assert!(!safe("{{ name }}"), "a variable's value passes through");
     assert!(!safe("{{ d.k }}"));
     assert!(!safe("{{ d['k'] }}"));
+/// Python's `%` formatting of strings and Jinja's unary `+` (ansible-core 2.19's outputs).
+fn percent_formatting_and_unary_plus() {
+    let c = ctx_yaml(BASE);
+    assert_eq!(
+        r(
+            &c,
+            "{{ 'x %s-%03d' % (s, 7) }} {{ '%(b)s' % d }} {{ 10 % 3 }}"
+        ),
+        "x Hello World-007 2 1"
+    assert_eq!(
+        r(&c, "{{ ('Failed %s/x' % (s)) == 'Failed Hello World/x' }}"),
+        "True"
+    assert_eq!(
+        r(&c, "[1 + 2] + {{ [-2.5, +2.5, 1 + 2.5] }}"),
+        "[1 + 2] + [-2.5, 2.5, 3.5]"
+        err(&c, "{{ '%s %s' % (s) }}")
+            .msg
+            .contains("not enough arguments for format string")
+}
+
+/// An index past a list's end: Jinja's words for it (ansible-core's tests look for them).
+fn a_missing_list_element_is_explained() {
+    let c = ctx_yaml(BASE);
+    let e = err(&c, "{{ l[5] }}");
+    assert!(e.msg.contains("list object has no element 5"), "{}", e.msg);
+    assert!(e.msg.contains("'l' has 3 items"), "{}", e.msg);
 }

@@ -52,6 +52,10 @@ pub struct Install {
     pub prelude: Option<String>,
     /// More shell words (quoted) for the exit trap to remove, e.g. `"$cf"` set by the prelude.
     pub cleanup: Option<String>,
+    /// The file whose ACL and extended attributes the new file gets, as Ansible's atomic move
+    /// copies them: `None` for `dest` itself when it is a regular file (not a link), so a
+    /// rewrite keeps them; `copy` with `remote_src` names its source.
+    pub attrs_from: Option<String>,
 }
 
 impl Install {
@@ -105,6 +109,18 @@ impl Install {
             s.push_str(c);
             s.push('\n');
         }
+        // The ACL and extended attributes of the file replaced (or of `attrs_from`), before
+        // the owner and mode: a chmod then adjusts the ACL's mask as it does on any file.
+        // GNU cp copies only the attributes; elsewhere (or on a file system without them)
+        // nothing is copied, as Ansible ignores what it cannot copy.
+        let from = match &self.attrs_from {
+            Some(a) => format!("[ -f {a} ]", a = quote(a)),
+            None => "[ -f \"$d\" ] && [ ! -L \"$d\" ]".to_string(),
+        };
+        s.push_str(&format!(
+            "if {from}; then cp --attributes-only --preserve=mode,xattr -- {} \"$f\" 2>/dev/null || :; fi\n",
+            self.attrs_from.as_deref().map_or("\"$d\"".to_string(), quote)
+        ));
         // Owner and group first: chown clears setuid/setgid.
         if let Some(o) = &self.owner {
             s.push_str(&format!("chown -- {} \"$f\" || exit 1\n", quote(o)));
@@ -245,6 +261,67 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let m = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777;
         assert_eq!(m, 0o4755);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    fn set_xattr(p: &std::path::Path, name: &str, value: &[u8]) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let p = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+        let n = std::ffi::CString::new(name).unwrap();
+        // SAFETY: valid NUL-terminated strings and a buffer of the given length.
+        unsafe {
+            libc::setxattr(
+                p.as_ptr(),
+                n.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            ) == 0
+        }
+    }
+
+    fn get_xattr(p: &std::path::Path, name: &str) -> Option<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let p = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+        let n = std::ffi::CString::new(name).unwrap();
+        let mut buf = vec![0u8; 256];
+        // SAFETY: valid NUL-terminated strings and a buffer of the given length.
+        let r =
+            unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        (r >= 0).then(|| {
+            buf.truncate(r as usize);
+            buf
+        })
+    }
+
+    #[test]
+    fn a_rewrite_keeps_the_extended_attributes_of_the_file_replaced() {
+        let d = dir("xattr");
+        let dest = d.join("f");
+        std::fs::write(&dest, b"old").unwrap();
+        if !set_xattr(&dest, "user.prov", b"kept") {
+            eprintln!("SKIP: no user extended attributes on this file system");
+            return;
+        }
+        let i = Install::new(dest.to_str().unwrap());
+        let o = run(&i.script("cat > \"$f\""), b"new\n");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new\n");
+        assert_eq!(get_xattr(&dest, "user.prov").as_deref(), Some(&b"kept"[..]));
+        // attrs_from: another file's attributes (copy with remote_src), content unchanged
+        let src = d.join("src");
+        std::fs::write(&src, b"src").unwrap();
+        assert!(set_xattr(&src, "user.prov", b"from src"));
+        let mut i = Install::new(dest.to_str().unwrap());
+        i.attrs_from = Some(src.to_str().unwrap().to_string());
+        let o = run(&i.script("cat > \"$f\""), b"newer\n");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(std::fs::read(&dest).unwrap(), b"newer\n");
+        assert_eq!(
+            get_xattr(&dest, "user.prov").as_deref(),
+            Some(&b"from src"[..])
+        );
+        assert!(leftovers(&d).is_empty());
         std::fs::remove_dir_all(d).unwrap();
     }
 

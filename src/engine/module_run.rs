@@ -124,6 +124,13 @@ impl Render for TaskRender<'_> {
         self.templar.eval(expr, self.ctx)
     }
     fn vault_decrypt(&self, text: &str, name: &str) -> Result<String> {
+        if !self.templar.has_vault_password() {
+            // Ansible's message for a vault-encrypted file (tests match its end)
+            return Err(Error::failed(format!(
+                "A vault password or secret must be specified to decrypt {name}"
+            ))
+            .hint("pass --vault-password-file FILE (or --ask-vault-pass)"));
+        }
         let v = crate::value::VaultText::new(text.to_string());
         let plain = self.templar.decrypt_vault(&v, name)?;
         Ok(plain.as_str().unwrap_or_default().to_string())

@@ -32,6 +32,7 @@ mod literal_cases;
 mod literals;
 pub(crate) mod lookups;
 mod overrides;
+mod percent;
 pub(crate) mod tests;
 pub(crate) mod vault;
 
@@ -132,6 +133,9 @@ struct Frame {
 struct Tls {
     frames: Vec<Frame>,
     active: Vec<(usize, String)>,
+    /// While a template lookup renders: the values (not strings) its expressions printed,
+    /// with their text (see [`native_output`]).
+    printed: Vec<Vec<(Value, String)>>,
 }
 
 thread_local! {
@@ -154,6 +158,42 @@ fn with_frame<T>(f: impl FnOnce() -> T) -> (T, Frame) {
     let frame = TLS.with(|t| t.borrow_mut().frames.last_mut().map(std::mem::take));
     drop(guard);
     (r, frame.unwrap_or_default())
+}
+
+/// Runs `f` (a rendering) and returns, with its result, the value that alone makes up the
+/// rendered `text` (after one trailing newline) when there is one: ansible-core's templates
+/// return such a value itself (a dict printed by `{{ d }}`, by a macro's `{{ {...} }}`), not
+/// its text. Only values that are not strings count (a string is the text already).
+pub(crate) fn native_output(f: impl FnOnce() -> Result<String>) -> Result<(String, Option<Value>)> {
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            TLS.with(|t| {
+                t.borrow_mut().printed.pop();
+            });
+        }
+    }
+    TLS.with(|t| t.borrow_mut().printed.push(Vec::new()));
+    let guard = Guard;
+    let r = f();
+    let printed = TLS.with(|t| t.borrow_mut().printed.last_mut().map(std::mem::take));
+    drop(guard);
+    let text = r?;
+    let body = text.strip_suffix('\n').unwrap_or(&text);
+    let native = printed
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(_, t)| !t.is_empty() && t == body)
+        .map(|(v, _)| v);
+    Ok((text, native))
+}
+
+fn record_printed(value: &Value, text: &str) {
+    TLS.with(|t| {
+        if let Some(p) = t.borrow_mut().printed.last_mut() {
+            p.push((value.clone(), text.to_string()));
+        }
+    });
 }
 
 pub(crate) fn record_fatal(err: Error) {
@@ -424,24 +464,27 @@ impl Templar {
                 ValueKind::String | ValueKind::Invalid => {
                     minijinja::escape_formatter(out, state, value)
                 }
-                _ => out
-                    .write_str(&filters::py_str(value))
-                    .map_err(|e| minijinja::Error::new(MjKind::WriteFailure, e.to_string())),
+                _ => {
+                    let text = filters::py_str(value);
+                    record_printed(value, &text);
+                    out.write_str(&text)
+                        .map_err(|e| minijinja::Error::new(MjKind::WriteFailure, e.to_string()))
+                }
             }
         });
         env.set_loader(|name| {
             // Inline sources had their literals prepared before they were named.
             if let Some(src) = name.strip_prefix(INLINE) {
-                return Ok(Some(
-                    chains::rewrite(src).unwrap_or_else(|| src.to_string()),
-                ));
+                let src = chains::rewrite(src).unwrap_or_else(|| src.to_string());
+                return Ok(Some(percent::rewrite(&src).unwrap_or(src)));
             }
             match std::fs::read_to_string(name) {
                 Ok(s) => {
                     let s = literals::prepare(&s, Literals::Decoded)
                         .map_err(|m| minijinja::Error::new(MjKind::SyntaxError, m))?
                         .into_owned();
-                    Ok(Some(chains::rewrite(&s).unwrap_or(s)))
+                    let s = chains::rewrite(&s).unwrap_or(s);
+                    Ok(Some(percent::rewrite(&s).unwrap_or(s)))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(minijinja::Error::new(
@@ -466,6 +509,7 @@ impl Templar {
         filters::register(&mut env);
         tests::register(&mut env);
         lookups::register(&mut env);
+        env.add_filter(percent::FILTER, percent::filter);
         let globals = env.globals().map(|(k, _)| k.to_string()).collect();
         Templar {
             inner: Arc::new(Inner {
@@ -529,6 +573,11 @@ impl Templar {
                 })
             }),
         }
+    }
+
+    /// Whether a vault password was given (see [`Templar::with_vault_password`]).
+    pub(crate) fn has_vault_password(&self) -> bool {
+        self.vault.is_some()
     }
 
     /// Decrypts vault text used as variable `name`.
@@ -850,10 +899,21 @@ impl Templar {
         let v =
             r.map_err(|e| self.convert_error(e, &name, &src, EXPR_PREFIX.len(), ctx, &frame))?;
         if v.is_undefined() {
+            let simple = |e: &str| {
+                e.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"_.[]'\"-".contains(&c))
+            };
             let msg = match &frame.undef_hint {
                 Some(h) => h.clone(),
                 None => self
                     .undefined_message(&name, &src, EXPR_PREFIX.len(), None, ctx, &frame)
+                    .or_else(|| {
+                        // a path with subscripts (`foo[0]`): walk it for the reason
+                        let e = expr.trim();
+                        simple(e)
+                            .then(|| split_path(e))
+                            .and_then(|(root, segs)| explain_path(root, &segs, ctx))
+                    })
                     .unwrap_or_else(|| format!("'{}' is undefined", expr.trim())),
             };
             return Err(RenderError {
@@ -1065,41 +1125,58 @@ impl Templar {
             if ctx.get_raw(root).is_none() {
                 return Some(format!("'{root}' is undefined"));
             }
-            let Ok(Some(mut cur)) = ctx.resolve(root) else {
-                continue;
-            };
-            let mut walked = root.to_string();
-            for seg in segs {
-                let (next, shown) = match &seg {
-                    Seg::Attr(a) => (cur.get_attr(a).unwrap_or_default(), format!(".{a}")),
-                    Seg::Item(k) => (
-                        cur.get_item(k).unwrap_or_default(),
-                        format!("[{}]", filters::py_repr(k)),
-                    ),
-                };
-                if next.is_undefined() {
-                    let what = match &seg {
-                        Seg::Attr(a) => format!("no attribute '{a}'"),
-                        Seg::Item(k) if k.is_number() && cur.kind() == ValueKind::Seq => {
-                            format!("no item {k} (it has {} items)", cur.len().unwrap_or(0))
-                        }
-                        Seg::Item(k) => format!("no key {}", filters::py_repr(k)),
-                    };
-                    let owner = if matches!(cur.kind(), ValueKind::Map | ValueKind::Seq) {
-                        format!("'{walked}'")
-                    } else {
-                        format!("'{}' object", filters::type_name(&cur))
-                    };
-                    return Some(format!(
-                        "'{walked}{shown}' is undefined ({owner} has {what})"
-                    ));
-                }
-                walked.push_str(&shown);
-                cur = next;
+            if let Some(m) = explain_path(root, &segs, ctx) {
+                return Some(m);
             }
         }
         frame.undefined.first().map(|(_, e)| e.msg.clone())
     }
+}
+
+/// Why the variable path `root` + `segs` is undefined, walking it in `ctx`: the first step
+/// that is missing, named as Jinja names it (`list object has no element 0`).
+fn explain_path(root: &str, segs: &[Seg], ctx: &Context) -> Option<String> {
+    let Ok(Some(mut cur)) = ctx.resolve(root) else {
+        return None;
+    };
+    let mut walked = root.to_string();
+    for seg in segs {
+        let (next, shown) = match seg {
+            Seg::Attr(a) => (cur.get_attr(a).unwrap_or_default(), format!(".{a}")),
+            Seg::Item(k) => (
+                cur.get_item(k).unwrap_or_default(),
+                format!("[{}]", filters::py_repr(k)),
+            ),
+        };
+        if next.is_undefined() {
+            if let Seg::Item(k) = seg
+                && k.is_number()
+                && cur.kind() == ValueKind::Seq
+            {
+                // Jinja's words (tests look for them), and how many there are
+                return Some(format!(
+                    "'{walked}{shown}' is undefined (list object has no element {k}: \
+                     '{walked}' has {} items)",
+                    cur.len().unwrap_or(0)
+                ));
+            }
+            let what = match seg {
+                Seg::Attr(a) => format!("no attribute '{a}'"),
+                Seg::Item(k) => format!("no key {}", filters::py_repr(k)),
+            };
+            let owner = if matches!(cur.kind(), ValueKind::Map | ValueKind::Seq) {
+                format!("'{walked}'")
+            } else {
+                format!("'{}' object", filters::type_name(&cur))
+            };
+            return Some(format!(
+                "'{walked}{shown}' is undefined ({owner} has {what})"
+            ));
+        }
+        walked.push_str(&shown);
+        cur = next;
+    }
+    None
 }
 
 /// A string literal Python cannot decode (`'\x4'`), reported like Jinja's syntax error.

@@ -361,7 +361,7 @@ async fn plan_dir(
         }
     }
     for (d, info) in &dirs {
-        mkdir_change(ctx, d, info, dir_mode, &mut plan)?;
+        mkdir_change(ctx, d, info, dir_mode, attrs, &mut plan)?;
     }
     if plan.failed.is_some() {
         return Ok(plan);
@@ -473,6 +473,8 @@ async fn remote_file(
         inst.group.get_or_insert_with(|| st.gid.to_string());
     }
     inst.validate = o.validate.clone();
+    // As Ansible's copy: the copy gets the source's ACL and extended attributes, not dest's.
+    inst.attrs_from = Some(src.to_string());
     let script = inst.script(&format!("cat -- {} > \"$f\"", quote(src)));
     let diff = if ctx.diff_mode {
         // The temp file is renamed over `path`: a link there is replaced, so its target's
@@ -582,7 +584,7 @@ async fn plan_remote_dir(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
         }
     }
     for (d, info) in &dirs {
-        mkdir_change(ctx, d, info, dir_mode, &mut plan)?;
+        mkdir_change(ctx, d, info, dir_mode, attrs, &mut plan)?;
     }
     if plan.failed.is_some() {
         return Ok(plan);
@@ -636,19 +638,45 @@ fn plan_link(
 }
 
 /// Plans creating folder `d` (with `directory_mode`) when missing; fails the plan when
-/// something else is there.
+/// something else is there. The task's `owner` and `group` apply to every folder of a copied
+/// tree, new or existing (as Ansible's copy does: the file module on each folder for a local
+/// `src`, a recursive chown of the result for `remote_src`).
 fn mkdir_change(
     ctx: &TaskCtx<'_>,
     d: &str,
     info: &FileInfo,
     dir_mode: Option<&str>,
+    attrs: &Attrs,
     plan: &mut Plan,
 ) -> Result<()> {
+    let owner_group = Attrs {
+        mode: None,
+        ..attrs.clone()
+    };
     match info.followed_kind() {
-        Kind::Dir => {}
+        Kind::Dir => {
+            let (c, _) = toolkit::attr_change(
+                ctx,
+                d,
+                info.followed_stat(),
+                true,
+                &owner_group,
+                false,
+                false,
+            )?;
+            plan.changes.extend(c);
+        }
         Kind::Missing => {
             let mut script = format!("mkdir -p -- {}", quote(d));
             let mut after = "directory".to_string();
+            if let Some(o) = &owner_group.owner {
+                script.push_str(&format!(" && chown {} -- {}", quote(o), quote(d)));
+                after.push_str(&format!("\nowner: '{o}'"));
+            }
+            if let Some(g) = &owner_group.group {
+                script.push_str(&format!(" && chgrp {} -- {}", quote(g), quote(d)));
+                after.push_str(&format!("\ngroup: '{g}'"));
+            }
             if let Some(m) = dir_mode {
                 let m = resolve_mode(m, 0o755, true)?;
                 script.push_str(&format!(
@@ -656,7 +684,7 @@ fn mkdir_change(
                     toolkit::chmod_arg(m),
                     quote(d)
                 ));
-                after = format!("directory\nmode: '{}'", fmt_mode(m));
+                after.push_str(&format!("\nmode: '{}'", fmt_mode(m)));
             }
             plan.changes.push(Change {
                 summary: format!("create folder {d}"),
@@ -685,7 +713,11 @@ async fn plan_remote_src(ctx: &TaskCtx<'_>, o: &Opts, src: &str, attrs: &Attrs) 
         Kind::File => {}
         Kind::Missing => return Ok(Plan::fail(format!("Source {src} not found"))),
         Kind::Dir => return plan_remote_dir(ctx, o, src, attrs).await,
-        _ => return Ok(Plan::fail(format!("Source {src} is not a regular file"))),
+        _ => {
+            return Ok(Plan::fail(format!(
+                "Cannot copy invalid source '{src}': not a file"
+            )));
+        }
     }
     if sinfo.checksum.is_none() {
         return Ok(Plan::fail(format!("Source {src} is not readable")));

@@ -3,7 +3,7 @@
 use crate::connection::quote;
 use crate::error::{Error, Result};
 use crate::modules::args::Mode;
-use crate::modules::toolkit::{checksum_cmd, resolve_mode, stat_mode};
+use crate::modules::toolkit::{self, checksum_cmd, resolve_mode, stat_mode};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use crate::value::{Value, Vars};
 use async_trait::async_trait;
@@ -264,15 +264,36 @@ impl Entry {
 pub(crate) struct Listing {
     pub now: i64,
     pub paths: Vec<(String, std::result::Result<Vec<Entry>, String>)>,
+    /// Folders the walk could not read: (path, Python's message for the error).
+    pub walk_errors: Vec<(String, String)>,
+}
+
+/// A walk error as `find` reports it in the C locale (`'PATH': Permission denied`): the path
+/// and the message Python's `os.walk` gives for it (`[Errno 13] Permission denied: 'PATH'`).
+fn walk_error(rec: &str) -> Option<(String, String)> {
+    let (path, why) = rec.strip_prefix('\'')?.rsplit_once("': ")?;
+    let errno = match why.trim() {
+        "Operation not permitted" => 1,
+        "No such file or directory" => 2,
+        "Permission denied" => 13,
+        _ => return Some((path.to_string(), why.trim().to_string())),
+    };
+    Some((
+        path.to_string(),
+        format!("[Errno {errno}] {}: '{path}'", why.trim()),
+    ))
 }
 
 fn parse_listing(out: &[u8], paths: &[String]) -> Listing {
     let text = String::from_utf8_lossy(out);
     let mut now = 0;
     let mut res: Vec<(String, std::result::Result<Vec<Entry>, String>)> = Vec::new();
+    let mut walk_errors = Vec::new();
     for rec in text.split('\0') {
         let rec = rec.trim_start_matches('\n');
-        if let Some(n) = rec.strip_prefix("now=") {
+        if let Some(e) = rec.strip_prefix('?') {
+            walk_errors.extend(walk_error(e));
+        } else if let Some(n) = rec.strip_prefix("now=") {
             now = n.trim().parse().unwrap_or(0);
         } else if let Some(i) = rec.strip_prefix("@@") {
             let i: usize = i.trim().parse().unwrap_or(0);
@@ -287,7 +308,11 @@ fn parse_listing(out: &[u8], paths: &[String]) -> Listing {
             v.push(e);
         }
     }
-    Listing { now, paths: res }
+    Listing {
+        now,
+        paths: res,
+        walk_errors,
+    }
 }
 
 #[async_trait]
@@ -298,7 +323,12 @@ impl Module for Find {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
-        let paths = &o.paths;
+        // paths are Ansible `path`s: `~` and `$VARS` expand on the host
+        let mut expanded = Vec::with_capacity(o.paths.len());
+        for p in &o.paths {
+            expanded.push(toolkit::expand_path(ctx, p).await?);
+        }
+        let paths = &expanded;
         if paths.is_empty() {
             return Err(Error::failed("find: paths must name at least one folder"));
         }
@@ -343,8 +373,15 @@ impl Module for Find {
         };
         let (stamp, file_type) = (&o.age_stamp, &o.file_type);
         let (hidden, follow) = (o.hidden, o.follow);
-        let maxdepth = if o.recurse {
+        // With `depth`, Ansible's walk still lists the folders at that depth (their entries
+        // count as examined, none matches): one level more is listed than can match.
+        let depth_limit = if o.recurse {
             o.depth.filter(|d| *d > 0)
+        } else {
+            None
+        };
+        let maxdepth = if o.recurse {
+            depth_limit.map(|d| d + 1)
         } else {
             Some(1)
         };
@@ -358,14 +395,21 @@ impl Module for Find {
             script.push_str(&format!(
                 "printf '@@{i}\\0'\nif [ ! -e {q} ]; then printf '!%s\\0' 'does not exist'; \
                  elif [ ! -d {q} ]; then printf '!%s\\0' 'is not a directory'; \
-                 else find {l}{q} -mindepth 1{md} -exec stat {l}--printf '{FMT}\\0' -- {{}} + 2>/dev/null; fi\n"
+                 else exec 4>&1; e=$(LC_ALL=C find {l}{q} -mindepth 1{md} -exec stat {l}--printf '{FMT}\\0' -- {{}} + 2>&1 >&4 4>&-); exec 4>&-; \
+                 printf '%s\\n' \"$e\" | while IFS= read -r m; do case $m in 'find: '*) printf '?%s\\0' \"${{m#find: }}\";; esac; done; fi\n"
             ));
         }
         let out = ctx.run(script).await?;
-        let listing = parse_listing(&out.stdout, paths);
+        let mut listing = parse_listing(&out.stdout, paths);
+        // Unreadable folders met on the way are listed in skipped_paths but, as in Ansible,
+        // neither warned about nor change `msg`.
+        let walk_errors = std::mem::take(&mut listing.walk_errors);
         let mut examined = 0usize;
         let mut skipped = Vars::new();
         let mut cands: Vec<Entry> = Vec::new();
+        // the `paths` entry each entry was found under
+        let mut root_of: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
         for (p, r) in listing.paths {
             let entries = match r {
                 Ok(e) => e,
@@ -376,6 +420,17 @@ impl Module for Find {
             };
             examined += entries.len();
             for e in entries {
+                root_of.insert(e.path.clone(), p.clone());
+                if let Some(limit) = depth_limit {
+                    let rel = e
+                        .path
+                        .strip_prefix(p.trim_end_matches('/'))
+                        .unwrap_or(&e.path)
+                        .trim_start_matches('/');
+                    if rel.split('/').count() as i64 > limit {
+                        continue;
+                    }
+                }
                 if !hidden && e.name().starts_with('.') {
                     continue;
                 }
@@ -417,42 +472,91 @@ impl Module for Find {
         if let Some(c) = &o.contains {
             let files: Vec<&Entry> = cands.iter().filter(|e| e.is_reg()).collect();
             let mut keep = vec![false; files.len()];
+            // files that are not text in the encoding: Ansible stops examining their path
+            let mut undecodable = vec![false; files.len()];
+            let mut unknown_encoding = false;
             if !files.is_empty() {
                 let (pat, z) = if o.read_whole_file {
                     (python_dollar(c), "-z ")
                 } else {
                     (format!("^(?:{c})"), "")
                 };
-                let mut s = format!("P={}\n", quote(&pat));
-                let conv = o.encoding.as_deref().filter(|e| {
-                    !e.eq_ignore_ascii_case("utf-8") && !e.eq_ignore_ascii_case("utf8")
-                });
+                let enc = iconv_name(o.encoding.as_deref().unwrap_or("utf-8"));
+                let convert = enc != "UTF-8";
+                // `ck ENC FILE I`: `E I` when FILE is not text in ENC (checked with iconv when
+                // there is one), `I` when it contains the pattern.
+                let grep = if convert {
+                    format!(
+                        "iconv -f \"$1\" -t UTF-8 -- \"$2\" 2>/dev/null | grep -q -P {z}-e \"$P\""
+                    )
+                } else {
+                    format!("grep -q -P {z}-e \"$P\" -- \"$2\" 2>/dev/null")
+                };
+                let mut s = format!(
+                    "P={}\nE={}\nI=; if command -v iconv >/dev/null 2>&1; then I=1\n\
+                     iconv -f \"$E\" -t UTF-8 </dev/null >/dev/null 2>&1 || {{ echo U; exit 0; }}; fi\n\
+                     ck() {{ if [ -n \"$I\" ] && ! iconv -f \"$1\" -t UTF-8 -- \"$2\" >/dev/null 2>&1; then echo \"E $3\"; return; fi\n\
+                     {grep} && echo \"$3\"; }}\n",
+                    quote(&pat),
+                    quote(&enc),
+                );
                 for (i, f) in files.iter().enumerate() {
-                    let q = quote(&f.path);
-                    match conv {
-                        Some(enc) => s.push_str(&format!(
-                            "iconv -f {} -t UTF-8 -- {q} 2>/dev/null | grep -q -P {z}-e \"$P\" && echo {i}\n",
-                            quote(&iconv_name(enc))
-                        )),
-                        None => s.push_str(&format!(
-                            "grep -q -P {z}-e \"$P\" -- {q} 2>/dev/null && echo {i}\n"
-                        )),
-                    }
+                    s.push_str(&format!("ck \"$E\" {} {i}\n", quote(&f.path)));
                 }
                 s.push_str("true\n");
                 let found = ctx.run(s).await?;
                 for l in found.stdout_str().lines() {
-                    if let Ok(i) = l.trim().parse::<usize>()
+                    let l = l.trim();
+                    if l == "U" {
+                        unknown_encoding = true;
+                    } else if let Some(i) = l.strip_prefix("E ") {
+                        if let Ok(i) = i.parse::<usize>()
+                            && i < undecodable.len()
+                        {
+                            undecodable[i] = true;
+                        }
+                    } else if let Ok(i) = l.parse::<usize>()
                         && i < keep.len()
                     {
                         keep[i] = true;
                     }
                 }
             }
+            // As Ansible, an error reading a file skips (the rest of) the path it was found in,
+            // with the reason in `skipped_paths` and a warning.
+            let shown = match o.encoding.as_deref() {
+                Some(e) => e.to_string(),
+                None => {
+                    "None (default determined by the Python built-in function \"open\")".to_string()
+                }
+            };
+            let mut failed_roots: Vec<(String, String)> = Vec::new();
+            for (f, bad) in files.iter().zip(&undecodable) {
+                let Some(root) = root_of.get(&f.path) else {
+                    continue;
+                };
+                if failed_roots.iter().any(|(r, _)| r == root) {
+                    continue;
+                }
+                if unknown_encoding {
+                    failed_roots.push((root.clone(), format!("unknown encoding: {shown}")));
+                } else if *bad {
+                    failed_roots.push((
+                        root.clone(),
+                        format!(
+                            "Failed to read the file {} due to an encoding error. current encoding: {shown}",
+                            f.path
+                        ),
+                    ));
+                }
+            }
+            for (root, why) in failed_roots {
+                skipped.insert(root, Value::from(why));
+            }
             let kept: Vec<String> = files
                 .iter()
-                .zip(keep)
-                .filter(|(_, k)| *k)
+                .zip(keep.iter().zip(&undecodable))
+                .filter(|(_, (k, bad))| **k && !**bad && !unknown_encoding)
                 .map(|(f, _)| f.path.clone())
                 .collect();
             cands.retain(|e| e.is_reg() && kept.contains(&e.path));
@@ -509,6 +613,21 @@ impl Module for Find {
                 None => e.to_value(),
             })),
         );
+        if !skipped.is_empty() {
+            let warnings: Vec<Value> = skipped
+                .iter()
+                .map(|(p, why)| {
+                    Value::from(format!(
+                        "Skipped '{p}' path due to this access issue: {}",
+                        why.as_str().unwrap_or_default()
+                    ))
+                })
+                .collect();
+            plan.result.insert("warnings".into(), Value::from(warnings));
+        }
+        for (p, why) in walk_errors {
+            skipped.insert(p, Value::from(why));
+        }
         plan.result
             .insert("skipped_paths".into(), crate::value::vars_value(&skipped));
         Ok(plan)
@@ -569,6 +688,22 @@ mod tests {
         assert_eq!(python_dollar("a\\$[$]$"), "a\\$[$](?=\\n?\\z)");
         assert_eq!(python_dollar("[]$]x"), "[]$]x");
         assert_eq!(python_dollar("has\na"), "has\\na");
+    }
+
+    #[test]
+    fn walk_errors_read_as_pythons() {
+        assert_eq!(
+            walk_error("'/t/r/1-unreadable': Permission denied"),
+            Some((
+                "/t/r/1-unreadable".into(),
+                "[Errno 13] Permission denied: '/t/r/1-unreadable'".into()
+            ))
+        );
+        let out = b"now=5\0@@0\0?'/t/x': Permission denied\0";
+        let l = parse_listing(out, &["/t".to_string()]);
+        assert_eq!(l.walk_errors.len(), 1);
+        assert_eq!(l.walk_errors[0].0, "/t/x");
+        assert_eq!(walk_error("nonsense"), None);
     }
 
     #[test]

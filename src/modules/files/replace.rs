@@ -108,6 +108,15 @@ impl Module for Replace {
             }
             _ => {}
         }
+        // Ansible reads whatever is at the path: a device such as /dev/null too (its
+        // content, empty there, is edited like a file's).
+        let content = match content {
+            Some(c) => Some(c),
+            None if info.followed_kind() == Kind::Other => {
+                toolkit::read(ctx, info.write_path()).await.ok()
+            }
+            None => None,
+        };
         let Some(content) = content else {
             return Ok(Plan::fail(format!(
                 "Path {path} is not a readable regular file"
@@ -174,6 +183,18 @@ mod tests {
     #[test]
     fn a_bad_replacement_fails_with_ansibles_message() {
         let e = apply("a.b\n", r"\.", r"\D", None, None).unwrap_err();
+        assert!(
+            e.msg
+                .starts_with("Unable to process replace due to error: "),
+            "{}",
+            e.msg
+        );
+    }
+
+    #[test]
+    fn a_bad_replacement_fails_even_without_a_match() {
+        // Python parses the replacement before it searches: /dev/null's empty text fails too
+        let e = apply("", r"\.", r"\D", Some("^"), Some("$")).unwrap_err();
         assert!(
             e.msg
                 .starts_with("Unable to process replace due to error: "),

@@ -50,6 +50,7 @@ crate::options! {
         ssh_key_file: Option<String> = opt::path("The private key file, relative to the home (default `.ssh/id_<type>`)."),
         ssh_key_comment: Option<String> = opt::str("The key comment (default `ansible-generated on <host name>`)."),
         ssh_key_passphrase: Option<String> = opt::str("The key's passphrase (default: none).").secret(),
+        local: Option<bool> = opt::bool("Manage the local account database only, with libuser's commands (`luseradd`, `lusermod`, `luserdel`, `lgroupmod`, `lchage`): the account exists when /etc/passwd has it, whatever a directory service says."),
         // Options of other platforms' user backends; Ansible's Linux backend ignores them too.
         #[allow(dead_code)]
         hidden: Option<bool> = opt::bool("macOS only: hide the user from the login window (ignored on Linux, as in Ansible)."),
@@ -228,25 +229,32 @@ impl SshKey {
             passphrase: o.ssh_key_passphrase.clone(),
         }
     }
-    /// Shell code setting `$f` to the key file (the home read from the passwd entry).
-    fn path_code(&self, name: &str) -> String {
+    /// Shell code setting `$f` to the key file (the home read from the passwd entry, else
+    /// the shell word `home`: where a user still to be created will have it).
+    fn path_code(&self, name: &str, home: Option<&str>) -> String {
         if self.file.starts_with('/') {
             format!("f={}", quote(&self.file))
         } else {
+            let fallback = home
+                .map(|h| format!(" [ -n \"$h\" ] || h={h};"))
+                .unwrap_or_default();
             format!(
-                "h=$(getent passwd {} | cut -d: -f6); f=\"$h\"/{}",
+                "h=$(getent passwd {} | cut -d: -f6);{fallback} f=\"$h\"/{}",
                 quote(name),
                 quote(&self.file)
             )
         }
     }
     /// The probe section reading an existing key: `file=`, its fingerprint and public key.
-    fn probe(&self, name: &str) -> String {
+    /// `home` is a shell word naming the home of a user still to be created.
+    fn probe(&self, name: &str, home: &str) -> String {
         format!(
-            "echo @@sshkey\n{}\nif [ -e \"$f\" ]; then printf 'file=%s\\n' \"$f\"; \
+            "echo @@sshkey\n{}\nprintf 'path=%s\\n' \"$f\"\n\
+             if [ -e \"$f.pub\" ]; then echo pub_exists=1; fi\n\
+             if [ -e \"$f\" ]; then printf 'file=%s\\n' \"$f\"; \
              printf 'fp=%s\\n' \"$(ssh-keygen -l -f \"$f\" 2>/dev/null)\"; \
              printf 'pub=%s\\n' \"$(cat -- \"$f.pub\" 2>/dev/null)\"; fi\n",
-            self.path_code(name)
+            self.path_code(name, Some(home))
         )
     }
     /// Adds the key to `plan`: the existing key's values, or a change generating one (as the
@@ -260,6 +268,41 @@ impl SshKey {
         force: bool,
     ) -> Plan {
         let found = kv(probed);
+        let path = found.get("path").cloned().unwrap_or_default();
+        let pub_exists = found.contains_key("pub_exists");
+        // Ansible's warnings about the key files there
+        if found.contains_key("file") {
+            push_warning(
+                &mut plan,
+                if force {
+                    format!("Overwriting existing ssh key private file \"{path}\"")
+                } else {
+                    format!(
+                        "Found existing ssh key private file \"{path}\", no force, so skipping ssh-keygen generation"
+                    )
+                },
+            );
+        } else if pub_exists {
+            // a public key without its private key is left alone too, unless forced
+            push_warning(
+                &mut plan,
+                if force {
+                    format!("Overwriting existing ssh key public file \"{path}.pub\"")
+                } else {
+                    format!(
+                        "Found existing ssh key public file \"{path}.pub\", no force, so skipping ssh-keygen generation"
+                    )
+                },
+            );
+            if !force {
+                plan.result
+                    .insert("ssh_key_file".into(), Value::from(path.as_str()));
+                plan.result
+                    .insert("ssh_fingerprint".into(), Value::from(""));
+                plan.result.insert("ssh_public_key".into(), Value::from(""));
+                return plan;
+            }
+        }
         if let (Some(f), false) = (found.get("file"), force) {
             plan.result
                 .insert("ssh_key_file".into(), Value::from(f.as_str()));
@@ -296,7 +339,7 @@ impl SshKey {
              esc() {{ printf '%s' \"$1\" | sed 's/\\\\/\\\\\\\\/g; s/\"/\\\\\"/g'; }}\n\
              printf '%s{{\"ssh_key_file\":\"%s\",\"ssh_fingerprint\":\"%s\",\"ssh_public_key\":\"%s\"}}\\n' {rl} \
              \"$(esc \"$f\")\" \"$(esc \"$(ssh-keygen -l -f \"$f\")\")\" \"$(esc \"$(cat -- \"$f.pub\")\")\"",
-            path = self.path_code(name),
+            path = self.path_code(name, None),
             u = quote(name),
             keygen = quote_all(&keygen),
             rl = quote(crate::modules::RESULT_LINE),
@@ -317,6 +360,27 @@ impl SshKey {
             },
         )
     }
+}
+
+/// The days since the epoch of `lchage -E` for `expires` (-1: no expiry).
+fn lchage_days(exp: f64) -> i64 {
+    if exp < 0.0 {
+        -1
+    } else {
+        (exp / 86400.0).floor() as i64
+    }
+}
+
+/// Adds a warning to the plan's result (`warnings`, a list).
+fn push_warning(plan: &mut Plan, w: String) {
+    let mut list: Vec<Value> = plan
+        .result
+        .get("warnings")
+        .and_then(|v| v.try_iter().ok())
+        .map(|it| it.collect())
+        .unwrap_or_default();
+    list.push(Value::from(w));
+    plan.result.insert("warnings".into(), Value::from(list));
 }
 
 /// The `-e` argument of useradd for `expires` (None: no expiry).
@@ -378,6 +442,26 @@ impl Module for User {
                 "user: password must be a crypt hash (it contains ':' or a newline)",
             ));
         }
+        let local = o.local == Some(true);
+        if local {
+            for (opt, given) in [
+                ("umask", o.umask.is_some()),
+                ("uid_min", o.uid_min.is_some()),
+                ("uid_max", o.uid_max.is_some()),
+            ] {
+                if given {
+                    return Ok(Plan::fail(format!("'{opt}' can not be used with 'local'")));
+                }
+            }
+        }
+        let mut warnings: Vec<Value> = Vec::new();
+        if o.groups.is_none() && o.append {
+            // Ansible's warning, word for word (its two sentences run together)
+            warnings.push(Value::from(
+                "'append' is set, but no 'groups' are specified. Use 'groups' for appending \
+                 new groups.This will change to an error in Ansible 2.14.",
+            ));
+        }
         let group = o.group.filter(|g| !g.is_empty());
         let groups_given = o.groups.is_some();
         let groups: Vec<String> = o.groups.unwrap_or_default();
@@ -407,6 +491,18 @@ impl Module for User {
         {
             s.push_str("echo @@shadow\ngetent shadow \"$n\" 2>/dev/null\n");
         }
+        if local {
+            // The local account database only; libuser's commands.
+            s.push_str(
+                "echo @@local\nfor c in luseradd lusermod luserdel lgroupmod lchage; do \
+                 command -v $c >/dev/null 2>&1 || echo \"missing=$c\"; done\n\
+                 if [ -f /etc/passwd ]; then awk -F: -v n=\"$n\" '$1 == n {f=1} END {print \"found=\" f+0}' /etc/passwd; \
+                 else echo nofile=1; fi\n",
+            );
+        }
+        // A group named like the user: a new user then joins it (useradd -N, luseradd -n)
+        // instead of failing to create it.
+        s.push_str("echo @@namesake\ngetent group \"$n\" >/dev/null 2>&1 && echo exists=1\n");
         let wanted_groups: Vec<&String> = group.iter().chain(groups.iter()).collect();
         if !wanted_groups.is_empty() {
             s.push_str(&format!(
@@ -415,7 +511,15 @@ impl Module for User {
             ));
         }
         if let Some(k) = &key {
-            s.push_str(&k.probe(&name));
+            // the home of a user still to be created: `home`, else useradd's default
+            let home = match o.home.as_deref().filter(|h| !h.is_empty()) {
+                Some(h) => expand_word(h),
+                None => format!(
+                    "\"$(useradd -D 2>/dev/null | sed -n 's/^HOME=//p')\"/{}",
+                    quote(&name)
+                ),
+            };
+            s.push_str(&k.probe(&name, &home));
         }
         if o.home.is_none() {
             // Where useradd puts a new user's home (HOME= of `useradd -D`), for the result.
@@ -462,28 +566,55 @@ impl Module for User {
                 }
             }
         }
-        let account = parse_passwd(get("passwd"));
+        let mut account = parse_passwd(get("passwd"));
+        let local_probe = kv(get("local"));
+        if local {
+            if local_probe.contains_key("nofile") {
+                return Ok(Plan::fail(
+                    "'local: true' specified but unable to find local account file /etc/passwd to parse.",
+                ));
+            }
+            if local_probe.get("found").map(String::as_str) != Some("1") {
+                account = None;
+            }
+        }
+        // The libuser command a local change needs, when the host has none.
+        let missing_tool = |cmd: &str| -> Option<Plan> {
+            (local
+                && get("local")
+                    .lines()
+                    .any(|l| l.trim() == format!("missing={cmd}")))
+            .then(|| {
+                Plan::fail(format!(
+                    "Failed to find required executable \"{cmd}\" in paths: {}",
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                ))
+            })
+        };
         let mut plan = Plan::ok().with("name", name.as_str()).with("state", state);
         if let Some(p) = &password {
             plan.result
                 .insert("password".into(), Value::from("NOT_LOGGING_PASSWORD"));
             if !looks_hashed(p) {
-                plan.result.insert(
-                    "warnings".into(),
-                    Value::from(vec![Value::from(
-                        "The input password appears not to have been hashed. The 'password' \
-                         argument must be encrypted for this module to work properly.",
-                    )]),
-                );
+                warnings.push(Value::from(
+                    "The input password appears not to have been hashed. The 'password' \
+                     argument must be encrypted for this module to work properly.",
+                ));
             }
+        }
+        if !warnings.is_empty() {
+            plan.result.insert("warnings".into(), Value::from(warnings));
         }
         if state == "absent" {
             if let Some(a) = account {
-                let mut cmd = vec!["userdel".to_string()];
+                if let Some(f) = missing_tool("luserdel") {
+                    return Ok(f);
+                }
+                let mut cmd = vec![if local { "luserdel" } else { "userdel" }.to_string()];
                 if o.remove {
                     cmd.push("-r".into());
                 }
-                if o.force {
+                if o.force && !local {
                     cmd.push("-f".into());
                 }
                 cmd.push(name.clone());
@@ -537,9 +668,16 @@ impl Module for User {
         let shell = shell_opt.filter(|s| !s.is_empty());
         let home = home_opt.filter(|s| !s.is_empty());
         let comment = o.comment;
+        let namesake_group = kv(get("namesake")).contains_key("exists");
         let Some(a) = account else {
             // Create.
-            let mut cmd: Vec<String> = vec!["useradd".into()];
+            if let Some(f) = ["luseradd", "lgroupmod", "lchage"]
+                .into_iter()
+                .find_map(&missing_tool)
+            {
+                return Ok(f);
+            }
+            let mut cmd: Vec<String> = vec![if local { "luseradd" } else { "useradd" }.into()];
             if let Some(u) = uid {
                 cmd.extend(["-u".into(), u.to_string()]);
                 if o.non_unique {
@@ -548,8 +686,10 @@ impl Module for User {
             }
             if let Some(g) = &group {
                 cmd.extend(["-g".into(), g.clone()]);
+            } else if namesake_group {
+                cmd.push(if local { "-n" } else { "-N" }.into());
             }
-            if !want_groups.is_empty() {
+            if !want_groups.is_empty() && !local {
                 cmd.extend(["-G".into(), want_groups.join(",")]);
             }
             if let Some(v) = &shell {
@@ -564,7 +704,9 @@ impl Module for User {
             if o.system {
                 cmd.push("-r".into());
             }
-            if let Some(d) = expires.and_then(expiry_date) {
+            if let Some(d) = expires.and_then(expiry_date)
+                && !local
+            {
                 cmd.extend(["-e".into(), d]);
             }
             if let Some(i) = inactive {
@@ -573,7 +715,12 @@ impl Module for User {
             if let Some(z) = &o.seuser {
                 cmd.extend(["-Z".into(), z.clone()]);
             }
-            cmd.push(if o.create_home { "-m" } else { "-M" }.into());
+            // luseradd makes the home unless told not to
+            if !o.create_home {
+                cmd.push("-M".into());
+            } else if !local {
+                cmd.push("-m".into());
+            }
             if o.create_home {
                 if let Some(k) = &o.skeleton {
                     cmd.extend(["-k".into(), k.clone()]);
@@ -613,9 +760,23 @@ impl Module for User {
             if let Some(d) = expires.and_then(expiry_date) {
                 after.push(("expires", d));
             }
+            let usermod = if local { "lusermod" } else { "usermod" };
+            // libuser sets the expiry and the groups after creating the account
+            let local_expiry = expires
+                .filter(|_| local)
+                .map(|e| format!("lchage -E {} {}", lchage_days(e), quote(&name)));
+            let local_groups = (local && !want_groups.is_empty()).then(|| {
+                want_groups
+                    .iter()
+                    .map(|g| format!("lgroupmod -M {} {}", quote(&name), quote(g)))
+                    .collect::<Vec<_>>()
+                    .join(" && ")
+            });
             let post = join_post([
+                local_expiry,
+                local_groups,
                 match lock {
-                    Some(true) => Some(format!("usermod -L {}", quote(&name))),
+                    Some(true) => Some(format!("{usermod} -L {}", quote(&name))),
                     _ => None,
                 },
                 chage(&name, aging),
@@ -667,7 +828,17 @@ impl Module for User {
             .collect();
         cur_groups.sort();
         cur_groups.dedup();
-        let mut cmd: Vec<String> = vec!["usermod".into()];
+        if let Some(f) = ["lusermod", "lgroupmod", "lchage"]
+            .into_iter()
+            .find_map(&missing_tool)
+        {
+            return Ok(f);
+        }
+        let usermod = if local { "lusermod" } else { "usermod" };
+        let mut cmd: Vec<String> = vec![usermod.into()];
+        // libuser changes group memberships with lgroupmod (-M adds, -m removes)
+        let mut local_groups: Vec<String> = Vec::new();
+        let mut local_expiry: Option<String> = None;
         let mut before: Vec<(&str, String)> = Vec::new();
         let mut after: Vec<(&str, String)> = Vec::new();
         if let Some(u) = uid
@@ -687,7 +858,13 @@ impl Module for User {
                 *g == pgroup
             };
             if !same {
-                cmd.extend(["-g".into(), g.clone()]);
+                // by gid, as Ansible does (lusermod takes no group name)
+                let gid = known
+                    .iter()
+                    .find(|(n, id)| n == g || id == g)
+                    .map(|(_, id)| id.clone())
+                    .unwrap_or_else(|| g.clone());
+                cmd.extend(["-g".into(), gid]);
                 before.push(("group", pgroup.clone()));
                 after.push(("group", g.clone()));
             }
@@ -709,14 +886,34 @@ impl Module for User {
                 want != cur_groups
             };
             if differs {
+                let add: Vec<String> = missing.iter().map(|g| (*g).clone()).collect();
+                let del: Vec<String> = if append {
+                    Vec::new()
+                } else {
+                    cur_groups
+                        .iter()
+                        .filter(|g| !want.contains(g))
+                        .cloned()
+                        .collect()
+                };
                 if append {
-                    cmd.push("-a".into());
-                    final_groups.extend(missing.iter().map(|g| (*g).clone()));
+                    final_groups.extend(add.iter().cloned());
                     final_groups.sort();
                 } else {
                     final_groups = want.clone();
                 }
-                cmd.extend(["-G".into(), want.join(",")]);
+                if local {
+                    let q = quote(&name);
+                    local_groups
+                        .extend(add.iter().map(|g| format!("lgroupmod -M {q} {}", quote(g))));
+                    local_groups
+                        .extend(del.iter().map(|g| format!("lgroupmod -m {q} {}", quote(g))));
+                } else {
+                    if append {
+                        cmd.push("-a".into());
+                    }
+                    cmd.extend(["-G".into(), want.join(",")]);
+                }
                 before.push(("groups", cur_groups.join(",")));
                 after.push(("groups", final_groups.join(",")));
             }
@@ -765,15 +962,23 @@ impl Module for User {
         }
         if let Some(exp) = expires {
             // No shadow entry reads as day 0, as in Ansible: `usermod -e` then writes one.
+            // (a negative day, as libuser writes "never", is no expiry too)
             let cur_days = if shadow.len() < 2 {
                 Some(0)
             } else {
-                shadow.get(7).and_then(|d| d.trim().parse::<i64>().ok())
+                shadow
+                    .get(7)
+                    .and_then(|d| d.trim().parse::<i64>().ok())
+                    .filter(|d| *d >= 0)
             };
             let want_days = (exp >= 0.0).then(|| (exp / 86400.0).floor() as i64);
             if cur_days != want_days {
                 let fmt = |d: Option<i64>| d.map(ymd).unwrap_or_else(|| "never".to_string());
-                cmd.extend(["-e".into(), want_days.map(ymd).unwrap_or_default()]);
+                if local {
+                    local_expiry = Some(format!("lchage -E {} {}", lchage_days(exp), quote(&name)));
+                } else {
+                    cmd.extend(["-e".into(), want_days.map(ymd).unwrap_or_default()]);
+                }
                 before.push(("expires", fmt(cur_days)));
                 after.push(("expires", fmt(want_days)));
             }
@@ -815,12 +1020,17 @@ impl Module for User {
         // after a new password is set, the account is unlocked
         let locked_after_pw = locked && !set_pw;
         let lock_cmd = match lock {
-            Some(true) if !locked_after_pw => Some(format!("usermod -L {}", quote(&name))),
-            Some(false) if locked && !set_pw => Some(format!("usermod -U {}", quote(&name))),
+            Some(true) if !locked_after_pw => Some(format!("{usermod} -L {}", quote(&name))),
+            Some(false) if locked && !set_pw => Some(format!("{usermod} -U {}", quote(&name))),
             _ => None,
         };
         let lock_changes = lock_cmd.is_some();
-        let post = join_post([lock_cmd, chage(&name, aging_change)]);
+        let post = join_post([
+            local_expiry,
+            (!local_groups.is_empty()).then(|| local_groups.join(" && ")),
+            lock_cmd,
+            chage(&name, aging_change),
+        ]);
         if let Some(l) = lock
             && lock_changes
             && (l != locked || set_pw)

@@ -732,20 +732,28 @@ pub fn run(
                 let n = py_str(&t);
                 let p = find_file(ctx, Some("templates"), &n).map_err(|t| not_found(&n, &t))?;
                 let c = template_lookup_context(ctx, &p, kw.get("template_vars"));
-                let s = if default_syntax && trim_blocks && !lstrip_blocks {
-                    ctx.templar().render_file(&p, &c)?
-                } else {
-                    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-                    let d = delimiters.each_ref().map(String::as_str);
-                    ctx.templar().render_text_with_syntax(
-                        &text,
-                        &p,
-                        &c,
-                        d,
-                        trim_blocks,
-                        lstrip_blocks,
-                    )?
-                };
+                let (s, native) = crate::template::native_output(|| {
+                    if default_syntax && trim_blocks && !lstrip_blocks {
+                        ctx.templar().render_file(&p, &c)
+                    } else {
+                        let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                        let d = delimiters.each_ref().map(String::as_str);
+                        ctx.templar().render_text_with_syntax(
+                            &text,
+                            &p,
+                            &c,
+                            d,
+                            trim_blocks,
+                            lstrip_blocks,
+                        )
+                    }
+                })?;
+                // As ansible-core: a template whose output is one value printed whole (a
+                // dict, a list, a number) returns that value.
+                if let Some(v) = native {
+                    out.push(v);
+                    continue;
+                }
                 // A template with no output at all (only comments or blocks) is None.
                 let nothing = s.trim_end_matches('\n').is_empty()
                     && std::fs::read_to_string(&p).is_ok_and(|t| {
