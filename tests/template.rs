@@ -1790,7 +1790,10 @@ fn text_a_template_makes_is_data_but_a_variables_value_is_its_own() {
     assert!(!safe("{{ name }}"), "a variable's value passes through");
     assert!(!safe("{{ d.k }}"));
     assert!(!safe("{{ d['k'] }}"));
+}
+
 /// Python's `%` formatting of strings and Jinja's unary `+` (ansible-core 2.19's outputs).
+#[test]
 fn percent_formatting_and_unary_plus() {
     let c = ctx_yaml(BASE);
     assert_eq!(
@@ -1799,18 +1802,24 @@ fn percent_formatting_and_unary_plus() {
             "{{ 'x %s-%03d' % (s, 7) }} {{ '%(b)s' % d }} {{ 10 % 3 }}"
         ),
         "x Hello World-007 2 1"
+    );
     assert_eq!(
         r(&c, "{{ ('Failed %s/x' % (s)) == 'Failed Hello World/x' }}"),
         "True"
+    );
     assert_eq!(
         r(&c, "[1 + 2] + {{ [-2.5, +2.5, 1 + 2.5] }}"),
         "[1 + 2] + [-2.5, 2.5, 3.5]"
+    );
+    assert!(
         err(&c, "{{ '%s %s' % (s) }}")
             .msg
             .contains("not enough arguments for format string")
+    );
 }
 
 /// An index past a list's end: Jinja's words for it (ansible-core's tests look for them).
+#[test]
 fn a_missing_list_element_is_explained() {
     let c = ctx_yaml(BASE);
     let e = err(&c, "{{ l[5] }}");

@@ -475,16 +475,17 @@ impl Templar {
         env.set_loader(|name| {
             // Inline sources had their literals prepared before they were named.
             if let Some(src) = name.strip_prefix(INLINE) {
-                let src = chains::rewrite(src).unwrap_or_else(|| src.to_string());
-                return Ok(Some(percent::rewrite(&src).unwrap_or(src)));
+                // `%` formatting first: what is left of `%` is arithmetic (chains' divisors).
+                let src = percent::rewrite(src).unwrap_or_else(|| src.to_string());
+                return Ok(Some(chains::rewrite(&src).unwrap_or(src)));
             }
             match std::fs::read_to_string(name) {
                 Ok(s) => {
                     let s = literals::prepare(&s, Literals::Decoded)
                         .map_err(|m| minijinja::Error::new(MjKind::SyntaxError, m))?
                         .into_owned();
-                    let s = chains::rewrite(&s).unwrap_or(s);
-                    Ok(Some(percent::rewrite(&s).unwrap_or(s)))
+                    let s = percent::rewrite(&s).unwrap_or(s);
+                    Ok(Some(chains::rewrite(&s).unwrap_or(s)))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(minijinja::Error::new(
