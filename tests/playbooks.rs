@@ -1433,6 +1433,13 @@ fn text_a_template_makes_is_data_and_loop_items_keep_their_trust() {
     - assert:
         that: '{{ item.item }}'
       loop: '{{ checks.results }}'
+    # Templates inside a condition the task itself writes are evaluated (host data in them
+    # included), as Ansible evaluates `that` itself.
+    - command: echo /srv
+      register: host_says
+    - assert:
+        that:
+          - "'{{ host_says.stdout }}/x' in ['/srv/x']"
     - assert:
         that:
           - made.results[0].msg is contains "untrusted template or expression"

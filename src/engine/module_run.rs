@@ -369,6 +369,11 @@ impl PlayRun<'_> {
                 let args = &backend_defaults(task, name, args, module.doc(), &facts);
                 let rendered = templar.render_value(args, ctx)?;
                 let mut raw = value_to_vars(&rendered);
+                if name == "assert"
+                    && let Some(that) = embedded_conditions(args, templar, ctx)?
+                {
+                    raw.insert("that".into(), that);
+                }
                 raw.retain(|_, v| v.as_str() != Some(OMIT));
                 let args = validate_args(module.doc(), &raw)?;
                 // delegate_to: connect to the delegated host with its own connection vars.
@@ -505,6 +510,47 @@ impl PlayRun<'_> {
             }
         }
     }
+}
+
+/// `assert`'s `that` written in the task with templates inside a condition (`"'{{ dir }}/x'
+/// in paths"`): the condition is the playbook's own text, so what its templates make stays an
+/// expression to evaluate, as in Ansible (which evaluates `that` itself). `None` when `that`
+/// is not such a list (a template of the whole arguments, or of one value, keeps the trust of
+/// what it renders to).
+fn embedded_conditions(
+    args: &Value,
+    templar: &crate::template::Templar,
+    ctx: &Context,
+) -> Result<Option<Value>> {
+    let Some(that) = args.get_attr("that").ok().filter(|v| !v.is_undefined()) else {
+        return Ok(None);
+    };
+    let items: Vec<Value> = match that.kind() {
+        minijinja::value::ValueKind::Seq => {
+            that.try_iter().map(|i| i.collect()).unwrap_or_default()
+        }
+        _ => vec![that.clone()],
+    };
+    let embedded = |v: &Value| {
+        v.as_str().is_some_and(|s| {
+            !v.is_safe()
+                && crate::template::is_template(s)
+                && !crate::template::is_single_expression(s)
+        })
+    };
+    if !items.iter().any(embedded) {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for v in items {
+        if embedded(&v) {
+            let text = templar.render_str(v.as_str().unwrap_or_default(), ctx)?;
+            out.push(Value::from(text.to_string()));
+        } else {
+            out.push(templar.render_value(&v, ctx)?);
+        }
+    }
+    Ok(Some(Value::from(out)))
 }
 
 fn applied(a: crate::modules::Applied) -> Outcome {

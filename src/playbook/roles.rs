@@ -199,16 +199,6 @@ impl Loader<'_> {
                 .collect();
         }
         let ctx = Arc::new(role);
-        self.roles_loaded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(super::load_play::LoadedRole {
-                ctx: ctx.clone(),
-                dynamic,
-                public: files
-                    .public
-                    .unwrap_or(!self.private_role_vars.unwrap_or(false)),
-            });
         let tasks_name = tasks_from.unwrap_or("main");
         let tf = role_file(name, &path, "tasks", tasks_from).map_err(|e| e.at(&at.loc))?;
         if tf.is_none() && tasks_from.is_some() {
@@ -240,6 +230,18 @@ impl Loader<'_> {
                 }
             }
         }
+        // After its dependencies, as Ansible merges a role's variables over its
+        // dependencies' (the play sees a parent's default over its dependency's).
+        self.roles_loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(super::load_play::LoadedRole {
+                ctx: ctx.clone(),
+                dynamic,
+                public: files
+                    .public
+                    .unwrap_or(!self.private_role_vars.unwrap_or(false)),
+            });
         inh.role = Some(ctx.clone());
         if let Some(tf) = tf {
             let node = yaml::load_file(&tf)?;

@@ -420,6 +420,11 @@ pub fn mark_unsafe(v: &Value) -> Value {
 /// native list (so `content: "{{ n }}\n"` writes `2` without a newline, as Ansible does; a
 /// string result keeps the newline), while
 /// `"  {{ l }} "` or `"{{ n }}\n\n"` are strings.
+/// Whether `s` is one `{{ expression }}` and nothing else.
+pub fn is_single_expression(s: &str) -> bool {
+    single_expression(s).is_some()
+}
+
 fn single_expression(s: &str) -> Option<&str> {
     let t = s.strip_suffix('\n').unwrap_or(s);
     let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;

@@ -23,7 +23,7 @@ crate::options! {
     /// The `copy` module's options.
     pub(crate) struct Opts {
         src: Option<String> = opt::path("Local path of the file or folder to copy (relative paths are looked up in `files/`). A folder ending in `/` copies its contents."),
-        content: Option<Value> = opt::any("Literal content to write instead of `src` (lists and mappings are written as JSON)."),
+        content: Option<Value> = opt::any("Literal content to write instead of `src` (lists and mappings are written as JSON). Not shown in `invocation`, as in Ansible (no_log).").secret(),
         dest: String = opt::path("Remote path to write to (required).").default(""),
         backup: bool = opt::bool("Back up the old file to `dest.<pid>.<timestamp>~` before changing it.").default("no"),
         force: bool = opt::bool("Replace the file when its content differs; with `no`, only create it when missing.").default("yes"),
