@@ -1398,6 +1398,26 @@ fn task_arguments_named_ansible_internal_do_not_load() {
     p.prov(&["run", "-i", "inv", "ok.yml"]).success();
 }
 
+/// assert's own conditions with templates in them are rendered once (a lookup in one runs
+/// once).
+#[test]
+fn assert_renders_its_embedded_conditions_once() {
+    let p = Project::new("assert-once");
+    p.file("inv", INV).file(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - assert:
+        that:
+          - "'{{ lookup('pipe', 'echo x >> calls.txt; echo ok') }}' == 'ok'"
+    - assert:
+        that: lookup('file', 'calls.txt').splitlines() | length == 1
+"#,
+    );
+    p.prov(&["run", "-i", "inv", "site.yml"]).success();
+}
+
 #[test]
 fn text_a_template_makes_is_data_and_loop_items_keep_their_trust() {
     let p = Project::new("trust");

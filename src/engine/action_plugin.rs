@@ -12,8 +12,8 @@ use crate::connection::{Cmd, Connection, PutOpts, Stdin};
 use crate::error::{Error, Result};
 use crate::playbook::Task;
 use crate::plugins::bridge::{Reply, Session};
-use crate::template::{Context, OMIT};
-use crate::value::{Value, to_json, value_to_vars};
+use crate::template::Context;
+use crate::value::{Value, to_json};
 use base64::Engine as _;
 use serde_json::{Map, Value as Json, json};
 
@@ -27,10 +27,7 @@ impl PlayRun<'_> {
         name: &str,
         args: &Value,
     ) -> Result<Outcome> {
-        let templar = &self.runner.templar;
-        let rendered = templar.render_value(args, ctx)?;
-        let mut raw = value_to_vars(&rendered);
-        raw.retain(|_, v| v.as_str() != Some(OMIT));
+        let raw = self.rendered_args(args, ctx)?;
         let args: Map<String, Json> = raw.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
         let delegated = self.delegate(task, ctx)?;
         let (target, conn_ctx) = match &delegated {
@@ -42,7 +39,7 @@ impl PlayRun<'_> {
         // with it in the bridge, as under Ansible; otherwise with prov's connection.
         let python_conn = match cctx.get("ansible_connection")? {
             Some(v) if !v.is_undefined() && !v.is_none() => {
-                let c = templar.render_value(&v, cctx)?.to_string();
+                let c = self.runner.templar.render_value(&v, cctx)?.to_string();
                 python_connection(&c).then_some(c)
             }
             _ => None,

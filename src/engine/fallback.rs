@@ -9,8 +9,8 @@ use crate::error::Result;
 use crate::events::{Diff, Event, Status};
 use crate::modules::fallback;
 use crate::playbook::{Task, TaskKind};
-use crate::template::{Context, OMIT};
-use crate::value::{Value, Vars, from_json, to_json, truthy, value_to_vars};
+use crate::template::Context;
+use crate::value::{Value, Vars, from_json, to_json, truthy};
 use serde_json::{Map, Value as Json};
 
 /// Whether a task runs a module through the fallback (its module is neither native nor an
@@ -48,10 +48,7 @@ impl PlayRun<'_> {
             return self.run_action_plugin(task, host, ctx, name, args).await;
         }
         let found = fallback::find(name).ok_or_else(|| fallback::not_found(name))?;
-        let templar = &self.runner.templar;
-        let rendered = templar.render_value(args, ctx)?;
-        let mut raw = value_to_vars(&rendered);
-        raw.retain(|_, v| v.as_str() != Some(OMIT));
+        let raw = self.rendered_args(args, ctx)?;
         let args: Map<String, Json> = raw.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
         let (target, conn_ctx) = match self.delegate(task, ctx)? {
             Some((d, c)) => (d, Some(c)),
@@ -64,9 +61,9 @@ impl PlayRun<'_> {
             .await?;
         let var = |n: &str| -> Result<Option<String>> {
             match cctx.get(n)? {
-                Some(v) if !v.is_none() && !v.is_undefined() => {
-                    Ok(Some(templar.render_value(&v, cctx)?.to_string()))
-                }
+                Some(v) if !v.is_none() && !v.is_undefined() => Ok(Some(
+                    self.runner.templar.render_value(&v, cctx)?.to_string(),
+                )),
                 _ => Ok(None),
             }
         };

@@ -367,14 +367,21 @@ impl PlayRun<'_> {
                 };
                 let facts = self.shared.host(host).facts_map;
                 let args = &backend_defaults(task, name, args, module.doc(), &facts);
-                let rendered = templar.render_value(args, ctx)?;
-                let mut raw = value_to_vars(&rendered);
-                if name == "assert"
-                    && let Some(that) = embedded_conditions(args, templar, ctx)?
-                {
-                    raw.insert("that".into(), that);
-                }
-                raw.retain(|_, v| v.as_str() != Some(OMIT));
+                let embedded = match name.as_str() {
+                    "assert" => embedded_conditions(args, templar, ctx)?,
+                    _ => None,
+                };
+                let raw = match embedded {
+                    // the conditions are rendered once, by embedded_conditions
+                    Some(that) => {
+                        let mut rest = value_to_vars(args);
+                        rest.shift_remove("that");
+                        let mut raw = self.rendered_args(&vars_value(&rest), ctx)?;
+                        raw.insert("that".into(), that);
+                        raw
+                    }
+                    None => self.rendered_args(args, ctx)?,
+                };
                 let args = validate_args(module.doc(), &raw)?;
                 // delegate_to: connect to the delegated host with its own connection vars.
                 let delegated = self.delegate(task, ctx)?;
@@ -497,6 +504,13 @@ impl PlayRun<'_> {
 
 /// The outcome of an applied plan.
 impl PlayRun<'_> {
+    /// A task's arguments rendered in its variables, without the options given `omit`.
+    pub(super) fn rendered_args(&self, args: &Value, ctx: &Context) -> Result<Vars> {
+        let mut raw = value_to_vars(&self.runner.templar.render_value(args, ctx)?);
+        raw.retain(|_, v| v.as_str() != Some(OMIT));
+        Ok(raw)
+    }
+
     /// A module's `warnings`, shown as Ansible's callback shows them.
     fn show_warnings(&self, o: &Outcome) {
         if let Some(ws) = o.result.get("warnings")

@@ -16,6 +16,14 @@ pub(super) fn register(env: &mut super::Reg) {
 
 /// Python's `datetime.strftime` directive `%f` (microseconds, six digits), which the C library
 /// does not have: replaced before the rest of the format goes to `strftime(3)`.
+/// A datetime's `strftime(fmt)` method (`now()` and `to_datetime` values).
+fn strftime_method(tm: &libc::tm, micros: u32, args: &[Value]) -> Result<Value, Error> {
+    let fmt = args.first().map(py_str).unwrap_or_default();
+    format_tm(tm, &with_micros(&fmt, micros))
+        .map(Value::from)
+        .ok_or_else(|| ferr("strftime", format!("cannot format '{fmt}'")))
+}
+
 fn with_micros(fmt: &str, micros: u32) -> String {
     let mut out = String::with_capacity(fmt.len() + 8);
     let mut chars = fmt.chars();
@@ -111,12 +119,7 @@ impl minijinja::value::Object for DateTime {
         args: &[Value],
     ) -> Result<Value, Error> {
         match method {
-            "strftime" => {
-                let fmt = args.first().map(py_str).unwrap_or_default();
-                format_tm(&self.tm(), &with_micros(&fmt, self.micros))
-                    .map(Value::from)
-                    .ok_or_else(|| ferr("strftime", format!("cannot format '{fmt}'")))
-            }
+            "strftime" => strftime_method(&self.tm(), self.micros, args),
             "isoformat" => Ok(Value::from(
                 format_tm(&self.tm(), "%Y-%m-%dT%H:%M:%S").unwrap_or_default()
                     + &format!(".{:06}", self.micros),
@@ -279,12 +282,7 @@ impl minijinja::value::Object for Naive {
         args: &[Value],
     ) -> Result<Value, Error> {
         match method {
-            "strftime" => {
-                let fmt = args.first().map(py_str).unwrap_or_default();
-                format_tm(&self.tm(), &with_micros(&fmt, self.micros))
-                    .map(Value::from)
-                    .ok_or_else(|| ferr("strftime", format!("cannot format '{fmt}'")))
-            }
+            "strftime" => strftime_method(&self.tm(), self.micros, args),
             "isoformat" => Ok(Value::from(self.to_string().replacen(' ', "T", 1))),
             "timestamp" => {
                 let mut tm = self.tm();
