@@ -200,7 +200,8 @@ impl Error {
     pub fn code(&self) -> i32 {
         match self.kind {
             ErrorKind::TaskFailed => 2,
-            ErrorKind::Unreachable => 4,
+            // as ansible-playbook: YAML that cannot be parsed is 4 (its parser error)
+            ErrorKind::Unreachable | ErrorKind::Yaml => 4,
             ErrorKind::Options => 5,
             _ => 1,
         }

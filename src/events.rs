@@ -151,6 +151,8 @@ pub struct Recap {
     /// Hosts whose failures `meta: clear_host_errors` cleared (and that did not fail again):
     /// their failures still show in the stats but do not fail the run, as in Ansible.
     pub errors_cleared: Vec<String>,
+    /// `set_stats` data: per host, and for the whole run under `_run` (Ansible's custom stats).
+    pub custom: IndexMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Recap {
@@ -217,6 +219,9 @@ pub enum Event {
     NoHostsRemaining,
     /// A warning for the user.
     Warning(String),
+    /// A deprecation a module or plugin reported (Ansible's `[DEPRECATION WARNING]`), worded
+    /// in full ("... This feature will be removed from ansible-core version 2.23.").
+    Deprecation(String),
     /// A verbose message (shown with -v and above).
     Verbose {
         /// Minimum -v count to show it.

@@ -60,6 +60,48 @@ pub fn value_to_vars(v: &Value) -> Vars {
     out
 }
 
+/// `hash_behaviour = merge` (Ansible's `DEFAULT_HASH_BEHAVIOUR`, one setting for the whole
+/// run): variables' mappings are merged across their definitions instead of replaced.
+static HASH_MERGE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets `hash_behaviour` for the run (`true`: `merge`).
+pub fn set_hash_merge(merge: bool) {
+    HASH_MERGE.store(merge, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `hash_behaviour` is `merge`.
+pub fn hash_merge() -> bool {
+    HASH_MERGE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets variable `name` in `into` as Ansible combines variables: replaced, or with
+/// `hash_behaviour = merge` a mapping merged into the mapping already there.
+pub fn combine_var(into: &mut Vars, name: String, v: Value) {
+    let v = match into.get(&name) {
+        Some(old) if hash_merge() => merge_maps(old, &v),
+        _ => v,
+    };
+    into.insert(name, v);
+}
+
+/// `high` merged into `low` key by key, mappings recursively, anything else replaced
+/// (Ansible's `merge_hash`, as `hash_behaviour = merge` and `include_vars` use it).
+pub fn merge_maps(low: &Value, high: &Value) -> Value {
+    use minijinja::value::ValueKind;
+    if low.kind() != ValueKind::Map || high.kind() != ValueKind::Map {
+        return high.clone();
+    }
+    let mut out = value_to_vars(low);
+    for (k, v) in value_to_vars(high) {
+        let merged = match out.get(&k) {
+            Some(o) => merge_maps(o, &v),
+            None => v,
+        };
+        out.insert(k, merged);
+    }
+    vars_value(&out)
+}
+
 /// Converts a [`Value`] to JSON (vault text and other objects become strings).
 pub fn to_json(v: &Value) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))

@@ -19,6 +19,34 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// What a mapping with the same key twice does (Ansible's `DUPLICATE_YAML_DICT_KEY`):
+/// prov's default is an error; `warn` and `ignore` keep the last value, as Python's dict does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuplicateKeys {
+    /// The load fails (prov's default).
+    Error,
+    /// A warning on stderr; the last value wins.
+    Warn,
+    /// The last value wins, silently.
+    Ignore,
+}
+
+static DUPLICATE_KEYS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Sets what duplicate mapping keys do, for every load in this process (the CLI sets it from
+/// `[defaults] duplicate_dict_key` / `ANSIBLE_DUPLICATE_YAML_DICT_KEY`).
+pub fn set_duplicate_keys(mode: DuplicateKeys) {
+    DUPLICATE_KEYS.store(mode as u8, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn duplicate_keys() -> DuplicateKeys {
+    match DUPLICATE_KEYS.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => DuplicateKeys::Warn,
+        2 => DuplicateKeys::Ignore,
+        _ => DuplicateKeys::Error,
+    }
+}
+
 /// A YAML node with the place it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -45,6 +73,8 @@ pub enum NodeValue {
     Unsafe(String),
     /// A string tagged `!vault`: ansible-vault ciphertext, decrypted only when used.
     Vault(String),
+    /// Bytes (`!!binary`: base64 text), as PyYAML loads them.
+    Binary(Vec<u8>),
     /// A sequence.
     Seq(Vec<Node>),
     /// A mapping, in source order.
@@ -84,6 +114,16 @@ impl Node {
             .find(|(k, _)| k.as_str() == Some(key))
             .map(|(_, v)| v)
     }
+    /// A mapping key as Python's `repr` shows it (`'foo'`, `1`), for messages.
+    fn key_repr(&self) -> String {
+        match &self.value {
+            NodeValue::Str(s) | NodeValue::Unsafe(s) | NodeValue::Vault(s) => {
+                format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+            }
+            NodeValue::Null => "None".into(),
+            _ => self.scalar_text().unwrap_or_else(|| "(complex key)".into()),
+        }
+    }
     /// A short name of the node's type for error messages.
     pub fn type_name(&self) -> &'static str {
         match self.value {
@@ -92,6 +132,7 @@ impl Node {
             NodeValue::Int(_) => "an integer",
             NodeValue::Float(_) => "a float",
             NodeValue::Str(_) | NodeValue::Unsafe(_) | NodeValue::Vault(_) => "a string",
+            NodeValue::Binary(_) => "bytes",
             NodeValue::Seq(_) => "a list",
             NodeValue::Map(_) => "a mapping",
         }
@@ -107,6 +148,21 @@ impl Node {
             _ => return None,
         })
     }
+    /// Marks every string inside this node (keys too) `!unsafe`, as a `!unsafe` tag on a list
+    /// or mapping does in Ansible; other scalars keep their types.
+    fn make_unsafe(&mut self) {
+        match &mut self.value {
+            NodeValue::Str(s) => self.value = NodeValue::Unsafe(std::mem::take(s)),
+            NodeValue::Seq(items) => items.iter_mut().for_each(Node::make_unsafe),
+            NodeValue::Map(entries) => {
+                for (k, v) in entries {
+                    k.make_unsafe();
+                    v.make_unsafe();
+                }
+            }
+            _ => {}
+        }
+    }
     /// Converts to a template [`Value`]. `!unsafe` strings become "safe" strings, which prov's
     /// templating treats as "never template"; `!vault` becomes a lazily decrypted [`VaultText`].
     pub fn to_value(&self) -> Value {
@@ -118,6 +174,7 @@ impl Node {
             NodeValue::Str(s) => Value::from(s.as_str()),
             NodeValue::Unsafe(s) => Value::from_safe_string(s.clone()),
             NodeValue::Vault(s) => Value::from_object(VaultText::new(s.clone())),
+            NodeValue::Binary(b) => Value::from_bytes(b.clone()),
             NodeValue::Seq(items) => items.iter().map(Node::to_value).collect(),
             NodeValue::Map(entries) => {
                 Value::from_iter(entries.iter().map(|(k, v)| (key_value(k), v.to_value())))
@@ -381,7 +438,7 @@ impl<'a> Builder<'a> {
                 (self.scalar(&text, style, tag.as_deref(), &loc)?, anchor)
             }
             Event::SequenceStart(anchor, tag) => {
-                self.check_collection_tag(tag.as_deref(), "seq", &loc)?;
+                let unsafe_tag = self.check_collection_tag(tag.as_deref(), "seq", &loc)?;
                 self.built.add(Size { nodes: 1, bytes: 0 });
                 let mut items = Vec::new();
                 loop {
@@ -391,16 +448,17 @@ impl<'a> Builder<'a> {
                     }
                     items.push(self.node(ev, span)?);
                 }
-                (
-                    Node {
-                        value: NodeValue::Seq(items),
-                        loc,
-                    },
-                    anchor,
-                )
+                let mut node = Node {
+                    value: NodeValue::Seq(items),
+                    loc,
+                };
+                if unsafe_tag {
+                    node.make_unsafe();
+                }
+                (node, anchor)
             }
             Event::MappingStart(anchor, tag) => {
-                self.check_collection_tag(tag.as_deref(), "map", &loc)?;
+                let unsafe_tag = self.check_collection_tag(tag.as_deref(), "map", &loc)?;
                 self.built.add(Size { nodes: 1, bytes: 0 });
                 let mut entries: Vec<(Node, Node)> = Vec::new();
                 let mut merged: Vec<(Node, Node)> = Vec::new();
@@ -446,17 +504,27 @@ impl<'a> Builder<'a> {
                         }
                         continue;
                     }
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == key.value) {
-                        let name = key.scalar_text().unwrap_or_else(|| "(complex key)".into());
-                        return Err(Error::new(
-                            ErrorKind::Yaml,
-                            format!("duplicate key `{name}` in a mapping"),
-                        )
-                        .at(&key.loc)
-                        .hint(format!(
-                            "`{name}` was already set at line {}; remove one of them",
-                            first.loc.line
-                        )));
+                    if let Some(at) = entries.iter().position(|(k, _)| k.value == key.value) {
+                        let msg = format!("Found duplicate mapping key {}.", key.key_repr());
+                        match duplicate_keys() {
+                            DuplicateKeys::Error => {
+                                return Err(Error::new(ErrorKind::Yaml, msg).at(&key.loc).hint(
+                                    format!(
+                                        "it was already set at line {}; remove one of them (or \
+                                         set ANSIBLE_DUPLICATE_YAML_DICT_KEY=warn)",
+                                        entries[at].0.loc.line
+                                    ),
+                                ));
+                            }
+                            DuplicateKeys::Warn => eprintln!(
+                                "[WARNING]: {msg}\n  --> {}\nUsing last defined value only.",
+                                key.loc
+                            ),
+                            DuplicateKeys::Ignore => {}
+                        }
+                        // as a Python dict: the first key's place, the last value
+                        entries[at].1 = val;
+                        continue;
                     }
                     entries.push((key, val));
                 }
@@ -465,13 +533,14 @@ impl<'a> Builder<'a> {
                         entries.push((k, v));
                     }
                 }
-                (
-                    Node {
-                        value: NodeValue::Map(entries),
-                        loc,
-                    },
-                    anchor,
-                )
+                let mut node = Node {
+                    value: NodeValue::Map(entries),
+                    loc,
+                };
+                if unsafe_tag {
+                    node.make_unsafe();
+                }
+                (node, anchor)
             }
             _ => {
                 return Err(Error::new(ErrorKind::Yaml, "unexpected YAML structure").at(&loc));
@@ -509,10 +578,12 @@ impl<'a> Builder<'a> {
         .hint("each alias is a full copy of its anchored node, so nested aliases multiply; nest fewer aliases or write the data out")
     }
 
-    fn check_collection_tag(&self, tag: Option<&Tag>, want: &str, loc: &Location) -> Result<()> {
+    /// Checks a collection's tag; `true` for `!unsafe` (every string inside is unsafe).
+    fn check_collection_tag(&self, tag: Option<&Tag>, want: &str, loc: &Location) -> Result<bool> {
         match tag {
-            None => Ok(()),
-            Some(t) if t.is_yaml_core_schema() && t.suffix == want => Ok(()),
+            None => Ok(false),
+            Some(t) if t.handle == "!" && t.suffix == "unsafe" => Ok(true),
+            Some(t) if t.is_yaml_core_schema() && t.suffix == want => Ok(false),
             Some(t) => {
                 Err(Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}` here")).at(loc))
             }
@@ -565,6 +636,20 @@ impl<'a> Builder<'a> {
                     }
                 },
                 "null" => NodeValue::Null,
+                "binary" => {
+                    use base64::Engine as _;
+                    let b64: String = text.split_whitespace().collect();
+                    match base64::engine::general_purpose::STANDARD.decode(b64) {
+                        Ok(b) => NodeValue::Binary(b),
+                        Err(e) => {
+                            return Err(Error::new(
+                                ErrorKind::Yaml,
+                                format!("`!!binary` value is not base64: {e}"),
+                            )
+                            .at(loc));
+                        }
+                    }
+                }
                 _ => {
                     return Err(
                         Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}`")).at(loc),
@@ -574,7 +659,7 @@ impl<'a> Builder<'a> {
             Some(t) => {
                 return Err(Error::new(ErrorKind::Yaml, format!("unsupported YAML tag `{t}`"))
                     .at(loc)
-                    .hint("prov understands !vault, !unsafe and the standard !!str/!!int/!!float/!!bool/!!null"));
+                    .hint("prov understands !vault, !unsafe and the standard !!str/!!int/!!float/!!bool/!!null/!!binary"));
             }
             None if style == ScalarStyle::Plain => resolve_plain(text),
             None => NodeValue::Str(text.to_string()),
@@ -745,7 +830,11 @@ mod tests {
         let e = load("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Yaml);
         assert_eq!(e.loc.as_ref().unwrap().line, 3);
-        assert!(e.msg.contains("duplicate key `a`"), "{}", e.msg);
+        assert!(
+            e.msg.contains("Found duplicate mapping key 'a'."),
+            "{}",
+            e.msg
+        );
     }
 
     #[test]
@@ -776,6 +865,37 @@ mod tests {
         assert!(n.get("u").unwrap().to_value().is_safe());
         let e = load("x: !custom 1\n").unwrap_err();
         assert!(e.msg.contains("unsupported YAML tag"));
+        // `!!binary`: base64 text (lines joined) loads as bytes, as PyYAML loads it.
+        let n = load("b: !!binary |\n  aGVs\n  bG8=\n").unwrap();
+        assert_eq!(
+            n.get("b").unwrap().value,
+            NodeValue::Binary(b"hello".to_vec())
+        );
+        assert_eq!(
+            n.get("b").unwrap().to_value().as_bytes(),
+            Some(&b"hello"[..])
+        );
+        assert!(load("b: !!binary '%%'\n").is_err());
+    }
+
+    #[test]
+    fn unsafe_tag_on_a_list_or_mapping_marks_every_string_inside() {
+        let n =
+            load("l: !unsafe ['{{ a }}', [b], 3]\nm: !unsafe\n  k: '{{ b }}'\n  n: 1\n").unwrap();
+        let l = n.get("l").unwrap().as_seq().unwrap();
+        assert_eq!(l[0].value, NodeValue::Unsafe("{{ a }}".into()));
+        assert_eq!(
+            l[1].as_seq().unwrap()[0].value,
+            NodeValue::Unsafe("b".into())
+        );
+        assert_eq!(l[2].value, NodeValue::Int(3));
+        let m = n.get("m").unwrap();
+        assert_eq!(
+            m.get("k").unwrap().value,
+            NodeValue::Unsafe("{{ b }}".into())
+        );
+        assert_eq!(m.get("n").unwrap().value, NodeValue::Int(1));
+        assert!(m.to_value().get_attr("k").unwrap().is_safe());
     }
 
     #[test]

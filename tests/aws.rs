@@ -1002,3 +1002,139 @@ async fn aws_errors_are_clear_and_never_show_secrets() {
     r.code(2).stdout_has("AuthFailure");
     assert!(!r.stdout.contains("s3cr3t") && !r.stderr.contains("s3cr3t"));
 }
+
+/// The EC2 dynamic inventory against the emulator: instances the test creates (two tagged
+/// Role=db, one Role=web, one stopped) are found by `filters`, named by `hostnames`, grouped
+/// by `keyed_groups` and `groups`, given `compose`d variables, and shown by `prov inventory`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ec2_dynamic_inventory_finds_and_groups_instances() {
+    let Some(moto) = Moto::start("ec2_inventory") else {
+        return;
+    };
+    let c = sdk(&moto.endpoint);
+    let images = c.describe_images().send().await.unwrap();
+    let ami = images.images()[0].image_id().unwrap().to_string();
+    let mut stopped = String::new();
+    for (name, role) in [
+        ("db1", "db"),
+        ("db2", "db"),
+        ("web1", "web"),
+        ("old", "web"),
+    ] {
+        let out = c
+            .run_instances()
+            .image_id(&ami)
+            .instance_type(InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .tags(Tag::builder().key("Name").value(name).build())
+                    .tags(Tag::builder().key("Role").value(role).build())
+                    .tags(Tag::builder().key("Cluster").value("pg-ha").build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        if name == "old" {
+            stopped = out.instances()[0].instance_id().unwrap().to_string();
+        }
+    }
+    c.stop_instances()
+        .instance_ids(&stopped)
+        .send()
+        .await
+        .unwrap();
+    let p = Project::new("aws-ec2-inventory");
+    p.file(
+        "inventory/prod.aws_ec2.yml",
+        r#"plugin: amazon.aws.aws_ec2
+regions: [us-east-1]
+filters:
+  "tag:Cluster": pg-ha
+  instance-state-name: running
+hostnames:
+  - tag:Name
+  - private-ip-address
+keyed_groups:
+  - key: tags.Role
+    prefix: role
+  - key: placement.region
+    prefix: aws_region
+groups:
+  databases: "'db' in tags.Name"
+compose:
+  ansible_host: private_ip_address
+  node_role: tags.Role | upper
+"#,
+    )
+    .file(
+        "site.yml",
+        "- hosts: role_db\n  gather_facts: false\n  tasks:\n    - debug: msg=\"{{ inventory_hostname }} {{ ansible_host }} {{ node_role }} {{ instance_id }}\"\n",
+    );
+    let env = [("AWS_ENDPOINT_URL", moto.endpoint.as_str())];
+    let graph = prov(
+        &p,
+        &["inventory", "-i", "inventory/prod.aws_ec2.yml", "--graph"],
+        &env,
+    );
+    graph.success();
+    for want in [
+        "@aws_ec2:",
+        "@role_db:",
+        "@role_web:",
+        "@databases:",
+        "@aws_region_us_east_1:",
+        "db1",
+        "db2",
+        "web1",
+    ] {
+        assert!(graph.stdout.contains(want), "{want}:\n{}", graph.stdout);
+    }
+    assert!(
+        !graph.stdout.contains("old"),
+        "a stopped instance is filtered out:\n{}",
+        graph.stdout
+    );
+    let list = prov(
+        &p,
+        &["inventory", "-i", "inventory/prod.aws_ec2.yml", "--list"],
+        &env,
+    );
+    list.success();
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let db1 = &v["_meta"]["hostvars"]["db1"];
+    assert_eq!(db1["ansible_host"], db1["private_ip_address"], "{db1}");
+    assert_eq!(db1["node_role"], "DB");
+    assert_eq!(db1["tags"]["Role"], "db");
+    assert_eq!(db1["placement"]["region"], "us-east-1");
+    assert!(db1["instance_id"].as_str().unwrap().starts_with("i-"));
+    // A playbook reaches the group (debug runs on the controller: no SSH to fake instances).
+    let run = prov(
+        &p,
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "inventory/prod.aws_ec2.yml",
+            "-c",
+            "local",
+        ],
+        &env,
+    );
+    run.success().stdout_has("db1 10.").stdout_has(" DB i-");
+    // strict: an expression that cannot be rendered is an error naming the file.
+    p.file(
+        "inventory/bad.aws_ec2.yml",
+        "plugin: amazon.aws.aws_ec2\nregions: [us-east-1]\nstrict: true\ncompose:\n  x: no_such_var.attr\n",
+    );
+    prov(
+        &p,
+        &["inventory", "-i", "inventory/bad.aws_ec2.yml", "--list"],
+        &env,
+    )
+    .code(1)
+    .stderr_has("bad.aws_ec2.yml: compose `x`");
+}

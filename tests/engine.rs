@@ -35,6 +35,79 @@ fn serial_batches_and_abort_when_a_whole_batch_fails() {
 }
 
 #[test]
+fn play_order_keyword_orders_hosts_and_batches() {
+    let p = project(
+        "order",
+        r#"
+- hosts: all
+  gather_facts: no
+  serial: 1
+  order: "{{ myorder }}"
+  tasks:
+    - shell: echo {{ inventory_hostname }} >> {dir}/order
+"#,
+    );
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "-e",
+        "myorder=reverse_sorted",
+    ])
+    .success();
+    assert_eq!(p.read("order"), "w2\nw1\nd1\n");
+    std::fs::remove_file(p.path("order")).unwrap();
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "-e",
+        "myorder=reverse_inventory",
+    ])
+    .success();
+    assert_eq!(p.read("order"), "d1\nw2\nw1\n");
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "-e",
+        "myorder=upside_down",
+    ])
+    .code(1)
+    .stderr_has("Invalid 'order' specified for inventory hosts: upside_down");
+}
+
+#[test]
+fn throttle_holds_under_the_free_strategy_and_must_be_an_integer() {
+    let p = project(
+        "throttle",
+        r#"
+- hosts: all
+  gather_facts: no
+  strategy: free
+  tasks:
+    - shell: echo start >> {dir}/log; sleep 0.3; echo end >> {dir}/log
+      throttle: 1
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini", "--forks", "3"])
+        .success();
+    assert_eq!(p.read("log"), "start\nend\n".repeat(3));
+    p.file(
+        "bad.yml",
+        "- hosts: d1\n  gather_facts: no\n  tasks:\n    - debug:\n      throttle: \"{{ 'nope' }}\"\n",
+    );
+    p.prov(&["run", "bad.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has(
+            "Failed to convert the throttle value to an integer: invalid literal for int() with base 10: 'nope'",
+        );
+}
+
+#[test]
 fn serial_continues_after_partial_failure_and_orders_batches() {
     let p = project(
         "serial2",
@@ -342,6 +415,109 @@ fn environment_no_log_and_check_mode_override() {
         p.exists("real"),
         "check_mode: false runs even under --check"
     );
+}
+
+#[test]
+fn environment_lists_omit_and_fact_gathering() {
+    let p = project(
+        "env-omit",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - shell: echo "$A,$B,$C" > {dir}/env
+      environment:
+        - { A: a, B: "{{ omit }}" }
+        - "{{ omit }}"
+        - C: c
+- hosts: d1
+  environment:
+    PATH: "{{ ansible_env.PATH }}:/nowhere"
+    LOLA: ido
+  tasks:
+    - copy:
+        dest: "{dir}/facts"
+        content: "{{ ansible_env.LOLA }} {{ '/nowhere' in ansible_env.PATH }}"
+    - shell: echo "$PATH" > {dir}/path
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert_eq!(p.read("env"), "a,,c\n");
+    // facts are gathered with the play's environment, less what needs facts not gathered yet
+    assert_eq!(p.read("facts"), "ido False");
+    assert!(p.read("path").trim_end().ends_with(":/nowhere"));
+}
+
+#[test]
+fn vars_files_are_read_per_host_with_its_variables() {
+    let p = project(
+        "vars-files",
+        r#"
+- hosts: web
+  gather_facts: no
+  vars_files:
+    - vars/common.yml
+    - missing.yml
+    - ["vars/{{ flavour }}.yml", vars/default.yml]
+    - "vars/{{ nowhere }}.yml"
+  tasks:
+    - copy: { dest: "{dir}/{{ inventory_hostname }}", content: "{{ common }} {{ kind }}" }
+"#,
+    );
+    p.file("vars/common.yml", "common: shared\n")
+        .file("vars/sweet.yml", "kind: sweet\n")
+        .file("vars/default.yml", "kind: plain\n")
+        .file(
+            "inv.ini",
+            "[web]\nw1 ansible_connection=local flavour=sweet\nw2 ansible_connection=local flavour=sour\n",
+        );
+    // a missing file is skipped; a name with an undefined variable too, with Ansible's warning
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .success()
+        .stderr_has("skipping vars_files item due to an undefined variable");
+    assert_eq!(p.read("w1"), "shared sweet");
+    assert_eq!(p.read("w2"), "shared plain");
+}
+
+#[test]
+fn hash_behaviour_merge_merges_mappings_across_variable_sources() {
+    let p = project(
+        "hash-merge",
+        r#"
+- hosts: d1
+  gather_facts: no
+  vars:
+    h: { play: 1 }
+  tasks:
+    - copy: { dest: "{dir}/h", content: "{{ h.keys() | sort | join(',') }}" }
+"#,
+    );
+    p.file("group_vars/all.yml", "h: { group: 1, play: 0 }\n")
+        .file("host_vars/d1.yml", "h: { host: 1 }\n");
+    let merge = std::ffi::OsStr::new("merge");
+    p.prov_env(
+        &[
+            "run",
+            "site.yml",
+            "-i",
+            "inv.ini",
+            "-e",
+            "{\"h\": {\"extra\": 1}}",
+        ],
+        &[("ANSIBLE_HASH_BEHAVIOUR", merge)],
+    )
+    .success();
+    assert_eq!(p.read("h"), "extra,group,host,play");
+    p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "-e",
+        "{\"h\": {\"extra\": 1}}",
+    ])
+    .success();
+    assert_eq!(p.read("h"), "extra");
 }
 
 #[test]
@@ -780,7 +956,7 @@ fn throttle_limits_concurrency_and_timeout_fails_a_slow_task() {
     );
     assert!(
         r.stdout
-            .contains("The task did not finish within its timeout of 1 s"),
+            .contains("Task failed: Timed out after 1 second(s)."),
         "{}",
         r.stdout
     );
@@ -1091,6 +1267,117 @@ fn always_runs_after_fatal_errors_and_can_clear_them() {
     assert!(!p.exists("after-w1") && !p.exists("after-d1"));
 }
 
+/// `meta: clear_host_errors` brings back failed and unreachable hosts alike (the next play
+/// runs on them); `ansible_play_hosts`/`ansible_play_batch` leave out the hosts that failed
+/// or were unreachable since, and keep leaving them out in later plays. A play's `hosts:`
+/// may be a template giving a list of patterns. `set_fact` of `omit` sets nothing.
+#[test]
+fn clear_host_errors_brings_back_unreachable_hosts_too() {
+    let p = Project::new("clear-unreach");
+    p.file(
+        "inv.ini",
+        "[web]\nw1 ansible_connection=local\nw2 ansible_connection=local\n[gone]\nu ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1\n",
+    )
+    .file(
+        "site.yml",
+        r#"- hosts: all
+  gather_facts: no
+  tasks:
+    - ping:
+      failed_when: inventory_hostname == 'w2'
+    - meta: clear_host_errors
+- hosts: "{{ pats }}"
+  gather_facts: no
+  vars: { pats: [web, gone] }
+  tasks:
+    - assert:
+        that:
+          - ansible_play_batch | length == 3
+          - ansible_play_hosts | length == 3
+      run_once: true
+    - ping:
+      failed_when: inventory_hostname == 'w2'
+    - set_fact: { spam: "{{ omit }}", kept: "x{{ omit }}" }
+    - assert:
+        that:
+          - ansible_play_hosts == ['w1']
+          - ansible_play_hosts_all | length == 3
+          - spam is undefined
+          - kept is defined
+- hosts: all
+  gather_facts: no
+  tasks:
+    - assert: { that: "ansible_play_batch == ['w1']" }
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_eq!(r.recap("w1")[0], 6, "{}", r.stdout);
+    assert_eq!(r.recap("w1")[3], 0, "{}", r.stdout);
+    assert_eq!(r.recap("u")[2], 2, "{}", r.stdout);
+    assert_eq!(r.recap("w2")[3], 2, "{}", r.stdout);
+}
+
+/// The `remote_user` and `connection` keywords are the `ansible_user` and
+/// `ansible_connection` of the tasks, below every variable (a task's `vars`, the inventory's).
+#[test]
+fn remote_user_and_connection_keywords_sit_below_the_variables() {
+    let p = project(
+        "kw-conn",
+        r#"
+- hosts: d1
+  gather_facts: no
+  remote_user: alice
+  connection: ssh
+  tasks:
+    - assert: { that: ["ansible_user == 'alice'", "ansible_connection == 'local'"] }
+    - assert: { that: "ansible_user == 'bob'" }
+      remote_user: bob
+    - assert: { that: "ansible_user == 'carol'" }
+      remote_user: bob
+      vars: { ansible_user: carol }
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// A task's (or block's) own `no_log: false` wins over its play's `no_log: true`; ansible.cfg's
+/// `no_log` (`ANSIBLE_NO_LOG`) is the `no_log` of the tasks that set none.
+#[test]
+fn own_no_log_false_wins_and_the_configured_default_applies_to_the_rest() {
+    let p = project(
+        "no-log-own",
+        r#"
+- hosts: d1
+  gather_facts: no
+  no_log: true
+  tasks:
+    - debug: { msg: HIDDEN_BY_PLAY }
+    - debug: { msg: SHOWN_OWN }
+      no_log: false
+    - block:
+        - debug: { msg: SHOWN_BLOCK }
+      no_log: false
+"#,
+    );
+    let r = p.prov(&["run", "site.yml", "-i", "inv.ini"]);
+    r.success();
+    assert!(!r.stdout.contains("HIDDEN_BY_PLAY"), "{}", r.stdout);
+    assert!(r.stdout.contains("SHOWN_OWN"), "{}", r.stdout);
+    assert!(r.stdout.contains("SHOWN_BLOCK"), "{}", r.stdout);
+    p.file(
+        "cfg.yml",
+        "- hosts: d1\n  gather_facts: no\n  tasks:\n    - debug: { msg: HIDDEN_BY_CFG }\n    - debug: { msg: SHOWN_CFG }\n      no_log: false\n",
+    );
+    let r = p.prov_env(
+        &["run", "cfg.yml", "-i", "inv.ini"],
+        &[("ANSIBLE_NO_LOG", std::ffi::OsStr::new("1"))],
+    );
+    r.success();
+    assert!(!r.stdout.contains("HIDDEN_BY_CFG"), "{}", r.stdout);
+    assert!(r.stdout.contains("SHOWN_CFG"), "{}", r.stdout);
+}
+
 /// `set_fact` keys are rendered, then must be variable names (Ansible's messages); an ignored
 /// failure counts as ok in the recap too, as in Ansible.
 #[test]
@@ -1268,6 +1555,42 @@ fn role_includes_look_in_tasks_or_handlers_then_the_role() {
     assert!(p.exists("cleaned"));
 }
 
+/// Inside a role, a relative task file is also found next to the file that names it: a static
+/// import there first (then the role's tasks/), an include after the role's tasks/ (as
+/// Ansible walks the including files' folders); `role_path` renders when imports load.
+#[test]
+fn role_imports_and_includes_find_files_next_to_the_including_file() {
+    let p = Project::new("role-nested-includes");
+    p.file("inv.ini", INV)
+        .file(
+            "site.yml",
+            "- hosts: d1\n  gather_facts: no\n  roles: [r]\n",
+        )
+        .file(
+            "roles/r/tasks/main.yml",
+            "- import_tasks: nested/imp.yml\n- include_tasks: nested/inc.yml\n\
+             - include_tasks: \"{{ item }}\"\n  loop: [\"{{ role_path }}/tests/one.yml\"]\n\
+             - import_tasks: \"{{ role_path }}/tests/static.yml\"\n",
+        )
+        .file("roles/r/tasks/nested/imp.yml", "- import_tasks: adj.yml\n")
+        .file("roles/r/tasks/nested/inc.yml", "- include_tasks: adj.yml\n")
+        .file(
+            "roles/r/tasks/nested/adj.yml",
+            "- shell: echo nested >> {dir}/out\n",
+        )
+        // The role's own tasks/adj.yml: what an include (not an import) finds first.
+        .file("roles/r/tasks/adj.yml", "- shell: echo top >> {dir}/out\n")
+        .file("roles/r/tests/one.yml", "- include_tasks: two.yml\n")
+        .file("roles/r/tests/two.yml", "- shell: echo two >> {dir}/out\n")
+        .file("roles/r/tests/static.yml", "- import_tasks: three.yml\n")
+        .file(
+            "roles/r/tests/three.yml",
+            "- shell: echo three >> {dir}/out\n",
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert_eq!(p.read("out"), "nested\ntop\ntwo\nthree\n");
+}
+
 /// `register` must name a variable: checked when the playbook loads (before anything runs, as
 /// Ansible does); what `set_fact` and `include_vars` register keeps their facts templatable
 /// (trusted), unlike a module's result.
@@ -1345,6 +1668,77 @@ fn role_dependencies_see_parent_params_and_include_params_beat_set_fact() {
         "- assert: { that: [ findme == 'include_params' ] }\n",
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// A role's dependencies' vars (and defaults) are below its own but above those of the role
+/// that brought it in, as in Ansible: a dependency's vars win over its grandparent's.
+#[test]
+fn role_dependency_vars_beat_the_parent_roles_vars() {
+    let p = project(
+        "dep_vars",
+        r#"
+- hosts: w1
+  gather_facts: no
+  roles: [outer]
+"#,
+    );
+    p.file("roles/outer/meta/main.yml", "dependencies: [mid]\n")
+        .file("roles/outer/vars/main.yml", "v: outer\n")
+        .file("roles/outer/defaults/main.yml", "d: outer\n")
+        .file("roles/mid/meta/main.yml", "dependencies: [leaf]\n")
+        .file(
+            "roles/mid/tasks/main.yml",
+            "- assert: { that: [ v == 'leaf', d == 'outer' ] }\n",
+        )
+        .file("roles/leaf/vars/main.yml", "v: leaf\n")
+        .file("roles/leaf/defaults/main.yml", "d: leaf\n")
+        .file(
+            "roles/outer/tasks/main.yml",
+            "- assert: { that: [ v == 'outer', d == 'outer' ] }\n",
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+/// Become connection variables (`ansible_become`, `ansible_become_user`: any variable source)
+/// win over the `become`/`become_user` keywords, as in Ansible.
+#[test]
+fn become_variables_win_over_become_keywords() {
+    let p = project(
+        "become_vars",
+        r#"
+- hosts: w1
+  gather_facts: no
+  become: yes
+  become_user: root
+  tasks:
+    - command: "true"
+      vars: { ansible_become_user: from_var }
+    - command: "true"
+      become: no
+      vars: { ansible_become: yes, ansible_become_user: enabled_by_var }
+"#,
+    );
+    // A stand-in sudo that notes the user it was asked for and runs the command.
+    p.file(
+        "bin/sudo",
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do case \"$1\" in -u) echo \"$2\" >> {dir}/users; shift 2;; -p) shift 2;; /bin/sh) break;; *) shift;; esac; done\nexec \"$@\"\n",
+    );
+    std::fs::set_permissions(
+        p.path("bin/sudo"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        p.path("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let r = p.prov_env(
+        &["run", "site.yml", "-i", "inv.ini"],
+        &[("PATH", std::ffi::OsStr::new(&path))],
+    );
+    assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(p.read("users"), "from_var\nenabled_by_var\n");
 }
 
 /// `meta` tasks show what they did at -vv as Ansible does (`META: ...`, scripts grep for it),
@@ -1971,4 +2365,85 @@ fn random_delegate_to_names_one_host_per_item() {
 "#,
     );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+#[test]
+fn boolean_keywords_given_as_templates_are_decided_when_the_task_runs() {
+    let p = project(
+        "lateflags",
+        r#"
+- hosts: d1
+  gather_facts: no
+  tasks:
+    - block:
+        - name: omit keeps the block's check_mode
+          file: path={dir}/{{ item }} state=touch
+          check_mode: "{{ omit }}"
+          loop: [omitted]
+        - name: a loop item decides
+          file: path={dir}/{{ item.name }} state=touch
+          check_mode: "{{ item.check }}"
+          loop:
+            - { name: real, check: false }
+            - { name: checked, check: true }
+      check_mode: true
+    - name: ansible_check_mode is the command line's, not the task's
+      assert: { that: not ansible_check_mode }
+      check_mode: true
+    - name: not a boolean fails the task, not the load
+      debug: msg=x
+      diff: yes.
+      ignore_errors: true
+      register: bad
+    - assert:
+        that:
+          - bad is failed
+          - bad.msg is contains("Error processing keyword 'diff'")
+          - bad.msg is contains("The value 'yes.' could not be converted to 'bool'")
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+    assert!(p.exists("real"));
+    assert!(!p.exists("omitted") && !p.exists("checked"));
+}
+
+#[test]
+fn become_variables_win_over_become_keywords_with_a_stand_in_sudo() {
+    // A stand-in sudo first in PATH records the user it is asked to become, then runs the
+    // command as is.
+    let p = project(
+        "becomevars",
+        r#"
+- hosts: d1
+  gather_facts: no
+  become: yes
+  become_user: keyword-user
+  tasks:
+    - raw: "true"
+      vars:
+        ansible_become_user: var-user
+    - raw: "true"
+      vars:
+        ansible_become: true
+      become: false
+"#,
+    );
+    p.file(
+        "bin/sudo",
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do case \"$1\" in -u) echo \"$2\" >> \"$SUDO_LOG\"; shift 2;; /bin/sh) break;; *) shift;; esac; done\nexec \"$@\"\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p.path("bin/sudo"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        p.path("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let log = p.path("sudo.log");
+    p.prov_env(
+        &["run", "site.yml", "-i", "inv.ini"],
+        &[("PATH", path.as_ref()), ("SUDO_LOG", log.as_os_str())],
+    )
+    .success();
+    assert_eq!(p.read("sudo.log"), "var-user\nkeyword-user\n");
 }

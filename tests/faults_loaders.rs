@@ -34,7 +34,8 @@ fn alias_bomb_is_refused_quickly_with_the_alias_location() {
         &["check", "bomb.yml", "-i", "inv.ini"][..],
     ] {
         let r = run_bounded(&p.dir, args, Duration::from_secs(30));
-        assert_eq!(r.code, 1, "{r:#?}");
+        // a YAML error: ansible-playbook's exit code for a file it cannot parse
+        assert_eq!(r.code, 4, "{r:#?}");
         assert!(r.stderr.contains("alias bomb"), "{}", r.stderr);
         // a1..a5 fit in the budget; the first `*a5` in a6 (line 10 of the file) does not.
         assert!(r.stderr.contains("bomb.yml:10:"), "{}", r.stderr);
@@ -377,4 +378,29 @@ fn host_ranges_are_capped_for_the_whole_inventory() {
         "{}",
         r.stdout
     );
+}
+
+#[test]
+fn duplicate_yaml_keys_follow_ansible_duplicate_yaml_dict_key() {
+    let p = Project::new("fault-dupkeys");
+    p.file("inv.ini", INV).file(
+        "dup.yml",
+        "- hosts: local\n  gather_facts: false\n  vars:\n    foo: bar\n    foo: baz\n  tasks:\n    - debug: {msg: 'foo={{ foo }}'}\n",
+    );
+    let args = ["run", "dup.yml", "-i", "inv.ini"];
+    let key = "ANSIBLE_DUPLICATE_YAML_DICT_KEY";
+    // prov's default is an error, with ansible-playbook's exit code for a file it cannot parse
+    p.prov(&args)
+        .code(4)
+        .stderr_has("Found duplicate mapping key 'foo'.")
+        .stderr_has("dup.yml:5:5");
+    p.prov_env(&args, &[(key, "error".as_ref())]).code(4);
+    // warn and ignore: the last value wins
+    p.prov_env(&args, &[(key, "warn".as_ref())])
+        .success()
+        .stderr_has("[WARNING]: Found duplicate mapping key 'foo'.")
+        .stdout_has("foo=baz");
+    let r = p.prov_env(&args, &[(key, "ignore".as_ref())]);
+    r.success().stdout_has("foo=baz");
+    assert!(!r.stderr.contains("duplicate"), "{}", r.stderr);
 }

@@ -661,9 +661,52 @@ fn patterns() {
 }
 
 #[test]
+fn empty_patterns_and_limits_mean_all() {
+    // As Ansible's `order_patterns`: no regular term selects `all`; a `--limit` with no term
+    // limits nothing.
+    let inv = load_ini(PAT);
+    for p in ["", "  ", ",", ",,", " , ,"] {
+        assert_eq!(sel(&inv, p), sel(&inv, "all"), "{p:?}");
+        let mut hosts = sel(&inv, "all");
+        inv.limit(&mut hosts, p).unwrap();
+        assert_eq!(hosts, sel(&inv, "all"), "limit {p:?}");
+    }
+    assert_eq!(sel(&inv, "db1, ,    ,db2"), ["db1", "db2"]);
+    let mut hosts = sel(&inv, "all");
+    inv.limit(&mut hosts, ",,db2").unwrap();
+    assert_eq!(hosts, ["db2"]);
+    let mut hosts = sel(&inv, "db");
+    inv.limit(&mut hosts, "!db1").unwrap();
+    assert_eq!(hosts, ["db2"]);
+}
+
+#[test]
+fn numeric_yaml_host_names_must_be_quoted() {
+    // As ansible-core's YAML inventory plugin: `1234:` is a number, not a host name.
+    let t = Tmp::new("numhost");
+    t.write(
+        "inv.yml",
+        "all:\n  children:\n    kids:\n      hosts:\n        1234: {}\n",
+    );
+    let e = load(&[t.path("inv.yml")]).unwrap_err();
+    assert!(
+        e.msg.contains(
+            "Host pattern 1234 must be a string. Enclose integers/floats in quotation marks."
+        ),
+        "{e}"
+    );
+    t.write(
+        "ok.yml",
+        "all:\n  children:\n    kids:\n      hosts:\n        '1234': {}\n",
+    );
+    let inv = load(&[t.path("ok.yml")]).unwrap();
+    assert_eq!(sel(&inv, "kids"), ["1234"]);
+}
+
+#[test]
 fn bad_patterns_are_errors() {
     let inv = load_ini(PAT);
-    for p in ["~web(", "~(", "web[3]", "web[-4]", "", "  ", "web:&"] {
+    for p in ["~web(", "~(", "web[3]", "web[-4]", "web:&"] {
         let e = inv.select(p).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Inventory, "{p}");
         assert!(e.hint.is_some(), "{p}");
@@ -684,7 +727,7 @@ fn list_json_matches_ansible_inventory() {
             "w1": {"port": 80},
             "w2": {"a": 1, "port": 80},
             "d1": {"hv": "x"}
-        }},
+        }, "profile": "inventory_legacy"},
         "all": {"children": ["ungrouped", "prod", "empty"]},
         "ungrouped": {"hosts": ["lone"]},
         "prod": {"children": ["web", "db"]},

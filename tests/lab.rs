@@ -569,6 +569,105 @@ main()
     );
 }
 
+/// Real collections' modules from PyPI's `ansible` package (community.general.ini_file,
+/// ansible.posix.mount with its own `fstab`), found through ANSIBLE_COLLECTIONS_PATH: check
+/// mode with a diff writes nothing, the run gives ansible-core's result fields (checked
+/// against ansible-core 2.19 by hand: msg, diff as the module returns it, fstab line), and a
+/// second run changes nothing.
+#[test]
+fn collection_modules_from_pypi_run_on_lab_hosts() {
+    let Some(_lab) = lab("collection_modules_from_pypi_run_on_lab_hosts") else {
+        return;
+    };
+    let (Some(core), Some(colls)) = (common::ansible_core(), common::pypi_collections()) else {
+        eprintln!(
+            "SKIP collection_modules_from_pypi_run_on_lab_hosts: no ansible-core or collections"
+        );
+        return;
+    };
+    let p = Project::new("lab-collections");
+    p.file(
+        "site.yml",
+        r#"
+- hosts: lab1
+  gather_facts: false
+  tasks:
+    - community.general.ini_file:
+        path: /tmp/prov-lab-coll.ini
+        section: db
+        option: port
+        value: "5432"
+      register: ini
+    - ansible.posix.mount:
+        path: /mnt/prov-coll
+        src: tmpfs
+        fstype: tmpfs
+        opts: size=1m
+        state: present
+        fstab: /tmp/prov-lab-coll.fstab
+      register: m
+    - assert:
+        that:
+          - ini.msg == ('OK' if ini is not changed else 'section and option added')
+          - (ini.diff.after == '\n[db]\nport = 5432\n') if ini is changed else true
+          - m.fstab == '/tmp/prov-lab-coll.fstab'
+          - m.name == '/mnt/prov-coll'
+          - m.warnings is not defined
+"#,
+    );
+    let clean = "ssh -F tests/lab/.state/ssh_config lab1 rm -f /tmp/prov-lab-coll.ini /tmp/prov-lab-coll.fstab";
+    sh(clean);
+    let env = [
+        ("PROV_ANSIBLE_CORE_DIR", core.as_os_str()),
+        ("ANSIBLE_COLLECTIONS_PATH", colls.as_os_str()),
+    ];
+    let check = p.prov_env(
+        &["run", "site.yml", "-i", &inv(), "--check", "--diff"],
+        &env,
+    );
+    check.success().stdout_has("+port = 5432");
+    assert_eq!(check.recap("lab1")[1], 2, "{}", check.stdout);
+    // (mount creates a missing fstab empty even in check mode, under ansible-core too)
+    let (gone, _) = sh(
+        "ssh -F tests/lab/.state/ssh_config lab1 'test ! -e /tmp/prov-lab-coll.ini && test ! -s /tmp/prov-lab-coll.fstab'",
+    );
+    assert!(gone, "check mode wrote files");
+    let first = p.prov_env(&["run", "site.yml", "-i", &inv(), "--diff"], &env);
+    first.success();
+    assert_eq!(first.recap("lab1")[1], 2, "{}", first.stdout);
+    let (_, fstab) = sh("ssh -F tests/lab/.state/ssh_config lab1 cat /tmp/prov-lab-coll.fstab");
+    assert_eq!(fstab.trim(), "tmpfs /mnt/prov-coll tmpfs size=1m 0 0");
+    let again = p.prov_env(&["run", "site.yml", "-i", &inv()], &env);
+    again.success();
+    assert_eq!(again.recap("lab1")[1], 0, "{}", again.stdout);
+    // The module's zip goes to a host once per run: kept in a private folder of the remote
+    // temp folder, sent again if a task removed it, and removed when the run ends.
+    p.file(
+        "kept.yml",
+        r#"
+- hosts: lab1
+  gather_facts: false
+  tasks:
+    - community.general.ini_file: { path: /tmp/prov-lab-coll.ini, section: k, option: "o{{ item }}", value: "1" }
+      loop: [1, 2, 3]
+    - shell: ls -d ~/.ansible/tmp/prov-payloads-*/*.zip
+      register: zips
+    - assert: { that: "zips.stdout_lines | length == 1" }
+    - file: { path: ~/.ansible/tmp, state: absent }
+    - community.general.ini_file: { path: /tmp/prov-lab-coll.ini, section: k, option: o4, value: "1" }
+      register: after
+    - assert: { that: after is changed }
+"#,
+    );
+    p.prov_env(&["run", "kept.yml", "-i", &inv()], &env)
+        .success();
+    let (left, out) = sh(
+        "ssh -F tests/lab/.state/ssh_config lab1 'ls -d ~/.ansible/tmp/prov-payloads-* 2>/dev/null'",
+    );
+    assert!(!left, "kept zips left on the host: {out}");
+    sh(clean);
+}
+
 /// A host with no Python: a fallback module fails with a clear error (native modules and
 /// script modules still run there).
 #[test]

@@ -57,6 +57,8 @@ fn cmd(password: &str) -> Cmd {
             user: "root".into(),
             password: Some(Secret::new(password)),
             flags: None,
+            exe: None,
+            chdir: None,
         }),
         ..Default::default()
     }
@@ -101,7 +103,7 @@ async fn wrong_password_fails_fast_without_the_password_in_the_error() {
         .exec(&cmd("wrong-password"))
         .await
         .unwrap_err();
-    assert!(e.msg.contains("incorrect sudo password"), "{}", e.msg);
+    assert!(e.msg.contains("Incorrect sudo password"), "{}", e.msg);
     assert!(!e.to_string().contains("wrong-password"));
     assert!(t.elapsed().as_secs() < 10);
 }

@@ -728,6 +728,8 @@ async fn systemd_user_scope() {
         user: "app".into(),
         password: None,
         flags: None,
+        exe: None,
+        chdir: None,
     });
     let user_ctl = "sudo -u app XDG_RUNTIME_DIR=/run/user/$(id -u app) systemctl --user";
     let want = json!({"name": "prov-user", "scope": "user", "state": "started", "enabled": true, "daemon_reload": true});

@@ -293,6 +293,7 @@ fn no_log_is_censored_everywhere() {
                 color,
                 diff: true,
                 progress: false,
+                show_custom_stats: false,
             };
             let (out, err) = human(opts, &events);
             assert!(
@@ -442,6 +443,36 @@ db                         : ok=5    changed=0    unreachable=0    failed=1    s
 lab3                       : ok=10   changed=0    unreachable=0    failed=0    skipped=0    rescued=1    ignored=2   \n\
 web2.example.com           : ok=2    changed=1    unreachable=0    failed=0    skipped=1    rescued=0    ignored=0   \n\
 \n"
+    );
+}
+
+#[test]
+fn custom_stats_after_the_recap_as_ansible_shows_them() {
+    let mut r = Recap::default();
+    r.hosts.insert("h".into(), stats(1, 0, 0, 0, 0));
+    let obj = |v: serde_json::Value| v.as_object().unwrap().clone();
+    r.custom
+        .insert("_run".into(), obj(json!({"my_int": 25, "l": [1, 2]})));
+    r.custom.insert("h".into(), obj(json!({"ph": 1})));
+    let (out, _) = human(plain(), &[Event::Recap(r.clone())]);
+    assert!(
+        !out.contains("CUSTOM STATS"),
+        "shown only when asked: {out}"
+    );
+    let shown = HumanOptions {
+        show_custom_stats: true,
+        ..plain()
+    };
+    let (out, _) = human(shown, &[Event::Recap(r)]);
+    assert!(
+        out.ends_with(
+            "\nCUSTOM STATS: ******************************************************************\n\
+\th: { \"ph\": 1}\n\
+\n\
+\tRUN: { \"l\": [  1,  2 ], \"my_int\": 25}\n\
+\n"
+        ),
+        "{out}"
     );
 }
 
@@ -623,7 +654,8 @@ fn json_lines_parse_back() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    assert_eq!(lines.len(), events.len());
+    // one line per event, and the `changes` summary after the recap
+    assert_eq!(lines.len(), events.len() + 1);
     assert!(text.ends_with('\n'));
     assert_eq!(
         lines[0],
@@ -677,8 +709,15 @@ fn json_lines_parse_back() {
             "a-host-name-longer-than-26-chars"
         ]
     );
+    // the tasks that changed, per host (`lines[3]` is the changed result)
+    assert_eq!(lines[9]["event"], "changes");
+    assert_eq!(lines[9]["total"], 1);
     assert_eq!(
-        lines[9],
+        lines[9]["hosts"][changed["host"].as_str().unwrap()][0]["task"],
+        changed["task"]
+    );
+    assert_eq!(
+        lines[10],
         json!({"event": "verbose", "level": 3, "msg": "deep"})
     );
 }

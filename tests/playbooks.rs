@@ -172,10 +172,16 @@ fn errors_render_with_location_and_hint() {
     );
     p.prov(&["run", "skipped.yml", "-i", "inv.ini"]).success();
     p.prov(&["run", "yaml.yml", "-i", "inv.ini"])
-        .code(1)
+        .code(4)
         .stderr_has("yaml.yml:");
     let r = p.prov(&["run", "undef.yml", "-i", "inv.ini"]);
     r.code(2).stdout_has("nope").stdout_has("undefined");
+    // A task where a play belongs: Ansible's message (scripts grep for it).
+    p.file("notplay.yml", "- include_tasks: x.yml\n");
+    p.prov(&["run", "notplay.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("'include_tasks' is not a valid attribute for a Play")
+        .stderr_has("notplay.yml:1:3");
 }
 
 #[test]
@@ -344,7 +350,8 @@ fn json_output_is_json_lines() {
             "host_result",
             "task_start",
             "host_result",
-            "recap"
+            "recap",
+            "changes"
         ]
     );
     assert_eq!(events[3]["status"], "ok");
@@ -847,6 +854,51 @@ fn copy_of_a_vault_encrypted_file_without_password_fails_with_ansibles_message()
     assert_eq!(p.read("out"), "s3cret {{ not templated }}");
 }
 
+/// `ansible-vault encrypt` of a vars file `secret_word: porter cable` with the password
+/// `hunter2` (made with ansible-core 2.19).
+const VAULT_VARS: &str = "$ANSIBLE_VAULT;1.1;AES256
+62616637333837373737613832633265633637333539613962663863376135663939383739363664
+6536363731666333376332623633383334326336633237380a643235373834303232383661323065
+62333634653263393061393166666262333930643064666235326631633061343263343732326537
+3463343430643463660a356537613166343832663262616363653633656232623130356234366534
+39333664353361393730633164626239363864373864653536313932383630633539
+";
+
+/// include_vars of a vault-encrypted file decrypts it with the run's password (a password
+/// file that is executable is run for it) and hides its result, as Ansible does.
+#[test]
+fn include_vars_decrypts_a_vault_file_and_hides_the_result() {
+    let p = Project::new("vault-include-vars");
+    p.file("inv.ini", INV)
+        .file("pw.sh", "#!/bin/sh\necho hunter2\n")
+        .file("vars/secret.yml", VAULT_VARS)
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - include_vars: secret.yml\n    - copy: { dest: '{dir}/out', content: '{{ secret_word }}' }\n",
+        );
+    std::fs::set_permissions(
+        p.path("pw.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    p.prov(&["run", "site.yml", "-i", "inv.ini"])
+        .code(2)
+        .stdout_has("Attempting to decrypt but no vault secrets found");
+    let r = p.prov(&[
+        "run",
+        "site.yml",
+        "-i",
+        "inv.ini",
+        "-v",
+        "--vault-password-file",
+        "pw.sh",
+    ]);
+    r.success()
+        .stdout_lacks("porter")
+        .stdout_has("the output has been hidden");
+    assert_eq!(p.read("out"), "porter cable");
+}
+
 /// The flagship playbook (work in progress, issue 4) stays valid: every play, module and option
 /// passes `prov check`, the inventories select the right hosts, and the stack template renders
 /// to the stack the issue asks for.
@@ -1060,6 +1112,56 @@ fn adhoc_runs_one_module_like_the_ansible_command() {
         .stdout_has("  hosts (2):\n    localhost\n    ghost\n");
 }
 
+/// Collections in a `collections/` folder next to the playbook are found (searched before the
+/// collections paths, as in Ansible); `prov adhoc` takes that folder from `--playbook-dir`,
+/// else `playbook_dir` of ansible.cfg (`ANSIBLE_PLAYBOOK_DIR`).
+#[test]
+fn playbook_adjacent_collections_and_the_adhoc_playbook_dir() {
+    let p = Project::new("adjacent-collections");
+    p.file("inv.ini", "localhost ansible_connection=local\n")
+        .file(
+            "pb/collections/ansible_collections/provt/adj/plugins/modules/hi.sh",
+            "#!/bin/sh\n# WANT_JSON\necho '{\"changed\": false, \"said\": \"adjacent hi\"}'\n",
+        )
+        .file(
+            "pb/site.yml",
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - provt.adj.hi:\n      register: r\n    - assert: { that: [\"r.said == 'adjacent hi'\"] }\n",
+        );
+    let r = p.prov(&["run", "pb/site.yml", "-i", "inv.ini"]);
+    assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
+    let adhoc = ["adhoc", "localhost", "-i", "inv.ini", "-m", "provt.adj.hi"];
+    let pb = p.path("pb");
+    p.prov_env(&adhoc, &[("ANSIBLE_PLAYBOOK_DIR", pb.as_os_str())])
+        .code(0)
+        .stdout_has("adjacent hi");
+    let mut with_flag = adhoc.to_vec();
+    with_flag.extend(["--playbook-dir", "pb"]);
+    p.prov(&with_flag).code(0).stdout_has("adjacent hi");
+    assert_ne!(p.prov(&adhoc).code, 0);
+}
+
+/// A short action name under `collections:` is that collection's action plugin (found next to
+/// the playbook), run in the plugin bridge under its full name.
+#[test]
+fn collection_action_plugins_by_short_name() {
+    let Some(core) = common::ansible_core() else {
+        eprintln!("SKIP: no python3 here imports ansible");
+        return;
+    };
+    let p = Project::new("collection-actions");
+    p.file("inv.ini", INV)
+        .file(
+            "collections/ansible_collections/provt/acts/plugins/action/echoer.py",
+            "from ansible.plugins.action import ActionBase\n\nclass ActionModule(ActionBase):\n    def run(self, tmp=None, task_vars=None):\n        return dict(changed=False, args_in=self._task.args, me=self._task.action)\n",
+        )
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: no\n  collections: [provt.acts]\n  tasks:\n    - echoer: { a: 1 }\n      register: r\n    - provt.acts.echoer: { a: 2 }\n      register: f\n    - assert: { that: [\"r.args_in == {'a': 1}\", \"f.args_in == {'a': 2}\"] }\n",
+        );
+    let r = prov_with_core(&p, &core, &["run", "site.yml", "-i", "inv.ini"]);
+    assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
+}
+
 /// An action plugin next to the playbook that only re-exports a builtin action runs that
 /// action under its own name (its name still picks `with_first_found`'s folder, as in
 /// Ansible); a real Python action plugin loads, and fails when it runs with no ansible-core on
@@ -1102,7 +1204,8 @@ fn action_plugin_aliases_of_builtin_actions_run_them() {
 /// the host through prov's connection, its result registered, marked as Ansible's
 /// implementation in the JSON events; ansible-core's own action plugin of a module prov has no
 /// native one of (`assemble`) runs; an action plugin on a host whose connection is a Python
-/// connection plugin runs with that plugin (and its shell).
+/// connection plugin runs with that plugin (and its shell); `fetch` runs Ansible's action
+/// plugin when the user's library replaces `slurp`, which it then calls.
 #[test]
 fn python_filter_test_lookup_and_action_plugins_run_on_the_controller() {
     let Some(core) = common::ansible_core() else {
@@ -1138,7 +1241,11 @@ fn python_filter_test_lookup_and_action_plugins_run_on_the_controller() {
         "roles/r/filter_plugins/role_filters.py",
         "class FilterModule:\n    def filters(self):\n        return {'from_role': lambda x: 'role:' + x}\n",
     )
-    .file("roles/r/tasks/main.yml", "- set_fact: { r: \"{{ 'x' | from_role }}\" }\n")
+    .file(
+        "roles/r/tasks/main.yml",
+        "- set_fact: { r: \"{{ 'x' | from_role }}\" }\n- assemble: { src: rfrags, dest: \"{{ playbook_dir }}/from-role\", remote_src: false }\n",
+    )
+    .file("roles/r/files/rfrags/1", "role\n")
     .file(
         "action_plugins/touch_and_echo.py",
         r#"from ansible.plugins.action import ActionBase
@@ -1156,8 +1263,16 @@ class ActionModule(ActionBase):
         return result
 "#,
     )
+    .file(
+        "library/slurp.py",
+        "#!/usr/bin/python\nimport json\nprint(json.dumps(dict(changed=False, content='', encoding='base64', source='../foo')))\n",
+    )
     .file("frags/1", "one\n")
     .file("frags/2", "two\n")
+    .file(
+        "action_plugins/raises.py",
+        "from ansible.plugins.action import ActionBase\n\nclass ActionModule(ActionBase):\n    def run(self, tmp=None, task_vars=None):\n        raise Exception('I am an exception from an action.')\n",
+    )
     .file(
         "action_plugins/shell_family.py",
         "from ansible.plugins.action import ActionBase\n\nclass ActionModule(ActionBase):\n    def run(self, tmp=None, task_vars=None):\n        return dict(family=self._connection._shell.SHELL_FAMILY)\n",
@@ -1177,8 +1292,16 @@ class ActionModule(ActionBase):
   tasks:
     - assemble: { src: frags, dest: "{{ playbook_dir }}/assembled", remote_src: false }
       register: asm
+    - fetch: { src: /nonexistent/prov-x.txt, dest: "{{ playbook_dir }}/fetched/" }
+      register: fx
+    - assert:
+        that:
+          - fx is not failed
+          - "'..' not in fx.dest"
     - shell_family:
       register: fam_local
+    - action: shell_family
+      register: fam_action
     - shell_family:
       register: fam_plugin
       vars: { ansible_connection: fakeconn }
@@ -1188,6 +1311,7 @@ class ActionModule(ActionBase):
     - assert:
         that:
           - fam_local.family == 'sh'
+          - fam_action.family == 'sh'
           - asm is changed
           - fam_plugin.family == 'powershell'
           - fam_set.family == 'sh'
@@ -1219,6 +1343,13 @@ class ActionModule(ActionBase):
           - e1.msg is contains "The filter plugin 'broken' failed to load: boom"
           - e2.msg is contains "No filter named 'nope_xyz'"
           - e3.msg is contains "The lookup plugin 'nope_xyz' was not found"
+    - raises:
+      register: e4
+      ignore_errors: true
+    - assert:
+        that:
+          - e4 is failed
+          - e4.msg == "Task failed: I am an exception from an action."
 "#,
     );
     let r = prov_with_core(
@@ -1233,12 +1364,78 @@ class ActionModule(ActionBase):
     // ansible-core's assemble action plugin: the fragments joined on the controller, the file
     // copied to the host through prov's connection.
     assert_eq!(p.read("assembled"), "one\ntwo\n");
+    // A role's action plugin finds its relative files in the role's `files/`.
+    assert_eq!(p.read("from-role"), "role\n");
     let events = json_lines(&r.stdout);
     let action = events
         .iter()
         .find(|e| e["event"] == "task_start" && e["action"] == "touch_and_echo")
         .expect("the action plugin's task");
     assert_eq!(action["implementation"], "ansible");
+}
+
+/// A role's argument spec for its entry point is checked before its tasks, as Ansible does:
+/// a task named after the spec (tagged `always`) runs ansible-core's validate_argument_spec
+/// with the role's variables; `rolespec_validate: false` skips it; without ansible-core the
+/// role runs unchecked, with a warning.
+#[test]
+fn role_argument_specs_are_validated_before_the_role_runs() {
+    let Some(core) = common::ansible_core() else {
+        eprintln!("SKIP: no python3 here imports ansible");
+        return;
+    };
+    let p = Project::new("role-argspec");
+    p.file("inv.ini", INV)
+        .file(
+            "roles/r/meta/argument_specs.yml",
+            "argument_specs:\n  main:\n    short_description: Main of r\n    options:\n      n: {type: int, required: true}\n",
+        )
+        .file("roles/r/tasks/main.yml", "- debug: msg=ran-{{ n }}\n")
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: no
+  tasks:
+    - import_role: { name: r }
+      vars: { n: "7" }
+      tags: [t]
+    - block:
+        - include_role: { name: r }
+          vars: { n: nope }
+      rescue:
+        - assert:
+            that:
+              - ansible_failed_task.name == "Validating arguments against arg spec 'main' - Main of r"
+              - ansible_failed_result.argument_errors | length == 1
+              - ansible_failed_result.validate_args_context.name == 'r'
+              - ansible_failed_result.validate_args_context.argument_spec_name == 'main'
+              - ansible_failed_result.argument_spec_data.n.type == 'int'
+    - import_role: { name: r, rolespec_validate: false }
+      vars: { n: unchecked }
+"#,
+        );
+    let r = prov_with_core(&p, &core, &["run", "site.yml", "-i", "inv.ini"]);
+    assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
+    r.stdout_has("TASK [r : Validating arguments against arg spec 'main' - Main of r]")
+        .stdout_has("ran-7")
+        .stdout_has("ran-unchecked")
+        .stdout_lacks("ran-nope");
+    // Tagged `always`: it runs when other tags are asked for.
+    prov_with_core(
+        &p,
+        &core,
+        &["run", "site.yml", "-i", "inv.ini", "--tags", "t"],
+    )
+    .stdout_has("Validating arguments against arg spec 'main'");
+    let none = p.path("no-ansible-core");
+    prov_with_core(
+        &p,
+        &none,
+        &["run", "site.yml", "-i", "inv.ini", "--tags", "t"],
+    )
+    .success()
+    .stderr_has("role argument specs are not checked")
+    .stdout_lacks("Validating arguments");
 }
 
 /// A collection's module (by its full name, and by its short name under `collections:`) runs
@@ -1354,7 +1551,7 @@ fn fact_cache_keeps_cacheable_facts_and_gathered_facts_for_later_runs() {
         )
         .file(
             "set.yml",
-            "- hosts: localhost\n  tasks:\n    - set_fact: {kept: one, cacheable: true}\n    - set_fact: {lost: two}\n",
+            "- hosts: localhost\n  vars: {keep: 'yes'}\n  tasks:\n    - set_fact: {kept: one, cacheable: true}\n    - set_fact: {kept2: two, cacheable: \"{{ keep | bool }}\"}\n    - set_fact: {lost: two}\n",
         )
         .file(
             "read.yml",
@@ -1367,6 +1564,8 @@ fn fact_cache_keeps_cacheable_facts_and_gathered_facts_for_later_runs() {
     let facts: serde_json::Value =
         serde_json::from_str(file["__payload__"].as_str().unwrap()).unwrap();
     assert_eq!(facts["kept"], "one");
+    // `cacheable` as a template, rendered when the task runs.
+    assert_eq!(facts["kept2"], "two");
     assert_eq!(facts["_ansible_facts_gathered"], true);
     assert!(facts.get("lost").is_none());
     assert!(facts["ansible_nodename"].is_string());
@@ -1378,6 +1577,68 @@ fn fact_cache_keeps_cacheable_facts_and_gathered_facts_for_later_runs() {
     p.prov(&["run", "-i", "inv", "--flush-cache", "read.yml"])
         .code(2)
         .stdout_has("Gathering Facts");
+}
+
+/// `gathering = smart` without a fact cache: a later play does not gather again the facts of
+/// a host gathered earlier in the run (so local facts stay as they were); the setup module
+/// reads local facts from its `fact_path` (JSON or INI; an executable one is run).
+#[test]
+fn smart_gathering_without_a_cache_and_local_facts() {
+    let p = Project::new("smart-local");
+    p.file("inv", INV)
+        .file("ansible.cfg", "[defaults]\ngathering = smart\n")
+        .file("facts/prefs.fact", "[general]\nBar=loaded\n")
+        .file("facts/run.fact", "#!/bin/sh\necho '{\"ran\": 1}'\n")
+        .file(
+            "site.yml",
+            "- hosts: localhost\n  tasks:\n    - assert: { that: [ansible_local is mapping] }\n    - setup: { fact_path: \"{{ playbook_dir }}/facts\", filter: '*local*' }\n      register: s\n    - assert:\n        that:\n          - s.ansible_facts.ansible_local.prefs.general.bar == 'loaded'\n          - ansible_local.run.ran == 1\n- hosts: localhost\n  tasks:\n    - assert: { that: [ansible_local.run.ran == 1] }\n",
+        );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        p.path("facts/run.fact"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let r = p.prov(&["run", "-i", "inv", "site.yml"]);
+    assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout.matches("Gathering Facts").count(), 1);
+}
+
+/// Ansible's precedence of a task's arguments: the action's k=v words over `args:`, and in
+/// an `action:` mapping its own `args:` over its module's words over its other keys; mapping
+/// keys are never templated (set_fact's own variable names are).
+#[test]
+fn task_argument_precedence_and_untemplated_keys() {
+    let p = Project::new("arg-precedence");
+    p.file("inv", INV)
+        .file("kv/.keep", "")
+        .file("args/.keep", "")
+        .file("inner/.keep", "")
+        .file(
+            "site.yml",
+            r#"- hosts: localhost
+  gather_facts: false
+  vars: { k: kk }
+  tasks:
+    - command: pwd chdir={{ playbook_dir }}/kv
+      args: { chdir: "{{ playbook_dir }}/args" }
+      register: c1
+    - action:
+        module: command pwd chdir={{ playbook_dir }}/kv
+        chdir: "{{ playbook_dir }}/args"
+        args: { chdir: "{{ playbook_dir }}/inner" }
+      register: c2
+    - set_fact:
+        "{{ k }}_top": { "{{ k }}": 1 }
+    - assert:
+        that:
+          - c1.stdout is search('/kv$')
+          - c2.stdout is search('/inner$')
+          - kk_top == {'{{ k }}': 1}
+"#,
+        );
+    let r = p.prov(&["run", "-i", "inv", "site.yml"]);
+    assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
 }
 
 #[test]
@@ -1468,4 +1729,594 @@ fn text_a_template_makes_is_data_and_loop_items_keep_their_trust() {
 "#,
     );
     p.prov(&["run", "-i", "inv", "site.yml"]).success();
+}
+
+/// A task's own `diff: true` shows its diff without `--diff` (as under ansible-playbook), and
+/// `diff: false` hides it with `--diff`.
+#[test]
+fn a_tasks_diff_keyword_shows_or_hides_its_diff() {
+    let p = Project::new("taskdiff");
+    p.file(
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - copy: { content: \"shown\\n\", dest: \"{{ playbook_dir }}/a\" }\n      diff: true\n    - copy: { content: \"hidden\\n\", dest: \"{{ playbook_dir }}/b\" }\n      diff: false\n",
+    );
+    let r = p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"]);
+    r.code(0).stdout_has("+shown").stdout_lacks("+hidden");
+    std::fs::remove_file(p.path("a")).unwrap();
+    std::fs::remove_file(p.path("b")).unwrap();
+    let r = p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local", "--diff"]);
+    r.code(0).stdout_has("+shown").stdout_lacks("+hidden");
+}
+
+/// `prov check` knows a fallback module's options from its DOCUMENTATION (with the collection's
+/// doc fragment it extends): an unknown option and a missing required one fail with Ansible's
+/// messages at the option's line; good arguments pass. `prov doc` shows those options.
+#[test]
+fn check_validates_fallback_modules_from_their_documentation() {
+    let p = Project::new("checkdoc");
+    let c = "colls/ansible_collections/provtest/docs/plugins";
+    p.file("ansible.cfg", "[defaults]\ncollections_path = ./colls\n")
+        .file(
+            &format!("{c}/doc_fragments/common.py"),
+            "class ModuleDocFragment(object):\n    DOCUMENTATION = r'''\noptions:\n  mode:\n    description: The mode.\n    type: raw\n'''\n",
+        )
+        .file(
+            &format!("{c}/modules/widget.py"),
+            "DOCUMENTATION = r'''\nmodule: widget\nshort_description: Makes widgets\nextends_documentation_fragment: [provtest.docs.common]\noptions:\n  name:\n    description: The name.\n    required: true\n    aliases: [id]\n  size:\n    type: int\n    choices: [1, 2]\n  state:\n    choices: [present, absent]\n'''\nfrom ansible.module_utils.basic import AnsibleModule\n",
+        )
+        .file(
+            "good.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - provtest.docs.widget: { id: a, mode: '0644', state: present }\n    - provtest.docs.widget: name=b size=2\n",
+        )
+        .file(
+            "typo.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - provtest.docs.widget:\n        name: a\n        sate: present\n",
+        )
+        .file(
+            "missing.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - provtest.docs.widget: state=absent\n",
+        );
+    let cfg = p.path("ansible.cfg");
+    let env = [("ANSIBLE_CONFIG", cfg.as_os_str())];
+    p.prov_env(&["check", "good.yml", "-i", "localhost,"], &env)
+        .code(0);
+    p.prov_env(&["check", "typo.yml", "-i", "localhost,"], &env)
+        .code(1)
+        .stderr_has("Unsupported parameters for (provtest.docs.widget) module: sate. Supported parameters include: mode, name, size, state (id).")
+        .stderr_has("typo.yml:6:9")
+        .stderr_has("did you mean 'state'");
+    p.prov_env(&["check", "missing.yml", "-i", "localhost,"], &env)
+        .code(1)
+        .stderr_has("missing required arguments: name");
+    p.prov_env(&["doc", "provtest.docs.widget"], &env)
+        .code(0)
+        .stdout_has("Makes widgets")
+        .stdout_has("The mode.");
+}
+
+/// `--shard K/N` runs split the inventory (each host in exactly one shard), and `prov recap`
+/// merges the shards' JSON events into the same PLAY RECAP and exit code as one run.
+#[test]
+fn shards_merged_by_prov_recap_equal_one_run() {
+    let p = Project::new("shards");
+    let hosts: Vec<String> = (1..=12).map(|i| format!("h{i:02}")).collect();
+    p.file(
+        "inv.ini",
+        &format!(
+            "[all:vars]\nansible_connection=local\n[web]\n{}\n",
+            hosts.join("\n")
+        ),
+    )
+    .file(
+        "pb.yml",
+        "- hosts: web\n  gather_facts: no\n  tasks:\n    - command: echo {{ inventory_hostname }}\n    - debug: msg=hi\n      when: inventory_hostname is search('[13579]$')\n    - fail: msg=boom\n      when: inventory_hostname == 'h07'\n    - command: 'true'\n      changed_when: false\n",
+    );
+    let whole = p.prov(&["run", "pb.yml", "-i", "inv.ini", "--output", "json"]);
+    assert_eq!(whole.code, 2, "{}", whole.stderr);
+    let whole_file = p.path("whole.jsonl");
+    std::fs::write(&whole_file, &whole.stdout).unwrap();
+    let mut files = Vec::new();
+    let mut seen = Vec::new();
+    for k in 0..3 {
+        let r = p.prov(&[
+            "run",
+            "pb.yml",
+            "-i",
+            "inv.ini",
+            "--output",
+            "json",
+            "--shard",
+            &format!("{k}/3"),
+        ]);
+        let f = p.path(&format!("shard{k}.jsonl"));
+        std::fs::write(&f, &r.stdout).unwrap();
+        let recap: serde_json::Value = r
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["event"] == "recap")
+            .expect("a recap");
+        let mine: Vec<String> = recap["hosts"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert!(!mine.is_empty(), "shard {k} got no hosts");
+        seen.extend(mine);
+        files.push(f.display().to_string());
+    }
+    seen.sort();
+    assert_eq!(seen, hosts, "every host in exactly one shard");
+    let recap_of = |args: &[&str]| {
+        let mut a = vec!["recap", "--output", "json"];
+        a.extend_from_slice(args);
+        let r = p.prov(&a);
+        (r.code, r.stdout)
+    };
+    let (one_code, one) = recap_of(&[whole_file.to_str().unwrap()]);
+    let f: Vec<&str> = files.iter().map(String::as_str).collect();
+    let (merged_code, merged) = recap_of(&f);
+    assert_eq!((merged_code, one_code), (2, 2));
+    let parse = |s: &str| -> serde_json::Value { serde_json::from_str(s.trim()).unwrap() };
+    assert_eq!(parse(&merged)["hosts"], parse(&one)["hosts"]);
+    // The human recap is Ansible's PLAY RECAP.
+    let mut a = vec!["recap"];
+    a.extend_from_slice(&f);
+    p.prov(&a)
+        .code(2)
+        .stdout_has("PLAY RECAP")
+        .stdout_has("h07                        : ok=2    changed=1    unreachable=0    failed=1");
+    // A shard that did not finish (no recap) makes the merge fail.
+    std::fs::write(p.path("empty.jsonl"), "{\"event\":\"playbook_start\"}\n").unwrap();
+    let mut a = vec!["recap"];
+    a.extend_from_slice(&f[..2]);
+    a.push("empty.jsonl");
+    p.prov(&a).code(2).stderr_has("empty.jsonl: no recap");
+    p.prov(&["run", "pb.yml", "-i", "inv.ini", "--shard", "3/3"])
+        .code(5)
+        .stderr_has("expected K/N");
+}
+
+/// `--check --detailed-exitcode` is a plan with an exit code: 2 when something would change,
+/// 0 when nothing would, 1 when a host fails; the JSON `changes` event after the recap lists
+/// the tasks that would change, and they are exactly the tasks the real run then changes.
+#[test]
+fn check_with_detailed_exitcode_predicts_the_real_run() {
+    let p = Project::new("plan");
+    p.file(
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - name: dir\n      file: { path: \"{{ playbook_dir }}/out\", state: directory }\n    - name: conf\n      copy: { dest: \"{{ playbook_dir }}/out/a.conf\", content: \"a=1\\n\" }\n    - name: line\n      lineinfile: { path: \"{{ playbook_dir }}/out/b.conf\", line: \"b=2\", create: true }\n    - name: look\n      command: cat /etc/hostname\n      changed_when: false\n    - name: items\n      copy: { dest: \"{{ playbook_dir }}/out/{{ item }}\", content: \"{{ item }}\\n\" }\n      loop: [x, y]\n",
+    );
+    let args = [
+        "run",
+        "pb.yml",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "--output",
+        "json",
+    ];
+    let changed_tasks = |stdout: &str| -> Vec<String> {
+        let ev: serde_json::Value = stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["event"] == "changes")
+            .expect("a changes event");
+        let mut t: Vec<String> = ev["hosts"]["localhost"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| format!("{} {}", x["task"].as_str().unwrap(), x["item"]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        t.sort();
+        t
+    };
+    let mut check_args = args.to_vec();
+    check_args.extend(["--check", "--detailed-exitcode"]);
+    let plan = p.prov(&check_args);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(!p.path("out").exists(), "check mode changed something");
+    let predicted = changed_tasks(&plan.stdout);
+    assert_eq!(predicted.len(), 5, "{predicted:?}");
+    let real = p.prov(&args);
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    assert_eq!(changed_tasks(&real.stdout), predicted);
+    // Converged: nothing would change.
+    let again = p.prov(&check_args);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(changed_tasks(&again.stdout).is_empty());
+    // A failure is 1 (2 means drift).
+    p.file(
+        "fail.yml",
+        "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - fail: msg=no\n",
+    );
+    p.prov(&[
+        "run",
+        "fail.yml",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "--check",
+        "--detailed-exitcode",
+    ])
+    .code(1);
+}
+
+/// On the role example, a `--check` run predicts the tasks (per host and loop item) that the
+/// following real run changes, exactly but for one task whose result depends on an earlier
+/// task's change (named below), and the real run's second pass predicts nothing.
+#[test]
+fn check_run_predicts_the_role_example_exactly() {
+    let p = Project::new("webapp-plan");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/webapp");
+    let base = format!("base_dir={}", p.dir.display());
+    let pb = format!("{example}/site.yml");
+    let inv = format!("{example}/inventory.ini");
+    let run = |extra: &[&str]| {
+        let mut a = vec!["run", &pb, "-i", &inv, "-e", &base, "--output", "json"];
+        a.extend_from_slice(extra);
+        p.prov(&a)
+    };
+    let plan_of = |stdout: &str| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for ev in stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "changes")
+        {
+            for (h, tasks) in ev["hosts"].as_object().unwrap() {
+                for t in tasks.as_array().unwrap() {
+                    out.push(format!("{h} {} {}", t["task"], t["item"]));
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let check = run(&["--check", "--detailed-exitcode"]);
+    assert_eq!(check.code, 2, "{}", check.stderr);
+    let real = run(&[]);
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    let (predicted, changed) = (plan_of(&check.stdout), plan_of(&real.stdout));
+    assert!(!changed.is_empty());
+    // The one task check mode cannot know: "Always mark the run" makes `log/`, which the
+    // folder-tree loop before it only would have made in check mode (the folder does not
+    // exist yet when it is checked; under ansible-playbook --check too). Everything else
+    // is predicted exactly.
+    let unknowable: Vec<String> = predicted
+        .iter()
+        .filter(|t| !changed.contains(t))
+        .cloned()
+        .collect();
+    assert_eq!(
+        unknowable,
+        [
+            "web1 \"app : Always mark the run\" null",
+            "web2 \"app : Always mark the run\" null"
+        ],
+        "check mode and the real run disagree:\npredicted {predicted:#?}\nchanged {changed:#?}"
+    );
+    assert!(
+        changed.iter().all(|t| predicted.contains(t)),
+        "{changed:#?}"
+    );
+    let again = run(&["--check", "--detailed-exitcode"]);
+    assert_eq!(plan_of(&again.stdout), Vec::<String>::new());
+    assert_eq!(again.code, 0);
+}
+
+#[test]
+fn malformed_plays_fail_with_ansibles_messages_and_nulls_are_empty() {
+    let p = Project::new("malformed_plays");
+    p.file("inv.ini", INV);
+    let cases = [
+        ("[]\n", "A playbook must contain at least one play"),
+        ("- hosts: []\n  tasks: []\n", "Hosts list cannot be empty"),
+        (
+            "- hosts: local\n  tasks: 123\n",
+            "A malformed block was encountered while loading tasks: 123 should be a list or None",
+        ),
+        (
+            "- hosts: local\n  roles: 123\n",
+            "A malformed role declaration was encountered",
+        ),
+        (
+            "- hosts: local\n  roles: [\"foo,bar\"]\n",
+            "Invalid old style role requirement: foo,bar",
+        ),
+        (
+            "- hosts: local\n  vars_prompt: [{ foo: bar }]\n",
+            "Invalid vars_prompt data structure, missing 'name' key",
+        ),
+        (
+            "- hosts: local\n  user: a\n  remote_user: b\n",
+            "both 'user' and 'remote_user' are set for this play",
+        ),
+    ];
+    for (play, msg) in cases {
+        p.file("bad.yml", play);
+        p.prov(&["run", "bad.yml", "-i", "inv.ini"])
+            .code(1)
+            .stderr_has(msg);
+    }
+    p.file(
+        "nulls.yml",
+        "- hosts: local\n  gather_facts: false\n  user: \"{{ lookup('env', 'USER') | default('root', true) }}\"\n  roles: null\n  vars_files: null\n  vars_prompt: null\n  tasks:\n    - debug: msg=ran\n",
+    );
+    p.prov(&["run", "nulls.yml", "-i", "inv.ini"])
+        .success()
+        .stdout_has("ran");
+}
+
+#[test]
+fn assert_that_null_list_variables_and_templated_conditions() {
+    let p = Project::new("assert_forms");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  vars:
+    thats: ['{{ 1 == 1 }}', "x == 1"]
+    x: 1
+  tasks:
+    - assert: { that: null }
+      ignore_errors: true
+      register: empty
+    - assert: { that: '{{ thats }}' }
+      register: listed
+    - assert: { that: x == 1 }
+      register: plain
+    - assert:
+        that:
+          - empty is failed
+          - empty.msg == "Empty conditional expressions are not allowed."
+          - listed.deprecations | length == 1
+          - listed.deprecations[0].msg is contains("should not be surrounded by templating delimiters")
+          - plain.deprecations is not defined
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+#[test]
+fn action_mapping_merges_its_args() {
+    let p = Project::new("action_args");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - action:
+        module: ansible.legacy.debug
+        args:
+          msg: from args
+      register: r
+    - assert: { that: r.msg == "from args" }
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+#[test]
+fn false_condition_keeps_a_yaml_boolean() {
+    let p = Project::new("false_condition");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - debug: msg=x
+      when: false
+      register: b
+    - debug: msg=x
+      when: [true, "1 == 2"]
+      register: s
+    - assert:
+        that:
+          - b.false_condition == False
+          - s.false_condition == "1 == 2"
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+#[test]
+fn an_option_that_cannot_be_rendered_names_the_action_and_option() {
+    let p = Project::new("finalize_args");
+    p.file("inv.ini", INV).file(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - debug: { msg: "{{ nope }}" }
+      ignore_errors: true
+      register: r
+    - assert:
+        that: >-
+          r.msg == "Finalization of task args for 'ansible.builtin.debug' failed: Error while resolving value for 'msg': 'nope' is undefined"
+"#,
+    );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
+}
+
+#[test]
+fn config_dump_shows_the_settings_in_effect_like_ansible_config() {
+    let p = Project::new("config-dump");
+    p.file(
+        "ansible.cfg",
+        "[defaults]\nforks = 7\nnull_representation = ''\n",
+    );
+    let cfg = p.path("ansible.cfg");
+    let cfg = std::fs::canonicalize(cfg).unwrap();
+    let cfg_os = cfg.as_os_str();
+    let r = p.prov_env(
+        &["config", "dump", "--only-changed"],
+        &[
+            ("ANSIBLE_CONFIG", cfg_os),
+            ("ANSIBLE_TIMEOUT", "5".as_ref()),
+        ],
+    );
+    r.success();
+    let c = cfg.display();
+    // (the test runs prov with NO_COLOR=1)
+    assert_eq!(
+        r.stdout,
+        format!(
+            "ANSIBLE_NOCOLOR(env: NO_COLOR) = True\nCONFIG_FILE() = {c}\nDEFAULT_FORKS({c}) = 7\nDEFAULT_TIMEOUT(env: ANSIBLE_TIMEOUT) = 5\n"
+        )
+    );
+    // every setting, defaults too
+    let r = p.prov_env(&["config", "dump"], &[("ANSIBLE_CONFIG", cfg_os)]);
+    r.success().stdout_has("DEFAULT_FORKS(");
+    assert!(r.stdout.contains("(default) = "), "{}", r.stdout);
+}
+
+/// A connection type prov has no transport of is one of Ansible's Python connection plugins
+/// (`connection_plugins/` beside the playbook), chosen by `ansible_connection` or the
+/// `connection` keyword (below the variable, as in Ansible): commands run through its `exec_command`, files through its
+/// `put_file`; its `AnsibleConnectionFailure` makes the host unreachable (the play's
+/// `ignore_unreachable` covers fact gathering too), another error fails the task.
+#[test]
+fn python_connection_plugins_carry_commands_files_and_errors() {
+    let Some(core) = common::ansible_core() else {
+        eprintln!("SKIP: no python3 here imports ansible");
+        return;
+    };
+    let p = Project::new("python-conn");
+    p.file(
+        "inv.ini",
+        "wrapped ansible_connection=wrapped\ndown ansible_connection=down\nplain\n",
+    )
+    .file(
+        "connection_plugins/wrapped.py",
+        "import os\nimport ansible.plugins.connection.local as local\n\nclass Connection(local.Connection):\n    def exec_command(self, cmd, in_data=None, sudoable=True):\n        rc, out, err = super().exec_command(cmd, in_data=in_data, sudoable=sudoable)\n        return rc, out.replace(b'hello', b'HELLO'), err\n    def put_file(self, src, dest):\n        super().put_file(src, dest)\n        open(os.path.join(os.path.dirname(dest), 'put-seen'), 'w').close()\n",
+    )
+    .file(
+        "connection_plugins/down.py",
+        "import ansible.plugins.connection.local as local\nfrom ansible.errors import AnsibleConnectionFailure\n\nclass Connection(local.Connection):\n    def exec_command(self, cmd, in_data=None, sudoable=True):\n        raise AnsibleConnectionFailure('DOWN on purpose')\n",
+    )
+    .file(
+        "connection_plugins/broken.py",
+        "from ansible.errors import AnsibleError\nfrom ansible.plugins.connection import ConnectionBase\n\nclass Connection(ConnectionBase):\n    transport = 'broken'\n    def __init__(self, *a, **kw):\n        super().__init__(*a, **kw)\n        raise AnsibleError('broken with {{ jinja }}')\n    def _connect(self):\n        pass\n    def exec_command(self, cmd, in_data=None, sudoable=True):\n        pass\n    def put_file(self, a, b):\n        pass\n    def fetch_file(self, a, b):\n        pass\n    def close(self):\n        pass\n",
+    )
+    .file(
+        "site.yml",
+        r#"- hosts: wrapped
+  gather_facts: no
+  tasks:
+    - command: echo hello
+      register: out
+    - copy: { content: "data\n", dest: "{{ playbook_dir }}/copied" }
+    - assert: { that: "out.stdout == 'HELLO'" }
+- hosts: plain
+  gather_facts: no
+  tasks:
+    - command: /bin/true
+      connection: broken
+      register: b
+      ignore_errors: true
+    - assert:
+        that:
+          - b is failed and b is not unreachable
+          - "'broken with' in b.msg"
+- hosts: down
+  gather_facts: yes
+  ignore_unreachable: true
+  tasks:
+    - ping:
+"#,
+    );
+    let r = prov_with_core(&p, &core, &["run", "site.yml", "-i", "inv.ini"]);
+    assert!(r.code == 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(p.read("copied"), "data\n");
+    assert!(
+        p.path("put-seen").exists(),
+        "the plugin's put_file copied it"
+    );
+    assert!(r.stdout.contains("DOWN on purpose"), "{}", r.stdout);
+    // The plugin's message is data, never templated.
+    assert!(r.stdout.contains("broken with {{ jinja }}"), "{}", r.stdout);
+    // gathering and ping: both unreachable, both ignored
+    assert_eq!(r.recap("down")[2], 0, "{}", r.stdout);
+    assert_eq!(r.recap("down")[6], 2, "{}", r.stdout);
+}
+
+/// `prov inventory` (ansible-inventory) warns about the sources it could not read, on stderr,
+/// as the other commands do; its `--list` JSON names ansible-core's output profile.
+#[test]
+fn prov_inventory_warns_about_missing_sources() {
+    let p = Project::new("inv-warn");
+    let r = p.prov(&["inventory", "-i", "nope.ini", "--list"]);
+    r.success();
+    assert!(
+        r.stderr
+            .contains("[WARNING]: Unable to parse nope.ini as an inventory source"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("\"profile\": \"inventory_legacy\""),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A connection keyword templated with a role default (`remote_user: "{{ x }}"` on an
+/// import) is rendered in the task's context when the task is delegated, not in the delegated
+/// host's (which has no role defaults), as under ansible-core (its copy target does this).
+#[test]
+fn delegated_tasks_render_connection_keywords_in_the_tasks_context() {
+    let p = Project::new("delegated_keywords");
+    p.file("roles/r/defaults/main.yml", "who: root\n")
+        .file(
+            "roles/r/tasks/main.yml",
+            "- import_tasks: inner.yml\n  remote_user: '{{ who }}'\n",
+        )
+        .file(
+            "roles/r/tasks/inner.yml",
+            "- command: 'true'\n  delegate_to: localhost\n  changed_when: false\n",
+        )
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles: [r]\n",
+        );
+    p.prov(&["run", "site.yml", "-i", "h1,", "-c", "local"])
+        .success();
+}
+
+/// Option names are never templated (ansible-core 2.19): k=v text split inside a template
+/// (`a=1 {{ "k=v" }} b=2`) gives the option `{{ "k`, whose value renders as text, as
+/// ansible-core's task-args target checks; the values around it are rendered.
+#[test]
+fn option_names_are_not_templated() {
+    let p = Project::new("untemplated-names");
+    p.file("inv.ini", INV)
+        .file(
+            "library/echo_args.sh",
+            "#!/bin/sh\n# WANT_JSON\nprintf '{\"changed\": false, \"args\": %s}' \"$(cat \"$1\")\"\n",
+        )
+        .file(
+            "site.yml",
+            r#"- hosts: all
+  gather_facts: no
+  tasks:
+    - echo_args: a={{ 'x' + 'y' }} {{ "k=v" }} b=bval
+      register: r
+    - assert:
+        that:
+          - r.args.a == 'xy'
+          - r.args.b == 'bval'
+          - r.args['{'~'{ "k'] == 'v" }}'
+"#,
+        );
+    p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
 }

@@ -601,6 +601,8 @@ async fn password_auth_and_sudo_become() {
         user: "root".into(),
         password: Some(Secret::new(pw)),
         flags: None,
+        exe: None,
+        chdir: None,
     };
     // Correct password; stdin reaches the command intact.
     let o = c
@@ -631,7 +633,7 @@ async fn password_auth_and_sudo_become() {
     .expect("wrong sudo password must not hang")
     .unwrap_err();
     eprintln!("wrong sudo password detected in {:?}", t0.elapsed());
-    assert!(e.msg.contains("incorrect sudo password"), "{}", e.msg);
+    assert!(e.msg.contains("Incorrect sudo password"), "{}", e.msg);
     assert!(!e.msg.contains("not-the-password"));
 
     // The connection is still fine afterwards.
@@ -671,6 +673,8 @@ async fn sudo_nopasswd_does_not_eat_stdin() {
                 user: "root".into(),
                 password: Some(Secret::new(user.password.clone())),
                 flags: None,
+                exe: None,
+                chdir: None,
             }),
             ..Default::default()
         })
@@ -1122,6 +1126,8 @@ async fn silent_sudo_times_out_instead_of_hanging() {
                 user: "root".into(),
                 password: Some(Secret::new("pw-never-shown")),
                 flags: None,
+                exe: None,
+                chdir: None,
             }),
             ..Default::default()
         }),

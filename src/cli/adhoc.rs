@@ -41,8 +41,12 @@ pub(super) fn adhoc_playbook(pattern: &str, module: &str, args: &str) -> Result<
 /// Runs `prov adhoc`.
 pub(super) async fn adhoc(a: AdhocArgs, cfg: &Config) -> Result<i32> {
     let registry = Registry::builtin();
-    let dir = match &a.playbook_dir {
-        Some(d) => d.clone(),
+    // `--playbook-dir`, else `playbook_dir` of ansible.cfg (`ANSIBLE_PLAYBOOK_DIR`).
+    let configured = cfg
+        .get("defaults", "playbook_dir", "ANSIBLE_PLAYBOOK_DIR")
+        .map(|v| cfg.path(&v));
+    let dir = match a.playbook_dir.clone().or(configured) {
+        Some(d) => d,
         None => std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?,
     };
     let text = adhoc_playbook(&a.pattern, &a.module, &a.args)?;
@@ -56,8 +60,7 @@ pub(super) async fn adhoc(a: AdhocArgs, cfg: &Config) -> Result<i32> {
     if a.list_hosts {
         let mut hosts = inventory.select(&a.pattern)?;
         if let Some(l) = &a.exec.limit {
-            let keep = inventory.select(l)?;
-            hosts.retain(|h| keep.contains(h));
+            inventory.limit(&mut hosts, l)?;
         }
         super::write_stdout(format_args!("  hosts ({}):\n", hosts.len()))?;
         for h in hosts {

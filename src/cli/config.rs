@@ -68,6 +68,46 @@ impl Config {
     }
 }
 
+/// `prov config dump`: as `ansible-config dump`, `NAME(ORIGIN) = VALUE` lines, the file read
+/// first (`CONFIG_FILE() = ...`).
+pub(super) fn dump(cfg: &Config, only_changed: bool) -> i32 {
+    let file = cfg
+        .file
+        .as_ref()
+        .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()));
+    let mut lines = vec![format!(
+        "CONFIG_FILE() = {}",
+        file.as_ref()
+            .map_or("None".to_string(), |f| f.display().to_string())
+    )];
+    for (name, origin, value) in
+        crate::template::lookups::dump_settings(&cfg.values, file.as_deref(), only_changed)
+    {
+        lines.push(format!("{name}({origin}) = {value}"));
+    }
+    lines.sort();
+    let mut out = lines.join("\n");
+    out.push('\n');
+    print!("{out}");
+    0
+}
+
+/// What duplicate mapping keys in YAML do: `[defaults] duplicate_dict_key`
+/// (`ANSIBLE_DUPLICATE_YAML_DICT_KEY`): `error` (prov's default), `warn` or `ignore`.
+pub(super) fn configure_yaml(cfg: &Config) {
+    use crate::yaml::DuplicateKeys;
+    let mode = cfg.get(
+        "defaults",
+        "duplicate_dict_key",
+        "ANSIBLE_DUPLICATE_YAML_DICT_KEY",
+    );
+    crate::yaml::set_duplicate_keys(match mode.as_deref().map(str::trim) {
+        Some("warn") => DuplicateKeys::Warn,
+        Some("ignore") => DuplicateKeys::Ignore,
+        _ => DuplicateKeys::Error,
+    });
+}
+
 /// The fact cache from `[defaults] fact_caching` (`ANSIBLE_CACHE_PLUGIN`): `memory` (the
 /// default: none that outlives the run) or `jsonfile`, in `fact_caching_connection`
 /// (`ANSIBLE_CACHE_PLUGIN_CONNECTION`, required), with `fact_caching_prefix`

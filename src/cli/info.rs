@@ -120,6 +120,9 @@ pub(super) fn check(a: CheckArgs, cfg: &Config) -> Result<i32> {
 
 pub(super) fn inventory(a: InvArgs, cfg: &Config) -> Result<i32> {
     let inv = Inventory::load(&inventory_sources(&a.common, cfg))?;
+    for w in &inv.warnings {
+        errln!("[WARNING]: {w}");
+    }
     if let Some(h) = &a.host {
         let vars = inv.host_vars(h);
         outln!(
@@ -197,6 +200,16 @@ pub(super) fn doc_text(registry: &Registry, name: &str) -> Result<String> {
     }
     match module {
         Some(d) => Ok(d.render()),
+        // Not native: Ansible's module the fallback would run, with its documented options.
+        None if let Some(found) = crate::modules::fallback::find(name)
+            && let Some(d) = crate::modules::fallback::docs::module_doc(&found) =>
+        {
+            Ok(format!(
+                "{}\n(Ansible's module, run by the module fallback: {})\n",
+                d.render().trim_end(),
+                found.path.display()
+            ))
+        }
         None => {
             let mut e = Error::options(format!("no module named '{name}'"));
             let names = registry

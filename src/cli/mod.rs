@@ -60,6 +60,9 @@ macro_rules! errln {
 mod adhoc;
 pub(crate) mod config;
 mod info;
+mod recap;
+mod roles;
+mod vault;
 
 pub use config::{Config, parse_extra_vars};
 use config::{inventory_sources, roles_path};
@@ -89,6 +92,25 @@ enum Command {
     Doc(DocArgs),
     /// Run one module on the hosts matching a pattern (like the `ansible` command).
     Adhoc(Box<AdhocArgs>),
+    /// Install roles from git repositories, tarballs and folders (like ansible-galaxy role).
+    Roles(roles::RolesArgs),
+    /// Encrypt and decrypt files and strings (like ansible-vault).
+    Vault(vault::VaultArgs),
+    /// Merge the JSON events of several runs (the shards of `prov run --shard K/N`) into one
+    /// PLAY RECAP and exit code.
+    Recap(recap::RecapArgs),
+    /// Show the Ansible settings in effect (like `ansible-config dump`).
+    Config(ConfigArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+struct ConfigArgs {
+    /// What to do: `dump` (the settings prov knows, with where each value comes from).
+    #[arg(value_name = "ACTION", value_parser = ["dump"])]
+    action: String,
+    /// Only the settings not at their default.
+    #[arg(long = "only-changed", alias = "changed-only")]
+    only_changed: bool,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -133,13 +155,8 @@ struct Common {
     /// Increase verbosity (-v, -vv, -vvv).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
-    /// File with the ansible-vault password.
-    #[arg(
-        long = "vault-password-file",
-        visible_alias = "vault-pass-file",
-        value_name = "FILE"
-    )]
-    vault_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    vault: vault::VaultOpts,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -153,6 +170,19 @@ enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour: `auto` is on for a terminal unless `NO_COLOR` is set.
+    fn on(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
 }
 
 #[derive(ClapArgs, Debug)]
@@ -191,6 +221,10 @@ struct RunArgs {
     /// Forget the inventory hosts' cached facts first (with `fact_caching = jsonfile`)
     #[arg(long = "flush-cache")]
     flush_cache: bool,
+    /// Exit 0 when nothing changed (with --check: nothing would change), 2 when something
+    /// did (would: drift), 1 when a host failed; 4 unreachable and 5 bad input as usual
+    #[arg(long = "detailed-exitcode")]
+    detailed_exitcode: bool,
 }
 
 /// How tasks run and report, for `prov run` and `prov adhoc` alike.
@@ -199,6 +233,10 @@ struct ExecArgs {
     /// Limit to hosts matching this pattern.
     #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
     limit: Option<String>,
+    /// Run only shard K of N (0 <= K < N; a stable hash of each host's name picks its shard):
+    /// N runs with --shard 0/N .. N-1/N cover the inventory once; `prov recap` merges them.
+    #[arg(long = "shard", value_name = "K/N")]
+    shard: Option<String>,
     /// Check mode: report what would change, change nothing.
     #[arg(short = 'C', long = "check", visible_alias = "dry-run")]
     check: bool,
@@ -307,6 +345,8 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // A connection per host: a run on a thousand hosts needs more files than the usual 1024.
+    crate::util::raise_open_files_limit();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -330,12 +370,26 @@ pub fn main() -> i32 {
 
 async fn dispatch(cli: Cli) -> Result<i32> {
     let cfg = Config::load()?;
+    // `hash_behaviour = merge` (deprecated in Ansible, still honoured): variables' mappings
+    // are merged across their definitions (inventory sources, precedence levels).
+    crate::value::set_hash_merge(
+        cfg.get("defaults", "hash_behaviour", "ANSIBLE_HASH_BEHAVIOUR")
+            .is_some_and(|v| v.trim() == "merge"),
+    );
+    config::configure_yaml(&cfg);
     match cli.command {
         Command::Run(a) => run(*a, &cfg).await,
         Command::Check(a) => info::check(a, &cfg),
         Command::Inventory(a) => info::inventory(a, &cfg),
-        Command::Doc(a) => info::doc(a),
+        Command::Doc(a) => {
+            config::configure_fallback(&cfg);
+            info::doc(a)
+        }
         Command::Adhoc(a) => adhoc::adhoc(*a, &cfg).await,
+        Command::Recap(a) => recap::recap(a),
+        Command::Vault(a) => vault::vault(a, &cfg),
+        Command::Roles(a) => roles::roles(a, &cfg),
+        Command::Config(a) => Ok(config::dump(&cfg, a.only_changed)),
     }
 }
 
@@ -407,24 +461,57 @@ fn load_inventory_with(c: &Common, cfg: &Config, playbook_dirs: &[&Path]) -> Res
 }
 
 fn templar_for(c: &Common, cfg: &Config) -> Result<crate::template::Templar> {
-    let file = c.vault_password_file.clone().or_else(|| {
-        cfg.get(
-            "defaults",
-            "vault_password_file",
-            "ANSIBLE_VAULT_PASSWORD_FILE",
-        )
-        .map(|v| cfg.path(&v))
-    });
-    let t = crate::template::Templar::new();
-    match file {
-        None => Ok(t),
-        Some(f) => {
-            let pw = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
-            Ok(t.with_vault_password(Some(Secret::new(
-                pw.trim_end_matches(['\n', '\r']).to_string(),
-            ))))
+    Ok(crate::template::Templar::new().with_vault_secrets(c.vault.secrets(cfg)?))
+}
+
+/// The password a vault password file gives, as Ansible reads it: an executable file is a
+/// script whose output (without its line ends) is the password; any other file's text,
+/// without surrounding white space. An empty password is an error.
+fn read_vault_password(f: &Path) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
+    let (pw, kind) = if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+        // Run by its path, never looked up in PATH.
+        let out = std::process::Command::new(std::path::absolute(f).unwrap_or(f.to_path_buf()))
+            .stdin(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| {
+                Error::new(
+                    crate::error::ErrorKind::Other,
+                    format!(
+                        "Problem running vault password script {} ({e}).",
+                        f.display()
+                    ),
+                )
+                .hint("if this is not a script, remove the executable bit from the file")
+            })?;
+        if !out.status.success() {
+            return Err(Error::new(
+                crate::error::ErrorKind::Other,
+                format!(
+                    "Vault password script {} returned non-zero ({})",
+                    f.display(),
+                    out.status.code().unwrap_or(-1)
+                ),
+            ));
         }
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (text.trim_matches(['\n', '\r']).to_string(), "script")
+    } else {
+        let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+        (text.trim().to_string(), "file")
+    };
+    if pw.is_empty() {
+        return Err(Error::new(
+            crate::error::ErrorKind::Other,
+            format!(
+                "Invalid vault password was provided from {kind} ({})",
+                f.display()
+            ),
+        ));
     }
+    Ok(pw)
 }
 
 fn split_csv(v: &[String]) -> Vec<String> {
@@ -461,32 +548,60 @@ async fn run(a: RunArgs, cfg: &Config) -> Result<i32> {
     let human = |color: bool| -> Arc<dyn Sink> {
         Arc::new(HumanSink::new(HumanOptions {
             color,
-            diff: a.exec.diff,
+            // The engine attaches diffs only to the results of tasks in diff mode (`--diff`,
+            // or the task's own `diff: true`, which shows its diff without `--diff`).
+            diff: true,
             verbosity: a.common.verbose,
             progress: std::io::stdout().is_terminal(),
+            show_custom_stats: cfg
+                .get("defaults", "show_custom_stats", "ANSIBLE_SHOW_CUSTOM_STATS")
+                .is_some_and(|v| crate::value::truthy(&Value::from(v))),
         }))
     };
     let runner = runner.sink(sink_for(&a.exec, human)?);
-    run_playbooks(&runner, &playbooks).await
+    let (code, changed) = run_playbooks_counting(&runner, &playbooks).await?;
+    Ok(if a.detailed_exitcode {
+        detailed_exit_code(code, changed)
+    } else {
+        code
+    })
+}
+
+/// `--detailed-exitcode`: 2 means "changed" (in check mode: "would change", drift), so a
+/// failed host, 2 otherwise, exits 1; 0 is "nothing changed", and the other codes are kept
+/// (4 unreachable, 5 bad input, 130 interrupted).
+fn detailed_exit_code(code: i32, changed: u32) -> i32 {
+    match code {
+        2 => 1,
+        0 if changed > 0 => 2,
+        c => c,
+    }
 }
 
 /// Runs the playbooks one after the other (stopping after one that failed), with Ctrl-C and
 /// SIGTERM stopping the run cleanly; the exit code of the worst run.
 async fn run_playbooks(runner: &Runner, playbooks: &[Playbook]) -> Result<i32> {
+    Ok(run_playbooks_counting(runner, playbooks).await?.0)
+}
+
+/// [`run_playbooks`], and how many task results changed (or would, in check mode).
+async fn run_playbooks_counting(runner: &Runner, playbooks: &[Playbook]) -> Result<(i32, u32)> {
     // Ctrl-C/SIGTERM from here on stop the run cleanly (recap, exit 130); see crate::interrupt.
     crate::interrupt::install_handlers();
     let mut code = 0;
+    let mut changed = 0;
     for pb in playbooks {
         let recap = runner.run(pb).await?;
         code = code.max(recap.exit_code());
+        changed += recap.total_changed();
         if crate::interrupt::is_set() {
-            return Ok(crate::interrupt::EXIT_CODE);
+            return Ok((crate::interrupt::EXIT_CODE, changed));
         }
         if code == 2 {
             break;
         }
     }
-    Ok(code)
+    Ok((code, changed))
 }
 
 /// The run options from the command line, then ansible.cfg and its environment variables.
@@ -512,6 +627,11 @@ fn run_options(common: &Common, x: &ExecArgs, cfg: &Config) -> Result<RunOptions
         diff: x.diff,
         forks: forks.max(1),
         limit: x.limit.clone(),
+        shard: x
+            .shard
+            .as_deref()
+            .map(crate::inventory::shard::Shard::parse)
+            .transpose()?,
         tags: Vec::new(),
         skip_tags: Vec::new(),
         extra_vars: parse_extra_vars(&common.extra_vars)?,
@@ -556,6 +676,7 @@ fn run_options(common: &Common, x: &ExecArgs, cfg: &Config) -> Result<RunOptions
             .get("defaults", "gathering", "ANSIBLE_GATHERING")
             .is_some_and(|g| g.trim() == "smart"),
         private_role_vars: private_role_vars(cfg),
+        no_log: bool_cfg("defaults", "no_log", "ANSIBLE_NO_LOG").unwrap_or(false),
     })
 }
 
@@ -584,13 +705,7 @@ fn runner_for(
 fn sink_for(x: &ExecArgs, human: impl FnOnce(bool) -> Arc<dyn Sink>) -> Result<Arc<dyn Sink>> {
     let sink: Arc<dyn Sink> = match x.output {
         OutputFormat::Json => Arc::new(JsonSink::new()),
-        OutputFormat::Human => human(match x.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        }),
+        OutputFormat::Human => human(x.color.on()),
     };
     Ok(match &x.events_file {
         Some(f) => {
@@ -665,6 +780,33 @@ fn prompt_secret(prompt: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vault_password_files_and_scripts_are_read_as_ansible_reads_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("prov-vaultpw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "  secret \n").unwrap();
+        assert_eq!(read_vault_password(&file).unwrap(), "secret");
+        // An executable file is run: its output is the password.
+        let script = dir.join("pw.sh");
+        std::fs::write(&script, "#!/bin/sh\necho ' from script'\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(read_vault_password(&script).unwrap(), " from script");
+        std::fs::write(&script, "#!/bin/sh\nexit 3\n").unwrap();
+        let e = read_vault_password(&script).unwrap_err();
+        assert!(e.msg.contains("returned non-zero (3)"), "{}", e.msg);
+        std::fs::write(&file, "\n").unwrap();
+        let e = read_vault_password(&file).unwrap_err();
+        assert!(
+            e.msg
+                .contains("Invalid vault password was provided from file"),
+            "{}",
+            e.msg
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn extra_vars_forms() {

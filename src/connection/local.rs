@@ -105,7 +105,7 @@ impl LocalConnection {
             if prompts > 1 {
                 let _ = child.kill().await;
                 return Err(Error::failed(format!(
-                    "become (sudo) failed on {}: incorrect sudo password",
+                    "Incorrect sudo password (become on {})",
                     self.host
                 )));
             }

@@ -63,6 +63,10 @@ pub struct Become {
     pub password: Option<Secret>,
     /// Extra flags for the become command.
     pub flags: Option<String>,
+    /// The become program, instead of `sudo` or `su` (`become_exe`).
+    pub exe: Option<String>,
+    /// sudo's `sudo_chdir`: the folder to change to before sudo runs.
+    pub chdir: Option<String>,
 }
 
 /// What a command reads on stdin.
@@ -172,6 +176,37 @@ pub fn inner_script(cmd: &Cmd) -> String {
     inner
 }
 
+/// The start of the password prompt prov gives sudo (`-p`), which the transports watch for.
+pub(crate) const SUDO_PROMPT_PREFIX: &str = "[prov-sudo-";
+
+/// sudo's flags when a password is given: without `-n`/`--non-interactive` (also taken out of
+/// a group of short flags such as `-Hn`), which would make sudo fail rather than ask, as
+/// Ansible's sudo plugin does.
+fn interactive_flags(flags: &str) -> String {
+    let Some(words) = shlex::split(flags) else {
+        return flags.to_string();
+    };
+    let kept: Vec<String> = words
+        .into_iter()
+        .filter(|w| w != "-n" && w != "--non-interactive")
+        .map(|w| {
+            if w.starts_with('-') && !w.starts_with("--") {
+                // the last `n` of the group of short flags it starts with
+                let run = w[1..]
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map_or(w.len(), |e| e + 1);
+                match w[1..run].rfind('n') {
+                    Some(i) => format!("{}{}", &w[..1 + i], &w[2 + i..]),
+                    None => w,
+                }
+            } else {
+                w
+            }
+        })
+        .collect();
+    kept.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
+
 /// Wraps a command with chdir, env and become: a pure function shared by every transport.
 pub fn wrap(cmd: &Cmd) -> Wrapped {
     let inner = inner_script(cmd);
@@ -186,15 +221,20 @@ pub fn wrap(cmd: &Cmd) -> Wrapped {
             let flags = b.flags.clone().unwrap_or_default();
             match b.method {
                 BecomeMethod::Sudo => {
-                    let prompt = format!("[prov-sudo-{}]", random_token());
+                    let mut exe = b.exe.clone().unwrap_or_else(|| "sudo".into());
+                    if let Some(d) = &b.chdir {
+                        exe = format!("cd {} && {exe}", quote(d));
+                    }
+                    let prompt = format!("{SUDO_PROMPT_PREFIX}{}]", random_token());
                     let line = if b.password.is_some() {
                         format!(
-                            "sudo -H -S -p {} {flags} -u {} {sh}",
+                            "{exe} -H -S -p {} {} -u {} {sh}",
                             quote(&prompt),
+                            interactive_flags(&flags),
                             quote(&b.user)
                         )
                     } else {
-                        format!("sudo -H -n {flags} -u {} {sh}", quote(&b.user))
+                        format!("{exe} -H -n {flags} -u {} {sh}", quote(&b.user))
                     };
                     Wrapped {
                         line,
@@ -203,7 +243,12 @@ pub fn wrap(cmd: &Cmd) -> Wrapped {
                     }
                 }
                 BecomeMethod::Su => Wrapped {
-                    line: format!("su {flags} {} -c {}", quote(&b.user), quote(&sh)),
+                    line: format!(
+                        "{} {flags} {} -c {}",
+                        b.exe.as_deref().unwrap_or("su"),
+                        quote(&b.user),
+                        quote(&sh)
+                    ),
                     preamble: b.password.clone(),
                     prompt: None,
                 },
@@ -428,10 +473,23 @@ pub trait Connection: Send + Sync {
             }
             if out.rc != 0 && (s.contains("incorrect password") || s.contains("Sorry, try again")) {
                 return Err(Error::failed(format!(
-                    "become (sudo) failed on {}: incorrect become password",
+                    "Incorrect sudo password (become on {})",
                     self.host()
                 )));
             }
+        }
+        // su that refused the password (before the command ran): Ansible's message.
+        if let Some(b) = &cmd.become_
+            && b.method == BecomeMethod::Su
+            && b.password.is_some()
+            && out.rc != 0
+            && out.stdout.is_empty()
+            && out.stderr_str().contains("Authentication failure")
+        {
+            return Err(Error::failed(format!(
+                "Incorrect su password (become on {})",
+                self.host()
+            )));
         }
         Ok(out)
     }
@@ -458,42 +516,58 @@ pub trait Connection: Send + Sync {
             ..Default::default()
         };
         let out = self.exec(&cmd).await?;
-        if out.rc == install::RC_VALIDATE && opts.validate.is_some() {
-            return Err(Error::failed(format!(
-                "validation of {dest} failed, the file was not changed: {}",
-                out.stderr_str().trim()
-            )));
-        }
-        if out.rc != 0 {
-            return Err(Error::failed(format!(
-                "could not write {dest}: {}",
-                out.stderr_str().trim()
-            )));
-        }
-        Ok(())
+        put_outcome(&out, dest, opts.validate.is_some())
     }
 
     /// Reads a whole remote file.
     async fn get(&self, path: &str, become_: Option<&Become>) -> Result<Vec<u8>> {
-        let cmd = Cmd {
-            script: format!("cat -- {}", quote(path)),
-            become_: become_.cloned(),
-            ..Default::default()
-        };
-        let out = self.exec(&cmd).await?;
-        if out.rc != 0 {
-            return Err(Error::failed(format!(
-                "could not read {path}: {}",
-                out.stderr_str().trim()
-            )));
-        }
-        Ok(out.stdout)
+        read_by_command(self, path, become_).await
     }
 
     /// Closes the connection.
     async fn close(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// Reads a whole remote file with `cat` over `conn`'s commands (the default [`Connection::get`],
+/// and what a transport with its own file reads falls back to under become).
+pub(crate) async fn read_by_command<C: Connection + ?Sized>(
+    conn: &C,
+    path: &str,
+    become_: Option<&Become>,
+) -> Result<Vec<u8>> {
+    let cmd = Cmd {
+        script: format!("cat -- {}", quote(path)),
+        become_: become_.cloned(),
+        ..Default::default()
+    };
+    let out = conn.exec(&cmd).await?;
+    if out.rc != 0 {
+        return Err(Error::failed(format!(
+            "could not read {path}: {}",
+            out.stderr_str().trim()
+        )));
+    }
+    Ok(out.stdout)
+}
+
+/// The outcome of an install script (see `install`) that wrote `dest`: its validation
+/// failing (the file left as it was), or another failure, in the words every transport uses.
+pub(crate) fn put_outcome(out: &ExecOutput, dest: &str, validating: bool) -> Result<()> {
+    if out.rc == install::RC_VALIDATE && validating {
+        return Err(Error::failed(format!(
+            "validation of {dest} failed, the file was not changed: {}",
+            out.stderr_str().trim()
+        )));
+    }
+    if out.rc != 0 {
+        return Err(Error::failed(format!(
+            "could not write {dest}: {}",
+            out.stderr_str().trim()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -526,6 +600,55 @@ mod tests {
     }
 
     #[test]
+    fn become_exe_and_flags_without_non_interactive_when_a_password_is_given() {
+        let c = |pw: Option<&str>, method| Cmd {
+            script: "id -u".into(),
+            become_: Some(Become {
+                method,
+                user: "bob".into(),
+                password: pw.map(Secret::new),
+                flags: Some("-H -S -n -Hn --non-interactive --intermediate-user x".into()),
+                exe: Some("/tmp/shim.sh".into()),
+                chdir: None,
+            }),
+            ..Default::default()
+        };
+        let w = wrap(&c(Some("pw"), BecomeMethod::Sudo));
+        assert!(w.line.starts_with("/tmp/shim.sh -H -S -p "), "{}", w.line);
+        assert!(
+            w.line.contains(" -H -S -H --intermediate-user x -u bob "),
+            "{}",
+            w.line
+        );
+        let w = wrap(&c(None, BecomeMethod::Sudo));
+        assert!(
+            w.line.contains(" -H -S -n -Hn --non-interactive "),
+            "{}",
+            w.line
+        );
+        let mut cd = c(Some("pw"), BecomeMethod::Sudo);
+        if let Some(b) = cd.become_.as_mut() {
+            b.chdir = Some("/no where".into());
+        }
+        let w = wrap(&cd);
+        assert!(
+            w.line
+                .starts_with("cd '/no where' && /tmp/shim.sh -H -S -p "),
+            "{}",
+            w.line
+        );
+        let plan = crate::connection::ssh::exec::sudo_plan(&w.line).unwrap();
+        assert!(
+            plan.line
+                .starts_with("cd '/no where' && /tmp/shim.sh -H -S -p "),
+            "{}",
+            plan.line
+        );
+        let w = wrap(&c(Some("pw"), BecomeMethod::Su));
+        assert!(w.line.starts_with("/tmp/shim.sh -H -S"), "{}", w.line);
+    }
+
+    #[test]
     fn become_password_never_in_line() {
         let c = Cmd {
             script: "id -u".into(),
@@ -534,6 +657,8 @@ mod tests {
                 user: "root".into(),
                 password: Some(Secret::new("hunter2")),
                 flags: None,
+                exe: None,
+                chdir: None,
             }),
             ..Default::default()
         };

@@ -27,7 +27,7 @@ impl PlayRun<'_> {
         name: &str,
         args: &Value,
     ) -> Result<Outcome> {
-        let raw = self.rendered_args(args, ctx)?;
+        let raw = self.rendered_args(name, args, ctx)?;
         let args: Map<String, Json> = raw.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
         let delegated = self.delegate(task, ctx)?;
         let (target, conn_ctx) = match &delegated {
@@ -61,7 +61,9 @@ impl PlayRun<'_> {
             .collect();
         let mut req = Map::new();
         req.insert("op".into(), json!("action"));
-        req.insert("name".into(), json!(name));
+        // A short name found in a collection is that collection's plugin (`ns.coll.name`).
+        let resolved = crate::modules::fallback::lookup::action_plugin_fqcn(name);
+        req.insert("name".into(), json!(resolved));
         req.insert("args".into(), Json::Object(args));
         req.insert("check".into(), json!(check));
         req.insert("diff".into(), json!(diff));
@@ -70,6 +72,14 @@ impl PlayRun<'_> {
         if let Some(base) = task.loc.file.parent() {
             req.insert("base".into(), json!(base.display().to_string()));
         }
+        // The task's search path (its roles' folders, its file's, the playbook's): where the
+        // plugin's relative files are found (`_find_needle`), as in Ansible.
+        let search: Vec<String> = task
+            .search_path(&self.play.dir)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        req.insert("search_path".into(), json!(search));
         if let Some(c) = &python_conn {
             req.insert("connection".into(), json!(c));
         }
@@ -120,8 +130,7 @@ impl PlayRun<'_> {
             }
         };
         let result = crate::modules::fallback::untag_result(result);
-        let short = name.rsplit('.').next().unwrap_or(name);
-        let mut o = self.fallback_outcome(task, host, &target, result, short);
+        let mut o = self.fallback_outcome(task, host, &target, result);
         if delegated.is_some() {
             o.delegated_to = Some(target);
         }

@@ -57,11 +57,7 @@ impl PlayRun<'_> {
             }
             if v.kind() != minijinja::value::ValueKind::Map {
                 // ansible-core's message, which playbooks match on.
-                let fq = if name.contains('.') {
-                    name.clone()
-                } else {
-                    format!("ansible.builtin.{name}")
-                };
+                let fq = resolved_fqcn(&name);
                 return Err(Error::failed(format!(
                     "Finalization of task args for '{fq}' failed: Task args must resolve to a \
                      'dict' not '{}'.",
@@ -78,28 +74,36 @@ impl PlayRun<'_> {
         for t in &d.template {
             layer(t, &mut args)?;
         }
+        // Ansible's order: the templates above, then the mappings (`args:`, the action's),
+        // then the free form's words.
+        let mut words = Vars::new();
         if let Some(text) = &d.free {
             let (raw, kv) = crate::playbook::split_free_form(text, doc, &name)?;
             if let Some(raw) = raw {
                 if crate::playbook::takes_free_form(doc, &name) {
                     let key = doc.and_then(|d| d.free_form).unwrap_or("_raw_params");
-                    args.insert(key.to_string(), Value::from(raw));
+                    words.insert(key.to_string(), Value::from(raw));
                 } else if crate::playbook::is_all_template(&raw) {
                     layer(&raw, &mut args)?;
                 } else {
+                    // ansible-core's message, which playbooks match on.
                     return Err(Error::failed(format!(
-                        "'{name}' takes no free-form text, and '{raw}' is not a k=v option"
+                        "Action '{}' does not support raw params.",
+                        resolved_fqcn(&name)
                     ))
-                    .hint("write its options as `key=value` words or as a YAML mapping"));
+                    .hint(format!(
+                        "'{raw}' is not a k=v option; write the options as `key=value` words or as a YAML mapping"
+                    )));
                 }
             }
             for (k, v) in kv {
-                args.insert(k, Value::from(v));
+                words.insert(k, Value::from(v));
             }
         }
         for (k, v) in &d.args {
             args.insert(k.clone(), v.clone());
         }
+        args.extend(words);
         match action {
             Some(a) => a.load_at_run_time(&ActionArgs {
                 name: &name,
@@ -260,6 +264,7 @@ impl PlayRun<'_> {
             no_log_if: task.no_log_if.clone(),
             check_mode: task.check_mode,
             diff: task.diff,
+            late_flags: task.late_flags.clone(),
             delegate_to: task.delegate_to.clone(),
             role: task.role.clone(),
             include_chain: task.include_chain.clone(),
@@ -308,6 +313,7 @@ impl PlayRun<'_> {
                 handlers_from,
                 public,
                 allow_duplicates,
+                validate,
             } => {
                 // The including task's role brings the included one in (search paths).
                 loader
@@ -321,6 +327,7 @@ impl PlayRun<'_> {
                         defaults_from.as_deref(),
                         handlers_from.as_deref(),
                         *allow_duplicates,
+                        *validate,
                     )
                     .map(|(tasks, handlers)| {
                         self.shared
@@ -461,8 +468,10 @@ impl PlayRun<'_> {
                 ),
                 "clear_host_errors" if holds => {
                     for b in &self.batch {
+                        // Unreachable hosts rejoin too, as in Ansible.
                         self.state(b, |s| {
                             s.failed = false;
+                            s.unreachable = false;
                             s.fatal = false;
                             s.errors_cleared += 1;
                         });
@@ -509,5 +518,20 @@ impl PlayRun<'_> {
             self.flush_handlers().await?;
         }
         Ok(())
+    }
+}
+
+/// The name ansible-core resolves an action to, as its messages give it: a name with a
+/// namespace as written, a user's own module or action plugin by its short name, anything else
+/// as `ansible.builtin.<name>`.
+fn resolved_fqcn(name: &str) -> String {
+    let own = crate::modules::fallback::user_module(name).is_some()
+        || crate::modules::fallback::action_plugin(name).is_some_and(|p| {
+            !crate::modules::fallback::lookup::core().is_some_and(|c| p.starts_with(&c.dir))
+        });
+    if name.contains('.') || own {
+        name.to_string()
+    } else {
+        format!("ansible.builtin.{name}")
     }
 }

@@ -33,6 +33,22 @@ pub(super) fn shadowed(task: &Task, name: &str) -> bool {
     !task.builtin_fqcn && fallback::user_module(name).is_some()
 }
 
+/// Native actions whose Ansible action plugin runs other modules on the host (fetch reads the
+/// file with `stat` and `slurp`).
+const ACTION_HELPERS: &[(&str, &[&str])] = &[("fetch", &["stat", "slurp"])];
+
+/// Whether the user's `library/` replaces a module that Ansible's action plugin of native
+/// action `name` runs: then that action plugin runs (calling the user's module), as in
+/// Ansible, when ansible-core is there.
+pub(super) fn helper_shadowed(name: &str) -> bool {
+    ACTION_HELPERS
+        .iter()
+        .filter(|(a, _)| *a == name)
+        .flat_map(|(_, helpers)| helpers.iter())
+        .any(|h| fallback::user_module(h).is_some())
+        && fallback::action_plugin(&format!("ansible.builtin.{name}")).is_some()
+}
+
 impl PlayRun<'_> {
     /// Runs module `name` (not native) with `args` through Ansible's implementation.
     pub(super) async fn run_fallback(
@@ -48,7 +64,7 @@ impl PlayRun<'_> {
             return self.run_action_plugin(task, host, ctx, name, args).await;
         }
         let found = fallback::find(name).ok_or_else(|| fallback::not_found(name))?;
-        let raw = self.rendered_args(args, ctx)?;
+        let raw = self.rendered_args(name, args, ctx)?;
         let args: Map<String, Json> = raw.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
         let (target, conn_ctx) = match self.delegate(task, ctx)? {
             Some((d, c)) => (d, Some(c)),
@@ -118,7 +134,7 @@ impl PlayRun<'_> {
             }
         };
         let result = fallback::untag_result(raw);
-        let mut o = self.fallback_outcome(task, host, &target, result, found.short());
+        let mut o = self.fallback_outcome(task, host, &target, result);
         if let Some(info) = info {
             self.async_verdict(host, &info, o.status != Status::Failed);
             info.decorate(&mut o);
@@ -136,9 +152,9 @@ impl PlayRun<'_> {
         task: &Task,
         host: &str,
         target: &str,
-        result: Map<String, Json>,
-        short: &str,
+        mut result: Map<String, Json>,
     ) -> Outcome {
+        add_collection_names(&mut result);
         for w in result
             .get("warnings")
             .and_then(Json::as_array)
@@ -155,7 +171,7 @@ impl PlayRun<'_> {
             .into_iter()
             .flatten()
         {
-            self.runner.emit(Event::Warning(deprecation_text(d, short)));
+            self.runner.emit(Event::Deprecation(deprecation_text(d)));
         }
         let (mut o, facts) = outcome(result);
         // A module that raised (no traceback comes back): its error, where the task is, as
@@ -180,22 +196,83 @@ impl PlayRun<'_> {
 /// What ansible-core registers as the `exception` of a module that raised, without a traceback.
 const NO_TRACEBACK_TEXT: &str = "(traceback unavailable)";
 
-/// A deprecation as Ansible words it.
-fn deprecation_text(d: &Json, module: &str) -> String {
-    let s = |k: &str| d.get(k).and_then(Json::as_str).unwrap_or_default();
-    let mut t = format!("Deprecation: {}", s("msg"));
-    let when = match (s("version"), s("date")) {
-        (v, _) if !v.is_empty() => format!(" version {v}"),
-        (_, date) if !date.is_empty() => format!(" after {date}"),
-        _ => String::new(),
+/// Each deprecation of a module's result names its collection (`collection_name`, from the
+/// `deprecator` a 2.19 module reports: `ns.col` of its resolved name), as ansible-core's
+/// controller exposes deprecations to playbooks.
+fn add_collection_names(result: &mut Map<String, Json>) {
+    let Some(Json::Array(deps)) = result.get_mut("deprecations") else {
+        return;
     };
-    if !when.is_empty() {
-        t.push_str(&format!(
-            " This feature will be removed from module '{module}' in collection '{}'{when}.",
-            s("collection_name")
-        ));
+    for d in deps.iter_mut().filter_map(Json::as_object_mut) {
+        if d.contains_key("collection_name") {
+            continue;
+        }
+        let name = d
+            .get("deprecator")
+            .and_then(|x| x.get("resolved_name"))
+            .and_then(Json::as_str)
+            .map(|n| n.split('.').take(2).collect::<Vec<_>>().join("."));
+        d.insert(
+            "collection_name".into(),
+            name.map_or(Json::Null, Json::from),
+        );
     }
-    t
+}
+
+/// A deprecation as ansible-core 2.19 words it: the message, then what will be removed from
+/// where and when ("This feature will be removed from ansible-core version 2.23.").
+fn deprecation_text(d: &Json) -> String {
+    let s = |k: &str| d.get(k).and_then(Json::as_str).unwrap_or_default();
+    let dep = d.get("deprecator");
+    let dep_str = |k: &str| dep.and_then(|v| v.get(k)).and_then(Json::as_str);
+    let resolved =
+        dep_str("resolved_name").or_else(|| Some(s("collection_name")).filter(|c| !c.is_empty()));
+    // A typed deprecator names a plugin (`ns.coll.name`); an untyped one is a collection.
+    let (collection, plugin) = match (resolved, dep_str("type")) {
+        (Some(name), Some(kind)) if name != "ansible.builtin" => {
+            let parts: Vec<&str> = name.split('.').collect();
+            let kind = if kind == "module" {
+                kind.to_string()
+            } else {
+                format!("{kind} plugin")
+            };
+            let coll = (parts.len() > 2).then(|| parts[..2].join("."));
+            (coll, Some(format!("{kind} '{}'", parts[parts.len() - 1])))
+        }
+        (Some(name), Some(kind)) => {
+            let kind = if kind == "module" {
+                kind.to_string()
+            } else {
+                format!("{kind} plugin")
+            };
+            (Some(name.to_string()), Some(format!("the {kind} API")))
+        }
+        (name, _) => (name.map(String::from), None),
+    };
+    let from = match (&plugin, collection.as_deref()) {
+        (Some(p), Some("ansible.builtin")) => format!(" from {p} in ansible-core"),
+        (Some(p), Some(c)) => format!(" from {p} in collection '{c}'"),
+        (Some(p), None) => format!(" from {p}"),
+        (None, Some("ansible.builtin")) => " from ansible-core".to_string(),
+        (None, Some(c)) => format!(" from collection '{c}'"),
+        (None, None) => String::new(),
+    };
+    let when = match (collection.is_some(), s("date"), s("version")) {
+        (false, _, _) => " in the future".to_string(),
+        (true, date, _) if !date.is_empty() => format!(" in a release after {date}"),
+        (true, _, v) if !v.is_empty() => format!(" version {v}"),
+        _ => " in a future release".to_string(),
+    };
+    let mut msg = s("msg").trim().to_string();
+    if !msg.is_empty() && !msg.ends_with(['.', '!', '?']) {
+        msg.push('.');
+    }
+    let tail = format!("This feature will be removed{from}{when}.");
+    if msg.is_empty() {
+        tail
+    } else {
+        format!("{msg} {tail}")
+    }
 }
 
 /// A diff side as text: a string as is, anything else as JSON (as Ansible shows it).
@@ -244,7 +321,8 @@ fn outcome(mut r: Map<String, Json>) -> (Outcome, Option<Vars>) {
     if let Some(e) = r.get_mut("exception") {
         *e = fallback::untag(e.take());
     }
-    for d in match r.remove("diff") {
+    // The registered result keeps the module's own `diff` as it returned it.
+    for d in match r.get("diff").cloned() {
         Some(Json::Array(a)) => a,
         Some(d @ Json::Object(_)) => vec![d],
         _ => vec![],
@@ -266,6 +344,14 @@ fn outcome(mut r: Map<String, Json>) -> (Outcome, Option<Vars>) {
         });
     }
     // Ansible's own clean-ups of a module's result.
+    for k in ["warnings", "deprecations"] {
+        if r.get(k)
+            .and_then(Json::as_array)
+            .is_some_and(|a| a.is_empty())
+        {
+            r.remove(k);
+        }
+    }
     if let Some(res) = r.get("results")
         && !res.is_array()
     {
@@ -288,6 +374,10 @@ fn outcome(mut r: Map<String, Json>) -> (Outcome, Option<Vars>) {
     for k in ["changed", "failed", "skipped"] {
         r.remove(k);
     }
+    // Python's truth, as ansible-core reads it (`"yeppers"` hides the result too).
+    o.no_log = r
+        .get("_ansible_no_log")
+        .is_some_and(|v| crate::template::truthy_py(&from_json(v)));
     r.retain(|k, _| !k.starts_with("_ansible_"));
     o.result = r.iter().map(|(k, v)| (k.clone(), from_json(v))).collect();
     (o, facts)
@@ -309,6 +399,9 @@ mod tests {
         assert_eq!(o.status, Status::Changed);
         assert_eq!(o.msg.as_deref(), Some("done"));
         assert!(o.result.contains_key("x") && !o.result.contains_key("_ansible_no_log"));
+        assert!(!o.no_log);
+        // An action plugin's result may ask to be hidden (any truthy value).
+        assert!(of(json!({"msg": "secret", "_ansible_no_log": "yeppers"})).no_log);
         assert_eq!(of(json!({"rc": 2})).status, Status::Failed);
         assert_eq!(of(json!({"rc": 2, "failed": false})).status, Status::Ok);
         assert_eq!(
@@ -321,6 +414,15 @@ mod tests {
         assert_eq!(
             (o.diffs[0].before.as_str(), o.diffs[0].after.as_str()),
             ("a\n", "b\n")
+        );
+        assert_eq!(
+            o.result["diff"].get_attr("before").unwrap().as_str(),
+            Some("a\n")
+        );
+        let o = of(json!({"diff": {"before": "a", "after": "b", "after_header": "/p"}}));
+        assert_eq!(
+            o.result["diff"].get_attr("after_header").unwrap().as_str(),
+            Some("/p")
         );
         let o = of(json!({"stdout": "a\nb"}));
         assert_eq!(o.result["stdout_lines"].len(), Some(2));
@@ -338,5 +440,49 @@ mod tests {
         );
         let o = of(json!({"results": "x"}));
         assert!(o.result.contains_key("ansible_module_results"));
+        let o = of(json!({"warnings": [], "deprecations": [{"msg": "d"}]}));
+        assert!(!o.result.contains_key("warnings") && o.result.contains_key("deprecations"));
+    }
+
+    #[test]
+    fn deprecations_are_worded_as_ansible_core_words_them() {
+        let core = json!({"msg": "Passing `warnings` is deprecated.", "version": "2.23",
+            "deprecator": {"resolved_name": "ansible.builtin", "type": null}});
+        assert_eq!(
+            deprecation_text(&core),
+            "Passing `warnings` is deprecated. This feature will be removed from ansible-core version 2.23."
+        );
+        let coll = json!({"msg": "old thing", "version": "9.9", "collection_name": "my.coll",
+            "deprecator": {"resolved_name": "my.coll", "type": null}});
+        assert_eq!(
+            deprecation_text(&coll),
+            "old thing. This feature will be removed from collection 'my.coll' version 9.9."
+        );
+        let module = json!({"msg": "x", "date": "2030-01-01",
+            "deprecator": {"resolved_name": "my.coll.thing", "type": "module"}});
+        assert_eq!(
+            deprecation_text(&module),
+            "x. This feature will be removed from module 'thing' in collection 'my.coll' in a release after 2030-01-01."
+        );
+        assert_eq!(
+            deprecation_text(&json!({"msg": "y"})),
+            "y. This feature will be removed in the future."
+        );
+    }
+
+    #[test]
+    fn deprecations_name_their_collection_as_ansible_shows_them() {
+        let Json::Object(mut r) = json!({"deprecations": [
+            {"msg": "a", "version": "2.0.0", "deprecator": {"resolved_name": "foo.bar.argspec", "type": null}},
+            {"msg": "b", "date": "2023-01-01", "deprecator": {"resolved_name": null}},
+            {"msg": "c", "collection_name": "kept.as.is"}
+        ]}) else {
+            panic!()
+        };
+        add_collection_names(&mut r);
+        let d = &r["deprecations"];
+        assert_eq!(d[0]["collection_name"], json!("foo.bar"));
+        assert_eq!(d[1]["collection_name"], Json::Null);
+        assert_eq!(d[2]["collection_name"], json!("kept.as.is"));
     }
 }

@@ -37,8 +37,9 @@ struct DirRules {
     ignore_unknown: bool,
 }
 
-/// A failure of the action (reported in the result's `message`), or the variables and files.
-type Loaded = std::result::Result<(Vars, Vec<String>), String>;
+/// A failure of the action (reported in the result's `message`), or the variables, the files
+/// and whether one of them was vault-encrypted (the result is then hidden, as Ansible does).
+type Loaded = std::result::Result<(Vars, Vec<String>, bool), String>;
 
 impl PlayRun<'_> {
     /// Runs `include_vars` with its rendered arguments; the variables are the host's from now.
@@ -87,7 +88,7 @@ impl PlayRun<'_> {
                 self.include_file(task, file.as_deref())
             }
         };
-        let (mut vars, included) = match loaded {
+        let (mut vars, included, vaulted) = match loaded {
             Ok(x) => x,
             Err(message) => {
                 let mut o = Outcome::new(Status::Failed);
@@ -108,7 +109,7 @@ impl PlayRun<'_> {
         if given("hash_behaviour").is_some_and(|h| value_str(h) == "merge") {
             for (k, v) in vars.iter_mut() {
                 if let Some(old) = ctx.get(k)? {
-                    *v = merge(&old, v);
+                    *v = crate::value::merge_maps(&old, v);
                 }
             }
         }
@@ -119,6 +120,8 @@ impl PlayRun<'_> {
             Value::from_iter(included.into_iter().map(Value::from)),
         );
         o.result.insert("ansible_facts".into(), vars_value(&vars));
+        o.result
+            .insert("_ansible_no_log".into(), Value::from(vaulted));
         o.trusted_facts = true;
         Ok(o)
     }
@@ -141,8 +144,8 @@ impl PlayRun<'_> {
                 tried.join("\n\t")
             )
         })?;
-        let vars = load(&path, None)?;
-        Ok((vars, vec![path.display().to_string()]))
+        let (vars, vaulted) = load(&path, None, &self.runner.templar)?;
+        Ok((vars, vec![path.display().to_string()], vaulted))
     }
 
     /// Every file of a folder (a role's `vars/` folder, or the task file's folder, holds a
@@ -175,6 +178,7 @@ impl PlayRun<'_> {
         folders.sort_by_key(|f| f.0.to_string_lossy().into_owned());
         let mut vars = Vars::new();
         let mut included = Vec::new();
+        let mut vaulted = false;
         for (folder, mut names) in folders {
             names.sort();
             for name in names {
@@ -194,11 +198,13 @@ impl PlayRun<'_> {
                     continue;
                 }
                 let path = folder.join(&name);
-                vars.extend(load(&path, Some(&rules.extensions))?);
+                let (v, enc) = load(&path, Some(&rules.extensions), &self.runner.templar)?;
+                vars.extend(v);
+                vaulted |= enc;
                 included.push(path.display().to_string());
             }
         }
-        Ok((vars, included))
+        Ok((vars, included, vaulted))
     }
 }
 
@@ -286,9 +292,14 @@ fn extension(name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Loads one variables file (a mapping; an empty file is none); with `extensions`, a file
-/// whose extension is not among them is refused.
-fn load(path: &Path, extensions: Option<&[String]>) -> std::result::Result<Vars, String> {
+/// Loads one variables file (a mapping; an empty file is none), decrypted with the run's
+/// vault password when the whole file is vault-encrypted (then also `true`); with
+/// `extensions`, a file whose extension is not among them is refused.
+fn load(
+    path: &Path,
+    extensions: Option<&[String]>,
+    templar: &crate::template::Templar,
+) -> std::result::Result<(Vars, bool), String> {
     if let Some(exts) = extensions
         && !exts.contains(&extension(&path.to_string_lossy()))
     {
@@ -298,9 +309,18 @@ fn load(path: &Path, extensions: Option<&[String]>) -> std::result::Result<Vars,
             exts.join(", ")
         ));
     }
-    let node = crate::yaml::load_file(path).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e).to_string())?;
+    let vaulted = text.trim_start().starts_with("$ANSIBLE_VAULT;");
+    let text = if vaulted {
+        templar
+            .decrypt_vault_text(text.trim(), &path.display().to_string())
+            .map_err(|e| e.msg.clone())?
+    } else {
+        text
+    };
+    let node = crate::yaml::load_str(&text, path).map_err(|e| e.to_string())?;
     if node.is_null() {
-        return Ok(Vars::new());
+        return Ok((Vars::new(), vaulted));
     }
     if node.as_map().is_none() {
         return Err(format!(
@@ -308,23 +328,9 @@ fn load(path: &Path, extensions: Option<&[String]>) -> std::result::Result<Vars,
             path.display()
         ));
     }
-    crate::playbook::vars_of(&node).map_err(|e| e.to_string())
-}
-
-/// `new` merged into `old` key by key, mappings recursively (`hash_behaviour: merge`).
-fn merge(old: &Value, new: &Value) -> Value {
-    if old.kind() != ValueKind::Map || new.kind() != ValueKind::Map {
-        return new.clone();
-    }
-    let mut out = value_to_vars(old);
-    for (k, v) in value_to_vars(new) {
-        let merged = match out.get(&k) {
-            Some(o) => merge(o, &v),
-            None => v,
-        };
-        out.insert(k, merged);
-    }
-    vars_value(&out)
+    crate::playbook::vars_of(&node)
+        .map(|v| (v, vaulted))
+        .map_err(|e| e.to_string())
 }
 
 fn value_str(v: &Value) -> String {
@@ -360,7 +366,7 @@ mod tests {
         )]);
         let new =
             crate::value::map_value([("a", crate::value::map_value([("y", Value::from(3))]))]);
-        let m = merge(&old, &new);
+        let m = crate::value::merge_maps(&old, &new);
         let a = m.get_attr("a").unwrap();
         assert_eq!(a.get_attr("x").unwrap(), Value::from(1));
         assert_eq!(a.get_attr("y").unwrap(), Value::from(3));

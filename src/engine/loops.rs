@@ -64,6 +64,10 @@ impl PlayRun<'_> {
         // A failed item whose failure was ignored still fails the aggregate result (Ansible's
         // `results` with `failed: true`), which is then ignored too.
         let mut failures_ignored = true;
+        // Unreachable items do not stop the loop (Ansible tries each); the task is unreachable
+        // then, ignored when every unreachable item was (`ignore_unreachable` per item).
+        let mut any_unreachable = false;
+        let mut unreachable_ignored = true;
         // A loop over no items is skipped ("No items in the list"), as in Ansible.
         let mut all_skipped = true;
         let mut agg_diffs = Vec::new();
@@ -97,9 +101,10 @@ impl PlayRun<'_> {
                 lv.insert(iv.clone(), Value::from(i));
                 lv.insert("ansible_index_var".into(), Value::from(iv.as_str()));
             }
-            lv.insert(
-                "ansible_loop".into(),
-                map_value([
+            // `ansible_loop` with `extended` only; `allitems` unless `extended_allitems` is false,
+            // `previtem`/`nextitem` only where there is one (as Ansible).
+            let ansible_loop = lc.extended.then(|| {
+                let mut entries = vec![
                     ("index", Value::from(i + 1)),
                     ("index0", Value::from(i)),
                     ("first", Value::from(i == 0)),
@@ -107,21 +112,21 @@ impl PlayRun<'_> {
                     ("length", Value::from(n)),
                     ("revindex", Value::from(n - i)),
                     ("revindex0", Value::from(n - i - 1)),
-                    ("allitems", allitems.clone()),
-                    (
-                        "previtem",
-                        if i > 0 {
-                            items[i - 1].clone()
-                        } else {
-                            Value::UNDEFINED
-                        },
-                    ),
-                    (
-                        "nextitem",
-                        items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
-                    ),
-                ]),
-            );
+                ];
+                if lc.extended_allitems != Some(false) {
+                    entries.push(("allitems", allitems.clone()));
+                }
+                if let Some(next) = items.get(i + 1) {
+                    entries.push(("nextitem", next.clone()));
+                }
+                if i > 0 {
+                    entries.push(("previtem", items[i - 1].clone()));
+                }
+                map_value(entries)
+            });
+            if let Some(al) = &ansible_loop {
+                lv.insert("ansible_loop".into(), al.clone());
+            }
             let mut seen = lv.clone();
             if let (Some(r), Some(v)) = (&task.register, &registered_before) {
                 seen.insert(r.clone(), v.clone());
@@ -159,24 +164,60 @@ impl PlayRun<'_> {
             o.result.insert(loop_var.clone(), item.clone());
             o.result
                 .insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
+            if let Some(iv) = &index_var {
+                o.result.insert(iv.clone(), Value::from(i));
+                o.result
+                    .insert("ansible_index_var".into(), Value::from(iv.as_str()));
+            }
+            if let Some(al) = ansible_loop {
+                o.result.insert("ansible_loop".into(), al);
+            }
             any_changed |= o.status == Status::Changed;
             any_failed |= o.status == Status::Failed;
             failures_ignored &= o.status != Status::Failed || o.ignored;
+            any_unreachable |= o.status == Status::Unreachable;
+            unreachable_ignored &= o.status != Status::Unreachable || o.ignored;
             all_skipped &= o.status == Status::Skipped;
             agg_diffs.extend(o.diffs.iter().cloned());
             agg_changes.extend(o.changes.iter().cloned());
             self.emit_result(host, task, display, &o, Some(label));
-            if o.status == Status::Unreachable {
-                self.record(host, task, display, &o);
-                return o;
-            }
             if task.register.is_some() {
                 registered_before = Some(registered(&o));
             }
             results.push(o.to_value());
+            // `break_when`: evaluated with the item's variables and its registered result; the
+            // loop stops after the first item for which every condition holds.
+            if !lc.break_when.is_empty() {
+                let mut with_result = Vars::new();
+                if let (Some(r), Some(v)) = (&task.register, &registered_before) {
+                    with_result.insert(r.clone(), v.clone());
+                }
+                let bctx = ictx.push(Arc::new(with_result));
+                let mut stop = true;
+                for c in &lc.break_when {
+                    match self.runner.templar.eval_cond(c, &bctx) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            stop = false;
+                            break;
+                        }
+                        Err(e) => {
+                            let mut f = Outcome::from_error(&e.at(&task.loc));
+                            f.ignored = self.ignore_errors(task, &ctx);
+                            self.record(host, task, display, &f);
+                            return f;
+                        }
+                    }
+                }
+                if stop {
+                    break;
+                }
+            }
         }
         let status = if any_failed {
             Status::Failed
+        } else if any_unreachable {
+            Status::Unreachable
         } else if all_skipped {
             Status::Skipped
         } else if any_changed {
@@ -202,7 +243,8 @@ impl PlayRun<'_> {
         agg.diffs = agg_diffs;
         agg.changes = agg_changes;
         agg.includes = includes;
-        agg.ignored = any_failed && (failures_ignored || self.ignore_errors(task, &ctx));
+        agg.ignored = any_failed && (failures_ignored || self.ignore_errors(task, &ctx))
+            || (status == Status::Unreachable && unreachable_ignored);
         if status == Status::Skipped {
             agg.result
                 .insert("skipped_reason".into(), Value::from("No items in the list"));

@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub forks: usize,
     /// `--limit` pattern.
     pub limit: Option<String>,
+    /// `--shard K/N`: only the hosts of this shard run (see [`crate::inventory::shard`]).
+    pub shard: Option<crate::inventory::shard::Shard>,
     /// `--tags`.
     pub tags: Vec<String>,
     /// `--skip-tags`.
@@ -94,6 +96,9 @@ pub struct RunOptions {
     /// `private_role_vars` (ansible.cfg, `ANSIBLE_PRIVATE_ROLE_VARS`) when set: false makes
     /// the variables of an `include_role` without `public:` the play's.
     pub private_role_vars: Option<bool>,
+    /// `no_log` in ansible.cfg (`ANSIBLE_NO_LOG`): the `no_log` of the tasks that do not set
+    /// their own.
+    pub no_log: bool,
 }
 
 impl Default for RunOptions {
@@ -103,6 +108,7 @@ impl Default for RunOptions {
             diff: false,
             forks: 5,
             limit: None,
+            shard: None,
             tags: vec![],
             skip_tags: vec![],
             extra_vars: Vars::new(),
@@ -123,6 +129,7 @@ impl Default for RunOptions {
             flush_cache: false,
             gathering_smart: false,
             private_role_vars: None,
+            no_log: false,
         }
     }
 }
@@ -136,7 +143,8 @@ pub trait Connector: Send + Sync {
 }
 
 /// The default connector: `ansible_connection: local` runs on the controller; `ssh` (the
-/// default, also `smart` and `paramiko`) uses the native SSH transport with these options.
+/// default, also `smart` and `paramiko`) uses the native SSH transport with these options;
+/// another type is one of Ansible's Python connection plugins, run through the plugin bridge.
 #[derive(Debug, Default, Clone)]
 pub struct DefaultConnector {
     /// Options for SSH connections (ansible.cfg and command-line settings).
@@ -160,11 +168,25 @@ impl Connector for DefaultConnector {
                 let c = crate::connection::ssh::connect(host, vars, &self.ssh).await?;
                 Ok(Arc::new(c))
             }
-            other => Err(Error::unreachable(format!(
-                "connection type '{other}' for {host} is not supported"
-            ))
-            .on_host(host)
-            .hint("prov supports `ssh` (the default) and `local`")),
+            other => {
+                // One of Ansible's Python connection plugins (a playbook's
+                // `connection_plugins/`, `ANSIBLE_CONNECTION_PLUGINS`, a collection's).
+                use crate::plugins::bridge::{Opened, PythonConnection};
+                if !other.contains('/')
+                    && crate::plugins::bridge::available()
+                    && let Opened::Conn(c) = PythonConnection::open(other, host, vars).await?
+                {
+                    return Ok(Arc::new(c));
+                }
+                Err(Error::unreachable(format!(
+                    "connection type '{other}' for {host} is not supported"
+                ))
+                .on_host(host)
+                .hint(
+                    "prov supports `ssh` (the default) and `local`, and Ansible's Python \
+                     connection plugins when ansible-core is installed",
+                ))
+            }
         }
     }
 }
@@ -236,12 +258,14 @@ impl Runner {
         let pattern = self
             .templar
             .render_str(&play.hosts, &ctx)
-            .map(|v| v.to_string())
+            .map(|v| hosts_pattern(&v))
             .map_err(|e| e.at(&play.loc))?;
         let mut hosts = inventory.select(&pattern).map_err(|e| e.at(&play.loc))?;
         if let Some(limit) = &self.opts.limit {
-            let allowed: IndexSet<String> = inventory.select(limit)?.into_iter().collect();
-            hosts.retain(|h| allowed.contains(h));
+            inventory.limit(&mut hosts, limit)?;
+        }
+        if let Some(s) = &self.opts.shard {
+            hosts.retain(|h| s.holds(h));
         }
         Ok(hosts)
     }
@@ -287,6 +311,8 @@ impl Runner {
         }
         .await;
         for c in shared.conns.lock().await.values() {
+            // The fallback modules' zips the hosts kept for the run go first.
+            crate::modules::fallback::forget_kept(&**c).await;
             let _ = c.close().await;
         }
         // As in Ansible, the recap shows the hosts that had a result counted (not those of a
@@ -295,6 +321,7 @@ impl Runner {
         let recap = Recap {
             hosts: stats,
             errors_cleared: cleared.into_iter().collect(),
+            custom: shared.custom_stats(),
         };
         result?;
         if crate::interrupt::is_set() {
@@ -329,6 +356,14 @@ impl Runner {
             return Ok(true);
         }
         let ctx0 = Context::new(&self.templar, vec![play.vars.clone(), shared.extra.clone()]);
+        if let Some(order) = &play.order {
+            let order = self
+                .templar
+                .render_str(order, &ctx0)
+                .map_err(|e| e.at(&play.loc))?
+                .to_string();
+            order_hosts(&mut hosts, &order).map_err(|e| e.at(&play.loc))?;
+        }
         let shown = self
             .templar
             .render_str(&name, &ctx0)
@@ -381,6 +416,7 @@ impl Runner {
                 missing_handler: Mutex::new(None),
                 flushing: Default::default(),
                 roles_run: roles_run.clone(),
+                throttles: Default::default(),
             };
             shared.set_batch(batch.clone());
             let res = pr.run().await;
@@ -430,36 +466,10 @@ impl Runner {
     fn play_level_vars(&self, play: &Play, shared: &vars::Shared) -> Result<Arc<Vars>> {
         let mut v = (*play.vars).clone();
         let ctx = Context::new(&self.templar, vec![play.vars.clone(), shared.extra.clone()]);
-        for vf in &play.vars_files {
-            let cands: Vec<Value> = if vf.kind() == minijinja::value::ValueKind::Seq {
-                vf.try_iter().map(|i| i.collect()).unwrap_or_default()
-            } else {
-                vec![vf.clone()]
-            };
-            let mut found = false;
-            let mut tried = vec![];
-            for c in cands {
-                let rendered = self
-                    .templar
-                    .render_str(&c.to_string(), &ctx)
-                    .map_err(|e| e.at(&play.loc))?
-                    .to_string();
-                let p = play.dir.join(&rendered);
-                if p.is_file() {
-                    let node = crate::yaml::load_file(&p)?;
-                    v.extend(crate::playbook::vars_of(&node)?);
-                    found = true;
-                    break;
-                }
-                tried.push(p.display().to_string());
-            }
-            if !found {
-                return Err(Error::parse(format!(
-                    "vars_files: none of {} exists",
-                    tried.join(", ")
-                ))
-                .at(&play.loc));
-            }
+        // `vars_files` that need no host's variables (each host reads them again with its own,
+        // see `PlayRun::read_host_vars_files`), for the play's own keywords.
+        for (k, val) in self.read_vars_files(play, &ctx, shared)? {
+            crate::value::combine_var(&mut v, k, val);
         }
         for p in &play.vars_prompt {
             // A variable given with -e is not asked for (Ansible's rule).
@@ -469,6 +479,61 @@ impl Runner {
             v.insert(p.name.clone(), self.ask_vars_prompt(p)?);
         }
         Ok(Arc::new(v))
+    }
+
+    /// The variables of a play's `vars_files` as Ansible reads them with the variables of
+    /// `ctx` (and of the files read before): each entry a file, or a list whose first existing
+    /// file is read; an entry whose name uses an undefined variable is skipped with Ansible's
+    /// warning, one whose files do not exist is skipped.
+    fn read_vars_files(&self, play: &Play, ctx: &Context, shared: &vars::Shared) -> Result<Vars> {
+        let mut out = Vars::new();
+        'entries: for vf in &play.vars_files {
+            let cands: Vec<Value> = if vf.kind() == minijinja::value::ValueKind::Seq {
+                vf.try_iter().map(|i| i.collect()).unwrap_or_default()
+            } else {
+                vec![vf.clone()]
+            };
+            let ictx = ctx.push(Arc::new(out.clone()));
+            let mut tried = vec![];
+            for c in cands {
+                let rendered = match self.templar.render_str_inner(&c.to_string(), &ictx) {
+                    Ok(r) => r,
+                    Err(e) if e.undefined => {
+                        let msg = "skipping vars_files item due to an undefined variable";
+                        if shared.warn_once(&format!("{msg} {vf}")) {
+                            self.emit(Event::Warning(msg.to_string()));
+                        }
+                        continue 'entries;
+                    }
+                    Err(e) => return Err(e.err.at(&play.loc)),
+                };
+                let Some(name) = rendered.as_str() else {
+                    return Err(Error::parse(format!(
+                        "Invalid `vars_files` value of type '{}'.",
+                        crate::util::python::type_name(&rendered)
+                    ))
+                    .hint("a `vars_files` value is a file name or a list of them")
+                    .at(&play.loc));
+                };
+                let p = play.dir.join(name);
+                if p.is_file() {
+                    let node = crate::yaml::load_file(&p)?;
+                    for (k, val) in crate::playbook::vars_of(&node)? {
+                        crate::value::combine_var(&mut out, k, val);
+                    }
+                    continue 'entries;
+                }
+                tried.push(p.display().to_string());
+            }
+            self.emit(Event::Verbose {
+                level: 3,
+                msg: format!(
+                    "vars_files: none of {} exists; the entry is skipped",
+                    tried.join(", ")
+                ),
+            });
+        }
+        Ok(out)
     }
 
     /// Asks a `vars_prompt` question as Ansible does: `prompt [default]: `; with `confirm`
@@ -549,6 +614,38 @@ impl Runner {
         } else {
             value
         })
+    }
+}
+
+/// Puts a play's hosts (in inventory order) in its `order`, as Ansible does.
+fn order_hosts(hosts: &mut [String], order: &str) -> Result<()> {
+    match order {
+        "inventory" | "" => {}
+        "reverse_inventory" => hosts.reverse(),
+        "sorted" => hosts.sort(),
+        "reverse_sorted" => hosts.sort_by(|a, b| b.cmp(a)),
+        "shuffle" => {
+            use std::hash::{BuildHasher, RandomState};
+            let seed = RandomState::new();
+            hosts.sort_by_cached_key(|h| seed.hash_one(h));
+        }
+        other => {
+            return Err(Error::parse(format!(
+                "Invalid 'order' specified for inventory hosts: {other}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A play's `hosts:` after templating as one pattern: a list (a variable holding
+/// `["web", "db"]`) is its patterns joined with commas, as Ansible reads each item as a pattern.
+fn hosts_pattern(v: &Value) -> String {
+    match (v.kind(), v.try_iter()) {
+        (minijinja::value::ValueKind::Seq, Ok(items)) => {
+            items.map(|x| x.to_string()).collect::<Vec<_>>().join(",")
+        }
+        _ => v.to_string(),
     }
 }
 
@@ -714,6 +811,9 @@ pub(crate) struct PlayRun<'r> {
     pub roles_run: Arc<RoleRuns>,
     /// Handlers are being run (what they include is shown as handlers).
     pub flushing: std::sync::atomic::AtomicUsize,
+    /// With the free strategy, each throttled task's slots, shared by the hosts running it on
+    /// their own (by the task's location).
+    pub throttles: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
@@ -732,8 +832,24 @@ impl<'r> PlayRun<'r> {
         crate::interrupt::is_set() || *self.stop.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Each host of the batch reads the play's `vars_files` with its own variables (a file
+    /// named after a host or group variable, or a fact once gathered), as Ansible does.
+    fn read_host_vars_files(&self) -> Result<()> {
+        if self.play.vars_files.is_empty() {
+            return Ok(());
+        }
+        let task = gather_task(self.play);
+        for h in &self.batch {
+            let ctx = self.ctx_for(h, &task);
+            let files = self.runner.read_vars_files(self.play, &ctx, &self.shared)?;
+            self.shared.set_host_vars_files(h, Arc::new(files));
+        }
+        Ok(())
+    }
+
     async fn run(&self) -> Result<()> {
         let play = self.play;
+        self.read_host_vars_files()?;
         if play.gather_facts {
             let gf = Task {
                 name: Some("Gathering Facts".into()),
@@ -745,6 +861,7 @@ impl<'r> PlayRun<'r> {
             }
             if !hosts.is_empty() {
                 self.run_list(std::slice::from_ref(&gf), hosts).await?;
+                self.read_host_vars_files()?;
             }
         }
         let sections: [&[Task]; 3] = [&play.pre_tasks, &[], &play.post_tasks];
@@ -1181,7 +1298,7 @@ fn gather_task(play: &Play) -> Task {
         changed_when: None,
         failed_when: None,
         ignore_errors: None,
-        ignore_unreachable: false,
+        ignore_unreachable: None,
         builtin_fqcn: false,
         tags: vec!["always".into()],
         delegate_to: None,
@@ -1193,9 +1310,11 @@ fn gather_task(play: &Play) -> Task {
         delay: None,
         no_log: false,
         no_log_if: vec![],
+        no_log_given: false,
         check_mode: Some(false),
         diff: None,
-        environment: vec![],
+        late_flags: vec![],
+        environment: play.environment.clone(),
         module_defaults: vec![],
         throttle: None,
         timeout: None,
@@ -1213,6 +1332,13 @@ fn gather_task(play: &Play) -> Task {
         include_chain: Default::default(),
     };
     t.become_ = play.become_.clone();
+    // The play's keywords (ignore_unreachable, connection, environment, ...) apply to it as to
+    // any task of the play; its own tags (`always`) and conditions stay.
+    t.inherit(&crate::playbook::Inherit {
+        when: vec![],
+        tags: vec![],
+        ..play.keywords.clone()
+    });
     t
 }
 
@@ -1247,6 +1373,14 @@ mod tests {
             [Serial::Count(3)]
         ));
         assert!(rendered_serial(&tpl, r("many")).is_err());
+    }
+
+    #[test]
+    fn templated_hosts_list_is_a_pattern_list() {
+        let v = Value::from(vec![Value::from("42"), Value::from("localhost")]);
+        assert_eq!(hosts_pattern(&v), "42,localhost");
+        assert_eq!(hosts_pattern(&Value::from(42)), "42");
+        assert_eq!(hosts_pattern(&Value::from("web:db")), "web:db");
     }
 
     #[test]

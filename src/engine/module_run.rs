@@ -201,7 +201,12 @@ impl PlayRun<'_> {
                 let mut out = Vars::new();
                 for (k, v) in vars {
                     let key = crate::playbook::variable_name(&templar.render_str(k, ctx)?)?;
-                    out.insert(key, templar.render_value(v, ctx)?);
+                    let v = templar.render_value(v, ctx)?;
+                    // `x: "{{ omit }}"` sets nothing, as any omitted argument.
+                    if v.as_str() == Some(OMIT) {
+                        continue;
+                    }
+                    out.insert(key, v);
                 }
                 // delegate_facts: the facts belong to the delegated host.
                 let owner = match self.delegate(task, ctx)? {
@@ -211,7 +216,7 @@ impl PlayRun<'_> {
                 self.shared.set_vars(&owner, out.clone());
                 // `cacheable`: also facts of the host (Ansible sets both), which the fact
                 // cache keeps for later runs.
-                if *cacheable {
+                if truthy(&templar.render_value(cacheable, ctx)?) {
                     self.shared.add_module_facts(&owner, out.clone());
                 }
                 let mut o = Outcome::new(Status::Ok);
@@ -236,6 +241,8 @@ impl PlayRun<'_> {
                     task.role.as_deref(),
                     handler,
                     &self.play.dir,
+                    (&task.loc.file, &task.include_chain),
+                    true,
                 );
                 if !path.exists() {
                     return Err(
@@ -260,6 +267,7 @@ impl PlayRun<'_> {
                 handlers_from,
                 public,
                 allow_duplicates,
+                rolespec_validate,
                 ..
             } => {
                 // `omit` leaves an option out (the role's `main`).
@@ -284,6 +292,10 @@ impl PlayRun<'_> {
                         None => self.runner.opts.private_role_vars == Some(false),
                     },
                     allow_duplicates: match allow_duplicates {
+                        Some(p) => truthy(&templar.render_value(p, ctx)?),
+                        None => true,
+                    },
+                    validate: match rolespec_validate {
                         Some(p) => truthy(&templar.render_value(p, ctx)?),
                         None => true,
                     },
@@ -325,12 +337,14 @@ impl PlayRun<'_> {
                     _ => None,
                 }
                 .filter(|p| !p.starts_with("auto") && !p.trim().is_empty());
+                // The play's environment applies (a variable made from facts not gathered
+                // yet is left out), so `ansible_env` shows it.
+                let mut env = self.environment(task, ctx)?;
+                env.extend(python.map(|p| ("PROV_PYTHON".to_string(), p)));
                 let out = conn
                     .exec(&crate::connection::Cmd {
                         probe: true,
-                        env: python
-                            .map(|p| vec![("PROV_PYTHON".to_string(), p)])
-                            .unwrap_or_default(),
+                        env,
                         ..crate::connection::Cmd::new(crate::facts::script())
                     })
                     .await?;
@@ -341,7 +355,10 @@ impl PlayRun<'_> {
                         out.stderr_str().trim()
                     )));
                 }
-                let facts = crate::facts::parse(&out.stdout_str())?;
+                let (facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
+                for w in warnings {
+                    self.runner.emit(crate::events::Event::Warning(w));
+                }
                 let owner = if task.delegate_facts { target } else { host };
                 self.shared.set_facts_map(owner, facts);
                 let mut o = Outcome::new(Status::Ok);
@@ -357,6 +374,9 @@ impl PlayRun<'_> {
                 }
                 // Not native, or shadowed by a module of the user's library (as in
                 // Ansible): that implementation runs on the host.
+                if super::fallback::helper_shadowed(name) {
+                    return self.run_action_plugin(task, host, ctx, name, args).await;
+                }
                 let native = if super::fallback::shadowed(task, name) {
                     None
                 } else {
@@ -371,16 +391,20 @@ impl PlayRun<'_> {
                     "assert" => embedded_conditions(args, templar, ctx)?,
                     _ => None,
                 };
+                let deprecations = match name.as_str() {
+                    "assert" => templated_conditions(embedded.as_ref(), args, templar, ctx),
+                    _ => None,
+                };
                 let raw = match embedded {
                     // the conditions are rendered once, by embedded_conditions
                     Some(that) => {
                         let mut rest = value_to_vars(args);
                         rest.shift_remove("that");
-                        let mut raw = self.rendered_args(&vars_value(&rest), ctx)?;
+                        let mut raw = self.rendered_args(name, &vars_value(&rest), ctx)?;
                         raw.insert("that".into(), that);
                         raw
                     }
-                    None => self.rendered_args(args, ctx)?,
+                    None => self.rendered_args(name, args, ctx)?,
                 };
                 let args = validate_args(module.doc(), &raw)?;
                 // delegate_to: connect to the delegated host with its own connection vars.
@@ -477,6 +501,9 @@ impl PlayRun<'_> {
                     }
                 };
                 self.show_warnings(&o);
+                if let Some(d) = deprecations {
+                    o.result.insert("deprecations".into(), d);
+                }
                 // Shown from -vvv on, as Ansible's modules return it.
                 if let Some(inv) = invocation_shown
                     && !o.result.contains_key("invocation")
@@ -505,8 +532,32 @@ impl PlayRun<'_> {
 /// The outcome of an applied plan.
 impl PlayRun<'_> {
     /// A task's arguments rendered in its variables, without the options given `omit`.
-    pub(super) fn rendered_args(&self, args: &Value, ctx: &Context) -> Result<Vars> {
-        let mut raw = value_to_vars(&self.runner.templar.render_value(args, ctx)?);
+    /// An option that cannot be rendered fails the task with Ansible's message naming the
+    /// action and the option.
+    pub(super) fn rendered_args(&self, action: &str, args: &Value, ctx: &Context) -> Result<Vars> {
+        let templar = &self.runner.templar;
+        let mut raw = if args.kind() == ValueKind::Map {
+            let mut out = Vars::new();
+            // Option names are never templated (ansible-core 2.19): `{{ "k` from k=v text
+            // split inside a template is a name, as under Ansible.
+            for (key, v) in value_to_vars(args) {
+                let v = templar.render_value(&v, ctx).map_err(|mut e| {
+                    let fq = match action.contains('.') {
+                        true => action.to_string(),
+                        false => format!("ansible.builtin.{action}"),
+                    };
+                    e.msg = format!(
+                        "Finalization of task args for '{fq}' failed: Error while resolving value for '{key}': {}",
+                        e.msg
+                    );
+                    e
+                })?;
+                out.insert(key, v);
+            }
+            out
+        } else {
+            value_to_vars(&templar.render_value(args, ctx)?)
+        };
         raw.retain(|_, v| v.as_str() != Some(OMIT));
         Ok(raw)
     }
@@ -526,6 +577,54 @@ impl PlayRun<'_> {
     }
 }
 
+/// Ansible's deprecation of conditions written as templates.
+const TEMPLATED_CONDITION: &str =
+    "Conditionals should not be surrounded by templating delimiters such as {{ }} or {% %}.";
+
+/// The `deprecations` of an `assert` result when one of its conditions (as written, or as the
+/// list `that` names holds them) is a whole template (`that: "{{ x == 1 }}"`), which works
+/// with a deprecation in Ansible; `None` when there is none to give, or deprecation warnings
+/// are turned off.
+fn templated_conditions(
+    embedded: Option<&Value>,
+    args: &Value,
+    templar: &crate::template::Templar,
+    ctx: &Context,
+) -> Option<Value> {
+    let that = embedded
+        .cloned()
+        .or_else(|| args.get_attr("that").ok())
+        .filter(|v| !v.is_undefined())?;
+    // A variable holding a list of conditions is not itself a condition.
+    let that = match that.as_str() {
+        Some(s) if crate::template::is_variable_template(s.trim()) => {
+            match templar.render_str(s, ctx) {
+                Ok(v) if v.kind() == minijinja::value::ValueKind::Seq => v,
+                _ => that,
+            }
+        }
+        _ => that,
+    };
+    let items: Vec<Value> = match that.kind() {
+        minijinja::value::ValueKind::Seq => that.try_iter().ok()?.collect(),
+        _ => vec![that],
+    };
+    let templated = items.iter().any(|x| {
+        x.as_str()
+            .is_some_and(|s| crate::template::is_single_expression(s.trim()))
+    });
+    let on = templar
+        .eval("lookup('config', 'DEPRECATION_WARNINGS')", ctx)
+        .map_or(true, |v| v.is_true());
+    (templated && on).then(|| {
+        Value::from(vec![crate::value::map_value([
+            ("msg", Value::from_safe_string(TEMPLATED_CONDITION.into())),
+            ("version", Value::from("2.23")),
+            ("collection_name", Value::from("ansible.builtin")),
+        ])])
+    })
+}
+
 /// `assert`'s `that` written in the task with templates inside a condition (`"'{{ dir }}/x'
 /// in paths"`): the condition is the playbook's own text, so what its templates make stays an
 /// expression to evaluate, as in Ansible (which evaluates `that` itself). `None` when `that`
@@ -539,6 +638,22 @@ fn embedded_conditions(
     let Some(that) = args.get_attr("that").ok().filter(|v| !v.is_undefined()) else {
         return Ok(None);
     };
+    // `that: null` is given (so not "missing"): one empty condition, which assert refuses
+    // with Ansible's message.
+    if that.is_none() {
+        return Ok(Some(Value::from(vec![Value::from("")])));
+    }
+    // `that: "{{ conditions }}"` naming a list: the list as written, its conditions not
+    // rendered before they are evaluated (as Ansible resolves only the container).
+    if let Some(name) = that
+        .as_str()
+        .filter(|_| !that.is_safe())
+        .and_then(crate::template::single_variable)
+        && let Some(raw) = ctx.get_raw(name)
+        && raw.kind() == minijinja::value::ValueKind::Seq
+    {
+        return Ok(Some(raw));
+    }
     let items: Vec<Value> = match that.kind() {
         minijinja::value::ValueKind::Seq => {
             that.try_iter().map(|i| i.collect()).unwrap_or_default()
@@ -557,7 +672,16 @@ fn embedded_conditions(
     }
     let mut out = Vec::new();
     for v in items {
-        if embedded(&v) {
+        // templates only in the condition's string constants: each is rendered where it
+        // stands when the condition is evaluated (a lookup gets the value it makes)
+        if let Some(expr) = v
+            .as_str()
+            .filter(|_| embedded(&v))
+            .and_then(crate::template::const_template_expr)
+        {
+            out.push(Value::from(expr));
+        } else if embedded(&v) {
+            crate::template::check_condition_text(v.as_str().unwrap_or_default())?;
             let text = templar.render_str(v.as_str().unwrap_or_default(), ctx)?;
             out.push(Value::from(text.to_string()));
         } else {
@@ -698,7 +822,18 @@ impl PlayRun<'_> {
                         layer.insert(k.into(), v);
                     }
                 }
-                let c = self.shared.hostvars_context(&d).push(Arc::new(layer));
+                // The connection keywords (`remote_user: "{{ x }}"`) are the task's: rendered in
+                // its context (its role's defaults included), not the delegated host's.
+                let mut keywords = super::vars::connection_keywords(task);
+                for v in keywords.values_mut() {
+                    if let Some(text) = v.as_str().filter(|t| crate::template::is_template(t)) {
+                        *v = self.runner.templar.render_str(text, ctx)?;
+                    }
+                }
+                let c = self
+                    .shared
+                    .hostvars_context_over(&d, keywords)
+                    .push(Arc::new(layer));
                 Ok(Some((d, c)))
             }
             None => Ok(None),
@@ -712,30 +847,36 @@ impl PlayRun<'_> {
         conn_ctx: &Context,
     ) -> Result<Option<Become>> {
         let opts = &self.runner.opts;
-        let var = |n: &str| -> Result<Option<Value>> { ctx.get(n) };
-        let enabled = match task.become_.enabled {
-            Some(b) => b,
-            None => match var("ansible_become")? {
-                Some(v) => truthy(&v),
-                None => opts.become_.unwrap_or(false),
-            },
+        let var = |n: &str| -> Result<Option<Value>> {
+            Ok(ctx.get(n)?.filter(|v| !v.is_undefined() && !v.is_none()))
+        };
+        // As in Ansible, a connection variable (`ansible_become*`, from any source: inventory,
+        // play or task vars) wins over the keyword, which wins over the command line and
+        // ansible.cfg.
+        let enabled = match (var("ansible_become")?, task.become_.enabled) {
+            (Some(v), _) => truthy(&v),
+            (None, Some(b)) => b,
+            (None, None) => opts.become_.unwrap_or(false),
         };
         if !enabled {
             return Ok(None);
         }
-        let user = match &task.become_.user {
-            Some(u) => self.runner.templar.render_str(u, ctx)?.to_string(),
-            None => match var("ansible_become_user")? {
-                Some(v) => v.to_string(),
-                None => opts.become_user.clone().unwrap_or_else(|| "root".into()),
-            },
+        let user = match (var("ansible_become_user")?, &task.become_.user) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(u)) => self.runner.templar.render_str(u, ctx)?.to_string(),
+            (None, None) => opts.become_user.clone().unwrap_or_else(|| "root".into()),
         };
-        let method = match &task.become_.method {
-            Some(m) => m.clone(),
-            None => match var("ansible_become_method")? {
-                Some(v) => v.to_string(),
-                None => opts.become_method.clone().unwrap_or_else(|| "sudo".into()),
-            },
+        // No user: sudo and su become root.
+        let user = if user.trim().is_empty() || user == "None" {
+            "root".to_string()
+        } else {
+            user
+        };
+        // The connection variable wins over the keyword, as in Ansible.
+        let method = match (var("ansible_become_method")?, &task.become_.method) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(m)) => m.clone(),
+            (None, None) => opts.become_method.clone().unwrap_or_else(|| "sudo".into()),
         };
         let method = match method.as_str() {
             "sudo" => BecomeMethod::Sudo,
@@ -747,9 +888,10 @@ impl PlayRun<'_> {
                 );
             }
         };
+        // A password variable that is None (`default(None)`) gives no password.
         let password = match var("ansible_become_password")?.or(var("ansible_become_pass")?) {
-            Some(v) => Some(Secret::new(v.to_string())),
-            None => opts.become_password.clone(),
+            Some(v) if !v.is_none() && !v.is_undefined() => Some(Secret::new(v.to_string())),
+            _ => opts.become_password.clone(),
         };
         let local = conn_ctx
             .get("ansible_connection")?
@@ -761,24 +903,76 @@ impl PlayRun<'_> {
             Some(f) => Some(f.clone()),
             None => var("ansible_become_flags")?.map(|v| v.to_string()),
         };
+        let exe = match &task.become_.exe {
+            Some(e) => Some(self.runner.templar.render_str(e, ctx)?.to_string()),
+            None => var("ansible_become_exe")?
+                .filter(|v| !v.is_none() && !v.is_undefined())
+                .map(|v| v.to_string()),
+        }
+        .filter(|e| !e.trim().is_empty());
+        // sudo's `sudo_chdir` (`ansible_sudo_chdir`).
+        let chdir = match method {
+            BecomeMethod::Sudo => var("ansible_sudo_chdir")?
+                .filter(|v| !v.is_none() && !v.is_undefined())
+                .map(|v| v.to_string())
+                .filter(|d| !d.is_empty()),
+            _ => None,
+        };
         Ok(Some(Become {
             method,
             user,
             password,
             flags,
+            exe,
+            chdir,
         }))
     }
 
+    /// The task's `environment`, its parents' first: each entry a mapping (each value rendered,
+    /// one rendered to `omit` left out), a template of one (left out when it renders to
+    /// `omit`), or a list of such entries; an entry that is not a mapping is skipped with a
+    /// warning, as Ansible does.
     pub(super) fn environment(&self, task: &Task, ctx: &Context) -> Result<Vec<(String, String)>> {
         let mut env: Vec<(String, String)> = Vec::new();
+        let mut entries: Vec<Value> = Vec::new();
         for e in &task.environment {
-            let v = self.runner.templar.render_value(e, ctx)?;
-            if v.kind() != ValueKind::Map {
-                return Err(
-                    Error::parse("environment must be a mapping of names to values").at(&task.loc),
-                );
+            match e.kind() {
+                ValueKind::Seq => entries.extend(e.try_iter().into_iter().flatten()),
+                _ => entries.push(e.clone()),
             }
-            for (k, val) in value_to_vars(&v) {
+        }
+        let templar = &self.runner.templar;
+        for e in entries {
+            let pairs: Vec<(String, Value)> = if e.kind() == ValueKind::Map {
+                let mut pairs = Vec::new();
+                for (k, v) in value_to_vars(&e) {
+                    let v = match templar.render_value(&v, ctx) {
+                        Ok(v) => v,
+                        // facts not gathered yet (`PATH: "{{ ansible_env.PATH }}:/x"` in the
+                        // play): the variable is left out, as Ansible does
+                        Err(err) if err.to_string().contains("ansible_env") => continue,
+                        Err(err) => return Err(err),
+                    };
+                    if v.as_str() != Some(OMIT) {
+                        pairs.push((k, v));
+                    }
+                }
+                pairs
+            } else {
+                let v = templar.render_value(&e, ctx)?;
+                if v.as_str() == Some(OMIT) {
+                    continue;
+                }
+                if v.kind() != ValueKind::Map {
+                    self.runner.emit(crate::events::Event::Warning(format!(
+                        "could not parse environment value, skipping: {}",
+                        crate::modules::args::value_str(&v)
+                    )));
+                    continue;
+                }
+                value_to_vars(&v).into_iter().collect()
+            };
+            for (k, val) in pairs {
                 if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
                     return Err(Error::parse(format!(
                         "'{k}' is not a valid environment variable name"

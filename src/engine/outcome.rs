@@ -34,6 +34,9 @@ pub(super) struct Outcome {
     /// Its `ansible_facts` came from the controller's own data (`set_fact`, `include_vars`):
     /// registered, they stay templatable (trusted) as in Ansible, unlike a module's result.
     pub(super) trusted_facts: bool,
+    /// The result asked to be hidden (a truthy `_ansible_no_log` in a module's or action
+    /// plugin's result): shown censored as under `no_log`, registered whole.
+    pub(super) no_log: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +52,8 @@ pub(super) enum Include {
         public: bool,
         /// Runs where the same role already ran (`allow_duplicates`).
         allow_duplicates: bool,
+        /// Checks the role's argument spec first (`rolespec_validate`).
+        validate: bool,
     },
 }
 
@@ -66,6 +71,7 @@ impl Outcome {
             delegated_to: None,
             duration: Duration::ZERO,
             trusted_facts: false,
+            no_log: false,
         }
     }
     pub(super) fn from_error(e: &Error) -> Self {
@@ -93,7 +99,14 @@ impl Outcome {
         let mut o = Outcome::new(Status::Skipped);
         o.result.insert("skip_reason".into(), Value::from(reason));
         if let Some(c) = cond {
-            o.result.insert("false_condition".into(), Value::from(c));
+            // A condition written as a YAML boolean (`when: false`, kept as Python's text of
+            // it) is reported as that boolean, as Ansible does.
+            let c = match c {
+                "False" => Value::from(false),
+                "True" => Value::from(true),
+                c => Value::from(c),
+            };
+            o.result.insert("false_condition".into(), c);
         }
         o
     }

@@ -17,13 +17,14 @@ impl PlayRun<'_> {
     }
 
     pub(super) fn ctx_for(&self, host: &str, task: &Task) -> Context {
-        let (check, diff) = self.modes(task);
+        // `ansible_check_mode` and `ansible_diff_mode` are the command line's, whatever the
+        // task's `check_mode` and `diff` (as in Ansible).
         let ctx = self.shared.task_context(
             host,
             task,
             &self.play_vars,
-            check,
-            diff,
+            self.runner.opts.check,
+            self.runner.opts.diff,
             self.runner.opts.verbosity,
         );
         // `ansible_play_hosts` and `ansible_play_batch` leave out the hosts that failed (and
@@ -68,6 +69,43 @@ impl PlayRun<'_> {
             task.check_mode.unwrap_or(self.runner.opts.check),
             task.diff.unwrap_or(self.runner.opts.diff),
         )
+    }
+
+    /// `task` with its late boolean keywords ([`Task::late_flags`]) decided in `ctx`: one
+    /// rendering to `omit` keeps the inherited value; one that is not a boolean is an error
+    /// naming the keyword, as Ansible's.
+    pub(super) fn settle_flags(&self, task: &Task, ctx: &Context) -> Result<Task> {
+        let mut t = task.clone();
+        t.late_flags.clear();
+        for f in &task.late_flags {
+            let bad = |msg: String| {
+                Error::failed(format!("Error processing keyword '{}': {msg}", f.keyword))
+            };
+            let v = self
+                .runner
+                .templar
+                .render_value(&f.value, ctx)
+                .map_err(|e| bad(e.msg.clone()))?;
+            if v.as_str() == Some(crate::template::OMIT) {
+                continue;
+            }
+            let b = strict_bool(&v).ok_or_else(|| {
+                bad(format!(
+                    "The value {} could not be converted to 'bool'.",
+                    crate::template::filters::py_repr(&v)
+                ))
+            })?;
+            match f.keyword {
+                "check_mode" => t.check_mode = Some(b),
+                "diff" => t.diff = Some(b),
+                "become" => t.become_.enabled = Some(b),
+                "any_errors_fatal" => t.any_errors_fatal = Some(b),
+                "ignore_unreachable" => t.ignore_unreachable = Some(Value::from(b)),
+                "delegate_facts" => t.delegate_facts = b,
+                _ => {}
+            }
+        }
+        Ok(t)
     }
 
     /// Runs one task on `hosts` (concurrently, at most `forks` at once).
@@ -139,16 +177,38 @@ impl PlayRun<'_> {
                 .then(|| "ansible".to_string()),
         });
         // `throttle` lowers the number of hosts running this task at once below `forks`.
+        // A value that is not an integer (Python's `int()`) ends the run, as in Ansible.
         let throttle = match &task.throttle {
             Some(v) => {
                 let ctx = self.ctx_for(first, task);
-                let n = self.number(v, &ctx).ok().flatten();
-                n.filter(|n| *n >= 1.0).map(|n| n as usize)
+                let n = self
+                    .runner
+                    .templar
+                    .render_value(v, &ctx)
+                    .map_err(|e| e.msg.clone())
+                    .and_then(|r| crate::util::python::py_int(&r))
+                    .map_err(|why| {
+                        Error::parse(format!(
+                            "Failed to convert the throttle value to an integer: {why}"
+                        ))
+                        .at(&task.loc)
+                    })?;
+                (n >= 1).then_some(n as usize)
             }
             None => None,
         };
         let permits = throttle.map_or(self.runner.opts.forks, |t| t.min(self.runner.opts.forks));
-        let sem = tokio::sync::Semaphore::new(permits.max(1));
+        // Under the free strategy each host runs the task on its own: the throttle is shared.
+        let sem = match throttle {
+            Some(_) if self.free => self
+                .throttles
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(task.loc.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(permits.max(1))))
+                .clone(),
+            _ => Arc::new(tokio::sync::Semaphore::new(permits.max(1))),
+        };
         let futs = run_on.iter().map(|h| {
             let sem = &sem;
             let display = &display;
@@ -244,7 +304,14 @@ impl PlayRun<'_> {
         item: Option<String>,
     ) {
         let (_, diff_mode) = self.modes(task);
-        let result = if task.no_log {
+        // A result an action hid itself (`_ansible_no_log`: include_vars of a vault-encrypted
+        // file) is shown as a no_log task's.
+        let no_log = task.no_log
+            || o.no_log
+            || o.result
+                .get("_ansible_no_log")
+                .is_some_and(crate::value::truthy);
+        let result = if no_log {
             map_value([(
                 "censored",
                 Value::from(
@@ -261,16 +328,16 @@ impl PlayRun<'_> {
             status: o.status,
             item,
             ignored: o.ignored,
-            msg: if task.no_log { None } else { o.msg.clone() },
+            msg: if no_log { None } else { o.msg.clone() },
             changes: o.changes.clone(),
-            diffs: if diff_mode && !task.no_log {
+            diffs: if diff_mode && !no_log {
                 o.diffs.clone()
             } else {
                 vec![]
             },
             result,
             duration: o.duration,
-            no_log: task.no_log,
+            no_log,
         })));
     }
 
@@ -289,6 +356,13 @@ impl PlayRun<'_> {
                         .unwrap_or(true)
                 });
             t.no_log_if.clear();
+            return Box::pin(self.run_on_host(&t, host, display)).await;
+        }
+        // ansible.cfg's `no_log` for a task that sets none.
+        if self.runner.opts.no_log && !task.no_log && !task.no_log_given {
+            let mut t = task.clone();
+            t.no_log = true;
+            t.no_log_given = true;
             return Box::pin(self.run_on_host(&t, host, display)).await;
         }
         let started = Instant::now();
@@ -331,7 +405,7 @@ impl PlayRun<'_> {
                     s.last_failure = Some((failed_task(task), o.to_value()));
                 }
                 // An ignored unreachable host counts as ok and ignored (Ansible 2.19's recap).
-                Status::Unreachable if task.ignore_unreachable => {
+                Status::Unreachable if o.ignored => {
                     s.stats.ok += 1;
                     s.stats.ignored += 1;
                 }
@@ -356,6 +430,42 @@ impl PlayRun<'_> {
             let mut v = Vars::new();
             v.insert(r.clone(), registered(o));
             self.shared.set_vars(host, v);
+        }
+        if matches!(o.status, Status::Ok | Status::Changed) {
+            self.record_custom_stats(host, o);
+        }
+    }
+
+    /// `set_stats` results (`ansible_stats`, in the result or in each loop item's): their data
+    /// kept for the host (`per_host`) or the run, set or `aggregate`d, as Ansible's strategy
+    /// records them.
+    fn record_custom_stats(&self, host: &str, o: &Outcome) {
+        let items: Vec<Value> = match o.result.get("results") {
+            Some(r) if r.kind() == minijinja::value::ValueKind::Seq => {
+                r.try_iter().into_iter().flatten().collect()
+            }
+            _ => match o.result.get("ansible_stats") {
+                Some(s) => vec![map_value([("ansible_stats", s.clone())])],
+                None => return,
+            },
+        };
+        for item in items {
+            let Ok(stats) = item.get_attr("ansible_stats") else {
+                continue;
+            };
+            let Ok(data) = stats.get_attr("data") else {
+                continue;
+            };
+            if data.kind() != minijinja::value::ValueKind::Map || !data.is_true() {
+                continue;
+            }
+            let flag = |name: &str| stats.get_attr(name).ok().filter(|v| !v.is_undefined());
+            let per_host = flag("per_host").is_none_or(|v| v.is_true());
+            let aggregate = flag("aggregate").is_some_and(|v| v.is_true());
+            let key = if per_host { host } else { "_run" };
+            for (k, v) in value_to_vars(&data) {
+                self.shared.add_custom_stat(key, &k, v, aggregate);
+            }
         }
     }
 
@@ -391,6 +501,22 @@ impl PlayRun<'_> {
         }
     }
 
+    /// `ignore_unreachable`, rendered on the host (with the loop item) when it is a template.
+    pub(super) fn ignore_unreachable(&self, task: &Task, ctx: &Context) -> bool {
+        match &task.ignore_unreachable {
+            None => false,
+            Some(v) => match v.as_str() {
+                Some(s) if crate::template::is_template(s) => self
+                    .runner
+                    .templar
+                    .render_str(s, ctx)
+                    .map(|v| truthy(&v))
+                    .unwrap_or(false),
+                _ => truthy(v),
+            },
+        }
+    }
+
     /// `ignore_errors` on a finished result (its conditions were applied by [`Self::run_item`]).
     pub(super) fn finish(
         &self,
@@ -403,7 +529,7 @@ impl PlayRun<'_> {
             o.ignored = true;
         }
         // `ignore_unreachable`: shown as `...ignoring` too.
-        if o.status == Status::Unreachable && task.ignore_unreachable {
+        if o.status == Status::Unreachable && self.ignore_unreachable(task, ctx) {
             o.ignored = true;
         }
         o
@@ -555,6 +681,18 @@ impl PlayRun<'_> {
                 }
             }
         }
+        // Boolean keywords given as templates are decided now, after the conditions (Ansible's
+        // post-validation), for this host or loop item.
+        let settled;
+        if !task.late_flags.is_empty() {
+            match self.settle_flags(task, ctx) {
+                Ok(t) => {
+                    settled = t;
+                    task = &settled;
+                }
+                Err(e) => return Outcome::from_error(&e.at(&task.loc)),
+            }
+        }
         let num = |v: &Value| self.number(v, ctx).ok().flatten();
         let retries = match (&task.retries, &task.until) {
             (Some(r), _) => num(r).unwrap_or(3.0).max(0.0) as u64,
@@ -621,12 +759,31 @@ impl PlayRun<'_> {
 
     pub(super) async fn execute(&self, task: &Task, host: &str, ctx: &Context) -> Outcome {
         // `timeout`: the task fails on this host when it takes longer (Ansible 2.10+).
+        // Whole seconds, 0 (none) to 100,000,000 (Ansible's bounds, from alarm(2)).
+        const MAX_TIMEOUT: i64 = 100_000_000;
         let limit = match &task.timeout {
-            Some(v) => match self.number(v, ctx) {
-                Ok(Some(n)) if n > 0.0 => Some(n),
-                Ok(_) => None,
-                Err(e) => return Outcome::from_error(&e.at(&task.loc)),
-            },
+            Some(v) => {
+                let rendered = match self.runner.templar.render_value(v, ctx) {
+                    Ok(r) => r,
+                    Err(e) => return Outcome::from_error(&e.at(&task.loc)),
+                };
+                match crate::util::python::py_int(&rendered) {
+                    Ok(n) if !(0..=MAX_TIMEOUT).contains(&n) => {
+                        let e = Error::failed(format!(
+                            "Task failed: Timeout {n} is invalid, it must be between 0 and \
+                             {MAX_TIMEOUT}."
+                        ));
+                        return Outcome::from_error(&e.at(&task.loc));
+                    }
+                    Ok(n) => (n > 0).then_some(n as u64),
+                    Err(why) => {
+                        let e = Error::failed(format!(
+                            "the task's timeout ({rendered}) is not an integer: {why}"
+                        ));
+                        return Outcome::from_error(&e.at(&task.loc));
+                    }
+                }
+            }
             None => None,
         };
         // no_log hides every command this task runs (logs, argv: see connection::no_log_scope).
@@ -639,12 +796,20 @@ impl PlayRun<'_> {
             }
         });
         let res = match limit {
-            Some(secs) => match tokio::time::timeout(Duration::from_secs_f64(secs), inner).await {
+            Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), inner).await {
                 Ok(r) => r,
-                Err(_) => Err(Error::failed(format!(
-                    "The task did not finish within its timeout of {secs} s and was stopped"
-                ))
-                .hint("raise `timeout:` on the task, or make it faster")),
+                // Ansible's message and `timedout` result key.
+                Err(_) => {
+                    let period = Value::from(secs as i64);
+                    let mut o = Outcome::from_error(
+                        &Error::failed(format!("Task failed: Timed out after {period} second(s)."))
+                            .hint("raise `timeout:` on the task, or make it faster")
+                            .at(&task.loc),
+                    );
+                    o.result
+                        .insert("timedout".into(), map_value([("period", period)]));
+                    return o;
+                }
             },
             None => inner.await,
         };
@@ -742,6 +907,23 @@ fn all_true(t: &Templar, conds: &[String], ctx: &Context) -> Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// Ansible's strict boolean of a keyword's value: a boolean, 0 or 1, or one of its boolean
+/// words; `None` for anything else.
+fn strict_bool(v: &Value) -> Option<bool> {
+    if let Some(s) = v.as_str() {
+        return crate::value::boolean_word(s);
+    }
+    match v.kind() {
+        minijinja::value::ValueKind::Bool => Some(v.is_true()),
+        minijinja::value::ValueKind::Number => match f64::try_from(v.clone()).ok()? {
+            1.0 => Some(true),
+            0.0 => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -867,6 +1049,95 @@ mod tests {
           - f.exception is defined
           - m.msg == 'missing required arguments: path'
           - m.exception is contains('site.yml:')
+"#,
+        )
+        .await;
+        assert_eq!(code, 0);
+    }
+
+    /// `timeout`: a task that takes longer fails as Ansible's (`timedout.period`, its
+    /// message); a timeout out of Ansible's bounds fails the task without running it.
+    #[tokio::test]
+    async fn timeout_results_and_bounds_as_ansible() {
+        let code = run_local(
+            "timeout",
+            r#"
+    - command: sleep 5
+      timeout: 1
+      register: slow
+      ignore_errors: true
+    - command: "true"
+      timeout: -1
+      register: neg
+      ignore_errors: true
+    - command: "true"
+      timeout: 0
+      register: untimed
+    - assert:
+        that:
+          - slow is failed and slow is timedout
+          - slow.timedout.period == 1
+          - slow.msg == 'Task failed: Timed out after 1 second(s).'
+          - neg is failed and neg is not timedout
+          - neg.msg is contains 'Timeout -1 is invalid, it must be between 0 and 100000000'
+          - untimed is not timedout and untimed is succeeded
+"#,
+        )
+        .await;
+        assert_eq!(code, 0);
+    }
+
+    /// Free-form text given to an action that takes none fails with Ansible's message (also
+    /// when it holds a template).
+    #[tokio::test]
+    async fn free_form_text_for_an_action_without_raw_params_fails_as_ansible() {
+        let code = run_local(
+            "raw-params",
+            r#"
+    - debug:
+        garbage {{"with a template"}}
+      ignore_errors: true
+      register: r
+    - assert:
+        that:
+          - r is failed
+          - r.msg == "Action 'ansible.builtin.debug' does not support raw params."
+"#,
+        )
+        .await;
+        assert_eq!(code, 0);
+    }
+
+    /// `loop_control`: `ansible_loop` only with `extended` (`allitems` unless
+    /// `extended_allitems: false`, no `previtem` on the first item), `index_var` and
+    /// `ansible_loop` kept in each item's result, and `break_when` stopping the loop after the
+    /// first item it holds for (seeing the registered result).
+    #[tokio::test]
+    async fn loop_control_extended_and_break_when() {
+        let code = run_local(
+            "loop-control",
+            r#"
+    - debug: msg=x
+      loop: [a, b]
+      register: plain
+    - debug: msg=x
+      loop: [a, b]
+      loop_control: { extended: true, extended_allitems: false, index_var: i }
+      failed_when: ansible_loop.allitems is defined or (i == 0 and ansible_loop.previtem is defined)
+      register: ext
+    - debug: msg="{{ item * 2 }}"
+      loop: [1, 2, 3, 4]
+      loop_control:
+        break_when:
+          - r.msg is defined
+          - item >= 2
+      register: r
+    - assert:
+        that:
+          - plain.results[0].ansible_loop is undefined
+          - ext.results[1].ansible_loop.index == 2 and ext.results[1].i == 1
+          - ext.results[1].ansible_index_var == 'i'
+          - r.results | length == 2
 "#,
         )
         .await;

@@ -12,6 +12,7 @@ use crate::inventory::Inventory;
 use crate::playbook::{LoadedRoles, Play, RoleCtx, Task};
 use crate::template::{Context, Templar};
 use crate::value::{Value, Vars, map_value};
+use indexmap::IndexMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -56,6 +57,8 @@ pub(crate) struct PlayInfo {
     /// every task): `ansible_play_role_names`, `role_names`, `ansible_dependent_role_names`,
     /// `ansible_role_names`.
     pub role_magic: Arc<Vars>,
+    /// Each host's `vars_files` variables (read with its own variables), above the play's.
+    pub vars_files: HashMap<String, Arc<Vars>>,
 }
 
 impl PlayInfo {
@@ -123,6 +126,10 @@ pub(crate) struct Shared {
     runtime_changes: Mutex<Vec<InventoryChange>>,
     /// The fact cache (`fact_caching = jsonfile`), if any.
     fact_cache: Option<super::fact_cache::FactCache>,
+    /// `set_stats` data, per host and under `_run` (see [`Shared::add_custom_stat`]).
+    custom: Mutex<IndexMap<String, IndexMap<String, Value>>>,
+    /// Warnings shown once per run (see [`Shared::warn_once`]).
+    warned: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A change a task made to the inventory (kept for `meta: refresh_inventory`).
@@ -232,7 +239,44 @@ impl Shared {
             run_magic,
             runtime_changes: Mutex::new(Vec::new()),
             fact_cache: None,
+            custom: Mutex::new(IndexMap::new()),
+            warned: Mutex::default(),
         }
+    }
+
+    /// Records one `set_stats` value for `key` (a host, or `_run`): set, or with `aggregate`
+    /// added to what is there as Ansible's stats do (numbers summed, lists and text joined,
+    /// mappings merged recursively; a value of another type is ignored).
+    pub fn add_custom_stat(&self, key: &str, name: &str, v: Value, aggregate: bool) {
+        let mut g = self.custom.lock().unwrap_or_else(|e| e.into_inner());
+        let stats = g.entry(key.to_string()).or_default();
+        let merged = match stats.get(name) {
+            Some(old) if aggregate => match stat_sum(old, &v) {
+                Some(m) => m,
+                None => return,
+            },
+            _ => v,
+        };
+        stats.insert(name.to_string(), merged);
+    }
+
+    /// The `set_stats` data of the run, for the recap.
+    pub fn custom_stats(&self) -> IndexMap<String, serde_json::Map<String, serde_json::Value>> {
+        let g = self.custom.lock().unwrap_or_else(|e| e.into_inner());
+        g.iter()
+            .map(|(k, stats)| {
+                let m = stats
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            n.clone(),
+                            serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+                        )
+                    })
+                    .collect();
+                (k.clone(), m)
+            })
+            .collect()
     }
 
     /// Uses a fact cache: a host's cached facts are its facts until gathered again, and facts
@@ -328,9 +372,24 @@ impl Shared {
             public_defaults: Arc::default(),
             public_vars: Arc::default(),
             role_magic: Arc::default(),
+            vars_files: HashMap::new(),
         };
         p.update_role_magic();
         make_public(&mut p, &play.public_roles);
+    }
+
+    /// Sets the variables `host` read from the play's `vars_files`.
+    pub fn set_host_vars_files(&self, host: &str, vars: Arc<Vars>) {
+        let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
+        p.vars_files.insert(host.to_string(), vars);
+    }
+
+    /// True the first time `key` is given (a warning shown once per run).
+    pub fn warn_once(&self, key: &str) -> bool {
+        self.warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string())
     }
 
     /// Adds the roles an `include_role` loaded (its own, its dependencies) to the play's;
@@ -442,8 +501,10 @@ impl Shared {
                     c.insert(format!("ansible_{k}"), v.clone());
                 }
                 c.insert("module_setup".into(), Value::from(true));
-                c.insert("_ansible_facts_gathered".into(), Value::from(true));
             }
+            // Gathered in this run, with or without a fact cache (`gathering = smart`).
+            Arc::make_mut(&mut d.cached)
+                .insert("_ansible_facts_gathered".into(), Value::from(true));
             d.facts_map = map;
             d.facts = Arc::new(flat);
             self.persist(host, d);
@@ -584,12 +645,13 @@ impl Shared {
         verbosity: u8,
     ) -> Context {
         let mut magic = self.magic(host, check, diff, verbosity);
-        let (playbook_dir, public_defaults, public_vars) = {
+        let (playbook_dir, public_defaults, public_vars, vars_files) = {
             let p = self.play.read().unwrap_or_else(|e| e.into_inner());
             (
                 p.dir.clone(),
                 p.public_defaults.clone(),
                 p.public_vars.clone(),
+                p.vars_files.get(host).cloned(),
             )
         };
         magic.insert(
@@ -606,6 +668,7 @@ impl Shared {
             "ansible_host".into(),
             Value::from("{{ ansible_ssh_host | default(inventory_hostname) }}"),
         );
+        magic.extend(connection_keywords(task));
         let data = self.host(host);
         let mut layers: Vec<Arc<Vars>> = Vec::with_capacity(12);
         if let Some(r) = &task.role {
@@ -642,6 +705,9 @@ impl Shared {
         layers.push(self.inv_vars(host));
         layers.push(data.facts.clone());
         layers.push(play_vars.clone());
+        if let Some(vf) = vars_files {
+            layers.push(vf);
+        }
         if !public_vars.is_empty() {
             layers.push(public_vars);
         }
@@ -667,12 +733,19 @@ impl Shared {
 
     /// The context `hostvars[host]` shows.
     pub fn hostvars_context(self: &Arc<Self>, host: &str) -> Context {
-        let play_vars = self
-            .play
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .vars
-            .clone();
+        self.hostvars_context_over(host, Vars::new())
+    }
+
+    /// [`Self::hostvars_context`] over a lowest layer `below` (a task's connection keywords,
+    /// for a delegated connection).
+    pub fn hostvars_context_over(self: &Arc<Self>, host: &str, below: Vars) -> Context {
+        let (play_vars, vars_files) = {
+            let p = self.play.read().unwrap_or_else(|e| e.into_inner());
+            (
+                p.vars.clone(),
+                p.vars_files.get(host).cloned().unwrap_or_default(),
+            )
+        };
         let mut magic = Vars::new();
         magic.insert("inventory_hostname".into(), Value::from(host));
         magic.insert(
@@ -688,10 +761,12 @@ impl Shared {
         Context::new(
             &self.templar,
             vec![
+                Arc::new(below),
                 Arc::new(magic),
                 self.inv_vars(host),
                 data.facts,
                 play_vars,
+                vars_files,
                 data.include_vars,
                 data.set_facts,
                 self.extra.clone(),
@@ -755,6 +830,21 @@ impl Shared {
             let _ = c.close().await;
         }
     }
+}
+
+/// The `connection` and `remote_user` keywords as the variables they stand for
+/// (`ansible_connection`, `ansible_user`), for the lowest layer of a task's variables: every
+/// variable wins over them (an inventory's `ansible_connection`, as in Ansible), and they win
+/// over `-c` and `-u`.
+pub(crate) fn connection_keywords(task: &Task) -> Vars {
+    let mut v = Vars::new();
+    if let Some(c) = &task.connection {
+        v.insert("ansible_connection".into(), Value::from(c.as_str()));
+    }
+    if let Some(u) = &task.remote_user {
+        v.insert("ansible_user".into(), Value::from(u.as_str()));
+    }
+    v
 }
 
 /// The connection variables a connector needs, templated.
@@ -821,5 +911,64 @@ impl Object for HostVarsObject {
             .map(|h| Value::from(h.as_str()))
             .collect();
         Enumerator::Values(hosts)
+    }
+}
+
+/// `old + new` for an aggregated `set_stats` value, as Python adds them when `new` is of
+/// `old`'s type (a bool counts as an int, not the other way round); `None` when it is not.
+fn stat_sum(old: &Value, new: &Value) -> Option<Value> {
+    use minijinja::value::ValueKind as K;
+    #[derive(PartialEq)]
+    enum Num {
+        Bool,
+        Int,
+        Float,
+    }
+    let num = |v: &Value| match v.kind() {
+        K::Bool => Some(Num::Bool),
+        K::Number if v.is_integer() => Some(Num::Int),
+        K::Number => Some(Num::Float),
+        _ => None,
+    };
+    let int = |v: &Value| i64::try_from(v.clone()).ok().or(v.is_true().then_some(1));
+    match (old.kind(), new.kind()) {
+        (K::Map, K::Map) => Some(crate::value::merge_maps(old, new)),
+        (K::Seq, K::Seq) => Some(Value::from_iter(
+            old.try_iter().ok()?.chain(new.try_iter().ok()?),
+        )),
+        (K::String, K::String) => Some(Value::from(format!("{old}{new}"))),
+        _ => match (num(old)?, num(new)?) {
+            (Num::Float, Num::Float) => Some(Value::from(
+                f64::try_from(old.clone()).ok()? + f64::try_from(new.clone()).ok()?,
+            )),
+            (Num::Int | Num::Bool, Num::Bool) | (Num::Int, Num::Int) => {
+                Some(Value::from(int(old).unwrap_or(0) + int(new).unwrap_or(0)))
+            }
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stat_sum;
+    use crate::value::Value;
+
+    #[test]
+    fn set_stats_aggregate_as_python_adds() {
+        let v = |j: serde_json::Value| Value::from_serialize(&j);
+        let sum = |a, b| stat_sum(&v(a), &v(b)).map(|r| serde_json::to_value(&r).unwrap());
+        use serde_json::json;
+        assert_eq!(sum(json!(10), json!(15)), Some(json!(25)));
+        assert_eq!(sum(json!(10), json!(true)), Some(json!(11)));
+        assert_eq!(sum(json!(true), json!(1)), None);
+        assert_eq!(sum(json!(1), json!(1.5)), None);
+        assert_eq!(sum(json!([1]), json!([2])), Some(json!([1, 2])));
+        assert_eq!(sum(json!("a"), json!("b")), Some(json!("ab")));
+        assert_eq!(
+            sum(json!({"a": {"x": 1}}), json!({"a": {"y": 2}})),
+            Some(json!({"a": {"x": 1, "y": 2}}))
+        );
+        assert_eq!(sum(json!("a"), json!(1)), None);
     }
 }

@@ -2,6 +2,7 @@
 # Prints sections: a line "@@name" followed by that section's raw lines. The controller parses.
 LC_ALL=C
 export LC_ALL
+prov_path=$PATH
 PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export PATH
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -108,7 +109,39 @@ print("version_info=%d %d %d %s %d" % (v[0], v[1], v[2], v[3], v[4]))
 print("type=%s" % getattr(getattr(sys, "implementation", None), "name", ""))
 print("has_sslcontext=%d" % s)' 2>/dev/null
 fi
+# Local facts (Ansible's fact_path, /etc/ansible/facts.d unless PROV_FACT_PATH says otherwise):
+# each *.fact file, sorted; an executable one (owner x bit) is run, any other read; its output
+# and errors in hex (they are arbitrary text). The controller parses them (JSON, else INI).
+fp=${PROV_FACT_PATH-/etc/ansible/facts.d}
+if [ -n "$fp" ] && [ -e "$fp" ]; then
+  sec local
+  n=0
+  for f in "$fp"/*.fact; do
+    [ -e "$f" ] || [ -h "$f" ] || continue
+    n=$((n + 1))
+    sec "local-fact $n"
+    echo "path=$f"
+    if [ ! -e "$f" ]; then echo "stat=missing"; continue; fi
+    m=$(ls -ldL "$f" 2>/dev/null)
+    case "$m" in
+      ???[xs]*)
+        d=$(mktemp -d 2>/dev/null) || { d=/tmp/prov-facts.$$; mkdir -m 700 "$d" 2>/dev/null || d=; }
+        if [ -n "$d" ]; then
+          "$f" </dev/null >"$d/o" 2>"$d/e"
+          echo "rc=$?"
+          sec "local-out $n"; od -An -v -tx1 "$d/o"
+          sec "local-err $n"; od -An -v -tx1 "$d/e"
+          rm -rf "$d"
+        fi;;
+      *)
+        echo "read=1"
+        if [ -r "$f" ]; then sec "local-out $n"; od -An -v -tx1 "$f" 2>/dev/null; fi;;
+    esac
+  done
+fi
 sec env-hex
-od -An -v -tx1 /proc/self/environ 2>/dev/null || { echo "@@env"; env; }
+# the environment as the task gets it: the PATH given, not the one extended above
+prov_od=$(command -v od 2>/dev/null)
+PATH=$prov_path ${prov_od:-od} -An -v -tx1 /proc/self/environ 2>/dev/null || { echo "@@env"; PATH=$prov_path env; }
 sec end
 exit 0

@@ -8,6 +8,7 @@
 
 mod distribution;
 mod hardware;
+mod local;
 mod network;
 #[cfg(test)]
 mod tests;
@@ -28,7 +29,14 @@ pub fn script() -> &'static str {
 
 /// Parses the script's stdout into facts (keys without the `ansible_` prefix: `hostname`,
 /// `distribution`, `default_ipv4`, ...).
+#[cfg(test)]
 pub fn parse(stdout: &str) -> Result<Vars> {
+    Ok(parse_with_warnings(stdout)?.0)
+}
+
+/// [`parse`], with the warnings Ansible's setup gives about them (local facts that could not
+/// be read).
+pub fn parse_with_warnings(stdout: &str) -> Result<(Vars, Vec<String>)> {
     let secs = Sections::parse(stdout);
     if secs.no_markers() {
         return Err(Error::failed(
@@ -46,7 +54,8 @@ pub fn parse(stdout: &str) -> Result<Vars> {
     network_facts(&secs, &mut f);
     env_facts(&secs, &mut f);
     python_facts(&secs, &mut f);
-    Ok(f)
+    let warnings = local::local_facts(&secs, &mut f);
+    Ok((f, warnings))
 }
 
 /// `python` (its `executable`, `version`, `version_info`, `type`, `has_sslcontext`) and
@@ -242,6 +251,7 @@ fn env_facts(secs: &Sections, f: &mut Vars) {
             let item = String::from_utf8_lossy(item);
             if let Some((k, v)) = item.split_once('=')
                 && !k.is_empty()
+                && k != "PROV_PYTHON"
             {
                 env.push((k.to_string(), v.to_string()));
             }

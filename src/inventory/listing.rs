@@ -61,6 +61,8 @@ impl Inventory {
         }
         let mut meta = Map::new();
         meta.insert("hostvars".into(), J::Object(hostvars));
+        // ansible-core 2.19 names the serialization profile of its JSON output.
+        meta.insert("profile".into(), J::String("inventory_legacy".into()));
         results.insert("_meta".into(), J::Object(meta));
         sort_keys(J::Object(results))
     }

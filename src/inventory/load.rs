@@ -7,6 +7,14 @@ use crate::error::{Error, Result};
 use crate::value::Value;
 use std::path::{Path, PathBuf};
 
+/// Whether a YAML inventory file configures the EC2 inventory plugin (`plugin:
+/// amazon.aws.aws_ec2` at its top, as Ansible's auto plugin reads it) instead of listing hosts.
+fn is_plugin_config(_path: &Path, node: &crate::yaml::Node) -> bool {
+    node.get("plugin")
+        .and_then(crate::yaml::Node::as_str)
+        .is_some_and(|p| p == "amazon.aws.aws_ec2" || p == "aws_ec2")
+}
+
 /// File name endings an inventory directory skips (ansible-core 2.19 `INVENTORY_IGNORE_EXTS`).
 const IGNORE_EXTS: [&str; 12] = [
     ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg", ".retry",
@@ -123,6 +131,33 @@ impl Inventory {
         Ok(())
     }
 
+    /// An inventory plugin's configuration (only `amazon.aws.aws_ec2` is supported).
+    fn plugin_config(&mut self, node: &crate::yaml::Node, path: &Path) -> Result<()> {
+        #[cfg(feature = "aws")]
+        if super::aws_ec2::is_config(path, node) {
+            return super::aws_ec2::parse(self, node, path);
+        }
+        let pnode = node.get("plugin");
+        let plugin = pnode
+            .and_then(crate::yaml::Node::as_str)
+            .unwrap_or_default();
+        let aws = plugin == "amazon.aws.aws_ec2" || plugin == "aws_ec2";
+        let msg = format!("inventory plugin '{plugin}' is not supported");
+        let e = match pnode {
+            Some(n) => n.error(msg),
+            None => Error::inventory(format!("{}: {msg}", path.display())),
+        };
+        let mut e = e;
+        e.kind = crate::error::ErrorKind::Inventory;
+        Err(e.hint(if aws && cfg!(feature = "aws") {
+            "name the file *aws_ec2.yml or *aws_ec2.yaml, as Ansible's plugin requires"
+        } else if aws {
+            "this prov was built without the `aws` feature (cargo build --features aws)"
+        } else {
+            "prov reads INI, YAML, scripts and amazon.aws.aws_ec2"
+        }))
+    }
+
     fn parse_file(&mut self, path: &Path) -> Result<()> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         if bytes.starts_with(b"#!") && is_executable(path) {
@@ -140,6 +175,7 @@ impl Inventory {
             // Ansible tries the INI plugin after the YAML one fails; so do we, but report the
             // YAML problem when INI fails too, since the extension says YAML.
             "yml" | "yaml" | "json" => match crate::yaml::load_str(&text, path) {
+                Ok(node) if is_plugin_config(path, &node) => self.plugin_config(&node, path),
                 Ok(node) if node.as_map().is_some() || node.is_null() => {
                     yaml::parse(self, &node, path)
                 }

@@ -21,6 +21,8 @@
 //! use, reconciliation and the queries (host patterns in `pattern.rs`, variable precedence in
 //! [`Inventory::host_vars`]); `listing.rs` prints `--list` and `--graph`.
 
+#[cfg(feature = "aws")]
+pub mod aws_ec2;
 mod ini;
 mod listing;
 mod load;
@@ -28,6 +30,7 @@ mod pattern;
 mod pyvalue;
 mod range;
 mod script;
+pub mod shard;
 mod vars_dirs;
 mod yaml;
 
@@ -100,7 +103,7 @@ pub struct Inventory {
 
 fn merge(into: &mut Vars, from: &Vars) {
     for (k, v) in from {
-        into.insert(k.clone(), v.clone());
+        crate::value::combine_var(into, k.clone(), v.clone());
     }
 }
 
@@ -217,13 +220,13 @@ impl Inventory {
         }
         self.add_group(group);
         if let Some(g) = self.groups.get_mut(group) {
-            g.vars.insert(key.to_string(), value);
+            crate::value::combine_var(&mut g.vars, key.to_string(), value);
         }
     }
 
     pub(crate) fn set_host_var(&mut self, host: &str, key: &str, value: Value) {
         if let Some(h) = self.hosts.get_mut(host) {
-            h.vars.insert(key.to_string(), value);
+            crate::value::combine_var(&mut h.vars, key.to_string(), value);
         }
     }
 

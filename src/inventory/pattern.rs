@@ -250,11 +250,8 @@ impl Inventory {
     }
 
     pub(crate) fn select_pattern(&self, pattern: &str) -> Result<Vec<String>> {
+        // An empty pattern (``, `,`, `,,`) has no regular term: it means `all`, as in Ansible.
         let terms = split_pattern(pattern);
-        if terms.is_empty() {
-            return Err(Error::inventory("empty host pattern")
-                .hint("use `all` for every host, or a group or host name"));
-        }
         let mut regular: Vec<&str> = Vec::new();
         let mut inter: Vec<&str> = Vec::new();
         let mut excl: Vec<&str> = Vec::new();
@@ -292,6 +289,17 @@ impl Inventory {
             hosts.retain(|h| !that.contains(h));
         }
         Ok(hosts)
+    }
+
+    /// Keeps the `hosts` that `--limit` allows. A limit with no term at all (``, `,`, `,,`)
+    /// limits nothing, as in Ansible.
+    pub fn limit(&self, hosts: &mut Vec<String>, limit: &str) -> Result<()> {
+        if split_pattern(limit).is_empty() {
+            return Ok(());
+        }
+        let allowed: HashSet<String> = self.select_pattern(limit)?.into_iter().collect();
+        hosts.retain(|h| allowed.contains(h));
+        Ok(())
     }
 
     /// A "did you mean" suggestion for a pattern that matched nothing (a close group or host name).

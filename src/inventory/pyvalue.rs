@@ -102,9 +102,38 @@ impl Parser<'_> {
                 }
                 Some(v)
             }
-            b'0'..=b'9' | b'.' => self.number(),
+            // Ansible keeps the Ellipsis literal as the text `...`.
+            b'.' if self.s[self.i..].starts_with(b"...") => {
+                self.i += 3;
+                Some(Value::from("..."))
+            }
+            b'0'..=b'9' | b'.' => self.complex_or_number(),
             _ => self.name(),
         }
+    }
+
+    /// A number, or a complex literal (`1j`, `1+2j`) which Ansible keeps as Python's `str()` of
+    /// it (`1j`, `(1+2j)`).
+    fn complex_or_number(&mut self) -> Option<Value> {
+        let start = self.i;
+        let v = self.number()?;
+        if !is_imaginary(&self.s[start..self.i]) {
+            let save = self.i;
+            self.skip_ws();
+            if let Some(sign @ (b'+' | b'-')) = self.peek() {
+                self.i += 1;
+                self.skip_ws();
+                let im_start = self.i;
+                if self.number().is_some() && is_imaginary(&self.s[im_start..self.i]) {
+                    let real = py_float_text(f64::try_from(v).ok()?);
+                    let imag = imag_text(&self.s[im_start..self.i])?;
+                    let sign = sign as char;
+                    return Some(Value::from(format!("({real}{sign}{imag})")));
+                }
+            }
+            self.i = save;
+        }
+        Some(v)
     }
 
     fn name(&mut self) -> Option<Value> {
@@ -116,11 +145,56 @@ impl Parser<'_> {
                 break;
             }
         }
-        match &self.s[start..self.i] {
+        let word = &self.s[start..self.i];
+        // String prefixes: bytes (`b'x'`, which Ansible turns into text), raw, unicode.
+        if matches!(self.peek(), Some(b'\'' | b'"')) && word.len() <= 2 {
+            let lower = word.to_ascii_lowercase();
+            let raw = lower.contains(&b'r');
+            if matches!(lower.as_slice(), b"b" | b"r" | b"u" | b"br" | b"rb") {
+                return if raw {
+                    self.raw_string()
+                } else {
+                    self.string()
+                }
+                .map(Value::from);
+            }
+        }
+        match word {
             b"True" => Some(Value::from(true)),
             b"False" => Some(Value::from(false)),
             b"None" => Some(Value::from(())),
+            // `set()`: the empty set, a list for Ansible.
+            b"set" if self.s[self.i..].starts_with(b"()") => {
+                self.i += 2;
+                Some(Value::from(Vec::<Value>::new()))
+            }
             _ => None,
+        }
+    }
+
+    /// A raw string literal: backslashes stay as written (a quote after one does not end it).
+    fn raw_string(&mut self) -> Option<String> {
+        let q = self.peek()?;
+        let triple = self.s[self.i..].starts_with(&[q, q, q]);
+        self.i += if triple { 3 } else { 1 };
+        let start = self.i;
+        loop {
+            let c = self.peek()?;
+            if c == b'\\' {
+                self.i += 2;
+                continue;
+            }
+            if !triple && (c == b'\n' || c == b'\r') {
+                return None;
+            }
+            if c == q && (!triple || self.s[self.i..].starts_with(&[q, q, q])) {
+                let text = std::str::from_utf8(&self.s[start..self.i])
+                    .ok()?
+                    .to_string();
+                self.i += if triple { 3 } else { 1 };
+                return Some(text);
+            }
+            self.i += 1;
         }
     }
 
@@ -285,6 +359,27 @@ impl Parser<'_> {
     }
 }
 
+fn is_imaginary(text: &[u8]) -> bool {
+    matches!(text.last(), Some(b'j' | b'J'))
+}
+
+/// Python's `repr` of a float inside a complex's `str()`: no `.0` for whole numbers.
+fn py_float_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e16 {
+        format!("{}", f as i64)
+    } else {
+        crate::util::python::float_repr(f)
+            .trim_end_matches(".0")
+            .to_string()
+    }
+}
+
+/// The imaginary part of a complex literal (`2.0j`) as Python's `str()` writes it (`2j`).
+fn imag_text(text: &[u8]) -> Option<String> {
+    let v = py_number(std::str::from_utf8(&text[..text.len() - 1]).ok()?)?;
+    Some(format!("{}j", py_float_text(f64::try_from(v).ok()?)))
+}
+
 /// Python 3 numeric literal syntax (ints with `_`, `0x`/`0o`/`0b`, floats, exponents).
 fn py_number(text: &str) -> Option<Value> {
     let underscores_ok = |s: &str| !s.starts_with('_') && !s.ends_with('_') && !s.contains("__");
@@ -301,6 +396,14 @@ fn py_number(text: &str) -> Option<Value> {
     }
     if !underscores_ok(&lower) {
         return None;
+    }
+    // An imaginary literal (`1j`): Ansible keeps Python's `str()` of it.
+    if let Some(im) = lower.strip_suffix('j') {
+        let v = py_number(im)?;
+        return Some(Value::from(format!(
+            "{}j",
+            py_float_text(f64::try_from(v).ok()?)
+        )));
     }
     let clean: String = lower.chars().filter(|c| *c != '_').collect();
     if clean.is_empty() {
@@ -366,6 +469,29 @@ mod tests {
             "{\"a\":1,\"b\":[true]}"
         );
         assert_eq!(j(parse_value("1 # comment")), "1");
+    }
+
+    #[test]
+    fn python_only_literals_become_text_or_lists() {
+        // As Ansible's INI plugin coerces them: bytes to text, Ellipsis and complex numbers to
+        // their `str()`, sets and tuples to lists.
+        assert_eq!(j(parse_value("b'single'")), "\"single\"");
+        assert_eq!(j(parse_value("B\"double\"")), "\"double\"");
+        assert_eq!(j(parse_value("r'a\\d'")), "\"a\\\\d\"");
+        assert_eq!(j(parse_value("u'x'")), "\"x\"");
+        assert_eq!(j(parse_value("...")), "\"...\"");
+        assert_eq!(j(parse_value("1j")), "\"1j\"");
+        assert_eq!(j(parse_value("2.0J")), "\"2j\"");
+        assert_eq!(j(parse_value("1+2j")), "\"(1+2j)\"");
+        assert_eq!(j(parse_value("set()")), "[]");
+        assert_eq!(j(parse_value("{1, 2}")), "[1,2]");
+        assert_eq!(
+            j(parse_value("[..., 1j, set(), {1, 2}, b'x']")),
+            "[\"...\",\"1j\",[],[1,2],\"x\"]"
+        );
+        for s in ["host-01.internal", "x'a'", "set", "set(1)", "...."] {
+            assert_eq!(parse_value(s), Value::from(s), "{s}");
+        }
     }
 
     #[test]

@@ -81,7 +81,7 @@ fn load_entity(base: &Path, name: &str) -> Result<Option<Vars>> {
     let mut vars = Vars::new();
     for f in found {
         for (k, v) in load_vars_file(&f)? {
-            vars.insert(k, v);
+            crate::value::combine_var(&mut vars, k, v);
         }
     }
     Ok(Some(vars))

@@ -159,6 +159,14 @@ fn parse_group(
 
 fn add_hosts(inv: &mut Inventory, group: &str, hk: &Node, hv: &Node, path: &Path) -> Result<()> {
     let text = key_name(hk)?;
+    // A number is not a host name (ansible-core's message).
+    if matches!(hk.value, NodeValue::Int(_) | NodeValue::Float(_)) {
+        return Err(Error::inventory(format!(
+            "Host pattern {text} must be a string. Enclose integers/floats in quotation marks."
+        ))
+        .at(&hk.loc)
+        .hint(format!("write `'{text}':`")));
+    }
     let at = |off: usize| {
         let chars = text
             .char_indices()

@@ -104,8 +104,13 @@ impl Sink for AdhocSink {
                 };
                 let _ = writeln!(std::io::stdout().lock(), "{text}");
             }
-            Event::Warning(msg) => {
-                let line = format!("[WARNING]: {msg}");
+            Event::Warning(msg) | Event::Deprecation(msg) => {
+                let kind = if matches!(ev, Event::Deprecation(_)) {
+                    "DEPRECATION WARNING"
+                } else {
+                    "WARNING"
+                };
+                let line = format!("[{kind}]: {msg}");
                 if self
                     .warned
                     .lock()

@@ -19,12 +19,15 @@ use std::time::Duration;
 pub struct HumanOptions {
     /// Use ANSI colours (Ansible's: ok green, changed yellow, failed red, skipped cyan…).
     pub color: bool,
-    /// Show diffs of changed results (`--diff`).
+    /// Show the diffs that changed results carry. The engine attaches diffs only to the results
+    /// of tasks in diff mode (`--diff`, or a task's `diff: true`), so `prov run` sets this.
     pub diff: bool,
     /// -v count: 1 shows every result's JSON, 2 adds the task path, 3 indents the JSON.
     pub verbosity: u8,
     /// Show an indicatif progress line on stderr (drawn only on a terminal).
     pub progress: bool,
+    /// Show `set_stats` data after the recap (`show_custom_stats`).
+    pub show_custom_stats: bool,
 }
 
 /// Banner lines are padded with stars to this width, like Ansible on a non-terminal.
@@ -280,6 +283,9 @@ impl HumanSink {
             s.push('\n');
         }
         s.push('\n');
+        if self.opts.show_custom_stats && !recap.custom.is_empty() {
+            s.push_str(&custom_stats(recap));
+        }
         s
     }
 
@@ -371,7 +377,12 @@ impl Sink for HumanSink {
                     } else {
                         "Module"
                     };
-                    let mut line = format!("[ERROR]: Task failed: {kind} failed: {msg}");
+                    // an action that raised has its message as `Task failed: ...` already
+                    let mut line = if msg.starts_with("Task failed: ") {
+                        format!("[ERROR]: {msg}")
+                    } else {
+                        format!("[ERROR]: Task failed: {kind} failed: {msg}")
+                    };
                     if let Some(loc) = &inner.location {
                         line.push_str(&format!("\nOrigin: {loc}"));
                         let excerpt = origin_excerpt(loc);
@@ -392,8 +403,13 @@ impl Sink for HumanSink {
             Event::NoHostsRemaining => {
                 inner.emit(&banner("NO MORE HOSTS LEFT"), false);
             }
-            Event::Warning(msg) => {
-                let text = wrap(&format!("[WARNING]: {msg}"), WIDTH - 1);
+            Event::Warning(msg) | Event::Deprecation(msg) => {
+                let kind = if matches!(ev, Event::Deprecation(_)) {
+                    "DEPRECATION WARNING"
+                } else {
+                    "WARNING"
+                };
+                let text = wrap(&format!("[{kind}]: {msg}"), WIDTH - 1);
                 if inner.warned.insert(text.clone()) {
                     let s = format!("{}\n", self.paint(&text, BRIGHT_PURPLE));
                     inner.emit(&s, true);
@@ -423,6 +439,25 @@ impl Drop for HumanSink {
             p.pb.finish_and_clear();
         }
     }
+}
+
+/// `set_stats` data as Ansible's default callback shows it: each host's, then the run's, as
+/// one-line JSON (`indent=1` with its newlines removed).
+fn custom_stats(recap: &Recap) -> String {
+    let one_line = |m: &serde_json::Map<String, Json>| {
+        crate::util::pyjson::dumps_sorted(&Json::Object(m.clone()), Some(1)).replace('\n', "")
+    };
+    let mut s = banner("CUSTOM STATS:");
+    let mut hosts: Vec<_> = recap.custom.iter().filter(|(k, _)| *k != "_run").collect();
+    hosts.sort_by(|a, b| a.0.cmp(b.0));
+    for (h, m) in hosts {
+        s.push_str(&format!("\t{h}: {}\n", one_line(m)));
+    }
+    if let Some(m) = recap.custom.get("_run") {
+        s.push_str(&format!("\n\tRUN: {}\n", one_line(m)));
+    }
+    s.push('\n');
+    s
 }
 
 /// `\n{msg} ****…` padded to [`WIDTH`] (at least 3 stars), like Ansible's `Display.banner`.

@@ -11,8 +11,13 @@ use std::sync::Mutex;
 ///
 /// The objects are those of [`event_json`]. Write errors (a closed pipe) are ignored: output
 /// must never stop a run.
+///
+/// After each `recap`, a `changes` event lists, per host, the tasks that changed (in check
+/// mode: would change) with the changes they reported, the machine-readable plan of a
+/// `--check` run.
 pub struct JsonSink {
     out: Mutex<Box<dyn Write + Send>>,
+    changed: Mutex<indexmap::IndexMap<String, Vec<Json>>>,
 }
 
 impl JsonSink {
@@ -25,6 +30,7 @@ impl JsonSink {
     pub fn with_writer(out: Box<dyn Write + Send>) -> Self {
         JsonSink {
             out: Mutex::new(out),
+            changed: Mutex::default(),
         }
     }
 }
@@ -54,6 +60,34 @@ impl Sink for JsonSink {
         let line = event_json(ev).to_string();
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(out, "{line}");
+        let mut changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
+        match ev {
+            Event::HostResult(hr) if hr.status == crate::events::Status::Changed => {
+                let changes = if hr.no_log { &[][..] } else { &hr.changes[..] };
+                let mut t = json!({"task": hr.task, "changes": changes});
+                if let Some(i) = item_label(hr) {
+                    t["item"] = Json::from(i);
+                }
+                changed.entry(hr.host.clone()).or_default().push(t);
+            }
+            Event::Recap(_) => {
+                let hosts: serde_json::Map<String, Json> = changed
+                    .drain(..)
+                    .map(|(h, tasks)| (h, Json::Array(tasks)))
+                    .collect();
+                let total: usize = hosts
+                    .values()
+                    .filter_map(Json::as_array)
+                    .map(Vec::len)
+                    .sum();
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    json!({"event": "changes", "hosts": hosts, "total": total})
+                );
+            }
+            _ => {}
+        }
         let _ = out.flush();
     }
 }
@@ -69,10 +103,13 @@ impl Sink for JsonSink {
 ///   "result":{…}}` — with `no_log`, `result` is `{"censored": "…"}`, `msg` is left out, `item`
 ///   is `"(censored due to no_log)"` and `changes`/`diff` are empty
 /// - `{"event":"no_hosts_remaining"}` (the rest of the playbook is skipped)
-/// - `{"event":"warning","msg":…}`
+/// - `{"event":"warning","msg":…}`, `{"event":"deprecation","msg":…}`
 /// - `{"event":"verbose","level":n,"msg":…}` (every level: consumers filter)
 /// - `{"event":"recap","hosts":{"h":{"ok":n,"changed":n,"unreachable":n,"failed":n,"skipped":n,
-///   "rescued":n,"ignored":n}},"exit_code":n}`
+///   "rescued":n,"ignored":n}},"errors_cleared":[…],"exit_code":n}`
+///
+/// ([`JsonSink`] follows each recap with `{"event":"changes","hosts":{"h":[{"task":…,
+/// "changes":[…],"item":…}]},"total":n}`: the tasks that changed, or would in check mode.)
 pub fn event_json(ev: &Event) -> Json {
     match ev {
         Event::PlayStart { name, hosts } => {
@@ -146,6 +183,7 @@ pub fn event_json(ev: &Event) -> Json {
         }
         Event::NoHostsRemaining => json!({"event": "no_hosts_remaining"}),
         Event::Warning(msg) => json!({"event": "warning", "msg": msg}),
+        Event::Deprecation(msg) => json!({"event": "deprecation", "msg": msg}),
         Event::Verbose { level, msg } => json!({"event": "verbose", "level": level, "msg": msg}),
         Event::Recap(recap) => {
             let hosts: serde_json::Map<String, Json> = recap
@@ -164,7 +202,12 @@ pub fn event_json(ev: &Event) -> Json {
                     (h.clone(), stats)
                 })
                 .collect();
-            json!({"event": "recap", "hosts": hosts, "exit_code": recap.exit_code()})
+            let mut ev = json!({"event": "recap", "hosts": hosts,
+                "errors_cleared": recap.errors_cleared, "exit_code": recap.exit_code()});
+            if !recap.custom.is_empty() {
+                ev["custom_stats"] = json!(recap.custom);
+            }
+            ev
         }
     }
 }

@@ -12,7 +12,10 @@ pub type FreeForm = (Option<String>, Vec<(String, String)>);
 pub fn takes_free_form(doc: Option<&ModuleDoc>, module: &str) -> bool {
     match doc {
         Some(d) => d.free_form.is_some(),
-        None => free_form_mode(module) != FreeFormMode::KeyValue,
+        None => {
+            free_form_mode(module) != FreeFormMode::KeyValue
+                || crate::modules::fallback::action_plugin_takes_raw_params(module)
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Task, block and play keywords, and the helpers that read keyword values (booleans, lists,
 //! `vars:`, `become*`, `loop_control`, `module_defaults`).
 
-use super::model::{BecomeOpts, LoopControl, Serial};
+use super::model::{BecomeOpts, LateFlag, LoopControl, Serial};
 use crate::error::{Error, Result};
 use crate::modules::canonical_name;
 use crate::value::{Value, Vars};
@@ -244,6 +244,35 @@ pub fn bool_of(n: &Node) -> Result<bool> {
     }
 }
 
+/// A boolean keyword of a task, block, role or play: its value, or `None` when it has none
+/// (null) or only running the task can judge it (a template, or a value that is not a
+/// boolean, as Ansible fails the task then), which is kept in `late` (replacing an earlier
+/// one for the same keyword).
+pub(super) fn flag_of(keyword: &'static str, n: &Node, late: &mut Vec<LateFlag>) -> Option<bool> {
+    late.retain(|f| f.keyword != keyword);
+    let fixed = match &n.value {
+        NodeValue::Null => return None,
+        NodeValue::Str(s) if crate::template::is_template(s) => None,
+        _ => bool_of(n).ok(),
+    };
+    if fixed.is_none() {
+        late.push(LateFlag {
+            keyword,
+            value: n.to_value(),
+        });
+    }
+    fixed
+}
+
+/// A boolean keyword that may be a template (rendered when the task runs): the template as
+/// written, or the boolean.
+pub(super) fn bool_or_template(n: &Node) -> Result<Value> {
+    match n.as_str() {
+        Some(s) if crate::template::is_template(s) => Ok(Value::from(s)),
+        _ => Ok(Value::from(bool_of(n)?)),
+    }
+}
+
 /// `no_log`: a boolean, or a template (kept in `templates`, evaluated when the task runs).
 pub(super) fn read_no_log(n: &Node, fixed: &mut bool, templates: &mut Vec<String>) -> Result<()> {
     match n.as_str() {
@@ -339,9 +368,9 @@ pub fn vars_of(n: &Node) -> Result<Vars> {
     Ok(out)
 }
 
-pub(super) fn read_become(node: &Node, b: &mut BecomeOpts) -> Result<()> {
+pub(super) fn read_become(node: &Node, b: &mut BecomeOpts, late: &mut Vec<LateFlag>) -> Result<()> {
     if let Some(v) = node.get("become") {
-        b.enabled = Some(bool_of(v)?);
+        b.enabled = flag_of("become", v, late);
     }
     if let Some(v) = node.get("become_user") {
         b.user = v.scalar_text();
@@ -358,6 +387,9 @@ pub(super) fn read_become(node: &Node, b: &mut BecomeOpts) -> Result<()> {
     if let Some(v) = node.get("become_flags") {
         b.flags = v.scalar_text();
     }
+    if let Some(v) = node.get("become_exe") {
+        b.exe = v.scalar_text();
+    }
     Ok(())
 }
 
@@ -373,11 +405,15 @@ pub(super) fn loop_control_of(n: &Node) -> Result<LoopControl> {
             "label" => lc.label = Some(v.to_value()),
             "pause" => lc.pause = Some(num_of(v)?),
             "extended" => lc.extended = bool_of(v)?,
-            "extended_allitems" | "break_when" => {}
+            "extended_allitems" => lc.extended_allitems = Some(bool_of(v)?),
+            "break_when" => lc.break_when = cond_list(v)?,
             other => {
                 return Err(k
                     .error(format!("'{other}' is not a loop_control option"))
-                    .hint("valid: loop_var, index_var, label, pause, extended"));
+                    .hint(
+                        "valid: loop_var, index_var, label, pause, extended, \
+                         extended_allitems, break_when",
+                    ));
             }
         }
     }

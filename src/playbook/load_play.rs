@@ -2,13 +2,13 @@
 
 use super::actions;
 use super::keywords::{
-    PLAY_KEYWORDS, bool_of, cond_list, key_str, module_defaults_of, num_of, opt, read_become,
-    read_no_log, serial_of, str_list, vars_of,
+    PLAY_KEYWORDS, bool_of, bool_or_template, cond_list, flag_of, key_str, module_defaults_of,
+    num_of, opt, read_become, read_no_log, serial_of, str_list, vars_of,
 };
 use super::model::{BecomeOpts, Inherit, Play, Playbook, Task, VarsPrompt};
 use crate::error::{Error, Result, did_you_mean};
 use crate::modules::Registry;
-use crate::value::Vars;
+use crate::value::{Value, Vars};
 use crate::yaml::{self, Node, NodeValue};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -148,6 +148,15 @@ impl<'a> Loader<'a> {
             .clone();
         let mut layers = Vec::new();
         if let Some(r) = &parent.role {
+            // The role's magic variables are known when its imports load.
+            let mut magic = Vars::new();
+            magic.insert(
+                "role_path".into(),
+                Value::from(r.path.display().to_string()),
+            );
+            magic.insert("role_name".into(), Value::from(r.name.as_str()));
+            magic.insert("ansible_role_name".into(), Value::from(r.name.as_str()));
+            layers.push(Arc::new(magic));
             layers.push(r.defaults.clone());
         }
         layers.push(play);
@@ -279,11 +288,20 @@ impl<'a> Loader<'a> {
     ) -> Result<()> {
         // Its `library/` and `module_utils/` hold modules for the fallback (as in Ansible).
         crate::modules::fallback::add_adjacent(dir);
+        crate::modules::fallback::add_playbook_dir(dir);
         let Some(items) = root.as_seq() else {
             return Err(root
                 .error("a playbook must be a list of plays")
                 .hint("start the file with `- hosts: ...`"));
         };
+        if items.is_empty() {
+            return Err(root
+                .error(format!(
+                    "A playbook must contain at least one play: {}",
+                    path.display()
+                ))
+                .hint("start the file with `- hosts: ...`"));
+        }
         for item in items {
             // The table's one playbook entry (`import_playbook`), by its name or FQCN.
             let entry = actions::IMPORT_PLAYBOOK.name;
@@ -331,8 +349,17 @@ impl<'a> Loader<'a> {
         })?;
         for (k, _) in map {
             let key = key_str(k)?;
+            // `user`: the old name of `remote_user` (still accepted by Ansible).
+            if key == "user" {
+                if node.get("remote_user").is_some() {
+                    return Err(node.error(
+                        "both 'user' and 'remote_user' are set for this play. The use of 'user' is deprecated, and should be removed",
+                    ));
+                }
+                continue;
+            }
             if !PLAY_KEYWORDS.contains(&key.as_str()) {
-                let mut e = k.error(format!("'{key}' is not a valid play keyword"));
+                let mut e = k.error(format!("'{key}' is not a valid attribute for a Play"));
                 if let Some(s) = did_you_mean(&key, PLAY_KEYWORDS.iter().copied()) {
                     e = e.hint(format!("did you mean '{s}'?"));
                 } else if self.registry.get(&key).is_some() {
@@ -345,6 +372,13 @@ impl<'a> Loader<'a> {
             crate::modules::fallback::add_collections(str_list(c)?);
         }
         let hosts = match node.get("hosts") {
+            Some(h)
+                if h.is_null()
+                    || h.as_seq().is_some_and(|s| s.is_empty())
+                    || h.as_str() == Some("") =>
+            {
+                return Err(h.error("Hosts list cannot be empty. Please check your playbook"));
+            }
             Some(h) => match &h.value {
                 NodeValue::Seq(items) => items
                     .iter()
@@ -362,7 +396,11 @@ impl<'a> Loader<'a> {
             }
         };
         let mut become_ = BecomeOpts::default();
-        read_become(node, &mut become_)?;
+        let mut late_flags = Vec::new();
+        read_become(node, &mut become_, &mut late_flags)?;
+        let check_mode =
+            opt(node, "check_mode").and_then(|n| flag_of("check_mode", n, &mut late_flags));
+        let diff = opt(node, "diff").and_then(|n| flag_of("diff", n, &mut late_flags));
         let mut pi = Inherit {
             tags: opt(node, "tags")
                 .map(str_list)
@@ -381,16 +419,18 @@ impl<'a> Loader<'a> {
             become_: become_.clone(),
             ignore_errors: opt(node, "ignore_errors").map(Node::to_value),
             ignore_unreachable: opt(node, "ignore_unreachable")
-                .map(bool_of)
-                .transpose()?
-                .unwrap_or(false),
+                .map(bool_or_template)
+                .transpose()?,
             run_once: opt(node, "run_once")
                 .map(bool_of)
                 .transpose()?
                 .unwrap_or(false),
-            check_mode: opt(node, "check_mode").map(bool_of).transpose()?,
-            diff: opt(node, "diff").map(bool_of).transpose()?,
-            remote_user: opt(node, "remote_user").and_then(Node::scalar_text),
+            check_mode,
+            diff,
+            late_flags,
+            remote_user: opt(node, "remote_user")
+                .or_else(|| opt(node, "user"))
+                .and_then(Node::scalar_text),
             connection: opt(node, "connection").and_then(Node::scalar_text),
             any_errors_fatal: None,
             ..Default::default()
@@ -425,10 +465,13 @@ impl<'a> Loader<'a> {
             .clear();
         let mut handlers = Vec::new();
         let mut role_tasks = Vec::new();
-        if let Some(roles) = opt(node, "roles") {
-            let list = roles
-                .as_seq()
-                .ok_or_else(|| roles.error("roles must be a list"))?;
+        if let Some(roles) = opt(node, "roles").filter(|r| !r.is_null()) {
+            let list = roles.as_seq().ok_or_else(|| {
+                roles.error(format!(
+                    "A malformed role declaration was encountered: roles must be a list, not {}",
+                    roles.type_name()
+                ))
+            })?;
             for r in list {
                 let mut tasks = self.load_role_entry(r, dir, &pi, &mut handlers, 0)?;
                 role_tasks.append(&mut tasks);
@@ -436,6 +479,11 @@ impl<'a> Loader<'a> {
         }
         let section = |key: &str| -> Result<Vec<Task>> {
             match opt(node, key) {
+                Some(n) if !n.is_null() && n.as_seq().is_none() => Err(n.error(format!(
+                    "A malformed block was encountered while loading {key}: {} should be a list or None, not {}",
+                    n.scalar_text().unwrap_or_default(),
+                    n.type_name()
+                ))),
                 Some(n) => self.load_tasks(n, dir, &pi, false),
                 None => Ok(vec![]),
             }
@@ -454,7 +502,7 @@ impl<'a> Loader<'a> {
             None => vec![],
         };
         handlers.append(&mut play_handlers);
-        let vars_files = match opt(node, "vars_files") {
+        let vars_files = match opt(node, "vars_files").filter(|v| !v.is_null()) {
             Some(v) => v
                 .as_seq()
                 .map(|s| s.iter().map(Node::to_value).collect())
@@ -462,15 +510,14 @@ impl<'a> Loader<'a> {
             None => vec![],
         };
         let mut vars_prompt = Vec::new();
-        if let Some(vp) = opt(node, "vars_prompt") {
+        if let Some(vp) = opt(node, "vars_prompt").filter(|v| !v.is_null()) {
             for p in vp
                 .as_seq()
                 .ok_or_else(|| vp.error("vars_prompt must be a list"))?
             {
-                let name = p
-                    .get("name")
-                    .and_then(Node::scalar_text)
-                    .ok_or_else(|| p.error("a vars_prompt entry needs `name`"))?;
+                let name = p.get("name").and_then(Node::scalar_text).ok_or_else(|| {
+                    p.error("Invalid vars_prompt data structure, missing 'name' key")
+                })?;
                 vars_prompt.push(VarsPrompt {
                     prompt: p
                         .get("prompt")
@@ -534,6 +581,8 @@ impl<'a> Loader<'a> {
                 .transpose()?
                 .unwrap_or(self.gather_by_default),
             become_,
+            environment: pi.environment.clone(),
+            order: opt(node, "order").and_then(Node::scalar_text),
             serial,
             strategy,
             pre_tasks,
@@ -549,6 +598,7 @@ impl<'a> Loader<'a> {
             force_handlers: opt(node, "force_handlers").map(bool_of).transpose()?,
             dir: dir.to_path_buf(),
             file: file.to_path_buf(),
+            keywords: pi,
         })
     }
 }

@@ -17,6 +17,8 @@ pub struct BecomeOpts {
     pub method: Option<String>,
     /// `become_flags`.
     pub flags: Option<String>,
+    /// `become_exe`.
+    pub exe: Option<String>,
 }
 
 impl BecomeOpts {
@@ -33,7 +35,21 @@ impl BecomeOpts {
         if self.flags.is_none() {
             self.flags = parent.flags.clone();
         }
+        if self.exe.is_none() {
+            self.exe = parent.exe.clone();
+        }
     }
+}
+
+/// A boolean keyword (`become`, `check_mode`, `diff`, ...) judged when the task runs, as
+/// Ansible does: given as a template (`'{{ item }}'`, `'{{ omit }}'`), or as a value that is
+/// not a boolean (which fails the task when it runs, not the playbook when it loads).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateFlag {
+    /// The keyword.
+    pub keyword: &'static str,
+    /// Its value as written.
+    pub value: Value,
 }
 
 /// A role's variables and location, shared by all of its tasks.
@@ -87,6 +103,10 @@ pub struct LoopControl {
     pub pause: Option<f64>,
     /// `extended` (ansible_loop).
     pub extended: bool,
+    /// `extended_allitems` (default true: `ansible_loop.allitems` is set).
+    pub extended_allitems: Option<bool>,
+    /// `break_when`: conditions checked after each item; the loop stops once they all hold.
+    pub break_when: Vec<String>,
 }
 
 /// What a task does.
@@ -133,6 +153,8 @@ pub enum TaskKind {
         public: Option<Value>,
         /// `allow_duplicates` (default true): runs again where the same role already ran.
         allow_duplicates: Option<Value>,
+        /// `rolespec_validate` (default true): check the role's argument spec first.
+        rolespec_validate: Option<Value>,
         /// Keywords applied to the role's tasks (`apply:`).
         apply: Option<Box<Inherit>>,
     },
@@ -140,8 +162,8 @@ pub enum TaskKind {
     SetFact {
         /// The facts to set (values may be templates).
         vars: Vec<(String, Value)>,
-        /// `cacheable`.
-        cacheable: bool,
+        /// `cacheable` (a template is rendered when the task runs).
+        cacheable: Value,
     },
     /// `include_vars`.
     IncludeVars {
@@ -215,8 +237,8 @@ pub struct Task {
     pub failed_when: Option<Vec<String>>,
     /// `ignore_errors` (may be a template).
     pub ignore_errors: Option<Value>,
-    /// `ignore_unreachable`.
-    pub ignore_unreachable: bool,
+    /// `ignore_unreachable` (may be a template, rendered per loop item).
+    pub ignore_unreachable: Option<Value>,
     /// Tags (own plus inherited).
     pub tags: Vec<String>,
     /// `delegate_to` (may be a template).
@@ -242,10 +264,17 @@ pub struct Task {
     /// `no_log` given as templates (own and inherited): also no_log when one renders true on
     /// the host running the task.
     pub no_log_if: Vec<String>,
+    /// `no_log` is written on the task (or block) itself, true or false: an enclosing
+    /// block's, role's or play's does not replace it (`no_log: false` under a `no_log` play).
+    pub no_log_given: bool,
     /// `check_mode` override.
     pub check_mode: Option<bool>,
     /// `diff` override.
     pub diff: Option<bool>,
+    /// Boolean keywords decided when the task runs (own, else inherited; one per keyword):
+    /// they override the fixed fields (`check_mode`, `become_.enabled`, ...), which keep the
+    /// inherited value a template rendering to `omit` falls back to.
+    pub late_flags: Vec<LateFlag>,
     /// `environment` (a map, a template, or a list of maps).
     pub environment: Vec<Value>,
     /// `module_defaults` layers in force here (play, blocks, role, task; outermost first), each
@@ -328,7 +357,7 @@ impl Task {
             changed_when: None,
             failed_when: None,
             ignore_errors: None,
-            ignore_unreachable: false,
+            ignore_unreachable: None,
             builtin_fqcn: false,
             tags: vec![],
             delegate_to: None,
@@ -340,8 +369,10 @@ impl Task {
             delay: None,
             no_log: false,
             no_log_if: vec![],
+            no_log_given: false,
             check_mode: None,
             diff: None,
+            late_flags: vec![],
             environment: vec![],
             module_defaults: vec![],
             throttle: None,
@@ -383,8 +414,31 @@ impl Task {
         }
     }
 
+    /// Whether this task gives boolean keyword `k` a value of its own (fixed or late).
+    fn sets_flag(&self, k: &str) -> bool {
+        self.late_flags.iter().any(|f| f.keyword == k)
+            || match k {
+                "check_mode" => self.check_mode.is_some(),
+                "diff" => self.diff.is_some(),
+                "become" => self.become_.enabled.is_some(),
+                "any_errors_fatal" => self.any_errors_fatal.is_some(),
+                "ignore_unreachable" => self.ignore_unreachable.is_some(),
+                "delegate_facts" => self.delegate_facts,
+                _ => false,
+            }
+    }
+
     /// Applies inherited keywords from an enclosing block, role, include or play.
     pub fn inherit(&mut self, p: &Inherit) {
+        // Before the fixed fields below: a parent's late keyword applies where this task
+        // gives that keyword no value of its own.
+        let inherited: Vec<LateFlag> = p
+            .late_flags
+            .iter()
+            .filter(|f| !self.sets_flag(f.keyword))
+            .cloned()
+            .collect();
+        self.late_flags.extend(inherited);
         if !p.when.is_empty() {
             let mut w = p.when.clone();
             w.append(&mut self.when);
@@ -422,7 +476,9 @@ impl Task {
         if self.ignore_errors.is_none() {
             self.ignore_errors = p.ignore_errors.clone();
         }
-        self.ignore_unreachable |= p.ignore_unreachable;
+        if self.ignore_unreachable.is_none() {
+            self.ignore_unreachable = p.ignore_unreachable.clone();
+        }
         if self.delegate_to.is_none() {
             self.delegate_to = p.delegate_to.clone();
         }
@@ -431,8 +487,10 @@ impl Task {
         if self.run_once_if.is_none() {
             self.run_once_if = p.run_once_if.clone();
         }
-        self.no_log |= p.no_log;
-        self.no_log_if.extend(p.no_log_if.iter().cloned());
+        if !self.no_log_given {
+            self.no_log |= p.no_log;
+            self.no_log_if.extend(p.no_log_if.iter().cloned());
+        }
         if self.check_mode.is_none() {
             self.check_mode = p.check_mode;
         }
@@ -460,6 +518,18 @@ impl Task {
         if self.include_chain.is_empty() {
             self.include_chain = p.include_chain.clone();
         }
+        // A block's own `no_log` is what its tasks inherit.
+        let own;
+        let p = if self.no_log_given && matches!(self.kind, TaskKind::Block { .. }) {
+            own = Inherit {
+                no_log: self.no_log,
+                no_log_if: self.no_log_if.clone(),
+                ..p.clone()
+            };
+            &own
+        } else {
+            p
+        };
         if let TaskKind::Block {
             block,
             rescue,
@@ -503,7 +573,7 @@ pub struct Inherit {
     /// ignore_errors.
     pub ignore_errors: Option<Value>,
     /// ignore_unreachable.
-    pub ignore_unreachable: bool,
+    pub ignore_unreachable: Option<Value>,
     /// delegate_to.
     pub delegate_to: Option<String>,
     /// delegate_facts (a block's reaches its tasks).
@@ -520,6 +590,8 @@ pub struct Inherit {
     pub check_mode: Option<bool>,
     /// diff.
     pub diff: Option<bool>,
+    /// Boolean keywords decided when the task runs.
+    pub late_flags: Vec<LateFlag>,
     /// remote_user.
     pub remote_user: Option<String>,
     /// connection.
@@ -546,7 +618,7 @@ impl Inherit {
             timeout: t.timeout.clone(),
             become_: t.become_.clone(),
             ignore_errors: t.ignore_errors.clone(),
-            ignore_unreachable: t.ignore_unreachable,
+            ignore_unreachable: t.ignore_unreachable.clone(),
             delegate_to: t.delegate_to.clone(),
             delegate_facts: t.delegate_facts,
             run_once: t.run_once,
@@ -555,6 +627,7 @@ impl Inherit {
             no_log_if: t.no_log_if.clone(),
             check_mode: t.check_mode,
             diff: t.diff,
+            late_flags: t.late_flags.clone(),
             remote_user: t.remote_user.clone(),
             connection: t.connection.clone(),
             any_errors_fatal: t.any_errors_fatal,
@@ -620,6 +693,11 @@ pub struct Play {
     pub gather_facts: bool,
     /// become keywords.
     pub become_: BecomeOpts,
+    /// The play's `environment` (its tasks inherit it; fact gathering runs with it).
+    pub environment: Vec<Value>,
+    /// `order` of the hosts, as written (`inventory`, `reverse_inventory`, `sorted`,
+    /// `reverse_sorted`, `shuffle`, or a template rendered when the play starts).
+    pub order: Option<String>,
     /// `serial` batches.
     pub serial: Vec<Serial>,
     /// `strategy`, as written: `linear` (the default), `free`, `host_pinned` (run as `free`),
@@ -652,6 +730,9 @@ pub struct Play {
     pub dir: PathBuf,
     /// The playbook file.
     pub file: PathBuf,
+    /// The keywords its tasks inherit (`ignore_unreachable`, `connection`, `environment`, ...),
+    /// which the implicit fact gathering takes too, as in Ansible.
+    pub keywords: Inherit,
 }
 
 /// A loaded playbook (imports expanded).

@@ -3,7 +3,7 @@
 use super::Loader;
 use super::include::enter_include;
 use super::keywords::{
-    bool_of, cond_list, key_str, module_defaults_of, read_no_log, str_list, vars_of,
+    bool_of, cond_list, flag_of, key_str, module_defaults_of, read_no_log, str_list, vars_of,
 };
 use super::model::{Inherit, RoleCtx, Task, TaskKind};
 use crate::error::{Error, ErrorKind, Location, Result};
@@ -54,6 +54,10 @@ impl Loader<'_> {
             return Err(r.error("role dependencies nest too deeply (a dependency loop?)"));
         }
         let (name, entry) = match &r.value {
+            // `name,version`: the requirements form of very old Ansible, never a role name.
+            NodeValue::Str(s) if s.contains(',') => {
+                return Err(r.error(format!("Invalid old style role requirement: {s}")));
+            }
             NodeValue::Str(s) => (s.clone(), None),
             NodeValue::Map(_) => {
                 let n = r
@@ -81,7 +85,7 @@ impl Loader<'_> {
                     }
                     "when" => own_when.extend(cond_list(v)?),
                     "tags" => own_tags.extend(str_list(v)?),
-                    "become" => inh.become_.enabled = Some(bool_of(v)?),
+                    "become" => inh.become_.enabled = flag_of("become", v, &mut inh.late_flags),
                     "become_user" => inh.become_.user = v.scalar_text(),
                     "become_method" => inh.become_.method = v.scalar_text(),
                     "delegate_to" => inh.delegate_to = v.scalar_text(),
@@ -123,11 +127,130 @@ impl Loader<'_> {
                 ident: &ident,
                 allow_duplicates: None,
                 public: None,
+                validate: None,
             },
             handlers,
             depth,
             false,
         )
+    }
+
+    /// The defaults and vars a role's dependencies (from its `meta`) give it, each
+    /// dependency's own after those of its dependencies, in order. A dependency that cannot be
+    /// found or read gives nothing here (loading it reports the error).
+    fn dependency_exports(&self, path: &Path, meta: Option<&Node>, depth: usize) -> (Vars, Vars) {
+        let (mut defaults, mut vars) = (Vars::new(), Vars::new());
+        let deps = meta
+            .and_then(|m| m.get("dependencies"))
+            .and_then(Node::as_seq);
+        if depth > 20 {
+            return (defaults, vars);
+        }
+        for d in deps.unwrap_or_default() {
+            let name = match &d.value {
+                NodeValue::Str(s) => Some(s.clone()),
+                _ => d
+                    .get("role")
+                    .or_else(|| d.get("name"))
+                    .and_then(Node::scalar_text),
+            };
+            let Some(dp) = name.and_then(|n| self.find_role(&n, path)) else {
+                continue;
+            };
+            let dmeta = role_file("", &dp, "meta", None)
+                .ok()
+                .flatten()
+                .and_then(|m| yaml::load_file(&m).ok());
+            let (dd, dv) = self.dependency_exports(&dp, dmeta.as_ref(), depth + 1);
+            defaults.extend(dd);
+            vars.extend(dv);
+            if let Ok(own) = load_role_ctx("", &dp, Vars::new(), None, None, Vec::new()) {
+                defaults.extend(own.defaults.iter().map(|(k, x)| (k.clone(), x.clone())));
+                vars.extend(own.vars.iter().map(|(k, x)| (k.clone(), x.clone())));
+            }
+        }
+        (defaults, vars)
+    }
+
+    /// The task that checks a role's variables against the argument spec of entry point
+    /// `entry` (`meta/argument_specs.yml`, else `argument_specs` of `meta/main.yml`), as
+    /// Ansible prepends it to the role's tasks: named after the spec, tagged `always`, run by
+    /// ansible-core's `validate_argument_spec` action with the role's parameters. None without
+    /// a spec for `entry`, or without ansible-core to run it (with a warning).
+    fn validation_task(
+        &self,
+        name: &str,
+        path: &Path,
+        meta: Option<&Node>,
+        entry: &str,
+        params: &Vars,
+    ) -> Result<Option<Node>> {
+        let file = [".yml", ".yaml", ".json"]
+            .iter()
+            .map(|e| path.join("meta").join(format!("argument_specs{e}")))
+            .find(|p| p.is_file());
+        let loaded;
+        let (specs, at) = match &file {
+            Some(f) => {
+                loaded = yaml::load_file(f)?;
+                (loaded.get("argument_specs"), f.clone())
+            }
+            None => (
+                meta.and_then(|m| m.get("argument_specs")),
+                path.join("meta").join("main.yml"),
+            ),
+        };
+        let Some(spec) = specs.and_then(|s| s.get(entry)).filter(|s| !s.is_null()) else {
+            return Ok(None);
+        };
+        if crate::modules::fallback::action_plugin("ansible.builtin.validate_argument_spec")
+            .is_none()
+        {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "[WARNING]: role argument specs are not checked (role '{name}'): they are checked by ansible-core's validate_argument_spec, and no ansible-core is importable by python3"
+                )
+            });
+            return Ok(None);
+        }
+        let mut task_name = format!("Validating arguments against arg spec '{entry}'");
+        if let Some(d) = spec.get("short_description").and_then(Node::scalar_text) {
+            task_name = format!("{task_name} - {d}");
+        }
+        let options = spec
+            .get("options")
+            .map(|o| crate::value::to_json(&o.to_value()))
+            .filter(|o| !o.is_null())
+            .unwrap_or_else(|| serde_json::json!({}));
+        // A collection's role is named without its collection there (`ns.col.role`: `role`).
+        let in_collection = path
+            .components()
+            .any(|c| c.as_os_str() == "ansible_collections");
+        let short = match name.rsplit_once('.') {
+            Some((_, r)) if in_collection => r,
+            _ => name,
+        };
+        let provided: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::value::to_json(v)))
+            .collect();
+        let task = serde_json::json!([{
+            "name": task_name,
+            "action": "ansible.builtin.validate_argument_spec",
+            "args": {
+                "argument_spec": options,
+                "provided_arguments": provided,
+                "validate_args_context": {
+                    "type": "role",
+                    "name": short,
+                    "argument_spec_name": entry,
+                    "path": path.display().to_string(),
+                },
+            },
+            "tags": ["always"],
+        }]);
+        yaml::load_str(&task.to_string(), &at).map(Some)
     }
 
     /// Loads a role's tasks (and its dependencies' first), adding its handlers to `handlers`.
@@ -158,6 +281,7 @@ impl Loader<'_> {
             None => None,
         };
         let key = role_key(&path, &params, &files);
+        let own_params = params.clone();
         let mut role = load_role_ctx(
             name,
             &path,
@@ -168,6 +292,14 @@ impl Loader<'_> {
         )?;
         role.dependency = depth > 0;
         role.key = key;
+        // Its dependencies' defaults and vars are below its own, as in Ansible (which is how
+        // a dependency's vars win over those of the role that brought this one in).
+        let (dep_defaults, dep_vars) = self.dependency_exports(&path, meta.as_ref(), depth);
+        if !dep_vars.is_empty() {
+            let mut v = dep_vars;
+            v.extend(role.vars.iter().map(|(k, x)| (k.clone(), x.clone())));
+            role.vars = Arc::new(v);
+        }
         role.allow_duplicates = match (
             files.allow_duplicates,
             meta.as_ref().and_then(|m| m.get("allow_duplicates")),
@@ -191,6 +323,11 @@ impl Loader<'_> {
             role.defaults = under(&p.defaults, &role.defaults);
             role.vars = under(&p.vars, &role.vars);
             role.params = under(&p.params, &role.params);
+        }
+        if !dep_defaults.is_empty() {
+            let mut d = dep_defaults;
+            d.extend(role.defaults.iter().map(|(k, x)| (k.clone(), x.clone())));
+            role.defaults = Arc::new(d);
         }
         if let (Some(r), false) = (&parent.role, role.dependency) {
             // Included or imported by a task of role `r`.
@@ -243,6 +380,13 @@ impl Loader<'_> {
                     .unwrap_or(!self.private_role_vars.unwrap_or(false)),
             });
         inh.role = Some(ctx.clone());
+        // Its argument spec for this entry point is checked first (Ansible's validation task).
+        if files.validate.unwrap_or(true)
+            && let Some(v) =
+                self.validation_task(name, &path, meta.as_ref(), tasks_name, &own_params)?
+        {
+            out.append(&mut self.load_tasks(&v, &path, &inh, false)?);
+        }
         if let Some(tf) = tf {
             let node = yaml::load_file(&tf)?;
             let mut t = self.load_tasks(&node, &path, &inh, false)?;
@@ -286,6 +430,7 @@ impl Loader<'_> {
         defaults_from: Option<&str>,
         handlers_from: Option<&str>,
         allow_duplicates: bool,
+        validate: bool,
     ) -> Result<(Vec<Task>, Vec<Task>)> {
         let at = Node {
             value: NodeValue::Str(name.to_string()),
@@ -308,6 +453,7 @@ impl Loader<'_> {
                 ident: &ident,
                 allow_duplicates: Some(allow_duplicates),
                 public: None,
+                validate: Some(validate),
             },
             &mut handlers,
             0,
@@ -379,6 +525,9 @@ pub(crate) struct RoleFiles<'a> {
     pub allow_duplicates: Option<bool>,
     /// `public` of `import_role` (its variables are the play's), over `private_role_vars`.
     pub public: Option<bool>,
+    /// `rolespec_validate` of `include_role`/`import_role`: check the role's argument spec
+    /// (the default).
+    pub validate: Option<bool>,
 }
 
 /// A role's identity in a play, as Ansible compares roles to run each once: its folder, the
@@ -429,10 +578,14 @@ fn role_complete_task(ctx: &Arc<RoleCtx>, loc: &Location, base: &Path, inh: &Inh
 /// The `meta` action of [`role_complete_task`] (not one a playbook can name).
 pub const ROLE_COMPLETE: &str = "role_complete";
 
-/// Where an `include_tasks`/`import_tasks` file is, as Ansible looks for it: inside a role, in
-/// its `tasks/` folder (`handlers/`, then `tasks/`, for a handler's include), then the role's
-/// own folder; else
-/// relative to the including file's folder (`base`); else in the playbook's folder
+/// Where an `include_tasks`/`import_tasks` file is, as Ansible looks for it. `including` is
+/// the file the importing or including task is written in and `chain` the imports and
+/// includes that led to it: their folders (innermost first) are where a relative name is
+/// looked up next to the files that named it. Inside a role, a static import looks there
+/// first, then in the role's `tasks/` folder (`handlers/`, then `tasks/`, for a handler's
+/// include) and the role's own folder; an include looks in the role's folders first, then
+/// next to the including files. Outside roles: relative to the including file's folder
+/// (`base`), the folders of the files that included it, else in the playbook's folder
 /// (`play_dir`), the end of Ansible's search path.
 pub fn resolve_tasks_file(
     base: &Path,
@@ -440,12 +593,27 @@ pub fn resolve_tasks_file(
     role: Option<&RoleCtx>,
     handler: bool,
     play_dir: &Path,
+    including: (&Path, &super::include::IncludeChain),
+    dynamic: bool,
 ) -> PathBuf {
     let p = Path::new(file);
     if p.is_absolute() {
         return p.to_path_buf();
     }
+    let (from, chain) = including;
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for f in std::iter::once(from).chain(chain.iter().rev().map(|l| l.file.as_path())) {
+        if let Some(d) = f.parent().filter(|d| d.is_absolute())
+            && !dirs.iter().any(|x| x == d)
+        {
+            dirs.push(d.to_path_buf());
+        }
+    }
+    let next_to_includers = || dirs.iter().map(|d| d.join(file)).find(|c| c.exists());
     if let Some(r) = role {
+        if !dynamic && let Some(c) = next_to_includers() {
+            return c;
+        }
         // A handler's include also finds the role's task files (ansible-core's own
         // setup_remote_tmp_dir handler includes tasks/default-cleanup.yml).
         let subs: &[&str] = if handler {
@@ -461,7 +629,13 @@ pub fn resolve_tasks_file(
         }
     }
     let here = base.join(file);
-    if !here.exists() && !play_dir.as_os_str().is_empty() {
+    if here.exists() {
+        return here;
+    }
+    if let Some(c) = next_to_includers() {
+        return c;
+    }
+    if !play_dir.as_os_str().is_empty() {
         let there = play_dir.join(file);
         if there.exists() {
             return there;

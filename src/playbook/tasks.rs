@@ -6,8 +6,9 @@ use super::actions::{self, ActionArgs};
 use super::free_form::{is_all_template, split_action_string, split_free_form, takes_free_form};
 use super::include::enter_include;
 use super::keywords::{
-    BLOCK_KEYWORDS, TASK_KEYWORDS, bool_of, cond_list, key_str, loop_control_of,
-    module_defaults_for, module_defaults_of, read_become, read_no_log, str_list, vars_of,
+    BLOCK_KEYWORDS, TASK_KEYWORDS, bool_of, bool_or_template, cond_list, flag_of, key_str,
+    loop_control_of, module_defaults_for, module_defaults_of, read_become, read_no_log, str_list,
+    vars_of,
 };
 use super::model::{Deferred, Inherit, LoopKind, Task, TaskKind};
 use super::roles::{RoleFiles, resolve_tasks_file};
@@ -106,7 +107,10 @@ impl Loader<'_> {
                 }
                 "changed_when" => t.changed_when = Some(cond_list(v)?),
                 "failed_when" => t.failed_when = Some(cond_list(v)?),
-                "delegate_facts" => t.delegate_facts = bool_of(v)?,
+                "delegate_facts" => {
+                    t.delegate_facts =
+                        flag_of("delegate_facts", v, &mut t.late_flags).unwrap_or(false)
+                }
                 "until" => {
                     let c = cond_list(v)?;
                     t.until = Some(if c.len() == 1 {
@@ -189,12 +193,13 @@ impl Loader<'_> {
                 }
             }
         }
-        read_become(node, &mut t.become_)?;
+        read_become(node, &mut t.become_, &mut t.late_flags)?;
         self.render_tags(&mut t.tags, parent);
         if is_block {
             let me = Inherit::from_task(&t);
             let mut child = parent.clone();
             merge_inherit(&mut child, &me);
+            own_no_log(&mut child, &t);
             let sub = |key: &str| -> Result<Vec<Task>> {
                 match node.get(key) {
                     Some(n) => self.load_tasks(n, base, &child, handler),
@@ -233,15 +238,29 @@ impl Loader<'_> {
                         .get("module")
                         .and_then(Node::scalar_text)
                         .ok_or_else(|| aval.error("`action:` as a mapping needs `module:`"))?;
+                    // `module:` may carry k=v words too; Ansible's order: the mapping's own
+                    // keys, then those words, then its `args:` mapping.
+                    let (m, rest) = split_action_string(&m).map_err(|e| e.at(&aval.loc))?;
                     aname = canonical_name(m.trim()).to_string();
-                    let entries: Vec<(Value, Value)> = aval
-                        .as_map()
-                        .unwrap()
-                        .iter()
-                        .filter(|(k, _)| k.as_str() != Some("module"))
-                        .map(|(k, v)| (k.to_value(), v.to_value()))
-                        .collect();
-                    args_node_value = Value::from_iter(entries);
+                    let mut entries: Vars = Vars::new();
+                    for (k, v) in aval.as_map().unwrap() {
+                        if !matches!(k.as_str(), Some("module" | "args")) {
+                            entries.insert(key_str(k)?, v.to_value());
+                        }
+                    }
+                    if !rest.is_empty() {
+                        let doc = self.registry.get(&aname).map(|m| m.doc());
+                        let (raw, kv) =
+                            split_free_form(&rest, doc, &aname).map_err(|e| e.at(&aval.loc))?;
+                        entries.extend(kv.into_iter().map(|(k, v)| (k, Value::from(v))));
+                        free = raw;
+                    }
+                    if let Some(inner) = aval.get("args").and_then(Node::as_map) {
+                        for (k, v) in inner {
+                            entries.insert(key_str(k)?, v.to_value());
+                        }
+                    }
+                    args_node_value = crate::value::vars_value(&entries);
                 }
                 _ => {
                     let text = aval.scalar_text().unwrap_or_default();
@@ -276,15 +295,9 @@ impl Loader<'_> {
                 }
             }
         }
-        // The arguments given as mappings: the action's own, then `args:` (a mapping, or one
-        // template that renders to a mapping when the task runs).
+        // The arguments given as mappings: `args:` (a mapping, or one template that renders
+        // to a mapping when the task runs), then the action's own (which win, as in Ansible).
         let mut mapped = Vars::new();
-        if let Ok(iter) = args_node_value.try_iter() {
-            for k in iter {
-                let v = args_node_value.get_item(&k).unwrap_or_default();
-                mapped.insert(k.to_string(), v);
-            }
-        }
         let mut templates = Vec::new();
         if let Some(ea) = extra_args {
             if let Some(m) = ea.as_map() {
@@ -299,17 +312,26 @@ impl Loader<'_> {
                     .hint("or one template that gives a mapping: args: \"{{ my_args }}\""));
             }
         }
+        if let Ok(iter) = args_node_value.try_iter() {
+            for k in iter {
+                let v = args_node_value.get_item(&k).unwrap_or_default();
+                mapped.insert(k.to_string(), v);
+            }
+        }
         // A templated action name, or an ansible.builtin module prov lacks: the task is built
         // (or fails) when it runs.
         if crate::template::is_template(&aname)
             || (actions::engine_action(&aname).is_none() && self.registry.get(&aname).is_none())
         {
+            if self.strict && templates.is_empty() && !crate::template::is_template(&aname) {
+                check_fallback_args(&aname, free.as_deref(), &mapped, aval, extra_args)?;
+            }
             t.kind = deferred(aname, free, mapped, templates, base);
             t.inherit(parent);
             return Ok(Loaded::One(Box::new(t)));
         }
-        // Build the argument map: module_defaults (lowest), free form (k=v split), then the
-        // mapping, then `args:`.
+        // Build the argument map: module_defaults (lowest), the mappings (`args:`, then the
+        // action's), then the free form's words (k=v split), as in Ansible.
         let doc = self.registry.get(&aname).map(|m| m.doc());
         let layers: Vec<Value> = parent
             .module_defaults
@@ -318,12 +340,13 @@ impl Loader<'_> {
             .cloned()
             .collect();
         let mut args = module_defaults_for(&layers, &aname);
+        let mut words = Vars::new();
         if let Some(text) = &free {
             let (raw, kv) = split_free_form(text, doc, &aname).map_err(|e| e.at(&aval.loc))?;
             if let Some(raw) = raw {
                 if takes_free_form(doc, &aname) {
                     let key = doc.and_then(|d| d.free_form).unwrap_or("_raw_params");
-                    args.insert(key.to_string(), Value::from(raw));
+                    words.insert(key.to_string(), Value::from(raw));
                 } else if is_all_template(&raw) {
                     // Ansible renders it into the arguments when the task runs.
                     templates.push(raw);
@@ -339,7 +362,7 @@ impl Loader<'_> {
                 }
             }
             for (k, v) in kv {
-                args.insert(k, Value::from(v));
+                words.insert(k, Value::from(v));
             }
         }
         let action = actions::engine_action(&aname);
@@ -349,7 +372,7 @@ impl Loader<'_> {
         // A role's `*_from` must be a string: checked when the playbook loads, as in Ansible.
         if matches!(aname.as_str(), "include_role" | "import_role") {
             for k in ["tasks_from", "vars_from", "defaults_from", "handlers_from"] {
-                if let Some(v) = mapped.get(k).or_else(|| args.get(k))
+                if let Some(v) = words.get(k).or_else(|| mapped.get(k))
                     && v.as_str().is_none()
                 {
                     return Err(aval.error(format!(
@@ -370,6 +393,7 @@ impl Loader<'_> {
             return Ok(Loaded::One(Box::new(t)));
         }
         args.extend(mapped.iter().map(|(k, v)| (k.clone(), v.clone())));
+        args.extend(words);
         // Only Ansible itself passes `_ansible_*` arguments (to modules other than the free-form
         // ones): a task that sets one does not load, as in ansible-core.
         if !matches!(
@@ -467,6 +491,7 @@ impl Loader<'_> {
         let me = Inherit::from_task(&t);
         let mut child = parent.clone();
         merge_inherit(&mut child, &me);
+        own_no_log(&mut child, &t);
         let static_import = action.is_some_and(|a| a.flags.static_import);
         match (static_import, &t.kind) {
             (true, TaskKind::IncludeTasks { file, .. }) => {
@@ -476,8 +501,15 @@ impl Loader<'_> {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .clone();
-                let path =
-                    resolve_tasks_file(base, &file, parent.role.as_deref(), handler, &play_dir);
+                let path = resolve_tasks_file(
+                    base,
+                    &file,
+                    parent.role.as_deref(),
+                    handler,
+                    &play_dir,
+                    (&aval.loc.file, &parent.include_chain),
+                    false,
+                );
                 if !path.exists() {
                     return Err(crate::error::Error::new(
                         crate::error::ErrorKind::Io,
@@ -509,6 +541,7 @@ impl Loader<'_> {
                     handlers_from,
                     allow_duplicates,
                     public,
+                    rolespec_validate,
                     ..
                 },
             ) => {
@@ -546,6 +579,12 @@ impl Loader<'_> {
                                 None => true,
                             }),
                             public: match public {
+                                Some(v) => Some(crate::value::truthy(&Value::from(
+                                    self.render_at_load(&v.to_string(), &child, aval)?,
+                                ))),
+                                None => None,
+                            },
+                            validate: match rolespec_validate {
                                 Some(v) => Some(crate::value::truthy(&Value::from(
                                     self.render_at_load(&v.to_string(), &child, aval)?,
                                 ))),
@@ -598,6 +637,7 @@ impl Loader<'_> {
             || (!self.strict && crate::modules::is_ansible_builtin(name))
             || crate::modules::fallback::find(name).is_some()
             || crate::modules::fallback::action_alias(name).is_some()
+            || crate::modules::fallback::action_plugin(name).is_some()
         {
             return Ok(());
         }
@@ -614,6 +654,43 @@ impl Loader<'_> {
 }
 
 /// A task built when it runs (see [`TaskKind::Deferred`]).
+/// `prov check` of a fallback module's arguments against its documented options (when prov
+/// can read them: [`crate::modules::fallback::docs::module_doc`]), with the same messages as
+/// for native modules; module_defaults are not part of the check.
+fn check_fallback_args(
+    name: &str,
+    free: Option<&str>,
+    mapped: &Vars,
+    aval: &Node,
+    extra_args: Option<&Node>,
+) -> Result<()> {
+    let Some(found) = crate::modules::fallback::find(name) else {
+        return Ok(());
+    };
+    let Some(doc) = crate::modules::fallback::docs::module_doc(&found) else {
+        return Ok(());
+    };
+    let mut raw = Vars::new();
+    if let Some(text) = free {
+        let (rest, kv) = split_free_form(text, Some(doc), name).map_err(|e| e.at(&aval.loc))?;
+        if rest.is_some() {
+            // a free-form module (Ansible's `_raw_params`): nothing to check by name
+            return Ok(());
+        }
+        for (k, v) in kv {
+            raw.insert(k, Value::from(v));
+        }
+    }
+    for (k, v) in mapped {
+        raw.insert(k.clone(), v.clone());
+    }
+    validate_args(doc, &raw).map_err(|e| {
+        let loc = arg_loc(aval, extra_args, &e).unwrap_or_else(|| aval.loc.clone());
+        e.at(&loc)
+    })?;
+    Ok(())
+}
+
 fn deferred(
     name: String,
     free: Option<String>,
@@ -645,18 +722,23 @@ fn common_keyword(t: &mut Task, key: &str, v: &Node) -> Result<bool> {
         "environment" => t.environment = vec![v.to_value()],
         "module_defaults" => t.module_defaults = vec![module_defaults_of(v)?],
         "ignore_errors" => t.ignore_errors = Some(v.to_value()),
-        "ignore_unreachable" => t.ignore_unreachable = bool_of(v)?,
+        "ignore_unreachable" => t.ignore_unreachable = Some(bool_or_template(v)?),
         "delegate_to" => t.delegate_to = v.scalar_text(),
         "run_once" => match v.as_str().filter(|s| crate::template::is_template(s)) {
             Some(s) => t.run_once_if = Some(s.to_string()),
             None => t.run_once = bool_of(v)?,
         },
-        "no_log" => read_no_log(v, &mut t.no_log, &mut t.no_log_if)?,
-        "check_mode" => t.check_mode = Some(bool_of(v)?),
-        "diff" => t.diff = Some(bool_of(v)?),
+        "no_log" => {
+            read_no_log(v, &mut t.no_log, &mut t.no_log_if)?;
+            t.no_log_given = true;
+        }
+        "check_mode" => t.check_mode = flag_of("check_mode", v, &mut t.late_flags),
+        "diff" => t.diff = flag_of("diff", v, &mut t.late_flags),
         "remote_user" => t.remote_user = v.scalar_text(),
         "connection" => t.connection = v.scalar_text(),
-        "any_errors_fatal" => t.any_errors_fatal = Some(bool_of(v)?),
+        "any_errors_fatal" => {
+            t.any_errors_fatal = flag_of("any_errors_fatal", v, &mut t.late_flags)
+        }
         "throttle" => t.throttle = Some(v.to_value()),
         "timeout" => t.timeout = Some(v.to_value()),
         // become* are read as a group (read_become); the rest are accepted and unused.
@@ -706,7 +788,7 @@ fn apply_of(node: &Node) -> Result<Inherit> {
             return Err(e);
         }
     }
-    read_become(node, &mut t.become_)?;
+    read_become(node, &mut t.become_, &mut t.late_flags)?;
     Ok(Inherit::from_task(&t))
 }
 
@@ -717,6 +799,15 @@ pub fn add_apply(inh: &mut Inherit, include: &TaskKind) {
     | TaskKind::IncludeRole { apply: Some(a), .. } = include
     {
         merge_inherit(inh, a);
+    }
+}
+
+/// A block's or import's own `no_log` (true or false) is what its tasks inherit, not an
+/// enclosing one's.
+fn own_no_log(child: &mut Inherit, t: &Task) {
+    if t.no_log_given {
+        child.no_log = t.no_log;
+        child.no_log_if = t.no_log_if.clone();
     }
 }
 
@@ -756,7 +847,9 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     if me.ignore_errors.is_some() {
         child.ignore_errors = me.ignore_errors.clone();
     }
-    child.ignore_unreachable |= me.ignore_unreachable;
+    if me.ignore_unreachable.is_some() {
+        child.ignore_unreachable = me.ignore_unreachable.clone();
+    }
     if me.delegate_to.is_some() {
         child.delegate_to = me.delegate_to.clone();
     }
@@ -767,6 +860,20 @@ fn merge_inherit(child: &mut Inherit, me: &Inherit) {
     }
     child.no_log |= me.no_log;
     child.no_log_if.extend(me.no_log_if.iter().cloned());
+    // `apply`'s boolean keywords, fixed or late, replace those the include passes down.
+    for f in &me.late_flags {
+        child.late_flags.retain(|c| c.keyword != f.keyword);
+        child.late_flags.push(f.clone());
+    }
+    let fixed = [
+        ("check_mode", me.check_mode.is_some()),
+        ("diff", me.diff.is_some()),
+        ("become", me.become_.enabled.is_some()),
+        ("any_errors_fatal", me.any_errors_fatal.is_some()),
+    ];
+    child
+        .late_flags
+        .retain(|c| !fixed.iter().any(|(k, set)| *set && c.keyword == *k));
     if me.check_mode.is_some() {
         child.check_mode = me.check_mode;
     }

@@ -192,6 +192,64 @@ pub fn answer_vars(q: &Map<String, Json>, ctx: &Context) -> Json {
     )
 }
 
+/// The JSON object that stands for an undefined value (Ansible's marker) between prov and the
+/// bridge: a lookup plugin sees an `UndefinedMarker` there.
+const MARKER: &str = "__prov_undefined_marker__";
+
+/// `to_json`, with undefined values (at any depth) as [`MARKER`] objects.
+fn marker_json(v: &Value) -> Json {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::Undefined => json!({ MARKER: true }),
+        ValueKind::Seq if v.downcast_object_ref::<Vec<Value>>().is_some() => Json::Array(
+            v.try_iter()
+                .into_iter()
+                .flatten()
+                .map(|x| marker_json(&x))
+                .collect(),
+        ),
+        ValueKind::Map
+            if v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>()
+                .is_some() =>
+        {
+            Json::Object(
+                v.try_iter()
+                    .into_iter()
+                    .flatten()
+                    .map(|k| {
+                        let x = v.get_item(&k).unwrap_or_default();
+                        (crate::template::py_str(&k), marker_json(&x))
+                    })
+                    .collect(),
+            )
+        }
+        _ => to_json(v),
+    }
+}
+
+/// `from_json`, with [`MARKER`] objects (at any depth) as undefined values.
+fn marker_value(j: &Json) -> Value {
+    match j {
+        Json::Object(o) if o.contains_key(MARKER) => Value::UNDEFINED,
+        Json::Array(a) if a.iter().any(has_marker) => {
+            Value::from(a.iter().map(marker_value).collect::<Vec<_>>())
+        }
+        Json::Object(o) if o.values().any(has_marker) => Value::from_iter(
+            o.iter()
+                .map(|(k, x)| (Value::from(k.as_str()), marker_value(x))),
+        ),
+        _ => from_json(j),
+    }
+}
+
+fn has_marker(j: &Json) -> bool {
+    match j {
+        Json::Object(o) => o.contains_key(MARKER) || o.values().any(has_marker),
+        Json::Array(a) => a.iter().any(has_marker),
+        _ => false,
+    }
+}
+
 /// Runs lookup plugin `name` (prov has no native one of that name) through the bridge: its
 /// list of results, marked unsafe as data from a plugin. Its errors are Ansible's (`The lookup
 /// plugin 'x' was not found.`, `... failed to load: ...`, `... failed: ...`).
@@ -206,20 +264,26 @@ pub fn lookup(
     req.insert("name".into(), json!(name));
     req.insert(
         "terms".into(),
-        json!(terms.iter().map(to_json).collect::<Vec<_>>()),
+        json!(terms.iter().map(marker_json).collect::<Vec<_>>()),
     );
     req.insert(
         "kwargs".into(),
-        Json::Object(kw.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Json::Object(
+            kw.iter()
+                .map(|(k, v)| (k.clone(), marker_json(v)))
+                .collect(),
+        ),
     );
     if let Ok(Some(dir)) = ctx.get("playbook_dir") {
         req.insert("base".into(), json!(dir.to_string()));
     }
     let r = bridge::call(req, |q| answer_vars(q, ctx))?;
     match r {
+        // the plugin does not take markers and was given one: the lookup is undefined
+        Reply::Value(Json::Object(o)) if o.contains_key(MARKER) => Ok(vec![Value::UNDEFINED]),
         Reply::Value(Json::Array(a)) => Ok(a
             .iter()
-            .map(|v| crate::template::mark_unsafe(&from_json(v)))
+            .map(|v| crate::template::mark_unsafe(&marker_value(v)))
             .collect()),
         Reply::Value(other) => Err(Error::template(format!(
             "The lookup plugin '{name}' failed: returned {} instead of a list",

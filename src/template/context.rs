@@ -67,13 +67,25 @@ impl Context {
         &self.inner.templar
     }
 
-    /// The raw (untemplated) value of a variable.
+    /// The raw (untemplated) value of a variable: the highest layer's, or with
+    /// `hash_behaviour = merge` the mappings of the layers down to the first one where it is
+    /// not a mapping merged recursively (higher layers win), as Ansible combines variables.
     pub fn get_raw(&self, name: &str) -> Option<Value> {
-        self.inner
-            .layers
-            .iter()
-            .rev()
-            .find_map(|l| l.get(name).cloned())
+        let mut found = self.inner.layers.iter().rev().filter_map(|l| l.get(name));
+        let top = found.next()?.clone();
+        if !crate::value::hash_merge() || top.kind() != ValueKind::Map {
+            return Some(top);
+        }
+        let mut maps = vec![top];
+        for v in found {
+            if v.kind() != ValueKind::Map {
+                break;
+            }
+            maps.push(v.clone());
+        }
+        let mut it = maps.into_iter().rev();
+        let first = it.next()?;
+        Some(it.fold(first, |low, high| crate::value::merge_maps(&low, &high)))
     }
 
     /// True if the variable is set in some layer.
@@ -152,11 +164,15 @@ impl Context {
                     err,
                     undefined: false,
                 }),
-            None => self.inner.templar.render_value_inner(&raw, self, name),
+            None => self.inner.templar.render_var_value(&raw, self, name),
         };
         leave_var();
         let v = r?;
-        if let Ok(mut c) = self.inner.cache.lock() {
+        // a value holding an undefined item is rendered again when used, so that the reason
+        // is noted for the render that uses it
+        if !super::holds_undefined(&v)
+            && let Ok(mut c) = self.inner.cache.lock()
+        {
             c.insert(name.to_string(), v.clone());
         }
         Ok(Some(v))

@@ -25,6 +25,7 @@
 // The crate-wide `Error` is large; boxing it is a crate-wide decision, not this module's.
 
 mod chains;
+mod closures;
 mod context;
 pub(crate) mod filters;
 #[cfg(test)]
@@ -34,7 +35,7 @@ pub(crate) mod lookups;
 mod overrides;
 mod percent;
 pub(crate) mod tests;
-pub(crate) mod vault;
+pub mod vault;
 
 pub use context::Context;
 pub use filters::py_str;
@@ -66,6 +67,18 @@ const VAULT_SHOWN: &str = "a vault-encrypted value cannot be shown without its v
 /// How deep lazy variable templating may nest before it is reported as a loop.
 const MAX_DEPTH: usize = 48;
 
+/// Template file text as the loader hands it to minijinja: Python's string-literal escapes
+/// decoded, macros that include a template given the template's names (see [`closures`]), `%`
+/// formatting and comparison chains rewritten.
+fn prepare_file_source(s: &str) -> std::result::Result<String, minijinja::Error> {
+    let s = literals::prepare(s, Literals::Decoded)
+        .map_err(|m| minijinja::Error::new(MjKind::SyntaxError, m))?
+        .into_owned();
+    let s = closures::rewrite(&s).unwrap_or(s);
+    let s = percent::rewrite(&s).unwrap_or(s);
+    Ok(chains::rewrite(&s).unwrap_or(s))
+}
+
 /// The template engine (cheap to clone; shares one minijinja environment).
 #[derive(Clone)]
 pub struct Templar {
@@ -80,9 +93,9 @@ struct Inner {
     globals: HashSet<String>,
 }
 
-/// A vault password and the plaintexts already decrypted with it.
+/// The vault secrets (vault ids and their passwords) and the plaintexts already decrypted.
 struct VaultKey {
-    password: Secret,
+    secrets: Vec<vault::VaultSecret>,
     plain: Mutex<HashMap<String, Arc<str>>>,
 }
 
@@ -127,6 +140,9 @@ struct Frame {
     missing: Option<String>,
     /// The hint of the last `undef()` called: the message when its value is used.
     undef_hint: Option<String>,
+    /// Why a filter left an undefined item inside a container (`map(attribute=...)`): the
+    /// message when that container leaves the template.
+    nested_undef: Option<String>,
 }
 
 #[derive(Default)]
@@ -228,6 +244,44 @@ pub(crate) fn record_undef_hint(hint: String) {
     });
 }
 
+/// Notes why a filter put an undefined item inside the container it made (the first reason
+/// noted in a render wins).
+pub(crate) fn record_nested_undefined(reason: String) {
+    TLS.with(|t| {
+        if let Some(f) = t.borrow_mut().frames.last_mut()
+            && f.nested_undef.is_none()
+        {
+            f.nested_undef = Some(reason);
+        }
+    });
+}
+
+/// Whether a list or dict a template made holds an undefined value (at any depth). Only the
+/// containers Jinja itself makes are walked: lazy objects (`hostvars`, `vars`) are left alone.
+pub(crate) fn holds_undefined(v: &Value) -> bool {
+    if let Some(items) = v.downcast_object_ref::<Vec<Value>>() {
+        return items.iter().any(|x| x.is_undefined() || holds_undefined(x));
+    }
+    if let Some(map) = v.downcast_object_ref::<indexmap::IndexMap<Value, Value>>() {
+        return map.values().any(|x| x.is_undefined() || holds_undefined(x));
+    }
+    false
+}
+
+thread_local! {
+    /// Set while templates embedded in lookup arguments render: a list or dict holding an
+    /// undefined value is passed on (as Ansible passes markers), not an error.
+    static EMBEDDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Renders a template embedded in a lookup's argument (see `lookups::call`).
+pub(crate) fn render_embedded(v: &Value, ctx: &Context) -> std::result::Result<Value, RenderError> {
+    let before = EMBEDDED.with(|e| e.replace(true));
+    let r = ctx.templar().render_value_inner(v, ctx, "");
+    EMBEDDED.with(|e| e.set(before));
+    r
+}
+
 /// Notes a variable that is not defined at all.
 pub(crate) fn record_missing(name: &str) {
     TLS.with(|t| {
@@ -272,6 +326,12 @@ pub(crate) fn leave_var() {
     TLS.with(|t| {
         t.borrow_mut().active.pop();
     });
+}
+
+/// Ansible's error for a condition that is empty (`when: ""`, `that: null`).
+pub fn empty_condition_error() -> Error {
+    Error::template("Empty conditional expressions are not allowed.")
+        .hint("write an expression, or leave the keyword out")
 }
 
 /// The error for an expression or template that came from an untrusted source: `!unsafe`
@@ -323,6 +383,60 @@ pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
+/// Checks a condition's text before it is rendered, as Ansible 2.19 reads conditions: one
+/// that is templates alone but more than one (`{{ a }} == {{ b }}`) would be evaluated from
+/// text a template made, which is untrusted; in an expression, `{{ }}` may only appear
+/// inside quoted strings (`"x" in {{ y }}` is a syntax error, not a template).
+pub fn check_condition_text(cond: &str) -> Result<()> {
+    let t = cond.trim();
+    if !is_template(t) || single_expression(t).is_some() {
+        return Ok(());
+    }
+    let b = t.as_bytes();
+    if t.starts_with("{{") && t.ends_with("}}") {
+        // One expression when its first `}}` outside quoted strings ends the text.
+        let end = unquoted(b)
+            .filter(|&i| i >= 2 && i + 1 < b.len())
+            .find(|&i| b[i] == b'}' && b[i + 1] == b'}')
+            .unwrap_or(b.len());
+        if end + 2 < b.len() {
+            return Err(untrusted_error());
+        }
+        return Ok(());
+    }
+    if t.starts_with("{%") || t.starts_with("{#") {
+        return Ok(());
+    }
+    if unquoted(b).any(|i| b[i] == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%'))) {
+        return Err(Error::template(
+            "Syntax error in expression. Template delimiters are not supported in expressions",
+        )
+        .hint("write the expression without {{ }}: variables are used by name"));
+    }
+    Ok(())
+}
+
+/// The positions of `b` outside string literals (`'...'`, `"..."`, with backslash escapes),
+/// as Jinja lexes them: delimiters inside a literal are the literal's.
+fn unquoted(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let at = i;
+            i += 1;
+            match (quote, b[at]) {
+                (Some(_), b'\\') => i += 1,
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, c @ (b'\'' | b'"')) => quote = Some(c),
+                (None, _) => return Some(at),
+            }
+        }
+        None
+    })
+}
+
 /// True if rendering `v` could change it: it holds a (non-safe) string with template markers,
 /// or vault ciphertext.
 pub fn needs_templating(v: &Value) -> bool {
@@ -337,11 +451,7 @@ pub fn needs_templating(v: &Value) -> bool {
                 return false;
             }
             v.try_iter()
-                .map(|mut it| {
-                    it.any(|k| {
-                        needs_templating(&k) || v.get_item(&k).is_ok_and(|x| needs_templating(&x))
-                    })
-                })
+                .map(|mut it| it.any(|k| v.get_item(&k).is_ok_and(|x| needs_templating(&x))))
                 .unwrap_or(false)
         }
         _ => v.downcast_object_ref::<VaultText>().is_some(),
@@ -421,15 +531,97 @@ pub fn mark_unsafe(v: &Value) -> Value {
 /// string result keeps the newline), while
 /// `"  {{ l }} "` or `"{{ n }}\n\n"` are strings.
 /// Whether `s` is one `{{ expression }}` and nothing else.
+/// The variable name a template is made of alone (`{{ name }}`), if it is one.
+pub fn single_variable(s: &str) -> Option<&str> {
+    single_expression(s).map(str::trim).filter(|n| {
+        let mut c = n.chars();
+        c.next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+/// True if `s` is one `{{ ... }}` expression naming a variable, or an attribute or item of
+/// one, and nothing else.
+pub fn is_variable_template(s: &str) -> bool {
+    single_expression(s).is_some_and(is_variable_chain)
+}
+
+/// True if `s` is one `{{ ... }}` expression and nothing else.
 pub fn is_single_expression(s: &str) -> bool {
     single_expression(s).is_some()
+}
+
+/// The function a constant template of a condition goes through (see [`const_templates`]).
+const CONST_TEMPLATE: &str = "__prov_const_template";
+
+/// `expr` with each string constant that holds a template wrapped in [`CONST_TEMPLATE`]`()`,
+/// when every template delimiter of `expr` is inside a string constant (else `None`: the
+/// condition is rendered as a template first).
+fn const_templates(expr: &str) -> Option<String> {
+    let b = expr.as_bytes();
+    let mut out = String::with_capacity(expr.len() + 32);
+    let mut i = 0;
+    let mut found = false;
+    let mut last = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"') => {
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                let end = (i + 1).min(b.len());
+                let lit = &expr[start..end];
+                let body = &lit[1..lit.len().saturating_sub(1)];
+                if is_template(body) {
+                    // a constant that only opens a template (`'{{ lookup('`) is not one: the
+                    // quotes belong to the template, which is rendered first
+                    if body.matches("{{").count() != body.matches("}}").count()
+                        || body.matches("{%").count() != body.matches("%}").count()
+                    {
+                        return None;
+                    }
+                    found = true;
+                    out.push_str(&expr[last..start]);
+                    out.push_str(&format!("{CONST_TEMPLATE}({lit})"));
+                    last = end;
+                }
+            }
+            b'{' if matches!(b.get(i + 1), Some(b'{' | b'%' | b'#')) => return None,
+            b'}' if b.get(i + 1) == Some(&b'}') => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    if !found {
+        return None;
+    }
+    out.push_str(&expr[last..]);
+    Some(out)
+}
+
+/// The condition `expr` as an expression whose string constants holding templates render
+/// where they stand, when every template of `expr` is inside one (see [`const_templates`]).
+pub(crate) fn const_template_expr(expr: &str) -> Option<String> {
+    const_templates(expr.trim())
 }
 
 fn single_expression(s: &str) -> Option<&str> {
     let t = s.strip_suffix('\n').unwrap_or(s);
     let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
-    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
-    {
+    // delimiters inside a string literal (`'{{ x }}'`) are the string's, as Jinja lexes them
+    let b = inner.as_bytes();
+    let delimiter = |i: usize| match b[i] {
+        b'{' => matches!(b.get(i + 1), Some(b'{' | b'%' | b'#')),
+        b'}' => b.get(i + 1) == Some(&b'}'),
+        _ => false,
+    };
+    if unquoted(b).any(delimiter) {
         return None;
     }
     let inner = inner.strip_prefix('-').unwrap_or(inner);
@@ -458,7 +650,7 @@ impl Templar {
         env.set_recursion_limit(200);
         env.set_unknown_method_callback(python_method);
         env.set_formatter(|out, state, value| {
-            if value.is_undefined() {
+            if value.is_undefined() || holds_undefined(value) {
                 return Err(minijinja::Error::from(MjKind::UndefinedError));
             }
             if value.downcast_object_ref::<VaultText>().is_some() {
@@ -485,13 +677,7 @@ impl Templar {
                 return Ok(Some(chains::rewrite(&src).unwrap_or(src)));
             }
             match std::fs::read_to_string(name) {
-                Ok(s) => {
-                    let s = literals::prepare(&s, Literals::Decoded)
-                        .map_err(|m| minijinja::Error::new(MjKind::SyntaxError, m))?
-                        .into_owned();
-                    let s = percent::rewrite(&s).unwrap_or(s);
-                    Ok(Some(chains::rewrite(&s).unwrap_or(s)))
-                }
+                Ok(s) => prepare_file_source(&s).map(Some),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(minijinja::Error::new(
                     MjKind::InvalidOperation,
@@ -511,6 +697,22 @@ impl Templar {
             }
         });
         env.add_global("omit", Value::from(OMIT));
+        // Jinja's global helpers minijinja leaves to its contrib crate.
+        env.add_function("joiner", minijinja_contrib::globals::joiner);
+        env.add_function("cycler", minijinja_contrib::globals::cycler);
+        env.add_function(CONST_TEMPLATE, |state: &minijinja::State, text: Value| {
+            let Some(ctx) = state.lookup("vars").and_then(|v| Context::from_value(&v)) else {
+                return Ok(text);
+            };
+            match render_embedded(&text, &ctx) {
+                Ok(v) => Ok(v),
+                Err(e) if e.undefined => Ok(Value::UNDEFINED),
+                Err(e) => Err(minijinja::Error::new(
+                    MjKind::InvalidOperation,
+                    e.err.msg.clone(),
+                )),
+            }
+        });
         env.add_function(chains::DIVISOR, chains::divisor);
         filters::register(&mut env);
         tests::register(&mut env);
@@ -570,11 +772,26 @@ impl Templar {
 
     /// The same engine with a vault password for `!vault` values (`None` removes it).
     pub fn with_vault_password(&self, password: Option<Secret>) -> Templar {
+        self.with_vault_secrets(
+            password
+                .map(|password| {
+                    vec![vault::VaultSecret {
+                        id: "default".into(),
+                        password,
+                    }]
+                })
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The same engine with vault secrets (several vault ids, as `--vault-id` gives them;
+    /// none removes them). Ciphertext naming a vault id is tried with that id's secret first.
+    pub fn with_vault_secrets(&self, secrets: Vec<vault::VaultSecret>) -> Templar {
         Templar {
             inner: self.inner.clone(),
-            vault: password.map(|password| {
+            vault: (!secrets.is_empty()).then(|| {
                 Arc::new(VaultKey {
-                    password,
+                    secrets,
                     plain: Mutex::new(HashMap::new()),
                 })
             }),
@@ -602,18 +819,29 @@ impl Templar {
         {
             return Ok(Value::from(p));
         }
-        let plain = vault::decrypt(&v.ciphertext, key.password.expose()).map_err(|e| {
-            Error::template(format!("cannot decrypt variable '{name}': {}", e.msg)).hint(
-                e.hint
-                    .clone()
-                    .unwrap_or_else(|| "check the vault password".into()),
-            )
-        })?;
+        let plain = vault::decrypt_with(&v.ciphertext, &key.secrets)
+            .map(|p| p.0)
+            .map_err(|e| {
+                Error::template(format!("cannot decrypt variable '{name}': {}", e.msg)).hint(
+                    e.hint
+                        .clone()
+                        .unwrap_or_else(|| "check the vault password".into()),
+                )
+            })?;
         let plain: Arc<str> = Arc::from(plain.as_str());
         if let Ok(mut m) = key.plain.lock() {
             m.insert(v.ciphertext.clone(), plain.clone());
         }
         Ok(Value::from(plain))
+    }
+
+    /// True if `s` is the plaintext of a vault-encrypted value this run decrypted: the value
+    /// of a `!vault` variable once used, which Ansible's `vault_encrypted` test still sees as
+    /// encrypted (its value stays encrypted until used as text).
+    pub(crate) fn is_vault_plaintext(&self, s: &str) -> bool {
+        self.vault
+            .as_ref()
+            .is_some_and(|k| k.plain.lock().is_ok_and(|m| m.values().any(|p| &**p == s)))
     }
 
     /// Decrypts vault-encrypted file text (the `unvault` lookup), with the run's vault password.
@@ -624,13 +852,15 @@ impl Templar {
             ))
             .hint("pass --vault-password-file FILE (or --ask-vault-pass)"));
         };
-        vault::decrypt(text, key.password.expose()).map_err(|e| {
-            Error::template(format!("cannot decrypt {source}: {}", e.msg)).hint(
-                e.hint
-                    .clone()
-                    .unwrap_or_else(|| "check the vault password".into()),
-            )
-        })
+        vault::decrypt_with(text, &key.secrets)
+            .map(|p| p.0)
+            .map_err(|e| {
+                Error::template(format!("cannot decrypt {source}: {}", e.msg)).hint(
+                    e.hint
+                        .clone()
+                        .unwrap_or_else(|| "check the vault password".into()),
+                )
+            })
     }
 
     /// Renders a string. A string that is exactly one `{{ expr }}` returns the expression's
@@ -699,13 +929,12 @@ impl Templar {
                 Ok(Value::from(out))
             }
             ValueKind::Map => {
+                // Keys are data, never templated (ansible-core 2.19; set_fact renders its own
+                // variable names).
                 let mut out = Vec::with_capacity(v.len().unwrap_or(0));
                 for k in v.try_iter().map_err(|e| RenderError::fatal(mj_plain(e)))? {
                     let val = v.get_item(&k).unwrap_or_default();
-                    out.push((
-                        self.render_value_inner(&k, ctx, name)?,
-                        self.render_value_inner(&val, ctx, name)?,
-                    ));
+                    out.push((k, self.render_value_inner(&val, ctx, name)?));
                 }
                 Ok(Value::from_iter(out))
             }
@@ -716,6 +945,43 @@ impl Templar {
                 None => Ok(v.clone()),
             },
         }
+    }
+
+    /// A variable's value, rendered as Ansible resolves variables lazily: a template inside a
+    /// list or dict that is undefined leaves an undefined value in its place (an error only
+    /// if that value is used or leaves the template), not an undefined variable.
+    pub(crate) fn render_var_value(
+        &self,
+        v: &Value,
+        ctx: &Context,
+        name: &str,
+    ) -> std::result::Result<Value, RenderError> {
+        if !needs_templating(v) || !matches!(v.kind(), ValueKind::Seq | ValueKind::Map) {
+            return self.render_value_inner(v, ctx, name);
+        }
+        let item = |x: &Value| match self.render_var_value(x, ctx, name) {
+            Err(RenderError {
+                err,
+                undefined: true,
+            }) => {
+                record_nested_undefined(err.msg.clone());
+                Ok(Value::UNDEFINED)
+            }
+            r => r,
+        };
+        if v.kind() == ValueKind::Seq {
+            let mut out = Vec::with_capacity(v.len().unwrap_or(0));
+            for x in v.try_iter().map_err(|e| RenderError::fatal(mj_plain(e)))? {
+                out.push(item(&x)?);
+            }
+            return Ok(Value::from(out));
+        }
+        let mut out = Vec::with_capacity(v.len().unwrap_or(0));
+        for k in v.try_iter().map_err(|e| RenderError::fatal(mj_plain(e)))? {
+            let val = v.get_item(&k).unwrap_or_default();
+            out.push((self.render_value_inner(&k, ctx, name)?, item(&val)?));
+        }
+        Ok(Value::from_iter(out))
     }
 
     /// Renders template text from a task argument or a variable to a string: string literals
@@ -838,6 +1104,19 @@ impl Templar {
     /// inside it are resolved relative to the file's folder.
     pub fn render_file(&self, path: &std::path::Path, ctx: &Context) -> Result<String> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // A vault-encrypted template is decrypted first (as Ansible's loader does); its text
+        // then never touches the disk or the shared template cache.
+        if text.trim_start().starts_with("$ANSIBLE_VAULT;") {
+            let at = crate::error::Location::file_only(path);
+            let plain = self
+                .decrypt_vault_text(&text, &path.display().to_string())
+                .map_err(|e| e.at(&at))?;
+            let prepared =
+                prepare_file_source(&plain).map_err(|e| Error::template(e.to_string()).at(&at))?;
+            return self
+                .render_with_header(&prepared, path, ctx)
+                .map_err(|e| e.at(&at));
+        }
         if text.starts_with(overrides::HEADER) {
             return self
                 .render_with_header(&text, path, ctx)
@@ -927,6 +1206,21 @@ impl Templar {
                 undefined: true,
             });
         }
+        // A list or dict holding an undefined value cannot leave the template (Ansible fails
+        // when it finalizes such a value).
+        if !EMBEDDED.with(|e| e.get()) && holds_undefined(&v) {
+            let msg = frame
+                .nested_undef
+                .clone()
+                .or_else(|| {
+                    self.undefined_message(&name, &src, EXPR_PREFIX.len(), None, ctx, &frame)
+                })
+                .unwrap_or_else(|| format!("'{}' holds an undefined value", expr.trim()));
+            return Err(RenderError {
+                err: undefined_error(msg, ctx),
+                undefined: true,
+            });
+        }
         if let ValueKind::Invalid = v.kind() {
             return Err(RenderError::fatal(Error::template(format!(
                 "invalid value from `{}`",
@@ -949,11 +1243,18 @@ impl Templar {
     pub fn eval_cond(&self, expr: &str, ctx: &Context) -> Result<bool> {
         let expr = expr.trim();
         if expr.is_empty() {
-            return Ok(true);
+            return Err(empty_condition_error());
         }
         if !is_template(expr) {
             return Ok(truthy_py(&self.eval(expr, ctx)?));
         }
+        // Templates only inside the expression's string constants (`lookup('x', '{{ y }}')`,
+        // `'{{ item }}' == 'a'`): each constant is rendered where it stands (Ansible's
+        // constant templates), so a lookup gets the value, undefined ones included.
+        if let Some(rewritten) = const_templates(expr) {
+            return Ok(truthy_py(&self.eval(&rewritten, ctx)?));
+        }
+        check_condition_text(expr)?;
         let v = self.render_str(expr, ctx)?;
         let Some(s) = v.as_str() else {
             return Ok(truthy_py(&v));
@@ -1005,6 +1306,35 @@ impl Templar {
         ctx: &Context,
         frame: &Frame,
     ) -> RenderError {
+        // An error inside an included or imported template is that template's error (Ansible
+        // reports the cause, `'x' is undefined`, not the include).
+        if e.kind() == MjKind::BadInclude {
+            let mut cause: &dyn std::error::Error = &e;
+            let mut inner: Option<&minijinja::Error> = None;
+            while let Some(next) = cause.source() {
+                if let Some(m) = next.downcast_ref::<minijinja::Error>()
+                    && m.kind() != MjKind::BadInclude
+                {
+                    inner = Some(m);
+                }
+                cause = next;
+            }
+            if let Some(m) = inner
+                && let Some(iname) = m.name()
+                && let Some(isrc) = self
+                    .env()
+                    .get_template(iname)
+                    .ok()
+                    .map(|t| t.source().to_string())
+            {
+                let copy = match m.detail() {
+                    Some(d) => minijinja::Error::new(m.kind(), d.to_string()),
+                    None => minijinja::Error::from(m.kind()),
+                };
+                let iname = iname.to_string();
+                return self.convert_error(copy, &iname, &isrc, 0, ctx, frame);
+            }
+        }
         // The compiled source can differ from `src` (see `chains`); spans refer to it.
         let compiled = self
             .env()
@@ -1028,6 +1358,7 @@ impl Templar {
             MjKind::UndefinedError => {
                 let msg = self
                     .undefined_message(name, src, offset, snippet.as_deref(), ctx, frame)
+                    .or_else(|| frame.nested_undef.clone())
                     .unwrap_or_else(|| match &snippet {
                         Some(s) => format!("undefined variable in `{s}`"),
                         None => "undefined variable".to_string(),
@@ -1065,6 +1396,14 @@ impl Templar {
                     })
                 });
                 RenderError::fatal(named.unwrap_or_else(|| Error::template(VAULT_SHOWN)))
+            }
+            // Python's ZeroDivisionError, worded as Ansible reports an exception raised while
+            // rendering.
+            MjKind::InvalidOperation if e.detail().is_some_and(|d| d.ends_with(" by zero")) => {
+                RenderError::fatal(Error::template(at_line(format!(
+                    "Error rendering template: {}",
+                    e.detail().unwrap_or_default()
+                ))))
             }
             MjKind::UnknownFilter | MjKind::UnknownTest
                 if crate::plugins::jinja::not_found_message(&e).is_some() =>

@@ -496,8 +496,17 @@ fn tagged_with(v: Value, tag: String) -> R {
     })
 }
 
-fn vault_encrypted(v: Value) -> R {
-    Ok(v.downcast_object_ref::<crate::value::VaultText>().is_some())
+fn vault_encrypted(state: &minijinja::State, v: Value) -> R {
+    if v.downcast_object_ref::<crate::value::VaultText>().is_some() {
+        return Ok(true);
+    }
+    // A `!vault` variable already decrypted (prov decrypts a variable when it is read).
+    Ok(v.as_str().is_some_and(|s| {
+        state
+            .lookup("vars")
+            .and_then(|c| super::Context::from_value(&c))
+            .is_some_and(|c| c.templar().is_vault_plaintext(s))
+    }))
 }
 
 /// Registers every test.

@@ -10,11 +10,92 @@ use sha2::Sha256;
 
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 
-/// The AES key, HMAC key and counter block derived from a password and a salt.
+/// The AES key, HMAC key and counter block derived from a password and a salt: PBKDF2 with
+/// 10000 rounds, done once per password and salt in a process (a file decrypted for every
+/// host, a value read again) and then remembered (ansible/ansible#81994: runs spending most
+/// of their time deriving the same keys again).
 fn derive(password: &[u8], salt: &[u8]) -> [u8; 80] {
+    use sha2::Digest as _;
+    type Cache = std::collections::HashMap<[u8; 32], [u8; 80]>;
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
+    // keyed by a hash of both (the password itself is not kept as a key)
+    let mut h = Sha256::new();
+    h.update((password.len() as u64).to_be_bytes());
+    h.update(password);
+    h.update(salt);
+    let id: [u8; 32] = h.finalize().into();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(k) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        return *k;
+    }
     let mut key = [0u8; 80];
     pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, 10000, &mut key);
+    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if c.len() >= 65536 {
+        c.clear();
+    }
+    c.insert(id, key);
     key
+}
+
+/// A vault secret: the vault id's label (`default` without one) and its password.
+#[derive(Clone)]
+pub struct VaultSecret {
+    /// The vault id (label).
+    pub id: String,
+    /// The password.
+    pub password: crate::connection::Secret,
+}
+
+impl std::fmt::Debug for VaultSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VaultSecret({}, ***)", self.id)
+    }
+}
+
+/// The vault id a 1.2 header names (`$ANSIBLE_VAULT;1.2;AES256;prod`), if any.
+pub fn vault_id_of(text: &str) -> Option<&str> {
+    let header = text.trim_start().lines().next()?;
+    let f: Vec<&str> = header.trim().split(';').collect();
+    (f.len() >= 4 && f[0] == "$ANSIBLE_VAULT").then(|| f[3].trim())
+}
+
+/// Whether `text` is vault ciphertext (its first line is an `$ANSIBLE_VAULT` header).
+pub fn is_vaulted(text: &str) -> bool {
+    text.trim_start().starts_with("$ANSIBLE_VAULT;")
+}
+
+/// Decrypts with the first of `secrets` that can, as Ansible tries them: those whose id is
+/// the one the text names first, then the others. Returns the plaintext and the id that
+/// decrypted it.
+pub fn decrypt_with<'a>(text: &str, secrets: &'a [VaultSecret]) -> Result<(String, &'a str)> {
+    if secrets.is_empty() {
+        return Err(
+            Error::template("Attempting to decrypt but no vault secrets found")
+                .hint("give --vault-id, --vault-password-file or --ask-vault-pass"),
+        );
+    }
+    let named = vault_id_of(text);
+    let mut order: Vec<&VaultSecret> = secrets
+        .iter()
+        .filter(|s| Some(s.id.as_str()) == named)
+        .collect();
+    order.extend(secrets.iter().filter(|s| Some(s.id.as_str()) != named));
+    let mut last = None;
+    for s in order {
+        match decrypt(text, s.password.expose()) {
+            Ok(p) => return Ok((p, s.id.as_str())),
+            Err(e) if e.msg.starts_with("vault decryption failed") => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.map_or_else(
+        || Error::template("Decryption failed"),
+        |_| {
+            Error::template("Decryption failed (no vault secrets were found that could decrypt)")
+                .hint("check the vault password (or the --vault-id that encrypted it)")
+        },
+    ))
 }
 
 /// Encrypts `plain` with `password` as ansible-vault does: format 1.1, or 1.2 naming `vault_id`

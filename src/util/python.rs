@@ -40,6 +40,29 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Python's `int(v)`: integers and booleans as they are, floats cut toward zero, text that
+/// reads as an integer (spaces around it allowed); otherwise Python's error text.
+pub fn py_int(v: &Value) -> Result<i64, String> {
+    if let Ok(i) = i64::try_from(v.clone()) {
+        return Ok(i);
+    }
+    if let Ok(f) = f64::try_from(v.clone())
+        && f.is_finite()
+    {
+        return Ok(f.trunc() as i64);
+    }
+    match v.as_str() {
+        Some(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("invalid literal for int() with base 10: {}", str_repr(s))),
+        None => Err(format!(
+            "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+            type_name(v)
+        )),
+    }
+}
+
 /// Python's `repr()` of a float: the shortest text that reads back as the same number, in
 /// exponent form below 1e-4 and from 1e16 on (`1e+16`, `1.5e-05`), `2.0` for whole numbers.
 pub fn float_repr(f: f64) -> String {
@@ -136,6 +159,22 @@ pub fn str_repr(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn py_int_converts_as_python_s_int() {
+        assert_eq!(py_int(&Value::from(3)), Ok(3));
+        assert_eq!(py_int(&Value::from(-2.7)), Ok(-2));
+        assert_eq!(py_int(&Value::from(" 12 ")), Ok(12));
+        assert_eq!(
+            py_int(&Value::from("1.5")),
+            Err("invalid literal for int() with base 10: '1.5'".into())
+        );
+        assert!(
+            py_int(&Value::from(vec![1]))
+                .unwrap_err()
+                .ends_with("not 'list'")
+        );
+    }
 
     #[test]
     fn floats_and_ordering_like_python() {

@@ -79,8 +79,34 @@ fn absolute(source: &str) -> Option<PathBuf> {
     if source == "~" {
         return Some(PathBuf::from(std::env::var("HOME").unwrap_or_default()));
     }
+    // `~user` and `~user/...`: that user's home folder (Python's `expanduser`), when the user
+    // is known.
+    if let Some(r) = source.strip_prefix('~') {
+        let (user, rest) = r.split_once('/').unwrap_or((r, ""));
+        if let Some(home) = home_of(
+            user,
+            &std::fs::read_to_string("/etc/passwd").unwrap_or_default(),
+        ) {
+            return Some(if rest.is_empty() {
+                home
+            } else {
+                home.join(rest)
+            });
+        }
+    }
     let p = Path::new(source);
     p.is_absolute().then(|| p.to_path_buf())
+}
+
+/// The home folder of `user` in `passwd` text (`/etc/passwd` lines).
+fn home_of(user: &str, passwd: &str) -> Option<PathBuf> {
+    if user.is_empty() {
+        return None;
+    }
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 7 && f[0] == user).then(|| PathBuf::from(f[5]))
+    })
 }
 
 /// Whether a folder looks like part of a role (Ansible's imperfect check): it, or its parent,
@@ -98,6 +124,25 @@ fn looks_like_role(p: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_user_s_home_folder_from_passwd() {
+        let pw = "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:1000::/home/bob:/bin/sh\n";
+        assert_eq!(
+            super::home_of("bob", pw),
+            Some(std::path::PathBuf::from("/home/bob"))
+        );
+        assert_eq!(super::home_of("nobody", pw), None);
+        assert_eq!(
+            super::absolute("~root/.ssh/x"),
+            super::home_of(
+                "root",
+                &std::fs::read_to_string("/etc/passwd").unwrap_or_default()
+            )
+            .map(|h| h.join(".ssh/x"))
+            .or(None)
+        );
+    }
+
     use super::*;
 
     #[test]

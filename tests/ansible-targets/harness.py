@@ -211,10 +211,16 @@ def bundle(args, tool):
     with open(os.path.join(shim, "prov", "ansible"), "w") as f:
         f.write(f'#!/bin/sh\n# prov in place of ansible (tests/ansible-targets)\nexec {args.prov} adhoc "$@"\n')
     os.chmod(os.path.join(shim, "prov", "ansible"), 0o755)
+    with open(os.path.join(shim, "prov", "ansible-config"), "w") as f:
+        f.write(f'#!/bin/sh\n# prov in place of ansible-config (tests/ansible-targets)\nexec {args.prov} config "$@"\n')
+    os.chmod(os.path.join(shim, "prov", "ansible-config"), 0o755)
+    with open(os.path.join(shim, "prov", "ansible-inventory"), "w") as f:
+        f.write(f'#!/bin/sh\n# prov in place of ansible-inventory (tests/ansible-targets)\nexec {args.prov} inventory "$@"\n')
+    os.chmod(os.path.join(shim, "prov", "ansible-inventory"), 0o755)
     # As for a user moving from Ansible, ansible-core is installed on prov's controller: the
     # `python3` on the PATH imports it, and prov runs the modules it has no native
-    # implementation of (custom `library/` modules, collections) from there. The `ansible`
-    # commands themselves are not on prov's PATH.
+    # implementation of (custom `library/` modules, collections) from there. The other
+    # `ansible-*` commands are not on prov's PATH.
     for py in ("python3", "python"):  # scripts use both, as ansible-test's PATH has them
         with open(os.path.join(shim, "prov", py), "w") as f:
             f.write(f'#!/bin/sh\nexec {args.venv}/bin/python3 "$@"\n')

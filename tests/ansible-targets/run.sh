@@ -8,7 +8,9 @@
 #   tests/ansible-targets/run.sh --only a,b      these targets only (results are merged into
 #                                                target/ansible-targets/results.json)
 #   ... --venv-only                              only make the reference virtualenv
-#                                                (target/ansible-targets/venv) and stop
+#                                                (target/ansible-targets/venv) and the
+#                                                collections (target/ansible-targets/collections)
+#                                                the module fallback's tests use, and stop
 #   ... --scripts                                also the runme.sh targets (second tier: run on
 #                                                the tool's lab host, as role targets)
 # Environment: PROV_TARGETS_TOOLS (default prov,ansible; prov with --ci), PROV_TARGETS_PROV
@@ -57,7 +59,34 @@ if [ ! -x "$WORK/venv/bin/ansible-playbook" ] || ! "$WORK/venv/bin/ansible-playb
     "$PY" -m venv "$WORK/venv"
     "$WORK/venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$VERSION" passlib
 fi
-# --venv-only: just the reference (the module fallback's tests use its ansible-core).
+
+# Collections from PyPI's `ansible` package (only the ones targets.yaml names are unpacked).
+CPKG="$(sed -n 's/^collections_package: "\(.*\)"$/\1/p' "$HERE/targets.yaml")"
+CSHA="$(sed -n 's/^collections_sha256: \(.*\)$/\1/p' "$HERE/targets.yaml")"
+CNAMES="$(sed -n 's/^collections: "\(.*\)"$/\1/p' "$HERE/targets.yaml")"
+COLL="$WORK/collections"
+if [ ! -f "$COLL/.from-$CPKG" ]; then
+    log "collections $CNAMES (from $CPKG on PyPI)"
+    rm -rf "$WORK/collections-wheel" "$COLL.new"
+    "$WORK/venv/bin/pip" download -q --disable-pip-version-check --no-deps -d "$WORK/collections-wheel" "$CPKG"
+    WHEEL="$(ls "$WORK"/collections-wheel/*.whl)"
+    echo "$CSHA  $WHEEL" | sha256sum -c --quiet - || { echo "$WHEEL: sha256 differs from targets.yaml" >&2; exit 1; }
+    "$PY" - "$WHEEL" "$COLL.new" $CNAMES <<'PYEOF'
+import sys, zipfile
+wheel, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+prefixes = tuple("ansible_collections/%s/" % n.replace(".", "/") for n in names)
+with zipfile.ZipFile(wheel) as z:
+    members = [m for m in z.namelist() if m.startswith(prefixes)]
+    missing = [p for p in prefixes if not any(m.startswith(p) for m in members)]
+    if missing:
+        sys.exit("%s has no %s" % (wheel, ", ".join(missing)))
+    z.extractall(dest, members)
+PYEOF
+    touch "$COLL.new/.from-$CPKG"
+    rm -rf "$COLL" "$WORK/collections-wheel"
+    mv "$COLL.new" "$COLL"
+fi
+# --venv-only: just the reference and the collections (the module fallback's tests use them).
 [ $VENV_ONLY -eq 1 ] && exit 0
 
 log "ansible-core $VERSION source distribution (its test/integration/targets)"

@@ -248,6 +248,24 @@ pub fn run_bounded(dir: &Path, args: &[&str], limit: Duration) -> Bounded {
     }
 }
 
+/// The collections (community.general, ansible.posix) that `tests/ansible-targets/run.sh
+/// --venv-only` unpacks from PyPI's `ansible` package, when it has run. With
+/// `PROV_REQUIRE_ANSIBLE_CORE` set (CI), their absence fails the test instead of skipping it.
+#[allow(dead_code)]
+pub fn pypi_collections() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ansible-targets/collections");
+    if dir.join("ansible_collections/community/general").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("PROV_REQUIRE_ANSIBLE_CORE").is_none(),
+        "PROV_REQUIRE_ANSIBLE_CORE is set but {} has no collections \
+         (tests/ansible-targets/run.sh --venv-only makes them)",
+        dir.display()
+    );
+    None
+}
+
 /// The `ansible` package folder of an ansible-core on this machine (for the module fallback's
 /// tests): the one `python3` imports, else the targets harness's reference virtualenv
 /// (`tests/ansible-targets/run.sh --venv-only`). `None` skips those tests, unless

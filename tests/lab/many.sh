@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Many cheap SSH "hosts" for scale tests and benchmarks: N sshd processes on
-# loopback addresses 127.0.1.1..127.0.1.N (port 22, or 2222 if 22 is taken),
+# loopback addresses 127.0.1.1..127.0.1.250, then 127.0.2.1.. and so on (host mI is on
+# 127.0.(1 + (I-1)/250).(1 + (I-1)%250); port 22, or 2222 if 22 is taken),
 # all sharing this machine's filesystem and accepting the lab key for root.
-#   many.sh N      start m1..mN (extras beyond N are stopped)
+#   many.sh N      start m1..mN, N up to 2000 (extras beyond N are stopped)
 #   many.sh down   stop them all and remove tests/lab/.state/many
 # Tasks run against these hosts must use per-host paths
 # (e.g. /tmp/prov-many/{{ inventory_hostname }}), since the filesystem is shared.
@@ -11,6 +12,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 MANY="$STATE/many"
+
+# The loopback address of host mI.
+addr() {
+    echo "127.0.$((1 + ($1 - 1) / 250)).$((1 + ($1 - 1) % 250))"
+}
 
 many_pids() {
     local f
@@ -45,7 +51,7 @@ case "${1:-}" in
 esac
 
 N="${1:-}"
-[[ "$N" =~ ^[0-9]+$ ]] && [ "$N" -ge 1 ] && [ "$N" -le 254 ] || die "usage: $0 N (1..254) | $0 down"
+[[ "$N" =~ ^[0-9]+$ ]] && [ "$N" -ge 1 ] && [ "$N" -le 2000 ] || die "usage: $0 N (1..2000) | $0 down"
 need_root
 take_lock
 ensure_packages
@@ -57,8 +63,8 @@ chmod 755 /run/sshd
 T0=$SECONDS
 
 if [ ! -f "$MANY/port" ]; then
-    # 22 is usable only if nothing listens on it on a wildcard or 127.0.1.x address
-    if ss -Hltn | awk '{print $4}' | grep -Ec '^(0\.0\.0\.0|\*|\[::\]|127\.0\.1\.[0-9]+):22$' >/dev/null; then
+    # 22 is usable only if nothing listens on it on a wildcard or 127.0.N.x address
+    if ss -Hltn | awk '{print $4}' | grep -Ec '^(0\.0\.0\.0|\*|\[::\]|127\.0\.[1-9][0-9]*\.[0-9]+):22$' >/dev/null; then
         echo 2222 >"$MANY/port"
     else
         echo 22 >"$MANY/port"
@@ -83,7 +89,7 @@ for i in $(seq 1 "$N"); do
     fi
     cat >"$MANY/m$i.conf" <<CONF
 # prov lab many-sshd m$i
-ListenAddress 127.0.1.$i:$PORT
+ListenAddress $(addr "$i"):$PORT
 HostKey $MANY/ssh_host_ed25519_key
 PidFile $pf
 AuthorizedKeysFile $MANY/authorized_keys
@@ -115,7 +121,7 @@ done
 
 # wait until every address listens
 for t in $(seq 1 100); do
-    listening="$(ss -Hltn | awk '{print $4}' | grep -cE "^127\.0\.1\.[0-9]+:$PORT\$" || true)"
+    listening="$(ss -Hltn | awk '{print $4}' | grep -cE "^127\.0\.[1-9][0-9]*\.[0-9]+:$PORT\$" || true)"
     [ "$listening" -ge "$N" ] && break
     sleep 0.1
 done
@@ -133,11 +139,12 @@ key="$(cut -d' ' -f1,2 <"$MANY/ssh_host_ed25519_key.pub")"
     echo "      hosts:"
 } >"$inv"
 for i in $(seq 1 "$N"); do
-    if [ "$PORT" = 22 ]; then echo "127.0.1.$i,m$i $key" >>"$kh"
-    else echo "[127.0.1.$i]:$PORT,[m$i]:$PORT $key" >>"$kh"; fi
-    printf 'Host m%s\n    HostName 127.0.1.%s\n    Port %s\n    User root\n    IdentityFile %s\n    IdentitiesOnly yes\n    UserKnownHostsFile %s\n    GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n\n' \
-        "$i" "$i" "$PORT" "$STATE/id_ed25519" "$kh" >>"$cfg"
-    printf '        m%s:\n          ansible_host: 127.0.1.%s\n' "$i" "$i" >>"$inv"
+    a="$(addr "$i")"
+    if [ "$PORT" = 22 ]; then echo "$a,m$i $key" >>"$kh"
+    else echo "[$a]:$PORT,[m$i]:$PORT $key" >>"$kh"; fi
+    printf 'Host m%s\n    HostName %s\n    Port %s\n    User root\n    IdentityFile %s\n    IdentitiesOnly yes\n    UserKnownHostsFile %s\n    GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n\n' \
+        "$i" "$a" "$PORT" "$STATE/id_ed25519" "$kh" >>"$cfg"
+    printf '        m%s:\n          ansible_host: %s\n' "$i" "$a" >>"$inv"
 done
 {
     echo "      vars:"
@@ -149,5 +156,5 @@ done
 
 ssh -F "$cfg" -o BatchMode=yes -o ConnectTimeout=5 m1 true || die "ssh to m1 failed"
 ssh -F "$cfg" -o BatchMode=yes -o ConnectTimeout=5 "m$N" true || die "ssh to m$N failed"
-log "$N many-sshd(s) ready on 127.0.1.1..127.0.1.$N:$PORT (started $started) in $((SECONDS - T0)) s"
+log "$N many-sshd(s) ready on 127.0.1.1..$(addr "$N"):$PORT (started $started) in $((SECONDS - T0)) s"
 log "inventory: $inv   ssh: ssh -F $cfg m1"

@@ -36,13 +36,19 @@ pub(crate) struct SudoPlan {
 /// Recognizes the `sudo -S -p PROMPT ... /bin/sh -c SCRIPT` line built by
 /// [`crate::connection::wrap`] and makes the script print a marker on stderr first.
 pub(crate) fn sudo_plan(line: &str) -> Option<SudoPlan> {
+    // `cd DIR && sudo ...` (sudo_chdir): the prefix is kept as it is.
+    let (prefix, line) = match line.split_once(" && ") {
+        Some((cd, rest)) if cd.starts_with("cd ") => (format!("{cd} && "), rest),
+        _ => (String::new(), line),
+    };
     let mut words = shlex::split(line)?;
-    if words.first().map(String::as_str) != Some("sudo") || !words.iter().any(|w| w == "-S") {
+    // sudo, or the program given as `become_exe`: recognized by our prompt.
+    if !words.iter().any(|w| w == "-S") {
         return None;
     }
     let pi = words.iter().position(|w| w == "-p")?;
     let prompt = words.get(pi + 1)?.clone();
-    if prompt.is_empty() {
+    if !prompt.starts_with(crate::connection::SUDO_PROMPT_PREFIX) {
         return None;
     }
     let n = words.len();
@@ -55,11 +61,12 @@ pub(crate) fn sudo_plan(line: &str) -> Option<SudoPlan> {
         "printf '%s\\n' {} >&2; {script}",
         crate::connection::quote(&marker)
     );
-    let line = words
-        .iter()
-        .map(|w| crate::connection::quote(w))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let line = prefix
+        + &words
+            .iter()
+            .map(|w| crate::connection::quote(w))
+            .collect::<Vec<_>>()
+            .join(" ");
     Some(SudoPlan {
         line,
         prompt,
@@ -396,7 +403,7 @@ pub(super) async fn run(
             ))));
         }
         return Err(RunError::Fatal(Error::failed(
-            "incorrect sudo password: sudo asked for the password again (check ansible_become_password / --ask-become-pass)",
+            "Incorrect sudo password: sudo asked for the password again (check ansible_become_password / --ask-become-pass)",
         )));
     }
     if !closed {
@@ -669,6 +676,8 @@ mod tests {
                 user: "root".into(),
                 password: Some(Secret::new("pw")),
                 flags: None,
+                exe: None,
+                chdir: None,
             }),
             ..Default::default()
         };

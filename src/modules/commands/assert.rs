@@ -50,6 +50,12 @@ impl Module for Assert {
         if items.iter().any(|x| x.is_safe()) {
             return Err(crate::template::untrusted_error());
         }
+        if items
+            .iter()
+            .any(|x| x.is_none() || x.as_str().is_some_and(|s| s.trim().is_empty()))
+        {
+            return Err(crate::template::empty_condition_error());
+        }
         let conds: Vec<String> = items.iter().map(value_str).collect();
         for cond in &conds {
             let ok = ctx.render.eval(strip_braces(cond))?.is_true();

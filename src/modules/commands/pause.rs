@@ -39,36 +39,10 @@ Changes nothing on the host; it pauses in check mode too.",
 /// Python's `int(v)`, as Ansible's pause converts `seconds` and `minutes`: numbers are cut to
 /// integers, strings must be written as one; the error is Ansible's.
 fn py_int(name: &str, v: &Value) -> std::result::Result<i64, String> {
-    if let Ok(i) = i64::try_from(v.clone()) {
-        return Ok(i);
-    }
-    if let Ok(f) = f64::try_from(v.clone())
-        && f.is_finite()
-    {
-        return Ok(f.trunc() as i64);
-    }
-    let (ty, why) = match v.as_str() {
-        Some(s) => match s.trim().parse::<i64>() {
-            Ok(i) => return Ok(i),
-            Err(_) => (
-                "str",
-                format!(
-                    "invalid literal for int() with base 10: {}",
-                    crate::util::python::str_repr(s)
-                ),
-            ),
-        },
-        None => (
-            "value",
-            format!(
-                "int() argument must be a string, a bytes-like object or a real number, not '{}'",
-                v.kind()
-            ),
-        ),
-    };
-    Err(format!(
-        "argument '{name}' is of type {ty} and we were unable to convert to int: {why}"
-    ))
+    crate::util::python::py_int(v).map_err(|why| {
+        let ty = if v.as_str().is_some() { "str" } else { "value" };
+        format!("argument '{name}' is of type {ty} and we were unable to convert to int: {why}")
+    })
 }
 
 /// Runs [`prompt_until`] on a blocking thread.

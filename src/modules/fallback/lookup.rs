@@ -114,6 +114,9 @@ struct Search {
     collections_path: Option<String>,
     /// Collections named by `collections:` keywords, searched for short names.
     collections: Vec<String>,
+    /// `collections/` folders next to the playbooks (and `--playbook-dir`), searched before
+    /// the collections paths, as Ansible does.
+    playbook_collections: Vec<PathBuf>,
     /// [`user_module`]'s answers (cleared when the folders change).
     user: std::collections::HashMap<String, Option<PathBuf>>,
 }
@@ -132,6 +135,20 @@ pub fn configure(library: Option<String>, collections_path: Option<String>) {
     s.library = library;
     s.collections_path = collections_path;
     s.user.clear();
+}
+
+/// A playbook's folder (or `--playbook-dir`): its `collections/` folder holds collections
+/// searched before the configured collections paths from now on.
+pub fn add_playbook_dir(dir: &Path) {
+    let c = dir.join("collections");
+    if !c.is_dir() {
+        return;
+    }
+    let mut s = search();
+    if !s.playbook_collections.contains(&c) {
+        s.playbook_collections.push(c);
+        s.user.clear();
+    }
 }
 
 /// A playbook's or a role's folder: its `library/` (modules) and `module_utils/` are searched
@@ -239,7 +256,8 @@ pub fn action_plugin_dirs() -> Vec<PathBuf> {
     out
 }
 
-/// A Python action plugin named `name`, as Ansible's action loader finds it: a short name or
+/// A Python action plugin named `name`, as Ansible's action loader finds it: a short name in
+/// the collections the `collections:` keywords name (in order), then a short name or
 /// `ansible.legacy.<name>` in the action plugin folders, then (like `ansible.builtin.<name>`)
 /// among ansible-core's own (`ansible/plugins/action/`); a collection's `ns.coll.<name>` in
 /// its `plugins/action/`.
@@ -258,8 +276,31 @@ pub fn action_plugin(name: &str) -> Option<PathBuf> {
             .map(|c| c.dir.join("plugins/action").join(format!("{short}.py")))
             .filter(|p| p.is_file() && short != "normal")
     };
+    let listed = |short: &str| {
+        let collections = search().collections.clone();
+        collections.iter().find_map(|c| {
+            let (ns, coll) = c.split_once('.')?;
+            collection_roots()
+                .into_iter()
+                .map(|root| {
+                    root.join("ansible_collections")
+                        .join(ns)
+                        .join(coll)
+                        .join("plugins/action")
+                        .join(format!("{short}.py"))
+                })
+                .find(|p| p.is_file())
+        })
+    };
     match parts.as_slice() {
-        [short] | ["ansible", "legacy", short] => action_plugin_dirs()
+        [short] => listed(short).or_else(|| {
+            action_plugin_dirs()
+                .into_iter()
+                .map(|d| d.join(format!("{short}.py")))
+                .find(|p| p.is_file())
+                .or_else(|| core_action(short))
+        }),
+        ["ansible", "legacy", short] => action_plugin_dirs()
             .into_iter()
             .map(|d| d.join(format!("{short}.py")))
             .find(|p| p.is_file())
@@ -282,6 +323,51 @@ pub fn action_plugin(name: &str) -> Option<PathBuf> {
                 .find(|p| p.is_file())
         }
         _ => None,
+    }
+}
+
+/// Whether action plugin `name` takes free-form text (its class sets `supports_raw_params =
+/// True`): its words that are not `k=v` are its `_raw_params`, as for `command`.
+pub fn action_plugin_takes_raw_params(name: &str) -> bool {
+    static CACHE: OnceLock<Mutex<std::collections::HashMap<String, bool>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+        return *r;
+    }
+    let r = action_plugin(name)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .is_some_and(|src| {
+            src.lines().any(|l| {
+                l.trim()
+                    .strip_prefix("supports_raw_params")
+                    .and_then(|r| r.trim_start().strip_prefix('='))
+                    .is_some_and(|v| v.trim() == "True")
+            })
+        });
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_string(), r);
+    r
+}
+
+/// The full name of the action plugin `name` resolves to: `ns.coll.name` when a short name is
+/// found in a collection (see [`action_plugin`]), else `name` as written.
+pub fn action_plugin_fqcn(name: &str) -> String {
+    if name.contains('.') {
+        return name.to_string();
+    }
+    let Some(p) = action_plugin(name) else {
+        return name.to_string();
+    };
+    // …/ansible_collections/<ns>/<coll>/plugins/action/<name>.py
+    let parts: Vec<String> = p
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.iter().rposition(|c| c == "ansible_collections") {
+        Some(i) if parts.len() == i + 6 => format!("{}.{}.{name}", parts[i + 1], parts[i + 2]),
+        _ => name.to_string(),
     }
 }
 
@@ -343,15 +429,17 @@ pub fn module_utils_dirs() -> Vec<PathBuf> {
 
 /// The folders that hold `ansible_collections/`, in search order.
 pub fn collection_roots() -> Vec<PathBuf> {
-    let configured = {
+    let (configured, adjacent) = {
         let s = search();
-        s.collections_path.clone()
-    }
-    .or_else(|| std::env::var("ANSIBLE_COLLECTIONS_PATH").ok())
-    .or_else(|| std::env::var("ANSIBLE_COLLECTIONS_PATHS").ok())
-    .unwrap_or_else(|| "~/.ansible/collections:/usr/share/ansible/collections".into());
-    let mut out: Vec<PathBuf> = split_paths(&configured)
+        (s.collections_path.clone(), s.playbook_collections.clone())
+    };
+    let configured = configured
+        .or_else(|| std::env::var("ANSIBLE_COLLECTIONS_PATH").ok())
+        .or_else(|| std::env::var("ANSIBLE_COLLECTIONS_PATHS").ok())
+        .unwrap_or_else(|| "~/.ansible/collections:/usr/share/ansible/collections".into());
+    let mut out: Vec<PathBuf> = adjacent
         .into_iter()
+        .chain(split_paths(&configured))
         .map(|p| {
             // A path may name the `ansible_collections` folder itself.
             if p.file_name().is_some_and(|n| n == "ansible_collections") {

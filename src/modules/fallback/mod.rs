@@ -5,13 +5,14 @@
 //! that puts the zip on `sys.path` and runs the module with its arguments; a script or a
 //! binary (`WANT_JSON`, old-style) runs with an arguments file, as Ansible runs them.
 
+pub mod docs;
 pub mod lookup;
 pub mod payload;
 mod zip;
 
 pub use lookup::{
-    Found, Style, action_alias, action_plugin, add_adjacent, add_collections, configure, find,
-    user_module,
+    Found, Style, action_alias, action_plugin, action_plugin_fqcn, action_plugin_takes_raw_params,
+    add_adjacent, add_collections, add_playbook_dir, configure, find, user_module,
 };
 
 use crate::connection::{Become, Cmd, Connection, Stdin, quote};
@@ -60,25 +61,53 @@ const PYTHONS: &[&str] = &[
 /// What the shell prints when the host has no Python.
 const NO_PYTHON: &str = "__prov_no_python__";
 
-/// Our wrapper: reads the arguments (a length line, then JSON) and the zip from stdin, writes
-/// the zip to a private temp folder, and runs the module from it with ansible-core's runner
-/// (or, for an ansible-core before 2.19, by setting `basic._ANSIBLE_ARGS` and running the
-/// module as `__main__`).
+/// Our wrapper: reads the arguments (a length line, then JSON) and the zip from stdin, and runs
+/// the module from the zip with ansible-core's runner (or, for an ansible-core before 2.19, by
+/// setting `basic._ANSIBLE_ARGS` and running the module as `__main__`), with a private temp
+/// folder as the module's `_ansible_tmpdir`, removed afterwards.
+///
+/// The zip is kept for the rest of the run in a private folder under the remote temp folder
+/// (`cache`: that folder's name, the zip's SHA-256, and whether the controller already sent
+/// it, in which case stdin holds no zip): a module called again on the host is not sent again.
+/// A kept zip that has gone (a task removed `~/.ansible/tmp`) exits 125 with
+/// [`PAYLOAD_MISSING`], and the controller sends it again.
 const WRAPPER: &str = r#"import sys, os, json, shutil, tempfile, runpy
 i = sys.stdin.buffer
 a = json.loads(i.read(int(i.readline())))
-z = i.read()
 m = a.pop("fqn")
+c = a.pop("cache", None)
 try:
     r = os.path.expanduser(os.path.expandvars(a["ANSIBLE_MODULE_ARGS"].get("_ansible_remote_tmp") or "~/.ansible/tmp"))
     os.makedirs(r, mode=0o700, exist_ok=True)
     d = tempfile.mkdtemp(prefix="ansible-tmp-prov-", dir=r)
 except OSError:
+    r = None
     d = tempfile.mkdtemp(prefix="ansible-tmp-prov-")
 try:
-    p = os.path.join(d, "prov_payload.zip")
-    with open(p, "wb") as f:
-        f.write(z)
+    p = None
+    if c and r:
+        k = os.path.join(r, c[0], c[1] + ".zip")
+        if c[2]:
+            if not os.path.isfile(k):
+                sys.stderr.write("__prov_payload_missing__\n")
+                sys.exit(125)
+            p = k
+    if p is None:
+        z = i.read()
+        if c and r:
+            try:
+                os.makedirs(os.path.dirname(k), mode=0o700, exist_ok=True)
+                f, t = tempfile.mkstemp(dir=os.path.dirname(k))
+                with os.fdopen(f, "wb") as f:
+                    f.write(z)
+                os.rename(t, k)
+                p = k
+            except OSError:
+                p = None
+        if p is None:
+            p = os.path.join(d, "prov_payload.zip")
+            with open(p, "wb") as f:
+                f.write(z)
     a["ANSIBLE_MODULE_ARGS"]["_ansible_tmpdir"] = d
     b = json.dumps(a).encode()
     sys.path.insert(0, p)
@@ -95,6 +124,85 @@ try:
 finally:
     shutil.rmtree(d, ignore_errors=True)
 "#;
+
+/// What the wrapper prints when the zip it was told it has kept is gone.
+const PAYLOAD_MISSING: &str = "__prov_payload_missing__";
+
+/// The zips this run has left on hosts: per connection (host name), the `(become, remote temp
+/// folder)` pairs under which a zip was kept, and the zips kept there.
+type Kept = std::collections::BTreeMap<String, Vec<(Option<Become>, String, Vec<String>)>>;
+
+fn kept() -> &'static std::sync::Mutex<Kept> {
+    static KEPT: std::sync::OnceLock<std::sync::Mutex<Kept>> = std::sync::OnceLock::new();
+    KEPT.get_or_init(Default::default)
+}
+
+/// The name of this run's folder of kept zips on the hosts (under the remote temp folder).
+fn kept_dir() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| format!("prov-payloads-{}", crate::connection::unpredictable_token()))
+}
+
+fn same_become(a: &Option<Become>, b: &Option<Become>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.user == b.user && a.method == b.method,
+        _ => false,
+    }
+}
+
+/// Whether the zip `sha` was kept on `host` for this become and temp folder.
+fn is_kept(host: &str, become_: &Option<Become>, tmp: &str, sha: &str) -> bool {
+    let k = kept().lock().unwrap_or_else(|e| e.into_inner());
+    k.get(host).is_some_and(|l| {
+        l.iter().any(|(b, t, shas)| {
+            same_become(b, become_) && t == tmp && shas.iter().any(|s| s == sha)
+        })
+    })
+}
+
+fn set_kept(host: &str, become_: &Option<Become>, tmp: &str, sha: &str, on: bool) {
+    let mut k = kept().lock().unwrap_or_else(|e| e.into_inner());
+    let l = k.entry(host.to_string()).or_default();
+    let i = match l
+        .iter()
+        .position(|(b, t, _)| same_become(b, become_) && t == tmp)
+    {
+        Some(i) => i,
+        None => {
+            l.push((become_.clone(), tmp.to_string(), vec![]));
+            l.len() - 1
+        }
+    };
+    let shas = &mut l[i].2;
+    shas.retain(|s| s != sha);
+    if on {
+        shas.push(sha.to_string());
+    }
+}
+
+/// Removes the zips this run kept on the host of `conn` (at the end of the run, before the
+/// connection closes).
+pub async fn forget_kept(conn: &dyn Connection) {
+    let list = kept()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(conn.host())
+        .unwrap_or_default();
+    for (become_, tmp, _) in list {
+        let dir = if tmp.starts_with("~/") || tmp == "~" {
+            format!("\"$HOME\"{}/{}", &tmp[1..], kept_dir())
+        } else {
+            format!("{}/{}", quote(&tmp), kept_dir())
+        };
+        let cmd = Cmd {
+            script: format!("rm -rf {dir}"),
+            become_,
+            ..Default::default()
+        };
+        let _ = conn.exec(&cmd).await;
+    }
+}
 
 /// A shell snippet that sets `$py` to the host's Python, or prints [`NO_PYTHON`] and fails.
 fn find_python(python: Option<&str>) -> String {
@@ -194,19 +302,23 @@ pub async fn run(conn: &dyn Connection, req: &Request<'_>) -> Result<Map<String,
     let (script, stdin) = match style {
         Style::New => {
             let p = payload::payload(req.found)?;
-            let mut head = Map::new();
-            head.insert("ANSIBLE_MODULE_ARGS".into(), Json::Object(args));
-            head.insert("fqn".into(), Json::from(req.found.fqn.as_str()));
-            let head = serde_json::to_vec(&Json::Object(head)).unwrap_or_default();
-            let mut input = format!("{}\n", head.len()).into_bytes();
-            input.extend_from_slice(&head);
-            input.extend_from_slice(&p.zip);
+            let host = conn.host();
+            let have = is_kept(host, &req.become_, &req.remote_tmp, &p.sha256);
             let script = format!(
                 "{}exec $py -c {}",
                 find_python(req.python.as_deref()),
                 quote(WRAPPER)
             );
-            (script, input)
+            let out = run_new(conn, req, &script, &args, &p, have).await?;
+            let out = if have && out.rc == 125 && out.stderr_str().contains(PAYLOAD_MISSING) {
+                run_new(conn, req, &script, &args, &p, false).await?
+            } else {
+                out
+            };
+            if out.rc != 127 {
+                set_kept(host, &req.become_, &req.remote_tmp, &p.sha256, true);
+            }
+            return finish(req, out);
         }
         Style::Old | Style::WantJson | Style::Binary => {
             let argtext = if style == Style::Old {
@@ -253,6 +365,44 @@ pub async fn run(conn: &dyn Connection, req: &Request<'_>) -> Result<Map<String,
         ..Default::default()
     };
     let out = conn.exec(&cmd).await?;
+    finish(req, out)
+}
+
+/// Runs a Python module through the wrapper: its arguments, and the zip unless the host kept
+/// it earlier in the run (`have`).
+async fn run_new(
+    conn: &dyn Connection,
+    req: &Request<'_>,
+    script: &str,
+    args: &Map<String, Json>,
+    p: &payload::Payload,
+    have: bool,
+) -> Result<crate::connection::ExecOutput> {
+    let mut head = Map::new();
+    head.insert("ANSIBLE_MODULE_ARGS".into(), Json::Object(args.clone()));
+    head.insert("fqn".into(), Json::from(req.found.fqn.as_str()));
+    head.insert(
+        "cache".into(),
+        serde_json::json!([kept_dir(), p.sha256, have]),
+    );
+    let head = serde_json::to_vec(&Json::Object(head)).unwrap_or_default();
+    let mut input = format!("{}\n", head.len()).into_bytes();
+    input.extend_from_slice(&head);
+    if !have {
+        input.extend_from_slice(&p.zip);
+    }
+    let cmd = Cmd {
+        script: script.to_string(),
+        stdin: Stdin::Bytes(input),
+        become_: req.become_.clone(),
+        env: req.env.clone(),
+        ..Default::default()
+    };
+    conn.exec(&cmd).await
+}
+
+/// The module's result from what the host printed.
+fn finish(req: &Request<'_>, out: crate::connection::ExecOutput) -> Result<Map<String, Json>> {
     let stdout = out.stdout_str();
     let stderr = out.stderr_str();
     if out.rc == 127 && stderr.contains(NO_PYTHON) {
@@ -339,7 +489,8 @@ pub fn parse_result(stdout: &str, stderr: &str, rc: i32) -> Map<String, Json> {
 /// A module's result with ansible-core's tagged objects (`{"__ansible_type": ...}`, how 2.19
 /// modules send warnings, deprecations and errors) turned into what a playbook sees, as
 /// ansible-core's controller does: a warning is its message, a deprecation a mapping of
-/// `msg`, `version` or `date`, `collection_name` and `deprecator`, an error its traceback (or
+/// `msg`, `version` or `date` and `deprecator` (the engine adds `collection_name`), an error
+/// its traceback (or
 /// message).
 pub fn untag(v: Json) -> Json {
     match v {
@@ -367,16 +518,6 @@ pub fn untag(v: Json) -> Json {
                     let mut out = Map::new();
                     out.insert("msg".into(), event_msg(&m));
                     let dep = m.remove("deprecator").map(untag);
-                    if let Some(name) = dep
-                        .as_ref()
-                        .and_then(|d| d.get("resolved_name"))
-                        .and_then(Json::as_str)
-                    {
-                        let parts: Vec<&str> = name.split('.').collect();
-                        if parts.len() > 2 {
-                            out.insert("collection_name".into(), Json::from(parts[..2].join(".")));
-                        }
-                    }
                     for k in ["version", "date"] {
                         if let Some(x) = m.remove(k).filter(|x| !x.is_null()) {
                             out.insert(k.into(), x);
@@ -477,7 +618,7 @@ mod tests {
         assert_eq!(r["warnings"], serde_json::json!(["w"]));
         assert_eq!(
             r["deprecations"],
-            serde_json::json!([{"msg": "d", "collection_name": "ansible.legacy", "version": "9.9",
+            serde_json::json!([{"msg": "d", "version": "9.9",
                 "deprecator": {"resolved_name": "ansible.legacy.noisy", "type": "module"}}])
         );
         assert_eq!(r["exception"], Json::from("Traceback"));

@@ -16,6 +16,8 @@ pub struct Payload {
     pub zip: Vec<u8>,
     /// Files it holds (their paths in the zip), for tests and `-vvv`.
     pub files: Vec<String>,
+    /// The zip's SHA-256 (hex): its name where a host keeps it for the rest of the run.
+    pub sha256: String,
 }
 
 /// The payload of `found`, built on first use and kept for the rest of the run.
@@ -361,7 +363,15 @@ fn build_with(found: &Found, module: &[u8], src: &Sources) -> Result<Payload> {
     files.insert(module_path, text);
     let names: Vec<String> = files.keys().cloned().collect();
     let zip = super::zip::write(files.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
-    Ok(Payload { zip, files: names })
+    let sha256 = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(&zip))
+    };
+    Ok(Payload {
+        zip,
+        files: names,
+        sha256,
+    })
 }
 
 #[cfg(test)]

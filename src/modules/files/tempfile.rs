@@ -104,7 +104,11 @@ impl Module for TempFile {
     }
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
-        let o = Opts::from_args(args)?;
+        let mut o = Opts::from_args(args)?;
+        // `path` is a path option: `~` and `$VAR` expand on the host.
+        if let Some(p) = &o.path {
+            o.path = Some(crate::modules::toolkit::expand_path(ctx, p).await?);
+        }
         if ctx.check_mode {
             // Ansible's tempfile does not support check mode: the task is skipped.
             return Ok(Plan {

@@ -17,9 +17,7 @@ crate::options! {
         #[allow(dead_code)]
         gather_subset: Vec<String> = opt::list("Accepted for compatibility; all facts are gathered."),
         gather_timeout: i64 = opt::int("Seconds fact gathering may take.").default("10"),
-        /// Accepted for compatibility, never read.
-        #[allow(dead_code)]
-        fact_path: Option<String> = opt::path("Accepted for compatibility; local facts are not read."),
+        fact_path: String = opt::path("Folder of local facts (`*.fact` files, JSON or INI; executable ones are run), set as `ansible_local`.").default("/etc/ansible/facts.d"),
     }
 }
 
@@ -29,9 +27,10 @@ static DOC: ModuleDoc = ModuleDoc::new("setup", "Gather facts about the host")
 facts, as `ansible_NAME` and `ansible_facts.NAME`, merged into the host's current facts; the \
 result's `ansible_facts` holds them for `register`. With `filter`, only facts whose name \
 (`ansible_NAME`) matches one of the globs are set and returned. `gather_subset`, \
-`gather_timeout` and `fact_path` are accepted for compatibility: every fact prov knows is \
-gathered in one go, and local facts (`fact_path`) are not read. Changes nothing; runs in check \
-mode too. (A play's `gather_facts: true` does the same, replacing every fact.)",
+`gather_timeout` are accepted for compatibility: every fact prov knows is gathered in one \
+go. Local facts are the `*.fact` files of `fact_path`: an executable one is run, any other \
+read, and its output parsed as JSON, else as INI (a file that cannot be used gets a message \
+instead, and a warning). Changes nothing; runs in check mode too. (A play's `gather_facts: true` does the same, replacing every fact.)",
     )
     .spec::<Opts>()
     .examples(
@@ -66,6 +65,8 @@ impl Module for Setup {
         let mut cmd = Cmd::new(crate::facts::script());
         cmd.become_ = ctx.become_.clone();
         cmd.env = ctx.env.clone();
+        cmd.env
+            .push(("PROV_FACT_PATH".to_string(), o.fact_path.clone()));
         let out = tokio::time::timeout(timeout, ctx.conn.exec(&cmd))
             .await
             .map_err(|_| {
@@ -82,8 +83,12 @@ impl Module for Setup {
                 out.stderr_str().trim()
             )));
         }
-        let facts = crate::facts::parse(&out.stdout_str())?;
+        let (facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
         let mut plan = Plan::ok();
+        if !warnings.is_empty() {
+            let w: Vec<crate::value::Value> = warnings.into_iter().map(Into::into).collect();
+            plan.result.insert("warnings".into(), w.into());
+        }
         for (k, v) in facts {
             let name = format!("ansible_{k}");
             if filters.is_empty() || filters.iter().any(|f| f.matches(&name)) {

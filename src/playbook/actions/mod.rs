@@ -291,10 +291,7 @@ impl Action {
 }
 
 pub(super) fn load_set_fact(a: &ActionArgs) -> Result<TaskKind> {
-    let cacheable = a
-        .get("cacheable")
-        .map(|v| crate::value::truthy(&v))
-        .unwrap_or(false);
+    let cacheable = a.get("cacheable").unwrap_or(Value::from(false));
     let vars: Vec<(String, Value)> = a
         .args
         .iter()
@@ -340,6 +337,7 @@ pub(super) fn load_role(a: &ActionArgs) -> Result<TaskKind> {
         handlers_from: s("handlers_from"),
         public: a.get("public"),
         allow_duplicates: a.get("allow_duplicates"),
+        rolespec_validate: a.get("rolespec_validate"),
         apply: None,
     })
 }
@@ -449,7 +447,7 @@ mod tests {
         let kinds = [
             TaskKind::SetFact {
                 vars: vec![],
-                cacheable: false,
+                cacheable: Value::from(false),
             },
             TaskKind::IncludeVars {
                 args: Value::from(()),

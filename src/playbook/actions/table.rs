@@ -208,6 +208,14 @@ const ALLOW_DUPLICATES: OptSpec = OptSpec::new(
 )
 .default("yes");
 
+/// `rolespec_validate` of `include_role` and `import_role`.
+const ROLESPEC_VALIDATE: OptSpec = OptSpec::new(
+    "rolespec_validate",
+    OptKind::Bool,
+    "Check the role's variables against its argument spec (`meta/argument_specs.yml`) for the entry point first.",
+)
+.default("yes");
+
 /// `include_role`.
 pub(crate) static INCLUDE_ROLE: Action = Action {
     name: "include_role",
@@ -245,6 +253,7 @@ role's tasks.",
             )
             .default("no"),
             ALLOW_DUPLICATES,
+            ROLESPEC_VALIDATE,
             APPLY,
         ],
         None,
@@ -268,7 +277,7 @@ pub(crate) static IMPORT_ROLE: Action = Action {
         "Replaces itself with a role's tasks (after those of its dependencies) when the playbook \
 loads, like an entry of `roles:` at this point of the task list; the task's keywords are \
 inherited by the role's tasks.",
-        &[ROLE_NAME, TASKS_FROM, ALLOW_DUPLICATES],
+        &[ROLE_NAME, TASKS_FROM, ALLOW_DUPLICATES, ROLESPEC_VALIDATE],
         None,
         "- import_role:\n    name: common\n",
     )),

@@ -1,11 +1,13 @@
 # prov's bridge to Ansible's controller-side Python plugins (filters, tests, lookups, action
-# plugins). Part of prov (Apache-2.0); it imports ansible-core at run time and calls it.
+# plugins, connection plugins). Part of prov (Apache-2.0); it imports ansible-core at run time
+# and calls it.
 #
 # Protocol: one JSON object per line. prov sends a request ({"op": "filter" | "test" |
-# "lookup" | "action", ...}); the bridge answers with {"op": "result", "value": ...} or
-# {"op": "error", "kind": "load" | "notfound" | "runtime" | "missing", "msg": ...}. While it
-# works it may ask prov things first ({"op": "var"}, {"op": "names"}, {"op": "exec"},
-# {"op": "put"}, {"op": "fetch"}); prov answers each with one line.
+# "lookup" | "action" | "conn_open" | "conn_exec" | "conn_put" | "conn_fetch" | "conn_close",
+# ...}); the bridge answers with {"op": "result", "value": ...} or
+# {"op": "error", "kind": "load" | "notfound" | "runtime" | "unreachable" | "missing",
+# "msg": ...}. While it works it may ask prov things first ({"op": "var"}, {"op": "names"},
+# {"op": "exec"}, {"op": "put"}, {"op": "fetch"}); prov answers each with one line.
 import base64
 import json
 import os
@@ -68,6 +70,21 @@ def _default(o):
     if hasattr(o, "isoformat"):
         return o.isoformat()
     return str(o)
+
+
+def _task_failed(ex):
+    """The message of a task whose action raised, as Ansible words it: 'Task failed: ' and the
+    exception's messages, the last one keeping its final period."""
+    last = ex
+    seen = set()
+    while id(last) not in seen:
+        seen.add(id(last))
+        nxt = last.__cause__ or (None if last.__suppress_context__ else last.__context__)
+        if nxt is None:
+            break
+        last = nxt
+    end = str(getattr(last, "message", None) or last).strip()
+    return "Task failed: %s%s" % (_chain(ex), "." if end.endswith(".") else "")
 
 
 def _chain(ex):
@@ -267,11 +284,64 @@ def _lookup(req):
         return {"op": "error", "kind": "load", "msg": "The lookup plugin %r failed to load: %s" % (name, _chain(ex))}
     if inst is None:
         return {"op": "error", "kind": "notfound", "msg": "The lookup plugin %r was not found." % name}
+    terms = [_to_marker(t) for t in req.get("terms", [])]
+    kwargs = {k: _to_marker(v) for k, v in req.get("kwargs", {}).items()}
+    # As Ansible: a plugin that does not accept markers given one (at the top) is not run.
+    if not getattr(inst, "accept_args_markers", False) and any(
+        _is_marker(x) for x in list(terms) + list(kwargs.values())
+    ):
+        return {"op": "result", "value": {_MARKER: True}}
     try:
-        value = inst.run(list(req.get("terms", [])), variables=variables, **req.get("kwargs", {}))
+        value = inst.run(terms, variables=variables, **kwargs)
     except Exception as ex:
         return {"op": "error", "kind": "runtime", "msg": "The lookup plugin %r failed: %s" % (name, _chain(ex))}
-    return {"op": "result", "value": value}
+    return {"op": "result", "value": _from_marker(value)}
+
+
+_MARKER = "__prov_undefined_marker__"
+
+
+def _marker_class():
+    try:
+        from ansible._internal._templating._jinja_common import Marker, UndefinedMarker
+        return Marker, UndefinedMarker
+    except Exception:
+        return None, None
+
+
+def _is_marker(v):
+    marker, _ = _marker_class()
+    return marker is not None and isinstance(v, marker)
+
+
+def _to_marker(v):
+    """prov's stand-in for an undefined value becomes Ansible's UndefinedMarker."""
+    if isinstance(v, dict):
+        if _MARKER in v:
+            _, undefined = _marker_class()
+            if undefined is not None:
+                try:
+                    return undefined(hint="undefined value", _no_template_source=True)
+                except Exception:
+                    try:
+                        return undefined(hint="undefined value")
+                    except Exception:
+                        return None
+            return None
+        return {k: _to_marker(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_to_marker(x) for x in v]
+    return v
+
+
+def _from_marker(v):
+    if _is_marker(v):
+        return {_MARKER: True}
+    if isinstance(v, dict):
+        return {k: _from_marker(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_from_marker(x) for x in v]
+    return v
 
 
 def _action(req):
@@ -351,6 +421,9 @@ def _action(req):
         task.environment = [req["environment"]]
     if req.get("delegate_to"):
         task.delegate_to = req["delegate_to"]
+    if req.get("search_path"):
+        _search = list(req["search_path"])
+        task.get_search_path = lambda: _search
     templar = Templar(loader=dl, variables=task_vars)
     try:
         inst = _loader.action_loader.get(
@@ -364,12 +437,76 @@ def _action(req):
     try:
         value = inst.run(task_vars=task_vars)
     except Exception as ex:
-        value = {"failed": True, "msg": "Unexpected failure during module execution: %s" % _chain(ex)}
+        value = {"failed": True, "msg": _task_failed(ex)}
     try:
         inst.cleanup()
     except Exception:
         pass
     return {"op": "result", "value": value}
+
+
+_conns = {}
+
+
+def _conn_error(ex):
+    from ansible.errors import AnsibleConnectionFailure
+
+    kind = "unreachable" if isinstance(ex, AnsibleConnectionFailure) else "runtime"
+    return {"op": "error", "kind": kind, "msg": _chain(ex)}
+
+
+def _conn_open(req):
+    """Loads one of Ansible's connection plugins for a host: the connection prov runs its
+    commands and copies its files through (`conn_exec`, `conn_put`, `conn_fetch`)."""
+    from ansible.playbook.play_context import PlayContext
+
+    name = req["name"]
+    variables = dict(req.get("vars") or {})
+    pc = PlayContext()
+    pc.remote_addr = variables.get("ansible_host") or req.get("host")
+    pc.remote_user = variables.get("ansible_user")
+    pc.port = variables.get("ansible_port")
+    pc.executable = variables.get("ansible_shell_executable") or "/bin/sh"
+    try:
+        conn = _loader.connection_loader.get(name, pc, "/dev/null")
+    except Exception as ex:
+        return _conn_error(ex)
+    if conn is None:
+        return {"op": "error", "kind": "notfound", "msg": "the connection plugin %r was not found" % name}
+    try:
+        conn.set_options(var_options=variables)
+    except Exception:
+        pass
+    try:
+        conn._shell.set_options(var_options=variables)
+    except Exception:
+        pass
+    key = str(len(_conns) + 1)
+    _conns[key] = conn
+    return {"op": "result", "value": key}
+
+
+def _conn_call(req):
+    conn = _conns.get(req.get("id"))
+    if conn is None:
+        return {"op": "error", "kind": "runtime", "msg": "no such connection"}
+    op = req["op"]
+    try:
+        if op == "conn_exec":
+            data = base64.b64decode(req["stdin"]) if req.get("stdin") else None
+            rc, out, err = conn.exec_command(req["cmd"], in_data=data, sudoable=False)
+            enc = lambda b: base64.b64encode(b if isinstance(b, bytes) else str(b or "").encode()).decode()
+            return {"op": "result", "value": {"rc": rc, "stdout": enc(out), "stderr": enc(err)}}
+        if op == "conn_put":
+            conn.put_file(req["src"], req["dest"])
+        elif op == "conn_fetch":
+            conn.fetch_file(req["src"], req["dest"])
+        elif op == "conn_close":
+            conn.close()
+            _conns.pop(req.get("id"), None)
+    except Exception as ex:
+        return _conn_error(ex)
+    return {"op": "result", "value": None}
 
 
 _send({"op": "ready", "version": getattr(C, "__version__", None) or __import__("ansible.release").release.__version__})
@@ -384,6 +521,10 @@ while True:
             _res = _lookup(_req)
         elif _op == "action":
             _res = _action(_req)
+        elif _op == "conn_open":
+            _res = _conn_open(_req)
+        elif _op in ("conn_exec", "conn_put", "conn_fetch", "conn_close"):
+            _res = _conn_call(_req)
         else:
             _res = {"op": "error", "kind": "runtime", "msg": "unknown request %r" % _op}
     except Exception as _ex:

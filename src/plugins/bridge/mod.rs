@@ -1,5 +1,6 @@
 //! The bridge to Ansible's Python plugins that run on the controller: filter, test and lookup
-//! plugins, and action plugins, used when prov has no native one of that name.
+//! plugins, action plugins and connection plugins, used when prov has no native one of that
+//! name.
 //!
 //! A bridge is `python3` (the controller's Python that imports ansible-core, as the module
 //! fallback finds it) running our script (`bridge.py`) that calls ansible-core's plugin
@@ -8,6 +9,9 @@
 //! answers with the result or an error worded as Ansible words it. Bridges start lazily, the
 //! first time a plugin is needed, and are kept in a pool for the run (one per concurrent use:
 //! hosts run in parallel).
+
+mod connection;
+pub use connection::{Opened, PythonConnection};
 
 use crate::error::{Error, Result};
 use serde_json::{Map, Value as Json, json};
@@ -93,7 +97,10 @@ impl Bridge {
             }
             cmd.env("PYTHONPATH", path);
         }
-        if let Some(c) = crate::modules::fallback::lookup::collections_path_setting() {
+        // The collections prov searches (those next to the playbooks first), for the plugins'
+        // own lookups too.
+        let roots = crate::modules::fallback::lookup::collection_roots();
+        if let Ok(c) = std::env::join_paths(&roots) {
             cmd.env("ANSIBLE_COLLECTIONS_PATH", c);
         }
         let mut child = cmd.spawn().map_err(|e| {

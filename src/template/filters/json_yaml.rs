@@ -139,6 +139,141 @@ fn yaml_scalar(v: &Value, flow: bool) -> R<String> {
     })
 }
 
+/// A scalar written in PyYAML's `default_style` (`"`, `'`, `|` or `>`): every scalar takes the
+/// style, and scalars that are not strings carry a tag (`! "1"`). Block styles become
+/// double quotes for a key and for the empty string. `content_indent` is where the lines of a
+/// block scalar start, `rel_indent` how far right of their parent (its indentation indicator).
+fn styled_scalar(
+    v: &Value,
+    style: char,
+    key: bool,
+    content_indent: usize,
+    rel_indent: usize,
+) -> R<String> {
+    let (tag, text) = match v.kind() {
+        ValueKind::Undefined => return Err(Error::from(ErrorKind::UndefinedError)),
+        // Ansible's dumper tags them `!` (PyYAML's own would write `!!int`)
+        ValueKind::None | ValueKind::Bool | ValueKind::Number => ("! ", yaml_scalar(v, false)?),
+        _ => ("", py_str(v)),
+    };
+    let quoted = |text: &str| {
+        let mut out = tag.to_string();
+        json_str(text, false, &mut out);
+        out
+    };
+    Ok(match style {
+        '\'' if !text.contains('\n') => format!("{tag}'{}'", text.replace('\'', "''")),
+        '|' | '>' if !key && !text.is_empty() => {
+            let body = text.strip_suffix('\n').unwrap_or(&text);
+            let chomp = if !text.ends_with('\n') {
+                "-"
+            } else if body.ends_with('\n') {
+                "+"
+            } else {
+                ""
+            };
+            let indicator = if text.starts_with([' ', '\n']) {
+                rel_indent.to_string()
+            } else {
+                String::new()
+            };
+            let pad = " ".repeat(content_indent);
+            let mut out = format!("{tag}{style}{indicator}{chomp}");
+            let lines: Vec<&str> = body.split('\n').collect();
+            for (i, line) in lines.iter().enumerate() {
+                // folded: a line break between two lines of text is written as a blank line
+                if style == '>'
+                    && i > 0
+                    && !line.is_empty()
+                    && !lines[i - 1].is_empty()
+                    && !line.starts_with(' ')
+                {
+                    out.push('\n');
+                }
+                out.push('\n');
+                if !line.is_empty() {
+                    out.push_str(&pad);
+                    out.push_str(line);
+                }
+            }
+            out
+        }
+        _ => quoted(&text),
+    })
+}
+
+/// PyYAML's `canonical=True` dump of `v` at nesting `level`: every node tagged, scalars double
+/// quoted, collections in flow style with explicit keys.
+fn yaml_canonical(v: &Value, level: usize, out: &mut String) -> R<()> {
+    let pad = |n: usize| "  ".repeat(n);
+    match v.kind() {
+        ValueKind::Map => {
+            let mut es = map_entries("to_yaml", v)?;
+            if es.is_empty() {
+                out.push_str("!!map {}");
+                return Ok(());
+            }
+            es.sort_by(|a, b| py_cmp(&a.0, &b.0));
+            out.push_str("!!map {\n");
+            for (k, x) in es {
+                out.push_str(&pad(level + 1));
+                out.push_str("? ");
+                yaml_canonical(&k, level + 1, out)?;
+                out.push('\n');
+                out.push_str(&pad(level + 1));
+                out.push_str(": ");
+                yaml_canonical(&x, level + 1, out)?;
+                out.push_str(",\n");
+            }
+            out.push_str(&pad(level));
+            out.push('}');
+        }
+        ValueKind::Seq => {
+            let xs = items("to_yaml", v)?;
+            if xs.is_empty() {
+                out.push_str("!!seq []");
+                return Ok(());
+            }
+            out.push_str("!!seq [\n");
+            for x in xs {
+                out.push_str(&pad(level + 1));
+                yaml_canonical(&x, level + 1, out)?;
+                out.push_str(",\n");
+            }
+            out.push_str(&pad(level));
+            out.push(']');
+        }
+        ValueKind::Undefined => return Err(Error::from(ErrorKind::UndefinedError)),
+        _ => {
+            let (tag, text) = match v.kind() {
+                ValueKind::None => ("!!null", "null".to_string()),
+                ValueKind::Bool => ("!!bool", yaml_scalar(v, false)?),
+                ValueKind::Number if v.is_integer() => ("!!int", yaml_scalar(v, false)?),
+                ValueKind::Number => ("!!float", yaml_scalar(v, false)?),
+                _ => ("!!str", py_str(v)),
+            };
+            out.push_str(tag);
+            out.push(' ');
+            json_str(&text, false, out);
+        }
+    }
+    Ok(())
+}
+
+/// A scalar in `style` (PyYAML's `default_style`), or as PyYAML picks it when there is none.
+fn block_scalar(
+    v: &Value,
+    style: Option<char>,
+    key: bool,
+    content_indent: usize,
+    rel_indent: usize,
+) -> R<String> {
+    match style {
+        Some(st) => styled_scalar(v, st, key, content_indent, rel_indent),
+        None => yaml_scalar(v, false),
+    }
+}
+
 fn is_collection(v: &Value) -> bool {
     matches!(v.kind(), ValueKind::Seq | ValueKind::Map)
 }
@@ -165,10 +300,13 @@ fn yaml_flow(v: &Value) -> R<String> {
 
 /// PyYAML-style dump. `flow_leaves`: collections without nested collections are written in flow
 /// style (`default_flow_style=None`); otherwise block style everywhere.
-pub fn py_yaml(v: &Value, indent: usize, flow_leaves: bool) -> R<String> {
+/// With PyYAML's `default_style`, every scalar is in that style (and collections are then in
+/// block style unless empty).
+fn py_yaml_styled(v: &Value, indent: usize, flow_leaves: bool, style: Option<char>) -> R<String> {
+    let flow_leaves = flow_leaves && style.is_none();
     let mut out = String::new();
     if !is_collection(v) {
-        out.push_str(&yaml_scalar(v, false)?);
+        out.push_str(&block_scalar(v, style, false, indent, indent)?);
         out.push('\n');
         return Ok(out);
     }
@@ -194,7 +332,7 @@ pub fn py_yaml(v: &Value, indent: usize, flow_leaves: bool) -> R<String> {
         out.push('\n');
         return Ok(out);
     }
-    yaml_block(v, 0, indent, &use_flow, &mut out)?;
+    yaml_block(v, 0, indent, &use_flow, style, &mut out)?;
     Ok(out)
 }
 
@@ -205,6 +343,7 @@ fn yaml_block(
     col: usize,
     indent: usize,
     use_flow: &dyn Fn(&Value) -> R<bool>,
+    style: Option<char>,
     out: &mut String,
 ) -> R<()> {
     let pad = " ".repeat(col);
@@ -220,24 +359,24 @@ fn yaml_block(
         es.sort_by(|a, b| py_cmp(&a.0, &b.0));
         for (k, x) in es {
             line_start(out);
-            out.push_str(&yaml_scalar(&k, false)?);
+            out.push_str(&block_scalar(&k, style, true, 0, indent)?);
             out.push(':');
             if is_collection(&x) && !use_flow(&x)? {
                 out.push('\n');
                 if x.kind() == ValueKind::Seq {
                     out.push_str(&pad);
-                    yaml_block(&x, col, indent, use_flow, out)?;
+                    yaml_block(&x, col, indent, use_flow, style, out)?;
                 } else {
                     let c = col + indent;
                     out.push_str(&" ".repeat(c));
-                    yaml_block(&x, c, indent, use_flow, out)?;
+                    yaml_block(&x, c, indent, use_flow, style, out)?;
                 }
             } else {
                 out.push(' ');
                 out.push_str(&if is_collection(&x) {
                     yaml_flow(&x)?
                 } else {
-                    yaml_scalar(&x, false)?
+                    block_scalar(&x, style, false, col + indent, indent)?
                 });
                 out.push('\n');
             }
@@ -249,13 +388,13 @@ fn yaml_block(
             let c = col + indent;
             if is_collection(&x) && !use_flow(&x)? {
                 out.push_str(&" ".repeat(indent - 1));
-                yaml_block(&x, c, indent, use_flow, out)?;
+                yaml_block(&x, c, indent, use_flow, style, out)?;
             } else {
                 out.push(' ');
                 out.push_str(&if is_collection(&x) {
                     yaml_flow(&x)?
                 } else {
-                    yaml_scalar(&x, false)?
+                    block_scalar(&x, style, false, c, indent)?
                 });
                 out.push('\n');
             }
@@ -271,22 +410,52 @@ const YAML_DUMP_OPTIONS: &[&str] = &[
     "width",
     "sort_keys",
     "allow_unicode",
+    "default_style",
+    "canonical",
 ];
+
+/// PyYAML's `canonical` and `default_style` options: `Err(dump)` when `canonical` decides the
+/// whole output, else the style for every scalar (`None`: PyYAML's choice per scalar).
+fn yaml_style(v: &Value, a: &Args) -> R<std::result::Result<Option<char>, String>> {
+    if a.get("canonical").is_some_and(|c| c.is_true()) {
+        let mut out = String::from("---\n");
+        yaml_canonical(v, 0, &mut out)?;
+        out.push('\n');
+        return Ok(Err(out));
+    }
+    let style = a
+        .get("default_style")
+        .and_then(|s| s.as_str().map(str::to_string))
+        .and_then(|s| match s.as_str() {
+            "\"" | "'" | "|" | ">" => s.chars().next(),
+            _ => None,
+        });
+    Ok(Ok(style))
+}
 
 fn to_yaml(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("to_yaml", YAML_DUMP_OPTIONS, &args)?;
     let indent = a.int_or("indent", 2)?.clamp(2, 9) as usize;
+    let style = match yaml_style(&v, &a)? {
+        Err(canonical) => return Ok(Value::from(canonical)),
+        Ok(s) => s,
+    };
     match a.get("default_flow_style") {
-        Some(f) if f.is_true() => Ok(Value::from(format!("{}\n", yaml_flow(&v)?))),
-        Some(f) if !f.is_none() => py_yaml(&v, indent, false).map(Value::from),
-        _ => py_yaml(&v, indent, true).map(Value::from),
+        Some(f) if f.is_true() && style.is_none() => {
+            Ok(Value::from(format!("{}\n", yaml_flow(&v)?)))
+        }
+        Some(f) if !f.is_none() => py_yaml_styled(&v, indent, false, style).map(Value::from),
+        _ => py_yaml_styled(&v, indent, true, style).map(Value::from),
     }
 }
 
 fn to_nice_yaml(v: Value, args: Rest<Value>) -> R {
     let a = Args::bind("to_nice_yaml", YAML_DUMP_OPTIONS, &args)?;
     let indent = a.int_or("indent", 4)?.clamp(2, 9) as usize;
-    py_yaml(&v, indent, false).map(Value::from)
+    match yaml_style(&v, &a)? {
+        Err(canonical) => Ok(Value::from(canonical)),
+        Ok(style) => py_yaml_styled(&v, indent, false, style).map(Value::from),
+    }
 }
 
 /// Ansible's `from_yaml`: none stays none; other non-strings pass through (deprecated there).

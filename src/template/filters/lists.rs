@@ -37,7 +37,17 @@ pub(super) fn register(env: &mut super::Reg) {
     use minijinja::filters as jinja;
     env.add_filter("groupby", groupby);
     env.add_filter("map", |state: &State, v: Value, args: Rest<Value>| {
-        undefined_through(v, |v| jinja::map(state, v, args))
+        let attr = args
+            .iter()
+            .filter(|a| a.kind() == ValueKind::Map)
+            .find_map(|a| a.get_item(&Value::from("attribute")).ok())
+            .filter(|a| !a.is_undefined() && !a.is_none());
+        let input = v.clone();
+        let out = undefined_through(v, |v| jinja::map(state, v, args))?;
+        if let Some(attr) = attr {
+            note_missing_attribute(&input, &out, &attr);
+        }
+        Ok(out)
     });
     env.add_filter(
         "select",
@@ -721,6 +731,21 @@ mod tests {
 
 /// Runs a Jinja filter over a sequence; an undefined input gives an undefined result (Ansible's
 /// wrappers of these filters), which `is undefined` and `default` can then use.
+/// Notes why `map(attribute=...)` gave an undefined item (Ansible's words), for the error
+/// raised if that item leaves the template (see `template::record_nested_undefined`).
+fn note_missing_attribute(input: &Value, out: &Value, attr: &Value) {
+    let (Ok(ins), Ok(outs)) = (input.try_iter(), out.try_iter()) else {
+        return;
+    };
+    if let Some((item, _)) = ins.zip(outs).find(|(_, o)| o.is_undefined()) {
+        crate::template::record_nested_undefined(format!(
+            "object of type '{}' has no attribute '{}'",
+            type_name(&item),
+            py_str(attr)
+        ));
+    }
+}
+
 fn undefined_through(v: Value, f: impl FnOnce(Value) -> Result<Vec<Value>, minijinja::Error>) -> R {
     if v.is_undefined() {
         return Ok(Value::UNDEFINED);

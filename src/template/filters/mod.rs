@@ -4,7 +4,7 @@
 //! holds what they share: Python-style argument binding ([`Args`]) and value coercions.
 //!
 //! minijinja's builtins (`map`, `select`, `selectattr`, `default`, `length`, `unique`, `replace`,
-//! `lower`, `trim`, `dictsort`, `urlencode`, ...) are kept; those whose Jinja2/Ansible behaviour
+//! `lower`, `trim`, `dictsort`, ...) are kept; those whose Jinja2/Ansible behaviour
 //! differs (`bool`, `int`, `float`, `string`, `join`, `sort`, `min`, `max`, `sum`) are replaced.
 //! Every error message starts with the filter's name.
 
@@ -57,7 +57,6 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("last", jinja::last);
     env.add_filter("indent", jinja::indent);
     env.add_filter("format", jinja::format);
-    env.add_filter("urlencode", jinja::urlencode);
 }
 
 /// Filter registration that makes a filter fail, as Ansible's do, when its input or an

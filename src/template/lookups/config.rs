@@ -630,20 +630,9 @@ fn plugin_dirs(ptype: &str, ctx: &Context) -> Vec<std::path::PathBuf> {
 
 /// The options in a Python plugin's `DOCUMENTATION` YAML string.
 fn documented_options(source: &str, file: &std::path::Path) -> Vec<Opt> {
-    static DOC: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"(?s)DOCUMENTATION\s*=\s*[rRuU]?(?:"""(.*?)"""|'''(.*?)''')"#)
-            .expect("static regex")
-    });
-    let Some(doc) = DOC
-        .captures(source)
-        .and_then(|c| c.get(1).or_else(|| c.get(2)))
-    else {
+    let Some(doc) = crate::modules::fallback::docs::documentation(source, file) else {
         return vec![];
     };
-    let Ok(node) = crate::yaml::load_str(doc.as_str(), file) else {
-        return vec![];
-    };
-    let doc = node.to_value();
     let Ok(options) = doc.get_attr("options") else {
         return vec![];
     };
@@ -1053,6 +1042,50 @@ pub(super) fn config(
         }
     }
     Ok(out)
+}
+
+/// The global settings prov knows, for `prov config dump` (Ansible's `ansible-config dump`):
+/// each setting's name with where its value comes from and the value (the environment, then
+/// the ansible.cfg `(section, key)`s read from `ini`, then the default). `only_changed` leaves
+/// out the defaults.
+pub(crate) fn dump_settings(
+    ini: &HashMap<(String, String), String>,
+    file: Option<&std::path::Path>,
+    only_changed: bool,
+) -> Vec<(String, String, String)> {
+    let ansible_home = std::env::var("ANSIBLE_HOME").unwrap_or_else(|_| expand_user("~/.ansible"));
+    let mut out = Vec::new();
+    for s in SETTINGS {
+        let from_env = s.env.iter().rev().find_map(|e| {
+            std::env::var(e)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (format!("env: {e}"), v))
+        });
+        let from_ini = || {
+            s.ini.iter().rev().find_map(|(sec, key)| {
+                ini.get(&(sec.to_string(), key.to_string())).map(|v| {
+                    let origin = file.map_or(String::new(), |f| f.display().to_string());
+                    (origin, v.clone())
+                })
+            })
+        };
+        match from_env.or_else(from_ini) {
+            Some((origin, v)) => {
+                let shown = typed(s.kind, s.name, &v).map_or(v, |t| py_str(&t));
+                out.push((s.name.to_string(), origin, shown));
+            }
+            None if !only_changed => out.push((
+                s.name.to_string(),
+                "default".to_string(),
+                s.default
+                    .map_or("None".to_string(), |d| d.replace("{home}", &ansible_home)),
+            )),
+            None => {}
+        }
+    }
+    out.sort();
+    out
 }
 
 #[cfg(test)]

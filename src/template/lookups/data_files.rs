@@ -247,7 +247,7 @@ pub(super) fn csvfile(
 /// One parsed INI file, like Python's `configparser` (strict, `=` and `:` delimiters, `#` and
 /// `;` comment lines, indented continuation lines, a `DEFAULT` section inherited by all).
 #[derive(Debug, Default)]
-pub(super) struct Ini {
+pub(crate) struct Ini {
     /// Section name -> (key, value) in file order; `None` is a key without a value.
     pub sections: indexmap::IndexMap<String, indexmap::IndexMap<String, Option<String>>>,
     pub defaults: indexmap::IndexMap<String, Option<String>>,
@@ -256,7 +256,7 @@ pub(super) struct Ini {
 impl Ini {
     /// Parses `text` (`name` is the file name for messages); keys are lowercased unless
     /// `case_sensitive`; a line without `=`/`:` is a key without value when `allow_no_value`.
-    pub(super) fn parse(
+    pub(crate) fn parse(
         text: &str,
         name: &str,
         case_sensitive: bool,
@@ -386,7 +386,13 @@ impl Ini {
 
     /// Python's `BasicInterpolation` of `value` in `section`: `%(name)s` is another option's
     /// (interpolated) value, `%%` a percent sign.
-    fn interpolate(&self, section: &str, key: &str, value: &str, depth: usize) -> Result<String> {
+    pub(crate) fn interpolate(
+        &self,
+        section: &str,
+        key: &str,
+        value: &str,
+        depth: usize,
+    ) -> Result<String> {
         if depth > 10 {
             return Err(Error::template(format!(
                 "Recursion limit exceeded in value substitution: option '{key}' in section \

@@ -10,8 +10,12 @@
 //! Output read from files and commands is marked unsafe (never templated again), like Ansible.
 
 mod config;
+pub(crate) use config::dump_settings;
 mod data_files;
 mod names;
+
+/// Python `configparser`'s reading of INI text (local facts read `*.fact` files with it).
+pub(crate) use data_files::Ini;
 
 use super::filters::{py_str, split_kwargs};
 use super::{Context, mark_unsafe};
@@ -567,11 +571,8 @@ fn first_found(
                 return Ok(());
             }
             ValueKind::String => (vec![py_str(t)], kw_paths.clone()),
-            _ if t.is_undefined() => {
-                return Err(Error::template(
-                    "first_found: a term is undefined".to_string(),
-                ));
-            }
+            // as Ansible's: an undefined entry is skipped (its markers are not files)
+            _ if t.is_undefined() => return Ok(()),
             _ => {
                 // ansible-core's words, its stray parenthesis included (playbooks match them).
                 return Err(Error::template(format!(
@@ -697,6 +698,12 @@ pub fn run(
                 let n = py_str(&t);
                 let p = find_file(ctx, Some("files"), &n).map_err(|t| not_found(&n, &t))?;
                 let mut s = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+                // vault-encrypted files are read decrypted, as Ansible's loader reads them
+                if s.trim_start().starts_with("$ANSIBLE_VAULT;") {
+                    s = ctx
+                        .templar()
+                        .decrypt_vault_text(&s, &p.display().to_string())?;
+                }
                 if kw_bool("rstrip", true) {
                     s.truncate(s.trim_end().len());
                 }
@@ -1155,13 +1162,50 @@ fn call(state: &State, args: &[Value], force_list: bool) -> Result<Value, miniji
                 "lookup: no variables available",
             )
         })?;
-    let mut opts: HashMap<String, Value> = kw.into_iter().collect();
+    // Templates embedded in the arguments (`lookup('pipe', 'echo {{ x }}')`, deprecated in
+    // Ansible but still done) are rendered; one that is undefined is an undefined argument.
+    let embedded = |v: &Value| -> Result<Value, minijinja::Error> {
+        if !crate::template::needs_templating(v) {
+            return Ok(v.clone());
+        }
+        match crate::template::render_embedded(v, &ctx) {
+            Ok(v) => Ok(v),
+            Err(e) if e.undefined => Ok(Value::UNDEFINED),
+            Err(e) => Err(to_mj(&name, e.err)),
+        }
+    };
+    let terms: Vec<Value> = pos[1..].iter().map(&embedded).collect::<Result<_, _>>()?;
+    let mut opts: HashMap<String, Value> = kw
+        .into_iter()
+        .map(|(k, v)| embedded(&v).map(|v| (k, v)))
+        .collect::<Result<_, _>>()?;
+    // As Ansible: a lookup given an undefined argument is undefined itself, without running
+    // (Python plugins that accept markers see theirs: the bridge decides).
+    let short = name.rsplit('.').next().unwrap_or(&name);
+    let undefined_terms = terms.iter().any(Value::is_undefined);
+    let undefined_opts = opts.values().any(Value::is_undefined);
+    let undefined = match short {
+        // as Ansible's: first_found skips undefined entries itself, but an undefined option
+        // is the undefined variable's error; env's `default` may be undefined, its terms not
+        "first_found" if undefined_opts => {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                format!("an option of lookup('{name}') is undefined"),
+            ));
+        }
+        "first_found" => false,
+        "env" => undefined_terms,
+        _ => !crate::plugins::jinja::python_lookup(&name) && (undefined_terms || undefined_opts),
+    };
+    if undefined {
+        return Ok(Value::UNDEFINED);
+    }
     let wantlist = force_list || opts.remove("wantlist").is_some_and(|v| v.is_true());
     let errors = opts
         .remove("errors")
         .map(|v| py_str(&v))
         .unwrap_or_else(|| "strict".into());
-    let ran = match run(&name, &pos[1..], &opts, &ctx) {
+    let ran = match run(&name, &terms, &opts, &ctx) {
         Ok(r) => r,
         Err(e) => match errors.as_str() {
             "ignore" | "warn" => {
@@ -1174,6 +1218,9 @@ fn call(state: &State, args: &[Value], force_list: bool) -> Result<Value, miniji
             _ => return Err(to_mj(&name, e)),
         },
     };
+    if ran.len() == 1 && ran[0].is_undefined() {
+        return Ok(Value::UNDEFINED);
+    }
     // Without wantlist, no result is an empty list and one result is itself (Ansible 2.19).
     if wantlist || ran.is_empty() {
         return Ok(Value::from(ran));
