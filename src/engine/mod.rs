@@ -1288,7 +1288,9 @@ fn gather_task(play: &Play) -> Task {
     let mut t = Task {
         name: None,
         loc: play.loc.clone(),
-        kind: TaskKind::GatherFacts,
+        kind: TaskKind::GatherFacts {
+            args: crate::value::vars_value(&play.gather_args),
+        },
         when: vec![],
         loop_: None,
         loop_control: Default::default(),

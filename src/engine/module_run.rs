@@ -316,7 +316,19 @@ impl PlayRun<'_> {
                 let args = templar.render_value(args, ctx)?;
                 self.group_by(host, &args)
             }
-            TaskKind::GatherFacts => {
+            TaskKind::GatherFacts { args } => {
+                // `setup`'s module_defaults, under the action's (or the play's) own arguments.
+                let mut gargs = crate::playbook::module_defaults_for(&task.module_defaults, "setup");
+                let own = templar.render_value(args, ctx)?;
+                if let Ok(keys) = own.try_iter() {
+                    for k in keys {
+                        if let Ok(v) = own.get_item(&k) {
+                            gargs.insert(k.to_string(), v);
+                        }
+                    }
+                }
+                let spec = crate::facts::subset::spec_of(gargs.get("gather_subset"));
+                let chosen = crate::facts::subset::collectors(&spec).map_err(Error::failed)?;
                 // `setup` with delegate_to gathers the delegated host's facts; they are stored
                 // on it with delegate_facts, else on this host (Ansible's rule).
                 let delegated = self.delegate(task, ctx)?;
@@ -341,13 +353,34 @@ impl PlayRun<'_> {
                 // yet is left out), so `ansible_env` shows it.
                 let mut env = self.environment(task, ctx)?;
                 env.extend(python.map(|p| ("PROV_PYTHON".to_string(), p)));
-                let out = conn
-                    .exec(&crate::connection::Cmd {
-                        probe: true,
-                        env,
-                        ..crate::connection::Cmd::new(crate::facts::script())
-                    })
-                    .await?;
+                env.push((
+                    "PROV_FACT_SKIP".to_string(),
+                    crate::facts::subset::skipped_sections(&chosen),
+                ));
+                if let Some(p) = gargs.get("fact_path").filter(|v| !v.is_none()) {
+                    env.push(("PROV_FACT_PATH".to_string(), p.to_string()));
+                }
+                let cmd = crate::connection::Cmd {
+                    probe: true,
+                    env,
+                    ..crate::connection::Cmd::new(crate::facts::script())
+                };
+                let timeout = gargs
+                    .get("gather_timeout")
+                    .and_then(|v| v.to_string().trim().parse::<u64>().ok())
+                    .filter(|t| *t > 0);
+                let out = match timeout {
+                    Some(t) => tokio::time::timeout(
+                        std::time::Duration::from_secs(t),
+                        conn.exec(&cmd),
+                    )
+                    .await
+                    .map_err(|_| {
+                        Error::failed(format!("gathering facts took longer than {t}s"))
+                            .hint("raise gather_timeout")
+                    })??,
+                    None => conn.exec(&cmd).await?,
+                };
                 if out.rc != 0 {
                     return Err(Error::failed(format!(
                         "gathering facts failed (rc {}): {}",
@@ -355,12 +388,19 @@ impl PlayRun<'_> {
                         out.stderr_str().trim()
                     )));
                 }
-                let (facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
+                let (mut facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
+                crate::facts::subset::retain(&mut facts, &chosen);
                 for w in warnings {
                     self.runner.emit(crate::events::Event::Warning(w));
                 }
                 let owner = if task.delegate_facts { target } else { host };
                 self.shared.set_facts_map(owner, facts);
+                // As setup returns them: top-level variables and `ansible_facts` entries.
+                let mut extra = Vars::new();
+                let subset: Vec<Value> = spec.into_iter().map(Value::from).collect();
+                extra.insert("gather_subset".into(), Value::from(subset));
+                extra.insert("module_setup".into(), Value::from(true));
+                self.shared.add_module_facts(owner, extra);
                 let mut o = Outcome::new(Status::Ok);
                 if delegated.is_some() {
                     o.delegated_to = Some(target.to_string());

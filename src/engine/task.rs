@@ -115,7 +115,7 @@ impl PlayRun<'_> {
         hosts: &[String],
         handler: bool,
     ) -> Result<()> {
-        if !handler && !matches!(task.kind, TaskKind::GatherFacts) && !self.tags_selected(task) {
+        if !handler && !matches!(task.kind, TaskKind::GatherFacts { .. }) && !self.tags_selected(task) {
             return Ok(());
         }
         {
@@ -131,7 +131,7 @@ impl PlayRun<'_> {
                 let full = task.display_name();
                 if name == want || full == want {
                     *started = true;
-                } else if !matches!(task.kind, TaskKind::GatherFacts) {
+                } else if !matches!(task.kind, TaskKind::GatherFacts { .. }) {
                     return Ok(());
                 }
             }

@@ -8,6 +8,8 @@ export PATH
 have() { command -v "$1" >/dev/null 2>&1; }
 sec() { echo "@@$1"; }
 dump() { [ -r "$1" ] && { sec "file $1"; cat "$1" 2>/dev/null; echo; }; }
+# PROV_FACT_SKIP: sections of collectors gather_subset left out (network hardware python local).
+want() { case " ${PROV_FACT_SKIP:-} " in *" $1 "*) return 1;; esac; return 0; }
 sec uname
 echo "kernel=$(uname -r 2>/dev/null)"
 echo "kernel_version=$(uname -v 2>/dev/null)"
@@ -55,11 +57,14 @@ echo "passwd=$pw"
 sec date
 date '+local=%Y-%m-%d %H:%M:%S %Z %z %A %w %W %j %s' 2>/dev/null
 date -u '+utc=%Y-%m-%d %H:%M:%S' 2>/dev/null
+if want hardware; then
 sec meminfo
 grep -E '^(MemTotal|MemFree|MemAvailable|Buffers|Cached|SwapTotal|SwapFree):' /proc/meminfo 2>/dev/null
 sec cpuinfo
 grep -E '^(processor|vendor_id|model name|physical id|core id|cpu cores|siblings|Hardware|cpu model)[[:space:]]*:' /proc/cpuinfo 2>/dev/null
 have nproc && echo "nproc: $(nproc 2>/dev/null)"
+fi
+if want network; then
 sec links
 for d in /sys/class/net/*; do
   [ -e "$d" ] || continue
@@ -86,6 +91,8 @@ sec proc-net-route
 cat /proc/net/route 2>/dev/null
 sec hostname-i
 hostname -I 2>/dev/null || hostname -i 2>/dev/null
+fi
+if want python; then
 sec python
 # The host's Python as Ansible discovers it (ansible_python_interpreter when given), described
 # by itself; nothing when the host has none.
@@ -109,11 +116,12 @@ print("version_info=%d %d %d %s %d" % (v[0], v[1], v[2], v[3], v[4]))
 print("type=%s" % getattr(getattr(sys, "implementation", None), "name", ""))
 print("has_sslcontext=%d" % s)' 2>/dev/null
 fi
+fi
 # Local facts (Ansible's fact_path, /etc/ansible/facts.d unless PROV_FACT_PATH says otherwise):
 # each *.fact file, sorted; an executable one (owner x bit) is run, any other read; its output
 # and errors in hex (they are arbitrary text). The controller parses them (JSON, else INI).
 fp=${PROV_FACT_PATH-/etc/ansible/facts.d}
-if [ -n "$fp" ] && [ -e "$fp" ]; then
+if [ -n "$fp" ] && [ -e "$fp" ] && want local; then
   sec local
   n=0
   for f in "$fp"/*.fact; do

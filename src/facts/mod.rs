@@ -9,6 +9,7 @@
 mod distribution;
 mod hardware;
 mod local;
+pub mod subset;
 mod network;
 #[cfg(test)]
 mod tests;

@@ -520,3 +520,23 @@ fn python_facts_describe_the_host_s_python() {
         &[("python", "<missing>"), ("python_version", "<missing>")],
     );
 }
+
+/// Every fact prov gathers belongs to one of Ansible's collectors, so `gather_subset` keeps or
+/// drops it as ansible-core would (none falls back to `platform` unplaced).
+#[test]
+fn every_fact_has_its_collector() {
+    for name in ["debian12_local", "ubuntu2204", "amazon2023", "alpine319", "rocky9"] {
+        let p = format!(
+            "{}/tests/fixtures/facts/{name}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let f = parse(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let interfaces = super::subset::interface_keys(&f);
+        for k in f.keys() {
+            assert!(
+                super::subset::collector_of(k, &interfaces).is_some(),
+                "{name}: fact {k} has no collector"
+            );
+        }
+    }
+}

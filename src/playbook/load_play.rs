@@ -580,6 +580,10 @@ impl<'a> Loader<'a> {
                 .map(bool_of)
                 .transpose()?
                 .unwrap_or(self.gather_by_default),
+            gather_args: ["gather_subset", "gather_timeout"]
+                .into_iter()
+                .filter_map(|k| opt(node, k).map(|n| (k.to_string(), n.to_value())))
+                .collect(),
             become_,
             environment: pi.environment.clone(),
             order: opt(node, "order").and_then(Node::scalar_text),

@@ -186,7 +186,11 @@ pub enum TaskKind {
         args: Value,
     },
     /// Gather facts (a play's `gather_facts`, the `gather_facts` action; `setup` is a module).
-    GatherFacts,
+    GatherFacts {
+        /// `setup`'s arguments (`gather_subset`, `gather_timeout`, `fact_path`; may be
+        /// templates): the action's own, or the play's `gather_subset` and `gather_timeout`.
+        args: Value,
+    },
     /// An action whose task is only known when it runs, as in Ansible: its name or arguments
     /// are templates (`action: "{{ mod }} a=b"`, `add_host: "{{ data }}"`, `args: "{{ x }}"`),
     /// or (outside strict loading) its arguments are wrong, so that the task fails when it
@@ -403,7 +407,7 @@ impl Task {
             (Some(n), _) => n.clone(),
             (None, TaskKind::Module { name, .. }) => name.clone(),
             (None, TaskKind::Meta(m)) => format!("meta: {m}"),
-            (None, TaskKind::GatherFacts) => "Gathering Facts".into(),
+            (None, TaskKind::GatherFacts { .. }) => "Gathering Facts".into(),
             (None, TaskKind::Block { .. }) => "block".into(),
             (None, TaskKind::Deferred(d)) => d.name.clone(),
             (None, kind) => kind.action().map(|a| a.name).unwrap_or_default().into(),
@@ -691,6 +695,8 @@ pub struct Play {
     pub vars_prompt: Vec<VarsPrompt>,
     /// `gather_facts` (default true).
     pub gather_facts: bool,
+    /// `gather_subset` and `gather_timeout`, for the play's fact gathering (templates).
+    pub gather_args: Vars,
     /// become keywords.
     pub become_: BecomeOpts,
     /// The play's `environment` (its tasks inherit it; fact gathering runs with it).

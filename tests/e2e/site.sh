@@ -2,10 +2,13 @@
 # End to end: playbooks/site.yaml takes 3 bare lab hosts to a PostgreSQL HA cluster on Docker
 # Swarm, with its security group in a local EC2 emulator (moto), and this script proves it:
 #   1. lab up (fresh hosts), moto up, a VPC created in it
-#   2. the full run, from bare hosts to a verified cluster (timed)
+#   2. the plan (--check --detailed-exitcode on the bare hosts), then the full run, from bare
+#      hosts to a verified cluster (timed); every change the check run could know of was
+#      predicted, and every prediction came true
 #   3. the security group read back from the emulator: exactly the wanted rules
 #   4. a second run: changed=0 on every host (timed)
-#   5. one HAProxy setting changed: --check --diff shows exactly that diff and changes nothing;
+#   5. one HAProxy setting changed: --check --diff shows exactly that diff and changes nothing,
+#      and predicts exactly the tasks the real run then changes;
 #      a real run then applies it and the new config is live on every node
 #   6. the node holding the primary is stopped: within 60 s every surviving node's HAProxy
 #      routes 5432 to a new primary and a write succeeds (timed)
@@ -111,12 +114,73 @@ recap_check() {   # log, expectation ("changed=0" or "failed=0"): every host's r
     [ "$n" -ge 4 ] || fail "expected 4 recap lines (localhost + 3 hosts) in $log, got $n"
 }
 
+# plan_compare CHECK_EVENTS REAL_EVENTS [exact]: compares the tasks a --check run said would
+# change (its `changes` event) with those the real run changed, per host, task and loop item.
+# With `exact`, they must be the same set. Without, the check run may have stopped early on a
+# host (a task that needs what an earlier task installs, e.g. the docker service before
+# docker.io is installed: ansible-playbook --check fails there too): every prediction must
+# come true, and every change of a task the check run got to must have been predicted.
+plan_compare() {
+    python3 - "$@" <<'PYEOF'
+import json, sys
+check, real = sys.argv[1], sys.argv[2]
+exact = len(sys.argv) > 3 and sys.argv[3] == "exact"
+def events(p):
+    return [json.loads(l) for l in open(p) if l.strip().startswith("{")]
+def changes(evs):
+    out = set()
+    for e in evs:
+        if e.get("event") == "changes":
+            for h, ts in e["hosts"].items():
+                for t in ts:
+                    out.add((h, t["task"], json.dumps(t.get("item"))))
+    return out
+cev, rev = events(check), events(real)
+predicted, changed = changes(cev), changes(rev)
+# the tasks the check run reached on each host (a result, ok or not), and where it failed
+reached, failed_at = set(), {}
+for e in cev:
+    if e.get("event") == "host_result":
+        reached.add((e.get("host"), e.get("task")))
+        if e.get("status") in ("failed", "unreachable") and not e.get("ignored"):
+            failed_at.setdefault(e.get("host"), e.get("task"))
+wrong = sorted(predicted - changed)
+if exact:
+    missed = sorted(changed - predicted)
+else:
+    missed = sorted(c for c in changed - predicted
+                    if (c[0], c[1]) in reached and failed_at.get(c[0]) != c[1])
+unknown = sorted(changed - predicted - set(missed))
+print(f"[e2e] plan: {len(predicted)} change(s) predicted, {len(changed)} made; "
+      f"{len(unknown)} not knowable by the check run", file=sys.stderr)
+for h, t in sorted(failed_at.items()):
+    print(f"[e2e] plan: check mode stopped on {h} at {t!r} (as ansible-playbook --check does)", file=sys.stderr)
+for what, rows in (("predicted but not changed", wrong), ("changed but not predicted", missed)):
+    for h, t, i in rows:
+        print(f"[e2e] plan: {what}: {h} {t} item={i}", file=sys.stderr)
+sys.exit(1 if wrong or missed or (exact and failed_at) else 0)
+PYEOF
+}
+
 # ------------------------------------------------------------------ 2. the cold run
+if [ "$DEPLOY" = 0 ]; then
+    say "the plan: --check on the bare hosts"
+    rc=0
+    run plan run playbooks/site.yaml -i "$INV" --check --detailed-exitcode \
+        --events-file "$WORK/plan.jsonl" || rc=$?
+    # 2: changes predicted; 1: a host failed in check mode (the docker service before Docker)
+    [ "$rc" = 2 ] || [ "$rc" = 1 ] || { tail -60 "$WORK/plan.log"; fail "the check run exited $rc"; }
+    "${SSH[@]}" lab1 "command -v docker" >/dev/null 2>&1 && fail "check mode installed Docker"
+fi
 say "cold run: bare hosts -> verified cluster"
-run cold run playbooks/site.yaml -i "$INV" || { tail -60 "$WORK/cold.log"; fail "the cold run failed"; }
+run cold run playbooks/site.yaml -i "$INV" --events-file "$WORK/cold.jsonl" \
+    || { tail -60 "$WORK/cold.log"; fail "the cold run failed"; }
 COLD=$LAST_SECS
 recap_check "$WORK/cold.log" "failed=0"
 recap_check "$WORK/cold.log" "unreachable=0"
+if [ "$DEPLOY" = 0 ]; then
+    plan_compare "$WORK/plan.jsonl" "$WORK/cold.jsonl" || fail "the check run's plan and the cold run differ"
+fi
 
 if [ "$DEPLOY" = 1 ]; then
     tail -6 "$WORK/cold.log" >&2
@@ -155,8 +219,10 @@ recap_check "$WORK/idem.log" "changed=0"
 
 # ------------------------------------------------------------------ 5. one change: check, diff, apply
 say "one HAProxy setting changed: --check --diff, then for real"
+rc=0
 run check run playbooks/site.yaml -i "$INV" --check --diff -e haproxy_client_timeout=45m \
-    || { tail -60 "$WORK/check.log"; fail "the check run failed"; }
+    --detailed-exitcode --events-file "$WORK/check.jsonl" || rc=$?
+[ "$rc" = 2 ] || { tail -60 "$WORK/check.log"; fail "the check run exited $rc, not 2 (changes)"; }
 # Exactly one line of haproxy.cfg changes, and nothing else in the file.
 minus=$(grep -cE '^-[^-]' "$WORK/check.log" || true)
 plus=$(grep -cE '^\+[^+]' "$WORK/check.log" || true)
@@ -167,8 +233,9 @@ printf '[e2e] check diff: %s line(s) removed, %s added\n' "$minus" "$plus" >&2
 [ "$minus" -le 2 ] && [ "$plus" -le 2 ] || { cat "$WORK/check.log"; fail "the diff has more than the HAProxy change"; }
 "${SSH[@]}" lab1 "grep -q 'timeout client 30m' /opt/prov-pg/stack/haproxy.cfg" || fail "check mode changed haproxy.cfg"
 run apply run playbooks/site.yaml -i "$INV" -e haproxy_client_timeout=45m \
-    || { tail -60 "$WORK/apply.log"; fail "applying the change failed"; }
+    --events-file "$WORK/apply.jsonl" || { tail -60 "$WORK/apply.log"; fail "applying the change failed"; }
 recap_check "$WORK/apply.log" "failed=0"
+plan_compare "$WORK/check.jsonl" "$WORK/apply.jsonl" exact || fail "the check run did not predict the change exactly"
 for h in lab1 lab2 lab3; do
     c=$("${SSH[@]}" "$h" "docker ps -q -f label=com.docker.swarm.service.name=pg_haproxy | head -1")
     [ -n "$c" ] || fail "no HAProxy container on $h after the change"

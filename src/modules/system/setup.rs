@@ -13,9 +13,7 @@ crate::options! {
     /// The `setup` module's options.
     pub(crate) struct Opts {
         filter: Vec<String> = opt::list("Only these facts (globs on `ansible_NAME`, e.g. `ansible_distribution*`)."),
-        /// Accepted for compatibility, never read.
-        #[allow(dead_code)]
-        gather_subset: Vec<String> = opt::list("Accepted for compatibility; all facts are gathered."),
+        gather_subset: Vec<String> = opt::list("Which of Ansible's fact collectors to keep: `all` (the default), `min`, collector names (`network`, `hardware`, `virtual`, `distribution`, ...) or fact names (`mounts`, `interfaces`), `!name` to leave one out; the minimal set is always kept unless `!min`."),
         gather_timeout: i64 = opt::int("Seconds fact gathering may take.").default("10"),
         fact_path: String = opt::path("Folder of local facts (`*.fact` files, JSON or INI; executable ones are run), set as `ansible_local`.").default("/etc/ansible/facts.d"),
     }
@@ -26,9 +24,10 @@ static DOC: ModuleDoc = ModuleDoc::new("setup", "Gather facts about the host")
         "Runs prov's fact script on the host (one round trip, no Python) and sets the \
 facts, as `ansible_NAME` and `ansible_facts.NAME`, merged into the host's current facts; the \
 result's `ansible_facts` holds them for `register`. With `filter`, only facts whose name \
-(`ansible_NAME`) matches one of the globs are set and returned. `gather_subset`, \
-`gather_timeout` are accepted for compatibility: every fact prov knows is gathered in one \
-go. Local facts are the `*.fact` files of `fact_path`: an executable one is run, any other \
+(`ansible_NAME`) matches one of the globs are set and returned. `gather_subset` selects \
+collectors as in Ansible (the host skips the network, hardware, Python and local-facts \
+sections nobody asked for; the rest comes in the same round trip) and is returned as the \
+`gather_subset` fact, with `module_setup: true`. Local facts are the `*.fact` files of `fact_path`: an executable one is run, any other \
 read, and its output parsed as JSON, else as INI (a file that cannot be used gets a message \
 instead, and a warning). Changes nothing; runs in check mode too. (A play's `gather_facts: true` does the same, replacing every fact.)",
     )
@@ -61,12 +60,25 @@ impl Module for Setup {
                     .map_err(|e| Error::failed(format!("setup: invalid filter '{f}': {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
+        let spec = if o.gather_subset.is_empty() {
+            vec!["all".to_string()]
+        } else {
+            o.gather_subset.clone()
+        };
+        let chosen = match crate::facts::subset::collectors(&spec) {
+            Ok(c) => c,
+            Err(msg) => return Ok(Plan::fail(msg)),
+        };
         let timeout = std::time::Duration::from_secs(o.gather_timeout.max(1) as u64);
         let mut cmd = Cmd::new(crate::facts::script());
         cmd.become_ = ctx.become_.clone();
         cmd.env = ctx.env.clone();
         cmd.env
             .push(("PROV_FACT_PATH".to_string(), o.fact_path.clone()));
+        cmd.env.push((
+            "PROV_FACT_SKIP".to_string(),
+            crate::facts::subset::skipped_sections(&chosen),
+        ));
         let out = tokio::time::timeout(timeout, ctx.conn.exec(&cmd))
             .await
             .map_err(|_| {
@@ -83,7 +95,8 @@ impl Module for Setup {
                 out.stderr_str().trim()
             )));
         }
-        let (facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
+        let (mut facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
+        crate::facts::subset::retain(&mut facts, &chosen);
         let mut plan = Plan::ok();
         if !warnings.is_empty() {
             let w: Vec<crate::value::Value> = warnings.into_iter().map(Into::into).collect();
@@ -95,6 +108,9 @@ impl Module for Setup {
                 plan.facts.insert(name, v);
             }
         }
+        let subset: Vec<crate::value::Value> = spec.into_iter().map(Into::into).collect();
+        plan.facts.insert("gather_subset".into(), subset.into());
+        plan.facts.insert("module_setup".into(), true.into());
         Ok(plan)
     }
 }

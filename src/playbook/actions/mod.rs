@@ -248,7 +248,7 @@ impl TaskKind {
             TaskKind::Meta(_) => Some(&META),
             TaskKind::AddHost { .. } => Some(&ADD_HOST),
             TaskKind::GroupBy { .. } => Some(&GROUP_BY),
-            TaskKind::GatherFacts => Some(&GATHER_FACTS),
+            TaskKind::GatherFacts { .. } => Some(&GATHER_FACTS),
             // Known by name unless the name is a template.
             TaskKind::Deferred(d) => find(&d.name),
         }
@@ -460,7 +460,9 @@ mod tests {
             TaskKind::GroupBy {
                 args: Value::from(()),
             },
-            TaskKind::GatherFacts,
+            TaskKind::GatherFacts {
+                args: Value::from(()),
+            },
         ];
         for k in &kinds {
             let a = k.action().unwrap();

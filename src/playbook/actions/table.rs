@@ -325,14 +325,34 @@ pub(crate) static GATHER_FACTS: Action = Action {
         "Gathers the host's facts (`ansible_*`), as a play's `gather_facts: true` does before \
 its first task; with `delegate_to`, those of the delegated host (stored on it with \
 `delegate_facts`). Runs whatever tags are selected.",
-        &[],
+        &[
+            OptSpec::new(
+                "gather_subset",
+                OptKind::List,
+                "Which fact collectors to keep, as `setup`'s option of that name.",
+            ),
+            OptSpec::new(
+                "gather_timeout",
+                OptKind::Int,
+                "Seconds fact gathering may take.",
+            ),
+            OptSpec::new(
+                "fact_path",
+                OptKind::Path,
+                "Folder of local facts (`ansible_local`).",
+            ),
+        ],
         None,
-        "- gather_facts:\n",
+        "- gather_facts:\n- gather_facts:\n    gather_subset: ['!all', network]\n",
     )),
     free_form: FreeFormMode::Mixed,
     extra_keys: ExtraKeys::Ignored,
     flags: NONE,
-    load: Load::Task(|_| Ok(TaskKind::GatherFacts)),
+    load: Load::Task(|a| {
+        Ok(TaskKind::GatherFacts {
+            args: crate::value::vars_value(a.args),
+        })
+    }),
 };
 
 /// `add_host`.
