@@ -56,7 +56,7 @@ cat >"$WORK/site.yml" <<EOF
         lengths: "$refs{{ db_password }}{{ api_token }}"
     - name: check one
       assert:
-        that: lengths.startswith('28,')
+        that: lengths.startswith('27,') and lengths.endswith('hunter2abc123')
         quiet: true
 EOF
 

@@ -304,3 +304,51 @@ fn edit_uses_a_private_temp_file_and_keeps_the_vault_id() {
     .code(1);
     assert_eq!(p.read("s.yml"), before);
 }
+
+/// Whole vault-encrypted `group_vars`/`host_vars` files (the usual `group_vars/all/vault.yml`)
+/// are decrypted when the inventory loads, as ansible-core does; without a password the run
+/// stops with Ansible's message naming the file. Files from ansible-vault read the same.
+#[test]
+fn vaulted_group_vars_files_are_decrypted_when_the_inventory_loads() {
+    let p = project();
+    p.file("inv.ini", "[web]\nlocalhost ansible_connection=local\n")
+        .file("group_vars/web/vars.yml", "plain: visible\n")
+        .file("group_vars/web/vault.yml", "db_password: hunter2\n")
+        .file(
+            "pb.yml",
+            "- hosts: web\n  gather_facts: false\n  tasks:\n    - assert:\n        that:\n          - db_password == 'hunter2'\n          - plain == 'visible'\n          - (host_secret | default('none')) in ['none', 'from ansible-vault']\n",
+        );
+    p.prov(&[
+        "vault",
+        "encrypt",
+        "--vault-password-file",
+        "pw1",
+        "group_vars/web/vault.yml",
+    ])
+    .success();
+    let enc = std::fs::read_to_string(p.path("group_vars/web/vault.yml")).unwrap();
+    assert!(enc.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"), "{enc}");
+    if let Some(bin) = ansible_vault() {
+        p.file("host_vars/localhost.yml", "host_secret: from ansible-vault\n");
+        let (code, _, err) = av(
+            &p,
+            &bin,
+            &[
+                "encrypt",
+                "--vault-password-file",
+                "pw1",
+                "host_vars/localhost.yml",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    p.prov(&["run", "pb.yml", "-i", "inv.ini", "--vault-password-file", "pw1"])
+        .success();
+    p.prov(&["run", "pb.yml", "-i", "inv.ini"])
+        .code(1)
+        .stderr_has("Attempting to decrypt but no vault secrets found")
+        .stderr_has("vault.yml");
+    p.prov(&["run", "pb.yml", "-i", "inv.ini", "--vault-password-file", "pw2"])
+        .code(1)
+        .stderr_has("group_vars/web/vault.yml");
+}

@@ -450,7 +450,7 @@ fn load_inventory(c: &Common, cfg: &Config, playbooks: &[PathBuf]) -> Result<Inv
 
 /// The inventory, with the `group_vars`/`host_vars` of these playbook folders.
 fn load_inventory_with(c: &Common, cfg: &Config, playbook_dirs: &[&Path]) -> Result<Inventory> {
-    let mut inv = Inventory::load(&inventory_sources(c, cfg))?;
+    let mut inv = Inventory::load_with_vault(&inventory_sources(c, cfg), c.vault.secrets(cfg)?)?;
     for d in playbook_dirs {
         inv.add_playbook_vars_dir(d)?;
     }

@@ -35,6 +35,9 @@ pub(super) struct VaultOpts {
         visible_alias = "ask-vault-password"
     )]
     pub ask_vault_pass: bool,
+    /// The secrets once read (a prompt or a script is asked once per command).
+    #[arg(skip)]
+    pub read: std::sync::OnceLock<Vec<VaultSecret>>,
 }
 
 impl VaultOpts {
@@ -43,6 +46,14 @@ impl VaultOpts {
     /// `vault_identity_list` and `vault_password_file` (and their environment variables) when
     /// the command line gave none.
     pub fn secrets(&self, cfg: &Config) -> Result<Vec<VaultSecret>> {
+        if let Some(s) = self.read.get() {
+            return Ok(s.clone());
+        }
+        let s = self.read_secrets(cfg)?;
+        Ok(self.read.get_or_init(|| s).clone())
+    }
+
+    fn read_secrets(&self, cfg: &Config) -> Result<Vec<VaultSecret>> {
         let default_id = cfg
             .get("defaults", "vault_identity", "ANSIBLE_VAULT_IDENTITY")
             .unwrap_or_else(|| "default".into());
@@ -328,6 +339,7 @@ pub(super) fn vault(a: VaultArgs, cfg: &Config) -> Result<i32> {
                 vault_id: new_vault_id.into_iter().collect(),
                 vault_password_file: new_vault_password_file.into_iter().collect(),
                 ask_vault_pass: false,
+                ..Default::default()
             };
             let new = if new.vault_id.is_empty() && new.vault_password_file.is_empty() {
                 let pw = super::prompt_secret("New Vault password: ")?;

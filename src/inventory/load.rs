@@ -26,7 +26,17 @@ impl Inventory {
     /// exist is a warning, as in Ansible (with a hint: the closest file, or the comma of a host
     /// list), and the run goes on without it.
     pub fn load(sources: &[String]) -> Result<Inventory> {
+        Inventory::load_with_vault(sources, Vec::new())
+    }
+
+    /// [`Inventory::load`], with the vault secrets that decrypt vault-encrypted
+    /// `group_vars`/`host_vars` files (as ansible-core decrypts them when it reads them).
+    pub fn load_with_vault(
+        sources: &[String],
+        vault: Vec<crate::template::vault::VaultSecret>,
+    ) -> Result<Inventory> {
         let mut inv = Inventory::empty();
+        inv.vault = vault;
         let mut var_dirs: Vec<PathBuf> = Vec::new();
         let mut parsed = 0;
         for src in sources {
@@ -86,7 +96,12 @@ impl Inventory {
                 .iter()
                 .filter(|n| !self.hosts.contains_key(**n)),
         );
-        vars_dirs::load(dir, self.groups.keys().map(|s| s.as_str()), host_names)
+        vars_dirs::load(
+            dir,
+            self.groups.keys().map(|s| s.as_str()),
+            host_names,
+            &self.vault,
+        )
     }
 
     fn parse_host_list(&mut self, src: &str) -> Result<()> {

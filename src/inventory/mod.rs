@@ -98,6 +98,8 @@ pub struct Inventory {
     inv_vars: Vec<VarsDir>,
     /// group_vars/host_vars next to the playbook(s), in the order they were added.
     pb_vars: Vec<VarsDir>,
+    /// Vault secrets for vault-encrypted vars files.
+    vault: Vec<crate::template::vault::VaultSecret>,
     derived: Derived,
 }
 
@@ -272,7 +274,7 @@ impl Inventory {
                 .iter()
                 .filter(|h| !d.hosts.contains_key(*h))
                 .map(String::as_str);
-            let more = vars_dirs::load(&d.dir, new_groups, new_hosts)?;
+            let more = vars_dirs::load(&d.dir, new_groups, new_hosts, &self.vault)?;
             d.groups.extend(more.groups);
             d.hosts.extend(more.hosts);
         }

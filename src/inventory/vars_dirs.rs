@@ -6,6 +6,7 @@
 //! in sorted order, later files overriding earlier ones. Only names that exist in the inventory
 //! (and the implicit localhost names) are looked up; other files are ignored, as in Ansible.
 
+use crate::template::vault::VaultSecret;
 use crate::error::{Error, Result};
 use crate::value::Vars;
 use crate::yaml::{self, NodeValue};
@@ -30,6 +31,7 @@ pub(crate) fn load<'a>(
     dir: &Path,
     groups: impl IntoIterator<Item = &'a str>,
     hosts: impl IntoIterator<Item = &'a str>,
+    vault: &[VaultSecret],
 ) -> Result<VarsDir> {
     let mut out = VarsDir {
         dir: dir.to_path_buf(),
@@ -38,7 +40,7 @@ pub(crate) fn load<'a>(
     let gdir = dir.join("group_vars");
     if gdir.is_dir() {
         for g in groups {
-            if let Some(v) = load_entity(&gdir, g)? {
+            if let Some(v) = load_entity(&gdir, g, vault)? {
                 out.groups.insert(g.to_string(), v);
             }
         }
@@ -46,7 +48,7 @@ pub(crate) fn load<'a>(
     let hdir = dir.join("host_vars");
     if hdir.is_dir() {
         for h in hosts {
-            if let Some(v) = load_entity(&hdir, h)? {
+            if let Some(v) = load_entity(&hdir, h, vault)? {
                 out.hosts.insert(h.to_string(), v);
             }
         }
@@ -59,7 +61,7 @@ fn safe_name(name: &str) -> bool {
 }
 
 /// The variables for one entity, or None when no file exists for it.
-fn load_entity(base: &Path, name: &str) -> Result<Option<Vars>> {
+fn load_entity(base: &Path, name: &str, vault: &[VaultSecret]) -> Result<Option<Vars>> {
     if !safe_name(name) {
         return Ok(None);
     }
@@ -80,7 +82,7 @@ fn load_entity(base: &Path, name: &str) -> Result<Option<Vars>> {
     }
     let mut vars = Vars::new();
     for f in found {
-        for (k, v) in load_vars_file(&f)? {
+        for (k, v) in load_vars_file(&f, vault)? {
             crate::value::combine_var(&mut vars, k, v);
         }
     }
@@ -111,16 +113,29 @@ fn dir_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Reads one vars file: a YAML (or JSON) mapping; an empty file gives no variables.
-pub(crate) fn load_vars_file(path: &Path) -> Result<Vars> {
+/// Reads one vars file: a YAML (or JSON) mapping; an empty file gives no variables. A
+/// vault-encrypted file is decrypted with `vault` first (its text never touches the disk).
+pub(crate) fn load_vars_file(path: &Path, vault: &[VaultSecret]) -> Result<Vars> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    if text.trim_start().starts_with("$ANSIBLE_VAULT") {
-        return Err(Error::inventory(format!(
-            "{} is encrypted with ansible-vault",
-            path.display()
-        ))
-        .hint("whole-file vault encryption is not supported here; encrypt single values with `!vault` instead"));
-    }
+    let text = if text.trim_start().starts_with("$ANSIBLE_VAULT;") {
+        if vault.is_empty() {
+            return Err(Error::inventory(format!(
+                "Attempting to decrypt but no vault secrets found (in {})",
+                path.display()
+            ))
+            .at(&crate::error::Location::file_only(path))
+            .hint("pass --vault-password-file FILE, --vault-id or --ask-vault-pass"));
+        }
+        crate::template::vault::decrypt_with(text.trim(), vault)
+            .map_err(|e| {
+                Error::inventory(format!("cannot decrypt {}: {}", path.display(), e.msg))
+                    .at(&crate::error::Location::file_only(path))
+                    .hint(e.hint.clone().unwrap_or_else(|| "check the vault password".into()))
+            })?
+            .0
+    } else {
+        text
+    };
     let node = yaml::load_str(&text, path)?;
     match &node.value {
         NodeValue::Null => Ok(Vars::new()),
