@@ -307,7 +307,8 @@ fn edit_uses_a_private_temp_file_and_keeps_the_vault_id() {
 
 /// Whole vault-encrypted `group_vars`/`host_vars` files (the usual `group_vars/all/vault.yml`)
 /// are decrypted when the inventory loads, as ansible-core does; without a password the run
-/// stops with Ansible's message naming the file. Files from ansible-vault read the same.
+/// stops with Ansible's message naming the file. Files from ansible-vault read the same, and an
+/// encrypted `-e @file` too.
 #[test]
 fn vaulted_group_vars_files_are_decrypted_when_the_inventory_loads() {
     let p = project();
@@ -316,7 +317,7 @@ fn vaulted_group_vars_files_are_decrypted_when_the_inventory_loads() {
         .file("group_vars/web/vault.yml", "db_password: hunter2\n")
         .file(
             "pb.yml",
-            "- hosts: web\n  gather_facts: false\n  tasks:\n    - assert:\n        that:\n          - db_password == 'hunter2'\n          - plain == 'visible'\n          - (host_secret | default('none')) in ['none', 'from ansible-vault']\n",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - assert:\n        that:\n          - db_password == 'hunter2'\n          - plain == 'visible'\n          - (host_secret | default('none')) in ['none', 'from ansible-vault']\n",
         );
     p.prov(&[
         "vault",
@@ -344,6 +345,22 @@ fn vaulted_group_vars_files_are_decrypted_when_the_inventory_loads() {
     }
     p.prov(&["run", "pb.yml", "-i", "inv.ini", "--vault-password-file", "pw1"])
         .success();
+    // an encrypted file given as extra vars is read the same way
+    p.prov(&[
+        "run",
+        "pb.yml",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        "@group_vars/web/vault.yml",
+        "-e",
+        "plain=visible",
+        "--vault-password-file",
+        "pw1",
+    ])
+    .success();
     p.prov(&["run", "pb.yml", "-i", "inv.ini"])
         .code(1)
         .stderr_has("Attempting to decrypt but no vault secrets found")

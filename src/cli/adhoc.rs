@@ -52,7 +52,10 @@ pub(super) async fn adhoc(a: AdhocArgs, cfg: &Config) -> Result<i32> {
     let text = adhoc_playbook(&a.pattern, &a.module, &a.args)?;
     let loader = Loader::new(&registry)
         .roles_path(super::roles_path(cfg))
-        .extra_vars(super::parse_extra_vars(&a.common.extra_vars)?)
+        .extra_vars(super::parse_extra_vars_with(
+            &a.common.extra_vars,
+            &a.common.vault.secrets(cfg)?,
+        )?)
         .gather_by_default(false);
     let name = PathBuf::from(format!("<adhoc '{}' task>", a.module));
     let playbook = loader.load_playbook_text(&text, &name, &dir)?;

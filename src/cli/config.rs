@@ -225,10 +225,21 @@ pub(super) fn inventory_sources(c: &Common, cfg: &Config) -> Vec<String> {
 
 /// Parses `-e` arguments (k=v words, @file, or JSON/YAML text) into vars, later ones winning.
 pub fn parse_extra_vars(args: &[String]) -> Result<Vars> {
+    parse_extra_vars_with(args, &[])
+}
+
+/// [`parse_extra_vars`], with vault secrets for a vault-encrypted `@file`.
+pub fn parse_extra_vars_with(
+    args: &[String],
+    vault: &[crate::template::vault::VaultSecret],
+) -> Result<Vars> {
     let mut out = Vars::new();
     for a in args {
         if let Some(f) = a.strip_prefix('@') {
-            let node = crate::yaml::load_file(Path::new(f))?;
+            let path = Path::new(f);
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let text = crate::template::vault::file_text(text, path, vault)?;
+            let node = crate::yaml::load_str(&text, path)?;
             out.extend(crate::playbook::vars_of(&node)?);
         } else if a.trim_start().starts_with('{') || a.trim_start().starts_with('[') {
             let node = crate::yaml::load_str(a, Path::new("<extra vars>"))?;

@@ -64,7 +64,7 @@ mod recap;
 mod roles;
 mod vault;
 
-pub use config::{Config, parse_extra_vars};
+pub use config::{Config, parse_extra_vars, parse_extra_vars_with};
 use config::{inventory_sources, roles_path};
 #[cfg(test)]
 use {
@@ -411,7 +411,10 @@ fn load_playbooks(
     config::configure_fallback(cfg);
     let loader = Loader::new(registry)
         .roles_path(roles_path(cfg))
-        .extra_vars(parse_extra_vars(&common.extra_vars)?)
+        .extra_vars(parse_extra_vars_with(
+            &common.extra_vars,
+            &common.vault.secrets(cfg)?,
+        )?)
         .gather_by_default(
             cfg.get("defaults", "gathering", "ANSIBLE_GATHERING")
                 .is_none_or(|g| g.trim() != "explicit"),
@@ -634,7 +637,7 @@ fn run_options(common: &Common, x: &ExecArgs, cfg: &Config) -> Result<RunOptions
             .transpose()?,
         tags: Vec::new(),
         skip_tags: Vec::new(),
-        extra_vars: parse_extra_vars(&common.extra_vars)?,
+        extra_vars: parse_extra_vars_with(&common.extra_vars, &common.vault.secrets(cfg)?)?,
         verbosity: common.verbose,
         start_at_task: None,
         become_: if x.become_ {

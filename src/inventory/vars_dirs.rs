@@ -117,25 +117,7 @@ fn dir_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// vault-encrypted file is decrypted with `vault` first (its text never touches the disk).
 pub(crate) fn load_vars_file(path: &Path, vault: &[VaultSecret]) -> Result<Vars> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let text = if text.trim_start().starts_with("$ANSIBLE_VAULT;") {
-        if vault.is_empty() {
-            return Err(Error::inventory(format!(
-                "Attempting to decrypt but no vault secrets found (in {})",
-                path.display()
-            ))
-            .at(&crate::error::Location::file_only(path))
-            .hint("pass --vault-password-file FILE, --vault-id or --ask-vault-pass"));
-        }
-        crate::template::vault::decrypt_with(text.trim(), vault)
-            .map_err(|e| {
-                Error::inventory(format!("cannot decrypt {}: {}", path.display(), e.msg))
-                    .at(&crate::error::Location::file_only(path))
-                    .hint(e.hint.clone().unwrap_or_else(|| "check the vault password".into()))
-            })?
-            .0
-    } else {
-        text
-    };
+    let text = crate::template::vault::file_text(text, path, vault)?;
     let node = yaml::load_str(&text, path)?;
     match &node.value {
         NodeValue::Null => Ok(Vars::new()),

@@ -60,6 +60,30 @@ pub fn vault_id_of(text: &str) -> Option<&str> {
     (f.len() >= 4 && f[0] == "$ANSIBLE_VAULT").then(|| f[3].trim())
 }
 
+/// A file's text, decrypted first when it is vault-encrypted (as ansible-core's loader reads
+/// files): without secrets, ansible-core's "no vault secrets found" naming the file.
+pub fn file_text(text: String, path: &std::path::Path, secrets: &[VaultSecret]) -> Result<String> {
+    if !is_vaulted(&text) {
+        return Ok(text);
+    }
+    let at = crate::error::Location::file_only(path);
+    if secrets.is_empty() {
+        return Err(Error::parse(format!(
+            "Attempting to decrypt but no vault secrets found (in {})",
+            path.display()
+        ))
+        .at(&at)
+        .hint("pass --vault-password-file FILE, --vault-id or --ask-vault-pass"));
+    }
+    decrypt_with(text.trim(), secrets)
+        .map(|p| p.0)
+        .map_err(|e| {
+            Error::parse(format!("cannot decrypt {}: {}", path.display(), e.msg))
+                .at(&at)
+                .hint(e.hint.clone().unwrap_or_else(|| "check the vault password".into()))
+        })
+}
+
 /// Whether `text` is vault ciphertext (its first line is an `$ANSIBLE_VAULT` header).
 pub fn is_vaulted(text: &str) -> bool {
     text.trim_start().starts_with("$ANSIBLE_VAULT;")
