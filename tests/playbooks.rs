@@ -647,6 +647,86 @@ fn library_python_modules_run_with_ansible_core_module_utils() {
     assert_eq!(p.read("out.txt"), "old\n");
 }
 
+/// Python modules after the first on a host run in workers forked from a server that has
+/// ansible-core's module_utils imported (no Python start, no imports): each still gets the
+/// task's environment and its own result; the server is gone after the run;
+/// `PROV_FALLBACK_FORK_SERVER=0` runs each module in its own Python.
+#[test]
+fn python_modules_after_the_first_run_in_a_fork_server() {
+    let Some(core) = common::ansible_core() else {
+        eprintln!("SKIP: no python3 here imports ansible");
+        return;
+    };
+    let p = Project::new("fork-server");
+    p.file("inv.ini", INV)
+        .file(
+            "library/whoami.py",
+            r#"#!/usr/bin/python
+import os, time
+from ansible.module_utils.basic import AnsibleModule
+
+def main():
+    m = AnsibleModule(argument_spec=dict(n=dict(type='int'), sleep=dict(type='float', default=0), mark=dict(type='path')))
+    if m.params['sleep']:
+        time.sleep(m.params['sleep'])
+        if m.params['mark']:
+            open(m.params['mark'], 'w').close()
+    m.exit_json(changed=False, n=m.params['n'], sid=os.getsid(0), foo=os.environ.get('FOO'), cwd=os.getcwd())
+
+main()
+"#,
+        )
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: no\n  tasks:\n    - whoami: { n: '{{ item }}' }\n      loop: [1, 2, 3, 4, 5]\n      environment: { FOO: '{{ item * 10 }}' }\n      register: r\n    - debug: msg=\"SIDS {{ r.results | map(attribute='sid') | join(',') }}\"\n    - assert:\n        that:\n          - r.results | map(attribute='n') | list == [1, 2, 3, 4, 5]\n          - r.results | map(attribute='foo') | list == ['10', '20', '30', '40', '50']\n",
+        );
+    let sids = |out: &str| -> Vec<i64> {
+        let line = out.lines().find(|l| l.contains("SIDS ")).expect("the SIDS line");
+        let l = line.split("SIDS ").nth(1).unwrap().trim_end_matches('"');
+        l.split(',').map(|x| x.trim().parse().unwrap()).collect()
+    };
+    let ours = {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let after = stat.rsplit_once(')').unwrap().1;
+        after.split_whitespace().nth(3).unwrap().parse::<i64>().unwrap()
+    };
+    let r = prov_with_core(&p, &core, &["run", "site.yml", "-i", "inv.ini"]);
+    r.success();
+    let s = sids(&r.stdout);
+    // the first runs in the run's own session; the others in the server's
+    assert_eq!(s[0], ours, "{s:?}");
+    assert!(s[1..].iter().all(|x| *x == s[1] && *x != ours), "{s:?}");
+    // the server has gone with the run's folder (it looks every second)
+    let alive = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter(|st| {
+                st.rsplit_once(')')
+                    .and_then(|(_, a)| a.split_whitespace().nth(3)?.parse::<i64>().ok())
+                    == Some(s[1])
+            })
+            .count()
+    };
+    let t0 = std::time::Instant::now();
+    while alive() > 0 && t0.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(alive(), 0, "the fork server outlived the run by 10 s");
+    eprintln!("fork server gone {:?} after the run", t0.elapsed());
+    // without the server, every module runs in the run's session
+    let r = p.prov_env(
+        &["run", "site.yml", "-i", "inv.ini"],
+        &[
+            ("PROV_ANSIBLE_CORE_DIR", core.as_os_str()),
+            ("PROV_FALLBACK_FORK_SERVER", "0".as_ref()),
+        ],
+    );
+    r.success();
+    assert!(sids(&r.stdout).iter().all(|x| *x == ours));
+}
+
 /// ansible-core is found through the first `python3` on the PATH that imports it: one that
 /// cannot (an activated virtualenv without it) may come first.
 #[test]

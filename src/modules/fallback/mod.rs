@@ -61,69 +61,30 @@ const PYTHONS: &[&str] = &[
 /// What the shell prints when the host has no Python.
 const NO_PYTHON: &str = "__prov_no_python__";
 
-/// Our wrapper: reads the arguments (a length line, then JSON) and the zip from stdin, and runs
-/// the module from the zip with ansible-core's runner (or, for an ansible-core before 2.19, by
-/// setting `basic._ANSIBLE_ARGS` and running the module as `__main__`), with a private temp
-/// folder as the module's `_ansible_tmpdir`, removed afterwards.
+/// Our wrapper (`wrapper.py`, run as `python -S -c`): reads the arguments (a length line,
+/// then JSON) and the zip from stdin, and runs the module from the zip with ansible-core's
+/// runner (or, for an ansible-core before 2.19, by setting `basic._ANSIBLE_ARGS` and running
+/// the module as `__main__`), with a private temp folder as the module's `_ansible_tmpdir`,
+/// removed afterwards.
 ///
 /// The zip is kept for the rest of the run in a private folder under the remote temp folder
 /// (`cache`: that folder's name, the zip's SHA-256, and whether the controller already sent
 /// it, in which case stdin holds no zip): a module called again on the host is not sent again.
 /// A kept zip that has gone (a task removed `~/.ansible/tmp`) exits 125 with
 /// [`PAYLOAD_MISSING`], and the controller sends it again.
-const WRAPPER: &str = r#"import sys, os, json, shutil, tempfile, runpy
-i = sys.stdin.buffer
-a = json.loads(i.read(int(i.readline())))
-m = a.pop("fqn")
-c = a.pop("cache", None)
-try:
-    r = os.path.expanduser(os.path.expandvars(a["ANSIBLE_MODULE_ARGS"].get("_ansible_remote_tmp") or "~/.ansible/tmp"))
-    os.makedirs(r, mode=0o700, exist_ok=True)
-    d = tempfile.mkdtemp(prefix="ansible-tmp-prov-", dir=r)
-except OSError:
-    r = None
-    d = tempfile.mkdtemp(prefix="ansible-tmp-prov-")
-try:
-    p = None
-    if c and r:
-        k = os.path.join(r, c[0], c[1] + ".zip")
-        if c[2]:
-            if not os.path.isfile(k):
-                sys.stderr.write("__prov_payload_missing__\n")
-                sys.exit(125)
-            p = k
-    if p is None:
-        z = i.read()
-        if c and r:
-            try:
-                os.makedirs(os.path.dirname(k), mode=0o700, exist_ok=True)
-                f, t = tempfile.mkstemp(dir=os.path.dirname(k))
-                with os.fdopen(f, "wb") as f:
-                    f.write(z)
-                os.rename(t, k)
-                p = k
-            except OSError:
-                p = None
-        if p is None:
-            p = os.path.join(d, "prov_payload.zip")
-            with open(p, "wb") as f:
-                f.write(z)
-    a["ANSIBLE_MODULE_ARGS"]["_ansible_tmpdir"] = d
-    b = json.dumps(a).encode()
-    sys.path.insert(0, p)
-    try:
-        from ansible.module_utils._internal._ansiballz import _loader
-    except ImportError:
-        _loader = None
-    if _loader is not None:
-        _loader.run_module(json_params=b, profile="legacy", module_fqn=m, modlib_path=p, extensions={})
-    else:
-        from ansible.module_utils import basic
-        basic._ANSIBLE_ARGS = b
-        runpy.run_module(m, init_globals=dict(_module_fqn=m, _modlib_path=p), run_name="__main__", alter_sys=True)
-finally:
-    shutil.rmtree(d, ignore_errors=True)
-"#;
+///
+/// With `server` (unless `PROV_FALLBACK_FORK_SERVER=0` on the controller), the first module
+/// run per user and Python also leaves a fork server in that folder, with ansible-core's
+/// module_utils imported; later runs hand it their stdin, stdout and stderr and it forks a
+/// worker for the module (no Python start, no imports), until the folder is removed at the end
+/// of the run.
+const WRAPPER: &str = include_str!("wrapper.py");
+
+/// Whether hosts keep a fork server for Python modules (`PROV_FALLBACK_FORK_SERVER=0` turns
+/// it off).
+fn fork_server() -> bool {
+    std::env::var("PROV_FALLBACK_FORK_SERVER").map_or(true, |v| v.trim() != "0")
+}
 
 /// What the wrapper prints when the zip it was told it has kept is gone.
 const PAYLOAD_MISSING: &str = "__prov_payload_missing__";
@@ -305,7 +266,7 @@ pub async fn run(conn: &dyn Connection, req: &Request<'_>) -> Result<Map<String,
             let host = conn.host();
             let have = is_kept(host, &req.become_, &req.remote_tmp, &p.sha256);
             let script = format!(
-                "{}exec $py -c {}",
+                "{}exec $py -S -c {}",
                 find_python(req.python.as_deref()),
                 quote(WRAPPER)
             );
@@ -385,6 +346,7 @@ async fn run_new(
         "cache".into(),
         serde_json::json!([kept_dir(), p.sha256, have]),
     );
+    head.insert("server".into(), Json::Bool(fork_server()));
     let head = serde_json::to_vec(&Json::Object(head)).unwrap_or_default();
     let mut input = format!("{}\n", head.len()).into_bytes();
     input.extend_from_slice(&head);
