@@ -140,6 +140,63 @@ fn res(p: &Plan, k: &str) -> String {
         .unwrap_or_default()
 }
 
+// --------------------------------------------------------------------------------------- assemble
+
+/// assemble joins a folder's regular files by name (a newline after a fragment without one,
+/// the delimiter between them, `regexp` and `ignore_hidden` filtering), on the host and from
+/// the controller's `files/`; check mode changes nothing, the second run nothing, and the
+/// content is what ansible-core's assemble writes for the same fragments.
+#[tokio::test]
+async fn assemble_joins_fragments_as_ansible_does() {
+    let e = Env::new("assemble");
+    e.write("frags/a", "one\n");
+    e.write("frags/b", "two");
+    e.write("frags/.h", "hidden\n");
+    e.write("frags/c.conf", "three\n");
+    std::fs::create_dir_all(e.dir.join("frags/sub")).unwrap();
+    let dest = e.p("out.conf");
+    let a = json!({"src": e.p("frags"), "dest": dest, "delimiter": "### x\\n", "mode": "0640"});
+    let p = e.check("assemble", a.clone()).await;
+    assert_eq!(p.changes.len(), 1, "{:?}", summaries(&p));
+    // as ansible-core's module: no diff
+    assert!(p.changes[0].diff.is_none());
+    let p = e.converge("assemble", a).await;
+    assert_eq!(
+        e.read("out.conf"),
+        "hidden\n### x\none\n### x\ntwo\n### x\nthree\n"
+    );
+    assert_eq!(e.mode("out.conf"), 0o640);
+    assert_eq!(p.msg.as_deref(), Some("OK"));
+    assert_eq!(res(&p, "src"), e.p("frags"));
+    // the SHA-1 of the content (`printf ... | sha1sum`)
+    assert_eq!(res(&p, "checksum"), "7dd3e0ed6f2424d99937b1745dfd54fe4ec4da73");
+    // from the controller's files/ (the play folder), filtered
+    e.write("play/files/parts/a", "one\n");
+    e.write("play/files/parts/.b", "hidden\n");
+    e.write("play/files/parts/z", "last");
+    let a = json!({"src": "parts", "dest": e.p("local.conf"), "remote_src": false,
+                   "ignore_hidden": true, "regexp": "^[a-y]"});
+    e.converge("assemble", a).await;
+    assert_eq!(e.read("local.conf"), "one\n");
+    // Ansible's messages
+    let fails = |r: Result<Plan>| match r {
+        Ok(p) => p.failed.unwrap_or_default(),
+        Err(e) => e.msg.clone(),
+    };
+    assert_eq!(
+        fails(e.run("assemble", json!({"src": e.p("nope"), "dest": e.p("x")})).await),
+        format!("Source ({}) does not exist", e.p("nope"))
+    );
+    assert_eq!(
+        fails(e.run("assemble", json!({"src": e.p("frags/a"), "dest": e.p("x")})).await),
+        format!("Source ({}) is not a directory", e.p("frags/a"))
+    );
+    assert_eq!(
+        fails(e.run("assemble", json!({"dest": e.p("x")})).await),
+        "src and dest are required"
+    );
+}
+
 // ------------------------------------------------------------------------------------------- copy
 
 #[tokio::test]

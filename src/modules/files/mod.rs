@@ -1,4 +1,4 @@
-//! File modules: copy, template, file, lineinfile, blockinfile, replace, stat, slurp, fetch,
+//! File modules: copy, assemble, template, file, lineinfile, blockinfile, replace, stat, slurp, fetch,
 //! find, unarchive, tempfile.
 //!
 //! Every module inspects the host through the connection only (one sh script per inspection,
@@ -7,6 +7,7 @@
 //! first, optional `validate`), `Exec` for chmod/chown/mkdir/ln/rm/touch, and `LocalWrite` for
 //! fetch (applied with [`write_local_atomic`](super::toolkit::write_local_atomic)).
 
+pub mod assemble;
 pub mod blockinfile;
 pub mod copy;
 pub mod fetch;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 /// Registers the file modules.
 pub fn register(r: &mut Registry) {
     r.register(Arc::new(copy::Copy));
+    r.register(Arc::new(assemble::Assemble));
     r.register(Arc::new(template::Template));
     r.register(Arc::new(file::File));
     r.register(Arc::new(lineinfile::LineInFile));
