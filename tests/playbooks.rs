@@ -2400,3 +2400,16 @@ fn option_names_are_not_templated() {
         );
     p.prov(&["run", "site.yml", "-i", "inv.ini"]).success();
 }
+
+/// With a host list (`-i a,b,`), `inventory_file` is the list as given and `inventory_dir`
+/// the text "None", as ansible-core sets them.
+#[test]
+fn a_host_list_s_inventory_file_and_dir_are_ansible_s() {
+    let p = Project::new("host-list-magic");
+    p.file(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: no\n  tasks:\n    - assert:\n        that:\n          - inventory_file == 'localhost,'\n          - inventory_dir == 'None'\n",
+    );
+    p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"])
+        .success();
+}

@@ -113,8 +113,8 @@ impl Inventory {
             let (name, port) = range::split_port(item).map_err(|e| {
                 Error::inventory(format!("in host list `{src}`: {}", e.msg)).hint(e.hint)
             })?;
-            // A host list has no inventory_file (Ansible sets it to None).
-            self.add_host(&name, "ungrouped", Path::new(""));
+            // Its inventory_file is the list as given, its inventory_dir None (as Ansible).
+            self.add_host(&name, "ungrouped", Path::new(src));
             if let Some(p) = port {
                 self.set_host_var(&name, "ansible_port", Value::from(i64::from(p)));
             }
