@@ -1336,9 +1336,13 @@ fn gather_task(play: &Play) -> Task {
     t.become_ = play.become_.clone();
     // The play's keywords (ignore_unreachable, connection, environment, ...) apply to it as to
     // any task of the play; its own tags (`always`) and conditions stay.
+    // A play's `run_once` is not for fact gathering: every host's facts are gathered
+    // (ansible/ansible#39453).
     t.inherit(&crate::playbook::Inherit {
         when: vec![],
         tags: vec![],
+        run_once: false,
+        run_once_if: None,
         ..play.keywords.clone()
     });
     t

@@ -319,13 +319,15 @@ impl PlayRun<'_> {
             TaskKind::GatherFacts { args } => {
                 // `setup`'s module_defaults, under the action's (or the play's) own arguments.
                 let mut gargs = crate::playbook::module_defaults_for(&task.module_defaults, "setup");
-                let own = templar.render_value(args, ctx)?;
-                if let Ok(keys) = own.try_iter() {
+                if let Ok(keys) = args.try_iter() {
                     for k in keys {
-                        if let Ok(v) = own.get_item(&k) {
+                        if let Ok(v) = args.get_item(&k) {
                             gargs.insert(k.to_string(), v);
                         }
                     }
+                }
+                for v in gargs.values_mut() {
+                    *v = templar.render_value(v, ctx)?;
                 }
                 let spec = crate::facts::subset::spec_of(gargs.get("gather_subset"));
                 let chosen = crate::facts::subset::collectors(&spec).map_err(Error::failed)?;

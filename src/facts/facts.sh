@@ -29,7 +29,7 @@ for p in /etc/lsb-release /etc/debian_version /etc/alpine-release /etc/redhat-re
   /etc/system-release /etc/arch-release /etc/SuSE-release /etc/machine-id \
   /etc/resolv.conf /etc/selinux/config /sys/fs/selinux/enforce /run/systemd/container \
   /sys/class/dmi/id/product_name /sys/class/dmi/id/sys_vendor /sys/class/dmi/id/product_version \
-  /proc/uptime /proc/sys/crypto/fips_enabled; do
+  /proc/uptime /proc/loadavg /proc/sys/crypto/fips_enabled; do
   dump "$p"
 done
 if have lsb_release; then sec lsb_release; lsb_release -a 2>/dev/null; fi
@@ -63,6 +63,26 @@ grep -E '^(MemTotal|MemFree|MemAvailable|Buffers|Cached|SwapTotal|SwapFree):' /p
 sec cpuinfo
 grep -E '^(processor|vendor_id|model name|physical id|core id|cpu cores|siblings|Hardware|cpu model)[[:space:]]*:' /proc/cpuinfo 2>/dev/null
 have nproc && echo "nproc: $(nproc 2>/dev/null)"
+# mounts, as Ansible's hardware facts read them: the mount table, bind mounts (findmnt), UUIDs
+# (lsblk) and a statvfs (stat -f) of each real file system (a device path or host:/path)
+mt=/etc/mtab; [ -e "$mt" ] || mt=/proc/mounts
+sec mounts
+cat "$mt" 2>/dev/null
+if have findmnt; then sec findmnt; findmnt --list --noheadings --notruncate 2>/dev/null; fi
+if have lsblk; then sec lsblk; lsblk --list --noheadings --paths --output NAME,UUID --exclude 2 2>/dev/null; fi
+sec mount-stat
+to=; have timeout && to="timeout 5"
+set -f
+n=0
+while IFS= read -r l; do
+  n=$((n + 1))
+  set -- $l
+  [ $# -ge 6 ] || continue
+  case "$1" in /*|\\*|*:/*) ;; *) continue;; esac
+  [ "$3" = none ] && continue
+  echo "$n $($to stat -f -c '%S %s %b %a %c %d' -- "$(printf '%b' "$2")" 2>/dev/null)"
+done < "$mt"
+set +f
 fi
 if want network; then
 sec links

@@ -205,3 +205,136 @@ pub(super) fn hardware_facts(secs: &Sections, f: &mut Vars) {
         );
     }
 }
+
+/// Python's `re.sub(r'\\[0-7]{3}', ...)` on a mount table field: `\040` is a space.
+fn octal_unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = b[i + 1..i + 4]
+                .iter()
+                .fold(0u32, |a, c| a * 8 + u32::from(c - b'0'));
+            match char::from_u32(v) {
+                Some(c) => {
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                None => out.extend_from_slice(&b[i..i + 4]),
+            }
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `mounts`, as Ansible's Linux hardware facts give them: the real file systems of the mount
+/// table (a device path or `host:/path`, not `none`), `,bind` added to bind mounts' options,
+/// the UUID from lsblk (`N/A` when unknown), and the statvfs sizes; one entry per mount point
+/// (the last one mounted there, in the place of the first).
+pub(super) fn mount_facts(secs: &Sections, f: &mut Vars) {
+    if !secs.has("mounts") {
+        return;
+    }
+    let binds: std::collections::HashSet<&str> = secs
+        .lines("findmnt")
+        .iter()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() >= 2 && w[1].ends_with(']')).then_some(w[0])
+        })
+        .collect();
+    let mut uuids: IndexMap<&str, &str> = IndexMap::new();
+    for l in secs.lines("lsblk") {
+        if let Some((name, uuid)) = l.trim().rsplit_once(char::is_whitespace) {
+            uuids.entry(name.trim()).or_insert(uuid.trim());
+        }
+    }
+    let stats: IndexMap<usize, Vec<u64>> = secs
+        .lines("mount-stat")
+        .iter()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let n = w.next()?.parse().ok()?;
+            let v: Vec<u64> = w.filter_map(|x| x.parse().ok()).collect();
+            Some((n, v))
+        })
+        .collect();
+    let mut mounts: IndexMap<String, Value> = IndexMap::new();
+    for (i, l) in secs.lines("mounts").iter().enumerate() {
+        let w: Vec<String> = l.split_whitespace().map(octal_unescape).collect();
+        if w.len() < 6 {
+            continue;
+        }
+        let (device, mount, fstype) = (&w[0], &w[1], &w[2]);
+        if (!device.starts_with(['/', '\\']) && !device.contains(":/")) || fstype == "none" {
+            continue;
+        }
+        let mut options = w[3].clone();
+        if binds.contains(mount.as_str()) {
+            options.push_str(",bind");
+        }
+        let int = |x: &str| Value::from(x.parse::<i64>().unwrap_or(0));
+        let mut m: Vec<(&str, Value)> = vec![
+            ("mount", s(mount)),
+            ("device", s(device)),
+            ("fstype", s(fstype)),
+            ("options", s(&options)),
+            ("dump", int(&w[4])),
+            ("passno", int(&w[5])),
+        ];
+        if let Some(v) = stats.get(&(i + 1)).filter(|v| v.len() == 6) {
+            let (frsize, bsize, blocks, bavail, files, favail) = (v[0], v[1], v[2], v[3], v[4], v[5]);
+            let n = |x: u64| Value::from(x as i64);
+            m.extend([
+                ("size_total", n(frsize * blocks)),
+                ("size_available", n(frsize * bavail)),
+                ("block_size", n(bsize)),
+                ("block_total", n(blocks)),
+                ("block_available", n(bavail)),
+                ("block_used", n(blocks.saturating_sub(bavail))),
+                ("inode_total", n(files)),
+                ("inode_available", n(favail)),
+                ("inode_used", n(files.saturating_sub(favail))),
+            ]);
+        }
+        m.push((
+            "uuid",
+            s(uuids.get(device.as_str()).copied().unwrap_or("N/A")),
+        ));
+        mounts.insert(mount.clone(), map_of(m));
+    }
+    f.insert(
+        "mounts".into(),
+        Value::from(mounts.into_values().collect::<Vec<_>>()),
+    );
+}
+
+/// `loadavg` (`1m`, `5m`, `15m`), from /proc/loadavg.
+pub(super) fn loadavg_facts(secs: &Sections, f: &mut Vars) {
+    let Some(text) = secs.file("/proc/loadavg") else {
+        return;
+    };
+    let w: Vec<f64> = text
+        .split_whitespace()
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if let [a, b, c] = w[..] {
+        f.insert(
+            "loadavg".into(),
+            map_of(vec![
+                ("1m", Value::from(a)),
+                ("5m", Value::from(b)),
+                ("15m", Value::from(c)),
+            ]),
+        );
+    }
+}

@@ -15,7 +15,7 @@ mod network;
 mod tests;
 
 use distribution::{distribution_facts, system_facts};
-use hardware::hardware_facts;
+use hardware::{hardware_facts, loadavg_facts, mount_facts};
 use network::{network_facts, platform_facts};
 
 use crate::error::{Error, Result};
@@ -52,6 +52,8 @@ pub fn parse_with_warnings(stdout: &str) -> Result<(Vars, Vec<String>)> {
     user_facts(&secs, &mut f);
     date_facts(&secs, &mut f);
     hardware_facts(&secs, &mut f);
+    mount_facts(&secs, &mut f);
+    loadavg_facts(&secs, &mut f);
     network_facts(&secs, &mut f);
     env_facts(&secs, &mut f);
     python_facts(&secs, &mut f);

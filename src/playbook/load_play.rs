@@ -580,7 +580,7 @@ impl<'a> Loader<'a> {
                 .map(bool_of)
                 .transpose()?
                 .unwrap_or(self.gather_by_default),
-            gather_args: ["gather_subset", "gather_timeout"]
+            gather_args: ["gather_subset", "gather_timeout", "fact_path"]
                 .into_iter()
                 .filter_map(|k| opt(node, k).map(|n| (k.to_string(), n.to_value())))
                 .collect(),

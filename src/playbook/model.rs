@@ -695,7 +695,8 @@ pub struct Play {
     pub vars_prompt: Vec<VarsPrompt>,
     /// `gather_facts` (default true).
     pub gather_facts: bool,
-    /// `gather_subset` and `gather_timeout`, for the play's fact gathering (templates).
+    /// `gather_subset`, `gather_timeout` and `fact_path`, for the play's fact gathering
+    /// (templates).
     pub gather_args: Vars,
     /// become keywords.
     pub become_: BecomeOpts,

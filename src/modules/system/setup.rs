@@ -52,11 +52,21 @@ impl Module for Setup {
 
     async fn plan(&self, ctx: &TaskCtx<'_>, args: &Args) -> Result<Plan> {
         let o = Opts::from_args(args)?;
+        // As Ansible's: a filter matches the name with `ansible_`, or (without that prefix) the
+        // name with it added.
         let filters = o
             .filter
             .iter()
+            .filter(|f| !f.is_empty() && *f != "*")
+            .flat_map(|f| {
+                let mut v = vec![f.clone()];
+                if !f.starts_with("ansible_") && !f.starts_with("facter") && !f.starts_with("ohai") {
+                    v.push(format!("ansible_{f}"));
+                }
+                v
+            })
             .map(|f| {
-                glob::Pattern::new(f)
+                glob::Pattern::new(&f)
                     .map_err(|e| Error::failed(format!("setup: invalid filter '{f}': {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
