@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::modules::files::copy::{FileWrite, plan_file};
 use crate::modules::toolkit::{self, Attrs, Content, check_validate, py_regex};
 use crate::modules::{Args, FileAttrs, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
+use crate::value::{Value, map_value};
 use async_trait::async_trait;
 
 /// The `assemble` module.
@@ -288,6 +289,20 @@ impl Module for Assemble {
             },
         )
         .await?;
+        if !o.remote_src
+            && let Some(d) = plan.changes.iter().find_map(|c| c.diff.as_ref())
+        {
+            // ansible-core's action returns one diff, a mapping (not a list)
+            let mut m = vec![
+                ("before", Value::from(d.before.as_str())),
+                ("after", Value::from(d.after.as_str())),
+            ];
+            if !d.before.is_empty() {
+                m.push(("before_header", Value::from(plan_dest(&plan))));
+            }
+            m.push(("after_header", Value::from(plan_src(&plan))));
+            plan.result.insert("diff".into(), map_value(m));
+        }
         if o.remote_src {
             // ansible-core's module returns no diff
             for c in &mut plan.changes {
@@ -299,6 +314,14 @@ impl Module for Assemble {
         }
         Ok(plan)
     }
+}
+
+fn plan_dest(plan: &Plan) -> String {
+    plan.result.get("dest").map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn plan_src(plan: &Plan) -> String {
+    plan.result.get("src").map(|v| v.to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]
