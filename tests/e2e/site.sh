@@ -116,7 +116,8 @@ recap_check() {   # log, expectation ("changed=0" or "failed=0"): every host's r
 
 # plan_compare CHECK_EVENTS REAL_EVENTS [exact]: compares the tasks a --check run said would
 # change (its `changes` event) with those the real run changed, per host, task and loop item.
-# With `exact`, they must be the same set. Without, the check run may have stopped early on a
+# With `exact`, they must be the same set, but for the tasks named after it (whose input a
+# task before them rewrites: check mode cannot know). Without, the check run may have stopped early on a
 # host (a task that needs what an earlier task installs, e.g. the docker service before
 # docker.io is installed: ansible-playbook --check fails there too): every prediction must
 # come true, and every change of a task the check run got to must have been predicted.
@@ -125,6 +126,9 @@ plan_compare() {
 import json, sys
 check, real = sys.argv[1], sys.argv[2]
 exact = len(sys.argv) > 3 and sys.argv[3] == "exact"
+# tasks whose input is a file an earlier task of the same run rewrites: check mode does not
+# rewrite it, so they cannot know (under ansible-playbook --check neither)
+unknowable = set(sys.argv[4:])
 def events(p):
     return [json.loads(l) for l in open(p) if l.strip().startswith("{")]
 def changes(evs):
@@ -146,7 +150,7 @@ for e in cev:
             failed_at.setdefault(e.get("host"), e.get("task"))
 wrong = sorted(predicted - changed)
 if exact:
-    missed = sorted(changed - predicted)
+    missed = sorted(c for c in changed - predicted if c[1] not in unknowable)
 else:
     missed = sorted(c for c in changed - predicted
                     if (c[0], c[1]) in reached and failed_at.get(c[0]) != c[1])
@@ -235,7 +239,11 @@ printf '[e2e] check diff: %s line(s) removed, %s added\n' "$minus" "$plus" >&2
 run apply run playbooks/site.yaml -i "$INV" -e haproxy_client_timeout=45m \
     --events-file "$WORK/apply.jsonl" || { tail -60 "$WORK/apply.log"; fail "applying the change failed"; }
 recap_check "$WORK/apply.log" "failed=0"
-plan_compare "$WORK/check.jsonl" "$WORK/apply.jsonl" exact || fail "the check run did not predict the change exactly"
+# Exact, but for the stack task: docker_stack reads the stack file on the host, which the
+# "Stack file" task before it rewrites (a new config name); in check mode that file is left as
+# it is, so the stack looks unchanged.
+plan_compare "$WORK/check.jsonl" "$WORK/apply.jsonl" exact "The stack, converged" \
+    || fail "the check run did not predict the change exactly"
 for h in lab1 lab2 lab3; do
     c=$("${SSH[@]}" "$h" "docker ps -q -f label=com.docker.swarm.service.name=pg_haproxy | head -1")
     [ -n "$c" ] || fail "no HAProxy container on $h after the change"
