@@ -623,11 +623,12 @@ def main():
         whens = [v["when"].split(" UTC")[0].replace("measured ", "") for v in results.values() if v.get("when")]
         started = min(whens) if whens else started
     text = report(args, results, started, loads)
-    # the scale section (bench/scale.sh) is kept
+    # the sections other scripts write (bench/scale.sh, bench/vault.sh) are kept
     old = open(args.out).read() if os.path.exists(args.out) else ""
-    start, end = "<!-- scale:start -->", "<!-- scale:end -->"
-    if start in old and end in old:
-        text = text.rstrip("\n") + "\n\n" + old[old.index(start): old.index(end) + len(end)] + "\n"
+    for name in ("scale", "vault"):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start in old and end in old:
+            text = text.rstrip("\n") + "\n\n" + old[old.index(start): old.index(end) + len(end)] + "\n"
     with open(args.out, "w") as f:
         f.write(text)
     if args.json:

@@ -6,6 +6,7 @@
 # Environment: PROV_VAULT_K, PROV_VAULT_H, PROV (a prov binary; default: build release),
 #   PROV_VAULT_ANSIBLE (an ansible-playbook; default target/bench/venv or the targets' venv;
 #   "none" skips the reference).
+# Writes the vault section of BENCHMARKS.md (PROV_BENCH_OUT: elsewhere).
 # What it shows: every host templates every vaulted value, so a run decrypts H*K values; prov
 # derives each key (PBKDF2-SHA256, 10,000 rounds) once per password and salt, so its cost grows
 # with K, not with H*K. The last line times `prov vault view` of one file, i.e. one derivation.
@@ -79,19 +80,43 @@ n=$((H * (K + 2)))
 echo "vault: $K vaulted strings + 1 vaulted file (2 values), $H hosts: $n decryptions per run"
 echo "| | wall | per decryption |"
 echo "| --- | --- | --- |"
-python3 - "$P" "$P2" "$A" "$V" "$n" <<'EOF'
-import sys
-p, p2, a, v, n = sys.argv[1:6]
+ANS_VERSION=-
+[ "$ANS" != none ] && ANS_VERSION="$("$ANS" --version | head -1)"
+python3 - "$P" "$P2" "$A" "$V" "$n" "$K" "$H" "${PROV_BENCH_OUT:-$ROOT/BENCHMARKS.md}" "$ANS_VERSION" <<'EOF'
+import datetime, os, sys
+p, p2, a, v, n, k, h, out, ansv = sys.argv[1:10]
 n = int(n)
+rows = []
 def row(name, t):
     if t == "-":
-        print(f"| {name} | not run | |")
+        rows.append(f"| {name} | not run | |")
     else:
-        print(f"| {name} | {float(t):.2f} s | {float(t) / n * 1e6:.0f} µs |")
+        rows.append(f"| {name} | {float(t):.2f} s | {float(t) / n * 1e6:.0f} µs |")
 row("prov run", p)
 row("prov run (again)", p2)
-row("ansible-playbook", a)
-print(f"| prov vault view (one file: one key derivation, process start included) | {float(v):.3f} s | |")
-if a != "-":
-    print(f"ansible-playbook / prov: {float(a) / float(p):.1f}x")
+row(f"ansible-playbook ({ansv})", a)
+rows.append(f"| prov vault view (one file: one key derivation, process start included) | {float(v):.3f} s | |")
+when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+text = "\n".join([
+    "<!-- vault:start -->", "",
+    "## Vault decryption at scale (bench/vault.sh)", "",
+    f"Measured {when} UTC by `bench/vault.sh` (load average {load} at the end), one run each: {k} "
+    "vaulted strings (each with its own salt, as `encrypt_string` writes them) and one vaulted "
+    f"vars file in `group_vars/all/`, read by every one of {h} hosts (local connection) in one "
+    f"`set_fact`: {n} decryptions per run.", "",
+    "| | wall | per decryption |", "| --- | --- | --- |", *rows, "",
+    (f"ansible-playbook / prov: {float(a) / float(p):.1f}x. " if a != "-" else "")
+    + "prov derives each key (PBKDF2-SHA256, 10,000 rounds) once per password and salt and "
+    "decrypts each value once per run, so the cost grows with the number of distinct vaulted "
+    "values, not with hosts × values (ansible/ansible #81994).", "",
+    "<!-- vault:end -->", ""])
+print(text)
+old = open(out).read() if os.path.exists(out) else ""
+s, e = "<!-- vault:start -->", "<!-- vault:end -->"
+if s in old and e in old:
+    new = old[: old.index(s)] + text + old[old.index(e) + len(e) + 1:]
+else:
+    new = old.rstrip("\n") + "\n\n" + text
+open(out, "w").write(new)
 EOF
