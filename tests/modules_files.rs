@@ -169,7 +169,10 @@ async fn assemble_joins_fragments_as_ansible_does() {
     assert_eq!(p.msg.as_deref(), Some("OK"));
     assert_eq!(res(&p, "src"), e.p("frags"));
     // the SHA-1 of the content (`printf ... | sha1sum`)
-    assert_eq!(res(&p, "checksum"), "7dd3e0ed6f2424d99937b1745dfd54fe4ec4da73");
+    assert_eq!(
+        res(&p, "checksum"),
+        "7dd3e0ed6f2424d99937b1745dfd54fe4ec4da73"
+    );
     // from the controller's files/ (the play folder), filtered
     e.write("play/files/parts/a", "one\n");
     e.write("play/files/parts/.b", "hidden\n");
@@ -184,11 +187,17 @@ async fn assemble_joins_fragments_as_ansible_does() {
         Err(e) => e.msg.clone(),
     };
     assert_eq!(
-        fails(e.run("assemble", json!({"src": e.p("nope"), "dest": e.p("x")})).await),
+        fails(
+            e.run("assemble", json!({"src": e.p("nope"), "dest": e.p("x")}))
+                .await
+        ),
         format!("Source ({}) does not exist", e.p("nope"))
     );
     assert_eq!(
-        fails(e.run("assemble", json!({"src": e.p("frags/a"), "dest": e.p("x")})).await),
+        fails(
+            e.run("assemble", json!({"src": e.p("frags/a"), "dest": e.p("x")}))
+                .await
+        ),
         format!("Source ({}) is not a directory", e.p("frags/a"))
     );
     assert_eq!(

@@ -681,14 +681,22 @@ main()
             "- hosts: all\n  gather_facts: no\n  tasks:\n    - whoami: { n: '{{ item }}' }\n      loop: [1, 2, 3, 4, 5]\n      environment: { FOO: '{{ item * 10 }}' }\n      register: r\n    - debug: msg=\"SIDS {{ r.results | map(attribute='sid') | join(',') }}\"\n    - assert:\n        that:\n          - r.results | map(attribute='n') | list == [1, 2, 3, 4, 5]\n          - r.results | map(attribute='foo') | list == ['10', '20', '30', '40', '50']\n",
         );
     let sids = |out: &str| -> Vec<i64> {
-        let line = out.lines().find(|l| l.contains("SIDS ")).expect("the SIDS line");
+        let line = out
+            .lines()
+            .find(|l| l.contains("SIDS "))
+            .expect("the SIDS line");
         let l = line.split("SIDS ").nth(1).unwrap().trim_end_matches('"');
         l.split(',').map(|x| x.trim().parse().unwrap()).collect()
     };
     let ours = {
         let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
         let after = stat.rsplit_once(')').unwrap().1;
-        after.split_whitespace().nth(3).unwrap().parse::<i64>().unwrap()
+        after
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
     };
     let r = prov_with_core(&p, &core, &["run", "site.yml", "-i", "inv.ini"]);
     r.success();

@@ -330,7 +330,10 @@ fn vaulted_group_vars_files_are_decrypted_when_the_inventory_loads() {
     let enc = std::fs::read_to_string(p.path("group_vars/web/vault.yml")).unwrap();
     assert!(enc.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"), "{enc}");
     if let Some(bin) = ansible_vault() {
-        p.file("host_vars/localhost.yml", "host_secret: from ansible-vault\n");
+        p.file(
+            "host_vars/localhost.yml",
+            "host_secret: from ansible-vault\n",
+        );
         let (code, _, err) = av(
             &p,
             &bin,
@@ -343,8 +346,15 @@ fn vaulted_group_vars_files_are_decrypted_when_the_inventory_loads() {
         );
         assert_eq!(code, 0, "{err}");
     }
-    p.prov(&["run", "pb.yml", "-i", "inv.ini", "--vault-password-file", "pw1"])
-        .success();
+    p.prov(&[
+        "run",
+        "pb.yml",
+        "-i",
+        "inv.ini",
+        "--vault-password-file",
+        "pw1",
+    ])
+    .success();
     // an encrypted file given as extra vars is read the same way
     p.prov(&[
         "run",
@@ -365,7 +375,14 @@ fn vaulted_group_vars_files_are_decrypted_when_the_inventory_loads() {
         .code(1)
         .stderr_has("Attempting to decrypt but no vault secrets found")
         .stderr_has("vault.yml");
-    p.prov(&["run", "pb.yml", "-i", "inv.ini", "--vault-password-file", "pw2"])
-        .code(1)
-        .stderr_has("group_vars/web/vault.yml");
+    p.prov(&[
+        "run",
+        "pb.yml",
+        "-i",
+        "inv.ini",
+        "--vault-password-file",
+        "pw2",
+    ])
+    .code(1)
+    .stderr_has("group_vars/web/vault.yml");
 }

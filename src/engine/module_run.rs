@@ -318,7 +318,8 @@ impl PlayRun<'_> {
             }
             TaskKind::GatherFacts { args } => {
                 // `setup`'s module_defaults, under the action's (or the play's) own arguments.
-                let mut gargs = crate::playbook::module_defaults_for(&task.module_defaults, "setup");
+                let mut gargs =
+                    crate::playbook::module_defaults_for(&task.module_defaults, "setup");
                 if let Ok(keys) = args.try_iter() {
                     for k in keys {
                         if let Ok(v) = args.get_item(&k) {
@@ -372,15 +373,14 @@ impl PlayRun<'_> {
                     .and_then(|v| v.to_string().trim().parse::<u64>().ok())
                     .filter(|t| *t > 0);
                 let out = match timeout {
-                    Some(t) => tokio::time::timeout(
-                        std::time::Duration::from_secs(t),
-                        conn.exec(&cmd),
-                    )
-                    .await
-                    .map_err(|_| {
-                        Error::failed(format!("gathering facts took longer than {t}s"))
-                            .hint("raise gather_timeout")
-                    })??,
+                    Some(t) => {
+                        tokio::time::timeout(std::time::Duration::from_secs(t), conn.exec(&cmd))
+                            .await
+                            .map_err(|_| {
+                                Error::failed(format!("gathering facts took longer than {t}s"))
+                                    .hint("raise gather_timeout")
+                            })??
+                    }
                     None => conn.exec(&cmd).await?,
                 };
                 if out.rc != 0 {

@@ -115,7 +115,10 @@ impl PlayRun<'_> {
         hosts: &[String],
         handler: bool,
     ) -> Result<()> {
-        if !handler && !matches!(task.kind, TaskKind::GatherFacts { .. }) && !self.tags_selected(task) {
+        if !handler
+            && !matches!(task.kind, TaskKind::GatherFacts { .. })
+            && !self.tags_selected(task)
+        {
             return Ok(());
         }
         {

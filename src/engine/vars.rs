@@ -564,7 +564,10 @@ impl Shared {
             // a host list (`-i a,b,`): the list as given, and no folder ("None")
             let list = f.to_string_lossy().contains(',') && !f.exists();
             if list {
-                m.insert("inventory_file".into(), Value::from(f.to_string_lossy().as_ref()));
+                m.insert(
+                    "inventory_file".into(),
+                    Value::from(f.to_string_lossy().as_ref()),
+                );
                 // ansible-core sets the text "None" there
                 m.insert("inventory_dir".into(), Value::from("None"));
             }

@@ -291,7 +291,8 @@ pub(super) fn mount_facts(secs: &Sections, f: &mut Vars) {
             ("passno", int(&w[5])),
         ];
         if let Some(v) = stats.get(&(i + 1)).filter(|v| v.len() == 6) {
-            let (frsize, bsize, blocks, bavail, files, favail) = (v[0], v[1], v[2], v[3], v[4], v[5]);
+            let (frsize, bsize, blocks, bavail, files, favail) =
+                (v[0], v[1], v[2], v[3], v[4], v[5]);
             let n = |x: u64| Value::from(x as i64);
             m.extend([
                 ("size_total", n(frsize * blocks)),

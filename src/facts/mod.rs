@@ -9,8 +9,8 @@
 mod distribution;
 mod hardware;
 mod local;
-pub mod subset;
 mod network;
+pub mod subset;
 #[cfg(test)]
 mod tests;
 

@@ -271,22 +271,47 @@ pub(super) fn collector_of(key: &str, interfaces: &BTreeSet<String>) -> Option<&
         "selinux" | "selinux_python_present" => "selinux",
         "service_mgr" => "service_mgr",
         "os_family" => "distribution",
-        "architecture" | "domain" | "fqdn" | "hostname" | "kernel" | "kernel_version"
-        | "machine" | "machine_id" | "nodename" | "python_version" | "system"
-        | "userspace_architecture" | "userspace_bits" => "platform",
-        "effective_group_id" | "effective_group_ids" | "effective_user_id" | "real_group_id"
+        "architecture"
+        | "domain"
+        | "fqdn"
+        | "hostname"
+        | "kernel"
+        | "kernel_version"
+        | "machine"
+        | "machine_id"
+        | "nodename"
+        | "python_version"
+        | "system"
+        | "userspace_architecture"
+        | "userspace_bits" => "platform",
+        "effective_group_id"
+        | "effective_group_ids"
+        | "effective_user_id"
+        | "real_group_id"
         | "real_user_id" => "user",
-        "all_ipv4_addresses" | "all_ipv6_addresses" | "default_ipv4" | "default_ipv6"
-        | "interfaces" | "locally_reachable_ips" => "network",
+        "all_ipv4_addresses"
+        | "all_ipv6_addresses"
+        | "default_ipv4"
+        | "default_ipv6"
+        | "interfaces"
+        | "locally_reachable_ips" => "network",
         "device_links" | "devices" | "flags" | "form_factor" | "lvm" | "memory_mb" | "mounts"
         | "system_vendor" | "uptime_seconds" => "hardware",
         k if k.starts_with("distribution") => "distribution",
         k if k.starts_with("user_") => "user",
         k if k.starts_with("ssh_host_") => "ssh_pub_keys",
         k if k.starts_with("virtualization_") => "virtual",
-        k if ["bios_", "board_", "chassis_", "mem", "processor", "product_", "swap"]
-            .iter()
-            .any(|p| k.starts_with(p)) =>
+        k if [
+            "bios_",
+            "board_",
+            "chassis_",
+            "mem",
+            "processor",
+            "product_",
+            "swap",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p)) =>
         {
             "hardware"
         }

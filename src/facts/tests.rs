@@ -525,7 +525,13 @@ fn python_facts_describe_the_host_s_python() {
 /// drops it as ansible-core would (none falls back to `platform` unplaced).
 #[test]
 fn every_fact_has_its_collector() {
-    for name in ["debian12_local", "ubuntu2204", "amazon2023", "alpine319", "rocky9"] {
+    for name in [
+        "debian12_local",
+        "ubuntu2204",
+        "amazon2023",
+        "alpine319",
+        "rocky9",
+    ] {
         let p = format!(
             "{}/tests/fixtures/facts/{name}.txt",
             env!("CARGO_MANIFEST_DIR")

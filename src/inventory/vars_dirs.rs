@@ -6,8 +6,8 @@
 //! in sorted order, later files overriding earlier ones. Only names that exist in the inventory
 //! (and the implicit localhost names) are looked up; other files are ignored, as in Ansible.
 
-use crate::template::vault::VaultSecret;
 use crate::error::{Error, Result};
+use crate::template::vault::VaultSecret;
 use crate::value::Vars;
 use crate::yaml::{self, NodeValue};
 use indexmap::IndexMap;

@@ -80,7 +80,11 @@ pub fn file_text(text: String, path: &std::path::Path, secrets: &[VaultSecret]) 
         .map_err(|e| {
             Error::parse(format!("cannot decrypt {}: {}", path.display(), e.msg))
                 .at(&at)
-                .hint(e.hint.clone().unwrap_or_else(|| "check the vault password".into()))
+                .hint(
+                    e.hint
+                        .clone()
+                        .unwrap_or_else(|| "check the vault password".into()),
+                )
         })
 }
 

@@ -317,11 +317,17 @@ impl Module for Assemble {
 }
 
 fn plan_dest(plan: &Plan) -> String {
-    plan.result.get("dest").map(|v| v.to_string()).unwrap_or_default()
+    plan.result
+        .get("dest")
+        .map(|v| v.to_string())
+        .unwrap_or_default()
 }
 
 fn plan_src(plan: &Plan) -> String {
-    plan.result.get("src").map(|v| v.to_string()).unwrap_or_default()
+    plan.result
+        .get("src")
+        .map(|v| v.to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -330,7 +336,8 @@ mod tests {
 
     #[test]
     fn escapes_decode_as_python_codecs_escape_decode() {
-        let d = |s: &str| escape_decode(s.as_bytes()).map(|b| String::from_utf8_lossy(&b).into_owned());
+        let d =
+            |s: &str| escape_decode(s.as_bytes()).map(|b| String::from_utf8_lossy(&b).into_owned());
         assert_eq!(d(r"a\nb\tc"), Some("a\nb\tc".into()));
         assert_eq!(d(r"\x41\101\\\q"), Some("AA\\\\q".into()));
         assert_eq!(d(r"\x4"), None);
@@ -341,7 +348,10 @@ mod tests {
     fn fragments_join_with_newlines_and_delimiters_as_ansible() {
         let f = |v: &[&str]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
         let s = |b: Vec<u8>| String::from_utf8(b).unwrap();
-        assert_eq!(s(join(&f(&["a", "b\n", "c"]), None, false).unwrap()), "a\nb\nc");
+        assert_eq!(
+            s(join(&f(&["a", "b\n", "c"]), None, false).unwrap()),
+            "a\nb\nc"
+        );
         assert_eq!(
             s(join(&f(&["a\n", "b\n"]), Some("#--"), false).unwrap()),
             "a\n#--\nb\n"

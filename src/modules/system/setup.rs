@@ -60,7 +60,8 @@ impl Module for Setup {
             .filter(|f| !f.is_empty() && *f != "*")
             .flat_map(|f| {
                 let mut v = vec![f.clone()];
-                if !f.starts_with("ansible_") && !f.starts_with("facter") && !f.starts_with("ohai") {
+                if !f.starts_with("ansible_") && !f.starts_with("facter") && !f.starts_with("ohai")
+                {
                     v.push(format!("ansible_{f}"));
                 }
                 v
