@@ -253,6 +253,19 @@ fn scenarios() -> Vec<Scenario> {
         .skip(&["validate"]),
         sc("template", Run, json!({"src": "t.j2", "dest": "{d}/tpl"})).skip(&["validate"]),
         sc(
+            "assemble",
+            Run,
+            json!({"src": "{F}/tree", "dest": "{d}/assembled", "delimiter": "--",
+                   "regexp": ".", "mode": "0640"}),
+        )
+        .skip(&["validate"]),
+        sc(
+            "assemble",
+            Run,
+            json!({"src": ".", "dest": "{d}/assembled-local", "remote_src": false}),
+        )
+        .skip(&["validate"]),
+        sc(
             "file",
             Run,
             json!({"path": "{d}/touched", "state": "touch", "mode": "0644",
