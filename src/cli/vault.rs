@@ -519,34 +519,11 @@ fn emit(src: &Path, output: Option<&Path>, data: &[u8]) -> Result<()> {
 /// Writes `data` to `path` whole or not at all: a temp file beside it, given the file's mode
 /// (0600 for a new one), then renamed over it.
 fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o600);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.prov-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    crate::util::replace_file(path, data, Some(mode)).map_err(|e| Error::io(path, e))
 }
 
 /// Lets the user edit `text` with `$EDITOR` (default `vi`) in a private temp folder (0700,

@@ -10,6 +10,7 @@
 //! - [`random_bytes`]: bytes from the kernel's random source.
 //! - [`raise_open_files_limit`]: room for a socket per host.
 //! - [`PrivateTempDir`]: a private (0700), unpredictably named temp folder, removed on drop.
+//! - [`replace_file`]: a local file written whole or not at all (temp file + rename).
 
 pub mod pyjson;
 pub mod pyregex;
@@ -17,6 +18,49 @@ pub mod python;
 pub mod search_path;
 pub mod sections;
 pub mod time;
+
+/// Writes `data` to the local file `path` whole or not at all: a temp file beside it (created
+/// new; 0600 when `mode` is given, then set to `mode`), synced, then renamed over `path`. The
+/// temp file is removed when anything fails; the folder must exist.
+pub fn replace_file(
+    path: &std::path::Path,
+    data: &[u8],
+    mode: Option<u32>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(".{name}.prov-tmp.{}.{nanos}", std::process::id()));
+    let res = (|| {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        if mode.is_some() {
+            o.mode(0o600);
+        }
+        let mut f = o.open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        if let Some(m) = mode {
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
 
 /// `n` bytes from the kernel's random source (salts, seeds, generated passwords, temp names).
 pub(crate) fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
