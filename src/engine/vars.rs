@@ -560,19 +560,19 @@ impl Shared {
         let play = self.play.read().unwrap_or_else(|e| e.into_inner());
         let mut m = self.run_magic.clone();
         m.insert("inventory_hostname".into(), Value::from(host));
-        if let Some(f) = self.inventory().inventory_file(host).filter(|f| {
-            // a host list (`-i a,b,`): the list as given, and no folder ("None")
-            let list = f.to_string_lossy().contains(',') && !f.exists();
-            if list {
-                m.insert(
-                    "inventory_file".into(),
-                    Value::from(f.to_string_lossy().as_ref()),
-                );
-                // ansible-core sets the text "None" there
-                m.insert("inventory_dir".into(), Value::from("None"));
-            }
-            !list && !f.as_os_str().is_empty()
-        }) {
+        let inv = self.inventory();
+        let source = inv
+            .inventory_file(host)
+            .filter(|f| !f.as_os_str().is_empty());
+        if inv.from_host_list(host) {
+            // a host list (`-i a,b,`): the list as given, and no folder ("None", as ansible-core)
+            let list = source.map(|f| f.to_string_lossy().into_owned());
+            m.insert(
+                "inventory_file".into(),
+                Value::from(list.unwrap_or_default()),
+            );
+            m.insert("inventory_dir".into(), Value::from("None"));
+        } else if let Some(f) = source {
             let f = std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf());
             m.insert(
                 "inventory_file".into(),

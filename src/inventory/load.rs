@@ -115,6 +115,7 @@ impl Inventory {
             })?;
             // Its inventory_file is the list as given, its inventory_dir None (as Ansible).
             self.add_host(&name, "ungrouped", Path::new(src));
+            self.host_lists.insert(PathBuf::from(src));
             if let Some(p) = port {
                 self.set_host_var(&name, "ansible_port", Value::from(i64::from(p)));
             }

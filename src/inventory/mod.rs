@@ -98,6 +98,8 @@ pub struct Inventory {
     inv_vars: Vec<VarsDir>,
     /// group_vars/host_vars next to the playbook(s), in the order they were added.
     pb_vars: Vec<VarsDir>,
+    /// The host-list sources (`-i a,b,`) among `sources`: no file, no folder.
+    host_lists: HashSet<PathBuf>,
     /// Vault secrets for vault-encrypted vars files.
     vault: Vec<crate::template::vault::VaultSecret>,
     derived: Derived,
@@ -516,6 +518,14 @@ impl Inventory {
     /// `inventory_file` magic variable (its folder is `inventory_dir`).
     pub fn inventory_file(&self, host: &str) -> Option<&Path> {
         self.sources.get(host).map(|p| p.as_path())
+    }
+
+    /// Whether the host came from a host list (`-i a,b,`): its [`Inventory::inventory_file`] is
+    /// the list as given, and it has no inventory folder.
+    pub fn from_host_list(&self, host: &str) -> bool {
+        self.sources
+            .get(host)
+            .is_some_and(|p| self.host_lists.contains(p))
     }
 
     /// The folders whose `group_vars/` and `host_vars/` were read: inventory-adjacent ones, then

@@ -22,11 +22,7 @@ pub mod time;
 /// Writes `data` to the local file `path` whole or not at all: a temp file beside it (created
 /// new; 0600 when `mode` is given, then set to `mode`), synced, then renamed over `path`. The
 /// temp file is removed when anything fails; the folder must exist.
-pub fn replace_file(
-    path: &std::path::Path,
-    data: &[u8],
-    mode: Option<u32>,
-) -> std::io::Result<()> {
+pub fn replace_file(path: &std::path::Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let dir = path

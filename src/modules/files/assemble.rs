@@ -216,11 +216,14 @@ fn local_fragments(
         if !p.is_file() || !wanted(&n.to_string_lossy(), re, ignore_hidden) {
             continue;
         }
-        out.push(match Content::local_source(ctx, &p, decrypt)? {
-            Content::Bytes(b) => b,
-            Content::File { path, .. } => {
-                std::fs::read(&path).map_err(|e| crate::error::Error::io(&path, e))?
-            }
+        // read once (a vault-encrypted fragment decrypted), never hashed: the whole is
+        let data = std::fs::read(&p).map_err(|e| crate::error::Error::io(&p, e))?;
+        out.push(if decrypt && data.starts_with(b"$ANSIBLE_VAULT;") {
+            ctx.render
+                .vault_decrypt(&String::from_utf8_lossy(&data), &p.display().to_string())?
+                .into_bytes()
+        } else {
+            data
         });
     }
     Ok(out)
