@@ -2421,3 +2421,17 @@ fn a_host_list_s_inventory_file_and_dir_are_ansible_s() {
     p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"])
         .success();
 }
+
+/// `gather_subset` on a play, through `module_defaults` for setup, and on `setup`: the collectors
+/// chosen as ansible-core chooses them, `gather_subset`/`module_setup` returned, and an unknown
+/// name failing with ansible-core's message.
+#[test]
+fn gather_subset_selects_collectors_as_ansible_core_does() {
+    let p = Project::new("gather-subset");
+    p.file(
+        "pb.yml",
+        "- hosts: all\n  gather_subset: ['!all', '!min', distribution]\n  tasks:\n    - assert:\n        that:\n          - ansible_distribution is defined\n          - ansible_interfaces is not defined\n          - ansible_env is not defined\n          - gather_subset == ['!all', '!min', 'distribution']\n          - ansible_facts.module_setup\n- hosts: all\n  vars:\n    wanted: ['!all', network]\n  module_defaults:\n    setup:\n      gather_subset: '{{ wanted }}'\n  tasks:\n    - assert:\n        that:\n          - ansible_interfaces is defined\n          - ansible_user_id is defined\n          - ansible_memtotal_mb is not defined\n    - setup: { gather_subset: [nonsense] }\n      register: bad\n      ignore_errors: true\n    - assert:\n        that: bad.msg.startswith(prefix)\n      vars:\n        prefix: \"Bad subset 'nonsense' given to Ansible. gather_subset options allowed: all, \"\n",
+    );
+    p.prov(&["run", "pb.yml", "-i", "localhost,", "-c", "local"])
+        .success();
+}

@@ -330,8 +330,10 @@ impl PlayRun<'_> {
                 for v in gargs.values_mut() {
                     *v = templar.render_value(v, ctx)?;
                 }
-                let spec = crate::facts::subset::spec_of(gargs.get("gather_subset"));
-                let chosen = crate::facts::subset::collectors(&spec).map_err(Error::failed)?;
+                let subset = crate::facts::subset::Selection::new(crate::facts::subset::spec_of(
+                    gargs.get("gather_subset"),
+                ))
+                .map_err(Error::failed)?;
                 // `setup` with delegate_to gathers the delegated host's facts; they are stored
                 // on it with delegate_facts, else on this host (Ansible's rule).
                 let delegated = self.delegate(task, ctx)?;
@@ -356,10 +358,7 @@ impl PlayRun<'_> {
                 // yet is left out), so `ansible_env` shows it.
                 let mut env = self.environment(task, ctx)?;
                 env.extend(python.map(|p| ("PROV_PYTHON".to_string(), p)));
-                env.push((
-                    "PROV_FACT_SKIP".to_string(),
-                    crate::facts::subset::skipped_sections(&chosen),
-                ));
+                env.push(subset.env());
                 if let Some(p) = gargs.get("fact_path").filter(|v| !v.is_none()) {
                     env.push(("PROV_FACT_PATH".to_string(), p.to_string()));
                 }
@@ -391,18 +390,14 @@ impl PlayRun<'_> {
                     )));
                 }
                 let (mut facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
-                crate::facts::subset::retain(&mut facts, &chosen);
+                subset.keep(&mut facts);
                 for w in warnings {
                     self.runner.emit(crate::events::Event::Warning(w));
                 }
                 let owner = if task.delegate_facts { target } else { host };
                 self.shared.set_facts_map(owner, facts);
                 // As setup returns them: top-level variables and `ansible_facts` entries.
-                let mut extra = Vars::new();
-                let subset: Vec<Value> = spec.into_iter().map(Value::from).collect();
-                extra.insert("gather_subset".into(), Value::from(subset));
-                extra.insert("module_setup".into(), Value::from(true));
-                self.shared.add_module_facts(owner, extra);
+                self.shared.add_module_facts(owner, subset.setup_facts());
                 let mut o = Outcome::new(Status::Ok);
                 if delegated.is_some() {
                     o.delegated_to = Some(target.to_string());

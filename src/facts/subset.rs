@@ -23,6 +23,48 @@ const fn c(
     Collector { name, ids, needs }
 }
 
+/// One gathering's `gather_subset`, read: the list as given (returned as the `gather_subset`
+/// fact) and the collectors it selects. Used by `setup` and by a play's fact gathering alike.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    spec: Vec<String>,
+    chosen: BTreeSet<&'static str>,
+}
+
+impl Selection {
+    /// Reads a `gather_subset` list (empty means `all`), or gives ansible-core's message for a
+    /// name it does not know.
+    pub fn new(spec: Vec<String>) -> Result<Selection, String> {
+        let spec = if spec.is_empty() {
+            vec!["all".to_string()]
+        } else {
+            spec
+        };
+        let chosen = collectors(&spec)?;
+        Ok(Selection { spec, chosen })
+    }
+
+    /// The fact script's environment variable naming the sections to skip.
+    pub fn env(&self) -> (String, String) {
+        ("PROV_FACT_SKIP".to_string(), skipped_sections(&self.chosen))
+    }
+
+    /// Keeps the facts of the chosen collectors.
+    pub fn keep(&self, facts: &mut Vars) {
+        retain(facts, &self.chosen);
+    }
+
+    /// The facts setup adds to what it gathered: `gather_subset` (as given) and
+    /// `module_setup: true`.
+    pub fn setup_facts(&self) -> Vars {
+        let subset: Vec<Value> = self.spec.iter().map(|s| Value::from(s.as_str())).collect();
+        let mut v = Vars::new();
+        v.insert("gather_subset".into(), Value::from(subset));
+        v.insert("module_setup".into(), Value::from(true));
+        v
+    }
+}
+
 /// The collectors of a Linux host, as ansible-core names them.
 const COLLECTORS: &[Collector] = &[
     c("apparmor", &[], &[]),

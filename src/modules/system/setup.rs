@@ -71,13 +71,8 @@ impl Module for Setup {
                     .map_err(|e| Error::failed(format!("setup: invalid filter '{f}': {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let spec = if o.gather_subset.is_empty() {
-            vec!["all".to_string()]
-        } else {
-            o.gather_subset.clone()
-        };
-        let chosen = match crate::facts::subset::collectors(&spec) {
-            Ok(c) => c,
+        let subset = match crate::facts::subset::Selection::new(o.gather_subset.clone()) {
+            Ok(s) => s,
             Err(msg) => return Ok(Plan::fail(msg)),
         };
         let timeout = std::time::Duration::from_secs(o.gather_timeout.max(1) as u64);
@@ -86,10 +81,7 @@ impl Module for Setup {
         cmd.env = ctx.env.clone();
         cmd.env
             .push(("PROV_FACT_PATH".to_string(), o.fact_path.clone()));
-        cmd.env.push((
-            "PROV_FACT_SKIP".to_string(),
-            crate::facts::subset::skipped_sections(&chosen),
-        ));
+        cmd.env.push(subset.env());
         let out = tokio::time::timeout(timeout, ctx.conn.exec(&cmd))
             .await
             .map_err(|_| {
@@ -107,7 +99,7 @@ impl Module for Setup {
             )));
         }
         let (mut facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
-        crate::facts::subset::retain(&mut facts, &chosen);
+        subset.keep(&mut facts);
         let mut plan = Plan::ok();
         if !warnings.is_empty() {
             let w: Vec<crate::value::Value> = warnings.into_iter().map(Into::into).collect();
@@ -119,9 +111,7 @@ impl Module for Setup {
                 plan.facts.insert(name, v);
             }
         }
-        let subset: Vec<crate::value::Value> = spec.into_iter().map(Into::into).collect();
-        plan.facts.insert("gather_subset".into(), subset.into());
-        plan.facts.insert("module_setup".into(), true.into());
+        plan.facts.extend(subset.setup_facts());
         Ok(plan)
     }
 }
