@@ -1195,7 +1195,9 @@ fn call(state: &State, args: &[Value], force_list: bool) -> Result<Value, miniji
         }
         "first_found" => false,
         "env" => undefined_terms,
-        _ => !crate::plugins::jinja::python_lookup(&name) && (undefined_terms || undefined_opts),
+        // (only an undefined argument asks whether a Python plugin would take it: the question
+        // may start the controller's Python)
+        _ => (undefined_terms || undefined_opts) && !crate::plugins::jinja::python_lookup(&name),
     };
     if undefined {
         return Ok(Value::UNDEFINED);
