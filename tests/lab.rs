@@ -668,6 +668,106 @@ fn collection_modules_from_pypi_run_on_lab_hosts() {
     sh(clean);
 }
 
+/// `ansible.builtin.git` clones a bare repository on the host and follows it: the same
+/// playbook, with the same assertions on `before`, `after` and `changed`, passes under prov and
+/// under ansible-core itself (its `git` module, over SSH to the same host): a clone, a run with
+/// nothing to do, check mode on a new commit (reported, not fetched into the checkout), then
+/// the update.
+#[test]
+fn git_follows_a_bare_repository_on_a_lab_host_as_ansible_core_does() {
+    let Some(_lab) = lab("git_follows_a_bare_repository_on_a_lab_host_as_ansible_core_does") else {
+        return;
+    };
+    let Some(ansible) = common::ansible_playbook() else {
+        eprintln!("SKIP git_follows_a_bare_repository: no ansible-core virtualenv");
+        return;
+    };
+    let ssh = |cmd: &str| {
+        let (ok, out) = sh(&format!(
+            "ssh -F tests/lab/.state/ssh_config lab1 '{}'",
+            cmd.replace('\'', "'\\''")
+        ));
+        assert!(ok, "{cmd}: {out}");
+        out.trim().to_string()
+    };
+    let commit = |text: &str| {
+        ssh(&format!(
+            "cd /tmp/prov-lab-git/work && echo {text} > f && git add f && \
+             git -c user.name=t -c user.email=t@example.invalid commit -qm {text} && \
+             git push -q origin main && git rev-parse HEAD"
+        ))
+    };
+    ssh("rm -rf /tmp/prov-lab-git && mkdir /tmp/prov-lab-git && cd /tmp/prov-lab-git && \
+         git init -q --bare -b main repo.git && git clone -q repo.git work 2>/dev/null && \
+         git -C work checkout -q -b main");
+    let first = commit("one");
+    let p = Project::new("lab-git");
+    p.file(
+        "git.yml",
+        r#"
+- hosts: lab1
+  gather_facts: false
+  tasks:
+    - ansible.builtin.git:
+        repo: /tmp/prov-lab-git/repo.git
+        dest: "/tmp/prov-lab-git/{{ tool }}"
+        version: main
+      register: g
+    - assert:
+        that:
+          - (g.before is none) if want_before == '' else (g.before == want_before)
+          - g.after == want_after
+          - (g is changed) == (want_changed | bool)
+          - g is not failed
+"#,
+    );
+    let inventory = inv();
+    let run = |tool: &str, before: &str, after: &str, changed: bool, check: bool| {
+        let vars = format!(
+            r#"{{"tool": "{tool}", "want_before": "{before}", "want_after": "{after}", "want_changed": {changed}}}"#
+        );
+        let mut args = vec!["git.yml", "-i", &inventory, "-e", &vars];
+        args.extend(check.then_some("--check"));
+        let (code, out) = if tool == "prov" {
+            let mut a = vec!["run"];
+            a.extend(args.iter().map(|s| s as &str));
+            let r = p.prov(&a);
+            (r.code, format!("{}{}", r.stdout, r.stderr))
+        } else {
+            let o = Command::new(&ansible)
+                .args(&args)
+                .current_dir(&p.dir)
+                .env("ANSIBLE_NOCOLOR", "1")
+                .output()
+                .unwrap();
+            (
+                o.status.code().unwrap_or(-1),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
+            )
+        };
+        assert_eq!(code, 0, "{tool} {args:?}:\n{out}");
+    };
+    let head = |tool: &str| ssh(&format!("git -C /tmp/prov-lab-git/{tool} rev-parse HEAD"));
+    for tool in ["ansible", "prov"] {
+        run(tool, "", &first, true, false);
+        assert_eq!(head(tool), first);
+        run(tool, &first, &first, false, false);
+    }
+    let second = commit("two");
+    for tool in ["ansible", "prov"] {
+        run(tool, &first, &second, true, true);
+        assert_eq!(head(tool), first, "{tool}: check mode moved the checkout");
+        run(tool, &first, &second, true, false);
+        assert_eq!(head(tool), second);
+        run(tool, &second, &second, false, false);
+    }
+    ssh("rm -rf /tmp/prov-lab-git");
+}
+
 /// A host with no Python: a fallback module fails with a clear error (native modules and
 /// script modules still run there).
 #[test]

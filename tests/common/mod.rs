@@ -266,6 +266,25 @@ pub fn pypi_collections() -> Option<PathBuf> {
     None
 }
 
+/// `ansible-playbook` of the targets harness's reference virtualenv (`tests/ansible-targets/run.sh
+/// --venv-only`), to run a test's playbook under ansible-core itself. `None` skips, unless
+/// `PROV_REQUIRE_ANSIBLE_CORE` is set (CI).
+#[allow(dead_code)]
+pub fn ansible_playbook() -> Option<PathBuf> {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/ansible-targets/venv/bin/ansible-playbook");
+    if bin.is_file() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var_os("PROV_REQUIRE_ANSIBLE_CORE").is_none(),
+        "PROV_REQUIRE_ANSIBLE_CORE is set but {} is missing (tests/ansible-targets/run.sh \
+         --venv-only makes it)",
+        bin.display()
+    );
+    None
+}
+
 /// The `ansible` package folder of an ansible-core on this machine (for the module fallback's
 /// tests): the one `python3` imports, else the targets harness's reference virtualenv
 /// (`tests/ansible-targets/run.sh --venv-only`). `None` skips those tests, unless

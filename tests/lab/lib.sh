@@ -21,7 +21,7 @@ PACKAGES=(debootstrap systemd-container iproute2 iptables openssh-client openssh
 # file, acl, procps and the archivers: tools a Debian server (and ansible-core's test
 # containers, which its integration targets assume) has: stat's mime types, getfacl, unarchive,
 # virtualenvs of runme.sh targets.
-INCLUDE=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,python3,python3-venv,file,acl,procps,unzip,zip,bzip2,xz-utils,locales
+INCLUDE=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,ca-certificates,curl,gnupg,python3,python3-venv,file,acl,procps,unzip,zip,bzip2,xz-utils,locales,git
 
 set -E
 # Remember the last failing command; report it only if the script fails.
