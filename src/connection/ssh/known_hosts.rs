@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The host-key policy: what to do with an unknown or changed server key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -212,14 +212,35 @@ pub fn parse(text: &str, file: &Path) -> Vec<Entry> {
 }
 
 /// Reads and parses known_hosts files; missing or unreadable files are skipped.
-pub fn load(files: &[PathBuf]) -> Vec<Entry> {
+///
+/// Parsed once per run while the files stay the same (path, inode, size and modification
+/// time): a thousand connections opening at once share one parse instead of holding a
+/// thousand copies of the file's entries. A file that changes (a key learned, an edit) is read
+/// again by the next connection.
+pub fn load(files: &[PathBuf]) -> Arc<Vec<Entry>> {
+    type Stamp = Option<(u64, u64, std::time::SystemTime)>;
+    static CACHE: Mutex<Vec<(Vec<(PathBuf, Stamp)>, Arc<Vec<Entry>>)>> = Mutex::new(Vec::new());
+    let stamp = |f: &PathBuf| -> Stamp {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::metadata(f).ok()?;
+        Some((m.ino(), m.len(), m.modified().ok()?))
+    };
+    let key: Vec<(PathBuf, Stamp)> = files.iter().map(|f| (f.clone(), stamp(f))).collect();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, entries)) = cache.iter().find(|(k, _)| *k == key) {
+        return entries.clone();
+    }
     let mut out = Vec::new();
     for f in files {
         if let Ok(text) = std::fs::read_to_string(f) {
             out.extend(parse(&text, f));
         }
     }
-    out
+    let entries = Arc::new(out);
+    // One entry per set of files: a changed file replaces its old parse.
+    cache.retain(|(k, _)| !k.iter().map(|(p, _)| p).eq(key.iter().map(|(p, _)| p)));
+    cache.push((key, entries.clone()));
+    entries
 }
 
 /// What known_hosts says about a server key.
