@@ -697,9 +697,11 @@ fn git_follows_a_bare_repository_on_a_lab_host_as_ansible_core_does() {
              git push -q origin main && git rev-parse HEAD"
         ))
     };
-    ssh("rm -rf /tmp/prov-lab-git && mkdir /tmp/prov-lab-git && cd /tmp/prov-lab-git && \
+    ssh(
+        "rm -rf /tmp/prov-lab-git && mkdir /tmp/prov-lab-git && cd /tmp/prov-lab-git && \
          git init -q --bare -b main repo.git && git clone -q repo.git work 2>/dev/null && \
-         git -C work checkout -q -b main");
+         git -C work checkout -q -b main",
+    );
     let first = commit("one");
     let p = Project::new("lab-git");
     p.file(

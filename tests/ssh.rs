@@ -1383,10 +1383,83 @@ async fn probes_run_on_a_kept_shell() {
         log.lock()
             .unwrap()
             .iter()
-            .any(|m| m.contains("the probe shell") && m.contains("failed")),
+            .any(|m| m.contains("the kept shell") && m.contains("failed")),
         "{:?}",
         log.lock().unwrap()
     );
     let o = c.exec(&probe("echo fine")).await.unwrap();
+    assert_eq!(o.stdout_str(), "fine\n");
+}
+
+/// User commands whose semantics allow it (`Cmd::kept`) run on the kept shell too: the same
+/// status, stdout and stderr as on a session of their own, with the task's environment and
+/// folder, stdin empty; and a command whose shell dies while it runs fails as a lost
+/// connection does, without being run a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_commands_run_on_the_kept_shell_once() {
+    if sshd::skip("user_commands_run_on_the_kept_shell_once") {
+        return;
+    }
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let l = log.clone();
+    env.trust(&srv);
+    let c = ssh::connect(
+        "t",
+        &vars(&srv, "root", Some(&srv.client_key)),
+        &SshOptions {
+            log: Some(Arc::new(move |m| l.lock().unwrap().push(m))),
+            ..env.opts(HostKeyChecking::Strict)
+        },
+    )
+    .await
+    .unwrap();
+    let user = |script: &str, kept: bool| Cmd {
+        script: script.into(),
+        env: vec![("GREETING".into(), "hi there".into())],
+        chdir: Some("/tmp".into()),
+        kept,
+        ..Default::default()
+    };
+    for script in [
+        "echo out; echo err >&2; exit 7",
+        "printf 'no newline'; printf 'e' >&2",
+        "pwd; echo \"$GREETING\"; cat; echo \"job=${PROV_JOB:+set}\"",
+        "set -e; false; echo not reached",
+        "head -c 300000 /dev/zero | tr '\\0' a; echo",
+    ] {
+        let k = c.exec(&user(script, true)).await.unwrap();
+        let s = c.exec(&user(script, false)).await.unwrap();
+        assert_eq!(
+            (k.rc, k.stdout_str(), k.stderr_str()),
+            (s.rc, s.stdout_str(), s.stderr_str()),
+            "{script}"
+        );
+    }
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.starts_with("exec on") && m.contains("(shell)")),
+        "no command ran on the kept shell: {:?}",
+        log.lock().unwrap()
+    );
+    // The kept shell is the command's parent: killing it loses the command's output, and
+    // the command is not run again.
+    let count = env.dir.join("runs").display().to_string();
+    let e = c
+        .exec(&user(
+            &format!("echo x >> {count}; kill -9 $PPID; sleep 1"),
+            true,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("ended before the command did"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&count).unwrap(), "x\n");
+    let o = c.exec(&user("echo fine", true)).await.unwrap();
     assert_eq!(o.stdout_str(), "fine\n");
 }

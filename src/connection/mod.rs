@@ -99,6 +99,52 @@ pub struct Cmd {
     /// a new session ([`Connection::exec_probe`]). There it runs in a subshell, so `$$` is
     /// the kept shell's process id.
     pub probe: bool,
+    /// A user command whose semantics the kept shell preserves (no stdin, no `&` background
+    /// job, no detaching tool: see [`kept_shell_allows`]): a transport may run it there
+    /// instead of on a session of its own, as `sh -c` in a subshell with stdin from
+    /// `/dev/null`, and never runs it twice (a shell that breaks while it runs fails the task
+    /// as a lost connection does).
+    pub kept: bool,
+}
+
+/// Whether a user command may run on a connection's kept shell (see [`Cmd::kept`]): not when
+/// its script may leave a process behind that still writes to the channel: a `&` background
+/// job, or a command that detaches by design (`nohup`, `setsid`, `disown`, `daemon`,
+/// `daemonize`, `start-stop-daemon`, `screen`, `tmux`, `at`, `batch`). `&&`, `>&`, `&>`,
+/// `<&` and `|&` are not background jobs. `PROV_KEPT_SHELL_COMMANDS=0` on the controller
+/// gives every user command a session of its own.
+pub fn kept_shell_allows(script: &str) -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*ON.get_or_init(|| std::env::var("PROV_KEPT_SHELL_COMMANDS").map_or(true, |v| v != "0")) {
+        return false;
+    }
+    let b = script.as_bytes();
+    let background = b.iter().enumerate().any(|(i, &c)| {
+        c == b'&'
+            && !matches!(b.get(i + 1), Some(b'&' | b'>'))
+            && !matches!(
+                i.checked_sub(1).map(|j| b[j]),
+                Some(b'&' | b'>' | b'<' | b'|')
+            )
+    });
+    const DETACHING: &[&str] = &[
+        "nohup",
+        "setsid",
+        "disown",
+        "daemon",
+        "daemonize",
+        "start-stop-daemon",
+        "screen",
+        "tmux",
+        "at",
+        "batch",
+    ];
+    let detaches = script
+        .split(|c: char| {
+            c.is_whitespace() || matches!(c, ';' | '|' | '(' | ')' | '`' | '{' | '}' | '"' | '\'')
+        })
+        .any(|w| DETACHING.contains(&w.rsplit('/').next().unwrap_or(w)));
+    !background && !detaches
 }
 
 impl Cmd {
@@ -339,6 +385,7 @@ pub(crate) fn via_stdin(cmd: &Cmd) -> Cmd {
         env: vec![],
         chdir: None,
         probe: false,
+        kept: false,
     }
 }
 
@@ -434,8 +481,9 @@ pub trait Connection: Send + Sync {
         stdin: &Stdin,
     ) -> Result<ExecOutput>;
 
-    /// Runs a read-only probe (see [`Cmd::probe`]; [`Connection::exec`] calls this only for
-    /// probes with no stdin and no become password). The default runs the wrapped command with
+    /// Runs a read-only probe (see [`Cmd::probe`]), or a user command the kept shell may run
+    /// ([`Cmd::kept`]); [`Connection::exec`] calls this only for those, with no stdin and no
+    /// become password. The default runs the wrapped command with
     /// [`Connection::exec_raw`]; the SSH transport runs it on a shell it keeps open, which
     /// saves starting a session, a login shell and `sh` on the host.
     async fn exec_probe(&self, cmd: &Cmd) -> Result<ExecOutput> {
@@ -460,7 +508,7 @@ pub trait Connection: Send + Sync {
             return detached::exec_detached(self, cmd, &job).await;
         }
         let w = wrap(cmd);
-        if cmd.probe && w.preamble.is_none() && matches!(cmd.stdin, Stdin::Empty) {
+        if (cmd.probe || cmd.kept) && w.preamble.is_none() && matches!(cmd.stdin, Stdin::Empty) {
             return self.exec_probe(cmd).await;
         }
         let mut out = self
@@ -573,6 +621,31 @@ pub(crate) fn put_outcome(out: &ExecOutput, dest: &str, validating: bool) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_shell_takes_commands_without_background_jobs() {
+        for ok in [
+            "cat /etc/hostname | wc -c",
+            "true && echo yes || echo no",
+            "make 2>&1 >/dev/null",
+            "ls &>/dev/null; cat <&0",
+            "a |& b",
+            "echo 'run it' > /tmp/x",
+        ] {
+            assert!(kept_shell_allows(ok), "{ok}");
+        }
+        for no in [
+            "sleep 100 &",
+            "server & echo started",
+            "nohup ./run",
+            "/usr/bin/setsid foo",
+            "(daemon x)",
+            "echo later | at now",
+            "x;disown",
+        ] {
+            assert!(!kept_shell_allows(no), "{no}");
+        }
+    }
 
     #[test]
     fn quoting() {

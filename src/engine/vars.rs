@@ -40,8 +40,11 @@ pub(crate) struct HostData {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct PlayInfo {
     pub vars: Arc<Vars>,
-    pub hosts: Vec<String>,
     pub batch: Vec<String>,
+    /// The play's hosts and `batch` as template values, built when they change: every task's context
+    /// shares them (one list per play, not one per host and task).
+    pub hosts_value: Value,
+    pub batch_value: Value,
     pub dir: String,
     pub name: String,
     /// Roles the play runs itself (its `roles:`, and those imported or included by tasks),
@@ -361,10 +364,12 @@ impl Shared {
 
     pub fn set_play(&self, play: &Play, vars: Arc<Vars>, hosts: Vec<String>) {
         let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
+        let hosts_value = Value::from_iter(hosts.iter().map(|h| Value::from(h.as_str())));
         *p = PlayInfo {
             vars,
-            hosts,
             batch: vec![],
+            hosts_value,
+            batch_value: Value::from(Vec::<Value>::new()),
             dir: play.dir.display().to_string(),
             name: play.name.clone().unwrap_or_else(|| play.hosts.clone()),
             role_names: play.role_names.clone(),
@@ -405,7 +410,9 @@ impl Shared {
     }
 
     pub fn set_batch(&self, batch: Vec<String>) {
-        self.play.write().unwrap_or_else(|e| e.into_inner()).batch = batch;
+        let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
+        p.batch_value = Value::from_iter(batch.iter().map(|h| Value::from(h.as_str())));
+        p.batch = batch;
     }
 
     /// The inventory as it is now.
@@ -613,14 +620,19 @@ impl Shared {
                 shared: self.clone(),
             }),
         );
-        let hosts = Value::from_iter(play.hosts.iter().map(|h| Value::from(h.as_str())));
+        // (empty lists before the first play: the values are undefined there)
+        let list = |v: &Value| {
+            if v.is_undefined() {
+                Value::from(Vec::<Value>::new())
+            } else {
+                v.clone()
+            }
+        };
+        let hosts = list(&play.hosts_value);
         m.insert("ansible_play_hosts_all".into(), hosts.clone());
         m.insert("ansible_play_hosts".into(), hosts.clone());
         m.insert("play_hosts".into(), hosts);
-        m.insert(
-            "ansible_play_batch".into(),
-            Value::from_iter(play.batch.iter().map(|h| Value::from(h.as_str()))),
-        );
+        m.insert("ansible_play_batch".into(), list(&play.batch_value));
         m.insert("ansible_play_name".into(), Value::from(play.name.as_str()));
         m.insert("playbook_dir".into(), Value::from(play.dir.as_str()));
         m.extend(play.role_magic.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -211,8 +211,13 @@ pub(super) async fn run(
             }
             Stdin::File(_) => {
                 if let Some(f) = stdin_file.as_mut() {
+                    // At most UPLOADS files stream at once, in chunks of 64 KiB: what a stream
+                    // holds is its chunk plus the host's window in flight, so a 10 MB copy to
+                    // a thousand hosts does not hold gigabytes (3.4 GB at 1,000 hosts with 1 MiB
+                    // chunks and no limit), and the CPUs encrypt no faster with more at once.
+                    let _slot = UPLOADS.acquire().await;
                     loop {
-                        let mut buf = vec![0u8; 1 << 20];
+                        let mut buf = vec![0u8; 64 << 10];
                         let n = f.read(&mut buf).await.map_err(WriteError::Local)?;
                         if n == 0 {
                             break;
@@ -454,6 +459,9 @@ pub(super) async fn run(
 /// The environment variable that marks the processes of one command (see [`kill_job`]).
 pub(crate) const JOB_VAR: &str = "PROV_JOB";
 
+/// Files streamed to hosts at the same time, in the whole run (see `run`'s stdin writer).
+static UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(64);
+
 /// Sends SIGTERM, from a new session, to every process of the host that carries
 /// `PROV_JOB=<job>` in its environment (the command line starts with that assignment, so the
 /// command and its children have it; sudo, which resets the environment of its child, has it
@@ -586,34 +594,82 @@ impl Shell {
             .exec(true, b"exec /bin/sh".to_vec())
             .await
             .map_err(|e| e.to_string())?;
-        match tokio::time::timeout(limit, sh.run("true")).await {
+        match tokio::time::timeout(limit, sh.run("true", None)).await {
             Ok(Ok(out)) if out.rc == 0 => Ok(sh),
             Ok(Ok(out)) => Err(format!("the shell answered with status {}", out.rc)),
-            Ok(Err(e)) => Err(e),
+            Ok(Err(e)) => Err(e.msg),
             Err(_) => Err("the shell did not answer".into()),
         }
     }
 
     /// Runs one command line; an error means the shell is unusable (drop it).
-    pub(super) async fn run(&mut self, line: &str) -> Result<ExecOutput, String> {
+    ///
+    /// Output beyond the user-command cap in force ([`crate::connection::output_cap`]) is
+    /// dropped as a session's is (the end markers are still found). With `job` (a user
+    /// command carrying `PROV_JOB=<job>`), Ctrl-C stops it as on a session: its processes get
+    /// SIGTERM from a new session ([`kill_job`]), and a shell still busy 3 s later is given up.
+    pub(super) async fn run(
+        &mut self,
+        line: &str,
+        job: Option<(&Handle<Client>, &str)>,
+    ) -> Result<ExecOutput, ShellError> {
         let t = &self.token;
         let script =
             format!("{line} </dev/null; printf '\\n{t}:%d\\n' \"$?\"; printf '\\n{t}\\n' >&2\n");
         self.tx
             .data_bytes(script.into_bytes())
             .await
-            .map_err(|e| format!("cannot send the command: {e}"))?;
+            .map_err(|e| ShellError {
+                sent: false,
+                msg: format!("cannot send the command: {e}"),
+            })?;
+        let broken = |msg: String| ShellError { sent: true, msg };
         let out_mark = format!("\n{t}:");
         let err_mark = format!("\n{t}\n");
+        let cap = crate::connection::output_cap();
+        // Past the cap, the middle is dropped and the last bytes kept: the markers are there.
+        const TAIL: usize = 4096;
+        let trim = |buf: &mut Vec<u8>, dropped: &mut u64| {
+            if let Some(c) = cap
+                && buf.len() > c + 2 * TAIL
+            {
+                let cut = buf.len() - TAIL;
+                *dropped += (cut - c) as u64;
+                buf.drain(c..cut);
+            }
+        };
+        let mut dropped = (0u64, 0u64);
         let mut out = ExecOutput::default();
         let mut rc: Option<i32> = None;
         let mut err_done = false;
+        let stop = crate::interrupt::wait();
+        tokio::pin!(stop);
+        let grace = tokio::time::sleep(Duration::from_secs(86400));
+        tokio::pin!(grace);
+        let mut interrupted = false;
         while rc.is_none() || !err_done {
-            match self.rx.wait().await {
+            let msg = tokio::select! {
+                _ = &mut stop, if job.is_some() && !interrupted => {
+                    interrupted = true;
+                    if let Some((h, j)) = job {
+                        kill_job(h, j).await;
+                    }
+                    grace.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3));
+                    continue;
+                }
+                _ = &mut grace, if interrupted => {
+                    return Err(broken("interrupted".into()));
+                }
+                m = self.rx.wait() => m,
+            };
+            match msg {
                 Some(ChannelMsg::Data { data }) => {
                     out.stdout.extend_from_slice(&data);
                     if rc.is_none() && out.stdout.ends_with(b"\n") {
                         rc = take_status(&mut out.stdout, out_mark.as_bytes());
+                    }
+                    if rc.is_none() {
+                        trim(&mut out.stdout, &mut dropped.0);
                     }
                 }
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
@@ -622,26 +678,58 @@ impl Shell {
                         let n = out.stderr.len() - err_mark.len();
                         out.stderr.truncate(n);
                         err_done = true;
+                    } else if !err_done {
+                        trim(&mut out.stderr, &mut dropped.1);
                     }
                 }
                 Some(ChannelMsg::Eof | ChannelMsg::Close) | None => {
-                    return Err("the shell ended".into());
+                    return Err(broken("the shell ended".into()));
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
-                    return Err(format!("the shell exited with status {exit_status}"));
+                    return Err(broken(format!(
+                        "the shell exited with status {exit_status}"
+                    )));
                 }
                 Some(_) => {}
             }
         }
         out.rc = rc.unwrap_or(-1);
+        if let Some(c) = cap {
+            for (buf, n) in [
+                (&mut out.stdout, &mut dropped.0),
+                (&mut out.stderr, &mut dropped.1),
+            ] {
+                if buf.len() > c {
+                    *n += (buf.len() - c) as u64;
+                    buf.truncate(c);
+                }
+            }
+        }
+        for (stream, n) in [("stdout", dropped.0), ("stderr", dropped.1)] {
+            if n > 0 {
+                out.stderr
+                    .extend_from_slice(crate::connection::dropped_note(stream, n, cap).as_bytes());
+            }
+        }
         Ok(out)
     }
+}
+
+/// Why the kept shell could not run a command; it is unusable afterwards.
+pub(super) struct ShellError {
+    /// Whether the command reached the shell (it may have run, in part or whole).
+    pub sent: bool,
+    /// What happened.
+    pub msg: String,
 }
 
 /// When `buf` ends with `<mark><digits>\n`, removes that and returns the number.
 fn take_status(buf: &mut Vec<u8>, mark: &[u8]) -> Option<i32> {
     let body = &buf[..buf.len() - 1];
-    let pos = body.windows(mark.len()).rposition(|w| w == mark)?;
+    // The mark ends the output: only the last bytes are searched (a status has at most 11
+    // characters), so a large output is not scanned again for each piece that arrives.
+    let from = body.len().saturating_sub(mark.len() + 11);
+    let pos = from + body[from..].windows(mark.len()).rposition(|w| w == mark)?;
     let digits = std::str::from_utf8(&body[pos + mark.len()..]).ok()?;
     let rc = digits.parse::<i32>().ok()?;
     buf.truncate(pos);

@@ -264,31 +264,61 @@ impl Connection for SshConnection {
             }
         };
         (self.log)(format!(
-            "probe on {} (shell): {}",
+            "{} on {} (shell): {}",
+            if cmd.probe { "probe" } else { "exec" },
             self.plan.target.label(),
             shown(line)
         ));
-        // Without become, the probe runs in a subshell of the shell (no new `sh` process).
+        // Without become, a probe runs in a subshell of the shell (no new `sh` process). A
+        // user command runs as on a session (`sh -c`, or through become), in a subshell with
+        // its job mark, so that Ctrl-C can find its processes.
+        let job = crate::connection::random_token();
         let command = match &cmd.become_ {
+            _ if !cmd.probe => format!("( {}={job} exec {line} )", exec::JOB_VAR),
             None => format!("( eval {} )", quote(&inner_script(cmd))),
             Some(_) => line.to_string(),
         };
-        match shell.run(&command).await {
+        let user = (!cmd.probe).then_some((&live.handle, job.as_str()));
+        match shell.run(&command, user).await {
             Ok(out) => {
                 restore.1 = Some(ShellSlot::Idle(shell));
                 drop(restore);
                 Ok(out)
             }
-            Err(m) => {
-                // A probe is read-only: run it again on a session of its own (which reconnects
-                // if the connection is gone).
+            Err(e) if cmd.probe || !e.sent => {
+                // A probe is read-only, and a command that was not sent has not run: run it
+                // again on a session of its own (which reconnects if the connection is gone).
                 (self.log)(format!(
-                    "the probe shell on {} failed ({m}); using a new session",
-                    self.plan.target.label()
+                    "the kept shell on {} failed ({}); using a new session",
+                    self.plan.target.label(),
+                    e.msg
                 ));
                 drop(shell);
                 drop(restore);
                 self.exec_raw(line, None, &Stdin::Empty).await
+            }
+            Err(e) => {
+                // A user command may have run, in part: never run it twice.
+                drop(shell);
+                drop(restore);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                match live.gone() {
+                    Some(why) => {
+                        self.forget(&live).await;
+                        Err(Error::unreachable(format!(
+                            "connection to {} lost while running a command: {why}",
+                            self.plan.target.label()
+                        ))
+                        .on_host(&self.inventory_host))
+                    }
+                    // The connection is fine: the shell itself ended (killed by the command).
+                    None => Err(Error::failed(format!(
+                        "the shell running the command on {} ended before the command did ({})",
+                        self.plan.target.label(),
+                        e.msg
+                    ))
+                    .on_host(&self.inventory_host)),
+                }
             }
         }
     }

@@ -101,6 +101,7 @@ impl Module for Command {
         );
         let mut cmd = ctx.cmd(o.guards.in_dir(script));
         cmd.stdin = stdin_of(&o.input);
+        cmd.kept = crate::connection::kept_shell_allows(&line.join(" "));
         let mut plan = Plan::ok().with("cmd", cmd_value);
         if let Some(exe) = &o.executable {
             plan = plan.with(

@@ -70,6 +70,7 @@ impl Module for Shell {
         let exe = o.executable.filter(|e| !e.is_empty());
         let mut cmd = ctx.cmd(o.guards.in_dir(shell_script(&text, exe.as_deref())));
         cmd.stdin = stdin_of(&o.input);
+        cmd.kept = crate::connection::kept_shell_allows(&text);
         let mut plan = Plan::ok().with("cmd", text.as_str());
         plan.keep_output_ends = !o.input.strip_empty_ends;
         Ok(plan.change(
