@@ -274,7 +274,12 @@ impl Connection for SshConnection {
         // its job mark, so that Ctrl-C can find its processes.
         let job = crate::connection::random_token();
         let command = match &cmd.become_ {
-            _ if !cmd.probe => format!("( {}={job} exec {line} )", exec::JOB_VAR),
+            // (`exec` unless the line starts with sudo's `cd`, a builtin)
+            _ if !cmd.probe => format!(
+                "( {v}={job}; export {v}; {}{line} )",
+                if line.starts_with("cd ") { "" } else { "exec " },
+                v = exec::JOB_VAR
+            ),
             None => format!("( eval {} )", quote(&inner_script(cmd))),
             Some(_) => line.to_string(),
         };
