@@ -219,7 +219,9 @@ pub fn parse(text: &str, file: &Path) -> Vec<Entry> {
 /// again by the next connection.
 pub fn load(files: &[PathBuf]) -> Arc<Vec<Entry>> {
     type Stamp = Option<(u64, u64, std::time::SystemTime)>;
-    static CACHE: Mutex<Vec<(Vec<(PathBuf, Stamp)>, Arc<Vec<Entry>>)>> = Mutex::new(Vec::new());
+    /// The files with their stamps, and what they held.
+    type Parsed = (Vec<(PathBuf, Stamp)>, Arc<Vec<Entry>>);
+    static CACHE: Mutex<Vec<Parsed>> = Mutex::new(Vec::new());
     let stamp = |f: &PathBuf| -> Stamp {
         use std::os::unix::fs::MetadataExt as _;
         let m = std::fs::metadata(f).ok()?;
