@@ -1301,6 +1301,24 @@ async fn encrypted_key_asks_for_passphrase_on_a_tty() {
     }
 }
 
+/// A connection to `srv` as root whose transport log is collected.
+async fn connect_logged(srv: &Sshd, env: &Env) -> (SshConnection, Arc<Mutex<Vec<String>>>) {
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let l = log.clone();
+    env.trust(srv);
+    let c = ssh::connect(
+        "t",
+        &vars(srv, "root", Some(&srv.client_key)),
+        &SshOptions {
+            log: Some(Arc::new(move |m| l.lock().unwrap().push(m))),
+            ..env.opts(HostKeyChecking::Strict)
+        },
+    )
+    .await
+    .unwrap();
+    (c, log)
+}
+
 /// Probes (prov's read-only inspections) run on a shell the connection keeps open: same
 /// stdout, stderr and status as a session of their own, nothing leaks from one probe to the
 /// next, stdin is empty, a probe running meanwhile uses a session of its own, and a probe
@@ -1312,19 +1330,7 @@ async fn probes_run_on_a_kept_shell() {
     }
     let srv = Sshd::start_default();
     let env = Env::new();
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
-    let l = log.clone();
-    env.trust(&srv);
-    let c = ssh::connect(
-        "t",
-        &vars(&srv, "root", Some(&srv.client_key)),
-        &SshOptions {
-            log: Some(Arc::new(move |m| l.lock().unwrap().push(m))),
-            ..env.opts(HostKeyChecking::Strict)
-        },
-    )
-    .await
-    .unwrap();
+    let (c, log) = connect_logged(&srv, &env).await;
     let probe = |script: &str| Cmd {
         script: script.into(),
         probe: true,
@@ -1402,19 +1408,7 @@ async fn user_commands_run_on_the_kept_shell_once() {
     }
     let srv = Sshd::start_default();
     let env = Env::new();
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
-    let l = log.clone();
-    env.trust(&srv);
-    let c = ssh::connect(
-        "t",
-        &vars(&srv, "root", Some(&srv.client_key)),
-        &SshOptions {
-            log: Some(Arc::new(move |m| l.lock().unwrap().push(m))),
-            ..env.opts(HostKeyChecking::Strict)
-        },
-    )
-    .await
-    .unwrap();
+    let (c, log) = connect_logged(&srv, &env).await;
     let user = |script: &str, kept: bool| Cmd {
         script: script.into(),
         env: vec![("GREETING".into(), "hi there".into())],
