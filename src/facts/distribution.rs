@@ -92,20 +92,28 @@ pub(super) fn system_facts(secs: &Sections, f: &mut Vars) {
             .map(|x| x.trim())
             .unwrap_or("")
             .to_string();
-        let mgr = if has("/run/systemd/system") {
-            "systemd"
-        } else {
-            match pid1.as_str() {
-                "systemd" => "systemd",
-                "runit" | "runit-init" => "runit",
+        // As ansible-core decides: pid 1's name, unless it is `init` or a shell (`...sh`),
+        // with a few renamed; else what the host has.
+        let pid1 = pid1.rsplit('/').next().unwrap_or("").trim();
+        let named = !pid1.is_empty() && pid1 != "init" && !pid1.ends_with("sh");
+        let mgr = if named {
+            match pid1 {
+                "procd" => "openwrt_init",
+                "runit-init" => "runit",
+                "svscan" => "svc",
                 "openrc-init" => "openrc",
-                "s6-svscan" => "s6",
-                "upstart" => "upstart",
-                _ if bin("initctl") && has("/etc/init") => "upstart",
-                _ if has("/sbin/openrc") || bin("rc-service") => "openrc",
-                _ if has("/etc/init.d") => "sysvinit",
-                _ => "service",
+                other => other,
             }
+        } else if bin("systemctl") && has("/run/systemd/system") {
+            "systemd"
+        } else if bin("initctl") && has("/etc/init") {
+            "upstart"
+        } else if has("/sbin/openrc") {
+            "openrc"
+        } else if has("/etc/init.d") {
+            "sysvinit"
+        } else {
+            "service"
         };
         f.insert("service_mgr".into(), s(mgr));
         // `systemctl --version` on systemd hosts: "systemd 252 (252.39-1~deb12u2)", then the

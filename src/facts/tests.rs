@@ -84,7 +84,7 @@ fn debian12_captured_here() {
             ("fqdn", "vm"),
             ("domain", ""),
             ("pkg_mgr", "apt"),
-            ("service_mgr", "sysvinit"),
+            ("service_mgr", "process_api"),
             ("virtualization_type", "docker"),
             ("virtualization_role", "guest"),
             ("selinux.status", "disabled"),
