@@ -30,12 +30,26 @@ fn netmask_and_network() {
     assert_eq!(z.netmask().to_string(), "0.0.0.0");
 }
 
-fn fixture(name: &str) -> Vars {
+/// The recorded fact-script outputs in tests/fixtures/facts.
+const FIXTURES: [&str; 5] = [
+    "debian12_local",
+    "ubuntu2204",
+    "amazon2023",
+    "alpine319",
+    "rocky9",
+];
+
+/// A recorded fact-script output, as text.
+fn fixture_text(name: &str) -> String {
     let p = format!(
         "{}/tests/fixtures/facts/{name}.txt",
         env!("CARGO_MANIFEST_DIR")
     );
-    parse(&std::fs::read_to_string(p).unwrap()).unwrap()
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn fixture(name: &str) -> Vars {
+    parse(&fixture_text(name)).unwrap()
 }
 
 /// `facts["a"]["b"]` as a string ("<missing>" when absent).
@@ -463,18 +477,8 @@ async fn live_script_without_ip_finds_the_same_addresses() {
 
 #[test]
 fn truncated_and_mangled_output_never_panics() {
-    for name in [
-        "debian12_local",
-        "ubuntu2204",
-        "amazon2023",
-        "alpine319",
-        "rocky9",
-    ] {
-        let p = format!(
-            "{}/tests/fixtures/facts/{name}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(p).unwrap();
+    for name in FIXTURES {
+        let text = fixture_text(name);
         let lines: Vec<&str> = text.lines().collect();
         for n in 0..lines.len() {
             let _ = parse(&lines[..n].join("\n"));
@@ -525,18 +529,8 @@ fn python_facts_describe_the_host_s_python() {
 /// drops it as ansible-core would (none falls back to `platform` unplaced).
 #[test]
 fn every_fact_has_its_collector() {
-    for name in [
-        "debian12_local",
-        "ubuntu2204",
-        "amazon2023",
-        "alpine319",
-        "rocky9",
-    ] {
-        let p = format!(
-            "{}/tests/fixtures/facts/{name}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let f = parse(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    for name in FIXTURES {
+        let f = fixture(name);
         let interfaces = super::subset::interface_keys(&f);
         for k in f.keys() {
             assert!(
