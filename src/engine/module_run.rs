@@ -358,39 +358,19 @@ impl PlayRun<'_> {
                 // yet is left out), so `ansible_env` shows it.
                 let mut env = self.environment(task, ctx)?;
                 env.extend(python.map(|p| ("PROV_PYTHON".to_string(), p)));
-                env.push(subset.env());
                 if let Some(p) = gargs.get("fact_path").filter(|v| !v.is_none()) {
                     env.push(("PROV_FACT_PATH".to_string(), p.to_string()));
                 }
-                let cmd = crate::connection::Cmd {
-                    probe: true,
-                    env,
-                    ..crate::connection::Cmd::new(crate::facts::script())
-                };
                 let timeout = gargs
                     .get("gather_timeout")
                     .and_then(|v| v.to_string().trim().parse::<u64>().ok())
-                    .filter(|t| *t > 0);
-                let out = match timeout {
-                    Some(t) => {
-                        tokio::time::timeout(std::time::Duration::from_secs(t), conn.exec(&cmd))
-                            .await
-                            .map_err(|_| {
-                                Error::failed(format!("gathering facts took longer than {t}s"))
-                                    .hint("raise gather_timeout")
-                            })??
-                    }
-                    None => conn.exec(&cmd).await?,
+                    .filter(|t| *t > 0)
+                    .map(std::time::Duration::from_secs);
+                let cmd = crate::connection::Cmd {
+                    env,
+                    ..Default::default()
                 };
-                if out.rc != 0 {
-                    return Err(Error::failed(format!(
-                        "gathering facts failed (rc {}): {}",
-                        out.rc,
-                        out.stderr_str().trim()
-                    )));
-                }
-                let (mut facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
-                subset.keep(&mut facts);
+                let (facts, warnings) = crate::facts::gather(&*conn, cmd, &subset, timeout).await?;
                 for w in warnings {
                     self.runner.emit(crate::events::Event::Warning(w));
                 }

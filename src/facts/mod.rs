@@ -28,6 +28,40 @@ pub fn script() -> &'static str {
     include_str!("facts.sh")
 }
 
+/// Runs the fact script on `conn` and reads it: `cmd` brings the environment and become (its
+/// script is replaced), `subset` the sections to skip and the collectors whose facts are
+/// kept, `timeout` ansible's `gather_timeout`. It runs as a probe (read-only: on the kept
+/// shell over SSH). Returns the facts and the warnings setup gives about them.
+pub async fn gather(
+    conn: &dyn crate::connection::Connection,
+    mut cmd: crate::connection::Cmd,
+    subset: &subset::Selection,
+    timeout: Option<std::time::Duration>,
+) -> Result<(Vars, Vec<String>)> {
+    cmd.script = script().to_string();
+    cmd.probe = true;
+    cmd.env.push(subset.env());
+    let out = match timeout {
+        Some(t) => tokio::time::timeout(t, conn.exec(&cmd))
+            .await
+            .map_err(|_| {
+                Error::failed(format!("gathering facts took longer than {}s", t.as_secs()))
+                    .hint("raise gather_timeout")
+            })??,
+        None => conn.exec(&cmd).await?,
+    };
+    if out.rc != 0 {
+        return Err(Error::failed(format!(
+            "gathering facts failed (rc {}): {}",
+            out.rc,
+            out.stderr_str().trim()
+        )));
+    }
+    let (mut facts, warnings) = parse_with_warnings(&out.stdout_str())?;
+    subset.keep(&mut facts);
+    Ok((facts, warnings))
+}
+
 /// Parses the script's stdout into facts (keys without the `ansible_` prefix: `hostname`,
 /// `distribution`, `default_ipv4`, ...).
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! `setup`: gathers facts again (the same one-round-trip script as a play's fact gathering),
 //! optionally only those matching `filter`.
 
-use crate::connection::Cmd;
 use crate::error::{Error, Result};
 use crate::modules::{Args, Module, ModuleDoc, Options, Plan, TaskCtx, opt};
 use async_trait::async_trait;
@@ -76,30 +75,10 @@ impl Module for Setup {
             Err(msg) => return Ok(Plan::fail(msg)),
         };
         let timeout = std::time::Duration::from_secs(o.gather_timeout.max(1) as u64);
-        let mut cmd = Cmd::new(crate::facts::script());
-        cmd.become_ = ctx.become_.clone();
-        cmd.env = ctx.env.clone();
+        let mut cmd = ctx.cmd("");
         cmd.env
             .push(("PROV_FACT_PATH".to_string(), o.fact_path.clone()));
-        cmd.env.push(subset.env());
-        let out = tokio::time::timeout(timeout, ctx.conn.exec(&cmd))
-            .await
-            .map_err(|_| {
-                Error::failed(format!(
-                    "gathering facts took longer than {}s",
-                    timeout.as_secs()
-                ))
-                .hint("raise gather_timeout")
-            })??;
-        if out.rc != 0 {
-            return Ok(Plan::fail(format!(
-                "gathering facts failed (rc {}): {}",
-                out.rc,
-                out.stderr_str().trim()
-            )));
-        }
-        let (mut facts, warnings) = crate::facts::parse_with_warnings(&out.stdout_str())?;
-        subset.keep(&mut facts);
+        let (facts, warnings) = crate::facts::gather(ctx.conn, cmd, &subset, Some(timeout)).await?;
         let mut plan = Plan::ok();
         if !warnings.is_empty() {
             let w: Vec<crate::value::Value> = warnings.into_iter().map(Into::into).collect();
