@@ -255,12 +255,7 @@ impl Connection for LocalConnection {
         let take = |b: &Buf| std::mem::take(&mut *b.lock().unwrap_or_else(|e| e.into_inner()));
         let (stdout, d_out) = take(&out_buf);
         let (mut stderr, d_err) = take(&err_buf);
-        for (stream, n) in [("stdout", d_out), ("stderr", d_err)] {
-            if n > 0 {
-                stderr
-                    .extend_from_slice(crate::connection::dropped_note(stream, n, cap).as_bytes());
-            }
-        }
+        crate::connection::note_dropped(&mut stderr, (d_out, d_err), cap);
         Ok(ExecOutput {
             rc: status.code().unwrap_or(-1),
             stdout,

@@ -344,12 +344,20 @@ pub(crate) fn append_capped(buf: &mut Vec<u8>, data: &[u8], cap: Option<usize>, 
     }
 }
 
-/// The stderr line that reports dropped output.
-pub(crate) fn dropped_note(stream: &str, dropped: u64, cap: Option<usize>) -> String {
-    format!(
-        "prov: {stream} truncated: {dropped} bytes beyond the first {} were dropped (PROV_MAX_OUTPUT)\n",
-        cap.unwrap_or(0)
-    )
+/// Adds to `stderr` the line that reports output dropped beyond the cap, for stdout and for
+/// stderr (`dropped`: bytes of each), when any was.
+pub(crate) fn note_dropped(stderr: &mut Vec<u8>, dropped: (u64, u64), cap: Option<usize>) {
+    for (stream, n) in [("stdout", dropped.0), ("stderr", dropped.1)] {
+        if n > 0 {
+            stderr.extend_from_slice(
+                format!(
+                    "prov: {stream} truncated: {n} bytes beyond the first {} were dropped (PROV_MAX_OUTPUT)\n",
+                    cap.unwrap_or(0)
+                )
+                .as_bytes(),
+            );
+        }
+    }
 }
 
 /// Runs `fut` with `no_log` in force (when `on`) for every command it runs, on any connection:

@@ -432,12 +432,7 @@ pub(super) async fn run(
         st.extend_from_slice(&out.stderr);
         out.stderr = st;
     }
-    for (stream, n) in [("stdout", dropped.0), ("stderr", dropped.1)] {
-        if n > 0 {
-            out.stderr
-                .extend_from_slice(crate::connection::dropped_note(stream, n, cap).as_bytes());
-        }
-    }
+    crate::connection::note_dropped(&mut out.stderr, dropped, cap);
     if let Some(sig) = signal {
         if !out.stderr.is_empty() && !out.stderr.ends_with(b"\n") {
             out.stderr.push(b'\n');
@@ -705,12 +700,7 @@ impl Shell {
                 }
             }
         }
-        for (stream, n) in [("stdout", dropped.0), ("stderr", dropped.1)] {
-            if n > 0 {
-                out.stderr
-                    .extend_from_slice(crate::connection::dropped_note(stream, n, cap).as_bytes());
-            }
-        }
+        crate::connection::note_dropped(&mut out.stderr, dropped, cap);
         Ok(out)
     }
 }
