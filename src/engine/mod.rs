@@ -418,7 +418,7 @@ impl Runner {
                 roles_run: roles_run.clone(),
                 throttles: Default::default(),
             };
-            shared.set_batch(batch.clone());
+            shared.set_batch(&batch);
             let res = pr.run().await;
             *started = *pr.started.lock().unwrap();
             let fatal_stop = *pr.stop.lock().unwrap_or_else(|e| e.into_inner());

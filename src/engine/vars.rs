@@ -40,8 +40,7 @@ pub(crate) struct HostData {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct PlayInfo {
     pub vars: Arc<Vars>,
-    pub batch: Vec<String>,
-    /// The play's hosts and `batch` as template values, built when they change: every task's context
+    /// The play's hosts and its current batch as template values, built when they change: every task's context
     /// shares them (one list per play, not one per host and task).
     pub hosts_value: Value,
     pub batch_value: Value,
@@ -367,7 +366,6 @@ impl Shared {
         let hosts_value = Value::from_iter(hosts.iter().map(|h| Value::from(h.as_str())));
         *p = PlayInfo {
             vars,
-            batch: vec![],
             hosts_value,
             batch_value: Value::from(Vec::<Value>::new()),
             dir: play.dir.display().to_string(),
@@ -409,10 +407,9 @@ impl Shared {
         }
     }
 
-    pub fn set_batch(&self, batch: Vec<String>) {
+    pub fn set_batch(&self, batch: &[String]) {
         let mut p = self.play.write().unwrap_or_else(|e| e.into_inner());
         p.batch_value = Value::from_iter(batch.iter().map(|h| Value::from(h.as_str())));
-        p.batch = batch;
     }
 
     /// The inventory as it is now.

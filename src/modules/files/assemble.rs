@@ -301,9 +301,9 @@ impl Module for Assemble {
                 ("after", Value::from(d.after.as_str())),
             ];
             if !d.before.is_empty() {
-                m.push(("before_header", Value::from(plan_dest(&plan))));
+                m.push(("before_header", result_text(&plan, "dest")));
             }
-            m.push(("after_header", Value::from(plan_src(&plan))));
+            m.push(("after_header", result_text(&plan, "src")));
             plan.result.insert("diff".into(), map_value(m));
         }
         if o.remote_src {
@@ -319,18 +319,14 @@ impl Module for Assemble {
     }
 }
 
-fn plan_dest(plan: &Plan) -> String {
-    plan.result
-        .get("dest")
-        .map(|v| v.to_string())
-        .unwrap_or_default()
-}
-
-fn plan_src(plan: &Plan) -> String {
-    plan.result
-        .get("src")
-        .map(|v| v.to_string())
-        .unwrap_or_default()
+/// The result field `key` of `plan` as text (empty when missing).
+fn result_text(plan: &Plan, key: &str) -> Value {
+    Value::from(
+        plan.result
+            .get(key)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]
