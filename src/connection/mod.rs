@@ -107,6 +107,17 @@ pub struct Cmd {
     pub kept: bool,
 }
 
+/// Whether a user command's script, run on the kept shell, may run in a subshell of it (with
+/// `eval`) instead of a new `sh -c` (one program fewer on the host): the subshell is the same
+/// `/bin/sh` with the same environment, and differs from `sh -c` only in `$$` and `$PPID` (the
+/// kept shell's process and its parent) and `$-`, so scripts naming `$$`, `${$}`, `PPID` or
+/// `$-` get their own `sh -c`.
+pub fn subshell_is_sh_c(script: &str) -> bool {
+    !["$$", "${$", "PPID", "$-", "${-"]
+        .iter()
+        .any(|s| script.contains(s))
+}
+
 /// Whether a user command may run on a connection's kept shell (see [`Cmd::kept`]): not when
 /// its script may leave a process behind that still writes to the channel: a `&` background
 /// job, or a command that detaches by design (`nohup`, `setsid`, `disown`, `daemon`,

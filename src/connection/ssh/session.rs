@@ -274,6 +274,12 @@ impl Connection for SshConnection {
         // its job mark, so that Ctrl-C can find its processes.
         let job = crate::connection::random_token();
         let command = match &cmd.become_ {
+            // The shell is the `sh` that `sh -c` would start: the script runs in the subshell.
+            None if !cmd.probe && crate::connection::subshell_is_sh_c(&cmd.script) => format!(
+                "( {v}={job}; export {v}; eval {} )",
+                quote(&inner_script(cmd)),
+                v = exec::JOB_VAR
+            ),
             // (`exec` unless the line starts with sudo's `cd`, a builtin)
             _ if !cmd.probe => format!(
                 "( {v}={job}; export {v}; {}{line} )",
