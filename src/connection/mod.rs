@@ -99,6 +99,10 @@ pub struct Cmd {
     /// a new session ([`Connection::exec_probe`]). There it runs in a subshell, so `$$` is
     /// the kept shell's process id.
     pub probe: bool,
+    /// A probe that leaves the shell as it found it: it never exits or changes folder, and
+    /// unsets every variable and function it sets. Without become, chdir and environment, the
+    /// kept shell runs it in itself rather than in a subshell (one `fork` fewer on the host).
+    pub inline: bool,
     /// A user command whose semantics the kept shell preserves (no stdin, no `&` background
     /// job, no detaching tool: see [`kept_shell_allows`]): a transport may run it there
     /// instead of on a session of its own, as `sh -c` in a subshell with stdin from
@@ -404,6 +408,7 @@ pub(crate) fn via_stdin(cmd: &Cmd) -> Cmd {
         env: vec![],
         chdir: None,
         probe: false,
+        inline: false,
         kept: false,
     }
 }

@@ -353,6 +353,16 @@ impl TaskCtx<'_> {
         };
         self.conn.exec(&cmd).await
     }
+    /// Runs a read-only probe written to leave the shell as it found it (see
+    /// [`Cmd::inline`]): no `exit`, no `cd`, and its variables and functions unset at its end.
+    pub async fn run_inline(&self, script: impl Into<String>) -> Result<ExecOutput> {
+        let cmd = Cmd {
+            probe: true,
+            inline: true,
+            ..self.cmd(script)
+        };
+        self.conn.exec(&cmd).await
+    }
     /// Builds a [`Cmd`] with the task's become and environment.
     pub fn cmd(&self, script: impl Into<String>) -> Cmd {
         Cmd {

@@ -286,6 +286,9 @@ impl Connection for SshConnection {
                 if line.starts_with("cd ") { "" } else { "exec " },
                 v = exec::JOB_VAR
             ),
+            None if cmd.inline && cmd.chdir.is_none() && cmd.env.is_empty() => {
+                format!("{{ eval {}; }}", quote(&cmd.script))
+            }
             None => format!("( eval {} )", quote(&inner_script(cmd))),
             Some(_) => line.to_string(),
         };

@@ -198,8 +198,14 @@ pub(crate) async fn probe_guards(ctx: &TaskCtx<'_>, guards: &Guards) -> Result<G
     if let Some(r) = &removes {
         script.push_str(&probe("removes", r));
     }
-    script.push_str("exit 0");
-    let out = ctx.run(script).await?;
+    let out = if dir.is_some() {
+        script.push_str("exit 0");
+        ctx.run(script).await?
+    } else {
+        // Nothing to change folder to: it can run in the kept shell itself (`Cmd::inline`).
+        script.push_str("unset r f");
+        ctx.run_inline(script).await?
+    };
     let text = out.stdout_str();
     if out.rc != 0 {
         return Err(Error::failed(format!(

@@ -265,19 +265,23 @@ printf 'umask='; umask
         "if [ -r /proc/self/stat ]; then ME=/proc/self; echo me=1; else ME=; \
          echo \"uid=$(id -u)\"; echo \"gid=$(id -g)\"; echo \"user=$(id -un)\"; echo \"ugroup=$(id -gn)\"; fi\n",
     );
+    // Reads the first path: `R` keeps `cat`'s status (a failed read fails the inspection).
+    let read_first = |p: &str| {
+        if content {
+            format!("if [ -f {p} ] && [ -r {p} ]; then echo '@@content'; cat -- {p}; R=$?; fi\n")
+        } else {
+            format!("if [ -f {p} ] && [ -r {p} ]; then echo '@@ck'; printf 'ck='; $CK < {p}; fi\n")
+        }
+    };
+    s.push_str("R=0\n");
     if small && let Some(p) = &first {
         // The batch `stat` is kept in `S` to find the first path's size (its line comes first
         // after `/proc/self`'s, when it exists).
         s.push_str(&format!(
             "S=$(stat -L -c 'st={STAT_FMT}|%n' -- $ME{args} 2>/dev/null)\n\
              echo '@@stat'; printf '%s\\n' \"$S\"\n\
-             z=; k=0; w=0; [ -n \"$ME\" ] && w=1\n\
-             IFS='\n'; set -f\n\
-             for L in $S; do\n\
-             if [ $k -eq $w ]; then case $L in *\"|\"{p}) r=${{L#*|}}; r=${{r#*|}}; r=${{r#*|}}; r=${{r#*|}}; r=${{r#*|}}; z=${{r%%|*}};; esac; fi\n\
-             k=$((k+1))\n\
-             done\n\
-             unset IFS; set +f\n\
+             z=; L=$S; [ -n \"$ME\" ] && L=${{S#*\"\n\"}}; L=${{L%%\"\n\"*}}\n\
+             case $L in *\"|\"{p}) r=${{L#*|}}; r=${{r#*|}}; r=${{r#*|}}; r=${{r#*|}}; r=${{r#*|}}; z=${{r%%|*}};; esac\n\
              rb() {{\n\
              c= n=0\n\
              while IFS= read -r l; do\n\
@@ -286,37 +290,30 @@ printf 'umask='; umask
              done < {p} || return 1\n\
              c=\"$c$l\"; [ \"${{#c}}\" -eq \"$z\" ]\n\
              }}\n\
-             if [ -f {p} ] && [ -r {p} ] && [ -n \"$z\" ] && [ \"$z\" -le {SMALL_READ} ] && rb; then echo '@@small'; printf '%s' \"$c\"; exit 0; fi\n"
+             if [ -f {p} ] && [ -r {p} ] && [ -n \"$z\" ] && [ \"$z\" -le {SMALL_READ} ] && rb; then echo '@@small'; printf '%s' \"$c\"\nelse\n{}fi\n",
+            read_first(p)
         ));
-        if content {
+    } else {
+        if batch {
             s.push_str(&format!(
-                "if [ -f {p} ] && [ -r {p} ]; then echo '@@content'; cat -- {p}; fi\n"
+                "echo '@@stat'; stat -L -c 'st={STAT_FMT}|%n' -- $ME{args} 2>/dev/null\n"
             ));
         } else {
-            s.push_str(&format!(
-                "if [ -f {p} ] && [ -r {p} ]; then echo '@@ck'; printf 'ck='; $CK < {p}; fi\nexit 0\n"
-            ));
+            s.push_str("[ -n \"$ME\" ] && echo '@@stat' && stat -L -c 'st=");
+            s.push_str(STAT_FMT);
+            s.push_str("|%n' -- $ME 2>/dev/null\n");
         }
-        return Ok(s);
+        if content && let Some(p) = &first {
+            s.push_str(&read_first(p));
+        }
     }
-    if batch {
-        s.push_str(&format!(
-            "echo '@@stat'; stat -L -c 'st={STAT_FMT}|%n' -- $ME{args} 2>/dev/null\n"
-        ));
-    } else {
-        s.push_str("[ -n \"$ME\" ] && echo '@@stat' && stat -L -c 'st=");
-        s.push_str(STAT_FMT);
-        s.push_str("|%n' -- $ME 2>/dev/null\n");
-    }
-    if content && let Some(p) = &first {
-        s.push_str(&format!(
-            "if [ -f {p} ] && [ -r {p} ]; then echo '@@content'; cat -- {p}; fi\n"
-        ));
-    } else {
-        s.push_str("exit 0\n");
-    }
+    // The shell is left as it was found (see `Cmd::inline`); the status is `cat`'s.
+    s.push_str(INSPECT_END);
     Ok(s)
 }
+
+/// The end of an inspection script: unsets what it set, with the status of its read.
+const INSPECT_END: &str = "unset -f s rb; unset CK B p t ME S z L r c n l; [ \"$R\" = 0 ] && unset R || { unset R; false; }\n";
 
 fn parse_stat(v: &str) -> Result<StatData> {
     let f: Vec<&str> = v.splitn(13, '|').collect();
@@ -544,7 +541,7 @@ async fn inspect_pass(
     small: bool,
 ) -> Result<Option<Inspection>> {
     let script = inspect_script(paths, checksum, content, small)?;
-    let out = ctx.run(script).await?;
+    let out = ctx.run_inline(script).await?;
     if out.rc != 0 {
         return Err(Error::failed(format!(
             "could not inspect {} on {}: {}",
@@ -606,9 +603,6 @@ pub async fn inspect_one_with(
     extra: &str,
 ) -> Result<(Inspection, FileInfo, String)> {
     let mut script = inspect_script(&[path], checksum, false, false)?;
-    if script.ends_with("exit 0\n") {
-        script.truncate(script.len() - "exit 0\n".len());
-    }
     script.push_str(&format!("echo '@@extra'\n{extra}\nexit 0\n"));
     let out = ctx.run(script).await?;
     if out.rc != 0 {
@@ -718,11 +712,30 @@ mod tests {
         content: bool,
     ) -> (Inspection, bool) {
         let script = inspect_script(&[path, "/nonexistent-prov"], checksum, content, true).unwrap();
+        // It runs in the shell itself (`Cmd::inline`): the shell's variables, functions and
+        // options must be the same after it.
+        let state =
+            "{ set; set +o; command -v s rb; } | grep -v -e '^_=' -e '^BASH_' -e '^PIPESTATUS'";
+        let f =
+            |n: &str| std::env::temp_dir().join(format!("prov-inspect-{n}-{}", std::process::id()));
+        let (f1, f2, frc) = (f("before"), f("after"), f("rc"));
         let out = std::process::Command::new(sh)
             .arg("-c")
-            .arg(format!("( eval {} )", quote(&script)))
+            .arg(format!(
+                "{state} > {f1}; {{ eval {}; }}; echo $? > {frc}; {state} > {f2}",
+                quote(&script),
+                f1 = f1.display(),
+                f2 = f2.display(),
+                frc = frc.display(),
+            ))
             .output()
             .unwrap();
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+        assert_eq!(read(&f1), read(&f2), "{sh}: the shell's state changed");
+        assert_eq!(read(&frc).trim(), "0", "{sh}");
+        for p in [f1, f2, frc] {
+            std::fs::remove_file(p).unwrap();
+        }
         assert!(
             out.status.success(),
             "{sh}: {}",
