@@ -253,7 +253,7 @@ printf 'umask='; umask
         && (content || checksum.is_some())
         && checksum.is_none_or(|a| checksum_hex(a, b"").is_some());
     // The first path's checksum is computed on the controller when its content is read.
-    let ck_first = !small && !(content && checksum.is_some_and(|a| checksum_hex(a, b"").is_some()));
+    let ck_first = !(small || content && checksum.is_some_and(|a| checksum_hex(a, b"").is_some()));
     let mut args = String::new();
     for (i, p) in paths.iter().enumerate() {
         let skip = if i == 0 && !ck_first { " n" } else { "" };
