@@ -562,7 +562,11 @@ fn a_lost_host_times_out(tag: &str, cut: impl FnOnce(&Sshd) -> Box<dyn std::any:
         tag,
         &[
             ("good", &good, "ansible_timeout=3"),
-            ("lost", &lost, "ansible_timeout=3"),
+            (
+                "lost",
+                &lost,
+                "ansible_timeout=3 ansible_ssh_common_args='-o ServerAliveInterval=1'",
+            ),
         ],
     );
     p.write(

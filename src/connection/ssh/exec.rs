@@ -265,7 +265,7 @@ pub(super) async fn run(
                 let _ = tx.eof().await;
                 // sshd ignores signal requests on root logins (no privilege separation there):
                 // also TERM the job's processes from a session of its own.
-                kill_job(h, job).await;
+                kill_job(h, job, None).await;
                 grace.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3));
             }
             _ = &mut grace, if interrupted => {
@@ -461,13 +461,23 @@ static UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(64);
 /// `PROV_JOB=<job>` in its environment (the command line starts with that assignment, so the
 /// command and its children have it; sudo, which resets the environment of its child, has it
 /// and relays the signal), then SIGKILL to any still there a second later. Waits at most 8 s.
-pub(crate) async fn kill_job(h: &Handle<Client>, job: &str) {
+///
+/// With `parent` (the kept shell's process id), its children are signalled too: a command run
+/// there with `eval` runs in a subshell, a fork whose environment file does not show the
+/// variable it exported after it started.
+pub(crate) async fn kill_job(h: &Handle<Client>, job: &str, parent: Option<u32>) {
     if job.is_empty() || h.is_closed() {
         return;
     }
     let v = crate::connection::quote(&format!("{JOB_VAR}={job}"));
+    let children = match parent {
+        Some(k) => format!(
+            " p=\"$p $(cat /proc/{k}/task/{k}/children 2>/dev/null || pgrep -P {k} 2>/dev/null)\";"
+        ),
+        None => String::new(),
+    };
     let pids = format!(
-        "p=; for f in $(grep -lsF {v} /proc/[0-9]*/environ); do q=${{f#/proc/}}; p=\"$p ${{q%/environ}}\"; done"
+        "p=; for f in $(grep -lsF {v} /proc/[0-9]*/environ); do q=${{f#/proc/}}; p=\"$p ${{q%/environ}}\"; done;{children} p=$(echo $p)"
     );
     let script = format!(
         "{pids}; [ -z \"$p\" ] || kill -TERM $p 2>/dev/null; [ -z \"$p\" ] || sleep 1; {pids}; [ -z \"$p\" ] || kill -KILL $p 2>/dev/null; true"
@@ -552,6 +562,8 @@ pub(super) struct Shell {
     rx: russh::ChannelReadHalf,
     tx: Arc<russh::ChannelWriteHalf<client::Msg>>,
     token: String,
+    /// The shell's process id on the host (its children are a command's subshells).
+    pid: Option<u32>,
     /// The session slot the shell occupies for its lifetime.
     _permit: tokio::sync::OwnedSemaphorePermit,
 }
@@ -583,14 +595,18 @@ impl Shell {
             rx,
             tx: Arc::new(tx),
             token,
+            pid: None,
             _permit: permit,
         };
         sh.tx
             .exec(true, b"exec /bin/sh".to_vec())
             .await
             .map_err(|e| e.to_string())?;
-        match tokio::time::timeout(limit, sh.run("true", None)).await {
-            Ok(Ok(out)) if out.rc == 0 => Ok(sh),
+        match tokio::time::timeout(limit, sh.run("echo $$", None)).await {
+            Ok(Ok(out)) if out.rc == 0 => {
+                sh.pid = out.stdout_str().trim().parse().ok();
+                Ok(sh)
+            }
             Ok(Ok(out)) => Err(format!("the shell answered with status {}", out.rc)),
             Ok(Err(e)) => Err(e.msg),
             Err(_) => Err("the shell did not answer".into()),
@@ -647,7 +663,7 @@ impl Shell {
                 _ = &mut stop, if job.is_some() && !interrupted => {
                     interrupted = true;
                     if let Some((h, j)) = job {
-                        kill_job(h, j).await;
+                        kill_job(h, j, self.pid).await;
                     }
                     grace.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3));
                     continue;

@@ -38,7 +38,7 @@ impl client::Handler for Client {
                 "the server closed the connection".to_string()
             }
             client::DisconnectReason::Error(russh::Error::KeepaliveTimeout) => format!(
-                "timed out: {} did not answer for {} s (3 keepalives; set ansible_timeout or ServerAliveInterval to change it)",
+                "timed out: {} did not answer for {} s (3 keepalives; ServerAliveInterval, e.g. `-o ServerAliveInterval=5` in ansible_ssh_common_args, changes it)",
                 self.display,
                 (self.keepalive * 3).as_secs()
             ),

@@ -92,7 +92,8 @@ pub struct SshOptions {
     /// How many commands may run at once on one connection (default 10, OpenSSH's
     /// `MaxSessions` default).
     pub max_sessions: usize,
-    /// Keepalive interval (default 15 s, or ssh_config `ServerAliveInterval`).
+    /// Keepalive interval (default: ssh_config `ServerAliveInterval`, else a third of the
+    /// timeout but at least 10 s); a host silent for three intervals is unreachable.
     pub keepalive: Option<Duration>,
     /// Whether to use ssh-agent keys; default true.
     pub use_agent: bool,

@@ -355,15 +355,17 @@ pub(super) fn resolve(
                 .map(Duration::from_secs))
             .unwrap_or(Duration::from_secs(10)),
     };
-    // A host that stops answering (a stopped sshd, a blackholed route) is given up after about
-    // its timeout: three keepalive intervals without a word from it.
+    // A host that stops answering (a stopped sshd, a blackholed route) is given up after three
+    // keepalive intervals without a word from it: `ServerAliveInterval`, else a third of the
+    // timeout but at least 10 s. (A live host that is very busy, as a thousand hosts sharing a
+    // few CPUs are, can be silent for more than a 10 s timeout; Ansible never gives up.)
     let keepalive = opts
         .keepalive
         .or(cfg
             .server_alive_interval
             .filter(|t| *t > 0)
             .map(Duration::from_secs))
-        .unwrap_or_else(|| (timeout / 3).max(Duration::from_secs(1)));
+        .unwrap_or_else(|| (timeout / 3).max(Duration::from_secs(10)));
 
     // Jump hosts.
     let mut hops = Vec::new();
