@@ -97,6 +97,30 @@ fn russh_config(plan: &Plan, known_types: &[String]) -> Arc<client::Config> {
     })
 }
 
+/// SSH handshakes (key exchange and authentication) in progress at once, in the whole run.
+///
+/// A handshake costs both ends CPU (a millisecond or two on the controller, tens on a small
+/// host). Hundreds at once on one controller, or against hosts that share CPUs (a lab, a
+/// busy hypervisor), each take as long as all of them together, and the last ones then run
+/// past their timeout. In turns of 256, each handshake's timeout starts when its turn
+/// comes; a TCP connection, whose timeout is a host's own, is made before taking a turn.
+const HANDSHAKES_AT_ONCE: usize = 256;
+
+static HANDSHAKES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HANDSHAKES_AT_ONCE);
+
+/// Waits for a turn to run a handshake (see [`HANDSHAKES_AT_ONCE`]).
+async fn handshake_slot() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    HANDSHAKES.acquire().await.ok()
+}
+
+/// The error of a connection or handshake that took longer than the timeout.
+fn connect_timed_out(display: &str, timeout: Duration) -> Error {
+    Error::unreachable(format!(
+        "timed out after {timeout:?} connecting to {display}"
+    ))
+    .hint("check that the host is up and that port is open, or raise ansible_ssh_timeout")
+}
+
 /// Connects through the jump hosts (if any) to the target and authenticates everywhere.
 pub(super) async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
     let mut hops: Vec<Handle<Client>> = Vec::new();
@@ -131,14 +155,33 @@ pub(super) async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
             log: log.clone(),
         };
         let take_failure = || failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let slot;
         let mut handle = match hops.last() {
             None => {
                 log(format!(
                     "connecting to {display} (timeout {:?})",
                     plan.timeout
                 ));
+                // The TCP connection first, outside the handshake slots: a host that never
+                // answers holds none.
+                let stream = match &plan.proxy_command {
+                    Some(_) => None,
+                    None => {
+                        match tokio::time::timeout(plan.timeout, tcp_connect(&ep.host, ep.port))
+                            .await
+                        {
+                            Ok(r) => Some(r?),
+                            Err(_) => return Err(connect_timed_out(&display, plan.timeout)),
+                        }
+                    }
+                };
+                slot = Some(handshake_slot().await);
                 let fut = async {
-                    if let Some(cmd) = &plan.proxy_command {
+                    if let Some(stream) = stream {
+                        client::connect_stream(cfg, stream, handler)
+                            .await
+                            .map_err(|e| handshake_error(&display, e, take_failure()))
+                    } else if let Some(cmd) = &plan.proxy_command {
                         log(format!("starting ProxyCommand: {cmd}"));
                         let (stream, child, errors, reader) = proxy_stream(cmd)?;
                         proxy = Some(child);
@@ -159,27 +202,21 @@ pub(super) async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
                             }
                         }
                     } else {
-                        let stream = tcp_connect(&ep.host, ep.port).await?;
-                        client::connect_stream(cfg, stream, handler)
-                            .await
-                            .map_err(|e| handshake_error(&display, e, take_failure()))
+                        Err(Error::unreachable(format!(
+                            "no way to connect to {display}"
+                        )))
                     }
                 };
                 match tokio::time::timeout(plan.timeout, fut).await {
                     Ok(r) => r?,
-                    Err(_) => {
-                        return Err(Error::unreachable(format!(
-                            "timed out after {:?} connecting to {display}",
-                            plan.timeout
-                        ))
-                        .hint("check that the host is up and that port is open, or raise ansible_ssh_timeout"));
-                    }
+                    Err(_) => return Err(connect_timed_out(&display, plan.timeout)),
                 }
             }
             Some(prev) => {
                 log(format!(
                     "opening a tunnel to {display} through the previous hop"
                 ));
+                slot = Some(handshake_slot().await);
                 let fut = async {
                     let ch = prev
                         .channel_open_direct_tcpip(
@@ -219,6 +256,7 @@ pub(super) async fn open(plan: &Plan, log: &Logger) -> Result<Live> {
         auth::authenticate(&mut handle, &ap, log)
             .await
             .map_err(|m| Error::unreachable(format!("{display}: {m}")))?;
+        drop(slot);
         log(format!("connected to {display}"));
         hops.push(handle);
     }
