@@ -322,7 +322,7 @@ fn packet_bytes_compressed_matches_packet_output() {
 /// SSH packet read/write buffer. Uses Vec<u8> (not CryptoVec/mlocked) because
 /// packet data is not secret material.
 /// prov: the most output buffer capacity a connection keeps between writes.
-const RETAINED_WRITE_CAPACITY: usize = 64 * 1024;
+const RETAINED_WRITE_CAPACITY: usize = 16 * 1024;
 
 #[derive(Debug, Default)]
 pub struct SSHBuffer {
