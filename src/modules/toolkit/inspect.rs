@@ -358,11 +358,12 @@ fn kind_of(t: &str) -> Kind {
 /// Parses an inspection's output; the flag tells whether the content was read with the
 /// shell's `read` (`@@small`, to be checked against the size).
 fn parse_inspection(out: &[u8], paths: &[&str]) -> Result<(Inspection, bool)> {
-    let mut cut = None;
+    // The earlier marker wins (content may hold the other's text); the second search stops
+    // at the first one found, so a large content is not scanned twice.
+    let mut cut: Option<(usize, usize, bool)> = None;
     for (marker, small) in [(&b"\n@@content\n"[..], false), (b"\n@@small\n", true)] {
-        if let Some(i) = find(out, marker)
-            && cut.is_none_or(|(j, _, _)| i < j)
-        {
+        let end = cut.map_or(out.len(), |(j, _, _)| j);
+        if let Some(i) = find(&out[..end], marker) {
             cut = Some((i, marker.len(), small));
         }
     }
