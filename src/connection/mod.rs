@@ -11,6 +11,7 @@ pub mod fake;
 pub(crate) mod install;
 pub mod local;
 pub mod ssh;
+pub(crate) mod statd;
 
 use crate::error::{Error, Result};
 use async_trait::async_trait;

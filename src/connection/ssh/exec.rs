@@ -602,7 +602,13 @@ impl Shell {
             .exec(true, b"exec /bin/sh".to_vec())
             .await
             .map_err(|e| e.to_string())?;
-        match tokio::time::timeout(limit, sh.run("echo $$", None)).await {
+        // The `stat` helper's starting function is defined now, run on the first inspection.
+        let hello = if crate::connection::statd::enabled() {
+            format!("{}echo $$", crate::connection::statd::define())
+        } else {
+            "echo $$".to_string()
+        };
+        match tokio::time::timeout(limit, sh.run(&hello, None)).await {
             Ok(Ok(out)) if out.rc == 0 => {
                 sh.pid = out.stdout_str().trim().parse().ok();
                 Ok(sh)

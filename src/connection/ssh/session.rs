@@ -273,16 +273,18 @@ impl Connection for SshConnection {
         // user command runs as on a session (`sh -c`, or through become), in a subshell with
         // its job mark, so that Ctrl-C can find its processes.
         let job = crate::connection::random_token();
+        // The subshell first closes the `stat` helper's descriptors (see `statd`).
+        let close = crate::connection::statd::CLOSE_FOR_USER;
         let command = match &cmd.become_ {
             // The shell is the `sh` that `sh -c` would start: the script runs in the subshell.
             None if !cmd.probe && crate::connection::subshell_is_sh_c(&cmd.script) => format!(
-                "( {v}={job}; export {v}; eval {} )",
+                "( {close}{v}={job}; export {v}; eval {} )",
                 quote(&inner_script(cmd)),
                 v = exec::JOB_VAR
             ),
             // (`exec` unless the line starts with sudo's `cd`, a builtin)
             _ if !cmd.probe => format!(
-                "( {v}={job}; export {v}; {}{line} )",
+                "( {close}{v}={job}; export {v}; {}{line} )",
                 if line.starts_with("cd ") { "" } else { "exec " },
                 v = exec::JOB_VAR
             ),

@@ -221,6 +221,10 @@ fn inspect_script(
     // One stat for all paths needs one path per output line.
     let batch = !paths.iter().any(|p| p.contains('\n'));
     s.push_str(if batch { "B=1\n" } else { "B=\n" });
+    if batch {
+        // The batch `stat` asks the kept shell's helper when there is one (no program started).
+        s.push_str(crate::connection::statd::QUERY_FN);
+    }
     s.push_str(&format!(
         r#"s() {{
 p=$1
@@ -278,7 +282,7 @@ printf 'umask='; umask
         // The batch `stat` is kept in `S` to find the first path's size (its line comes first
         // after `/proc/self`'s, when it exists).
         s.push_str(&format!(
-            "S=$(stat -L -c 'st={STAT_FMT}|%n' -- $ME{args} 2>/dev/null)\n\
+            "hs $ME{args} || S=$(stat -L -c 'st={STAT_FMT}|%n' -- $ME{args} 2>/dev/null)\n\
              echo '@@stat'; printf '%s\\n' \"$S\"\n\
              z=; L=$S; [ -n \"$ME\" ] && L=${{S#*\"\n\"}}; L=${{L%%\"\n\"*}}\n\
              case $L in *\"|\"{p}) r=${{L#*|}}; r=${{r#*|}}; r=${{r#*|}}; r=${{r#*|}}; r=${{r#*|}}; z=${{r%%|*}};; esac\n\
@@ -296,7 +300,8 @@ printf 'umask='; umask
     } else {
         if batch {
             s.push_str(&format!(
-                "echo '@@stat'; stat -L -c 'st={STAT_FMT}|%n' -- $ME{args} 2>/dev/null\n"
+                "echo '@@stat'; if hs $ME{args}; then [ -z \"$S\" ] || printf '%s\\n' \"$S\"; \
+                 else stat -L -c 'st={STAT_FMT}|%n' -- $ME{args} 2>/dev/null; fi\n"
             ));
         } else {
             s.push_str("[ -n \"$ME\" ] && echo '@@stat' && stat -L -c 'st=");
@@ -313,7 +318,7 @@ printf 'umask='; umask
 }
 
 /// The end of an inspection script: unsets what it set, with the status of its read.
-const INSPECT_END: &str = "unset -f s rb; unset CK B p t ME S z L r c n l; [ \"$R\" = 0 ] && unset R || { unset R; false; }\n";
+const INSPECT_END: &str = "unset -f s rb hs; unset CK B p t ME S z L r c n l q; [ \"$R\" = 0 ] && unset R || { unset R; false; }\n";
 
 fn parse_stat(v: &str) -> Result<StatData> {
     let f: Vec<&str> = v.splitn(13, '|').collect();
@@ -705,25 +710,35 @@ mod tests {
     use crate::modules::toolkit::write::basename;
 
     /// Runs the inspection script of `path` with `sh` (each of dash, bash and busybox present)
-    /// the way the kept shell does, and parses it as [`inspect_pass`] does.
+    /// the way the kept shell does (with its `stat` helper started, with `helper`), and parses
+    /// it as [`inspect_pass`] does.
     fn run_script(
         sh: &str,
         path: &str,
         checksum: Option<&str>,
         content: bool,
+        helper: bool,
     ) -> (Inspection, bool) {
         let script = inspect_script(&[path, "/nonexistent-prov"], checksum, content, true).unwrap();
         // It runs in the shell itself (`Cmd::inline`): the shell's variables, functions and
         // options must be the same after it.
         let state =
-            "{ set; set +o; command -v s rb; } | grep -v -e '^_=' -e '^BASH_' -e '^PIPESTATUS'";
+            "{ set; set +o; command -v s rb hs; } | grep -v -e '^_=' -e '^BASH_' -e '^PIPESTATUS'";
+        let start = if helper {
+            format!(
+                "{}prov_statd; [ \"$PROV_STAT\" = 1 ] || exit 9; ",
+                crate::connection::statd::define()
+            )
+        } else {
+            String::new()
+        };
         let f =
             |n: &str| std::env::temp_dir().join(format!("prov-inspect-{n}-{}", std::process::id()));
         let (f1, f2, frc) = (f("before"), f("after"), f("rc"));
         let out = std::process::Command::new(sh)
             .arg("-c")
             .arg(format!(
-                "{state} > {f1}; {{ eval {}; }}; echo $? > {frc}; {state} > {f2}",
+                "{start}{state} > {f1}; {{ eval {}; }}; echo $? > {frc}; {state} > {f2}",
                 quote(&script),
                 f1 = f1.display(),
                 f2 = f2.display(),
@@ -769,17 +784,32 @@ mod tests {
             .map(String::from)
             .collect();
         assert!(shells.len() >= 2, "{shells:?}");
+        let perl = std::process::Command::new("perl")
+            .arg("-v")
+            .output()
+            .is_ok();
         for (name, data, read_small) in cases {
             let path = dir.join(name);
             std::fs::write(&path, data).unwrap();
             let path = path.to_str().unwrap();
-            for sh in &shells {
-                let (i, small) = run_script(sh, path, None, true);
+            let helpers: &[bool] = if perl { &[false, true] } else { &[false] };
+            for (sh, &helper) in shells
+                .iter()
+                .flat_map(|s| helpers.iter().map(move |h| (s, h)))
+            {
+                let (i, small) = run_script(sh, path, None, true, helper);
+                if helper {
+                    // The helper's answers are `stat`'s (a read may move the access time).
+                    let (mut st, _) = run_script(sh, path, None, true, false);
+                    st.files[0].stat.atime = i.files[0].stat.atime;
+                    assert_eq!(st.files[0].stat, i.files[0].stat, "{sh} {name}");
+                    assert_eq!((st.uid, &st.user), (i.uid, &i.user), "{sh} {name}");
+                }
                 assert_eq!(i.content.as_deref(), Some(&data[..]), "{sh} {name}");
                 assert_eq!(i.files[0].stat.size, data.len() as u64, "{sh} {name}");
                 // dash and busybox count bytes; bash counts characters (all ASCII here).
                 assert_eq!(small, *read_small, "{sh} {name}");
-                let (i, small) = run_script(sh, path, Some("sha256"), false);
+                let (i, small) = run_script(sh, path, Some("sha256"), false, helper);
                 let want = checksum_hex("sha256", data).unwrap();
                 if small {
                     assert_eq!(i.content.as_deref(), Some(&data[..]), "{sh} {name}");
