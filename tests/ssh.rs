@@ -1457,3 +1457,67 @@ async fn user_commands_run_on_the_kept_shell_once() {
     let o = c.exec(&user("echo fine", true)).await.unwrap();
     assert_eq!(o.stdout_str(), "fine\n");
 }
+
+/// The kept shell's `stat` helper (see `connection::statd`): started by the first inline
+/// probe that asks for it, answering on descriptors 8 and 9; user commands on the shell see
+/// neither the descriptors nor its names; it ends when the connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stat_helper_is_private_to_probes_and_ends_with_its_shell() {
+    if sshd::skip("the_stat_helper_is_private_to_probes_and_ends_with_its_shell") {
+        return;
+    }
+    if std::process::Command::new("perl")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP: no perl for the stat helper");
+        return;
+    }
+    let srv = Sshd::start_default();
+    let env = Env::new();
+    let (c, _log) = connect_logged(&srv, &env).await;
+    let inline = |script: &str| Cmd {
+        script: script.into(),
+        probe: true,
+        inline: true,
+        ..Default::default()
+    };
+    let o = c
+        .exec(&inline(
+            "[ -n \"${PROV_STAT+x}\" ] || prov_statd; echo \"stat=$PROV_STAT\"; \
+             printf 'L/\\n' >&8; IFS= read -r l <&9; echo \"$l\"; unset l; pgrep -P $$ -x perl",
+        ))
+        .await
+        .unwrap();
+    let out = o.stdout_str();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("stat=1"), "{out}");
+    assert!(lines.next().unwrap().ends_with("|directory|/"), "{out}");
+    let pid: u32 = lines.next().unwrap().trim().parse().unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // A user command on the kept shell sees the shell as `sh -c` would start it.
+    let o = c
+        .exec(&Cmd {
+            script: "[ -e /proc/self/fd/8 ] || [ -e /proc/self/fd/9 ] && echo open; \
+                     echo \"${PROV_STAT-unset}\"; command -v prov_statd || echo no-function"
+                .into(),
+            kept: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(o.stdout_str(), "unset\nno-function\n");
+    // The same helper answers later probes.
+    let o = c
+        .exec(&inline("echo \"$PROV_STAT\"; pgrep -P $$ -x perl"))
+        .await
+        .unwrap();
+    assert_eq!(o.stdout_str(), format!("1\n{pid}\n"));
+    c.close().await.unwrap();
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(gone, "the helper {pid} outlived its connection");
+}
