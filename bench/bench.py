@@ -557,6 +557,9 @@ def main():
     ap.add_argument("--reuse", action="store_true",
                     help="report the saved results (target/bench/results-SET.json) of the host sets "
                          "not run this time (e.g. after re-running one set)")
+    ap.add_argument("--reuse-ansible", action="store_true",
+                    help="do not run ansible-core: report its numbers from the saved results "
+                         "(target/bench/results-SET.json) of an earlier run, with that run's date")
     args = ap.parse_args()
     args.work = os.path.abspath(args.work)
     args.prov = os.path.abspath(args.prov)
@@ -595,18 +598,44 @@ def main():
         def reps_for(tool, a_reps=a_reps):
             return a_reps if tool == "ansible" else args.reps
 
-        res = bench_playbook(args, args.work, lab, pb["main.yml"], "main", ["prov", "ansible", "loop"], reps_for)
+        saved = None
+        if args.reuse_ansible:
+            f = os.path.join(args.work, f"results-{s}.json")
+            saved = json.load(open(f))["results"] if os.path.exists(f) else None
+            if not saved or "ansible" not in saved.get(f"main:{s}", {}).get("res", {}):
+                raise SystemExit(f"--reuse-ansible: no saved ansible-core results for {s} in {f}")
+        tools = ["prov", "loop"] if saved else ["prov", "ansible", "loop"]
+        res = bench_playbook(args, args.work, lab, pb["main.yml"], "main", tools, reps_for)
         note = ""
+        reused = {}
+        if saved:
+            old = saved[f"main:{s}"]
+            res["ansible"] = old["res"]["ansible"]
+            when = old.get("ansible_when") or old["when"].split(";")[0].replace("measured ", "")
+            reused = {"ansible_when": when}
+            a_reps = len(res["ansible"]["second"])
+            note = (f"ansible-core was not run again: its numbers are those measured {when} on this "
+                    f"machine (the same ansible-core and playbook). ")
         if a_reps < args.reps:
-            note = (f"ansible-core ran {a_reps} time(s) here instead of {args.reps} (each run takes minutes "
-                    f"on this machine); its ratios use the first {a_reps} prov repetition(s) as pairs.")
-        mine[f"main:{s}"] = {"lab": lab.name, "label": "main", "nhosts": nh, "res": res, "note": note}
+            note += (f"ansible-core ran {a_reps} time(s) instead of {args.reps} (each run takes minutes "
+                     f"on this machine); its ratios use the first {a_reps} prov repetition(s) as pairs.")
+        mine[f"main:{s}"] = {"lab": lab.name, "label": "main", "nhosts": nh, "res": res, "note": note,
+                             **reused}
         if not many or args.facts_many:
+            old = (saved or {}).get(f"facts:{s}")
+            if saved and not old:
+                raise SystemExit(f"--reuse-ansible: no saved ansible-core results for facts on {s}")
             res = bench_playbook(args, args.work, lab, pb["facts.yml"], "facts + template",
-                                 ["prov", "ansible"], reps_for)
+                                 ["prov"] if old else ["prov", "ansible"], reps_for)
+            note = "The main playbook plus gather_facts: true and one template task (51 tasks and the facts)."
+            reused = {}
+            if old:
+                res["ansible"] = old["res"]["ansible"]
+                when = old.get("ansible_when") or old["when"].split(";")[0].replace("measured ", "")
+                reused = {"ansible_when": when}
+                note += f" ansible-core's numbers are those measured {when} (not run again)."
             mine[f"facts:{s}"] = {"lab": lab.name, "label": "facts + template", "nhosts": nh, "res": res,
-                                     "note": "The main playbook plus gather_facts: true and one template task "
-                                             "(51 tasks and the facts)."}
+                                  "note": note, **reused}
         if not many and args.copy_reps > 0:
             res = bench_copy(args, args.work, lab, pb["copy.yml"], args.copy_reps)
             mine[f"copy:{s}"] = {"lab": lab.name, "label": "copy", "nhosts": nh, "res": res}
@@ -626,7 +655,7 @@ def main():
     text = report(args, results, started, loads)
     # the sections other scripts write (bench/scale.sh, bench/vault.sh) are kept
     old = open(args.out).read() if os.path.exists(args.out) else ""
-    for name in ("scale", "vault"):
+    for name in ("scale", "ratio", "vault"):
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         if start in old and end in old:
             text = text.rstrip("\n") + "\n\n" + old[old.index(start): old.index(end) + len(end)] + "\n"

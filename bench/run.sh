@@ -16,6 +16,8 @@
 #   PROV_BENCH_NOTE      a sentence about the conditions, printed in the report
 #   PROV_BENCH_OUT       where to write the report
 #   PROV_BENCH_SETS      host sets to measure: lab (3 lab hosts), many (loopback); default both
+#   PROV_BENCH_REUSE_ANSIBLE=1  do not run ansible-core: report its numbers from the saved
+#                        results of the last full run (with that run's date)
 #   PROV_BENCH_REUSE=1   also report the saved results (target/bench/results-SET.json) of the
 #                        sets not measured this time (PROV_BENCH_SETS= only rewrites the report)
 set -euo pipefail
@@ -80,4 +82,4 @@ exec "$PY" "$ROOT/bench/bench.py" \
     --reps "$REPS" --ansible-many-reps "${PROV_BENCH_ANSIBLE_MANY_REPS:-$REPS}" \
     --copy-reps "$COPY_REPS" --note "${PROV_BENCH_NOTE:-}" \
     --out "$OUT" --json "$WORK/results.json" "${smoke_flag[@]}" \
-    ${PROV_BENCH_REUSE:+--reuse}
+    ${PROV_BENCH_REUSE:+--reuse} ${PROV_BENCH_REUSE_ANSIBLE:+--reuse-ansible}

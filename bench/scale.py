@@ -34,10 +34,15 @@ def cpu_jiffies():
 
 
 def run(cmd, log_file, nhosts=None, what="", expect_changed=None):
+    return run_env(cmd, None, log_file, nhosts, what, expect_changed)
+
+
+def run_env(cmd, env, log_file, nhosts=None, what="", expect_changed=None):
+    """`run` with an environment for the command (None: this one's)."""
     tv = log_file + ".time"
     j0 = cpu_jiffies()
     t0 = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-v", "-o", tv] + cmd,
+    p = subprocess.run(["/usr/bin/time", "-v", "-o", tv] + cmd, env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     wall = time.monotonic() - t0
     busy = (cpu_jiffies() - j0) / os.sysconf("SC_CLK_TCK")
