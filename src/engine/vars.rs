@@ -489,7 +489,7 @@ impl Shared {
         // Facts come from the host: never template them.
         let facts: Vars = facts
             .into_iter()
-            .map(|(k, v)| (k, crate::template::mark_unsafe_shared(&v)))
+            .map(|(k, v)| (k, crate::template::mark_unsafe(&v)))
             .collect();
         self.update_host(host, |d| {
             let mut flat = (*d.facts).clone();

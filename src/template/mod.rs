@@ -504,83 +504,19 @@ fn python_method(
 /// Marks every string inside `v` as unsafe (never templated), like Ansible does for data that
 /// came from hosts: registered results, facts, lookup output.
 pub fn mark_unsafe(v: &Value) -> Value {
-    marked(v, None)
-}
-
-/// [`mark_unsafe`] for gathered facts: their strings and long map keys are shared with every
-/// other host's facts that hold the same text (hosts of one fleet repeat most keys and many
-/// values: mount options, package names, `True`), which keeps the facts of thousands of hosts
-/// in a fraction of the memory. The shared table is bounded (strings up to 256 bytes, 200,000
-/// of them); past that, strings are copied as by [`mark_unsafe`].
-pub fn mark_unsafe_shared(v: &Value) -> Value {
-    static SHARED: std::sync::Mutex<Option<Shared>> = std::sync::Mutex::new(None);
-    let mut g = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-    marked(v, Some(g.get_or_insert_with(Shared::default)))
-}
-
-/// The table of [`mark_unsafe_shared`]: the text of safe strings, and of plain ones (map keys
-/// too long to be stored inline in a value), each with its one shared value.
-#[derive(Default)]
-struct Shared {
-    safe: std::collections::HashMap<Box<str>, Value>,
-    plain: std::collections::HashMap<Box<str>, Value>,
-}
-
-impl Shared {
-    const MAX_LEN: usize = 256;
-    const MAX_COUNT: usize = 200_000;
-
-    fn get(&mut self, s: &str, safe: bool) -> Value {
-        let m = if safe {
-            &mut self.safe
-        } else {
-            &mut self.plain
-        };
-        if s.len() > Self::MAX_LEN {
-            return new_string(s, safe);
-        }
-        if let Some(v) = m.get(s) {
-            return v.clone();
-        }
-        let v = new_string(s, safe);
-        if m.len() < Self::MAX_COUNT {
-            m.insert(s.into(), v.clone());
-        }
-        v
-    }
-}
-
-fn new_string(s: &str, safe: bool) -> Value {
-    if safe {
-        Value::from_safe_string(s.to_string())
-    } else {
-        Value::from(s)
-    }
-}
-
-fn marked(v: &Value, mut shared: Option<&mut Shared>) -> Value {
     match v.kind() {
-        ValueKind::String if !v.is_safe() || shared.is_some() => {
-            let s = v.as_str().unwrap_or_default();
-            match shared {
-                Some(t) => t.get(s, true),
-                None => new_string(s, true),
-            }
+        ValueKind::String if !v.is_safe() => {
+            Value::from_safe_string(v.as_str().unwrap_or_default().to_string())
         }
         ValueKind::Seq => match v.try_iter() {
-            Ok(it) => it.map(|x| marked(&x, shared.as_deref_mut())).collect(),
+            Ok(it) => it.map(|x| mark_unsafe(&x)).collect(),
             Err(_) => v.clone(),
         },
         ValueKind::Map if v.downcast_object_ref::<context::CtxInner>().is_none() => {
             match v.try_iter() {
                 Ok(it) => Value::from_iter(it.map(|k| {
-                    let val = marked(&v.get_item(&k).unwrap_or_default(), shared.as_deref_mut());
-                    // (keys of up to 22 bytes are stored inside the value itself)
-                    let k = match (shared.as_deref_mut(), k.as_str()) {
-                        (Some(t), Some(s)) if s.len() > 22 && !k.is_safe() => t.get(s, false),
-                        _ => k,
-                    };
-                    (k, val)
+                    let val = v.get_item(&k).unwrap_or_default();
+                    (k, mark_unsafe(&val))
                 })),
                 Err(_) => v.clone(),
             }

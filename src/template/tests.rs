@@ -687,36 +687,4 @@ mod unit {
         assert_eq!(c("1.0a1", "1.0"), Ordering::Greater);
         assert_eq!(semver_cmp("1.0.0-alpha", "1.0.0"), Some(Ordering::Less));
     }
-
-    /// Facts of two hosts with the same text share their strings and long keys, and are the
-    /// values `mark_unsafe` gives (safe, equal).
-    #[test]
-    fn facts_of_many_hosts_share_their_strings() {
-        let host = || {
-            serde_json::from_str::<serde_json::Value>(
-                r#"{"a_key_longer_than_twenty_two_bytes": ["rw", "relatime", "x"], "n": 3,
-                    "m": {"distribution": "Debian"}}"#,
-            )
-            .map(|j| Value::from_serialize(&j))
-            .unwrap()
-        };
-        let (a, b) = (
-            crate::template::mark_unsafe_shared(&host()),
-            crate::template::mark_unsafe_shared(&host()),
-        );
-        assert_eq!(a, crate::template::mark_unsafe(&host()));
-        let s = |v: &Value| {
-            v.get_attr("m")
-                .and_then(|m| m.get_attr("distribution"))
-                .unwrap()
-        };
-        let (sa, sb) = (s(&a), s(&b));
-        assert!(sa.is_safe() && sb.is_safe());
-        assert_eq!(sa.as_str().unwrap().as_ptr(), sb.as_str().unwrap().as_ptr());
-        let key = |v: &Value| v.try_iter().unwrap().next().unwrap();
-        let (ka, kb) = (key(&a), key(&b));
-        assert_eq!(ka.as_str(), Some("a_key_longer_than_twenty_two_bytes"));
-        assert_eq!(ka.as_str().unwrap().as_ptr(), kb.as_str().unwrap().as_ptr());
-        assert!(!ka.is_safe());
-    }
 }
