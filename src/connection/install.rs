@@ -58,9 +58,6 @@ pub struct Install {
     pub attrs_from: Option<String>,
 }
 
-/// The `fill` of [`Install::script`] that takes the content from stdin.
-pub const FROM_STDIN: &str = "cat > \"$f\"";
-
 impl Install {
     /// An install of `dest` with no options.
     pub fn new(dest: impl Into<String>) -> Self {
@@ -97,31 +94,14 @@ impl Install {
              set +C; t=$n\n\
              if [ -e /proc/self/fd/3 ]; then f=/proc/self/fd/3; else f=$t; fi\n"
         ));
-        // Content from stdin is hashed while it arrives (`tee` into `sha256sum`, on another
-        // CPU), not read again afterwards: that second read made a 200 MB copy twice as slow.
-        let hash_on_arrival = self.expect.is_some() && fill == FROM_STDIN;
-        if hash_on_arrival {
-            s.push_str(
-                "if command -v sha256sum >/dev/null 2>&1; then h=$(tee -- \"$f\" | sha256sum) || exit 1\n\
-                 else h=; cat > \"$f\" || exit 1; fi\n",
-            );
-        } else {
-            s.push_str(fill);
-            s.push_str(" || exit 1\n");
-        }
+        s.push_str(fill);
+        s.push_str(" || exit 1\n");
         if let Some((size, sha)) = &self.expect {
-            // (a `tee` that could not write leaves the file short: the size tells)
             s.push_str(&format!(
                 "g=$(wc -c < \"$f\") || exit 1\n\
-                 if [ \"$((g))\" -ne {size} ]; then echo \"incomplete transfer: received $((g)) of {size} bytes; $d was not changed\" >&2; exit {RC_INCOMPLETE}; fi\n"
-            ));
-            if !hash_on_arrival {
-                s.push_str(
-                    "if command -v sha256sum >/dev/null 2>&1; then h=$(sha256sum < \"$f\") || exit 1; else h=; fi\n",
-                );
-            }
-            s.push_str(&format!(
-                "if [ -n \"$h\" ] && [ \"${{h%% *}}\" != {sha} ]; then echo \"corrupted transfer: the SHA-256 of what was received differs from what was sent; $d was not changed\" >&2; exit {RC_INCOMPLETE}; fi\n",
+                 if [ \"$((g))\" -ne {size} ]; then echo \"incomplete transfer: received $((g)) of {size} bytes; $d was not changed\" >&2; exit {RC_INCOMPLETE}; fi\n\
+                 if command -v sha256sum >/dev/null 2>&1; then h=$(sha256sum < \"$f\") || exit 1\n\
+                 if [ \"${{h%% *}}\" != {sha} ]; then echo \"corrupted transfer: the SHA-256 of what was received differs from what was sent; $d was not changed\" >&2; exit {RC_INCOMPLETE}; fi; fi\n",
                 sha = quote(sha),
             ));
         }
@@ -225,7 +205,7 @@ mod tests {
         let mut i = Install::new(dest.to_str().unwrap());
         i.mode = Some("0640".into());
         i.expect = Some((data.len() as u64, sha(&data)));
-        let o = run(&i.script(FROM_STDIN), &data);
+        let o = run(&i.script("cat > \"$f\""), &data);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(std::fs::read(&dest).unwrap(), data);
         use std::os::unix::fs::PermissionsExt;
@@ -244,7 +224,7 @@ mod tests {
         let mut i = Install::new(dest.to_str().unwrap());
         i.expect = Some((data.len() as u64, sha(&data)));
         // Only a prefix arrives, then a clean end of input (what a dropped channel looks like).
-        let o = run(&i.script(FROM_STDIN), &data[..35_000]);
+        let o = run(&i.script("cat > \"$f\""), &data[..35_000]);
         assert_eq!(o.status.code(), Some(RC_INCOMPLETE));
         assert!(
             String::from_utf8_lossy(&o.stderr).contains("received 35000 of 100000 bytes"),
@@ -256,7 +236,7 @@ mod tests {
         // Same size, other bytes: the checksum catches it.
         let mut bad = data.clone();
         bad[5] = 0;
-        let o = run(&i.script(FROM_STDIN), &bad);
+        let o = run(&i.script("cat > \"$f\""), &bad);
         assert_eq!(o.status.code(), Some(RC_INCOMPLETE));
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
         assert!(leftovers(&d).is_empty());
@@ -276,7 +256,7 @@ mod tests {
         i.mode = Some("04755".into());
         i.owner = Some("root".into());
         i.group = Some("root".into());
-        let o = run(&i.script(FROM_STDIN), b"#!/bin/sh\n");
+        let o = run(&i.script("cat > \"$f\""), b"#!/bin/sh\n");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         use std::os::unix::fs::PermissionsExt;
         let m = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777;
@@ -324,7 +304,7 @@ mod tests {
             return;
         }
         let i = Install::new(dest.to_str().unwrap());
-        let o = run(&i.script(FROM_STDIN), b"new\n");
+        let o = run(&i.script("cat > \"$f\""), b"new\n");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(std::fs::read(&dest).unwrap(), b"new\n");
         assert_eq!(get_xattr(&dest, "user.prov").as_deref(), Some(&b"kept"[..]));
@@ -334,7 +314,7 @@ mod tests {
         assert!(set_xattr(&src, "user.prov", b"from src"));
         let mut i = Install::new(dest.to_str().unwrap());
         i.attrs_from = Some(src.to_str().unwrap().to_string());
-        let o = run(&i.script(FROM_STDIN), b"newer\n");
+        let o = run(&i.script("cat > \"$f\""), b"newer\n");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(std::fs::read(&dest).unwrap(), b"newer\n");
         assert_eq!(
@@ -352,11 +332,11 @@ mod tests {
         std::fs::write(&dest, b"old").unwrap();
         let mut i = Install::new(dest.to_str().unwrap());
         i.validate = Some("grep -q good %s".into());
-        let o = run(&i.script(FROM_STDIN), b"bad\n");
+        let o = run(&i.script("cat > \"$f\""), b"bad\n");
         assert_eq!(o.status.code(), Some(RC_VALIDATE));
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
         assert!(leftovers(&d).is_empty());
-        let o = run(&i.script(FROM_STDIN), b"good\n");
+        let o = run(&i.script("cat > \"$f\""), b"good\n");
         assert!(o.status.success());
         assert_eq!(std::fs::read(&dest).unwrap(), b"good\n");
         std::fs::remove_dir_all(d).unwrap();

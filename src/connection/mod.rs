@@ -583,7 +583,7 @@ pub trait Connection: Send + Sync {
         inst.validate = opts.validate.clone();
         inst.expect = Some(expect);
         let cmd = Cmd {
-            script: inst.script(install::FROM_STDIN),
+            script: inst.script("cat > \"$f\""),
             stdin: src.clone(),
             become_: opts.become_.clone(),
             ..Default::default()
