@@ -58,6 +58,9 @@ pub struct Install {
     pub attrs_from: Option<String>,
 }
 
+/// From this size on, an upload is hashed on the host with `openssl` when it is there.
+const FAST_HASH_FROM: u64 = 1 << 20;
+
 impl Install {
     /// An install of `dest` with no options.
     pub fn new(dest: impl Into<String>) -> Self {
@@ -97,11 +100,19 @@ impl Install {
         s.push_str(fill);
         s.push_str(" || exit 1\n");
         if let Some((size, sha)) = &self.expect {
+            // A large file is hashed by `openssl` when the host has it: it uses the CPU's
+            // SHA instructions (200 MB: 0.16 s here, `sha256sum` 0.57 s), but takes a few
+            // milliseconds to start, more than a small file costs `sha256sum`.
+            let fast = if *size >= FAST_HASH_FROM {
+                "command -v openssl >/dev/null 2>&1 && h=$(openssl dgst -sha256 -r < \"$f\" 2>/dev/null) && [ -n \"$h\" ] || "
+            } else {
+                ""
+            };
             s.push_str(&format!(
                 "g=$(wc -c < \"$f\") || exit 1\n\
                  if [ \"$((g))\" -ne {size} ]; then echo \"incomplete transfer: received $((g)) of {size} bytes; $d was not changed\" >&2; exit {RC_INCOMPLETE}; fi\n\
-                 if command -v sha256sum >/dev/null 2>&1; then h=$(sha256sum < \"$f\") || exit 1\n\
-                 if [ \"${{h%% *}}\" != {sha} ]; then echo \"corrupted transfer: the SHA-256 of what was received differs from what was sent; $d was not changed\" >&2; exit {RC_INCOMPLETE}; fi; fi\n",
+                 h=; {fast}if command -v sha256sum >/dev/null 2>&1; then h=$(sha256sum < \"$f\") || exit 1; fi\n\
+                 if [ -n \"$h\" ] && [ \"${{h%% *}}\" != {sha} ]; then echo \"corrupted transfer: the SHA-256 of what was received differs from what was sent; $d was not changed\" >&2; exit {RC_INCOMPLETE}; fi\n",
                 sha = quote(sha),
             ));
         }
@@ -211,6 +222,32 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let m = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o7777;
         assert_eq!(m, 0o640);
+        assert!(leftovers(&d).is_empty());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    /// A large upload (hashed by `openssl` where it is found, else `sha256sum`) is installed
+    /// whole, and one changed byte is caught.
+    #[test]
+    fn large_content_is_checked_by_its_hash() {
+        let d = dir("large");
+        let dest = d.join("f");
+        let data: Vec<u8> = (0..FAST_HASH_FROM as usize + 1)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut i = Install::new(dest.to_str().unwrap());
+        i.expect = Some((data.len() as u64, sha(&data)));
+        let script = i.script("cat > \"$f\"");
+        assert!(script.contains("openssl dgst -sha256"));
+        let o = run(&script, &data);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
+        let mut bad = data.clone();
+        bad[FAST_HASH_FROM as usize / 2] ^= 1;
+        let o = run(&i.script("cat > \"$f\""), &bad);
+        assert_eq!(o.status.code(), Some(RC_INCOMPLETE));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("corrupted transfer"));
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
         assert!(leftovers(&d).is_empty());
         std::fs::remove_dir_all(d).unwrap();
     }
