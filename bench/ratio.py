@@ -78,15 +78,7 @@ def main():
          f"{a['prov_cpu']:.1f} s (with its forks) | {a['total_cpu']:.1f} s |",
          "", f"**Ratio: {a['wall'] / med:.0f}x** (ansible-core's wall time over prov's median).", "",
          END]
-    text = "\n".join(L) + "\n"
-    old = open(args.out).read() if os.path.exists(args.out) else ""
-    if START in old and END in old:
-        new = old[: old.index(START)] + text + old[old.index(END) + len(END) + 1:]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    with open(args.out, "w") as f:
-        f.write(new)
-    print(text)
+    scale.write_section(args.out, START, END, "\n".join(L) + "\n")
 
 
 if __name__ == "__main__":

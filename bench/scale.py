@@ -26,6 +26,19 @@ import bench  # noqa: E402  (the playbooks, the recap check, Lab)
 START, END = "<!-- scale:start -->", "<!-- scale:end -->"
 
 
+def write_section(out, start, end, text):
+    """Replaces the section of `out` between the markers `start` and `end` (which `text`
+    carries) with `text`, or appends it; prints it."""
+    old = open(out).read() if os.path.exists(out) else ""
+    if start in old and end in old:
+        new = old[: old.index(start)] + text + old[old.index(end) + len(end) + 1:]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    with open(out, "w") as f:
+        f.write(new)
+    print(text)
+
+
 def cpu_jiffies():
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
@@ -163,15 +176,7 @@ def main():
          f"{res['connect']['wall']:.1f} s without it: the others do not wait for it beyond its "
          f"{args.dead_timeout} s connection timeout (it is reported unreachable).", "",
          END]
-    text = "\n".join(L) + "\n"
-    old = open(args.out).read() if os.path.exists(args.out) else ""
-    if START in old and END in old:
-        new = old[: old.index(START)] + text + old[old.index(END) + len(END) + 1:]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    with open(args.out, "w") as f:
-        f.write(new)
-    print(text)
+    write_section(args.out, START, END, "\n".join(L) + "\n")
 
 
 if __name__ == "__main__":
