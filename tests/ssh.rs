@@ -1486,7 +1486,7 @@ async fn the_stat_helper_is_private_to_probes_and_ends_with_its_shell() {
     let o = c
         .exec(&inline(
             "[ -n \"${PROV_STAT+x}\" ] || prov_statd; echo \"stat=$PROV_STAT\"; \
-             printf 'L/\\n' >&8; IFS= read -r l <&9; echo \"$l\"; unset l; pgrep -P $$ -x perl",
+             printf '/\\n' >&8; IFS= read -r l <&9; echo \"$l\"; unset l; pgrep -P $$ -x perl",
         ))
         .await
         .unwrap();

@@ -131,7 +131,7 @@ pub fn subshell_is_sh_c(script: &str) -> bool {
 /// gives every user command a session of its own.
 pub fn kept_shell_allows(script: &str) -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if !*ON.get_or_init(|| std::env::var("PROV_KEPT_SHELL_COMMANDS").map_or(true, |v| v != "0")) {
+    if !*ON.get_or_init(|| crate::util::switch_on("PROV_KEPT_SHELL_COMMANDS")) {
         return false;
     }
     let b = script.as_bytes();

@@ -7,13 +7,13 @@
 //! helper is two writes and two reads.
 //!
 //! Protocol: the kept shell holds descriptor 8 (requests) and 9 (answers). A request is one
-//! line, `L` (follow links, `stat -L`) or `l` (`stat`) then the path; the answer is one line in
-//! the format `stat -c '%a|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%d|%h|%F|%n'` prints (GNU `%F` names,
-//! `UNKNOWN` for a uid or gid without a name), or an empty line when the path cannot be
+//! line, a path; the answer is one line in the format
+//! `stat -L -c '%a|%u|%g|%U|%G|%s|%Y|%X|%Z|%i|%d|%h|%F|%n'` prints (links followed, GNU `%F`
+//! names, `UNKNOWN` for a uid or gid without a name), or an empty line when the path cannot be
 //! stat'ed. Paths holding a newline are never sent (callers use `stat` for them).
 //!
-//! Lifetime: the helper is started on the first inspection of a connection ([`DEFINE`]
-//! defines the starting function when the shell opens; `PROV_STAT` is then `1` with a
+//! Lifetime: the helper is started on the first inspection of a connection ([`define`]
+//! gives the text that defines the starting function when the shell opens; `PROV_STAT` is then `1` with a
 //! helper, `0` without). It ends when the kept shell does: its request FIFO reaches end of
 //! file once the shell's descriptor 8 is closed. User commands run with 8 and 9 closed
 //! ([`CLOSE_FOR_USER`]), so a daemon they start cannot keep the helper alive. When the
@@ -24,12 +24,12 @@
 
 /// The helper itself: reads requests on stdin, answers on stdout (see the module docs).
 /// Written without single quotes, so the shell carries it in one.
-const PERL: &str = r#"$|=1;while(<STDIN>){chomp;my$f=substr($_,0,1,"");my@s=$f eq "L"?stat($_):lstat($_);unless(@s){print "\n";next}my$t=$s[2]&0170000;my$k=$t==0100000?($s[7]?"regular file":"regular empty file"):$t==040000?"directory":$t==0120000?"symbolic link":$t==020000?"character special file":$t==060000?"block special file":$t==010000?"fifo":$t==0140000?"socket":"weird file";my$u=getpwuid($s[4]);my$g=getgrgid($s[5]);print join("|",sprintf("%o",$s[2]&07777),$s[4],$s[5],$u//"UNKNOWN",$g//"UNKNOWN",$s[7],$s[9],$s[8],$s[10],$s[1],$s[0],$s[3],$k,$_),"\n"}"#;
+const PERL: &str = r#"$|=1;while(<STDIN>){chomp;my@s=stat($_);unless(@s){print "\n";next}my$t=$s[2]&0170000;my$k=$t==0100000?($s[7]?"regular file":"regular empty file"):$t==040000?"directory":$t==0120000?"symbolic link":$t==020000?"character special file":$t==060000?"block special file":$t==010000?"fifo":$t==0140000?"socket":"weird file";my$u=getpwuid($s[4]);my$g=getgrgid($s[5]);print join("|",sprintf("%o",$s[2]&07777),$s[4],$s[5],$u//"UNKNOWN",$g//"UNKNOWN",$s[7],$s[9],$s[8],$s[10],$s[1],$s[0],$s[3],$k,$_),"\n"}"#;
 
 /// Whether the controller starts helpers (`PROV_STAT_HELPER=0` turns them off).
 pub(crate) fn enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("PROV_STAT_HELPER").map_or(true, |v| v != "0"))
+    *ON.get_or_init(|| crate::util::switch_on("PROV_STAT_HELPER"))
 }
 
 /// Shell text defining `prov_statd` on the kept shell, which starts the helper: FIFOs in a
@@ -48,7 +48,7 @@ pub(crate) fn define() -> String {
          perl -e '{PERL}' <\"$_d/i\" >\"$_d/o\" 2>/dev/null & \
          command exec 8<>\"$_d/i\" 9<\"$_d/o\" && PROV_STAT=1; fi; \
          rm -rf \"$_d\"; unset _d; \
-         if [ \"$PROV_STAT\" = 1 ]; then printf 'L/\\n' >&8; IFS= read -r _l <&9; \
+         if [ \"$PROV_STAT\" = 1 ]; then printf '/\\n' >&8; IFS= read -r _l <&9; \
          case $_l in *'|directory|/') ;; *) exec 8>&- 9<&-; PROV_STAT=0;; esac; unset _l; fi; }}; "
     )
 }
@@ -66,7 +66,7 @@ pub(crate) const QUERY_FN: &str = "hs() {\n\
 [ \"${PROV_STAT-}\" = 1 ] || return 1\n\
 S=\n\
 for q in \"$@\"; do\n\
-printf 'L%s\\n' \"$q\" >&8 && IFS= read -r l <&9 || { exec 8>&- 9<&-; PROV_STAT=0; return 1; }\n\
+printf '%s\\n' \"$q\" >&8 && IFS= read -r l <&9 || { exec 8>&- 9<&-; PROV_STAT=0; return 1; }\n\
 [ -z \"$l\" ] || S=\"$S${S:+\n}st=$l\"\n\
 done\n\
 }\n";
@@ -166,6 +166,7 @@ mod tests {
             assert_eq!(lines.pop(), Some("stat=1"), "{shell:?}: {got}");
             // `/proc/self` is the helper, owned by the user running it.
             let me = lines.pop().unwrap();
+            // SAFETY: geteuid has no preconditions.
             let uid = unsafe { libc::geteuid() };
             assert!(
                 me.starts_with(&format!("st=555|{uid}|")) && me.ends_with("|directory|/proc/self"),

@@ -11,6 +11,7 @@
 //! - [`raise_open_files_limit`]: room for a socket per host.
 //! - [`PrivateTempDir`]: a private (0700), unpredictably named temp folder, removed on drop.
 //! - [`replace_file`]: a local file written whole or not at all (temp file + rename).
+//! - [`switch_on`]: an on-by-default switch of the controller's environment (`NAME=0` is off).
 
 pub mod pyjson;
 pub mod pyregex;
@@ -18,6 +19,12 @@ pub mod python;
 pub mod search_path;
 pub mod sections;
 pub mod time;
+
+/// Whether the controller's environment leaves the switch `name` on: it is on unless set to
+/// `0` (`PROV_KEPT_SHELL_COMMANDS=0`, `PROV_STAT_HELPER=0`, ...).
+pub fn switch_on(name: &str) -> bool {
+    std::env::var(name).map_or(true, |v| v.trim() != "0")
+}
 
 /// Writes `data` to the local file `path` whole or not at all: a temp file beside it (created
 /// new; 0600 when `mode` is given, then set to `mode`), synced, then renamed over `path`. The

@@ -83,7 +83,7 @@ const WRAPPER: &str = include_str!("wrapper.py");
 /// Whether hosts keep a fork server for Python modules (`PROV_FALLBACK_FORK_SERVER=0` turns
 /// it off).
 fn fork_server() -> bool {
-    std::env::var("PROV_FALLBACK_FORK_SERVER").map_or(true, |v| v.trim() != "0")
+    crate::util::switch_on("PROV_FALLBACK_FORK_SERVER")
 }
 
 /// What the wrapper prints when the zip it was told it has kept is gone.
