@@ -204,6 +204,23 @@ class Lab:
                 raise SystemExit(f"cannot clean the bench folder on a host of {self.name}")
 
 
+def lab_of(lab_state, name):
+    """The host set `name` of a lab's .state folder: "lab" (tests/lab/up.sh, containers) or
+    "many" (tests/lab/many.sh, loopback sshd processes sharing this file system)."""
+    if name not in ("lab", "many"):
+        raise SystemExit(f"unknown host set {name}")
+    d = os.path.join(lab_state, "many") if name == "many" else lab_state
+    inv = os.path.join(d, "inventory.yaml")
+    return Lab(name, inv, os.path.join(d, "ssh_config"), hosts_of(inv), name == "many")
+
+
+def reused_ansible(entry):
+    """ansible-core's results of a saved report entry, and when they were measured (the first
+    measurement, through any number of reuses)."""
+    when = entry.get("ansible_when") or entry["when"].split(";")[0].replace("measured ", "")
+    return entry["res"]["ansible"], when
+
+
 def hosts_of(inventory):
     hosts = []
     for line in open(inventory):
@@ -582,14 +599,7 @@ def main():
         mine = {}
         set_start = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
         load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        if s == "lab":
-            inv = os.path.join(args.lab_state, "inventory.yaml")
-            lab = Lab("lab", inv, os.path.join(args.lab_state, "ssh_config"), hosts_of(inv), False)
-        elif s == "many":
-            inv = os.path.join(args.lab_state, "many", "inventory.yaml")
-            lab = Lab("many", inv, os.path.join(args.lab_state, "many", "ssh_config"), hosts_of(inv), True)
-        else:
-            raise SystemExit(f"unknown host set {s}")
+        lab = lab_of(args.lab_state, s)
         nh = len(lab.hosts)
         log(f"{lab.name}: {nh} hosts")
         many = s == "many"
@@ -609,9 +619,7 @@ def main():
         note = ""
         reused = {}
         if saved:
-            old = saved[f"main:{s}"]
-            res["ansible"] = old["res"]["ansible"]
-            when = old.get("ansible_when") or old["when"].split(";")[0].replace("measured ", "")
+            res["ansible"], when = reused_ansible(saved[f"main:{s}"])
             reused = {"ansible_when": when}
             a_reps = len(res["ansible"]["second"])
             note = (f"ansible-core was not run again: its numbers are those measured {when} on this "
@@ -630,8 +638,7 @@ def main():
             note = "The main playbook plus gather_facts: true and one template task (51 tasks and the facts)."
             reused = {}
             if old:
-                res["ansible"] = old["res"]["ansible"]
-                when = old.get("ansible_when") or old["when"].split(";")[0].replace("measured ", "")
+                res["ansible"], when = reused_ansible(old)
                 reused = {"ansible_when": when}
                 note += f" ansible-core's numbers are those measured {when} (not run again)."
             mine[f"facts:{s}"] = {"lab": lab.name, "label": "facts + template", "nhosts": nh, "res": res,

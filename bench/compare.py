@@ -28,13 +28,7 @@ def main():
     work = os.path.abspath(args.work)
     os.makedirs(os.path.join(work, "logs"), exist_ok=True)
     pb = bench.write_playbooks(work)["main.yml"]
-    state = os.path.abspath(args.lab_state)
-    if args.set == "many":
-        inv = os.path.join(state, "many", "inventory.yaml")
-        lab = bench.Lab("many", inv, os.path.join(state, "many", "ssh_config"), bench.hosts_of(inv), True)
-    else:
-        inv = os.path.join(state, "inventory.yaml")
-        lab = bench.Lab("lab", inv, os.path.join(state, "ssh_config"), bench.hosts_of(inv), False)
+    lab = bench.lab_of(os.path.abspath(args.lab_state), args.set)
     res = {t: {"first": [], "second": [], "rss": []} for t in ("a", "b")}
     for rep in range(args.reps):
         # alternate which goes first, so drift in the machine's load hits both alike

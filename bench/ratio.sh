@@ -13,17 +13,10 @@ FORKS="${2:-50}"
 LAB_DIR="${PROV_LAB_DIR:-$ROOT/tests/lab}"
 WORK="$ROOT/target/bench"
 [ "$(id -u)" -eq 0 ] || { echo "bench/ratio.sh must run as root (it starts the hosts)" >&2; exit 1; }
-if [ -z "${PROV:-}" ]; then
-    (cd "$ROOT" && cargo build --release --no-default-features -q --bin prov)
-    PROV="$ROOT/target/release/prov"
-fi
-dpkg -s time >/dev/null 2>&1 || { apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q time; }
-# the same ansible-core as bench/run.sh
-if [ ! -x "$WORK/venv/bin/ansible-playbook" ]; then
-    rm -rf "$WORK/venv"
-    /usr/bin/python3 -m venv "$WORK/venv"
-    "$WORK/venv/bin/pip" install -q --disable-pip-version-check 'ansible-core>=2.19,<2.20'
-fi
+. "$ROOT/bench/lib.sh"
+bench_prov "$ROOT"
+bench_packages time python3-venv
+bench_ansible_venv "$WORK"
 bash "$LAB_DIR/many.sh" "$N"
 python3 "$ROOT/bench/ratio.py" --prov "$PROV" --venv "$WORK/venv" --lab-state "$LAB_DIR/.state" \
     --work "$WORK" --out "${PROV_BENCH_OUT:-$ROOT/BENCHMARKS.md}" --forks "$FORKS"

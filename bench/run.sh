@@ -32,27 +32,17 @@ log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh must run as root (it brings up the lab)" >&2; exit 1; }
 
+. "$ROOT/bench/lib.sh"
 log "packages"
-need=(time python3 python3-venv openssh-client)
-missing=()
-for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-fi
+bench_packages time python3 python3-venv openssh-client
 
 log "prov (cargo build --release --no-default-features)"
-cargo build --release --no-default-features -q
-PROV="$ROOT/target/release/prov"
+PROV=
+bench_prov "$ROOT"
 
 log "ansible-core 2.19 (virtualenv $WORK/venv)"
-# The system python3 (Debian's, with its venv module): ansible-core 2.19 needs Python >= 3.11.
 PY=/usr/bin/python3
-if [ ! -x "$WORK/venv/bin/ansible-playbook" ]; then
-    rm -rf "$WORK/venv"
-    "$PY" -m venv "$WORK/venv"
-    "$WORK/venv/bin/pip" install -q --disable-pip-version-check 'ansible-core>=2.19,<2.20'
-fi
+bench_ansible_venv "$WORK"
 ANSIBLE_VERSION="$("$WORK/venv/bin/ansible-playbook" --version)"
 ANSIBLE_VERSION="${ANSIBLE_VERSION%%$'\n'*}"                      # first line: ansible-playbook [core X]
 ANSIBLE_VERSION="ansible-core ${ANSIBLE_VERSION##*core }"; ANSIBLE_VERSION="${ANSIBLE_VERSION%]}"

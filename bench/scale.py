@@ -110,9 +110,8 @@ def main():
     args = ap.parse_args()
     os.makedirs(os.path.join(args.work, "logs"), exist_ok=True)
     pb = bench.write_playbooks(args.work)
-    inv = os.path.join(args.lab_state, "many", "inventory.yaml")
-    lab = bench.Lab("many", inv, os.path.join(args.lab_state, "many", "ssh_config"),
-                    bench.hosts_of(inv), True)
+    lab = bench.lab_of(args.lab_state, "many")
+    inv = lab.inventory
     n = len(lab.hosts)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())

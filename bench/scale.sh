@@ -11,11 +11,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 N="${1:-1000}"
 LAB_DIR="${PROV_LAB_DIR:-$ROOT/tests/lab}"
 [ "$(id -u)" -eq 0 ] || { echo "bench/scale.sh must run as root (it starts the hosts)" >&2; exit 1; }
-if [ -z "${PROV:-}" ]; then
-    (cd "$ROOT" && cargo build --release --no-default-features -q --bin prov)
-    PROV="$ROOT/target/release/prov"
-fi
-dpkg -s time >/dev/null 2>&1 || { apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q time; }
+. "$ROOT/bench/lib.sh"
+bench_prov "$ROOT"
+bench_packages time
 bash "$LAB_DIR/many.sh" "$N"
 # the host that never answers: its packets are dropped (not refused), so connecting times out
 iptables -I OUTPUT -d 10.255.255.1 -j DROP
