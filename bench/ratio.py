@@ -56,6 +56,11 @@ def main():
                    "-f", str(args.forks), pb]
             a = scale.run_env(cmd, env, f"{logs}/ratio-ansible.log", n,
                               f"ansible-core, idempotent run (forks {args.forks})", 0)
+    # A host given up under the load (counted, not fatal, in scale.run) would make the
+    # comparison and the changed=0 claim below untrue: stop instead.
+    for what, r in [("ansible-core", a)] + [(f"prov run {i + 1}", r) for i, r in enumerate(runs)]:
+        if r.get("unreachable"):
+            raise SystemExit(f"{what}: {r['unreachable']} host(s) unreachable; no ratio written")
     lab.clean()
     load1 = " ".join(f"{x:.2f}" for x in os.getloadavg())
     med = statistics.median(r["wall"] for r in runs)
